@@ -1,0 +1,44 @@
+package api
+
+import (
+	"context"
+
+	"connectrpc.com/connect"
+
+	"branchline/auth"
+	adminv1 "branchline/gen/branchline/admin/v1"
+	"branchline/gen/branchline/admin/v1/adminv1connect"
+	"branchline/fault"
+)
+
+// AdminService implements branchline.admin.v1.AdminService for a node or a
+// hub member.
+type AdminService struct {
+	StatusFunc func(ctx context.Context) (*adminv1.StatusResponse, error)
+}
+
+var _ adminv1connect.AdminServiceHandler = (*AdminService)(nil)
+
+// RequireAdmin fails unless the caller is an administrator.
+func RequireAdmin(ctx context.Context) error {
+	p, ok := PrincipalFrom(ctx)
+	if !ok {
+		return connect.NewError(connect.CodeUnauthenticated, errNoToken)
+	}
+	if !p.HasRole(auth.RoleAdmin) {
+		return connect.NewError(connect.CodePermissionDenied, fault.ErrDenied)
+	}
+	return nil
+}
+
+// Status implements AdminService.Status.
+func (s *AdminService) Status(ctx context.Context, _ *connect.Request[adminv1.StatusRequest]) (*connect.Response[adminv1.StatusResponse], error) {
+	if err := RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	st, err := s.StatusFunc(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(st), nil
+}

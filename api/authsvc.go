@@ -1,0 +1,65 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"branchline/auth"
+	authv1 "branchline/gen/branchline/auth/v1"
+	"branchline/gen/branchline/auth/v1/authv1connect"
+)
+
+// Directory checks users' passwords.
+type Directory interface {
+	// Login returns the principal of username if password is right, and
+	// auth.ErrBadCredentials otherwise.
+	Login(ctx context.Context, username, password string) (*auth.Principal, error)
+}
+
+// TokenTTL is how long a login token is valid.
+const TokenTTL = 12 * time.Hour
+
+// AuthService implements branchline.auth.v1.AuthService.
+type AuthService struct {
+	Dir    Directory
+	Signer *auth.Signer
+	Log    *slog.Logger
+}
+
+var _ authv1connect.AuthServiceHandler = (*AuthService)(nil)
+
+// PublicProcedures are the procedures callable without a token.
+var PublicProcedures = []string{authv1connect.AuthServiceLoginProcedure}
+
+// Login implements AuthService.Login.
+func (s *AuthService) Login(ctx context.Context, req *connect.Request[authv1.LoginRequest]) (*connect.Response[authv1.LoginResponse], error) {
+	u, pw := req.Msg.GetUsername(), req.Msg.GetPassword()
+	if u == "" || pw == "" || len(u) > 128 || len(pw) > 1024 {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("username and password are required"))
+	}
+	p, err := s.Dir.Login(ctx, u, pw)
+	if errors.Is(err, auth.ErrBadCredentials) {
+		s.Log.Warn("failed login", "user", u, "peer", req.Peer().Addr)
+		return nil, connect.NewError(connect.CodeUnauthenticated, auth.ErrBadCredentials)
+	}
+	if err != nil {
+		return nil, Error(s.Log, err)
+	}
+	tok, exp := s.Signer.Issue(*p, time.Now(), TokenTTL)
+	s.Log.Info("login", "user", u, "peer", req.Peer().Addr)
+	return connect.NewResponse(&authv1.LoginResponse{Token: tok, ExpireTime: timestamppb.New(exp)}), nil
+}
+
+// WhoAmI implements AuthService.WhoAmI.
+func (s *AuthService) WhoAmI(ctx context.Context, _ *connect.Request[authv1.WhoAmIRequest]) (*connect.Response[authv1.WhoAmIResponse], error) {
+	p, ok := PrincipalFrom(ctx)
+	if !ok {
+		return nil, connect.NewError(connect.CodeUnauthenticated, errNoToken)
+	}
+	return connect.NewResponse(&authv1.WhoAmIResponse{Username: p.User, Roles: p.Roles}), nil
+}

@@ -1,0 +1,44 @@
+package crm
+
+import (
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"branchline/fault"
+)
+
+// DefaultRegion is the region numbers without a country code belong to.
+const DefaultRegion = "CN"
+
+// NormalizePhone turns a phone number as people type it ("138 0013 8000",
+// "+86-10-8888 8888", "010 88888888") into E.164 ("+8613800138000").
+// Numbers that are not valid for their region are refused, so lookups
+// and duplicate checks compare like with like.
+func NormalizePhone(raw, region string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", nil
+	}
+	if len(s) > 32 {
+		return "", fault.Invalidf("", "bad_phone", "phone number %q is too long", s[:32])
+	}
+	n, err := phonenumbers.Parse(s, region)
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return "", fault.Invalidf("", "bad_phone", "%q is not a valid phone number", s)
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), nil
+}
+
+// FormatPhone shows an E.164 number the way people of region write it:
+// nationally for numbers of the region, internationally otherwise.
+func FormatPhone(e164, region string) string {
+	n, err := phonenumbers.Parse(e164, region)
+	if err != nil {
+		return e164
+	}
+	if phonenumbers.GetRegionCodeForNumber(n) == region {
+		return phonenumbers.Format(n, phonenumbers.NATIONAL)
+	}
+	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+}

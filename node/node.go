@@ -1,0 +1,220 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"branchline/api"
+	"branchline/auth"
+	adminv1 "branchline/gen/branchline/admin/v1"
+	"branchline/gen/branchline/admin/v1/adminv1connect"
+	"branchline/gen/branchline/auth/v1/authv1connect"
+	"branchline/gen/branchline/crm/v1/crmv1connect"
+	"branchline/replication"
+	"branchline/views"
+)
+
+// Config is what a node needs to start. Every field has a flag and a
+// BRANCHLINE_* environment variable in cmd/branchline.
+type Config struct {
+	ID            string   // node id, the origin of its events
+	DataDir       string   // Badger directory
+	HTTPAddr      string   // API, web UI, metrics
+	HubURLs       []string // every hub member's URL; empty: stand-alone
+	Token         string   // the node's hub token (branchline ctl nodes add)
+	AdminPassword string   // the local admin's password, needed on first start
+	MetricsToken  string   // bearer token for /metrics; empty: loopback only
+	Log           *slog.Logger
+}
+
+// Node is a running node.
+type Node struct {
+	cfg     Config
+	store   *Store
+	syncer  *syncer
+	ln      net.Listener
+	srv     *http.Server
+	metrics *prometheus.Registry
+	log     *slog.Logger
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed sync.Once
+}
+
+// Start opens the store, listens on cfg.HTTPAddr and starts syncing. The
+// node serves at once, whether or not the hub is reachable.
+func Start(cfg Config) (*Node, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	log := cfg.Log.With("node", cfg.ID)
+	if cfg.DataDir == "" {
+		return nil, errors.New("node: data directory is required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, err
+	}
+	if len(cfg.HubURLs) > 0 && cfg.Token == "" {
+		return nil, errors.New("node: a hub URL is set but no token (branchline ctl nodes add " + cfg.ID + ")")
+	}
+	reg := api.NewRegistry()
+	applied := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "branchline_events_applied_total", Help: "Events applied to the node's views (own and pulled).",
+	})
+	commitSec := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "branchline_commit_seconds", Help: "Latency of a durable (fsynced) store commit.",
+		Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14),
+	})
+	reg.MustRegister(applied, commitSec)
+	store, err := OpenStore(cfg.DataDir, cfg.ID, views.Registry(), log, Observer{
+		Committed: func(d time.Duration, _ int) { commitSec.Observe(d.Seconds()) },
+		Applied:   func(n int) { applied.Add(float64(n)) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	signer, err := initAuth(store.DB(), cfg.AdminPassword)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	n := &Node{cfg: cfg, store: store, metrics: reg, log: log}
+	if len(cfg.HubURLs) > 0 {
+		n.syncer = newSyncer(store, cfg.HubURLs, cfg.Token, api.NewHTTPClient(), log)
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_outbox_pending", Help: "Own events not yet durable on the hub.",
+		}, func() float64 { p := store.Progress(); return float64(p.LastSeq - p.Pushed) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_replication_lag_seconds", Help: "Time since the node last held everything the hub committed.",
+		}, func() float64 { return n.lag(time.Now()).Seconds() }),
+	)
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	n.ln = ln
+	n.srv = api.NewServer(n.routes(signer))
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		if err := n.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	go func() { defer n.wg.Done(); n.gcLoop(ctx) }()
+	if n.syncer != nil {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.syncer.run(ctx) }()
+	}
+	log.Info("node started", "http", ln.Addr().String(), "hub", strings.Join(cfg.HubURLs, ","), "data", cfg.DataDir)
+	return n, nil
+}
+
+func (n *Node) routes(signer *auth.Signer) http.Handler {
+	mux := http.NewServeMux()
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(api.RequireAuth(signer, api.PublicProcedures...)),
+		connect.WithReadMaxBytes(1 << 20),
+	}
+	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: directory{n.store.DB()}, Signer: signer, Log: n.log}, opts...))
+	mux.Handle(crmv1connect.NewCustomerServiceHandler(&api.CustomerService{Store: n.store, IDs: replication.NewIDs(), Log: n.log}, opts...))
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status}, opts...))
+	api.MountOps(mux, n.metrics, func() error { return nil }, n.cfg.MetricsToken)
+	return mux
+}
+
+// Addr is the address the node's HTTP server listens on.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// URL is the node's base URL.
+func (n *Node) URL() string { return "http://" + n.Addr() }
+
+// Store is the node's event store.
+func (n *Node) Store() *Store { return n.store }
+
+func (n *Node) lag(now time.Time) time.Duration {
+	if n.syncer == nil {
+		return 0
+	}
+	return n.syncer.status(now).Lag
+}
+
+func ts(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
+	p := n.store.Progress()
+	st := &adminv1.StatusResponse{
+		Id:              n.cfg.ID,
+		Role:            "node",
+		AppliedPosition: p.Cursor,
+		OutboxPending:   p.LastSeq - p.Pushed,
+		Digest:          n.store.Views().Digest().String(),
+		LastSeq:         p.LastSeq,
+		EventsApplied:   n.store.Views().AppliedCount(),
+	}
+	if n.syncer != nil {
+		ss := n.syncer.status(time.Now())
+		st.LastPush, st.LastPull = ts(ss.LastPush), ts(ss.LastPull)
+		st.HubLeader = ss.PushURL
+		st.ReplicationLagSeconds = ss.Lag.Seconds()
+	}
+	return st, nil
+}
+
+// gcLoop reclaims Badger value-log space, which Badger does not do by itself.
+func (n *Node) gcLoop(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for n.store.DB().RunValueLogGC(0.5) == nil {
+			}
+		}
+	}
+}
+
+// Close stops serving, stops syncing, finishes the writes already accepted
+// and closes the store.
+func (n *Node) Close() error {
+	var err error
+	n.closed.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if e := n.srv.Shutdown(ctx); e != nil {
+			n.srv.Close()
+		}
+		n.cancel()
+		n.wg.Wait()
+		err = n.store.Close()
+		n.log.Info("node stopped")
+	})
+	return err
+}
+

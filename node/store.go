@@ -1,0 +1,447 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"google.golang.org/protobuf/proto"
+
+	"branchline/replication"
+)
+
+// Keys of the node's store besides the views (see replication.ViewPrefix).
+//
+//	o \0 seq(8)     own event, encoded: the node's log and outbox
+//	node \0 seq     highest own seq
+//	node \0 hlc     highest HLC handed out or observed
+//	node \0 cursor  hub position applied up to, and its commit time
+//	node \0 pushed  highest own seq the hub acknowledged as durable
+var (
+	seqKey    = replication.Key("node", "seq")
+	hlcKey    = replication.Key("node", "hlc")
+	cursorKey = replication.Key("node", "cursor")
+	pushedKey = replication.Key("node", "pushed")
+	outPrefix = []byte("o\x00")
+)
+
+func outKey(seq uint64) []byte {
+	k := make([]byte, len(outPrefix)+8)
+	copy(k, outPrefix)
+	binary.BigEndian.PutUint64(k[len(outPrefix):], seq)
+	return k
+}
+
+func u64(b []byte) uint64 {
+	if len(b) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+func putU64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+// request is one unit of work for the writer: a local command, or a batch
+// of events pulled from the hub.
+type request struct {
+	actor  string
+	cmd    replication.Command
+	remote []*replication.Event
+	pos    uint64 // hub position after remote
+	posMs  int64  // commit time of pos
+
+	events []*replication.Event // out: events the command made
+	err    error
+	done   chan struct{}
+}
+
+// Store is a node's event store and views on Badger. Every change goes
+// through one writer goroutine that groups concurrent requests into one
+// transaction and one fsync: a local command appends its events to the
+// node's log and applies them to the views in the same transaction, and a
+// pulled batch is applied together with the hub cursor, so a crash leaves
+// either all of a request or none of it.
+type Store struct {
+	id    string
+	db    *badger.DB
+	views *replication.Views
+	clock *replication.Clock
+	log   *slog.Logger
+	obs   Observer
+
+	reqs    chan *request
+	stop    chan struct{}
+	stopped chan struct{}
+	closeMu sync.Once
+
+	mu       sync.Mutex
+	lastSeq  uint64
+	cursor   uint64
+	cursorMs int64
+	pushed   uint64
+	notify   chan struct{} // closed and replaced when own events commit
+}
+
+// Observer receives the store's measurements (metrics); nil fields are skipped.
+type Observer struct {
+	Committed func(d time.Duration, events int) // one transaction committed
+	Applied   func(n int)                       // events applied to views
+}
+
+// maxGroup bounds how many requests share one transaction.
+const maxGroup = 256
+
+// OpenStore opens (or creates) the store of node id in dir.
+func OpenStore(dir, id string, reg *replication.Registry, log *slog.Logger, obs Observer) (*Store, error) {
+	if !replication.ValidNodeID(id) {
+		return nil, fmt.Errorf("node id %q: %w", id, replication.ErrInvalidID)
+	}
+	db, err := badger.Open(badgerOptions(dir, log))
+	if err != nil {
+		return nil, fmt.Errorf("open badger in %s: %w", dir, err)
+	}
+	s := &Store{
+		id: id, db: db, log: log, obs: obs,
+		reqs: make(chan *request, maxGroup), stop: make(chan struct{}), stopped: make(chan struct{}),
+		notify: make(chan struct{}),
+	}
+	var floor replication.HLC
+	err = db.View(func(txn *badger.Txn) error {
+		tx := badgerTx{txn}
+		var err error
+		if s.views, err = replication.OpenViews(reg, tx); err != nil {
+			return err
+		}
+		for _, m := range []struct {
+			key []byte
+			fn  func([]byte)
+		}{
+			{seqKey, func(b []byte) { s.lastSeq = u64(b) }},
+			{hlcKey, func(b []byte) { floor = replication.HLC(u64(b)) }},
+			{cursorKey, func(b []byte) { s.cursor = u64(b); s.cursorMs = int64(u64(b[min(8, len(b)):])) }},
+			{pushedKey, func(b []byte) { s.pushed = u64(b) }},
+		} {
+			b, err := tx.Get(m.key)
+			if errors.Is(err, replication.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			m.fn(b)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("load node state: %w", err)
+	}
+	s.clock = replication.NewClock(nil, floor)
+	go s.run()
+	return s, nil
+}
+
+// ID is the node's id, the origin of its events.
+func (s *Store) ID() string { return s.id }
+
+// DB exposes Badger for the node's own non-replicated records (sessions).
+func (s *Store) DB() *badger.DB { return s.db }
+
+// Views returns the replicated views' bookkeeping (digest, count).
+func (s *Store) Views() *replication.Views { return s.views }
+
+// Clock is the node's hybrid logical clock.
+func (s *Store) Clock() *replication.Clock { return s.clock }
+
+// Exec runs cmd and durably records the events it makes. It returns once
+// the transaction is synced to disk: an acknowledged write survives a
+// crash.
+func (s *Store) Exec(ctx context.Context, actor string, cmd replication.Command) ([]*replication.Event, error) {
+	r := &request{actor: actor, cmd: cmd, done: make(chan struct{})}
+	if err := s.submit(ctx, r); err != nil {
+		return nil, err
+	}
+	return r.events, r.err
+}
+
+// ApplyRemote applies events pulled from the hub and records pos (with its
+// commit time) as the cursor, in one transaction.
+func (s *Store) ApplyRemote(ctx context.Context, events []*replication.Event, pos uint64, posMs int64) error {
+	r := &request{remote: events, pos: pos, posMs: posMs, done: make(chan struct{})}
+	if err := s.submit(ctx, r); err != nil {
+		return err
+	}
+	return r.err
+}
+
+// ErrClosed is returned for work submitted to a closed store.
+var ErrClosed = errors.New("store closed")
+
+func (s *Store) submit(ctx context.Context, r *request) error {
+	select {
+	case s.reqs <- r:
+	case <-s.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once submitted, the request is committed or failed by the writer; wait
+	// for it even if ctx ends, so the caller never mistakes a durable write
+	// for a failed one. A writer that stopped has either finished the
+	// request or never will.
+	select {
+	case <-r.done:
+		return nil
+	case <-s.stopped:
+		select {
+		case <-r.done:
+			return nil
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+// View runs fn on a consistent read-only snapshot of the views.
+func (s *Store) View(fn func(views replication.Tx) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		return fn(replication.ReadViews(badgerTx{txn}))
+	})
+}
+
+func (s *Store) run() {
+	defer close(s.stopped)
+	for {
+		var first *request
+		select {
+		case first = <-s.reqs:
+		case <-s.stop:
+			// Drain what was submitted before the stop.
+			for {
+				select {
+				case r := <-s.reqs:
+					s.commit([]*request{r})
+				default:
+					return
+				}
+			}
+		}
+		group := []*request{first}
+	fill:
+		for len(group) < maxGroup {
+			select {
+			case r := <-s.reqs:
+				group = append(group, r)
+			default:
+				break fill
+			}
+		}
+		s.commit(group)
+	}
+}
+
+// commit runs a group of requests in one transaction. When Badger finds
+// the transaction too big, the group is split and retried: commands only
+// read until they return, so running one again is safe.
+func (s *Store) commit(group []*request) {
+	err := s.tryCommit(group)
+	if errors.Is(err, badger.ErrTxnTooBig) && len(group) > 1 {
+		s.commit(group[:len(group)/2])
+		s.commit(group[len(group)/2:])
+		return
+	}
+	for _, r := range group {
+		if err != nil {
+			r.events, r.err = nil, err
+		}
+		close(r.done)
+	}
+}
+
+func (s *Store) tryCommit(group []*request) error {
+	start := time.Now()
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	tx := badgerTx{txn}
+	b := s.views.Begin(tx)
+
+	s.mu.Lock()
+	seq, cursor, cursorMs := s.lastSeq, s.cursor, s.cursorMs
+	s.mu.Unlock()
+	firstSeq := seq
+	events := 0
+	for _, r := range group {
+		r.events, r.err = nil, nil
+		if r.cmd != nil {
+			drafts, err := r.cmd(b.Views())
+			if err != nil {
+				r.err = err
+				continue
+			}
+			for _, d := range drafts {
+				body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
+				if err != nil {
+					return fmt.Errorf("encode %s: %w", d.Kind, err)
+				}
+				seq++
+				ev := &replication.Event{
+					Origin: s.id, Seq: seq, HLC: s.clock.Now(), Kind: d.Kind,
+					Entity: d.Entity, Actor: r.actor, Body: body,
+				}
+				enc, err := ev.Marshal()
+				if err != nil {
+					return err
+				}
+				if err := txn.Set(outKey(seq), enc); err != nil {
+					return err
+				}
+				if out, err := b.Apply(ev); err != nil {
+					return err
+				} else if out != replication.Applied {
+					return fmt.Errorf("own event %s not applied (outcome %d): kind not registered?", ev, out)
+				}
+				r.events = append(r.events, ev)
+				events++
+			}
+			continue
+		}
+		for _, ev := range r.remote {
+			s.clock.Observe(ev.HLC)
+			out, err := b.Apply(ev)
+			if err != nil {
+				return err
+			}
+			if out == replication.Applied {
+				events++
+			} else if out == replication.Skipped {
+				s.log.Warn("event skipped: unknown kind or undecodable body", "event", ev.String())
+			}
+		}
+		if r.pos > cursor {
+			cursor, cursorMs = r.pos, r.posMs
+		}
+	}
+	if seq != firstSeq {
+		if err := txn.Set(seqKey, putU64(seq)); err != nil {
+			return err
+		}
+	}
+	if err := txn.Set(hlcKey, putU64(uint64(s.clock.Last()))); err != nil {
+		return err
+	}
+	if err := txn.Set(cursorKey, append(putU64(cursor), putU64(uint64(cursorMs))...)); err != nil {
+		return err
+	}
+	if err := b.Finish(); err != nil {
+		return err
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	b.Commit()
+	s.mu.Lock()
+	s.lastSeq, s.cursor, s.cursorMs = seq, cursor, cursorMs
+	if seq != firstSeq {
+		close(s.notify)
+		s.notify = make(chan struct{})
+	}
+	s.mu.Unlock()
+	if s.obs.Committed != nil {
+		s.obs.Committed(time.Since(start), events)
+	}
+	if s.obs.Applied != nil && events > 0 {
+		s.obs.Applied(events)
+	}
+	return nil
+}
+
+// Close stops the writer after the requests already submitted and closes
+// Badger.
+func (s *Store) Close() error {
+	s.closeMu.Do(func() { close(s.stop) })
+	<-s.stopped
+	return s.db.Close()
+}
+
+// Outbox returns own events after seq, at most maxEvents of them and about
+// maxBytes in all (at least one), for pushing to the hub.
+func (s *Store) Outbox(after uint64, maxEvents, maxBytes int) ([]*replication.Event, error) {
+	var out []*replication.Event
+	size := 0
+	err := s.db.View(func(txn *badger.Txn) error {
+		return badgerTx{txn}.Scan(outPrefix, outKey(after+1), func(_, v []byte) (bool, error) {
+			ev, err := replication.UnmarshalEvent(v)
+			if err != nil {
+				return false, err
+			}
+			out = append(out, ev)
+			size += len(v)
+			return len(out) < maxEvents && size < maxBytes, nil
+		})
+	})
+	return out, err
+}
+
+// Progress is the node's replication bookkeeping.
+type Progress struct {
+	LastSeq  uint64 // highest own seq
+	Pushed   uint64 // highest own seq the hub acknowledged as durable
+	Cursor   uint64 // hub position applied up to
+	CursorMs int64  // commit time of Cursor on the hub
+}
+
+// Progress reads the current bookkeeping.
+func (s *Store) Progress() Progress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Progress{LastSeq: s.lastSeq, Pushed: s.pushed, Cursor: s.cursor, CursorMs: s.cursorMs}
+}
+
+// Committed returns a channel closed when own events commit after the call.
+func (s *Store) Committed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notify
+}
+
+// SetPushed records that the hub holds own events up to seq durably. It is
+// not synced: after a crash the node resends from an older mark, which the
+// hub ignores as duplicates.
+func (s *Store) SetPushed(seq uint64) error {
+	s.mu.Lock()
+	if seq <= s.pushed {
+		s.mu.Unlock()
+		return nil
+	}
+	if seq > s.lastSeq {
+		s.mu.Unlock()
+		return fmt.Errorf("hub acknowledges seq %d but this node has made only %d events: "+
+			"its store was replaced; register it under a new node id", seq, s.lastSeq)
+	}
+	s.pushed = seq
+	s.mu.Unlock()
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	if err := wb.Set(pushedKey, putU64(seq)); err != nil {
+		return err
+	}
+	return wb.Flush()
+}
+
+// resetPushed moves the durable mark back when the hub says it holds less.
+func (s *Store) resetPushed(seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seq < s.pushed {
+		s.pushed = seq
+	}
+}

@@ -1,0 +1,251 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"branchline/api"
+	replicationv1 "branchline/gen/branchline/replication/v1"
+	"branchline/gen/branchline/replication/v1/replicationv1connect"
+	"branchline/replication"
+)
+
+// syncer ships the node's own events to the hub and applies what the hub
+// committed. Push and pull run independently, each retrying with
+// exponential backoff and jitter and moving on to the next hub member after
+// a failure; neither ever blocks local work.
+type syncer struct {
+	store   *Store
+	clients []replicationv1connect.ReplicationServiceClient
+	urls    []string
+	log     *slog.Logger
+
+	// heartbeat is how long a Pull stream may stay silent before the node
+	// gives up on it; hub members send a heartbeat more often.
+	heartbeat time.Duration
+
+	mu         sync.Mutex
+	lastPush   time.Time
+	lastPull   time.Time
+	pushURL    string
+	caughtUp   bool
+	caughtUpAt time.Time
+	lastErr    string
+}
+
+func newSyncer(store *Store, urls []string, token string, hc *http.Client, log *slog.Logger) *syncer {
+	s := &syncer{store: store, urls: urls, log: log, heartbeat: 10 * time.Second}
+	for _, u := range urls {
+		s.clients = append(s.clients, replicationv1connect.NewReplicationServiceClient(hc, u,
+			api.WithBearer(token), connect.WithSendMaxBytes(replication.MaxBatchBytes+(1<<20)),
+			connect.WithReadMaxBytes(replication.MaxBatchBytes+(1<<20))))
+	}
+	return s
+}
+
+func (s *syncer) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.pushLoop(ctx) }()
+	go func() { defer wg.Done(); s.pullLoop(ctx) }()
+	wg.Wait()
+}
+
+// backoff is exponential with full jitter, from 100 ms to 15 s.
+type backoff struct{ n int }
+
+func (b *backoff) reset() { b.n = 0 }
+
+func (b *backoff) wait(ctx context.Context) {
+	ceil := min(100*time.Millisecond<<min(b.n, 8), 15*time.Second)
+	b.n++
+	d := ceil/2 + rand.N(ceil/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// pushLoop sends own events after the hub's durable mark, oldest first.
+func (s *syncer) pushLoop(ctx context.Context) {
+	var bo backoff
+	member := rand.N(len(s.clients))
+	for ctx.Err() == nil {
+		committed := s.store.Committed()
+		p := s.store.Progress()
+		if p.Pushed >= p.LastSeq {
+			select {
+			case <-committed:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		evs, err := s.store.Outbox(p.Pushed, replication.MaxBatchEvents, replication.MaxBatchBytes)
+		if err != nil {
+			s.fail("read outbox", err)
+			bo.wait(ctx)
+			continue
+		}
+		req := &replicationv1.PushRequest{Events: make([]*replicationv1.Event, len(evs))}
+		for i, ev := range evs {
+			req.Events[i] = ev.ToProto()
+		}
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		resp, err := s.clients[member].Push(cctx, connect.NewRequest(req))
+		cancel()
+		if err != nil {
+			if durable, ok := gapDurable(err); ok {
+				// The hub holds less than this node thought: resend from there.
+				s.log.Warn("hub asks to resend", "from", durable+1)
+				s.store.resetPushed(durable)
+				continue
+			}
+			s.fail("push to "+s.urls[member], err)
+			member = (member + 1) % len(s.clients)
+			bo.wait(ctx)
+			continue
+		}
+		if err := s.store.SetPushed(resp.Msg.GetDurableSeq()); err != nil {
+			s.fail("record push", err)
+			bo.wait(ctx)
+			continue
+		}
+		bo.reset()
+		s.mu.Lock()
+		s.lastPush, s.pushURL = time.Now(), s.urls[member]
+		s.mu.Unlock()
+	}
+}
+
+// GapHeader carries, on a FailedPrecondition answer to Push, the highest
+// seq of the caller the hub holds, when the batch started after it.
+const GapHeader = "Branchline-Durable-Seq"
+
+func gapDurable(err error) (uint64, bool) {
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeFailedPrecondition {
+		return 0, false
+	}
+	v := ce.Meta().Get(GapHeader)
+	if v == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	return n, err == nil
+}
+
+func (s *syncer) fail(what string, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	s.mu.Lock()
+	s.lastErr = fmt.Sprintf("%s: %v", what, err)
+	s.mu.Unlock()
+	s.log.Warn("sync", "op", what, "err", err)
+}
+
+// pullLoop applies committed events from the hub, resuming at the cursor
+// stored with the views.
+func (s *syncer) pullLoop(ctx context.Context) {
+	var bo backoff
+	member := rand.N(len(s.clients))
+	for ctx.Err() == nil {
+		got, err := s.pullOnce(ctx, member)
+		if got {
+			bo.reset()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.fail("pull from "+s.urls[member], err)
+		s.mu.Lock()
+		s.caughtUp = false
+		s.mu.Unlock()
+		member = (member + 1) % len(s.clients)
+		bo.wait(ctx)
+	}
+}
+
+// pullOnce runs one Pull stream until it fails or stays silent longer than
+// the heartbeat. got says whether anything arrived.
+func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watchdog := time.AfterFunc(s.heartbeat, cancel)
+	defer watchdog.Stop()
+
+	cursor := s.store.Progress().Cursor
+	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{Cursor: cursor, ExcludeOwn: true}))
+	if err != nil {
+		return false, err
+	}
+	defer stream.Close()
+	for stream.Receive() {
+		watchdog.Reset(s.heartbeat)
+		got = true
+		msg := stream.Msg()
+		evs := make([]*replication.Event, len(msg.GetEvents()))
+		posMs := msg.GetHeadTimeMs()
+		for i, c := range msg.GetEvents() {
+			evs[i] = replication.FromProto(c.GetEvent())
+			posMs = c.GetCommitTimeMs()
+		}
+		if msg.GetPosition() > cursor {
+			if err := s.store.ApplyRemote(ctx, evs, msg.GetPosition(), posMs); err != nil {
+				return got, fmt.Errorf("apply pulled events: %w", err)
+			}
+			cursor = msg.GetPosition()
+		}
+		now := time.Now()
+		s.mu.Lock()
+		s.lastPull = now
+		s.caughtUp = cursor >= msg.GetHead()
+		if s.caughtUp {
+			s.caughtUpAt = now
+		}
+		s.mu.Unlock()
+	}
+	if err := stream.Err(); err != nil {
+		return got, err
+	}
+	if ctx.Err() != nil {
+		return got, errors.New("pull stream silent for longer than the heartbeat")
+	}
+	return got, errors.New("pull stream ended")
+}
+
+// syncStatus is the syncer's view of the link, for Status and metrics.
+type syncStatus struct {
+	LastPush, LastPull time.Time
+	PushURL, LastErr   string
+	Lag                time.Duration
+}
+
+func (s *syncer) status(now time.Time) syncStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := syncStatus{LastPush: s.lastPush, LastPull: s.lastPull, PushURL: s.pushURL, LastErr: s.lastErr}
+	switch {
+	case s.caughtUp && now.Sub(s.lastPull) < s.heartbeat:
+		st.Lag = 0
+	case !s.caughtUpAt.IsZero():
+		st.Lag = now.Sub(s.caughtUpAt)
+	default:
+		// Never caught up since start: as old as the last event applied.
+		if ms := s.store.Progress().CursorMs; ms > 0 {
+			st.Lag = now.Sub(time.UnixMilli(ms))
+		}
+	}
+	return st
+}

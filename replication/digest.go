@@ -1,0 +1,116 @@
+package replication
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// Digest is an order-independent hash of a set of key/value pairs: the
+// lane-wise sum, modulo 2^64, of SHA-256 of each pair. Adding and removing
+// pairs updates it in constant time, so every store keeps the digest of its
+// views current in the same transaction that changes them, and Status can
+// report it without reading the views. Two replicas with equal views have
+// equal digests whatever order they wrote them in.
+type Digest [4]uint64
+
+func pairHash(key, value []byte) Digest {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(key)))])
+	h.Write(key)
+	h.Write(value)
+	var sum [32]byte
+	h.Sum(sum[:0])
+	var d Digest
+	for i := range d {
+		d[i] = binary.LittleEndian.Uint64(sum[i*8:])
+	}
+	return d
+}
+
+func (d *Digest) add(o Digest) {
+	for i := range d {
+		d[i] += o[i]
+	}
+}
+
+func (d *Digest) sub(o Digest) {
+	for i := range d {
+		d[i] -= o[i]
+	}
+}
+
+// Bytes encodes the digest in 32 bytes.
+func (d Digest) Bytes() []byte {
+	b := make([]byte, 32)
+	for i, x := range d {
+		binary.LittleEndian.PutUint64(b[i*8:], x)
+	}
+	return b
+}
+
+// String is the hex form of Bytes.
+func (d Digest) String() string { return hex.EncodeToString(d.Bytes()) }
+
+// DigestFromBytes decodes Bytes.
+func DigestFromBytes(b []byte) (Digest, error) {
+	var d Digest
+	if len(b) != 32 {
+		return d, fmt.Errorf("digest of %d bytes, want 32", len(b))
+	}
+	for i := range d {
+		d[i] = binary.LittleEndian.Uint64(b[i*8:])
+	}
+	return d, nil
+}
+
+// DigestOf computes the digest of every pair below prefix in tx from
+// scratch: the check that the incremental digest is right.
+func DigestOf(tx Tx, prefix []byte) (Digest, error) {
+	var d Digest
+	err := tx.Scan(prefix, nil, func(k, v []byte) (bool, error) {
+		d.add(pairHash(k[len(prefix):], v))
+		return true, nil
+	})
+	return d, err
+}
+
+// digestTx passes writes through to a Tx and keeps the digest of its keys
+// current in delta.
+type digestTx struct {
+	Tx
+	delta *Digest
+}
+
+func (t digestTx) Set(k, v []byte) error {
+	old, err := t.Tx.Get(k)
+	switch {
+	case err == nil:
+		t.delta.sub(pairHash(k, old))
+	case !errors.Is(err, ErrNotFound):
+		return err
+	}
+	if err := t.Tx.Set(k, v); err != nil {
+		return err
+	}
+	t.delta.add(pairHash(k, v))
+	return nil
+}
+
+func (t digestTx) Delete(k []byte) error {
+	old, err := t.Tx.Get(k)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.Tx.Delete(k); err != nil {
+		return err
+	}
+	t.delta.sub(pairHash(k, old))
+	return nil
+}

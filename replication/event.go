@@ -1,0 +1,128 @@
+package replication
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	replicationv1 "branchline/gen/branchline/replication/v1"
+)
+
+// Event is one fact that happened at one origin. (Origin, Seq) is its
+// identity: Seq is gapless per origin, which lets the hub detect loss and
+// every replica drop duplicates.
+type Event struct {
+	Origin string // node id, or HubOrigin for events the hub makes
+	Seq    uint64 // per origin, from 1, without gaps
+	HLC    HLC    // when, in hybrid logical time; orders concurrent writes
+	Kind   string // the fact, past tense: "crm.customer.field_set"
+	Entity string // what it is about: "customer/01J…"
+	Actor  string // the user who caused it
+	Body   []byte // the kind's protobuf payload
+}
+
+// HubOrigin is the origin of events made by the hub itself.
+const HubOrigin = "hub"
+
+// Limits on the envelope, checked by Validate. They bound what one event
+// can cost every replica.
+const (
+	MaxIDLen   = 64
+	MaxKindLen = 128
+	MaxEntity  = 256
+	MaxBody    = 256 << 10
+)
+
+// String names the event by its identity, for logs and errors.
+func (e *Event) String() string {
+	return fmt.Sprintf("%s/%d %s %s", e.Origin, e.Seq, e.Kind, e.Entity)
+}
+
+// Validate checks the envelope (not the body, see Registry.Check).
+func (e *Event) Validate() error {
+	switch {
+	case !ValidNodeID(e.Origin):
+		return fmt.Errorf("event origin %q: %w", e.Origin, ErrInvalidID)
+	case e.Seq == 0:
+		return errors.New("event seq must start at 1")
+	case e.HLC == 0:
+		return errors.New("event hlc is zero")
+	case e.Kind == "" || len(e.Kind) > MaxKindLen:
+		return fmt.Errorf("event kind %q: empty or longer than %d", e.Kind, MaxKindLen)
+	case len(e.Entity) > MaxEntity:
+		return fmt.Errorf("event entity longer than %d bytes", MaxEntity)
+	case len(e.Actor) > MaxIDLen*2:
+		return fmt.Errorf("event actor longer than %d bytes", MaxIDLen*2)
+	case len(e.Body) > MaxBody:
+		return fmt.Errorf("event body of %d bytes exceeds %d", len(e.Body), MaxBody)
+	}
+	return nil
+}
+
+// ErrInvalidID says an identifier is empty, too long or has characters
+// outside [a-z0-9-].
+var ErrInvalidID = errors.New("ids are 1-64 characters of a-z, 0-9 and -")
+
+// ValidNodeID reports whether id can name a node or hub member: 1-64
+// characters of lower-case letters, digits and '-', not starting with '-'.
+func ValidNodeID(id string) bool {
+	if id == "" || len(id) > MaxIDLen || id[0] == '-' {
+		return false
+	}
+	return strings.IndexFunc(id, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-')
+	}) < 0
+}
+
+// ToProto converts the event to its wire form.
+func (e *Event) ToProto() *replicationv1.Event {
+	return &replicationv1.Event{
+		Origin: e.Origin, Seq: e.Seq, Hlc: uint64(e.HLC), Kind: e.Kind,
+		Entity: e.Entity, Actor: e.Actor, Body: e.Body,
+	}
+}
+
+// FromProto converts a wire event.
+func FromProto(p *replicationv1.Event) *Event {
+	return &Event{
+		Origin: p.GetOrigin(), Seq: p.GetSeq(), HLC: HLC(p.GetHlc()), Kind: p.GetKind(),
+		Entity: p.GetEntity(), Actor: p.GetActor(), Body: p.GetBody(),
+	}
+}
+
+// Marshal encodes the event as its protobuf wire form, the form stores keep.
+func (e *Event) Marshal() ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(e.ToProto())
+}
+
+// UnmarshalEvent decodes an event written by Marshal.
+func UnmarshalEvent(b []byte) (*Event, error) {
+	var p replicationv1.Event
+	if err := proto.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	return FromProto(&p), nil
+}
+
+// Draft is an event a domain command wants to record; the store gives it
+// its origin, seq, clock and actor when it commits.
+type Draft struct {
+	Kind   string
+	Entity string
+	Body   proto.Message
+}
+
+// Command decides, by reading the views, which events a user action makes.
+// It must not write: the store appends and applies the events it returns,
+// in the same transaction. An error refuses the action and nothing is
+// written.
+type Command func(views Tx) ([]Draft, error)
+
+// Batch limits of the node ⇄ hub protocol. A node never sends more in one
+// Push; the hub refuses bigger batches. Pull batches keep to them too.
+const (
+	MaxBatchEvents = 2000
+	MaxBatchBytes  = 4 << 20
+)

@@ -1,0 +1,114 @@
+package replication
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrUnknownKind is returned for an event kind no applier is registered for.
+var ErrUnknownKind = errors.New("unknown event kind")
+
+// ApplyFunc changes views for one event. It must be deterministic and
+// total: given the same views and event it makes the same writes on every
+// replica, reads no clock, and does not fail for any body that decodes
+// (it ignores what it does not understand). An error means the store
+// failed, and the caller aborts the transaction.
+type ApplyFunc func(tx Tx, ev *Event) error
+
+type handler struct {
+	decode func(body []byte) (proto.Message, error)
+	apply  func(tx Tx, ev *Event, body proto.Message) error
+	check  func(ev *Event, body proto.Message) error
+}
+
+// Registry maps event kinds to their appliers. Build it once at start-up;
+// it is read-only afterwards and safe for concurrent use.
+type Registry struct {
+	kinds map[string]handler
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{kinds: map[string]handler{}}
+}
+
+// Handle registers apply for kind, whose body is a protobuf message of type
+// M. check, when not nil, validates an event before anyone accepts it (the
+// hub calls it on every pushed event); apply must still cope with any
+// body that decodes.
+func Handle[M proto.Message](r *Registry, kind string, apply func(tx Tx, ev *Event, body M) error, check func(ev *Event, body M) error) {
+	if _, dup := r.kinds[kind]; dup {
+		panic("replication: kind registered twice: " + kind)
+	}
+	var zero M
+	h := handler{
+		decode: func(b []byte) (proto.Message, error) {
+			m := zero.ProtoReflect().New().Interface()
+			if err := proto.Unmarshal(b, m); err != nil {
+				return nil, err
+			}
+			return m, nil
+		},
+		apply: func(tx Tx, ev *Event, body proto.Message) error { return apply(tx, ev, body.(M)) },
+	}
+	if check != nil {
+		h.check = func(ev *Event, body proto.Message) error { return check(ev, body.(M)) }
+	}
+	r.kinds[kind] = h
+}
+
+// Kinds lists the registered kinds in order.
+func (r *Registry) Kinds() []string {
+	ks := make([]string, 0, len(r.kinds))
+	for k := range r.kinds {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// Check validates an event as a whole: envelope, known kind, body that
+// decodes and passes the kind's check.
+func (r *Registry) Check(ev *Event) error {
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	h, ok := r.kinds[ev.Kind]
+	if !ok {
+		return fmt.Errorf("%s: %w", ev, ErrUnknownKind)
+	}
+	body, err := h.decode(ev.Body)
+	if err != nil {
+		return fmt.Errorf("%s: body: %w", ev, err)
+	}
+	if h.check != nil {
+		if err := h.check(ev, body); err != nil {
+			return fmt.Errorf("%s: %w", ev, err)
+		}
+	}
+	return nil
+}
+
+// ErrSkipped wraps the reason an event was not applied to views although it
+// was accepted: an unknown kind (made by a newer version) or a body that
+// does not decode. Skipping is deterministic, so replicas still agree.
+var ErrSkipped = errors.New("event skipped")
+
+// apply runs the event's applier on the view Tx.
+func (r *Registry) apply(views Tx, ev *Event) error {
+	h, ok := r.kinds[ev.Kind]
+	if !ok {
+		return fmt.Errorf("%w: %s: %w", ErrSkipped, ev, ErrUnknownKind)
+	}
+	body, err := h.decode(ev.Body)
+	if err != nil {
+		return fmt.Errorf("%w: %s: body: %w", ErrSkipped, ev, err)
+	}
+	if err := h.apply(views, ev, body); err != nil {
+		return fmt.Errorf("apply %s: %w", ev, err)
+	}
+	return nil
+}

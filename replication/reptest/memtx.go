@@ -1,0 +1,89 @@
+// Package reptest has helpers for tests of appliers: an in-memory Tx and
+// generators of event streams. Only tests import it.
+package reptest
+
+import (
+	"bytes"
+	"sort"
+
+	"branchline/replication"
+)
+
+// Mem is an in-memory, ordered key-value store implementing
+// replication.Tx. It is a test double for appliers' unit and property
+// tests, where opening a real store per case would be too slow; node and
+// hub tests use Badger and Pebble.
+type Mem struct {
+	keys []string
+	vals map[string][]byte
+}
+
+// NewMem returns an empty store.
+func NewMem() *Mem { return &Mem{vals: map[string][]byte{}} }
+
+// Get implements replication.Tx.
+func (m *Mem) Get(k []byte) ([]byte, error) {
+	v, ok := m.vals[string(k)]
+	if !ok {
+		return nil, replication.ErrNotFound
+	}
+	return v, nil
+}
+
+// Set implements replication.Tx.
+func (m *Mem) Set(k, v []byte) error {
+	s := string(k)
+	if _, ok := m.vals[s]; !ok {
+		i := sort.SearchStrings(m.keys, s)
+		m.keys = append(m.keys, "")
+		copy(m.keys[i+1:], m.keys[i:])
+		m.keys[i] = s
+	}
+	m.vals[s] = append([]byte(nil), v...)
+	return nil
+}
+
+// Delete implements replication.Tx.
+func (m *Mem) Delete(k []byte) error {
+	s := string(k)
+	if _, ok := m.vals[s]; !ok {
+		return nil
+	}
+	delete(m.vals, s)
+	i := sort.SearchStrings(m.keys, s)
+	m.keys = append(m.keys[:i], m.keys[i+1:]...)
+	return nil
+}
+
+// Scan implements replication.Tx.
+func (m *Mem) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
+	from := prefix
+	if start != nil && bytes.Compare(start, prefix) > 0 {
+		from = start
+	}
+	keys := append([]string(nil), m.keys...) // fn may write
+	for i := sort.SearchStrings(keys, string(from)); i < len(keys); i++ {
+		k := keys[i]
+		if !bytes.HasPrefix([]byte(k), prefix) {
+			break
+		}
+		v, ok := m.vals[k]
+		if !ok {
+			continue
+		}
+		more, err := fn([]byte(k), v)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// Dump returns a copy of every pair, for comparing whole stores.
+func (m *Mem) Dump() map[string]string {
+	out := make(map[string]string, len(m.vals))
+	for k, v := range m.vals {
+		out[k] = string(v)
+	}
+	return out
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, vet, race tests on the concurrent
+# packages, then the whole test suite including the process-level
+# integration tests. Installs the system tools the tests drive (sipp,
+# chromium) when they are missing.
+#
+#   ./test.sh            # everything (about 10 minutes on 2 cores)
+#   ./test.sh -short     # skips the slow integration and soak tests
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=()
+command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if ((${#need[@]})) && command -v apt-get >/dev/null 2>&1; then
+	sudo=""
+	[[ $(id -u) != 0 ]] && sudo="sudo"
+	echo "test.sh: installing ${need[*]}" >&2
+	$sudo apt-get update -qq >/dev/null || true
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null || echo "test.sh: could not install ${need[*]}; tests that need them will fail" >&2
+fi
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './gen/*'))
+if [[ -n $unformatted ]]; then
+	echo "gofmt needed on:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+go test -race -count=1 "$@" ./replication/... ./node/... ./hub/... ./api/...
+go test -count=1 -timeout 14m "$@" ./...

@@ -1,0 +1,16 @@
+// Package views lists every kind of event Branchline's replicas apply to
+// their views. Node and hub build their registry here, so that both apply
+// exactly the same kinds the same way.
+package views
+
+import (
+	"branchline/crm"
+	"branchline/replication"
+)
+
+// Registry returns a registry of every kind.
+func Registry() *replication.Registry {
+	r := replication.NewRegistry()
+	crm.RegisterCustomers(r)
+	return r
+}
