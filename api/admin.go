@@ -6,9 +6,9 @@ import (
 	"connectrpc.com/connect"
 
 	"branchline/auth"
+	"branchline/fault"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
-	"branchline/fault"
 )
 
 // AdminService implements branchline.admin.v1.AdminService for a node or a

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	crmv1 "branchline/gen/branchline/crm/v1"
 	"branchline/fault"
+	crmv1 "branchline/gen/branchline/crm/v1"
 	"branchline/replication"
 )
 

@@ -667,4 +667,3 @@ func (f *fsm) AppliedCount() uint64 {
 	defer f.mu.RUnlock()
 	return f.views.AppliedCount()
 }
-

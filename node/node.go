@@ -217,4 +217,3 @@ func (n *Node) Close() error {
 	})
 	return err
 }
-
