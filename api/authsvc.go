@@ -26,8 +26,10 @@ const TokenTTL = 12 * time.Hour
 
 // AuthService implements branchline.auth.v1.AuthService.
 type AuthService struct {
-	Dir    Directory
-	Signer *auth.Signer
+	Dir Directory
+	// Signer returns the key tokens are signed with; a hub member learns
+	// its cluster's key only once it has caught up.
+	Signer func() (*auth.Signer, error)
 	Log    *slog.Logger
 }
 
@@ -50,7 +52,11 @@ func (s *AuthService) Login(ctx context.Context, req *connect.Request[authv1.Log
 	if err != nil {
 		return nil, Error(s.Log, err)
 	}
-	tok, exp := s.Signer.Issue(*p, time.Now(), TokenTTL)
+	signer, err := s.Signer()
+	if err != nil {
+		return nil, Error(s.Log, err)
+	}
+	tok, exp := signer.Issue(*p, time.Now(), TokenTTL)
 	s.Log.Info("login", "user", u, "peer", req.Peer().Addr)
 	return connect.NewResponse(&authv1.LoginResponse{Token: tok, ExpireTime: timestamppb.New(exp)}), nil
 }

@@ -120,7 +120,14 @@ func HashToken(token string) []byte {
 	return h[:]
 }
 
+// NodeTokenPrefix starts every node token, telling it apart from a
+// user's signed token.
+const NodeTokenPrefix = "bln_"
+
+// RoleNode is held by a node calling the hub with its token.
+const RoleNode = "node"
+
 // NewNodeToken returns a random node token.
 func NewNodeToken() string {
-	return "bln_" + b64.EncodeToString(NewKey())
+	return NodeTokenPrefix + b64.EncodeToString(NewKey())
 }

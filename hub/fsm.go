@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"connectrpc.com/connect"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/proto"
@@ -243,7 +244,10 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 
 // errRejected answers commands that the state machine refuses; nothing of
 // them is applied.
-type errRejected struct{ msg string }
+type errRejected struct {
+	code connect.Code // 0: FailedPrecondition
+	msg  string
+}
 
 func (e errRejected) Error() string { return e.msg }
 
@@ -254,7 +258,7 @@ func (f *fsm) applyCommand(tx replication.Tx, vb *replication.Batch, cmd *hubv1.
 	case *hubv1.Command_AddNode:
 		id := op.AddNode.GetId()
 		if _, err := tx.Get(replication.Key("n", id)); err == nil {
-			return errRejected{fmt.Sprintf("node %s is registered already", id)}, nil
+			return errRejected{connect.CodeAlreadyExists, fmt.Sprintf("node %s is registered already", id)}, nil
 		}
 		rec, _ := json.Marshal(NodeRecord{ID: id, TokenHash: op.AddNode.GetTokenHash(), AddedMs: cmd.GetTimeMs()})
 		if err := tx.Set(replication.Key("n", id), rec); err != nil {
@@ -264,7 +268,7 @@ func (f *fsm) applyCommand(tx replication.Tx, vb *replication.Batch, cmd *hubv1.
 	case *hubv1.Command_RemoveNode:
 		rec, err := getJSON[NodeRecord](tx, replication.Key("n", op.RemoveNode.GetId()))
 		if errors.Is(err, replication.ErrNotFound) {
-			return errRejected{fmt.Sprintf("node %s is not registered", op.RemoveNode.GetId())}, nil
+			return errRejected{connect.CodeNotFound, fmt.Sprintf("node %s is not registered", op.RemoveNode.GetId())}, nil
 		}
 		if err != nil {
 			return nil, err
@@ -288,7 +292,7 @@ func (f *fsm) applyCommand(tx replication.Tx, vb *replication.Batch, cmd *hubv1.
 		}
 		return nil, tx.Set(secretKey, op.InitCluster.GetTokenSecret())
 	}
-	return errRejected{"unknown command"}, nil
+	return errRejected{connect.CodeInvalidArgument, "unknown command"}, nil
 }
 
 // applyPush commits the new events of one origin. The batch is refused
@@ -305,7 +309,7 @@ func (f *fsm) applyPush(tx replication.Tx, vb *replication.Batch, p *hubv1.Push,
 	evs := p.GetEvents()
 	for i, e := range evs {
 		if e.GetOrigin() != origin || (i > 0 && e.GetSeq() != evs[i-1].GetSeq()+1) {
-			return errRejected{"batch is not a contiguous run of one origin's events"}, nil
+			return errRejected{connect.CodeInvalidArgument, "batch is not a contiguous run of one origin's events"}, nil
 		}
 		if e.GetSeq() > hw {
 			if e.GetSeq() != hw+1 {
@@ -318,7 +322,7 @@ func (f *fsm) applyPush(tx replication.Tx, vb *replication.Batch, p *hubv1.Push,
 			return nil, err
 		}
 		if !same {
-			return errRejected{fmt.Sprintf("%s/%d differs from the event the hub committed under that seq: "+
+			return errRejected{0, fmt.Sprintf("%s/%d differs from the event the hub committed under that seq: "+
 				"the node's store was replaced; register it under a new node id", origin, e.GetSeq())}, nil
 		}
 	}

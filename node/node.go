@@ -135,7 +135,7 @@ func (n *Node) routes(signer *auth.Signer) http.Handler {
 		connect.WithInterceptors(api.RequireAuth(signer, api.PublicProcedures...)),
 		connect.WithReadMaxBytes(1 << 20),
 	}
-	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: directory{n.store.DB()}, Signer: signer, Log: n.log}, opts...))
+	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: directory{n.store.DB()}, Signer: func() (*auth.Signer, error) { return signer, nil }, Log: n.log}, opts...))
 	mux.Handle(crmv1connect.NewCustomerServiceHandler(&api.CustomerService{Store: n.store, IDs: replication.NewIDs(), Log: n.log}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status}, opts...))
 	api.MountOps(mux, n.metrics, func() error { return nil }, n.cfg.MetricsToken)

@@ -128,16 +128,12 @@ func (s *syncer) pushLoop(ctx context.Context) {
 	}
 }
 
-// GapHeader carries, on a FailedPrecondition answer to Push, the highest
-// seq of the caller the hub holds, when the batch started after it.
-const GapHeader = "Branchline-Durable-Seq"
-
 func gapDurable(err error) (uint64, bool) {
 	var ce *connect.Error
 	if !errors.As(err, &ce) || ce.Code() != connect.CodeFailedPrecondition {
 		return 0, false
 	}
-	v := ce.Meta().Get(GapHeader)
+	v := ce.Meta().Get(replication.GapHeader)
 	if v == "" {
 		return 0, false
 	}

@@ -126,3 +126,8 @@ const (
 	MaxBatchEvents = 2000
 	MaxBatchBytes  = 4 << 20
 )
+
+// GapHeader carries, on a FailedPrecondition answer to Push, the highest
+// seq of the caller the hub holds, when the batch started after it: the
+// node resends from there.
+const GapHeader = "Branchline-Durable-Seq"

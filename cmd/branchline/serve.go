@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"branchline/hub"
+	"branchline/node"
+)
+
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("node --id ID --data DIR [--hub URL,URL… --token TOKEN]",
+		"Runs a branch or warehouse node: its API and web UI on --http, its store in --data,\n"+
+			"replicating to the hub members in --hub with the token from \"branchline ctl nodes add\".\n"+
+			"The node serves at once, whether or not the hub is reachable.", stderr)
+	id := fs.String("id", "", "node id, e.g. sh-pudong (lower-case letters, digits, -)")
+	data := fs.String("data", "", "data directory (Badger store)")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "listen address for the API, web UI and metrics")
+	hubs := fs.String("hub", "", "comma-separated URLs of the hub members; empty: stand-alone")
+	token := fs.String("token", "", "the node's hub token")
+	adminPw := fs.String("admin-password", "", "password of the local admin user, needed on first start")
+	metricsToken := fs.String("metrics-token", "", "bearer token for /metrics; empty: loopback callers only")
+	level, format := logFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *id == "" || *data == "" {
+		fs.Usage()
+		return usagef("node: --id and --data are required")
+	}
+	log, err := newLogger(stderr, *level, *format)
+	if err != nil {
+		return err
+	}
+	n, err := node.Start(node.Config{
+		ID: *id, DataDir: *data, HTTPAddr: *httpAddr, HubURLs: splitList(*hubs), Token: *token,
+		AdminPassword: *adminPw, MetricsToken: *metricsToken, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "node %s serving on %s\n", *id, n.URL())
+	<-ctx.Done()
+	return n.Close()
+}
+
+func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("hub --id ID --data DIR --http ADDR --raft ADDR (--bootstrap | --join URL)",
+		"Runs a member of the hub's Raft cluster. The first member starts the cluster with\n"+
+			"--bootstrap (and BRANCHLINE_ADMIN_PASSWORD for the cluster admin); each further\n"+
+			"member joins with --join set to a running member's URL and the same password.\n"+
+			"On SIGTERM a leader hands leadership to another member before it exits.", stderr)
+	id := fs.String("id", "", "member id, e.g. hub1")
+	data := fs.String("data", "", "data directory (Raft log, snapshots, Pebble state)")
+	httpAddr := fs.String("http", "127.0.0.1:7000", "listen address for the API and metrics")
+	advertise := fs.String("advertise", "", "URL other members and tools reach --http at (default: http://<listen address>)")
+	raftAddr := fs.String("raft", "127.0.0.1:7001", "listen address for Raft traffic between members (must be reachable by them)")
+	bootstrap := fs.Bool("bootstrap", false, "start a new cluster with this member")
+	join := fs.String("join", "", "URL of a running member to join")
+	adminPw := fs.String("admin-password", "", "the cluster admin's password (bootstrap and join)")
+	metricsToken := fs.String("metrics-token", "", "bearer token for /metrics; empty: loopback callers only")
+	snapThreshold := fs.Uint64("snapshot-threshold", 0, "Raft log entries between snapshots (0: Raft's default, 8192)")
+	trailing := fs.Uint64("trailing-logs", 0, "Raft log entries kept after a snapshot (0: Raft's default, 10240)")
+	snapInterval := fs.Duration("snapshot-interval", 0, "how often to check whether to snapshot (0: Raft's default, 2m)")
+	level, format := logFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *id == "" || *data == "" {
+		fs.Usage()
+		return usagef("hub: --id and --data are required")
+	}
+	if *bootstrap && *join != "" {
+		return usagef("hub: --bootstrap and --join exclude each other")
+	}
+	log, err := newLogger(stderr, *level, *format)
+	if err != nil {
+		return err
+	}
+	h, err := hub.Start(hub.Config{
+		ID: *id, DataDir: *data, HTTPAddr: *httpAddr, RaftAddr: *raftAddr, AdvertiseHTTP: *advertise,
+		Bootstrap: *bootstrap, JoinURL: *join, AdminPassword: *adminPw, MetricsToken: *metricsToken,
+		SnapshotThreshold: *snapThreshold, TrailingLogs: *trailing, SnapshotInterval: *snapInterval, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "hub member %s serving on %s (raft %s)\n", *id, h.URL(), h.RaftAddr())
+	<-ctx.Done()
+	return h.Close()
+}

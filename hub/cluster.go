@@ -1,0 +1,391 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"branchline/api"
+	"branchline/auth"
+	adminv1 "branchline/gen/branchline/admin/v1"
+	"branchline/gen/branchline/admin/v1/adminv1connect"
+	authv1 "branchline/gen/branchline/auth/v1"
+	"branchline/gen/branchline/auth/v1/authv1connect"
+	hubv1 "branchline/gen/branchline/hub/v1"
+	"branchline/gen/branchline/replication/v1/replicationv1connect"
+	"branchline/replication"
+)
+
+// AdminUser is the cluster administrator's user name.
+const AdminUser = "admin"
+
+func (h *Hub) routes() http.Handler {
+	mux := http.NewServeMux()
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(api.RequireAuth(verifier{h}, api.PublicProcedures...)),
+		connect.WithReadMaxBytes(replication.MaxBatchBytes + (1 << 20)),
+	}
+	mux.Handle(replicationv1connect.NewReplicationServiceHandler(replicationService{h}, opts...))
+	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: directory{h}, Signer: h.signer, Log: h.log}, opts...))
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: h.status}, opts...))
+	mux.Handle(adminv1connect.NewClusterServiceHandler(clusterService{h}, opts...))
+	api.MountOps(mux, h.metrics, h.ready, h.cfg.MetricsToken)
+	return h.forward(mux)
+}
+
+func (h *Hub) ready() error {
+	if id, _ := h.leaderURL(); id == "" {
+		return errors.New("no raft leader")
+	}
+	return nil
+}
+
+// leaderOnly are the procedures that change the cluster's state: only the
+// leader can propose them, so other members pass them on.
+var leaderOnly = map[string]bool{
+	replicationv1connect.ReplicationServicePushProcedure: true,
+	adminv1connect.ClusterServiceAddNodeProcedure:        true,
+	adminv1connect.ClusterServiceRemoveNodeProcedure:     true,
+	adminv1connect.ClusterServiceJoinProcedure:           true,
+	adminv1connect.ClusterServiceLeaveProcedure:          true,
+}
+
+// forwardedHeader marks a call a member passed on to the leader, so that
+// it is never passed on twice (the leader changed meanwhile: the caller
+// retries).
+const forwardedHeader = "Branchline-Forwarded-By"
+
+// forward proxies leader-only calls that reach a follower to the leader,
+// unchanged: the leader authenticates the caller itself. Nodes therefore
+// need not know which member leads.
+func (h *Hub) forward(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !leaderOnly[r.URL.Path] || h.IsLeader() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		leader, _ := h.leaderURL()
+		if leader == "" || r.Header.Get(forwardedHeader) != "" {
+			http.Error(w, "no hub leader at the moment; retry", http.StatusServiceUnavailable)
+			return
+		}
+		target, err := url.Parse(leader)
+		if err != nil {
+			http.Error(w, "bad leader address", http.StatusServiceUnavailable)
+			return
+		}
+		p := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(target)
+				pr.Out.Header.Set(forwardedHeader, h.cfg.ID)
+			},
+			Transport: h.hc.Transport,
+			ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+				h.log.Warn("forward to leader", "leader", leader, "err", err)
+				http.Error(w, "hub leader unreachable; retry", http.StatusServiceUnavailable)
+			},
+		}
+		p.ServeHTTP(w, r)
+	})
+}
+
+// verifier accepts node tokens (looked up by hash in the registry) and
+// users' tokens signed with the cluster's key.
+type verifier struct{ h *Hub }
+
+func (v verifier) Verify(tok string, now time.Time) (*auth.Principal, error) {
+	if strings.HasPrefix(tok, auth.NodeTokenPrefix) {
+		id, ok := v.h.fsm.NodeForToken(auth.HashToken(tok))
+		if !ok {
+			return nil, auth.ErrBadToken
+		}
+		return &auth.Principal{User: id, Roles: []string{auth.RoleNode}}, nil
+	}
+	s, err := v.h.signer()
+	if err != nil {
+		return nil, auth.ErrBadToken
+	}
+	return s.Verify(tok, now)
+}
+
+func (h *Hub) signer() (*auth.Signer, error) {
+	key, _, ok := h.fsm.Secret()
+	if !ok {
+		return nil, fmt.Errorf("%w: the cluster is not initialised yet", api.ErrUnavailable)
+	}
+	return auth.NewSigner(key)
+}
+
+// directory checks the cluster admin's password.
+type directory struct{ h *Hub }
+
+func (d directory) Login(_ context.Context, user, password string) (*auth.Principal, error) {
+	_, hash, ok := d.h.fsm.Secret()
+	if !ok {
+		return nil, fmt.Errorf("%w: the cluster is not initialised yet", api.ErrUnavailable)
+	}
+	if user != AdminUser {
+		auth.CheckUnknown(password)
+		return nil, auth.ErrBadCredentials
+	}
+	good, err := auth.CheckPassword(hash, password)
+	if err != nil {
+		return nil, err
+	}
+	if !good {
+		return nil, auth.ErrBadCredentials
+	}
+	return &auth.Principal{User: user, Roles: []string{auth.RoleAdmin}}, nil
+}
+
+func (h *Hub) status(context.Context) (*adminv1.StatusResponse, error) {
+	leader, _ := h.leaderURL()
+	st := h.fsm.state()
+	return &adminv1.StatusResponse{
+		Id:              h.cfg.ID,
+		Role:            "hub",
+		RaftState:       h.raft.State().String(),
+		AppliedPosition: st.Head,
+		HubLeader:       leader,
+		Digest:          h.fsm.Digest().String(),
+		EventsApplied:   h.fsm.AppliedCount(),
+	}, nil
+}
+
+// clusterService implements branchline.admin.v1.ClusterService: node
+// registration and membership, for the cluster admin.
+type clusterService struct{ h *Hub }
+
+var _ adminv1connect.ClusterServiceHandler = clusterService{}
+
+func invalid(format string, args ...any) error {
+	return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf(format, args...))
+}
+
+func (s clusterService) AddNode(ctx context.Context, req *connect.Request[adminv1.AddNodeRequest]) (*connect.Response[adminv1.AddNodeResponse], error) {
+	if err := api.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	id := req.Msg.GetId()
+	if !replication.ValidNodeID(id) || id == replication.HubOrigin {
+		return nil, invalid("node id %q: %v (and not %q)", id, replication.ErrInvalidID, replication.HubOrigin)
+	}
+	tok := auth.NewNodeToken()
+	if _, err := s.h.apply(&hubv1.Command{Op: &hubv1.Command_AddNode{AddNode: &hubv1.AddNode{Id: id, TokenHash: auth.HashToken(tok)}}}); err != nil {
+		return nil, s.h.commandError(err)
+	}
+	s.h.log.Info("node registered", "node", id)
+	return connect.NewResponse(&adminv1.AddNodeResponse{Id: id, Token: tok}), nil
+}
+
+func (s clusterService) RemoveNode(ctx context.Context, req *connect.Request[adminv1.RemoveNodeRequest]) (*connect.Response[adminv1.RemoveNodeResponse], error) {
+	if err := api.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := s.h.apply(&hubv1.Command{Op: &hubv1.Command_RemoveNode{RemoveNode: &hubv1.RemoveNode{Id: req.Msg.GetId()}}}); err != nil {
+		return nil, s.h.commandError(err)
+	}
+	s.h.log.Info("node removed", "node", req.Msg.GetId())
+	return connect.NewResponse(&adminv1.RemoveNodeResponse{}), nil
+}
+
+func (s clusterService) ListNodes(ctx context.Context, _ *connect.Request[adminv1.ListNodesRequest]) (*connect.Response[adminv1.ListNodesResponse], error) {
+	if err := api.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	nodes, err := s.h.nodeInfos()
+	if err != nil {
+		return nil, api.Error(s.h.log, err)
+	}
+	return connect.NewResponse(&adminv1.ListNodesResponse{Nodes: nodes}), nil
+}
+
+func (h *Hub) nodeInfos() ([]*adminv1.NodeInfo, error) {
+	recs, err := h.fsm.Nodes()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*adminv1.NodeInfo, 0, len(recs))
+	for _, r := range recs {
+		seq, err := h.fsm.DurableSeq(r.ID)
+		if err != nil {
+			return nil, err
+		}
+		ni := &adminv1.NodeInfo{Id: r.ID, DurableSeq: seq, Added: timestamppb.New(time.UnixMilli(r.AddedMs))}
+		if t := h.lastContact(r.ID); !t.IsZero() {
+			ni.LastContact = timestamppb.New(t)
+		}
+		out = append(out, ni)
+	}
+	return out, nil
+}
+
+func (s clusterService) Join(ctx context.Context, req *connect.Request[adminv1.JoinRequest]) (*connect.Response[adminv1.JoinResponse], error) {
+	if err := api.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	if !replication.ValidNodeID(m.GetId()) {
+		return nil, invalid("member id %q: %v", m.GetId(), replication.ErrInvalidID)
+	}
+	if _, _, err := net.SplitHostPort(m.GetRaftAddr()); err != nil {
+		return nil, invalid("raft address %q: %v", m.GetRaftAddr(), err)
+	}
+	if u, err := url.Parse(m.GetHttpAddr()); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, invalid("http address %q is not an http(s) URL", m.GetHttpAddr())
+	}
+	f := s.h.raft.AddVoter(raft.ServerID(m.GetId()), raft.ServerAddress(m.GetRaftAddr()), 0, 30*time.Second)
+	if err := f.Error(); err != nil {
+		return nil, s.h.commandError(fmt.Errorf("%w: add voter: %v", api.ErrUnavailable, err))
+	}
+	if _, err := s.h.apply(&hubv1.Command{Op: &hubv1.Command_SetMember{SetMember: &hubv1.SetMember{
+		Id: m.GetId(), RaftAddr: m.GetRaftAddr(), HttpAddr: m.GetHttpAddr(),
+	}}}); err != nil {
+		return nil, s.h.commandError(err)
+	}
+	s.h.log.Info("member joined", "member", m.GetId(), "raft", m.GetRaftAddr(), "http", m.GetHttpAddr())
+	return connect.NewResponse(&adminv1.JoinResponse{}), nil
+}
+
+func (s clusterService) Leave(ctx context.Context, req *connect.Request[adminv1.LeaveRequest]) (*connect.Response[adminv1.LeaveResponse], error) {
+	if err := api.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	id := req.Msg.GetId()
+	found := false
+	for _, srv := range s.h.raft.GetConfiguration().Configuration().Servers {
+		found = found || string(srv.ID) == id
+	}
+	if !found {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("%q is not a member", id))
+	}
+	if err := s.h.raft.RemoveServer(raft.ServerID(id), 0, 30*time.Second).Error(); err != nil {
+		return nil, s.h.commandError(fmt.Errorf("%w: remove member: %v", api.ErrUnavailable, err))
+	}
+	if _, err := s.h.apply(&hubv1.Command{Op: &hubv1.Command_RemoveMember{RemoveMember: &hubv1.RemoveMember{Id: id}}}); err != nil {
+		return nil, s.h.commandError(err)
+	}
+	s.h.log.Info("member left", "member", id)
+	return connect.NewResponse(&adminv1.LeaveResponse{}), nil
+}
+
+// ClusterStatus gathers every member's view: Raft state and position from
+// each member's Status, and each node's last contact as the latest any
+// member saw. Unreachable members are listed with state "unreachable".
+func (s clusterService) ClusterStatus(ctx context.Context, req *connect.Request[adminv1.ClusterStatusRequest]) (*connect.Response[adminv1.ClusterStatusResponse], error) {
+	if err := api.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	h := s.h
+	_, leaderID := h.leaderURL()
+	recs, err := h.fsm.Members()
+	if err != nil {
+		return nil, api.Error(h.log, err)
+	}
+	nodes, err := h.nodeInfos()
+	if err != nil {
+		return nil, api.Error(h.log, err)
+	}
+	byID := map[string]*adminv1.NodeInfo{}
+	for _, n := range nodes {
+		byID[n.GetId()] = n
+	}
+	tok, _ := api.BearerToken(req.Header())
+	out := &adminv1.ClusterStatusResponse{LeaderId: leaderID, CommitIndex: h.raft.CommitIndex(), HeadPosition: h.fsm.state().Head}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, srv := range h.raft.GetConfiguration().Configuration().Servers {
+		m := &adminv1.Member{Id: string(srv.ID), RaftAddr: string(srv.Address), HttpAddr: recs[string(srv.ID)].HTTPAddr, Suffrage: srv.Suffrage.String()}
+		out.Members = append(out.Members, m)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, others := h.memberView(ctx, m, tok)
+			mu.Lock()
+			defer mu.Unlock()
+			if st == nil {
+				m.State = "unreachable"
+				return
+			}
+			m.State, m.AppliedPosition, m.Digest = st.GetRaftState(), st.GetAppliedPosition(), st.GetDigest()
+			for _, o := range others {
+				if n := byID[o.GetId()]; n != nil && o.GetLastContact().AsTime().After(n.GetLastContact().AsTime()) {
+					n.LastContact = o.GetLastContact()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Slice(out.Members, func(i, j int) bool { return out.Members[i].Id < out.Members[j].Id })
+	out.Nodes = nodes
+	return connect.NewResponse(out), nil
+}
+
+// memberView asks one member for its status and its nodes' last contact.
+func (h *Hub) memberView(ctx context.Context, m *adminv1.Member, tok string) (*adminv1.StatusResponse, []*adminv1.NodeInfo) {
+	if m.GetId() == h.cfg.ID {
+		st, _ := h.status(ctx)
+		return st, nil
+	}
+	if m.GetHttpAddr() == "" {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	st, err := adminv1connect.NewAdminServiceClient(h.hc, m.GetHttpAddr(), api.WithBearer(tok)).Status(ctx, connect.NewRequest(&adminv1.StatusRequest{}))
+	if err != nil {
+		return nil, nil
+	}
+	nodes, err := adminv1connect.NewClusterServiceClient(h.hc, m.GetHttpAddr(), api.WithBearer(tok)).ListNodes(ctx, connect.NewRequest(&adminv1.ListNodesRequest{}))
+	if err != nil {
+		return st.Msg, nil
+	}
+	return st.Msg, nodes.Msg.GetNodes()
+}
+
+// joinLoop asks the member at JoinURL, as the cluster admin, to add this
+// member, until it is part of a configuration.
+func (h *Hub) joinLoop(ctx context.Context) {
+	delay := 200 * time.Millisecond
+	for ctx.Err() == nil && !h.hasState() {
+		err := h.join(ctx)
+		if err == nil {
+			h.log.Info("joined the cluster", "via", h.cfg.JoinURL)
+			return
+		}
+		h.log.Warn("join", "via", h.cfg.JoinURL, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+func (h *Hub) join(ctx context.Context) error {
+	if h.cfg.AdminPassword == "" {
+		return errors.New("joining needs the cluster admin's password (BRANCHLINE_ADMIN_PASSWORD)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	login, err := authv1connect.NewAuthServiceClient(h.hc, h.cfg.JoinURL).Login(ctx,
+		connect.NewRequest(&authv1.LoginRequest{Username: AdminUser, Password: h.cfg.AdminPassword}))
+	if err != nil {
+		return fmt.Errorf("log in: %w", err)
+	}
+	_, err = adminv1connect.NewClusterServiceClient(h.hc, h.cfg.JoinURL, api.WithBearer(login.Msg.GetToken())).Join(ctx,
+		connect.NewRequest(&adminv1.JoinRequest{Id: h.cfg.ID, RaftAddr: h.RaftAddr(), HttpAddr: h.url}))
+	return err
+}

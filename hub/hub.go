@@ -1,0 +1,464 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+
+	"branchline/api"
+	"branchline/auth"
+	hubv1 "branchline/gen/branchline/hub/v1"
+	"branchline/replication"
+	"branchline/views"
+)
+
+// Config is what a hub member needs to start. Every field has a flag and a
+// BRANCHLINE_* environment variable in cmd/branchline.
+type Config struct {
+	ID       string // member id, also its Raft server id
+	DataDir  string
+	HTTPAddr string // API for nodes, admins and other members
+	RaftAddr string // Raft transport between members
+	// AdvertiseHTTP is the URL other members and ctl reach HTTPAddr at;
+	// empty: http:// and the listener's address.
+	AdvertiseHTTP string
+	// Bootstrap starts a new cluster with this member as its only voter.
+	// Ignored when the member already has Raft state.
+	Bootstrap bool
+	// JoinURL is a running member's URL: a new member asks it to be added.
+	// Ignored when the member already has Raft state.
+	JoinURL string
+	// AdminPassword is the cluster admin's password: set on bootstrap,
+	// and presented by joining members.
+	AdminPassword string
+	MetricsToken  string
+
+	// Raft tuning; zero values take Raft's defaults.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+
+	Log *slog.Logger
+}
+
+// Hub is a running hub member.
+type Hub struct {
+	cfg     Config
+	log     *slog.Logger
+	fsm     *fsm
+	raft    *raft.Raft
+	logs    *raftboltdb.BoltStore
+	trans   *raft.NetworkTransport
+	ln      net.Listener
+	srv     *http.Server
+	url     string
+	metrics *prometheus.Registry
+	hc      *http.Client
+	reg     *replication.Registry
+
+	contactMu sync.Mutex
+	contact   map[string]time.Time // node id → last Push or Pull served here
+
+	commitSec prometheus.Histogram
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed sync.Once
+}
+
+// Start opens the member's stores, starts Raft and serves HTTP. A new
+// member bootstraps a cluster or joins one, as configured.
+func Start(cfg Config) (*Hub, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if !replication.ValidNodeID(cfg.ID) {
+		return nil, fmt.Errorf("hub: member id %q: %w", cfg.ID, replication.ErrInvalidID)
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("hub: data directory is required")
+	}
+	if cfg.RaftAddr == "" {
+		return nil, errors.New("hub: raft address is required")
+	}
+	h := &Hub{
+		cfg:     cfg,
+		log:     cfg.Log.With("hub", cfg.ID),
+		metrics: api.NewRegistry(),
+		hc:      api.NewHTTPClient(),
+		reg:     views.Registry(),
+		contact: map[string]time.Time{},
+	}
+	if err := h.open(); err != nil {
+		h.closeStores()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	h.srv = api.NewServer(h.routes())
+	h.wg.Add(2)
+	go func() {
+		defer h.wg.Done()
+		if err := h.srv.Serve(h.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.log.Error("http server", "err", err)
+		}
+	}()
+	go func() { defer h.wg.Done(); h.leaderLoop(ctx) }()
+	if cfg.JoinURL != "" && !h.hasState() {
+		h.wg.Add(1)
+		go func() { defer h.wg.Done(); h.joinLoop(ctx) }()
+	}
+	h.log.Info("hub member started", "http", h.url, "raft", h.trans.LocalAddr(), "data", cfg.DataDir)
+	return h, nil
+}
+
+func (h *Hub) hasState() bool {
+	return len(h.raft.GetConfiguration().Configuration().Servers) > 0
+}
+
+func (h *Hub) open() error {
+	cfg := h.cfg
+	raftDir := filepath.Join(cfg.DataDir, "raft")
+	if err := os.MkdirAll(raftDir, 0o750); err != nil {
+		return err
+	}
+	applied := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "branchline_events_applied_total", Help: "Events applied to the hub's views.",
+	})
+	h.commitSec = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "branchline_commit_seconds", Help: "Latency of a Push committed through Raft.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+	})
+	h.metrics.MustRegister(applied, h.commitSec)
+	var err error
+	h.fsm, err = openFSM(cfg.DataDir, h.reg, h.log, func(n int) { applied.Add(float64(n)) })
+	if err != nil {
+		return err
+	}
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{h.log}, DisableTime: true})
+	h.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("open raft log: %w", err)
+	}
+	cache, err := raft.NewLogCache(1024, h.logs)
+	if err != nil {
+		return err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog)
+	if err != nil {
+		return err
+	}
+	if err := h.catchUpFromSnapshot(snaps); err != nil {
+		return err
+	}
+	h.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, nil, 5, 10*time.Second, hlog)
+	if err != nil {
+		return fmt.Errorf("raft transport on %s: %w", cfg.RaftAddr, err)
+	}
+	h.ln, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	h.url = cfg.AdvertiseHTTP
+	if h.url == "" {
+		h.url = "http://" + h.ln.Addr().String()
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.Logger = hlog
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 256
+	// The state machine keeps its own applied index in Pebble and skips
+	// what it has; restoring the last snapshot at every start would only
+	// rewrite the same state.
+	rc.NoSnapshotRestoreOnStart = true
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.SnapshotInterval > 0 {
+		rc.SnapshotInterval = cfg.SnapshotInterval
+	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
+	}
+	existing, err := raft.HasExistingState(cache, h.logs, snaps)
+	if err != nil {
+		return err
+	}
+	h.raft, err = raft.NewRaft(rc, h.fsm, cache, h.logs, snaps, h.trans)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	if cfg.Bootstrap && !existing {
+		if cfg.AdminPassword == "" {
+			return errors.New("hub: bootstrapping a cluster needs BRANCHLINE_ADMIN_PASSWORD for its admin")
+		}
+		f := h.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{
+			{Suffrage: raft.Voter, ID: rc.LocalID, Address: h.trans.LocalAddr()},
+		}})
+		if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+	}
+	h.registerRaftMetrics()
+	return nil
+}
+
+// catchUpFromSnapshot restores the newest snapshot when the state machine
+// is behind it (its directory was lost or replaced): Raft is told not to
+// restore on start and would otherwise replay only the entries after it.
+func (h *Hub) catchUpFromSnapshot(snaps *raft.FileSnapshotStore) error {
+	metas, err := snaps.List()
+	if err != nil || len(metas) == 0 {
+		return err
+	}
+	if h.fsm.state().Index >= metas[0].Index {
+		return nil
+	}
+	_, rc, err := snaps.Open(metas[0].ID)
+	if err != nil {
+		return err
+	}
+	h.log.Warn("state is behind the last snapshot; restoring it", "state_index", h.fsm.state().Index, "snapshot_index", metas[0].Index)
+	return h.fsm.Restore(rc)
+}
+
+func (h *Hub) registerRaftMetrics() {
+	states := []raft.RaftState{raft.Follower, raft.Candidate, raft.Leader, raft.Shutdown}
+	for _, s := range states {
+		s := s
+		h.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_raft_state", Help: "1 for the member's current Raft state.",
+			ConstLabels: prometheus.Labels{"state": s.String()},
+		}, func() float64 {
+			if h.raft.State() == s {
+				return 1
+			}
+			return 0
+		}))
+	}
+	h.metrics.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "branchline_raft_commit_index", Help: "Raft commit index."},
+			func() float64 { return float64(h.raft.CommitIndex()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "branchline_raft_applied_index", Help: "Raft index applied to the state machine."},
+			func() float64 { return float64(h.raft.AppliedIndex()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "branchline_log_position", Help: "Global log position of the last committed event."},
+			func() float64 { return float64(h.fsm.state().Head) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_replication_lag_seconds", Help: "Raft entries committed but not yet applied here, in seconds since the last apply (0 when caught up).",
+		}, func() float64 {
+			if h.raft.AppliedIndex() >= h.raft.CommitIndex() {
+				return 0
+			}
+			return time.Since(time.UnixMilli(h.fsm.state().HeadMs)).Seconds()
+		}),
+	)
+}
+
+// slogWriter sends Raft's hclog lines to slog.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	msg := string(p)
+	for len(msg) > 0 && msg[len(msg)-1] == '\n' {
+		msg = msg[:len(msg)-1]
+	}
+	w.log.Warn(msg)
+	return len(p), nil
+}
+
+// URL is the member's advertised base URL.
+func (h *Hub) URL() string { return h.url }
+
+// ID is the member's id.
+func (h *Hub) ID() string { return h.cfg.ID }
+
+// RaftAddr is the address the member's Raft transport listens on.
+func (h *Hub) RaftAddr() string { return string(h.trans.LocalAddr()) }
+
+// IsLeader reports whether this member leads the cluster.
+func (h *Hub) IsLeader() bool { return h.raft.State() == raft.Leader }
+
+// Digest is the digest of the member's views.
+func (h *Hub) Digest() replication.Digest { return h.fsm.Digest() }
+
+// Head is the global log position the member has applied.
+func (h *Hub) Head() uint64 { return h.fsm.state().Head }
+
+// leaderURL returns the leader's HTTP URL, or "" when there is no leader
+// or its address is not known yet.
+func (h *Hub) leaderURL() (string, string) {
+	_, id := h.raft.LeaderWithID()
+	if id == "" {
+		return "", ""
+	}
+	if string(id) == h.cfg.ID {
+		return h.url, string(id)
+	}
+	members, err := h.fsm.Members()
+	if err != nil {
+		return "", string(id)
+	}
+	return members[string(id)].HTTPAddr, string(id)
+}
+
+// apply proposes a command through Raft and waits for it to be applied.
+func (h *Hub) apply(cmd *hubv1.Command) (any, error) {
+	if cmd.TimeMs == 0 {
+		cmd.TimeMs = time.Now().UnixMilli()
+	}
+	b, err := proto.Marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	f := h.raft.Apply(b, 15*time.Second)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
+			errors.Is(err, raft.ErrEnqueueTimeout) || errors.Is(err, raft.ErrRaftShutdown) ||
+			errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+			return nil, fmt.Errorf("%w: %v", api.ErrUnavailable, err)
+		}
+		return nil, err
+	}
+	resp := f.Response()
+	if err, ok := resp.(error); ok {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// leaderLoop makes sure, whenever this member leads, that the cluster is
+// initialised and knows this member's addresses.
+func (h *Hub) leaderLoop(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.raft.LeaderCh():
+		case <-t.C:
+		}
+		if h.raft.State() != raft.Leader || h.initialised() {
+			continue
+		}
+		// Apply everything earlier leaders committed before deciding.
+		if err := h.raft.Barrier(5 * time.Second).Error(); err != nil {
+			continue
+		}
+		if err := h.ensureInit(); err != nil {
+			h.log.Warn("initialise cluster", "err", err)
+		}
+	}
+}
+
+// initialised reports whether the cluster has its admin and key and knows
+// this member's current addresses.
+func (h *Hub) initialised() bool {
+	if _, _, ok := h.fsm.Secret(); !ok {
+		return false
+	}
+	members, err := h.fsm.Members()
+	me := members[h.cfg.ID]
+	return err == nil && me.HTTPAddr == h.url && me.RaftAddr == h.RaftAddr()
+}
+
+func (h *Hub) ensureInit() error {
+	if _, _, ok := h.fsm.Secret(); !ok {
+		if h.cfg.AdminPassword == "" {
+			return errors.New("the cluster has no admin yet: start the leader with BRANCHLINE_ADMIN_PASSWORD")
+		}
+		hash, err := auth.HashPassword(h.cfg.AdminPassword)
+		if err != nil {
+			return err
+		}
+		if _, err := h.apply(&hubv1.Command{Op: &hubv1.Command_InitCluster{InitCluster: &hubv1.InitCluster{
+			AdminPasswordHash: hash, TokenSecret: auth.NewKey(),
+		}}}); err != nil {
+			return err
+		}
+	}
+	members, err := h.fsm.Members()
+	if err != nil {
+		return err
+	}
+	me := members[h.cfg.ID]
+	if me.HTTPAddr == h.url && me.RaftAddr == h.RaftAddr() {
+		return nil
+	}
+	_, err = h.apply(&hubv1.Command{Op: &hubv1.Command_SetMember{SetMember: &hubv1.SetMember{
+		Id: h.cfg.ID, RaftAddr: h.RaftAddr(), HttpAddr: h.url,
+	}}})
+	return err
+}
+
+// Close leaves leadership to another member if this one leads, then stops
+// Raft and closes the stores.
+func (h *Hub) Close() error {
+	var err error
+	h.closed.Do(func() {
+		if h.raft.State() == raft.Leader && len(h.raft.GetConfiguration().Configuration().Servers) > 1 {
+			if e := h.raft.LeadershipTransfer().Error(); e != nil {
+				h.log.Warn("leadership transfer", "err", e)
+			} else {
+				h.log.Info("leadership transferred")
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if e := h.srv.Shutdown(ctx); e != nil {
+			h.srv.Close()
+		}
+		h.cancel()
+		h.wg.Wait()
+		if e := h.raft.Shutdown().Error(); e != nil {
+			err = e
+		}
+		if e := h.closeStores(); e != nil && err == nil {
+			err = e
+		}
+		h.log.Info("hub member stopped")
+	})
+	return err
+}
+
+func (h *Hub) closeStores() error {
+	var errs []error
+	if h.raft != nil && h.srv == nil {
+		errs = append(errs, h.raft.Shutdown().Error())
+	}
+	if h.trans != nil {
+		errs = append(errs, h.trans.Close())
+	}
+	if h.ln != nil && h.srv == nil {
+		errs = append(errs, h.ln.Close())
+	}
+	if h.logs != nil {
+		errs = append(errs, h.logs.Close())
+	}
+	if h.fsm != nil {
+		errs = append(errs, h.fsm.close())
+	}
+	return errors.Join(errs...)
+}
+
+
+// Ready reports whether the member knows a leader and holds the cluster's
+// initial state.
+func (h *Hub) Ready() bool {
+	_, _, ok := h.fsm.Secret()
+	return ok && h.ready() == nil
+}

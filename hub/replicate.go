@@ -1,0 +1,176 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"branchline/api"
+	"branchline/auth"
+	hubv1 "branchline/gen/branchline/hub/v1"
+	replicationv1 "branchline/gen/branchline/replication/v1"
+	"branchline/gen/branchline/replication/v1/replicationv1connect"
+	"branchline/replication"
+)
+
+// replicationService implements branchline.replication.v1 for nodes.
+type replicationService struct{ h *Hub }
+
+var _ replicationv1connect.ReplicationServiceHandler = replicationService{}
+
+// pullHeartbeat is how often an idle Pull stream says it is alive; nodes
+// give up on a stream silent for several of these.
+const pullHeartbeat = 2 * time.Second
+
+// callingNode returns the id of the node whose token authenticated ctx.
+func callingNode(ctx context.Context) (string, error) {
+	p, ok := api.PrincipalFrom(ctx)
+	if !ok || !p.HasRole(auth.RoleNode) {
+		return "", connect.NewError(connect.CodePermissionDenied, errors.New("only nodes replicate: call with the node's token"))
+	}
+	return p.User, nil
+}
+
+// checkBatch refuses, as a whole, a batch with any event that is
+// malformed, of an unknown kind, not the caller's, or out of order.
+func (s replicationService) checkBatch(node string, evs []*replicationv1.Event) error {
+	if len(evs) > replication.MaxBatchEvents {
+		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("batch of %d events exceeds %d", len(evs), replication.MaxBatchEvents))
+	}
+	for i, e := range evs {
+		if e.GetOrigin() != node {
+			return connect.NewError(connect.CodePermissionDenied,
+				fmt.Errorf("event %d has origin %q: node %s may push only its own events", i, e.GetOrigin(), node))
+		}
+		ev := replication.FromProto(e)
+		if err := ev.Validate(); err != nil {
+			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("event %d: %w", i, err))
+		}
+		if err := s.h.reg.Check(ev); err != nil {
+			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("event %d (%s/%d): %w", i, ev.Origin, ev.Seq, err))
+		}
+		if i > 0 && e.GetSeq() != evs[i-1].GetSeq()+1 {
+			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("event %d: seq %d does not follow %d", i, e.GetSeq(), evs[i-1].GetSeq()))
+		}
+	}
+	return nil
+}
+
+// Push commits a node's events through Raft and answers the highest seq of
+// that node the hub holds. Only the leader proposes; followers forward the
+// call to it (see forward).
+func (s replicationService) Push(ctx context.Context, req *connect.Request[replicationv1.PushRequest]) (*connect.Response[replicationv1.PushResponse], error) {
+	node, err := callingNode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.h.touch(node)
+	evs := req.Msg.GetEvents()
+	if err := s.checkBatch(node, evs); err != nil {
+		s.h.log.Warn("push refused", "node", node, "err", err)
+		return nil, err
+	}
+	if len(evs) == 0 {
+		seq, err := s.h.fsm.DurableSeq(node)
+		if err != nil {
+			return nil, api.Error(s.h.log, err)
+		}
+		return connect.NewResponse(&replicationv1.PushResponse{DurableSeq: seq}), nil
+	}
+	start := time.Now()
+	res, err := s.h.apply(&hubv1.Command{Op: &hubv1.Command_Push{Push: &hubv1.Push{Origin: node, Events: evs}}})
+	if err != nil {
+		return nil, s.h.commandError(err)
+	}
+	s.h.commitSec.Observe(time.Since(start).Seconds())
+	pr := res.(*hubv1.PushResult)
+	if pr.GetGap() {
+		ce := connect.NewError(connect.CodeFailedPrecondition,
+			fmt.Errorf("batch starts at seq %d but the hub holds %s up to %d: resend from %d",
+				evs[0].GetSeq(), node, pr.GetDurableSeq(), pr.GetDurableSeq()+1))
+		ce.Meta().Set(replication.GapHeader, strconv.FormatUint(pr.GetDurableSeq(), 10))
+		return nil, ce
+	}
+	return connect.NewResponse(&replicationv1.PushResponse{DurableSeq: pr.GetDurableSeq()}), nil
+}
+
+// Pull streams committed events after the cursor, then live-tails new
+// commits, with a heartbeat while idle. Any member serves it from its own
+// state, which may trail the leader's by the commits it has yet to apply.
+func (s replicationService) Pull(ctx context.Context, req *connect.Request[replicationv1.PullRequest], stream *connect.ServerStream[replicationv1.PullResponse]) error {
+	node, err := callingNode(ctx)
+	if err != nil {
+		return err
+	}
+	kinds := map[string]bool{}
+	for _, k := range req.Msg.GetKinds() {
+		kinds[k] = true
+	}
+	exclude := ""
+	if req.Msg.GetExcludeOwn() {
+		exclude = node
+	}
+	match := func(e *replicationv1.Event) bool {
+		return e.GetOrigin() != exclude && (len(kinds) == 0 || kinds[e.GetKind()])
+	}
+	cursor := req.Msg.GetCursor()
+	beat := time.NewTimer(0) // the first message says where the hub is
+	defer beat.Stop()
+	for {
+		s.h.touch(node)
+		changed := s.h.fsm.Changed()
+		st := s.h.fsm.state()
+		if st.Head > cursor {
+			evs, pos, err := s.h.fsm.ReadLog(cursor, match, replication.MaxBatchEvents, replication.MaxBatchBytes)
+			if err != nil {
+				return api.Error(s.h.log, err)
+			}
+			if err := stream.Send(&replicationv1.PullResponse{Events: evs, Position: pos, Head: st.Head, HeadTimeMs: st.HeadMs}); err != nil {
+				return err
+			}
+			cursor = pos
+			beat.Reset(pullHeartbeat)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		case <-beat.C:
+			if err := stream.Send(&replicationv1.PullResponse{Position: cursor, Head: st.Head, HeadTimeMs: st.HeadMs}); err != nil {
+				return err
+			}
+			beat.Reset(pullHeartbeat)
+		}
+	}
+}
+
+// touch records that node was heard from by this member.
+func (h *Hub) touch(node string) {
+	h.contactMu.Lock()
+	h.contact[node] = time.Now()
+	h.contactMu.Unlock()
+}
+
+func (h *Hub) lastContact(node string) time.Time {
+	h.contactMu.Lock()
+	defer h.contactMu.Unlock()
+	return h.contact[node]
+}
+
+// commandError maps the failure of a proposed command.
+func (h *Hub) commandError(err error) error {
+	var rej errRejected
+	if errors.As(err, &rej) {
+		code := connect.CodeFailedPrecondition
+		if rej.code != 0 {
+			code = rej.code
+		}
+		return connect.NewError(code, errors.New(rej.msg))
+	}
+	return api.Error(h.log, err)
+}
