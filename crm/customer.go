@@ -257,6 +257,15 @@ func checkCreated(ev *replication.Event, b *crmv1.CustomerCreated) error {
 	if _, ok := entityID(ev); !ok {
 		return fault.Invalidf("entity", "bad_id", "%q is not a customer entity", ev.Entity)
 	}
+	have := map[string]bool{}
+	for _, fv := range b.GetFields() {
+		have[fv.GetField()] = fv.GetValue() != ""
+	}
+	for _, f := range Fields {
+		if f.Required && !have[f.Name] {
+			return fault.Invalidf(f.Name, "required", "is required")
+		}
+	}
 	return checkFields(b.GetFields())
 }
 

@@ -1,0 +1,477 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"branchline/api"
+	adminv1 "branchline/gen/branchline/admin/v1"
+	"branchline/gen/branchline/admin/v1/adminv1connect"
+	authv1 "branchline/gen/branchline/auth/v1"
+	"branchline/gen/branchline/auth/v1/authv1connect"
+	"branchline/gen/branchline/crm/v1/crmv1connect"
+)
+
+// binary is the branchline executable built once for all tests.
+var binary string
+
+const adminPassword = "e2e-admin-password"
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped in -short mode")
+		os.Exit(0)
+	}
+	dir, err := os.MkdirTemp("", "branchline-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "branchline")
+	build := exec.Command("go", "build", "-o", binary, "branchline/cmd/branchline")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build branchline:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freeAddr returns a 127.0.0.1 address with a port the OS just had free.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// proc is a branchline process the test started.
+type proc struct {
+	t    *testing.T
+	name string
+	args []string
+	env  []string
+	log  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startProc(t *testing.T, name string, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, name: name, args: args, env: env, log: filepath.Join(t.TempDir(), name+".log")}
+	p.start()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(p.log)
+			lines := strings.Split(string(b), "\n")
+			if len(lines) > 40 {
+				lines = lines[len(lines)-40:]
+			}
+			t.Logf("last log lines of %s:\n%s", p.name, strings.Join(lines, "\n"))
+		}
+	})
+	return p
+}
+
+func (p *proc) start() {
+	p.t.Helper()
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd = exec.Command(binary, p.args...)
+	p.cmd.Env = append(os.Environ(), p.env...)
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.done = make(chan struct{})
+	go func() { p.cmd.Wait(); f.Close(); close(p.done) }()
+}
+
+// kill sends SIGKILL: the process gets no chance to flush anything.
+func (p *proc) kill() {
+	if p.cmd == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+	p.cmd = nil
+}
+
+// stop sends SIGTERM and waits for an orderly exit.
+func (p *proc) stop() {
+	p.t.Helper()
+	if p.cmd == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		p.t.Errorf("%s did not exit within 30 s of SIGTERM", p.name)
+		p.kill()
+	}
+	p.cmd = nil
+}
+
+func (p *proc) restart() {
+	p.t.Helper()
+	p.kill()
+	p.start()
+}
+
+// logContains reports whether the process log has s.
+func (p *proc) logContains(s string) bool {
+	f, err := os.Open(p.log)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// hubMember is a hub process.
+type hubMember struct {
+	*proc
+	id, url, raft, data string
+}
+
+// startHub starts member id; join is "" to bootstrap a new cluster.
+func startHub(t *testing.T, id, join string, extra ...string) *hubMember {
+	t.Helper()
+	h := &hubMember{id: id, raft: freeAddr(t), data: filepath.Join(t.TempDir(), id)}
+	httpAddr := freeAddr(t)
+	h.url = "http://" + httpAddr
+	args := []string{"hub", "--id", id, "--data", h.data, "--http", httpAddr, "--raft", h.raft}
+	if join == "" {
+		args = append(args, "--bootstrap")
+	} else {
+		args = append(args, "--join", join)
+	}
+	h.proc = startProc(t, id, []string{"BRANCHLINE_ADMIN_PASSWORD=" + adminPassword}, append(args, extra...)...)
+	return h
+}
+
+// startCluster starts n hub members and waits until all hold the cluster.
+func startCluster(t *testing.T, n int, extra ...string) []*hubMember {
+	t.Helper()
+	hubs := []*hubMember{startHub(t, "hub1", "", extra...)}
+	waitFor(t, 30*time.Second, "hub1 to lead", func() error { _, err := login(hubs[0].url); return err })
+	for i := 2; i <= n; i++ {
+		hubs = append(hubs, startHub(t, fmt.Sprintf("hub%d", i), hubs[0].url, extra...))
+	}
+	waitFor(t, 60*time.Second, "every member to join", func() error {
+		st := clusterStatus(t, hubs...)
+		if len(st.GetMembers()) != n {
+			return fmt.Errorf("%d members", len(st.GetMembers()))
+		}
+		for _, m := range st.GetMembers() {
+			if m.GetState() != "Leader" && m.GetState() != "Follower" {
+				return fmt.Errorf("member %s is %s", m.GetId(), m.GetState())
+			}
+		}
+		return nil
+	})
+	return hubs
+}
+
+func hubURLs(hubs []*hubMember) string {
+	var u []string
+	for _, h := range hubs {
+		u = append(u, h.url)
+	}
+	return strings.Join(u, ",")
+}
+
+// branch is a node process.
+type branch struct {
+	*proc
+	id, url, data string
+}
+
+func startNode(t *testing.T, id, hubs, token string) *branch {
+	t.Helper()
+	addr := freeAddr(t)
+	b := &branch{id: id, url: "http://" + addr, data: filepath.Join(t.TempDir(), id)}
+	b.proc = startProc(t, id, []string{
+		"BRANCHLINE_ADMIN_PASSWORD=" + adminPassword,
+		"BRANCHLINE_TOKEN=" + token,
+		"BRANCHLINE_HUB=" + hubs,
+	}, "node", "--id", id, "--data", b.data, "--http", addr)
+	waitFor(t, 30*time.Second, id+" to serve", func() error { _, err := login(b.url); return err })
+	return b
+}
+
+var hc = api.NewHTTPClient()
+
+func login(url string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := authv1connect.NewAuthServiceClient(hc, url).Login(ctx,
+		connect.NewRequest(&authv1.LoginRequest{Username: "admin", Password: adminPassword}))
+	if err != nil {
+		return "", err
+	}
+	return resp.Msg.GetToken(), nil
+}
+
+func mustLogin(t *testing.T, url string) string {
+	t.Helper()
+	tok, err := login(url)
+	if err != nil {
+		t.Fatalf("log in at %s: %v", url, err)
+	}
+	return tok
+}
+
+// anyLogin logs in at the first hub member that lets us.
+func anyLogin(t *testing.T, hubs ...*hubMember) (string, string) {
+	t.Helper()
+	var errs []error
+	for _, h := range hubs {
+		if h.cmd == nil {
+			continue
+		}
+		tok, err := login(h.url)
+		if err == nil {
+			return h.url, tok
+		}
+		errs = append(errs, err)
+	}
+	t.Fatalf("no hub member lets us in: %v", errors.Join(errs...))
+	return "", ""
+}
+
+func addNode(t *testing.T, id string, hubs ...*hubMember) string {
+	t.Helper()
+	url, tok := anyLogin(t, hubs...)
+	resp, err := adminv1connect.NewClusterServiceClient(hc, url, api.WithBearer(tok)).
+		AddNode(context.Background(), connect.NewRequest(&adminv1.AddNodeRequest{Id: id}))
+	if err != nil {
+		t.Fatalf("add node %s: %v", id, err)
+	}
+	return resp.Msg.GetToken()
+}
+
+func clusterStatus(t *testing.T, hubs ...*hubMember) *adminv1.ClusterStatusResponse {
+	t.Helper()
+	url, tok := anyLogin(t, hubs...)
+	resp, err := adminv1connect.NewClusterServiceClient(hc, url, api.WithBearer(tok)).
+		ClusterStatus(context.Background(), connect.NewRequest(&adminv1.ClusterStatusRequest{}))
+	if err != nil {
+		t.Fatalf("cluster status: %v", err)
+	}
+	return resp.Msg
+}
+
+func status(t *testing.T, url string) *adminv1.StatusResponse {
+	t.Helper()
+	st, err := statusOf(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func statusOf(url string) (*adminv1.StatusResponse, error) {
+	tok, err := login(url)
+	if err != nil {
+		return nil, fmt.Errorf("log in at %s: %w", url, err)
+	}
+	resp, err := adminv1connect.NewAdminServiceClient(hc, url, api.WithBearer(tok)).
+		Status(context.Background(), connect.NewRequest(&adminv1.StatusRequest{}))
+	if err != nil {
+		return nil, fmt.Errorf("status of %s: %w", url, err)
+	}
+	return resp.Msg, nil
+}
+
+func customers(url, tok string) crmv1connect.CustomerServiceClient {
+	return crmv1connect.NewCustomerServiceClient(hc, url, api.WithBearer(tok))
+}
+
+// waitFor polls cond every 100 ms until it returns nil, failing the test
+// after timeout with cond's last error.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// converged waits until every node has pushed everything and every replica
+// (nodes and members) shows the same digest and has applied want events.
+func converged(t *testing.T, timeout time.Duration, want uint64, hubs []*hubMember, nodes ...*branch) {
+	t.Helper()
+	waitFor(t, timeout, "replicas to converge", func() error {
+		var digest string
+		check := func(name string, st *adminv1.StatusResponse) error {
+			if st.GetOutboxPending() != 0 {
+				return fmt.Errorf("%s has %d events to push", name, st.GetOutboxPending())
+			}
+			if st.GetEventsApplied() != want {
+				return fmt.Errorf("%s applied %d events, want %d", name, st.GetEventsApplied(), want)
+			}
+			if digest == "" {
+				digest = st.GetDigest()
+			} else if st.GetDigest() != digest {
+				return fmt.Errorf("%s digest %s differs from %s", name, st.GetDigest(), digest)
+			}
+			return nil
+		}
+		for _, n := range nodes {
+			st, err := statusOf(n.url)
+			if err != nil {
+				return err
+			}
+			if err := check(n.id, st); err != nil {
+				return err
+			}
+		}
+		for _, h := range hubs {
+			if h.cmd == nil {
+				continue
+			}
+			st, err := statusOf(h.url)
+			if err != nil {
+				return err
+			}
+			if err := check(h.id, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// proxy is a TCP relay the test can cut, to simulate a WAN outage between
+// a node and the hub.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  map[net.Conn]bool
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	go p.serve()
+	t.Cleanup(func() { ln.Close(); p.setCut(true) })
+	return p
+}
+
+func (p *proxy) url() string { return "http://" + p.ln.Addr().String() }
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns[c] = true
+		p.mu.Unlock()
+		go p.relay(c)
+	}
+}
+
+func (p *proxy) relay(c net.Conn) {
+	defer p.drop(c)
+	up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	p.conns[up] = true
+	p.mu.Unlock()
+	defer p.drop(up)
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(up, c); done <- struct{}{} }()
+	go func() { io.Copy(c, up); done <- struct{}{} }()
+	<-done
+}
+
+func (p *proxy) drop(c net.Conn) {
+	c.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+}
+
+// setCut cuts (closing every open connection) or heals the link.
+func (p *proxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+}
+
+// get is a plain HTTP GET.
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
