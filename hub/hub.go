@@ -455,7 +455,6 @@ func (h *Hub) closeStores() error {
 	return errors.Join(errs...)
 }
 
-
 // Ready reports whether the member knows a leader and holds the cluster's
 // initial state.
 func (h *Hub) Ready() bool {
