@@ -24,6 +24,7 @@ import (
 	"branchline/gen/branchline/crm/v1/crmv1connect"
 	"branchline/replication"
 	"branchline/views"
+	"branchline/web"
 )
 
 // Config is what a node needs to start. Every field has a flag and a
@@ -48,6 +49,7 @@ type Node struct {
 	srv     *http.Server
 	metrics *prometheus.Registry
 	log     *slog.Logger
+	broker  *web.Broker // live events for the web UI
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -91,7 +93,7 @@ func Start(cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
-	n := &Node{cfg: cfg, store: store, metrics: reg, log: log}
+	n := &Node{cfg: cfg, store: store, metrics: reg, log: log, broker: web.NewBroker()}
 	if len(cfg.HubURLs) > 0 {
 		n.syncer = newSyncer(store, cfg.HubURLs, cfg.Token, api.NewHTTPClient(), log)
 	}
@@ -110,7 +112,13 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
 	n.ln = ln
-	n.srv = api.NewServer(n.routes(signer))
+	h, err := n.routes(signer)
+	if err != nil {
+		ln.Close()
+		store.Close()
+		return nil, err
+	}
+	n.srv = api.NewServer(h)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.wg.Add(2)
@@ -129,17 +137,27 @@ func Start(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-func (n *Node) routes(signer *auth.Signer) http.Handler {
+func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	mux := http.NewServeMux()
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(api.RequireAuth(signer, api.PublicProcedures...)),
 		connect.WithReadMaxBytes(1 << 20),
 	}
-	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: directory{n.store.DB()}, Signer: func() (*auth.Signer, error) { return signer, nil }, Log: n.log}, opts...))
-	mux.Handle(crmv1connect.NewCustomerServiceHandler(&api.CustomerService{Store: n.store, IDs: replication.NewIDs(), Log: n.log}, opts...))
+	dir := directory{n.store.DB()}
+	customers := &api.CustomerService{Store: n.store, IDs: replication.NewIDs(), Log: n.log}
+	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: dir, Signer: func() (*auth.Signer, error) { return signer, nil }, Log: n.log}, opts...))
+	mux.Handle(crmv1connect.NewCustomerServiceHandler(customers, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status}, opts...))
 	api.MountOps(mux, n.metrics, func() error { return nil }, n.cfg.MetricsToken)
-	return mux
+	ui, err := web.New(web.Config{
+		Site: n.cfg.ID, Login: dir.Login, Sessions: sessions{n.store.DB()}, Grants: api.AdminGrants,
+		Customers: customers, Broker: n.broker, Log: n.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", ui)
+	return mux, nil
 }
 
 // Addr is the address the node's HTTP server listens on.

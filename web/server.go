@@ -1,0 +1,433 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"branchline/access"
+	"branchline/api"
+	"branchline/auth"
+	"branchline/fault"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config is what the web UI needs from the node or hub it runs in.
+type Config struct {
+	// Site names the node or hub member in the page header.
+	Site string
+	// Login checks a user's password (the same directory as the API's).
+	Login func(ctx context.Context, user, password string) (*auth.Principal, error)
+	// Throttle, when set, is asked before each login attempt and told
+	// its outcome.
+	Throttle Throttle
+	Sessions Sessions
+	Grants   api.Grants
+	// Customers is the customer API the pages call in process.
+	Customers *api.CustomerService
+	Broker    *Broker
+	Log       *slog.Logger
+}
+
+// Throttle slows down password guessing.
+type Throttle interface {
+	// Allow returns how long the caller must wait before trying again, or 0.
+	Allow(user, remote string, now time.Time) time.Duration
+	// Result records a login attempt's outcome.
+	Result(user, remote string, ok bool, now time.Time)
+}
+
+// Server serves the web UI.
+type Server struct {
+	cfg   Config
+	cat   catalog
+	pages map[string]*template.Template
+	mux   *http.ServeMux
+}
+
+// New parses the templates and catalog and builds the routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Broker == nil {
+		cfg.Broker = NewBroker()
+	}
+	cat, err := loadCatalog()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, cat: cat, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+	if err := s.parse(); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+var funcs = template.FuncMap{
+	"join": strings.Join,
+	"datetime": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Local().Format("2006-01-02 15:04")
+	},
+}
+
+func (s *Server) parse() error {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return fmt.Errorf("template %s: %w", base, err)
+		}
+		s.pages[base] = t
+	}
+	return nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+	s.mux.ServeHTTP(w, r)
+}
+
+// Broker returns the server's SSE broker.
+func (s *Server) Broker() *Broker { return s.cfg.Broker }
+
+// Routes are registered on the mux by method and path; pages that need a
+// login go through s.auth, state-changing ones through s.csrf as well.
+func (s *Server) routes() {
+	static, _ := fs.Sub(staticFS, "static")
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheForever(http.FileServerFS(static))))
+	s.mux.HandleFunc("GET /login", s.loginPage)
+	s.mux.HandleFunc("POST /login", s.login)
+	s.mux.HandleFunc("POST /lang", s.setLang)
+	s.mux.Handle("POST /logout", s.auth(s.csrf(http.HandlerFunc(s.logout))))
+	s.mux.Handle("GET /events", s.auth(http.HandlerFunc(s.events)))
+	s.mux.Handle("GET /{$}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/customers", http.StatusSeeOther)
+	})))
+	s.customerRoutes()
+}
+
+func cacheForever(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+type sessionKey struct{}
+
+type reqSession struct {
+	Session
+	id    string
+	grant *access.Grant
+}
+
+func sessionFrom(ctx context.Context) *reqSession {
+	s, _ := ctx.Value(sessionKey{}).(*reqSession)
+	return s
+}
+
+// auth lets requests with a live session through, carrying the session and
+// the caller's principal (as the API interceptor would), and sends others
+// to the login page.
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(sessionCookie)
+		var sess Session
+		if err == nil {
+			sess, err = s.cfg.Sessions.Get(r.Context(), hashID(c.Value))
+		}
+		if err == nil && time.Now().After(sess.Expires) {
+			err = ErrNoSession
+		}
+		if err != nil {
+			if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/events") && !strings.HasPrefix(r.URL.Path, "/ui/") {
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			http.Error(w, "login required", http.StatusUnauthorized)
+			return
+		}
+		p := &auth.Principal{User: sess.User, Roles: sess.Roles}
+		ctx := api.WithPrincipal(r.Context(), p)
+		g, err := s.cfg.Grants(ctx, p)
+		if err != nil {
+			// The account was disabled or removed since login.
+			s.cfg.Sessions.Delete(ctx, hashID(c.Value))
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		rs := &reqSession{Session: sess, id: c.Value, grant: g}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, sessionKey{}, rs)))
+	})
+}
+
+// csrf refuses state-changing requests without the session's token in the
+// form or the X-CSRF-Token header (synchronizer token pattern).
+func (s *Server) csrf(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess := sessionFrom(r.Context())
+		tok := r.Header.Get(csrfHeader)
+		if tok == "" {
+			tok = formValue(r, csrfField)
+		}
+		if sess == nil || !sameToken(tok, sess.CSRF) {
+			http.Error(w, "invalid or missing CSRF token; reload the page and try again", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// formValue reads a form field of a urlencoded or multipart body.
+func formValue(r *http.Request, name string) string {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if r.MultipartForm == nil {
+			if err := r.ParseMultipartForm(maxUpload); err != nil {
+				return ""
+			}
+		}
+	}
+	return r.FormValue(name)
+}
+
+const maxUpload = 12 << 20
+
+// Page is what every template gets.
+type Page struct {
+	Lang   string
+	Title  string
+	Site   string
+	User   string
+	Grant  *access.Grant
+	CSRF   string
+	Active string
+	Flash  string
+	// Errors maps a form field to its message; "" is for the whole form.
+	Errors map[string]string
+	Form   url.Values
+	Data   any
+	cat    catalog
+}
+
+// T translates key into the page's language.
+func (p *Page) T(key string, args ...any) string { return p.cat.T(p.Lang, key, args...) }
+
+// Can reports whether the user holds perm (for menus and buttons).
+func (p *Page) Can(perm string) bool { return p.Grant.Can(access.Perm(perm)) }
+
+// Value returns the submitted value of a form field, for re-rendering.
+func (p *Page) Value(field string) string { return p.Form.Get(field) }
+
+// Langs lists the UI languages.
+func (p *Page) Langs() []string { return Langs }
+
+func (s *Server) page(r *http.Request, active, titleKey string) *Page {
+	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, cat: s.cat}
+	p.Title = p.T(titleKey)
+	if sess := sessionFrom(r.Context()); sess != nil {
+		p.User, p.Grant, p.CSRF = sess.User, sess.grant, sess.CSRF
+	}
+	if c, err := r.Cookie("flash"); err == nil {
+		if v, err := url.QueryUnescape(c.Value); err == nil {
+			p.Flash = v
+		}
+	}
+	return p
+}
+
+// render writes a page; template errors become a 500 without a half page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, status int, p *Page) {
+	t, ok := s.pages[name]
+	if !ok {
+		s.cfg.Log.Error("no such template", "name", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, p); err != nil {
+		s.cfg.Log.Error("render", "template", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if p.Flash != "" {
+		setCookie(w, r, "flash", "", -1)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	buf.WriteTo(w)
+}
+
+// redirect sends the browser to url with a one-time message.
+func redirect(w http.ResponseWriter, r *http.Request, to, flash string) {
+	if flash != "" {
+		setCookie(w, r, "flash", url.QueryEscape(flash), time.Minute)
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// failed fills p with err's message: a field's message for invalid input,
+// a page-level message otherwise. It returns the HTTP status to answer.
+func (s *Server) failed(p *Page, err error) int {
+	if inv, ok := fault.AsInvalid(err); ok {
+		p.Errors[inv.Field] = s.invalidText(p.Lang, inv)
+		p.Errors[""] = p.T("form.fix_errors")
+		return http.StatusUnprocessableEntity
+	}
+	switch {
+	case errors.Is(err, fault.ErrDenied):
+		p.Errors[""] = p.T("error.denied")
+		return http.StatusForbidden
+	case errors.Is(err, fault.ErrNotFound):
+		p.Errors[""] = p.T("error.not_found")
+		return http.StatusNotFound
+	case errors.Is(err, fault.ErrConflict):
+		p.Errors[""] = p.T("error.conflict")
+		return http.StatusConflict
+	}
+	s.cfg.Log.Error("web", "err", err)
+	p.Errors[""] = p.T("error.internal")
+	return http.StatusInternalServerError
+}
+
+// invalidText translates a validation failure: the catalog has texts for
+// the common codes; others show the domain's English detail.
+func (s *Server) invalidText(lang string, inv *fault.Invalid) string {
+	if t := s.cat.T(lang, "invalid."+inv.Code); t != "invalid."+inv.Code {
+		return t
+	}
+	return inv.Detail
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	p := s.page(r, "", "login.title")
+	p.CSRF = randomToken()
+	setCookie(w, r, preCSRFCookie, p.CSRF, 0)
+	p.Form.Set("next", r.URL.Query().Get("next"))
+	s.render(w, r, "login", http.StatusOK, p)
+}
+
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		return "/"
+	}
+	return next
+}
+
+func remoteHost(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return host
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	p := s.page(r, "", "login.title")
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	c, err := r.Cookie(preCSRFCookie)
+	if err != nil || !sameToken(r.PostFormValue(csrfField), c.Value) {
+		http.Error(w, "invalid or missing CSRF token; reload the page and try again", http.StatusForbidden)
+		return
+	}
+	user, pw := strings.TrimSpace(r.PostFormValue("username")), r.PostFormValue("password")
+	p.Form.Set("username", user)
+	p.Form.Set("next", r.PostFormValue("next"))
+	p.CSRF = c.Value
+	now := time.Now()
+	remote := remoteHost(r)
+	if s.cfg.Throttle != nil {
+		if wait := s.cfg.Throttle.Allow(user, remote, now); wait > 0 {
+			p.Errors[""] = p.T("login.throttled", int(wait.Round(time.Second).Seconds()))
+			s.render(w, r, "login", http.StatusTooManyRequests, p)
+			return
+		}
+	}
+	if user == "" || pw == "" {
+		p.Errors[""] = p.T("login.required")
+		s.render(w, r, "login", http.StatusUnprocessableEntity, p)
+		return
+	}
+	principal, err := s.cfg.Login(r.Context(), user, pw)
+	if s.cfg.Throttle != nil {
+		s.cfg.Throttle.Result(user, remote, err == nil, now)
+	}
+	if err != nil {
+		if errors.Is(err, auth.ErrBadCredentials) {
+			s.cfg.Log.Warn("failed web login", "user", user, "remote", remote)
+			p.Errors[""] = p.T("login.bad")
+			s.render(w, r, "login", http.StatusUnauthorized, p)
+			return
+		}
+		s.render(w, r, "login", s.failed(p, err), p)
+		return
+	}
+	id := randomToken()
+	sess := Session{User: principal.User, Roles: principal.Roles, CSRF: randomToken(), Created: now, Expires: now.Add(SessionTTL), Remote: remote}
+	if err := s.cfg.Sessions.Put(r.Context(), hashID(id), sess); err != nil {
+		s.render(w, r, "login", s.failed(p, err), p)
+		return
+	}
+	setCookie(w, r, sessionCookie, id, SessionTTL)
+	setCookie(w, r, preCSRFCookie, "", -1)
+	s.cfg.Log.Info("web login", "user", principal.User, "remote", remote)
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	sess := sessionFrom(r.Context())
+	if err := s.cfg.Sessions.Delete(r.Context(), hashID(sess.id)); err != nil {
+		s.cfg.Log.Error("logout", "err", err)
+	}
+	setCookie(w, r, sessionCookie, "", -1)
+	s.cfg.Log.Info("web logout", "user", sess.User)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (s *Server) setLang(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	lang := r.PostFormValue("lang")
+	for _, l := range Langs {
+		if l == lang {
+			setCookie(w, r, "lang", l, 365*24*time.Hour)
+		}
+	}
+	back := r.PostFormValue("next")
+	http.Redirect(w, r, safeNext(back), http.StatusSeeOther)
+}
+
+// events streams the user's live events (screen pop, dispatch).
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	s.cfg.Broker.serveSSE(w, r, "user:"+sessionFrom(r.Context()).User)
+}
