@@ -12,6 +12,8 @@ cd "$(dirname "$0")"
 need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# Chinese fonts, so that screenshots of zh-CN pages show text, not boxes.
+fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-zenhei)
 if ((${#need[@]})) && command -v apt-get >/dev/null 2>&1; then
 	sudo=""
 	[[ $(id -u) != 0 ]] && sudo="sudo"
