@@ -117,7 +117,7 @@ type css = chromedp.CSS
 // navigates away, which a synthesized mouse click would wait on.
 func clickJS(sel string) step {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := chromedp.Evaluate[any](`document.querySelector(` + strconv.Quote(sel) + `).click()`)(ctx, tg)
+		_, err := chromedp.Evaluate[any](`document.querySelector(`+strconv.Quote(sel)+`).click()`)(ctx, tg)
 		return err
 	})
 }
