@@ -83,8 +83,15 @@ func TestOfflineStart(t *testing.T) {
 		t.Errorf("hub log holds %d events, want exactly 1000", st.GetHeadPosition())
 	}
 	if len(st.GetNodes()) != 1 || st.GetNodes()[0].GetDurableSeq() != 1000 {
-		t.Errorf("hub's node registry: %v; want br-offline durable at 1000", st.GetNodes())
+		t.Fatalf("hub's node registry: %v; want br-offline durable at 1000", st.GetNodes())
 	}
+	waitFor(t, 10*time.Second, "the hub to see the node caught up", func() error {
+		nd := clusterStatus(t, hubs...).GetNodes()[0]
+		if nd.GetLastSeq() != 1000 || nd.GetCursor() != 1000 {
+			return fmt.Errorf("hub sees last seq %d, cursor %d; want 1000, 1000", nd.GetLastSeq(), nd.GetCursor())
+		}
+		return nil
+	})
 }
 
 // link is a node's way to every hub member, through proxies the test cuts.

@@ -224,8 +224,9 @@ func (h *Hub) nodeInfos() ([]*adminv1.NodeInfo, error) {
 			return nil, err
 		}
 		ni := &adminv1.NodeInfo{Id: r.ID, DurableSeq: seq, Added: timestamppb.New(time.UnixMilli(r.AddedMs))}
-		if t := h.lastContact(r.ID); !t.IsZero() {
-			ni.LastContact = timestamppb.New(t)
+		if c := h.lastContact(r.ID); !c.at.IsZero() {
+			ni.LastContact = timestamppb.New(c.at)
+			ni.LastSeq, ni.Cursor = max(c.lastSeq, seq), c.cursor
 		}
 		out = append(out, ni)
 	}
@@ -321,9 +322,15 @@ func (s clusterService) ClusterStatus(ctx context.Context, req *connect.Request[
 			}
 			m.State, m.AppliedPosition, m.Digest = st.GetRaftState(), st.GetAppliedPosition(), st.GetDigest()
 			for _, o := range others {
-				if n := byID[o.GetId()]; n != nil && o.GetLastContact().AsTime().After(n.GetLastContact().AsTime()) {
+				n := byID[o.GetId()]
+				if n == nil || o.GetLastContact() == nil {
+					continue
+				}
+				if n.GetLastContact() == nil || o.GetLastContact().AsTime().After(n.GetLastContact().AsTime()) {
 					n.LastContact = o.GetLastContact()
 				}
+				n.LastSeq = max(n.GetLastSeq(), o.GetLastSeq())
+				n.Cursor = max(n.GetCursor(), o.GetCursor())
 			}
 		}()
 	}

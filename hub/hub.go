@@ -70,7 +70,7 @@ type Hub struct {
 	reg     *replication.Registry
 
 	contactMu sync.Mutex
-	contact   map[string]time.Time // node id → last Push or Pull served here
+	contact   map[string]contact // node id → what this member last heard from it
 
 	commitSec prometheus.Histogram
 
@@ -100,7 +100,7 @@ func Start(cfg Config) (*Hub, error) {
 		metrics: api.NewRegistry(),
 		hc:      api.NewHTTPClient(),
 		reg:     views.Registry(),
-		contact: map[string]time.Time{},
+		contact: map[string]contact{},
 	}
 	if err := h.open(); err != nil {
 		h.closeStores()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -68,7 +69,7 @@ func (s replicationService) Push(ctx context.Context, req *connect.Request[repli
 	if err != nil {
 		return nil, err
 	}
-	s.h.touch(node)
+	s.h.touch(node, func(c *contact) { c.lastSeq = max(c.lastSeq, req.Msg.GetLastSeq()) })
 	evs := req.Msg.GetEvents()
 	if err := s.checkBatch(node, evs); err != nil {
 		s.h.log.Warn("push refused", "node", node, "err", err)
@@ -115,13 +116,25 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 		exclude = node
 	}
 	match := func(e *replicationv1.Event) bool {
-		return e.GetOrigin() != exclude && (len(kinds) == 0 || kinds[e.GetKind()])
+		if e.GetOrigin() == exclude {
+			return false
+		}
+		if len(kinds) == 0 {
+			return true
+		}
+		for k := range kinds {
+			if strings.HasPrefix(e.GetKind(), k) {
+				return true
+			}
+		}
+		return false
 	}
 	cursor := req.Msg.GetCursor()
+	s.h.touch(node, func(c *contact) { c.lastSeq = max(c.lastSeq, req.Msg.GetLastSeq()) })
 	beat := time.NewTimer(0) // the first message says where the hub is
 	defer beat.Stop()
 	for {
-		s.h.touch(node)
+		s.h.touch(node, func(c *contact) { c.cursor = cursor })
 		changed := s.h.fsm.Changed()
 		st := s.h.fsm.state()
 		if st.Head > cursor {
@@ -149,14 +162,27 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 	}
 }
 
-// touch records that node was heard from by this member.
-func (h *Hub) touch(node string) {
-	h.contactMu.Lock()
-	h.contact[node] = time.Now()
-	h.contactMu.Unlock()
+// contact is what this member last heard from a node. It is kept in
+// memory: after a restart the member knows again at the node's next call.
+type contact struct {
+	at      time.Time
+	lastSeq uint64 // the node's highest seq, as reported
+	cursor  uint64 // the position the node has applied, as far as this member streamed it
 }
 
-func (h *Hub) lastContact(node string) time.Time {
+// touch records that node was heard from, updating what update changes.
+func (h *Hub) touch(node string, update func(*contact)) {
+	h.contactMu.Lock()
+	defer h.contactMu.Unlock()
+	c := h.contact[node]
+	c.at = time.Now()
+	if update != nil {
+		update(&c)
+	}
+	h.contact[node] = c
+}
+
+func (h *Hub) lastContact(node string) contact {
 	h.contactMu.Lock()
 	defer h.contactMu.Unlock()
 	return h.contact[node]

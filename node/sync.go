@@ -97,7 +97,7 @@ func (s *syncer) pushLoop(ctx context.Context) {
 			bo.wait(ctx)
 			continue
 		}
-		req := &replicationv1.PushRequest{Events: make([]*replicationv1.Event, len(evs))}
+		req := &replicationv1.PushRequest{Events: make([]*replicationv1.Event, len(evs)), LastSeq: p.LastSeq}
 		for i, ev := range evs {
 			req.Events[i] = ev.ToProto()
 		}
@@ -182,7 +182,7 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 	defer watchdog.Stop()
 
 	cursor := s.store.Progress().Cursor
-	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{Cursor: cursor, ExcludeOwn: true}))
+	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{Cursor: cursor, ExcludeOwn: true, LastSeq: s.store.Progress().LastSeq}))
 	if err != nil {
 		return false, err
 	}

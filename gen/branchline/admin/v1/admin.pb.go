@@ -465,8 +465,14 @@ type NodeInfo struct {
 	// DurableSeq is the node's highest seq committed on the hub.
 	DurableSeq uint64 `protobuf:"varint,2,opt,name=durable_seq,json=durableSeq,proto3" json:"durable_seq,omitempty"`
 	// LastContact is the last push or pull seen by any reachable member.
-	LastContact   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_contact,json=lastContact,proto3" json:"last_contact,omitempty"`
-	Added         *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=added,proto3" json:"added,omitempty"`
+	LastContact *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_contact,json=lastContact,proto3" json:"last_contact,omitempty"`
+	Added       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=added,proto3" json:"added,omitempty"`
+	// LastSeq is the node's highest seq as it last reported it: LastSeq -
+	// DurableSeq is its outbox backlog.
+	LastSeq uint64 `protobuf:"varint,5,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// Cursor is the global position the node had applied when it last
+	// pulled: Head - Cursor is how far behind it is.
+	Cursor        uint64 `protobuf:"varint,6,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -527,6 +533,20 @@ func (x *NodeInfo) GetAdded() *timestamppb.Timestamp {
 		return x.Added
 	}
 	return nil
+}
+
+func (x *NodeInfo) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetCursor() uint64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
 }
 
 type JoinRequest struct {
@@ -951,13 +971,15 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\x12RemoveNodeResponse\"\x12\n" +
 	"\x10ListNodesRequest\"H\n" +
 	"\x11ListNodesResponse\x123\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x05nodes\"\xac\x01\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x05nodes\"\xdf\x01\n" +
 	"\bNodeInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vdurable_seq\x18\x02 \x01(\x04R\n" +
 	"durableSeq\x12=\n" +
 	"\flast_contact\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vlastContact\x120\n" +
-	"\x05added\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05added\"W\n" +
+	"\x05added\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05added\x12\x19\n" +
+	"\blast_seq\x18\x05 \x01(\x04R\alastSeq\x12\x16\n" +
+	"\x06cursor\x18\x06 \x01(\x04R\x06cursor\"W\n" +
 	"\vJoinRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +

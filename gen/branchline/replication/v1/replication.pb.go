@@ -192,7 +192,10 @@ func (x *Committed) GetEvent() *Event {
 type PushRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Events are the caller's events in seq order, contiguous.
-	Events        []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	Events []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// LastSeq is the caller's highest seq, pushed or not: with the durable
+	// seq it tells head office how far behind the branch's outbox is.
+	LastSeq       uint64 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -232,6 +235,13 @@ func (x *PushRequest) GetEvents() []*Event {
 		return x.Events
 	}
 	return nil
+}
+
+func (x *PushRequest) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
 }
 
 type PushResponse struct {
@@ -287,7 +297,9 @@ type PullRequest struct {
 	// these prefixes.
 	Kinds []string `protobuf:"bytes,2,rep,name=kinds,proto3" json:"kinds,omitempty"`
 	// ExcludeOwn leaves out the caller's own events (it applied them already).
-	ExcludeOwn    bool `protobuf:"varint,3,opt,name=exclude_own,json=excludeOwn,proto3" json:"exclude_own,omitempty"`
+	ExcludeOwn bool `protobuf:"varint,3,opt,name=exclude_own,json=excludeOwn,proto3" json:"exclude_own,omitempty"`
+	// LastSeq is the caller's highest seq (see PushRequest.last_seq).
+	LastSeq       uint64 `protobuf:"varint,4,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -341,6 +353,13 @@ func (x *PullRequest) GetExcludeOwn() bool {
 		return x.ExcludeOwn
 	}
 	return false
+}
+
+func (x *PullRequest) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
 }
 
 type PullResponse struct {
@@ -432,17 +451,19 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\tCommitted\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12$\n" +
 	"\x0ecommit_time_ms\x18\x02 \x01(\x03R\fcommitTimeMs\x126\n" +
-	"\x05event\x18\x03 \x01(\v2 .branchline.replication.v1.EventR\x05event\"G\n" +
+	"\x05event\x18\x03 \x01(\v2 .branchline.replication.v1.EventR\x05event\"b\n" +
 	"\vPushRequest\x128\n" +
-	"\x06events\x18\x01 \x03(\v2 .branchline.replication.v1.EventR\x06events\"/\n" +
+	"\x06events\x18\x01 \x03(\v2 .branchline.replication.v1.EventR\x06events\x12\x19\n" +
+	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\"/\n" +
 	"\fPushResponse\x12\x1f\n" +
 	"\vdurable_seq\x18\x01 \x01(\x04R\n" +
-	"durableSeq\"\\\n" +
+	"durableSeq\"w\n" +
 	"\vPullRequest\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\x04R\x06cursor\x12\x14\n" +
 	"\x05kinds\x18\x02 \x03(\tR\x05kinds\x12\x1f\n" +
 	"\vexclude_own\x18\x03 \x01(\bR\n" +
-	"excludeOwn\"\x9e\x01\n" +
+	"excludeOwn\x12\x19\n" +
+	"\blast_seq\x18\x04 \x01(\x04R\alastSeq\"\x9e\x01\n" +
 	"\fPullResponse\x12<\n" +
 	"\x06events\x18\x01 \x03(\v2$.branchline.replication.v1.CommittedR\x06events\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\x04R\bposition\x12\x12\n" +
