@@ -25,13 +25,15 @@ import (
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	hubv1 "branchline/gen/branchline/hub/v1"
 	"branchline/gen/branchline/replication/v1/replicationv1connect"
+	"branchline/fault"
 	"branchline/replication"
+	"branchline/web"
 )
 
 // AdminUser is the cluster administrator's user name.
 const AdminUser = "admin"
 
-func (h *Hub) routes() http.Handler {
+func (h *Hub) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(api.RequireAuth(verifier{h}, api.PublicProcedures...)),
@@ -42,7 +44,39 @@ func (h *Hub) routes() http.Handler {
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: h.status}, opts...))
 	mux.Handle(adminv1connect.NewClusterServiceHandler(clusterService{h}, opts...))
 	api.MountOps(mux, h.metrics, h.ready, h.cfg.MetricsToken)
-	return h.forward(mux)
+	ui, err := web.New(web.Config{
+		Site: h.cfg.ID, Login: directory{h}.Login, Sessions: web.NewMemorySessions(),
+		Grants: api.AdminGrants, Cluster: webCluster{h}, Log: h.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", ui)
+	return h.forward(mux), nil
+}
+
+// webCluster gives the dashboard the cluster status as the web user sees
+// it: the call fans out to the other members with a short-lived token of
+// that user.
+type webCluster struct{ h *Hub }
+
+func (c webCluster) ClusterStatus(ctx context.Context) (*adminv1.ClusterStatusResponse, error) {
+	p, ok := api.PrincipalFrom(ctx)
+	if !ok {
+		return nil, fault.ErrUnauthenticated
+	}
+	signer, err := c.h.signer()
+	if err != nil {
+		return nil, err
+	}
+	tok, _ := signer.Issue(*p, time.Now(), time.Minute)
+	req := connect.NewRequest(&adminv1.ClusterStatusRequest{})
+	req.Header().Set("Authorization", "Bearer "+tok)
+	resp, err := clusterService{c.h}.ClusterStatus(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg, nil
 }
 
 func (h *Hub) ready() error {

@@ -108,7 +108,13 @@ func Start(cfg Config) (*Hub, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	h.srv = api.NewServer(h.routes())
+	routes, err := h.routes()
+	if err != nil {
+		cancel()
+		h.closeStores()
+		return nil, err
+	}
+	h.srv = api.NewServer(routes)
 	h.wg.Add(2)
 	go func() {
 		defer h.wg.Done()

@@ -11,7 +11,6 @@ import (
 
 	"branchline/access"
 	"branchline/crm"
-	"branchline/fault"
 	crmv1 "branchline/gen/branchline/crm/v1"
 )
 
@@ -109,7 +108,7 @@ type listData struct {
 func (s *Server) customerList(w http.ResponseWriter, r *http.Request) {
 	p := s.page(r, "customers", "customers.title")
 	if !p.Grant.Can(access.CustomerRead) {
-		s.render(w, r, "error", s.failed(p, fault.ErrDenied), p)
+		s.render(w, r, "error", s.failed(p, errDeniedPage), p)
 		return
 	}
 	q := strings.TrimSpace(r.URL.Query().Get("q"))

@@ -37,8 +37,10 @@ type Config struct {
 	Throttle Throttle
 	Sessions Sessions
 	Grants   api.Grants
-	// Customers is the customer API the pages call in process.
+	// Customers is the customer API the pages call in process (nodes).
 	Customers *api.CustomerService
+	// Cluster feeds the hub's dashboard (hub members).
+	Cluster Cluster
 	Broker    *Broker
 	Log       *slog.Logger
 }
@@ -131,6 +133,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /lang", s.setLang)
 	s.mux.Handle("POST /logout", s.auth(s.csrf(http.HandlerFunc(s.logout))))
 	s.mux.Handle("GET /events", s.auth(http.HandlerFunc(s.events)))
+	if s.cfg.Cluster != nil {
+		s.hubRoutes()
+		return
+	}
 	s.mux.Handle("GET /{$}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/customers", http.StatusSeeOther)
 	})))
@@ -209,6 +215,9 @@ func (s *Server) csrf(next http.Handler) http.Handler {
 	})
 }
 
+// errDeniedPage is shown to users whose grant lacks a page's permission.
+var errDeniedPage = fault.ErrDenied
+
 // formValue reads a form field of a urlencoded or multipart body.
 func formValue(r *http.Request, name string) string {
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
@@ -237,7 +246,9 @@ type Page struct {
 	Errors map[string]string
 	Form   url.Values
 	Data   any
-	cat    catalog
+	// Hub is set on hub members' pages, which have their own menu.
+	Hub bool
+	cat catalog
 }
 
 // T translates key into the page's language.
@@ -253,7 +264,7 @@ func (p *Page) Value(field string) string { return p.Form.Get(field) }
 func (p *Page) Langs() []string { return Langs }
 
 func (s *Server) page(r *http.Request, active, titleKey string) *Page {
-	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, cat: s.cat}
+	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, Hub: s.cfg.Cluster != nil, cat: s.cat}
 	p.Title = p.T(titleKey)
 	if sess := sessionFrom(r.Context()); sess != nil {
 		p.User, p.Grant, p.CSRF = sess.User, sess.grant, sess.CSRF

@@ -55,3 +55,11 @@
     window.branchlineEvents = es;
   }
 })();
+
+// Dashboards with [data-refresh=N] reload every N seconds while visible.
+(function () {
+  var el = document.querySelector("[data-refresh]");
+  if (!el) return;
+  var secs = parseInt(el.dataset.refresh, 10) || 10;
+  setInterval(function () { if (!document.hidden) location.reload(); }, secs * 1000);
+})();

@@ -1,0 +1,153 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"branchline/access"
+	adminv1 "branchline/gen/branchline/admin/v1"
+)
+
+// Cluster is what the hub's pages read: the cluster's members and each
+// branch's replication state, as ctl status shows them.
+type Cluster interface {
+	ClusterStatus(ctx context.Context) (*adminv1.ClusterStatusResponse, error)
+}
+
+// offlineAfter is how long without a call from a node before the hub shows
+// it offline. Nodes keep a Pull stream open with a heartbeat every 2 s.
+const offlineAfter = 30 * time.Second
+
+func (s *Server) hubRoutes() {
+	s.mux.Handle("GET /{$}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/branches", http.StatusSeeOther)
+	})))
+	s.mux.Handle("GET /branches", s.auth(http.HandlerFunc(s.branches)))
+	s.mux.Handle("GET /cluster", s.auth(http.HandlerFunc(s.clusterPage)))
+}
+
+// branchView is one branch node's health for the dashboard.
+type branchView struct {
+	ID          string
+	Online      bool
+	LastContact time.Time
+	Ago         string
+	DurableSeq  uint64
+	Backlog     uint64
+	Cursor      uint64
+	Behind      uint64 // events committed at the hub the node has not applied
+}
+
+type branchesData struct {
+	Head     uint64
+	Leader   string
+	Branches []branchView
+	Online   int
+	Offline  int
+	Stale    time.Time
+}
+
+func (s *Server) clusterStatus(w http.ResponseWriter, r *http.Request, active, title string) (*Page, *adminv1.ClusterStatusResponse, bool) {
+	p := s.page(r, active, title)
+	if !p.Grant.Can(access.UserAdmin) {
+		s.render(w, r, "error", s.failed(p, errDeniedPage), p)
+		return nil, nil, false
+	}
+	st, err := s.cfg.Cluster.ClusterStatus(r.Context())
+	if err != nil {
+		s.render(w, r, "error", s.failed(p, err), p)
+		return nil, nil, false
+	}
+	return p, st, true
+}
+
+func (s *Server) branches(w http.ResponseWriter, r *http.Request) {
+	p, st, ok := s.clusterStatus(w, r, "branches", "hub.branches")
+	if !ok {
+		return
+	}
+	now := time.Now()
+	d := &branchesData{Head: st.GetHeadPosition(), Leader: st.GetLeaderId(), Stale: now}
+	for _, n := range st.GetNodes() {
+		b := branchView{ID: n.GetId(), DurableSeq: n.GetDurableSeq(), Cursor: n.GetCursor()}
+		if lc := n.GetLastContact(); lc != nil {
+			b.LastContact = lc.AsTime()
+			b.Online = now.Sub(b.LastContact) < offlineAfter
+			b.Ago = p.T("hub.ago", int(now.Sub(b.LastContact).Seconds()))
+		} else {
+			b.Ago = p.T("hub.never")
+		}
+		if n.GetLastSeq() > n.GetDurableSeq() {
+			b.Backlog = n.GetLastSeq() - n.GetDurableSeq()
+		}
+		if d.Head > b.Cursor {
+			b.Behind = d.Head - b.Cursor
+		}
+		if b.Online {
+			d.Online++
+		} else {
+			d.Offline++
+		}
+		d.Branches = append(d.Branches, b)
+	}
+	// Offline branches first: they are what head office looks for.
+	sort.SliceStable(d.Branches, func(i, j int) bool { return !d.Branches[i].Online && d.Branches[j].Online })
+	p.Data = d
+	s.render(w, r, "branches", http.StatusOK, p)
+}
+
+func (s *Server) clusterPage(w http.ResponseWriter, r *http.Request) {
+	p, st, ok := s.clusterStatus(w, r, "cluster", "hub.cluster")
+	if !ok {
+		return
+	}
+	p.Data = st
+	s.render(w, r, "cluster", http.StatusOK, p)
+}
+
+// MemorySessions keeps sessions in memory: for hub members, whose durable
+// store is the replicated state machine. A member's restart logs its web
+// users out.
+type MemorySessions struct {
+	mu sync.Mutex
+	m  map[string]Session
+}
+
+// NewMemorySessions returns an empty session store.
+func NewMemorySessions() *MemorySessions { return &MemorySessions{m: map[string]Session{}} }
+
+// Put implements Sessions.
+func (m *MemorySessions) Put(_ context.Context, hash []byte, s Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	for k, v := range m.m {
+		if now.After(v.Expires) {
+			delete(m.m, k)
+		}
+	}
+	m.m[string(hash)] = s
+	return nil
+}
+
+// Get implements Sessions.
+func (m *MemorySessions) Get(_ context.Context, hash []byte) (Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.m[string(hash)]
+	if !ok {
+		return Session{}, ErrNoSession
+	}
+	return s, nil
+}
+
+// Delete implements Sessions.
+func (m *MemorySessions) Delete(_ context.Context, hash []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.m, string(hash))
+	return nil
+}
