@@ -19,13 +19,13 @@ import (
 
 	"branchline/api"
 	"branchline/auth"
+	"branchline/fault"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	hubv1 "branchline/gen/branchline/hub/v1"
 	"branchline/gen/branchline/replication/v1/replicationv1connect"
-	"branchline/fault"
 	"branchline/replication"
 	"branchline/web"
 )

@@ -41,8 +41,8 @@ type Config struct {
 	Customers *api.CustomerService
 	// Cluster feeds the hub's dashboard (hub members).
 	Cluster Cluster
-	Broker    *Broker
-	Log       *slog.Logger
+	Broker  *Broker
+	Log     *slog.Logger
 }
 
 // Throttle slows down password guessing.
