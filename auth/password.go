@@ -18,6 +18,10 @@ const (
 	argonMemory  = 19 * 1024
 	argonThreads = 1
 	argonKeyLen  = 32
+
+	// maxArgonMemory bounds, in KiB, the memory cost CheckPassword accepts
+	// from a stored hash: 1 GiB, far above what HashPassword writes.
+	maxArgonMemory = 1 << 20
 )
 
 // MinPasswordLen is the shortest password accepted.
@@ -56,7 +60,10 @@ func CheckPassword(hash, password string) (bool, error) {
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
 		return false, errBadHash
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &iters, &threads); err != nil {
+	// argon2 panics on zero passes or lanes, and a corrupt memory cost
+	// would try to allocate up to 4 TiB: refuse such hashes instead.
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &iters, &threads); err != nil ||
+		iters < 1 || threads < 1 || mem > maxArgonMemory {
 		return false, errBadHash
 	}
 	salt, err := base64.RawStdEncoding.DecodeString(parts[4])

@@ -2,6 +2,7 @@ package crm
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -10,6 +11,9 @@ import (
 
 // DefaultRegion is the region numbers without a country code belong to.
 const DefaultRegion = "CN"
+
+// maxPhoneLen bounds, in characters, what NormalizePhone parses.
+const maxPhoneLen = 32
 
 // NormalizePhone turns a phone number as people type it ("138 0013 8000",
 // "+86-10-8888 8888", "010 88888888") into E.164 ("+8613800138000").
@@ -20,8 +24,10 @@ func NormalizePhone(raw, region string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
-	if len(s) > 32 {
-		return "", fault.Invalidf("", "bad_phone", "phone number %q is too long", s[:32])
+	// Characters, not bytes: people type full-width digits ("１３８…",
+	// three bytes each) that phonenumbers reads like ASCII ones.
+	if utf8.RuneCountInString(s) > maxPhoneLen {
+		return "", fault.Invalidf("", "bad_phone", "phone number %q… is too long", string([]rune(s)[:maxPhoneLen]))
 	}
 	n, err := phonenumbers.Parse(s, region)
 	if err != nil || !phonenumbers.IsValidNumber(n) {

@@ -307,10 +307,14 @@ func (f *fsm) applyPush(tx replication.Tx, vb *replication.Batch, p *hubv1.Push,
 		return nil, err
 	}
 	evs := p.GetEvents()
+	// Check the whole batch before looking at any event's seq: the loop
+	// below stops at the first new event.
 	for i, e := range evs {
-		if e.GetOrigin() != origin || (i > 0 && e.GetSeq() != evs[i-1].GetSeq()+1) {
-			return errRejected{connect.CodeInvalidArgument, "batch is not a contiguous run of one origin's events"}, nil
+		if e.GetOrigin() != origin || e.GetSeq() == 0 || (i > 0 && e.GetSeq() != evs[i-1].GetSeq()+1) {
+			return errRejected{connect.CodeInvalidArgument, "batch is not a contiguous run of one origin's events from seq 1"}, nil
 		}
+	}
+	for _, e := range evs {
 		if e.GetSeq() > hw {
 			if e.GetSeq() != hw+1 {
 				return &hubv1.PushResult{DurableSeq: hw, Gap: true}, nil

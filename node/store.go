@@ -249,12 +249,14 @@ func (s *Store) run() {
 	}
 }
 
-// commit runs a group of requests in one transaction. When Badger finds
-// the transaction too big, the group is split and retried: commands only
-// read until they return, so running one again is safe.
+// commit runs a group of requests in one transaction. When the
+// transaction fails — Badger finds it too big, or one request's events
+// cannot be encoded or applied — the group is split and retried, so that
+// a request fails only for its own fault: commands only read until they
+// return, so running one again is safe.
 func (s *Store) commit(group []*request) {
 	err := s.tryCommit(group)
-	if errors.Is(err, badger.ErrTxnTooBig) && len(group) > 1 {
+	if err != nil && len(group) > 1 {
 		s.commit(group[:len(group)/2])
 		s.commit(group[len(group)/2:])
 		return

@@ -49,6 +49,8 @@ func (e *Event) Validate() error {
 		return errors.New("event seq must start at 1")
 	case e.HLC == 0:
 		return errors.New("event hlc is zero")
+	case e.HLC > MaxHLC:
+		return fmt.Errorf("event hlc %d is after the year 9999", uint64(e.HLC))
 	case e.Kind == "" || len(e.Kind) > MaxKindLen:
 		return fmt.Errorf("event kind %q: empty or longer than %d", e.Kind, MaxKindLen)
 	case len(e.Entity) > MaxEntity:

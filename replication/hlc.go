@@ -14,6 +14,13 @@ type HLC uint64
 
 const counterBits = 16
 
+// MaxHLC is the highest timestamp a valid event carries: the last
+// millisecond of the year 9999, counter at its top. Event.Validate refuses
+// events stamped after it and Clock.Observe ignores such stamps, so that a
+// corrupt or forged stamp cannot drag every replica's clock to the end of
+// the 64-bit range, where counting on would wrap around to zero.
+const MaxHLC = HLC(253_402_300_799_999<<counterBits | 0xffff)
+
 // MakeHLC builds a timestamp from wall milliseconds and a counter.
 func MakeHLC(ms int64, counter uint16) HLC {
 	return HLC(uint64(ms)<<counterBits | uint64(counter))
@@ -69,10 +76,11 @@ func (c *Clock) Now() HLC {
 
 // Observe moves the clock past a timestamp seen on a remote event, so that
 // whatever this replica writes next orders after what it has seen.
+// Timestamps above MaxHLC, which no valid event carries, are ignored.
 func (c *Clock) Observe(remote HLC) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if remote > c.last {
+	if remote > c.last && remote <= MaxHLC {
 		c.last = remote
 	}
 }

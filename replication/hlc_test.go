@@ -1,6 +1,8 @@
 package replication
 
 import (
+	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,4 +93,134 @@ func TestClockProperty(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The existing property keeps the wall near one instant; this one lets
+// the wall roam over any date up to the year 9999, starts from any floor
+// (a restart), observes any remote stamp a valid event can carry (and
+// some no valid event can), and bursts many calls into one millisecond to
+// cross counter overflows. Besides strict monotonicity it checks that the
+// clock is never behind the wall, that it returns to the wall exactly once
+// the wall passes it, and that Last reports the highest stamp.
+func TestClockPropertyWideRange(t *testing.T) {
+	maxMs := MaxHLC.Millis()
+	rapid.Check(t, func(t *rapid.T) {
+		wall := rapid.Int64Range(0, maxMs).Draw(t, "wall0")
+		floor := HLC(rapid.Uint64Range(0, uint64(MaxHLC)).Draw(t, "floor"))
+		c := NewClock(func() time.Time { return time.UnixMilli(wall) }, floor)
+		last := floor
+		for i, n := 0, rapid.IntRange(1, 100).Draw(t, "n"); i < n; i++ {
+			switch rapid.IntRange(0, 4).Draw(t, "op") {
+			case 0: // step, often backwards
+				wall = rapid.Int64Range(0, maxMs).Draw(t, "wall")
+			case 1: // small step either way
+				wall = min(max(wall+rapid.Int64Range(-5, 5).Draw(t, "step"), 0), maxMs)
+			case 2:
+				r := HLC(rapid.Uint64Range(1, uint64(MaxHLC)).Draw(t, "remote"))
+				c.Observe(r)
+				last = max(last, r)
+			case 3: // a stamp no valid event carries is ignored
+				c.Observe(HLC(rapid.Uint64Range(uint64(MaxHLC)+1, math.MaxUint64).Draw(t, "bad-remote")))
+			case 4: // a burst within one wall millisecond
+				for range rapid.IntRange(1, 3*0xffff).Draw(t, "burst") {
+					got := c.Now()
+					if got <= last {
+						t.Fatalf("Now() = %d, not after %d", got, last)
+					}
+					last = got
+				}
+				continue
+			}
+			before := c.Last()
+			if before != last {
+				t.Fatalf("Last() = %d, want the highest stamp %d", before, last)
+			}
+			got := c.Now()
+			if got <= last {
+				t.Fatalf("Now() = %d, not after %d", got, last)
+			}
+			if got.Millis() < wall {
+				t.Fatalf("Now() = %v is behind the wall %d", got, wall)
+			}
+			if wall > before.Millis() && got != MakeHLC(wall, 0) {
+				t.Fatalf("wall %d passed the clock (%v), Now() = %v, want the wall", wall, before, got)
+			}
+			last = got
+		}
+	})
+}
+
+func TestClockIgnoresStampsNoValidEventCarries(t *testing.T) {
+	wall := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name   string
+		remote HLC
+	}{
+		{"max uint64", math.MaxUint64},
+		{"just above MaxHLC", MaxHLC + 1},
+		{"year 10000", MakeHLC(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), 0)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clk := NewClock(func() time.Time { return wall }, 0)
+			a := clk.Now()
+			clk.Observe(c.remote)
+			b := clk.Now()
+			if b <= a || b.Millis() != wall.UnixMilli() {
+				t.Fatalf("after Observe(%d): Now() = %v, want just after %v", uint64(c.remote), b, a)
+			}
+			ev := &Event{Origin: "sh-pudong", Seq: 1, HLC: c.remote, Kind: "k"}
+			if err := ev.Validate(); err == nil {
+				t.Errorf("an event stamped %d validates", uint64(c.remote))
+			}
+		})
+	}
+	t.Run("MaxHLC itself", func(t *testing.T) {
+		clk := NewClock(func() time.Time { return wall }, 0)
+		clk.Observe(MaxHLC)
+		if got := clk.Now(); got <= MaxHLC {
+			t.Fatalf("Now() = %d after observing MaxHLC", got)
+		}
+		ev := &Event{Origin: "sh-pudong", Seq: 1, HLC: MaxHLC, Kind: "k"}
+		if err := ev.Validate(); err != nil {
+			t.Errorf("an event stamped MaxHLC: %v", err)
+		}
+	})
+	if got := MaxHLC.Time().UTC(); got.Year() != 9999 || MaxHLC.Counter() != 0xffff {
+		t.Errorf("MaxHLC = %v counter %d, want the end of 9999", got, MaxHLC.Counter())
+	}
+}
+
+// Concurrent callers never get the same stamp.
+func TestClockConcurrentNowUnique(t *testing.T) {
+	wall := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewClock(func() time.Time { return wall }, 0)
+	const workers, each = 8, 500
+	results := make([][]HLC, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for range each {
+				results[w] = append(results[w], c.Now())
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[HLC]bool{}
+	var hi HLC
+	for _, r := range results {
+		for i, h := range r {
+			if seen[h] {
+				t.Fatalf("stamp %v handed out twice", h)
+			}
+			if i > 0 && h <= r[i-1] {
+				t.Fatalf("one caller got %v after %v", h, r[i-1])
+			}
+			seen[h] = true
+			hi = max(hi, h)
+		}
+	}
+	if c.Last() != hi || len(seen) != workers*each {
+		t.Errorf("Last() = %v, highest handed out %v; %d stamps", c.Last(), hi, len(seen))
+	}
 }
