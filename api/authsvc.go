@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"connectrpc.com/connect"
@@ -30,7 +32,32 @@ type AuthService struct {
 	// Signer returns the key tokens are signed with; a hub member learns
 	// its cluster's key only once it has caught up.
 	Signer func() (*auth.Signer, error)
-	Log    *slog.Logger
+	// Throttle, when set, slows down password guessing.
+	Throttle Throttle
+	// Audit, when set, records logins and failed logins.
+	Audit func(ctx context.Context, user, action, detail string)
+	Log   *slog.Logger
+}
+
+// Throttle slows down password guessing (access.Throttle implements it).
+type Throttle interface {
+	// Allow returns how long the caller must wait before trying again, or 0.
+	Allow(user, remote string, now time.Time) time.Duration
+	// Result records a login attempt's outcome.
+	Result(user, remote string, ok bool, now time.Time)
+}
+
+func (s *AuthService) audit(ctx context.Context, user, action, detail string) {
+	if s.Audit != nil {
+		s.Audit(ctx, user, action, detail)
+	}
+}
+
+func peerHost(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }
 
 var _ authv1connect.AuthServiceHandler = (*AuthService)(nil)
@@ -44,9 +71,21 @@ func (s *AuthService) Login(ctx context.Context, req *connect.Request[authv1.Log
 	if u == "" || pw == "" || len(u) > 128 || len(pw) > 1024 {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("username and password are required"))
 	}
+	remote, now := peerHost(req.Peer().Addr), time.Now()
+	ctx = WithRemoteAddr(ctx, remote)
+	if s.Throttle != nil {
+		if wait := s.Throttle.Allow(u, remote, now); wait > 0 {
+			return nil, connect.NewError(connect.CodeResourceExhausted,
+				fmt.Errorf("too many failed logins: try again in %s", wait.Round(time.Second)))
+		}
+	}
 	p, err := s.Dir.Login(ctx, u, pw)
+	if s.Throttle != nil && (err == nil || errors.Is(err, auth.ErrBadCredentials)) {
+		s.Throttle.Result(u, remote, err == nil, now)
+	}
 	if errors.Is(err, auth.ErrBadCredentials) {
 		s.Log.Warn("failed login", "user", u, "peer", req.Peer().Addr)
+		s.audit(ctx, u, "login_failed", "api")
 		return nil, connect.NewError(connect.CodeUnauthenticated, auth.ErrBadCredentials)
 	}
 	if err != nil {
@@ -58,6 +97,7 @@ func (s *AuthService) Login(ctx context.Context, req *connect.Request[authv1.Log
 	}
 	tok, exp := signer.Issue(*p, time.Now(), TokenTTL)
 	s.Log.Info("login", "user", u, "peer", req.Peer().Addr)
+	s.audit(ctx, p.User, "login", "api")
 	return connect.NewResponse(&authv1.LoginResponse{Token: tok, ExpireTime: timestamppb.New(exp)}), nil
 }
 

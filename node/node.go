@@ -16,8 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"branchline/access"
 	"branchline/api"
 	"branchline/auth"
+	"branchline/gen/branchline/access/v1/accessv1connect"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
 	"branchline/gen/branchline/auth/v1/authv1connect"
@@ -139,19 +141,33 @@ func Start(cfg Config) (*Node, error) {
 
 func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	mux := http.NewServeMux()
+	ids := replication.NewIDs()
+	// Replicated users log in at any node, offline too; the node's own
+	// admin stays local (see users.go).
+	dir := api.AccessDirectory{Store: n.store, Local: directory{n.store.DB()}}
+	grants := api.AccessGrants(n.store, nil)
+	auditor := api.StoreAuditor{Store: n.store, Node: n.cfg.ID}
+	audit := func(ctx context.Context, user, action, detail string) {
+		if err := auditor.RecordAs(ctx, user, action, "user/"+user, detail); err != nil {
+			n.log.Error("audit", "action", action, "user", user, "err", err)
+		}
+	}
+	throttle := access.NewThrottle(access.ThrottleConfig{})
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(api.RequireAuth(signer, api.PublicProcedures...)),
+		connect.WithInterceptors(api.RequireAuth(api.TokenVerifier{Store: n.store, Signed: signer}, api.PublicProcedures...)),
 		connect.WithReadMaxBytes(1 << 20),
 	}
-	dir := directory{n.store.DB()}
-	customers := &api.CustomerService{Store: n.store, IDs: replication.NewIDs(), Log: n.log}
-	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: dir, Signer: func() (*auth.Signer, error) { return signer, nil }, Log: n.log}, opts...))
+	customers := &api.CustomerService{Store: n.store, IDs: ids, Log: n.log}
+	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{
+		Dir: dir, Signer: func() (*auth.Signer, error) { return signer, nil }, Throttle: throttle, Audit: audit, Log: n.log,
+	}, opts...))
 	mux.Handle(crmv1connect.NewCustomerServiceHandler(customers, opts...))
+	mux.Handle(accessv1connect.NewAccessServiceHandler(&api.AccessService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Log: n.log}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status}, opts...))
 	api.MountOps(mux, n.metrics, func() error { return nil }, n.cfg.MetricsToken)
 	ui, err := web.New(web.Config{
-		Site: n.cfg.ID, Login: dir.Login, Sessions: sessions{n.store.DB()}, Grants: api.AdminGrants,
-		Customers: customers, Broker: n.broker, Log: n.log,
+		Site: n.cfg.ID, Login: dir.Login, Throttle: throttle, Audit: audit, Sessions: sessions{n.store.DB()},
+		Grants: grants, Customers: customers, Broker: n.broker, Log: n.log,
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@
 package views
 
 import (
+	"branchline/access"
 	"branchline/crm"
 	"branchline/replication"
 )
@@ -12,5 +13,6 @@ import (
 func Registry() *replication.Registry {
 	r := replication.NewRegistry()
 	crm.RegisterCustomers(r)
+	access.Register(r)
 	return r
 }

@@ -35,6 +35,8 @@ type Config struct {
 	// Throttle, when set, is asked before each login attempt and told
 	// its outcome.
 	Throttle Throttle
+	// Audit, when set, records logins, failed logins and logouts.
+	Audit    func(ctx context.Context, user, action, detail string)
 	Sessions Sessions
 	Grants   api.Grants
 	// Customers is the customer API the pages call in process (nodes).
@@ -46,11 +48,12 @@ type Config struct {
 }
 
 // Throttle slows down password guessing.
-type Throttle interface {
-	// Allow returns how long the caller must wait before trying again, or 0.
-	Allow(user, remote string, now time.Time) time.Duration
-	// Result records a login attempt's outcome.
-	Result(user, remote string, ok bool, now time.Time)
+type Throttle = api.Throttle
+
+func (s *Server) audit(ctx context.Context, user, action, detail string) {
+	if s.cfg.Audit != nil {
+		s.cfg.Audit(ctx, user, action, detail)
+	}
 }
 
 // Server serves the web UI.
@@ -397,6 +400,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if errors.Is(err, auth.ErrBadCredentials) {
 			s.cfg.Log.Warn("failed web login", "user", user, "remote", remote)
+			s.audit(api.WithRemoteAddr(r.Context(), remote), user, "login_failed", "web")
 			p.Errors[""] = p.T("login.bad")
 			s.render(w, r, "login", http.StatusUnauthorized, p)
 			return
@@ -413,6 +417,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	setCookie(w, r, sessionCookie, id, SessionTTL)
 	setCookie(w, r, preCSRFCookie, "", -1)
 	s.cfg.Log.Info("web login", "user", principal.User, "remote", remote)
+	s.audit(api.WithRemoteAddr(r.Context(), remote), principal.User, "login", "web")
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
@@ -423,6 +428,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	setCookie(w, r, sessionCookie, "", -1)
 	s.cfg.Log.Info("web logout", "user", sess.User)
+	s.audit(api.WithRemoteAddr(r.Context(), remoteHost(r)), sess.User, "logout", "web")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

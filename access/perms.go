@@ -1,0 +1,64 @@
+package access
+
+import (
+	"fmt"
+	"slices"
+)
+
+// PermInfo describes a permission for the role editor.
+type PermInfo struct {
+	Perm        Perm
+	Description string // English; the UI translates by Perm
+	// Scoped permissions reach own, department or all data; the others
+	// (administration) are all or nothing.
+	Scoped bool
+}
+
+// Catalogue lists every permission in AllPerms order with its description.
+func Catalogue() []PermInfo {
+	desc := map[Perm]PermInfo{
+		CustomerRead:    {Description: "See customers and their timeline", Scoped: true},
+		CustomerWrite:   {Description: "Create and edit customers, contacts and notes", Scoped: true},
+		CustomerDelete:  {Description: "Move customers to and restore them from the recycle bin", Scoped: true},
+		CustomerMerge:   {Description: "Merge duplicate customers", Scoped: true},
+		CustomerImport:  {Description: "Import customers from CSV or Excel"},
+		CustomerExport:  {Description: "Export customers (audited)", Scoped: true},
+		PhoneView:       {Description: "See phone numbers unmasked", Scoped: true},
+		BlacklistFlag:   {Description: "Report a number as a nuisance caller"},
+		BlacklistManage: {Description: "Blacklist and un-blacklist numbers"},
+		UserAdmin:       {Description: "Manage users, departments, roles and API tokens"},
+		FieldAdmin:      {Description: "Manage custom fields and system parameters"},
+		AuditRead:       {Description: "Read the audit log"},
+	}
+	out := make([]PermInfo, 0, len(AllPerms))
+	for _, p := range AllPerms {
+		info, ok := desc[p]
+		if !ok {
+			info.Description = string(p)
+		}
+		info.Perm = p
+		out = append(out, info)
+	}
+	return out
+}
+
+// ParsePerm returns the known permission named s.
+func ParsePerm(s string) (Perm, bool) {
+	p := Perm(s)
+	return p, slices.Contains(AllPerms, p)
+}
+
+// String names the scope.
+func (s Scope) String() string {
+	switch s {
+	case ScopeNone:
+		return "none"
+	case ScopeOwn:
+		return "own"
+	case ScopeDepartment:
+		return "department"
+	case ScopeAll:
+		return "all"
+	}
+	return fmt.Sprintf("Scope(%d)", int(s))
+}
