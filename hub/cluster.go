@@ -96,6 +96,10 @@ var leaderOnly = map[string]bool{
 	adminv1connect.ClusterServiceLeaveProcedure:          true,
 }
 
+// leaderWait is how long a member holds a leader-only call while there is
+// no leader, before answering Unavailable.
+const leaderWait = 5 * time.Second
+
 // forwardedHeader marks a call a member passed on to the leader, so that
 // it is never passed on twice (the leader changed meanwhile: the caller
 // retries).
@@ -110,8 +114,22 @@ func (h *Hub) forward(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if r.Header.Get(forwardedHeader) != "" {
+			http.Error(w, "no hub leader at the moment; retry", http.StatusServiceUnavailable)
+			return
+		}
 		leader, _ := h.leaderURL()
-		if leader == "" || r.Header.Get(forwardedHeader) != "" {
+		// During an election, wait a little for the new leader rather
+		// than fail the call.
+		for deadline := time.Now().Add(leaderWait); leader == "" && time.Now().Before(deadline) && r.Context().Err() == nil; {
+			time.Sleep(50 * time.Millisecond)
+			if h.IsLeader() {
+				next.ServeHTTP(w, r)
+				return
+			}
+			leader, _ = h.leaderURL()
+		}
+		if leader == "" {
 			http.Error(w, "no hub leader at the moment; retry", http.StatusServiceUnavailable)
 			return
 		}
