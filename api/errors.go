@@ -6,6 +6,8 @@ import (
 	"log/slog"
 
 	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/proto"
 
 	"branchline/auth"
 	"branchline/fault"
@@ -18,6 +20,11 @@ var ErrUnavailable = errors.New("unavailable")
 // Error maps an error to a Connect error: the one place where domain
 // failures become status codes. Unexpected errors are logged and reach the
 // client as "internal error", without details.
+//
+// Invalid input (*fault.Invalid) carries a google.rpc.BadRequest detail
+// naming the field, with the stable code as the violation's reason, so
+// that clients can show the message next to the field; errors that
+// implement detailer carry their own details.
 func Error(log *slog.Logger, err error) error {
 	if err == nil {
 		return nil
@@ -49,7 +56,31 @@ func Error(log *slog.Logger, err error) error {
 		log.Error("internal error", "err", err)
 		return connect.NewError(code, errors.New("internal error"))
 	}
-	return connect.NewError(code, err)
+	ce = connect.NewError(code, err)
+	var details []proto.Message
+	if inv, ok := fault.AsInvalid(err); ok {
+		details = append(details, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+			{Field: inv.Field, Description: inv.Detail, Reason: inv.Code},
+		}})
+	}
+	var d detailer
+	if errors.As(err, &d) {
+		details = append(details, d.ErrorDetails()...)
+	}
+	for _, m := range details {
+		if cd, derr := connect.NewErrorDetail(m); derr == nil {
+			ce.AddDetail(cd)
+		} else {
+			log.Error("error detail", "err", derr)
+		}
+	}
+	return ce
+}
+
+// detailer is an error that carries messages for the client, such as the
+// customers a new one may duplicate.
+type detailer interface {
+	ErrorDetails() []proto.Message
 }
 
 func isInvalid(err error) bool {

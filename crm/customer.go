@@ -3,6 +3,7 @@ package crm
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -20,6 +21,10 @@ const (
 	KindCustomerFieldSet = "crm.customer.field_set"
 )
 
+// customPrefix starts the field names of custom fields in field writes,
+// update masks and filters: "custom.<key>".
+const customPrefix = "custom."
+
 // fieldType says how a customer field is validated and normalised.
 type fieldType int
 
@@ -30,6 +35,7 @@ const (
 	decimalField
 	refField
 	postcodeField
+	dateField
 )
 
 // Field describes one customer field of the source documents' customer
@@ -79,9 +85,19 @@ func FieldByName(name string) (Field, bool) {
 type Customer struct {
 	ID      string
 	Fields  map[string]string // field name → canonical value; absent or "" means empty
+	Custom  map[string]string // custom field key → canonical value, as stored
 	Origin  string            // node that created it
 	Created replication.HLC
 	Updated replication.HLC // stamp of the latest field write
+
+	// Deleted says the customer is in the recycle bin, since DeletedAt, by
+	// DeletedBy (the deleting event's HLC and actor).
+	Deleted   bool
+	DeletedBy string
+	DeletedAt replication.HLC
+	// MergedFrom is the id that was asked for when it was merged into this
+	// customer (see Resolve); empty otherwise.
+	MergedFrom string
 }
 
 // Get returns the customer's value of a field.
@@ -90,16 +106,23 @@ func (c *Customer) Get(field string) string { return c.Fields[field] }
 // Entity is the event entity of customer id.
 func Entity(id string) string { return "customer/" + id }
 
-// View keys (below replication.ViewPrefix):
+// View keys (below replication.ViewPrefix) of a customer's own data. The
+// created register is a fact about the id and never moves; the keys below
+// it ("record" keys) belong to whichever id the customer resolves to and
+// move to the winner when the customer is merged (see merge.go).
 //
-//	crm \0 cust \0 id            -> created register (value: "")
-//	crm \0 cust \0 id \0 f \0 name -> field register
-//	crm \0 phone \0 e164 \0 id   -> "" (phone index)
+//	crm \0 cust \0 id                 -> created register (value: origin)
+//	crm \0 cust \0 id \0 f \0 name     -> field register
+//	crm \0 cust \0 id \0 c \0 key      -> custom field value register
+//	crm \0 cust \0 id \0 d            -> recycle-bin register ("D"+actor deleted, "A"+actor alive)
+//
+// Derived indexes (index.go), the contacts (contact.go) and the timeline
+// (timeline.go) have their own key spaces.
 func custKey(id string) []byte              { return replication.Key("crm", "cust", id) }
 func fieldKey(id, field string) []byte      { return replication.Key("crm", "cust", id, "f", field) }
-func phoneKey(e164, id string) []byte       { return replication.Key("crm", "phone", e164, id) }
-func phonePrefix(e164 string) []byte        { return replication.Prefix("crm", "phone", e164) }
-func customerFieldsPrefix(id string) []byte { return replication.Prefix("crm", "cust", id, "f") }
+func customKey(id, key string) []byte       { return replication.Key("crm", "cust", id, "c", key) }
+func binStateKey(id string) []byte          { return replication.Key("crm", "cust", id, "d") }
+func customerRecordPrefix(id string) []byte { return replication.Prefix("crm", "cust", id) }
 
 var (
 	decimalRe  = regexp.MustCompile(`^-?[0-9]{1,15}(\.[0-9]{1,4})?$`)
@@ -149,16 +172,27 @@ func normalize(f Field, raw string) (string, error) {
 		if !replication.ValidULID(v) {
 			return "", fault.Invalidf(f.Name, "bad_ref", "%q is not a customer id", v)
 		}
+	case dateField:
+		if !validDate(v) {
+			return "", fault.Invalidf(f.Name, "bad_date", "%q is not a date (YYYY-MM-DD)", v)
+		}
 	}
 	return v, nil
 }
 
-// normalizeAll validates a set of field writes, in field order.
-func normalizeAll(in map[string]string) ([]*crmv1.FieldValue, error) {
-	for name := range in {
-		if _, ok := FieldByName(name); !ok {
+// normalizeAll validates a set of field writes: built-in fields in field
+// order, then custom fields ("custom.<key>", checked against their
+// definitions in views) in key order.
+func normalizeAll(views replication.Tx, in map[string]string) ([]*crmv1.FieldValue, error) {
+	var custom []string
+	for _, name := range slices.Sorted(maps.Keys(in)) {
+		if _, ok := FieldByName(name); ok {
+			continue
+		}
+		if _, ok := strings.CutPrefix(name, customPrefix); !ok {
 			return nil, fault.Invalidf(name, "unknown_field", "no such customer field")
 		}
+		custom = append(custom, name)
 	}
 	var out []*crmv1.FieldValue
 	for _, f := range Fields {
@@ -171,6 +205,13 @@ func normalizeAll(in map[string]string) ([]*crmv1.FieldValue, error) {
 			return nil, err
 		}
 		out = append(out, &crmv1.FieldValue{Field: f.Name, Value: v})
+	}
+	for _, name := range custom {
+		v, err := normalizeCustom(views, name, in[name])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &crmv1.FieldValue{Field: name, Value: v})
 	}
 	return out, nil
 }
@@ -186,7 +227,7 @@ func CreateCustomer(views replication.Tx, id string, fields map[string]string) (
 			return replication.Draft{}, fault.Invalidf(f.Name, "required", "is required")
 		}
 	}
-	vals, err := normalizeAll(fields)
+	vals, err := normalizeAll(views, fields)
 	if err != nil {
 		return replication.Draft{}, err
 	}
@@ -205,30 +246,62 @@ func UpdateCustomer(views replication.Tx, id string, fields map[string]string) (
 	if len(fields) == 0 {
 		return d, false, fault.Invalidf("update_mask", "required", "names no field")
 	}
-	cur, err := GetCustomer(views, id)
+	cur, err := liveCustomer(views, id)
 	if err != nil {
 		return d, false, err
 	}
-	vals, err := normalizeAll(fields)
+	vals, err := normalizeAll(views, fields)
 	if err != nil {
 		return d, false, err
 	}
 	changed := vals[:0]
 	for _, fv := range vals {
-		if cur.Fields[fv.Field] != fv.Value {
+		if cur.value(fv.Field) != fv.Value {
 			changed = append(changed, fv)
 		}
 	}
 	if len(changed) == 0 {
 		return d, false, nil
 	}
-	return replication.Draft{Kind: KindCustomerFieldSet, Entity: Entity(id), Body: &crmv1.CustomerFieldSet{Fields: changed}}, true, nil
+	return replication.Draft{Kind: KindCustomerFieldSet, Entity: Entity(cur.ID), Body: &crmv1.CustomerFieldSet{Fields: changed}}, true, nil
 }
 
-// RegisterCustomers adds the customer appliers to r.
+// value reads a built-in field or, for "custom.<key>", a custom field.
+func (c *Customer) value(name string) string {
+	if k, ok := strings.CutPrefix(name, customPrefix); ok {
+		return c.Custom[k]
+	}
+	return c.Fields[name]
+}
+
+// liveCustomer reads the customer a command acts on: it must exist and not
+// be in the recycle bin. A merged id stands for its winner.
+func liveCustomer(views replication.Tx, id string) (*Customer, error) {
+	c, err := GetCustomer(views, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Deleted {
+		return nil, fmt.Errorf("customer %s is in the recycle bin: %w", c.ID, fault.ErrNotFound)
+	}
+	return c, nil
+}
+
+// RegisterCustomers adds the appliers of customers, their contacts,
+// timeline, recycle bin and merges, and of custom field definitions, to r.
 func RegisterCustomers(r *replication.Registry) {
 	replication.Handle(r, KindCustomerCreated, applyCreated, checkCreated)
 	replication.Handle(r, KindCustomerFieldSet, applyFieldSet, checkFieldSet)
+	replication.Handle(r, KindCustomerDeleted, applyDeleted, checkDeleted)
+	replication.Handle(r, KindCustomerRestored, applyRestored, checkRestored)
+	replication.Handle(r, KindCustomerMerged, applyMerged, checkMerged)
+	replication.Handle(r, KindNoteAdded, applyNoteAdded, checkNoteAdded)
+	replication.Handle(r, KindContactAdded, applyContactAdded, checkContactAdded)
+	replication.Handle(r, KindContactUpdated, applyContactUpdated, checkContactUpdated)
+	replication.Handle(r, KindContactRemoved, applyContactRemoved, checkContactRemoved)
+	replication.Handle(r, KindCustomFieldDefined, applyCustomFieldDefined, checkCustomFieldDefined)
+	replication.Handle(r, KindCustomFieldUpdated, applyCustomFieldUpdated, checkCustomFieldUpdated)
+	replication.Handle(r, KindCustomFieldRetired, applyCustomFieldRetired, checkCustomFieldRetired)
 }
 
 func entityID(ev *replication.Event) (string, bool) {
@@ -238,6 +311,12 @@ func entityID(ev *replication.Event) (string, bool) {
 
 func checkFields(fields []*crmv1.FieldValue) error {
 	for _, fv := range fields {
+		if key, ok := strings.CutPrefix(fv.GetField(), customPrefix); ok {
+			if err := checkCustomValue(fv.GetField(), key, fv.GetValue()); err != nil {
+				return err
+			}
+			continue
+		}
 		f, ok := FieldByName(fv.GetField())
 		if !ok {
 			return fault.Invalidf(fv.GetField(), "unknown_field", "no such customer field")
@@ -284,10 +363,23 @@ func applyCreated(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerCre
 	if !ok {
 		return nil
 	}
+	// The created register is about the id itself, even when the id was
+	// merged away before its creation arrived: should the id become the
+	// winner of its merge group (merge.go), it is known to exist.
 	if _, _, err := replication.SetRegister(tx, custKey(id), []byte(ev.Origin), replication.StampOf(ev)); err != nil {
 		return err
 	}
-	return setFields(tx, id, ev, b.GetFields())
+	rep, err := Resolve(tx, id)
+	if err != nil {
+		return err
+	}
+	if err := setFields(tx, rep, ev, b.GetFields()); err != nil {
+		return err
+	}
+	if err := AddTimeline(tx, rep, EntryFor(ev, TimelineCreated, fieldNames(b.GetFields()), id)); err != nil {
+		return err
+	}
+	return reindexCustomer(tx, rep)
 }
 
 func applyFieldSet(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerFieldSet) error {
@@ -295,102 +387,129 @@ func applyFieldSet(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerFi
 	if !ok {
 		return nil
 	}
-	return setFields(tx, id, ev, b.GetFields())
+	rep, err := Resolve(tx, id)
+	if err != nil {
+		return err
+	}
+	if err := setFields(tx, rep, ev, b.GetFields()); err != nil {
+		return err
+	}
+	if err := AddTimeline(tx, rep, EntryFor(ev, TimelineFieldsSet, fieldNames(b.GetFields()), "")); err != nil {
+		return err
+	}
+	return reindexCustomer(tx, rep)
 }
 
-// setFields writes each field as its own register and keeps the phone index
-// equal to the set of current phone values of the customer, which makes
-// the index independent of the order writes arrived in.
+// fieldNames lists the fields a write names, for the timeline: which
+// fields changed, not their values (phones may be masked for the reader).
+func fieldNames(fields []*crmv1.FieldValue) string {
+	names := make([]string, 0, len(fields))
+	for _, fv := range fields {
+		names = append(names, fv.GetField())
+	}
+	return strings.Join(names, ",")
+}
+
+// setFields writes each field as its own register of customer id (already
+// resolved). Indexes are derived afterwards by reindexCustomer, from the current
+// values only, which makes them independent of the order writes arrived
+// in.
 func setFields(tx replication.Tx, id string, ev *replication.Event, fields []*crmv1.FieldValue) error {
 	stamp := replication.StampOf(ev)
 	for _, fv := range fields {
-		f, known := FieldByName(fv.GetField())
-		if !known {
+		var key []byte
+		if k, ok := strings.CutPrefix(fv.GetField(), customPrefix); ok {
+			if !validCustomKey(k) {
+				continue
+			}
+			key = customKey(id, k)
+		} else if f, known := FieldByName(fv.GetField()); known {
+			key = fieldKey(id, f.Name)
+		} else {
 			continue // written by a newer version; nothing here reads it
 		}
-		won, prev, err := replication.SetRegister(tx, fieldKey(id, f.Name), []byte(fv.GetValue()), stamp)
-		if err != nil || !won || f.typ != phoneField || string(prev.Value) == fv.GetValue() {
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		if old := string(prev.Value); old != "" {
-			if err := unindexPhone(tx, id, old); err != nil {
-				return err
-			}
-		}
-		if fv.GetValue() != "" {
-			if err := tx.Set(phoneKey(fv.GetValue(), id), nil); err != nil {
-				return err
-			}
+		if _, _, err := replication.SetRegister(tx, key, []byte(fv.GetValue()), stamp); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// unindexPhone drops (number, id) from the phone index unless another phone
-// field of the customer still holds the number.
-func unindexPhone(tx replication.Tx, id, number string) error {
-	for _, f := range Fields {
-		if f.typ != phoneField {
-			continue
-		}
-		r, ok, err := replication.GetRegister(tx, fieldKey(id, f.Name))
-		if err != nil {
-			return err
-		}
-		if ok && string(r.Value) == number {
-			return nil
-		}
-	}
-	return tx.Delete(phoneKey(number, id))
-}
-
-// GetCustomer reads customer id from the views.
+// GetCustomer reads customer id from the views. An id merged into another
+// customer reads as that customer, with MergedFrom set to id; a customer in
+// the recycle bin reads with Deleted set.
 func GetCustomer(views replication.Tx, id string) (*Customer, error) {
 	if !replication.ValidULID(id) {
 		return nil, fault.Invalidf("name", "bad_id", "%q is not a customer id", id)
 	}
-	created, ok, err := replication.GetRegister(views, custKey(id))
+	rep, err := Resolve(views, id)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	c, err := readCustomer(views, rep)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
 		return nil, fmt.Errorf("customer %s: %w", id, fault.ErrNotFound)
 	}
-	c := &Customer{ID: id, Fields: map[string]string{}, Origin: string(created.Value), Created: created.Stamp.HLC, Updated: created.Stamp.HLC}
-	p := customerFieldsPrefix(id)
+	if rep != id {
+		c.MergedFrom = id
+	}
+	return c, nil
+}
+
+// readCustomer reads the record kept under id, nil if id was never
+// created here.
+func readCustomer(views replication.Tx, id string) (*Customer, error) {
+	created, ok, err := replication.GetRegister(views, custKey(id))
+	if err != nil || !ok {
+		return nil, err
+	}
+	c := &Customer{ID: id, Fields: map[string]string{}, Custom: map[string]string{}, Origin: string(created.Value), Created: created.Stamp.HLC, Updated: created.Stamp.HLC}
+	p := customerRecordPrefix(id)
 	err = views.Scan(p, nil, func(k, v []byte) (bool, error) {
 		r, err := replication.DecodeRegister(v)
 		if err != nil {
-			return false, fmt.Errorf("customer %s field %s: %w", id, k[len(p):], err)
+			return false, fmt.Errorf("customer %s record %q: %w", id, k[len(p):], err)
 		}
-		if len(r.Value) > 0 {
-			c.Fields[string(k[len(p):])] = string(r.Value)
+		kind, name, _ := strings.Cut(string(k[len(p):]), "\x00")
+		switch kind {
+		case "f", "c":
+			if len(r.Value) > 0 {
+				if kind == "f" {
+					c.Fields[name] = string(r.Value)
+				} else {
+					c.Custom[name] = string(r.Value)
+				}
+			}
+			c.Updated = max(c.Updated, r.Stamp.HLC)
+		case "d":
+			if len(r.Value) > 0 && r.Value[0] == 'D' {
+				c.Deleted, c.DeletedBy, c.DeletedAt = true, string(r.Value[1:]), r.Stamp.HLC
+			}
 		}
-		c.Updated = max(c.Updated, r.Stamp.HLC)
 		return true, nil
 	})
 	return c, err
 }
 
 // ListCustomers returns up to limit customers with ids after the given one,
-// in id (that is, creation time) order.
+// in id (that is, creation time) order. Customers in the recycle bin and
+// customers merged into others are left out.
 func ListCustomers(views replication.Tx, after string, limit int) ([]*Customer, error) {
-	p := replication.Prefix("crm", "cust")
+	return listIndexed(views, livePrefix(), after, limit)
+}
+
+// listIndexed reads the customers of an index whose keys end in the id.
+func listIndexed(views replication.Tx, p []byte, after string, limit int) ([]*Customer, error) {
 	var start []byte
 	if after != "" {
-		start = append(replication.Key("crm", "cust", after), 1)
+		start = append(append(slices.Clip(p), after...), 0)
 	}
 	var ids []string
 	err := views.Scan(p, start, func(k, _ []byte) (bool, error) {
-		rest := k[len(p):]
-		if slices.Contains(rest, 0) {
-			// A field key of the customer: skip to the next customer.
-			return true, nil
-		}
-		ids = append(ids, string(rest))
+		ids = append(ids, string(k[len(p):]))
 		return len(ids) < limit, nil
 	})
 	if err != nil {
@@ -398,17 +517,20 @@ func ListCustomers(views replication.Tx, after string, limit int) ([]*Customer, 
 	}
 	out := make([]*Customer, 0, len(ids))
 	for _, id := range ids {
-		c, err := GetCustomer(views, id)
+		c, err := readCustomer(views, id)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, c)
+		if c != nil {
+			out = append(out, c)
+		}
 	}
 	return out, nil
 }
 
 // LookupByPhone finds the customers having a phone number, typed in any
-// common notation.
+// common notation, in one of their phone fields or their contacts'. The
+// recycle bin and merged customers are left out.
 func LookupByPhone(views replication.Tx, raw string) ([]*Customer, error) {
 	e164, err := NormalizePhone(raw, DefaultRegion)
 	if err != nil {
@@ -421,24 +543,5 @@ func LookupByPhone(views replication.Tx, raw string) ([]*Customer, error) {
 	if e164 == "" {
 		return nil, fault.Invalidf("phone", "required", "is required")
 	}
-	var ids []string
-	p := phonePrefix(e164)
-	if err := views.Scan(p, nil, func(k, _ []byte) (bool, error) {
-		ids = append(ids, string(k[len(p):]))
-		return len(ids) < 100, nil
-	}); err != nil {
-		return nil, err
-	}
-	out := make([]*Customer, 0, len(ids))
-	for _, id := range ids {
-		c, err := GetCustomer(views, id)
-		if errors.Is(err, fault.ErrNotFound) {
-			continue // fields arrived before the creation
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
+	return listIndexed(views, phonePrefix(e164), "", 100)
 }

@@ -19,6 +19,7 @@ import (
 	"branchline/access"
 	"branchline/api"
 	"branchline/auth"
+	"branchline/crm"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
@@ -157,11 +158,14 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 		connect.WithInterceptors(api.RequireAuth(api.TokenVerifier{Store: n.store, Signed: signer}, api.PublicProcedures...)),
 		connect.WithReadMaxBytes(1 << 20),
 	}
-	customers := &api.CustomerService{Store: n.store, IDs: ids, Log: n.log}
+	customers := &api.CustomerService{Store: n.store, IDs: ids, Log: n.log, Grants: grants, Auditor: auditor}
 	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{
 		Dir: dir, Signer: func() (*auth.Signer, error) { return signer, nil }, Throttle: throttle, Audit: audit, Log: n.log,
 	}, opts...))
-	mux.Handle(crmv1connect.NewCustomerServiceHandler(customers, opts...))
+	// Imports carry files of up to crm.MaxImportBytes.
+	mux.Handle(crmv1connect.NewCustomerServiceHandler(customers, append(opts[:len(opts):len(opts)], connect.WithReadMaxBytes(crm.MaxImportBytes+(1<<20)))...))
+	mux.Handle(crmv1connect.NewBlacklistServiceHandler(&api.BlacklistService{Store: n.store, Grants: grants, IDs: ids, Log: n.log}, opts...))
+	mux.Handle(crmv1connect.NewMemberServiceHandler(&api.MemberService{Store: n.store, Grants: grants, IDs: ids, Log: n.log}, opts...))
 	mux.Handle(accessv1connect.NewAccessServiceHandler(&api.AccessService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Log: n.log}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status}, opts...))
 	api.MountOps(mux, n.metrics, func() error { return nil }, n.cfg.MetricsToken)

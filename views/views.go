@@ -13,6 +13,9 @@ import (
 func Registry() *replication.Registry {
 	r := replication.NewRegistry()
 	crm.RegisterCustomers(r)
+	crm.RegisterParams(r)
+	crm.RegisterBlacklist(r)
+	crm.RegisterMembers(r)
 	access.Register(r)
 	return r
 }

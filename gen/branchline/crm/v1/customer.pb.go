@@ -25,6 +25,167 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Operator compares a field with a filter's value. Comparisons ignore case,
+// full/half width and spaces; phone fields compare their digits.
+type Operator int32
+
+const (
+	// OPERATOR_UNSPECIFIED means OPERATOR_EQUALS.
+	Operator_OPERATOR_UNSPECIFIED Operator = 0
+	Operator_OPERATOR_EQUALS      Operator = 1
+	Operator_OPERATOR_CONTAINS    Operator = 2
+)
+
+// Enum value maps for Operator.
+var (
+	Operator_name = map[int32]string{
+		0: "OPERATOR_UNSPECIFIED",
+		1: "OPERATOR_EQUALS",
+		2: "OPERATOR_CONTAINS",
+	}
+	Operator_value = map[string]int32{
+		"OPERATOR_UNSPECIFIED": 0,
+		"OPERATOR_EQUALS":      1,
+		"OPERATOR_CONTAINS":    2,
+	}
+)
+
+func (x Operator) Enum() *Operator {
+	p := new(Operator)
+	*p = x
+	return p
+}
+
+func (x Operator) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Operator) Descriptor() protoreflect.EnumDescriptor {
+	return file_branchline_crm_v1_customer_proto_enumTypes[0].Descriptor()
+}
+
+func (Operator) Type() protoreflect.EnumType {
+	return &file_branchline_crm_v1_customer_proto_enumTypes[0]
+}
+
+func (x Operator) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Operator.Descriptor instead.
+func (Operator) EnumDescriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{0}
+}
+
+// CustomFieldKind is how a custom field's values are checked.
+type CustomFieldKind int32
+
+const (
+	CustomFieldKind_CUSTOM_FIELD_KIND_UNSPECIFIED CustomFieldKind = 0
+	CustomFieldKind_CUSTOM_FIELD_KIND_TEXT        CustomFieldKind = 1
+	// A decimal number, e.g. "-12.5".
+	CustomFieldKind_CUSTOM_FIELD_KIND_NUMBER CustomFieldKind = 2
+	// A date, YYYY-MM-DD.
+	CustomFieldKind_CUSTOM_FIELD_KIND_DATE CustomFieldKind = 3
+	// One of the field's options.
+	CustomFieldKind_CUSTOM_FIELD_KIND_CHOICE CustomFieldKind = 4
+)
+
+// Enum value maps for CustomFieldKind.
+var (
+	CustomFieldKind_name = map[int32]string{
+		0: "CUSTOM_FIELD_KIND_UNSPECIFIED",
+		1: "CUSTOM_FIELD_KIND_TEXT",
+		2: "CUSTOM_FIELD_KIND_NUMBER",
+		3: "CUSTOM_FIELD_KIND_DATE",
+		4: "CUSTOM_FIELD_KIND_CHOICE",
+	}
+	CustomFieldKind_value = map[string]int32{
+		"CUSTOM_FIELD_KIND_UNSPECIFIED": 0,
+		"CUSTOM_FIELD_KIND_TEXT":        1,
+		"CUSTOM_FIELD_KIND_NUMBER":      2,
+		"CUSTOM_FIELD_KIND_DATE":        3,
+		"CUSTOM_FIELD_KIND_CHOICE":      4,
+	}
+)
+
+func (x CustomFieldKind) Enum() *CustomFieldKind {
+	p := new(CustomFieldKind)
+	*p = x
+	return p
+}
+
+func (x CustomFieldKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CustomFieldKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_branchline_crm_v1_customer_proto_enumTypes[1].Descriptor()
+}
+
+func (CustomFieldKind) Type() protoreflect.EnumType {
+	return &file_branchline_crm_v1_customer_proto_enumTypes[1]
+}
+
+func (x CustomFieldKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CustomFieldKind.Descriptor instead.
+func (CustomFieldKind) EnumDescriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{1}
+}
+
+// FileFormat is the format of an imported or exported file.
+type FileFormat int32
+
+const (
+	FileFormat_FILE_FORMAT_UNSPECIFIED FileFormat = 0
+	FileFormat_FILE_FORMAT_CSV         FileFormat = 1
+	FileFormat_FILE_FORMAT_XLSX        FileFormat = 2
+)
+
+// Enum value maps for FileFormat.
+var (
+	FileFormat_name = map[int32]string{
+		0: "FILE_FORMAT_UNSPECIFIED",
+		1: "FILE_FORMAT_CSV",
+		2: "FILE_FORMAT_XLSX",
+	}
+	FileFormat_value = map[string]int32{
+		"FILE_FORMAT_UNSPECIFIED": 0,
+		"FILE_FORMAT_CSV":         1,
+		"FILE_FORMAT_XLSX":        2,
+	}
+)
+
+func (x FileFormat) Enum() *FileFormat {
+	p := new(FileFormat)
+	*p = x
+	return p
+}
+
+func (x FileFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FileFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_branchline_crm_v1_customer_proto_enumTypes[2].Descriptor()
+}
+
+func (FileFormat) Type() protoreflect.EnumType {
+	return &file_branchline_crm_v1_customer_proto_enumTypes[2]
+}
+
+func (x FileFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FileFormat.Descriptor instead.
+func (FileFormat) EnumDescriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{2}
+}
+
 // Customer is a company or person the business serves. The fields follow
 // the customer record of the source documents (客户资料).
 type Customer struct {
@@ -68,9 +229,22 @@ type Customer struct {
 	// Department is the department responsible (负责部门).
 	Department string `protobuf:"bytes,22,opt,name=department,proto3" json:"department,omitempty"`
 	// Origin is the node where the customer was created; output only.
-	Origin        string                 `protobuf:"bytes,30,opt,name=origin,proto3" json:"origin,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,31,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Origin     string                 `protobuf:"bytes,30,opt,name=origin,proto3" json:"origin,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,31,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,32,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Custom holds the values of custom fields by key (see CustomField).
+	Custom map[string]string `protobuf:"bytes,40,rep,name=custom,proto3" json:"custom,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Contacts are the customer's contact persons; filled by GetCustomer only.
+	Contacts []*Contact `protobuf:"bytes,41,rep,name=contacts,proto3" json:"contacts,omitempty"`
+	// Deleted says the customer is in the recycle bin; output only.
+	Deleted bool `protobuf:"varint,42,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// DeleteUser and DeleteTime say who moved it there and when.
+	DeleteUser string                 `protobuf:"bytes,43,opt,name=delete_user,json=deleteUser,proto3" json:"delete_user,omitempty"`
+	DeleteTime *timestamppb.Timestamp `protobuf:"bytes,44,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	// MergedFrom is the name asked for when it was merged into this customer.
+	MergedFrom string `protobuf:"bytes,45,opt,name=merged_from,json=mergedFrom,proto3" json:"merged_from,omitempty"`
+	// PhonesMasked says phone fields show only their ends (138****5678).
+	PhonesMasked  bool `protobuf:"varint,46,opt,name=phones_masked,json=phonesMasked,proto3" json:"phones_masked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -280,11 +454,63 @@ func (x *Customer) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Customer) GetCustom() map[string]string {
+	if x != nil {
+		return x.Custom
+	}
+	return nil
+}
+
+func (x *Customer) GetContacts() []*Contact {
+	if x != nil {
+		return x.Contacts
+	}
+	return nil
+}
+
+func (x *Customer) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+func (x *Customer) GetDeleteUser() string {
+	if x != nil {
+		return x.DeleteUser
+	}
+	return ""
+}
+
+func (x *Customer) GetDeleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeleteTime
+	}
+	return nil
+}
+
+func (x *Customer) GetMergedFrom() string {
+	if x != nil {
+		return x.MergedFrom
+	}
+	return ""
+}
+
+func (x *Customer) GetPhonesMasked() bool {
+	if x != nil {
+		return x.PhonesMasked
+	}
+	return false
+}
+
 type CreateCustomerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Customer      *Customer              `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Customer *Customer              `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
+	// AllowDuplicate creates the customer even if it looks like one that
+	// exists.
+	AllowDuplicate bool `protobuf:"varint,2,opt,name=allow_duplicate,json=allowDuplicate,proto3" json:"allow_duplicate,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateCustomerRequest) Reset() {
@@ -322,6 +548,13 @@ func (x *CreateCustomerRequest) GetCustomer() *Customer {
 		return x.Customer
 	}
 	return nil
+}
+
+func (x *CreateCustomerRequest) GetAllowDuplicate() bool {
+	if x != nil {
+		return x.AllowDuplicate
+	}
+	return false
 }
 
 type GetCustomerRequest struct {
@@ -615,11 +848,2370 @@ func (x *LookupByPhoneResponse) GetCustomers() []*Customer {
 	return nil
 }
 
+// Contact is a contact person of a customer (联系人).
+type Contact struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name is "customers/{id}/contacts/{contact}"; output only.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// DisplayName is the person's name (联系人姓名); required.
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Gender      string `protobuf:"bytes,3,opt,name=gender,proto3" json:"gender,omitempty"`
+	// Title is the position (职务).
+	Title      string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	Department string `protobuf:"bytes,5,opt,name=department,proto3" json:"department,omitempty"`
+	// Manager is the person's superior (上级主管).
+	Manager string `protobuf:"bytes,6,opt,name=manager,proto3" json:"manager,omitempty"`
+	// Phone is the office phone (办公电话), E.164.
+	Phone     string `protobuf:"bytes,7,opt,name=phone,proto3" json:"phone,omitempty"`
+	Mobile    string `protobuf:"bytes,8,opt,name=mobile,proto3" json:"mobile,omitempty"`
+	HomePhone string `protobuf:"bytes,9,opt,name=home_phone,json=homePhone,proto3" json:"home_phone,omitempty"`
+	Fax       string `protobuf:"bytes,10,opt,name=fax,proto3" json:"fax,omitempty"`
+	Email     string `protobuf:"bytes,11,opt,name=email,proto3" json:"email,omitempty"`
+	// Birthday is YYYY-MM-DD.
+	Birthday      string                 `protobuf:"bytes,12,opt,name=birthday,proto3" json:"birthday,omitempty"`
+	Hobbies       string                 `protobuf:"bytes,13,opt,name=hobbies,proto3" json:"hobbies,omitempty"`
+	Note          string                 `protobuf:"bytes,14,opt,name=note,proto3" json:"note,omitempty"`
+	PhonesMasked  bool                   `protobuf:"varint,20,opt,name=phones_masked,json=phonesMasked,proto3" json:"phones_masked,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Contact) Reset() {
+	*x = Contact{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Contact) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Contact) ProtoMessage() {}
+
+func (x *Contact) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Contact.ProtoReflect.Descriptor instead.
+func (*Contact) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Contact) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Contact) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Contact) GetGender() string {
+	if x != nil {
+		return x.Gender
+	}
+	return ""
+}
+
+func (x *Contact) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Contact) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *Contact) GetManager() string {
+	if x != nil {
+		return x.Manager
+	}
+	return ""
+}
+
+func (x *Contact) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *Contact) GetMobile() string {
+	if x != nil {
+		return x.Mobile
+	}
+	return ""
+}
+
+func (x *Contact) GetHomePhone() string {
+	if x != nil {
+		return x.HomePhone
+	}
+	return ""
+}
+
+func (x *Contact) GetFax() string {
+	if x != nil {
+		return x.Fax
+	}
+	return ""
+}
+
+func (x *Contact) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Contact) GetBirthday() string {
+	if x != nil {
+		return x.Birthday
+	}
+	return ""
+}
+
+func (x *Contact) GetHobbies() string {
+	if x != nil {
+		return x.Hobbies
+	}
+	return ""
+}
+
+func (x *Contact) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *Contact) GetPhonesMasked() bool {
+	if x != nil {
+		return x.PhonesMasked
+	}
+	return false
+}
+
+func (x *Contact) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Contact) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type DeleteCustomerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCustomerRequest) Reset() {
+	*x = DeleteCustomerRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCustomerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCustomerRequest) ProtoMessage() {}
+
+func (x *DeleteCustomerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCustomerRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCustomerRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DeleteCustomerRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type UndeleteCustomerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteCustomerRequest) Reset() {
+	*x = UndeleteCustomerRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteCustomerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteCustomerRequest) ProtoMessage() {}
+
+func (x *UndeleteCustomerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteCustomerRequest.ProtoReflect.Descriptor instead.
+func (*UndeleteCustomerRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UndeleteCustomerRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListDeletedCustomersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeletedCustomersRequest) Reset() {
+	*x = ListDeletedCustomersRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeletedCustomersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeletedCustomersRequest) ProtoMessage() {}
+
+func (x *ListDeletedCustomersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeletedCustomersRequest.ProtoReflect.Descriptor instead.
+func (*ListDeletedCustomersRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListDeletedCustomersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeletedCustomersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListDeletedCustomersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Customers     []*Customer            `protobuf:"bytes,1,rep,name=customers,proto3" json:"customers,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeletedCustomersResponse) Reset() {
+	*x = ListDeletedCustomersResponse{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeletedCustomersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeletedCustomersResponse) ProtoMessage() {}
+
+func (x *ListDeletedCustomersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeletedCustomersResponse.ProtoReflect.Descriptor instead.
+func (*ListDeletedCustomersResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListDeletedCustomersResponse) GetCustomers() []*Customer {
+	if x != nil {
+		return x.Customers
+	}
+	return nil
+}
+
+func (x *ListDeletedCustomersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Filter is one condition on a field: a built-in field name or
+// "custom.<key>".
+type Filter struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	Operator      Operator               `protobuf:"varint,2,opt,name=operator,proto3,enum=branchline.crm.v1.Operator" json:"operator,omitempty"`
+	Value         string                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Filter) Reset() {
+	*x = Filter{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Filter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Filter) ProtoMessage() {}
+
+func (x *Filter) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Filter.ProtoReflect.Descriptor instead.
+func (*Filter) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Filter) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Filter) GetOperator() Operator {
+	if x != nil {
+		return x.Operator
+	}
+	return Operator_OPERATOR_UNSPECIFIED
+}
+
+func (x *Filter) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+type SearchCustomersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Filters must all hold.
+	Filters []*Filter `protobuf:"bytes,1,rep,name=filters,proto3" json:"filters,omitempty"`
+	// Query is free text the name, mnemonic, code or a phone must contain.
+	Query         string `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchCustomersRequest) Reset() {
+	*x = SearchCustomersRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchCustomersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchCustomersRequest) ProtoMessage() {}
+
+func (x *SearchCustomersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchCustomersRequest.ProtoReflect.Descriptor instead.
+func (*SearchCustomersRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SearchCustomersRequest) GetFilters() []*Filter {
+	if x != nil {
+		return x.Filters
+	}
+	return nil
+}
+
+func (x *SearchCustomersRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SearchCustomersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchCustomersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type SearchCustomersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Customers     []*Customer            `protobuf:"bytes,1,rep,name=customers,proto3" json:"customers,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchCustomersResponse) Reset() {
+	*x = SearchCustomersResponse{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchCustomersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchCustomersResponse) ProtoMessage() {}
+
+func (x *SearchCustomersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchCustomersResponse.ProtoReflect.Descriptor instead.
+func (*SearchCustomersResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SearchCustomersResponse) GetCustomers() []*Customer {
+	if x != nil {
+		return x.Customers
+	}
+	return nil
+}
+
+func (x *SearchCustomersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type SuggestCustomersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Query is what the user typed so far.
+	Query string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	// Limit defaults to 10, at most 50.
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuggestCustomersRequest) Reset() {
+	*x = SuggestCustomersRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuggestCustomersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuggestCustomersRequest) ProtoMessage() {}
+
+func (x *SuggestCustomersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuggestCustomersRequest.ProtoReflect.Descriptor instead.
+func (*SuggestCustomersRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SuggestCustomersRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SuggestCustomersRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// Suggestion is one type-ahead hit.
+type Suggestion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Customer is "customers/{id}".
+	Customer    string `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Code        string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	City        string `protobuf:"bytes,4,opt,name=city,proto3" json:"city,omitempty"`
+	// Field is the field that matched; value its (masked) text.
+	Field         string `protobuf:"bytes,5,opt,name=field,proto3" json:"field,omitempty"`
+	Value         string `protobuf:"bytes,6,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Suggestion) Reset() {
+	*x = Suggestion{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Suggestion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Suggestion) ProtoMessage() {}
+
+func (x *Suggestion) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Suggestion.ProtoReflect.Descriptor instead.
+func (*Suggestion) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Suggestion) GetCustomer() string {
+	if x != nil {
+		return x.Customer
+	}
+	return ""
+}
+
+func (x *Suggestion) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Suggestion) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *Suggestion) GetCity() string {
+	if x != nil {
+		return x.City
+	}
+	return ""
+}
+
+func (x *Suggestion) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Suggestion) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+type SuggestCustomersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Suggestions   []*Suggestion          `protobuf:"bytes,1,rep,name=suggestions,proto3" json:"suggestions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuggestCustomersResponse) Reset() {
+	*x = SuggestCustomersResponse{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuggestCustomersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuggestCustomersResponse) ProtoMessage() {}
+
+func (x *SuggestCustomersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuggestCustomersResponse.ProtoReflect.Descriptor instead.
+func (*SuggestCustomersResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SuggestCustomersResponse) GetSuggestions() []*Suggestion {
+	if x != nil {
+		return x.Suggestions
+	}
+	return nil
+}
+
+type FindDuplicatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Customer carries the values to check (phones, name, city).
+	Customer      *Customer `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindDuplicatesRequest) Reset() {
+	*x = FindDuplicatesRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindDuplicatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindDuplicatesRequest) ProtoMessage() {}
+
+func (x *FindDuplicatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindDuplicatesRequest.ProtoReflect.Descriptor instead.
+func (*FindDuplicatesRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *FindDuplicatesRequest) GetCustomer() *Customer {
+	if x != nil {
+		return x.Customer
+	}
+	return nil
+}
+
+// Duplicate is an existing customer and why it looks like the same one:
+// "phone", "mobile", "finance_phone", "contact_phone" or "name".
+type Duplicate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Customer      *Customer              `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
+	Reasons       []string               `protobuf:"bytes,2,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Duplicate) Reset() {
+	*x = Duplicate{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Duplicate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Duplicate) ProtoMessage() {}
+
+func (x *Duplicate) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Duplicate.ProtoReflect.Descriptor instead.
+func (*Duplicate) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *Duplicate) GetCustomer() *Customer {
+	if x != nil {
+		return x.Customer
+	}
+	return nil
+}
+
+func (x *Duplicate) GetReasons() []string {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+type FindDuplicatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Duplicates    []*Duplicate           `protobuf:"bytes,1,rep,name=duplicates,proto3" json:"duplicates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindDuplicatesResponse) Reset() {
+	*x = FindDuplicatesResponse{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindDuplicatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindDuplicatesResponse) ProtoMessage() {}
+
+func (x *FindDuplicatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindDuplicatesResponse.ProtoReflect.Descriptor instead.
+func (*FindDuplicatesResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *FindDuplicatesResponse) GetDuplicates() []*Duplicate {
+	if x != nil {
+		return x.Duplicates
+	}
+	return nil
+}
+
+type MergeCustomersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Winner is the customer that stays, "customers/{id}".
+	Winner string `protobuf:"bytes,1,opt,name=winner,proto3" json:"winner,omitempty"`
+	// Loser is the customer merged into it.
+	Loser string `protobuf:"bytes,2,opt,name=loser,proto3" json:"loser,omitempty"`
+	// Fields are the values the merged customer takes, by field name
+	// ("custom.<key>" for custom fields). A field not named keeps the
+	// winner's value, or the loser's where the winner has none.
+	Fields        map[string]string `protobuf:"bytes,3,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeCustomersRequest) Reset() {
+	*x = MergeCustomersRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeCustomersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeCustomersRequest) ProtoMessage() {}
+
+func (x *MergeCustomersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeCustomersRequest.ProtoReflect.Descriptor instead.
+func (*MergeCustomersRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *MergeCustomersRequest) GetWinner() string {
+	if x != nil {
+		return x.Winner
+	}
+	return ""
+}
+
+func (x *MergeCustomersRequest) GetLoser() string {
+	if x != nil {
+		return x.Loser
+	}
+	return ""
+}
+
+func (x *MergeCustomersRequest) GetFields() map[string]string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type MergeCustomersResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Customer *Customer              `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
+	// Loser is the name that now redirects to customer.
+	Loser         string `protobuf:"bytes,2,opt,name=loser,proto3" json:"loser,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeCustomersResponse) Reset() {
+	*x = MergeCustomersResponse{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeCustomersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeCustomersResponse) ProtoMessage() {}
+
+func (x *MergeCustomersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeCustomersResponse.ProtoReflect.Descriptor instead.
+func (*MergeCustomersResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *MergeCustomersResponse) GetCustomer() *Customer {
+	if x != nil {
+		return x.Customer
+	}
+	return nil
+}
+
+func (x *MergeCustomersResponse) GetLoser() string {
+	if x != nil {
+		return x.Loser
+	}
+	return ""
+}
+
+type AddContactRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Parent is "customers/{id}".
+	Parent        string   `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	Contact       *Contact `protobuf:"bytes,2,opt,name=contact,proto3" json:"contact,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddContactRequest) Reset() {
+	*x = AddContactRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddContactRequest) ProtoMessage() {}
+
+func (x *AddContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddContactRequest.ProtoReflect.Descriptor instead.
+func (*AddContactRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AddContactRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *AddContactRequest) GetContact() *Contact {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+type UpdateContactRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Contact       *Contact               `protobuf:"bytes,1,opt,name=contact,proto3" json:"contact,omitempty"`
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateContactRequest) Reset() {
+	*x = UpdateContactRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateContactRequest) ProtoMessage() {}
+
+func (x *UpdateContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateContactRequest.ProtoReflect.Descriptor instead.
+func (*UpdateContactRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *UpdateContactRequest) GetContact() *Contact {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+func (x *UpdateContactRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type RemoveContactRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveContactRequest) Reset() {
+	*x = RemoveContactRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveContactRequest) ProtoMessage() {}
+
+func (x *RemoveContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveContactRequest.ProtoReflect.Descriptor instead.
+func (*RemoveContactRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RemoveContactRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type RemoveContactResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveContactResponse) Reset() {
+	*x = RemoveContactResponse{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveContactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveContactResponse) ProtoMessage() {}
+
+func (x *RemoveContactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveContactResponse.ProtoReflect.Descriptor instead.
+func (*RemoveContactResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{27}
+}
+
+type AddNoteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Parent        string                 `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddNoteRequest) Reset() {
+	*x = AddNoteRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddNoteRequest) ProtoMessage() {}
+
+func (x *AddNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddNoteRequest.ProtoReflect.Descriptor instead.
+func (*AddNoteRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *AddNoteRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *AddNoteRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// TimelineEntry is one thing that happened to a customer.
+type TimelineEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Kind is e.g. "customer.created", "customer.fields_set",
+	// "customer.note", "contact.added", "customer.merged".
+	Kind    string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Time    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Actor   string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	Summary string                 `protobuf:"bytes,4,opt,name=summary,proto3" json:"summary,omitempty"`
+	// Ref names what the entry is about (a contact, a merged customer, …).
+	Ref           string `protobuf:"bytes,5,opt,name=ref,proto3" json:"ref,omitempty"`
+	Origin        string `protobuf:"bytes,6,opt,name=origin,proto3" json:"origin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimelineEntry) Reset() {
+	*x = TimelineEntry{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimelineEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimelineEntry) ProtoMessage() {}
+
+func (x *TimelineEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimelineEntry.ProtoReflect.Descriptor instead.
+func (*TimelineEntry) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *TimelineEntry) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+type GetTimelineRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	PageSize  int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// NewestFirst pages from the latest entry backwards.
+	NewestFirst   bool `protobuf:"varint,4,opt,name=newest_first,json=newestFirst,proto3" json:"newest_first,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTimelineRequest) Reset() {
+	*x = GetTimelineRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTimelineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTimelineRequest) ProtoMessage() {}
+
+func (x *GetTimelineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTimelineRequest.ProtoReflect.Descriptor instead.
+func (*GetTimelineRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetTimelineRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetTimelineRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetTimelineRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *GetTimelineRequest) GetNewestFirst() bool {
+	if x != nil {
+		return x.NewestFirst
+	}
+	return false
+}
+
+type GetTimelineResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*TimelineEntry       `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTimelineResponse) Reset() {
+	*x = GetTimelineResponse{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTimelineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTimelineResponse) ProtoMessage() {}
+
+func (x *GetTimelineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTimelineResponse.ProtoReflect.Descriptor instead.
+func (*GetTimelineResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetTimelineResponse) GetEntries() []*TimelineEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *GetTimelineResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// CustomField is a customer field an administrator defined.
+type CustomField struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name is "customFields/{key}"; output only.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Key is the field's identifier, [a-z][a-z0-9_]{0,31}; values are named
+	// "custom.<key>".
+	Key           string          `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Label         string          `protobuf:"bytes,3,opt,name=label,proto3" json:"label,omitempty"`
+	Kind          CustomFieldKind `protobuf:"varint,4,opt,name=kind,proto3,enum=branchline.crm.v1.CustomFieldKind" json:"kind,omitempty"`
+	Options       []string        `protobuf:"bytes,5,rep,name=options,proto3" json:"options,omitempty"`
+	Retired       bool            `protobuf:"varint,6,opt,name=retired,proto3" json:"retired,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomField) Reset() {
+	*x = CustomField{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomField) ProtoMessage() {}
+
+func (x *CustomField) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomField.ProtoReflect.Descriptor instead.
+func (*CustomField) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CustomField) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CustomField) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *CustomField) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *CustomField) GetKind() CustomFieldKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CustomFieldKind_CUSTOM_FIELD_KIND_UNSPECIFIED
+}
+
+func (x *CustomField) GetOptions() []string {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+func (x *CustomField) GetRetired() bool {
+	if x != nil {
+		return x.Retired
+	}
+	return false
+}
+
+type DefineCustomFieldRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Field         *CustomField           `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DefineCustomFieldRequest) Reset() {
+	*x = DefineCustomFieldRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DefineCustomFieldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DefineCustomFieldRequest) ProtoMessage() {}
+
+func (x *DefineCustomFieldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DefineCustomFieldRequest.ProtoReflect.Descriptor instead.
+func (*DefineCustomFieldRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DefineCustomFieldRequest) GetField() *CustomField {
+	if x != nil {
+		return x.Field
+	}
+	return nil
+}
+
+type UpdateCustomFieldRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Field *CustomField           `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// UpdateMask names "label" and/or "options".
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCustomFieldRequest) Reset() {
+	*x = UpdateCustomFieldRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCustomFieldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCustomFieldRequest) ProtoMessage() {}
+
+func (x *UpdateCustomFieldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCustomFieldRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCustomFieldRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *UpdateCustomFieldRequest) GetField() *CustomField {
+	if x != nil {
+		return x.Field
+	}
+	return nil
+}
+
+func (x *UpdateCustomFieldRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type ListCustomFieldsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ShowRetired   bool                   `protobuf:"varint,1,opt,name=show_retired,json=showRetired,proto3" json:"show_retired,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCustomFieldsRequest) Reset() {
+	*x = ListCustomFieldsRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCustomFieldsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCustomFieldsRequest) ProtoMessage() {}
+
+func (x *ListCustomFieldsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCustomFieldsRequest.ProtoReflect.Descriptor instead.
+func (*ListCustomFieldsRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListCustomFieldsRequest) GetShowRetired() bool {
+	if x != nil {
+		return x.ShowRetired
+	}
+	return false
+}
+
+type ListCustomFieldsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Fields        []*CustomField         `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCustomFieldsResponse) Reset() {
+	*x = ListCustomFieldsResponse{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCustomFieldsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCustomFieldsResponse) ProtoMessage() {}
+
+func (x *ListCustomFieldsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCustomFieldsResponse.ProtoReflect.Descriptor instead.
+func (*ListCustomFieldsResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListCustomFieldsResponse) GetFields() []*CustomField {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type RetireCustomFieldRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireCustomFieldRequest) Reset() {
+	*x = RetireCustomFieldRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireCustomFieldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireCustomFieldRequest) ProtoMessage() {}
+
+func (x *RetireCustomFieldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireCustomFieldRequest.ProtoReflect.Descriptor instead.
+func (*RetireCustomFieldRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *RetireCustomFieldRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type PreviewImportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Content is the file, at most 10 MiB and 20,000 rows.
+	Content       []byte     `protobuf:"bytes,1,opt,name=content,proto3" json:"content,omitempty"`
+	Format        FileFormat `protobuf:"varint,2,opt,name=format,proto3,enum=branchline.crm.v1.FileFormat" json:"format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewImportRequest) Reset() {
+	*x = PreviewImportRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewImportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewImportRequest) ProtoMessage() {}
+
+func (x *PreviewImportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewImportRequest.ProtoReflect.Descriptor instead.
+func (*PreviewImportRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *PreviewImportRequest) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *PreviewImportRequest) GetFormat() FileFormat {
+	if x != nil {
+		return x.Format
+	}
+	return FileFormat_FILE_FORMAT_UNSPECIFIED
+}
+
+// FieldError is what is wrong with one value.
+type FieldError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Field string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// Code is a stable message key ("required", "bad_phone", …).
+	Code          string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	Detail        string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FieldError) Reset() {
+	*x = FieldError{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FieldError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FieldError) ProtoMessage() {}
+
+func (x *FieldError) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FieldError.ProtoReflect.Descriptor instead.
+func (*FieldError) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *FieldError) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *FieldError) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *FieldError) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+// ImportDuplicate is what an imported row may duplicate: a stored customer
+// or an earlier row of the file.
+type ImportDuplicate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Customer is "customers/{id}", empty for a row of the file.
+	Customer    string `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// Line is the earlier row's line in the file, 0 for a stored customer.
+	Line          int32    `protobuf:"varint,3,opt,name=line,proto3" json:"line,omitempty"`
+	Reasons       []string `protobuf:"bytes,4,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportDuplicate) Reset() {
+	*x = ImportDuplicate{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportDuplicate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportDuplicate) ProtoMessage() {}
+
+func (x *ImportDuplicate) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportDuplicate.ProtoReflect.Descriptor instead.
+func (*ImportDuplicate) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ImportDuplicate) GetCustomer() string {
+	if x != nil {
+		return x.Customer
+	}
+	return ""
+}
+
+func (x *ImportDuplicate) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *ImportDuplicate) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *ImportDuplicate) GetReasons() []string {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+// ImportRow is the preview of one row.
+type ImportRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Line is the row's line in the file (the header is line 1).
+	Line int32 `protobuf:"varint,1,opt,name=line,proto3" json:"line,omitempty"`
+	// Values are the normalised values by field name.
+	Values        map[string]string  `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Errors        []*FieldError      `protobuf:"bytes,3,rep,name=errors,proto3" json:"errors,omitempty"`
+	Duplicates    []*ImportDuplicate `protobuf:"bytes,4,rep,name=duplicates,proto3" json:"duplicates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRow) Reset() {
+	*x = ImportRow{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRow) ProtoMessage() {}
+
+func (x *ImportRow) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRow.ProtoReflect.Descriptor instead.
+func (*ImportRow) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ImportRow) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *ImportRow) GetValues() map[string]string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *ImportRow) GetErrors() []*FieldError {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+func (x *ImportRow) GetDuplicates() []*ImportDuplicate {
+	if x != nil {
+		return x.Duplicates
+	}
+	return nil
+}
+
+type PreviewImportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Columns are the field each column of the header maps to ("" when
+	// ignored).
+	Columns []string `protobuf:"bytes,1,rep,name=columns,proto3" json:"columns,omitempty"`
+	// UnknownColumns are header cells that name no field.
+	UnknownColumns []string     `protobuf:"bytes,2,rep,name=unknown_columns,json=unknownColumns,proto3" json:"unknown_columns,omitempty"`
+	Rows           []*ImportRow `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	ValidRows      int32        `protobuf:"varint,4,opt,name=valid_rows,json=validRows,proto3" json:"valid_rows,omitempty"`
+	ErrorRows      int32        `protobuf:"varint,5,opt,name=error_rows,json=errorRows,proto3" json:"error_rows,omitempty"`
+	DuplicateRows  int32        `protobuf:"varint,6,opt,name=duplicate_rows,json=duplicateRows,proto3" json:"duplicate_rows,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PreviewImportResponse) Reset() {
+	*x = PreviewImportResponse{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewImportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewImportResponse) ProtoMessage() {}
+
+func (x *PreviewImportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewImportResponse.ProtoReflect.Descriptor instead.
+func (*PreviewImportResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *PreviewImportResponse) GetColumns() []string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *PreviewImportResponse) GetUnknownColumns() []string {
+	if x != nil {
+		return x.UnknownColumns
+	}
+	return nil
+}
+
+func (x *PreviewImportResponse) GetRows() []*ImportRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *PreviewImportResponse) GetValidRows() int32 {
+	if x != nil {
+		return x.ValidRows
+	}
+	return 0
+}
+
+func (x *PreviewImportResponse) GetErrorRows() int32 {
+	if x != nil {
+		return x.ErrorRows
+	}
+	return 0
+}
+
+func (x *PreviewImportResponse) GetDuplicateRows() int32 {
+	if x != nil {
+		return x.DuplicateRows
+	}
+	return 0
+}
+
+type CommitImportRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Content []byte                 `protobuf:"bytes,1,opt,name=content,proto3" json:"content,omitempty"`
+	Format  FileFormat             `protobuf:"varint,2,opt,name=format,proto3,enum=branchline.crm.v1.FileFormat" json:"format,omitempty"`
+	// ImportAnyway lists lines of duplicate rows to import all the same.
+	ImportAnyway  []int32 `protobuf:"varint,3,rep,packed,name=import_anyway,json=importAnyway,proto3" json:"import_anyway,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitImportRequest) Reset() {
+	*x = CommitImportRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitImportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitImportRequest) ProtoMessage() {}
+
+func (x *CommitImportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitImportRequest.ProtoReflect.Descriptor instead.
+func (*CommitImportRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *CommitImportRequest) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *CommitImportRequest) GetFormat() FileFormat {
+	if x != nil {
+		return x.Format
+	}
+	return FileFormat_FILE_FORMAT_UNSPECIFIED
+}
+
+func (x *CommitImportRequest) GetImportAnyway() []int32 {
+	if x != nil {
+		return x.ImportAnyway
+	}
+	return nil
+}
+
+type CommitImportResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Imported int32                  `protobuf:"varint,1,opt,name=imported,proto3" json:"imported,omitempty"`
+	Skipped  int32                  `protobuf:"varint,2,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// Customers are the names of the created customers, in file order.
+	Customers     []string `protobuf:"bytes,3,rep,name=customers,proto3" json:"customers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitImportResponse) Reset() {
+	*x = CommitImportResponse{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitImportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitImportResponse) ProtoMessage() {}
+
+func (x *CommitImportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitImportResponse.ProtoReflect.Descriptor instead.
+func (*CommitImportResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *CommitImportResponse) GetImported() int32 {
+	if x != nil {
+		return x.Imported
+	}
+	return 0
+}
+
+func (x *CommitImportResponse) GetSkipped() int32 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *CommitImportResponse) GetCustomers() []string {
+	if x != nil {
+		return x.Customers
+	}
+	return nil
+}
+
+type ExportCustomersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Filters       []*Filter              `protobuf:"bytes,1,rep,name=filters,proto3" json:"filters,omitempty"`
+	Query         string                 `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	Format        FileFormat             `protobuf:"varint,3,opt,name=format,proto3,enum=branchline.crm.v1.FileFormat" json:"format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportCustomersRequest) Reset() {
+	*x = ExportCustomersRequest{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportCustomersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportCustomersRequest) ProtoMessage() {}
+
+func (x *ExportCustomersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportCustomersRequest.ProtoReflect.Descriptor instead.
+func (*ExportCustomersRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ExportCustomersRequest) GetFilters() []*Filter {
+	if x != nil {
+		return x.Filters
+	}
+	return nil
+}
+
+func (x *ExportCustomersRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ExportCustomersRequest) GetFormat() FileFormat {
+	if x != nil {
+		return x.Format
+	}
+	return FileFormat_FILE_FORMAT_UNSPECIFIED
+}
+
+type ExportCustomersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Content       []byte                 `protobuf:"bytes,1,opt,name=content,proto3" json:"content,omitempty"`
+	Filename      string                 `protobuf:"bytes,2,opt,name=filename,proto3" json:"filename,omitempty"`
+	ContentType   string                 `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Rows          int32                  `protobuf:"varint,4,opt,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportCustomersResponse) Reset() {
+	*x = ExportCustomersResponse{}
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportCustomersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportCustomersResponse) ProtoMessage() {}
+
+func (x *ExportCustomersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_customer_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportCustomersResponse.ProtoReflect.Descriptor instead.
+func (*ExportCustomersResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_customer_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ExportCustomersResponse) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *ExportCustomersResponse) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *ExportCustomersResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *ExportCustomersResponse) GetRows() int32 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
 var File_branchline_crm_v1_customer_proto protoreflect.FileDescriptor
 
 const file_branchline_crm_v1_customer_proto_rawDesc = "" +
 	"\n" +
-	" branchline/crm/v1/customer.proto\x12\x11branchline.crm.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x05\n" +
+	" branchline/crm/v1/customer.proto\x12\x11branchline.crm.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\b\n" +
 	"\bCustomer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x1a\n" +
@@ -650,9 +3242,23 @@ const file_branchline_crm_v1_customer_proto_rawDesc = "" +
 	"\vcreate_time\x18\x1f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18  \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"P\n" +
+	"updateTime\x12?\n" +
+	"\x06custom\x18( \x03(\v2'.branchline.crm.v1.Customer.CustomEntryR\x06custom\x126\n" +
+	"\bcontacts\x18) \x03(\v2\x1a.branchline.crm.v1.ContactR\bcontacts\x12\x18\n" +
+	"\adeleted\x18* \x01(\bR\adeleted\x12\x1f\n" +
+	"\vdelete_user\x18+ \x01(\tR\n" +
+	"deleteUser\x12;\n" +
+	"\vdelete_time\x18, \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"deleteTime\x12\x1f\n" +
+	"\vmerged_from\x18- \x01(\tR\n" +
+	"mergedFrom\x12#\n" +
+	"\rphones_masked\x18. \x01(\bR\fphonesMasked\x1a9\n" +
+	"\vCustomEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"y\n" +
 	"\x15CreateCustomerRequest\x127\n" +
-	"\bcustomer\x18\x01 \x01(\v2\x1b.branchline.crm.v1.CustomerR\bcustomer\"(\n" +
+	"\bcustomer\x18\x01 \x01(\v2\x1b.branchline.crm.v1.CustomerR\bcustomer\x12'\n" +
+	"\x0fallow_duplicate\x18\x02 \x01(\bR\x0eallowDuplicate\"(\n" +
 	"\x12GetCustomerRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x8d\x01\n" +
 	"\x15UpdateCustomerRequest\x127\n" +
@@ -669,13 +3275,225 @@ const file_branchline_crm_v1_customer_proto_rawDesc = "" +
 	"\x14LookupByPhoneRequest\x12\x14\n" +
 	"\x05phone\x18\x01 \x01(\tR\x05phone\"R\n" +
 	"\x15LookupByPhoneResponse\x129\n" +
-	"\tcustomers\x18\x01 \x03(\v2\x1b.branchline.crm.v1.CustomerR\tcustomers2\xde\x03\n" +
+	"\tcustomers\x18\x01 \x03(\v2\x1b.branchline.crm.v1.CustomerR\tcustomers\"\x86\x04\n" +
+	"\aContact\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x16\n" +
+	"\x06gender\x18\x03 \x01(\tR\x06gender\x12\x14\n" +
+	"\x05title\x18\x04 \x01(\tR\x05title\x12\x1e\n" +
+	"\n" +
+	"department\x18\x05 \x01(\tR\n" +
+	"department\x12\x18\n" +
+	"\amanager\x18\x06 \x01(\tR\amanager\x12\x14\n" +
+	"\x05phone\x18\a \x01(\tR\x05phone\x12\x16\n" +
+	"\x06mobile\x18\b \x01(\tR\x06mobile\x12\x1d\n" +
+	"\n" +
+	"home_phone\x18\t \x01(\tR\thomePhone\x12\x10\n" +
+	"\x03fax\x18\n" +
+	" \x01(\tR\x03fax\x12\x14\n" +
+	"\x05email\x18\v \x01(\tR\x05email\x12\x1a\n" +
+	"\bbirthday\x18\f \x01(\tR\bbirthday\x12\x18\n" +
+	"\ahobbies\x18\r \x01(\tR\ahobbies\x12\x12\n" +
+	"\x04note\x18\x0e \x01(\tR\x04note\x12#\n" +
+	"\rphones_masked\x18\x14 \x01(\bR\fphonesMasked\x12;\n" +
+	"\vcreate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"+\n" +
+	"\x15DeleteCustomerRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"-\n" +
+	"\x17UndeleteCustomerRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"Y\n" +
+	"\x1bListDeletedCustomersRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x81\x01\n" +
+	"\x1cListDeletedCustomersResponse\x129\n" +
+	"\tcustomers\x18\x01 \x03(\v2\x1b.branchline.crm.v1.CustomerR\tcustomers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"m\n" +
+	"\x06Filter\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x127\n" +
+	"\boperator\x18\x02 \x01(\x0e2\x1b.branchline.crm.v1.OperatorR\boperator\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\"\x9f\x01\n" +
+	"\x16SearchCustomersRequest\x123\n" +
+	"\afilters\x18\x01 \x03(\v2\x19.branchline.crm.v1.FilterR\afilters\x12\x14\n" +
+	"\x05query\x18\x02 \x01(\tR\x05query\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"|\n" +
+	"\x17SearchCustomersResponse\x129\n" +
+	"\tcustomers\x18\x01 \x03(\v2\x1b.branchline.crm.v1.CustomerR\tcustomers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"E\n" +
+	"\x17SuggestCustomersRequest\x12\x14\n" +
+	"\x05query\x18\x01 \x01(\tR\x05query\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\x9f\x01\n" +
+	"\n" +
+	"Suggestion\x12\x1a\n" +
+	"\bcustomer\x18\x01 \x01(\tR\bcustomer\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12\x12\n" +
+	"\x04city\x18\x04 \x01(\tR\x04city\x12\x14\n" +
+	"\x05field\x18\x05 \x01(\tR\x05field\x12\x14\n" +
+	"\x05value\x18\x06 \x01(\tR\x05value\"[\n" +
+	"\x18SuggestCustomersResponse\x12?\n" +
+	"\vsuggestions\x18\x01 \x03(\v2\x1d.branchline.crm.v1.SuggestionR\vsuggestions\"P\n" +
+	"\x15FindDuplicatesRequest\x127\n" +
+	"\bcustomer\x18\x01 \x01(\v2\x1b.branchline.crm.v1.CustomerR\bcustomer\"^\n" +
+	"\tDuplicate\x127\n" +
+	"\bcustomer\x18\x01 \x01(\v2\x1b.branchline.crm.v1.CustomerR\bcustomer\x12\x18\n" +
+	"\areasons\x18\x02 \x03(\tR\areasons\"V\n" +
+	"\x16FindDuplicatesResponse\x12<\n" +
+	"\n" +
+	"duplicates\x18\x01 \x03(\v2\x1c.branchline.crm.v1.DuplicateR\n" +
+	"duplicates\"\xce\x01\n" +
+	"\x15MergeCustomersRequest\x12\x16\n" +
+	"\x06winner\x18\x01 \x01(\tR\x06winner\x12\x14\n" +
+	"\x05loser\x18\x02 \x01(\tR\x05loser\x12L\n" +
+	"\x06fields\x18\x03 \x03(\v24.branchline.crm.v1.MergeCustomersRequest.FieldsEntryR\x06fields\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"g\n" +
+	"\x16MergeCustomersResponse\x127\n" +
+	"\bcustomer\x18\x01 \x01(\v2\x1b.branchline.crm.v1.CustomerR\bcustomer\x12\x14\n" +
+	"\x05loser\x18\x02 \x01(\tR\x05loser\"a\n" +
+	"\x11AddContactRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x124\n" +
+	"\acontact\x18\x02 \x01(\v2\x1a.branchline.crm.v1.ContactR\acontact\"\x89\x01\n" +
+	"\x14UpdateContactRequest\x124\n" +
+	"\acontact\x18\x01 \x01(\v2\x1a.branchline.crm.v1.ContactR\acontact\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"*\n" +
+	"\x14RemoveContactRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x17\n" +
+	"\x15RemoveContactResponse\"<\n" +
+	"\x0eAddNoteRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"\xad\x01\n" +
+	"\rTimelineEntry\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x18\n" +
+	"\asummary\x18\x04 \x01(\tR\asummary\x12\x10\n" +
+	"\x03ref\x18\x05 \x01(\tR\x03ref\x12\x16\n" +
+	"\x06origin\x18\x06 \x01(\tR\x06origin\"\x87\x01\n" +
+	"\x12GetTimelineRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12!\n" +
+	"\fnewest_first\x18\x04 \x01(\bR\vnewestFirst\"y\n" +
+	"\x13GetTimelineResponse\x12:\n" +
+	"\aentries\x18\x01 \x03(\v2 .branchline.crm.v1.TimelineEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb5\x01\n" +
+	"\vCustomField\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x14\n" +
+	"\x05label\x18\x03 \x01(\tR\x05label\x126\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\".branchline.crm.v1.CustomFieldKindR\x04kind\x12\x18\n" +
+	"\aoptions\x18\x05 \x03(\tR\aoptions\x12\x18\n" +
+	"\aretired\x18\x06 \x01(\bR\aretired\"P\n" +
+	"\x18DefineCustomFieldRequest\x124\n" +
+	"\x05field\x18\x01 \x01(\v2\x1e.branchline.crm.v1.CustomFieldR\x05field\"\x8d\x01\n" +
+	"\x18UpdateCustomFieldRequest\x124\n" +
+	"\x05field\x18\x01 \x01(\v2\x1e.branchline.crm.v1.CustomFieldR\x05field\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"<\n" +
+	"\x17ListCustomFieldsRequest\x12!\n" +
+	"\fshow_retired\x18\x01 \x01(\bR\vshowRetired\"R\n" +
+	"\x18ListCustomFieldsResponse\x126\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1e.branchline.crm.v1.CustomFieldR\x06fields\".\n" +
+	"\x18RetireCustomFieldRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"g\n" +
+	"\x14PreviewImportRequest\x12\x18\n" +
+	"\acontent\x18\x01 \x01(\fR\acontent\x125\n" +
+	"\x06format\x18\x02 \x01(\x0e2\x1d.branchline.crm.v1.FileFormatR\x06format\"N\n" +
+	"\n" +
+	"FieldError\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"~\n" +
+	"\x0fImportDuplicate\x12\x1a\n" +
+	"\bcustomer\x18\x01 \x01(\tR\bcustomer\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x12\n" +
+	"\x04line\x18\x03 \x01(\x05R\x04line\x12\x18\n" +
+	"\areasons\x18\x04 \x03(\tR\areasons\"\x97\x02\n" +
+	"\tImportRow\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\x05R\x04line\x12@\n" +
+	"\x06values\x18\x02 \x03(\v2(.branchline.crm.v1.ImportRow.ValuesEntryR\x06values\x125\n" +
+	"\x06errors\x18\x03 \x03(\v2\x1d.branchline.crm.v1.FieldErrorR\x06errors\x12B\n" +
+	"\n" +
+	"duplicates\x18\x04 \x03(\v2\".branchline.crm.v1.ImportDuplicateR\n" +
+	"duplicates\x1a9\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf1\x01\n" +
+	"\x15PreviewImportResponse\x12\x18\n" +
+	"\acolumns\x18\x01 \x03(\tR\acolumns\x12'\n" +
+	"\x0funknown_columns\x18\x02 \x03(\tR\x0eunknownColumns\x120\n" +
+	"\x04rows\x18\x03 \x03(\v2\x1c.branchline.crm.v1.ImportRowR\x04rows\x12\x1d\n" +
+	"\n" +
+	"valid_rows\x18\x04 \x01(\x05R\tvalidRows\x12\x1d\n" +
+	"\n" +
+	"error_rows\x18\x05 \x01(\x05R\terrorRows\x12%\n" +
+	"\x0eduplicate_rows\x18\x06 \x01(\x05R\rduplicateRows\"\x8b\x01\n" +
+	"\x13CommitImportRequest\x12\x18\n" +
+	"\acontent\x18\x01 \x01(\fR\acontent\x125\n" +
+	"\x06format\x18\x02 \x01(\x0e2\x1d.branchline.crm.v1.FileFormatR\x06format\x12#\n" +
+	"\rimport_anyway\x18\x03 \x03(\x05R\fimportAnyway\"j\n" +
+	"\x14CommitImportResponse\x12\x1a\n" +
+	"\bimported\x18\x01 \x01(\x05R\bimported\x12\x18\n" +
+	"\askipped\x18\x02 \x01(\x05R\askipped\x12\x1c\n" +
+	"\tcustomers\x18\x03 \x03(\tR\tcustomers\"\x9a\x01\n" +
+	"\x16ExportCustomersRequest\x123\n" +
+	"\afilters\x18\x01 \x03(\v2\x19.branchline.crm.v1.FilterR\afilters\x12\x14\n" +
+	"\x05query\x18\x02 \x01(\tR\x05query\x125\n" +
+	"\x06format\x18\x03 \x01(\x0e2\x1d.branchline.crm.v1.FileFormatR\x06format\"\x86\x01\n" +
+	"\x17ExportCustomersResponse\x12\x18\n" +
+	"\acontent\x18\x01 \x01(\fR\acontent\x12\x1a\n" +
+	"\bfilename\x18\x02 \x01(\tR\bfilename\x12!\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04rows\x18\x04 \x01(\x05R\x04rows*P\n" +
+	"\bOperator\x12\x18\n" +
+	"\x14OPERATOR_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fOPERATOR_EQUALS\x10\x01\x12\x15\n" +
+	"\x11OPERATOR_CONTAINS\x10\x02*\xa8\x01\n" +
+	"\x0fCustomFieldKind\x12!\n" +
+	"\x1dCUSTOM_FIELD_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16CUSTOM_FIELD_KIND_TEXT\x10\x01\x12\x1c\n" +
+	"\x18CUSTOM_FIELD_KIND_NUMBER\x10\x02\x12\x1a\n" +
+	"\x16CUSTOM_FIELD_KIND_DATE\x10\x03\x12\x1c\n" +
+	"\x18CUSTOM_FIELD_KIND_CHOICE\x10\x04*T\n" +
+	"\n" +
+	"FileFormat\x12\x1b\n" +
+	"\x17FILE_FORMAT_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fFILE_FORMAT_CSV\x10\x01\x12\x14\n" +
+	"\x10FILE_FORMAT_XLSX\x10\x022\xac\x12\n" +
 	"\x0fCustomerService\x12W\n" +
 	"\x0eCreateCustomer\x12(.branchline.crm.v1.CreateCustomerRequest\x1a\x1b.branchline.crm.v1.Customer\x12Q\n" +
 	"\vGetCustomer\x12%.branchline.crm.v1.GetCustomerRequest\x1a\x1b.branchline.crm.v1.Customer\x12W\n" +
-	"\x0eUpdateCustomer\x12(.branchline.crm.v1.UpdateCustomerRequest\x1a\x1b.branchline.crm.v1.Customer\x12b\n" +
-	"\rListCustomers\x12'.branchline.crm.v1.ListCustomersRequest\x1a(.branchline.crm.v1.ListCustomersResponse\x12b\n" +
-	"\rLookupByPhone\x12'.branchline.crm.v1.LookupByPhoneRequest\x1a(.branchline.crm.v1.LookupByPhoneResponseB\xb4\x01\n" +
+	"\x0eUpdateCustomer\x12(.branchline.crm.v1.UpdateCustomerRequest\x1a\x1b.branchline.crm.v1.Customer\x12W\n" +
+	"\x0eDeleteCustomer\x12(.branchline.crm.v1.DeleteCustomerRequest\x1a\x1b.branchline.crm.v1.Customer\x12[\n" +
+	"\x10UndeleteCustomer\x12*.branchline.crm.v1.UndeleteCustomerRequest\x1a\x1b.branchline.crm.v1.Customer\x12w\n" +
+	"\x14ListDeletedCustomers\x12..branchline.crm.v1.ListDeletedCustomersRequest\x1a/.branchline.crm.v1.ListDeletedCustomersResponse\x12b\n" +
+	"\rListCustomers\x12'.branchline.crm.v1.ListCustomersRequest\x1a(.branchline.crm.v1.ListCustomersResponse\x12h\n" +
+	"\x0fSearchCustomers\x12).branchline.crm.v1.SearchCustomersRequest\x1a*.branchline.crm.v1.SearchCustomersResponse\x12k\n" +
+	"\x10SuggestCustomers\x12*.branchline.crm.v1.SuggestCustomersRequest\x1a+.branchline.crm.v1.SuggestCustomersResponse\x12b\n" +
+	"\rLookupByPhone\x12'.branchline.crm.v1.LookupByPhoneRequest\x1a(.branchline.crm.v1.LookupByPhoneResponse\x12e\n" +
+	"\x0eFindDuplicates\x12(.branchline.crm.v1.FindDuplicatesRequest\x1a).branchline.crm.v1.FindDuplicatesResponse\x12e\n" +
+	"\x0eMergeCustomers\x12(.branchline.crm.v1.MergeCustomersRequest\x1a).branchline.crm.v1.MergeCustomersResponse\x12N\n" +
+	"\n" +
+	"AddContact\x12$.branchline.crm.v1.AddContactRequest\x1a\x1a.branchline.crm.v1.Contact\x12T\n" +
+	"\rUpdateContact\x12'.branchline.crm.v1.UpdateContactRequest\x1a\x1a.branchline.crm.v1.Contact\x12b\n" +
+	"\rRemoveContact\x12'.branchline.crm.v1.RemoveContactRequest\x1a(.branchline.crm.v1.RemoveContactResponse\x12N\n" +
+	"\aAddNote\x12!.branchline.crm.v1.AddNoteRequest\x1a .branchline.crm.v1.TimelineEntry\x12\\\n" +
+	"\vGetTimeline\x12%.branchline.crm.v1.GetTimelineRequest\x1a&.branchline.crm.v1.GetTimelineResponse\x12`\n" +
+	"\x11DefineCustomField\x12+.branchline.crm.v1.DefineCustomFieldRequest\x1a\x1e.branchline.crm.v1.CustomField\x12`\n" +
+	"\x11UpdateCustomField\x12+.branchline.crm.v1.UpdateCustomFieldRequest\x1a\x1e.branchline.crm.v1.CustomField\x12k\n" +
+	"\x10ListCustomFields\x12*.branchline.crm.v1.ListCustomFieldsRequest\x1a+.branchline.crm.v1.ListCustomFieldsResponse\x12`\n" +
+	"\x11RetireCustomField\x12+.branchline.crm.v1.RetireCustomFieldRequest\x1a\x1e.branchline.crm.v1.CustomField\x12b\n" +
+	"\rPreviewImport\x12'.branchline.crm.v1.PreviewImportRequest\x1a(.branchline.crm.v1.PreviewImportResponse\x12_\n" +
+	"\fCommitImport\x12&.branchline.crm.v1.CommitImportRequest\x1a'.branchline.crm.v1.CommitImportResponse\x12h\n" +
+	"\x0fExportCustomers\x12).branchline.crm.v1.ExportCustomersRequest\x1a*.branchline.crm.v1.ExportCustomersResponseB\xb4\x01\n" +
 	"\x15com.branchline.crm.v1B\rCustomerProtoP\x01Z&branchline/gen/branchline/crm/v1;crmv1\xa2\x02\x03BCX\xaa\x02\x11Branchline.Crm.V1\xca\x02\x11Branchline\\Crm\\V1\xe2\x02\x1dBranchline\\Crm\\V1\\GPBMetadata\xea\x02\x13Branchline::Crm::V1b\x06proto3"
 
 var (
@@ -690,42 +3508,159 @@ func file_branchline_crm_v1_customer_proto_rawDescGZIP() []byte {
 	return file_branchline_crm_v1_customer_proto_rawDescData
 }
 
-var file_branchline_crm_v1_customer_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_branchline_crm_v1_customer_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_branchline_crm_v1_customer_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_branchline_crm_v1_customer_proto_goTypes = []any{
-	(*Customer)(nil),              // 0: branchline.crm.v1.Customer
-	(*CreateCustomerRequest)(nil), // 1: branchline.crm.v1.CreateCustomerRequest
-	(*GetCustomerRequest)(nil),    // 2: branchline.crm.v1.GetCustomerRequest
-	(*UpdateCustomerRequest)(nil), // 3: branchline.crm.v1.UpdateCustomerRequest
-	(*ListCustomersRequest)(nil),  // 4: branchline.crm.v1.ListCustomersRequest
-	(*ListCustomersResponse)(nil), // 5: branchline.crm.v1.ListCustomersResponse
-	(*LookupByPhoneRequest)(nil),  // 6: branchline.crm.v1.LookupByPhoneRequest
-	(*LookupByPhoneResponse)(nil), // 7: branchline.crm.v1.LookupByPhoneResponse
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 9: google.protobuf.FieldMask
+	(Operator)(0),                        // 0: branchline.crm.v1.Operator
+	(CustomFieldKind)(0),                 // 1: branchline.crm.v1.CustomFieldKind
+	(FileFormat)(0),                      // 2: branchline.crm.v1.FileFormat
+	(*Customer)(nil),                     // 3: branchline.crm.v1.Customer
+	(*CreateCustomerRequest)(nil),        // 4: branchline.crm.v1.CreateCustomerRequest
+	(*GetCustomerRequest)(nil),           // 5: branchline.crm.v1.GetCustomerRequest
+	(*UpdateCustomerRequest)(nil),        // 6: branchline.crm.v1.UpdateCustomerRequest
+	(*ListCustomersRequest)(nil),         // 7: branchline.crm.v1.ListCustomersRequest
+	(*ListCustomersResponse)(nil),        // 8: branchline.crm.v1.ListCustomersResponse
+	(*LookupByPhoneRequest)(nil),         // 9: branchline.crm.v1.LookupByPhoneRequest
+	(*LookupByPhoneResponse)(nil),        // 10: branchline.crm.v1.LookupByPhoneResponse
+	(*Contact)(nil),                      // 11: branchline.crm.v1.Contact
+	(*DeleteCustomerRequest)(nil),        // 12: branchline.crm.v1.DeleteCustomerRequest
+	(*UndeleteCustomerRequest)(nil),      // 13: branchline.crm.v1.UndeleteCustomerRequest
+	(*ListDeletedCustomersRequest)(nil),  // 14: branchline.crm.v1.ListDeletedCustomersRequest
+	(*ListDeletedCustomersResponse)(nil), // 15: branchline.crm.v1.ListDeletedCustomersResponse
+	(*Filter)(nil),                       // 16: branchline.crm.v1.Filter
+	(*SearchCustomersRequest)(nil),       // 17: branchline.crm.v1.SearchCustomersRequest
+	(*SearchCustomersResponse)(nil),      // 18: branchline.crm.v1.SearchCustomersResponse
+	(*SuggestCustomersRequest)(nil),      // 19: branchline.crm.v1.SuggestCustomersRequest
+	(*Suggestion)(nil),                   // 20: branchline.crm.v1.Suggestion
+	(*SuggestCustomersResponse)(nil),     // 21: branchline.crm.v1.SuggestCustomersResponse
+	(*FindDuplicatesRequest)(nil),        // 22: branchline.crm.v1.FindDuplicatesRequest
+	(*Duplicate)(nil),                    // 23: branchline.crm.v1.Duplicate
+	(*FindDuplicatesResponse)(nil),       // 24: branchline.crm.v1.FindDuplicatesResponse
+	(*MergeCustomersRequest)(nil),        // 25: branchline.crm.v1.MergeCustomersRequest
+	(*MergeCustomersResponse)(nil),       // 26: branchline.crm.v1.MergeCustomersResponse
+	(*AddContactRequest)(nil),            // 27: branchline.crm.v1.AddContactRequest
+	(*UpdateContactRequest)(nil),         // 28: branchline.crm.v1.UpdateContactRequest
+	(*RemoveContactRequest)(nil),         // 29: branchline.crm.v1.RemoveContactRequest
+	(*RemoveContactResponse)(nil),        // 30: branchline.crm.v1.RemoveContactResponse
+	(*AddNoteRequest)(nil),               // 31: branchline.crm.v1.AddNoteRequest
+	(*TimelineEntry)(nil),                // 32: branchline.crm.v1.TimelineEntry
+	(*GetTimelineRequest)(nil),           // 33: branchline.crm.v1.GetTimelineRequest
+	(*GetTimelineResponse)(nil),          // 34: branchline.crm.v1.GetTimelineResponse
+	(*CustomField)(nil),                  // 35: branchline.crm.v1.CustomField
+	(*DefineCustomFieldRequest)(nil),     // 36: branchline.crm.v1.DefineCustomFieldRequest
+	(*UpdateCustomFieldRequest)(nil),     // 37: branchline.crm.v1.UpdateCustomFieldRequest
+	(*ListCustomFieldsRequest)(nil),      // 38: branchline.crm.v1.ListCustomFieldsRequest
+	(*ListCustomFieldsResponse)(nil),     // 39: branchline.crm.v1.ListCustomFieldsResponse
+	(*RetireCustomFieldRequest)(nil),     // 40: branchline.crm.v1.RetireCustomFieldRequest
+	(*PreviewImportRequest)(nil),         // 41: branchline.crm.v1.PreviewImportRequest
+	(*FieldError)(nil),                   // 42: branchline.crm.v1.FieldError
+	(*ImportDuplicate)(nil),              // 43: branchline.crm.v1.ImportDuplicate
+	(*ImportRow)(nil),                    // 44: branchline.crm.v1.ImportRow
+	(*PreviewImportResponse)(nil),        // 45: branchline.crm.v1.PreviewImportResponse
+	(*CommitImportRequest)(nil),          // 46: branchline.crm.v1.CommitImportRequest
+	(*CommitImportResponse)(nil),         // 47: branchline.crm.v1.CommitImportResponse
+	(*ExportCustomersRequest)(nil),       // 48: branchline.crm.v1.ExportCustomersRequest
+	(*ExportCustomersResponse)(nil),      // 49: branchline.crm.v1.ExportCustomersResponse
+	nil,                                  // 50: branchline.crm.v1.Customer.CustomEntry
+	nil,                                  // 51: branchline.crm.v1.MergeCustomersRequest.FieldsEntry
+	nil,                                  // 52: branchline.crm.v1.ImportRow.ValuesEntry
+	(*timestamppb.Timestamp)(nil),        // 53: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 54: google.protobuf.FieldMask
 }
 var file_branchline_crm_v1_customer_proto_depIdxs = []int32{
-	8,  // 0: branchline.crm.v1.Customer.create_time:type_name -> google.protobuf.Timestamp
-	8,  // 1: branchline.crm.v1.Customer.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: branchline.crm.v1.CreateCustomerRequest.customer:type_name -> branchline.crm.v1.Customer
-	0,  // 3: branchline.crm.v1.UpdateCustomerRequest.customer:type_name -> branchline.crm.v1.Customer
-	9,  // 4: branchline.crm.v1.UpdateCustomerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 5: branchline.crm.v1.ListCustomersResponse.customers:type_name -> branchline.crm.v1.Customer
-	0,  // 6: branchline.crm.v1.LookupByPhoneResponse.customers:type_name -> branchline.crm.v1.Customer
-	1,  // 7: branchline.crm.v1.CustomerService.CreateCustomer:input_type -> branchline.crm.v1.CreateCustomerRequest
-	2,  // 8: branchline.crm.v1.CustomerService.GetCustomer:input_type -> branchline.crm.v1.GetCustomerRequest
-	3,  // 9: branchline.crm.v1.CustomerService.UpdateCustomer:input_type -> branchline.crm.v1.UpdateCustomerRequest
-	4,  // 10: branchline.crm.v1.CustomerService.ListCustomers:input_type -> branchline.crm.v1.ListCustomersRequest
-	6,  // 11: branchline.crm.v1.CustomerService.LookupByPhone:input_type -> branchline.crm.v1.LookupByPhoneRequest
-	0,  // 12: branchline.crm.v1.CustomerService.CreateCustomer:output_type -> branchline.crm.v1.Customer
-	0,  // 13: branchline.crm.v1.CustomerService.GetCustomer:output_type -> branchline.crm.v1.Customer
-	0,  // 14: branchline.crm.v1.CustomerService.UpdateCustomer:output_type -> branchline.crm.v1.Customer
-	5,  // 15: branchline.crm.v1.CustomerService.ListCustomers:output_type -> branchline.crm.v1.ListCustomersResponse
-	7,  // 16: branchline.crm.v1.CustomerService.LookupByPhone:output_type -> branchline.crm.v1.LookupByPhoneResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	53, // 0: branchline.crm.v1.Customer.create_time:type_name -> google.protobuf.Timestamp
+	53, // 1: branchline.crm.v1.Customer.update_time:type_name -> google.protobuf.Timestamp
+	50, // 2: branchline.crm.v1.Customer.custom:type_name -> branchline.crm.v1.Customer.CustomEntry
+	11, // 3: branchline.crm.v1.Customer.contacts:type_name -> branchline.crm.v1.Contact
+	53, // 4: branchline.crm.v1.Customer.delete_time:type_name -> google.protobuf.Timestamp
+	3,  // 5: branchline.crm.v1.CreateCustomerRequest.customer:type_name -> branchline.crm.v1.Customer
+	3,  // 6: branchline.crm.v1.UpdateCustomerRequest.customer:type_name -> branchline.crm.v1.Customer
+	54, // 7: branchline.crm.v1.UpdateCustomerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 8: branchline.crm.v1.ListCustomersResponse.customers:type_name -> branchline.crm.v1.Customer
+	3,  // 9: branchline.crm.v1.LookupByPhoneResponse.customers:type_name -> branchline.crm.v1.Customer
+	53, // 10: branchline.crm.v1.Contact.create_time:type_name -> google.protobuf.Timestamp
+	53, // 11: branchline.crm.v1.Contact.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 12: branchline.crm.v1.ListDeletedCustomersResponse.customers:type_name -> branchline.crm.v1.Customer
+	0,  // 13: branchline.crm.v1.Filter.operator:type_name -> branchline.crm.v1.Operator
+	16, // 14: branchline.crm.v1.SearchCustomersRequest.filters:type_name -> branchline.crm.v1.Filter
+	3,  // 15: branchline.crm.v1.SearchCustomersResponse.customers:type_name -> branchline.crm.v1.Customer
+	20, // 16: branchline.crm.v1.SuggestCustomersResponse.suggestions:type_name -> branchline.crm.v1.Suggestion
+	3,  // 17: branchline.crm.v1.FindDuplicatesRequest.customer:type_name -> branchline.crm.v1.Customer
+	3,  // 18: branchline.crm.v1.Duplicate.customer:type_name -> branchline.crm.v1.Customer
+	23, // 19: branchline.crm.v1.FindDuplicatesResponse.duplicates:type_name -> branchline.crm.v1.Duplicate
+	51, // 20: branchline.crm.v1.MergeCustomersRequest.fields:type_name -> branchline.crm.v1.MergeCustomersRequest.FieldsEntry
+	3,  // 21: branchline.crm.v1.MergeCustomersResponse.customer:type_name -> branchline.crm.v1.Customer
+	11, // 22: branchline.crm.v1.AddContactRequest.contact:type_name -> branchline.crm.v1.Contact
+	11, // 23: branchline.crm.v1.UpdateContactRequest.contact:type_name -> branchline.crm.v1.Contact
+	54, // 24: branchline.crm.v1.UpdateContactRequest.update_mask:type_name -> google.protobuf.FieldMask
+	53, // 25: branchline.crm.v1.TimelineEntry.time:type_name -> google.protobuf.Timestamp
+	32, // 26: branchline.crm.v1.GetTimelineResponse.entries:type_name -> branchline.crm.v1.TimelineEntry
+	1,  // 27: branchline.crm.v1.CustomField.kind:type_name -> branchline.crm.v1.CustomFieldKind
+	35, // 28: branchline.crm.v1.DefineCustomFieldRequest.field:type_name -> branchline.crm.v1.CustomField
+	35, // 29: branchline.crm.v1.UpdateCustomFieldRequest.field:type_name -> branchline.crm.v1.CustomField
+	54, // 30: branchline.crm.v1.UpdateCustomFieldRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 31: branchline.crm.v1.ListCustomFieldsResponse.fields:type_name -> branchline.crm.v1.CustomField
+	2,  // 32: branchline.crm.v1.PreviewImportRequest.format:type_name -> branchline.crm.v1.FileFormat
+	52, // 33: branchline.crm.v1.ImportRow.values:type_name -> branchline.crm.v1.ImportRow.ValuesEntry
+	42, // 34: branchline.crm.v1.ImportRow.errors:type_name -> branchline.crm.v1.FieldError
+	43, // 35: branchline.crm.v1.ImportRow.duplicates:type_name -> branchline.crm.v1.ImportDuplicate
+	44, // 36: branchline.crm.v1.PreviewImportResponse.rows:type_name -> branchline.crm.v1.ImportRow
+	2,  // 37: branchline.crm.v1.CommitImportRequest.format:type_name -> branchline.crm.v1.FileFormat
+	16, // 38: branchline.crm.v1.ExportCustomersRequest.filters:type_name -> branchline.crm.v1.Filter
+	2,  // 39: branchline.crm.v1.ExportCustomersRequest.format:type_name -> branchline.crm.v1.FileFormat
+	4,  // 40: branchline.crm.v1.CustomerService.CreateCustomer:input_type -> branchline.crm.v1.CreateCustomerRequest
+	5,  // 41: branchline.crm.v1.CustomerService.GetCustomer:input_type -> branchline.crm.v1.GetCustomerRequest
+	6,  // 42: branchline.crm.v1.CustomerService.UpdateCustomer:input_type -> branchline.crm.v1.UpdateCustomerRequest
+	12, // 43: branchline.crm.v1.CustomerService.DeleteCustomer:input_type -> branchline.crm.v1.DeleteCustomerRequest
+	13, // 44: branchline.crm.v1.CustomerService.UndeleteCustomer:input_type -> branchline.crm.v1.UndeleteCustomerRequest
+	14, // 45: branchline.crm.v1.CustomerService.ListDeletedCustomers:input_type -> branchline.crm.v1.ListDeletedCustomersRequest
+	7,  // 46: branchline.crm.v1.CustomerService.ListCustomers:input_type -> branchline.crm.v1.ListCustomersRequest
+	17, // 47: branchline.crm.v1.CustomerService.SearchCustomers:input_type -> branchline.crm.v1.SearchCustomersRequest
+	19, // 48: branchline.crm.v1.CustomerService.SuggestCustomers:input_type -> branchline.crm.v1.SuggestCustomersRequest
+	9,  // 49: branchline.crm.v1.CustomerService.LookupByPhone:input_type -> branchline.crm.v1.LookupByPhoneRequest
+	22, // 50: branchline.crm.v1.CustomerService.FindDuplicates:input_type -> branchline.crm.v1.FindDuplicatesRequest
+	25, // 51: branchline.crm.v1.CustomerService.MergeCustomers:input_type -> branchline.crm.v1.MergeCustomersRequest
+	27, // 52: branchline.crm.v1.CustomerService.AddContact:input_type -> branchline.crm.v1.AddContactRequest
+	28, // 53: branchline.crm.v1.CustomerService.UpdateContact:input_type -> branchline.crm.v1.UpdateContactRequest
+	29, // 54: branchline.crm.v1.CustomerService.RemoveContact:input_type -> branchline.crm.v1.RemoveContactRequest
+	31, // 55: branchline.crm.v1.CustomerService.AddNote:input_type -> branchline.crm.v1.AddNoteRequest
+	33, // 56: branchline.crm.v1.CustomerService.GetTimeline:input_type -> branchline.crm.v1.GetTimelineRequest
+	36, // 57: branchline.crm.v1.CustomerService.DefineCustomField:input_type -> branchline.crm.v1.DefineCustomFieldRequest
+	37, // 58: branchline.crm.v1.CustomerService.UpdateCustomField:input_type -> branchline.crm.v1.UpdateCustomFieldRequest
+	38, // 59: branchline.crm.v1.CustomerService.ListCustomFields:input_type -> branchline.crm.v1.ListCustomFieldsRequest
+	40, // 60: branchline.crm.v1.CustomerService.RetireCustomField:input_type -> branchline.crm.v1.RetireCustomFieldRequest
+	41, // 61: branchline.crm.v1.CustomerService.PreviewImport:input_type -> branchline.crm.v1.PreviewImportRequest
+	46, // 62: branchline.crm.v1.CustomerService.CommitImport:input_type -> branchline.crm.v1.CommitImportRequest
+	48, // 63: branchline.crm.v1.CustomerService.ExportCustomers:input_type -> branchline.crm.v1.ExportCustomersRequest
+	3,  // 64: branchline.crm.v1.CustomerService.CreateCustomer:output_type -> branchline.crm.v1.Customer
+	3,  // 65: branchline.crm.v1.CustomerService.GetCustomer:output_type -> branchline.crm.v1.Customer
+	3,  // 66: branchline.crm.v1.CustomerService.UpdateCustomer:output_type -> branchline.crm.v1.Customer
+	3,  // 67: branchline.crm.v1.CustomerService.DeleteCustomer:output_type -> branchline.crm.v1.Customer
+	3,  // 68: branchline.crm.v1.CustomerService.UndeleteCustomer:output_type -> branchline.crm.v1.Customer
+	15, // 69: branchline.crm.v1.CustomerService.ListDeletedCustomers:output_type -> branchline.crm.v1.ListDeletedCustomersResponse
+	8,  // 70: branchline.crm.v1.CustomerService.ListCustomers:output_type -> branchline.crm.v1.ListCustomersResponse
+	18, // 71: branchline.crm.v1.CustomerService.SearchCustomers:output_type -> branchline.crm.v1.SearchCustomersResponse
+	21, // 72: branchline.crm.v1.CustomerService.SuggestCustomers:output_type -> branchline.crm.v1.SuggestCustomersResponse
+	10, // 73: branchline.crm.v1.CustomerService.LookupByPhone:output_type -> branchline.crm.v1.LookupByPhoneResponse
+	24, // 74: branchline.crm.v1.CustomerService.FindDuplicates:output_type -> branchline.crm.v1.FindDuplicatesResponse
+	26, // 75: branchline.crm.v1.CustomerService.MergeCustomers:output_type -> branchline.crm.v1.MergeCustomersResponse
+	11, // 76: branchline.crm.v1.CustomerService.AddContact:output_type -> branchline.crm.v1.Contact
+	11, // 77: branchline.crm.v1.CustomerService.UpdateContact:output_type -> branchline.crm.v1.Contact
+	30, // 78: branchline.crm.v1.CustomerService.RemoveContact:output_type -> branchline.crm.v1.RemoveContactResponse
+	32, // 79: branchline.crm.v1.CustomerService.AddNote:output_type -> branchline.crm.v1.TimelineEntry
+	34, // 80: branchline.crm.v1.CustomerService.GetTimeline:output_type -> branchline.crm.v1.GetTimelineResponse
+	35, // 81: branchline.crm.v1.CustomerService.DefineCustomField:output_type -> branchline.crm.v1.CustomField
+	35, // 82: branchline.crm.v1.CustomerService.UpdateCustomField:output_type -> branchline.crm.v1.CustomField
+	39, // 83: branchline.crm.v1.CustomerService.ListCustomFields:output_type -> branchline.crm.v1.ListCustomFieldsResponse
+	35, // 84: branchline.crm.v1.CustomerService.RetireCustomField:output_type -> branchline.crm.v1.CustomField
+	45, // 85: branchline.crm.v1.CustomerService.PreviewImport:output_type -> branchline.crm.v1.PreviewImportResponse
+	47, // 86: branchline.crm.v1.CustomerService.CommitImport:output_type -> branchline.crm.v1.CommitImportResponse
+	49, // 87: branchline.crm.v1.CustomerService.ExportCustomers:output_type -> branchline.crm.v1.ExportCustomersResponse
+	64, // [64:88] is the sub-list for method output_type
+	40, // [40:64] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_branchline_crm_v1_customer_proto_init() }
@@ -738,13 +3673,14 @@ func file_branchline_crm_v1_customer_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_crm_v1_customer_proto_rawDesc), len(file_branchline_crm_v1_customer_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   8,
+			NumEnums:      3,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_branchline_crm_v1_customer_proto_goTypes,
 		DependencyIndexes: file_branchline_crm_v1_customer_proto_depIdxs,
+		EnumInfos:         file_branchline_crm_v1_customer_proto_enumTypes,
 		MessageInfos:      file_branchline_crm_v1_customer_proto_msgTypes,
 	}.Build()
 	File_branchline_crm_v1_customer_proto = out.File

@@ -167,6 +167,551 @@ func (x *CustomerFieldSet) GetFields() []*FieldValue {
 	return nil
 }
 
+// CustomerDeleted is the body of "crm.customer.deleted": the customer goes
+// to the recycle bin. Who and when are the event's actor and HLC.
+type CustomerDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerDeleted) Reset() {
+	*x = CustomerDeleted{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerDeleted) ProtoMessage() {}
+
+func (x *CustomerDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerDeleted.ProtoReflect.Descriptor instead.
+func (*CustomerDeleted) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+// CustomerRestored is the body of "crm.customer.restored": the customer
+// leaves the recycle bin.
+type CustomerRestored struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerRestored) Reset() {
+	*x = CustomerRestored{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerRestored) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerRestored) ProtoMessage() {}
+
+func (x *CustomerRestored) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerRestored.ProtoReflect.Descriptor instead.
+func (*CustomerRestored) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+// CustomerMerged is the body of "crm.customer.merged", whose entity is the
+// winner: the loser becomes an alias of the winner. Fields are the values
+// written on the winner at the merge's stamp: only those where the
+// last-writer-wins fold of the two records would not give what the user
+// chose.
+type CustomerMerged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Loser         string                 `protobuf:"bytes,1,opt,name=loser,proto3" json:"loser,omitempty"`
+	Fields        []*FieldValue          `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerMerged) Reset() {
+	*x = CustomerMerged{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerMerged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerMerged) ProtoMessage() {}
+
+func (x *CustomerMerged) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerMerged.ProtoReflect.Descriptor instead.
+func (*CustomerMerged) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CustomerMerged) GetLoser() string {
+	if x != nil {
+		return x.Loser
+	}
+	return ""
+}
+
+func (x *CustomerMerged) GetFields() []*FieldValue {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+// CustomerNoteAdded is the body of "crm.customer.note_added".
+type CustomerNoteAdded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerNoteAdded) Reset() {
+	*x = CustomerNoteAdded{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerNoteAdded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerNoteAdded) ProtoMessage() {}
+
+func (x *CustomerNoteAdded) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerNoteAdded.ProtoReflect.Descriptor instead.
+func (*CustomerNoteAdded) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CustomerNoteAdded) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// ContactAdded is the body of "crm.contact.added": a new contact person of
+// the customer, with its initial fields.
+type ContactAdded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContactId     string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	Fields        []*FieldValue          `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactAdded) Reset() {
+	*x = ContactAdded{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactAdded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactAdded) ProtoMessage() {}
+
+func (x *ContactAdded) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactAdded.ProtoReflect.Descriptor instead.
+func (*ContactAdded) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ContactAdded) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *ContactAdded) GetFields() []*FieldValue {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+// ContactUpdated is the body of "crm.contact.updated": each field is its
+// own last-writer-wins register.
+type ContactUpdated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContactId     string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	Fields        []*FieldValue          `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactUpdated) Reset() {
+	*x = ContactUpdated{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactUpdated) ProtoMessage() {}
+
+func (x *ContactUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactUpdated.ProtoReflect.Descriptor instead.
+func (*ContactUpdated) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ContactUpdated) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+func (x *ContactUpdated) GetFields() []*FieldValue {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+// ContactRemoved is the body of "crm.contact.removed". Removal wins over
+// any update of the contact, whenever it arrives.
+type ContactRemoved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContactId     string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactRemoved) Reset() {
+	*x = ContactRemoved{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactRemoved) ProtoMessage() {}
+
+func (x *ContactRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactRemoved.ProtoReflect.Descriptor instead.
+func (*ContactRemoved) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ContactRemoved) GetContactId() string {
+	if x != nil {
+		return x.ContactId
+	}
+	return ""
+}
+
+// CustomFieldDefined is the body of "crm.custom_field.defined" (a new or
+// reinstated definition) and of "crm.custom_field.updated" (label and
+// options only).
+type CustomFieldDefined struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Label string                 `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	// Kind is "text", "number", "date" or "choice".
+	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Options are the allowed values of a choice field.
+	Options       []string `protobuf:"bytes,4,rep,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomFieldDefined) Reset() {
+	*x = CustomFieldDefined{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomFieldDefined) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomFieldDefined) ProtoMessage() {}
+
+func (x *CustomFieldDefined) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomFieldDefined.ProtoReflect.Descriptor instead.
+func (*CustomFieldDefined) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CustomFieldDefined) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *CustomFieldDefined) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *CustomFieldDefined) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *CustomFieldDefined) GetOptions() []string {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+// CustomFieldRetired is the body of "crm.custom_field.retired": the field
+// is no longer offered or shown; values stay stored.
+type CustomFieldRetired struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomFieldRetired) Reset() {
+	*x = CustomFieldRetired{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomFieldRetired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomFieldRetired) ProtoMessage() {}
+
+func (x *CustomFieldRetired) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomFieldRetired.ProtoReflect.Descriptor instead.
+func (*CustomFieldRetired) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CustomFieldRetired) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// TimelineRecord is one entry of a customer's timeline as the views store
+// it (not an event body).
+type TimelineRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Hlc           uint64                 `protobuf:"varint,2,opt,name=hlc,proto3" json:"hlc,omitempty"`
+	Origin        string                 `protobuf:"bytes,3,opt,name=origin,proto3" json:"origin,omitempty"`
+	Seq           uint64                 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
+	Actor         string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	Summary       string                 `protobuf:"bytes,6,opt,name=summary,proto3" json:"summary,omitempty"`
+	Ref           string                 `protobuf:"bytes,7,opt,name=ref,proto3" json:"ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimelineRecord) Reset() {
+	*x = TimelineRecord{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimelineRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimelineRecord) ProtoMessage() {}
+
+func (x *TimelineRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimelineRecord.ProtoReflect.Descriptor instead.
+func (*TimelineRecord) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TimelineRecord) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *TimelineRecord) GetHlc() uint64 {
+	if x != nil {
+		return x.Hlc
+	}
+	return 0
+}
+
+func (x *TimelineRecord) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *TimelineRecord) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *TimelineRecord) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *TimelineRecord) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *TimelineRecord) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
 var File_branchline_crm_v1_events_proto protoreflect.FileDescriptor
 
 const file_branchline_crm_v1_events_proto_rawDesc = "" +
@@ -179,7 +724,40 @@ const file_branchline_crm_v1_events_proto_rawDesc = "" +
 	"\x0fCustomerCreated\x125\n" +
 	"\x06fields\x18\x01 \x03(\v2\x1d.branchline.crm.v1.FieldValueR\x06fields\"I\n" +
 	"\x10CustomerFieldSet\x125\n" +
-	"\x06fields\x18\x01 \x03(\v2\x1d.branchline.crm.v1.FieldValueR\x06fieldsB\xb2\x01\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1d.branchline.crm.v1.FieldValueR\x06fields\"\x11\n" +
+	"\x0fCustomerDeleted\"\x12\n" +
+	"\x10CustomerRestored\"]\n" +
+	"\x0eCustomerMerged\x12\x14\n" +
+	"\x05loser\x18\x01 \x01(\tR\x05loser\x125\n" +
+	"\x06fields\x18\x02 \x03(\v2\x1d.branchline.crm.v1.FieldValueR\x06fields\"'\n" +
+	"\x11CustomerNoteAdded\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\"d\n" +
+	"\fContactAdded\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\x125\n" +
+	"\x06fields\x18\x02 \x03(\v2\x1d.branchline.crm.v1.FieldValueR\x06fields\"f\n" +
+	"\x0eContactUpdated\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\x125\n" +
+	"\x06fields\x18\x02 \x03(\v2\x1d.branchline.crm.v1.FieldValueR\x06fields\"/\n" +
+	"\x0eContactRemoved\x12\x1d\n" +
+	"\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\"j\n" +
+	"\x12CustomFieldDefined\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x18\n" +
+	"\aoptions\x18\x04 \x03(\tR\aoptions\"&\n" +
+	"\x12CustomFieldRetired\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"\xa2\x01\n" +
+	"\x0eTimelineRecord\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
+	"\x03hlc\x18\x02 \x01(\x04R\x03hlc\x12\x16\n" +
+	"\x06origin\x18\x03 \x01(\tR\x06origin\x12\x10\n" +
+	"\x03seq\x18\x04 \x01(\x04R\x03seq\x12\x14\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x18\n" +
+	"\asummary\x18\x06 \x01(\tR\asummary\x12\x10\n" +
+	"\x03ref\x18\a \x01(\tR\x03refB\xb2\x01\n" +
 	"\x15com.branchline.crm.v1B\vEventsProtoP\x01Z&branchline/gen/branchline/crm/v1;crmv1\xa2\x02\x03BCX\xaa\x02\x11Branchline.Crm.V1\xca\x02\x11Branchline\\Crm\\V1\xe2\x02\x1dBranchline\\Crm\\V1\\GPBMetadata\xea\x02\x13Branchline::Crm::V1b\x06proto3"
 
 var (
@@ -194,20 +772,33 @@ func file_branchline_crm_v1_events_proto_rawDescGZIP() []byte {
 	return file_branchline_crm_v1_events_proto_rawDescData
 }
 
-var file_branchline_crm_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_branchline_crm_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_branchline_crm_v1_events_proto_goTypes = []any{
-	(*FieldValue)(nil),       // 0: branchline.crm.v1.FieldValue
-	(*CustomerCreated)(nil),  // 1: branchline.crm.v1.CustomerCreated
-	(*CustomerFieldSet)(nil), // 2: branchline.crm.v1.CustomerFieldSet
+	(*FieldValue)(nil),         // 0: branchline.crm.v1.FieldValue
+	(*CustomerCreated)(nil),    // 1: branchline.crm.v1.CustomerCreated
+	(*CustomerFieldSet)(nil),   // 2: branchline.crm.v1.CustomerFieldSet
+	(*CustomerDeleted)(nil),    // 3: branchline.crm.v1.CustomerDeleted
+	(*CustomerRestored)(nil),   // 4: branchline.crm.v1.CustomerRestored
+	(*CustomerMerged)(nil),     // 5: branchline.crm.v1.CustomerMerged
+	(*CustomerNoteAdded)(nil),  // 6: branchline.crm.v1.CustomerNoteAdded
+	(*ContactAdded)(nil),       // 7: branchline.crm.v1.ContactAdded
+	(*ContactUpdated)(nil),     // 8: branchline.crm.v1.ContactUpdated
+	(*ContactRemoved)(nil),     // 9: branchline.crm.v1.ContactRemoved
+	(*CustomFieldDefined)(nil), // 10: branchline.crm.v1.CustomFieldDefined
+	(*CustomFieldRetired)(nil), // 11: branchline.crm.v1.CustomFieldRetired
+	(*TimelineRecord)(nil),     // 12: branchline.crm.v1.TimelineRecord
 }
 var file_branchline_crm_v1_events_proto_depIdxs = []int32{
 	0, // 0: branchline.crm.v1.CustomerCreated.fields:type_name -> branchline.crm.v1.FieldValue
 	0, // 1: branchline.crm.v1.CustomerFieldSet.fields:type_name -> branchline.crm.v1.FieldValue
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0, // 2: branchline.crm.v1.CustomerMerged.fields:type_name -> branchline.crm.v1.FieldValue
+	0, // 3: branchline.crm.v1.ContactAdded.fields:type_name -> branchline.crm.v1.FieldValue
+	0, // 4: branchline.crm.v1.ContactUpdated.fields:type_name -> branchline.crm.v1.FieldValue
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_branchline_crm_v1_events_proto_init() }
@@ -221,7 +812,7 @@ func file_branchline_crm_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_crm_v1_events_proto_rawDesc), len(file_branchline_crm_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -43,29 +43,145 @@ const (
 	// CustomerServiceUpdateCustomerProcedure is the fully-qualified name of the CustomerService's
 	// UpdateCustomer RPC.
 	CustomerServiceUpdateCustomerProcedure = "/branchline.crm.v1.CustomerService/UpdateCustomer"
+	// CustomerServiceDeleteCustomerProcedure is the fully-qualified name of the CustomerService's
+	// DeleteCustomer RPC.
+	CustomerServiceDeleteCustomerProcedure = "/branchline.crm.v1.CustomerService/DeleteCustomer"
+	// CustomerServiceUndeleteCustomerProcedure is the fully-qualified name of the CustomerService's
+	// UndeleteCustomer RPC.
+	CustomerServiceUndeleteCustomerProcedure = "/branchline.crm.v1.CustomerService/UndeleteCustomer"
+	// CustomerServiceListDeletedCustomersProcedure is the fully-qualified name of the CustomerService's
+	// ListDeletedCustomers RPC.
+	CustomerServiceListDeletedCustomersProcedure = "/branchline.crm.v1.CustomerService/ListDeletedCustomers"
 	// CustomerServiceListCustomersProcedure is the fully-qualified name of the CustomerService's
 	// ListCustomers RPC.
 	CustomerServiceListCustomersProcedure = "/branchline.crm.v1.CustomerService/ListCustomers"
+	// CustomerServiceSearchCustomersProcedure is the fully-qualified name of the CustomerService's
+	// SearchCustomers RPC.
+	CustomerServiceSearchCustomersProcedure = "/branchline.crm.v1.CustomerService/SearchCustomers"
+	// CustomerServiceSuggestCustomersProcedure is the fully-qualified name of the CustomerService's
+	// SuggestCustomers RPC.
+	CustomerServiceSuggestCustomersProcedure = "/branchline.crm.v1.CustomerService/SuggestCustomers"
 	// CustomerServiceLookupByPhoneProcedure is the fully-qualified name of the CustomerService's
 	// LookupByPhone RPC.
 	CustomerServiceLookupByPhoneProcedure = "/branchline.crm.v1.CustomerService/LookupByPhone"
+	// CustomerServiceFindDuplicatesProcedure is the fully-qualified name of the CustomerService's
+	// FindDuplicates RPC.
+	CustomerServiceFindDuplicatesProcedure = "/branchline.crm.v1.CustomerService/FindDuplicates"
+	// CustomerServiceMergeCustomersProcedure is the fully-qualified name of the CustomerService's
+	// MergeCustomers RPC.
+	CustomerServiceMergeCustomersProcedure = "/branchline.crm.v1.CustomerService/MergeCustomers"
+	// CustomerServiceAddContactProcedure is the fully-qualified name of the CustomerService's
+	// AddContact RPC.
+	CustomerServiceAddContactProcedure = "/branchline.crm.v1.CustomerService/AddContact"
+	// CustomerServiceUpdateContactProcedure is the fully-qualified name of the CustomerService's
+	// UpdateContact RPC.
+	CustomerServiceUpdateContactProcedure = "/branchline.crm.v1.CustomerService/UpdateContact"
+	// CustomerServiceRemoveContactProcedure is the fully-qualified name of the CustomerService's
+	// RemoveContact RPC.
+	CustomerServiceRemoveContactProcedure = "/branchline.crm.v1.CustomerService/RemoveContact"
+	// CustomerServiceAddNoteProcedure is the fully-qualified name of the CustomerService's AddNote RPC.
+	CustomerServiceAddNoteProcedure = "/branchline.crm.v1.CustomerService/AddNote"
+	// CustomerServiceGetTimelineProcedure is the fully-qualified name of the CustomerService's
+	// GetTimeline RPC.
+	CustomerServiceGetTimelineProcedure = "/branchline.crm.v1.CustomerService/GetTimeline"
+	// CustomerServiceDefineCustomFieldProcedure is the fully-qualified name of the CustomerService's
+	// DefineCustomField RPC.
+	CustomerServiceDefineCustomFieldProcedure = "/branchline.crm.v1.CustomerService/DefineCustomField"
+	// CustomerServiceUpdateCustomFieldProcedure is the fully-qualified name of the CustomerService's
+	// UpdateCustomField RPC.
+	CustomerServiceUpdateCustomFieldProcedure = "/branchline.crm.v1.CustomerService/UpdateCustomField"
+	// CustomerServiceListCustomFieldsProcedure is the fully-qualified name of the CustomerService's
+	// ListCustomFields RPC.
+	CustomerServiceListCustomFieldsProcedure = "/branchline.crm.v1.CustomerService/ListCustomFields"
+	// CustomerServiceRetireCustomFieldProcedure is the fully-qualified name of the CustomerService's
+	// RetireCustomField RPC.
+	CustomerServiceRetireCustomFieldProcedure = "/branchline.crm.v1.CustomerService/RetireCustomField"
+	// CustomerServicePreviewImportProcedure is the fully-qualified name of the CustomerService's
+	// PreviewImport RPC.
+	CustomerServicePreviewImportProcedure = "/branchline.crm.v1.CustomerService/PreviewImport"
+	// CustomerServiceCommitImportProcedure is the fully-qualified name of the CustomerService's
+	// CommitImport RPC.
+	CustomerServiceCommitImportProcedure = "/branchline.crm.v1.CustomerService/CommitImport"
+	// CustomerServiceExportCustomersProcedure is the fully-qualified name of the CustomerService's
+	// ExportCustomers RPC.
+	CustomerServiceExportCustomersProcedure = "/branchline.crm.v1.CustomerService/ExportCustomers"
 )
 
 // CustomerServiceClient is a client for the branchline.crm.v1.CustomerService service.
 type CustomerServiceClient interface {
-	// CreateCustomer records a new customer at this node.
+	// CreateCustomer records a new customer at this node (customer.write).
+	// When the customer looks like one that exists (same phone, or same name
+	// in the same city) it fails with ALREADY_EXISTS and a
+	// FindDuplicatesResponse detail, unless allow_duplicate is set.
 	CreateCustomer(context.Context, *connect.Request[v1.CreateCustomerRequest]) (*connect.Response[v1.Customer], error)
-	// GetCustomer reads one customer by resource name.
+	// GetCustomer reads one customer by resource name (customer.read). A
+	// customer merged into another one answers with the winner and
+	// merged_from set; a customer in the recycle bin is shown only to callers
+	// with customer.delete.
 	GetCustomer(context.Context, *connect.Request[v1.GetCustomerRequest]) (*connect.Response[v1.Customer], error)
-	// UpdateCustomer writes the fields named in update_mask; each field is its
-	// own last-writer-wins register, so concurrent edits of different fields
-	// at different branches all survive.
+	// UpdateCustomer writes the fields named in update_mask (customer.write);
+	// each field is its own last-writer-wins register, so concurrent edits of
+	// different fields at different branches all survive. Custom fields are
+	// named "custom.<key>".
 	UpdateCustomer(context.Context, *connect.Request[v1.UpdateCustomerRequest]) (*connect.Response[v1.Customer], error)
-	// ListCustomers pages through customers in id order.
+	// DeleteCustomer moves a customer to the recycle bin (customer.delete).
+	DeleteCustomer(context.Context, *connect.Request[v1.DeleteCustomerRequest]) (*connect.Response[v1.Customer], error)
+	// UndeleteCustomer restores a customer from the recycle bin
+	// (customer.delete).
+	UndeleteCustomer(context.Context, *connect.Request[v1.UndeleteCustomerRequest]) (*connect.Response[v1.Customer], error)
+	// ListDeletedCustomers pages through the recycle bin (customer.delete).
+	ListDeletedCustomers(context.Context, *connect.Request[v1.ListDeletedCustomersRequest]) (*connect.Response[v1.ListDeletedCustomersResponse], error)
+	// ListCustomers pages through customers in id order (customer.read).
 	ListCustomers(context.Context, *connect.Request[v1.ListCustomersRequest]) (*connect.Response[v1.ListCustomersResponse], error)
-	// LookupByPhone finds customers by any of their phone numbers, given in
-	// any common notation (normalised to E.164, default region CN).
+	// SearchCustomers finds customers by field filters and free text, in id
+	// order, paged (customer.read).
+	SearchCustomers(context.Context, *connect.Request[v1.SearchCustomersRequest]) (*connect.Response[v1.SearchCustomersResponse], error)
+	// SuggestCustomers answers type-ahead: customers whose name, mnemonic,
+	// code or phone digits contain the typed text (customer.read).
+	SuggestCustomers(context.Context, *connect.Request[v1.SuggestCustomersRequest]) (*connect.Response[v1.SuggestCustomersResponse], error)
+	// LookupByPhone finds customers by any of their or their contacts' phone
+	// numbers, given in any common notation (customer.read).
 	LookupByPhone(context.Context, *connect.Request[v1.LookupByPhoneRequest]) (*connect.Response[v1.LookupByPhoneResponse], error)
+	// FindDuplicates lists customers a customer about to be saved may
+	// duplicate (customer.read).
+	FindDuplicates(context.Context, *connect.Request[v1.FindDuplicatesRequest]) (*connect.Response[v1.FindDuplicatesResponse], error)
+	// MergeCustomers merges the loser into the winner (customer.merge): the
+	// loser's name becomes an alias of the winner, its contacts and timeline
+	// move to the winner. Audited.
+	MergeCustomers(context.Context, *connect.Request[v1.MergeCustomersRequest]) (*connect.Response[v1.MergeCustomersResponse], error)
+	// AddContact adds a contact person (customer.write).
+	AddContact(context.Context, *connect.Request[v1.AddContactRequest]) (*connect.Response[v1.Contact], error)
+	// UpdateContact writes the contact fields named in update_mask
+	// (customer.write).
+	UpdateContact(context.Context, *connect.Request[v1.UpdateContactRequest]) (*connect.Response[v1.Contact], error)
+	// RemoveContact removes a contact person (customer.write).
+	RemoveContact(context.Context, *connect.Request[v1.RemoveContactRequest]) (*connect.Response[v1.RemoveContactResponse], error)
+	// AddNote adds a note to a customer's timeline (customer.write).
+	AddNote(context.Context, *connect.Request[v1.AddNoteRequest]) (*connect.Response[v1.TimelineEntry], error)
+	// GetTimeline reads a customer's timeline (customer.read).
+	GetTimeline(context.Context, *connect.Request[v1.GetTimelineRequest]) (*connect.Response[v1.GetTimelineResponse], error)
+	// DefineCustomField defines a custom customer field, or reinstates a
+	// retired one (admin.fields).
+	DefineCustomField(context.Context, *connect.Request[v1.DefineCustomFieldRequest]) (*connect.Response[v1.CustomField], error)
+	// UpdateCustomField changes a custom field's label or options
+	// (admin.fields).
+	UpdateCustomField(context.Context, *connect.Request[v1.UpdateCustomFieldRequest]) (*connect.Response[v1.CustomField], error)
+	// ListCustomFields lists the custom field definitions (customer.read).
+	ListCustomFields(context.Context, *connect.Request[v1.ListCustomFieldsRequest]) (*connect.Response[v1.ListCustomFieldsResponse], error)
+	// RetireCustomField stops offering a custom field; its values stay
+	// stored (admin.fields).
+	RetireCustomField(context.Context, *connect.Request[v1.RetireCustomFieldRequest]) (*connect.Response[v1.CustomField], error)
+	// PreviewImport parses a CSV or XLSX file of customers and reports, per
+	// row, the normalised values, the errors and the duplicates, without
+	// writing anything (customer.import).
+	PreviewImport(context.Context, *connect.Request[v1.PreviewImportRequest]) (*connect.Response[v1.PreviewImportResponse], error)
+	// CommitImport creates the valid rows of a file that duplicate nothing,
+	// and the duplicate rows listed in import_anyway (customer.import).
+	// Audited.
+	CommitImport(context.Context, *connect.Request[v1.CommitImportRequest]) (*connect.Response[v1.CommitImportResponse], error)
+	// ExportCustomers writes a search result as CSV or XLSX
+	// (customer.export). Audited.
+	ExportCustomers(context.Context, *connect.Request[v1.ExportCustomersRequest]) (*connect.Response[v1.ExportCustomersResponse], error)
 }
 
 // NewCustomerServiceClient constructs a client for the branchline.crm.v1.CustomerService service.
@@ -97,10 +213,40 @@ func NewCustomerServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(customerServiceMethods.ByName("UpdateCustomer")),
 			connect.WithClientOptions(opts...),
 		),
+		deleteCustomer: connect.NewClient[v1.DeleteCustomerRequest, v1.Customer](
+			httpClient,
+			baseURL+CustomerServiceDeleteCustomerProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("DeleteCustomer")),
+			connect.WithClientOptions(opts...),
+		),
+		undeleteCustomer: connect.NewClient[v1.UndeleteCustomerRequest, v1.Customer](
+			httpClient,
+			baseURL+CustomerServiceUndeleteCustomerProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("UndeleteCustomer")),
+			connect.WithClientOptions(opts...),
+		),
+		listDeletedCustomers: connect.NewClient[v1.ListDeletedCustomersRequest, v1.ListDeletedCustomersResponse](
+			httpClient,
+			baseURL+CustomerServiceListDeletedCustomersProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("ListDeletedCustomers")),
+			connect.WithClientOptions(opts...),
+		),
 		listCustomers: connect.NewClient[v1.ListCustomersRequest, v1.ListCustomersResponse](
 			httpClient,
 			baseURL+CustomerServiceListCustomersProcedure,
 			connect.WithSchema(customerServiceMethods.ByName("ListCustomers")),
+			connect.WithClientOptions(opts...),
+		),
+		searchCustomers: connect.NewClient[v1.SearchCustomersRequest, v1.SearchCustomersResponse](
+			httpClient,
+			baseURL+CustomerServiceSearchCustomersProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("SearchCustomers")),
+			connect.WithClientOptions(opts...),
+		),
+		suggestCustomers: connect.NewClient[v1.SuggestCustomersRequest, v1.SuggestCustomersResponse](
+			httpClient,
+			baseURL+CustomerServiceSuggestCustomersProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("SuggestCustomers")),
 			connect.WithClientOptions(opts...),
 		),
 		lookupByPhone: connect.NewClient[v1.LookupByPhoneRequest, v1.LookupByPhoneResponse](
@@ -109,16 +255,119 @@ func NewCustomerServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(customerServiceMethods.ByName("LookupByPhone")),
 			connect.WithClientOptions(opts...),
 		),
+		findDuplicates: connect.NewClient[v1.FindDuplicatesRequest, v1.FindDuplicatesResponse](
+			httpClient,
+			baseURL+CustomerServiceFindDuplicatesProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("FindDuplicates")),
+			connect.WithClientOptions(opts...),
+		),
+		mergeCustomers: connect.NewClient[v1.MergeCustomersRequest, v1.MergeCustomersResponse](
+			httpClient,
+			baseURL+CustomerServiceMergeCustomersProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("MergeCustomers")),
+			connect.WithClientOptions(opts...),
+		),
+		addContact: connect.NewClient[v1.AddContactRequest, v1.Contact](
+			httpClient,
+			baseURL+CustomerServiceAddContactProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("AddContact")),
+			connect.WithClientOptions(opts...),
+		),
+		updateContact: connect.NewClient[v1.UpdateContactRequest, v1.Contact](
+			httpClient,
+			baseURL+CustomerServiceUpdateContactProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("UpdateContact")),
+			connect.WithClientOptions(opts...),
+		),
+		removeContact: connect.NewClient[v1.RemoveContactRequest, v1.RemoveContactResponse](
+			httpClient,
+			baseURL+CustomerServiceRemoveContactProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("RemoveContact")),
+			connect.WithClientOptions(opts...),
+		),
+		addNote: connect.NewClient[v1.AddNoteRequest, v1.TimelineEntry](
+			httpClient,
+			baseURL+CustomerServiceAddNoteProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("AddNote")),
+			connect.WithClientOptions(opts...),
+		),
+		getTimeline: connect.NewClient[v1.GetTimelineRequest, v1.GetTimelineResponse](
+			httpClient,
+			baseURL+CustomerServiceGetTimelineProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("GetTimeline")),
+			connect.WithClientOptions(opts...),
+		),
+		defineCustomField: connect.NewClient[v1.DefineCustomFieldRequest, v1.CustomField](
+			httpClient,
+			baseURL+CustomerServiceDefineCustomFieldProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("DefineCustomField")),
+			connect.WithClientOptions(opts...),
+		),
+		updateCustomField: connect.NewClient[v1.UpdateCustomFieldRequest, v1.CustomField](
+			httpClient,
+			baseURL+CustomerServiceUpdateCustomFieldProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("UpdateCustomField")),
+			connect.WithClientOptions(opts...),
+		),
+		listCustomFields: connect.NewClient[v1.ListCustomFieldsRequest, v1.ListCustomFieldsResponse](
+			httpClient,
+			baseURL+CustomerServiceListCustomFieldsProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("ListCustomFields")),
+			connect.WithClientOptions(opts...),
+		),
+		retireCustomField: connect.NewClient[v1.RetireCustomFieldRequest, v1.CustomField](
+			httpClient,
+			baseURL+CustomerServiceRetireCustomFieldProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("RetireCustomField")),
+			connect.WithClientOptions(opts...),
+		),
+		previewImport: connect.NewClient[v1.PreviewImportRequest, v1.PreviewImportResponse](
+			httpClient,
+			baseURL+CustomerServicePreviewImportProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("PreviewImport")),
+			connect.WithClientOptions(opts...),
+		),
+		commitImport: connect.NewClient[v1.CommitImportRequest, v1.CommitImportResponse](
+			httpClient,
+			baseURL+CustomerServiceCommitImportProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("CommitImport")),
+			connect.WithClientOptions(opts...),
+		),
+		exportCustomers: connect.NewClient[v1.ExportCustomersRequest, v1.ExportCustomersResponse](
+			httpClient,
+			baseURL+CustomerServiceExportCustomersProcedure,
+			connect.WithSchema(customerServiceMethods.ByName("ExportCustomers")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // customerServiceClient implements CustomerServiceClient.
 type customerServiceClient struct {
-	createCustomer *connect.Client[v1.CreateCustomerRequest, v1.Customer]
-	getCustomer    *connect.Client[v1.GetCustomerRequest, v1.Customer]
-	updateCustomer *connect.Client[v1.UpdateCustomerRequest, v1.Customer]
-	listCustomers  *connect.Client[v1.ListCustomersRequest, v1.ListCustomersResponse]
-	lookupByPhone  *connect.Client[v1.LookupByPhoneRequest, v1.LookupByPhoneResponse]
+	createCustomer       *connect.Client[v1.CreateCustomerRequest, v1.Customer]
+	getCustomer          *connect.Client[v1.GetCustomerRequest, v1.Customer]
+	updateCustomer       *connect.Client[v1.UpdateCustomerRequest, v1.Customer]
+	deleteCustomer       *connect.Client[v1.DeleteCustomerRequest, v1.Customer]
+	undeleteCustomer     *connect.Client[v1.UndeleteCustomerRequest, v1.Customer]
+	listDeletedCustomers *connect.Client[v1.ListDeletedCustomersRequest, v1.ListDeletedCustomersResponse]
+	listCustomers        *connect.Client[v1.ListCustomersRequest, v1.ListCustomersResponse]
+	searchCustomers      *connect.Client[v1.SearchCustomersRequest, v1.SearchCustomersResponse]
+	suggestCustomers     *connect.Client[v1.SuggestCustomersRequest, v1.SuggestCustomersResponse]
+	lookupByPhone        *connect.Client[v1.LookupByPhoneRequest, v1.LookupByPhoneResponse]
+	findDuplicates       *connect.Client[v1.FindDuplicatesRequest, v1.FindDuplicatesResponse]
+	mergeCustomers       *connect.Client[v1.MergeCustomersRequest, v1.MergeCustomersResponse]
+	addContact           *connect.Client[v1.AddContactRequest, v1.Contact]
+	updateContact        *connect.Client[v1.UpdateContactRequest, v1.Contact]
+	removeContact        *connect.Client[v1.RemoveContactRequest, v1.RemoveContactResponse]
+	addNote              *connect.Client[v1.AddNoteRequest, v1.TimelineEntry]
+	getTimeline          *connect.Client[v1.GetTimelineRequest, v1.GetTimelineResponse]
+	defineCustomField    *connect.Client[v1.DefineCustomFieldRequest, v1.CustomField]
+	updateCustomField    *connect.Client[v1.UpdateCustomFieldRequest, v1.CustomField]
+	listCustomFields     *connect.Client[v1.ListCustomFieldsRequest, v1.ListCustomFieldsResponse]
+	retireCustomField    *connect.Client[v1.RetireCustomFieldRequest, v1.CustomField]
+	previewImport        *connect.Client[v1.PreviewImportRequest, v1.PreviewImportResponse]
+	commitImport         *connect.Client[v1.CommitImportRequest, v1.CommitImportResponse]
+	exportCustomers      *connect.Client[v1.ExportCustomersRequest, v1.ExportCustomersResponse]
 }
 
 // CreateCustomer calls branchline.crm.v1.CustomerService.CreateCustomer.
@@ -136,9 +385,34 @@ func (c *customerServiceClient) UpdateCustomer(ctx context.Context, req *connect
 	return c.updateCustomer.CallUnary(ctx, req)
 }
 
+// DeleteCustomer calls branchline.crm.v1.CustomerService.DeleteCustomer.
+func (c *customerServiceClient) DeleteCustomer(ctx context.Context, req *connect.Request[v1.DeleteCustomerRequest]) (*connect.Response[v1.Customer], error) {
+	return c.deleteCustomer.CallUnary(ctx, req)
+}
+
+// UndeleteCustomer calls branchline.crm.v1.CustomerService.UndeleteCustomer.
+func (c *customerServiceClient) UndeleteCustomer(ctx context.Context, req *connect.Request[v1.UndeleteCustomerRequest]) (*connect.Response[v1.Customer], error) {
+	return c.undeleteCustomer.CallUnary(ctx, req)
+}
+
+// ListDeletedCustomers calls branchline.crm.v1.CustomerService.ListDeletedCustomers.
+func (c *customerServiceClient) ListDeletedCustomers(ctx context.Context, req *connect.Request[v1.ListDeletedCustomersRequest]) (*connect.Response[v1.ListDeletedCustomersResponse], error) {
+	return c.listDeletedCustomers.CallUnary(ctx, req)
+}
+
 // ListCustomers calls branchline.crm.v1.CustomerService.ListCustomers.
 func (c *customerServiceClient) ListCustomers(ctx context.Context, req *connect.Request[v1.ListCustomersRequest]) (*connect.Response[v1.ListCustomersResponse], error) {
 	return c.listCustomers.CallUnary(ctx, req)
+}
+
+// SearchCustomers calls branchline.crm.v1.CustomerService.SearchCustomers.
+func (c *customerServiceClient) SearchCustomers(ctx context.Context, req *connect.Request[v1.SearchCustomersRequest]) (*connect.Response[v1.SearchCustomersResponse], error) {
+	return c.searchCustomers.CallUnary(ctx, req)
+}
+
+// SuggestCustomers calls branchline.crm.v1.CustomerService.SuggestCustomers.
+func (c *customerServiceClient) SuggestCustomers(ctx context.Context, req *connect.Request[v1.SuggestCustomersRequest]) (*connect.Response[v1.SuggestCustomersResponse], error) {
+	return c.suggestCustomers.CallUnary(ctx, req)
 }
 
 // LookupByPhone calls branchline.crm.v1.CustomerService.LookupByPhone.
@@ -146,21 +420,151 @@ func (c *customerServiceClient) LookupByPhone(ctx context.Context, req *connect.
 	return c.lookupByPhone.CallUnary(ctx, req)
 }
 
+// FindDuplicates calls branchline.crm.v1.CustomerService.FindDuplicates.
+func (c *customerServiceClient) FindDuplicates(ctx context.Context, req *connect.Request[v1.FindDuplicatesRequest]) (*connect.Response[v1.FindDuplicatesResponse], error) {
+	return c.findDuplicates.CallUnary(ctx, req)
+}
+
+// MergeCustomers calls branchline.crm.v1.CustomerService.MergeCustomers.
+func (c *customerServiceClient) MergeCustomers(ctx context.Context, req *connect.Request[v1.MergeCustomersRequest]) (*connect.Response[v1.MergeCustomersResponse], error) {
+	return c.mergeCustomers.CallUnary(ctx, req)
+}
+
+// AddContact calls branchline.crm.v1.CustomerService.AddContact.
+func (c *customerServiceClient) AddContact(ctx context.Context, req *connect.Request[v1.AddContactRequest]) (*connect.Response[v1.Contact], error) {
+	return c.addContact.CallUnary(ctx, req)
+}
+
+// UpdateContact calls branchline.crm.v1.CustomerService.UpdateContact.
+func (c *customerServiceClient) UpdateContact(ctx context.Context, req *connect.Request[v1.UpdateContactRequest]) (*connect.Response[v1.Contact], error) {
+	return c.updateContact.CallUnary(ctx, req)
+}
+
+// RemoveContact calls branchline.crm.v1.CustomerService.RemoveContact.
+func (c *customerServiceClient) RemoveContact(ctx context.Context, req *connect.Request[v1.RemoveContactRequest]) (*connect.Response[v1.RemoveContactResponse], error) {
+	return c.removeContact.CallUnary(ctx, req)
+}
+
+// AddNote calls branchline.crm.v1.CustomerService.AddNote.
+func (c *customerServiceClient) AddNote(ctx context.Context, req *connect.Request[v1.AddNoteRequest]) (*connect.Response[v1.TimelineEntry], error) {
+	return c.addNote.CallUnary(ctx, req)
+}
+
+// GetTimeline calls branchline.crm.v1.CustomerService.GetTimeline.
+func (c *customerServiceClient) GetTimeline(ctx context.Context, req *connect.Request[v1.GetTimelineRequest]) (*connect.Response[v1.GetTimelineResponse], error) {
+	return c.getTimeline.CallUnary(ctx, req)
+}
+
+// DefineCustomField calls branchline.crm.v1.CustomerService.DefineCustomField.
+func (c *customerServiceClient) DefineCustomField(ctx context.Context, req *connect.Request[v1.DefineCustomFieldRequest]) (*connect.Response[v1.CustomField], error) {
+	return c.defineCustomField.CallUnary(ctx, req)
+}
+
+// UpdateCustomField calls branchline.crm.v1.CustomerService.UpdateCustomField.
+func (c *customerServiceClient) UpdateCustomField(ctx context.Context, req *connect.Request[v1.UpdateCustomFieldRequest]) (*connect.Response[v1.CustomField], error) {
+	return c.updateCustomField.CallUnary(ctx, req)
+}
+
+// ListCustomFields calls branchline.crm.v1.CustomerService.ListCustomFields.
+func (c *customerServiceClient) ListCustomFields(ctx context.Context, req *connect.Request[v1.ListCustomFieldsRequest]) (*connect.Response[v1.ListCustomFieldsResponse], error) {
+	return c.listCustomFields.CallUnary(ctx, req)
+}
+
+// RetireCustomField calls branchline.crm.v1.CustomerService.RetireCustomField.
+func (c *customerServiceClient) RetireCustomField(ctx context.Context, req *connect.Request[v1.RetireCustomFieldRequest]) (*connect.Response[v1.CustomField], error) {
+	return c.retireCustomField.CallUnary(ctx, req)
+}
+
+// PreviewImport calls branchline.crm.v1.CustomerService.PreviewImport.
+func (c *customerServiceClient) PreviewImport(ctx context.Context, req *connect.Request[v1.PreviewImportRequest]) (*connect.Response[v1.PreviewImportResponse], error) {
+	return c.previewImport.CallUnary(ctx, req)
+}
+
+// CommitImport calls branchline.crm.v1.CustomerService.CommitImport.
+func (c *customerServiceClient) CommitImport(ctx context.Context, req *connect.Request[v1.CommitImportRequest]) (*connect.Response[v1.CommitImportResponse], error) {
+	return c.commitImport.CallUnary(ctx, req)
+}
+
+// ExportCustomers calls branchline.crm.v1.CustomerService.ExportCustomers.
+func (c *customerServiceClient) ExportCustomers(ctx context.Context, req *connect.Request[v1.ExportCustomersRequest]) (*connect.Response[v1.ExportCustomersResponse], error) {
+	return c.exportCustomers.CallUnary(ctx, req)
+}
+
 // CustomerServiceHandler is an implementation of the branchline.crm.v1.CustomerService service.
 type CustomerServiceHandler interface {
-	// CreateCustomer records a new customer at this node.
+	// CreateCustomer records a new customer at this node (customer.write).
+	// When the customer looks like one that exists (same phone, or same name
+	// in the same city) it fails with ALREADY_EXISTS and a
+	// FindDuplicatesResponse detail, unless allow_duplicate is set.
 	CreateCustomer(context.Context, *connect.Request[v1.CreateCustomerRequest]) (*connect.Response[v1.Customer], error)
-	// GetCustomer reads one customer by resource name.
+	// GetCustomer reads one customer by resource name (customer.read). A
+	// customer merged into another one answers with the winner and
+	// merged_from set; a customer in the recycle bin is shown only to callers
+	// with customer.delete.
 	GetCustomer(context.Context, *connect.Request[v1.GetCustomerRequest]) (*connect.Response[v1.Customer], error)
-	// UpdateCustomer writes the fields named in update_mask; each field is its
-	// own last-writer-wins register, so concurrent edits of different fields
-	// at different branches all survive.
+	// UpdateCustomer writes the fields named in update_mask (customer.write);
+	// each field is its own last-writer-wins register, so concurrent edits of
+	// different fields at different branches all survive. Custom fields are
+	// named "custom.<key>".
 	UpdateCustomer(context.Context, *connect.Request[v1.UpdateCustomerRequest]) (*connect.Response[v1.Customer], error)
-	// ListCustomers pages through customers in id order.
+	// DeleteCustomer moves a customer to the recycle bin (customer.delete).
+	DeleteCustomer(context.Context, *connect.Request[v1.DeleteCustomerRequest]) (*connect.Response[v1.Customer], error)
+	// UndeleteCustomer restores a customer from the recycle bin
+	// (customer.delete).
+	UndeleteCustomer(context.Context, *connect.Request[v1.UndeleteCustomerRequest]) (*connect.Response[v1.Customer], error)
+	// ListDeletedCustomers pages through the recycle bin (customer.delete).
+	ListDeletedCustomers(context.Context, *connect.Request[v1.ListDeletedCustomersRequest]) (*connect.Response[v1.ListDeletedCustomersResponse], error)
+	// ListCustomers pages through customers in id order (customer.read).
 	ListCustomers(context.Context, *connect.Request[v1.ListCustomersRequest]) (*connect.Response[v1.ListCustomersResponse], error)
-	// LookupByPhone finds customers by any of their phone numbers, given in
-	// any common notation (normalised to E.164, default region CN).
+	// SearchCustomers finds customers by field filters and free text, in id
+	// order, paged (customer.read).
+	SearchCustomers(context.Context, *connect.Request[v1.SearchCustomersRequest]) (*connect.Response[v1.SearchCustomersResponse], error)
+	// SuggestCustomers answers type-ahead: customers whose name, mnemonic,
+	// code or phone digits contain the typed text (customer.read).
+	SuggestCustomers(context.Context, *connect.Request[v1.SuggestCustomersRequest]) (*connect.Response[v1.SuggestCustomersResponse], error)
+	// LookupByPhone finds customers by any of their or their contacts' phone
+	// numbers, given in any common notation (customer.read).
 	LookupByPhone(context.Context, *connect.Request[v1.LookupByPhoneRequest]) (*connect.Response[v1.LookupByPhoneResponse], error)
+	// FindDuplicates lists customers a customer about to be saved may
+	// duplicate (customer.read).
+	FindDuplicates(context.Context, *connect.Request[v1.FindDuplicatesRequest]) (*connect.Response[v1.FindDuplicatesResponse], error)
+	// MergeCustomers merges the loser into the winner (customer.merge): the
+	// loser's name becomes an alias of the winner, its contacts and timeline
+	// move to the winner. Audited.
+	MergeCustomers(context.Context, *connect.Request[v1.MergeCustomersRequest]) (*connect.Response[v1.MergeCustomersResponse], error)
+	// AddContact adds a contact person (customer.write).
+	AddContact(context.Context, *connect.Request[v1.AddContactRequest]) (*connect.Response[v1.Contact], error)
+	// UpdateContact writes the contact fields named in update_mask
+	// (customer.write).
+	UpdateContact(context.Context, *connect.Request[v1.UpdateContactRequest]) (*connect.Response[v1.Contact], error)
+	// RemoveContact removes a contact person (customer.write).
+	RemoveContact(context.Context, *connect.Request[v1.RemoveContactRequest]) (*connect.Response[v1.RemoveContactResponse], error)
+	// AddNote adds a note to a customer's timeline (customer.write).
+	AddNote(context.Context, *connect.Request[v1.AddNoteRequest]) (*connect.Response[v1.TimelineEntry], error)
+	// GetTimeline reads a customer's timeline (customer.read).
+	GetTimeline(context.Context, *connect.Request[v1.GetTimelineRequest]) (*connect.Response[v1.GetTimelineResponse], error)
+	// DefineCustomField defines a custom customer field, or reinstates a
+	// retired one (admin.fields).
+	DefineCustomField(context.Context, *connect.Request[v1.DefineCustomFieldRequest]) (*connect.Response[v1.CustomField], error)
+	// UpdateCustomField changes a custom field's label or options
+	// (admin.fields).
+	UpdateCustomField(context.Context, *connect.Request[v1.UpdateCustomFieldRequest]) (*connect.Response[v1.CustomField], error)
+	// ListCustomFields lists the custom field definitions (customer.read).
+	ListCustomFields(context.Context, *connect.Request[v1.ListCustomFieldsRequest]) (*connect.Response[v1.ListCustomFieldsResponse], error)
+	// RetireCustomField stops offering a custom field; its values stay
+	// stored (admin.fields).
+	RetireCustomField(context.Context, *connect.Request[v1.RetireCustomFieldRequest]) (*connect.Response[v1.CustomField], error)
+	// PreviewImport parses a CSV or XLSX file of customers and reports, per
+	// row, the normalised values, the errors and the duplicates, without
+	// writing anything (customer.import).
+	PreviewImport(context.Context, *connect.Request[v1.PreviewImportRequest]) (*connect.Response[v1.PreviewImportResponse], error)
+	// CommitImport creates the valid rows of a file that duplicate nothing,
+	// and the duplicate rows listed in import_anyway (customer.import).
+	// Audited.
+	CommitImport(context.Context, *connect.Request[v1.CommitImportRequest]) (*connect.Response[v1.CommitImportResponse], error)
+	// ExportCustomers writes a search result as CSV or XLSX
+	// (customer.export). Audited.
+	ExportCustomers(context.Context, *connect.Request[v1.ExportCustomersRequest]) (*connect.Response[v1.ExportCustomersResponse], error)
 }
 
 // NewCustomerServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -188,16 +592,130 @@ func NewCustomerServiceHandler(svc CustomerServiceHandler, opts ...connect.Handl
 		connect.WithSchema(customerServiceMethods.ByName("UpdateCustomer")),
 		connect.WithHandlerOptions(opts...),
 	)
+	customerServiceDeleteCustomerHandler := connect.NewUnaryHandler(
+		CustomerServiceDeleteCustomerProcedure,
+		svc.DeleteCustomer,
+		connect.WithSchema(customerServiceMethods.ByName("DeleteCustomer")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceUndeleteCustomerHandler := connect.NewUnaryHandler(
+		CustomerServiceUndeleteCustomerProcedure,
+		svc.UndeleteCustomer,
+		connect.WithSchema(customerServiceMethods.ByName("UndeleteCustomer")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceListDeletedCustomersHandler := connect.NewUnaryHandler(
+		CustomerServiceListDeletedCustomersProcedure,
+		svc.ListDeletedCustomers,
+		connect.WithSchema(customerServiceMethods.ByName("ListDeletedCustomers")),
+		connect.WithHandlerOptions(opts...),
+	)
 	customerServiceListCustomersHandler := connect.NewUnaryHandler(
 		CustomerServiceListCustomersProcedure,
 		svc.ListCustomers,
 		connect.WithSchema(customerServiceMethods.ByName("ListCustomers")),
 		connect.WithHandlerOptions(opts...),
 	)
+	customerServiceSearchCustomersHandler := connect.NewUnaryHandler(
+		CustomerServiceSearchCustomersProcedure,
+		svc.SearchCustomers,
+		connect.WithSchema(customerServiceMethods.ByName("SearchCustomers")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceSuggestCustomersHandler := connect.NewUnaryHandler(
+		CustomerServiceSuggestCustomersProcedure,
+		svc.SuggestCustomers,
+		connect.WithSchema(customerServiceMethods.ByName("SuggestCustomers")),
+		connect.WithHandlerOptions(opts...),
+	)
 	customerServiceLookupByPhoneHandler := connect.NewUnaryHandler(
 		CustomerServiceLookupByPhoneProcedure,
 		svc.LookupByPhone,
 		connect.WithSchema(customerServiceMethods.ByName("LookupByPhone")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceFindDuplicatesHandler := connect.NewUnaryHandler(
+		CustomerServiceFindDuplicatesProcedure,
+		svc.FindDuplicates,
+		connect.WithSchema(customerServiceMethods.ByName("FindDuplicates")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceMergeCustomersHandler := connect.NewUnaryHandler(
+		CustomerServiceMergeCustomersProcedure,
+		svc.MergeCustomers,
+		connect.WithSchema(customerServiceMethods.ByName("MergeCustomers")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceAddContactHandler := connect.NewUnaryHandler(
+		CustomerServiceAddContactProcedure,
+		svc.AddContact,
+		connect.WithSchema(customerServiceMethods.ByName("AddContact")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceUpdateContactHandler := connect.NewUnaryHandler(
+		CustomerServiceUpdateContactProcedure,
+		svc.UpdateContact,
+		connect.WithSchema(customerServiceMethods.ByName("UpdateContact")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceRemoveContactHandler := connect.NewUnaryHandler(
+		CustomerServiceRemoveContactProcedure,
+		svc.RemoveContact,
+		connect.WithSchema(customerServiceMethods.ByName("RemoveContact")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceAddNoteHandler := connect.NewUnaryHandler(
+		CustomerServiceAddNoteProcedure,
+		svc.AddNote,
+		connect.WithSchema(customerServiceMethods.ByName("AddNote")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceGetTimelineHandler := connect.NewUnaryHandler(
+		CustomerServiceGetTimelineProcedure,
+		svc.GetTimeline,
+		connect.WithSchema(customerServiceMethods.ByName("GetTimeline")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceDefineCustomFieldHandler := connect.NewUnaryHandler(
+		CustomerServiceDefineCustomFieldProcedure,
+		svc.DefineCustomField,
+		connect.WithSchema(customerServiceMethods.ByName("DefineCustomField")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceUpdateCustomFieldHandler := connect.NewUnaryHandler(
+		CustomerServiceUpdateCustomFieldProcedure,
+		svc.UpdateCustomField,
+		connect.WithSchema(customerServiceMethods.ByName("UpdateCustomField")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceListCustomFieldsHandler := connect.NewUnaryHandler(
+		CustomerServiceListCustomFieldsProcedure,
+		svc.ListCustomFields,
+		connect.WithSchema(customerServiceMethods.ByName("ListCustomFields")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceRetireCustomFieldHandler := connect.NewUnaryHandler(
+		CustomerServiceRetireCustomFieldProcedure,
+		svc.RetireCustomField,
+		connect.WithSchema(customerServiceMethods.ByName("RetireCustomField")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServicePreviewImportHandler := connect.NewUnaryHandler(
+		CustomerServicePreviewImportProcedure,
+		svc.PreviewImport,
+		connect.WithSchema(customerServiceMethods.ByName("PreviewImport")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceCommitImportHandler := connect.NewUnaryHandler(
+		CustomerServiceCommitImportProcedure,
+		svc.CommitImport,
+		connect.WithSchema(customerServiceMethods.ByName("CommitImport")),
+		connect.WithHandlerOptions(opts...),
+	)
+	customerServiceExportCustomersHandler := connect.NewUnaryHandler(
+		CustomerServiceExportCustomersProcedure,
+		svc.ExportCustomers,
+		connect.WithSchema(customerServiceMethods.ByName("ExportCustomers")),
 		connect.WithHandlerOptions(opts...),
 	)
 	return "/branchline.crm.v1.CustomerService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -208,10 +726,48 @@ func NewCustomerServiceHandler(svc CustomerServiceHandler, opts ...connect.Handl
 			customerServiceGetCustomerHandler.ServeHTTP(w, r)
 		case CustomerServiceUpdateCustomerProcedure:
 			customerServiceUpdateCustomerHandler.ServeHTTP(w, r)
+		case CustomerServiceDeleteCustomerProcedure:
+			customerServiceDeleteCustomerHandler.ServeHTTP(w, r)
+		case CustomerServiceUndeleteCustomerProcedure:
+			customerServiceUndeleteCustomerHandler.ServeHTTP(w, r)
+		case CustomerServiceListDeletedCustomersProcedure:
+			customerServiceListDeletedCustomersHandler.ServeHTTP(w, r)
 		case CustomerServiceListCustomersProcedure:
 			customerServiceListCustomersHandler.ServeHTTP(w, r)
+		case CustomerServiceSearchCustomersProcedure:
+			customerServiceSearchCustomersHandler.ServeHTTP(w, r)
+		case CustomerServiceSuggestCustomersProcedure:
+			customerServiceSuggestCustomersHandler.ServeHTTP(w, r)
 		case CustomerServiceLookupByPhoneProcedure:
 			customerServiceLookupByPhoneHandler.ServeHTTP(w, r)
+		case CustomerServiceFindDuplicatesProcedure:
+			customerServiceFindDuplicatesHandler.ServeHTTP(w, r)
+		case CustomerServiceMergeCustomersProcedure:
+			customerServiceMergeCustomersHandler.ServeHTTP(w, r)
+		case CustomerServiceAddContactProcedure:
+			customerServiceAddContactHandler.ServeHTTP(w, r)
+		case CustomerServiceUpdateContactProcedure:
+			customerServiceUpdateContactHandler.ServeHTTP(w, r)
+		case CustomerServiceRemoveContactProcedure:
+			customerServiceRemoveContactHandler.ServeHTTP(w, r)
+		case CustomerServiceAddNoteProcedure:
+			customerServiceAddNoteHandler.ServeHTTP(w, r)
+		case CustomerServiceGetTimelineProcedure:
+			customerServiceGetTimelineHandler.ServeHTTP(w, r)
+		case CustomerServiceDefineCustomFieldProcedure:
+			customerServiceDefineCustomFieldHandler.ServeHTTP(w, r)
+		case CustomerServiceUpdateCustomFieldProcedure:
+			customerServiceUpdateCustomFieldHandler.ServeHTTP(w, r)
+		case CustomerServiceListCustomFieldsProcedure:
+			customerServiceListCustomFieldsHandler.ServeHTTP(w, r)
+		case CustomerServiceRetireCustomFieldProcedure:
+			customerServiceRetireCustomFieldHandler.ServeHTTP(w, r)
+		case CustomerServicePreviewImportProcedure:
+			customerServicePreviewImportHandler.ServeHTTP(w, r)
+		case CustomerServiceCommitImportProcedure:
+			customerServiceCommitImportHandler.ServeHTTP(w, r)
+		case CustomerServiceExportCustomersProcedure:
+			customerServiceExportCustomersHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -233,10 +789,86 @@ func (UnimplementedCustomerServiceHandler) UpdateCustomer(context.Context, *conn
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.UpdateCustomer is not implemented"))
 }
 
+func (UnimplementedCustomerServiceHandler) DeleteCustomer(context.Context, *connect.Request[v1.DeleteCustomerRequest]) (*connect.Response[v1.Customer], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.DeleteCustomer is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) UndeleteCustomer(context.Context, *connect.Request[v1.UndeleteCustomerRequest]) (*connect.Response[v1.Customer], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.UndeleteCustomer is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) ListDeletedCustomers(context.Context, *connect.Request[v1.ListDeletedCustomersRequest]) (*connect.Response[v1.ListDeletedCustomersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.ListDeletedCustomers is not implemented"))
+}
+
 func (UnimplementedCustomerServiceHandler) ListCustomers(context.Context, *connect.Request[v1.ListCustomersRequest]) (*connect.Response[v1.ListCustomersResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.ListCustomers is not implemented"))
 }
 
+func (UnimplementedCustomerServiceHandler) SearchCustomers(context.Context, *connect.Request[v1.SearchCustomersRequest]) (*connect.Response[v1.SearchCustomersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.SearchCustomers is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) SuggestCustomers(context.Context, *connect.Request[v1.SuggestCustomersRequest]) (*connect.Response[v1.SuggestCustomersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.SuggestCustomers is not implemented"))
+}
+
 func (UnimplementedCustomerServiceHandler) LookupByPhone(context.Context, *connect.Request[v1.LookupByPhoneRequest]) (*connect.Response[v1.LookupByPhoneResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.LookupByPhone is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) FindDuplicates(context.Context, *connect.Request[v1.FindDuplicatesRequest]) (*connect.Response[v1.FindDuplicatesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.FindDuplicates is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) MergeCustomers(context.Context, *connect.Request[v1.MergeCustomersRequest]) (*connect.Response[v1.MergeCustomersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.MergeCustomers is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) AddContact(context.Context, *connect.Request[v1.AddContactRequest]) (*connect.Response[v1.Contact], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.AddContact is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) UpdateContact(context.Context, *connect.Request[v1.UpdateContactRequest]) (*connect.Response[v1.Contact], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.UpdateContact is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) RemoveContact(context.Context, *connect.Request[v1.RemoveContactRequest]) (*connect.Response[v1.RemoveContactResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.RemoveContact is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) AddNote(context.Context, *connect.Request[v1.AddNoteRequest]) (*connect.Response[v1.TimelineEntry], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.AddNote is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) GetTimeline(context.Context, *connect.Request[v1.GetTimelineRequest]) (*connect.Response[v1.GetTimelineResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.GetTimeline is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) DefineCustomField(context.Context, *connect.Request[v1.DefineCustomFieldRequest]) (*connect.Response[v1.CustomField], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.DefineCustomField is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) UpdateCustomField(context.Context, *connect.Request[v1.UpdateCustomFieldRequest]) (*connect.Response[v1.CustomField], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.UpdateCustomField is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) ListCustomFields(context.Context, *connect.Request[v1.ListCustomFieldsRequest]) (*connect.Response[v1.ListCustomFieldsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.ListCustomFields is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) RetireCustomField(context.Context, *connect.Request[v1.RetireCustomFieldRequest]) (*connect.Response[v1.CustomField], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.RetireCustomField is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) PreviewImport(context.Context, *connect.Request[v1.PreviewImportRequest]) (*connect.Response[v1.PreviewImportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.PreviewImport is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) CommitImport(context.Context, *connect.Request[v1.CommitImportRequest]) (*connect.Response[v1.CommitImportResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.CommitImport is not implemented"))
+}
+
+func (UnimplementedCustomerServiceHandler) ExportCustomers(context.Context, *connect.Request[v1.ExportCustomersRequest]) (*connect.Response[v1.ExportCustomersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.CustomerService.ExportCustomers is not implemented"))
 }
