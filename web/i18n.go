@@ -11,7 +11,7 @@ import (
 	"golang.org/x/text/language"
 )
 
-//go:embed i18n/*.json
+//go:embed i18n
 var catalogFS embed.FS
 
 // Langs are the UI languages, the default first.
@@ -23,13 +23,28 @@ type catalog map[string]map[string]string
 func loadCatalog() (catalog, error) {
 	c := catalog{}
 	for _, l := range Langs {
-		b, err := fs.ReadFile(catalogFS, "i18n/"+l+".json")
+		// One file per area of the UI (i18n/<lang>/<area>.json); a key
+		// defined in two files is a mistake.
+		files, err := fs.Glob(catalogFS, "i18n/"+l+"/*.json")
 		if err != nil {
 			return nil, err
 		}
 		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("catalog %s: %w", l, err)
+		for _, f := range files {
+			b, err := fs.ReadFile(catalogFS, f)
+			if err != nil {
+				return nil, err
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(b, &part); err != nil {
+				return nil, fmt.Errorf("catalog %s: %w", f, err)
+			}
+			for k, v := range part {
+				if _, dup := m[k]; dup {
+					return nil, fmt.Errorf("catalog %s: %q is defined twice", f, k)
+				}
+				m[k] = v
+			}
 		}
 		c[l] = m
 	}
