@@ -164,14 +164,18 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	}, opts...))
 	// Imports carry files of up to crm.MaxImportBytes.
 	mux.Handle(crmv1connect.NewCustomerServiceHandler(customers, append(opts[:len(opts):len(opts)], connect.WithReadMaxBytes(crm.MaxImportBytes+(1<<20)))...))
-	mux.Handle(crmv1connect.NewBlacklistServiceHandler(&api.BlacklistService{Store: n.store, Grants: grants, IDs: ids, Log: n.log}, opts...))
-	mux.Handle(crmv1connect.NewMemberServiceHandler(&api.MemberService{Store: n.store, Grants: grants, IDs: ids, Log: n.log}, opts...))
-	mux.Handle(accessv1connect.NewAccessServiceHandler(&api.AccessService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Log: n.log}, opts...))
+	blacklist := &api.BlacklistService{Store: n.store, Grants: grants, IDs: ids, Log: n.log}
+	members := &api.MemberService{Store: n.store, Grants: grants, IDs: ids, Log: n.log}
+	mux.Handle(crmv1connect.NewBlacklistServiceHandler(blacklist, opts...))
+	mux.Handle(crmv1connect.NewMemberServiceHandler(members, opts...))
+	accessSvc := &api.AccessService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Log: n.log}
+	mux.Handle(accessv1connect.NewAccessServiceHandler(accessSvc, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status}, opts...))
 	api.MountOps(mux, n.metrics, func() error { return nil }, n.cfg.MetricsToken)
 	ui, err := web.New(web.Config{
 		Site: n.cfg.ID, Login: dir.Login, Throttle: throttle, Audit: audit, Sessions: sessions{n.store.DB()},
-		Grants: grants, Customers: customers, Broker: n.broker, Log: n.log,
+		Grants: grants, Customers: customers, Access: accessSvc, Blacklist: blacklist, Members: members,
+		Broker: n.broker, Log: n.log,
 	})
 	if err != nil {
 		return nil, err

@@ -39,8 +39,11 @@ type Config struct {
 	Audit    func(ctx context.Context, user, action, detail string)
 	Sessions Sessions
 	Grants   api.Grants
-	// Customers is the customer API the pages call in process (nodes).
+	// The APIs the node's pages call in process.
 	Customers *api.CustomerService
+	Access    *api.AccessService
+	Blacklist *api.BlacklistService
+	Members   *api.MemberService
 	// Cluster feeds the hub's dashboard (hub members).
 	Cluster Cluster
 	Broker  *Broker
@@ -144,6 +147,8 @@ func (s *Server) routes() {
 		http.Redirect(w, r, "/customers", http.StatusSeeOther)
 	})))
 	s.customerRoutes()
+	s.adminRoutes()
+	s.blacklistRoutes()
 }
 
 func cacheForever(h http.Handler) http.Handler {

@@ -1,0 +1,4 @@
+package web
+
+// blacklistRoutes registers the blacklist pages.
+func (s *Server) blacklistRoutes() {}
