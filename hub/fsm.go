@@ -17,6 +17,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/proto"
 
@@ -107,11 +108,19 @@ func decodeHead(b []byte) headState {
 	return headState{Head: binary.BigEndian.Uint64(b), HeadMs: int64(binary.BigEndian.Uint64(b[8:])), Index: binary.BigEndian.Uint64(b[16:])}
 }
 
+// pebbleOptions: applying an event reads many keys that do not exist yet
+// (a new customer's index entries, the digest's old values): bloom filters
+// answer those without searching every table, and the cache keeps the
+// blocks that are read hot. Without them the cost per event grew with the
+// store (BENCHMARKS.md).
 func pebbleOptions() *pebble.Options {
-	return &pebble.Options{
+	o := &pebble.Options{
 		Logger:       quietLogger{},
 		MemTableSize: 64 << 20,
+		CacheSize:    128 << 20,
 	}
+	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10) // later levels inherit it
+	return o
 }
 
 func openFSM(dir string, reg *replication.Registry, log *slog.Logger, obs func(int)) (*fsm, error) {

@@ -198,8 +198,8 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 			posMs = c.GetCommitTimeMs()
 		}
 		if msg.GetPosition() > cursor {
-			if err := s.store.ApplyRemote(ctx, evs, msg.GetPosition(), posMs); err != nil {
-				return got, fmt.Errorf("apply pulled events: %w", err)
+			if err := s.apply(ctx, msg, evs, posMs); err != nil {
+				return got, err
 			}
 			cursor = msg.GetPosition()
 		}
@@ -219,6 +219,33 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 		return got, errors.New("pull stream silent for longer than the heartbeat")
 	}
 	return got, errors.New("pull stream ended")
+}
+
+// applyChunk is how many pulled events go into one store transaction. A
+// Pull message may hold MaxBatchEvents events, and a customer event writes
+// dozens of view keys (fields, search index, timeline): all of a message
+// at once can exceed what one Badger transaction takes, and a message that
+// can never be applied would stop the node's pulling for good.
+const applyChunk = 200
+
+// apply stores a Pull message's events in slices of applyChunk, each with
+// the position of its last event as the cursor, so that every slice is
+// durable on its own and a restart resumes after the last one applied.
+func (s *syncer) apply(ctx context.Context, msg *replicationv1.PullResponse, evs []*replication.Event, posMs int64) error {
+	for i := 0; ; i += applyChunk {
+		j := min(len(evs), i+applyChunk)
+		pos, ms := msg.GetPosition(), posMs
+		if j < len(evs) {
+			last := msg.GetEvents()[j-1]
+			pos, ms = last.GetPosition(), last.GetCommitTimeMs()
+		}
+		if err := s.store.ApplyRemote(ctx, evs[i:j], pos, ms); err != nil {
+			return fmt.Errorf("apply pulled events: %w", err)
+		}
+		if j >= len(evs) {
+			return nil
+		}
+	}
 }
 
 // syncStatus is the syncer's view of the link, for Status and metrics.

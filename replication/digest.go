@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -79,14 +80,54 @@ func DigestOf(tx Tx, prefix []byte) (Digest, error) {
 }
 
 // digestTx passes writes through to a Tx and keeps the digest of its keys
-// current in delta.
+// current in delta: a write subtracts the pair it replaces, which it must
+// read first. Appliers mostly write a key they have just read (a register
+// is read, compared and written), so the last read is remembered and
+// spares the second read.
 type digestTx struct {
 	Tx
 	delta *Digest
+	last  *lastRead // nil: no memo
+}
+
+// lastRead is the last key read through a digestTx and what it held. It
+// is valid until the next write through the same digestTx.
+type lastRead struct {
+	key   []byte
+	value []byte
+	found bool
+	ok    bool
+}
+
+func (t digestTx) Get(k []byte) ([]byte, error) {
+	v, err := t.Tx.Get(k)
+	if m := t.last; m != nil {
+		m.ok = err == nil || errors.Is(err, ErrNotFound)
+		m.found = err == nil
+		m.key = append(m.key[:0], k...)
+		m.value = append(m.value[:0], v...)
+	}
+	return v, err
+}
+
+// old returns the value k holds before a write, from the memo when the
+// last read was of k.
+func (t digestTx) old(k []byte) ([]byte, error) {
+	if m := t.last; m != nil && m.ok && bytes.Equal(m.key, k) {
+		m.ok = false
+		if !m.found {
+			return nil, ErrNotFound
+		}
+		return m.value, nil
+	}
+	return t.Tx.Get(k)
 }
 
 func (t digestTx) Set(k, v []byte) error {
-	old, err := t.Tx.Get(k)
+	old, err := t.old(k)
+	if t.last != nil {
+		t.last.ok = false
+	}
 	switch {
 	case err == nil:
 		t.delta.sub(pairHash(k, old))
@@ -101,7 +142,10 @@ func (t digestTx) Set(k, v []byte) error {
 }
 
 func (t digestTx) Delete(k []byte) error {
-	old, err := t.Tx.Get(k)
+	old, err := t.old(k)
+	if t.last != nil {
+		t.last.ok = false
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}

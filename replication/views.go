@@ -90,6 +90,7 @@ type Batch struct {
 	tx      Tx
 	delta   Digest
 	applied uint64
+	last    lastRead // digestTx's memo, reused across events
 }
 
 // Begin starts applying in tx.
@@ -134,7 +135,8 @@ func (b *Batch) Apply(ev *Event) (Outcome, error) {
 	if err := b.tx.Set(Key(appliedPrefix, ev.Origin), seq[:]); err != nil {
 		return 0, err
 	}
-	views := digestTx{Tx: WithPrefix(b.tx, ViewPrefix), delta: &b.delta}
+	b.last.ok = false
+	views := digestTx{Tx: WithPrefix(b.tx, ViewPrefix), delta: &b.delta, last: &b.last}
 	if err := b.v.reg.apply(views, ev); err != nil {
 		if errors.Is(err, ErrSkipped) {
 			return Skipped, nil

@@ -1,0 +1,213 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"branchline/api"
+	adminv1 "branchline/gen/branchline/admin/v1"
+	"branchline/gen/branchline/admin/v1/adminv1connect"
+	authv1 "branchline/gen/branchline/auth/v1"
+	"branchline/gen/branchline/auth/v1/authv1connect"
+	"branchline/hub"
+)
+
+// cluster is a hub of one, three or five members running in this process, each member with
+// its own data directory, HTTP listener and Raft transport on 127.0.0.1.
+type cluster struct {
+	pw   string
+	hc   *http.Client
+	hubs []*hub.Hub
+}
+
+// startCluster starts members as an operator would: the first
+// bootstraps, the others join it, and all wait until they hold the
+// cluster's initial state.
+func startCluster(ctx context.Context, dir string, members int, log *slog.Logger) (*cluster, error) {
+	b := make([]byte, 12)
+	rand.Read(b)
+	c := &cluster{pw: base64.RawURLEncoding.EncodeToString(b), hc: api.NewHTTPClient()}
+	for i := range members {
+		id := fmt.Sprintf("hub%d", i+1)
+		cfg := hub.Config{
+			ID: id, DataDir: filepath.Join(dir, id), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
+			AdminPassword: c.pw, Log: log, Bootstrap: i == 0,
+		}
+		if i > 0 {
+			cfg.JoinURL = c.hubs[0].URL()
+		}
+		h, err := hub.Start(cfg)
+		if err != nil {
+			c.close()
+			return nil, fmt.Errorf("start hub member %s: %w", id, err)
+		}
+		c.hubs = append(c.hubs, h)
+		if i == 0 {
+			if _, err := c.login(ctx); err != nil {
+				c.close()
+				return nil, err
+			}
+		}
+	}
+	err := poll(ctx, 60*time.Second, func() bool {
+		for _, h := range c.hubs {
+			if !h.Ready() || h.Head() != c.hubs[0].Head() {
+				return false
+			}
+		}
+		return c.leader() != nil && c.ready() == members
+	})
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("hub members did not settle: %w", err)
+	}
+	return c, nil
+}
+
+// close stops the members, followers first so that the leader does not
+// hand leadership around on the way out.
+func (c *cluster) close() {
+	l := c.leader()
+	for i := len(c.hubs) - 1; i >= 0; i-- {
+		if c.hubs[i] != l {
+			c.hubs[i].Close()
+		}
+	}
+	if l != nil {
+		l.Close()
+	}
+}
+
+// leader returns the member that leads, or nil.
+func (c *cluster) leader() *hub.Hub {
+	for _, h := range c.hubs {
+		if h.IsLeader() {
+			return h
+		}
+	}
+	return nil
+}
+
+// ready counts the members that know a leader and hold the cluster state.
+func (c *cluster) ready() int {
+	n := 0
+	for _, h := range c.hubs {
+		if h.Ready() {
+			n++
+		}
+	}
+	return n
+}
+
+// urls lists every member's URL, as a node is configured with them.
+func (c *cluster) urls() []string {
+	out := make([]string, len(c.hubs))
+	for i, h := range c.hubs {
+		out[i] = h.URL()
+	}
+	return out
+}
+
+// login logs in as the cluster admin at the first member, retrying while
+// the cluster initialises.
+func (c *cluster) login(ctx context.Context) (string, error) {
+	var tok string
+	var last error
+	err := poll(ctx, 30*time.Second, func() bool {
+		resp, err := authv1connect.NewAuthServiceClient(c.hc, c.hubs[0].URL()).
+			Login(ctx, connect.NewRequest(&authv1.LoginRequest{Username: hub.AdminUser, Password: c.pw}))
+		if err != nil {
+			last = err
+			return false
+		}
+		tok = resp.Msg.GetToken()
+		return true
+	})
+	if err != nil {
+		return "", fmt.Errorf("log in at %s: %w (%v)", c.hubs[0].URL(), err, last)
+	}
+	return tok, nil
+}
+
+// addNodes registers node ids as the admin does with "ctl nodes add" and
+// returns their tokens.
+func (c *cluster) addNodes(ctx context.Context, ids []string) (map[string]string, error) {
+	tok, err := c.login(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cs := adminv1connect.NewClusterServiceClient(c.hc, c.hubs[0].URL(), api.WithBearer(tok))
+	out := map[string]string{}
+	for _, id := range ids {
+		resp, err := cs.AddNode(ctx, connect.NewRequest(&adminv1.AddNodeRequest{Id: id}))
+		if err != nil {
+			return nil, fmt.Errorf("register node %s: %w", id, err)
+		}
+		out[id] = resp.Msg.GetToken()
+	}
+	return out, nil
+}
+
+// waitApplied waits until every member has applied up to head.
+func (c *cluster) waitApplied(ctx context.Context, head uint64, timeout time.Duration) error {
+	return poll(ctx, timeout, func() bool {
+		for _, h := range c.hubs {
+			if h.Head() < head {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// poll calls cond every 10 ms until it holds, timeout passes or ctx ends.
+func poll(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return errors.New("timed out")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// watchLeader counts leader changes, including spells without a leader,
+// until ctx ends, sampling every 20 ms; the count arrives on the channel.
+func (c *cluster) watchLeader(ctx context.Context) <-chan int {
+	out := make(chan int, 1)
+	go func() {
+		changes := 0
+		cur := c.leader()
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				out <- changes
+				return
+			case <-t.C:
+			}
+			if l := c.leader(); l != cur {
+				if l != nil {
+					changes++ // counts the new leader, not the gap before it
+				}
+				cur = l
+			}
+		}
+	}()
+	return out
+}

@@ -1,0 +1,226 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"branchline/api"
+	replicationv1 "branchline/gen/branchline/replication/v1"
+	"branchline/gen/branchline/replication/v1/replicationv1connect"
+	"branchline/replication"
+)
+
+// pusher is one simulated node sending its own events to the hub, as the
+// node's sync loop does: one batch at a time, the next after the hub has
+// acknowledged the last as durable.
+type pusher struct {
+	src    *eventSource
+	hc     *http.Client
+	client replicationv1connect.ReplicationServiceClient
+	// retries counts pushes the hub failed and the pusher sent again;
+	// lastErr is the last such failure.
+	retries int
+	lastErr error
+}
+
+// newPusher connects node id to the hub member at url, over its own HTTP/2
+// connection as a separate node would.
+func newPusher(id, token, url string, bodies [][]byte) *pusher {
+	hc := api.NewHTTPClient()
+	return &pusher{
+		src: newEventSource(id, bodies),
+		hc:  hc,
+		client: replicationv1connect.NewReplicationServiceClient(hc, url, api.WithBearer(token),
+			connect.WithSendMaxBytes(replication.MaxBatchBytes+(1<<20)),
+			connect.WithReadMaxBytes(replication.MaxBatchBytes+(1<<20))),
+	}
+}
+
+func (p *pusher) close() { p.hc.CloseIdleConnections() }
+
+// pushRecord is one acknowledged Push.
+type pushRecord struct {
+	start, end time.Time
+	events     int
+}
+
+// maxRetries bounds how often one batch is sent again before the run
+// gives up: the hub should never need more than a leader election.
+const maxRetries = 100
+
+// push sends the next batch of n events, again until the hub has it.
+func (p *pusher) push(ctx context.Context, n int) (pushRecord, error) {
+	evs := p.src.next(n)
+	last := p.src.seq
+	req := connect.NewRequest(&replicationv1.PushRequest{Events: evs, LastSeq: last})
+	for try := 0; ; try++ {
+		start := time.Now()
+		resp, err := p.client.Push(ctx, req)
+		if err == nil {
+			if got := resp.Msg.GetDurableSeq(); got != last {
+				return pushRecord{}, fmt.Errorf("%s: hub acknowledged seq %d, want %d", p.src.origin, got, last)
+			}
+			return pushRecord{start: start, end: time.Now(), events: n}, nil
+		}
+		if ctx.Err() != nil {
+			return pushRecord{}, ctx.Err()
+		}
+		if try == maxRetries {
+			return pushRecord{}, fmt.Errorf("%s: push of seq %d..%d: %w", p.src.origin, last-uint64(n)+1, last, err)
+		}
+		p.retries++
+		p.lastErr = err
+		select {
+		case <-ctx.Done():
+			return pushRecord{}, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// runPushers runs every pusher concurrently, each pushing batches of
+// batch events while more(pusher) holds, and returns what each had
+// acknowledged.
+func runPushers(ctx context.Context, ps []*pusher, batch int, more func(*pusher) bool) ([][]pushRecord, error) {
+	recs := make([][]pushRecord, len(ps))
+	errs := make([]error, len(ps))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for more(p) {
+				r, err := p.push(ctx, batch)
+				if err != nil {
+					errs[i] = err
+					cancel() // one failing node stops the run
+					return
+				}
+				recs[i] = append(recs[i], r)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && ctx.Err() == nil {
+			return recs, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return recs, err
+		}
+	}
+	return recs, nil
+}
+
+// throughput is the result of pushing for a fixed time.
+type throughput struct {
+	Events   int           // events acknowledged in the window
+	Window   time.Duration // the measured time, after the warm-up
+	Rate     float64       // events per second
+	Latency  summary       // of the pushes acknowledged in the window
+	Retries  int
+	LastErr  string `json:",omitempty"` // of a retried push
+	Pushers  int
+	Batch    int
+	Total    int // events pushed including the warm-up
+	Duration time.Duration
+	CPU      cpuUse // during the measured window
+}
+
+// measurePush pushes from every pusher for warmup+window and counts the
+// events acknowledged during window.
+func measurePush(ctx context.Context, ps []*pusher, batch int, warmup, window time.Duration) (throughput, error) {
+	start := time.Now()
+	t0, t1 := start.Add(warmup), start.Add(warmup+window)
+	cpu := make(chan cpuUse, 1) // over the window
+	go func() {
+		time.Sleep(time.Until(t0))
+		m := markCPU()
+		time.Sleep(time.Until(t1))
+		cpu <- m.use()
+	}()
+	recs, err := runPushers(ctx, ps, batch, func(*pusher) bool { return time.Now().Before(t1) })
+	if err != nil {
+		return throughput{}, err
+	}
+	res := throughput{Window: window, Pushers: len(ps), Batch: batch, Duration: time.Since(start), CPU: <-cpu}
+	var lat latencies
+	for _, rs := range recs {
+		for _, r := range rs {
+			res.Total += r.events
+			if r.end.Before(t0) || r.end.After(t1) {
+				continue
+			}
+			res.Events += r.events
+			lat.add(r.end.Sub(r.start))
+		}
+	}
+	for _, p := range ps {
+		res.Retries += p.retries
+		if p.lastErr != nil {
+			res.LastErr = p.lastErr.Error()
+		}
+	}
+	res.Rate = rate(res.Events, window)
+	res.Latency = lat.summarize()
+	return res, nil
+}
+
+// load pushes until the pushers have made at least total events between
+// them, and returns how many they pushed, how long it took and the CPU use.
+// Every 15 s it tells progress how far it got.
+func load(ctx context.Context, ps []*pusher, batch, total int, progress func(pushed int)) (int, time.Duration, cpuUse, error) {
+	have := 0
+	for _, p := range ps {
+		have += int(p.src.seq)
+	}
+	if have >= total {
+		return 0, 0, cpuUse{}, nil
+	}
+	share := uint64((total - have + len(ps) - 1) / len(ps))
+	quota := map[*pusher]uint64{}
+	for _, p := range ps {
+		quota[p] = p.src.seq + share
+	}
+	start, m := time.Now(), markCPU()
+	var pushed atomic.Int64
+	tick := time.NewTicker(15 * time.Second)
+	defer tick.Stop()
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				progress(int(pushed.Load()))
+			}
+		}
+	}()
+	recs, err := runPushers(ctx, ps, batch, func(p *pusher) bool {
+		if p.src.seq >= quota[p] {
+			return false
+		}
+		pushed.Add(int64(batch)) // sent, not yet acknowledged
+		return true
+	})
+	close(done)
+	cpu := m.use()
+	n := 0
+	for _, rs := range recs {
+		for _, r := range rs {
+			n += r.events
+		}
+	}
+	return n, time.Since(start), cpu, err
+}
