@@ -6,20 +6,29 @@
     i.value = location.pathname + location.search;
   });
 
+  // Type-ahead: the list under the search box follows what is typed;
+  // arrow keys move through it, Enter opens the chosen customer.
   var q = document.querySelector("input[data-suggest]");
   if (q) {
     var list = document.getElementById("suggest");
-    var timer = null, seq = 0;
+    var timer = null, seq = 0, at = -1;
+    var links = function () { return list.querySelectorAll("a"); };
+    var mark = function (i) {
+      var ls = links();
+      at = Math.max(-1, Math.min(i, ls.length - 1));
+      ls.forEach(function (a, j) { a.classList.toggle("on", j === at); });
+    };
     var show = function (hits) {
       list.textContent = "";
+      at = -1;
       hits.forEach(function (h) {
         var li = document.createElement("li");
         var a = document.createElement("a");
-        a.href = "/customers/" + encodeURIComponent(h.ID);
-        a.textContent = h.Name;
-        if (h.Detail) {
+        a.href = "/customers/" + encodeURIComponent(h.id);
+        a.textContent = h.name;
+        if (h.detail) {
           var s = document.createElement("small");
-          s.textContent = h.Detail;
+          s.textContent = h.detail;
           a.appendChild(s);
         }
         li.appendChild(a);
@@ -30,7 +39,7 @@
     q.addEventListener("input", function () {
       clearTimeout(timer);
       var v = q.value.trim();
-      if (!v) { show([]); return; }
+      if (!v) { seq++; show([]); return; }
       timer = setTimeout(function () {
         var mine = ++seq;
         fetch(q.dataset.suggest + "?q=" + encodeURIComponent(v), { credentials: "same-origin" })
@@ -41,6 +50,12 @@
     });
     q.addEventListener("keydown", function (e) {
       if (e.key === "Escape") show([]);
+      else if (e.key === "ArrowDown" && !list.hidden) { e.preventDefault(); mark(at + 1); }
+      else if (e.key === "ArrowUp" && !list.hidden) { e.preventDefault(); mark(at - 1); }
+      else if (e.key === "Enter" && at >= 0) { e.preventDefault(); location.href = links()[at].href; }
+    });
+    document.addEventListener("click", function (e) {
+      if (!list.contains(e.target) && e.target !== q) list.hidden = true;
     });
   }
 
@@ -62,4 +77,53 @@
   if (!el) return;
   var secs = parseInt(el.dataset.refresh, 10) || 10;
   setInterval(function () { if (!document.hidden) location.reload(); }, secs * 1000);
+})();
+
+// Forms with [data-ask] ask before they submit (deleting, removing).
+// (admin.js handles its own [data-confirm] forms.)
+document.addEventListener("submit", function (e) {
+  var f = e.target;
+  if (f.dataset && f.dataset.ask && !window.confirm(f.dataset.ask)) e.preventDefault();
+});
+
+// Search results: the merge button works once two customers are ticked.
+(function () {
+  var btn = document.getElementById("merge-selected");
+  if (!btn) return;
+  var boxes = document.querySelectorAll('input[name=pick][form="merge-pick"]');
+  var update = function () {
+    var n = 0;
+    boxes.forEach(function (b) { if (b.checked) n++; });
+    btn.disabled = n !== 2;
+  };
+  boxes.forEach(function (b) { b.addEventListener("change", update); });
+  update();
+})();
+
+// File inputs with [data-max-bytes] refuse larger files before uploading.
+(function () {
+  document.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (i) {
+    i.addEventListener("change", function () {
+      var f = i.files && i.files[0];
+      i.setCustomValidity(f && f.size > parseInt(i.dataset.maxBytes, 10) ? i.dataset.tooLarge : "");
+      i.reportValidity();
+    });
+  });
+})();
+
+// Merge page: choosing the customer that stays takes its values, or the
+// other's where it has none, unless the user picks otherwise afterwards.
+(function () {
+  var form = document.getElementById("merge-form");
+  if (!form) return;
+  form.querySelectorAll("input[name=winner]").forEach(function (w) {
+    w.addEventListener("change", function () {
+      var side = w.value, other = side === "a" ? "b" : "a";
+      form.querySelectorAll("tr.differ").forEach(function (tr) {
+        var pick = tr.hasAttribute("data-empty-" + side) ? other : side;
+        var r = tr.querySelector('input[type=radio][value="' + pick + '"]');
+        if (r) r.checked = true;
+      });
+    });
+  });
 })();
