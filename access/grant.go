@@ -20,12 +20,15 @@ const (
 	UserAdmin       Perm = "admin.users"      // users, departments, roles, API tokens
 	FieldAdmin      Perm = "admin.fields"     // custom fields and system parameters
 	AuditRead       Perm = "admin.audit"      // read the audit log
+	TelephonyAdmin  Perm = "admin.telephony"  // extensions, trunks, queues and their members
+	Supervise       Perm = "call.supervise"   // live board, KPIs, every call record and callback; control others' calls
 )
 
 // AllPerms lists every permission in display order.
 var AllPerms = []Perm{
 	CustomerRead, CustomerWrite, CustomerDelete, CustomerMerge, CustomerImport, CustomerExport,
 	PhoneView, BlacklistFlag, BlacklistManage, UserAdmin, FieldAdmin, AuditRead,
+	TelephonyAdmin, Supervise,
 }
 
 // Scope is how much data a permission reaches.

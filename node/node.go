@@ -33,13 +33,14 @@ import (
 // Config is what a node needs to start. Every field has a flag and a
 // BRANCHLINE_* environment variable in cmd/branchline.
 type Config struct {
-	ID            string   // node id, the origin of its events
-	DataDir       string   // Badger directory
-	HTTPAddr      string   // API, web UI, metrics
-	HubURLs       []string // every hub member's URL; empty: stand-alone
-	Token         string   // the node's hub token (branchline ctl nodes add)
-	AdminPassword string   // the local admin's password, needed on first start
-	MetricsToken  string   // bearer token for /metrics; empty: loopback only
+	ID            string          // node id, the origin of its events
+	DataDir       string          // Badger directory
+	HTTPAddr      string          // API, web UI, metrics
+	HubURLs       []string        // every hub member's URL; empty: stand-alone
+	Token         string          // the node's hub token (branchline ctl nodes add)
+	AdminPassword string          // the local admin's password, needed on first start
+	MetricsToken  string          // bearer token for /metrics; empty: loopback only
+	Telephony     TelephonyConfig // SIP switch; zero value: no SIP
 	Log           *slog.Logger
 }
 
@@ -53,6 +54,7 @@ type Node struct {
 	metrics *prometheus.Registry
 	log     *slog.Logger
 	broker  *web.Broker // live events for the web UI
+	tel     *telephonyParts
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -117,6 +119,7 @@ func Start(cfg Config) (*Node, error) {
 	n.ln = ln
 	h, err := n.routes(signer)
 	if err != nil {
+		n.tel.close()
 		ln.Close()
 		store.Close()
 		return nil, err
@@ -168,6 +171,12 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	members := &api.MemberService{Store: n.store, Grants: grants, IDs: ids, Log: n.log}
 	mux.Handle(crmv1connect.NewBlacklistServiceHandler(blacklist, opts...))
 	mux.Handle(crmv1connect.NewMemberServiceHandler(members, opts...))
+	tel, err := n.startTelephony(n.cfg.Telephony, grants)
+	if err != nil {
+		return nil, err
+	}
+	n.tel = tel
+	tel.mount(mux, opts...)
 	accessSvc := &api.AccessService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Log: n.log}
 	mux.Handle(accessv1connect.NewAccessServiceHandler(accessSvc, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status}, opts...))
@@ -251,6 +260,10 @@ func (n *Node) Close() error {
 		defer cancel()
 		if e := n.srv.Shutdown(ctx); e != nil {
 			n.srv.Close()
+		}
+		// Calls end and their records are written while the store is open.
+		if e := n.tel.close(); e != nil {
+			n.log.Error("sip close", "err", e)
 		}
 		n.cancel()
 		n.wg.Wait()

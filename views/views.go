@@ -7,6 +7,7 @@ import (
 	"branchline/access"
 	"branchline/crm"
 	"branchline/replication"
+	"branchline/telephony"
 )
 
 // Registry returns a registry of every kind.
@@ -17,5 +18,6 @@ func Registry() *replication.Registry {
 	crm.RegisterBlacklist(r)
 	crm.RegisterMembers(r)
 	access.Register(r)
+	telephony.Register(r)
 	return r
 }

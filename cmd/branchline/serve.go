@@ -21,6 +21,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	token := fs.String("token", "", "the node's hub token")
 	adminPw := fs.String("admin-password", "", "password of the local admin user, needed on first start")
 	metricsToken := fs.String("metrics-token", "", "bearer token for /metrics; empty: loopback callers only")
+	sipAddr := fs.String("sip", "", "SIP listen address, UDP and TCP, e.g. 0.0.0.0:5060; empty: no SIP")
+	sipHost := fs.String("sip-host", "", "address put in SIP Via and Contact headers (default: the --sip host, or this machine's first IPv4 address)")
 	level, format := logFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -36,6 +38,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	n, err := node.Start(node.Config{
 		ID: *id, DataDir: *data, HTTPAddr: *httpAddr, HubURLs: splitList(*hubs), Token: *token,
 		AdminPassword: *adminPw, MetricsToken: *metricsToken, Log: log,
+		Telephony: node.TelephonyConfig{SIPAddr: *sipAddr, SIPHost: *sipHost},
 	})
 	if err != nil {
 		return err

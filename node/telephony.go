@@ -1,0 +1,194 @@
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"branchline/api"
+	"branchline/crm"
+	"branchline/gen/branchline/telephony/v1/telephonyv1connect"
+	"branchline/replication"
+	"branchline/telephony/pbx"
+	"branchline/web"
+)
+
+// TelephonyConfig is the SIP part of a node's configuration.
+type TelephonyConfig struct {
+	// SIPAddr is the host:port the switch listens on, UDP and TCP (flag
+	// --sip, BRANCHLINE_SIP); empty: the node runs without SIP, and the
+	// telephony API serves configuration, records and callbacks only.
+	SIPAddr string
+	// SIPHost is the address put in Via and Contact; default: SIPAddr's
+	// host, or the machine's first IPv4 address when that is 0.0.0.0.
+	SIPHost string
+	// Location is the node's time zone for days and membership windows.
+	Location *time.Location
+}
+
+// telephonyParts is what node.go wires: the Connect service (mount) and,
+// with SIP, the switch, closed on shutdown after the HTTP server and
+// before the store.
+type telephonyParts struct {
+	sip     *pbx.Server // nil without SIP
+	service *api.TelephonyService
+}
+
+var _ api.Switch = (*pbx.Server)(nil)
+
+// startTelephony builds the telephony service on the node's store and,
+// when cfg.SIPAddr is set, starts the SIP switch: calls are handled and
+// recorded locally whether or not the hub is reachable.
+func (n *Node) startTelephony(cfg TelephonyConfig, grants api.Grants) (*telephonyParts, error) {
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
+	svc := &api.TelephonyService{Store: n.store, Grants: grants, Location: cfg.Location, Log: n.log}
+	parts := &telephonyParts{service: svc}
+	if cfg.SIPAddr == "" {
+		return parts, nil
+	}
+	srv, err := pbx.Start(pbx.Config{
+		UDPAddr: cfg.SIPAddr, TCPAddr: cfg.SIPAddr, Host: cfg.SIPHost, Store: n.store, Log: n.log,
+		Location: cfg.Location, Blacklist: n.blacklisted, Priority: n.callerPriority,
+		OnRing: n.screenPop, OnAgent: n.agentChanged,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sip: %w", err)
+	}
+	svc.Switch = srv
+	parts.sip = srv
+	if n.metrics != nil {
+		n.metrics.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "branchline_sip_active_calls", Help: "Calls in progress on the node's switch.",
+			}, func() float64 { return float64(srv.ActiveCalls()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "branchline_sip_active_dialogs", Help: "SIP dialogs (call legs) the switch holds.",
+			}, func() float64 { return float64(srv.ActiveDialogs()) }),
+		)
+	}
+	return parts, nil
+}
+
+// mount serves the telephony API on mux.
+func (p *telephonyParts) mount(mux *http.ServeMux, opts ...connect.HandlerOption) {
+	mux.Handle(telephonyv1connect.NewTelephonyServiceHandler(p.service, opts...))
+}
+
+// close hangs up the calls and stops the switch.
+func (p *telephonyParts) close() error {
+	if p == nil || p.sip == nil {
+		return nil
+	}
+	return p.sip.Close()
+}
+
+// blacklisted is the switch's blacklist hook: the CRM's status of the
+// number now. A number that does not parse is not listed.
+func (n *Node) blacklisted(number string) (reject, warn bool) {
+	var st crm.Status
+	err := n.store.View(func(views replication.Tx) error {
+		var err error
+		st, err = crm.BlacklistStatus(views, number, time.Now())
+		return err
+	})
+	if err != nil {
+		return false, false
+	}
+	return st.Rejects(), st.Warns()
+}
+
+// callerPriority is the switch's VIP hook: the caller's member level,
+// ranked by the level rules (the first rule is the highest level).
+func (n *Node) callerPriority(number string) int {
+	prio := 0
+	_ = n.store.View(func(views replication.Tx) error {
+		cs, err := crm.LookupByPhone(views, number)
+		if err != nil || len(cs) == 0 {
+			return err
+		}
+		m, err := crm.GetMembership(views, cs[0].ID, time.Now(), 0)
+		if err != nil || m.Level == "" {
+			return err
+		}
+		rules, _, err := crm.GetLevelRules(views)
+		if err != nil {
+			return err
+		}
+		for i, r := range rules.GetRules() {
+			if r.GetLevel() == m.Level {
+				prio = len(rules.GetRules()) - i
+				break
+			}
+		}
+		return nil
+	}) // a failed lookup leaves the caller at 0: calls are never held up by it
+	return prio
+}
+
+// popCustomer is a customer in a screen pop.
+type popCustomer struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Level       string `json:"level,omitempty"`
+	CreditLevel string `json:"credit_level,omitempty"`
+	CreditLimit string `json:"credit_limit,omitempty"`
+}
+
+// screenPop is the switch's ring hook: the agent's browsers get the call
+// and the caller's customer cards at once, over SSE ("user:<agent>",
+// event "call.ring"); unknown numbers come with no customers, for the
+// new-customer form.
+func (n *Node) screenPop(agent string, c pbx.CallInfo) {
+	pop := struct {
+		Call      string        `json:"call"`
+		Caller    string        `json:"caller"`
+		Name      string        `json:"caller_name,omitempty"`
+		DID       string        `json:"did"`
+		Queue     string        `json:"queue,omitempty"`
+		Extension string        `json:"extension"`
+		Warned    bool          `json:"blacklist_warning"`
+		VIP       int           `json:"priority"`
+		At        time.Time     `json:"at"`
+		Customers []popCustomer `json:"customers"`
+	}{Call: c.ID, Caller: c.Caller, Name: c.CallerName, DID: c.DID, Queue: c.Queue, Extension: c.Extension,
+		Warned: c.Warned, VIP: c.Priority, At: time.Now(), Customers: []popCustomer{}}
+	_ = n.store.View(func(views replication.Tx) error {
+		cs, err := crm.LookupByPhone(views, c.Caller)
+		for _, cu := range cs {
+			pop.Customers = append(pop.Customers, popCustomer{ID: cu.ID, Name: cu.Get("display_name"),
+				Level: cu.Get("level"), CreditLevel: cu.Get("credit_level"), CreditLimit: cu.Get("credit_limit")})
+		}
+		return err
+	}) // a number that does not parse pops as unknown
+	b, err := json.Marshal(pop)
+	if err != nil {
+		n.log.Error("screen pop", "err", err)
+		return
+	}
+	n.broker.Publish("user:"+agent, web.Event{Name: "call.ring", Data: string(b)})
+}
+
+// agentChanged tells the agent's browsers (desk) and supervisors (topic
+// "board") of an agent's new state.
+func (n *Node) agentChanged(a pbx.AgentInfo) {
+	b, err := json.Marshal(struct {
+		User      string    `json:"user"`
+		Extension string    `json:"extension"`
+		State     string    `json:"state"`
+		Reason    string    `json:"reason,omitempty"`
+		Since     time.Time `json:"since"`
+		Call      string    `json:"call,omitempty"`
+	}{a.User, a.Extension, string(a.State), a.Reason, a.Since, a.Call})
+	if err != nil {
+		return
+	}
+	ev := web.Event{Name: "agent.state", Data: string(b)}
+	n.broker.Publish("user:"+a.User, ev)
+	n.broker.Publish("board", ev)
+}

@@ -1,0 +1,22 @@
+// Package pbx is the SIP side of a node's call centre, built on sipgo: a
+// registrar for the building's phones (digest auth), a back-to-back user
+// agent for calls from trunks and extensions, the ACD that queues calls
+// and picks agents, SIP MESSAGE delivery to phones, and call control for
+// the API (click-to-dial, hang up, hold, blind transfer).
+//
+// It is an adapter around the telephony domain: configuration comes from
+// the node's views, and call records, callbacks and message statuses are
+// Exec'd into the node's store, a local durable write. Nothing in call
+// handling waits on the hub, so a branch keeps answering calls with its
+// WAN link down.
+//
+// Call model. A Call has two legs: the customer's (A) and the agent's or
+// other party's (B). Each leg is its own SIP dialog (the node is a
+// B2BUA), and one goroutine per call — its actor — owns the call's state:
+// responses, BYEs, CANCELs, timers and API commands reach it as events,
+// so the call's state machine is written sequentially. Media is a
+// separate concern (see Media): today each leg is handed the other leg's
+// SDP and RTP flows end to end; an anchoring implementation (IVR, music
+// on hold, recording, listen/barge) will hand each leg an SDP of a local
+// RTP endpoint and bridge the endpoints, without changing the call model.
+package pbx

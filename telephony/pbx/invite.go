@@ -1,0 +1,556 @@
+package pbx
+
+import (
+	"context"
+	"errors"
+	"mime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"branchline/replication"
+	"branchline/telephony"
+)
+
+// Timeouts of calls that are not ACD offers.
+const (
+	directRingTimeout = 30 * time.Second // a call to an extension
+	trunkRingTimeout  = 60 * time.Second // an outbound call through a trunk
+	// clickRingTimeout bounds how long a click-to-dial rings the customer:
+	// the agent's phone waits for its ACK meanwhile, and gives up after
+	// 32 s (64*T1).
+	clickRingTimeout = 25 * time.Second
+)
+
+// onInvite serves INVITE: a new call, or a re-INVITE within a call.
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if hasToTag(req) {
+		s.onReinvite(req, tx)
+		return
+	}
+	if len(req.Body()) > 0 && !isSDP(req) {
+		s.respond(tx, req, sip.StatusUnsupportedMediaType, "Unsupported Media Type")
+		return
+	}
+	snap, err := s.dir.get()
+	if err != nil {
+		s.log.Error("sip: configuration", "err", err)
+		s.respond(tx, req, sip.StatusInternalServerError, "Server Error")
+		return
+	}
+	// Who is calling: a trunk by source address, else a trunk or an
+	// extension by digest credentials, else nobody we know.
+	var trunk *telephony.Trunk
+	var fromExt *telephony.Extension
+	if t, ok := snap.trunkBySource(req.Source()); ok {
+		trunk = t
+	} else if creds, ok := credentials(req); ok {
+		res := authBad
+		if t, ok := snap.trunkByUser(creds.Username); ok {
+			if res = s.auth.check(req, creds, t.Username, t.HA1); res == authOK {
+				trunk = t
+			}
+		} else if e, ok := snap.exts[creds.Username]; ok {
+			if res = s.auth.check(req, creds, e.Number, e.HA1); res == authOK {
+				fromExt = &e
+			}
+		}
+		switch res {
+		case authStale:
+			s.challenge(tx, req, true)
+			return
+		case authBad:
+			s.respond(tx, req, sip.StatusForbidden, "Forbidden")
+			return
+		}
+	} else if _, ok := snap.exts[req.From().Address.User]; ok {
+		s.challenge(tx, req, false) // a phone of the building: it authenticates
+		return
+	} else {
+		s.log.Info("sip: INVITE from an unknown source", "source", req.Source())
+		s.respond(tx, req, sip.StatusForbidden, "Forbidden")
+		return
+	}
+
+	dialed := req.Recipient.User
+	if dialed == "" {
+		dialed = req.To().Address.User
+	}
+	dir := telephony.Inbound
+	if fromExt != nil {
+		dir = telephony.Internal
+	}
+	c := s.newCall(dir)
+	c.sipCallID = req.CallID().Value()
+	c.caller = cleanUser(req.From().Address.User)
+	c.callerNm = cleanDisplay(req.From().DisplayName)
+	c.did = cleanUser(dialed)
+	if trunk != nil {
+		c.trunk = trunk.Name
+	}
+	if fromExt != nil {
+		c.caller = fromExt.Number
+		if n := cleanDisplay(fromExt.DisplayName); n != "" {
+			c.callerNm = n
+		}
+	}
+	c.setInfo(func(i *CallInfo) {
+		i.SIPCallID, i.Caller, i.CallerName, i.DID, i.Trunk = c.sipCallID, c.caller, c.callerNm, c.did, c.trunk
+	})
+
+	// Refusals at the door are recorded for calls from trunks (which are
+	// known parties), not for unknown sources, which could fill the store.
+	if trunk != nil && !trunk.Delivers(c.did) {
+		s.refuse(c, tx, req, sip.StatusNotFound, "Not Found", telephony.Rejected, "not_delivered")
+		return
+	}
+	if trunk != nil && s.cfg.Blacklist != nil {
+		reject, warn := s.cfg.Blacklist(c.caller)
+		if reject {
+			s.refuse(c, tx, req, sip.StatusGlobalDecline, "Decline", telephony.Blacklisted, "blacklist")
+			return
+		}
+		c.warned = warn
+	}
+	if s.cfg.Priority != nil && trunk != nil {
+		c.priority = s.cfg.Priority(c.caller)
+	}
+	c.setInfo(func(i *CallInfo) { i.Warned, i.Priority = c.warned, c.priority })
+
+	// Where to: a queue by its number, an extension, or out through a trunk.
+	var (
+		q        telephony.Queue
+		toQueue  bool
+		toExt    telephony.Extension
+		isExt    bool
+		outTrunk *telephony.Trunk
+	)
+	if name, ok := snap.didQueue[c.did]; ok {
+		q, toQueue = snap.queues[name], true
+	} else if e, ok := snap.exts[c.did]; ok {
+		toExt, isExt = e, true
+	} else if fromExt != nil && telephony.ValidNumber(c.did) {
+		if t, ok := snap.outboundTrunk(); ok {
+			outTrunk = t
+			c.dir = telephony.Outbound
+			c.setInfo(func(i *CallInfo) { i.Direction = telephony.Outbound })
+		}
+	}
+	if !toQueue && !isExt && outTrunk == nil {
+		if trunk != nil {
+			s.refuse(c, tx, req, sip.StatusNotFound, "Not Found", telephony.Rejected, "no_route")
+		} else {
+			s.respond(tx, req, sip.StatusNotFound, "Not Found")
+		}
+		return
+	}
+
+	if !s.addCall(c) {
+		s.respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable")
+		return
+	}
+	dlg, err := s.uaFor(strings.ToLower(req.Transport())).ReadInvite(req, tx)
+	if err != nil {
+		s.removeCall(c)
+		s.respond(tx, req, sip.StatusBadRequest, "Bad Request")
+		return
+	}
+	a := s.newLeg(c)
+	a.uas, a.uasTx, a.role = dlg, tx, CustomerLeg
+	a.setSDP(req.Body())
+	a.register(dlg.ID)
+	c.a = a
+
+	switch {
+	case toQueue:
+		c.enterQueue(q)
+	case isExt:
+		c.callExtension(toExt)
+	default:
+		c.callOut(outTrunk, fromExt)
+	}
+	// The handler goroutine becomes the call's actor: the INVITE server
+	// transaction stays with it until the call ends.
+	c.run()
+}
+
+// refuse answers a new call with a final error and records it.
+func (s *Server) refuse(c *Call, tx sip.ServerTransaction, req *sip.Request, code int, reason string, d telephony.Disposition, cause string) {
+	s.respond(tx, req, code, reason)
+	c.end(d, telephony.BySystem, cause)
+	rec := c.record(s.now())
+	s.execAsync("", func(views replication.Tx) ([]replication.Draft, error) {
+		dr, err := telephony.EndCall(rec)
+		return []replication.Draft{dr}, err
+	})
+}
+
+func (s *Server) challenge(tx sip.ServerTransaction, req *sip.Request, stale bool) {
+	res := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
+	res.AppendHeader(sip.NewHeader("WWW-Authenticate", s.auth.challenge(stale)))
+	s.send(tx, res)
+}
+
+func isSDP(m interface{ ContentType() *sip.ContentTypeHeader }) bool {
+	ct := m.ContentType()
+	if ct == nil {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct.Value())
+	return err == nil && mt == "application/sdp"
+}
+
+// enterQueue puts the call in queue q, overflowing at once when q says so
+// and nobody is ready, and releasing the caller when no member is logged
+// in at all.
+func (c *Call) enterQueue(q telephony.Queue) {
+	snap, _ := c.s.dir.get()
+	if c.firstQueue == "" {
+		c.firstQueue = q.Name
+	}
+	for hops := 0; q.OverflowQueue != "" && q.OverflowAfter == 0 && !c.s.acd.anyReady(q) && hops < 8; hops++ {
+		next, ok := snap.queues[q.OverflowQueue]
+		if !ok {
+			break
+		}
+		q = next
+	}
+	c.queue = q
+	c.setInfo(func(i *CallInfo) { i.Queue, i.State, i.Agent, i.Extension = q.Name, StateQueued, "", "" })
+	if !c.s.acd.anyLoggedIn(q) {
+		c.callback = telephony.ReasonNoAgent
+		if c.aAnswered {
+			c.hangup(telephony.BySystem, "no_agent")
+			c.disposition = telephony.Answered
+			return
+		}
+		c.reject(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", telephony.NoAgent, "no_agent")
+		return
+	}
+	if c.previous == "" && q.Strategy == telephony.CallerBased {
+		_ = c.s.cfg.Store.View(func(views replication.Tx) error {
+			var err error
+			c.previous, err = telephony.LastAgent(views, c.caller)
+			return err
+		})
+	}
+	now := c.s.now()
+	c.stopQueueTimers()
+	c.maxWait = time.NewTimer(max(0, c.arrive.Add(q.MaxWait).Sub(now)))
+	if q.OverflowQueue != "" && q.OverflowAfter > 0 {
+		c.overflow = time.NewTimer(q.OverflowAfter)
+	}
+	if !c.aAnswered {
+		if err := c.a.uas.Respond(sip.StatusQueued, "Queued", nil); err != nil {
+			c.s.log.Debug("sip: 182", "call", c.id, "err", err)
+		}
+	}
+	c.enqueuedAt = now
+	c.requeue()
+}
+
+// requeue puts the call (back) in line in its queue; a call that goes
+// back after an agent did not answer keeps its place (arrival time).
+func (c *Call) requeue() {
+	if c.overflowDue {
+		c.overflowDue = false
+		c.waiting = true
+		c.overflowNow()
+		return
+	}
+	c.waiting = true
+	c.setInfo(func(i *CallInfo) { i.State, i.Agent, i.Extension = StateQueued, "", "" })
+	c.s.acd.enqueue(&waiter{call: c, queue: c.queue.Name, arrive: c.arrive, enqueued: c.enqueuedAt, prio: c.priority, previous: c.previous})
+}
+
+func (c *Call) onOffer(e evOffer) {
+	if c.ended || !c.waiting || c.att != nil {
+		c.s.acd.offerFailed(e.agent, c.id, "")
+		return
+	}
+	c.waiting = false
+	mode, sdp := modeAnswer, c.a.sdp()
+	if c.aAnswered {
+		mode, sdp = modeReinvite, nil
+	}
+	if err := c.ring(mode, e.agent, e.ext, sdp, c.queue.RingTimeout, nil, ""); err != nil {
+		reason := telephony.ReasonUnreachable
+		if errors.Is(err, errUnregistered) {
+			reason = telephony.ReasonUnregistered
+		}
+		c.s.acd.offerFailed(e.agent, c.id, reason)
+		c.requeue()
+		return
+	}
+	c.att.acd = true
+	c.setInfo(func(i *CallInfo) { i.State, i.Agent, i.Extension = StateRinging, e.agent, e.ext })
+	if c.s.cfg.OnRing != nil {
+		c.s.cfg.OnRing(e.agent, c.Info())
+	}
+}
+
+func (c *Call) maxWaitReached() {
+	if c.ended {
+		return
+	}
+	if att := c.stopAttempt(); att != nil && att.agent != "" {
+		c.s.acd.offerFailed(att.agent, c.id, "")
+	}
+	if c.waiting {
+		c.s.acd.remove(c)
+		c.waiting = false
+	}
+	c.callback = telephony.ReasonMaxWait
+	if c.aAnswered {
+		c.hangup(telephony.BySystem, "max_wait")
+		return
+	}
+	c.reject(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", telephony.NoAgent, "max_wait")
+}
+
+func (c *Call) overflowNow() {
+	if c.ended || c.queue.OverflowQueue == "" {
+		return
+	}
+	if !c.waiting {
+		if c.att != nil {
+			c.overflowDue = true // after this agent's attempt fails
+		}
+		return
+	}
+	snap, err := c.s.dir.get()
+	if err != nil {
+		return
+	}
+	next, ok := snap.queues[c.queue.OverflowQueue]
+	if !ok {
+		return
+	}
+	c.s.acd.remove(c)
+	c.waiting = false
+	c.enterQueue(next)
+}
+
+// callExtension rings every phone of extension e (no ACD).
+func (c *Call) callExtension(e telephony.Extension) {
+	c.ext = e.Number
+	if err := c.ring(modeAnswer, e.User, e.Number, c.a.sdp(), directRingTimeout, nil, ""); err != nil {
+		c.reject(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", telephony.NotAnswered, "unregistered")
+		return
+	}
+	if err := c.a.uas.Respond(sip.StatusRinging, "Ringing", nil); err != nil {
+		c.s.log.Debug("sip: 180", "call", c.id, "err", err)
+	}
+	c.relayed[sip.StatusRinging] = true
+	c.setInfo(func(i *CallInfo) { i.State, i.Agent, i.Extension = StateRinging, e.User, e.Number })
+	if e.User != "" && c.s.cfg.OnRing != nil {
+		c.s.cfg.OnRing(e.User, c.Info())
+	}
+}
+
+// trunkURI is the request URI of number at trunk t.
+func trunkURI(t *telephony.Trunk, number string) (*sip.Uri, string) {
+	host, port, _ := strings.Cut(t.Proxy, ":")
+	if i := strings.LastIndex(t.Proxy, ":"); i >= 0 {
+		host, port = t.Proxy[:i], t.Proxy[i+1:]
+	}
+	p, _ := strconv.Atoi(port)
+	transport := t.Transport
+	if transport == "" {
+		transport = "udp"
+	}
+	return &sip.Uri{Scheme: "sip", User: number, Host: strings.Trim(host, "[]"), Port: p}, transport
+}
+
+// callOut sends a phone's call to a number through trunk t.
+func (c *Call) callOut(t *telephony.Trunk, from *telephony.Extension) {
+	c.trunk = t.Name
+	c.agent, c.ext = from.User, from.Number
+	if c.agent != "" {
+		if err := c.s.acd.begin(c.agent, c.id); err != nil {
+			c.agent = "" // busy in the ACD's eyes; the call goes on
+		}
+	}
+	uri, transport := trunkURI(t, c.did)
+	if err := c.ring(modeAnswer, "", "", c.a.sdp(), trunkRingTimeout, uri, transport); err != nil {
+		c.reject(sip.StatusServiceUnavailable, "Service Unavailable", telephony.NotAnswered, "trunk_unreachable")
+		return
+	}
+	c.setInfo(func(i *CallInfo) { i.State, i.Agent, i.Extension, i.Trunk = StateRinging, c.agent, c.ext, t.Name })
+}
+
+// ringCustomer calls the customer of a click-to-dial with the agent
+// phone's offer.
+func (c *Call) ringCustomer(offer []byte) error {
+	snap, err := c.s.dir.get()
+	if err != nil {
+		return err
+	}
+	if e, ok := snap.exts[c.dialNumber]; ok {
+		return c.ring(modeClickCustomer, "", e.Number, offer, clickRingTimeout, nil, "")
+	}
+	t, ok := snap.outboundTrunk()
+	if !ok {
+		return errors.New("no trunk for outbound calls")
+	}
+	c.trunk = t.Name
+	uri, transport := trunkURI(t, c.dialNumber)
+	return c.ring(modeClickCustomer, "", "", offer, clickRingTimeout, uri, transport)
+}
+
+// onReinvite passes a re-INVITE (hold, retrieve, codec change) from one
+// leg to the other and the answer back.
+func (s *Server) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	l := s.legOf(req)
+	if l == nil {
+		s.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	if len(req.Body()) > 0 && !isSDP(req) {
+		s.respond(tx, req, sip.StatusUnsupportedMediaType, "Unsupported Media Type")
+		return
+	}
+	other := l.peer.Load()
+	if other == nil || other.isClosed() {
+		s.respond(tx, req, sip.StatusRequestPending, "Request Pending")
+		return
+	}
+	if !l.reinvite.TryLock() {
+		s.respond(tx, req, sip.StatusRequestPending, "Request Pending") // glare
+		return
+	}
+	defer l.reinvite.Unlock()
+	var answer []byte
+	if len(req.Body()) == 0 {
+		// An offerless re-INVITE (a session refresh): offer what the other
+		// side has, unchanged.
+		answer = other.sdp()
+	} else {
+		ctx, cancel := context.WithTimeout(s.ctx, 20*time.Second)
+		defer cancel()
+		var code int
+		var err error
+		answer, code, err = other.reinviteWith(ctx, other.localSDP(other.role, req.Body()))
+		if err != nil || code/100 != 2 {
+			if code == 0 {
+				code = sip.StatusServiceUnavailable
+			}
+			s.respond(tx, req, code, "Rejected by the other party")
+			return
+		}
+		l.setSDP(req.Body())
+	}
+	res := sip.NewSDPResponseFromRequest(req, l.localSDP(l.role, answer))
+	if l.uas != nil {
+		res.AppendHeader(sip.HeaderClone(&s.uaFor(strings.ToLower(req.Transport())).ContactHDR))
+	}
+	l.respond2xx(tx, req, res)
+}
+
+// respond2xx answers an in-dialog INVITE with res and, over UDP,
+// retransmits it until the ACK arrives.
+func (l *leg) respond2xx(tx sip.ServerTransaction, req *sip.Request, res *sip.Response) {
+	p := &pending2xx{cseq: req.CSeq().SeqNo, ack: make(chan struct{})}
+	l.mu.Lock()
+	l.pending2x = p
+	l.mu.Unlock()
+	l.s.send(tx, res)
+	if sip.IsReliable(req.Transport()) {
+		return
+	}
+	interval := sip.T1
+	deadline := time.NewTimer(64 * sip.T1)
+	defer deadline.Stop()
+	for {
+		t := time.NewTimer(interval)
+		select {
+		case <-p.ack:
+			t.Stop()
+			return
+		case <-deadline.C:
+			t.Stop()
+			return
+		case <-l.s.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+			l.s.send(tx, res)
+			interval = min(2*interval, sip.T2)
+		}
+	}
+}
+
+// onRefer accepts a blind transfer from the agent's side of a call.
+func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) {
+	l := s.legOf(req)
+	if l == nil {
+		s.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	rt := req.ReferTo()
+	if rt == nil || cleanUser(rt.Address.User) == "" {
+		s.respond(tx, req, sip.StatusBadRequest, "Bad Refer-To")
+		return
+	}
+	if l.role != AgentLeg {
+		s.respond(tx, req, sip.StatusForbidden, "Forbidden")
+		return
+	}
+	s.respond(tx, req, sip.StatusAccepted, "Accepted")
+	l.call.post(evRefer{l: l, target: cleanUser(rt.Address.User)})
+}
+
+func (c *Call) onRefer(e evRefer) {
+	if e.l != c.b {
+		return
+	}
+	// Tell the transferor it worked (RFC 3515 NOTIFY with a sipfrag), then
+	// move the customer; transfer hangs the transferor up.
+	ctx, cancel := context.WithTimeout(c.s.ctx, 3*time.Second)
+	defer cancel()
+	n := sip.NewRequest(sip.NOTIFY, e.l.target())
+	n.AppendHeader(sip.NewHeader("Event", "refer"))
+	n.AppendHeader(sip.NewHeader("Subscription-State", "terminated;reason=noresource"))
+	n.AppendHeader(sip.NewHeader("Content-Type", "message/sipfrag;version=2.0"))
+	n.SetBody([]byte("SIP/2.0 200 OK\r\n"))
+	if _, err := e.l.do(ctx, n); err != nil {
+		c.s.log.Debug("sip: refer notify", "call", c.id, "err", err)
+	}
+	if err := c.transfer(e.target, c.agent); err != nil {
+		c.s.log.Info("sip: transfer", "call", c.id, "target", e.target, "err", err)
+	}
+}
+
+// onInDialog serves INFO, NOTIFY and UPDATE within a call: INFO (DTMF)
+// goes to the other party; the others are acknowledged.
+func (s *Server) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	l := s.legOf(req)
+	if l == nil {
+		s.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	if req.Method != sip.INFO {
+		s.respond(tx, req, sip.StatusOK, "OK")
+		return
+	}
+	other := l.peer.Load()
+	if other == nil {
+		s.respond(tx, req, sip.StatusOK, "OK")
+		return
+	}
+	fwd := sip.NewRequest(sip.INFO, other.target())
+	if ct := req.ContentType(); ct != nil {
+		fwd.AppendHeader(sip.NewHeader("Content-Type", ct.Value()))
+	}
+	fwd.SetBody(req.Body())
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	res, err := other.do(ctx, fwd)
+	if err != nil {
+		s.respond(tx, req, sip.StatusRequestTimeout, "Request Timeout")
+		return
+	}
+	s.respond(tx, req, res.StatusCode, res.Reason)
+}

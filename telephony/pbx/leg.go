@@ -1,0 +1,238 @@
+package pbx
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// leg is one SIP dialog of a call: the node is the UAS of a leg it was
+// called on (the customer calling in) and the UAC of a leg it placed (an
+// agent's phone, the customer of a click-to-dial). Every leg is counted
+// from creation to close, and closed exactly once on every path, which is
+// what ActiveDialogs reports.
+type leg struct {
+	s    *Server
+	call *Call
+
+	uas   *sipgo.DialogServerSession
+	uasTx sip.ServerTransaction
+	uac   *sipgo.DialogClientSession
+
+	role LegRole
+	peer atomic.Pointer[leg] // the leg it is bridged to, for re-INVITE passthrough
+
+	// Set for legs to an extension's phone.
+	ext     string
+	agent   string
+	binding Binding
+
+	cancel context.CancelFunc // stops a ringing UAC leg (CANCEL)
+
+	mu        sync.Mutex
+	key       string // dialog key in Server.dialogs, once known
+	remoteSDP []byte // the last SDP the endpoint sent
+	origin    sdpOrigin
+	answered  bool
+	ended     bool // BYE sent or received
+	closed    bool
+	lastCode  int
+	pending2x *pending2xx // a 2xx to a re-INVITE awaiting its ACK
+
+	reinvite sync.Mutex // one re-INVITE at a time on the leg; glare gets 491
+}
+
+// pending2xx is a 2xx answer to an in-dialog re-INVITE, retransmitted over
+// UDP until its ACK arrives (RFC 3261 13.3.1.4).
+type pending2xx struct {
+	cseq uint32
+	ack  chan struct{}
+}
+
+func (s *Server) newLeg(c *Call) *leg {
+	l := &leg{s: s, call: c, origin: newSDPOrigin()}
+	s.legs.Add(1)
+	return l
+}
+
+// register makes the leg findable by in-dialog requests.
+func (l *leg) register(key string) {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || key == "" {
+		return
+	}
+	l.key = key
+	l.s.dialogs[key] = l
+}
+
+// close releases the leg once.
+func (l *leg) close() {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	key := l.key
+	l.mu.Unlock()
+	if l.cancel != nil {
+		l.cancel()
+	}
+	l.s.mu.Lock()
+	if key != "" && l.s.dialogs[key] == l {
+		delete(l.s.dialogs, key)
+	}
+	l.s.mu.Unlock()
+	l.s.legs.Add(-1)
+}
+
+func (l *leg) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+func (l *leg) setSDP(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	l.mu.Lock()
+	l.remoteSDP = append([]byte(nil), b...)
+	l.mu.Unlock()
+}
+
+func (l *leg) sdp() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.remoteSDP
+}
+
+// target is the remote target of the leg's dialog.
+func (l *leg) target() sip.Uri {
+	if l.uas != nil {
+		if c := l.uas.InviteRequest.Contact(); c != nil {
+			return *c.Address.Clone()
+		}
+		return *l.uas.InviteRequest.From().Address.Clone()
+	}
+	if r := l.uac.InviteResponse; r != nil {
+		if c := r.Contact(); c != nil {
+			return *c.Address.Clone()
+		}
+	}
+	return *l.uac.InviteRequest.Recipient.Clone()
+}
+
+// do sends an in-dialog request and waits for its final response.
+func (l *leg) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	if l.uas != nil {
+		return l.uas.Do(ctx, req)
+	}
+	return l.uac.Do(ctx, req)
+}
+
+func (l *leg) write(req *sip.Request) error {
+	if l.uas != nil {
+		return l.uas.WriteRequest(req)
+	}
+	return l.uac.WriteRequest(req)
+}
+
+// bye ends an answered leg from the node's side and closes it.
+func (l *leg) bye() {
+	defer l.close()
+	l.mu.Lock()
+	if l.ended || !l.answered {
+		l.mu.Unlock()
+		return
+	}
+	l.ended = true
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(l.s.ctx, 10*time.Second)
+	defer cancel()
+	var err error
+	if l.uas != nil {
+		err = l.uas.Bye(ctx)
+	} else {
+		err = l.uac.Bye(ctx)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		l.s.log.Debug("sip: bye", "call", l.call.id, "err", err)
+	}
+}
+
+// markEnded records that the far end sent BYE; it reports whether the leg
+// was still up.
+func (l *leg) markEnded() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ended {
+		return false
+	}
+	l.ended = true
+	return true
+}
+
+// reinviteWith sends a re-INVITE carrying body (an offer) and returns the
+// answer; the 2xx is ACKed here.
+func (l *leg) reinviteWith(ctx context.Context, body []byte) ([]byte, int, error) {
+	if !l.reinvite.TryLock() {
+		return nil, sip.StatusRequestPending, errors.New("re-INVITE in progress")
+	}
+	defer l.reinvite.Unlock()
+	req := sip.NewRequest(sip.INVITE, l.target())
+	if body != nil {
+		req.SetBody(body)
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	}
+	res, err := l.do(ctx, req)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !res.IsSuccess() {
+		return nil, res.StatusCode, nil
+	}
+	ack := sip.NewRequest(sip.ACK, l.target())
+	ack.AppendHeader(&sip.CSeqHeader{SeqNo: res.CSeq().SeqNo, MethodName: sip.ACK})
+	if err := l.write(ack); err != nil {
+		return nil, 0, err
+	}
+	l.setSDP(res.Body())
+	return res.Body(), res.StatusCode, nil
+}
+
+// ackWith ACKs the 2xx of a UAC leg's INVITE, with an SDP answer when the
+// INVITE carried no offer.
+func (l *leg) ackWith(ctx context.Context, body []byte) error {
+	if body == nil {
+		return l.uac.Ack(ctx)
+	}
+	inv, res := l.uac.InviteRequest, l.uac.InviteResponse
+	target := inv.Recipient
+	if c := res.Contact(); c != nil {
+		target = c.Address
+	}
+	ack := sip.NewRequest(sip.ACK, *target.Clone())
+	ack.AppendHeader(sip.HeaderClone(inv.From()))
+	ack.AppendHeader(sip.HeaderClone(res.To()))
+	ack.AppendHeader(sip.HeaderClone(inv.CallID()))
+	ack.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.ACK})
+	mf := sip.MaxForwardsHeader(70)
+	ack.AppendHeader(&mf)
+	ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	ack.SetBody(body)
+	ack.SetTransport(inv.Transport())
+	return l.uac.WriteAck(ctx, ack)
+}
+
+// transportName is sipgo's name of a transport.
+func transportName(t string) string { return strings.ToUpper(t) }

@@ -1,0 +1,291 @@
+package pbx
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Binding is one registered phone of an extension.
+type Binding struct {
+	Extension string
+	URI       sip.Uri // the phone's Contact
+	Transport string  // "udp" or "tcp"
+	Source    string  // host:port the REGISTER came from
+	Expires   time.Time
+	UserAgent string
+	callID    string
+}
+
+// key identifies a binding within its extension: the contact URI.
+func (b *Binding) key() string { return b.URI.String() }
+
+// registrar keeps the bindings of extensions in memory: phones register
+// again after a node restart (registrations are short-lived and
+// node-local by nature, not replicated).
+type registrar struct {
+	now        func() time.Time
+	min, max   time.Duration
+	onRegister func(ext string) // called (in its own goroutine) after a phone registers
+
+	mu    sync.Mutex
+	byExt map[string][]*Binding
+	total int
+}
+
+const defaultExpires = time.Hour
+
+func newRegistrar(now func() time.Time, min, max time.Duration) *registrar {
+	if min <= 0 {
+		min = 60 * time.Second
+	}
+	if max < min {
+		max = defaultExpires
+	}
+	return &registrar{now: now, min: min, max: max, byExt: map[string][]*Binding{}}
+}
+
+// contacts returns copies of the live bindings of ext.
+func (r *registrar) contacts(ext string) []Binding {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	var out []Binding
+	for _, b := range r.byExt[ext] {
+		if b.Expires.After(now) {
+			out = append(out, *b)
+		}
+	}
+	return out
+}
+
+func (r *registrar) registered(ext string) bool { return len(r.contacts(ext)) > 0 }
+
+// fromSource reports whether addr is the source of a live binding of ext.
+func (r *registrar) fromSource(ext, addr string) bool {
+	for _, b := range r.contacts(ext) {
+		if b.Source == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// sweep drops expired bindings.
+func (r *registrar) sweep() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	for ext, bs := range r.byExt {
+		live := slices.DeleteFunc(bs, func(b *Binding) bool { return !b.Expires.After(now) })
+		r.total -= len(bs) - len(live)
+		if len(live) == 0 {
+			delete(r.byExt, ext)
+		} else {
+			r.byExt[ext] = live
+		}
+	}
+}
+
+// handle serves a REGISTER for the extension named in To, after digest
+// authentication as that extension.
+func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction) {
+	ext := req.To().Address.User
+	snap, err := s.dir.get()
+	if err != nil {
+		s.respond(tx, req, sip.StatusInternalServerError, "Server Error")
+		return
+	}
+	e, known := snap.exts[ext]
+	creds, _ := credentials(req)
+	res := authBad
+	switch {
+	case creds == nil:
+		res = authNone
+	case known:
+		res = s.auth.check(req, creds, ext, e.HA1)
+	}
+	switch res {
+	case authNone, authStale:
+		// Unknown extensions are challenged too, so that a scan cannot tell
+		// which numbers exist.
+		resp := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
+		resp.AppendHeader(sip.NewHeader("WWW-Authenticate", s.auth.challenge(res == authStale)))
+		s.send(tx, resp)
+		return
+	case authBad:
+		s.log.Info("sip: registration refused", "extension", ext, "source", req.Source())
+		s.respond(tx, req, sip.StatusForbidden, "Forbidden")
+		return
+	}
+
+	defExp := defaultExpires
+	if h := req.GetHeader("Expires"); h != nil {
+		n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
+		if err != nil {
+			s.respond(tx, req, sip.StatusBadRequest, "Bad Expires")
+			return
+		}
+		defExp = time.Duration(n) * time.Second
+	}
+	var values []string
+	for _, h := range req.GetHeaders("Contact") {
+		values = append(values, splitContacts(h.Value())...)
+	}
+	now := r.now()
+	type change struct {
+		b   *Binding
+		del bool
+	}
+	var changes []change
+	wildcard := false
+	for _, v := range values {
+		if strings.TrimSpace(v) == "*" {
+			wildcard = true
+			continue
+		}
+		var uri sip.Uri
+		params := sip.NewParams()
+		if _, err := sip.ParseAddressValue(v, &uri, &params); err != nil || uri.Host == "" ||
+			(uri.Scheme != "sip" && uri.Scheme != "sips") || len(v) > maxHeaderVal {
+			s.respond(tx, req, sip.StatusBadRequest, "Bad Contact")
+			return
+		}
+		exp := defExp
+		if p, ok := params.Get("expires"); ok {
+			n, err := strconv.ParseUint(p, 10, 32)
+			if err != nil {
+				s.respond(tx, req, sip.StatusBadRequest, "Bad Contact expires")
+				return
+			}
+			exp = time.Duration(n) * time.Second
+		}
+		if exp > 0 && exp < r.min {
+			resp := sip.NewResponseFromRequest(req, sip.StatusIntervalToBrief, "Interval Too Brief", nil)
+			resp.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(r.min/time.Second))))
+			s.send(tx, resp)
+			return
+		}
+		exp = min(exp, r.max)
+		transport := strings.ToLower(req.Transport())
+		if t, ok := uri.UriParams.Get("transport"); ok {
+			transport = strings.ToLower(t)
+		}
+		if transport != "udp" && transport != "tcp" {
+			s.respond(tx, req, sip.StatusBadRequest, "Unsupported transport")
+			return
+		}
+		ua := ""
+		if h := req.GetHeader("User-Agent"); h != nil {
+			ua = cleanDisplay(h.Value())
+		}
+		changes = append(changes, change{b: &Binding{Extension: ext, URI: uri, Transport: transport,
+			Source: req.Source(), Expires: now.Add(exp), UserAgent: ua, callID: req.CallID().Value()}, del: exp == 0})
+	}
+	if wildcard && (len(values) != 1 || defExp != 0) {
+		s.respond(tx, req, sip.StatusBadRequest, "Wildcard Contact needs Expires: 0")
+		return
+	}
+
+	added := false
+	r.mu.Lock()
+	bs := r.byExt[ext]
+	if wildcard {
+		r.total -= len(bs)
+		bs = nil
+	}
+	for _, c := range changes {
+		i := slices.IndexFunc(bs, func(b *Binding) bool { return b.key() == c.b.key() })
+		switch {
+		case c.del && i >= 0:
+			bs = slices.Delete(bs, i, i+1)
+			r.total--
+		case c.del:
+		case i >= 0:
+			bs[i] = c.b
+			added = true
+		case r.total >= maxBindings:
+		default:
+			if len(bs) >= maxContacts {
+				// The oldest registration makes room.
+				j := 0
+				for k := range bs {
+					if bs[k].Expires.Before(bs[j].Expires) {
+						j = k
+					}
+				}
+				bs = slices.Delete(bs, j, j+1)
+				r.total--
+			}
+			bs = append(bs, c.b)
+			r.total++
+			added = true
+		}
+	}
+	if len(bs) == 0 {
+		delete(r.byExt, ext)
+	} else {
+		r.byExt[ext] = bs
+	}
+	current := make([]Binding, 0, len(bs))
+	for _, b := range bs {
+		current = append(current, *b)
+	}
+	r.mu.Unlock()
+
+	resp := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	for _, b := range current {
+		h := &sip.ContactHeader{Address: b.URI, Params: sip.NewParams()}
+		h.Params.Add("expires", strconv.Itoa(max(0, int(b.Expires.Sub(now)/time.Second))))
+		resp.AppendHeader(h)
+	}
+	s.send(tx, resp)
+	if added && r.onRegister != nil {
+		go r.onRegister(ext)
+	}
+}
+
+// splitContacts splits a Contact header value at the commas between
+// contacts (not those inside quotes or angle brackets).
+func splitContacts(v string) []string {
+	var out []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '"' && (i == 0 || v[i-1] != '\\'):
+			quoted = !quoted
+		case quoted:
+		case c == '<':
+			depth++
+		case c == '>':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, strings.TrimSpace(v[start:i]))
+			start = i + 1
+		}
+	}
+	if last := strings.TrimSpace(v[start:]); last != "" {
+		out = append(out, last)
+	}
+	return out
+}
+
+// list returns every live binding, by extension.
+func (r *registrar) list() map[string][]Binding {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	out := map[string][]Binding{}
+	for ext, bs := range r.byExt {
+		for _, b := range bs {
+			if b.Expires.After(now) {
+				out[ext] = append(out[ext], *b)
+			}
+		}
+	}
+	return out
+}
