@@ -10,11 +10,11 @@ import (
 	"connectrpc.com/connect"
 
 	"branchline/api"
+	"branchline/crm"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
-	"branchline/crm"
 	"branchline/hub"
 	"branchline/node"
 	"branchline/replication"
