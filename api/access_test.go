@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,93 +23,7 @@ import (
 	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	"branchline/replication"
-	"branchline/replication/reptest"
 )
-
-// memStoreAccess is an api.Store over replication.Views and reptest.Mem,
-// with one origin. Like node.Store it runs a command on the views, stamps
-// its drafts and applies them; like the hub it checks every event, and
-// fails the whole command (writing nothing) if one would be refused.
-type memStoreAccess struct {
-	mu     sync.Mutex
-	reg    *replication.Registry
-	m      *reptest.Mem
-	views  *replication.Views
-	clock  *replication.Clock
-	origin string
-	seq    uint64
-	events []*replication.Event
-}
-
-func newMemStoreAccess(t *testing.T) *memStoreAccess {
-	t.Helper()
-	reg := replication.NewRegistry()
-	access.Register(reg)
-	m := reptest.NewMem()
-	v, err := replication.OpenViews(reg, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &memStoreAccess{reg: reg, m: m, views: v, clock: replication.NewClock(nil, 0), origin: "sh-pudong"}
-}
-
-func (s *memStoreAccess) Exec(_ context.Context, actor string, cmd replication.Command) ([]*replication.Event, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	drafts, err := cmd(replication.ReadViews(s.m))
-	if err != nil {
-		return nil, err
-	}
-	var evs []*replication.Event
-	for i, d := range drafts {
-		body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
-		if err != nil {
-			return nil, err
-		}
-		ev := &replication.Event{Origin: s.origin, Seq: s.seq + uint64(i) + 1, HLC: s.clock.Now(),
-			Kind: d.Kind, Entity: d.Entity, Actor: actor, Body: body}
-		if err := s.reg.Check(ev); err != nil {
-			return nil, fmt.Errorf("the hub would refuse %s: %w", ev, err)
-		}
-		evs = append(evs, ev)
-	}
-	b := s.views.Begin(s.m)
-	for _, ev := range evs {
-		if out, err := b.Apply(ev); err != nil || out != replication.Applied {
-			return nil, fmt.Errorf("apply %s: outcome %d, %v", ev, out, err)
-		}
-	}
-	if err := b.Finish(); err != nil {
-		return nil, err
-	}
-	b.Commit()
-	s.seq += uint64(len(evs))
-	s.events = append(s.events, evs...)
-	return evs, nil
-}
-
-func (s *memStoreAccess) View(fn func(views replication.Tx) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fn(replication.ReadViews(s.m))
-}
-
-// state is what a refused call must leave unchanged.
-func (s *memStoreAccess) state() (replication.Digest, int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.views.Digest(), len(s.events)
-}
-
-func (s *memStoreAccess) kinds() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, ev := range s.events {
-		out = append(out, ev.Kind)
-	}
-	return out
-}
 
 // testGrants: "root" may do everything, "auditor" only read the audit
 // log, anyone else nothing.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -15,7 +14,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/xuri/excelize/v2"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"branchline/access"
@@ -23,81 +21,7 @@ import (
 	"branchline/crm"
 	crmv1 "branchline/gen/branchline/crm/v1"
 	"branchline/replication"
-	"branchline/replication/reptest"
 )
-
-// memStoreCustomers is an in-memory Store for CustomerService tests:
-// commands run and their events apply through replication.Views on a
-// reptest.Mem, as the node's Badger store does. A refused command runs on
-// a scratch copy and leaves nothing behind.
-type memStoreCustomers struct {
-	mu    sync.Mutex
-	mem   *reptest.Mem
-	views *replication.Views
-	clock *replication.Clock
-	seq   uint64
-}
-
-func newMemStoreCustomers(t *testing.T) *memStoreCustomers {
-	t.Helper()
-	r := replication.NewRegistry()
-	crm.RegisterCustomers(r)
-	m := reptest.NewMem()
-	v, err := replication.OpenViews(r, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &memStoreCustomers{mem: m, views: v, clock: replication.NewClock(nil, 0)}
-}
-
-func (s *memStoreCustomers) Exec(_ context.Context, actor string, cmd replication.Command) ([]*replication.Event, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	scratch := reptest.NewMem()
-	for k, v := range s.mem.Dump() {
-		scratch.Set([]byte(k), []byte(v))
-	}
-	b := s.views.Begin(scratch)
-	drafts, err := cmd(b.Views())
-	if err != nil {
-		return nil, err
-	}
-	var out []*replication.Event
-	seq := s.seq
-	for _, d := range drafts {
-		body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
-		if err != nil {
-			return nil, err
-		}
-		seq++
-		ev := &replication.Event{Origin: "sh-pudong", Seq: seq, HLC: s.clock.Now(), Kind: d.Kind, Entity: d.Entity, Actor: actor, Body: body}
-		if err := s.views.Registry().Check(ev); err != nil {
-			return nil, fmt.Errorf("the hub would refuse %s: %w", ev, err)
-		}
-		if o, err := b.Apply(ev); err != nil || o != replication.Applied {
-			return nil, errors.Join(err, errors.New("own event not applied"))
-		}
-		out = append(out, ev)
-	}
-	if err := b.Finish(); err != nil {
-		return nil, err
-	}
-	b.Commit()
-	s.mem, s.seq = scratch, seq
-	return out, nil
-}
-
-func (s *memStoreCustomers) View(fn func(views replication.Tx) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fn(replication.ReadViews(s.mem))
-}
-
-func (s *memStoreCustomers) snapshot() map[string]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mem.Dump()
-}
 
 // customerGrants are the test users' grants.
 func customerGrants(_ context.Context, p *auth.Principal) (*access.Grant, error) {

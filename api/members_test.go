@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,87 +19,7 @@ import (
 	"branchline/crm"
 	crmv1 "branchline/gen/branchline/crm/v1"
 	"branchline/replication"
-	"branchline/replication/reptest"
 )
-
-// memStoreMembers is an in-memory Store for the member and blacklist
-// services' tests: commands run and their events apply through
-// replication.Views on a reptest.Mem, as the node's Badger store does.
-type memStoreMembers struct {
-	mu    sync.Mutex
-	mem   *reptest.Mem
-	views *replication.Views
-	clock *replication.Clock
-	seq   uint64
-}
-
-func newMemStoreMembers(t *testing.T) *memStoreMembers {
-	t.Helper()
-	r := replication.NewRegistry()
-	crm.RegisterCustomers(r)
-	crm.RegisterParams(r)
-	crm.RegisterBlacklist(r)
-	crm.RegisterMembers(r)
-	m := reptest.NewMem()
-	v, err := replication.OpenViews(r, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &memStoreMembers{mem: m, views: v, clock: replication.NewClock(nil, 0)}
-}
-
-func (s *memStoreMembers) Exec(_ context.Context, actor string, cmd replication.Command) ([]*replication.Event, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// Commands are tried on a scratch copy: a refused command, or a store
-	// failure half-way, must leave nothing behind.
-	scratch := reptest.NewMem()
-	for k, v := range s.mem.Dump() {
-		if err := scratch.Set([]byte(k), []byte(v)); err != nil {
-			return nil, err
-		}
-	}
-	b := s.views.Begin(scratch)
-	drafts, err := cmd(b.Views())
-	if err != nil {
-		return nil, err
-	}
-	var out []*replication.Event
-	seq := s.seq
-	for _, d := range drafts {
-		body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
-		if err != nil {
-			return nil, err
-		}
-		seq++
-		ev := &replication.Event{Origin: "sh-pudong", Seq: seq, HLC: s.clock.Now(), Kind: d.Kind, Entity: d.Entity, Actor: actor, Body: body}
-		if err := s.views.Registry().Check(ev); err != nil {
-			return nil, err
-		}
-		if o, err := b.Apply(ev); err != nil || o != replication.Applied {
-			return nil, errors.Join(err, errors.New("own event not applied"))
-		}
-		out = append(out, ev)
-	}
-	if err := b.Finish(); err != nil {
-		return nil, err
-	}
-	b.Commit()
-	s.mem, s.seq = scratch, seq
-	return out, nil
-}
-
-func (s *memStoreMembers) View(fn func(views replication.Tx) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fn(replication.ReadViews(s.mem))
-}
-
-func (s *memStoreMembers) dump() map[string]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mem.Dump()
-}
 
 // memberGrants are the test users' grants.
 func memberGrants(_ context.Context, p *auth.Principal) (*access.Grant, error) {
