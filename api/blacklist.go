@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -300,4 +301,70 @@ func (s *BlacklistService) GetParams(ctx context.Context, _ *connect.Request[crm
 		return nil, err
 	}
 	return s.params()
+}
+
+// GetCustomerStatus implements BlacklistService.GetCustomerStatus. The
+// numbers are read on the server, so a caller without the phone
+// permission gets the warnings too, with the numbers masked.
+func (s *BlacklistService) GetCustomerStatus(ctx context.Context, req *connect.Request[crmv1.GetCustomerBlacklistStatusRequest]) (*connect.Response[crmv1.GetCustomerBlacklistStatusResponse], error) {
+	g, err := Require(ctx, s.Grants, access.CustomerRead)
+	if err != nil {
+		return nil, err
+	}
+	id, err := customerID(req.Msg.GetCustomer())
+	if err != nil {
+		return nil, Error(s.Log, err)
+	}
+	now := s.now()
+	out := &crmv1.GetCustomerBlacklistStatusResponse{}
+	err = s.Store.View(func(views replication.Tx) error {
+		rep, err := crm.Resolve(views, id)
+		if err != nil {
+			return err
+		}
+		c, err := crm.GetCustomer(views, rep)
+		if err != nil {
+			return err
+		}
+		if !g.Reaches(access.CustomerRead, c.Get("owner"), c.Get("department")) {
+			return fault.ErrDenied
+		}
+		var numbers []string
+		add := func(fields map[string]string, names ...string) {
+			for _, n := range names {
+				if v := fields[n]; v != "" && !slices.Contains(numbers, v) {
+					numbers = append(numbers, v)
+				}
+			}
+		}
+		add(c.Fields, "mobile", "phone", "finance_phone")
+		contacts, err := crm.Contacts(views, rep)
+		if err != nil {
+			return err
+		}
+		for _, ct := range contacts {
+			for name := range ct.Fields {
+				if crm.IsPhoneField(name) {
+					add(ct.Fields, name)
+				}
+			}
+		}
+		for _, n := range numbers {
+			st, err := crm.BlacklistStatus(views, n, now)
+			if _, bad := fault.AsInvalid(err); bad {
+				continue // not a number the blacklist keys (stored before normalisation rules changed)
+			}
+			if err != nil {
+				return err
+			}
+			if st.Listed || st.Flags > 0 {
+				out.Entries = append(out.Entries, blacklistEntryToProto(st, g))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, Error(s.Log, err)
+	}
+	return connect.NewResponse(out), nil
 }

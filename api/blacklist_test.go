@@ -229,3 +229,33 @@ func TestBlacklistServiceRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestBlacklistCustomerStatus: a reader who may not see phone numbers
+// still gets the blacklist warnings of a customer's numbers, masked.
+func TestBlacklistCustomerStatus(t *testing.T) {
+	s, st := newBlacklistService(t, memberNow)
+	id := replication.NewIDs().New(memberNow)
+	if _, err := st.Exec(context.Background(), "admin", func(views replication.Tx) ([]replication.Draft, error) {
+		d, err := crm.CreateCustomer(views, id, map[string]string{"display_name": "来电客户", "mobile": "13800138000", "phone": "021-62345678"})
+		return []replication.Draft{d}, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Blacklist(asMemberUser("admin"), connect.NewRequest(&crmv1.BlacklistNumberRequest{Number: "13800138000", Reason: "骚扰", Policy: crmv1.BlacklistPolicy_BLACKLIST_POLICY_REJECT})); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := s.GetCustomerStatus(asMemberUser("agent"), connect.NewRequest(&crmv1.GetCustomerBlacklistStatusRequest{Customer: "customers/" + id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := resp.Msg.GetEntries()
+	if len(es) != 1 || !es[0].GetListed() || !es[0].GetRejects() || es[0].GetNumber() != "138****8000" || !es[0].GetNumberMasked() {
+		t.Fatalf("agent sees %v; want the mobile listed (reject), masked, and not the clean landline", es)
+	}
+	if _, err := s.GetCustomerStatus(asMemberUser("nobody"), connect.NewRequest(&crmv1.GetCustomerBlacklistStatusRequest{Customer: "customers/" + id})); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("a caller without customer.read: %v", err)
+	}
+	if _, err := s.GetCustomerStatus(asMemberUser("agent"), connect.NewRequest(&crmv1.GetCustomerBlacklistStatusRequest{Customer: "customers/nope"})); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("a bad customer name: %v", err)
+	}
+}

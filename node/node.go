@@ -183,7 +183,7 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	api.MountOps(mux, n.metrics, func() error { return nil }, n.cfg.MetricsToken)
 	ui, err := web.New(web.Config{
 		Site: n.cfg.ID, Login: dir.Login, Throttle: throttle, Audit: audit, Sessions: sessions{n.store.DB()},
-		Grants: grants, Customers: customers, Access: accessSvc, Blacklist: blacklist, Members: members,
+		Grants: grants, Customers: customers, Access: accessSvc, Blacklist: blacklist, Members: members, Telephony: tel.service,
 		Broker: n.broker, Log: n.log,
 	})
 	if err != nil {

@@ -152,11 +152,23 @@ func (s *Server) renderCard(w http.ResponseWriter, r *http.Request, p *Page, sta
 }
 
 // blacklistWarnings looks the customer's and its contacts' numbers up in
-// the blacklist. Masked numbers cannot be looked up (the API takes the
-// number itself); see the report on the blacklist API.
+// the blacklist.
 func (s *Server) blacklistWarnings(r *http.Request, p *Page, c *crmv1.Customer) []warningView {
-	if s.cfg.Blacklist == nil || c.GetPhonesMasked() {
+	if s.cfg.Blacklist == nil {
 		return nil
+	}
+	if c.GetPhonesMasked() {
+		// The numbers are hidden from this reader: the server looks them up.
+		resp, err := s.cfg.Blacklist.GetCustomerStatus(r.Context(), connect.NewRequest(&crmv1.GetCustomerBlacklistStatusRequest{Customer: c.GetName()}))
+		if err != nil {
+			s.cfg.Log.Warn("card: blacklist status", "err", err)
+			return nil
+		}
+		var out []warningView
+		for _, e := range resp.Msg.GetEntries() {
+			out = append(out, blacklistWarning(p, e))
+		}
+		return out
 	}
 	var numbers []string
 	add := func(n string) {
@@ -179,18 +191,23 @@ func (s *Server) blacklistWarnings(r *http.Request, p *Page, c *crmv1.Customer) 
 			s.cfg.Log.Warn("card: blacklist status", "err", err)
 			continue
 		}
-		e := resp.Msg
-		shown := displayPhone(e.GetNumber())
-		switch {
-		case e.GetListed() && e.GetPolicy() == crmv1.BlacklistPolicy_BLACKLIST_POLICY_REJECT:
-			out = append(out, warningView{"red", p.T("card.blacklisted_reject", shown)})
-		case e.GetListed():
-			out = append(out, warningView{"red", p.T("card.blacklisted_warn", shown)})
-		case e.GetFlags() > 0:
-			out = append(out, warningView{"amber", p.T("card.flagged", shown, e.GetFlags(), e.GetThreshold())})
+		if e := resp.Msg; e.GetListed() || e.GetFlags() > 0 {
+			out = append(out, blacklistWarning(p, e))
 		}
 	}
 	return out
+}
+
+// blacklistWarning words a listed or flagged number's status.
+func blacklistWarning(p *Page, e *crmv1.BlacklistEntry) warningView {
+	shown := displayPhone(e.GetNumber())
+	switch {
+	case e.GetListed() && e.GetPolicy() == crmv1.BlacklistPolicy_BLACKLIST_POLICY_REJECT:
+		return warningView{"red", p.T("card.blacklisted_reject", shown)}
+	case e.GetListed():
+		return warningView{"red", p.T("card.blacklisted_warn", shown)}
+	}
+	return warningView{"amber", p.T("card.flagged", shown, e.GetFlags(), e.GetThreshold())}
 }
 
 // cardDuplicates lists other customers that look like this one, for

@@ -142,6 +142,13 @@ func (s *Server) customerNew(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, "error", s.failed(p, errDeniedPage), p)
 		return
 	}
+	// The desk's screen pop for an unknown caller links here with the
+	// caller's number.
+	for _, f := range []string{"mobile", "phone"} {
+		if v := r.URL.Query().Get(f); v != "" && len(v) <= 32 {
+			p.Form.Set(f, v)
+		}
+	}
 	p.Data = formData{Fields: customerFields(p, s.customFields(r))}
 	s.render(w, r, "customer_form", http.StatusOK, p)
 }

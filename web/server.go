@@ -44,6 +44,9 @@ type Config struct {
 	Access    *api.AccessService
 	Blacklist *api.BlacklistService
 	Members   *api.MemberService
+	// Telephony serves the agent desk and the supervisor page; nil: no
+	// such pages.
+	Telephony *api.TelephonyService
 	// Cluster feeds the hub's dashboard (hub members).
 	Cluster Cluster
 	Broker  *Broker
@@ -149,6 +152,7 @@ func (s *Server) routes() {
 	s.customerRoutes()
 	s.adminRoutes()
 	s.blacklistRoutes()
+	s.deskRoutes()
 }
 
 func cacheForever(h http.Handler) http.Handler {

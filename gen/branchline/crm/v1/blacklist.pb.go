@@ -1343,6 +1343,97 @@ func (x *BlacklistRecord) GetHlc() uint64 {
 	return 0
 }
 
+type GetCustomerBlacklistStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Customer is "customers/{id}".
+	Customer      string `protobuf:"bytes,1,opt,name=customer,proto3" json:"customer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCustomerBlacklistStatusRequest) Reset() {
+	*x = GetCustomerBlacklistStatusRequest{}
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCustomerBlacklistStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCustomerBlacklistStatusRequest) ProtoMessage() {}
+
+func (x *GetCustomerBlacklistStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCustomerBlacklistStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetCustomerBlacklistStatusRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetCustomerBlacklistStatusRequest) GetCustomer() string {
+	if x != nil {
+		return x.Customer
+	}
+	return ""
+}
+
+type GetCustomerBlacklistStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Entries are the customer's listed or flagged numbers, masked unless
+	// the caller may see them.
+	Entries       []*BlacklistEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCustomerBlacklistStatusResponse) Reset() {
+	*x = GetCustomerBlacklistStatusResponse{}
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCustomerBlacklistStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCustomerBlacklistStatusResponse) ProtoMessage() {}
+
+func (x *GetCustomerBlacklistStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCustomerBlacklistStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetCustomerBlacklistStatusResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetCustomerBlacklistStatusResponse) GetEntries() []*BlacklistEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
 var File_branchline_crm_v1_blacklist_proto protoreflect.FileDescriptor
 
 const file_branchline_crm_v1_blacklist_proto_rawDesc = "" +
@@ -1436,16 +1527,21 @@ const file_branchline_crm_v1_blacklist_proto_rawDesc = "" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06origin\x18\x04 \x01(\tR\x06origin\x12\x10\n" +
-	"\x03hlc\x18\x05 \x01(\x04R\x03hlc*k\n" +
+	"\x03hlc\x18\x05 \x01(\x04R\x03hlc\"?\n" +
+	"!GetCustomerBlacklistStatusRequest\x12\x1a\n" +
+	"\bcustomer\x18\x01 \x01(\tR\bcustomer\"a\n" +
+	"\"GetCustomerBlacklistStatusResponse\x12;\n" +
+	"\aentries\x18\x01 \x03(\v2!.branchline.crm.v1.BlacklistEntryR\aentries*k\n" +
 	"\x0fBlacklistPolicy\x12 \n" +
 	"\x1cBLACKLIST_POLICY_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15BLACKLIST_POLICY_WARN\x10\x01\x12\x1b\n" +
-	"\x17BLACKLIST_POLICY_REJECT\x10\x022\x94\x05\n" +
+	"\x17BLACKLIST_POLICY_REJECT\x10\x022\x97\x06\n" +
 	"\x10BlacklistService\x12O\n" +
 	"\x04Flag\x12$.branchline.crm.v1.FlagNumberRequest\x1a!.branchline.crm.v1.BlacklistEntry\x12Y\n" +
 	"\tBlacklist\x12).branchline.crm.v1.BlacklistNumberRequest\x1a!.branchline.crm.v1.BlacklistEntry\x12]\n" +
 	"\vUnblacklist\x12+.branchline.crm.v1.UnblacklistNumberRequest\x1a!.branchline.crm.v1.BlacklistEntry\x12\\\n" +
-	"\tGetStatus\x12,.branchline.crm.v1.GetBlacklistStatusRequest\x1a!.branchline.crm.v1.BlacklistEntry\x12Y\n" +
+	"\tGetStatus\x12,.branchline.crm.v1.GetBlacklistStatusRequest\x1a!.branchline.crm.v1.BlacklistEntry\x12\x80\x01\n" +
+	"\x11GetCustomerStatus\x124.branchline.crm.v1.GetCustomerBlacklistStatusRequest\x1a5.branchline.crm.v1.GetCustomerBlacklistStatusResponse\x12Y\n" +
 	"\x04List\x12'.branchline.crm.v1.ListBlacklistRequest\x1a(.branchline.crm.v1.ListBlacklistResponse\x12]\n" +
 	"\tSetParams\x12,.branchline.crm.v1.SetBlacklistParamsRequest\x1a\".branchline.crm.v1.BlacklistParams\x12]\n" +
 	"\tGetParams\x12,.branchline.crm.v1.GetBlacklistParamsRequest\x1a\".branchline.crm.v1.BlacklistParamsB\xb5\x01\n" +
@@ -1464,36 +1560,38 @@ func file_branchline_crm_v1_blacklist_proto_rawDescGZIP() []byte {
 }
 
 var file_branchline_crm_v1_blacklist_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_branchline_crm_v1_blacklist_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_branchline_crm_v1_blacklist_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_branchline_crm_v1_blacklist_proto_goTypes = []any{
-	(BlacklistPolicy)(0),              // 0: branchline.crm.v1.BlacklistPolicy
-	(*BlacklistWindow)(nil),           // 1: branchline.crm.v1.BlacklistWindow
-	(*BlacklistWindows)(nil),          // 2: branchline.crm.v1.BlacklistWindows
-	(*BlacklistEvent)(nil),            // 3: branchline.crm.v1.BlacklistEvent
-	(*BlacklistEntry)(nil),            // 4: branchline.crm.v1.BlacklistEntry
-	(*FlagNumberRequest)(nil),         // 5: branchline.crm.v1.FlagNumberRequest
-	(*BlacklistNumberRequest)(nil),    // 6: branchline.crm.v1.BlacklistNumberRequest
-	(*UnblacklistNumberRequest)(nil),  // 7: branchline.crm.v1.UnblacklistNumberRequest
-	(*GetBlacklistStatusRequest)(nil), // 8: branchline.crm.v1.GetBlacklistStatusRequest
-	(*ListBlacklistRequest)(nil),      // 9: branchline.crm.v1.ListBlacklistRequest
-	(*ListBlacklistResponse)(nil),     // 10: branchline.crm.v1.ListBlacklistResponse
-	(*BlacklistParams)(nil),           // 11: branchline.crm.v1.BlacklistParams
-	(*SetBlacklistParamsRequest)(nil), // 12: branchline.crm.v1.SetBlacklistParamsRequest
-	(*GetBlacklistParamsRequest)(nil), // 13: branchline.crm.v1.GetBlacklistParamsRequest
-	(*BlacklistFlagged)(nil),          // 14: branchline.crm.v1.BlacklistFlagged
-	(*BlacklistListed)(nil),           // 15: branchline.crm.v1.BlacklistListed
-	(*BlacklistTag)(nil),              // 16: branchline.crm.v1.BlacklistTag
-	(*BlacklistUnlisted)(nil),         // 17: branchline.crm.v1.BlacklistUnlisted
-	(*ParamSet)(nil),                  // 18: branchline.crm.v1.ParamSet
-	(*BlacklistRecord)(nil),           // 19: branchline.crm.v1.BlacklistRecord
-	(*timestamppb.Timestamp)(nil),     // 20: google.protobuf.Timestamp
+	(BlacklistPolicy)(0),                       // 0: branchline.crm.v1.BlacklistPolicy
+	(*BlacklistWindow)(nil),                    // 1: branchline.crm.v1.BlacklistWindow
+	(*BlacklistWindows)(nil),                   // 2: branchline.crm.v1.BlacklistWindows
+	(*BlacklistEvent)(nil),                     // 3: branchline.crm.v1.BlacklistEvent
+	(*BlacklistEntry)(nil),                     // 4: branchline.crm.v1.BlacklistEntry
+	(*FlagNumberRequest)(nil),                  // 5: branchline.crm.v1.FlagNumberRequest
+	(*BlacklistNumberRequest)(nil),             // 6: branchline.crm.v1.BlacklistNumberRequest
+	(*UnblacklistNumberRequest)(nil),           // 7: branchline.crm.v1.UnblacklistNumberRequest
+	(*GetBlacklistStatusRequest)(nil),          // 8: branchline.crm.v1.GetBlacklistStatusRequest
+	(*ListBlacklistRequest)(nil),               // 9: branchline.crm.v1.ListBlacklistRequest
+	(*ListBlacklistResponse)(nil),              // 10: branchline.crm.v1.ListBlacklistResponse
+	(*BlacklistParams)(nil),                    // 11: branchline.crm.v1.BlacklistParams
+	(*SetBlacklistParamsRequest)(nil),          // 12: branchline.crm.v1.SetBlacklistParamsRequest
+	(*GetBlacklistParamsRequest)(nil),          // 13: branchline.crm.v1.GetBlacklistParamsRequest
+	(*BlacklistFlagged)(nil),                   // 14: branchline.crm.v1.BlacklistFlagged
+	(*BlacklistListed)(nil),                    // 15: branchline.crm.v1.BlacklistListed
+	(*BlacklistTag)(nil),                       // 16: branchline.crm.v1.BlacklistTag
+	(*BlacklistUnlisted)(nil),                  // 17: branchline.crm.v1.BlacklistUnlisted
+	(*ParamSet)(nil),                           // 18: branchline.crm.v1.ParamSet
+	(*BlacklistRecord)(nil),                    // 19: branchline.crm.v1.BlacklistRecord
+	(*GetCustomerBlacklistStatusRequest)(nil),  // 20: branchline.crm.v1.GetCustomerBlacklistStatusRequest
+	(*GetCustomerBlacklistStatusResponse)(nil), // 21: branchline.crm.v1.GetCustomerBlacklistStatusResponse
+	(*timestamppb.Timestamp)(nil),              // 22: google.protobuf.Timestamp
 }
 var file_branchline_crm_v1_blacklist_proto_depIdxs = []int32{
 	1,  // 0: branchline.crm.v1.BlacklistWindows.windows:type_name -> branchline.crm.v1.BlacklistWindow
-	20, // 1: branchline.crm.v1.BlacklistEvent.time:type_name -> google.protobuf.Timestamp
+	22, // 1: branchline.crm.v1.BlacklistEvent.time:type_name -> google.protobuf.Timestamp
 	0,  // 2: branchline.crm.v1.BlacklistEntry.policy:type_name -> branchline.crm.v1.BlacklistPolicy
 	2,  // 3: branchline.crm.v1.BlacklistEntry.windows:type_name -> branchline.crm.v1.BlacklistWindows
-	20, // 4: branchline.crm.v1.BlacklistEntry.unlist_time:type_name -> google.protobuf.Timestamp
+	22, // 4: branchline.crm.v1.BlacklistEntry.unlist_time:type_name -> google.protobuf.Timestamp
 	3,  // 5: branchline.crm.v1.BlacklistEntry.history:type_name -> branchline.crm.v1.BlacklistEvent
 	0,  // 6: branchline.crm.v1.BlacklistNumberRequest.policy:type_name -> branchline.crm.v1.BlacklistPolicy
 	2,  // 7: branchline.crm.v1.BlacklistNumberRequest.windows:type_name -> branchline.crm.v1.BlacklistWindows
@@ -1504,25 +1602,28 @@ var file_branchline_crm_v1_blacklist_proto_depIdxs = []int32{
 	2,  // 12: branchline.crm.v1.BlacklistListed.windows:type_name -> branchline.crm.v1.BlacklistWindows
 	16, // 13: branchline.crm.v1.BlacklistUnlisted.flags:type_name -> branchline.crm.v1.BlacklistTag
 	16, // 14: branchline.crm.v1.BlacklistUnlisted.listings:type_name -> branchline.crm.v1.BlacklistTag
-	5,  // 15: branchline.crm.v1.BlacklistService.Flag:input_type -> branchline.crm.v1.FlagNumberRequest
-	6,  // 16: branchline.crm.v1.BlacklistService.Blacklist:input_type -> branchline.crm.v1.BlacklistNumberRequest
-	7,  // 17: branchline.crm.v1.BlacklistService.Unblacklist:input_type -> branchline.crm.v1.UnblacklistNumberRequest
-	8,  // 18: branchline.crm.v1.BlacklistService.GetStatus:input_type -> branchline.crm.v1.GetBlacklistStatusRequest
-	9,  // 19: branchline.crm.v1.BlacklistService.List:input_type -> branchline.crm.v1.ListBlacklistRequest
-	12, // 20: branchline.crm.v1.BlacklistService.SetParams:input_type -> branchline.crm.v1.SetBlacklistParamsRequest
-	13, // 21: branchline.crm.v1.BlacklistService.GetParams:input_type -> branchline.crm.v1.GetBlacklistParamsRequest
-	4,  // 22: branchline.crm.v1.BlacklistService.Flag:output_type -> branchline.crm.v1.BlacklistEntry
-	4,  // 23: branchline.crm.v1.BlacklistService.Blacklist:output_type -> branchline.crm.v1.BlacklistEntry
-	4,  // 24: branchline.crm.v1.BlacklistService.Unblacklist:output_type -> branchline.crm.v1.BlacklistEntry
-	4,  // 25: branchline.crm.v1.BlacklistService.GetStatus:output_type -> branchline.crm.v1.BlacklistEntry
-	10, // 26: branchline.crm.v1.BlacklistService.List:output_type -> branchline.crm.v1.ListBlacklistResponse
-	11, // 27: branchline.crm.v1.BlacklistService.SetParams:output_type -> branchline.crm.v1.BlacklistParams
-	11, // 28: branchline.crm.v1.BlacklistService.GetParams:output_type -> branchline.crm.v1.BlacklistParams
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	4,  // 15: branchline.crm.v1.GetCustomerBlacklistStatusResponse.entries:type_name -> branchline.crm.v1.BlacklistEntry
+	5,  // 16: branchline.crm.v1.BlacklistService.Flag:input_type -> branchline.crm.v1.FlagNumberRequest
+	6,  // 17: branchline.crm.v1.BlacklistService.Blacklist:input_type -> branchline.crm.v1.BlacklistNumberRequest
+	7,  // 18: branchline.crm.v1.BlacklistService.Unblacklist:input_type -> branchline.crm.v1.UnblacklistNumberRequest
+	8,  // 19: branchline.crm.v1.BlacklistService.GetStatus:input_type -> branchline.crm.v1.GetBlacklistStatusRequest
+	20, // 20: branchline.crm.v1.BlacklistService.GetCustomerStatus:input_type -> branchline.crm.v1.GetCustomerBlacklistStatusRequest
+	9,  // 21: branchline.crm.v1.BlacklistService.List:input_type -> branchline.crm.v1.ListBlacklistRequest
+	12, // 22: branchline.crm.v1.BlacklistService.SetParams:input_type -> branchline.crm.v1.SetBlacklistParamsRequest
+	13, // 23: branchline.crm.v1.BlacklistService.GetParams:input_type -> branchline.crm.v1.GetBlacklistParamsRequest
+	4,  // 24: branchline.crm.v1.BlacklistService.Flag:output_type -> branchline.crm.v1.BlacklistEntry
+	4,  // 25: branchline.crm.v1.BlacklistService.Blacklist:output_type -> branchline.crm.v1.BlacklistEntry
+	4,  // 26: branchline.crm.v1.BlacklistService.Unblacklist:output_type -> branchline.crm.v1.BlacklistEntry
+	4,  // 27: branchline.crm.v1.BlacklistService.GetStatus:output_type -> branchline.crm.v1.BlacklistEntry
+	21, // 28: branchline.crm.v1.BlacklistService.GetCustomerStatus:output_type -> branchline.crm.v1.GetCustomerBlacklistStatusResponse
+	10, // 29: branchline.crm.v1.BlacklistService.List:output_type -> branchline.crm.v1.ListBlacklistResponse
+	11, // 30: branchline.crm.v1.BlacklistService.SetParams:output_type -> branchline.crm.v1.BlacklistParams
+	11, // 31: branchline.crm.v1.BlacklistService.GetParams:output_type -> branchline.crm.v1.BlacklistParams
+	24, // [24:32] is the sub-list for method output_type
+	16, // [16:24] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_branchline_crm_v1_blacklist_proto_init() }
@@ -1536,7 +1637,7 @@ func file_branchline_crm_v1_blacklist_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_crm_v1_blacklist_proto_rawDesc), len(file_branchline_crm_v1_blacklist_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -45,6 +45,9 @@ const (
 	// BlacklistServiceGetStatusProcedure is the fully-qualified name of the BlacklistService's
 	// GetStatus RPC.
 	BlacklistServiceGetStatusProcedure = "/branchline.crm.v1.BlacklistService/GetStatus"
+	// BlacklistServiceGetCustomerStatusProcedure is the fully-qualified name of the BlacklistService's
+	// GetCustomerStatus RPC.
+	BlacklistServiceGetCustomerStatusProcedure = "/branchline.crm.v1.BlacklistService/GetCustomerStatus"
 	// BlacklistServiceListProcedure is the fully-qualified name of the BlacklistService's List RPC.
 	BlacklistServiceListProcedure = "/branchline.crm.v1.BlacklistService/List"
 	// BlacklistServiceSetParamsProcedure is the fully-qualified name of the BlacklistService's
@@ -67,6 +70,10 @@ type BlacklistServiceClient interface {
 	Unblacklist(context.Context, *connect.Request[v1.UnblacklistNumberRequest]) (*connect.Response[v1.BlacklistEntry], error)
 	// GetStatus reads the status of one number, with its recent history.
 	GetStatus(context.Context, *connect.Request[v1.GetBlacklistStatusRequest]) (*connect.Response[v1.BlacklistEntry], error)
+	// GetCustomerStatus answers for every number of a customer and its
+	// contacts that is blacklisted or flagged, so that a reader who may not
+	// see the numbers still gets the warnings.
+	GetCustomerStatus(context.Context, *connect.Request[v1.GetCustomerBlacklistStatusRequest]) (*connect.Response[v1.GetCustomerBlacklistStatusResponse], error)
 	// List pages through the blacklisted numbers (and, on request, the
 	// numbers flagged below the threshold).
 	List(context.Context, *connect.Request[v1.ListBlacklistRequest]) (*connect.Response[v1.ListBlacklistResponse], error)
@@ -111,6 +118,12 @@ func NewBlacklistServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(blacklistServiceMethods.ByName("GetStatus")),
 			connect.WithClientOptions(opts...),
 		),
+		getCustomerStatus: connect.NewClient[v1.GetCustomerBlacklistStatusRequest, v1.GetCustomerBlacklistStatusResponse](
+			httpClient,
+			baseURL+BlacklistServiceGetCustomerStatusProcedure,
+			connect.WithSchema(blacklistServiceMethods.ByName("GetCustomerStatus")),
+			connect.WithClientOptions(opts...),
+		),
 		list: connect.NewClient[v1.ListBlacklistRequest, v1.ListBlacklistResponse](
 			httpClient,
 			baseURL+BlacklistServiceListProcedure,
@@ -134,13 +147,14 @@ func NewBlacklistServiceClient(httpClient connect.HTTPClient, baseURL string, op
 
 // blacklistServiceClient implements BlacklistServiceClient.
 type blacklistServiceClient struct {
-	flag        *connect.Client[v1.FlagNumberRequest, v1.BlacklistEntry]
-	blacklist   *connect.Client[v1.BlacklistNumberRequest, v1.BlacklistEntry]
-	unblacklist *connect.Client[v1.UnblacklistNumberRequest, v1.BlacklistEntry]
-	getStatus   *connect.Client[v1.GetBlacklistStatusRequest, v1.BlacklistEntry]
-	list        *connect.Client[v1.ListBlacklistRequest, v1.ListBlacklistResponse]
-	setParams   *connect.Client[v1.SetBlacklistParamsRequest, v1.BlacklistParams]
-	getParams   *connect.Client[v1.GetBlacklistParamsRequest, v1.BlacklistParams]
+	flag              *connect.Client[v1.FlagNumberRequest, v1.BlacklistEntry]
+	blacklist         *connect.Client[v1.BlacklistNumberRequest, v1.BlacklistEntry]
+	unblacklist       *connect.Client[v1.UnblacklistNumberRequest, v1.BlacklistEntry]
+	getStatus         *connect.Client[v1.GetBlacklistStatusRequest, v1.BlacklistEntry]
+	getCustomerStatus *connect.Client[v1.GetCustomerBlacklistStatusRequest, v1.GetCustomerBlacklistStatusResponse]
+	list              *connect.Client[v1.ListBlacklistRequest, v1.ListBlacklistResponse]
+	setParams         *connect.Client[v1.SetBlacklistParamsRequest, v1.BlacklistParams]
+	getParams         *connect.Client[v1.GetBlacklistParamsRequest, v1.BlacklistParams]
 }
 
 // Flag calls branchline.crm.v1.BlacklistService.Flag.
@@ -161,6 +175,11 @@ func (c *blacklistServiceClient) Unblacklist(ctx context.Context, req *connect.R
 // GetStatus calls branchline.crm.v1.BlacklistService.GetStatus.
 func (c *blacklistServiceClient) GetStatus(ctx context.Context, req *connect.Request[v1.GetBlacklistStatusRequest]) (*connect.Response[v1.BlacklistEntry], error) {
 	return c.getStatus.CallUnary(ctx, req)
+}
+
+// GetCustomerStatus calls branchline.crm.v1.BlacklistService.GetCustomerStatus.
+func (c *blacklistServiceClient) GetCustomerStatus(ctx context.Context, req *connect.Request[v1.GetCustomerBlacklistStatusRequest]) (*connect.Response[v1.GetCustomerBlacklistStatusResponse], error) {
+	return c.getCustomerStatus.CallUnary(ctx, req)
 }
 
 // List calls branchline.crm.v1.BlacklistService.List.
@@ -190,6 +209,10 @@ type BlacklistServiceHandler interface {
 	Unblacklist(context.Context, *connect.Request[v1.UnblacklistNumberRequest]) (*connect.Response[v1.BlacklistEntry], error)
 	// GetStatus reads the status of one number, with its recent history.
 	GetStatus(context.Context, *connect.Request[v1.GetBlacklistStatusRequest]) (*connect.Response[v1.BlacklistEntry], error)
+	// GetCustomerStatus answers for every number of a customer and its
+	// contacts that is blacklisted or flagged, so that a reader who may not
+	// see the numbers still gets the warnings.
+	GetCustomerStatus(context.Context, *connect.Request[v1.GetCustomerBlacklistStatusRequest]) (*connect.Response[v1.GetCustomerBlacklistStatusResponse], error)
 	// List pages through the blacklisted numbers (and, on request, the
 	// numbers flagged below the threshold).
 	List(context.Context, *connect.Request[v1.ListBlacklistRequest]) (*connect.Response[v1.ListBlacklistResponse], error)
@@ -230,6 +253,12 @@ func NewBlacklistServiceHandler(svc BlacklistServiceHandler, opts ...connect.Han
 		connect.WithSchema(blacklistServiceMethods.ByName("GetStatus")),
 		connect.WithHandlerOptions(opts...),
 	)
+	blacklistServiceGetCustomerStatusHandler := connect.NewUnaryHandler(
+		BlacklistServiceGetCustomerStatusProcedure,
+		svc.GetCustomerStatus,
+		connect.WithSchema(blacklistServiceMethods.ByName("GetCustomerStatus")),
+		connect.WithHandlerOptions(opts...),
+	)
 	blacklistServiceListHandler := connect.NewUnaryHandler(
 		BlacklistServiceListProcedure,
 		svc.List,
@@ -258,6 +287,8 @@ func NewBlacklistServiceHandler(svc BlacklistServiceHandler, opts ...connect.Han
 			blacklistServiceUnblacklistHandler.ServeHTTP(w, r)
 		case BlacklistServiceGetStatusProcedure:
 			blacklistServiceGetStatusHandler.ServeHTTP(w, r)
+		case BlacklistServiceGetCustomerStatusProcedure:
+			blacklistServiceGetCustomerStatusHandler.ServeHTTP(w, r)
 		case BlacklistServiceListProcedure:
 			blacklistServiceListHandler.ServeHTTP(w, r)
 		case BlacklistServiceSetParamsProcedure:
@@ -287,6 +318,10 @@ func (UnimplementedBlacklistServiceHandler) Unblacklist(context.Context, *connec
 
 func (UnimplementedBlacklistServiceHandler) GetStatus(context.Context, *connect.Request[v1.GetBlacklistStatusRequest]) (*connect.Response[v1.BlacklistEntry], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.BlacklistService.GetStatus is not implemented"))
+}
+
+func (UnimplementedBlacklistServiceHandler) GetCustomerStatus(context.Context, *connect.Request[v1.GetCustomerBlacklistStatusRequest]) (*connect.Response[v1.GetCustomerBlacklistStatusResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.crm.v1.BlacklistService.GetCustomerStatus is not implemented"))
 }
 
 func (UnimplementedBlacklistServiceHandler) List(context.Context, *connect.Request[v1.ListBlacklistRequest]) (*connect.Response[v1.ListBlacklistResponse], error) {

@@ -1,0 +1,201 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	"branchline/access"
+	telv1 "branchline/gen/branchline/telephony/v1"
+)
+
+// deskRoutes registers the agent desk (any signed-in user, for
+// themselves) and the supervisor page (call.supervise). Both call the
+// TelephonyService in process as the signed-in user; without it (a hub,
+// or a node built without telephony) they are not served.
+func (s *Server) deskRoutes() {
+	if s.cfg.Telephony == nil {
+		return
+	}
+	s.getPage("/desk", s.desk)
+	s.postAction("/desk/login", s.deskLogin)
+	s.postAction("/desk/state", s.deskState)
+	s.postAction("/desk/logout", s.deskLogout)
+	s.postAction("/desk/hangup", s.deskHangup)
+	s.postAction("/desk/hold", s.deskHold)
+	s.postAction("/desk/transfer", s.deskTransfer)
+	s.postAction("/desk/dial", s.deskDial)
+	s.postAction("/desk/callbacks/{id}/done", s.deskCallbackDone)
+	s.getPage("/supervisor", s.supervisor, access.Supervise)
+}
+
+// deskData is what desk.html shows.
+type deskData struct {
+	// Agent is nil when the node runs without SIP.
+	Agent   *telv1.Agent
+	Unavail string
+	// Callbacks are the open callbacks: the agent's own and the
+	// unassigned ones to pick up.
+	Callbacks []*telv1.Callback
+	CanDial   bool
+}
+
+// StateKey is the catalog key of the agent's state.
+func (d *deskData) StateKey() string {
+	if d.Agent == nil || d.Agent.GetState() == "" {
+		return "desk.state.logged_out"
+	}
+	return "desk.state." + d.Agent.GetState()
+}
+
+// LoggedIn reports whether the agent sits at an extension.
+func (d *deskData) LoggedIn() bool {
+	return d.Agent != nil && d.Agent.GetState() != "" && d.Agent.GetState() != "logged_out"
+}
+
+func (s *Server) desk(w http.ResponseWriter, r *http.Request) {
+	p := s.page(r, "desk", "desk.title")
+	data := &deskData{}
+	p.Data = data
+	tel := s.cfg.Telephony
+	ag, err := tel.GetAgent(apiCtx(r), connect.NewRequest(&telv1.GetAgentRequest{}))
+	switch {
+	case err == nil:
+		data.Agent = ag.Msg
+		data.CanDial = data.LoggedIn()
+	case connect.CodeOf(err) == connect.CodeUnavailable:
+		data.Unavail = p.T("desk.no_sip")
+	default:
+		s.render(w, r, "error", s.failed(p, err), p)
+		return
+	}
+	cbs, err := tel.ListCallbacks(apiCtx(r), connect.NewRequest(&telv1.ListCallbacksRequest{Status: "open", PageSize: 50}))
+	if err != nil {
+		s.render(w, r, "error", s.failed(p, err), p)
+		return
+	}
+	data.Callbacks = cbs.Msg.GetCallbacks()
+	s.render(w, r, "desk", http.StatusOK, p)
+}
+
+// deskForm reads a desk action's small form.
+func (s *Server) deskForm(w http.ResponseWriter, r *http.Request) (*Page, bool) {
+	p := s.page(r, "desk", "desk.title")
+	if !readAdminForm(w, r, p, 8<<10) {
+		redirect(w, r, "/desk", p.T("form.too_large"))
+		return p, false
+	}
+	return p, true
+}
+
+// deskDone sends the agent back to the desk with msg, or with err's
+// message when the command failed.
+func (s *Server) deskDone(w http.ResponseWriter, r *http.Request, p *Page, err error, msg string) {
+	if err != nil {
+		redirect(w, r, "/desk", p.T("desk.failed", errText(err)))
+		return
+	}
+	redirect(w, r, "/desk", msg)
+}
+
+// errText is a Connect error's message without its code prefix.
+func errText(err error) string {
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return ce.Message()
+	}
+	return err.Error()
+}
+
+func (s *Server) deskLogin(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.deskForm(w, r)
+	if !ok {
+		return
+	}
+	ext := p.Value("extension")
+	_, err := s.cfg.Telephony.AgentLogin(apiCtx(r), connect.NewRequest(&telv1.AgentLoginRequest{
+		Extension: ext, NotReady: p.Value("ready") != "1"}))
+	s.deskDone(w, r, p, err, p.T("desk.logged_in", ext))
+}
+
+func (s *Server) deskState(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.deskForm(w, r)
+	if !ok {
+		return
+	}
+	st := p.Value("state")
+	if st != "ready" && st != "not_ready" {
+		redirect(w, r, "/desk", p.T("desk.failed", st))
+		return
+	}
+	reason := ""
+	if st == "not_ready" {
+		reason = p.Value("reason")
+	}
+	_, err := s.cfg.Telephony.SetAgentState(apiCtx(r), connect.NewRequest(&telv1.SetAgentStateRequest{State: st, Reason: reason}))
+	s.deskDone(w, r, p, err, "")
+}
+
+func (s *Server) deskLogout(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.deskForm(w, r)
+	if !ok {
+		return
+	}
+	_, err := s.cfg.Telephony.AgentLogout(apiCtx(r), connect.NewRequest(&telv1.AgentLogoutRequest{}))
+	s.deskDone(w, r, p, err, p.T("desk.logged_out"))
+}
+
+func (s *Server) deskHangup(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.deskForm(w, r)
+	if !ok {
+		return
+	}
+	_, err := s.cfg.Telephony.Hangup(apiCtx(r), connect.NewRequest(&telv1.HangupRequest{Call: p.Value("call")}))
+	s.deskDone(w, r, p, err, p.T("desk.hung_up"))
+}
+
+func (s *Server) deskHold(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.deskForm(w, r)
+	if !ok {
+		return
+	}
+	on := p.Value("hold") == "1"
+	_, err := s.cfg.Telephony.Hold(apiCtx(r), connect.NewRequest(&telv1.HoldRequest{Call: p.Value("call"), Hold: on}))
+	msg := p.T("desk.retrieved")
+	if on {
+		msg = p.T("desk.held")
+	}
+	s.deskDone(w, r, p, err, msg)
+}
+
+func (s *Server) deskTransfer(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.deskForm(w, r)
+	if !ok {
+		return
+	}
+	target := p.Value("target")
+	_, err := s.cfg.Telephony.Transfer(apiCtx(r), connect.NewRequest(&telv1.TransferRequest{Call: p.Value("call"), Target: target}))
+	s.deskDone(w, r, p, err, p.T("desk.transferred", target))
+}
+
+func (s *Server) deskDial(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.deskForm(w, r)
+	if !ok {
+		return
+	}
+	number := strings.TrimSpace(p.Value("number"))
+	_, err := s.cfg.Telephony.Dial(apiCtx(r), connect.NewRequest(&telv1.DialRequest{Number: number}))
+	s.deskDone(w, r, p, err, p.T("desk.dialing", number))
+}
+
+func (s *Server) deskCallbackDone(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.deskForm(w, r)
+	if !ok {
+		return
+	}
+	_, err := s.cfg.Telephony.CompleteCallback(apiCtx(r), connect.NewRequest(&telv1.CompleteCallbackRequest{
+		Id: r.PathValue("id"), Note: p.Value("note")}))
+	s.deskDone(w, r, p, err, p.T("desk.callback_done"))
+}
