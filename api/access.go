@@ -178,7 +178,7 @@ func (s *AccessService) ListUsers(ctx context.Context, req *connect.Request[acce
 	if err := s.require(ctx, access.UserAdmin); err != nil {
 		return nil, err
 	}
-	size, err := accessPageSize(req.Msg.GetPageSize())
+	size, err := pageSize(req.Msg.GetPageSize(), 50)
 	if err != nil {
 		return nil, Error(s.Log, err)
 	}
@@ -228,18 +228,6 @@ func (s *AccessService) ListUsers(ctx context.Context, req *connect.Request[acce
 		resp.Users = append(resp.Users, userToProto(u))
 	}
 	return connect.NewResponse(resp), nil
-}
-
-func accessPageSize(n int32) (int, error) {
-	switch {
-	case n < 0:
-		return 0, fault.Invalidf("page_size", "negative", "must not be negative")
-	case n == 0:
-		return 50, nil
-	case n > MaxPageSize:
-		return MaxPageSize, nil
-	}
-	return int(n), nil
 }
 
 // GetUser implements AccessService.GetUser.

@@ -127,7 +127,7 @@ func (s *AccessService) ListAudit(ctx context.Context, req *connect.Request[acce
 	if err := s.require(ctx, access.AuditRead); err != nil {
 		return nil, err
 	}
-	size, err := accessPageSize(req.Msg.GetPageSize())
+	size, err := pageSize(req.Msg.GetPageSize(), 50)
 	if err != nil {
 		return nil, Error(s.Log, err)
 	}

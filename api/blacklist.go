@@ -183,27 +183,13 @@ func (s *BlacklistService) GetStatus(ctx context.Context, req *connect.Request[c
 	return s.status(g, number, true)
 }
 
-// checkedPageSize checks a requested page size: 0 means 50, more than
-// MaxPageSize means MaxPageSize.
-func checkedPageSize(n int32) (int, error) {
-	switch {
-	case n < 0:
-		return 0, fault.Invalidf("page_size", "negative", "must not be negative")
-	case n == 0:
-		return 50, nil
-	case n > MaxPageSize:
-		return MaxPageSize, nil
-	}
-	return int(n), nil
-}
-
 // List implements BlacklistService.List.
 func (s *BlacklistService) List(ctx context.Context, req *connect.Request[crmv1.ListBlacklistRequest]) (*connect.Response[crmv1.ListBlacklistResponse], error) {
 	g, err := Require(ctx, s.Grants, access.CustomerRead)
 	if err != nil {
 		return nil, err
 	}
-	size, err := checkedPageSize(req.Msg.GetPageSize())
+	size, err := pageSize(req.Msg.GetPageSize(), 50)
 	if err != nil {
 		return nil, Error(s.Log, err)
 	}

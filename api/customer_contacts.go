@@ -200,7 +200,7 @@ func (s *CustomerService) GetTimeline(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, Error(s.Log, err)
 	}
-	size, err := customerPageSize(req.Msg.GetPageSize(), 50)
+	size, err := pageSize(req.Msg.GetPageSize(), 50)
 	if err != nil {
 		return nil, Error(s.Log, err)
 	}

@@ -48,9 +48,6 @@ var _ crmv1connect.CustomerServiceHandler = (*CustomerService)(nil)
 
 const customerPrefix = "customers/"
 
-// MaxPageSize bounds list pages.
-const MaxPageSize = 500
-
 // errNoGrants refuses everything when the service was built without a way
 // to resolve grants.
 var errNoGrants = errors.New("no grants configured")
@@ -268,20 +265,6 @@ func actor(ctx context.Context) string {
 		return p.User
 	}
 	return ""
-}
-
-// pageSize checks a requested page size: 0 means def, more than max is
-// max.
-func customerPageSize(n int32, def int) (int, error) {
-	switch {
-	case n < 0:
-		return 0, fault.Invalidf("page_size", "negative", "must not be negative")
-	case n == 0:
-		return def, nil
-	case int(n) > MaxPageSize:
-		return MaxPageSize, nil
-	}
-	return int(n), nil
 }
 
 // duplicatesError refuses a new customer that looks like existing ones;
@@ -518,7 +501,7 @@ func (s *CustomerService) ListDeletedCustomers(ctx context.Context, req *connect
 	if err != nil {
 		return nil, err
 	}
-	size, err := customerPageSize(req.Msg.GetPageSize(), 50)
+	size, err := pageSize(req.Msg.GetPageSize(), 50)
 	if err != nil {
 		return nil, Error(s.Log, err)
 	}
@@ -627,7 +610,7 @@ func (s *CustomerService) searchPage(ctx context.Context, q crm.Search, size32 i
 	if err != nil {
 		return nil, err
 	}
-	size, err := customerPageSize(size32, 50)
+	size, err := pageSize(size32, 50)
 	if err != nil {
 		return nil, Error(s.Log, err)
 	}

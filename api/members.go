@@ -300,7 +300,7 @@ func (s *MemberService) ListCoupons(ctx context.Context, req *connect.Request[cr
 	if err != nil {
 		return nil, Error(s.Log, err)
 	}
-	size, err := checkedPageSize(req.Msg.GetPageSize())
+	size, err := pageSize(req.Msg.GetPageSize(), 50)
 	if err != nil {
 		return nil, Error(s.Log, err)
 	}
@@ -339,7 +339,7 @@ func (s *MemberService) ListConflicts(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, err
 	}
-	size, err := checkedPageSize(req.Msg.GetPageSize())
+	size, err := pageSize(req.Msg.GetPageSize(), 50)
 	if err != nil {
 		return nil, Error(s.Log, err)
 	}

@@ -171,14 +171,9 @@ func (s *TelephonyService) ListCallRecords(ctx context.Context, req *connect.Req
 	if _, err := Require(ctx, s.Grants, access.Supervise); err != nil {
 		all = false
 	}
-	size := int(req.Msg.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, Error(s.Log, fault.Invalidf("page_size", "negative", "must not be negative"))
-	case size == 0:
-		size = 50
-	case size > MaxPageSize:
-		size = MaxPageSize
+	size, err := pageSize(req.Msg.GetPageSize(), 50)
+	if err != nil {
+		return nil, Error(s.Log, err)
 	}
 	from, to := telephony.Day(time.Now(), s.loc())
 	if req.Msg.GetFrom() != nil {
