@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"connectrpc.com/connect"
@@ -36,56 +35,17 @@ func startCluster(ctx context.Context, dir string, members int, log *slog.Logger
 	b := make([]byte, 12)
 	rand.Read(b)
 	c := &cluster{pw: base64.RawURLEncoding.EncodeToString(b), hc: api.NewHTTPClient()}
-	for i := range members {
-		id := fmt.Sprintf("hub%d", i+1)
-		cfg := hub.Config{
-			ID: id, DataDir: filepath.Join(dir, id), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
-			AdminPassword: c.pw, Log: log, Bootstrap: i == 0,
-		}
-		if i > 0 {
-			cfg.JoinURL = c.hubs[0].URL()
-		}
-		h, err := hub.Start(cfg)
-		if err != nil {
-			c.close()
-			return nil, fmt.Errorf("start hub member %s: %w", id, err)
-		}
-		c.hubs = append(c.hubs, h)
-		if i == 0 {
-			if _, err := c.login(ctx); err != nil {
-				c.close()
-				return nil, err
-			}
-		}
-	}
-	err := poll(ctx, 60*time.Second, func() bool {
-		for _, h := range c.hubs {
-			if !h.Ready() || h.Head() != c.hubs[0].Head() {
-				return false
-			}
-		}
-		return c.leader() != nil && c.ready() == members
-	})
+	var err error
+	c.hubs, err = hub.StartLocal(ctx, hub.LocalConfig{Dir: dir, Members: members, AdminPassword: c.pw, Log: log})
 	if err != nil {
-		c.close()
-		return nil, fmt.Errorf("hub members did not settle: %w", err)
+		return nil, err
 	}
 	return c, nil
 }
 
 // close stops the members, followers first so that the leader does not
 // hand leadership around on the way out.
-func (c *cluster) close() {
-	l := c.leader()
-	for i := len(c.hubs) - 1; i >= 0; i-- {
-		if c.hubs[i] != l {
-			c.hubs[i].Close()
-		}
-	}
-	if l != nil {
-		l.Close()
-	}
-}
+func (c *cluster) close() { hub.CloseAll(c.hubs) }
 
 // leader returns the member that leads, or nil.
 func (c *cluster) leader() *hub.Hub {

@@ -121,41 +121,16 @@ func (d *demo) close() {
 	for _, n := range d.nodes {
 		n.Close()
 	}
-	for i := len(d.hubs) - 1; i >= 0; i-- {
-		d.hubs[i].Close()
-	}
+	hub.CloseAll(d.hubs)
 }
 
 func (d *demo) startHub(ctx context.Context, dir string, addr func(int) string) error {
-	for i := range 3 {
-		id := fmt.Sprintf("hub%d", i+1)
-		cfg := hub.Config{
-			ID: id, DataDir: filepath.Join(dir, id), HTTPAddr: addr(1 + i), RaftAddr: addr(11 + i),
-			AdminPassword: d.pw, Log: d.log, Bootstrap: i == 0,
-		}
-		if i > 0 {
-			cfg.JoinURL = d.hubs[0].URL()
-		}
-		h, err := hub.Start(cfg)
-		if err != nil {
-			return err
-		}
-		d.hubs = append(d.hubs, h)
-		if i == 0 {
-			if _, err := waitLogin(ctx, d.hc, h.URL(), d.pw); err != nil {
-				return err
-			}
-		}
-	}
-	// Wait for all three to hold the cluster's state.
-	return poll(ctx, 30*time.Second, func() bool {
-		for _, h := range d.hubs {
-			if h.Head() != d.hubs[0].Head() || !h.Ready() {
-				return false
-			}
-		}
-		return true
+	var err error
+	d.hubs, err = hub.StartLocal(ctx, hub.LocalConfig{
+		Dir: dir, Members: 3, AdminPassword: d.pw, Log: d.log,
+		Addrs: func(i int) (string, string) { return addr(1 + i), addr(11 + i) },
 	})
+	return err
 }
 
 func (d *demo) startNode(ctx context.Context, dir, id, addr string, customers []*crmv1.Customer) error {
