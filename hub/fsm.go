@@ -37,7 +37,9 @@ import (
 //	mem \0 id               member record (JSON)
 //	c \0 admin              the cluster admin's password hash
 //	c \0 secret             the cluster's token signing key
+//	c \0 hubhlc             the clock of the last event the hub made
 var (
+	hubHLCKey    = replication.Key("c", "hubhlc")
 	logPrefix    = []byte("g\x00")
 	stateKey     = replication.Key("h", "state")
 	nodePrefix   = replication.Prefix("n")
@@ -76,8 +78,9 @@ type MemberRecord struct {
 type fsm struct {
 	dir string // holds state/ (and state.new/ during a restore)
 	log *slog.Logger
-	reg *replication.Registry
-	obs func(events int)
+	reg   *replication.Registry
+	tasks map[string]Task
+	obs   func(events int)
 
 	mu    sync.RWMutex // held for reading by readers, for writing by Restore's swap
 	db    *pebble.DB
@@ -123,8 +126,8 @@ func pebbleOptions() *pebble.Options {
 	return o
 }
 
-func openFSM(dir string, reg *replication.Registry, log *slog.Logger, obs func(int)) (*fsm, error) {
-	f := &fsm{dir: dir, reg: reg, log: log, obs: obs, changed: make(chan struct{})}
+func openFSM(dir string, reg *replication.Registry, tasks map[string]Task, log *slog.Logger, obs func(int)) (*fsm, error) {
+	f := &fsm{dir: dir, reg: reg, tasks: tasks, log: log, obs: obs, changed: make(chan struct{})}
 	// A restore that crashed before its swap leaves state.new behind: the
 	// old state is intact, and Raft will send the snapshot again.
 	if err := os.RemoveAll(filepath.Join(dir, "state.new")); err != nil {
@@ -292,6 +295,8 @@ func (f *fsm) applyCommand(tx replication.Tx, vb *replication.Batch, cmd *hubv1.
 		return nil, tx.Set(replication.Key("mem", m.GetId()), rec)
 	case *hubv1.Command_RemoveMember:
 		return nil, tx.Delete(replication.Key("mem", op.RemoveMember.GetId()))
+	case *hubv1.Command_RunTask:
+		return f.applyTask(tx, vb, op.RunTask.GetName(), cmd.GetTimeMs(), st, events)
 	case *hubv1.Command_InitCluster:
 		if _, err := tx.Get(secretKey); err == nil {
 			return nil, nil // first writer wins; later inits are no-ops
@@ -343,25 +348,32 @@ func (f *fsm) applyPush(tx replication.Tx, vb *replication.Batch, p *hubv1.Push,
 		if e.GetSeq() <= hw {
 			continue
 		}
-		st.Head++
-		st.HeadMs = timeMs
-		c, err := proto.MarshalOptions{Deterministic: true}.Marshal(&replicationv1.Committed{Position: st.Head, CommitTimeMs: timeMs, Event: e})
-		if err != nil {
-			return nil, err
-		}
-		if err := tx.Set(posKey(st.Head), c); err != nil {
-			return nil, err
-		}
-		if err := tx.Set(dedupKey(origin, e.GetSeq()), binary.BigEndian.AppendUint64(nil, st.Head)); err != nil {
-			return nil, err
-		}
-		if _, err := vb.Apply(replication.FromProto(e)); err != nil {
+		if err := commitEvent(tx, vb, e, timeMs, st); err != nil {
 			return nil, err
 		}
 		hw = e.GetSeq()
 		*events++
 	}
 	return &hubv1.PushResult{DurableSeq: hw}, nil
+}
+
+// commitEvent appends e to the global log at the next position, indexes
+// it for dedup and applies it to the views.
+func commitEvent(tx replication.Tx, vb *replication.Batch, e *replicationv1.Event, timeMs int64, st *headState) error {
+	st.Head++
+	st.HeadMs = timeMs
+	c, err := proto.MarshalOptions{Deterministic: true}.Marshal(&replicationv1.Committed{Position: st.Head, CommitTimeMs: timeMs, Event: e})
+	if err != nil {
+		return err
+	}
+	if err := tx.Set(posKey(st.Head), c); err != nil {
+		return err
+	}
+	if err := tx.Set(dedupKey(e.GetOrigin(), e.GetSeq()), binary.BigEndian.AppendUint64(nil, st.Head)); err != nil {
+		return err
+	}
+	_, err = vb.Apply(replication.FromProto(e))
+	return err
 }
 
 func (f *fsm) sameAsCommitted(tx replication.Tx, e *replicationv1.Event) (bool, error) {

@@ -32,7 +32,7 @@ const baseMs = 1_790_000_000_000
 
 func openTestFSM(t testing.TB, dir string) *fsm {
 	t.Helper()
-	f, err := openFSM(dir, views.Registry(), slog.New(slog.DiscardHandler), nil)
+	f, err := openFSM(dir, views.Registry(), nil, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,12 @@ type Config struct {
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
 
+	// Tasks are the decisions the hub makes itself (Task); nil: the
+	// product's (views.HubTasks). Every member must run the same set.
+	Tasks map[string]Task
+	// TaskEvery is how often the leader runs the tasks; default 2 s.
+	TaskEvery time.Duration
+
 	Log *slog.Logger
 }
 
@@ -102,6 +108,12 @@ func Start(cfg Config) (*Hub, error) {
 		reg:     views.Registry(),
 		contact: map[string]contact{},
 	}
+	if h.cfg.Tasks == nil {
+		h.cfg.Tasks = map[string]Task{}
+		for name, t := range views.HubTasks() {
+			h.cfg.Tasks[name] = t
+		}
+	}
 	if err := h.open(); err != nil {
 		h.closeStores()
 		return nil, err
@@ -115,7 +127,8 @@ func Start(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.srv = api.NewServer(routes)
-	h.wg.Add(2)
+	h.wg.Add(3)
+	go func() { defer h.wg.Done(); h.taskLoop(ctx) }()
 	go func() {
 		defer h.wg.Done()
 		if err := h.srv.Serve(h.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -150,7 +163,7 @@ func (h *Hub) open() error {
 	})
 	h.metrics.MustRegister(applied, h.commitSec)
 	var err error
-	h.fsm, err = openFSM(cfg.DataDir, h.reg, h.log, func(n int) { applied.Add(float64(n)) })
+	h.fsm, err = openFSM(cfg.DataDir, h.reg, h.cfg.Tasks, h.log, func(n int) { applied.Add(float64(n)) })
 	if err != nil {
 		return err
 	}

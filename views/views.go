@@ -4,6 +4,8 @@
 package views
 
 import (
+	"time"
+
 	"branchline/access"
 	"branchline/crm"
 	"branchline/replication"
@@ -20,4 +22,24 @@ func Registry() *replication.Registry {
 	access.Register(r)
 	telephony.Register(r)
 	return r
+}
+
+// HubTask is a decision the hub makes itself (hub.Task): deterministic,
+// from the views and the time of the Raft entry that runs it.
+type HubTask = func(views replication.Tx, now time.Time) ([]replication.Draft, error)
+
+// HubTasks returns the hub's tasks by name. Every hub member runs the
+// same set; a name once used must keep its meaning, since the Raft log
+// names the task it runs.
+func HubTasks() map[string]HubTask {
+	return map[string]HubTask{}
+}
+
+// NodeTask is a decision a node makes by itself, periodically, from its
+// own views (node is the node's id).
+type NodeTask = func(views replication.Tx, node string) ([]replication.Draft, error)
+
+// NodeTasks returns the tasks every node runs periodically.
+func NodeTasks() map[string]NodeTask {
+	return map[string]NodeTask{}
 }

@@ -39,6 +39,7 @@ type Command struct {
 	//	*Command_RemoveMember
 	//	*Command_InitCluster
 	//	*Command_RemoveNode
+	//	*Command_RunTask
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -142,6 +143,15 @@ func (x *Command) GetRemoveNode() *RemoveNode {
 	return nil
 }
 
+func (x *Command) GetRunTask() *RunTask {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RunTask); ok {
+			return x.RunTask
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -170,6 +180,10 @@ type Command_RemoveNode struct {
 	RemoveNode *RemoveNode `protobuf:"bytes,7,opt,name=remove_node,json=removeNode,proto3,oneof"`
 }
 
+type Command_RunTask struct {
+	RunTask *RunTask `protobuf:"bytes,8,opt,name=run_task,json=runTask,proto3,oneof"`
+}
+
 func (*Command_Push) isCommand_Op() {}
 
 func (*Command_AddNode) isCommand_Op() {}
@@ -181,6 +195,8 @@ func (*Command_RemoveMember) isCommand_Op() {}
 func (*Command_InitCluster) isCommand_Op() {}
 
 func (*Command_RemoveNode) isCommand_Op() {}
+
+func (*Command_RunTask) isCommand_Op() {}
 
 // Push commits events of one origin.
 type Push struct {
@@ -492,6 +508,54 @@ func (x *InitCluster) GetTokenSecret() []byte {
 	return nil
 }
 
+// RunTask runs a hub task (hub.Task) inside the state machine: the task
+// reads the views as of this entry and its events are committed with
+// origin "hub". Deciding inside the state machine, not on the proposer,
+// is what keeps two leaders in a row from acting on the same view twice.
+type RunTask struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunTask) Reset() {
+	*x = RunTask{}
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunTask) ProtoMessage() {}
+
+func (x *RunTask) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunTask.ProtoReflect.Descriptor instead.
+func (*RunTask) Descriptor() ([]byte, []int) {
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RunTask) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // PushResult is what the state machine answers to a Push.
 type PushResult struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -505,7 +569,7 @@ type PushResult struct {
 
 func (x *PushResult) Reset() {
 	*x = PushResult{}
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[7]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +581,7 @@ func (x *PushResult) String() string {
 func (*PushResult) ProtoMessage() {}
 
 func (x *PushResult) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[7]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +594,7 @@ func (x *PushResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushResult.ProtoReflect.Descriptor instead.
 func (*PushResult) Descriptor() ([]byte, []int) {
-	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{7}
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PushResult) GetDurableSeq() uint64 {
@@ -551,7 +615,7 @@ var File_branchline_hub_v1_command_proto protoreflect.FileDescriptor
 
 const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"\x1fbranchline/hub/v1/command.proto\x12\x11branchline.hub.v1\x1a+branchline/replication/v1/replication.proto\"\x9e\x03\n" +
+	"\x1fbranchline/hub/v1/command.proto\x12\x11branchline.hub.v1\x1a+branchline/replication/v1/replication.proto\"\xd7\x03\n" +
 	"\aCommand\x12\x17\n" +
 	"\atime_ms\x18\x01 \x01(\x03R\x06timeMs\x12-\n" +
 	"\x04push\x18\x02 \x01(\v2\x17.branchline.hub.v1.PushH\x00R\x04push\x127\n" +
@@ -561,7 +625,8 @@ const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\rremove_member\x18\x05 \x01(\v2\x1f.branchline.hub.v1.RemoveMemberH\x00R\fremoveMember\x12C\n" +
 	"\finit_cluster\x18\x06 \x01(\v2\x1e.branchline.hub.v1.InitClusterH\x00R\vinitCluster\x12@\n" +
 	"\vremove_node\x18\a \x01(\v2\x1d.branchline.hub.v1.RemoveNodeH\x00R\n" +
-	"removeNodeB\x04\n" +
+	"removeNode\x127\n" +
+	"\brun_task\x18\b \x01(\v2\x1a.branchline.hub.v1.RunTaskH\x00R\arunTaskB\x04\n" +
 	"\x02op\"X\n" +
 	"\x04Push\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x128\n" +
@@ -581,7 +646,9 @@ const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"`\n" +
 	"\vInitCluster\x12.\n" +
 	"\x13admin_password_hash\x18\x01 \x01(\tR\x11adminPasswordHash\x12!\n" +
-	"\ftoken_secret\x18\x02 \x01(\fR\vtokenSecret\"?\n" +
+	"\ftoken_secret\x18\x02 \x01(\fR\vtokenSecret\"\x1d\n" +
+	"\aRunTask\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"?\n" +
 	"\n" +
 	"PushResult\x12\x1f\n" +
 	"\vdurable_seq\x18\x01 \x01(\x04R\n" +
@@ -601,7 +668,7 @@ func file_branchline_hub_v1_command_proto_rawDescGZIP() []byte {
 	return file_branchline_hub_v1_command_proto_rawDescData
 }
 
-var file_branchline_hub_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_branchline_hub_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_branchline_hub_v1_command_proto_goTypes = []any{
 	(*Command)(nil),      // 0: branchline.hub.v1.Command
 	(*Push)(nil),         // 1: branchline.hub.v1.Push
@@ -610,8 +677,9 @@ var file_branchline_hub_v1_command_proto_goTypes = []any{
 	(*SetMember)(nil),    // 4: branchline.hub.v1.SetMember
 	(*RemoveMember)(nil), // 5: branchline.hub.v1.RemoveMember
 	(*InitCluster)(nil),  // 6: branchline.hub.v1.InitCluster
-	(*PushResult)(nil),   // 7: branchline.hub.v1.PushResult
-	(*v1.Event)(nil),     // 8: branchline.replication.v1.Event
+	(*RunTask)(nil),      // 7: branchline.hub.v1.RunTask
+	(*PushResult)(nil),   // 8: branchline.hub.v1.PushResult
+	(*v1.Event)(nil),     // 9: branchline.replication.v1.Event
 }
 var file_branchline_hub_v1_command_proto_depIdxs = []int32{
 	1, // 0: branchline.hub.v1.Command.push:type_name -> branchline.hub.v1.Push
@@ -620,12 +688,13 @@ var file_branchline_hub_v1_command_proto_depIdxs = []int32{
 	5, // 3: branchline.hub.v1.Command.remove_member:type_name -> branchline.hub.v1.RemoveMember
 	6, // 4: branchline.hub.v1.Command.init_cluster:type_name -> branchline.hub.v1.InitCluster
 	3, // 5: branchline.hub.v1.Command.remove_node:type_name -> branchline.hub.v1.RemoveNode
-	8, // 6: branchline.hub.v1.Push.events:type_name -> branchline.replication.v1.Event
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	7, // 6: branchline.hub.v1.Command.run_task:type_name -> branchline.hub.v1.RunTask
+	9, // 7: branchline.hub.v1.Push.events:type_name -> branchline.replication.v1.Event
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_branchline_hub_v1_command_proto_init() }
@@ -640,6 +709,7 @@ func file_branchline_hub_v1_command_proto_init() {
 		(*Command_RemoveMember)(nil),
 		(*Command_InitCluster)(nil),
 		(*Command_RemoveNode)(nil),
+		(*Command_RunTask)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -647,7 +717,7 @@ func file_branchline_hub_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_hub_v1_command_proto_rawDesc), len(file_branchline_hub_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

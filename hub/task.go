@@ -1,0 +1,149 @@
+package hub
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	hubv1 "branchline/gen/branchline/hub/v1"
+	replicationv1 "branchline/gen/branchline/replication/v1"
+	"branchline/replication"
+)
+
+// Task is a decision the hub itself makes, such as granting branches their
+// shares of a warehouse's stock: it reads the views and returns the events
+// to record, which are committed with origin replication.HubOrigin and
+// actor "hub" and reach every node like any other event. A task must be
+// deterministic — the same views and now give the same drafts — because
+// every member runs it inside the state machine at the same log entry.
+type Task func(views replication.Tx, now time.Time) ([]replication.Draft, error)
+
+// HubActor is the actor of the events hub tasks make.
+const HubActor = "hub"
+
+// applyTask runs task name against the views as of this entry and commits
+// its events. Deciding here, not on the proposer, means that two entries
+// proposed by successive leaders from the same stale view cannot both
+// act on it: the second sees what the first did.
+func (f *fsm) applyTask(tx replication.Tx, vb *replication.Batch, name string, timeMs int64, st *headState, events *int) (any, error) {
+	task, ok := f.tasks[name]
+	if !ok {
+		return errRejected{connect.CodeInvalidArgument, fmt.Sprintf("unknown hub task %q", name)}, nil
+	}
+	drafts, err := task(vb.Views(), time.UnixMilli(timeMs))
+	if err != nil {
+		f.log.Warn("hub task refused", "task", name, "err", err)
+		return errRejected{0, fmt.Sprintf("hub task %s: %v", name, err)}, nil
+	}
+	seq, err := replication.AppliedSeq(tx, replication.HubOrigin)
+	if err != nil {
+		return nil, err
+	}
+	var last replication.HLC
+	if b, err := tx.Get(hubHLCKey); err == nil && len(b) == 8 {
+		last = replication.HLC(binary.BigEndian.Uint64(b))
+	} else if err != nil && !errors.Is(err, replication.ErrNotFound) {
+		return nil, err
+	}
+	evs := make([]*replicationv1.Event, 0, len(drafts))
+	for _, d := range drafts {
+		body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", d.Kind, err)
+		}
+		// The hub's clock: the entry's time, moved past the hub's last
+		// event so that its events are ordered like any origin's.
+		hlc := replication.MakeHLC(timeMs, 0)
+		if hlc <= last {
+			hlc = last + 1
+		}
+		last = hlc
+		seq++
+		ev := &replication.Event{Origin: replication.HubOrigin, Seq: seq, HLC: hlc, Kind: d.Kind, Entity: d.Entity, Actor: HubActor, Body: body}
+		if err := f.reg.Check(ev); err != nil {
+			// A task that makes an event no replica would accept is a bug;
+			// refuse the whole entry rather than commit half of it.
+			f.log.Error("hub task made a bad event", "task", name, "event", ev.String(), "err", err)
+			return errRejected{connect.CodeInternal, fmt.Sprintf("hub task %s: %v", name, err)}, nil
+		}
+		evs = append(evs, ev.ToProto())
+	}
+	for _, e := range evs {
+		if err := commitEvent(tx, vb, e, timeMs, st); err != nil {
+			return nil, err
+		}
+		*events++
+	}
+	if len(evs) > 0 {
+		if err := tx.Set(hubHLCKey, binary.BigEndian.AppendUint64(nil, uint64(last))); err != nil {
+			return nil, err
+		}
+	}
+	return len(evs), nil
+}
+
+// taskLoop runs the hub's tasks every cfg.TaskEvery while this member
+// leads. A task is proposed only when a dry run on the leader's views
+// makes events, so an idle cluster does not grow its log.
+func (h *Hub) taskLoop(ctx context.Context) {
+	if len(h.cfg.Tasks) == 0 {
+		return
+	}
+	every := h.cfg.TaskEvery
+	if every <= 0 {
+		every = 2 * time.Second
+	}
+	names := make([]string, 0, len(h.cfg.Tasks))
+	for n := range h.cfg.Tasks {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if h.raft.State() != raft.Leader || !h.initialised() {
+			continue
+		}
+		for _, name := range names {
+			if ctx.Err() != nil {
+				return
+			}
+			if err := h.RunTask(name); err != nil {
+				h.log.Warn("hub task", "task", name, "err", err)
+			}
+		}
+	}
+}
+
+// RunTask runs hub task name now if a dry run on this member's views
+// makes events; it must be called on the leader.
+func (h *Hub) RunTask(name string) error {
+	task, ok := h.cfg.Tasks[name]
+	if !ok {
+		return fmt.Errorf("unknown hub task %q", name)
+	}
+	var n int
+	now := time.Now()
+	err := h.fsm.read(func(tx replication.Tx) error {
+		drafts, err := task(replication.ReadViews(tx), now)
+		n = len(drafts)
+		return err
+	})
+	if err != nil || n == 0 {
+		return err
+	}
+	_, err = h.apply(&hubv1.Command{TimeMs: now.UnixMilli(), Op: &hubv1.Command_RunTask{RunTask: &hubv1.RunTask{Name: name}}})
+	return err
+}

@@ -1,0 +1,58 @@
+package node
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"time"
+
+	"branchline/replication"
+	"branchline/views"
+)
+
+// taskEvery is how often a node runs its tasks (views.NodeTasks), such as
+// giving back a stock share it holds beyond its target.
+const taskEvery = 2 * time.Second
+
+// TaskActor is the actor of the events a node's tasks make.
+const TaskActor = "system"
+
+// taskLoop runs the node's tasks periodically. A task is executed only
+// when a dry run on the views makes events, so an idle node writes
+// nothing; the command runs again inside the write, on the views as they
+// are then, so a decision never rests on a stale read.
+func (n *Node) taskLoop(ctx context.Context) {
+	tasks := views.NodeTasks()
+	if len(tasks) == 0 {
+		return
+	}
+	names := slices.Sorted(maps.Keys(tasks))
+	t := time.NewTicker(taskEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, name := range names {
+			if err := n.runTask(ctx, tasks[name]); err != nil && ctx.Err() == nil {
+				n.log.Warn("node task", "task", name, "err", err)
+			}
+		}
+	}
+}
+
+func (n *Node) runTask(ctx context.Context, task views.NodeTask) error {
+	cmd := func(v replication.Tx) ([]replication.Draft, error) { return task(v, n.cfg.ID) }
+	var pending int
+	if err := n.store.View(func(v replication.Tx) error {
+		drafts, err := cmd(v)
+		pending = len(drafts)
+		return err
+	}); err != nil || pending == 0 {
+		return err
+	}
+	_, err := n.store.Exec(ctx, TaskActor, cmd)
+	return err
+}
