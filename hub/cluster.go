@@ -60,6 +60,11 @@ func (h *Hub) routes() (http.Handler, error) {
 // that user.
 type webCluster struct{ h *Hub }
 
+// View implements web.Cluster on this member's state machine.
+func (c webCluster) View(fn func(views replication.Tx) error) error {
+	return c.h.fsm.read(func(tx replication.Tx) error { return fn(replication.ReadViews(tx)) })
+}
+
 func (c webCluster) ClusterStatus(ctx context.Context) (*adminv1.ClusterStatusResponse, error) {
 	p, ok := api.PrincipalFrom(ctx)
 	if !ok {
@@ -388,6 +393,15 @@ func (s clusterService) ClusterStatus(ctx context.Context, req *connect.Request[
 	}
 	wg.Wait()
 	sort.Slice(out.Members, func(i, j int) bool { return out.Members[i].Id < out.Members[j].Id })
+	now := time.Now()
+	for _, n := range nodes {
+		if n.GetLastContact() == nil || n.GetCursor() >= out.HeadPosition {
+			continue
+		}
+		if at, err := h.fsm.CommitTime(n.GetCursor() + 1); err == nil {
+			n.LagSeconds = max(0, now.Sub(at).Seconds())
+		}
+	}
 	out.Nodes = nodes
 	return connect.NewResponse(out), nil
 }

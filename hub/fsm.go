@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/cockroachdb/pebble/v2"
@@ -399,6 +400,22 @@ func getJSON[T any](tx replication.Tx, key []byte) (T, error) {
 		return v, err
 	}
 	return v, json.Unmarshal(b, &v)
+}
+
+// CommitTime returns when the event at global position pos was committed.
+func (f *fsm) CommitTime(pos uint64) (time.Time, error) {
+	var c replicationv1.Committed
+	err := f.read(func(tx replication.Tx) error {
+		b, err := tx.Get(posKey(pos))
+		if err != nil {
+			return err
+		}
+		return proto.Unmarshal(b, &c)
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(c.GetCommitTimeMs()), nil
 }
 
 // ReadLog returns committed events after position after that match,

@@ -9,12 +9,17 @@ import (
 
 	"branchline/access"
 	adminv1 "branchline/gen/branchline/admin/v1"
+	"branchline/replication"
 )
 
 // Cluster is what the hub's pages read: the cluster's members and each
 // branch's replication state, as ctl status shows them.
 type Cluster interface {
 	ClusterStatus(ctx context.Context) (*adminv1.ClusterStatusResponse, error)
+	// View reads this member's replicated views (the same as every
+	// node's, for every branch): as fresh as this member's applied
+	// position, which is how stale the hub's reports may be.
+	View(fn func(views replication.Tx) error) error
 }
 
 // offlineAfter is how long without a call from a node before the hub shows
@@ -39,6 +44,7 @@ type branchView struct {
 	Backlog     uint64
 	Cursor      uint64
 	Behind      uint64 // events committed at the hub the node has not applied
+	Lag         string // how old the oldest of those is
 }
 
 type branchesData struct {
@@ -85,6 +91,9 @@ func (s *Server) branches(w http.ResponseWriter, r *http.Request) {
 		}
 		if d.Head > b.Cursor {
 			b.Behind = d.Head - b.Cursor
+		}
+		if b.Behind > 0 && n.GetLastContact() != nil {
+			b.Lag = p.T("hub.lag_secs", int(n.GetLagSeconds()))
 		}
 		if b.Online {
 			d.Online++

@@ -41,6 +41,23 @@ func (s *Server) SendMessage(ctx context.Context, actor, ext, text string) (*tel
 	return s.Message(id)
 }
 
+// Deliver tries to deliver message id, recorded earlier by another
+// command (a pickup's dispatch message is recorded in the same
+// transaction as the pickup's notified state). A message that is no
+// longer pending is left alone; one that no phone takes stays pending
+// for the extension's next registration.
+func (s *Server) Deliver(ctx context.Context, id string) error {
+	m, err := s.Message(id)
+	if err != nil {
+		return err
+	}
+	if m.Status != telephony.MessagePending {
+		return nil
+	}
+	s.msg.deliver(ctx, m.ID, m.Extension, m.Text)
+	return nil
+}
+
 // Message reads message id with its status.
 func (s *Server) Message(id string) (*telephony.Message, error) {
 	var m *telephony.Message

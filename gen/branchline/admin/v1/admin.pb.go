@@ -472,7 +472,11 @@ type NodeInfo struct {
 	LastSeq uint64 `protobuf:"varint,5,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	// Cursor is the global position the node had applied when it last
 	// pulled: Head - Cursor is how far behind it is.
-	Cursor        uint64 `protobuf:"varint,6,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	Cursor uint64 `protobuf:"varint,6,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// LagSeconds is how long ago the hub committed the oldest event the
+	// node has not applied (0: it has everything): replication lag in time,
+	// where Head - Cursor is the lag in events.
+	LagSeconds    float64 `protobuf:"fixed64,7,opt,name=lag_seconds,json=lagSeconds,proto3" json:"lag_seconds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -545,6 +549,13 @@ func (x *NodeInfo) GetLastSeq() uint64 {
 func (x *NodeInfo) GetCursor() uint64 {
 	if x != nil {
 		return x.Cursor
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetLagSeconds() float64 {
+	if x != nil {
+		return x.LagSeconds
 	}
 	return 0
 }
@@ -971,7 +982,7 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\x12RemoveNodeResponse\"\x12\n" +
 	"\x10ListNodesRequest\"H\n" +
 	"\x11ListNodesResponse\x123\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x05nodes\"\xdf\x01\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x05nodes\"\x80\x02\n" +
 	"\bNodeInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vdurable_seq\x18\x02 \x01(\x04R\n" +
@@ -979,7 +990,9 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\flast_contact\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vlastContact\x120\n" +
 	"\x05added\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05added\x12\x19\n" +
 	"\blast_seq\x18\x05 \x01(\x04R\alastSeq\x12\x16\n" +
-	"\x06cursor\x18\x06 \x01(\x04R\x06cursor\"W\n" +
+	"\x06cursor\x18\x06 \x01(\x04R\x06cursor\x12\x1f\n" +
+	"\vlag_seconds\x18\a \x01(\x01R\n" +
+	"lagSeconds\"W\n" +
 	"\vJoinRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
