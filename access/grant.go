@@ -22,6 +22,14 @@ const (
 	AuditRead       Perm = "admin.audit"      // read the audit log
 	TelephonyAdmin  Perm = "admin.telephony"  // extensions, trunks, queues and their members
 	Supervise       Perm = "call.supervise"   // live board, KPIs, every call record and callback; control others' calls
+	StockRead       Perm = "stock.read"       // see products, stock, moves, stocktakes, transfers, reservations, escrow
+	StockMove       Perm = "stock.move"       // receipts, issues, bin moves, transfers, stocktakes
+	StockAdmin      Perm = "stock.admin"      // products, warehouses, bins, limits, sellers, purchase orders
+	StockReserve    Perm = "stock.reserve"    // reserve, release and ship stock; shipping notices
+	PickupWrite     Perm = "pickup.write"     // book, edit, cancel and check pickups
+	PickupDispatch  Perm = "pickup.dispatch"  // zones, couriers, reassigning pickups
+	PickupCourier   Perm = "pickup.courier"   // accept, pick up and fail one's own assigned pickups
+	FinanceManage   Perm = "finance.manage"   // rate plans, deposits, payments, refunds, statements
 )
 
 // AllPerms lists every permission in display order.
@@ -29,6 +37,8 @@ var AllPerms = []Perm{
 	CustomerRead, CustomerWrite, CustomerDelete, CustomerMerge, CustomerImport, CustomerExport,
 	PhoneView, BlacklistFlag, BlacklistManage, UserAdmin, FieldAdmin, AuditRead,
 	TelephonyAdmin, Supervise,
+	StockRead, StockMove, StockAdmin, StockReserve,
+	PickupWrite, PickupDispatch, PickupCourier, FinanceManage,
 }
 
 // Scope is how much data a permission reaches.

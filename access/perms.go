@@ -29,6 +29,14 @@ func Catalogue() []PermInfo {
 		UserAdmin:       {Description: "Manage users, departments, roles and API tokens"},
 		FieldAdmin:      {Description: "Manage custom fields and system parameters"},
 		AuditRead:       {Description: "Read the audit log"},
+		PickupWrite:     {Description: "Book, edit, cancel and check pickups"},
+		PickupDispatch:  {Description: "Manage zones and couriers, reassign pickups"},
+		PickupCourier:   {Description: "Accept, pick up and fail one's own assigned pickups"},
+		FinanceManage:   {Description: "Rate plans, deposits, payments, refunds and statements"},
+		StockRead:       {Description: "See products, stock, moves, stocktakes, transfers, reservations and escrow shares"},
+		StockMove:       {Description: "Record receipts, issues, bin moves, transfers and stocktakes"},
+		StockAdmin:      {Description: "Manage products, warehouses, bins, limits, sellers and purchase orders"},
+		StockReserve:    {Description: "Reserve, release and ship stock; shipping notices"},
 	}
 	out := make([]PermInfo, 0, len(AllPerms))
 	for _, p := range AllPerms {

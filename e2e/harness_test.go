@@ -368,14 +368,14 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error
 // (nodes and live members) shows the same digest and the same number of
 // applied events, and returns that number. It also checks exactly-once
 // delivery: the replicas hold want events, or, when want is 0, exactly the
-// sum of the nodes' own events (every event in these tests comes from
-// one of the nodes given).
+// sum of the nodes' own events and those the hub made (every other event
+// in these tests comes from one of the nodes given).
 func converged(t *testing.T, timeout time.Duration, want uint64, hubs []*hubMember, nodes ...*branch) uint64 {
 	t.Helper()
 	var applied uint64
 	waitFor(t, timeout, "replicas to converge", func() error {
 		var digest string
-		var sum uint64
+		var sum, made uint64
 		applied = 0
 		check := func(name string, st *adminv1.StatusResponse) error {
 			if st.GetOutboxPending() != 0 {
@@ -409,9 +409,10 @@ func converged(t *testing.T, timeout time.Duration, want uint64, hubs []*hubMemb
 			if err := check(h.id, st); err != nil {
 				return err
 			}
+			made = max(made, st.GetHubEvents())
 		}
 		if want == 0 {
-			want = sum
+			want = sum + made
 		}
 		if applied != want {
 			return fmt.Errorf("replicas applied %d events, want %d", applied, want)

@@ -210,7 +210,12 @@ func (d directory) Login(_ context.Context, user, password string) (*auth.Princi
 func (h *Hub) status(context.Context) (*adminv1.StatusResponse, error) {
 	leader, _ := h.leaderURL()
 	st := h.fsm.state()
+	made, err := h.fsm.DurableSeq(replication.HubOrigin)
+	if err != nil {
+		return nil, err
+	}
 	return &adminv1.StatusResponse{
+		HubEvents:       made,
 		Id:              h.cfg.ID,
 		Role:            "hub",
 		RaftState:       h.raft.State().String(),

@@ -77,8 +77,8 @@ type MemberRecord struct {
 // ApplyBatch, Snapshot and Restore from one goroutine; readers (Pull
 // streams, reports, token checks) read Pebble concurrently.
 type fsm struct {
-	dir string // holds state/ (and state.new/ during a restore)
-	log *slog.Logger
+	dir   string // holds state/ (and state.new/ during a restore)
+	log   *slog.Logger
 	reg   *replication.Registry
 	tasks map[string]Task
 	obs   func(events int)

@@ -25,6 +25,8 @@ import (
 	"branchline/gen/branchline/admin/v1/adminv1connect"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	"branchline/gen/branchline/crm/v1/crmv1connect"
+	"branchline/gen/branchline/pickup/v1/pickupv1connect"
+	"branchline/gen/branchline/warehouse/v1/warehousev1connect"
 	"branchline/replication"
 	"branchline/views"
 	"branchline/web"
@@ -55,6 +57,7 @@ type Node struct {
 	log     *slog.Logger
 	broker  *web.Broker // live events for the web UI
 	tel     *telephonyParts
+	disp    *dispatcher
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -127,8 +130,9 @@ func Start(cfg Config) (*Node, error) {
 	n.srv = api.NewServer(h)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go func() { defer n.wg.Done(); n.taskLoop(ctx) }()
+	go func() { defer n.wg.Done(); n.disp.run(ctx) }()
 	go func() {
 		defer n.wg.Done()
 		if err := n.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -178,6 +182,12 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	}
 	n.tel = tel
 	tel.mount(mux, opts...)
+	disp := &dispatcher{n: n, sip: tel.sip, ids: ids}
+	pickups := &api.PickupService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Location: n.cfg.Telephony.Location,
+		Log: n.log, OnChange: disp.onChange}
+	mux.Handle(pickupv1connect.NewPickupServiceHandler(pickups, opts...))
+	stock := &api.WarehouseService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Log: n.log}
+	mux.Handle(warehousev1connect.NewWarehouseServiceHandler(stock, opts...))
 	accessSvc := &api.AccessService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Log: n.log}
 	mux.Handle(accessv1connect.NewAccessServiceHandler(accessSvc, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status}, opts...))
@@ -185,11 +195,13 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	ui, err := web.New(web.Config{
 		Site: n.cfg.ID, Login: dir.Login, Throttle: throttle, Audit: audit, Sessions: sessions{n.store.DB()},
 		Grants: grants, Customers: customers, Access: accessSvc, Blacklist: blacklist, Members: members, Telephony: tel.service,
-		Broker: n.broker, Log: n.log,
+		Pickups: pickups, Broker: n.broker, Log: n.log,
 	})
 	if err != nil {
 		return nil, err
 	}
+	disp.changed = ui.PickupsChanged
+	n.disp = disp
 	mux.Handle("/", ui)
 	return mux, nil
 }

@@ -12,7 +12,7 @@ import (
 
 // taskEvery is how often a node runs its tasks (views.NodeTasks), such as
 // giving back a stock share it holds beyond its target.
-const taskEvery = 2 * time.Second
+const taskEvery = 5 * time.Second
 
 // TaskActor is the actor of the events a node's tasks make.
 const TaskActor = "system"

@@ -8,8 +8,10 @@ import (
 
 	"branchline/access"
 	"branchline/crm"
+	"branchline/crm/pickup"
 	"branchline/replication"
 	"branchline/telephony"
+	"branchline/warehouse"
 )
 
 // Registry returns a registry of every kind.
@@ -21,6 +23,8 @@ func Registry() *replication.Registry {
 	crm.RegisterMembers(r)
 	access.Register(r)
 	telephony.Register(r)
+	pickup.Register(r)
+	warehouse.Register(r)
 	return r
 }
 
@@ -32,7 +36,10 @@ type HubTask = func(views replication.Tx, now time.Time) ([]replication.Draft, e
 // same set; a name once used must keep its meaning, since the Raft log
 // names the task it runs.
 func HubTasks() map[string]HubTask {
-	return map[string]HubTask{}
+	return map[string]HubTask{
+		// Grants branches their shares of each warehouse's offered stock.
+		"warehouse.rebalance": warehouse.Rebalance,
+	}
 }
 
 // NodeTask is a decision a node makes by itself, periodically, from its
@@ -41,5 +48,10 @@ type NodeTask = func(views replication.Tx, node string) ([]replication.Draft, er
 
 // NodeTasks returns the tasks every node runs periodically.
 func NodeTasks() map[string]NodeTask {
-	return map[string]NodeTask{}
+	return map[string]NodeTask{
+		// A warehouse's owner offers its free stock to the hub's pool.
+		"warehouse.offer": warehouse.Offer,
+		// A branch gives back unreserved share above its target.
+		"warehouse.surplus": warehouse.Surplus,
+	}
 }

@@ -222,12 +222,13 @@ func TestBrowserDeskScreenPop(t *testing.T) {
 	popCtx, cancel := context.WithTimeout(bctx, 5*time.Second)
 	defer cancel()
 	var name, ringing, callerShown string
-	var href chromedp.AttributeResult
+	var href, book chromedp.AttributeResult
 	if err := chromedp.Do(popCtx,
 		chromedp.WaitVisible(css(`#pop .pop-name`)),
 		into(&name, chromedp.Text(css(`#pop .pop-name`))),
 		into(&href, chromedp.AttributeValue(css(`#pop .pop-name`), "href")),
 		into(&callerShown, chromedp.Text(css(`#pop .phone`))),
+		into(&book, chromedp.AttributeValue(css(`#pop .pop-customer .pop-book`), "href")),
 		chromedp.WaitVisible(css(`#agent-state[data-state=ringing]`)),
 		into(&ringing, chromedp.Text(css(`#agent-state`))),
 	); err != nil {
@@ -238,6 +239,10 @@ func TestBrowserDeskScreenPop(t *testing.T) {
 	t.Logf("screen pop shown %v after the call was placed", popAfter.Round(time.Millisecond))
 	if name != customer || !strings.HasSuffix(href.Value, "/customers/"+custID) || !strings.Contains(callerShown, caller) {
 		t.Fatalf("pop shows %q (%s) for %q, want %q (/customers/%s) for %s", name, href.Value, callerShown, customer, custID, caller)
+	}
+	// The pop offers to book a pickup (叫件) with the caller as sender.
+	if book.Value != "/pickups/new?customer="+custID {
+		t.Fatalf("the pop's book-pickup link is %q, want /pickups/new?customer=%s", book.Value, custID)
 	}
 	if ringing != "振铃中" {
 		t.Fatalf("agent state reads %q while the phone rings", ringing)

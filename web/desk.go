@@ -40,6 +40,9 @@ type deskData struct {
 	// unassigned ones to pick up.
 	Callbacks []*telv1.Callback
 	CanDial   bool
+	// CanBook says the screen pop offers to book a pickup (叫件) for the
+	// caller.
+	CanBook bool
 }
 
 // StateKey is the catalog key of the agent's state.
@@ -57,7 +60,7 @@ func (d *deskData) LoggedIn() bool {
 
 func (s *Server) desk(w http.ResponseWriter, r *http.Request) {
 	p := s.page(r, "desk", "desk.title")
-	data := &deskData{}
+	data := &deskData{CanBook: s.cfg.Pickups != nil && p.Grant.Can(access.PickupWrite)}
 	p.Data = data
 	tel := s.cfg.Telephony
 	ag, err := tel.GetAgent(apiCtx(r), connect.NewRequest(&telv1.GetAgentRequest{}))

@@ -32,6 +32,8 @@ func (s *Server) hubRoutes() {
 	})))
 	s.mux.Handle("GET /branches", s.auth(http.HandlerFunc(s.branches)))
 	s.mux.Handle("GET /cluster", s.auth(http.HandlerFunc(s.clusterPage)))
+	s.mux.Handle("GET /pickups", s.auth(http.HandlerFunc(s.hubPickups)))
+	s.mux.Handle("GET /pickups.csv", s.auth(http.HandlerFunc(s.hubPickupsCSV)))
 }
 
 // branchView is one branch node's health for the dashboard.
@@ -45,6 +47,9 @@ type branchView struct {
 	Cursor      uint64
 	Behind      uint64 // events committed at the hub the node has not applied
 	Lag         string // how old the oldest of those is
+	// Conflicts counts the branch's pickup conflict records; -1 when
+	// they could not be read.
+	Conflicts int
 }
 
 type branchesData struct {
@@ -101,6 +106,18 @@ func (s *Server) branches(w http.ResponseWriter, r *http.Request) {
 			d.Offline++
 		}
 		d.Branches = append(d.Branches, b)
+	}
+	ids := make([]string, len(d.Branches))
+	for i, b := range d.Branches {
+		ids[i] = b.ID
+	}
+	conflicts := s.branchConflicts(ids)
+	for i := range d.Branches {
+		if n, ok := conflicts[d.Branches[i].ID]; ok {
+			d.Branches[i].Conflicts = n
+		} else {
+			d.Branches[i].Conflicts = -1
+		}
 	}
 	// Offline branches first: they are what head office looks for.
 	sort.SliceStable(d.Branches, func(i, j int) bool { return !d.Branches[i].Online && d.Branches[j].Online })

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"branchline/api"
 	"branchline/auth"
 	"branchline/fault"
+	"branchline/gen/branchline/pickup/v1/pickupv1connect"
+	"branchline/gen/branchline/warehouse/v1/warehousev1connect"
 )
 
 //go:embed templates/*.html
@@ -47,6 +50,12 @@ type Config struct {
 	// Telephony serves the agent desk and the supervisor page; nil: no
 	// such pages.
 	Telephony *api.TelephonyService
+	// Pickups serves the pickup, dispatch, tracking, rate plan, account
+	// and courier pages; nil: no such pages.
+	Pickups pickupv1connect.PickupServiceHandler
+	// Warehouse serves the stock pages (进销存); nil: no such pages. The
+	// move forms offer the warehouses whose owner is Site, the node's id.
+	Warehouse warehousev1connect.WarehouseServiceHandler
 	// Cluster feeds the hub's dashboard (hub members).
 	Cluster Cluster
 	Broker  *Broker
@@ -98,7 +107,18 @@ var funcs = template.FuncMap{
 		}
 		return t.Local().Format("2006-01-02 15:04")
 	},
+	// pair passes two values to a template: {{template "x" (pair $ .)}}.
+	"pair": func(a, b any) []any { return []any{a, b} },
+	"ts":   tsText,
+	"tel":  telHref,
+	"day":  dayText,
+	"yuan": yuan,
+	"kg":   kgText,
 }
+
+// standalone are the pages that are whole documents of their own, outside
+// the desktop layout: the courier's phone page, kept light.
+var standalone = map[string]bool{"courier": true}
 
 func (s *Server) parse() error {
 	names, err := fs.Glob(templateFS, "templates/*.html")
@@ -110,7 +130,11 @@ func (s *Server) parse() error {
 		if base == "layout" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		files, root := []string{"templates/layout.html", n}, "layout.html"
+		if standalone[base] {
+			files, root = []string{n}, base+".html"
+		}
+		t, err := template.New(root).Funcs(funcs).ParseFS(templateFS, files...)
 		if err != nil {
 			return fmt.Errorf("template %s: %w", base, err)
 		}
@@ -153,6 +177,7 @@ func (s *Server) routes() {
 	s.adminRoutes()
 	s.blacklistRoutes()
 	s.deskRoutes()
+	s.pickupRoutes()
 }
 
 func cacheForever(h http.Handler) http.Handler {
@@ -254,13 +279,20 @@ type Page struct {
 	CSRF   string
 	Active string
 	Flash  string
+	// Warn is a one-time warning carried over a redirect, such as a
+	// booking past the customer's deposit.
+	Warn string
 	// Errors maps a form field to its message; "" is for the whole form.
 	Errors map[string]string
 	Form   url.Values
 	Data   any
 	// Hub is set on hub members' pages, which have their own menu.
 	Hub bool
-	cat catalog
+	// Pickups is set when the node serves the pickup pages.
+	Pickups bool
+	// Stock is set when the node serves the warehouse pages.
+	Stock bool
+	cat   catalog
 }
 
 // T translates key into the page's language.
@@ -269,6 +301,11 @@ func (p *Page) T(key string, args ...any) string { return p.cat.T(p.Lang, key, a
 // Can reports whether the user holds perm (for menus and buttons).
 func (p *Page) Can(perm string) bool { return p.Grant.Can(access.Perm(perm)) }
 
+// CanAny reports whether the user holds one of perms.
+func (p *Page) CanAny(perms ...string) bool {
+	return slices.ContainsFunc(perms, p.Can)
+}
+
 // Value returns the submitted value of a form field, for re-rendering.
 func (p *Page) Value(field string) string { return p.Form.Get(field) }
 
@@ -276,7 +313,7 @@ func (p *Page) Value(field string) string { return p.Form.Get(field) }
 func (p *Page) Langs() []string { return Langs }
 
 func (s *Server) page(r *http.Request, active, titleKey string) *Page {
-	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, Hub: s.cfg.Cluster != nil, cat: s.cat}
+	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, Hub: s.cfg.Cluster != nil, Pickups: s.cfg.Pickups != nil, Stock: s.cfg.Warehouse != nil, cat: s.cat}
 	p.Title = p.T(titleKey)
 	if sess := sessionFrom(r.Context()); sess != nil {
 		p.User, p.Grant, p.CSRF = sess.User, sess.grant, sess.CSRF
@@ -284,6 +321,11 @@ func (s *Server) page(r *http.Request, active, titleKey string) *Page {
 	if c, err := r.Cookie("flash"); err == nil {
 		if v, err := url.QueryUnescape(c.Value); err == nil {
 			p.Flash = v
+		}
+	}
+	if c, err := r.Cookie("flash_warn"); err == nil {
+		if v, err := url.QueryUnescape(c.Value); err == nil {
+			p.Warn = v
 		}
 	}
 	return p
@@ -306,6 +348,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, sta
 	if p.Flash != "" {
 		setCookie(w, r, "flash", "", -1)
 	}
+	if p.Warn != "" {
+		setCookie(w, r, "flash_warn", "", -1)
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -318,6 +363,14 @@ func redirect(w http.ResponseWriter, r *http.Request, to, flash string) {
 		setCookie(w, r, "flash", url.QueryEscape(flash), time.Minute)
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// redirectWarn is redirect with a one-time warning besides the message.
+func redirectWarn(w http.ResponseWriter, r *http.Request, to, flash, warn string) {
+	if warn != "" {
+		setCookie(w, r, "flash_warn", url.QueryEscape(warn), time.Minute)
+	}
+	redirect(w, r, to, flash)
 }
 
 // failed fills p with err's message: a field's message for invalid input,
@@ -453,7 +506,13 @@ func (s *Server) setLang(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, safeNext(back), http.StatusSeeOther)
 }
 
-// events streams the user's live events (screen pop, dispatch).
+// events streams the user's live events (screen pop, agent state) and,
+// for users holding a pickup permission, the pickups topic (dispatch).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	s.cfg.Broker.serveSSE(w, r, "user:"+sessionFrom(r.Context()).User)
+	sess := sessionFrom(r.Context())
+	topics := []string{"user:" + sess.User}
+	if s.cfg.Pickups != nil && slices.ContainsFunc(pickupViewers, sess.grant.Can) {
+		topics = append(topics, pickupsTopic)
+	}
+	s.cfg.Broker.serveSSE(w, r, topics...)
 }

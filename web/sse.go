@@ -26,21 +26,26 @@ type Broker struct {
 // NewBroker returns an empty broker.
 func NewBroker() *Broker { return &Broker{subs: map[string]map[chan Event]struct{}{}} }
 
-// Subscribe returns a channel of the topic's events and a function that
-// ends the subscription.
-func (b *Broker) Subscribe(topic string) (<-chan Event, func()) {
+// Subscribe returns a channel of the events of topics and a function that
+// ends the subscription. One channel serves every topic, so a browser
+// gets its own events and those of the groups it belongs to in order.
+func (b *Broker) Subscribe(topics ...string) (<-chan Event, func()) {
 	ch := make(chan Event, 32)
 	b.mu.Lock()
-	if b.subs[topic] == nil {
-		b.subs[topic] = map[chan Event]struct{}{}
+	for _, topic := range topics {
+		if b.subs[topic] == nil {
+			b.subs[topic] = map[chan Event]struct{}{}
+		}
+		b.subs[topic][ch] = struct{}{}
 	}
-	b.subs[topic][ch] = struct{}{}
 	b.mu.Unlock()
 	return ch, func() {
 		b.mu.Lock()
-		delete(b.subs[topic], ch)
-		if len(b.subs[topic]) == 0 {
-			delete(b.subs, topic)
+		for _, topic := range topics {
+			delete(b.subs[topic], ch)
+			if len(b.subs[topic]) == 0 {
+				delete(b.subs, topic)
+			}
 		}
 		b.mu.Unlock()
 	}
@@ -68,15 +73,15 @@ func (b *Broker) Subscribers(topic string) int {
 	return len(b.subs[topic])
 }
 
-// serveSSE streams topic's events to w until the client goes away, with a
-// comment every 15 s to keep proxies from closing the connection.
-func (b *Broker) serveSSE(w http.ResponseWriter, r *http.Request, topic string) {
+// serveSSE streams the events of topics to w until the client goes away,
+// with a comment every 15 s to keep proxies from closing the connection.
+func (b *Broker) serveSSE(w http.ResponseWriter, r *http.Request, topics ...string) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	ch, done := b.Subscribe(topic)
+	ch, done := b.Subscribe(topics...)
 	defer done()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

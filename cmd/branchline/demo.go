@@ -46,7 +46,7 @@ var demoNodes = []struct {
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo [--data DIR] [--port-base N]",
 		"Runs a hub of three Raft members and two branch nodes in this process, on 127.0.0.1,\n"+
-			"with sample customers, and prints the URLs to open. Ctrl-C stops everything.", stderr)
+			"with sample customers, pickups, couriers and stock, and prints the URLs to open. Ctrl-C stops everything.", stderr)
 	data := fs.String("data", "", "keep the demo's stores in DIR (default: a temporary directory removed on exit)")
 	base := fs.Int("port-base", 7700, "hub members listen on base+1..3 (Raft on base+11..13), nodes on base+21..; 0: ports chosen by the OS")
 	pw := fs.String("admin-password", "", "password of the admin users (default: generated and printed)")
@@ -96,7 +96,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, n := range d.nodes {
 		fmt.Fprintf(stdout, "  %-12s %s\n", n.Store().ID(), n.URL())
 	}
-	fmt.Fprintf(stdout, "\nUser admin, password %s, on every node and on the hub.\n\n", *pw)
+	fmt.Fprintf(stdout, "\nUser admin, password %s, on every node and on the hub.\n", *pw)
+	fmt.Fprintf(stdout, "Couriers courier.sh and courier.bj (same password) see their pickups on a phone at <node>/courier.\n")
+	fmt.Fprintf(stdout, "Pages: /pickups/new (book a pickup), /track, /stock (warehouse WH-SH at sh-pudong); hub: /pickups, /stock.\n\n")
 	fmt.Fprintf(stdout, "Try it:\n")
 	fmt.Fprintf(stdout, "  TOKEN=$(curl -s %s/branchline.auth.v1.AuthService/Login -H 'Content-Type: application/json' \\\n", d.nodes[1].URL())
 	fmt.Fprintf(stdout, "      -d '{\"username\":\"admin\",\"password\":\"%s\"}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\n", *pw)
@@ -178,7 +180,7 @@ func (d *demo) startNode(ctx context.Context, dir, id, addr string, customers []
 			return fmt.Errorf("sample customer %s: %w", cust.GetDisplayName(), err)
 		}
 	}
-	return nil
+	return seedDemo(ctx, d.hc, n.URL(), id, d.pw, api.WithBearer(ntok))
 }
 
 // waitLogin logs in as admin at url, retrying until the server is ready.

@@ -24,7 +24,7 @@
       hits.forEach(function (h) {
         var li = document.createElement("li");
         var a = document.createElement("a");
-        a.href = "/customers/" + encodeURIComponent(h.id);
+        a.href = (q.dataset.suggestHref || "/customers/") + encodeURIComponent(h.id);
         a.textContent = h.name;
         if (h.detail) {
           var s = document.createElement("small");
@@ -78,6 +78,12 @@
   var secs = parseInt(el.dataset.refresh, 10) || 10;
   setInterval(function () { if (!document.hidden) location.reload(); }, secs * 1000);
 })();
+
+// [data-print] links print the page (they are hidden without script).
+document.querySelectorAll("[data-print]").forEach(function (a) {
+  a.hidden = false;
+  a.addEventListener("click", function (e) { e.preventDefault(); window.print(); });
+});
 
 // Forms with [data-ask] ask before they submit (deleting, removing).
 // (admin.js handles its own [data-confirm] forms.)

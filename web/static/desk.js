@@ -13,6 +13,15 @@
     if (text !== undefined && text !== null) e.textContent = text;
     return e;
   };
+  // Agents who book pickups get a 叫件 link for each caller: to the form
+  // with the customer's sender details, or the caller's number.
+  var canBook = desk.hasAttribute("data-book");
+  var book = function (id, param, value) {
+    var b = el("a", "button primary pop-book", t("book"));
+    if (id) b.id = id;
+    b.href = "/pickups/new?" + param + "=" + encodeURIComponent(value);
+    return b;
+  };
   var pair = function (dl, label, value) {
     if (!value) return;
     dl.appendChild(el("dt", "", label));
@@ -45,6 +54,7 @@
       a.id = "pop-new";
       a.href = "/customers/new?mobile=" + encodeURIComponent(c.caller || "");
       pop.appendChild(a);
+      if (canBook) pop.appendChild(book("pop-book", "phone", c.caller || ""));
     }
     cs.forEach(function (cu) {
       var card = el("div", "pop-customer");
@@ -60,6 +70,7 @@
       var open = el("a", "button", t("open"));
       open.href = a.href;
       card.appendChild(open);
+      if (canBook) card.appendChild(book("", "customer", cu.id));
       pop.appendChild(card);
     });
     pop.hidden = false;

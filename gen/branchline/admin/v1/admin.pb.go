@@ -85,8 +85,11 @@ type StatusResponse struct {
 	EventsApplied uint64 `protobuf:"varint,11,opt,name=events_applied,json=eventsApplied,proto3" json:"events_applied,omitempty"`
 	// ReplicationLagSeconds is how far behind the hub's head the node is.
 	ReplicationLagSeconds float64 `protobuf:"fixed64,12,opt,name=replication_lag_seconds,json=replicationLagSeconds,proto3" json:"replication_lag_seconds,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// HubEvents (hub members) counts the events the hub made itself, such
+	// as escrow grants: the global log holds the nodes' events plus these.
+	HubEvents     uint64 `protobuf:"varint,13,opt,name=hub_events,json=hubEvents,proto3" json:"hub_events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -199,6 +202,13 @@ func (x *StatusResponse) GetEventsApplied() uint64 {
 func (x *StatusResponse) GetReplicationLagSeconds() float64 {
 	if x != nil {
 		return x.ReplicationLagSeconds
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetHubEvents() uint64 {
+	if x != nil {
+		return x.HubEvents
 	}
 	return 0
 }
@@ -955,7 +965,7 @@ var File_branchline_admin_v1_admin_proto protoreflect.FileDescriptor
 const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x1fbranchline/admin/v1/admin.proto\x12\x13branchline.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n" +
-	"\rStatusRequest\"\xc8\x03\n" +
+	"\rStatusRequest\"\xe7\x03\n" +
 	"\x0eStatusResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1d\n" +
@@ -971,7 +981,9 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\blast_seq\x18\n" +
 	" \x01(\x04R\alastSeq\x12%\n" +
 	"\x0eevents_applied\x18\v \x01(\x04R\reventsApplied\x126\n" +
-	"\x17replication_lag_seconds\x18\f \x01(\x01R\x15replicationLagSeconds\" \n" +
+	"\x17replication_lag_seconds\x18\f \x01(\x01R\x15replicationLagSeconds\x12\x1d\n" +
+	"\n" +
+	"hub_events\x18\r \x01(\x04R\thubEvents\" \n" +
 	"\x0eAddNodeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"7\n" +
 	"\x0fAddNodeResponse\x12\x0e\n" +

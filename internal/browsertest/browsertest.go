@@ -1,0 +1,154 @@
+// Package browsertest starts a real headless Chromium for tests (web's
+// page tests and e2e's process tests) and holds the few chromedp steps
+// they share. It is imported by tests only.
+package browsertest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Step is a chromedp action that yields nothing.
+type Step = chromedp.Action[chromedp.Void]
+
+// CSS selects by CSS selector.
+type CSS = chromedp.CSS
+
+// ChromiumPath finds the browser, failing the test when there is none.
+func ChromiumPath(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no chromium on PATH: run ./test.sh, which installs it (apt-get install chromium)")
+	return ""
+}
+
+// New returns a chromedp context for a fresh headless Chromium with the
+// given window size and zh-CN as its language, closed when the test ends;
+// its actions run under a deadline of timeout. Tests using it are skipped
+// with -short.
+func New(t testing.TB, width, height int, timeout time.Duration) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser tests are skipped with -short")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(ChromiumPath(t)),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.WindowSize(width, height),
+		chromedp.Flag("lang", "zh-CN"),
+		chromedp.Flag("accept-lang", "zh-CN,zh"),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	// The first run starts the browser and must not carry a deadline;
+	// the test's actions run under one derived from it.
+	if err := chromedp.Do(ctx); err != nil {
+		cancelC()
+		cancelA()
+		t.Fatalf("start chromium: %v", err)
+	}
+	tctx, cancelT := context.WithTimeout(ctx, timeout)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	return tctx
+}
+
+// Tab opens a tab in a new browser context of ctx's browser — its own
+// cookies, like a private window, so another user can sign in — closed
+// when the test ends.
+func Tab(t testing.TB, ctx context.Context) context.Context {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	if err := chromedp.Do(tab); err != nil {
+		cancel()
+		t.Fatalf("open a tab: %v", err)
+	}
+	t.Cleanup(cancel)
+	return tab
+}
+
+// ArtifactsDir is where screenshots go: $BRANCHLINE_ARTIFACTS/web, or
+// artifacts/web at the repository's top (tests run in a package folder).
+func ArtifactsDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("BRANCHLINE_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "artifacts")
+	}
+	dir = filepath.Join(dir, "web")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Shot saves a full-page screenshot as name.png in ArtifactsDir.
+func Shot(t testing.TB, name string) Step {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(ArtifactsDir(t), name+".png"), buf, 0o644)
+	})
+}
+
+// Run runs steps, failing the test with what on error.
+func Run(t testing.TB, ctx context.Context, what string, steps ...Step) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// Into stores the value of a reading action, as a step.
+func Into[T any](dst *T, a chromedp.Action[T]) Step {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		v, err := a(ctx, tg)
+		*dst = v
+		return err
+	})
+}
+
+// ClickJS clicks an element from script: a button that submits a form
+// navigates away, which a synthesized mouse click would wait on.
+func ClickJS(sel string) Step {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any](`document.querySelector(`+strconv.Quote(sel)+`).click()`)(ctx, tg)
+		return err
+	})
+}
+
+// Login signs user in through the login form of the site at base, starting
+// from path (which needs a session), and waits until ready is visible.
+func Login(t testing.TB, ctx context.Context, base, path, user, pw, ready string) {
+	t.Helper()
+	Run(t, ctx, "open the login form",
+		chromedp.Navigate(base+path),
+		chromedp.WaitVisible(CSS(`#login-form`)),
+		chromedp.SendKeys(CSS(`input[name=username]`), user),
+		chromedp.SendKeys(CSS(`input[name=password]`), pw),
+		chromedp.Submit(CSS(`#login-form`)),
+	)
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(wctx, chromedp.WaitVisible(CSS(ready))); err != nil {
+		var loc, text string
+		_ = chromedp.Do(ctx, Into(&loc, chromedp.Location()), Into(&text, chromedp.Text(CSS(`body`))), Shot(t, "login-failed-"+user))
+		if len(text) > 500 {
+			text = text[:500]
+		}
+		t.Fatalf("log in as %s at %s%s: %s not shown (%v); the browser is at %s showing:\n%s", user, base, path, ready, err, loc, text)
+	}
+}
