@@ -195,13 +195,16 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	ui, err := web.New(web.Config{
 		Site: n.cfg.ID, Login: dir.Login, Throttle: throttle, Audit: audit, Sessions: sessions{n.store.DB()},
 		Grants: grants, Customers: customers, Access: accessSvc, Blacklist: blacklist, Members: members, Telephony: tel.service,
-		Pickups: pickups, Broker: n.broker, Log: n.log,
+		Pickups: pickups, Warehouse: stock, Broker: n.broker, Log: n.log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	disp.changed = ui.PickupsChanged
 	n.disp = disp
+	if n.syncer != nil {
+		n.syncer.pulled = disp.onChange
+	}
 	mux.Handle("/", ui)
 	return mux, nil
 }

@@ -95,7 +95,18 @@ func (d *dispatcher) notify(ctx context.Context, ids []string) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, id := range ids {
+	// A read first: most changes (and every pulled event of another
+	// branch) need no notice, and a write per id would cost an fsync.
+	var todo []string
+	_ = d.n.store.View(func(views replication.Tx) error {
+		for _, id := range ids {
+			if p, err := pickup.Get(views, id); err == nil && needsNotice(p, d.n.cfg.ID) {
+				todo = append(todo, id)
+			}
+		}
+		return nil
+	})
+	for _, id := range todo {
 		msgID := d.ids.New(time.Now())
 		var notified bool
 		_, err := d.n.store.Exec(ctx, TaskActor, func(views replication.Tx) ([]replication.Draft, error) {

@@ -33,6 +33,10 @@ type syncer struct {
 	// gives up on it; hub members send a heartbeat more often.
 	heartbeat time.Duration
 
+	// pulled, when set, is told of each slice of pulled events once it is
+	// durable, for live pages (a courier acting from another node).
+	pulled func(ctx context.Context, evs []*replication.Event)
+
 	mu         sync.Mutex
 	lastPush   time.Time
 	lastPull   time.Time
@@ -241,6 +245,9 @@ func (s *syncer) apply(ctx context.Context, msg *replicationv1.PullResponse, evs
 		}
 		if err := s.store.ApplyRemote(ctx, evs[i:j], pos, ms); err != nil {
 			return fmt.Errorf("apply pulled events: %w", err)
+		}
+		if s.pulled != nil && j > i {
+			s.pulled(ctx, evs[i:j])
 		}
 		if j >= len(evs) {
 			return nil

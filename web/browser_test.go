@@ -2,16 +2,13 @@ package web_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	bt "branchline/internal/browsertest"
 	"branchline/node"
 )
 
@@ -31,96 +28,29 @@ func startNode(t *testing.T) *node.Node {
 	return n
 }
 
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no chromium on PATH: run ./test.sh, which installs it (apt-get install chromium)")
-	return ""
-}
-
-// browser returns a chromedp context for a fresh headless Chromium with the
-// given viewport.
+// The chromedp helpers every browser test uses, shared with e2e.
 func browser(t *testing.T, width, height int) context.Context {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("browser tests are skipped with -short")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.WindowSize(width, height),
-		chromedp.Flag("lang", "zh-CN"),
-		chromedp.Flag("accept-lang", "zh-CN,zh"),
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	// The first run starts the browser and must not carry a deadline;
-	// the test's actions run under one derived from it.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	tctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
-	return tctx
+	return bt.New(t, width, height, 90*time.Second)
 }
 
-func artifactsDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("BRANCHLINE_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "artifacts")
-	}
-	dir = filepath.Join(dir, "web")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func shot(t *testing.T, name string) step { return bt.Shot(t, name) }
 
-// shot saves a full-page screenshot.
-func shot(t *testing.T, name string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(artifactsDir(t), name+".png"), buf, 0o644)
-	})
-}
-
-type step = chromedp.Action[chromedp.Void]
+type step = bt.Step
 
 func run(t *testing.T, ctx context.Context, what string, steps ...step) {
 	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	bt.Run(t, ctx, what, steps...)
 }
 
 // into stores the value of a reading action, as a step.
-func into[T any](dst *T, a chromedp.Action[T]) step {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		v, err := a(ctx, tg)
-		*dst = v
-		return err
-	})
-}
+func into[T any](dst *T, a chromedp.Action[T]) step { return bt.Into(dst, a) }
 
-type css = chromedp.CSS
+type css = bt.CSS
 
 // clickJS clicks an element from script: a button that submits a form
 // navigates away, which a synthesized mouse click would wait on.
-func clickJS(sel string) step {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := chromedp.Evaluate[any](`document.querySelector(`+strconv.Quote(sel)+`).click()`)(ctx, tg)
-		return err
-	})
-}
+func clickJS(sel string) step { return bt.ClickJS(sel) }
 
 func login(t *testing.T, ctx context.Context, base, user, pw string) {
 	t.Helper()

@@ -34,6 +34,7 @@ func (s *Server) hubRoutes() {
 	s.mux.Handle("GET /cluster", s.auth(http.HandlerFunc(s.clusterPage)))
 	s.mux.Handle("GET /pickups", s.auth(http.HandlerFunc(s.hubPickups)))
 	s.mux.Handle("GET /pickups.csv", s.auth(http.HandlerFunc(s.hubPickupsCSV)))
+	s.mux.Handle("GET /stock", s.auth(http.HandlerFunc(s.hubStock)))
 }
 
 // branchView is one branch node's health for the dashboard.

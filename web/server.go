@@ -114,6 +114,7 @@ var funcs = template.FuncMap{
 	"day":  dayText,
 	"yuan": yuan,
 	"kg":   kgText,
+	"date": dayOf,
 }
 
 // standalone are the pages that are whole documents of their own, outside
@@ -178,6 +179,7 @@ func (s *Server) routes() {
 	s.blacklistRoutes()
 	s.deskRoutes()
 	s.pickupRoutes()
+	s.stockRoutes()
 }
 
 func cacheForever(h http.Handler) http.Handler {

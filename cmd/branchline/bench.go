@@ -29,11 +29,16 @@ Prints a table with each target met or missed. A full run takes a few
 minutes; --quick about one. Stores and processes are removed at the end.
 
 The other benchmarks, each with its own --help:
-  bench dispatch   pickup dispatch latency: booking → courier page and phone`
+  bench dispatch   pickup dispatch latency: booking → courier page and phone
+  bench stock      warehouse moves applied/recorded per second at a node and
+                   stock query latency with 100,000 products × 10 bins`
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "dispatch" {
 		return runBenchDispatch(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "stock" {
+		return runBenchStock(ctx, args[1:], stdout, stderr)
 	}
 	fs := newFlagSet("bench sync [--quick] [flags]", benchSummary, stderr)
 	var c bench.Config
@@ -70,24 +75,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if sub != "sync" {
 		fs.Usage()
-		return usagef("bench: unknown benchmark %q (there are two: bench sync, bench dispatch)", sub)
+		return usagef("bench: unknown benchmark %q (there are three: bench sync, bench dispatch, bench stock)", sub)
 	}
 	log, err := newLogger(stderr, *level, "text")
 	if err != nil {
 		return err
 	}
 	c.Only, c.Log, c.Progress = splitList(*only), log, stderr
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	r, err := bench.Run(ctx, c)
 	if r != nil {
 		r.Print(stdout)
@@ -136,4 +135,101 @@ func runBenchDispatch(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	r.Print(stdout)
 	return nil
+}
+
+const stockSummary = `Measures the warehouse domain on one Badger node store in this process,
+synced on every commit as the node runs it:
+
+  1. load: a warehouse with --bins bins and --products products, each with
+     stock in every bin, applied as events of the warehouse's owner node
+     drafted by the domain's own commands (product.set, and one receipt per
+     product with a line per bin), in large slices; time and size on disk
+  2. stock queries: GetStock(warehouse, product) and ProductStock(product)
+     for random products from --readers goroutines, each query in its own
+     read transaction; every answer is checked against the stock loaded.
+     First paced at --query-rate in all (latency counted from when each
+     query was due), then flat out (each reader asks again at once, so the
+     CPUs are saturated). Target: p99 ≤ 5 ms with 100,000 products × 10 bins
+  3. moves applied from the hub: --moves receipts and issues of that
+     warehouse, applied as the sync client applies a pull (200 events per
+     ApplyRemote, one after another). Target: ≥ 10,000 moves/s
+  4. moves recorded through Exec: the node's own warehouse, --writers at once,
+     one receipt or issue per command (group commit shares the fsyncs)
+
+Totals are checked after each move phase. The store is removed at the end;
+a full run takes a few minutes, --quick well under one.`
+
+func runBenchStock(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench stock [--quick] [flags]", stockSummary, stderr)
+	var c bench.StockConfig
+	fs.BoolVar(&c.Quick, "quick", false, "small run: 10,000 products, 20,000 moves, 3 s of Exec, 5,000 queries of each kind")
+	fs.IntVar(&c.Products, "products", 0, "products loaded (default 100000; quick 10000)")
+	fs.IntVar(&c.Bins, "bins", 0, "bins of the warehouse, each product stocked in all (default 10)")
+	fs.IntVar(&c.Moves, "moves", 0, "moves applied from the hub (default 200000; quick 20000)")
+	fs.IntVar(&c.MoveLines, "lines", 0, "lines per move, in different bins (default 1)")
+	fs.IntVar(&c.Writers, "writers", 0, "concurrent Exec writers (default 32)")
+	fs.DurationVar(&c.ExecDuration, "exec-duration", 0, "how long the writers record moves (default 10s; quick 3s)")
+	fs.IntVar(&c.Readers, "readers", 0, "goroutines querying at once (default 4)")
+	fs.IntVar(&c.Queries, "queries", 0, "queries of each kind, paced and then flat out (default 20000; quick 5000)")
+	fs.Float64Var(&c.QueryRate, "query-rate", 0, "paced queries per second, all readers together (default 2000)")
+	fs.StringVar(&c.Dir, "dir", "", "parent of the temporary store (default the OS temp dir)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to FILE")
+	fs.StringVar(&c.ProfilePrefix, "phase-profiles", "", "write a CPU profile of each phase to PREFIX-<phase>.prof (not with --cpuprofile)")
+	jsonOut := fs.String("json", "", "also write the report as JSON to FILE")
+	level := fs.String("log-level", "error", "log level of the store: debug, info, warn, error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(fs.Args()) > 0 {
+		fs.Usage()
+		return usagef("bench stock: unexpected arguments %q", fs.Args())
+	}
+	if *cpuProfile != "" && c.ProfilePrefix != "" {
+		return usagef("bench stock: --cpuprofile and --phase-profiles cannot be used together")
+	}
+	log, err := newLogger(stderr, *level, "text")
+	if err != nil {
+		return err
+	}
+	c.Log, c.Progress = log, stderr
+	stop, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	r, err := bench.RunStock(ctx, c)
+	if err != nil {
+		return fmt.Errorf("bench stock: %w", err)
+	}
+	r.Print(stdout)
+	if n := r.Wrong(); n > 0 {
+		return fmt.Errorf("bench stock: %d answers or totals differed from the stock loaded and moved", n)
+	}
+	if *jsonOut != "" {
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startCPUProfile writes a CPU profile of the run to path until stop is
+// called; with an empty path it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -55,7 +55,7 @@ Commands:
   hub     run a hub member (Raft cluster at head office)
   ctl     administer a hub cluster: register nodes, show status
   demo    run a hub of three members and two nodes on this machine, with sample data
-  bench   measure replication throughput and latency
+  bench   measure replication (sync), pickup dispatch and warehouse stock
 
 Run "branchline <command> --help" for a command's flags. Every flag can also
 be set as an environment variable: --hub-url is BRANCHLINE_HUB_URL.

@@ -177,12 +177,15 @@ type Totals struct {
 	ByCourier []Count
 	ByStatus  []Count
 	ByDay     []Count
+	// BranchStatus counts pickups by branch, then status.
+	BranchStatus map[string]map[string]int64
 }
 
 // Summary counts the pickups of every branch booked in [from, to), with
 // days in loc: the head office dashboard.
 func Summary(views replication.Tx, from, to time.Time, loc *time.Location) (*Totals, error) {
 	groups := [4]map[string]*Count{{}, {}, {}, {}}
+	branchStatus := map[string]map[string]int64{}
 	add := func(g int, key string, st *pickupv1.PickupState) {
 		c := groups[g][key]
 		if c == nil {
@@ -204,6 +207,10 @@ func Summary(views replication.Tx, from, to time.Time, loc *time.Location) (*Tot
 		add(1, courier, st)
 		add(2, st.GetStatus(), st)
 		add(3, time.UnixMilli(st.GetCreatedMs()).In(loc).Format("2006-01-02"), st)
+		if branchStatus[st.GetBranch()] == nil {
+			branchStatus[st.GetBranch()] = map[string]int64{}
+		}
+		branchStatus[st.GetBranch()][st.GetStatus()]++
 	})
 	if err != nil {
 		return nil, err
@@ -215,5 +222,5 @@ func Summary(views replication.Tx, from, to time.Time, loc *time.Location) (*Tot
 		}
 		slices.SortFunc(out[i], func(a, b Count) int { return cmp.Compare(a.Key, b.Key) })
 	}
-	return &Totals{ByBranch: out[0], ByCourier: out[1], ByStatus: out[2], ByDay: out[3]}, nil
+	return &Totals{ByBranch: out[0], ByCourier: out[1], ByStatus: out[2], ByDay: out[3], BranchStatus: branchStatus}, nil
 }
