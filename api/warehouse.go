@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"branchline/access"
+	"branchline/fault"
 	whv1 "branchline/gen/branchline/warehouse/v1"
 	"branchline/gen/branchline/warehouse/v1/warehousev1connect"
 	"branchline/replication"
@@ -225,13 +226,24 @@ func (s *WarehouseService) SetLimit(ctx context.Context, req *connect.Request[wh
 	}); err != nil {
 		return nil, err
 	}
-	return viewAs(s, func(views replication.Tx) (*whv1.Limit, error) {
-		got, err := warehouse.GetLimit(views, l.Warehouse, l.Product)
-		if err != nil {
-			return nil, err
-		}
-		return &whv1.Limit{Warehouse: got.Warehouse, Product: got.Product, Min: got.Min, Max: got.Max, Safety: got.Safety}, nil
-	})
+	return viewAs(s, func(views replication.Tx) (*whv1.Limit, error) { return limitPB(views, l.Warehouse, l.Product) })
+}
+
+// GetLimit implements WarehouseService.GetLimit.
+func (s *WarehouseService) GetLimit(ctx context.Context, req *connect.Request[whv1.GetLimitRequest]) (*connect.Response[whv1.Limit], error) {
+	wh, product := req.Msg.GetWarehouse(), req.Msg.GetProduct()
+	if !warehouse.ValidCode(wh) || !warehouse.ValidCode(product) {
+		return nil, Error(s.Log, fault.Invalidf("product", "bad_code", "warehouse %q, product %q: not codes", wh, product))
+	}
+	return readAs(ctx, s, func(views replication.Tx) (*whv1.Limit, error) { return limitPB(views, wh, product) })
+}
+
+func limitPB(views replication.Tx, wh, product string) (*whv1.Limit, error) {
+	got, err := warehouse.GetLimit(views, wh, product)
+	if err != nil {
+		return nil, err
+	}
+	return &whv1.Limit{Warehouse: got.Warehouse, Product: got.Product, Min: got.Min, Max: got.Max, Safety: got.Safety}, nil
 }
 
 // ListAlerts implements WarehouseService.ListAlerts.

@@ -286,6 +286,13 @@ func TestWarehouseMoves(t *testing.T) {
 	if err != nil || lim.Msg.GetMin() != 10 || lim.Msg.GetSafety() != 1 {
 		t.Fatalf("limit = %v, %v", lim, err)
 	}
+	read, err := s.GetLimit(as("viewer"), connect.NewRequest(&whv1.GetLimitRequest{Warehouse: "A", Product: "P2"}))
+	if err != nil || read.Msg.GetMin() != 10 || read.Msg.GetMax() != 0 || read.Msg.GetSafety() != 1 {
+		t.Fatalf("get limit = %v, %v; want min 10, safety 1", read, err)
+	}
+	if _, err := s.GetLimit(as("viewer"), connect.NewRequest(&whv1.GetLimitRequest{Warehouse: "A", Product: "P2\x00x"})); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("get limit of a bad code: %v, want InvalidArgument", err)
+	}
 	al, err := s.ListAlerts(as("viewer"), connect.NewRequest(&whv1.ListAlertsRequest{Warehouse: "A"}))
 	if err != nil || len(al.Msg.GetAlerts()) != 2 || al.Msg.GetAlerts()[0].GetKind() != warehouse.AlertBelowMin || al.Msg.GetAlerts()[1].GetKind() != warehouse.AlertExpiring {
 		t.Fatalf("alerts = %v, %v", al, err)

@@ -235,8 +235,8 @@ type productStockView struct {
 // limitView is the limit form of a warehouse.
 type limitView struct {
 	Warehouse, Label string
-	// Safety is the safety stock now (the API tells no min or max).
-	Safety int64
+	// The limits now; 0 is none.
+	Min, Max, Safety int64
 }
 
 type productPageData struct {
@@ -298,7 +298,11 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request) {
 	// A bundle holds no stock: its components have the limits.
 	if len(pr.GetComponents()) == 0 {
 		for _, wh := range ws {
-			d.Limits = append(d.Limits, limitView{Warehouse: wh.GetId(), Label: warehouseLabel(wh), Safety: safety[wh.GetId()]})
+			lv := limitView{Warehouse: wh.GetId(), Label: warehouseLabel(wh), Safety: safety[wh.GetId()]}
+			if lim, err := stockCall(r, s.cfg.Warehouse.GetLimit, &whv1.GetLimitRequest{Warehouse: wh.GetId(), Product: id}); err == nil {
+				lv.Min, lv.Max, lv.Safety = lim.GetMin(), lim.GetMax(), lim.GetSafety()
+			}
+			d.Limits = append(d.Limits, lv)
 		}
 	}
 	moves, err := stockCall(r, s.cfg.Warehouse.ListMoves, &whv1.ListMovesRequest{Product: id, PageSize: 10})

@@ -1046,6 +1046,58 @@ func (x *Limit) GetSafety() int64 {
 	return 0
 }
 
+type GetLimitRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Warehouse     string                 `protobuf:"bytes,1,opt,name=warehouse,proto3" json:"warehouse,omitempty"`
+	Product       string                 `protobuf:"bytes,2,opt,name=product,proto3" json:"product,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLimitRequest) Reset() {
+	*x = GetLimitRequest{}
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLimitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLimitRequest) ProtoMessage() {}
+
+func (x *GetLimitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLimitRequest.ProtoReflect.Descriptor instead.
+func (*GetLimitRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetLimitRequest) GetWarehouse() string {
+	if x != nil {
+		return x.Warehouse
+	}
+	return ""
+}
+
+func (x *GetLimitRequest) GetProduct() string {
+	if x != nil {
+		return x.Product
+	}
+	return ""
+}
+
 type SetLimitRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Warehouse string                 `protobuf:"bytes,1,opt,name=warehouse,proto3" json:"warehouse,omitempty"`
@@ -1060,7 +1112,7 @@ type SetLimitRequest struct {
 
 func (x *SetLimitRequest) Reset() {
 	*x = SetLimitRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[17]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1124,7 @@ func (x *SetLimitRequest) String() string {
 func (*SetLimitRequest) ProtoMessage() {}
 
 func (x *SetLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[17]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1137,7 @@ func (x *SetLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLimitRequest.ProtoReflect.Descriptor instead.
 func (*SetLimitRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{17}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SetLimitRequest) GetWarehouse() string {
@@ -1132,7 +1184,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[18]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1196,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[18]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1209,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{18}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListAlertsRequest) GetWarehouse() string {
@@ -1186,7 +1238,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[19]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1250,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[19]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1211,7 +1263,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{19}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Alert) GetKind() string {
@@ -1265,7 +1317,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[20]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1329,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[20]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1342,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{20}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -1322,7 +1374,7 @@ type MoveLine struct {
 
 func (x *MoveLine) Reset() {
 	*x = MoveLine{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[21]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1386,7 @@ func (x *MoveLine) String() string {
 func (*MoveLine) ProtoMessage() {}
 
 func (x *MoveLine) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[21]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1399,7 @@ func (x *MoveLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveLine.ProtoReflect.Descriptor instead.
 func (*MoveLine) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{21}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *MoveLine) GetProduct() string {
@@ -1430,7 +1482,7 @@ type Move struct {
 
 func (x *Move) Reset() {
 	*x = Move{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[22]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1494,7 @@ func (x *Move) String() string {
 func (*Move) ProtoMessage() {}
 
 func (x *Move) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[22]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1507,7 @@ func (x *Move) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Move.ProtoReflect.Descriptor instead.
 func (*Move) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{22}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Move) GetId() string {
@@ -1549,7 +1601,7 @@ type ReceiveRequest struct {
 
 func (x *ReceiveRequest) Reset() {
 	*x = ReceiveRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[23]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1613,7 @@ func (x *ReceiveRequest) String() string {
 func (*ReceiveRequest) ProtoMessage() {}
 
 func (x *ReceiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[23]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1626,7 @@ func (x *ReceiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveRequest.ProtoReflect.Descriptor instead.
 func (*ReceiveRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{23}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReceiveRequest) GetWarehouse() string {
@@ -1632,7 +1684,7 @@ type IssueRequest struct {
 
 func (x *IssueRequest) Reset() {
 	*x = IssueRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[24]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +1696,7 @@ func (x *IssueRequest) String() string {
 func (*IssueRequest) ProtoMessage() {}
 
 func (x *IssueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[24]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +1709,7 @@ func (x *IssueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueRequest.ProtoReflect.Descriptor instead.
 func (*IssueRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{24}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *IssueRequest) GetWarehouse() string {
@@ -1706,7 +1758,7 @@ type MoveBinRequest struct {
 
 func (x *MoveBinRequest) Reset() {
 	*x = MoveBinRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[25]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1718,7 +1770,7 @@ func (x *MoveBinRequest) String() string {
 func (*MoveBinRequest) ProtoMessage() {}
 
 func (x *MoveBinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[25]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1731,7 +1783,7 @@ func (x *MoveBinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveBinRequest.ProtoReflect.Descriptor instead.
 func (*MoveBinRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{25}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MoveBinRequest) GetWarehouse() string {
@@ -1764,7 +1816,7 @@ type GetMoveRequest struct {
 
 func (x *GetMoveRequest) Reset() {
 	*x = GetMoveRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[26]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1776,7 +1828,7 @@ func (x *GetMoveRequest) String() string {
 func (*GetMoveRequest) ProtoMessage() {}
 
 func (x *GetMoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[26]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1789,7 +1841,7 @@ func (x *GetMoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMoveRequest.ProtoReflect.Descriptor instead.
 func (*GetMoveRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{26}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetMoveRequest) GetId() string {
@@ -1815,7 +1867,7 @@ type ListMovesRequest struct {
 
 func (x *ListMovesRequest) Reset() {
 	*x = ListMovesRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[27]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +1879,7 @@ func (x *ListMovesRequest) String() string {
 func (*ListMovesRequest) ProtoMessage() {}
 
 func (x *ListMovesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[27]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +1892,7 @@ func (x *ListMovesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMovesRequest.ProtoReflect.Descriptor instead.
 func (*ListMovesRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{27}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListMovesRequest) GetWarehouse() string {
@@ -1909,7 +1961,7 @@ type ListMovesResponse struct {
 
 func (x *ListMovesResponse) Reset() {
 	*x = ListMovesResponse{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[28]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +1973,7 @@ func (x *ListMovesResponse) String() string {
 func (*ListMovesResponse) ProtoMessage() {}
 
 func (x *ListMovesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[28]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +1986,7 @@ func (x *ListMovesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMovesResponse.ProtoReflect.Descriptor instead.
 func (*ListMovesResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{28}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListMovesResponse) GetMoves() []*Move {
@@ -1967,7 +2019,7 @@ type StockLine struct {
 
 func (x *StockLine) Reset() {
 	*x = StockLine{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[29]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2031,7 @@ func (x *StockLine) String() string {
 func (*StockLine) ProtoMessage() {}
 
 func (x *StockLine) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[29]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2044,7 @@ func (x *StockLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StockLine.ProtoReflect.Descriptor instead.
 func (*StockLine) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{29}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StockLine) GetBin() string {
@@ -2066,7 +2118,7 @@ type Stock struct {
 
 func (x *Stock) Reset() {
 	*x = Stock{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[30]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2130,7 @@ func (x *Stock) String() string {
 func (*Stock) ProtoMessage() {}
 
 func (x *Stock) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[30]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2143,7 @@ func (x *Stock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stock.ProtoReflect.Descriptor instead.
 func (*Stock) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{30}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Stock) GetWarehouse() string {
@@ -2168,7 +2220,7 @@ type GetStockRequest struct {
 
 func (x *GetStockRequest) Reset() {
 	*x = GetStockRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[31]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2232,7 @@ func (x *GetStockRequest) String() string {
 func (*GetStockRequest) ProtoMessage() {}
 
 func (x *GetStockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[31]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2245,7 @@ func (x *GetStockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStockRequest.ProtoReflect.Descriptor instead.
 func (*GetStockRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{31}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetStockRequest) GetProduct() string {
@@ -2219,7 +2271,7 @@ type GetStockResponse struct {
 
 func (x *GetStockResponse) Reset() {
 	*x = GetStockResponse{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[32]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2231,7 +2283,7 @@ func (x *GetStockResponse) String() string {
 func (*GetStockResponse) ProtoMessage() {}
 
 func (x *GetStockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[32]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2244,7 +2296,7 @@ func (x *GetStockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStockResponse.ProtoReflect.Descriptor instead.
 func (*GetStockResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{32}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetStockResponse) GetStocks() []*Stock {
@@ -2265,7 +2317,7 @@ type ListStockRequest struct {
 
 func (x *ListStockRequest) Reset() {
 	*x = ListStockRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[33]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2277,7 +2329,7 @@ func (x *ListStockRequest) String() string {
 func (*ListStockRequest) ProtoMessage() {}
 
 func (x *ListStockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[33]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2290,7 +2342,7 @@ func (x *ListStockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStockRequest.ProtoReflect.Descriptor instead.
 func (*ListStockRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{33}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListStockRequest) GetWarehouse() string {
@@ -2324,7 +2376,7 @@ type ListStockResponse struct {
 
 func (x *ListStockResponse) Reset() {
 	*x = ListStockResponse{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[34]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2336,7 +2388,7 @@ func (x *ListStockResponse) String() string {
 func (*ListStockResponse) ProtoMessage() {}
 
 func (x *ListStockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[34]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2349,7 +2401,7 @@ func (x *ListStockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStockResponse.ProtoReflect.Descriptor instead.
 func (*ListStockResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{34}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListStockResponse) GetStocks() []*Stock {
@@ -2384,7 +2436,7 @@ type StocktakeLine struct {
 
 func (x *StocktakeLine) Reset() {
 	*x = StocktakeLine{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[35]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +2448,7 @@ func (x *StocktakeLine) String() string {
 func (*StocktakeLine) ProtoMessage() {}
 
 func (x *StocktakeLine) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[35]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2409,7 +2461,7 @@ func (x *StocktakeLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StocktakeLine.ProtoReflect.Descriptor instead.
 func (*StocktakeLine) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{35}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *StocktakeLine) GetProduct() string {
@@ -2484,7 +2536,7 @@ type Stocktake struct {
 
 func (x *Stocktake) Reset() {
 	*x = Stocktake{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[36]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2496,7 +2548,7 @@ func (x *Stocktake) String() string {
 func (*Stocktake) ProtoMessage() {}
 
 func (x *Stocktake) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[36]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2509,7 +2561,7 @@ func (x *Stocktake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stocktake.ProtoReflect.Descriptor instead.
 func (*Stocktake) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{36}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Stocktake) GetId() string {
@@ -2602,7 +2654,7 @@ type OpenStocktakeRequest struct {
 
 func (x *OpenStocktakeRequest) Reset() {
 	*x = OpenStocktakeRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[37]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2614,7 +2666,7 @@ func (x *OpenStocktakeRequest) String() string {
 func (*OpenStocktakeRequest) ProtoMessage() {}
 
 func (x *OpenStocktakeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[37]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2627,7 +2679,7 @@ func (x *OpenStocktakeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenStocktakeRequest.ProtoReflect.Descriptor instead.
 func (*OpenStocktakeRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{37}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *OpenStocktakeRequest) GetWarehouse() string {
@@ -2676,7 +2728,7 @@ type RecordCountRequest struct {
 
 func (x *RecordCountRequest) Reset() {
 	*x = RecordCountRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[38]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2688,7 +2740,7 @@ func (x *RecordCountRequest) String() string {
 func (*RecordCountRequest) ProtoMessage() {}
 
 func (x *RecordCountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[38]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2701,7 +2753,7 @@ func (x *RecordCountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCountRequest.ProtoReflect.Descriptor instead.
 func (*RecordCountRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{38}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RecordCountRequest) GetId() string {
@@ -2727,7 +2779,7 @@ type PostStocktakeRequest struct {
 
 func (x *PostStocktakeRequest) Reset() {
 	*x = PostStocktakeRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[39]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2739,7 +2791,7 @@ func (x *PostStocktakeRequest) String() string {
 func (*PostStocktakeRequest) ProtoMessage() {}
 
 func (x *PostStocktakeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[39]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2752,7 +2804,7 @@ func (x *PostStocktakeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostStocktakeRequest.ProtoReflect.Descriptor instead.
 func (*PostStocktakeRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{39}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PostStocktakeRequest) GetId() string {
@@ -2772,7 +2824,7 @@ type CancelStocktakeRequest struct {
 
 func (x *CancelStocktakeRequest) Reset() {
 	*x = CancelStocktakeRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[40]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2784,7 +2836,7 @@ func (x *CancelStocktakeRequest) String() string {
 func (*CancelStocktakeRequest) ProtoMessage() {}
 
 func (x *CancelStocktakeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[40]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2797,7 +2849,7 @@ func (x *CancelStocktakeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelStocktakeRequest.ProtoReflect.Descriptor instead.
 func (*CancelStocktakeRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{40}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CancelStocktakeRequest) GetId() string {
@@ -2823,7 +2875,7 @@ type GetStocktakeRequest struct {
 
 func (x *GetStocktakeRequest) Reset() {
 	*x = GetStocktakeRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[41]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2835,7 +2887,7 @@ func (x *GetStocktakeRequest) String() string {
 func (*GetStocktakeRequest) ProtoMessage() {}
 
 func (x *GetStocktakeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[41]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2848,7 +2900,7 @@ func (x *GetStocktakeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStocktakeRequest.ProtoReflect.Descriptor instead.
 func (*GetStocktakeRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{41}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetStocktakeRequest) GetId() string {
@@ -2869,7 +2921,7 @@ type ListStocktakesRequest struct {
 
 func (x *ListStocktakesRequest) Reset() {
 	*x = ListStocktakesRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[42]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2881,7 +2933,7 @@ func (x *ListStocktakesRequest) String() string {
 func (*ListStocktakesRequest) ProtoMessage() {}
 
 func (x *ListStocktakesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[42]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2894,7 +2946,7 @@ func (x *ListStocktakesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStocktakesRequest.ProtoReflect.Descriptor instead.
 func (*ListStocktakesRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{42}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListStocktakesRequest) GetWarehouse() string {
@@ -2928,7 +2980,7 @@ type ListStocktakesResponse struct {
 
 func (x *ListStocktakesResponse) Reset() {
 	*x = ListStocktakesResponse{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[43]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2940,7 +2992,7 @@ func (x *ListStocktakesResponse) String() string {
 func (*ListStocktakesResponse) ProtoMessage() {}
 
 func (x *ListStocktakesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[43]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2953,7 +3005,7 @@ func (x *ListStocktakesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStocktakesResponse.ProtoReflect.Descriptor instead.
 func (*ListStocktakesResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{43}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListStocktakesResponse) GetStocktakes() []*Stocktake {
@@ -2998,7 +3050,7 @@ type Reservation struct {
 
 func (x *Reservation) Reset() {
 	*x = Reservation{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[44]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3010,7 +3062,7 @@ func (x *Reservation) String() string {
 func (*Reservation) ProtoMessage() {}
 
 func (x *Reservation) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[44]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3023,7 +3075,7 @@ func (x *Reservation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reservation.ProtoReflect.Descriptor instead.
 func (*Reservation) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{44}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Reservation) GetId() string {
@@ -3131,7 +3183,7 @@ type ReserveRequest struct {
 
 func (x *ReserveRequest) Reset() {
 	*x = ReserveRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[45]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3143,7 +3195,7 @@ func (x *ReserveRequest) String() string {
 func (*ReserveRequest) ProtoMessage() {}
 
 func (x *ReserveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[45]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3156,7 +3208,7 @@ func (x *ReserveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReserveRequest.ProtoReflect.Descriptor instead.
 func (*ReserveRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{45}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ReserveRequest) GetWarehouse() string {
@@ -3204,7 +3256,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[46]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3216,7 +3268,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[46]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3229,7 +3281,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{46}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ReleaseRequest) GetId() string {
@@ -3255,7 +3307,7 @@ type ShipRequest struct {
 
 func (x *ShipRequest) Reset() {
 	*x = ShipRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[47]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3267,7 +3319,7 @@ func (x *ShipRequest) String() string {
 func (*ShipRequest) ProtoMessage() {}
 
 func (x *ShipRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[47]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3280,7 +3332,7 @@ func (x *ShipRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShipRequest.ProtoReflect.Descriptor instead.
 func (*ShipRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{47}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ShipRequest) GetId() string {
@@ -3299,7 +3351,7 @@ type GetReservationRequest struct {
 
 func (x *GetReservationRequest) Reset() {
 	*x = GetReservationRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[48]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3311,7 +3363,7 @@ func (x *GetReservationRequest) String() string {
 func (*GetReservationRequest) ProtoMessage() {}
 
 func (x *GetReservationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[48]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3324,7 +3376,7 @@ func (x *GetReservationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReservationRequest.ProtoReflect.Descriptor instead.
 func (*GetReservationRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{48}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetReservationRequest) GetId() string {
@@ -3347,7 +3399,7 @@ type ListReservationsRequest struct {
 
 func (x *ListReservationsRequest) Reset() {
 	*x = ListReservationsRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[49]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3359,7 +3411,7 @@ func (x *ListReservationsRequest) String() string {
 func (*ListReservationsRequest) ProtoMessage() {}
 
 func (x *ListReservationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[49]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3372,7 +3424,7 @@ func (x *ListReservationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReservationsRequest.ProtoReflect.Descriptor instead.
 func (*ListReservationsRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{49}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListReservationsRequest) GetWarehouse() string {
@@ -3413,7 +3465,7 @@ type ListReservationsResponse struct {
 
 func (x *ListReservationsResponse) Reset() {
 	*x = ListReservationsResponse{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[50]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3425,7 +3477,7 @@ func (x *ListReservationsResponse) String() string {
 func (*ListReservationsResponse) ProtoMessage() {}
 
 func (x *ListReservationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[50]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3438,7 +3490,7 @@ func (x *ListReservationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReservationsResponse.ProtoReflect.Descriptor instead.
 func (*ListReservationsResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{50}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListReservationsResponse) GetReservations() []*Reservation {
@@ -3473,7 +3525,7 @@ type TransferLine struct {
 
 func (x *TransferLine) Reset() {
 	*x = TransferLine{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[51]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3485,7 +3537,7 @@ func (x *TransferLine) String() string {
 func (*TransferLine) ProtoMessage() {}
 
 func (x *TransferLine) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[51]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3498,7 +3550,7 @@ func (x *TransferLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLine.ProtoReflect.Descriptor instead.
 func (*TransferLine) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{51}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *TransferLine) GetProduct() string {
@@ -3566,7 +3618,7 @@ type Transfer struct {
 
 func (x *Transfer) Reset() {
 	*x = Transfer{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[52]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3578,7 +3630,7 @@ func (x *Transfer) String() string {
 func (*Transfer) ProtoMessage() {}
 
 func (x *Transfer) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[52]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3591,7 +3643,7 @@ func (x *Transfer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transfer.ProtoReflect.Descriptor instead.
 func (*Transfer) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{52}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Transfer) GetId() string {
@@ -3686,7 +3738,7 @@ type ShipTransferRequest struct {
 
 func (x *ShipTransferRequest) Reset() {
 	*x = ShipTransferRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[53]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3698,7 +3750,7 @@ func (x *ShipTransferRequest) String() string {
 func (*ShipTransferRequest) ProtoMessage() {}
 
 func (x *ShipTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[53]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3711,7 +3763,7 @@ func (x *ShipTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShipTransferRequest.ProtoReflect.Descriptor instead.
 func (*ShipTransferRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{53}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ShipTransferRequest) GetFrom() string {
@@ -3767,7 +3819,7 @@ type ReceiveTransferRequest struct {
 
 func (x *ReceiveTransferRequest) Reset() {
 	*x = ReceiveTransferRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[54]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3779,7 +3831,7 @@ func (x *ReceiveTransferRequest) String() string {
 func (*ReceiveTransferRequest) ProtoMessage() {}
 
 func (x *ReceiveTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[54]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3792,7 +3844,7 @@ func (x *ReceiveTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveTransferRequest.ProtoReflect.Descriptor instead.
 func (*ReceiveTransferRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{54}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ReceiveTransferRequest) GetId() string {
@@ -3846,7 +3898,7 @@ type GetTransferRequest struct {
 
 func (x *GetTransferRequest) Reset() {
 	*x = GetTransferRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[55]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3858,7 +3910,7 @@ func (x *GetTransferRequest) String() string {
 func (*GetTransferRequest) ProtoMessage() {}
 
 func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[55]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3871,7 +3923,7 @@ func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransferRequest.ProtoReflect.Descriptor instead.
 func (*GetTransferRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{55}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetTransferRequest) GetId() string {
@@ -3892,7 +3944,7 @@ type ListTransfersRequest struct {
 
 func (x *ListTransfersRequest) Reset() {
 	*x = ListTransfersRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[56]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3904,7 +3956,7 @@ func (x *ListTransfersRequest) String() string {
 func (*ListTransfersRequest) ProtoMessage() {}
 
 func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[56]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3917,7 +3969,7 @@ func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersRequest.ProtoReflect.Descriptor instead.
 func (*ListTransfersRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{56}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListTransfersRequest) GetWarehouse() string {
@@ -3951,7 +4003,7 @@ type ListTransfersResponse struct {
 
 func (x *ListTransfersResponse) Reset() {
 	*x = ListTransfersResponse{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[57]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3963,7 +4015,7 @@ func (x *ListTransfersResponse) String() string {
 func (*ListTransfersResponse) ProtoMessage() {}
 
 func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[57]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3976,7 +4028,7 @@ func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersResponse.ProtoReflect.Descriptor instead.
 func (*ListTransfersResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{57}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListTransfersResponse) GetTransfers() []*Transfer {
@@ -4006,7 +4058,7 @@ type Share struct {
 
 func (x *Share) Reset() {
 	*x = Share{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[58]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4018,7 +4070,7 @@ func (x *Share) String() string {
 func (*Share) ProtoMessage() {}
 
 func (x *Share) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[58]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4031,7 +4083,7 @@ func (x *Share) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Share.ProtoReflect.Descriptor instead.
 func (*Share) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{58}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *Share) GetNode() string {
@@ -4085,7 +4137,7 @@ type Escrow struct {
 
 func (x *Escrow) Reset() {
 	*x = Escrow{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[59]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4097,7 +4149,7 @@ func (x *Escrow) String() string {
 func (*Escrow) ProtoMessage() {}
 
 func (x *Escrow) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[59]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4110,7 +4162,7 @@ func (x *Escrow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Escrow.ProtoReflect.Descriptor instead.
 func (*Escrow) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{59}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *Escrow) GetWarehouse() string {
@@ -4179,7 +4231,7 @@ type GetEscrowRequest struct {
 
 func (x *GetEscrowRequest) Reset() {
 	*x = GetEscrowRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[60]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4191,7 +4243,7 @@ func (x *GetEscrowRequest) String() string {
 func (*GetEscrowRequest) ProtoMessage() {}
 
 func (x *GetEscrowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[60]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4204,7 +4256,7 @@ func (x *GetEscrowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEscrowRequest.ProtoReflect.Descriptor instead.
 func (*GetEscrowRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{60}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetEscrowRequest) GetWarehouse() string {
@@ -4232,7 +4284,7 @@ type ListEscrowRequest struct {
 
 func (x *ListEscrowRequest) Reset() {
 	*x = ListEscrowRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[61]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4244,7 +4296,7 @@ func (x *ListEscrowRequest) String() string {
 func (*ListEscrowRequest) ProtoMessage() {}
 
 func (x *ListEscrowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[61]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4257,7 +4309,7 @@ func (x *ListEscrowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEscrowRequest.ProtoReflect.Descriptor instead.
 func (*ListEscrowRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{61}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ListEscrowRequest) GetWarehouse() string {
@@ -4291,7 +4343,7 @@ type ListEscrowResponse struct {
 
 func (x *ListEscrowResponse) Reset() {
 	*x = ListEscrowResponse{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[62]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4303,7 +4355,7 @@ func (x *ListEscrowResponse) String() string {
 func (*ListEscrowResponse) ProtoMessage() {}
 
 func (x *ListEscrowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[62]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4316,7 +4368,7 @@ func (x *ListEscrowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEscrowResponse.ProtoReflect.Descriptor instead.
 func (*ListEscrowResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{62}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListEscrowResponse) GetEscrows() []*Escrow {
@@ -4346,7 +4398,7 @@ type PurchaseOrderLine struct {
 
 func (x *PurchaseOrderLine) Reset() {
 	*x = PurchaseOrderLine{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[63]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4358,7 +4410,7 @@ func (x *PurchaseOrderLine) String() string {
 func (*PurchaseOrderLine) ProtoMessage() {}
 
 func (x *PurchaseOrderLine) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[63]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4371,7 +4423,7 @@ func (x *PurchaseOrderLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurchaseOrderLine.ProtoReflect.Descriptor instead.
 func (*PurchaseOrderLine) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{63}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *PurchaseOrderLine) GetProduct() string {
@@ -4421,7 +4473,7 @@ type PurchaseOrder struct {
 
 func (x *PurchaseOrder) Reset() {
 	*x = PurchaseOrder{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[64]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4433,7 +4485,7 @@ func (x *PurchaseOrder) String() string {
 func (*PurchaseOrder) ProtoMessage() {}
 
 func (x *PurchaseOrder) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[64]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4446,7 +4498,7 @@ func (x *PurchaseOrder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurchaseOrder.ProtoReflect.Descriptor instead.
 func (*PurchaseOrder) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{64}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *PurchaseOrder) GetId() string {
@@ -4517,7 +4569,7 @@ type CreatePurchaseOrderRequest struct {
 
 func (x *CreatePurchaseOrderRequest) Reset() {
 	*x = CreatePurchaseOrderRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[65]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4529,7 +4581,7 @@ func (x *CreatePurchaseOrderRequest) String() string {
 func (*CreatePurchaseOrderRequest) ProtoMessage() {}
 
 func (x *CreatePurchaseOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[65]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4542,7 +4594,7 @@ func (x *CreatePurchaseOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePurchaseOrderRequest.ProtoReflect.Descriptor instead.
 func (*CreatePurchaseOrderRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{65}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *CreatePurchaseOrderRequest) GetWarehouse() string {
@@ -4583,7 +4635,7 @@ type ClosePurchaseOrderRequest struct {
 
 func (x *ClosePurchaseOrderRequest) Reset() {
 	*x = ClosePurchaseOrderRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[66]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4595,7 +4647,7 @@ func (x *ClosePurchaseOrderRequest) String() string {
 func (*ClosePurchaseOrderRequest) ProtoMessage() {}
 
 func (x *ClosePurchaseOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[66]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4608,7 +4660,7 @@ func (x *ClosePurchaseOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClosePurchaseOrderRequest.ProtoReflect.Descriptor instead.
 func (*ClosePurchaseOrderRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{66}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ClosePurchaseOrderRequest) GetId() string {
@@ -4634,7 +4686,7 @@ type GetPurchaseOrderRequest struct {
 
 func (x *GetPurchaseOrderRequest) Reset() {
 	*x = GetPurchaseOrderRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[67]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4646,7 +4698,7 @@ func (x *GetPurchaseOrderRequest) String() string {
 func (*GetPurchaseOrderRequest) ProtoMessage() {}
 
 func (x *GetPurchaseOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[67]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4659,7 +4711,7 @@ func (x *GetPurchaseOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPurchaseOrderRequest.ProtoReflect.Descriptor instead.
 func (*GetPurchaseOrderRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{67}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *GetPurchaseOrderRequest) GetId() string {
@@ -4680,7 +4732,7 @@ type ListPurchaseOrdersRequest struct {
 
 func (x *ListPurchaseOrdersRequest) Reset() {
 	*x = ListPurchaseOrdersRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[68]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4692,7 +4744,7 @@ func (x *ListPurchaseOrdersRequest) String() string {
 func (*ListPurchaseOrdersRequest) ProtoMessage() {}
 
 func (x *ListPurchaseOrdersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[68]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4705,7 +4757,7 @@ func (x *ListPurchaseOrdersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPurchaseOrdersRequest.ProtoReflect.Descriptor instead.
 func (*ListPurchaseOrdersRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{68}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ListPurchaseOrdersRequest) GetWarehouse() string {
@@ -4739,7 +4791,7 @@ type ListPurchaseOrdersResponse struct {
 
 func (x *ListPurchaseOrdersResponse) Reset() {
 	*x = ListPurchaseOrdersResponse{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[69]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4751,7 +4803,7 @@ func (x *ListPurchaseOrdersResponse) String() string {
 func (*ListPurchaseOrdersResponse) ProtoMessage() {}
 
 func (x *ListPurchaseOrdersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[69]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4764,7 +4816,7 @@ func (x *ListPurchaseOrdersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPurchaseOrdersResponse.ProtoReflect.Descriptor instead.
 func (*ListPurchaseOrdersResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{69}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ListPurchaseOrdersResponse) GetPurchaseOrders() []*PurchaseOrder {
@@ -4801,7 +4853,7 @@ type Notice struct {
 
 func (x *Notice) Reset() {
 	*x = Notice{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[70]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4813,7 +4865,7 @@ func (x *Notice) String() string {
 func (*Notice) ProtoMessage() {}
 
 func (x *Notice) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[70]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4826,7 +4878,7 @@ func (x *Notice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notice.ProtoReflect.Descriptor instead.
 func (*Notice) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{70}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *Notice) GetId() string {
@@ -4904,7 +4956,7 @@ type CreateNoticeRequest struct {
 
 func (x *CreateNoticeRequest) Reset() {
 	*x = CreateNoticeRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[71]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4916,7 +4968,7 @@ func (x *CreateNoticeRequest) String() string {
 func (*CreateNoticeRequest) ProtoMessage() {}
 
 func (x *CreateNoticeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[71]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4929,7 +4981,7 @@ func (x *CreateNoticeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNoticeRequest.ProtoReflect.Descriptor instead.
 func (*CreateNoticeRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{71}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *CreateNoticeRequest) GetWarehouse() string {
@@ -4969,7 +5021,7 @@ type ConfirmNoticeRequest struct {
 
 func (x *ConfirmNoticeRequest) Reset() {
 	*x = ConfirmNoticeRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[72]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4981,7 +5033,7 @@ func (x *ConfirmNoticeRequest) String() string {
 func (*ConfirmNoticeRequest) ProtoMessage() {}
 
 func (x *ConfirmNoticeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[72]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4994,7 +5046,7 @@ func (x *ConfirmNoticeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmNoticeRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmNoticeRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{72}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ConfirmNoticeRequest) GetId() string {
@@ -5013,7 +5065,7 @@ type GetNoticeRequest struct {
 
 func (x *GetNoticeRequest) Reset() {
 	*x = GetNoticeRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[73]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5025,7 +5077,7 @@ func (x *GetNoticeRequest) String() string {
 func (*GetNoticeRequest) ProtoMessage() {}
 
 func (x *GetNoticeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[73]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5038,7 +5090,7 @@ func (x *GetNoticeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNoticeRequest.ProtoReflect.Descriptor instead.
 func (*GetNoticeRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{73}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *GetNoticeRequest) GetId() string {
@@ -5059,7 +5111,7 @@ type ListNoticesRequest struct {
 
 func (x *ListNoticesRequest) Reset() {
 	*x = ListNoticesRequest{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[74]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5071,7 +5123,7 @@ func (x *ListNoticesRequest) String() string {
 func (*ListNoticesRequest) ProtoMessage() {}
 
 func (x *ListNoticesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[74]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5084,7 +5136,7 @@ func (x *ListNoticesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNoticesRequest.ProtoReflect.Descriptor instead.
 func (*ListNoticesRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{74}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ListNoticesRequest) GetWarehouse() string {
@@ -5118,7 +5170,7 @@ type ListNoticesResponse struct {
 
 func (x *ListNoticesResponse) Reset() {
 	*x = ListNoticesResponse{}
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[75]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5130,7 +5182,7 @@ func (x *ListNoticesResponse) String() string {
 func (*ListNoticesResponse) ProtoMessage() {}
 
 func (x *ListNoticesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[75]
+	mi := &file_branchline_warehouse_v1_warehouse_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5143,7 +5195,7 @@ func (x *ListNoticesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNoticesResponse.ProtoReflect.Descriptor instead.
 func (*ListNoticesResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{75}
+	return file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ListNoticesResponse) GetNotices() []*Notice {
@@ -5237,7 +5289,10 @@ const file_branchline_warehouse_v1_warehouse_proto_rawDesc = "" +
 	"\aproduct\x18\x02 \x01(\tR\aproduct\x12\x10\n" +
 	"\x03min\x18\x03 \x01(\x03R\x03min\x12\x10\n" +
 	"\x03max\x18\x04 \x01(\x03R\x03max\x12\x16\n" +
-	"\x06safety\x18\x05 \x01(\x03R\x06safety\"\xaf\x01\n" +
+	"\x06safety\x18\x05 \x01(\x03R\x06safety\"I\n" +
+	"\x0fGetLimitRequest\x12\x1c\n" +
+	"\twarehouse\x18\x01 \x01(\tR\twarehouse\x12\x18\n" +
+	"\aproduct\x18\x02 \x01(\tR\aproduct\"\xaf\x01\n" +
 	"\x0fSetLimitRequest\x12\x1c\n" +
 	"\twarehouse\x18\x01 \x01(\tR\twarehouse\x12\x18\n" +
 	"\aproduct\x18\x02 \x01(\tR\aproduct\x12\x15\n" +
@@ -5565,7 +5620,7 @@ const file_branchline_warehouse_v1_warehouse_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"x\n" +
 	"\x13ListNoticesResponse\x129\n" +
 	"\anotices\x18\x01 \x03(\v2\x1f.branchline.warehouse.v1.NoticeR\anotices\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x8d\"\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xe3\"\n" +
 	"\x10WarehouseService\x12Z\n" +
 	"\n" +
 	"SetProduct\x12*.branchline.warehouse.v1.SetProductRequest\x1a .branchline.warehouse.v1.Product\x12Z\n" +
@@ -5579,7 +5634,8 @@ const file_branchline_warehouse_v1_warehouse_proto_rawDesc = "" +
 	"\x06SetBin\x12&.branchline.warehouse.v1.SetBinRequest\x1a\".branchline.warehouse.v1.Warehouse\x12Z\n" +
 	"\tAddSeller\x12).branchline.warehouse.v1.AddSellerRequest\x1a\".branchline.warehouse.v1.Warehouse\x12`\n" +
 	"\fRemoveSeller\x12,.branchline.warehouse.v1.RemoveSellerRequest\x1a\".branchline.warehouse.v1.Warehouse\x12T\n" +
-	"\bSetLimit\x12(.branchline.warehouse.v1.SetLimitRequest\x1a\x1e.branchline.warehouse.v1.Limit\x12e\n" +
+	"\bSetLimit\x12(.branchline.warehouse.v1.SetLimitRequest\x1a\x1e.branchline.warehouse.v1.Limit\x12T\n" +
+	"\bGetLimit\x12(.branchline.warehouse.v1.GetLimitRequest\x1a\x1e.branchline.warehouse.v1.Limit\x12e\n" +
 	"\n" +
 	"ListAlerts\x12*.branchline.warehouse.v1.ListAlertsRequest\x1a+.branchline.warehouse.v1.ListAlertsResponse\x12Q\n" +
 	"\aReceive\x12'.branchline.warehouse.v1.ReceiveRequest\x1a\x1d.branchline.warehouse.v1.Move\x12M\n" +
@@ -5629,7 +5685,7 @@ func file_branchline_warehouse_v1_warehouse_proto_rawDescGZIP() []byte {
 	return file_branchline_warehouse_v1_warehouse_proto_rawDescData
 }
 
-var file_branchline_warehouse_v1_warehouse_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
+var file_branchline_warehouse_v1_warehouse_proto_msgTypes = make([]protoimpl.MessageInfo, 77)
 var file_branchline_warehouse_v1_warehouse_proto_goTypes = []any{
 	(*Component)(nil),                  // 0: branchline.warehouse.v1.Component
 	(*Product)(nil),                    // 1: branchline.warehouse.v1.Product
@@ -5648,66 +5704,67 @@ var file_branchline_warehouse_v1_warehouse_proto_goTypes = []any{
 	(*AddSellerRequest)(nil),           // 14: branchline.warehouse.v1.AddSellerRequest
 	(*RemoveSellerRequest)(nil),        // 15: branchline.warehouse.v1.RemoveSellerRequest
 	(*Limit)(nil),                      // 16: branchline.warehouse.v1.Limit
-	(*SetLimitRequest)(nil),            // 17: branchline.warehouse.v1.SetLimitRequest
-	(*ListAlertsRequest)(nil),          // 18: branchline.warehouse.v1.ListAlertsRequest
-	(*Alert)(nil),                      // 19: branchline.warehouse.v1.Alert
-	(*ListAlertsResponse)(nil),         // 20: branchline.warehouse.v1.ListAlertsResponse
-	(*MoveLine)(nil),                   // 21: branchline.warehouse.v1.MoveLine
-	(*Move)(nil),                       // 22: branchline.warehouse.v1.Move
-	(*ReceiveRequest)(nil),             // 23: branchline.warehouse.v1.ReceiveRequest
-	(*IssueRequest)(nil),               // 24: branchline.warehouse.v1.IssueRequest
-	(*MoveBinRequest)(nil),             // 25: branchline.warehouse.v1.MoveBinRequest
-	(*GetMoveRequest)(nil),             // 26: branchline.warehouse.v1.GetMoveRequest
-	(*ListMovesRequest)(nil),           // 27: branchline.warehouse.v1.ListMovesRequest
-	(*ListMovesResponse)(nil),          // 28: branchline.warehouse.v1.ListMovesResponse
-	(*StockLine)(nil),                  // 29: branchline.warehouse.v1.StockLine
-	(*Stock)(nil),                      // 30: branchline.warehouse.v1.Stock
-	(*GetStockRequest)(nil),            // 31: branchline.warehouse.v1.GetStockRequest
-	(*GetStockResponse)(nil),           // 32: branchline.warehouse.v1.GetStockResponse
-	(*ListStockRequest)(nil),           // 33: branchline.warehouse.v1.ListStockRequest
-	(*ListStockResponse)(nil),          // 34: branchline.warehouse.v1.ListStockResponse
-	(*StocktakeLine)(nil),              // 35: branchline.warehouse.v1.StocktakeLine
-	(*Stocktake)(nil),                  // 36: branchline.warehouse.v1.Stocktake
-	(*OpenStocktakeRequest)(nil),       // 37: branchline.warehouse.v1.OpenStocktakeRequest
-	(*RecordCountRequest)(nil),         // 38: branchline.warehouse.v1.RecordCountRequest
-	(*PostStocktakeRequest)(nil),       // 39: branchline.warehouse.v1.PostStocktakeRequest
-	(*CancelStocktakeRequest)(nil),     // 40: branchline.warehouse.v1.CancelStocktakeRequest
-	(*GetStocktakeRequest)(nil),        // 41: branchline.warehouse.v1.GetStocktakeRequest
-	(*ListStocktakesRequest)(nil),      // 42: branchline.warehouse.v1.ListStocktakesRequest
-	(*ListStocktakesResponse)(nil),     // 43: branchline.warehouse.v1.ListStocktakesResponse
-	(*Reservation)(nil),                // 44: branchline.warehouse.v1.Reservation
-	(*ReserveRequest)(nil),             // 45: branchline.warehouse.v1.ReserveRequest
-	(*ReleaseRequest)(nil),             // 46: branchline.warehouse.v1.ReleaseRequest
-	(*ShipRequest)(nil),                // 47: branchline.warehouse.v1.ShipRequest
-	(*GetReservationRequest)(nil),      // 48: branchline.warehouse.v1.GetReservationRequest
-	(*ListReservationsRequest)(nil),    // 49: branchline.warehouse.v1.ListReservationsRequest
-	(*ListReservationsResponse)(nil),   // 50: branchline.warehouse.v1.ListReservationsResponse
-	(*TransferLine)(nil),               // 51: branchline.warehouse.v1.TransferLine
-	(*Transfer)(nil),                   // 52: branchline.warehouse.v1.Transfer
-	(*ShipTransferRequest)(nil),        // 53: branchline.warehouse.v1.ShipTransferRequest
-	(*ReceiveTransferRequest)(nil),     // 54: branchline.warehouse.v1.ReceiveTransferRequest
-	(*GetTransferRequest)(nil),         // 55: branchline.warehouse.v1.GetTransferRequest
-	(*ListTransfersRequest)(nil),       // 56: branchline.warehouse.v1.ListTransfersRequest
-	(*ListTransfersResponse)(nil),      // 57: branchline.warehouse.v1.ListTransfersResponse
-	(*Share)(nil),                      // 58: branchline.warehouse.v1.Share
-	(*Escrow)(nil),                     // 59: branchline.warehouse.v1.Escrow
-	(*GetEscrowRequest)(nil),           // 60: branchline.warehouse.v1.GetEscrowRequest
-	(*ListEscrowRequest)(nil),          // 61: branchline.warehouse.v1.ListEscrowRequest
-	(*ListEscrowResponse)(nil),         // 62: branchline.warehouse.v1.ListEscrowResponse
-	(*PurchaseOrderLine)(nil),          // 63: branchline.warehouse.v1.PurchaseOrderLine
-	(*PurchaseOrder)(nil),              // 64: branchline.warehouse.v1.PurchaseOrder
-	(*CreatePurchaseOrderRequest)(nil), // 65: branchline.warehouse.v1.CreatePurchaseOrderRequest
-	(*ClosePurchaseOrderRequest)(nil),  // 66: branchline.warehouse.v1.ClosePurchaseOrderRequest
-	(*GetPurchaseOrderRequest)(nil),    // 67: branchline.warehouse.v1.GetPurchaseOrderRequest
-	(*ListPurchaseOrdersRequest)(nil),  // 68: branchline.warehouse.v1.ListPurchaseOrdersRequest
-	(*ListPurchaseOrdersResponse)(nil), // 69: branchline.warehouse.v1.ListPurchaseOrdersResponse
-	(*Notice)(nil),                     // 70: branchline.warehouse.v1.Notice
-	(*CreateNoticeRequest)(nil),        // 71: branchline.warehouse.v1.CreateNoticeRequest
-	(*ConfirmNoticeRequest)(nil),       // 72: branchline.warehouse.v1.ConfirmNoticeRequest
-	(*GetNoticeRequest)(nil),           // 73: branchline.warehouse.v1.GetNoticeRequest
-	(*ListNoticesRequest)(nil),         // 74: branchline.warehouse.v1.ListNoticesRequest
-	(*ListNoticesResponse)(nil),        // 75: branchline.warehouse.v1.ListNoticesResponse
-	(*timestamppb.Timestamp)(nil),      // 76: google.protobuf.Timestamp
+	(*GetLimitRequest)(nil),            // 17: branchline.warehouse.v1.GetLimitRequest
+	(*SetLimitRequest)(nil),            // 18: branchline.warehouse.v1.SetLimitRequest
+	(*ListAlertsRequest)(nil),          // 19: branchline.warehouse.v1.ListAlertsRequest
+	(*Alert)(nil),                      // 20: branchline.warehouse.v1.Alert
+	(*ListAlertsResponse)(nil),         // 21: branchline.warehouse.v1.ListAlertsResponse
+	(*MoveLine)(nil),                   // 22: branchline.warehouse.v1.MoveLine
+	(*Move)(nil),                       // 23: branchline.warehouse.v1.Move
+	(*ReceiveRequest)(nil),             // 24: branchline.warehouse.v1.ReceiveRequest
+	(*IssueRequest)(nil),               // 25: branchline.warehouse.v1.IssueRequest
+	(*MoveBinRequest)(nil),             // 26: branchline.warehouse.v1.MoveBinRequest
+	(*GetMoveRequest)(nil),             // 27: branchline.warehouse.v1.GetMoveRequest
+	(*ListMovesRequest)(nil),           // 28: branchline.warehouse.v1.ListMovesRequest
+	(*ListMovesResponse)(nil),          // 29: branchline.warehouse.v1.ListMovesResponse
+	(*StockLine)(nil),                  // 30: branchline.warehouse.v1.StockLine
+	(*Stock)(nil),                      // 31: branchline.warehouse.v1.Stock
+	(*GetStockRequest)(nil),            // 32: branchline.warehouse.v1.GetStockRequest
+	(*GetStockResponse)(nil),           // 33: branchline.warehouse.v1.GetStockResponse
+	(*ListStockRequest)(nil),           // 34: branchline.warehouse.v1.ListStockRequest
+	(*ListStockResponse)(nil),          // 35: branchline.warehouse.v1.ListStockResponse
+	(*StocktakeLine)(nil),              // 36: branchline.warehouse.v1.StocktakeLine
+	(*Stocktake)(nil),                  // 37: branchline.warehouse.v1.Stocktake
+	(*OpenStocktakeRequest)(nil),       // 38: branchline.warehouse.v1.OpenStocktakeRequest
+	(*RecordCountRequest)(nil),         // 39: branchline.warehouse.v1.RecordCountRequest
+	(*PostStocktakeRequest)(nil),       // 40: branchline.warehouse.v1.PostStocktakeRequest
+	(*CancelStocktakeRequest)(nil),     // 41: branchline.warehouse.v1.CancelStocktakeRequest
+	(*GetStocktakeRequest)(nil),        // 42: branchline.warehouse.v1.GetStocktakeRequest
+	(*ListStocktakesRequest)(nil),      // 43: branchline.warehouse.v1.ListStocktakesRequest
+	(*ListStocktakesResponse)(nil),     // 44: branchline.warehouse.v1.ListStocktakesResponse
+	(*Reservation)(nil),                // 45: branchline.warehouse.v1.Reservation
+	(*ReserveRequest)(nil),             // 46: branchline.warehouse.v1.ReserveRequest
+	(*ReleaseRequest)(nil),             // 47: branchline.warehouse.v1.ReleaseRequest
+	(*ShipRequest)(nil),                // 48: branchline.warehouse.v1.ShipRequest
+	(*GetReservationRequest)(nil),      // 49: branchline.warehouse.v1.GetReservationRequest
+	(*ListReservationsRequest)(nil),    // 50: branchline.warehouse.v1.ListReservationsRequest
+	(*ListReservationsResponse)(nil),   // 51: branchline.warehouse.v1.ListReservationsResponse
+	(*TransferLine)(nil),               // 52: branchline.warehouse.v1.TransferLine
+	(*Transfer)(nil),                   // 53: branchline.warehouse.v1.Transfer
+	(*ShipTransferRequest)(nil),        // 54: branchline.warehouse.v1.ShipTransferRequest
+	(*ReceiveTransferRequest)(nil),     // 55: branchline.warehouse.v1.ReceiveTransferRequest
+	(*GetTransferRequest)(nil),         // 56: branchline.warehouse.v1.GetTransferRequest
+	(*ListTransfersRequest)(nil),       // 57: branchline.warehouse.v1.ListTransfersRequest
+	(*ListTransfersResponse)(nil),      // 58: branchline.warehouse.v1.ListTransfersResponse
+	(*Share)(nil),                      // 59: branchline.warehouse.v1.Share
+	(*Escrow)(nil),                     // 60: branchline.warehouse.v1.Escrow
+	(*GetEscrowRequest)(nil),           // 61: branchline.warehouse.v1.GetEscrowRequest
+	(*ListEscrowRequest)(nil),          // 62: branchline.warehouse.v1.ListEscrowRequest
+	(*ListEscrowResponse)(nil),         // 63: branchline.warehouse.v1.ListEscrowResponse
+	(*PurchaseOrderLine)(nil),          // 64: branchline.warehouse.v1.PurchaseOrderLine
+	(*PurchaseOrder)(nil),              // 65: branchline.warehouse.v1.PurchaseOrder
+	(*CreatePurchaseOrderRequest)(nil), // 66: branchline.warehouse.v1.CreatePurchaseOrderRequest
+	(*ClosePurchaseOrderRequest)(nil),  // 67: branchline.warehouse.v1.ClosePurchaseOrderRequest
+	(*GetPurchaseOrderRequest)(nil),    // 68: branchline.warehouse.v1.GetPurchaseOrderRequest
+	(*ListPurchaseOrdersRequest)(nil),  // 69: branchline.warehouse.v1.ListPurchaseOrdersRequest
+	(*ListPurchaseOrdersResponse)(nil), // 70: branchline.warehouse.v1.ListPurchaseOrdersResponse
+	(*Notice)(nil),                     // 71: branchline.warehouse.v1.Notice
+	(*CreateNoticeRequest)(nil),        // 72: branchline.warehouse.v1.CreateNoticeRequest
+	(*ConfirmNoticeRequest)(nil),       // 73: branchline.warehouse.v1.ConfirmNoticeRequest
+	(*GetNoticeRequest)(nil),           // 74: branchline.warehouse.v1.GetNoticeRequest
+	(*ListNoticesRequest)(nil),         // 75: branchline.warehouse.v1.ListNoticesRequest
+	(*ListNoticesResponse)(nil),        // 76: branchline.warehouse.v1.ListNoticesResponse
+	(*timestamppb.Timestamp)(nil),      // 77: google.protobuf.Timestamp
 }
 var file_branchline_warehouse_v1_warehouse_proto_depIdxs = []int32{
 	0,  // 0: branchline.warehouse.v1.Product.components:type_name -> branchline.warehouse.v1.Component
@@ -5717,51 +5774,51 @@ var file_branchline_warehouse_v1_warehouse_proto_depIdxs = []int32{
 	8,  // 4: branchline.warehouse.v1.SetWarehouseRequest.warehouse:type_name -> branchline.warehouse.v1.Warehouse
 	8,  // 5: branchline.warehouse.v1.ListWarehousesResponse.warehouses:type_name -> branchline.warehouse.v1.Warehouse
 	7,  // 6: branchline.warehouse.v1.SetBinRequest.bin:type_name -> branchline.warehouse.v1.Bin
-	76, // 7: branchline.warehouse.v1.Alert.expire_time:type_name -> google.protobuf.Timestamp
-	19, // 8: branchline.warehouse.v1.ListAlertsResponse.alerts:type_name -> branchline.warehouse.v1.Alert
-	76, // 9: branchline.warehouse.v1.MoveLine.produce_time:type_name -> google.protobuf.Timestamp
-	76, // 10: branchline.warehouse.v1.MoveLine.expire_time:type_name -> google.protobuf.Timestamp
-	21, // 11: branchline.warehouse.v1.Move.lines:type_name -> branchline.warehouse.v1.MoveLine
-	76, // 12: branchline.warehouse.v1.Move.time:type_name -> google.protobuf.Timestamp
-	21, // 13: branchline.warehouse.v1.ReceiveRequest.lines:type_name -> branchline.warehouse.v1.MoveLine
-	21, // 14: branchline.warehouse.v1.IssueRequest.lines:type_name -> branchline.warehouse.v1.MoveLine
-	21, // 15: branchline.warehouse.v1.MoveBinRequest.lines:type_name -> branchline.warehouse.v1.MoveLine
-	76, // 16: branchline.warehouse.v1.ListMovesRequest.start_time:type_name -> google.protobuf.Timestamp
-	76, // 17: branchline.warehouse.v1.ListMovesRequest.end_time:type_name -> google.protobuf.Timestamp
-	22, // 18: branchline.warehouse.v1.ListMovesResponse.moves:type_name -> branchline.warehouse.v1.Move
-	76, // 19: branchline.warehouse.v1.StockLine.produce_time:type_name -> google.protobuf.Timestamp
-	76, // 20: branchline.warehouse.v1.StockLine.receive_time:type_name -> google.protobuf.Timestamp
-	76, // 21: branchline.warehouse.v1.StockLine.expire_time:type_name -> google.protobuf.Timestamp
-	29, // 22: branchline.warehouse.v1.Stock.lines:type_name -> branchline.warehouse.v1.StockLine
-	30, // 23: branchline.warehouse.v1.GetStockResponse.stocks:type_name -> branchline.warehouse.v1.Stock
-	30, // 24: branchline.warehouse.v1.ListStockResponse.stocks:type_name -> branchline.warehouse.v1.Stock
-	76, // 25: branchline.warehouse.v1.Stocktake.open_time:type_name -> google.protobuf.Timestamp
-	76, // 26: branchline.warehouse.v1.Stocktake.post_time:type_name -> google.protobuf.Timestamp
-	35, // 27: branchline.warehouse.v1.Stocktake.lines:type_name -> branchline.warehouse.v1.StocktakeLine
-	21, // 28: branchline.warehouse.v1.RecordCountRequest.lines:type_name -> branchline.warehouse.v1.MoveLine
-	36, // 29: branchline.warehouse.v1.ListStocktakesResponse.stocktakes:type_name -> branchline.warehouse.v1.Stocktake
-	21, // 30: branchline.warehouse.v1.Reservation.lines:type_name -> branchline.warehouse.v1.MoveLine
-	21, // 31: branchline.warehouse.v1.Reservation.shipped:type_name -> branchline.warehouse.v1.MoveLine
-	76, // 32: branchline.warehouse.v1.Reservation.create_time:type_name -> google.protobuf.Timestamp
-	44, // 33: branchline.warehouse.v1.ListReservationsResponse.reservations:type_name -> branchline.warehouse.v1.Reservation
-	76, // 34: branchline.warehouse.v1.Transfer.ship_time:type_name -> google.protobuf.Timestamp
-	76, // 35: branchline.warehouse.v1.Transfer.receive_time:type_name -> google.protobuf.Timestamp
-	51, // 36: branchline.warehouse.v1.Transfer.lines:type_name -> branchline.warehouse.v1.TransferLine
-	21, // 37: branchline.warehouse.v1.Transfer.shipped:type_name -> branchline.warehouse.v1.MoveLine
-	21, // 38: branchline.warehouse.v1.Transfer.received:type_name -> branchline.warehouse.v1.MoveLine
-	21, // 39: branchline.warehouse.v1.ShipTransferRequest.lines:type_name -> branchline.warehouse.v1.MoveLine
-	21, // 40: branchline.warehouse.v1.ReceiveTransferRequest.lines:type_name -> branchline.warehouse.v1.MoveLine
-	52, // 41: branchline.warehouse.v1.ListTransfersResponse.transfers:type_name -> branchline.warehouse.v1.Transfer
-	58, // 42: branchline.warehouse.v1.Escrow.shares:type_name -> branchline.warehouse.v1.Share
-	59, // 43: branchline.warehouse.v1.ListEscrowResponse.escrows:type_name -> branchline.warehouse.v1.Escrow
-	76, // 44: branchline.warehouse.v1.PurchaseOrder.create_time:type_name -> google.protobuf.Timestamp
-	76, // 45: branchline.warehouse.v1.PurchaseOrder.close_time:type_name -> google.protobuf.Timestamp
-	63, // 46: branchline.warehouse.v1.PurchaseOrder.lines:type_name -> branchline.warehouse.v1.PurchaseOrderLine
-	63, // 47: branchline.warehouse.v1.CreatePurchaseOrderRequest.lines:type_name -> branchline.warehouse.v1.PurchaseOrderLine
-	64, // 48: branchline.warehouse.v1.ListPurchaseOrdersResponse.purchase_orders:type_name -> branchline.warehouse.v1.PurchaseOrder
-	76, // 49: branchline.warehouse.v1.Notice.create_time:type_name -> google.protobuf.Timestamp
-	76, // 50: branchline.warehouse.v1.Notice.confirm_time:type_name -> google.protobuf.Timestamp
-	70, // 51: branchline.warehouse.v1.ListNoticesResponse.notices:type_name -> branchline.warehouse.v1.Notice
+	77, // 7: branchline.warehouse.v1.Alert.expire_time:type_name -> google.protobuf.Timestamp
+	20, // 8: branchline.warehouse.v1.ListAlertsResponse.alerts:type_name -> branchline.warehouse.v1.Alert
+	77, // 9: branchline.warehouse.v1.MoveLine.produce_time:type_name -> google.protobuf.Timestamp
+	77, // 10: branchline.warehouse.v1.MoveLine.expire_time:type_name -> google.protobuf.Timestamp
+	22, // 11: branchline.warehouse.v1.Move.lines:type_name -> branchline.warehouse.v1.MoveLine
+	77, // 12: branchline.warehouse.v1.Move.time:type_name -> google.protobuf.Timestamp
+	22, // 13: branchline.warehouse.v1.ReceiveRequest.lines:type_name -> branchline.warehouse.v1.MoveLine
+	22, // 14: branchline.warehouse.v1.IssueRequest.lines:type_name -> branchline.warehouse.v1.MoveLine
+	22, // 15: branchline.warehouse.v1.MoveBinRequest.lines:type_name -> branchline.warehouse.v1.MoveLine
+	77, // 16: branchline.warehouse.v1.ListMovesRequest.start_time:type_name -> google.protobuf.Timestamp
+	77, // 17: branchline.warehouse.v1.ListMovesRequest.end_time:type_name -> google.protobuf.Timestamp
+	23, // 18: branchline.warehouse.v1.ListMovesResponse.moves:type_name -> branchline.warehouse.v1.Move
+	77, // 19: branchline.warehouse.v1.StockLine.produce_time:type_name -> google.protobuf.Timestamp
+	77, // 20: branchline.warehouse.v1.StockLine.receive_time:type_name -> google.protobuf.Timestamp
+	77, // 21: branchline.warehouse.v1.StockLine.expire_time:type_name -> google.protobuf.Timestamp
+	30, // 22: branchline.warehouse.v1.Stock.lines:type_name -> branchline.warehouse.v1.StockLine
+	31, // 23: branchline.warehouse.v1.GetStockResponse.stocks:type_name -> branchline.warehouse.v1.Stock
+	31, // 24: branchline.warehouse.v1.ListStockResponse.stocks:type_name -> branchline.warehouse.v1.Stock
+	77, // 25: branchline.warehouse.v1.Stocktake.open_time:type_name -> google.protobuf.Timestamp
+	77, // 26: branchline.warehouse.v1.Stocktake.post_time:type_name -> google.protobuf.Timestamp
+	36, // 27: branchline.warehouse.v1.Stocktake.lines:type_name -> branchline.warehouse.v1.StocktakeLine
+	22, // 28: branchline.warehouse.v1.RecordCountRequest.lines:type_name -> branchline.warehouse.v1.MoveLine
+	37, // 29: branchline.warehouse.v1.ListStocktakesResponse.stocktakes:type_name -> branchline.warehouse.v1.Stocktake
+	22, // 30: branchline.warehouse.v1.Reservation.lines:type_name -> branchline.warehouse.v1.MoveLine
+	22, // 31: branchline.warehouse.v1.Reservation.shipped:type_name -> branchline.warehouse.v1.MoveLine
+	77, // 32: branchline.warehouse.v1.Reservation.create_time:type_name -> google.protobuf.Timestamp
+	45, // 33: branchline.warehouse.v1.ListReservationsResponse.reservations:type_name -> branchline.warehouse.v1.Reservation
+	77, // 34: branchline.warehouse.v1.Transfer.ship_time:type_name -> google.protobuf.Timestamp
+	77, // 35: branchline.warehouse.v1.Transfer.receive_time:type_name -> google.protobuf.Timestamp
+	52, // 36: branchline.warehouse.v1.Transfer.lines:type_name -> branchline.warehouse.v1.TransferLine
+	22, // 37: branchline.warehouse.v1.Transfer.shipped:type_name -> branchline.warehouse.v1.MoveLine
+	22, // 38: branchline.warehouse.v1.Transfer.received:type_name -> branchline.warehouse.v1.MoveLine
+	22, // 39: branchline.warehouse.v1.ShipTransferRequest.lines:type_name -> branchline.warehouse.v1.MoveLine
+	22, // 40: branchline.warehouse.v1.ReceiveTransferRequest.lines:type_name -> branchline.warehouse.v1.MoveLine
+	53, // 41: branchline.warehouse.v1.ListTransfersResponse.transfers:type_name -> branchline.warehouse.v1.Transfer
+	59, // 42: branchline.warehouse.v1.Escrow.shares:type_name -> branchline.warehouse.v1.Share
+	60, // 43: branchline.warehouse.v1.ListEscrowResponse.escrows:type_name -> branchline.warehouse.v1.Escrow
+	77, // 44: branchline.warehouse.v1.PurchaseOrder.create_time:type_name -> google.protobuf.Timestamp
+	77, // 45: branchline.warehouse.v1.PurchaseOrder.close_time:type_name -> google.protobuf.Timestamp
+	64, // 46: branchline.warehouse.v1.PurchaseOrder.lines:type_name -> branchline.warehouse.v1.PurchaseOrderLine
+	64, // 47: branchline.warehouse.v1.CreatePurchaseOrderRequest.lines:type_name -> branchline.warehouse.v1.PurchaseOrderLine
+	65, // 48: branchline.warehouse.v1.ListPurchaseOrdersResponse.purchase_orders:type_name -> branchline.warehouse.v1.PurchaseOrder
+	77, // 49: branchline.warehouse.v1.Notice.create_time:type_name -> google.protobuf.Timestamp
+	77, // 50: branchline.warehouse.v1.Notice.confirm_time:type_name -> google.protobuf.Timestamp
+	71, // 51: branchline.warehouse.v1.ListNoticesResponse.notices:type_name -> branchline.warehouse.v1.Notice
 	2,  // 52: branchline.warehouse.v1.WarehouseService.SetProduct:input_type -> branchline.warehouse.v1.SetProductRequest
 	3,  // 53: branchline.warehouse.v1.WarehouseService.GetProduct:input_type -> branchline.warehouse.v1.GetProductRequest
 	4,  // 54: branchline.warehouse.v1.WarehouseService.ListProducts:input_type -> branchline.warehouse.v1.ListProductsRequest
@@ -5772,86 +5829,88 @@ var file_branchline_warehouse_v1_warehouse_proto_depIdxs = []int32{
 	13, // 59: branchline.warehouse.v1.WarehouseService.SetBin:input_type -> branchline.warehouse.v1.SetBinRequest
 	14, // 60: branchline.warehouse.v1.WarehouseService.AddSeller:input_type -> branchline.warehouse.v1.AddSellerRequest
 	15, // 61: branchline.warehouse.v1.WarehouseService.RemoveSeller:input_type -> branchline.warehouse.v1.RemoveSellerRequest
-	17, // 62: branchline.warehouse.v1.WarehouseService.SetLimit:input_type -> branchline.warehouse.v1.SetLimitRequest
-	18, // 63: branchline.warehouse.v1.WarehouseService.ListAlerts:input_type -> branchline.warehouse.v1.ListAlertsRequest
-	23, // 64: branchline.warehouse.v1.WarehouseService.Receive:input_type -> branchline.warehouse.v1.ReceiveRequest
-	24, // 65: branchline.warehouse.v1.WarehouseService.Issue:input_type -> branchline.warehouse.v1.IssueRequest
-	25, // 66: branchline.warehouse.v1.WarehouseService.MoveBin:input_type -> branchline.warehouse.v1.MoveBinRequest
-	26, // 67: branchline.warehouse.v1.WarehouseService.GetMove:input_type -> branchline.warehouse.v1.GetMoveRequest
-	27, // 68: branchline.warehouse.v1.WarehouseService.ListMoves:input_type -> branchline.warehouse.v1.ListMovesRequest
-	31, // 69: branchline.warehouse.v1.WarehouseService.GetStock:input_type -> branchline.warehouse.v1.GetStockRequest
-	33, // 70: branchline.warehouse.v1.WarehouseService.ListStock:input_type -> branchline.warehouse.v1.ListStockRequest
-	37, // 71: branchline.warehouse.v1.WarehouseService.OpenStocktake:input_type -> branchline.warehouse.v1.OpenStocktakeRequest
-	38, // 72: branchline.warehouse.v1.WarehouseService.RecordCount:input_type -> branchline.warehouse.v1.RecordCountRequest
-	39, // 73: branchline.warehouse.v1.WarehouseService.PostStocktake:input_type -> branchline.warehouse.v1.PostStocktakeRequest
-	40, // 74: branchline.warehouse.v1.WarehouseService.CancelStocktake:input_type -> branchline.warehouse.v1.CancelStocktakeRequest
-	41, // 75: branchline.warehouse.v1.WarehouseService.GetStocktake:input_type -> branchline.warehouse.v1.GetStocktakeRequest
-	42, // 76: branchline.warehouse.v1.WarehouseService.ListStocktakes:input_type -> branchline.warehouse.v1.ListStocktakesRequest
-	45, // 77: branchline.warehouse.v1.WarehouseService.Reserve:input_type -> branchline.warehouse.v1.ReserveRequest
-	46, // 78: branchline.warehouse.v1.WarehouseService.Release:input_type -> branchline.warehouse.v1.ReleaseRequest
-	47, // 79: branchline.warehouse.v1.WarehouseService.Ship:input_type -> branchline.warehouse.v1.ShipRequest
-	48, // 80: branchline.warehouse.v1.WarehouseService.GetReservation:input_type -> branchline.warehouse.v1.GetReservationRequest
-	49, // 81: branchline.warehouse.v1.WarehouseService.ListReservations:input_type -> branchline.warehouse.v1.ListReservationsRequest
-	53, // 82: branchline.warehouse.v1.WarehouseService.ShipTransfer:input_type -> branchline.warehouse.v1.ShipTransferRequest
-	54, // 83: branchline.warehouse.v1.WarehouseService.ReceiveTransfer:input_type -> branchline.warehouse.v1.ReceiveTransferRequest
-	55, // 84: branchline.warehouse.v1.WarehouseService.GetTransfer:input_type -> branchline.warehouse.v1.GetTransferRequest
-	56, // 85: branchline.warehouse.v1.WarehouseService.ListTransfers:input_type -> branchline.warehouse.v1.ListTransfersRequest
-	60, // 86: branchline.warehouse.v1.WarehouseService.GetEscrow:input_type -> branchline.warehouse.v1.GetEscrowRequest
-	61, // 87: branchline.warehouse.v1.WarehouseService.ListEscrow:input_type -> branchline.warehouse.v1.ListEscrowRequest
-	65, // 88: branchline.warehouse.v1.WarehouseService.CreatePurchaseOrder:input_type -> branchline.warehouse.v1.CreatePurchaseOrderRequest
-	66, // 89: branchline.warehouse.v1.WarehouseService.ClosePurchaseOrder:input_type -> branchline.warehouse.v1.ClosePurchaseOrderRequest
-	67, // 90: branchline.warehouse.v1.WarehouseService.GetPurchaseOrder:input_type -> branchline.warehouse.v1.GetPurchaseOrderRequest
-	68, // 91: branchline.warehouse.v1.WarehouseService.ListPurchaseOrders:input_type -> branchline.warehouse.v1.ListPurchaseOrdersRequest
-	71, // 92: branchline.warehouse.v1.WarehouseService.CreateNotice:input_type -> branchline.warehouse.v1.CreateNoticeRequest
-	72, // 93: branchline.warehouse.v1.WarehouseService.ConfirmNotice:input_type -> branchline.warehouse.v1.ConfirmNoticeRequest
-	73, // 94: branchline.warehouse.v1.WarehouseService.GetNotice:input_type -> branchline.warehouse.v1.GetNoticeRequest
-	74, // 95: branchline.warehouse.v1.WarehouseService.ListNotices:input_type -> branchline.warehouse.v1.ListNoticesRequest
-	1,  // 96: branchline.warehouse.v1.WarehouseService.SetProduct:output_type -> branchline.warehouse.v1.Product
-	1,  // 97: branchline.warehouse.v1.WarehouseService.GetProduct:output_type -> branchline.warehouse.v1.Product
-	5,  // 98: branchline.warehouse.v1.WarehouseService.ListProducts:output_type -> branchline.warehouse.v1.ListProductsResponse
-	1,  // 99: branchline.warehouse.v1.WarehouseService.LookupBarcode:output_type -> branchline.warehouse.v1.Product
-	8,  // 100: branchline.warehouse.v1.WarehouseService.SetWarehouse:output_type -> branchline.warehouse.v1.Warehouse
-	8,  // 101: branchline.warehouse.v1.WarehouseService.GetWarehouse:output_type -> branchline.warehouse.v1.Warehouse
-	12, // 102: branchline.warehouse.v1.WarehouseService.ListWarehouses:output_type -> branchline.warehouse.v1.ListWarehousesResponse
-	8,  // 103: branchline.warehouse.v1.WarehouseService.SetBin:output_type -> branchline.warehouse.v1.Warehouse
-	8,  // 104: branchline.warehouse.v1.WarehouseService.AddSeller:output_type -> branchline.warehouse.v1.Warehouse
-	8,  // 105: branchline.warehouse.v1.WarehouseService.RemoveSeller:output_type -> branchline.warehouse.v1.Warehouse
-	16, // 106: branchline.warehouse.v1.WarehouseService.SetLimit:output_type -> branchline.warehouse.v1.Limit
-	20, // 107: branchline.warehouse.v1.WarehouseService.ListAlerts:output_type -> branchline.warehouse.v1.ListAlertsResponse
-	22, // 108: branchline.warehouse.v1.WarehouseService.Receive:output_type -> branchline.warehouse.v1.Move
-	22, // 109: branchline.warehouse.v1.WarehouseService.Issue:output_type -> branchline.warehouse.v1.Move
-	22, // 110: branchline.warehouse.v1.WarehouseService.MoveBin:output_type -> branchline.warehouse.v1.Move
-	22, // 111: branchline.warehouse.v1.WarehouseService.GetMove:output_type -> branchline.warehouse.v1.Move
-	28, // 112: branchline.warehouse.v1.WarehouseService.ListMoves:output_type -> branchline.warehouse.v1.ListMovesResponse
-	32, // 113: branchline.warehouse.v1.WarehouseService.GetStock:output_type -> branchline.warehouse.v1.GetStockResponse
-	34, // 114: branchline.warehouse.v1.WarehouseService.ListStock:output_type -> branchline.warehouse.v1.ListStockResponse
-	36, // 115: branchline.warehouse.v1.WarehouseService.OpenStocktake:output_type -> branchline.warehouse.v1.Stocktake
-	36, // 116: branchline.warehouse.v1.WarehouseService.RecordCount:output_type -> branchline.warehouse.v1.Stocktake
-	36, // 117: branchline.warehouse.v1.WarehouseService.PostStocktake:output_type -> branchline.warehouse.v1.Stocktake
-	36, // 118: branchline.warehouse.v1.WarehouseService.CancelStocktake:output_type -> branchline.warehouse.v1.Stocktake
-	36, // 119: branchline.warehouse.v1.WarehouseService.GetStocktake:output_type -> branchline.warehouse.v1.Stocktake
-	43, // 120: branchline.warehouse.v1.WarehouseService.ListStocktakes:output_type -> branchline.warehouse.v1.ListStocktakesResponse
-	44, // 121: branchline.warehouse.v1.WarehouseService.Reserve:output_type -> branchline.warehouse.v1.Reservation
-	44, // 122: branchline.warehouse.v1.WarehouseService.Release:output_type -> branchline.warehouse.v1.Reservation
-	44, // 123: branchline.warehouse.v1.WarehouseService.Ship:output_type -> branchline.warehouse.v1.Reservation
-	44, // 124: branchline.warehouse.v1.WarehouseService.GetReservation:output_type -> branchline.warehouse.v1.Reservation
-	50, // 125: branchline.warehouse.v1.WarehouseService.ListReservations:output_type -> branchline.warehouse.v1.ListReservationsResponse
-	52, // 126: branchline.warehouse.v1.WarehouseService.ShipTransfer:output_type -> branchline.warehouse.v1.Transfer
-	52, // 127: branchline.warehouse.v1.WarehouseService.ReceiveTransfer:output_type -> branchline.warehouse.v1.Transfer
-	52, // 128: branchline.warehouse.v1.WarehouseService.GetTransfer:output_type -> branchline.warehouse.v1.Transfer
-	57, // 129: branchline.warehouse.v1.WarehouseService.ListTransfers:output_type -> branchline.warehouse.v1.ListTransfersResponse
-	59, // 130: branchline.warehouse.v1.WarehouseService.GetEscrow:output_type -> branchline.warehouse.v1.Escrow
-	62, // 131: branchline.warehouse.v1.WarehouseService.ListEscrow:output_type -> branchline.warehouse.v1.ListEscrowResponse
-	64, // 132: branchline.warehouse.v1.WarehouseService.CreatePurchaseOrder:output_type -> branchline.warehouse.v1.PurchaseOrder
-	64, // 133: branchline.warehouse.v1.WarehouseService.ClosePurchaseOrder:output_type -> branchline.warehouse.v1.PurchaseOrder
-	64, // 134: branchline.warehouse.v1.WarehouseService.GetPurchaseOrder:output_type -> branchline.warehouse.v1.PurchaseOrder
-	69, // 135: branchline.warehouse.v1.WarehouseService.ListPurchaseOrders:output_type -> branchline.warehouse.v1.ListPurchaseOrdersResponse
-	70, // 136: branchline.warehouse.v1.WarehouseService.CreateNotice:output_type -> branchline.warehouse.v1.Notice
-	70, // 137: branchline.warehouse.v1.WarehouseService.ConfirmNotice:output_type -> branchline.warehouse.v1.Notice
-	70, // 138: branchline.warehouse.v1.WarehouseService.GetNotice:output_type -> branchline.warehouse.v1.Notice
-	75, // 139: branchline.warehouse.v1.WarehouseService.ListNotices:output_type -> branchline.warehouse.v1.ListNoticesResponse
-	96, // [96:140] is the sub-list for method output_type
-	52, // [52:96] is the sub-list for method input_type
+	18, // 62: branchline.warehouse.v1.WarehouseService.SetLimit:input_type -> branchline.warehouse.v1.SetLimitRequest
+	17, // 63: branchline.warehouse.v1.WarehouseService.GetLimit:input_type -> branchline.warehouse.v1.GetLimitRequest
+	19, // 64: branchline.warehouse.v1.WarehouseService.ListAlerts:input_type -> branchline.warehouse.v1.ListAlertsRequest
+	24, // 65: branchline.warehouse.v1.WarehouseService.Receive:input_type -> branchline.warehouse.v1.ReceiveRequest
+	25, // 66: branchline.warehouse.v1.WarehouseService.Issue:input_type -> branchline.warehouse.v1.IssueRequest
+	26, // 67: branchline.warehouse.v1.WarehouseService.MoveBin:input_type -> branchline.warehouse.v1.MoveBinRequest
+	27, // 68: branchline.warehouse.v1.WarehouseService.GetMove:input_type -> branchline.warehouse.v1.GetMoveRequest
+	28, // 69: branchline.warehouse.v1.WarehouseService.ListMoves:input_type -> branchline.warehouse.v1.ListMovesRequest
+	32, // 70: branchline.warehouse.v1.WarehouseService.GetStock:input_type -> branchline.warehouse.v1.GetStockRequest
+	34, // 71: branchline.warehouse.v1.WarehouseService.ListStock:input_type -> branchline.warehouse.v1.ListStockRequest
+	38, // 72: branchline.warehouse.v1.WarehouseService.OpenStocktake:input_type -> branchline.warehouse.v1.OpenStocktakeRequest
+	39, // 73: branchline.warehouse.v1.WarehouseService.RecordCount:input_type -> branchline.warehouse.v1.RecordCountRequest
+	40, // 74: branchline.warehouse.v1.WarehouseService.PostStocktake:input_type -> branchline.warehouse.v1.PostStocktakeRequest
+	41, // 75: branchline.warehouse.v1.WarehouseService.CancelStocktake:input_type -> branchline.warehouse.v1.CancelStocktakeRequest
+	42, // 76: branchline.warehouse.v1.WarehouseService.GetStocktake:input_type -> branchline.warehouse.v1.GetStocktakeRequest
+	43, // 77: branchline.warehouse.v1.WarehouseService.ListStocktakes:input_type -> branchline.warehouse.v1.ListStocktakesRequest
+	46, // 78: branchline.warehouse.v1.WarehouseService.Reserve:input_type -> branchline.warehouse.v1.ReserveRequest
+	47, // 79: branchline.warehouse.v1.WarehouseService.Release:input_type -> branchline.warehouse.v1.ReleaseRequest
+	48, // 80: branchline.warehouse.v1.WarehouseService.Ship:input_type -> branchline.warehouse.v1.ShipRequest
+	49, // 81: branchline.warehouse.v1.WarehouseService.GetReservation:input_type -> branchline.warehouse.v1.GetReservationRequest
+	50, // 82: branchline.warehouse.v1.WarehouseService.ListReservations:input_type -> branchline.warehouse.v1.ListReservationsRequest
+	54, // 83: branchline.warehouse.v1.WarehouseService.ShipTransfer:input_type -> branchline.warehouse.v1.ShipTransferRequest
+	55, // 84: branchline.warehouse.v1.WarehouseService.ReceiveTransfer:input_type -> branchline.warehouse.v1.ReceiveTransferRequest
+	56, // 85: branchline.warehouse.v1.WarehouseService.GetTransfer:input_type -> branchline.warehouse.v1.GetTransferRequest
+	57, // 86: branchline.warehouse.v1.WarehouseService.ListTransfers:input_type -> branchline.warehouse.v1.ListTransfersRequest
+	61, // 87: branchline.warehouse.v1.WarehouseService.GetEscrow:input_type -> branchline.warehouse.v1.GetEscrowRequest
+	62, // 88: branchline.warehouse.v1.WarehouseService.ListEscrow:input_type -> branchline.warehouse.v1.ListEscrowRequest
+	66, // 89: branchline.warehouse.v1.WarehouseService.CreatePurchaseOrder:input_type -> branchline.warehouse.v1.CreatePurchaseOrderRequest
+	67, // 90: branchline.warehouse.v1.WarehouseService.ClosePurchaseOrder:input_type -> branchline.warehouse.v1.ClosePurchaseOrderRequest
+	68, // 91: branchline.warehouse.v1.WarehouseService.GetPurchaseOrder:input_type -> branchline.warehouse.v1.GetPurchaseOrderRequest
+	69, // 92: branchline.warehouse.v1.WarehouseService.ListPurchaseOrders:input_type -> branchline.warehouse.v1.ListPurchaseOrdersRequest
+	72, // 93: branchline.warehouse.v1.WarehouseService.CreateNotice:input_type -> branchline.warehouse.v1.CreateNoticeRequest
+	73, // 94: branchline.warehouse.v1.WarehouseService.ConfirmNotice:input_type -> branchline.warehouse.v1.ConfirmNoticeRequest
+	74, // 95: branchline.warehouse.v1.WarehouseService.GetNotice:input_type -> branchline.warehouse.v1.GetNoticeRequest
+	75, // 96: branchline.warehouse.v1.WarehouseService.ListNotices:input_type -> branchline.warehouse.v1.ListNoticesRequest
+	1,  // 97: branchline.warehouse.v1.WarehouseService.SetProduct:output_type -> branchline.warehouse.v1.Product
+	1,  // 98: branchline.warehouse.v1.WarehouseService.GetProduct:output_type -> branchline.warehouse.v1.Product
+	5,  // 99: branchline.warehouse.v1.WarehouseService.ListProducts:output_type -> branchline.warehouse.v1.ListProductsResponse
+	1,  // 100: branchline.warehouse.v1.WarehouseService.LookupBarcode:output_type -> branchline.warehouse.v1.Product
+	8,  // 101: branchline.warehouse.v1.WarehouseService.SetWarehouse:output_type -> branchline.warehouse.v1.Warehouse
+	8,  // 102: branchline.warehouse.v1.WarehouseService.GetWarehouse:output_type -> branchline.warehouse.v1.Warehouse
+	12, // 103: branchline.warehouse.v1.WarehouseService.ListWarehouses:output_type -> branchline.warehouse.v1.ListWarehousesResponse
+	8,  // 104: branchline.warehouse.v1.WarehouseService.SetBin:output_type -> branchline.warehouse.v1.Warehouse
+	8,  // 105: branchline.warehouse.v1.WarehouseService.AddSeller:output_type -> branchline.warehouse.v1.Warehouse
+	8,  // 106: branchline.warehouse.v1.WarehouseService.RemoveSeller:output_type -> branchline.warehouse.v1.Warehouse
+	16, // 107: branchline.warehouse.v1.WarehouseService.SetLimit:output_type -> branchline.warehouse.v1.Limit
+	16, // 108: branchline.warehouse.v1.WarehouseService.GetLimit:output_type -> branchline.warehouse.v1.Limit
+	21, // 109: branchline.warehouse.v1.WarehouseService.ListAlerts:output_type -> branchline.warehouse.v1.ListAlertsResponse
+	23, // 110: branchline.warehouse.v1.WarehouseService.Receive:output_type -> branchline.warehouse.v1.Move
+	23, // 111: branchline.warehouse.v1.WarehouseService.Issue:output_type -> branchline.warehouse.v1.Move
+	23, // 112: branchline.warehouse.v1.WarehouseService.MoveBin:output_type -> branchline.warehouse.v1.Move
+	23, // 113: branchline.warehouse.v1.WarehouseService.GetMove:output_type -> branchline.warehouse.v1.Move
+	29, // 114: branchline.warehouse.v1.WarehouseService.ListMoves:output_type -> branchline.warehouse.v1.ListMovesResponse
+	33, // 115: branchline.warehouse.v1.WarehouseService.GetStock:output_type -> branchline.warehouse.v1.GetStockResponse
+	35, // 116: branchline.warehouse.v1.WarehouseService.ListStock:output_type -> branchline.warehouse.v1.ListStockResponse
+	37, // 117: branchline.warehouse.v1.WarehouseService.OpenStocktake:output_type -> branchline.warehouse.v1.Stocktake
+	37, // 118: branchline.warehouse.v1.WarehouseService.RecordCount:output_type -> branchline.warehouse.v1.Stocktake
+	37, // 119: branchline.warehouse.v1.WarehouseService.PostStocktake:output_type -> branchline.warehouse.v1.Stocktake
+	37, // 120: branchline.warehouse.v1.WarehouseService.CancelStocktake:output_type -> branchline.warehouse.v1.Stocktake
+	37, // 121: branchline.warehouse.v1.WarehouseService.GetStocktake:output_type -> branchline.warehouse.v1.Stocktake
+	44, // 122: branchline.warehouse.v1.WarehouseService.ListStocktakes:output_type -> branchline.warehouse.v1.ListStocktakesResponse
+	45, // 123: branchline.warehouse.v1.WarehouseService.Reserve:output_type -> branchline.warehouse.v1.Reservation
+	45, // 124: branchline.warehouse.v1.WarehouseService.Release:output_type -> branchline.warehouse.v1.Reservation
+	45, // 125: branchline.warehouse.v1.WarehouseService.Ship:output_type -> branchline.warehouse.v1.Reservation
+	45, // 126: branchline.warehouse.v1.WarehouseService.GetReservation:output_type -> branchline.warehouse.v1.Reservation
+	51, // 127: branchline.warehouse.v1.WarehouseService.ListReservations:output_type -> branchline.warehouse.v1.ListReservationsResponse
+	53, // 128: branchline.warehouse.v1.WarehouseService.ShipTransfer:output_type -> branchline.warehouse.v1.Transfer
+	53, // 129: branchline.warehouse.v1.WarehouseService.ReceiveTransfer:output_type -> branchline.warehouse.v1.Transfer
+	53, // 130: branchline.warehouse.v1.WarehouseService.GetTransfer:output_type -> branchline.warehouse.v1.Transfer
+	58, // 131: branchline.warehouse.v1.WarehouseService.ListTransfers:output_type -> branchline.warehouse.v1.ListTransfersResponse
+	60, // 132: branchline.warehouse.v1.WarehouseService.GetEscrow:output_type -> branchline.warehouse.v1.Escrow
+	63, // 133: branchline.warehouse.v1.WarehouseService.ListEscrow:output_type -> branchline.warehouse.v1.ListEscrowResponse
+	65, // 134: branchline.warehouse.v1.WarehouseService.CreatePurchaseOrder:output_type -> branchline.warehouse.v1.PurchaseOrder
+	65, // 135: branchline.warehouse.v1.WarehouseService.ClosePurchaseOrder:output_type -> branchline.warehouse.v1.PurchaseOrder
+	65, // 136: branchline.warehouse.v1.WarehouseService.GetPurchaseOrder:output_type -> branchline.warehouse.v1.PurchaseOrder
+	70, // 137: branchline.warehouse.v1.WarehouseService.ListPurchaseOrders:output_type -> branchline.warehouse.v1.ListPurchaseOrdersResponse
+	71, // 138: branchline.warehouse.v1.WarehouseService.CreateNotice:output_type -> branchline.warehouse.v1.Notice
+	71, // 139: branchline.warehouse.v1.WarehouseService.ConfirmNotice:output_type -> branchline.warehouse.v1.Notice
+	71, // 140: branchline.warehouse.v1.WarehouseService.GetNotice:output_type -> branchline.warehouse.v1.Notice
+	76, // 141: branchline.warehouse.v1.WarehouseService.ListNotices:output_type -> branchline.warehouse.v1.ListNoticesResponse
+	97, // [97:142] is the sub-list for method output_type
+	52, // [52:97] is the sub-list for method input_type
 	52, // [52:52] is the sub-list for extension type_name
 	52, // [52:52] is the sub-list for extension extendee
 	0,  // [0:52] is the sub-list for field type_name
@@ -5862,14 +5921,14 @@ func file_branchline_warehouse_v1_warehouse_proto_init() {
 	if File_branchline_warehouse_v1_warehouse_proto != nil {
 		return
 	}
-	file_branchline_warehouse_v1_warehouse_proto_msgTypes[17].OneofWrappers = []any{}
+	file_branchline_warehouse_v1_warehouse_proto_msgTypes[18].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_warehouse_v1_warehouse_proto_rawDesc), len(file_branchline_warehouse_v1_warehouse_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   76,
+			NumMessages:   77,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -70,6 +70,9 @@ const (
 	// WarehouseServiceSetLimitProcedure is the fully-qualified name of the WarehouseService's SetLimit
 	// RPC.
 	WarehouseServiceSetLimitProcedure = "/branchline.warehouse.v1.WarehouseService/SetLimit"
+	// WarehouseServiceGetLimitProcedure is the fully-qualified name of the WarehouseService's GetLimit
+	// RPC.
+	WarehouseServiceGetLimitProcedure = "/branchline.warehouse.v1.WarehouseService/GetLimit"
 	// WarehouseServiceListAlertsProcedure is the fully-qualified name of the WarehouseService's
 	// ListAlerts RPC.
 	WarehouseServiceListAlertsProcedure = "/branchline.warehouse.v1.WarehouseService/ListAlerts"
@@ -193,6 +196,9 @@ type WarehouseServiceClient interface {
 	RemoveSeller(context.Context, *connect.Request[v1.RemoveSellerRequest]) (*connect.Response[v1.Warehouse], error)
 	// SetLimit writes the min / max / safety stock of a product in a warehouse.
 	SetLimit(context.Context, *connect.Request[v1.SetLimitRequest]) (*connect.Response[v1.Limit], error)
+	// GetLimit reads the min, max and safety stock of a product in a
+	// warehouse (zeros when none was set).
+	GetLimit(context.Context, *connect.Request[v1.GetLimitRequest]) (*connect.Response[v1.Limit], error)
 	// ListAlerts lists the limit and expiry alerts of a warehouse now.
 	ListAlerts(context.Context, *connect.Request[v1.ListAlertsRequest]) (*connect.Response[v1.ListAlertsResponse], error)
 	// Receive records a receipt (入库).
@@ -337,6 +343,12 @@ func NewWarehouseServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			httpClient,
 			baseURL+WarehouseServiceSetLimitProcedure,
 			connect.WithSchema(warehouseServiceMethods.ByName("SetLimit")),
+			connect.WithClientOptions(opts...),
+		),
+		getLimit: connect.NewClient[v1.GetLimitRequest, v1.Limit](
+			httpClient,
+			baseURL+WarehouseServiceGetLimitProcedure,
+			connect.WithSchema(warehouseServiceMethods.ByName("GetLimit")),
 			connect.WithClientOptions(opts...),
 		),
 		listAlerts: connect.NewClient[v1.ListAlertsRequest, v1.ListAlertsResponse](
@@ -553,6 +565,7 @@ type warehouseServiceClient struct {
 	addSeller           *connect.Client[v1.AddSellerRequest, v1.Warehouse]
 	removeSeller        *connect.Client[v1.RemoveSellerRequest, v1.Warehouse]
 	setLimit            *connect.Client[v1.SetLimitRequest, v1.Limit]
+	getLimit            *connect.Client[v1.GetLimitRequest, v1.Limit]
 	listAlerts          *connect.Client[v1.ListAlertsRequest, v1.ListAlertsResponse]
 	receive             *connect.Client[v1.ReceiveRequest, v1.Move]
 	issue               *connect.Client[v1.IssueRequest, v1.Move]
@@ -641,6 +654,11 @@ func (c *warehouseServiceClient) RemoveSeller(ctx context.Context, req *connect.
 // SetLimit calls branchline.warehouse.v1.WarehouseService.SetLimit.
 func (c *warehouseServiceClient) SetLimit(ctx context.Context, req *connect.Request[v1.SetLimitRequest]) (*connect.Response[v1.Limit], error) {
 	return c.setLimit.CallUnary(ctx, req)
+}
+
+// GetLimit calls branchline.warehouse.v1.WarehouseService.GetLimit.
+func (c *warehouseServiceClient) GetLimit(ctx context.Context, req *connect.Request[v1.GetLimitRequest]) (*connect.Response[v1.Limit], error) {
+	return c.getLimit.CallUnary(ctx, req)
 }
 
 // ListAlerts calls branchline.warehouse.v1.WarehouseService.ListAlerts.
@@ -833,6 +851,9 @@ type WarehouseServiceHandler interface {
 	RemoveSeller(context.Context, *connect.Request[v1.RemoveSellerRequest]) (*connect.Response[v1.Warehouse], error)
 	// SetLimit writes the min / max / safety stock of a product in a warehouse.
 	SetLimit(context.Context, *connect.Request[v1.SetLimitRequest]) (*connect.Response[v1.Limit], error)
+	// GetLimit reads the min, max and safety stock of a product in a
+	// warehouse (zeros when none was set).
+	GetLimit(context.Context, *connect.Request[v1.GetLimitRequest]) (*connect.Response[v1.Limit], error)
 	// ListAlerts lists the limit and expiry alerts of a warehouse now.
 	ListAlerts(context.Context, *connect.Request[v1.ListAlertsRequest]) (*connect.Response[v1.ListAlertsResponse], error)
 	// Receive records a receipt (入库).
@@ -973,6 +994,12 @@ func NewWarehouseServiceHandler(svc WarehouseServiceHandler, opts ...connect.Han
 		WarehouseServiceSetLimitProcedure,
 		svc.SetLimit,
 		connect.WithSchema(warehouseServiceMethods.ByName("SetLimit")),
+		connect.WithHandlerOptions(opts...),
+	)
+	warehouseServiceGetLimitHandler := connect.NewUnaryHandler(
+		WarehouseServiceGetLimitProcedure,
+		svc.GetLimit,
+		connect.WithSchema(warehouseServiceMethods.ByName("GetLimit")),
 		connect.WithHandlerOptions(opts...),
 	)
 	warehouseServiceListAlertsHandler := connect.NewUnaryHandler(
@@ -1197,6 +1224,8 @@ func NewWarehouseServiceHandler(svc WarehouseServiceHandler, opts ...connect.Han
 			warehouseServiceRemoveSellerHandler.ServeHTTP(w, r)
 		case WarehouseServiceSetLimitProcedure:
 			warehouseServiceSetLimitHandler.ServeHTTP(w, r)
+		case WarehouseServiceGetLimitProcedure:
+			warehouseServiceGetLimitHandler.ServeHTTP(w, r)
 		case WarehouseServiceListAlertsProcedure:
 			warehouseServiceListAlertsHandler.ServeHTTP(w, r)
 		case WarehouseServiceReceiveProcedure:
@@ -1314,6 +1343,10 @@ func (UnimplementedWarehouseServiceHandler) RemoveSeller(context.Context, *conne
 
 func (UnimplementedWarehouseServiceHandler) SetLimit(context.Context, *connect.Request[v1.SetLimitRequest]) (*connect.Response[v1.Limit], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.warehouse.v1.WarehouseService.SetLimit is not implemented"))
+}
+
+func (UnimplementedWarehouseServiceHandler) GetLimit(context.Context, *connect.Request[v1.GetLimitRequest]) (*connect.Response[v1.Limit], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.warehouse.v1.WarehouseService.GetLimit is not implemented"))
 }
 
 func (UnimplementedWarehouseServiceHandler) ListAlerts(context.Context, *connect.Request[v1.ListAlertsRequest]) (*connect.Response[v1.ListAlertsResponse], error) {
