@@ -77,11 +77,12 @@ type MemberRecord struct {
 // ApplyBatch, Snapshot and Restore from one goroutine; readers (Pull
 // streams, reports, token checks) read Pebble concurrently.
 type fsm struct {
-	dir   string // holds state/ (and state.new/ during a restore)
-	log   *slog.Logger
-	reg   *replication.Registry
-	tasks map[string]Task
-	obs   func(events int)
+	dir       string // holds state/ (and state.new/ during a restore)
+	log       *slog.Logger
+	reg       *replication.Registry
+	tasks     map[string]Task
+	reactions []Reaction
+	obs       func(events int)
 
 	mu    sync.RWMutex // held for reading by readers, for writing by Restore's swap
 	db    *pebble.DB
@@ -354,6 +355,9 @@ func (f *fsm) applyPush(tx replication.Tx, vb *replication.Batch, p *hubv1.Push,
 		}
 		hw = e.GetSeq()
 		*events++
+		if err := f.react(tx, vb, e, timeMs, st, events); err != nil {
+			return nil, err
+		}
 	}
 	return &hubv1.PushResult{DurableSeq: hw}, nil
 }

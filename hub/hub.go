@@ -56,6 +56,9 @@ type Config struct {
 	Tasks map[string]Task
 	// TaskEvery is how often the leader runs the tasks; default 2 s.
 	TaskEvery time.Duration
+	// Reactions run on every pushed event as it is committed (Reaction);
+	// nil: the product's (views.HubReactions).
+	Reactions []Reaction
 
 	Log *slog.Logger
 }
@@ -107,6 +110,11 @@ func Start(cfg Config) (*Hub, error) {
 		hc:      api.NewHTTPClient(),
 		reg:     views.Registry(),
 		contact: map[string]contact{},
+	}
+	if h.cfg.Reactions == nil {
+		for _, r := range views.HubReactions() {
+			h.cfg.Reactions = append(h.cfg.Reactions, r)
+		}
 	}
 	if h.cfg.Tasks == nil {
 		h.cfg.Tasks = map[string]Task{}
@@ -167,6 +175,7 @@ func (h *Hub) open() error {
 	if err != nil {
 		return err
 	}
+	h.fsm.reactions = h.cfg.Reactions
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{h.log}, DisableTime: true})
 	h.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
 	if err != nil {

@@ -42,21 +42,69 @@ func (f *fsm) applyTask(tx replication.Tx, vb *replication.Batch, name string, t
 		f.log.Warn("hub task refused", "task", name, "err", err)
 		return errRejected{0, fmt.Sprintf("hub task %s: %v", name, err)}, nil
 	}
-	seq, err := replication.AppliedSeq(tx, replication.HubOrigin)
+	n, bad, err := f.commitHubDrafts(tx, vb, drafts, timeMs, st, events)
 	if err != nil {
 		return nil, err
+	}
+	if bad != nil {
+		// A task that makes an event no replica would accept is a bug;
+		// refuse the whole entry rather than commit half of it.
+		f.log.Error("hub task made a bad event", "task", name, "err", bad)
+		return errRejected{connect.CodeInternal, fmt.Sprintf("hub task %s: %v", name, bad)}, nil
+	}
+	return n, nil
+}
+
+// Reaction is a decision the hub makes about an event a node pushed, at
+// the point of the global log where it is committed (such as taking back
+// stock released by a node that does not own the warehouse). Like a Task
+// it must be deterministic; it returns no events for most events.
+type Reaction func(views replication.Tx, ev *replication.Event) ([]replication.Draft, error)
+
+// react runs the reactions on a pushed event just committed. A reaction
+// cannot refuse the push (the node's outbox would be stuck behind it);
+// its failures are logged, alike on every member, and nothing is made.
+func (f *fsm) react(tx replication.Tx, vb *replication.Batch, e *replicationv1.Event, timeMs int64, st *headState, events *int) error {
+	if len(f.reactions) == 0 {
+		return nil
+	}
+	ev := replication.FromProto(e)
+	for _, r := range f.reactions {
+		drafts, err := r(vb.Views(), ev)
+		if err != nil || len(drafts) == 0 {
+			if err != nil {
+				f.log.Error("hub reaction failed", "event", ev.String(), "err", err)
+			}
+			continue
+		}
+		if _, bad, err := f.commitHubDrafts(tx, vb, drafts, timeMs, st, events); err != nil {
+			return err
+		} else if bad != nil {
+			f.log.Error("hub reaction made a bad event", "event", ev.String(), "err", bad)
+		}
+	}
+	return nil
+}
+
+// commitHubDrafts commits drafts as events of the hub: origin hub, the
+// next seqs, the hub's clock moved past its last event. If any would be
+// refused by a replica (bad is set), none is committed.
+func (f *fsm) commitHubDrafts(tx replication.Tx, vb *replication.Batch, drafts []replication.Draft, timeMs int64, st *headState, events *int) (n int, bad, err error) {
+	seq, err := replication.AppliedSeq(tx, replication.HubOrigin)
+	if err != nil {
+		return 0, nil, err
 	}
 	var last replication.HLC
 	if b, err := tx.Get(hubHLCKey); err == nil && len(b) == 8 {
 		last = replication.HLC(binary.BigEndian.Uint64(b))
 	} else if err != nil && !errors.Is(err, replication.ErrNotFound) {
-		return nil, err
+		return 0, nil, err
 	}
 	evs := make([]*replicationv1.Event, 0, len(drafts))
 	for _, d := range drafts {
 		body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
 		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", d.Kind, err)
+			return 0, fmt.Errorf("encode %s: %w", d.Kind, err), nil
 		}
 		// The hub's clock: the entry's time, moved past the hub's last
 		// event so that its events are ordered like any origin's.
@@ -68,25 +116,22 @@ func (f *fsm) applyTask(tx replication.Tx, vb *replication.Batch, name string, t
 		seq++
 		ev := &replication.Event{Origin: replication.HubOrigin, Seq: seq, HLC: hlc, Kind: d.Kind, Entity: d.Entity, Actor: HubActor, Body: body}
 		if err := f.reg.Check(ev); err != nil {
-			// A task that makes an event no replica would accept is a bug;
-			// refuse the whole entry rather than commit half of it.
-			f.log.Error("hub task made a bad event", "task", name, "event", ev.String(), "err", err)
-			return errRejected{connect.CodeInternal, fmt.Sprintf("hub task %s: %v", name, err)}, nil
+			return 0, fmt.Errorf("%s: %w", ev, err), nil
 		}
 		evs = append(evs, ev.ToProto())
 	}
 	for _, e := range evs {
 		if err := commitEvent(tx, vb, e, timeMs, st); err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		*events++
 	}
 	if len(evs) > 0 {
 		if err := tx.Set(hubHLCKey, binary.BigEndian.AppendUint64(nil, uint64(last))); err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 	}
-	return len(evs), nil
+	return len(evs), nil, nil
 }
 
 // taskLoop runs the hub's tasks every cfg.TaskEvery while this member

@@ -1,8 +1,11 @@
 package hub
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,5 +106,48 @@ func TestTaskRefusals(t *testing.T) {
 	}
 	if seq, err := f.DurableSeq(replication.HubOrigin); err != nil || seq != 0 {
 		t.Fatalf("hub seq = %d, %v; want 0", seq, err)
+	}
+}
+
+// TestReactionFollowsThePushedEvent: a reaction's events are committed
+// right after the pushed event they answer, with origin hub, in the same
+// entry, alike on every member; a failing reaction does not refuse the push.
+func TestReactionFollowsThePushedEvent(t *testing.T) {
+	second := func(views replication.Tx, ev *replication.Event) ([]replication.Draft, error) {
+		switch {
+		case ev.Origin == "n1" && ev.Seq == 2:
+			d, err := crm.CreateCustomer(views, customerID("hub", 9), map[string]string{"display_name": "answer to " + ev.String()})
+			return []replication.Draft{d}, err
+		case ev.Seq == 3:
+			return nil, errors.New("this reaction fails")
+		}
+		return nil, nil
+	}
+	open := func() *fsm {
+		f, err := openFSM(t.TempDir(), views.Registry(), nil, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.reactions = []Reaction{second}
+		t.Cleanup(func() { f.close() })
+		return f
+	}
+	a, b := open(), open()
+	for _, f := range []*fsm{a, b} {
+		wantPushResult(t, apply(t, f, 1, pushCmd("n1", custEvents("n1", 1, 3))), 3, false)
+	}
+	evs, head, err := a.ReadLog(0, nil, 100, 1<<20)
+	if err != nil || head != 4 {
+		t.Fatalf("log up to %d, %v; want 4", head, err)
+	}
+	var order []string
+	for _, c := range evs {
+		order = append(order, fmt.Sprintf("%s/%d", c.GetEvent().GetOrigin(), c.GetEvent().GetSeq()))
+	}
+	if got := strings.Join(order, " "); got != "n1/1 n1/2 hub/1 n1/3" {
+		t.Fatalf("global log %s; want the reaction right after n1/2", got)
+	}
+	if a.Digest() != b.Digest() {
+		t.Fatal("members that applied the same entry differ")
 	}
 }

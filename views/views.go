@@ -42,6 +42,20 @@ func HubTasks() map[string]HubTask {
 	}
 }
 
+// HubReaction is a decision the hub makes about a pushed event as it is
+// committed (hub.Reaction).
+type HubReaction = func(views replication.Tx, ev *replication.Event) ([]replication.Draft, error)
+
+// HubReactions returns the hub's reactions, run in this order on every
+// pushed event.
+func HubReactions() []HubReaction {
+	return []HubReaction{
+		// Stock released into a pool by a node that does not own the
+		// warehouse is taken back before anyone is granted it.
+		warehouse.RefuseForeignRelease,
+	}
+}
+
 // NodeTask is a decision a node makes by itself, periodically, from its
 // own views (node is the node's id).
 type NodeTask = func(views replication.Tx, node string) ([]replication.Draft, error)

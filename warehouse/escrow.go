@@ -1,6 +1,7 @@
 package warehouse
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -390,6 +391,38 @@ func checkHub(ev *replication.Event) error {
 		return fmt.Errorf("%s is made by the hub only: %w", ev.Kind, fault.ErrDenied)
 	}
 	return nil
+}
+
+// RefuseForeignRelease is the hub's reaction to a committed event: a
+// release into the pool written by a node that does not own the
+// warehouse — as the hub's state has it at that point of the global log —
+// is taken back at once by a reclaim naming that node, before any grant
+// could hand it out. The hub runs it inside its state machine after each
+// pushed event, so every member decides alike; the node's outbox is never
+// refused for it. A node only releases what it decided it owns from events
+// the hub committed before (its own, or pulled from the hub), so the
+// owner's own releases are never refused.
+func RefuseForeignRelease(views replication.Tx, ev *replication.Event) ([]replication.Draft, error) {
+	if ev.Kind != KindEscrowReleased {
+		return nil, nil
+	}
+	wh, _, ok := escrowOf(ev)
+	if !ok {
+		return nil, nil
+	}
+	var b whv1.EscrowReleased
+	if err := proto.Unmarshal(ev.Body, &b); err != nil || b.GetQty() <= 0 {
+		return nil, nil // the applier ignored it too
+	}
+	w, err := GetWarehouse(views, wh)
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
+		return nil, err
+	}
+	if w != nil && w.Owner == ev.Origin {
+		return nil, nil
+	}
+	return []replication.Draft{{Kind: KindEscrowReclaimed, Entity: ev.Entity,
+		Body: &whv1.EscrowReclaimed{Qty: b.GetQty(), RefusedOrigin: ev.Origin}}}, nil
 }
 
 func checkEscrowReleased(ev *replication.Event, b *whv1.EscrowReleased) error {

@@ -169,3 +169,51 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestRefuseForeignRelease: the hub takes back at once what a node that
+// does not own the warehouse released into the pool, and leaves the
+// owner's releases alone.
+func TestRefuseForeignRelease(t *testing.T) {
+	w := newWorld(t)
+	hub := newReplica(t, w.s, replication.HubOrigin, w.reg)
+	rogue := newReplica(t, w.s, "rogue", w.reg)
+	w.receive(t, w.wa, "A", ReceiptLine{Product: "P2", Bin: "G1", Qty: 10})
+	addSellers(t, w.wa, "A", "rogue")
+	own := w.wa.must(t, func(v replication.Tx) ([]replication.Draft, error) { return Offer(v, "wa") })
+	hub.pull(t, w.wa, -1)
+	rogue.pull(t, w.wa, -1)
+	for _, ev := range own {
+		if d, err := RefuseForeignRelease(hub.view(), ev); err != nil || len(d) != 0 {
+			t.Fatalf("the owner's %s refused: %v, %v", ev, d, err)
+		}
+	}
+	// The rogue node writes a release of the owner's stock.
+	forged := rogue.must(t, func(replication.Tx) ([]replication.Draft, error) {
+		return []replication.Draft{{Kind: KindEscrowReleased, Entity: EscrowEntity("A", "P2"), Body: &whv1.EscrowReleased{Qty: 50}}}, nil
+	})
+	hub.receive(t, forged...)
+	d, err := RefuseForeignRelease(hub.view(), forged[0])
+	if err != nil || len(d) != 1 || d[0].Kind != KindEscrowReclaimed {
+		t.Fatalf("foreign release: %v, %v; want one reclaim", d, err)
+	}
+	if b := d[0].Body.(*whv1.EscrowReclaimed); b.GetQty() != 50 || b.GetRefusedOrigin() != "rogue" {
+		t.Fatalf("reclaim %v", b)
+	}
+	hub.must(t, func(replication.Tx) ([]replication.Draft, error) { return d, nil })
+	if e, _ := GetEscrow(hub.view(), "A", "P2"); e.Pool != 10 || e.Backing != 10 {
+		t.Fatalf("after the refusal the pool is %d, backing %d; want the owner's 10", e.Pool, e.Backing)
+	}
+	// Another kind from a node that owns nothing, or a release into an
+	// unknown warehouse.
+	other := *forged[0]
+	other.Kind = KindEscrowReturned
+	if d, err := RefuseForeignRelease(hub.view(), &other); err != nil || len(d) != 0 {
+		t.Fatalf("a return was refused: %v, %v", d, err)
+	}
+	unknown := rogue.must(t, func(replication.Tx) ([]replication.Draft, error) {
+		return []replication.Draft{{Kind: KindEscrowReleased, Entity: EscrowEntity("ZZ", "P2"), Body: &whv1.EscrowReleased{Qty: 1}}}, nil
+	})
+	if d, err := RefuseForeignRelease(hub.view(), unknown[0]); err != nil || len(d) != 1 {
+		t.Fatalf("release into an unknown warehouse: %v, %v; want a reclaim", d, err)
+	}
+}

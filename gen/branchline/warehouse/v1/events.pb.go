@@ -1527,8 +1527,12 @@ func (x *EscrowReturned) GetQty() int64 {
 // EscrowReclaimed is the body of "warehouse.escrow.reclaimed", written by
 // the hub only: qty of the pool goes back to the warehouse's free stock.
 type EscrowReclaimed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Qty           int64                  `protobuf:"varint,1,opt,name=qty,proto3" json:"qty,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Qty   int64                  `protobuf:"varint,1,opt,name=qty,proto3" json:"qty,omitempty"`
+	// RefusedOrigin is set when the hub takes back, at once, a release
+	// written by a node that does not own the warehouse (as the hub's
+	// replicated state has it when the release is committed).
+	RefusedOrigin string `protobuf:"bytes,2,opt,name=refused_origin,json=refusedOrigin,proto3" json:"refused_origin,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1568,6 +1572,13 @@ func (x *EscrowReclaimed) GetQty() int64 {
 		return x.Qty
 	}
 	return 0
+}
+
+func (x *EscrowReclaimed) GetRefusedOrigin() string {
+	if x != nil {
+		return x.RefusedOrigin
+	}
+	return ""
 }
 
 // NodeQty is a quantity for one node.
@@ -2170,9 +2181,10 @@ const file_branchline_warehouse_v1_events_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x10\n" +
 	"\x03qty\x18\x02 \x01(\x03R\x03qty\"\"\n" +
 	"\x0eEscrowReturned\x12\x10\n" +
-	"\x03qty\x18\x01 \x01(\x03R\x03qty\"#\n" +
+	"\x03qty\x18\x01 \x01(\x03R\x03qty\"J\n" +
 	"\x0fEscrowReclaimed\x12\x10\n" +
-	"\x03qty\x18\x01 \x01(\x03R\x03qty\"/\n" +
+	"\x03qty\x18\x01 \x01(\x03R\x03qty\x12%\n" +
+	"\x0erefused_origin\x18\x02 \x01(\tR\rrefusedOrigin\"/\n" +
 	"\aNodeQty\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x10\n" +
 	"\x03qty\x18\x02 \x01(\x03R\x03qty\"`\n" +
