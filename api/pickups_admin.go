@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,6 +94,11 @@ func (s *PickupService) SetCourier(ctx context.Context, req *connect.Request[pic
 	}); err != nil {
 		return nil, Error(s.Log, err)
 	}
+	if c.OnDuty {
+		if err := s.assignWaiting(ctx, c.Zones); err != nil {
+			return nil, Error(s.Log, err)
+		}
+	}
 	var out pickup.Courier
 	if err := s.Store.View(func(views replication.Tx) error {
 		var err error
@@ -102,6 +108,48 @@ func (s *PickupService) SetCourier(ctx context.Context, req *connect.Request[pic
 		return nil, Error(s.Log, err)
 	}
 	return connect.NewResponse(courierToProto(out)), nil
+}
+
+// waitingWindow is how far back a courier coming on duty looks for
+// pickups booked while nobody covered their zone.
+const waitingWindow = 7 * 24 * time.Hour
+
+// assignWaiting gives the pickups of this branch that wait for a courier
+// in zones to the zones' couriers on duty, one command each, so that each
+// choice sees the load the previous ones added.
+func (s *PickupService) assignWaiting(ctx context.Context, zones []string) error {
+	var ids []string
+	err := s.Store.View(func(views replication.Tx) error {
+		f := pickup.Filter{Branch: s.Node, Status: pickup.StatusNew, From: s.now().Add(-waitingWindow), Limit: MaxPageSize}
+		for {
+			ps, next, err := pickup.List(views, f)
+			if err != nil {
+				return err
+			}
+			for _, p := range ps {
+				if p.Courier == "" && slices.Contains(zones, p.Zone) {
+					ids = append(ids, p.ID)
+				}
+			}
+			if next == "" {
+				return nil
+			}
+			f.After = next
+		}
+	})
+	for _, id := range ids {
+		if err != nil {
+			break
+		}
+		err = s.exec(ctx, func(views replication.Tx) ([]replication.Draft, error) {
+			d, ok, err := pickup.AssignWaiting(views, id, s.Node)
+			if err != nil || !ok {
+				return nil, err
+			}
+			return []replication.Draft{d}, nil
+		})
+	}
+	return err
 }
 
 // ListCouriers implements PickupService.ListCouriers.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -417,5 +418,62 @@ func TestPickupServiceBadInput(t *testing.T) {
 				t.Fatalf("OnChange called for a refused call: %v", k)
 			}
 		})
+	}
+}
+
+// TestPickupWaitsForACourier: pickups booked while nobody of the zone is on
+// duty stay new; when couriers come on duty they are shared out by load,
+// and OnChange hears of the assignments (the node then notifies).
+func TestPickupWaitsForACourier(t *testing.T) {
+	s, _, ch, _ := newPickupService(t)
+	ctx := asUser("disp")
+	for _, u := range []string{"li", "wang"} {
+		if _, err := s.SetCourier(ctx, connect.NewRequest(&pickupv1.SetCourierRequest{Courier: &pickupv1.Courier{
+			User: u, Name: u, OnDuty: false, Zones: []string{"pudong"},
+		}})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	for range 4 {
+		p := book(t, s, booking()).GetPickup()
+		if p.GetStatus() != pickup.StatusNew || p.GetCourier() != "" {
+			t.Fatalf("booked with nobody on duty: %s to %q", p.GetStatus(), p.GetCourier())
+		}
+		ids = append(ids, p.GetId())
+	}
+	ch.take()
+	if _, err := s.SetCourier(ctx, connect.NewRequest(&pickupv1.SetCourierRequest{Courier: &pickupv1.Courier{
+		User: "li", Name: "li", OnDuty: true, Zones: []string{"pudong"},
+	}})); err != nil {
+		t.Fatal(err)
+	}
+	assigned := 0
+	for _, k := range ch.take() {
+		if k == pickup.KindAssigned {
+			assigned++
+		}
+	}
+	if assigned != 4 {
+		t.Fatalf("OnChange heard %d assignments, want 4", assigned)
+	}
+	for _, id := range ids {
+		p, err := s.GetPickup(ctx, connect.NewRequest(&pickupv1.GetPickupRequest{Id: id}))
+		if err != nil || p.Msg.GetCourier() != "li" || !p.Msg.GetAutoAssigned() {
+			t.Fatalf("pickup %s: courier %q auto %v, %v; want li", id, p.Msg.GetCourier(), p.Msg.GetAutoAssigned(), err)
+		}
+	}
+	// Wang comes on duty too: nothing is waiting any more, so nothing moves;
+	// the next booking goes to the one with less load.
+	if _, err := s.SetCourier(ctx, connect.NewRequest(&pickupv1.SetCourierRequest{Courier: &pickupv1.Courier{
+		User: "wang", Name: "wang", OnDuty: true, Zones: []string{"pudong"},
+	}})); err != nil {
+		t.Fatal(err)
+	}
+	if k := ch.take(); slices.Contains(k, pickup.KindAssigned) {
+		t.Fatalf("a courier on duty with nothing waiting moved pickups: %v", k)
+	}
+	if p := book(t, s, booking()).GetPickup(); p.GetCourier() != "wang" {
+		t.Fatalf("next booking went to %q, want wang (less load)", p.GetCourier())
 	}
 }

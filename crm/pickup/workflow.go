@@ -378,6 +378,25 @@ func transition(p *Pickup, kind string, body proto.Message) replication.Draft {
 	return replication.Draft{Kind: kind, Entity: Entity(p.ID), Body: body}
 }
 
+// AssignWaiting decides the automatic assignment of pickup id, booked at
+// node when no courier of its zone was on duty: the zone's courier on
+// duty with the fewest open pickups now. It makes no event (ok false) when
+// the pickup is no longer waiting or its zone still has nobody on duty.
+func AssignWaiting(views replication.Tx, id, node string) (d replication.Draft, ok bool, err error) {
+	p, err := Get(views, id)
+	if err != nil {
+		return replication.Draft{}, false, err
+	}
+	if p.Branch != node || p.Status != StatusNew || p.Courier != "" || p.Zone == "" {
+		return replication.Draft{}, false, nil
+	}
+	courier, err := AutoCourier(views, p.Zone)
+	if err != nil || courier == "" {
+		return replication.Draft{}, false, err
+	}
+	return transition(p, KindAssigned, &pickupv1.PickupAssigned{Courier: courier, Auto: true}), true, nil
+}
+
 // Reassign decides the event giving pickup id to courier, by hand, at
 // node (the pickup's branch). A failed pickup may be reassigned (to the
 // same courier too): that retries it.
