@@ -321,31 +321,45 @@ func courierLabel(c *pickupv1.Courier) string {
 // ("sender.name" → sender_name, weight_grams → weight_kg). A field the form
 // has no input for shows its message at the top of the form.
 func (s *Server) pickupFailed(p *Page, err error, fields ...string) int {
+	return s.placeFailure(p, err, "pickup", formFieldOf, fields)
+}
+
+// placeFailure is failed for the pages of one area (pickup, stock): an
+// invalid input's message, translated under <area>.invalid.<code>, goes
+// next to the form's input for the field (as formField names it) when the
+// form has one, else at the top; a conflict (done already, or the state
+// changed meanwhile) or a denial by the service (a record of another
+// branch, courier or node) gets the area's message.
+func (s *Server) placeFailure(p *Page, err error, area string, formField func(string) string, fields []string) int {
 	status := s.failed(p, err)
 	inv, ok := fault.AsInvalid(err)
 	if !ok {
-		// A workflow step the pickup's status does not allow (it changed
-		// meanwhile), or a pickup of another courier or branch.
 		switch {
 		case errors.Is(err, fault.ErrConflict):
-			p.Errors[""] = p.T("pickup.error.conflict")
+			p.Errors[""] = p.T(area + ".error.conflict")
 		case errors.Is(err, fault.ErrDenied):
-			p.Errors[""] = p.T("pickup.error.denied")
+			p.Errors[""] = p.T(area + ".error.denied")
 		}
 		return status
 	}
 	delete(p.Errors, inv.Field)
-	msg := inv.Detail
-	if t := p.T("pickup.invalid." + inv.Code); t != "pickup.invalid."+inv.Code {
-		msg = t
-	}
-	field := formFieldOf(inv.Field)
-	if slices.Contains(fields, field) {
+	msg := invalidText(p, area, inv)
+	if field := formField(inv.Field); slices.Contains(fields, field) {
 		p.Errors[field] = msg
 		return status
 	}
 	p.Errors[""] = msg
 	return status
+}
+
+// invalidText translates a validation failure by its code under
+// <area>.invalid, or gives the domain's English detail.
+func invalidText(p *Page, area string, inv *fault.Invalid) string {
+	key := area + ".invalid." + inv.Code
+	if t := p.T(key); t != key {
+		return t
+	}
+	return inv.Detail
 }
 
 // pickupErr is err's message as pickupFailed shows it at the top of a

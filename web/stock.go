@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -293,39 +292,17 @@ func (s *Server) productOptions(r *http.Request) []option {
 // warehouse is recorded at another node or the reservation is held by
 // one; a conflict, that it was done already.
 func (s *Server) stockFailed(p *Page, err error, rename map[string]string, fields ...string) int {
-	status := s.failed(p, err)
-	inv, ok := fault.AsInvalid(err)
-	if !ok {
-		switch {
-		case errors.Is(err, fault.ErrConflict):
-			p.Errors[""] = p.T("stock.error.conflict")
-		case errors.Is(err, fault.ErrDenied):
-			p.Errors[""] = p.T("stock.error.denied")
+	return s.placeFailure(p, err, "stock", func(f string) string {
+		if to, ok := rename[f]; ok {
+			return to
 		}
-		return status
-	}
-	delete(p.Errors, inv.Field)
-	msg := stockInvalidText(p, inv)
-	field := inv.Field
-	if f, ok := rename[field]; ok {
-		field = f
-	}
-	if slices.Contains(fields, field) {
-		p.Errors[field] = msg
-		return status
-	}
-	p.Errors[""] = msg
-	return status
+		return f
+	}, fields)
 }
 
 // stockInvalidText translates a validation failure of the warehouse
 // domain; a code the catalog lacks shows the domain's English detail.
-func stockInvalidText(p *Page, inv *fault.Invalid) string {
-	if t := p.T("stock.invalid." + inv.Code); t != "stock.invalid."+inv.Code {
-		return t
-	}
-	return inv.Detail
-}
+func stockInvalidText(p *Page, inv *fault.Invalid) string { return invalidText(p, "stock", inv) }
 
 // parseQty reads a whole quantity. A minus sign is kept, so that the
 // domain refuses a negative quantity with its own message; blank is 0.
