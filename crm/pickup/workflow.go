@@ -540,17 +540,27 @@ func Cancel(views replication.Tx, id, node, reason string) (replication.Draft, e
 	if err != nil {
 		return replication.Draft{}, err
 	}
-	p, err := Get(views, id)
+	p, err := notTakenAtBranch(views, id, node, "cancel")
 	if err != nil {
 		return replication.Draft{}, err
 	}
+	return transition(p, KindCancelled, &pickupv1.PickupCancelled{Reason: reason}), nil
+}
+
+// notTakenAtBranch reads pickup id for action by the branch at node, which
+// only a pickup not yet picked up, checked or cancelled takes.
+func notTakenAtBranch(views replication.Tx, id, node, action string) (*Pickup, error) {
+	p, err := Get(views, id)
+	if err != nil {
+		return nil, err
+	}
 	if err := atBranch(p, node); err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	if p.Status == StatusPickedUp || p.Status == StatusChecked || p.Status == StatusCancelled {
-		return replication.Draft{}, refuse(p, "cancel")
+		return nil, refuse(p, action)
 	}
-	return transition(p, KindCancelled, &pickupv1.PickupCancelled{Reason: reason}), nil
+	return p, nil
 }
 
 // Edit decides the event changing descriptive fields of pickup id at
@@ -561,15 +571,9 @@ func Edit(views replication.Tx, id, node string, fields map[string]string) (repl
 	if err != nil {
 		return replication.Draft{}, err
 	}
-	p, err := Get(views, id)
+	p, err := notTakenAtBranch(views, id, node, "edit")
 	if err != nil {
 		return replication.Draft{}, err
-	}
-	if err := atBranch(p, node); err != nil {
-		return replication.Draft{}, err
-	}
-	if p.Status == StatusPickedUp || p.Status == StatusChecked || p.Status == StatusCancelled {
-		return replication.Draft{}, refuse(p, "edit")
 	}
 	return transition(p, KindFieldSet, &pickupv1.PickupFieldSet{Fields: vals}), nil
 }
