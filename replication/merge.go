@@ -223,3 +223,19 @@ func SetElems(tx Tx, set string) ([]string, error) {
 	})
 	return elems, err
 }
+
+// ReadRegisters reads every register whose key starts with prefix, by
+// the rest of its key: a record kept as one last-writer-wins register per
+// field. The map is empty, not nil, when there is none.
+func ReadRegisters(tx Tx, prefix []byte) (map[string]string, error) {
+	out := map[string]string{}
+	err := tx.Scan(prefix, nil, func(k, v []byte) (bool, error) {
+		r, err := DecodeRegister(v)
+		if err != nil {
+			return false, fmt.Errorf("register %q: %w", k, err)
+		}
+		out[string(k[len(prefix):])] = string(r.Value)
+		return true, nil
+	})
+	return out, err
+}

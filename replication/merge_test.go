@@ -266,3 +266,29 @@ func TestCounterSumsDeltas(t *testing.T) {
 		t.Error("a zero counter should not be stored (so digests of zero and absent agree)")
 	}
 }
+
+func TestReadRegisters(t *testing.T) {
+	m := reptest.NewMem()
+	s := replication.Stamp{HLC: replication.MakeHLC(1000, 0), Origin: "a"}
+	for f, v := range map[string]string{"name": "上海仓", "owner": "wh-a"} {
+		if _, _, err := replication.SetRegister(m, replication.Key("w", "A", f), []byte(v), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := replication.SetRegister(m, replication.Key("w", "AB", "name"), []byte("other"), s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := replication.ReadRegisters(m, replication.Prefix("w", "A"))
+	if err != nil || len(got) != 2 || got["name"] != "上海仓" || got["owner"] != "wh-a" {
+		t.Fatalf("ReadRegisters = %v, %v; want A's two fields only", got, err)
+	}
+	if err := m.Set(replication.Key("w", "B", "name"), []byte("not a register")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := replication.ReadRegisters(m, replication.Prefix("w", "B")); err == nil {
+		t.Fatal("a value that is not a register read without error")
+	}
+	if got, err := replication.ReadRegisters(m, replication.Prefix("w", "C")); err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("nothing below the prefix: %v, %v; want an empty map", got, err)
+	}
+}

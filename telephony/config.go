@@ -101,18 +101,9 @@ func (k *configKind) get(views replication.Tx, id string) (map[string]string, bo
 	if !k.validID(id) {
 		return nil, false, nil
 	}
-	fields := map[string]string{}
-	p := cfgPrefix(k.name, id)
-	err := views.Scan(p, nil, func(key, v []byte) (bool, error) {
-		r, err := replication.DecodeRegister(v)
-		if err != nil {
-			return false, fmt.Errorf("%s %s: %w", k.name, id, err)
-		}
-		fields[string(key[len(p):])] = string(r.Value)
-		return true, nil
-	})
+	fields, err := replication.ReadRegisters(views, cfgPrefix(k.name, id))
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("%s %s: %w", k.name, id, err)
 	}
 	if len(fields) == 0 || fields[removedField] != "" {
 		return nil, false, nil

@@ -1,7 +1,6 @@
 package warehouse
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -233,19 +232,7 @@ func (spec fieldSpec) apply(tx replication.Tx, fvs []*whv1.FieldValue, keyOf fun
 
 // readFields reads the field registers below p.
 func readFields(tx replication.Tx, p []byte) (map[string]string, error) {
-	var fields map[string]string
-	err := tx.Scan(p, nil, func(k, v []byte) (bool, error) {
-		r, err := replication.DecodeRegister(v)
-		if err != nil {
-			return false, fmt.Errorf("%q: %w", k, err)
-		}
-		if fields == nil {
-			fields = map[string]string{}
-		}
-		fields[string(k[len(p):])] = string(r.Value)
-		return true, nil
-	})
-	return fields, err
+	return replication.ReadRegisters(tx, p)
 }
 
 func atoi(s string) int64 {

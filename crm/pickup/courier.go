@@ -130,20 +130,10 @@ func SetCourier(views replication.Tx, c Courier) ([]replication.Draft, error) {
 }
 
 func courierFields(views replication.Tx, user string) (map[string]string, error) {
-	fields := map[string]string{}
 	if !ValidUser(user) {
-		return fields, nil
+		return map[string]string{}, nil
 	}
-	p := courierPrefix(user)
-	err := views.Scan(p, nil, func(k, v []byte) (bool, error) {
-		r, err := replication.DecodeRegister(v)
-		if err != nil {
-			return false, fmt.Errorf("courier %s: %w", user, err)
-		}
-		fields[string(k[len(p):])] = string(r.Value)
-		return true, nil
-	})
-	return fields, err
+	return replication.ReadRegisters(views, courierPrefix(user))
 }
 
 func courierFrom(views replication.Tx, user string, f map[string]string) (Courier, error) {

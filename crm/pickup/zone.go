@@ -141,20 +141,10 @@ func RemoveZone(views replication.Tx, id string) (replication.Draft, error) {
 }
 
 func zoneFields(views replication.Tx, id string) (map[string]string, error) {
-	fields := map[string]string{}
 	if !ValidZoneID(id) {
-		return fields, nil
+		return map[string]string{}, nil
 	}
-	p := zonePrefix(id)
-	err := views.Scan(p, nil, func(k, v []byte) (bool, error) {
-		r, err := replication.DecodeRegister(v)
-		if err != nil {
-			return false, fmt.Errorf("zone %s: %w", id, err)
-		}
-		fields[string(k[len(p):])] = string(r.Value)
-		return true, nil
-	})
-	return fields, err
+	return replication.ReadRegisters(views, zonePrefix(id))
 }
 
 func zoneFrom(id string, f map[string]string) (Zone, bool) {
