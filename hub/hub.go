@@ -112,15 +112,10 @@ func Start(cfg Config) (*Hub, error) {
 		contact: map[string]contact{},
 	}
 	if h.cfg.Reactions == nil {
-		for _, r := range views.HubReactions() {
-			h.cfg.Reactions = append(h.cfg.Reactions, r)
-		}
+		h.cfg.Reactions = views.HubReactions()
 	}
 	if h.cfg.Tasks == nil {
-		h.cfg.Tasks = map[string]Task{}
-		for name, t := range views.HubTasks() {
-			h.cfg.Tasks[name] = t
-		}
+		h.cfg.Tasks = views.HubTasks()
 	}
 	if err := h.open(); err != nil {
 		h.closeStores()

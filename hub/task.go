@@ -15,6 +15,7 @@ import (
 	hubv1 "branchline/gen/branchline/hub/v1"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/replication"
+	"branchline/views"
 )
 
 // Task is a decision the hub itself makes, such as granting branches their
@@ -23,7 +24,7 @@ import (
 // actor "hub" and reach every node like any other event. A task must be
 // deterministic — the same views and now give the same drafts — because
 // every member runs it inside the state machine at the same log entry.
-type Task func(views replication.Tx, now time.Time) ([]replication.Draft, error)
+type Task = views.HubTask
 
 // HubActor is the actor of the events hub tasks make.
 const HubActor = "hub"
@@ -59,7 +60,7 @@ func (f *fsm) applyTask(tx replication.Tx, vb *replication.Batch, name string, t
 // the point of the global log where it is committed (such as taking back
 // stock released by a node that does not own the warehouse). Like a Task
 // it must be deterministic; it returns no events for most events.
-type Reaction func(views replication.Tx, ev *replication.Event) ([]replication.Draft, error)
+type Reaction = views.HubReaction
 
 // react runs the reactions on a pushed event just committed. A reaction
 // cannot refuse the push (the node's outbox would be stuck behind it);

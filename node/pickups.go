@@ -154,17 +154,8 @@ func (d *dispatcher) notify(ctx context.Context, ids []string) {
 }
 
 // needsNotice reports whether pickup p of this branch waits for its
-// courier to be told: assigned, and not notified since its last
-// assignment (a reassignment notifies the new courier).
+// courier to be told. The domain counts a notice only when it followed
+// the current assignment, so a reassigned pickup is assigned again.
 func needsNotice(p *pickup.Pickup, branch string) bool {
-	if p.Branch != branch || p.Courier == "" {
-		return false
-	}
-	switch p.Status {
-	case pickup.StatusAssigned:
-		return true
-	case pickup.StatusNotified:
-		return p.NotifiedAt.Before(p.AssignedAt)
-	}
-	return false
+	return p.Branch == branch && p.Courier != "" && p.Status == pickup.StatusAssigned
 }
