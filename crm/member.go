@@ -137,9 +137,9 @@ func (k memberKind) summary(b *crmv1.MemberAmount) string {
 	if k.counter == counterPoints {
 		s = fmt.Sprintf("%+d points", k.sign*b.GetAmount())
 	} else if k.sign > 0 {
-		s = "balance +" + yuan(b.GetAmount())
+		s = "balance +" + Yuan(b.GetAmount())
 	} else {
-		s = "balance -" + yuan(b.GetAmount())
+		s = "balance -" + Yuan(b.GetAmount())
 	}
 	return withNote(s, b.GetNote())
 }
@@ -278,7 +278,7 @@ type Membership struct {
 func (m *Membership) Warnings() []string {
 	var w []string
 	if m.Balance < 0 {
-		w = append(w, fmt.Sprintf("balance overdrawn by %s: concurrent spends at different branches", yuan(-m.Balance)))
+		w = append(w, fmt.Sprintf("balance overdrawn by %s: concurrent spends at different branches", Yuan(-m.Balance)))
 	}
 	if m.Points < 0 {
 		w = append(w, fmt.Sprintf("points overdrawn by %d: concurrent redemptions at different branches", -m.Points))
@@ -724,9 +724,9 @@ func (p CreditPolicy) Warning(c *Customer, unsettledFen int64) (CreditLevel, str
 		limit = max(limit, 0)
 		switch {
 		case unsettledFen > limit:
-			raise(CreditDanger, fmt.Sprintf("unsettled %s exceeds the credit limit %s", yuan(unsettledFen), yuan(limit)))
+			raise(CreditDanger, fmt.Sprintf("unsettled %s exceeds the credit limit %s", Yuan(unsettledFen), Yuan(limit)))
 		case limit > 0 && unsettledFen*10 >= limit*8:
-			raise(CreditCaution, fmt.Sprintf("unsettled %s is %d%% of the credit limit %s", yuan(unsettledFen), unsettledFen*100/limit, yuan(limit)))
+			raise(CreditCaution, fmt.Sprintf("unsettled %s is %d%% of the credit limit %s", Yuan(unsettledFen), unsettledFen*100/limit, Yuan(limit)))
 		}
 	}
 	return level, strings.Join(msgs, "; ")
@@ -755,8 +755,8 @@ func parseFen(s string) (int64, bool) {
 	return n, true
 }
 
-// yuan formats fen as "¥1234.56".
-func yuan(fen int64) string {
+// Yuan formats an amount in fen as "¥1234.56" (negative: "-¥1.50").
+func Yuan(fen int64) string {
 	sign := ""
 	if fen < 0 {
 		sign, fen = "-", -fen
@@ -927,7 +927,7 @@ func applyCouponIssued(tx replication.Tx, ev *replication.Event, b *crmv1.Coupon
 	if err := tx.Set(memKey(cust, "k", code), nil); err != nil {
 		return err
 	}
-	summary := withNote(fmt.Sprintf("%s %s %s", couponKindName(b.GetKind()), code, yuan(b.GetValueFen())), b.GetNote())
+	summary := withNote(fmt.Sprintf("%s %s %s", couponKindName(b.GetKind()), code, Yuan(b.GetValueFen())), b.GetNote())
 	return AddTimeline(tx, id, EntryFor(ev, TimelineCouponIssued, summary, code))
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"branchline/crm"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
 )
 
@@ -74,7 +75,7 @@ func (s *Server) accountPayment(w http.ResponseWriter, r *http.Request) {
 		s.renderAccount(w, r, p, s.pickupFailed(p, err, "kind", "amount_yuan", "note"))
 		return
 	}
-	redirect(w, r, "/accounts/"+id, p.T("account.recorded", p.T("account.kind."+p.Value("kind")), yuan(fen)))
+	redirect(w, r, "/accounts/"+id, p.T("account.recorded", p.T("account.kind."+p.Value("kind")), crm.Yuan(fen)))
 }
 
 // statementData is what statement.html shows.

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -105,10 +104,10 @@ func (s *Server) renderCard(w http.ResponseWriter, r *http.Request, p *Page, sta
 			ms := m.Msg
 			credit = ms.GetCreditWarning().GetLevel()
 			if ms.GetLevel() != "" || ms.GetPoints() != 0 || ms.GetBalanceFen() != 0 {
-				d.Member = &memberView{Level: ms.GetLevel(), Points: ms.GetPoints(), Balance: yuan(ms.GetBalanceFen()), Tenure: ms.GetTenureMonths()}
+				d.Member = &memberView{Level: ms.GetLevel(), Points: ms.GetPoints(), Balance: crm.Yuan(ms.GetBalanceFen()), Tenure: ms.GetTenureMonths()}
 			}
 			if ms.GetBalanceFen() < 0 {
-				d.Warnings = append(d.Warnings, warningView{"amber", p.T("card.balance_overdrawn", yuan(-ms.GetBalanceFen()))})
+				d.Warnings = append(d.Warnings, warningView{"amber", p.T("card.balance_overdrawn", crm.Yuan(-ms.GetBalanceFen()))})
 			}
 			if ms.GetPoints() < 0 {
 				d.Warnings = append(d.Warnings, warningView{"amber", p.T("card.points_overdrawn", -ms.GetPoints())})
@@ -224,15 +223,6 @@ func (s *Server) cardDuplicates(r *http.Request, p *Page, c *crmv1.Customer) []d
 		return nil
 	}
 	return viewDuplicates(p, resp.Msg.GetDuplicates())
-}
-
-// yuan formats an amount of fen.
-func yuan(fen int64) string {
-	sign := ""
-	if fen < 0 {
-		sign, fen = "-", -fen
-	}
-	return fmt.Sprintf("%s¥%d.%02d", sign, fen/100, fen%100)
 }
 
 // Timeline summaries of movements, as the domain writes them.

@@ -7,6 +7,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"branchline/crm"
 	"branchline/fault"
 	crmv1 "branchline/gen/branchline/crm/v1"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
@@ -66,17 +67,17 @@ type quoteView struct {
 // viewQuote explains a quote: the tariff row, the customer's plan and the
 // volume discount.
 func viewQuote(p *Page, q *pickupv1.PriceQuote) *quoteView {
-	v := &quoteView{Final: yuan(q.GetFinalFen())}
+	v := &quoteView{Final: crm.Yuan(q.GetFinalFen())}
 	area := q.GetArea()
 	if area == "*" {
 		area = p.T("pickup.quote.any_area")
 	}
-	v.Lines = append(v.Lines, p.T("pickup.quote.base", area, yuan(q.GetBaseFen())))
+	v.Lines = append(v.Lines, p.T("pickup.quote.base", area, crm.Yuan(q.GetBaseFen())))
 	if q.GetPlan() != "" && q.GetPlan() != "standard" {
 		v.Lines = append(v.Lines, p.T("pickup.quote.customer_rows"))
 	}
 	if pc := q.GetPlanPercent(); pc != 0 && pc != 100 {
-		v.Lines = append(v.Lines, p.T("pickup.quote.plan", pc, yuan(q.GetPlannedFen())))
+		v.Lines = append(v.Lines, p.T("pickup.quote.plan", pc, crm.Yuan(q.GetPlannedFen())))
 	}
 	if q.GetVolume() > 0 {
 		if dp := q.GetDiscountPercent(); dp != 0 && dp != 100 {
@@ -244,11 +245,11 @@ func (s *Server) pickupCreate(w http.ResponseWriter, r *http.Request) {
 	pk := resp.Msg.GetPickup()
 	warn := ""
 	if wn := resp.Msg.GetWarning(); wn != nil {
-		warn = p.T("pickup.deposit_warning", yuan(wn.GetUnsettledFen()+wn.GetPriceFen()), yuan(wn.GetDepositFen()))
+		warn = p.T("pickup.deposit_warning", crm.Yuan(wn.GetUnsettledFen()+wn.GetPriceFen()), crm.Yuan(wn.GetDepositFen()))
 	}
-	msg := p.T("pickup.booked", pk.GetNumber(), yuan(pk.GetPriceFen()))
+	msg := p.T("pickup.booked", pk.GetNumber(), crm.Yuan(pk.GetPriceFen()))
 	if pk.GetCourier() != "" {
-		msg = p.T("pickup.booked_assigned", pk.GetNumber(), yuan(pk.GetPriceFen()), pk.GetCourier())
+		msg = p.T("pickup.booked_assigned", pk.GetNumber(), crm.Yuan(pk.GetPriceFen()), pk.GetCourier())
 	}
 	redirectWarn(w, r, "/pickups/"+pk.GetId(), msg, warn)
 }

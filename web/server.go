@@ -18,6 +18,7 @@ import (
 	"branchline/access"
 	"branchline/api"
 	"branchline/auth"
+	"branchline/crm"
 	"branchline/fault"
 	"branchline/gen/branchline/pickup/v1/pickupv1connect"
 	"branchline/gen/branchline/warehouse/v1/warehousev1connect"
@@ -112,7 +113,7 @@ var funcs = template.FuncMap{
 	"ts":   tsText,
 	"tel":  telHref,
 	"day":  dayText,
-	"yuan": yuan,
+	"yuan": crm.Yuan,
 	"kg":   kgText,
 	"date": dayOf,
 }

@@ -46,12 +46,3 @@ func kg(grams int64) string {
 	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	return s + "kg"
 }
-
-// yuan writes fen as yuan: 1250 → "¥12.50".
-func yuan(fen int64) string {
-	sign := ""
-	if fen < 0 {
-		sign, fen = "-", -fen
-	}
-	return fmt.Sprintf("%s¥%d.%02d", sign, fen/100, fen%100)
-}

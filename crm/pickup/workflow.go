@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"branchline/crm"
 	"branchline/fault"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
 	"branchline/replication"
@@ -677,7 +678,7 @@ func applyAccepted(tx replication.Tx, ev *replication.Event, b *pickupv1.PickupA
 
 func applyPickedUp(tx replication.Tx, ev *replication.Event, b *pickupv1.PickupPickedUp) error {
 	return applyFact(tx, ev, StatusPickedUp, b.GetCourier(), b,
-		fmt.Sprintf("%s %s %s", b.GetCourier(), kg(b.GetWeightGrams()), yuan(b.GetPriceFen())))
+		fmt.Sprintf("%s %s %s", b.GetCourier(), kg(b.GetWeightGrams()), crm.Yuan(b.GetPriceFen())))
 }
 
 func applyChecked(tx replication.Tx, ev *replication.Event, b *pickupv1.PickupChecked) error {
