@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"branchline/fault"
+	"branchline/telephony"
 )
 
 // Bounds of text fields, in characters.
@@ -33,15 +34,13 @@ const (
 var (
 	phoneRe    = regexp.MustCompile(`^\+?[0-9][0-9 -]{2,30}$`)
 	postcodeRe = regexp.MustCompile(`^[0-9A-Za-z-]{1,10}$`)
-	userRe     = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 	zoneRe     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
-	extRe      = regexp.MustCompile(`^[0-9]{2,10}$`)
 	dayRe      = regexp.MustCompile(`^[0-9]{8}$`)
 )
 
-// ValidUser reports whether s can name a courier: a user name of 1-64
-// letters, digits and . _ @ -.
-func ValidUser(s string) bool { return userRe.MatchString(s) }
+// ValidUser reports whether s can name a courier: a courier is a user who
+// may take calls and messages, named as telephony names its users.
+func ValidUser(s string) bool { return telephony.ValidUser(s) }
 
 // ValidZoneID reports whether s can name a zone: 1-32 of a-z, 0-9 and
 // '-', not starting with '-'.
