@@ -65,24 +65,6 @@ func hubWindow(r *http.Request) (days int, from, to time.Time) {
 	return days, today.AddDate(0, 0, 1-days), today.AddDate(0, 0, 1)
 }
 
-// pickupFigures are what the dashboard reads from the views in one
-// transaction.
-type pickupFigures struct {
-	totals *pickup.Totals
-	// byBranch counts pickups by branch and status.
-	byBranch map[string]map[string]int64
-}
-
-// readPickupFigures reads the summary of [from, to), counted in one pass
-// over the pickups booked then, including the branch × status table.
-func readPickupFigures(views replication.Tx, from, to time.Time) (*pickupFigures, error) {
-	t, err := pickup.Summary(views, from, to, time.Local)
-	if err != nil {
-		return nil, err
-	}
-	return &pickupFigures{totals: t, byBranch: t.BranchStatus}, nil
-}
-
 // hubPickupFigures checks the user may see the dashboard and reads its
 // figures.
 func (s *Server) hubPickupFigures(w http.ResponseWriter, r *http.Request, p *Page) (*hubPickupsData, bool) {
@@ -91,10 +73,12 @@ func (s *Server) hubPickupFigures(w http.ResponseWriter, r *http.Request, p *Pag
 		return nil, false
 	}
 	days, from, to := hubWindow(r)
-	var fig *pickupFigures
+	// One pass over the pickups booked then, the branch × status table
+	// included.
+	var fig *pickup.Totals
 	err := s.cfg.Cluster.View(func(views replication.Tx) error {
 		var err error
-		fig, err = readPickupFigures(views, from, to)
+		fig, err = pickup.Summary(views, from, to, time.Local)
 		return err
 	})
 	if err != nil {
@@ -116,11 +100,11 @@ func (s *Server) hubPickupFigures(w http.ResponseWriter, r *http.Request, p *Pag
 		}
 	}
 	sums := map[string]pickup.Count{}
-	for _, c := range fig.totals.ByBranch {
+	for _, c := range fig.ByBranch {
 		branches[c.Key] = true
 		sums[c.Key] = c
 	}
-	for b := range fig.byBranch {
+	for b := range fig.BranchStatus {
 		branches[b] = true
 	}
 	ids := make([]string, 0, len(branches))
@@ -133,7 +117,7 @@ func (s *Server) hubPickupFigures(w http.ResponseWriter, r *http.Request, p *Pag
 		row := branchRow{Branch: b, Counts: make([]int64, len(pickupStatuses)),
 			PickedUp: sums[b].PickedUp, Revenue: sums[b].Revenue}
 		for i, st := range pickupStatuses {
-			row.Counts[i] = fig.byBranch[b][st]
+			row.Counts[i] = fig.BranchStatus[b][st]
 			row.Total += row.Counts[i]
 			d.Totals.Counts[i] += row.Counts[i]
 		}
@@ -142,7 +126,7 @@ func (s *Server) hubPickupFigures(w http.ResponseWriter, r *http.Request, p *Pag
 		d.Totals.Revenue += row.Revenue
 		d.Branches = append(d.Branches, row)
 	}
-	for _, c := range fig.totals.ByCourier {
+	for _, c := range fig.ByCourier {
 		label := c.Key
 		if label == "" {
 			label = p.T("hub.pickups.unassigned")
@@ -152,7 +136,7 @@ func (s *Server) hubPickupFigures(w http.ResponseWriter, r *http.Request, p *Pag
 	// Busiest couriers first.
 	slices.SortStableFunc(d.Couriers, func(a, b countRow) int { return int(b.Pickups - a.Pickups) })
 	byStatus := map[string]pickup.Count{}
-	for _, c := range fig.totals.ByStatus {
+	for _, c := range fig.ByStatus {
 		byStatus[c.Key] = c
 	}
 	for _, st := range pickupStatuses {
@@ -162,7 +146,7 @@ func (s *Server) hubPickupFigures(w http.ResponseWriter, r *http.Request, p *Pag
 	}
 	// Every day of the range, with pickups or not.
 	byDay := map[string]pickup.Count{}
-	for _, c := range fig.totals.ByDay {
+	for _, c := range fig.ByDay {
 		byDay[c.Key] = c
 	}
 	for day := from; day.Before(to); day = day.AddDate(0, 0, 1) {
