@@ -51,6 +51,8 @@ func Error(log *slog.Logger, err error) error {
 		code = connect.CodeDeadlineExceeded
 	case errors.Is(err, ErrUnavailable):
 		code = connect.CodeUnavailable
+	case errors.Is(err, fault.ErrExhausted):
+		code = connect.CodeResourceExhausted
 	}
 	if code == connect.CodeInternal {
 		log.Error("internal error", "err", err)

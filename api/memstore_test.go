@@ -47,7 +47,7 @@ func newMemStore(t *testing.T, register ...func(*replication.Registry)) *memStor
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &memStore{mem: m, views: v, clock: replication.NewClock(nil, 0)}
+	return &memStore{mem: m, views: v, clock: replication.NewClock(nil, 0, 0)}
 }
 
 func newMemStoreAccess(t *testing.T) *memStore { return newMemStore(t, access.Register) }

@@ -42,7 +42,7 @@ func newTelStore(t *testing.T) *telStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &telStore{reg: reg, m: m, views: v, clock: replication.NewClock(nil, 0)}
+	return &telStore{reg: reg, m: m, views: v, clock: replication.NewClock(nil, 0, 0)}
 }
 
 func (s *telStore) Exec(_ context.Context, actor string, cmd replication.Command) ([]*replication.Event, error) {

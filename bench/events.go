@@ -81,7 +81,7 @@ type eventSource struct {
 }
 
 func newEventSource(origin string, bodies [][]byte) *eventSource {
-	return &eventSource{origin: origin, clock: replication.NewClock(nil, 0), ids: replication.NewIDs(), bodies: bodies}
+	return &eventSource{origin: origin, clock: replication.NewClock(nil, 0, 0), ids: replication.NewIDs(), bodies: bodies}
 }
 
 // next returns the origin's next n events.

@@ -333,9 +333,9 @@ func RunStock(ctx context.Context, c StockConfig) (*StockReport, error) {
 	b := &stockBench{c: c, dir: dir, now: time.Now()}
 	b.say = func(format string, args ...any) { fmt.Fprintf(c.Progress, "bench stock: "+format+"\n", args...) }
 	b.gen = &stockGen{origin: stockOwner, baseMs: b.now.Add(-time.Hour).UnixMilli(), ids: replication.NewIDs()}
-	b.store, err = node.OpenStore(dir, stockNode, views.Registry(), c.Log, node.Observer{
+	b.store, err = node.OpenStore(node.StoreConfig{Dir: dir, ID: stockNode, Registry: views.Registry(), Log: c.Log, Observer: node.Observer{
 		Committed: func(_ time.Duration, events int) { b.txns.Add(1); b.evs.Add(int64(events)) },
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}

@@ -26,9 +26,9 @@ type writer struct {
 // openWriter opens a node store in dir.
 func openWriter(dir string, log *slog.Logger) (*writer, error) {
 	w := &writer{ids: replication.NewIDs()}
-	s, err := node.OpenStore(dir, "bench-writer", views.Registry(), log, node.Observer{
+	s, err := node.OpenStore(node.StoreConfig{Dir: dir, ID: "bench-writer", Registry: views.Registry(), Log: log, Observer: node.Observer{
 		Committed: func(_ time.Duration, events int) { w.txns.Add(1); w.evs.Add(int64(events)) },
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}

@@ -67,7 +67,7 @@ func newSimWorld(t simFatal, reg *replication.Registry, ids ...string) *simWorld
 			t.Fatalf("open views: %v", err)
 		}
 		w.nodes = append(w.nodes, &simNode{id: id, store: m, views: v, applied: map[string]int{},
-			clock: replication.NewClock(func() time.Time { return time.UnixMilli(w.wall) }, 0)})
+			clock: replication.NewClock(func() time.Time { return time.UnixMilli(w.wall) }, 0, 0)})
 	}
 	return w
 }

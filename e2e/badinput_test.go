@@ -35,13 +35,18 @@ func customerEvent(origin string, seq uint64) *replicationv1.Event {
 }
 
 func push(url, token string, evs ...*replicationv1.Event) (uint64, error) {
+	return pushProto(url, token, 0, evs...)
+}
+
+// pushProto pushes as a node speaking the given protocol version.
+func pushProto(url, token string, protocol uint32, evs ...*replicationv1.Event) (uint64, error) {
 	var opts []connect.ClientOption
 	if token != "" {
 		opts = append(opts, api.WithBearer(token))
 	}
 	opts = append(opts, connect.WithSendMaxBytes(64<<20))
 	resp, err := replicationv1connect.NewReplicationServiceClient(hc, url, opts...).
-		Push(context.Background(), connect.NewRequest(&replicationv1.PushRequest{Events: evs}))
+		Push(context.Background(), connect.NewRequest(&replicationv1.PushRequest{Events: evs, Protocol: protocol}))
 	if err != nil {
 		return 0, err
 	}
@@ -72,33 +77,45 @@ func TestBadInput(t *testing.T) {
 		huge[i] = customerEvent("br-a", uint64(i+1))
 		huge[i].Body = make([]byte, replication.MaxBody)
 	}
+	stamped := func(at time.Time) *replicationv1.Event {
+		return mutate(func(e *replicationv1.Event) { e.Hlc = uint64(replication.MakeHLC(at.UnixMilli(), 0)) })
+	}
 	cases := []struct {
-		name  string
-		token string
-		evs   []*replicationv1.Event
-		code  connect.Code
-		msg   string
+		name     string
+		token    string
+		evs      []*replicationv1.Event
+		code     connect.Code
+		msg      string
+		protocol uint32
 	}{
-		{"no token", "", run(customerEvent("br-a", 1)), connect.CodeUnauthenticated, "Bearer"},
-		{"unknown node token", "bln_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", run(customerEvent("br-a", 1)), connect.CodeUnauthenticated, "invalid"},
-		{"forged user token", "bl1.eyJ1IjoiYWRtaW4ifQ.AAAA", run(customerEvent("br-a", 1)), connect.CodeUnauthenticated, "invalid"},
-		{"admin is not a node", adminTok, run(customerEvent("br-a", 1)), connect.CodePermissionDenied, "node"},
-		{"node A pushes origin B", tokA, run(customerEvent("br-b", 1)), connect.CodePermissionDenied, `origin "br-b"`},
-		{"origin B hidden after A's", tokA, run(customerEvent("br-a", 1), customerEvent("br-b", 1)), connect.CodePermissionDenied, "own events"},
-		{"seq zero", tokA, run(mutate(func(e *replicationv1.Event) { e.Seq = 0 })), connect.CodeInvalidArgument, "seq"},
-		{"no hlc", tokA, run(mutate(func(e *replicationv1.Event) { e.Hlc = 0 })), connect.CodeInvalidArgument, "hlc"},
-		{"unknown kind", tokA, run(mutate(func(e *replicationv1.Event) { e.Kind = "crm.customer.exploded" })), connect.CodeInvalidArgument, "kind"},
-		{"garbage body", tokA, run(mutate(func(e *replicationv1.Event) { e.Body = []byte{0xff, 0xff, 0xff} })), connect.CodeInvalidArgument, "event 0"},
-		{"body without name", tokA, run(mutate(func(e *replicationv1.Event) { e.Body = nil })), connect.CodeInvalidArgument, "event 0"},
-		{"bad entity", tokA, run(mutate(func(e *replicationv1.Event) { e.Entity = "customer/not-an-id" })), connect.CodeInvalidArgument, "event 0"},
-		{"not contiguous", tokA, run(customerEvent("br-a", 1), customerEvent("br-a", 3)), connect.CodeInvalidArgument, "does not follow"},
-		{"too many events", tokA, big, connect.CodeInvalidArgument, "exceeds"},
-		{"too many bytes", tokA, huge, connect.CodeResourceExhausted, ""},
-		{"gap", tokA, run(customerEvent("br-a", 5)), connect.CodeFailedPrecondition, "resend from 1"},
+		{"no token", "", run(customerEvent("br-a", 1)), connect.CodeUnauthenticated, "Bearer", 0},
+		{"unknown node token", "bln_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", run(customerEvent("br-a", 1)), connect.CodeUnauthenticated, "invalid", 0},
+		{"forged user token", "bl1.eyJ1IjoiYWRtaW4ifQ.AAAA", run(customerEvent("br-a", 1)), connect.CodeUnauthenticated, "invalid", 0},
+		{"admin is not a node", adminTok, run(customerEvent("br-a", 1)), connect.CodePermissionDenied, "node", 0},
+		{"node A pushes origin B", tokA, run(customerEvent("br-b", 1)), connect.CodePermissionDenied, `origin "br-b"`, 0},
+		{"origin B hidden after A's", tokA, run(customerEvent("br-a", 1), customerEvent("br-b", 1)), connect.CodePermissionDenied, "own events", 0},
+		{"seq zero", tokA, run(mutate(func(e *replicationv1.Event) { e.Seq = 0 })), connect.CodeInvalidArgument, "seq", 0},
+		{"no hlc", tokA, run(mutate(func(e *replicationv1.Event) { e.Hlc = 0 })), connect.CodeInvalidArgument, "hlc", 0},
+		// (An unknown kind is a newer release's: it is accepted and parked,
+		// see TestRollingUpgrade.)
+		{"empty kind", tokA, run(mutate(func(e *replicationv1.Event) { e.Kind = "" })), connect.CodeInvalidArgument, "kind", 0},
+		{"stamped in the year 9999", tokA, run(mutate(func(e *replicationv1.Event) { e.Hlc = uint64(replication.MaxHLC) })), connect.CodeFailedPrecondition, "node br-a: event 1 is stamped 9999-12-31", 0},
+		{"stamped a day ahead", tokA, run(stamped(time.Now().Add(24 * time.Hour))), connect.CodeFailedPrecondition, "more than the max clock offset", 0},
+		{"a good event before one stamped ahead", tokA, run(customerEvent("br-a", 1), mutate(func(e *replicationv1.Event) {
+			e.Seq, e.Hlc = 2, uint64(replication.MakeHLC(time.Now().Add(time.Hour).UnixMilli(), 0))
+		})), connect.CodeFailedPrecondition, "nothing of the batch was committed", 0},
+		{"a newer protocol", tokA, run(customerEvent("br-a", 1)), connect.CodeFailedPrecondition, "upgrade the hub", replication.Protocol + 1},
+		{"garbage body", tokA, run(mutate(func(e *replicationv1.Event) { e.Body = []byte{0xff, 0xff, 0xff} })), connect.CodeInvalidArgument, "event 0", 0},
+		{"body without name", tokA, run(mutate(func(e *replicationv1.Event) { e.Body = nil })), connect.CodeInvalidArgument, "event 0", 0},
+		{"bad entity", tokA, run(mutate(func(e *replicationv1.Event) { e.Entity = "customer/not-an-id" })), connect.CodeInvalidArgument, "event 0", 0},
+		{"not contiguous", tokA, run(customerEvent("br-a", 1), customerEvent("br-a", 3)), connect.CodeInvalidArgument, "does not follow", 0},
+		{"too many events", tokA, big, connect.CodeInvalidArgument, "exceeds", 0},
+		{"too many bytes", tokA, huge, connect.CodeResourceExhausted, "", 0},
+		{"gap", tokA, run(customerEvent("br-a", 5)), connect.CodeFailedPrecondition, "resend from 1", 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := push(hub.url, tc.token, tc.evs...)
+			_, err := pushProto(hub.url, tc.token, tc.protocol, tc.evs...)
 			if connect.CodeOf(err) != tc.code || !strings.Contains(fmt.Sprint(err), tc.msg) {
 				t.Fatalf("got %v; want code %v mentioning %q", err, tc.code, tc.msg)
 			}

@@ -40,6 +40,9 @@ var (
 	ErrDenied = errors.New("permission denied")
 	// ErrUnauthenticated: the caller did not prove who they are.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrExhausted: a resource the write needs is used up (the data
+	// volume is full); retrying once it is freed succeeds.
+	ErrExhausted = errors.New("resource exhausted")
 )
 
 // AsInvalid returns the *Invalid in err's chain, if any.

@@ -27,6 +27,7 @@ import (
 	hubv1 "branchline/gen/branchline/hub/v1"
 	"branchline/gen/branchline/replication/v1/replicationv1connect"
 	"branchline/replication"
+	"branchline/version"
 	"branchline/web"
 )
 
@@ -88,7 +89,7 @@ func (h *Hub) ready() error {
 	if id, _ := h.leaderURL(); id == "" {
 		return errors.New("no raft leader")
 	}
-	return nil
+	return h.disk.Check()
 }
 
 // leaderOnly are the procedures that change the cluster's state: only the
@@ -214,15 +215,28 @@ func (h *Hub) status(context.Context) (*adminv1.StatusResponse, error) {
 	if err != nil {
 		return nil, err
 	}
+	active, err := h.fsm.ActiveCapabilities()
+	if err != nil {
+		return nil, err
+	}
 	return &adminv1.StatusResponse{
-		HubEvents:       made,
-		Id:              h.cfg.ID,
-		Role:            "hub",
-		RaftState:       h.raft.State().String(),
-		AppliedPosition: st.Head,
-		HubLeader:       leader,
-		Digest:          h.fsm.Digest().String(),
-		EventsApplied:   h.fsm.AppliedCount(),
+		HubEvents:             made,
+		Id:                    h.cfg.ID,
+		Role:                  "hub",
+		RaftState:             h.raft.State().String(),
+		AppliedPosition:       st.Head,
+		HubLeader:             leader,
+		Digest:                h.fsm.Digest().String(),
+		EventsApplied:         h.fsm.AppliedCount(),
+		EventsParked:          h.fsm.ParkedCount(),
+		EventsInvalid:         h.fsm.InvalidCount(),
+		Version:               version.String(),
+		ProtocolVersion:       replication.Protocol,
+		DiskFull:              h.disk.Low(),
+		DiskFreeBytes:         h.disk.Free(),
+		MaxClockOffsetSeconds: h.cfg.MaxClockOffset.Seconds(),
+		Capabilities:          h.capabilities,
+		ActiveCapabilities:    active,
 	}, nil
 }
 
@@ -289,6 +303,11 @@ func (h *Hub) nodeInfos() ([]*adminv1.NodeInfo, error) {
 		if c := h.lastContact(r.ID); !c.at.IsZero() {
 			ni.LastContact = timestamppb.New(c.at)
 			ni.LastSeq, ni.Cursor = max(c.lastSeq, seq), c.cursor
+			ni.ClockOffsetSeconds, ni.Stuck, ni.StuckSeq = c.offset.Seconds(), c.stuck, c.stuckSeq
+			if c.stuckSeq != 0 {
+				ni.StuckStamp = timestamppb.New(c.stuckStamp.Time())
+			}
+			ni.Version, ni.ProtocolVersion = c.version, c.protocol
 		}
 		out = append(out, ni)
 	}
@@ -366,7 +385,8 @@ func (s clusterService) ClusterStatus(ctx context.Context, req *connect.Request[
 		byID[n.GetId()] = n
 	}
 	tok, _ := api.BearerToken(req.Header())
-	out := &adminv1.ClusterStatusResponse{LeaderId: leaderID, CommitIndex: h.raft.CommitIndex(), HeadPosition: h.fsm.state().Head}
+	out := &adminv1.ClusterStatusResponse{LeaderId: leaderID, CommitIndex: h.raft.CommitIndex(), HeadPosition: h.fsm.state().Head,
+		MaxClockOffsetSeconds: h.cfg.MaxClockOffset.Seconds()}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, srv := range h.raft.GetConfiguration().Configuration().Servers {
@@ -393,6 +413,17 @@ func (s clusterService) ClusterStatus(ctx context.Context, req *connect.Request[
 				}
 				n.LastSeq = max(n.GetLastSeq(), o.GetLastSeq())
 				n.Cursor = max(n.GetCursor(), o.GetCursor())
+				// Pushes reach the leader: what it measured fills the gaps
+				// of members that only served pulls.
+				if n.GetStuck() == "" {
+					n.Stuck, n.StuckSeq, n.StuckStamp = o.GetStuck(), o.GetStuckSeq(), o.GetStuckStamp()
+				}
+				if n.GetClockOffsetSeconds() == 0 {
+					n.ClockOffsetSeconds = o.GetClockOffsetSeconds()
+				}
+				if n.GetVersion() == "" {
+					n.Version, n.ProtocolVersion = o.GetVersion(), o.GetProtocolVersion()
+				}
 			}
 		}()
 	}

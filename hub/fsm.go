@@ -39,8 +39,10 @@ import (
 //	c \0 admin              the cluster admin's password hash
 //	c \0 secret             the cluster's token signing key
 //	c \0 hubhlc             the clock of the last event the hub made
+//	c \0 active             the cluster version: active kinds, tasks and reactions
 var (
 	hubHLCKey    = replication.Key("c", "hubhlc")
+	activeKey    = replication.Key("c", "active")
 	logPrefix    = []byte("g\x00")
 	stateKey     = replication.Key("h", "state")
 	nodePrefix   = replication.Prefix("n")
@@ -66,11 +68,14 @@ type NodeRecord struct {
 	AddedMs   int64  `json:"added_ms"`
 }
 
-// MemberRecord is a hub member's addresses.
+// MemberRecord is a hub member's addresses, release and capabilities (see
+// Capabilities), as the member last reported them.
 type MemberRecord struct {
-	ID       string `json:"id"`
-	RaftAddr string `json:"raft_addr"`
-	HTTPAddr string `json:"http_addr"`
+	ID           string   `json:"id"`
+	RaftAddr     string   `json:"raft_addr"`
+	HTTPAddr     string   `json:"http_addr"`
+	Version      string   `json:"version,omitempty"`
+	Capabilities []string `json:"capabilities,omitempty"`
 }
 
 // fsm is the hub's Raft state machine on Pebble. Raft calls Apply,
@@ -81,8 +86,14 @@ type fsm struct {
 	log       *slog.Logger
 	reg       *replication.Registry
 	tasks     map[string]Task
-	reactions []Reaction
+	reactions map[string]Reaction
 	obs       func(events int)
+
+	// active is the cluster version (ActivateKinds): the kinds, tasks
+	// ("task:" name) and reactions ("reaction:" name) every member can
+	// run. nil, before the first cluster version is committed: everything
+	// this member's build knows. Only the state machine's goroutine uses it.
+	active map[string]bool
 
 	mu    sync.RWMutex // held for reading by readers, for writing by Restore's swap
 	db    *pebble.DB
@@ -162,6 +173,13 @@ func (f *fsm) open() error {
 		db.Close()
 		return err
 	}
+	active, err := loadActive(tx)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	f.active = active
+	views.SetActive(func(kind string) bool { return f.isActive(kind) })
 	f.db, f.views = db, views
 	f.stateMu.Lock()
 	f.st = st
@@ -293,12 +311,15 @@ func (f *fsm) applyCommand(tx replication.Tx, vb *replication.Batch, cmd *hubv1.
 		return nil, tx.Delete(replication.Key("n", rec.ID))
 	case *hubv1.Command_SetMember:
 		m := op.SetMember
-		rec, _ := json.Marshal(MemberRecord{ID: m.GetId(), RaftAddr: m.GetRaftAddr(), HTTPAddr: m.GetHttpAddr()})
+		rec, _ := json.Marshal(MemberRecord{ID: m.GetId(), RaftAddr: m.GetRaftAddr(), HTTPAddr: m.GetHttpAddr(),
+			Version: m.GetVersion(), Capabilities: m.GetKinds()})
 		return nil, tx.Set(replication.Key("mem", m.GetId()), rec)
 	case *hubv1.Command_RemoveMember:
 		return nil, tx.Delete(replication.Key("mem", op.RemoveMember.GetId()))
 	case *hubv1.Command_RunTask:
 		return f.applyTask(tx, vb, op.RunTask.GetName(), cmd.GetTimeMs(), st, events)
+	case *hubv1.Command_ActivateKinds:
+		return nil, f.activate(tx, vb, op.ActivateKinds.GetKinds(), events)
 	case *hubv1.Command_InitCluster:
 		if _, err := tx.Get(secretKey); err == nil {
 			return nil, nil // first writer wins; later inits are no-ops
@@ -344,6 +365,18 @@ func (f *fsm) applyPush(tx replication.Tx, vb *replication.Batch, p *hubv1.Push,
 		if !same {
 			return errRejected{0, fmt.Sprintf("%s/%d differs from the event the hub committed under that seq: "+
 				"the node's store was replaced; register it under a new node id", origin, e.GetSeq())}, nil
+		}
+	}
+	// Bounded clocks: an event stamped further ahead of the proposer's
+	// clock than the max offset would drag every replica's clock (and win
+	// every concurrent edit) that far ahead. Refuse the batch whole; the
+	// node keeps the events and sends them again once its clock is right.
+	if off := p.GetMaxOffsetMs(); off > 0 {
+		limit := replication.MakeHLC(timeMs+off, 0xffff)
+		for _, e := range evs {
+			if e.GetSeq() > hw && replication.HLC(e.GetHlc()) > limit {
+				return &hubv1.PushResult{DurableSeq: hw, ClockRefusedSeq: e.GetSeq(), ClockRefusedHlc: e.GetHlc()}, nil
+			}
 		}
 	}
 	for _, e := range evs {
@@ -709,6 +742,20 @@ func (f *fsm) Digest() replication.Digest {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.views.Digest()
+}
+
+// ParkedCount returns the number of events parked in the views.
+func (f *fsm) ParkedCount() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.views.ParkedCount()
+}
+
+// InvalidCount returns the number of events refused as invalid.
+func (f *fsm) InvalidCount() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.views.InvalidCount()
 }
 
 // AppliedCount returns the number of events applied to the views.

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -577,7 +578,7 @@ func sameState(a, b fsmState) error {
 		return fmt.Errorf("digest %v/%d vs %v/%d", a.digest, a.applied, b.digest, b.applied)
 	case fmt.Sprint(a.nodes) != fmt.Sprint(b.nodes):
 		return fmt.Errorf("nodes %v vs %v", a.nodes, b.nodes)
-	case !maps.Equal(a.members, b.members):
+	case !maps.EqualFunc(a.members, b.members, func(x, y MemberRecord) bool { return reflect.DeepEqual(x, y) }):
 		return fmt.Errorf("members %v vs %v", a.members, b.members)
 	case !bytes.Equal(a.secret, b.secret) || a.admin != b.admin:
 		return errors.New("secrets differ")

@@ -23,6 +23,7 @@ import (
 	hubv1 "branchline/gen/branchline/hub/v1"
 	"branchline/replication"
 	"branchline/views"
+	"branchline/volume"
 )
 
 // Config is what a hub member needs to start. Every field has a flag and a
@@ -56,9 +57,20 @@ type Config struct {
 	Tasks map[string]Task
 	// TaskEvery is how often the leader runs the tasks; default 2 s.
 	TaskEvery time.Duration
-	// Reactions run on every pushed event as it is committed (Reaction);
-	// nil: the product's (views.HubReactions).
-	Reactions []Reaction
+	// Reactions run on every pushed event as it is committed (Reaction),
+	// by name; nil: the product's (views.HubReactions).
+	Reactions map[string]Reaction
+	// Registry applies the events; nil: every kind of this release. A
+	// test of rolling upgrades passes an older one.
+	Registry *replication.Registry
+
+	// MaxClockOffset is how far ahead of the leader's clock a pushed event
+	// may be stamped (0: replication.DefaultMaxOffset).
+	MaxClockOffset time.Duration
+	// MinFreeBytes is the free space on the data volume under which the
+	// member refuses new writes (0: 1 GiB, sized from Pebble's 64 MiB
+	// memtables and compactions; <0: never).
+	MinFreeBytes int64
 
 	Log *slog.Logger
 }
@@ -77,6 +89,9 @@ type Hub struct {
 	metrics *prometheus.Registry
 	hc      *http.Client
 	reg     *replication.Registry
+	disk    *volume.Guard
+	// capabilities is what this member's build can run (Capabilities).
+	capabilities []string
 
 	contactMu sync.Mutex
 	contact   map[string]contact // node id → what this member last heard from it
@@ -108,8 +123,11 @@ func Start(cfg Config) (*Hub, error) {
 		log:     cfg.Log.With("hub", cfg.ID),
 		metrics: api.NewRegistry(),
 		hc:      api.NewHTTPClient(),
-		reg:     views.Registry(),
+		reg:     cfg.Registry,
 		contact: map[string]contact{},
+	}
+	if h.reg == nil {
+		h.reg = views.Registry()
 	}
 	if h.cfg.Reactions == nil {
 		h.cfg.Reactions = views.HubReactions()
@@ -117,6 +135,16 @@ func Start(cfg Config) (*Hub, error) {
 	if h.cfg.Tasks == nil {
 		h.cfg.Tasks = views.HubTasks()
 	}
+	if h.cfg.MaxClockOffset <= 0 {
+		h.cfg.MaxClockOffset = replication.DefaultMaxOffset
+	}
+	switch {
+	case cfg.MinFreeBytes > 0:
+		h.disk = volume.NewGuard(cfg.DataDir, uint64(cfg.MinFreeBytes))
+	case cfg.MinFreeBytes == 0:
+		h.disk = volume.NewGuard(cfg.DataDir, 1<<30)
+	}
+	h.capabilities = Capabilities(h.reg, h.cfg.Tasks, h.cfg.Reactions)
 	if err := h.open(); err != nil {
 		h.closeStores()
 		return nil, err
@@ -130,8 +158,9 @@ func Start(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.srv = api.NewServer(routes)
-	h.wg.Add(3)
+	h.wg.Add(4)
 	go func() { defer h.wg.Done(); h.taskLoop(ctx) }()
+	go func() { defer h.wg.Done(); h.versionLoop(ctx) }()
 	go func() {
 		defer h.wg.Done()
 		if err := h.srv.Serve(h.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -157,6 +186,9 @@ func (h *Hub) open() error {
 	if err := os.MkdirAll(raftDir, 0o750); err != nil {
 		return err
 	}
+	if err := h.disk.Check(); err != nil {
+		return fmt.Errorf("hub: %w", err)
+	}
 	applied := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "branchline_events_applied_total", Help: "Events applied to the hub's views.",
 	})
@@ -164,7 +196,22 @@ func (h *Hub) open() error {
 		Name: "branchline_commit_seconds", Help: "Latency of a Push committed through Raft.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 	})
-	h.metrics.MustRegister(applied, h.commitSec)
+	h.metrics.MustRegister(applied, h.commitSec,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_disk_free_bytes", Help: "Free space on the data volume, as last checked.",
+		}, func() float64 { return float64(h.disk.Free()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_disk_full", Help: "1 while free space is under the reserve and new writes are refused.",
+		}, func() float64 {
+			if h.disk.Low() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_events_parked", Help: "Events in the global log not applied to this member's views until the cluster activates their kind.",
+		}, func() float64 { return float64(h.fsm.ParkedCount()) }),
+	)
 	var err error
 	h.fsm, err = openFSM(cfg.DataDir, h.reg, h.cfg.Tasks, h.log, func(n int) { applied.Add(float64(n)) })
 	if err != nil {
@@ -339,7 +386,12 @@ func (h *Hub) leaderURL() (string, string) {
 }
 
 // apply proposes a command through Raft and waits for it to be applied.
+// While this member's volume is under its reserve it proposes nothing new
+// (fault.ErrExhausted): every entry it proposes, it must also store.
 func (h *Hub) apply(cmd *hubv1.Command) (any, error) {
+	if err := h.disk.Check(); err != nil {
+		return nil, err
+	}
 	if cmd.TimeMs == 0 {
 		cmd.TimeMs = time.Now().UnixMilli()
 	}
@@ -478,8 +530,8 @@ func (h *Hub) closeStores() error {
 	return errors.Join(errs...)
 }
 
-// Ready reports whether the member knows a leader and holds the cluster's
-// initial state.
+// Ready reports whether the member knows a leader, holds the cluster's
+// initial state and has room on its volume.
 func (h *Hub) Ready() bool {
 	_, _, ok := h.fsm.Secret()
 	return ok && h.ready() == nil

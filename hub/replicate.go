@@ -51,8 +51,13 @@ func (s replicationService) checkBatch(node string, evs []*replicationv1.Event) 
 		if err := ev.Validate(); err != nil {
 			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("event %d: %w", i, err))
 		}
-		if err := s.h.reg.Check(ev); err != nil {
-			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("event %d (%s/%d): %w", i, ev.Origin, ev.Seq, err))
+		// A kind this member does not know comes from a newer release: it
+		// is committed and parked, and checked where it is applied once the
+		// cluster knows it (an invalid one is then a no-op, listed).
+		if s.h.reg.Known(ev.Kind) {
+			if err := s.h.reg.Check(ev); err != nil {
+				return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("event %d (%s/%d): %w", i, ev.Origin, ev.Seq, err))
+			}
 		}
 		if i > 0 && e.GetSeq() != evs[i-1].GetSeq()+1 {
 			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("event %d: seq %d does not follow %d", i, e.GetSeq(), evs[i-1].GetSeq()))
@@ -69,7 +74,19 @@ func (s replicationService) Push(ctx context.Context, req *connect.Request[repli
 	if err != nil {
 		return nil, err
 	}
-	s.h.touch(node, func(c *contact) { c.lastSeq = max(c.lastSeq, req.Msg.GetLastSeq()) })
+	m := req.Msg
+	now := time.Now()
+	s.h.touch(node, func(c *contact) {
+		c.lastSeq = max(c.lastSeq, m.GetLastSeq())
+		c.version, c.protocol = m.GetVersion(), m.GetProtocol()
+		if m.GetSentMs() > 0 {
+			c.offset, c.offsetAt = time.UnixMilli(m.GetSentMs()).Sub(now), now
+		}
+	})
+	if err := replication.ProtocolError("hub", "node "+node, m.GetProtocol()); err != nil {
+		s.h.log.Warn("push refused", "node", node, "err", err)
+		return nil, connect.NewError(connect.CodeFailedPrecondition, err)
+	}
 	evs := req.Msg.GetEvents()
 	if err := s.checkBatch(node, evs); err != nil {
 		s.h.log.Warn("push refused", "node", node, "err", err)
@@ -80,15 +97,30 @@ func (s replicationService) Push(ctx context.Context, req *connect.Request[repli
 		if err != nil {
 			return nil, api.Error(s.h.log, err)
 		}
-		return connect.NewResponse(&replicationv1.PushResponse{DurableSeq: seq}), nil
+		return connect.NewResponse(&replicationv1.PushResponse{DurableSeq: seq, Protocol: replication.Protocol, HubTimeMs: time.Now().UnixMilli()}), nil
 	}
 	start := time.Now()
-	res, err := s.h.apply(&hubv1.Command{Op: &hubv1.Command_Push{Push: &hubv1.Push{Origin: node, Events: evs}}})
+	res, err := s.h.apply(&hubv1.Command{TimeMs: start.UnixMilli(), Op: &hubv1.Command_Push{Push: &hubv1.Push{
+		Origin: node, Events: evs, MaxOffsetMs: s.h.cfg.MaxClockOffset.Milliseconds(),
+	}}})
 	if err != nil {
 		return nil, s.h.commandError(err)
 	}
 	s.h.commitSec.Observe(time.Since(start).Seconds())
 	pr := res.(*hubv1.PushResult)
+	if r := pr.GetClockRefusedSeq(); r != 0 {
+		stamp := replication.HLC(pr.GetClockRefusedHlc())
+		why := fmt.Sprintf("event %d is stamped %s, more than the max clock offset (%s) ahead of the hub's clock: "+
+			"the branch computer's clock is ahead (or was, when it made the event)", r, stamp, s.h.cfg.MaxClockOffset)
+		s.h.touch(node, func(c *contact) { c.stuck, c.stuckSeq, c.stuckStamp = why, r, stamp })
+		s.h.log.Warn("push refused: clock", "node", node, "seq", r, "stamp", stamp.String(), "offset", time.UnixMilli(m.GetSentMs()).Sub(start))
+		ce := connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("node %s: %s; nothing of the batch was committed", node, why))
+		ce.Meta().Set(replication.ClockRefusedHeader, strconv.FormatUint(r, 10))
+		ce.Meta().Set(replication.GapHeader, strconv.FormatUint(pr.GetDurableSeq(), 10))
+		ce.Meta().Set(replication.HubTimeHeader, strconv.FormatInt(start.UnixMilli(), 10))
+		return nil, ce
+	}
+	s.h.touch(node, func(c *contact) { c.stuck, c.stuckSeq, c.stuckStamp = "", 0, 0 })
 	if pr.GetGap() {
 		ce := connect.NewError(connect.CodeFailedPrecondition,
 			fmt.Errorf("batch starts at seq %d but the hub holds %s up to %d: resend from %d",
@@ -96,7 +128,7 @@ func (s replicationService) Push(ctx context.Context, req *connect.Request[repli
 		ce.Meta().Set(replication.GapHeader, strconv.FormatUint(pr.GetDurableSeq(), 10))
 		return nil, ce
 	}
-	return connect.NewResponse(&replicationv1.PushResponse{DurableSeq: pr.GetDurableSeq()}), nil
+	return connect.NewResponse(&replicationv1.PushResponse{DurableSeq: pr.GetDurableSeq(), Protocol: replication.Protocol, HubTimeMs: time.Now().UnixMilli()}), nil
 }
 
 // Pull streams committed events after the cursor, then live-tails new
@@ -106,6 +138,9 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 	node, err := callingNode(ctx)
 	if err != nil {
 		return err
+	}
+	if err := replication.ProtocolError("hub", "node "+node, req.Msg.GetProtocol()); err != nil {
+		return connect.NewError(connect.CodeFailedPrecondition, err)
 	}
 	kinds := map[string]bool{}
 	for _, k := range req.Msg.GetKinds() {
@@ -142,7 +177,8 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 			if err != nil {
 				return api.Error(s.h.log, err)
 			}
-			if err := stream.Send(&replicationv1.PullResponse{Events: evs, Position: pos, Head: st.Head, HeadTimeMs: st.HeadMs}); err != nil {
+			if err := stream.Send(&replicationv1.PullResponse{Events: evs, Position: pos, Head: st.Head, HeadTimeMs: st.HeadMs,
+				Protocol: replication.Protocol, HubTimeMs: time.Now().UnixMilli()}); err != nil {
 				return err
 			}
 			cursor = pos
@@ -154,7 +190,8 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 			return nil
 		case <-changed:
 		case <-beat.C:
-			if err := stream.Send(&replicationv1.PullResponse{Position: cursor, Head: st.Head, HeadTimeMs: st.HeadMs}); err != nil {
+			if err := stream.Send(&replicationv1.PullResponse{Position: cursor, Head: st.Head, HeadTimeMs: st.HeadMs,
+				Protocol: replication.Protocol, HubTimeMs: time.Now().UnixMilli()}); err != nil {
 				return err
 			}
 			beat.Reset(pullHeartbeat)
@@ -165,9 +202,16 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 // contact is what this member last heard from a node. It is kept in
 // memory: after a restart the member knows again at the node's next call.
 type contact struct {
-	at      time.Time
-	lastSeq uint64 // the node's highest seq, as reported
-	cursor  uint64 // the position the node has applied, as far as this member streamed it
+	at         time.Time
+	lastSeq    uint64 // the node's highest seq, as reported
+	cursor     uint64 // the position the node has applied, as far as this member streamed it
+	offset     time.Duration
+	offsetAt   time.Time // when offset (node clock - hub clock) was measured, at a Push
+	stuck      string    // why the last push was refused, if it was
+	stuckSeq   uint64    // the event refused for its clock stamp
+	stuckStamp replication.HLC
+	version    string
+	protocol   uint32
 }
 
 // touch records that node was heard from, updating what update changes.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -35,8 +36,10 @@ const HubActor = "hub"
 // act on it: the second sees what the first did.
 func (f *fsm) applyTask(tx replication.Tx, vb *replication.Batch, name string, timeMs int64, st *headState, events *int) (any, error) {
 	task, ok := f.tasks[name]
-	if !ok {
-		return errRejected{connect.CodeInvalidArgument, fmt.Sprintf("unknown hub task %q", name)}, nil
+	if !ok || !f.isActive("task:"+name) {
+		// Deterministic: the cluster version is part of the state, and a
+		// task is active only once every member knows it.
+		return errRejected{connect.CodeInvalidArgument, fmt.Sprintf("hub task %q is not active in this cluster", name)}, nil
 	}
 	drafts, err := task(vb.Views(), time.UnixMilli(timeMs))
 	if err != nil {
@@ -62,16 +65,21 @@ func (f *fsm) applyTask(tx replication.Tx, vb *replication.Batch, name string, t
 // it must be deterministic; it returns no events for most events.
 type Reaction = views.HubReaction
 
-// react runs the reactions on a pushed event just committed. A reaction
-// cannot refuse the push (the node's outbox would be stuck behind it);
-// its failures are logged, alike on every member, and nothing is made.
+// react runs the reactions on a pushed event just committed, in name
+// order. A reaction cannot refuse the push (the node's outbox would be
+// stuck behind it); its failures are logged, alike on every member, and
+// nothing is made. Only active reactions run, and only on events of an
+// active kind: what a member's build alone knows must not decide.
 func (f *fsm) react(tx replication.Tx, vb *replication.Batch, e *replicationv1.Event, timeMs int64, st *headState, events *int) error {
-	if len(f.reactions) == 0 {
+	if len(f.reactions) == 0 || !f.isActive(e.GetKind()) {
 		return nil
 	}
 	ev := replication.FromProto(e)
-	for _, r := range f.reactions {
-		drafts, err := r(vb.Views(), ev)
+	for _, name := range slices.Sorted(maps.Keys(f.reactions)) {
+		if !f.isActive("reaction:" + name) {
+			continue
+		}
+		drafts, err := f.reactions[name](vb.Views(), ev)
 		if err != nil || len(drafts) == 0 {
 			if err != nil {
 				f.log.Error("hub reaction failed", "event", ev.String(), "err", err)
@@ -167,6 +175,9 @@ func (h *Hub) taskLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			if !h.taskActive(name) {
+				continue
+			}
 			if err := h.RunTask(name); err != nil {
 				h.log.Warn("hub task", "task", name, "err", err)
 			}
@@ -195,4 +206,11 @@ func (h *Hub) RunTask(name string) error {
 	}
 	_, err = h.apply(&hubv1.Command{TimeMs: now.UnixMilli(), Op: &hubv1.Command_RunTask{RunTask: &hubv1.RunTask{Name: name}}})
 	return err
+}
+
+// taskActive reports whether the committed cluster version includes task
+// name, so that proposing it is not refused.
+func (h *Hub) taskActive(name string) bool {
+	active, err := h.fsm.ActiveCapabilities()
+	return err == nil && (active == nil || slices.Contains(active, "task:"+name))
 }

@@ -128,7 +128,7 @@ func TestReactionFollowsThePushedEvent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.reactions = []Reaction{second}
+		f.reactions = map[string]Reaction{"second": second}
 		t.Cleanup(func() { f.close() })
 		return f
 	}

@@ -63,18 +63,32 @@ func (l badgerLogger) Infof(f string, a ...any)    { l.log.Debug(fmt.Sprintf(f, 
 func (l badgerLogger) Debugf(f string, a ...any)   { l.log.Debug(fmt.Sprintf(f, a...)) }
 
 // badgerOptions sizes Badger for a branch PC: a few hundred MB of memory
-// at most, every commit synced before it is acknowledged.
-func badgerOptions(dir string, log *slog.Logger) badger.Options {
+// at most, every commit synced before it is acknowledged. memTable 0 means
+// 32 MiB.
+func badgerOptions(dir string, log *slog.Logger, memTable int64) badger.Options {
+	if memTable <= 0 {
+		memTable = 32 << 20
+	}
 	return badger.DefaultOptions(dir).
 		WithSyncWrites(true).
 		WithLogger(badgerLogger{log}).
-		WithMemTableSize(32 << 20).
+		WithMemTableSize(memTable).
 		WithNumMemtables(3).
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(8).
 		WithBlockCacheSize(64 << 20).
 		WithIndexCacheSize(32 << 20).
 		WithNumCompactors(2).
-		WithValueLogFileSize(256 << 20).
+		WithValueLogFileSize(min(256<<20, 8*memTable)).
 		WithDetectConflicts(false) // one writer goroutine; readers use read-only txns
+}
+
+// defaultMinFree is the free space a node keeps in reserve on its data
+// volume (see diskGuard): what Badger may write without being asked once
+// the node stops writing — the memtable log being filled (a sparse,
+// memory-mapped file of twice the memtable size), the flush of every
+// memtable waiting to become a table, and one value-log file rewritten by
+// garbage collection. With the default sizes: 2×32 + 3×32 + 256 = 416 MiB.
+func defaultMinFree(o badger.Options) uint64 {
+	return uint64(2*o.MemTableSize + int64(o.NumMemtables)*o.MemTableSize + o.ValueLogFileSize)
 }

@@ -28,6 +28,7 @@ import (
 	"branchline/gen/branchline/pickup/v1/pickupv1connect"
 	"branchline/gen/branchline/warehouse/v1/warehousev1connect"
 	"branchline/replication"
+	"branchline/version"
 	"branchline/views"
 	"branchline/web"
 )
@@ -43,7 +44,20 @@ type Config struct {
 	AdminPassword string          // the local admin's password, needed on first start
 	MetricsToken  string          // bearer token for /metrics; empty: loopback only
 	Telephony     TelephonyConfig // SIP switch; zero value: no SIP
-	Log           *slog.Logger
+	// Registry applies the events; nil: every kind of this release
+	// (views.Registry). A test of upgrades passes an older one.
+	Registry *replication.Registry
+	// MaxClockOffset bounds how far ahead of this node's wall clock a
+	// pulled event's stamp may move its clock (0: the default, see
+	// replication.DefaultMaxOffset).
+	MaxClockOffset time.Duration
+	// MinFreeBytes is the free space on the data volume under which the
+	// node refuses writes (0: sized from Badger's settings; <0: never).
+	MinFreeBytes int64
+	// MemTableSize sizes Badger's memtables (0: 32 MiB); a node on a small
+	// volume (a test's) uses smaller ones.
+	MemTableSize int64
+	Log          *slog.Logger
 }
 
 // Node is a running node.
@@ -89,9 +103,29 @@ func Start(cfg Config) (*Node, error) {
 		Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14),
 	})
 	reg.MustRegister(applied, commitSec)
-	store, err := OpenStore(cfg.DataDir, cfg.ID, views.Registry(), log, Observer{
-		Committed: func(d time.Duration, _ int) { commitSec.Observe(d.Seconds()) },
-		Applied:   func(n int) { applied.Add(float64(n)) },
+	parked := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "branchline_events_parked_total", Help: "Pulled events parked because this release does not know their kind (or their origin waits behind such an event).",
+	})
+	ignored := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "branchline_clock_stamps_ignored_total", Help: "Pulled events stamped beyond the max clock offset, which the node's clock did not follow.",
+	})
+	reg.MustRegister(parked, ignored)
+	if cfg.Registry == nil {
+		cfg.Registry = views.Registry()
+	}
+	store, err := OpenStore(StoreConfig{
+		Dir: cfg.DataDir, ID: cfg.ID, Registry: cfg.Registry, Log: log,
+		MaxClockOffset: cfg.MaxClockOffset, MinFreeBytes: cfg.MinFreeBytes, MemTableSize: cfg.MemTableSize,
+		Observer: Observer{
+			Committed: func(d time.Duration, _ int) { commitSec.Observe(d.Seconds()) },
+			Applied:   func(n int) { applied.Add(float64(n)) },
+			Parked:    func(n int) { parked.Add(float64(n)) },
+			ClockIgnored: func(ev *replication.Event) {
+				ignored.Inc()
+				log.Warn("pulled event stamped beyond the max clock offset: applied, but the clock does not follow it",
+					"event", ev.String(), "stamp", ev.HLC.String())
+			},
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -112,6 +146,18 @@ func Start(cfg Config) (*Node, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "branchline_replication_lag_seconds", Help: "Time since the node last held everything the hub committed.",
 		}, func() float64 { return n.lag(time.Now()).Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_events_parked", Help: "Events kept unapplied until this node is upgraded.",
+		}, func() float64 { return float64(store.Views().ParkedCount()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_disk_free_bytes", Help: "Free space on the data volume, as last checked.",
+		}, func() float64 { return float64(store.Disk().Free()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_disk_full", Help: "1 while free space is under the reserve and writes are refused.",
+		}, func() float64 { return b2f(store.Disk().Low()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_clock_offset_seconds", Help: "This node's wall clock minus the hub's, as the last Pull measured it.",
+		}, func() float64 { return n.clockOffset().Seconds() }),
 	)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -191,11 +237,11 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	accessSvc := &api.AccessService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Log: n.log}
 	mux.Handle(accessv1connect.NewAccessServiceHandler(accessSvc, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status}, opts...))
-	api.MountOps(mux, n.metrics, func() error { return nil }, n.cfg.MetricsToken)
+	api.MountOps(mux, n.metrics, n.ready, n.cfg.MetricsToken)
 	ui, err := web.New(web.Config{
-		Site: n.cfg.ID, Login: dir.Login, Throttle: throttle, Audit: audit, Sessions: sessions{n.store.DB()},
+		Site: n.cfg.ID, Login: dir.Login, Throttle: throttle, Audit: audit, Sessions: newSessions(n.store.DB(), n.store.Disk()),
 		Grants: grants, Customers: customers, Access: accessSvc, Blacklist: blacklist, Members: members, Telephony: tel.service,
-		Pickups: pickups, Warehouse: stock, Broker: n.broker, Log: n.log,
+		Pickups: pickups, Warehouse: stock, Broker: n.broker, Log: n.log, Alerts: n.alerts,
 	})
 	if err != nil {
 		return nil, err
@@ -234,14 +280,23 @@ func ts(t time.Time) *timestamppb.Timestamp {
 
 func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
 	p := n.store.Progress()
+	v := n.store.Views()
 	st := &adminv1.StatusResponse{
-		Id:              n.cfg.ID,
-		Role:            "node",
-		AppliedPosition: p.Cursor,
-		OutboxPending:   p.LastSeq - p.Pushed,
-		Digest:          n.store.Views().Digest().String(),
-		LastSeq:         p.LastSeq,
-		EventsApplied:   n.store.Views().AppliedCount(),
+		Id:                    n.cfg.ID,
+		Role:                  "node",
+		AppliedPosition:       p.Cursor,
+		OutboxPending:         p.LastSeq - p.Pushed,
+		Digest:                v.Digest().String(),
+		LastSeq:               p.LastSeq,
+		EventsApplied:         v.AppliedCount(),
+		EventsParked:          v.ParkedCount(),
+		EventsInvalid:         v.InvalidCount(),
+		Version:               version.String(),
+		ProtocolVersion:       replication.Protocol,
+		DiskFull:              n.store.Disk().Low(),
+		DiskFreeBytes:         n.store.Disk().Free(),
+		ClockOffsetSeconds:    n.clockOffset().Seconds(),
+		MaxClockOffsetSeconds: n.store.Clock().MaxOffset().Seconds(),
 	}
 	if n.syncer != nil {
 		ss := n.syncer.status(time.Now())
@@ -250,6 +305,39 @@ func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
 		st.ReplicationLagSeconds = ss.Lag.Seconds()
 	}
 	return st, nil
+}
+
+// ready is /readyz: a node whose volume is full serves reads but is not
+// ready for work.
+func (n *Node) ready() error {
+	return n.store.Disk().Check()
+}
+
+// clockOffset is this node's wall clock minus the hub's, as last measured.
+func (n *Node) clockOffset() time.Duration {
+	if n.syncer == nil {
+		return 0
+	}
+	return n.syncer.clockOffset()
+}
+
+// alerts are the conditions every page of the node's UI shows.
+func (n *Node) alerts() []web.Alert {
+	var out []web.Alert
+	if d := n.store.Disk(); d.Low() {
+		out = append(out, web.Alert{Key: "alert.disk_full", Args: []any{d.Free() >> 20}})
+	}
+	if off := n.clockOffset(); off.Abs() > n.store.Clock().MaxOffset()/2 {
+		out = append(out, web.Alert{Key: "alert.clock_off", Args: []any{off.Round(time.Second).String()}})
+	}
+	return out
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // gcLoop reclaims Badger value-log space, which Badger does not do by itself.
@@ -261,7 +349,8 @@ func (n *Node) gcLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for n.store.DB().RunValueLogGC(0.5) == nil {
+			// Garbage collection writes: not while the volume is full.
+			for n.store.Disk().Check() == nil && n.store.DB().RunValueLogGC(0.5) == nil {
 			}
 		}
 	}

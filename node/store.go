@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"branchline/replication"
+	"branchline/volume"
 )
 
 // Keys of the node's store besides the views (see replication.ViewPrefix).
@@ -22,11 +24,15 @@ import (
 //	node \0 hlc     highest HLC handed out or observed
 //	node \0 cursor  hub position applied up to, and its commit time
 //	node \0 pushed  highest own seq the hub acknowledged as durable
+//	node \0 rebuild why the views must be rebuilt from the hub, if they must
 var (
 	seqKey    = replication.Key("node", "seq")
 	hlcKey    = replication.Key("node", "hlc")
 	cursorKey = replication.Key("node", "cursor")
 	pushedKey = replication.Key("node", "pushed")
+	// rebuildKey, when present, says why the views must be rebuilt from
+	// the hub: they hold stamps the rest of the company never will.
+	rebuildKey = replication.Key("node", "rebuild")
 	outPrefix = []byte("o\x00")
 )
 
@@ -55,6 +61,10 @@ func putU64(v uint64) []byte {
 type request struct {
 	actor  string
 	cmd    replication.Command
+	// own, when set, rewrites the node's own log in the transaction (see
+	// Restamp); it returns how many events it changed in n.
+	own    func(txn *badger.Txn) (int, error)
+	n      int
 	remote []*replication.Event
 	pos    uint64 // hub position after remote
 	posMs  int64  // commit time of pos
@@ -77,6 +87,7 @@ type Store struct {
 	clock *replication.Clock
 	log   *slog.Logger
 	obs   Observer
+	disk  *volume.Guard
 
 	reqs    chan *request
 	stop    chan struct{}
@@ -95,22 +106,67 @@ type Store struct {
 type Observer struct {
 	Committed func(d time.Duration, events int) // one transaction committed
 	Applied   func(n int)                       // events applied to views
+	// Parked is told of pulled events kept unapplied: their kind is
+	// unknown to this release (or their origin waits behind such an event).
+	Parked func(n int)
+	// ClockIgnored is told of a pulled event stamped beyond the clock's
+	// bound, which the clock did not follow.
+	ClockIgnored func(ev *replication.Event)
+}
+
+// StoreConfig is what OpenStore needs.
+type StoreConfig struct {
+	Dir      string
+	ID       string // the node's id, the origin of its events
+	Registry *replication.Registry
+	Log      *slog.Logger
+	Observer Observer
+	// MaxClockOffset bounds how far ahead of the wall clock a stamp may be
+	// followed (0: replication.DefaultMaxOffset).
+	MaxClockOffset time.Duration
+	// MinFreeBytes is the free space on the data volume under which writes
+	// are refused (0: sized from Badger's settings, see defaultMinFree; <0:
+	// never refuse).
+	MinFreeBytes int64
+	// MemTableSize sizes Badger's memtables (0: 32 MiB); tests on a small
+	// filesystem make it smaller.
+	MemTableSize int64
 }
 
 // maxGroup bounds how many requests share one transaction.
 const maxGroup = 256
 
-// OpenStore opens (or creates) the store of node id in dir.
-func OpenStore(dir, id string, reg *replication.Registry, log *slog.Logger, obs Observer) (*Store, error) {
+// OpenStore opens (or creates) the store of a node.
+func OpenStore(cfg StoreConfig) (*Store, error) {
+	id, dir, reg, log := cfg.ID, cfg.Dir, cfg.Registry, cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
 	if !replication.ValidNodeID(id) {
 		return nil, fmt.Errorf("node id %q: %w", id, replication.ErrInvalidID)
 	}
-	db, err := badger.Open(badgerOptions(dir, log))
+	opts := badgerOptions(dir, log, cfg.MemTableSize)
+	var disk *volume.Guard
+	switch {
+	case cfg.MinFreeBytes > 0:
+		disk = volume.NewGuard(dir, uint64(cfg.MinFreeBytes))
+	case cfg.MinFreeBytes == 0:
+		disk = volume.NewGuard(dir, defaultMinFree(opts))
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	if err := disk.Check(); err != nil {
+		// Opening writes (a new memtable log, the manifest): refuse to
+		// start rather than die of SIGBUS on the way.
+		return nil, fmt.Errorf("open store in %s: %w", dir, err)
+	}
+	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open badger in %s: %w", dir, err)
 	}
 	s := &Store{
-		id: id, db: db, log: log, obs: obs,
+		id: id, db: db, log: log, obs: cfg.Observer, disk: disk,
 		reqs: make(chan *request, maxGroup), stop: make(chan struct{}), stopped: make(chan struct{}),
 		notify: make(chan struct{}),
 	}
@@ -145,9 +201,41 @@ func OpenStore(dir, id string, reg *replication.Registry, log *slog.Logger, obs 
 		db.Close()
 		return nil, fmt.Errorf("load node state: %w", err)
 	}
-	s.clock = replication.NewClock(nil, floor)
+	s.clock = replication.NewClock(nil, floor, cfg.MaxClockOffset)
+	if ig := s.clock.Ignored(); ig != 0 {
+		log.Warn("the store's clock had followed a stamp beyond the max clock offset; starting from the wall clock",
+			"stamp", ig.String(), "max_offset", s.clock.MaxOffset())
+	}
+	if err := s.unpark(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("apply parked events: %w", err)
+	}
 	go s.run()
 	return s, nil
+}
+
+// unpark applies the events an older release parked whose kinds this
+// release knows, before anything else is written.
+func (s *Store) unpark() error {
+	if s.views.ParkedCount() == 0 {
+		return nil
+	}
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	b := s.views.Begin(badgerTx{txn})
+	n, err := b.Unpark()
+	if err != nil || n == 0 {
+		return err
+	}
+	if err := b.Finish(); err != nil {
+		return err
+	}
+	if err := txn.Commit(); err != nil {
+		return err
+	}
+	b.Commit()
+	s.log.Info("applied parked events", "events", n, "still_parked", s.views.ParkedCount())
+	return nil
 }
 
 // ID is the node's id, the origin of its events.
@@ -245,6 +333,13 @@ func (s *Store) run() {
 				break fill
 			}
 		}
+		if err := s.disk.Check(); err != nil {
+			for _, r := range group {
+				r.events, r.err = nil, err
+				close(r.done)
+			}
+			continue
+		}
 		s.commit(group)
 	}
 }
@@ -280,9 +375,17 @@ func (s *Store) tryCommit(group []*request) error {
 	seq, cursor, cursorMs := s.lastSeq, s.cursor, s.cursorMs
 	s.mu.Unlock()
 	firstSeq := seq
-	events := 0
+	events, parked := 0, 0
 	for _, r := range group {
 		r.events, r.err = nil, nil
+		if r.own != nil {
+			n, err := r.own(txn)
+			if err != nil {
+				return err
+			}
+			r.n = n
+			continue
+		}
 		if r.cmd != nil {
 			drafts, err := r.cmd(b.Views())
 			if err != nil {
@@ -294,11 +397,16 @@ func (s *Store) tryCommit(group []*request) error {
 				if err != nil {
 					return fmt.Errorf("encode %s: %w", d.Kind, err)
 				}
-				seq++
 				ev := &replication.Event{
-					Origin: s.id, Seq: seq, HLC: s.clock.Now(), Kind: d.Kind,
+					Origin: s.id, Seq: seq + 1, HLC: s.clock.Now(), Kind: d.Kind,
 					Entity: d.Entity, Actor: r.actor, Body: body,
 				}
+				// An event the hub would refuse would stop this node's
+				// outbox for good: refuse the command instead.
+				if err := s.views.Registry().Check(ev); err != nil {
+					return fmt.Errorf("command made an invalid event: %w", err)
+				}
+				seq++
 				enc, err := ev.Marshal()
 				if err != nil {
 					return err
@@ -317,17 +425,23 @@ func (s *Store) tryCommit(group []*request) error {
 			continue
 		}
 		for _, ev := range r.remote {
-			s.clock.Observe(ev.HLC)
+			if !s.clock.Observe(ev.HLC) && s.obs.ClockIgnored != nil {
+				s.obs.ClockIgnored(ev)
+			}
 			out, err := b.Apply(ev)
 			if err != nil {
 				return err
 			}
-			if out == replication.Applied {
+			switch out {
+			case replication.Applied:
 				events++
-			} else if out == replication.Skipped {
-				s.log.Warn("event skipped: unknown kind or undecodable body", "event", ev.String())
+			case replication.Parked:
+				parked++
+			case replication.Invalid:
+				s.log.Warn("invalid event: recorded and not applied", "event", ev.String())
 			}
 		}
+
 		if r.pos > cursor {
 			cursor, cursorMs = r.pos, r.posMs
 		}
@@ -363,8 +477,61 @@ func (s *Store) tryCommit(group []*request) error {
 	if s.obs.Applied != nil && events > 0 {
 		s.obs.Applied(events)
 	}
+	if parked > 0 {
+		s.log.Warn("events parked until this node is upgraded", "events", parked, "parked", s.views.ParkedCount())
+		if s.obs.Parked != nil {
+			s.obs.Parked(parked)
+		}
+	}
 	return nil
 }
+
+// Restamp gives a fresh stamp to each own event after seq durable (which
+// the hub does not hold) that is stamped beyond the clock's bound. Only a
+// store whose clock followed a poisoned stamp before clocks were bounded
+// holds such events; the hub refuses them, and without new stamps they
+// would hold back the outbox for good. Views already applied them with
+// the old stamps, so the store is marked for a rebuild of its views from
+// the hub (see rebuildKey), after which they are applied again.
+func (s *Store) Restamp(ctx context.Context, durable uint64) (int, error) {
+	r := &request{done: make(chan struct{}), own: func(txn *badger.Txn) (int, error) {
+		bound := s.clock.Bound()
+		tx := badgerTx{txn}
+		var stale []*replication.Event
+		err := tx.Scan(outPrefix, outKey(durable+1), func(_, v []byte) (bool, error) {
+			ev, err := replication.UnmarshalEvent(v)
+			if err != nil {
+				return false, err
+			}
+			if ev.HLC > bound {
+				stale = append(stale, ev)
+			}
+			return true, nil
+		})
+		if err != nil || len(stale) == 0 {
+			return 0, err
+		}
+		for _, ev := range stale {
+			ev.HLC = s.clock.Now()
+			enc, err := ev.Marshal()
+			if err != nil {
+				return 0, err
+			}
+			if err := txn.Set(outKey(ev.Seq), enc); err != nil {
+				return 0, err
+			}
+		}
+		return len(stale), txn.Set(rebuildKey, []byte("restamped"))
+	}}
+	if err := s.submit(ctx, r); err != nil {
+		return 0, err
+	}
+	return r.n, r.err
+}
+
+// Disk watches the free space of the store's volume; writes are refused
+// while it is low.
+func (s *Store) Disk() *volume.Guard { return s.disk }
 
 // Close stops the writer after the requests already submitted and closes
 // Badger.
@@ -431,6 +598,11 @@ func (s *Store) SetPushed(seq uint64) error {
 	}
 	s.pushed = seq
 	s.mu.Unlock()
+	if s.disk.Low() {
+		// Kept in memory only: after a restart the node resends from the
+		// last mark written, which the hub drops as duplicates.
+		return nil
+	}
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	if err := wb.Set(pushedKey, putU64(seq)); err != nil {

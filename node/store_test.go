@@ -43,7 +43,7 @@ func testRegistry() *replication.Registry {
 
 func openTestStore(t testing.TB, dir string) *Store {
 	t.Helper()
-	s, err := OpenStore(dir, "sh-pudong", testRegistry(), slog.New(slog.DiscardHandler), Observer{})
+	s, err := OpenStore(StoreConfig{Dir: dir, ID: "sh-pudong", Registry: testRegistry(), Log: slog.New(slog.DiscardHandler), Observer: Observer{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func sameEvents(a, b []*replication.Event) error {
 
 func TestOpenStoreRefusesBadID(t *testing.T) {
 	for _, id := range []string{"", "SH", "-sh", "sh pudong", strings.Repeat("a", 65)} {
-		if s, err := OpenStore(t.TempDir(), id, testRegistry(), slog.New(slog.DiscardHandler), Observer{}); err == nil {
+		if s, err := OpenStore(StoreConfig{Dir: t.TempDir(), ID: id, Registry: testRegistry(), Log: slog.New(slog.DiscardHandler), Observer: Observer{}}); err == nil {
 			s.Close()
 			t.Errorf("OpenStore with id %q succeeded", id)
 		}
@@ -133,10 +133,10 @@ func TestOpenStoreRefusesBadID(t *testing.T) {
 func TestExecAppendsAndApplies(t *testing.T) {
 	var mu sync.Mutex
 	committed, applied := 0, 0
-	s, err := OpenStore(t.TempDir(), "sh-pudong", testRegistry(), slog.New(slog.DiscardHandler), Observer{
+	s, err := OpenStore(StoreConfig{Dir: t.TempDir(), ID: "sh-pudong", Registry: testRegistry(), Log: slog.New(slog.DiscardHandler), Observer: Observer{
 		Committed: func(_ time.Duration, n int) { mu.Lock(); committed += n; mu.Unlock() },
 		Applied:   func(n int) { mu.Lock(); applied += n; mu.Unlock() },
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,8 +300,10 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if _, err := s.Exec(ctx, "alice", set("a=1", "b=2")); err != nil {
 		t.Fatal(err)
 	}
+	// Ahead of this clock, within the max offset, so the clock follows it.
+	ahead := time.Now().Add(replication.DefaultMaxOffset / 2).UnixMilli()
 	remote := []*replication.Event{
-		{Origin: "bj-chaoyang", Seq: 1, HLC: replication.MakeHLC(4_000_000_000_000, 0), Kind: kindSet, Body: mustMarshal(wrapperspb.String("c=3"))},
+		{Origin: "bj-chaoyang", Seq: 1, HLC: replication.MakeHLC(ahead, 0), Kind: kindSet, Body: mustMarshal(wrapperspb.String("c=3"))},
 	}
 	if err := s.ApplyRemote(ctx, remote, 17, 1234); err != nil {
 		t.Fatal(err)
@@ -344,7 +346,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 		}
 	}
 	// The clock resumes after everything it handed out or observed (the
-	// remote event is far in the future), and seqs go on without a gap.
+	// remote event is ahead of the wall clock), and seqs go on without a gap.
 	if s.Clock().Last() < last {
 		t.Errorf("clock floor %v after reopen, below %v", s.Clock().Last(), last)
 	}
@@ -456,10 +458,12 @@ func TestApplyRemote(t *testing.T) {
 		{"overlapping batch", remoteEvents("bj-chaoyang", 2, 6, "x"), 6, 6, 6, nil},
 		{"a stale position does not move the cursor back", nil, 2, 6, 6, nil},
 		{"another origin", remoteEvents("gz-tianhe", 1, 2, "y"), 8, 8, 8, nil},
-		{"unknown kind is skipped but recorded", []*replication.Event{{Origin: "gz-tianhe", Seq: 3, HLC: 9, Kind: "test.future"}}, 9, 8, 9, nil},
-		{"the skipped event again", []*replication.Event{{Origin: "gz-tianhe", Seq: 3, HLC: 9, Kind: "test.future"}}, 9, 8, 9, nil},
+		{"unknown kind is parked and recorded", []*replication.Event{{Origin: "gz-tianhe", Seq: 3, HLC: 9, Kind: "test.future"}}, 9, 8, 9, nil},
+		{"the parked event again", []*replication.Event{{Origin: "gz-tianhe", Seq: 3, HLC: 9, Kind: "test.future"}}, 9, 8, 9, nil},
+		// gz-tianhe's later events now wait behind its parked one: the
+		// failing apply is another origin's.
 		{"a failing apply takes the whole batch and the cursor with it",
-			append(remoteEvents("gz-tianhe", 4, 4, "y"), &replication.Event{Origin: "gz-tianhe", Seq: 5, HLC: 10, Kind: kindFail, Body: mustMarshal(wrapperspb.String("x"))}), 12, 8, 9, errDisk},
+			append(remoteEvents("sz-nanshan", 1, 1, "y"), &replication.Event{Origin: "sz-nanshan", Seq: 2, HLC: 10, Kind: kindFail, Body: mustMarshal(wrapperspb.String("x"))}), 12, 8, 9, errDisk},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -476,7 +480,7 @@ func TestApplyRemote(t *testing.T) {
 			checkDigest(t, s)
 		})
 	}
-	if _, ok := get(t, s, "gz-tianhe4"); ok {
+	if _, ok := get(t, s, "sz-nanshan1"); ok {
 		t.Error("an event of the failed batch was applied")
 	}
 	if v, _ := get(t, s, "bj-chaoyang6"); v != "x" {
@@ -485,7 +489,7 @@ func TestApplyRemote(t *testing.T) {
 	// The applied seqs went in the same transactions as the views.
 	var seqs []uint64
 	if err := s.db.View(func(txn *badger.Txn) error {
-		for _, o := range []string{"bj-chaoyang", "gz-tianhe"} {
+		for _, o := range []string{"bj-chaoyang", "gz-tianhe", "sz-nanshan"} {
 			n, err := replication.AppliedSeq(badgerTx{txn}, o)
 			if err != nil {
 				return err
@@ -496,8 +500,8 @@ func TestApplyRemote(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(seqs, []uint64{6, 3}) {
-		t.Errorf("applied seqs %v, want [6 3]", seqs)
+	if !slices.Equal(seqs, []uint64{6, 3, 0}) {
+		t.Errorf("applied seqs %v, want [6 3 0]", seqs)
 	}
 	if p := s.Progress(); p.LastSeq != 0 {
 		t.Errorf("remote events counted as own: %+v", p)

@@ -17,6 +17,7 @@ import (
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/gen/branchline/replication/v1/replicationv1connect"
 	"branchline/replication"
+	"branchline/version"
 )
 
 // syncer ships the node's own events to the hub and applies what the hub
@@ -44,6 +45,8 @@ type syncer struct {
 	caughtUp   bool
 	caughtUpAt time.Time
 	lastErr    string
+	offset     time.Duration // this node's wall clock minus the hub's
+	stuck      string        // why the hub refuses the outbox, if it does
 }
 
 func newSyncer(store *Store, urls []string, token string, hc *http.Client, log *slog.Logger) *syncer {
@@ -85,6 +88,10 @@ func (b *backoff) wait(ctx context.Context) {
 func (s *syncer) pushLoop(ctx context.Context) {
 	var bo backoff
 	member := rand.N(len(s.clients))
+	// upTo, when not 0, is the last seq the next push may carry: the hub
+	// refused a later one for its clock stamp, and the events before it
+	// go first.
+	var upTo uint64
 	for ctx.Err() == nil {
 		committed := s.store.Committed()
 		p := s.store.Progress()
@@ -95,20 +102,35 @@ func (s *syncer) pushLoop(ctx context.Context) {
 			}
 			continue
 		}
-		evs, err := s.store.Outbox(p.Pushed, replication.MaxBatchEvents, replication.MaxBatchBytes)
+		limit := replication.MaxBatchEvents
+		if upTo > p.Pushed {
+			limit = int(min(upTo-p.Pushed, uint64(limit)))
+		}
+		evs, err := s.store.Outbox(p.Pushed, limit, replication.MaxBatchBytes)
 		if err != nil {
 			s.fail("read outbox", err)
 			bo.wait(ctx)
 			continue
 		}
-		req := &replicationv1.PushRequest{Events: make([]*replicationv1.Event, len(evs)), LastSeq: p.LastSeq}
+		req := &replicationv1.PushRequest{
+			Events: make([]*replicationv1.Event, len(evs)), LastSeq: p.LastSeq,
+			Protocol: replication.Protocol, SentMs: time.Now().UnixMilli(), Version: version.String(),
+		}
 		for i, ev := range evs {
 			req.Events[i] = ev.ToProto()
 		}
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		resp, err := s.clients[member].Push(cctx, connect.NewRequest(req))
 		cancel()
+		if err == nil {
+			err = replication.ProtocolError("node", "hub "+s.urls[member], resp.Msg.GetProtocol())
+		}
 		if err != nil {
+			if r, ok := clockRefused(err); ok {
+				upTo = s.clockRefused(ctx, r, evs)
+				bo.wait(ctx)
+				continue
+			}
 			if durable, ok := gapDurable(err); ok {
 				// The hub holds less than this node thought: resend from there.
 				s.log.Warn("hub asks to resend", "from", durable+1)
@@ -127,9 +149,83 @@ func (s *syncer) pushLoop(ctx context.Context) {
 		}
 		bo.reset()
 		s.mu.Lock()
-		s.lastPush, s.pushURL = time.Now(), s.urls[member]
+		s.lastPush, s.pushURL, s.stuck = time.Now(), s.urls[member], ""
 		s.mu.Unlock()
+		if upTo != 0 && resp.Msg.GetDurableSeq() >= upTo {
+			upTo = 0
+		}
 	}
+}
+
+// refusal is the hub's answer to a push it refused for a clock stamp.
+type refusal struct {
+	durable uint64 // highest seq the hub holds
+	seq     uint64 // the first event it refused
+	hubMs   int64  // the hub's clock then
+}
+
+func clockRefused(err error) (refusal, bool) {
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeFailedPrecondition {
+		return refusal{}, false
+	}
+	seq, err1 := strconv.ParseUint(ce.Meta().Get(replication.ClockRefusedHeader), 10, 64)
+	durable, err2 := strconv.ParseUint(ce.Meta().Get(replication.GapHeader), 10, 64)
+	hubMs, _ := strconv.ParseInt(ce.Meta().Get(replication.HubTimeHeader), 10, 64)
+	if err1 != nil || err2 != nil || seq == 0 {
+		return refusal{}, false
+	}
+	return refusal{durable: durable, seq: seq, hubMs: hubMs}, true
+}
+
+// clockRefused handles a push the hub refused because an event is stamped
+// beyond its max clock offset, and returns the last seq the next push may
+// carry. Events before the refused one go first. The refused event itself
+// stays in the outbox (seqs stay gapless) and is sent, alone, until the
+// hub accepts it: once this node's wall clock is right, its stamp falls
+// within the bound. If the stamp is beyond even this node's own bound, the
+// wall clock is not to blame: the node's clock had followed a poisoned
+// stamp before this release bounded it, and the unpushed events are
+// stamped afresh (the hub has never held them).
+func (s *syncer) clockRefused(ctx context.Context, r refusal, sent []*replication.Event) uint64 {
+	s.store.resetPushed(r.durable)
+	if r.seq > r.durable+1 {
+		return r.seq - 1
+	}
+	var stamp replication.HLC
+	for _, ev := range sent {
+		if ev.Seq == r.seq {
+			stamp = ev.HLC
+		}
+	}
+	if stamp > s.store.Clock().Bound() {
+		n, err := s.store.Restamp(ctx, r.durable)
+		if err != nil {
+			s.fail("restamp events the hub refuses", err)
+		} else {
+			s.log.Warn("own events stamped beyond the max clock offset by a clock that had followed a poisoned stamp: stamped afresh",
+				"events", n, "from_seq", r.seq)
+		}
+		return 0
+	}
+	why := fmt.Sprintf("the hub refuses event %d: stamped %s, more than the max clock offset ahead of the hub's clock (%s); "+
+		"this computer's clock is ahead: set it right and the events are sent by themselves",
+		r.seq, stamp, time.UnixMilli(r.hubMs).UTC().Format(time.RFC3339))
+	s.mu.Lock()
+	s.stuck = why
+	if r.hubMs > 0 {
+		s.offset = time.Since(time.UnixMilli(r.hubMs))
+	}
+	s.mu.Unlock()
+	s.fail("push", errors.New(why))
+	return r.seq
+}
+
+// clockOffset is this node's wall clock minus the hub's, as last measured.
+func (s *syncer) clockOffset() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.offset
 }
 
 func gapDurable(err error) (uint64, bool) {
@@ -186,7 +282,9 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 	defer watchdog.Stop()
 
 	cursor := s.store.Progress().Cursor
-	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{Cursor: cursor, ExcludeOwn: true, LastSeq: s.store.Progress().LastSeq}))
+	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{
+		Cursor: cursor, ExcludeOwn: true, LastSeq: s.store.Progress().LastSeq, Protocol: replication.Protocol,
+	}))
 	if err != nil {
 		return false, err
 	}
@@ -195,6 +293,16 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 		watchdog.Reset(s.heartbeat)
 		got = true
 		msg := stream.Msg()
+		if err := replication.ProtocolError("node", "hub "+s.urls[member], msg.GetProtocol()); err != nil {
+			return got, err
+		}
+		if len(msg.GetEvents()) == 0 && msg.GetHubTimeMs() > 0 {
+			// A heartbeat is sent when it is due, not queued behind
+			// events: the best moment to read the hub's clock.
+			s.mu.Lock()
+			s.offset = time.Since(time.UnixMilli(msg.GetHubTimeMs()))
+			s.mu.Unlock()
+		}
 		evs := make([]*replication.Event, len(msg.GetEvents()))
 		posMs := msg.GetHeadTimeMs()
 		for i, c := range msg.GetEvents() {

@@ -25,7 +25,7 @@ import (
 // the CRM's policy.
 func TestTelephonyHooks(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := OpenStore(t.TempDir(), "sh-pudong", views.Registry(), log, Observer{})
+	store, err := OpenStore(StoreConfig{Dir: t.TempDir(), ID: "sh-pudong", Registry: views.Registry(), Log: log, Observer: Observer{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,3 +133,38 @@ const (
 // seq of the caller the hub holds, when the batch started after it: the
 // node resends from there.
 const GapHeader = "Branchline-Durable-Seq"
+
+// Protocol is the version of the node ⇄ hub protocol this release speaks.
+// Version 1 is the release before versions were sent (a request without
+// one); version 2 adds clock offsets and parked kinds. MinProtocol is the
+// oldest this release still serves.
+const (
+	Protocol    = 2
+	MinProtocol = 1
+)
+
+// ProtocolError explains why a peer speaking protocol p cannot be served
+// by this side (me: "hub" or "node"; peer names the other side, e.g.
+// "node sh-pudong"), naming the side to upgrade. It returns nil when p can
+// be served.
+func ProtocolError(me, peer string, p uint32) error {
+	if p == 0 {
+		p = 1
+	}
+	switch {
+	case p > Protocol:
+		return fmt.Errorf("%s speaks protocol %d, newer than this %s's %d: upgrade the %s", peer, p, me, Protocol, me)
+	case p < MinProtocol:
+		return fmt.Errorf("%s speaks protocol %d, older than the %d this %s needs at least: upgrade %s", peer, p, MinProtocol, me, peer)
+	}
+	return nil
+}
+
+// ClockRefusedHeader carries, on a FailedPrecondition answer to Push, the
+// seq of the first event the hub refused because it is stamped more than
+// the max clock offset ahead of the hub's clock; HubTimeHeader carries the
+// hub's wall clock (Unix ms) when it refused.
+const (
+	ClockRefusedHeader = "Branchline-Clock-Refused-Seq"
+	HubTimeHeader      = "Branchline-Hub-Time-Ms"
+)

@@ -23,7 +23,7 @@ func TestClockMonotonicWhenWallStepsBack(t *testing.T) {
 		{"caught up", base.Add(time.Second)},
 	}
 	now := base
-	c := NewClock(func() time.Time { return now }, 0)
+	c := NewClock(func() time.Time { return now }, 0, 0)
 	var last HLC
 	for _, s := range steps {
 		now = s.wall
@@ -40,16 +40,68 @@ func TestClockMonotonicWhenWallStepsBack(t *testing.T) {
 
 func TestClockFloorSurvivesRestart(t *testing.T) {
 	wall := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	persisted := MakeHLC(wall.Add(time.Hour).UnixMilli(), 7) // written before a restart
-	c := NewClock(func() time.Time { return wall }, persisted)
+	// Written before a restart, after the wall clock stepped back by less
+	// than the max offset.
+	persisted := MakeHLC(wall.Add(DefaultMaxOffset-time.Second).UnixMilli(), 7)
+	c := NewClock(func() time.Time { return wall }, persisted, 0)
 	if got := c.Now(); got <= persisted {
 		t.Fatalf("Now() = %v after restart with floor %v", got, persisted)
 	}
 }
 
+// A store that followed a poisoned stamp (today's release adopted any
+// stamp up to the year 9999) recovers on restart: its clock starts from
+// the wall clock again, and remembers what it ignored.
+func TestClockIgnoresFloorBeyondBound(t *testing.T) {
+	wall := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, floor := range []HLC{MaxHLC, MaxHLC + 3, MakeHLC(wall.Add(DefaultMaxOffset+time.Second).UnixMilli(), 0)} {
+		c := NewClock(func() time.Time { return wall }, floor, 0)
+		if got := c.Now(); got.Millis() != wall.UnixMilli() {
+			t.Errorf("floor %v: Now() = %v, want the wall clock %v", floor, got, wall)
+		}
+		if c.Ignored() != floor {
+			t.Errorf("floor %v: Ignored() = %v", floor, c.Ignored())
+		}
+	}
+}
+
+// No remote stamp moves the clock more than the max offset past its wall
+// clock; the stamp is remembered as ignored.
+func TestClockBoundedByMaxOffset(t *testing.T) {
+	wall := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name    string
+		offset  time.Duration
+		remote  time.Duration // ahead of the wall
+		follows bool
+	}{
+		{"within the default", 0, DefaultMaxOffset - time.Millisecond, true},
+		{"just past the default", 0, DefaultMaxOffset + time.Millisecond, false},
+		{"a day ahead", 0, 24 * time.Hour, false},
+		{"a day ahead, offset two days", 48 * time.Hour, 24 * time.Hour, true},
+		{"a second ahead, offset 500 ms", 500 * time.Millisecond, time.Second, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewClock(func() time.Time { return wall }, 0, tc.offset)
+			r := MakeHLC(wall.Add(tc.remote).UnixMilli(), 0)
+			if got := c.Observe(r); got != tc.follows {
+				t.Fatalf("Observe = %v, want %v", got, tc.follows)
+			}
+			now := c.Now()
+			if tc.follows && now <= r {
+				t.Errorf("Now() = %v, want after %v", now, r)
+			}
+			if !tc.follows && (now.Millis() != wall.UnixMilli() || c.Ignored() != r) {
+				t.Errorf("Now() = %v, Ignored() = %v; want the wall clock and %v", now, c.Ignored(), r)
+			}
+		})
+	}
+}
+
 func TestClockObserve(t *testing.T) {
 	wall := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := NewClock(func() time.Time { return wall }, 0)
+	c := NewClock(func() time.Time { return wall }, 0, 0)
 	remote := MakeHLC(wall.Add(time.Minute).UnixMilli(), 3)
 	c.Observe(remote)
 	if got := c.Now(); got <= remote {
@@ -59,7 +111,7 @@ func TestClockObserve(t *testing.T) {
 
 func TestClockCounterOverflowCarries(t *testing.T) {
 	wall := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := NewClock(func() time.Time { return wall }, MakeHLC(wall.UnixMilli(), 0xffff))
+	c := NewClock(func() time.Time { return wall }, MakeHLC(wall.UnixMilli(), 0xffff), 0)
 	got := c.Now()
 	if got.Millis() != wall.UnixMilli()+1 || got.Counter() != 0 {
 		t.Fatalf("Now() after counter 0xffff = %v, want next millisecond, counter 0", got)
@@ -72,7 +124,7 @@ func TestClockProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		base := int64(1_790_000_000_000)
 		wall := base
-		c := NewClock(func() time.Time { return time.UnixMilli(wall) }, 0)
+		c := NewClock(func() time.Time { return time.UnixMilli(wall) }, 0, 0)
 		var last HLC
 		for i, n := 0, rapid.IntRange(1, 200).Draw(t, "n"); i < n; i++ {
 			switch rapid.IntRange(0, 2).Draw(t, "op") {
@@ -80,8 +132,7 @@ func TestClockProperty(t *testing.T) {
 				wall += rapid.Int64Range(-3_600_000, 3_600_000).Draw(t, "step")
 			case 1:
 				r := MakeHLC(base+rapid.Int64Range(-10_000, 10_000).Draw(t, "remote"), uint16(rapid.IntRange(0, 0xffff).Draw(t, "ctr")))
-				c.Observe(r)
-				if r > last {
+				if c.Observe(r) && r > last {
 					last = r
 				}
 			case 2:
@@ -107,8 +158,11 @@ func TestClockPropertyWideRange(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		wall := rapid.Int64Range(0, maxMs).Draw(t, "wall0")
 		floor := HLC(rapid.Uint64Range(0, uint64(MaxHLC)).Draw(t, "floor"))
-		c := NewClock(func() time.Time { return time.UnixMilli(wall) }, floor)
-		last := floor
+		c := NewClock(func() time.Time { return time.UnixMilli(wall) }, floor, 0)
+		var last HLC // a floor beyond the bound is not followed
+		if floor <= MakeHLC(wall+DefaultMaxOffset.Milliseconds(), 0xffff) {
+			last = floor
+		}
 		for i, n := 0, rapid.IntRange(1, 100).Draw(t, "n"); i < n; i++ {
 			switch rapid.IntRange(0, 4).Draw(t, "op") {
 			case 0: // step, often backwards
@@ -117,8 +171,9 @@ func TestClockPropertyWideRange(t *testing.T) {
 				wall = min(max(wall+rapid.Int64Range(-5, 5).Draw(t, "step"), 0), maxMs)
 			case 2:
 				r := HLC(rapid.Uint64Range(1, uint64(MaxHLC)).Draw(t, "remote"))
-				c.Observe(r)
-				last = max(last, r)
+				if c.Observe(r) {
+					last = max(last, r)
+				}
 			case 3: // a stamp no valid event carries is ignored
 				c.Observe(HLC(rapid.Uint64Range(uint64(MaxHLC)+1, math.MaxUint64).Draw(t, "bad-remote")))
 			case 4: // a burst within one wall millisecond
@@ -162,7 +217,7 @@ func TestClockIgnoresStampsNoValidEventCarries(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			clk := NewClock(func() time.Time { return wall }, 0)
+			clk := NewClock(func() time.Time { return wall }, 0, 0)
 			a := clk.Now()
 			clk.Observe(c.remote)
 			b := clk.Now()
@@ -176,10 +231,18 @@ func TestClockIgnoresStampsNoValidEventCarries(t *testing.T) {
 		})
 	}
 	t.Run("MaxHLC itself", func(t *testing.T) {
-		clk := NewClock(func() time.Time { return wall }, 0)
-		clk.Observe(MaxHLC)
-		if got := clk.Now(); got <= MaxHLC {
-			t.Fatalf("Now() = %d after observing MaxHLC", got)
+		// A valid envelope, but far beyond any wall clock's bound today:
+		// the clock does not follow it (the hub refuses to commit it).
+		clk := NewClock(func() time.Time { return wall }, 0, 0)
+		if clk.Observe(MaxHLC) {
+			t.Fatal("a clock in 2026 follows MaxHLC")
+		}
+		if got := clk.Now(); got.Millis() != wall.UnixMilli() {
+			t.Fatalf("Now() = %v after observing MaxHLC, want the wall clock", got)
+		}
+		late := NewClock(func() time.Time { return MaxHLC.Time() }, 0, 0)
+		if !late.Observe(MaxHLC) || late.Now() <= MaxHLC {
+			t.Fatal("a clock at the end of 9999 does not follow MaxHLC")
 		}
 		ev := &Event{Origin: "sh-pudong", Seq: 1, HLC: MaxHLC, Kind: "k"}
 		if err := ev.Validate(); err != nil {
@@ -194,7 +257,7 @@ func TestClockIgnoresStampsNoValidEventCarries(t *testing.T) {
 // Concurrent callers never get the same stamp.
 func TestClockConcurrentNowUnique(t *testing.T) {
 	wall := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := NewClock(func() time.Time { return wall }, 0)
+	c := NewClock(func() time.Time { return wall }, 0, 0)
 	const workers, each = 8, 500
 	results := make([][]HLC, workers)
 	var wg sync.WaitGroup

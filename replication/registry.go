@@ -92,20 +92,29 @@ func (r *Registry) Check(ev *Event) error {
 	return nil
 }
 
-// ErrSkipped wraps the reason an event was not applied to views although it
-// was accepted: an unknown kind (made by a newer version) or a body that
-// does not decode. Skipping is deterministic, so replicas still agree.
-var ErrSkipped = errors.New("event skipped")
+// Known reports whether kind has an applier in this registry.
+func (r *Registry) Known(kind string) bool {
+	_, ok := r.kinds[kind]
+	return ok
+}
 
-// apply runs the event's applier on the view Tx.
+// errInvalid marks an event of a known kind whose body does not decode
+// or fails the kind's check: a replica applies it as a no-op.
+var errInvalid = errors.New("invalid event")
+
+// apply checks the event and runs its applier on the view Tx. The caller
+// made sure the kind is known. An event that fails the check returns
+// errInvalid and changes nothing.
 func (r *Registry) apply(views Tx, ev *Event) error {
-	h, ok := r.kinds[ev.Kind]
-	if !ok {
-		return fmt.Errorf("%w: %s: %w", ErrSkipped, ev, ErrUnknownKind)
-	}
+	h := r.kinds[ev.Kind]
 	body, err := h.decode(ev.Body)
 	if err != nil {
-		return fmt.Errorf("%w: %s: body: %w", ErrSkipped, ev, err)
+		return fmt.Errorf("%w: %s: body: %w", errInvalid, ev, err)
+	}
+	if h.check != nil {
+		if err := h.check(ev, body); err != nil {
+			return fmt.Errorf("%w: %s: %w", errInvalid, ev, err)
+		}
 	}
 	if err := h.apply(views, ev, body); err != nil {
 		return fmt.Errorf("apply %s: %w", ev, err)

@@ -4,18 +4,30 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 )
 
 // The key space every replica's store shares. Only views are replicated
 // state; the rest is bookkeeping of this replica.
+//
+//	v \0 …                   the views appliers write; the digest covers them
+//	a \0 origin              highest seq of origin received (applied, parked or invalid)
+//	p \0 n(8)                parked event n, encoded (see Parked)
+//	bad \0 origin \0 seq(8)  why an event was refused as invalid (see Invalid)
+//	m \0 digest, applied, parked, parkseq, invalid   counters
 var (
 	// ViewPrefix holds the views appliers write; the digest covers it.
 	ViewPrefix = []byte("v\x00")
-	// appliedPrefix holds each origin's highest applied seq.
+	// appliedPrefix holds each origin's highest received seq.
 	appliedPrefix = "a"
+	parkPrefix    = []byte("p\x00")
+	badPrefix     = Prefix("bad")
 	digestKey     = Key("m", "digest")
 	countKey      = Key("m", "applied")
+	parkedKey     = Key("m", "parked")
+	parkSeqKey    = Key("m", "parkseq")
+	invalidKey    = Key("m", "invalid")
 )
 
 // Outcome says what Apply did with an event.
@@ -24,45 +36,111 @@ type Outcome int
 const (
 	// Applied means the event changed (or was run against) the views.
 	Applied Outcome = iota
-	// Duplicate means the replica had applied the event before.
+	// Duplicate means the replica had received the event before.
 	Duplicate
-	// Skipped means the event is recorded as seen but not applied: its kind
-	// is unknown here or its body does not decode. Every replica of the same
-	// version skips it alike.
-	Skipped
+	// Parked means the event is kept, not applied: its kind is not active
+	// here (a newer release made it), or an earlier event of its origin is
+	// parked. It is applied, in order, by Unpark once the kind is active.
+	Parked
+	// Invalid means the event's kind is known but its body does not decode
+	// or fails the kind's check: it is recorded (see InvalidEvents) and
+	// changes nothing, alike on every replica.
+	Invalid
 )
 
 // Views applies events to the views of one store, drops events it has
-// seen (by origin and seq), and keeps the digest and count of applied
-// events. One writer at a time uses it: the store's single write path.
+// seen (by origin and seq), parks events it cannot apply yet, and keeps
+// the digest and counts of applied events. One writer at a time uses it:
+// the store's single write path.
+//
+// Each origin's events reach Apply in seq order, and are applied in that
+// order: once one is parked, the origin's later events are parked behind
+// it, since an applier may rely on the events of one origin coming in the
+// order they were made. Parking never drops an event — the failure it
+// replaces lost an unknown kind for good on an older replica, even after
+// its upgrade.
 type Views struct {
-	reg *Registry
+	reg    *Registry
+	active func(kind string) bool
 
 	mu      sync.Mutex
 	digest  Digest
 	applied uint64
+	parked  uint64
+	parkSeq uint64
+	invalid uint64
+	seqs    map[string]uint64 // highest seq received per origin
+	blocked map[string]uint64 // parked events per origin
 }
 
-// OpenViews loads the digest and count that tx's store recorded.
+// OpenViews loads the bookkeeping that tx's store recorded.
 func OpenViews(reg *Registry, tx Tx) (*Views, error) {
-	v := &Views{reg: reg}
-	b, err := tx.Get(digestKey)
-	switch {
-	case err == nil:
-		if v.digest, err = DigestFromBytes(b); err != nil {
-			return nil, err
-		}
-	case !errors.Is(err, ErrNotFound):
-		return nil, err
-	}
-	b, err = tx.Get(countKey)
-	switch {
-	case err == nil && len(b) == 8:
-		v.applied = binary.BigEndian.Uint64(b)
-	case err != nil && !errors.Is(err, ErrNotFound):
+	v := &Views{reg: reg, active: reg.Known}
+	if err := v.load(tx); err != nil {
 		return nil, err
 	}
 	return v, nil
+}
+
+func (v *Views) load(tx Tx) error {
+	var digest Digest
+	b, err := tx.Get(digestKey)
+	switch {
+	case err == nil:
+		if digest, err = DigestFromBytes(b); err != nil {
+			return err
+		}
+	case !errors.Is(err, ErrNotFound):
+		return err
+	}
+	counters := make([]uint64, 4)
+	for i, k := range [][]byte{countKey, parkedKey, parkSeqKey, invalidKey} {
+		b, err := tx.Get(k)
+		switch {
+		case err == nil && len(b) == 8:
+			counters[i] = binary.BigEndian.Uint64(b)
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return err
+		}
+	}
+	seqs := map[string]uint64{}
+	err = tx.Scan(Prefix(appliedPrefix), nil, func(k, val []byte) (bool, error) {
+		// A malformed entry (no store writes one) is left to AppliedSeq to
+		// report when that origin is asked for.
+		if len(val) == 8 {
+			seqs[LastPart(k)] = binary.BigEndian.Uint64(val)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	blocked := map[string]uint64{}
+	if counters[1] > 0 {
+		err = tx.Scan(parkPrefix, nil, func(_, val []byte) (bool, error) {
+			ev, err := UnmarshalEvent(val)
+			if err != nil {
+				return false, err
+			}
+			blocked[ev.Origin]++
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.digest, v.seqs, v.blocked = digest, seqs, blocked
+	v.applied, v.parked, v.parkSeq, v.invalid = counters[0], counters[1], counters[2], counters[3]
+	return nil
+}
+
+// SetActive replaces which kinds are applied (default: every kind the
+// registry knows). The hub narrows it to the kinds every member knows.
+// Kinds the registry does not know are never active.
+func (v *Views) SetActive(active func(kind string) bool) {
+	v.active = func(kind string) bool { return v.reg.Known(kind) && active(kind) }
 }
 
 // Registry returns the registry the views apply with.
@@ -82,6 +160,27 @@ func (v *Views) AppliedCount() uint64 {
 	return v.applied
 }
 
+// ParkedCount returns how many events are parked.
+func (v *Views) ParkedCount() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.parked
+}
+
+// InvalidCount returns how many events were refused as invalid.
+func (v *Views) InvalidCount() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.invalid
+}
+
+// Seq returns the highest seq of origin the committed views received.
+func (v *Views) Seq(origin string) uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.seqs[origin]
+}
+
 // Batch applies events within one store transaction. Call Finish before
 // committing the transaction and Commit after it committed; drop the
 // Batch if the transaction is discarded.
@@ -90,11 +189,21 @@ type Batch struct {
 	tx      Tx
 	delta   Digest
 	applied uint64
-	last    lastRead // digestTx's memo, reused across events
+	parked  int64
+	parkSeq uint64
+	invalid uint64
+	seqs    map[string]uint64 // changed in this batch
+	blocked map[string]int64  // change of parked events per origin
+	last    lastRead          // digestTx's memo, reused across events
 }
 
 // Begin starts applying in tx.
-func (v *Views) Begin(tx Tx) *Batch { return &Batch{v: v, tx: tx} }
+func (v *Views) Begin(tx Tx) *Batch {
+	v.mu.Lock()
+	ps := v.parkSeq
+	v.mu.Unlock()
+	return &Batch{v: v, tx: tx, parkSeq: ps}
+}
 
 // ReadViews returns a read-only view of the views in a transaction: what
 // domain commands and queries read.
@@ -103,7 +212,7 @@ func ReadViews(tx Tx) Tx { return ReadOnly(WithPrefix(tx, ViewPrefix)) }
 // Views returns the batch's view Tx, read-only, seeing its writes so far.
 func (b *Batch) Views() Tx { return ReadViews(b.tx) }
 
-// AppliedSeq returns the highest seq of origin applied in tx.
+// AppliedSeq returns the highest seq of origin received in tx's store.
 func AppliedSeq(tx Tx, origin string) (uint64, error) {
 	v, err := tx.Get(Key(appliedPrefix, origin))
 	if errors.Is(err, ErrNotFound) {
@@ -118,28 +227,53 @@ func AppliedSeq(tx Tx, origin string) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
-// Apply applies ev unless the replica has applied it (or a later event of
-// its origin) before. Events of one origin must come in seq order; gaps
-// are allowed (a filtered pull leaves some out). It returns ErrSkipped
-// wrapped in a nil-error outcome Skipped for events it cannot apply.
-func (b *Batch) Apply(ev *Event) (Outcome, error) {
-	hw, err := AppliedSeq(b.tx, ev.Origin)
-	if err != nil {
-		return 0, err
+// Seq returns the highest seq of origin received, this batch included.
+func (b *Batch) Seq(origin string) uint64 {
+	if s, ok := b.seqs[origin]; ok {
+		return s
 	}
-	if ev.Seq <= hw {
+	return b.v.Seq(origin)
+}
+
+func (b *Batch) isBlocked(origin string) bool {
+	b.v.mu.Lock()
+	n := int64(b.v.blocked[origin])
+	b.v.mu.Unlock()
+	return n+b.blocked[origin] > 0
+}
+
+// Apply applies ev unless the replica has received it (or a later event of
+// its origin) before. Events of one origin must come in seq order; gaps
+// are allowed (a filtered pull leaves some out). An event whose kind is
+// not active, or whose origin has parked events, is parked.
+func (b *Batch) Apply(ev *Event) (Outcome, error) {
+	if ev.Seq <= b.Seq(ev.Origin) {
 		return Duplicate, nil
 	}
+	if b.seqs == nil {
+		b.seqs = map[string]uint64{}
+	}
+	b.seqs[ev.Origin] = ev.Seq
 	var seq [8]byte
 	binary.BigEndian.PutUint64(seq[:], ev.Seq)
 	if err := b.tx.Set(Key(appliedPrefix, ev.Origin), seq[:]); err != nil {
 		return 0, err
 	}
+	if b.isBlocked(ev.Origin) || !b.v.active(ev.Kind) {
+		return Parked, b.park(ev)
+	}
+	return b.apply(ev)
+}
+
+// apply runs an event of an active kind.
+func (b *Batch) apply(ev *Event) (Outcome, error) {
 	b.last.ok = false
 	views := digestTx{Tx: WithPrefix(b.tx, ViewPrefix), delta: &b.delta, last: &b.last}
 	if err := b.v.reg.apply(views, ev); err != nil {
-		if errors.Is(err, ErrSkipped) {
-			return Skipped, nil
+		if errors.Is(err, errInvalid) {
+			// Nothing was written: the check runs before the applier.
+			b.invalid++
+			return Invalid, b.tx.Set(binary.BigEndian.AppendUint64(Prefix("bad", ev.Origin), ev.Seq), []byte(err.Error()))
 		}
 		return 0, err
 	}
@@ -147,38 +281,153 @@ func (b *Batch) Apply(ev *Event) (Outcome, error) {
 	return Applied, nil
 }
 
-// Finish records the new digest and count in the transaction.
-func (b *Batch) Finish() error {
-	b.v.mu.Lock()
-	d, n := b.v.digest, b.v.applied
-	b.v.mu.Unlock()
-	d.add(b.delta)
-	var cnt [8]byte
-	binary.BigEndian.PutUint64(cnt[:], n+b.applied)
-	if err := b.tx.Set(digestKey, d.Bytes()); err != nil {
+func (b *Batch) park(ev *Event) error {
+	enc, err := ev.Marshal()
+	if err != nil {
 		return err
 	}
-	return b.tx.Set(countKey, cnt[:])
+	b.parkSeq++
+	if err := b.tx.Set(binary.BigEndian.AppendUint64(append([]byte(nil), parkPrefix...), b.parkSeq), enc); err != nil {
+		return err
+	}
+	if b.blocked == nil {
+		b.blocked = map[string]int64{}
+	}
+	b.blocked[ev.Origin]++
+	b.parked++
+	return nil
 }
 
-// Commit makes the batch's digest and count the committed ones. Call it
-// only after the transaction committed.
+// Unpark applies parked events whose kinds are active now, in the order
+// they were parked; an event still inactive keeps its origin's later
+// events parked behind it. Replicas call it when the set of active kinds
+// grows: a node after an upgrade, the hub when a cluster version is
+// committed. It returns how many events it applied or refused as invalid.
+func (b *Batch) Unpark() (int, error) {
+	if b.v.ParkedCount() == 0 && b.parked == 0 {
+		return 0, nil
+	}
+	type parked struct {
+		key []byte
+		ev  *Event
+	}
+	var all []parked
+	err := b.tx.Scan(parkPrefix, nil, func(k, val []byte) (bool, error) {
+		ev, err := UnmarshalEvent(val)
+		if err != nil {
+			return false, fmt.Errorf("parked event %x: %w", k, err)
+		}
+		all = append(all, parked{append([]byte(nil), k...), ev})
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	stuck := map[string]bool{}
+	done := 0
+	for _, p := range all {
+		if stuck[p.ev.Origin] || !b.v.active(p.ev.Kind) {
+			stuck[p.ev.Origin] = true
+			continue
+		}
+		if err := b.tx.Delete(p.key); err != nil {
+			return done, err
+		}
+		if b.blocked == nil {
+			b.blocked = map[string]int64{}
+		}
+		b.blocked[p.ev.Origin]--
+		b.parked--
+		if _, err := b.apply(p.ev); err != nil {
+			return done, err
+		}
+		done++
+	}
+	return done, nil
+}
+
+// Finish records the new digest and counts in the transaction.
+func (b *Batch) Finish() error {
+	b.v.mu.Lock()
+	d, n, parked, invalid := b.v.digest, b.v.applied, b.v.parked, b.v.invalid
+	b.v.mu.Unlock()
+	d.add(b.delta)
+	for _, kv := range []struct {
+		k []byte
+		v []byte
+	}{
+		{digestKey, d.Bytes()},
+		{countKey, binary.BigEndian.AppendUint64(nil, n+b.applied)},
+		{parkedKey, binary.BigEndian.AppendUint64(nil, uint64(int64(parked)+b.parked))},
+		{parkSeqKey, binary.BigEndian.AppendUint64(nil, b.parkSeq)},
+		{invalidKey, binary.BigEndian.AppendUint64(nil, invalid+b.invalid)},
+	} {
+		if err := b.tx.Set(kv.k, kv.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Commit makes the batch's bookkeeping the committed one. Call it only
+// after the transaction committed.
 func (b *Batch) Commit() {
 	b.v.mu.Lock()
 	defer b.v.mu.Unlock()
 	b.v.digest.add(b.delta)
 	b.v.applied += b.applied
+	b.v.parked = uint64(int64(b.v.parked) + b.parked)
+	b.v.parkSeq = b.parkSeq
+	b.v.invalid += b.invalid
+	maps.Copy(b.v.seqs, b.seqs)
+	for o, d := range b.blocked {
+		if n := int64(b.v.blocked[o]) + d; n > 0 {
+			b.v.blocked[o] = uint64(n)
+		} else {
+			delete(b.v.blocked, o)
+		}
+	}
 }
 
-// Reload re-reads the digest and count from a store, after the store was
+// Reload re-reads the bookkeeping from a store, after the store was
 // replaced (a snapshot restore).
-func (v *Views) Reload(tx Tx) error {
-	nv, err := OpenViews(v.reg, tx)
-	if err != nil {
-		return err
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.digest, v.applied = nv.digest, nv.applied
-	return nil
+func (v *Views) Reload(tx Tx) error { return v.load(tx) }
+
+// ParkedEvents lists up to max parked events, oldest first.
+func ParkedEvents(tx Tx, max int) ([]*Event, error) {
+	var out []*Event
+	err := tx.Scan(parkPrefix, nil, func(_, val []byte) (bool, error) {
+		ev, err := UnmarshalEvent(val)
+		if err != nil {
+			return false, err
+		}
+		out = append(out, ev)
+		return len(out) < max, nil
+	})
+	return out, err
+}
+
+// InvalidEvent is an event refused as invalid, for the operator.
+type InvalidEvent struct {
+	Origin string
+	Seq    uint64
+	Reason string
+}
+
+// InvalidEvents lists up to max events refused as invalid.
+func InvalidEvents(tx Tx, max int) ([]InvalidEvent, error) {
+	var out []InvalidEvent
+	err := tx.Scan(badPrefix, nil, func(k, val []byte) (bool, error) {
+		rest := k[len(badPrefix):]
+		if len(rest) < 9 {
+			return true, nil
+		}
+		out = append(out, InvalidEvent{
+			Origin: string(rest[:len(rest)-9]),
+			Seq:    binary.BigEndian.Uint64(rest[len(rest)-8:]),
+			Reason: string(val),
+		})
+		return len(out) < max, nil
+	})
+	return out, err
 }

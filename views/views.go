@@ -46,13 +46,15 @@ func HubTasks() map[string]HubTask {
 // committed (hub.Reaction).
 type HubReaction = func(views replication.Tx, ev *replication.Event) ([]replication.Draft, error)
 
-// HubReactions returns the hub's reactions, run in this order on every
-// pushed event.
-func HubReactions() []HubReaction {
-	return []HubReaction{
+// HubReactions returns the hub's reactions by name, run in name order on
+// every pushed event. Like a task's, a reaction's name once used must keep
+// its meaning: a release that changes what a reaction decides gives it a
+// new name, so that members of both releases never decide differently.
+func HubReactions() map[string]HubReaction {
+	return map[string]HubReaction{
 		// Stock released into a pool by a node that does not own the
 		// warehouse is taken back before anyone is granted it.
-		warehouse.RefuseForeignRelease,
+		"warehouse.refuse_foreign_release": warehouse.RefuseForeignRelease,
 	}
 }
 

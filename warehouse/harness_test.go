@@ -61,7 +61,7 @@ func newReplica(t tb, s *sim, name string, reg *replication.Registry) *replica {
 	if err != nil {
 		t.Fatalf("open views: %v", err)
 	}
-	return &replica{name: name, reg: reg, mem: m, views: v, clock: replication.NewClock(s.wall, 0)}
+	return &replica{name: name, reg: reg, mem: m, views: v, clock: replication.NewClock(s.wall, 0, 0)}
 }
 
 func (r *replica) view() replication.Tx { return replication.ReadViews(r.mem) }

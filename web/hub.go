@@ -51,6 +51,14 @@ type branchView struct {
 	// Conflicts counts the branch's pickup conflict records; -1 when
 	// they could not be read.
 	Conflicts int
+	// Clock is the branch computer's clock offset from the hub's, as
+	// measured at its last push ("" before any); ClockWarn is set past half
+	// the max offset, where its writes are about to be refused.
+	Clock     string
+	ClockWarn bool
+	// Stuck says why the hub refuses the branch's events, if it does.
+	Stuck   string
+	Version string
 }
 
 type branchesData struct {
@@ -100,6 +108,17 @@ func (s *Server) branches(w http.ResponseWriter, r *http.Request) {
 		}
 		if b.Behind > 0 && n.GetLastContact() != nil {
 			b.Lag = p.T("hub.lag_secs", int(n.GetLagSeconds()))
+		}
+		if n.GetLastContact() != nil && n.GetVersion() != "" {
+			off := time.Duration(n.GetClockOffsetSeconds() * float64(time.Second))
+			b.Clock = p.T("hub.clock_offset", off.Round(100*time.Millisecond).String())
+			b.ClockWarn = off.Abs().Seconds() > st.GetMaxClockOffsetSeconds()/2
+		}
+		b.Version = n.GetVersion()
+		if n.GetStuckSeq() != 0 {
+			b.Stuck = p.T("hub.stuck_clock", n.GetStuckSeq(), n.GetStuckStamp().AsTime().Local().Format("2006-01-02 15:04:05"))
+		} else if n.GetStuck() != "" {
+			b.Stuck = p.T("hub.stuck", n.GetStuck())
 		}
 		if b.Online {
 			d.Online++

@@ -59,6 +59,9 @@ type Config struct {
 	Warehouse warehousev1connect.WarehouseServiceHandler
 	// Cluster feeds the hub's dashboard (hub members).
 	Cluster Cluster
+	// Alerts, when set, says what is wrong with this node or member right
+	// now (its disk is full, its clock is off); every page shows it.
+	Alerts func() []Alert
 	Broker  *Broker
 	Log     *slog.Logger
 }
@@ -295,7 +298,16 @@ type Page struct {
 	Pickups bool
 	// Stock is set when the node serves the warehouse pages.
 	Stock bool
-	cat   catalog
+	// Alerts are the site's current alerts, translated.
+	Alerts []string
+	cat    catalog
+}
+
+// Alert is a condition of the site every page shows until it clears: a
+// catalog key and its arguments.
+type Alert struct {
+	Key  string
+	Args []any
 }
 
 // T translates key into the page's language.
@@ -318,6 +330,11 @@ func (p *Page) Langs() []string { return Langs }
 func (s *Server) page(r *http.Request, active, titleKey string) *Page {
 	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, Hub: s.cfg.Cluster != nil, Pickups: s.cfg.Pickups != nil, Stock: s.cfg.Warehouse != nil, cat: s.cat}
 	p.Title = p.T(titleKey)
+	if s.cfg.Alerts != nil {
+		for _, a := range s.cfg.Alerts() {
+			p.Alerts = append(p.Alerts, p.T(a.Key, a.Args...))
+		}
+	}
 	if sess := sessionFrom(r.Context()); sess != nil {
 		p.User, p.Grant, p.CSRF = sess.User, sess.grant, sess.CSRF
 	}
@@ -394,6 +411,9 @@ func (s *Server) failed(p *Page, err error) int {
 	case errors.Is(err, fault.ErrConflict):
 		p.Errors[""] = p.T("error.conflict")
 		return http.StatusConflict
+	case errors.Is(err, fault.ErrExhausted):
+		p.Errors[""] = p.T("error.disk_full")
+		return http.StatusInsufficientStorage
 	}
 	s.cfg.Log.Error("web", "err", err)
 	p.Errors[""] = p.T("error.internal")

@@ -12,11 +12,16 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	// Time windows (roles, blacklist, queues) are in Asia/Shanghai by
 	// default: embed the zone database for machines without one.
 	_ "time/tzdata"
+
+	"branchline/replication"
+	"branchline/version"
 )
 
 func main() {
@@ -56,6 +61,7 @@ Commands:
   ctl     administer a hub cluster: register nodes, show status
   demo    run a hub of three members and two nodes on this machine, with sample data
   bench   measure replication (sync), pickup dispatch and warehouse stock
+  version print the release, the commit it was built from and the protocol version
 
 Run "branchline <command> --help" for a command's flags. Every flag can also
 be set as an environment variable: --hub-url is BRANCHLINE_HUB_URL.
@@ -72,8 +78,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"ctl":   runCtl,
 		"demo":  runDemo,
 		"bench": runBench,
+		"version": func(_ context.Context, _ []string, stdout, _ io.Writer) error {
+			fmt.Fprintf(stdout, "branchline %s\ncommit %s\nprotocol %d (serves %d to %d)\n",
+				version.String(), version.Commit(), replication.Protocol, replication.MinProtocol, replication.Protocol)
+			return nil
+		},
 	}
 	switch args[0] {
+	case "--version":
+		args[0] = "version"
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -157,4 +170,40 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// sizeFlag is a byte size given as a number with an optional unit (KiB,
+// MiB, GiB, or KB, MB, GB): "512MiB", "2GB", "0", "-1".
+type sizeFlag struct{ n int64 }
+
+func (s *sizeFlag) String() string { return strconv.FormatInt(s.n, 10) }
+
+func (s *sizeFlag) Set(v string) error {
+	v = strings.TrimSpace(v)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a size such as 512MiB", v)
+	}
+	s.n = n * mult
+	return nil
+}
+
+// safetyFlags are the flags node and hub share for clocks and disk space.
+func safetyFlags(fs *flag.FlagSet, reserveDoc string) (*time.Duration, *sizeFlag) {
+	offset := fs.Duration("max-clock-offset", replication.DefaultMaxOffset,
+		"how far ahead of this machine's clock an event's stamp may be (hub: accepted; node: followed by its clock); the same on every node and hub member")
+	reserve := &sizeFlag{}
+	fs.Var(reserve, "min-free-disk", "free space kept on the data volume: writes are refused below it (0: "+reserveDoc+"; -1: never refuse)")
+	return offset, reserve
 }

@@ -23,6 +23,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	metricsToken := fs.String("metrics-token", "", "bearer token for /metrics; empty: loopback callers only")
 	sipAddr := fs.String("sip", "", "SIP listen address, UDP and TCP, e.g. 0.0.0.0:5060; empty: no SIP")
 	sipHost := fs.String("sip-host", "", "address put in SIP Via and Contact headers (default: the --sip host, or this machine's first IPv4 address)")
+	maxOffset, minFree := safetyFlags(fs, "sized from the store's memtables, 416MiB")
 	level, format := logFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -38,7 +39,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	n, err := node.Start(node.Config{
 		ID: *id, DataDir: *data, HTTPAddr: *httpAddr, HubURLs: splitList(*hubs), Token: *token,
 		AdminPassword: *adminPw, MetricsToken: *metricsToken, Log: log,
-		Telephony: node.TelephonyConfig{SIPAddr: *sipAddr, SIPHost: *sipHost},
+		Telephony:      node.TelephonyConfig{SIPAddr: *sipAddr, SIPHost: *sipHost},
+		MaxClockOffset: *maxOffset, MinFreeBytes: minFree.n,
 	})
 	if err != nil {
 		return err
@@ -66,6 +68,7 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	snapThreshold := fs.Uint64("snapshot-threshold", 0, "Raft log entries between snapshots (0: Raft's default, 8192)")
 	trailing := fs.Uint64("trailing-logs", 0, "Raft log entries kept after a snapshot (0: Raft's default, 10240)")
 	snapInterval := fs.Duration("snapshot-interval", 0, "how often to check whether to snapshot (0: Raft's default, 2m)")
+	maxOffset, minFree := safetyFlags(fs, "1GiB")
 	level, format := logFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -85,6 +88,7 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		ID: *id, DataDir: *data, HTTPAddr: *httpAddr, RaftAddr: *raftAddr, AdvertiseHTTP: *advertise,
 		Bootstrap: *bootstrap, JoinURL: *join, AdminPassword: *adminPw, MetricsToken: *metricsToken,
 		SnapshotThreshold: *snapThreshold, TrailingLogs: *trailing, SnapshotInterval: *snapInterval, Log: log,
+		MaxClockOffset: *maxOffset, MinFreeBytes: minFree.n,
 	})
 	if err != nil {
 		return err

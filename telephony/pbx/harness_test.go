@@ -46,7 +46,7 @@ func newMemStore(t testing.TB) *memStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &memStore{reg: reg, m: m, views: v, clock: replication.NewClock(nil, 0)}
+	return &memStore{reg: reg, m: m, views: v, clock: replication.NewClock(nil, 0, 0)}
 }
 
 func (s *memStore) Exec(_ context.Context, actor string, cmd replication.Command) ([]*replication.Event, error) {

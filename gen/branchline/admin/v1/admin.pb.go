@@ -87,9 +87,36 @@ type StatusResponse struct {
 	ReplicationLagSeconds float64 `protobuf:"fixed64,12,opt,name=replication_lag_seconds,json=replicationLagSeconds,proto3" json:"replication_lag_seconds,omitempty"`
 	// HubEvents (hub members) counts the events the hub made itself, such
 	// as escrow grants: the global log holds the nodes' events plus these.
-	HubEvents     uint64 `protobuf:"varint,13,opt,name=hub_events,json=hubEvents,proto3" json:"hub_events,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	HubEvents uint64 `protobuf:"varint,13,opt,name=hub_events,json=hubEvents,proto3" json:"hub_events,omitempty"`
+	// EventsParked counts events kept unapplied because this release does
+	// not know (hub: the cluster has not activated) their kind, with the
+	// events of their origins that wait behind them. They are applied once
+	// upgraded; until then the digest differs from upgraded replicas'.
+	EventsParked uint64 `protobuf:"varint,14,opt,name=events_parked,json=eventsParked,proto3" json:"events_parked,omitempty"`
+	// EventsInvalid counts events refused as invalid (a known kind whose body
+	// fails its check): no-ops on every replica, listed for the operator.
+	EventsInvalid uint64 `protobuf:"varint,15,opt,name=events_invalid,json=eventsInvalid,proto3" json:"events_invalid,omitempty"`
+	// Version is the release, ProtocolVersion the node ⇄ hub protocol it speaks.
+	Version         string `protobuf:"bytes,16,opt,name=version,proto3" json:"version,omitempty"`
+	ProtocolVersion uint32 `protobuf:"varint,17,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
+	// DiskFull is set while free space on the data volume is under the
+	// reserve and writes are refused; DiskFreeBytes is the free space.
+	DiskFull      bool   `protobuf:"varint,18,opt,name=disk_full,json=diskFull,proto3" json:"disk_full,omitempty"`
+	DiskFreeBytes uint64 `protobuf:"varint,19,opt,name=disk_free_bytes,json=diskFreeBytes,proto3" json:"disk_free_bytes,omitempty"`
+	// ClockOffsetSeconds is this node's wall clock minus the hub's, as the
+	// last Pull measured it (nodes).
+	ClockOffsetSeconds float64 `protobuf:"fixed64,20,opt,name=clock_offset_seconds,json=clockOffsetSeconds,proto3" json:"clock_offset_seconds,omitempty"`
+	// MaxClockOffsetSeconds is the bound on how far ahead of the wall clock
+	// a stamp is followed (and, on the hub, accepted).
+	MaxClockOffsetSeconds float64 `protobuf:"fixed64,21,opt,name=max_clock_offset_seconds,json=maxClockOffsetSeconds,proto3" json:"max_clock_offset_seconds,omitempty"`
+	// Capabilities (hub members) are the event kinds, tasks ("task:" name)
+	// and reactions ("reaction:" name) this member's build can run; the
+	// cluster activates what every member can.
+	Capabilities []string `protobuf:"bytes,22,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// ActiveCapabilities (hub members) is the committed cluster version.
+	ActiveCapabilities []string `protobuf:"bytes,23,rep,name=active_capabilities,json=activeCapabilities,proto3" json:"active_capabilities,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -211,6 +238,76 @@ func (x *StatusResponse) GetHubEvents() uint64 {
 		return x.HubEvents
 	}
 	return 0
+}
+
+func (x *StatusResponse) GetEventsParked() uint64 {
+	if x != nil {
+		return x.EventsParked
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetEventsInvalid() uint64 {
+	if x != nil {
+		return x.EventsInvalid
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *StatusResponse) GetProtocolVersion() uint32 {
+	if x != nil {
+		return x.ProtocolVersion
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetDiskFull() bool {
+	if x != nil {
+		return x.DiskFull
+	}
+	return false
+}
+
+func (x *StatusResponse) GetDiskFreeBytes() uint64 {
+	if x != nil {
+		return x.DiskFreeBytes
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetClockOffsetSeconds() float64 {
+	if x != nil {
+		return x.ClockOffsetSeconds
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetMaxClockOffsetSeconds() float64 {
+	if x != nil {
+		return x.MaxClockOffsetSeconds
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetCapabilities() []string {
+	if x != nil {
+		return x.Capabilities
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetActiveCapabilities() []string {
+	if x != nil {
+		return x.ActiveCapabilities
+	}
+	return nil
 }
 
 type AddNodeRequest struct {
@@ -486,9 +583,22 @@ type NodeInfo struct {
 	// LagSeconds is how long ago the hub committed the oldest event the
 	// node has not applied (0: it has everything): replication lag in time,
 	// where Head - Cursor is the lag in events.
-	LagSeconds    float64 `protobuf:"fixed64,7,opt,name=lag_seconds,json=lagSeconds,proto3" json:"lag_seconds,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LagSeconds float64 `protobuf:"fixed64,7,opt,name=lag_seconds,json=lagSeconds,proto3" json:"lag_seconds,omitempty"`
+	// ClockOffsetSeconds is the node's wall clock minus the hub member's,
+	// measured at its last Push (including one-way network delay).
+	ClockOffsetSeconds float64 `protobuf:"fixed64,8,opt,name=clock_offset_seconds,json=clockOffsetSeconds,proto3" json:"clock_offset_seconds,omitempty"`
+	// Stuck says why the hub refuses the node's events, when it does (e.g.
+	// its clock is ahead by more than the max offset); empty otherwise.
+	Stuck string `protobuf:"bytes,9,opt,name=stuck,proto3" json:"stuck,omitempty"`
+	// StuckSeq and StuckStamp name the event the hub refused for its clock
+	// stamp (0 and unset when none).
+	StuckSeq   uint64                 `protobuf:"varint,12,opt,name=stuck_seq,json=stuckSeq,proto3" json:"stuck_seq,omitempty"`
+	StuckStamp *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=stuck_stamp,json=stuckStamp,proto3" json:"stuck_stamp,omitempty"`
+	// Version and ProtocolVersion are what the node last reported.
+	Version         string `protobuf:"bytes,10,opt,name=version,proto3" json:"version,omitempty"`
+	ProtocolVersion uint32 `protobuf:"varint,11,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *NodeInfo) Reset() {
@@ -566,6 +676,48 @@ func (x *NodeInfo) GetCursor() uint64 {
 func (x *NodeInfo) GetLagSeconds() float64 {
 	if x != nil {
 		return x.LagSeconds
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetClockOffsetSeconds() float64 {
+	if x != nil {
+		return x.ClockOffsetSeconds
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetStuck() string {
+	if x != nil {
+		return x.Stuck
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetStuckSeq() uint64 {
+	if x != nil {
+		return x.StuckSeq
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetStuckStamp() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StuckStamp
+	}
+	return nil
+}
+
+func (x *NodeInfo) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetProtocolVersion() uint32 {
+	if x != nil {
+		return x.ProtocolVersion
 	}
 	return 0
 }
@@ -783,14 +935,17 @@ func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
 }
 
 type ClusterStatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	LeaderId      string                 `protobuf:"bytes,1,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
-	CommitIndex   uint64                 `protobuf:"varint,2,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
-	HeadPosition  uint64                 `protobuf:"varint,3,opt,name=head_position,json=headPosition,proto3" json:"head_position,omitempty"`
-	Members       []*Member              `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
-	Nodes         []*NodeInfo            `protobuf:"bytes,5,rep,name=nodes,proto3" json:"nodes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	LeaderId     string                 `protobuf:"bytes,1,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	CommitIndex  uint64                 `protobuf:"varint,2,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	HeadPosition uint64                 `protobuf:"varint,3,opt,name=head_position,json=headPosition,proto3" json:"head_position,omitempty"`
+	Members      []*Member              `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
+	Nodes        []*NodeInfo            `protobuf:"bytes,5,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// MaxClockOffsetSeconds is how far ahead of the hub's clock an event
+	// may be stamped; branch health warns past half of it.
+	MaxClockOffsetSeconds float64 `protobuf:"fixed64,6,opt,name=max_clock_offset_seconds,json=maxClockOffsetSeconds,proto3" json:"max_clock_offset_seconds,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *ClusterStatusResponse) Reset() {
@@ -856,6 +1011,13 @@ func (x *ClusterStatusResponse) GetNodes() []*NodeInfo {
 		return x.Nodes
 	}
 	return nil
+}
+
+func (x *ClusterStatusResponse) GetMaxClockOffsetSeconds() float64 {
+	if x != nil {
+		return x.MaxClockOffsetSeconds
+	}
+	return 0
 }
 
 type Member struct {
@@ -965,7 +1127,7 @@ var File_branchline_admin_v1_admin_proto protoreflect.FileDescriptor
 const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x1fbranchline/admin/v1/admin.proto\x12\x13branchline.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n" +
-	"\rStatusRequest\"\xe7\x03\n" +
+	"\rStatusRequest\"\xfd\x06\n" +
 	"\x0eStatusResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1d\n" +
@@ -983,7 +1145,17 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\x0eevents_applied\x18\v \x01(\x04R\reventsApplied\x126\n" +
 	"\x17replication_lag_seconds\x18\f \x01(\x01R\x15replicationLagSeconds\x12\x1d\n" +
 	"\n" +
-	"hub_events\x18\r \x01(\x04R\thubEvents\" \n" +
+	"hub_events\x18\r \x01(\x04R\thubEvents\x12#\n" +
+	"\revents_parked\x18\x0e \x01(\x04R\feventsParked\x12%\n" +
+	"\x0eevents_invalid\x18\x0f \x01(\x04R\reventsInvalid\x12\x18\n" +
+	"\aversion\x18\x10 \x01(\tR\aversion\x12)\n" +
+	"\x10protocol_version\x18\x11 \x01(\rR\x0fprotocolVersion\x12\x1b\n" +
+	"\tdisk_full\x18\x12 \x01(\bR\bdiskFull\x12&\n" +
+	"\x0fdisk_free_bytes\x18\x13 \x01(\x04R\rdiskFreeBytes\x120\n" +
+	"\x14clock_offset_seconds\x18\x14 \x01(\x01R\x12clockOffsetSeconds\x127\n" +
+	"\x18max_clock_offset_seconds\x18\x15 \x01(\x01R\x15maxClockOffsetSeconds\x12\"\n" +
+	"\fcapabilities\x18\x16 \x03(\tR\fcapabilities\x12/\n" +
+	"\x13active_capabilities\x18\x17 \x03(\tR\x12activeCapabilities\" \n" +
 	"\x0eAddNodeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"7\n" +
 	"\x0fAddNodeResponse\x12\x0e\n" +
@@ -994,7 +1166,7 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\x12RemoveNodeResponse\"\x12\n" +
 	"\x10ListNodesRequest\"H\n" +
 	"\x11ListNodesResponse\x123\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x05nodes\"\x80\x02\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x05nodes\"\xe7\x03\n" +
 	"\bNodeInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vdurable_seq\x18\x02 \x01(\x04R\n" +
@@ -1004,7 +1176,15 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\blast_seq\x18\x05 \x01(\x04R\alastSeq\x12\x16\n" +
 	"\x06cursor\x18\x06 \x01(\x04R\x06cursor\x12\x1f\n" +
 	"\vlag_seconds\x18\a \x01(\x01R\n" +
-	"lagSeconds\"W\n" +
+	"lagSeconds\x120\n" +
+	"\x14clock_offset_seconds\x18\b \x01(\x01R\x12clockOffsetSeconds\x12\x14\n" +
+	"\x05stuck\x18\t \x01(\tR\x05stuck\x12\x1b\n" +
+	"\tstuck_seq\x18\f \x01(\x04R\bstuckSeq\x12;\n" +
+	"\vstuck_stamp\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"stuckStamp\x12\x18\n" +
+	"\aversion\x18\n" +
+	" \x01(\tR\aversion\x12)\n" +
+	"\x10protocol_version\x18\v \x01(\rR\x0fprotocolVersion\"W\n" +
 	"\vJoinRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
@@ -1013,13 +1193,14 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\fLeaveRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x0f\n" +
 	"\rLeaveResponse\"\x16\n" +
-	"\x14ClusterStatusRequest\"\xe8\x01\n" +
+	"\x14ClusterStatusRequest\"\xa1\x02\n" +
 	"\x15ClusterStatusResponse\x12\x1b\n" +
 	"\tleader_id\x18\x01 \x01(\tR\bleaderId\x12!\n" +
 	"\fcommit_index\x18\x02 \x01(\x04R\vcommitIndex\x12#\n" +
 	"\rhead_position\x18\x03 \x01(\x04R\fheadPosition\x125\n" +
 	"\amembers\x18\x04 \x03(\v2\x1b.branchline.admin.v1.MemberR\amembers\x123\n" +
-	"\x05nodes\x18\x05 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x05nodes\"\xec\x01\n" +
+	"\x05nodes\x18\x05 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x05nodes\x127\n" +
+	"\x18max_clock_offset_seconds\x18\x06 \x01(\x01R\x15maxClockOffsetSeconds\"\xec\x01\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
@@ -1080,27 +1261,28 @@ var file_branchline_admin_v1_admin_proto_depIdxs = []int32{
 	8,  // 2: branchline.admin.v1.ListNodesResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
 	16, // 3: branchline.admin.v1.NodeInfo.last_contact:type_name -> google.protobuf.Timestamp
 	16, // 4: branchline.admin.v1.NodeInfo.added:type_name -> google.protobuf.Timestamp
-	15, // 5: branchline.admin.v1.ClusterStatusResponse.members:type_name -> branchline.admin.v1.Member
-	8,  // 6: branchline.admin.v1.ClusterStatusResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
-	0,  // 7: branchline.admin.v1.AdminService.Status:input_type -> branchline.admin.v1.StatusRequest
-	2,  // 8: branchline.admin.v1.ClusterService.AddNode:input_type -> branchline.admin.v1.AddNodeRequest
-	4,  // 9: branchline.admin.v1.ClusterService.RemoveNode:input_type -> branchline.admin.v1.RemoveNodeRequest
-	6,  // 10: branchline.admin.v1.ClusterService.ListNodes:input_type -> branchline.admin.v1.ListNodesRequest
-	9,  // 11: branchline.admin.v1.ClusterService.Join:input_type -> branchline.admin.v1.JoinRequest
-	11, // 12: branchline.admin.v1.ClusterService.Leave:input_type -> branchline.admin.v1.LeaveRequest
-	13, // 13: branchline.admin.v1.ClusterService.ClusterStatus:input_type -> branchline.admin.v1.ClusterStatusRequest
-	1,  // 14: branchline.admin.v1.AdminService.Status:output_type -> branchline.admin.v1.StatusResponse
-	3,  // 15: branchline.admin.v1.ClusterService.AddNode:output_type -> branchline.admin.v1.AddNodeResponse
-	5,  // 16: branchline.admin.v1.ClusterService.RemoveNode:output_type -> branchline.admin.v1.RemoveNodeResponse
-	7,  // 17: branchline.admin.v1.ClusterService.ListNodes:output_type -> branchline.admin.v1.ListNodesResponse
-	10, // 18: branchline.admin.v1.ClusterService.Join:output_type -> branchline.admin.v1.JoinResponse
-	12, // 19: branchline.admin.v1.ClusterService.Leave:output_type -> branchline.admin.v1.LeaveResponse
-	14, // 20: branchline.admin.v1.ClusterService.ClusterStatus:output_type -> branchline.admin.v1.ClusterStatusResponse
-	14, // [14:21] is the sub-list for method output_type
-	7,  // [7:14] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	16, // 5: branchline.admin.v1.NodeInfo.stuck_stamp:type_name -> google.protobuf.Timestamp
+	15, // 6: branchline.admin.v1.ClusterStatusResponse.members:type_name -> branchline.admin.v1.Member
+	8,  // 7: branchline.admin.v1.ClusterStatusResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
+	0,  // 8: branchline.admin.v1.AdminService.Status:input_type -> branchline.admin.v1.StatusRequest
+	2,  // 9: branchline.admin.v1.ClusterService.AddNode:input_type -> branchline.admin.v1.AddNodeRequest
+	4,  // 10: branchline.admin.v1.ClusterService.RemoveNode:input_type -> branchline.admin.v1.RemoveNodeRequest
+	6,  // 11: branchline.admin.v1.ClusterService.ListNodes:input_type -> branchline.admin.v1.ListNodesRequest
+	9,  // 12: branchline.admin.v1.ClusterService.Join:input_type -> branchline.admin.v1.JoinRequest
+	11, // 13: branchline.admin.v1.ClusterService.Leave:input_type -> branchline.admin.v1.LeaveRequest
+	13, // 14: branchline.admin.v1.ClusterService.ClusterStatus:input_type -> branchline.admin.v1.ClusterStatusRequest
+	1,  // 15: branchline.admin.v1.AdminService.Status:output_type -> branchline.admin.v1.StatusResponse
+	3,  // 16: branchline.admin.v1.ClusterService.AddNode:output_type -> branchline.admin.v1.AddNodeResponse
+	5,  // 17: branchline.admin.v1.ClusterService.RemoveNode:output_type -> branchline.admin.v1.RemoveNodeResponse
+	7,  // 18: branchline.admin.v1.ClusterService.ListNodes:output_type -> branchline.admin.v1.ListNodesResponse
+	10, // 19: branchline.admin.v1.ClusterService.Join:output_type -> branchline.admin.v1.JoinResponse
+	12, // 20: branchline.admin.v1.ClusterService.Leave:output_type -> branchline.admin.v1.LeaveResponse
+	14, // 21: branchline.admin.v1.ClusterService.ClusterStatus:output_type -> branchline.admin.v1.ClusterStatusResponse
+	15, // [15:22] is the sub-list for method output_type
+	8,  // [8:15] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_branchline_admin_v1_admin_proto_init() }

@@ -40,6 +40,7 @@ type Command struct {
 	//	*Command_InitCluster
 	//	*Command_RemoveNode
 	//	*Command_RunTask
+	//	*Command_ActivateKinds
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -152,6 +153,15 @@ func (x *Command) GetRunTask() *RunTask {
 	return nil
 }
 
+func (x *Command) GetActivateKinds() *ActivateKinds {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ActivateKinds); ok {
+			return x.ActivateKinds
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -184,6 +194,10 @@ type Command_RunTask struct {
 	RunTask *RunTask `protobuf:"bytes,8,opt,name=run_task,json=runTask,proto3,oneof"`
 }
 
+type Command_ActivateKinds struct {
+	ActivateKinds *ActivateKinds `protobuf:"bytes,9,opt,name=activate_kinds,json=activateKinds,proto3,oneof"`
+}
+
 func (*Command_Push) isCommand_Op() {}
 
 func (*Command_AddNode) isCommand_Op() {}
@@ -198,11 +212,17 @@ func (*Command_RemoveNode) isCommand_Op() {}
 
 func (*Command_RunTask) isCommand_Op() {}
 
+func (*Command_ActivateKinds) isCommand_Op() {}
+
 // Push commits events of one origin.
 type Push struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
-	Events        []*v1.Event            `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Origin string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	Events []*v1.Event            `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	// MaxOffsetMs is the proposer's max clock offset: the batch is refused
+	// whole if a new event is stamped later than the command's time_ms plus
+	// this. Carried in the entry so that every member decides alike.
+	MaxOffsetMs   int64 `protobuf:"varint,3,opt,name=max_offset_ms,json=maxOffsetMs,proto3" json:"max_offset_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -249,6 +269,13 @@ func (x *Push) GetEvents() []*v1.Event {
 		return x.Events
 	}
 	return nil
+}
+
+func (x *Push) GetMaxOffsetMs() int64 {
+	if x != nil {
+		return x.MaxOffsetMs
+	}
+	return 0
 }
 
 // AddNode registers a node and the hash of its token.
@@ -349,12 +376,15 @@ func (x *RemoveNode) GetId() string {
 	return ""
 }
 
-// SetMember records the addresses of a hub member.
+// SetMember records the addresses of a hub member, its release and the
+// event kinds its build can apply.
 type SetMember struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	RaftAddr      string                 `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
 	HttpAddr      string                 `protobuf:"bytes,3,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
+	Version       string                 `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	Kinds         []string               `protobuf:"bytes,5,rep,name=kinds,proto3" json:"kinds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -410,6 +440,70 @@ func (x *SetMember) GetHttpAddr() string {
 	return ""
 }
 
+func (x *SetMember) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *SetMember) GetKinds() []string {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+// ActivateKinds is the cluster version: the event kinds every member's
+// build can apply, as the leader found them in the members' records. Only
+// active kinds are applied to the views; events of other kinds are kept
+// in the global log and parked until their kind is activated, so that a
+// rolling upgrade never lets members' views or decisions differ. Kinds
+// once active stay active.
+type ActivateKinds struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kinds         []string               `protobuf:"bytes,1,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateKinds) Reset() {
+	*x = ActivateKinds{}
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateKinds) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateKinds) ProtoMessage() {}
+
+func (x *ActivateKinds) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateKinds.ProtoReflect.Descriptor instead.
+func (*ActivateKinds) Descriptor() ([]byte, []int) {
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ActivateKinds) GetKinds() []string {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
 // RemoveMember forgets a hub member.
 type RemoveMember struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -420,7 +514,7 @@ type RemoveMember struct {
 
 func (x *RemoveMember) Reset() {
 	*x = RemoveMember{}
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[5]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -432,7 +526,7 @@ func (x *RemoveMember) String() string {
 func (*RemoveMember) ProtoMessage() {}
 
 func (x *RemoveMember) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[5]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -445,7 +539,7 @@ func (x *RemoveMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMember.ProtoReflect.Descriptor instead.
 func (*RemoveMember) Descriptor() ([]byte, []int) {
-	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{5}
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RemoveMember) GetId() string {
@@ -466,7 +560,7 @@ type InitCluster struct {
 
 func (x *InitCluster) Reset() {
 	*x = InitCluster{}
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[6]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +572,7 @@ func (x *InitCluster) String() string {
 func (*InitCluster) ProtoMessage() {}
 
 func (x *InitCluster) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[6]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -491,7 +585,7 @@ func (x *InitCluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitCluster.ProtoReflect.Descriptor instead.
 func (*InitCluster) Descriptor() ([]byte, []int) {
-	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{6}
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *InitCluster) GetAdminPasswordHash() string {
@@ -521,7 +615,7 @@ type RunTask struct {
 
 func (x *RunTask) Reset() {
 	*x = RunTask{}
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[7]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -533,7 +627,7 @@ func (x *RunTask) String() string {
 func (*RunTask) ProtoMessage() {}
 
 func (x *RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[7]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -546,7 +640,7 @@ func (x *RunTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTask.ProtoReflect.Descriptor instead.
 func (*RunTask) Descriptor() ([]byte, []int) {
-	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{7}
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RunTask) GetName() string {
@@ -562,14 +656,19 @@ type PushResult struct {
 	DurableSeq uint64                 `protobuf:"varint,1,opt,name=durable_seq,json=durableSeq,proto3" json:"durable_seq,omitempty"`
 	// Gap is set when the batch starts after durable_seq + 1: nothing was
 	// committed and the node must resend from durable_seq + 1.
-	Gap           bool `protobuf:"varint,2,opt,name=gap,proto3" json:"gap,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Gap bool `protobuf:"varint,2,opt,name=gap,proto3" json:"gap,omitempty"`
+	// ClockRefusedSeq, when not 0, is the first new event stamped beyond the
+	// max clock offset: nothing of the batch was committed.
+	ClockRefusedSeq uint64 `protobuf:"varint,3,opt,name=clock_refused_seq,json=clockRefusedSeq,proto3" json:"clock_refused_seq,omitempty"`
+	// ClockRefusedHlc is that event's stamp.
+	ClockRefusedHlc uint64 `protobuf:"varint,4,opt,name=clock_refused_hlc,json=clockRefusedHlc,proto3" json:"clock_refused_hlc,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *PushResult) Reset() {
 	*x = PushResult{}
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[8]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +680,7 @@ func (x *PushResult) String() string {
 func (*PushResult) ProtoMessage() {}
 
 func (x *PushResult) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[8]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,7 +693,7 @@ func (x *PushResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushResult.ProtoReflect.Descriptor instead.
 func (*PushResult) Descriptor() ([]byte, []int) {
-	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{8}
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PushResult) GetDurableSeq() uint64 {
@@ -611,11 +710,25 @@ func (x *PushResult) GetGap() bool {
 	return false
 }
 
+func (x *PushResult) GetClockRefusedSeq() uint64 {
+	if x != nil {
+		return x.ClockRefusedSeq
+	}
+	return 0
+}
+
+func (x *PushResult) GetClockRefusedHlc() uint64 {
+	if x != nil {
+		return x.ClockRefusedHlc
+	}
+	return 0
+}
+
 var File_branchline_hub_v1_command_proto protoreflect.FileDescriptor
 
 const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"\x1fbranchline/hub/v1/command.proto\x12\x11branchline.hub.v1\x1a+branchline/replication/v1/replication.proto\"\xd7\x03\n" +
+	"\x1fbranchline/hub/v1/command.proto\x12\x11branchline.hub.v1\x1a+branchline/replication/v1/replication.proto\"\xa2\x04\n" +
 	"\aCommand\x12\x17\n" +
 	"\atime_ms\x18\x01 \x01(\x03R\x06timeMs\x12-\n" +
 	"\x04push\x18\x02 \x01(\v2\x17.branchline.hub.v1.PushH\x00R\x04push\x127\n" +
@@ -626,34 +739,42 @@ const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\finit_cluster\x18\x06 \x01(\v2\x1e.branchline.hub.v1.InitClusterH\x00R\vinitCluster\x12@\n" +
 	"\vremove_node\x18\a \x01(\v2\x1d.branchline.hub.v1.RemoveNodeH\x00R\n" +
 	"removeNode\x127\n" +
-	"\brun_task\x18\b \x01(\v2\x1a.branchline.hub.v1.RunTaskH\x00R\arunTaskB\x04\n" +
-	"\x02op\"X\n" +
+	"\brun_task\x18\b \x01(\v2\x1a.branchline.hub.v1.RunTaskH\x00R\arunTask\x12I\n" +
+	"\x0eactivate_kinds\x18\t \x01(\v2 .branchline.hub.v1.ActivateKindsH\x00R\ractivateKindsB\x04\n" +
+	"\x02op\"|\n" +
 	"\x04Push\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x128\n" +
-	"\x06events\x18\x02 \x03(\v2 .branchline.replication.v1.EventR\x06events\"8\n" +
+	"\x06events\x18\x02 \x03(\v2 .branchline.replication.v1.EventR\x06events\x12\"\n" +
+	"\rmax_offset_ms\x18\x03 \x01(\x03R\vmaxOffsetMs\"8\n" +
 	"\aAddNode\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
 	"token_hash\x18\x02 \x01(\fR\ttokenHash\"\x1c\n" +
 	"\n" +
 	"RemoveNode\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"U\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x85\x01\n" +
 	"\tSetMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
-	"\thttp_addr\x18\x03 \x01(\tR\bhttpAddr\"\x1e\n" +
+	"\thttp_addr\x18\x03 \x01(\tR\bhttpAddr\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\x12\x14\n" +
+	"\x05kinds\x18\x05 \x03(\tR\x05kinds\"%\n" +
+	"\rActivateKinds\x12\x14\n" +
+	"\x05kinds\x18\x01 \x03(\tR\x05kinds\"\x1e\n" +
 	"\fRemoveMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"`\n" +
 	"\vInitCluster\x12.\n" +
 	"\x13admin_password_hash\x18\x01 \x01(\tR\x11adminPasswordHash\x12!\n" +
 	"\ftoken_secret\x18\x02 \x01(\fR\vtokenSecret\"\x1d\n" +
 	"\aRunTask\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"?\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x97\x01\n" +
 	"\n" +
 	"PushResult\x12\x1f\n" +
 	"\vdurable_seq\x18\x01 \x01(\x04R\n" +
 	"durableSeq\x12\x10\n" +
-	"\x03gap\x18\x02 \x01(\bR\x03gapB\xb3\x01\n" +
+	"\x03gap\x18\x02 \x01(\bR\x03gap\x12*\n" +
+	"\x11clock_refused_seq\x18\x03 \x01(\x04R\x0fclockRefusedSeq\x12*\n" +
+	"\x11clock_refused_hlc\x18\x04 \x01(\x04R\x0fclockRefusedHlcB\xb3\x01\n" +
 	"\x15com.branchline.hub.v1B\fCommandProtoP\x01Z&branchline/gen/branchline/hub/v1;hubv1\xa2\x02\x03BHX\xaa\x02\x11Branchline.Hub.V1\xca\x02\x11Branchline\\Hub\\V1\xe2\x02\x1dBranchline\\Hub\\V1\\GPBMetadata\xea\x02\x13Branchline::Hub::V1b\x06proto3"
 
 var (
@@ -668,33 +789,35 @@ func file_branchline_hub_v1_command_proto_rawDescGZIP() []byte {
 	return file_branchline_hub_v1_command_proto_rawDescData
 }
 
-var file_branchline_hub_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_branchline_hub_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_branchline_hub_v1_command_proto_goTypes = []any{
-	(*Command)(nil),      // 0: branchline.hub.v1.Command
-	(*Push)(nil),         // 1: branchline.hub.v1.Push
-	(*AddNode)(nil),      // 2: branchline.hub.v1.AddNode
-	(*RemoveNode)(nil),   // 3: branchline.hub.v1.RemoveNode
-	(*SetMember)(nil),    // 4: branchline.hub.v1.SetMember
-	(*RemoveMember)(nil), // 5: branchline.hub.v1.RemoveMember
-	(*InitCluster)(nil),  // 6: branchline.hub.v1.InitCluster
-	(*RunTask)(nil),      // 7: branchline.hub.v1.RunTask
-	(*PushResult)(nil),   // 8: branchline.hub.v1.PushResult
-	(*v1.Event)(nil),     // 9: branchline.replication.v1.Event
+	(*Command)(nil),       // 0: branchline.hub.v1.Command
+	(*Push)(nil),          // 1: branchline.hub.v1.Push
+	(*AddNode)(nil),       // 2: branchline.hub.v1.AddNode
+	(*RemoveNode)(nil),    // 3: branchline.hub.v1.RemoveNode
+	(*SetMember)(nil),     // 4: branchline.hub.v1.SetMember
+	(*ActivateKinds)(nil), // 5: branchline.hub.v1.ActivateKinds
+	(*RemoveMember)(nil),  // 6: branchline.hub.v1.RemoveMember
+	(*InitCluster)(nil),   // 7: branchline.hub.v1.InitCluster
+	(*RunTask)(nil),       // 8: branchline.hub.v1.RunTask
+	(*PushResult)(nil),    // 9: branchline.hub.v1.PushResult
+	(*v1.Event)(nil),      // 10: branchline.replication.v1.Event
 }
 var file_branchline_hub_v1_command_proto_depIdxs = []int32{
-	1, // 0: branchline.hub.v1.Command.push:type_name -> branchline.hub.v1.Push
-	2, // 1: branchline.hub.v1.Command.add_node:type_name -> branchline.hub.v1.AddNode
-	4, // 2: branchline.hub.v1.Command.set_member:type_name -> branchline.hub.v1.SetMember
-	5, // 3: branchline.hub.v1.Command.remove_member:type_name -> branchline.hub.v1.RemoveMember
-	6, // 4: branchline.hub.v1.Command.init_cluster:type_name -> branchline.hub.v1.InitCluster
-	3, // 5: branchline.hub.v1.Command.remove_node:type_name -> branchline.hub.v1.RemoveNode
-	7, // 6: branchline.hub.v1.Command.run_task:type_name -> branchline.hub.v1.RunTask
-	9, // 7: branchline.hub.v1.Push.events:type_name -> branchline.replication.v1.Event
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	1,  // 0: branchline.hub.v1.Command.push:type_name -> branchline.hub.v1.Push
+	2,  // 1: branchline.hub.v1.Command.add_node:type_name -> branchline.hub.v1.AddNode
+	4,  // 2: branchline.hub.v1.Command.set_member:type_name -> branchline.hub.v1.SetMember
+	6,  // 3: branchline.hub.v1.Command.remove_member:type_name -> branchline.hub.v1.RemoveMember
+	7,  // 4: branchline.hub.v1.Command.init_cluster:type_name -> branchline.hub.v1.InitCluster
+	3,  // 5: branchline.hub.v1.Command.remove_node:type_name -> branchline.hub.v1.RemoveNode
+	8,  // 6: branchline.hub.v1.Command.run_task:type_name -> branchline.hub.v1.RunTask
+	5,  // 7: branchline.hub.v1.Command.activate_kinds:type_name -> branchline.hub.v1.ActivateKinds
+	10, // 8: branchline.hub.v1.Push.events:type_name -> branchline.replication.v1.Event
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_branchline_hub_v1_command_proto_init() }
@@ -710,6 +833,7 @@ func file_branchline_hub_v1_command_proto_init() {
 		(*Command_InitCluster)(nil),
 		(*Command_RemoveNode)(nil),
 		(*Command_RunTask)(nil),
+		(*Command_ActivateKinds)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -717,7 +841,7 @@ func file_branchline_hub_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_hub_v1_command_proto_rawDesc), len(file_branchline_hub_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

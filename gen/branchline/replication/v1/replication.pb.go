@@ -195,7 +195,16 @@ type PushRequest struct {
 	Events []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
 	// LastSeq is the caller's highest seq, pushed or not: with the durable
 	// seq it tells head office how far behind the branch's outbox is.
-	LastSeq       uint64 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	LastSeq uint64 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// Protocol is the version of this protocol the caller speaks (0: 1, the
+	// release before versions were sent). A hub that does not speak it
+	// refuses the call with FailedPrecondition naming the side to upgrade.
+	Protocol uint32 `protobuf:"varint,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// SentMs is the caller's wall clock when it sent the request: the hub
+	// measures each node's clock offset from it.
+	SentMs int64 `protobuf:"varint,4,opt,name=sent_ms,json=sentMs,proto3" json:"sent_ms,omitempty"`
+	// Version is the caller's release, for head office's branch list.
+	Version       string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -244,10 +253,35 @@ func (x *PushRequest) GetLastSeq() uint64 {
 	return 0
 }
 
+func (x *PushRequest) GetProtocol() uint32 {
+	if x != nil {
+		return x.Protocol
+	}
+	return 0
+}
+
+func (x *PushRequest) GetSentMs() int64 {
+	if x != nil {
+		return x.SentMs
+	}
+	return 0
+}
+
+func (x *PushRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
 type PushResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// DurableSeq is the highest seq of the caller committed on the hub.
-	DurableSeq    uint64 `protobuf:"varint,1,opt,name=durable_seq,json=durableSeq,proto3" json:"durable_seq,omitempty"`
+	DurableSeq uint64 `protobuf:"varint,1,opt,name=durable_seq,json=durableSeq,proto3" json:"durable_seq,omitempty"`
+	// Protocol is the version the hub speaks.
+	Protocol uint32 `protobuf:"varint,2,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// HubTimeMs is the hub member's wall clock when it answered.
+	HubTimeMs     int64 `protobuf:"varint,3,opt,name=hub_time_ms,json=hubTimeMs,proto3" json:"hub_time_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -289,6 +323,20 @@ func (x *PushResponse) GetDurableSeq() uint64 {
 	return 0
 }
 
+func (x *PushResponse) GetProtocol() uint32 {
+	if x != nil {
+		return x.Protocol
+	}
+	return 0
+}
+
+func (x *PushResponse) GetHubTimeMs() int64 {
+	if x != nil {
+		return x.HubTimeMs
+	}
+	return 0
+}
+
 type PullRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Cursor is the last global position the caller has applied (0 for none).
@@ -299,7 +347,10 @@ type PullRequest struct {
 	// ExcludeOwn leaves out the caller's own events (it applied them already).
 	ExcludeOwn bool `protobuf:"varint,3,opt,name=exclude_own,json=excludeOwn,proto3" json:"exclude_own,omitempty"`
 	// LastSeq is the caller's highest seq (see PushRequest.last_seq).
-	LastSeq       uint64 `protobuf:"varint,4,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	LastSeq uint64 `protobuf:"varint,4,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// Protocol is the version of this protocol the caller speaks (see
+	// PushRequest.protocol).
+	Protocol      uint32 `protobuf:"varint,5,opt,name=protocol,proto3" json:"protocol,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -362,6 +413,13 @@ func (x *PullRequest) GetLastSeq() uint64 {
 	return 0
 }
 
+func (x *PullRequest) GetProtocol() uint32 {
+	if x != nil {
+		return x.Protocol
+	}
+	return 0
+}
+
 type PullResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Events are the matching committed events of this batch, in order.
@@ -372,7 +430,11 @@ type PullResponse struct {
 	// Head is the highest committed position on the serving member.
 	Head uint64 `protobuf:"varint,3,opt,name=head,proto3" json:"head,omitempty"`
 	// HeadTimeMs is the commit time of the event at Head.
-	HeadTimeMs    int64 `protobuf:"varint,4,opt,name=head_time_ms,json=headTimeMs,proto3" json:"head_time_ms,omitempty"`
+	HeadTimeMs int64 `protobuf:"varint,4,opt,name=head_time_ms,json=headTimeMs,proto3" json:"head_time_ms,omitempty"`
+	// Protocol is the version the hub speaks.
+	Protocol uint32 `protobuf:"varint,5,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// HubTimeMs is the hub member's wall clock when it sent this message.
+	HubTimeMs     int64 `protobuf:"varint,6,opt,name=hub_time_ms,json=hubTimeMs,proto3" json:"hub_time_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -435,6 +497,20 @@ func (x *PullResponse) GetHeadTimeMs() int64 {
 	return 0
 }
 
+func (x *PullResponse) GetProtocol() uint32 {
+	if x != nil {
+		return x.Protocol
+	}
+	return 0
+}
+
+func (x *PullResponse) GetHubTimeMs() int64 {
+	if x != nil {
+		return x.HubTimeMs
+	}
+	return 0
+}
+
 var File_branchline_replication_v1_replication_proto protoreflect.FileDescriptor
 
 const file_branchline_replication_v1_replication_proto_rawDesc = "" +
@@ -451,25 +527,33 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\tCommitted\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12$\n" +
 	"\x0ecommit_time_ms\x18\x02 \x01(\x03R\fcommitTimeMs\x126\n" +
-	"\x05event\x18\x03 \x01(\v2 .branchline.replication.v1.EventR\x05event\"b\n" +
+	"\x05event\x18\x03 \x01(\v2 .branchline.replication.v1.EventR\x05event\"\xb1\x01\n" +
 	"\vPushRequest\x128\n" +
 	"\x06events\x18\x01 \x03(\v2 .branchline.replication.v1.EventR\x06events\x12\x19\n" +
-	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\"/\n" +
+	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x12\x1a\n" +
+	"\bprotocol\x18\x03 \x01(\rR\bprotocol\x12\x17\n" +
+	"\asent_ms\x18\x04 \x01(\x03R\x06sentMs\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\"k\n" +
 	"\fPushResponse\x12\x1f\n" +
 	"\vdurable_seq\x18\x01 \x01(\x04R\n" +
-	"durableSeq\"w\n" +
+	"durableSeq\x12\x1a\n" +
+	"\bprotocol\x18\x02 \x01(\rR\bprotocol\x12\x1e\n" +
+	"\vhub_time_ms\x18\x03 \x01(\x03R\thubTimeMs\"\x93\x01\n" +
 	"\vPullRequest\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\x04R\x06cursor\x12\x14\n" +
 	"\x05kinds\x18\x02 \x03(\tR\x05kinds\x12\x1f\n" +
 	"\vexclude_own\x18\x03 \x01(\bR\n" +
 	"excludeOwn\x12\x19\n" +
-	"\blast_seq\x18\x04 \x01(\x04R\alastSeq\"\x9e\x01\n" +
+	"\blast_seq\x18\x04 \x01(\x04R\alastSeq\x12\x1a\n" +
+	"\bprotocol\x18\x05 \x01(\rR\bprotocol\"\xda\x01\n" +
 	"\fPullResponse\x12<\n" +
 	"\x06events\x18\x01 \x03(\v2$.branchline.replication.v1.CommittedR\x06events\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\x04R\bposition\x12\x12\n" +
 	"\x04head\x18\x03 \x01(\x04R\x04head\x12 \n" +
 	"\fhead_time_ms\x18\x04 \x01(\x03R\n" +
-	"headTimeMs2\xc8\x01\n" +
+	"headTimeMs\x12\x1a\n" +
+	"\bprotocol\x18\x05 \x01(\rR\bprotocol\x12\x1e\n" +
+	"\vhub_time_ms\x18\x06 \x01(\x03R\thubTimeMs2\xc8\x01\n" +
 	"\x12ReplicationService\x12W\n" +
 	"\x04Push\x12&.branchline.replication.v1.PushRequest\x1a'.branchline.replication.v1.PushResponse\x12Y\n" +
 	"\x04Pull\x12&.branchline.replication.v1.PullRequest\x1a'.branchline.replication.v1.PullResponse0\x01B\xef\x01\n" +

@@ -1,0 +1,233 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"branchline/api"
+	"branchline/auth"
+	adminv1 "branchline/gen/branchline/admin/v1"
+	"branchline/gen/branchline/admin/v1/adminv1connect"
+	hubv1 "branchline/gen/branchline/hub/v1"
+	"branchline/replication"
+	"branchline/version"
+)
+
+// Rolling upgrades.
+//
+// Members of one cluster may run different releases for a while. Whatever
+// the state machine does must still be the same on every member, so the
+// cluster only uses what every member's build can do: each member reports
+// its capabilities — the event kinds its registry applies, its task names
+// ("task:" name) and its reaction names ("reaction:" name) — in its member
+// record, and the leader commits the intersection as the cluster version
+// (ActivateKinds). Until then events of a new kind are committed to the
+// global log like any other and parked in the views; a task or reaction
+// that is not active is not run. Activation is a log entry, so every
+// member starts applying at the same position. Capabilities once active
+// stay active: a member must not be downgraded below the cluster version.
+
+// Capabilities lists what a build can do, as reported in member records.
+func Capabilities(reg *replication.Registry, tasks map[string]Task, reactions map[string]Reaction) []string {
+	out := reg.Kinds()
+	for n := range tasks {
+		out = append(out, "task:"+n)
+	}
+	for n := range reactions {
+		out = append(out, "reaction:"+n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func loadActive(tx replication.Tx) (map[string]bool, error) {
+	b, err := tx.Get(activeKey)
+	if errors.Is(err, replication.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var a hubv1.ActivateKinds
+	if err := proto.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("cluster version: %w", err)
+	}
+	out := make(map[string]bool, len(a.GetKinds()))
+	for _, k := range a.GetKinds() {
+		out[k] = true
+	}
+	return out, nil
+}
+
+// isActive reports whether the cluster version includes c (a kind, or a
+// "task:"/"reaction:" name). Before the first cluster version, everything
+// this build knows is.
+func (f *fsm) isActive(c string) bool {
+	if f.active == nil {
+		return true
+	}
+	return f.active[c]
+}
+
+// activate adds capabilities to the cluster version and applies the
+// parked events whose kinds became active.
+func (f *fsm) activate(tx replication.Tx, vb *replication.Batch, add []string, events *int) error {
+	next := map[string]bool{}
+	maps.Copy(next, f.active)
+	for _, c := range add {
+		next[c] = true
+	}
+	all := slices.Sorted(maps.Keys(next))
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&hubv1.ActivateKinds{Kinds: all})
+	if err != nil {
+		return err
+	}
+	if err := tx.Set(activeKey, b); err != nil {
+		return err
+	}
+	f.active = next
+	n, err := vb.Unpark()
+	if err != nil {
+		return err
+	}
+	*events += n
+	if n > 0 {
+		f.log.Info("cluster version: parked events applied", "events", n)
+	}
+	return nil
+}
+
+// ActiveCapabilities returns the committed cluster version (nil before
+// the first one).
+func (f *fsm) ActiveCapabilities() ([]string, error) {
+	var out []string
+	err := f.read(func(tx replication.Tx) error {
+		a, err := loadActive(tx)
+		if a != nil {
+			out = slices.Sorted(maps.Keys(a))
+		}
+		return err
+	})
+	return out, err
+}
+
+// versionLoop, on the leader, keeps the member records' releases and
+// capabilities current and commits a new cluster version when every
+// voter can do more than the current one.
+func (h *Hub) versionLoop(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.raft.LeaderCh():
+		case <-t.C:
+		}
+		if h.raft.State() != raft.Leader || !h.initialised() {
+			continue
+		}
+		if err := h.syncVersions(ctx); err != nil {
+			h.log.Warn("cluster version", "err", err)
+		}
+	}
+}
+
+func (h *Hub) syncVersions(ctx context.Context) error {
+	recs, err := h.fsm.Members()
+	if err != nil {
+		return err
+	}
+	servers := h.raft.GetConfiguration().Configuration().Servers
+	var common map[string]bool
+	complete := true
+	for _, srv := range servers {
+		id := string(srv.ID)
+		rec, ok := recs[id]
+		if !ok {
+			complete = false
+			continue
+		}
+		ver, caps, err := h.memberCapabilities(ctx, rec)
+		if err == nil && len(caps) == 0 {
+			err = errors.New("the member's release does not report its capabilities")
+		}
+		if err != nil {
+			// An unreachable member holds the version back until it answers.
+			complete = false
+			if len(rec.Capabilities) == 0 {
+				continue
+			}
+			ver, caps = rec.Version, rec.Capabilities
+		} else if ver != rec.Version || !slices.Equal(caps, rec.Capabilities) {
+			if _, err := h.apply(&hubv1.Command{Op: &hubv1.Command_SetMember{SetMember: &hubv1.SetMember{
+				Id: id, RaftAddr: rec.RaftAddr, HttpAddr: rec.HTTPAddr, Version: ver, Kinds: caps,
+			}}}); err != nil {
+				return err
+			}
+			h.log.Info("member release recorded", "member", id, "version", ver, "capabilities", len(caps))
+		}
+		set := map[string]bool{}
+		for _, c := range caps {
+			set[c] = true
+		}
+		if common == nil {
+			common = set
+		} else {
+			maps.DeleteFunc(common, func(c string, _ bool) bool { return !set[c] })
+		}
+	}
+	if !complete || common == nil {
+		return nil
+	}
+	active, err := h.fsm.ActiveCapabilities()
+	if err != nil {
+		return err
+	}
+	var add []string
+	for c := range common {
+		if !slices.Contains(active, c) {
+			add = append(add, c)
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	slices.Sort(add)
+	if _, err := h.apply(&hubv1.Command{Op: &hubv1.Command_ActivateKinds{ActivateKinds: &hubv1.ActivateKinds{Kinds: add}}}); err != nil {
+		return err
+	}
+	h.log.Info("cluster version committed", "added", len(add), "first", add[0])
+	return nil
+}
+
+// memberCapabilities asks a member (this one locally) what its build can do.
+func (h *Hub) memberCapabilities(ctx context.Context, rec MemberRecord) (string, []string, error) {
+	if rec.ID == h.cfg.ID {
+		return version.String(), h.capabilities, nil
+	}
+	if rec.HTTPAddr == "" {
+		return "", nil, errors.New("no address")
+	}
+	s, err := h.signer()
+	if err != nil {
+		return "", nil, err
+	}
+	tok, _ := s.Issue(auth.Principal{User: AdminUser, Roles: []string{auth.RoleAdmin}}, time.Now(), time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	st, err := adminv1connect.NewAdminServiceClient(h.hc, rec.HTTPAddr, api.WithBearer(tok)).
+		Status(ctx, connect.NewRequest(&adminv1.StatusRequest{}))
+	if err != nil {
+		return "", nil, err
+	}
+	return st.Msg.GetVersion(), st.Msg.GetCapabilities(), nil
+}
