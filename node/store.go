@@ -33,7 +33,7 @@ var (
 	// rebuildKey, when present, says why the views must be rebuilt from
 	// the hub: they hold stamps the rest of the company never will.
 	rebuildKey = replication.Key("node", "rebuild")
-	outPrefix = []byte("o\x00")
+	outPrefix  = []byte("o\x00")
 )
 
 func outKey(seq uint64) []byte {
@@ -59,8 +59,8 @@ func putU64(v uint64) []byte {
 // request is one unit of work for the writer: a local command, or a batch
 // of events pulled from the hub.
 type request struct {
-	actor  string
-	cmd    replication.Command
+	actor string
+	cmd   replication.Command
 	// own, when set, rewrites the node's own log in the transaction (see
 	// Restamp); it returns how many events it changed in n.
 	own    func(txn *badger.Txn) (int, error)

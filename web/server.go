@@ -62,8 +62,8 @@ type Config struct {
 	// Alerts, when set, says what is wrong with this node or member right
 	// now (its disk is full, its clock is off); every page shows it.
 	Alerts func() []Alert
-	Broker  *Broker
-	Log     *slog.Logger
+	Broker *Broker
+	Log    *slog.Logger
 }
 
 // Throttle slows down password guessing.
