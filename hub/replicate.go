@@ -48,13 +48,15 @@ func (s replicationService) checkBatch(node string, evs []*replicationv1.Event) 
 				fmt.Errorf("event %d has origin %q: node %s may push only its own events", i, e.GetOrigin(), node))
 		}
 		ev := replication.FromProto(e)
-		if err := ev.Validate(); err != nil {
+		if err := ev.ValidateShape(); err != nil {
 			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("event %d: %w", i, err))
 		}
 		// A kind this member does not know comes from a newer release: it
 		// is committed and parked, and checked where it is applied once the
-		// cluster knows it (an invalid one is then a no-op, listed).
-		if s.h.reg.Known(ev.Kind) {
+		// cluster knows it (an invalid one is then a no-op, listed). A stamp
+		// beyond the year 9999 is refused by the state machine's clock
+		// check, with the rest of the batch.
+		if s.h.reg.Known(ev.Kind) && ev.HLC <= replication.MaxHLC {
 			if err := s.h.reg.Check(ev); err != nil {
 				return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("event %d (%s/%d): %w", i, ev.Origin, ev.Seq, err))
 			}

@@ -68,14 +68,127 @@ func loadActive(tx replication.Tx) (map[string]bool, error) {
 }
 
 // isActive reports whether the cluster version includes c (a kind, or a
-// "task:"/"reaction:" name). Before the first cluster version, everything
-// this build knows is.
+// "task:"/"reaction:" name). Before the first cluster version is
+// committed, the baseline is: what the release before cluster versions
+// applied, which is what its members (in a rolling upgrade from it) apply.
 func (f *fsm) isActive(c string) bool {
 	if f.active == nil {
-		return true
+		return baseline[c]
 	}
 	return f.active[c]
 }
+
+// baseline is what every member of the release before cluster versions
+// can run: the kinds, tasks and reactions of that release. Never change
+// it; later releases' additions go through the cluster version.
+var baseline = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range []string{
+		"access.audit.recorded",
+		"access.department.created",
+		"access.department.moved",
+		"access.department.renamed",
+		"access.department.retired",
+		"access.role.created",
+		"access.role.field_set",
+		"access.role.permission_set",
+		"access.token.created",
+		"access.token.revoked",
+		"access.user.created",
+		"access.user.field_set",
+		"access.user.password_set",
+		"access.user.role_added",
+		"access.user.role_removed",
+		"crm.account.deposit_paid",
+		"crm.account.deposit_refunded",
+		"crm.account.payment_received",
+		"crm.account.refund_paid",
+		"crm.blacklist.flagged",
+		"crm.blacklist.listed",
+		"crm.blacklist.unlisted",
+		"crm.contact.added",
+		"crm.contact.removed",
+		"crm.contact.updated",
+		"crm.coupon.issued",
+		"crm.coupon.redeemed",
+		"crm.courier.set",
+		"crm.courier.zone_added",
+		"crm.courier.zone_removed",
+		"crm.custom_field.defined",
+		"crm.custom_field.retired",
+		"crm.custom_field.updated",
+		"crm.customer.created",
+		"crm.customer.deleted",
+		"crm.customer.field_set",
+		"crm.customer.merged",
+		"crm.customer.note_added",
+		"crm.customer.restored",
+		"crm.member.balance_spent",
+		"crm.member.balance_topped_up",
+		"crm.member.level_rules_set",
+		"crm.member.points_earned",
+		"crm.member.points_redeemed",
+		"crm.param.set",
+		"crm.pickup.accepted",
+		"crm.pickup.assigned",
+		"crm.pickup.cancelled",
+		"crm.pickup.checked",
+		"crm.pickup.created",
+		"crm.pickup.failed",
+		"crm.pickup.field_set",
+		"crm.pickup.notified",
+		"crm.pickup.picked_up",
+		"crm.rateplan.set",
+		"crm.rateplan.tiers_set",
+		"crm.zone.removed",
+		"crm.zone.set",
+		"reaction:warehouse.refuse_foreign_release",
+		"task:warehouse.rebalance",
+		"telephony.call.ended",
+		"telephony.call.wrap_up_ended",
+		"telephony.callback.assigned",
+		"telephony.callback.created",
+		"telephony.callback.done",
+		"telephony.extension.removed",
+		"telephony.extension.set",
+		"telephony.message.queued",
+		"telephony.message.status",
+		"telephony.queue.member_added",
+		"telephony.queue.member_removed",
+		"telephony.queue.removed",
+		"telephony.queue.set",
+		"telephony.trunk.removed",
+		"telephony.trunk.set",
+		"warehouse.bin.set",
+		"warehouse.escrow.granted",
+		"warehouse.escrow.reclaimed",
+		"warehouse.escrow.released",
+		"warehouse.escrow.returned",
+		"warehouse.escrow.target",
+		"warehouse.limit.set",
+		"warehouse.notice.confirmed",
+		"warehouse.notice.created",
+		"warehouse.po.closed",
+		"warehouse.po.created",
+		"warehouse.product.set",
+		"warehouse.reservation.made",
+		"warehouse.reservation.released",
+		"warehouse.reservation.shipped",
+		"warehouse.seller.added",
+		"warehouse.seller.removed",
+		"warehouse.stock.moved",
+		"warehouse.stocktake.cancelled",
+		"warehouse.stocktake.counted",
+		"warehouse.stocktake.opened",
+		"warehouse.stocktake.posted",
+		"warehouse.transfer.received",
+		"warehouse.transfer.shipped",
+		"warehouse.warehouse.set",
+	} {
+		m[c] = true
+	}
+	return m
+}()
 
 // activate adds capabilities to the cluster version and applies the
 // parked events whose kinds became active.

@@ -57,7 +57,10 @@ type Config struct {
 	// MemTableSize sizes Badger's memtables (0: 32 MiB); a node on a small
 	// volume (a test's) uses smaller ones.
 	MemTableSize int64
-	Log          *slog.Logger
+	// Wall is the node's wall clock (nil: time.Now); tests of a computer
+	// whose clock is wrong set it.
+	Wall func() time.Time
+	Log  *slog.Logger
 }
 
 // Node is a running node.
@@ -115,7 +118,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	store, err := OpenStore(StoreConfig{
 		Dir: cfg.DataDir, ID: cfg.ID, Registry: cfg.Registry, Log: log,
-		MaxClockOffset: cfg.MaxClockOffset, MinFreeBytes: cfg.MinFreeBytes, MemTableSize: cfg.MemTableSize,
+		MaxClockOffset: cfg.MaxClockOffset, MinFreeBytes: cfg.MinFreeBytes, MemTableSize: cfg.MemTableSize, Wall: cfg.Wall,
 		Observer: Observer{
 			Committed: func(d time.Duration, _ int) { commitSec.Observe(d.Seconds()) },
 			Applied:   func(n int) { applied.Add(float64(n)) },
@@ -299,6 +302,10 @@ func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
 		MaxClockOffsetSeconds: n.store.Clock().MaxOffset().Seconds(),
 	}
 	if n.syncer != nil {
+		n.syncer.mu.Lock()
+		rb := n.syncer.rebuilt
+		n.syncer.mu.Unlock()
+		st.Rebuilding, st.RebuildPosition, st.RebuildHead, st.RebuildReason = rb.running, rb.position, rb.head, rb.reason
 		ss := n.syncer.status(time.Now())
 		st.LastPush, st.LastPull = ts(ss.LastPush), ts(ss.LastPull)
 		st.HubLeader = ss.PushURL

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -25,6 +26,9 @@ import (
 //	node \0 cursor  hub position applied up to, and its commit time
 //	node \0 pushed  highest own seq the hub acknowledged as durable
 //	node \0 rebuild why the views must be rebuilt from the hub, if they must
+//	node \0 gen     generation of the replicated state served
+//	r<n> \0 …       replicated state of generation n ≥ 1; generation 0's is at
+//	                the top (v \0, a \0, m \0, …; see replication.Views)
 var (
 	seqKey    = replication.Key("node", "seq")
 	hlcKey    = replication.Key("node", "hlc")
@@ -33,7 +37,10 @@ var (
 	// rebuildKey, when present, says why the views must be rebuilt from
 	// the hub: they hold stamps the rest of the company never will.
 	rebuildKey = replication.Key("node", "rebuild")
-	outPrefix  = []byte("o\x00")
+	// genKey is the generation of the replicated state served (see
+	// generation).
+	genKey    = replication.Key("node", "gen")
+	outPrefix = []byte("o\x00")
 )
 
 func outKey(seq uint64) []byte {
@@ -63,9 +70,12 @@ type request struct {
 	cmd   replication.Command
 	// own, when set, rewrites the node's own log in the transaction (see
 	// Restamp); it returns how many events it changed in n.
-	own    func(txn *badger.Txn) (int, error)
+	own func(txn *badger.Txn) (int, error)
+	// swap makes a rebuilt generation the one served (Rebuild.Swap).
+	swap   *swap
 	n      int
 	remote []*replication.Event
+	gen    uint64 // the generation remote was pulled for
 	pos    uint64 // hub position after remote
 	posMs  int64  // commit time of pos
 
@@ -83,7 +93,8 @@ type request struct {
 type Store struct {
 	id    string
 	db    *badger.DB
-	views *replication.Views
+	reg   *replication.Registry
+	cur   atomic.Pointer[generation] // the views served and written
 	clock *replication.Clock
 	log   *slog.Logger
 	obs   Observer
@@ -93,6 +104,8 @@ type Store struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	closeMu sync.Once
+
+	rebuilding atomic.Bool
 
 	mu       sync.Mutex
 	lastSeq  uint64
@@ -131,6 +144,8 @@ type StoreConfig struct {
 	// MemTableSize sizes Badger's memtables (0: 32 MiB); tests on a small
 	// filesystem make it smaller.
 	MemTableSize int64
+	// Wall is the wall clock (nil: time.Now); tests of wrong clocks set it.
+	Wall func() time.Time
 }
 
 // maxGroup bounds how many requests share one transaction.
@@ -166,17 +181,24 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		return nil, fmt.Errorf("open badger in %s: %w", dir, err)
 	}
 	s := &Store{
-		id: id, db: db, log: log, obs: cfg.Observer, disk: disk,
+		id: id, db: db, reg: reg, log: log, obs: cfg.Observer, disk: disk,
 		reqs: make(chan *request, maxGroup), stop: make(chan struct{}), stopped: make(chan struct{}),
 		notify: make(chan struct{}),
 	}
 	var floor replication.HLC
 	err = db.View(func(txn *badger.Txn) error {
 		tx := badgerTx{txn}
-		var err error
-		if s.views, err = replication.OpenViews(reg, tx); err != nil {
+		var n uint64
+		if b, err := tx.Get(genKey); err == nil {
+			n = u64(b)
+		} else if !errors.Is(err, replication.ErrNotFound) {
 			return err
 		}
+		g, err := openGeneration(reg, n, txn)
+		if err != nil {
+			return err
+		}
+		s.cur.Store(g)
 		for _, m := range []struct {
 			key []byte
 			fn  func([]byte)
@@ -201,7 +223,7 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("load node state: %w", err)
 	}
-	s.clock = replication.NewClock(nil, floor, cfg.MaxClockOffset)
+	s.clock = replication.NewClock(cfg.Wall, floor, cfg.MaxClockOffset)
 	if ig := s.clock.Ignored(); ig != 0 {
 		log.Warn("the store's clock had followed a stamp beyond the max clock offset; starting from the wall clock",
 			"stamp", ig.String(), "max_offset", s.clock.MaxOffset())
@@ -217,12 +239,13 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 // unpark applies the events an older release parked whose kinds this
 // release knows, before anything else is written.
 func (s *Store) unpark() error {
-	if s.views.ParkedCount() == 0 {
+	g := s.cur.Load()
+	if g.views.ParkedCount() == 0 {
 		return nil
 	}
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	b := s.views.Begin(badgerTx{txn})
+	b := g.views.Begin(g.tx(txn))
 	n, err := b.Unpark()
 	if err != nil || n == 0 {
 		return err
@@ -234,7 +257,7 @@ func (s *Store) unpark() error {
 		return err
 	}
 	b.Commit()
-	s.log.Info("applied parked events", "events", n, "still_parked", s.views.ParkedCount())
+	s.log.Info("applied parked events", "events", n, "still_parked", g.views.ParkedCount())
 	return nil
 }
 
@@ -245,7 +268,7 @@ func (s *Store) ID() string { return s.id }
 func (s *Store) DB() *badger.DB { return s.db }
 
 // Views returns the replicated views' bookkeeping (digest, count).
-func (s *Store) Views() *replication.Views { return s.views }
+func (s *Store) Views() *replication.Views { return s.cur.Load().views }
 
 // Clock is the node's hybrid logical clock.
 func (s *Store) Clock() *replication.Clock { return s.clock }
@@ -264,12 +287,29 @@ func (s *Store) Exec(ctx context.Context, actor string, cmd replication.Command)
 // ApplyRemote applies events pulled from the hub and records pos (with its
 // commit time) as the cursor, in one transaction.
 func (s *Store) ApplyRemote(ctx context.Context, events []*replication.Event, pos uint64, posMs int64) error {
-	r := &request{remote: events, pos: pos, posMs: posMs, done: make(chan struct{})}
+	return s.applyRemote(ctx, s.Generation(), events, pos, posMs)
+}
+
+// applyRemote is ApplyRemote for a pull that started on generation gen: it
+// fails with errGenerationChanged if the store swapped generations since,
+// because pos is a position of the old generation's stream.
+func (s *Store) applyRemote(ctx context.Context, gen uint64, events []*replication.Event, pos uint64, posMs int64) error {
+	if events == nil {
+		events = []*replication.Event{}
+	}
+	r := &request{remote: events, gen: gen, pos: pos, posMs: posMs, done: make(chan struct{})}
 	if err := s.submit(ctx, r); err != nil {
 		return err
 	}
 	return r.err
 }
+
+// Generation is the number of the generation of replicated state served.
+func (s *Store) Generation() uint64 { return s.cur.Load().n }
+
+// errGenerationChanged fails a pulled batch that arrives after the store
+// swapped to a rebuilt generation.
+var errGenerationChanged = errors.New("the views were rebuilt: pull again from the new cursor")
 
 // ErrClosed is returned for work submitted to a closed store.
 var ErrClosed = errors.New("store closed")
@@ -301,8 +341,9 @@ func (s *Store) submit(ctx context.Context, r *request) error {
 
 // View runs fn on a consistent read-only snapshot of the views.
 func (s *Store) View(fn func(views replication.Tx) error) error {
+	g := s.cur.Load()
 	return s.db.View(func(txn *badger.Txn) error {
-		return fn(replication.ReadViews(badgerTx{txn}))
+		return fn(replication.ReadViews(g.tx(txn)))
 	})
 }
 
@@ -368,8 +409,10 @@ func (s *Store) tryCommit(group []*request) error {
 	start := time.Now()
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	tx := badgerTx{txn}
-	b := s.views.Begin(tx)
+	g := s.cur.Load()
+	b := g.views.Begin(g.tx(txn))
+	batches := []*replication.Batch{b}
+	var swapped *generation
 
 	s.mu.Lock()
 	seq, cursor, cursorMs := s.lastSeq, s.cursor, s.cursorMs
@@ -378,6 +421,24 @@ func (s *Store) tryCommit(group []*request) error {
 	events, parked := 0, 0
 	for _, r := range group {
 		r.events, r.err = nil, nil
+		if r.swap != nil {
+			// From here on the transaction writes the new generation.
+			n, err := r.swap.apply(s, txn)
+			if err != nil {
+				return err
+			}
+			r.n, events = n, events+n
+			g, b, swapped = r.swap.gen, r.swap.batch, r.swap.gen
+			batches = append(batches, b)
+			cursor, cursorMs = r.swap.cursor, r.swap.cursorMs
+			continue
+		}
+		if r.remote != nil && r.gen != g.n {
+			// Pulled against the generation swapped out: the puller starts
+			// again from the new generation's cursor.
+			r.err = errGenerationChanged
+			continue
+		}
 		if r.own != nil {
 			n, err := r.own(txn)
 			if err != nil {
@@ -403,7 +464,7 @@ func (s *Store) tryCommit(group []*request) error {
 				}
 				// An event the hub would refuse would stop this node's
 				// outbox for good: refuse the command instead.
-				if err := s.views.Registry().Check(ev); err != nil {
+				if err := s.reg.Check(ev); err != nil {
 					return fmt.Errorf("command made an invalid event: %w", err)
 				}
 				seq++
@@ -457,13 +518,20 @@ func (s *Store) tryCommit(group []*request) error {
 	if err := txn.Set(cursorKey, append(putU64(cursor), putU64(uint64(cursorMs))...)); err != nil {
 		return err
 	}
-	if err := b.Finish(); err != nil {
-		return err
+	for _, b := range batches {
+		if err := b.Finish(); err != nil {
+			return err
+		}
 	}
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	b.Commit()
+	for _, b := range batches {
+		b.Commit()
+	}
+	if swapped != nil {
+		s.cur.Store(swapped)
+	}
 	s.mu.Lock()
 	s.lastSeq, s.cursor, s.cursorMs = seq, cursor, cursorMs
 	if seq != firstSeq {
@@ -478,7 +546,7 @@ func (s *Store) tryCommit(group []*request) error {
 		s.obs.Applied(events)
 	}
 	if parked > 0 {
-		s.log.Warn("events parked until this node is upgraded", "events", parked, "parked", s.views.ParkedCount())
+		s.log.Warn("events parked until this node is upgraded", "events", parked, "parked", g.views.ParkedCount())
 		if s.obs.Parked != nil {
 			s.obs.Parked(parked)
 		}

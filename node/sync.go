@@ -45,12 +45,16 @@ type syncer struct {
 	caughtUp   bool
 	caughtUpAt time.Time
 	lastErr    string
-	offset     time.Duration // this node's wall clock minus the hub's
-	stuck      string        // why the hub refuses the outbox, if it does
+	offset     time.Duration   // this node's wall clock minus the hub's
+	stuck      string          // why the hub refuses the outbox, if it does
+	rebuilt    rebuildProgress // progress of a rebuild of the views
+
+	// rebuildNow wakes the rebuild loop when the store asks for a rebuild.
+	rebuildNow chan struct{}
 }
 
 func newSyncer(store *Store, urls []string, token string, hc *http.Client, log *slog.Logger) *syncer {
-	s := &syncer{store: store, urls: urls, log: log, heartbeat: 10 * time.Second}
+	s := &syncer{store: store, urls: urls, log: log, heartbeat: 10 * time.Second, rebuildNow: make(chan struct{}, 1)}
 	for _, u := range urls {
 		s.clients = append(s.clients, replicationv1connect.NewReplicationServiceClient(hc, u,
 			api.WithBearer(token), connect.WithSendMaxBytes(replication.MaxBatchBytes+(1<<20)),
@@ -61,9 +65,10 @@ func newSyncer(store *Store, urls []string, token string, hc *http.Client, log *
 
 func (s *syncer) run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.pushLoop(ctx) }()
 	go func() { defer wg.Done(); s.pullLoop(ctx) }()
+	go func() { defer wg.Done(); s.rebuildLoop(ctx) }()
 	wg.Wait()
 }
 
@@ -114,7 +119,7 @@ func (s *syncer) pushLoop(ctx context.Context) {
 		}
 		req := &replicationv1.PushRequest{
 			Events: make([]*replicationv1.Event, len(evs)), LastSeq: p.LastSeq,
-			Protocol: replication.Protocol, SentMs: time.Now().UnixMilli(), Version: version.String(),
+			Protocol: replication.Protocol, SentMs: s.store.Clock().Wall().UnixMilli(), Version: version.String(),
 		}
 		for i, ev := range evs {
 			req.Events[i] = ev.ToProto()
@@ -205,6 +210,10 @@ func (s *syncer) clockRefused(ctx context.Context, r refusal, sent []*replicatio
 		} else {
 			s.log.Warn("own events stamped beyond the max clock offset by a clock that had followed a poisoned stamp: stamped afresh",
 				"events", n, "from_seq", r.seq)
+			select {
+			case s.rebuildNow <- struct{}{}:
+			default:
+			}
 		}
 		return 0
 	}
@@ -214,7 +223,7 @@ func (s *syncer) clockRefused(ctx context.Context, r refusal, sent []*replicatio
 	s.mu.Lock()
 	s.stuck = why
 	if r.hubMs > 0 {
-		s.offset = time.Since(time.UnixMilli(r.hubMs))
+		s.offset = s.store.Clock().Wall().Sub(time.UnixMilli(r.hubMs))
 	}
 	s.mu.Unlock()
 	s.fail("push", errors.New(why))
@@ -281,6 +290,7 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 	watchdog := time.AfterFunc(s.heartbeat, cancel)
 	defer watchdog.Stop()
 
+	gen := s.store.Generation()
 	cursor := s.store.Progress().Cursor
 	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{
 		Cursor: cursor, ExcludeOwn: true, LastSeq: s.store.Progress().LastSeq, Protocol: replication.Protocol,
@@ -300,7 +310,7 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 			// A heartbeat is sent when it is due, not queued behind
 			// events: the best moment to read the hub's clock.
 			s.mu.Lock()
-			s.offset = time.Since(time.UnixMilli(msg.GetHubTimeMs()))
+			s.offset = s.store.Clock().Wall().Sub(time.UnixMilli(msg.GetHubTimeMs()))
 			s.mu.Unlock()
 		}
 		evs := make([]*replication.Event, len(msg.GetEvents()))
@@ -310,7 +320,7 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 			posMs = c.GetCommitTimeMs()
 		}
 		if msg.GetPosition() > cursor {
-			if err := s.apply(ctx, msg, evs, posMs); err != nil {
+			if err := s.apply(ctx, gen, msg, evs, posMs); err != nil {
 				return got, err
 			}
 			cursor = msg.GetPosition()
@@ -343,7 +353,7 @@ const applyChunk = 200
 // apply stores a Pull message's events in slices of applyChunk, each with
 // the position of its last event as the cursor, so that every slice is
 // durable on its own and a restart resumes after the last one applied.
-func (s *syncer) apply(ctx context.Context, msg *replicationv1.PullResponse, evs []*replication.Event, posMs int64) error {
+func (s *syncer) apply(ctx context.Context, gen uint64, msg *replicationv1.PullResponse, evs []*replication.Event, posMs int64) error {
 	for i := 0; ; i += applyChunk {
 		j := min(len(evs), i+applyChunk)
 		pos, ms := msg.GetPosition(), posMs
@@ -351,7 +361,7 @@ func (s *syncer) apply(ctx context.Context, msg *replicationv1.PullResponse, evs
 			last := msg.GetEvents()[j-1]
 			pos, ms = last.GetPosition(), last.GetCommitTimeMs()
 		}
-		if err := s.store.ApplyRemote(ctx, evs[i:j], pos, ms); err != nil {
+		if err := s.store.applyRemote(ctx, gen, evs[i:j], pos, ms); err != nil {
 			return fmt.Errorf("apply pulled events: %w", err)
 		}
 		if s.pulled != nil && j > i {

@@ -42,6 +42,20 @@ func (e *Event) String() string {
 
 // Validate checks the envelope (not the body, see Registry.Check).
 func (e *Event) Validate() error {
+	if err := e.ValidateShape(); err != nil {
+		return err
+	}
+	if e.HLC > MaxHLC {
+		return fmt.Errorf("event hlc %d is after the year 9999", uint64(e.HLC))
+	}
+	return nil
+}
+
+// ValidateShape checks the envelope except how far ahead its stamp is:
+// the hub judges that against its own clock, and answers a stamp too far
+// ahead (the year 9999 and beyond included) with a clock refusal the node
+// knows how to handle, not as malformed input.
+func (e *Event) ValidateShape() error {
 	switch {
 	case !ValidNodeID(e.Origin):
 		return fmt.Errorf("event origin %q: %w", e.Origin, ErrInvalidID)
@@ -49,8 +63,6 @@ func (e *Event) Validate() error {
 		return errors.New("event seq must start at 1")
 	case e.HLC == 0:
 		return errors.New("event hlc is zero")
-	case e.HLC > MaxHLC:
-		return fmt.Errorf("event hlc %d is after the year 9999", uint64(e.HLC))
 	case e.Kind == "" || len(e.Kind) > MaxKindLen:
 		return fmt.Errorf("event kind %q: empty or longer than %d", e.Kind, MaxKindLen)
 	case len(e.Entity) > MaxEntity:

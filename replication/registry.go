@@ -121,3 +121,16 @@ func (r *Registry) apply(views Tx, ev *Event) error {
 	}
 	return nil
 }
+
+// Without returns a copy of the registry that lacks kinds: the registry of
+// an older release, for tests of upgrades.
+func (r *Registry) Without(kinds ...string) *Registry {
+	out := &Registry{kinds: make(map[string]handler, len(r.kinds))}
+	for k, h := range r.kinds {
+		out.kinds[k] = h
+	}
+	for _, k := range kinds {
+		delete(out.kinds, k)
+	}
+	return out
+}

@@ -115,8 +115,15 @@ type StatusResponse struct {
 	Capabilities []string `protobuf:"bytes,22,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	// ActiveCapabilities (hub members) is the committed cluster version.
 	ActiveCapabilities []string `protobuf:"bytes,23,rep,name=active_capabilities,json=activeCapabilities,proto3" json:"active_capabilities,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Rebuilding (nodes) is set while the node rebuilds its views from the
+	// hub beside the ones it serves; RebuildPosition of RebuildHead is how
+	// far it got in the hub's log, RebuildReason why it rebuilds.
+	Rebuilding      bool   `protobuf:"varint,24,opt,name=rebuilding,proto3" json:"rebuilding,omitempty"`
+	RebuildPosition uint64 `protobuf:"varint,25,opt,name=rebuild_position,json=rebuildPosition,proto3" json:"rebuild_position,omitempty"`
+	RebuildHead     uint64 `protobuf:"varint,26,opt,name=rebuild_head,json=rebuildHead,proto3" json:"rebuild_head,omitempty"`
+	RebuildReason   string `protobuf:"bytes,27,opt,name=rebuild_reason,json=rebuildReason,proto3" json:"rebuild_reason,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -308,6 +315,34 @@ func (x *StatusResponse) GetActiveCapabilities() []string {
 		return x.ActiveCapabilities
 	}
 	return nil
+}
+
+func (x *StatusResponse) GetRebuilding() bool {
+	if x != nil {
+		return x.Rebuilding
+	}
+	return false
+}
+
+func (x *StatusResponse) GetRebuildPosition() uint64 {
+	if x != nil {
+		return x.RebuildPosition
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetRebuildHead() uint64 {
+	if x != nil {
+		return x.RebuildHead
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetRebuildReason() string {
+	if x != nil {
+		return x.RebuildReason
+	}
+	return ""
 }
 
 type AddNodeRequest struct {
@@ -1127,7 +1162,7 @@ var File_branchline_admin_v1_admin_proto protoreflect.FileDescriptor
 const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x1fbranchline/admin/v1/admin.proto\x12\x13branchline.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n" +
-	"\rStatusRequest\"\xfd\x06\n" +
+	"\rStatusRequest\"\x92\b\n" +
 	"\x0eStatusResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1d\n" +
@@ -1155,7 +1190,13 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\x14clock_offset_seconds\x18\x14 \x01(\x01R\x12clockOffsetSeconds\x127\n" +
 	"\x18max_clock_offset_seconds\x18\x15 \x01(\x01R\x15maxClockOffsetSeconds\x12\"\n" +
 	"\fcapabilities\x18\x16 \x03(\tR\fcapabilities\x12/\n" +
-	"\x13active_capabilities\x18\x17 \x03(\tR\x12activeCapabilities\" \n" +
+	"\x13active_capabilities\x18\x17 \x03(\tR\x12activeCapabilities\x12\x1e\n" +
+	"\n" +
+	"rebuilding\x18\x18 \x01(\bR\n" +
+	"rebuilding\x12)\n" +
+	"\x10rebuild_position\x18\x19 \x01(\x04R\x0frebuildPosition\x12!\n" +
+	"\frebuild_head\x18\x1a \x01(\x04R\vrebuildHead\x12%\n" +
+	"\x0erebuild_reason\x18\x1b \x01(\tR\rrebuildReason\" \n" +
 	"\x0eAddNodeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"7\n" +
 	"\x0fAddNodeResponse\x12\x0e\n" +

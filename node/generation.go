@@ -1,0 +1,224 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"branchline/replication"
+)
+
+// A generation is one copy of the node's replicated state: the views and
+// their bookkeeping (replication.Views). The node serves one generation
+// and may build the next beside it — when its views must be rebuilt from
+// the hub — then swaps to it in one transaction, so that it keeps serving
+// (and writing) its old views until the new ones are complete. The node's
+// own log, cursor and local records live outside generations.
+//
+// Generation 0, the layout of stores made before generations, keeps its
+// state at the top of the key space; generation n ≥ 1 below "r<n>\0".
+type generation struct {
+	n     uint64
+	root  []byte // nil for generation 0
+	views *replication.Views
+}
+
+func rootOf(n uint64) []byte {
+	if n == 0 {
+		return nil
+	}
+	return append([]byte("r"+strconv.FormatUint(n, 10)), 0)
+}
+
+// tx returns a Tx on txn that sees only the generation's keys.
+func (g *generation) tx(txn *badger.Txn) replication.Tx {
+	if g.root == nil {
+		return badgerTx{txn}
+	}
+	return replication.WithPrefix(badgerTx{txn}, g.root)
+}
+
+func openGeneration(reg *replication.Registry, n uint64, txn *badger.Txn) (*generation, error) {
+	g := &generation{n: n, root: rootOf(n)}
+	v, err := replication.OpenViews(reg, g.tx(txn))
+	if err != nil {
+		return nil, fmt.Errorf("open generation %d: %w", n, err)
+	}
+	g.views = v
+	return g, nil
+}
+
+// generation0Prefixes are the top-level prefixes of generation 0's state.
+var generation0Prefixes = [][]byte{[]byte("v\x00"), []byte("a\x00"), []byte("p\x00"), []byte("bad\x00"), []byte("m\x00")}
+
+// drop deletes a generation's state (after a swap away from it, or what a
+// rebuild that did not finish left behind).
+func (s *Store) drop(n uint64) error {
+	if n == 0 {
+		return s.db.DropPrefix(generation0Prefixes...)
+	}
+	return s.db.DropPrefix(rootOf(n))
+}
+
+// Rebuild builds the next generation of the replicated state beside the
+// one served. Events are applied to it with Apply (the hub's global log,
+// own events included, from the start); Swap then applies the node's own
+// events the hub did not hold, and makes it the generation served. One
+// Rebuild at a time; it writes only its own generation's keys, so it runs
+// beside the store's writer without blocking it.
+type Rebuild struct {
+	s   *Store
+	gen *generation
+	// applied counts what Apply and Swap applied, for progress reports.
+	applied atomic.Uint64
+}
+
+// ErrRebuilding is returned by BeginRebuild while another rebuild runs.
+var ErrRebuilding = errors.New("a rebuild is running")
+
+// BeginRebuild starts an empty next generation.
+func (s *Store) BeginRebuild() (*Rebuild, error) {
+	if !s.rebuilding.CompareAndSwap(false, true) {
+		return nil, ErrRebuilding
+	}
+	n := s.cur.Load().n + 1
+	// Whatever an interrupted rebuild left there.
+	if err := s.drop(n); err != nil {
+		s.rebuilding.Store(false)
+		return nil, err
+	}
+	var g *generation
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		g, err = openGeneration(s.reg, n, txn)
+		return err
+	})
+	if err != nil {
+		s.rebuilding.Store(false)
+		return nil, err
+	}
+	return &Rebuild{s: s, gen: g}, nil
+}
+
+// Applied is how many events the rebuild applied so far.
+func (r *Rebuild) Applied() uint64 { return r.applied.Load() }
+
+// Apply applies events to the new generation in one transaction.
+func (r *Rebuild) Apply(evs []*replication.Event) error {
+	if err := r.s.disk.Check(); err != nil {
+		return err
+	}
+	txn := r.s.db.NewTransaction(true)
+	defer txn.Discard()
+	b := r.gen.views.Begin(r.gen.tx(txn))
+	n := 0
+	for _, ev := range evs {
+		out, err := b.Apply(ev)
+		if err != nil {
+			return err
+		}
+		if out == replication.Applied {
+			n++
+		}
+	}
+	if err := b.Finish(); err != nil {
+		return err
+	}
+	if err := txn.Commit(); err != nil {
+		return err
+	}
+	b.Commit()
+	r.applied.Add(uint64(n))
+	return nil
+}
+
+// CatchUpOwn applies, in slices, the node's own events the new generation
+// has not received yet, so that Swap has few left to apply while it holds
+// the writer.
+func (r *Rebuild) CatchUpOwn() error {
+	for {
+		from := r.gen.views.Seq(r.s.id)
+		evs, err := r.s.Outbox(from, applyChunk, 4<<20)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		if err := r.Apply(evs); err != nil {
+			return err
+		}
+	}
+}
+
+// Abort gives the rebuild up and deletes what it built.
+func (r *Rebuild) Abort() error {
+	defer r.s.rebuilding.Store(false)
+	return r.s.drop(r.gen.n)
+}
+
+// Swap applies the own events the new generation lacks and makes it the
+// generation served, with cursor (and its commit time) as the position of
+// the hub's log it reflects — all in one transaction of the writer, so
+// that no local write falls between the two generations. The old
+// generation is deleted afterwards.
+func (r *Rebuild) Swap(ctx context.Context, cursor uint64, cursorMs int64) error {
+	old := r.s.cur.Load()
+	req := &request{done: make(chan struct{}), swap: &swap{gen: r.gen, cursor: cursor, cursorMs: cursorMs}}
+	if err := r.s.submit(ctx, req); err != nil {
+		return err
+	}
+	if req.err != nil {
+		return req.err
+	}
+	r.s.rebuilding.Store(false)
+	r.applied.Add(uint64(req.n))
+	r.s.log.Info("views rebuilt from the hub", "generation", r.gen.n, "events", r.Applied(), "cursor", cursor)
+	if err := r.s.drop(old.n); err != nil {
+		r.s.log.Warn("delete the old generation", "generation", old.n, "err", err)
+	}
+	return nil
+}
+
+// swap is the writer's part of Rebuild.Swap.
+type swap struct {
+	gen      *generation
+	cursor   uint64
+	cursorMs int64
+	batch    *replication.Batch // set by apply
+}
+
+// apply runs in the writer's transaction: it applies the own events the
+// new generation lacks (those of this transaction's earlier requests
+// included) and records the new generation.
+func (w *swap) apply(s *Store, txn *badger.Txn) (int, error) {
+	tx := badgerTx{txn}
+	b := w.gen.views.Begin(w.gen.tx(txn))
+	n := 0
+	err := tx.Scan(outPrefix, outKey(w.gen.views.Seq(s.id)+1), func(_, v []byte) (bool, error) {
+		ev, err := replication.UnmarshalEvent(v)
+		if err != nil {
+			return false, err
+		}
+		out, err := b.Apply(ev)
+		if out == replication.Applied {
+			n++
+		}
+		return true, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := b.Finish(); err != nil {
+		return 0, err
+	}
+	if err := txn.Set(genKey, putU64(w.gen.n)); err != nil {
+		return 0, err
+	}
+	if err := txn.Delete(rebuildKey); err != nil {
+		return 0, err
+	}
+	w.batch = b
+	return n, nil
+}

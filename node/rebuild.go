@@ -1,0 +1,138 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/dgraph-io/badger/v4"
+
+	replicationv1 "branchline/gen/branchline/replication/v1"
+	"branchline/replication"
+)
+
+// RebuildReason says why the store's views must be rebuilt from the hub
+// ("" when they need not be).
+func (s *Store) RebuildReason() string {
+	var why string
+	_ = s.db.View(func(txn *badger.Txn) error {
+		b, err := badgerTx{txn}.Get(rebuildKey)
+		why = string(b)
+		return err
+	})
+	return why
+}
+
+// rebuildProgress is what the syncer reports of a running rebuild.
+type rebuildProgress struct {
+	running        bool
+	reason         string
+	position, head uint64
+}
+
+// rebuildLoop rebuilds the node's views from the hub whenever the store
+// says they must be (see Store.Restamp), retrying with backoff. The node
+// keeps serving its current views meanwhile.
+func (s *syncer) rebuildLoop(ctx context.Context) {
+	var bo backoff
+	for ctx.Err() == nil {
+		reason := s.store.RebuildReason()
+		if reason == "" {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.rebuildNow:
+			}
+			continue
+		}
+		s.log.Warn("rebuilding the views from the hub", "reason", reason)
+		err := s.rebuild(ctx, reason)
+		s.mu.Lock()
+		s.rebuilt = rebuildProgress{}
+		s.mu.Unlock()
+		if err != nil {
+			s.fail("rebuild views", err)
+			bo.wait(ctx)
+			continue
+		}
+		bo.reset()
+	}
+}
+
+// rebuild pulls the hub's whole log, the node's own events included, into
+// a new generation of the views, adds the own events the hub does not
+// hold yet and swaps to it.
+func (s *syncer) rebuild(ctx context.Context, reason string) error {
+	rb, err := s.store.BeginRebuild()
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			if err := rb.Abort(); err != nil {
+				s.log.Warn("abort rebuild", "err", err)
+			}
+		}
+	}()
+	s.mu.Lock()
+	s.rebuilt = rebuildProgress{running: true, reason: reason}
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watchdog := time.AfterFunc(s.heartbeat, cancel)
+	defer watchdog.Stop()
+	member := rand.N(len(s.clients))
+	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{Protocol: replication.Protocol}))
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	var cursor uint64
+	var cursorMs int64
+	for stream.Receive() {
+		watchdog.Reset(s.heartbeat)
+		msg := stream.Msg()
+		if err := replication.ProtocolError("node", "hub "+s.urls[member], msg.GetProtocol()); err != nil {
+			return err
+		}
+		evs := make([]*replication.Event, len(msg.GetEvents()))
+		for i, c := range msg.GetEvents() {
+			evs[i] = replication.FromProto(c.GetEvent())
+			cursorMs = c.GetCommitTimeMs()
+		}
+		for i := 0; i < len(evs); i += applyChunk {
+			if err := rb.Apply(evs[i:min(len(evs), i+applyChunk)]); err != nil {
+				return fmt.Errorf("apply: %w", err)
+			}
+		}
+		cursor = msg.GetPosition()
+		if len(evs) == 0 {
+			cursorMs = msg.GetHeadTimeMs()
+		}
+		s.mu.Lock()
+		s.rebuilt.position, s.rebuilt.head = cursor, msg.GetHead()
+		s.mu.Unlock()
+		if cursor >= msg.GetHead() {
+			break
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return errors.New("pull stream silent for longer than the heartbeat")
+	}
+	if err := rb.CatchUpOwn(); err != nil {
+		return fmt.Errorf("apply own events: %w", err)
+	}
+	if err := rb.Swap(ctx, cursor, cursorMs); err != nil {
+		return fmt.Errorf("swap: %w", err)
+	}
+	done = true
+	return nil
+}
