@@ -80,6 +80,9 @@ func badgerOptions(dir string, log *slog.Logger, memTable int64) badger.Options 
 		WithIndexCacheSize(32 << 20).
 		WithNumCompactors(2).
 		WithValueLogFileSize(min(256<<20, 8*memTable)).
+		// Badger needs values inlined up to this to fit in a batch of 15 %
+		// of a memtable; 1 MiB (its default) with the default memtables.
+		WithValueThreshold(min(1<<20, memTable/8)).
 		WithDetectConflicts(false) // one writer goroutine; readers use read-only txns
 }
 

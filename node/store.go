@@ -92,6 +92,7 @@ type request struct {
 // either all of a request or none of it.
 type Store struct {
 	id    string
+	dir   string
 	db    *badger.DB
 	reg   *replication.Registry
 	cur   atomic.Pointer[generation] // the views served and written
@@ -181,7 +182,7 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		return nil, fmt.Errorf("open badger in %s: %w", dir, err)
 	}
 	s := &Store{
-		id: id, db: db, reg: reg, log: log, obs: cfg.Observer, disk: disk,
+		id: id, dir: dir, db: db, reg: reg, log: log, obs: cfg.Observer, disk: disk,
 		reqs: make(chan *request, maxGroup), stop: make(chan struct{}), stopped: make(chan struct{}),
 		notify: make(chan struct{}),
 	}
@@ -232,8 +233,30 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("apply parked events: %w", err)
 	}
+	backMemtables(dir)
 	go s.run()
+	go s.watchDisk()
 	return s, nil
+}
+
+// watchDisk checks the volume every second, for readiness and the UI
+// banner, and backs new memtable logs with disk blocks (backMemtables).
+func (s *Store) watchDisk() {
+	if s.disk == nil {
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if s.disk.Check() == nil {
+				backMemtables(s.dir)
+			}
+		}
+	}
 }
 
 // unpark applies the events an older release parked whose kinds this

@@ -332,3 +332,34 @@ func TestHandleTwicePanics(t *testing.T) {
 	}()
 	Handle(reg, "test.checked", func(Tx, *Event, *wrapperspb.StringValue) error { return nil }, nil)
 }
+
+// A protocol mismatch names the side to upgrade, whichever side finds it.
+func TestProtocolError(t *testing.T) {
+	cases := []struct {
+		me, peer string
+		proto    uint32
+		want     string // "" for no error
+	}{
+		{"hub", "node sh-pudong", Protocol, ""},
+		{"hub", "node sh-pudong", 0, ""}, // a node of the release before versions
+		{"hub", "node sh-pudong", Protocol + 1, "upgrade the hub"},
+		{"node", "hub http://h1", Protocol + 1, "upgrade the node"},
+		{"node", "hub http://h1", MinProtocol, ""},
+	}
+	if MinProtocol > 1 {
+		cases = append(cases, struct {
+			me, peer string
+			proto    uint32
+			want     string
+		}{"hub", "node sh-pudong", MinProtocol - 1, "upgrade node sh-pudong"})
+	}
+	for _, c := range cases {
+		err := ProtocolError(c.me, c.peer, c.proto)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s serving %s at %d: %v", c.me, c.peer, c.proto, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s serving %s at %d: %v, want %q", c.me, c.peer, c.proto, err, c.want)
+		}
+	}
+}
