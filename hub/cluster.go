@@ -48,6 +48,12 @@ func (h *Hub) routes() (http.Handler, error) {
 	ui, err := web.New(web.Config{
 		Site: h.cfg.ID, Login: directory{h}.Login, Sessions: web.NewMemorySessions(),
 		Grants: api.AdminGrants, Cluster: webCluster{h}, Log: h.log,
+		Alerts: func() []web.Alert {
+			if h.disk.Low() {
+				return []web.Alert{{Key: "alert.disk_full", Args: []any{h.disk.Free() >> 20}}}
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return nil, err
