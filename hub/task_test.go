@@ -43,7 +43,18 @@ func openTaskFSM(t *testing.T) *fsm {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.close() })
+	activateAll(f)
 	return f
+}
+
+// activateAll sets the cluster version to everything the state machine's
+// build can run, as the leader of a cluster of such members would commit
+// it: the test's tasks and reactions are not in the baseline.
+func activateAll(f *fsm) {
+	f.active = map[string]bool{}
+	for _, c := range Capabilities(f.reg, f.tasks, f.reactions) {
+		f.active[c] = true
+	}
 }
 
 func runTask(name string, ms int64) *hubv1.Command {
@@ -130,6 +141,7 @@ func TestReactionFollowsThePushedEvent(t *testing.T) {
 		}
 		f.reactions = map[string]Reaction{"second": second}
 		t.Cleanup(func() { f.close() })
+		activateAll(f)
 		return f
 	}
 	a, b := open(), open()

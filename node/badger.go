@@ -79,7 +79,11 @@ func badgerOptions(dir string, log *slog.Logger, memTable int64) badger.Options 
 		WithBlockCacheSize(64 << 20).
 		WithIndexCacheSize(32 << 20).
 		WithNumCompactors(2).
-		WithValueLogFileSize(min(256<<20, 8*memTable)).
+		// Values up to the threshold below (1 MiB) live in the tables, and
+		// events are at most 256 KiB: the value log stays all but empty.
+		// Its files are allocated in full (third_party/ristretto), so keep
+		// them small.
+		WithValueLogFileSize(min(16<<20, 4*memTable)).
 		// Badger needs values inlined up to this to fit in a batch of 15 %
 		// of a memtable; 1 MiB (its default) with the default memtables.
 		WithValueThreshold(min(1<<20, memTable/8)).
@@ -87,11 +91,14 @@ func badgerOptions(dir string, log *slog.Logger, memTable int64) badger.Options 
 }
 
 // defaultMinFree is the free space a node keeps in reserve on its data
-// volume (see diskGuard): what Badger may write without being asked once
-// the node stops writing — the memtable log being filled (a sparse,
-// memory-mapped file of twice the memtable size), the flush of every
-// memtable waiting to become a table, and one value-log file rewritten by
-// garbage collection. With the default sizes: 2×32 + 3×32 + 256 = 416 MiB.
+// volume (see volume.Guard): what Badger may still write once the node
+// stops writing — a new memtable log (allocated at twice the memtable
+// size), the flush of every memtable waiting to become a table, a value-log
+// file (allocated at twice its size) and the output of an L0 compaction
+// (about four memtables). With the default sizes: 64 + 96 + 32 + 128 =
+// 320 MiB. Badger writes through memory maps; the allocation patch in
+// third_party/ristretto turns a write past the reserve into an error
+// rather than SIGBUS, and the reserve keeps such errors away.
 func defaultMinFree(o badger.Options) uint64 {
-	return uint64(2*o.MemTableSize + int64(o.NumMemtables)*o.MemTableSize + o.ValueLogFileSize)
+	return uint64(2*o.MemTableSize + int64(o.NumMemtables)*o.MemTableSize + 2*o.ValueLogFileSize + 4*o.MemTableSize)
 }

@@ -233,14 +233,13 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("apply parked events: %w", err)
 	}
-	backMemtables(dir)
 	go s.run()
 	go s.watchDisk()
 	return s, nil
 }
 
-// watchDisk checks the volume every second, for readiness and the UI
-// banner, and backs new memtable logs with disk blocks (backMemtables).
+// watchDisk checks the volume every second, so that /readyz and the UI
+// banner clear by themselves once space is freed, with no write to try.
 func (s *Store) watchDisk() {
 	if s.disk == nil {
 		return
@@ -252,9 +251,7 @@ func (s *Store) watchDisk() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			if s.disk.Check() == nil {
-				backMemtables(s.dir)
-			}
+			_ = s.disk.Check() // the result is kept in the guard
 		}
 	}
 }

@@ -23,7 +23,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	metricsToken := fs.String("metrics-token", "", "bearer token for /metrics; empty: loopback callers only")
 	sipAddr := fs.String("sip", "", "SIP listen address, UDP and TCP, e.g. 0.0.0.0:5060; empty: no SIP")
 	sipHost := fs.String("sip-host", "", "address put in SIP Via and Contact headers (default: the --sip host, or this machine's first IPv4 address)")
-	maxOffset, minFree := safetyFlags(fs, "sized from the store's memtables, 416MiB")
+	maxOffset, minFree := safetyFlags(fs, "sized from the store's memtables, 320MiB")
 	level, format := logFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
