@@ -90,5 +90,5 @@ func setBinState(tx replication.Tx, ev *replication.Event, state byte, timelineK
 	if err := AddTimeline(tx, rep, EntryFor(ev, timelineKind, "", id)); err != nil {
 		return err
 	}
-	return reindexCustomer(tx, rep)
+	return nil
 }

@@ -322,7 +322,7 @@ func applyContactAdded(tx replication.Tx, ev *replication.Event, b *crmv1.Contac
 	if err := setContactFields(tx, rep, b.GetContactId(), ev, b.GetFields()); err != nil {
 		return err
 	}
-	return reindexCustomer(tx, rep)
+	return nil
 }
 
 func applyContactUpdated(tx replication.Tx, ev *replication.Event, b *crmv1.ContactUpdated) error {
@@ -339,7 +339,7 @@ func applyContactUpdated(tx replication.Tx, ev *replication.Event, b *crmv1.Cont
 	if err := setContactFields(tx, rep, b.GetContactId(), ev, b.GetFields()); err != nil {
 		return err
 	}
-	return reindexCustomer(tx, rep)
+	return nil
 }
 
 func applyContactRemoved(tx replication.Tx, ev *replication.Event, b *crmv1.ContactRemoved) error {
@@ -356,7 +356,7 @@ func applyContactRemoved(tx replication.Tx, ev *replication.Event, b *crmv1.Cont
 	if err := dropContactData(tx, rep, b.GetContactId()); err != nil {
 		return err
 	}
-	return reindexCustomer(tx, rep)
+	return nil
 }
 
 // dropContactData deletes a removed contact's add and field registers,

@@ -302,6 +302,7 @@ func RegisterCustomers(r *replication.Registry) {
 	replication.Handle(r, KindCustomFieldDefined, applyCustomFieldDefined, checkCustomFieldDefined)
 	replication.Handle(r, KindCustomFieldUpdated, applyCustomFieldUpdated, checkCustomFieldUpdated)
 	replication.Handle(r, KindCustomFieldRetired, applyCustomFieldRetired, checkCustomFieldRetired)
+	r.AddIndex(CustomerIndex)
 }
 
 func entityID(ev *replication.Event) (string, bool) {
@@ -379,7 +380,7 @@ func applyCreated(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerCre
 	if err := AddTimeline(tx, rep, EntryFor(ev, TimelineCreated, fieldNames(b.GetFields()), id)); err != nil {
 		return err
 	}
-	return reindexCustomer(tx, rep)
+	return nil
 }
 
 func applyFieldSet(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerFieldSet) error {
@@ -397,7 +398,7 @@ func applyFieldSet(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerFi
 	if err := AddTimeline(tx, rep, EntryFor(ev, TimelineFieldsSet, fieldNames(b.GetFields()), "")); err != nil {
 		return err
 	}
-	return reindexCustomer(tx, rep)
+	return nil
 }
 
 // fieldNames lists the fields a write names, for the timeline: which
@@ -411,9 +412,9 @@ func fieldNames(fields []*crmv1.FieldValue) string {
 }
 
 // setFields writes each field as its own register of customer id (already
-// resolved). Indexes are derived afterwards by reindexCustomer, from the current
-// values only, which makes them independent of the order writes arrived
-// in.
+// resolved). Indexes are derived afterwards (CustomerIndex), from the
+// current values only, which makes them independent of the order writes
+// arrived in.
 func setFields(tx replication.Tx, id string, ev *replication.Event, fields []*crmv1.FieldValue) error {
 	stamp := replication.StampOf(ev)
 	for _, fv := range fields {

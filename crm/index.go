@@ -17,10 +17,12 @@ import (
 
 // Derived indexes. Every index entry of a customer is a pure function of
 // the customer's current state (its record, its live contacts, whether it
-// is in the recycle bin or merged away), recomputed by reindexCustomer after each
-// change and diffed against the entries written last time. So the indexes
-// never depend on the order events arrived in, and overwriting a value
-// removes the grams of the value it replaced.
+// is in the recycle bin or merged away), recomputed by reindexCustomer
+// after each change and diffed against the entries written last time. So
+// the indexes never depend on the order events arrived in, and overwriting
+// a value removes the grams of the value it replaced. They are a
+// replication.Index (CustomerIndex): a node builds them behind the commit,
+// outside the replicated views and their digest; the hub keeps none.
 //
 //	crm \0 live \0 id                 -> ""   customers shown in lists and search
 //	crm \0 bin \0 id                  -> ""   the recycle bin
@@ -196,6 +198,37 @@ func indexEntries(tx replication.Tx, id string) (map[string]string, error) {
 		out[string(phoneKey(number, id))] = strings.Join(slices.Compact(src), ",")
 	}
 	return out, nil
+}
+
+// CustomerIndex is the customers' search, phone, duplicate and list index:
+// the entries above, recomputed for a customer whenever a write touches
+// its record, its contacts or where it redirects to.
+var CustomerIndex = replication.Index{
+	Name: "crm.customer",
+	Prefixes: [][]byte{
+		replication.Prefix("crm", "live"), replication.Prefix("crm", "bin"), replication.Prefix("crm", "phone"),
+		replication.Prefix("crm", "sx"), replication.Prefix("crm", "nm"), replication.Prefix("crm", "at"),
+		replication.Prefix("crm", "ix"),
+	},
+	Watch:   watchCustomer,
+	Reindex: reindexCustomer,
+}
+
+var (
+	custWatch     = replication.Prefix("crm", "cust")
+	contactWatch  = replication.Prefix("crm", "ct")
+	redirectWatch = replication.Prefix("crm", "redirect")
+)
+
+// watchCustomer names the customer whose index a write to key changes.
+func watchCustomer(key []byte) (string, bool) {
+	for _, p := range [][]byte{custWatch, contactWatch, redirectWatch} {
+		if rest, ok := bytes.CutPrefix(key, p); ok {
+			id, _, _ := bytes.Cut(rest, []byte{0})
+			return string(id), len(id) > 0
+		}
+	}
+	return "", false
 }
 
 // reindexCustomer brings the index entries of id up to date with its state.

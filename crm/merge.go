@@ -260,15 +260,7 @@ func applyMerged(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerMerg
 	if _, _, err := replication.SetRegister(tx, binStateKey(rep), append([]byte{'A'}, ev.Actor...), stamp); err != nil {
 		return err
 	}
-	if err := AddTimeline(tx, rep, EntryFor(ev, TimelineMerged, loser+" → "+winner, loser)); err != nil {
-		return err
-	}
-	for _, id := range append(old, rep) {
-		if err := reindexCustomer(tx, id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return AddTimeline(tx, rep, EntryFor(ev, TimelineMerged, loser+" → "+winner, loser))
 }
 
 // mergeGroup finds the ids joined to start by merge edges, and the edges.

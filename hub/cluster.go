@@ -232,7 +232,7 @@ func (h *Hub) status(context.Context) (*adminv1.StatusResponse, error) {
 		RaftState:             h.raft.State().String(),
 		AppliedPosition:       st.Head,
 		HubLeader:             leader,
-		Digest:                h.fsm.Digest().String(),
+		Digest:                h.fsm.EventDigest().String(),
 		EventsApplied:         h.fsm.AppliedCount(),
 		EventsParked:          h.fsm.ParkedCount(),
 		EventsInvalid:         h.fsm.InvalidCount(),

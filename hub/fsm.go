@@ -339,10 +339,7 @@ func (f *fsm) applyCommand(tx replication.Tx, vb *replication.Batch, cmd *hubv1.
 // accepting it would silently drop its new events).
 func (f *fsm) applyPush(tx replication.Tx, vb *replication.Batch, p *hubv1.Push, timeMs int64, st *headState, events *int) (any, error) {
 	origin := p.GetOrigin()
-	hw, err := replication.AppliedSeq(tx, origin)
-	if err != nil {
-		return nil, err
-	}
+	hw := vb.Seq(origin)
 	evs := p.GetEvents()
 	// Check the whole batch before looking at any event's seq: the loop
 	// below stops at the first new event.
@@ -742,6 +739,13 @@ func (f *fsm) Digest() replication.Digest {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.views.Digest()
+}
+
+// EventDigest returns the digest of the events applied to the views.
+func (f *fsm) EventDigest() replication.Digest {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.views.EventDigest("")
 }
 
 // ParkedCount returns the number of events parked in the views.

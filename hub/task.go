@@ -99,10 +99,7 @@ func (f *fsm) react(tx replication.Tx, vb *replication.Batch, e *replicationv1.E
 // next seqs, the hub's clock moved past its last event. If any would be
 // refused by a replica (bad is set), none is committed.
 func (f *fsm) commitHubDrafts(tx replication.Tx, vb *replication.Batch, drafts []replication.Draft, timeMs int64, st *headState, events *int) (n int, bad, err error) {
-	seq, err := replication.AppliedSeq(tx, replication.HubOrigin)
-	if err != nil {
-		return 0, nil, err
-	}
+	seq := vb.Seq(replication.HubOrigin)
 	var last replication.HLC
 	if b, err := tx.Get(hubHLCKey); err == nil && len(b) == 8 {
 		last = replication.HLC(binary.BigEndian.Uint64(b))

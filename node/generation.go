@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -34,20 +35,28 @@ func rootOf(n uint64) []byte {
 	return append([]byte("r"+strconv.FormatUint(n, 10)), 0)
 }
 
-// tx returns a Tx on txn that sees only the generation's keys.
-func (g *generation) tx(txn *badger.Txn) replication.Tx {
+// tx returns a Tx on tx that sees only the generation's keys.
+func (g *generation) tx(tx replication.Tx) replication.Tx {
 	if g.root == nil {
-		return badgerTx{txn}
+		return tx
 	}
-	return replication.WithPrefix(badgerTx{txn}, g.root)
+	return replication.WithPrefix(tx, g.root)
 }
 
+// read is tx for a Badger read transaction.
+func (g *generation) read(txn *badger.Txn) replication.Tx { return g.tx(badgerTx{txn}) }
+
+// openGeneration loads generation n's bookkeeping. A node keeps no digest
+// of its views' content (it compares event digests; ctl verify scans) and
+// builds its indexes behind the commit.
 func openGeneration(reg *replication.Registry, n uint64, txn *badger.Txn) (*generation, error) {
 	g := &generation{n: n, root: rootOf(n)}
-	v, err := replication.OpenViews(reg, g.tx(txn))
+	v, err := replication.OpenViews(reg, g.read(txn))
 	if err != nil {
 		return nil, fmt.Errorf("open generation %d: %w", n, err)
 	}
+	v.TrackViewDigest(false)
+	v.SetIndexing(replication.IndexDeferred)
 	g.views = v
 	return g, nil
 }
@@ -112,9 +121,9 @@ func (r *Rebuild) Apply(evs []*replication.Event) error {
 	if err := r.s.disk.Check(); err != nil {
 		return err
 	}
-	txn := r.s.db.NewTransaction(true)
-	defer txn.Discard()
-	b := r.gen.views.Begin(r.gen.tx(txn))
+	o := newOverlay(r.s.db)
+	defer o.discard()
+	b := r.gen.views.Begin(r.gen.tx(o))
 	n := 0
 	for _, ev := range evs {
 		out, err := b.Apply(ev)
@@ -128,11 +137,17 @@ func (r *Rebuild) Apply(evs []*replication.Event) error {
 	if err := b.Finish(); err != nil {
 		return err
 	}
+	txn := r.s.db.NewTransaction(true)
+	defer txn.Discard()
+	if err := o.writeTo(txn); err != nil {
+		return err
+	}
 	if err := txn.Commit(); err != nil {
 		return err
 	}
 	b.Commit()
 	r.applied.Add(uint64(n))
+	r.s.indexer.poke()
 	return nil
 }
 
@@ -147,6 +162,17 @@ func (r *Rebuild) CatchUpOwn() error {
 			return err
 		}
 		if err := r.Apply(evs); err != nil {
+			return err
+		}
+	}
+}
+
+// IndexAll builds the new generation's indexes, so that searches work the
+// moment it is swapped in.
+func (r *Rebuild) IndexAll() error {
+	for {
+		n, err := r.s.indexSome(r.gen)
+		if err != nil || n == 0 {
 			return err
 		}
 	}
@@ -192,9 +218,8 @@ type swap struct {
 // apply runs in the writer's transaction: it applies the own events the
 // new generation lacks (those of this transaction's earlier requests
 // included) and records the new generation.
-func (w *swap) apply(s *Store, txn *badger.Txn) (int, error) {
-	tx := badgerTx{txn}
-	b := w.gen.views.Begin(w.gen.tx(txn))
+func (w *swap) apply(s *Store, tx replication.Tx) (int, error) {
+	b := w.gen.views.Begin(w.gen.tx(tx))
 	n := 0
 	err := tx.Scan(outPrefix, outKey(w.gen.views.Seq(s.id)+1), func(_, v []byte) (bool, error) {
 		ev, err := replication.UnmarshalEvent(v)
@@ -213,12 +238,60 @@ func (w *swap) apply(s *Store, txn *badger.Txn) (int, error) {
 	if err := b.Finish(); err != nil {
 		return 0, err
 	}
-	if err := txn.Set(genKey, putU64(w.gen.n)); err != nil {
+	if err := tx.Set(genKey, putU64(w.gen.n)); err != nil {
 		return 0, err
 	}
-	if err := txn.Delete(rebuildKey); err != nil {
+	if err := tx.Delete(rebuildKey); err != nil {
 		return 0, err
 	}
 	w.batch = b
 	return n, nil
+}
+
+// migrate brings generation g of a store made before event digests and
+// deferred indexes up to date: its indexes, kept among the views then,
+// are dropped and built again behind the commit (every entity is marked),
+// and its views are rebuilt from the hub once it is reachable, since the
+// events it applied cannot be hashed afresh.
+func (s *Store) migrate(g *generation) error {
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	var n int
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		n, err = g.views.MarkAll(g.read(txn), func(k []byte) error {
+			return wb.Set(append(bytes.Clone(g.root), k...), nil)
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	var old [][]byte
+	for _, ix := range s.reg.Indexes() {
+		for _, p := range ix.Prefixes {
+			old = append(old, append(append(bytes.Clone(g.root), replication.ViewPrefix...), p...))
+		}
+	}
+	if len(old) > 0 {
+		if err := s.db.DropPrefix(old...); err != nil {
+			return err
+		}
+	}
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	if err := g.views.SaveMarkerSeq(g.read(txn)); err != nil {
+		return err
+	}
+	if err := txn.Set(rebuildKey, []byte("upgrade: the views are rebuilt once to gain event digests")); err != nil {
+		return err
+	}
+	if err := txn.Commit(); err != nil {
+		return err
+	}
+	s.log.Info("store of an older release migrated: indexes are rebuilt behind the commit, views from the hub", "entities", n)
+	return nil
 }

@@ -289,7 +289,7 @@ func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
 		Role:                  "node",
 		AppliedPosition:       p.Cursor,
 		OutboxPending:         p.LastSeq - p.Pushed,
-		Digest:                v.Digest().String(),
+		Digest:                v.EventDigest("").String(),
 		LastSeq:               p.LastSeq,
 		EventsApplied:         v.AppliedCount(),
 		EventsParked:          v.ParkedCount(),

@@ -130,6 +130,9 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 	if err := rb.CatchUpOwn(); err != nil {
 		return fmt.Errorf("apply own events: %w", err)
 	}
+	if err := rb.IndexAll(); err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
 	if err := rb.Swap(ctx, cursor, cursorMs); err != nil {
 		return fmt.Errorf("swap: %w", err)
 	}

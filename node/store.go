@@ -70,12 +70,15 @@ type request struct {
 	cmd   replication.Command
 	// own, when set, rewrites the node's own log in the transaction (see
 	// Restamp); it returns how many events it changed in n.
-	own func(txn *badger.Txn) (int, error)
+	own func(tx replication.Tx) (int, error)
 	// swap makes a rebuilt generation the one served (Rebuild.Swap).
 	swap   *swap
 	n      int
 	remote []*replication.Event
-	gen    uint64 // the generation remote was pulled for
+	gen    uint64 // the generation remote was pulled for, or the command committed in
+	// markerSeq is the last index marker the command's transaction wrote:
+	// Exec returns once the indexer has passed it.
+	markerSeq uint64
 	pos    uint64 // hub position after remote
 	posMs  int64  // commit time of pos
 
@@ -100,10 +103,15 @@ type Store struct {
 	log   *slog.Logger
 	obs   Observer
 	disk  *volume.Guard
+	// indexer builds the indexes behind the commit, indexBatch markers at
+	// a time (indexSome).
+	indexer    *indexer
+	indexBatch atomic.Int64
 
 	reqs    chan *request
 	stop    chan struct{}
 	stopped chan struct{}
+	bg      sync.WaitGroup // the indexer and the disk watch
 	closeMu sync.Once
 
 	rebuilding atomic.Bool
@@ -229,12 +237,22 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		log.Warn("the store's clock had followed a stamp beyond the max clock offset; starting from the wall clock",
 			"stamp", ig.String(), "max_offset", s.clock.MaxOffset())
 	}
+	if g := s.cur.Load(); g.views.AppliedCount() > 0 && len(g.views.EventDigests()) == 0 {
+		if err := s.migrate(g); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("migrate the store of an older release: %w", err)
+		}
+	}
 	if err := s.unpark(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("apply parked events: %w", err)
 	}
+	s.indexer = newIndexer(s)
 	go s.run()
-	go s.watchDisk()
+	s.bg.Add(2)
+	go func() { defer s.bg.Done(); s.watchDisk() }()
+	go func() { defer s.bg.Done(); s.indexer.run() }()
+	s.indexer.poke() // markers a crash left behind
 	return s, nil
 }
 
@@ -265,7 +283,7 @@ func (s *Store) unpark() error {
 	}
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	b := g.views.Begin(g.tx(txn))
+	b := g.views.Begin(g.tx(badgerTx{txn}))
 	n, err := b.Unpark()
 	if err != nil || n == 0 {
 		return err
@@ -300,6 +318,10 @@ func (s *Store) Exec(ctx context.Context, actor string, cmd replication.Command)
 	r := &request{actor: actor, cmd: cmd, done: make(chan struct{})}
 	if err := s.submit(ctx, r); err != nil {
 		return nil, err
+	}
+	if r.err == nil && r.markerSeq > 0 {
+		// What the caller wrote is found by the next search it makes.
+		s.indexer.wait(ctx, r.gen, r.markerSeq)
 	}
 	return r.events, r.err
 }
@@ -363,7 +385,7 @@ func (s *Store) submit(ctx context.Context, r *request) error {
 func (s *Store) View(fn func(views replication.Tx) error) error {
 	g := s.cur.Load()
 	return s.db.View(func(txn *badger.Txn) error {
-		return fn(replication.ReadViews(g.tx(txn)))
+		return fn(g.views.Read(g.read(txn)))
 	})
 }
 
@@ -427,11 +449,12 @@ func (s *Store) commit(group []*request) {
 
 func (s *Store) tryCommit(group []*request) error {
 	start := time.Now()
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
+	tx := newOverlay(s.db)
+	defer tx.discard()
 	g := s.cur.Load()
-	b := g.views.Begin(g.tx(txn))
+	b := g.views.Begin(g.tx(tx))
 	batches := []*replication.Batch{b}
+	markersBefore := b.MarkerSeq()
 	var swapped *generation
 
 	s.mu.Lock()
@@ -443,7 +466,7 @@ func (s *Store) tryCommit(group []*request) error {
 		r.events, r.err = nil, nil
 		if r.swap != nil {
 			// From here on the transaction writes the new generation.
-			n, err := r.swap.apply(s, txn)
+			n, err := r.swap.apply(s, tx)
 			if err != nil {
 				return err
 			}
@@ -460,7 +483,7 @@ func (s *Store) tryCommit(group []*request) error {
 			continue
 		}
 		if r.own != nil {
-			n, err := r.own(txn)
+			n, err := r.own(tx)
 			if err != nil {
 				return err
 			}
@@ -492,7 +515,7 @@ func (s *Store) tryCommit(group []*request) error {
 				if err != nil {
 					return err
 				}
-				if err := txn.Set(outKey(seq), enc); err != nil {
+				if err := tx.Set(outKey(seq), enc); err != nil {
 					return err
 				}
 				if out, err := b.Apply(ev); err != nil {
@@ -528,14 +551,14 @@ func (s *Store) tryCommit(group []*request) error {
 		}
 	}
 	if seq != firstSeq {
-		if err := txn.Set(seqKey, putU64(seq)); err != nil {
+		if err := tx.Set(seqKey, putU64(seq)); err != nil {
 			return err
 		}
 	}
-	if err := txn.Set(hlcKey, putU64(uint64(s.clock.Last()))); err != nil {
+	if err := tx.Set(hlcKey, putU64(uint64(s.clock.Last()))); err != nil {
 		return err
 	}
-	if err := txn.Set(cursorKey, append(putU64(cursor), putU64(uint64(cursorMs))...)); err != nil {
+	if err := tx.Set(cursorKey, append(putU64(cursor), putU64(uint64(cursorMs))...)); err != nil {
 		return err
 	}
 	for _, b := range batches {
@@ -543,14 +566,31 @@ func (s *Store) tryCommit(group []*request) error {
 			return err
 		}
 	}
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	if err := tx.writeTo(txn); err != nil {
+		return err
+	}
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	marked := false
 	for _, b := range batches {
 		b.Commit()
 	}
 	if swapped != nil {
 		s.cur.Store(swapped)
+	}
+	if m := b.MarkerSeq(); m > markersBefore {
+		marked = true
+		for _, r := range group {
+			if r.cmd != nil {
+				r.gen, r.markerSeq = g.n, m
+			}
+		}
+	}
+	if marked || swapped != nil {
+		s.indexer.poke()
 	}
 	s.mu.Lock()
 	s.lastSeq, s.cursor, s.cursorMs = seq, cursor, cursorMs
@@ -582,9 +622,8 @@ func (s *Store) tryCommit(group []*request) error {
 // the old stamps, so the store is marked for a rebuild of its views from
 // the hub (see rebuildKey), after which they are applied again.
 func (s *Store) Restamp(ctx context.Context, durable uint64) (int, error) {
-	r := &request{done: make(chan struct{}), own: func(txn *badger.Txn) (int, error) {
+	r := &request{done: make(chan struct{}), own: func(tx replication.Tx) (int, error) {
 		bound := s.clock.Bound()
-		tx := badgerTx{txn}
 		var stale []*replication.Event
 		err := tx.Scan(outPrefix, outKey(durable+1), func(_, v []byte) (bool, error) {
 			ev, err := replication.UnmarshalEvent(v)
@@ -605,11 +644,11 @@ func (s *Store) Restamp(ctx context.Context, durable uint64) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-			if err := txn.Set(outKey(ev.Seq), enc); err != nil {
+			if err := tx.Set(outKey(ev.Seq), enc); err != nil {
 				return 0, err
 			}
 		}
-		return len(stale), txn.Set(rebuildKey, []byte("restamped"))
+		return len(stale), tx.Set(rebuildKey, []byte("restamped"))
 	}}
 	if err := s.submit(ctx, r); err != nil {
 		return 0, err
@@ -626,6 +665,7 @@ func (s *Store) Disk() *volume.Guard { return s.disk }
 func (s *Store) Close() error {
 	s.closeMu.Do(func() { close(s.stop) })
 	<-s.stopped
+	s.bg.Wait()
 	return s.db.Close()
 }
 

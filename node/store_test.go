@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"branchline/replication"
+	"branchline/replication/reptest"
 )
 
 // The store is tested with kinds of its own rather than the domain's, so
@@ -92,19 +93,61 @@ func outbox(t testing.TB, s *Store) []*replication.Event {
 	return evs
 }
 
-// checkDigest checks the incremental digest against the views' content.
+// pulled records, per store, the remote events a test applied, so that
+// checkDigest can replay them on a reference replica.
+var pulled = struct {
+	sync.Mutex
+	m map[string][]*replication.Event // by the store's directory
+}{m: map[string][]*replication.Event{}}
+
+// applyRemote is s.ApplyRemote, remembering the events when they commit.
+func applyRemote(s *Store, ctx context.Context, evs []*replication.Event, pos uint64, posMs int64) error {
+	err := s.ApplyRemote(ctx, evs, pos, posMs)
+	if err == nil {
+		pulled.Lock()
+		pulled.m[s.dir] = append(pulled.m[s.dir], evs...)
+		pulled.Unlock()
+	}
+	return err
+}
+
+// checkDigest checks the store against a reference replica that applied
+// the same events — the store's own (its outbox) and those pulled into it
+// — through replication.Views on a map: the event digests are equal, and
+// so are the views' contents, hashed by scan.
 func checkDigest(t testing.TB, s *Store) {
 	t.Helper()
 	var full replication.Digest
-	if err := s.db.View(func(txn *badger.Txn) error {
+	if err := s.View(func(views replication.Tx) error {
 		var err error
-		full, err = replication.DigestOf(badgerTx{txn}, replication.ViewPrefix)
+		full, err = replication.DigestOf(views, nil)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if full != s.Views().Digest() {
-		t.Fatalf("digest %v, views hash to %v", s.Views().Digest(), full)
+	ref := reptest.NewMem()
+	rv, err := replication.OpenViews(s.Views().Registry(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pulled.Lock()
+	evs := append(outbox(t, s), pulled.m[s.dir]...)
+	pulled.Unlock()
+	b := rv.Begin(ref)
+	for _, ev := range evs {
+		if _, err := b.Apply(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	b.Commit()
+	if got, want := s.Views().EventDigest(""), rv.EventDigest(""); got != want {
+		t.Fatalf("event digest %v, a replica that applied the same events has %v", got, want)
+	}
+	if want := rv.Digest(); full != want {
+		t.Fatalf("views hash to %v, a replica that applied the same events to %v", full, want)
 	}
 }
 
@@ -305,7 +348,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	remote := []*replication.Event{
 		{Origin: "bj-chaoyang", Seq: 1, HLC: replication.MakeHLC(ahead, 0), Kind: kindSet, Body: mustMarshal(wrapperspb.String("c=3"))},
 	}
-	if err := s.ApplyRemote(ctx, remote, 17, 1234); err != nil {
+	if err := applyRemote(s, ctx, remote, 17, 1234); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Exec(ctx, "alice", set("a=4")); err != nil {
@@ -381,7 +424,7 @@ func TestConcurrentExecIsGapless(t *testing.T) {
 	wg.Go(func() {
 		for i := range uint64(20) {
 			ev := &replication.Event{Origin: "bj-chaoyang", Seq: i + 1, HLC: replication.HLC(i + 1), Kind: kindSet, Body: mustMarshal(wrapperspb.String(fmt.Sprintf("r=%d", i)))}
-			if err := s.ApplyRemote(context.Background(), []*replication.Event{ev}, i+1, 0); err != nil {
+			if err := applyRemote(s, context.Background(), []*replication.Event{ev}, i+1, 0); err != nil {
 				errs <- err
 				return
 			}
@@ -467,7 +510,7 @@ func TestApplyRemote(t *testing.T) {
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			err := s.ApplyRemote(ctx, st.events, st.pos, int64(st.pos)*1000)
+			err := applyRemote(s, ctx, st.events, st.pos, int64(st.pos)*1000)
 			if !errors.Is(err, st.err) || (st.err == nil && err != nil) {
 				t.Fatalf("ApplyRemote = %v, want %v", err, st.err)
 			}

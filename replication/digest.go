@@ -158,3 +158,28 @@ func (t digestTx) Delete(k []byte) error {
 	t.delta.sub(pairHash(k, old))
 	return nil
 }
+
+// eventHash is an event's contribution to an event digest: SHA-256 over
+// its identity and content, each part length-prefixed.
+func eventHash(ev *Event) Digest {
+	h := sha256.New()
+	var b [binary.MaxVarintLen64]byte
+	put := func(p []byte) {
+		h.Write(b[:binary.PutUvarint(b[:], uint64(len(p)))])
+		h.Write(p)
+	}
+	h.Write(b[:binary.PutUvarint(b[:], ev.Seq)])
+	h.Write(b[:binary.PutUvarint(b[:], uint64(ev.HLC))])
+	put([]byte(ev.Origin))
+	put([]byte(ev.Kind))
+	put([]byte(ev.Entity))
+	put([]byte(ev.Actor))
+	put(ev.Body)
+	var sum [32]byte
+	h.Sum(sum[:0])
+	var d Digest
+	for i := range d {
+		d[i] = binary.LittleEndian.Uint64(sum[i*8:])
+	}
+	return d
+}

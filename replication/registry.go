@@ -27,7 +27,8 @@ type handler struct {
 // Registry maps event kinds to their appliers. Build it once at start-up;
 // it is read-only afterwards and safe for concurrent use.
 type Registry struct {
-	kinds map[string]handler
+	kinds   map[string]handler
+	indexes []Index
 }
 
 // NewRegistry returns an empty registry.
@@ -125,7 +126,7 @@ func (r *Registry) apply(views Tx, ev *Event) error {
 // Without returns a copy of the registry that lacks kinds: the registry of
 // an older release, for tests of upgrades.
 func (r *Registry) Without(kinds ...string) *Registry {
-	out := &Registry{kinds: make(map[string]handler, len(r.kinds))}
+	out := &Registry{kinds: make(map[string]handler, len(r.kinds)), indexes: r.indexes}
 	for k, h := range r.kinds {
 		out.kinds[k] = h
 	}

@@ -1,10 +1,12 @@
 package replication
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 )
 
@@ -15,7 +17,9 @@ import (
 //	a \0 origin              highest seq of origin received (applied, parked or invalid)
 //	p \0 n(8)                parked event n, encoded (see Parked)
 //	bad \0 origin \0 seq(8)  why an event was refused as invalid (see Invalid)
-//	m \0 digest, applied, parked, parkseq, invalid   counters
+//	m \0 events \0 scope        digest of the events applied, per scope
+//	m \0 digest, applied, parked, parkseq, invalid, xseq   counters
+//	x \0 …, xd \0 …             deferred indexes and their markers (index.go)
 var (
 	// ViewPrefix holds the views appliers write; the digest covers it.
 	ViewPrefix = []byte("v\x00")
@@ -28,6 +32,7 @@ var (
 	parkedKey     = Key("m", "parked")
 	parkSeqKey    = Key("m", "parkseq")
 	invalidKey    = Key("m", "invalid")
+	eventsPrefix  = Prefix("m", "events")
 )
 
 // Outcome says what Apply did with an event.
@@ -60,22 +65,31 @@ const (
 // replaces lost an unknown kind for good on an older replica, even after
 // its upgrade.
 type Views struct {
-	reg    *Registry
-	active func(kind string) bool
+	reg      *Registry
+	active   func(kind string) bool
+	scope    func(ev *Event) string
+	indexing Indexing
+	// trackViews keeps the digest of the views' content current, which
+	// reads the old value of every key written: tests' stores do, to prove
+	// convergence; nodes and hub compare event digests instead and compute
+	// the views' digest by scan when asked (ctl verify).
+	trackViews bool
 
-	mu      sync.Mutex
-	digest  Digest
-	applied uint64
-	parked  uint64
-	parkSeq uint64
-	invalid uint64
-	seqs    map[string]uint64 // highest seq received per origin
-	blocked map[string]uint64 // parked events per origin
+	mu        sync.Mutex
+	digest    Digest            // of the views' content (trackViews)
+	events    map[string]Digest // of the events applied, per scope
+	applied   uint64
+	parked    uint64
+	parkSeq   uint64
+	invalid   uint64
+	markerSeq uint64
+	seqs      map[string]uint64 // highest seq received per origin
+	blocked   map[string]uint64 // parked events per origin
 }
 
 // OpenViews loads the bookkeeping that tx's store recorded.
 func OpenViews(reg *Registry, tx Tx) (*Views, error) {
-	v := &Views{reg: reg, active: reg.Known}
+	v := &Views{reg: reg, active: reg.Known, trackViews: true}
 	if err := v.load(tx); err != nil {
 		return nil, err
 	}
@@ -93,8 +107,8 @@ func (v *Views) load(tx Tx) error {
 	case !errors.Is(err, ErrNotFound):
 		return err
 	}
-	counters := make([]uint64, 4)
-	for i, k := range [][]byte{countKey, parkedKey, parkSeqKey, invalidKey} {
+	counters := make([]uint64, 5)
+	for i, k := range [][]byte{countKey, parkedKey, parkSeqKey, invalidKey, markerSeqKey} {
 		b, err := tx.Get(k)
 		switch {
 		case err == nil && len(b) == 8:
@@ -102,6 +116,15 @@ func (v *Views) load(tx Tx) error {
 		case err != nil && !errors.Is(err, ErrNotFound):
 			return err
 		}
+	}
+	events := map[string]Digest{}
+	err = tx.Scan(eventsPrefix, nil, func(k, val []byte) (bool, error) {
+		d, err := DigestFromBytes(val)
+		events[string(k[len(eventsPrefix):])] = d
+		return err == nil, err
+	})
+	if err != nil {
+		return err
 	}
 	seqs := map[string]uint64{}
 	err = tx.Scan(Prefix(appliedPrefix), nil, func(k, val []byte) (bool, error) {
@@ -131,9 +154,51 @@ func (v *Views) load(tx Tx) error {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.digest, v.seqs, v.blocked = digest, seqs, blocked
-	v.applied, v.parked, v.parkSeq, v.invalid = counters[0], counters[1], counters[2], counters[3]
+	v.digest, v.events, v.seqs, v.blocked = digest, events, seqs, blocked
+	v.applied, v.parked, v.parkSeq, v.invalid, v.markerSeq = counters[0], counters[1], counters[2], counters[3], counters[4]
 	return nil
+}
+
+// TrackViewDigest turns the incremental digest of the views' content on or
+// off (on by default). Off, writes no longer read the values they replace,
+// and Digest stays what it was; compare EventDigest, or the views by scan
+// (DigestOf).
+func (v *Views) TrackViewDigest(on bool) { v.trackViews = on }
+
+// SetIndexing says when the registry's indexes are built (IndexInline by
+// default).
+func (v *Views) SetIndexing(m Indexing) { v.indexing = m }
+
+// Indexing is when the registry's indexes are built.
+func (v *Views) Indexing() Indexing { return v.indexing }
+
+// SetScope sorts applied events into scopes, each with its own event
+// digest (nil: one scope, ""). Replicas that hold different parts of the
+// company compare the digests of the scopes they share.
+func (v *Views) SetScope(scope func(ev *Event) string) { v.scope = scope }
+
+// EventDigest returns the digest of the events applied (or refused as
+// invalid) in scope: an order-independent hash of their identities and
+// contents. Replicas that applied the same events in a scope have equal
+// digests, and since applying is deterministic, equal views of it.
+func (v *Views) EventDigest(scope string) Digest {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.events[scope]
+}
+
+// EventDigests returns the event digest of every scope.
+func (v *Views) EventDigests() map[string]Digest {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return maps.Clone(v.events)
+}
+
+// MarkerSeq is the seq of the last index marker committed (IndexDeferred).
+func (v *Views) MarkerSeq() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.markerSeq
 }
 
 // SetActive replaces which kinds are applied (default: every kind the
@@ -185,32 +250,51 @@ func (v *Views) Seq(origin string) uint64 {
 // committing the transaction and Commit after it committed; drop the
 // Batch if the transaction is discarded.
 type Batch struct {
-	v       *Views
-	tx      Tx
-	delta   Digest
-	applied uint64
-	parked  int64
-	parkSeq uint64
-	invalid uint64
-	seqs    map[string]uint64 // changed in this batch
-	blocked map[string]int64  // change of parked events per origin
-	last    lastRead          // digestTx's memo, reused across events
+	v         *Views
+	tx        Tx
+	views     Tx // what appliers write through
+	delta     Digest
+	events    map[string]Digest // change of the event digests
+	applied   uint64
+	parked    int64
+	parkSeq   uint64
+	invalid   uint64
+	markerSeq uint64
+	seqs      map[string]uint64 // changed in this batch
+	blocked   map[string]int64  // change of parked events per origin
+	last      lastRead          // digestTx's memo, reused across events
+	watch     *watchTx          // collects entities to reindex
 }
 
 // Begin starts applying in tx.
 func (v *Views) Begin(tx Tx) *Batch {
 	v.mu.Lock()
-	ps := v.parkSeq
+	ps, ms := v.parkSeq, v.markerSeq
 	v.mu.Unlock()
-	return &Batch{v: v, tx: tx, parkSeq: ps}
+	b := &Batch{v: v, tx: tx, parkSeq: ps, markerSeq: ms}
+	var views Tx = WithPrefix(tx, ViewPrefix)
+	if v.trackViews {
+		views = digestTx{Tx: views, delta: &b.delta, last: &b.last}
+	}
+	if len(v.reg.indexes) > 0 && v.indexing != IndexOff {
+		b.watch = &watchTx{Tx: views, indexes: v.reg.indexes, dirty: map[string]map[string]bool{}}
+		views = b.watch
+	}
+	b.views = views
+	return b
 }
 
 // ReadViews returns a read-only view of the views in a transaction: what
 // domain commands and queries read.
 func ReadViews(tx Tx) Tx { return ReadOnly(WithPrefix(tx, ViewPrefix)) }
 
-// Views returns the batch's view Tx, read-only, seeing its writes so far.
-func (b *Batch) Views() Tx { return ReadViews(b.tx) }
+// Views returns the batch's view Tx, read-only, seeing its writes so far
+// (and, with deferred indexes, the index entries committed before it).
+func (b *Batch) Views() Tx { return b.v.Read(b.tx) }
+
+// Read returns the views of a store transaction as readers see them,
+// read-only, with the registry's indexes where this replica keeps them.
+func (v *Views) Read(tx Tx) Tx { return ReadOnly(IndexedViews(tx, v.reg, v.indexing)) }
 
 // AppliedSeq returns the highest seq of origin received in tx's store.
 func AppliedSeq(tx Tx, origin string) (uint64, error) {
@@ -253,12 +337,7 @@ func (b *Batch) Apply(ev *Event) (Outcome, error) {
 	if b.seqs == nil {
 		b.seqs = map[string]uint64{}
 	}
-	b.seqs[ev.Origin] = ev.Seq
-	var seq [8]byte
-	binary.BigEndian.PutUint64(seq[:], ev.Seq)
-	if err := b.tx.Set(Key(appliedPrefix, ev.Origin), seq[:]); err != nil {
-		return 0, err
-	}
+	b.seqs[ev.Origin] = ev.Seq // written by Finish, once per origin
 	if b.isBlocked(ev.Origin) || !b.v.active(ev.Kind) {
 		return Parked, b.park(ev)
 	}
@@ -268,17 +347,32 @@ func (b *Batch) Apply(ev *Event) (Outcome, error) {
 // apply runs an event of an active kind.
 func (b *Batch) apply(ev *Event) (Outcome, error) {
 	b.last.ok = false
-	views := digestTx{Tx: WithPrefix(b.tx, ViewPrefix), delta: &b.delta, last: &b.last}
-	if err := b.v.reg.apply(views, ev); err != nil {
+	if err := b.v.reg.apply(b.views, ev); err != nil {
 		if errors.Is(err, errInvalid) {
 			// Nothing was written: the check runs before the applier.
 			b.invalid++
+			b.addEvent(ev)
 			return Invalid, b.tx.Set(binary.BigEndian.AppendUint64(Prefix("bad", ev.Origin), ev.Seq), []byte(err.Error()))
 		}
 		return 0, err
 	}
 	b.applied++
+	b.addEvent(ev)
 	return Applied, nil
+}
+
+// addEvent adds an applied (or invalid) event to its scope's digest.
+func (b *Batch) addEvent(ev *Event) {
+	scope := ""
+	if b.v.scope != nil {
+		scope = b.v.scope(ev)
+	}
+	if b.events == nil {
+		b.events = map[string]Digest{}
+	}
+	d := b.events[scope]
+	d.add(eventHash(ev))
+	b.events[scope] = d
 }
 
 func (b *Batch) park(ev *Event) error {
@@ -346,22 +440,47 @@ func (b *Batch) Unpark() (int, error) {
 	return done, nil
 }
 
-// Finish records the new digest and counts in the transaction.
+// Finish builds or marks the indexes of what changed and records the
+// batch's bookkeeping in the transaction. It may be called again after
+// more Applies.
 func (b *Batch) Finish() error {
+	if err := b.index(); err != nil {
+		return err
+	}
+	for o, seq := range b.seqs {
+		if err := b.tx.Set(Key(appliedPrefix, o), binary.BigEndian.AppendUint64(nil, seq)); err != nil {
+			return err
+		}
+	}
 	b.v.mu.Lock()
 	d, n, parked, invalid := b.v.digest, b.v.applied, b.v.parked, b.v.invalid
+	events := maps.Clone(b.v.events)
 	b.v.mu.Unlock()
 	d.add(b.delta)
-	for _, kv := range []struct {
+	for scope, delta := range b.events {
+		e := events[scope]
+		e.add(delta)
+		if err := b.tx.Set(append(bytes.Clone(eventsPrefix), scope...), e.Bytes()); err != nil {
+			return err
+		}
+	}
+	kvs := []struct {
 		k []byte
 		v []byte
 	}{
-		{digestKey, d.Bytes()},
 		{countKey, binary.BigEndian.AppendUint64(nil, n+b.applied)},
 		{parkedKey, binary.BigEndian.AppendUint64(nil, uint64(int64(parked)+b.parked))},
 		{parkSeqKey, binary.BigEndian.AppendUint64(nil, b.parkSeq)},
 		{invalidKey, binary.BigEndian.AppendUint64(nil, invalid+b.invalid)},
-	} {
+		{markerSeqKey, binary.BigEndian.AppendUint64(nil, b.markerSeq)},
+	}
+	if b.v.trackViews {
+		kvs = append(kvs, struct {
+			k []byte
+			v []byte
+		}{digestKey, d.Bytes()})
+	}
+	for _, kv := range kvs {
 		if err := b.tx.Set(kv.k, kv.v); err != nil {
 			return err
 		}
@@ -369,12 +488,51 @@ func (b *Batch) Finish() error {
 	return nil
 }
 
+// index reindexes (IndexInline) or marks (IndexDeferred) the entities the
+// batch's writes changed.
+func (b *Batch) index() error {
+	if b.watch == nil || len(b.watch.dirty) == 0 {
+		return nil
+	}
+	dirty := b.watch.dirty
+	b.watch.dirty = map[string]map[string]bool{}
+	for _, ix := range b.v.reg.indexes {
+		for _, e := range slices.Sorted(maps.Keys(dirty[ix.Name])) {
+			switch b.v.indexing {
+			case IndexInline:
+				// Through the digest-keeping Tx, below the watcher: the
+				// index's own writes change no entity.
+				b.last.ok = false
+				if err := ix.Reindex(b.watch.Tx, e); err != nil {
+					return fmt.Errorf("reindex %s %s: %w", ix.Name, e, err)
+				}
+			case IndexDeferred:
+				b.markerSeq++
+				if err := b.tx.Set(markerKey(b.markerSeq, ix.Name, e), nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// MarkerSeq is the seq of the last index marker the batch wrote (or the
+// one before it, when it wrote none).
+func (b *Batch) MarkerSeq() uint64 { return b.markerSeq }
+
 // Commit makes the batch's bookkeeping the committed one. Call it only
 // after the transaction committed.
 func (b *Batch) Commit() {
 	b.v.mu.Lock()
 	defer b.v.mu.Unlock()
 	b.v.digest.add(b.delta)
+	for scope, delta := range b.events {
+		d := b.v.events[scope]
+		d.add(delta)
+		b.v.events[scope] = d
+	}
+	b.v.markerSeq = b.markerSeq
 	b.v.applied += b.applied
 	b.v.parked = uint64(int64(b.v.parked) + b.parked)
 	b.v.parkSeq = b.parkSeq

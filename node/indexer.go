@@ -1,0 +1,191 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"branchline/replication"
+)
+
+// indexer builds the node's indexes (search, phone lookup, lists) behind
+// the commit. A commit that changes an entity an index watches also writes
+// a marker (replication.IndexDeferred); the indexer reindexes marked
+// entities in bulk, in its own transactions, and deletes their markers —
+// so a write pays for its index only once per batch of changes, never in
+// the writer's transaction, and a long catch-up builds the index once at
+// the end. Markers are durable with the change: after a crash the indexer
+// resumes where it was.
+//
+// A local write waits (Store.Exec) until its own entities are indexed, so
+// the person who created a customer finds it by typing at once; an entity
+// pulled from the hub is findable once the indexer reaches its marker —
+// within a second when the node keeps up, after the whole batch during a
+// long catch-up (Status: index_backlog).
+type indexer struct {
+	s    *Store
+	wake chan struct{}
+
+	mu      sync.Mutex
+	gen     uint64        // generation done refers to
+	done    uint64        // highest marker seq indexed in gen
+	changed chan struct{} // closed and replaced when done moves
+}
+
+func newIndexer(s *Store) *indexer {
+	return &indexer{s: s, wake: make(chan struct{}, 1), changed: make(chan struct{})}
+}
+
+// poke wakes the indexer; it never blocks.
+func (ix *indexer) poke() {
+	if ix == nil {
+		return
+	}
+	select {
+	case ix.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (ix *indexer) run() {
+	for {
+		select {
+		case <-ix.s.stop:
+			return
+		case <-ix.wake:
+		}
+		for {
+			select {
+			case <-ix.s.stop:
+				return
+			default:
+			}
+			n, err := ix.s.indexSome(ix.s.cur.Load())
+			if err != nil {
+				ix.s.log.Warn("index", "err", err)
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+}
+
+// indexed reports that gen is indexed up to marker seq.
+func (ix *indexer) indexed(gen, seq uint64) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if gen != ix.gen || seq > ix.done {
+		ix.gen, ix.done = gen, seq
+		close(ix.changed)
+		ix.changed = make(chan struct{})
+	}
+}
+
+// maxIndexWait bounds how long a local write waits for its index entries:
+// the write is durable already; if indexing falls behind, the writer is
+// told so by a slower search, not by a hung request.
+const maxIndexWait = 5 * time.Second
+
+// wait returns once generation gen is indexed up to marker seq, the store
+// moved to another generation, maxIndexWait passed or ctx ends.
+func (ix *indexer) wait(ctx context.Context, gen, seq uint64) {
+	ctx, cancel := context.WithTimeout(ctx, maxIndexWait)
+	defer cancel()
+	for {
+		ix.mu.Lock()
+		ok := ix.s.cur.Load().n != gen || ix.gen == gen && ix.done >= seq
+		ch := ix.changed
+		ix.mu.Unlock()
+		if ok || seq == 0 {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		case <-ix.s.stopped:
+			return
+		}
+	}
+}
+
+// indexSome runs an indexStep of as many markers as fit in one Badger
+// transaction: it starts at 2,000 and halves on ErrTxnTooBig (a customer
+// writes dozens of index entries, and a small memtable takes small
+// transactions).
+func (s *Store) indexSome(g *generation) (int, error) {
+	max := int(s.indexBatch.Load())
+	if max == 0 {
+		max = 2000
+	}
+	for {
+		n, err := s.indexStep(g, max)
+		if !errors.Is(err, badger.ErrTxnTooBig) || max == 1 {
+			if err == nil && max < 2000 {
+				s.indexBatch.Store(int64(min(2000, max*2)))
+			}
+			return n, err
+		}
+		max /= 2
+		s.indexBatch.Store(int64(max))
+	}
+}
+
+// indexStep reindexes the entities of up to max markers of generation g
+// and returns how many markers it processed. With none left it reports
+// everything committed as indexed.
+func (s *Store) indexStep(g *generation, max int) (int, error) {
+	if err := s.disk.Check(); err != nil {
+		return 0, nil // markers wait; searches read the index as it is
+	}
+	// Every marker up to this seq was committed before the snapshot below:
+	// those not among the markers it holds were indexed before.
+	before := g.views.MarkerSeq()
+	o := newOverlay(s.db)
+	defer o.discard()
+	tx := g.tx(o)
+	markers, err := replication.PendingMarkers(tx, max)
+	if err != nil {
+		return 0, err
+	}
+	if len(markers) == 0 {
+		if s.cur.Load() == g {
+			s.indexer.indexed(g.n, before)
+		}
+		return 0, nil
+	}
+	last, err := replication.ProcessMarkers(tx, g.views.Registry(), markers)
+	if err != nil {
+		return 0, err
+	}
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	if err := o.writeTo(txn); err != nil {
+		return 0, err
+	}
+	if err := txn.Commit(); err != nil {
+		return 0, err
+	}
+	if s.cur.Load() == g {
+		s.indexer.indexed(g.n, last)
+	}
+	return len(markers), nil
+}
+
+// IndexBacklog counts the entities waiting to be indexed.
+func (s *Store) IndexBacklog() int {
+	g := s.cur.Load()
+	n := 0
+	_ = s.db.View(func(txn *badger.Txn) error {
+		return g.read(txn).Scan([]byte("xd\x00"), nil, func(_, _ []byte) (bool, error) {
+			n++
+			return n < 1_000_000, nil
+		})
+	})
+	return n
+}

@@ -1,0 +1,286 @@
+package replication
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+)
+
+// An Index is a replica's own derived view of some entities — a search
+// index, the sort orders of a list — recomputed from the replicated views
+// whenever an entity changes. Its entries are a pure function of the
+// views, so they are never replicated and never part of a digest, and a
+// replica may build them when it likes: within the transaction that
+// changed the entity (IndexInline), behind the commit (IndexDeferred, a
+// node: see Views.SetIndexing), or not at all (IndexOff, the hub).
+type Index struct {
+	// Name identifies the index in markers; it must not change.
+	Name string
+	// Prefixes are where the index keeps its entries, in the key space of
+	// the views. Reads and writes of keys below them go to the index's
+	// area when the index is deferred (see IndexedViews).
+	Prefixes [][]byte
+	// Watch says which entity a write to a view key changes, if any: the
+	// entities to reindex are collected from the appliers' writes.
+	Watch func(key []byte) (entity string, ok bool)
+	// Reindex recomputes the entries of entity. tx reads the views and
+	// the index's entries and writes the index's entries.
+	Reindex func(tx Tx, entity string) error
+}
+
+// AddIndex registers an index.
+func (r *Registry) AddIndex(ix Index) {
+	for _, o := range r.indexes {
+		if o.Name == ix.Name {
+			panic("replication: index registered twice: " + ix.Name)
+		}
+	}
+	r.indexes = append(r.indexes, ix)
+}
+
+// Indexes lists the registered indexes.
+func (r *Registry) Indexes() []Index { return r.indexes }
+
+// Indexing says when a replica builds its indexes.
+type Indexing int
+
+const (
+	// IndexInline reindexes a changed entity in the transaction that
+	// changed it, with its entries among the views: simple, and what
+	// tests' stores do; every write pays for it.
+	IndexInline Indexing = iota
+	// IndexDeferred records a marker for each changed entity in the
+	// transaction that changed it; an indexer (ProcessMarkers) reindexes
+	// behind the commit, in bulk, keeping the entries in the index area.
+	IndexDeferred
+	// IndexOff keeps no index (the hub, which serves no searches).
+	IndexOff
+)
+
+// Keys of deferred indexes, beside the views (see the layout in views.go):
+//
+//	x \0 …                       the entries of deferred indexes
+//	xd \0 seq(8) \0 name \0 entity   a changed entity to reindex; seq orders them
+//	m \0 xseq                    the last marker seq
+var (
+	indexAreaPrefix = []byte("x\x00")
+	markerPrefix    = []byte("xd\x00")
+	markerSeqKey    = Key("m", "xseq")
+)
+
+func markerKey(seq uint64, index, entity string) []byte {
+	k := binary.BigEndian.AppendUint64(bytes.Clone(markerPrefix), seq)
+	k = append(k, 0)
+	k = append(k, index...)
+	k = append(k, 0)
+	return append(k, entity...)
+}
+
+// indexedTx routes the keys of deferred indexes to the index area and the
+// rest to the views.
+type indexedTx struct {
+	views, index Tx
+	prefixes     [][]byte
+}
+
+// IndexedViews returns the views of a store transaction as readers see
+// them: with the entries of the registry's deferred indexes (kept in the
+// index area) in their place among the views.
+func IndexedViews(tx Tx, reg *Registry, mode Indexing) Tx {
+	views := WithPrefix(tx, ViewPrefix)
+	if mode != IndexDeferred || len(reg.indexes) == 0 {
+		return views
+	}
+	var ps [][]byte
+	for _, ix := range reg.indexes {
+		ps = append(ps, ix.Prefixes...)
+	}
+	return &indexedTx{views: views, index: WithPrefix(tx, indexAreaPrefix), prefixes: ps}
+}
+
+func (t *indexedTx) route(k []byte) Tx {
+	for _, p := range t.prefixes {
+		if bytes.HasPrefix(k, p) {
+			return t.index
+		}
+	}
+	return t.views
+}
+
+func (t *indexedTx) Get(k []byte) ([]byte, error) { return t.route(k).Get(k) }
+func (t *indexedTx) Set(k, v []byte) error        { return t.route(k).Set(k, v) }
+func (t *indexedTx) Delete(k []byte) error        { return t.route(k).Delete(k) }
+
+// Scan reads one area when prefix lies within an index's prefixes or
+// outside all of them; a prefix that covers both (say "crm\0") merges the
+// two in key order.
+func (t *indexedTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
+	mixed := false
+	for _, p := range t.prefixes {
+		if bytes.HasPrefix(prefix, p) {
+			return t.index.Scan(prefix, start, fn)
+		}
+		mixed = mixed || bytes.HasPrefix(p, prefix)
+	}
+	if !mixed {
+		return t.views.Scan(prefix, start, fn)
+	}
+	type kv struct{ k, v []byte }
+	var a, b []kv
+	collect := func(tx Tx, out *[]kv) error {
+		return tx.Scan(prefix, start, func(k, v []byte) (bool, error) {
+			*out = append(*out, kv{bytes.Clone(k), bytes.Clone(v)})
+			return true, nil
+		})
+	}
+	if err := collect(t.views, &a); err != nil {
+		return err
+	}
+	if err := collect(t.index, &b); err != nil {
+		return err
+	}
+	for len(a) > 0 || len(b) > 0 {
+		var next kv
+		if len(b) == 0 || (len(a) > 0 && bytes.Compare(a[0].k, b[0].k) < 0) {
+			next, a = a[0], a[1:]
+		} else {
+			next, b = b[0], b[1:]
+		}
+		if more, err := fn(next.k, next.v); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// watchTx passes writes through and collects the entities they change
+// for the registry's indexes.
+type watchTx struct {
+	Tx
+	indexes []Index
+	dirty   map[string]map[string]bool // index → entities
+}
+
+func (t *watchTx) mark(k []byte) {
+	for _, ix := range t.indexes {
+		if e, ok := ix.Watch(k); ok {
+			if t.dirty[ix.Name] == nil {
+				t.dirty[ix.Name] = map[string]bool{}
+			}
+			t.dirty[ix.Name][e] = true
+		}
+	}
+}
+
+func (t *watchTx) Set(k, v []byte) error { t.mark(k); return t.Tx.Set(k, v) }
+func (t *watchTx) Delete(k []byte) error { t.mark(k); return t.Tx.Delete(k) }
+
+// Marker is a changed entity a deferred index must reindex.
+type Marker struct {
+	Seq    uint64
+	Index  string
+	Entity string
+}
+
+// PendingMarkers lists up to max markers in seq order.
+func PendingMarkers(tx Tx, max int) ([]Marker, error) {
+	var out []Marker
+	err := tx.Scan(markerPrefix, nil, func(k, _ []byte) (bool, error) {
+		rest := k[len(markerPrefix):]
+		if len(rest) < 10 {
+			return true, nil
+		}
+		seq := binary.BigEndian.Uint64(rest)
+		name, entity, ok := bytes.Cut(rest[9:], []byte{0})
+		if !ok {
+			return true, nil
+		}
+		out = append(out, Marker{Seq: seq, Index: string(name), Entity: string(entity)})
+		return len(out) < max, nil
+	})
+	return out, err
+}
+
+// ProcessMarkers reindexes the entities of markers and deletes them, in
+// tx: the indexer's step behind the commit. Reads of the views see the
+// state the markers were written with or later, so every change is
+// reflected; an entity marked again meanwhile has a later marker, which a
+// later step processes. It returns the highest seq processed.
+func ProcessMarkers(tx Tx, reg *Registry, markers []Marker) (uint64, error) {
+	views := IndexedViews(tx, reg, IndexDeferred)
+	byName := map[string]Index{}
+	for _, ix := range reg.indexes {
+		byName[ix.Name] = ix
+	}
+	done := map[string]bool{}
+	var last uint64
+	for _, m := range markers {
+		last = max(last, m.Seq)
+		if err := tx.Delete(markerKey(m.Seq, m.Index, m.Entity)); err != nil {
+			return 0, err
+		}
+		ix, ok := byName[m.Index]
+		if !ok || done[m.Index+"\x00"+m.Entity] {
+			continue // an index this release no longer has, or done in this step
+		}
+		done[m.Index+"\x00"+m.Entity] = true
+		if err := ix.Reindex(views, m.Entity); err != nil {
+			return 0, fmt.Errorf("reindex %s %s: %w", m.Index, m.Entity, err)
+		}
+	}
+	return last, nil
+}
+
+// MarkAll finds every entity of the registry's indexes that the views in
+// tx hold — scanning them with each index's Watch — and hands a marker key
+// for each to emit, so that an indexer builds the indexes from scratch
+// (after an upgrade that moved them behind the commit). The caller writes
+// the keys in as many transactions as it likes, then SaveMarkerSeq in the
+// last. It returns how many it emitted.
+func (v *Views) MarkAll(tx Tx, emit func(key []byte) error) (int, error) {
+	if len(v.reg.indexes) == 0 {
+		return 0, nil
+	}
+	seen := map[string]bool{}
+	n := 0
+	v.mu.Lock()
+	seq := v.markerSeq
+	v.mu.Unlock()
+	err := WithPrefix(tx, ViewPrefix).Scan(nil, nil, func(k, _ []byte) (bool, error) {
+		for _, ix := range v.reg.indexes {
+			e, ok := ix.Watch(k)
+			if !ok || seen[ix.Name+"\x00"+e] {
+				continue
+			}
+			seen[ix.Name+"\x00"+e] = true
+			seq++
+			n++
+			if err := emit(markerKey(seq, ix.Name, e)); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return n, err
+	}
+	v.mu.Lock()
+	v.markerSeq = seq
+	v.mu.Unlock()
+	return n, nil
+}
+
+// SaveMarkerSeq records the marker seq (after MarkAll) and the event
+// digest of the default scope in tx, which marks a store of the release
+// before event digests as migrated.
+func (v *Views) SaveMarkerSeq(tx Tx) error {
+	v.mu.Lock()
+	seq := v.markerSeq
+	d := v.events[""]
+	v.events[""] = d
+	v.mu.Unlock()
+	if err := tx.Set(bytes.Clone(eventsPrefix), d.Bytes()); err != nil {
+		return err
+	}
+	return tx.Set(markerSeqKey, binary.BigEndian.AppendUint64(nil, seq))
+}
