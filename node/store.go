@@ -79,8 +79,8 @@ type request struct {
 	// markerSeq is the last index marker the command's transaction wrote:
 	// Exec returns once the indexer has passed it.
 	markerSeq uint64
-	pos    uint64 // hub position after remote
-	posMs  int64  // commit time of pos
+	pos       uint64 // hub position after remote
+	posMs     int64  // commit time of pos
 
 	events []*replication.Event // out: events the command made
 	err    error
