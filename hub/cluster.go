@@ -243,6 +243,8 @@ func (h *Hub) status(context.Context) (*adminv1.StatusResponse, error) {
 		MaxClockOffsetSeconds: h.cfg.MaxClockOffset.Seconds(),
 		Capabilities:          h.capabilities,
 		ActiveCapabilities:    active,
+		ProjectedPosition:     h.fsm.Projected(),
+		ProjectionLagSeconds:  h.projectionLag().Seconds(),
 	}, nil
 }
 

@@ -1,19 +1,17 @@
 package hub
 
 import (
-	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"connectrpc.com/connect"
@@ -27,12 +25,16 @@ import (
 	"branchline/replication"
 )
 
-// Keys of the state machine besides the views (replication.ViewPrefix),
-// the per-origin applied seq and the digest, which it shares with nodes:
+// Keys of the state machine. The state machine itself writes only the
+// global log, the dedup index, the committed seqs, the registry and the
+// small decision views; the projection (projection.go) writes the views
+// readers see, behind it:
 //
 //	g \0 pos(8)             committed event (replicationv1.Committed)
 //	d \0 origin \0 seq(8)   position of (origin, seq): the dedup index
+//	s \0 origin             highest seq of origin committed
 //	h \0 state              head position | head commit ms | raft index
+//	h \0 proj               position the projection reflects | its commit ms
 //	n \0 id                 node record (JSON)
 //	t \0 token hash         node id
 //	mem \0 id               member record (JSON)
@@ -40,11 +42,18 @@ import (
 //	c \0 secret             the cluster's token signing key
 //	c \0 hubhlc             the clock of the last event the hub made
 //	c \0 active             the cluster version: active kinds, tasks and reactions
+//	c \0 act \0 pos(8) idx(8)  capabilities activated after position pos (for the projection)
+//	fd \0 …                 decision views (replication.Views of the decision kinds)
+//	v \0, a \0, m \0, …     the projection: the views of every event (replication.Views)
 var (
 	hubHLCKey    = replication.Key("c", "hubhlc")
 	activeKey    = replication.Key("c", "active")
+	activatedAt  = replication.Prefix("c", "act")
 	logPrefix    = []byte("g\x00")
 	stateKey     = replication.Key("h", "state")
+	projKey      = replication.Key("h", "proj")
+	seqPrefix    = replication.Prefix("s")
+	decPrefix    = []byte("fd\x00")
 	nodePrefix   = replication.Prefix("n")
 	memberPrefix = replication.Prefix("mem")
 	adminKey     = replication.Key("c", "admin")
@@ -78,26 +87,44 @@ type MemberRecord struct {
 	Capabilities []string `json:"capabilities,omitempty"`
 }
 
-// fsm is the hub's Raft state machine on Pebble. Raft calls Apply,
-// ApplyBatch, Snapshot and Restore from one goroutine; readers (Pull
-// streams, reports, token checks) read Pebble concurrently.
+// fsm is the hub's Raft state machine on Pebble.
+//
+// Log first: a Push is answered once its events are in the global log and
+// the dedup index — a few writes per event, whatever the store holds. The
+// views that pages and reports read are a projection of the global log
+// that follows behind (projection.go). What the hub decides itself — tasks
+// and reactions, such as escrow grants — must be decided at a log
+// position, alike on every member, so the state machine keeps the views
+// those decisions read (the decision kinds, the warehouse's) current
+// itself, in the same batch: small, and the only views on the commit path.
+//
+// Raft calls Apply, ApplyBatch, Snapshot and Restore from one goroutine;
+// the projector and readers (Pull streams, reports, token checks) read and
+// write Pebble concurrently, under mu.
 type fsm struct {
 	dir       string // holds state/ (and state.new/ during a restore)
 	log       *slog.Logger
 	reg       *replication.Registry
 	tasks     map[string]Task
 	reactions map[string]Reaction
-	obs       func(events int)
+	// decisive says which kinds the decision views apply: what tasks and
+	// reactions read.
+	decisive func(kind string) bool
+	obs      func(events int)
 
 	// active is the cluster version (ActivateKinds): the kinds, tasks
 	// ("task:" name) and reactions ("reaction:" name) every member can
-	// run. nil, before the first cluster version is committed: everything
-	// this member's build knows. Only the state machine's goroutine uses it.
+	// run. nil before the first cluster version (see baseline). Only the
+	// state machine's goroutine uses it.
 	active map[string]bool
+	// seqs are the committed seqs per origin; the state machine's goroutine
+	// only (readers read s\0).
+	seqs map[string]uint64
 
-	mu    sync.RWMutex // held for reading by readers, for writing by Restore's swap
-	db    *pebble.DB
-	views *replication.Views
+	mu   sync.RWMutex // held for reading by readers and the projector, for writing by Restore's swap
+	db   *pebble.DB
+	dec  *replication.Views // decision views
+	proj *projection
 
 	stateMu sync.Mutex
 	st      headState
@@ -124,11 +151,10 @@ func decodeHead(b []byte) headState {
 	return headState{Head: binary.BigEndian.Uint64(b), HeadMs: int64(binary.BigEndian.Uint64(b[8:])), Index: binary.BigEndian.Uint64(b[16:])}
 }
 
-// pebbleOptions: applying an event reads many keys that do not exist yet
-// (a new customer's index entries, the digest's old values): bloom filters
-// answer those without searching every table, and the cache keeps the
-// blocks that are read hot. Without them the cost per event grew with the
-// store (BENCHMARKS.md).
+// pebbleOptions: applying an event reads many keys that do not exist yet:
+// bloom filters answer those without searching every table, and the cache
+// keeps the blocks that are read hot. Without them the cost per event grew
+// with the store (BENCHMARKS.md).
 func pebbleOptions() *pebble.Options {
 	o := &pebble.Options{
 		Logger:       quietLogger{},
@@ -139,8 +165,13 @@ func pebbleOptions() *pebble.Options {
 	return o
 }
 
-func openFSM(dir string, reg *replication.Registry, tasks map[string]Task, log *slog.Logger, obs func(int)) (*fsm, error) {
-	f := &fsm{dir: dir, reg: reg, tasks: tasks, log: log, obs: obs, changed: make(chan struct{})}
+// openFSM opens the state machine in dir. decisive says which event kinds
+// the decision views apply (nil: every kind).
+func openFSM(dir string, reg *replication.Registry, tasks map[string]Task, decisive func(string) bool, log *slog.Logger, obs func(int)) (*fsm, error) {
+	if decisive == nil {
+		decisive = func(string) bool { return true }
+	}
+	f := &fsm{dir: dir, reg: reg, tasks: tasks, decisive: decisive, log: log, obs: obs, changed: make(chan struct{})}
 	// A restore that crashed before its swap leaves state.new behind: the
 	// old state is intact, and Raft will send the snapshot again.
 	if err := os.RemoveAll(filepath.Join(dir, "state.new")); err != nil {
@@ -160,30 +191,60 @@ func (f *fsm) open() error {
 	if err != nil {
 		return fmt.Errorf("open state: %w", err)
 	}
-	tx := pebbleTx{r: db}
-	views, err := replication.OpenViews(f.reg, tx)
-	if err != nil {
+	if err := f.load(db); err != nil {
 		db.Close()
 		return err
 	}
+	return nil
+}
+
+// load reads the state machine's bookkeeping from db and makes it the
+// state served.
+func (f *fsm) load(db *pebble.DB) error {
+	tx := pebbleTx{r: db}
 	var st headState
 	if b, err := tx.Get(stateKey); err == nil {
 		st = decodeHead(b)
 	} else if !errors.Is(err, replication.ErrNotFound) {
-		db.Close()
 		return err
 	}
 	active, err := loadActive(tx)
 	if err != nil {
-		db.Close()
 		return err
 	}
-	f.active = active
-	views.SetActive(func(kind string) bool { return f.isActive(kind) })
-	f.db, f.views = db, views
+	if err := migrateState(db, st, f.log); err != nil {
+		return fmt.Errorf("migrate the state of an older release: %w", err)
+	}
+	seqs := map[string]uint64{}
+	err = tx.Scan(seqPrefix, nil, func(k, v []byte) (bool, error) {
+		if len(v) == 8 {
+			seqs[string(k[len(seqPrefix):])] = binary.BigEndian.Uint64(v)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	dec, err := replication.OpenViews(f.reg, replication.WithPrefix(tx, decPrefix))
+	if err != nil {
+		return err
+	}
+	dec.TrackViewDigest(false)
+	dec.SetIndexing(replication.IndexOff)
+	dec.SetActive(func(kind string) bool { return f.isActive(kind) })
+	proj, err := openProjection(f.reg, db, f.log)
+	if err != nil {
+		return err
+	}
+	f.active, f.seqs, f.db, f.dec, f.proj = active, seqs, db, dec, proj
 	f.stateMu.Lock()
 	f.st = st
 	f.stateMu.Unlock()
+	if st.Head > 0 && dec.AppliedCount()+dec.ParkedCount() == 0 {
+		if err := f.buildDecisionViews(); err != nil {
+			return fmt.Errorf("build the decision views: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -217,6 +278,25 @@ func (f *fsm) read(fn func(tx replication.Tx) error) error {
 // Apply implements raft.FSM.
 func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 
+// step is the work of one ApplyBatch: the Pebble batch, the decision
+// views' batch, and the position and committed seqs as they move.
+type step struct {
+	tx     replication.Tx
+	dec    *replication.Batch
+	st     headState
+	seqs   map[string]uint64 // committed seqs changed by this batch
+	events int
+	timeMs int64 // of the entry being applied
+}
+
+// seq is origin's highest committed seq, this batch included.
+func (f *fsm) seq(s *step, origin string) uint64 {
+	if n, ok := s.seqs[origin]; ok {
+		return n
+	}
+	return f.seqs[origin]
+}
+
 // ApplyBatch implements raft.BatchingFSM: a run of committed entries is
 // applied in one Pebble batch. Entries at or below the applied index are
 // skipped: Raft replays entries after its last snapshot on restart, and
@@ -225,17 +305,15 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	st := f.state()
 	b := f.db.NewIndexedBatch()
 	defer b.Close()
 	tx := pebbleTx{r: b, b: b}
-	vb := f.views.Begin(tx)
-	events := 0
+	s := &step{tx: tx, dec: f.dec.Begin(replication.WithPrefix(tx, decPrefix)), st: f.state(), seqs: map[string]uint64{}}
 	for i, l := range logs {
-		if l.Index <= st.Index {
+		if l.Index <= s.st.Index {
 			continue
 		}
-		st.Index = l.Index
+		s.st.Index = l.Index
 		if l.Type != raft.LogCommand {
 			continue
 		}
@@ -246,32 +324,55 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			out[i] = fmt.Errorf("decode command at index %d: %w", l.Index, err)
 			continue
 		}
+		s.timeMs = cmd.GetTimeMs()
 		var err error
-		out[i], err = f.applyCommand(tx, vb, &cmd, &st, &events)
+		out[i], err = f.applyCommand(s, &cmd)
 		if err != nil {
 			// Only storage errors get here; the replica cannot go on.
 			panic(fmt.Sprintf("hub state machine: apply index %d: %v", l.Index, err))
 		}
 	}
-	if err := tx.Set(stateKey, st.encode()); err != nil {
+	for o, n := range s.seqs {
+		if err := tx.Set(append(bytes.Clone(seqPrefix), o...), binary.BigEndian.AppendUint64(nil, n)); err != nil {
+			panic(fmt.Sprintf("hub state machine: %v", err))
+		}
+	}
+	if err := tx.Set(stateKey, s.st.encode()); err != nil {
 		panic(fmt.Sprintf("hub state machine: %v", err))
 	}
-	if err := vb.Finish(); err != nil {
+	if err := s.dec.Finish(); err != nil {
 		panic(fmt.Sprintf("hub state machine: %v", err))
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
-		panic(fmt.Sprintf("hub state machine: commit: %v", err))
-	}
-	vb.Commit()
+	commitRetrying(b, f.log)
+	s.dec.Commit()
+	maps.Copy(f.seqs, s.seqs)
 	f.stateMu.Lock()
-	f.st = st
+	f.st = s.st
 	close(f.changed)
 	f.changed = make(chan struct{})
 	f.stateMu.Unlock()
-	if f.obs != nil && events > 0 {
-		f.obs(events)
+	if f.obs != nil && s.events > 0 {
+		f.obs(s.events)
 	}
 	return out
+}
+
+// commitRetrying commits a batch of committed entries. A replica cannot
+// skip a committed entry, so a volume without room makes it wait and
+// retry (the member's /readyz says why; it has stopped proposing) instead
+// of crashing; other errors are fatal.
+func commitRetrying(b *pebble.Batch, log *slog.Logger) {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		err := b.Commit(pebble.NoSync)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, syscall.ENOSPC) {
+			panic(fmt.Sprintf("hub state machine: commit: %v", err))
+		}
+		log.Error("hub state machine: the data volume is full; retrying", "err", err)
+		time.Sleep(wait)
+	}
 }
 
 // errRejected answers commands that the state machine refuses; nothing of
@@ -283,10 +384,11 @@ type errRejected struct {
 
 func (e errRejected) Error() string { return e.msg }
 
-func (f *fsm) applyCommand(tx replication.Tx, vb *replication.Batch, cmd *hubv1.Command, st *headState, events *int) (any, error) {
+func (f *fsm) applyCommand(s *step, cmd *hubv1.Command) (any, error) {
+	tx := s.tx
 	switch op := cmd.Op.(type) {
 	case *hubv1.Command_Push:
-		return f.applyPush(tx, vb, op.Push, cmd.GetTimeMs(), st, events)
+		return f.applyPush(s, op.Push)
 	case *hubv1.Command_AddNode:
 		id := op.AddNode.GetId()
 		if _, err := tx.Get(replication.Key("n", id)); err == nil {
@@ -317,9 +419,11 @@ func (f *fsm) applyCommand(tx replication.Tx, vb *replication.Batch, cmd *hubv1.
 	case *hubv1.Command_RemoveMember:
 		return nil, tx.Delete(replication.Key("mem", op.RemoveMember.GetId()))
 	case *hubv1.Command_RunTask:
-		return f.applyTask(tx, vb, op.RunTask.GetName(), cmd.GetTimeMs(), st, events)
+		return f.applyTask(s, op.RunTask.GetName())
+	case *hubv1.Command_CommitEvents:
+		return f.applyHubEvents(s, op.CommitEvents)
 	case *hubv1.Command_ActivateKinds:
-		return nil, f.activate(tx, vb, op.ActivateKinds.GetKinds(), events)
+		return nil, f.activate(s, op.ActivateKinds.GetKinds())
 	case *hubv1.Command_InitCluster:
 		if _, err := tx.Get(secretKey); err == nil {
 			return nil, nil // first writer wins; later inits are no-ops
@@ -334,12 +438,13 @@ func (f *fsm) applyCommand(tx replication.Tx, vb *replication.Batch, cmd *hubv1.
 
 // applyPush commits the new events of one origin. The batch is refused
 // whole if it starts after the origin's next seq (a gap: the node must
-// resend from there), or if an event the hub already has comes back with
+// resend from there), if an event the hub already has comes back with
 // different content (the node's store was replaced and reuses seqs:
-// accepting it would silently drop its new events).
-func (f *fsm) applyPush(tx replication.Tx, vb *replication.Batch, p *hubv1.Push, timeMs int64, st *headState, events *int) (any, error) {
+// accepting it would silently drop its new events), or if a new event is
+// stamped too far ahead of the proposer's clock.
+func (f *fsm) applyPush(s *step, p *hubv1.Push) (any, error) {
 	origin := p.GetOrigin()
-	hw := vb.Seq(origin)
+	hw := f.seq(s, origin)
 	evs := p.GetEvents()
 	// Check the whole batch before looking at any event's seq: the loop
 	// below stops at the first new event.
@@ -355,7 +460,7 @@ func (f *fsm) applyPush(tx replication.Tx, vb *replication.Batch, p *hubv1.Push,
 			}
 			break
 		}
-		same, err := f.sameAsCommitted(tx, e)
+		same, err := f.sameAsCommitted(s.tx, e)
 		if err != nil {
 			return nil, err
 		}
@@ -369,7 +474,7 @@ func (f *fsm) applyPush(tx replication.Tx, vb *replication.Batch, p *hubv1.Push,
 	// every concurrent edit) that far ahead. Refuse the batch whole; the
 	// node keeps the events and sends them again once its clock is right.
 	if off := p.GetMaxOffsetMs(); off > 0 {
-		limit := replication.MakeHLC(timeMs+off, 0xffff)
+		limit := replication.MakeHLC(s.timeMs+off, 0xffff)
 		for _, e := range evs {
 			if e.GetSeq() > hw && replication.HLC(e.GetHlc()) > limit {
 				return &hubv1.PushResult{DurableSeq: hw, ClockRefusedSeq: e.GetSeq(), ClockRefusedHlc: e.GetHlc()}, nil
@@ -380,12 +485,11 @@ func (f *fsm) applyPush(tx replication.Tx, vb *replication.Batch, p *hubv1.Push,
 		if e.GetSeq() <= hw {
 			continue
 		}
-		if err := commitEvent(tx, vb, e, timeMs, st); err != nil {
+		if err := f.commitEvent(s, e); err != nil {
 			return nil, err
 		}
 		hw = e.GetSeq()
-		*events++
-		if err := f.react(tx, vb, e, timeMs, st, events); err != nil {
+		if err := f.react(s, e); err != nil {
 			return nil, err
 		}
 	}
@@ -393,22 +497,29 @@ func (f *fsm) applyPush(tx replication.Tx, vb *replication.Batch, p *hubv1.Push,
 }
 
 // commitEvent appends e to the global log at the next position, indexes
-// it for dedup and applies it to the views.
-func commitEvent(tx replication.Tx, vb *replication.Batch, e *replicationv1.Event, timeMs int64, st *headState) error {
-	st.Head++
-	st.HeadMs = timeMs
-	c, err := proto.MarshalOptions{Deterministic: true}.Marshal(&replicationv1.Committed{Position: st.Head, CommitTimeMs: timeMs, Event: e})
+// it for dedup, records its origin's seq and, for a decision kind, applies
+// it to the decision views.
+func (f *fsm) commitEvent(s *step, e *replicationv1.Event) error {
+	s.st.Head++
+	s.st.HeadMs = s.timeMs
+	c, err := proto.MarshalOptions{Deterministic: true}.Marshal(&replicationv1.Committed{Position: s.st.Head, CommitTimeMs: s.timeMs, Event: e})
 	if err != nil {
 		return err
 	}
-	if err := tx.Set(posKey(st.Head), c); err != nil {
+	if err := s.tx.Set(posKey(s.st.Head), c); err != nil {
 		return err
 	}
-	if err := tx.Set(dedupKey(e.GetOrigin(), e.GetSeq()), binary.BigEndian.AppendUint64(nil, st.Head)); err != nil {
+	if err := s.tx.Set(dedupKey(e.GetOrigin(), e.GetSeq()), binary.BigEndian.AppendUint64(nil, s.st.Head)); err != nil {
 		return err
 	}
-	_, err = vb.Apply(replication.FromProto(e))
-	return err
+	s.seqs[e.GetOrigin()] = e.GetSeq()
+	s.events++
+	if f.decisive(e.GetKind()) {
+		if _, err := s.dec.Apply(replication.FromProto(e)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (f *fsm) sameAsCommitted(tx replication.Tx, e *replicationv1.Event) (bool, error) {
@@ -475,196 +586,6 @@ func (f *fsm) ReadLog(after uint64, match func(*replicationv1.Event) bool, maxEv
 	return out, pos, err
 }
 
-// Snapshot implements raft.FSM. It runs between applies: it first syncs
-// Pebble, because once the snapshot exists Raft may drop the log entries
-// Pebble would otherwise be rebuilt from.
-func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if err := f.db.LogData(nil, pebble.Sync); err != nil {
-		return nil, fmt.Errorf("sync state before snapshot: %w", err)
-	}
-	return &snapshot{snap: f.db.NewSnapshot()}, nil
-}
-
-const snapshotMagic = "branchline-hub-snapshot-1\n"
-
-// snapshot streams a consistent Pebble snapshot: the magic line, then
-// uvarint-length-prefixed keys and values, a zero length, and the SHA-256
-// of everything before it.
-type snapshot struct{ snap *pebble.Snapshot }
-
-func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	if err := s.write(sink); err != nil {
-		sink.Cancel()
-		return err
-	}
-	return sink.Close()
-}
-
-func (s *snapshot) write(w io.Writer) error {
-	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 1<<20)
-	bw.WriteString(snapshotMagic)
-	it, err := s.snap.NewIter(nil)
-	if err != nil {
-		return err
-	}
-	var n [binary.MaxVarintLen64]byte
-	for ok := it.First(); ok; ok = it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			it.Close()
-			return err
-		}
-		bw.Write(n[:binary.PutUvarint(n[:], uint64(len(it.Key())))])
-		bw.Write(it.Key())
-		bw.Write(n[:binary.PutUvarint(n[:], uint64(len(v)))])
-		if _, err := bw.Write(v); err != nil {
-			it.Close()
-			return err
-		}
-	}
-	if err := it.Close(); err != nil {
-		return err
-	}
-	bw.WriteByte(0)
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	_, err = w.Write(h.Sum(nil))
-	return err
-}
-
-func (s *snapshot) Release() { s.snap.Close() }
-
-// hashReader hashes what it reads.
-type hashReader struct {
-	r *bufio.Reader
-	h hash.Hash
-}
-
-func (h *hashReader) ReadByte() (byte, error) {
-	b, err := h.r.ReadByte()
-	if err == nil {
-		h.h.Write([]byte{b})
-	}
-	return b, err
-}
-
-func (h *hashReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	h.h.Write(p[:n])
-	return n, err
-}
-
-// Restore implements raft.FSM: it replaces the state with a snapshot's.
-// The snapshot is written to a new Pebble directory and checked before the
-// old state is swapped out, so a bad or cut-off snapshot changes nothing.
-func (f *fsm) Restore(rc io.ReadCloser) error {
-	defer rc.Close()
-	tmp := filepath.Join(f.dir, "state.new")
-	if err := os.RemoveAll(tmp); err != nil {
-		return err
-	}
-	if err := restoreInto(tmp, rc); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("restore snapshot: %w", err)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.db.Close(); err != nil {
-		return err
-	}
-	cur, old := filepath.Join(f.dir, "state"), filepath.Join(f.dir, "state.old")
-	if err := os.Rename(cur, old); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, cur); err != nil {
-		return err
-	}
-	if err := syncDir(f.dir); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(old); err != nil {
-		return err
-	}
-	if err := f.open(); err != nil {
-		return err
-	}
-	f.stateMu.Lock()
-	close(f.changed)
-	f.changed = make(chan struct{})
-	f.stateMu.Unlock()
-	f.log.Info("state restored from snapshot", "head", f.st.Head, "index", f.st.Index)
-	return nil
-}
-
-func restoreInto(dir string, r io.Reader) error {
-	hr := &hashReader{r: bufio.NewReaderSize(r, 1<<20), h: sha256.New()}
-	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(hr, magic); err != nil || string(magic) != snapshotMagic {
-		return errors.New("not a hub snapshot")
-	}
-	db, err := pebble.Open(dir, pebbleOptions())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	b := db.NewBatch()
-	for {
-		kl, err := binary.ReadUvarint(hr)
-		if err != nil {
-			return fmt.Errorf("read key length: %w", err)
-		}
-		if kl == 0 {
-			break
-		}
-		if kl > 1<<20 {
-			return fmt.Errorf("key of %d bytes", kl)
-		}
-		k := make([]byte, kl)
-		if _, err := io.ReadFull(hr, k); err != nil {
-			return err
-		}
-		vl, err := binary.ReadUvarint(hr)
-		if err != nil || vl > 64<<20 {
-			return fmt.Errorf("bad value length %d: %v", vl, err)
-		}
-		v := make([]byte, vl)
-		if _, err := io.ReadFull(hr, v); err != nil {
-			return err
-		}
-		if err := b.Set(k, v, nil); err != nil {
-			return err
-		}
-		if b.Len() > 8<<20 {
-			if err := b.Commit(pebble.NoSync); err != nil {
-				return err
-			}
-			b = db.NewBatch()
-		}
-	}
-	want := hr.h.Sum(nil)
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(hr.r, got); err != nil || !bytes.Equal(got, want) {
-		return errors.New("snapshot checksum mismatch")
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return err
-	}
-	return db.Flush()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // Nodes lists registered nodes.
 func (f *fsm) Nodes() ([]NodeRecord, error) {
 	var out []NodeRecord
@@ -727,44 +648,54 @@ func (f *fsm) Secret() (key []byte, adminHash string, ok bool) {
 func (f *fsm) DurableSeq(origin string) (uint64, error) {
 	var seq uint64
 	err := f.read(func(tx replication.Tx) error {
-		var err error
-		seq, err = replication.AppliedSeq(tx, origin)
+		b, err := tx.Get(append(bytes.Clone(seqPrefix), origin...))
+		if errors.Is(err, replication.ErrNotFound) {
+			return nil
+		}
+		if err == nil && len(b) == 8 {
+			seq = binary.BigEndian.Uint64(b)
+		}
 		return err
 	})
 	return seq, err
 }
 
-// Digest returns the digest of the views.
+// Digest returns the digest of the projection's views, computed by scan:
+// what `ctl verify` compares between members.
 func (f *fsm) Digest() replication.Digest {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.views.Digest()
+	var d replication.Digest
+	_ = f.read(func(tx replication.Tx) error {
+		var err error
+		d, err = replication.DigestOf(tx, replication.ViewPrefix)
+		return err
+	})
+	return d
 }
 
-// EventDigest returns the digest of the events applied to the views.
+// EventDigest returns the digest of the events the projection applied.
 func (f *fsm) EventDigest() replication.Digest {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.views.EventDigest("")
+	return f.proj.views.EventDigest("")
 }
 
-// ParkedCount returns the number of events parked in the views.
+// ParkedCount returns the number of events parked in the projection.
 func (f *fsm) ParkedCount() uint64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.views.ParkedCount()
+	return f.proj.views.ParkedCount()
 }
 
 // InvalidCount returns the number of events refused as invalid.
 func (f *fsm) InvalidCount() uint64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.views.InvalidCount()
+	return f.proj.views.InvalidCount()
 }
 
-// AppliedCount returns the number of events applied to the views.
+// AppliedCount returns the number of events the projection applied.
 func (f *fsm) AppliedCount() uint64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.views.AppliedCount()
+	return f.proj.views.AppliedCount()
 }

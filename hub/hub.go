@@ -60,6 +60,10 @@ type Config struct {
 	// Reactions run on every pushed event as it is committed (Reaction),
 	// by name; nil: the product's (views.HubReactions).
 	Reactions map[string]Reaction
+	// Decides says which event kinds tasks and reactions read (the state
+	// machine keeps their views on the commit path); nil: the product's
+	// (views.HubDecides).
+	Decides func(kind string) bool
 	// Registry applies the events; nil: every kind of this release. A
 	// test of rolling upgrades passes an older one.
 	Registry *replication.Registry
@@ -158,8 +162,9 @@ func Start(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.srv = api.NewServer(routes)
-	h.wg.Add(4)
+	h.wg.Add(5)
 	go func() { defer h.wg.Done(); h.taskLoop(ctx) }()
+	go func() { defer h.wg.Done(); h.fsm.projectLoop(ctx) }()
 	go func() { defer h.wg.Done(); h.versionLoop(ctx) }()
 	go func() {
 		defer h.wg.Done()
@@ -190,7 +195,7 @@ func (h *Hub) open() error {
 		return fmt.Errorf("hub: %w", err)
 	}
 	applied := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "branchline_events_applied_total", Help: "Events applied to the hub's views.",
+		Name: "branchline_events_committed_total", Help: "Events committed to the global log by this member's state machine.",
 	})
 	h.commitSec = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "branchline_commit_seconds", Help: "Latency of a Push committed through Raft.",
@@ -211,9 +216,22 @@ func (h *Hub) open() error {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "branchline_events_parked", Help: "Events in the global log not applied to this member's views until the cluster activates their kind.",
 		}, func() float64 { return float64(h.fsm.ParkedCount()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_projection_position", Help: "Global log position the member's views reflect.",
+		}, func() float64 { return float64(h.fsm.Projected()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_projection_lag_events", Help: "Events committed but not yet in the member's views.",
+		}, func() float64 { return float64(h.fsm.state().Head - min(h.fsm.state().Head, h.fsm.Projected())) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "branchline_projection_lag_seconds", Help: "Age of the oldest committed event not yet in the member's views (0 when caught up).",
+		}, func() float64 { return h.projectionLag().Seconds() }),
 	)
 	var err error
-	h.fsm, err = openFSM(cfg.DataDir, h.reg, h.cfg.Tasks, h.log, func(n int) { applied.Add(float64(n)) })
+	decides := h.cfg.Decides
+	if decides == nil {
+		decides = views.HubDecides
+	}
+	h.fsm, err = openFSM(cfg.DataDir, h.reg, h.cfg.Tasks, decides, h.log, func(n int) { applied.Add(float64(n)) })
 	if err != nil {
 		return err
 	}
@@ -528,6 +546,20 @@ func (h *Hub) closeStores() error {
 		errs = append(errs, h.fsm.close())
 	}
 	return errors.Join(errs...)
+}
+
+// projectionLag is how long ago the oldest event the projection has not
+// applied was committed.
+func (h *Hub) projectionLag() time.Duration {
+	pos := h.fsm.Projected()
+	if pos >= h.fsm.state().Head {
+		return 0
+	}
+	at, err := h.fsm.CommitTime(pos + 1)
+	if err != nil {
+		return 0
+	}
+	return max(0, time.Since(at))
 }
 
 // Ready reports whether the member knows a leader, holds the cluster's

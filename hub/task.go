@@ -34,19 +34,19 @@ const HubActor = "hub"
 // its events. Deciding here, not on the proposer, means that two entries
 // proposed by successive leaders from the same stale view cannot both
 // act on it: the second sees what the first did.
-func (f *fsm) applyTask(tx replication.Tx, vb *replication.Batch, name string, timeMs int64, st *headState, events *int) (any, error) {
+func (f *fsm) applyTask(s *step, name string) (any, error) {
 	task, ok := f.tasks[name]
 	if !ok || !f.isActive("task:"+name) {
 		// Deterministic: the cluster version is part of the state, and a
 		// task is active only once every member knows it.
 		return errRejected{connect.CodeInvalidArgument, fmt.Sprintf("hub task %q is not active in this cluster", name)}, nil
 	}
-	drafts, err := task(vb.Views(), time.UnixMilli(timeMs))
+	drafts, err := task(s.dec.Views(), time.UnixMilli(s.timeMs))
 	if err != nil {
 		f.log.Warn("hub task refused", "task", name, "err", err)
 		return errRejected{0, fmt.Sprintf("hub task %s: %v", name, err)}, nil
 	}
-	n, bad, err := f.commitHubDrafts(tx, vb, drafts, timeMs, st, events)
+	n, bad, err := f.commitHubDrafts(s, drafts, HubActor)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,24 @@ func (f *fsm) applyTask(tx replication.Tx, vb *replication.Batch, name string, t
 		f.log.Error("hub task made a bad event", "task", name, "err", bad)
 		return errRejected{connect.CodeInternal, fmt.Sprintf("hub task %s: %v", name, bad)}, nil
 	}
-	return n, nil
+	return len(n), nil
+}
+
+// applyHubEvents commits events a user made on the hub, with the user as
+// actor; if one of them is invalid, none is committed.
+func (f *fsm) applyHubEvents(s *step, c *hubv1.CommitEvents) (any, error) {
+	drafts := make([]encodedDraft, len(c.GetDrafts()))
+	for i, d := range c.GetDrafts() {
+		drafts[i] = encodedDraft{d.GetKind(), d.GetEntity(), d.GetBody()}
+	}
+	committed, bad, err := f.commitHubEvents(s, drafts, c.GetActor())
+	if err != nil {
+		return nil, err
+	}
+	if bad != nil {
+		return errRejected{connect.CodeInvalidArgument, bad.Error()}, nil
+	}
+	return &hubv1.CommitEventsResult{Events: committed}, nil
 }
 
 // Reaction is a decision the hub makes about an event a node pushed, at
@@ -70,7 +87,7 @@ type Reaction = views.HubReaction
 // stuck behind it); its failures are logged, alike on every member, and
 // nothing is made. Only active reactions run, and only on events of an
 // active kind: what a member's build alone knows must not decide.
-func (f *fsm) react(tx replication.Tx, vb *replication.Batch, e *replicationv1.Event, timeMs int64, st *headState, events *int) error {
+func (f *fsm) react(s *step, e *replicationv1.Event) error {
 	if len(f.reactions) == 0 || !f.isActive(e.GetKind()) {
 		return nil
 	}
@@ -79,14 +96,14 @@ func (f *fsm) react(tx replication.Tx, vb *replication.Batch, e *replicationv1.E
 		if !f.isActive("reaction:" + name) {
 			continue
 		}
-		drafts, err := f.reactions[name](vb.Views(), ev)
+		drafts, err := f.reactions[name](s.dec.Views(), ev)
 		if err != nil || len(drafts) == 0 {
 			if err != nil {
 				f.log.Error("hub reaction failed", "event", ev.String(), "err", err)
 			}
 			continue
 		}
-		if _, bad, err := f.commitHubDrafts(tx, vb, drafts, timeMs, st, events); err != nil {
+		if _, bad, err := f.commitHubDrafts(s, drafts, HubActor); err != nil {
 			return err
 		} else if bad != nil {
 			f.log.Error("hub reaction made a bad event", "event", ev.String(), "err", bad)
@@ -95,49 +112,69 @@ func (f *fsm) react(tx replication.Tx, vb *replication.Batch, e *replicationv1.E
 	return nil
 }
 
-// commitHubDrafts commits drafts as events of the hub: origin hub, the
-// next seqs, the hub's clock moved past its last event. If any would be
-// refused by a replica (bad is set), none is committed.
-func (f *fsm) commitHubDrafts(tx replication.Tx, vb *replication.Batch, drafts []replication.Draft, timeMs int64, st *headState, events *int) (n int, bad, err error) {
-	seq := vb.Seq(replication.HubOrigin)
+// encodedDraft is a draft with its body encoded.
+type encodedDraft struct {
+	kind, entity string
+	body         []byte
+}
+
+// commitHubDrafts commits drafts as events of the hub (commitHubEvents).
+func (f *fsm) commitHubDrafts(s *step, drafts []replication.Draft, actor string) (committed []*replicationv1.Committed, bad, err error) {
+	enc := make([]encodedDraft, len(drafts))
+	for i, d := range drafts {
+		body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", d.Kind, err), nil
+		}
+		enc[i] = encodedDraft{d.Kind, d.Entity, body}
+	}
+	return f.commitHubEvents(s, enc, actor)
+}
+
+// commitHubEvents commits events of the hub: origin hub, the next seqs,
+// the hub's clock moved past its last event, actor as given. If any would
+// be refused by a replica, or is of a kind the cluster has not activated
+// (bad is set), none is committed.
+func (f *fsm) commitHubEvents(s *step, drafts []encodedDraft, actor string) (committed []*replicationv1.Committed, bad, err error) {
+	tx := s.tx
+	seq := f.seq(s, replication.HubOrigin)
 	var last replication.HLC
 	if b, err := tx.Get(hubHLCKey); err == nil && len(b) == 8 {
 		last = replication.HLC(binary.BigEndian.Uint64(b))
 	} else if err != nil && !errors.Is(err, replication.ErrNotFound) {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	evs := make([]*replicationv1.Event, 0, len(drafts))
 	for _, d := range drafts {
-		body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
-		if err != nil {
-			return 0, fmt.Errorf("encode %s: %w", d.Kind, err), nil
-		}
 		// The hub's clock: the entry's time, moved past the hub's last
 		// event so that its events are ordered like any origin's.
-		hlc := replication.MakeHLC(timeMs, 0)
+		hlc := replication.MakeHLC(s.timeMs, 0)
 		if hlc <= last {
 			hlc = last + 1
 		}
 		last = hlc
 		seq++
-		ev := &replication.Event{Origin: replication.HubOrigin, Seq: seq, HLC: hlc, Kind: d.Kind, Entity: d.Entity, Actor: HubActor, Body: body}
+		ev := &replication.Event{Origin: replication.HubOrigin, Seq: seq, HLC: hlc, Kind: d.kind, Entity: d.entity, Actor: actor, Body: d.body}
+		if !f.isActive(d.kind) {
+			return nil, fmt.Errorf("%s: kind %s is not active in this cluster", ev, d.kind), nil
+		}
 		if err := f.reg.Check(ev); err != nil {
-			return 0, fmt.Errorf("%s: %w", ev, err), nil
+			return nil, fmt.Errorf("%s: %w", ev, err), nil
 		}
 		evs = append(evs, ev.ToProto())
 	}
 	for _, e := range evs {
-		if err := commitEvent(tx, vb, e, timeMs, st); err != nil {
-			return 0, nil, err
+		if err := f.commitEvent(s, e); err != nil {
+			return nil, nil, err
 		}
-		*events++
+		committed = append(committed, &replicationv1.Committed{Position: s.st.Head, CommitTimeMs: s.timeMs, Event: e})
 	}
 	if len(evs) > 0 {
 		if err := tx.Set(hubHLCKey, binary.BigEndian.AppendUint64(nil, uint64(last))); err != nil {
-			return 0, nil, err
+			return nil, nil, err
 		}
 	}
-	return len(evs), nil, nil
+	return committed, nil, nil
 }
 
 // taskLoop runs the hub's tasks every cfg.TaskEvery while this member

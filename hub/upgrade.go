@@ -1,7 +1,9 @@
 package hub
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -191,8 +193,11 @@ var baseline = func() map[string]bool {
 }()
 
 // activate adds capabilities to the cluster version and applies the
-// parked events whose kinds became active.
-func (f *fsm) activate(tx replication.Tx, vb *replication.Batch, add []string, events *int) error {
+// decision views' parked events whose kinds became active. It records
+// what it added at the current head, where the projection, passing it,
+// activates them too.
+func (f *fsm) activate(s *step, add []string) error {
+	tx := s.tx
 	next := map[string]bool{}
 	maps.Copy(next, f.active)
 	for _, c := range add {
@@ -206,14 +211,21 @@ func (f *fsm) activate(tx replication.Tx, vb *replication.Batch, add []string, e
 	if err := tx.Set(activeKey, b); err != nil {
 		return err
 	}
-	f.active = next
-	n, err := vb.Unpark()
+	rec, err := proto.MarshalOptions{Deterministic: true}.Marshal(&hubv1.ActivateKinds{Kinds: add})
 	if err != nil {
 		return err
 	}
-	*events += n
+	at := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(bytes.Clone(activatedAt), s.st.Head), s.st.Index)
+	if err := tx.Set(at, rec); err != nil {
+		return err
+	}
+	f.active = next
+	n, err := s.dec.Unpark()
+	if err != nil {
+		return err
+	}
 	if n > 0 {
-		f.log.Info("cluster version: parked events applied", "events", n)
+		f.log.Info("cluster version: parked decision events applied", "events", n)
 	}
 	return nil
 }

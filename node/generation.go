@@ -62,15 +62,52 @@ func openGeneration(reg *replication.Registry, n uint64, txn *badger.Txn) (*gene
 }
 
 // generation0Prefixes are the top-level prefixes of generation 0's state.
-var generation0Prefixes = [][]byte{[]byte("v\x00"), []byte("a\x00"), []byte("p\x00"), []byte("bad\x00"), []byte("m\x00")}
+var generation0Prefixes = [][]byte{[]byte("v\x00"), []byte("a\x00"), []byte("p\x00"), []byte("bad\x00"), []byte("m\x00"),
+	[]byte("x\x00"), []byte("xd\x00")}
 
 // drop deletes a generation's state (after a swap away from it, or what a
-// rebuild that did not finish left behind).
+// rebuild that did not finish left behind), key by key in write batches:
+// Badger's DropPrefix would block every write of the node meanwhile.
 func (s *Store) drop(n uint64) error {
-	if n == 0 {
-		return s.db.DropPrefix(generation0Prefixes...)
+	prefixes := generation0Prefixes
+	if n != 0 {
+		prefixes = [][]byte{rootOf(n)}
 	}
-	return s.db.DropPrefix(rootOf(n))
+	for _, p := range prefixes {
+		for {
+			select {
+			case <-s.stop:
+				return ErrClosed // the next rebuild, or open, deletes the rest
+			default:
+			}
+			var keys [][]byte
+			err := s.db.View(func(txn *badger.Txn) error {
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+				defer it.Close()
+				for it.Rewind(); it.Valid() && len(keys) < 10000; it.Next() {
+					keys = append(keys, it.Item().KeyCopy(nil))
+				}
+				return nil
+			})
+			if err != nil || len(keys) == 0 {
+				if err != nil {
+					return err
+				}
+				break
+			}
+			wb := s.db.NewWriteBatch()
+			for _, k := range keys {
+				if err := wb.Delete(k); err != nil {
+					wb.Cancel()
+					return err
+				}
+			}
+			if err := wb.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Rebuild builds the next generation of the replicated state beside the
@@ -201,9 +238,13 @@ func (r *Rebuild) Swap(ctx context.Context, cursor uint64, cursorMs int64) error
 	r.s.rebuilding.Store(false)
 	r.applied.Add(uint64(req.n))
 	r.s.log.Info("views rebuilt from the hub", "generation", r.gen.n, "events", r.Applied(), "cursor", cursor)
-	if err := r.s.drop(old.n); err != nil {
-		r.s.log.Warn("delete the old generation", "generation", old.n, "err", err)
-	}
+	r.s.bg.Add(1)
+	go func() {
+		defer r.s.bg.Done()
+		if err := r.s.drop(old.n); err != nil {
+			r.s.log.Warn("delete the old generation", "generation", old.n, "err", err)
+		}
+	}()
 	return nil
 }
 

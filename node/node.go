@@ -300,6 +300,7 @@ func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
 		DiskFreeBytes:         n.store.Disk().Free(),
 		ClockOffsetSeconds:    n.clockOffset().Seconds(),
 		MaxClockOffsetSeconds: n.store.Clock().MaxOffset().Seconds(),
+		IndexBacklog:          uint64(n.store.IndexBacklog()),
 	}
 	if n.syncer != nil {
 		n.syncer.mu.Lock()

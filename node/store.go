@@ -248,6 +248,19 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		return nil, fmt.Errorf("apply parked events: %w", err)
 	}
 	s.indexer = newIndexer(s)
+	if n := s.cur.Load().n; n > 0 {
+		// A swap's deletion of the generation before may have been cut
+		// short by a stop.
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			for k := uint64(0); k < n; k++ {
+				if err := s.drop(k); err != nil {
+					return
+				}
+			}
+		}()
+	}
 	go s.run()
 	s.bg.Add(2)
 	go func() { defer s.bg.Done(); s.watchDisk() }()

@@ -4,6 +4,7 @@
 package views
 
 import (
+	"strings"
 	"time"
 
 	"branchline/access"
@@ -57,6 +58,13 @@ func HubReactions() map[string]HubReaction {
 		"warehouse.refuse_foreign_release": warehouse.RefuseForeignRelease,
 	}
 }
+
+// HubDecides says which event kinds the hub's tasks and reactions read:
+// the hub's state machine applies them on the commit path, so that every
+// member decides at the same log position from the same state; every
+// other kind reaches the hub's views behind the commit. Escrow decisions
+// read the warehouse's own kinds only.
+func HubDecides(kind string) bool { return strings.HasPrefix(kind, "warehouse.") }
 
 // NodeTask is a decision a node makes by itself, periodically, from its
 // own views (node is the node's id).

@@ -122,8 +122,17 @@ type StatusResponse struct {
 	RebuildPosition uint64 `protobuf:"varint,25,opt,name=rebuild_position,json=rebuildPosition,proto3" json:"rebuild_position,omitempty"`
 	RebuildHead     uint64 `protobuf:"varint,26,opt,name=rebuild_head,json=rebuildHead,proto3" json:"rebuild_head,omitempty"`
 	RebuildReason   string `protobuf:"bytes,27,opt,name=rebuild_reason,json=rebuildReason,proto3" json:"rebuild_reason,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// ProjectedPosition (hub members) is the position of the global log the
+	// views (pages, reports, the digest) reflect; AppliedPosition is the head
+	// committed. ProjectionLagSeconds is how long ago the oldest event not
+	// yet projected was committed (0 when caught up).
+	ProjectedPosition    uint64  `protobuf:"varint,28,opt,name=projected_position,json=projectedPosition,proto3" json:"projected_position,omitempty"`
+	ProjectionLagSeconds float64 `protobuf:"fixed64,29,opt,name=projection_lag_seconds,json=projectionLagSeconds,proto3" json:"projection_lag_seconds,omitempty"`
+	// IndexBacklog (nodes) counts changed entities the node's search and
+	// list indexes have yet to take in.
+	IndexBacklog  uint64 `protobuf:"varint,30,opt,name=index_backlog,json=indexBacklog,proto3" json:"index_backlog,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -343,6 +352,27 @@ func (x *StatusResponse) GetRebuildReason() string {
 		return x.RebuildReason
 	}
 	return ""
+}
+
+func (x *StatusResponse) GetProjectedPosition() uint64 {
+	if x != nil {
+		return x.ProjectedPosition
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetProjectionLagSeconds() float64 {
+	if x != nil {
+		return x.ProjectionLagSeconds
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetIndexBacklog() uint64 {
+	if x != nil {
+		return x.IndexBacklog
+	}
+	return 0
 }
 
 type AddNodeRequest struct {
@@ -1162,7 +1192,7 @@ var File_branchline_admin_v1_admin_proto protoreflect.FileDescriptor
 const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x1fbranchline/admin/v1/admin.proto\x12\x13branchline.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n" +
-	"\rStatusRequest\"\x92\b\n" +
+	"\rStatusRequest\"\x9c\t\n" +
 	"\x0eStatusResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1d\n" +
@@ -1196,7 +1226,10 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"rebuilding\x12)\n" +
 	"\x10rebuild_position\x18\x19 \x01(\x04R\x0frebuildPosition\x12!\n" +
 	"\frebuild_head\x18\x1a \x01(\x04R\vrebuildHead\x12%\n" +
-	"\x0erebuild_reason\x18\x1b \x01(\tR\rrebuildReason\" \n" +
+	"\x0erebuild_reason\x18\x1b \x01(\tR\rrebuildReason\x12-\n" +
+	"\x12projected_position\x18\x1c \x01(\x04R\x11projectedPosition\x124\n" +
+	"\x16projection_lag_seconds\x18\x1d \x01(\x01R\x14projectionLagSeconds\x12#\n" +
+	"\rindex_backlog\x18\x1e \x01(\x04R\findexBacklog\" \n" +
 	"\x0eAddNodeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"7\n" +
 	"\x0fAddNodeResponse\x12\x0e\n" +

@@ -41,6 +41,7 @@ type Command struct {
 	//	*Command_RemoveNode
 	//	*Command_RunTask
 	//	*Command_ActivateKinds
+	//	*Command_CommitEvents
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -162,6 +163,15 @@ func (x *Command) GetActivateKinds() *ActivateKinds {
 	return nil
 }
 
+func (x *Command) GetCommitEvents() *CommitEvents {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CommitEvents); ok {
+			return x.CommitEvents
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -198,6 +208,10 @@ type Command_ActivateKinds struct {
 	ActivateKinds *ActivateKinds `protobuf:"bytes,9,opt,name=activate_kinds,json=activateKinds,proto3,oneof"`
 }
 
+type Command_CommitEvents struct {
+	CommitEvents *CommitEvents `protobuf:"bytes,10,opt,name=commit_events,json=commitEvents,proto3,oneof"`
+}
+
 func (*Command_Push) isCommand_Op() {}
 
 func (*Command_AddNode) isCommand_Op() {}
@@ -213,6 +227,8 @@ func (*Command_RemoveNode) isCommand_Op() {}
 func (*Command_RunTask) isCommand_Op() {}
 
 func (*Command_ActivateKinds) isCommand_Op() {}
+
+func (*Command_CommitEvents) isCommand_Op() {}
 
 // Push commits events of one origin.
 type Push struct {
@@ -650,6 +666,170 @@ func (x *RunTask) GetName() string {
 	return ""
 }
 
+// CommitEvents commits events a user made on the hub (head office adds a
+// zone, publishes a notice): they get origin "hub", the hub's next seqs and
+// clock, and the user as actor, and reach every node like any other
+// events. The proposer decided them from its views; the state machine
+// checks each as the hub checks pushed events and refuses the entry whole
+// if one is invalid.
+type CommitEvents struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Actor         string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	Drafts        []*Draft               `protobuf:"bytes,2,rep,name=drafts,proto3" json:"drafts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitEvents) Reset() {
+	*x = CommitEvents{}
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitEvents) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitEvents) ProtoMessage() {}
+
+func (x *CommitEvents) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitEvents.ProtoReflect.Descriptor instead.
+func (*CommitEvents) Descriptor() ([]byte, []int) {
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CommitEvents) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *CommitEvents) GetDrafts() []*Draft {
+	if x != nil {
+		return x.Drafts
+	}
+	return nil
+}
+
+// Draft is an event before the hub gives it its origin, seq and clock.
+type Draft struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Entity        string                 `protobuf:"bytes,2,opt,name=entity,proto3" json:"entity,omitempty"`
+	Body          []byte                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Draft) Reset() {
+	*x = Draft{}
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Draft) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Draft) ProtoMessage() {}
+
+func (x *Draft) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Draft.ProtoReflect.Descriptor instead.
+func (*Draft) Descriptor() ([]byte, []int) {
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Draft) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Draft) GetEntity() string {
+	if x != nil {
+		return x.Entity
+	}
+	return ""
+}
+
+func (x *Draft) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+// CommitEventsResult names the events committed.
+type CommitEventsResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*v1.Committed        `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitEventsResult) Reset() {
+	*x = CommitEventsResult{}
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitEventsResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitEventsResult) ProtoMessage() {}
+
+func (x *CommitEventsResult) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitEventsResult.ProtoReflect.Descriptor instead.
+func (*CommitEventsResult) Descriptor() ([]byte, []int) {
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CommitEventsResult) GetEvents() []*v1.Committed {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 // PushResult is what the state machine answers to a Push.
 type PushResult struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -668,7 +848,7 @@ type PushResult struct {
 
 func (x *PushResult) Reset() {
 	*x = PushResult{}
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[9]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +860,7 @@ func (x *PushResult) String() string {
 func (*PushResult) ProtoMessage() {}
 
 func (x *PushResult) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[9]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +873,7 @@ func (x *PushResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushResult.ProtoReflect.Descriptor instead.
 func (*PushResult) Descriptor() ([]byte, []int) {
-	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{9}
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PushResult) GetDurableSeq() uint64 {
@@ -728,7 +908,7 @@ var File_branchline_hub_v1_command_proto protoreflect.FileDescriptor
 
 const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"\x1fbranchline/hub/v1/command.proto\x12\x11branchline.hub.v1\x1a+branchline/replication/v1/replication.proto\"\xa2\x04\n" +
+	"\x1fbranchline/hub/v1/command.proto\x12\x11branchline.hub.v1\x1a+branchline/replication/v1/replication.proto\"\xea\x04\n" +
 	"\aCommand\x12\x17\n" +
 	"\atime_ms\x18\x01 \x01(\x03R\x06timeMs\x12-\n" +
 	"\x04push\x18\x02 \x01(\v2\x17.branchline.hub.v1.PushH\x00R\x04push\x127\n" +
@@ -740,7 +920,9 @@ const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\vremove_node\x18\a \x01(\v2\x1d.branchline.hub.v1.RemoveNodeH\x00R\n" +
 	"removeNode\x127\n" +
 	"\brun_task\x18\b \x01(\v2\x1a.branchline.hub.v1.RunTaskH\x00R\arunTask\x12I\n" +
-	"\x0eactivate_kinds\x18\t \x01(\v2 .branchline.hub.v1.ActivateKindsH\x00R\ractivateKindsB\x04\n" +
+	"\x0eactivate_kinds\x18\t \x01(\v2 .branchline.hub.v1.ActivateKindsH\x00R\ractivateKinds\x12F\n" +
+	"\rcommit_events\x18\n" +
+	" \x01(\v2\x1f.branchline.hub.v1.CommitEventsH\x00R\fcommitEventsB\x04\n" +
 	"\x02op\"|\n" +
 	"\x04Push\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x128\n" +
@@ -767,7 +949,16 @@ const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\x13admin_password_hash\x18\x01 \x01(\tR\x11adminPasswordHash\x12!\n" +
 	"\ftoken_secret\x18\x02 \x01(\fR\vtokenSecret\"\x1d\n" +
 	"\aRunTask\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x97\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"V\n" +
+	"\fCommitEvents\x12\x14\n" +
+	"\x05actor\x18\x01 \x01(\tR\x05actor\x120\n" +
+	"\x06drafts\x18\x02 \x03(\v2\x18.branchline.hub.v1.DraftR\x06drafts\"G\n" +
+	"\x05Draft\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
+	"\x06entity\x18\x02 \x01(\tR\x06entity\x12\x12\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\"R\n" +
+	"\x12CommitEventsResult\x12<\n" +
+	"\x06events\x18\x01 \x03(\v2$.branchline.replication.v1.CommittedR\x06events\"\x97\x01\n" +
 	"\n" +
 	"PushResult\x12\x1f\n" +
 	"\vdurable_seq\x18\x01 \x01(\x04R\n" +
@@ -789,19 +980,23 @@ func file_branchline_hub_v1_command_proto_rawDescGZIP() []byte {
 	return file_branchline_hub_v1_command_proto_rawDescData
 }
 
-var file_branchline_hub_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_branchline_hub_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_branchline_hub_v1_command_proto_goTypes = []any{
-	(*Command)(nil),       // 0: branchline.hub.v1.Command
-	(*Push)(nil),          // 1: branchline.hub.v1.Push
-	(*AddNode)(nil),       // 2: branchline.hub.v1.AddNode
-	(*RemoveNode)(nil),    // 3: branchline.hub.v1.RemoveNode
-	(*SetMember)(nil),     // 4: branchline.hub.v1.SetMember
-	(*ActivateKinds)(nil), // 5: branchline.hub.v1.ActivateKinds
-	(*RemoveMember)(nil),  // 6: branchline.hub.v1.RemoveMember
-	(*InitCluster)(nil),   // 7: branchline.hub.v1.InitCluster
-	(*RunTask)(nil),       // 8: branchline.hub.v1.RunTask
-	(*PushResult)(nil),    // 9: branchline.hub.v1.PushResult
-	(*v1.Event)(nil),      // 10: branchline.replication.v1.Event
+	(*Command)(nil),            // 0: branchline.hub.v1.Command
+	(*Push)(nil),               // 1: branchline.hub.v1.Push
+	(*AddNode)(nil),            // 2: branchline.hub.v1.AddNode
+	(*RemoveNode)(nil),         // 3: branchline.hub.v1.RemoveNode
+	(*SetMember)(nil),          // 4: branchline.hub.v1.SetMember
+	(*ActivateKinds)(nil),      // 5: branchline.hub.v1.ActivateKinds
+	(*RemoveMember)(nil),       // 6: branchline.hub.v1.RemoveMember
+	(*InitCluster)(nil),        // 7: branchline.hub.v1.InitCluster
+	(*RunTask)(nil),            // 8: branchline.hub.v1.RunTask
+	(*CommitEvents)(nil),       // 9: branchline.hub.v1.CommitEvents
+	(*Draft)(nil),              // 10: branchline.hub.v1.Draft
+	(*CommitEventsResult)(nil), // 11: branchline.hub.v1.CommitEventsResult
+	(*PushResult)(nil),         // 12: branchline.hub.v1.PushResult
+	(*v1.Event)(nil),           // 13: branchline.replication.v1.Event
+	(*v1.Committed)(nil),       // 14: branchline.replication.v1.Committed
 }
 var file_branchline_hub_v1_command_proto_depIdxs = []int32{
 	1,  // 0: branchline.hub.v1.Command.push:type_name -> branchline.hub.v1.Push
@@ -812,12 +1007,15 @@ var file_branchline_hub_v1_command_proto_depIdxs = []int32{
 	3,  // 5: branchline.hub.v1.Command.remove_node:type_name -> branchline.hub.v1.RemoveNode
 	8,  // 6: branchline.hub.v1.Command.run_task:type_name -> branchline.hub.v1.RunTask
 	5,  // 7: branchline.hub.v1.Command.activate_kinds:type_name -> branchline.hub.v1.ActivateKinds
-	10, // 8: branchline.hub.v1.Push.events:type_name -> branchline.replication.v1.Event
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	9,  // 8: branchline.hub.v1.Command.commit_events:type_name -> branchline.hub.v1.CommitEvents
+	13, // 9: branchline.hub.v1.Push.events:type_name -> branchline.replication.v1.Event
+	10, // 10: branchline.hub.v1.CommitEvents.drafts:type_name -> branchline.hub.v1.Draft
+	14, // 11: branchline.hub.v1.CommitEventsResult.events:type_name -> branchline.replication.v1.Committed
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_branchline_hub_v1_command_proto_init() }
@@ -834,6 +1032,7 @@ func file_branchline_hub_v1_command_proto_init() {
 		(*Command_RemoveNode)(nil),
 		(*Command_RunTask)(nil),
 		(*Command_ActivateKinds)(nil),
+		(*Command_CommitEvents)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -841,7 +1040,7 @@ func file_branchline_hub_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_hub_v1_command_proto_rawDesc), len(file_branchline_hub_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

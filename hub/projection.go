@@ -1,0 +1,373 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"google.golang.org/protobuf/proto"
+
+	hubv1 "branchline/gen/branchline/hub/v1"
+	replicationv1 "branchline/gen/branchline/replication/v1"
+	"branchline/replication"
+)
+
+// projection keeps the views hub pages and reports read: every event of
+// the global log applied in log order, behind the commit, in large
+// batches, with the position it reflects recorded in the same batch. A
+// member's projection is its own (each member projects its own copy of
+// the log), and deterministic: the cluster version it applies with is the
+// one in force at each position (activations are recorded with their
+// position), so members that projected up to the same position hold the
+// same views.
+type projection struct {
+	views *replication.Views
+	log   *slog.Logger
+
+	mu      sync.Mutex // one projector at a time
+	active  map[string]bool
+	pending []activation // recorded activations after pos, in order
+	loaded  []byte       // key of the last activation record read
+
+	posMu   sync.Mutex
+	pos     uint64
+	posMs   int64
+	changed chan struct{} // closed and replaced when pos moves
+}
+
+// activation is a cluster version change at a log position.
+type activation struct {
+	after, idx uint64 // the head it was made at, and its Raft index
+	kinds      []string
+}
+
+func openProjection(reg *replication.Registry, db *pebble.DB, log *slog.Logger) (*projection, error) {
+	tx := pebbleTx{r: db}
+	v, err := replication.OpenViews(reg, tx)
+	if err != nil {
+		return nil, err
+	}
+	p := &projection{views: v, log: log, changed: make(chan struct{})}
+	v.TrackViewDigest(false)
+	v.SetIndexing(replication.IndexOff)
+	v.SetActive(func(kind string) bool { return p.isActive(kind) })
+	if b, err := tx.Get(projKey); err == nil && len(b) >= 16 {
+		p.pos, p.posMs = binary.BigEndian.Uint64(b), int64(binary.BigEndian.Uint64(b[8:]))
+	} else if err != nil && !errors.Is(err, replication.ErrNotFound) {
+		return nil, err
+	}
+	err = tx.Scan(activatedAt, nil, func(k, val []byte) (bool, error) {
+		rest := k[len(activatedAt):]
+		if len(rest) < 16 {
+			return true, nil
+		}
+		var a hubv1.ActivateKinds
+		if err := proto.Unmarshal(val, &a); err != nil {
+			return false, err
+		}
+		act := activation{after: binary.BigEndian.Uint64(rest), idx: binary.BigEndian.Uint64(rest[8:]), kinds: a.GetKinds()}
+		p.loaded = bytes.Clone(k)
+		if act.after <= p.pos {
+			p.activate(act.kinds)
+		} else {
+			p.pending = append(p.pending, act)
+		}
+		return true, nil
+	})
+	return p, err
+}
+
+func (p *projection) isActive(kind string) bool {
+	if p.active == nil {
+		return baseline[kind]
+	}
+	return p.active[kind]
+}
+
+// activate adds kinds to the cluster version, as fsm.activate does: the
+// first cluster version replaces the baseline.
+func (p *projection) activate(kinds []string) {
+	if p.active == nil {
+		p.active = map[string]bool{}
+	}
+	for _, k := range kinds {
+		p.active[k] = true
+	}
+}
+
+// position returns the log position the projection reflects and its commit
+// time.
+func (p *projection) position() (uint64, int64, <-chan struct{}) {
+	p.posMu.Lock()
+	defer p.posMu.Unlock()
+	return p.pos, p.posMs, p.changed
+}
+
+// project applies up to max events of the global log after the
+// projection's position (and the activations among them) in one Pebble
+// batch. It returns how many log positions it passed.
+func (f *fsm) project(max int) (int, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	p := f.proj
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	from, fromMs, _ := p.position()
+	head := f.state().Head
+	// New activations are recorded with the entries that make them, in
+	// the batches that also move head: those up to head are all there.
+	if err := p.loadActivations(f.db); err != nil {
+		return 0, err
+	}
+	if from >= head && (len(p.pending) == 0 || p.pending[0].after > from) {
+		return 0, nil
+	}
+	b := f.db.NewIndexedBatch()
+	defer b.Close()
+	tx := pebbleTx{r: b, b: b}
+	vb := p.views.Begin(tx)
+	pos, posMs := from, fromMs
+	passed := 0
+	var activated []string
+	err := pebbleTx{r: f.db}.Scan(logPrefix, posKey(from+1), func(_, v []byte) (bool, error) {
+		var c replicationv1.Committed
+		if err := proto.Unmarshal(v, &c); err != nil {
+			return false, err
+		}
+		if c.GetPosition() > head {
+			// Committed after head was read: the activations recorded with
+			// it may not have been loaded. The next run takes it.
+			return false, nil
+		}
+		n, err := p.activateUpTo(vb, c.GetPosition()-1)
+		if err != nil {
+			return false, err
+		}
+		activated = append(activated, n...)
+		if _, err := vb.Apply(replication.FromProto(c.GetEvent())); err != nil {
+			return false, fmt.Errorf("project %d: %w", c.GetPosition(), err)
+		}
+		pos, posMs = c.GetPosition(), c.GetCommitTimeMs()
+		passed++
+		return passed < max && pos < head, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n, err := p.activateUpTo(vb, pos)
+	if err != nil {
+		return 0, err
+	}
+	activated = append(activated, n...)
+	if err := vb.Finish(); err != nil {
+		return 0, err
+	}
+	if err := tx.Set(projKey, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, pos), uint64(posMs))); err != nil {
+		return 0, err
+	}
+	commitRetrying(b, f.log)
+	vb.Commit()
+	p.posMu.Lock()
+	p.pos, p.posMs = pos, posMs
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.posMu.Unlock()
+	if len(activated) > 0 {
+		f.log.Info("projection: cluster version applied", "capabilities", len(activated), "at", pos)
+	}
+	return passed + len(activated), nil
+}
+
+// loadActivations reads the activation records written since the last
+// it read; they are pending until the projection passes their position.
+func (p *projection) loadActivations(db *pebble.DB) error {
+	start := activatedAt
+	if p.loaded != nil {
+		start = append(bytes.Clone(p.loaded), 0) // just after it
+	}
+	return pebbleTx{r: db}.Scan(activatedAt, start, func(k, val []byte) (bool, error) {
+		rest := k[len(activatedAt):]
+		if len(rest) < 16 {
+			return true, nil
+		}
+		var a hubv1.ActivateKinds
+		if err := proto.Unmarshal(val, &a); err != nil {
+			return false, err
+		}
+		p.loaded = bytes.Clone(k)
+		p.pending = append(p.pending, activation{after: binary.BigEndian.Uint64(rest), idx: binary.BigEndian.Uint64(rest[8:]), kinds: a.GetKinds()})
+		return true, nil
+	})
+}
+
+// activateUpTo applies the pending activations made after positions up to
+// pos, unparking what they allow.
+func (p *projection) activateUpTo(vb *replication.Batch, pos uint64) ([]string, error) {
+	var done []string
+	for len(p.pending) > 0 && p.pending[0].after <= pos {
+		a := p.pending[0]
+		p.pending = p.pending[1:]
+		p.activate(a.kinds)
+		if _, err := vb.Unpark(); err != nil {
+			return nil, err
+		}
+		done = append(done, a.kinds...)
+	}
+	return done, nil
+}
+
+// projectLoop keeps the projection up with the log until ctx ends.
+func (f *fsm) projectLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		changed := f.Changed()
+		n, err := f.project(2000)
+		if err != nil {
+			f.log.Error("projection", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if n > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-changed:
+		}
+	}
+}
+
+// projectAll brings the projection up to the head (tests, and reads that
+// must see everything committed).
+func (f *fsm) projectAll() error {
+	for {
+		n, err := f.project(2000)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+// Projected returns the position the projection reflects.
+func (f *fsm) Projected() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	pos, _, _ := f.proj.position()
+	return pos
+}
+
+// WaitProjected returns once the projection reflects position pos, or ctx
+// ends: what a page or RPC that must see a write waits for.
+func (f *fsm) WaitProjected(ctx context.Context, pos uint64) error {
+	for {
+		f.mu.RLock()
+		at, _, ch := f.proj.position()
+		f.mu.RUnlock()
+		if at >= pos {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-f.Changed(): // a restore replaces the projection
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// migrateState brings the state of a release before the log-first hub up
+// to date: the committed seqs move out of the views' bookkeeping, and the
+// views, which were applied on the commit path with a digest of their
+// content, are dropped and projected again from the global log (which
+// holds every event), this time with event digests.
+func migrateState(db *pebble.DB, st headState, log *slog.Logger) error {
+	if st.Head == 0 {
+		return nil
+	}
+	tx := pebbleTx{r: db}
+	has := func(prefix []byte) (bool, error) {
+		found := false
+		err := tx.Scan(prefix, nil, func(_, _ []byte) (bool, error) { found = true; return false, nil })
+		return found, err
+	}
+	hasSeqs, err := has(seqPrefix)
+	if err != nil {
+		return err
+	}
+	hasEvents, err := has(replication.Prefix("m", "events"))
+	if err != nil || hasEvents {
+		return err
+	}
+	b := db.NewBatch()
+	defer b.Close()
+	if !hasSeqs {
+		applied := replication.Prefix("a")
+		err := tx.Scan(applied, nil, func(k, v []byte) (bool, error) {
+			return true, b.Set(append(bytes.Clone(seqPrefix), k[len(applied):]...), v, nil)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, p := range [][]byte{replication.ViewPrefix, replication.Prefix("a"), replication.Prefix("p"), replication.Prefix("bad"), replication.Prefix("m")} {
+		if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Delete(projKey, nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	log.Info("state of an older release migrated: the views are projected again from the global log", "head", st.Head)
+	return nil
+}
+
+// buildDecisionViews applies the decision kinds of the whole global log
+// to the decision views: once, for a state of the release before them.
+func (f *fsm) buildDecisionViews() error {
+	var pos uint64
+	for {
+		b := f.db.NewIndexedBatch()
+		tx := pebbleTx{r: b, b: b}
+		vb := f.dec.Begin(replication.WithPrefix(tx, decPrefix))
+		n := 0
+		err := pebbleTx{r: f.db}.Scan(logPrefix, posKey(pos+1), func(_, v []byte) (bool, error) {
+			var c replicationv1.Committed
+			if err := proto.Unmarshal(v, &c); err != nil {
+				return false, err
+			}
+			pos = c.GetPosition()
+			n++
+			if f.decisive(c.GetEvent().GetKind()) {
+				if _, err := vb.Apply(replication.FromProto(c.GetEvent())); err != nil {
+					return false, err
+				}
+			}
+			return n < 5000, nil
+		})
+		if err == nil {
+			err = vb.Finish()
+		}
+		if err == nil {
+			err = b.Commit(pebble.NoSync)
+		}
+		b.Close()
+		if err != nil {
+			return err
+		}
+		vb.Commit()
+		if n == 0 {
+			return nil
+		}
+	}
+}
