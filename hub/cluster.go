@@ -48,6 +48,9 @@ func (h *Hub) routes() (http.Handler, error) {
 	ui, err := web.New(web.Config{
 		Site: h.cfg.ID, Login: directory{h}.Login, Sessions: web.NewMemorySessions(),
 		Grants: api.AdminGrants, Cluster: webCluster{h}, Log: h.log,
+		// Head office manages the company-wide zones and tariffs here.
+		Pickups: &api.PickupService{Store: commandStore{h}, Grants: api.AdminGrants, IDs: replication.NewIDs(),
+			Node: replication.HubOrigin, Log: h.log},
 		Alerts: func() []web.Alert {
 			if h.disk.Low() {
 				return []web.Alert{{Key: "alert.disk_full", Args: []any{h.disk.Free() >> 20}}}
@@ -108,6 +111,14 @@ var leaderOnly = map[string]bool{
 	adminv1connect.ClusterServiceLeaveProcedure:          true,
 }
 
+// headOfficeCommand reports whether r is a head-office command of the
+// hub's pages (a form posted to the pickup pages: zones, tariffs), which
+// commits through Raft (commandStore) and so runs on the leader. Sessions
+// are valid on every member.
+func headOfficeCommand(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/pickups/")
+}
+
 // leaderWait is how long a member holds a leader-only call while there is
 // no leader, before answering Unavailable.
 const leaderWait = 5 * time.Second
@@ -122,7 +133,7 @@ const forwardedHeader = "Branchline-Forwarded-By"
 // need not know which member leads.
 func (h *Hub) forward(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !leaderOnly[r.URL.Path] || h.IsLeader() {
+		if !leaderOnly[r.URL.Path] && !headOfficeCommand(r) || h.IsLeader() {
 			next.ServeHTTP(w, r)
 			return
 		}

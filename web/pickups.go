@@ -101,8 +101,25 @@ func (s *Server) pickupRoutes() {
 	s.postAction("/courier/{id}/fail", s.courierFail, access.PickupCourier)
 }
 
+// hubPickupRoutes are the pickup pages of the hub: head office keeps the
+// company-wide zones and tariffs, which every branch dispatches and
+// quotes from.
+func (s *Server) hubPickupRoutes() {
+	if s.cfg.Pickups == nil {
+		return
+	}
+	dispatch := []access.Perm{access.PickupDispatch}
+	finance := []access.Perm{access.FinanceManage}
+	s.getPage("/pickups/zones", s.zoneList, dispatch...)
+	s.postAction("/pickups/zones", s.zoneSet, dispatch...)
+	s.postAction("/pickups/zones/{id}/remove", s.zoneRemove, dispatch...)
+	s.getPage("/pickups/rates", s.ratePlans, finance...)
+	s.postAction("/pickups/rates", s.ratePlanSet, finance...)
+	s.postAction("/pickups/rates/tiers", s.rateTiersSet, finance...)
+}
+
 // pickupNav is the sub-navigation of the pickup pages, with the sections
-// the user may open.
+// the user may open (at the hub: zones and tariffs only).
 func pickupNav(p *Page, on string) []navLink {
 	sections := []struct {
 		href, key string
@@ -119,6 +136,9 @@ func pickupNav(p *Page, on string) []navLink {
 	}
 	var out []navLink
 	for _, sec := range sections {
+		if p.Hub && sec.href != "/pickups/zones" && sec.href != "/pickups/rates" {
+			continue
+		}
 		if slices.ContainsFunc(sec.perms, p.Grant.Can) {
 			out = append(out, navLink{Href: sec.href, Key: sec.key, On: sec.href == on})
 		}

@@ -173,6 +173,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /events", s.auth(http.HandlerFunc(s.events)))
 	if s.cfg.Cluster != nil {
 		s.hubRoutes()
+		s.hubPickupRoutes()
 		return
 	}
 	s.mux.Handle("GET /{$}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,80 @@
+package hub
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"branchline/api"
+	hubv1 "branchline/gen/branchline/hub/v1"
+	"branchline/replication"
+)
+
+// commandStore is the hub's api.Store: what head office does on a hub page
+// or RPC — adds a zone, sets a tariff — becomes events of origin "hub"
+// with the user as actor, committed through Raft and replicated to every
+// node like any branch's events. It is what api services run on at the
+// hub, as a node's Store is at a branch.
+type commandStore struct{ h *Hub }
+
+var _ api.Store = commandStore{}
+
+// View reads the projection: the views as of the position it reflects
+// (Status: projected_position).
+func (s commandStore) View(fn func(views replication.Tx) error) error {
+	return s.h.fsm.read(func(tx replication.Tx) error { return fn(replication.ReadViews(tx)) })
+}
+
+// Exec decides the events of cmd on the leader's views, caught up with
+// everything committed, commits them as the hub's, and returns once the
+// views show them, so that the page the user is sent to next shows the
+// change. Another command committed between the decision and the commit
+// is ordered before it, as on a node: merge rules, not locks, settle
+// concurrent edits.
+func (s commandStore) Exec(ctx context.Context, actor string, cmd replication.Command) ([]*replication.Event, error) {
+	h := s.h
+	if !h.IsLeader() {
+		return nil, fmt.Errorf("%w: this hub member does not lead; retry at the leader", api.ErrUnavailable)
+	}
+	if err := h.raft.Barrier(10 * time.Second).Error(); err != nil {
+		return nil, fmt.Errorf("%w: %v", api.ErrUnavailable, err)
+	}
+	if err := h.fsm.WaitProjected(ctx, h.fsm.state().Head); err != nil {
+		return nil, err
+	}
+	var drafts []replication.Draft
+	err := h.fsm.read(func(tx replication.Tx) error {
+		var err error
+		drafts, err = cmd(replication.ReadViews(tx))
+		return err
+	})
+	if err != nil || len(drafts) == 0 {
+		return nil, err
+	}
+	ce := &hubv1.CommitEvents{Actor: actor}
+	for _, d := range drafts {
+		body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", d.Kind, err)
+		}
+		ce.Drafts = append(ce.Drafts, &hubv1.Draft{Kind: d.Kind, Entity: d.Entity, Body: body})
+	}
+	res, err := h.apply(&hubv1.Command{Op: &hubv1.Command_CommitEvents{CommitEvents: ce}})
+	if err != nil {
+		return nil, h.commandError(err)
+	}
+	committed := res.(*hubv1.CommitEventsResult).GetEvents()
+	out := make([]*replication.Event, len(committed))
+	for i, c := range committed {
+		out[i] = replication.FromProto(c.GetEvent())
+	}
+	if len(committed) > 0 {
+		if err := h.fsm.WaitProjected(ctx, committed[len(committed)-1].GetPosition()); err != nil {
+			return out, err
+		}
+	}
+	h.log.Info("head office command committed", "actor", actor, "events", len(out))
+	return out, nil
+}
