@@ -205,4 +205,3 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
-
