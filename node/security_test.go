@@ -1,0 +1,89 @@
+package node_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"branchline/api"
+	authv1 "branchline/gen/branchline/auth/v1"
+	"branchline/gen/branchline/auth/v1/authv1connect"
+	"branchline/node"
+)
+
+// The node's API as an outsider meets it: a real node on a real listener.
+
+const adminPW = "security-test-pw"
+
+func startTestNode(t *testing.T) *node.Node {
+	t.Helper()
+	n, err := node.Start(node.Config{ID: "sh-sec", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: adminPW,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+// adminToken logs the node's local administrator in over the API.
+func adminToken(t *testing.T, n *node.Node) string {
+	t.Helper()
+	lr, err := authv1connect.NewAuthServiceClient(api.NewHTTPClient(), n.URL()).Login(context.Background(),
+		connect.NewRequest(&authv1.LoginRequest{Username: "admin", Password: adminPW}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lr.Msg.GetToken()
+}
+
+// TestAPIAnswersAreNotSniffed: every API answer, refused or not, and the
+// health and metrics endpoints say nosniff, so that no browser reads an
+// error text echoing input as HTML or script.
+func TestAPIAnswersAreNotSniffed(t *testing.T) {
+	n := startTestNode(t)
+	tok := adminToken(t, n)
+	hc := api.NewHTTPClient()
+	for _, c := range []struct {
+		name, method, path, token, body string
+		status                          int
+	}{
+		{"login refused", http.MethodPost, "/branchline.auth.v1.AuthService/Login", "", `{"username":"<b>x</b>","password":"wrong-password"}`, http.StatusUnauthorized},
+		{"no token", http.MethodPost, "/branchline.auth.v1.AuthService/WhoAmI", "", `{}`, http.StatusUnauthorized},
+		{"who am I", http.MethodPost, "/branchline.auth.v1.AuthService/WhoAmI", tok, `{}`, http.StatusOK},
+		{"bad JSON", http.MethodPost, "/branchline.auth.v1.AuthService/WhoAmI", tok, `{<script>`, http.StatusBadRequest},
+		{"unknown procedure", http.MethodPost, "/branchline.auth.v1.AuthService/Nope", tok, `{}`, http.StatusNotFound},
+		{"health", http.MethodGet, "/healthz", "", "", http.StatusOK},
+		{"metrics", http.MethodGet, "/metrics", "", "", http.StatusOK},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest(c.method, n.URL()+c.path, strings.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			if c.token != "" {
+				req.Header.Set("Authorization", "Bearer "+c.token)
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, c.status)
+			}
+			if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Fatalf("X-Content-Type-Options = %q, want nosniff", got)
+			}
+		})
+	}
+}
