@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"branchline/access"
 	"branchline/api"
@@ -203,19 +204,29 @@ func sessionFrom(ctx context.Context) *reqSession {
 	return s
 }
 
+// session returns the live session the request's cookie names, and the
+// cookie's value (the session's id).
+func (s *Server) session(r *http.Request) (Session, string, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return Session{}, "", ErrNoSession
+	}
+	sess, err := s.cfg.Sessions.Get(r.Context(), hashID(c.Value))
+	if err != nil {
+		return Session{}, "", err
+	}
+	if time.Now().After(sess.Expires) {
+		return Session{}, "", ErrNoSession
+	}
+	return sess, c.Value, nil
+}
+
 // auth lets requests with a live session through, carrying the session and
 // the caller's principal (as the API interceptor would), and sends others
 // to the login page.
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(sessionCookie)
-		var sess Session
-		if err == nil {
-			sess, err = s.cfg.Sessions.Get(r.Context(), hashID(c.Value))
-		}
-		if err == nil && time.Now().After(sess.Expires) {
-			err = ErrNoSession
-		}
+		sess, id, err := s.session(r)
 		if err != nil {
 			if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/events") && !strings.HasPrefix(r.URL.Path, "/ui/") {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
@@ -229,11 +240,11 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		g, err := s.cfg.Grants(ctx, p)
 		if err != nil {
 			// The account was disabled or removed since login.
-			s.cfg.Sessions.Delete(ctx, hashID(c.Value))
+			s.cfg.Sessions.Delete(ctx, hashID(id))
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		rs := &reqSession{Session: sess, id: c.Value, grant: g}
+		rs := &reqSession{Session: sess, id: id, grant: g}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, sessionKey{}, rs)))
 	})
 }
@@ -243,16 +254,27 @@ func (s *Server) auth(next http.Handler) http.Handler {
 func (s *Server) csrf(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess := sessionFrom(r.Context())
-		tok := r.Header.Get(csrfHeader)
-		if tok == "" {
-			tok = formValue(r, csrfField)
-		}
-		if sess == nil || !sameToken(tok, sess.CSRF) {
-			http.Error(w, "invalid or missing CSRF token; reload the page and try again", http.StatusForbidden)
+		if sess == nil || !sameToken(submittedToken(r), sess.CSRF) {
+			s.refuseCSRF(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// submittedToken is the CSRF token a request carries, in the X-CSRF-Token
+// header or the form.
+func submittedToken(r *http.Request) string {
+	if tok := r.Header.Get(csrfHeader); tok != "" {
+		return tok
+	}
+	return formValue(r, csrfField)
+}
+
+// refuseCSRF answers a post that does not carry its page's token: it
+// changes nothing, and tells the user, in their language, what to do.
+func (s *Server) refuseCSRF(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, s.cat.T(langOf(r), "error.csrf"), http.StatusForbidden)
 }
 
 // errDeniedPage is shown to users whose grant lacks a page's permission.
@@ -417,8 +439,18 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "login", http.StatusOK, p)
 }
 
+// safeNext returns next when it is a path on this site, and "/" otherwise,
+// so that a link cannot send a user from a login or a language switch to
+// another site. Browsers ignore tabs and line breaks inside URLs and read
+// a backslash as a slash, so "/\t/evil.example" would be "//evil.example":
+// any control character, space or backslash is refused.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
 		return "/"
 	}
 	return next
@@ -437,7 +469,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	c, err := r.Cookie(preCSRFCookie)
 	if err != nil || !sameToken(r.PostFormValue(csrfField), c.Value) {
-		http.Error(w, "invalid or missing CSRF token; reload the page and try again", http.StatusForbidden)
+		s.refuseCSRF(w, r)
 		return
 	}
 	user, pw := strings.TrimSpace(r.PostFormValue("username")), r.PostFormValue("password")
@@ -497,16 +529,25 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
+// setLang sets the language cookie and goes back to the page the switch
+// was on. Like every post it needs its page's token: the session's, or,
+// on the login page, the login form's double-submit cookie.
 func (s *Server) setLang(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	tok := submittedToken(r)
+	sess, _, err := s.session(r)
+	pre, perr := r.Cookie(preCSRFCookie)
+	if !(err == nil && sameToken(tok, sess.CSRF)) && !(perr == nil && sameToken(tok, pre.Value)) {
+		s.refuseCSRF(w, r)
+		return
+	}
 	lang := r.PostFormValue("lang")
 	for _, l := range Langs {
 		if l == lang {
 			setCookie(w, r, "lang", l, 365*24*time.Hour)
 		}
 	}
-	back := r.PostFormValue("next")
-	http.Redirect(w, r, safeNext(back), http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
 // events streams the user's live events (screen pop, agent state) and,

@@ -1,0 +1,83 @@
+package web_test
+
+import (
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// langCookie returns the value of the "lang" cookie the jar holds for base.
+func langCookie(t *testing.T, jar http.CookieJar, base string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range jar.Cookies(u) {
+		if c.Name == "lang" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// TestLanguageSwitchNeedsItsToken: POST /lang is refused without the
+// page's token (the session's, or the login form's), changes nothing then,
+// and sends the browser back only to a path of this site.
+func TestLanguageSwitchNeedsItsToken(t *testing.T) {
+	n := startNode(t)
+	base := n.URL()
+
+	// No token, a forged one: refused, no cookie set.
+	jar, _ := cookiejar.New(nil)
+	anon := &adminClient{t: t, base: base, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	for name, form := range map[string]url.Values{
+		"no token":     {"lang": {"en"}, "next": {"/customers"}},
+		"forged token": {"lang": {"en"}, "next": {"/customers"}, "_csrf": {"forged"}},
+	} {
+		code, body := anon.postRaw("/lang", form)
+		if code != http.StatusForbidden || !strings.Contains(body, "刷新页面") {
+			t.Fatalf("%s: status %d, %q; want 403 with the translated reason", name, code, body)
+		}
+		if l := langCookie(t, jar, base); l != "" {
+			t.Fatalf("%s: the language was set to %q", name, l)
+		}
+	}
+
+	// On the login page, its form's token switches the language.
+	_, page := anon.get("/login")
+	m := adCSRFRe.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("the login page has no token")
+	}
+	code, loc := anon.postRaw("/lang", url.Values{"lang": {"en"}, "next": {"/login?next=%2Fcustomers"}, "_csrf": {m[1]}})
+	if code != http.StatusSeeOther || loc != "/login?next=%2Fcustomers" || langCookie(t, jar, base) != "en" {
+		t.Fatalf("switch on the login page: %d to %q, lang %q", code, loc, langCookie(t, jar, base))
+	}
+	// Refused in the chosen language.
+	if _, body := anon.postRaw("/lang", url.Values{"lang": {"zh-CN"}}); !strings.Contains(body, "reload the page") {
+		t.Fatalf("refusal in English reads %q", body)
+	}
+
+	// Signed in, the session's token; the switch only goes back to a path
+	// of this site.
+	c := newAdminClient(t, base, "admin", webPassword)
+	for _, tc := range []struct{ next, want string }{
+		{"/customers?q=%E4%B8%8A%E6%B5%B7", "/customers?q=%E4%B8%8A%E6%B5%B7"},
+		{"https://evil.example/", "/"},
+		{"//evil.example/", "/"},
+		{"/\\evil.example/", "/"},
+		{"/\t/evil.example/", "/"},
+		{"/\n/evil.example/", "/"},
+		{" //evil.example/", "/"},
+		{"javascript:alert(1)", "/"},
+		{"", "/"},
+	} {
+		code, loc := c.post("/lang", url.Values{"lang": {"zh-CN"}, "next": {tc.next}})
+		if code != http.StatusSeeOther || loc != tc.want {
+			t.Fatalf("next %q: %d to %q, want 303 to %q", tc.next, code, loc, tc.want)
+		}
+	}
+}
