@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"connectrpc.com/connect"
@@ -53,13 +52,6 @@ func (s *AuthService) audit(ctx context.Context, user, action, detail string) {
 	}
 }
 
-func peerHost(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
-	}
-	return addr
-}
-
 var _ authv1connect.AuthServiceHandler = (*AuthService)(nil)
 
 // PublicProcedures are the procedures callable without a token.
@@ -71,7 +63,7 @@ func (s *AuthService) Login(ctx context.Context, req *connect.Request[authv1.Log
 	if u == "" || pw == "" || len(u) > 128 || len(pw) > 1024 {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("username and password are required"))
 	}
-	remote, now := peerHost(req.Peer().Addr), time.Now()
+	remote, now := RemoteHost(req.Peer().Addr), time.Now()
 	ctx = WithRemoteAddr(ctx, remote)
 	if s.Throttle != nil {
 		if wait := s.Throttle.Allow(u, remote, now); wait > 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"branchline/access"
 	"branchline/api"
 	"branchline/auth"
 	"branchline/fault"
@@ -40,12 +41,15 @@ func (h *Hub) routes() (http.Handler, error) {
 		connect.WithReadMaxBytes(replication.MaxBatchBytes + (1 << 20)),
 	}
 	mux.Handle(replicationv1connect.NewReplicationServiceHandler(replicationService{h}, opts...))
-	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: directory{h}, Signer: h.signer, Log: h.log}, opts...))
+	// The cluster admin's password opens everything: guessing it over the
+	// API or the web pages is slowed down as a node slows its users'.
+	throttle := access.NewThrottle(access.ThrottleConfig{})
+	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: directory{h}, Signer: h.signer, Throttle: throttle, Log: h.log}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: h.status}, opts...))
 	mux.Handle(adminv1connect.NewClusterServiceHandler(clusterService{h}, opts...))
 	api.MountOps(mux, h.metrics, h.ready, h.cfg.MetricsToken)
 	ui, err := web.New(web.Config{
-		Site: h.cfg.ID, Login: directory{h}.Login, Sessions: web.NewMemorySessions(),
+		Site: h.cfg.ID, Login: directory{h}.Login, Throttle: throttle, Sessions: web.NewMemorySessions(),
 		Grants: api.AdminGrants, Cluster: webCluster{h}, Log: h.log,
 	})
 	if err != nil {

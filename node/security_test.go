@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"connectrpc.com/connect"
 
 	"branchline/api"
+	accessv1 "branchline/gen/branchline/access/v1"
+	"branchline/gen/branchline/access/v1/accessv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	"branchline/node"
@@ -85,5 +88,57 @@ func TestAPIAnswersAreNotSniffed(t *testing.T) {
 				t.Fatalf("X-Content-Type-Options = %q, want nosniff", got)
 			}
 		})
+	}
+}
+
+// TestLoginLockoutSparesTheSharedAddress: a branch shares one address. 20
+// failed API logins of made-up names from it leave the administrator's
+// correct password working; failures of the administrator's own name from
+// it lock that name out there; every failure is in the audit log.
+func TestLoginLockoutSparesTheSharedAddress(t *testing.T) {
+	n := startTestNode(t)
+	ctx := context.Background()
+	authc := authv1connect.NewAuthServiceClient(api.NewHTTPClient(), n.URL())
+	login := func(user, pw string) (string, error) {
+		lr, err := authc.Login(ctx, connect.NewRequest(&authv1.LoginRequest{Username: user, Password: pw}))
+		if err != nil {
+			return "", err
+		}
+		return lr.Msg.GetToken(), nil
+	}
+	for i := range 20 {
+		if _, err := login(fmt.Sprintf("made.up%d", i), "not-a-password"); connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Fatalf("made-up user %d: %v, want unauthenticated", i, err)
+		}
+	}
+	tok, err := login("admin", adminPW)
+	if err != nil {
+		t.Fatalf("the administrator after 20 failures of made-up names from the same address: %v", err)
+	}
+
+	// The administrator's own name, failed from this address: locked out
+	// with the right password too, for a while.
+	for i := range 5 {
+		if _, err := login("admin", "not-the-password"); connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Fatalf("wrong password %d: %v", i, err)
+		}
+	}
+	_, err = login("admin", adminPW)
+	if connect.CodeOf(err) != connect.CodeResourceExhausted || !strings.Contains(err.Error(), "try again in") {
+		t.Fatalf("the right password after 5 failures of the same name from the same address: %v, want resource_exhausted", err)
+	}
+
+	// Every failure is in the audit log.
+	audit := accessv1connect.NewAccessServiceClient(api.NewHTTPClient(), n.URL(), api.WithBearer(tok))
+	resp, err := audit.ListAudit(ctx, connect.NewRequest(&accessv1.ListAuditRequest{Action: "login_failed", PageSize: 100}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := map[string]int{}
+	for _, e := range resp.Msg.GetEntries() {
+		failed[e.GetActor()]++
+	}
+	if len(failed) != 21 || failed["made.up0"] != 1 || failed["made.up19"] != 1 || failed["admin"] != 5 {
+		t.Fatalf("failed logins audited: %v, want each of the 20 made-up names once and admin 5 times", failed)
 	}
 }

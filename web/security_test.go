@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -79,5 +80,56 @@ func TestLanguageSwitchNeedsItsToken(t *testing.T) {
 		if code != http.StatusSeeOther || loc != tc.want {
 			t.Fatalf("next %q: %d to %q, want 303 to %q", tc.next, code, loc, tc.want)
 		}
+	}
+}
+
+// loginClient is a cookie-keeping client that has opened the login page.
+func loginClient(t *testing.T, base string) (*adminClient, string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &adminClient{t: t, base: base, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	_, page := c.get("/login")
+	m := adCSRFRe.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("the login page has no token")
+	}
+	return c, m[1]
+}
+
+// TestWebLoginLockoutSparesTheSharedAddress: a branch's staff share one
+// address. 20 failed logins of made-up names from it leave the
+// administrator's correct password working; failures of the administrator's
+// own name lock that name out there; the failures are in the audit log.
+func TestWebLoginLockoutSparesTheSharedAddress(t *testing.T) {
+	n := startNode(t)
+	base := n.URL()
+	c, tok := loginClient(t, base)
+	for i := range 20 {
+		code, body := c.postRaw("/login", url.Values{"username": {fmt.Sprintf("made.up%d", i)}, "password": {"not-a-password"}, "_csrf": {tok}})
+		if code != http.StatusUnauthorized || !strings.Contains(body, "用户名或密码错误") {
+			t.Fatalf("made-up user %d: status %d; %s", i, code, pageMessages(body))
+		}
+	}
+	if code, body := c.postRaw("/login", url.Values{"username": {"admin"}, "password": {webPassword}, "_csrf": {tok}}); code != http.StatusSeeOther {
+		t.Fatalf("the administrator after 20 failures of made-up names from the same address: status %d; %s", code, pageMessages(body))
+	}
+	_, audit := c.get("/admin/audit?action=login_failed")
+	for _, u := range []string{"made.up0", "made.up19"} {
+		if !strings.Contains(audit, ">"+u+"<") {
+			t.Fatalf("the audit log lacks the failed login of %s", u)
+		}
+	}
+
+	// The administrator's own name, failed from this address: locked out
+	// with the right password too, told when to try again.
+	c2, tok2 := loginClient(t, base)
+	for i := range 5 {
+		if code, _ := c2.postRaw("/login", url.Values{"username": {"admin"}, "password": {"not-the-password"}, "_csrf": {tok2}}); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: status %d", i, code)
+		}
+	}
+	code, body := c2.postRaw("/login", url.Values{"username": {"admin"}, "password": {webPassword}, "_csrf": {tok2}})
+	if code != http.StatusTooManyRequests || !strings.Contains(body, "失败次数过多") {
+		t.Fatalf("the right password after 5 failures of the same name from the same address: status %d; %s", code, pageMessages(body))
 	}
 }

@@ -456,13 +456,8 @@ func safeNext(next string) string {
 	return next
 }
 
-func remoteHost(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
-	}
-	return host
-}
+// remoteHost is the client's address, as the API records its callers'.
+func remoteHost(r *http.Request) string { return api.RemoteHost(r.RemoteAddr) }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	p := s.page(r, "", "login.title")
