@@ -1,7 +1,9 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,12 +12,15 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"github.com/xuri/excelize/v2"
 
 	"branchline/api"
 	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
+	crmv1 "branchline/gen/branchline/crm/v1"
+	"branchline/gen/branchline/crm/v1/crmv1connect"
 	"branchline/node"
 )
 
@@ -140,5 +145,84 @@ func TestLoginLockoutSparesTheSharedAddress(t *testing.T) {
 	}
 	if len(failed) != 21 || failed["made.up0"] != 1 || failed["made.up19"] != 1 || failed["admin"] != 5 {
 		t.Fatalf("failed logins audited: %v, want each of the 20 made-up names once and admin 5 times", failed)
+	}
+}
+
+// TestExportsCarryNoFormulas: customer fields that a spreadsheet program
+// would run as formulas (=, +, -, @, tab, CR first) are exported as text —
+// an apostrophe before them in CSV, text cells in XLSX — and a foreign
+// phone number stays readable.
+func TestExportsCarryNoFormulas(t *testing.T) {
+	n := startTestNode(t)
+	ctx := context.Background()
+	crmc := crmv1connect.NewCustomerServiceClient(api.NewHTTPClient(), n.URL(), api.WithBearer(adminToken(t, n)))
+	if _, err := crmc.CreateCustomer(ctx, connect.NewRequest(&crmv1.CreateCustomerRequest{AllowDuplicate: true, Customer: &crmv1.Customer{
+		DisplayName: "-2+3", Note: "+1+2", Address: "@SUM(1+1)", Industry: "=HYPERLINK(\"http://evil.example\")",
+		City: "\t=1+1", Website: "\r=1+1", Mobile: "+44 7911 123456",
+	}})); err != nil {
+		t.Fatal(err)
+	}
+	const phone = "+44 7911 123456"
+	live := func(c string) bool { return c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) }
+
+	for _, format := range []crmv1.FileFormat{crmv1.FileFormat_FILE_FORMAT_CSV, crmv1.FileFormat_FILE_FORMAT_XLSX} {
+		resp, err := crmc.ExportCustomers(ctx, connect.NewRequest(&crmv1.ExportCustomersRequest{Format: format}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cells []string
+		var phoneCell string
+		if format == crmv1.FileFormat_FILE_FORMAT_CSV {
+			rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(resp.Msg.GetContent(), []byte("\ufeff")))).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows {
+				for _, c := range r {
+					if live(c) {
+						t.Errorf("CSV cell %q starts with a formula character", c)
+					}
+					if strings.HasSuffix(c, phone) {
+						phoneCell = c
+					}
+					cells = append(cells, c)
+				}
+			}
+			if phoneCell != "'"+phone {
+				t.Errorf("CSV phone cell %q, want %q", phoneCell, "'"+phone)
+			}
+		} else {
+			x, err := excelize.OpenReader(bytes.NewReader(resp.Msg.GetContent()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := x.GetRows("Sheet1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range rows {
+				for j, c := range r {
+					cell, _ := excelize.CoordinatesToCellName(j+1, i+1)
+					typ, _ := x.GetCellType("Sheet1", cell)
+					f, _ := x.GetCellFormula("Sheet1", cell)
+					id, _ := x.GetCellStyle("Sheet1", cell)
+					st, err := x.GetStyle(id)
+					if err != nil || f != "" || typ != excelize.CellTypeInlineString || st.NumFmt != 49 {
+						t.Errorf("XLSX cell %s %q: formula %q, type %v, format %+v (%v); want a text cell", cell, c, f, typ, st, err)
+					}
+					if c == phone {
+						phoneCell = c
+					}
+					cells = append(cells, c)
+				}
+			}
+			x.Close()
+			if phoneCell != phone {
+				t.Errorf("the XLSX lacks the phone number as written, %q", phone)
+			}
+		}
+		if !strings.Contains(strings.Join(cells, "|"), "+1+2") {
+			t.Fatalf("%v export lacks the customer: %q", format, cells)
+		}
 	}
 }
