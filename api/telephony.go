@@ -41,6 +41,11 @@ type Switch interface {
 // a node. Configuration, records and callbacks are served from the views
 // even when the node runs without SIP (Switch nil); agent and call
 // commands then fail with Unavailable.
+//
+// Configuration needs access.TelephonyAdmin (its lists access.Supervise
+// too); the agent's own calls, records and callbacks access.CallAgent;
+// everyone's access.Supervise. Every call checks the caller's permission
+// before it looks at the request.
 type TelephonyService struct {
 	Store    Store
 	Switch   Switch
@@ -72,13 +77,14 @@ func (s *TelephonyService) requireAny(ctx context.Context, perms ...access.Perm)
 	return nil, err
 }
 
-// caller is the verified user making the call.
-func (s *TelephonyService) caller(ctx context.Context) (string, error) {
-	p, ok := PrincipalFrom(ctx)
-	if !ok {
-		return "", connect.NewError(connect.CodeUnauthenticated, errNoToken)
+// agent is the verified user making the call, who must hold
+// access.CallAgent: agent commands act on the caller's own desk.
+func (s *TelephonyService) agent(ctx context.Context) (string, error) {
+	g, err := Require(ctx, s.Grants, access.CallAgent)
+	if err != nil {
+		return "", err
 	}
-	return p.User, nil
+	return g.User, nil
 }
 
 // change runs a configuration command and tells the switch.

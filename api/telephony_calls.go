@@ -22,9 +22,9 @@ func agentToProto(a pbx.AgentInfo) *telv1.Agent {
 		Since: ts(a.Since), Call: a.Call, Answered: int32(a.Answered), Registered: a.Registered}
 }
 
-// agentCmd runs fn for the calling user on the switch.
+// agentCmd runs fn for the calling agent on the switch.
 func (s *TelephonyService) agentCmd(ctx context.Context, fn func(user string) (pbx.AgentInfo, error)) (*connect.Response[telv1.Agent], error) {
-	user, err := s.caller(ctx)
+	user, err := s.agent(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func (s *TelephonyService) agentCmd(ctx context.Context, fn func(user string) (p
 	return connect.NewResponse(agentToProto(a)), nil
 }
 
-// AgentLogin implements TelephonyService.AgentLogin: any user, for
+// AgentLogin implements TelephonyService.AgentLogin: an agent, for
 // themselves, at an extension that is theirs or nobody's.
 func (s *TelephonyService) AgentLogin(ctx context.Context, req *connect.Request[telv1.AgentLoginRequest]) (*connect.Response[telv1.Agent], error) {
 	return s.agentCmd(ctx, func(user string) (pbx.AgentInfo, error) {
@@ -54,10 +54,10 @@ func (s *TelephonyService) AgentLogout(ctx context.Context, _ *connect.Request[t
 // SetAgentState implements TelephonyService.SetAgentState.
 func (s *TelephonyService) SetAgentState(ctx context.Context, req *connect.Request[telv1.SetAgentStateRequest]) (*connect.Response[telv1.Agent], error) {
 	reason := strings.TrimSpace(req.Msg.GetReason())
-	if len(reason) > 64 || strings.ContainsAny(reason, "\r\n\x00") {
-		return nil, Error(s.Log, fault.Invalidf("reason", "too_long", "at most 64 bytes on one line"))
-	}
 	return s.agentCmd(ctx, func(user string) (pbx.AgentInfo, error) {
+		if len(reason) > 64 || strings.ContainsAny(reason, "\r\n\x00") {
+			return pbx.AgentInfo{}, fault.Invalidf("reason", "too_long", "at most 64 bytes on one line")
+		}
 		return s.Switch.SetAgentState(user, telephony.AgentState(req.Msg.GetState()), reason)
 	})
 }
@@ -69,7 +69,7 @@ func (s *TelephonyService) GetAgent(ctx context.Context, _ *connect.Request[telv
 
 // Dial implements TelephonyService.Dial (click-to-dial).
 func (s *TelephonyService) Dial(ctx context.Context, req *connect.Request[telv1.DialRequest]) (*connect.Response[telv1.DialResponse], error) {
-	user, err := s.caller(ctx)
+	user, err := s.agent(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -83,10 +83,10 @@ func (s *TelephonyService) Dial(ctx context.Context, req *connect.Request[telv1.
 	return connect.NewResponse(&telv1.DialResponse{Call: id}), nil
 }
 
-// ownCall checks that the caller may control call id: it is their call,
-// or they supervise.
+// ownCall checks that the caller may control call id: it is their call
+// and they take calls, or they supervise.
 func (s *TelephonyService) ownCall(ctx context.Context, id string) (string, error) {
-	user, err := s.caller(ctx)
+	g, err := s.requireAny(ctx, access.CallAgent, access.Supervise)
 	if err != nil {
 		return "", err
 	}
@@ -97,13 +97,10 @@ func (s *TelephonyService) ownCall(ctx context.Context, id string) (string, erro
 	if !ok {
 		return "", Error(s.Log, fmt.Errorf("call %s: %w", id, fault.ErrNotFound))
 	}
-	if c.Agent == user {
-		return user, nil
+	if !(c.Agent == g.User && g.Can(access.CallAgent)) && !g.Can(access.Supervise) {
+		return "", connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: call %s is not %s's", fault.ErrDenied, id, g.User))
 	}
-	if _, err := Require(ctx, s.Grants, access.Supervise); err != nil {
-		return "", err
-	}
-	return user, nil
+	return g.User, nil
 }
 
 // Hangup implements TelephonyService.Hangup.
@@ -161,16 +158,13 @@ func parsePageToken(tok string) (int64, string, error) {
 }
 
 // ListCallRecords implements TelephonyService.ListCallRecords: every
-// record for supervisors, the caller's own calls for anyone else.
+// record for supervisors, the caller's own calls for agents.
 func (s *TelephonyService) ListCallRecords(ctx context.Context, req *connect.Request[telv1.ListCallRecordsRequest]) (*connect.Response[telv1.ListCallRecordsResponse], error) {
-	user, err := s.caller(ctx)
+	g, err := s.requireAny(ctx, access.CallAgent, access.Supervise)
 	if err != nil {
 		return nil, err
 	}
-	all := true
-	if _, err := Require(ctx, s.Grants, access.Supervise); err != nil {
-		all = false
-	}
+	user, all := g.User, g.Can(access.Supervise)
 	size, err := pageSize(req.Msg.GetPageSize(), 50)
 	if err != nil {
 		return nil, Error(s.Log, err)
@@ -222,16 +216,14 @@ func callbackToProto(cb *telephony.Callback) *telv1.Callback {
 }
 
 // ListCallbacks implements TelephonyService.ListCallbacks. Agents see
-// every open callback (to pick one up, on the desk) and their own.
+// every open callback (to pick one up, on the desk) and their own;
+// supervisors every one.
 func (s *TelephonyService) ListCallbacks(ctx context.Context, req *connect.Request[telv1.ListCallbacksRequest]) (*connect.Response[telv1.ListCallbacksResponse], error) {
-	user, err := s.caller(ctx)
+	g, err := s.requireAny(ctx, access.CallAgent, access.Supervise)
 	if err != nil {
 		return nil, err
 	}
-	supervisor := true
-	if _, err := Require(ctx, s.Grants, access.Supervise); err != nil {
-		supervisor = false
-	}
+	user, supervisor := g.User, g.Can(access.Supervise)
 	status := req.Msg.GetStatus()
 	if status != "" && status != "open" && status != telephony.CallbackDone {
 		return nil, Error(s.Log, fault.Invalidf("status", "bad_status", "open, done or empty"))
@@ -279,13 +271,14 @@ func (s *TelephonyService) callback(id string) (*connect.Response[telv1.Callback
 	return connect.NewResponse(callbackToProto(cb)), nil
 }
 
-// AssignCallback implements TelephonyService.AssignCallback: to oneself,
-// or to anyone for supervisors.
+// AssignCallback implements TelephonyService.AssignCallback: to oneself
+// for agents, to anyone for supervisors.
 func (s *TelephonyService) AssignCallback(ctx context.Context, req *connect.Request[telv1.AssignCallbackRequest]) (*connect.Response[telv1.Callback], error) {
-	user, err := s.caller(ctx)
+	g, err := s.requireAny(ctx, access.CallAgent, access.Supervise)
 	if err != nil {
 		return nil, err
 	}
+	user := g.User
 	agent := req.Msg.GetAgent()
 	if agent == "" {
 		agent = user
@@ -306,14 +299,11 @@ func (s *TelephonyService) AssignCallback(ctx context.Context, req *connect.Requ
 // CompleteCallback implements TelephonyService.CompleteCallback: by the
 // agent it is assigned to (or anyone, when unassigned), or a supervisor.
 func (s *TelephonyService) CompleteCallback(ctx context.Context, req *connect.Request[telv1.CompleteCallbackRequest]) (*connect.Response[telv1.Callback], error) {
-	user, err := s.caller(ctx)
+	g, err := s.requireAny(ctx, access.CallAgent, access.Supervise)
 	if err != nil {
 		return nil, err
 	}
-	supervisor := true
-	if _, err := Require(ctx, s.Grants, access.Supervise); err != nil {
-		supervisor = false
-	}
+	user, supervisor := g.User, g.Can(access.Supervise)
 	if _, err := s.Store.Exec(ctx, user, func(views replication.Tx) ([]replication.Draft, error) {
 		cb, err := telephony.GetCallback(views, req.Msg.GetId())
 		if err != nil {

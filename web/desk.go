@@ -11,23 +11,23 @@ import (
 	telv1 "branchline/gen/branchline/telephony/v1"
 )
 
-// deskRoutes registers the agent desk (any signed-in user, for
-// themselves) and the supervisor page (call.supervise). Both call the
-// TelephonyService in process as the signed-in user; without it (a hub,
-// or a node built without telephony) they are not served.
+// deskRoutes registers the agent desk (call.agent, for themselves) and the
+// supervisor page (call.supervise). Both call the TelephonyService in
+// process as the signed-in user; without it (a hub, or a node built
+// without telephony) they are not served.
 func (s *Server) deskRoutes() {
 	if s.cfg.Telephony == nil {
 		return
 	}
-	s.getPage("/desk", s.desk)
-	s.postAction("/desk/login", s.deskLogin)
-	s.postAction("/desk/state", s.deskState)
-	s.postAction("/desk/logout", s.deskLogout)
-	s.postAction("/desk/hangup", s.deskHangup)
-	s.postAction("/desk/hold", s.deskHold)
-	s.postAction("/desk/transfer", s.deskTransfer)
-	s.postAction("/desk/dial", s.deskDial)
-	s.postAction("/desk/callbacks/{id}/done", s.deskCallbackDone)
+	s.getPage("/desk", s.desk, access.CallAgent)
+	s.postAction("/desk/login", s.deskLogin, access.CallAgent)
+	s.postAction("/desk/state", s.deskState, access.CallAgent)
+	s.postAction("/desk/logout", s.deskLogout, access.CallAgent)
+	s.postAction("/desk/hangup", s.deskHangup, access.CallAgent)
+	s.postAction("/desk/hold", s.deskHold, access.CallAgent)
+	s.postAction("/desk/transfer", s.deskTransfer, access.CallAgent)
+	s.postAction("/desk/dial", s.deskDial, access.CallAgent)
+	s.postAction("/desk/callbacks/{id}/done", s.deskCallbackDone, access.CallAgent)
 	s.getPage("/supervisor", s.supervisor, access.Supervise)
 }
 
