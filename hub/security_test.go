@@ -13,6 +13,7 @@ import (
 	"branchline/api"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
+	"branchline/internal/poll"
 )
 
 const testAdminPW = "hub-security-test-pw"
@@ -29,29 +30,13 @@ func startTestMember(t *testing.T) *Hub {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	pollUntil(t, 20*time.Second, "the member to be ready", func() error {
+	poll.Until(t, 20*time.Second, "the member to be ready", func() error {
 		if !h.Ready() {
 			return fmt.Errorf("not ready")
 		}
 		return nil
 	})
 	return h
-}
-
-// pollUntil polls cond until it holds or the deadline passes.
-func pollUntil(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // TestAdminLoginIsThrottled: the cluster admin's password is slowed down

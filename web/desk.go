@@ -183,14 +183,23 @@ func (s *Server) deskTransfer(w http.ResponseWriter, r *http.Request) {
 	s.deskDone(w, r, p, err, p.T("desk.transferred", target))
 }
 
+// deskDial places a click-to-dial call to a typed number, or to the
+// number of a callback, call record or customer, which the server looks up
+// so that an agent who may not see phone numbers calls without learning
+// them (the callbacks list and the customer card post those).
 func (s *Server) deskDial(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.deskForm(w, r)
 	if !ok {
 		return
 	}
-	number := strings.TrimSpace(p.Value("number"))
-	_, err := s.cfg.Telephony.Dial(apiCtx(r), connect.NewRequest(&telv1.DialRequest{Number: number}))
-	s.deskDone(w, r, p, err, p.T("desk.dialing", number))
+	req := &telv1.DialRequest{Number: strings.TrimSpace(p.Value("number")), Callback: p.Value("callback"),
+		CallRecord: p.Value("call_record"), Customer: p.Value("customer")}
+	_, err := s.cfg.Telephony.Dial(apiCtx(r), connect.NewRequest(req))
+	msg := p.T("desk.dialing_back")
+	if req.Number != "" {
+		msg = p.T("desk.dialing", req.Number)
+	}
+	s.deskDone(w, r, p, err, msg)
 }
 
 func (s *Server) deskCallbackDone(w http.ResponseWriter, r *http.Request) {

@@ -3,7 +3,6 @@ package web_test
 import (
 	"fmt"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -32,8 +31,8 @@ func TestLanguageSwitchNeedsItsToken(t *testing.T) {
 	base := n.URL()
 
 	// No token, a forged one: refused, no cookie set.
-	jar, _ := cookiejar.New(nil)
-	anon := &adminClient{t: t, base: base, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	anon, loginTok := loginClient(t, base)
+	jar := anon.hc.Jar
 	for name, form := range map[string]url.Values{
 		"no token":     {"lang": {"en"}, "next": {"/customers"}},
 		"forged token": {"lang": {"en"}, "next": {"/customers"}, "_csrf": {"forged"}},
@@ -48,12 +47,7 @@ func TestLanguageSwitchNeedsItsToken(t *testing.T) {
 	}
 
 	// On the login page, its form's token switches the language.
-	_, page := anon.get("/login")
-	m := adCSRFRe.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatal("the login page has no token")
-	}
-	code, loc := anon.postRaw("/lang", url.Values{"lang": {"en"}, "next": {"/login?next=%2Fcustomers"}, "_csrf": {m[1]}})
+	code, loc := anon.postRaw("/lang", url.Values{"lang": {"en"}, "next": {"/login?next=%2Fcustomers"}, "_csrf": {loginTok}})
 	if code != http.StatusSeeOther || loc != "/login?next=%2Fcustomers" || langCookie(t, jar, base) != "en" {
 		t.Fatalf("switch on the login page: %d to %q, lang %q", code, loc, langCookie(t, jar, base))
 	}
@@ -81,19 +75,6 @@ func TestLanguageSwitchNeedsItsToken(t *testing.T) {
 			t.Fatalf("next %q: %d to %q, want 303 to %q", tc.next, code, loc, tc.want)
 		}
 	}
-}
-
-// loginClient is a cookie-keeping client that has opened the login page.
-func loginClient(t *testing.T, base string) (*adminClient, string) {
-	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	c := &adminClient{t: t, base: base, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	_, page := c.get("/login")
-	m := adCSRFRe.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatal("the login page has no token")
-	}
-	return c, m[1]
 }
 
 // TestWebLoginLockoutSparesTheSharedAddress: a branch's staff share one

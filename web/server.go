@@ -317,7 +317,9 @@ type Page struct {
 	Pickups bool
 	// Stock is set when the node serves the warehouse pages.
 	Stock bool
-	cat   catalog
+	// Telephony is set when the node serves the agent desk.
+	Telephony bool
+	cat       catalog
 }
 
 // T translates key into the page's language.
@@ -338,7 +340,7 @@ func (p *Page) Value(field string) string { return p.Form.Get(field) }
 func (p *Page) Langs() []string { return Langs }
 
 func (s *Server) page(r *http.Request, active, titleKey string) *Page {
-	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, Hub: s.cfg.Cluster != nil, Pickups: s.cfg.Pickups != nil, Stock: s.cfg.Warehouse != nil, cat: s.cat}
+	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, Hub: s.cfg.Cluster != nil, Pickups: s.cfg.Pickups != nil, Stock: s.cfg.Warehouse != nil, Telephony: s.cfg.Telephony != nil, cat: s.cat}
 	p.Title = p.T(titleKey)
 	if sess := sessionFrom(r.Context()); sess != nil {
 		p.User, p.Grant, p.CSRF = sess.User, sess.grant, sess.CSRF
