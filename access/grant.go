@@ -62,6 +62,10 @@ type Grant struct {
 	// ScopeDepartment checks.
 	Departments []string
 	Scopes      map[Perm]Scope
+	// MustChangePassword says the user must set a new password before
+	// anything else: the API and the web UI refuse every other request
+	// (fault.ErrPasswordChange) whatever Scopes allow.
+	MustChangePassword bool
 }
 
 // Superuser returns the grant of a node's local administrator: everything,

@@ -40,6 +40,12 @@ var (
 	ErrDenied = errors.New("permission denied")
 	// ErrUnauthenticated: the caller did not prove who they are.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrTooMany: the caller tried too often (guessing a password) and must
+	// wait before trying again; the wrapping text says how long.
+	ErrTooMany = errors.New("too many attempts")
+	// ErrPasswordChange: the caller must set a new password
+	// (must_change_password) before doing anything else.
+	ErrPasswordChange = errors.New("you must change your password before doing anything else")
 )
 
 // AsInvalid returns the *Invalid in err's chain, if any.

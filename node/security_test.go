@@ -21,6 +21,7 @@ import (
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	crmv1 "branchline/gen/branchline/crm/v1"
 	"branchline/gen/branchline/crm/v1/crmv1connect"
+	"branchline/internal/rpctest"
 	"branchline/node"
 )
 
@@ -224,5 +225,115 @@ func TestExportsCarryNoFormulas(t *testing.T) {
 		if !strings.Contains(strings.Join(cells, "|"), "+1+2") {
 			t.Fatalf("%v export lacks the customer: %q", format, cells)
 		}
+	}
+}
+
+// userWithRole creates a user holding one role of perms (scope all) and
+// returns the user's resource name.
+func userWithRole(t *testing.T, n *node.Node, username, password string, mustChange bool, perms ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	acc := accessv1connect.NewAccessServiceClient(api.NewHTTPClient(), n.URL(), api.WithBearer(adminToken(t, n)))
+	var ps []*accessv1.Permission
+	for _, p := range perms {
+		ps = append(ps, &accessv1.Permission{Permission: p, Scope: accessv1.Scope_SCOPE_ALL})
+	}
+	role, err := acc.CreateRole(ctx, connect.NewRequest(&accessv1.CreateRoleRequest{Role: &accessv1.Role{DisplayName: username + " 的角色", Permissions: ps}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := acc.CreateUser(ctx, connect.NewRequest(&accessv1.CreateUserRequest{
+		User: &accessv1.User{Username: username, DisplayName: username, MustChangePassword: mustChange}, Password: password}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acc.AssignRole(ctx, connect.NewRequest(&accessv1.AssignRoleRequest{User: u.Msg.GetName(), Role: role.Msg.GetName()})); err != nil {
+		t.Fatal(err)
+	}
+	return u.Msg.GetName()
+}
+
+// TestMustChangePasswordComesFirst: a user whose administrator set
+// must_change_password signs in, but every other call of the API is
+// refused with a clear failed_precondition until they have changed their
+// password; bad changes are refused and change nothing; the change is
+// audited and clears the flag.
+func TestMustChangePasswordComesFirst(t *testing.T) {
+	n := startTestNode(t)
+	ctx := context.Background()
+	hc := api.NewHTTPClient()
+	const oldPW, newPW = "first-password", "second-password"
+	userWithRole(t, n, "li.lei", oldPW, true, "customer.read")
+	authc := authv1connect.NewAuthServiceClient(hc, n.URL())
+	lr, err := authc.Login(ctx, connect.NewRequest(&authv1.LoginRequest{Username: "li.lei", Password: oldPW}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := lr.Msg.GetToken()
+
+	for _, p := range rpctest.Procedures() {
+		if served, err := rpctest.Served(ctx, hc, n.URL(), p); err != nil || !served ||
+			p.Path() == authv1connect.AuthServiceLoginProcedure || p.Path() == authv1connect.AuthServiceChangePasswordProcedure {
+			continue
+		}
+		err := rpctest.Call(ctx, hc, n.URL(), tok, p)
+		if connect.CodeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "change your password") {
+			t.Errorf("%s before the password change: %v, want failed_precondition saying to change the password", p, err)
+		}
+	}
+
+	mine := authv1connect.NewAuthServiceClient(hc, n.URL(), api.WithBearer(tok))
+	change := func(current, next string) error {
+		_, err := mine.ChangePassword(ctx, connect.NewRequest(&authv1.ChangePasswordRequest{CurrentPassword: current, NewPassword: next}))
+		return err
+	}
+	for _, c := range []struct{ name, current, next, field string }{
+		{"wrong current password", "not-the-password", newPW, "current_password"},
+		{"the same password", oldPW, oldPW, "new_password"},
+		{"too short", oldPW, "short", "new_password"},
+		{"no current password", "", newPW, "current_password"},
+	} {
+		err := change(c.current, c.next)
+		if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), c.field) {
+			t.Fatalf("%s: %v, want invalid_argument on %s", c.name, err, c.field)
+		}
+	}
+	crmc := crmv1connect.NewCustomerServiceClient(hc, n.URL(), api.WithBearer(tok))
+	if _, err := crmc.ListCustomers(ctx, connect.NewRequest(&crmv1.ListCustomersRequest{})); connect.CodeOf(err) != connect.CodeFailedPrecondition {
+		t.Fatalf("after refused changes: %v, want still failed_precondition", err)
+	}
+	if err := change(oldPW, newPW); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crmc.ListCustomers(ctx, connect.NewRequest(&crmv1.ListCustomersRequest{})); err != nil {
+		t.Fatalf("after the change, the same token: %v", err)
+	}
+	if _, err := authc.Login(ctx, connect.NewRequest(&authv1.LoginRequest{Username: "li.lei", Password: oldPW})); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("the old password still logs in: %v", err)
+	}
+	if _, err := authc.Login(ctx, connect.NewRequest(&authv1.LoginRequest{Username: "li.lei", Password: newPW})); err != nil {
+		t.Fatalf("the new password: %v", err)
+	}
+	audit := accessv1connect.NewAccessServiceClient(hc, n.URL(), api.WithBearer(adminToken(t, n)))
+	resp, err := audit.ListAudit(ctx, connect.NewRequest(&accessv1.ListAuditRequest{Action: "password_changed", Actor: "li.lei"}))
+	if err != nil || len(resp.Msg.GetEntries()) != 1 || !strings.Contains(resp.Msg.GetEntries()[0].GetDetail(), "by the user") {
+		t.Fatalf("audit of the change: %v, %v", resp, err)
+	}
+
+	// Guessing the current password through the change is throttled like
+	// logins.
+	userWithRole(t, n, "han.meimei", oldPW, false, "customer.read")
+	lr, err = authc.Login(ctx, connect.NewRequest(&authv1.LoginRequest{Username: "han.meimei", Password: oldPW}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine = authv1connect.NewAuthServiceClient(hc, n.URL(), api.WithBearer(lr.Msg.GetToken()))
+	for range 5 {
+		if err := change("a-wrong-guess", newPW); connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Fatal(err)
+		}
+	}
+	if err := change(oldPW, newPW); connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Fatalf("the right password after 5 wrong guesses: %v, want resource_exhausted", err)
 	}
 }

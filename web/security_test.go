@@ -114,3 +114,59 @@ func TestWebLoginLockoutSparesTheSharedAddress(t *testing.T) {
 		t.Fatalf("the right password after 5 failures of the same name from the same address: status %d; %s", code, pageMessages(body))
 	}
 }
+
+// TestMustChangePasswordComesFirst: a user whose administrator set
+// must_change_password is sent to the password page from every page and
+// refused every post until they have set a new one; the page refuses bad
+// input with translated messages and changes nothing then.
+func TestMustChangePasswordComesFirst(t *testing.T) {
+	n := startNode(t)
+	base := n.URL()
+	admin := newAdminClient(t, base, "admin", webPassword)
+	code, body := admin.post("/admin/users", url.Values{"username": {"li.lei"}, "display_name": {"李雷"},
+		"password": {"first-password"}, "must_change_password": {"1"}})
+	admin.expect("create li.lei", code, http.StatusSeeOther, body)
+
+	c := signedIn(t, base, "li.lei", "first-password", "/password")
+	for _, path := range []string{"/customers", "/desk", "/admin/users", "/"} {
+		if code, loc := c.get(path); code != http.StatusSeeOther || loc != "/password" {
+			t.Fatalf("GET %s: %d to %q, want 303 to /password", path, code, loc)
+		}
+	}
+	if code, body := c.post("/customers/new", url.Values{"display_name": {"不该建成"}}); code != http.StatusForbidden || !strings.Contains(body, "请先修改密码") {
+		t.Fatalf("a post before the change: %d %q", code, body)
+	}
+	code, page := c.get("/password")
+	if code != http.StatusOK || !strings.Contains(page, `id="must-change"`) {
+		t.Fatalf("the password page: %d %s", code, pageMessages(page))
+	}
+	for _, bad := range []struct {
+		name string
+		form url.Values
+		msg  string
+	}{
+		{"mismatch", url.Values{"current_password": {"first-password"}, "new_password": {"second-password"}, "confirm_password": {"second-passw0rd"}}, "两次输入的新密码不一致"},
+		{"wrong current", url.Values{"current_password": {"not-it"}, "new_password": {"second-password"}, "confirm_password": {"second-password"}}, "当前密码不正确"},
+		{"same", url.Values{"current_password": {"first-password"}, "new_password": {"first-password"}, "confirm_password": {"first-password"}}, "新密码不能与当前密码相同"},
+		{"short", url.Values{"current_password": {"first-password"}, "new_password": {"short"}, "confirm_password": {"short"}}, "密码至少 8 个字符"},
+	} {
+		code, body := c.post("/password", bad.form)
+		if code != http.StatusUnprocessableEntity || !strings.Contains(body, bad.msg) {
+			t.Fatalf("%s: %d; %s", bad.name, code, pageMessages(body))
+		}
+	}
+	if code, loc := c.get("/customers"); code != http.StatusSeeOther || loc != "/password" {
+		t.Fatalf("after refused changes: %d to %q", code, loc)
+	}
+	code, loc := c.post("/password", url.Values{"current_password": {"first-password"}, "new_password": {"second-password"}, "confirm_password": {"second-password"}})
+	if code != http.StatusSeeOther || loc != "/" {
+		t.Fatalf("the change: %d to %q", code, loc)
+	}
+	if code, body := c.get("/password"); code != http.StatusOK || strings.Contains(body, `id="must-change"`) {
+		t.Fatalf("after the change the page still asks for one: %d", code)
+	}
+	if code, loc := c.get("/admin/users"); code == http.StatusSeeOther && loc == "/password" {
+		t.Fatal("still sent to the password page after the change")
+	}
+	signedIn(t, base, "li.lei", "second-password", "/password")
+}

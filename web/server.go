@@ -169,6 +169,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /lang", s.setLang)
 	s.mux.Handle("POST /logout", s.auth(s.csrf(http.HandlerFunc(s.logout))))
 	s.mux.Handle("GET /events", s.auth(http.HandlerFunc(s.events)))
+	s.passwordRoutes()
 	if s.cfg.Cluster != nil {
 		s.hubRoutes()
 		return
@@ -244,10 +245,23 @@ func (s *Server) auth(next http.Handler) http.Handler {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
+		if g.MustChangePassword && !passwordChangePaths[r.URL.Path] {
+			// Nothing else until the user has set a new password.
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/password", http.StatusSeeOther)
+				return
+			}
+			http.Error(w, s.cat.T(langOf(r), "error.must_change_password"), http.StatusForbidden)
+			return
+		}
 		rs := &reqSession{Session: sess, id: id, grant: g}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, sessionKey{}, rs)))
 	})
 }
+
+// passwordChangePaths are what a user who must change their password may
+// still reach: the page that changes it, and logging out.
+var passwordChangePaths = map[string]bool{"/password": true, "/logout": true}
 
 // csrf refuses state-changing requests without the session's token in the
 // form or the X-CSRF-Token header (synchronizer token pattern).
@@ -400,6 +414,20 @@ func redirectWarn(w http.ResponseWriter, r *http.Request, to, flash, warn string
 	redirect(w, r, to, flash)
 }
 
+// pageFailures are the kinds of failure (package fault) a page shows with
+// a message of its own, and the status it answers with.
+var pageFailures = []struct {
+	err    error
+	key    string
+	status int
+}{
+	{fault.ErrDenied, "error.denied", http.StatusForbidden},
+	{fault.ErrNotFound, "error.not_found", http.StatusNotFound},
+	{fault.ErrConflict, "error.conflict", http.StatusConflict},
+	{fault.ErrTooMany, "error.too_many", http.StatusTooManyRequests},
+	{fault.ErrPasswordChange, "error.must_change_password", http.StatusForbidden},
+}
+
 // failed fills p with err's message: a field's message for invalid input,
 // a page-level message otherwise. It returns the HTTP status to answer.
 func (s *Server) failed(p *Page, err error) int {
@@ -408,16 +436,11 @@ func (s *Server) failed(p *Page, err error) int {
 		p.Errors[""] = p.T("form.fix_errors")
 		return http.StatusUnprocessableEntity
 	}
-	switch {
-	case errors.Is(err, fault.ErrDenied):
-		p.Errors[""] = p.T("error.denied")
-		return http.StatusForbidden
-	case errors.Is(err, fault.ErrNotFound):
-		p.Errors[""] = p.T("error.not_found")
-		return http.StatusNotFound
-	case errors.Is(err, fault.ErrConflict):
-		p.Errors[""] = p.T("error.conflict")
-		return http.StatusConflict
+	for _, f := range pageFailures {
+		if errors.Is(err, f.err) {
+			p.Errors[""] = p.T(f.key)
+			return f.status
+		}
 	}
 	s.cfg.Log.Error("web", "err", err)
 	p.Errors[""] = p.T("error.internal")
