@@ -195,7 +195,7 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status}, opts...))
 	api.MountOps(mux, n.metrics, func() error { return nil }, n.cfg.MetricsToken)
 	ui, err := web.New(web.Config{
-		Site: n.cfg.ID, Login: dir.Login, Throttle: throttle, Audit: audit, Sessions: sessions{n.store.DB()},
+		Site: n.cfg.ID, Login: dir.Login, Throttle: throttle, Audit: audit, Sessions: web.StoredSessions(sessions{n.store.DB()}),
 		Grants: grants, Customers: customers, Access: accessSvc, Blacklist: blacklist, Members: members, Telephony: tel.service,
 		Pickups: pickups, Warehouse: stock, Broker: n.broker, Log: n.log,
 	})

@@ -212,7 +212,7 @@ func (s *Server) session(r *http.Request) (Session, string, error) {
 	if err != nil {
 		return Session{}, "", ErrNoSession
 	}
-	sess, err := s.cfg.Sessions.Get(r.Context(), hashID(c.Value))
+	sess, err := s.cfg.Sessions.Get(r.Context(), c.Value)
 	if err != nil {
 		return Session{}, "", err
 	}
@@ -241,7 +241,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		g, err := s.cfg.Grants(ctx, p)
 		if err != nil {
 			// The account was disabled or removed since login.
-			s.cfg.Sessions.Delete(ctx, hashID(id))
+			s.cfg.Sessions.Delete(ctx, id)
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
@@ -525,9 +525,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, "login", s.failed(p, err), p)
 		return
 	}
-	id := randomToken()
 	sess := Session{User: principal.User, Roles: principal.Roles, CSRF: randomToken(), Created: now, Expires: now.Add(SessionTTL), Remote: remote}
-	if err := s.cfg.Sessions.Put(r.Context(), hashID(id), sess); err != nil {
+	id, err := s.cfg.Sessions.New(r.Context(), sess)
+	if err != nil {
 		s.render(w, r, "login", s.failed(p, err), p)
 		return
 	}
@@ -540,7 +540,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
-	if err := s.cfg.Sessions.Delete(r.Context(), hashID(sess.id)); err != nil {
+	if err := s.cfg.Sessions.Delete(r.Context(), sess.id); err != nil {
 		s.cfg.Log.Error("logout", "err", err)
 	}
 	setCookie(w, r, sessionCookie, "", -1)

@@ -40,6 +40,7 @@ type Command struct {
 	//	*Command_InitCluster
 	//	*Command_RemoveNode
 	//	*Command_RunTask
+	//	*Command_RevokeSession
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -152,6 +153,15 @@ func (x *Command) GetRunTask() *RunTask {
 	return nil
 }
 
+func (x *Command) GetRevokeSession() *RevokeSession {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RevokeSession); ok {
+			return x.RevokeSession
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -184,6 +194,10 @@ type Command_RunTask struct {
 	RunTask *RunTask `protobuf:"bytes,8,opt,name=run_task,json=runTask,proto3,oneof"`
 }
 
+type Command_RevokeSession struct {
+	RevokeSession *RevokeSession `protobuf:"bytes,9,opt,name=revoke_session,json=revokeSession,proto3,oneof"`
+}
+
 func (*Command_Push) isCommand_Op() {}
 
 func (*Command_AddNode) isCommand_Op() {}
@@ -197,6 +211,8 @@ func (*Command_InitCluster) isCommand_Op() {}
 func (*Command_RemoveNode) isCommand_Op() {}
 
 func (*Command_RunTask) isCommand_Op() {}
+
+func (*Command_RevokeSession) isCommand_Op() {}
 
 // Push commits events of one origin.
 type Push struct {
@@ -556,6 +572,62 @@ func (x *RunTask) GetName() string {
 	return ""
 }
 
+// RevokeSession ends a web session of the hub's pages everywhere: every
+// member refuses its cookie from then on. The session is kept as the
+// SHA-256 of its cookie until it would have expired anyway; revocations
+// past that are dropped as later ones are committed.
+type RevokeSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	IdHash        []byte                 `protobuf:"bytes,1,opt,name=id_hash,json=idHash,proto3" json:"id_hash,omitempty"`
+	UntilMs       int64                  `protobuf:"varint,2,opt,name=until_ms,json=untilMs,proto3" json:"until_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeSession) Reset() {
+	*x = RevokeSession{}
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeSession) ProtoMessage() {}
+
+func (x *RevokeSession) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeSession.ProtoReflect.Descriptor instead.
+func (*RevokeSession) Descriptor() ([]byte, []int) {
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RevokeSession) GetIdHash() []byte {
+	if x != nil {
+		return x.IdHash
+	}
+	return nil
+}
+
+func (x *RevokeSession) GetUntilMs() int64 {
+	if x != nil {
+		return x.UntilMs
+	}
+	return 0
+}
+
 // PushResult is what the state machine answers to a Push.
 type PushResult struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -569,7 +641,7 @@ type PushResult struct {
 
 func (x *PushResult) Reset() {
 	*x = PushResult{}
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[8]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +653,7 @@ func (x *PushResult) String() string {
 func (*PushResult) ProtoMessage() {}
 
 func (x *PushResult) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[8]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,7 +666,7 @@ func (x *PushResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushResult.ProtoReflect.Descriptor instead.
 func (*PushResult) Descriptor() ([]byte, []int) {
-	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{8}
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PushResult) GetDurableSeq() uint64 {
@@ -615,7 +687,7 @@ var File_branchline_hub_v1_command_proto protoreflect.FileDescriptor
 
 const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"\x1fbranchline/hub/v1/command.proto\x12\x11branchline.hub.v1\x1a+branchline/replication/v1/replication.proto\"\xd7\x03\n" +
+	"\x1fbranchline/hub/v1/command.proto\x12\x11branchline.hub.v1\x1a+branchline/replication/v1/replication.proto\"\xa2\x04\n" +
 	"\aCommand\x12\x17\n" +
 	"\atime_ms\x18\x01 \x01(\x03R\x06timeMs\x12-\n" +
 	"\x04push\x18\x02 \x01(\v2\x17.branchline.hub.v1.PushH\x00R\x04push\x127\n" +
@@ -626,7 +698,8 @@ const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\finit_cluster\x18\x06 \x01(\v2\x1e.branchline.hub.v1.InitClusterH\x00R\vinitCluster\x12@\n" +
 	"\vremove_node\x18\a \x01(\v2\x1d.branchline.hub.v1.RemoveNodeH\x00R\n" +
 	"removeNode\x127\n" +
-	"\brun_task\x18\b \x01(\v2\x1a.branchline.hub.v1.RunTaskH\x00R\arunTaskB\x04\n" +
+	"\brun_task\x18\b \x01(\v2\x1a.branchline.hub.v1.RunTaskH\x00R\arunTask\x12I\n" +
+	"\x0erevoke_session\x18\t \x01(\v2 .branchline.hub.v1.RevokeSessionH\x00R\rrevokeSessionB\x04\n" +
 	"\x02op\"X\n" +
 	"\x04Push\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x128\n" +
@@ -648,7 +721,10 @@ const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\x13admin_password_hash\x18\x01 \x01(\tR\x11adminPasswordHash\x12!\n" +
 	"\ftoken_secret\x18\x02 \x01(\fR\vtokenSecret\"\x1d\n" +
 	"\aRunTask\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"?\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"C\n" +
+	"\rRevokeSession\x12\x17\n" +
+	"\aid_hash\x18\x01 \x01(\fR\x06idHash\x12\x19\n" +
+	"\buntil_ms\x18\x02 \x01(\x03R\auntilMs\"?\n" +
 	"\n" +
 	"PushResult\x12\x1f\n" +
 	"\vdurable_seq\x18\x01 \x01(\x04R\n" +
@@ -668,33 +744,35 @@ func file_branchline_hub_v1_command_proto_rawDescGZIP() []byte {
 	return file_branchline_hub_v1_command_proto_rawDescData
 }
 
-var file_branchline_hub_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_branchline_hub_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_branchline_hub_v1_command_proto_goTypes = []any{
-	(*Command)(nil),      // 0: branchline.hub.v1.Command
-	(*Push)(nil),         // 1: branchline.hub.v1.Push
-	(*AddNode)(nil),      // 2: branchline.hub.v1.AddNode
-	(*RemoveNode)(nil),   // 3: branchline.hub.v1.RemoveNode
-	(*SetMember)(nil),    // 4: branchline.hub.v1.SetMember
-	(*RemoveMember)(nil), // 5: branchline.hub.v1.RemoveMember
-	(*InitCluster)(nil),  // 6: branchline.hub.v1.InitCluster
-	(*RunTask)(nil),      // 7: branchline.hub.v1.RunTask
-	(*PushResult)(nil),   // 8: branchline.hub.v1.PushResult
-	(*v1.Event)(nil),     // 9: branchline.replication.v1.Event
+	(*Command)(nil),       // 0: branchline.hub.v1.Command
+	(*Push)(nil),          // 1: branchline.hub.v1.Push
+	(*AddNode)(nil),       // 2: branchline.hub.v1.AddNode
+	(*RemoveNode)(nil),    // 3: branchline.hub.v1.RemoveNode
+	(*SetMember)(nil),     // 4: branchline.hub.v1.SetMember
+	(*RemoveMember)(nil),  // 5: branchline.hub.v1.RemoveMember
+	(*InitCluster)(nil),   // 6: branchline.hub.v1.InitCluster
+	(*RunTask)(nil),       // 7: branchline.hub.v1.RunTask
+	(*RevokeSession)(nil), // 8: branchline.hub.v1.RevokeSession
+	(*PushResult)(nil),    // 9: branchline.hub.v1.PushResult
+	(*v1.Event)(nil),      // 10: branchline.replication.v1.Event
 }
 var file_branchline_hub_v1_command_proto_depIdxs = []int32{
-	1, // 0: branchline.hub.v1.Command.push:type_name -> branchline.hub.v1.Push
-	2, // 1: branchline.hub.v1.Command.add_node:type_name -> branchline.hub.v1.AddNode
-	4, // 2: branchline.hub.v1.Command.set_member:type_name -> branchline.hub.v1.SetMember
-	5, // 3: branchline.hub.v1.Command.remove_member:type_name -> branchline.hub.v1.RemoveMember
-	6, // 4: branchline.hub.v1.Command.init_cluster:type_name -> branchline.hub.v1.InitCluster
-	3, // 5: branchline.hub.v1.Command.remove_node:type_name -> branchline.hub.v1.RemoveNode
-	7, // 6: branchline.hub.v1.Command.run_task:type_name -> branchline.hub.v1.RunTask
-	9, // 7: branchline.hub.v1.Push.events:type_name -> branchline.replication.v1.Event
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	1,  // 0: branchline.hub.v1.Command.push:type_name -> branchline.hub.v1.Push
+	2,  // 1: branchline.hub.v1.Command.add_node:type_name -> branchline.hub.v1.AddNode
+	4,  // 2: branchline.hub.v1.Command.set_member:type_name -> branchline.hub.v1.SetMember
+	5,  // 3: branchline.hub.v1.Command.remove_member:type_name -> branchline.hub.v1.RemoveMember
+	6,  // 4: branchline.hub.v1.Command.init_cluster:type_name -> branchline.hub.v1.InitCluster
+	3,  // 5: branchline.hub.v1.Command.remove_node:type_name -> branchline.hub.v1.RemoveNode
+	7,  // 6: branchline.hub.v1.Command.run_task:type_name -> branchline.hub.v1.RunTask
+	8,  // 7: branchline.hub.v1.Command.revoke_session:type_name -> branchline.hub.v1.RevokeSession
+	10, // 8: branchline.hub.v1.Push.events:type_name -> branchline.replication.v1.Event
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_branchline_hub_v1_command_proto_init() }
@@ -710,6 +788,7 @@ func file_branchline_hub_v1_command_proto_init() {
 		(*Command_InitCluster)(nil),
 		(*Command_RemoveNode)(nil),
 		(*Command_RunTask)(nil),
+		(*Command_RevokeSession)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -717,7 +796,7 @@ func file_branchline_hub_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_hub_v1_command_proto_rawDesc), len(file_branchline_hub_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
