@@ -65,18 +65,6 @@ func (s *TelephonyService) loc() *time.Location {
 	return s.Location
 }
 
-// requireAny passes when the caller holds one of perms.
-func (s *TelephonyService) requireAny(ctx context.Context, perms ...access.Perm) (*access.Grant, error) {
-	var err error
-	for _, p := range perms {
-		var g *access.Grant
-		if g, err = Require(ctx, s.Grants, p); err == nil {
-			return g, nil
-		}
-	}
-	return nil, err
-}
-
 // agent is the verified user making the call, who must hold
 // access.CallAgent: agent commands act on the caller's own desk.
 func (s *TelephonyService) agent(ctx context.Context) (string, error) {
@@ -142,7 +130,7 @@ func (s *TelephonyService) DeleteExtension(ctx context.Context, req *connect.Req
 
 // ListExtensions implements TelephonyService.ListExtensions.
 func (s *TelephonyService) ListExtensions(ctx context.Context, _ *connect.Request[telv1.ListExtensionsRequest]) (*connect.Response[telv1.ListExtensionsResponse], error) {
-	if _, err := s.requireAny(ctx, access.TelephonyAdmin, access.Supervise); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, access.TelephonyAdmin, access.Supervise); err != nil {
 		return nil, err
 	}
 	var exts []telephony.Extension
@@ -319,7 +307,7 @@ func (s *TelephonyService) DeleteQueue(ctx context.Context, req *connect.Request
 
 // ListQueues implements TelephonyService.ListQueues.
 func (s *TelephonyService) ListQueues(ctx context.Context, _ *connect.Request[telv1.ListQueuesRequest]) (*connect.Response[telv1.ListQueuesResponse], error) {
-	if _, err := s.requireAny(ctx, access.TelephonyAdmin, access.Supervise); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, access.TelephonyAdmin, access.Supervise); err != nil {
 		return nil, err
 	}
 	var qs []telephony.Queue

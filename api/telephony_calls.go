@@ -156,7 +156,7 @@ func (s *TelephonyService) dialTarget(g *access.Grant, m *telv1.DialRequest) (st
 // ownCall checks that the caller may control call id: it is their call
 // and they take calls, or they supervise.
 func (s *TelephonyService) ownCall(ctx context.Context, id string) (string, error) {
-	g, err := s.requireAny(ctx, access.CallAgent, access.Supervise)
+	g, err := RequireAny(ctx, s.Grants, access.CallAgent, access.Supervise)
 	if err != nil {
 		return "", err
 	}
@@ -232,7 +232,7 @@ func parsePageToken(tok string) (int64, string, error) {
 // ListCallRecords implements TelephonyService.ListCallRecords: every
 // record for supervisors, the caller's own calls for agents.
 func (s *TelephonyService) ListCallRecords(ctx context.Context, req *connect.Request[telv1.ListCallRecordsRequest]) (*connect.Response[telv1.ListCallRecordsResponse], error) {
-	g, err := s.requireAny(ctx, access.CallAgent, access.Supervise)
+	g, err := RequireAny(ctx, s.Grants, access.CallAgent, access.Supervise)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +293,7 @@ func callbackToProto(cb *telephony.Callback, g *access.Grant) *telv1.Callback {
 // every open callback (to pick one up, on the desk) and their own;
 // supervisors every one.
 func (s *TelephonyService) ListCallbacks(ctx context.Context, req *connect.Request[telv1.ListCallbacksRequest]) (*connect.Response[telv1.ListCallbacksResponse], error) {
-	g, err := s.requireAny(ctx, access.CallAgent, access.Supervise)
+	g, err := RequireAny(ctx, s.Grants, access.CallAgent, access.Supervise)
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +349,7 @@ func (s *TelephonyService) callback(id string, g *access.Grant) (*connect.Respon
 // AssignCallback implements TelephonyService.AssignCallback: to oneself
 // for agents, to anyone for supervisors.
 func (s *TelephonyService) AssignCallback(ctx context.Context, req *connect.Request[telv1.AssignCallbackRequest]) (*connect.Response[telv1.Callback], error) {
-	g, err := s.requireAny(ctx, access.CallAgent, access.Supervise)
+	g, err := RequireAny(ctx, s.Grants, access.CallAgent, access.Supervise)
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +374,7 @@ func (s *TelephonyService) AssignCallback(ctx context.Context, req *connect.Requ
 // CompleteCallback implements TelephonyService.CompleteCallback: by the
 // agent it is assigned to (or anyone, when unassigned), or a supervisor.
 func (s *TelephonyService) CompleteCallback(ctx context.Context, req *connect.Request[telv1.CompleteCallbackRequest]) (*connect.Response[telv1.Callback], error) {
-	g, err := s.requireAny(ctx, access.CallAgent, access.Supervise)
+	g, err := RequireAny(ctx, s.Grants, access.CallAgent, access.Supervise)
 	if err != nil {
 		return nil, err
 	}
