@@ -21,6 +21,7 @@ const (
 	FieldAdmin      Perm = "admin.fields"     // custom fields and system parameters
 	AuditRead       Perm = "admin.audit"      // read the audit log
 	TelephonyAdmin  Perm = "admin.telephony"  // extensions, trunks, queues and their members
+	CallAgent       Perm = "call.agent"       // the agent desk: take and place calls; one's own call records and callbacks, and the open ones
 	Supervise       Perm = "call.supervise"   // live board, KPIs, every call record and callback; control others' calls
 	StockRead       Perm = "stock.read"       // see products, stock, moves, stocktakes, transfers, reservations, escrow
 	StockMove       Perm = "stock.move"       // receipts, issues, bin moves, transfers, stocktakes
@@ -36,7 +37,7 @@ const (
 var AllPerms = []Perm{
 	CustomerRead, CustomerWrite, CustomerDelete, CustomerMerge, CustomerImport, CustomerExport,
 	PhoneView, BlacklistFlag, BlacklistManage, UserAdmin, FieldAdmin, AuditRead,
-	TelephonyAdmin, Supervise,
+	TelephonyAdmin, CallAgent, Supervise,
 	StockRead, StockMove, StockAdmin, StockReserve,
 	PickupWrite, PickupDispatch, PickupCourier, FinanceManage,
 }
@@ -61,6 +62,10 @@ type Grant struct {
 	// ScopeDepartment checks.
 	Departments []string
 	Scopes      map[Perm]Scope
+	// MustChangePassword says the user must set a new password before
+	// anything else: the API and the web UI refuse every other request
+	// (fault.ErrPasswordChange) whatever Scopes allow.
+	MustChangePassword bool
 }
 
 // Superuser returns the grant of a node's local administrator: everything,

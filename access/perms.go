@@ -25,6 +25,7 @@ func Catalogue() []PermInfo {
 		CustomerExport:  {Description: "Export customers (audited)", Scoped: true},
 		PhoneView:       {Description: "See phone numbers unmasked", Scoped: true},
 		BlacklistFlag:   {Description: "Report a number as a nuisance caller"},
+		CallAgent:       {Description: "Take and place calls at the agent desk; see one's own call records and callbacks, and the open callbacks"},
 		BlacklistManage: {Description: "Blacklist and un-blacklist numbers"},
 		UserAdmin:       {Description: "Manage users, departments, roles and API tokens"},
 		FieldAdmin:      {Description: "Manage custom fields and system parameters"},

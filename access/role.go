@@ -279,7 +279,7 @@ func GrantFor(views replication.Tx, user string, now time.Time) (*Grant, error) 
 	if u.Disabled {
 		return nil, fmt.Errorf("user %s: %w: %w", u.Username, ErrDisabled, fault.ErrDenied)
 	}
-	g := &Grant{User: u.Username, Scopes: map[Perm]Scope{}}
+	g := &Grant{User: u.Username, Scopes: map[Perm]Scope{}, MustChangePassword: u.MustChangePassword}
 	for _, id := range u.Roles {
 		r, err := GetRole(views, id)
 		if errors.Is(err, fault.ErrNotFound) {

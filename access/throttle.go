@@ -1,37 +1,49 @@
 package access
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
 
 // ThrottleConfig tunes a Throttle; zero fields take the defaults.
 type ThrottleConfig struct {
-	// UserFailures is how many failed logins of one username pass before
-	// lockouts start (default 5).
+	// PairFailures is how many failed logins of one username from one
+	// client address pass before lockouts start (default 5).
+	PairFailures int
+	// UserFailures is the same for one username from any address (default
+	// 50): guessing one account's password from many addresses. From one
+	// address the pair's lockouts come long before it.
 	UserFailures int
-	// RemoteFailures is the same for one client address (default 20:
-	// a whole branch may share one address).
-	RemoteFailures int
 	// Lockout is the first lockout (default 30s); each further failure
 	// doubles it, up to MaxLockout (default 15m).
 	Lockout    time.Duration
 	MaxLockout time.Duration
-	// Forget drops the failures of a username or address that failed no
-	// more for this long (default 1h).
+	// Forget drops the failures of a key that failed no more for this long
+	// (default 1h).
 	Forget time.Duration
-	// MaxEntries bounds the usernames and addresses remembered (default
-	// 10000); when full, quiet ones go first, then the least recent ones
-	// not locked out.
+	// MaxEntries bounds the keys remembered (default 10000); when full,
+	// quiet ones go first, then the least recent ones not locked out.
 	MaxEntries int
 }
 
-// Throttle slows down password guessing at one node, per username and per
-// client address: after a few failures each further attempt waits out a
-// lockout that doubles with every failure. It is node-local on purpose —
-// replicating failed logins would let one branch's attacker lock users
-// out everywhere, and would not work offline anyway. It reads no clock:
-// callers pass now. Safe for concurrent use.
+// Throttle slows down password guessing at one node: after a few failed
+// logins of one username from one client address, each further attempt
+// of that username from that address waits out a lockout that doubles
+// with every failure; many failures of one username from any addresses
+// lock it out the same way.
+//
+// Failures never count against an address as a whole: a branch's staff
+// share one address behind its NAT, and one person failing with other or
+// made-up names must not lock everyone out, the administrator included.
+// Spraying guesses over many names gains an attacker nothing the per-name
+// lockouts do not bound, and unknown names cost the same as known ones,
+// so that the throttle does not tell which names exist. IPv6 addresses
+// count by their /64 network, which one host can hop around in.
+//
+// It is node-local on purpose — replicating failed logins would let one
+// branch's attacker lock users out everywhere, and would not work offline
+// anyway. It reads no clock: callers pass now. Safe for concurrent use.
 type Throttle struct {
 	cfg     ThrottleConfig
 	mu      sync.Mutex
@@ -46,11 +58,11 @@ type throttleEntry struct {
 
 // NewThrottle returns a throttle; see ThrottleConfig for the defaults.
 func NewThrottle(cfg ThrottleConfig) *Throttle {
-	if cfg.UserFailures <= 0 {
-		cfg.UserFailures = 5
+	if cfg.PairFailures <= 0 {
+		cfg.PairFailures = 5
 	}
-	if cfg.RemoteFailures <= 0 {
-		cfg.RemoteFailures = 20
+	if cfg.UserFailures <= 0 {
+		cfg.UserFailures = 50
 	}
 	if cfg.Lockout <= 0 {
 		cfg.Lockout = 30 * time.Second
@@ -70,17 +82,29 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 // maxThrottleKey bounds what one key costs: usernames are typed by anyone.
 const maxThrottleKey = 128
 
-func userKeyOf(user string) string {
-	k := "u:" + NormalizeUsername(user)
-	return k[:min(len(k), maxThrottleKey)]
+func bounded(k string) string { return k[:min(len(k), maxThrottleKey)] }
+
+func userKeyOf(user string) string { return bounded("u:" + NormalizeUsername(user)) }
+
+// pairKeyOf keys a username at an address; the address comes first, so
+// that a long username cannot push it out of the bounded key.
+func pairKeyOf(user, remote string) string {
+	return bounded("p:" + network(remote) + "\x00" + NormalizeUsername(user))
 }
 
-func remoteKeyOf(remote string) string {
-	if remote == "" {
-		return ""
+// network is the address failures count against: an IPv4 address, the
+// /64 network of an IPv6 one, or the text as given when it is no address.
+func network(remote string) string {
+	a, err := netip.ParseAddr(remote)
+	if err != nil {
+		return remote
 	}
-	k := "r:" + remote
-	return k[:min(len(k), maxThrottleKey)]
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64) // cannot fail for an IPv6 address
+	return p.String()
 }
 
 // Allow returns how long a login of user from remote must wait, or 0 when
@@ -88,7 +112,7 @@ func remoteKeyOf(remote string) string {
 func (t *Throttle) Allow(user, remote string, now time.Time) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return max(t.wait(userKeyOf(user), now), t.wait(remoteKeyOf(remote), now))
+	return max(t.wait(pairKeyOf(user, remote), now), t.wait(userKeyOf(user), now))
 }
 
 func (t *Throttle) wait(key string, now time.Time) time.Duration {
@@ -100,20 +124,18 @@ func (t *Throttle) wait(key string, now time.Time) time.Duration {
 }
 
 // Result records the outcome of a login attempt. A success clears the
-// username's failures but not the address's, so that an attacker holding
-// one account cannot reset the count of the address it guesses others'
-// passwords from; the address's failures are forgotten after a quiet time.
+// username's failures, at that address and everywhere: whoever succeeded
+// knows the password.
 func (t *Throttle) Result(user, remote string, ok bool, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if ok {
+		delete(t.entries, pairKeyOf(user, remote))
 		delete(t.entries, userKeyOf(user))
 		return
 	}
+	t.fail(pairKeyOf(user, remote), t.cfg.PairFailures, now)
 	t.fail(userKeyOf(user), t.cfg.UserFailures, now)
-	if k := remoteKeyOf(remote); k != "" {
-		t.fail(k, t.cfg.RemoteFailures, now)
-	}
 }
 
 func (t *Throttle) fail(key string, free int, now time.Time) {
@@ -162,7 +184,8 @@ func (t *Throttle) makeRoom(now time.Time) {
 	}
 }
 
-// Len returns how many usernames and addresses the throttle remembers.
+// Len returns how many keys (usernames, usernames at addresses) the
+// throttle remembers.
 func (t *Throttle) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

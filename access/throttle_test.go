@@ -17,70 +17,116 @@ func fail(th *Throttle, c *clock, user, remote string) {
 	th.Result(user, remote, false, c.now())
 }
 
-func TestThrottleLocksOutAUsername(t *testing.T) {
+func TestThrottleLocksOutAUserAtAnAddress(t *testing.T) {
 	c := newClock()
 	th := NewThrottle(ThrottleConfig{})
+	const at = "10.0.0.9"
 	for i := range 4 {
-		fail(th, c, "li.lei", fmt.Sprintf("10.0.0.%d", i))
-		if w := th.Allow("li.lei", "10.0.0.9", c.now()); w != 0 {
+		fail(th, c, "li.lei", at)
+		if w := th.Allow("li.lei", at, c.now()); w != 0 {
 			t.Fatalf("after %d failures: wait %v, want none", i+1, w)
 		}
 	}
-	fail(th, c, "li.lei", "10.0.0.5") // the fifth
-	if w := th.Allow("LI.LEI", "10.0.0.9", c.now()); w != 30*time.Second {
+	fail(th, c, "li.lei", at) // the fifth
+	if w := th.Allow("LI.LEI", at, c.now()); w != 30*time.Second {
 		t.Fatalf("after 5 failures: wait %v, want 30s (whatever the case of the name)", w)
 	}
-	if w := th.Allow("han.meimei", "10.0.0.9", c.now()); w != 0 {
-		t.Fatalf("another user waits %v", w)
+	if w := th.Allow("han.meimei", at, c.now()); w != 0 {
+		t.Fatalf("another user at the same address waits %v", w)
+	}
+	if w := th.Allow("li.lei", "10.0.0.10", c.now()); w != 0 {
+		t.Fatalf("the same user at another address waits %v", w)
 	}
 	c.add(20 * time.Second)
-	if w := th.Allow("li.lei", "", c.now()); w != 10*time.Second {
+	if w := th.Allow("li.lei", at, c.now()); w != 10*time.Second {
 		t.Fatalf("20s later: wait %v, want 10s", w)
 	}
 	c.add(10 * time.Second)
-	if w := th.Allow("li.lei", "", c.now()); w != 0 {
+	if w := th.Allow("li.lei", at, c.now()); w != 0 {
 		t.Fatalf("after the lockout: wait %v", w)
 	}
 	// Each further failure doubles the lockout, up to 15 minutes.
 	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 15 * time.Minute, 15 * time.Minute}
 	for i, w := range want {
-		fail(th, c, "li.lei", "")
-		if got := th.Allow("li.lei", "", c.now()); got != w {
+		fail(th, c, "li.lei", at)
+		if got := th.Allow("li.lei", at, c.now()); got != w {
 			t.Fatalf("failure %d: wait %v, want %v", 6+i, got, w)
 		}
 		c.add(w)
 	}
 	// A success clears the username.
-	th.Result("li.lei", "", true, c.now())
-	fail(th, c, "li.lei", "")
-	if w := th.Allow("li.lei", "", c.now()); w != 0 {
+	th.Result("li.lei", at, true, c.now())
+	fail(th, c, "li.lei", at)
+	if w := th.Allow("li.lei", at, c.now()); w != 0 {
 		t.Fatalf("one failure after a success: wait %v", w)
 	}
 }
 
-func TestThrottleLocksOutAnAddress(t *testing.T) {
+// A shared office address: one person failing with other and made-up names
+// never locks out anyone else's login from it.
+func TestThrottleSprayDoesNotLockOutTheAddress(t *testing.T) {
 	c := newClock()
-	th := NewThrottle(ThrottleConfig{RemoteFailures: 10})
-	// Spraying many usernames from one address.
-	for i := range 10 {
-		fail(th, c, fmt.Sprintf("user%d", i), "203.0.113.7")
+	th := NewThrottle(ThrottleConfig{})
+	const office = "203.0.113.7"
+	for i := range 500 {
+		fail(th, c, fmt.Sprintf("made.up%d", i), office)
+		fail(th, c, "han.meimei", office)
 	}
-	if w := th.Allow("someone.else", "203.0.113.7", c.now()); w != 30*time.Second {
-		t.Fatalf("address after 10 failures: wait %v, want 30s", w)
+	for _, u := range []string{"admin", "li.lei", "made.up500"} {
+		if w := th.Allow(u, office, c.now()); w != 0 {
+			t.Fatalf("%s at the office waits %v after others failed there", u, w)
+		}
 	}
-	if w := th.Allow("someone.else", "203.0.113.8", c.now()); w != 0 {
-		t.Fatalf("another address waits %v", w)
+	if w := th.Allow("han.meimei", office, c.now()); w == 0 {
+		t.Fatal("500 failures of one name from one address are not throttled")
 	}
-	// A success with a valid account does not reset the address.
-	th.Result("own.account", "203.0.113.7", true, c.now())
-	if w := th.Allow("someone.else", "203.0.113.7", c.now()); w == 0 {
-		t.Fatal("a success reset the address's failures")
+	if w := th.Allow("made.up3", office, c.now()); w != 0 {
+		t.Fatalf("a name that failed once waits %v", w)
 	}
-	// A quiet hour forgets them.
-	c.add(time.Hour)
-	fail(th, c, "user0", "203.0.113.7")
-	if w := th.Allow("x", "203.0.113.7", c.now()); w != 0 {
-		t.Fatalf("an hour later: wait %v", w)
+}
+
+// Guessing one account from many addresses locks it out everywhere, after
+// more failures than from one address.
+func TestThrottleLocksOutAUserGuessedFromManyAddresses(t *testing.T) {
+	c := newClock()
+	th := NewThrottle(ThrottleConfig{PairFailures: 5, UserFailures: 20})
+	for i := range 19 {
+		fail(th, c, "admin", fmt.Sprintf("198.51.100.%d", i))
+	}
+	if w := th.Allow("admin", "192.0.2.1", c.now()); w != 0 {
+		t.Fatalf("after 19 failures from 19 addresses: wait %v", w)
+	}
+	fail(th, c, "admin", "198.51.100.99")
+	if w := th.Allow("admin", "192.0.2.1", c.now()); w != 30*time.Second {
+		t.Fatalf("after 20 failures from 20 addresses: wait %v, want 30s at any address", w)
+	}
+	if w := th.Allow("root", "198.51.100.99", c.now()); w != 0 {
+		t.Fatalf("another name waits %v", w)
+	}
+	th.Result("admin", "192.0.2.1", true, c.now().Add(30*time.Second))
+	if w := th.Allow("admin", "192.0.2.1", c.now().Add(30*time.Second)); w != 0 {
+		t.Fatalf("after a success: wait %v", w)
+	}
+}
+
+// An IPv6 host can hop through its /64: the network counts as one address.
+func TestThrottleCountsIPv6ByNetwork(t *testing.T) {
+	c := newClock()
+	th := NewThrottle(ThrottleConfig{})
+	for i := range 5 {
+		fail(th, c, "li.lei", fmt.Sprintf("2001:db8:1:2::%x", i+1))
+	}
+	if w := th.Allow("li.lei", "2001:db8:1:2:ffff::1", c.now()); w != 30*time.Second {
+		t.Fatalf("the same /64: wait %v, want 30s", w)
+	}
+	if w := th.Allow("li.lei", "2001:db8:1:3::1", c.now()); w != 0 {
+		t.Fatalf("another /64 waits %v", w)
+	}
+	for range 5 {
+		fail(th, c, "han.meimei", "::ffff:10.1.2.3")
+	}
+	if w := th.Allow("han.meimei", "10.1.2.3", c.now()); w != 30*time.Second {
+		t.Fatalf("an IPv4-mapped address and its IPv4 form: wait %v, want 30s", w)
 	}
 }
 

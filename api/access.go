@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"branchline/access"
+	"branchline/auth"
 	"branchline/fault"
 	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/gen/branchline/access/v1/accessv1connect"
@@ -29,7 +31,10 @@ type AccessService struct {
 	Grants Grants
 	IDs    *replication.IDs
 	Node   string // this node's id, recorded as the source of audit entries
-	Log    *slog.Logger
+	// Throttle, when set, slows down guessing the current password when
+	// users change their own (ChangeOwnPassword), as it slows logins.
+	Throttle Throttle
+	Log      *slog.Logger
 }
 
 var _ accessv1connect.AccessServiceHandler = (*AccessService)(nil)
@@ -339,6 +344,61 @@ func (s *AccessService) SetPassword(ctx context.Context, req *connect.Request[ac
 		return nil, Error(s.Log, err)
 	}
 	return s.user(id)
+}
+
+// ChangeOwnPassword sets the signed-in user's own password and clears
+// their must_change_password: the one use case behind the API's
+// AuthService.ChangePassword and the web UI's password page. The current
+// password must be right — a wrong one counts against the throttle, as a
+// failed login does — and the new one must differ from it; the change is
+// audited. The node's local accounts are not replicated users and keep
+// their password.
+func (s *AccessService) ChangeOwnPassword(ctx context.Context, current, next string) error {
+	p, ok := PrincipalFrom(ctx)
+	if !ok {
+		return fault.ErrUnauthenticated
+	}
+	if access.Reserved(p.User) {
+		return fmt.Errorf("%w: %s is a local account of this node, not a company user", fault.ErrDenied, p.User)
+	}
+	switch {
+	case current == "":
+		return fault.Invalidf("current_password", "required", "is required")
+	case next == "":
+		return fault.Invalidf("new_password", "required", "is required")
+	case next == current:
+		return fault.Invalidf("new_password", "same_password", "the new password must differ from the current one")
+	}
+	remote, now := RemoteAddrFrom(ctx), time.Now()
+	if s.Throttle != nil {
+		if wait := s.Throttle.Allow(p.User, remote, now); wait > 0 {
+			return fmt.Errorf("%w: try again in %s", fault.ErrTooMany, wait.Round(time.Second))
+		}
+	}
+	u, err := viewResult(s.Store, func(views replication.Tx) (*access.User, error) {
+		return access.Authenticate(views, p.User, current)
+	})
+	wrong := errors.Is(err, auth.ErrBadCredentials)
+	if s.Throttle != nil && (err == nil || wrong) {
+		s.Throttle.Result(p.User, remote, err == nil, now)
+	}
+	if wrong {
+		return fault.Invalidf("current_password", "wrong_password", "the current password is wrong")
+	}
+	if err != nil {
+		return err
+	}
+	hash, err := access.HashPassword(next)
+	if inv, ok := fault.AsInvalid(err); ok {
+		return &fault.Invalid{Field: "new_password", Code: inv.Code, Detail: inv.Detail}
+	}
+	if err != nil {
+		return err
+	}
+	return s.change(ctx, connect.Peer{}, access.ActionPasswordChanged, userRes+u.ID, func(views replication.Tx) ([]replication.Draft, string, error) {
+		d, err := access.SetPassword(views, u.ID, hash, false)
+		return []replication.Draft{d}, "password changed by the user", err
+	})
 }
 
 func (s *AccessService) setDisabled(ctx context.Context, peer connect.Peer, name string, disabled bool) (*connect.Response[accessv1.User], error) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net"
 
 	"connectrpc.com/connect"
 
@@ -54,6 +55,17 @@ func WithRemoteAddr(ctx context.Context, addr string) context.Context {
 func RemoteAddrFrom(ctx context.Context) string {
 	s, _ := ctx.Value(remoteAddrKey{}).(string)
 	return s
+}
+
+// RemoteHost is the host of a client's address "host:port" (an IPv6
+// host without its brackets), or addr itself when it has no port: what
+// audit entries and the login throttle record of the API's and the web
+// UI's callers alike.
+func RemoteHost(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }
 
 // remoteAddr is the client's address: the one the context carries, else

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"connectrpc.com/connect"
@@ -36,7 +35,16 @@ type AuthService struct {
 	Throttle Throttle
 	// Audit, when set, records logins and failed logins.
 	Audit func(ctx context.Context, user, action, detail string)
-	Log   *slog.Logger
+	// Passwords changes callers' own passwords; nil: this server's
+	// accounts do not change theirs over the API (a hub's cluster admin).
+	Passwords PasswordChanger
+	Log       *slog.Logger
+}
+
+// PasswordChanger changes a signed-in user's own password
+// (AccessService.ChangeOwnPassword on a node).
+type PasswordChanger interface {
+	ChangeOwnPassword(ctx context.Context, current, next string) error
 }
 
 // Throttle slows down password guessing (access.Throttle implements it).
@@ -53,13 +61,6 @@ func (s *AuthService) audit(ctx context.Context, user, action, detail string) {
 	}
 }
 
-func peerHost(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
-	}
-	return addr
-}
-
 var _ authv1connect.AuthServiceHandler = (*AuthService)(nil)
 
 // PublicProcedures are the procedures callable without a token.
@@ -71,7 +72,7 @@ func (s *AuthService) Login(ctx context.Context, req *connect.Request[authv1.Log
 	if u == "" || pw == "" || len(u) > 128 || len(pw) > 1024 {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("username and password are required"))
 	}
-	remote, now := peerHost(req.Peer().Addr), time.Now()
+	remote, now := RemoteHost(req.Peer().Addr), time.Now()
 	ctx = WithRemoteAddr(ctx, remote)
 	if s.Throttle != nil {
 		if wait := s.Throttle.Allow(u, remote, now); wait > 0 {
@@ -108,4 +109,19 @@ func (s *AuthService) WhoAmI(ctx context.Context, _ *connect.Request[authv1.WhoA
 		return nil, connect.NewError(connect.CodeUnauthenticated, errNoToken)
 	}
 	return connect.NewResponse(&authv1.WhoAmIResponse{Username: p.User, Roles: p.Roles}), nil
+}
+
+// ChangePassword implements AuthService.ChangePassword.
+func (s *AuthService) ChangePassword(ctx context.Context, req *connect.Request[authv1.ChangePasswordRequest]) (*connect.Response[authv1.ChangePasswordResponse], error) {
+	if _, ok := PrincipalFrom(ctx); !ok {
+		return nil, connect.NewError(connect.CodeUnauthenticated, errNoToken)
+	}
+	if s.Passwords == nil {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("the accounts of this server do not change their password over the API"))
+	}
+	ctx = WithRemoteAddr(ctx, RemoteHost(req.Peer().Addr))
+	if err := s.Passwords.ChangeOwnPassword(ctx, req.Msg.GetCurrentPassword(), req.Msg.GetNewPassword()); err != nil {
+		return nil, Error(s.Log, err)
+	}
+	return connect.NewResponse(&authv1.ChangePasswordResponse{}), nil
 }

@@ -60,9 +60,7 @@ func blacklistEntryToProto(st crm.Status, g *access.Grant) *crmv1.BlacklistEntry
 		Listed: st.Listed, Direct: st.Direct, Flags: int32(st.Flags), Threshold: int32(st.Threshold),
 		Policy: st.Policy.Proto(), Active: st.Active, Rejects: st.Rejects(), Reason: st.Reason, Windows: st.Windows,
 	}
-	if !g.Can(access.PhoneView) {
-		out.Number, out.NumberMasked = crm.MaskPhone(st.Number), true
-	}
+	out.Number, out.NumberMasked = phoneFor(g, st.Number)
 	if u := st.Unlisted; u != nil {
 		out.UnlistedBy, out.UnlistReason, out.UnlistTime = u.Actor, u.Reason, blacklistTS(u.At)
 	}

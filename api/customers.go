@@ -144,13 +144,6 @@ func (s *CustomerService) readerView(views replication.Tx, g *access.Grant) (cus
 	return customerView{g: g, defs: defs}, err
 }
 
-func showPhone(v string, masked bool) string {
-	if masked && v != "" {
-		return crm.MaskPhone(v)
-	}
-	return v
-}
-
 func (v customerView) proto(c *crm.Customer) *crmv1.Customer {
 	masked := v.masked(c)
 	out := &crmv1.Customer{

@@ -45,6 +45,10 @@ func Error(log *slog.Logger, err error) error {
 		code = connect.CodePermissionDenied
 	case errors.Is(err, fault.ErrUnauthenticated), errors.Is(err, auth.ErrBadToken):
 		code = connect.CodeUnauthenticated
+	case errors.Is(err, fault.ErrTooMany):
+		code = connect.CodeResourceExhausted
+	case errors.Is(err, fault.ErrPasswordChange):
+		code = connect.CodeFailedPrecondition
 	case errors.Is(err, context.Canceled):
 		code = connect.CodeCanceled
 	case errors.Is(err, context.DeadlineExceeded):

@@ -67,22 +67,10 @@ func (s *PickupService) now() time.Time {
 	return time.Now().In(s.loc())
 }
 
-// requireAny passes when the caller holds one of perms.
-func (s *PickupService) requireAny(ctx context.Context, perms ...access.Perm) (*access.Grant, error) {
-	var err error
-	for _, p := range perms {
-		var g *access.Grant
-		if g, err = Require(ctx, s.Grants, p); err == nil {
-			return g, nil
-		}
-	}
-	return nil, err
-}
-
 // reader checks that the caller may read pickups: own is the courier
 // whose pickups only they may read, "" when they may read all.
 func (s *PickupService) reader(ctx context.Context) (own string, err error) {
-	if _, err := s.requireAny(ctx, pickupReaders...); err == nil {
+	if _, err := RequireAny(ctx, s.Grants, pickupReaders...); err == nil {
 		return "", nil
 	}
 	g, err := Require(ctx, s.Grants, access.PickupCourier)
@@ -309,7 +297,7 @@ func (s *PickupService) UpdatePickup(ctx context.Context, req *connect.Request[p
 
 // Quote implements PickupService.Quote.
 func (s *PickupService) Quote(ctx context.Context, req *connect.Request[pickupv1.QuoteRequest]) (*connect.Response[pickupv1.PriceQuote], error) {
-	if _, err := s.requireAny(ctx, pickupReaders...); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, pickupReaders...); err != nil {
 		return nil, err
 	}
 	var out pickup.Breakdown
@@ -413,7 +401,7 @@ func (s *PickupService) Track(ctx context.Context, req *connect.Request[pickupv1
 
 // ListConflicts implements PickupService.ListConflicts.
 func (s *PickupService) ListConflicts(ctx context.Context, req *connect.Request[pickupv1.ListConflictsRequest]) (*connect.Response[pickupv1.ListConflictsResponse], error) {
-	if _, err := s.requireAny(ctx, pickupReaders...); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, pickupReaders...); err != nil {
 		return nil, err
 	}
 	branch := req.Msg.GetBranch()

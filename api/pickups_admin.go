@@ -48,7 +48,7 @@ func (s *PickupService) SetZone(ctx context.Context, req *connect.Request[pickup
 
 // ListZones implements PickupService.ListZones.
 func (s *PickupService) ListZones(ctx context.Context, _ *connect.Request[pickupv1.ListZonesRequest]) (*connect.Response[pickupv1.ListZonesResponse], error) {
-	if _, err := s.requireAny(ctx, pickupReaders...); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, pickupReaders...); err != nil {
 		return nil, err
 	}
 	resp := &pickupv1.ListZonesResponse{}
@@ -154,7 +154,7 @@ func (s *PickupService) assignWaiting(ctx context.Context, zones []string) error
 
 // ListCouriers implements PickupService.ListCouriers.
 func (s *PickupService) ListCouriers(ctx context.Context, req *connect.Request[pickupv1.ListCouriersRequest]) (*connect.Response[pickupv1.ListCouriersResponse], error) {
-	if _, err := s.requireAny(ctx, pickupReaders...); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, pickupReaders...); err != nil {
 		return nil, err
 	}
 	resp := &pickupv1.ListCouriersResponse{}
@@ -228,7 +228,7 @@ func (s *PickupService) SetRatePlan(ctx context.Context, req *connect.Request[pi
 
 // GetRatePlans implements PickupService.GetRatePlans.
 func (s *PickupService) GetRatePlans(ctx context.Context, req *connect.Request[pickupv1.GetRatePlansRequest]) (*connect.Response[pickupv1.GetRatePlansResponse], error) {
-	if _, err := s.requireAny(ctx, pickupReaders...); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, pickupReaders...); err != nil {
 		return nil, err
 	}
 	resp := &pickupv1.GetRatePlansResponse{}
@@ -328,7 +328,7 @@ func (s *PickupService) RecordPayment(ctx context.Context, req *connect.Request[
 
 // GetAccount implements PickupService.GetAccount.
 func (s *PickupService) GetAccount(ctx context.Context, req *connect.Request[pickupv1.GetAccountRequest]) (*connect.Response[pickupv1.Account], error) {
-	if _, err := s.requireAny(ctx, access.FinanceManage, access.Supervise); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, access.FinanceManage, access.Supervise); err != nil {
 		return nil, err
 	}
 	out, err := s.account(req.Msg.GetCustomer())
@@ -340,7 +340,7 @@ func (s *PickupService) GetAccount(ctx context.Context, req *connect.Request[pic
 
 // GetStatement implements PickupService.GetStatement.
 func (s *PickupService) GetStatement(ctx context.Context, req *connect.Request[pickupv1.GetStatementRequest]) (*connect.Response[pickupv1.Statement], error) {
-	if _, err := s.requireAny(ctx, access.FinanceManage, access.Supervise); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, access.FinanceManage, access.Supervise); err != nil {
 		return nil, err
 	}
 	month := req.Msg.GetMonth()
@@ -401,7 +401,7 @@ func (s *PickupService) period(from, to *timestamppb.Timestamp) (time.Time, time
 
 // CourierDay implements PickupService.CourierDay.
 func (s *PickupService) CourierDay(ctx context.Context, req *connect.Request[pickupv1.CourierDayRequest]) (*connect.Response[pickupv1.CourierDayResponse], error) {
-	if _, err := s.requireAny(ctx, pickupReaders...); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, pickupReaders...); err != nil {
 		return nil, err
 	}
 	branch, err := s.branch(req.Msg.GetBranch())
@@ -431,7 +431,7 @@ func (s *PickupService) CourierDay(ctx context.Context, req *connect.Request[pic
 
 // CustomerVolume implements PickupService.CustomerVolume.
 func (s *PickupService) CustomerVolume(ctx context.Context, req *connect.Request[pickupv1.CustomerVolumeRequest]) (*connect.Response[pickupv1.CustomerVolumeResponse], error) {
-	if _, err := s.requireAny(ctx, pickupReaders...); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, pickupReaders...); err != nil {
 		return nil, err
 	}
 	m := req.Msg
@@ -469,7 +469,7 @@ func countsToProto(cs []pickup.Count) []*pickupv1.Count {
 // GetSummary implements PickupService.GetSummary: every branch's
 // pickups as this replica holds them.
 func (s *PickupService) GetSummary(ctx context.Context, req *connect.Request[pickupv1.GetSummaryRequest]) (*connect.Response[pickupv1.Summary], error) {
-	if _, err := s.requireAny(ctx, pickupReaders...); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, pickupReaders...); err != nil {
 		return nil, err
 	}
 	m := req.Msg

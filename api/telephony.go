@@ -41,6 +41,11 @@ type Switch interface {
 // a node. Configuration, records and callbacks are served from the views
 // even when the node runs without SIP (Switch nil); agent and call
 // commands then fail with Unavailable.
+//
+// Configuration needs access.TelephonyAdmin (its lists access.Supervise
+// too); the agent's own calls, records and callbacks access.CallAgent;
+// everyone's access.Supervise. Every call checks the caller's permission
+// before it looks at the request.
 type TelephonyService struct {
 	Store    Store
 	Switch   Switch
@@ -60,25 +65,14 @@ func (s *TelephonyService) loc() *time.Location {
 	return s.Location
 }
 
-// requireAny passes when the caller holds one of perms.
-func (s *TelephonyService) requireAny(ctx context.Context, perms ...access.Perm) (*access.Grant, error) {
-	var err error
-	for _, p := range perms {
-		var g *access.Grant
-		if g, err = Require(ctx, s.Grants, p); err == nil {
-			return g, nil
-		}
+// agent is the verified user making the call, who must hold
+// access.CallAgent: agent commands act on the caller's own desk.
+func (s *TelephonyService) agent(ctx context.Context) (string, error) {
+	g, err := Require(ctx, s.Grants, access.CallAgent)
+	if err != nil {
+		return "", err
 	}
-	return nil, err
-}
-
-// caller is the verified user making the call.
-func (s *TelephonyService) caller(ctx context.Context) (string, error) {
-	p, ok := PrincipalFrom(ctx)
-	if !ok {
-		return "", connect.NewError(connect.CodeUnauthenticated, errNoToken)
-	}
-	return p.User, nil
+	return g.User, nil
 }
 
 // change runs a configuration command and tells the switch.
@@ -136,7 +130,7 @@ func (s *TelephonyService) DeleteExtension(ctx context.Context, req *connect.Req
 
 // ListExtensions implements TelephonyService.ListExtensions.
 func (s *TelephonyService) ListExtensions(ctx context.Context, _ *connect.Request[telv1.ListExtensionsRequest]) (*connect.Response[telv1.ListExtensionsResponse], error) {
-	if _, err := s.requireAny(ctx, access.TelephonyAdmin, access.Supervise); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, access.TelephonyAdmin, access.Supervise); err != nil {
 		return nil, err
 	}
 	var exts []telephony.Extension
@@ -313,7 +307,7 @@ func (s *TelephonyService) DeleteQueue(ctx context.Context, req *connect.Request
 
 // ListQueues implements TelephonyService.ListQueues.
 func (s *TelephonyService) ListQueues(ctx context.Context, _ *connect.Request[telv1.ListQueuesRequest]) (*connect.Response[telv1.ListQueuesResponse], error) {
-	if _, err := s.requireAny(ctx, access.TelephonyAdmin, access.Supervise); err != nil {
+	if _, err := RequireAny(ctx, s.Grants, access.TelephonyAdmin, access.Supervise); err != nil {
 		return nil, err
 	}
 	var qs []telephony.Queue

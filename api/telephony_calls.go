@@ -10,6 +10,7 @@ import (
 	"connectrpc.com/connect"
 
 	"branchline/access"
+	"branchline/crm"
 	"branchline/fault"
 	telv1 "branchline/gen/branchline/telephony/v1"
 	"branchline/replication"
@@ -22,9 +23,9 @@ func agentToProto(a pbx.AgentInfo) *telv1.Agent {
 		Since: ts(a.Since), Call: a.Call, Answered: int32(a.Answered), Registered: a.Registered}
 }
 
-// agentCmd runs fn for the calling user on the switch.
+// agentCmd runs fn for the calling agent on the switch.
 func (s *TelephonyService) agentCmd(ctx context.Context, fn func(user string) (pbx.AgentInfo, error)) (*connect.Response[telv1.Agent], error) {
-	user, err := s.caller(ctx)
+	user, err := s.agent(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +39,7 @@ func (s *TelephonyService) agentCmd(ctx context.Context, fn func(user string) (p
 	return connect.NewResponse(agentToProto(a)), nil
 }
 
-// AgentLogin implements TelephonyService.AgentLogin: any user, for
+// AgentLogin implements TelephonyService.AgentLogin: an agent, for
 // themselves, at an extension that is theirs or nobody's.
 func (s *TelephonyService) AgentLogin(ctx context.Context, req *connect.Request[telv1.AgentLoginRequest]) (*connect.Response[telv1.Agent], error) {
 	return s.agentCmd(ctx, func(user string) (pbx.AgentInfo, error) {
@@ -54,10 +55,10 @@ func (s *TelephonyService) AgentLogout(ctx context.Context, _ *connect.Request[t
 // SetAgentState implements TelephonyService.SetAgentState.
 func (s *TelephonyService) SetAgentState(ctx context.Context, req *connect.Request[telv1.SetAgentStateRequest]) (*connect.Response[telv1.Agent], error) {
 	reason := strings.TrimSpace(req.Msg.GetReason())
-	if len(reason) > 64 || strings.ContainsAny(reason, "\r\n\x00") {
-		return nil, Error(s.Log, fault.Invalidf("reason", "too_long", "at most 64 bytes on one line"))
-	}
 	return s.agentCmd(ctx, func(user string) (pbx.AgentInfo, error) {
+		if len(reason) > 64 || strings.ContainsAny(reason, "\r\n\x00") {
+			return pbx.AgentInfo{}, fault.Invalidf("reason", "too_long", "at most 64 bytes on one line")
+		}
 		return s.Switch.SetAgentState(user, telephony.AgentState(req.Msg.GetState()), reason)
 	})
 }
@@ -67,26 +68,95 @@ func (s *TelephonyService) GetAgent(ctx context.Context, _ *connect.Request[telv
 	return s.agentCmd(ctx, func(user string) (pbx.AgentInfo, error) { return s.Switch.Agent(user), nil })
 }
 
-// Dial implements TelephonyService.Dial (click-to-dial).
+// Dial implements TelephonyService.Dial (click-to-dial): the caller's
+// phone rings, then the number the request names.
 func (s *TelephonyService) Dial(ctx context.Context, req *connect.Request[telv1.DialRequest]) (*connect.Response[telv1.DialResponse], error) {
-	user, err := s.caller(ctx)
+	g, err := Require(ctx, s.Grants, access.CallAgent)
 	if err != nil {
 		return nil, err
 	}
 	if s.Switch == nil {
 		return nil, errNoSwitch
 	}
-	id, err := s.Switch.Dial(ctx, user, strings.TrimSpace(req.Msg.GetNumber()))
+	number, err := s.dialTarget(g, req.Msg)
+	if err != nil {
+		return nil, Error(s.Log, err)
+	}
+	id, err := s.Switch.Dial(ctx, g.User, number)
 	if err != nil {
 		return nil, Error(s.Log, err)
 	}
 	return connect.NewResponse(&telv1.DialResponse{Call: id}), nil
 }
 
-// ownCall checks that the caller may control call id: it is their call,
-// or they supervise.
+// dialTarget is the number a DialRequest names: the number given, or the
+// one of a callback, call record or customer that g's holder may see,
+// read on the server and never answered, so that an agent without the
+// phone permission calls back without learning the number.
+func (s *TelephonyService) dialTarget(g *access.Grant, m *telv1.DialRequest) (string, error) {
+	named := 0
+	for _, v := range []string{m.GetNumber(), m.GetCallback(), m.GetCallRecord(), m.GetCustomer()} {
+		if strings.TrimSpace(v) != "" {
+			named++
+		}
+	}
+	if named != 1 {
+		return "", fault.Invalidf("number", "one_target", "name exactly one of number, callback, call_record and customer")
+	}
+	if n := strings.TrimSpace(m.GetNumber()); n != "" {
+		return n, nil
+	}
+	supervisor := g.Can(access.Supervise)
+	return viewResult(s.Store, func(views replication.Tx) (string, error) {
+		switch {
+		case m.GetCallback() != "":
+			cb, err := telephony.GetCallback(views, m.GetCallback())
+			if err != nil {
+				return "", err
+			}
+			// What ListCallbacks shows an agent: the open ones and their own.
+			if !supervisor && cb.Agent != g.User && cb.Status == telephony.CallbackDone {
+				return "", fmt.Errorf("%w: callback %s is %s's", fault.ErrDenied, cb.ID, cb.Agent)
+			}
+			return cb.Number, nil
+		case m.GetCallRecord() != "":
+			r, err := telephony.GetRecord(views, m.GetCallRecord())
+			if err != nil {
+				return "", err
+			}
+			if !supervisor && r.Agent != g.User {
+				return "", fmt.Errorf("%w: call %s is not %s's", fault.ErrDenied, r.ID, g.User)
+			}
+			if r.Party() == "" {
+				return "", fault.Invalidf("call_record", "no_number", "an internal call has no outside number to call")
+			}
+			return r.Party(), nil
+		default:
+			id, err := customerIDOf("customer", m.GetCustomer())
+			if err != nil {
+				return "", err
+			}
+			if id, err = crm.Resolve(views, id); err != nil {
+				return "", err
+			}
+			c, err := scopedCustomer(views, g, access.CustomerRead, id)
+			if err != nil {
+				return "", err
+			}
+			for _, f := range []string{"mobile", "phone"} {
+				if v := c.Get(f); v != "" {
+					return crm.DialString(v), nil
+				}
+			}
+			return "", fault.Invalidf("customer", "no_number", "the customer has no phone number")
+		}
+	})
+}
+
+// ownCall checks that the caller may control call id: it is their call
+// and they take calls, or they supervise.
 func (s *TelephonyService) ownCall(ctx context.Context, id string) (string, error) {
-	user, err := s.caller(ctx)
+	g, err := RequireAny(ctx, s.Grants, access.CallAgent, access.Supervise)
 	if err != nil {
 		return "", err
 	}
@@ -97,13 +167,10 @@ func (s *TelephonyService) ownCall(ctx context.Context, id string) (string, erro
 	if !ok {
 		return "", Error(s.Log, fmt.Errorf("call %s: %w", id, fault.ErrNotFound))
 	}
-	if c.Agent == user {
-		return user, nil
+	if !(c.Agent == g.User && g.Can(access.CallAgent)) && !g.Can(access.Supervise) {
+		return "", connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%w: call %s is not %s's", fault.ErrDenied, id, g.User))
 	}
-	if _, err := Require(ctx, s.Grants, access.Supervise); err != nil {
-		return "", err
-	}
-	return user, nil
+	return g.User, nil
 }
 
 // Hangup implements TelephonyService.Hangup.
@@ -142,8 +209,10 @@ func (s *TelephonyService) Transfer(ctx context.Context, req *connect.Request[te
 	return connect.NewResponse(&telv1.TransferResponse{}), nil
 }
 
-func recordToProto(r *telephony.Record) *telv1.CallRecord {
-	return &telv1.CallRecord{Id: r.ID, SipCallId: r.SIPCallID, Direction: r.Direction, Caller: r.Caller, Did: r.DID,
+// recordToProto is r as g's holder may see it.
+func recordToProto(r *telephony.Record, g *access.Grant) *telv1.CallRecord {
+	caller, did, masked := callNumbers(g, r.Direction, r.Caller, r.DID)
+	return &telv1.CallRecord{Id: r.ID, SipCallId: r.SIPCallID, Direction: r.Direction, Caller: caller, Did: did, NumberMasked: masked,
 		Trunk: r.Trunk, Queue: r.Queue, FirstQueue: r.FirstQueue, Agent: r.Agent, Extension: r.Extension,
 		ArriveTime: ts(r.Arrive), RingTime: ts(r.Ring), AnswerTime: ts(r.Answer), EndTime: ts(r.End),
 		WaitSecs: secs(r.Wait()), TalkSecs: secs(r.Talk()), WrapUpSecs: secs(r.WrapUp),
@@ -161,16 +230,13 @@ func parsePageToken(tok string) (int64, string, error) {
 }
 
 // ListCallRecords implements TelephonyService.ListCallRecords: every
-// record for supervisors, the caller's own calls for anyone else.
+// record for supervisors, the caller's own calls for agents.
 func (s *TelephonyService) ListCallRecords(ctx context.Context, req *connect.Request[telv1.ListCallRecordsRequest]) (*connect.Response[telv1.ListCallRecordsResponse], error) {
-	user, err := s.caller(ctx)
+	g, err := RequireAny(ctx, s.Grants, access.CallAgent, access.Supervise)
 	if err != nil {
 		return nil, err
 	}
-	all := true
-	if _, err := Require(ctx, s.Grants, access.Supervise); err != nil {
-		all = false
-	}
+	user, all := g.User, g.Can(access.Supervise)
 	size, err := pageSize(req.Msg.GetPageSize(), 50)
 	if err != nil {
 		return nil, Error(s.Log, err)
@@ -204,7 +270,7 @@ func (s *TelephonyService) ListCallRecords(ctx context.Context, req *connect.Req
 				resp.NextPageToken = strconv.FormatInt(last.Arrive.UnixMilli(), 10) + "." + last.ID
 				return false
 			}
-			resp.Records = append(resp.Records, recordToProto(r))
+			resp.Records = append(resp.Records, recordToProto(r, g))
 			last = r
 			return true
 		})
@@ -215,23 +281,23 @@ func (s *TelephonyService) ListCallRecords(ctx context.Context, req *connect.Req
 	return connect.NewResponse(resp), nil
 }
 
-func callbackToProto(cb *telephony.Callback) *telv1.Callback {
-	return &telv1.Callback{Id: cb.ID, Number: cb.Number, Call: cb.Call, Queue: cb.Queue, Reason: cb.Reason,
+// callbackToProto is cb as g's holder may see it.
+func callbackToProto(cb *telephony.Callback, g *access.Grant) *telv1.Callback {
+	number, masked := phoneFor(g, cb.Number)
+	return &telv1.Callback{Id: cb.ID, Number: number, NumberMasked: masked, Call: cb.Call, Queue: cb.Queue, Reason: cb.Reason,
 		CreateTime: ts(cb.Created), Status: cb.Status, Agent: cb.Agent, AssignedBy: cb.AssignedBy,
 		DoneBy: cb.DoneBy, DoneTime: ts(cb.Done), Note: cb.Note, Conflict: cb.Conflict}
 }
 
 // ListCallbacks implements TelephonyService.ListCallbacks. Agents see
-// every open callback (to pick one up, on the desk) and their own.
+// every open callback (to pick one up, on the desk) and their own;
+// supervisors every one.
 func (s *TelephonyService) ListCallbacks(ctx context.Context, req *connect.Request[telv1.ListCallbacksRequest]) (*connect.Response[telv1.ListCallbacksResponse], error) {
-	user, err := s.caller(ctx)
+	g, err := RequireAny(ctx, s.Grants, access.CallAgent, access.Supervise)
 	if err != nil {
 		return nil, err
 	}
-	supervisor := true
-	if _, err := Require(ctx, s.Grants, access.Supervise); err != nil {
-		supervisor = false
-	}
+	user, supervisor := g.User, g.Can(access.Supervise)
 	status := req.Msg.GetStatus()
 	if status != "" && status != "open" && status != telephony.CallbackDone {
 		return nil, Error(s.Log, fault.Invalidf("status", "bad_status", "open, done or empty"))
@@ -261,13 +327,14 @@ func (s *TelephonyService) ListCallbacks(ctx context.Context, req *connect.Reque
 		case status == "open" && cb.Status == telephony.CallbackDone:
 		case status == telephony.CallbackDone && cb.Status != telephony.CallbackDone:
 		default:
-			resp.Callbacks = append(resp.Callbacks, callbackToProto(cb))
+			resp.Callbacks = append(resp.Callbacks, callbackToProto(cb, g))
 		}
 	}
 	return connect.NewResponse(resp), nil
 }
 
-func (s *TelephonyService) callback(id string) (*connect.Response[telv1.Callback], error) {
+// callback answers callback id as g's holder may see it.
+func (s *TelephonyService) callback(id string, g *access.Grant) (*connect.Response[telv1.Callback], error) {
 	var cb *telephony.Callback
 	if err := s.Store.View(func(views replication.Tx) error {
 		var err error
@@ -276,16 +343,17 @@ func (s *TelephonyService) callback(id string) (*connect.Response[telv1.Callback
 	}); err != nil {
 		return nil, Error(s.Log, err)
 	}
-	return connect.NewResponse(callbackToProto(cb)), nil
+	return connect.NewResponse(callbackToProto(cb, g)), nil
 }
 
-// AssignCallback implements TelephonyService.AssignCallback: to oneself,
-// or to anyone for supervisors.
+// AssignCallback implements TelephonyService.AssignCallback: to oneself
+// for agents, to anyone for supervisors.
 func (s *TelephonyService) AssignCallback(ctx context.Context, req *connect.Request[telv1.AssignCallbackRequest]) (*connect.Response[telv1.Callback], error) {
-	user, err := s.caller(ctx)
+	g, err := RequireAny(ctx, s.Grants, access.CallAgent, access.Supervise)
 	if err != nil {
 		return nil, err
 	}
+	user := g.User
 	agent := req.Msg.GetAgent()
 	if agent == "" {
 		agent = user
@@ -300,20 +368,17 @@ func (s *TelephonyService) AssignCallback(ctx context.Context, req *connect.Requ
 	}); err != nil {
 		return nil, Error(s.Log, err)
 	}
-	return s.callback(req.Msg.GetId())
+	return s.callback(req.Msg.GetId(), g)
 }
 
 // CompleteCallback implements TelephonyService.CompleteCallback: by the
 // agent it is assigned to (or anyone, when unassigned), or a supervisor.
 func (s *TelephonyService) CompleteCallback(ctx context.Context, req *connect.Request[telv1.CompleteCallbackRequest]) (*connect.Response[telv1.Callback], error) {
-	user, err := s.caller(ctx)
+	g, err := RequireAny(ctx, s.Grants, access.CallAgent, access.Supervise)
 	if err != nil {
 		return nil, err
 	}
-	supervisor := true
-	if _, err := Require(ctx, s.Grants, access.Supervise); err != nil {
-		supervisor = false
-	}
+	user, supervisor := g.User, g.Can(access.Supervise)
 	if _, err := s.Store.Exec(ctx, user, func(views replication.Tx) ([]replication.Draft, error) {
 		cb, err := telephony.GetCallback(views, req.Msg.GetId())
 		if err != nil {
@@ -326,7 +391,7 @@ func (s *TelephonyService) CompleteCallback(ctx context.Context, req *connect.Re
 	}); err != nil {
 		return nil, Error(s.Log, err)
 	}
-	return s.callback(req.Msg.GetId())
+	return s.callback(req.Msg.GetId(), g)
 }
 
 func kpisToProto(day string, k telephony.KPIs) *telv1.KPIs {
@@ -384,7 +449,8 @@ func (s *TelephonyService) GetKPIs(ctx context.Context, req *connect.Request[tel
 
 // GetBoard implements TelephonyService.GetBoard.
 func (s *TelephonyService) GetBoard(ctx context.Context, _ *connect.Request[telv1.GetBoardRequest]) (*connect.Response[telv1.Board], error) {
-	if _, err := Require(ctx, s.Grants, access.Supervise); err != nil {
+	g, err := Require(ctx, s.Grants, access.Supervise)
+	if err != nil {
 		return nil, err
 	}
 	if s.Switch == nil {
@@ -403,8 +469,9 @@ func (s *TelephonyService) GetBoard(ctx context.Context, _ *connect.Request[telv
 		resp.Agents = append(resp.Agents, agentToProto(a))
 	}
 	for _, c := range b.Calls {
-		resp.Calls = append(resp.Calls, &telv1.LiveCall{Id: c.ID, Caller: c.Caller, Did: c.DID, Queue: c.Queue, Agent: c.Agent,
-			State: c.State, ArriveTime: ts(c.Arrive), Priority: int32(c.Priority)})
+		caller, did, masked := callNumbers(g, c.Direction, c.Caller, c.DID)
+		resp.Calls = append(resp.Calls, &telv1.LiveCall{Id: c.ID, Caller: caller, Did: did, NumberMasked: masked, Queue: c.Queue,
+			Agent: c.Agent, State: c.State, ArriveTime: ts(c.Arrive), Priority: int32(c.Priority)})
 	}
 	return connect.NewResponse(resp), nil
 }

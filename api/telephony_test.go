@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"branchline/access"
 	"branchline/auth"
+	"branchline/crm"
 	"branchline/fault"
 	telv1 "branchline/gen/branchline/telephony/v1"
 	"branchline/replication"
@@ -37,6 +39,7 @@ type telStore struct {
 func newTelStore(t *testing.T) *telStore {
 	reg := replication.NewRegistry()
 	telephony.Register(reg)
+	crm.RegisterCustomers(reg)
 	m := reptest.NewMem()
 	v, err := replication.OpenViews(reg, m)
 	if err != nil {
@@ -82,13 +85,21 @@ func (s *telStore) View(fn func(views replication.Tx) error) error {
 	return fn(replication.ReadViews(s.m))
 }
 
-// telGrants: admin may do everything, sup supervises, others nothing.
+// telGrants: admin may do everything, sup supervises, agent1 and agent2
+// take calls, agent.phone too and sees phone numbers, agent.crm too and
+// reads customers, others nothing.
 func telGrants(_ context.Context, p *auth.Principal) (*access.Grant, error) {
 	switch p.User {
 	case "admin":
 		return access.Superuser(p.User), nil
 	case "sup":
 		return &access.Grant{User: p.User, Scopes: map[access.Perm]access.Scope{access.Supervise: access.ScopeAll}}, nil
+	case "agent1", "agent2":
+		return &access.Grant{User: p.User, Scopes: map[access.Perm]access.Scope{access.CallAgent: access.ScopeAll}}, nil
+	case "agent.phone":
+		return &access.Grant{User: p.User, Scopes: map[access.Perm]access.Scope{access.CallAgent: access.ScopeAll, access.PhoneView: access.ScopeOwn}}, nil
+	case "agent.crm":
+		return &access.Grant{User: p.User, Scopes: map[access.Perm]access.Scope{access.CallAgent: access.ScopeAll, access.CustomerRead: access.ScopeAll}}, nil
 	}
 	return &access.Grant{User: p.User}, nil
 }
@@ -106,8 +117,9 @@ func wantTelCode(t *testing.T, err error, code connect.Code) {
 
 // fakeSwitch records what the service asks of the switch.
 type fakeSwitch struct {
-	calls map[string]pbx.CallInfo
-	hung  []string
+	calls   map[string]pbx.CallInfo
+	hung    []string
+	dialled []string // "user number" of each Dial
 }
 
 func (f *fakeSwitch) Login(user, ext string, ready bool) (pbx.AgentInfo, error) {
@@ -124,6 +136,7 @@ func (f *fakeSwitch) SetAgentState(user string, st telephony.AgentState, reason 
 }
 func (f *fakeSwitch) Agent(user string) pbx.AgentInfo { return pbx.AgentInfo{User: user} }
 func (f *fakeSwitch) Dial(_ context.Context, user, number string) (string, error) {
+	f.dialled = append(f.dialled, user+" "+number)
 	return "01J0000000000000000000000A", nil
 }
 func (f *fakeSwitch) Hangup(_ context.Context, id, by string) error {
@@ -308,4 +321,139 @@ func TestTelephonyRecordsAndCallbacks(t *testing.T) {
 	}
 	_, err = s.CompleteCallback(asUser("agent1"), connect.NewRequest(&telv1.CompleteCallbackRequest{Id: cbID}))
 	wantTelCode(t, err, connect.CodeAlreadyExists)
+}
+
+// TestTelephonyMasksNumbers: callers without the phone permission see the
+// outside party's number of records, callbacks and live calls masked, and
+// still call it back by the record's or callback's id.
+func TestTelephonyMasksNumbers(t *testing.T) {
+	s, st := newTelService(t)
+	sw := &fakeSwitch{}
+	s.Switch = sw
+	ids := replication.NewIDs()
+	day := time.Now().Add(-time.Hour)
+	exec := func(d replication.Draft, err error) {
+		t.Helper()
+		if _, err := st.Exec(context.Background(), "", func(replication.Tx) ([]replication.Draft, error) { return one(d, err) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := &telephony.Record{ID: ids.New(day), Direction: telephony.Inbound, Caller: "13800138000", DID: "4000", Agent: "agent1",
+		Arrive: day, End: day.Add(time.Minute), Disposition: telephony.Answered, HangupBy: telephony.ByCaller}
+	out := &telephony.Record{ID: ids.New(day.Add(time.Second)), Direction: telephony.Outbound, Caller: "8001", DID: "13900139000", Agent: "agent2",
+		Arrive: day.Add(time.Second), End: day.Add(time.Minute), Disposition: telephony.Answered, HangupBy: telephony.ByAgent}
+	internal := &telephony.Record{ID: ids.New(day.Add(2 * time.Second)), Direction: telephony.Internal, Caller: "8001", DID: "8002", Agent: "agent1",
+		Arrive: day.Add(2 * time.Second), End: day.Add(time.Minute), Disposition: telephony.Answered, HangupBy: telephony.ByAgent}
+	for _, r := range []*telephony.Record{in, out, internal} {
+		exec(telephony.EndCall(r))
+	}
+	cbID := ids.New(day)
+	exec(telephony.CreateCallback(cbID, "13700137000", in.ID, "sales", telephony.ReasonAbandoned, day))
+	custID := ids.New(day)
+	exec(crm.CreateCustomer(replication.ReadViews(st.m), custID, map[string]string{"display_name": "上海回拨测试", "mobile": "13600136000"}))
+
+	// Records: the outside number masked, extensions and DIDs as they are.
+	span := &telv1.ListCallRecordsRequest{From: timestamppb.New(day.Add(-time.Hour)), To: timestamppb.New(day.Add(time.Hour))}
+	recs, err := s.ListCallRecords(asUser("sup"), connect.NewRequest(span))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*telv1.CallRecord{}
+	for _, r := range recs.Msg.GetRecords() {
+		byID[r.GetId()] = r
+	}
+	if r := byID[in.ID]; r.GetCaller() != "138****8000" || r.GetDid() != "4000" || !r.GetNumberMasked() {
+		t.Errorf("inbound record for a supervisor without the phone permission: %v", r)
+	}
+	if r := byID[out.ID]; r.GetCaller() != "8001" || r.GetDid() != "139****9000" || !r.GetNumberMasked() {
+		t.Errorf("outbound record: %v", r)
+	}
+	if r := byID[internal.ID]; r.GetCaller() != "8001" || r.GetDid() != "8002" || r.GetNumberMasked() {
+		t.Errorf("internal record: %v", r)
+	}
+	recs, err = s.ListCallRecords(asUser("admin"), connect.NewRequest(span))
+	if err != nil || len(recs.Msg.GetRecords()) != 3 || recs.Msg.GetRecords()[2].GetCaller() != "13800138000" {
+		t.Fatalf("records for the phone permission: %v, %v", recs, err)
+	}
+
+	// Callbacks, in lists and in answers to commands.
+	cbs, err := s.ListCallbacks(asUser("agent1"), connect.NewRequest(&telv1.ListCallbacksRequest{Status: "open"}))
+	if err != nil || len(cbs.Msg.GetCallbacks()) != 1 || cbs.Msg.GetCallbacks()[0].GetNumber() != "137****7000" || !cbs.Msg.GetCallbacks()[0].GetNumberMasked() {
+		t.Fatalf("open callbacks for agent1: %v, %v", cbs, err)
+	}
+	cbs, err = s.ListCallbacks(asUser("agent.phone"), connect.NewRequest(&telv1.ListCallbacksRequest{Status: "open"}))
+	if err != nil || cbs.Msg.GetCallbacks()[0].GetNumber() != "13700137000" || cbs.Msg.GetCallbacks()[0].GetNumberMasked() {
+		t.Fatalf("open callbacks for an agent with the phone permission: %v, %v", cbs, err)
+	}
+	cb, err := s.AssignCallback(asUser("agent1"), connect.NewRequest(&telv1.AssignCallbackRequest{Id: cbID}))
+	if err != nil || cb.Msg.GetNumber() != "137****7000" {
+		t.Fatalf("assigned callback: %v, %v", cb, err)
+	}
+
+	// Calling back by id dials the real number and answers none.
+	for _, c := range []struct {
+		name string
+		user string
+		req  *telv1.DialRequest
+		want string
+		code connect.Code
+	}{
+		{"callback", "agent1", &telv1.DialRequest{Callback: cbID}, "agent1 13700137000", 0},
+		{"own record", "agent1", &telv1.DialRequest{CallRecord: in.ID}, "agent1 13800138000", 0},
+		{"own outbound record", "agent2", &telv1.DialRequest{CallRecord: out.ID}, "agent2 13900139000", 0},
+		{"another's record", "agent2", &telv1.DialRequest{CallRecord: in.ID}, "", connect.CodePermissionDenied},
+		{"internal record", "agent1", &telv1.DialRequest{CallRecord: internal.ID}, "", connect.CodeInvalidArgument},
+		{"unknown callback", "agent1", &telv1.DialRequest{Callback: ids.New(day)}, "", connect.CodeNotFound},
+		{"two targets", "agent1", &telv1.DialRequest{Number: "13800138000", Callback: cbID}, "", connect.CodeInvalidArgument},
+		{"no target", "agent1", &telv1.DialRequest{}, "", connect.CodeInvalidArgument},
+		{"not an agent", "sup", &telv1.DialRequest{Callback: cbID}, "", connect.CodePermissionDenied},
+		{"customer", "agent.crm", &telv1.DialRequest{Customer: "customers/" + custID}, "agent.crm 13600136000", 0},
+		{"customer without reading customers", "agent1", &telv1.DialRequest{Customer: "customers/" + custID}, "", connect.CodePermissionDenied},
+		{"not a customer name", "agent.crm", &telv1.DialRequest{Customer: custID}, "", connect.CodeInvalidArgument},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sw.dialled = nil
+			resp, err := s.Dial(asUser(c.user), connect.NewRequest(c.req))
+			if c.code != 0 {
+				if connect.CodeOf(err) != c.code || len(sw.dialled) != 0 {
+					t.Fatalf("err %v, dialled %v; want %v and no call", err, sw.dialled, c.code)
+				}
+				return
+			}
+			if err != nil || len(sw.dialled) != 1 || sw.dialled[0] != c.want {
+				t.Fatalf("dialled %v (%v), want %q", sw.dialled, err, c.want)
+			}
+			if b, _ := proto.Marshal(resp.Msg); strings.Contains(string(b), strings.Fields(c.want)[1]) {
+				t.Fatalf("the answer carries the number: %v", resp.Msg)
+			}
+		})
+	}
+
+	// The live board.
+	sw.calls = nil
+	board := &boardSwitch{fakeSwitch: sw, calls: []pbx.CallInfo{
+		{ID: "c1", Direction: telephony.Inbound, Caller: "13800138000", DID: "4000", State: pbx.StateQueued},
+		{ID: "c2", Direction: telephony.Outbound, Caller: "8001", DID: "13900139000", State: pbx.StateDialing},
+	}}
+	s.Switch = board
+	b, err := s.GetBoard(asUser("sup"), connect.NewRequest(&telv1.GetBoardRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := b.Msg.GetCalls(); len(c) != 2 || c[0].GetCaller() != "138****8000" || c[0].GetDid() != "4000" || !c[0].GetNumberMasked() ||
+		c[1].GetCaller() != "8001" || c[1].GetDid() != "139****9000" {
+		t.Fatalf("live calls for a supervisor without the phone permission: %v", c)
+	}
+}
+
+// boardSwitch is a fakeSwitch with live calls on its board.
+type boardSwitch struct {
+	*fakeSwitch
+	calls []pbx.CallInfo
+}
+
+func (b *boardSwitch) Board() pbx.Board {
+	bd := b.fakeSwitch.Board()
+	bd.Calls = b.calls
+	return bd
 }

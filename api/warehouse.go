@@ -232,10 +232,12 @@ func (s *WarehouseService) SetLimit(ctx context.Context, req *connect.Request[wh
 // GetLimit implements WarehouseService.GetLimit.
 func (s *WarehouseService) GetLimit(ctx context.Context, req *connect.Request[whv1.GetLimitRequest]) (*connect.Response[whv1.Limit], error) {
 	wh, product := req.Msg.GetWarehouse(), req.Msg.GetProduct()
-	if !warehouse.ValidCode(wh) || !warehouse.ValidCode(product) {
-		return nil, Error(s.Log, fault.Invalidf("product", "bad_code", "warehouse %q, product %q: not codes", wh, product))
-	}
-	return readAs(ctx, s, func(views replication.Tx) (*whv1.Limit, error) { return limitPB(views, wh, product) })
+	return readAs(ctx, s, func(views replication.Tx) (*whv1.Limit, error) {
+		if !warehouse.ValidCode(wh) || !warehouse.ValidCode(product) {
+			return nil, fault.Invalidf("product", "bad_code", "warehouse %q, product %q: not codes", wh, product)
+		}
+		return limitPB(views, wh, product)
+	})
 }
 
 func limitPB(views replication.Tx, wh, product string) (*whv1.Limit, error) {

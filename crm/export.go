@@ -1,13 +1,12 @@
 package crm
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
-	"github.com/xuri/excelize/v2"
+	"branchline/sheet"
 )
 
 // MaxExportRows bounds one export.
@@ -57,74 +56,17 @@ func ExportRecord(c *Customer, defs []CustomField, masked bool) []string {
 	return append(row, c.Created.Time().In(exportZone).Format("2006-01-02 15:04"))
 }
 
-// WriteTable writes a header and rows as CSV (UTF-8 with a byte order
-// mark, which Excel needs to read Chinese) or as an XLSX workbook whose
-// cells are all text, so that numbers such as phone numbers and codes keep
-// their leading zeros and digits.
+// WriteTable writes a header and rows as CSV or XLSX (package sheet: no
+// cell is ever read as a formula, phone numbers and codes stay as written).
 func WriteTable(w io.Writer, format FileFormat, header []string, rows [][]string) error {
+	all := append([][]string{header}, rows...)
 	switch format {
 	case CSV:
-		if _, err := io.WriteString(w, "\ufeff"); err != nil {
-			return err
-		}
-		cw := csv.NewWriter(w)
-		for _, r := range append([][]string{header}, rows...) {
-			safe := make([]string, len(r))
-			for i, c := range r {
-				safe[i] = defuseFormula(c)
-			}
-			if err := cw.Write(safe); err != nil {
-				return err
-			}
-		}
-		cw.Flush()
-		return cw.Error()
+		return sheet.WriteCSV(w, all)
 	case XLSX:
-		x := excelize.NewFile()
-		defer x.Close()
-		const sheet = "Sheet1"
-		sw, err := x.NewStreamWriter(sheet)
-		if err != nil {
-			return err
-		}
-		for i, r := range append([][]string{header}, rows...) {
-			cells := make([]any, len(r))
-			for j, c := range r {
-				cells[j] = excelize.Cell{Value: c}
-			}
-			cell, err := excelize.CoordinatesToCellName(1, i+1)
-			if err != nil {
-				return err
-			}
-			if err := sw.SetRow(cell, cells); err != nil {
-				return fmt.Errorf("write row %d: %w", i+1, err)
-			}
-		}
-		if err := sw.Flush(); err != nil {
-			return err
-		}
-		_, err = x.WriteTo(w)
-		return err
+		return sheet.WriteXLSX(w, all)
 	}
 	return fmt.Errorf("export format %d: unknown", format)
-}
-
-// defuseFormula keeps spreadsheet programs from running a CSV cell as a
-// formula (CSV injection): text starting with =, @, a tab or CR, or with +
-// or - not followed by a digit, gets a leading apostrophe.
-func defuseFormula(c string) string {
-	if c == "" {
-		return c
-	}
-	switch c[0] {
-	case '=', '@', '\t', '\r':
-		return "'" + c
-	case '+', '-':
-		if len(c) == 1 || c[1] < '0' || c[1] > '9' {
-			return "'" + c
-		}
-	}
-	return c
 }
 
 // ExportFilename names an export file made at t.

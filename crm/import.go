@@ -16,6 +16,7 @@ import (
 
 	"branchline/fault"
 	"branchline/replication"
+	"branchline/sheet"
 )
 
 // FileFormat is the format of an imported or exported customer file.
@@ -119,7 +120,7 @@ func ParseImport(r io.Reader, format FileFormat, defs []CustomField) (*ImportFil
 		rec := ImportRecord{Line: line, Values: map[string]string{}}
 		for i, field := range f.Columns {
 			if field != "" && i < len(cells) {
-				rec.Values[field] = cells[i]
+				rec.Values[field] = sheet.Unescape(cells[i]) // our exports' "'+86 …" reads back as "+86 …"
 			}
 		}
 		f.Records = append(f.Records, rec)

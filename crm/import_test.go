@@ -177,7 +177,8 @@ func TestExportReadsBack(t *testing.T) {
 			if masked {
 				wantMobile = "138****5678"
 			}
-			if rec["display_name"] != "上海浦东速递有限公司" || rec["mobile"] != wantMobile || rec["custom.channel"] != "电话" {
+			if rec["display_name"] != "上海浦东速递有限公司" || rec["mobile"] != wantMobile || rec["custom.channel"] != "电话" ||
+				rec["note"] != "=cmd|' /C calc'!A0" {
 				t.Errorf("format %d masked %v read back %v", format, masked, rec)
 			}
 		}

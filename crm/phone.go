@@ -48,3 +48,15 @@ func FormatPhone(e164, region string) string {
 	}
 	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
 }
+
+// DialString is how a switch of the default region dials a stored E.164
+// number: the digits of its national form for a number of the region
+// (13800138000, 02155556666), as the trunks expect, and the E.164 form
+// for a number abroad.
+func DialString(e164 string) string {
+	n, err := phonenumbers.Parse(e164, DefaultRegion)
+	if err != nil || phonenumbers.GetRegionCodeForNumber(n) != DefaultRegion {
+		return e164
+	}
+	return digitsOf(phonenumbers.Format(n, phonenumbers.NATIONAL))
+}

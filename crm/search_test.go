@@ -220,3 +220,17 @@ func TestMaskPhone(t *testing.T) {
 		}
 	}
 }
+
+func TestDialString(t *testing.T) {
+	for in, want := range map[string]string{
+		"+8613812345678": "13812345678",
+		"+862162345678":  "02162345678",
+		"+8675512345678": "075512345678",
+		"+447911123456":  "+447911123456",
+		"13812345678":    "13812345678",
+	} {
+		if got := crm.DialString(in); got != want {
+			t.Errorf("DialString(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -26,6 +26,7 @@ import (
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	"branchline/gen/branchline/crm/v1/crmv1connect"
+	"branchline/internal/poll"
 )
 
 // binary is the branchline executable built once for all tests.
@@ -351,17 +352,7 @@ func customers(url, tok string) crmv1connect.CustomerServiceClient {
 // after timeout with cond's last error.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll.Until(t, timeout, what, cond)
 }
 
 // converged waits until every node has pushed everything and every replica

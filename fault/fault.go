@@ -43,6 +43,12 @@ var (
 	// ErrExhausted: a resource the write needs is used up (the data
 	// volume is full); retrying once it is freed succeeds.
 	ErrExhausted = errors.New("resource exhausted")
+	// ErrTooMany: the caller tried too often (guessing a password) and must
+	// wait before trying again; the wrapping text says how long.
+	ErrTooMany = errors.New("too many attempts")
+	// ErrPasswordChange: the caller must set a new password
+	// (must_change_password) before doing anything else.
+	ErrPasswordChange = errors.New("you must change your password before doing anything else")
 )
 
 // AsInvalid returns the *Invalid in err's chain, if any.

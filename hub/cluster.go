@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"branchline/access"
 	"branchline/api"
 	"branchline/auth"
 	"branchline/fault"
@@ -41,13 +42,17 @@ func (h *Hub) routes() (http.Handler, error) {
 		connect.WithReadMaxBytes(replication.MaxBatchBytes + (1 << 20)),
 	}
 	mux.Handle(replicationv1connect.NewReplicationServiceHandler(replicationService{h}, opts...))
-	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: directory{h}, Signer: h.signer, Log: h.log}, opts...))
+	// The cluster admin's password opens everything: guessing it over the
+	// API or the web pages is slowed down as a node slows its users'.
+	throttle := access.NewThrottle(access.ThrottleConfig{})
+	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: directory{h}, Signer: h.signer, Throttle: throttle, Log: h.log}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: h.status}, opts...))
 	mux.Handle(adminv1connect.NewClusterServiceHandler(clusterService{h}, opts...))
 	api.MountOps(mux, h.metrics, h.ready, h.cfg.MetricsToken)
 	ui, err := web.New(web.Config{
-		Site: h.cfg.ID, Login: directory{h}.Login, Sessions: web.NewMemorySessions(),
-		Grants: api.AdminGrants, Cluster: webCluster{h}, Log: h.log,
+		Site: h.cfg.ID, Login: directory{h}.Login, Throttle: throttle,
+		Sessions: web.SignedSessions{Key: h.clusterKey, Revocations: sessionRevocations{h}},
+		Grants:   api.AdminGrants, Cluster: webCluster{h}, Log: h.log,
 		// Head office manages the company-wide zones and tariffs here.
 		Pickups: &api.PickupService{Store: commandStore{h}, Grants: api.AdminGrants, IDs: replication.NewIDs(),
 			Node: replication.HubOrigin, Log: h.log},
@@ -101,14 +106,16 @@ func (h *Hub) ready() error {
 	return h.disk.Check()
 }
 
-// leaderOnly are the procedures that change the cluster's state: only the
-// leader can propose them, so other members pass them on.
+// leaderOnly are the procedures and pages that change the cluster's
+// state: only the leader can propose them, so other members pass them on.
+// Logging out of the pages revokes the session through Raft.
 var leaderOnly = map[string]bool{
 	replicationv1connect.ReplicationServicePushProcedure: true,
 	adminv1connect.ClusterServiceAddNodeProcedure:        true,
 	adminv1connect.ClusterServiceRemoveNodeProcedure:     true,
 	adminv1connect.ClusterServiceJoinProcedure:           true,
 	adminv1connect.ClusterServiceLeaveProcedure:          true,
+	"/logout": true,
 }
 
 // headOfficeCommand reports whether r is a head-office command of the
@@ -196,11 +203,37 @@ func (v verifier) Verify(tok string, now time.Time) (*auth.Principal, error) {
 }
 
 func (h *Hub) signer() (*auth.Signer, error) {
+	key, err := h.clusterKey()
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewSigner(key)
+}
+
+// clusterKey is the key every member holds once it has caught up: it signs
+// users' API tokens and, under a key of its own derived from it, the
+// hub pages' sessions.
+func (h *Hub) clusterKey() ([]byte, error) {
 	key, _, ok := h.fsm.Secret()
 	if !ok {
 		return nil, fmt.Errorf("%w: the cluster is not initialised yet", api.ErrUnavailable)
 	}
-	return auth.NewSigner(key)
+	return key, nil
+}
+
+// sessionRevocations keeps the hub pages' logged-out sessions in the state
+// machine (web.SignedSessions): a logout is committed through Raft, so
+// that every member, and every member to come, refuses the session.
+type sessionRevocations struct{ h *Hub }
+
+func (r sessionRevocations) Revoke(_ context.Context, idHash []byte, until time.Time) error {
+	_, err := r.h.apply(&hubv1.Command{Op: &hubv1.Command_RevokeSession{RevokeSession: &hubv1.RevokeSession{
+		IdHash: idHash, UntilMs: until.UnixMilli()}}})
+	return err
+}
+
+func (r sessionRevocations) Revoked(_ context.Context, idHash []byte) (bool, error) {
+	return r.h.fsm.SessionRevoked(idHash, time.Now())
 }
 
 // directory checks the cluster admin's password.

@@ -45,6 +45,7 @@ import (
 //	c \0 act \0 pos(8) idx(8)  capabilities activated after position pos (for the projection)
 //	fd \0 …                 decision views (replication.Views of the decision kinds)
 //	v \0, a \0, m \0, …     the projection: the views of every event (replication.Views)
+//	ws \0 id hash           a revoked web session: until when (ms, 8 bytes)
 var (
 	hubHLCKey    = replication.Key("c", "hubhlc")
 	activeKey    = replication.Key("c", "active")
@@ -58,6 +59,7 @@ var (
 	memberPrefix = replication.Prefix("mem")
 	adminKey     = replication.Key("c", "admin")
 	secretKey    = replication.Key("c", "secret")
+	revokedPrefix = replication.Prefix("ws")
 )
 
 func posKey(pos uint64) []byte {
@@ -69,6 +71,8 @@ func dedupKey(origin string, seq uint64) []byte {
 }
 
 func tokenKey(hash []byte) []byte { return replication.Key("t", string(hash)) }
+
+func revokedKey(idHash []byte) []byte { return replication.Key("ws", string(idHash)) }
 
 // NodeRecord is a registered node.
 type NodeRecord struct {
@@ -424,6 +428,8 @@ func (f *fsm) applyCommand(s *step, cmd *hubv1.Command) (any, error) {
 		return f.applyHubEvents(s, op.CommitEvents)
 	case *hubv1.Command_ActivateKinds:
 		return nil, f.activate(s, op.ActivateKinds.GetKinds())
+	case *hubv1.Command_RevokeSession:
+		return nil, applyRevokeSession(tx, op.RevokeSession, cmd.GetTimeMs())
 	case *hubv1.Command_InitCluster:
 		if _, err := tx.Get(secretKey); err == nil {
 			return nil, nil // first writer wins; later inits are no-ops
@@ -434,6 +440,52 @@ func (f *fsm) applyCommand(s *step, cmd *hubv1.Command) (any, error) {
 		return nil, tx.Set(secretKey, op.InitCluster.GetTokenSecret())
 	}
 	return errRejected{connect.CodeInvalidArgument, "unknown command"}, nil
+}
+
+// applyRevokeSession records a revoked web session and drops the
+// revocations of sessions expired by the command's time, which every
+// member applies alike: hub users log out rarely, and a revocation lives
+// no longer than a session, so the set stays small.
+func applyRevokeSession(tx replication.Tx, r *hubv1.RevokeSession, timeMs int64) error {
+	var expired [][]byte
+	err := tx.Scan(revokedPrefix, nil, func(k, v []byte) (bool, error) {
+		if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) <= timeMs {
+			expired = append(expired, bytes.Clone(k))
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range expired {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	if r.GetUntilMs() <= timeMs || len(r.GetIdHash()) == 0 {
+		return nil // expired already: nothing to refuse
+	}
+	return tx.Set(revokedKey(r.GetIdHash()), binary.BigEndian.AppendUint64(nil, uint64(r.GetUntilMs())))
+}
+
+// SessionRevoked reports whether the web session with id hash idHash was
+// revoked (and has not expired since).
+func (f *fsm) SessionRevoked(idHash []byte, now time.Time) (bool, error) {
+	var until int64
+	err := f.read(func(tx replication.Tx) error {
+		v, err := tx.Get(revokedKey(idHash))
+		if err != nil {
+			return err
+		}
+		if len(v) == 8 {
+			until = int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	if errors.Is(err, replication.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && until > now.UnixMilli(), err
 }
 
 // applyPush commits the new events of one origin. The batch is refused

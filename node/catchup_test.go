@@ -16,6 +16,7 @@ import (
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	"branchline/hub"
+	"branchline/internal/poll"
 	"branchline/node"
 	"branchline/replication"
 )
@@ -114,15 +115,5 @@ func TestCatchUpLargePull(t *testing.T) {
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll.Until(t, timeout, what, cond)
 }

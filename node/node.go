@@ -212,12 +212,15 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	}
 	throttle := access.NewThrottle(access.ThrottleConfig{})
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(api.RequireAuth(api.TokenVerifier{Store: n.store, Signed: signer}, api.PublicProcedures...)),
+		connect.WithInterceptors(api.RequireAuth(api.TokenVerifier{Store: n.store, Signed: signer}, api.PublicProcedures...),
+			api.RequirePasswordChanged(grants)),
 		connect.WithReadMaxBytes(1 << 20),
 	}
 	customers := &api.CustomerService{Store: n.store, IDs: ids, Log: n.log, Grants: grants, Auditor: auditor}
+	accessSvc := &api.AccessService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Throttle: throttle, Log: n.log}
 	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{
-		Dir: dir, Signer: func() (*auth.Signer, error) { return signer, nil }, Throttle: throttle, Audit: audit, Log: n.log,
+		Dir: dir, Signer: func() (*auth.Signer, error) { return signer, nil }, Throttle: throttle, Audit: audit,
+		Passwords: accessSvc, Log: n.log,
 	}, opts...))
 	// Imports carry files of up to crm.MaxImportBytes.
 	mux.Handle(crmv1connect.NewCustomerServiceHandler(customers, append(opts[:len(opts):len(opts)], connect.WithReadMaxBytes(crm.MaxImportBytes+(1<<20)))...))
@@ -237,12 +240,11 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	mux.Handle(pickupv1connect.NewPickupServiceHandler(pickups, opts...))
 	stock := &api.WarehouseService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Log: n.log}
 	mux.Handle(warehousev1connect.NewWarehouseServiceHandler(stock, opts...))
-	accessSvc := &api.AccessService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Log: n.log}
 	mux.Handle(accessv1connect.NewAccessServiceHandler(accessSvc, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status}, opts...))
 	api.MountOps(mux, n.metrics, n.ready, n.cfg.MetricsToken)
 	ui, err := web.New(web.Config{
-		Site: n.cfg.ID, Login: dir.Login, Throttle: throttle, Audit: audit, Sessions: newSessions(n.store.DB(), n.store.Disk()),
+		Site: n.cfg.ID, Login: dir.Login, Throttle: throttle, Audit: audit, Sessions: web.StoredSessions(newSessions(n.store.DB(), n.store.Disk())),
 		Grants: grants, Customers: customers, Access: accessSvc, Blacklist: blacklist, Members: members, Telephony: tel.service,
 		Pickups: pickups, Warehouse: stock, Broker: n.broker, Log: n.log, Alerts: n.alerts,
 	})

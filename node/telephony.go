@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -55,7 +56,8 @@ func (n *Node) startTelephony(cfg TelephonyConfig, grants api.Grants) (*telephon
 	srv, err := pbx.Start(pbx.Config{
 		UDPAddr: cfg.SIPAddr, TCPAddr: cfg.SIPAddr, Host: cfg.SIPHost, Store: n.store, Log: n.log,
 		Location: cfg.Location, Blacklist: n.blacklisted, Priority: n.callerPriority,
-		OnRing: n.screenPop, OnAgent: n.agentChanged,
+		OnRing:  func(agent string, c pbx.CallInfo) { n.screenPop(svc, agent, c) },
+		OnAgent: n.agentChanged,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sip: %w", err)
@@ -131,41 +133,17 @@ func (n *Node) callerPriority(number string) int {
 	return prio
 }
 
-// popCustomer is a customer in a screen pop.
-type popCustomer struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Level       string `json:"level,omitempty"`
-	CreditLevel string `json:"credit_level,omitempty"`
-	CreditLimit string `json:"credit_limit,omitempty"`
-}
-
 // screenPop is the switch's ring hook: the agent's browsers get the call
 // and the caller's customer cards at once, over SSE ("user:<agent>",
-// event "call.ring"); unknown numbers come with no customers, for the
-// new-customer form.
-func (n *Node) screenPop(agent string, c pbx.CallInfo) {
-	pop := struct {
-		Call      string        `json:"call"`
-		Caller    string        `json:"caller"`
-		Name      string        `json:"caller_name,omitempty"`
-		DID       string        `json:"did"`
-		Queue     string        `json:"queue,omitempty"`
-		Extension string        `json:"extension"`
-		Warned    bool          `json:"blacklist_warning"`
-		VIP       int           `json:"priority"`
-		At        time.Time     `json:"at"`
-		Customers []popCustomer `json:"customers"`
-	}{Call: c.ID, Caller: c.Caller, Name: c.CallerName, DID: c.DID, Queue: c.Queue, Extension: c.Extension,
-		Warned: c.Warned, VIP: c.Priority, At: time.Now(), Customers: []popCustomer{}}
-	_ = n.store.View(func(views replication.Tx) error {
-		cs, err := crm.LookupByPhone(views, c.Caller)
-		for _, cu := range cs {
-			pop.Customers = append(pop.Customers, popCustomer{ID: cu.ID, Name: cu.Get("display_name"),
-				Level: cu.Get("level"), CreditLevel: cu.Get("credit_level"), CreditLimit: cu.Get("credit_limit")})
-		}
-		return err
-	}) // a number that does not parse pops as unknown
+// event "call.ring"), as the agent may see them (api.ScreenPop); unknown
+// numbers come with no customers, for the new-customer form.
+func (n *Node) screenPop(svc *api.TelephonyService, agent string, c pbx.CallInfo) {
+	ctx := api.WithPrincipal(context.Background(), principalOf(agent))
+	pop, err := svc.ScreenPop(ctx, c, time.Now())
+	if err != nil {
+		n.log.Warn("screen pop", "agent", agent, "call", c.ID, "err", err)
+		return
+	}
 	b, err := json.Marshal(pop)
 	if err != nil {
 		n.log.Error("screen pop", "err", err)

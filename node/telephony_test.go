@@ -9,10 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"branchline/api"
+	"branchline/auth"
 	"branchline/crm"
+	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/replication"
 	"branchline/telephony/pbx"
 	"branchline/views"
@@ -21,8 +24,9 @@ import (
 
 // TestTelephonyHooks runs the switch's hooks on a real node store: the
 // screen pop carries the caller's customer card to the agent's SSE topic,
-// an unknown number pops with no customer, and the blacklist hook reads
-// the CRM's policy.
+// with the number masked for an agent without the phone permission; an
+// unknown number pops with no customer, and the blacklist hook reads the
+// CRM's policy.
 func TestTelephonyHooks(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store, err := OpenStore(StoreConfig{Dir: t.TempDir(), ID: "sh-pudong", Registry: views.Registry(), Log: log, Observer: Observer{}})
@@ -46,23 +50,52 @@ func TestTelephonyHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	events, done := n.broker.Subscribe("user:zhang")
-	defer done()
-	n.screenPop("zhang", pbx.CallInfo{ID: "c1", Caller: "13800138000", DID: "4000", Queue: "sales"})
-	n.screenPop("zhang", pbx.CallInfo{ID: "c2", Caller: "anonymous"})
+	// Two agents: zhang may not see phone numbers, wang may.
+	ids := replication.NewIDs()
+	accessSvc := &api.AccessService{Store: store, Grants: api.AdminGrants, IDs: ids, Node: "sh-pudong", Log: log}
+	admin := api.WithPrincipal(ctx, &auth.Principal{User: "admin", Roles: []string{auth.RoleAdmin}})
+	for user, perms := range map[string][]string{"zhang": {"call.agent", "customer.read"}, "wang": {"call.agent", "customer.read", "customer.phone"}} {
+		var ps []*accessv1.Permission
+		for _, p := range perms {
+			ps = append(ps, &accessv1.Permission{Permission: p, Scope: accessv1.Scope_SCOPE_ALL})
+		}
+		role, err := accessSvc.CreateRole(admin, connect.NewRequest(&accessv1.CreateRoleRequest{Role: &accessv1.Role{DisplayName: user, Permissions: ps}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := accessSvc.CreateUser(admin, connect.NewRequest(&accessv1.CreateUserRequest{User: &accessv1.User{Username: user, DisplayName: user}, Password: "agent-password"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := accessSvc.AssignRole(admin, connect.NewRequest(&accessv1.AssignRoleRequest{User: u.Msg.GetName(), Role: role.Msg.GetName()})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := &api.TelephonyService{Store: store, Grants: api.AccessGrants(store, nil), Log: log}
+
 	for i, want := range []struct {
-		call, customer string
-	}{{"c1", id}, {"c2", ""}} {
+		agent, call, caller, shown, customer string
+	}{
+		{"zhang", "c1", "13800138000", "138****8000", id},
+		{"zhang", "c2", "anonymous", "", ""},
+		{"wang", "c3", "13800138000", "13800138000", id},
+	} {
+		events, done := n.broker.Subscribe("user:" + want.agent)
+		n.screenPop(svc, want.agent, pbx.CallInfo{ID: want.call, Direction: "inbound", Caller: want.caller, DID: "4000", Queue: "sales"})
 		select {
 		case ev := <-events:
 			var pop struct {
 				Call      string `json:"call"`
+				Caller    string `json:"caller"`
 				Customers []struct {
 					ID, Name, Level string
 				} `json:"customers"`
 			}
 			if ev.Name != "call.ring" || json.Unmarshal([]byte(ev.Data), &pop) != nil || pop.Call != want.call {
 				t.Fatalf("pop %d = %+v", i, ev)
+			}
+			if want.shown != "" && pop.Caller != want.shown || strings.Contains(ev.Data, "13800138000") != (want.shown == want.caller) {
+				t.Fatalf("pop %d for %s shows the caller as %q: %s", i, want.agent, pop.Caller, ev.Data)
 			}
 			if want.customer == "" && len(pop.Customers) != 0 ||
 				want.customer != "" && (len(pop.Customers) != 1 || pop.Customers[0].ID != want.customer || pop.Customers[0].Name != "上海申通") {
@@ -71,6 +104,7 @@ func TestTelephonyHooks(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("no screen pop %d", i)
 		}
+		done()
 	}
 	if reject, _ := n.blacklisted("13900000666"); !reject {
 		t.Fatal("a listed number with the reject policy is not rejected")

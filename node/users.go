@@ -7,6 +7,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"branchline/access"
 	"branchline/auth"
 )
 
@@ -97,4 +98,15 @@ func (d directory) Login(_ context.Context, user, password string) (*auth.Princi
 		return nil, auth.ErrBadCredentials
 	}
 	return &auth.Principal{User: user, Roles: []string{auth.RoleAdmin}}, nil
+}
+
+// principalOf is who user is when the node acts for them without a login
+// of theirs at hand (the switch's hooks): a reserved name is a local
+// account, which is an administrator (directory.Login), and any other
+// name a replicated user, whose grant comes from their roles.
+func principalOf(user string) *auth.Principal {
+	if access.Reserved(user) {
+		return &auth.Principal{User: user, Roles: []string{auth.RoleAdmin}}
+	}
+	return &auth.Principal{User: user}
 }

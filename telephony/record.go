@@ -111,6 +111,23 @@ func (r *Record) DispositionIn(queue string) Disposition {
 	return r.Disposition
 }
 
+// Party is the number of a call's party outside: the caller of an
+// inbound call, the number dialled (its did) of an outbound one; "" for an
+// internal call, whose parties are both extensions. It is what calling
+// back dials, and what readers who may not see phone numbers see masked.
+func Party(direction, caller, did string) string {
+	switch direction {
+	case Inbound:
+		return caller
+	case Outbound:
+		return did
+	}
+	return ""
+}
+
+// Party is the number of the call's party outside (Party).
+func (r *Record) Party() string { return Party(r.Direction, r.Caller, r.DID) }
+
 // CallEntity is the entity of call record id.
 func CallEntity(id string) string { return "call/" + id }
 

@@ -29,6 +29,13 @@ var adCSRFRe = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
 func newAdminClient(t *testing.T, base, user, pw string) *adminClient {
 	t.Helper()
+	return signedIn(t, base, user, pw, "/admin/users")
+}
+
+// loginClient is a cookie-keeping client that has opened the login page,
+// and the login form's token.
+func loginClient(t *testing.T, base string) (*adminClient, string) {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &adminClient{t: t, base: base, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	_, body := c.get("/login")
@@ -36,13 +43,21 @@ func newAdminClient(t *testing.T, base, user, pw string) *adminClient {
 	if m == nil {
 		t.Fatal("no CSRF token on the login page")
 	}
-	c.csrf = m[1]
-	if code, _ := c.post("/login", url.Values{"username": {user}, "password": {pw}}); code != http.StatusSeeOther {
-		t.Fatalf("login as %s: status %d", user, code)
+	return c, m[1]
+}
+
+// signedIn is a client logged in as user, holding the session's token
+// from page.
+func signedIn(t *testing.T, base, user, pw, page string) *adminClient {
+	t.Helper()
+	c, tok := loginClient(t, base)
+	if code, body := c.postRaw("/login", url.Values{"username": {user}, "password": {pw}, "_csrf": {tok}}); code != http.StatusSeeOther {
+		t.Fatalf("login as %s: status %d; %s", user, code, pageMessages(body))
 	}
-	_, body = c.get("/admin/users")
-	if m = adCSRFRe.FindStringSubmatch(body); m == nil {
-		t.Fatal("no CSRF token on /admin/users")
+	_, body := c.get(page)
+	m := adCSRFRe.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF token on %s", page)
 	}
 	c.csrf = m[1]
 	return c

@@ -119,38 +119,39 @@ func tail(s string) string {
 	return s
 }
 
-// TestBrowserDeskScreenPop: a customer's call, placed by a sipp UAC from
-// the trunk, rings the agent's sipp phone, and the agent's desk in
-// Chromium pops the caller's customer card while it rings.
-func TestBrowserDeskScreenPop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser and sipp test; skipped with -short")
-	}
-	if _, err := exec.LookPath("sipp"); err != nil {
-		t.Skip("sipp not installed (apt-get install sip-tester)")
-	}
+// startSIPNode starts a node whose switch listens on a free loopback UDP
+// port, and returns it with the switch's address.
+func startSIPNode(t *testing.T, id string) (*node.Node, string) {
+	t.Helper()
 	sipAddr := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
-	n, err := node.Start(node.Config{ID: "br-desk", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: webPassword,
+	n, err := node.Start(node.Config{ID: id, DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: webPassword,
 		Telephony: node.TelephonyConfig{SIPAddr: sipAddr}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
+	return n, sipAddr
+}
 
-	// Configure the switch as the administrator, over Connect.
-	ctx := context.Background()
-	hc := api.NewHTTPClient()
-	lr, err := authv1connect.NewAuthServiceClient(hc, n.URL()).Login(ctx,
+// adminBearer logs the node's administrator in over the API.
+func adminBearer(t *testing.T, base string) connect.ClientOption {
+	t.Helper()
+	lr, err := authv1connect.NewAuthServiceClient(api.NewHTTPClient(), base).Login(context.Background(),
 		connect.NewRequest(&authv1.LoginRequest{Username: "admin", Password: webPassword}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bearer := api.WithBearer(lr.Msg.GetToken())
-	tel := telephonyv1connect.NewTelephonyServiceClient(hc, n.URL(), bearer)
-	const ext, extPW, did, caller = "8001", "pw-8001-secret", "4000", "13800138000"
-	const customer = "上海来电测试贸易有限公司"
+	return api.WithBearer(lr.Msg.GetToken())
+}
+
+// setUpQueue configures, as the administrator, extension ext (password
+// extPW) for user, a trunk from loopback for did, and the queue "sales"
+// of did with user as its member.
+func setUpQueue(t *testing.T, tel telephonyv1connect.TelephonyServiceClient, user, ext, extPW, did string) {
+	t.Helper()
+	ctx := context.Background()
 	if _, err := tel.SetExtension(ctx, connect.NewRequest(&telv1.SetExtensionRequest{
-		Extension: &telv1.Extension{Number: ext, User: "admin", DisplayName: "Admin"}, Password: extPW})); err != nil {
+		Extension: &telv1.Extension{Number: ext, User: user, DisplayName: user}, Password: extPW})); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tel.SetTrunk(ctx, connect.NewRequest(&telv1.SetTrunkRequest{
@@ -162,9 +163,40 @@ func TestBrowserDeskScreenPop(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := tel.AddQueueMember(ctx, connect.NewRequest(&telv1.AddQueueMemberRequest{
-		Queue: "sales", Member: &telv1.Member{User: "admin", Priority: 1}})); err != nil {
+		Queue: "sales", Member: &telv1.Member{User: user, Priority: 1}})); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// registerPhone starts the agent's phone: a sipp UAS that rings for 3 s,
+// then answers one call, registered for ext with its digest credentials.
+func registerPhone(t *testing.T, sipAddr, ext, extPW string) *sippRun {
+	t.Helper()
+	phonePort := freeUDPPort(t)
+	phone := startSipp(t, sipAddr, "agent_slow.xml", nil, "-i", "127.0.0.1", "-p", strconv.Itoa(phonePort), "-m", "1")
+	startSipp(t, sipAddr, "register.xml", map[string]string{"CODE": "200"}, "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
+		"-m", "1", "-s", ext, "-au", ext, "-ap", extPW, "-key", "contact_port", strconv.Itoa(phonePort), "-key", "expires", "3600").
+		wait(t, 20*time.Second)
+	return phone
+}
+
+// TestBrowserDeskScreenPop: a customer's call, placed by a sipp UAC from
+// the trunk, rings the agent's sipp phone, and the agent's desk in
+// Chromium pops the caller's customer card while it rings.
+func TestBrowserDeskScreenPop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser and sipp test; skipped with -short")
+	}
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Skip("sipp not installed (apt-get install sip-tester)")
+	}
+	n, sipAddr := startSIPNode(t, "br-desk")
+	ctx := context.Background()
+	hc := api.NewHTTPClient()
+	bearer := adminBearer(t, n.URL())
+	const ext, extPW, did, caller = "8001", "pw-8001-secret", "4000", "13800138000"
+	const customer = "上海来电测试贸易有限公司"
+	setUpQueue(t, telephonyv1connect.NewTelephonyServiceClient(hc, n.URL(), bearer), "admin", ext, extPW, did)
 	cust := crmv1connect.NewCustomerServiceClient(hc, n.URL(), bearer)
 	cr, err := cust.CreateCustomer(ctx, connect.NewRequest(&crmv1.CreateCustomerRequest{
 		Customer: &crmv1.Customer{DisplayName: customer, Mobile: caller}, AllowDuplicate: true}))
@@ -173,13 +205,7 @@ func TestBrowserDeskScreenPop(t *testing.T) {
 	}
 	custID := strings.TrimPrefix(cr.Msg.GetName(), "customers/")
 
-	// The agent's phone: a sipp UAS that rings for 3 s, then answers,
-	// registered for the extension with its digest credentials.
-	phonePort := freeUDPPort(t)
-	phone := startSipp(t, sipAddr, "agent_slow.xml", nil, "-i", "127.0.0.1", "-p", strconv.Itoa(phonePort), "-m", "1")
-	startSipp(t, sipAddr, "register.xml", map[string]string{"CODE": "200"}, "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
-		"-m", "1", "-s", ext, "-au", ext, "-ap", extPW, "-key", "contact_port", strconv.Itoa(phonePort), "-key", "expires", "3600").
-		wait(t, 20*time.Second)
+	phone := registerPhone(t, sipAddr, ext, extPW)
 
 	// The agent opens the desk, logs in to the extension and is ready.
 	bctx := browser(t, 1366, 900)
@@ -263,13 +289,7 @@ func TestBrowserSupervisor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test; skipped with -short")
 	}
-	sipAddr := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
-	n, err := node.Start(node.Config{ID: "br-sup", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: webPassword,
-		Telephony: node.TelephonyConfig{SIPAddr: sipAddr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
+	n, _ := startSIPNode(t, "br-sup")
 	bctx := browser(t, 1366, 900)
 	login(t, bctx, n.URL(), "admin", webPassword)
 	var kpis string

@@ -11,23 +11,23 @@ import (
 	telv1 "branchline/gen/branchline/telephony/v1"
 )
 
-// deskRoutes registers the agent desk (any signed-in user, for
-// themselves) and the supervisor page (call.supervise). Both call the
-// TelephonyService in process as the signed-in user; without it (a hub,
-// or a node built without telephony) they are not served.
+// deskRoutes registers the agent desk (call.agent, for themselves) and the
+// supervisor page (call.supervise). Both call the TelephonyService in
+// process as the signed-in user; without it (a hub, or a node built
+// without telephony) they are not served.
 func (s *Server) deskRoutes() {
 	if s.cfg.Telephony == nil {
 		return
 	}
-	s.getPage("/desk", s.desk)
-	s.postAction("/desk/login", s.deskLogin)
-	s.postAction("/desk/state", s.deskState)
-	s.postAction("/desk/logout", s.deskLogout)
-	s.postAction("/desk/hangup", s.deskHangup)
-	s.postAction("/desk/hold", s.deskHold)
-	s.postAction("/desk/transfer", s.deskTransfer)
-	s.postAction("/desk/dial", s.deskDial)
-	s.postAction("/desk/callbacks/{id}/done", s.deskCallbackDone)
+	s.getPage("/desk", s.desk, access.CallAgent)
+	s.postAction("/desk/login", s.deskLogin, access.CallAgent)
+	s.postAction("/desk/state", s.deskState, access.CallAgent)
+	s.postAction("/desk/logout", s.deskLogout, access.CallAgent)
+	s.postAction("/desk/hangup", s.deskHangup, access.CallAgent)
+	s.postAction("/desk/hold", s.deskHold, access.CallAgent)
+	s.postAction("/desk/transfer", s.deskTransfer, access.CallAgent)
+	s.postAction("/desk/dial", s.deskDial, access.CallAgent)
+	s.postAction("/desk/callbacks/{id}/done", s.deskCallbackDone, access.CallAgent)
 	s.getPage("/supervisor", s.supervisor, access.Supervise)
 }
 
@@ -183,14 +183,23 @@ func (s *Server) deskTransfer(w http.ResponseWriter, r *http.Request) {
 	s.deskDone(w, r, p, err, p.T("desk.transferred", target))
 }
 
+// deskDial places a click-to-dial call to a typed number, or to the
+// number of a callback, call record or customer, which the server looks up
+// so that an agent who may not see phone numbers calls without learning
+// them (the callbacks list and the customer card post those).
 func (s *Server) deskDial(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.deskForm(w, r)
 	if !ok {
 		return
 	}
-	number := strings.TrimSpace(p.Value("number"))
-	_, err := s.cfg.Telephony.Dial(apiCtx(r), connect.NewRequest(&telv1.DialRequest{Number: number}))
-	s.deskDone(w, r, p, err, p.T("desk.dialing", number))
+	req := &telv1.DialRequest{Number: strings.TrimSpace(p.Value("number")), Callback: p.Value("callback"),
+		CallRecord: p.Value("call_record"), Customer: p.Value("customer")}
+	_, err := s.cfg.Telephony.Dial(apiCtx(r), connect.NewRequest(req))
+	msg := p.T("desk.dialing_back")
+	if req.Number != "" {
+		msg = p.T("desk.dialing", req.Number)
+	}
+	s.deskDone(w, r, p, err, msg)
 }
 
 func (s *Server) deskCallbackDone(w http.ResponseWriter, r *http.Request) {

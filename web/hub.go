@@ -154,18 +154,17 @@ func (s *Server) clusterPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "cluster", http.StatusOK, p)
 }
 
-// MemorySessions keeps sessions in memory: for hub members, whose durable
-// store is the replicated state machine. A member's restart logs its web
-// users out.
+// MemorySessions is a SessionStore in memory, for tests of the pages:
+// sessions end with the process.
 type MemorySessions struct {
 	mu sync.Mutex
 	m  map[string]Session
 }
 
-// NewMemorySessions returns an empty session store.
-func NewMemorySessions() *MemorySessions { return &MemorySessions{m: map[string]Session{}} }
+// NewMemorySessions returns sessions kept in an empty MemorySessions.
+func NewMemorySessions() Sessions { return StoredSessions(&MemorySessions{m: map[string]Session{}}) }
 
-// Put implements Sessions.
+// Put implements SessionStore.
 func (m *MemorySessions) Put(_ context.Context, hash []byte, s Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -179,7 +178,7 @@ func (m *MemorySessions) Put(_ context.Context, hash []byte, s Session) error {
 	return nil
 }
 
-// Get implements Sessions.
+// Get implements SessionStore.
 func (m *MemorySessions) Get(_ context.Context, hash []byte) (Session, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -190,7 +189,7 @@ func (m *MemorySessions) Get(_ context.Context, hash []byte) (Session, error) {
 	return s, nil
 }
 
-// Delete implements Sessions.
+// Delete implements SessionStore.
 func (m *MemorySessions) Delete(_ context.Context, hash []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/csv"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"branchline/access"
 	"branchline/crm/pickup"
 	"branchline/replication"
+	"branchline/sheet"
 )
 
 // The head office dashboard on the hub: pickups across all branches for a
@@ -250,12 +250,7 @@ func (s *Server) hubPickupsCSV(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="pickups-%s-%s-by-%s.csv"`, d.From, d.To, by))
 	w.Header().Set("Cache-Control", "no-store")
-	// A byte order mark, so that spreadsheet programs read UTF-8.
-	if _, err := w.Write([]byte("\uFEFF")); err != nil {
-		return
-	}
-	cw := csv.NewWriter(w)
-	if err := cw.WriteAll(rows); err != nil {
+	if err := sheet.WriteCSV(w, rows); err != nil {
 		s.cfg.Log.Debug("pickups csv: write", "err", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"branchline/access"
 	"branchline/api"
@@ -171,6 +172,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /lang", s.setLang)
 	s.mux.Handle("POST /logout", s.auth(s.csrf(http.HandlerFunc(s.logout))))
 	s.mux.Handle("GET /events", s.auth(http.HandlerFunc(s.events)))
+	s.passwordRoutes()
 	if s.cfg.Cluster != nil {
 		s.hubRoutes()
 		s.hubPickupRoutes()
@@ -207,19 +209,29 @@ func sessionFrom(ctx context.Context) *reqSession {
 	return s
 }
 
+// session returns the live session the request's cookie names, and the
+// cookie's value (the session's id).
+func (s *Server) session(r *http.Request) (Session, string, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return Session{}, "", ErrNoSession
+	}
+	sess, err := s.cfg.Sessions.Get(r.Context(), c.Value)
+	if err != nil {
+		return Session{}, "", err
+	}
+	if time.Now().After(sess.Expires) {
+		return Session{}, "", ErrNoSession
+	}
+	return sess, c.Value, nil
+}
+
 // auth lets requests with a live session through, carrying the session and
 // the caller's principal (as the API interceptor would), and sends others
 // to the login page.
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(sessionCookie)
-		var sess Session
-		if err == nil {
-			sess, err = s.cfg.Sessions.Get(r.Context(), hashID(c.Value))
-		}
-		if err == nil && time.Now().After(sess.Expires) {
-			err = ErrNoSession
-		}
+		sess, id, err := s.session(r)
 		if err != nil {
 			if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/events") && !strings.HasPrefix(r.URL.Path, "/ui/") {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
@@ -233,30 +245,54 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		g, err := s.cfg.Grants(ctx, p)
 		if err != nil {
 			// The account was disabled or removed since login.
-			s.cfg.Sessions.Delete(ctx, hashID(c.Value))
+			s.cfg.Sessions.Delete(ctx, id)
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		rs := &reqSession{Session: sess, id: c.Value, grant: g}
+		if g.MustChangePassword && !passwordChangePaths[r.URL.Path] {
+			// Nothing else until the user has set a new password.
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/password", http.StatusSeeOther)
+				return
+			}
+			http.Error(w, s.cat.T(langOf(r), "error.must_change_password"), http.StatusForbidden)
+			return
+		}
+		rs := &reqSession{Session: sess, id: id, grant: g}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, sessionKey{}, rs)))
 	})
 }
+
+// passwordChangePaths are what a user who must change their password may
+// still reach: the page that changes it, and logging out.
+var passwordChangePaths = map[string]bool{"/password": true, "/logout": true}
 
 // csrf refuses state-changing requests without the session's token in the
 // form or the X-CSRF-Token header (synchronizer token pattern).
 func (s *Server) csrf(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess := sessionFrom(r.Context())
-		tok := r.Header.Get(csrfHeader)
-		if tok == "" {
-			tok = formValue(r, csrfField)
-		}
-		if sess == nil || !sameToken(tok, sess.CSRF) {
-			http.Error(w, "invalid or missing CSRF token; reload the page and try again", http.StatusForbidden)
+		if sess == nil || !sameToken(submittedToken(r), sess.CSRF) {
+			s.refuseCSRF(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// submittedToken is the CSRF token a request carries, in the X-CSRF-Token
+// header or the form.
+func submittedToken(r *http.Request) string {
+	if tok := r.Header.Get(csrfHeader); tok != "" {
+		return tok
+	}
+	return formValue(r, csrfField)
+}
+
+// refuseCSRF answers a post that does not carry its page's token: it
+// changes nothing, and tells the user, in their language, what to do.
+func (s *Server) refuseCSRF(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, s.cat.T(langOf(r), "error.csrf"), http.StatusForbidden)
 }
 
 // errDeniedPage is shown to users whose grant lacks a page's permission.
@@ -299,6 +335,8 @@ type Page struct {
 	Pickups bool
 	// Stock is set when the node serves the warehouse pages.
 	Stock bool
+	// Telephony is set when the node serves the agent desk.
+	Telephony bool
 	// Alerts are the site's current alerts, translated.
 	Alerts []string
 	cat    catalog
@@ -329,7 +367,7 @@ func (p *Page) Value(field string) string { return p.Form.Get(field) }
 func (p *Page) Langs() []string { return Langs }
 
 func (s *Server) page(r *http.Request, active, titleKey string) *Page {
-	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, Hub: s.cfg.Cluster != nil, Pickups: s.cfg.Pickups != nil, Stock: s.cfg.Warehouse != nil, cat: s.cat}
+	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, Hub: s.cfg.Cluster != nil, Pickups: s.cfg.Pickups != nil, Stock: s.cfg.Warehouse != nil, Telephony: s.cfg.Telephony != nil, cat: s.cat}
 	p.Title = p.T(titleKey)
 	if s.cfg.Alerts != nil {
 		for _, a := range s.cfg.Alerts() {
@@ -394,6 +432,21 @@ func redirectWarn(w http.ResponseWriter, r *http.Request, to, flash, warn string
 	redirect(w, r, to, flash)
 }
 
+// pageFailures are the kinds of failure (package fault) a page shows with
+// a message of its own, and the status it answers with.
+var pageFailures = []struct {
+	err    error
+	key    string
+	status int
+}{
+	{fault.ErrDenied, "error.denied", http.StatusForbidden},
+	{fault.ErrNotFound, "error.not_found", http.StatusNotFound},
+	{fault.ErrConflict, "error.conflict", http.StatusConflict},
+	{fault.ErrTooMany, "error.too_many", http.StatusTooManyRequests},
+	{fault.ErrPasswordChange, "error.must_change_password", http.StatusForbidden},
+	{fault.ErrExhausted, "error.disk_full", http.StatusInsufficientStorage},
+}
+
 // failed fills p with err's message: a field's message for invalid input,
 // a page-level message otherwise. It returns the HTTP status to answer.
 func (s *Server) failed(p *Page, err error) int {
@@ -402,19 +455,11 @@ func (s *Server) failed(p *Page, err error) int {
 		p.Errors[""] = p.T("form.fix_errors")
 		return http.StatusUnprocessableEntity
 	}
-	switch {
-	case errors.Is(err, fault.ErrDenied):
-		p.Errors[""] = p.T("error.denied")
-		return http.StatusForbidden
-	case errors.Is(err, fault.ErrNotFound):
-		p.Errors[""] = p.T("error.not_found")
-		return http.StatusNotFound
-	case errors.Is(err, fault.ErrConflict):
-		p.Errors[""] = p.T("error.conflict")
-		return http.StatusConflict
-	case errors.Is(err, fault.ErrExhausted):
-		p.Errors[""] = p.T("error.disk_full")
-		return http.StatusInsufficientStorage
+	for _, f := range pageFailures {
+		if errors.Is(err, f.err) {
+			p.Errors[""] = p.T(f.key)
+			return f.status
+		}
 	}
 	s.cfg.Log.Error("web", "err", err)
 	p.Errors[""] = p.T("error.internal")
@@ -438,27 +483,32 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "login", http.StatusOK, p)
 }
 
+// safeNext returns next when it is a path on this site, and "/" otherwise,
+// so that a link cannot send a user from a login or a language switch to
+// another site. Browsers ignore tabs and line breaks inside URLs and read
+// a backslash as a slash, so "/\t/evil.example" would be "//evil.example":
+// any control character, space or backslash is refused.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
 		return "/"
 	}
 	return next
 }
 
-func remoteHost(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
-	}
-	return host
-}
+// remoteHost is the client's address, as the API records its callers'.
+func remoteHost(r *http.Request) string { return api.RemoteHost(r.RemoteAddr) }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	p := s.page(r, "", "login.title")
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	c, err := r.Cookie(preCSRFCookie)
 	if err != nil || !sameToken(r.PostFormValue(csrfField), c.Value) {
-		http.Error(w, "invalid or missing CSRF token; reload the page and try again", http.StatusForbidden)
+		s.refuseCSRF(w, r)
 		return
 	}
 	user, pw := strings.TrimSpace(r.PostFormValue("username")), r.PostFormValue("password")
@@ -494,9 +544,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, "login", s.failed(p, err), p)
 		return
 	}
-	id := randomToken()
 	sess := Session{User: principal.User, Roles: principal.Roles, CSRF: randomToken(), Created: now, Expires: now.Add(SessionTTL), Remote: remote}
-	if err := s.cfg.Sessions.Put(r.Context(), hashID(id), sess); err != nil {
+	id, err := s.cfg.Sessions.New(r.Context(), sess)
+	if err != nil {
 		s.render(w, r, "login", s.failed(p, err), p)
 		return
 	}
@@ -509,7 +559,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
-	if err := s.cfg.Sessions.Delete(r.Context(), hashID(sess.id)); err != nil {
+	if err := s.cfg.Sessions.Delete(r.Context(), sess.id); err != nil {
 		s.cfg.Log.Error("logout", "err", err)
 	}
 	setCookie(w, r, sessionCookie, "", -1)
@@ -518,16 +568,25 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
+// setLang sets the language cookie and goes back to the page the switch
+// was on. Like every post it needs its page's token: the session's, or,
+// on the login page, the login form's double-submit cookie.
 func (s *Server) setLang(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	tok := submittedToken(r)
+	sess, _, err := s.session(r)
+	pre, perr := r.Cookie(preCSRFCookie)
+	if !(err == nil && sameToken(tok, sess.CSRF)) && !(perr == nil && sameToken(tok, pre.Value)) {
+		s.refuseCSRF(w, r)
+		return
+	}
 	lang := r.PostFormValue("lang")
 	for _, l := range Langs {
 		if l == lang {
 			setCookie(w, r, "lang", l, 365*24*time.Hour)
 		}
 	}
-	back := r.PostFormValue("next")
-	http.Redirect(w, r, safeNext(back), http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
 // events streams the user's live events (screen pop, agent state) and,

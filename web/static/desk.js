@@ -14,12 +14,13 @@
     return e;
   };
   // Agents who book pickups get a 叫件 link for each caller: to the form
-  // with the customer's sender details, or the caller's number.
+  // with the customer's sender details, or the caller's number (none when
+  // the agent may not see it: the pop then carries it masked).
   var canBook = desk.hasAttribute("data-book");
   var book = function (id, param, value) {
     var b = el("a", "button primary pop-book", t("book"));
     if (id) b.id = id;
-    b.href = "/pickups/new?" + param + "=" + encodeURIComponent(value);
+    b.href = "/pickups/new" + (param ? "?" + param + "=" + encodeURIComponent(value) : "");
     return b;
   };
   var pair = function (dl, label, value) {
@@ -52,9 +53,9 @@
       pop.appendChild(el("p", "warning", t("unknown")));
       var a = el("a", "button primary", t("new"));
       a.id = "pop-new";
-      a.href = "/customers/new?mobile=" + encodeURIComponent(c.caller || "");
+      a.href = "/customers/new" + (c.caller_masked ? "" : "?mobile=" + encodeURIComponent(c.caller || ""));
       pop.appendChild(a);
-      if (canBook) pop.appendChild(book("pop-book", "phone", c.caller || ""));
+      if (canBook) pop.appendChild(c.caller_masked ? book("pop-book") : book("pop-book", "phone", c.caller || ""));
     }
     cs.forEach(function (cu) {
       var card = el("div", "pop-customer");

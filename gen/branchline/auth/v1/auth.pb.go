@@ -217,6 +217,95 @@ func (x *WhoAmIResponse) GetRoles() []string {
 	return nil
 }
 
+type ChangePasswordRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	CurrentPassword string                 `protobuf:"bytes,1,opt,name=current_password,json=currentPassword,proto3" json:"current_password,omitempty"`
+	// NewPassword has at least 8 characters and differs from the current.
+	NewPassword   string `protobuf:"bytes,2,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePasswordRequest) Reset() {
+	*x = ChangePasswordRequest{}
+	mi := &file_branchline_auth_v1_auth_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePasswordRequest) ProtoMessage() {}
+
+func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_auth_v1_auth_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
+func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_auth_v1_auth_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ChangePasswordRequest) GetCurrentPassword() string {
+	if x != nil {
+		return x.CurrentPassword
+	}
+	return ""
+}
+
+func (x *ChangePasswordRequest) GetNewPassword() string {
+	if x != nil {
+		return x.NewPassword
+	}
+	return ""
+}
+
+type ChangePasswordResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePasswordResponse) Reset() {
+	*x = ChangePasswordResponse{}
+	mi := &file_branchline_auth_v1_auth_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePasswordResponse) ProtoMessage() {}
+
+func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_auth_v1_auth_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
+func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_auth_v1_auth_proto_rawDescGZIP(), []int{5}
+}
+
 var File_branchline_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_branchline_auth_v1_auth_proto_rawDesc = "" +
@@ -232,10 +321,15 @@ const file_branchline_auth_v1_auth_proto_rawDesc = "" +
 	"\rWhoAmIRequest\"B\n" +
 	"\x0eWhoAmIResponse\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12\x14\n" +
-	"\x05roles\x18\x02 \x03(\tR\x05roles2\xac\x01\n" +
+	"\x05roles\x18\x02 \x03(\tR\x05roles\"e\n" +
+	"\x15ChangePasswordRequest\x12)\n" +
+	"\x10current_password\x18\x01 \x01(\tR\x0fcurrentPassword\x12!\n" +
+	"\fnew_password\x18\x02 \x01(\tR\vnewPassword\"\x18\n" +
+	"\x16ChangePasswordResponse2\x95\x02\n" +
 	"\vAuthService\x12L\n" +
 	"\x05Login\x12 .branchline.auth.v1.LoginRequest\x1a!.branchline.auth.v1.LoginResponse\x12O\n" +
-	"\x06WhoAmI\x12!.branchline.auth.v1.WhoAmIRequest\x1a\".branchline.auth.v1.WhoAmIResponseB\xb7\x01\n" +
+	"\x06WhoAmI\x12!.branchline.auth.v1.WhoAmIRequest\x1a\".branchline.auth.v1.WhoAmIResponse\x12g\n" +
+	"\x0eChangePassword\x12).branchline.auth.v1.ChangePasswordRequest\x1a*.branchline.auth.v1.ChangePasswordResponseB\xb7\x01\n" +
 	"\x16com.branchline.auth.v1B\tAuthProtoP\x01Z(branchline/gen/branchline/auth/v1;authv1\xa2\x02\x03BAX\xaa\x02\x12Branchline.Auth.V1\xca\x02\x12Branchline\\Auth\\V1\xe2\x02\x1eBranchline\\Auth\\V1\\GPBMetadata\xea\x02\x14Branchline::Auth::V1b\x06proto3"
 
 var (
@@ -250,22 +344,26 @@ func file_branchline_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_branchline_auth_v1_auth_proto_rawDescData
 }
 
-var file_branchline_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_branchline_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_branchline_auth_v1_auth_proto_goTypes = []any{
-	(*LoginRequest)(nil),          // 0: branchline.auth.v1.LoginRequest
-	(*LoginResponse)(nil),         // 1: branchline.auth.v1.LoginResponse
-	(*WhoAmIRequest)(nil),         // 2: branchline.auth.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),        // 3: branchline.auth.v1.WhoAmIResponse
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*LoginRequest)(nil),           // 0: branchline.auth.v1.LoginRequest
+	(*LoginResponse)(nil),          // 1: branchline.auth.v1.LoginResponse
+	(*WhoAmIRequest)(nil),          // 2: branchline.auth.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),         // 3: branchline.auth.v1.WhoAmIResponse
+	(*ChangePasswordRequest)(nil),  // 4: branchline.auth.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil), // 5: branchline.auth.v1.ChangePasswordResponse
+	(*timestamppb.Timestamp)(nil),  // 6: google.protobuf.Timestamp
 }
 var file_branchline_auth_v1_auth_proto_depIdxs = []int32{
-	4, // 0: branchline.auth.v1.LoginResponse.expire_time:type_name -> google.protobuf.Timestamp
+	6, // 0: branchline.auth.v1.LoginResponse.expire_time:type_name -> google.protobuf.Timestamp
 	0, // 1: branchline.auth.v1.AuthService.Login:input_type -> branchline.auth.v1.LoginRequest
 	2, // 2: branchline.auth.v1.AuthService.WhoAmI:input_type -> branchline.auth.v1.WhoAmIRequest
-	1, // 3: branchline.auth.v1.AuthService.Login:output_type -> branchline.auth.v1.LoginResponse
-	3, // 4: branchline.auth.v1.AuthService.WhoAmI:output_type -> branchline.auth.v1.WhoAmIResponse
-	3, // [3:5] is the sub-list for method output_type
-	1, // [1:3] is the sub-list for method input_type
+	4, // 3: branchline.auth.v1.AuthService.ChangePassword:input_type -> branchline.auth.v1.ChangePasswordRequest
+	1, // 4: branchline.auth.v1.AuthService.Login:output_type -> branchline.auth.v1.LoginResponse
+	3, // 5: branchline.auth.v1.AuthService.WhoAmI:output_type -> branchline.auth.v1.WhoAmIResponse
+	5, // 6: branchline.auth.v1.AuthService.ChangePassword:output_type -> branchline.auth.v1.ChangePasswordResponse
+	4, // [4:7] is the sub-list for method output_type
+	1, // [1:4] is the sub-list for method input_type
 	1, // [1:1] is the sub-list for extension type_name
 	1, // [1:1] is the sub-list for extension extendee
 	0, // [0:1] is the sub-list for field type_name
@@ -282,7 +380,7 @@ func file_branchline_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_auth_v1_auth_proto_rawDesc), len(file_branchline_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,6 +42,7 @@ type Command struct {
 	//	*Command_RunTask
 	//	*Command_ActivateKinds
 	//	*Command_CommitEvents
+	//	*Command_RevokeSession
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -172,6 +173,15 @@ func (x *Command) GetCommitEvents() *CommitEvents {
 	return nil
 }
 
+func (x *Command) GetRevokeSession() *RevokeSession {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RevokeSession); ok {
+			return x.RevokeSession
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -212,6 +222,10 @@ type Command_CommitEvents struct {
 	CommitEvents *CommitEvents `protobuf:"bytes,10,opt,name=commit_events,json=commitEvents,proto3,oneof"`
 }
 
+type Command_RevokeSession struct {
+	RevokeSession *RevokeSession `protobuf:"bytes,11,opt,name=revoke_session,json=revokeSession,proto3,oneof"`
+}
+
 func (*Command_Push) isCommand_Op() {}
 
 func (*Command_AddNode) isCommand_Op() {}
@@ -229,6 +243,8 @@ func (*Command_RunTask) isCommand_Op() {}
 func (*Command_ActivateKinds) isCommand_Op() {}
 
 func (*Command_CommitEvents) isCommand_Op() {}
+
+func (*Command_RevokeSession) isCommand_Op() {}
 
 // Push commits events of one origin.
 type Push struct {
@@ -830,6 +846,62 @@ func (x *CommitEventsResult) GetEvents() []*v1.Committed {
 	return nil
 }
 
+// RevokeSession ends a web session of the hub's pages everywhere: every
+// member refuses its cookie from then on. The session is kept as the
+// SHA-256 of its cookie until it would have expired anyway; revocations
+// past that are dropped as later ones are committed.
+type RevokeSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	IdHash        []byte                 `protobuf:"bytes,1,opt,name=id_hash,json=idHash,proto3" json:"id_hash,omitempty"`
+	UntilMs       int64                  `protobuf:"varint,2,opt,name=until_ms,json=untilMs,proto3" json:"until_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeSession) Reset() {
+	*x = RevokeSession{}
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeSession) ProtoMessage() {}
+
+func (x *RevokeSession) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeSession.ProtoReflect.Descriptor instead.
+func (*RevokeSession) Descriptor() ([]byte, []int) {
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RevokeSession) GetIdHash() []byte {
+	if x != nil {
+		return x.IdHash
+	}
+	return nil
+}
+
+func (x *RevokeSession) GetUntilMs() int64 {
+	if x != nil {
+		return x.UntilMs
+	}
+	return 0
+}
+
 // PushResult is what the state machine answers to a Push.
 type PushResult struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -848,7 +920,7 @@ type PushResult struct {
 
 func (x *PushResult) Reset() {
 	*x = PushResult{}
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[12]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +932,7 @@ func (x *PushResult) String() string {
 func (*PushResult) ProtoMessage() {}
 
 func (x *PushResult) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_hub_v1_command_proto_msgTypes[12]
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +945,7 @@ func (x *PushResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushResult.ProtoReflect.Descriptor instead.
 func (*PushResult) Descriptor() ([]byte, []int) {
-	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{12}
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PushResult) GetDurableSeq() uint64 {
@@ -908,7 +980,7 @@ var File_branchline_hub_v1_command_proto protoreflect.FileDescriptor
 
 const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"\x1fbranchline/hub/v1/command.proto\x12\x11branchline.hub.v1\x1a+branchline/replication/v1/replication.proto\"\xea\x04\n" +
+	"\x1fbranchline/hub/v1/command.proto\x12\x11branchline.hub.v1\x1a+branchline/replication/v1/replication.proto\"\xb5\x05\n" +
 	"\aCommand\x12\x17\n" +
 	"\atime_ms\x18\x01 \x01(\x03R\x06timeMs\x12-\n" +
 	"\x04push\x18\x02 \x01(\v2\x17.branchline.hub.v1.PushH\x00R\x04push\x127\n" +
@@ -922,7 +994,8 @@ const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\brun_task\x18\b \x01(\v2\x1a.branchline.hub.v1.RunTaskH\x00R\arunTask\x12I\n" +
 	"\x0eactivate_kinds\x18\t \x01(\v2 .branchline.hub.v1.ActivateKindsH\x00R\ractivateKinds\x12F\n" +
 	"\rcommit_events\x18\n" +
-	" \x01(\v2\x1f.branchline.hub.v1.CommitEventsH\x00R\fcommitEventsB\x04\n" +
+	" \x01(\v2\x1f.branchline.hub.v1.CommitEventsH\x00R\fcommitEvents\x12I\n" +
+	"\x0erevoke_session\x18\v \x01(\v2 .branchline.hub.v1.RevokeSessionH\x00R\rrevokeSessionB\x04\n" +
 	"\x02op\"|\n" +
 	"\x04Push\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x128\n" +
@@ -958,7 +1031,10 @@ const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\x06entity\x18\x02 \x01(\tR\x06entity\x12\x12\n" +
 	"\x04body\x18\x03 \x01(\fR\x04body\"R\n" +
 	"\x12CommitEventsResult\x12<\n" +
-	"\x06events\x18\x01 \x03(\v2$.branchline.replication.v1.CommittedR\x06events\"\x97\x01\n" +
+	"\x06events\x18\x01 \x03(\v2$.branchline.replication.v1.CommittedR\x06events\"C\n" +
+	"\rRevokeSession\x12\x17\n" +
+	"\aid_hash\x18\x01 \x01(\fR\x06idHash\x12\x19\n" +
+	"\buntil_ms\x18\x02 \x01(\x03R\auntilMs\"\x97\x01\n" +
 	"\n" +
 	"PushResult\x12\x1f\n" +
 	"\vdurable_seq\x18\x01 \x01(\x04R\n" +
@@ -980,7 +1056,7 @@ func file_branchline_hub_v1_command_proto_rawDescGZIP() []byte {
 	return file_branchline_hub_v1_command_proto_rawDescData
 }
 
-var file_branchline_hub_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_branchline_hub_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_branchline_hub_v1_command_proto_goTypes = []any{
 	(*Command)(nil),            // 0: branchline.hub.v1.Command
 	(*Push)(nil),               // 1: branchline.hub.v1.Push
@@ -994,9 +1070,10 @@ var file_branchline_hub_v1_command_proto_goTypes = []any{
 	(*CommitEvents)(nil),       // 9: branchline.hub.v1.CommitEvents
 	(*Draft)(nil),              // 10: branchline.hub.v1.Draft
 	(*CommitEventsResult)(nil), // 11: branchline.hub.v1.CommitEventsResult
-	(*PushResult)(nil),         // 12: branchline.hub.v1.PushResult
-	(*v1.Event)(nil),           // 13: branchline.replication.v1.Event
-	(*v1.Committed)(nil),       // 14: branchline.replication.v1.Committed
+	(*RevokeSession)(nil),      // 12: branchline.hub.v1.RevokeSession
+	(*PushResult)(nil),         // 13: branchline.hub.v1.PushResult
+	(*v1.Event)(nil),           // 14: branchline.replication.v1.Event
+	(*v1.Committed)(nil),       // 15: branchline.replication.v1.Committed
 }
 var file_branchline_hub_v1_command_proto_depIdxs = []int32{
 	1,  // 0: branchline.hub.v1.Command.push:type_name -> branchline.hub.v1.Push
@@ -1008,14 +1085,15 @@ var file_branchline_hub_v1_command_proto_depIdxs = []int32{
 	8,  // 6: branchline.hub.v1.Command.run_task:type_name -> branchline.hub.v1.RunTask
 	5,  // 7: branchline.hub.v1.Command.activate_kinds:type_name -> branchline.hub.v1.ActivateKinds
 	9,  // 8: branchline.hub.v1.Command.commit_events:type_name -> branchline.hub.v1.CommitEvents
-	13, // 9: branchline.hub.v1.Push.events:type_name -> branchline.replication.v1.Event
-	10, // 10: branchline.hub.v1.CommitEvents.drafts:type_name -> branchline.hub.v1.Draft
-	14, // 11: branchline.hub.v1.CommitEventsResult.events:type_name -> branchline.replication.v1.Committed
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	12, // 9: branchline.hub.v1.Command.revoke_session:type_name -> branchline.hub.v1.RevokeSession
+	14, // 10: branchline.hub.v1.Push.events:type_name -> branchline.replication.v1.Event
+	10, // 11: branchline.hub.v1.CommitEvents.drafts:type_name -> branchline.hub.v1.Draft
+	15, // 12: branchline.hub.v1.CommitEventsResult.events:type_name -> branchline.replication.v1.Committed
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_branchline_hub_v1_command_proto_init() }
@@ -1033,6 +1111,7 @@ func file_branchline_hub_v1_command_proto_init() {
 		(*Command_RunTask)(nil),
 		(*Command_ActivateKinds)(nil),
 		(*Command_CommitEvents)(nil),
+		(*Command_RevokeSession)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1040,7 +1119,7 @@ func file_branchline_hub_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_hub_v1_command_proto_rawDesc), len(file_branchline_hub_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1506,10 +1506,21 @@ func (*GetAgentRequest) Descriptor() ([]byte, []int) {
 	return file_branchline_telephony_v1_telephony_proto_rawDescGZIP(), []int{26}
 }
 
+// DialRequest names whom to call: exactly one of its fields.
 type DialRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Number is a customer's phone number or an extension.
-	Number        string `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	Number string `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	// Callback is a callback's id: its number, for agents who may see the
+	// callback.
+	Callback string `protobuf:"bytes,2,opt,name=callback,proto3" json:"callback,omitempty"`
+	// CallRecord is a call record's id: the outside party's number (the
+	// caller of an inbound call, the number dialled of an outbound one),
+	// for the call's agent or a supervisor.
+	CallRecord string `protobuf:"bytes,3,opt,name=call_record,json=callRecord,proto3" json:"call_record,omitempty"`
+	// Customer is a customer's resource name, "customers/{id}": the mobile,
+	// else the main phone, for readers of the customer.
+	Customer      string `protobuf:"bytes,4,opt,name=customer,proto3" json:"customer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1547,6 +1558,27 @@ func (*DialRequest) Descriptor() ([]byte, []int) {
 func (x *DialRequest) GetNumber() string {
 	if x != nil {
 		return x.Number
+	}
+	return ""
+}
+
+func (x *DialRequest) GetCallback() string {
+	if x != nil {
+		return x.Callback
+	}
+	return ""
+}
+
+func (x *DialRequest) GetCallRecord() string {
+	if x != nil {
+		return x.CallRecord
+	}
+	return ""
+}
+
+func (x *DialRequest) GetCustomer() string {
+	if x != nil {
+		return x.Customer
 	}
 	return ""
 }
@@ -1855,28 +1887,32 @@ func (*TransferResponse) Descriptor() ([]byte, []int) {
 
 // CallRecord is one call's detail record (话单).
 type CallRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	SipCallId     string                 `protobuf:"bytes,2,opt,name=sip_call_id,json=sipCallId,proto3" json:"sip_call_id,omitempty"`
-	Direction     string                 `protobuf:"bytes,3,opt,name=direction,proto3" json:"direction,omitempty"`
-	Caller        string                 `protobuf:"bytes,4,opt,name=caller,proto3" json:"caller,omitempty"`
-	Did           string                 `protobuf:"bytes,5,opt,name=did,proto3" json:"did,omitempty"`
-	Trunk         string                 `protobuf:"bytes,6,opt,name=trunk,proto3" json:"trunk,omitempty"`
-	Queue         string                 `protobuf:"bytes,7,opt,name=queue,proto3" json:"queue,omitempty"`
-	FirstQueue    string                 `protobuf:"bytes,8,opt,name=first_queue,json=firstQueue,proto3" json:"first_queue,omitempty"`
-	Agent         string                 `protobuf:"bytes,9,opt,name=agent,proto3" json:"agent,omitempty"`
-	Extension     string                 `protobuf:"bytes,10,opt,name=extension,proto3" json:"extension,omitempty"`
-	ArriveTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=arrive_time,json=arriveTime,proto3" json:"arrive_time,omitempty"`
-	RingTime      *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=ring_time,json=ringTime,proto3" json:"ring_time,omitempty"`
-	AnswerTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=answer_time,json=answerTime,proto3" json:"answer_time,omitempty"`
-	EndTime       *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	WaitSecs      int32                  `protobuf:"varint,15,opt,name=wait_secs,json=waitSecs,proto3" json:"wait_secs,omitempty"`
-	TalkSecs      int32                  `protobuf:"varint,16,opt,name=talk_secs,json=talkSecs,proto3" json:"talk_secs,omitempty"`
-	WrapUpSecs    int32                  `protobuf:"varint,17,opt,name=wrap_up_secs,json=wrapUpSecs,proto3" json:"wrap_up_secs,omitempty"`
-	Disposition   string                 `protobuf:"bytes,18,opt,name=disposition,proto3" json:"disposition,omitempty"`
-	HangupBy      string                 `protobuf:"bytes,19,opt,name=hangup_by,json=hangupBy,proto3" json:"hangup_by,omitempty"`
-	Cause         string                 `protobuf:"bytes,20,opt,name=cause,proto3" json:"cause,omitempty"`
-	Origin        string                 `protobuf:"bytes,21,opt,name=origin,proto3" json:"origin,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	SipCallId   string                 `protobuf:"bytes,2,opt,name=sip_call_id,json=sipCallId,proto3" json:"sip_call_id,omitempty"`
+	Direction   string                 `protobuf:"bytes,3,opt,name=direction,proto3" json:"direction,omitempty"`
+	Caller      string                 `protobuf:"bytes,4,opt,name=caller,proto3" json:"caller,omitempty"`
+	Did         string                 `protobuf:"bytes,5,opt,name=did,proto3" json:"did,omitempty"`
+	Trunk       string                 `protobuf:"bytes,6,opt,name=trunk,proto3" json:"trunk,omitempty"`
+	Queue       string                 `protobuf:"bytes,7,opt,name=queue,proto3" json:"queue,omitempty"`
+	FirstQueue  string                 `protobuf:"bytes,8,opt,name=first_queue,json=firstQueue,proto3" json:"first_queue,omitempty"`
+	Agent       string                 `protobuf:"bytes,9,opt,name=agent,proto3" json:"agent,omitempty"`
+	Extension   string                 `protobuf:"bytes,10,opt,name=extension,proto3" json:"extension,omitempty"`
+	ArriveTime  *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=arrive_time,json=arriveTime,proto3" json:"arrive_time,omitempty"`
+	RingTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=ring_time,json=ringTime,proto3" json:"ring_time,omitempty"`
+	AnswerTime  *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=answer_time,json=answerTime,proto3" json:"answer_time,omitempty"`
+	EndTime     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	WaitSecs    int32                  `protobuf:"varint,15,opt,name=wait_secs,json=waitSecs,proto3" json:"wait_secs,omitempty"`
+	TalkSecs    int32                  `protobuf:"varint,16,opt,name=talk_secs,json=talkSecs,proto3" json:"talk_secs,omitempty"`
+	WrapUpSecs  int32                  `protobuf:"varint,17,opt,name=wrap_up_secs,json=wrapUpSecs,proto3" json:"wrap_up_secs,omitempty"`
+	Disposition string                 `protobuf:"bytes,18,opt,name=disposition,proto3" json:"disposition,omitempty"`
+	HangupBy    string                 `protobuf:"bytes,19,opt,name=hangup_by,json=hangupBy,proto3" json:"hangup_by,omitempty"`
+	Cause       string                 `protobuf:"bytes,20,opt,name=cause,proto3" json:"cause,omitempty"`
+	Origin      string                 `protobuf:"bytes,21,opt,name=origin,proto3" json:"origin,omitempty"`
+	// NumberMasked says the outside party's number (caller of an inbound,
+	// did of an outbound call) is masked (138****5678): the reader may not
+	// see phone numbers. Dial with the record's id calls it back.
+	NumberMasked  bool `protobuf:"varint,22,opt,name=number_masked,json=numberMasked,proto3" json:"number_masked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2058,6 +2094,13 @@ func (x *CallRecord) GetOrigin() string {
 	return ""
 }
 
+func (x *CallRecord) GetNumberMasked() bool {
+	if x != nil {
+		return x.NumberMasked
+	}
+	return false
+}
+
 type ListCallRecordsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	From          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
@@ -2196,7 +2239,10 @@ type Callback struct {
 	Note       string                 `protobuf:"bytes,12,opt,name=note,proto3" json:"note,omitempty"`
 	// Conflict says an assignment was made after the callback was done
 	// elsewhere.
-	Conflict      bool `protobuf:"varint,13,opt,name=conflict,proto3" json:"conflict,omitempty"`
+	Conflict bool `protobuf:"varint,13,opt,name=conflict,proto3" json:"conflict,omitempty"`
+	// NumberMasked says number is masked (138****5678): the reader may not
+	// see phone numbers. Dial with the callback's id calls it.
+	NumberMasked  bool `protobuf:"varint,14,opt,name=number_masked,json=numberMasked,proto3" json:"number_masked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2318,6 +2364,13 @@ func (x *Callback) GetNote() string {
 func (x *Callback) GetConflict() bool {
 	if x != nil {
 		return x.Conflict
+	}
+	return false
+}
+
+func (x *Callback) GetNumberMasked() bool {
+	if x != nil {
+		return x.NumberMasked
 	}
 	return false
 }
@@ -2542,9 +2595,12 @@ type LiveCall struct {
 	Queue  string                 `protobuf:"bytes,4,opt,name=queue,proto3" json:"queue,omitempty"`
 	Agent  string                 `protobuf:"bytes,5,opt,name=agent,proto3" json:"agent,omitempty"`
 	// State is "queued", "ringing", "connected", "held" or "dialing".
-	State         string                 `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`
-	ArriveTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=arrive_time,json=arriveTime,proto3" json:"arrive_time,omitempty"`
-	Priority      int32                  `protobuf:"varint,8,opt,name=priority,proto3" json:"priority,omitempty"`
+	State      string                 `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`
+	ArriveTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=arrive_time,json=arriveTime,proto3" json:"arrive_time,omitempty"`
+	Priority   int32                  `protobuf:"varint,8,opt,name=priority,proto3" json:"priority,omitempty"`
+	// NumberMasked says the outside party's number is masked: the reader
+	// may not see phone numbers.
+	NumberMasked  bool `protobuf:"varint,9,opt,name=number_masked,json=numberMasked,proto3" json:"number_masked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2633,6 +2689,13 @@ func (x *LiveCall) GetPriority() int32 {
 		return x.Priority
 	}
 	return 0
+}
+
+func (x *LiveCall) GetNumberMasked() bool {
+	if x != nil {
+		return x.NumberMasked
+	}
+	return false
 }
 
 type GetBoardRequest struct {
@@ -3252,9 +3315,13 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"\x14SetAgentStateRequest\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x11\n" +
-	"\x0fGetAgentRequest\"%\n" +
+	"\x0fGetAgentRequest\"~\n" +
 	"\vDialRequest\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\tR\x06number\"\"\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1a\n" +
+	"\bcallback\x18\x02 \x01(\tR\bcallback\x12\x1f\n" +
+	"\vcall_record\x18\x03 \x01(\tR\n" +
+	"callRecord\x12\x1a\n" +
+	"\bcustomer\x18\x04 \x01(\tR\bcustomer\"\"\n" +
 	"\fDialResponse\x12\x12\n" +
 	"\x04call\x18\x01 \x01(\tR\x04call\"#\n" +
 	"\rHangupRequest\x12\x12\n" +
@@ -3267,7 +3334,7 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"\x0fTransferRequest\x12\x12\n" +
 	"\x04call\x18\x01 \x01(\tR\x04call\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\"\x12\n" +
-	"\x10TransferResponse\"\xb8\x05\n" +
+	"\x10TransferResponse\"\xdd\x05\n" +
 	"\n" +
 	"CallRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
@@ -3295,7 +3362,8 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"\vdisposition\x18\x12 \x01(\tR\vdisposition\x12\x1b\n" +
 	"\thangup_by\x18\x13 \x01(\tR\bhangupBy\x12\x14\n" +
 	"\x05cause\x18\x14 \x01(\tR\x05cause\x12\x16\n" +
-	"\x06origin\x18\x15 \x01(\tR\x06origin\"\xb0\x01\n" +
+	"\x06origin\x18\x15 \x01(\tR\x06origin\x12#\n" +
+	"\rnumber_masked\x18\x16 \x01(\bR\fnumberMasked\"\xb0\x01\n" +
 	"\x16ListCallRecordsRequest\x12.\n" +
 	"\x04from\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
 	"\x02to\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\x12\x1b\n" +
@@ -3304,7 +3372,7 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"\x80\x01\n" +
 	"\x17ListCallRecordsResponse\x12=\n" +
 	"\arecords\x18\x01 \x03(\v2#.branchline.telephony.v1.CallRecordR\arecords\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x82\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa7\x03\n" +
 	"\bCallback\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x12\n" +
@@ -3321,7 +3389,8 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	" \x01(\tR\x06doneBy\x127\n" +
 	"\tdone_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\bdoneTime\x12\x12\n" +
 	"\x04note\x18\f \x01(\tR\x04note\x12\x1a\n" +
-	"\bconflict\x18\r \x01(\bR\bconflict\"_\n" +
+	"\bconflict\x18\r \x01(\bR\bconflict\x12#\n" +
+	"\rnumber_masked\x18\x0e \x01(\bR\fnumberMasked\"_\n" +
 	"\x14ListCallbacksRequest\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x12\n" +
 	"\x04mine\x18\x02 \x01(\bR\x04mine\x12\x1b\n" +
@@ -3333,7 +3402,7 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"\x05agent\x18\x02 \x01(\tR\x05agent\"=\n" +
 	"\x17CompleteCallbackRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04note\x18\x02 \x01(\tR\x04note\"\xdf\x01\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"\x84\x02\n" +
 	"\bLiveCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06caller\x18\x02 \x01(\tR\x06caller\x12\x10\n" +
@@ -3343,7 +3412,8 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"\x05state\x18\x06 \x01(\tR\x05state\x12;\n" +
 	"\varrive_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"arriveTime\x12\x1a\n" +
-	"\bpriority\x18\b \x01(\x05R\bpriority\"\x11\n" +
+	"\bpriority\x18\b \x01(\x05R\bpriority\x12#\n" +
+	"\rnumber_masked\x18\t \x01(\bR\fnumberMasked\"\x11\n" +
 	"\x0fGetBoardRequest\"\x8c\x02\n" +
 	"\x05Board\x126\n" +
 	"\x06queues\x18\x01 \x03(\v2\x1e.branchline.telephony.v1.QueueR\x06queues\x126\n" +

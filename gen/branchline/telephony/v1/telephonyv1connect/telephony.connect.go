@@ -149,8 +149,10 @@ type TelephonyServiceClient interface {
 	SetAgentState(context.Context, *connect.Request[v1.SetAgentStateRequest]) (*connect.Response[v1.Agent], error)
 	// GetAgent returns the caller's agent state.
 	GetAgent(context.Context, *connect.Request[v1.GetAgentRequest]) (*connect.Response[v1.Agent], error)
-	// Dial rings the caller's phone and, when answered, calls number
-	// (click-to-dial).
+	// Dial rings the caller's phone and, when answered, calls the number
+	// the request names (click-to-dial): given, or looked up on the server
+	// from a callback, a call record or a customer, so that an agent who
+	// may not see phone numbers calls back without learning them.
 	Dial(context.Context, *connect.Request[v1.DialRequest]) (*connect.Response[v1.DialResponse], error)
 	// Hangup ends a live call.
 	Hangup(context.Context, *connect.Request[v1.HangupRequest]) (*connect.Response[v1.HangupResponse], error)
@@ -554,8 +556,10 @@ type TelephonyServiceHandler interface {
 	SetAgentState(context.Context, *connect.Request[v1.SetAgentStateRequest]) (*connect.Response[v1.Agent], error)
 	// GetAgent returns the caller's agent state.
 	GetAgent(context.Context, *connect.Request[v1.GetAgentRequest]) (*connect.Response[v1.Agent], error)
-	// Dial rings the caller's phone and, when answered, calls number
-	// (click-to-dial).
+	// Dial rings the caller's phone and, when answered, calls the number
+	// the request names (click-to-dial): given, or looked up on the server
+	// from a callback, a call record or a customer, so that an agent who
+	// may not see phone numbers calls back without learning them.
 	Dial(context.Context, *connect.Request[v1.DialRequest]) (*connect.Response[v1.DialResponse], error)
 	// Hangup ends a live call.
 	Hangup(context.Context, *connect.Request[v1.HangupRequest]) (*connect.Response[v1.HangupResponse], error)
