@@ -195,7 +195,7 @@ func (h *Hub) open() error {
 		return fmt.Errorf("hub: %w", err)
 	}
 	applied := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "branchline_events_committed_total", Help: "Events committed to the global log by this member's state machine.",
+		Name: "branchline_events_applied_total", Help: "Events the member's state machine applied: committed to the global log (the views follow, see branchline_projection_position).",
 	})
 	h.commitSec = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "branchline_commit_seconds", Help: "Latency of a Push committed through Raft.",
