@@ -234,3 +234,4 @@ func TestDialString(t *testing.T) {
 		}
 	}
 }
+
