@@ -66,7 +66,7 @@ const (
 	// maxGram bounds the length, in runes, of the grams of the substring
 	// index; longer queries scan by their first maxGram runes and are
 	// verified against the record.
-	maxGram = 16
+	maxGram = 8
 	// maxGramStarts bounds how many positions of one value are indexed: a
 	// substring starting after it is not found by type-ahead.
 	maxGramStarts = 64

@@ -386,6 +386,16 @@ func (h *Hub) Digest() replication.Digest { return h.fsm.Digest() }
 // Head is the global log position the member has applied.
 func (h *Hub) Head() uint64 { return h.fsm.state().Head }
 
+// Projected is the global log position the member's views reflect.
+func (h *Hub) Projected() uint64 { return h.fsm.Projected() }
+
+// EventDigest is the digest of the events the member's views applied.
+func (h *Hub) EventDigest() replication.Digest { return h.fsm.EventDigest() }
+
+// DurableSeq is the highest seq of origin the hub committed, as this
+// member has applied it.
+func (h *Hub) DurableSeq(origin string) (uint64, error) { return h.fsm.DurableSeq(origin) }
+
 // leaderURL returns the leader's HTTP URL, or "" when there is no leader
 // or its address is not known yet.
 func (h *Hub) leaderURL() (string, string) {

@@ -17,8 +17,10 @@ const benchSummary = `Measures replication on this machine with the real parts, 
 
   1. hub commit throughput: a 3-member hub (Raft over TCP, fsynced log, Pebble)
      in this process; --pushers nodes push --batch events per Push to the leader
-  2. catch-up: the hub is loaded to --catchup-events events, then a fresh node
-     pulls them all from every member; time until its cursor reaches the head
+  2. reconnect and catch-up: a node queues --catchup-events customer events
+     offline (creates and edits) and reconnects; time until the hub has
+     acknowledged them and until its views show them; then a fresh node takes
+     the hub's whole log: time until it has applied and indexed everything
   3. node durable write: Exec of a customer create on a Badger node store,
      one writer, then --writers at once (group commit)
   4. etcd: the same write load on a 3-member etcd cluster through its JSON
@@ -48,7 +50,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.Batch, "batch", 0, "events per Push, and puts per etcd txn (default 500)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "pushing before the measured window (default 3s; quick 1s)")
 	fs.DurationVar(&c.Duration, "duration", 0, "measured push window (default 20s; quick 5s)")
-	fs.IntVar(&c.CatchupEvents, "catchup-events", 0, "events in the hub when the fresh node starts (default 1000000; quick 50000)")
+	fs.IntVar(&c.CatchupEvents, "catchup-events", 0, "customer events the reconnecting node queued offline (default 1000000; quick 50000)")
 	fs.IntVar(&c.Writes, "writes", 0, "sequential node writes (default 2000; quick 500)")
 	fs.IntVar(&c.Writers, "writers", 0, "concurrent node writers (default 16)")
 	fs.DurationVar(&c.WriteDuration, "write-duration", 0, "how long the concurrent writers run (default 5s; quick 2s)")
