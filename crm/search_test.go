@@ -234,4 +234,3 @@ func TestDialString(t *testing.T) {
 		}
 	}
 }
-
