@@ -118,12 +118,13 @@ var leaderOnly = map[string]bool{
 	"/logout": true,
 }
 
-// headOfficeCommand reports whether r is a head-office command of the
-// hub's pages (a form posted to the pickup pages: zones, tariffs), which
-// commits through Raft (commandStore) and so runs on the leader. Sessions
-// are valid on every member.
+// headOfficeCommand reports whether r is for a page of head office's
+// commands (zones, tariffs): forms posted there commit through Raft
+// (commandStore) and so run on the leader, and the pages themselves are
+// served by the leader too, so that a user sees the change they just made
+// whichever member they are on. Sessions are valid on every member.
 func headOfficeCommand(r *http.Request) bool {
-	return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/pickups/")
+	return strings.HasPrefix(r.URL.Path, "/pickups/zones") || strings.HasPrefix(r.URL.Path, "/pickups/rates")
 }
 
 // leaderWait is how long a member holds a leader-only call while there is
