@@ -329,6 +329,7 @@ func (s *Server) sweepLoop() {
 			return
 		case <-t.C:
 			s.reg.sweep()
+			s.auth.sweep()
 			// Membership windows open and replicated configuration changes
 			// without an event here: look at the line again.
 			s.acd.dispatch()
