@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -52,10 +53,16 @@ func (n *Node) startTelephony(cfg TelephonyConfig, grants api.Grants) (*telephon
 	if cfg.SIPAddr == "" {
 		return parts, nil
 	}
+	auditor := api.StoreAuditor{Store: n.store, Node: n.cfg.ID}
 	srv, err := pbx.Start(pbx.Config{
 		UDPAddr: cfg.SIPAddr, TCPAddr: cfg.SIPAddr, Host: cfg.SIPHost, Store: n.store, Log: n.log,
 		Location: cfg.Location, Blacklist: n.blacklisted, Priority: n.callerPriority,
-		OnRing: n.screenPop, OnAgent: n.agentChanged,
+		OnRing: n.screenPop, OnAgent: n.agentChanged, Metrics: n.metrics,
+		// Refused SIP authentications go to the audit log like failed
+		// logins: the actor is the user named, the remote the phone's address.
+		Audit: func(ctx context.Context, actor, action, target, detail, remote string) error {
+			return auditor.RecordAs(api.WithRemoteAddr(ctx, remote), actor, action, target, detail)
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sip: %w", err)

@@ -100,35 +100,54 @@ func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction
 		s.respond(tx, req, sip.StatusInternalServerError, "Server Error")
 		return
 	}
-	e, known := snap.exts[ext]
 	creds, _ := credentials(req)
-	res := authBad
-	switch {
-	case creds == nil:
-		res = authNone
-	case known:
-		res = s.auth.check(req, creds, ext, e.HA1)
-	}
-	switch res {
-	case authNone, authStale:
-		// Unknown extensions are challenged too, so that a scan cannot tell
-		// which numbers exist.
-		resp := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
-		resp.AppendHeader(sip.NewHeader("WWW-Authenticate", s.auth.challenge(res == authStale)))
-		s.send(tx, resp)
-		return
-	case authBad:
-		s.log.Info("sip: registration refused", "extension", ext, "source", req.Source())
-		s.respond(tx, req, sip.StatusForbidden, "Forbidden")
+	// Unknown extensions are challenged and refused like known ones, so
+	// that a scan cannot tell which numbers exist.
+	if !s.authenticate(req, tx, creds, ext, snap.exts[ext].HA1) {
 		return
 	}
+	u, bad := r.parse(req, ext)
+	if bad != nil {
+		s.send(tx, bad)
+		return
+	}
+	current, added := r.apply(u)
+	resp := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	for _, b := range current {
+		h := &sip.ContactHeader{Address: b.URI, Params: sip.NewParams()}
+		h.Params.Add("expires", strconv.Itoa(max(0, int(b.Expires.Sub(u.now)/time.Second))))
+		resp.AppendHeader(h)
+	}
+	s.send(tx, resp)
+	if added && r.onRegister != nil {
+		go r.onRegister(ext)
+	}
+}
 
+// update is what a REGISTER asks for: bindings to add, refresh or remove.
+type update struct {
+	ext      string
+	now      time.Time
+	changes  []change
+	wildcard bool // Contact: * removes every binding
+}
+
+type change struct {
+	b   *Binding
+	del bool
+}
+
+// parse reads the bindings a REGISTER asks for; a request it cannot
+// honour gets the response returned.
+func (r *registrar) parse(req *sip.Request, ext string) (*update, *sip.Response) {
+	bad := func(code int, reason string) *sip.Response {
+		return sip.NewResponseFromRequest(req, code, reason, nil)
+	}
 	defExp := defaultExpires
 	if h := req.GetHeader("Expires"); h != nil {
 		n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
 		if err != nil {
-			s.respond(tx, req, sip.StatusBadRequest, "Bad Expires")
-			return
+			return nil, bad(sip.StatusBadRequest, "Bad Expires")
 		}
 		defExp = time.Duration(n) * time.Second
 	}
@@ -136,69 +155,77 @@ func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction
 	for _, h := range req.GetHeaders("Contact") {
 		values = append(values, splitContacts(h.Value())...)
 	}
-	now := r.now()
-	type change struct {
-		b   *Binding
-		del bool
-	}
-	var changes []change
-	wildcard := false
+	u := &update{ext: ext, now: r.now()}
 	for _, v := range values {
 		if strings.TrimSpace(v) == "*" {
-			wildcard = true
+			u.wildcard = true
 			continue
 		}
-		var uri sip.Uri
-		params := sip.NewParams()
-		if _, err := sip.ParseAddressValue(v, &uri, &params); err != nil || uri.Host == "" ||
-			(uri.Scheme != "sip" && uri.Scheme != "sips") || len(v) > maxHeaderVal {
-			s.respond(tx, req, sip.StatusBadRequest, "Bad Contact")
-			return
+		b, exp, res := r.binding(req, ext, v, defExp, u.now)
+		if res != nil {
+			return nil, res
 		}
-		exp := defExp
-		if p, ok := params.Get("expires"); ok {
-			n, err := strconv.ParseUint(p, 10, 32)
-			if err != nil {
-				s.respond(tx, req, sip.StatusBadRequest, "Bad Contact expires")
-				return
-			}
-			exp = time.Duration(n) * time.Second
-		}
-		if exp > 0 && exp < r.min {
-			resp := sip.NewResponseFromRequest(req, sip.StatusIntervalToBrief, "Interval Too Brief", nil)
-			resp.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(r.min/time.Second))))
-			s.send(tx, resp)
-			return
-		}
-		exp = min(exp, r.max)
-		transport := strings.ToLower(req.Transport())
-		if t, ok := uri.UriParams.Get("transport"); ok {
-			transport = strings.ToLower(t)
-		}
-		if transport != "udp" && transport != "tcp" {
-			s.respond(tx, req, sip.StatusBadRequest, "Unsupported transport")
-			return
-		}
-		ua := ""
-		if h := req.GetHeader("User-Agent"); h != nil {
-			ua = cleanDisplay(h.Value())
-		}
-		changes = append(changes, change{b: &Binding{Extension: ext, URI: uri, Transport: transport,
-			Source: req.Source(), Expires: now.Add(exp), UserAgent: ua, callID: req.CallID().Value()}, del: exp == 0})
+		u.changes = append(u.changes, change{b: b, del: exp == 0})
 	}
-	if wildcard && (len(values) != 1 || defExp != 0) {
-		s.respond(tx, req, sip.StatusBadRequest, "Wildcard Contact needs Expires: 0")
-		return
+	if u.wildcard && (len(values) != 1 || defExp != 0) {
+		return nil, bad(sip.StatusBadRequest, "Wildcard Contact needs Expires: 0")
 	}
+	return u, nil
+}
 
+// binding reads one Contact value v of a REGISTER into a binding that
+// expires after the returned duration (0: remove it).
+func (r *registrar) binding(req *sip.Request, ext, v string, defExp time.Duration, now time.Time) (*Binding, time.Duration, *sip.Response) {
+	bad := func(code int, reason string) (*Binding, time.Duration, *sip.Response) {
+		return nil, 0, sip.NewResponseFromRequest(req, code, reason, nil)
+	}
+	var uri sip.Uri
+	params := sip.NewParams()
+	if _, err := sip.ParseAddressValue(v, &uri, &params); err != nil || uri.Host == "" ||
+		(uri.Scheme != "sip" && uri.Scheme != "sips") || len(v) > maxHeaderVal {
+		return bad(sip.StatusBadRequest, "Bad Contact")
+	}
+	exp := defExp
+	if p, ok := params.Get("expires"); ok {
+		n, err := strconv.ParseUint(p, 10, 32)
+		if err != nil {
+			return bad(sip.StatusBadRequest, "Bad Contact expires")
+		}
+		exp = time.Duration(n) * time.Second
+	}
+	if exp > 0 && exp < r.min {
+		resp := sip.NewResponseFromRequest(req, sip.StatusIntervalToBrief, "Interval Too Brief", nil)
+		resp.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(r.min/time.Second))))
+		return nil, 0, resp
+	}
+	exp = min(exp, r.max)
+	transport := strings.ToLower(req.Transport())
+	if t, ok := uri.UriParams.Get("transport"); ok {
+		transport = strings.ToLower(t)
+	}
+	if transport != "udp" && transport != "tcp" {
+		return bad(sip.StatusBadRequest, "Unsupported transport")
+	}
+	ua := ""
+	if h := req.GetHeader("User-Agent"); h != nil {
+		ua = cleanDisplay(h.Value())
+	}
+	return &Binding{Extension: ext, URI: uri, Transport: transport, Source: req.Source(), Expires: now.Add(exp),
+		UserAgent: ua, callID: req.CallID().Value()}, exp, nil
+}
+
+// apply makes the changes of u and returns the extension's bindings
+// after them, and whether a phone was added or refreshed.
+func (r *registrar) apply(u *update) ([]Binding, bool) {
 	added := false
 	r.mu.Lock()
-	bs := r.byExt[ext]
-	if wildcard {
+	defer r.mu.Unlock()
+	bs := r.byExt[u.ext]
+	if u.wildcard {
 		r.total -= len(bs)
 		bs = nil
 	}
-	for _, c := range changes {
+	for _, c := range u.changes {
 		i := slices.IndexFunc(bs, func(b *Binding) bool { return b.key() == c.b.key() })
 		switch {
 		case c.del && i >= 0:
@@ -211,15 +238,7 @@ func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction
 		case r.total >= maxBindings:
 		default:
 			if len(bs) >= maxContacts {
-				// The oldest registration makes room.
-				j := 0
-				for k := range bs {
-					if bs[k].Expires.Before(bs[j].Expires) {
-						j = k
-					}
-				}
-				bs = slices.Delete(bs, j, j+1)
-				r.total--
+				bs = r.dropOldest(bs)
 			}
 			bs = append(bs, c.b)
 			r.total++
@@ -227,26 +246,28 @@ func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction
 		}
 	}
 	if len(bs) == 0 {
-		delete(r.byExt, ext)
+		delete(r.byExt, u.ext)
 	} else {
-		r.byExt[ext] = bs
+		r.byExt[u.ext] = bs
 	}
 	current := make([]Binding, 0, len(bs))
 	for _, b := range bs {
 		current = append(current, *b)
 	}
-	r.mu.Unlock()
+	return current, added
+}
 
-	resp := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
-	for _, b := range current {
-		h := &sip.ContactHeader{Address: b.URI, Params: sip.NewParams()}
-		h.Params.Add("expires", strconv.Itoa(max(0, int(b.Expires.Sub(now)/time.Second))))
-		resp.AppendHeader(h)
+// dropOldest makes room among an extension's bindings: the registration
+// that expires first goes.
+func (r *registrar) dropOldest(bs []*Binding) []*Binding {
+	j := 0
+	for k := range bs {
+		if bs[k].Expires.Before(bs[j].Expires) {
+			j = k
+		}
 	}
-	s.send(tx, resp)
-	if added && r.onRegister != nil {
-		go r.onRegister(ext)
-	}
+	r.total--
+	return slices.Delete(bs, j, j+1)
 }
 
 // splitContacts splits a Contact header value at the commas between

@@ -14,6 +14,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"branchline/replication"
 	"branchline/telephony"
@@ -48,6 +49,16 @@ type Config struct {
 	// Media decides the SDP of each leg; default Passthrough.
 	Media Media
 
+	// Audit, when set, records security events in the node's audit log
+	// (refused SIP authentications): actor is the user named, remote the
+	// request's source address. It is called in a goroutine of its own.
+	Audit func(ctx context.Context, actor, action, target, detail, remote string) error
+	// Metrics, when set, is where the switch registers its Prometheus
+	// metrics.
+	Metrics prometheus.Registerer
+	// AuthThrottle tunes the slowing down of password guessing.
+	AuthThrottle AuthThrottle
+
 	// MinExpires and MaxExpires bound registrations (default 60 s, 1 h).
 	MinExpires, MaxExpires time.Duration
 	// MaxCalls bounds concurrent calls; more are refused with 503
@@ -76,11 +87,15 @@ type Server struct {
 	udpConn   net.PacketConn
 	tcpLn     net.Listener
 
-	auth *digestAuth
-	dir  *directory
-	reg  *registrar
-	acd  *acd
-	msg  *messenger
+	auth       *digestAuth
+	throttle   *authThrottle
+	decoyHA1   string   // checked for users that do not exist
+	auditLimit *limiter // of audit entries of refused authentications
+	metrics    *metrics
+	dir        *directory
+	reg        *registrar
+	acd        *acd
+	msg        *messenger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -125,6 +140,16 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.auth = newDigestAuth(s.now)
+	s.throttle = newAuthThrottle(cfg.AuthThrottle)
+	s.decoyHA1 = newDecoyHA1()
+	s.auditLimit = newLimiter(1, 30)
+	s.metrics = newMetrics()
+	if cfg.Metrics != nil {
+		if err := s.metrics.register(cfg.Metrics); err != nil {
+			s.cancel()
+			return nil, err
+		}
+	}
 	s.dir = &directory{store: cfg.Store, now: s.now}
 	s.reg = newRegistrar(s.now, cfg.MinExpires, cfg.MaxExpires)
 	s.acd = newACD(s)
@@ -330,6 +355,7 @@ func (s *Server) sweepLoop() {
 		case <-t.C:
 			s.reg.sweep()
 			s.auth.sweep()
+			s.throttle.sweep(s.now())
 			// Membership windows open and replicated configuration changes
 			// without an event here: look at the line again.
 			s.acd.dispatch()

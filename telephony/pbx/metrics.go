@@ -1,0 +1,52 @@
+package pbx
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the switch's Prometheus counters. They exist whether or not
+// a registry is given (Config.Metrics), so the switch never checks.
+type metrics struct {
+	// authFailures counts refused digest authentications: "wrong"
+	// credentials, and attempts refused unseen while the (user, address)
+	// pair is "locked" out.
+	authFailures *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "branchline_sip_auth_failures_total",
+			Help: "SIP digest authentications refused: wrong credentials, or refused unseen while the user and address are locked out.",
+		}, []string{"result"}),
+	}
+}
+
+// register adds the switch's metrics to r. A switch started again in the
+// same process (tests, a restart of the SIP part) counts on in the
+// counters registered the first time.
+func (m *metrics) register(r prometheus.Registerer) error {
+	var err error
+	if m.authFailures, err = adopt(r, m.authFailures); err != nil {
+		return err
+	}
+	return nil
+}
+
+// adopt registers c with r, or returns the collector registered before
+// under the same name.
+func adopt[T prometheus.Collector](r prometheus.Registerer, c T) (T, error) {
+	if err := r.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(T); ok {
+				return old, nil
+			}
+		}
+		return c, fmt.Errorf("register sip metrics: %w", err)
+	}
+	return c, nil
+}
