@@ -54,14 +54,13 @@ func TestTCP(t *testing.T) {
 	h := newHarness(t)
 	h.extension("8001")
 	h.queue(telephony.Queue{Name: "sales", Strategy: telephony.TopDown, DIDs: []string{"4000"}}, map[string]int{"8001": 1})
-	port := freePort(t)
-	uas := h.sipp("agent.xml", nil, "t1", "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1")
+	uas, port := h.serve("agent.xml", nil, "t1", "-m", "1")
 	// The phone registers over TCP with a Contact on its own TCP port.
-	reg := h.sipp("register.xml", map[string]string{"CODE": "200"}, "t1", "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)),
+	reg := h.sipp("register.xml", map[string]string{"CODE": "200"}, "t1", "-i", "127.0.0.1",
 		"-m", "1", "-s", "8001", "-au", "8001", "-ap", extPassword("8001"), "-key", "contact_port", strconv.Itoa(port), "-key", "expires", "60")
 	reg.wait(t, 20*time.Second)
 	h.login("8001", true)
-	caller := h.sipp("caller.xml", nil, "t1", "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-m", "1", "-s", "4000",
+	caller := h.sipp("caller.xml", nil, "t1", "-i", "127.0.0.1", "-m", "1", "-s", "4000",
 		"-key", "caller", "13800000002", "-d", "200")
 	caller.wait(t, 20*time.Second)
 	uas.wait(t, 10*time.Second)
@@ -390,7 +389,7 @@ func TestRegistrar(t *testing.T) {
 func TestUnknownSource(t *testing.T) {
 	h := newHarness(t)
 	h.queue(telephony.Queue{Name: "sales", Strategy: telephony.TopDown, DIDs: []string{"4000"}}, nil)
-	p := h.sipp("caller_final.xml", map[string]string{"CODE": "403"}, "u1", "-i", "127.0.0.3", "-p", strconv.Itoa(freePort(t)),
+	p := h.sipp("caller_final.xml", map[string]string{"CODE": "403"}, "u1", "-i", "127.0.0.3",
 		"-m", "1", "-s", "4000", "-key", "caller", "13800000010")
 	p.wait(t, 20*time.Second)
 	h.idle()
@@ -580,8 +579,7 @@ func TestClickToDial(t *testing.T) {
 	h := newHarness(t)
 	h.extension("8001")
 	// The carrier's gateway, where outbound calls go: a sipp UAS.
-	gw := freePort(t)
-	cust := h.sipp("agent.xml", nil, "u1", "-i", "127.0.0.1", "-p", strconv.Itoa(gw), "-m", "1")
+	cust, gw := h.serve("agent.xml", nil, "u1", "-m", "1")
 	h.exec(func(views replication.Tx) ([]replication.Draft, error) {
 		srcs, _ := telephony.ParseSources([]string{"127.0.0.1"})
 		d, err := telephony.SetTrunk(telephony.Trunk{Name: "carrier", Sources: srcs, Proxy: "127.0.0.1:" + strconv.Itoa(gw)}, "")
@@ -632,6 +630,43 @@ func TestPhoneRegistersWhileCallWaits(t *testing.T) {
 	ph.uas.wait(t, 10*time.Second)
 	h.idle()
 	if r := h.record(1); r.Disposition != telephony.Answered || r.Agent != agentUser("8001") {
+		t.Fatalf("record = %+v", r)
+	}
+}
+
+// TestServeTakenPort: the port picked for a listening sipp is taken by
+// another process before sipp binds it (what made TestTCP fail with errno
+// 98 on a loaded machine). serve notices that sipp could not bind it and
+// starts it on another; the call then goes through over TCP as in TestTCP.
+func TestServeTakenPort(t *testing.T) {
+	h := newHarness(t)
+	h.extension("8001")
+	h.queue(telephony.Queue{Name: "sales", Strategy: telephony.TopDown, DIDs: []string{"4000"}}, map[string]int{"8001": 1})
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+	picks := 0
+	h.pickPort = func(t *testing.T, transport string) int {
+		picks++
+		if picks == 1 {
+			return takenPort // another process got there first
+		}
+		return pickPort(t, transport)
+	}
+	uas, port := h.serve("agent.xml", nil, "t1", "-m", "1")
+	if port == takenPort || picks != 2 || !boundBy(uas.cmd.Process.Pid, port, true) {
+		t.Fatalf("sipp serves on %d after %d picks (taken: %d)", port, picks, takenPort)
+	}
+	h.sipp("register.xml", map[string]string{"CODE": "200"}, "t1", "-i", "127.0.0.1", "-m", "1", "-s", "8001",
+		"-au", "8001", "-ap", extPassword("8001"), "-key", "contact_port", strconv.Itoa(port), "-key", "expires", "60").wait(t, 20*time.Second)
+	h.login("8001", true)
+	h.sipp("caller.xml", nil, "t1", "-i", "127.0.0.1", "-m", "1", "-s", "4000", "-key", "caller", "13800000002", "-d", "200").wait(t, 20*time.Second)
+	uas.wait(t, 10*time.Second)
+	h.idle()
+	if r := h.record(1); r.Disposition != telephony.Answered {
 		t.Fatalf("record = %+v", r)
 	}
 }
