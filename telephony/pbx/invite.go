@@ -31,7 +31,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if len(req.Body()) > 0 && !isSDP(req) {
-		s.respond(tx, req, sip.StatusUnsupportedMediaType, "Unsupported Media Type")
+		s.unsupportedMedia(tx, req)
+		return
+	}
+	if !acceptsSDP(req) {
+		s.respond(tx, req, sip.StatusNotAcceptable, "Not Acceptable")
 		return
 	}
 	snap, err := s.dir.get()

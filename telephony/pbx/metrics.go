@@ -14,6 +14,9 @@ type metrics struct {
 	// credentials, and attempts refused unseen while the (user, address)
 	// pair is "locked" out.
 	authFailures *prometheus.CounterVec
+	// badRequests counts requests refused on sight by the wire check,
+	// by status code (400, 416, 505, 513).
+	badRequests *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -22,6 +25,10 @@ func newMetrics() *metrics {
 			Name: "branchline_sip_auth_failures_total",
 			Help: "SIP digest authentications refused: wrong credentials, or refused unseen while the user and address are locked out.",
 		}, []string{"result"}),
+		badRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "branchline_sip_bad_requests_total",
+			Help: "SIP requests refused on sight because they are malformed or of an unsupported version or URI scheme, by status code.",
+		}, []string{"code"}),
 	}
 }
 
@@ -31,6 +38,9 @@ func newMetrics() *metrics {
 func (m *metrics) register(r prometheus.Registerer) error {
 	var err error
 	if m.authFailures, err = adopt(r, m.authFailures); err != nil {
+		return err
+	}
+	if m.badRequests, err = adopt(r, m.badRequests); err != nil {
 		return err
 	}
 	return nil

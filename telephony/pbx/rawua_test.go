@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,10 +74,33 @@ func (u *rawUA) next(d time.Duration) sip.Message {
 		}
 		m, err := sip.NewParser().ParseSIP(buf[:n])
 		if err != nil {
-			u.t.Fatalf("switch sent what does not parse: %v\n%s", err, buf[:n])
+			return looseResponse(u.t, buf[:n], err)
 		}
 		return m
 	}
+}
+
+// looseResponse reads the status, Call-ID and branch of a response that
+// does not parse: the answer to a malformed request copies its malformed
+// Via (RFC 3261 8.2.6.2).
+func looseResponse(t *testing.T, b []byte, perr error) *sip.Response {
+	t.Helper()
+	status := regexp.MustCompile(`^SIP/2\.0 (\d{3}) ([^\r]*)\r\n`).FindSubmatch(b)
+	if status == nil {
+		t.Fatalf("switch sent what does not parse: %v\n%s", perr, b)
+	}
+	code, _ := strconv.Atoi(string(status[1]))
+	res := sip.NewResponse(code, string(status[2]))
+	if m := regexp.MustCompile(`(?m)^Call-ID: (\S+)\r$`).FindSubmatch(b); m != nil {
+		cid := sip.CallIDHeader(m[1])
+		res.AppendHeader(&cid)
+	}
+	if m := regexp.MustCompile(`branch=([^;,\s]+)`).FindSubmatch(b); m != nil {
+		via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP", Host: "unparsed", Params: sip.NewParams()}
+		via.Params.Add("branch", string(m[1]))
+		res.AppendHeader(via)
+	}
+	return res
 }
 
 // final reads responses to the request with callID until a final one.

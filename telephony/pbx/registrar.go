@@ -94,6 +94,11 @@ func (r *registrar) sweep() {
 // handle serves a REGISTER for the extension named in To, after digest
 // authentication as that extension.
 func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction) {
+	if scheme := strings.ToLower(req.To().Address.Scheme); scheme != "sip" && scheme != "sips" {
+		// An address of record is a SIP URI (RFC 3261 10.2; RFC 4475 3.3.4).
+		s.respond(tx, req, sip.StatusBadRequest, "Bad Request (To is not a SIP URI)")
+		return
+	}
 	ext := req.To().Address.User
 	snap, err := s.dir.get()
 	if err != nil {
@@ -273,24 +278,9 @@ func (r *registrar) dropOldest(bs []*Binding) []*Binding {
 // splitContacts splits a Contact header value at the commas between
 // contacts (not those inside quotes or angle brackets).
 func splitContacts(v string) []string {
-	var out []string
-	depth, quoted, start := 0, false, 0
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c == '"' && (i == 0 || v[i-1] != '\\'):
-			quoted = !quoted
-		case quoted:
-		case c == '<':
-			depth++
-		case c == '>':
-			depth--
-		case c == ',' && depth == 0:
-			out = append(out, strings.TrimSpace(v[start:i]))
-			start = i + 1
-		}
-	}
-	if last := strings.TrimSpace(v[start:]); last != "" {
-		out = append(out, last)
+	out := splitOutside(v, ',')
+	if out[len(out)-1] == "" {
+		out = out[:len(out)-1]
 	}
 	return out
 }

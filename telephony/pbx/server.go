@@ -172,7 +172,15 @@ func Start(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// largeResponses lets sipgo send responses bigger than an MTU over UDP.
+// sipgo refuses to write any UDP message over 1300 bytes (RFC 3261 18.1.1
+// asks that of requests, which the switch keeps small), so an answer to a
+// request with long header fields (RFC 4475 3.1.1.7) was never sent. The
+// limit is sipgo's package variable, set once for every switch.
+var largeResponses sync.Once
+
 func (s *Server) listen() error {
+	largeResponses.Do(func() { sip.UDPMTUSize = 65535 })
 	sipLog := slog.New(quietHandler{s.log.Handler()}).With("lib", "sipgo")
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("Branchline"),
@@ -180,7 +188,8 @@ func (s *Server) listen() error {
 			sip.WithTransactionLayerLogger(sipLog),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {}),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog),
+			sip.WithTransportLayerReadFilter(s.readFilter)),
 	)
 	if err != nil {
 		return err
@@ -255,6 +264,7 @@ func (s *Server) listen() error {
 	for m, h := range s.handlers {
 		s.srv.OnRequest(m, h)
 	}
+	s.srv.OnNoRoute(s.guard(s.onUnknown))
 
 	if s.udpConn != nil {
 		s.wg.Add(1)
@@ -269,7 +279,7 @@ func (s *Server) listen() error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := s.srv.ServeTCP(s.tcpLn); err != nil && !errors.Is(err, net.ErrClosed) {
+			if err := s.srv.ServeTCP(wireListener{Listener: s.tcpLn, s: s}); err != nil && !errors.Is(err, net.ErrClosed) {
 				s.log.Error("sip: tcp serve", "err", err)
 			}
 		}()
@@ -381,6 +391,10 @@ func (s *Server) guard(h func(*sip.Request, sip.ServerTransaction)) sipgo.Reques
 			s.respond(tx, req, sip.StatusBadRequest, "Bad Request: "+err.Error())
 			return
 		}
+		if tags := unsupportedRequired(req); len(tags) > 0 {
+			s.badExtension(tx, req, tags)
+			return
+		}
 		if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
 			s.respond(tx, req, sip.StatusTooManyHops, "Too Many Hops")
 			return
@@ -427,7 +441,7 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, REFER, INFO, NOTIFY, UPDATE"))
+	res.AppendHeader(sip.NewHeader("Allow", allowed))
 	s.send(tx, res)
 }
 
