@@ -274,9 +274,7 @@ func (c *Call) handle(ev any) {
 	case evBye:
 		c.onBye(e.l)
 	case evNoAck:
-		if e.l == c.a || e.l == c.b {
-			c.hangup(BySystem, "no_ack")
-		}
+		c.onNoAck(e.l)
 	case evRefer:
 		c.onRefer(e)
 	case evCmd:
@@ -565,12 +563,37 @@ func (c *Call) answerCustomer(sdp []byte) {
 	c.a.mu.Unlock()
 	res := sip.NewSDPResponseFromRequest(c.a.uas.InviteRequest, sdp)
 	a := c.a
+	// sipgo retransmits the 200 until the ACK, but does not say when none
+	// came: after 64*T1 it returns as if one had (and it restarts that
+	// timer at each retransmission). The switch watches for the ACK itself
+	// (onAck stops the timer), so that an answer the caller never
+	// confirmed ends the call and is not counted as answered.
+	a.watchAck(c.s.cfg.AckTimeout, func() { c.post(evNoAck{l: a}) })
 	c.s.goSafe(func() {
 		if err := a.uas.WriteResponse(res); err != nil {
 			c.s.log.Info("sip: 200 not acknowledged", "call", c.id, "err", err)
 			c.post(evNoAck{l: a})
 		}
 	})
+}
+
+// onNoAck ends a call whose leg l never acknowledged its 200. When l is
+// the customer's, the customer never confirmed the answer: the call is
+// not answered, whatever the agent's phone did (KPIs count it so).
+func (c *Call) onNoAck(l *leg) {
+	if l != c.a && l != c.b {
+		return
+	}
+	if l.uasTx != nil {
+		// The wait for the ACK is over: as far as the switch is concerned
+		// the INVITE transaction timed out, so the BYE may go now (RFC
+		// 3261 15) rather than when sipgo's transaction ends.
+		l.uasTx.Terminate()
+	}
+	c.hangup(BySystem, "no_ack")
+	if l == c.a {
+		c.disposition = telephony.NotAnswered
+	}
 }
 
 func (c *Call) onFailed(e evFailed) {

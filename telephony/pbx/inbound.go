@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -170,6 +171,19 @@ type wireConn struct {
 	in     []byte // received, not yet framed
 	out    []byte // framed and checked, not yet read by sipgo
 	closed bool
+
+	closeOnce sync.Once
+}
+
+// Close closes the connection once: after a framing error the switch
+// closes it itself, and sipgo closes it again when it cleans up.
+func (c *wireConn) Close() error {
+	err := net.ErrClosed
+	c.closeOnce.Do(func() { err = c.Conn.Close() })
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }
 
 func (c *wireConn) Read(p []byte) (int, error) {
@@ -245,7 +259,9 @@ func (c *wireConn) fail(head []byte, e *wireError) {
 		}
 	}
 	c.closed = true
-	c.Conn.Close()
+	if err := c.Close(); err != nil {
+		c.s.log.Debug("sip: close after a framing error", "err", err)
+	}
 }
 
 // streamLength returns the Content-Length of a message head on a stream,

@@ -44,6 +44,8 @@ type leg struct {
 	closed    bool
 	lastCode  int
 	pending2x *pending2xx // a 2xx to a re-INVITE awaiting its ACK
+	ackTimer  *time.Timer // fires when the 200 to the leg's INVITE went unacknowledged
+	acked     bool
 
 	reinvite sync.Mutex // one re-INVITE at a time on the leg; glare gets 491
 }
@@ -59,6 +61,31 @@ func (s *Server) newLeg(c *Call) *leg {
 	l := &leg{s: s, call: c, origin: newSDPOrigin()}
 	s.legs.Add(1)
 	return l
+}
+
+// watchAck calls noAck unless the ACK of the 200 answering the leg's
+// INVITE arrives within d (ackReceived).
+func (l *leg) watchAck(d time.Duration, noAck func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ackTimer = time.AfterFunc(d, func() {
+		l.mu.Lock()
+		acked := l.acked
+		l.mu.Unlock()
+		if !acked {
+			noAck()
+		}
+	})
+}
+
+// ackReceived records the ACK of the 200 answering the leg's INVITE.
+func (l *leg) ackReceived() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.acked = true
+	if l.ackTimer != nil {
+		l.ackTimer.Stop()
+	}
 }
 
 // register makes the leg findable by in-dialog requests.
@@ -83,6 +110,9 @@ func (l *leg) close() {
 	}
 	l.closed = true
 	key := l.key
+	if l.ackTimer != nil {
+		l.ackTimer.Stop()
+	}
 	l.mu.Unlock()
 	if l.cancel != nil {
 		l.cancel()

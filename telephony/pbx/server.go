@@ -64,6 +64,10 @@ type Config struct {
 	// MaxCalls bounds concurrent calls; more are refused with 503
 	// (default 2000).
 	MaxCalls int
+	// AckTimeout is how long the switch waits for the ACK of the 200 that
+	// answers a caller before it ends the call as not answered (default
+	// 64*T1, 32 s: RFC 3261 13.3.1.4).
+	AckTimeout time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -130,6 +134,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxCalls <= 0 {
 		cfg.MaxCalls = 2000
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 64 * sip.T1
 	}
 	if cfg.Media == nil {
 		cfg.Media = Passthrough{}
@@ -485,6 +492,9 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if l.uas != nil {
+		if req.CSeq().SeqNo == l.uas.InviteRequest.CSeq().SeqNo {
+			l.ackReceived()
+		}
 		if err := l.uas.ReadAck(req, tx); err != nil {
 			s.log.Debug("sip: ack", "err", err)
 		}

@@ -670,3 +670,25 @@ func TestServeTakenPort(t *testing.T) {
 		t.Fatalf("record = %+v", r)
 	}
 }
+
+// TestUnacknowledgedAnswer: the customer's side never acknowledges the
+// 200 that answered it. The switch gives up after the ACK timeout, hangs
+// both parties up, and the call is not answered: not in the record, not
+// in the KPIs.
+func TestUnacknowledgedAnswer(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.AckTimeout = time.Second })
+	h.extension("8001")
+	h.queue(telephony.Queue{Name: "sales", Strategy: telephony.TopDown, DIDs: []string{"4000"}}, map[string]int{"8001": 1})
+	ph := h.phone("8001", "agent.xml", 1)
+	h.login("8001", true)
+	h.call("4000", "13800000017", "caller_noack.xml", nil).wait(t, 20*time.Second)
+	ph.uas.wait(t, 10*time.Second)
+	h.idle()
+	r := h.record(1)
+	if r.Disposition == telephony.Answered || r.Cause != "no_ack" || !r.Answer.IsZero() {
+		t.Fatalf("record = %+v, want not answered (no_ack)", r)
+	}
+	if k := telephony.ComputeKPIs(h.records(), "", 0); k.Answered != 0 || k.CallsIn != 1 {
+		t.Fatalf("KPIs = %+v, want 1 call in, 0 answered", k)
+	}
+}
