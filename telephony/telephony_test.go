@@ -212,6 +212,33 @@ func TestQueueValidation(t *testing.T) {
 	}
 }
 
+// TestNoAnswerPause: a queue's pause after a missed ring is seconds or
+// manual, kept as set, with a default; anything else is refused.
+func TestNoAnswerPause(t *testing.T) {
+	r := newReplica(t)
+	for name, pause := range map[string]time.Duration{"timed": 45 * time.Second, "manual": telephony.ManualPause, "default": 0} {
+		d, err := telephony.SetQueue(r.read(), telephony.Queue{Name: name, Strategy: telephony.TopDown, NoAnswerPause: pause})
+		r.record(t, d, err)
+		q, _, err := telephony.GetQueue(r.read(), name)
+		if err != nil || q.NoAnswerPause != pause {
+			t.Fatalf("%s: NoAnswerPause = %v (%v), want %v", name, q.NoAnswerPause, err, pause)
+		}
+	}
+	if e := (telephony.Queue{Name: "x", Strategy: telephony.TopDown}).Effective(); e.NoAnswerPause != telephony.DefaultNoAnswerPause {
+		t.Fatalf("default pause = %v", e.NoAnswerPause)
+	}
+	_, err := telephony.SetQueue(r.read(), telephony.Queue{Name: "a", Strategy: telephony.TopDown, NoAnswerPause: -5 * time.Second})
+	wantInvalid(t, err, "no_answer_pause")
+	for _, v := range []string{"soon", "-1", "86401"} {
+		if _, err := telephony.ParsePause(v); err == nil {
+			t.Fatalf("ParsePause(%q) accepted", v)
+		}
+	}
+	if d, err := telephony.ParsePause("manual"); err != nil || d != telephony.ManualPause {
+		t.Fatalf("ParsePause(manual) = %v, %v", d, err)
+	}
+}
+
 func TestMembersAndWindows(t *testing.T) {
 	r := newReplica(t)
 	d, err := telephony.SetQueue(r.read(), telephony.Queue{Name: "sales", Strategy: telephony.PriorityFirst})

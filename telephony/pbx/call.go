@@ -61,7 +61,8 @@ type attempt struct {
 	ext   string
 	legs  map[*leg]bool
 	timer *time.Timer
-	worst int // highest final status seen
+	worst int  // highest final status seen
+	rang  bool // a phone said it rings (180/183): a timeout is then the callee's
 }
 
 // Call is one call through the switch. Its actor goroutine (run) owns
@@ -182,7 +183,7 @@ func (c *Call) post(ev any) bool {
 func (c *Call) orphan(ev any) {
 	switch e := ev.(type) {
 	case evOffer:
-		c.s.acd.offerFailed(e.agent, c.id, "")
+		c.s.acd.offerFailed(e.agent, c.id)
 	case evAnswered:
 		c.stray(e.l)
 	case evCmd:
@@ -444,6 +445,9 @@ func (c *Call) stopAttempt() *attempt {
 }
 
 func (c *Call) onProvisional(e evProvisional) {
+	if c.att != nil && c.att.legs[e.l] && (e.res.StatusCode == sip.StatusRinging || e.res.StatusCode == sip.StatusSessionInProgress) {
+		c.att.rang = true
+	}
 	if c.att == nil || !c.att.legs[e.l] || c.att.mode != modeAnswer || c.aAnswered || c.a == nil || c.a.uas == nil {
 		return
 	}
@@ -609,15 +613,17 @@ func (c *Call) onFailed(e evFailed) {
 	c.attemptFailed(att, att.worst)
 }
 
-// penalty is the not-ready reason for an agent whose phone answered an
-// offer with code.
-func penalty(code int) string {
-	switch code {
-	case sip.StatusRequestTerminated:
+// penalty is the not-ready reason for an agent whose phone ended an offer
+// with code after ringing (rang) or not; "" when it was not the agent's
+// doing. A phone that never said it rang was not ignored by the agent:
+// the offer, or its answer, was lost on the way.
+func penalty(code int, rang bool) string {
+	switch {
+	case code == sip.StatusRequestTerminated:
 		return "" // the node cancelled it
-	case sip.StatusBusyHere, sip.StatusGlobalBusyEverywhere, sip.StatusGlobalDecline:
+	case code == sip.StatusBusyHere || code == sip.StatusGlobalBusyEverywhere || code == sip.StatusGlobalDecline:
 		return telephony.ReasonRejected
-	case sip.StatusRequestTimeout:
+	case code == sip.StatusRequestTimeout && rang:
 		return telephony.ReasonNoAnswer
 	}
 	return telephony.ReasonUnreachable
@@ -628,7 +634,7 @@ func (c *Call) attemptFailed(att *attempt, code int) {
 	switch att.mode {
 	case modeAnswer, modeReinvite:
 		if att.acd {
-			c.s.acd.offerFailed(att.agent, c.id, penalty(code))
+			c.s.acd.offerMissed(att.agent, c.id, penalty(code, att.rang), c.queue.NoAnswerPause)
 			c.requeue()
 			return
 		}
@@ -645,7 +651,7 @@ func (c *Call) attemptFailed(att *attempt, code int) {
 		}
 		c.reject(code, reason, telephony.NotAnswered, "callee_"+itoa(att.worst))
 	case modeClickAgent:
-		c.s.acd.offerFailed(att.agent, c.id, "")
+		c.s.acd.offerFailed(att.agent, c.id)
 		c.end(telephony.NotAnswered, telephony.ByAgent, "agent_no_answer")
 	case modeClickCustomer:
 		ctx, cancel := context.WithTimeout(c.s.ctx, 5*time.Second)
@@ -680,7 +686,7 @@ func (c *Call) callerGone() {
 		return
 	}
 	if att := c.stopAttempt(); att != nil && att.agent != "" {
-		c.s.acd.offerFailed(att.agent, c.id, "")
+		c.s.acd.offerFailed(att.agent, c.id)
 	}
 	c.a.close()
 	c.callback = telephony.ReasonAbandoned
@@ -715,7 +721,7 @@ func (c *Call) onBye(l *leg) {
 		if c.att != nil {
 			att := c.stopAttempt()
 			if att.agent != "" && att.mode != modeClickAgent {
-				c.s.acd.offerFailed(att.agent, c.id, "")
+				c.s.acd.offerFailed(att.agent, c.id)
 			}
 		}
 		if c.b != nil {
@@ -746,7 +752,7 @@ func (c *Call) hangup(by, cause string) {
 	}
 	if att := c.stopAttempt(); att != nil && att.agent != "" {
 		if att.mode != modeClickAgent || c.b == nil {
-			c.s.acd.offerFailed(att.agent, c.id, "")
+			c.s.acd.offerFailed(att.agent, c.id)
 		}
 	}
 	if c.a != nil && c.a.uas != nil && !c.aAnswered {
@@ -810,7 +816,7 @@ func (c *Call) finish() {
 		c.s.acd.remove(c)
 	}
 	if att := c.stopAttempt(); att != nil && att.agent != "" {
-		c.s.acd.offerFailed(att.agent, c.id, "")
+		c.s.acd.offerFailed(att.agent, c.id)
 	}
 	c.pmu.Lock()
 	c.closed = true

@@ -290,7 +290,7 @@ func (c *Call) requeue() {
 
 func (c *Call) onOffer(e evOffer) {
 	if c.ended || !c.waiting || c.att != nil {
-		c.s.acd.offerFailed(e.agent, c.id, "")
+		c.s.acd.offerFailed(e.agent, c.id)
 		return
 	}
 	c.waiting = false
@@ -303,7 +303,7 @@ func (c *Call) onOffer(e evOffer) {
 		if errors.Is(err, errUnregistered) {
 			reason = telephony.ReasonUnregistered
 		}
-		c.s.acd.offerFailed(e.agent, c.id, reason)
+		c.s.acd.offerMissed(e.agent, c.id, reason, c.queue.NoAnswerPause)
 		c.requeue()
 		return
 	}
@@ -319,7 +319,7 @@ func (c *Call) maxWaitReached() {
 		return
 	}
 	if att := c.stopAttempt(); att != nil && att.agent != "" {
-		c.s.acd.offerFailed(att.agent, c.id, "")
+		c.s.acd.offerFailed(att.agent, c.id)
 	}
 	if c.waiting {
 		c.s.acd.remove(c)

@@ -692,3 +692,30 @@ func TestUnacknowledgedAnswer(t *testing.T) {
 		t.Fatalf("KPIs = %+v, want 1 call in, 0 answered", k)
 	}
 }
+
+// TestMissedRingPause: an agent who lets an offer ring out is not ready
+// (no answer) for the queue's pause only, then ready again, and takes the
+// next call.
+func TestMissedRingPause(t *testing.T) {
+	slow(t)
+	h := newHarness(t)
+	h.extension("8001")
+	h.extension("8002")
+	h.queue(telephony.Queue{Name: "q", Strategy: telephony.TopDown, DIDs: []string{"4000"}, RingTimeout: time.Second,
+		NoAnswerPause: 2 * time.Second}, map[string]int{"8001": 1, "8002": 2})
+	p1 := h.phone("8001", "agent_noanswer.xml", 1)
+	h.phone("8002", "agent.xml", 0)
+	h.login("8001", true)
+	h.login("8002", true)
+	h.call("4000", "13800000018", "caller.xml", nil).wait(t, 20*time.Second)
+	p1.uas.wait(t, 10*time.Second)
+	missed := h.agentState("8001")
+	if missed.State != telephony.NotReady || missed.Reason != telephony.ReasonNoAnswer {
+		t.Fatalf("after the missed ring: %+v", missed)
+	}
+	eventually(t, 10*time.Second, "8001 ready after its pause", func() bool { return h.agentState("8001").State == telephony.Ready })
+	if back := h.agentState("8001"); back.Since.Sub(missed.Since) < 2*time.Second {
+		t.Fatalf("ready again after %v, before the 2 s pause", back.Since.Sub(missed.Since))
+	}
+	h.idle()
+}

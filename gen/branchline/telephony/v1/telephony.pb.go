@@ -720,8 +720,12 @@ type Queue struct {
 	Waiting int32 `protobuf:"varint,13,opt,name=waiting,proto3" json:"waiting,omitempty"`
 	// LongestWaitSecs is how long the oldest waiting call has waited.
 	LongestWaitSecs int32 `protobuf:"varint,14,opt,name=longest_wait_secs,json=longestWaitSecs,proto3" json:"longest_wait_secs,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// NoAnswerPause is how long an agent who let an offer of this queue ring
+	// out stays not ready: whole seconds ("30"), "manual" (until the agent or
+	// a supervisor makes them ready), or "" for the default (30 s).
+	NoAnswerPause string `protobuf:"bytes,15,opt,name=no_answer_pause,json=noAnswerPause,proto3" json:"no_answer_pause,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Queue) Reset() {
@@ -850,6 +854,13 @@ func (x *Queue) GetLongestWaitSecs() int32 {
 		return x.LongestWaitSecs
 	}
 	return 0
+}
+
+func (x *Queue) GetNoAnswerPause() string {
+	if x != nil {
+		return x.NoAnswerPause
+	}
+	return ""
 }
 
 // Member is an agent's membership of a queue.
@@ -3198,7 +3209,7 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"\x13DeleteTrunkResponse\"\x13\n" +
 	"\x11ListTrunksRequest\"L\n" +
 	"\x12ListTrunksResponse\x126\n" +
-	"\x06trunks\x18\x01 \x03(\v2\x1e.branchline.telephony.v1.TrunkR\x06trunks\"\x82\x04\n" +
+	"\x06trunks\x18\x01 \x03(\v2\x1e.branchline.telephony.v1.TrunkR\x06trunks\"\xaa\x04\n" +
 	"\x05Queue\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1a\n" +
@@ -3215,7 +3226,8 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"\x12service_level_secs\x18\v \x01(\x05R\x10serviceLevelSecs\x129\n" +
 	"\amembers\x18\f \x03(\v2\x1f.branchline.telephony.v1.MemberR\amembers\x12\x18\n" +
 	"\awaiting\x18\r \x01(\x05R\awaiting\x12*\n" +
-	"\x11longest_wait_secs\x18\x0e \x01(\x05R\x0flongestWaitSecs\"R\n" +
+	"\x11longest_wait_secs\x18\x0e \x01(\x05R\x0flongestWaitSecs\x12&\n" +
+	"\x0fno_answer_pause\x18\x0f \x01(\tR\rnoAnswerPause\"R\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x1a\n" +
 	"\bpriority\x18\x02 \x01(\x05R\bpriority\x12\x18\n" +
