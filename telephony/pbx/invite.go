@@ -54,11 +54,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	r, ok := route(c, snap, fromExt)
 	if !ok {
-		if trunk != nil {
-			s.refuse(c, tx, req, sip.StatusNotFound, "Not Found", telephony.Rejected, "no_route")
-		} else {
-			s.respond(tx, req, sip.StatusNotFound, "Not Found")
-		}
+		s.junk(tx, req, trunk, "no_route")
 		return
 	}
 	if !s.addCall(c) {
@@ -159,7 +155,7 @@ func (s *Server) screen(c *Call, req *sip.Request, tx sip.ServerTransaction, tru
 		return true
 	}
 	if !trunk.Delivers(c.did) {
-		s.refuse(c, tx, req, sip.StatusNotFound, "Not Found", telephony.Rejected, "not_delivered")
+		s.junk(tx, req, trunk, "not_delivered")
 		return false
 	}
 	if s.cfg.Blacklist != nil {
@@ -203,6 +199,17 @@ func route(c *Call, snap *snapshot, fromExt *telephony.Extension) (destination, 
 		}
 	}
 	return destination{}, false
+}
+
+// junk answers 404 to a call to a number nobody answers. From a trunk
+// these are mostly scanners and misrouted calls, not customers: they are
+// counted in a metric, not recorded as calls (a replicated record each
+// would inflate the KPIs and fill the store at the scanner's pace).
+func (s *Server) junk(tx sip.ServerTransaction, req *sip.Request, trunk *telephony.Trunk, reason string) {
+	if trunk != nil {
+		s.metrics.junkInvites.WithLabelValues(reason).Inc()
+	}
+	s.respond(tx, req, sip.StatusNotFound, "Not Found")
 }
 
 // refuse answers a new call with a final error and records it.

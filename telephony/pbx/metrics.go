@@ -17,6 +17,9 @@ type metrics struct {
 	// badRequests counts requests refused on sight by the wire check,
 	// by status code (400, 416, 505, 513).
 	badRequests *prometheus.CounterVec
+	// junkInvites counts INVITEs from trunks to numbers nobody answers
+	// (no_route) or the trunk does not deliver (not_delivered).
+	junkInvites *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -29,6 +32,10 @@ func newMetrics() *metrics {
 			Name: "branchline_sip_bad_requests_total",
 			Help: "SIP requests refused on sight because they are malformed or of an unsupported version or URI scheme, by status code.",
 		}, []string{"code"}),
+		junkInvites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "branchline_sip_junk_invites_total",
+			Help: "INVITEs from trunks to numbers nobody answers or the trunk does not deliver: refused with 404 and not recorded as calls.",
+		}, []string{"reason"}),
 	}
 }
 
@@ -41,6 +48,9 @@ func (m *metrics) register(r prometheus.Registerer) error {
 		return err
 	}
 	if m.badRequests, err = adopt(r, m.badRequests); err != nil {
+		return err
+	}
+	if m.junkInvites, err = adopt(r, m.junkInvites); err != nil {
 		return err
 	}
 	return nil

@@ -719,3 +719,29 @@ func TestMissedRingPause(t *testing.T) {
 	}
 	h.idle()
 }
+
+// TestJunkInvites: INVITEs from the trunk to numbers nobody answers are
+// refused with 404 and counted, and leave no call record behind.
+func TestJunkInvites(t *testing.T) {
+	h := newHarness(t)
+	h.queue(telephony.Queue{Name: "sales", Strategy: telephony.TopDown, DIDs: []string{"4000"}}, nil)
+	ua := newRawUA(t, h.srv.UDPAddr()) // from 127.0.0.1: the trunk
+	for _, number := range []string{"4999", "00861234", "admin"} {
+		res := ua.do(reqSpec{method: "INVITE", ruri: "sip:" + number + "@127.0.0.1", from: "13800000019", to: number,
+			contact: "<sip:13800000019@" + ua.addr() + ">"})
+		if res.StatusCode != 404 {
+			t.Fatalf("INVITE to %s: %d %s", number, res.StatusCode, res.Reason)
+		}
+	}
+	if n := counter(t, h.srv.metrics.junkInvites.WithLabelValues("no_route")); n != 3 {
+		t.Fatalf("junk INVITEs counted: %v, want 3", n)
+	}
+	h.idle()
+	// A routed call still leaves its record: the records are written,
+	// and none of them is junk.
+	h.call("4000", "13800000020", "caller_final.xml", map[string]string{"CODE": "480"}).wait(t, 20*time.Second)
+	h.record(1)
+	if rs := h.records(); len(rs) != 1 || rs[0].DID != "4000" {
+		t.Fatalf("records: %+v", rs)
+	}
+}
