@@ -299,15 +299,7 @@ func (c *Call) ring(mode ringMode, agent, ext string, sdp []byte, timeout time.D
 		dests = append(dests, dest{uri: *trunkURI, transport: trunkTransport})
 	} else {
 		for _, b := range c.s.reg.contacts(ext) {
-			d := dest{uri: *b.URI.Clone(), transport: b.Transport, b: b}
-			if b.Transport == "tcp" {
-				// A phone behind NAT is reached on the connection it registered
-				// on, while that is open; else at its Contact.
-				if conn, err := c.s.ua.TransportLayer().GetConnection("tcp", b.Source); err == nil && conn != nil {
-					d.dst = b.Source
-				}
-			}
-			dests = append(dests, d)
+			dests = append(dests, dest{uri: *b.URI.Clone(), transport: b.Transport, b: b, dst: c.s.flow(b)})
 		}
 	}
 	if len(dests) == 0 {
@@ -560,21 +552,29 @@ func (c *Call) connected(att *attempt, now time.Time) {
 
 // answerCustomer sends the 200 to the customer's INVITE; its ACK (or its
 // absence) is waited for off the actor.
+//
+// sipgo's WriteResponse retransmits the 200 until the ACK, but does not
+// say when none came: after 64*T1 it returns as if one had, and it
+// restarts that timer at each retransmission, so then it hardly ever
+// returns. The switch watches for the ACK itself (a timer per call,
+// Config.AckTimeout, stopped by onAck), so that an answer the caller never
+// confirmed ends the call and is not counted as answered. WriteResponse
+// also writes the dialog's InviteResponse from its goroutine: the leg's
+// other requests wait until it returned (leg.answered2xx).
 func (c *Call) answerCustomer(sdp []byte) {
 	c.aAnswered = true
-	c.a.mu.Lock()
-	c.a.answered = true
-	c.a.mu.Unlock()
-	res := sip.NewSDPResponseFromRequest(c.a.uas.InviteRequest, sdp)
 	a := c.a
-	// sipgo retransmits the 200 until the ACK, but does not say when none
-	// came: after 64*T1 it returns as if one had (and it restarts that
-	// timer at each retransmission). The switch watches for the ACK itself
-	// (onAck stops the timer), so that an answer the caller never
-	// confirmed ends the call and is not counted as answered.
+	written := make(chan struct{})
+	a.mu.Lock()
+	a.answered = true
+	a.written = written
+	a.mu.Unlock()
+	res := sip.NewSDPResponseFromRequest(a.uas.InviteRequest, sdp)
 	a.watchAck(c.s.cfg.AckTimeout, func() { c.post(evNoAck{l: a}) })
 	c.s.goSafe(func() {
-		if err := a.uas.WriteResponse(res); err != nil {
+		err := a.uas.WriteResponse(res)
+		close(written)
+		if err != nil {
 			c.s.log.Info("sip: 200 not acknowledged", "call", c.id, "err", err)
 			c.post(evNoAck{l: a})
 		}
@@ -591,7 +591,8 @@ func (c *Call) onNoAck(l *leg) {
 	if l.uasTx != nil {
 		// The wait for the ACK is over: as far as the switch is concerned
 		// the INVITE transaction timed out, so the BYE may go now (RFC
-		// 3261 15) rather than when sipgo's transaction ends.
+		// 3261 15) rather than when sipgo's transaction ends; sipgo stops
+		// retransmitting the 200 at its next try.
 		l.uasTx.Terminate()
 	}
 	c.hangup(BySystem, "no_ack")

@@ -1,9 +1,12 @@
 package pbx
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"strconv"
@@ -25,6 +28,21 @@ type rawUA struct {
 	conn net.PacketConn
 	to   net.Addr
 	seq  int
+
+	// For a UA on TCP (newRawTCPUA) instead: its connection.
+	tcp    net.Conn
+	stream *bufio.Reader
+}
+
+// newRawTCPUA is a rawUA on one TCP connection to the switch.
+func newRawTCPUA(t *testing.T, server string) *rawUA {
+	t.Helper()
+	c, err := net.Dial("tcp", server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawUA{t: t, tcp: c, stream: bufio.NewReader(c)}
 }
 
 func newRawUA(t *testing.T, server string) *rawUA {
@@ -49,14 +67,37 @@ func newRawUAAt(t *testing.T, local, server string) *rawUA {
 }
 
 // addr is the UA's host:port.
-func (u *rawUA) addr() string { return u.conn.LocalAddr().String() }
+func (u *rawUA) addr() string {
+	if u.tcp != nil {
+		return u.tcp.LocalAddr().String()
+	}
+	return u.conn.LocalAddr().String()
+}
 
-func (u *rawUA) port() int { return u.conn.LocalAddr().(*net.UDPAddr).Port }
+func (u *rawUA) port() int {
+	if u.tcp != nil {
+		return u.tcp.LocalAddr().(*net.TCPAddr).Port
+	}
+	return u.conn.LocalAddr().(*net.UDPAddr).Port
+}
+
+func (u *rawUA) transport() string {
+	if u.tcp != nil {
+		return "TCP"
+	}
+	return "UDP"
+}
 
 // send writes raw bytes to the switch.
 func (u *rawUA) send(b []byte) {
 	u.t.Helper()
-	if _, err := u.conn.WriteTo(b, u.to); err != nil {
+	var err error
+	if u.tcp != nil {
+		_, err = u.tcp.Write(b)
+	} else {
+		_, err = u.conn.WriteTo(b, u.to)
+	}
+	if err != nil {
 		u.t.Fatal(err)
 	}
 }
@@ -64,6 +105,18 @@ func (u *rawUA) send(b []byte) {
 // next reads the next SIP message within d; nil on timeout.
 func (u *rawUA) next(d time.Duration) sip.Message {
 	u.t.Helper()
+	if u.tcp != nil {
+		_ = u.tcp.SetReadDeadline(time.Now().Add(d))
+		b, err := readStreamMessage(u.stream)
+		if err != nil {
+			return nil
+		}
+		m, err := sip.NewParser().ParseSIP(b)
+		if err != nil {
+			return looseResponse(u.t, b, err)
+		}
+		return m
+	}
 	buf := make([]byte, 65535)
 	deadline := time.Now().Add(d)
 	for {
@@ -103,6 +156,53 @@ func looseResponse(t *testing.T, b []byte, perr error) *sip.Response {
 	return res
 }
 
+// readStreamMessage reads one message from a stream: the head, then
+// Content-Length bytes.
+func readStreamMessage(r *bufio.Reader) ([]byte, error) {
+	var b bytes.Buffer
+	n := 0
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		if b.Len() == 0 && line == "\r\n" {
+			continue // a keep-alive
+		}
+		b.WriteString(line)
+		if line == "\r\n" {
+			break
+		}
+		if v, ok := strings.CutPrefix(strings.ToLower(line), "content-length:"); ok {
+			n, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, err
+	}
+	return append(b.Bytes(), body...), nil
+}
+
+// request waits for a request of method from the switch and returns it.
+func (u *rawUA) request(method sip.RequestMethod) *sip.Request {
+	u.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if req, ok := u.next(time.Until(deadline)).(*sip.Request); ok && req.Method == method {
+			return req
+		}
+	}
+	u.t.Fatalf("no %s within 10s", method)
+	return nil
+}
+
+// answer responds to a request the switch sent.
+func (u *rawUA) answer(req *sip.Request, code int, reason string) {
+	u.t.Helper()
+	u.send([]byte(sip.NewResponseFromRequest(req, code, reason, nil).String()))
+}
+
 // final reads responses to the request with callID until a final one.
 func (u *rawUA) final(callID string) *sip.Response {
 	u.t.Helper()
@@ -131,6 +231,7 @@ type reqSpec struct {
 	callID  string
 	cseq    int
 	contact string // full header value; "" for none
+	via     string // sent-by and parameters of Via; "" for the UA's address
 	extra   []string
 	body    string
 }
@@ -152,7 +253,11 @@ func (u *rawUA) build(r reqSpec) []byte {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s SIP/2.0\r\n", r.method, r.ruri)
-	fmt.Fprintf(&b, "Via: SIP/2.0/UDP %s;branch=z9hG4bK%s\r\n", u.addr(), newCallID())
+	via := r.via
+	if via == "" {
+		via = u.addr()
+	}
+	fmt.Fprintf(&b, "Via: SIP/2.0/%s %s;branch=z9hG4bK%s\r\n", u.transport(), via, newCallID())
 	fmt.Fprintf(&b, "From: <sip:%s@127.0.0.1>;tag=%s\r\n", r.from, newCallID())
 	fmt.Fprintf(&b, "To: <sip:%s@127.0.0.1>\r\n", r.to)
 	fmt.Fprintf(&b, "Call-ID: %s\r\n", r.callID)
@@ -205,6 +310,8 @@ type registration struct {
 	contactPort   int
 	expires       int
 	qop           string // "auth" (default) or "none"
+	contact       string // the Contact's host:port, when not 127.0.0.1:contactPort
+	via           string // the Via's sent-by and parameters, when not the UA's address
 }
 
 // challenge sends an unauthenticated REGISTER and returns the 401's
@@ -212,7 +319,7 @@ type registration struct {
 func (u *rawUA) challenge(ext string) string {
 	u.t.Helper()
 	res := u.do(reqSpec{method: "REGISTER", ruri: "sip:127.0.0.1", from: ext, to: ext,
-		contact: "<sip:" + ext + "@127.0.0.1:" + strconv.Itoa(u.port()) + ">", extra: []string{"Expires: 60"}})
+		contact: "<sip:" + ext + "@" + u.addr() + ">", extra: []string{"Expires: 60"}})
 	if res.StatusCode != 401 {
 		u.t.Fatalf("unauthenticated REGISTER of %s: %d %s, want 401", ext, res.StatusCode, res.Reason)
 	}
@@ -239,8 +346,15 @@ func (u *rawUA) registerWith(r registration, challenge string, nc int) (*sip.Res
 		r.contactPort = u.port()
 	}
 	authz := digestAnswer(u.t, challenge, "REGISTER", "sip:127.0.0.1", r.ext, r.password, qop, nc, newCallID())
-	spec := reqSpec{method: "REGISTER", ruri: "sip:127.0.0.1", from: r.ext, to: r.ext, callID: newCallID(),
-		contact: "<sip:" + r.ext + "@127.0.0.1:" + strconv.Itoa(r.contactPort) + ">",
+	contact := r.contact
+	if contact == "" {
+		contact = "127.0.0.1:" + strconv.Itoa(r.contactPort)
+	}
+	if u.tcp != nil {
+		contact += ";transport=tcp"
+	}
+	spec := reqSpec{method: "REGISTER", ruri: "sip:127.0.0.1", from: r.ext, to: r.ext, callID: newCallID(), via: r.via,
+		contact: "<sip:" + r.ext + "@" + contact + ">",
 		extra:   []string{"Expires: " + strconv.Itoa(r.expires), "Authorization: " + authz}}
 	b := u.build(spec)
 	u.send(b)

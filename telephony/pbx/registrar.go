@@ -1,6 +1,7 @@
 package pbx
 
 import (
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,10 @@ type Binding struct {
 	URI       sip.Uri // the phone's Contact
 	Transport string  // "udp" or "tcp"
 	Source    string  // host:port the REGISTER came from
+	// NAT says the phone is reached at Source rather than at its Contact:
+	// it registered over UDP from another address than its Contact's and
+	// sends symmetrically (rport, RFC 3581), as phones behind NAT do.
+	NAT       bool
 	Expires   time.Time
 	UserAgent string
 	callID    string
@@ -129,6 +134,44 @@ func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction
 	}
 }
 
+// natted reports whether a phone registering contact over transport is
+// behind NAT: over UDP, its REGISTER came from another address than the
+// contact's and its Via asks for symmetric answers (rport; the wire check
+// adds it to requests whose Via is not their source). Over TCP the
+// connection it registered on is used anyway while it is open (flow).
+func natted(req *sip.Request, contact sip.Uri, transport string) bool {
+	if transport != "udp" {
+		return false
+	}
+	via := req.Via()
+	if via == nil || !via.Params.Has("rport") {
+		return false
+	}
+	port := contact.Port
+	if port == 0 {
+		port = 5060
+	}
+	return net.JoinHostPort(contact.Host, strconv.Itoa(port)) != req.Source()
+}
+
+// flow is the address to send a phone's requests to when it is not its
+// Contact (""): the connection a phone registered on over TCP, while it is
+// open (RFC 5626's flow), or the address a phone behind NAT registered
+// from (RFC 3581's received and rport). A NAT keeps that address open
+// because the phone re-registers and answers from it.
+func (s *Server) flow(b Binding) string {
+	if b.Transport == "tcp" {
+		if conn, err := s.ua.TransportLayer().GetConnection("tcp", b.Source); err == nil && conn != nil {
+			return b.Source
+		}
+		return ""
+	}
+	if b.NAT {
+		return b.Source
+	}
+	return ""
+}
+
 // update is what a REGISTER asks for: bindings to add, refresh or remove.
 type update struct {
 	ext      string
@@ -215,8 +258,8 @@ func (r *registrar) binding(req *sip.Request, ext, v string, defExp time.Duratio
 	if h := req.GetHeader("User-Agent"); h != nil {
 		ua = cleanDisplay(h.Value())
 	}
-	return &Binding{Extension: ext, URI: uri, Transport: transport, Source: req.Source(), Expires: now.Add(exp),
-		UserAgent: ua, callID: req.CallID().Value()}, exp, nil
+	return &Binding{Extension: ext, URI: uri, Transport: transport, Source: req.Source(), NAT: natted(req, uri, transport),
+		Expires: now.Add(exp), UserAgent: ua, callID: req.CallID().Value()}, exp, nil
 }
 
 // apply makes the changes of u and returns the extension's bindings

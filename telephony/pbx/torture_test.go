@@ -2,7 +2,6 @@ package pbx
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -240,26 +238,10 @@ func TestWireTCP(t *testing.T) {
 func readStreamResponse(t *testing.T, r *bufio.Reader, key string) *sip.Response {
 	t.Helper()
 	for {
-		var head bytes.Buffer
-		n := 0
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("reading the answer to %s: %v", key, err)
-			}
-			head.WriteString(line)
-			if line == "\r\n" {
-				break
-			}
-			if v, ok := strings.CutPrefix(strings.ToLower(line), "content-length:"); ok {
-				n, _ = strconv.Atoi(strings.TrimSpace(v))
-			}
+		b, err := readStreamMessage(r)
+		if err != nil {
+			t.Fatalf("reading the answer to %s: %v", key, err)
 		}
-		body := make([]byte, n)
-		if _, err := io.ReadFull(r, body); err != nil {
-			t.Fatal(err)
-		}
-		b := append(head.Bytes(), body...)
 		var res *sip.Response
 		if m, err := sip.NewParser().ParseSIP(b); err == nil {
 			res, _ = m.(*sip.Response)
