@@ -29,6 +29,10 @@ type TelephonyConfig struct {
 	SIPHost string
 	// Location is the node's time zone for days and membership windows.
 	Location *time.Location
+	// MaxCallRate bounds the new calls the switch admits per second (flag
+	// --sip-max-call-rate); more are refused with 503 and Retry-After. 0:
+	// no bound, only the switch's backlog and call limit shed load.
+	MaxCallRate float64
 }
 
 // telephonyParts is what node.go wires: the Connect service (mount) and,
@@ -57,7 +61,7 @@ func (n *Node) startTelephony(cfg TelephonyConfig, grants api.Grants) (*telephon
 	srv, err := pbx.Start(pbx.Config{
 		UDPAddr: cfg.SIPAddr, TCPAddr: cfg.SIPAddr, Host: cfg.SIPHost, Store: n.store, Log: n.log,
 		Location: cfg.Location, Blacklist: n.blacklisted, Priority: n.callerPriority,
-		OnRing: n.screenPop, OnAgent: n.agentChanged, Metrics: n.metrics,
+		OnRing: n.screenPop, OnAgent: n.agentChanged, Metrics: n.metrics, Overload: pbx.Overload{MaxRate: cfg.MaxCallRate},
 		// Refused SIP authentications go to the audit log like failed
 		// logins: the actor is the user named, the remote the phone's address.
 		Audit: func(ctx context.Context, actor, action, target, detail, remote string) error {

@@ -522,3 +522,35 @@ func TestMessages(t *testing.T) {
 	_, err = telephony.QueueMessage(r.read(), r.ids.New(t0), "8001", "\xff")
 	wantInvalid(t, err, "text")
 }
+
+// TestRefusedCalls: calls refused under overload are counted per minute;
+// counts of a minute add up across events, and a day's sum covers the
+// minutes that start in it.
+func TestRefusedCalls(t *testing.T) {
+	r := newReplica(t)
+	m1 := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		minute time.Time
+		n      int
+	}{{m1, 120}, {m1, 30}, {m1.Add(time.Minute), 7}, {m1.Add(24 * time.Hour), 1000}} {
+		d, err := telephony.RecordRefused(c.minute, telephony.RefusedOverload, c.n)
+		r.record(t, d, err)
+	}
+	got, err := telephony.RefusedCalls(r.read(), m1, m1.Add(time.Hour))
+	if err != nil || got[telephony.RefusedOverload] != 157 {
+		t.Fatalf("refused in the hour = %v, %v; want 157", got, err)
+	}
+	for name, c := range map[string]struct {
+		minute time.Time
+		reason string
+		n      int
+	}{
+		"not a minute": {m1.Add(time.Second), telephony.RefusedOverload, 1},
+		"no calls":     {m1, telephony.RefusedOverload, 0},
+		"bad reason":   {m1, "whim", 1},
+	} {
+		if _, err := telephony.RecordRefused(c.minute, c.reason, c.n); err == nil {
+			t.Fatalf("%s: accepted", name)
+		}
+	}
+}

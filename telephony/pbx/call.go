@@ -635,7 +635,11 @@ func (c *Call) attemptFailed(att *attempt, code int) {
 	switch att.mode {
 	case modeAnswer, modeReinvite:
 		if att.acd {
-			c.s.acd.offerMissed(att.agent, c.id, penalty(code, att.rang), c.queue.NoAnswerPause)
+			reason := penalty(code, att.rang)
+			if reason == telephony.ReasonUnreachable && c.s.shed.overloaded(c.s.now()) {
+				reason = "" // the switch itself may have lost the offer: not the agent's doing
+			}
+			c.s.acd.offerMissed(att.agent, c.id, reason, c.queue.NoAnswerPause)
 			c.requeue()
 			return
 		}

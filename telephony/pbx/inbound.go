@@ -36,6 +36,9 @@ func (s *Server) inspect(data []byte, from net.Addr, stream bool) (pass, reply [
 		}
 		return nil, s.refuseRaw(m, werr)
 	}
+	if reply := s.shedNew(m); reply != nil {
+		return nil, reply
+	}
 	if !stream {
 		m.symmetric(from)
 	}

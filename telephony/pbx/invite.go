@@ -30,6 +30,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.onReinvite(req, tx)
 		return
 	}
+	branch, _ := req.Via().Params.Get("branch")
+	s.shed.started(inviteKey(req.CallID().Value(), branch))
 	if len(req.Body()) > 0 && !isSDP(req) {
 		s.unsupportedMedia(tx, req)
 		return

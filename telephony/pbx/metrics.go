@@ -20,6 +20,8 @@ type metrics struct {
 	// junkInvites counts INVITEs from trunks to numbers nobody answers
 	// (no_route) or the trunk does not deliver (not_delivered).
 	junkInvites *prometheus.CounterVec
+	// refusedCalls counts new calls refused before any work (overload).
+	refusedCalls *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -36,6 +38,10 @@ func newMetrics() *metrics {
 			Name: "branchline_sip_junk_invites_total",
 			Help: "INVITEs from trunks to numbers nobody answers or the trunk does not deliver: refused with 404 and not recorded as calls.",
 		}, []string{"reason"}),
+		refusedCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "branchline_sip_calls_refused_total",
+			Help: "New calls refused with 503 and Retry-After before any work, by reason (overload).",
+		}, []string{"reason"}),
 	}
 }
 
@@ -51,6 +57,9 @@ func (m *metrics) register(r prometheus.Registerer) error {
 		return err
 	}
 	if m.junkInvites, err = adopt(r, m.junkInvites); err != nil {
+		return err
+	}
+	if m.refusedCalls, err = adopt(r, m.refusedCalls); err != nil {
 		return err
 	}
 	return nil

@@ -64,6 +64,8 @@ type Config struct {
 	// MaxCalls bounds concurrent calls; more are refused with 503
 	// (default 2000).
 	MaxCalls int
+	// Overload tunes load shedding (see Overload).
+	Overload Overload
 	// AckTimeout is how long the switch waits for the ACK of the 200 that
 	// answers a caller before it ends the call as not answered (default
 	// 64*T1, 32 s: RFC 3261 13.3.1.4).
@@ -96,6 +98,7 @@ type Server struct {
 	decoyHA1   string   // checked for users that do not exist
 	auditLimit *limiter // of audit entries of refused authentications
 	metrics    *metrics
+	shed       *shedder
 	dir        *directory
 	reg        *registrar
 	acd        *acd
@@ -151,6 +154,7 @@ func Start(cfg Config) (*Server, error) {
 	s.decoyHA1 = newDecoyHA1()
 	s.auditLimit = newLimiter(1, 30)
 	s.metrics = newMetrics()
+	s.shed = newShedder(cfg.Overload)
 	if cfg.Metrics != nil {
 		if err := s.metrics.register(cfg.Metrics); err != nil {
 			s.cancel()
@@ -346,6 +350,7 @@ func (s *Server) Close() error {
 	for s.ActiveCalls() > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
+	s.recordRefused(true)
 	s.cancel()
 	s.acd.stop()
 	if s.udpConn != nil {
@@ -373,6 +378,7 @@ func (s *Server) sweepLoop() {
 			s.reg.sweep()
 			s.auth.sweep()
 			s.throttle.sweep(s.now())
+			s.recordRefused(false)
 			// Membership windows open and replicated configuration changes
 			// without an event here: look at the line again.
 			s.acd.dispatch()

@@ -672,6 +672,23 @@ func (m *rawMessage) reply(code int, reason string, extra ...string) []byte {
 	return []byte(b.String())
 }
 
+// hasTag reports whether a To or From value has a tag parameter.
+func hasTag(v string) bool {
+	_, params, _ := strings.Cut(v[max(0, strings.LastIndexByte(v, '>')):], ";")
+	return hasParam(params, "tag")
+}
+
+// viaBranch returns the branch of the first via-parm of a Via value.
+func viaBranch(v string) string {
+	_, params, _ := strings.Cut(splitOutside(v, ',')[0], ";")
+	for _, p := range splitOutside(params, ';') {
+		if name, value, ok := strings.Cut(p, "="); ok && strings.EqualFold(strings.TrimSpace(name), "branch") {
+			return strings.TrimSpace(value)
+		}
+	}
+	return ""
+}
+
 // isToken reports whether s is a token of RFC 3261 25.1.
 func isToken(s string) bool {
 	if s == "" {

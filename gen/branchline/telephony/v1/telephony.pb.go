@@ -2836,8 +2836,12 @@ type KPIs struct {
 	NoAgent          int32   `protobuf:"varint,13,opt,name=no_agent,json=noAgent,proto3" json:"no_agent,omitempty"`
 	Rejected         int32   `protobuf:"varint,14,opt,name=rejected,proto3" json:"rejected,omitempty"`
 	Overflowed       int32   `protobuf:"varint,15,opt,name=overflowed,proto3" json:"overflowed,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Refused is how many new calls an overloaded switch refused (503)
+	// before doing any work; not in calls_in, and for all queues: a refused
+	// call never reached one.
+	Refused       int32 `protobuf:"varint,16,opt,name=refused,proto3" json:"refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *KPIs) Reset() {
@@ -2971,6 +2975,13 @@ func (x *KPIs) GetRejected() int32 {
 func (x *KPIs) GetOverflowed() int32 {
 	if x != nil {
 		return x.Overflowed
+	}
+	return 0
+}
+
+func (x *KPIs) GetRefused() int32 {
+	if x != nil {
+		return x.Refused
 	}
 	return 0
 }
@@ -3365,7 +3376,7 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"\x0eactive_dialogs\x18\x05 \x01(\x05R\ractiveDialogs\"8\n" +
 	"\x0eGetKPIsRequest\x12\x10\n" +
 	"\x03day\x18\x01 \x01(\tR\x03day\x12\x14\n" +
-	"\x05queue\x18\x02 \x01(\tR\x05queue\"\xe7\x03\n" +
+	"\x05queue\x18\x02 \x01(\tR\x05queue\"\x81\x04\n" +
 	"\x04KPIs\x12\x10\n" +
 	"\x03day\x18\x01 \x01(\tR\x03day\x12\x19\n" +
 	"\bcalls_in\x18\x02 \x01(\x05R\acallsIn\x12\x1a\n" +
@@ -3384,7 +3395,8 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"\brejected\x18\x0e \x01(\x05R\brejected\x12\x1e\n" +
 	"\n" +
 	"overflowed\x18\x0f \x01(\x05R\n" +
-	"overflowed\"F\n" +
+	"overflowed\x12\x18\n" +
+	"\arefused\x18\x10 \x01(\x05R\arefused\"F\n" +
 	"\x12SendMessageRequest\x12\x1c\n" +
 	"\textension\x18\x01 \x01(\tR\textension\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\"#\n" +
