@@ -68,7 +68,19 @@ func (r *registrar) contacts(ext string) []Binding {
 	return out
 }
 
-func (r *registrar) registered(ext string) bool { return len(r.contacts(ext)) > 0 }
+// registered reports whether ext has a live binding. The ACD asks it for
+// every member of a queue for every waiting call, so it copies nothing.
+func (r *registrar) registered(ext string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	for _, b := range r.byExt[ext] {
+		if b.Expires.After(now) {
+			return true
+		}
+	}
+	return false
+}
 
 // fromSource reports whether addr is the source of a live binding of ext.
 func (r *registrar) fromSource(ext, addr string) bool {
