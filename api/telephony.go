@@ -232,7 +232,8 @@ func queueToProto(q telephony.Queue, live pbx.QueueInfo) *telv1.Queue {
 	out := &telv1.Queue{Name: q.Name, DisplayName: q.DisplayName, Strategy: string(q.Strategy), Fallback: string(q.Fallback),
 		RingTimeoutSecs: secs(q.RingTimeout), WrapUpSecs: secs(q.WrapUp), OverflowQueue: q.OverflowQueue,
 		OverflowAfterSecs: secs(q.OverflowAfter), MaxWaitSecs: secs(q.MaxWait), Dids: q.DIDs,
-		ServiceLevelSecs: secs(q.ServiceLevel), Waiting: int32(live.Waiting), LongestWaitSecs: secs(live.LongestWait)}
+		ServiceLevelSecs: secs(q.ServiceLevel), Waiting: int32(live.Waiting), LongestWaitSecs: secs(live.LongestWait),
+		NoAnswerPause: telephony.FormatPause(q.NoAnswerPause)}
 	for _, m := range q.Members {
 		pm := &telv1.Member{User: m.User, Priority: int32(m.Priority)}
 		for _, w := range m.Windows {
@@ -280,10 +281,14 @@ func (s *TelephonyService) SetQueue(ctx context.Context, req *connect.Request[te
 			return nil, Error(s.Log, fault.Invalidf("queue", "negative", "durations must not be negative"))
 		}
 	}
+	pause, err := telephony.ParsePause(in.GetNoAnswerPause())
+	if err != nil {
+		return nil, Error(s.Log, err)
+	}
 	q := telephony.Queue{Name: in.GetName(), DisplayName: in.GetDisplayName(), Strategy: telephony.Strategy(in.GetStrategy()),
 		Fallback: telephony.Strategy(in.GetFallback()), RingTimeout: dur(in.GetRingTimeoutSecs()), WrapUp: dur(in.GetWrapUpSecs()),
 		OverflowQueue: in.GetOverflowQueue(), OverflowAfter: dur(in.GetOverflowAfterSecs()), MaxWait: dur(in.GetMaxWaitSecs()),
-		DIDs: in.GetDids(), ServiceLevel: dur(in.GetServiceLevelSecs())}
+		DIDs: in.GetDids(), ServiceLevel: dur(in.GetServiceLevelSecs()), NoAnswerPause: pause}
 	if err := s.change(ctx, func(views replication.Tx) ([]replication.Draft, error) {
 		return one(telephony.SetQueue(views, q))
 	}); err != nil {

@@ -398,7 +398,8 @@ func kpisToProto(day string, k telephony.KPIs) *telv1.KPIs {
 	return &telv1.KPIs{Day: day, CallsIn: int32(k.CallsIn), Answered: int32(k.Answered), Abandoned: int32(k.Abandoned),
 		AbandonRate: k.AbandonRate, AsaSecs: k.ASA.Seconds(), AhtSecs: k.AHT.Seconds(), AvgTalkSecs: k.AvgTalk.Seconds(),
 		AvgWrapUpSecs: k.AvgWrapUp.Seconds(), AvgAbandonSecs: k.AvgAbandon.Seconds(), ServiceLevel: k.ServiceLevel,
-		ServiceLevelSecs: secs(k.SLThreshold), NoAgent: int32(k.NoAgent), Rejected: int32(k.Rejected), Overflowed: int32(k.Overflowed)}
+		ServiceLevelSecs: secs(k.SLThreshold), NoAgent: int32(k.NoAgent), Rejected: int32(k.Rejected), Overflowed: int32(k.Overflowed),
+		Refused: int32(k.Refused)}
 }
 
 // kpis computes the KPIs of day (YYYY-MM-DD, "" today) for queue.
@@ -412,8 +413,15 @@ func (s *TelephonyService) kpis(day, queue string) (*telv1.KPIs, error) {
 	}
 	start, end := telephony.Day(t, s.loc())
 	var recs []*telephony.Record
+	var refused map[string]int
 	sl := time.Duration(0)
 	err := s.Store.View(func(views replication.Tx) error {
+		var err error
+		if queue == "" {
+			if refused, err = telephony.RefusedCalls(views, start, end); err != nil {
+				return err
+			}
+		}
 		if queue != "" {
 			q, ok, err := telephony.GetQueue(views, queue)
 			if err != nil {
@@ -432,7 +440,9 @@ func (s *TelephonyService) kpis(day, queue string) (*telv1.KPIs, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kpisToProto(start.Format("2006-01-02"), telephony.ComputeKPIs(recs, queue, sl)), nil
+	k := telephony.ComputeKPIs(recs, queue, sl)
+	k.Refused = refused[telephony.RefusedOverload]
+	return kpisToProto(start.Format("2006-01-02"), k), nil
 }
 
 // GetKPIs implements TelephonyService.GetKPIs.
