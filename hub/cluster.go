@@ -46,7 +46,9 @@ func (h *Hub) routes() (http.Handler, error) {
 	// API or the web pages is slowed down as a node slows its users'.
 	throttle := access.NewThrottle(access.ThrottleConfig{})
 	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: directory{h}, Signer: h.signer, Throttle: throttle, Log: h.log}, opts...))
-	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: h.status}, opts...))
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: h.status, ViewsDigest: func() (string, error) {
+		return h.fsm.Digest().String(), nil
+	}}, opts...))
 	mux.Handle(adminv1connect.NewClusterServiceHandler(clusterService{h}, opts...))
 	api.MountOps(mux, h.metrics, h.ready, h.cfg.MetricsToken)
 	ui, err := web.New(web.Config{
@@ -289,6 +291,7 @@ func (h *Hub) status(context.Context) (*adminv1.StatusResponse, error) {
 		Capabilities:          h.capabilities,
 		ActiveCapabilities:    active,
 		ProjectedPosition:     h.fsm.Projected(),
+		Invalid:               h.fsm.InvalidEvents(20),
 		ProjectionLagSeconds:  h.projectionLag().Seconds(),
 	}, nil
 }

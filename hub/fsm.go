@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/proto"
 
+	adminv1 "branchline/gen/branchline/admin/v1"
 	hubv1 "branchline/gen/branchline/hub/v1"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/replication"
@@ -793,4 +794,17 @@ func (f *fsm) AppliedCount() uint64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.proj.views.AppliedCount()
+}
+
+// InvalidEvents lists up to max events the projection refused as invalid.
+func (f *fsm) InvalidEvents(max int) []*adminv1.InvalidEvent {
+	var out []*adminv1.InvalidEvent
+	_ = f.read(func(tx replication.Tx) error {
+		bad, err := replication.InvalidEvents(tx, max)
+		for _, b := range bad {
+			out = append(out, &adminv1.InvalidEvent{Origin: b.Origin, Seq: b.Seq, Reason: b.Reason})
+		}
+		return err
+	})
+	return out
 }

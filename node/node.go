@@ -241,7 +241,10 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	stock := &api.WarehouseService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Log: n.log}
 	mux.Handle(warehousev1connect.NewWarehouseServiceHandler(stock, opts...))
 	mux.Handle(accessv1connect.NewAccessServiceHandler(accessSvc, opts...))
-	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status}, opts...))
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status, ViewsDigest: func() (string, error) {
+		d, err := n.store.ViewsDigest()
+		return d.String(), err
+	}}, opts...))
 	api.MountOps(mux, n.metrics, n.ready, n.cfg.MetricsToken)
 	ui, err := web.New(web.Config{
 		Site: n.cfg.ID, Login: dir.Login, Throttle: throttle, Audit: audit, Sessions: web.StoredSessions(newSessions(n.store.DB(), n.store.Disk())),
@@ -303,6 +306,7 @@ func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
 		ClockOffsetSeconds:    n.clockOffset().Seconds(),
 		MaxClockOffsetSeconds: n.store.Clock().MaxOffset().Seconds(),
 		IndexBacklog:          uint64(n.store.IndexBacklog()),
+		Invalid:               n.store.InvalidEvents(20),
 	}
 	if n.syncer != nil {
 		n.syncer.mu.Lock()

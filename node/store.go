@@ -14,6 +14,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"google.golang.org/protobuf/proto"
 
+	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/replication"
 	"branchline/volume"
 )
@@ -759,4 +760,32 @@ func (s *Store) resetPushed(seq uint64) {
 	if seq < s.pushed {
 		s.pushed = seq
 	}
+}
+
+// ViewsDigest computes the digest of the replicated views' content by
+// scan (the index is not part of it): what ctl verify compares with other
+// replicas holding the same events.
+func (s *Store) ViewsDigest() (replication.Digest, error) {
+	g := s.cur.Load()
+	var d replication.Digest
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		d, err = replication.DigestOf(g.read(txn), replication.ViewPrefix)
+		return err
+	})
+	return d, err
+}
+
+// InvalidEvents lists up to max events refused as invalid.
+func (s *Store) InvalidEvents(max int) []*adminv1.InvalidEvent {
+	g := s.cur.Load()
+	var out []*adminv1.InvalidEvent
+	_ = s.db.View(func(txn *badger.Txn) error {
+		bad, err := replication.InvalidEvents(g.read(txn), max)
+		for _, b := range bad {
+			out = append(out, &adminv1.InvalidEvent{Origin: b.Origin, Seq: b.Seq, Reason: b.Reason})
+		}
+		return err
+	})
+	return out
 }
