@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -116,5 +117,10 @@ func TestHeadOfficeCommandReachesEveryNode(t *testing.T) {
 	converged(t, 60*time.Second, 0, hubs, a, b)
 	if made := status(t, hubs[0].url).GetHubEvents(); made == 0 {
 		t.Fatal("the hub made no event")
+	}
+	// The members' views, hashed by a full scan, are the same.
+	out, err := exec.Command(binary, "ctl", "--hub", urls, "--admin-password", adminPassword, "verify").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "members at the same position hold the same views") {
+		t.Fatalf("ctl verify: %v\n%s", err, out)
 	}
 }
