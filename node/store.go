@@ -789,3 +789,39 @@ func (s *Store) InvalidEvents(max int) []*adminv1.InvalidEvent {
 	})
 	return out
 }
+
+// FeedEntries lists up to max entries of a feed (replication.Feed) of the
+// generation served.
+func (s *Store) FeedEntries(name string, max int) ([]replication.FeedEntry, error) {
+	g := s.cur.Load()
+	var out []replication.FeedEntry
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		out, err = replication.FeedEntries(g.read(txn), name, max)
+		return err
+	})
+	return out, err
+}
+
+// DeleteFeedEntries deletes entries a task has dealt with, through the
+// writer (a swap of generations in between leaves them be: the new
+// generation has feeds of its own).
+func (s *Store) DeleteFeedEntries(ctx context.Context, entries []replication.FeedEntry) error {
+	gen := s.cur.Load().n
+	r := &request{done: make(chan struct{}), own: func(tx replication.Tx) (int, error) {
+		g := s.cur.Load()
+		if g.n != gen {
+			return 0, nil
+		}
+		for _, e := range entries {
+			if err := g.tx(tx).Delete(e.Key); err != nil {
+				return 0, err
+			}
+		}
+		return len(entries), nil
+	}}
+	if err := s.submit(ctx, r); err != nil {
+		return err
+	}
+	return r.err
+}

@@ -29,6 +29,7 @@ type handler struct {
 type Registry struct {
 	kinds   map[string]handler
 	indexes []Index
+	feeds   []Feed
 }
 
 // NewRegistry returns an empty registry.
@@ -128,7 +129,7 @@ func (r *Registry) apply(views Tx, ev *Event) error {
 // Without returns a copy of the registry that lacks kinds: the registry of
 // an older release, for tests of upgrades.
 func (r *Registry) Without(kinds ...string) *Registry {
-	out := &Registry{kinds: make(map[string]handler, len(r.kinds)), indexes: r.indexes}
+	out := &Registry{kinds: make(map[string]handler, len(r.kinds)), indexes: r.indexes, feeds: r.feeds}
 	for k, h := range r.kinds {
 		out.kinds[k] = h
 	}
