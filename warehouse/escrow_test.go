@@ -253,11 +253,11 @@ func TestOfferChanged(t *testing.T) {
 	}
 	for key, want := range map[string]string{
 		string(key("s", "A", "P2", "G1", "b1")): "A\x00P2",
-		string(key("rl", "A", "P2")):             "A\x00P2",
-		string(key("eb", "A", "P2")):             "A\x00P2",
-		string(key("lim", "A", "P2", "safety")):  "A\x00P2",
-		string(key("w", "A", "owner")):           "A\x00*",
-		string(key("sel", "A", "n1")):            "A\x00*",
+		string(key("rl", "A", "P2")):            "A\x00P2",
+		string(key("eb", "A", "P2")):            "A\x00P2",
+		string(key("lim", "A", "P2", "safety")): "A\x00P2",
+		string(key("w", "A", "owner")):          "A\x00*",
+		string(key("sel", "A", "n1")):           "A\x00*",
 	} {
 		if got, ok := watchOffer([]byte(key)); !ok || got != want {
 			t.Errorf("watchOffer(%q) = %q, %v; want %q", key, got, ok, want)
