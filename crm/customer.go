@@ -21,9 +21,9 @@ const (
 	KindCustomerFieldSet = "crm.customer.field_set"
 )
 
-// customPrefix starts the field names of custom fields in field writes,
+// CustomPrefix starts the field names of custom fields in field writes,
 // update masks and filters: "custom.<key>".
-const customPrefix = "custom."
+const CustomPrefix = "custom."
 
 // fieldType says how a customer field is validated and normalised.
 type fieldType int
@@ -189,7 +189,7 @@ func normalizeAll(views replication.Tx, in map[string]string) ([]*crmv1.FieldVal
 		if _, ok := FieldByName(name); ok {
 			continue
 		}
-		if _, ok := strings.CutPrefix(name, customPrefix); !ok {
+		if _, ok := strings.CutPrefix(name, CustomPrefix); !ok {
 			return nil, fault.Invalidf(name, "unknown_field", "no such customer field")
 		}
 		custom = append(custom, name)
@@ -250,6 +250,19 @@ func UpdateCustomer(views replication.Tx, id string, fields map[string]string) (
 	if err != nil {
 		return d, false, err
 	}
+	return ChangeCustomer(views, cur, fields)
+}
+
+// ChangeCustomer is UpdateCustomer for a customer the caller read in the
+// same transaction (GetCustomer), so that a command that checks the
+// customer before it changes it reads it once.
+func ChangeCustomer(views replication.Tx, cur *Customer, fields map[string]string) (d replication.Draft, ok bool, err error) {
+	if len(fields) == 0 {
+		return d, false, fault.Invalidf("update_mask", "required", "names no field")
+	}
+	if cur.Deleted {
+		return d, false, fmt.Errorf("customer %s is in the recycle bin: %w", cur.ID, fault.ErrNotFound)
+	}
 	vals, err := normalizeAll(views, fields)
 	if err != nil {
 		return d, false, err
@@ -266,9 +279,30 @@ func UpdateCustomer(views replication.Tx, id string, fields map[string]string) (
 	return replication.Draft{Kind: KindCustomerFieldSet, Entity: Entity(cur.ID), Body: &crmv1.CustomerFieldSet{Fields: changed}}, true, nil
 }
 
+// Changed sets on c the values d writes, d being a field write that
+// ChangeCustomer decided for c, and returns the names of the fields it
+// sets. c is then the customer as the write leaves it at this replica,
+// where it is the newest write, without reading it back.
+func (c *Customer) Changed(d replication.Draft) []string {
+	b, ok := d.Body.(*crmv1.CustomerFieldSet)
+	if !ok {
+		return nil
+	}
+	names := make([]string, 0, len(b.GetFields()))
+	for _, fv := range b.GetFields() {
+		if k, ok := strings.CutPrefix(fv.GetField(), CustomPrefix); ok {
+			c.Custom[k] = fv.GetValue()
+		} else {
+			c.Fields[fv.GetField()] = fv.GetValue()
+		}
+		names = append(names, fv.GetField())
+	}
+	return names
+}
+
 // value reads a built-in field or, for "custom.<key>", a custom field.
 func (c *Customer) value(name string) string {
-	if k, ok := strings.CutPrefix(name, customPrefix); ok {
+	if k, ok := strings.CutPrefix(name, CustomPrefix); ok {
 		return c.Custom[k]
 	}
 	return c.Fields[name]
@@ -312,7 +346,7 @@ func entityID(ev *replication.Event) (string, bool) {
 
 func checkFields(fields []*crmv1.FieldValue) error {
 	for _, fv := range fields {
-		if key, ok := strings.CutPrefix(fv.GetField(), customPrefix); ok {
+		if key, ok := strings.CutPrefix(fv.GetField(), CustomPrefix); ok {
 			if err := checkCustomValue(fv.GetField(), key, fv.GetValue()); err != nil {
 				return err
 			}
@@ -419,7 +453,7 @@ func setFields(tx replication.Tx, id string, ev *replication.Event, fields []*cr
 	stamp := replication.StampOf(ev)
 	for _, fv := range fields {
 		var key []byte
-		if k, ok := strings.CutPrefix(fv.GetField(), customPrefix); ok {
+		if k, ok := strings.CutPrefix(fv.GetField(), CustomPrefix); ok {
 			if !validCustomKey(k) {
 				continue
 			}

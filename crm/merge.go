@@ -185,7 +185,7 @@ func recordRegisters(views replication.Tx, id string) (map[string]replication.Re
 		case "f":
 			out[name] = r
 		case "c":
-			out[customPrefix+name] = r
+			out[CustomPrefix+name] = r
 		}
 		return true, nil
 	})
