@@ -1,9 +1,8 @@
 package app
 
 import (
-	"time"
-
 	"context"
+	"time"
 
 	"branchline/replication"
 )
@@ -67,4 +66,16 @@ func Read2[T any](store Store, fn func(views replication.Tx) (T, bool, error)) (
 		return err
 	})
 	return out, ok, err
+}
+
+// Clock is a use case's clock: nil is the system clock. Tests set one to
+// decide times (tenure, expiry, days in the past).
+type Clock func() time.Time
+
+// Time is the clock's time now.
+func (c Clock) Time() time.Time {
+	if c == nil {
+		return time.Now()
+	}
+	return c()
 }

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"branchline/access"
 	"branchline/app"
@@ -25,14 +24,7 @@ type Admin struct {
 	// users change their own, as it slows logins.
 	Throttle app.Throttle
 	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
-
-func (s *Admin) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
+	Now app.Clock
 }
 
 // change runs one administrative change and its audit entry in one Exec.
@@ -202,7 +194,7 @@ func (s *Admin) CreateUser(ctx context.Context, c app.Caller, req UserCreate) (*
 	if err != nil {
 		return nil, err
 	}
-	id := s.IDs.New(s.now())
+	id := s.IDs.New(s.Now.Time())
 	detail := describeFields(fields)
 	if err := s.change(ctx, c, access.ActionUserCreated, userRes+id, func(views replication.Tx) ([]replication.Draft, string, error) {
 		d, err := access.CreateUser(views, id, fields, hash)

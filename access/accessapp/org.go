@@ -46,7 +46,7 @@ func (s *Admin) CreateDepartment(ctx context.Context, c app.Caller, req *Departm
 	if err := checkOptionalID("parent", parent); err != nil {
 		return nil, err
 	}
-	id := s.IDs.New(s.now())
+	id := s.IDs.New(s.Now.Time())
 	if err := s.change(ctx, c, access.ActionDepartmentChanged, deptRes+id, func(views replication.Tx) ([]replication.Draft, string, error) {
 		d, err := access.CreateDepartment(views, id, name, parent)
 		return []replication.Draft{d}, fmt.Sprintf("created %q below %q", name, ref(deptRes, parent)), err
@@ -294,7 +294,7 @@ func (s *Admin) CreateRole(ctx context.Context, c app.Caller, in *RoleInput) (*a
 	if err != nil {
 		return nil, err
 	}
-	id := s.IDs.New(s.now())
+	id := s.IDs.New(s.Now.Time())
 	if err := s.change(ctx, c, access.ActionPermissionChanged, roleRes+id, func(views replication.Tx) ([]replication.Draft, string, error) {
 		d, err := access.CreateRole(views, id, fields, ps)
 		return []replication.Draft{d}, fmt.Sprintf("created %q: %s", in.Name, describePerms(ps)), err

@@ -36,7 +36,7 @@ func (s *Admin) ChangeOwnPassword(ctx context.Context, c app.Caller, current, ne
 	case next == current:
 		return fault.Invalidf("new_password", "same_password", "the new password must differ from the current one")
 	}
-	now := s.now()
+	now := s.Now.Time()
 	if s.Throttle != nil {
 		if wait := s.Throttle.Allow(c.User, c.Remote, now); wait > 0 {
 			return fmt.Errorf("%w: try again in %s", fault.ErrTooMany, wait.Round(time.Second))

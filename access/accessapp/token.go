@@ -35,7 +35,7 @@ func (s *Admin) CreateToken(ctx context.Context, c app.Caller, req TokenCreate) 
 	if err := checkID("token.user", req.User); err != nil {
 		return nil, "", err
 	}
-	now := s.now()
+	now := s.Now.Time()
 	if !req.Expires.IsZero() && !req.Expires.After(now) {
 		return nil, "", fault.Invalidf("token.expire_time", "past", "must be in the future")
 	}

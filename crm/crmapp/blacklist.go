@@ -22,18 +22,11 @@ import (
 type Blacklist struct {
 	Store app.Store
 	// Now is the clock time windows are judged by; nil means time.Now.
-	Now func() time.Time
+	Now app.Clock
 }
 
 // historyLen is how many history entries a number's status shows.
 const historyLen = 20
-
-func (s *Blacklist) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
 
 // Window is a time of the week a listed number's policy applies: ISO
 // weekdays (1 Monday … 7 Sunday; none: every day), "HH:MM" to "HH:MM".
@@ -113,7 +106,7 @@ func (t Target) number(views replication.Tx) (string, error) {
 
 // status reads number's entry, with its history when asked.
 func (s *Blacklist) status(c app.Caller, number string, history bool) (Entry, error) {
-	now := s.now()
+	now := s.Now.Time()
 	return app.Read(s.Store, func(views replication.Tx) (Entry, error) {
 		st, err := crm.BlacklistStatus(views, number, now)
 		if err != nil {
@@ -218,7 +211,7 @@ func (s *Blacklist) Entries(_ context.Context, c app.Caller, flagged bool, size 
 	if after != "" && (len(after) != 32 || strings.Trim(after, "0123456789abcdef") != "") {
 		return app.Page[Entry]{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
 	}
-	now := s.now()
+	now := s.Now.Time()
 	sts, err := app.Read(s.Store, func(views replication.Tx) ([]crm.Status, error) {
 		return crm.ListBlacklist(views, after, size+1, flagged, now)
 	})
@@ -329,7 +322,7 @@ func (s *Blacklist) CustomerStatus(_ context.Context, c app.Caller, customer str
 	if err := checkID("name", customer); err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.Now.Time()
 	return app.Read(s.Store, func(views replication.Tx) ([]Entry, error) {
 		cu, err := crm.GetCustomer(views, customer)
 		if err != nil {

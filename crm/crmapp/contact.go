@@ -71,7 +71,7 @@ func (s *Customers) AddContact(ctx context.Context, c app.Caller, req ContactAdd
 	for k, v := range req.Fields {
 		fields[k] = v
 	}
-	id, ct := req.Customer, s.IDs.New(s.now())
+	id, ct := req.Customer, s.IDs.New(s.Now.Time())
 	if _, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
 		cu, err := scoped(views, c, access.CustomerWrite, id)
 		if err != nil {

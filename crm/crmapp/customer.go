@@ -23,14 +23,7 @@ type Customers struct {
 	// Node is this node's id, recorded as the source of audit entries.
 	Node string
 	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
-
-func (s *Customers) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
+	Now app.Clock
 }
 
 // Customer is a customer as one reader may see it.
@@ -255,7 +248,7 @@ func (s *Customers) Create(ctx context.Context, c app.Caller, req CustomerCreate
 	if !c.Reaches(access.CustomerWrite, fields["owner"], fields["department"]) {
 		return nil, fmt.Errorf("%w: owner %q and department %q are outside your data scope", fault.ErrDenied, fields["owner"], fields["department"])
 	}
-	id := s.IDs.New(s.now())
+	id := s.IDs.New(s.Now.Time())
 	if _, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
 		d, err := crm.CreateCustomer(views, id, fields)
 		if err != nil || req.AllowDuplicate {

@@ -150,7 +150,7 @@ func (s *Customers) CommitImport(ctx context.Context, c app.Caller, req Import) 
 	for chunk := range slices.Chunk(todo, importChunk) {
 		ids := make([]string, len(chunk))
 		for i := range ids {
-			ids[i] = s.IDs.New(s.now())
+			ids[i] = s.IDs.New(s.Now.Time())
 		}
 		detail := fmt.Sprintf("imported %d of %d rows (rows %d–%d of those to import; %d bytes, %s)",
 			len(chunk), len(rows), len(out.Customers)+1, len(out.Customers)+len(chunk), len(req.Content), FormatName(req.Format))
@@ -249,7 +249,7 @@ func (s *Customers) Export(ctx context.Context, c app.Caller, req Export) (*Expo
 	}); err != nil {
 		return nil, fmt.Errorf("export not recorded in the audit log: %w: %w", fault.ErrUnavailable, err)
 	}
-	out := &Exported{Content: buf.Bytes(), Filename: crm.ExportFilename(req.Format, s.now()), Rows: len(t.records),
+	out := &Exported{Content: buf.Bytes(), Filename: crm.ExportFilename(req.Format, s.Now.Time()), Rows: len(t.records),
 		ContentType: "text/csv; charset=utf-8"}
 	if req.Format == crm.XLSX {
 		out.ContentType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -21,18 +21,11 @@ import (
 type Members struct {
 	Store app.Store
 	// Now is the clock for tenure and coupon expiry; nil means time.Now.
-	Now func() time.Time
+	Now app.Clock
 }
 
 // recentEntries is how many ledger entries a Membership shows.
 const recentEntries = 20
-
-func (s *Members) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
 
 // memberReach fails unless perm's scope in c covers customer id (as it
 // stands now, after merges).
@@ -97,7 +90,7 @@ func membershipOf(views replication.Tx, id string, now time.Time) (*Membership, 
 }
 
 func (s *Members) membership(id string) (*Membership, error) {
-	now := s.now()
+	now := s.Now.Time()
 	return app.Read(s.Store, func(views replication.Tx) (*Membership, error) { return membershipOf(views, id, now) })
 }
 
@@ -109,7 +102,7 @@ func (s *Members) Membership(_ context.Context, c app.Caller, customer string) (
 	if err := checkID("customer", customer); err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.Now.Time()
 	return app.Read(s.Store, func(views replication.Tx) (*Membership, error) {
 		if err := memberReach(views, c, access.CustomerRead, customer); err != nil {
 			return nil, err
@@ -219,7 +212,7 @@ func couponOf(cp *crm.Coupon) *Coupon {
 }
 
 func (s *Members) coupon(code string) (*Coupon, error) {
-	now := s.now()
+	now := s.Now.Time()
 	return app.Read(s.Store, func(views replication.Tx) (*Coupon, error) {
 		cp, err := crm.GetCoupon(views, code, now)
 		if err != nil {
@@ -247,7 +240,7 @@ func (s *Members) IssueCoupon(ctx context.Context, c app.Caller, req CouponIssue
 	if err := checkID("customer", req.Customer); err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.Now.Time()
 	evs, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
 		if err := memberReach(views, c, access.CustomerWrite, req.Customer); err != nil {
 			return nil, err
@@ -274,7 +267,7 @@ func (s *Members) RedeemCoupon(ctx context.Context, c app.Caller, code, note str
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.Now.Time()
 	if _, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
 		cp, err := crm.GetCoupon(views, code, now)
 		if err != nil {
@@ -307,7 +300,7 @@ func (s *Members) Coupons(_ context.Context, c app.Caller, customer string, size
 			return app.Page[*Coupon]{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
 		}
 	}
-	now := s.now()
+	now := s.Now.Time()
 	cs, err := app.Read(s.Store, func(views replication.Tx) ([]*crm.Coupon, error) {
 		if err := memberReach(views, c, access.CustomerRead, customer); err != nil {
 			return nil, err
@@ -347,7 +340,7 @@ func (s *Members) Conflicts(_ context.Context, c app.Caller, size int, after str
 	if err != nil {
 		return app.Page[Conflict]{}, err
 	}
-	now := s.now()
+	now := s.Now.Time()
 	return app.Read(s.Store, func(views replication.Tx) (app.Page[Conflict], error) {
 		var out app.Page[Conflict]
 		cs, err := crm.ListConflicts(views, after, size+1, now)

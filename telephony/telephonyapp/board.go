@@ -26,7 +26,7 @@ type KPIs struct {
 
 // kpis computes the KPIs of day (YYYY-MM-DD, "" today) for queue.
 func (s *Telephony) kpis(day, queue string) (KPIs, error) {
-	t := s.now().In(s.loc())
+	t := s.Now.Time().In(s.loc())
 	if day != "" {
 		var err error
 		if t, err = time.ParseInLocation("2006-01-02", day, s.loc()); err != nil {

@@ -240,7 +240,7 @@ func (s *Telephony) Records(_ context.Context, c app.Caller, q RecordQuery) (Rec
 	if err != nil {
 		return RecordPage{}, err
 	}
-	from, to := telephony.Day(s.now(), s.loc())
+	from, to := telephony.Day(s.Now.Time(), s.loc())
 	if !q.From.IsZero() {
 		from = q.From
 	}

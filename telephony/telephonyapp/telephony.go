@@ -41,7 +41,7 @@ type Telephony struct {
 	// Location is the node's time zone for days; nil means time.Local.
 	Location *time.Location
 	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	Now app.Clock
 }
 
 // ErrNoSwitch is returned for live commands on a node without SIP.
@@ -52,13 +52,6 @@ func (s *Telephony) loc() *time.Location {
 		return time.Local
 	}
 	return s.Location
-}
-
-func (s *Telephony) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
 }
 
 // sw is the switch, or ErrNoSwitch.

@@ -21,7 +21,7 @@ func (s *Stock) sheet(ctx context.Context, c app.Caller, id string, cmd func(vie
 func (s *Stock) OpenStocktake(ctx context.Context, c app.Caller, spec warehouse.StocktakeSpec) (*warehouse.Stocktake, error) {
 	id := s.newID()
 	return s.sheet(ctx, c, id, func(views replication.Tx) (replication.Draft, error) {
-		return warehouse.OpenStocktake(views, s.Node, id, spec, s.now())
+		return warehouse.OpenStocktake(views, s.Node, id, spec, s.Now.Time())
 	})
 }
 
@@ -35,7 +35,7 @@ func (s *Stock) RecordCount(ctx context.Context, c app.Caller, id string, counts
 // PostStocktake posts a sheet: the differences become stock moves.
 func (s *Stock) PostStocktake(ctx context.Context, c app.Caller, id string) (*warehouse.Stocktake, error) {
 	return s.sheet(ctx, c, id, func(views replication.Tx) (replication.Draft, error) {
-		return warehouse.PostStocktake(views, s.Node, id, s.now())
+		return warehouse.PostStocktake(views, s.Node, id, s.Now.Time())
 	})
 }
 
@@ -54,7 +54,9 @@ func (s *Stock) Stocktake(_ context.Context, c app.Caller, id string) (*warehous
 // Stocktakes lists a warehouse's sheets, a page at a time.
 func (s *Stock) Stocktakes(_ context.Context, c app.Caller, wh string, size int, after string) (app.Page[*warehouse.Stocktake], error) {
 	return read(s, c, func(views replication.Tx) (app.Page[*warehouse.Stocktake], error) {
-		return paged(size, 50, func(n int) ([]*warehouse.Stocktake, string, error) { return warehouse.ListStocktakes(views, wh, after, n) })
+		return paged(size, 50, func(n int) ([]*warehouse.Stocktake, string, error) {
+			return warehouse.ListStocktakes(views, wh, after, n)
+		})
 	})
 }
 
@@ -67,14 +69,14 @@ func (s *Stock) transfer(ctx context.Context, c app.Caller, id string, cmd func(
 func (s *Stock) ShipTransfer(ctx context.Context, c app.Caller, spec warehouse.TransferSpec) (*warehouse.Transfer, error) {
 	id := s.newID()
 	return s.transfer(ctx, c, id, func(views replication.Tx) (replication.Draft, error) {
-		return warehouse.ShipTransfer(views, s.Node, id, spec, s.now())
+		return warehouse.ShipTransfer(views, s.Node, id, spec, s.Now.Time())
 	})
 }
 
 // ReceiveTransfer receives a transfer into a warehouse of this node.
 func (s *Stock) ReceiveTransfer(ctx context.Context, c app.Caller, id string, r warehouse.TransferReceipt) (*warehouse.Transfer, error) {
 	return s.transfer(ctx, c, id, func(views replication.Tx) (replication.Draft, error) {
-		return warehouse.ReceiveTransfer(views, s.Node, id, r, s.now())
+		return warehouse.ReceiveTransfer(views, s.Node, id, r, s.Now.Time())
 	})
 }
 
@@ -86,7 +88,9 @@ func (s *Stock) Transfer(_ context.Context, c app.Caller, id string) (*warehouse
 // Transfers lists the transfers of a warehouse, a page at a time.
 func (s *Stock) Transfers(_ context.Context, c app.Caller, wh string, size int, after string) (app.Page[*warehouse.Transfer], error) {
 	return read(s, c, func(views replication.Tx) (app.Page[*warehouse.Transfer], error) {
-		return paged(size, 50, func(n int) ([]*warehouse.Transfer, string, error) { return warehouse.ListTransfers(views, wh, after, n) })
+		return paged(size, 50, func(n int) ([]*warehouse.Transfer, string, error) {
+			return warehouse.ListTransfers(views, wh, after, n)
+		})
 	})
 }
 
@@ -100,7 +104,7 @@ func (s *Stock) reservation(ctx context.Context, c app.Caller, id string, cmd fu
 func (s *Stock) Reserve(ctx context.Context, c app.Caller, spec warehouse.ReserveSpec) (*warehouse.Reservation, error) {
 	id := s.newID()
 	return s.reservation(ctx, c, id, func(views replication.Tx) (replication.Draft, error) {
-		return warehouse.Reserve(views, s.Node, id, spec, s.now())
+		return warehouse.Reserve(views, s.Node, id, spec, s.Now.Time())
 	})
 }
 
@@ -114,7 +118,7 @@ func (s *Stock) Release(ctx context.Context, c app.Caller, id, note string) (*wa
 // Ship ships a reservation.
 func (s *Stock) Ship(ctx context.Context, c app.Caller, id string) (*warehouse.Reservation, error) {
 	return s.reservation(ctx, c, id, func(views replication.Tx) (replication.Draft, error) {
-		return warehouse.Ship(views, s.Node, id, s.now())
+		return warehouse.Ship(views, s.Node, id, s.Now.Time())
 	})
 }
 
@@ -155,20 +159,22 @@ func (s *Stock) purchaseOrder(ctx context.Context, c app.Caller, id string, cmd 
 func (s *Stock) CreatePurchaseOrder(ctx context.Context, c app.Caller, spec warehouse.PurchaseSpec) (*warehouse.PurchaseOrder, error) {
 	id := s.newID()
 	return s.purchaseOrder(ctx, c, id, func(views replication.Tx) (replication.Draft, error) {
-		return warehouse.CreatePurchaseOrder(views, id, spec, s.now())
+		return warehouse.CreatePurchaseOrder(views, id, spec, s.Now.Time())
 	})
 }
 
 // ClosePurchaseOrder closes a purchase order.
 func (s *Stock) ClosePurchaseOrder(ctx context.Context, c app.Caller, id, note string) (*warehouse.PurchaseOrder, error) {
 	return s.purchaseOrder(ctx, c, id, func(views replication.Tx) (replication.Draft, error) {
-		return warehouse.ClosePurchaseOrder(views, id, note, s.now())
+		return warehouse.ClosePurchaseOrder(views, id, note, s.Now.Time())
 	})
 }
 
 // PurchaseOrder reads a purchase order.
 func (s *Stock) PurchaseOrder(_ context.Context, c app.Caller, id string) (*warehouse.PurchaseOrder, error) {
-	return read(s, c, func(views replication.Tx) (*warehouse.PurchaseOrder, error) { return warehouse.GetPurchaseOrder(views, id) })
+	return read(s, c, func(views replication.Tx) (*warehouse.PurchaseOrder, error) {
+		return warehouse.GetPurchaseOrder(views, id)
+	})
 }
 
 // PurchaseOrders lists a warehouse's purchase orders, a page at a time.
@@ -184,14 +190,14 @@ func (s *Stock) PurchaseOrders(_ context.Context, c app.Caller, wh string, size 
 func (s *Stock) CreateNotice(ctx context.Context, c app.Caller, spec warehouse.NoticeSpec) (*warehouse.Notice, error) {
 	id := s.newID()
 	return change(ctx, s, c, access.StockReserve, func(views replication.Tx) (replication.Draft, error) {
-		return warehouse.CreateNotice(views, s.Node, id, spec, s.now())
+		return warehouse.CreateNotice(views, s.Node, id, spec, s.Now.Time())
 	}, warehouse.GetNotice, id)
 }
 
 // ConfirmNotice confirms a shipping notice: its reservations ship.
 func (s *Stock) ConfirmNotice(ctx context.Context, c app.Caller, id string) (*warehouse.Notice, error) {
 	return changeAll(ctx, s, c, access.StockReserve, func(views replication.Tx) ([]replication.Draft, error) {
-		return warehouse.ConfirmNotice(views, s.Node, id, s.now())
+		return warehouse.ConfirmNotice(views, s.Node, id, s.Now.Time())
 	}, warehouse.GetNotice, id)
 }
 

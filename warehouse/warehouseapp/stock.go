@@ -2,7 +2,6 @@ package warehouseapp
 
 import (
 	"context"
-	"time"
 
 	"branchline/access"
 	"branchline/app"
@@ -18,19 +17,12 @@ type Stock struct {
 	// Node is this node's id, the origin of the events it records.
 	Node string
 	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
-
-func (s *Stock) now() time.Time {
-	if s.Now == nil {
-		return time.Now()
-	}
-	return s.Now()
+	Now app.Clock
 }
 
 // newID makes the id of a new move, sheet, transfer, reservation, order
 // or notice.
-func (s *Stock) newID() string { return s.IDs.New(s.now()) }
+func (s *Stock) newID() string { return s.IDs.New(s.Now.Time()) }
 
 // read answers with what fn reads, for a caller holding stock.read.
 func read[T any](s *Stock, c app.Caller, fn func(views replication.Tx) (T, error)) (T, error) {
@@ -162,7 +154,7 @@ func (s *Stock) Limit(_ context.Context, c app.Caller, wh, product string) (ware
 
 // Alerts lists the alerts of a warehouse ("": all) now.
 func (s *Stock) Alerts(_ context.Context, c app.Caller, wh string) ([]warehouse.Alert, error) {
-	now := s.now()
+	now := s.Now.Time()
 	return read(s, c, func(views replication.Tx) ([]warehouse.Alert, error) { return warehouse.Alerts(views, wh, now) })
 }
 
@@ -178,21 +170,21 @@ func (s *Stock) move(ctx context.Context, c app.Caller, cmd func(views replicati
 // Receive records goods received into a warehouse of this node.
 func (s *Stock) Receive(ctx context.Context, c app.Caller, r warehouse.Receipt) (*warehouse.Move, error) {
 	return s.move(ctx, c, func(views replication.Tx, id string) (replication.Draft, error) {
-		return warehouse.RecordReceipt(views, s.Node, id, r, s.now())
+		return warehouse.RecordReceipt(views, s.Node, id, r, s.Now.Time())
 	})
 }
 
 // Issue records goods issued from a warehouse of this node.
 func (s *Stock) Issue(ctx context.Context, c app.Caller, is warehouse.Issue) (*warehouse.Move, error) {
 	return s.move(ctx, c, func(views replication.Tx, id string) (replication.Draft, error) {
-		return warehouse.RecordIssue(views, s.Node, id, is, s.now())
+		return warehouse.RecordIssue(views, s.Node, id, is, s.Now.Time())
 	})
 }
 
 // MoveBin records goods moved between bins of a warehouse of this node.
 func (s *Stock) MoveBin(ctx context.Context, c app.Caller, m warehouse.BinMove) (*warehouse.Move, error) {
 	return s.move(ctx, c, func(views replication.Tx, id string) (replication.Draft, error) {
-		return warehouse.RecordBinMove(views, s.Node, id, m, s.now())
+		return warehouse.RecordBinMove(views, s.Node, id, m, s.Now.Time())
 	})
 }
 

@@ -25,7 +25,7 @@ type Pickups struct {
 	// months and report days; nil means time.Local.
 	Location *time.Location
 	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	Now app.Clock
 	// OnChange, when set, is called after every successful write with the
 	// events it made: the node delivers dispatch messages and pushes live
 	// updates to couriers' and agents' pages.
@@ -45,12 +45,7 @@ func (s *Pickups) loc() *time.Location {
 	return s.Location
 }
 
-func (s *Pickups) now() time.Time {
-	if s.Now != nil {
-		return s.Now().In(s.loc())
-	}
-	return time.Now().In(s.loc())
-}
+func (s *Pickups) now() time.Time { return s.Now.Time().In(s.loc()) }
 
 // reader checks that c may read pickups: own is the courier whose pickups
 // only they may read, "" when they may read all.
@@ -81,9 +76,12 @@ func (s *Pickups) get(ref string) (*pickup.Pickup, error) {
 	return app.Read(s.Store, func(views replication.Tx) (*pickup.Pickup, error) { return pickup.Find(views, ref) })
 }
 
-// act runs a workflow command on the pickup ref names (id, number or
-// waybill) and returns the pickup after it.
-func (s *Pickups) act(ctx context.Context, c app.Caller, ref string, cmd func(views replication.Tx, id string) (replication.Draft, error)) (*pickup.Pickup, error) {
+// act runs a workflow command, for a caller holding perm, on the pickup
+// ref names (id, number or waybill) and returns the pickup after it.
+func (s *Pickups) act(ctx context.Context, c app.Caller, perm access.Perm, ref string, cmd func(views replication.Tx, id string) (replication.Draft, error)) (*pickup.Pickup, error) {
+	if err := c.Require(perm); err != nil {
+		return nil, err
+	}
 	var id string
 	if err := s.exec(ctx, c, func(views replication.Tx) ([]replication.Draft, error) {
 		p, err := pickup.Find(views, ref)
@@ -192,10 +190,7 @@ func (s *Pickups) List(_ context.Context, c app.Caller, q Query) (app.Page[*pick
 
 // Edit writes descriptive fields of a pickup of this branch.
 func (s *Pickups) Edit(ctx context.Context, c app.Caller, ref string, fields map[string]string) (*pickup.Pickup, error) {
-	if err := c.Require(access.PickupWrite); err != nil {
-		return nil, err
-	}
-	return s.act(ctx, c, ref, func(views replication.Tx, id string) (replication.Draft, error) {
+	return s.act(ctx, c, access.PickupWrite, ref, func(views replication.Tx, id string) (replication.Draft, error) {
 		return pickup.Edit(views, id, s.Node, fields)
 	})
 }
@@ -214,30 +209,21 @@ func (s *Pickups) Quote(_ context.Context, c app.Caller, customer, destination s
 
 // Cancel cancels a pickup of this branch.
 func (s *Pickups) Cancel(ctx context.Context, c app.Caller, ref, reason string) (*pickup.Pickup, error) {
-	if err := c.Require(access.PickupWrite); err != nil {
-		return nil, err
-	}
-	return s.act(ctx, c, ref, func(views replication.Tx, id string) (replication.Draft, error) {
+	return s.act(ctx, c, access.PickupWrite, ref, func(views replication.Tx, id string) (replication.Draft, error) {
 		return pickup.Cancel(views, id, s.Node, reason)
 	})
 }
 
 // Reassign gives a pickup of this branch to another courier.
 func (s *Pickups) Reassign(ctx context.Context, c app.Caller, ref, courier string) (*pickup.Pickup, error) {
-	if err := c.Require(access.PickupDispatch); err != nil {
-		return nil, err
-	}
-	return s.act(ctx, c, ref, func(views replication.Tx, id string) (replication.Draft, error) {
+	return s.act(ctx, c, access.PickupDispatch, ref, func(views replication.Tx, id string) (replication.Draft, error) {
 		return pickup.Reassign(views, id, s.Node, courier)
 	})
 }
 
 // Accept is the courier accepting a pickup assigned to them.
 func (s *Pickups) Accept(ctx context.Context, c app.Caller, ref string) (*pickup.Pickup, error) {
-	if err := c.Require(access.PickupCourier); err != nil {
-		return nil, err
-	}
-	return s.act(ctx, c, ref, func(views replication.Tx, id string) (replication.Draft, error) {
+	return s.act(ctx, c, access.PickupCourier, ref, func(views replication.Tx, id string) (replication.Draft, error) {
 		return pickup.Accept(views, id, c.User)
 	})
 }
@@ -245,30 +231,21 @@ func (s *Pickups) Accept(ctx context.Context, c app.Caller, ref string) (*pickup
 // PickUp is the courier picking a pickup up, with the actual weight and
 // price (0: as booked).
 func (s *Pickups) PickUp(ctx context.Context, c app.Caller, ref string, weightGrams, priceFen int64) (*pickup.Pickup, error) {
-	if err := c.Require(access.PickupCourier); err != nil {
-		return nil, err
-	}
-	return s.act(ctx, c, ref, func(views replication.Tx, id string) (replication.Draft, error) {
+	return s.act(ctx, c, access.PickupCourier, ref, func(views replication.Tx, id string) (replication.Draft, error) {
 		return pickup.PickUp(views, id, c.User, weightGrams, priceFen)
 	})
 }
 
 // Fail is the courier reporting a pickup failed, with the reason.
 func (s *Pickups) Fail(ctx context.Context, c app.Caller, ref, reason string) (*pickup.Pickup, error) {
-	if err := c.Require(access.PickupCourier); err != nil {
-		return nil, err
-	}
-	return s.act(ctx, c, ref, func(views replication.Tx, id string) (replication.Draft, error) {
+	return s.act(ctx, c, access.PickupCourier, ref, func(views replication.Tx, id string) (replication.Draft, error) {
 		return pickup.Fail(views, id, c.User, reason)
 	})
 }
 
 // Check is the branch checking a picked-up pickup in.
 func (s *Pickups) Check(ctx context.Context, c app.Caller, ref, note string) (*pickup.Pickup, error) {
-	if err := c.Require(access.PickupWrite); err != nil {
-		return nil, err
-	}
-	return s.act(ctx, c, ref, func(views replication.Tx, id string) (replication.Draft, error) {
+	return s.act(ctx, c, access.PickupWrite, ref, func(views replication.Tx, id string) (replication.Draft, error) {
 		return pickup.Check(views, id, s.Node, note)
 	})
 }
