@@ -5,10 +5,10 @@ import (
 	"slices"
 	"strings"
 
+	"branchline/dialplan"
 	"branchline/fault"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
 	"branchline/replication"
-	"branchline/telephony"
 )
 
 // Event kinds of couriers.
@@ -56,7 +56,7 @@ func canonicalCourier(field, v string) (string, error) {
 		return line("name", v, maxName, true)
 	case courierExtension:
 		v, err := line("extension", v, 10, false)
-		if err == nil && v != "" && !telephony.ValidExtension(v) {
+		if err == nil && v != "" && !dialplan.ValidExtension(v) {
 			return "", fault.Invalidf("extension", "bad_extension", "%q is not an extension (2-10 digits)", v)
 		}
 		return v, err
