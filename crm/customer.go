@@ -12,6 +12,7 @@ import (
 
 	"branchline/fault"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 )
 
@@ -183,7 +184,7 @@ func normalize(f Field, raw string) (string, error) {
 // normalizeAll validates a set of field writes: built-in fields in field
 // order, then custom fields ("custom.<key>", checked against their
 // definitions in views) in key order.
-func normalizeAll(views replication.Tx, in map[string]string) ([]*crmv1.FieldValue, error) {
+func normalizeAll(views replication.Tx, in map[string]string) ([]*eventv1.FieldValue, error) {
 	var custom []string
 	for _, name := range slices.Sorted(maps.Keys(in)) {
 		if _, ok := FieldByName(name); ok {
@@ -194,7 +195,7 @@ func normalizeAll(views replication.Tx, in map[string]string) ([]*crmv1.FieldVal
 		}
 		custom = append(custom, name)
 	}
-	var out []*crmv1.FieldValue
+	var out []*eventv1.FieldValue
 	for _, f := range Fields {
 		raw, ok := in[f.Name]
 		if !ok {
@@ -204,14 +205,14 @@ func normalizeAll(views replication.Tx, in map[string]string) ([]*crmv1.FieldVal
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &crmv1.FieldValue{Field: f.Name, Value: v})
+		out = append(out, &eventv1.FieldValue{Field: f.Name, Value: v})
 	}
 	for _, name := range custom {
 		v, err := normalizeCustom(views, name, in[name])
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &crmv1.FieldValue{Field: name, Value: v})
+		out = append(out, &eventv1.FieldValue{Field: name, Value: v})
 	}
 	return out, nil
 }
@@ -344,7 +345,7 @@ func entityID(ev *replication.Event) (string, bool) {
 	return id, ok && replication.ValidULID(id)
 }
 
-func checkFields(fields []*crmv1.FieldValue) error {
+func checkFields(fields []*eventv1.FieldValue) error {
 	for _, fv := range fields {
 		if key, ok := strings.CutPrefix(fv.GetField(), CustomPrefix); ok {
 			if err := checkCustomValue(fv.GetField(), key, fv.GetValue()); err != nil {
@@ -437,7 +438,7 @@ func applyFieldSet(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerFi
 
 // fieldNames lists the fields a write names, for the timeline: which
 // fields changed, not their values (phones may be masked for the reader).
-func fieldNames(fields []*crmv1.FieldValue) string {
+func fieldNames(fields []*eventv1.FieldValue) string {
 	names := make([]string, 0, len(fields))
 	for _, fv := range fields {
 		names = append(names, fv.GetField())
@@ -449,7 +450,7 @@ func fieldNames(fields []*crmv1.FieldValue) string {
 // resolved). Indexes are derived afterwards (CustomerIndex), from the
 // current values only, which makes them independent of the order writes
 // arrived in.
-func setFields(tx replication.Tx, id string, ev *replication.Event, fields []*crmv1.FieldValue) error {
+func setFields(tx replication.Tx, id string, ev *replication.Event, fields []*eventv1.FieldValue) error {
 	stamp := replication.StampOf(ev)
 	for _, fv := range fields {
 		var key []byte

@@ -7,6 +7,7 @@ import (
 
 	"branchline/dialplan"
 	"branchline/fault"
+	eventv1 "branchline/gen/branchline/event/v1"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
 	"branchline/replication"
 )
@@ -88,7 +89,7 @@ func SetCourier(views replication.Tx, c Courier) ([]replication.Draft, error) {
 			return nil, err
 		}
 		if old, ok := cur[f]; !ok || old != v {
-			body.Fields = append(body.Fields, &pickupv1.FieldValue{Field: f, Value: v})
+			body.Fields = append(body.Fields, &eventv1.FieldValue{Field: f, Value: v})
 		}
 	}
 	var drafts []replication.Draft
