@@ -194,6 +194,7 @@ func (r reader) duplicates(dups []crm.Duplicate) []Duplicate {
 // Found are they, as the caller may see them. It wraps fault.ErrConflict.
 type DuplicatesError struct{ Found []Duplicate }
 
+// Error says how many customers look alike.
 func (e *DuplicatesError) Error() string {
 	return fmt.Sprintf("%d customers look like this one (set allow_duplicate to create it anyway)", len(e.Found))
 }
