@@ -102,7 +102,8 @@ func queuePB(q telephonyapp.Queue) *telv1.Queue {
 	out := &telv1.Queue{Name: q.Name, DisplayName: q.DisplayName, Strategy: string(q.Strategy), Fallback: string(q.Fallback),
 		RingTimeoutSecs: secs(q.RingTimeout), WrapUpSecs: secs(q.WrapUp), OverflowQueue: q.OverflowQueue,
 		OverflowAfterSecs: secs(q.OverflowAfter), MaxWaitSecs: secs(q.MaxWait), Dids: q.DIDs,
-		ServiceLevelSecs: secs(q.ServiceLevel), Waiting: int32(q.Live.Waiting), LongestWaitSecs: secs(q.Live.LongestWait)}
+		ServiceLevelSecs: secs(q.ServiceLevel), Waiting: int32(q.Live.Waiting), LongestWaitSecs: secs(q.Live.LongestWait),
+		NoAnswerPause: telephony.FormatPause(q.NoAnswerPause)}
 	for _, m := range q.Members {
 		pm := &telv1.Member{User: m.User, Priority: int32(m.Priority)}
 		for _, w := range m.Windows {
@@ -121,7 +122,7 @@ func (s *TelephonyService) SetQueue(ctx context.Context, req *connect.Request[te
 			Fallback: telephony.Strategy(in.GetFallback()), RingTimeout: dur(in.GetRingTimeoutSecs()), WrapUp: dur(in.GetWrapUpSecs()),
 			OverflowQueue: in.GetOverflowQueue(), OverflowAfter: dur(in.GetOverflowAfterSecs()), MaxWait: dur(in.GetMaxWaitSecs()),
 			DIDs: in.GetDids(), ServiceLevel: dur(in.GetServiceLevelSecs())}
-		return pb(queuePB)(s.App.SetQueue(ctx, c, q))
+		return pb(queuePB)(s.App.SetQueue(ctx, c, q, in.GetNoAnswerPause()))
 	})
 }
 

@@ -126,7 +126,8 @@ func kpisPB(k telephonyapp.KPIs) *telv1.KPIs {
 	return &telv1.KPIs{Day: k.Day, CallsIn: int32(k.CallsIn), Answered: int32(k.Answered), Abandoned: int32(k.Abandoned),
 		AbandonRate: k.AbandonRate, AsaSecs: k.ASA.Seconds(), AhtSecs: k.AHT.Seconds(), AvgTalkSecs: k.AvgTalk.Seconds(),
 		AvgWrapUpSecs: k.AvgWrapUp.Seconds(), AvgAbandonSecs: k.AvgAbandon.Seconds(), ServiceLevel: k.ServiceLevel,
-		ServiceLevelSecs: secs(k.SLThreshold), NoAgent: int32(k.NoAgent), Rejected: int32(k.Rejected), Overflowed: int32(k.Overflowed)}
+		ServiceLevelSecs: secs(k.SLThreshold), NoAgent: int32(k.NoAgent), Rejected: int32(k.Rejected), Overflowed: int32(k.Overflowed),
+		Refused: int32(k.Refused)}
 }
 
 // GetKPIs implements TelephonyService.GetKPIs.

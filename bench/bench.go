@@ -33,8 +33,8 @@ type Config struct {
 	Warmup   time.Duration
 	Duration time.Duration
 
-	// Catch-up: the hub is loaded to CatchupEvents events, then a fresh
-	// node pulls them all.
+	// Reconnect and catch-up: a node queues CatchupEvents customer events
+	// offline and reconnects; then a fresh node takes the hub's whole log.
 	CatchupEvents int
 
 	// Node durable writes: Writes sequential creates, then Writers
@@ -119,9 +119,11 @@ func (c Config) runs(phase string) bool {
 
 // Targets are what Branchline promises on a branch PC or hub server.
 const (
-	TargetPushRate      = 50_000.0         // events/s committed by the hub
-	TargetCatchUpPer1M  = 60 * time.Second // a fresh node applying 1M events
-	TargetWriteP99      = 5 * time.Millisecond
+	TargetPushRate      = 50_000.0              // events/s committed by the hub
+	TargetCatchUpPer1M  = 60 * time.Second      // a fresh node applying 1M events; the hub projecting them
+	TargetAckPer1M      = 30 * time.Second      // the hub acknowledging 1M events of a reconnecting node
+	TargetWriteP99      = 5 * time.Millisecond  // one writer
+	TargetWriteP99Many  = 20 * time.Millisecond // sixteen writers
 	targetCatchUpEvents = 1_000_000
 )
 
@@ -199,8 +201,7 @@ func runHub(ctx context.Context, c Config, dir string, bodies [][]byte, r *Repor
 	for i := range ids {
 		ids[i] = fmt.Sprintf("bench-%02d", i+1)
 	}
-	const catchID = "bench-catchup"
-	tokens, err := cl.addNodes(ctx, append(slices.Clone(ids), catchID))
+	tokens, err := cl.addNodes(ctx, append(slices.Clone(ids), "bench-offline", "bench-catchup"))
 	if err != nil {
 		return err
 	}
@@ -227,19 +228,7 @@ func runHub(ctx context.Context, c Config, dir string, bodies [][]byte, r *Repor
 	if !c.runs("catchup") {
 		return nil
 	}
-	say("loading the hub to %d events", c.CatchupEvents)
-	t0 := time.Now()
-	n, took, cpu, err := load(ctx, ps, c.Batch, c.CatchupEvents, func(pushed int) {
-		say("  loading: %d events sent, %.0f/s, hub head %d", pushed, rate(pushed, time.Since(t0)), cl.hubs[0].Head())
-	})
-	if err != nil {
-		return fmt.Errorf("load hub: %w", err)
-	}
-	if n > 0 {
-		r.Load = &loadResult{Events: n, Elapsed: took, Rate: rate(n, took), CPU: cpu}
-	}
-	say("catch-up: a fresh node pulls %d events from the hub", cl.hubs[0].Head())
-	cu, err := measureCatchUp(ctx, cl, catchID, tokens[catchID], filepath.Join(dir, catchID), 15*time.Minute, c.Log)
+	rc, err := measureReconnect(ctx, cl, c.CatchupEvents, dir, tokens, c.Log, say)
 	if err != nil {
 		if ctx.Err() != nil {
 			return err
@@ -247,9 +236,9 @@ func runHub(ctx context.Context, c Config, dir string, bodies [][]byte, r *Repor
 		// A node that cannot catch up is a result, not a reason to skip
 		// the rest.
 		r.CatchUpErr = err.Error()
-		say("catch-up failed: %v", err)
+		say("reconnect and catch-up failed: %v", err)
 	} else {
-		r.CatchUp = &cu
+		r.Reconnect = &rc
 	}
 	say("stopping the hub")
 	return nil

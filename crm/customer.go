@@ -357,6 +357,15 @@ func checkFields(fields []*eventv1.FieldValue) error {
 		if !ok {
 			return fault.Invalidf(fv.GetField(), "unknown_field", "no such customer field")
 		}
+		if f.typ == phoneField {
+			// Stored numbers are E.164, normalised when they were typed;
+			// parsing them again (phonenumbers is regular expressions all
+			// the way down) cost the hub a third of its CPU per event.
+			if v := fv.GetValue(); v != "" && !isE164(v) {
+				return fault.Invalidf(f.Name, "not_canonical", "value %q is not an E.164 number", v)
+			}
+			continue
+		}
 		v, err := normalize(f, fv.GetValue())
 		if err != nil {
 			return err
@@ -399,23 +408,42 @@ func applyCreated(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerCre
 	if !ok {
 		return nil
 	}
-	// The created register is about the id itself, even when the id was
-	// merged away before its creation arrived: should the id become the
-	// winner of its merge group (merge.go), it is known to exist.
-	if _, _, err := replication.SetRegister(tx, custKey(id), []byte(ev.Origin), replication.StampOf(ev)); err != nil {
-		return err
-	}
 	rep, err := Resolve(tx, id)
 	if err != nil {
 		return err
 	}
-	if err := setFields(tx, rep, ev, b.GetFields()); err != nil {
+	// A customer's creation is almost always the first event of its
+	// record (whoever writes the record learnt of the id from this event,
+	// through the hub's log): then its registers are written without
+	// reading them first — one seek instead of one read per field, the
+	// difference on the hub's and a catching-up node's hot path. When the
+	// record holds something already, each write competes as usual.
+	fresh := rep == id
+	if fresh {
+		// custKey(id) prefixes the whole record (ids have one length).
+		err := tx.Scan(custKey(id), nil, func(_, _ []byte) (bool, error) {
+			fresh = false
+			return false, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	stamp := replication.StampOf(ev)
+	// The created register is about the id itself, even when the id was
+	// merged away before its creation arrived: should the id become the
+	// winner of its merge group (merge.go), it is known to exist.
+	if fresh {
+		if err := replication.PutRegister(tx, custKey(id), []byte(ev.Origin), stamp); err != nil {
+			return err
+		}
+	} else if _, _, err := replication.SetRegister(tx, custKey(id), []byte(ev.Origin), stamp); err != nil {
 		return err
 	}
-	if err := AddTimeline(tx, rep, EntryFor(ev, TimelineCreated, fieldNames(b.GetFields()), id)); err != nil {
+	if err := writeFields(tx, rep, ev, b.GetFields(), fresh); err != nil {
 		return err
 	}
-	return nil
+	return addTimeline(tx, rep, EntryFor(ev, TimelineCreated, fieldNames(b.GetFields()), id))
 }
 
 func applyFieldSet(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerFieldSet) error {
@@ -451,6 +479,12 @@ func fieldNames(fields []*eventv1.FieldValue) string {
 // current values only, which makes them independent of the order writes
 // arrived in.
 func setFields(tx replication.Tx, id string, ev *replication.Event, fields []*eventv1.FieldValue) error {
+	return writeFields(tx, id, ev, fields, false)
+}
+
+// writeFields is setFields; fresh says the record was found empty, so its
+// registers are written without reading them.
+func writeFields(tx replication.Tx, id string, ev *replication.Event, fields []*eventv1.FieldValue, fresh bool) error {
 	stamp := replication.StampOf(ev)
 	for _, fv := range fields {
 		var key []byte
@@ -464,7 +498,11 @@ func setFields(tx replication.Tx, id string, ev *replication.Event, fields []*ev
 		} else {
 			continue // written by a newer version; nothing here reads it
 		}
-		if _, _, err := replication.SetRegister(tx, key, []byte(fv.GetValue()), stamp); err != nil {
+		if fresh {
+			if err := replication.PutRegister(tx, key, []byte(fv.GetValue()), stamp); err != nil {
+				return err
+			}
+		} else if _, _, err := replication.SetRegister(tx, key, []byte(fv.GetValue()), stamp); err != nil {
 			return err
 		}
 	}

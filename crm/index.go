@@ -66,7 +66,7 @@ const (
 	// maxGram bounds the length, in runes, of the grams of the substring
 	// index; longer queries scan by their first maxGram runes and are
 	// verified against the record.
-	maxGram = 16
+	maxGram = 8
 	// maxGramStarts bounds how many positions of one value are indexed: a
 	// substring starting after it is not found by type-ahead.
 	maxGramStarts = 64
@@ -94,7 +94,20 @@ func Fold(s string) string {
 // phoneDigits returns the digits of a stored (E.164) number as people of
 // the default region dial it: "+8613812345678" → "13812345678",
 // "+862162345678" → "02162345678".
+//
+// Chinese numbers, nearly all of them, take a fast path: formatting with
+// phonenumbers (regular expressions) was a fifth of the cost of indexing a
+// customer. Mobile numbers (eleven digits, 13… to 19…) are dialled as
+// they are, others with the trunk prefix 0 (Beijing's 10… included); the few service numbers without one (400…, 800…) get
+// it too, which costs nothing to searches — every substring of the
+// digits is indexed, and "0400…" holds "400…".
 func phoneDigits(e164 string) string {
+	if national, ok := strings.CutPrefix(e164, "+86"); ok && DefaultRegion == "CN" && isE164(e164) {
+		if len(national) == 11 && national[0] == '1' && national[1] >= '3' {
+			return national
+		}
+		return "0" + national
+	}
 	return digitsOf(FormatPhone(e164, DefaultRegion))
 }
 

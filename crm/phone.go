@@ -60,3 +60,17 @@ func DialString(e164 string) string {
 	}
 	return digitsOf(phonenumbers.Format(n, phonenumbers.NATIONAL))
 }
+
+// isE164 reports whether s has the form of an E.164 number: "+", a digit
+// 1-9, then 6 to 14 more digits.
+func isE164(s string) bool {
+	if len(s) < 8 || len(s) > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9' {
+		return false
+	}
+	for i := 2; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

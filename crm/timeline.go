@@ -69,13 +69,21 @@ func timelineKey(id string, e TimelineEntry) []byte {
 // empty or malformed kind or origin are ignored; the summary is cut to
 // MaxNoteLen characters.
 func AddTimeline(tx replication.Tx, id string, e TimelineEntry) error {
-	if !replication.ValidULID(id) || e.Kind == "" || len(e.Kind) > 64 || strings.ContainsRune(e.Kind, 0) ||
-		!replication.ValidNodeID(e.Origin) {
+	if !replication.ValidULID(id) {
 		return nil
 	}
 	rep, err := Resolve(tx, id)
 	if err != nil {
 		return err
+	}
+	return addTimeline(tx, rep, e)
+}
+
+// addTimeline is AddTimeline for an id already resolved.
+func addTimeline(tx replication.Tx, rep string, e TimelineEntry) error {
+	if !replication.ValidULID(rep) || e.Kind == "" || len(e.Kind) > 64 || strings.ContainsRune(e.Kind, 0) ||
+		!replication.ValidNodeID(e.Origin) {
+		return nil
 	}
 	summary := strings.ToValidUTF8(e.Summary, "\uFFFD")
 	if utf8.RuneCountInString(summary) > MaxNoteLen {

@@ -50,7 +50,9 @@ func (h *Hub) routes() (http.Handler, error) {
 	// API or the web pages is slowed down as a node slows its users'.
 	throttle := access.NewThrottle(access.ThrottleConfig{})
 	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: directory{h}, Signer: h.signer, Throttle: throttle, Log: h.log}, opts...))
-	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: h.status}, opts...))
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: h.status, ViewsDigest: func() (string, error) {
+		return h.fsm.Digest().String(), nil
+	}}, opts...))
 	mux.Handle(adminv1connect.NewClusterServiceHandler(clusterService{h}, opts...))
 	api.MountOps(mux, h.metrics, h.ready, h.cfg.MetricsToken)
 	ui, err := web.New(web.Config{
@@ -125,12 +127,13 @@ var leaderOnly = map[string]bool{
 	"/logout": true,
 }
 
-// headOfficeCommand reports whether r is a head-office command of the
-// hub's pages (a form posted to the pickup pages: zones, tariffs), which
-// commits through Raft (commandStore) and so runs on the leader. Sessions
-// are valid on every member.
+// headOfficeCommand reports whether r is for a page of head office's
+// commands (zones, tariffs): forms posted there commit through Raft
+// (commandStore) and so run on the leader, and the pages themselves are
+// served by the leader too, so that a user sees the change they just made
+// whichever member they are on. Sessions are valid on every member.
 func headOfficeCommand(r *http.Request) bool {
-	return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/pickups/")
+	return strings.HasPrefix(r.URL.Path, "/pickups/zones") || strings.HasPrefix(r.URL.Path, "/pickups/rates")
 }
 
 // leaderWait is how long a member holds a leader-only call while there is
@@ -295,6 +298,7 @@ func (h *Hub) status(context.Context) (*adminv1.StatusResponse, error) {
 		Capabilities:          h.capabilities,
 		ActiveCapabilities:    active,
 		ProjectedPosition:     h.fsm.Projected(),
+		Invalid:               h.fsm.InvalidEvents(20),
 		ProjectionLagSeconds:  h.projectionLag().Seconds(),
 	}, nil
 }

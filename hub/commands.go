@@ -22,9 +22,11 @@ type commandStore struct{ h *Hub }
 
 var _ app.Store = commandStore{}
 
-// View reads the projection: the views as of the position it reflects
-// (Status: projected_position).
+// View reads the projection once it reflects everything this member
+// knows to be committed (waiting a moment at most): so that a page the
+// user is sent to after a command, at whichever member, shows it.
 func (s commandStore) View(fn func(views replication.Tx) error) error {
+	s.h.readBarrier(2 * time.Second)
 	return s.h.fsm.read(func(tx replication.Tx) error { return fn(replication.ReadViews(tx)) })
 }
 
@@ -78,4 +80,20 @@ func (s commandStore) Exec(ctx context.Context, actor string, cmd replication.Co
 	}
 	h.log.Info("head office command committed", "actor", actor, "events", len(out))
 	return out, nil
+}
+
+// readBarrier waits, at most timeout, until this member has applied every
+// entry it knows committed and its projection shows them.
+func (h *Hub) readBarrier(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	commit := h.raft.CommitIndex()
+	for h.raft.AppliedIndex() < commit && ctx.Err() == nil {
+		select {
+		case <-h.fsm.Changed():
+		case <-time.After(5 * time.Millisecond): // entries without a command change nothing
+		case <-ctx.Done():
+		}
+	}
+	_ = h.fsm.WaitProjected(ctx, h.fsm.state().Head) // stale is better than nothing after the timeout
 }

@@ -1,16 +1,36 @@
 // Package hub is head office's replica: a Raft cluster (hashicorp/raft,
-// 1, 3 or 5 voters) whose state machine keeps, in Pebble, the global log of
-// every node's events, the (origin, seq) dedup index, the node registry and
-// the same views nodes keep. Nodes push their events to the leader and
-// pull the global log from any member.
+// 1, 3 or 5 voters) whose state machine keeps, in Pebble, the global log
+// of every node's events, the (origin, seq) dedup index, the node
+// registry and the cluster version. Nodes push their events to the leader
+// and pull the global log from any member.
+//
+// Log first. A Push is answered once its events are in the Raft log and
+// the state machine has appended them to the global log: a few writes per
+// event, read and written as wire bytes (rawpush.go), whatever the store
+// holds. Everything else follows behind:
+//
+//   - the projection (projection.go) applies every event to the views head
+//     office's pages and reports read, in batches, on every member, and
+//     records the position it reflects; a read that must see a write waits
+//     for it (WaitProjected);
+//   - the hub's own decisions (tasks such as escrow grants, reactions to
+//     pushed events) are made inside the state machine at a log position,
+//     from decision views of the few kinds they read (views.HubDecides),
+//     kept on the commit path so that every member decides alike;
+//   - head office's own commands (commands.go) commit through Raft as
+//     events of origin "hub" with the user as actor.
 //
 // Layout of a member's data directory:
 //
 //	raft/raft.db      Raft log and stable store (raft-boltdb, fsynced)
 //	raft/snapshots/   Raft snapshots (streamed Pebble iterations)
-//	state/            the state machine (Pebble)
+//	state/            the state machine (Pebble; keys in fsm.go)
 //
 // The state machine is applied without fsync: the Raft log is the durable
 // record, and on restart Raft replays what Pebble may have lost. Before a
 // snapshot lets Raft drop log entries, the state machine syncs Pebble.
+//
+// Rolling upgrades (upgrade.go): members report what their build can run;
+// the leader commits the intersection as the cluster version, and events
+// of kinds outside it are committed and parked until it includes them.
 package hub

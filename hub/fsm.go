@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/proto"
 
+	adminv1 "branchline/gen/branchline/admin/v1"
 	hubv1 "branchline/gen/branchline/hub/v1"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/replication"
@@ -47,18 +48,18 @@ import (
 //	v \0, a \0, m \0, …     the projection: the views of every event (replication.Views)
 //	ws \0 id hash           a revoked web session: until when (ms, 8 bytes)
 var (
-	hubHLCKey    = replication.Key("c", "hubhlc")
-	activeKey    = replication.Key("c", "active")
-	activatedAt  = replication.Prefix("c", "act")
-	logPrefix    = []byte("g\x00")
-	stateKey     = replication.Key("h", "state")
-	projKey      = replication.Key("h", "proj")
-	seqPrefix    = replication.Prefix("s")
-	decPrefix    = []byte("fd\x00")
-	nodePrefix   = replication.Prefix("n")
-	memberPrefix = replication.Prefix("mem")
-	adminKey     = replication.Key("c", "admin")
-	secretKey    = replication.Key("c", "secret")
+	hubHLCKey     = replication.Key("c", "hubhlc")
+	activeKey     = replication.Key("c", "active")
+	activatedAt   = replication.Prefix("c", "act")
+	logPrefix     = []byte("g\x00")
+	stateKey      = replication.Key("h", "state")
+	projKey       = replication.Key("h", "proj")
+	seqPrefix     = replication.Prefix("s")
+	decPrefix     = []byte("fd\x00")
+	nodePrefix    = replication.Prefix("n")
+	memberPrefix  = replication.Prefix("mem")
+	adminKey      = replication.Key("c", "admin")
+	secretKey     = replication.Key("c", "secret")
 	revokedPrefix = replication.Prefix("ws")
 )
 
@@ -321,16 +322,27 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		if l.Type != raft.LogCommand {
 			continue
 		}
+		timeMs, push, isPush, err := splitCommand(l.Data)
 		var cmd hubv1.Command
-		if err := proto.Unmarshal(l.Data, &cmd); err != nil {
+		if err == nil && !isPush {
+			err = proto.Unmarshal(l.Data, &cmd)
+		}
+		var p rawPush
+		if err == nil && isPush {
+			p, err = parsePush(push)
+		}
+		if err != nil {
 			// Every member fails alike on the same bytes, so this is
 			// deterministic; proposers never send such entries.
 			out[i] = fmt.Errorf("decode command at index %d: %w", l.Index, err)
 			continue
 		}
-		s.timeMs = cmd.GetTimeMs()
-		var err error
-		out[i], err = f.applyCommand(s, &cmd)
+		s.timeMs = timeMs
+		if isPush {
+			out[i], err = f.applyPush(s, p)
+		} else {
+			out[i], err = f.applyCommand(s, &cmd)
+		}
 		if err != nil {
 			// Only storage errors get here; the replica cannot go on.
 			panic(fmt.Sprintf("hub state machine: apply index %d: %v", l.Index, err))
@@ -391,8 +403,6 @@ func (e errRejected) Error() string { return e.msg }
 func (f *fsm) applyCommand(s *step, cmd *hubv1.Command) (any, error) {
 	tx := s.tx
 	switch op := cmd.Op.(type) {
-	case *hubv1.Command_Push:
-		return f.applyPush(s, op.Push)
 	case *hubv1.Command_AddNode:
 		id := op.AddNode.GetId()
 		if _, err := tx.Get(replication.Key("n", id)); err == nil {
@@ -494,84 +504,116 @@ func (f *fsm) SessionRevoked(idHash []byte, now time.Time) (bool, error) {
 // different content (the node's store was replaced and reuses seqs:
 // accepting it would silently drop its new events), or if a new event is
 // stamped too far ahead of the proposer's clock.
-func (f *fsm) applyPush(s *step, p *hubv1.Push) (any, error) {
-	origin := p.GetOrigin()
+func (f *fsm) applyPush(s *step, p rawPush) (any, error) {
+	origin := p.origin
 	hw := f.seq(s, origin)
-	evs := p.GetEvents()
+	evs := p.events
 	// Check the whole batch before looking at any event's seq: the loop
 	// below stops at the first new event.
 	for i, e := range evs {
-		if e.GetOrigin() != origin || e.GetSeq() == 0 || (i > 0 && e.GetSeq() != evs[i-1].GetSeq()+1) {
+		if e.origin != origin || e.seq == 0 || (i > 0 && e.seq != evs[i-1].seq+1) {
 			return errRejected{connect.CodeInvalidArgument, "batch is not a contiguous run of one origin's events from seq 1"}, nil
 		}
 	}
 	for _, e := range evs {
-		if e.GetSeq() > hw {
-			if e.GetSeq() != hw+1 {
+		if e.seq > hw {
+			if e.seq != hw+1 {
 				return &hubv1.PushResult{DurableSeq: hw, Gap: true}, nil
 			}
 			break
 		}
-		same, err := f.sameAsCommitted(s.tx, e)
+		m, err := e.message()
+		if err != nil {
+			return errRejected{connect.CodeInvalidArgument, err.Error()}, nil
+		}
+		same, err := f.sameAsCommitted(s.tx, m)
 		if err != nil {
 			return nil, err
 		}
 		if !same {
 			return errRejected{0, fmt.Sprintf("%s/%d differs from the event the hub committed under that seq: "+
-				"the node's store was replaced; register it under a new node id", origin, e.GetSeq())}, nil
+				"the node's store was replaced; register it under a new node id", origin, e.seq)}, nil
 		}
 	}
 	// Bounded clocks: an event stamped further ahead of the proposer's
 	// clock than the max offset would drag every replica's clock (and win
 	// every concurrent edit) that far ahead. Refuse the batch whole; the
 	// node keeps the events and sends them again once its clock is right.
-	if off := p.GetMaxOffsetMs(); off > 0 {
+	if off := p.maxOffsetMs; off > 0 {
 		limit := replication.MakeHLC(s.timeMs+off, 0xffff)
 		for _, e := range evs {
-			if e.GetSeq() > hw && replication.HLC(e.GetHlc()) > limit {
-				return &hubv1.PushResult{DurableSeq: hw, ClockRefusedSeq: e.GetSeq(), ClockRefusedHlc: e.GetHlc()}, nil
+			if e.seq > hw && replication.HLC(e.hlc) > limit {
+				return &hubv1.PushResult{DurableSeq: hw, ClockRefusedSeq: e.seq, ClockRefusedHlc: e.hlc}, nil
 			}
 		}
 	}
 	for _, e := range evs {
-		if e.GetSeq() <= hw {
+		if e.seq <= hw {
 			continue
 		}
-		if err := f.commitEvent(s, e); err != nil {
+		ev, err := f.commitRaw(s, e, nil)
+		if err != nil {
 			return nil, err
 		}
-		hw = e.GetSeq()
-		if err := f.react(s, e); err != nil {
-			return nil, err
+		hw = e.seq
+		if ev != nil {
+			if err := f.react(s, ev); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return &hubv1.PushResult{DurableSeq: hw}, nil
 }
 
-// commitEvent appends e to the global log at the next position, indexes
-// it for dedup, records its origin's seq and, for a decision kind, applies
-// it to the decision views.
+// commitEvent commits an event the hub made (see commitRaw).
 func (f *fsm) commitEvent(s *step, e *replicationv1.Event) error {
-	s.st.Head++
-	s.st.HeadMs = s.timeMs
-	c, err := proto.MarshalOptions{Deterministic: true}.Marshal(&replicationv1.Committed{Position: s.st.Head, CommitTimeMs: s.timeMs, Event: e})
+	e.Unchecked = false
+	raw, err := marshalDeterministic(e)
 	if err != nil {
 		return err
 	}
+	_, err = f.commitRaw(s, rawEvent{origin: e.GetOrigin(), seq: e.GetSeq(), hlc: e.GetHlc(), kind: e.GetKind(), raw: raw}, e)
+	return err
+}
+
+// commitRaw appends an event to the global log at the next position,
+// indexes it for dedup and records its origin's seq; for a decision kind
+// it also applies it to the decision views and returns it decoded, for
+// the reactions (which read the decision views and react to their kinds).
+// decoded is the event when the caller has it decoded already.
+func (f *fsm) commitRaw(s *step, e rawEvent, decoded *replicationv1.Event) (*replication.Event, error) {
+	// Whether the event was checked is decided from the cluster version,
+	// alike on every member: the proposer checked it only if it knew the
+	// kind, and every member knows the kinds that are active.
+	unchecked := !f.isActive(e.kind)
+	s.st.Head++
+	s.st.HeadMs = s.timeMs
+	c, err := committedBytes(s.st.Head, s.timeMs, e, unchecked)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.tx.Set(posKey(s.st.Head), c); err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.tx.Set(dedupKey(e.GetOrigin(), e.GetSeq()), binary.BigEndian.AppendUint64(nil, s.st.Head)); err != nil {
-		return err
+	if err := s.tx.Set(dedupKey(e.origin, e.seq), binary.BigEndian.AppendUint64(nil, s.st.Head)); err != nil {
+		return nil, err
 	}
-	s.seqs[e.GetOrigin()] = e.GetSeq()
+	s.seqs[e.origin] = e.seq
 	s.events++
-	if f.decisive(e.GetKind()) {
-		if _, err := s.dec.Apply(replication.FromProto(e)); err != nil {
-			return err
+	if !f.decisive(e.kind) {
+		return nil, nil
+	}
+	if decoded == nil {
+		if decoded, err = e.message(); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	ev := replication.FromProto(decoded)
+	ev.Unchecked = unchecked
+	if _, err := s.dec.Apply(ev); err != nil {
+		return nil, err
+	}
+	return ev, nil
 }
 
 func (f *fsm) sameAsCommitted(tx replication.Tx, e *replicationv1.Event) (bool, error) {
@@ -587,7 +629,9 @@ func (f *fsm) sameAsCommitted(tx replication.Tx, e *replicationv1.Event) (bool, 
 	if err := proto.Unmarshal(cb, &c); err != nil {
 		return false, err
 	}
-	return proto.Equal(c.GetEvent(), e), nil
+	committed, sent := c.GetEvent(), proto.CloneOf(e)
+	committed.Unchecked, sent.Unchecked = false, false // the hub's mark, not the node's
+	return proto.Equal(committed, sent), nil
 }
 
 func getJSON[T any](tx replication.Tx, key []byte) (T, error) {
@@ -750,4 +794,17 @@ func (f *fsm) AppliedCount() uint64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.proj.views.AppliedCount()
+}
+
+// InvalidEvents lists up to max events the projection refused as invalid.
+func (f *fsm) InvalidEvents(max int) []*adminv1.InvalidEvent {
+	var out []*adminv1.InvalidEvent
+	_ = f.read(func(tx replication.Tx) error {
+		bad, err := replication.InvalidEvents(tx, max)
+		for _, b := range bad {
+			out = append(out, &adminv1.InvalidEvent{Origin: b.Origin, Seq: b.Seq, Reason: b.Reason})
+		}
+		return err
+	})
+	return out
 }

@@ -386,6 +386,16 @@ func (h *Hub) Digest() replication.Digest { return h.fsm.Digest() }
 // Head is the global log position the member has applied.
 func (h *Hub) Head() uint64 { return h.fsm.state().Head }
 
+// Projected is the global log position the member's views reflect.
+func (h *Hub) Projected() uint64 { return h.fsm.Projected() }
+
+// EventDigest is the digest of the events the member's views applied.
+func (h *Hub) EventDigest() replication.Digest { return h.fsm.EventDigest() }
+
+// DurableSeq is the highest seq of origin the hub committed, as this
+// member has applied it.
+func (h *Hub) DurableSeq(origin string) (uint64, error) { return h.fsm.DurableSeq(origin) }
+
 // leaderURL returns the leader's HTTP URL, or "" when there is no leader
 // or its address is not known yet.
 func (h *Hub) leaderURL() (string, string) {
@@ -436,24 +446,33 @@ func (h *Hub) apply(cmd *hubv1.Command) (any, error) {
 // leaderLoop makes sure, whenever this member leads, that the cluster is
 // initialised and knows this member's addresses.
 func (h *Hub) leaderLoop(ctx context.Context) {
-	t := time.NewTicker(500 * time.Millisecond)
+	h.whileLeading(ctx, 500*time.Millisecond, func() {
+		if h.initialised() {
+			return
+		}
+		// Apply everything earlier leaders committed before deciding.
+		if err := h.raft.Barrier(5 * time.Second).Error(); err != nil {
+			return
+		}
+		if err := h.ensureInit(); err != nil {
+			h.log.Warn("initialise cluster", "err", err)
+		}
+	})
+}
+
+// whileLeading calls fn every period while this member leads, until ctx
+// ends. (Raft's LeaderCh has room for one reader only; the loops poll.)
+func (h *Hub) whileLeading(ctx context.Context, period time.Duration, fn func()) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-h.raft.LeaderCh():
 		case <-t.C:
 		}
-		if h.raft.State() != raft.Leader || h.initialised() {
-			continue
-		}
-		// Apply everything earlier leaders committed before deciding.
-		if err := h.raft.Barrier(5 * time.Second).Error(); err != nil {
-			continue
-		}
-		if err := h.ensureInit(); err != nil {
-			h.log.Warn("initialise cluster", "err", err)
+		if h.raft.State() == raft.Leader {
+			fn()
 		}
 	}
 }

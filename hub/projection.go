@@ -136,24 +136,24 @@ func (f *fsm) project(max int) (int, error) {
 	passed := 0
 	var activated []string
 	err := pebbleTx{r: f.db}.Scan(logPrefix, posKey(from+1), func(_, v []byte) (bool, error) {
-		var c replicationv1.Committed
-		if err := proto.Unmarshal(v, &c); err != nil {
-			return false, err
+		at, atMs, ev, err := decodeCommitted(v)
+		if err != nil {
+			return false, fmt.Errorf("log entry after %d: %w", pos, err)
 		}
-		if c.GetPosition() > head {
+		if at > head {
 			// Committed after head was read: the activations recorded with
 			// it may not have been loaded. The next run takes it.
 			return false, nil
 		}
-		n, err := p.activateUpTo(vb, c.GetPosition()-1)
+		n, err := p.activateUpTo(vb, at-1)
 		if err != nil {
 			return false, err
 		}
 		activated = append(activated, n...)
-		if _, err := vb.Apply(replication.FromProto(c.GetEvent())); err != nil {
-			return false, fmt.Errorf("project %d: %w", c.GetPosition(), err)
+		if _, err := vb.Apply(ev); err != nil {
+			return false, fmt.Errorf("project %d: %w", at, err)
 		}
-		pos, posMs = c.GetPosition(), c.GetCommitTimeMs()
+		pos, posMs = at, atMs
 		passed++
 		return passed < max && pos < head, nil
 	})
@@ -223,9 +223,20 @@ func (p *projection) activateUpTo(vb *replication.Batch, pos uint64) ([]string, 
 }
 
 // projectLoop keeps the projection up with the log until ctx ends.
+//
+// While pushes are being committed, the projector gives way: after each
+// batch it pauses three times as long as the batch took, so that it takes
+// at most about a quarter of a CPU from the commit path, which
+// acknowledges the branches' events (bench sync, 32 pushers: 38,400
+// events/s at 48 µs per event when it paused as long as a batch took,
+// 44,500 at 37 µs with this). A branch reconnecting after a long outage is
+// acknowledged first and seen on head office's pages a little later; the
+// projection runs at full speed as soon as the pushes stop.
 func (f *fsm) projectLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		changed := f.Changed()
+		head := f.state().Head
+		start := time.Now()
 		n, err := f.project(2000)
 		if err != nil {
 			f.log.Error("projection", "err", err)
@@ -235,12 +246,18 @@ func (f *fsm) projectLoop(ctx context.Context) {
 			}
 			continue
 		}
-		if n > 0 {
+		if n == 0 {
+			select {
+			case <-ctx.Done():
+			case <-changed:
+			}
 			continue
 		}
-		select {
-		case <-ctx.Done():
-		case <-changed:
+		if f.state().Head != head {
+			select {
+			case <-ctx.Done():
+			case <-time.After(3 * time.Since(start)):
+			}
 		}
 	}
 }

@@ -87,11 +87,10 @@ type Reaction = views.HubReaction
 // stuck behind it); its failures are logged, alike on every member, and
 // nothing is made. Only active reactions run, and only on events of an
 // active kind: what a member's build alone knows must not decide.
-func (f *fsm) react(s *step, e *replicationv1.Event) error {
-	if len(f.reactions) == 0 || !f.isActive(e.GetKind()) {
+func (f *fsm) react(s *step, ev *replication.Event) error {
+	if len(f.reactions) == 0 || !f.isActive(ev.Kind) {
 		return nil
 	}
-	ev := replication.FromProto(e)
 	for _, name := range slices.Sorted(maps.Keys(f.reactions)) {
 		if !f.isActive("reaction:" + name) {
 			continue

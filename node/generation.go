@@ -63,7 +63,7 @@ func openGeneration(reg *replication.Registry, n uint64, txn *badger.Txn) (*gene
 
 // generation0Prefixes are the top-level prefixes of generation 0's state.
 var generation0Prefixes = [][]byte{[]byte("v\x00"), []byte("a\x00"), []byte("p\x00"), []byte("bad\x00"), []byte("m\x00"),
-	[]byte("x\x00"), []byte("xd\x00")}
+	[]byte("x\x00"), []byte("xd\x00"), []byte("xf\x00")}
 
 // drop deletes a generation's state (after a swap away from it, or what a
 // rebuild that did not finish left behind), key by key in write batches:

@@ -146,10 +146,9 @@ func (s *Store) indexStep(g *generation, max int) (int, error) {
 	// Every marker up to this seq was committed before the snapshot below:
 	// those not among the markers it holds were indexed before.
 	before := g.views.MarkerSeq()
-	o := newOverlay(s.db)
-	defer o.discard()
-	tx := g.tx(o)
-	markers, err := replication.PendingMarkers(tx, max)
+	snap := s.db.NewTransaction(false)
+	defer snap.Discard()
+	markers, err := replication.PendingMarkers(g.read(snap), max)
 	if err != nil {
 		return 0, err
 	}
@@ -159,13 +158,15 @@ func (s *Store) indexStep(g *generation, max int) (int, error) {
 		}
 		return 0, nil
 	}
-	last, err := replication.ProcessMarkers(tx, g.views.Registry(), markers)
-	if err != nil {
-		return 0, err
-	}
+	// Reads from the snapshot, writes straight into the transaction:
+	// nothing the step writes is read back (each entity is reindexed once
+	// per step, from the views and its own record of entries, both as
+	// committed), so the writes need no overlay.
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	if err := o.writeTo(txn); err != nil {
+	tx := g.tx(splitTx{read: badgerTx{snap}, write: badgerTx{txn}})
+	last, err := replication.ProcessMarkers(tx, g.views.Registry(), markers)
+	if err != nil {
 		return 0, err
 	}
 	if err := txn.Commit(); err != nil {
@@ -188,4 +189,26 @@ func (s *Store) IndexBacklog() int {
 		})
 	})
 	return n
+}
+
+// IndexCaughtUp reports whether the indexes reflect every change committed
+// (no marker waits).
+func (s *Store) IndexCaughtUp() bool {
+	g := s.cur.Load()
+	s.indexer.mu.Lock()
+	defer s.indexer.mu.Unlock()
+	return s.indexer.gen == g.n && s.indexer.done >= g.views.MarkerSeq()
+}
+
+// splitTx reads one transaction and writes another.
+type splitTx struct {
+	read  replication.Tx
+	write replication.Tx
+}
+
+func (t splitTx) Get(k []byte) ([]byte, error) { return t.read.Get(k) }
+func (t splitTx) Set(k, v []byte) error        { return t.write.Set(k, v) }
+func (t splitTx) Delete(k []byte) error        { return t.write.Delete(k) }
+func (t splitTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
+	return t.read.Scan(prefix, start, fn)
 }

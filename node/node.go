@@ -252,7 +252,10 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	mux.Handle(pickupv1connect.NewPickupServiceHandler(&api.PickupService{App: pickups, Grants: grants, Log: n.log}, opts...))
 	mux.Handle(warehousev1connect.NewWarehouseServiceHandler(&api.WarehouseService{App: stock, Grants: grants, Log: n.log}, opts...))
 	mux.Handle(accessv1connect.NewAccessServiceHandler(&api.AccessService{App: admin, Grants: grants, Log: n.log}, opts...))
-	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status}, opts...))
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status, ViewsDigest: func() (string, error) {
+		d, err := n.store.ViewsDigest()
+		return d.String(), err
+	}}, opts...))
 	api.MountOps(mux, n.metrics, n.ready, n.cfg.MetricsToken)
 	pickupPages := pickupui.New(pickupui.Config{Pickups: pickups, Customers: customers})
 	ui, err := web.New(web.Config{
@@ -322,6 +325,7 @@ func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
 		ClockOffsetSeconds:    n.clockOffset().Seconds(),
 		MaxClockOffsetSeconds: n.store.Clock().MaxOffset().Seconds(),
 		IndexBacklog:          uint64(n.store.IndexBacklog()),
+		Invalid:               n.store.InvalidEvents(20),
 	}
 	if n.syncer != nil {
 		n.syncer.mu.Lock()

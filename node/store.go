@@ -14,6 +14,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"google.golang.org/protobuf/proto"
 
+	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/replication"
 	"branchline/volume"
 )
@@ -759,4 +760,68 @@ func (s *Store) resetPushed(seq uint64) {
 	if seq < s.pushed {
 		s.pushed = seq
 	}
+}
+
+// ViewsDigest computes the digest of the replicated views' content by
+// scan (the index is not part of it): what ctl verify compares with other
+// replicas holding the same events.
+func (s *Store) ViewsDigest() (replication.Digest, error) {
+	g := s.cur.Load()
+	var d replication.Digest
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		d, err = replication.DigestOf(g.read(txn), replication.ViewPrefix)
+		return err
+	})
+	return d, err
+}
+
+// InvalidEvents lists up to max events refused as invalid.
+func (s *Store) InvalidEvents(max int) []*adminv1.InvalidEvent {
+	g := s.cur.Load()
+	var out []*adminv1.InvalidEvent
+	_ = s.db.View(func(txn *badger.Txn) error {
+		bad, err := replication.InvalidEvents(g.read(txn), max)
+		for _, b := range bad {
+			out = append(out, &adminv1.InvalidEvent{Origin: b.Origin, Seq: b.Seq, Reason: b.Reason})
+		}
+		return err
+	})
+	return out
+}
+
+// FeedEntries lists up to max entries of a feed (replication.Feed) of the
+// generation served.
+func (s *Store) FeedEntries(name string, max int) ([]replication.FeedEntry, error) {
+	g := s.cur.Load()
+	var out []replication.FeedEntry
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		out, err = replication.FeedEntries(g.read(txn), name, max)
+		return err
+	})
+	return out, err
+}
+
+// DeleteFeedEntries deletes entries a task has dealt with, through the
+// writer (a swap of generations in between leaves them be: the new
+// generation has feeds of its own).
+func (s *Store) DeleteFeedEntries(ctx context.Context, entries []replication.FeedEntry) error {
+	gen := s.cur.Load().n
+	r := &request{done: make(chan struct{}), own: func(tx replication.Tx) (int, error) {
+		g := s.cur.Load()
+		if g.n != gen {
+			return 0, nil
+		}
+		for _, e := range entries {
+			if err := g.tx(tx).Delete(e.Key); err != nil {
+				return 0, err
+			}
+		}
+		return len(entries), nil
+	}}
+	if err := s.submit(ctx, r); err != nil {
+		return err
+	}
+	return r.err
 }

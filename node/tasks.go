@@ -28,6 +28,10 @@ func (n *Node) taskLoop(ctx context.Context) {
 	}
 	names := slices.Sorted(maps.Keys(tasks))
 	wait := taskEvery
+	first := map[string]bool{}
+	for _, name := range names {
+		first[name] = true
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -36,13 +40,18 @@ func (n *Node) taskLoop(ctx context.Context) {
 		}
 		start := time.Now()
 		for _, name := range names {
-			if err := n.runTask(ctx, tasks[name]); err != nil && ctx.Err() == nil {
+			if err := n.runTask(ctx, tasks[name], first[name]); err != nil && ctx.Err() == nil {
 				n.log.Warn("node task", "task", name, "err", err)
+				continue
 			}
+			first[name] = false
 		}
 		wait = taskPause(time.Since(start), taskEvery)
 	}
 }
+
+// maxFeed bounds the changes a task is given in one run.
+const maxFeed = 1000
 
 // taskPause is how long to wait after tasks that took took: every, or
 // long enough that they use at most a tenth of the time. A warehouse
@@ -52,16 +61,48 @@ func taskPause(took, every time.Duration) time.Duration {
 	return max(every, 9*took)
 }
 
-func (n *Node) runTask(ctx context.Context, task views.NodeTask) error {
-	cmd := func(v replication.Tx) ([]replication.Draft, error) { return task(v, n.cfg.ID) }
+// runTask runs a task once. A task with a feed is given what changed since
+// its last complete run (all, the first time); the feed's entries it was
+// given are deleted once it has dealt with them all.
+func (n *Node) runTask(ctx context.Context, task views.NodeTask, first bool) error {
+	var entries []replication.FeedEntry
+	var changed []string
+	if task.Feed != "" {
+		var err error
+		if entries, err = n.store.FeedEntries(task.Feed, maxFeed); err != nil {
+			return err
+		}
+		if !first {
+			if len(entries) == 0 {
+				return nil
+			}
+			changed = make([]string, len(entries))
+			for i, e := range entries {
+				changed[i] = e.Entity
+			}
+		}
+	}
+	complete := false
+	cmd := func(v replication.Tx) ([]replication.Draft, error) {
+		d, all, err := task.Run(v, n.cfg.ID, changed)
+		complete = all
+		return d, err
+	}
 	var pending int
 	if err := n.store.View(func(v replication.Tx) error {
 		drafts, err := cmd(v)
 		pending = len(drafts)
 		return err
-	}); err != nil || pending == 0 {
+	}); err != nil {
 		return err
 	}
-	_, err := n.store.Exec(ctx, TaskActor, cmd)
-	return err
+	if pending > 0 {
+		if _, err := n.store.Exec(ctx, TaskActor, cmd); err != nil {
+			return err
+		}
+	}
+	if complete && len(entries) > 0 {
+		return n.store.DeleteFeedEntries(ctx, entries)
+	}
+	return nil
 }

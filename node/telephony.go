@@ -32,6 +32,10 @@ type TelephonyConfig struct {
 	SIPHost string
 	// Location is the node's time zone for days and membership windows.
 	Location *time.Location
+	// MaxCallRate bounds the new calls the switch admits per second (flag
+	// --sip-max-call-rate); more are refused with 503 and Retry-After. 0:
+	// no bound, only the switch's backlog and call limit shed load.
+	MaxCallRate float64
 }
 
 // telephonyParts is what node.go wires: the telephony use cases, served
@@ -57,11 +61,17 @@ func (n *Node) startTelephony(cfg TelephonyConfig, grants app.Grants) (*telephon
 	if cfg.SIPAddr == "" {
 		return parts, nil
 	}
+	auditor := api.StoreAuditor{Store: n.store, Node: n.cfg.ID}
 	srv, err := pbx.Start(pbx.Config{
 		UDPAddr: cfg.SIPAddr, TCPAddr: cfg.SIPAddr, Host: cfg.SIPHost, Store: n.store, Log: n.log,
 		Location: cfg.Location, Blacklist: n.blacklisted, Priority: n.callerPriority,
 		OnRing:  func(agent string, c pbx.CallInfo) { n.screenPop(tel, grants, agent, c) },
-		OnAgent: n.agentChanged,
+		OnAgent: n.agentChanged, Metrics: n.metrics, Overload: pbx.Overload{MaxRate: cfg.MaxCallRate},
+		// Refused SIP authentications go to the audit log like failed
+		// logins: the actor is the user named, the remote the phone's address.
+		Audit: func(ctx context.Context, actor, action, target, detail, remote string) error {
+			return auditor.RecordAs(auth.WithRemoteAddr(ctx, remote), actor, action, target, detail)
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sip: %w", err)

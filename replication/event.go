@@ -21,6 +21,10 @@ type Event struct {
 	Entity string // what it is about: "customer/01J…"
 	Actor  string // the user who caused it
 	Body   []byte // the kind's protobuf payload
+	// Unchecked says the hub committed the event without checking it (its
+	// kind was not active in the cluster then): a replica checks it when
+	// it applies it. Not part of the event's identity or digest.
+	Unchecked bool
 }
 
 // HubOrigin is the origin of events made by the hub itself.
@@ -94,7 +98,7 @@ func ValidNodeID(id string) bool {
 func (e *Event) ToProto() *replicationv1.Event {
 	return &replicationv1.Event{
 		Origin: e.Origin, Seq: e.Seq, Hlc: uint64(e.HLC), Kind: e.Kind,
-		Entity: e.Entity, Actor: e.Actor, Body: e.Body,
+		Entity: e.Entity, Actor: e.Actor, Body: e.Body, Unchecked: e.Unchecked,
 	}
 }
 
@@ -102,7 +106,7 @@ func (e *Event) ToProto() *replicationv1.Event {
 func FromProto(p *replicationv1.Event) *Event {
 	return &Event{
 		Origin: p.GetOrigin(), Seq: p.GetSeq(), HLC: HLC(p.GetHlc()), Kind: p.GetKind(),
-		Entity: p.GetEntity(), Actor: p.GetActor(), Body: p.GetBody(),
+		Entity: p.GetEntity(), Actor: p.GetActor(), Body: p.GetBody(), Unchecked: p.GetUnchecked(),
 	}
 }
 

@@ -158,18 +158,28 @@ func (t *indexedTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error
 type watchTx struct {
 	Tx
 	indexes []Index
-	dirty   map[string]map[string]bool // index → entities
+	feeds   []Feed
+	dirty   map[string]map[string]bool // index (or "feed:" name) → entities
 }
 
 func (t *watchTx) mark(k []byte) {
 	for _, ix := range t.indexes {
 		if e, ok := ix.Watch(k); ok {
-			if t.dirty[ix.Name] == nil {
-				t.dirty[ix.Name] = map[string]bool{}
-			}
-			t.dirty[ix.Name][e] = true
+			t.add(ix.Name, e)
 		}
 	}
+	for _, f := range t.feeds {
+		if e, ok := f.Watch(k); ok {
+			t.add("feed:"+f.Name, e)
+		}
+	}
+}
+
+func (t *watchTx) add(name, entity string) {
+	if t.dirty[name] == nil {
+		t.dirty[name] = map[string]bool{}
+	}
+	t.dirty[name][entity] = true
 }
 
 func (t *watchTx) Set(k, v []byte) error { t.mark(k); return t.Tx.Set(k, v) }
@@ -283,4 +293,59 @@ func (v *Views) SaveMarkerSeq(tx Tx) error {
 		return err
 	}
 	return tx.Set(markerSeqKey, binary.BigEndian.AppendUint64(nil, seq))
+}
+
+// A Feed tells a replica's periodic task which entities changed since it
+// last ran, so that the task looks at those instead of scanning all of
+// them every time (a warehouse node offering the free stock of the
+// products whose stock moved). Like an Index it is a replica's own: fed
+// by the appliers' writes, seen through Watch, in the transaction that
+// made the change; only replicas with deferred indexes (nodes) keep feeds.
+type Feed struct {
+	// Name identifies the feed; it must not change.
+	Name string
+	// Watch says which entity a write to a view key changes, if any.
+	Watch func(key []byte) (entity string, ok bool)
+}
+
+// AddFeed registers a feed.
+func (r *Registry) AddFeed(f Feed) {
+	for _, o := range r.feeds {
+		if o.Name == f.Name {
+			panic("replication: feed registered twice: " + f.Name)
+		}
+	}
+	r.feeds = append(r.feeds, f)
+}
+
+// Feeds lists the registered feeds.
+func (r *Registry) Feeds() []Feed { return r.feeds }
+
+// feedPrefix holds feeds' entries: xf \0 name \0 seq(8) \0 entity.
+var feedPrefix = []byte("xf\x00")
+
+func feedKeyPrefix(name string) []byte {
+	return append(append(bytes.Clone(feedPrefix), name...), 0)
+}
+
+// FeedEntry is a change a feed holds.
+type FeedEntry struct {
+	Key    []byte // delete it once the change is dealt with
+	Entity string
+}
+
+// FeedEntries lists up to max entries of feed name, oldest first; an
+// entity may appear more than once.
+func FeedEntries(tx Tx, name string, max int) ([]FeedEntry, error) {
+	p := feedKeyPrefix(name)
+	var out []FeedEntry
+	err := tx.Scan(p, nil, func(k, _ []byte) (bool, error) {
+		rest := k[len(p):]
+		if len(rest) < 9 {
+			return true, nil
+		}
+		out = append(out, FeedEntry{Key: bytes.Clone(k), Entity: string(rest[9:])})
+		return len(out) < max, nil
+	})
+	return out, err
 }

@@ -93,6 +93,13 @@ func SetRegister(tx Tx, key, value []byte, s Stamp) (won bool, prev Register, er
 	return true, prev, nil
 }
 
+// PutRegister writes value into a register the caller knows was never
+// written (a record it has just found empty), without reading it first:
+// the write every applier of a new record would otherwise pay a read for.
+func PutRegister(tx Tx, key, value []byte, s Stamp) error {
+	return tx.Set(key, encodeRegister(value, s))
+}
+
 // AddCounter adds delta to the counter at key (rule 2: quantities are
 // signed deltas, summed, never absolute values) and returns the new total.
 func AddCounter(tx Tx, key []byte, delta int64) (int64, error) {

@@ -29,6 +29,7 @@ type handler struct {
 type Registry struct {
 	kinds   map[string]handler
 	indexes []Index
+	feeds   []Feed
 }
 
 // NewRegistry returns an empty registry.
@@ -103,16 +104,18 @@ func (r *Registry) Known(kind string) bool {
 // or fails the kind's check: a replica applies it as a no-op.
 var errInvalid = errors.New("invalid event")
 
-// apply checks the event and runs its applier on the view Tx. The caller
-// made sure the kind is known. An event that fails the check returns
-// errInvalid and changes nothing.
+// apply runs the event's applier on the view Tx. The caller made sure the
+// kind is known. A body that does not decode, or an unchecked event (see
+// Event.Unchecked) that fails its kind's check, returns errInvalid and
+// changes nothing. Checked events skip the check: every replica treats an
+// event alike, since whether it is checked travels with it.
 func (r *Registry) apply(views Tx, ev *Event) error {
 	h := r.kinds[ev.Kind]
 	body, err := h.decode(ev.Body)
 	if err != nil {
 		return fmt.Errorf("%w: %s: body: %w", errInvalid, ev, err)
 	}
-	if h.check != nil {
+	if h.check != nil && ev.Unchecked {
 		if err := h.check(ev, body); err != nil {
 			return fmt.Errorf("%w: %s: %w", errInvalid, ev, err)
 		}
@@ -126,7 +129,7 @@ func (r *Registry) apply(views Tx, ev *Event) error {
 // Without returns a copy of the registry that lacks kinds: the registry of
 // an older release, for tests of upgrades.
 func (r *Registry) Without(kinds ...string) *Registry {
-	out := &Registry{kinds: make(map[string]handler, len(r.kinds)), indexes: r.indexes}
+	out := &Registry{kinds: make(map[string]handler, len(r.kinds)), indexes: r.indexes, feeds: r.feeds}
 	for k, h := range r.kinds {
 		out.kinds[k] = h
 	}

@@ -276,8 +276,15 @@ func (v *Views) Begin(tx Tx) *Batch {
 	if v.trackViews {
 		views = digestTx{Tx: views, delta: &b.delta, last: &b.last}
 	}
-	if len(v.reg.indexes) > 0 && v.indexing != IndexOff {
-		b.watch = &watchTx{Tx: views, indexes: v.reg.indexes, dirty: map[string]map[string]bool{}}
+	var feeds []Feed
+	if v.indexing == IndexDeferred {
+		feeds = v.reg.feeds
+	}
+	if (len(v.reg.indexes) > 0 && v.indexing != IndexOff) || len(feeds) > 0 {
+		b.watch = &watchTx{Tx: views, indexes: v.reg.indexes, feeds: feeds, dirty: map[string]map[string]bool{}}
+		if v.indexing == IndexOff {
+			b.watch.indexes = nil
+		}
 		views = b.watch
 	}
 	b.views = views
@@ -496,7 +503,17 @@ func (b *Batch) index() error {
 	}
 	dirty := b.watch.dirty
 	b.watch.dirty = map[string]map[string]bool{}
-	for _, ix := range b.v.reg.indexes {
+	for _, f := range b.watch.feeds {
+		for _, e := range slices.Sorted(maps.Keys(dirty["feed:"+f.Name])) {
+			b.markerSeq++
+			k := binary.BigEndian.AppendUint64(feedKeyPrefix(f.Name), b.markerSeq)
+			k = append(append(k, 0), e...)
+			if err := b.tx.Set(k, nil); err != nil {
+				return err
+			}
+		}
+	}
+	for _, ix := range b.watch.indexes {
 		for _, e := range slices.Sorted(maps.Keys(dirty[ix.Name])) {
 			switch b.v.indexing {
 			case IndexInline:

@@ -4,12 +4,16 @@ import "time"
 
 // KPIs are the figures of a set of calls (one day, one queue).
 type KPIs struct {
-	CallsIn     int // offered to a queue: answered, abandoned or released without an agent
-	Answered    int
-	Abandoned   int
-	NoAgent     int
-	Rejected    int // rejected or blacklisted at the door (not in CallsIn)
-	Overflowed  int // left the queue for its overflow queue (per-queue figures only)
+	CallsIn    int // offered to a queue: answered, abandoned or released without an agent
+	Answered   int
+	Abandoned  int
+	NoAgent    int
+	Rejected   int // rejected or blacklisted at the door (not in CallsIn)
+	Overflowed int // left the queue for its overflow queue (per-queue figures only)
+	// Refused are new calls an overloaded switch refused (503) before
+	// doing any work: counted per minute (RefusedCalls), not in CallsIn,
+	// and for no queue, since they never reached one.
+	Refused     int
 	AbandonRate float64
 	ASA         time.Duration // average speed of answer
 	AHT         time.Duration // average handle time: talk plus wrap-up

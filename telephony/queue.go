@@ -35,8 +35,15 @@ const (
 	DefaultRingTimeout  = 15 * time.Second
 	DefaultMaxWait      = 5 * time.Minute
 	DefaultServiceLevel = 20 * time.Second
-	maxQueueSecs        = 24 * 3600
+	// DefaultNoAnswerPause is how long an agent who let an offer ring out
+	// stays not ready, when the queue does not say.
+	DefaultNoAnswerPause = 30 * time.Second
+	maxQueueSecs         = 24 * 3600
 )
+
+// ManualPause, as a queue's NoAnswerPause, keeps an agent who let an offer
+// ring out not ready until the agent or a supervisor makes them ready.
+const ManualPause time.Duration = -1
 
 // Queue is an ACD queue (技能组). Durations are whole seconds.
 type Queue struct {
@@ -53,6 +60,11 @@ type Queue struct {
 	MaxWait       time.Duration
 	DIDs          []string
 	ServiceLevel  time.Duration
+	// NoAnswerPause is how long an agent who let an offer of this queue
+	// ring out (or whose phone declined it) stays not ready before the
+	// ACD makes them ready again; ManualPause until someone does; zero
+	// for DefaultNoAnswerPause.
+	NoAnswerPause time.Duration
 	Members       []Member
 }
 
@@ -76,6 +88,7 @@ var queueKind = &configKind{
 		"max_wait_s":       secsCheck("max_wait_secs"),
 		"dids":             numbersCheck("dids"),
 		"service_level_s":  secsCheck("service_level_secs"),
+		"no_answer_pause":  pauseCheck("no_answer_pause"),
 	},
 }
 
@@ -102,6 +115,42 @@ func secsCheck(field string) func(string) (string, error) {
 		}
 		return strconv.Itoa(n), nil
 	}
+}
+
+// pauseCheck accepts "manual" or whole seconds.
+func pauseCheck(field string) func(string) (string, error) {
+	secs := secsCheck(field)
+	return func(v string) (string, error) {
+		if v == "manual" {
+			return v, nil
+		}
+		return secs(v)
+	}
+}
+
+// FormatPause is the text of a no-answer pause: "manual", whole seconds,
+// or "" for the default.
+func FormatPause(d time.Duration) string {
+	if d == ManualPause {
+		return "manual"
+	}
+	return secs(d)
+}
+
+// ParsePause reads the text of a no-answer pause (see FormatPause).
+func ParsePause(v string) (time.Duration, error) {
+	v, err := pauseCheck("no_answer_pause")(strings.TrimSpace(v))
+	if err != nil {
+		return 0, err
+	}
+	return parsePause(v), nil
+}
+
+func parsePause(v string) time.Duration {
+	if v == "manual" {
+		return ManualPause
+	}
+	return atoiSecs(v)
 }
 
 func nameCheck(field string) func(string) (string, error) {
@@ -135,8 +184,10 @@ func (q *Queue) Validate() error {
 		return fault.Invalidf("overflow_queue", "required", "overflow after a wait needs a queue")
 	case q.RingTimeout < 0 || q.WrapUp < 0 || q.OverflowAfter < 0 || q.MaxWait < 0 || q.ServiceLevel < 0:
 		return fault.Invalidf("queue", "negative", "durations must not be negative")
+	case q.NoAnswerPause < 0 && q.NoAnswerPause != ManualPause:
+		return fault.Invalidf("no_answer_pause", "negative", "a pause is seconds or manual")
 	}
-	for _, d := range []time.Duration{q.RingTimeout, q.WrapUp, q.OverflowAfter, q.MaxWait, q.ServiceLevel} {
+	for _, d := range []time.Duration{q.RingTimeout, q.WrapUp, q.OverflowAfter, q.MaxWait, q.ServiceLevel, max(q.NoAnswerPause, 0)} {
 		if d > maxQueueSecs*time.Second || d%time.Second != 0 {
 			return fault.Invalidf("queue", "bad_secs", "durations are whole seconds up to a day")
 		}
@@ -173,7 +224,7 @@ func SetQueue(views replication.Tx, q Queue) (replication.Draft, error) {
 		"ring_timeout_s": secs(q.RingTimeout), "wrap_up_s": secs(q.WrapUp),
 		"overflow_queue": q.OverflowQueue, "overflow_after_s": secs(q.OverflowAfter),
 		"max_wait_s": secs(q.MaxWait), "dids": strings.Join(q.DIDs, ","),
-		"service_level_s": secs(q.ServiceLevel),
+		"service_level_s": secs(q.ServiceLevel), "no_answer_pause": FormatPause(q.NoAnswerPause),
 	})
 }
 
@@ -194,6 +245,7 @@ func queueFrom(name string, f map[string]string) Queue {
 		WrapUp: atoiSecs(f["wrap_up_s"]), OverflowQueue: f["overflow_queue"],
 		OverflowAfter: atoiSecs(f["overflow_after_s"]), MaxWait: atoiSecs(f["max_wait_s"]),
 		DIDs: splitList(f["dids"]), ServiceLevel: atoiSecs(f["service_level_s"]),
+		NoAnswerPause: parsePause(f["no_answer_pause"]),
 	}
 }
 
@@ -213,6 +265,9 @@ func (q Queue) Effective() Queue {
 	}
 	if q.ServiceLevel <= 0 {
 		q.ServiceLevel = DefaultServiceLevel
+	}
+	if q.NoAnswerPause == 0 {
+		q.NoAnswerPause = DefaultNoAnswerPause
 	}
 	return q
 }

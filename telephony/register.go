@@ -11,6 +11,7 @@ func Register(r *replication.Registry) {
 	replication.Handle(r, KindMemberRemoved, applyMemberRemoved, checkMemberRemoved)
 	replication.Handle(r, KindCallEnded, applyCallEnded, checkCallEnded)
 	replication.Handle(r, KindWrapUpEnded, applyWrapUp, checkWrapUp)
+	replication.Handle(r, KindCallsRefused, applyCallsRefused, checkCallsRefused)
 	replication.Handle(r, KindCallbackCreated, applyCallbackCreated, checkCallbackCreated)
 	replication.Handle(r, KindCallbackAssigned, applyCallbackAssigned, checkCallbackAssigned)
 	replication.Handle(r, KindCallbackDone, applyCallbackDone, checkCallbackDone)

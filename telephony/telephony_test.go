@@ -212,6 +212,33 @@ func TestQueueValidation(t *testing.T) {
 	}
 }
 
+// TestNoAnswerPause: a queue's pause after a missed ring is seconds or
+// manual, kept as set, with a default; anything else is refused.
+func TestNoAnswerPause(t *testing.T) {
+	r := newReplica(t)
+	for name, pause := range map[string]time.Duration{"timed": 45 * time.Second, "manual": telephony.ManualPause, "default": 0} {
+		d, err := telephony.SetQueue(r.read(), telephony.Queue{Name: name, Strategy: telephony.TopDown, NoAnswerPause: pause})
+		r.record(t, d, err)
+		q, _, err := telephony.GetQueue(r.read(), name)
+		if err != nil || q.NoAnswerPause != pause {
+			t.Fatalf("%s: NoAnswerPause = %v (%v), want %v", name, q.NoAnswerPause, err, pause)
+		}
+	}
+	if e := (telephony.Queue{Name: "x", Strategy: telephony.TopDown}).Effective(); e.NoAnswerPause != telephony.DefaultNoAnswerPause {
+		t.Fatalf("default pause = %v", e.NoAnswerPause)
+	}
+	_, err := telephony.SetQueue(r.read(), telephony.Queue{Name: "a", Strategy: telephony.TopDown, NoAnswerPause: -5 * time.Second})
+	wantInvalid(t, err, "no_answer_pause")
+	for _, v := range []string{"soon", "-1", "86401"} {
+		if _, err := telephony.ParsePause(v); err == nil {
+			t.Fatalf("ParsePause(%q) accepted", v)
+		}
+	}
+	if d, err := telephony.ParsePause("manual"); err != nil || d != telephony.ManualPause {
+		t.Fatalf("ParsePause(manual) = %v, %v", d, err)
+	}
+}
+
 func TestMembersAndWindows(t *testing.T) {
 	r := newReplica(t)
 	d, err := telephony.SetQueue(r.read(), telephony.Queue{Name: "sales", Strategy: telephony.PriorityFirst})
@@ -494,4 +521,36 @@ func TestMessages(t *testing.T) {
 	wantInvalid(t, err, "text")
 	_, err = telephony.QueueMessage(r.read(), r.ids.New(t0), "8001", "\xff")
 	wantInvalid(t, err, "text")
+}
+
+// TestRefusedCalls: calls refused under overload are counted per minute;
+// counts of a minute add up across events, and a day's sum covers the
+// minutes that start in it.
+func TestRefusedCalls(t *testing.T) {
+	r := newReplica(t)
+	m1 := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		minute time.Time
+		n      int
+	}{{m1, 120}, {m1, 30}, {m1.Add(time.Minute), 7}, {m1.Add(24 * time.Hour), 1000}} {
+		d, err := telephony.RecordRefused(c.minute, telephony.RefusedOverload, c.n)
+		r.record(t, d, err)
+	}
+	got, err := telephony.RefusedCalls(r.read(), m1, m1.Add(time.Hour))
+	if err != nil || got[telephony.RefusedOverload] != 157 {
+		t.Fatalf("refused in the hour = %v, %v; want 157", got, err)
+	}
+	for name, c := range map[string]struct {
+		minute time.Time
+		reason string
+		n      int
+	}{
+		"not a minute": {m1.Add(time.Second), telephony.RefusedOverload, 1},
+		"no calls":     {m1, telephony.RefusedOverload, 0},
+		"bad reason":   {m1, "whim", 1},
+	} {
+		if _, err := telephony.RecordRefused(c.minute, c.reason, c.n); err == nil {
+			t.Fatalf("%s: accepted", name)
+		}
+	}
 }

@@ -67,15 +67,24 @@ func HubReactions() map[string]HubReaction {
 func HubDecides(kind string) bool { return strings.HasPrefix(kind, "warehouse.") }
 
 // NodeTask is a decision a node makes by itself, periodically, from its
-// own views (node is the node's id).
-type NodeTask = func(views replication.Tx, node string) ([]replication.Draft, error)
+// own views (node is the node's id). A task with a Feed is given the
+// entities the feed says changed since its last complete run (nil on the
+// first run: all of them); it says whether it dealt with them all.
+type NodeTask struct {
+	Feed string
+	Run  func(views replication.Tx, node string, changed []string) (drafts []replication.Draft, complete bool, err error)
+}
 
 // NodeTasks returns the tasks every node runs periodically.
 func NodeTasks() map[string]NodeTask {
 	return map[string]NodeTask{
 		// A warehouse's owner offers its free stock to the hub's pool.
-		"warehouse.offer": warehouse.Offer,
-		// A branch gives back unreserved share above its target.
-		"warehouse.surplus": warehouse.Surplus,
+		"warehouse.offer": {Feed: warehouse.OfferFeed.Name, Run: warehouse.OfferChanged},
+		// A branch gives back unreserved share above its target (it reads
+		// only the shares it holds).
+		"warehouse.surplus": {Run: func(v replication.Tx, node string, _ []string) ([]replication.Draft, bool, error) {
+			d, err := warehouse.Surplus(v, node)
+			return d, true, err
+		}},
 	}
 }

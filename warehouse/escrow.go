@@ -1,6 +1,7 @@
 package warehouse
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -93,9 +94,99 @@ func freeStock(views replication.Tx, w *Warehouse, product string) (int64, error
 	return good - lim.Safety - local - backing, nil
 }
 
+// OfferFeed names the (warehouse, product) pairs whose free stock may have
+// changed — "wh\0product", or "wh\0*" when the warehouse itself changed
+// (its bins, sellers or owner) — so that a node offers from what changed
+// (OfferChanged) instead of reading every product on hand every run.
+var OfferFeed = replication.Feed{Name: "warehouse.offer", Watch: watchOffer}
+
+var (
+	offerPairs = [][]byte{prefix("s"), prefix("lim"), prefix("rl"), prefix("eb")}
+	offerWhole = [][]byte{prefix("w"), prefix("bin"), prefix("sel")}
+)
+
+func watchOffer(k []byte) (string, bool) {
+	for _, p := range offerPairs {
+		if rest, ok := bytes.CutPrefix(k, p); ok {
+			wh, rest, ok1 := bytes.Cut(rest, []byte{0})
+			product, _, _ := bytes.Cut(rest, []byte{0})
+			return string(wh) + "\x00" + string(product), ok1 && len(product) > 0
+		}
+	}
+	for _, p := range offerWhole {
+		if rest, ok := bytes.CutPrefix(k, p); ok {
+			wh, _, _ := bytes.Cut(rest, []byte{0})
+			return string(wh) + "\x00*", len(wh) > 0
+		}
+	}
+	return "", false
+}
+
+// OfferChanged is Offer for the pairs of OfferFeed that changed; nil means
+// every pair (a first run). complete says it looked at all of them: a run
+// that reached MaxEscrowDrafts stops early and leaves the rest (the feed's
+// entries stay, and the next run looks again — offering is idempotent,
+// since what was released no longer counts as free).
+func OfferChanged(views replication.Tx, node string, changed []string) (drafts []replication.Draft, complete bool, err error) {
+	if changed == nil {
+		out, err := Offer(views, node)
+		return out, len(out) < MaxEscrowDrafts, err
+	}
+	ws := map[string]*Warehouse{}
+	done := map[string]bool{}
+	var out []replication.Draft
+	for _, c := range changed {
+		wh, product, _ := strings.Cut(c, "\x00")
+		w, ok := ws[wh]
+		if !ok {
+			var err error
+			if w, err = GetWarehouse(views, wh); isNotFound(err) {
+				continue
+			} else if err != nil {
+				return nil, false, err
+			}
+			ws[wh] = w
+		}
+		if w.Owner != node || len(w.Sellers) == 0 {
+			continue
+		}
+		products := []string{product}
+		if product == "*" {
+			products = nil
+			p := prefix("t", w.ID)
+			err := views.Scan(p, nil, func(k, _ []byte) (bool, error) {
+				products = append(products, string(k[len(p):]))
+				return true, nil
+			})
+			if err != nil {
+				return nil, false, err
+			}
+		}
+		for _, product := range products {
+			if done[wh+"\x00"+product] {
+				continue
+			}
+			done[wh+"\x00"+product] = true
+			free, err := freeStock(views, w, product)
+			if err != nil {
+				return nil, false, err
+			}
+			if free > 0 {
+				out = append(out, replication.Draft{Kind: KindEscrowReleased, Entity: EscrowEntity(w.ID, product),
+					Body: &whv1.EscrowReleased{Qty: min(free, MaxQty)}})
+			}
+			if len(out) >= MaxEscrowDrafts {
+				return out, false, nil
+			}
+		}
+	}
+	return out, true, nil
+}
+
 // Offer decides the events by which node releases the free stock of the
-// warehouses it owns that have sellers into the hub's pool. The lead runs
-// it periodically on each node; it makes at most MaxEscrowDrafts events.
+// warehouses it owns that have sellers into the hub's pool, reading every
+// product on hand (see OfferChanged). It makes at most MaxEscrowDrafts
+// events.
 func Offer(views replication.Tx, node string) ([]replication.Draft, error) {
 	ws, err := ListWarehouses(views)
 	if err != nil {

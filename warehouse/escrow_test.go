@@ -217,3 +217,53 @@ func TestRefuseForeignRelease(t *testing.T) {
 		t.Fatalf("release into an unknown warehouse: %v, %v; want a reclaim", d, err)
 	}
 }
+
+// OfferChanged offers from the pairs its feed names, as Offer offers from
+// every pair; a change to the warehouse itself ("wh\0*") means all of its
+// products; the feed names the pairs whose free stock a write may change.
+func TestOfferChanged(t *testing.T) {
+	w := newWorld(t)
+	w.receive(t, w.wa, "A", ReceiptLine{Product: "P1", Bin: "G1", Batch: "L1", Qty: 3}, ReceiptLine{Product: "P2", Bin: "G1", Qty: 10})
+	addSellers(t, w.wa, "A", "n1")
+	cases := []struct {
+		name    string
+		changed []string
+		want    map[string]int64 // product → released
+	}{
+		{"only P2 changed", []string{"A\x00P2"}, map[string]int64{"P2": 10}},
+		{"another warehouse's pair", []string{"B\x00P1"}, map[string]int64{}},
+		{"the warehouse changed", []string{"A\x00*"}, map[string]int64{"P1": 3, "P2": 10}},
+		{"a first run: everything", nil, map[string]int64{"P1": 3, "P2": 10}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			drafts, complete, err := OfferChanged(w.wa.view(), "wa", c.changed)
+			if err != nil || !complete {
+				t.Fatalf("OfferChanged = %v, %v", complete, err)
+			}
+			got := map[string]int64{}
+			for _, d := range drafts {
+				_, p, _ := escrowOf(&replication.Event{Entity: d.Entity})
+				got[p] += d.Body.(*whv1.EscrowReleased).GetQty()
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Fatalf("released %v, want %v", got, c.want)
+			}
+		})
+	}
+	for key, want := range map[string]string{
+		string(key("s", "A", "P2", "G1", "b1")): "A\x00P2",
+		string(key("rl", "A", "P2")):            "A\x00P2",
+		string(key("eb", "A", "P2")):            "A\x00P2",
+		string(key("lim", "A", "P2", "safety")): "A\x00P2",
+		string(key("w", "A", "owner")):          "A\x00*",
+		string(key("sel", "A", "n1")):           "A\x00*",
+	} {
+		if got, ok := watchOffer([]byte(key)); !ok || got != want {
+			t.Errorf("watchOffer(%q) = %q, %v; want %q", key, got, ok, want)
+		}
+	}
+	if _, ok := watchOffer(key("p", "P2", "name")); ok {
+		t.Error("a product's name changes no free stock")
+	}
+}

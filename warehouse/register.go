@@ -4,6 +4,7 @@ import "branchline/replication"
 
 // Register adds the appliers of every warehouse event kind to r.
 func Register(r *replication.Registry) {
+	r.AddFeed(OfferFeed)
 	replication.Handle(r, KindProductSet, applyProductSet, checkProductSet)
 	replication.Handle(r, KindWarehouseSet, applyWarehouseSet, checkWarehouseSet)
 	replication.Handle(r, KindBinSet, applyBinSet, checkBinSet)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,8 +18,10 @@ const benchSummary = `Measures replication on this machine with the real parts, 
 
   1. hub commit throughput: a 3-member hub (Raft over TCP, fsynced log, Pebble)
      in this process; --pushers nodes push --batch events per Push to the leader
-  2. catch-up: the hub is loaded to --catchup-events events, then a fresh node
-     pulls them all from every member; time until its cursor reaches the head
+  2. reconnect and catch-up: a node queues --catchup-events customer events
+     offline (creates and edits) and reconnects; time until the hub has
+     acknowledged them and until its views show them; then a fresh node takes
+     the hub's whole log: time until it has applied and indexed everything
   3. node durable write: Exec of a customer create on a Badger node store,
      one writer, then --writers at once (group commit)
   4. etcd: the same write load on a 3-member etcd cluster through its JSON
@@ -31,7 +34,8 @@ minutes; --quick about one. Stores and processes are removed at the end.
 The other benchmarks, each with its own --help:
   bench dispatch   pickup dispatch latency: booking → courier page and phone
   bench stock      warehouse moves applied/recorded per second at a node and
-                   stock query latency with 100,000 products × 10 bins`
+                   stock query latency with 100,000 products × 10 bins
+  bench sip        the SIP switch under overload, with Kamailio as the yardstick`
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "dispatch" {
@@ -39,6 +43,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if len(args) > 0 && args[0] == "stock" {
 		return runBenchStock(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "sip" {
+		return runBenchSIP(ctx, args[1:], stdout, stderr)
 	}
 	fs := newFlagSet("bench sync [--quick] [flags]", benchSummary, stderr)
 	var c bench.Config
@@ -48,7 +55,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.Batch, "batch", 0, "events per Push, and puts per etcd txn (default 500)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "pushing before the measured window (default 3s; quick 1s)")
 	fs.DurationVar(&c.Duration, "duration", 0, "measured push window (default 20s; quick 5s)")
-	fs.IntVar(&c.CatchupEvents, "catchup-events", 0, "events in the hub when the fresh node starts (default 1000000; quick 50000)")
+	fs.IntVar(&c.CatchupEvents, "catchup-events", 0, "customer events the reconnecting node queued offline (default 1000000; quick 50000)")
 	fs.IntVar(&c.Writes, "writes", 0, "sequential node writes (default 2000; quick 500)")
 	fs.IntVar(&c.Writers, "writers", 0, "concurrent node writers (default 16)")
 	fs.DurationVar(&c.WriteDuration, "write-duration", 0, "how long the concurrent writers run (default 5s; quick 2s)")
@@ -232,4 +239,61 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+const sipSummary = `Measures the SIP switch under load on this machine with the real parts, on
+127.0.0.1 only: sipp calls a queue of --agents agents (one sipp UAS answers
+for all of them, 50 ms after ringing; the caller hangs up at once) at each
+--rates calls per second for --duration, through the switch on a node's
+Badger store (durable call records), then through Kamailio as a stateful
+proxy (tm, record-route) to the same UAS with the same scenarios.
+
+For each rate: calls offered, refused with 503 (shed), completed, failed;
+the share of admitted calls that completed; sipp's average time from
+INVITE to 503; and the CPU (seconds per second) of the target,
+the sipp UAC and the sipp UAS.`
+
+func runBenchSIP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench sip [flags]", sipSummary, stderr)
+	var c bench.SIPConfig
+	rates := fs.String("rates", "250,500,750,1000", "comma-separated offered rates, calls per second")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long each rate is offered")
+	fs.IntVar(&c.Agents, "agents", 200, "agents in the queue")
+	fs.Float64Var(&c.MaxCallRate, "max-call-rate", 0, "the switch's admission rate (0: its backlog alone sheds)")
+	fs.StringVar(&c.Kamailio, "kamailio", "kamailio", `kamailio binary; "off" skips the comparison`)
+	fs.StringVar(&c.Dir, "dir", "", "parent of the temporary stores (default the OS temp dir)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to FILE")
+	level := fs.String("log-level", "error", "log level of the switch")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	for _, r := range splitList(*rates) {
+		n, err := strconv.Atoi(r)
+		if err != nil || n <= 0 {
+			return usagef("bench sip: bad rate %q", r)
+		}
+		c.Rates = append(c.Rates, n)
+	}
+	log, err := newLogger(stderr, *level, "text")
+	if err != nil {
+		return err
+	}
+	c.Log, c.Progress = log, stderr
+	stop, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	runs, err := bench.SIPRunAll(ctx, c)
+	fmt.Fprintln(stdout, "| target | offered/s | calls | refused (503) | completed | failed | admitted OK | INVITE→503 | CPU target | CPU sipp UAC | CPU sipp UAS |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range runs {
+		fmt.Fprintf(stdout, "| %s | %d | %d | %d | %d | %d | %.2f %% | %v | %.2f | %.2f | %.2f |\n", r.Target, r.Rate, r.Calls,
+			r.Refused, r.Completed, r.Failed, 100*r.AdmittedOK, r.To503.Round(10*time.Microsecond),
+			r.CPUTarget, r.CPUUAC, r.CPUUAS)
+	}
+	if err != nil {
+		return fmt.Errorf("bench sip: %w", err)
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sipAddr := fs.String("sip", "", "SIP listen address, UDP and TCP, e.g. 0.0.0.0:5060; empty: no SIP")
 	sipHost := fs.String("sip-host", "", "address put in SIP Via and Contact headers (default: the --sip host, or this machine's first IPv4 address)")
 	maxOffset, minFree := safetyFlags(fs, "sized from the store's memtables, 320MiB")
+	sipRate := fs.Float64("sip-max-call-rate", 0, "new calls admitted per second; more are refused with 503 (0: no bound, the switch's backlog decides)")
 	level, format := logFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -39,7 +40,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	n, err := node.Start(node.Config{
 		ID: *id, DataDir: *data, HTTPAddr: *httpAddr, HubURLs: splitList(*hubs), Token: *token,
 		AdminPassword: *adminPw, MetricsToken: *metricsToken, Log: log,
-		Telephony:      node.TelephonyConfig{SIPAddr: *sipAddr, SIPHost: *sipHost},
+		Telephony:      node.TelephonyConfig{SIPAddr: *sipAddr, SIPHost: *sipHost, MaxCallRate: *sipRate},
 		MaxClockOffset: *maxOffset, MinFreeBytes: minFree.n,
 	})
 	if err != nil {

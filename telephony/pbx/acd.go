@@ -418,10 +418,18 @@ func (a *acd) dispatch() {
 	a.notify(changed...)
 }
 
-// offerFailed returns an agent whose phone did not take call: not ready
-// with reason when it was the agent's doing (no answer, declined,
-// unreachable), else ready again in the same place in line.
-func (a *acd) offerFailed(user, call, reason string) {
+// offerFailed returns an agent whose phone did not take call through no
+// fault of the agent's (the caller hung up, the call moved on): ready
+// again in the same place in line, or back to the state the agent had
+// chosen.
+func (a *acd) offerFailed(user, call string) { a.offerMissed(user, call, "", 0) }
+
+// offerMissed returns an agent whose phone did not take call. When it was
+// the agent's doing (reason: no answer, declined, unreachable) the agent
+// is not ready with reason for pause (telephony.ManualPause: until the
+// agent or a supervisor says otherwise), then ready again; else as
+// offerFailed.
+func (a *acd) offerMissed(user, call, reason string, pause time.Duration) {
 	a.mu.Lock()
 	ag := a.agents[user]
 	if ag == nil || ag.call != call || ag.state != telephony.Ringing {
@@ -437,6 +445,10 @@ func (a *acd) offerFailed(user, call, reason string) {
 		return
 	case reason != "":
 		a.set(ag, telephony.NotReady, reason)
+		if pause >= 0 {
+			since := ag.since
+			time.AfterFunc(pause, func() { a.pauseDone(user, reason, since) })
+		}
 	case ag.resumeSet && ag.resume != "":
 		a.set(ag, telephony.NotReady, ag.resume)
 	default:
@@ -444,6 +456,22 @@ func (a *acd) offerFailed(user, call, reason string) {
 		ag.idleSince = ag.savedIdle
 	}
 	ag.resume, ag.resumeSet = "", false
+	info := ag.info(a)
+	a.mu.Unlock()
+	a.notify(info)
+	a.dispatch()
+}
+
+// pauseDone makes ready again an agent whose pause for reason, begun at
+// since, is over, unless the agent's state changed in the meantime.
+func (a *acd) pauseDone(user, reason string, since time.Time) {
+	a.mu.Lock()
+	ag := a.agents[user]
+	if ag == nil || a.stopped || ag.state != telephony.NotReady || ag.reason != reason || !ag.since.Equal(since) {
+		a.mu.Unlock()
+		return
+	}
+	a.set(ag, telephony.Ready, "")
 	info := ag.info(a)
 	a.mu.Unlock()
 	a.notify(info)

@@ -100,3 +100,32 @@ func one(d replication.Draft, err error) ([]replication.Draft, error) {
 	}
 	return []replication.Draft{d}, nil
 }
+
+// TestPauseManual: with a timed pause the agent is ready again when it
+// ends; with ManualPause the agent stays not ready, also after a timed
+// pause begun later has long ended.
+func TestPauseManual(t *testing.T) {
+	store := newMemStore(t)
+	srv, err := Start(Config{UDPAddr: "127.0.0.1:0", Store: store, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	a := srv.acd
+	ring := func(user string) {
+		a.mu.Lock()
+		a.agents[user] = &agent{user: user, ext: user, state: telephony.Ringing, call: "c-" + user}
+		a.mu.Unlock()
+	}
+	ring("manual")
+	ring("timed")
+	a.offerMissed("manual", "c-manual", telephony.ReasonNoAnswer, telephony.ManualPause)
+	a.offerMissed("timed", "c-timed", telephony.ReasonNoAnswer, 20*time.Millisecond)
+	eventually(t, 5*time.Second, "the timed pause to end", func() bool {
+		i, _ := a.info("timed")
+		return i.State == telephony.Ready
+	})
+	if i, _ := a.info("manual"); i.State != telephony.NotReady || i.Reason != telephony.ReasonNoAnswer {
+		t.Fatalf("manual pause: %+v", i)
+	}
+}

@@ -61,7 +61,8 @@ type attempt struct {
 	ext   string
 	legs  map[*leg]bool
 	timer *time.Timer
-	worst int // highest final status seen
+	worst int  // highest final status seen
+	rang  bool // a phone said it rings (180/183): a timeout is then the callee's
 }
 
 // Call is one call through the switch. Its actor goroutine (run) owns
@@ -182,7 +183,7 @@ func (c *Call) post(ev any) bool {
 func (c *Call) orphan(ev any) {
 	switch e := ev.(type) {
 	case evOffer:
-		c.s.acd.offerFailed(e.agent, c.id, "")
+		c.s.acd.offerFailed(e.agent, c.id)
 	case evAnswered:
 		c.stray(e.l)
 	case evCmd:
@@ -274,9 +275,7 @@ func (c *Call) handle(ev any) {
 	case evBye:
 		c.onBye(e.l)
 	case evNoAck:
-		if e.l == c.a || e.l == c.b {
-			c.hangup(BySystem, "no_ack")
-		}
+		c.onNoAck(e.l)
 	case evRefer:
 		c.onRefer(e)
 	case evCmd:
@@ -300,15 +299,7 @@ func (c *Call) ring(mode ringMode, agent, ext string, sdp []byte, timeout time.D
 		dests = append(dests, dest{uri: *trunkURI, transport: trunkTransport})
 	} else {
 		for _, b := range c.s.reg.contacts(ext) {
-			d := dest{uri: *b.URI.Clone(), transport: b.Transport, b: b}
-			if b.Transport == "tcp" {
-				// A phone behind NAT is reached on the connection it registered
-				// on, while that is open; else at its Contact.
-				if conn, err := c.s.ua.TransportLayer().GetConnection("tcp", b.Source); err == nil && conn != nil {
-					d.dst = b.Source
-				}
-			}
-			dests = append(dests, d)
+			dests = append(dests, dest{uri: *b.URI.Clone(), transport: b.Transport, b: b, dst: c.s.flow(b)})
 		}
 	}
 	if len(dests) == 0 {
@@ -446,6 +437,9 @@ func (c *Call) stopAttempt() *attempt {
 }
 
 func (c *Call) onProvisional(e evProvisional) {
+	if c.att != nil && c.att.legs[e.l] && (e.res.StatusCode == sip.StatusRinging || e.res.StatusCode == sip.StatusSessionInProgress) {
+		c.att.rang = true
+	}
 	if c.att == nil || !c.att.legs[e.l] || c.att.mode != modeAnswer || c.aAnswered || c.a == nil || c.a.uas == nil {
 		return
 	}
@@ -558,19 +552,53 @@ func (c *Call) connected(att *attempt, now time.Time) {
 
 // answerCustomer sends the 200 to the customer's INVITE; its ACK (or its
 // absence) is waited for off the actor.
+//
+// sipgo's WriteResponse retransmits the 200 until the ACK, but does not
+// say when none came: after 64*T1 it returns as if one had, and it
+// restarts that timer at each retransmission, so then it hardly ever
+// returns. The switch watches for the ACK itself (a timer per call,
+// Config.AckTimeout, stopped by onAck), so that an answer the caller never
+// confirmed ends the call and is not counted as answered. WriteResponse
+// also writes the dialog's InviteResponse from its goroutine: the leg's
+// other requests wait until it returned (leg.answered2xx).
 func (c *Call) answerCustomer(sdp []byte) {
 	c.aAnswered = true
-	c.a.mu.Lock()
-	c.a.answered = true
-	c.a.mu.Unlock()
-	res := sip.NewSDPResponseFromRequest(c.a.uas.InviteRequest, sdp)
 	a := c.a
+	written := make(chan struct{})
+	a.mu.Lock()
+	a.answered = true
+	a.written = written
+	a.mu.Unlock()
+	res := sip.NewSDPResponseFromRequest(a.uas.InviteRequest, sdp)
+	a.watchAck(c.s.cfg.AckTimeout, func() { c.post(evNoAck{l: a}) })
 	c.s.goSafe(func() {
-		if err := a.uas.WriteResponse(res); err != nil {
+		err := a.uas.WriteResponse(res)
+		close(written)
+		if err != nil {
 			c.s.log.Info("sip: 200 not acknowledged", "call", c.id, "err", err)
 			c.post(evNoAck{l: a})
 		}
 	})
+}
+
+// onNoAck ends a call whose leg l never acknowledged its 200. When l is
+// the customer's, the customer never confirmed the answer: the call is
+// not answered, whatever the agent's phone did (KPIs count it so).
+func (c *Call) onNoAck(l *leg) {
+	if l != c.a && l != c.b {
+		return
+	}
+	if l.uasTx != nil {
+		// The wait for the ACK is over: as far as the switch is concerned
+		// the INVITE transaction timed out, so the BYE may go now (RFC
+		// 3261 15) rather than when sipgo's transaction ends; sipgo stops
+		// retransmitting the 200 at its next try.
+		l.uasTx.Terminate()
+	}
+	c.hangup(BySystem, "no_ack")
+	if l == c.a {
+		c.disposition = telephony.NotAnswered
+	}
 }
 
 func (c *Call) onFailed(e evFailed) {
@@ -586,15 +614,17 @@ func (c *Call) onFailed(e evFailed) {
 	c.attemptFailed(att, att.worst)
 }
 
-// penalty is the not-ready reason for an agent whose phone answered an
-// offer with code.
-func penalty(code int) string {
-	switch code {
-	case sip.StatusRequestTerminated:
+// penalty is the not-ready reason for an agent whose phone ended an offer
+// with code after ringing (rang) or not; "" when it was not the agent's
+// doing. A phone that never said it rang was not ignored by the agent:
+// the offer, or its answer, was lost on the way.
+func penalty(code int, rang bool) string {
+	switch {
+	case code == sip.StatusRequestTerminated:
 		return "" // the node cancelled it
-	case sip.StatusBusyHere, sip.StatusGlobalBusyEverywhere, sip.StatusGlobalDecline:
+	case code == sip.StatusBusyHere || code == sip.StatusGlobalBusyEverywhere || code == sip.StatusGlobalDecline:
 		return telephony.ReasonRejected
-	case sip.StatusRequestTimeout:
+	case code == sip.StatusRequestTimeout && rang:
 		return telephony.ReasonNoAnswer
 	}
 	return telephony.ReasonUnreachable
@@ -605,7 +635,11 @@ func (c *Call) attemptFailed(att *attempt, code int) {
 	switch att.mode {
 	case modeAnswer, modeReinvite:
 		if att.acd {
-			c.s.acd.offerFailed(att.agent, c.id, penalty(code))
+			reason := penalty(code, att.rang)
+			if reason == telephony.ReasonUnreachable && c.s.shed.overloaded(c.s.now()) {
+				reason = "" // the switch itself may have lost the offer: not the agent's doing
+			}
+			c.s.acd.offerMissed(att.agent, c.id, reason, c.queue.NoAnswerPause)
 			c.requeue()
 			return
 		}
@@ -622,7 +656,7 @@ func (c *Call) attemptFailed(att *attempt, code int) {
 		}
 		c.reject(code, reason, telephony.NotAnswered, "callee_"+itoa(att.worst))
 	case modeClickAgent:
-		c.s.acd.offerFailed(att.agent, c.id, "")
+		c.s.acd.offerFailed(att.agent, c.id)
 		c.end(telephony.NotAnswered, telephony.ByAgent, "agent_no_answer")
 	case modeClickCustomer:
 		ctx, cancel := context.WithTimeout(c.s.ctx, 5*time.Second)
@@ -657,7 +691,7 @@ func (c *Call) callerGone() {
 		return
 	}
 	if att := c.stopAttempt(); att != nil && att.agent != "" {
-		c.s.acd.offerFailed(att.agent, c.id, "")
+		c.s.acd.offerFailed(att.agent, c.id)
 	}
 	c.a.close()
 	c.callback = telephony.ReasonAbandoned
@@ -692,7 +726,7 @@ func (c *Call) onBye(l *leg) {
 		if c.att != nil {
 			att := c.stopAttempt()
 			if att.agent != "" && att.mode != modeClickAgent {
-				c.s.acd.offerFailed(att.agent, c.id, "")
+				c.s.acd.offerFailed(att.agent, c.id)
 			}
 		}
 		if c.b != nil {
@@ -723,7 +757,7 @@ func (c *Call) hangup(by, cause string) {
 	}
 	if att := c.stopAttempt(); att != nil && att.agent != "" {
 		if att.mode != modeClickAgent || c.b == nil {
-			c.s.acd.offerFailed(att.agent, c.id, "")
+			c.s.acd.offerFailed(att.agent, c.id)
 		}
 	}
 	if c.a != nil && c.a.uas != nil && !c.aAnswered {
@@ -787,7 +821,7 @@ func (c *Call) finish() {
 		c.s.acd.remove(c)
 	}
 	if att := c.stopAttempt(); att != nil && att.agent != "" {
-		c.s.acd.offerFailed(att.agent, c.id, "")
+		c.s.acd.offerFailed(att.agent, c.id)
 	}
 	c.pmu.Lock()
 	c.closed = true

@@ -234,14 +234,14 @@ func (s *Server) Dial(ctx context.Context, user, number string) (string, error) 
 		return "", err
 	}
 	if !s.addCall(c) {
-		s.acd.offerFailed(user, c.id, "")
+		s.acd.offerFailed(user, c.id)
 		return "", fmt.Errorf("too many calls: %w", fault.ErrConflict)
 	}
 	started := make(chan error, 1)
 	s.goSafe(func() {
 		if err := c.ring(modeClickAgent, user, ext, nil, directRingTimeout, nil, ""); err != nil {
 			started <- err
-			c.s.acd.offerFailed(user, c.id, "")
+			c.s.acd.offerFailed(user, c.id)
 			c.agent = ""
 			c.end(telephony.NotAnswered, telephony.BySystem, "agent_unreachable")
 			c.finish()

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -210,6 +214,50 @@ func FuzzContacts(f *testing.F) {
 			var uri sip.Uri
 			params := sip.NewParams()
 			_, _ = sip.ParseAddressValue(c, &uri, &params)
+		}
+	})
+}
+
+// FuzzWire: the wire check never panics; what it passes on as a request
+// sipgo parses (else the sender would get silence), and what it answers
+// is a response sipgo can parse, to a request it did not pass on.
+func FuzzWire(f *testing.F) {
+	for _, s := range requestSeeds {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	files, _ := filepath.Glob("testdata/rfc4475/*.dat")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, false)
+	}
+	s := &Server{metrics: newMetrics(), shed: newShedder(Overload{}), now: time.Now, cfg: Config{MaxCalls: 2000}}
+	from := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 9), Port: 5999}
+	f.Fuzz(func(t *testing.T, data []byte, stream bool) {
+		pass, reply := s.inspect(data, from, stream)
+		if pass != nil && reply != nil {
+			t.Fatalf("both passed on and answered: %q", data)
+		}
+		if pass != nil && !bytes.HasPrefix(pass, []byte("SIP/")) { // responses sipgo cannot parse are dropped, rightly
+			msg, err := sip.NewParser().ParseSIP(pass)
+			if err != nil {
+				t.Fatalf("passed on what sipgo does not parse (%v):\n%q\nfrom\n%q", err, pass, data)
+			}
+			if _, ok := msg.(*sip.Request); ok && len(pass) > 0 {
+				if m, err := splitMessage(pass, stream); err != nil || m.checkRequest() != nil {
+					t.Fatalf("what was passed on does not pass again: %q", pass)
+				}
+			}
+		}
+		if reply != nil {
+			// It may not parse when it copies the request's malformed Via
+			// (RFC 3261 8.2.6.2), but it has one.
+			if _, err := sip.NewParser().ParseSIP(reply); err != nil && !regexp.MustCompile(`(?im)^(via|v): SIP/`).Match(reply) {
+				t.Fatalf("answered what does not parse (%v): %q", err, reply)
+			}
 		}
 	})
 }

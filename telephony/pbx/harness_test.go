@@ -110,6 +110,9 @@ type harness struct {
 	pops      []CallInfo // what the screen pops carried
 	blacklist map[string][2]bool
 	vip       map[string]int
+	// pickPort, when set, replaces the OS's choice of candidate ports for
+	// sipp processes that listen (tests of serve itself).
+	pickPort func(t *testing.T, transport string) int
 }
 
 type harnessOpt func(*Config)
@@ -220,15 +223,102 @@ func (h *harness) ringOrder() []string {
 	return append([]string(nil), h.rings...)
 }
 
-// freePort returns a UDP port that was free a moment ago.
-func freePort(t *testing.T) int {
+// pickPort returns a port the OS chose for transport ("u1" or "t1") a
+// moment ago. It is only a candidate: another process may bind it before
+// sipp does, which is why serve checks that sipp got it and retries.
+func pickPort(t *testing.T, transport string) int {
 	t.Helper()
+	if transport == "t1" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
 	c, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// serve starts a sipp that listens (a phone, a carrier's gateway) on a
+// port of its own and returns it with the port. Nothing can hold a port
+// for sipp, so serve picks one, waits until the process holds it, and
+// picks another when sipp could not bind it (errno 98 under load on a
+// busy machine): there is no window in which the test relies on a port
+// it does not know to be sipp's.
+func (h *harness) serve(scenario string, repl map[string]string, transport string, args ...string) (*sippProc, int) {
+	h.t.Helper()
+	pick := h.pickPort
+	if pick == nil {
+		pick = pickPort
+	}
+	for range 8 {
+		port := pick(h.t, transport)
+		p := h.sipp(scenario, repl, transport, append([]string{"-i", "127.0.0.1", "-p", strconv.Itoa(port)}, args...)...)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if boundBy(p.cmd.Process.Pid, port, transport == "t1") {
+				return p, port
+			}
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Millisecond):
+				if time.Now().Before(deadline) {
+					continue
+				}
+				h.t.Fatalf("sipp %s did not bind port %d within 10s", scenario, port)
+			}
+			break
+		}
+		if !strings.Contains(p.out.String(), "Unable to bind") {
+			h.t.Fatalf("sipp %s exited before serving: %v\n%s", scenario, p.err, p.tail())
+		}
+		h.t.Logf("sipp %s could not bind port %d; trying another", scenario, port)
+	}
+	h.t.Fatalf("sipp %s could not bind a port in 8 tries", scenario)
+	return nil, 0
+}
+
+// boundBy reports whether process pid holds a socket bound to port on
+// UDP, or listening on it on TCP, as the kernel's socket tables say.
+func boundBy(pid, port int, tcp bool) bool {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	tables := []string{"/proc/net/udp", "/proc/net/udp6"}
+	if tcp {
+		tables = []string{"/proc/net/tcp", "/proc/net/tcp6"}
+	}
+	suffix := fmt.Sprintf(":%04X", port)
+	for _, table := range tables {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			f := strings.Fields(line)
+			if len(f) < 10 || !strings.HasSuffix(f[1], suffix) || !inodes[f[9]] {
+				continue
+			}
+			if !tcp || f[3] == "0A" { // 0A: LISTEN
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // sippProc is a running sipp.
@@ -355,13 +445,12 @@ type agentPhone struct {
 // credentials.
 func (h *harness) phone(ext, scenario string, calls int, args ...string) *agentPhone {
 	h.t.Helper()
-	port := freePort(h.t)
 	m := calls
 	if m == 0 {
 		m = 1000
 	}
-	a := []string{"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(m)}
-	ph := &agentPhone{ext: ext, port: port, uas: h.sipp(scenario, nil, "u1", append(a, args...)...)}
+	uas, port := h.serve(scenario, nil, "u1", append([]string{"-m", strconv.Itoa(m)}, args...)...)
+	ph := &agentPhone{ext: ext, port: port, uas: uas}
 	h.register(ext, extPassword(ext), port, 3600, "200")
 	return ph
 }
@@ -369,7 +458,9 @@ func (h *harness) phone(ext, scenario string, calls int, args ...string) *agentP
 // register runs a REGISTER for ext with password, expecting code.
 func (h *harness) register(ext, password string, contactPort, expires int, code string) {
 	h.t.Helper()
-	p := h.sipp("register.xml", map[string]string{"CODE": code}, "u1", "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(h.t)), "-m", "1",
+	// Clients need no known port: sipp binds one itself (5060 up, or what
+	// the OS gives), and the switch answers where the request came from.
+	p := h.sipp("register.xml", map[string]string{"CODE": code}, "u1", "-i", "127.0.0.1", "-m", "1",
 		"-s", ext, "-au", ext, "-ap", password, "-key", "contact_port", strconv.Itoa(contactPort),
 		"-key", "expires", strconv.Itoa(expires))
 	p.wait(h.t, 20*time.Second)
@@ -378,7 +469,7 @@ func (h *harness) register(ext, password string, contactPort, expires int, code 
 // call runs one customer call to did from number with scenario.
 func (h *harness) call(did, number, scenario string, repl map[string]string, args ...string) *sippProc {
 	h.t.Helper()
-	a := []string{"-i", "127.0.0.1", "-p", strconv.Itoa(freePort(h.t)), "-m", "1", "-s", did,
+	a := []string{"-i", "127.0.0.1", "-m", "1", "-s", did,
 		"-key", "caller", number, "-d", "200"}
 	return h.sipp(scenario, repl, "u1", append(a, args...)...)
 }

@@ -30,8 +30,14 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.onReinvite(req, tx)
 		return
 	}
+	branch, _ := req.Via().Params.Get("branch")
+	s.shed.started(inviteKey(req.CallID().Value(), branch))
 	if len(req.Body()) > 0 && !isSDP(req) {
-		s.respond(tx, req, sip.StatusUnsupportedMediaType, "Unsupported Media Type")
+		s.unsupportedMedia(tx, req)
+		return
+	}
+	if !acceptsSDP(req) {
+		s.respond(tx, req, sip.StatusNotAcceptable, "Not Acceptable")
 		return
 	}
 	snap, err := s.dir.get()
@@ -40,40 +46,80 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, sip.StatusInternalServerError, "Server Error")
 		return
 	}
-	// Who is calling: a trunk by source address, else a trunk or an
-	// extension by digest credentials, else nobody we know.
-	var trunk *telephony.Trunk
-	var fromExt *telephony.Extension
-	if t, ok := snap.trunkBySource(req.Source()); ok {
-		trunk = t
-	} else if creds, ok := credentials(req); ok {
-		res := authBad
-		if t, ok := snap.trunkByUser(creds.Username); ok {
-			if res = s.auth.check(req, creds, t.Username, t.HA1); res == authOK {
-				trunk = t
-			}
-		} else if e, ok := snap.exts[creds.Username]; ok {
-			if res = s.auth.check(req, creds, e.Number, e.HA1); res == authOK {
-				fromExt = &e
-			}
-		}
-		switch res {
-		case authStale:
-			s.challenge(tx, req, true)
-			return
-		case authBad:
-			s.respond(tx, req, sip.StatusForbidden, "Forbidden")
-			return
-		}
-	} else if _, ok := snap.exts[req.From().Address.User]; ok {
-		s.challenge(tx, req, false) // a phone of the building: it authenticates
-		return
-	} else {
-		s.log.Info("sip: INVITE from an unknown source", "source", req.Source())
-		s.respond(tx, req, sip.StatusForbidden, "Forbidden")
+	trunk, fromExt, ok := s.identify(req, tx, snap)
+	if !ok {
 		return
 	}
+	c := s.newIncomingCall(req, trunk, fromExt)
+	if !s.screen(c, req, tx, trunk) {
+		return
+	}
+	r, ok := route(c, snap, fromExt)
+	if !ok {
+		s.junk(tx, req, trunk, "no_route")
+		return
+	}
+	if !s.addCall(c) {
+		s.respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable")
+		return
+	}
+	dlg, err := s.uaFor(strings.ToLower(req.Transport())).ReadInvite(req, tx)
+	if err != nil {
+		s.removeCall(c)
+		s.respond(tx, req, sip.StatusBadRequest, "Bad Request")
+		return
+	}
+	a := s.newLeg(c)
+	a.uas, a.uasTx, a.role = dlg, tx, CustomerLeg
+	a.setSDP(req.Body())
+	a.register(dlg.ID)
+	c.a = a
 
+	switch {
+	case r.queue != nil:
+		c.enterQueue(*r.queue)
+	case r.ext != nil:
+		c.callExtension(*r.ext)
+	default:
+		c.callOut(r.trunk, fromExt)
+	}
+	// The handler goroutine becomes the call's actor: the INVITE server
+	// transaction stays with it until the call ends.
+	c.run()
+}
+
+// identify finds who is calling: a trunk by its source address, else a
+// trunk or an extension by digest credentials. It answers the request
+// itself (a challenge or a refusal) when ok is false.
+func (s *Server) identify(req *sip.Request, tx sip.ServerTransaction, snap *snapshot) (trunk *telephony.Trunk, ext *telephony.Extension, ok bool) {
+	if t, ok := snap.trunkBySource(req.Source()); ok {
+		return t, nil, true
+	}
+	creds, ok := credentials(req)
+	if !ok {
+		// What looks like a phone of the building authenticates, whether
+		// or not the extension exists: the answer tells nothing.
+		if telephony.ValidExtension(req.From().Address.User) {
+			s.challenge(tx, req, false)
+			return nil, nil, false
+		}
+		s.log.Info("sip: INVITE from an unknown source", "source", req.Source())
+		s.respond(tx, req, sip.StatusForbidden, "Forbidden")
+		return nil, nil, false
+	}
+	if t, ok := snap.trunkByUser(creds.Username); ok {
+		return t, nil, s.authenticate(req, tx, creds, t.Username, t.HA1)
+	}
+	e, known := snap.exts[creds.Username]
+	if !s.authenticate(req, tx, creds, creds.Username, e.HA1) || !known {
+		return nil, nil, false
+	}
+	return nil, &e, true
+}
+
+// newIncomingCall makes the call of a new INVITE from trunk or from an
+// extension's phone.
+func (s *Server) newIncomingCall(req *sip.Request, trunk *telephony.Trunk, fromExt *telephony.Extension) *Call {
 	dialed := req.Recipient.User
 	if dialed == "" {
 		dialed = req.To().Address.User
@@ -99,81 +145,73 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.setInfo(func(i *CallInfo) {
 		i.SIPCallID, i.Caller, i.CallerName, i.DID, i.Trunk = c.sipCallID, c.caller, c.callerNm, c.did, c.trunk
 	})
+	return c
+}
 
-	// Refusals at the door are recorded for calls from trunks (which are
-	// known parties), not for unknown sources, which could fill the store.
-	if trunk != nil && !trunk.Delivers(c.did) {
-		s.refuse(c, tx, req, sip.StatusNotFound, "Not Found", telephony.Rejected, "not_delivered")
-		return
+// screen applies the door's rules to a call from a trunk: numbers the
+// trunk does not deliver and blacklisted callers are refused (and
+// recorded: a trunk is a known party), VIP callers get their priority.
+// It reports whether the call goes on.
+func (s *Server) screen(c *Call, req *sip.Request, tx sip.ServerTransaction, trunk *telephony.Trunk) bool {
+	if trunk == nil {
+		return true
 	}
-	if trunk != nil && s.cfg.Blacklist != nil {
+	if !trunk.Delivers(c.did) {
+		s.junk(tx, req, trunk, "not_delivered")
+		return false
+	}
+	if s.cfg.Blacklist != nil {
 		reject, warn := s.cfg.Blacklist(c.caller)
 		if reject {
 			s.refuse(c, tx, req, sip.StatusGlobalDecline, "Decline", telephony.Blacklisted, "blacklist")
-			return
+			return false
 		}
 		c.warned = warn
 	}
-	if s.cfg.Priority != nil && trunk != nil {
+	if s.cfg.Priority != nil {
 		c.priority = s.cfg.Priority(c.caller)
 	}
 	c.setInfo(func(i *CallInfo) { i.Warned, i.Priority = c.warned, c.priority })
+	return true
+}
 
-	// Where to: a queue by its number, an extension, or out through a trunk.
-	var (
-		q        telephony.Queue
-		toQueue  bool
-		toExt    telephony.Extension
-		isExt    bool
-		outTrunk *telephony.Trunk
-	)
+// destination is where a new call goes: one of a queue, an extension or
+// a trunk (out).
+type destination struct {
+	queue *telephony.Queue
+	ext   *telephony.Extension
+	trunk *telephony.Trunk
+}
+
+// route finds where call c goes: a queue by its number, an extension, or
+// out through a trunk for a phone of the building dialling a number.
+func route(c *Call, snap *snapshot, fromExt *telephony.Extension) (destination, bool) {
 	if name, ok := snap.didQueue[c.did]; ok {
-		q, toQueue = snap.queues[name], true
-	} else if e, ok := snap.exts[c.did]; ok {
-		toExt, isExt = e, true
-	} else if fromExt != nil && telephony.ValidNumber(c.did) {
+		q := snap.queues[name]
+		return destination{queue: &q}, true
+	}
+	if e, ok := snap.exts[c.did]; ok {
+		return destination{ext: &e}, true
+	}
+	if fromExt != nil && telephony.ValidNumber(c.did) {
 		if t, ok := snap.outboundTrunk(); ok {
-			outTrunk = t
 			c.dir = telephony.Outbound
 			c.setInfo(func(i *CallInfo) { i.Direction = telephony.Outbound })
+			return destination{trunk: t}, true
 		}
 	}
-	if !toQueue && !isExt && outTrunk == nil {
-		if trunk != nil {
-			s.refuse(c, tx, req, sip.StatusNotFound, "Not Found", telephony.Rejected, "no_route")
-		} else {
-			s.respond(tx, req, sip.StatusNotFound, "Not Found")
-		}
-		return
-	}
+	return destination{}, false
+}
 
-	if !s.addCall(c) {
-		s.respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable")
-		return
+// junk answers 404 to a call to a number nobody answers. From a trunk
+// these are mostly scanners and misrouted calls, not customers: they are
+// counted in a metric, not recorded as calls (a replicated record each
+// would inflate the KPIs and fill the store at the scanner's pace).
+func (s *Server) junk(tx sip.ServerTransaction, req *sip.Request, trunk *telephony.Trunk, reason string) {
+	if trunk != nil {
+		s.metrics.junkInvites.WithLabelValues(reason).Inc()
 	}
-	dlg, err := s.uaFor(strings.ToLower(req.Transport())).ReadInvite(req, tx)
-	if err != nil {
-		s.removeCall(c)
-		s.respond(tx, req, sip.StatusBadRequest, "Bad Request")
-		return
-	}
-	a := s.newLeg(c)
-	a.uas, a.uasTx, a.role = dlg, tx, CustomerLeg
-	a.setSDP(req.Body())
-	a.register(dlg.ID)
-	c.a = a
-
-	switch {
-	case toQueue:
-		c.enterQueue(q)
-	case isExt:
-		c.callExtension(toExt)
-	default:
-		c.callOut(outTrunk, fromExt)
-	}
-	// The handler goroutine becomes the call's actor: the INVITE server
-	// transaction stays with it until the call ends.
-	c.run()
+	s.respond(tx, req, sip.StatusNotFound, "Not Found")
 }
 
 // refuse answers a new call with a final error and records it.
@@ -185,12 +223,6 @@ func (s *Server) refuse(c *Call, tx sip.ServerTransaction, req *sip.Request, cod
 		dr, err := telephony.EndCall(rec)
 		return []replication.Draft{dr}, err
 	})
-}
-
-func (s *Server) challenge(tx sip.ServerTransaction, req *sip.Request, stale bool) {
-	res := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
-	res.AppendHeader(sip.NewHeader("WWW-Authenticate", s.auth.challenge(stale)))
-	s.send(tx, res)
 }
 
 func isSDP(m interface{ ContentType() *sip.ContentTypeHeader }) bool {
@@ -267,7 +299,7 @@ func (c *Call) requeue() {
 
 func (c *Call) onOffer(e evOffer) {
 	if c.ended || !c.waiting || c.att != nil {
-		c.s.acd.offerFailed(e.agent, c.id, "")
+		c.s.acd.offerFailed(e.agent, c.id)
 		return
 	}
 	c.waiting = false
@@ -280,7 +312,7 @@ func (c *Call) onOffer(e evOffer) {
 		if errors.Is(err, errUnregistered) {
 			reason = telephony.ReasonUnregistered
 		}
-		c.s.acd.offerFailed(e.agent, c.id, reason)
+		c.s.acd.offerMissed(e.agent, c.id, reason, c.queue.NoAnswerPause)
 		c.requeue()
 		return
 	}
@@ -296,7 +328,7 @@ func (c *Call) maxWaitReached() {
 		return
 	}
 	if att := c.stopAttempt(); att != nil && att.agent != "" {
-		c.s.acd.offerFailed(att.agent, c.id, "")
+		c.s.acd.offerFailed(att.agent, c.id)
 	}
 	if c.waiting {
 		c.s.acd.remove(c)

@@ -3,6 +3,7 @@ package pbx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,7 +44,10 @@ type leg struct {
 	ended     bool // BYE sent or received
 	closed    bool
 	lastCode  int
-	pending2x *pending2xx // a 2xx to a re-INVITE awaiting its ACK
+	pending2x *pending2xx   // a 2xx to a re-INVITE awaiting its ACK
+	ackTimer  *time.Timer   // fires when the 200 to the leg's INVITE went unacknowledged
+	acked     bool          // that ACK arrived
+	written   chan struct{} // closed when sipgo is done sending that 200
 
 	reinvite sync.Mutex // one re-INVITE at a time on the leg; glare gets 491
 }
@@ -59,6 +63,49 @@ func (s *Server) newLeg(c *Call) *leg {
 	l := &leg{s: s, call: c, origin: newSDPOrigin()}
 	s.legs.Add(1)
 	return l
+}
+
+// watchAck calls noAck unless the ACK of the 200 answering the leg's
+// INVITE arrives within d (ackReceived).
+func (l *leg) watchAck(d time.Duration, noAck func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ackTimer = time.AfterFunc(d, func() {
+		l.mu.Lock()
+		acked := l.acked
+		l.mu.Unlock()
+		if !acked {
+			noAck()
+		}
+	})
+}
+
+// ackReceived records the ACK of the 200 answering the leg's INVITE.
+func (l *leg) ackReceived() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.acked = true
+	if l.ackTimer != nil {
+		l.ackTimer.Stop()
+	}
+}
+
+// answered2xx waits until sipgo is done sending the 200 that answered
+// the leg (it returns once the ACK came, or the transaction ended):
+// until then it writes the dialog's fields that other requests read.
+func (l *leg) answered2xx(ctx context.Context) error {
+	l.mu.Lock()
+	w := l.written
+	l.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	select {
+	case <-w:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("the 200 to the caller is not acknowledged yet: %w", ctx.Err())
+	}
 }
 
 // register makes the leg findable by in-dialog requests.
@@ -83,6 +130,9 @@ func (l *leg) close() {
 	}
 	l.closed = true
 	key := l.key
+	if l.ackTimer != nil {
+		l.ackTimer.Stop()
+	}
 	l.mu.Unlock()
 	if l.cancel != nil {
 		l.cancel()
@@ -135,6 +185,9 @@ func (l *leg) target() sip.Uri {
 // do sends an in-dialog request and waits for its final response.
 func (l *leg) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	if l.uas != nil {
+		if err := l.answered2xx(ctx); err != nil {
+			return nil, err
+		}
 		return l.uas.Do(ctx, req)
 	}
 	return l.uac.Do(ctx, req)
@@ -142,6 +195,7 @@ func (l *leg) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 
 func (l *leg) write(req *sip.Request) error {
 	if l.uas != nil {
+		// Only after do, which waited for answered2xx.
 		return l.uas.WriteRequest(req)
 	}
 	return l.uac.WriteRequest(req)
@@ -161,7 +215,9 @@ func (l *leg) bye() {
 	defer cancel()
 	var err error
 	if l.uas != nil {
-		err = l.uas.Bye(ctx)
+		if err = l.answered2xx(ctx); err == nil {
+			err = l.uas.Bye(ctx)
+		}
 	} else {
 		err = l.uac.Bye(ctx)
 	}

@@ -46,8 +46,7 @@ func TestLoad(t *testing.T) {
 		members[ext] = 1
 	}
 	h.queue(telephony.Queue{Name: "load", Strategy: telephony.LongestIdle, DIDs: []string{"4000"}, MaxWait: 30 * time.Second}, members)
-	uasPort := freePort(t)
-	uas := h.sipp("agent.xml", nil, "u1", "-i", "127.0.0.1", "-p", strconv.Itoa(uasPort), "-m", strconv.Itoa(calls), "-l", "100000", "-timeout", "600s")
+	uas, uasPort := h.serve("agent.xml", nil, "u1", "-m", strconv.Itoa(calls), "-l", "100000", "-timeout", "600s")
 	// The agents' phones are bound directly (registration with digest
 	// is tested elsewhere): every extension's Contact is the one UAS.
 	h.srv.reg.mu.Lock()
@@ -66,7 +65,7 @@ func TestLoad(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	caller := h.sipp("caller.xml", nil, "u1", "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-m", strconv.Itoa(calls),
+	caller := h.sipp("caller.xml", nil, "u1", "-i", "127.0.0.1", "-m", strconv.Itoa(calls),
 		"-r", strconv.Itoa(rate), "-l", "2000", "-s", "4000", "-key", "caller", "13800000000", "-d", hold, "-timeout", "600s")
 	// Sample the heap and the calls up while the load runs.
 	peakCalls, peakHeap := 0, uint64(0)

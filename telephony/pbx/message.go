@@ -97,10 +97,8 @@ func (m *messenger) deliver(ctx context.Context, id, ext, text string) {
 		req.AppendHeader(sip.NewHeader("Content-Type", "text/plain;charset=UTF-8"))
 		req.SetBody([]byte(text))
 		req.SetTransport(transportName(b.Transport))
-		if b.Transport == "tcp" {
-			if conn, err := s.ua.TransportLayer().GetConnection("tcp", b.Source); err == nil && conn != nil {
-				req.SetDestination(b.Source)
-			}
+		if dst := s.flow(b); dst != "" {
+			req.SetDestination(dst)
 		}
 		cctx, cancel := context.WithTimeout(ctx, messageTimeout)
 		res, err := s.clientFor(b.Transport).Do(cctx, req)

@@ -1,6 +1,7 @@
 package pbx
 
 import (
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,10 @@ type Binding struct {
 	URI       sip.Uri // the phone's Contact
 	Transport string  // "udp" or "tcp"
 	Source    string  // host:port the REGISTER came from
+	// NAT says the phone is reached at Source rather than at its Contact:
+	// it registered over UDP from another address than its Contact's and
+	// sends symmetrically (rport, RFC 3581), as phones behind NAT do.
+	NAT       bool
 	Expires   time.Time
 	UserAgent string
 	callID    string
@@ -63,7 +68,19 @@ func (r *registrar) contacts(ext string) []Binding {
 	return out
 }
 
-func (r *registrar) registered(ext string) bool { return len(r.contacts(ext)) > 0 }
+// registered reports whether ext has a live binding. The ACD asks it for
+// every member of a queue for every waiting call, so it copies nothing.
+func (r *registrar) registered(ext string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	for _, b := range r.byExt[ext] {
+		if b.Expires.After(now) {
+			return true
+		}
+	}
+	return false
+}
 
 // fromSource reports whether addr is the source of a live binding of ext.
 func (r *registrar) fromSource(ext, addr string) bool {
@@ -94,41 +111,103 @@ func (r *registrar) sweep() {
 // handle serves a REGISTER for the extension named in To, after digest
 // authentication as that extension.
 func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction) {
+	if scheme := strings.ToLower(req.To().Address.Scheme); scheme != "sip" && scheme != "sips" {
+		// An address of record is a SIP URI (RFC 3261 10.2; RFC 4475 3.3.4).
+		s.respond(tx, req, sip.StatusBadRequest, "Bad Request (To is not a SIP URI)")
+		return
+	}
 	ext := req.To().Address.User
 	snap, err := s.dir.get()
 	if err != nil {
 		s.respond(tx, req, sip.StatusInternalServerError, "Server Error")
 		return
 	}
-	e, known := snap.exts[ext]
 	creds, _ := credentials(req)
-	res := authBad
-	switch {
-	case creds == nil:
-		res = authNone
-	case known:
-		res = s.auth.check(req, creds, ext, e.HA1)
-	}
-	switch res {
-	case authNone, authStale:
-		// Unknown extensions are challenged too, so that a scan cannot tell
-		// which numbers exist.
-		resp := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
-		resp.AppendHeader(sip.NewHeader("WWW-Authenticate", s.auth.challenge(res == authStale)))
-		s.send(tx, resp)
-		return
-	case authBad:
-		s.log.Info("sip: registration refused", "extension", ext, "source", req.Source())
-		s.respond(tx, req, sip.StatusForbidden, "Forbidden")
+	// Unknown extensions are challenged and refused like known ones, so
+	// that a scan cannot tell which numbers exist.
+	if !s.authenticate(req, tx, creds, ext, snap.exts[ext].HA1) {
 		return
 	}
+	u, bad := r.parse(req, ext)
+	if bad != nil {
+		s.send(tx, bad)
+		return
+	}
+	current, added := r.apply(u)
+	resp := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	for _, b := range current {
+		h := &sip.ContactHeader{Address: b.URI, Params: sip.NewParams()}
+		h.Params.Add("expires", strconv.Itoa(max(0, int(b.Expires.Sub(u.now)/time.Second))))
+		resp.AppendHeader(h)
+	}
+	s.send(tx, resp)
+	if added && r.onRegister != nil {
+		go r.onRegister(ext)
+	}
+}
 
+// natted reports whether a phone registering contact over transport is
+// behind NAT: over UDP, its REGISTER came from another address than the
+// contact's and its Via asks for symmetric answers (rport; the wire check
+// adds it to requests whose Via is not their source). Over TCP the
+// connection it registered on is used anyway while it is open (flow).
+func natted(req *sip.Request, contact sip.Uri, transport string) bool {
+	if transport != "udp" {
+		return false
+	}
+	via := req.Via()
+	if via == nil || !via.Params.Has("rport") {
+		return false
+	}
+	port := contact.Port
+	if port == 0 {
+		port = 5060
+	}
+	return net.JoinHostPort(contact.Host, strconv.Itoa(port)) != req.Source()
+}
+
+// flow is the address to send a phone's requests to when it is not its
+// Contact (""): the connection a phone registered on over TCP, while it is
+// open (RFC 5626's flow), or the address a phone behind NAT registered
+// from (RFC 3581's received and rport). A NAT keeps that address open
+// because the phone re-registers and answers from it.
+func (s *Server) flow(b Binding) string {
+	if b.Transport == "tcp" {
+		if conn, err := s.ua.TransportLayer().GetConnection("tcp", b.Source); err == nil && conn != nil {
+			return b.Source
+		}
+		return ""
+	}
+	if b.NAT {
+		return b.Source
+	}
+	return ""
+}
+
+// update is what a REGISTER asks for: bindings to add, refresh or remove.
+type update struct {
+	ext      string
+	now      time.Time
+	changes  []change
+	wildcard bool // Contact: * removes every binding
+}
+
+type change struct {
+	b   *Binding
+	del bool
+}
+
+// parse reads the bindings a REGISTER asks for; a request it cannot
+// honour gets the response returned.
+func (r *registrar) parse(req *sip.Request, ext string) (*update, *sip.Response) {
+	bad := func(code int, reason string) *sip.Response {
+		return sip.NewResponseFromRequest(req, code, reason, nil)
+	}
 	defExp := defaultExpires
 	if h := req.GetHeader("Expires"); h != nil {
 		n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
 		if err != nil {
-			s.respond(tx, req, sip.StatusBadRequest, "Bad Expires")
-			return
+			return nil, bad(sip.StatusBadRequest, "Bad Expires")
 		}
 		defExp = time.Duration(n) * time.Second
 	}
@@ -136,69 +215,77 @@ func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction
 	for _, h := range req.GetHeaders("Contact") {
 		values = append(values, splitContacts(h.Value())...)
 	}
-	now := r.now()
-	type change struct {
-		b   *Binding
-		del bool
-	}
-	var changes []change
-	wildcard := false
+	u := &update{ext: ext, now: r.now()}
 	for _, v := range values {
 		if strings.TrimSpace(v) == "*" {
-			wildcard = true
+			u.wildcard = true
 			continue
 		}
-		var uri sip.Uri
-		params := sip.NewParams()
-		if _, err := sip.ParseAddressValue(v, &uri, &params); err != nil || uri.Host == "" ||
-			(uri.Scheme != "sip" && uri.Scheme != "sips") || len(v) > maxHeaderVal {
-			s.respond(tx, req, sip.StatusBadRequest, "Bad Contact")
-			return
+		b, exp, res := r.binding(req, ext, v, defExp, u.now)
+		if res != nil {
+			return nil, res
 		}
-		exp := defExp
-		if p, ok := params.Get("expires"); ok {
-			n, err := strconv.ParseUint(p, 10, 32)
-			if err != nil {
-				s.respond(tx, req, sip.StatusBadRequest, "Bad Contact expires")
-				return
-			}
-			exp = time.Duration(n) * time.Second
-		}
-		if exp > 0 && exp < r.min {
-			resp := sip.NewResponseFromRequest(req, sip.StatusIntervalToBrief, "Interval Too Brief", nil)
-			resp.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(r.min/time.Second))))
-			s.send(tx, resp)
-			return
-		}
-		exp = min(exp, r.max)
-		transport := strings.ToLower(req.Transport())
-		if t, ok := uri.UriParams.Get("transport"); ok {
-			transport = strings.ToLower(t)
-		}
-		if transport != "udp" && transport != "tcp" {
-			s.respond(tx, req, sip.StatusBadRequest, "Unsupported transport")
-			return
-		}
-		ua := ""
-		if h := req.GetHeader("User-Agent"); h != nil {
-			ua = cleanDisplay(h.Value())
-		}
-		changes = append(changes, change{b: &Binding{Extension: ext, URI: uri, Transport: transport,
-			Source: req.Source(), Expires: now.Add(exp), UserAgent: ua, callID: req.CallID().Value()}, del: exp == 0})
+		u.changes = append(u.changes, change{b: b, del: exp == 0})
 	}
-	if wildcard && (len(values) != 1 || defExp != 0) {
-		s.respond(tx, req, sip.StatusBadRequest, "Wildcard Contact needs Expires: 0")
-		return
+	if u.wildcard && (len(values) != 1 || defExp != 0) {
+		return nil, bad(sip.StatusBadRequest, "Wildcard Contact needs Expires: 0")
 	}
+	return u, nil
+}
 
+// binding reads one Contact value v of a REGISTER into a binding that
+// expires after the returned duration (0: remove it).
+func (r *registrar) binding(req *sip.Request, ext, v string, defExp time.Duration, now time.Time) (*Binding, time.Duration, *sip.Response) {
+	bad := func(code int, reason string) (*Binding, time.Duration, *sip.Response) {
+		return nil, 0, sip.NewResponseFromRequest(req, code, reason, nil)
+	}
+	var uri sip.Uri
+	params := sip.NewParams()
+	if _, err := sip.ParseAddressValue(v, &uri, &params); err != nil || uri.Host == "" ||
+		(uri.Scheme != "sip" && uri.Scheme != "sips") || len(v) > maxHeaderVal {
+		return bad(sip.StatusBadRequest, "Bad Contact")
+	}
+	exp := defExp
+	if p, ok := params.Get("expires"); ok {
+		n, err := strconv.ParseUint(p, 10, 32)
+		if err != nil {
+			return bad(sip.StatusBadRequest, "Bad Contact expires")
+		}
+		exp = time.Duration(n) * time.Second
+	}
+	if exp > 0 && exp < r.min {
+		resp := sip.NewResponseFromRequest(req, sip.StatusIntervalToBrief, "Interval Too Brief", nil)
+		resp.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(r.min/time.Second))))
+		return nil, 0, resp
+	}
+	exp = min(exp, r.max)
+	transport := strings.ToLower(req.Transport())
+	if t, ok := uri.UriParams.Get("transport"); ok {
+		transport = strings.ToLower(t)
+	}
+	if transport != "udp" && transport != "tcp" {
+		return bad(sip.StatusBadRequest, "Unsupported transport")
+	}
+	ua := ""
+	if h := req.GetHeader("User-Agent"); h != nil {
+		ua = cleanDisplay(h.Value())
+	}
+	return &Binding{Extension: ext, URI: uri, Transport: transport, Source: req.Source(), NAT: natted(req, uri, transport),
+		Expires: now.Add(exp), UserAgent: ua, callID: req.CallID().Value()}, exp, nil
+}
+
+// apply makes the changes of u and returns the extension's bindings
+// after them, and whether a phone was added or refreshed.
+func (r *registrar) apply(u *update) ([]Binding, bool) {
 	added := false
 	r.mu.Lock()
-	bs := r.byExt[ext]
-	if wildcard {
+	defer r.mu.Unlock()
+	bs := r.byExt[u.ext]
+	if u.wildcard {
 		r.total -= len(bs)
 		bs = nil
 	}
-	for _, c := range changes {
+	for _, c := range u.changes {
 		i := slices.IndexFunc(bs, func(b *Binding) bool { return b.key() == c.b.key() })
 		switch {
 		case c.del && i >= 0:
@@ -211,15 +298,7 @@ func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction
 		case r.total >= maxBindings:
 		default:
 			if len(bs) >= maxContacts {
-				// The oldest registration makes room.
-				j := 0
-				for k := range bs {
-					if bs[k].Expires.Before(bs[j].Expires) {
-						j = k
-					}
-				}
-				bs = slices.Delete(bs, j, j+1)
-				r.total--
+				bs = r.dropOldest(bs)
 			}
 			bs = append(bs, c.b)
 			r.total++
@@ -227,49 +306,36 @@ func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction
 		}
 	}
 	if len(bs) == 0 {
-		delete(r.byExt, ext)
+		delete(r.byExt, u.ext)
 	} else {
-		r.byExt[ext] = bs
+		r.byExt[u.ext] = bs
 	}
 	current := make([]Binding, 0, len(bs))
 	for _, b := range bs {
 		current = append(current, *b)
 	}
-	r.mu.Unlock()
+	return current, added
+}
 
-	resp := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
-	for _, b := range current {
-		h := &sip.ContactHeader{Address: b.URI, Params: sip.NewParams()}
-		h.Params.Add("expires", strconv.Itoa(max(0, int(b.Expires.Sub(now)/time.Second))))
-		resp.AppendHeader(h)
+// dropOldest makes room among an extension's bindings: the registration
+// that expires first goes.
+func (r *registrar) dropOldest(bs []*Binding) []*Binding {
+	j := 0
+	for k := range bs {
+		if bs[k].Expires.Before(bs[j].Expires) {
+			j = k
+		}
 	}
-	s.send(tx, resp)
-	if added && r.onRegister != nil {
-		go r.onRegister(ext)
-	}
+	r.total--
+	return slices.Delete(bs, j, j+1)
 }
 
 // splitContacts splits a Contact header value at the commas between
 // contacts (not those inside quotes or angle brackets).
 func splitContacts(v string) []string {
-	var out []string
-	depth, quoted, start := 0, false, 0
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c == '"' && (i == 0 || v[i-1] != '\\'):
-			quoted = !quoted
-		case quoted:
-		case c == '<':
-			depth++
-		case c == '>':
-			depth--
-		case c == ',' && depth == 0:
-			out = append(out, strings.TrimSpace(v[start:i]))
-			start = i + 1
-		}
-	}
-	if last := strings.TrimSpace(v[start:]); last != "" {
-		out = append(out, last)
+	out := splitOutside(v, ',')
+	if out[len(out)-1] == "" {
+		out = out[:len(out)-1]
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"branchline/replication"
 	"branchline/telephony"
@@ -48,11 +49,27 @@ type Config struct {
 	// Media decides the SDP of each leg; default Passthrough.
 	Media Media
 
+	// Audit, when set, records security events in the node's audit log
+	// (refused SIP authentications): actor is the user named, remote the
+	// request's source address. It is called in a goroutine of its own.
+	Audit func(ctx context.Context, actor, action, target, detail, remote string) error
+	// Metrics, when set, is where the switch registers its Prometheus
+	// metrics.
+	Metrics prometheus.Registerer
+	// AuthThrottle tunes the slowing down of password guessing.
+	AuthThrottle AuthThrottle
+
 	// MinExpires and MaxExpires bound registrations (default 60 s, 1 h).
 	MinExpires, MaxExpires time.Duration
 	// MaxCalls bounds concurrent calls; more are refused with 503
 	// (default 2000).
 	MaxCalls int
+	// Overload tunes load shedding (see Overload).
+	Overload Overload
+	// AckTimeout is how long the switch waits for the ACK of the 200 that
+	// answers a caller before it ends the call as not answered (default
+	// 64*T1, 32 s: RFC 3261 13.3.1.4).
+	AckTimeout time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -76,11 +93,16 @@ type Server struct {
 	udpConn   net.PacketConn
 	tcpLn     net.Listener
 
-	auth *digestAuth
-	dir  *directory
-	reg  *registrar
-	acd  *acd
-	msg  *messenger
+	auth       *digestAuth
+	throttle   *authThrottle
+	decoyHA1   string   // checked for users that do not exist
+	auditLimit *limiter // of audit entries of refused authentications
+	metrics    *metrics
+	shed       *shedder
+	dir        *directory
+	reg        *registrar
+	acd        *acd
+	msg        *messenger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -116,6 +138,9 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.MaxCalls <= 0 {
 		cfg.MaxCalls = 2000
 	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 64 * sip.T1
+	}
 	if cfg.Media == nil {
 		cfg.Media = Passthrough{}
 	}
@@ -125,6 +150,17 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.auth = newDigestAuth(s.now)
+	s.throttle = newAuthThrottle(cfg.AuthThrottle)
+	s.decoyHA1 = newDecoyHA1()
+	s.auditLimit = newLimiter(1, 30)
+	s.metrics = newMetrics()
+	s.shed = newShedder(cfg.Overload)
+	if cfg.Metrics != nil {
+		if err := s.metrics.register(cfg.Metrics); err != nil {
+			s.cancel()
+			return nil, err
+		}
+	}
 	s.dir = &directory{store: cfg.Store, now: s.now}
 	s.reg = newRegistrar(s.now, cfg.MinExpires, cfg.MaxExpires)
 	s.acd = newACD(s)
@@ -147,7 +183,15 @@ func Start(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// largeResponses lets sipgo send responses bigger than an MTU over UDP.
+// sipgo refuses to write any UDP message over 1300 bytes (RFC 3261 18.1.1
+// asks that of requests, which the switch keeps small), so an answer to a
+// request with long header fields (RFC 4475 3.1.1.7) was never sent. The
+// limit is sipgo's package variable, set once for every switch.
+var largeResponses sync.Once
+
 func (s *Server) listen() error {
+	largeResponses.Do(func() { sip.UDPMTUSize = 65535 })
 	sipLog := slog.New(quietHandler{s.log.Handler()}).With("lib", "sipgo")
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("Branchline"),
@@ -155,7 +199,8 @@ func (s *Server) listen() error {
 			sip.WithTransactionLayerLogger(sipLog),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {}),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog),
+			sip.WithTransportLayerReadFilter(s.readFilter)),
 	)
 	if err != nil {
 		return err
@@ -230,6 +275,7 @@ func (s *Server) listen() error {
 	for m, h := range s.handlers {
 		s.srv.OnRequest(m, h)
 	}
+	s.srv.OnNoRoute(s.guard(s.onUnknown))
 
 	if s.udpConn != nil {
 		s.wg.Add(1)
@@ -244,7 +290,7 @@ func (s *Server) listen() error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := s.srv.ServeTCP(s.tcpLn); err != nil && !errors.Is(err, net.ErrClosed) {
+			if err := s.srv.ServeTCP(wireListener{Listener: s.tcpLn, s: s}); err != nil && !errors.Is(err, net.ErrClosed) {
 				s.log.Error("sip: tcp serve", "err", err)
 			}
 		}()
@@ -304,6 +350,7 @@ func (s *Server) Close() error {
 	for s.ActiveCalls() > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
+	s.recordRefused(true)
 	s.cancel()
 	s.acd.stop()
 	if s.udpConn != nil {
@@ -329,6 +376,9 @@ func (s *Server) sweepLoop() {
 			return
 		case <-t.C:
 			s.reg.sweep()
+			s.auth.sweep()
+			s.throttle.sweep(s.now())
+			s.recordRefused(false)
 			// Membership windows open and replicated configuration changes
 			// without an event here: look at the line again.
 			s.acd.dispatch()
@@ -352,6 +402,10 @@ func (s *Server) guard(h func(*sip.Request, sip.ServerTransaction)) sipgo.Reques
 		}()
 		if err := validate(req); err != nil {
 			s.respond(tx, req, sip.StatusBadRequest, "Bad Request: "+err.Error())
+			return
+		}
+		if tags := unsupportedRequired(req); len(tags) > 0 {
+			s.badExtension(tx, req, tags)
 			return
 		}
 		if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
@@ -400,7 +454,7 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, REFER, INFO, NOTIFY, UPDATE"))
+	res.AppendHeader(sip.NewHeader("Allow", allowed))
 	s.send(tx, res)
 }
 
@@ -444,6 +498,9 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if l.uas != nil {
+		if req.CSeq().SeqNo == l.uas.InviteRequest.CSeq().SeqNo {
+			l.ackReceived()
+		}
 		if err := l.uas.ReadAck(req, tx); err != nil {
 			s.log.Debug("sip: ack", "err", err)
 		}

@@ -54,14 +54,13 @@ func TestTCP(t *testing.T) {
 	h := newHarness(t)
 	h.extension("8001")
 	h.queue(telephony.Queue{Name: "sales", Strategy: telephony.TopDown, DIDs: []string{"4000"}}, map[string]int{"8001": 1})
-	port := freePort(t)
-	uas := h.sipp("agent.xml", nil, "t1", "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1")
+	uas, port := h.serve("agent.xml", nil, "t1", "-m", "1")
 	// The phone registers over TCP with a Contact on its own TCP port.
-	reg := h.sipp("register.xml", map[string]string{"CODE": "200"}, "t1", "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)),
+	reg := h.sipp("register.xml", map[string]string{"CODE": "200"}, "t1", "-i", "127.0.0.1",
 		"-m", "1", "-s", "8001", "-au", "8001", "-ap", extPassword("8001"), "-key", "contact_port", strconv.Itoa(port), "-key", "expires", "60")
 	reg.wait(t, 20*time.Second)
 	h.login("8001", true)
-	caller := h.sipp("caller.xml", nil, "t1", "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-m", "1", "-s", "4000",
+	caller := h.sipp("caller.xml", nil, "t1", "-i", "127.0.0.1", "-m", "1", "-s", "4000",
 		"-key", "caller", "13800000002", "-d", "200")
 	caller.wait(t, 20*time.Second)
 	uas.wait(t, 10*time.Second)
@@ -390,7 +389,7 @@ func TestRegistrar(t *testing.T) {
 func TestUnknownSource(t *testing.T) {
 	h := newHarness(t)
 	h.queue(telephony.Queue{Name: "sales", Strategy: telephony.TopDown, DIDs: []string{"4000"}}, nil)
-	p := h.sipp("caller_final.xml", map[string]string{"CODE": "403"}, "u1", "-i", "127.0.0.3", "-p", strconv.Itoa(freePort(t)),
+	p := h.sipp("caller_final.xml", map[string]string{"CODE": "403"}, "u1", "-i", "127.0.0.3",
 		"-m", "1", "-s", "4000", "-key", "caller", "13800000010")
 	p.wait(t, 20*time.Second)
 	h.idle()
@@ -580,8 +579,7 @@ func TestClickToDial(t *testing.T) {
 	h := newHarness(t)
 	h.extension("8001")
 	// The carrier's gateway, where outbound calls go: a sipp UAS.
-	gw := freePort(t)
-	cust := h.sipp("agent.xml", nil, "u1", "-i", "127.0.0.1", "-p", strconv.Itoa(gw), "-m", "1")
+	cust, gw := h.serve("agent.xml", nil, "u1", "-m", "1")
 	h.exec(func(views replication.Tx) ([]replication.Draft, error) {
 		srcs, _ := telephony.ParseSources([]string{"127.0.0.1"})
 		d, err := telephony.SetTrunk(telephony.Trunk{Name: "carrier", Sources: srcs, Proxy: "127.0.0.1:" + strconv.Itoa(gw)}, "")
@@ -633,5 +631,117 @@ func TestPhoneRegistersWhileCallWaits(t *testing.T) {
 	h.idle()
 	if r := h.record(1); r.Disposition != telephony.Answered || r.Agent != agentUser("8001") {
 		t.Fatalf("record = %+v", r)
+	}
+}
+
+// TestServeTakenPort: the port picked for a listening sipp is taken by
+// another process before sipp binds it (what made TestTCP fail with errno
+// 98 on a loaded machine). serve notices that sipp could not bind it and
+// starts it on another; the call then goes through over TCP as in TestTCP.
+func TestServeTakenPort(t *testing.T) {
+	h := newHarness(t)
+	h.extension("8001")
+	h.queue(telephony.Queue{Name: "sales", Strategy: telephony.TopDown, DIDs: []string{"4000"}}, map[string]int{"8001": 1})
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+	picks := 0
+	h.pickPort = func(t *testing.T, transport string) int {
+		picks++
+		if picks == 1 {
+			return takenPort // another process got there first
+		}
+		return pickPort(t, transport)
+	}
+	uas, port := h.serve("agent.xml", nil, "t1", "-m", "1")
+	if port == takenPort || picks != 2 || !boundBy(uas.cmd.Process.Pid, port, true) {
+		t.Fatalf("sipp serves on %d after %d picks (taken: %d)", port, picks, takenPort)
+	}
+	h.sipp("register.xml", map[string]string{"CODE": "200"}, "t1", "-i", "127.0.0.1", "-m", "1", "-s", "8001",
+		"-au", "8001", "-ap", extPassword("8001"), "-key", "contact_port", strconv.Itoa(port), "-key", "expires", "60").wait(t, 20*time.Second)
+	h.login("8001", true)
+	h.sipp("caller.xml", nil, "t1", "-i", "127.0.0.1", "-m", "1", "-s", "4000", "-key", "caller", "13800000002", "-d", "200").wait(t, 20*time.Second)
+	uas.wait(t, 10*time.Second)
+	h.idle()
+	if r := h.record(1); r.Disposition != telephony.Answered {
+		t.Fatalf("record = %+v", r)
+	}
+}
+
+// TestUnacknowledgedAnswer: the customer's side never acknowledges the
+// 200 that answered it. The switch gives up after the ACK timeout, hangs
+// both parties up, and the call is not answered: not in the record, not
+// in the KPIs.
+func TestUnacknowledgedAnswer(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.AckTimeout = time.Second })
+	h.extension("8001")
+	h.queue(telephony.Queue{Name: "sales", Strategy: telephony.TopDown, DIDs: []string{"4000"}}, map[string]int{"8001": 1})
+	ph := h.phone("8001", "agent.xml", 1)
+	h.login("8001", true)
+	h.call("4000", "13800000017", "caller_noack.xml", nil).wait(t, 20*time.Second)
+	ph.uas.wait(t, 10*time.Second)
+	h.idle()
+	r := h.record(1)
+	if r.Disposition == telephony.Answered || r.Cause != "no_ack" || !r.Answer.IsZero() {
+		t.Fatalf("record = %+v, want not answered (no_ack)", r)
+	}
+	if k := telephony.ComputeKPIs(h.records(), "", 0); k.Answered != 0 || k.CallsIn != 1 {
+		t.Fatalf("KPIs = %+v, want 1 call in, 0 answered", k)
+	}
+}
+
+// TestMissedRingPause: an agent who lets an offer ring out is not ready
+// (no answer) for the queue's pause only, then ready again, and takes the
+// next call.
+func TestMissedRingPause(t *testing.T) {
+	slow(t)
+	h := newHarness(t)
+	h.extension("8001")
+	h.extension("8002")
+	h.queue(telephony.Queue{Name: "q", Strategy: telephony.TopDown, DIDs: []string{"4000"}, RingTimeout: time.Second,
+		NoAnswerPause: 2 * time.Second}, map[string]int{"8001": 1, "8002": 2})
+	p1 := h.phone("8001", "agent_noanswer.xml", 1)
+	h.phone("8002", "agent.xml", 0)
+	h.login("8001", true)
+	h.login("8002", true)
+	h.call("4000", "13800000018", "caller.xml", nil).wait(t, 20*time.Second)
+	p1.uas.wait(t, 10*time.Second)
+	missed := h.agentState("8001")
+	if missed.State != telephony.NotReady || missed.Reason != telephony.ReasonNoAnswer {
+		t.Fatalf("after the missed ring: %+v", missed)
+	}
+	eventually(t, 10*time.Second, "8001 ready after its pause", func() bool { return h.agentState("8001").State == telephony.Ready })
+	if back := h.agentState("8001"); back.Since.Sub(missed.Since) < 2*time.Second {
+		t.Fatalf("ready again after %v, before the 2 s pause", back.Since.Sub(missed.Since))
+	}
+	h.idle()
+}
+
+// TestJunkInvites: INVITEs from the trunk to numbers nobody answers are
+// refused with 404 and counted, and leave no call record behind.
+func TestJunkInvites(t *testing.T) {
+	h := newHarness(t)
+	h.queue(telephony.Queue{Name: "sales", Strategy: telephony.TopDown, DIDs: []string{"4000"}}, nil)
+	ua := newRawUA(t, h.srv.UDPAddr()) // from 127.0.0.1: the trunk
+	for _, number := range []string{"4999", "00861234", "admin"} {
+		res := ua.do(reqSpec{method: "INVITE", ruri: "sip:" + number + "@127.0.0.1", from: "13800000019", to: number,
+			contact: "<sip:13800000019@" + ua.addr() + ">"})
+		if res.StatusCode != 404 {
+			t.Fatalf("INVITE to %s: %d %s", number, res.StatusCode, res.Reason)
+		}
+	}
+	if n := counter(t, h.srv.metrics.junkInvites.WithLabelValues("no_route")); n != 3 {
+		t.Fatalf("junk INVITEs counted: %v, want 3", n)
+	}
+	h.idle()
+	// A routed call still leaves its record: the records are written,
+	// and none of them is junk.
+	h.call("4000", "13800000020", "caller_final.xml", map[string]string{"CODE": "480"}).wait(t, 20*time.Second)
+	h.record(1)
+	if rs := h.records(); len(rs) != 1 || rs[0].DID != "4000" {
+		t.Fatalf("records: %+v", rs)
 	}
 }

@@ -13,7 +13,7 @@ const (
 	MaxBody      = 64 << 10
 	maxCallID    = 256
 	maxUserPart  = 64
-	maxTag       = 128
+	maxTag       = 256
 	maxDisplay   = 64
 	maxContacts  = 10 // per extension
 	maxBindings  = 20000
@@ -54,7 +54,9 @@ func validate(req *sip.Request) error {
 	if cseq == nil {
 		return errNoCSeq
 	}
-	if cseq.MethodName != req.Method {
+	// sipgo upper-cases the request line's method but not CSeq's; the
+	// wire check compared them exactly (methods are case-sensitive).
+	if !strings.EqualFold(string(cseq.MethodName), string(req.Method)) {
 		return errCSeqMatch
 	}
 	if tag, ok := from.Params.Get("tag"); !ok || tag == "" || len(tag) > maxTag {

@@ -35,8 +35,16 @@ func (s *Telephony) kpis(day, queue string) (KPIs, error) {
 	}
 	start, end := telephony.Day(t, s.loc())
 	var recs []*telephony.Record
+	var refused map[string]int
 	sl := time.Duration(0)
 	err := s.Store.View(func(views replication.Tx) error {
+		// Refused calls reached no queue: they count for all queues only.
+		if queue == "" {
+			var err error
+			if refused, err = telephony.RefusedCalls(views, start, end); err != nil {
+				return err
+			}
+		}
 		if queue != "" {
 			q, ok, err := telephony.GetQueue(views, queue)
 			if err != nil {
@@ -55,7 +63,9 @@ func (s *Telephony) kpis(day, queue string) (KPIs, error) {
 	if err != nil {
 		return KPIs{}, err
 	}
-	return KPIs{Day: start.Format("2006-01-02"), KPIs: telephony.ComputeKPIs(recs, queue, sl)}, nil
+	k := telephony.ComputeKPIs(recs, queue, sl)
+	k.Refused = refused[telephony.RefusedOverload]
+	return KPIs{Day: start.Format("2006-01-02"), KPIs: k}, nil
 }
 
 // KPIs computes a day's figures (YYYY-MM-DD, "" today) of a queue ("":

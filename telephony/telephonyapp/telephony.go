@@ -199,8 +199,10 @@ func (s *Telephony) liveQueues() map[string]pbx.QueueInfo {
 	return out
 }
 
-// SetQueue adds or changes a queue (durations must not be negative).
-func (s *Telephony) SetQueue(ctx context.Context, c app.Caller, q telephony.Queue) (Queue, error) {
+// SetQueue adds or changes a queue (durations must not be negative);
+// pause is its no-answer pause as typed: "manual", whole seconds, or ""
+// for the default (q.NoAnswerPause is not read).
+func (s *Telephony) SetQueue(ctx context.Context, c app.Caller, q telephony.Queue, pause string) (Queue, error) {
 	if err := c.Require(access.TelephonyAdmin); err != nil {
 		return Queue{}, err
 	}
@@ -208,6 +210,10 @@ func (s *Telephony) SetQueue(ctx context.Context, c app.Caller, q telephony.Queu
 		if d < 0 {
 			return Queue{}, fault.Invalidf("queue", "negative", "durations must not be negative")
 		}
+	}
+	var err error
+	if q.NoAnswerPause, err = telephony.ParsePause(pause); err != nil {
+		return Queue{}, err
 	}
 	if err := s.change(ctx, c, func(views replication.Tx) ([]replication.Draft, error) {
 		return app.One(telephony.SetQueue(views, q))

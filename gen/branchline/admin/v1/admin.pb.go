@@ -25,7 +25,11 @@ const (
 )
 
 type StatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ScanViews asks for views_digest: the digest of the views' content,
+	// computed by a full scan (seconds on a large store): what `ctl verify`
+	// compares between replicas.
+	ScanViews     bool `protobuf:"varint,1,opt,name=scan_views,json=scanViews,proto3" json:"scan_views,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -58,6 +62,76 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
 	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *StatusRequest) GetScanViews() bool {
+	if x != nil {
+		return x.ScanViews
+	}
+	return false
+}
+
+// InvalidEvent is an event of a known kind whose body fails its kind's
+// check: a no-op on every replica, kept in the log, listed for the
+// operator.
+type InvalidEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Origin        string                 `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvalidEvent) Reset() {
+	*x = InvalidEvent{}
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvalidEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvalidEvent) ProtoMessage() {}
+
+func (x *InvalidEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvalidEvent.ProtoReflect.Descriptor instead.
+func (*InvalidEvent) Descriptor() ([]byte, []int) {
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *InvalidEvent) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *InvalidEvent) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *InvalidEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
 }
 
 type StatusResponse struct {
@@ -130,14 +204,20 @@ type StatusResponse struct {
 	ProjectionLagSeconds float64 `protobuf:"fixed64,29,opt,name=projection_lag_seconds,json=projectionLagSeconds,proto3" json:"projection_lag_seconds,omitempty"`
 	// IndexBacklog (nodes) counts changed entities the node's search and
 	// list indexes have yet to take in.
-	IndexBacklog  uint64 `protobuf:"varint,30,opt,name=index_backlog,json=indexBacklog,proto3" json:"index_backlog,omitempty"`
+	IndexBacklog uint64 `protobuf:"varint,30,opt,name=index_backlog,json=indexBacklog,proto3" json:"index_backlog,omitempty"`
+	// ViewsDigest is the digest of the views' content, when scan_views was
+	// asked; ViewsPosition the position they reflect (hub: projected; node:
+	// its cursor, its own events included).
+	ViewsDigest string `protobuf:"bytes,31,opt,name=views_digest,json=viewsDigest,proto3" json:"views_digest,omitempty"`
+	// Invalid lists up to 20 of the events refused as invalid.
+	Invalid       []*InvalidEvent `protobuf:"bytes,32,rep,name=invalid,proto3" json:"invalid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -149,7 +229,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -162,7 +242,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *StatusResponse) GetId() string {
@@ -375,6 +455,20 @@ func (x *StatusResponse) GetIndexBacklog() uint64 {
 	return 0
 }
 
+func (x *StatusResponse) GetViewsDigest() string {
+	if x != nil {
+		return x.ViewsDigest
+	}
+	return ""
+}
+
+func (x *StatusResponse) GetInvalid() []*InvalidEvent {
+	if x != nil {
+		return x.Invalid
+	}
+	return nil
+}
+
 type AddNodeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -384,7 +478,7 @@ type AddNodeRequest struct {
 
 func (x *AddNodeRequest) Reset() {
 	*x = AddNodeRequest{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -396,7 +490,7 @@ func (x *AddNodeRequest) String() string {
 func (*AddNodeRequest) ProtoMessage() {}
 
 func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -409,7 +503,7 @@ func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNodeRequest.ProtoReflect.Descriptor instead.
 func (*AddNodeRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AddNodeRequest) GetId() string {
@@ -429,7 +523,7 @@ type AddNodeResponse struct {
 
 func (x *AddNodeResponse) Reset() {
 	*x = AddNodeResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +535,7 @@ func (x *AddNodeResponse) String() string {
 func (*AddNodeResponse) ProtoMessage() {}
 
 func (x *AddNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +548,7 @@ func (x *AddNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNodeResponse.ProtoReflect.Descriptor instead.
 func (*AddNodeResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AddNodeResponse) GetId() string {
@@ -480,7 +574,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +586,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +599,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RemoveNodeRequest) GetId() string {
@@ -523,7 +617,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -535,7 +629,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -548,7 +642,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 type ListNodesRequest struct {
@@ -559,7 +653,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +665,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +678,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 type ListNodesResponse struct {
@@ -596,7 +690,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +702,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +715,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListNodesResponse) GetNodes() []*NodeInfo {
@@ -668,7 +762,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +774,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +787,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *NodeInfo) GetId() string {
@@ -798,7 +892,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +904,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +917,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *JoinRequest) GetId() string {
@@ -855,7 +949,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +961,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +974,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 type LeaveRequest struct {
@@ -892,7 +986,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +998,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +1011,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LeaveRequest) GetId() string {
@@ -935,7 +1029,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1041,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1054,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 type ClusterStatusRequest struct {
@@ -971,7 +1065,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1077,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1090,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 type ClusterStatusResponse struct {
@@ -1015,7 +1109,7 @@ type ClusterStatusResponse struct {
 
 func (x *ClusterStatusResponse) Reset() {
 	*x = ClusterStatusResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +1121,7 @@ func (x *ClusterStatusResponse) String() string {
 func (*ClusterStatusResponse) ProtoMessage() {}
 
 func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +1134,7 @@ func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ClusterStatusResponse) GetLeaderId() string {
@@ -1103,7 +1197,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1209,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1222,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Member) GetId() string {
@@ -1191,8 +1285,14 @@ var File_branchline_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1fbranchline/admin/v1/admin.proto\x12\x13branchline.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n" +
-	"\rStatusRequest\"\x9c\t\n" +
+	"\x1fbranchline/admin/v1/admin.proto\x12\x13branchline.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\".\n" +
+	"\rStatusRequest\x12\x1d\n" +
+	"\n" +
+	"scan_views\x18\x01 \x01(\bR\tscanViews\"P\n" +
+	"\fInvalidEvent\x12\x16\n" +
+	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xfc\t\n" +
 	"\x0eStatusResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1d\n" +
@@ -1229,7 +1329,9 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\x0erebuild_reason\x18\x1b \x01(\tR\rrebuildReason\x12-\n" +
 	"\x12projected_position\x18\x1c \x01(\x04R\x11projectedPosition\x124\n" +
 	"\x16projection_lag_seconds\x18\x1d \x01(\x01R\x14projectionLagSeconds\x12#\n" +
-	"\rindex_backlog\x18\x1e \x01(\x04R\findexBacklog\" \n" +
+	"\rindex_backlog\x18\x1e \x01(\x04R\findexBacklog\x12!\n" +
+	"\fviews_digest\x18\x1f \x01(\tR\vviewsDigest\x12;\n" +
+	"\ainvalid\x18  \x03(\v2!.branchline.admin.v1.InvalidEventR\ainvalid\" \n" +
 	"\x0eAddNodeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"7\n" +
 	"\x0fAddNodeResponse\x12\x0e\n" +
@@ -1309,54 +1411,56 @@ func file_branchline_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_branchline_admin_v1_admin_proto_rawDescData
 }
 
-var file_branchline_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_branchline_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_branchline_admin_v1_admin_proto_goTypes = []any{
 	(*StatusRequest)(nil),         // 0: branchline.admin.v1.StatusRequest
-	(*StatusResponse)(nil),        // 1: branchline.admin.v1.StatusResponse
-	(*AddNodeRequest)(nil),        // 2: branchline.admin.v1.AddNodeRequest
-	(*AddNodeResponse)(nil),       // 3: branchline.admin.v1.AddNodeResponse
-	(*RemoveNodeRequest)(nil),     // 4: branchline.admin.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),    // 5: branchline.admin.v1.RemoveNodeResponse
-	(*ListNodesRequest)(nil),      // 6: branchline.admin.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),     // 7: branchline.admin.v1.ListNodesResponse
-	(*NodeInfo)(nil),              // 8: branchline.admin.v1.NodeInfo
-	(*JoinRequest)(nil),           // 9: branchline.admin.v1.JoinRequest
-	(*JoinResponse)(nil),          // 10: branchline.admin.v1.JoinResponse
-	(*LeaveRequest)(nil),          // 11: branchline.admin.v1.LeaveRequest
-	(*LeaveResponse)(nil),         // 12: branchline.admin.v1.LeaveResponse
-	(*ClusterStatusRequest)(nil),  // 13: branchline.admin.v1.ClusterStatusRequest
-	(*ClusterStatusResponse)(nil), // 14: branchline.admin.v1.ClusterStatusResponse
-	(*Member)(nil),                // 15: branchline.admin.v1.Member
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*InvalidEvent)(nil),          // 1: branchline.admin.v1.InvalidEvent
+	(*StatusResponse)(nil),        // 2: branchline.admin.v1.StatusResponse
+	(*AddNodeRequest)(nil),        // 3: branchline.admin.v1.AddNodeRequest
+	(*AddNodeResponse)(nil),       // 4: branchline.admin.v1.AddNodeResponse
+	(*RemoveNodeRequest)(nil),     // 5: branchline.admin.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),    // 6: branchline.admin.v1.RemoveNodeResponse
+	(*ListNodesRequest)(nil),      // 7: branchline.admin.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),     // 8: branchline.admin.v1.ListNodesResponse
+	(*NodeInfo)(nil),              // 9: branchline.admin.v1.NodeInfo
+	(*JoinRequest)(nil),           // 10: branchline.admin.v1.JoinRequest
+	(*JoinResponse)(nil),          // 11: branchline.admin.v1.JoinResponse
+	(*LeaveRequest)(nil),          // 12: branchline.admin.v1.LeaveRequest
+	(*LeaveResponse)(nil),         // 13: branchline.admin.v1.LeaveResponse
+	(*ClusterStatusRequest)(nil),  // 14: branchline.admin.v1.ClusterStatusRequest
+	(*ClusterStatusResponse)(nil), // 15: branchline.admin.v1.ClusterStatusResponse
+	(*Member)(nil),                // 16: branchline.admin.v1.Member
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
 }
 var file_branchline_admin_v1_admin_proto_depIdxs = []int32{
-	16, // 0: branchline.admin.v1.StatusResponse.last_push:type_name -> google.protobuf.Timestamp
-	16, // 1: branchline.admin.v1.StatusResponse.last_pull:type_name -> google.protobuf.Timestamp
-	8,  // 2: branchline.admin.v1.ListNodesResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
-	16, // 3: branchline.admin.v1.NodeInfo.last_contact:type_name -> google.protobuf.Timestamp
-	16, // 4: branchline.admin.v1.NodeInfo.added:type_name -> google.protobuf.Timestamp
-	16, // 5: branchline.admin.v1.NodeInfo.stuck_stamp:type_name -> google.protobuf.Timestamp
-	15, // 6: branchline.admin.v1.ClusterStatusResponse.members:type_name -> branchline.admin.v1.Member
-	8,  // 7: branchline.admin.v1.ClusterStatusResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
-	0,  // 8: branchline.admin.v1.AdminService.Status:input_type -> branchline.admin.v1.StatusRequest
-	2,  // 9: branchline.admin.v1.ClusterService.AddNode:input_type -> branchline.admin.v1.AddNodeRequest
-	4,  // 10: branchline.admin.v1.ClusterService.RemoveNode:input_type -> branchline.admin.v1.RemoveNodeRequest
-	6,  // 11: branchline.admin.v1.ClusterService.ListNodes:input_type -> branchline.admin.v1.ListNodesRequest
-	9,  // 12: branchline.admin.v1.ClusterService.Join:input_type -> branchline.admin.v1.JoinRequest
-	11, // 13: branchline.admin.v1.ClusterService.Leave:input_type -> branchline.admin.v1.LeaveRequest
-	13, // 14: branchline.admin.v1.ClusterService.ClusterStatus:input_type -> branchline.admin.v1.ClusterStatusRequest
-	1,  // 15: branchline.admin.v1.AdminService.Status:output_type -> branchline.admin.v1.StatusResponse
-	3,  // 16: branchline.admin.v1.ClusterService.AddNode:output_type -> branchline.admin.v1.AddNodeResponse
-	5,  // 17: branchline.admin.v1.ClusterService.RemoveNode:output_type -> branchline.admin.v1.RemoveNodeResponse
-	7,  // 18: branchline.admin.v1.ClusterService.ListNodes:output_type -> branchline.admin.v1.ListNodesResponse
-	10, // 19: branchline.admin.v1.ClusterService.Join:output_type -> branchline.admin.v1.JoinResponse
-	12, // 20: branchline.admin.v1.ClusterService.Leave:output_type -> branchline.admin.v1.LeaveResponse
-	14, // 21: branchline.admin.v1.ClusterService.ClusterStatus:output_type -> branchline.admin.v1.ClusterStatusResponse
-	15, // [15:22] is the sub-list for method output_type
-	8,  // [8:15] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	17, // 0: branchline.admin.v1.StatusResponse.last_push:type_name -> google.protobuf.Timestamp
+	17, // 1: branchline.admin.v1.StatusResponse.last_pull:type_name -> google.protobuf.Timestamp
+	1,  // 2: branchline.admin.v1.StatusResponse.invalid:type_name -> branchline.admin.v1.InvalidEvent
+	9,  // 3: branchline.admin.v1.ListNodesResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
+	17, // 4: branchline.admin.v1.NodeInfo.last_contact:type_name -> google.protobuf.Timestamp
+	17, // 5: branchline.admin.v1.NodeInfo.added:type_name -> google.protobuf.Timestamp
+	17, // 6: branchline.admin.v1.NodeInfo.stuck_stamp:type_name -> google.protobuf.Timestamp
+	16, // 7: branchline.admin.v1.ClusterStatusResponse.members:type_name -> branchline.admin.v1.Member
+	9,  // 8: branchline.admin.v1.ClusterStatusResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
+	0,  // 9: branchline.admin.v1.AdminService.Status:input_type -> branchline.admin.v1.StatusRequest
+	3,  // 10: branchline.admin.v1.ClusterService.AddNode:input_type -> branchline.admin.v1.AddNodeRequest
+	5,  // 11: branchline.admin.v1.ClusterService.RemoveNode:input_type -> branchline.admin.v1.RemoveNodeRequest
+	7,  // 12: branchline.admin.v1.ClusterService.ListNodes:input_type -> branchline.admin.v1.ListNodesRequest
+	10, // 13: branchline.admin.v1.ClusterService.Join:input_type -> branchline.admin.v1.JoinRequest
+	12, // 14: branchline.admin.v1.ClusterService.Leave:input_type -> branchline.admin.v1.LeaveRequest
+	14, // 15: branchline.admin.v1.ClusterService.ClusterStatus:input_type -> branchline.admin.v1.ClusterStatusRequest
+	2,  // 16: branchline.admin.v1.AdminService.Status:output_type -> branchline.admin.v1.StatusResponse
+	4,  // 17: branchline.admin.v1.ClusterService.AddNode:output_type -> branchline.admin.v1.AddNodeResponse
+	6,  // 18: branchline.admin.v1.ClusterService.RemoveNode:output_type -> branchline.admin.v1.RemoveNodeResponse
+	8,  // 19: branchline.admin.v1.ClusterService.ListNodes:output_type -> branchline.admin.v1.ListNodesResponse
+	11, // 20: branchline.admin.v1.ClusterService.Join:output_type -> branchline.admin.v1.JoinResponse
+	13, // 21: branchline.admin.v1.ClusterService.Leave:output_type -> branchline.admin.v1.LeaveResponse
+	15, // 22: branchline.admin.v1.ClusterService.ClusterStatus:output_type -> branchline.admin.v1.ClusterStatusResponse
+	16, // [16:23] is the sub-list for method output_type
+	9,  // [9:16] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_branchline_admin_v1_admin_proto_init() }
@@ -1370,7 +1474,7 @@ func file_branchline_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_admin_v1_admin_proto_rawDesc), len(file_branchline_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

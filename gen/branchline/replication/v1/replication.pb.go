@@ -42,7 +42,14 @@ type Event struct {
 	// Actor is the user who caused it.
 	Actor string `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
 	// Body is the kind's protobuf payload.
-	Body          []byte `protobuf:"bytes,7,opt,name=body,proto3" json:"body,omitempty"`
+	Body []byte `protobuf:"bytes,7,opt,name=body,proto3" json:"body,omitempty"`
+	// Unchecked is set by the hub on an event it committed without checking
+	// its body, because the cluster did not know its kind yet (a newer
+	// release made it): every replica checks such an event when it applies
+	// it, and one that fails is a no-op everywhere. Other events were checked
+	// where they were made and by the hub, and are applied without. Not part
+	// of the event's identity or digest; ignored on Push.
+	Unchecked     bool `protobuf:"varint,8,opt,name=unchecked,proto3" json:"unchecked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -124,6 +131,13 @@ func (x *Event) GetBody() []byte {
 		return x.Body
 	}
 	return nil
+}
+
+func (x *Event) GetUnchecked() bool {
+	if x != nil {
+		return x.Unchecked
+	}
+	return false
 }
 
 // Committed is an event as the hub's global log holds it.
@@ -515,7 +529,7 @@ var File_branchline_replication_v1_replication_proto protoreflect.FileDescriptor
 
 const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\n" +
-	"+branchline/replication/v1/replication.proto\x12\x19branchline.replication.v1\"\x99\x01\n" +
+	"+branchline/replication/v1/replication.proto\x12\x19branchline.replication.v1\"\xb7\x01\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x10\n" +
@@ -523,7 +537,8 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06entity\x18\x05 \x01(\tR\x06entity\x12\x14\n" +
 	"\x05actor\x18\x06 \x01(\tR\x05actor\x12\x12\n" +
-	"\x04body\x18\a \x01(\fR\x04body\"\x85\x01\n" +
+	"\x04body\x18\a \x01(\fR\x04body\x12\x1c\n" +
+	"\tunchecked\x18\b \x01(\bR\tunchecked\"\x85\x01\n" +
 	"\tCommitted\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12$\n" +
 	"\x0ecommit_time_ms\x18\x02 \x01(\x03R\fcommitTimeMs\x126\n" +

@@ -823,6 +823,72 @@ func (x *MessageStatus) GetAtMs() int64 {
 	return 0
 }
 
+// CallsRefused is how many new calls one node's switch refused in one
+// minute for one reason ("overload": answered 503 before any work was
+// done). It is an aggregate, so that a switch refusing thousands of calls
+// a second writes one event a minute, not one per call; counts of the same
+// minute from several events add up.
+type CallsRefused struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// MinuteMs is the start of the minute, Unix milliseconds.
+	MinuteMs      int64  `protobuf:"varint,1,opt,name=minute_ms,json=minuteMs,proto3" json:"minute_ms,omitempty"`
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Count         int32  `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallsRefused) Reset() {
+	*x = CallsRefused{}
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallsRefused) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallsRefused) ProtoMessage() {}
+
+func (x *CallsRefused) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallsRefused.ProtoReflect.Descriptor instead.
+func (*CallsRefused) Descriptor() ([]byte, []int) {
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CallsRefused) GetMinuteMs() int64 {
+	if x != nil {
+		return x.MinuteMs
+	}
+	return 0
+}
+
+func (x *CallsRefused) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CallsRefused) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 var File_branchline_telephony_v1_events_proto protoreflect.FileDescriptor
 
 const file_branchline_telephony_v1_events_proto_rawDesc = "" +
@@ -881,7 +947,11 @@ const file_branchline_telephony_v1_events_proto_rawDesc = "" +
 	"\rMessageStatus\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x13\n" +
-	"\x05at_ms\x18\x03 \x01(\x03R\x04atMsB\xdc\x01\n" +
+	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\"Y\n" +
+	"\fCallsRefused\x12\x1b\n" +
+	"\tminute_ms\x18\x01 \x01(\x03R\bminuteMs\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x05R\x05countB\xdc\x01\n" +
 	"\x1bcom.branchline.telephony.v1B\vEventsProtoP\x01Z2branchline/gen/branchline/telephony/v1;telephonyv1\xa2\x02\x03BTX\xaa\x02\x17Branchline.Telephony.V1\xca\x02\x17Branchline\\Telephony\\V1\xe2\x02#Branchline\\Telephony\\V1\\GPBMetadata\xea\x02\x19Branchline::Telephony::V1b\x06proto3"
 
 var (
@@ -896,7 +966,7 @@ func file_branchline_telephony_v1_events_proto_rawDescGZIP() []byte {
 	return file_branchline_telephony_v1_events_proto_rawDescData
 }
 
-var file_branchline_telephony_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_branchline_telephony_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_branchline_telephony_v1_events_proto_goTypes = []any{
 	(*ConfigSet)(nil),        // 0: branchline.telephony.v1.ConfigSet
 	(*ConfigRemoved)(nil),    // 1: branchline.telephony.v1.ConfigRemoved
@@ -910,10 +980,11 @@ var file_branchline_telephony_v1_events_proto_goTypes = []any{
 	(*CallbackDone)(nil),     // 9: branchline.telephony.v1.CallbackDone
 	(*MessageQueued)(nil),    // 10: branchline.telephony.v1.MessageQueued
 	(*MessageStatus)(nil),    // 11: branchline.telephony.v1.MessageStatus
-	(*v1.FieldValue)(nil),    // 12: branchline.event.v1.FieldValue
+	(*CallsRefused)(nil),     // 12: branchline.telephony.v1.CallsRefused
+	(*v1.FieldValue)(nil),    // 13: branchline.event.v1.FieldValue
 }
 var file_branchline_telephony_v1_events_proto_depIdxs = []int32{
-	12, // 0: branchline.telephony.v1.ConfigSet.fields:type_name -> branchline.event.v1.FieldValue
+	13, // 0: branchline.telephony.v1.ConfigSet.fields:type_name -> branchline.event.v1.FieldValue
 	2,  // 1: branchline.telephony.v1.MemberRemoved.observed:type_name -> branchline.telephony.v1.Tag
 	2,  // [2:2] is the sub-list for method output_type
 	2,  // [2:2] is the sub-list for method input_type
@@ -933,7 +1004,7 @@ func file_branchline_telephony_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_telephony_v1_events_proto_rawDesc), len(file_branchline_telephony_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

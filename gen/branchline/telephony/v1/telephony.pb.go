@@ -720,8 +720,12 @@ type Queue struct {
 	Waiting int32 `protobuf:"varint,13,opt,name=waiting,proto3" json:"waiting,omitempty"`
 	// LongestWaitSecs is how long the oldest waiting call has waited.
 	LongestWaitSecs int32 `protobuf:"varint,14,opt,name=longest_wait_secs,json=longestWaitSecs,proto3" json:"longest_wait_secs,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// NoAnswerPause is how long an agent who let an offer of this queue ring
+	// out stays not ready: whole seconds ("30"), "manual" (until the agent or
+	// a supervisor makes them ready), or "" for the default (30 s).
+	NoAnswerPause string `protobuf:"bytes,15,opt,name=no_answer_pause,json=noAnswerPause,proto3" json:"no_answer_pause,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Queue) Reset() {
@@ -850,6 +854,13 @@ func (x *Queue) GetLongestWaitSecs() int32 {
 		return x.LongestWaitSecs
 	}
 	return 0
+}
+
+func (x *Queue) GetNoAnswerPause() string {
+	if x != nil {
+		return x.NoAnswerPause
+	}
+	return ""
 }
 
 // Member is an agent's membership of a queue.
@@ -2888,8 +2899,12 @@ type KPIs struct {
 	NoAgent          int32   `protobuf:"varint,13,opt,name=no_agent,json=noAgent,proto3" json:"no_agent,omitempty"`
 	Rejected         int32   `protobuf:"varint,14,opt,name=rejected,proto3" json:"rejected,omitempty"`
 	Overflowed       int32   `protobuf:"varint,15,opt,name=overflowed,proto3" json:"overflowed,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Refused is how many new calls an overloaded switch refused (503)
+	// before doing any work; not in calls_in, and for all queues: a refused
+	// call never reached one.
+	Refused       int32 `protobuf:"varint,16,opt,name=refused,proto3" json:"refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *KPIs) Reset() {
@@ -3023,6 +3038,13 @@ func (x *KPIs) GetRejected() int32 {
 func (x *KPIs) GetOverflowed() int32 {
 	if x != nil {
 		return x.Overflowed
+	}
+	return 0
+}
+
+func (x *KPIs) GetRefused() int32 {
+	if x != nil {
+		return x.Refused
 	}
 	return 0
 }
@@ -3261,7 +3283,7 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"\x13DeleteTrunkResponse\"\x13\n" +
 	"\x11ListTrunksRequest\"L\n" +
 	"\x12ListTrunksResponse\x126\n" +
-	"\x06trunks\x18\x01 \x03(\v2\x1e.branchline.telephony.v1.TrunkR\x06trunks\"\x82\x04\n" +
+	"\x06trunks\x18\x01 \x03(\v2\x1e.branchline.telephony.v1.TrunkR\x06trunks\"\xaa\x04\n" +
 	"\x05Queue\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1a\n" +
@@ -3278,7 +3300,8 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"\x12service_level_secs\x18\v \x01(\x05R\x10serviceLevelSecs\x129\n" +
 	"\amembers\x18\f \x03(\v2\x1f.branchline.telephony.v1.MemberR\amembers\x12\x18\n" +
 	"\awaiting\x18\r \x01(\x05R\awaiting\x12*\n" +
-	"\x11longest_wait_secs\x18\x0e \x01(\x05R\x0flongestWaitSecs\"R\n" +
+	"\x11longest_wait_secs\x18\x0e \x01(\x05R\x0flongestWaitSecs\x12&\n" +
+	"\x0fno_answer_pause\x18\x0f \x01(\tR\rnoAnswerPause\"R\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x1a\n" +
 	"\bpriority\x18\x02 \x01(\x05R\bpriority\x12\x18\n" +
@@ -3423,7 +3446,7 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"\x0eactive_dialogs\x18\x05 \x01(\x05R\ractiveDialogs\"8\n" +
 	"\x0eGetKPIsRequest\x12\x10\n" +
 	"\x03day\x18\x01 \x01(\tR\x03day\x12\x14\n" +
-	"\x05queue\x18\x02 \x01(\tR\x05queue\"\xe7\x03\n" +
+	"\x05queue\x18\x02 \x01(\tR\x05queue\"\x81\x04\n" +
 	"\x04KPIs\x12\x10\n" +
 	"\x03day\x18\x01 \x01(\tR\x03day\x12\x19\n" +
 	"\bcalls_in\x18\x02 \x01(\x05R\acallsIn\x12\x1a\n" +
@@ -3442,7 +3465,8 @@ const file_branchline_telephony_v1_telephony_proto_rawDesc = "" +
 	"\brejected\x18\x0e \x01(\x05R\brejected\x12\x1e\n" +
 	"\n" +
 	"overflowed\x18\x0f \x01(\x05R\n" +
-	"overflowed\"F\n" +
+	"overflowed\x12\x18\n" +
+	"\arefused\x18\x10 \x01(\x05R\arefused\"F\n" +
 	"\x12SendMessageRequest\x12\x1c\n" +
 	"\textension\x18\x01 \x01(\tR\textension\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\"#\n" +

@@ -1,0 +1,168 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"branchline/crm"
+	"branchline/node"
+	"branchline/replication"
+)
+
+// reconnectResult is the reconnect of a branch after a long outage: the
+// events it queued offline reach the hub, then a fresh node catches up.
+type reconnectResult struct {
+	Events, Creates, Edits int
+
+	Queued   time.Duration // to make them at the offline node, locally
+	QueueCPU cpuUse
+
+	Acked     time.Duration // from the reconnect to the hub acknowledging all
+	Projected time.Duration // from the reconnect to the leader's views showing all
+	HubCPU    cpuUse        // while acknowledging and projecting
+
+	CatchUp    time.Duration // a fresh node: from start to all applied and indexed
+	CatchEvent uint64        // events in the hub's log it had to take
+	CatchCPU   cpuUse
+	DigestSame bool // the fresh node's event digest equals the hub's
+}
+
+// queueChunk is how many customer events one local command makes while
+// the bench fills the offline node.
+const queueChunk = 500
+
+// measureReconnect queues events customer events (creates and edits, four
+// to one) at an offline node, reconnects it to the hub and times the hub
+// acknowledging and projecting them, then times a fresh node catching up
+// on the whole log, search index included.
+func measureReconnect(ctx context.Context, c *cluster, events int, dir string, tokens map[string]string, log *slog.Logger, say func(string, ...any)) (reconnectResult, error) {
+	const offline, fresh = "bench-offline", "bench-catchup"
+	r := reconnectResult{Events: events}
+	say("reconnect: queueing %d customer events at an offline node", events)
+	m := markCPU()
+	start := time.Now()
+	cfgA := node.Config{ID: offline, DataDir: filepath.Join(dir, offline), HTTPAddr: "127.0.0.1:0", AdminPassword: c.pw, Log: log}
+	a, err := node.Start(cfgA)
+	if err != nil {
+		return r, err
+	}
+	ids := replication.NewIDs()
+	var made []string
+	for done := 0; done < events; {
+		n := min(queueChunk, events-done)
+		var cmd replication.Command
+		// Every fifth chunk edits customers made before; the rest create.
+		if len(made) > queueChunk && (done/queueChunk)%5 == 4 {
+			targets := made[len(made)-n:]
+			cmd = func(v replication.Tx) ([]replication.Draft, error) {
+				out := make([]replication.Draft, 0, n)
+				for i, id := range targets {
+					d, ok, err := crm.UpdateCustomer(v, id, map[string]string{"address": fmt.Sprintf("上海市徐汇区漕溪北路 %d 号", i+done)})
+					if err != nil {
+						return nil, err
+					}
+					if ok {
+						out = append(out, d)
+					}
+				}
+				return out, nil
+			}
+			r.Edits += n
+		} else {
+			chunk := make([]string, n)
+			for i := range chunk {
+				chunk[i] = ids.New(time.Now())
+			}
+			base := done
+			cmd = func(v replication.Tx) ([]replication.Draft, error) {
+				out := make([]replication.Draft, 0, n)
+				for i, id := range chunk {
+					d, err := crm.CreateCustomer(v, id, customerFields(base+i))
+					if err != nil {
+						return nil, err
+					}
+					out = append(out, d)
+				}
+				return out, nil
+			}
+			made = append(made, chunk...)
+			r.Creates += n
+		}
+		if _, err := a.Store().Exec(ctx, "bench", cmd); err != nil {
+			a.Close()
+			return r, fmt.Errorf("queue events: %w", err)
+		}
+		done += n
+		if done%100_000 == 0 {
+			say("  queued %d", done)
+		}
+	}
+	r.Queued, r.QueueCPU = time.Since(start), m.use()
+	queued := a.Store().Progress().LastSeq
+	if err := a.Close(); err != nil {
+		return r, err
+	}
+
+	l := c.leader()
+	if l == nil {
+		return r, errors.New("the hub has no leader")
+	}
+	head0 := l.Head()
+	say("reconnect: the node with %d events in its outbox reaches the hub", queued)
+	m, start = markCPU(), time.Now()
+	cfgA.HubURLs, cfgA.Token = c.urls(), tokens[offline]
+	a, err = node.Start(cfgA)
+	if err != nil {
+		return r, err
+	}
+	defer a.Close()
+	err = poll(ctx, 15*time.Minute, func() bool {
+		seq, _ := l.DurableSeq(offline)
+		return seq >= queued
+	})
+	if err != nil {
+		return r, fmt.Errorf("the hub acknowledged %d of %d: %w", must(l.DurableSeq(offline)), queued, err)
+	}
+	r.Acked = time.Since(start)
+	head := l.Head()
+	if err := poll(ctx, 15*time.Minute, func() bool { return l.Projected() >= head }); err != nil {
+		return r, fmt.Errorf("the leader projected %d of %d: %w", l.Projected(), head, err)
+	}
+	r.Projected, r.HubCPU = time.Since(start), m.use()
+	say("reconnect: acknowledged in %s, projected in %s (%d → %d)", r.Acked.Round(time.Millisecond), r.Projected.Round(time.Millisecond), head0, head)
+
+	say("catch-up: a fresh node takes the hub's %d events, search index included", head)
+	if err := c.waitApplied(ctx, head, 5*time.Minute); err != nil {
+		return r, err
+	}
+	m, start = markCPU(), time.Now()
+	b, err := node.Start(node.Config{ID: fresh, DataDir: filepath.Join(dir, fresh), HTTPAddr: "127.0.0.1:0", HubURLs: c.urls(),
+		Token: tokens[fresh], AdminPassword: c.pw, Log: log})
+	if err != nil {
+		return r, err
+	}
+	defer b.Close()
+	last, moved := uint64(0), time.Now()
+	err = poll(ctx, 15*time.Minute, func() bool {
+		cur := b.Store().Progress().Cursor
+		if cur != last {
+			last, moved = cur, time.Now()
+		}
+		return cur >= head && b.Store().IndexCaughtUp() || time.Since(moved) > stallAfter
+	})
+	if err == nil && b.Store().Progress().Cursor < head {
+		err = fmt.Errorf("no progress for %s", stallAfter)
+	}
+	if err != nil {
+		return r, fmt.Errorf("the fresh node reached %d of %d: %w", b.Store().Progress().Cursor, head, err)
+	}
+	r.CatchUp, r.CatchCPU, r.CatchEvent = time.Since(start), m.use(), head
+	r.DigestSame = b.Store().Views().EventDigest("") == l.EventDigest()
+	return r, nil
+}
+
+func must[T any](v T, _ error) T { return v }

@@ -1,0 +1,183 @@
+package pbx
+
+import (
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"branchline/replication"
+	"branchline/telephony"
+)
+
+// Overload tunes load shedding: once one of its limits is crossed, new
+// calls are answered 503 with Retry-After by the wire check, before sipgo
+// parses them and before any transaction, goroutine, store write or agent
+// is spent on them; requests of calls in progress (ACK, BYE, re-INVITE)
+// are never shed, so the calls admitted finish.
+type Overload struct {
+	// MaxRate bounds the new calls admitted per second, with a burst of a
+	// tenth of a second's worth, at least one (0: no bound).
+	MaxRate float64
+	// MaxPending bounds the new INVITEs admitted but not yet taken up by
+	// the switch's handler: its backlog, which grows as soon as the
+	// machine cannot keep up, whatever the rate (default 100).
+	MaxPending int
+	// RetryAfter is when refused callers are told to try again (default
+	// 5 s; whole seconds).
+	RetryAfter time.Duration
+}
+
+// shedder decides which new calls to admit. It is consulted for every new
+// INVITE off the wire, so it keeps little state: the INVITEs admitted in
+// the last 64*T1 (by Call-ID and branch: their retransmissions are not
+// new calls), a token bucket and the refusals of each minute, written as
+// one aggregate event a minute (telephony.RecordRefused).
+type shedder struct {
+	cfg Overload
+
+	mu       sync.Mutex
+	tokens   float64
+	last     time.Time
+	pending  int
+	admitted map[string]*admission
+	refused  map[time.Time]int // by minute, not yet recorded
+	lastShed time.Time
+}
+
+type admission struct {
+	at      time.Time
+	started bool // the handler took it up
+}
+
+// admitWindow is how long an admitted INVITE's retransmissions may come.
+const admitWindow = 64 * 500 * time.Millisecond // 64*T1
+
+// overloadMemory is how long after its last refusal the switch counts as
+// overloaded (see overloaded).
+const overloadMemory = 10 * time.Second
+
+func newShedder(cfg Overload) *shedder {
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 100
+	}
+	if cfg.RetryAfter < time.Second {
+		cfg.RetryAfter = 5 * time.Second
+	}
+	return &shedder{cfg: cfg, tokens: cfg.burst(), admitted: map[string]*admission{}, refused: map[time.Time]int{}}
+}
+
+func (o Overload) burst() float64 { return max(1, o.MaxRate/10) }
+
+// admit decides whether the new INVITE known by key may become a call,
+// calls being the calls up and maxCalls their bound. A retransmission of
+// an admitted INVITE is admitted again.
+func (s *shedder) admit(key string, calls, maxCalls int, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.admitted[key]; ok {
+		return true
+	}
+	if s.cfg.MaxRate > 0 {
+		if d := now.Sub(s.last); !s.last.IsZero() && d > 0 {
+			s.tokens = min(s.cfg.burst(), s.tokens+d.Seconds()*s.cfg.MaxRate)
+		}
+		if now.After(s.last) {
+			s.last = now
+		}
+	}
+	if calls+s.pending >= maxCalls || s.pending >= s.cfg.MaxPending || s.cfg.MaxRate > 0 && s.tokens < 1 {
+		s.refused[now.Truncate(time.Minute)]++
+		s.lastShed = now
+		return false
+	}
+	s.tokens--
+	s.pending++
+	s.admitted[key] = &admission{at: now}
+	return true
+}
+
+// started records that the handler took up the admitted INVITE key.
+func (s *shedder) started(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.admitted[key]; ok && !a.started {
+		a.started = true
+		s.pending--
+	}
+}
+
+// overloaded reports whether the switch refused calls lately: failures
+// it may have caused (an offer lost on the way) are then not held against
+// agents.
+func (s *shedder) overloaded(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.lastShed.IsZero() && now.Sub(s.lastShed) < overloadMemory
+}
+
+// sweep forgets admissions whose retransmissions are over (one never taken
+// up leaves the backlog) and returns the refusals of the minutes before
+// now's, to be recorded; all of them when final.
+func (s *shedder) sweep(now time.Time, final bool) map[time.Time]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, a := range s.admitted {
+		if now.Sub(a.at) > admitWindow {
+			if !a.started {
+				s.pending--
+			}
+			delete(s.admitted, k)
+		}
+	}
+	minute := now.Truncate(time.Minute)
+	var done map[time.Time]int
+	for m, n := range s.refused {
+		if m.Before(minute) || final {
+			if done == nil {
+				done = map[time.Time]int{}
+			}
+			done[m] = n
+			delete(s.refused, m)
+		}
+	}
+	return done
+}
+
+// inviteKey is how the shedder knows an INVITE and its retransmissions.
+func inviteKey(callID, branch string) string { return callID + "\x00" + branch }
+
+// shedNew runs the shedder on a new INVITE off the wire; it returns the
+// 503 to send when the call is refused.
+func (s *Server) shedNew(m *rawMessage) []byte {
+	if m.method() != "INVITE" || hasTag(m.first("to")) {
+		return nil
+	}
+	if s.shed.admit(inviteKey(m.first("call-id"), viaBranch(m.first("via"))), s.ActiveCalls(), s.cfg.MaxCalls, s.now()) {
+		return nil
+	}
+	s.metrics.refusedCalls.WithLabelValues(telephony.RefusedOverload).Inc()
+	return m.reply(sip.StatusServiceUnavailable, "Service Unavailable",
+		"Retry-After: "+itoa(int(s.shed.cfg.RetryAfter/time.Second)))
+}
+
+// recordRefused writes the refusals of past minutes as one event per
+// minute.
+func (s *Server) recordRefused(final bool) {
+	for minute, n := range s.shed.sweep(s.now(), final) {
+		if final {
+			if err := s.exec("", refusedCmd(minute, n)); err != nil {
+				s.log.Error("sip: record refused calls", "err", err)
+			}
+			continue
+		}
+		s.execAsync("", refusedCmd(minute, n))
+	}
+}
+
+func refusedCmd(minute time.Time, n int) replication.Command {
+	return func(replication.Tx) ([]replication.Draft, error) {
+		d, err := telephony.RecordRefused(minute, telephony.RefusedOverload, n)
+		return []replication.Draft{d}, err
+	}
+}

@@ -1,0 +1,113 @@
+package pbx
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"branchline/replication"
+	"branchline/telephony"
+)
+
+// TestOverloadShed: past the admission rate, new calls get 503 with
+// Retry-After from the wire check, and nothing else: no call record, no
+// ring; the calls admitted go on (here: to a queue nobody serves, 480),
+// and a retransmission of an admitted INVITE is not taken for a new call.
+// The refusals are counted in the metric and, per minute, in the store
+// (written at the latest when the switch stops).
+func TestOverloadShed(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Overload = Overload{MaxRate: 1, RetryAfter: 7 * time.Second} })
+	h.queue(telephony.Queue{Name: "sales", Strategy: telephony.TopDown, DIDs: []string{"4000"}}, nil)
+	ua := newRawUA(t, h.srv.UDPAddr())
+	invite := func(callID string) []byte {
+		return ua.build(reqSpec{method: "INVITE", ruri: "sip:4000@127.0.0.1", from: "13800000022", to: "4000", callID: callID,
+			contact: "<sip:13800000022@" + ua.addr() + ">"})
+	}
+	first := newCallID()
+	b := invite(first)
+	ua.send(b)
+	ua.send(b) // a retransmission: the same transaction
+	const n = 10
+	var refused []string
+	for range n {
+		id := newCallID()
+		refused = append(refused, id)
+		ua.send(invite(id))
+	}
+	shed := 0
+	for _, id := range refused {
+		res := ua.answerTo("i:"+id, "")
+		if res == nil {
+			t.Fatalf("no answer to INVITE %s", id)
+		}
+		if res.StatusCode == 503 {
+			shed++
+			if ra := res.GetHeader("Retry-After"); ra == nil || strings.TrimSpace(ra.Value()) != "7" {
+				t.Fatalf("503 without Retry-After: 7: %v", ra)
+			}
+		}
+	}
+	if shed < n-1 {
+		t.Fatalf("%d of %d INVITEs past the rate refused, want at least %d", shed, n, n-1)
+	}
+	if res := ua.answerTo("i:"+first, ""); res == nil || res.StatusCode != 480 {
+		t.Fatalf("the admitted call: %v, want 480 (nobody in the queue)", res)
+	}
+	if got := counter(t, h.srv.metrics.refusedCalls.WithLabelValues(telephony.RefusedOverload)); int(got) != shed {
+		t.Fatalf("metric counts %v refusals, %d were sent", got, shed)
+	}
+	h.idle()
+	if err := h.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rs := h.records(); len(rs) != n-shed+1 {
+		t.Fatalf("%d call records for %d admitted calls", len(rs), n-shed+1)
+	}
+	var got map[string]int
+	if err := h.store.View(func(v replication.Tx) error {
+		var err error
+		got, err = telephony.RefusedCalls(v, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got[telephony.RefusedOverload] != shed {
+		t.Fatalf("refused calls in the store: %v, want %d", got, shed)
+	}
+	if c := strings.Count(strings.Join(h.store.kinds(), " "), telephony.KindCallsRefused); c < 1 || c > 2 {
+		t.Fatalf("%d refused-calls events for %d refusals within a minute or two, want one a minute", c, shed)
+	}
+}
+
+// TestShedderBacklog: without a rate bound, new calls are refused once the
+// backlog of admitted INVITEs not yet taken up, or the calls up, reach
+// their bounds; an INVITE admitted and never taken up leaves the backlog
+// when its retransmissions are over.
+func TestShedderBacklog(t *testing.T) {
+	s := newShedder(Overload{MaxPending: 2})
+	now := time.Unix(1_800_000_000, 0)
+	if !s.admit("a", 0, 10, now) || !s.admit("b", 0, 10, now) {
+		t.Fatal("refused below the bounds")
+	}
+	if s.admit("c", 0, 10, now) || !s.overloaded(now) {
+		t.Fatal("admitted past the backlog bound")
+	}
+	if !s.admit("a", 0, 10, now) {
+		t.Fatal("a retransmission of an admitted INVITE refused")
+	}
+	s.started("a")
+	if !s.admit("d", 0, 10, now) {
+		t.Fatal("refused after the backlog shrank")
+	}
+	if s.admit("e", 9, 10, now) {
+		t.Fatal("admitted with the calls up at their bound")
+	}
+	later := now.Add(admitWindow + time.Minute)
+	refused := s.sweep(later, false)
+	if s.pending != 0 || refused[now.Truncate(time.Minute)] != 2 {
+		t.Fatalf("after the window: backlog %d, refusals %v", s.pending, refused)
+	}
+	if s.overloaded(later.Add(overloadMemory)) {
+		t.Fatal("still overloaded long after the last refusal")
+	}
+}

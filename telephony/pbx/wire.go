@@ -1,0 +1,734 @@
+package pbx
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// The wire check looks at every message as it comes off the network,
+// before sipgo parses it, for three reasons:
+//
+//   - sipgo drops, silently, messages it cannot parse, and parses some
+//     that RFC 3261 calls malformed (two Content-Lengths, a CSeq method
+//     that is not the request's, a display name with a comma): the sender
+//     retransmits for 32 s and never learns why. Here they get the 400 (or
+//     505 for another SIP version, 416 for a Request-URI scheme the switch
+//     does not serve) that RFC 4475 expects, built from the raw headers.
+//   - sipgo does not parse some valid messages: headers folded over lines
+//     and LWS around separators (RFC 4475 3.1.1.1, wsinv). Here such a
+//     message is rewritten into the same message without folding and
+//     with the separators tight, which RFC 3261 7.3.1 says is equivalent.
+//   - it is the cheapest place to refuse a new call under overload
+//     (see shed.go), before parsing, transactions and goroutines.
+//
+// It does not check what sipgo and the handlers check anyway (URIs in
+// detail, what a method needs): it checks the framing and the header
+// fields every request relies on.
+
+// rawHeader is one header field of a message as received, unfolded.
+type rawHeader struct {
+	name  string // as sent: "Via", "v", "MaX-fOrWaRdS"
+	canon string // lower-case full name: "via", "max-forwards"
+	value string // unfolded, trimmed
+}
+
+// rawMessage is a message split into its parts, without interpreting them.
+type rawMessage struct {
+	start   string
+	headers []rawHeader
+	body    []byte
+	rest    int  // bytes after the message in the datagram (ignored)
+	changed bool // unfolding or tidying changed the head: rebuild it
+}
+
+// wireError is a request the switch refuses on sight.
+type wireError struct {
+	code   int
+	reason string
+}
+
+func (e *wireError) Error() string { return fmt.Sprintf("%d %s", e.code, e.reason) }
+
+func badRequest(why string) *wireError {
+	return &wireError{code: 400, reason: "Bad Request (" + why + ")"}
+}
+
+var errNotSIP = errors.New("not a SIP message")
+
+// compact maps the compact forms of header names (RFC 3261 7.3.3 and
+// extensions) to their full names.
+var compact = map[string]string{
+	"i": "call-id", "f": "from", "t": "to", "v": "via", "m": "contact", "l": "content-length",
+	"c": "content-type", "e": "content-encoding", "k": "supported", "s": "subject", "o": "event",
+	"r": "refer-to", "b": "referred-by", "u": "allow-events", "x": "session-expires",
+}
+
+// known are the lower-case names of the fields the switch looks at, so
+// that canonicalName finds them without allocating.
+var known = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"via", "from", "to", "call-id", "cseq", "contact", "route", "record-route",
+		"max-forwards", "content-length", "content-type", "date", "expires", "require", "accept", "supported"} {
+		m[n] = n
+	}
+	for short, full := range compact {
+		m[short] = full
+	}
+	return m
+}()
+
+func canonicalName(name string) string {
+	var buf [32]byte
+	if len(name) <= len(buf) {
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[i] = c
+		}
+		if full, ok := known[string(buf[:len(name)])]; ok {
+			return full
+		}
+	}
+	n := strings.ToLower(name)
+	if full, ok := compact[n]; ok {
+		return full
+	}
+	return n
+}
+
+// splitMessage parses data into a rawMessage. stream says whether data is
+// one framed message of a stream (TCP), where Content-Length framed it,
+// or a datagram, where the body is what follows the head up to
+// Content-Length and what is beyond it is ignored (RFC 3261 18.3).
+func splitMessage(data []byte, stream bool) (*rawMessage, error) {
+	// Leading CRLFs (keep-alives) are not part of a message (7.5).
+	data = bytes.TrimLeft(data, "\r\n")
+	m := &rawMessage{}
+	lines, end, blank := headLines(data)
+	if !blank {
+		// A datagram that ends without the empty line: its end ends the
+		// head too (sent on with the empty line). A stream waits for it.
+		if stream {
+			return nil, errNotSIP
+		}
+		m.changed = true
+	}
+	if len(lines) == 0 {
+		return nil, errNotSIP
+	}
+	m.start = lines[0]
+	if !isStartLine(m.start) {
+		return nil, errNotSIP
+	}
+	for _, line := range lines[1:] {
+		if strings.IndexByte(line, '\r') >= 0 {
+			return m, badRequest("CR inside a line")
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			// A continuation of the previous field's value (folding).
+			if len(m.headers) == 0 {
+				return m, badRequest("folded line before any header")
+			}
+			h := &m.headers[len(m.headers)-1]
+			h.value = strings.TrimSpace(h.value + " " + strings.TrimSpace(line))
+			m.changed = true
+			continue
+		}
+		colon := strings.IndexByte(line, ':')
+		if colon <= 0 {
+			return m, badRequest("header line without a name")
+		}
+		name := strings.TrimRight(line[:colon], " \t")
+		if name != line[:colon] {
+			m.changed = true
+		}
+		if !isToken(name) {
+			return m, badRequest("bad header name")
+		}
+		value := strings.TrimSpace(line[colon+1:])
+		if value != strings.TrimLeft(line[colon+1:], " \t") || (len(line) > colon+1 && line[colon+1] != ' ') {
+			m.changed = true
+		}
+		m.headers = append(m.headers, rawHeader{name: name, canon: canonicalName(name), value: value})
+	}
+	if blank && bytes.Count(data[:end], []byte("\r\n")) != len(lines)+1 {
+		m.changed = true // bare LFs: sent on with CRLFs
+	}
+	body := data[end:]
+	cls := m.all("content-length") // nil, or one: no allocation in the usual case
+	switch {
+	case len(cls) > 1:
+		return m, badRequest("more than one Content-Length")
+	case len(cls) == 1:
+		n, err := strconv.Atoi(cls[0])
+		if err != nil || n < 0 || cls[0][0] == '+' {
+			return m, badRequest("bad Content-Length")
+		}
+		if n > len(body) {
+			if stream {
+				return m, badRequest("body shorter than Content-Length")
+			}
+			return m, badRequest("Content-Length larger than the datagram")
+		}
+		m.rest = len(body) - n
+		body = body[:n]
+	case stream:
+		return m, badRequest("no Content-Length on a stream")
+	}
+	m.body = body
+	return m, nil
+}
+
+// headLines splits the head of a message into its lines. Lines end in
+// CRLF (RFC 3261 7), but a bare LF is taken too, as sipgo does: a message
+// is not refused for that alone. end is where the body starts, and blank
+// whether the empty line that ends a head was there (if not, the head is
+// all of data).
+func headLines(data []byte) (lines []string, end int, blank bool) {
+	head := string(data)
+	if i := strings.Index(head, "\r\n\r\n"); i >= 0 {
+		head = head[:i+4] // the usual case: the body is not copied
+	}
+	lines = make([]string, 0, 16)
+	for off := 0; off < len(head); {
+		nl := strings.IndexByte(head[off:], '\n')
+		next := off + nl + 1
+		if nl < 0 {
+			nl, next = len(head)-off, len(head)
+		}
+		line := strings.TrimSuffix(head[off:off+nl], "\r")
+		off = next
+		if line == "" {
+			return lines, off, true
+		}
+		lines = append(lines, line)
+	}
+	return lines, len(data), false
+}
+
+// isStartLine says whether line looks like the start of a SIP message at
+// all: a request line ("METHOD uri SIP/x.y") or a status line.
+func isStartLine(line string) bool {
+	if strings.HasPrefix(line, "SIP/") {
+		return true
+	}
+	sp := strings.IndexByte(line, ' ')
+	return sp > 0 && isToken(line[:sp]) && strings.Contains(line[sp:], " SIP/")
+}
+
+func (m *rawMessage) isResponse() bool { return strings.HasPrefix(m.start, "SIP/") }
+
+// count returns how many fields are named canon.
+func (m *rawMessage) count(canon string) int {
+	n := 0
+	for _, h := range m.headers {
+		if h.canon == canon {
+			n++
+		}
+	}
+	return n
+}
+
+// all returns the values of the fields named canon.
+func (m *rawMessage) all(canon string) []string {
+	var out []string
+	for _, h := range m.headers {
+		if h.canon == canon {
+			out = append(out, h.value)
+		}
+	}
+	return out
+}
+
+func (m *rawMessage) first(canon string) string {
+	for _, h := range m.headers {
+		if h.canon == canon {
+			return h.value
+		}
+	}
+	return ""
+}
+
+// method returns the request's method ("" for a response).
+func (m *rawMessage) method() string {
+	if m.isResponse() {
+		return ""
+	}
+	method, _, _ := strings.Cut(m.start, " ")
+	return method
+}
+
+// checkRequest checks a request's start line and the fields every
+// request relies on; it tidies the fields it checks as a side effect.
+func (m *rawMessage) checkRequest() *wireError {
+	if err := checkRequestLine(m.start); err != nil {
+		return err
+	}
+	for _, name := range []string{"from", "to", "call-id", "cseq"} {
+		switch n := m.count(name); {
+		case n == 0:
+			return badRequest("missing " + name)
+		case n > 1:
+			return badRequest("more than one " + name)
+		}
+	}
+	if m.count("via") == 0 {
+		return badRequest("missing via")
+	}
+	for _, name := range []string{"max-forwards", "content-type", "date", "expires"} {
+		if m.count(name) > 1 {
+			return badRequest("more than one " + name)
+		}
+	}
+	for i := range m.headers {
+		h := &m.headers[i]
+		var err *wireError
+		switch h.canon {
+		case "via":
+			h.value = m.tidy(h.value)
+			err = checkVia(h.value)
+		case "from", "to":
+			h.value = m.tidy(h.value)
+			err = checkAddress(h.canon, h.value)
+		case "contact", "route", "record-route":
+			h.value = m.tidy(h.value)
+			err = checkAddresses(h.canon, h.value)
+		case "cseq":
+			h.value = m.tidy(h.value)
+			err = checkCSeq(h.value, m.method())
+		case "max-forwards":
+			if n, e := strconv.Atoi(h.value); e != nil || n < 0 || n > 255 || h.value[0] == '+' {
+				err = badRequest("bad max-forwards")
+			}
+		case "date":
+			if t, e := time.Parse(time.RFC1123, h.value); e != nil || !strings.HasSuffix(h.value, " GMT") || t.IsZero() {
+				err = badRequest("bad date")
+			}
+		case "call-id":
+			if h.value == "" {
+				err = badRequest("empty call-id")
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRequestLine checks "Method SP Request-URI SP SIP-Version": single
+// spaces (RFC 4475 3.1.2.8-10), a version this switch speaks (505
+// otherwise, 3.1.2.16), and a Request-URI of a scheme it serves (416
+// otherwise, 3.3.2-3), not in angle brackets (3.1.2.7) and without
+// headers (3.1.2.11).
+func checkRequestLine(line string) *wireError {
+	parts := strings.Split(line, " ")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return badRequest("request line is not method, URI and version separated by single spaces")
+	}
+	if !isToken(parts[0]) {
+		return badRequest("bad method")
+	}
+	version := parts[2]
+	major, minor, ok := strings.Cut(strings.TrimPrefix(strings.ToUpper(version), "SIP/"), ".")
+	if !strings.HasPrefix(strings.ToUpper(version), "SIP/") || !ok || !isDigits(major) || !isDigits(minor) {
+		return badRequest("bad SIP version")
+	}
+	if strings.ToUpper(version) != "SIP/2.0" {
+		return &wireError{code: 505, reason: "Version Not Supported"}
+	}
+	uri := parts[1]
+	scheme, rest, ok := strings.Cut(uri, ":")
+	if !ok || !isScheme(scheme) {
+		return badRequest("bad Request-URI")
+	}
+	switch strings.ToLower(scheme) {
+	case "sip", "sips":
+	case "tel":
+		return nil
+	default:
+		return &wireError{code: 416, reason: "Unsupported URI Scheme"}
+	}
+	host := rest[strings.LastIndexByte(rest, '@')+1:]
+	if host == "" || strings.ContainsAny(host, "?<>\"") {
+		return badRequest("Request-URI with headers or no host")
+	}
+	return nil
+}
+
+// checkCSeq checks "number method": a number below 2**31 (RFC 3261 8.1.1.5)
+// and the request's own method (RFC 4475 3.1.2.17-18).
+func checkCSeq(v, method string) *wireError {
+	num, m, ok := strings.Cut(v, " ")
+	if !ok || !isDigits(num) || len(num) > 10 {
+		return badRequest("bad cseq")
+	}
+	if n, err := strconv.ParseUint(num, 10, 64); err != nil || n >= 1<<31 {
+		return badRequest("cseq number too large")
+	}
+	if strings.TrimSpace(m) != method {
+		return badRequest("cseq method is not the request's")
+	}
+	return nil
+}
+
+// checkVia checks each via-parm: "SIP/2.0/transport sent-by *(;param)"
+// with named parameters (RFC 4475 3.1.2.1).
+func checkVia(v string) *wireError {
+	for _, part := range splitOutside(v, ',') {
+		proto, rest, ok := strings.Cut(part, " ")
+		fields := strings.Split(proto, "/")
+		if !ok || len(fields) != 3 || !strings.EqualFold(fields[0], "SIP") || fields[1] == "" || !isToken(fields[2]) {
+			return badRequest("bad via")
+		}
+		sentBy, params, _ := strings.Cut(rest, ";")
+		if sentBy == "" || strings.ContainsAny(sentBy, " \t") {
+			return badRequest("bad via sent-by")
+		}
+		if err := checkParams(params); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkAddresses checks a field that may hold several addresses
+// (Contact, Route): "*" or name-addrs separated by commas.
+func checkAddresses(name, v string) *wireError {
+	if name == "contact" && v == "*" {
+		return nil
+	}
+	for _, part := range splitOutside(v, ',') {
+		if err := checkAddress(name, part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkAddress checks one name-addr or addr-spec with parameters:
+// balanced quotes (RFC 4475 3.1.2.6), a display name of tokens unless
+// quoted (3.1.2.15), no whitespace inside the angle brackets (3.1.2.14),
+// and an addr-spec that needs no brackets (no '?' or ',', 3.1.2.13).
+func checkAddress(name, v string) *wireError {
+	if !wellFormedAddress(v) {
+		return badRequest("bad " + name)
+	}
+	return nil
+}
+
+// wellFormedAddress is checkAddress's test.
+func wellFormedAddress(v string) bool {
+	if v == "" {
+		return false
+	}
+	var params string
+	switch {
+	case v[0] == '"' || strings.IndexByte(v, '<') >= 0:
+		display, rest := "", v
+		if v[0] == '"' {
+			end := closingQuote(v)
+			if end < 0 {
+				return false
+			}
+			rest = strings.TrimLeft(v[end+1:], " \t")
+		} else {
+			lt := strings.IndexByte(v, '<')
+			display, rest = strings.TrimSpace(v[:lt]), v[lt:]
+			for _, word := range strings.Fields(display) {
+				if !isToken(word) {
+					return false
+				}
+			}
+		}
+		if rest == "" || rest[0] != '<' {
+			return false
+		}
+		gt := strings.IndexByte(rest, '>')
+		if gt < 0 {
+			return false
+		}
+		if addr := rest[1:gt]; strings.ContainsAny(addr, " \t") || !validURI(addr) {
+			return false
+		}
+		params = strings.TrimLeft(rest[gt+1:], " \t")
+		if params != "" && params[0] != ';' {
+			return false
+		}
+		if params != "" {
+			params = params[1:]
+		}
+	default:
+		addr, p, _ := strings.Cut(v, ";")
+		if strings.ContainsAny(addr, " \t,?\"") || !validURI(addr) {
+			return false
+		}
+		params = p
+	}
+	return checkParams(params) == nil
+}
+
+// validURI checks what every URI the switch reads has: a scheme and
+// something after it, and for SIP URIs a host.
+func validURI(uri string) bool {
+	scheme, rest, ok := strings.Cut(uri, ":")
+	if !ok || !isScheme(scheme) || rest == "" {
+		return false
+	}
+	if !strings.EqualFold(scheme, "sip") && !strings.EqualFold(scheme, "sips") {
+		return true
+	}
+	host := rest[strings.LastIndexByte(rest, '@')+1:]
+	if i := strings.IndexAny(host, ";?"); i >= 0 {
+		host = host[:i]
+	}
+	return host != "" && host[0] != ':'
+}
+
+// checkParams checks ";"-separated parameters (without the first ";"):
+// each has a name.
+func checkParams(params string) *wireError {
+	if params == "" {
+		return nil
+	}
+	for _, p := range splitOutside(params, ';') {
+		name, _, _ := strings.Cut(p, "=")
+		if !isToken(strings.TrimSpace(name)) {
+			return badRequest("parameter without a name")
+		}
+	}
+	return nil
+}
+
+// closingQuote returns the index of the quote closing the quoted string
+// that starts v, or -1.
+func closingQuote(v string) int {
+	for i := 1; i < len(v); i++ {
+		switch v[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
+}
+
+// walk calls fn with the index of each byte of v and whether it is
+// outside quoted strings (with their escapes) and angle brackets; quotes
+// and brackets themselves are inside.
+func walk(v string, fn func(i int, outside bool)) {
+	quoted, depth := false, 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case quoted && c == '\\' && i+1 < len(v):
+			fn(i, false)
+			i++
+			fn(i, false)
+		case c == '"':
+			quoted = !quoted
+			fn(i, false)
+		case quoted:
+			fn(i, false)
+		case c == '<':
+			depth++
+			fn(i, false)
+		case c == '>':
+			depth--
+			fn(i, false)
+		default:
+			fn(i, depth == 0)
+		}
+	}
+}
+
+// splitOutside splits v at sep where it is outside quoted strings and
+// angle brackets.
+func splitOutside(v string, sep byte) []string {
+	var out []string
+	start := 0
+	walk(v, func(i int, outside bool) {
+		if outside && v[i] == sep {
+			out = append(out, strings.TrimSpace(v[start:i]))
+			start = i + 1
+		}
+	})
+	return append(out, strings.TrimSpace(v[start:]))
+}
+
+// tidy removes the linear white space around the separators of a
+// structured field (";", "=", "/", ",") and shortens other runs of it to
+// one space, outside quoted strings and angle brackets: the same field to
+// RFC 3261 (7.3.1, 25.1), in the form sipgo parses.
+func (m *rawMessage) tidy(v string) string {
+	if !untidy(v) {
+		return v
+	}
+	var b strings.Builder
+	b.Grow(len(v))
+	space := false
+	sep := func(c byte) bool { return c == ';' || c == '=' || c == '/' || c == ',' }
+	walk(v, func(i int, outside bool) {
+		c := v[i]
+		if outside && (c == ' ' || c == '\t') {
+			space = true
+			return
+		}
+		if space {
+			space = false
+			if b.Len() > 0 && !sep(c) && !sep(b.String()[b.Len()-1]) {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteByte(c)
+	})
+	out := b.String()
+	if out != v {
+		m.changed = true
+	}
+	return out
+}
+
+// untidy reports whether tidy could change v: it has tabs, runs of
+// spaces, or spaces next to a separator (inside quotes too: a false alarm
+// costs only a tidy).
+func untidy(v string) bool {
+	sep := func(c byte) bool { return c == ';' || c == '=' || c == '/' || c == ',' || c == ' ' }
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '\t':
+			return true
+		case ' ':
+			if i+1 < len(v) && sep(v[i+1]) || i > 0 && sep(v[i-1]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bytes renders the message again: unfolded, tidied, without what
+// followed it in the datagram.
+func (m *rawMessage) bytes() []byte {
+	var b bytes.Buffer
+	b.WriteString(m.start)
+	b.WriteString("\r\n")
+	for _, h := range m.headers {
+		b.WriteString(h.name)
+		b.WriteString(": ")
+		b.WriteString(h.value)
+		b.WriteString("\r\n")
+	}
+	b.WriteString("\r\n")
+	b.Write(m.body)
+	return b.Bytes()
+}
+
+// reply renders a response to the request m, statelessly (RFC 3261
+// 8.2.6): its Vias, From, To (with a tag), Call-ID and CSeq, as far as
+// they are there. It returns nil when m has no Via: nobody could match an
+// answer to a request.
+func (m *rawMessage) reply(code int, reason string, extra ...string) []byte {
+	vias := m.all("via")
+	if len(vias) == 0 {
+		return nil
+	}
+	proto, sentBy, _ := strings.Cut(splitOutside(vias[0], ',')[0], " ")
+	if !strings.HasPrefix(strings.ToUpper(proto), "SIP/") || strings.TrimSpace(sentBy) == "" {
+		return nil // no address to answer at that the sender would recognise
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "SIP/2.0 %d %s\r\n", code, reason)
+	seen := map[string]bool{}
+	for _, h := range m.headers {
+		if h.canon != "via" && seen[h.canon] {
+			continue // a field that must be single is copied once
+		}
+		seen[h.canon] = true
+		switch h.canon {
+		case "via", "from", "call-id", "cseq":
+			fmt.Fprintf(&b, "%s: %s\r\n", h.name, h.value)
+		case "to":
+			fmt.Fprintf(&b, "%s: %s", h.name, h.value)
+			if !strings.Contains(strings.ToLower(h.value), ";tag=") {
+				b.WriteString(";tag=" + sip.GenerateTagN(16))
+			}
+			b.WriteString("\r\n")
+		}
+	}
+	for _, e := range extra {
+		b.WriteString(e)
+		b.WriteString("\r\n")
+	}
+	b.WriteString("Content-Length: 0\r\n\r\n")
+	return []byte(b.String())
+}
+
+// hasTag reports whether a To or From value has a tag parameter.
+func hasTag(v string) bool {
+	_, params, _ := strings.Cut(v[max(0, strings.LastIndexByte(v, '>')):], ";")
+	return hasParam(params, "tag")
+}
+
+// viaBranch returns the branch of the first via-parm of a Via value.
+func viaBranch(v string) string {
+	_, params, _ := strings.Cut(splitOutside(v, ',')[0], ";")
+	for _, p := range splitOutside(params, ';') {
+		if name, value, ok := strings.Cut(p, "="); ok && strings.EqualFold(strings.TrimSpace(name), "branch") {
+			return strings.TrimSpace(value)
+		}
+	}
+	return ""
+}
+
+// isToken reports whether s is a token of RFC 3261 25.1.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("-.!%*_+`'~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isScheme reports whether s is a URI scheme: ALPHA *(ALPHA / DIGIT / "+"
+// / "-" / ".").
+func isScheme(s string) bool {
+	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
