@@ -38,8 +38,13 @@ func newBook(t *testing.T) *book {
 	return &book{t: t, reg: reg, m: m, views: v, ids: replication.NewIDs(), hlc: replication.MakeHLC(reptest.BaseMillis, 0), actor: "alice"}
 }
 
-// tx is what commands and queries read.
-func (b *book) tx() replication.Tx { return replication.ReadViews(b.m) }
+// tx is what commands and queries read: the views with the replica's
+// memories, as a node's readers get them.
+func (b *book) tx() replication.Tx { return b.views.Read(b.m) }
+
+// stored is the views without the memories: what a reader of a replica
+// that keeps none gets.
+func (b *book) stored() replication.Tx { return replication.ReadViews(b.m) }
 
 func (b *book) newID() string { return b.ids.New(time.UnixMilli(reptest.BaseMillis)) }
 

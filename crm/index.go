@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/width"
 
 	"branchline/replication"
+	"branchline/textindex"
 )
 
 // Derived indexes. Every index entry of a customer is a pure function of
@@ -27,26 +28,25 @@ import (
 //	crm \0 live \0 id                 -> ""   customers shown in lists and search
 //	crm \0 bin \0 id                  -> ""   the recycle bin
 //	crm \0 phone \0 e164 \0 id        -> sources ("mobile,contact_phone")
-//	crm \0 sx \0 gram \0 id           -> ""   substring index, see below
+//	crm \0 st \0 id                   -> the text type-ahead searches, see below
 //	crm \0 nm \0 name \0 id           -> folded city (duplicate detection)
 //	crm \0 at \0 field \0 value \0 id -> ""   equality search
 //	crm \0 ix \0 id                   -> the entries above written for id
 //
-// The substring index ("sx") stores, for every rune position of the
-// folded name, mnemonic and code and of the national digits of each phone,
-// the n-gram starting there, up to maxGram runes. Scanning the prefix q
-// finds every value containing q: one rune is the unigram list, two runes
-// the bigram list, longer queries are exact. A type-ahead therefore costs
-// one prefix scan that stops once it has a page, instead of intersecting
-// posting lists (which for grams such as 公司, 有限 or a digit pair hold
-// most customers).
+// The searched text ("st") of a customer is its folded name, mnemonic and
+// code and the national digits of each of its phones, separated by NUL:
+// one entry per customer, where a stored substring index needed one per
+// n-gram (dozens per customer, most of a catch-up's cost). A node keeps
+// them in memory too, in a substring index (textindex) that answers a
+// type-ahead of one character among a million customers in
+// milliseconds; a replica without that memory scans the entries.
 func livePrefix() []byte              { return replication.Prefix("crm", "live") }
 func liveKey(id string) []byte        { return replication.Key("crm", "live", id) }
 func binPrefix() []byte               { return replication.Prefix("crm", "bin") }
 func binKey(id string) []byte         { return replication.Key("crm", "bin", id) }
 func phoneKey(e164, id string) []byte { return replication.Key("crm", "phone", e164, id) }
 func phonePrefix(e164 string) []byte  { return replication.Prefix("crm", "phone", e164) }
-func gramKey(gram, id string) []byte  { return replication.Key("crm", "sx", gram, id) }
+func textKey(id string) []byte        { return replication.Key("crm", "st", id) }
 func nameKey(name, id string) []byte  { return replication.Key("crm", "nm", name, id) }
 func namePrefix(name string) []byte   { return replication.Prefix("crm", "nm", name) }
 func indexRecordKey(id string) []byte { return replication.Key("crm", "ix", id) }
@@ -57,26 +57,15 @@ func attrKey(field, value, id string) []byte {
 
 func attrPrefix(field, value string) []byte { return replication.Prefix("crm", "at", field, value) }
 
-// gramPrefix is the scan prefix of every indexed value containing q.
-func gramPrefix(q string) []byte {
-	return append(replication.Prefix("crm", "sx"), q...)
-}
+// textPrefix holds the searched texts.
+func textPrefix() []byte { return replication.Prefix("crm", "st") }
 
-const (
-	// maxGram bounds the length, in runes, of the grams of the substring
-	// index; longer queries scan by their first maxGram runes and are
-	// verified against the record.
-	maxGram = 8
-	// maxGramStarts bounds how many positions of one value are indexed: a
-	// substring starting after it is not found by type-ahead.
-	maxGramStarts = 64
-	// maxAttrLen bounds the values indexed for equality search.
-	maxAttrLen = 200
-)
+// maxAttrLen bounds the values indexed for equality search.
+const maxAttrLen = 200
 
-// gramFields are the built-in text fields of the substring index, in the
-// order type-ahead reports a match.
-var gramFields = []string{"display_name", "mnemonic", "code"}
+// textFields are the built-in text fields type-ahead searches, in the
+// order it reports a match (then the phones).
+var textFields = []string{"display_name", "mnemonic", "code"}
 
 // Fold is the form values are compared and indexed in: full-width letters
 // and digits as ASCII, lower case, without white space. "ＡＢＣ 公司"
@@ -91,6 +80,25 @@ func Fold(s string) string {
 	}, s)
 }
 
+// searchText is the searched text of c: its text fields folded, then its
+// phones' digits, NUL between them (a match never crosses one).
+func searchText(c *Customer) string {
+	var b strings.Builder
+	for _, name := range textFields {
+		if v := c.Fields[name]; v != "" {
+			b.WriteString(Fold(v))
+			b.WriteByte(0)
+		}
+	}
+	for _, f := range Fields {
+		if v := c.Fields[f.Name]; v != "" && f.typ == phoneField {
+			b.WriteString(phoneDigits(v))
+			b.WriteByte(0)
+		}
+	}
+	return strings.TrimSuffix(b.String(), "\x00")
+}
+
 // phoneDigits returns the digits of a stored (E.164) number as people of
 // the default region dial it: "+8613812345678" → "13812345678",
 // "+862162345678" → "02162345678".
@@ -99,8 +107,7 @@ func Fold(s string) string {
 // phonenumbers (regular expressions) was a fifth of the cost of indexing a
 // customer. Mobile numbers (eleven digits, 13… to 19…) are dialled as
 // they are, others with the trunk prefix 0 (Beijing's 10… included); the few service numbers without one (400…, 800…) get
-// it too, which costs nothing to searches — every substring of the
-// digits is indexed, and "0400…" holds "400…".
+// it too, which costs nothing to searches: "0400…" holds "400…".
 func phoneDigits(e164 string) string {
 	if national, ok := strings.CutPrefix(e164, "+86"); ok && DefaultRegion == "CN" && isE164(e164) {
 		if len(national) == 11 && national[0] == '1' && national[1] >= '3' {
@@ -145,14 +152,6 @@ func queryForm(s string) string {
 	return Fold(s)
 }
 
-// addGrams adds the grams of a folded value.
-func addGrams(out map[string]string, id, folded string) {
-	rs := []rune(folded)
-	for i := 0; i < len(rs) && i < maxGramStarts; i++ {
-		out[string(gramKey(string(rs[i:min(len(rs), i+maxGram)]), id))] = ""
-	}
-}
-
 // indexEntries computes the index entries of id from its current state.
 func indexEntries(tx replication.Tx, id string) (map[string]string, error) {
 	if _, err := tx.Get(redirectKey(id)); err == nil {
@@ -177,15 +176,12 @@ func indexEntries(tx replication.Tx, id string) (map[string]string, error) {
 		case v == "":
 		case f.typ == phoneField:
 			sources[v] = append(sources[v], f.Name)
-			addGrams(out, id, phoneDigits(v))
 		case f.MaxLen <= 64:
 			out[string(attrKey(f.Name, Fold(v), id))] = ""
 		}
 	}
-	for _, name := range gramFields {
-		if v := c.Fields[name]; v != "" {
-			addGrams(out, id, Fold(v))
-		}
+	if t := searchText(c); t != "" {
+		out[string(textKey(id))] = t
 	}
 	for k, v := range c.Custom {
 		if v != "" && len([]rune(v)) <= maxAttrLen {
@@ -215,16 +211,68 @@ func indexEntries(tx replication.Tx, id string) (map[string]string, error) {
 
 // CustomerIndex is the customers' search, phone, duplicate and list index:
 // the entries above, recomputed for a customer whenever a write touches
-// its record, its contacts or where it redirects to.
+// its record, its contacts or where it redirects to, with the searched
+// texts in memory too (version 1 kept n-grams in the store).
 var CustomerIndex = replication.Index{
 	Name: "crm.customer",
 	Prefixes: [][]byte{
 		replication.Prefix("crm", "live"), replication.Prefix("crm", "bin"), replication.Prefix("crm", "phone"),
-		replication.Prefix("crm", "sx"), replication.Prefix("crm", "nm"), replication.Prefix("crm", "at"),
+		replication.Prefix("crm", "st"), replication.Prefix("crm", "nm"), replication.Prefix("crm", "at"),
 		replication.Prefix("crm", "ix"),
+		replication.Prefix("crm", "sx"), // version 1's n-grams: dropped by reindexing
 	},
-	Watch:   watchCustomer,
-	Reindex: reindexCustomer,
+	Watch:        watchCustomer,
+	Reindex:      reindexCustomer,
+	Version:      2,
+	MemoryPrefix: replication.Prefix("crm", "st"),
+	Memory:       func() replication.Memory { return newTextMemory() },
+}
+
+// textMemory keeps the searched texts in a substring index, by customer.
+type textMemory struct{ ix *textindex.Index }
+
+func newTextMemory() *textMemory { return &textMemory{ix: textindex.New()} }
+
+func (m *textMemory) Load(scan func(put func(k, v []byte)) error) error {
+	n := len(textPrefix())
+	return m.ix.Load(func(put func(id, text string)) error {
+		return scan(func(k, v []byte) { put(string(k[n:]), string(v)) })
+	})
+}
+
+func (m *textMemory) Set(k, v []byte) { m.ix.Put(string(k[len(textPrefix()):]), string(v)) }
+func (m *textMemory) Delete(k []byte) { m.ix.Delete(string(k[len(textPrefix()):])) }
+
+// HasTextMemory reports whether the replica whose views tx reads keeps
+// the searched texts in memory.
+func HasTextMemory(views replication.Tx) bool {
+	m, ok := replication.MemoryOf(views, CustomerIndex.Name).(*textMemory)
+	return ok && m != nil
+}
+
+// findText returns the ids of up to max customers (0: all) whose
+// searched text holds q (in query form): the newest first from a
+// replica's memory, else in id order from the stored entries.
+func findText(views replication.Tx, q string, max int) ([]string, error) {
+	var ids []string
+	if m, ok := replication.MemoryOf(views, CustomerIndex.Name).(*textMemory); ok && m != nil {
+		m.ix.Find(q, func(id, _ string) bool {
+			ids = append(ids, id)
+			return max == 0 || len(ids) < max
+		})
+		return ids, nil
+	}
+	p := textPrefix()
+	err := views.Scan(p, nil, func(k, v []byte) (bool, error) {
+		for f := range bytes.SplitSeq(v, []byte{0}) {
+			if bytes.Contains(f, []byte(q)) {
+				ids = append(ids, string(k[len(p):]))
+				break
+			}
+		}
+		return max == 0 || len(ids) < max, nil
+	})
+	return ids, err
 }
 
 var (

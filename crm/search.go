@@ -106,7 +106,7 @@ func (f Filter) holds(c *Customer, form string) bool {
 // textHolds reports whether one of the type-ahead fields contains q (in
 // query form) and which.
 func textHolds(c *Customer, q string) (field string, at int) {
-	for _, name := range gramFields {
+	for _, name := range textFields {
 		if i := strings.Index(Fold(c.Fields[name]), q); i >= 0 {
 			return name, i
 		}
@@ -124,20 +124,12 @@ func textHolds(c *Customer, q string) (field string, at int) {
 	return "", -1
 }
 
-// gramQuery is the prefix scanned in the substring index for q.
-func gramQuery(q string) string {
-	if rs := []rune(q); len(rs) > maxGram {
-		return string(rs[:maxGram])
-	}
-	return q
-}
-
 // SearchCustomers runs a search. more says whether customers beyond the
 // page match.
 //
 // Candidates come from the indexes where a condition allows (equality on
 // short fields from the attribute index, containment in name, mnemonic,
-// code or phone from the substring index, intersected), otherwise from all
+// code or phone from the searched texts, intersected), otherwise from all
 // live customers; each candidate is then read and checked against every
 // condition, so the indexes only have to hold a superset.
 func SearchCustomers(views replication.Tx, s Search) (page []*Customer, more bool, err error) {
@@ -156,14 +148,23 @@ func SearchCustomers(views replication.Tx, s Search) (page []*Customer, more boo
 		sets = append(sets, ids)
 		return nil
 	}
+	addTextSet := func(q string) error {
+		ids, err := findText(views, q, 0)
+		if err != nil {
+			return err
+		}
+		slices.Sort(ids)
+		sets = append(sets, ids)
+		return nil
+	}
 	for i, f := range s.Filters {
 		switch {
 		case forms[i] == "":
 			// An empty value matches empty fields, which no index holds.
 		case f.Op == OpEquals && attrIndexed(f.Field):
 			err = addSet(attrPrefix(f.Field, forms[i]))
-		case slices.Contains(gramFields, f.Field) || IsPhoneField(f.Field):
-			err = addSet(gramPrefix(gramQuery(forms[i])))
+		case slices.Contains(textFields, f.Field) || IsPhoneField(f.Field):
+			err = addTextSet(forms[i])
 		}
 		if err != nil {
 			return nil, false, err
@@ -171,7 +172,7 @@ func SearchCustomers(views replication.Tx, s Search) (page []*Customer, more boo
 	}
 	q := queryForm(s.Text)
 	if q != "" {
-		if err := addSet(gramPrefix(gramQuery(q))); err != nil {
+		if err := addTextSet(q); err != nil {
 			return nil, false, err
 		}
 	}
@@ -271,18 +272,19 @@ type Suggestion struct {
 }
 
 // Type-ahead bounds: how many distinct candidates per requested hit are
-// ranked, and how many index keys one call reads at most.
+// ranked, and how many candidates one call reads at most.
 const (
 	suggestCandidates = 4
-	suggestMaxKeys    = 20000
+	suggestMaxReads   = 2000
 )
 
 // Suggest answers type-ahead: up to limit live customers whose name,
 // mnemonic, code or phone digits contain text ("浦东" finds 上海浦东速递有限公司,
-// "5678" finds +8613812345678). It scans the substring index from the
-// typed text and ranks the first few candidates: matches at the start of
-// the value first, then shorter names. visible, when set, leaves out
-// customers the reader may not see.
+// "5678" finds +8613812345678). It takes the first few candidates the
+// searched texts give (the newest customers first, where the replica keeps
+// them in memory) and ranks them: matches at the start of the value first,
+// then shorter names. visible, when set, leaves out customers the reader
+// may not see.
 func Suggest(views replication.Tx, text string, limit int, visible func(*Customer) bool) ([]Suggestion, error) {
 	if err := checkQueryText("query", text); err != nil {
 		return nil, err
@@ -296,40 +298,32 @@ func Suggest(views replication.Tx, text string, limit int, visible func(*Custome
 		at int
 	}
 	var hits []hit
-	seen := map[string]bool{}
-	start := gramPrefix(gramQuery(q))
-	p := start
-	for scanned := 0; len(hits) < limit*suggestCandidates && scanned < suggestMaxKeys; {
-		var ids []string
-		n := 0
-		err := views.Scan(p, start, func(k, _ []byte) (bool, error) {
-			n++
-			start = append(slices.Clone(k), 0)
-			if id := replication.LastPart(k); !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
-			}
-			return n < 256, nil
-		})
+	want := limit * suggestCandidates
+	// Candidates in growing rounds, each reading only those the round
+	// before did not: most type-aheads are done after the first.
+	for read, round := 0, 2*want; len(hits) < want && read < suggestMaxReads; round *= 8 {
+		ids, err := findText(views, q, min(round, suggestMaxReads))
 		if err != nil {
 			return nil, err
 		}
-		scanned += n
-		for _, id := range ids {
+		for _, id := range ids[read:] {
+			if len(hits) == want {
+				break
+			}
 			c, err := readCustomer(views, id)
 			if err != nil {
 				return nil, err
 			}
-			if c == nil || c.Deleted || visible != nil && !visible(c) {
-				continue
-			}
-			if f, at := textHolds(c, q); at >= 0 {
-				hits = append(hits, hit{Suggestion{Customer: c, Field: f}, at})
+			if c != nil && !c.Deleted && (visible == nil || visible(c)) {
+				if f, at := textHolds(c, q); at >= 0 {
+					hits = append(hits, hit{Suggestion{Customer: c, Field: f}, at})
+				}
 			}
 		}
-		if n < 256 {
-			break
+		if len(ids) < min(round, suggestMaxReads) {
+			break // no more candidates
 		}
+		read = len(ids)
 	}
 	slices.SortFunc(hits, func(a, b hit) int {
 		return cmp.Or(

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"branchline/crm"
+	"branchline/replication"
 )
 
 // searchBook holds a few customers with Chinese names, cities and phones.
@@ -54,20 +55,25 @@ func TestSuggestChineseSubstrings(t *testing.T) {
 		{"深圳", []string{}},
 		{"", []string{}},
 	}
+	if crm.HasTextMemory(b.stored()) || !crm.HasTextMemory(b.tx()) {
+		t.Fatal("the book's reader should find the searched texts in memory, the stored reader not")
+	}
 	for _, c := range cases {
-		t.Run(c.typed, func(t *testing.T) {
-			got, err := crm.Suggest(b.tx(), c.typed, 10, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var cs []*crm.Customer
-			for _, s := range got {
-				cs = append(cs, s.Customer)
-			}
-			if n := names(cs); !slices.Equal(n, c.want) {
-				t.Fatalf("Suggest(%q) = %v, want %v", c.typed, n, c.want)
-			}
-		})
+		for reader, views := range map[string]replication.Tx{"memory": b.tx(), "stored": b.stored()} {
+			t.Run(reader+"/"+c.typed, func(t *testing.T) {
+				got, err := crm.Suggest(views, c.typed, 10, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var cs []*crm.Customer
+				for _, s := range got {
+					cs = append(cs, s.Customer)
+				}
+				if n := names(cs); !slices.Equal(n, c.want) {
+					t.Fatalf("Suggest(%q) = %v, want %v", c.typed, n, c.want)
+				}
+			})
+		}
 	}
 	t.Run("start of name ranks first", func(t *testing.T) {
 		got, _ := crm.Suggest(b.tx(), "浦东", 10, nil)

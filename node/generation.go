@@ -57,6 +57,9 @@ func openGeneration(reg *replication.Registry, n uint64, txn *badger.Txn) (*gene
 	}
 	v.TrackViewDigest(false)
 	v.SetIndexing(replication.IndexDeferred)
+	if err := v.LoadMemories(g.read(txn)); err != nil {
+		return nil, fmt.Errorf("open generation %d: load the indexes' memories: %w", n, err)
+	}
 	g.views = v
 	return g, nil
 }
@@ -279,6 +282,9 @@ func (w *swap) apply(s *Store, tx replication.Tx) (int, error) {
 	if err := b.Finish(); err != nil {
 		return 0, err
 	}
+	if err := w.gen.views.SaveIndexVersions(w.gen.tx(tx)); err != nil {
+		return 0, err // its indexes are built behind the commit by this release
+	}
 	if err := tx.Set(genKey, putU64(w.gen.n)); err != nil {
 		return 0, err
 	}
@@ -324,8 +330,10 @@ func (s *Store) migrate(g *generation) error {
 	}
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	if err := g.views.SaveMarkerSeq(g.read(txn)); err != nil {
-		return err
+	for _, save := range []func(replication.Tx) error{g.views.SaveMarkerSeq, g.views.SaveEventDigest, g.views.SaveIndexVersions} {
+		if err := save(g.read(txn)); err != nil {
+			return err
+		}
 	}
 	if err := txn.Set(rebuildKey, []byte("upgrade: the views are rebuilt once to gain event digests")); err != nil {
 		return err
@@ -334,5 +342,53 @@ func (s *Store) migrate(g *generation) error {
 		return err
 	}
 	s.log.Info("store of an older release migrated: indexes are rebuilt behind the commit, views from the hub", "entities", n)
+	return nil
+}
+
+// reindexStale builds again, behind the commit, the indexes of generation
+// g whose entries a release with another Version of them built: every
+// entity of theirs is marked, and the indexer reindexes them while the
+// node serves (Status: index_backlog); Reindex drops the entries the new
+// version no longer writes. On a new store it only records the versions.
+func (s *Store) reindexStale(g *generation) error {
+	var stale []string
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		stale, err = g.views.StaleIndexes(g.read(txn))
+		return err
+	})
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	var n int
+	err = s.db.View(func(txn *badger.Txn) error {
+		var err error
+		n, err = g.views.MarkAll(g.read(txn), func(k []byte) error {
+			return wb.Set(append(bytes.Clone(g.root), k...), nil)
+		}, stale...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	if err := g.views.SaveMarkerSeq(g.read(txn)); err != nil {
+		return err
+	}
+	if err := g.views.SaveIndexVersions(g.read(txn)); err != nil {
+		return err
+	}
+	if err := txn.Commit(); err != nil {
+		return err
+	}
+	if n > 0 {
+		s.log.Info("indexes of another version are rebuilt behind the commit", "indexes", stale, "entities", n)
+	}
 	return nil
 }

@@ -165,13 +165,14 @@ func (s *Store) indexStep(g *generation, max int) (int, error) {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	tx := g.tx(splitTx{read: badgerTx{snap}, write: badgerTx{txn}})
-	last, err := replication.ProcessMarkers(tx, g.views.Registry(), markers)
+	last, committed, err := g.views.ProcessMarkers(tx, markers)
 	if err != nil {
 		return 0, err
 	}
 	if err := txn.Commit(); err != nil {
 		return 0, err
 	}
+	committed()
 	if s.cur.Load() == g {
 		s.indexer.indexed(g.n, last)
 	}

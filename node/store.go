@@ -244,6 +244,10 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 			return nil, fmt.Errorf("migrate the store of an older release: %w", err)
 		}
 	}
+	if err := s.reindexStale(s.cur.Load()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reindex indexes of another version: %w", err)
+	}
 	if err := s.unpark(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("apply parked events: %w", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // An Index is a replica's own derived view of some entities — a search
@@ -26,6 +27,18 @@ type Index struct {
 	// Reindex recomputes the entries of entity. tx reads the views and
 	// the index's entries and writes the index's entries.
 	Reindex func(tx Tx, entity string) error
+	// Version is the version of the entries Reindex writes: a release
+	// that changes what they are bumps it, and a replica whose entries a
+	// release with another version built reindexes every entity
+	// (StaleIndexes, MarkAll); Reindex removes the entries it no longer
+	// writes, so it must know them from its own record.
+	Version int
+	// MemoryPrefix, when set with Memory, is where the entries lie that
+	// the replica keeps in memory too (see Memory); it lies within one of
+	// Prefixes.
+	MemoryPrefix []byte
+	// Memory makes an empty memory for the entries below MemoryPrefix.
+	Memory func() Memory
 }
 
 // AddIndex registers an index.
@@ -215,40 +228,50 @@ func PendingMarkers(tx Tx, max int) ([]Marker, error) {
 // tx: the indexer's step behind the commit. Reads of the views see the
 // state the markers were written with or later, so every change is
 // reflected; an entity marked again meanwhile has a later marker, which a
-// later step processes. It returns the highest seq processed.
-func ProcessMarkers(tx Tx, reg *Registry, markers []Marker) (uint64, error) {
-	views := IndexedViews(tx, reg, IndexDeferred)
+// later step processes. It returns the highest seq processed, and
+// committed, which the caller calls once tx has committed (and before it
+// tells readers that the markers are indexed): it brings the memories up
+// to date.
+func (v *Views) ProcessMarkers(tx Tx, markers []Marker) (last uint64, committed func(), err error) {
+	views := IndexedViews(tx, v.reg, IndexDeferred)
 	byName := map[string]Index{}
-	for _, ix := range reg.indexes {
+	for _, ix := range v.reg.indexes {
 		byName[ix.Name] = ix
 	}
 	done := map[string]bool{}
-	var last uint64
+	var ops []memoryOp
 	for _, m := range markers {
 		last = max(last, m.Seq)
 		if err := tx.Delete(markerKey(m.Seq, m.Index, m.Entity)); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		ix, ok := byName[m.Index]
 		if !ok || done[m.Index+"\x00"+m.Entity] {
 			continue // an index this release no longer has, or done in this step
 		}
 		done[m.Index+"\x00"+m.Entity] = true
-		if err := ix.Reindex(views, m.Entity); err != nil {
-			return 0, fmt.Errorf("reindex %s %s: %w", m.Index, m.Entity, err)
+		if err := ix.Reindex(v.reindexTx(views, ix, &ops), m.Entity); err != nil {
+			return 0, nil, fmt.Errorf("reindex %s %s: %w", m.Index, m.Entity, err)
 		}
 	}
-	return last, nil
+	return last, func() { applyMemoryOps(ops) }, nil
 }
 
-// MarkAll finds every entity of the registry's indexes that the views in
-// tx hold — scanning them with each index's Watch — and hands a marker key
-// for each to emit, so that an indexer builds the indexes from scratch
-// (after an upgrade that moved them behind the commit). The caller writes
+// MarkAll finds every entity of the registry's indexes (of those named,
+// when names are given) that the views in tx hold — scanning them with
+// each index's Watch — and hands a marker key for each to emit, so that an
+// indexer builds the indexes from scratch (after an upgrade that moved
+// them behind the commit, or changed their Version). The caller writes
 // the keys in as many transactions as it likes, then SaveMarkerSeq in the
 // last. It returns how many it emitted.
-func (v *Views) MarkAll(tx Tx, emit func(key []byte) error) (int, error) {
-	if len(v.reg.indexes) == 0 {
+func (v *Views) MarkAll(tx Tx, emit func(key []byte) error, names ...string) (int, error) {
+	var indexes []Index
+	for _, ix := range v.reg.indexes {
+		if len(names) == 0 || slices.Contains(names, ix.Name) {
+			indexes = append(indexes, ix)
+		}
+	}
+	if len(indexes) == 0 {
 		return 0, nil
 	}
 	seen := map[string]bool{}
@@ -257,7 +280,7 @@ func (v *Views) MarkAll(tx Tx, emit func(key []byte) error) (int, error) {
 	seq := v.markerSeq
 	v.mu.Unlock()
 	err := WithPrefix(tx, ViewPrefix).Scan(nil, nil, func(k, _ []byte) (bool, error) {
-		for _, ix := range v.reg.indexes {
+		for _, ix := range indexes {
 			e, ok := ix.Watch(k)
 			if !ok || seen[ix.Name+"\x00"+e] {
 				continue
@@ -280,19 +303,22 @@ func (v *Views) MarkAll(tx Tx, emit func(key []byte) error) (int, error) {
 	return n, nil
 }
 
-// SaveMarkerSeq records the marker seq (after MarkAll) and the event
-// digest of the default scope in tx, which marks a store of the release
-// before event digests as migrated.
+// SaveMarkerSeq records the marker seq (after MarkAll) in tx.
 func (v *Views) SaveMarkerSeq(tx Tx) error {
 	v.mu.Lock()
 	seq := v.markerSeq
+	v.mu.Unlock()
+	return tx.Set(markerSeqKey, binary.BigEndian.AppendUint64(nil, seq))
+}
+
+// SaveEventDigest records the event digest of the default scope in tx,
+// which marks a store of the release before event digests as migrated.
+func (v *Views) SaveEventDigest(tx Tx) error {
+	v.mu.Lock()
 	d := v.events[""]
 	v.events[""] = d
 	v.mu.Unlock()
-	if err := tx.Set(bytes.Clone(eventsPrefix), d.Bytes()); err != nil {
-		return err
-	}
-	return tx.Set(markerSeqKey, binary.BigEndian.AppendUint64(nil, seq))
+	return tx.Set(bytes.Clone(eventsPrefix), d.Bytes())
 }
 
 // A Feed tells a replica's periodic task which entities changed since it

@@ -74,6 +74,7 @@ type Views struct {
 	// convergence; nodes and hub compare event digests instead and compute
 	// the views' digest by scan when asked (ctl verify).
 	trackViews bool
+	mem        memories // see Memory
 
 	mu        sync.Mutex
 	digest    Digest            // of the views' content (trackViews)
@@ -91,6 +92,9 @@ type Views struct {
 func OpenViews(reg *Registry, tx Tx) (*Views, error) {
 	v := &Views{reg: reg, active: reg.Known, trackViews: true}
 	if err := v.load(tx); err != nil {
+		return nil, err
+	}
+	if err := v.LoadMemories(tx); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -167,7 +171,13 @@ func (v *Views) TrackViewDigest(on bool) { v.trackViews = on }
 
 // SetIndexing says when the registry's indexes are built (IndexInline by
 // default).
-func (v *Views) SetIndexing(m Indexing) { v.indexing = m }
+// It drops the memories loaded for the mode before: call LoadMemories.
+func (v *Views) SetIndexing(m Indexing) {
+	v.indexing = m
+	v.mem.mu.Lock()
+	v.mem.byIdx = nil
+	v.mem.mu.Unlock()
+}
 
 // Indexing is when the registry's indexes are built.
 func (v *Views) Indexing() Indexing { return v.indexing }
@@ -264,6 +274,7 @@ type Batch struct {
 	blocked   map[string]int64  // change of parked events per origin
 	last      lastRead          // digestTx's memo, reused across events
 	watch     *watchTx          // collects entities to reindex
+	memOps    []memoryOp        // writes of memories' entries (inline indexes)
 }
 
 // Begin starts applying in tx.
@@ -301,7 +312,10 @@ func (b *Batch) Views() Tx { return b.v.Read(b.tx) }
 
 // Read returns the views of a store transaction as readers see them,
 // read-only, with the registry's indexes where this replica keeps them.
-func (v *Views) Read(tx Tx) Tx { return ReadOnly(IndexedViews(tx, v.reg, v.indexing)) }
+// Through it a reader finds the replica's memories (MemoryOf).
+func (v *Views) Read(tx Tx) Tx {
+	return memoryTx{Tx: ReadOnly(IndexedViews(tx, v.reg, v.indexing)), mem: &v.mem}
+}
 
 // AppliedSeq returns the highest seq of origin received in tx's store.
 func AppliedSeq(tx Tx, origin string) (uint64, error) {
@@ -520,7 +534,7 @@ func (b *Batch) index() error {
 				// Through the digest-keeping Tx, below the watcher: the
 				// index's own writes change no entity.
 				b.last.ok = false
-				if err := ix.Reindex(b.watch.Tx, e); err != nil {
+				if err := ix.Reindex(b.v.reindexTx(b.watch.Tx, ix, &b.memOps), e); err != nil {
 					return fmt.Errorf("reindex %s %s: %w", ix.Name, e, err)
 				}
 			case IndexDeferred:
@@ -541,6 +555,7 @@ func (b *Batch) MarkerSeq() uint64 { return b.markerSeq }
 // Commit makes the batch's bookkeeping the committed one. Call it only
 // after the transaction committed.
 func (b *Batch) Commit() {
+	applyMemoryOps(b.memOps)
 	b.v.mu.Lock()
 	defer b.v.mu.Unlock()
 	b.v.digest.add(b.delta)
