@@ -72,6 +72,18 @@ func (x *Index) Put(id, text string) {
 		if _, old := x.docs.get(slot); old == text {
 			return
 		}
+	}
+	x.putLocked(id, text)
+	if x.frozen == nil && x.fresh.docs >= x.foldAt() {
+		x.startFold(true)
+	}
+	x.maybeCompact()
+}
+
+// putLocked gives id a new slot holding text, in the fresh segment, and
+// kills the one it had; x.mu is held.
+func (x *Index) putLocked(id, text string) {
+	if slot, ok := x.byID[id]; ok {
 		x.docs.kill(slot)
 		x.live--
 	}
@@ -79,10 +91,6 @@ func (x *Index) Put(id, text string) {
 	x.byID[x.docs.id(slot)] = slot
 	x.live++
 	x.fresh.add(slot, text)
-	if x.frozen == nil && x.fresh.docs >= x.foldAt() {
-		x.startFold(true)
-	}
-	x.maybeCompact()
 }
 
 // Delete removes id's document.
@@ -122,14 +130,7 @@ func (x *Index) Load(each func(put func(id, text string)) error) error {
 	err := each(func(id, text string) {
 		x.mu.Lock()
 		defer x.mu.Unlock()
-		if slot, ok := x.byID[id]; ok {
-			x.docs.kill(slot)
-			x.live--
-		}
-		slot := x.docs.add(id, text)
-		x.byID[x.docs.id(slot)] = slot
-		x.live++
-		x.fresh.add(slot, text)
+		x.putLocked(id, text)
 		if x.fresh.docs >= x.foldAt() {
 			x.waitFold()
 			x.startFold(false)
