@@ -53,7 +53,7 @@ func find(x *Index, q string) []string {
 
 // Texts from a small alphabet, so that queries hit: Chinese characters,
 // digits, a letter, and NUL between fields.
-var alphabet = []rune("浦东上海公司12a")
+var alphabet = []rune("浦东上海公司123a")
 
 func genText(t *rapid.T, label string) string {
 	fields := rapid.SliceOfN(rapid.SliceOfN(rapid.SampledFrom(alphabet), 0, 6), 1, 3).Draw(t, label)
