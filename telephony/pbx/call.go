@@ -140,6 +140,13 @@ type (
 	}
 	evBye   struct{ l *leg }
 	evNoAck struct{ l *leg }
+	// evNoPrack: a reliable provisional response to the customer went
+	// unacknowledged (RFC 3262 §3); refused says that the caller was
+	// already answered 500 in place of the 200 that waited for it.
+	evNoPrack struct {
+		l       *leg
+		refused bool
+	}
 	evRefer struct {
 		l      *leg
 		target string
@@ -276,6 +283,8 @@ func (c *Call) handle(ev any) {
 		c.onBye(e.l)
 	case evNoAck:
 		c.onNoAck(e.l)
+	case evNoPrack:
+		c.onNoPrack(e)
 	case evRefer:
 		c.onRefer(e)
 	case evCmd:
@@ -452,11 +461,18 @@ func (c *Call) onProvisional(e evProvisional) {
 	}
 	c.relayed[code] = true
 	var err error
-	if code == sip.StatusSessionInProgress && len(e.res.Body()) > 0 {
+	switch {
+	case code == sip.StatusSessionInProgress && len(e.res.Body()) > 0 && (c.a.rel == nil || len(c.a.uas.InviteRequest.Body()) > 0):
 		e.l.setSDP(e.res.Body())
-		err = c.a.uas.Respond(code, "Session Progress", c.a.localSDP(CustomerLeg, e.res.Body()), sip.NewHeader("Content-Type", "application/sdp"))
-	} else {
-		err = c.a.uas.Respond(sip.StatusRinging, "Ringing", nil)
+		err = c.a.provisional(code, "Session Progress", c.a.localSDP(CustomerLeg, e.res.Body()), sip.NewHeader("Content-Type", "application/sdp"))
+	case code == sip.StatusSessionInProgress:
+		// Early media for a caller who made no offer: SDP in a reliable
+		// provisional response would be an offer, answered in the PRACK
+		// (RFC 3262 §5), which the switch does not take. The caller hears
+		// progress without it.
+		err = c.a.provisional(code, "Session Progress", nil)
+	default:
+		err = c.a.provisional(sip.StatusRinging, "Ringing", nil)
 	}
 	if err != nil {
 		c.s.log.Debug("sip: relay provisional", "call", c.id, "err", err)
@@ -570,8 +586,17 @@ func (c *Call) answerCustomer(sdp []byte) {
 	a.written = written
 	a.mu.Unlock()
 	res := sip.NewSDPResponseFromRequest(a.uas.InviteRequest, sdp)
-	a.watchAck(c.s.cfg.AckTimeout, func() { c.post(evNoAck{l: a}) })
 	c.s.goSafe(func() {
+		if err := a.rel.answer(); err != nil {
+			c.withdrawAnswer(a, err)
+			close(written)
+			c.post(evNoPrack{l: a, refused: true})
+			return
+		}
+		a.watchAck(c.s.cfg.AckTimeout, func() { c.post(evNoAck{l: a}) })
+		a.mu.Lock()
+		a.sent2xx = true
+		a.mu.Unlock()
 		err := a.uas.WriteResponse(res)
 		close(written)
 		if err != nil {
@@ -598,6 +623,41 @@ func (c *Call) onNoAck(l *leg) {
 	c.hangup(BySystem, "no_ack")
 	if l == c.a {
 		c.disposition = telephony.NotAnswered
+	}
+}
+
+// withdrawAnswer refuses the customer whose 200 could not be sent because
+// of err (from reliable.answer): a reliable provisional response went
+// unacknowledged, 500 as RFC 3262 §3 asks; nothing when the INVITE was
+// cancelled (sipgo answered 487).
+func (c *Call) withdrawAnswer(a *leg, err error) {
+	a.unanswer()
+	if errors.Is(err, errUnacknowledged) || errors.Is(err, errLegClosed) {
+		res := sip.NewResponseFromRequest(a.uas.InviteRequest, sip.StatusInternalServerError, "Provisional Response Not Acknowledged", nil)
+		if err := a.uasTx.Respond(res); err != nil {
+			c.s.log.Debug("sip: 500 for an unacknowledged provisional response", "call", c.id, "err", err)
+		}
+	}
+	c.s.log.Info("sip: answer withdrawn", "call", c.id, "err", err)
+}
+
+// onNoPrack ends a call whose caller did not acknowledge a reliable
+// provisional response within 64*T1 (RFC 3262 §3: "the UAS SHOULD reject
+// the original request with a 5xx response"). The call is not answered,
+// and no agent is held responsible.
+func (c *Call) onNoPrack(e evNoPrack) {
+	if e.l != c.a || c.ended {
+		return
+	}
+	switch {
+	case e.refused:
+		c.hangup(BySystem, "no_prack")
+		c.disposition = telephony.NotAnswered
+	case c.aAnswered:
+		// The 200 is on its way: its goroutine saw the failure too, and
+		// reports with refused set.
+	default:
+		c.reject(sip.StatusInternalServerError, "Provisional Response Not Acknowledged", telephony.NotAnswered, "no_prack")
 	}
 }
 
@@ -704,6 +764,7 @@ func (c *Call) callerGone() {
 // reject answers the customer's INVITE with a final error and ends.
 func (c *Call) reject(code int, reason string, d telephony.Disposition, cause string) {
 	if c.a != nil && c.a.uas != nil && !c.aAnswered {
+		c.a.rel.finish()
 		res := sip.NewResponseFromRequest(c.a.uas.InviteRequest, code, reason, nil)
 		if err := c.a.uasTx.Respond(res); err != nil {
 			c.s.log.Debug("sip: reject", "call", c.id, "err", err)
@@ -717,6 +778,7 @@ func (c *Call) onBye(l *leg) {
 	switch {
 	case l == c.a && !c.aAnswered && c.a.uas != nil:
 		// A BYE before the answer (a CANCEL was meant): end the INVITE too.
+		c.a.rel.finish()
 		res := sip.NewResponseFromRequest(c.a.uas.InviteRequest, sip.StatusRequestTerminated, "Request Terminated", nil)
 		if err := c.a.uasTx.Respond(res); err != nil {
 			c.s.log.Debug("sip: 487", "call", c.id, "err", err)
@@ -733,6 +795,11 @@ func (c *Call) onBye(l *leg) {
 			c.s.goSafe(c.b.bye)
 		}
 		c.end(telephony.Answered, telephony.ByCaller, "normal")
+		if l.uas != nil && !l.answerSent() {
+			// The caller left the early dialog while the 200 waited for a
+			// PRACK (reliable.answer): it was never answered.
+			c.disposition = telephony.NotAnswered
+		}
 	case l == c.b:
 		if c.transferring {
 			return // the transferor leaving, as it should

@@ -72,6 +72,10 @@ type Config struct {
 	AckTimeout time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+
+	// t1 is the switch's T1 (RFC 3261 17.1.1.1) for its reliable
+	// provisional responses; default sip.T1 (tests shorten it).
+	t1 time.Duration
 }
 
 // Server is a running switch: registrar, B2BUA, ACD and messaging.
@@ -79,6 +83,7 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
+	t1    time.Duration
 	loc   *time.Location
 	host  string
 	media Media
@@ -144,8 +149,11 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Media == nil {
 		cfg.Media = Passthrough{}
 	}
+	if cfg.t1 <= 0 {
+		cfg.t1 = sip.T1
+	}
 	s := &Server{
-		cfg: cfg, log: cfg.Log.With("part", "sip"), now: cfg.Now, loc: cfg.Location, media: cfg.Media,
+		cfg: cfg, log: cfg.Log.With("part", "sip"), now: cfg.Now, t1: cfg.t1, loc: cfg.Location, media: cfg.Media,
 		ids: replication.NewIDs(), calls: map[string]*Call{}, dialogs: map[string]*leg{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -271,6 +279,7 @@ func (s *Server) listen() error {
 		sip.INFO:     s.guard(s.onInDialog),
 		sip.NOTIFY:   s.guard(s.onInDialog),
 		sip.UPDATE:   s.guard(s.onInDialog),
+		sip.PRACK:    s.guard(s.onPrack),
 	}
 	for m, h := range s.handlers {
 		s.srv.OnRequest(m, h)
@@ -455,6 +464,7 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	res.AppendHeader(sip.NewHeader("Supported", supportedHeader))
 	s.send(tx, res)
 }
 
