@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"branchline/fault"
-	accessv1 "branchline/gen/branchline/access/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 )
 
@@ -130,13 +130,13 @@ func normalize(f field, raw string) (string, error) {
 
 // normalizeAll validates a set of field writes against a field list and
 // returns them in list order.
-func normalizeAll(fields []field, in map[string]string) ([]*accessv1.FieldValue, error) {
+func normalizeAll(fields []field, in map[string]string) ([]*eventv1.FieldValue, error) {
 	for name := range in {
 		if _, ok := fieldByName(fields, name); !ok {
 			return nil, fault.Invalidf(name, "unknown_field", "no such field")
 		}
 	}
-	var out []*accessv1.FieldValue
+	var out []*eventv1.FieldValue
 	for _, f := range fields {
 		raw, ok := in[f.name]
 		if !ok {
@@ -146,14 +146,14 @@ func normalizeAll(fields []field, in map[string]string) ([]*accessv1.FieldValue,
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &accessv1.FieldValue{Field: f.name, Value: v})
+		out = append(out, &eventv1.FieldValue{Field: f.name, Value: v})
 	}
 	return out, nil
 }
 
 // checkFields is the hub's check of field writes in an event: known
 // fields (of this version) in canonical form.
-func checkFields(fields []field, fvs []*accessv1.FieldValue) error {
+func checkFields(fields []field, fvs []*eventv1.FieldValue) error {
 	for _, fv := range fvs {
 		f, ok := fieldByName(fields, fv.GetField())
 		if !ok {

@@ -11,6 +11,7 @@ import (
 	"pgregory.net/rapid"
 
 	accessv1 "branchline/gen/branchline/access/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 	"branchline/replication/reptest"
 )
@@ -109,7 +110,7 @@ func TestUsernameClaimsConverge(t *testing.T) {
 			o := i % len(g.Names)
 			name := rapid.SampledFrom(names).Draw(t, "name")
 			ev := appendEvent(t, reg, g, o, KindUserCreated, UserEntity(u), &accessv1.UserCreated{
-				Fields: []*accessv1.FieldValue{{Field: FieldUsername, Value: name}, {Field: FieldDisplayName, Value: "x"}}, PasswordHash: hash,
+				Fields: []*eventv1.FieldValue{{Field: FieldUsername, Value: name}, {Field: FieldDisplayName, Value: "x"}}, PasswordHash: hash,
 			})
 			write(ev, u, name)
 		}
@@ -118,7 +119,7 @@ func TestUsernameClaimsConverge(t *testing.T) {
 			u := rapid.SampledFrom(users).Draw(t, "user")
 			name := rapid.SampledFrom(names).Draw(t, "name")
 			ev := appendEvent(t, reg, g, o, KindUserFieldSet, UserEntity(u), &accessv1.UserFieldSet{
-				Fields: []*accessv1.FieldValue{{Field: FieldUsername, Value: name}},
+				Fields: []*eventv1.FieldValue{{Field: FieldUsername, Value: name}},
 			})
 			write(ev, u, name)
 		}
@@ -302,7 +303,7 @@ func TestUserFieldEditsConverge(t *testing.T) {
 			}
 		}
 		ev := appendEvent(t, reg, g, 0, KindUserCreated, UserEntity(u), &accessv1.UserCreated{
-			Fields:       []*accessv1.FieldValue{{Field: FieldUsername, Value: "zhang"}, {Field: FieldDisplayName, Value: "张三"}},
+			Fields:       []*eventv1.FieldValue{{Field: FieldUsername, Value: "zhang"}, {Field: FieldDisplayName, Value: "张三"}},
 			PasswordHash: fakeHash,
 		})
 		set(ev, FieldDisplayName, "张三")
@@ -319,7 +320,7 @@ func TestUserFieldEditsConverge(t *testing.T) {
 			body := &accessv1.UserFieldSet{}
 			for _, f := range fieldNames {
 				if rapid.Bool().Draw(t, "write "+f) {
-					body.Fields = append(body.Fields, &accessv1.FieldValue{Field: f, Value: rapid.SampledFrom(values[f]).Draw(t, f)})
+					body.Fields = append(body.Fields, &eventv1.FieldValue{Field: f, Value: rapid.SampledFrom(values[f]).Draw(t, f)})
 				}
 			}
 			if len(body.Fields) == 0 {

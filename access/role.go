@@ -11,6 +11,7 @@ import (
 
 	"branchline/fault"
 	accessv1 "branchline/gen/branchline/access/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 )
 
@@ -321,7 +322,7 @@ func checkRoleCreated(ev *replication.Event, b *accessv1.RoleCreated) error {
 	if err := checkEntity(ev, "role"); err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(b.GetFields(), func(fv *accessv1.FieldValue) bool { return fv.GetField() == FieldRoleName }) {
+	if !slices.ContainsFunc(b.GetFields(), func(fv *eventv1.FieldValue) bool { return fv.GetField() == FieldRoleName }) {
 		return fault.Invalidf("display_name", "required", "is required")
 	}
 	if err := checkFields(roleFields, b.GetFields()); err != nil {
@@ -381,7 +382,7 @@ func applyRolePermissionSet(tx replication.Tx, ev *replication.Event, b *accessv
 	return setRolePerms(tx, id, replication.StampOf(ev), b.GetPermissions())
 }
 
-func setRoleFields(tx replication.Tx, id string, s replication.Stamp, fields []*accessv1.FieldValue) error {
+func setRoleFields(tx replication.Tx, id string, s replication.Stamp, fields []*eventv1.FieldValue) error {
 	for _, fv := range fields {
 		if _, known := fieldByName(roleFields, fv.GetField()); !known {
 			continue // written by a newer version; nothing here reads it

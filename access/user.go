@@ -11,6 +11,7 @@ import (
 	"branchline/auth"
 	"branchline/fault"
 	accessv1 "branchline/gen/branchline/access/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 )
 
@@ -190,7 +191,7 @@ func CreateUser(views replication.Tx, id string, fields map[string]string, hash 
 
 // checkUserRefs checks what field values refer to: a free, unreserved
 // username and an active department.
-func checkUserRefs(views replication.Tx, id string, vals []*accessv1.FieldValue) error {
+func checkUserRefs(views replication.Tx, id string, vals []*eventv1.FieldValue) error {
 	for _, fv := range vals {
 		switch v := fv.GetValue(); fv.GetField() {
 		case FieldUsername:
@@ -287,7 +288,7 @@ func SetDisabled(views replication.Tx, id string, disabled bool) (d replication.
 		return d, false, err
 	}
 	return replication.Draft{Kind: KindUserFieldSet, Entity: UserEntity(id),
-		Body: &accessv1.UserFieldSet{Fields: []*accessv1.FieldValue{{Field: FieldDisabled, Value: flag(disabled)}}}}, true, nil
+		Body: &accessv1.UserFieldSet{Fields: []*eventv1.FieldValue{{Field: FieldDisabled, Value: flag(disabled)}}}}, true, nil
 }
 
 // SetPassword decides the event that replaces user id's password with
@@ -560,7 +561,7 @@ func applyUserCreated(tx replication.Tx, ev *replication.Event, b *accessv1.User
 	if _, _, err := replication.SetRegister(tx, userKey(id), []byte(ev.Origin), s); err != nil {
 		return err
 	}
-	fields := append(slices.Clone(b.GetFields()), &accessv1.FieldValue{Field: fieldPassword, Value: b.GetPasswordHash()})
+	fields := append(slices.Clone(b.GetFields()), &eventv1.FieldValue{Field: fieldPassword, Value: b.GetPasswordHash()})
 	return setUserFields(tx, id, s, fields)
 }
 
@@ -577,7 +578,7 @@ func applyUserPasswordSet(tx replication.Tx, ev *replication.Event, b *accessv1.
 	if !ok {
 		return nil
 	}
-	return setUserFields(tx, id, replication.StampOf(ev), []*accessv1.FieldValue{
+	return setUserFields(tx, id, replication.StampOf(ev), []*eventv1.FieldValue{
 		{Field: fieldPassword, Value: b.GetPasswordHash()},
 		{Field: FieldMustChange, Value: flag(b.GetMustChangePassword())},
 	})
@@ -585,7 +586,7 @@ func applyUserPasswordSet(tx replication.Tx, ev *replication.Event, b *accessv1.
 
 // setUserFields writes each field as its own register and keeps the
 // username claims equal to the users' current usernames.
-func setUserFields(tx replication.Tx, id string, s replication.Stamp, fields []*accessv1.FieldValue) error {
+func setUserFields(tx replication.Tx, id string, s replication.Stamp, fields []*eventv1.FieldValue) error {
 	for _, fv := range fields {
 		name := fv.GetField()
 		if _, known := fieldByName(userFields, name); !known && name != fieldPassword {

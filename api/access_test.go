@@ -18,6 +18,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"branchline/access"
+	"branchline/access/accessapp"
+	"branchline/app"
 	"branchline/auth"
 	"branchline/fault"
 	accessv1 "branchline/gen/branchline/access/v1"
@@ -40,12 +42,12 @@ func testGrants(_ context.Context, p *auth.Principal) (*access.Grant, error) {
 func newAccessService(t *testing.T) (*AccessService, *memStoreAccess) {
 	t.Helper()
 	st := newMemStoreAccess(t)
-	return &AccessService{Store: st, Grants: testGrants, IDs: replication.NewIDs(), Node: "sh-pudong",
+	return &AccessService{App: &accessapp.Admin{Store: st, IDs: replication.NewIDs(), Node: "sh-pudong"}, Grants: testGrants,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, st
 }
 
 func as(user string) context.Context {
-	return WithRemoteAddr(WithPrincipal(context.Background(), &auth.Principal{User: user}), "192.0.2.10")
+	return auth.WithRemoteAddr(auth.WithPrincipal(context.Background(), &auth.Principal{User: user}), "192.0.2.10")
 }
 
 func wantCode(t *testing.T, err error, code connect.Code) {
@@ -367,11 +369,11 @@ func TestAccessServiceAuditsChanges(t *testing.T) {
 
 func TestStoreAuditorRecords(t *testing.T) {
 	st := newMemStoreAccess(t)
-	var a Auditor = StoreAuditor{Store: st, Node: "sh-pudong"}
-	if err := a.Record(as("clerk"), access.ActionExport, "customers", "42 rows"); err != nil {
+	a := StoreAuditor{Store: st, Node: "sh-pudong"}
+	if err := a.RecordAs(as("clerk"), "clerk", access.ActionExport, "customers", "42 rows"); err != nil {
 		t.Fatal(err)
 	}
-	if err := (StoreAuditor{Store: st, Node: "sh-pudong"}).RecordAs(WithRemoteAddr(context.Background(), "198.51.100.4"), "mallory", access.ActionLoginFailed, "mallory", ""); err != nil {
+	if err := (StoreAuditor{Store: st, Node: "sh-pudong"}).RecordAs(auth.WithRemoteAddr(context.Background(), "198.51.100.4"), "mallory", access.ActionLoginFailed, "mallory", ""); err != nil {
 		t.Fatal(err)
 	}
 	var es []access.AuditEntry
@@ -433,7 +435,7 @@ func TestAPITokenLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wire := &AccessService{Store: st, Grants: AccessGrants(st, nil), IDs: replication.NewIDs(), Node: "sh-pudong", Log: s.Log}
+	wire := &AccessService{App: &accessapp.Admin{Store: st, IDs: replication.NewIDs(), Node: "sh-pudong"}, Grants: app.AccessGrants(st, nil), Log: s.Log}
 	mux := http.NewServeMux()
 	mux.Handle(accessv1connect.NewAccessServiceHandler(wire,
 		connect.WithInterceptors(RequireAuth(TokenVerifier{Store: st, Signed: signer}, PublicProcedures...))))
@@ -510,23 +512,26 @@ func TestAccessDirectoryAndGrants(t *testing.T) {
 	}
 	sha, _ := time.LoadLocation("Asia/Shanghai")
 	at := time.Date(2026, 11, 23, 10, 0, 0, 0, sha) // a Monday
-	g, err := AccessGrants(st, func() time.Time { return at })(ctx, &auth.Principal{User: "agent.wu"})
+	g, err := app.AccessGrants(st, func() time.Time { return at })(ctx, &auth.Principal{User: "agent.wu"})
 	if err != nil || g.Scope(access.CustomerRead) != access.ScopeDepartment || len(g.Departments) != 1 {
 		t.Fatalf("grant on Monday: %+v, %v", g, err)
 	}
-	g, err = AccessGrants(st, func() time.Time { return at.Add(12 * time.Hour) })(ctx, &auth.Principal{User: "agent.wu"})
+	g, err = app.AccessGrants(st, func() time.Time { return at.Add(12 * time.Hour) })(ctx, &auth.Principal{User: "agent.wu"})
 	if err != nil || g.Can(access.CustomerRead) {
 		t.Fatalf("grant on Monday night: %+v, %v", g, err)
 	}
-	if g, err := AccessGrants(st, nil)(ctx, &auth.Principal{User: "admin", Roles: []string{auth.RoleAdmin}}); err != nil || !g.Can(access.UserAdmin) {
+	if g, err := app.AccessGrants(st, nil)(ctx, &auth.Principal{User: "admin", Roles: []string{auth.RoleAdmin}}); err != nil || !g.Can(access.UserAdmin) {
 		t.Fatalf("local admin's grant: %+v, %v", g, err)
 	}
 	// A disabled user's signed token no longer passes Require.
 	if _, err := s.DisableUser(as("root"), connect.NewRequest(&accessv1.DisableUserRequest{Name: sd.user})); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Require(WithPrincipal(ctx, &auth.Principal{User: "agent.wu"}), AccessGrants(st, nil), access.CustomerRead)
-	wantCode(t, err, connect.CodePermissionDenied)
+	c, err := app.CallerOf(auth.WithPrincipal(ctx, &auth.Principal{User: "agent.wu"}), app.AccessGrants(st, nil))
+	if err == nil {
+		err = c.Require(access.CustomerRead)
+	}
+	wantCode(t, Error(s.Log, err), connect.CodePermissionDenied)
 	if _, err := dir.Login(ctx, "agent.wu", "correct horse"); !errors.Is(err, auth.ErrBadCredentials) {
 		t.Errorf("disabled user logs in: %v", err)
 	}

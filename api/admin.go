@@ -5,8 +5,6 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/auth"
-	"branchline/fault"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
 )
@@ -21,18 +19,6 @@ type AdminService struct {
 }
 
 var _ adminv1connect.AdminServiceHandler = (*AdminService)(nil)
-
-// RequireAdmin fails unless the caller is an administrator.
-func RequireAdmin(ctx context.Context) error {
-	p, ok := PrincipalFrom(ctx)
-	if !ok {
-		return connect.NewError(connect.CodeUnauthenticated, errNoToken)
-	}
-	if !p.HasRole(auth.RoleAdmin) {
-		return connect.NewError(connect.CodePermissionDenied, fault.ErrDenied)
-	}
-	return nil
-}
 
 // Status implements AdminService.Status.
 func (s *AdminService) Status(ctx context.Context, req *connect.Request[adminv1.StatusRequest]) (*connect.Response[adminv1.StatusResponse], error) {

@@ -10,6 +10,8 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"branchline/access/accessapp"
+	"branchline/app"
 	"branchline/auth"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
@@ -32,27 +34,15 @@ type AuthService struct {
 	// its cluster's key only once it has caught up.
 	Signer func() (*auth.Signer, error)
 	// Throttle, when set, slows down password guessing.
-	Throttle Throttle
+	Throttle app.Throttle
 	// Audit, when set, records logins and failed logins.
 	Audit func(ctx context.Context, user, action, detail string)
 	// Passwords changes callers' own passwords; nil: this server's
 	// accounts do not change theirs over the API (a hub's cluster admin).
-	Passwords PasswordChanger
-	Log       *slog.Logger
-}
-
-// PasswordChanger changes a signed-in user's own password
-// (AccessService.ChangeOwnPassword on a node).
-type PasswordChanger interface {
-	ChangeOwnPassword(ctx context.Context, current, next string) error
-}
-
-// Throttle slows down password guessing (access.Throttle implements it).
-type Throttle interface {
-	// Allow returns how long the caller must wait before trying again, or 0.
-	Allow(user, remote string, now time.Time) time.Duration
-	// Result records a login attempt's outcome.
-	Result(user, remote string, ok bool, now time.Time)
+	Passwords *accessapp.Admin
+	// Grants resolves what callers may do (for Passwords).
+	Grants app.Grants
+	Log    *slog.Logger
 }
 
 func (s *AuthService) audit(ctx context.Context, user, action, detail string) {
@@ -72,8 +62,8 @@ func (s *AuthService) Login(ctx context.Context, req *connect.Request[authv1.Log
 	if u == "" || pw == "" || len(u) > 128 || len(pw) > 1024 {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("username and password are required"))
 	}
-	remote, now := RemoteHost(req.Peer().Addr), time.Now()
-	ctx = WithRemoteAddr(ctx, remote)
+	remote, now := auth.RemoteHost(req.Peer().Addr), time.Now()
+	ctx = auth.WithRemoteAddr(ctx, remote)
 	if s.Throttle != nil {
 		if wait := s.Throttle.Allow(u, remote, now); wait > 0 {
 			return nil, connect.NewError(connect.CodeResourceExhausted,
@@ -104,7 +94,7 @@ func (s *AuthService) Login(ctx context.Context, req *connect.Request[authv1.Log
 
 // WhoAmI implements AuthService.WhoAmI.
 func (s *AuthService) WhoAmI(ctx context.Context, _ *connect.Request[authv1.WhoAmIRequest]) (*connect.Response[authv1.WhoAmIResponse], error) {
-	p, ok := PrincipalFrom(ctx)
+	p, ok := auth.PrincipalFrom(ctx)
 	if !ok {
 		return nil, connect.NewError(connect.CodeUnauthenticated, errNoToken)
 	}
@@ -113,15 +103,14 @@ func (s *AuthService) WhoAmI(ctx context.Context, _ *connect.Request[authv1.WhoA
 
 // ChangePassword implements AuthService.ChangePassword.
 func (s *AuthService) ChangePassword(ctx context.Context, req *connect.Request[authv1.ChangePasswordRequest]) (*connect.Response[authv1.ChangePasswordResponse], error) {
-	if _, ok := PrincipalFrom(ctx); !ok {
+	if _, ok := auth.PrincipalFrom(ctx); !ok {
 		return nil, connect.NewError(connect.CodeUnauthenticated, errNoToken)
 	}
 	if s.Passwords == nil {
 		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("the accounts of this server do not change their password over the API"))
 	}
-	ctx = WithRemoteAddr(ctx, RemoteHost(req.Peer().Addr))
-	if err := s.Passwords.ChangeOwnPassword(ctx, req.Msg.GetCurrentPassword(), req.Msg.GetNewPassword()); err != nil {
-		return nil, Error(s.Log, err)
-	}
-	return connect.NewResponse(&authv1.ChangePasswordResponse{}), nil
+	ctx = auth.WithRemoteAddr(ctx, auth.RemoteHost(req.Peer().Addr))
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *authv1.ChangePasswordRequest) (*authv1.ChangePasswordResponse, error) {
+		return &authv1.ChangePasswordResponse{}, s.Passwords.ChangeOwnPassword(ctx, c, m.GetCurrentPassword(), m.GetNewPassword())
+	})
 }

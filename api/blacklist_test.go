@@ -13,13 +13,14 @@ import (
 	"branchline/access"
 	"branchline/auth"
 	"branchline/crm"
+	"branchline/crm/crmapp"
 	crmv1 "branchline/gen/branchline/crm/v1"
 	"branchline/replication"
 )
 
 func newBlacklistService(t *testing.T, now time.Time) (*BlacklistService, *memStoreMembers) {
 	st := newMemStoreMembers(t)
-	return &BlacklistService{Store: st, Grants: memberGrants, IDs: replication.NewIDs(), Log: memberLog(), Now: func() time.Time { return now }}, st
+	return &BlacklistService{App: &crmapp.Blacklist{Store: st, Now: func() time.Time { return now }}, Grants: memberGrants, Log: memberLog()}, st
 }
 
 func flagAs(t *testing.T, s *BlacklistService, user, number string) *crmv1.BlacklistEntry {

@@ -2,15 +2,13 @@ package api
 
 import (
 	"context"
-	"strings"
 
 	"connectrpc.com/connect"
 
-	"branchline/access"
+	"branchline/app"
 	"branchline/crm"
-	"branchline/fault"
+	"branchline/crm/crmapp"
 	crmv1 "branchline/gen/branchline/crm/v1"
-	"branchline/replication"
 )
 
 const customFieldPrefix = "customFields/"
@@ -22,7 +20,7 @@ var customKinds = map[crmv1.CustomFieldKind]string{
 	crmv1.CustomFieldKind_CUSTOM_FIELD_KIND_CHOICE: crm.CustomChoice,
 }
 
-func customFieldToProto(d crm.CustomField) *crmv1.CustomField {
+func customFieldPB(d crm.CustomField) *crmv1.CustomField {
 	out := &crmv1.CustomField{Name: customFieldPrefix + d.Key, Key: d.Key, Label: d.Label, Options: d.Options, Retired: d.Retired}
 	for k, v := range customKinds {
 		if v == d.Kind {
@@ -32,90 +30,42 @@ func customFieldToProto(d crm.CustomField) *crmv1.CustomField {
 	return out
 }
 
-func customFieldFromProto(p *crmv1.CustomField) crm.CustomField {
+func customFieldOf(p *crmv1.CustomField) crm.CustomField {
 	key := p.GetKey()
 	if key == "" {
-		key = strings.TrimPrefix(p.GetName(), customFieldPrefix)
+		key = nameID(customFieldPrefix, p.GetName())
 	}
 	return crm.CustomField{Key: key, Label: p.GetLabel(), Kind: customKinds[p.GetKind()], Options: p.GetOptions()}
 }
 
-// customFieldChange runs a change of a definition and answers with it.
-func (s *CustomerService) customFieldChange(ctx context.Context, key string, cmd replication.Command) (*connect.Response[crmv1.CustomField], error) {
-	if _, err := s.exec(ctx, cmd); err != nil {
-		return nil, Error(s.Log, err)
-	}
-	var out *crmv1.CustomField
-	err := s.view(func(views replication.Tx) error {
-		d, err := crm.GetCustomField(views, key)
-		out = customFieldToProto(d)
-		return err
-	})
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	return connect.NewResponse(out), nil
-}
-
 // DefineCustomField implements CustomerService.DefineCustomField.
 func (s *CustomerService) DefineCustomField(ctx context.Context, req *connect.Request[crmv1.DefineCustomFieldRequest]) (*connect.Response[crmv1.CustomField], error) {
-	if _, err := s.require(ctx, access.FieldAdmin); err != nil {
-		return nil, err
-	}
-	if req.Msg.GetField() == nil {
-		return nil, Error(s.Log, fault.Invalidf("field", "required", "is required"))
-	}
-	d := customFieldFromProto(req.Msg.GetField())
-	return s.customFieldChange(ctx, strings.TrimSpace(d.Key), func(views replication.Tx) ([]replication.Draft, error) {
-		return oneDraft(crm.DefineCustomField(views, d))
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.DefineCustomFieldRequest) (*crmv1.CustomField, error) {
+		return pb(customFieldPB)(s.App.DefineField(ctx, c, customFieldOf(m.GetField())))
 	})
 }
 
 // UpdateCustomField implements CustomerService.UpdateCustomField.
 func (s *CustomerService) UpdateCustomField(ctx context.Context, req *connect.Request[crmv1.UpdateCustomFieldRequest]) (*connect.Response[crmv1.CustomField], error) {
-	if _, err := s.require(ctx, access.FieldAdmin); err != nil {
-		return nil, err
-	}
-	if req.Msg.GetField() == nil {
-		return nil, Error(s.Log, fault.Invalidf("field", "required", "is required"))
-	}
-	d := customFieldFromProto(req.Msg.GetField())
-	return s.customFieldChange(ctx, d.Key, func(views replication.Tx) ([]replication.Draft, error) {
-		return oneDraft(crm.UpdateCustomField(views, d, req.Msg.GetUpdateMask().GetPaths()))
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.UpdateCustomFieldRequest) (*crmv1.CustomField, error) {
+		d := customFieldOf(m.GetField())
+		out, _, err := s.App.UpdateField(ctx, c, crmapp.FieldUpdate{Key: d.Key, Label: d.Label, Options: d.Options, Paths: m.GetUpdateMask().GetPaths()})
+		return pb(customFieldPB)(out, err)
 	})
 }
 
 // RetireCustomField implements CustomerService.RetireCustomField.
 func (s *CustomerService) RetireCustomField(ctx context.Context, req *connect.Request[crmv1.RetireCustomFieldRequest]) (*connect.Response[crmv1.CustomField], error) {
-	if _, err := s.require(ctx, access.FieldAdmin); err != nil {
-		return nil, err
-	}
-	key, ok := strings.CutPrefix(req.Msg.GetName(), customFieldPrefix)
-	if !ok {
-		return nil, Error(s.Log, fault.Invalidf("name", "bad_name", "%q is not a custom field name (customFields/{key})", req.Msg.GetName()))
-	}
-	return s.customFieldChange(ctx, key, func(views replication.Tx) ([]replication.Draft, error) {
-		return oneDraft(crm.RetireCustomField(views, key))
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.RetireCustomFieldRequest) (*crmv1.CustomField, error) {
+		return pb(customFieldPB)(s.App.RetireField(ctx, c, nameID(customFieldPrefix, m.GetName())))
 	})
 }
 
 // ListCustomFields implements CustomerService.ListCustomFields.
 func (s *CustomerService) ListCustomFields(ctx context.Context, req *connect.Request[crmv1.ListCustomFieldsRequest]) (*connect.Response[crmv1.ListCustomFieldsResponse], error) {
-	if _, err := s.require(ctx, access.CustomerRead); err != nil {
-		return nil, err
-	}
-	resp := &crmv1.ListCustomFieldsResponse{}
-	err := s.view(func(views replication.Tx) error {
-		defs, err := crm.CustomFields(views)
-		for _, d := range defs {
-			if !d.Retired || req.Msg.GetShowRetired() {
-				resp.Fields = append(resp.Fields, customFieldToProto(d))
-			}
-		}
-		return err
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.ListCustomFieldsRequest) (*crmv1.ListCustomFieldsResponse, error) {
+		return pb(func(defs []crm.CustomField) *crmv1.ListCustomFieldsResponse {
+			return &crmv1.ListCustomFieldsResponse{Fields: each(defs, customFieldPB)}
+		})(s.App.Fields(ctx, c, m.GetShowRetired()))
 	})
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	return connect.NewResponse(resp), nil
 }

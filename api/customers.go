@@ -3,113 +3,32 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"branchline/access"
-	"branchline/auth"
+	"branchline/app"
 	"branchline/crm"
-	"branchline/fault"
+	"branchline/crm/crmapp"
 	crmv1 "branchline/gen/branchline/crm/v1"
 	"branchline/gen/branchline/crm/v1/crmv1connect"
-	"branchline/replication"
 )
 
-// Store is what the node's services need of its event store.
-type Store interface {
-	// Exec runs a command and durably records the events it makes.
-	Exec(ctx context.Context, actor string, cmd replication.Command) ([]*replication.Event, error)
-	// View reads the views in a consistent snapshot.
-	View(fn func(views replication.Tx) error) error
-}
-
-// CustomerService implements branchline.crm.v1.CustomerService on a node.
-// Every handler first checks the caller's permission (Grants), then the
-// data scope of each customer it reads or writes against the customer's
-// owner and department.
+// CustomerService implements branchline.crm.v1.CustomerService on a node
+// over the customer use cases (crmapp.Customers), which check the caller's
+// permission and data scope.
 type CustomerService struct {
-	Store  Store
-	IDs    *replication.IDs
+	App    *crmapp.Customers
+	Grants app.Grants
 	Log    *slog.Logger
-	Grants Grants
-	// Auditor, when set, records exports, merges, deletions, restores and
-	// imports.
-	Auditor Auditor
 }
 
 var _ crmv1connect.CustomerServiceHandler = (*CustomerService)(nil)
 
 const customerPrefix = "customers/"
-
-// errNoGrants refuses everything when the service was built without a way
-// to resolve grants.
-var errNoGrants = errors.New("no grants configured")
-
-func (s *CustomerService) require(ctx context.Context, perm access.Perm) (*access.Grant, error) {
-	grants := s.Grants
-	if grants == nil {
-		grants = func(context.Context, *auth.Principal) (*access.Grant, error) { return nil, errNoGrants }
-	}
-	return Require(ctx, grants, perm)
-}
-
-// audit records an action that happened (the change is committed): a
-// failure to record it is logged, not returned.
-func (s *CustomerService) audit(ctx context.Context, action, target, detail string) {
-	if s.Auditor == nil {
-		return
-	}
-	if err := s.Auditor.Record(ctx, action, target, detail); err != nil {
-		s.Log.Error("audit record lost", "action", action, "target", target, "err", err)
-	}
-}
-
-func (s *CustomerService) view(fn func(views replication.Tx) error) error {
-	return s.Store.View(fn)
-}
-
-// exec runs a command as the caller.
-func (s *CustomerService) exec(ctx context.Context, cmd replication.Command) ([]*replication.Event, error) {
-	return s.Store.Exec(ctx, actor(ctx), cmd)
-}
-
-// one adapts a command making one draft.
-func oneDraft(d replication.Draft, err error) ([]replication.Draft, error) {
-	if err != nil {
-		return nil, err
-	}
-	return []replication.Draft{d}, nil
-}
-
-// reaches reports whether g's perm covers customer c.
-func reachesCustomer(g *access.Grant, perm access.Perm, c *crm.Customer) bool {
-	return g.Reaches(perm, c.Get("owner"), c.Get("department"))
-}
-
-// inScope fails with ErrDenied unless g's perm covers c.
-func customerInScope(g *access.Grant, perm access.Perm, c *crm.Customer) error {
-	if !reachesCustomer(g, perm, c) {
-		return fmt.Errorf("%w: customer %s is outside your data scope for %s", fault.ErrDenied, c.ID, perm)
-	}
-	return nil
-}
-
-// scopedCustomer reads a customer for a command or query and checks perm's
-// scope on it.
-func scopedCustomer(views replication.Tx, g *access.Grant, perm access.Perm, id string) (*crm.Customer, error) {
-	c, err := crm.GetCustomer(views, id)
-	if err != nil {
-		return nil, err
-	}
-	return c, customerInScope(g, perm, c)
-}
 
 // The proto Customer has one string field per crm.Field, of the same name;
 // these helpers copy between them by reflection so that a field added to
@@ -119,111 +38,77 @@ var (
 	contactDesc  = (&crmv1.Contact{}).ProtoReflect().Descriptor()
 )
 
-func protoField(name string) protoreflect.FieldDescriptor {
-	return customerDesc.Fields().ByName(protoreflect.Name(name))
-}
-
-func hlcTimestamp(h replication.HLC) *timestamppb.Timestamp {
-	if h == 0 {
-		return nil
-	}
-	return timestamppb.New(h.Time())
-}
-
-// view is how one reader sees customers: which custom fields exist and
-// whether phone numbers are masked for a customer.
-type customerView struct {
-	g    *access.Grant
-	defs []crm.CustomField
-}
-
-func (v customerView) masked(c *crm.Customer) bool { return !reachesCustomer(v.g, access.PhoneView, c) }
-
-func (s *CustomerService) readerView(views replication.Tx, g *access.Grant) (customerView, error) {
-	defs, err := crm.CustomFields(views)
-	return customerView{g: g, defs: defs}, err
-}
-
-func (v customerView) proto(c *crm.Customer) *crmv1.Customer {
-	masked := v.masked(c)
+func customerPB(c *crmapp.Customer) *crmv1.Customer {
 	out := &crmv1.Customer{
-		Name:         customerPrefix + c.ID,
-		Origin:       c.Origin,
-		CreateTime:   hlcTimestamp(c.Created),
-		UpdateTime:   hlcTimestamp(c.Updated),
-		Deleted:      c.Deleted,
-		DeleteUser:   c.DeletedBy,
-		DeleteTime:   hlcTimestamp(c.DeletedAt),
-		PhonesMasked: masked,
-	}
-	if c.MergedFrom != "" {
-		out.MergedFrom = customerPrefix + c.MergedFrom
+		Name: customerPrefix + c.ID, Origin: c.Origin, CreateTime: ts(c.Created), UpdateTime: ts(c.Updated),
+		Deleted: c.Deleted, DeleteUser: c.DeletedBy, DeleteTime: ts(c.DeletedAt), PhonesMasked: c.PhonesMasked,
+		MergedFrom: ref(customerPrefix, c.MergedFrom), Custom: c.Custom,
 	}
 	m := out.ProtoReflect()
-	for _, f := range crm.Fields {
-		val := c.Get(f.Name)
-		if f.Name == "parent" && val != "" {
-			val = customerPrefix + val
+	for name, v := range c.Fields {
+		if name == "parent" {
+			v = ref(customerPrefix, v)
 		}
-		if crm.IsPhoneField(f.Name) {
-			val = showPhone(val, masked)
-		}
-		if fd := protoField(f.Name); fd != nil && val != "" {
-			m.Set(fd, protoreflect.ValueOfString(val))
+		if fd := customerDesc.Fields().ByName(protoreflect.Name(name)); fd != nil && fd.Kind() == protoreflect.StringKind {
+			m.Set(fd, protoreflect.ValueOfString(v))
 		}
 	}
-	for _, d := range v.defs {
-		if val := c.Custom[d.Key]; val != "" && !d.Retired {
-			if out.Custom == nil {
-				out.Custom = map[string]string{}
-			}
-			out.Custom[d.Key] = val
+	for _, ct := range c.Contacts {
+		out.Contacts = append(out.Contacts, contactPB(&ct))
+	}
+	return out
+}
+
+func contactPB(ct *crmapp.Contact) *crmv1.Contact {
+	out := &crmv1.Contact{Name: customerPrefix + ct.CustomerID + "/contacts/" + ct.ID, PhonesMasked: ct.PhonesMasked,
+		CreateTime: ts(ct.Created), UpdateTime: ts(ct.Updated)}
+	m := out.ProtoReflect()
+	for name, v := range ct.Fields {
+		if fd := contactDesc.Fields().ByName(protoreflect.Name(name)); fd != nil && fd.Kind() == protoreflect.StringKind {
+			m.Set(fd, protoreflect.ValueOfString(v))
 		}
 	}
 	return out
 }
 
-func contactToProto(ct *crm.Contact, masked bool) *crmv1.Contact {
-	out := &crmv1.Contact{
-		Name:         customerPrefix + ct.CustomerID + "/contacts/" + ct.ID,
-		PhonesMasked: masked,
-		CreateTime:   hlcTimestamp(ct.Created),
-		UpdateTime:   hlcTimestamp(ct.Updated),
-	}
-	m := out.ProtoReflect()
-	for _, f := range crm.ContactFields {
-		val := ct.Fields[f.Name]
-		if crm.IsPhoneField(f.Name) {
-			val = showPhone(val, masked)
-		}
-		if fd := contactDesc.Fields().ByName(protoreflect.Name(f.Name)); fd != nil && val != "" {
-			m.Set(fd, protoreflect.ValueOfString(val))
-		}
-	}
-	return out
-}
-
-// fieldsFromProto reads the named fields of a proto customer: built-in
-// fields by name, custom ones as "custom.<key>".
-func fieldsFromProto(c *crmv1.Customer, names []string) (map[string]string, error) {
-	m := c.ProtoReflect()
+// stringFields reads the named string fields of a message; a name the
+// message lacks is passed on with no value, for the use case to refuse.
+func stringFields(m protoreflect.Message, names []string) map[string]string {
 	out := make(map[string]string, len(names))
 	for _, n := range names {
-		if key, ok := strings.CutPrefix(n, "custom."); ok {
-			out[n] = c.GetCustom()[key]
-			continue
+		if fd := m.Descriptor().Fields().ByName(protoreflect.Name(n)); fd != nil && fd.Kind() == protoreflect.StringKind {
+			out[n] = m.Get(fd).String()
+		} else {
+			out[n] = ""
 		}
-		fd := protoField(n)
-		if _, ok := crm.FieldByName(n); !ok || fd == nil {
-			return nil, fault.Invalidf(n, "unknown_field", "no such customer field")
+	}
+	return out
+}
+
+// customerFields reads the named fields of a proto customer: built-in
+// fields by name, custom ones as "custom.<key>", the parent as an id. A
+// nil customer reads as nil.
+func customerFields(c *crmv1.Customer, names []string) map[string]string {
+	if c == nil {
+		return nil
+	}
+	var builtin []string
+	custom := map[string]string{}
+	for _, n := range names {
+		if key, ok := strings.CutPrefix(n, crm.CustomPrefix); ok {
+			custom[n] = c.GetCustom()[key]
+		} else {
+			builtin = append(builtin, n)
 		}
-		v := m.Get(fd).String()
-		if n == "parent" {
-			v = strings.TrimPrefix(v, customerPrefix)
-		}
+	}
+	out := stringFields(c.ProtoReflect(), builtin)
+	for n, v := range custom {
 		out[n] = v
 	}
-	return out, nil
+	if p, ok := out["parent"]; ok {
+		out["parent"] = strings.TrimPrefix(p, customerPrefix)
+	}
+	return out
 }
 
 // setFields lists the fields of a proto customer that are not empty.
@@ -231,561 +116,167 @@ func setFields(c *crmv1.Customer) []string {
 	var names []string
 	m := c.ProtoReflect()
 	for _, f := range crm.Fields {
-		if fd := protoField(f.Name); fd != nil && m.Has(fd) {
+		if fd := customerDesc.Fields().ByName(protoreflect.Name(f.Name)); fd != nil && m.Has(fd) {
 			names = append(names, f.Name)
 		}
 	}
 	for k := range c.GetCustom() {
-		names = append(names, "custom."+k)
+		names = append(names, crm.CustomPrefix+k)
 	}
 	return names
 }
 
-func customerID(name string) (string, error) {
-	return customerIDOf("name", name)
-}
-
-func customerIDOf(field, name string) (string, error) {
-	id, ok := strings.CutPrefix(name, customerPrefix)
-	if !ok || !replication.ValidULID(id) {
-		return "", fault.Invalidf(field, "bad_name", "%q is not a customer name (customers/{id})", name)
+func duplicatesPB(dups []crmapp.Duplicate) *crmv1.FindDuplicatesResponse {
+	out := &crmv1.FindDuplicatesResponse{}
+	for _, d := range dups {
+		out.Duplicates = append(out.Duplicates, &crmv1.Duplicate{Customer: customerPB(d.Customer), Reasons: d.Reasons})
 	}
-	return id, nil
-}
-
-func actor(ctx context.Context) string {
-	if p, ok := PrincipalFrom(ctx); ok {
-		return p.User
-	}
-	return ""
+	return out
 }
 
 // duplicatesError refuses a new customer that looks like existing ones;
 // the client gets them as a FindDuplicatesResponse detail.
-type duplicatesError struct{ found *crmv1.FindDuplicatesResponse }
+type duplicatesError struct{ *crmapp.DuplicatesError }
 
-func (e *duplicatesError) Error() string {
-	return fmt.Sprintf("%d customers look like this one (set allow_duplicate to create it anyway)", len(e.found.GetDuplicates()))
-}
-
-func (e *duplicatesError) Unwrap() error                 { return fault.ErrConflict }
-func (e *duplicatesError) ErrorDetails() []proto.Message { return []proto.Message{e.found} }
-
-// duplicatesProto shows duplicates to a reader: customers outside the
-// reader's scope only by name, city, owner and department (enough to see
-// that a colleague already serves the customer).
-func (v customerView) duplicatesProto(dups []crm.Duplicate) *crmv1.FindDuplicatesResponse {
-	out := &crmv1.FindDuplicatesResponse{}
-	for _, d := range dups {
-		c := d.Customer
-		var pc *crmv1.Customer
-		if reachesCustomer(v.g, access.CustomerRead, c) {
-			pc = v.proto(c)
-		} else {
-			pc = &crmv1.Customer{Name: customerPrefix + c.ID, DisplayName: c.Get("display_name"), City: c.Get("city"),
-				Owner: c.Get("owner"), Department: c.Get("department"), PhonesMasked: true}
-		}
-		out.Duplicates = append(out.Duplicates, &crmv1.Duplicate{Customer: pc, Reasons: d.Reasons})
-	}
-	return out
+func (e duplicatesError) ErrorDetails() []proto.Message {
+	return []proto.Message{duplicatesPB(e.Found)}
 }
 
 // CreateCustomer implements CustomerService.CreateCustomer.
 func (s *CustomerService) CreateCustomer(ctx context.Context, req *connect.Request[crmv1.CreateCustomerRequest]) (*connect.Response[crmv1.Customer], error) {
-	g, err := s.require(ctx, access.CustomerWrite)
-	if err != nil {
-		return nil, err
-	}
-	in := req.Msg.GetCustomer()
-	if in == nil {
-		return nil, Error(s.Log, fault.Invalidf("customer", "required", "is required"))
-	}
-	fields, err := fieldsFromProto(in, setFields(in))
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	if _, ok := fields["display_name"]; !ok {
-		fields["display_name"] = "" // so that the domain reports it missing
-	}
-	if fields["owner"] == "" {
-		fields["owner"] = g.User
-	}
-	if fields["department"] == "" && len(g.Departments) > 0 && g.Scope(access.CustomerWrite) != access.ScopeAll {
-		fields["department"] = g.Departments[0]
-	}
-	if !g.Reaches(access.CustomerWrite, fields["owner"], fields["department"]) {
-		return nil, Error(s.Log, fmt.Errorf("%w: owner %q and department %q are outside your data scope", fault.ErrDenied, fields["owner"], fields["department"]))
-	}
-	id := s.IDs.New(time.Now())
-	var dupErr *duplicatesError
-	_, err = s.exec(ctx, func(views replication.Tx) ([]replication.Draft, error) {
-		d, err := crm.CreateCustomer(views, id, fields)
-		if err != nil || req.Msg.GetAllowDuplicate() {
-			return oneDraft(d, err)
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.CreateCustomerRequest) (*crmv1.Customer, error) {
+		out, err := s.App.Create(ctx, c, crmapp.CustomerCreate{Fields: customerFields(m.GetCustomer(), setFields(m.GetCustomer())), AllowDuplicate: m.GetAllowDuplicate()})
+		if dup := (*crmapp.DuplicatesError)(nil); errors.As(err, &dup) {
+			return nil, duplicatesError{dup}
 		}
-		dups, err := crm.FindDuplicates(views, fields)
-		if err != nil {
-			return nil, err
-		}
-		if len(dups) > 0 {
-			rv, err := s.readerView(views, g)
-			if err != nil {
-				return nil, err
-			}
-			dupErr = &duplicatesError{rv.duplicatesProto(dups)}
-			return nil, dupErr
-		}
-		return oneDraft(d, nil)
+		return pb(customerPB)(out, err)
 	})
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	return s.get(g, id, access.CustomerWrite)
-}
-
-// get reads a customer after a write, as the writer may see it.
-func (s *CustomerService) get(g *access.Grant, id string, perm access.Perm) (*connect.Response[crmv1.Customer], error) {
-	var out *crmv1.Customer
-	err := s.view(func(views replication.Tx) error {
-		c, err := scopedCustomer(views, g, perm, id)
-		if err != nil {
-			return err
-		}
-		rv, err := s.readerView(views, g)
-		if err != nil {
-			return err
-		}
-		out = rv.proto(c)
-		return nil
-	})
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	return connect.NewResponse(out), nil
 }
 
 // GetCustomer implements CustomerService.GetCustomer.
 func (s *CustomerService) GetCustomer(ctx context.Context, req *connect.Request[crmv1.GetCustomerRequest]) (*connect.Response[crmv1.Customer], error) {
-	g, err := s.require(ctx, access.CustomerRead)
-	if err != nil {
-		return nil, err
-	}
-	id, err := customerID(req.Msg.GetName())
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	var out *crmv1.Customer
-	err = s.view(func(views replication.Tx) error {
-		c, err := scopedCustomer(views, g, access.CustomerRead, id)
-		if err != nil {
-			return err
-		}
-		if c.Deleted && !reachesCustomer(g, access.CustomerDelete, c) {
-			return fmt.Errorf("customer %s: %w", id, fault.ErrNotFound)
-		}
-		rv, err := s.readerView(views, g)
-		if err != nil {
-			return err
-		}
-		out = rv.proto(c)
-		cts, err := crm.Contacts(views, c.ID)
-		if err != nil {
-			return err
-		}
-		for _, ct := range cts {
-			out.Contacts = append(out.Contacts, contactToProto(ct, rv.masked(c)))
-		}
-		return nil
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.GetCustomerRequest) (*crmv1.Customer, error) {
+		return pb(customerPB)(s.App.Get(ctx, c, nameID(customerPrefix, m.GetName())))
 	})
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	return connect.NewResponse(out), nil
 }
 
 // UpdateCustomer implements CustomerService.UpdateCustomer.
 func (s *CustomerService) UpdateCustomer(ctx context.Context, req *connect.Request[crmv1.UpdateCustomerRequest]) (*connect.Response[crmv1.Customer], error) {
-	g, err := s.require(ctx, access.CustomerWrite)
-	if err != nil {
-		return nil, err
-	}
-	in := req.Msg.GetCustomer()
-	if in == nil {
-		return nil, Error(s.Log, fault.Invalidf("customer", "required", "is required"))
-	}
-	id, err := customerID(in.GetName())
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	paths := req.Msg.GetUpdateMask().GetPaths()
-	if len(paths) == 0 {
-		return nil, Error(s.Log, fault.Invalidf("update_mask", "required", "names no field"))
-	}
-	fields, err := fieldsFromProto(in, paths)
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	var target string
-	if _, err := s.exec(ctx, func(views replication.Tx) ([]replication.Draft, error) {
-		c, err := scopedCustomer(views, g, access.CustomerWrite, id)
-		if err != nil {
-			return nil, err
-		}
-		target = c.ID
-		owner, dept := c.Get("owner"), c.Get("department")
-		if v, ok := fields["owner"]; ok {
-			owner = v
-		}
-		if v, ok := fields["department"]; ok {
-			dept = v
-		}
-		if !g.Reaches(access.CustomerWrite, owner, dept) {
-			return nil, fmt.Errorf("%w: owner %q and department %q are outside your data scope", fault.ErrDenied, owner, dept)
-		}
-		d, ok, err := crm.UpdateCustomer(views, id, fields)
-		if err != nil || !ok {
-			return nil, err
-		}
-		return oneDraft(d, nil)
-	}); err != nil {
-		return nil, Error(s.Log, err)
-	}
-	return s.get(g, target, access.CustomerWrite)
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.UpdateCustomerRequest) (*crmv1.Customer, error) {
+		fields := customerFields(m.GetCustomer(), m.GetUpdateMask().GetPaths())
+		out, _, err := s.App.Update(ctx, c, crmapp.CustomerUpdate{ID: nameID(customerPrefix, m.GetCustomer().GetName()), Fields: fields})
+		return pb(customerPB)(out, err)
+	})
 }
 
 // DeleteCustomer implements CustomerService.DeleteCustomer.
 func (s *CustomerService) DeleteCustomer(ctx context.Context, req *connect.Request[crmv1.DeleteCustomerRequest]) (*connect.Response[crmv1.Customer], error) {
-	return s.binChange(ctx, req.Msg.GetName(), "customer.delete", crm.DeleteCustomer)
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.DeleteCustomerRequest) (*crmv1.Customer, error) {
+		return pb(customerPB)(s.App.Delete(ctx, c, nameID(customerPrefix, m.GetName())))
+	})
 }
 
 // UndeleteCustomer implements CustomerService.UndeleteCustomer.
 func (s *CustomerService) UndeleteCustomer(ctx context.Context, req *connect.Request[crmv1.UndeleteCustomerRequest]) (*connect.Response[crmv1.Customer], error) {
-	return s.binChange(ctx, req.Msg.GetName(), "customer.undelete", crm.RestoreCustomer)
-}
-
-func (s *CustomerService) binChange(ctx context.Context, name, action string, cmd func(replication.Tx, string) (replication.Draft, error)) (*connect.Response[crmv1.Customer], error) {
-	g, err := s.require(ctx, access.CustomerDelete)
-	if err != nil {
-		return nil, err
-	}
-	id, err := customerID(name)
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	var display string
-	evs, err := s.exec(ctx, func(views replication.Tx) ([]replication.Draft, error) {
-		c, err := scopedCustomer(views, g, access.CustomerDelete, id)
-		if err != nil {
-			return nil, err
-		}
-		id, display = c.ID, c.Get("display_name")
-		return oneDraft(cmd(views, c.ID))
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.UndeleteCustomerRequest) (*crmv1.Customer, error) {
+		return pb(customerPB)(s.App.Restore(ctx, c, nameID(customerPrefix, m.GetName())))
 	})
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	s.audit(ctx, action, customerPrefix+id, fmt.Sprintf("%s (event %s)", display, evs[0]))
-	return s.get(g, id, access.CustomerDelete)
 }
 
 // ListDeletedCustomers implements CustomerService.ListDeletedCustomers.
 func (s *CustomerService) ListDeletedCustomers(ctx context.Context, req *connect.Request[crmv1.ListDeletedCustomersRequest]) (*connect.Response[crmv1.ListDeletedCustomersResponse], error) {
-	g, err := s.require(ctx, access.CustomerDelete)
-	if err != nil {
-		return nil, err
-	}
-	size, err := pageSize(req.Msg.GetPageSize(), 50)
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	after := req.Msg.GetPageToken()
-	if after != "" && !replication.ValidULID(after) {
-		return nil, Error(s.Log, fault.Invalidf("page_token", "bad_token", "not a page token of this list"))
-	}
-	resp := &crmv1.ListDeletedCustomersResponse{}
-	err = s.view(func(views replication.Tx) error {
-		rv, err := s.readerView(views, g)
-		if err != nil {
-			return err
-		}
-		for len(resp.Customers) < size {
-			cs, err := crm.ListDeleted(views, after, size)
-			if err != nil {
-				return err
-			}
-			for _, c := range cs {
-				after = c.ID
-				if reachesCustomer(g, access.CustomerDelete, c) {
-					resp.Customers = append(resp.Customers, rv.proto(c))
-					if len(resp.Customers) == size {
-						break
-					}
-				}
-			}
-			if len(cs) < size {
-				return nil
-			}
-		}
-		if more, err := crm.ListDeleted(views, after, 1); err != nil || len(more) == 0 {
-			return err
-		}
-		resp.NextPageToken = after
-		return nil
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.ListDeletedCustomersRequest) (*crmv1.ListDeletedCustomersResponse, error) {
+		return pb(func(p app.Page[*crmapp.Customer]) *crmv1.ListDeletedCustomersResponse {
+			return &crmv1.ListDeletedCustomersResponse{Customers: customersPB(p.Items), NextPageToken: p.Next}
+		})(s.App.ListDeleted(ctx, c, int(m.GetPageSize()), m.GetPageToken()))
 	})
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	return connect.NewResponse(resp), nil
 }
 
-// search runs a search as the reader may see it.
-func (s *CustomerService) search(views replication.Tx, g *access.Grant, q crm.Search, perms ...access.Perm) ([]*crm.Customer, bool, error) {
-	q.Visible = func(c *crm.Customer) bool {
-		for _, p := range perms {
-			if !reachesCustomer(g, p, c) {
-				return false
-			}
-		}
-		return true
-	}
-	return crm.SearchCustomers(views, q)
-}
-
-// maxFilters bounds the conditions of one search.
-const maxFilters = 20
-
-func customerSearchOf(filters []*crmv1.Filter, query string) (crm.Search, error) {
-	if len(filters) > maxFilters {
-		return crm.Search{}, fault.Invalidf("filters", "too_many", "%d filters, at most %d", len(filters), maxFilters)
-	}
-	q := crm.Search{Text: query}
-	for _, f := range filters {
-		op := crm.OpEquals
-		switch f.GetOperator() {
-		case crmv1.Operator_OPERATOR_UNSPECIFIED, crmv1.Operator_OPERATOR_EQUALS:
-		case crmv1.Operator_OPERATOR_CONTAINS:
-			op = crm.OpContains
-		default:
-			return q, fault.Invalidf(f.GetField(), "bad_operator", "unknown operator %v", f.GetOperator())
-		}
-		q.Filters = append(q.Filters, crm.Filter{Field: f.GetField(), Op: op, Value: f.GetValue()})
-	}
-	return q, nil
-}
-
-// ListCustomers implements CustomerService.ListCustomers.
-func (s *CustomerService) ListCustomers(ctx context.Context, req *connect.Request[crmv1.ListCustomersRequest]) (*connect.Response[crmv1.ListCustomersResponse], error) {
-	resp, err := s.searchPage(ctx, crm.Search{}, req.Msg.GetPageSize(), req.Msg.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&crmv1.ListCustomersResponse{Customers: resp.Customers, NextPageToken: resp.NextPageToken}), nil
-}
-
-// SearchCustomers implements CustomerService.SearchCustomers.
-func (s *CustomerService) SearchCustomers(ctx context.Context, req *connect.Request[crmv1.SearchCustomersRequest]) (*connect.Response[crmv1.SearchCustomersResponse], error) {
-	if _, err := s.require(ctx, access.CustomerRead); err != nil {
-		return nil, err
-	}
-	q, err := customerSearchOf(req.Msg.GetFilters(), req.Msg.GetQuery())
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	resp, err := s.searchPage(ctx, q, req.Msg.GetPageSize(), req.Msg.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(resp), nil
-}
-
-func (s *CustomerService) searchPage(ctx context.Context, q crm.Search, size32 int32, token string) (*crmv1.SearchCustomersResponse, error) {
-	g, err := s.require(ctx, access.CustomerRead)
-	if err != nil {
-		return nil, err
-	}
-	size, err := pageSize(size32, 50)
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	q.After, q.Limit = token, size
-	resp := &crmv1.SearchCustomersResponse{}
-	err = s.view(func(views replication.Tx) error {
-		cs, more, err := s.search(views, g, q, access.CustomerRead)
-		if err != nil {
-			return err
-		}
-		rv, err := s.readerView(views, g)
-		if err != nil {
-			return err
-		}
-		for _, c := range cs {
-			resp.Customers = append(resp.Customers, rv.proto(c))
-		}
-		if more {
-			resp.NextPageToken = cs[len(cs)-1].ID
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	return resp, nil
-}
-
-// SuggestCustomers implements CustomerService.SuggestCustomers.
-func (s *CustomerService) SuggestCustomers(ctx context.Context, req *connect.Request[crmv1.SuggestCustomersRequest]) (*connect.Response[crmv1.SuggestCustomersResponse], error) {
-	g, err := s.require(ctx, access.CustomerRead)
-	if err != nil {
-		return nil, err
-	}
-	limit := int(req.Msg.GetLimit())
-	switch {
-	case limit < 0:
-		return nil, Error(s.Log, fault.Invalidf("limit", "negative", "must not be negative"))
-	case limit == 0:
-		limit = 10
-	case limit > 50:
-		limit = 50
-	}
-	resp := &crmv1.SuggestCustomersResponse{}
-	err = s.view(func(views replication.Tx) error {
-		hits, err := crm.Suggest(views, req.Msg.GetQuery(), limit, func(c *crm.Customer) bool { return reachesCustomer(g, access.CustomerRead, c) })
-		if err != nil {
-			return err
-		}
-		for _, h := range hits {
-			c := h.Customer
-			v := c.Get(h.Field)
-			if crm.IsPhoneField(h.Field) {
-				v = showPhone(v, !reachesCustomer(g, access.PhoneView, c))
-			}
-			resp.Suggestions = append(resp.Suggestions, &crmv1.Suggestion{
-				Customer: customerPrefix + c.ID, DisplayName: c.Get("display_name"), Code: c.Get("code"),
-				City: c.Get("city"), Field: h.Field, Value: v,
-			})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	return connect.NewResponse(resp), nil
-}
-
-// LookupByPhone implements CustomerService.LookupByPhone.
-func (s *CustomerService) LookupByPhone(ctx context.Context, req *connect.Request[crmv1.LookupByPhoneRequest]) (*connect.Response[crmv1.LookupByPhoneResponse], error) {
-	g, err := s.require(ctx, access.CustomerRead)
-	if err != nil {
-		return nil, err
-	}
-	resp := &crmv1.LookupByPhoneResponse{}
-	err = s.view(func(views replication.Tx) error {
-		cs, err := crm.LookupByPhone(views, req.Msg.GetPhone())
-		if err != nil {
-			return err
-		}
-		rv, err := s.readerView(views, g)
-		if err != nil {
-			return err
-		}
-		for _, c := range cs {
-			if reachesCustomer(g, access.CustomerRead, c) {
-				resp.Customers = append(resp.Customers, rv.proto(c))
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	return connect.NewResponse(resp), nil
-}
-
-// FindDuplicates implements CustomerService.FindDuplicates.
-func (s *CustomerService) FindDuplicates(ctx context.Context, req *connect.Request[crmv1.FindDuplicatesRequest]) (*connect.Response[crmv1.FindDuplicatesResponse], error) {
-	g, err := s.require(ctx, access.CustomerRead)
-	if err != nil {
-		return nil, err
-	}
-	in := req.Msg.GetCustomer()
-	if in == nil {
-		return nil, Error(s.Log, fault.Invalidf("customer", "required", "is required"))
-	}
-	fields, err := fieldsFromProto(in, setFields(in))
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	var resp *crmv1.FindDuplicatesResponse
-	err = s.view(func(views replication.Tx) error {
-		dups, err := crm.FindDuplicates(views, fields)
-		if err != nil {
-			return err
-		}
-		if in.GetName() != "" { // checking an existing customer: not itself
-			dups = dropSelf(dups, strings.TrimPrefix(in.GetName(), customerPrefix))
-		}
-		rv, err := s.readerView(views, g)
-		if err != nil {
-			return err
-		}
-		resp = rv.duplicatesProto(dups)
-		return nil
-	})
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	return connect.NewResponse(resp), nil
-}
-
-func dropSelf(dups []crm.Duplicate, id string) []crm.Duplicate {
-	out := dups[:0]
-	for _, d := range dups {
-		if d.Customer.ID != id {
-			out = append(out, d)
-		}
+func customersPB(cs []*crmapp.Customer) []*crmv1.Customer {
+	out := make([]*crmv1.Customer, len(cs))
+	for i, c := range cs {
+		out[i] = customerPB(c)
 	}
 	return out
 }
 
+// searchOf translates a search's query and filters.
+func searchOf(query string, filters []*crmv1.Filter) crmapp.Search {
+	q := crmapp.Search{Text: query}
+	for _, f := range filters {
+		cond := crmapp.Condition{Field: f.GetField(), Value: f.GetValue()}
+		switch f.GetOperator() {
+		case crmv1.Operator_OPERATOR_UNSPECIFIED, crmv1.Operator_OPERATOR_EQUALS:
+		case crmv1.Operator_OPERATOR_CONTAINS:
+			cond.Contains = true
+		default:
+			if q.Unknown == nil {
+				q.Unknown = &crmapp.Condition{Field: f.GetField(), Value: f.GetOperator().String()}
+			}
+		}
+		q.Conditions = append(q.Conditions, cond)
+	}
+	return q
+}
+
+func searchPB(p app.Page[*crmapp.Customer]) *crmv1.SearchCustomersResponse {
+	return &crmv1.SearchCustomersResponse{Customers: customersPB(p.Items), NextPageToken: p.Next}
+}
+
+// ListCustomers implements CustomerService.ListCustomers.
+func (s *CustomerService) ListCustomers(ctx context.Context, req *connect.Request[crmv1.ListCustomersRequest]) (*connect.Response[crmv1.ListCustomersResponse], error) {
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.ListCustomersRequest) (*crmv1.ListCustomersResponse, error) {
+		return pb(func(p app.Page[*crmapp.Customer]) *crmv1.ListCustomersResponse {
+			return &crmv1.ListCustomersResponse{Customers: customersPB(p.Items), NextPageToken: p.Next}
+		})(s.App.Search(ctx, c, crmapp.Search{}, int(m.GetPageSize()), m.GetPageToken()))
+	})
+}
+
+// SearchCustomers implements CustomerService.SearchCustomers.
+func (s *CustomerService) SearchCustomers(ctx context.Context, req *connect.Request[crmv1.SearchCustomersRequest]) (*connect.Response[crmv1.SearchCustomersResponse], error) {
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.SearchCustomersRequest) (*crmv1.SearchCustomersResponse, error) {
+		return pb(searchPB)(s.App.Search(ctx, c, searchOf(m.GetQuery(), m.GetFilters()), int(m.GetPageSize()), m.GetPageToken()))
+	})
+}
+
+// SuggestCustomers implements CustomerService.SuggestCustomers.
+func (s *CustomerService) SuggestCustomers(ctx context.Context, req *connect.Request[crmv1.SuggestCustomersRequest]) (*connect.Response[crmv1.SuggestCustomersResponse], error) {
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.SuggestCustomersRequest) (*crmv1.SuggestCustomersResponse, error) {
+		return pb(func(hits []crmapp.Suggestion) *crmv1.SuggestCustomersResponse {
+			out := &crmv1.SuggestCustomersResponse{}
+			for _, h := range hits {
+				out.Suggestions = append(out.Suggestions, &crmv1.Suggestion{Customer: customerPrefix + h.ID, DisplayName: h.Name,
+					Code: h.Code, City: h.City, Field: h.Field, Value: h.Value})
+			}
+			return out
+		})(s.App.Suggest(ctx, c, m.GetQuery(), int(m.GetLimit())))
+	})
+}
+
+// LookupByPhone implements CustomerService.LookupByPhone.
+func (s *CustomerService) LookupByPhone(ctx context.Context, req *connect.Request[crmv1.LookupByPhoneRequest]) (*connect.Response[crmv1.LookupByPhoneResponse], error) {
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.LookupByPhoneRequest) (*crmv1.LookupByPhoneResponse, error) {
+		return pb(func(cs []*crmapp.Customer) *crmv1.LookupByPhoneResponse {
+			return &crmv1.LookupByPhoneResponse{Customers: customersPB(cs)}
+		})(s.App.LookupByPhone(ctx, c, m.GetPhone()))
+	})
+}
+
+// FindDuplicates implements CustomerService.FindDuplicates.
+func (s *CustomerService) FindDuplicates(ctx context.Context, req *connect.Request[crmv1.FindDuplicatesRequest]) (*connect.Response[crmv1.FindDuplicatesResponse], error) {
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.FindDuplicatesRequest) (*crmv1.FindDuplicatesResponse, error) {
+		in := m.GetCustomer()
+		return pb(duplicatesPB)(s.App.FindDuplicates(ctx, c, crmapp.DuplicateCheck{
+			ID: strings.TrimPrefix(in.GetName(), customerPrefix), Fields: customerFields(in, setFields(in))}))
+	})
+}
+
 // MergeCustomers implements CustomerService.MergeCustomers.
 func (s *CustomerService) MergeCustomers(ctx context.Context, req *connect.Request[crmv1.MergeCustomersRequest]) (*connect.Response[crmv1.MergeCustomersResponse], error) {
-	g, err := s.require(ctx, access.CustomerMerge)
-	if err != nil {
-		return nil, err
-	}
-	winner, err := customerIDOf("winner", req.Msg.GetWinner())
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	loser, err := customerIDOf("loser", req.Msg.GetLoser())
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	var names [2]string
-	evs, err := s.exec(ctx, func(views replication.Tx) ([]replication.Draft, error) {
-		for i, id := range []string{winner, loser} {
-			c, err := crm.GetCustomer(views, id)
-			if err != nil {
-				if errors.Is(err, fault.ErrNotFound) {
-					break // the domain says which side is missing
-				}
-				return nil, err
-			}
-			if err := customerInScope(g, access.CustomerMerge, c); err != nil {
-				return nil, err
-			}
-			names[i] = c.Get("display_name")
-		}
-		return oneDraft(crm.MergeCustomers(views, winner, loser, req.Msg.GetFields()))
+	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *crmv1.MergeCustomersRequest) (*crmv1.MergeCustomersResponse, error) {
+		loser := nameID(customerPrefix, m.GetLoser())
+		return pb(func(w *crmapp.Customer) *crmv1.MergeCustomersResponse {
+			return &crmv1.MergeCustomersResponse{Customer: customerPB(w), Loser: customerPrefix + loser}
+		})(s.App.Merge(ctx, c, crmapp.Merge{Winner: nameID(customerPrefix, m.GetWinner()), Loser: loser, Fields: m.GetFields()}))
 	})
-	if err != nil {
-		return nil, Error(s.Log, err)
-	}
-	s.audit(ctx, "customer.merge", customerPrefix+winner,
-		fmt.Sprintf("merged %s%s (%s) into %s (event %s)", customerPrefix, loser, names[1], names[0], evs[0]))
-	c, err := s.get(g, winner, access.CustomerMerge)
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&crmv1.MergeCustomersResponse{Customer: c.Msg, Loser: customerPrefix + loser}), nil
 }

@@ -8,17 +8,19 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
-	"sync"
 	"testing"
 
 	"connectrpc.com/connect"
 	"github.com/xuri/excelize/v2"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"branchline/access"
 	"branchline/auth"
 	"branchline/crm"
+	"branchline/crm/crmapp"
+	accessv1 "branchline/gen/branchline/access/v1"
 	crmv1 "branchline/gen/branchline/crm/v1"
 	"branchline/replication"
 )
@@ -53,29 +55,26 @@ func customerGrants(_ context.Context, p *auth.Principal) (*access.Grant, error)
 }
 
 func asCustomerUser(user string) context.Context {
-	return WithPrincipal(context.Background(), &auth.Principal{User: user})
+	return auth.WithPrincipal(context.Background(), &auth.Principal{User: user})
 }
 
-type auditEntry struct{ user, action, target, detail string }
-
-type recordingAuditor struct {
-	mu      sync.Mutex
-	entries []auditEntry
-}
-
-func (a *recordingAuditor) Record(ctx context.Context, action, target, detail string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.entries = append(a.entries, auditEntry{actor(ctx), action, target, detail})
-	return nil
-}
+// recordingAuditor reads the audit entries the service's changes
+// recorded, in the order they were recorded.
+type recordingAuditor struct{ st *memStore }
 
 func (a *recordingAuditor) actions() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.st.mu.Lock()
+	defer a.st.mu.Unlock()
 	var out []string
-	for _, e := range a.entries {
-		out = append(out, e.user+" "+e.action)
+	for _, ev := range a.st.events {
+		if ev.Kind != access.KindAuditRecorded {
+			continue
+		}
+		b := &accessv1.AuditRecorded{}
+		if err := proto.Unmarshal(ev.Body, b); err != nil {
+			panic(err)
+		}
+		out = append(out, ev.Actor+" "+b.GetAction())
 	}
 	return out
 }
@@ -83,9 +82,8 @@ func (a *recordingAuditor) actions() []string {
 func newCustomerService(t *testing.T) (*CustomerService, *memStoreCustomers, *recordingAuditor) {
 	t.Helper()
 	st := newMemStoreCustomers(t)
-	au := &recordingAuditor{}
-	return &CustomerService{Store: st, IDs: replication.NewIDs(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Grants: customerGrants, Auditor: au}, st, au
+	return &CustomerService{App: &crmapp.Customers{Store: st, IDs: replication.NewIDs()}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Grants: customerGrants}, st, &recordingAuditor{st}
 }
 
 func mustCreate(t *testing.T, s *CustomerService, c *crmv1.Customer) *crmv1.Customer {

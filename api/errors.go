@@ -14,8 +14,9 @@ import (
 )
 
 // ErrUnavailable marks failures where retrying later may succeed: the store
-// is closing, the hub has no leader.
-var ErrUnavailable = errors.New("unavailable")
+// is closing, the hub has no leader. It is fault.ErrUnavailable, which use
+// cases return.
+var ErrUnavailable = fault.ErrUnavailable
 
 // Error maps an error to a Connect error: the one place where domain
 // failures become status codes. Unexpected errors are logged and reach the

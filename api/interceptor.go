@@ -10,6 +10,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"branchline/app"
 	"branchline/auth"
 	"branchline/fault"
 	"branchline/gen/branchline/auth/v1/authv1connect"
@@ -18,19 +19,6 @@ import (
 // Verifier checks bearer tokens.
 type Verifier interface {
 	Verify(token string, now time.Time) (*auth.Principal, error)
-}
-
-type principalKey struct{}
-
-// WithPrincipal returns ctx carrying p.
-func WithPrincipal(ctx context.Context, p *auth.Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-// PrincipalFrom returns the caller the interceptor verified.
-func PrincipalFrom(ctx context.Context) (*auth.Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(*auth.Principal)
-	return p, ok
 }
 
 var errNoToken = errors.New(`missing or invalid "Authorization: Bearer <token>"`)
@@ -74,7 +62,7 @@ func (a *authInterceptor) check(ctx context.Context, procedure string, h http.He
 	if err != nil {
 		return nil, connect.NewError(connect.CodeUnauthenticated, auth.ErrBadToken)
 	}
-	return WithPrincipal(ctx, p), nil
+	return auth.WithPrincipal(ctx, p), nil
 }
 
 func (a *authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
@@ -134,19 +122,19 @@ func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.
 // passwordGate refuses every call of a user who must set a new password
 // (access.Grant.MustChangePassword) but the call that sets it, before the
 // handler runs: such a user does nothing else until they have.
-type passwordGate struct{ grants Grants }
+type passwordGate struct{ grants app.Grants }
 
 // RequirePasswordChanged returns an interceptor, placed after RequireAuth,
 // that answers every call of a user who must change their password with
 // failed_precondition and a message saying so, but AuthService's
 // ChangePassword (and the public procedures, which have no caller).
-func RequirePasswordChanged(grants Grants) connect.Interceptor { return passwordGate{grants} }
+func RequirePasswordChanged(grants app.Grants) connect.Interceptor { return passwordGate{grants} }
 
 func (g passwordGate) check(ctx context.Context, procedure string) error {
 	if procedure == authv1connect.AuthServiceChangePasswordProcedure {
 		return nil
 	}
-	p, ok := PrincipalFrom(ctx)
+	p, ok := auth.PrincipalFrom(ctx)
 	if !ok {
 		return nil // a public procedure
 	}

@@ -17,6 +17,7 @@ import (
 	"branchline/access"
 	"branchline/auth"
 	"branchline/crm"
+	"branchline/crm/crmapp"
 	crmv1 "branchline/gen/branchline/crm/v1"
 	"branchline/replication"
 )
@@ -48,7 +49,7 @@ func memberGrants(_ context.Context, p *auth.Principal) (*access.Grant, error) {
 }
 
 func asMemberUser(user string) context.Context {
-	return WithPrincipal(context.Background(), &auth.Principal{User: user})
+	return auth.WithPrincipal(context.Background(), &auth.Principal{User: user})
 }
 
 func memberLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -58,7 +59,7 @@ var memberNow = time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
 
 func newMemberService(t *testing.T) (*MemberService, *memStoreMembers) {
 	st := newMemStoreMembers(t)
-	return &MemberService{Store: st, Grants: memberGrants, IDs: replication.NewIDs(), Log: memberLog(), Now: func() time.Time { return memberNow }}, st
+	return &MemberService{App: &crmapp.Members{Store: st, Now: func() time.Time { return memberNow }}, Grants: memberGrants, Log: memberLog()}, st
 }
 
 // memberCustomer creates a customer with fields and returns its name.

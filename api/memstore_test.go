@@ -52,7 +52,10 @@ func newMemStore(t *testing.T, register ...func(*replication.Registry)) *memStor
 
 func newMemStoreAccess(t *testing.T) *memStore { return newMemStore(t, access.Register) }
 
-func newMemStoreCustomers(t *testing.T) *memStore { return newMemStore(t, crm.RegisterCustomers) }
+// The customer use cases audit their deletions, merges and imports.
+func newMemStoreCustomers(t *testing.T) *memStore {
+	return newMemStore(t, crm.RegisterCustomers, access.Register)
+}
 
 func newMemStoreMembers(t *testing.T) *memStore {
 	return newMemStore(t, crm.RegisterCustomers, crm.RegisterParams, crm.RegisterBlacklist, crm.RegisterMembers)

@@ -13,9 +13,11 @@ import (
 	"connectrpc.com/connect"
 
 	"branchline/access"
+	"branchline/app"
 	"branchline/auth"
 	"branchline/crm"
 	"branchline/crm/pickup"
+	"branchline/crm/pickup/pickupapp"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
 	"branchline/replication"
 )
@@ -71,8 +73,8 @@ func newPickupService(t *testing.T) (*PickupService, *memStore, *changes, string
 	t.Helper()
 	st := newMemStore(t, crm.RegisterCustomers, pickup.Register)
 	ch := &changes{}
-	s := &PickupService{Store: st, Grants: pickupGrants, IDs: replication.NewIDs(), Node: "sh-pudong", Location: shanghaiTZ,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), OnChange: ch.record}
+	s := &PickupService{App: &pickupapp.Pickups{Store: st, IDs: replication.NewIDs(), Node: "sh-pudong", Location: shanghaiTZ,
+		OnChange: ch.record}, Grants: pickupGrants, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx := asUser("disp")
 	if _, err := s.SetZone(ctx, connect.NewRequest(&pickupv1.SetZoneRequest{Zone: &pickupv1.Zone{
 		Id: "pudong", Name: "浦东", Districts: []string{"浦东新区"}, Postcodes: []string{"2001"},
@@ -87,9 +89,9 @@ func newPickupService(t *testing.T) (*PickupService, *memStore, *changes, string
 			t.Fatal(err)
 		}
 	}
-	cust := s.IDs.New(time.Now())
+	cust := s.App.IDs.New(time.Now())
 	if _, err := st.Exec(context.Background(), "agent", func(v replication.Tx) ([]replication.Draft, error) {
-		return one(crm.CreateCustomer(v, cust, map[string]string{"display_name": "张三贸易"}))
+		return app.One(crm.CreateCustomer(v, cust, map[string]string{"display_name": "张三贸易"}))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -286,8 +288,9 @@ func TestPickupServiceBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same store as seen from another branch's node.
-	elsewhere := *s
-	elsewhere.Node = "bj-haidian"
+	elsewhere, elsewhereApp := *s, *s.App
+	elsewhereApp.Node = "bj-haidian"
+	elsewhere.App = &elsewhereApp
 	ch.take()
 	withReq := func(edit func(r *pickupv1.CreatePickupRequest)) *connect.Request[pickupv1.CreatePickupRequest] {
 		r := booking()

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"branchline/access"
+	"branchline/app"
 	"branchline/auth"
 	"branchline/crm"
 	"branchline/fault"
@@ -24,6 +25,7 @@ import (
 	"branchline/replication/reptest"
 	"branchline/telephony"
 	"branchline/telephony/pbx"
+	"branchline/telephony/telephonyapp"
 )
 
 // telStore runs commands on in-memory views as the node's store does.
@@ -105,7 +107,7 @@ func telGrants(_ context.Context, p *auth.Principal) (*access.Grant, error) {
 }
 
 func asUser(user string) context.Context {
-	return WithPrincipal(context.Background(), &auth.Principal{User: user})
+	return auth.WithPrincipal(context.Background(), &auth.Principal{User: user})
 }
 
 func wantTelCode(t *testing.T, err error, code connect.Code) {
@@ -161,7 +163,7 @@ func (f *fakeSwitch) ConfigChanged()                             {}
 
 func newTelService(t *testing.T) (*TelephonyService, *telStore) {
 	st := newTelStore(t)
-	return &TelephonyService{Store: st, Grants: telGrants, Location: time.UTC,
+	return &TelephonyService{App: &telephonyapp.Telephony{Store: st, Location: time.UTC}, Grants: telGrants,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, st
 }
 
@@ -218,7 +220,7 @@ func TestTelephonyAgentsAndCalls(t *testing.T) {
 	_, err := s.AgentLogin(asUser("agent1"), connect.NewRequest(&telv1.AgentLoginRequest{Extension: "8001"}))
 	wantTelCode(t, err, connect.CodeUnavailable) // no --sip
 	sw := &fakeSwitch{calls: map[string]pbx.CallInfo{"c1": {ID: "c1", Agent: "agent1"}}}
-	s.Switch = sw
+	s.App.Switch = sw
 	a, err := s.AgentLogin(asUser("agent1"), connect.NewRequest(&telv1.AgentLoginRequest{Extension: "8001"}))
 	if err != nil || a.Msg.GetUser() != "agent1" || a.Msg.GetState() != "ready" {
 		t.Fatalf("AgentLogin = %v, %v", a, err)
@@ -263,7 +265,7 @@ func TestTelephonyRecordsAndCallbacks(t *testing.T) {
 			Disposition: telephony.Answered, HangupBy: telephony.ByCaller}
 		callIDs = append(callIDs, r.ID)
 		if _, err := st.Exec(context.Background(), "", func(replication.Tx) ([]replication.Draft, error) {
-			return one(telephony.EndCall(r))
+			return app.One(telephony.EndCall(r))
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +301,7 @@ func TestTelephonyRecordsAndCallbacks(t *testing.T) {
 
 	cbID := ids.New(day)
 	if _, err := st.Exec(context.Background(), "", func(replication.Tx) ([]replication.Draft, error) {
-		return one(telephony.CreateCallback(cbID, "13800000009", callIDs[0], "sales", telephony.ReasonAbandoned, day))
+		return app.One(telephony.CreateCallback(cbID, "13800000009", callIDs[0], "sales", telephony.ReasonAbandoned, day))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -329,12 +331,12 @@ func TestTelephonyRecordsAndCallbacks(t *testing.T) {
 func TestTelephonyMasksNumbers(t *testing.T) {
 	s, st := newTelService(t)
 	sw := &fakeSwitch{}
-	s.Switch = sw
+	s.App.Switch = sw
 	ids := replication.NewIDs()
 	day := time.Now().Add(-time.Hour)
 	exec := func(d replication.Draft, err error) {
 		t.Helper()
-		if _, err := st.Exec(context.Background(), "", func(replication.Tx) ([]replication.Draft, error) { return one(d, err) }); err != nil {
+		if _, err := st.Exec(context.Background(), "", func(replication.Tx) ([]replication.Draft, error) { return app.One(d, err) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -435,7 +437,7 @@ func TestTelephonyMasksNumbers(t *testing.T) {
 		{ID: "c1", Direction: telephony.Inbound, Caller: "13800138000", DID: "4000", State: pbx.StateQueued},
 		{ID: "c2", Direction: telephony.Outbound, Caller: "8001", DID: "13900139000", State: pbx.StateDialing},
 	}}
-	s.Switch = board
+	s.App.Switch = board
 	b, err := s.GetBoard(asUser("sup"), connect.NewRequest(&telv1.GetBoardRequest{}))
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	whv1 "branchline/gen/branchline/warehouse/v1"
 	"branchline/replication"
 	"branchline/warehouse"
+	"branchline/warehouse/warehouseapp"
 )
 
 // whGrants: admin may do everything; clerk reads and moves stock; seller
@@ -44,11 +45,10 @@ func newWarehouseService(t *testing.T) (*WarehouseService, *memStore) {
 	t.Helper()
 	st := newMemStore(t, warehouse.Register)
 	clock := time.UnixMilli(1_790_000_000_000)
-	s := &WarehouseService{Store: st, Grants: whGrants, IDs: replication.NewIDs(), Node: "sh-pudong",
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time {
-			clock = clock.Add(time.Second)
-			return clock
-		}}
+	s := &WarehouseService{App: &warehouseapp.Stock{Store: st, IDs: replication.NewIDs(), Node: "sh-pudong", Now: func() time.Time {
+		clock = clock.Add(time.Second)
+		return clock
+	}}, Grants: whGrants, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx := as("admin")
 	for _, p := range []*whv1.Product{
 		{Id: "P1", Name: "Tea", BatchTracked: true, Barcode: "6901", RetailPrice: 3900},

@@ -9,6 +9,7 @@ import (
 
 	"branchline/fault"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 )
 
@@ -139,13 +140,13 @@ func GetContact(views replication.Tx, id, contactID string) (*Contact, error) {
 }
 
 // normalizeContact validates contact field writes, in field order.
-func normalizeContact(in map[string]string) ([]*crmv1.FieldValue, error) {
+func normalizeContact(in map[string]string) ([]*eventv1.FieldValue, error) {
 	for _, name := range slices.Sorted(maps.Keys(in)) {
 		if _, ok := ContactFieldByName(name); !ok {
 			return nil, fault.Invalidf(name, "unknown_field", "no such contact field")
 		}
 	}
-	var out []*crmv1.FieldValue
+	var out []*eventv1.FieldValue
 	for _, f := range ContactFields {
 		raw, ok := in[f.Name]
 		if !ok {
@@ -155,7 +156,7 @@ func normalizeContact(in map[string]string) ([]*crmv1.FieldValue, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &crmv1.FieldValue{Field: f.Name, Value: v})
+		out = append(out, &eventv1.FieldValue{Field: f.Name, Value: v})
 	}
 	return out, nil
 }
@@ -222,7 +223,7 @@ func RemoveContact(views replication.Tx, id, contactID string) (replication.Draf
 	return replication.Draft{Kind: KindContactRemoved, Entity: Entity(c.ID), Body: &crmv1.ContactRemoved{ContactId: contactID}}, nil
 }
 
-func checkContactFields(fields []*crmv1.FieldValue) error {
+func checkContactFields(fields []*eventv1.FieldValue) error {
 	for _, fv := range fields {
 		f, ok := ContactFieldByName(fv.GetField())
 		if !ok {
@@ -253,7 +254,7 @@ func checkContactAdded(ev *replication.Event, b *crmv1.ContactAdded) error {
 	if err := checkContactEvent(ev, b.GetContactId()); err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(b.GetFields(), func(fv *crmv1.FieldValue) bool { return fv.GetField() == "display_name" && fv.GetValue() != "" }) {
+	if !slices.ContainsFunc(b.GetFields(), func(fv *eventv1.FieldValue) bool { return fv.GetField() == "display_name" && fv.GetValue() != "" }) {
 		return fault.Invalidf("display_name", "required", "is required")
 	}
 	return checkContactFields(b.GetFields())
@@ -293,7 +294,7 @@ func contactTarget(tx replication.Tx, ev *replication.Event, contactID string) (
 	return "", false, false, err
 }
 
-func setContactFields(tx replication.Tx, rep, contactID string, ev *replication.Event, fields []*crmv1.FieldValue) error {
+func setContactFields(tx replication.Tx, rep, contactID string, ev *replication.Event, fields []*eventv1.FieldValue) error {
 	for _, fv := range fields {
 		if _, ok := ContactFieldByName(fv.GetField()); !ok {
 			continue
@@ -382,7 +383,7 @@ func dropContactData(tx replication.Tx, rep, contactID string) error {
 	return nil
 }
 
-func contactName(fields []*crmv1.FieldValue) string {
+func contactName(fields []*eventv1.FieldValue) string {
 	for _, fv := range fields {
 		if fv.GetField() == "display_name" {
 			return fv.GetValue()

@@ -12,6 +12,7 @@ import (
 
 	"branchline/fault"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 )
 
@@ -21,9 +22,9 @@ const (
 	KindCustomerFieldSet = "crm.customer.field_set"
 )
 
-// customPrefix starts the field names of custom fields in field writes,
+// CustomPrefix starts the field names of custom fields in field writes,
 // update masks and filters: "custom.<key>".
-const customPrefix = "custom."
+const CustomPrefix = "custom."
 
 // fieldType says how a customer field is validated and normalised.
 type fieldType int
@@ -183,18 +184,18 @@ func normalize(f Field, raw string) (string, error) {
 // normalizeAll validates a set of field writes: built-in fields in field
 // order, then custom fields ("custom.<key>", checked against their
 // definitions in views) in key order.
-func normalizeAll(views replication.Tx, in map[string]string) ([]*crmv1.FieldValue, error) {
+func normalizeAll(views replication.Tx, in map[string]string) ([]*eventv1.FieldValue, error) {
 	var custom []string
 	for _, name := range slices.Sorted(maps.Keys(in)) {
 		if _, ok := FieldByName(name); ok {
 			continue
 		}
-		if _, ok := strings.CutPrefix(name, customPrefix); !ok {
+		if _, ok := strings.CutPrefix(name, CustomPrefix); !ok {
 			return nil, fault.Invalidf(name, "unknown_field", "no such customer field")
 		}
 		custom = append(custom, name)
 	}
-	var out []*crmv1.FieldValue
+	var out []*eventv1.FieldValue
 	for _, f := range Fields {
 		raw, ok := in[f.Name]
 		if !ok {
@@ -204,14 +205,14 @@ func normalizeAll(views replication.Tx, in map[string]string) ([]*crmv1.FieldVal
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &crmv1.FieldValue{Field: f.Name, Value: v})
+		out = append(out, &eventv1.FieldValue{Field: f.Name, Value: v})
 	}
 	for _, name := range custom {
 		v, err := normalizeCustom(views, name, in[name])
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &crmv1.FieldValue{Field: name, Value: v})
+		out = append(out, &eventv1.FieldValue{Field: name, Value: v})
 	}
 	return out, nil
 }
@@ -250,6 +251,19 @@ func UpdateCustomer(views replication.Tx, id string, fields map[string]string) (
 	if err != nil {
 		return d, false, err
 	}
+	return ChangeCustomer(views, cur, fields)
+}
+
+// ChangeCustomer is UpdateCustomer for a customer the caller read in the
+// same transaction (GetCustomer), so that a command that checks the
+// customer before it changes it reads it once.
+func ChangeCustomer(views replication.Tx, cur *Customer, fields map[string]string) (d replication.Draft, ok bool, err error) {
+	if len(fields) == 0 {
+		return d, false, fault.Invalidf("update_mask", "required", "names no field")
+	}
+	if cur.Deleted {
+		return d, false, fmt.Errorf("customer %s is in the recycle bin: %w", cur.ID, fault.ErrNotFound)
+	}
 	vals, err := normalizeAll(views, fields)
 	if err != nil {
 		return d, false, err
@@ -266,9 +280,30 @@ func UpdateCustomer(views replication.Tx, id string, fields map[string]string) (
 	return replication.Draft{Kind: KindCustomerFieldSet, Entity: Entity(cur.ID), Body: &crmv1.CustomerFieldSet{Fields: changed}}, true, nil
 }
 
+// Changed sets on c the values d writes, d being a field write that
+// ChangeCustomer decided for c, and returns the names of the fields it
+// sets. c is then the customer as the write leaves it at this replica,
+// where it is the newest write, without reading it back.
+func (c *Customer) Changed(d replication.Draft) []string {
+	b, ok := d.Body.(*crmv1.CustomerFieldSet)
+	if !ok {
+		return nil
+	}
+	names := make([]string, 0, len(b.GetFields()))
+	for _, fv := range b.GetFields() {
+		if k, ok := strings.CutPrefix(fv.GetField(), CustomPrefix); ok {
+			c.Custom[k] = fv.GetValue()
+		} else {
+			c.Fields[fv.GetField()] = fv.GetValue()
+		}
+		names = append(names, fv.GetField())
+	}
+	return names
+}
+
 // value reads a built-in field or, for "custom.<key>", a custom field.
 func (c *Customer) value(name string) string {
-	if k, ok := strings.CutPrefix(name, customPrefix); ok {
+	if k, ok := strings.CutPrefix(name, CustomPrefix); ok {
 		return c.Custom[k]
 	}
 	return c.Fields[name]
@@ -310,9 +345,9 @@ func entityID(ev *replication.Event) (string, bool) {
 	return id, ok && replication.ValidULID(id)
 }
 
-func checkFields(fields []*crmv1.FieldValue) error {
+func checkFields(fields []*eventv1.FieldValue) error {
 	for _, fv := range fields {
-		if key, ok := strings.CutPrefix(fv.GetField(), customPrefix); ok {
+		if key, ok := strings.CutPrefix(fv.GetField(), CustomPrefix); ok {
 			if err := checkCustomValue(fv.GetField(), key, fv.GetValue()); err != nil {
 				return err
 			}
@@ -431,7 +466,7 @@ func applyFieldSet(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerFi
 
 // fieldNames lists the fields a write names, for the timeline: which
 // fields changed, not their values (phones may be masked for the reader).
-func fieldNames(fields []*crmv1.FieldValue) string {
+func fieldNames(fields []*eventv1.FieldValue) string {
 	names := make([]string, 0, len(fields))
 	for _, fv := range fields {
 		names = append(names, fv.GetField())
@@ -443,17 +478,17 @@ func fieldNames(fields []*crmv1.FieldValue) string {
 // resolved). Indexes are derived afterwards (CustomerIndex), from the
 // current values only, which makes them independent of the order writes
 // arrived in.
-func setFields(tx replication.Tx, id string, ev *replication.Event, fields []*crmv1.FieldValue) error {
+func setFields(tx replication.Tx, id string, ev *replication.Event, fields []*eventv1.FieldValue) error {
 	return writeFields(tx, id, ev, fields, false)
 }
 
 // writeFields is setFields; fresh says the record was found empty, so its
 // registers are written without reading them.
-func writeFields(tx replication.Tx, id string, ev *replication.Event, fields []*crmv1.FieldValue, fresh bool) error {
+func writeFields(tx replication.Tx, id string, ev *replication.Event, fields []*eventv1.FieldValue, fresh bool) error {
 	stamp := replication.StampOf(ev)
 	for _, fv := range fields {
 		var key []byte
-		if k, ok := strings.CutPrefix(fv.GetField(), customPrefix); ok {
+		if k, ok := strings.CutPrefix(fv.GetField(), CustomPrefix); ok {
 			if !validCustomKey(k) {
 				continue
 			}

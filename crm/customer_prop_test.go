@@ -16,6 +16,7 @@ import (
 	"branchline/crm"
 	"branchline/fault"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 	"branchline/replication/reptest"
 )
@@ -58,16 +59,16 @@ func drawValue(t *rapid.T, field string) string {
 	}
 }
 
-func drawFields(t *rapid.T, create bool) []*crmv1.FieldValue {
-	var out []*crmv1.FieldValue
+func drawFields(t *rapid.T, create bool) []*eventv1.FieldValue {
+	var out []*eventv1.FieldValue
 	for _, f := range propFields {
 		if create && f == "display_name" || rapid.IntRange(0, 2).Draw(t, "write-"+f) == 0 {
-			out = append(out, &crmv1.FieldValue{Field: f, Value: drawValue(t, f)})
+			out = append(out, &eventv1.FieldValue{Field: f, Value: drawValue(t, f)})
 		}
 	}
 	if len(out) == 0 {
 		f := rapid.SampledFrom(propFields[1:]).Draw(t, "field")
-		out = append(out, &crmv1.FieldValue{Field: f, Value: drawValue(t, f)})
+		out = append(out, &eventv1.FieldValue{Field: f, Value: drawValue(t, f)})
 	}
 	return out
 }

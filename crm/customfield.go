@@ -151,7 +151,7 @@ func (d CustomField) Check(name, raw string) (string, error) {
 // normalizeCustom checks a write of custom field name ("custom.<key>")
 // against its current definition.
 func normalizeCustom(views replication.Tx, name, raw string) (string, error) {
-	key := strings.TrimPrefix(name, customPrefix)
+	key := strings.TrimPrefix(name, CustomPrefix)
 	if !validCustomKey(key) {
 		return "", fault.Invalidf(name, "unknown_field", "no such custom field")
 	}

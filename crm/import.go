@@ -158,10 +158,10 @@ func (f *ImportFile) mapHeader(cells []string, defs []CustomField) error {
 		if d.Retired {
 			continue
 		}
-		byText[Fold(customPrefix+d.Key)] = customPrefix + d.Key
+		byText[Fold(CustomPrefix+d.Key)] = CustomPrefix + d.Key
 		for _, t := range []string{d.Label, d.Key} {
 			if _, taken := byText[Fold(t)]; !taken {
-				byText[Fold(t)] = customPrefix + d.Key
+				byText[Fold(t)] = CustomPrefix + d.Key
 			}
 		}
 	}
@@ -346,7 +346,7 @@ func PreviewImport(views replication.Tx, f *ImportFile) ([]ImportRow, error) {
 
 // normalizeImported validates one imported value.
 func normalizeImported(views replication.Tx, name, raw string) (string, error) {
-	if strings.HasPrefix(name, customPrefix) {
+	if strings.HasPrefix(name, CustomPrefix) {
 		return normalizeCustom(views, name, raw)
 	}
 	f, ok := FieldByName(name)

@@ -189,7 +189,7 @@ func indexEntries(tx replication.Tx, id string) (map[string]string, error) {
 	}
 	for k, v := range c.Custom {
 		if v != "" && len([]rune(v)) <= maxAttrLen {
-			out[string(attrKey(customPrefix+k, Fold(v), id))] = ""
+			out[string(attrKey(CustomPrefix+k, Fold(v), id))] = ""
 		}
 	}
 	if n := NormalizeName(c.Fields["display_name"]); n != "" {

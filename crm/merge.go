@@ -9,6 +9,7 @@ import (
 
 	"branchline/fault"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 )
 
@@ -113,7 +114,7 @@ func MergeCustomers(views replication.Tx, winner, loser string, chosen map[strin
 	for n := range choice {
 		names = append(names, n)
 	}
-	var writes []*crmv1.FieldValue
+	var writes []*eventv1.FieldValue
 	for _, n := range sortFieldNames(names) {
 		want, ok := choice[n]
 		if !ok {
@@ -127,7 +128,7 @@ func MergeCustomers(views replication.Tx, winner, loser string, chosen map[strin
 			fold = r
 		}
 		if string(fold.Value) != want {
-			writes = append(writes, &crmv1.FieldValue{Field: n, Value: want})
+			writes = append(writes, &eventv1.FieldValue{Field: n, Value: want})
 		}
 	}
 	return replication.Draft{Kind: KindCustomerMerged, Entity: Entity(winner), Body: &crmv1.CustomerMerged{Loser: loser, Fields: writes}}, nil
@@ -185,7 +186,7 @@ func recordRegisters(views replication.Tx, id string) (map[string]replication.Re
 		case "f":
 			out[name] = r
 		case "c":
-			out[customPrefix+name] = r
+			out[CustomPrefix+name] = r
 		}
 		return true, nil
 	})

@@ -16,6 +16,7 @@ import (
 	"branchline/crm"
 	"branchline/fault"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 	"branchline/replication/reptest"
 )
@@ -53,16 +54,16 @@ func drawMergeValue(t *rapid.T, field string) string {
 	}
 }
 
-func drawMergeFields(t *rapid.T, min int, create bool) []*crmv1.FieldValue {
-	var out []*crmv1.FieldValue
+func drawMergeFields(t *rapid.T, min int, create bool) []*eventv1.FieldValue {
+	var out []*eventv1.FieldValue
 	for _, f := range mergeFields {
 		if create && f == "display_name" || rapid.IntRange(0, 2).Draw(t, "write-"+f) == 0 {
-			out = append(out, &crmv1.FieldValue{Field: f, Value: drawMergeValue(t, f)})
+			out = append(out, &eventv1.FieldValue{Field: f, Value: drawMergeValue(t, f)})
 		}
 	}
 	if len(out) < min {
 		f := rapid.SampledFrom(mergeFields[1:]).Draw(t, "field")
-		out = append(out, &crmv1.FieldValue{Field: f, Value: drawMergeValue(t, f)})
+		out = append(out, &eventv1.FieldValue{Field: f, Value: drawMergeValue(t, f)})
 	}
 	return out
 }
@@ -84,7 +85,7 @@ func genMergeStreams(t *rapid.T, reg *replication.Registry) [][]*replication.Eve
 			kind, msg = crm.KindCustomerFieldSet, &crmv1.CustomerFieldSet{Fields: drawMergeFields(t, 1, false)}
 		case 4, 5:
 			loser := rapid.SampledFrom(slices.DeleteFunc(slices.Clone(mergeCustomers), func(s string) bool { return s == id })).Draw(t, "loser")
-			var fields []*crmv1.FieldValue
+			var fields []*eventv1.FieldValue
 			if rapid.Bool().Draw(t, "override") {
 				fields = drawMergeFields(t, 1, false)
 			}
@@ -104,12 +105,12 @@ func genMergeStreams(t *rapid.T, reg *replication.Registry) [][]*replication.Eve
 				if rapid.Bool().Draw(t, "remove") {
 					kind, msg = crm.KindContactRemoved, &crmv1.ContactRemoved{ContactId: ct}
 				} else {
-					kind, msg = crm.KindContactUpdated, &crmv1.ContactUpdated{ContactId: ct, Fields: []*crmv1.FieldValue{
+					kind, msg = crm.KindContactUpdated, &crmv1.ContactUpdated{ContactId: ct, Fields: []*eventv1.FieldValue{
 						{Field: "mobile", Value: rapid.SampledFrom(append([]string{""}, mergeNumbers...)).Draw(t, "ct-mobile")}}}
 				}
 			} else {
 				contactOf[ct] = id
-				kind, msg = crm.KindContactAdded, &crmv1.ContactAdded{ContactId: ct, Fields: []*crmv1.FieldValue{
+				kind, msg = crm.KindContactAdded, &crmv1.ContactAdded{ContactId: ct, Fields: []*eventv1.FieldValue{
 					{Field: "display_name", Value: "王"},
 					{Field: "mobile", Value: rapid.SampledFrom(mergeNumbers).Draw(t, "ct-mobile")}}}
 			}
@@ -227,7 +228,7 @@ func newMergeModel(t *rapid.T, streams [][]*replication.Event) *mergeModel {
 			put(m.bin, r, s, "A")
 		case crm.KindContactAdded, crm.KindContactUpdated, crm.KindContactRemoved:
 			var ct string
-			var fields []*crmv1.FieldValue
+			var fields []*eventv1.FieldValue
 			switch ev.Kind {
 			case crm.KindContactAdded:
 				var b crmv1.ContactAdded

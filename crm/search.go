@@ -60,7 +60,7 @@ func (s *Search) check(views replication.Tx) ([]string, error) {
 		if f.Op != OpEquals && f.Op != OpContains {
 			return nil, fault.Invalidf(f.Field, "bad_operator", "unknown operator %d", f.Op)
 		}
-		if key, ok := strings.CutPrefix(f.Field, customPrefix); ok {
+		if key, ok := strings.CutPrefix(f.Field, CustomPrefix); ok {
 			if _, err := GetCustomField(views, key); err != nil {
 				return nil, fault.Invalidf(f.Field, "unknown_field", "no such custom field")
 			}
@@ -256,7 +256,7 @@ func SearchCustomers(views replication.Tx, s Search) (page []*Customer, more boo
 
 // attrIndexed reports whether the attribute index holds field's values.
 func attrIndexed(field string) bool {
-	if strings.HasPrefix(field, customPrefix) {
+	if strings.HasPrefix(field, CustomPrefix) {
 		return true
 	}
 	f, ok := FieldByName(field)

@@ -12,6 +12,7 @@ import (
 
 	"branchline/crm"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 	"branchline/replication/reptest"
 )
@@ -94,7 +95,7 @@ func benchCustomers(b *testing.B) replication.Tx {
 		for i := range n {
 			city := cities[i%len(cities)]
 			name := fmt.Sprintf("%s%s%s%s%d号%s", city, districts[(i/7)%len(districts)], trades[(i/3)%len(trades)], []string{"", "东方", "华联", "兴旺", "金桥"}[i%5], i%97, forms[(i/11)%len(forms)])
-			body, _ := proto.Marshal(&crmv1.CustomerCreated{Fields: []*crmv1.FieldValue{
+			body, _ := proto.Marshal(&crmv1.CustomerCreated{Fields: []*eventv1.FieldValue{
 				{Field: "code", Value: fmt.Sprintf("C%06d", i)},
 				{Field: "display_name", Value: name},
 				{Field: "mobile", Value: fmt.Sprintf("+86138%08d", (i*7919)%100_000_000)},

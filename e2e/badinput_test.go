@@ -18,6 +18,7 @@ import (
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/gen/branchline/replication/v1/replicationv1connect"
 	"branchline/replication"
@@ -27,7 +28,7 @@ var ids = replication.NewIDs()
 
 // customerEvent is a valid customer-created event of origin.
 func customerEvent(origin string, seq uint64) *replicationv1.Event {
-	body, _ := proto.Marshal(&crmv1.CustomerCreated{Fields: []*crmv1.FieldValue{{Field: "display_name", Value: fmt.Sprintf("推送 %d", seq)}}})
+	body, _ := proto.Marshal(&crmv1.CustomerCreated{Fields: []*eventv1.FieldValue{{Field: "display_name", Value: fmt.Sprintf("推送 %d", seq)}}})
 	return &replicationv1.Event{
 		Origin: origin, Seq: seq, Hlc: uint64(replication.MakeHLC(time.Now().UnixMilli(), 0)),
 		Kind: crm.KindCustomerCreated, Entity: crm.Entity(ids.New(time.Now())), Actor: "e2e", Body: body,

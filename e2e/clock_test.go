@@ -107,19 +107,20 @@ func TestPoisonedStoreRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hubHTTP := freeAddr(t)
-	hub := &hubMember{id: "hub1", url: "http://" + hubHTTP, data: filepath.Join(dir, "hub1"), raft: freeAddr(t)}
+	hub := &hubMember{id: "hub1", data: filepath.Join(dir, "hub1")}
 	hub.proc = startProc(t, "hub1", []string{"BRANCHLINE_ADMIN_PASSWORD=" + pw},
-		"hub", "--id", "hub1", "--data", hub.data, "--http", hubHTTP, "--raft", hub.raft)
+		"hub", "--id", "hub1", "--data", hub.data, "--http", "127.0.0.1:0", "--raft", "127.0.0.1:0")
+	line := hub.proc.waitLine("hub member hub1 serving on ", 30*time.Second)
+	hub.url = strings.Fields(strings.TrimPrefix(line, "hub member hub1 serving on "))[0]
 	var hubTok string
 	waitFor(t, 30*time.Second, "the hub to lead", func() error {
 		hubTok, err = loginAs(hub.url, pw)
 		return err
 	})
-	nodeHTTP := freeAddr(t)
-	br := &branch{id: "br-a", url: "http://" + nodeHTTP, data: filepath.Join(dir, "br-a")}
+	br := &branch{id: "br-a", data: filepath.Join(dir, "br-a")}
 	br.proc = startProc(t, "br-a", []string{"BRANCHLINE_TOKEN=" + string(token), "BRANCHLINE_HUB=" + hub.url},
-		"node", "--id", "br-a", "--data", br.data, "--http", nodeHTTP)
+		"node", "--id", "br-a", "--data", br.data, "--http", "127.0.0.1:0")
+	br.url = strings.TrimPrefix(br.proc.waitLine("node br-a serving on ", 30*time.Second), "node br-a serving on ")
 	var nodeTok string
 	waitFor(t, 30*time.Second, "br-a to serve", func() error {
 		nodeTok, err = loginAs(br.url, pw)

@@ -57,17 +57,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freeAddr returns a 127.0.0.1 address with a port the OS just had free.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // proc is a branchline process the test started.
 type proc struct {
 	t    *testing.T
@@ -145,6 +134,36 @@ func (p *proc) restart() {
 	p.start()
 }
 
+// waitLine waits for a line of the process's output that starts with
+// prefix and returns it.
+func (p *proc) waitLine(prefix string, timeout time.Duration) string {
+	p.t.Helper()
+	var line string
+	waitFor(p.t, timeout, p.name+" to say "+strings.TrimSpace(prefix), func() error {
+		b, err := os.ReadFile(p.log)
+		if err != nil {
+			return err
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, prefix) {
+				line = strings.TrimSpace(l)
+				return nil
+			}
+		}
+		return errors.New("not yet")
+	})
+	return line
+}
+
+// setArg replaces the value of flag in the arguments a restart uses.
+func (p *proc) setArg(flag, value string) {
+	for i := 0; i+1 < len(p.args); i++ {
+		if p.args[i] == flag {
+			p.args[i+1] = value
+		}
+	}
+}
+
 // logContains reports whether the process log has s.
 func (p *proc) logContains(s string) bool {
 	f, err := os.Open(p.log)
@@ -168,19 +187,27 @@ type hubMember struct {
 	id, url, raft, data string
 }
 
-// startHub starts member id; join is "" to bootstrap a new cluster.
+// startHub starts member id; join is "" to bootstrap a new cluster. The
+// member listens on ports the OS chooses, and says which; a restart keeps
+// them.
 func startHub(t *testing.T, id, join string, extra ...string) *hubMember {
 	t.Helper()
-	h := &hubMember{id: id, raft: freeAddr(t), data: filepath.Join(t.TempDir(), id)}
-	httpAddr := freeAddr(t)
-	h.url = "http://" + httpAddr
-	args := []string{"hub", "--id", id, "--data", h.data, "--http", httpAddr, "--raft", h.raft}
+	h := &hubMember{id: id, data: filepath.Join(t.TempDir(), id)}
+	args := []string{"hub", "--id", id, "--data", h.data, "--http", "127.0.0.1:0", "--raft", "127.0.0.1:0"}
 	if join == "" {
 		args = append(args, "--bootstrap")
 	} else {
 		args = append(args, "--join", join)
 	}
 	h.proc = startProc(t, id, []string{"BRANCHLINE_ADMIN_PASSWORD=" + adminPassword}, append(args, extra...)...)
+	line := h.proc.waitLine("hub member "+id+" serving on ", 30*time.Second)
+	// "hub member hub1 serving on http://127.0.0.1:41231 (raft 127.0.0.1:40211)"
+	if _, err := fmt.Sscanf(line, "hub member "+id+" serving on %s (raft %s", &h.url, &h.raft); err != nil {
+		t.Fatalf("%s said %q: %v", id, line, err)
+	}
+	h.raft = strings.TrimSuffix(h.raft, ")")
+	h.proc.setArg("--http", strings.TrimPrefix(h.url, "http://"))
+	h.proc.setArg("--raft", h.raft)
 	return h
 }
 
@@ -223,13 +250,14 @@ type branch struct {
 
 func startNode(t *testing.T, id, hubs, token string) *branch {
 	t.Helper()
-	addr := freeAddr(t)
-	b := &branch{id: id, url: "http://" + addr, data: filepath.Join(t.TempDir(), id)}
+	b := &branch{id: id, data: filepath.Join(t.TempDir(), id)}
 	b.proc = startProc(t, id, []string{
 		"BRANCHLINE_ADMIN_PASSWORD=" + adminPassword,
 		"BRANCHLINE_TOKEN=" + token,
 		"BRANCHLINE_HUB=" + hubs,
-	}, "node", "--id", id, "--data", b.data, "--http", addr)
+	}, "node", "--id", id, "--data", b.data, "--http", "127.0.0.1:0")
+	b.url = strings.TrimPrefix(b.proc.waitLine("node "+id+" serving on ", 30*time.Second), "node "+id+" serving on ")
+	b.proc.setArg("--http", strings.TrimPrefix(b.url, "http://"))
 	waitFor(t, 30*time.Second, id+" to serve", func() error { _, err := login(b.url); return err })
 	return b
 }

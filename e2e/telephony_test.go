@@ -26,14 +26,15 @@ import (
 // it returns the node and its SIP address.
 func startSIPNode(t *testing.T, id, hubs, token string) (*branch, string) {
 	t.Helper()
-	addr := freeAddr(t)
 	sip := freeSIPAddr(t)
-	b := &branch{id: id, url: "http://" + addr, data: filepath.Join(t.TempDir(), id)}
+	b := &branch{id: id, data: filepath.Join(t.TempDir(), id)}
 	b.proc = startProc(t, id, []string{
 		"BRANCHLINE_ADMIN_PASSWORD=" + adminPassword,
 		"BRANCHLINE_TOKEN=" + token,
 		"BRANCHLINE_HUB=" + hubs,
-	}, "node", "--id", id, "--data", b.data, "--http", addr, "--sip", sip, "--sip-host", "127.0.0.1")
+	}, "node", "--id", id, "--data", b.data, "--http", "127.0.0.1:0", "--sip", sip, "--sip-host", "127.0.0.1")
+	b.url = strings.TrimPrefix(b.proc.waitLine("node "+id+" serving on ", 30*time.Second), "node "+id+" serving on ")
+	b.proc.setArg("--http", strings.TrimPrefix(b.url, "http://"))
 	waitFor(t, 30*time.Second, id+" to serve", func() error { _, err := login(b.url); return err })
 	return b, sip
 }

@@ -46,6 +46,10 @@ var (
 	// ErrTooMany: the caller tried too often (guessing a password) and must
 	// wait before trying again; the wrapping text says how long.
 	ErrTooMany = errors.New("too many attempts")
+	// ErrUnavailable: a part the request needs is not there right now (the
+	// store is closing, the hub has no leader, the node runs without SIP);
+	// retrying later, or elsewhere, may succeed.
+	ErrUnavailable = errors.New("unavailable")
 	// ErrPasswordChange: the caller must set a new password
 	// (must_change_password) before doing anything else.
 	ErrPasswordChange = errors.New("you must change your password before doing anything else")

@@ -19,7 +19,9 @@ import (
 
 	"branchline/access"
 	"branchline/api"
+	"branchline/app"
 	"branchline/auth"
+	"branchline/crm/pickup/pickupapp"
 	"branchline/fault"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
@@ -30,6 +32,8 @@ import (
 	"branchline/replication"
 	"branchline/version"
 	"branchline/web"
+	"branchline/web/hubui"
+	"branchline/web/pickupui"
 )
 
 // AdminUser is the cluster administrator's user name.
@@ -52,12 +56,15 @@ func (h *Hub) routes() (http.Handler, error) {
 	mux.Handle(adminv1connect.NewClusterServiceHandler(clusterService{h}, opts...))
 	api.MountOps(mux, h.metrics, h.ready, h.cfg.MetricsToken)
 	ui, err := web.New(web.Config{
-		Site: h.cfg.ID, Login: directory{h}.Login, Throttle: throttle,
+		Site: h.cfg.ID, Hub: true, Home: "/branches", Login: directory{h}.Login, Throttle: throttle,
 		Sessions: web.SignedSessions{Key: h.clusterKey, Revocations: sessionRevocations{h}},
-		Grants:   api.AdminGrants, Cluster: webCluster{h}, Log: h.log,
-		// Head office manages the company-wide zones and tariffs here.
-		Pickups: &api.PickupService{Store: commandStore{h}, Grants: api.AdminGrants, IDs: replication.NewIDs(),
-			Node: replication.HubOrigin, Log: h.log},
+		Grants:   app.AdminGrants, Log: h.log,
+		Pages: []web.Pages{
+			hubui.New(webCluster{h}),
+			// Head office manages the company-wide zones and tariffs here.
+			pickupui.New(pickupui.Config{HeadOffice: true,
+				Pickups: &pickupapp.Pickups{Store: commandStore{h}, IDs: replication.NewIDs(), Node: replication.HubOrigin}}),
+		},
 		Alerts: func() []web.Alert {
 			if h.disk.Low() {
 				return []web.Alert{{Key: "alert.disk_full", Args: []any{h.disk.Free() >> 20}}}
@@ -77,13 +84,13 @@ func (h *Hub) routes() (http.Handler, error) {
 // that user.
 type webCluster struct{ h *Hub }
 
-// View implements web.Cluster on this member's state machine.
+// View implements hubui.Cluster on this member's state machine.
 func (c webCluster) View(fn func(views replication.Tx) error) error {
 	return c.h.fsm.read(func(tx replication.Tx) error { return fn(replication.ReadViews(tx)) })
 }
 
 func (c webCluster) ClusterStatus(ctx context.Context) (*adminv1.ClusterStatusResponse, error) {
-	p, ok := api.PrincipalFrom(ctx)
+	p, ok := auth.PrincipalFrom(ctx)
 	if !ok {
 		return nil, fault.ErrUnauthenticated
 	}

@@ -8,18 +8,19 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"branchline/api"
+	"branchline/app"
 	hubv1 "branchline/gen/branchline/hub/v1"
 	"branchline/replication"
 )
 
-// commandStore is the hub's api.Store: what head office does on a hub page
+// commandStore is the hub's app.Store: what head office does on a hub page
 // or RPC — adds a zone, sets a tariff — becomes events of origin "hub"
 // with the user as actor, committed through Raft and replicated to every
 // node like any branch's events. It is what api services run on at the
 // hub, as a node's Store is at a branch.
 type commandStore struct{ h *Hub }
 
-var _ api.Store = commandStore{}
+var _ app.Store = commandStore{}
 
 // View reads the projection once it reflects everything this member
 // knows to be committed (waiting a moment at most): so that a page the

@@ -23,6 +23,7 @@ import (
 
 	"branchline/crm"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	hubv1 "branchline/gen/branchline/hub/v1"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/replication"
@@ -59,7 +60,7 @@ func customerID(origin string, seq uint64) string {
 
 // custEvent is event seq of origin: the creation of a customer named name.
 func custEvent(origin string, seq uint64, name string) *replicationv1.Event {
-	body, err := proto.Marshal(&crmv1.CustomerCreated{Fields: []*crmv1.FieldValue{{Field: "display_name", Value: name}}})
+	body, err := proto.Marshal(&crmv1.CustomerCreated{Fields: []*eventv1.FieldValue{{Field: "display_name", Value: name}}})
 	if err != nil {
 		panic(err)
 	}

@@ -446,24 +446,33 @@ func (h *Hub) apply(cmd *hubv1.Command) (any, error) {
 // leaderLoop makes sure, whenever this member leads, that the cluster is
 // initialised and knows this member's addresses.
 func (h *Hub) leaderLoop(ctx context.Context) {
-	t := time.NewTicker(500 * time.Millisecond)
+	h.whileLeading(ctx, 500*time.Millisecond, func() {
+		if h.initialised() {
+			return
+		}
+		// Apply everything earlier leaders committed before deciding.
+		if err := h.raft.Barrier(5 * time.Second).Error(); err != nil {
+			return
+		}
+		if err := h.ensureInit(); err != nil {
+			h.log.Warn("initialise cluster", "err", err)
+		}
+	})
+}
+
+// whileLeading calls fn every period while this member leads, until ctx
+// ends. (Raft's LeaderCh has room for one reader only; the loops poll.)
+func (h *Hub) whileLeading(ctx context.Context, period time.Duration, fn func()) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-h.raft.LeaderCh():
 		case <-t.C:
 		}
-		if h.raft.State() != raft.Leader || h.initialised() {
-			continue
-		}
-		// Apply everything earlier leaders committed before deciding.
-		if err := h.raft.Barrier(5 * time.Second).Error(); err != nil {
-			continue
-		}
-		if err := h.ensureInit(); err != nil {
-			h.log.Warn("initialise cluster", "err", err)
+		if h.raft.State() == raft.Leader {
+			fn()
 		}
 	}
 }

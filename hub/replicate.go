@@ -29,7 +29,7 @@ const pullHeartbeat = 2 * time.Second
 
 // callingNode returns the id of the node whose token authenticated ctx.
 func callingNode(ctx context.Context) (string, error) {
-	p, ok := api.PrincipalFrom(ctx)
+	p, ok := auth.PrincipalFrom(ctx)
 	if !ok || !p.HasRole(auth.RoleNode) {
 		return "", connect.NewError(connect.CodePermissionDenied, errors.New("only nodes replicate: call with the node's token"))
 	}

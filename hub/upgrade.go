@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/proto"
 
 	"branchline/api"
@@ -248,22 +247,14 @@ func (f *fsm) ActiveCapabilities() ([]string, error) {
 // capabilities current and commits a new cluster version when every
 // voter can do more than the current one.
 func (h *Hub) versionLoop(ctx context.Context) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	h.whileLeading(ctx, 2*time.Second, func() {
+		if !h.initialised() {
 			return
-		case <-h.raft.LeaderCh():
-		case <-t.C:
-		}
-		if h.raft.State() != raft.Leader || !h.initialised() {
-			continue
 		}
 		if err := h.syncVersions(ctx); err != nil {
 			h.log.Warn("cluster version", "err", err)
 		}
-	}
+	})
 }
 
 func (h *Hub) syncVersions(ctx context.Context) error {

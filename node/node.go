@@ -17,9 +17,13 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"branchline/access"
+	"branchline/access/accessapp"
 	"branchline/api"
+	"branchline/app"
 	"branchline/auth"
 	"branchline/crm"
+	"branchline/crm/crmapp"
+	"branchline/crm/pickup/pickupapp"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
@@ -30,7 +34,13 @@ import (
 	"branchline/replication"
 	"branchline/version"
 	"branchline/views"
+	"branchline/warehouse/warehouseapp"
 	"branchline/web"
+	"branchline/web/adminui"
+	"branchline/web/crmui"
+	"branchline/web/deskui"
+	"branchline/web/pickupui"
+	"branchline/web/stockui"
 )
 
 // Config is what a node needs to start. Every field has a flag and a
@@ -203,7 +213,7 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	// Replicated users log in at any node, offline too; the node's own
 	// admin stays local (see users.go).
 	dir := api.AccessDirectory{Store: n.store, Local: directory{n.store.DB()}}
-	grants := api.AccessGrants(n.store, nil)
+	grants := app.AccessGrants(n.store, nil)
 	auditor := api.StoreAuditor{Store: n.store, Node: n.cfg.ID}
 	audit := func(ctx context.Context, user, action, detail string) {
 		if err := auditor.RecordAs(ctx, user, action, "user/"+user, detail); err != nil {
@@ -216,18 +226,21 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 			api.RequirePasswordChanged(grants)),
 		connect.WithReadMaxBytes(1 << 20),
 	}
-	customers := &api.CustomerService{Store: n.store, IDs: ids, Log: n.log, Grants: grants, Auditor: auditor}
-	accessSvc := &api.AccessService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Throttle: throttle, Log: n.log}
+	// The use cases, served alike by the API and the pages.
+	customers := &crmapp.Customers{Store: n.store, IDs: ids, Node: n.cfg.ID}
+	blacklist := &crmapp.Blacklist{Store: n.store}
+	members := &crmapp.Members{Store: n.store}
+	admin := &accessapp.Admin{Store: n.store, IDs: ids, Node: n.cfg.ID, Throttle: throttle}
+	stock := &warehouseapp.Stock{Store: n.store, IDs: ids, Node: n.cfg.ID}
 	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{
 		Dir: dir, Signer: func() (*auth.Signer, error) { return signer, nil }, Throttle: throttle, Audit: audit,
-		Passwords: accessSvc, Log: n.log,
+		Passwords: admin, Grants: grants, Log: n.log,
 	}, opts...))
 	// Imports carry files of up to crm.MaxImportBytes.
-	mux.Handle(crmv1connect.NewCustomerServiceHandler(customers, append(opts[:len(opts):len(opts)], connect.WithReadMaxBytes(crm.MaxImportBytes+(1<<20)))...))
-	blacklist := &api.BlacklistService{Store: n.store, Grants: grants, IDs: ids, Log: n.log}
-	members := &api.MemberService{Store: n.store, Grants: grants, IDs: ids, Log: n.log}
-	mux.Handle(crmv1connect.NewBlacklistServiceHandler(blacklist, opts...))
-	mux.Handle(crmv1connect.NewMemberServiceHandler(members, opts...))
+	mux.Handle(crmv1connect.NewCustomerServiceHandler(&api.CustomerService{App: customers, Grants: grants, Log: n.log},
+		append(opts[:len(opts):len(opts)], connect.WithReadMaxBytes(crm.MaxImportBytes+(1<<20)))...))
+	mux.Handle(crmv1connect.NewBlacklistServiceHandler(&api.BlacklistService{App: blacklist, Grants: grants, Log: n.log}, opts...))
+	mux.Handle(crmv1connect.NewMemberServiceHandler(&api.MemberService{App: members, Grants: grants, Log: n.log}, opts...))
 	tel, err := n.startTelephony(n.cfg.Telephony, grants)
 	if err != nil {
 		return nil, err
@@ -235,26 +248,32 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	n.tel = tel
 	tel.mount(mux, opts...)
 	disp := &dispatcher{n: n, sip: tel.sip, ids: ids}
-	pickups := &api.PickupService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Location: n.cfg.Telephony.Location,
-		Log: n.log, OnChange: disp.onChange}
-	mux.Handle(pickupv1connect.NewPickupServiceHandler(pickups, opts...))
-	stock := &api.WarehouseService{Store: n.store, Grants: grants, IDs: ids, Node: n.cfg.ID, Log: n.log}
-	mux.Handle(warehousev1connect.NewWarehouseServiceHandler(stock, opts...))
-	mux.Handle(accessv1connect.NewAccessServiceHandler(accessSvc, opts...))
+	pickups := &pickupapp.Pickups{Store: n.store, IDs: ids, Node: n.cfg.ID, Location: n.cfg.Telephony.Location, OnChange: disp.onChange}
+	mux.Handle(pickupv1connect.NewPickupServiceHandler(&api.PickupService{App: pickups, Grants: grants, Log: n.log}, opts...))
+	mux.Handle(warehousev1connect.NewWarehouseServiceHandler(&api.WarehouseService{App: stock, Grants: grants, Log: n.log}, opts...))
+	mux.Handle(accessv1connect.NewAccessServiceHandler(&api.AccessService{App: admin, Grants: grants, Log: n.log}, opts...))
 	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status, ViewsDigest: func() (string, error) {
 		d, err := n.store.ViewsDigest()
 		return d.String(), err
 	}}, opts...))
 	api.MountOps(mux, n.metrics, n.ready, n.cfg.MetricsToken)
+	pickupPages := pickupui.New(pickupui.Config{Pickups: pickups, Customers: customers})
 	ui, err := web.New(web.Config{
-		Site: n.cfg.ID, Login: dir.Login, Throttle: throttle, Audit: audit, Sessions: web.StoredSessions(newSessions(n.store.DB(), n.store.Disk())),
-		Grants: grants, Customers: customers, Access: accessSvc, Blacklist: blacklist, Members: members, Telephony: tel.service,
-		Pickups: pickups, Warehouse: stock, Broker: n.broker, Log: n.log, Alerts: n.alerts,
+		Site: n.cfg.ID, Home: "/customers", Login: dir.Login, Throttle: throttle, Audit: audit,
+		Sessions: web.StoredSessions(newSessions(n.store.DB(), n.store.Disk())), Grants: grants, Passwords: admin,
+		Pages: []web.Pages{
+			crmui.New(crmui.Config{Customers: customers, Blacklist: blacklist, Members: members}),
+			adminui.New(adminui.Config{Access: admin, Customers: customers, Blacklist: blacklist, Members: members}),
+			deskui.New(tel.app),
+			pickupPages,
+			stockui.New(stock),
+		},
+		Broker: n.broker, Log: n.log, Alerts: n.alerts,
 	})
 	if err != nil {
 		return nil, err
 	}
-	disp.changed = ui.PickupsChanged
+	disp.changed = pickupPages.Changed
 	n.disp = disp
 	if n.syncer != nil {
 		n.syncer.pulled = disp.onChange

@@ -100,7 +100,7 @@ func (d *dispatcher) notify(ctx context.Context, ids []string) {
 	var todo []string
 	_ = d.n.store.View(func(views replication.Tx) error {
 		for _, id := range ids {
-			if p, err := pickup.Get(views, id); err == nil && needsNotice(p, d.n.cfg.ID) {
+			if p, err := pickup.Get(views, id); err == nil && pickup.NeedsNotice(p, d.n.cfg.ID) {
 				todo = append(todo, id)
 			}
 		}
@@ -110,28 +110,9 @@ func (d *dispatcher) notify(ctx context.Context, ids []string) {
 		msgID := d.ids.New(time.Now())
 		var notified bool
 		_, err := d.n.store.Exec(ctx, TaskActor, func(views replication.Tx) ([]replication.Draft, error) {
-			notified = false
-			p, err := pickup.Get(views, id)
-			if err != nil || !needsNotice(p, d.n.cfg.ID) {
-				return nil, err
-			}
-			c, ok, err := pickup.GetCourier(views, p.Courier)
-			if err != nil || !ok || c.Extension == "" {
-				return nil, err
-			}
-			if _, ok, err := telephony.GetExtension(views, c.Extension); err != nil || !ok {
-				return nil, err
-			}
-			msg, err := telephony.QueueMessage(views, msgID, c.Extension, pickup.DispatchText(*p))
-			if err != nil {
-				return nil, err
-			}
-			n, err := pickup.Notify(views, id, msgID)
-			if err != nil {
-				return nil, err
-			}
-			notified = true
-			return []replication.Draft{msg, n}, nil
+			drafts, err := pickup.NotifyCourier(views, d.n.cfg.ID, id, msgID, queueMessage(msgID))
+			notified = len(drafts) > 0
+			return drafts, err
 		})
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
@@ -153,9 +134,15 @@ func (d *dispatcher) notify(ctx context.Context, ids []string) {
 	}
 }
 
-// needsNotice reports whether pickup p of this branch waits for its
-// courier to be told. The domain counts a notice only when it followed
-// the current assignment, so a reassigned pickup is assigned again.
-func needsNotice(p *pickup.Pickup, branch string) bool {
-	return p.Branch == branch && p.Courier != "" && p.Status == pickup.StatusAssigned
+// queueMessage is the phone system's pickup.Messenger: the message is
+// queued as msgID to an extension that is configured, for the switch to
+// deliver.
+func queueMessage(msgID string) pickup.Messenger {
+	return func(views replication.Tx, extension, text string) (replication.Draft, bool, error) {
+		if _, ok, err := telephony.GetExtension(views, extension); err != nil || !ok {
+			return replication.Draft{}, false, err
+		}
+		msg, err := telephony.QueueMessage(views, msgID, extension, text)
+		return msg, err == nil, err
+	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"branchline/access"
-	"branchline/api"
+	"branchline/app"
 	"branchline/replication"
 	"branchline/telephony"
 	"branchline/telephony/pbx"
@@ -37,7 +37,7 @@ func TestSIPAuthFailureAudited(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	parts, err := n.startTelephony(TelephonyConfig{SIPAddr: "127.0.0.1:0"}, api.AccessGrants(store, nil))
+	parts, err := n.startTelephony(TelephonyConfig{SIPAddr: "127.0.0.1:0"}, app.AccessGrants(store, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

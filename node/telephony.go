@@ -11,10 +11,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"branchline/api"
+	"branchline/app"
+	"branchline/auth"
 	"branchline/crm"
 	"branchline/gen/branchline/telephony/v1/telephonyv1connect"
 	"branchline/replication"
 	"branchline/telephony/pbx"
+	"branchline/telephony/telephonyapp"
 	"branchline/web"
 )
 
@@ -35,25 +38,26 @@ type TelephonyConfig struct {
 	MaxCallRate float64
 }
 
-// telephonyParts is what node.go wires: the Connect service (mount) and,
-// with SIP, the switch, closed on shutdown after the HTTP server and
-// before the store.
+// telephonyParts is what node.go wires: the telephony use cases, served
+// by the Connect service (mount) and the desk pages, and, with SIP, the
+// switch, closed on shutdown after the HTTP server and before the store.
 type telephonyParts struct {
 	sip     *pbx.Server // nil without SIP
+	app     *telephonyapp.Telephony
 	service *api.TelephonyService
 }
 
-var _ api.Switch = (*pbx.Server)(nil)
+var _ telephonyapp.Switch = (*pbx.Server)(nil)
 
 // startTelephony builds the telephony service on the node's store and,
 // when cfg.SIPAddr is set, starts the SIP switch: calls are handled and
 // recorded locally whether or not the hub is reachable.
-func (n *Node) startTelephony(cfg TelephonyConfig, grants api.Grants) (*telephonyParts, error) {
+func (n *Node) startTelephony(cfg TelephonyConfig, grants app.Grants) (*telephonyParts, error) {
 	if cfg.Location == nil {
 		cfg.Location = time.Local
 	}
-	svc := &api.TelephonyService{Store: n.store, Grants: grants, Location: cfg.Location, Log: n.log}
-	parts := &telephonyParts{service: svc}
+	tel := &telephonyapp.Telephony{Store: n.store, Location: cfg.Location}
+	parts := &telephonyParts{app: tel, service: &api.TelephonyService{App: tel, Grants: grants, Log: n.log}}
 	if cfg.SIPAddr == "" {
 		return parts, nil
 	}
@@ -61,18 +65,18 @@ func (n *Node) startTelephony(cfg TelephonyConfig, grants api.Grants) (*telephon
 	srv, err := pbx.Start(pbx.Config{
 		UDPAddr: cfg.SIPAddr, TCPAddr: cfg.SIPAddr, Host: cfg.SIPHost, Store: n.store, Log: n.log,
 		Location: cfg.Location, Blacklist: n.blacklisted, Priority: n.callerPriority,
-		OnRing:  func(agent string, c pbx.CallInfo) { n.screenPop(svc, agent, c) },
+		OnRing:  func(agent string, c pbx.CallInfo) { n.screenPop(tel, grants, agent, c) },
 		OnAgent: n.agentChanged, Metrics: n.metrics, Overload: pbx.Overload{MaxRate: cfg.MaxCallRate},
 		// Refused SIP authentications go to the audit log like failed
 		// logins: the actor is the user named, the remote the phone's address.
 		Audit: func(ctx context.Context, actor, action, target, detail, remote string) error {
-			return auditor.RecordAs(api.WithRemoteAddr(ctx, remote), actor, action, target, detail)
+			return auditor.RecordAs(auth.WithRemoteAddr(ctx, remote), actor, action, target, detail)
 		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sip: %w", err)
 	}
-	svc.Switch = srv
+	tel.Switch = srv
 	parts.sip = srv
 	if n.metrics != nil {
 		n.metrics.MustRegister(
@@ -145,11 +149,17 @@ func (n *Node) callerPriority(number string) int {
 
 // screenPop is the switch's ring hook: the agent's browsers get the call
 // and the caller's customer cards at once, over SSE ("user:<agent>",
-// event "call.ring"), as the agent may see them (api.ScreenPop); unknown
-// numbers come with no customers, for the new-customer form.
-func (n *Node) screenPop(svc *api.TelephonyService, agent string, c pbx.CallInfo) {
-	ctx := api.WithPrincipal(context.Background(), principalOf(agent))
-	pop, err := svc.ScreenPop(ctx, c, time.Now())
+// event "call.ring"), as the agent may see them (telephonyapp's
+// ScreenPop); unknown numbers come with no customers, for the
+// new-customer form.
+func (n *Node) screenPop(tel *telephonyapp.Telephony, grants app.Grants, agent string, c pbx.CallInfo) {
+	ctx := auth.WithPrincipal(context.Background(), principalOf(agent))
+	caller, err := app.CallerOf(ctx, grants)
+	if err != nil {
+		n.log.Warn("screen pop", "agent", agent, "call", c.ID, "err", err)
+		return
+	}
+	pop, err := tel.ScreenPop(ctx, caller, c, time.Now())
 	if err != nil {
 		n.log.Warn("screen pop", "agent", agent, "call", c.ID, "err", err)
 		return

@@ -12,12 +12,15 @@ import (
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"branchline/access/accessapp"
 	"branchline/api"
+	"branchline/app"
 	"branchline/auth"
 	"branchline/crm"
 	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/replication"
 	"branchline/telephony/pbx"
+	"branchline/telephony/telephonyapp"
 	"branchline/views"
 	"branchline/web"
 )
@@ -52,8 +55,8 @@ func TestTelephonyHooks(t *testing.T) {
 
 	// Two agents: zhang may not see phone numbers, wang may.
 	ids := replication.NewIDs()
-	accessSvc := &api.AccessService{Store: store, Grants: api.AdminGrants, IDs: ids, Node: "sh-pudong", Log: log}
-	admin := api.WithPrincipal(ctx, &auth.Principal{User: "admin", Roles: []string{auth.RoleAdmin}})
+	accessSvc := &api.AccessService{App: &accessapp.Admin{Store: store, IDs: ids, Node: "sh-pudong"}, Grants: app.AdminGrants, Log: log}
+	admin := auth.WithPrincipal(ctx, &auth.Principal{User: "admin", Roles: []string{auth.RoleAdmin}})
 	for user, perms := range map[string][]string{"zhang": {"call.agent", "customer.read"}, "wang": {"call.agent", "customer.read", "customer.phone"}} {
 		var ps []*accessv1.Permission
 		for _, p := range perms {
@@ -71,7 +74,7 @@ func TestTelephonyHooks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	svc := &api.TelephonyService{Store: store, Grants: api.AccessGrants(store, nil), Log: log}
+	tel, grants := &telephonyapp.Telephony{Store: store}, app.AccessGrants(store, nil)
 
 	for i, want := range []struct {
 		agent, call, caller, shown, customer string
@@ -81,7 +84,7 @@ func TestTelephonyHooks(t *testing.T) {
 		{"wang", "c3", "13800138000", "13800138000", id},
 	} {
 		events, done := n.broker.Subscribe("user:" + want.agent)
-		n.screenPop(svc, want.agent, pbx.CallInfo{ID: want.call, Direction: "inbound", Caller: want.caller, DID: "4000", Queue: "sales"})
+		n.screenPop(tel, grants, want.agent, pbx.CallInfo{ID: want.call, Direction: "inbound", Caller: want.caller, DID: "4000", Queue: "sales"})
 		select {
 		case ev := <-events:
 			var pop struct {
@@ -118,18 +121,18 @@ func TestTelephonyHooks(t *testing.T) {
 
 	// With SIP: the switch listens, the service is wired to it, and it
 	// closes cleanly.
-	parts, err := n.startTelephony(TelephonyConfig{SIPAddr: "127.0.0.1:0", Location: time.UTC}, api.AdminGrants)
+	parts, err := n.startTelephony(TelephonyConfig{SIPAddr: "127.0.0.1:0", Location: time.UTC}, app.AdminGrants)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if parts.sip == nil || parts.service.Switch == nil || !strings.HasPrefix(parts.sip.UDPAddr(), "127.0.0.1:") {
+	if parts.sip == nil || parts.app.Switch == nil || !strings.HasPrefix(parts.sip.UDPAddr(), "127.0.0.1:") {
 		t.Fatalf("parts = %+v", parts)
 	}
 	if err := parts.close(); err != nil {
 		t.Fatal(err)
 	}
 	// Without SIP the service still serves configuration and records.
-	parts, err = n.startTelephony(TelephonyConfig{}, api.AdminGrants)
+	parts, err = n.startTelephony(TelephonyConfig{}, app.AdminGrants)
 	if err != nil || parts.sip != nil || parts.close() != nil {
 		t.Fatalf("without SIP: %+v %v", parts, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"branchline/fault"
+	eventv1 "branchline/gen/branchline/event/v1"
 	telv1 "branchline/gen/branchline/telephony/v1"
 	"branchline/replication"
 )
@@ -57,8 +58,8 @@ func (k *configKind) set(id string, fields map[string]string) (replication.Draft
 }
 
 // canonical validates fields and returns them in name order.
-func (k *configKind) canonical(fields map[string]string) ([]*telv1.FieldValue, error) {
-	out := make([]*telv1.FieldValue, 0, len(fields))
+func (k *configKind) canonical(fields map[string]string) ([]*eventv1.FieldValue, error) {
+	out := make([]*eventv1.FieldValue, 0, len(fields))
 	for name, raw := range fields {
 		check, ok := k.fields[name]
 		if !ok {
@@ -71,13 +72,13 @@ func (k *configKind) canonical(fields map[string]string) ([]*telv1.FieldValue, e
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &telv1.FieldValue{Field: name, Value: v})
+		out = append(out, &eventv1.FieldValue{Field: name, Value: v})
 	}
 	sortFields(out)
 	return out, nil
 }
 
-func sortFields(fs []*telv1.FieldValue) {
+func sortFields(fs []*eventv1.FieldValue) {
 	for i := 1; i < len(fs); i++ {
 		for j := i; j > 0 && fs[j].Field < fs[j-1].Field; j-- {
 			fs[j], fs[j-1] = fs[j-1], fs[j]

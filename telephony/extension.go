@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"branchline/dialplan"
 	"branchline/fault"
 	"branchline/replication"
 )
@@ -24,19 +25,18 @@ func HA1(user, password string) string {
 }
 
 var (
-	extensionRe = regexp.MustCompile(`^[0-9]{2,10}$`)
-	userRe      = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
-	nameRe      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
-	numberRe    = regexp.MustCompile(`^\+?[0-9]{1,20}$`)
-	ha1Re       = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	nameRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+	numberRe = regexp.MustCompile(`^\+?[0-9]{1,20}$`)
+	ha1Re    = regexp.MustCompile(`^[0-9a-f]{32}$`)
 )
 
 // ValidExtension reports whether s can be an extension number: 2 to 10
-// digits.
-func ValidExtension(s string) bool { return extensionRe.MatchString(s) }
+// digits (dialplan's rule, which crm/pickup shares for couriers).
+func ValidExtension(s string) bool { return dialplan.ValidExtension(s) }
 
-// ValidUser reports whether s can name a user in telephony configuration.
-func ValidUser(s string) bool { return userRe.MatchString(s) }
+// ValidUser reports whether s can name a user in telephony configuration
+// (dialplan's rule).
+func ValidUser(s string) bool { return dialplan.ValidUser(s) }
 
 // ValidName reports whether s can name a trunk or queue: 1-32 of a-z,
 // 0-9 and '-', not starting with '-'.

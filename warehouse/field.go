@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"branchline/fault"
-	whv1 "branchline/gen/branchline/warehouse/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 )
 
@@ -150,8 +150,8 @@ func enumField(field string, values ...string) func(string) (string, error) {
 }
 
 // canonical validates fields and returns them in name order.
-func (spec fieldSpec) canonical(fields map[string]string, what string) ([]*whv1.FieldValue, error) {
-	out := make([]*whv1.FieldValue, 0, len(fields))
+func (spec fieldSpec) canonical(fields map[string]string, what string) ([]*eventv1.FieldValue, error) {
+	out := make([]*eventv1.FieldValue, 0, len(fields))
 	for name, raw := range fields {
 		check, ok := spec[name]
 		if !ok {
@@ -164,14 +164,14 @@ func (spec fieldSpec) canonical(fields map[string]string, what string) ([]*whv1.
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &whv1.FieldValue{Field: name, Value: v})
+		out = append(out, &eventv1.FieldValue{Field: name, Value: v})
 	}
-	slices.SortFunc(out, func(a, b *whv1.FieldValue) int { return strings.Compare(a.Field, b.Field) })
+	slices.SortFunc(out, func(a, b *eventv1.FieldValue) int { return strings.Compare(a.Field, b.Field) })
 	return out, nil
 }
 
 // check validates the fields of an event: known, written once, canonical.
-func (spec fieldSpec) check(fvs []*whv1.FieldValue, what string) error {
+func (spec fieldSpec) check(fvs []*eventv1.FieldValue, what string) error {
 	if len(fvs) == 0 {
 		return fault.Invalidf("fields", "required", "no field written")
 	}
@@ -211,7 +211,7 @@ func (spec fieldSpec) pick(all map[string]string, names []string, what string) (
 
 // applyFields writes each field this version knows into its register;
 // won is called for each write that won, with the value it replaced.
-func (spec fieldSpec) apply(tx replication.Tx, fvs []*whv1.FieldValue, keyOf func(field string) []byte, s replication.Stamp,
+func (spec fieldSpec) apply(tx replication.Tx, fvs []*eventv1.FieldValue, keyOf func(field string) []byte, s replication.Stamp,
 	won func(field string, prev replication.Register) error) error {
 	for _, f := range fvs {
 		if _, known := spec[f.GetField()]; !known {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"branchline/fault"
+	eventv1 "branchline/gen/branchline/event/v1"
 	whv1 "branchline/gen/branchline/warehouse/v1"
 	"branchline/replication"
 )
@@ -221,7 +222,7 @@ func SetProduct(views replication.Tx, p Product, fields []string) (replication.D
 	if _, ok := sel["barcode"]; ok && next.Barcode == cur.Barcode && len(vals) > 1 {
 		// Rewriting the same barcode would renew the claim's stamp and
 		// could make it lose to a younger claim of another product.
-		vals = slices.DeleteFunc(vals, func(v *whv1.FieldValue) bool { return v.Field == "barcode" })
+		vals = slices.DeleteFunc(vals, func(v *eventv1.FieldValue) bool { return v.Field == "barcode" })
 	}
 	if _, ok := sel["barcode"]; ok && next.Barcode != "" && next.Barcode != cur.Barcode {
 		claims, err := barcodeClaims(views, next.Barcode)

@@ -13,7 +13,6 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"branchline/api"
 	"branchline/auth"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
 )
@@ -42,7 +41,7 @@ func yuanOf(fen int64) string { return fmt.Sprintf("¥%d.%02d", fen/100, fen%100
 
 // asUser is a service context of a replicated user.
 func asUser(user string) context.Context {
-	return api.WithPrincipal(context.Background(), &auth.Principal{User: user})
+	return auth.WithPrincipal(context.Background(), &auth.Principal{User: user})
 }
 
 // js runs a script on the page, as a step.
@@ -220,7 +219,7 @@ func TestBrowserCourierPage(t *testing.T) {
 		t.Fatalf("pickup in Pudong assigned to %q", pk.GetCourier())
 	}
 	start := time.Now()
-	s.ui.PickupsChanged(pk.GetId())
+	s.pages.Changed(pk.GetId())
 	item := `[data-pickup="` + pk.GetNumber() + `"]`
 	liveCtx, cancel := context.WithTimeout(ctx, time.Second)
 	err := chromedp.Do(liveCtx, chromedp.WaitVisible(css(item+`[data-status=assigned]`)))
@@ -304,7 +303,7 @@ func TestBrowserCourierPage(t *testing.T) {
 		chromedp.WaitVisible(css(`#courier-pickups`)),
 	)
 	p2 := s.book(t, "Spare parts")
-	s.ui.PickupsChanged(p2.GetId())
+	s.pages.Changed(p2.GetId())
 	run(t, ctx, "English list",
 		chromedp.WaitVisible(css(`[data-pickup="`+p2.GetNumber()+`"]`)),
 		shot(t, "courier-phone-en"),
@@ -354,7 +353,7 @@ func TestBrowserPickupPages(t *testing.T) {
 	}
 	// The list follows changes without a reload.
 	late := s.book(t, "鲜花")
-	s.ui.PickupsChanged(late.GetId())
+	s.pages.Changed(late.GetId())
 	run(t, ctx, "live list", chromedp.WaitVisible(css(`#pickups tr[data-pickup="`+late.GetNumber()+`"]`)))
 
 	var status, conflict string

@@ -11,29 +11,29 @@ import (
 // CSS classes (.chart .s0, .s1…), so the SVG carries no style attribute
 // (the pages' CSP forbids inline styles).
 
-// series is one measure of a chart: its legend and a value per category.
-type series struct {
+// Series is one measure of a chart: its legend and a value per category.
+type Series struct {
 	Name   string
 	Values []int64
 }
 
-// chart is a bar chart of categories, one bar per series in each.
-type chart struct {
+// Chart is a bar chart of categories, one bar per series in each.
+type Chart struct {
 	Title      string
 	Categories []string
-	Series     []series
+	Series     []Series
 	// Format writes a value as its label; nil writes the number.
 	Format func(int64) string
 }
 
-func (c chart) label(v int64) string {
+func (c Chart) label(v int64) string {
 	if c.Format != nil {
 		return c.Format(v)
 	}
 	return fmt.Sprint(v)
 }
 
-func (c chart) max() int64 {
+func (c Chart) max() int64 {
 	var m int64
 	for _, s := range c.Series {
 		for _, v := range s.Values {
@@ -68,8 +68,8 @@ func textWidth(s string) int {
 	return w
 }
 
-// fit cuts s with an ellipsis to at most width units.
-func fit(s string, width int) string {
+// Fit cuts s with an ellipsis to at most width units.
+func Fit(s string, width int) string {
 	if textWidth(s) <= width {
 		return s
 	}
@@ -81,7 +81,7 @@ func fit(s string, width int) string {
 }
 
 // head opens the SVG with the chart's title and legend.
-func (c chart) head(b *strings.Builder, width, height int) {
+func (c Chart) head(b *strings.Builder, width, height int) {
 	fmt.Fprintf(b, `<svg class="chart" viewBox="0 0 %d %d" width="100%%" role="img" aria-label="%s" xmlns="http://www.w3.org/2000/svg">`,
 		width, height, esc(c.Title))
 	fmt.Fprintf(b, `<title>%s</title><text x="0" y="16" class="title">%s</text>`, esc(c.Title), esc(c.Title))
@@ -89,7 +89,7 @@ func (c chart) head(b *strings.Builder, width, height int) {
 }
 
 // legendH is the height the legend takes: none for one series.
-func (c chart) legendH() int {
+func (c Chart) legendH() int {
 	if len(c.Series) < 2 {
 		return 0
 	}
@@ -97,7 +97,7 @@ func (c chart) legendH() int {
 }
 
 // legend writes the series' legend at y, under the title.
-func (c chart) legend(b *strings.Builder, x, y int) {
+func (c Chart) legend(b *strings.Builder, x, y int) {
 	if len(c.Series) < 2 {
 		return
 	}
@@ -111,7 +111,7 @@ func (c chart) legend(b *strings.Builder, x, y int) {
 // HBars draws the chart with a horizontal bar per category and series:
 // labels on the left, which suits names (branches, couriers, customers)
 // and narrow screens.
-func (c chart) HBars() template.HTML {
+func (c Chart) HBars() template.HTML {
 	const (
 		width = chartWidth
 		barH  = 15
@@ -139,7 +139,7 @@ func (c chart) HBars() template.HTML {
 	span := width - labelW - valueW
 	for i, cat := range c.Categories {
 		y := top + i*rowH
-		fmt.Fprintf(&b, `<text x="%d" y="%d" class="label" text-anchor="end">%s</text>`, labelW-8, y+n*barH/2+4, esc(fit(cat, labelW-10)))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="label" text-anchor="end">%s</text>`, labelW-8, y+n*barH/2+4, esc(Fit(cat, labelW-10)))
 		for k, s := range c.Series {
 			v := s.Values[i]
 			w := 0
@@ -162,7 +162,7 @@ func (c chart) HBars() template.HTML {
 
 // VBars draws the chart with vertical bars, categories along the bottom:
 // for days.
-func (c chart) VBars() template.HTML {
+func (c Chart) VBars() template.HTML {
 	const (
 		width  = chartWidth
 		height = 220

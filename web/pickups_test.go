@@ -183,7 +183,7 @@ func TestPickupPagesHTTP(t *testing.T) {
 	if n := s.ui.Broker().Subscribers("pickups"); n != 1 {
 		t.Fatalf("%d subscribers of pickup changes, want the courier only", n)
 	}
-	s.ui.PickupsChanged(mine.GetId())
+	s.pages.Changed(mine.GetId())
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		l, err := br.ReadString('\n')

@@ -11,9 +11,13 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"branchline/access/accessapp"
 	"branchline/api"
+	"branchline/app"
 	"branchline/auth"
+	"branchline/crm/crmapp"
 	"branchline/crm/pickup"
+	"branchline/crm/pickup/pickupapp"
 	accessv1 "branchline/gen/branchline/access/v1"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	crmv1 "branchline/gen/branchline/crm/v1"
@@ -21,16 +25,21 @@ import (
 	"branchline/node"
 	"branchline/replication"
 	"branchline/web"
+	"branchline/web/adminui"
+	"branchline/web/crmui"
+	"branchline/web/hubui"
+	"branchline/web/pickupui"
 )
 
 // pickupSite is a node's store served by a web UI with the pickup pages,
-// so that a test holds the *web.Server and tells it of pickup changes
-// itself (PickupsChanged), as the node does after each pickup command.
+// so that a test holds the pickup pages and tells them of pickup changes
+// itself (Changed), as the node does after each pickup command.
 // The services are the real ones over the node's real store; users are
 // replicated users with roles, as at a branch.
 type pickupSite struct {
 	n       *node.Node
 	ui      *web.Server
+	pages   *pickupui.Pages
 	base    string
 	pickups *api.PickupService
 	cust    *api.CustomerService
@@ -43,15 +52,17 @@ func startPickupSite(t *testing.T) *pickupSite {
 	n := startNode(t)
 	st := n.Store()
 	ids := replication.NewIDs()
-	grants := api.AccessGrants(st, nil)
+	grants := app.AccessGrants(st, nil)
 	s := &pickupSite{n: n,
-		pickups: &api.PickupService{Store: st, Grants: grants, IDs: ids, Node: "br-web"},
-		cust:    &api.CustomerService{Store: st, Grants: grants, IDs: ids},
-		access:  &api.AccessService{Store: st, Grants: grants, IDs: ids, Node: "br-web"},
-		admin:   api.WithPrincipal(context.Background(), &auth.Principal{User: "admin", Roles: []string{auth.RoleAdmin}}),
+		pickups: &api.PickupService{App: &pickupapp.Pickups{Store: st, IDs: ids, Node: "br-web"}, Grants: grants},
+		cust:    &api.CustomerService{App: &crmapp.Customers{Store: st, IDs: ids, Node: "br-web"}, Grants: grants},
+		access:  &api.AccessService{App: &accessapp.Admin{Store: st, IDs: ids, Node: "br-web"}, Grants: grants},
+		admin:   auth.WithPrincipal(context.Background(), &auth.Principal{User: "admin", Roles: []string{auth.RoleAdmin}}),
 	}
-	ui, err := web.New(web.Config{Site: "br-web", Login: api.AccessDirectory{Store: st}.Login, Sessions: web.NewMemorySessions(),
-		Grants: grants, Customers: s.cust, Access: s.access, Pickups: s.pickups})
+	s.pages = pickupui.New(pickupui.Config{Pickups: s.pickups.App, Customers: s.cust.App})
+	ui, err := web.New(web.Config{Site: "br-web", Home: "/customers", Login: api.AccessDirectory{Store: st}.Login, Sessions: web.NewMemorySessions(),
+		Grants: grants, Passwords: s.access.App, Pages: []web.Pages{
+			crmui.New(crmui.Config{Customers: s.cust.App}), adminui.New(adminui.Config{Access: s.access.App, Customers: s.cust.App}), s.pages}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +215,8 @@ func startHubDashboard(t *testing.T, st *node.Store, nodes ...string) string {
 		}
 		return nil, auth.ErrBadCredentials
 	}
-	ui, err := web.New(web.Config{Site: "hub1", Login: login, Sessions: web.NewMemorySessions(), Grants: api.AdminGrants,
-		Cluster: storeCluster{st: st, nodes: nodes}})
+	ui, err := web.New(web.Config{Site: "hub1", Hub: true, Home: "/branches", Login: login, Sessions: web.NewMemorySessions(), Grants: app.AdminGrants,
+		Pages: []web.Pages{hubui.New(storeCluster{st: st, nodes: nodes})}})
 	if err != nil {
 		t.Fatal(err)
 	}

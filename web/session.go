@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -229,4 +230,47 @@ func setCookie(w http.ResponseWriter, r *http.Request, name, value string, ttl t
 // sameToken compares tokens in constant time.
 func sameToken(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// MemorySessions is a SessionStore in memory, for tests of the pages:
+// sessions end with the process.
+type MemorySessions struct {
+	mu sync.Mutex
+	m  map[string]Session
+}
+
+// NewMemorySessions returns sessions kept in an empty MemorySessions.
+func NewMemorySessions() Sessions { return StoredSessions(&MemorySessions{m: map[string]Session{}}) }
+
+// Put implements SessionStore.
+func (m *MemorySessions) Put(_ context.Context, hash []byte, s Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	for k, v := range m.m {
+		if now.After(v.Expires) {
+			delete(m.m, k)
+		}
+	}
+	m.m[string(hash)] = s
+	return nil
+}
+
+// Get implements SessionStore.
+func (m *MemorySessions) Get(_ context.Context, hash []byte) (Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.m[string(hash)]
+	if !ok {
+		return Session{}, ErrNoSession
+	}
+	return s, nil
+}
+
+// Delete implements SessionStore.
+func (m *MemorySessions) Delete(_ context.Context, hash []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.m, string(hash))
+	return nil
 }

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"branchline/access/accessapp"
 	"branchline/api"
+	"branchline/app"
 	"branchline/replication"
 )
 
@@ -177,8 +179,8 @@ func TestStockPagesRender(t *testing.T) {
 	}
 	// A clerk who may only read stock sees the pages but no form to move
 	// or change anything, and is refused when posting one.
-	users := &pickupSite{n: s.n, admin: s.admin, access: &api.AccessService{Store: s.n.Store(), Grants: api.AccessGrants(s.n.Store(), nil),
-		IDs: replication.NewIDs(), Node: "br-web"}}
+	users := &pickupSite{n: s.n, admin: s.admin, access: &api.AccessService{App: &accessapp.Admin{Store: s.n.Store(),
+		IDs: replication.NewIDs(), Node: "br-web"}, Grants: app.AccessGrants(s.n.Store(), nil)}}
 	users.user(t, "zhou.clerk", "周文员", "stock.read")
 	clerk := signIn(t, s.base, "zhou.clerk")
 	if status, page := clerk.get(t, "/stock"); status != http.StatusOK || strings.Contains(page, `href="/stock/moves/new"`) {

@@ -10,10 +10,12 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"branchline/api"
+	"branchline/app"
 	"branchline/auth"
 	whv1 "branchline/gen/branchline/warehouse/v1"
 	"branchline/node"
 	"branchline/replication"
+	"branchline/warehouse/warehouseapp"
 )
 
 // stockSite is a real node (whose web UI serves the warehouse pages) and
@@ -45,9 +47,9 @@ func startStockSite(t *testing.T) *stockSite {
 	t.Helper()
 	n := startNode(t)
 	s := &stockSite{n: n, base: n.URL(), at: time.Now(),
-		admin: api.WithPrincipal(context.Background(), &auth.Principal{User: "admin", Roles: []string{auth.RoleAdmin}})}
-	s.stock = &api.WarehouseService{Store: n.Store(), Grants: api.AccessGrants(n.Store(), nil), IDs: replication.NewIDs(), Node: "br-web",
-		Now: func() time.Time { return s.at }}
+		admin: auth.WithPrincipal(context.Background(), &auth.Principal{User: "admin", Roles: []string{auth.RoleAdmin}})}
+	s.stock = &api.WarehouseService{App: &warehouseapp.Stock{Store: n.Store(), IDs: replication.NewIDs(), Node: "br-web",
+		Now: func() time.Time { return s.at }}, Grants: app.AccessGrants(n.Store(), nil)}
 	return s
 }
 

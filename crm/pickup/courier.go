@@ -5,10 +5,11 @@ import (
 	"slices"
 	"strings"
 
+	"branchline/dialplan"
 	"branchline/fault"
+	eventv1 "branchline/gen/branchline/event/v1"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
 	"branchline/replication"
-	"branchline/telephony"
 )
 
 // Event kinds of couriers.
@@ -56,7 +57,7 @@ func canonicalCourier(field, v string) (string, error) {
 		return line("name", v, maxName, true)
 	case courierExtension:
 		v, err := line("extension", v, 10, false)
-		if err == nil && v != "" && !telephony.ValidExtension(v) {
+		if err == nil && v != "" && !dialplan.ValidExtension(v) {
 			return "", fault.Invalidf("extension", "bad_extension", "%q is not an extension (2-10 digits)", v)
 		}
 		return v, err
@@ -88,7 +89,7 @@ func SetCourier(views replication.Tx, c Courier) ([]replication.Draft, error) {
 			return nil, err
 		}
 		if old, ok := cur[f]; !ok || old != v {
-			body.Fields = append(body.Fields, &pickupv1.FieldValue{Field: f, Value: v})
+			body.Fields = append(body.Fields, &eventv1.FieldValue{Field: f, Value: v})
 		}
 	}
 	var drafts []replication.Draft

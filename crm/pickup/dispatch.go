@@ -3,6 +3,8 @@ package pickup
 import (
 	"fmt"
 	"strings"
+
+	"branchline/replication"
 )
 
 // MaxDispatchText bounds DispatchText, in bytes.
@@ -45,4 +47,45 @@ func kg(grams int64) string {
 	s := fmt.Sprintf("%d.%03d", grams/1000, grams%1000)
 	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	return s + "kg"
+}
+
+// NeedsNotice reports whether pickup p of branch waits for its courier to
+// be told: assigned, at this branch, and not notified since. Notified
+// counts only when it followed the current assignment, so a reassigned
+// pickup is assigned again and needs a new notice.
+func NeedsNotice(p *Pickup, branch string) bool {
+	return p.Branch == branch && p.Courier != "" && p.Status == StatusAssigned
+}
+
+// Messenger queues a text message to a phone extension in the
+// transaction of the notice, as the message's draft; ok false: the
+// extension cannot take messages (it is not configured), and no notice
+// is sent. The phone system provides it, so that this package needs
+// nothing of telephony.
+type Messenger func(views replication.Tx, extension, text string) (msg replication.Draft, ok bool, err error)
+
+// NotifyCourier decides the dispatch notice (派件通知) of pickup id of
+// branch: when the pickup needs one and its courier has an extension that
+// takes messages, the message (DispatchText, queued by send as message
+// messageID) and the pickup's notified state, in that order, to be
+// recorded in one transaction, so that a courier is told exactly once.
+// No drafts: no notice is due.
+func NotifyCourier(views replication.Tx, branch, id, messageID string, send Messenger) ([]replication.Draft, error) {
+	p, err := Get(views, id)
+	if err != nil || !NeedsNotice(p, branch) {
+		return nil, err
+	}
+	c, ok, err := GetCourier(views, p.Courier)
+	if err != nil || !ok || c.Extension == "" {
+		return nil, err
+	}
+	msg, ok, err := send(views, c.Extension, DispatchText(*p))
+	if err != nil || !ok {
+		return nil, err
+	}
+	n, err := Notify(views, id, messageID)
+	if err != nil {
+		return nil, err
+	}
+	return []replication.Draft{msg, n}, nil
 }

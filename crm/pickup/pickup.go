@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"branchline/fault"
+	eventv1 "branchline/gen/branchline/event/v1"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
 	"branchline/replication"
 )
@@ -541,11 +542,11 @@ func editableFields() map[string]func(string) (string, error) {
 	return m
 }
 
-func canonicalEdit(fields map[string]string) ([]*pickupv1.FieldValue, error) {
+func canonicalEdit(fields map[string]string) ([]*eventv1.FieldValue, error) {
 	if len(fields) == 0 {
 		return nil, fault.Invalidf("fields", "required", "nothing to change")
 	}
-	out := make([]*pickupv1.FieldValue, 0, len(fields))
+	out := make([]*eventv1.FieldValue, 0, len(fields))
 	for name, raw := range fields {
 		check, ok := editable[name]
 		if !ok {
@@ -555,9 +556,9 @@ func canonicalEdit(fields map[string]string) ([]*pickupv1.FieldValue, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &pickupv1.FieldValue{Field: name, Value: v})
+		out = append(out, &eventv1.FieldValue{Field: name, Value: v})
 	}
-	slices.SortFunc(out, func(a, b *pickupv1.FieldValue) int { return strings.Compare(a.Field, b.Field) })
+	slices.SortFunc(out, func(a, b *eventv1.FieldValue) int { return strings.Compare(a.Field, b.Field) })
 	return out, nil
 }
 

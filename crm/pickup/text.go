@@ -6,8 +6,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"branchline/dialplan"
 	"branchline/fault"
-	"branchline/telephony"
 )
 
 // Bounds of text fields, in characters.
@@ -39,8 +39,9 @@ var (
 )
 
 // ValidUser reports whether s can name a courier: a courier is a user who
-// may take calls and messages, named as telephony names its users.
-func ValidUser(s string) bool { return telephony.ValidUser(s) }
+// may take calls and messages, named as the phone system names its users
+// (dialplan).
+func ValidUser(s string) bool { return dialplan.ValidUser(s) }
 
 // ValidZoneID reports whether s can name a zone: 1-32 of a-z, 0-9 and
 // '-', not starting with '-'.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"branchline/fault"
+	eventv1 "branchline/gen/branchline/event/v1"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
 	"branchline/replication"
 )
@@ -124,7 +125,7 @@ func SetZone(views replication.Tx, z Zone) (replication.Draft, error) {
 	body := &pickupv1.ZoneSet{}
 	for _, f := range []string{zoneDistricts, zoneKeywords, zoneName, zonePostcodes} {
 		if v, ok := cur[f]; !ok || v != fields[f] || cur[zoneRemoved] != "" {
-			body.Fields = append(body.Fields, &pickupv1.FieldValue{Field: f, Value: fields[f]})
+			body.Fields = append(body.Fields, &eventv1.FieldValue{Field: f, Value: fields[f]})
 		}
 	}
 	return replication.Draft{Kind: KindZoneSet, Entity: ZoneEntity(z.ID), Body: body}, nil

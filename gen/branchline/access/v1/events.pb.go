@@ -7,6 +7,7 @@
 package accessv1
 
 import (
+	v1 "branchline/gen/branchline/event/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -75,60 +76,6 @@ func (Scope) EnumDescriptor() ([]byte, []int) {
 	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{0}
 }
 
-// FieldValue is one field write in canonical text form. Flags are "1"
-// (set) or "" (clear).
-type FieldValue struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
-	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *FieldValue) Reset() {
-	*x = FieldValue{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[0]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *FieldValue) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*FieldValue) ProtoMessage() {}
-
-func (x *FieldValue) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[0]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use FieldValue.ProtoReflect.Descriptor instead.
-func (*FieldValue) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{0}
-}
-
-func (x *FieldValue) GetField() string {
-	if x != nil {
-		return x.Field
-	}
-	return ""
-}
-
-func (x *FieldValue) GetValue() string {
-	if x != nil {
-		return x.Value
-	}
-	return ""
-}
-
 // DepartmentCreated is the body of "access.department.created". Parent is
 // a department id, or "" for a top-level department. The initial parent
 // counts as the department's first move.
@@ -142,7 +89,7 @@ type DepartmentCreated struct {
 
 func (x *DepartmentCreated) Reset() {
 	*x = DepartmentCreated{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[1]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -154,7 +101,7 @@ func (x *DepartmentCreated) String() string {
 func (*DepartmentCreated) ProtoMessage() {}
 
 func (x *DepartmentCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[1]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -167,7 +114,7 @@ func (x *DepartmentCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DepartmentCreated.ProtoReflect.Descriptor instead.
 func (*DepartmentCreated) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *DepartmentCreated) GetName() string {
@@ -194,7 +141,7 @@ type DepartmentRenamed struct {
 
 func (x *DepartmentRenamed) Reset() {
 	*x = DepartmentRenamed{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[2]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -206,7 +153,7 @@ func (x *DepartmentRenamed) String() string {
 func (*DepartmentRenamed) ProtoMessage() {}
 
 func (x *DepartmentRenamed) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[2]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -219,7 +166,7 @@ func (x *DepartmentRenamed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DepartmentRenamed.ProtoReflect.Descriptor instead.
 func (*DepartmentRenamed) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *DepartmentRenamed) GetName() string {
@@ -241,7 +188,7 @@ type DepartmentMoved struct {
 
 func (x *DepartmentMoved) Reset() {
 	*x = DepartmentMoved{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[3]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -253,7 +200,7 @@ func (x *DepartmentMoved) String() string {
 func (*DepartmentMoved) ProtoMessage() {}
 
 func (x *DepartmentMoved) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[3]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -266,7 +213,7 @@ func (x *DepartmentMoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DepartmentMoved.ProtoReflect.Descriptor instead.
 func (*DepartmentMoved) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *DepartmentMoved) GetParent() string {
@@ -286,7 +233,7 @@ type DepartmentRetired struct {
 
 func (x *DepartmentRetired) Reset() {
 	*x = DepartmentRetired{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[4]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -298,7 +245,7 @@ func (x *DepartmentRetired) String() string {
 func (*DepartmentRetired) ProtoMessage() {}
 
 func (x *DepartmentRetired) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[4]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -311,7 +258,7 @@ func (x *DepartmentRetired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DepartmentRetired.ProtoReflect.Descriptor instead.
 func (*DepartmentRetired) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DepartmentRetired) GetRetired() bool {
@@ -327,7 +274,7 @@ func (x *DepartmentRetired) GetRetired() bool {
 // replica, offline too.
 type UserCreated struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Fields        []*FieldValue          `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
 	PasswordHash  string                 `protobuf:"bytes,2,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -335,7 +282,7 @@ type UserCreated struct {
 
 func (x *UserCreated) Reset() {
 	*x = UserCreated{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[5]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +294,7 @@ func (x *UserCreated) String() string {
 func (*UserCreated) ProtoMessage() {}
 
 func (x *UserCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[5]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,10 +307,10 @@ func (x *UserCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserCreated.ProtoReflect.Descriptor instead.
 func (*UserCreated) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *UserCreated) GetFields() []*FieldValue {
+func (x *UserCreated) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -381,14 +328,14 @@ func (x *UserCreated) GetPasswordHash() string {
 // own last-writer-wins register.
 type UserFieldSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Fields        []*FieldValue          `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UserFieldSet) Reset() {
 	*x = UserFieldSet{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[6]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +347,7 @@ func (x *UserFieldSet) String() string {
 func (*UserFieldSet) ProtoMessage() {}
 
 func (x *UserFieldSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[6]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,10 +360,10 @@ func (x *UserFieldSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserFieldSet.ProtoReflect.Descriptor instead.
 func (*UserFieldSet) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *UserFieldSet) GetFields() []*FieldValue {
+func (x *UserFieldSet) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -434,7 +381,7 @@ type UserPasswordSet struct {
 
 func (x *UserPasswordSet) Reset() {
 	*x = UserPasswordSet{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[7]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -446,7 +393,7 @@ func (x *UserPasswordSet) String() string {
 func (*UserPasswordSet) ProtoMessage() {}
 
 func (x *UserPasswordSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[7]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -459,7 +406,7 @@ func (x *UserPasswordSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserPasswordSet.ProtoReflect.Descriptor instead.
 func (*UserPasswordSet) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UserPasswordSet) GetPasswordHash() string {
@@ -487,7 +434,7 @@ type UserRoleAdded struct {
 
 func (x *UserRoleAdded) Reset() {
 	*x = UserRoleAdded{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[8]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -499,7 +446,7 @@ func (x *UserRoleAdded) String() string {
 func (*UserRoleAdded) ProtoMessage() {}
 
 func (x *UserRoleAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[8]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -512,7 +459,7 @@ func (x *UserRoleAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserRoleAdded.ProtoReflect.Descriptor instead.
 func (*UserRoleAdded) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UserRoleAdded) GetRole() string {
@@ -533,7 +480,7 @@ type SetTag struct {
 
 func (x *SetTag) Reset() {
 	*x = SetTag{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[9]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +492,7 @@ func (x *SetTag) String() string {
 func (*SetTag) ProtoMessage() {}
 
 func (x *SetTag) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[9]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +505,7 @@ func (x *SetTag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTag.ProtoReflect.Descriptor instead.
 func (*SetTag) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SetTag) GetOrigin() string {
@@ -587,7 +534,7 @@ type UserRoleRemoved struct {
 
 func (x *UserRoleRemoved) Reset() {
 	*x = UserRoleRemoved{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[10]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +546,7 @@ func (x *UserRoleRemoved) String() string {
 func (*UserRoleRemoved) ProtoMessage() {}
 
 func (x *UserRoleRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[10]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +559,7 @@ func (x *UserRoleRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserRoleRemoved.ProtoReflect.Descriptor instead.
 func (*UserRoleRemoved) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UserRoleRemoved) GetRole() string {
@@ -641,7 +588,7 @@ type PermissionScope struct {
 
 func (x *PermissionScope) Reset() {
 	*x = PermissionScope{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[11]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +600,7 @@ func (x *PermissionScope) String() string {
 func (*PermissionScope) ProtoMessage() {}
 
 func (x *PermissionScope) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[11]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +613,7 @@ func (x *PermissionScope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PermissionScope.ProtoReflect.Descriptor instead.
 func (*PermissionScope) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PermissionScope) GetPermission() string {
@@ -686,7 +633,7 @@ func (x *PermissionScope) GetScope() Scope {
 // RoleCreated is the body of "access.role.created".
 type RoleCreated struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Fields        []*FieldValue          `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
 	Permissions   []*PermissionScope     `protobuf:"bytes,2,rep,name=permissions,proto3" json:"permissions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -694,7 +641,7 @@ type RoleCreated struct {
 
 func (x *RoleCreated) Reset() {
 	*x = RoleCreated{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[12]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +653,7 @@ func (x *RoleCreated) String() string {
 func (*RoleCreated) ProtoMessage() {}
 
 func (x *RoleCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[12]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,10 +666,10 @@ func (x *RoleCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleCreated.ProtoReflect.Descriptor instead.
 func (*RoleCreated) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
-func (x *RoleCreated) GetFields() []*FieldValue {
+func (x *RoleCreated) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -740,14 +687,14 @@ func (x *RoleCreated) GetPermissions() []*PermissionScope {
 // time_zone, windows).
 type RoleFieldSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Fields        []*FieldValue          `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RoleFieldSet) Reset() {
 	*x = RoleFieldSet{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[13]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +706,7 @@ func (x *RoleFieldSet) String() string {
 func (*RoleFieldSet) ProtoMessage() {}
 
 func (x *RoleFieldSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[13]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,10 +719,10 @@ func (x *RoleFieldSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoleFieldSet.ProtoReflect.Descriptor instead.
 func (*RoleFieldSet) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
-func (x *RoleFieldSet) GetFields() []*FieldValue {
+func (x *RoleFieldSet) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -793,7 +740,7 @@ type RolePermissionSet struct {
 
 func (x *RolePermissionSet) Reset() {
 	*x = RolePermissionSet{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[14]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +752,7 @@ func (x *RolePermissionSet) String() string {
 func (*RolePermissionSet) ProtoMessage() {}
 
 func (x *RolePermissionSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[14]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +765,7 @@ func (x *RolePermissionSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RolePermissionSet.ProtoReflect.Descriptor instead.
 func (*RolePermissionSet) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RolePermissionSet) GetPermissions() []*PermissionScope {
@@ -843,7 +790,7 @@ type TokenCreated struct {
 
 func (x *TokenCreated) Reset() {
 	*x = TokenCreated{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[15]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +802,7 @@ func (x *TokenCreated) String() string {
 func (*TokenCreated) ProtoMessage() {}
 
 func (x *TokenCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[15]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +815,7 @@ func (x *TokenCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenCreated.ProtoReflect.Descriptor instead.
 func (*TokenCreated) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TokenCreated) GetUser() string {
@@ -908,7 +855,7 @@ type TokenRevoked struct {
 
 func (x *TokenRevoked) Reset() {
 	*x = TokenRevoked{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[16]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +867,7 @@ func (x *TokenRevoked) String() string {
 func (*TokenRevoked) ProtoMessage() {}
 
 func (x *TokenRevoked) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[16]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +880,7 @@ func (x *TokenRevoked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenRevoked.ProtoReflect.Descriptor instead.
 func (*TokenRevoked) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 // AuditRecorded is the body of "access.audit.recorded": one entry of the
@@ -953,7 +900,7 @@ type AuditRecorded struct {
 
 func (x *AuditRecorded) Reset() {
 	*x = AuditRecorded{}
-	mi := &file_branchline_access_v1_events_proto_msgTypes[17]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +912,7 @@ func (x *AuditRecorded) String() string {
 func (*AuditRecorded) ProtoMessage() {}
 
 func (x *AuditRecorded) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_events_proto_msgTypes[17]
+	mi := &file_branchline_access_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +925,7 @@ func (x *AuditRecorded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecorded.ProtoReflect.Descriptor instead.
 func (*AuditRecorded) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AuditRecorded) GetActor() string {
@@ -1027,11 +974,7 @@ var File_branchline_access_v1_events_proto protoreflect.FileDescriptor
 
 const file_branchline_access_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"!branchline/access/v1/events.proto\x12\x14branchline.access.v1\"8\n" +
-	"\n" +
-	"FieldValue\x12\x14\n" +
-	"\x05field\x18\x01 \x01(\tR\x05field\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"?\n" +
+	"!branchline/access/v1/events.proto\x12\x14branchline.access.v1\x1a\x1fbranchline/event/v1/event.proto\"?\n" +
 	"\x11DepartmentCreated\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06parent\x18\x02 \x01(\tR\x06parent\"'\n" +
@@ -1040,12 +983,12 @@ const file_branchline_access_v1_events_proto_rawDesc = "" +
 	"\x0fDepartmentMoved\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\"-\n" +
 	"\x11DepartmentRetired\x12\x18\n" +
-	"\aretired\x18\x01 \x01(\bR\aretired\"l\n" +
-	"\vUserCreated\x128\n" +
-	"\x06fields\x18\x01 \x03(\v2 .branchline.access.v1.FieldValueR\x06fields\x12#\n" +
-	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\"H\n" +
-	"\fUserFieldSet\x128\n" +
-	"\x06fields\x18\x01 \x03(\v2 .branchline.access.v1.FieldValueR\x06fields\"h\n" +
+	"\aretired\x18\x01 \x01(\bR\aretired\"k\n" +
+	"\vUserCreated\x127\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\x12#\n" +
+	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\"G\n" +
+	"\fUserFieldSet\x127\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"h\n" +
 	"\x0fUserPasswordSet\x12#\n" +
 	"\rpassword_hash\x18\x01 \x01(\tR\fpasswordHash\x120\n" +
 	"\x14must_change_password\x18\x02 \x01(\bR\x12mustChangePassword\"#\n" +
@@ -1061,12 +1004,12 @@ const file_branchline_access_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"permission\x18\x01 \x01(\tR\n" +
 	"permission\x121\n" +
-	"\x05scope\x18\x02 \x01(\x0e2\x1b.branchline.access.v1.ScopeR\x05scope\"\x90\x01\n" +
-	"\vRoleCreated\x128\n" +
-	"\x06fields\x18\x01 \x03(\v2 .branchline.access.v1.FieldValueR\x06fields\x12G\n" +
-	"\vpermissions\x18\x02 \x03(\v2%.branchline.access.v1.PermissionScopeR\vpermissions\"H\n" +
-	"\fRoleFieldSet\x128\n" +
-	"\x06fields\x18\x01 \x03(\v2 .branchline.access.v1.FieldValueR\x06fields\"\\\n" +
+	"\x05scope\x18\x02 \x01(\x0e2\x1b.branchline.access.v1.ScopeR\x05scope\"\x8f\x01\n" +
+	"\vRoleCreated\x127\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\x12G\n" +
+	"\vpermissions\x18\x02 \x03(\v2%.branchline.access.v1.PermissionScopeR\vpermissions\"G\n" +
+	"\fRoleFieldSet\x127\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"\\\n" +
 	"\x11RolePermissionSet\x12G\n" +
 	"\vpermissions\x18\x01 \x03(\v2%.branchline.access.v1.PermissionScopeR\vpermissions\"}\n" +
 	"\fTokenCreated\x12\x12\n" +
@@ -1103,37 +1046,37 @@ func file_branchline_access_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_branchline_access_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_branchline_access_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_branchline_access_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_branchline_access_v1_events_proto_goTypes = []any{
 	(Scope)(0),                // 0: branchline.access.v1.Scope
-	(*FieldValue)(nil),        // 1: branchline.access.v1.FieldValue
-	(*DepartmentCreated)(nil), // 2: branchline.access.v1.DepartmentCreated
-	(*DepartmentRenamed)(nil), // 3: branchline.access.v1.DepartmentRenamed
-	(*DepartmentMoved)(nil),   // 4: branchline.access.v1.DepartmentMoved
-	(*DepartmentRetired)(nil), // 5: branchline.access.v1.DepartmentRetired
-	(*UserCreated)(nil),       // 6: branchline.access.v1.UserCreated
-	(*UserFieldSet)(nil),      // 7: branchline.access.v1.UserFieldSet
-	(*UserPasswordSet)(nil),   // 8: branchline.access.v1.UserPasswordSet
-	(*UserRoleAdded)(nil),     // 9: branchline.access.v1.UserRoleAdded
-	(*SetTag)(nil),            // 10: branchline.access.v1.SetTag
-	(*UserRoleRemoved)(nil),   // 11: branchline.access.v1.UserRoleRemoved
-	(*PermissionScope)(nil),   // 12: branchline.access.v1.PermissionScope
-	(*RoleCreated)(nil),       // 13: branchline.access.v1.RoleCreated
-	(*RoleFieldSet)(nil),      // 14: branchline.access.v1.RoleFieldSet
-	(*RolePermissionSet)(nil), // 15: branchline.access.v1.RolePermissionSet
-	(*TokenCreated)(nil),      // 16: branchline.access.v1.TokenCreated
-	(*TokenRevoked)(nil),      // 17: branchline.access.v1.TokenRevoked
-	(*AuditRecorded)(nil),     // 18: branchline.access.v1.AuditRecorded
+	(*DepartmentCreated)(nil), // 1: branchline.access.v1.DepartmentCreated
+	(*DepartmentRenamed)(nil), // 2: branchline.access.v1.DepartmentRenamed
+	(*DepartmentMoved)(nil),   // 3: branchline.access.v1.DepartmentMoved
+	(*DepartmentRetired)(nil), // 4: branchline.access.v1.DepartmentRetired
+	(*UserCreated)(nil),       // 5: branchline.access.v1.UserCreated
+	(*UserFieldSet)(nil),      // 6: branchline.access.v1.UserFieldSet
+	(*UserPasswordSet)(nil),   // 7: branchline.access.v1.UserPasswordSet
+	(*UserRoleAdded)(nil),     // 8: branchline.access.v1.UserRoleAdded
+	(*SetTag)(nil),            // 9: branchline.access.v1.SetTag
+	(*UserRoleRemoved)(nil),   // 10: branchline.access.v1.UserRoleRemoved
+	(*PermissionScope)(nil),   // 11: branchline.access.v1.PermissionScope
+	(*RoleCreated)(nil),       // 12: branchline.access.v1.RoleCreated
+	(*RoleFieldSet)(nil),      // 13: branchline.access.v1.RoleFieldSet
+	(*RolePermissionSet)(nil), // 14: branchline.access.v1.RolePermissionSet
+	(*TokenCreated)(nil),      // 15: branchline.access.v1.TokenCreated
+	(*TokenRevoked)(nil),      // 16: branchline.access.v1.TokenRevoked
+	(*AuditRecorded)(nil),     // 17: branchline.access.v1.AuditRecorded
+	(*v1.FieldValue)(nil),     // 18: branchline.event.v1.FieldValue
 }
 var file_branchline_access_v1_events_proto_depIdxs = []int32{
-	1,  // 0: branchline.access.v1.UserCreated.fields:type_name -> branchline.access.v1.FieldValue
-	1,  // 1: branchline.access.v1.UserFieldSet.fields:type_name -> branchline.access.v1.FieldValue
-	10, // 2: branchline.access.v1.UserRoleRemoved.observed:type_name -> branchline.access.v1.SetTag
+	18, // 0: branchline.access.v1.UserCreated.fields:type_name -> branchline.event.v1.FieldValue
+	18, // 1: branchline.access.v1.UserFieldSet.fields:type_name -> branchline.event.v1.FieldValue
+	9,  // 2: branchline.access.v1.UserRoleRemoved.observed:type_name -> branchline.access.v1.SetTag
 	0,  // 3: branchline.access.v1.PermissionScope.scope:type_name -> branchline.access.v1.Scope
-	1,  // 4: branchline.access.v1.RoleCreated.fields:type_name -> branchline.access.v1.FieldValue
-	12, // 5: branchline.access.v1.RoleCreated.permissions:type_name -> branchline.access.v1.PermissionScope
-	1,  // 6: branchline.access.v1.RoleFieldSet.fields:type_name -> branchline.access.v1.FieldValue
-	12, // 7: branchline.access.v1.RolePermissionSet.permissions:type_name -> branchline.access.v1.PermissionScope
+	18, // 4: branchline.access.v1.RoleCreated.fields:type_name -> branchline.event.v1.FieldValue
+	11, // 5: branchline.access.v1.RoleCreated.permissions:type_name -> branchline.access.v1.PermissionScope
+	18, // 6: branchline.access.v1.RoleFieldSet.fields:type_name -> branchline.event.v1.FieldValue
+	11, // 7: branchline.access.v1.RolePermissionSet.permissions:type_name -> branchline.access.v1.PermissionScope
 	8,  // [8:8] is the sub-list for method output_type
 	8,  // [8:8] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
@@ -1152,7 +1095,7 @@ func file_branchline_access_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_access_v1_events_proto_rawDesc), len(file_branchline_access_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -24,181 +24,6 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// BlacklistPolicy says what happens when a listed number calls while one of
-// its time windows is open.
-type BlacklistPolicy int32
-
-const (
-	// BLACKLIST_POLICY_UNSPECIFIED means the default policy (a parameter).
-	BlacklistPolicy_BLACKLIST_POLICY_UNSPECIFIED BlacklistPolicy = 0
-	// BLACKLIST_POLICY_WARN lets the call ring; the agent is warned on screen pop.
-	BlacklistPolicy_BLACKLIST_POLICY_WARN BlacklistPolicy = 1
-	// BLACKLIST_POLICY_REJECT answers the call with 603 Decline.
-	BlacklistPolicy_BLACKLIST_POLICY_REJECT BlacklistPolicy = 2
-)
-
-// Enum value maps for BlacklistPolicy.
-var (
-	BlacklistPolicy_name = map[int32]string{
-		0: "BLACKLIST_POLICY_UNSPECIFIED",
-		1: "BLACKLIST_POLICY_WARN",
-		2: "BLACKLIST_POLICY_REJECT",
-	}
-	BlacklistPolicy_value = map[string]int32{
-		"BLACKLIST_POLICY_UNSPECIFIED": 0,
-		"BLACKLIST_POLICY_WARN":        1,
-		"BLACKLIST_POLICY_REJECT":      2,
-	}
-)
-
-func (x BlacklistPolicy) Enum() *BlacklistPolicy {
-	p := new(BlacklistPolicy)
-	*p = x
-	return p
-}
-
-func (x BlacklistPolicy) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (BlacklistPolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_branchline_crm_v1_blacklist_proto_enumTypes[0].Descriptor()
-}
-
-func (BlacklistPolicy) Type() protoreflect.EnumType {
-	return &file_branchline_crm_v1_blacklist_proto_enumTypes[0]
-}
-
-func (x BlacklistPolicy) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use BlacklistPolicy.Descriptor instead.
-func (BlacklistPolicy) EnumDescriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{0}
-}
-
-// BlacklistWindow is a time of day on some days of the week. A window whose
-// end is before its start runs overnight and belongs to the day it starts
-// on (Friday 22:00-08:00 ends Saturday 08:00).
-type BlacklistWindow struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Days are ISO weekdays, 1 = Monday … 7 = Sunday; empty means every day.
-	Days []int32 `protobuf:"varint,1,rep,packed,name=days,proto3" json:"days,omitempty"`
-	// Start is "HH:MM", 00:00-23:59.
-	Start string `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
-	// End is "HH:MM", 00:00-24:00; equal to start means the whole day.
-	End           string `protobuf:"bytes,3,opt,name=end,proto3" json:"end,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BlacklistWindow) Reset() {
-	*x = BlacklistWindow{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[0]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BlacklistWindow) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BlacklistWindow) ProtoMessage() {}
-
-func (x *BlacklistWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[0]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BlacklistWindow.ProtoReflect.Descriptor instead.
-func (*BlacklistWindow) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{0}
-}
-
-func (x *BlacklistWindow) GetDays() []int32 {
-	if x != nil {
-		return x.Days
-	}
-	return nil
-}
-
-func (x *BlacklistWindow) GetStart() string {
-	if x != nil {
-		return x.Start
-	}
-	return ""
-}
-
-func (x *BlacklistWindow) GetEnd() string {
-	if x != nil {
-		return x.End
-	}
-	return ""
-}
-
-// BlacklistWindows are the times a listed number's policy applies. No
-// windows: always.
-type BlacklistWindows struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// TimeZone is an IANA zone name; empty means Asia/Shanghai.
-	TimeZone      string             `protobuf:"bytes,1,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
-	Windows       []*BlacklistWindow `protobuf:"bytes,2,rep,name=windows,proto3" json:"windows,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BlacklistWindows) Reset() {
-	*x = BlacklistWindows{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[1]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BlacklistWindows) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BlacklistWindows) ProtoMessage() {}
-
-func (x *BlacklistWindows) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[1]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BlacklistWindows.ProtoReflect.Descriptor instead.
-func (*BlacklistWindows) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{1}
-}
-
-func (x *BlacklistWindows) GetTimeZone() string {
-	if x != nil {
-		return x.TimeZone
-	}
-	return ""
-}
-
-func (x *BlacklistWindows) GetWindows() []*BlacklistWindow {
-	if x != nil {
-		return x.Windows
-	}
-	return nil
-}
-
 // BlacklistEvent is one entry of a number's history.
 type BlacklistEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -216,7 +41,7 @@ type BlacklistEvent struct {
 
 func (x *BlacklistEvent) Reset() {
 	*x = BlacklistEvent{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[2]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -228,7 +53,7 @@ func (x *BlacklistEvent) String() string {
 func (*BlacklistEvent) ProtoMessage() {}
 
 func (x *BlacklistEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[2]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -241,7 +66,7 @@ func (x *BlacklistEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlacklistEvent.ProtoReflect.Descriptor instead.
 func (*BlacklistEvent) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{2}
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *BlacklistEvent) GetAction() string {
@@ -318,7 +143,7 @@ type BlacklistEntry struct {
 
 func (x *BlacklistEntry) Reset() {
 	*x = BlacklistEntry{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[3]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +155,7 @@ func (x *BlacklistEntry) String() string {
 func (*BlacklistEntry) ProtoMessage() {}
 
 func (x *BlacklistEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[3]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +168,7 @@ func (x *BlacklistEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlacklistEntry.ProtoReflect.Descriptor instead.
 func (*BlacklistEntry) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{3}
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *BlacklistEntry) GetName() string {
@@ -470,7 +295,7 @@ type FlagNumberRequest struct {
 
 func (x *FlagNumberRequest) Reset() {
 	*x = FlagNumberRequest{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[4]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +307,7 @@ func (x *FlagNumberRequest) String() string {
 func (*FlagNumberRequest) ProtoMessage() {}
 
 func (x *FlagNumberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[4]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +320,7 @@ func (x *FlagNumberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlagNumberRequest.ProtoReflect.Descriptor instead.
 func (*FlagNumberRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{4}
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *FlagNumberRequest) GetNumber() string {
@@ -525,7 +350,7 @@ type BlacklistNumberRequest struct {
 
 func (x *BlacklistNumberRequest) Reset() {
 	*x = BlacklistNumberRequest{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[5]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +362,7 @@ func (x *BlacklistNumberRequest) String() string {
 func (*BlacklistNumberRequest) ProtoMessage() {}
 
 func (x *BlacklistNumberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[5]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +375,7 @@ func (x *BlacklistNumberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlacklistNumberRequest.ProtoReflect.Descriptor instead.
 func (*BlacklistNumberRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{5}
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *BlacklistNumberRequest) GetNumber() string {
@@ -594,7 +419,7 @@ type UnblacklistNumberRequest struct {
 
 func (x *UnblacklistNumberRequest) Reset() {
 	*x = UnblacklistNumberRequest{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[6]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +431,7 @@ func (x *UnblacklistNumberRequest) String() string {
 func (*UnblacklistNumberRequest) ProtoMessage() {}
 
 func (x *UnblacklistNumberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[6]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +444,7 @@ func (x *UnblacklistNumberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnblacklistNumberRequest.ProtoReflect.Descriptor instead.
 func (*UnblacklistNumberRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{6}
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *UnblacklistNumberRequest) GetNumber() string {
@@ -654,7 +479,7 @@ type GetBlacklistStatusRequest struct {
 
 func (x *GetBlacklistStatusRequest) Reset() {
 	*x = GetBlacklistStatusRequest{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[7]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +491,7 @@ func (x *GetBlacklistStatusRequest) String() string {
 func (*GetBlacklistStatusRequest) ProtoMessage() {}
 
 func (x *GetBlacklistStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[7]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +504,7 @@ func (x *GetBlacklistStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlacklistStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetBlacklistStatusRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{7}
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetBlacklistStatusRequest) GetNumber() string {
@@ -708,7 +533,7 @@ type ListBlacklistRequest struct {
 
 func (x *ListBlacklistRequest) Reset() {
 	*x = ListBlacklistRequest{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[8]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +545,7 @@ func (x *ListBlacklistRequest) String() string {
 func (*ListBlacklistRequest) ProtoMessage() {}
 
 func (x *ListBlacklistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[8]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +558,7 @@ func (x *ListBlacklistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlacklistRequest.ProtoReflect.Descriptor instead.
 func (*ListBlacklistRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{8}
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListBlacklistRequest) GetPageSize() int32 {
@@ -767,7 +592,7 @@ type ListBlacklistResponse struct {
 
 func (x *ListBlacklistResponse) Reset() {
 	*x = ListBlacklistResponse{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[9]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -779,7 +604,7 @@ func (x *ListBlacklistResponse) String() string {
 func (*ListBlacklistResponse) ProtoMessage() {}
 
 func (x *ListBlacklistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[9]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -792,7 +617,7 @@ func (x *ListBlacklistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlacklistResponse.ProtoReflect.Descriptor instead.
 func (*ListBlacklistResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{9}
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListBlacklistResponse) GetEntries() []*BlacklistEntry {
@@ -822,7 +647,7 @@ type BlacklistParams struct {
 
 func (x *BlacklistParams) Reset() {
 	*x = BlacklistParams{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[10]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +659,7 @@ func (x *BlacklistParams) String() string {
 func (*BlacklistParams) ProtoMessage() {}
 
 func (x *BlacklistParams) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[10]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +672,7 @@ func (x *BlacklistParams) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlacklistParams.ProtoReflect.Descriptor instead.
 func (*BlacklistParams) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{10}
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BlacklistParams) GetThreshold() int32 {
@@ -876,7 +701,7 @@ type SetBlacklistParamsRequest struct {
 
 func (x *SetBlacklistParamsRequest) Reset() {
 	*x = SetBlacklistParamsRequest{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[11]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +713,7 @@ func (x *SetBlacklistParamsRequest) String() string {
 func (*SetBlacklistParamsRequest) ProtoMessage() {}
 
 func (x *SetBlacklistParamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[11]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +726,7 @@ func (x *SetBlacklistParamsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetBlacklistParamsRequest.ProtoReflect.Descriptor instead.
 func (*SetBlacklistParamsRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{11}
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetBlacklistParamsRequest) GetThreshold() int32 {
@@ -926,7 +751,7 @@ type GetBlacklistParamsRequest struct {
 
 func (x *GetBlacklistParamsRequest) Reset() {
 	*x = GetBlacklistParamsRequest{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[12]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +763,7 @@ func (x *GetBlacklistParamsRequest) String() string {
 func (*GetBlacklistParamsRequest) ProtoMessage() {}
 
 func (x *GetBlacklistParamsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[12]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,396 +776,7 @@ func (x *GetBlacklistParamsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlacklistParamsRequest.ProtoReflect.Descriptor instead.
 func (*GetBlacklistParamsRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{12}
-}
-
-// BlacklistFlagged is the body of "crm.blacklist.flagged", entity
-// "blacklist/{e164}": the event's actor reports the number.
-type BlacklistFlagged struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Number in E.164.
-	Number        string `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
-	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BlacklistFlagged) Reset() {
-	*x = BlacklistFlagged{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[13]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BlacklistFlagged) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BlacklistFlagged) ProtoMessage() {}
-
-func (x *BlacklistFlagged) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[13]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BlacklistFlagged.ProtoReflect.Descriptor instead.
-func (*BlacklistFlagged) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{13}
-}
-
-func (x *BlacklistFlagged) GetNumber() string {
-	if x != nil {
-		return x.Number
-	}
-	return ""
-}
-
-func (x *BlacklistFlagged) GetReason() string {
-	if x != nil {
-		return x.Reason
-	}
-	return ""
-}
-
-// BlacklistListed is the body of "crm.blacklist.listed": an administrator
-// blacklisted the number with this policy and these windows.
-type BlacklistListed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Number        string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	Policy        BlacklistPolicy        `protobuf:"varint,3,opt,name=policy,proto3,enum=branchline.crm.v1.BlacklistPolicy" json:"policy,omitempty"`
-	Windows       *BlacklistWindows      `protobuf:"bytes,4,opt,name=windows,proto3" json:"windows,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BlacklistListed) Reset() {
-	*x = BlacklistListed{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[14]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BlacklistListed) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BlacklistListed) ProtoMessage() {}
-
-func (x *BlacklistListed) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[14]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BlacklistListed.ProtoReflect.Descriptor instead.
-func (*BlacklistListed) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{14}
-}
-
-func (x *BlacklistListed) GetNumber() string {
-	if x != nil {
-		return x.Number
-	}
-	return ""
-}
-
-func (x *BlacklistListed) GetReason() string {
-	if x != nil {
-		return x.Reason
-	}
-	return ""
-}
-
-func (x *BlacklistListed) GetPolicy() BlacklistPolicy {
-	if x != nil {
-		return x.Policy
-	}
-	return BlacklistPolicy_BLACKLIST_POLICY_UNSPECIFIED
-}
-
-func (x *BlacklistListed) GetWindows() *BlacklistWindows {
-	if x != nil {
-		return x.Windows
-	}
-	return nil
-}
-
-// BlacklistTag names one add the un-blacklisting observed: the event
-// (origin, seq) that flagged (flagger set) or listed (flagger empty) it.
-type BlacklistTag struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Flagger       string                 `protobuf:"bytes,1,opt,name=flagger,proto3" json:"flagger,omitempty"`
-	Origin        string                 `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
-	Seq           uint64                 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BlacklistTag) Reset() {
-	*x = BlacklistTag{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[15]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BlacklistTag) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BlacklistTag) ProtoMessage() {}
-
-func (x *BlacklistTag) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[15]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BlacklistTag.ProtoReflect.Descriptor instead.
-func (*BlacklistTag) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{15}
-}
-
-func (x *BlacklistTag) GetFlagger() string {
-	if x != nil {
-		return x.Flagger
-	}
-	return ""
-}
-
-func (x *BlacklistTag) GetOrigin() string {
-	if x != nil {
-		return x.Origin
-	}
-	return ""
-}
-
-func (x *BlacklistTag) GetSeq() uint64 {
-	if x != nil {
-		return x.Seq
-	}
-	return 0
-}
-
-// BlacklistUnlisted is the body of "crm.blacklist.unlisted": the flags and
-// direct listings its node had seen are removed.
-type BlacklistUnlisted struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Number        string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	Flags         []*BlacklistTag        `protobuf:"bytes,3,rep,name=flags,proto3" json:"flags,omitempty"`
-	Listings      []*BlacklistTag        `protobuf:"bytes,4,rep,name=listings,proto3" json:"listings,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BlacklistUnlisted) Reset() {
-	*x = BlacklistUnlisted{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[16]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BlacklistUnlisted) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BlacklistUnlisted) ProtoMessage() {}
-
-func (x *BlacklistUnlisted) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[16]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BlacklistUnlisted.ProtoReflect.Descriptor instead.
-func (*BlacklistUnlisted) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{16}
-}
-
-func (x *BlacklistUnlisted) GetNumber() string {
-	if x != nil {
-		return x.Number
-	}
-	return ""
-}
-
-func (x *BlacklistUnlisted) GetReason() string {
-	if x != nil {
-		return x.Reason
-	}
-	return ""
-}
-
-func (x *BlacklistUnlisted) GetFlags() []*BlacklistTag {
-	if x != nil {
-		return x.Flags
-	}
-	return nil
-}
-
-func (x *BlacklistUnlisted) GetListings() []*BlacklistTag {
-	if x != nil {
-		return x.Listings
-	}
-	return nil
-}
-
-// ParamSet is the body of "crm.param.set", entity "param/{key}": a system
-// parameter's new value ("" resets it to its default).
-type ParamSet struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ParamSet) Reset() {
-	*x = ParamSet{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[17]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ParamSet) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ParamSet) ProtoMessage() {}
-
-func (x *ParamSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[17]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ParamSet.ProtoReflect.Descriptor instead.
-func (*ParamSet) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{17}
-}
-
-func (x *ParamSet) GetKey() string {
-	if x != nil {
-		return x.Key
-	}
-	return ""
-}
-
-func (x *ParamSet) GetValue() string {
-	if x != nil {
-		return x.Value
-	}
-	return ""
-}
-
-// BlacklistRecord is how the views keep one history entry of a number
-// (and its latest un-blacklisting); not sent over the API.
-type BlacklistRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Action        string                 `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
-	Actor         string                 `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
-	Origin        string                 `protobuf:"bytes,4,opt,name=origin,proto3" json:"origin,omitempty"`
-	Hlc           uint64                 `protobuf:"varint,5,opt,name=hlc,proto3" json:"hlc,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BlacklistRecord) Reset() {
-	*x = BlacklistRecord{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[18]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BlacklistRecord) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BlacklistRecord) ProtoMessage() {}
-
-func (x *BlacklistRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[18]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BlacklistRecord.ProtoReflect.Descriptor instead.
-func (*BlacklistRecord) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{18}
-}
-
-func (x *BlacklistRecord) GetAction() string {
-	if x != nil {
-		return x.Action
-	}
-	return ""
-}
-
-func (x *BlacklistRecord) GetActor() string {
-	if x != nil {
-		return x.Actor
-	}
-	return ""
-}
-
-func (x *BlacklistRecord) GetReason() string {
-	if x != nil {
-		return x.Reason
-	}
-	return ""
-}
-
-func (x *BlacklistRecord) GetOrigin() string {
-	if x != nil {
-		return x.Origin
-	}
-	return ""
-}
-
-func (x *BlacklistRecord) GetHlc() uint64 {
-	if x != nil {
-		return x.Hlc
-	}
-	return 0
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{10}
 }
 
 type GetCustomerBlacklistStatusRequest struct {
@@ -1353,7 +789,7 @@ type GetCustomerBlacklistStatusRequest struct {
 
 func (x *GetCustomerBlacklistStatusRequest) Reset() {
 	*x = GetCustomerBlacklistStatusRequest{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[19]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +801,7 @@ func (x *GetCustomerBlacklistStatusRequest) String() string {
 func (*GetCustomerBlacklistStatusRequest) ProtoMessage() {}
 
 func (x *GetCustomerBlacklistStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[19]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +814,7 @@ func (x *GetCustomerBlacklistStatusRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use GetCustomerBlacklistStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetCustomerBlacklistStatusRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{19}
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetCustomerBlacklistStatusRequest) GetCustomer() string {
@@ -1399,7 +835,7 @@ type GetCustomerBlacklistStatusResponse struct {
 
 func (x *GetCustomerBlacklistStatusResponse) Reset() {
 	*x = GetCustomerBlacklistStatusResponse{}
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[20]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +847,7 @@ func (x *GetCustomerBlacklistStatusResponse) String() string {
 func (*GetCustomerBlacklistStatusResponse) ProtoMessage() {}
 
 func (x *GetCustomerBlacklistStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[20]
+	mi := &file_branchline_crm_v1_blacklist_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +860,7 @@ func (x *GetCustomerBlacklistStatusResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use GetCustomerBlacklistStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetCustomerBlacklistStatusResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{20}
+	return file_branchline_crm_v1_blacklist_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetCustomerBlacklistStatusResponse) GetEntries() []*BlacklistEntry {
@@ -1438,14 +874,7 @@ var File_branchline_crm_v1_blacklist_proto protoreflect.FileDescriptor
 
 const file_branchline_crm_v1_blacklist_proto_rawDesc = "" +
 	"\n" +
-	"!branchline/crm/v1/blacklist.proto\x12\x11branchline.crm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n" +
-	"\x0fBlacklistWindow\x12\x12\n" +
-	"\x04days\x18\x01 \x03(\x05R\x04days\x12\x14\n" +
-	"\x05start\x18\x02 \x01(\tR\x05start\x12\x10\n" +
-	"\x03end\x18\x03 \x01(\tR\x03end\"m\n" +
-	"\x10BlacklistWindows\x12\x1b\n" +
-	"\ttime_zone\x18\x01 \x01(\tR\btimeZone\x12<\n" +
-	"\awindows\x18\x02 \x03(\v2\".branchline.crm.v1.BlacklistWindowR\awindows\"\x9e\x01\n" +
+	"!branchline/crm/v1/blacklist.proto\x12\x11branchline.crm.v1\x1a\x1ebranchline/crm/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x01\n" +
 	"\x0eBlacklistEvent\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
@@ -1501,41 +930,11 @@ const file_branchline_crm_v1_blacklist_proto_rawDesc = "" +
 	"\x19SetBlacklistParamsRequest\x12\x1c\n" +
 	"\tthreshold\x18\x01 \x01(\x05R\tthreshold\x12I\n" +
 	"\x0edefault_policy\x18\x02 \x01(\x0e2\".branchline.crm.v1.BlacklistPolicyR\rdefaultPolicy\"\x1b\n" +
-	"\x19GetBlacklistParamsRequest\"B\n" +
-	"\x10BlacklistFlagged\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\tR\x06number\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xbc\x01\n" +
-	"\x0fBlacklistListed\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\tR\x06number\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\x12:\n" +
-	"\x06policy\x18\x03 \x01(\x0e2\".branchline.crm.v1.BlacklistPolicyR\x06policy\x12=\n" +
-	"\awindows\x18\x04 \x01(\v2#.branchline.crm.v1.BlacklistWindowsR\awindows\"R\n" +
-	"\fBlacklistTag\x12\x18\n" +
-	"\aflagger\x18\x01 \x01(\tR\aflagger\x12\x16\n" +
-	"\x06origin\x18\x02 \x01(\tR\x06origin\x12\x10\n" +
-	"\x03seq\x18\x03 \x01(\x04R\x03seq\"\xb7\x01\n" +
-	"\x11BlacklistUnlisted\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\tR\x06number\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\x125\n" +
-	"\x05flags\x18\x03 \x03(\v2\x1f.branchline.crm.v1.BlacklistTagR\x05flags\x12;\n" +
-	"\blistings\x18\x04 \x03(\v2\x1f.branchline.crm.v1.BlacklistTagR\blistings\"2\n" +
-	"\bParamSet\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\x81\x01\n" +
-	"\x0fBlacklistRecord\x12\x16\n" +
-	"\x06action\x18\x01 \x01(\tR\x06action\x12\x14\n" +
-	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x16\n" +
-	"\x06origin\x18\x04 \x01(\tR\x06origin\x12\x10\n" +
-	"\x03hlc\x18\x05 \x01(\x04R\x03hlc\"?\n" +
+	"\x19GetBlacklistParamsRequest\"?\n" +
 	"!GetCustomerBlacklistStatusRequest\x12\x1a\n" +
 	"\bcustomer\x18\x01 \x01(\tR\bcustomer\"a\n" +
 	"\"GetCustomerBlacklistStatusResponse\x12;\n" +
-	"\aentries\x18\x01 \x03(\v2!.branchline.crm.v1.BlacklistEntryR\aentries*k\n" +
-	"\x0fBlacklistPolicy\x12 \n" +
-	"\x1cBLACKLIST_POLICY_UNSPECIFIED\x10\x00\x12\x19\n" +
-	"\x15BLACKLIST_POLICY_WARN\x10\x01\x12\x1b\n" +
-	"\x17BLACKLIST_POLICY_REJECT\x10\x022\x97\x06\n" +
+	"\aentries\x18\x01 \x03(\v2!.branchline.crm.v1.BlacklistEntryR\aentries2\x97\x06\n" +
 	"\x10BlacklistService\x12O\n" +
 	"\x04Flag\x12$.branchline.crm.v1.FlagNumberRequest\x1a!.branchline.crm.v1.BlacklistEntry\x12Y\n" +
 	"\tBlacklist\x12).branchline.crm.v1.BlacklistNumberRequest\x1a!.branchline.crm.v1.BlacklistEntry\x12]\n" +
@@ -1559,71 +958,58 @@ func file_branchline_crm_v1_blacklist_proto_rawDescGZIP() []byte {
 	return file_branchline_crm_v1_blacklist_proto_rawDescData
 }
 
-var file_branchline_crm_v1_blacklist_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_branchline_crm_v1_blacklist_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_branchline_crm_v1_blacklist_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_branchline_crm_v1_blacklist_proto_goTypes = []any{
-	(BlacklistPolicy)(0),                       // 0: branchline.crm.v1.BlacklistPolicy
-	(*BlacklistWindow)(nil),                    // 1: branchline.crm.v1.BlacklistWindow
-	(*BlacklistWindows)(nil),                   // 2: branchline.crm.v1.BlacklistWindows
-	(*BlacklistEvent)(nil),                     // 3: branchline.crm.v1.BlacklistEvent
-	(*BlacklistEntry)(nil),                     // 4: branchline.crm.v1.BlacklistEntry
-	(*FlagNumberRequest)(nil),                  // 5: branchline.crm.v1.FlagNumberRequest
-	(*BlacklistNumberRequest)(nil),             // 6: branchline.crm.v1.BlacklistNumberRequest
-	(*UnblacklistNumberRequest)(nil),           // 7: branchline.crm.v1.UnblacklistNumberRequest
-	(*GetBlacklistStatusRequest)(nil),          // 8: branchline.crm.v1.GetBlacklistStatusRequest
-	(*ListBlacklistRequest)(nil),               // 9: branchline.crm.v1.ListBlacklistRequest
-	(*ListBlacklistResponse)(nil),              // 10: branchline.crm.v1.ListBlacklistResponse
-	(*BlacklistParams)(nil),                    // 11: branchline.crm.v1.BlacklistParams
-	(*SetBlacklistParamsRequest)(nil),          // 12: branchline.crm.v1.SetBlacklistParamsRequest
-	(*GetBlacklistParamsRequest)(nil),          // 13: branchline.crm.v1.GetBlacklistParamsRequest
-	(*BlacklistFlagged)(nil),                   // 14: branchline.crm.v1.BlacklistFlagged
-	(*BlacklistListed)(nil),                    // 15: branchline.crm.v1.BlacklistListed
-	(*BlacklistTag)(nil),                       // 16: branchline.crm.v1.BlacklistTag
-	(*BlacklistUnlisted)(nil),                  // 17: branchline.crm.v1.BlacklistUnlisted
-	(*ParamSet)(nil),                           // 18: branchline.crm.v1.ParamSet
-	(*BlacklistRecord)(nil),                    // 19: branchline.crm.v1.BlacklistRecord
-	(*GetCustomerBlacklistStatusRequest)(nil),  // 20: branchline.crm.v1.GetCustomerBlacklistStatusRequest
-	(*GetCustomerBlacklistStatusResponse)(nil), // 21: branchline.crm.v1.GetCustomerBlacklistStatusResponse
-	(*timestamppb.Timestamp)(nil),              // 22: google.protobuf.Timestamp
+	(*BlacklistEvent)(nil),                     // 0: branchline.crm.v1.BlacklistEvent
+	(*BlacklistEntry)(nil),                     // 1: branchline.crm.v1.BlacklistEntry
+	(*FlagNumberRequest)(nil),                  // 2: branchline.crm.v1.FlagNumberRequest
+	(*BlacklistNumberRequest)(nil),             // 3: branchline.crm.v1.BlacklistNumberRequest
+	(*UnblacklistNumberRequest)(nil),           // 4: branchline.crm.v1.UnblacklistNumberRequest
+	(*GetBlacklistStatusRequest)(nil),          // 5: branchline.crm.v1.GetBlacklistStatusRequest
+	(*ListBlacklistRequest)(nil),               // 6: branchline.crm.v1.ListBlacklistRequest
+	(*ListBlacklistResponse)(nil),              // 7: branchline.crm.v1.ListBlacklistResponse
+	(*BlacklistParams)(nil),                    // 8: branchline.crm.v1.BlacklistParams
+	(*SetBlacklistParamsRequest)(nil),          // 9: branchline.crm.v1.SetBlacklistParamsRequest
+	(*GetBlacklistParamsRequest)(nil),          // 10: branchline.crm.v1.GetBlacklistParamsRequest
+	(*GetCustomerBlacklistStatusRequest)(nil),  // 11: branchline.crm.v1.GetCustomerBlacklistStatusRequest
+	(*GetCustomerBlacklistStatusResponse)(nil), // 12: branchline.crm.v1.GetCustomerBlacklistStatusResponse
+	(*timestamppb.Timestamp)(nil),              // 13: google.protobuf.Timestamp
+	(BlacklistPolicy)(0),                       // 14: branchline.crm.v1.BlacklistPolicy
+	(*BlacklistWindows)(nil),                   // 15: branchline.crm.v1.BlacklistWindows
 }
 var file_branchline_crm_v1_blacklist_proto_depIdxs = []int32{
-	1,  // 0: branchline.crm.v1.BlacklistWindows.windows:type_name -> branchline.crm.v1.BlacklistWindow
-	22, // 1: branchline.crm.v1.BlacklistEvent.time:type_name -> google.protobuf.Timestamp
-	0,  // 2: branchline.crm.v1.BlacklistEntry.policy:type_name -> branchline.crm.v1.BlacklistPolicy
-	2,  // 3: branchline.crm.v1.BlacklistEntry.windows:type_name -> branchline.crm.v1.BlacklistWindows
-	22, // 4: branchline.crm.v1.BlacklistEntry.unlist_time:type_name -> google.protobuf.Timestamp
-	3,  // 5: branchline.crm.v1.BlacklistEntry.history:type_name -> branchline.crm.v1.BlacklistEvent
-	0,  // 6: branchline.crm.v1.BlacklistNumberRequest.policy:type_name -> branchline.crm.v1.BlacklistPolicy
-	2,  // 7: branchline.crm.v1.BlacklistNumberRequest.windows:type_name -> branchline.crm.v1.BlacklistWindows
-	4,  // 8: branchline.crm.v1.ListBlacklistResponse.entries:type_name -> branchline.crm.v1.BlacklistEntry
-	0,  // 9: branchline.crm.v1.BlacklistParams.default_policy:type_name -> branchline.crm.v1.BlacklistPolicy
-	0,  // 10: branchline.crm.v1.SetBlacklistParamsRequest.default_policy:type_name -> branchline.crm.v1.BlacklistPolicy
-	0,  // 11: branchline.crm.v1.BlacklistListed.policy:type_name -> branchline.crm.v1.BlacklistPolicy
-	2,  // 12: branchline.crm.v1.BlacklistListed.windows:type_name -> branchline.crm.v1.BlacklistWindows
-	16, // 13: branchline.crm.v1.BlacklistUnlisted.flags:type_name -> branchline.crm.v1.BlacklistTag
-	16, // 14: branchline.crm.v1.BlacklistUnlisted.listings:type_name -> branchline.crm.v1.BlacklistTag
-	4,  // 15: branchline.crm.v1.GetCustomerBlacklistStatusResponse.entries:type_name -> branchline.crm.v1.BlacklistEntry
-	5,  // 16: branchline.crm.v1.BlacklistService.Flag:input_type -> branchline.crm.v1.FlagNumberRequest
-	6,  // 17: branchline.crm.v1.BlacklistService.Blacklist:input_type -> branchline.crm.v1.BlacklistNumberRequest
-	7,  // 18: branchline.crm.v1.BlacklistService.Unblacklist:input_type -> branchline.crm.v1.UnblacklistNumberRequest
-	8,  // 19: branchline.crm.v1.BlacklistService.GetStatus:input_type -> branchline.crm.v1.GetBlacklistStatusRequest
-	20, // 20: branchline.crm.v1.BlacklistService.GetCustomerStatus:input_type -> branchline.crm.v1.GetCustomerBlacklistStatusRequest
-	9,  // 21: branchline.crm.v1.BlacklistService.List:input_type -> branchline.crm.v1.ListBlacklistRequest
-	12, // 22: branchline.crm.v1.BlacklistService.SetParams:input_type -> branchline.crm.v1.SetBlacklistParamsRequest
-	13, // 23: branchline.crm.v1.BlacklistService.GetParams:input_type -> branchline.crm.v1.GetBlacklistParamsRequest
-	4,  // 24: branchline.crm.v1.BlacklistService.Flag:output_type -> branchline.crm.v1.BlacklistEntry
-	4,  // 25: branchline.crm.v1.BlacklistService.Blacklist:output_type -> branchline.crm.v1.BlacklistEntry
-	4,  // 26: branchline.crm.v1.BlacklistService.Unblacklist:output_type -> branchline.crm.v1.BlacklistEntry
-	4,  // 27: branchline.crm.v1.BlacklistService.GetStatus:output_type -> branchline.crm.v1.BlacklistEntry
-	21, // 28: branchline.crm.v1.BlacklistService.GetCustomerStatus:output_type -> branchline.crm.v1.GetCustomerBlacklistStatusResponse
-	10, // 29: branchline.crm.v1.BlacklistService.List:output_type -> branchline.crm.v1.ListBlacklistResponse
-	11, // 30: branchline.crm.v1.BlacklistService.SetParams:output_type -> branchline.crm.v1.BlacklistParams
-	11, // 31: branchline.crm.v1.BlacklistService.GetParams:output_type -> branchline.crm.v1.BlacklistParams
-	24, // [24:32] is the sub-list for method output_type
-	16, // [16:24] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	13, // 0: branchline.crm.v1.BlacklistEvent.time:type_name -> google.protobuf.Timestamp
+	14, // 1: branchline.crm.v1.BlacklistEntry.policy:type_name -> branchline.crm.v1.BlacklistPolicy
+	15, // 2: branchline.crm.v1.BlacklistEntry.windows:type_name -> branchline.crm.v1.BlacklistWindows
+	13, // 3: branchline.crm.v1.BlacklistEntry.unlist_time:type_name -> google.protobuf.Timestamp
+	0,  // 4: branchline.crm.v1.BlacklistEntry.history:type_name -> branchline.crm.v1.BlacklistEvent
+	14, // 5: branchline.crm.v1.BlacklistNumberRequest.policy:type_name -> branchline.crm.v1.BlacklistPolicy
+	15, // 6: branchline.crm.v1.BlacklistNumberRequest.windows:type_name -> branchline.crm.v1.BlacklistWindows
+	1,  // 7: branchline.crm.v1.ListBlacklistResponse.entries:type_name -> branchline.crm.v1.BlacklistEntry
+	14, // 8: branchline.crm.v1.BlacklistParams.default_policy:type_name -> branchline.crm.v1.BlacklistPolicy
+	14, // 9: branchline.crm.v1.SetBlacklistParamsRequest.default_policy:type_name -> branchline.crm.v1.BlacklistPolicy
+	1,  // 10: branchline.crm.v1.GetCustomerBlacklistStatusResponse.entries:type_name -> branchline.crm.v1.BlacklistEntry
+	2,  // 11: branchline.crm.v1.BlacklistService.Flag:input_type -> branchline.crm.v1.FlagNumberRequest
+	3,  // 12: branchline.crm.v1.BlacklistService.Blacklist:input_type -> branchline.crm.v1.BlacklistNumberRequest
+	4,  // 13: branchline.crm.v1.BlacklistService.Unblacklist:input_type -> branchline.crm.v1.UnblacklistNumberRequest
+	5,  // 14: branchline.crm.v1.BlacklistService.GetStatus:input_type -> branchline.crm.v1.GetBlacklistStatusRequest
+	11, // 15: branchline.crm.v1.BlacklistService.GetCustomerStatus:input_type -> branchline.crm.v1.GetCustomerBlacklistStatusRequest
+	6,  // 16: branchline.crm.v1.BlacklistService.List:input_type -> branchline.crm.v1.ListBlacklistRequest
+	9,  // 17: branchline.crm.v1.BlacklistService.SetParams:input_type -> branchline.crm.v1.SetBlacklistParamsRequest
+	10, // 18: branchline.crm.v1.BlacklistService.GetParams:input_type -> branchline.crm.v1.GetBlacklistParamsRequest
+	1,  // 19: branchline.crm.v1.BlacklistService.Flag:output_type -> branchline.crm.v1.BlacklistEntry
+	1,  // 20: branchline.crm.v1.BlacklistService.Blacklist:output_type -> branchline.crm.v1.BlacklistEntry
+	1,  // 21: branchline.crm.v1.BlacklistService.Unblacklist:output_type -> branchline.crm.v1.BlacklistEntry
+	1,  // 22: branchline.crm.v1.BlacklistService.GetStatus:output_type -> branchline.crm.v1.BlacklistEntry
+	12, // 23: branchline.crm.v1.BlacklistService.GetCustomerStatus:output_type -> branchline.crm.v1.GetCustomerBlacklistStatusResponse
+	7,  // 24: branchline.crm.v1.BlacklistService.List:output_type -> branchline.crm.v1.ListBlacklistResponse
+	8,  // 25: branchline.crm.v1.BlacklistService.SetParams:output_type -> branchline.crm.v1.BlacklistParams
+	8,  // 26: branchline.crm.v1.BlacklistService.GetParams:output_type -> branchline.crm.v1.BlacklistParams
+	19, // [19:27] is the sub-list for method output_type
+	11, // [11:19] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_branchline_crm_v1_blacklist_proto_init() }
@@ -1631,19 +1017,19 @@ func file_branchline_crm_v1_blacklist_proto_init() {
 	if File_branchline_crm_v1_blacklist_proto != nil {
 		return
 	}
+	file_branchline_crm_v1_events_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_crm_v1_blacklist_proto_rawDesc), len(file_branchline_crm_v1_blacklist_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   21,
+			NumEnums:      0,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_branchline_crm_v1_blacklist_proto_goTypes,
 		DependencyIndexes: file_branchline_crm_v1_blacklist_proto_depIdxs,
-		EnumInfos:         file_branchline_crm_v1_blacklist_proto_enumTypes,
 		MessageInfos:      file_branchline_crm_v1_blacklist_proto_msgTypes,
 	}.Build()
 	File_branchline_crm_v1_blacklist_proto = out.File

@@ -7,8 +7,10 @@
 package crmv1
 
 import (
+	v1 "branchline/gen/branchline/event/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -21,72 +23,180 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// FieldValue is one field write. Value is the field's canonical text form
-// (phones in E.164, amounts as decimal strings).
-type FieldValue struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
-	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
+// BlacklistPolicy says what happens when a listed number calls while one of
+// its time windows is open.
+type BlacklistPolicy int32
 
-func (x *FieldValue) Reset() {
-	*x = FieldValue{}
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[0]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
+const (
+	// BLACKLIST_POLICY_UNSPECIFIED means the default policy (a parameter).
+	BlacklistPolicy_BLACKLIST_POLICY_UNSPECIFIED BlacklistPolicy = 0
+	// BLACKLIST_POLICY_WARN lets the call ring; the agent is warned on screen pop.
+	BlacklistPolicy_BLACKLIST_POLICY_WARN BlacklistPolicy = 1
+	// BLACKLIST_POLICY_REJECT answers the call with 603 Decline.
+	BlacklistPolicy_BLACKLIST_POLICY_REJECT BlacklistPolicy = 2
+)
 
-func (x *FieldValue) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*FieldValue) ProtoMessage() {}
-
-func (x *FieldValue) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[0]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+// Enum value maps for BlacklistPolicy.
+var (
+	BlacklistPolicy_name = map[int32]string{
+		0: "BLACKLIST_POLICY_UNSPECIFIED",
+		1: "BLACKLIST_POLICY_WARN",
+		2: "BLACKLIST_POLICY_REJECT",
 	}
-	return mi.MessageOf(x)
+	BlacklistPolicy_value = map[string]int32{
+		"BLACKLIST_POLICY_UNSPECIFIED": 0,
+		"BLACKLIST_POLICY_WARN":        1,
+		"BLACKLIST_POLICY_REJECT":      2,
+	}
+)
+
+func (x BlacklistPolicy) Enum() *BlacklistPolicy {
+	p := new(BlacklistPolicy)
+	*p = x
+	return p
 }
 
-// Deprecated: Use FieldValue.ProtoReflect.Descriptor instead.
-func (*FieldValue) Descriptor() ([]byte, []int) {
+func (x BlacklistPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BlacklistPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_branchline_crm_v1_events_proto_enumTypes[0].Descriptor()
+}
+
+func (BlacklistPolicy) Type() protoreflect.EnumType {
+	return &file_branchline_crm_v1_events_proto_enumTypes[0]
+}
+
+func (x BlacklistPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BlacklistPolicy.Descriptor instead.
+func (BlacklistPolicy) EnumDescriptor() ([]byte, []int) {
 	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *FieldValue) GetField() string {
-	if x != nil {
-		return x.Field
+// MemberEntryKind is the kind of a points or balance movement.
+type MemberEntryKind int32
+
+const (
+	MemberEntryKind_MEMBER_ENTRY_KIND_UNSPECIFIED       MemberEntryKind = 0
+	MemberEntryKind_MEMBER_ENTRY_KIND_POINTS_EARNED     MemberEntryKind = 1
+	MemberEntryKind_MEMBER_ENTRY_KIND_POINTS_REDEEMED   MemberEntryKind = 2
+	MemberEntryKind_MEMBER_ENTRY_KIND_BALANCE_TOPPED_UP MemberEntryKind = 3
+	MemberEntryKind_MEMBER_ENTRY_KIND_BALANCE_SPENT     MemberEntryKind = 4
+)
+
+// Enum value maps for MemberEntryKind.
+var (
+	MemberEntryKind_name = map[int32]string{
+		0: "MEMBER_ENTRY_KIND_UNSPECIFIED",
+		1: "MEMBER_ENTRY_KIND_POINTS_EARNED",
+		2: "MEMBER_ENTRY_KIND_POINTS_REDEEMED",
+		3: "MEMBER_ENTRY_KIND_BALANCE_TOPPED_UP",
+		4: "MEMBER_ENTRY_KIND_BALANCE_SPENT",
 	}
-	return ""
+	MemberEntryKind_value = map[string]int32{
+		"MEMBER_ENTRY_KIND_UNSPECIFIED":       0,
+		"MEMBER_ENTRY_KIND_POINTS_EARNED":     1,
+		"MEMBER_ENTRY_KIND_POINTS_REDEEMED":   2,
+		"MEMBER_ENTRY_KIND_BALANCE_TOPPED_UP": 3,
+		"MEMBER_ENTRY_KIND_BALANCE_SPENT":     4,
+	}
+)
+
+func (x MemberEntryKind) Enum() *MemberEntryKind {
+	p := new(MemberEntryKind)
+	*p = x
+	return p
 }
 
-func (x *FieldValue) GetValue() string {
-	if x != nil {
-		return x.Value
+func (x MemberEntryKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MemberEntryKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_branchline_crm_v1_events_proto_enumTypes[1].Descriptor()
+}
+
+func (MemberEntryKind) Type() protoreflect.EnumType {
+	return &file_branchline_crm_v1_events_proto_enumTypes[1]
+}
+
+func (x MemberEntryKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MemberEntryKind.Descriptor instead.
+func (MemberEntryKind) EnumDescriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
+// CouponKind tells vouchers from cash coupons.
+type CouponKind int32
+
+const (
+	CouponKind_COUPON_KIND_UNSPECIFIED CouponKind = 0
+	// COUPON_KIND_VOUCHER is a voucher (代金券), off a purchase.
+	CouponKind_COUPON_KIND_VOUCHER CouponKind = 1
+	// COUPON_KIND_CASH is a cash coupon (现金券).
+	CouponKind_COUPON_KIND_CASH CouponKind = 2
+)
+
+// Enum value maps for CouponKind.
+var (
+	CouponKind_name = map[int32]string{
+		0: "COUPON_KIND_UNSPECIFIED",
+		1: "COUPON_KIND_VOUCHER",
+		2: "COUPON_KIND_CASH",
 	}
-	return ""
+	CouponKind_value = map[string]int32{
+		"COUPON_KIND_UNSPECIFIED": 0,
+		"COUPON_KIND_VOUCHER":     1,
+		"COUPON_KIND_CASH":        2,
+	}
+)
+
+func (x CouponKind) Enum() *CouponKind {
+	p := new(CouponKind)
+	*p = x
+	return p
+}
+
+func (x CouponKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CouponKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_branchline_crm_v1_events_proto_enumTypes[2].Descriptor()
+}
+
+func (CouponKind) Type() protoreflect.EnumType {
+	return &file_branchline_crm_v1_events_proto_enumTypes[2]
+}
+
+func (x CouponKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CouponKind.Descriptor instead.
+func (CouponKind) EnumDescriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
 // CustomerCreated is the body of "crm.customer.created": the customer
 // exists from now on, with these initial fields.
 type CustomerCreated struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Fields        []*FieldValue          `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CustomerCreated) Reset() {
 	*x = CustomerCreated{}
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[1]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -98,7 +208,7 @@ func (x *CustomerCreated) String() string {
 func (*CustomerCreated) ProtoMessage() {}
 
 func (x *CustomerCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[1]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -111,10 +221,10 @@ func (x *CustomerCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerCreated.ProtoReflect.Descriptor instead.
 func (*CustomerCreated) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *CustomerCreated) GetFields() []*FieldValue {
+func (x *CustomerCreated) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -125,14 +235,14 @@ func (x *CustomerCreated) GetFields() []*FieldValue {
 // written as its own last-writer-wins register.
 type CustomerFieldSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Fields        []*FieldValue          `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CustomerFieldSet) Reset() {
 	*x = CustomerFieldSet{}
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[2]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -144,7 +254,7 @@ func (x *CustomerFieldSet) String() string {
 func (*CustomerFieldSet) ProtoMessage() {}
 
 func (x *CustomerFieldSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[2]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -157,10 +267,10 @@ func (x *CustomerFieldSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerFieldSet.ProtoReflect.Descriptor instead.
 func (*CustomerFieldSet) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *CustomerFieldSet) GetFields() []*FieldValue {
+func (x *CustomerFieldSet) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -177,7 +287,7 @@ type CustomerDeleted struct {
 
 func (x *CustomerDeleted) Reset() {
 	*x = CustomerDeleted{}
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[3]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -189,7 +299,7 @@ func (x *CustomerDeleted) String() string {
 func (*CustomerDeleted) ProtoMessage() {}
 
 func (x *CustomerDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[3]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -202,7 +312,7 @@ func (x *CustomerDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerDeleted.ProtoReflect.Descriptor instead.
 func (*CustomerDeleted) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
 // CustomerRestored is the body of "crm.customer.restored": the customer
@@ -215,7 +325,7 @@ type CustomerRestored struct {
 
 func (x *CustomerRestored) Reset() {
 	*x = CustomerRestored{}
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[4]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -227,7 +337,7 @@ func (x *CustomerRestored) String() string {
 func (*CustomerRestored) ProtoMessage() {}
 
 func (x *CustomerRestored) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[4]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -240,7 +350,7 @@ func (x *CustomerRestored) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerRestored.ProtoReflect.Descriptor instead.
 func (*CustomerRestored) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 // CustomerMerged is the body of "crm.customer.merged", whose entity is the
@@ -251,14 +361,14 @@ func (*CustomerRestored) Descriptor() ([]byte, []int) {
 type CustomerMerged struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Loser         string                 `protobuf:"bytes,1,opt,name=loser,proto3" json:"loser,omitempty"`
-	Fields        []*FieldValue          `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CustomerMerged) Reset() {
 	*x = CustomerMerged{}
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[5]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -270,7 +380,7 @@ func (x *CustomerMerged) String() string {
 func (*CustomerMerged) ProtoMessage() {}
 
 func (x *CustomerMerged) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[5]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -283,7 +393,7 @@ func (x *CustomerMerged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerMerged.ProtoReflect.Descriptor instead.
 func (*CustomerMerged) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CustomerMerged) GetLoser() string {
@@ -293,7 +403,7 @@ func (x *CustomerMerged) GetLoser() string {
 	return ""
 }
 
-func (x *CustomerMerged) GetFields() []*FieldValue {
+func (x *CustomerMerged) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -310,7 +420,7 @@ type CustomerNoteAdded struct {
 
 func (x *CustomerNoteAdded) Reset() {
 	*x = CustomerNoteAdded{}
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[6]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -322,7 +432,7 @@ func (x *CustomerNoteAdded) String() string {
 func (*CustomerNoteAdded) ProtoMessage() {}
 
 func (x *CustomerNoteAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[6]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -335,7 +445,7 @@ func (x *CustomerNoteAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerNoteAdded.ProtoReflect.Descriptor instead.
 func (*CustomerNoteAdded) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CustomerNoteAdded) GetText() string {
@@ -350,14 +460,14 @@ func (x *CustomerNoteAdded) GetText() string {
 type ContactAdded struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ContactId     string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
-	Fields        []*FieldValue          `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ContactAdded) Reset() {
 	*x = ContactAdded{}
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[7]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -369,7 +479,7 @@ func (x *ContactAdded) String() string {
 func (*ContactAdded) ProtoMessage() {}
 
 func (x *ContactAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[7]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -382,7 +492,7 @@ func (x *ContactAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactAdded.ProtoReflect.Descriptor instead.
 func (*ContactAdded) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ContactAdded) GetContactId() string {
@@ -392,7 +502,7 @@ func (x *ContactAdded) GetContactId() string {
 	return ""
 }
 
-func (x *ContactAdded) GetFields() []*FieldValue {
+func (x *ContactAdded) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -404,14 +514,14 @@ func (x *ContactAdded) GetFields() []*FieldValue {
 type ContactUpdated struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ContactId     string                 `protobuf:"bytes,1,opt,name=contact_id,json=contactId,proto3" json:"contact_id,omitempty"`
-	Fields        []*FieldValue          `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ContactUpdated) Reset() {
 	*x = ContactUpdated{}
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[8]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -423,7 +533,7 @@ func (x *ContactUpdated) String() string {
 func (*ContactUpdated) ProtoMessage() {}
 
 func (x *ContactUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[8]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -436,7 +546,7 @@ func (x *ContactUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactUpdated.ProtoReflect.Descriptor instead.
 func (*ContactUpdated) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ContactUpdated) GetContactId() string {
@@ -446,7 +556,7 @@ func (x *ContactUpdated) GetContactId() string {
 	return ""
 }
 
-func (x *ContactUpdated) GetFields() []*FieldValue {
+func (x *ContactUpdated) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -464,7 +574,7 @@ type ContactRemoved struct {
 
 func (x *ContactRemoved) Reset() {
 	*x = ContactRemoved{}
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[9]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -476,7 +586,7 @@ func (x *ContactRemoved) String() string {
 func (*ContactRemoved) ProtoMessage() {}
 
 func (x *ContactRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[9]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -489,7 +599,7 @@ func (x *ContactRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactRemoved.ProtoReflect.Descriptor instead.
 func (*ContactRemoved) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ContactRemoved) GetContactId() string {
@@ -516,7 +626,7 @@ type CustomFieldDefined struct {
 
 func (x *CustomFieldDefined) Reset() {
 	*x = CustomFieldDefined{}
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[10]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -528,7 +638,7 @@ func (x *CustomFieldDefined) String() string {
 func (*CustomFieldDefined) ProtoMessage() {}
 
 func (x *CustomFieldDefined) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[10]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -541,7 +651,7 @@ func (x *CustomFieldDefined) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomFieldDefined.ProtoReflect.Descriptor instead.
 func (*CustomFieldDefined) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CustomFieldDefined) GetKey() string {
@@ -583,7 +693,7 @@ type CustomFieldRetired struct {
 
 func (x *CustomFieldRetired) Reset() {
 	*x = CustomFieldRetired{}
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[11]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -595,7 +705,7 @@ func (x *CustomFieldRetired) String() string {
 func (*CustomFieldRetired) ProtoMessage() {}
 
 func (x *CustomFieldRetired) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[11]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -608,7 +718,7 @@ func (x *CustomFieldRetired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomFieldRetired.ProtoReflect.Descriptor instead.
 func (*CustomFieldRetired) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CustomFieldRetired) GetKey() string {
@@ -635,7 +745,7 @@ type TimelineRecord struct {
 
 func (x *TimelineRecord) Reset() {
 	*x = TimelineRecord{}
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[12]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +757,7 @@ func (x *TimelineRecord) String() string {
 func (*TimelineRecord) ProtoMessage() {}
 
 func (x *TimelineRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_events_proto_msgTypes[12]
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +770,7 @@ func (x *TimelineRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineRecord.ProtoReflect.Descriptor instead.
 func (*TimelineRecord) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TimelineRecord) GetKind() string {
@@ -712,34 +822,1189 @@ func (x *TimelineRecord) GetRef() string {
 	return ""
 }
 
+// BlacklistWindow is a time of day on some days of the week. A window whose
+// end is before its start runs overnight and belongs to the day it starts
+// on (Friday 22:00-08:00 ends Saturday 08:00).
+type BlacklistWindow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Days are ISO weekdays, 1 = Monday … 7 = Sunday; empty means every day.
+	Days []int32 `protobuf:"varint,1,rep,packed,name=days,proto3" json:"days,omitempty"`
+	// Start is "HH:MM", 00:00-23:59.
+	Start string `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
+	// End is "HH:MM", 00:00-24:00; equal to start means the whole day.
+	End           string `protobuf:"bytes,3,opt,name=end,proto3" json:"end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlacklistWindow) Reset() {
+	*x = BlacklistWindow{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlacklistWindow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlacklistWindow) ProtoMessage() {}
+
+func (x *BlacklistWindow) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlacklistWindow.ProtoReflect.Descriptor instead.
+func (*BlacklistWindow) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *BlacklistWindow) GetDays() []int32 {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+func (x *BlacklistWindow) GetStart() string {
+	if x != nil {
+		return x.Start
+	}
+	return ""
+}
+
+func (x *BlacklistWindow) GetEnd() string {
+	if x != nil {
+		return x.End
+	}
+	return ""
+}
+
+// BlacklistWindows are the times a listed number's policy applies. No
+// windows: always.
+type BlacklistWindows struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// TimeZone is an IANA zone name; empty means Asia/Shanghai.
+	TimeZone      string             `protobuf:"bytes,1,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	Windows       []*BlacklistWindow `protobuf:"bytes,2,rep,name=windows,proto3" json:"windows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlacklistWindows) Reset() {
+	*x = BlacklistWindows{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlacklistWindows) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlacklistWindows) ProtoMessage() {}
+
+func (x *BlacklistWindows) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlacklistWindows.ProtoReflect.Descriptor instead.
+func (*BlacklistWindows) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BlacklistWindows) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *BlacklistWindows) GetWindows() []*BlacklistWindow {
+	if x != nil {
+		return x.Windows
+	}
+	return nil
+}
+
+// BlacklistFlagged is the body of "crm.blacklist.flagged", entity
+// "blacklist/{e164}": the event's actor reports the number.
+type BlacklistFlagged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number in E.164.
+	Number        string `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlacklistFlagged) Reset() {
+	*x = BlacklistFlagged{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlacklistFlagged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlacklistFlagged) ProtoMessage() {}
+
+func (x *BlacklistFlagged) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlacklistFlagged.ProtoReflect.Descriptor instead.
+func (*BlacklistFlagged) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *BlacklistFlagged) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *BlacklistFlagged) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// BlacklistListed is the body of "crm.blacklist.listed": an administrator
+// blacklisted the number with this policy and these windows.
+type BlacklistListed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Policy        BlacklistPolicy        `protobuf:"varint,3,opt,name=policy,proto3,enum=branchline.crm.v1.BlacklistPolicy" json:"policy,omitempty"`
+	Windows       *BlacklistWindows      `protobuf:"bytes,4,opt,name=windows,proto3" json:"windows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlacklistListed) Reset() {
+	*x = BlacklistListed{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlacklistListed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlacklistListed) ProtoMessage() {}
+
+func (x *BlacklistListed) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlacklistListed.ProtoReflect.Descriptor instead.
+func (*BlacklistListed) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *BlacklistListed) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *BlacklistListed) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *BlacklistListed) GetPolicy() BlacklistPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return BlacklistPolicy_BLACKLIST_POLICY_UNSPECIFIED
+}
+
+func (x *BlacklistListed) GetWindows() *BlacklistWindows {
+	if x != nil {
+		return x.Windows
+	}
+	return nil
+}
+
+// BlacklistTag names one add the un-blacklisting observed: the event
+// (origin, seq) that flagged (flagger set) or listed (flagger empty) it.
+type BlacklistTag struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flagger       string                 `protobuf:"bytes,1,opt,name=flagger,proto3" json:"flagger,omitempty"`
+	Origin        string                 `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	Seq           uint64                 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlacklistTag) Reset() {
+	*x = BlacklistTag{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlacklistTag) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlacklistTag) ProtoMessage() {}
+
+func (x *BlacklistTag) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlacklistTag.ProtoReflect.Descriptor instead.
+func (*BlacklistTag) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *BlacklistTag) GetFlagger() string {
+	if x != nil {
+		return x.Flagger
+	}
+	return ""
+}
+
+func (x *BlacklistTag) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *BlacklistTag) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// BlacklistUnlisted is the body of "crm.blacklist.unlisted": the flags and
+// direct listings its node had seen are removed.
+type BlacklistUnlisted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Flags         []*BlacklistTag        `protobuf:"bytes,3,rep,name=flags,proto3" json:"flags,omitempty"`
+	Listings      []*BlacklistTag        `protobuf:"bytes,4,rep,name=listings,proto3" json:"listings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlacklistUnlisted) Reset() {
+	*x = BlacklistUnlisted{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlacklistUnlisted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlacklistUnlisted) ProtoMessage() {}
+
+func (x *BlacklistUnlisted) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlacklistUnlisted.ProtoReflect.Descriptor instead.
+func (*BlacklistUnlisted) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *BlacklistUnlisted) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *BlacklistUnlisted) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *BlacklistUnlisted) GetFlags() []*BlacklistTag {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+func (x *BlacklistUnlisted) GetListings() []*BlacklistTag {
+	if x != nil {
+		return x.Listings
+	}
+	return nil
+}
+
+// BlacklistRecord is how the views keep one history entry of a number
+// (and its latest un-blacklisting); not sent over the API.
+type BlacklistRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        string                 `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	Actor         string                 `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Origin        string                 `protobuf:"bytes,4,opt,name=origin,proto3" json:"origin,omitempty"`
+	Hlc           uint64                 `protobuf:"varint,5,opt,name=hlc,proto3" json:"hlc,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlacklistRecord) Reset() {
+	*x = BlacklistRecord{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlacklistRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlacklistRecord) ProtoMessage() {}
+
+func (x *BlacklistRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlacklistRecord.ProtoReflect.Descriptor instead.
+func (*BlacklistRecord) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *BlacklistRecord) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *BlacklistRecord) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *BlacklistRecord) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *BlacklistRecord) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *BlacklistRecord) GetHlc() uint64 {
+	if x != nil {
+		return x.Hlc
+	}
+	return 0
+}
+
+// ParamSet is the body of "crm.param.set", entity "param/{key}": a system
+// parameter's new value ("" resets it to its default).
+type ParamSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ParamSet) Reset() {
+	*x = ParamSet{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ParamSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ParamSet) ProtoMessage() {}
+
+func (x *ParamSet) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ParamSet.ProtoReflect.Descriptor instead.
+func (*ParamSet) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ParamSet) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ParamSet) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+// LevelRule gives a member level to customers whose spend or tenure reaches
+// it. A rule with both minimums zero applies to everyone.
+type LevelRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Level string                 `protobuf:"bytes,1,opt,name=level,proto3" json:"level,omitempty"`
+	// MinSpendFen: counted spend at least this (0: no spend condition).
+	MinSpendFen int64 `protobuf:"varint,2,opt,name=min_spend_fen,json=minSpendFen,proto3" json:"min_spend_fen,omitempty"`
+	// MinTenureMonths: a customer for at least this many months (0: no tenure condition).
+	MinTenureMonths int32 `protobuf:"varint,3,opt,name=min_tenure_months,json=minTenureMonths,proto3" json:"min_tenure_months,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *LevelRule) Reset() {
+	*x = LevelRule{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LevelRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LevelRule) ProtoMessage() {}
+
+func (x *LevelRule) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LevelRule.ProtoReflect.Descriptor instead.
+func (*LevelRule) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *LevelRule) GetLevel() string {
+	if x != nil {
+		return x.Level
+	}
+	return ""
+}
+
+func (x *LevelRule) GetMinSpendFen() int64 {
+	if x != nil {
+		return x.MinSpendFen
+	}
+	return 0
+}
+
+func (x *LevelRule) GetMinTenureMonths() int32 {
+	if x != nil {
+		return x.MinTenureMonths
+	}
+	return 0
+}
+
+// LevelRules are evaluated in order, the highest level first: the first
+// rule that matches gives the level.
+type LevelRules struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*LevelRule           `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	UpdatedBy     string                 `protobuf:"bytes,2,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LevelRules) Reset() {
+	*x = LevelRules{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LevelRules) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LevelRules) ProtoMessage() {}
+
+func (x *LevelRules) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LevelRules.ProtoReflect.Descriptor instead.
+func (*LevelRules) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *LevelRules) GetRules() []*LevelRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *LevelRules) GetUpdatedBy() string {
+	if x != nil {
+		return x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *LevelRules) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// MemberAmount is the body of "crm.member.points_earned",
+// "crm.member.points_redeemed", "crm.member.balance_topped_up" and
+// "crm.member.balance_spent", entity "customer/{id}". Amount is positive;
+// the kind gives the sign.
+type MemberAmount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Amount        int64                  `protobuf:"varint,1,opt,name=amount,proto3" json:"amount,omitempty"`
+	PurchaseFen   int64                  `protobuf:"varint,2,opt,name=purchase_fen,json=purchaseFen,proto3" json:"purchase_fen,omitempty"`
+	Note          string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberAmount) Reset() {
+	*x = MemberAmount{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberAmount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberAmount) ProtoMessage() {}
+
+func (x *MemberAmount) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberAmount.ProtoReflect.Descriptor instead.
+func (*MemberAmount) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *MemberAmount) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *MemberAmount) GetPurchaseFen() int64 {
+	if x != nil {
+		return x.PurchaseFen
+	}
+	return 0
+}
+
+func (x *MemberAmount) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// MemberLedgerRecord is how the views keep one movement.
+type MemberLedgerRecord struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Kind        MemberEntryKind        `protobuf:"varint,1,opt,name=kind,proto3,enum=branchline.crm.v1.MemberEntryKind" json:"kind,omitempty"`
+	Amount      int64                  `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	PurchaseFen int64                  `protobuf:"varint,3,opt,name=purchase_fen,json=purchaseFen,proto3" json:"purchase_fen,omitempty"`
+	Note        string                 `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	Actor       string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	Origin      string                 `protobuf:"bytes,6,opt,name=origin,proto3" json:"origin,omitempty"`
+	Hlc         uint64                 `protobuf:"varint,7,opt,name=hlc,proto3" json:"hlc,omitempty"`
+	// CustomerId is the customer the event named (before merges).
+	CustomerId    string `protobuf:"bytes,8,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberLedgerRecord) Reset() {
+	*x = MemberLedgerRecord{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberLedgerRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberLedgerRecord) ProtoMessage() {}
+
+func (x *MemberLedgerRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberLedgerRecord.ProtoReflect.Descriptor instead.
+func (*MemberLedgerRecord) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *MemberLedgerRecord) GetKind() MemberEntryKind {
+	if x != nil {
+		return x.Kind
+	}
+	return MemberEntryKind_MEMBER_ENTRY_KIND_UNSPECIFIED
+}
+
+func (x *MemberLedgerRecord) GetAmount() int64 {
+	if x != nil {
+		return x.Amount
+	}
+	return 0
+}
+
+func (x *MemberLedgerRecord) GetPurchaseFen() int64 {
+	if x != nil {
+		return x.PurchaseFen
+	}
+	return 0
+}
+
+func (x *MemberLedgerRecord) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *MemberLedgerRecord) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *MemberLedgerRecord) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *MemberLedgerRecord) GetHlc() uint64 {
+	if x != nil {
+		return x.Hlc
+	}
+	return 0
+}
+
+func (x *MemberLedgerRecord) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+// LevelRulesSet is the body of "crm.member.level_rules_set".
+type LevelRulesSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*LevelRule           `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LevelRulesSet) Reset() {
+	*x = LevelRulesSet{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LevelRulesSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LevelRulesSet) ProtoMessage() {}
+
+func (x *LevelRulesSet) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LevelRulesSet.ProtoReflect.Descriptor instead.
+func (*LevelRulesSet) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *LevelRulesSet) GetRules() []*LevelRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+// CouponIssued is the body of "crm.coupon.issued", entity "customer/{id}".
+// The code is made from the event: origin, date and seq.
+type CouponIssued struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Kind     CouponKind             `protobuf:"varint,1,opt,name=kind,proto3,enum=branchline.crm.v1.CouponKind" json:"kind,omitempty"`
+	ValueFen int64                  `protobuf:"varint,2,opt,name=value_fen,json=valueFen,proto3" json:"value_fen,omitempty"`
+	// ExpireMs is the expiry in Unix milliseconds; 0 never expires.
+	ExpireMs      int64  `protobuf:"varint,3,opt,name=expire_ms,json=expireMs,proto3" json:"expire_ms,omitempty"`
+	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CouponIssued) Reset() {
+	*x = CouponIssued{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CouponIssued) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CouponIssued) ProtoMessage() {}
+
+func (x *CouponIssued) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CouponIssued.ProtoReflect.Descriptor instead.
+func (*CouponIssued) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CouponIssued) GetKind() CouponKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CouponKind_COUPON_KIND_UNSPECIFIED
+}
+
+func (x *CouponIssued) GetValueFen() int64 {
+	if x != nil {
+		return x.ValueFen
+	}
+	return 0
+}
+
+func (x *CouponIssued) GetExpireMs() int64 {
+	if x != nil {
+		return x.ExpireMs
+	}
+	return 0
+}
+
+func (x *CouponIssued) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// CouponRedeemed is the body of "crm.coupon.redeemed", entity "coupon/{code}".
+type CouponRedeemed struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Note  string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	// CustomerId is the coupon's customer as the redeeming node saw it, for
+	// the customer's timeline.
+	CustomerId    string `protobuf:"bytes,3,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CouponRedeemed) Reset() {
+	*x = CouponRedeemed{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CouponRedeemed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CouponRedeemed) ProtoMessage() {}
+
+func (x *CouponRedeemed) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CouponRedeemed.ProtoReflect.Descriptor instead.
+func (*CouponRedeemed) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CouponRedeemed) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *CouponRedeemed) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *CouponRedeemed) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+// CouponRecord is how the views keep a coupon.
+type CouponRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	CustomerId    string                 `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	Kind          CouponKind             `protobuf:"varint,3,opt,name=kind,proto3,enum=branchline.crm.v1.CouponKind" json:"kind,omitempty"`
+	ValueFen      int64                  `protobuf:"varint,4,opt,name=value_fen,json=valueFen,proto3" json:"value_fen,omitempty"`
+	ExpireMs      int64                  `protobuf:"varint,5,opt,name=expire_ms,json=expireMs,proto3" json:"expire_ms,omitempty"`
+	Note          string                 `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
+	Actor         string                 `protobuf:"bytes,7,opt,name=actor,proto3" json:"actor,omitempty"`
+	Origin        string                 `protobuf:"bytes,8,opt,name=origin,proto3" json:"origin,omitempty"`
+	Hlc           uint64                 `protobuf:"varint,9,opt,name=hlc,proto3" json:"hlc,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CouponRecord) Reset() {
+	*x = CouponRecord{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CouponRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CouponRecord) ProtoMessage() {}
+
+func (x *CouponRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CouponRecord.ProtoReflect.Descriptor instead.
+func (*CouponRecord) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CouponRecord) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *CouponRecord) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *CouponRecord) GetKind() CouponKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CouponKind_COUPON_KIND_UNSPECIFIED
+}
+
+func (x *CouponRecord) GetValueFen() int64 {
+	if x != nil {
+		return x.ValueFen
+	}
+	return 0
+}
+
+func (x *CouponRecord) GetExpireMs() int64 {
+	if x != nil {
+		return x.ExpireMs
+	}
+	return 0
+}
+
+func (x *CouponRecord) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *CouponRecord) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *CouponRecord) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *CouponRecord) GetHlc() uint64 {
+	if x != nil {
+		return x.Hlc
+	}
+	return 0
+}
+
+// CouponRedemptionRecord is how the views keep one redemption.
+type CouponRedemptionRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Actor         string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	Origin        string                 `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
+	Note          string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	Hlc           uint64                 `protobuf:"varint,4,opt,name=hlc,proto3" json:"hlc,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CouponRedemptionRecord) Reset() {
+	*x = CouponRedemptionRecord{}
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CouponRedemptionRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CouponRedemptionRecord) ProtoMessage() {}
+
+func (x *CouponRedemptionRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_crm_v1_events_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CouponRedemptionRecord.ProtoReflect.Descriptor instead.
+func (*CouponRedemptionRecord) Descriptor() ([]byte, []int) {
+	return file_branchline_crm_v1_events_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CouponRedemptionRecord) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *CouponRedemptionRecord) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *CouponRedemptionRecord) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *CouponRedemptionRecord) GetHlc() uint64 {
+	if x != nil {
+		return x.Hlc
+	}
+	return 0
+}
+
 var File_branchline_crm_v1_events_proto protoreflect.FileDescriptor
 
 const file_branchline_crm_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1ebranchline/crm/v1/events.proto\x12\x11branchline.crm.v1\"8\n" +
-	"\n" +
-	"FieldValue\x12\x14\n" +
-	"\x05field\x18\x01 \x01(\tR\x05field\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"H\n" +
-	"\x0fCustomerCreated\x125\n" +
-	"\x06fields\x18\x01 \x03(\v2\x1d.branchline.crm.v1.FieldValueR\x06fields\"I\n" +
-	"\x10CustomerFieldSet\x125\n" +
-	"\x06fields\x18\x01 \x03(\v2\x1d.branchline.crm.v1.FieldValueR\x06fields\"\x11\n" +
+	"\x1ebranchline/crm/v1/events.proto\x12\x11branchline.crm.v1\x1a\x1fbranchline/event/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"J\n" +
+	"\x0fCustomerCreated\x127\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"K\n" +
+	"\x10CustomerFieldSet\x127\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"\x11\n" +
 	"\x0fCustomerDeleted\"\x12\n" +
-	"\x10CustomerRestored\"]\n" +
+	"\x10CustomerRestored\"_\n" +
 	"\x0eCustomerMerged\x12\x14\n" +
-	"\x05loser\x18\x01 \x01(\tR\x05loser\x125\n" +
-	"\x06fields\x18\x02 \x03(\v2\x1d.branchline.crm.v1.FieldValueR\x06fields\"'\n" +
+	"\x05loser\x18\x01 \x01(\tR\x05loser\x127\n" +
+	"\x06fields\x18\x02 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"'\n" +
 	"\x11CustomerNoteAdded\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text\"d\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\"f\n" +
 	"\fContactAdded\x12\x1d\n" +
 	"\n" +
-	"contact_id\x18\x01 \x01(\tR\tcontactId\x125\n" +
-	"\x06fields\x18\x02 \x03(\v2\x1d.branchline.crm.v1.FieldValueR\x06fields\"f\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\x127\n" +
+	"\x06fields\x18\x02 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"h\n" +
 	"\x0eContactUpdated\x12\x1d\n" +
 	"\n" +
-	"contact_id\x18\x01 \x01(\tR\tcontactId\x125\n" +
-	"\x06fields\x18\x02 \x03(\v2\x1d.branchline.crm.v1.FieldValueR\x06fields\"/\n" +
+	"contact_id\x18\x01 \x01(\tR\tcontactId\x127\n" +
+	"\x06fields\x18\x02 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"/\n" +
 	"\x0eContactRemoved\x12\x1d\n" +
 	"\n" +
 	"contact_id\x18\x01 \x01(\tR\tcontactId\"j\n" +
@@ -757,7 +2022,108 @@ const file_branchline_crm_v1_events_proto_rawDesc = "" +
 	"\x03seq\x18\x04 \x01(\x04R\x03seq\x12\x14\n" +
 	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x18\n" +
 	"\asummary\x18\x06 \x01(\tR\asummary\x12\x10\n" +
-	"\x03ref\x18\a \x01(\tR\x03refB\xb2\x01\n" +
+	"\x03ref\x18\a \x01(\tR\x03ref\"M\n" +
+	"\x0fBlacklistWindow\x12\x12\n" +
+	"\x04days\x18\x01 \x03(\x05R\x04days\x12\x14\n" +
+	"\x05start\x18\x02 \x01(\tR\x05start\x12\x10\n" +
+	"\x03end\x18\x03 \x01(\tR\x03end\"m\n" +
+	"\x10BlacklistWindows\x12\x1b\n" +
+	"\ttime_zone\x18\x01 \x01(\tR\btimeZone\x12<\n" +
+	"\awindows\x18\x02 \x03(\v2\".branchline.crm.v1.BlacklistWindowR\awindows\"B\n" +
+	"\x10BlacklistFlagged\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xbc\x01\n" +
+	"\x0fBlacklistListed\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12:\n" +
+	"\x06policy\x18\x03 \x01(\x0e2\".branchline.crm.v1.BlacklistPolicyR\x06policy\x12=\n" +
+	"\awindows\x18\x04 \x01(\v2#.branchline.crm.v1.BlacklistWindowsR\awindows\"R\n" +
+	"\fBlacklistTag\x12\x18\n" +
+	"\aflagger\x18\x01 \x01(\tR\aflagger\x12\x16\n" +
+	"\x06origin\x18\x02 \x01(\tR\x06origin\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\"\xb7\x01\n" +
+	"\x11BlacklistUnlisted\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x125\n" +
+	"\x05flags\x18\x03 \x03(\v2\x1f.branchline.crm.v1.BlacklistTagR\x05flags\x12;\n" +
+	"\blistings\x18\x04 \x03(\v2\x1f.branchline.crm.v1.BlacklistTagR\blistings\"\x81\x01\n" +
+	"\x0fBlacklistRecord\x12\x16\n" +
+	"\x06action\x18\x01 \x01(\tR\x06action\x12\x14\n" +
+	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06origin\x18\x04 \x01(\tR\x06origin\x12\x10\n" +
+	"\x03hlc\x18\x05 \x01(\x04R\x03hlc\"2\n" +
+	"\bParamSet\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"q\n" +
+	"\tLevelRule\x12\x14\n" +
+	"\x05level\x18\x01 \x01(\tR\x05level\x12\"\n" +
+	"\rmin_spend_fen\x18\x02 \x01(\x03R\vminSpendFen\x12*\n" +
+	"\x11min_tenure_months\x18\x03 \x01(\x05R\x0fminTenureMonths\"\x9c\x01\n" +
+	"\n" +
+	"LevelRules\x122\n" +
+	"\x05rules\x18\x01 \x03(\v2\x1c.branchline.crm.v1.LevelRuleR\x05rules\x12\x1d\n" +
+	"\n" +
+	"updated_by\x18\x02 \x01(\tR\tupdatedBy\x12;\n" +
+	"\vupdate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"]\n" +
+	"\fMemberAmount\x12\x16\n" +
+	"\x06amount\x18\x01 \x01(\x03R\x06amount\x12!\n" +
+	"\fpurchase_fen\x18\x02 \x01(\x03R\vpurchaseFen\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"\xfc\x01\n" +
+	"\x12MemberLedgerRecord\x126\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\".branchline.crm.v1.MemberEntryKindR\x04kind\x12\x16\n" +
+	"\x06amount\x18\x02 \x01(\x03R\x06amount\x12!\n" +
+	"\fpurchase_fen\x18\x03 \x01(\x03R\vpurchaseFen\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\x12\x14\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06origin\x18\x06 \x01(\tR\x06origin\x12\x10\n" +
+	"\x03hlc\x18\a \x01(\x04R\x03hlc\x12\x1f\n" +
+	"\vcustomer_id\x18\b \x01(\tR\n" +
+	"customerId\"C\n" +
+	"\rLevelRulesSet\x122\n" +
+	"\x05rules\x18\x01 \x03(\v2\x1c.branchline.crm.v1.LevelRuleR\x05rules\"\x8f\x01\n" +
+	"\fCouponIssued\x121\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1d.branchline.crm.v1.CouponKindR\x04kind\x12\x1b\n" +
+	"\tvalue_fen\x18\x02 \x01(\x03R\bvalueFen\x12\x1b\n" +
+	"\texpire_ms\x18\x03 \x01(\x03R\bexpireMs\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"Y\n" +
+	"\x0eCouponRedeemed\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\x12\x1f\n" +
+	"\vcustomer_id\x18\x03 \x01(\tR\n" +
+	"customerId\"\x84\x02\n" +
+	"\fCouponRecord\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x1f\n" +
+	"\vcustomer_id\x18\x02 \x01(\tR\n" +
+	"customerId\x121\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1d.branchline.crm.v1.CouponKindR\x04kind\x12\x1b\n" +
+	"\tvalue_fen\x18\x04 \x01(\x03R\bvalueFen\x12\x1b\n" +
+	"\texpire_ms\x18\x05 \x01(\x03R\bexpireMs\x12\x12\n" +
+	"\x04note\x18\x06 \x01(\tR\x04note\x12\x14\n" +
+	"\x05actor\x18\a \x01(\tR\x05actor\x12\x16\n" +
+	"\x06origin\x18\b \x01(\tR\x06origin\x12\x10\n" +
+	"\x03hlc\x18\t \x01(\x04R\x03hlc\"l\n" +
+	"\x16CouponRedemptionRecord\x12\x14\n" +
+	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06origin\x18\x02 \x01(\tR\x06origin\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\x12\x10\n" +
+	"\x03hlc\x18\x04 \x01(\x04R\x03hlc*k\n" +
+	"\x0fBlacklistPolicy\x12 \n" +
+	"\x1cBLACKLIST_POLICY_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15BLACKLIST_POLICY_WARN\x10\x01\x12\x1b\n" +
+	"\x17BLACKLIST_POLICY_REJECT\x10\x02*\xce\x01\n" +
+	"\x0fMemberEntryKind\x12!\n" +
+	"\x1dMEMBER_ENTRY_KIND_UNSPECIFIED\x10\x00\x12#\n" +
+	"\x1fMEMBER_ENTRY_KIND_POINTS_EARNED\x10\x01\x12%\n" +
+	"!MEMBER_ENTRY_KIND_POINTS_REDEEMED\x10\x02\x12'\n" +
+	"#MEMBER_ENTRY_KIND_BALANCE_TOPPED_UP\x10\x03\x12#\n" +
+	"\x1fMEMBER_ENTRY_KIND_BALANCE_SPENT\x10\x04*X\n" +
+	"\n" +
+	"CouponKind\x12\x1b\n" +
+	"\x17COUPON_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13COUPON_KIND_VOUCHER\x10\x01\x12\x14\n" +
+	"\x10COUPON_KIND_CASH\x10\x02B\xb2\x01\n" +
 	"\x15com.branchline.crm.v1B\vEventsProtoP\x01Z&branchline/gen/branchline/crm/v1;crmv1\xa2\x02\x03BCX\xaa\x02\x11Branchline.Crm.V1\xca\x02\x11Branchline\\Crm\\V1\xe2\x02\x1dBranchline\\Crm\\V1\\GPBMetadata\xea\x02\x13Branchline::Crm::V1b\x06proto3"
 
 var (
@@ -772,33 +2138,66 @@ func file_branchline_crm_v1_events_proto_rawDescGZIP() []byte {
 	return file_branchline_crm_v1_events_proto_rawDescData
 }
 
-var file_branchline_crm_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_branchline_crm_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_branchline_crm_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_branchline_crm_v1_events_proto_goTypes = []any{
-	(*FieldValue)(nil),         // 0: branchline.crm.v1.FieldValue
-	(*CustomerCreated)(nil),    // 1: branchline.crm.v1.CustomerCreated
-	(*CustomerFieldSet)(nil),   // 2: branchline.crm.v1.CustomerFieldSet
-	(*CustomerDeleted)(nil),    // 3: branchline.crm.v1.CustomerDeleted
-	(*CustomerRestored)(nil),   // 4: branchline.crm.v1.CustomerRestored
-	(*CustomerMerged)(nil),     // 5: branchline.crm.v1.CustomerMerged
-	(*CustomerNoteAdded)(nil),  // 6: branchline.crm.v1.CustomerNoteAdded
-	(*ContactAdded)(nil),       // 7: branchline.crm.v1.ContactAdded
-	(*ContactUpdated)(nil),     // 8: branchline.crm.v1.ContactUpdated
-	(*ContactRemoved)(nil),     // 9: branchline.crm.v1.ContactRemoved
-	(*CustomFieldDefined)(nil), // 10: branchline.crm.v1.CustomFieldDefined
-	(*CustomFieldRetired)(nil), // 11: branchline.crm.v1.CustomFieldRetired
-	(*TimelineRecord)(nil),     // 12: branchline.crm.v1.TimelineRecord
+	(BlacklistPolicy)(0),           // 0: branchline.crm.v1.BlacklistPolicy
+	(MemberEntryKind)(0),           // 1: branchline.crm.v1.MemberEntryKind
+	(CouponKind)(0),                // 2: branchline.crm.v1.CouponKind
+	(*CustomerCreated)(nil),        // 3: branchline.crm.v1.CustomerCreated
+	(*CustomerFieldSet)(nil),       // 4: branchline.crm.v1.CustomerFieldSet
+	(*CustomerDeleted)(nil),        // 5: branchline.crm.v1.CustomerDeleted
+	(*CustomerRestored)(nil),       // 6: branchline.crm.v1.CustomerRestored
+	(*CustomerMerged)(nil),         // 7: branchline.crm.v1.CustomerMerged
+	(*CustomerNoteAdded)(nil),      // 8: branchline.crm.v1.CustomerNoteAdded
+	(*ContactAdded)(nil),           // 9: branchline.crm.v1.ContactAdded
+	(*ContactUpdated)(nil),         // 10: branchline.crm.v1.ContactUpdated
+	(*ContactRemoved)(nil),         // 11: branchline.crm.v1.ContactRemoved
+	(*CustomFieldDefined)(nil),     // 12: branchline.crm.v1.CustomFieldDefined
+	(*CustomFieldRetired)(nil),     // 13: branchline.crm.v1.CustomFieldRetired
+	(*TimelineRecord)(nil),         // 14: branchline.crm.v1.TimelineRecord
+	(*BlacklistWindow)(nil),        // 15: branchline.crm.v1.BlacklistWindow
+	(*BlacklistWindows)(nil),       // 16: branchline.crm.v1.BlacklistWindows
+	(*BlacklistFlagged)(nil),       // 17: branchline.crm.v1.BlacklistFlagged
+	(*BlacklistListed)(nil),        // 18: branchline.crm.v1.BlacklistListed
+	(*BlacklistTag)(nil),           // 19: branchline.crm.v1.BlacklistTag
+	(*BlacklistUnlisted)(nil),      // 20: branchline.crm.v1.BlacklistUnlisted
+	(*BlacklistRecord)(nil),        // 21: branchline.crm.v1.BlacklistRecord
+	(*ParamSet)(nil),               // 22: branchline.crm.v1.ParamSet
+	(*LevelRule)(nil),              // 23: branchline.crm.v1.LevelRule
+	(*LevelRules)(nil),             // 24: branchline.crm.v1.LevelRules
+	(*MemberAmount)(nil),           // 25: branchline.crm.v1.MemberAmount
+	(*MemberLedgerRecord)(nil),     // 26: branchline.crm.v1.MemberLedgerRecord
+	(*LevelRulesSet)(nil),          // 27: branchline.crm.v1.LevelRulesSet
+	(*CouponIssued)(nil),           // 28: branchline.crm.v1.CouponIssued
+	(*CouponRedeemed)(nil),         // 29: branchline.crm.v1.CouponRedeemed
+	(*CouponRecord)(nil),           // 30: branchline.crm.v1.CouponRecord
+	(*CouponRedemptionRecord)(nil), // 31: branchline.crm.v1.CouponRedemptionRecord
+	(*v1.FieldValue)(nil),          // 32: branchline.event.v1.FieldValue
+	(*timestamppb.Timestamp)(nil),  // 33: google.protobuf.Timestamp
 }
 var file_branchline_crm_v1_events_proto_depIdxs = []int32{
-	0, // 0: branchline.crm.v1.CustomerCreated.fields:type_name -> branchline.crm.v1.FieldValue
-	0, // 1: branchline.crm.v1.CustomerFieldSet.fields:type_name -> branchline.crm.v1.FieldValue
-	0, // 2: branchline.crm.v1.CustomerMerged.fields:type_name -> branchline.crm.v1.FieldValue
-	0, // 3: branchline.crm.v1.ContactAdded.fields:type_name -> branchline.crm.v1.FieldValue
-	0, // 4: branchline.crm.v1.ContactUpdated.fields:type_name -> branchline.crm.v1.FieldValue
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	32, // 0: branchline.crm.v1.CustomerCreated.fields:type_name -> branchline.event.v1.FieldValue
+	32, // 1: branchline.crm.v1.CustomerFieldSet.fields:type_name -> branchline.event.v1.FieldValue
+	32, // 2: branchline.crm.v1.CustomerMerged.fields:type_name -> branchline.event.v1.FieldValue
+	32, // 3: branchline.crm.v1.ContactAdded.fields:type_name -> branchline.event.v1.FieldValue
+	32, // 4: branchline.crm.v1.ContactUpdated.fields:type_name -> branchline.event.v1.FieldValue
+	15, // 5: branchline.crm.v1.BlacklistWindows.windows:type_name -> branchline.crm.v1.BlacklistWindow
+	0,  // 6: branchline.crm.v1.BlacklistListed.policy:type_name -> branchline.crm.v1.BlacklistPolicy
+	16, // 7: branchline.crm.v1.BlacklistListed.windows:type_name -> branchline.crm.v1.BlacklistWindows
+	19, // 8: branchline.crm.v1.BlacklistUnlisted.flags:type_name -> branchline.crm.v1.BlacklistTag
+	19, // 9: branchline.crm.v1.BlacklistUnlisted.listings:type_name -> branchline.crm.v1.BlacklistTag
+	23, // 10: branchline.crm.v1.LevelRules.rules:type_name -> branchline.crm.v1.LevelRule
+	33, // 11: branchline.crm.v1.LevelRules.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 12: branchline.crm.v1.MemberLedgerRecord.kind:type_name -> branchline.crm.v1.MemberEntryKind
+	23, // 13: branchline.crm.v1.LevelRulesSet.rules:type_name -> branchline.crm.v1.LevelRule
+	2,  // 14: branchline.crm.v1.CouponIssued.kind:type_name -> branchline.crm.v1.CouponKind
+	2,  // 15: branchline.crm.v1.CouponRecord.kind:type_name -> branchline.crm.v1.CouponKind
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_branchline_crm_v1_events_proto_init() }
@@ -811,13 +2210,14 @@ func file_branchline_crm_v1_events_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_crm_v1_events_proto_rawDesc), len(file_branchline_crm_v1_events_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   13,
+			NumEnums:      3,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_branchline_crm_v1_events_proto_goTypes,
 		DependencyIndexes: file_branchline_crm_v1_events_proto_depIdxs,
+		EnumInfos:         file_branchline_crm_v1_events_proto_enumTypes,
 		MessageInfos:      file_branchline_crm_v1_events_proto_msgTypes,
 	}.Build()
 	File_branchline_crm_v1_events_proto = out.File

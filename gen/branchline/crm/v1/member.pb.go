@@ -24,62 +24,6 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// MemberEntryKind is the kind of a points or balance movement.
-type MemberEntryKind int32
-
-const (
-	MemberEntryKind_MEMBER_ENTRY_KIND_UNSPECIFIED       MemberEntryKind = 0
-	MemberEntryKind_MEMBER_ENTRY_KIND_POINTS_EARNED     MemberEntryKind = 1
-	MemberEntryKind_MEMBER_ENTRY_KIND_POINTS_REDEEMED   MemberEntryKind = 2
-	MemberEntryKind_MEMBER_ENTRY_KIND_BALANCE_TOPPED_UP MemberEntryKind = 3
-	MemberEntryKind_MEMBER_ENTRY_KIND_BALANCE_SPENT     MemberEntryKind = 4
-)
-
-// Enum value maps for MemberEntryKind.
-var (
-	MemberEntryKind_name = map[int32]string{
-		0: "MEMBER_ENTRY_KIND_UNSPECIFIED",
-		1: "MEMBER_ENTRY_KIND_POINTS_EARNED",
-		2: "MEMBER_ENTRY_KIND_POINTS_REDEEMED",
-		3: "MEMBER_ENTRY_KIND_BALANCE_TOPPED_UP",
-		4: "MEMBER_ENTRY_KIND_BALANCE_SPENT",
-	}
-	MemberEntryKind_value = map[string]int32{
-		"MEMBER_ENTRY_KIND_UNSPECIFIED":       0,
-		"MEMBER_ENTRY_KIND_POINTS_EARNED":     1,
-		"MEMBER_ENTRY_KIND_POINTS_REDEEMED":   2,
-		"MEMBER_ENTRY_KIND_BALANCE_TOPPED_UP": 3,
-		"MEMBER_ENTRY_KIND_BALANCE_SPENT":     4,
-	}
-)
-
-func (x MemberEntryKind) Enum() *MemberEntryKind {
-	p := new(MemberEntryKind)
-	*p = x
-	return p
-}
-
-func (x MemberEntryKind) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (MemberEntryKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_branchline_crm_v1_member_proto_enumTypes[0].Descriptor()
-}
-
-func (MemberEntryKind) Type() protoreflect.EnumType {
-	return &file_branchline_crm_v1_member_proto_enumTypes[0]
-}
-
-func (x MemberEntryKind) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use MemberEntryKind.Descriptor instead.
-func (MemberEntryKind) EnumDescriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{0}
-}
-
 // CreditWarningLevel grades a credit warning.
 type CreditWarningLevel int32
 
@@ -117,11 +61,11 @@ func (x CreditWarningLevel) String() string {
 }
 
 func (CreditWarningLevel) Descriptor() protoreflect.EnumDescriptor {
-	return file_branchline_crm_v1_member_proto_enumTypes[1].Descriptor()
+	return file_branchline_crm_v1_member_proto_enumTypes[0].Descriptor()
 }
 
 func (CreditWarningLevel) Type() protoreflect.EnumType {
-	return &file_branchline_crm_v1_member_proto_enumTypes[1]
+	return &file_branchline_crm_v1_member_proto_enumTypes[0]
 }
 
 func (x CreditWarningLevel) Number() protoreflect.EnumNumber {
@@ -130,59 +74,7 @@ func (x CreditWarningLevel) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CreditWarningLevel.Descriptor instead.
 func (CreditWarningLevel) EnumDescriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{1}
-}
-
-// CouponKind tells vouchers from cash coupons.
-type CouponKind int32
-
-const (
-	CouponKind_COUPON_KIND_UNSPECIFIED CouponKind = 0
-	// COUPON_KIND_VOUCHER is a voucher (代金券), off a purchase.
-	CouponKind_COUPON_KIND_VOUCHER CouponKind = 1
-	// COUPON_KIND_CASH is a cash coupon (现金券).
-	CouponKind_COUPON_KIND_CASH CouponKind = 2
-)
-
-// Enum value maps for CouponKind.
-var (
-	CouponKind_name = map[int32]string{
-		0: "COUPON_KIND_UNSPECIFIED",
-		1: "COUPON_KIND_VOUCHER",
-		2: "COUPON_KIND_CASH",
-	}
-	CouponKind_value = map[string]int32{
-		"COUPON_KIND_UNSPECIFIED": 0,
-		"COUPON_KIND_VOUCHER":     1,
-		"COUPON_KIND_CASH":        2,
-	}
-)
-
-func (x CouponKind) Enum() *CouponKind {
-	p := new(CouponKind)
-	*p = x
-	return p
-}
-
-func (x CouponKind) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (CouponKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_branchline_crm_v1_member_proto_enumTypes[2].Descriptor()
-}
-
-func (CouponKind) Type() protoreflect.EnumType {
-	return &file_branchline_crm_v1_member_proto_enumTypes[2]
-}
-
-func (x CouponKind) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use CouponKind.Descriptor instead.
-func (CouponKind) EnumDescriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{2}
+	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{0}
 }
 
 // CouponState is where a coupon stands.
@@ -222,11 +114,11 @@ func (x CouponState) String() string {
 }
 
 func (CouponState) Descriptor() protoreflect.EnumDescriptor {
-	return file_branchline_crm_v1_member_proto_enumTypes[3].Descriptor()
+	return file_branchline_crm_v1_member_proto_enumTypes[1].Descriptor()
 }
 
 func (CouponState) Type() protoreflect.EnumType {
-	return &file_branchline_crm_v1_member_proto_enumTypes[3]
+	return &file_branchline_crm_v1_member_proto_enumTypes[1]
 }
 
 func (x CouponState) Number() protoreflect.EnumNumber {
@@ -235,7 +127,7 @@ func (x CouponState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CouponState.Descriptor instead.
 func (CouponState) EnumDescriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{3}
+	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{1}
 }
 
 // MemberConflictKind is the kind of a membership conflict.
@@ -278,11 +170,11 @@ func (x MemberConflictKind) String() string {
 }
 
 func (MemberConflictKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_branchline_crm_v1_member_proto_enumTypes[4].Descriptor()
+	return file_branchline_crm_v1_member_proto_enumTypes[2].Descriptor()
 }
 
 func (MemberConflictKind) Type() protoreflect.EnumType {
-	return &file_branchline_crm_v1_member_proto_enumTypes[4]
+	return &file_branchline_crm_v1_member_proto_enumTypes[2]
 }
 
 func (x MemberConflictKind) Number() protoreflect.EnumNumber {
@@ -291,7 +183,7 @@ func (x MemberConflictKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MemberConflictKind.Descriptor instead.
 func (MemberConflictKind) EnumDescriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{4}
+	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{2}
 }
 
 // MemberLedgerEntry is one movement of points or balance.
@@ -1474,132 +1366,6 @@ func (x *ListMemberConflictsResponse) GetNextPageToken() string {
 	return ""
 }
 
-// LevelRule gives a member level to customers whose spend or tenure reaches
-// it. A rule with both minimums zero applies to everyone.
-type LevelRule struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Level string                 `protobuf:"bytes,1,opt,name=level,proto3" json:"level,omitempty"`
-	// MinSpendFen: counted spend at least this (0: no spend condition).
-	MinSpendFen int64 `protobuf:"varint,2,opt,name=min_spend_fen,json=minSpendFen,proto3" json:"min_spend_fen,omitempty"`
-	// MinTenureMonths: a customer for at least this many months (0: no tenure condition).
-	MinTenureMonths int32 `protobuf:"varint,3,opt,name=min_tenure_months,json=minTenureMonths,proto3" json:"min_tenure_months,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
-}
-
-func (x *LevelRule) Reset() {
-	*x = LevelRule{}
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[17]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *LevelRule) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*LevelRule) ProtoMessage() {}
-
-func (x *LevelRule) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[17]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use LevelRule.ProtoReflect.Descriptor instead.
-func (*LevelRule) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{17}
-}
-
-func (x *LevelRule) GetLevel() string {
-	if x != nil {
-		return x.Level
-	}
-	return ""
-}
-
-func (x *LevelRule) GetMinSpendFen() int64 {
-	if x != nil {
-		return x.MinSpendFen
-	}
-	return 0
-}
-
-func (x *LevelRule) GetMinTenureMonths() int32 {
-	if x != nil {
-		return x.MinTenureMonths
-	}
-	return 0
-}
-
-// LevelRules are evaluated in order, the highest level first: the first
-// rule that matches gives the level.
-type LevelRules struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rules         []*LevelRule           `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
-	UpdatedBy     string                 `protobuf:"bytes,2,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *LevelRules) Reset() {
-	*x = LevelRules{}
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[18]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *LevelRules) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*LevelRules) ProtoMessage() {}
-
-func (x *LevelRules) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[18]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use LevelRules.ProtoReflect.Descriptor instead.
-func (*LevelRules) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{18}
-}
-
-func (x *LevelRules) GetRules() []*LevelRule {
-	if x != nil {
-		return x.Rules
-	}
-	return nil
-}
-
-func (x *LevelRules) GetUpdatedBy() string {
-	if x != nil {
-		return x.UpdatedBy
-	}
-	return ""
-}
-
-func (x *LevelRules) GetUpdateTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.UpdateTime
-	}
-	return nil
-}
-
 type DefineLevelRulesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Rules         []*LevelRule           `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
@@ -1609,7 +1375,7 @@ type DefineLevelRulesRequest struct {
 
 func (x *DefineLevelRulesRequest) Reset() {
 	*x = DefineLevelRulesRequest{}
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[19]
+	mi := &file_branchline_crm_v1_member_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1621,7 +1387,7 @@ func (x *DefineLevelRulesRequest) String() string {
 func (*DefineLevelRulesRequest) ProtoMessage() {}
 
 func (x *DefineLevelRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[19]
+	mi := &file_branchline_crm_v1_member_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1634,7 +1400,7 @@ func (x *DefineLevelRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefineLevelRulesRequest.ProtoReflect.Descriptor instead.
 func (*DefineLevelRulesRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{19}
+	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DefineLevelRulesRequest) GetRules() []*LevelRule {
@@ -1652,7 +1418,7 @@ type GetLevelRulesRequest struct {
 
 func (x *GetLevelRulesRequest) Reset() {
 	*x = GetLevelRulesRequest{}
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[20]
+	mi := &file_branchline_crm_v1_member_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +1430,7 @@ func (x *GetLevelRulesRequest) String() string {
 func (*GetLevelRulesRequest) ProtoMessage() {}
 
 func (x *GetLevelRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[20]
+	mi := &file_branchline_crm_v1_member_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,537 +1443,14 @@ func (x *GetLevelRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLevelRulesRequest.ProtoReflect.Descriptor instead.
 func (*GetLevelRulesRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{20}
-}
-
-// MemberAmount is the body of "crm.member.points_earned",
-// "crm.member.points_redeemed", "crm.member.balance_topped_up" and
-// "crm.member.balance_spent", entity "customer/{id}". Amount is positive;
-// the kind gives the sign.
-type MemberAmount struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Amount        int64                  `protobuf:"varint,1,opt,name=amount,proto3" json:"amount,omitempty"`
-	PurchaseFen   int64                  `protobuf:"varint,2,opt,name=purchase_fen,json=purchaseFen,proto3" json:"purchase_fen,omitempty"`
-	Note          string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *MemberAmount) Reset() {
-	*x = MemberAmount{}
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[21]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *MemberAmount) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*MemberAmount) ProtoMessage() {}
-
-func (x *MemberAmount) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[21]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use MemberAmount.ProtoReflect.Descriptor instead.
-func (*MemberAmount) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{21}
-}
-
-func (x *MemberAmount) GetAmount() int64 {
-	if x != nil {
-		return x.Amount
-	}
-	return 0
-}
-
-func (x *MemberAmount) GetPurchaseFen() int64 {
-	if x != nil {
-		return x.PurchaseFen
-	}
-	return 0
-}
-
-func (x *MemberAmount) GetNote() string {
-	if x != nil {
-		return x.Note
-	}
-	return ""
-}
-
-// MemberLedgerRecord is how the views keep one movement.
-type MemberLedgerRecord struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Kind        MemberEntryKind        `protobuf:"varint,1,opt,name=kind,proto3,enum=branchline.crm.v1.MemberEntryKind" json:"kind,omitempty"`
-	Amount      int64                  `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
-	PurchaseFen int64                  `protobuf:"varint,3,opt,name=purchase_fen,json=purchaseFen,proto3" json:"purchase_fen,omitempty"`
-	Note        string                 `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
-	Actor       string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
-	Origin      string                 `protobuf:"bytes,6,opt,name=origin,proto3" json:"origin,omitempty"`
-	Hlc         uint64                 `protobuf:"varint,7,opt,name=hlc,proto3" json:"hlc,omitempty"`
-	// CustomerId is the customer the event named (before merges).
-	CustomerId    string `protobuf:"bytes,8,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *MemberLedgerRecord) Reset() {
-	*x = MemberLedgerRecord{}
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[22]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *MemberLedgerRecord) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*MemberLedgerRecord) ProtoMessage() {}
-
-func (x *MemberLedgerRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[22]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use MemberLedgerRecord.ProtoReflect.Descriptor instead.
-func (*MemberLedgerRecord) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{22}
-}
-
-func (x *MemberLedgerRecord) GetKind() MemberEntryKind {
-	if x != nil {
-		return x.Kind
-	}
-	return MemberEntryKind_MEMBER_ENTRY_KIND_UNSPECIFIED
-}
-
-func (x *MemberLedgerRecord) GetAmount() int64 {
-	if x != nil {
-		return x.Amount
-	}
-	return 0
-}
-
-func (x *MemberLedgerRecord) GetPurchaseFen() int64 {
-	if x != nil {
-		return x.PurchaseFen
-	}
-	return 0
-}
-
-func (x *MemberLedgerRecord) GetNote() string {
-	if x != nil {
-		return x.Note
-	}
-	return ""
-}
-
-func (x *MemberLedgerRecord) GetActor() string {
-	if x != nil {
-		return x.Actor
-	}
-	return ""
-}
-
-func (x *MemberLedgerRecord) GetOrigin() string {
-	if x != nil {
-		return x.Origin
-	}
-	return ""
-}
-
-func (x *MemberLedgerRecord) GetHlc() uint64 {
-	if x != nil {
-		return x.Hlc
-	}
-	return 0
-}
-
-func (x *MemberLedgerRecord) GetCustomerId() string {
-	if x != nil {
-		return x.CustomerId
-	}
-	return ""
-}
-
-// LevelRulesSet is the body of "crm.member.level_rules_set".
-type LevelRulesSet struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rules         []*LevelRule           `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *LevelRulesSet) Reset() {
-	*x = LevelRulesSet{}
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[23]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *LevelRulesSet) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*LevelRulesSet) ProtoMessage() {}
-
-func (x *LevelRulesSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[23]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use LevelRulesSet.ProtoReflect.Descriptor instead.
-func (*LevelRulesSet) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{23}
-}
-
-func (x *LevelRulesSet) GetRules() []*LevelRule {
-	if x != nil {
-		return x.Rules
-	}
-	return nil
-}
-
-// CouponIssued is the body of "crm.coupon.issued", entity "customer/{id}".
-// The code is made from the event: origin, date and seq.
-type CouponIssued struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Kind     CouponKind             `protobuf:"varint,1,opt,name=kind,proto3,enum=branchline.crm.v1.CouponKind" json:"kind,omitempty"`
-	ValueFen int64                  `protobuf:"varint,2,opt,name=value_fen,json=valueFen,proto3" json:"value_fen,omitempty"`
-	// ExpireMs is the expiry in Unix milliseconds; 0 never expires.
-	ExpireMs      int64  `protobuf:"varint,3,opt,name=expire_ms,json=expireMs,proto3" json:"expire_ms,omitempty"`
-	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CouponIssued) Reset() {
-	*x = CouponIssued{}
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[24]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CouponIssued) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CouponIssued) ProtoMessage() {}
-
-func (x *CouponIssued) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[24]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CouponIssued.ProtoReflect.Descriptor instead.
-func (*CouponIssued) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{24}
-}
-
-func (x *CouponIssued) GetKind() CouponKind {
-	if x != nil {
-		return x.Kind
-	}
-	return CouponKind_COUPON_KIND_UNSPECIFIED
-}
-
-func (x *CouponIssued) GetValueFen() int64 {
-	if x != nil {
-		return x.ValueFen
-	}
-	return 0
-}
-
-func (x *CouponIssued) GetExpireMs() int64 {
-	if x != nil {
-		return x.ExpireMs
-	}
-	return 0
-}
-
-func (x *CouponIssued) GetNote() string {
-	if x != nil {
-		return x.Note
-	}
-	return ""
-}
-
-// CouponRedeemed is the body of "crm.coupon.redeemed", entity "coupon/{code}".
-type CouponRedeemed struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Code  string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	Note  string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
-	// CustomerId is the coupon's customer as the redeeming node saw it, for
-	// the customer's timeline.
-	CustomerId    string `protobuf:"bytes,3,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CouponRedeemed) Reset() {
-	*x = CouponRedeemed{}
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[25]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CouponRedeemed) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CouponRedeemed) ProtoMessage() {}
-
-func (x *CouponRedeemed) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[25]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CouponRedeemed.ProtoReflect.Descriptor instead.
-func (*CouponRedeemed) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{25}
-}
-
-func (x *CouponRedeemed) GetCode() string {
-	if x != nil {
-		return x.Code
-	}
-	return ""
-}
-
-func (x *CouponRedeemed) GetNote() string {
-	if x != nil {
-		return x.Note
-	}
-	return ""
-}
-
-func (x *CouponRedeemed) GetCustomerId() string {
-	if x != nil {
-		return x.CustomerId
-	}
-	return ""
-}
-
-// CouponRecord is how the views keep a coupon.
-type CouponRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	CustomerId    string                 `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
-	Kind          CouponKind             `protobuf:"varint,3,opt,name=kind,proto3,enum=branchline.crm.v1.CouponKind" json:"kind,omitempty"`
-	ValueFen      int64                  `protobuf:"varint,4,opt,name=value_fen,json=valueFen,proto3" json:"value_fen,omitempty"`
-	ExpireMs      int64                  `protobuf:"varint,5,opt,name=expire_ms,json=expireMs,proto3" json:"expire_ms,omitempty"`
-	Note          string                 `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
-	Actor         string                 `protobuf:"bytes,7,opt,name=actor,proto3" json:"actor,omitempty"`
-	Origin        string                 `protobuf:"bytes,8,opt,name=origin,proto3" json:"origin,omitempty"`
-	Hlc           uint64                 `protobuf:"varint,9,opt,name=hlc,proto3" json:"hlc,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CouponRecord) Reset() {
-	*x = CouponRecord{}
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[26]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CouponRecord) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CouponRecord) ProtoMessage() {}
-
-func (x *CouponRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[26]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CouponRecord.ProtoReflect.Descriptor instead.
-func (*CouponRecord) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{26}
-}
-
-func (x *CouponRecord) GetCode() string {
-	if x != nil {
-		return x.Code
-	}
-	return ""
-}
-
-func (x *CouponRecord) GetCustomerId() string {
-	if x != nil {
-		return x.CustomerId
-	}
-	return ""
-}
-
-func (x *CouponRecord) GetKind() CouponKind {
-	if x != nil {
-		return x.Kind
-	}
-	return CouponKind_COUPON_KIND_UNSPECIFIED
-}
-
-func (x *CouponRecord) GetValueFen() int64 {
-	if x != nil {
-		return x.ValueFen
-	}
-	return 0
-}
-
-func (x *CouponRecord) GetExpireMs() int64 {
-	if x != nil {
-		return x.ExpireMs
-	}
-	return 0
-}
-
-func (x *CouponRecord) GetNote() string {
-	if x != nil {
-		return x.Note
-	}
-	return ""
-}
-
-func (x *CouponRecord) GetActor() string {
-	if x != nil {
-		return x.Actor
-	}
-	return ""
-}
-
-func (x *CouponRecord) GetOrigin() string {
-	if x != nil {
-		return x.Origin
-	}
-	return ""
-}
-
-func (x *CouponRecord) GetHlc() uint64 {
-	if x != nil {
-		return x.Hlc
-	}
-	return 0
-}
-
-// CouponRedemptionRecord is how the views keep one redemption.
-type CouponRedemptionRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Actor         string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
-	Origin        string                 `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
-	Note          string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
-	Hlc           uint64                 `protobuf:"varint,4,opt,name=hlc,proto3" json:"hlc,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CouponRedemptionRecord) Reset() {
-	*x = CouponRedemptionRecord{}
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[27]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CouponRedemptionRecord) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CouponRedemptionRecord) ProtoMessage() {}
-
-func (x *CouponRedemptionRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_crm_v1_member_proto_msgTypes[27]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CouponRedemptionRecord.ProtoReflect.Descriptor instead.
-func (*CouponRedemptionRecord) Descriptor() ([]byte, []int) {
-	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{27}
-}
-
-func (x *CouponRedemptionRecord) GetActor() string {
-	if x != nil {
-		return x.Actor
-	}
-	return ""
-}
-
-func (x *CouponRedemptionRecord) GetOrigin() string {
-	if x != nil {
-		return x.Origin
-	}
-	return ""
-}
-
-func (x *CouponRedemptionRecord) GetNote() string {
-	if x != nil {
-		return x.Note
-	}
-	return ""
-}
-
-func (x *CouponRedemptionRecord) GetHlc() uint64 {
-	if x != nil {
-		return x.Hlc
-	}
-	return 0
+	return file_branchline_crm_v1_member_proto_rawDescGZIP(), []int{18}
 }
 
 var File_branchline_crm_v1_member_proto protoreflect.FileDescriptor
 
 const file_branchline_crm_v1_member_proto_rawDesc = "" +
 	"\n" +
-	"\x1ebranchline/crm/v1/member.proto\x12\x11branchline.crm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x01\n" +
+	"\x1ebranchline/crm/v1/member.proto\x12\x11branchline.crm.v1\x1a\x1ebranchline/crm/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x01\n" +
 	"\x11MemberLedgerEntry\x126\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\".branchline.crm.v1.MemberEntryKindR\x04kind\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\x03R\x06amount\x12!\n" +
@@ -2304,79 +1547,15 @@ const file_branchline_crm_v1_member_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"\x86\x01\n" +
 	"\x1bListMemberConflictsResponse\x12?\n" +
 	"\tconflicts\x18\x01 \x03(\v2!.branchline.crm.v1.MemberConflictR\tconflicts\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"q\n" +
-	"\tLevelRule\x12\x14\n" +
-	"\x05level\x18\x01 \x01(\tR\x05level\x12\"\n" +
-	"\rmin_spend_fen\x18\x02 \x01(\x03R\vminSpendFen\x12*\n" +
-	"\x11min_tenure_months\x18\x03 \x01(\x05R\x0fminTenureMonths\"\x9c\x01\n" +
-	"\n" +
-	"LevelRules\x122\n" +
-	"\x05rules\x18\x01 \x03(\v2\x1c.branchline.crm.v1.LevelRuleR\x05rules\x12\x1d\n" +
-	"\n" +
-	"updated_by\x18\x02 \x01(\tR\tupdatedBy\x12;\n" +
-	"\vupdate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"M\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"M\n" +
 	"\x17DefineLevelRulesRequest\x122\n" +
 	"\x05rules\x18\x01 \x03(\v2\x1c.branchline.crm.v1.LevelRuleR\x05rules\"\x16\n" +
-	"\x14GetLevelRulesRequest\"]\n" +
-	"\fMemberAmount\x12\x16\n" +
-	"\x06amount\x18\x01 \x01(\x03R\x06amount\x12!\n" +
-	"\fpurchase_fen\x18\x02 \x01(\x03R\vpurchaseFen\x12\x12\n" +
-	"\x04note\x18\x03 \x01(\tR\x04note\"\xfc\x01\n" +
-	"\x12MemberLedgerRecord\x126\n" +
-	"\x04kind\x18\x01 \x01(\x0e2\".branchline.crm.v1.MemberEntryKindR\x04kind\x12\x16\n" +
-	"\x06amount\x18\x02 \x01(\x03R\x06amount\x12!\n" +
-	"\fpurchase_fen\x18\x03 \x01(\x03R\vpurchaseFen\x12\x12\n" +
-	"\x04note\x18\x04 \x01(\tR\x04note\x12\x14\n" +
-	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x16\n" +
-	"\x06origin\x18\x06 \x01(\tR\x06origin\x12\x10\n" +
-	"\x03hlc\x18\a \x01(\x04R\x03hlc\x12\x1f\n" +
-	"\vcustomer_id\x18\b \x01(\tR\n" +
-	"customerId\"C\n" +
-	"\rLevelRulesSet\x122\n" +
-	"\x05rules\x18\x01 \x03(\v2\x1c.branchline.crm.v1.LevelRuleR\x05rules\"\x8f\x01\n" +
-	"\fCouponIssued\x121\n" +
-	"\x04kind\x18\x01 \x01(\x0e2\x1d.branchline.crm.v1.CouponKindR\x04kind\x12\x1b\n" +
-	"\tvalue_fen\x18\x02 \x01(\x03R\bvalueFen\x12\x1b\n" +
-	"\texpire_ms\x18\x03 \x01(\x03R\bexpireMs\x12\x12\n" +
-	"\x04note\x18\x04 \x01(\tR\x04note\"Y\n" +
-	"\x0eCouponRedeemed\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
-	"\x04note\x18\x02 \x01(\tR\x04note\x12\x1f\n" +
-	"\vcustomer_id\x18\x03 \x01(\tR\n" +
-	"customerId\"\x84\x02\n" +
-	"\fCouponRecord\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\tR\x04code\x12\x1f\n" +
-	"\vcustomer_id\x18\x02 \x01(\tR\n" +
-	"customerId\x121\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\x1d.branchline.crm.v1.CouponKindR\x04kind\x12\x1b\n" +
-	"\tvalue_fen\x18\x04 \x01(\x03R\bvalueFen\x12\x1b\n" +
-	"\texpire_ms\x18\x05 \x01(\x03R\bexpireMs\x12\x12\n" +
-	"\x04note\x18\x06 \x01(\tR\x04note\x12\x14\n" +
-	"\x05actor\x18\a \x01(\tR\x05actor\x12\x16\n" +
-	"\x06origin\x18\b \x01(\tR\x06origin\x12\x10\n" +
-	"\x03hlc\x18\t \x01(\x04R\x03hlc\"l\n" +
-	"\x16CouponRedemptionRecord\x12\x14\n" +
-	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x16\n" +
-	"\x06origin\x18\x02 \x01(\tR\x06origin\x12\x12\n" +
-	"\x04note\x18\x03 \x01(\tR\x04note\x12\x10\n" +
-	"\x03hlc\x18\x04 \x01(\x04R\x03hlc*\xce\x01\n" +
-	"\x0fMemberEntryKind\x12!\n" +
-	"\x1dMEMBER_ENTRY_KIND_UNSPECIFIED\x10\x00\x12#\n" +
-	"\x1fMEMBER_ENTRY_KIND_POINTS_EARNED\x10\x01\x12%\n" +
-	"!MEMBER_ENTRY_KIND_POINTS_REDEEMED\x10\x02\x12'\n" +
-	"#MEMBER_ENTRY_KIND_BALANCE_TOPPED_UP\x10\x03\x12#\n" +
-	"\x1fMEMBER_ENTRY_KIND_BALANCE_SPENT\x10\x04*\x9c\x01\n" +
+	"\x14GetLevelRulesRequest*\x9c\x01\n" +
 	"\x12CreditWarningLevel\x12$\n" +
 	" CREDIT_WARNING_LEVEL_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19CREDIT_WARNING_LEVEL_NONE\x10\x01\x12 \n" +
 	"\x1cCREDIT_WARNING_LEVEL_CAUTION\x10\x02\x12\x1f\n" +
-	"\x1bCREDIT_WARNING_LEVEL_DANGER\x10\x03*X\n" +
-	"\n" +
-	"CouponKind\x12\x1b\n" +
-	"\x17COUPON_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
-	"\x13COUPON_KIND_VOUCHER\x10\x01\x12\x14\n" +
-	"\x10COUPON_KIND_CASH\x10\x02*y\n" +
+	"\x1bCREDIT_WARNING_LEVEL_DANGER\x10\x03*y\n" +
 	"\vCouponState\x12\x1c\n" +
 	"\x18COUPON_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13COUPON_STATE_ACTIVE\x10\x01\x12\x19\n" +
@@ -2414,97 +1593,84 @@ func file_branchline_crm_v1_member_proto_rawDescGZIP() []byte {
 	return file_branchline_crm_v1_member_proto_rawDescData
 }
 
-var file_branchline_crm_v1_member_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_branchline_crm_v1_member_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_branchline_crm_v1_member_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_branchline_crm_v1_member_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_branchline_crm_v1_member_proto_goTypes = []any{
-	(MemberEntryKind)(0),                // 0: branchline.crm.v1.MemberEntryKind
-	(CreditWarningLevel)(0),             // 1: branchline.crm.v1.CreditWarningLevel
-	(CouponKind)(0),                     // 2: branchline.crm.v1.CouponKind
-	(CouponState)(0),                    // 3: branchline.crm.v1.CouponState
-	(MemberConflictKind)(0),             // 4: branchline.crm.v1.MemberConflictKind
-	(*MemberLedgerEntry)(nil),           // 5: branchline.crm.v1.MemberLedgerEntry
-	(*MemberCreditWarning)(nil),         // 6: branchline.crm.v1.MemberCreditWarning
-	(*Membership)(nil),                  // 7: branchline.crm.v1.Membership
-	(*GetMembershipRequest)(nil),        // 8: branchline.crm.v1.GetMembershipRequest
-	(*EarnPointsRequest)(nil),           // 9: branchline.crm.v1.EarnPointsRequest
-	(*RedeemPointsRequest)(nil),         // 10: branchline.crm.v1.RedeemPointsRequest
-	(*TopUpRequest)(nil),                // 11: branchline.crm.v1.TopUpRequest
-	(*SpendRequest)(nil),                // 12: branchline.crm.v1.SpendRequest
-	(*CouponRedemption)(nil),            // 13: branchline.crm.v1.CouponRedemption
-	(*Coupon)(nil),                      // 14: branchline.crm.v1.Coupon
-	(*IssueCouponRequest)(nil),          // 15: branchline.crm.v1.IssueCouponRequest
-	(*RedeemCouponRequest)(nil),         // 16: branchline.crm.v1.RedeemCouponRequest
-	(*ListCouponsRequest)(nil),          // 17: branchline.crm.v1.ListCouponsRequest
-	(*ListCouponsResponse)(nil),         // 18: branchline.crm.v1.ListCouponsResponse
-	(*MemberConflict)(nil),              // 19: branchline.crm.v1.MemberConflict
-	(*ListMemberConflictsRequest)(nil),  // 20: branchline.crm.v1.ListMemberConflictsRequest
-	(*ListMemberConflictsResponse)(nil), // 21: branchline.crm.v1.ListMemberConflictsResponse
-	(*LevelRule)(nil),                   // 22: branchline.crm.v1.LevelRule
-	(*LevelRules)(nil),                  // 23: branchline.crm.v1.LevelRules
-	(*DefineLevelRulesRequest)(nil),     // 24: branchline.crm.v1.DefineLevelRulesRequest
-	(*GetLevelRulesRequest)(nil),        // 25: branchline.crm.v1.GetLevelRulesRequest
-	(*MemberAmount)(nil),                // 26: branchline.crm.v1.MemberAmount
-	(*MemberLedgerRecord)(nil),          // 27: branchline.crm.v1.MemberLedgerRecord
-	(*LevelRulesSet)(nil),               // 28: branchline.crm.v1.LevelRulesSet
-	(*CouponIssued)(nil),                // 29: branchline.crm.v1.CouponIssued
-	(*CouponRedeemed)(nil),              // 30: branchline.crm.v1.CouponRedeemed
-	(*CouponRecord)(nil),                // 31: branchline.crm.v1.CouponRecord
-	(*CouponRedemptionRecord)(nil),      // 32: branchline.crm.v1.CouponRedemptionRecord
-	(*timestamppb.Timestamp)(nil),       // 33: google.protobuf.Timestamp
+	(CreditWarningLevel)(0),             // 0: branchline.crm.v1.CreditWarningLevel
+	(CouponState)(0),                    // 1: branchline.crm.v1.CouponState
+	(MemberConflictKind)(0),             // 2: branchline.crm.v1.MemberConflictKind
+	(*MemberLedgerEntry)(nil),           // 3: branchline.crm.v1.MemberLedgerEntry
+	(*MemberCreditWarning)(nil),         // 4: branchline.crm.v1.MemberCreditWarning
+	(*Membership)(nil),                  // 5: branchline.crm.v1.Membership
+	(*GetMembershipRequest)(nil),        // 6: branchline.crm.v1.GetMembershipRequest
+	(*EarnPointsRequest)(nil),           // 7: branchline.crm.v1.EarnPointsRequest
+	(*RedeemPointsRequest)(nil),         // 8: branchline.crm.v1.RedeemPointsRequest
+	(*TopUpRequest)(nil),                // 9: branchline.crm.v1.TopUpRequest
+	(*SpendRequest)(nil),                // 10: branchline.crm.v1.SpendRequest
+	(*CouponRedemption)(nil),            // 11: branchline.crm.v1.CouponRedemption
+	(*Coupon)(nil),                      // 12: branchline.crm.v1.Coupon
+	(*IssueCouponRequest)(nil),          // 13: branchline.crm.v1.IssueCouponRequest
+	(*RedeemCouponRequest)(nil),         // 14: branchline.crm.v1.RedeemCouponRequest
+	(*ListCouponsRequest)(nil),          // 15: branchline.crm.v1.ListCouponsRequest
+	(*ListCouponsResponse)(nil),         // 16: branchline.crm.v1.ListCouponsResponse
+	(*MemberConflict)(nil),              // 17: branchline.crm.v1.MemberConflict
+	(*ListMemberConflictsRequest)(nil),  // 18: branchline.crm.v1.ListMemberConflictsRequest
+	(*ListMemberConflictsResponse)(nil), // 19: branchline.crm.v1.ListMemberConflictsResponse
+	(*DefineLevelRulesRequest)(nil),     // 20: branchline.crm.v1.DefineLevelRulesRequest
+	(*GetLevelRulesRequest)(nil),        // 21: branchline.crm.v1.GetLevelRulesRequest
+	(MemberEntryKind)(0),                // 22: branchline.crm.v1.MemberEntryKind
+	(*timestamppb.Timestamp)(nil),       // 23: google.protobuf.Timestamp
+	(CouponKind)(0),                     // 24: branchline.crm.v1.CouponKind
+	(*LevelRule)(nil),                   // 25: branchline.crm.v1.LevelRule
+	(*LevelRules)(nil),                  // 26: branchline.crm.v1.LevelRules
 }
 var file_branchline_crm_v1_member_proto_depIdxs = []int32{
-	0,  // 0: branchline.crm.v1.MemberLedgerEntry.kind:type_name -> branchline.crm.v1.MemberEntryKind
-	33, // 1: branchline.crm.v1.MemberLedgerEntry.time:type_name -> google.protobuf.Timestamp
-	1,  // 2: branchline.crm.v1.MemberCreditWarning.level:type_name -> branchline.crm.v1.CreditWarningLevel
-	6,  // 3: branchline.crm.v1.Membership.credit_warning:type_name -> branchline.crm.v1.MemberCreditWarning
-	5,  // 4: branchline.crm.v1.Membership.recent:type_name -> branchline.crm.v1.MemberLedgerEntry
-	33, // 5: branchline.crm.v1.CouponRedemption.time:type_name -> google.protobuf.Timestamp
-	2,  // 6: branchline.crm.v1.Coupon.kind:type_name -> branchline.crm.v1.CouponKind
-	33, // 7: branchline.crm.v1.Coupon.expire_time:type_name -> google.protobuf.Timestamp
-	33, // 8: branchline.crm.v1.Coupon.issue_time:type_name -> google.protobuf.Timestamp
-	3,  // 9: branchline.crm.v1.Coupon.state:type_name -> branchline.crm.v1.CouponState
-	13, // 10: branchline.crm.v1.Coupon.redemption:type_name -> branchline.crm.v1.CouponRedemption
-	13, // 11: branchline.crm.v1.Coupon.rejected:type_name -> branchline.crm.v1.CouponRedemption
-	2,  // 12: branchline.crm.v1.IssueCouponRequest.kind:type_name -> branchline.crm.v1.CouponKind
-	33, // 13: branchline.crm.v1.IssueCouponRequest.expire_time:type_name -> google.protobuf.Timestamp
-	14, // 14: branchline.crm.v1.ListCouponsResponse.coupons:type_name -> branchline.crm.v1.Coupon
-	4,  // 15: branchline.crm.v1.MemberConflict.kind:type_name -> branchline.crm.v1.MemberConflictKind
-	14, // 16: branchline.crm.v1.MemberConflict.coupon:type_name -> branchline.crm.v1.Coupon
-	19, // 17: branchline.crm.v1.ListMemberConflictsResponse.conflicts:type_name -> branchline.crm.v1.MemberConflict
-	22, // 18: branchline.crm.v1.LevelRules.rules:type_name -> branchline.crm.v1.LevelRule
-	33, // 19: branchline.crm.v1.LevelRules.update_time:type_name -> google.protobuf.Timestamp
-	22, // 20: branchline.crm.v1.DefineLevelRulesRequest.rules:type_name -> branchline.crm.v1.LevelRule
-	0,  // 21: branchline.crm.v1.MemberLedgerRecord.kind:type_name -> branchline.crm.v1.MemberEntryKind
-	22, // 22: branchline.crm.v1.LevelRulesSet.rules:type_name -> branchline.crm.v1.LevelRule
-	2,  // 23: branchline.crm.v1.CouponIssued.kind:type_name -> branchline.crm.v1.CouponKind
-	2,  // 24: branchline.crm.v1.CouponRecord.kind:type_name -> branchline.crm.v1.CouponKind
-	8,  // 25: branchline.crm.v1.MemberService.GetMembership:input_type -> branchline.crm.v1.GetMembershipRequest
-	9,  // 26: branchline.crm.v1.MemberService.EarnPoints:input_type -> branchline.crm.v1.EarnPointsRequest
-	10, // 27: branchline.crm.v1.MemberService.RedeemPoints:input_type -> branchline.crm.v1.RedeemPointsRequest
-	11, // 28: branchline.crm.v1.MemberService.TopUp:input_type -> branchline.crm.v1.TopUpRequest
-	12, // 29: branchline.crm.v1.MemberService.Spend:input_type -> branchline.crm.v1.SpendRequest
-	15, // 30: branchline.crm.v1.MemberService.IssueCoupon:input_type -> branchline.crm.v1.IssueCouponRequest
-	16, // 31: branchline.crm.v1.MemberService.RedeemCoupon:input_type -> branchline.crm.v1.RedeemCouponRequest
-	17, // 32: branchline.crm.v1.MemberService.ListCoupons:input_type -> branchline.crm.v1.ListCouponsRequest
-	20, // 33: branchline.crm.v1.MemberService.ListConflicts:input_type -> branchline.crm.v1.ListMemberConflictsRequest
-	24, // 34: branchline.crm.v1.MemberService.DefineLevelRules:input_type -> branchline.crm.v1.DefineLevelRulesRequest
-	25, // 35: branchline.crm.v1.MemberService.GetLevelRules:input_type -> branchline.crm.v1.GetLevelRulesRequest
-	7,  // 36: branchline.crm.v1.MemberService.GetMembership:output_type -> branchline.crm.v1.Membership
-	7,  // 37: branchline.crm.v1.MemberService.EarnPoints:output_type -> branchline.crm.v1.Membership
-	7,  // 38: branchline.crm.v1.MemberService.RedeemPoints:output_type -> branchline.crm.v1.Membership
-	7,  // 39: branchline.crm.v1.MemberService.TopUp:output_type -> branchline.crm.v1.Membership
-	7,  // 40: branchline.crm.v1.MemberService.Spend:output_type -> branchline.crm.v1.Membership
-	14, // 41: branchline.crm.v1.MemberService.IssueCoupon:output_type -> branchline.crm.v1.Coupon
-	14, // 42: branchline.crm.v1.MemberService.RedeemCoupon:output_type -> branchline.crm.v1.Coupon
-	18, // 43: branchline.crm.v1.MemberService.ListCoupons:output_type -> branchline.crm.v1.ListCouponsResponse
-	21, // 44: branchline.crm.v1.MemberService.ListConflicts:output_type -> branchline.crm.v1.ListMemberConflictsResponse
-	23, // 45: branchline.crm.v1.MemberService.DefineLevelRules:output_type -> branchline.crm.v1.LevelRules
-	23, // 46: branchline.crm.v1.MemberService.GetLevelRules:output_type -> branchline.crm.v1.LevelRules
-	36, // [36:47] is the sub-list for method output_type
-	25, // [25:36] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	22, // 0: branchline.crm.v1.MemberLedgerEntry.kind:type_name -> branchline.crm.v1.MemberEntryKind
+	23, // 1: branchline.crm.v1.MemberLedgerEntry.time:type_name -> google.protobuf.Timestamp
+	0,  // 2: branchline.crm.v1.MemberCreditWarning.level:type_name -> branchline.crm.v1.CreditWarningLevel
+	4,  // 3: branchline.crm.v1.Membership.credit_warning:type_name -> branchline.crm.v1.MemberCreditWarning
+	3,  // 4: branchline.crm.v1.Membership.recent:type_name -> branchline.crm.v1.MemberLedgerEntry
+	23, // 5: branchline.crm.v1.CouponRedemption.time:type_name -> google.protobuf.Timestamp
+	24, // 6: branchline.crm.v1.Coupon.kind:type_name -> branchline.crm.v1.CouponKind
+	23, // 7: branchline.crm.v1.Coupon.expire_time:type_name -> google.protobuf.Timestamp
+	23, // 8: branchline.crm.v1.Coupon.issue_time:type_name -> google.protobuf.Timestamp
+	1,  // 9: branchline.crm.v1.Coupon.state:type_name -> branchline.crm.v1.CouponState
+	11, // 10: branchline.crm.v1.Coupon.redemption:type_name -> branchline.crm.v1.CouponRedemption
+	11, // 11: branchline.crm.v1.Coupon.rejected:type_name -> branchline.crm.v1.CouponRedemption
+	24, // 12: branchline.crm.v1.IssueCouponRequest.kind:type_name -> branchline.crm.v1.CouponKind
+	23, // 13: branchline.crm.v1.IssueCouponRequest.expire_time:type_name -> google.protobuf.Timestamp
+	12, // 14: branchline.crm.v1.ListCouponsResponse.coupons:type_name -> branchline.crm.v1.Coupon
+	2,  // 15: branchline.crm.v1.MemberConflict.kind:type_name -> branchline.crm.v1.MemberConflictKind
+	12, // 16: branchline.crm.v1.MemberConflict.coupon:type_name -> branchline.crm.v1.Coupon
+	17, // 17: branchline.crm.v1.ListMemberConflictsResponse.conflicts:type_name -> branchline.crm.v1.MemberConflict
+	25, // 18: branchline.crm.v1.DefineLevelRulesRequest.rules:type_name -> branchline.crm.v1.LevelRule
+	6,  // 19: branchline.crm.v1.MemberService.GetMembership:input_type -> branchline.crm.v1.GetMembershipRequest
+	7,  // 20: branchline.crm.v1.MemberService.EarnPoints:input_type -> branchline.crm.v1.EarnPointsRequest
+	8,  // 21: branchline.crm.v1.MemberService.RedeemPoints:input_type -> branchline.crm.v1.RedeemPointsRequest
+	9,  // 22: branchline.crm.v1.MemberService.TopUp:input_type -> branchline.crm.v1.TopUpRequest
+	10, // 23: branchline.crm.v1.MemberService.Spend:input_type -> branchline.crm.v1.SpendRequest
+	13, // 24: branchline.crm.v1.MemberService.IssueCoupon:input_type -> branchline.crm.v1.IssueCouponRequest
+	14, // 25: branchline.crm.v1.MemberService.RedeemCoupon:input_type -> branchline.crm.v1.RedeemCouponRequest
+	15, // 26: branchline.crm.v1.MemberService.ListCoupons:input_type -> branchline.crm.v1.ListCouponsRequest
+	18, // 27: branchline.crm.v1.MemberService.ListConflicts:input_type -> branchline.crm.v1.ListMemberConflictsRequest
+	20, // 28: branchline.crm.v1.MemberService.DefineLevelRules:input_type -> branchline.crm.v1.DefineLevelRulesRequest
+	21, // 29: branchline.crm.v1.MemberService.GetLevelRules:input_type -> branchline.crm.v1.GetLevelRulesRequest
+	5,  // 30: branchline.crm.v1.MemberService.GetMembership:output_type -> branchline.crm.v1.Membership
+	5,  // 31: branchline.crm.v1.MemberService.EarnPoints:output_type -> branchline.crm.v1.Membership
+	5,  // 32: branchline.crm.v1.MemberService.RedeemPoints:output_type -> branchline.crm.v1.Membership
+	5,  // 33: branchline.crm.v1.MemberService.TopUp:output_type -> branchline.crm.v1.Membership
+	5,  // 34: branchline.crm.v1.MemberService.Spend:output_type -> branchline.crm.v1.Membership
+	12, // 35: branchline.crm.v1.MemberService.IssueCoupon:output_type -> branchline.crm.v1.Coupon
+	12, // 36: branchline.crm.v1.MemberService.RedeemCoupon:output_type -> branchline.crm.v1.Coupon
+	16, // 37: branchline.crm.v1.MemberService.ListCoupons:output_type -> branchline.crm.v1.ListCouponsResponse
+	19, // 38: branchline.crm.v1.MemberService.ListConflicts:output_type -> branchline.crm.v1.ListMemberConflictsResponse
+	26, // 39: branchline.crm.v1.MemberService.DefineLevelRules:output_type -> branchline.crm.v1.LevelRules
+	26, // 40: branchline.crm.v1.MemberService.GetLevelRules:output_type -> branchline.crm.v1.LevelRules
+	30, // [30:41] is the sub-list for method output_type
+	19, // [19:30] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_branchline_crm_v1_member_proto_init() }
@@ -2512,13 +1678,14 @@ func file_branchline_crm_v1_member_proto_init() {
 	if File_branchline_crm_v1_member_proto != nil {
 		return
 	}
+	file_branchline_crm_v1_events_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_crm_v1_member_proto_rawDesc), len(file_branchline_crm_v1_member_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   28,
+			NumEnums:      3,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -12,6 +12,7 @@
 package pickupv1
 
 import (
+	v1 "branchline/gen/branchline/event/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -389,72 +390,19 @@ func (x *PickupCreated) GetQuote() *PriceQuote {
 	return nil
 }
 
-// FieldValue is one field write, in the field's canonical text form.
-type FieldValue struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
-	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *FieldValue) Reset() {
-	*x = FieldValue{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *FieldValue) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*FieldValue) ProtoMessage() {}
-
-func (x *FieldValue) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use FieldValue.ProtoReflect.Descriptor instead.
-func (*FieldValue) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *FieldValue) GetField() string {
-	if x != nil {
-		return x.Field
-	}
-	return ""
-}
-
-func (x *FieldValue) GetValue() string {
-	if x != nil {
-		return x.Value
-	}
-	return ""
-}
-
 // PickupFieldSet is the body of "crm.pickup.field_set": an edit of the
 // descriptive fields of a pickup; each field is its own last-writer-wins
 // register.
 type PickupFieldSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Fields        []*FieldValue          `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PickupFieldSet) Reset() {
 	*x = PickupFieldSet{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[4]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +414,7 @@ func (x *PickupFieldSet) String() string {
 func (*PickupFieldSet) ProtoMessage() {}
 
 func (x *PickupFieldSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[4]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,10 +427,10 @@ func (x *PickupFieldSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickupFieldSet.ProtoReflect.Descriptor instead.
 func (*PickupFieldSet) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *PickupFieldSet) GetFields() []*FieldValue {
+func (x *PickupFieldSet) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -502,7 +450,7 @@ type PickupAssigned struct {
 
 func (x *PickupAssigned) Reset() {
 	*x = PickupAssigned{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[5]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -514,7 +462,7 @@ func (x *PickupAssigned) String() string {
 func (*PickupAssigned) ProtoMessage() {}
 
 func (x *PickupAssigned) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[5]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -527,7 +475,7 @@ func (x *PickupAssigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickupAssigned.ProtoReflect.Descriptor instead.
 func (*PickupAssigned) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PickupAssigned) GetCourier() string {
@@ -556,7 +504,7 @@ type PickupNotified struct {
 
 func (x *PickupNotified) Reset() {
 	*x = PickupNotified{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[6]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +516,7 @@ func (x *PickupNotified) String() string {
 func (*PickupNotified) ProtoMessage() {}
 
 func (x *PickupNotified) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[6]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +529,7 @@ func (x *PickupNotified) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickupNotified.ProtoReflect.Descriptor instead.
 func (*PickupNotified) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PickupNotified) GetCourier() string {
@@ -608,7 +556,7 @@ type PickupAccepted struct {
 
 func (x *PickupAccepted) Reset() {
 	*x = PickupAccepted{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[7]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +568,7 @@ func (x *PickupAccepted) String() string {
 func (*PickupAccepted) ProtoMessage() {}
 
 func (x *PickupAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[7]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +581,7 @@ func (x *PickupAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickupAccepted.ProtoReflect.Descriptor instead.
 func (*PickupAccepted) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PickupAccepted) GetCourier() string {
@@ -656,7 +604,7 @@ type PickupPickedUp struct {
 
 func (x *PickupPickedUp) Reset() {
 	*x = PickupPickedUp{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[8]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +616,7 @@ func (x *PickupPickedUp) String() string {
 func (*PickupPickedUp) ProtoMessage() {}
 
 func (x *PickupPickedUp) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[8]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +629,7 @@ func (x *PickupPickedUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickupPickedUp.ProtoReflect.Descriptor instead.
 func (*PickupPickedUp) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PickupPickedUp) GetCourier() string {
@@ -716,7 +664,7 @@ type PickupChecked struct {
 
 func (x *PickupChecked) Reset() {
 	*x = PickupChecked{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[9]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -728,7 +676,7 @@ func (x *PickupChecked) String() string {
 func (*PickupChecked) ProtoMessage() {}
 
 func (x *PickupChecked) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[9]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -741,7 +689,7 @@ func (x *PickupChecked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickupChecked.ProtoReflect.Descriptor instead.
 func (*PickupChecked) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PickupChecked) GetNote() string {
@@ -761,7 +709,7 @@ type PickupCancelled struct {
 
 func (x *PickupCancelled) Reset() {
 	*x = PickupCancelled{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[10]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +721,7 @@ func (x *PickupCancelled) String() string {
 func (*PickupCancelled) ProtoMessage() {}
 
 func (x *PickupCancelled) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[10]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +734,7 @@ func (x *PickupCancelled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickupCancelled.ProtoReflect.Descriptor instead.
 func (*PickupCancelled) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PickupCancelled) GetReason() string {
@@ -808,7 +756,7 @@ type PickupFailed struct {
 
 func (x *PickupFailed) Reset() {
 	*x = PickupFailed{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[11]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +768,7 @@ func (x *PickupFailed) String() string {
 func (*PickupFailed) ProtoMessage() {}
 
 func (x *PickupFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[11]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +781,7 @@ func (x *PickupFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickupFailed.ProtoReflect.Descriptor instead.
 func (*PickupFailed) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PickupFailed) GetCourier() string {
@@ -856,14 +804,14 @@ func (x *PickupFailed) GetReason() string {
 // undoes a removal.
 type ZoneSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Fields        []*FieldValue          `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ZoneSet) Reset() {
 	*x = ZoneSet{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[12]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +823,7 @@ func (x *ZoneSet) String() string {
 func (*ZoneSet) ProtoMessage() {}
 
 func (x *ZoneSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[12]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,10 +836,10 @@ func (x *ZoneSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneSet.ProtoReflect.Descriptor instead.
 func (*ZoneSet) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
-func (x *ZoneSet) GetFields() []*FieldValue {
+func (x *ZoneSet) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -908,7 +856,7 @@ type ZoneRemoved struct {
 
 func (x *ZoneRemoved) Reset() {
 	*x = ZoneRemoved{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[13]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +868,7 @@ func (x *ZoneRemoved) String() string {
 func (*ZoneRemoved) ProtoMessage() {}
 
 func (x *ZoneRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[13]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +881,7 @@ func (x *ZoneRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneRemoved.ProtoReflect.Descriptor instead.
 func (*ZoneRemoved) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 // CourierSet is the body of "crm.courier.set", entity "courier/{user}":
@@ -941,14 +889,14 @@ func (*ZoneRemoved) Descriptor() ([]byte, []int) {
 // last-writer-wins register.
 type CourierSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Fields        []*FieldValue          `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CourierSet) Reset() {
 	*x = CourierSet{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[14]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +908,7 @@ func (x *CourierSet) String() string {
 func (*CourierSet) ProtoMessage() {}
 
 func (x *CourierSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[14]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,10 +921,10 @@ func (x *CourierSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CourierSet.ProtoReflect.Descriptor instead.
 func (*CourierSet) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
-func (x *CourierSet) GetFields() []*FieldValue {
+func (x *CourierSet) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -994,7 +942,7 @@ type Tag struct {
 
 func (x *Tag) Reset() {
 	*x = Tag{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[15]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +954,7 @@ func (x *Tag) String() string {
 func (*Tag) ProtoMessage() {}
 
 func (x *Tag) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[15]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +967,7 @@ func (x *Tag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tag.ProtoReflect.Descriptor instead.
 func (*Tag) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Tag) GetOrigin() string {
@@ -1047,7 +995,7 @@ type CourierZoneAdded struct {
 
 func (x *CourierZoneAdded) Reset() {
 	*x = CourierZoneAdded{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[16]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1007,7 @@ func (x *CourierZoneAdded) String() string {
 func (*CourierZoneAdded) ProtoMessage() {}
 
 func (x *CourierZoneAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[16]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1020,7 @@ func (x *CourierZoneAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CourierZoneAdded.ProtoReflect.Descriptor instead.
 func (*CourierZoneAdded) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CourierZoneAdded) GetZone() string {
@@ -1094,7 +1042,7 @@ type CourierZoneRemoved struct {
 
 func (x *CourierZoneRemoved) Reset() {
 	*x = CourierZoneRemoved{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[17]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1106,7 +1054,7 @@ func (x *CourierZoneRemoved) String() string {
 func (*CourierZoneRemoved) ProtoMessage() {}
 
 func (x *CourierZoneRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[17]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1119,7 +1067,7 @@ func (x *CourierZoneRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CourierZoneRemoved.ProtoReflect.Descriptor instead.
 func (*CourierZoneRemoved) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CourierZoneRemoved) GetZone() string {
@@ -1151,7 +1099,7 @@ type RateRow struct {
 
 func (x *RateRow) Reset() {
 	*x = RateRow{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[18]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1111,7 @@ func (x *RateRow) String() string {
 func (*RateRow) ProtoMessage() {}
 
 func (x *RateRow) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[18]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1124,7 @@ func (x *RateRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateRow.ProtoReflect.Descriptor instead.
 func (*RateRow) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RateRow) GetArea() string {
@@ -1229,7 +1177,7 @@ type RatePlanSet struct {
 
 func (x *RatePlanSet) Reset() {
 	*x = RatePlanSet{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[19]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1189,7 @@ func (x *RatePlanSet) String() string {
 func (*RatePlanSet) ProtoMessage() {}
 
 func (x *RatePlanSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[19]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1202,7 @@ func (x *RatePlanSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RatePlanSet.ProtoReflect.Descriptor instead.
 func (*RatePlanSet) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RatePlanSet) GetRows() []*RateRow {
@@ -1283,7 +1231,7 @@ type DiscountTier struct {
 
 func (x *DiscountTier) Reset() {
 	*x = DiscountTier{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[20]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1243,7 @@ func (x *DiscountTier) String() string {
 func (*DiscountTier) ProtoMessage() {}
 
 func (x *DiscountTier) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[20]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1256,7 @@ func (x *DiscountTier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscountTier.ProtoReflect.Descriptor instead.
 func (*DiscountTier) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DiscountTier) GetMinCount() int64 {
@@ -1336,7 +1284,7 @@ type DiscountTiersSet struct {
 
 func (x *DiscountTiersSet) Reset() {
 	*x = DiscountTiersSet{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[21]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +1296,7 @@ func (x *DiscountTiersSet) String() string {
 func (*DiscountTiersSet) ProtoMessage() {}
 
 func (x *DiscountTiersSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[21]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +1309,7 @@ func (x *DiscountTiersSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscountTiersSet.ProtoReflect.Descriptor instead.
 func (*DiscountTiersSet) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DiscountTiersSet) GetTiers() []*DiscountTier {
@@ -1387,7 +1335,7 @@ type AccountEntry struct {
 
 func (x *AccountEntry) Reset() {
 	*x = AccountEntry{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[22]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1399,7 +1347,7 @@ func (x *AccountEntry) String() string {
 func (*AccountEntry) ProtoMessage() {}
 
 func (x *AccountEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[22]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1412,7 +1360,7 @@ func (x *AccountEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountEntry.ProtoReflect.Descriptor instead.
 func (*AccountEntry) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AccountEntry) GetAmountFen() int64 {
@@ -1464,7 +1412,7 @@ type PickupState struct {
 
 func (x *PickupState) Reset() {
 	*x = PickupState{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[23]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1476,7 +1424,7 @@ func (x *PickupState) String() string {
 func (*PickupState) ProtoMessage() {}
 
 func (x *PickupState) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[23]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1489,7 +1437,7 @@ func (x *PickupState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickupState.ProtoReflect.Descriptor instead.
 func (*PickupState) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PickupState) GetStatus() string {
@@ -1594,7 +1542,7 @@ var File_branchline_pickup_v1_events_proto protoreflect.FileDescriptor
 
 const file_branchline_pickup_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"!branchline/pickup/v1/events.proto\x12\x14branchline.pickup.v1\"\x81\x01\n" +
+	"!branchline/pickup/v1/events.proto\x12\x14branchline.pickup.v1\x1a\x1fbranchline/event/v1/event.proto\"\x81\x01\n" +
 	"\x05Party\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05phone\x18\x02 \x01(\tR\x05phone\x12\x18\n" +
@@ -1630,13 +1578,9 @@ const file_branchline_pickup_v1_events_proto_rawDesc = "" +
 	"\x04zone\x18\x0e \x01(\tR\x04zone\x12\x12\n" +
 	"\x04note\x18\x0f \x01(\tR\x04note\x12\x1b\n" +
 	"\tprice_fen\x18\x10 \x01(\x03R\bpriceFen\x126\n" +
-	"\x05quote\x18\x11 \x01(\v2 .branchline.pickup.v1.PriceQuoteR\x05quote\"8\n" +
-	"\n" +
-	"FieldValue\x12\x14\n" +
-	"\x05field\x18\x01 \x01(\tR\x05field\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"J\n" +
-	"\x0ePickupFieldSet\x128\n" +
-	"\x06fields\x18\x01 \x03(\v2 .branchline.pickup.v1.FieldValueR\x06fields\">\n" +
+	"\x05quote\x18\x11 \x01(\v2 .branchline.pickup.v1.PriceQuoteR\x05quote\"I\n" +
+	"\x0ePickupFieldSet\x127\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\">\n" +
 	"\x0ePickupAssigned\x12\x18\n" +
 	"\acourier\x18\x01 \x01(\tR\acourier\x12\x12\n" +
 	"\x04auto\x18\x02 \x01(\bR\x04auto\"I\n" +
@@ -1656,13 +1600,13 @@ const file_branchline_pickup_v1_events_proto_rawDesc = "" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"@\n" +
 	"\fPickupFailed\x12\x18\n" +
 	"\acourier\x18\x01 \x01(\tR\acourier\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"C\n" +
-	"\aZoneSet\x128\n" +
-	"\x06fields\x18\x01 \x03(\v2 .branchline.pickup.v1.FieldValueR\x06fields\"\r\n" +
-	"\vZoneRemoved\"F\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"B\n" +
+	"\aZoneSet\x127\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"\r\n" +
+	"\vZoneRemoved\"E\n" +
 	"\n" +
-	"CourierSet\x128\n" +
-	"\x06fields\x18\x01 \x03(\v2 .branchline.pickup.v1.FieldValueR\x06fields\"/\n" +
+	"CourierSet\x127\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"/\n" +
 	"\x03Tag\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\"&\n" +
@@ -1725,43 +1669,43 @@ func file_branchline_pickup_v1_events_proto_rawDescGZIP() []byte {
 	return file_branchline_pickup_v1_events_proto_rawDescData
 }
 
-var file_branchline_pickup_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_branchline_pickup_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_branchline_pickup_v1_events_proto_goTypes = []any{
 	(*Party)(nil),              // 0: branchline.pickup.v1.Party
 	(*PriceQuote)(nil),         // 1: branchline.pickup.v1.PriceQuote
 	(*PickupCreated)(nil),      // 2: branchline.pickup.v1.PickupCreated
-	(*FieldValue)(nil),         // 3: branchline.pickup.v1.FieldValue
-	(*PickupFieldSet)(nil),     // 4: branchline.pickup.v1.PickupFieldSet
-	(*PickupAssigned)(nil),     // 5: branchline.pickup.v1.PickupAssigned
-	(*PickupNotified)(nil),     // 6: branchline.pickup.v1.PickupNotified
-	(*PickupAccepted)(nil),     // 7: branchline.pickup.v1.PickupAccepted
-	(*PickupPickedUp)(nil),     // 8: branchline.pickup.v1.PickupPickedUp
-	(*PickupChecked)(nil),      // 9: branchline.pickup.v1.PickupChecked
-	(*PickupCancelled)(nil),    // 10: branchline.pickup.v1.PickupCancelled
-	(*PickupFailed)(nil),       // 11: branchline.pickup.v1.PickupFailed
-	(*ZoneSet)(nil),            // 12: branchline.pickup.v1.ZoneSet
-	(*ZoneRemoved)(nil),        // 13: branchline.pickup.v1.ZoneRemoved
-	(*CourierSet)(nil),         // 14: branchline.pickup.v1.CourierSet
-	(*Tag)(nil),                // 15: branchline.pickup.v1.Tag
-	(*CourierZoneAdded)(nil),   // 16: branchline.pickup.v1.CourierZoneAdded
-	(*CourierZoneRemoved)(nil), // 17: branchline.pickup.v1.CourierZoneRemoved
-	(*RateRow)(nil),            // 18: branchline.pickup.v1.RateRow
-	(*RatePlanSet)(nil),        // 19: branchline.pickup.v1.RatePlanSet
-	(*DiscountTier)(nil),       // 20: branchline.pickup.v1.DiscountTier
-	(*DiscountTiersSet)(nil),   // 21: branchline.pickup.v1.DiscountTiersSet
-	(*AccountEntry)(nil),       // 22: branchline.pickup.v1.AccountEntry
-	(*PickupState)(nil),        // 23: branchline.pickup.v1.PickupState
+	(*PickupFieldSet)(nil),     // 3: branchline.pickup.v1.PickupFieldSet
+	(*PickupAssigned)(nil),     // 4: branchline.pickup.v1.PickupAssigned
+	(*PickupNotified)(nil),     // 5: branchline.pickup.v1.PickupNotified
+	(*PickupAccepted)(nil),     // 6: branchline.pickup.v1.PickupAccepted
+	(*PickupPickedUp)(nil),     // 7: branchline.pickup.v1.PickupPickedUp
+	(*PickupChecked)(nil),      // 8: branchline.pickup.v1.PickupChecked
+	(*PickupCancelled)(nil),    // 9: branchline.pickup.v1.PickupCancelled
+	(*PickupFailed)(nil),       // 10: branchline.pickup.v1.PickupFailed
+	(*ZoneSet)(nil),            // 11: branchline.pickup.v1.ZoneSet
+	(*ZoneRemoved)(nil),        // 12: branchline.pickup.v1.ZoneRemoved
+	(*CourierSet)(nil),         // 13: branchline.pickup.v1.CourierSet
+	(*Tag)(nil),                // 14: branchline.pickup.v1.Tag
+	(*CourierZoneAdded)(nil),   // 15: branchline.pickup.v1.CourierZoneAdded
+	(*CourierZoneRemoved)(nil), // 16: branchline.pickup.v1.CourierZoneRemoved
+	(*RateRow)(nil),            // 17: branchline.pickup.v1.RateRow
+	(*RatePlanSet)(nil),        // 18: branchline.pickup.v1.RatePlanSet
+	(*DiscountTier)(nil),       // 19: branchline.pickup.v1.DiscountTier
+	(*DiscountTiersSet)(nil),   // 20: branchline.pickup.v1.DiscountTiersSet
+	(*AccountEntry)(nil),       // 21: branchline.pickup.v1.AccountEntry
+	(*PickupState)(nil),        // 22: branchline.pickup.v1.PickupState
+	(*v1.FieldValue)(nil),      // 23: branchline.event.v1.FieldValue
 }
 var file_branchline_pickup_v1_events_proto_depIdxs = []int32{
 	0,  // 0: branchline.pickup.v1.PickupCreated.sender:type_name -> branchline.pickup.v1.Party
 	0,  // 1: branchline.pickup.v1.PickupCreated.receiver:type_name -> branchline.pickup.v1.Party
 	1,  // 2: branchline.pickup.v1.PickupCreated.quote:type_name -> branchline.pickup.v1.PriceQuote
-	3,  // 3: branchline.pickup.v1.PickupFieldSet.fields:type_name -> branchline.pickup.v1.FieldValue
-	3,  // 4: branchline.pickup.v1.ZoneSet.fields:type_name -> branchline.pickup.v1.FieldValue
-	3,  // 5: branchline.pickup.v1.CourierSet.fields:type_name -> branchline.pickup.v1.FieldValue
-	15, // 6: branchline.pickup.v1.CourierZoneRemoved.observed:type_name -> branchline.pickup.v1.Tag
-	18, // 7: branchline.pickup.v1.RatePlanSet.rows:type_name -> branchline.pickup.v1.RateRow
-	20, // 8: branchline.pickup.v1.DiscountTiersSet.tiers:type_name -> branchline.pickup.v1.DiscountTier
+	23, // 3: branchline.pickup.v1.PickupFieldSet.fields:type_name -> branchline.event.v1.FieldValue
+	23, // 4: branchline.pickup.v1.ZoneSet.fields:type_name -> branchline.event.v1.FieldValue
+	23, // 5: branchline.pickup.v1.CourierSet.fields:type_name -> branchline.event.v1.FieldValue
+	14, // 6: branchline.pickup.v1.CourierZoneRemoved.observed:type_name -> branchline.pickup.v1.Tag
+	17, // 7: branchline.pickup.v1.RatePlanSet.rows:type_name -> branchline.pickup.v1.RateRow
+	19, // 8: branchline.pickup.v1.DiscountTiersSet.tiers:type_name -> branchline.pickup.v1.DiscountTier
 	9,  // [9:9] is the sub-list for method output_type
 	9,  // [9:9] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
@@ -1780,7 +1724,7 @@ func file_branchline_pickup_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_pickup_v1_events_proto_rawDesc), len(file_branchline_pickup_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -7,6 +7,7 @@
 package telephonyv1
 
 import (
+	v1 "branchline/gen/branchline/event/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -21,60 +22,6 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// FieldValue is one configuration field write, in the field's canonical
-// text form.
-type FieldValue struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
-	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *FieldValue) Reset() {
-	*x = FieldValue{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[0]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *FieldValue) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*FieldValue) ProtoMessage() {}
-
-func (x *FieldValue) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[0]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use FieldValue.ProtoReflect.Descriptor instead.
-func (*FieldValue) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{0}
-}
-
-func (x *FieldValue) GetField() string {
-	if x != nil {
-		return x.Field
-	}
-	return ""
-}
-
-func (x *FieldValue) GetValue() string {
-	if x != nil {
-		return x.Value
-	}
-	return ""
-}
-
 // ConfigSet is the body of "telephony.extension.set", "telephony.trunk.set"
 // and "telephony.queue.set": each field is its own last-writer-wins
 // register, so concurrent edits of different fields at different branches
@@ -82,14 +29,14 @@ func (x *FieldValue) GetValue() string {
 // thing brings it back.
 type ConfigSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Fields        []*FieldValue          `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConfigSet) Reset() {
 	*x = ConfigSet{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[1]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -101,7 +48,7 @@ func (x *ConfigSet) String() string {
 func (*ConfigSet) ProtoMessage() {}
 
 func (x *ConfigSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[1]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -114,10 +61,10 @@ func (x *ConfigSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigSet.ProtoReflect.Descriptor instead.
 func (*ConfigSet) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *ConfigSet) GetFields() []*FieldValue {
+func (x *ConfigSet) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -135,7 +82,7 @@ type ConfigRemoved struct {
 
 func (x *ConfigRemoved) Reset() {
 	*x = ConfigRemoved{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[2]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -147,7 +94,7 @@ func (x *ConfigRemoved) String() string {
 func (*ConfigRemoved) ProtoMessage() {}
 
 func (x *ConfigRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[2]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -160,7 +107,7 @@ func (x *ConfigRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigRemoved.ProtoReflect.Descriptor instead.
 func (*ConfigRemoved) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{1}
 }
 
 // Tag names one add to an add-wins set: the event that made it.
@@ -174,7 +121,7 @@ type Tag struct {
 
 func (x *Tag) Reset() {
 	*x = Tag{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[3]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -186,7 +133,7 @@ func (x *Tag) String() string {
 func (*Tag) ProtoMessage() {}
 
 func (x *Tag) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[3]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -199,7 +146,7 @@ func (x *Tag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tag.ProtoReflect.Descriptor instead.
 func (*Tag) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Tag) GetOrigin() string {
@@ -232,7 +179,7 @@ type MemberAdded struct {
 
 func (x *MemberAdded) Reset() {
 	*x = MemberAdded{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[4]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -244,7 +191,7 @@ func (x *MemberAdded) String() string {
 func (*MemberAdded) ProtoMessage() {}
 
 func (x *MemberAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[4]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -257,7 +204,7 @@ func (x *MemberAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberAdded.ProtoReflect.Descriptor instead.
 func (*MemberAdded) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *MemberAdded) GetUser() string {
@@ -293,7 +240,7 @@ type MemberRemoved struct {
 
 func (x *MemberRemoved) Reset() {
 	*x = MemberRemoved{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[5]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +252,7 @@ func (x *MemberRemoved) String() string {
 func (*MemberRemoved) ProtoMessage() {}
 
 func (x *MemberRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[5]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +265,7 @@ func (x *MemberRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRemoved.ProtoReflect.Descriptor instead.
 func (*MemberRemoved) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *MemberRemoved) GetUser() string {
@@ -378,7 +325,7 @@ type CallEnded struct {
 
 func (x *CallEnded) Reset() {
 	*x = CallEnded{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[6]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +337,7 @@ func (x *CallEnded) String() string {
 func (*CallEnded) ProtoMessage() {}
 
 func (x *CallEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[6]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +350,7 @@ func (x *CallEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallEnded.ProtoReflect.Descriptor instead.
 func (*CallEnded) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CallEnded) GetSipCallId() string {
@@ -550,7 +497,7 @@ type WrapUpEnded struct {
 
 func (x *WrapUpEnded) Reset() {
 	*x = WrapUpEnded{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[7]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +509,7 @@ func (x *WrapUpEnded) String() string {
 func (*WrapUpEnded) ProtoMessage() {}
 
 func (x *WrapUpEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[7]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +522,7 @@ func (x *WrapUpEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WrapUpEnded.ProtoReflect.Descriptor instead.
 func (*WrapUpEnded) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WrapUpEnded) GetSecs() int32 {
@@ -603,7 +550,7 @@ type CallbackCreated struct {
 
 func (x *CallbackCreated) Reset() {
 	*x = CallbackCreated{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[8]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +562,7 @@ func (x *CallbackCreated) String() string {
 func (*CallbackCreated) ProtoMessage() {}
 
 func (x *CallbackCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[8]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +575,7 @@ func (x *CallbackCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackCreated.ProtoReflect.Descriptor instead.
 func (*CallbackCreated) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CallbackCreated) GetNumber() string {
@@ -677,7 +624,7 @@ type CallbackAssigned struct {
 
 func (x *CallbackAssigned) Reset() {
 	*x = CallbackAssigned{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[9]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -689,7 +636,7 @@ func (x *CallbackAssigned) String() string {
 func (*CallbackAssigned) ProtoMessage() {}
 
 func (x *CallbackAssigned) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[9]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -702,7 +649,7 @@ func (x *CallbackAssigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackAssigned.ProtoReflect.Descriptor instead.
 func (*CallbackAssigned) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CallbackAssigned) GetAgent() string {
@@ -723,7 +670,7 @@ type CallbackDone struct {
 
 func (x *CallbackDone) Reset() {
 	*x = CallbackDone{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[10]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -735,7 +682,7 @@ func (x *CallbackDone) String() string {
 func (*CallbackDone) ProtoMessage() {}
 
 func (x *CallbackDone) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[10]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -748,7 +695,7 @@ func (x *CallbackDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackDone.ProtoReflect.Descriptor instead.
 func (*CallbackDone) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CallbackDone) GetNote() string {
@@ -770,7 +717,7 @@ type MessageQueued struct {
 
 func (x *MessageQueued) Reset() {
 	*x = MessageQueued{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[11]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +729,7 @@ func (x *MessageQueued) String() string {
 func (*MessageQueued) ProtoMessage() {}
 
 func (x *MessageQueued) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[11]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +742,7 @@ func (x *MessageQueued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageQueued.ProtoReflect.Descriptor instead.
 func (*MessageQueued) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MessageQueued) GetExtension() string {
@@ -827,7 +774,7 @@ type MessageStatus struct {
 
 func (x *MessageStatus) Reset() {
 	*x = MessageStatus{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[12]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +786,7 @@ func (x *MessageStatus) String() string {
 func (*MessageStatus) ProtoMessage() {}
 
 func (x *MessageStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[12]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +799,7 @@ func (x *MessageStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageStatus.ProtoReflect.Descriptor instead.
 func (*MessageStatus) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MessageStatus) GetStatus() string {
@@ -893,7 +840,7 @@ type CallsRefused struct {
 
 func (x *CallsRefused) Reset() {
 	*x = CallsRefused{}
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[13]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +852,7 @@ func (x *CallsRefused) String() string {
 func (*CallsRefused) ProtoMessage() {}
 
 func (x *CallsRefused) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_telephony_v1_events_proto_msgTypes[13]
+	mi := &file_branchline_telephony_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +865,7 @@ func (x *CallsRefused) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallsRefused.ProtoReflect.Descriptor instead.
 func (*CallsRefused) Descriptor() ([]byte, []int) {
-	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_branchline_telephony_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CallsRefused) GetMinuteMs() int64 {
@@ -946,13 +893,9 @@ var File_branchline_telephony_v1_events_proto protoreflect.FileDescriptor
 
 const file_branchline_telephony_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"$branchline/telephony/v1/events.proto\x12\x17branchline.telephony.v1\"8\n" +
-	"\n" +
-	"FieldValue\x12\x14\n" +
-	"\x05field\x18\x01 \x01(\tR\x05field\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"H\n" +
-	"\tConfigSet\x12;\n" +
-	"\x06fields\x18\x01 \x03(\v2#.branchline.telephony.v1.FieldValueR\x06fields\"\x0f\n" +
+	"$branchline/telephony/v1/events.proto\x12\x17branchline.telephony.v1\x1a\x1fbranchline/event/v1/event.proto\"D\n" +
+	"\tConfigSet\x127\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"\x0f\n" +
 	"\rConfigRemoved\"/\n" +
 	"\x03Tag\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
@@ -1023,31 +966,31 @@ func file_branchline_telephony_v1_events_proto_rawDescGZIP() []byte {
 	return file_branchline_telephony_v1_events_proto_rawDescData
 }
 
-var file_branchline_telephony_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_branchline_telephony_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_branchline_telephony_v1_events_proto_goTypes = []any{
-	(*FieldValue)(nil),       // 0: branchline.telephony.v1.FieldValue
-	(*ConfigSet)(nil),        // 1: branchline.telephony.v1.ConfigSet
-	(*ConfigRemoved)(nil),    // 2: branchline.telephony.v1.ConfigRemoved
-	(*Tag)(nil),              // 3: branchline.telephony.v1.Tag
-	(*MemberAdded)(nil),      // 4: branchline.telephony.v1.MemberAdded
-	(*MemberRemoved)(nil),    // 5: branchline.telephony.v1.MemberRemoved
-	(*CallEnded)(nil),        // 6: branchline.telephony.v1.CallEnded
-	(*WrapUpEnded)(nil),      // 7: branchline.telephony.v1.WrapUpEnded
-	(*CallbackCreated)(nil),  // 8: branchline.telephony.v1.CallbackCreated
-	(*CallbackAssigned)(nil), // 9: branchline.telephony.v1.CallbackAssigned
-	(*CallbackDone)(nil),     // 10: branchline.telephony.v1.CallbackDone
-	(*MessageQueued)(nil),    // 11: branchline.telephony.v1.MessageQueued
-	(*MessageStatus)(nil),    // 12: branchline.telephony.v1.MessageStatus
-	(*CallsRefused)(nil),     // 13: branchline.telephony.v1.CallsRefused
+	(*ConfigSet)(nil),        // 0: branchline.telephony.v1.ConfigSet
+	(*ConfigRemoved)(nil),    // 1: branchline.telephony.v1.ConfigRemoved
+	(*Tag)(nil),              // 2: branchline.telephony.v1.Tag
+	(*MemberAdded)(nil),      // 3: branchline.telephony.v1.MemberAdded
+	(*MemberRemoved)(nil),    // 4: branchline.telephony.v1.MemberRemoved
+	(*CallEnded)(nil),        // 5: branchline.telephony.v1.CallEnded
+	(*WrapUpEnded)(nil),      // 6: branchline.telephony.v1.WrapUpEnded
+	(*CallbackCreated)(nil),  // 7: branchline.telephony.v1.CallbackCreated
+	(*CallbackAssigned)(nil), // 8: branchline.telephony.v1.CallbackAssigned
+	(*CallbackDone)(nil),     // 9: branchline.telephony.v1.CallbackDone
+	(*MessageQueued)(nil),    // 10: branchline.telephony.v1.MessageQueued
+	(*MessageStatus)(nil),    // 11: branchline.telephony.v1.MessageStatus
+	(*CallsRefused)(nil),     // 12: branchline.telephony.v1.CallsRefused
+	(*v1.FieldValue)(nil),    // 13: branchline.event.v1.FieldValue
 }
 var file_branchline_telephony_v1_events_proto_depIdxs = []int32{
-	0, // 0: branchline.telephony.v1.ConfigSet.fields:type_name -> branchline.telephony.v1.FieldValue
-	3, // 1: branchline.telephony.v1.MemberRemoved.observed:type_name -> branchline.telephony.v1.Tag
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	13, // 0: branchline.telephony.v1.ConfigSet.fields:type_name -> branchline.event.v1.FieldValue
+	2,  // 1: branchline.telephony.v1.MemberRemoved.observed:type_name -> branchline.telephony.v1.Tag
+	2,  // [2:2] is the sub-list for method output_type
+	2,  // [2:2] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_branchline_telephony_v1_events_proto_init() }
@@ -1061,7 +1004,7 @@ func file_branchline_telephony_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_telephony_v1_events_proto_rawDesc), len(file_branchline_telephony_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -7,6 +7,7 @@
 package warehousev1
 
 import (
+	v1 "branchline/gen/branchline/event/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -21,73 +22,20 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// FieldValue is one field write, in the field's canonical text form.
-type FieldValue struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
-	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *FieldValue) Reset() {
-	*x = FieldValue{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[0]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *FieldValue) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*FieldValue) ProtoMessage() {}
-
-func (x *FieldValue) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[0]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use FieldValue.ProtoReflect.Descriptor instead.
-func (*FieldValue) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{0}
-}
-
-func (x *FieldValue) GetField() string {
-	if x != nil {
-		return x.Field
-	}
-	return ""
-}
-
-func (x *FieldValue) GetValue() string {
-	if x != nil {
-		return x.Value
-	}
-	return ""
-}
-
 // ProductSet is the body of "warehouse.product.set", entity
 // "product/{id}". Each field is its own last-writer-wins register:
 // "name", "category", "retail_price", "cost_price", "class", "barcode",
 // "batch_tracked", "fefo", "expiry_days", "weight", "components".
 type ProductSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Fields        []*FieldValue          `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProductSet) Reset() {
 	*x = ProductSet{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[1]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -99,7 +47,7 @@ func (x *ProductSet) String() string {
 func (*ProductSet) ProtoMessage() {}
 
 func (x *ProductSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[1]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -112,10 +60,10 @@ func (x *ProductSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProductSet.ProtoReflect.Descriptor instead.
 func (*ProductSet) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *ProductSet) GetFields() []*FieldValue {
+func (x *ProductSet) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -127,14 +75,14 @@ func (x *ProductSet) GetFields() []*FieldValue {
 // warehouse's physical moves), "address", "expiry_warn_days".
 type WarehouseSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Fields        []*FieldValue          `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WarehouseSet) Reset() {
 	*x = WarehouseSet{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[2]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -146,7 +94,7 @@ func (x *WarehouseSet) String() string {
 func (*WarehouseSet) ProtoMessage() {}
 
 func (x *WarehouseSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[2]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -159,10 +107,10 @@ func (x *WarehouseSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WarehouseSet.ProtoReflect.Descriptor instead.
 func (*WarehouseSet) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *WarehouseSet) GetFields() []*FieldValue {
+func (x *WarehouseSet) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -174,14 +122,14 @@ func (x *WarehouseSet) GetFields() []*FieldValue {
 type BinSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Bin           string                 `protobuf:"bytes,1,opt,name=bin,proto3" json:"bin,omitempty"`
-	Fields        []*FieldValue          `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BinSet) Reset() {
 	*x = BinSet{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[3]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -193,7 +141,7 @@ func (x *BinSet) String() string {
 func (*BinSet) ProtoMessage() {}
 
 func (x *BinSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[3]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -206,7 +154,7 @@ func (x *BinSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BinSet.ProtoReflect.Descriptor instead.
 func (*BinSet) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *BinSet) GetBin() string {
@@ -216,7 +164,7 @@ func (x *BinSet) GetBin() string {
 	return ""
 }
 
-func (x *BinSet) GetFields() []*FieldValue {
+func (x *BinSet) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -234,7 +182,7 @@ type Tag struct {
 
 func (x *Tag) Reset() {
 	*x = Tag{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[4]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -246,7 +194,7 @@ func (x *Tag) String() string {
 func (*Tag) ProtoMessage() {}
 
 func (x *Tag) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[4]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -259,7 +207,7 @@ func (x *Tag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tag.ProtoReflect.Descriptor instead.
 func (*Tag) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Tag) GetOrigin() string {
@@ -288,7 +236,7 @@ type SellerAdded struct {
 
 func (x *SellerAdded) Reset() {
 	*x = SellerAdded{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[5]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -300,7 +248,7 @@ func (x *SellerAdded) String() string {
 func (*SellerAdded) ProtoMessage() {}
 
 func (x *SellerAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[5]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -313,7 +261,7 @@ func (x *SellerAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SellerAdded.ProtoReflect.Descriptor instead.
 func (*SellerAdded) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SellerAdded) GetNode() string {
@@ -335,7 +283,7 @@ type SellerRemoved struct {
 
 func (x *SellerRemoved) Reset() {
 	*x = SellerRemoved{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[6]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +295,7 @@ func (x *SellerRemoved) String() string {
 func (*SellerRemoved) ProtoMessage() {}
 
 func (x *SellerRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[6]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +308,7 @@ func (x *SellerRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SellerRemoved.ProtoReflect.Descriptor instead.
 func (*SellerRemoved) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SellerRemoved) GetNode() string {
@@ -383,14 +331,14 @@ func (x *SellerRemoved) GetObserved() []*Tag {
 type LimitSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Warehouse     string                 `protobuf:"bytes,1,opt,name=warehouse,proto3" json:"warehouse,omitempty"`
-	Fields        []*FieldValue          `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields        []*v1.FieldValue       `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LimitSet) Reset() {
 	*x = LimitSet{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[7]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -402,7 +350,7 @@ func (x *LimitSet) String() string {
 func (*LimitSet) ProtoMessage() {}
 
 func (x *LimitSet) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[7]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -415,7 +363,7 @@ func (x *LimitSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitSet.ProtoReflect.Descriptor instead.
 func (*LimitSet) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LimitSet) GetWarehouse() string {
@@ -425,7 +373,7 @@ func (x *LimitSet) GetWarehouse() string {
 	return ""
 }
 
-func (x *LimitSet) GetFields() []*FieldValue {
+func (x *LimitSet) GetFields() []*v1.FieldValue {
 	if x != nil {
 		return x.Fields
 	}
@@ -449,7 +397,7 @@ type Line struct {
 
 func (x *Line) Reset() {
 	*x = Line{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[8]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -461,7 +409,7 @@ func (x *Line) String() string {
 func (*Line) ProtoMessage() {}
 
 func (x *Line) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[8]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -474,7 +422,7 @@ func (x *Line) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Line.ProtoReflect.Descriptor instead.
 func (*Line) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Line) GetProduct() string {
@@ -527,7 +475,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[9]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -539,7 +487,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[9]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -552,7 +500,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Batch) GetProduct() string {
@@ -618,7 +566,7 @@ type StockMoved struct {
 
 func (x *StockMoved) Reset() {
 	*x = StockMoved{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[10]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +578,7 @@ func (x *StockMoved) String() string {
 func (*StockMoved) ProtoMessage() {}
 
 func (x *StockMoved) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[10]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +591,7 @@ func (x *StockMoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StockMoved.ProtoReflect.Descriptor instead.
 func (*StockMoved) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StockMoved) GetWarehouse() string {
@@ -729,7 +677,7 @@ type StocktakeOpened struct {
 
 func (x *StocktakeOpened) Reset() {
 	*x = StocktakeOpened{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[11]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +689,7 @@ func (x *StocktakeOpened) String() string {
 func (*StocktakeOpened) ProtoMessage() {}
 
 func (x *StocktakeOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[11]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +702,7 @@ func (x *StocktakeOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StocktakeOpened.ProtoReflect.Descriptor instead.
 func (*StocktakeOpened) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StocktakeOpened) GetWarehouse() string {
@@ -817,7 +765,7 @@ type StocktakeCounted struct {
 
 func (x *StocktakeCounted) Reset() {
 	*x = StocktakeCounted{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[12]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -829,7 +777,7 @@ func (x *StocktakeCounted) String() string {
 func (*StocktakeCounted) ProtoMessage() {}
 
 func (x *StocktakeCounted) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[12]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -842,7 +790,7 @@ func (x *StocktakeCounted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StocktakeCounted.ProtoReflect.Descriptor instead.
 func (*StocktakeCounted) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StocktakeCounted) GetCounts() []*Line {
@@ -867,7 +815,7 @@ type StocktakePosted struct {
 
 func (x *StocktakePosted) Reset() {
 	*x = StocktakePosted{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[13]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -879,7 +827,7 @@ func (x *StocktakePosted) String() string {
 func (*StocktakePosted) ProtoMessage() {}
 
 func (x *StocktakePosted) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[13]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -892,7 +840,7 @@ func (x *StocktakePosted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StocktakePosted.ProtoReflect.Descriptor instead.
 func (*StocktakePosted) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StocktakePosted) GetWarehouse() string {
@@ -926,7 +874,7 @@ type StocktakeCancelled struct {
 
 func (x *StocktakeCancelled) Reset() {
 	*x = StocktakeCancelled{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[14]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +886,7 @@ func (x *StocktakeCancelled) String() string {
 func (*StocktakeCancelled) ProtoMessage() {}
 
 func (x *StocktakeCancelled) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[14]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +899,7 @@ func (x *StocktakeCancelled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StocktakeCancelled.ProtoReflect.Descriptor instead.
 func (*StocktakeCancelled) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StocktakeCancelled) GetNote() string {
@@ -978,7 +926,7 @@ type TransferShipped struct {
 
 func (x *TransferShipped) Reset() {
 	*x = TransferShipped{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[15]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -990,7 +938,7 @@ func (x *TransferShipped) String() string {
 func (*TransferShipped) ProtoMessage() {}
 
 func (x *TransferShipped) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[15]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1003,7 +951,7 @@ func (x *TransferShipped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferShipped.ProtoReflect.Descriptor instead.
 func (*TransferShipped) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TransferShipped) GetFrom() string {
@@ -1066,7 +1014,7 @@ type TransferReceived struct {
 
 func (x *TransferReceived) Reset() {
 	*x = TransferReceived{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[16]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1078,7 +1026,7 @@ func (x *TransferReceived) String() string {
 func (*TransferReceived) ProtoMessage() {}
 
 func (x *TransferReceived) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[16]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1091,7 +1039,7 @@ func (x *TransferReceived) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferReceived.ProtoReflect.Descriptor instead.
 func (*TransferReceived) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TransferReceived) GetFrom() string {
@@ -1156,7 +1104,7 @@ type ReservationMade struct {
 
 func (x *ReservationMade) Reset() {
 	*x = ReservationMade{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[17]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1116,7 @@ func (x *ReservationMade) String() string {
 func (*ReservationMade) ProtoMessage() {}
 
 func (x *ReservationMade) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[17]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1129,7 @@ func (x *ReservationMade) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReservationMade.ProtoReflect.Descriptor instead.
 func (*ReservationMade) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReservationMade) GetWarehouse() string {
@@ -1252,7 +1200,7 @@ type ReservationReleased struct {
 
 func (x *ReservationReleased) Reset() {
 	*x = ReservationReleased{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[18]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1212,7 @@ func (x *ReservationReleased) String() string {
 func (*ReservationReleased) ProtoMessage() {}
 
 func (x *ReservationReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[18]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1225,7 @@ func (x *ReservationReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReservationReleased.ProtoReflect.Descriptor instead.
 func (*ReservationReleased) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReservationReleased) GetNote() string {
@@ -1307,7 +1255,7 @@ type ReservationShipped struct {
 
 func (x *ReservationShipped) Reset() {
 	*x = ReservationShipped{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[19]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1267,7 @@ func (x *ReservationShipped) String() string {
 func (*ReservationShipped) ProtoMessage() {}
 
 func (x *ReservationShipped) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[19]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1280,7 @@ func (x *ReservationShipped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReservationShipped.ProtoReflect.Descriptor instead.
 func (*ReservationShipped) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReservationShipped) GetWarehouse() string {
@@ -1389,7 +1337,7 @@ type EscrowReleased struct {
 
 func (x *EscrowReleased) Reset() {
 	*x = EscrowReleased{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[20]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1349,7 @@ func (x *EscrowReleased) String() string {
 func (*EscrowReleased) ProtoMessage() {}
 
 func (x *EscrowReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[20]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1362,7 @@ func (x *EscrowReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EscrowReleased.ProtoReflect.Descriptor instead.
 func (*EscrowReleased) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EscrowReleased) GetQty() int64 {
@@ -1436,7 +1384,7 @@ type EscrowGranted struct {
 
 func (x *EscrowGranted) Reset() {
 	*x = EscrowGranted{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[21]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1396,7 @@ func (x *EscrowGranted) String() string {
 func (*EscrowGranted) ProtoMessage() {}
 
 func (x *EscrowGranted) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[21]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1409,7 @@ func (x *EscrowGranted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EscrowGranted.ProtoReflect.Descriptor instead.
 func (*EscrowGranted) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *EscrowGranted) GetNode() string {
@@ -1489,7 +1437,7 @@ type EscrowReturned struct {
 
 func (x *EscrowReturned) Reset() {
 	*x = EscrowReturned{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[22]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1449,7 @@ func (x *EscrowReturned) String() string {
 func (*EscrowReturned) ProtoMessage() {}
 
 func (x *EscrowReturned) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[22]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1462,7 @@ func (x *EscrowReturned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EscrowReturned.ProtoReflect.Descriptor instead.
 func (*EscrowReturned) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EscrowReturned) GetQty() int64 {
@@ -1539,7 +1487,7 @@ type EscrowReclaimed struct {
 
 func (x *EscrowReclaimed) Reset() {
 	*x = EscrowReclaimed{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[23]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1499,7 @@ func (x *EscrowReclaimed) String() string {
 func (*EscrowReclaimed) ProtoMessage() {}
 
 func (x *EscrowReclaimed) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[23]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1512,7 @@ func (x *EscrowReclaimed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EscrowReclaimed.ProtoReflect.Descriptor instead.
 func (*EscrowReclaimed) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *EscrowReclaimed) GetQty() int64 {
@@ -1592,7 +1540,7 @@ type NodeQty struct {
 
 func (x *NodeQty) Reset() {
 	*x = NodeQty{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[24]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +1552,7 @@ func (x *NodeQty) String() string {
 func (*NodeQty) ProtoMessage() {}
 
 func (x *NodeQty) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[24]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +1565,7 @@ func (x *NodeQty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeQty.ProtoReflect.Descriptor instead.
 func (*NodeQty) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{24}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *NodeQty) GetNode() string {
@@ -1646,7 +1594,7 @@ type EscrowTargets struct {
 
 func (x *EscrowTargets) Reset() {
 	*x = EscrowTargets{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[25]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1658,7 +1606,7 @@ func (x *EscrowTargets) String() string {
 func (*EscrowTargets) ProtoMessage() {}
 
 func (x *EscrowTargets) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[25]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +1619,7 @@ func (x *EscrowTargets) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EscrowTargets.ProtoReflect.Descriptor instead.
 func (*EscrowTargets) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{25}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *EscrowTargets) GetTargets() []*NodeQty {
@@ -1701,7 +1649,7 @@ type PurchaseLine struct {
 
 func (x *PurchaseLine) Reset() {
 	*x = PurchaseLine{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[26]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +1661,7 @@ func (x *PurchaseLine) String() string {
 func (*PurchaseLine) ProtoMessage() {}
 
 func (x *PurchaseLine) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[26]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +1674,7 @@ func (x *PurchaseLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurchaseLine.ProtoReflect.Descriptor instead.
 func (*PurchaseLine) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{26}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PurchaseLine) GetProduct() string {
@@ -1765,7 +1713,7 @@ type PurchaseOrderCreated struct {
 
 func (x *PurchaseOrderCreated) Reset() {
 	*x = PurchaseOrderCreated{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[27]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1777,7 +1725,7 @@ func (x *PurchaseOrderCreated) String() string {
 func (*PurchaseOrderCreated) ProtoMessage() {}
 
 func (x *PurchaseOrderCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[27]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +1738,7 @@ func (x *PurchaseOrderCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurchaseOrderCreated.ProtoReflect.Descriptor instead.
 func (*PurchaseOrderCreated) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{27}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PurchaseOrderCreated) GetWarehouse() string {
@@ -1839,7 +1787,7 @@ type PurchaseOrderClosed struct {
 
 func (x *PurchaseOrderClosed) Reset() {
 	*x = PurchaseOrderClosed{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[28]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +1799,7 @@ func (x *PurchaseOrderClosed) String() string {
 func (*PurchaseOrderClosed) ProtoMessage() {}
 
 func (x *PurchaseOrderClosed) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[28]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +1812,7 @@ func (x *PurchaseOrderClosed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurchaseOrderClosed.ProtoReflect.Descriptor instead.
 func (*PurchaseOrderClosed) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{28}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PurchaseOrderClosed) GetNote() string {
@@ -1897,7 +1845,7 @@ type NoticeCreated struct {
 
 func (x *NoticeCreated) Reset() {
 	*x = NoticeCreated{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[29]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1909,7 +1857,7 @@ func (x *NoticeCreated) String() string {
 func (*NoticeCreated) ProtoMessage() {}
 
 func (x *NoticeCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[29]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1922,7 +1870,7 @@ func (x *NoticeCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NoticeCreated.ProtoReflect.Descriptor instead.
 func (*NoticeCreated) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{29}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *NoticeCreated) GetWarehouse() string {
@@ -1972,7 +1920,7 @@ type NoticeConfirmed struct {
 
 func (x *NoticeConfirmed) Reset() {
 	*x = NoticeConfirmed{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[30]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1984,7 +1932,7 @@ func (x *NoticeConfirmed) String() string {
 func (*NoticeConfirmed) ProtoMessage() {}
 
 func (x *NoticeConfirmed) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[30]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1997,7 +1945,7 @@ func (x *NoticeConfirmed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NoticeConfirmed.ProtoReflect.Descriptor instead.
 func (*NoticeConfirmed) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{30}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *NoticeConfirmed) GetAtMs() int64 {
@@ -2024,7 +1972,7 @@ type MoveRecord struct {
 
 func (x *MoveRecord) Reset() {
 	*x = MoveRecord{}
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[31]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2036,7 +1984,7 @@ func (x *MoveRecord) String() string {
 func (*MoveRecord) ProtoMessage() {}
 
 func (x *MoveRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[31]
+	mi := &file_branchline_warehouse_v1_events_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2049,7 +1997,7 @@ func (x *MoveRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveRecord.ProtoReflect.Descriptor instead.
 func (*MoveRecord) Descriptor() ([]byte, []int) {
-	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{31}
+	return file_branchline_warehouse_v1_events_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MoveRecord) GetMove() *StockMoved {
@@ -2077,19 +2025,15 @@ var File_branchline_warehouse_v1_events_proto protoreflect.FileDescriptor
 
 const file_branchline_warehouse_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"$branchline/warehouse/v1/events.proto\x12\x17branchline.warehouse.v1\"8\n" +
+	"$branchline/warehouse/v1/events.proto\x12\x17branchline.warehouse.v1\x1a\x1fbranchline/event/v1/event.proto\"E\n" +
 	"\n" +
-	"FieldValue\x12\x14\n" +
-	"\x05field\x18\x01 \x01(\tR\x05field\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"I\n" +
-	"\n" +
-	"ProductSet\x12;\n" +
-	"\x06fields\x18\x01 \x03(\v2#.branchline.warehouse.v1.FieldValueR\x06fields\"K\n" +
-	"\fWarehouseSet\x12;\n" +
-	"\x06fields\x18\x01 \x03(\v2#.branchline.warehouse.v1.FieldValueR\x06fields\"W\n" +
+	"ProductSet\x127\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"G\n" +
+	"\fWarehouseSet\x127\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"S\n" +
 	"\x06BinSet\x12\x10\n" +
-	"\x03bin\x18\x01 \x01(\tR\x03bin\x12;\n" +
-	"\x06fields\x18\x02 \x03(\v2#.branchline.warehouse.v1.FieldValueR\x06fields\"/\n" +
+	"\x03bin\x18\x01 \x01(\tR\x03bin\x127\n" +
+	"\x06fields\x18\x02 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"/\n" +
 	"\x03Tag\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\"!\n" +
@@ -2097,10 +2041,10 @@ const file_branchline_warehouse_v1_events_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\"]\n" +
 	"\rSellerRemoved\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x128\n" +
-	"\bobserved\x18\x02 \x03(\v2\x1c.branchline.warehouse.v1.TagR\bobserved\"e\n" +
+	"\bobserved\x18\x02 \x03(\v2\x1c.branchline.warehouse.v1.TagR\bobserved\"a\n" +
 	"\bLimitSet\x12\x1c\n" +
-	"\twarehouse\x18\x01 \x01(\tR\twarehouse\x12;\n" +
-	"\x06fields\x18\x02 \x03(\v2#.branchline.warehouse.v1.FieldValueR\x06fields\"r\n" +
+	"\twarehouse\x18\x01 \x01(\tR\twarehouse\x127\n" +
+	"\x06fields\x18\x02 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\"r\n" +
 	"\x04Line\x12\x18\n" +
 	"\aproduct\x18\x01 \x01(\tR\aproduct\x12\x10\n" +
 	"\x03bin\x18\x02 \x01(\tR\x03bin\x12\x14\n" +
@@ -2231,61 +2175,61 @@ func file_branchline_warehouse_v1_events_proto_rawDescGZIP() []byte {
 	return file_branchline_warehouse_v1_events_proto_rawDescData
 }
 
-var file_branchline_warehouse_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_branchline_warehouse_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_branchline_warehouse_v1_events_proto_goTypes = []any{
-	(*FieldValue)(nil),           // 0: branchline.warehouse.v1.FieldValue
-	(*ProductSet)(nil),           // 1: branchline.warehouse.v1.ProductSet
-	(*WarehouseSet)(nil),         // 2: branchline.warehouse.v1.WarehouseSet
-	(*BinSet)(nil),               // 3: branchline.warehouse.v1.BinSet
-	(*Tag)(nil),                  // 4: branchline.warehouse.v1.Tag
-	(*SellerAdded)(nil),          // 5: branchline.warehouse.v1.SellerAdded
-	(*SellerRemoved)(nil),        // 6: branchline.warehouse.v1.SellerRemoved
-	(*LimitSet)(nil),             // 7: branchline.warehouse.v1.LimitSet
-	(*Line)(nil),                 // 8: branchline.warehouse.v1.Line
-	(*Batch)(nil),                // 9: branchline.warehouse.v1.Batch
-	(*StockMoved)(nil),           // 10: branchline.warehouse.v1.StockMoved
-	(*StocktakeOpened)(nil),      // 11: branchline.warehouse.v1.StocktakeOpened
-	(*StocktakeCounted)(nil),     // 12: branchline.warehouse.v1.StocktakeCounted
-	(*StocktakePosted)(nil),      // 13: branchline.warehouse.v1.StocktakePosted
-	(*StocktakeCancelled)(nil),   // 14: branchline.warehouse.v1.StocktakeCancelled
-	(*TransferShipped)(nil),      // 15: branchline.warehouse.v1.TransferShipped
-	(*TransferReceived)(nil),     // 16: branchline.warehouse.v1.TransferReceived
-	(*ReservationMade)(nil),      // 17: branchline.warehouse.v1.ReservationMade
-	(*ReservationReleased)(nil),  // 18: branchline.warehouse.v1.ReservationReleased
-	(*ReservationShipped)(nil),   // 19: branchline.warehouse.v1.ReservationShipped
-	(*EscrowReleased)(nil),       // 20: branchline.warehouse.v1.EscrowReleased
-	(*EscrowGranted)(nil),        // 21: branchline.warehouse.v1.EscrowGranted
-	(*EscrowReturned)(nil),       // 22: branchline.warehouse.v1.EscrowReturned
-	(*EscrowReclaimed)(nil),      // 23: branchline.warehouse.v1.EscrowReclaimed
-	(*NodeQty)(nil),              // 24: branchline.warehouse.v1.NodeQty
-	(*EscrowTargets)(nil),        // 25: branchline.warehouse.v1.EscrowTargets
-	(*PurchaseLine)(nil),         // 26: branchline.warehouse.v1.PurchaseLine
-	(*PurchaseOrderCreated)(nil), // 27: branchline.warehouse.v1.PurchaseOrderCreated
-	(*PurchaseOrderClosed)(nil),  // 28: branchline.warehouse.v1.PurchaseOrderClosed
-	(*NoticeCreated)(nil),        // 29: branchline.warehouse.v1.NoticeCreated
-	(*NoticeConfirmed)(nil),      // 30: branchline.warehouse.v1.NoticeConfirmed
-	(*MoveRecord)(nil),           // 31: branchline.warehouse.v1.MoveRecord
+	(*ProductSet)(nil),           // 0: branchline.warehouse.v1.ProductSet
+	(*WarehouseSet)(nil),         // 1: branchline.warehouse.v1.WarehouseSet
+	(*BinSet)(nil),               // 2: branchline.warehouse.v1.BinSet
+	(*Tag)(nil),                  // 3: branchline.warehouse.v1.Tag
+	(*SellerAdded)(nil),          // 4: branchline.warehouse.v1.SellerAdded
+	(*SellerRemoved)(nil),        // 5: branchline.warehouse.v1.SellerRemoved
+	(*LimitSet)(nil),             // 6: branchline.warehouse.v1.LimitSet
+	(*Line)(nil),                 // 7: branchline.warehouse.v1.Line
+	(*Batch)(nil),                // 8: branchline.warehouse.v1.Batch
+	(*StockMoved)(nil),           // 9: branchline.warehouse.v1.StockMoved
+	(*StocktakeOpened)(nil),      // 10: branchline.warehouse.v1.StocktakeOpened
+	(*StocktakeCounted)(nil),     // 11: branchline.warehouse.v1.StocktakeCounted
+	(*StocktakePosted)(nil),      // 12: branchline.warehouse.v1.StocktakePosted
+	(*StocktakeCancelled)(nil),   // 13: branchline.warehouse.v1.StocktakeCancelled
+	(*TransferShipped)(nil),      // 14: branchline.warehouse.v1.TransferShipped
+	(*TransferReceived)(nil),     // 15: branchline.warehouse.v1.TransferReceived
+	(*ReservationMade)(nil),      // 16: branchline.warehouse.v1.ReservationMade
+	(*ReservationReleased)(nil),  // 17: branchline.warehouse.v1.ReservationReleased
+	(*ReservationShipped)(nil),   // 18: branchline.warehouse.v1.ReservationShipped
+	(*EscrowReleased)(nil),       // 19: branchline.warehouse.v1.EscrowReleased
+	(*EscrowGranted)(nil),        // 20: branchline.warehouse.v1.EscrowGranted
+	(*EscrowReturned)(nil),       // 21: branchline.warehouse.v1.EscrowReturned
+	(*EscrowReclaimed)(nil),      // 22: branchline.warehouse.v1.EscrowReclaimed
+	(*NodeQty)(nil),              // 23: branchline.warehouse.v1.NodeQty
+	(*EscrowTargets)(nil),        // 24: branchline.warehouse.v1.EscrowTargets
+	(*PurchaseLine)(nil),         // 25: branchline.warehouse.v1.PurchaseLine
+	(*PurchaseOrderCreated)(nil), // 26: branchline.warehouse.v1.PurchaseOrderCreated
+	(*PurchaseOrderClosed)(nil),  // 27: branchline.warehouse.v1.PurchaseOrderClosed
+	(*NoticeCreated)(nil),        // 28: branchline.warehouse.v1.NoticeCreated
+	(*NoticeConfirmed)(nil),      // 29: branchline.warehouse.v1.NoticeConfirmed
+	(*MoveRecord)(nil),           // 30: branchline.warehouse.v1.MoveRecord
+	(*v1.FieldValue)(nil),        // 31: branchline.event.v1.FieldValue
 }
 var file_branchline_warehouse_v1_events_proto_depIdxs = []int32{
-	0,  // 0: branchline.warehouse.v1.ProductSet.fields:type_name -> branchline.warehouse.v1.FieldValue
-	0,  // 1: branchline.warehouse.v1.WarehouseSet.fields:type_name -> branchline.warehouse.v1.FieldValue
-	0,  // 2: branchline.warehouse.v1.BinSet.fields:type_name -> branchline.warehouse.v1.FieldValue
-	4,  // 3: branchline.warehouse.v1.SellerRemoved.observed:type_name -> branchline.warehouse.v1.Tag
-	0,  // 4: branchline.warehouse.v1.LimitSet.fields:type_name -> branchline.warehouse.v1.FieldValue
-	8,  // 5: branchline.warehouse.v1.StockMoved.lines:type_name -> branchline.warehouse.v1.Line
-	9,  // 6: branchline.warehouse.v1.StockMoved.batches:type_name -> branchline.warehouse.v1.Batch
-	8,  // 7: branchline.warehouse.v1.StocktakeOpened.book:type_name -> branchline.warehouse.v1.Line
-	8,  // 8: branchline.warehouse.v1.StocktakeCounted.counts:type_name -> branchline.warehouse.v1.Line
-	8,  // 9: branchline.warehouse.v1.StocktakePosted.deltas:type_name -> branchline.warehouse.v1.Line
-	8,  // 10: branchline.warehouse.v1.TransferShipped.lines:type_name -> branchline.warehouse.v1.Line
-	9,  // 11: branchline.warehouse.v1.TransferShipped.batches:type_name -> branchline.warehouse.v1.Batch
-	8,  // 12: branchline.warehouse.v1.TransferReceived.lines:type_name -> branchline.warehouse.v1.Line
-	9,  // 13: branchline.warehouse.v1.TransferReceived.batches:type_name -> branchline.warehouse.v1.Batch
-	8,  // 14: branchline.warehouse.v1.ReservationMade.lines:type_name -> branchline.warehouse.v1.Line
-	8,  // 15: branchline.warehouse.v1.ReservationShipped.lines:type_name -> branchline.warehouse.v1.Line
-	24, // 16: branchline.warehouse.v1.EscrowTargets.targets:type_name -> branchline.warehouse.v1.NodeQty
-	26, // 17: branchline.warehouse.v1.PurchaseOrderCreated.lines:type_name -> branchline.warehouse.v1.PurchaseLine
-	10, // 18: branchline.warehouse.v1.MoveRecord.move:type_name -> branchline.warehouse.v1.StockMoved
+	31, // 0: branchline.warehouse.v1.ProductSet.fields:type_name -> branchline.event.v1.FieldValue
+	31, // 1: branchline.warehouse.v1.WarehouseSet.fields:type_name -> branchline.event.v1.FieldValue
+	31, // 2: branchline.warehouse.v1.BinSet.fields:type_name -> branchline.event.v1.FieldValue
+	3,  // 3: branchline.warehouse.v1.SellerRemoved.observed:type_name -> branchline.warehouse.v1.Tag
+	31, // 4: branchline.warehouse.v1.LimitSet.fields:type_name -> branchline.event.v1.FieldValue
+	7,  // 5: branchline.warehouse.v1.StockMoved.lines:type_name -> branchline.warehouse.v1.Line
+	8,  // 6: branchline.warehouse.v1.StockMoved.batches:type_name -> branchline.warehouse.v1.Batch
+	7,  // 7: branchline.warehouse.v1.StocktakeOpened.book:type_name -> branchline.warehouse.v1.Line
+	7,  // 8: branchline.warehouse.v1.StocktakeCounted.counts:type_name -> branchline.warehouse.v1.Line
+	7,  // 9: branchline.warehouse.v1.StocktakePosted.deltas:type_name -> branchline.warehouse.v1.Line
+	7,  // 10: branchline.warehouse.v1.TransferShipped.lines:type_name -> branchline.warehouse.v1.Line
+	8,  // 11: branchline.warehouse.v1.TransferShipped.batches:type_name -> branchline.warehouse.v1.Batch
+	7,  // 12: branchline.warehouse.v1.TransferReceived.lines:type_name -> branchline.warehouse.v1.Line
+	8,  // 13: branchline.warehouse.v1.TransferReceived.batches:type_name -> branchline.warehouse.v1.Batch
+	7,  // 14: branchline.warehouse.v1.ReservationMade.lines:type_name -> branchline.warehouse.v1.Line
+	7,  // 15: branchline.warehouse.v1.ReservationShipped.lines:type_name -> branchline.warehouse.v1.Line
+	23, // 16: branchline.warehouse.v1.EscrowTargets.targets:type_name -> branchline.warehouse.v1.NodeQty
+	25, // 17: branchline.warehouse.v1.PurchaseOrderCreated.lines:type_name -> branchline.warehouse.v1.PurchaseLine
+	9,  // 18: branchline.warehouse.v1.MoveRecord.move:type_name -> branchline.warehouse.v1.StockMoved
 	19, // [19:19] is the sub-list for method output_type
 	19, // [19:19] is the sub-list for method input_type
 	19, // [19:19] is the sub-list for extension type_name
@@ -2304,7 +2248,7 @@ func file_branchline_warehouse_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_warehouse_v1_events_proto_rawDesc), len(file_branchline_warehouse_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,104 @@
+package accessapp
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"branchline/access"
+	"branchline/app"
+	"branchline/fault"
+	"branchline/replication"
+)
+
+// Personal API tokens and the audit log.
+
+func (s *Admin) token(id string) (*access.Token, error) {
+	return app.Read(s.Store, func(views replication.Tx) (*access.Token, error) { return access.GetToken(views, id) })
+}
+
+// TokenCreate is a new personal API token of a user, expiring at Expires
+// (zero: never).
+type TokenCreate struct {
+	User    string
+	Name    string
+	Expires time.Time
+}
+
+// CreateToken makes a token and returns it with its secret, which is
+// shown this once and never stored.
+func (s *Admin) CreateToken(ctx context.Context, c app.Caller, req TokenCreate) (*access.Token, string, error) {
+	if err := c.Require(access.UserAdmin); err != nil {
+		return nil, "", err
+	}
+	if err := checkID("token.user", req.User); err != nil {
+		return nil, "", err
+	}
+	now := s.Now.Time()
+	if !req.Expires.IsZero() && !req.Expires.After(now) {
+		return nil, "", fault.Invalidf("token.expire_time", "past", "must be in the future")
+	}
+	id := s.IDs.New(now)
+	secret := access.NewTokenSecret()
+	if err := s.change(ctx, c, access.ActionTokenCreated, tokenRes+id, func(views replication.Tx) ([]replication.Draft, string, error) {
+		d, err := access.CreateToken(views, id, req.User, req.Name, secret, req.Expires)
+		return []replication.Draft{d}, fmt.Sprintf("for %s%s, %q", userRes, req.User, req.Name), err
+	}); err != nil {
+		return nil, "", err
+	}
+	t, err := s.token(id)
+	return t, secret, err
+}
+
+// Tokens lists the tokens of a user ("": everyone's), the revoked ones too
+// when revoked is set.
+func (s *Admin) Tokens(_ context.Context, c app.Caller, user string, revoked bool) ([]*access.Token, error) {
+	if err := c.Require(access.UserAdmin); err != nil {
+		return nil, err
+	}
+	if err := checkOptionalID("user", user); err != nil {
+		return nil, err
+	}
+	ts, err := app.Read(s.Store, func(views replication.Tx) ([]*access.Token, error) { return access.ListTokens(views, user) })
+	return slices.DeleteFunc(ts, func(t *access.Token) bool { return t.Revoked && !revoked }), err
+}
+
+// RevokeToken revokes a token, for good.
+func (s *Admin) RevokeToken(ctx context.Context, c app.Caller, id string) (*access.Token, error) {
+	if err := c.Require(access.UserAdmin); err != nil {
+		return nil, err
+	}
+	if err := checkID("name", id); err != nil {
+		return nil, err
+	}
+	if err := s.change(ctx, c, access.ActionTokenRevoked, tokenRes+id, func(views replication.Tx) ([]replication.Draft, string, error) {
+		d, ok, err := access.RevokeToken(views, id)
+		if err != nil || !ok {
+			return nil, "", err
+		}
+		return []replication.Draft{d}, "", nil
+	}); err != nil {
+		return nil, err
+	}
+	return s.token(id)
+}
+
+// Audit reads a page of the audit log, newest first; it needs
+// access.AuditRead.
+func (s *Admin) Audit(_ context.Context, c app.Caller, q access.AuditQuery) (app.Page[access.AuditEntry], error) {
+	if err := c.Require(access.AuditRead); err != nil {
+		return app.Page[access.AuditEntry]{}, err
+	}
+	var err error
+	if q.Limit, err = app.PageSize(q.Limit, 50); err != nil {
+		return app.Page[access.AuditEntry]{}, err
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return app.Page[access.AuditEntry]{}, fault.Invalidf("end_time", "before_start", "must be after start_time")
+	}
+	return app.Read(s.Store, func(views replication.Tx) (app.Page[access.AuditEntry], error) {
+		es, next, err := access.ListAudit(views, q)
+		return app.Page[access.AuditEntry]{Items: es, Next: next}, err
+	})
+}

@@ -1,0 +1,50 @@
+package app
+
+import (
+	"context"
+
+	"branchline/access"
+	"branchline/fault"
+	"branchline/replication"
+)
+
+// MaxPageSize bounds list pages.
+const MaxPageSize = 500
+
+// PageSize checks a requested page size: 0 means def, more than
+// MaxPageSize means MaxPageSize, negative is invalid.
+func PageSize(n, def int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, fault.Invalidf("page_size", "negative", "must not be negative")
+	case n == 0:
+		return def, nil
+	case n > MaxPageSize:
+		return MaxPageSize, nil
+	}
+	return n, nil
+}
+
+// Audited is a command that records what it changed: the drafts of the
+// change and the detail of its audit entry.
+type Audited func(views replication.Tx) ([]replication.Draft, string, error)
+
+// ExecAudited runs cmd as c and, if it changes anything, the audit entry
+// recording it (action on target, by c, at node) in the same Exec: a
+// change is never without its audit entry, nor an entry without its
+// change.
+func ExecAudited(ctx context.Context, store Store, c Caller, node, action, target string, cmd Audited) ([]*replication.Event, error) {
+	return store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
+		drafts, detail, err := cmd(views)
+		if err != nil || len(drafts) == 0 {
+			return nil, err
+		}
+		return append(drafts, access.AuditDraft(action, target, detail, access.WithSource(node, c.Remote))), nil
+	})
+}
+
+// Page is one page of a list and the token of the next ("" on the last).
+type Page[T any] struct {
+	Items []T
+	Next  string
+}

@@ -1,0 +1,145 @@
+package hubui
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"time"
+
+	"branchline/access"
+	"branchline/fault"
+	adminv1 "branchline/gen/branchline/admin/v1"
+	"branchline/replication"
+	"branchline/web"
+)
+
+// Cluster is what the hub's pages read: the cluster's members and each
+// branch's replication state, as ctl status shows them.
+type Cluster interface {
+	ClusterStatus(ctx context.Context) (*adminv1.ClusterStatusResponse, error)
+	// View reads this member's replicated views (the same as every
+	// node's, for every branch): as fresh as this member's applied
+	// position, which is how stale the hub's reports may be.
+	View(fn func(views replication.Tx) error) error
+}
+
+// offlineAfter is how long without a call from a node before the hub shows
+// it offline. Nodes keep a Pull stream open with a heartbeat every 2 s.
+const offlineAfter = 30 * time.Second
+
+// branchView is one branch node's health for the dashboard.
+type branchView struct {
+	ID          string
+	Online      bool
+	LastContact time.Time
+	Ago         string
+	DurableSeq  uint64
+	Backlog     uint64
+	Cursor      uint64
+	Behind      uint64 // events committed at the hub the node has not applied
+	Lag         string // how old the oldest of those is
+	// Conflicts counts the branch's pickup conflict records; -1 when
+	// they could not be read.
+	Conflicts int
+	// Clock is the branch computer's clock offset from the hub's, as
+	// measured at its last push ("" before any); ClockWarn is set past half
+	// the max offset, where its writes are about to be refused.
+	Clock     string
+	ClockWarn bool
+	// Stuck says why the hub refuses the branch's events, if it does.
+	Stuck   string
+	Version string
+}
+
+type branchesData struct {
+	Head     uint64
+	Leader   string
+	Branches []branchView
+	Online   int
+	Offline  int
+	Stale    time.Time
+}
+
+func (s *Pages) clusterStatus(w http.ResponseWriter, r *http.Request, active, title string) (*web.Page, *adminv1.ClusterStatusResponse, bool) {
+	p := s.NewPage(r, active, title)
+	if !p.Grant.Can(access.UserAdmin) {
+		s.Render(w, r, "error", s.Failed(p, fault.ErrDenied), p)
+		return nil, nil, false
+	}
+	st, err := s.cluster.ClusterStatus(r.Context())
+	if err != nil {
+		s.Render(w, r, "error", s.Failed(p, err), p)
+		return nil, nil, false
+	}
+	return p, st, true
+}
+
+func (s *Pages) branches(w http.ResponseWriter, r *http.Request) {
+	p, st, ok := s.clusterStatus(w, r, "branches", "hub.branches")
+	if !ok {
+		return
+	}
+	now := time.Now()
+	d := &branchesData{Head: st.GetHeadPosition(), Leader: st.GetLeaderId(), Stale: now}
+	for _, n := range st.GetNodes() {
+		b := branchView{ID: n.GetId(), DurableSeq: n.GetDurableSeq(), Cursor: n.GetCursor()}
+		if lc := n.GetLastContact(); lc != nil {
+			b.LastContact = lc.AsTime()
+			b.Online = now.Sub(b.LastContact) < offlineAfter
+			b.Ago = p.T("hub.ago", int(now.Sub(b.LastContact).Seconds()))
+		} else {
+			b.Ago = p.T("hub.never")
+		}
+		if n.GetLastSeq() > n.GetDurableSeq() {
+			b.Backlog = n.GetLastSeq() - n.GetDurableSeq()
+		}
+		if d.Head > b.Cursor {
+			b.Behind = d.Head - b.Cursor
+		}
+		if b.Behind > 0 && n.GetLastContact() != nil {
+			b.Lag = p.T("hub.lag_secs", int(n.GetLagSeconds()))
+		}
+		if n.GetLastContact() != nil && n.GetVersion() != "" {
+			off := time.Duration(n.GetClockOffsetSeconds() * float64(time.Second))
+			b.Clock = p.T("hub.clock_offset", off.Round(100*time.Millisecond).String())
+			b.ClockWarn = off.Abs().Seconds() > st.GetMaxClockOffsetSeconds()/2
+		}
+		b.Version = n.GetVersion()
+		if n.GetStuckSeq() != 0 {
+			b.Stuck = p.T("hub.stuck_clock", n.GetStuckSeq(), n.GetStuckStamp().AsTime().Local().Format("2006-01-02 15:04:05"))
+		} else if n.GetStuck() != "" {
+			b.Stuck = p.T("hub.stuck", n.GetStuck())
+		}
+		if b.Online {
+			d.Online++
+		} else {
+			d.Offline++
+		}
+		d.Branches = append(d.Branches, b)
+	}
+	ids := make([]string, len(d.Branches))
+	for i, b := range d.Branches {
+		ids[i] = b.ID
+	}
+	conflicts := s.branchConflicts(ids)
+	for i := range d.Branches {
+		if n, ok := conflicts[d.Branches[i].ID]; ok {
+			d.Branches[i].Conflicts = n
+		} else {
+			d.Branches[i].Conflicts = -1
+		}
+	}
+	// Offline branches first: they are what head office looks for.
+	sort.SliceStable(d.Branches, func(i, j int) bool { return !d.Branches[i].Online && d.Branches[j].Online })
+	p.Data = d
+	s.Render(w, r, "branches", http.StatusOK, p)
+}
+
+func (s *Pages) clusterPage(w http.ResponseWriter, r *http.Request) {
+	p, st, ok := s.clusterStatus(w, r, "cluster", "hub.cluster")
+	if !ok {
+		return
+	}
+	p.Data = st
+	s.Render(w, r, "cluster", http.StatusOK, p)
+}

@@ -1,0 +1,384 @@
+package pickupui
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"branchline/access"
+	"branchline/crm/pickup"
+	"branchline/crm/pickup/pickupapp"
+	"branchline/fault"
+	"branchline/web"
+)
+
+// Statuses are the statuses a pickup can be in, in workflow order
+// (the list filter and the head office dashboard offer them so).
+var Statuses = []string{"new", "assigned", "notified", "accepted", "picked_up", "checked", "cancelled", "failed"}
+
+// pickupPayments are the payment methods, 月结 first.
+var pickupPayments = []string{"monthly", "cash", "collect"}
+
+// pickupNav is the sub-navigation of the pickup pages, with the sections
+// the user may open (at the hub: zones and tariffs only).
+func pickupNav(p *web.Page, on string) []web.NavLink {
+	sections := []struct {
+		href, key string
+		perms     []access.Perm
+	}{
+		{"/pickups", "pickup.nav.list", pickupViewers},
+		{"/pickups/new", "pickup.nav.new", []access.Perm{access.PickupWrite}},
+		{"/pickups/conflicts", "pickup.nav.conflicts", pickupReaders},
+		{"/pickups/zones", "pickup.nav.zones", []access.Perm{access.PickupDispatch}},
+		{"/pickups/couriers", "pickup.nav.couriers", []access.Perm{access.PickupDispatch}},
+		{"/pickups/rates", "pickup.nav.rates", []access.Perm{access.FinanceManage}},
+		{"/pickups/reports", "pickup.nav.reports", pickupReaders},
+		{"/track", "pickup.nav.track", pickupViewers},
+	}
+	var out []web.NavLink
+	for _, sec := range sections {
+		if p.Has("hub") && sec.href != "/pickups/zones" && sec.href != "/pickups/rates" {
+			continue
+		}
+		if slices.ContainsFunc(sec.perms, p.Grant.Can) {
+			out = append(out, web.NavLink{Href: sec.href, Key: sec.key, On: sec.href == on})
+		}
+	}
+	return out
+}
+
+// pickupPageData is embedded in the data of the pickup pages: their
+// sub-navigation.
+type pickupPageData struct {
+	Nav []web.NavLink
+}
+
+// statusBadge is the badge colour of a pickup status.
+func statusBadge(st string) string {
+	switch st {
+	case "picked_up", "checked":
+		return "green"
+	case "cancelled", "failed":
+		return "red"
+	case "new", "assigned", "notified":
+		return "amber"
+	}
+	return ""
+}
+
+// openStatus reports whether a pickup in status st still waits for its
+// courier.
+func openStatus(st string) bool {
+	return st == "new" || st == "assigned" || st == "notified" || st == "accepted"
+}
+
+// pickupRow is one pickup of a list.
+type pickupRow struct {
+	P      *pickup.Pickup
+	Status string // label
+	Badge  string
+	Pay    string // label
+}
+
+func viewPickupRow(p *web.Page, pk *pickup.Pickup) pickupRow {
+	return pickupRow{P: pk, Status: p.T("pickup.status." + pk.Status), Badge: statusBadge(pk.Status),
+		Pay: p.T("pickup.payment." + pk.Payment)}
+}
+
+// pickupListData is what pickups.html shows.
+type pickupListData struct {
+	pickupPageData
+	Rows     []pickupRow
+	Statuses []web.Option
+	Couriers []web.Option
+	Status   string
+	Courier  string
+	Day      string
+	// Own says the list is the courier's own pickups.
+	Own  bool
+	Next string
+	Err  string
+}
+
+// courierOnly reports whether the user holds the courier permission and
+// none of the readers': they see their own pickups only.
+func courierOnly(p *web.Page) bool {
+	return p.Grant.Can(access.PickupCourier) && !slices.ContainsFunc(pickupReaders, p.Grant.Can)
+}
+
+func (s *Pages) pickupList(w http.ResponseWriter, r *http.Request) {
+	p := s.NewPage(r, "pickups", "pickup.list.title")
+	q := r.URL.Query()
+	d := &pickupListData{pickupPageData: pickupPageData{Nav: pickupNav(p, "/pickups")},
+		Status: q.Get("status"), Courier: q.Get("courier"), Day: q.Get("day")}
+	p.Data = d
+	if courierOnly(p) {
+		d.Own, d.Courier = true, p.User
+	}
+	req := pickupapp.Query{Status: d.Status, Courier: d.Courier, Size: 50, After: q.Get("after")}
+	if d.Day != "" {
+		from, to, ok := web.DayBounds(d.Day)
+		if !ok {
+			p.Errors["day"] = p.T("pickup.invalid.bad_day")
+			d.Day = ""
+		} else {
+			req.From, req.To = from, to
+		}
+	}
+	d.Statuses = append(d.Statuses, web.Option{Value: "", Label: p.T("pickup.all")})
+	for _, st := range Statuses {
+		d.Statuses = append(d.Statuses, web.Option{Value: st, Label: p.T("pickup.status." + st), On: st == d.Status})
+	}
+	if !d.Own {
+		d.Couriers = append(d.Couriers, web.Option{Value: "", Label: p.T("pickup.all")})
+		for _, c := range s.couriers(r) {
+			d.Couriers = append(d.Couriers, web.Option{Value: c.User, Label: courierLabel(c), On: c.User == d.Courier})
+		}
+	}
+	page, err := s.cfg.Pickups.List(r.Context(), web.CallerOf(r), req)
+	if err != nil {
+		status := s.pickupFailed(p, err, "status", "courier", "day")
+		s.Render(w, r, "pickups", status, p)
+		return
+	}
+	for _, pk := range page.Items {
+		d.Rows = append(d.Rows, viewPickupRow(p, pk))
+	}
+	if t := page.Next; t != "" {
+		d.Next = web.LinkWith("/pickups", "status", d.Status, "courier", q.Get("courier"), "day", d.Day, "after", t)
+	}
+	s.Render(w, r, "pickups", http.StatusOK, p)
+}
+
+// couriers lists the branch's couriers for selects; a failure (a user who
+// may not read them) lists none.
+func (s *Pages) couriers(r *http.Request) []pickup.Courier {
+	cs, err := s.cfg.Pickups.Couriers(r.Context(), web.CallerOf(r), "")
+	if err != nil {
+		return nil
+	}
+	return cs
+}
+
+// courierLabel names a courier in a select.
+func courierLabel(c pickup.Courier) string {
+	if c.Name == "" || c.Name == c.User {
+		return c.User
+	}
+	return c.Name + " (" + c.User + ")"
+}
+
+// pickupFailed is failed for the pickup pages: validation codes are
+// translated under pickup.invalid.<code> (so that they cannot clash with
+// other pages' catalogs), and a field is named as the form names it
+// ("sender.name" → sender_name, weight_grams → weight_kg). A field the form
+// has no input for shows its message at the top of the form.
+func (s *Pages) pickupFailed(p *web.Page, err error, fields ...string) int {
+	return s.placeFailure(p, err, "pickup", formFieldOf, fields)
+}
+
+// placeFailure is failed for the pages of one area (pickup, stock): an
+// invalid input's message, translated under <area>.invalid.<code>, goes
+// next to the form's input for the field (as formField names it) when the
+// form has one, else at the top; a conflict (done already, or the state
+// changed meanwhile) or a denial by the service (a record of another
+// branch, courier or node) gets the area's message.
+func (s *Pages) placeFailure(p *web.Page, err error, area string, formField func(string) string, fields []string) int {
+	return s.PlaceFailure(p, err, area, formField, fields)
+}
+
+// pickupErr is err's message as pickupFailed shows it at the top of a
+// form, and the status to answer, without touching p.
+func (s *Pages) pickupErr(p *web.Page, err error) (string, int) {
+	tmp := p.Scratch()
+	status := s.pickupFailed(tmp, err)
+	return tmp.Errors[""], status
+}
+
+// pickupErrText is pickupErr's message, for a message away from the form
+// (after a redirect): a generic one ("required") names its field.
+func (s *Pages) pickupErrText(p *web.Page, err error) string {
+	msg, _ := s.pickupErr(p, err)
+	if inv, ok := fault.AsInvalid(err); ok && (inv.Code == "required" || inv.Code == "too_long" || inv.Code == "bad_text") {
+		key := "pickup.f." + formFieldOf(inv.Field)
+		if label := p.T(key); label != key {
+			msg = p.T("pickup.field_error", label, msg)
+		}
+	}
+	return msg
+}
+
+// zones lists the zones for selects; a failure lists none.
+func (s *Pages) zones(r *http.Request) []pickup.Zone {
+	zs, err := s.cfg.Pickups.Zones(r.Context(), web.CallerOf(r))
+	if err != nil {
+		s.Log().Warn("pickup pages: zones", "err", err)
+		return nil
+	}
+	return zs
+}
+
+// formFieldOf maps an API field name to the form's input name.
+func formFieldOf(field string) string {
+	switch field {
+	case "weight_grams":
+		return "weight_kg"
+	case "price_fen", "amount_fen":
+		return strings.TrimSuffix(field, "_fen") + "_yuan"
+	}
+	return strings.NewReplacer(".", "_", "[", "_", "]", "").Replace(field)
+}
+
+// pickupView is what pickup.html shows.
+type pickupView struct {
+	pickupPageData
+	P         *pickup.Pickup
+	Status    string
+	Badge     string
+	Pay       string
+	Open      bool
+	Steps     []stepView
+	Conflicts []pickupConflictView
+	Couriers  []web.Option
+	CanCancel bool
+	CanCheck  bool
+	CanAssign bool
+	Account   bool // link the customer's account
+	Quote     *quoteView
+	Customer  string // the customer's name
+}
+
+type stepView struct {
+	Status, Label, Badge, Actor, Origin, Detail string
+	At                                          string
+}
+
+type pickupConflictView struct {
+	PickupID, Number string
+	Lost, LostBy     string
+	LostAt           string
+	Won, WonBy       string
+	WonAt            string
+	Detail           string
+}
+
+func viewSteps(p *web.Page, steps []pickup.Step) []stepView {
+	out := make([]stepView, 0, len(steps))
+	for _, st := range steps {
+		out = append(out, stepView{Status: st.Status, Label: p.T("pickup.status." + st.Status), Badge: statusBadge(st.Status),
+			Actor: st.Actor, Origin: st.Origin, Detail: st.Detail, At: timeText(st.At)})
+	}
+	return out
+}
+
+// timeText shows a time to the minute in the server's zone; zero shows
+// nothing.
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+func viewConflicts(p *web.Page, cs []pickup.Conflict) []pickupConflictView {
+	out := make([]pickupConflictView, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, pickupConflictView{PickupID: c.Pickup, Number: c.Number,
+			Lost: p.T("pickup.status." + c.Lost), LostBy: c.LostBy, LostAt: timeText(c.LostAt),
+			Won: p.T("pickup.status." + c.Won), WonBy: c.WonBy, WonAt: timeText(c.WonAt), Detail: c.Detail})
+	}
+	return out
+}
+
+func (s *Pages) pickupPage(w http.ResponseWriter, r *http.Request) {
+	p := s.NewPage(r, "pickups", "pickup.title")
+	pk, err := s.cfg.Pickups.Get(r.Context(), web.CallerOf(r), r.PathValue("id"))
+	if err != nil {
+		s.Render(w, r, "error", s.Failed(p, err), p)
+		return
+	}
+	st := pk.Status
+	p.Title = p.T("pickup.title") + " " + pk.Number
+	d := &pickupView{pickupPageData: pickupPageData{Nav: pickupNav(p, "")}, P: pk,
+		Status: p.T("pickup.status." + st), Badge: statusBadge(st), Pay: p.T("pickup.payment." + pk.Payment),
+		Open: openStatus(st), Steps: viewSteps(p, pk.History), Conflicts: viewConflicts(p, pk.Conflicts)}
+	d.CanCancel = d.Open && p.Grant.Can(access.PickupWrite)
+	d.CanCheck = st == "picked_up" && p.Grant.Can(access.PickupWrite)
+	d.CanAssign = d.Open && p.Grant.Can(access.PickupDispatch)
+	if d.CanAssign {
+		for _, c := range s.couriers(r) {
+			label := courierLabel(c)
+			if !c.OnDuty {
+				label += " · " + p.T("pickup.courier.off_duty")
+			}
+			d.Couriers = append(d.Couriers, web.Option{Value: c.User, Label: label, On: c.User == pk.Courier})
+		}
+	}
+	if pk.Quote != (pickup.Breakdown{}) {
+		d.Quote = viewQuote(p, pk.Quote)
+	}
+	if c := pk.Customer; c != "" {
+		d.Customer = s.customerLabel(r, c)
+		d.Account = pk.Payment == "monthly" && p.CanAny(string(access.FinanceManage), string(access.Supervise))
+	}
+	p.Data = d
+	s.Render(w, r, "pickup", http.StatusOK, p)
+}
+
+// pickupAction reads a pickup action's small form and runs call with it;
+// the user goes back to the pickup page with msg or the failure.
+func (s *Pages) pickupAction(w http.ResponseWriter, r *http.Request, msgKey string, call func(p *web.Page, id string) error) {
+	p := s.NewPage(r, "pickups", "pickup.title")
+	id := r.PathValue("id")
+	back := "/pickups/" + id
+	if !web.ReadForm(w, r, p, 8<<10) {
+		web.Redirect(w, r, back, p.T("form.too_large"))
+		return
+	}
+	if err := call(p, id); err != nil {
+		web.RedirectWarn(w, r, back, "", p.T("pickup.action_failed", s.pickupErrText(p, err)))
+		return
+	}
+	web.Redirect(w, r, back, p.T(msgKey))
+}
+
+func (s *Pages) pickupCancel(w http.ResponseWriter, r *http.Request) {
+	s.pickupAction(w, r, "pickup.cancelled", func(p *web.Page, id string) error {
+		_, err := s.cfg.Pickups.Cancel(r.Context(), web.CallerOf(r), id, p.Value("reason"))
+		return err
+	})
+}
+
+func (s *Pages) pickupCheck(w http.ResponseWriter, r *http.Request) {
+	s.pickupAction(w, r, "pickup.checked", func(p *web.Page, id string) error {
+		_, err := s.cfg.Pickups.Check(r.Context(), web.CallerOf(r), id, p.Value("note"))
+		return err
+	})
+}
+
+func (s *Pages) pickupReassign(w http.ResponseWriter, r *http.Request) {
+	s.pickupAction(w, r, "pickup.reassigned", func(p *web.Page, id string) error {
+		_, err := s.cfg.Pickups.Reassign(r.Context(), web.CallerOf(r), id, p.Value("courier"))
+		return err
+	})
+}
+
+// conflictsData is what pickup_conflicts.html shows.
+type conflictsData struct {
+	pickupPageData
+	Conflicts []pickupConflictView
+}
+
+func (s *Pages) pickupConflicts(w http.ResponseWriter, r *http.Request) {
+	p := s.NewPage(r, "pickups", "pickup.conflicts.title")
+	d := &conflictsData{pickupPageData: pickupPageData{Nav: pickupNav(p, "/pickups/conflicts")}}
+	p.Data = d
+	cs, err := s.cfg.Pickups.Conflicts(r.Context(), web.CallerOf(r), "")
+	if err != nil {
+		s.Render(w, r, "error", s.Failed(p, err), p)
+		return
+	}
+	d.Conflicts = viewConflicts(p, cs)
+	s.Render(w, r, "pickup_conflicts", http.StatusOK, p)
+}
