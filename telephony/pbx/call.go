@@ -599,6 +599,13 @@ func (c *Call) answerCustomer(sdp []byte) {
 		a.mu.Unlock()
 		err := a.uas.WriteResponse(res)
 		close(written)
+		if err != nil && a.isAcked() {
+			// sipgo says "No ACK received" when the dialog ended before
+			// the ACK: the caller's BYE came first (server.onBye), and it
+			// shows the caller had the 200. The call is answered; the BYE
+			// ends it.
+			err = nil
+		}
 		if err != nil {
 			c.s.log.Info("sip: 200 not acknowledged", "call", c.id, "err", err)
 			c.post(evNoAck{l: a})

@@ -49,7 +49,7 @@ type leg struct {
 	lastCode  int
 	pending2x *pending2xx   // a 2xx to a re-INVITE awaiting its ACK
 	ackTimer  *time.Timer   // fires when the 200 to the leg's INVITE went unacknowledged
-	acked     bool          // that ACK arrived
+	acked     bool          // that ACK arrived, or a BYE that shows the caller had the 200
 	written   chan struct{} // closed when sipgo is done sending that 200
 	sent2xx   bool          // that 200 was handed to sipgo (it may wait for a PRACK first)
 
@@ -92,6 +92,14 @@ func (l *leg) ackReceived() {
 	if l.ackTimer != nil {
 		l.ackTimer.Stop()
 	}
+}
+
+// isAcked reports whether the 200 answering the leg's INVITE was
+// acknowledged (by its ACK, or by a BYE that shows the caller had it).
+func (l *leg) isAcked() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.acked
 }
 
 // answered2xx waits until sipgo is done sending the 200 that answered

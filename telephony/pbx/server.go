@@ -525,6 +525,12 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	var err error
 	if l.uas != nil {
+		// A BYE in the dialog the 200 made (legOf matched our To tag)
+		// shows that the caller had the 200, whether or not its ACK came
+		// first: they cross, or the ACK is lost. The answer is confirmed
+		// before ReadBye ends the dialog, which is what makes
+		// answerCustomer's WriteResponse return.
+		l.ackReceived()
 		err = l.uas.ReadBye(req, tx)
 	} else {
 		err = l.uac.ReadBye(req, tx)
