@@ -46,7 +46,12 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "node %s serving on %s\n", *id, n.URL())
+	// Tests and scripts that listen on port 0 read the bound addresses here.
+	if sip := n.SIPAddr(); sip != "" {
+		fmt.Fprintf(stdout, "node %s serving on %s (sip %s)\n", *id, n.URL(), sip)
+	} else {
+		fmt.Fprintf(stdout, "node %s serving on %s\n", *id, n.URL())
+	}
 	<-ctx.Done()
 	return n.Close()
 }

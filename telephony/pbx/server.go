@@ -3,7 +3,6 @@ package pbx
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -21,7 +20,8 @@ import (
 )
 
 // Config is what the switch needs. Listen addresses may use port 0; the
-// bound addresses are UDPAddr and TCPAddr of the Server.
+// bound addresses are UDPAddr and TCPAddr of the Server. One address with
+// port 0 for both gives both the same port.
 type Config struct {
 	UDPAddr string // e.g. "0.0.0.0:5060"; empty: no UDP
 	TCPAddr string // empty: no TCP
@@ -218,25 +218,15 @@ func (s *Server) listen() error {
 		ua.Close()
 		return err
 	}
-	listenHost := ""
-	if s.cfg.UDPAddr != "" {
-		if s.udpConn, err = net.ListenPacket("udp", s.cfg.UDPAddr); err != nil {
-			ua.Close()
-			return fmt.Errorf("listen udp %s: %w", s.cfg.UDPAddr, err)
-		}
-		listenHost, _, _ = net.SplitHostPort(s.udpConn.LocalAddr().String())
+	if s.udpConn, s.tcpLn, err = bind(s.cfg.UDPAddr, s.cfg.TCPAddr); err != nil {
+		ua.Close()
+		return err
 	}
-	if s.cfg.TCPAddr != "" {
-		if s.tcpLn, err = net.Listen("tcp", s.cfg.TCPAddr); err != nil {
-			if s.udpConn != nil {
-				s.udpConn.Close()
-			}
-			ua.Close()
-			return fmt.Errorf("listen tcp %s: %w", s.cfg.TCPAddr, err)
-		}
-		if listenHost == "" {
-			listenHost, _, _ = net.SplitHostPort(s.tcpLn.Addr().String())
-		}
+	listenHost := ""
+	if s.udpConn != nil {
+		listenHost, _, _ = net.SplitHostPort(s.udpConn.LocalAddr().String())
+	} else {
+		listenHost, _, _ = net.SplitHostPort(s.tcpLn.Addr().String())
 	}
 	s.host = s.cfg.Host
 	if s.host == "" {
