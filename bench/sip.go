@@ -52,6 +52,11 @@ type SIPRun struct {
 	To503 time.Duration
 	// CPU seconds per second of wall time, by process.
 	CPUTarget, CPUUAC, CPUUAS float64
+	// SippCompleted is what sipp counted completed; Lost counts the
+	// switch's records of calls not answered, by disposition and cause
+	// (Branchline only): where Completed is short, they say why.
+	SippCompleted int
+	Lost          map[string]int
 }
 
 // SIPRunAll measures every rate against Branchline, then against Kamailio.
@@ -139,14 +144,16 @@ func sipBranchline(ctx context.Context, c SIPConfig, rate int) (SIPRun, error) {
 	}
 	deadline = time.Now().Add(time.Minute)
 	// Records are written as calls end: wait until they are all there.
-	answered, seen := 0, -1
+	answered, seen, lost := 0, -1, map[string]int(nil)
 	for n := 0; n != seen && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		seen, n, answered = n, 0, 0
+		seen, n, answered, lost = n, 0, 0, map[string]int{}
 		if err := store.View(func(v replication.Tx) error {
 			return telephony.Records(v, time.Time{}, time.Now().Add(time.Hour), false, func(rec *telephony.Record) bool {
 				n++
 				if rec.Disposition == telephony.Answered {
 					answered++
+				} else {
+					lost[string(rec.Disposition)+"/"+rec.Cause]++
 				}
 				return true
 			})
@@ -157,6 +164,7 @@ func sipBranchline(ctx context.Context, c SIPConfig, rate int) (SIPRun, error) {
 			seen = -1
 		}
 	}
+	r.SippCompleted, r.Lost = r.Completed, lost
 	r.Completed = min(r.Completed, answered)
 	r.AdmittedOK = share(r.Completed, r.Calls-r.Refused)
 	return r, nil
