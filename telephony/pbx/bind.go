@@ -3,6 +3,7 @@ package pbx
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"syscall"
 )
@@ -63,4 +64,25 @@ func bindEach(udpAddr, tcpAddr string) (u net.PacketConn, l net.Listener, err er
 func anyPort(addr string) bool {
 	_, port, err := net.SplitHostPort(addr)
 	return err == nil && (port == "0" || port == "")
+}
+
+// udpReadBuffer is the receive buffer the switch asks for its UDP socket.
+// The kernel's default (about 200 KiB) holds a tenth of a second of
+// traffic at 1,000 calls/s; when the switch's read loop stalls longer (a
+// GC, a busy machine) the kernel drops what comes next, and ACKs and BYEs
+// are not retransmitted by the caller as an INVITE is: the calls are lost.
+// The kernel caps it at net.core.rmem_max (Kamailio, Asterisk and
+// FreeSWITCH raise theirs likewise).
+const udpReadBuffer = 8 << 20
+
+// growReadBuffer asks for udpReadBuffer on c; a refusal costs only
+// headroom, so it is logged, not returned.
+func growReadBuffer(c net.PacketConn, log *slog.Logger) {
+	u, ok := c.(*net.UDPConn)
+	if !ok {
+		return
+	}
+	if err := u.SetReadBuffer(udpReadBuffer); err != nil {
+		log.Warn("sip: udp receive buffer", "want", udpReadBuffer, "err", err)
+	}
 }

@@ -224,6 +224,7 @@ func (s *Server) listen() error {
 	}
 	listenHost := ""
 	if s.udpConn != nil {
+		growReadBuffer(s.udpConn, s.log)
 		listenHost, _, _ = net.SplitHostPort(s.udpConn.LocalAddr().String())
 	} else {
 		listenHost, _, _ = net.SplitHostPort(s.tcpLn.Addr().String())
