@@ -32,10 +32,12 @@ type SIPConfig struct {
 	Agents   int
 	// MaxCallRate is the switch's admission rate (0: only its backlog sheds).
 	MaxCallRate float64
-	Kamailio    string // binary; "off" skips it
-	Dir         string
-	Log         *slog.Logger
-	Progress    io.Writer
+	// MaxSetup is the switch's bound on calls in setup (0: its default).
+	MaxSetup int
+	Kamailio string // binary; "off" skips it
+	Dir      string
+	Log      *slog.Logger
+	Progress io.Writer
 }
 
 // SIPRun is one measurement at one offered rate.
@@ -113,7 +115,7 @@ func sipBranchline(ctx context.Context, c SIPConfig, rate int) (SIPRun, error) {
 		return SIPRun{}, err
 	}
 	srv, err := pbx.Start(pbx.Config{UDPAddr: "127.0.0.1:0", Store: store, Log: c.Log, MinExpires: time.Second,
-		Overload: pbx.Overload{MaxRate: c.MaxCallRate}})
+		Overload: pbx.Overload{MaxRate: c.MaxCallRate, MaxSetup: c.MaxSetup}})
 	if err != nil {
 		return SIPRun{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"branchline/fault"
@@ -68,7 +69,8 @@ type acd struct {
 	agents      map[string]*agent // by user
 	byExt       map[string]*agent
 	idx         readyIndex
-	waiting     []*waiter // by priority (highest first), then arrival
+	waiting     []*waiter    // by priority (highest first), then arrival
+	nwaiting    atomic.Int64 // len(waiting), for the shedder, which does not take mu
 	lastOffered map[string]string
 	seq         uint64
 	stopped     bool
@@ -421,6 +423,7 @@ func (a *acd) enqueue(w *waiter) {
 		return int(x.seq) - int(y.seq)
 	})
 	a.waiting = slices.Insert(a.waiting, i, w)
+	a.nwaiting.Store(int64(len(a.waiting)))
 	a.mu.Unlock()
 	a.dispatch()
 }
@@ -431,6 +434,7 @@ func (a *acd) remove(c *Call) bool {
 	defer a.mu.Unlock()
 	n := len(a.waiting)
 	a.waiting = slices.DeleteFunc(a.waiting, func(w *waiter) bool { return w.call == c })
+	a.nwaiting.Store(int64(len(a.waiting)))
 	return len(a.waiting) < n
 }
 
@@ -522,6 +526,7 @@ func (a *acd) dispatch() {
 			continue
 		}
 		a.waiting = slices.Delete(a.waiting, i, i+1)
+		a.nwaiting.Store(int64(len(a.waiting)))
 		a.lastOffered[w.queue] = ag.user
 		ag.savedIdle = ag.idleSince
 		a.set(ag, telephony.Ringing, "")

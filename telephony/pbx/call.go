@@ -100,6 +100,7 @@ type Call struct {
 	maxWait      *time.Timer
 	overflow     *time.Timer
 	aAnswered    bool
+	settled      bool // counted in Server.settled: out of setup
 	ringAt       time.Time
 	answerAt     time.Time
 	attempts     int
@@ -533,6 +534,7 @@ func (c *Call) onAnswered(l *leg) {
 			c.s.log.Info("sip: ack agent", "call", c.id, "err", err)
 		}
 		c.aAnswered = true
+		c.settle()
 		c.answerAt = now
 		c.bridge()
 		c.setInfo(func(i *CallInfo) { i.State = StateConnected })
@@ -579,6 +581,7 @@ func (c *Call) connected(att *attempt, now time.Time) {
 // other requests wait until it returned (leg.answered2xx).
 func (c *Call) answerCustomer(sdp []byte) {
 	c.aAnswered = true
+	c.settle()
 	a := c.a
 	written := make(chan struct{})
 	a.mu.Lock()
@@ -611,6 +614,15 @@ func (c *Call) answerCustomer(sdp []byte) {
 			c.post(evNoAck{l: a})
 		}
 	})
+}
+
+// settle takes the call out of setup once: the customer is answered, and
+// what is left of the call is cheap for the switch (see Server.inSetup).
+func (c *Call) settle() {
+	if !c.settled {
+		c.settled = true
+		c.s.settled.Add(1)
+	}
 }
 
 // onNoAck ends a call whose leg l never acknowledged its 200. When l is
@@ -889,6 +901,9 @@ func (c *Call) stopQueueTimers() {
 func (c *Call) finish() {
 	if !c.ended {
 		c.end(telephony.NotAnswered, BySystem, "internal")
+	}
+	if c.settled {
+		c.s.settled.Add(-1)
 	}
 	c.stopQueueTimers()
 	if c.waiting {

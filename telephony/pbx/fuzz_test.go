@@ -237,6 +237,7 @@ func FuzzWire(f *testing.F) {
 		f.Add(b, false)
 	}
 	s := &Server{metrics: newMetrics(), shed: newShedder(Overload{}), now: time.Now, cfg: Config{MaxCalls: 2000}}
+	s.acd = newACD(s)
 	from := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 9), Port: 5999}
 	f.Fuzz(func(t *testing.T, data []byte, stream bool) {
 		pass, reply := s.inspect(data, from, stream)

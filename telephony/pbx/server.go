@@ -121,6 +121,9 @@ type Server struct {
 	dialogs map[string]*leg
 	legs    atomic.Int64
 	closed  bool
+	// settled counts the calls up whose customer is answered (Call.settle):
+	// what remains of them is cheap. See inSetup.
+	settled atomic.Int64
 }
 
 // Start listens and serves until Close.
@@ -323,6 +326,16 @@ func (s *Server) ActiveCalls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.calls)
+}
+
+// inSetup is the calls the switch is setting up: up, but neither
+// answered nor waiting in a queue's line for an agent. They are where the
+// switch's work per call goes (routing, the ACD, ringing an agent, the
+// answer and its ACK): when it falls behind, they pile up, whatever the
+// offered rate, before anything else shows it. The shedder admits new
+// calls by it (Overload.MaxSetup).
+func (s *Server) inSetup(active int) int {
+	return max(0, active-int(s.settled.Load())-int(s.acd.nwaiting.Load()))
 }
 
 // ConfigChanged makes the switch reload its configuration at once (after
