@@ -50,8 +50,11 @@ type SIPRun struct {
 	Failed    int    // sipp's failed calls (timeouts, unexpected messages)
 	// AdmittedOK is Completed over the calls not refused.
 	AdmittedOK float64
-	// To503 is sipp's average time from INVITE to the 503.
-	To503 time.Duration
+	// To503 is sipp's average time from INVITE to the 503; To503Fast the
+	// share of the 503s that came within 5 ms (the bound is per
+	// call, not on average).
+	To503     time.Duration
+	To503Fast float64
 	// CPU seconds per second of wall time, by process.
 	CPUTarget, CPUUAC, CPUUAS float64
 	// SippCompleted is what sipp counted completed; Lost counts the
