@@ -32,10 +32,12 @@ type SIPConfig struct {
 	Agents   int
 	// MaxCallRate is the switch's admission rate (0: only its backlog sheds).
 	MaxCallRate float64
-	Kamailio    string // binary; "off" skips it
-	Dir         string
-	Log         *slog.Logger
-	Progress    io.Writer
+	// MaxSetup is the switch's bound on calls in setup (0: its default).
+	MaxSetup int
+	Kamailio string // binary; "off" skips it
+	Dir      string
+	Log      *slog.Logger
+	Progress io.Writer
 }
 
 // SIPRun is one measurement at one offered rate.
@@ -48,10 +50,18 @@ type SIPRun struct {
 	Failed    int    // sipp's failed calls (timeouts, unexpected messages)
 	// AdmittedOK is Completed over the calls not refused.
 	AdmittedOK float64
-	// To503 is sipp's average time from INVITE to the 503.
-	To503 time.Duration
+	// To503 is sipp's average time from INVITE to the 503; To503Fast the
+	// share of the 503s that came within 5 ms (the bound is per
+	// call, not on average).
+	To503     time.Duration
+	To503Fast float64
 	// CPU seconds per second of wall time, by process.
 	CPUTarget, CPUUAC, CPUUAS float64
+	// SippCompleted is what sipp counted completed; Lost counts the
+	// switch's records of calls not answered, by disposition and cause
+	// (Branchline only): where Completed is short, they say why.
+	SippCompleted int
+	Lost          map[string]int
 }
 
 // SIPRunAll measures every rate against Branchline, then against Kamailio.
@@ -108,7 +118,7 @@ func sipBranchline(ctx context.Context, c SIPConfig, rate int) (SIPRun, error) {
 		return SIPRun{}, err
 	}
 	srv, err := pbx.Start(pbx.Config{UDPAddr: "127.0.0.1:0", Store: store, Log: c.Log, MinExpires: time.Second,
-		Overload: pbx.Overload{MaxRate: c.MaxCallRate}})
+		Overload: pbx.Overload{MaxRate: c.MaxCallRate, MaxSetup: c.MaxSetup}})
 	if err != nil {
 		return SIPRun{}, err
 	}
@@ -139,14 +149,16 @@ func sipBranchline(ctx context.Context, c SIPConfig, rate int) (SIPRun, error) {
 	}
 	deadline = time.Now().Add(time.Minute)
 	// Records are written as calls end: wait until they are all there.
-	answered, seen := 0, -1
+	answered, seen, lost := 0, -1, map[string]int(nil)
 	for n := 0; n != seen && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		seen, n, answered = n, 0, 0
+		seen, n, answered, lost = n, 0, 0, map[string]int{}
 		if err := store.View(func(v replication.Tx) error {
 			return telephony.Records(v, time.Time{}, time.Now().Add(time.Hour), false, func(rec *telephony.Record) bool {
 				n++
 				if rec.Disposition == telephony.Answered {
 					answered++
+				} else {
+					lost[string(rec.Disposition)+"/"+rec.Cause]++
 				}
 				return true
 			})
@@ -157,6 +169,7 @@ func sipBranchline(ctx context.Context, c SIPConfig, rate int) (SIPRun, error) {
 			seen = -1
 		}
 	}
+	r.SippCompleted, r.Lost = r.Completed, lost
 	r.Completed = min(r.Completed, answered)
 	r.AdmittedOK = share(r.Completed, r.Calls-r.Refused)
 	return r, nil

@@ -178,7 +178,14 @@ const callerScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 
     ]]>
   </send>
-  <recv response="200" next="end"/>
+  <!-- The BYE's 200, not a retransmission of the INVITE's (sipp matches
+       responses by Call-ID alone): a call whose ACK and BYE were lost would
+       count as completed. -->
+  <recv response="200" next="end">
+    <action>
+      <ereg regexp="BYE" search_in="hdr" header="CSeq:" check_it="true" assign_to="bye"/>
+    </action>
+  </recv>
   <label id="shed"/>
   <send>
     <![CDATA[
@@ -195,6 +202,7 @@ const callerScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
     ]]>
   </send>
   <label id="end"/>
+  <Reference variables="bye"/>
   <ResponseTimeRepartition value="1, 2, 5, 10, 20, 50, 100, 200, 500, 1000"/>
 </scenario>
 `

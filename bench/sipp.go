@@ -216,6 +216,17 @@ func readCallerStats(path string, r *SIPRun) error {
 	r.Calls = num("TotalCallCreated")
 	r.Failed = num("FailedCall(C)")
 	r.Refused = samples("1")
+	// Buckets "<1", "<2", "<5" (ms) are the 503s within 5 ms.
+	fast := 0
+	for i, h := range head {
+		if b, ok := strings.CutPrefix(h, "ResponseTimeRepartition1_<"); ok && i < len(last) {
+			if ms, err := strconv.Atoi(b); err == nil && ms <= 5 {
+				v, _ := strconv.Atoi(last[i])
+				fast += v
+			}
+		}
+	}
+	r.To503Fast = share(fast, r.Refused)
 	r.Completed = num("SuccessfulCall(C)") - r.Refused
 	r.To503 = sippDuration(col("ResponseTime1(C)"))
 	return nil

@@ -23,41 +23,28 @@ import (
 )
 
 // startSIPNode is startNode with a SIP switch on a free 127.0.0.1 port;
-// it returns the node and its SIP address.
+// it returns the node and its SIP address. The node listens on ports the
+// OS chooses (one for SIP over UDP and TCP) and says which; a restart keeps
+// them.
 func startSIPNode(t *testing.T, id, hubs, token string) (*branch, string) {
 	t.Helper()
-	sip := freeSIPAddr(t)
 	b := &branch{id: id, data: filepath.Join(t.TempDir(), id)}
 	b.proc = startProc(t, id, []string{
 		"BRANCHLINE_ADMIN_PASSWORD=" + adminPassword,
 		"BRANCHLINE_TOKEN=" + token,
 		"BRANCHLINE_HUB=" + hubs,
-	}, "node", "--id", id, "--data", b.data, "--http", "127.0.0.1:0", "--sip", sip, "--sip-host", "127.0.0.1")
-	b.url = strings.TrimPrefix(b.proc.waitLine("node "+id+" serving on ", 30*time.Second), "node "+id+" serving on ")
+	}, "node", "--id", id, "--data", b.data, "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--sip-host", "127.0.0.1")
+	line := b.proc.waitLine("node "+id+" serving on ", 30*time.Second)
+	// "node br-a serving on http://127.0.0.1:41231 (sip 127.0.0.1:40211)"
+	var sip string
+	if _, err := fmt.Sscanf(line, "node "+id+" serving on %s (sip %s", &b.url, &sip); err != nil {
+		t.Fatalf("%s said %q: %v", id, line, err)
+	}
+	sip = strings.TrimSuffix(sip, ")")
 	b.proc.setArg("--http", strings.TrimPrefix(b.url, "http://"))
+	b.proc.setArg("--sip", sip)
 	waitFor(t, 30*time.Second, id+" to serve", func() error { _, err := login(b.url); return err })
 	return b, sip
-}
-
-// freeSIPAddr returns a 127.0.0.1 address whose port is free for UDP and
-// TCP alike (the switch listens on both).
-func freeSIPAddr(t *testing.T) string {
-	t.Helper()
-	for range 50 {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := u.LocalAddr().String()
-		l, err := net.Listen("tcp", addr)
-		u.Close()
-		if err == nil {
-			l.Close()
-			return addr
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return ""
 }
 
 // freeUDPPort is a UDP port the OS just had free, for a sipp.

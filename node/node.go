@@ -288,6 +288,15 @@ func (n *Node) Addr() string { return n.ln.Addr().String() }
 // URL is the node's base URL.
 func (n *Node) URL() string { return "http://" + n.Addr() }
 
+// SIPAddr is the address the node's SIP switch listens on, UDP and TCP
+// alike; "" when it runs without SIP.
+func (n *Node) SIPAddr() string {
+	if n.tel == nil || n.tel.sip == nil {
+		return ""
+	}
+	return n.tel.sip.UDPAddr()
+}
+
 // Store is the node's event store.
 func (n *Node) Store() *Store { return n.store }
 

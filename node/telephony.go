@@ -36,6 +36,9 @@ type TelephonyConfig struct {
 	// --sip-max-call-rate); more are refused with 503 and Retry-After. 0:
 	// no bound, only the switch's backlog and call limit shed load.
 	MaxCallRate float64
+	// MaxSetup bounds the calls in setup (flag --sip-max-setup; see
+	// pbx.Overload).
+	MaxSetup int
 }
 
 // telephonyParts is what node.go wires: the telephony use cases, served
@@ -66,7 +69,7 @@ func (n *Node) startTelephony(cfg TelephonyConfig, grants app.Grants) (*telephon
 		UDPAddr: cfg.SIPAddr, TCPAddr: cfg.SIPAddr, Host: cfg.SIPHost, Store: n.store, Log: n.log,
 		Location: cfg.Location, Blacklist: n.blacklisted, Priority: n.callerPriority,
 		OnRing:  func(agent string, c pbx.CallInfo) { n.screenPop(tel, grants, agent, c) },
-		OnAgent: n.agentChanged, Metrics: n.metrics, Overload: pbx.Overload{MaxRate: cfg.MaxCallRate},
+		OnAgent: n.agentChanged, Metrics: n.metrics, Overload: pbx.Overload{MaxRate: cfg.MaxCallRate, MaxSetup: cfg.MaxSetup},
 		// Refused SIP authentications go to the audit log like failed
 		// logins: the actor is the user named, the remote the phone's address.
 		Audit: func(ctx context.Context, actor, action, target, detail, remote string) error {

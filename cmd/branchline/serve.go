@@ -25,6 +25,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sipHost := fs.String("sip-host", "", "address put in SIP Via and Contact headers (default: the --sip host, or this machine's first IPv4 address)")
 	maxOffset, minFree := safetyFlags(fs, "sized from the store's memtables, 320MiB")
 	sipRate := fs.Float64("sip-max-call-rate", 0, "new calls admitted per second; more are refused with 503 (0: no bound, the switch's backlog decides)")
+	sipSetup := fs.Int("sip-max-setup", 0, "calls in setup (up, neither answered nor waiting in a line) past which new calls are refused with 503 (0: 300; negative: no bound)")
 	level, format := logFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -40,13 +41,18 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	n, err := node.Start(node.Config{
 		ID: *id, DataDir: *data, HTTPAddr: *httpAddr, HubURLs: splitList(*hubs), Token: *token,
 		AdminPassword: *adminPw, MetricsToken: *metricsToken, Log: log,
-		Telephony:      node.TelephonyConfig{SIPAddr: *sipAddr, SIPHost: *sipHost, MaxCallRate: *sipRate},
+		Telephony:      node.TelephonyConfig{SIPAddr: *sipAddr, SIPHost: *sipHost, MaxCallRate: *sipRate, MaxSetup: *sipSetup},
 		MaxClockOffset: *maxOffset, MinFreeBytes: minFree.n,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "node %s serving on %s\n", *id, n.URL())
+	// Tests and scripts that listen on port 0 read the bound addresses here.
+	if sip := n.SIPAddr(); sip != "" {
+		fmt.Fprintf(stdout, "node %s serving on %s (sip %s)\n", *id, n.URL(), sip)
+	} else {
+		fmt.Fprintf(stdout, "node %s serving on %s\n", *id, n.URL())
+	}
 	<-ctx.Done()
 	return n.Close()
 }

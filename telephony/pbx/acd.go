@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"branchline/fault"
@@ -67,7 +68,9 @@ type acd struct {
 	mu          sync.Mutex
 	agents      map[string]*agent // by user
 	byExt       map[string]*agent
-	waiting     []*waiter // by priority (highest first), then arrival
+	idx         readyIndex
+	waiting     []*waiter    // by priority (highest first), then arrival
+	nwaiting    atomic.Int64 // len(waiting), for the shedder, which does not take mu
 	lastOffered map[string]string
 	seq         uint64
 	stopped     bool
@@ -75,8 +78,102 @@ type acd struct {
 	seededDay   string
 }
 
+// readyIndex is who may take each queue's calls now, kept as agents
+// change state, so that the ACD looks at the ready members of a queue
+// rather than at every member of it for every waiting call. (It did:
+// dispatch cost waiting calls times members, so once calls waited
+// because the switch was busy, it got busier with each one, and fell
+// behind for good.) It is built from one configuration (snap) and built
+// again when the directory has another; between, acd.set keeps ready and
+// login and logout keep loggedIn.
+type readyIndex struct {
+	snap     *snapshot
+	members  map[string]map[string]telephony.Member // queue → user → membership
+	queuesOf map[string][]string                    // user → the queues they are a member of
+	ready    map[string]map[string]*agent           // queue → its members who are ready, by user
+	loggedIn map[string]int                         // queue → its members logged in
+	nready   int                                    // agents ready, in any queue or none
+}
+
 func newACD(s *Server) *acd {
 	return &acd{s: s, agents: map[string]*agent{}, byExt: map[string]*agent{}, lastOffered: map[string]string{}}
+}
+
+// indexLocked returns the index, built for the configuration snap (nil:
+// the one in force, which may mean reading it from the store) when it was
+// built for another; a.mu is held.
+func (a *acd) indexLocked(snap *snapshot) *readyIndex {
+	if snap == nil {
+		if a.idx.snap != nil {
+			return &a.idx
+		}
+		var err error
+		if snap, err = a.s.dir.get(); err != nil {
+			return &a.idx
+		}
+	}
+	if snap == a.idx.snap {
+		return &a.idx
+	}
+	idx := readyIndex{snap: snap, members: make(map[string]map[string]telephony.Member, len(snap.queues)),
+		queuesOf: map[string][]string{}, ready: map[string]map[string]*agent{}, loggedIn: map[string]int{}, nready: a.idx.nready}
+	for name, q := range snap.queues {
+		ms := make(map[string]telephony.Member, len(q.Members))
+		for _, m := range q.Members {
+			if _, dup := ms[m.User]; dup {
+				continue
+			}
+			ms[m.User] = m
+			idx.queuesOf[m.User] = append(idx.queuesOf[m.User], name)
+			ag := a.agents[m.User]
+			if ag == nil {
+				continue
+			}
+			idx.loggedIn[name]++
+			if ag.state == telephony.Ready {
+				if idx.ready[name] == nil {
+					idx.ready[name] = map[string]*agent{}
+				}
+				idx.ready[name][m.User] = ag
+			}
+		}
+		idx.members[name] = ms
+	}
+	a.idx = idx
+	return &a.idx
+}
+
+// readyChanged keeps the index when ag becomes ready (on) or stops being.
+func (idx *readyIndex) readyChanged(ag *agent, on bool) {
+	if on {
+		idx.nready++
+	} else {
+		idx.nready--
+	}
+	for _, q := range idx.queuesOf[ag.user] {
+		if on {
+			if idx.ready[q] == nil {
+				idx.ready[q] = map[string]*agent{}
+			}
+			idx.ready[q][ag.user] = ag
+		} else {
+			delete(idx.ready[q], ag.user)
+		}
+	}
+}
+
+// loginChanged keeps the index when ag logs in (on) or out.
+func (idx *readyIndex) loginChanged(ag *agent, on bool) {
+	for _, q := range idx.queuesOf[ag.user] {
+		if on {
+			idx.loggedIn[q]++
+		} else {
+			idx.loggedIn[q]--
+		}
+	}
+	if !on && ag.state == telephony.Ready {
+		idx.readyChanged(ag, false)
+	}
 }
 
 func (a *acd) stop() {
@@ -133,6 +230,9 @@ func (a *acd) set(ag *agent, st telephony.AgentState, reason string) {
 	if st == telephony.Ready && ag.state != telephony.Ready {
 		ag.idleSince = now
 	}
+	if was, is := ag.state == telephony.Ready, st == telephony.Ready; was != is {
+		a.idx.readyChanged(ag, is)
+	}
 	ag.state, ag.reason, ag.since = st, reason, now
 	if st != telephony.Ringing && st != telephony.OnCall {
 		ag.call = ""
@@ -184,6 +284,7 @@ func (a *acd) login(user, ext string, ready bool) (AgentInfo, error) {
 			ag.answered = 0
 		}
 		a.agents[user] = ag
+		a.idx.loginChanged(ag, true)
 	}
 	if ag.ext != "" && ag.ext != ext {
 		delete(a.byExt, ag.ext)
@@ -232,6 +333,7 @@ func (a *acd) logoutLocked(ag *agent) {
 	}
 	delete(a.byExt, ag.ext)
 	delete(a.agents, ag.user)
+	a.idx.loginChanged(ag, false)
 }
 
 // setState makes user ready or not ready; ready ends wrap-up early.
@@ -321,6 +423,7 @@ func (a *acd) enqueue(w *waiter) {
 		return int(x.seq) - int(y.seq)
 	})
 	a.waiting = slices.Insert(a.waiting, i, w)
+	a.nwaiting.Store(int64(len(a.waiting)))
 	a.mu.Unlock()
 	a.dispatch()
 }
@@ -331,48 +434,55 @@ func (a *acd) remove(c *Call) bool {
 	defer a.mu.Unlock()
 	n := len(a.waiting)
 	a.waiting = slices.DeleteFunc(a.waiting, func(w *waiter) bool { return w.call == c })
+	a.nwaiting.Store(int64(len(a.waiting)))
 	return len(a.waiting) < n
 }
 
-// candidates are the agents queue q may ring now.
+// candidates are the agents queue q may ring now: its ready members
+// (from the index) whose membership window is open and whose phone is
+// registered. a.mu is held.
 func (a *acd) candidates(q telephony.Queue, now time.Time) []telephony.Candidate {
+	idx := a.indexLocked(nil)
+	ready := idx.ready[q.Name]
+	if len(ready) == 0 {
+		return nil
+	}
 	local := now.In(a.s.loc)
 	day := a.day(now)
-	var out []telephony.Candidate
-	for _, m := range q.Members {
-		ag := a.agents[m.User]
-		if ag == nil || ag.state != telephony.Ready || !m.ActiveAt(local) || !a.s.reg.registered(ag.ext) {
+	members := idx.members[q.Name]
+	out := make([]telephony.Candidate, 0, len(ready))
+	for user, ag := range ready {
+		m := members[user]
+		if !m.ActiveAt(local) || !a.s.reg.registered(ag.ext) {
 			continue
 		}
-		out = append(out, telephony.Candidate{User: ag.user, Priority: m.Priority, Answered: ag.answeredOn(day), IdleSince: ag.idleSince})
+		out = append(out, telephony.Candidate{User: user, Priority: m.Priority, Answered: ag.answeredOn(day), IdleSince: ag.idleSince})
 	}
 	return out
 }
 
 // anyReady reports whether queue q has an agent to ring now.
 func (a *acd) anyReady(q telephony.Queue) bool {
+	snap, _ := a.s.dir.get()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.indexLocked(snap)
 	return len(a.candidates(q, a.s.now())) > 0
 }
 
 // anyLoggedIn reports whether some member of q is logged in at all.
 func (a *acd) anyLoggedIn(q telephony.Queue) bool {
+	snap, _ := a.s.dir.get()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, m := range q.Members {
-		if ag := a.agents[m.User]; ag != nil && ag.state != telephony.LoggedOut {
-			return true
-		}
-	}
-	return false
+	return a.indexLocked(snap).loggedIn[q.Name] > 0
 }
 
 // dispatch offers waiting calls, oldest and most important first, to
 // ready agents of their queues, by each queue's strategy.
 func (a *acd) dispatch() {
 	a.mu.Lock()
-	idle := len(a.waiting) == 0
+	idle := len(a.waiting) == 0 || a.idx.nready == 0
 	a.mu.Unlock()
 	if idle {
 		return
@@ -388,16 +498,24 @@ func (a *acd) dispatch() {
 		a.mu.Unlock()
 		return
 	}
+	a.indexLocked(snap)
 	now := a.s.now()
-	for i := 0; i < len(a.waiting); {
+	// A queue found with nobody to ring stays so for the rest of the pass
+	// (offers only take agents away): its other calls are passed over.
+	var exhausted map[string]bool
+	for i := 0; i < len(a.waiting) && a.idx.nready > 0; {
 		w := a.waiting[i]
 		q, ok := snap.queues[w.queue]
-		if !ok {
+		if !ok || exhausted[w.queue] {
 			i++
 			continue
 		}
 		cands := a.candidates(q, now)
 		if len(cands) == 0 {
+			if exhausted == nil {
+				exhausted = map[string]bool{}
+			}
+			exhausted[w.queue] = true
 			i++
 			continue
 		}
@@ -408,6 +526,7 @@ func (a *acd) dispatch() {
 			continue
 		}
 		a.waiting = slices.Delete(a.waiting, i, i+1)
+		a.nwaiting.Store(int64(len(a.waiting)))
 		a.lastOffered[w.queue] = ag.user
 		ag.savedIdle = ag.idleSince
 		a.set(ag, telephony.Ringing, "")

@@ -100,6 +100,7 @@ type Call struct {
 	maxWait      *time.Timer
 	overflow     *time.Timer
 	aAnswered    bool
+	settled      bool // counted in Server.settled: out of setup
 	ringAt       time.Time
 	answerAt     time.Time
 	attempts     int
@@ -140,6 +141,13 @@ type (
 	}
 	evBye   struct{ l *leg }
 	evNoAck struct{ l *leg }
+	// evNoPrack: a reliable provisional response to the customer went
+	// unacknowledged (RFC 3262 §3); refused says that the caller was
+	// already answered 500 in place of the 200 that waited for it.
+	evNoPrack struct {
+		l       *leg
+		refused bool
+	}
 	evRefer struct {
 		l      *leg
 		target string
@@ -276,6 +284,8 @@ func (c *Call) handle(ev any) {
 		c.onBye(e.l)
 	case evNoAck:
 		c.onNoAck(e.l)
+	case evNoPrack:
+		c.onNoPrack(e)
 	case evRefer:
 		c.onRefer(e)
 	case evCmd:
@@ -452,11 +462,18 @@ func (c *Call) onProvisional(e evProvisional) {
 	}
 	c.relayed[code] = true
 	var err error
-	if code == sip.StatusSessionInProgress && len(e.res.Body()) > 0 {
+	switch {
+	case code == sip.StatusSessionInProgress && len(e.res.Body()) > 0 && (c.a.rel == nil || len(c.a.uas.InviteRequest.Body()) > 0):
 		e.l.setSDP(e.res.Body())
-		err = c.a.uas.Respond(code, "Session Progress", c.a.localSDP(CustomerLeg, e.res.Body()), sip.NewHeader("Content-Type", "application/sdp"))
-	} else {
-		err = c.a.uas.Respond(sip.StatusRinging, "Ringing", nil)
+		err = c.a.provisional(code, "Session Progress", c.a.localSDP(CustomerLeg, e.res.Body()), sip.NewHeader("Content-Type", "application/sdp"))
+	case code == sip.StatusSessionInProgress:
+		// Early media for a caller who made no offer: SDP in a reliable
+		// provisional response would be an offer, answered in the PRACK
+		// (RFC 3262 §5), which the switch does not take. The caller hears
+		// progress without it.
+		err = c.a.provisional(code, "Session Progress", nil)
+	default:
+		err = c.a.provisional(sip.StatusRinging, "Ringing", nil)
 	}
 	if err != nil {
 		c.s.log.Debug("sip: relay provisional", "call", c.id, "err", err)
@@ -517,6 +534,7 @@ func (c *Call) onAnswered(l *leg) {
 			c.s.log.Info("sip: ack agent", "call", c.id, "err", err)
 		}
 		c.aAnswered = true
+		c.settle()
 		c.answerAt = now
 		c.bridge()
 		c.setInfo(func(i *CallInfo) { i.State = StateConnected })
@@ -563,6 +581,7 @@ func (c *Call) connected(att *attempt, now time.Time) {
 // other requests wait until it returned (leg.answered2xx).
 func (c *Call) answerCustomer(sdp []byte) {
 	c.aAnswered = true
+	c.settle()
 	a := c.a
 	written := make(chan struct{})
 	a.mu.Lock()
@@ -570,15 +589,40 @@ func (c *Call) answerCustomer(sdp []byte) {
 	a.written = written
 	a.mu.Unlock()
 	res := sip.NewSDPResponseFromRequest(a.uas.InviteRequest, sdp)
-	a.watchAck(c.s.cfg.AckTimeout, func() { c.post(evNoAck{l: a}) })
 	c.s.goSafe(func() {
+		if err := a.rel.answer(); err != nil {
+			c.withdrawAnswer(a, err)
+			close(written)
+			c.post(evNoPrack{l: a, refused: true})
+			return
+		}
+		a.watchAck(c.s.cfg.AckTimeout, func() { c.post(evNoAck{l: a}) })
+		a.mu.Lock()
+		a.sent2xx = true
+		a.mu.Unlock()
 		err := a.uas.WriteResponse(res)
 		close(written)
+		if err != nil && a.isAcked() {
+			// sipgo says "No ACK received" when the dialog ended before
+			// the ACK: the caller's BYE came first (server.onBye), and it
+			// shows the caller had the 200. The call is answered; the BYE
+			// ends it.
+			err = nil
+		}
 		if err != nil {
 			c.s.log.Info("sip: 200 not acknowledged", "call", c.id, "err", err)
 			c.post(evNoAck{l: a})
 		}
 	})
+}
+
+// settle takes the call out of setup once: the customer is answered, and
+// what is left of the call is cheap for the switch (see Server.inSetup).
+func (c *Call) settle() {
+	if !c.settled {
+		c.settled = true
+		c.s.settled.Add(1)
+	}
 }
 
 // onNoAck ends a call whose leg l never acknowledged its 200. When l is
@@ -598,6 +642,41 @@ func (c *Call) onNoAck(l *leg) {
 	c.hangup(BySystem, "no_ack")
 	if l == c.a {
 		c.disposition = telephony.NotAnswered
+	}
+}
+
+// withdrawAnswer refuses the customer whose 200 could not be sent because
+// of err (from reliable.answer): a reliable provisional response went
+// unacknowledged, 500 as RFC 3262 §3 asks; nothing when the INVITE was
+// cancelled (sipgo answered 487).
+func (c *Call) withdrawAnswer(a *leg, err error) {
+	a.unanswer()
+	if errors.Is(err, errUnacknowledged) || errors.Is(err, errLegClosed) {
+		res := sip.NewResponseFromRequest(a.uas.InviteRequest, sip.StatusInternalServerError, "Provisional Response Not Acknowledged", nil)
+		if err := a.uasTx.Respond(res); err != nil {
+			c.s.log.Debug("sip: 500 for an unacknowledged provisional response", "call", c.id, "err", err)
+		}
+	}
+	c.s.log.Info("sip: answer withdrawn", "call", c.id, "err", err)
+}
+
+// onNoPrack ends a call whose caller did not acknowledge a reliable
+// provisional response within 64*T1 (RFC 3262 §3: "the UAS SHOULD reject
+// the original request with a 5xx response"). The call is not answered,
+// and no agent is held responsible.
+func (c *Call) onNoPrack(e evNoPrack) {
+	if e.l != c.a || c.ended {
+		return
+	}
+	switch {
+	case e.refused:
+		c.hangup(BySystem, "no_prack")
+		c.disposition = telephony.NotAnswered
+	case c.aAnswered:
+		// The 200 is on its way: its goroutine saw the failure too, and
+		// reports with refused set.
+	default:
+		c.reject(sip.StatusInternalServerError, "Provisional Response Not Acknowledged", telephony.NotAnswered, "no_prack")
 	}
 }
 
@@ -704,6 +783,7 @@ func (c *Call) callerGone() {
 // reject answers the customer's INVITE with a final error and ends.
 func (c *Call) reject(code int, reason string, d telephony.Disposition, cause string) {
 	if c.a != nil && c.a.uas != nil && !c.aAnswered {
+		c.a.rel.finish()
 		res := sip.NewResponseFromRequest(c.a.uas.InviteRequest, code, reason, nil)
 		if err := c.a.uasTx.Respond(res); err != nil {
 			c.s.log.Debug("sip: reject", "call", c.id, "err", err)
@@ -717,6 +797,7 @@ func (c *Call) onBye(l *leg) {
 	switch {
 	case l == c.a && !c.aAnswered && c.a.uas != nil:
 		// A BYE before the answer (a CANCEL was meant): end the INVITE too.
+		c.a.rel.finish()
 		res := sip.NewResponseFromRequest(c.a.uas.InviteRequest, sip.StatusRequestTerminated, "Request Terminated", nil)
 		if err := c.a.uasTx.Respond(res); err != nil {
 			c.s.log.Debug("sip: 487", "call", c.id, "err", err)
@@ -733,6 +814,11 @@ func (c *Call) onBye(l *leg) {
 			c.s.goSafe(c.b.bye)
 		}
 		c.end(telephony.Answered, telephony.ByCaller, "normal")
+		if l.uas != nil && !l.answerSent() {
+			// The caller left the early dialog while the 200 waited for a
+			// PRACK (reliable.answer): it was never answered.
+			c.disposition = telephony.NotAnswered
+		}
 	case l == c.b:
 		if c.transferring {
 			return // the transferor leaving, as it should
@@ -815,6 +901,9 @@ func (c *Call) stopQueueTimers() {
 func (c *Call) finish() {
 	if !c.ended {
 		c.end(telephony.NotAnswered, BySystem, "internal")
+	}
+	if c.settled {
+		c.s.settled.Add(-1)
 	}
 	c.stopQueueTimers()
 	if c.waiting {

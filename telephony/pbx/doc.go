@@ -30,4 +30,11 @@
 // per call. Digest authentication (auth.go, authenticate.go, throttle.go)
 // refuses replayed credentials and slows down password guessing per user
 // and address.
+//
+// Strict carriers. A trunk whose INVITE requires 100rel gets its
+// provisional responses reliably (RFC 3262, reliable.go): numbered,
+// repeated until PRACKed, one at a time, the 200 held back while one
+// with SDP is unacknowledged, and the call refused with 500 when a PRACK
+// never comes. The switch's own INVITEs do not offer 100rel, so it never
+// has to PRACK.
 package pbx

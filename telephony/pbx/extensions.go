@@ -10,10 +10,15 @@ import (
 
 // supported are the SIP option tags (RFC 3261 19.2) the switch
 // implements; a request that requires any other is refused with 420.
-var supported = []string{}
+// 100rel: reliable provisional responses to INVITEs (RFC 3262,
+// reliable.go).
+var supported = []string{"100rel"}
+
+// supportedHeader is the Supported value the switch advertises.
+const supportedHeader = "100rel"
 
 // allowed are the methods the switch serves, for Allow headers.
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, REFER, INFO, NOTIFY, UPDATE"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, REFER, INFO, NOTIFY, UPDATE, PRACK"
 
 // unsupportedRequired returns the option tags req requires that the
 // switch does not implement. ACK and CANCEL cannot be refused for them
@@ -39,6 +44,7 @@ func unsupportedRequired(req *sip.Request) []string {
 func (s *Server) badExtension(tx sip.ServerTransaction, req *sip.Request, tags []string) {
 	res := sip.NewResponseFromRequest(req, sip.StatusBadExtension, "Bad Extension", nil)
 	res.AppendHeader(sip.NewHeader("Unsupported", strings.Join(tags, ", ")))
+	res.AppendHeader(sip.NewHeader("Supported", supportedHeader))
 	s.send(tx, res)
 }
 
@@ -50,7 +56,7 @@ func (s *Server) onUnknown(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	switch req.Method {
-	case sip.SUBSCRIBE, sip.PUBLISH, sip.PRACK:
+	case sip.SUBSCRIBE, sip.PUBLISH:
 		res := sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil)
 		res.AppendHeader(sip.NewHeader("Allow", allowed))
 		s.send(tx, res)

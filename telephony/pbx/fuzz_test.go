@@ -107,6 +107,8 @@ var requestSeeds = []string{
 	"OPTIONS sip:1@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK10\r\nFrom: <sip:1@127.0.0.1>;tag=a\r\nTo: <sip:2@127.0.0.1>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 0\r\nContent-Length: 0\r\n\r\n",
 	"INFO sip:1@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK11\r\nFrom: <sip:1@127.0.0.1>\r\nTo: <<<>>\r\nCall-ID: \r\nCSeq: x INFO\r\n\r\n",
 	"CANCEL sip:4000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK12\r\nFrom: <sip:1@127.0.0.1>;tag=a\r\nTo: <sip:4000@127.0.0.1>\r\nCall-ID: x1\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
+	"INVITE sip:4000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK13\r\nFrom: <sip:1@127.0.0.1>;tag=a\r\nTo: <sip:4000@127.0.0.1>\r\nCall-ID: p1\r\nCSeq: 1 INVITE\r\nContact: <sip:1@127.0.0.1:5999>\r\nRequire: 100rel\r\nContent-Length: 0\r\n\r\n",
+	"PRACK sip:1@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK14\r\nFrom: <sip:1@127.0.0.1>;tag=a\r\nTo: <sip:4000@127.0.0.1>;tag=b\r\nCall-ID: p1\r\nCSeq: 2 PRACK\r\nRAck: 1 1 INVITE\r\nContent-Length: 0\r\n\r\n",
 }
 
 // FuzzRequest feeds any bytes that parse as a SIP request to the switch's
@@ -235,6 +237,7 @@ func FuzzWire(f *testing.F) {
 		f.Add(b, false)
 	}
 	s := &Server{metrics: newMetrics(), shed: newShedder(Overload{}), now: time.Now, cfg: Config{MaxCalls: 2000}}
+	s.acd = newACD(s)
 	from := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 9), Port: 5999}
 	f.Fuzz(func(t *testing.T, data []byte, stream bool) {
 		pass, reply := s.inspect(data, from, stream)

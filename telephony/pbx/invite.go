@@ -71,6 +71,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	a := s.newLeg(c)
 	a.uas, a.uasTx, a.role = dlg, tx, CustomerLeg
+	if requires100rel(req) {
+		a.rel = newReliable(dlg.Context(), tx, dlg.InviteRequest, s.t1, func() { c.post(evNoPrack{l: a}) })
+	}
 	a.setSDP(req.Body())
 	a.register(dlg.ID)
 	c.a = a
@@ -275,7 +278,7 @@ func (c *Call) enterQueue(q telephony.Queue) {
 		c.overflow = time.NewTimer(q.OverflowAfter)
 	}
 	if !c.aAnswered {
-		if err := c.a.uas.Respond(sip.StatusQueued, "Queued", nil); err != nil {
+		if err := c.a.provisional(sip.StatusQueued, "Queued", nil); err != nil {
 			c.s.log.Debug("sip: 182", "call", c.id, "err", err)
 		}
 	}
@@ -372,7 +375,7 @@ func (c *Call) callExtension(e telephony.Extension) {
 		c.reject(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", telephony.NotAnswered, "unregistered")
 		return
 	}
-	if err := c.a.uas.Respond(sip.StatusRinging, "Ringing", nil); err != nil {
+	if err := c.a.provisional(sip.StatusRinging, "Ringing", nil); err != nil {
 		c.s.log.Debug("sip: 180", "call", c.id, "err", err)
 	}
 	c.relayed[sip.StatusRinging] = true

@@ -25,6 +25,9 @@ type leg struct {
 	uas   *sipgo.DialogServerSession
 	uasTx sip.ServerTransaction
 	uac   *sipgo.DialogClientSession
+	// rel sends the provisional responses of a UAS leg whose INVITE
+	// requires 100rel (nil: they go unreliably).
+	rel *reliable
 
 	role LegRole
 	peer atomic.Pointer[leg] // the leg it is bridged to, for re-INVITE passthrough
@@ -46,8 +49,9 @@ type leg struct {
 	lastCode  int
 	pending2x *pending2xx   // a 2xx to a re-INVITE awaiting its ACK
 	ackTimer  *time.Timer   // fires when the 200 to the leg's INVITE went unacknowledged
-	acked     bool          // that ACK arrived
+	acked     bool          // that ACK arrived, or a BYE that shows the caller had the 200
 	written   chan struct{} // closed when sipgo is done sending that 200
+	sent2xx   bool          // that 200 was handed to sipgo (it may wait for a PRACK first)
 
 	reinvite sync.Mutex // one re-INVITE at a time on the leg; glare gets 491
 }
@@ -88,6 +92,14 @@ func (l *leg) ackReceived() {
 	if l.ackTimer != nil {
 		l.ackTimer.Stop()
 	}
+}
+
+// isAcked reports whether the 200 answering the leg's INVITE was
+// acknowledged (by its ACK, or by a BYE that shows the caller had it).
+func (l *leg) isAcked() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.acked
 }
 
 // answered2xx waits until sipgo is done sending the 200 that answered
@@ -134,6 +146,7 @@ func (l *leg) close() {
 		l.ackTimer.Stop()
 	}
 	l.mu.Unlock()
+	l.rel.close()
 	if l.cancel != nil {
 		l.cancel()
 	}
@@ -143,6 +156,27 @@ func (l *leg) close() {
 	}
 	l.s.mu.Unlock()
 	l.s.legs.Add(-1)
+}
+
+func (l *leg) isAnswered() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.answered
+}
+
+// answerSent reports whether the 200 answering a UAS leg went out.
+func (l *leg) answerSent() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sent2xx
+}
+
+// unanswer withdraws the answer of a UAS leg whose 200 was never sent.
+func (l *leg) unanswer() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.answered = false
+	l.ended = true
 }
 
 func (l *leg) isClosed() bool {
@@ -215,7 +249,9 @@ func (l *leg) bye() {
 	defer cancel()
 	var err error
 	if l.uas != nil {
-		if err = l.answered2xx(ctx); err == nil {
+		// The answer may have been withdrawn while it was waiting (a
+		// PRACK that never came): then there is no dialog to end.
+		if err = l.answered2xx(ctx); err == nil && l.isAnswered() {
 			err = l.uas.Bye(ctx)
 		}
 	} else {

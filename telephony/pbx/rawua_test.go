@@ -234,6 +234,9 @@ type reqSpec struct {
 	via     string // sent-by and parameters of Via; "" for the UA's address
 	extra   []string
 	body    string
+	// For requests within a dialog or transaction: the tags and the
+	// branch to use ("": new ones, and no To tag).
+	fromTag, toTag, branch string
 }
 
 func newCallID() string {
@@ -257,9 +260,19 @@ func (u *rawUA) build(r reqSpec) []byte {
 	if via == "" {
 		via = u.addr()
 	}
-	fmt.Fprintf(&b, "Via: SIP/2.0/%s %s;branch=z9hG4bK%s\r\n", u.transport(), via, newCallID())
-	fmt.Fprintf(&b, "From: <sip:%s@127.0.0.1>;tag=%s\r\n", r.from, newCallID())
-	fmt.Fprintf(&b, "To: <sip:%s@127.0.0.1>\r\n", r.to)
+	if r.branch == "" {
+		r.branch = newCallID()
+	}
+	if r.fromTag == "" {
+		r.fromTag = newCallID()
+	}
+	fmt.Fprintf(&b, "Via: SIP/2.0/%s %s;branch=z9hG4bK%s\r\n", u.transport(), via, r.branch)
+	fmt.Fprintf(&b, "From: <sip:%s@127.0.0.1>;tag=%s\r\n", r.from, r.fromTag)
+	if r.toTag != "" {
+		fmt.Fprintf(&b, "To: <sip:%s@127.0.0.1>;tag=%s\r\n", r.to, r.toTag)
+	} else {
+		fmt.Fprintf(&b, "To: <sip:%s@127.0.0.1>\r\n", r.to)
+	}
 	fmt.Fprintf(&b, "Call-ID: %s\r\n", r.callID)
 	fmt.Fprintf(&b, "CSeq: %d %s\r\n", r.cseq, r.method)
 	b.WriteString("Max-Forwards: 70\r\n")

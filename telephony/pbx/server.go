@@ -3,7 +3,6 @@ package pbx
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -21,7 +20,8 @@ import (
 )
 
 // Config is what the switch needs. Listen addresses may use port 0; the
-// bound addresses are UDPAddr and TCPAddr of the Server.
+// bound addresses are UDPAddr and TCPAddr of the Server. One address with
+// port 0 for both gives both the same port.
 type Config struct {
 	UDPAddr string // e.g. "0.0.0.0:5060"; empty: no UDP
 	TCPAddr string // empty: no TCP
@@ -72,6 +72,10 @@ type Config struct {
 	AckTimeout time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+
+	// t1 is the switch's T1 (RFC 3261 17.1.1.1) for its reliable
+	// provisional responses; default sip.T1 (tests shorten it).
+	t1 time.Duration
 }
 
 // Server is a running switch: registrar, B2BUA, ACD and messaging.
@@ -79,6 +83,7 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
+	t1    time.Duration
 	loc   *time.Location
 	host  string
 	media Media
@@ -116,6 +121,9 @@ type Server struct {
 	dialogs map[string]*leg
 	legs    atomic.Int64
 	closed  bool
+	// settled counts the calls up whose customer is answered (Call.settle):
+	// what remains of them is cheap. See inSetup.
+	settled atomic.Int64
 }
 
 // Start listens and serves until Close.
@@ -144,8 +152,11 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Media == nil {
 		cfg.Media = Passthrough{}
 	}
+	if cfg.t1 <= 0 {
+		cfg.t1 = sip.T1
+	}
 	s := &Server{
-		cfg: cfg, log: cfg.Log.With("part", "sip"), now: cfg.Now, loc: cfg.Location, media: cfg.Media,
+		cfg: cfg, log: cfg.Log.With("part", "sip"), now: cfg.Now, t1: cfg.t1, loc: cfg.Location, media: cfg.Media,
 		ids: replication.NewIDs(), calls: map[string]*Call{}, dialogs: map[string]*leg{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -210,25 +221,16 @@ func (s *Server) listen() error {
 		ua.Close()
 		return err
 	}
-	listenHost := ""
-	if s.cfg.UDPAddr != "" {
-		if s.udpConn, err = net.ListenPacket("udp", s.cfg.UDPAddr); err != nil {
-			ua.Close()
-			return fmt.Errorf("listen udp %s: %w", s.cfg.UDPAddr, err)
-		}
-		listenHost, _, _ = net.SplitHostPort(s.udpConn.LocalAddr().String())
+	if s.udpConn, s.tcpLn, err = bind(s.cfg.UDPAddr, s.cfg.TCPAddr); err != nil {
+		ua.Close()
+		return err
 	}
-	if s.cfg.TCPAddr != "" {
-		if s.tcpLn, err = net.Listen("tcp", s.cfg.TCPAddr); err != nil {
-			if s.udpConn != nil {
-				s.udpConn.Close()
-			}
-			ua.Close()
-			return fmt.Errorf("listen tcp %s: %w", s.cfg.TCPAddr, err)
-		}
-		if listenHost == "" {
-			listenHost, _, _ = net.SplitHostPort(s.tcpLn.Addr().String())
-		}
+	listenHost := ""
+	if s.udpConn != nil {
+		growReadBuffer(s.udpConn, s.log)
+		listenHost, _, _ = net.SplitHostPort(s.udpConn.LocalAddr().String())
+	} else {
+		listenHost, _, _ = net.SplitHostPort(s.tcpLn.Addr().String())
 	}
 	s.host = s.cfg.Host
 	if s.host == "" {
@@ -271,6 +273,7 @@ func (s *Server) listen() error {
 		sip.INFO:     s.guard(s.onInDialog),
 		sip.NOTIFY:   s.guard(s.onInDialog),
 		sip.UPDATE:   s.guard(s.onInDialog),
+		sip.PRACK:    s.guard(s.onPrack),
 	}
 	for m, h := range s.handlers {
 		s.srv.OnRequest(m, h)
@@ -323,6 +326,16 @@ func (s *Server) ActiveCalls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.calls)
+}
+
+// inSetup is the calls the switch is setting up: up, but neither
+// answered nor waiting in a queue's line for an agent. They are where the
+// switch's work per call goes (routing, the ACD, ringing an agent, the
+// answer and its ACK): when it falls behind, they pile up, whatever the
+// offered rate, before anything else shows it. The shedder admits new
+// calls by it (Overload.MaxSetup).
+func (s *Server) inSetup(active int) int {
+	return max(0, active-int(s.settled.Load())-int(s.acd.nwaiting.Load()))
 }
 
 // ConfigChanged makes the switch reload its configuration at once (after
@@ -455,6 +468,7 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	res.AppendHeader(sip.NewHeader("Supported", supportedHeader))
 	s.send(tx, res)
 }
 
@@ -515,6 +529,12 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	var err error
 	if l.uas != nil {
+		// A BYE in the dialog the 200 made (legOf matched our To tag)
+		// shows that the caller had the 200, whether or not its ACK came
+		// first: they cross, or the ACK is lost. The answer is confirmed
+		// before ReadBye ends the dialog, which is what makes
+		// answerCustomer's WriteResponse return.
+		l.ackReceived()
 		err = l.uas.ReadBye(req, tx)
 	} else {
 		err = l.uac.ReadBye(req, tx)

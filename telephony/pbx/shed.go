@@ -23,6 +23,11 @@ type Overload struct {
 	// the switch's handler: its backlog, which grows as soon as the
 	// machine cannot keep up, whatever the rate (default 100).
 	MaxPending int
+	// MaxSetup bounds the calls in setup (Server.inSetup) plus the
+	// backlog: calls up that are neither answered nor waiting in a line.
+	// It is the switch's own measure of falling behind, so no rate has to
+	// be guessed for the machine (default 300; negative: no bound).
+	MaxSetup int
 	// RetryAfter is when refused callers are told to try again (default
 	// 5 s; whole seconds).
 	RetryAfter time.Duration
@@ -61,6 +66,9 @@ func newShedder(cfg Overload) *shedder {
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 100
 	}
+	if cfg.MaxSetup == 0 {
+		cfg.MaxSetup = 300
+	}
 	if cfg.RetryAfter < time.Second {
 		cfg.RetryAfter = 5 * time.Second
 	}
@@ -70,9 +78,10 @@ func newShedder(cfg Overload) *shedder {
 func (o Overload) burst() float64 { return max(1, o.MaxRate/10) }
 
 // admit decides whether the new INVITE known by key may become a call,
-// calls being the calls up and maxCalls their bound. A retransmission of
-// an admitted INVITE is admitted again.
-func (s *shedder) admit(key string, calls, maxCalls int, now time.Time) bool {
+// calls being the calls up, maxCalls their bound and setup the calls in
+// setup (Server.inSetup). A retransmission of an admitted INVITE is
+// admitted again.
+func (s *shedder) admit(key string, calls, maxCalls, setup int, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.admitted[key]; ok {
@@ -86,7 +95,8 @@ func (s *shedder) admit(key string, calls, maxCalls int, now time.Time) bool {
 			s.last = now
 		}
 	}
-	if calls+s.pending >= maxCalls || s.pending >= s.cfg.MaxPending || s.cfg.MaxRate > 0 && s.tokens < 1 {
+	if calls+s.pending >= maxCalls || s.pending >= s.cfg.MaxPending || s.cfg.MaxSetup > 0 && setup+s.pending >= s.cfg.MaxSetup ||
+		s.cfg.MaxRate > 0 && s.tokens < 1 {
 		s.refused[now.Truncate(time.Minute)]++
 		s.lastShed = now
 		return false
@@ -153,7 +163,8 @@ func (s *Server) shedNew(m *rawMessage) []byte {
 	if m.method() != "INVITE" || hasTag(m.first("to")) {
 		return nil
 	}
-	if s.shed.admit(inviteKey(m.first("call-id"), viaBranch(m.first("via"))), s.ActiveCalls(), s.cfg.MaxCalls, s.now()) {
+	active := s.ActiveCalls()
+	if s.shed.admit(inviteKey(m.first("call-id"), viaBranch(m.first("via"))), active, s.cfg.MaxCalls, s.inSetup(active), s.now()) {
 		return nil
 	}
 	s.metrics.refusedCalls.WithLabelValues(telephony.RefusedOverload).Inc()

@@ -1,6 +1,7 @@
 package pbx
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -86,20 +87,20 @@ func TestOverloadShed(t *testing.T) {
 func TestShedderBacklog(t *testing.T) {
 	s := newShedder(Overload{MaxPending: 2})
 	now := time.Unix(1_800_000_000, 0)
-	if !s.admit("a", 0, 10, now) || !s.admit("b", 0, 10, now) {
+	if !s.admit("a", 0, 10, 0, now) || !s.admit("b", 0, 10, 0, now) {
 		t.Fatal("refused below the bounds")
 	}
-	if s.admit("c", 0, 10, now) || !s.overloaded(now) {
+	if s.admit("c", 0, 10, 0, now) || !s.overloaded(now) {
 		t.Fatal("admitted past the backlog bound")
 	}
-	if !s.admit("a", 0, 10, now) {
+	if !s.admit("a", 0, 10, 0, now) {
 		t.Fatal("a retransmission of an admitted INVITE refused")
 	}
 	s.started("a")
-	if !s.admit("d", 0, 10, now) {
+	if !s.admit("d", 0, 10, 0, now) {
 		t.Fatal("refused after the backlog shrank")
 	}
-	if s.admit("e", 9, 10, now) {
+	if s.admit("e", 9, 10, 0, now) {
 		t.Fatal("admitted with the calls up at their bound")
 	}
 	later := now.Add(admitWindow + time.Minute)
@@ -109,5 +110,39 @@ func TestShedderBacklog(t *testing.T) {
 	}
 	if s.overloaded(later.Add(overloadMemory)) {
 		t.Fatal("still overloaded long after the last refusal")
+	}
+}
+
+// TestShedderSetup: new calls are refused once the calls in setup and the
+// backlog reach MaxSetup, whatever the rate, and admitted again when
+// calls leave setup; with MaxSetup negative there is no such bound.
+func TestShedderSetup(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	tests := []struct {
+		name     string
+		maxSetup int
+		setup    int
+		pending  int // admitted first, not taken up
+		admit    bool
+	}{
+		{"below", 10, 5, 0, true},
+		{"at the bound", 10, 10, 0, false},
+		{"the backlog counts", 10, 8, 2, false},
+		{"the backlog counts, below", 10, 7, 2, true},
+		{"default bound", 0, 300, 0, false},
+		{"no bound", -1, 100000, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newShedder(Overload{MaxSetup: tt.maxSetup})
+			for i := range tt.pending {
+				if !s.admit(fmt.Sprint("p", i), 0, 1<<20, 0, now) {
+					t.Fatal("refused the backlog")
+				}
+			}
+			if got := s.admit("new", 0, 1<<20, tt.setup, now); got != tt.admit {
+				t.Fatalf("admit with %d in setup and %d pending = %v, want %v", tt.setup, tt.pending, got, tt.admit)
+			}
+		})
 	}
 }

@@ -745,3 +745,32 @@ func TestJunkInvites(t *testing.T) {
 		t.Fatalf("records: %+v", rs)
 	}
 }
+
+// TestByeBeforeAck: the customer's BYE arrives before the ACK of the 200
+// that answered it (they cross, or the carrier hangs up at once). The
+// customer had the 200: each such call is answered, by the record and the
+// KPIs, not ended as unacknowledged.
+func TestByeBeforeAck(t *testing.T) {
+	slow(t)
+	h := newHarness(t)
+	h.extension("8001")
+	h.queue(telephony.Queue{Name: "sales", Strategy: telephony.TopDown, DIDs: []string{"4000"}}, map[string]int{"8001": 1})
+	const calls = 30
+	ph := h.phone("8001", "agent.xml", calls)
+	h.login("8001", true)
+	for i := range calls {
+		h.call("4000", "13800000032", "caller_bye_first.xml", nil).wait(t, 20*time.Second)
+		h.record(i + 1)
+		eventually(t, 5*time.Second, "the agent ready", func() bool { return h.agentState("8001").State == telephony.Ready })
+	}
+	ph.uas.wait(t, 10*time.Second)
+	h.idle()
+	for _, r := range h.records() {
+		if r.Disposition != telephony.Answered || r.HangupBy != telephony.ByCaller {
+			t.Fatalf("record = %+v, want answered, hung up by the caller", r)
+		}
+	}
+	if k := telephony.ComputeKPIs(h.records(), "", 0); k.Answered != calls {
+		t.Fatalf("KPIs = %+v, want %d answered", k, calls)
+	}
+}

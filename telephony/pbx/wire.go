@@ -128,6 +128,7 @@ func splitMessage(data []byte, stream bool) (*rawMessage, error) {
 	if !isStartLine(m.start) {
 		return nil, errNotSIP
 	}
+	m.headers = make([]rawHeader, 0, len(lines)-1) // one per line, but for folding
 	for _, line := range lines[1:] {
 		if strings.IndexByte(line, '\r') >= 0 {
 			return m, badRequest("CR inside a line")
@@ -618,7 +619,15 @@ func untidy(v string) bool {
 // bytes renders the message again: unfolded, tidied, without what
 // followed it in the datagram.
 func (m *rawMessage) bytes() []byte {
+	// Sized at once: the read loop renders every UDP request (symmetric
+	// adds to its Via), and growing the buffer step by step made a good
+	// part of the garbage per message.
+	n := len(m.start) + 4 + len(m.body)
+	for _, h := range m.headers {
+		n += len(h.name) + len(h.value) + 4
+	}
 	var b bytes.Buffer
+	b.Grow(n)
 	b.WriteString(m.start)
 	b.WriteString("\r\n")
 	for _, h := range m.headers {
