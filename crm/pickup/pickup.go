@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"branchline/crm"
 	"branchline/fault"
 	eventv1 "branchline/gen/branchline/event/v1"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
@@ -74,7 +75,7 @@ type Party struct {
 
 // Input is what the agent enters to book a pickup (叫件).
 type Input struct {
-	Sender      Party // required: name, phone, address
+	Sender      Party // required: name, phone (blank: the customer's, see CustomerPhone), address
 	Receiver    Party // optional
 	Destination string
 	Route       string
@@ -352,6 +353,16 @@ func Create(views replication.Tx, in Input, id, node string, now time.Time) ([]r
 	} else if ok {
 		return nil, nil, fmt.Errorf("pickup %s exists: %w", id, fault.ErrConflict)
 	}
+	if in.Customer != "" && strings.TrimSpace(in.Sender.Phone) == "" && replication.ValidULID(in.Customer) {
+		// An agent who may not see the customer's numbers books without
+		// one: the number comes from the record, here, never through
+		// their page.
+		ph, err := CustomerPhone(views, in.Customer)
+		if err != nil {
+			return nil, nil, err
+		}
+		in.Sender.Phone = ph
+	}
 	in, err := in.clean()
 	if err != nil {
 		return nil, nil, err
@@ -408,6 +419,34 @@ func Create(views replication.Tx, in Input, id, node string, now time.Time) ([]r
 			Body: &pickupv1.PickupAssigned{Courier: courier, Auto: true}})
 	}
 	return drafts, bk, nil
+}
+
+// CustomerPhone is the number a pickup for customer id is collected at
+// when the booking gives none: its first contact's mobile, else its
+// mobile, else its main phone — the number the booking form offers. It is
+// "" when the customer has none, and an invalid "customer" input when
+// there is no such customer.
+func CustomerPhone(views replication.Tx, id string) (string, error) {
+	id, err := customerRef(views, "customer", id)
+	if err != nil {
+		return "", err
+	}
+	c, err := crm.GetCustomer(views, id)
+	if err != nil {
+		return "", err
+	}
+	phone := c.Get("mobile")
+	if phone == "" {
+		phone = c.Get("phone")
+	}
+	cts, err := crm.Contacts(views, c.ID)
+	if err != nil {
+		return "", err
+	}
+	if len(cts) > 0 && cts[0].Fields["mobile"] != "" {
+		phone = cts[0].Fields["mobile"]
+	}
+	return phone, nil
 }
 
 // lastNumber is the highest n node has numbered on day (yyMMdd).

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"branchline/crm"
 	"branchline/crm/pickup"
 	"branchline/fault"
 	"branchline/replication"
@@ -510,5 +511,39 @@ func TestDispatchText(t *testing.T) {
 		if len(got) > pickup.MaxDispatchText || !utf8.ValidString(got) || !strings.Contains(got, p.Number) {
 			t.Fatalf("long DispatchText: %d bytes, %q", len(got), got)
 		}
+	}
+}
+
+// TestCreateSenderPhoneFromCustomer: a booking for an existing customer
+// without a sender phone (the agent sees the customer's numbers masked)
+// takes the customer's number from the record.
+func TestCreateSenderPhoneFromCustomer(t *testing.T) {
+	c := newCluster(t, "sh-pudong")
+	bare := c.fixture(0)
+	cust := newID()
+	c.must(0, "agent", func(v replication.Tx) ([]replication.Draft, error) {
+		return one(crm.CreateCustomer(v, cust, map[string]string{"display_name": "李四物流", "mobile": "13800138000", "phone": "021 5555 6666"}))
+	})
+	in := input()
+	in.Customer, in.Sender.Phone = cust, ""
+	id, _ := c.book(0, in)
+	if got := c.get(0, id).Sender.Phone; got != "+8613800138000" {
+		t.Fatalf("sender phone %q, want the customer's mobile", got)
+	}
+	// A number the agent types stands.
+	in.Sender.Phone = "13900000002"
+	if id, _ := c.book(0, in); c.get(0, id).Sender.Phone == "+8613800138000" {
+		t.Fatal("the typed sender phone was replaced by the customer's")
+	}
+	// A customer without a number: the phone is still required.
+	in.Customer, in.Sender.Phone = bare, ""
+	before := c.reps[0].mem.Dump()
+	_, err := c.exec(0, "agent", func(v replication.Tx) ([]replication.Draft, error) {
+		ds, _, err := pickup.Create(v, in, newID(), "sh-pudong", c.now)
+		return ds, err
+	})
+	wantErr(t, err, "required", nil)
+	if !maps.Equal(before, c.reps[0].mem.Dump()) {
+		t.Fatal("a refused booking changed the store")
 	}
 }

@@ -21,9 +21,11 @@ import (
 // inputView is one input of the pickup form.
 type inputView struct {
 	Name, Label, Type, Mode, Hint string
-	Required                      bool
-	Wide                          bool
-	Max                           int
+	// Note, with its element's id NoteID, is shown under the input.
+	Note, NoteID string
+	Required     bool
+	Wide         bool
+	Max          int
 }
 
 // partyInputs are a sender's or receiver's inputs, named prefix_field.
@@ -106,9 +108,34 @@ func (s *Pages) pickupFormData(r *http.Request, p *web.Page) *pickupFormData {
 	}
 	d.Customer = p.Value("customer")
 	if d.Customer != "" {
-		d.CustomerName = s.customerLabel(r, d.Customer)
+		d.CustomerName = d.Customer
+		if c, err := s.customer(r, d.Customer); err == nil {
+			d.CustomerName = c.Name()
+			if phone := customerPhone(c); c.PhonesMasked && phone != "" {
+				// The agent may not see the number: the server takes it
+				// from the customer when the input is left blank.
+				ph := &d.Sender[1]
+				ph.Required = false
+				ph.NoteID = "sender-phone-masked"
+				ph.Note = p.T("pickup.sender_phone_masked", phone)
+			}
+		}
 	}
 	return d
+}
+
+// customerPhone is the number of c a pickup booked for it is collected
+// at, as the reader may see it (masked or not): the rule of
+// pickup.CustomerPhone, which the server applies to the real numbers.
+func customerPhone(c *crmapp.Customer) string {
+	phone := c.Get("mobile")
+	if phone == "" {
+		phone = c.Get("phone")
+	}
+	if cs := c.Contacts; len(cs) > 0 && cs[0].Fields["mobile"] != "" {
+		phone = cs[0].Fields["mobile"]
+	}
+	return phone
 }
 
 func hasOption(opts []web.Option, v string) bool {
@@ -173,25 +200,19 @@ func (s *Pages) pickupNew(w http.ResponseWriter, r *http.Request) {
 }
 
 // prefillSender fills the sender from a customer: the company's name,
-// its first contact as the person (else the company), the mobile or main
-// phone, the address and postcode. An account customer pays monthly.
+// its first contact as the person (else the company), the number
+// customerPhone picks (left blank when the agent sees it masked: the server
+// fills it in), the address and postcode. An account customer pays monthly.
 func prefillSender(p *web.Page, c *crmapp.Customer) {
 	f := p.Form
 	f.Set("customer", c.ID)
 	f.Set("sender_company", c.Name())
 	f.Set("sender_name", c.Name())
-	phone := c.Get("mobile")
-	if phone == "" {
-		phone = c.Get("phone")
-	}
 	if cs := c.Contacts; len(cs) > 0 {
 		f.Set("sender_name", cs[0].Name())
-		if m := cs[0].Fields["mobile"]; m != "" && !cs[0].PhonesMasked {
-			phone = m
-		}
 	}
 	if !c.PhonesMasked && f.Get("sender_phone") == "" {
-		f.Set("sender_phone", web.DisplayPhone(phone))
+		f.Set("sender_phone", web.DisplayPhone(customerPhone(c)))
 	}
 	f.Set("sender_address", c.Get("address"))
 	f.Set("sender_postcode", c.Get("postcode"))
