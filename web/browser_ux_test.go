@@ -1,8 +1,11 @@
 package web_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -56,4 +59,66 @@ func TestBrowserMaskedAgentBooksForCustomer(t *testing.T) {
 	if got := p.GetSender().GetPhone(); got != "+8613800138000" {
 		t.Fatalf("the pickup's sender phone is %q, want the customer's +8613800138000", got)
 	}
+}
+
+// TestBrowserRoleHome: each role that logs in at the site root lands on
+// its own home page, not on a page it may not open: a courier on the
+// courier page, a warehouse clerk on the stock, an agent on the
+// customers, a supervisor on the live board.
+func TestBrowserRoleHome(t *testing.T) {
+	s := startPickupSite(t)
+	s.setUp(t)
+	s.user(t, "qian.clerk", "钱库管", "stock.read", "stock.move")
+	s.user(t, "zhou.super", "周主管", "call.supervise")
+	base := s.n.URL() // the node's own UI, with every page package
+	for _, tc := range []struct {
+		user, path, wait string
+	}{
+		{courierUser, "/courier", `#courier-pickups`},
+		{"qian.clerk", "/stock", `main`},
+		{agentUser, "/customers", `input#q`},
+		{"zhou.super", "/supervisor", `main`},
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			ctx := browser(t, 1366, 900)
+			var loc, title string
+			run(t, ctx, "log in at the root",
+				chromedp.Navigate(base+"/"),
+				chromedp.WaitVisible(css(`#login-form`)),
+				chromedp.SendKeys(css(`input[name=username]`), tc.user),
+				chromedp.SendKeys(css(`input[name=password]`), webPassword),
+				chromedp.Submit(css(`#login-form`)),
+				leftLogin(),
+				into(&loc, chromedp.Evaluate[string](`location.pathname`)),
+				into(&title, chromedp.Evaluate[string](`document.title`)),
+				shot(t, "home-"+tc.user),
+			)
+			if loc != tc.path {
+				t.Fatalf("%s landed on %s (%q), want %s", tc.user, loc, title, tc.path)
+			}
+			run(t, ctx, "the home page shows", chromedp.WaitVisible(css(tc.wait)))
+		})
+	}
+}
+
+// leftLogin waits, through the navigations of a sign-in, until the page
+// is a loaded page other than the login page.
+func leftLogin() step {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ok, err := chromedp.Evaluate[bool](`location.pathname !== '/login' && document.readyState === 'complete'`)(ctx, tg)
+			if err == nil && ok {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("still on the login page after 10s (last error: %v)", err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
 }

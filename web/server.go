@@ -73,6 +73,15 @@ type Server struct {
 	mux      *http.ServeMux
 	features map[string]bool
 	topics   []func(g *access.Grant) []string
+	homes    []home
+}
+
+// home is a page that "/" may send a user to: the first, by rank, whose
+// perms the user holds any of.
+type home struct {
+	rank  int
+	path  string
+	perms []access.Perm
 }
 
 // New parses the templates and catalog, mounts cfg.Pages and builds the
@@ -194,15 +203,55 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /lang", s.setLang)
 	s.mux.Handle("POST /logout", s.auth(s.csrf(http.HandlerFunc(s.logout))))
 	s.mux.Handle("GET /events", s.auth(http.HandlerFunc(s.events)))
-	if s.cfg.Home != "" {
-		s.mux.Handle("GET /{$}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, s.cfg.Home, http.StatusSeeOther)
-		})))
-	}
+	s.mux.Handle("GET /{$}", s.auth(http.HandlerFunc(s.home)))
 	if s.cfg.Passwords != nil {
 		s.Page("/password", s.passwordPage)
 		s.Action("/password", s.changePassword)
 	}
+}
+
+// Home offers path as the page "/" sends a signed-in user to who holds
+// any of perms: of the pages offered, the one of lowest rank whose perms
+// the user holds, so that each role lands where it works (a courier on
+// the courier page, a clerk on the stock) rather than on a page it may
+// not open. A page package calls it from Mount. Config.Home is the page
+// for a user no offered page fits.
+func (s *Server) Home(rank int, path string, perms ...access.Perm) {
+	s.homes = append(s.homes, home{rank: rank, path: path, perms: perms})
+	slices.SortStableFunc(s.homes, func(a, b home) int { return a.rank - b.rank })
+}
+
+// Ranks of the home pages, for Home: the pages of the people with the
+// broadest work first, so that a user with many permissions (an
+// administrator) lands where most work is done.
+const (
+	HomeCustomers = 10
+	HomeDesk      = 20
+	HomeBoard     = 30
+	HomePickups   = 40
+	HomeStock     = 50
+	HomeCourier   = 60
+	HomeAdmin     = 70
+)
+
+// homeOf is where "/" sends the caller of r; "" when nowhere.
+func (s *Server) homeOf(r *http.Request) string {
+	c := CallerOf(r)
+	for _, h := range s.homes {
+		if c.Require(h.perms...) == nil {
+			return h.path
+		}
+	}
+	return s.cfg.Home
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	to := s.homeOf(r)
+	if to == "" {
+		http.NotFound(w, r)
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 func cacheForever(h http.Handler) http.Handler {
