@@ -34,6 +34,10 @@ type Config struct {
 	Home string
 	// Hub says the UI is a hub member's: the head office menu.
 	Hub bool
+	// Location is the business time zone every page shows times and
+	// reads dates in (nil: app.DefaultTimeZone), the one exports use: never
+	// the computer's own zone.
+	Location *time.Location
 	// Login checks a user's password (the same directory as the API's).
 	Login func(ctx context.Context, user, password string) (*auth.Principal, error)
 	// Throttle, when set, is asked before each login attempt and told
@@ -97,6 +101,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Location = app.Zone(cfg.Location)
 	s := &Server{cfg: cfg, cat: cat, pages: map[string]*template.Template{}, mux: http.NewServeMux(), features: map[string]bool{}}
 	if cfg.Hub {
 		s.features["hub"] = true
@@ -113,25 +118,31 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-var funcs = template.FuncMap{
-	"join":     strings.Join,
-	"datetime": datetime,
-	// pair passes two values to a template: {{template "x" (pair $ .)}}.
-	"pair": func(a, b any) []any { return []any{a, b} },
-	"tel":  telHref,
-	"day":  DayText,
-	"yuan": crm.Yuan,
-	"kg":   KgText,
-	"date": DateText,
+// funcs are the templates' functions; times show in the business zone.
+func (s *Server) funcs() template.FuncMap {
+	return template.FuncMap{
+		"join":     strings.Join,
+		"datetime": s.TimeText,
+		// pair passes two values to a template: {{template "x" (pair $ .)}}.
+		"pair": func(a, b any) []any { return []any{a, b} },
+		"tel":  telHref,
+		"day":  DayText,
+		"yuan": crm.Yuan,
+		"kg":   KgText,
+		"date": s.DateText,
+	}
 }
 
-// datetime shows a time in the server's zone to the minute; zero shows
+// Location is the business time zone the pages show times in.
+func (s *Server) Location() *time.Location { return s.cfg.Location }
+
+// TimeText shows a time to the minute in the business zone; zero shows
 // nothing.
-func datetime(t time.Time) string {
+func (s *Server) TimeText(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.Local().Format("2006-01-02 15:04")
+	return t.In(s.cfg.Location).Format("2006-01-02 15:04")
 }
 
 // Templates parses the page templates of fsys (the *.html files of its
@@ -152,9 +163,9 @@ func (s *Server) Templates(fsys fs.FS, standalone ...string) error {
 		if _, dup := s.pages[base]; dup {
 			return fmt.Errorf("template %s: defined twice", base)
 		}
-		t := template.New(path.Base(n)).Funcs(funcs)
+		t := template.New(path.Base(n)).Funcs(s.funcs())
 		if !slices.Contains(standalone, base) {
-			if t, err = template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"); err != nil {
+			if t, err = template.New("layout.html").Funcs(s.funcs()).ParseFS(templateFS, "templates/layout.html"); err != nil {
 				return fmt.Errorf("layout: %w", err)
 			}
 		}

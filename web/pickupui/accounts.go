@@ -42,7 +42,7 @@ func (s *Pages) renderAccount(w http.ResponseWriter, r *http.Request, p *web.Pag
 		s.Render(w, r, "error", s.Failed(p, err), p)
 		return
 	}
-	now := time.Now()
+	now := time.Now().In(s.Location())
 	d := &accountData{pickupPageData: pickupPageData{Nav: pickupNav(p, "")}, Customer: id, Name: s.customerLabel(r, id),
 		Account: a, Month: now.Format("2006-01"), PrevMonth: now.AddDate(0, 0, -now.Day()).Format("2006-01")}
 	d.Over = a.Unsettled > a.Deposit
@@ -116,7 +116,7 @@ func (s *Pages) statementPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := &statementData{Customer: id, Name: s.customerLabel(r, id), Site: s.Site(), S: st,
-		Printed: time.Now().Format("2006-01-02 15:04")}
+		Printed: p.TimeText(time.Now())}
 	for _, l := range st.Lines {
 		d.Lines = append(d.Lines, statementLine{L: l, Status: p.T("pickup.status." + l.Status)})
 	}

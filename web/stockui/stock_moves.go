@@ -210,7 +210,7 @@ func (s *Pages) viewMoveLines(r *http.Request, m *warehouse.Move) []moveLineView
 	for _, l := range m.Lines {
 		v := moveLineView{Product: l.Product, Name: names[l.Product], Bin: l.Bin, Batch: l.Batch, Bundle: l.Bundle, Qty: l.Qty}
 		if b, ok := lines[l.Product+"\x00\x00"+l.Batch]; ok && l.Batch != "" {
-			v.Received, v.Expires = web.DateText(b.Received), web.DateText(b.Expires)
+			v.Received, v.Expires = s.DateText(b.Received), s.DateText(b.Expires)
 		}
 		if b, ok := lines[l.Product+"\x00"+l.Bin+"\x00"+l.Batch]; ok {
 			v.Left, v.HasLeft = b.Qty, true
@@ -332,10 +332,10 @@ func (s *Pages) recordMove(r *http.Request, p *web.Page) (*warehouse.Move, error
 	switch dir {
 	case "receipt":
 		line := warehouse.ReceiptLine{Product: product, Bin: bin, Batch: batch, Qty: qty}
-		if line.Produced, err = web.ParseDay("produced", p.Value("produced")); err != nil {
+		if line.Produced, err = s.ParseDay("produced", p.Value("produced")); err != nil {
 			return nil, err
 		}
-		if line.Expires, err = web.ParseDay("expires", p.Value("expires")); err != nil {
+		if line.Expires, err = s.ParseDay("expires", p.Value("expires")); err != nil {
 			return nil, err
 		}
 		return s.stock.Receive(ctx, c, warehouse.Receipt{Warehouse: wh, Type: typ, Lines: []warehouse.ReceiptLine{line},
@@ -396,7 +396,7 @@ func (s *Pages) moveList(w http.ResponseWriter, r *http.Request) {
 	dir, typ, _ := strings.Cut(kind, ".")
 	f := warehouse.MoveFilter{Warehouse: wh, Product: d.Product, Direction: dir, Type: typ}
 	if d.From != "" {
-		from, _, ok := web.DayBounds(d.From)
+		from, _, ok := s.DayBounds(d.From)
 		if !ok {
 			p.Errors["from"] = p.T("stock.invalid.bad_date")
 		} else {
@@ -404,7 +404,7 @@ func (s *Pages) moveList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if d.To != "" {
-		_, to, ok := web.DayBounds(d.To)
+		_, to, ok := s.DayBounds(d.To)
 		if !ok {
 			p.Errors["to"] = p.T("stock.invalid.bad_date")
 		} else {

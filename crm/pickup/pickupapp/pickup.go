@@ -21,8 +21,8 @@ type Pickups struct {
 	// Node is this node's id: the branch of the pickups booked here, and
 	// the only branch whose pickups agents here may change.
 	Node string
-	// Location is the branch's time zone, for pickup numbers' days,
-	// months and report days; nil means time.Local.
+	// Location is the branch's business time zone, for pickup numbers'
+	// days, months and report days; nil means app.DefaultTimeZone.
 	Location *time.Location
 	// Now is the clock; nil means time.Now.
 	Now app.Clock
@@ -38,12 +38,7 @@ var Readers = []access.Perm{access.PickupWrite, access.PickupDispatch, access.Fi
 // Viewers may open the pickup list: readers, and couriers (their own).
 var Viewers = append(slices.Clip(Readers), access.PickupCourier)
 
-func (s *Pickups) loc() *time.Location {
-	if s.Location == nil {
-		return time.Local
-	}
-	return s.Location
-}
+func (s *Pickups) loc() *time.Location { return app.Zone(s.Location) }
 
 func (s *Pickups) now() time.Time { return s.Now.Time().In(s.loc()) }
 
