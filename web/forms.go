@@ -110,13 +110,19 @@ func (s *Server) DayBounds(d string) (time.Time, time.Time, bool) {
 }
 
 // telHref is the tel: link of a phone number as typed ("139 1234-5678").
+// A stored E.164 number dials as the default region's phones dial it
+// (crm.DialString): nationally for a number of the region.
 func telHref(phone string) template.URL {
-	return template.URL("tel:" + strings.Map(func(r rune) rune {
+	n := strings.Map(func(r rune) rune {
 		if r == '+' || (r >= '0' && r <= '9') {
 			return r
 		}
 		return -1
-	}, phone))
+	}, phone)
+	if strings.HasPrefix(n, "+") {
+		n = crm.DialString(n)
+	}
+	return template.URL("tel:" + n)
 }
 
 // DisplayPhone shows an E.164 number in national format; a masked number

@@ -126,10 +126,12 @@ func (s *Server) funcs() template.FuncMap {
 		// pair passes two values to a template: {{template "x" (pair $ .)}}.
 		"pair": func(a, b any) []any { return []any{a, b} },
 		"tel":  telHref,
-		"day":  DayText,
-		"yuan": crm.Yuan,
-		"kg":   KgText,
-		"date": s.DateText,
+		// phone shows a stored (E.164) number as people write it.
+		"phone": DisplayPhone,
+		"day":   DayText,
+		"yuan":  crm.Yuan,
+		"kg":    KgText,
+		"date":  s.DateText,
 	}
 }
 

@@ -363,6 +363,15 @@ func Create(views replication.Tx, in Input, id, node string, now time.Time) ([]r
 		}
 		in.Sender.Phone = ph
 	}
+	for _, ph := range []struct {
+		field string
+		v     *string
+	}{{"sender.phone", &in.Sender.Phone}, {"receiver.phone", &in.Receiver.Phone}} {
+		var err error
+		if *ph.v, err = normalPhone(ph.field, *ph.v); err != nil {
+			return nil, nil, err
+		}
+	}
 	in, err := in.clean()
 	if err != nil {
 		return nil, nil, err
@@ -419,6 +428,22 @@ func Create(views replication.Tx, in Input, id, node string, now time.Time) ([]r
 			Body: &pickupv1.PickupAssigned{Courier: courier, Auto: true}})
 	}
 	return drafts, bk, nil
+}
+
+// normalPhone is a phone number as typed ("139 1234-5678", "(010) 8888
+// 6666") in E.164, by the normaliser crm uses for customers' numbers, so
+// that a pickup's numbers compare, dial and search like theirs; blank
+// stays blank. Only commands normalise: the checks of events accept the
+// looser form earlier releases stored.
+func normalPhone(field, v string) (string, error) {
+	if strings.TrimSpace(v) == "" {
+		return "", nil
+	}
+	e, err := crm.NormalizePhone(v, crm.DefaultRegion)
+	if err != nil {
+		return "", fault.Invalidf(field, "bad_phone", "%q is not a phone number", v)
+	}
+	return e, nil
 }
 
 // CustomerPhone is the number a pickup for customer id is collected at
