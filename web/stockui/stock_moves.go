@@ -135,15 +135,25 @@ func validMoveKind(v string) bool {
 	return false
 }
 
-// moveNew shows the form: fresh, or after a save (?done=<move id>) with
-// the warehouse, type and bins kept and what was recorded.
+// moveKept are the inputs of the move form a redirect after a post keeps
+// (moveNew reads them back): all but the quantity, which is asked anew.
+var moveKept = []string{"warehouse", "type", "bin", "to_bin", "purchase_order", "product", "barcode", "scanned",
+	"batch", "produced", "expires", "ref", "note"}
+
+// moveNew shows the form: fresh; after a scan or a product typed
+// (?product=…) with the product and the focus on the quantity; or after a
+// save (?done=<move id>) with the warehouse, type and bins kept and what
+// was recorded.
 func (s *Pages) moveNew(w http.ResponseWriter, r *http.Request) {
 	p, nav := s.stockPage(r, "/stock/moves/new", "stock.move.title")
 	q := r.URL.Query()
-	for _, k := range []string{"warehouse", "type", "bin", "to_bin", "purchase_order"} {
+	for _, k := range moveKept {
 		p.Form.Set(k, q.Get(k))
 	}
 	d := s.moveForm(r, p, nav)
+	if d.Product != nil {
+		d.Focus = "quantity"
+	}
 	if id := q.Get("done"); id != "" {
 		if m, err := s.stock.Move(r.Context(), web.CallerOf(r), id); err == nil {
 			d.Done = s.viewDone(r, p, m)
@@ -255,7 +265,7 @@ func (s *Pages) moveCreate(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Form.Set("scanned", code)
 		p.Form.Set("product", pr.ID)
-		show(http.StatusOK, "quantity")
+		s.askQuantity(w, r, p)
 		return
 	}
 	// No quantity yet: show the product typed and ask for it.
@@ -274,7 +284,7 @@ func (s *Pages) moveCreate(w http.ResponseWriter, r *http.Request) {
 			show(s.stockFailed(p, err, nil), "product")
 			return
 		}
-		show(http.StatusOK, "quantity")
+		s.askQuantity(w, r, p)
 		return
 	}
 	m, err := s.recordMove(r, p)
@@ -298,6 +308,18 @@ func (s *Pages) moveCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	web.Redirect(w, r, web.LinkWith("/stock/moves/new", "warehouse", p.Value("warehouse"), "type", p.Value("type"), "bin", p.Value("bin"),
 		"to_bin", p.Value("to_bin"), "purchase_order", p.Value("purchase_order"), "done", m.ID), "")
+}
+
+// askQuantity answers a scan or a product typed with a redirect to the
+// form showing the product and asking for the quantity: a reload of that
+// page reads it again rather than posting the form once more
+// (POST-redirect-GET).
+func (s *Pages) askQuantity(w http.ResponseWriter, r *http.Request, p *web.Page) {
+	kv := make([]string, 0, 2*len(moveKept))
+	for _, k := range moveKept {
+		kv = append(kv, k, p.Value(k))
+	}
+	web.Redirect(w, r, web.LinkWith("/stock/moves/new", kv...), "")
 }
 
 // shortText says how much the bin (and batch) holds when an issue asks
