@@ -122,3 +122,32 @@ func leftLogin() step {
 		}
 	})
 }
+
+// TestBrowserDepositWarningInQuote: booking monthly for a customer whose
+// unsettled amount with this pickup passes the deposit, the live quote
+// warns before saving; paying cash, it does not.
+func TestBrowserDepositWarningInQuote(t *testing.T) {
+	s := startPickupSite(t)
+	cust := s.setUp(t) // no deposit: any monthly pickup passes it
+	ctx := browser(t, 1366, 900)
+	loginAs(t, ctx, s.base, agentUser, "/pickups/new?customer="+cust, `#pickup-form`)
+	var warn string
+	run(t, ctx, "monthly quote",
+		chromedp.SendKeys(css(`input[name=destination]`), "北京市朝阳区"),
+		chromedp.SendKeys(css(`input[name=weight_kg]`), "2"),
+		chromedp.WaitVisible(css(`#quote[data-state=ok]`)),
+		chromedp.WaitVisible(css(`#quote-warning`)),
+		into(&warn, chromedp.Text(css(`#quote-warning`))),
+		shot(t, "pickup-quote-deposit"),
+	)
+	if !strings.Contains(warn, "超出押金") {
+		t.Fatalf("the quote warns %q", warn)
+	}
+	if n := s.count(t); n != 0 {
+		t.Fatalf("%d pickups booked before saving", n)
+	}
+	run(t, ctx, "cash quote",
+		chromedp.Click(css(`input[name=payment][value=cash]`)),
+		chromedp.WaitNotVisible(css(`#quote-warning`)),
+	)
+}

@@ -317,6 +317,21 @@ type DepositWarning struct {
 	Price     int64
 }
 
+// DepositCheck is the warning a monthly booking of price for customer
+// would carry (nil: none): its unsettled amount with the price passes its
+// deposit. Create and the live quote ask the same question, so the form
+// warns before saving what the booking will warn of after.
+func DepositCheck(views replication.Tx, customer string, price int64) (*DepositWarning, error) {
+	acct, err := GetAccount(views, customer)
+	if err != nil {
+		return nil, err
+	}
+	if acct.Unsettled+price > acct.Deposit {
+		return &DepositWarning{Customer: customer, Deposit: acct.Deposit, Unsettled: acct.Unsettled, Price: price}, nil
+	}
+	return nil, nil
+}
+
 // Booking is what Create decided besides its events.
 type Booking struct {
 	Number  string
@@ -410,12 +425,8 @@ func Create(views replication.Tx, in Input, id, node string, now time.Time) ([]r
 	}
 	bk := &Booking{Number: number, Waybill: waybill, Zone: zone, Courier: courier, Quote: q}
 	if in.Payment == PaymentMonthly {
-		acct, err := GetAccount(views, in.Customer)
-		if err != nil {
+		if bk.Warning, err = DepositCheck(views, in.Customer, q.Final); err != nil {
 			return nil, nil, err
-		}
-		if acct.Unsettled+q.Final > acct.Deposit {
-			bk.Warning = &DepositWarning{Customer: in.Customer, Deposit: acct.Deposit, Unsettled: acct.Unsettled, Price: q.Final}
 		}
 	}
 	body := &pickupv1.PickupCreated{Number: number, Waybill: waybill, Day: day, N: n + 1,

@@ -8,6 +8,7 @@ import (
 	"branchline/crm"
 	"branchline/crm/crmapp"
 	"branchline/crm/pickup"
+	"branchline/crm/pickup/pickupapp"
 	"branchline/fault"
 	"branchline/web"
 )
@@ -63,6 +64,8 @@ type quoteView struct {
 	Final string   `json:"final"`
 	Lines []string `json:"lines"`
 	Error string   `json:"error,omitempty"`
+	// Warning is the deposit warning booking would carry.
+	Warning string `json:"warning,omitempty"`
 }
 
 // viewQuote explains a quote: the tariff row, the customer's plan and the
@@ -280,13 +283,18 @@ func (s *Pages) pickupCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	warn := ""
 	if wn := bk.Warning; wn != nil {
-		warn = p.T("pickup.deposit_warning", crm.Yuan(wn.Unsettled+wn.Price), crm.Yuan(wn.Deposit))
+		warn = depositWarning(p, wn)
 	}
 	msg := p.T("pickup.booked", pk.Number, crm.Yuan(pk.Price))
 	if pk.Courier != "" {
 		msg = p.T("pickup.booked_assigned", pk.Number, crm.Yuan(pk.Price), pk.Courier)
 	}
 	web.RedirectWarn(w, r, "/pickups/"+pk.ID, msg, warn)
+}
+
+// depositWarning words a deposit warning.
+func depositWarning(p *web.Page, wn *pickup.DepositWarning) string {
+	return p.T("pickup.deposit_warning", crm.Yuan(wn.Unsettled+wn.Price), crm.Yuan(wn.Deposit))
 }
 
 // quote prices the form's pickup, or says why it cannot yet.
@@ -297,10 +305,15 @@ func (s *Pages) quote(r *http.Request, p *web.Page) (*quoteView, string) {
 	}
 	grams, err := web.KgToGrams("weight_kg", p.Value("weight_kg"))
 	if err == nil {
-		var q pickup.Breakdown
-		q, err = s.cfg.Pickups.Quote(r.Context(), web.CallerOf(r), p.Value("customer"), dest, grams)
+		var q pickupapp.Quoted
+		q, err = s.cfg.Pickups.QuoteBooking(r.Context(), web.CallerOf(r), pickupapp.QuoteRequest{
+			Customer: p.Value("customer"), Destination: dest, WeightGrams: grams, Payment: p.Value("payment")})
 		if err == nil {
-			return viewQuote(p, q), ""
+			v := viewQuote(p, q.Breakdown)
+			if wn := q.Warning; wn != nil {
+				v.Warning = depositWarning(p, wn)
+			}
+			return v, ""
 		}
 	}
 	return nil, s.pickupErrText(p, err)
@@ -309,7 +322,7 @@ func (s *Pages) quote(r *http.Request, p *web.Page) (*quoteView, string) {
 // pickupQuote answers the form's script with the quote as JSON.
 func (s *Pages) pickupQuote(w http.ResponseWriter, r *http.Request) {
 	p := s.NewPage(r, "pickup_new", "pickup.new.title")
-	for _, k := range []string{"customer", "destination", "weight_kg"} {
+	for _, k := range []string{"customer", "destination", "weight_kg", "payment"} {
 		p.Form.Set(k, r.URL.Query().Get(k))
 	}
 	v, why := s.quote(r, p)
