@@ -151,3 +151,34 @@ func TestBrowserDepositWarningInQuote(t *testing.T) {
 		chromedp.WaitNotVisible(css(`#quote-warning`)),
 	)
 }
+
+// TestBrowserFirstErrorInView: a refused booking whose only error is the
+// zone, below the fold of a 1366×768 screen, names the zone in the banner
+// and scrolls to and focuses the zone's input.
+func TestBrowserFirstErrorInView(t *testing.T) {
+	s := startPickupSite(t)
+	cust := s.setUp(t)
+	ctx := browser(t, 1366, 768)
+	loginAs(t, ctx, s.base, agentUser, "/pickups/new?customer="+cust, `#pickup-form`)
+	var banner, focused string
+	var inView bool
+	run(t, ctx, "unknown zone",
+		chromedp.SendKeys(css(`input[name=destination]`), "北京"),
+		chromedp.SendKeys(css(`input[name=goods]`), "样品"),
+		chromedp.SendKeys(css(`input[name=weight_kg]`), "2"),
+		js(`(() => { const s = document.querySelector('select[name=zone]'); s.add(new Option('已撤销片区', 'gone-zone')); s.value = 'gone-zone'; })()`),
+		clickJS(`#book`),
+		chromedp.WaitVisible(css(`#zone-error`)),
+		pollTrue(`document.activeElement && document.activeElement.name === 'zone'`),
+		into(&banner, chromedp.Text(css(`main p.error`))),
+		into(&focused, chromedp.Evaluate[string](`document.activeElement.name`)),
+		into(&inView, chromedp.Evaluate[bool](`(() => { const r = document.querySelector('select[name=zone]').getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; })()`)),
+		shot(t, "pickup-form-zone-error"),
+	)
+	if !strings.Contains(banner, "片区") || !strings.Contains(banner, "没有这个片区") || focused != "zone" || !inView {
+		t.Fatalf("banner %q, focus %q, zone input in view %v", banner, focused, inView)
+	}
+	if n := s.count(t); n != 0 {
+		t.Fatalf("%d pickups booked", n)
+	}
+}

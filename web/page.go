@@ -38,6 +38,23 @@ type Page struct {
 	loc      *time.Location
 }
 
+// NameFirstError makes the form's banner name its first error: of fields,
+// in the form's order, the first with a message, as "please correct
+// <label>: <message>" (label gives a field's label), so that a user whose
+// error is below the fold reads what is wrong without looking for it. A
+// banner of its own (an error that is not a field's) is kept.
+func (p *Page) NameFirstError(label func(field string) string, fields ...string) {
+	if b := p.Errors[""]; b != "" && b != p.T("form.fix_errors") {
+		return
+	}
+	for _, f := range fields {
+		if msg := p.Errors[f]; msg != "" {
+			p.Errors[""] = p.T("form.fix_first", label(f), msg)
+			return
+		}
+	}
+}
+
 // TimeText shows a time to the minute in the business zone; zero shows
 // nothing.
 func (p *Page) TimeText(t time.Time) string {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"branchline/crm"
 	"branchline/crm/crmapp"
@@ -45,6 +46,17 @@ var pickupFormFields = []string{
 	"sender_name", "sender_phone", "sender_company", "sender_address", "sender_postcode",
 	"receiver_name", "receiver_phone", "receiver_company", "receiver_address", "receiver_postcode",
 	"destination", "route", "goods", "weight_kg", "pieces", "payment", "zone", "note", "customer",
+}
+
+// pickupFieldLabel is the label of an input of the pickup form: a
+// sender's or receiver's with the party's name ("寄件人 电话").
+func pickupFieldLabel(p *web.Page, field string) string {
+	for _, who := range []string{"sender", "receiver"} {
+		if f, ok := strings.CutPrefix(field, who+"_"); ok {
+			return p.T("pickup."+who) + " " + p.T("pickup.f."+f)
+		}
+	}
+	return p.T("pickup.f." + field)
 }
 
 // pickupFormData is what pickup_form.html shows.
@@ -247,6 +259,7 @@ func (s *Pages) pickupCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	fail := func(err error) {
 		status := s.pickupFailed(p, err, pickupFormFields...)
+		p.NameFirstError(func(f string) string { return pickupFieldLabel(p, f) }, pickupFormFields...)
 		if p.Errors[""] == "" {
 			p.Errors[""] = p.T("form.fix_errors")
 		}
