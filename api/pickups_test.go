@@ -185,7 +185,7 @@ func TestPickupServiceWorkflow(t *testing.T) {
 	}
 	got, err = s.UpdatePickup(asUser("agent"), connect.NewRequest(&pickupv1.UpdatePickupRequest{Id: other.GetId(),
 		Fields: map[string]string{"note": "下午三点后", "sender_phone": "13800000002"}}))
-	if err != nil || got.Msg.GetNote() != "下午三点后" || got.Msg.GetSender().GetPhone() != "13800000002" {
+	if err != nil || got.Msg.GetNote() != "下午三点后" || got.Msg.GetSender().GetPhone() != "+8613800000002" {
 		t.Fatalf("updated %v, %v", got, err)
 	}
 	got, err = s.CancelPickup(asUser("agent"), connect.NewRequest(&pickupv1.CancelPickupRequest{Id: other.GetWaybill(), Reason: "客户取消"}))

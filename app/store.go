@@ -79,3 +79,26 @@ func (c Clock) Time() time.Time {
 	}
 	return c()
 }
+
+// DefaultTimeZone is the business time zone of a node or hub that names
+// none: the one its people read times in, whatever zone the computer is
+// set to.
+const DefaultTimeZone = "Asia/Shanghai"
+
+// chinaTime stands in for Asia/Shanghai on a machine without zone data
+// (China has kept UTC+8 without daylight saving since 1991).
+var chinaTime = time.FixedZone("CST", 8*3600)
+
+// Zone is the business time zone l, or DefaultTimeZone when l is nil:
+// pages, exports, reports and the days of numbers all read times in it,
+// so that a record shows the same time wherever it is shown. The
+// computer's own zone (time.Local) is never used.
+func Zone(l *time.Location) *time.Location {
+	if l != nil {
+		return l
+	}
+	if l, err := time.LoadLocation(DefaultTimeZone); err == nil {
+		return l
+	}
+	return chinaTime
+}

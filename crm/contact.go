@@ -152,7 +152,7 @@ func normalizeContact(in map[string]string) ([]*eventv1.FieldValue, error) {
 		if !ok {
 			continue
 		}
-		v, err := normalize(f, raw)
+		v, err := normalizeInput(f, raw)
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"branchline/fault"
@@ -130,6 +131,50 @@ var (
 	postcodeRe = regexp.MustCompile(`^[0-9A-Za-z -]{3,16}$`)
 )
 
+// normalizeInput validates one field value a user or import gives and
+// returns its canonical form: normalize, and the stricter rules of this
+// release (an e-mail address must have a domain people can mail: see
+// validEmail). The checks of events use normalize alone, so that events
+// earlier releases made under looser rules still apply everywhere.
+func normalizeInput(f Field, raw string) (string, error) {
+	v, err := normalize(f, raw)
+	if err != nil {
+		return "", err
+	}
+	if f.typ == emailField && v != "" && !validEmail(v) {
+		return "", fault.Invalidf(f.Name, "bad_email", "%q is not an e-mail address", v)
+	}
+	return v, nil
+}
+
+// validEmail reports whether v, an address net/mail accepts bare, can be
+// mailed: its domain is two or more labels of letters, digits and inner
+// hyphens, the last (the top-level domain) of two letters or more — not an
+// IP literal, a single label ("a@b", "bob@localhost") or a label with '_'
+// or an outer '-'.
+func validEmail(v string) bool {
+	at := strings.LastIndexByte(v, '@')
+	if at <= 0 {
+		return false
+	}
+	labels := strings.Split(v[at+1:], ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || utf8.RuneCountInString(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if r != '-' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+				return false
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	return utf8.RuneCountInString(tld) >= 2 && strings.IndexFunc(tld, unicode.IsLetter) >= 0
+}
+
 // normalize validates one field value and returns its canonical form.
 func normalize(f Field, raw string) (string, error) {
 	v := strings.TrimSpace(raw)
@@ -201,7 +246,7 @@ func normalizeAll(views replication.Tx, in map[string]string) ([]*eventv1.FieldV
 		if !ok {
 			continue
 		}
-		v, err := normalize(f, raw)
+		v, err := normalizeInput(f, raw)
 		if err != nil {
 			return nil, err
 		}

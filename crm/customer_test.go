@@ -448,3 +448,45 @@ func TestListCustomers(t *testing.T) {
 		t.Fatalf("paged through %v, want %v", got, want)
 	}
 }
+
+// TestEmailAddresses: an e-mail address must be one people can mail;
+// a refused one is a field error on "email" and makes no draft.
+func TestEmailAddresses(t *testing.T) {
+	for _, c := range []struct {
+		email string
+		ok    bool
+	}{
+		{"buyer@example.com", true},
+		{"first.last+orders@sub.example.com.cn", true},
+		{"wang_wei@163.com", true},
+		{"客服@例子.中国", true},
+		{"a-b@x-y.co", true},
+		{"not-an-address", false},
+		{"a@b", false},
+		{"bob@localhost", false},
+		{"buyer@example", false},
+		{"a@-x.com", false},
+		{"a@x-.com", false},
+		{"a@x_y.com", false},
+		{"a@x.c", false},
+		{"a@x.123", false},
+		{"a@[192.168.1.1]", false},
+		{"a@x..com", false},
+		{"Bob <bob@example.com>", false},
+	} {
+		t.Run(c.email, func(t *testing.T) {
+			r := newReplica(t)
+			d, err := crm.CreateCustomer(r.read(), newID(), map[string]string{"display_name": "邮箱测试", "email": c.email})
+			if c.ok {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			wantInvalid(t, err, "email", "bad_email")
+			if d.Body != nil {
+				t.Errorf("a refused command made a draft: %+v", d)
+			}
+		})
+	}
+}

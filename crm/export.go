@@ -12,10 +12,6 @@ import (
 // MaxExportRows bounds one export.
 const MaxExportRows = 100000
 
-// exportZone is the time zone export files show times in (China Standard
-// Time, without needing the system's zone database).
-var exportZone = time.FixedZone("CST", 8*3600)
-
 // ExportHeader returns the header row of an export: the id, the built-in
 // fields by their Chinese labels, the custom fields that are not retired
 // by theirs, and the registration time. ParseImport reads it back.
@@ -32,10 +28,11 @@ func ExportHeader(defs []CustomField) []string {
 	return append(h, "注册时间")
 }
 
-// ExportRecord returns c's row under ExportHeader(defs). Phone numbers are
+// ExportRecord returns c's row under ExportHeader(defs), with times in
+// loc, the business time zone the pages show them in. Phone numbers are
 // written as dialled in the default region, or masked (138****5678) when
 // masked is true.
-func ExportRecord(c *Customer, defs []CustomField, masked bool) []string {
+func ExportRecord(c *Customer, defs []CustomField, masked bool, loc *time.Location) []string {
 	row := []string{c.ID}
 	for _, f := range Fields {
 		v := c.Fields[f.Name]
@@ -53,7 +50,7 @@ func ExportRecord(c *Customer, defs []CustomField, masked bool) []string {
 			row = append(row, c.Custom[d.Key])
 		}
 	}
-	return append(row, c.Created.Time().In(exportZone).Format("2006-01-02 15:04"))
+	return append(row, c.Created.Time().In(loc).Format("2006-01-02 15:04"))
 }
 
 // WriteTable writes a header and rows as CSV or XLSX (package sheet: no
@@ -69,11 +66,11 @@ func WriteTable(w io.Writer, format FileFormat, header []string, rows [][]string
 	return fmt.Errorf("export format %d: unknown", format)
 }
 
-// ExportFilename names an export file made at t.
+// ExportFilename names an export file made at t, in its time zone.
 func ExportFilename(format FileFormat, t time.Time) string {
 	ext := "csv"
 	if format == XLSX {
 		ext = "xlsx"
 	}
-	return "customers-" + strings.ReplaceAll(t.In(exportZone).Format("20060102-150405"), ":", "") + "." + ext
+	return "customers-" + strings.ReplaceAll(t.Format("20060102-150405"), ":", "") + "." + ext
 }

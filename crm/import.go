@@ -356,5 +356,5 @@ func normalizeImported(views replication.Tx, name, raw string) (string, error) {
 	if f.Required && strings.TrimSpace(raw) == "" {
 		return "", fault.Invalidf(name, "required", "is required")
 	}
-	return normalize(f, raw)
+	return normalizeInput(f, raw)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -162,7 +163,7 @@ func TestExportReadsBack(t *testing.T) {
 	for _, format := range []crm.FileFormat{crm.CSV, crm.XLSX} {
 		for _, masked := range []bool{false, true} {
 			var buf bytes.Buffer
-			if err := crm.WriteTable(&buf, format, crm.ExportHeader(defs), [][]string{crm.ExportRecord(c, defs, masked)}); err != nil {
+			if err := crm.WriteTable(&buf, format, crm.ExportHeader(defs), [][]string{crm.ExportRecord(c, defs, masked, time.FixedZone("CST", 8*3600))}); err != nil {
 				t.Fatal(err)
 			}
 			if format == crm.CSV && bytes.Contains(buf.Bytes(), []byte(",=cmd")) {

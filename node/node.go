@@ -54,6 +54,11 @@ type Config struct {
 	AdminPassword string          // the local admin's password, needed on first start
 	MetricsToken  string          // bearer token for /metrics; empty: loopback only
 	Telephony     TelephonyConfig // SIP switch; zero value: no SIP
+	// Location is the business time zone (flag --time-zone): pages,
+	// exports, reports, the days of pickup numbers and the telephony's
+	// days read times in it, whatever zone the computer is set to. nil:
+	// app.DefaultTimeZone (Asia/Shanghai).
+	Location *time.Location
 	// Registry applies the events; nil: every kind of this release
 	// (views.Registry). A test of upgrades passes an older one.
 	Registry *replication.Registry
@@ -98,6 +103,10 @@ func Start(cfg Config) (*Node, error) {
 		cfg.Log = slog.Default()
 	}
 	log := cfg.Log.With("node", cfg.ID)
+	cfg.Location = app.Zone(cfg.Location)
+	if cfg.Telephony.Location == nil {
+		cfg.Telephony.Location = cfg.Location
+	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("node: data directory is required")
 	}
@@ -227,7 +236,7 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 		connect.WithReadMaxBytes(1 << 20),
 	}
 	// The use cases, served alike by the API and the pages.
-	customers := &crmapp.Customers{Store: n.store, IDs: ids, Node: n.cfg.ID}
+	customers := &crmapp.Customers{Store: n.store, IDs: ids, Node: n.cfg.ID, Location: n.cfg.Location}
 	blacklist := &crmapp.Blacklist{Store: n.store}
 	members := &crmapp.Members{Store: n.store}
 	admin := &accessapp.Admin{Store: n.store, IDs: ids, Node: n.cfg.ID, Throttle: throttle}
@@ -248,7 +257,7 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	n.tel = tel
 	tel.mount(mux, opts...)
 	disp := &dispatcher{n: n, sip: tel.sip, ids: ids}
-	pickups := &pickupapp.Pickups{Store: n.store, IDs: ids, Node: n.cfg.ID, Location: n.cfg.Telephony.Location, OnChange: disp.onChange}
+	pickups := &pickupapp.Pickups{Store: n.store, IDs: ids, Node: n.cfg.ID, Location: n.cfg.Location, OnChange: disp.onChange}
 	mux.Handle(pickupv1connect.NewPickupServiceHandler(&api.PickupService{App: pickups, Grants: grants, Log: n.log}, opts...))
 	mux.Handle(warehousev1connect.NewWarehouseServiceHandler(&api.WarehouseService{App: stock, Grants: grants, Log: n.log}, opts...))
 	mux.Handle(accessv1connect.NewAccessServiceHandler(&api.AccessService{App: admin, Grants: grants, Log: n.log}, opts...))
@@ -259,7 +268,7 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	api.MountOps(mux, n.metrics, n.ready, n.cfg.MetricsToken)
 	pickupPages := pickupui.New(pickupui.Config{Pickups: pickups, Customers: customers})
 	ui, err := web.New(web.Config{
-		Site: n.cfg.ID, Home: "/customers", Login: dir.Login, Throttle: throttle, Audit: audit,
+		Site: n.cfg.ID, Home: "/customers", Location: n.cfg.Location, Login: dir.Login, Throttle: throttle, Audit: audit,
 		Sessions: web.StoredSessions(newSessions(n.store.DB(), n.store.Disk())), Grants: grants, Passwords: admin,
 		Pages: []web.Pages{
 			crmui.New(crmui.Config{Customers: customers, Blacklist: blacklist, Members: members}),

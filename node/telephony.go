@@ -30,7 +30,8 @@ type TelephonyConfig struct {
 	// SIPHost is the address put in Via and Contact; default: SIPAddr's
 	// host, or the machine's first IPv4 address when that is 0.0.0.0.
 	SIPHost string
-	// Location is the node's time zone for days and membership windows.
+	// Location is the node's time zone for days and membership windows;
+	// nil: the node's business time zone (Config.Location).
 	Location *time.Location
 	// MaxCallRate bounds the new calls the switch admits per second (flag
 	// --sip-max-call-rate); more are refused with 503 and Retry-After. 0:
@@ -57,7 +58,7 @@ var _ telephonyapp.Switch = (*pbx.Server)(nil)
 // recorded locally whether or not the hub is reachable.
 func (n *Node) startTelephony(cfg TelephonyConfig, grants app.Grants) (*telephonyParts, error) {
 	if cfg.Location == nil {
-		cfg.Location = time.Local
+		cfg.Location = n.cfg.Location
 	}
 	tel := &telephonyapp.Telephony{Store: n.store, Location: cfg.Location}
 	parts := &telephonyParts{app: tel, service: &api.TelephonyService{App: tel, Grants: grants, Log: n.log}}

@@ -77,29 +77,32 @@ func DayText(d string) string {
 	return d
 }
 
-// DateText shows a time as a local date; zero shows nothing.
-func DateText(t time.Time) string {
+// DateText shows a time as a date in the business zone; zero shows
+// nothing.
+func (s *Server) DateText(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.Local().Format("2006-01-02")
+	return t.In(s.cfg.Location).Format("2006-01-02")
 }
 
-// ParseDay reads a local date ("2006-01-02"); blank is zero.
-func ParseDay(field, v string) (time.Time, error) {
+// ParseDay reads a date ("2006-01-02") in the business zone; blank is
+// zero.
+func (s *Server) ParseDay(field, v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.ParseInLocation("2006-01-02", v, time.Local)
+	t, err := time.ParseInLocation("2006-01-02", v, s.cfg.Location)
 	if err != nil {
 		return time.Time{}, fault.Invalidf(field, "bad_date", "%q is not a date", v)
 	}
 	return t, nil
 }
 
-// DayBounds returns the local day d ("2006-01-02") as [from, to).
-func DayBounds(d string) (time.Time, time.Time, bool) {
-	t, err := time.ParseInLocation("2006-01-02", d, time.Local)
+// DayBounds returns the day d ("2006-01-02") of the business zone as
+// [from, to).
+func (s *Server) DayBounds(d string) (time.Time, time.Time, bool) {
+	t, err := time.ParseInLocation("2006-01-02", d, s.cfg.Location)
 	if err != nil {
 		return time.Time{}, time.Time{}, false
 	}
@@ -107,13 +110,19 @@ func DayBounds(d string) (time.Time, time.Time, bool) {
 }
 
 // telHref is the tel: link of a phone number as typed ("139 1234-5678").
+// A stored E.164 number dials as the default region's phones dial it
+// (crm.DialString): nationally for a number of the region.
 func telHref(phone string) template.URL {
-	return template.URL("tel:" + strings.Map(func(r rune) rune {
+	n := strings.Map(func(r rune) rune {
 		if r == '+' || (r >= '0' && r <= '9') {
 			return r
 		}
 		return -1
-	}, phone))
+	}, phone)
+	if strings.HasPrefix(n, "+") {
+		n = crm.DialString(n)
+	}
+	return template.URL("tel:" + n)
 }
 
 // DisplayPhone shows an E.164 number in national format; a masked number

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"branchline/access"
+	"branchline/app"
 	"branchline/fault"
 )
 
@@ -34,6 +35,42 @@ type Page struct {
 	Alerts   []string
 	cat      catalog
 	features map[string]bool
+	loc      *time.Location
+}
+
+// NameFirstError makes the form's banner name its first error: of fields,
+// in the form's order, the first with a message, as "please correct
+// <label>: <message>" (label gives a field's label), so that a user whose
+// error is below the fold reads what is wrong without looking for it. A
+// banner of its own (an error that is not a field's) is kept.
+func (p *Page) NameFirstError(label func(field string) string, fields ...string) {
+	if b := p.Errors[""]; b != "" && b != p.T("form.fix_errors") {
+		return
+	}
+	for _, f := range fields {
+		if msg := p.Errors[f]; msg != "" {
+			p.Errors[""] = p.T("form.fix_first", label(f), msg)
+			return
+		}
+	}
+}
+
+// TimeText shows a time to the minute in the business zone; zero shows
+// nothing.
+func (p *Page) TimeText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(p.loc).Format("2006-01-02 15:04")
+}
+
+// DateText shows a time as a date in the business zone; zero shows
+// nothing.
+func (p *Page) DateText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(p.loc).Format("2006-01-02")
 }
 
 // Alert is a condition of the site every page shows until it clears: a
@@ -77,7 +114,7 @@ func (p *Page) Langs() []string { return Langs }
 // the title (a catalog key), the menu entry that is on, and the one-time
 // messages a redirect carried.
 func (s *Server) NewPage(r *http.Request, active, titleKey string) *Page {
-	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, cat: s.cat, features: s.features}
+	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, cat: s.cat, features: s.features, loc: s.cfg.Location}
 	p.Title = p.T(titleKey)
 	if s.cfg.Alerts != nil {
 		for _, a := range s.cfg.Alerts() {
@@ -103,7 +140,7 @@ func (s *Server) NewPage(r *http.Request, active, titleKey string) *Page {
 // Scratch is a page for working out messages without showing them: the
 // language and catalog of p, no errors yet.
 func (p *Page) Scratch() *Page {
-	return &Page{Lang: p.Lang, cat: p.cat, features: p.features, Errors: map[string]string{}, Form: url.Values{}}
+	return &Page{Lang: p.Lang, cat: p.cat, features: p.features, loc: p.loc, Errors: map[string]string{}, Form: url.Values{}}
 }
 
 // Render writes a page; template errors become a 500 without a half page.
@@ -372,7 +409,7 @@ func LangPage(lang string) (*Page, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Page{Lang: lang, cat: cat, features: map[string]bool{}, Errors: map[string]string{}, Form: url.Values{}}, nil
+	return &Page{Lang: lang, cat: cat, features: map[string]bool{}, loc: app.Zone(nil), Errors: map[string]string{}, Form: url.Values{}}, nil
 }
 
 // HasText reports whether the catalog has a text for key in the page's

@@ -34,6 +34,10 @@ type Config struct {
 	Home string
 	// Hub says the UI is a hub member's: the head office menu.
 	Hub bool
+	// Location is the business time zone every page shows times and
+	// reads dates in (nil: app.DefaultTimeZone), the one exports use: never
+	// the computer's own zone.
+	Location *time.Location
 	// Login checks a user's password (the same directory as the API's).
 	Login func(ctx context.Context, user, password string) (*auth.Principal, error)
 	// Throttle, when set, is asked before each login attempt and told
@@ -73,6 +77,15 @@ type Server struct {
 	mux      *http.ServeMux
 	features map[string]bool
 	topics   []func(g *access.Grant) []string
+	homes    []home
+}
+
+// home is a page that "/" may send a user to: the first, by rank, whose
+// perms the user holds any of.
+type home struct {
+	rank  int
+	path  string
+	perms []access.Perm
 }
 
 // New parses the templates and catalog, mounts cfg.Pages and builds the
@@ -88,6 +101,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Location = app.Zone(cfg.Location)
 	s := &Server{cfg: cfg, cat: cat, pages: map[string]*template.Template{}, mux: http.NewServeMux(), features: map[string]bool{}}
 	if cfg.Hub {
 		s.features["hub"] = true
@@ -104,25 +118,33 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-var funcs = template.FuncMap{
-	"join":     strings.Join,
-	"datetime": datetime,
-	// pair passes two values to a template: {{template "x" (pair $ .)}}.
-	"pair": func(a, b any) []any { return []any{a, b} },
-	"tel":  telHref,
-	"day":  DayText,
-	"yuan": crm.Yuan,
-	"kg":   KgText,
-	"date": DateText,
+// funcs are the templates' functions; times show in the business zone.
+func (s *Server) funcs() template.FuncMap {
+	return template.FuncMap{
+		"join":     strings.Join,
+		"datetime": s.TimeText,
+		// pair passes two values to a template: {{template "x" (pair $ .)}}.
+		"pair": func(a, b any) []any { return []any{a, b} },
+		"tel":  telHref,
+		// phone shows a stored (E.164) number as people write it.
+		"phone": DisplayPhone,
+		"day":   DayText,
+		"yuan":  crm.Yuan,
+		"kg":    KgText,
+		"date":  s.DateText,
+	}
 }
 
-// datetime shows a time in the server's zone to the minute; zero shows
+// Location is the business time zone the pages show times in.
+func (s *Server) Location() *time.Location { return s.cfg.Location }
+
+// TimeText shows a time to the minute in the business zone; zero shows
 // nothing.
-func datetime(t time.Time) string {
+func (s *Server) TimeText(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.Local().Format("2006-01-02 15:04")
+	return t.In(s.cfg.Location).Format("2006-01-02 15:04")
 }
 
 // Templates parses the page templates of fsys (the *.html files of its
@@ -143,9 +165,9 @@ func (s *Server) Templates(fsys fs.FS, standalone ...string) error {
 		if _, dup := s.pages[base]; dup {
 			return fmt.Errorf("template %s: defined twice", base)
 		}
-		t := template.New(path.Base(n)).Funcs(funcs)
+		t := template.New(path.Base(n)).Funcs(s.funcs())
 		if !slices.Contains(standalone, base) {
-			if t, err = template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"); err != nil {
+			if t, err = template.New("layout.html").Funcs(s.funcs()).ParseFS(templateFS, "templates/layout.html"); err != nil {
 				return fmt.Errorf("layout: %w", err)
 			}
 		}
@@ -194,15 +216,55 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /lang", s.setLang)
 	s.mux.Handle("POST /logout", s.auth(s.csrf(http.HandlerFunc(s.logout))))
 	s.mux.Handle("GET /events", s.auth(http.HandlerFunc(s.events)))
-	if s.cfg.Home != "" {
-		s.mux.Handle("GET /{$}", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, s.cfg.Home, http.StatusSeeOther)
-		})))
-	}
+	s.mux.Handle("GET /{$}", s.auth(http.HandlerFunc(s.home)))
 	if s.cfg.Passwords != nil {
 		s.Page("/password", s.passwordPage)
 		s.Action("/password", s.changePassword)
 	}
+}
+
+// Home offers path as the page "/" sends a signed-in user to who holds
+// any of perms: of the pages offered, the one of lowest rank whose perms
+// the user holds, so that each role lands where it works (a courier on
+// the courier page, a clerk on the stock) rather than on a page it may
+// not open. A page package calls it from Mount. Config.Home is the page
+// for a user no offered page fits.
+func (s *Server) Home(rank int, path string, perms ...access.Perm) {
+	s.homes = append(s.homes, home{rank: rank, path: path, perms: perms})
+	slices.SortStableFunc(s.homes, func(a, b home) int { return a.rank - b.rank })
+}
+
+// Ranks of the home pages, for Home: the pages of the people with the
+// broadest work first, so that a user with many permissions (an
+// administrator) lands where most work is done.
+const (
+	HomeCustomers = 10
+	HomeDesk      = 20
+	HomeBoard     = 30
+	HomePickups   = 40
+	HomeStock     = 50
+	HomeCourier   = 60
+	HomeAdmin     = 70
+)
+
+// homeOf is where "/" sends the caller of r; "" when nowhere.
+func (s *Server) homeOf(r *http.Request) string {
+	c := CallerOf(r)
+	for _, h := range s.homes {
+		if c.Require(h.perms...) == nil {
+			return h.path
+		}
+	}
+	return s.cfg.Home
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	to := s.homeOf(r)
+	if to == "" {
+		http.NotFound(w, r)
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 func cacheForever(h http.Handler) http.Handler {

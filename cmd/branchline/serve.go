@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
+	"branchline/app"
 	"branchline/hub"
 	"branchline/node"
 )
@@ -24,6 +26,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sipAddr := fs.String("sip", "", "SIP listen address, UDP and TCP, e.g. 0.0.0.0:5060; empty: no SIP")
 	sipHost := fs.String("sip-host", "", "address put in SIP Via and Contact headers (default: the --sip host, or this machine's first IPv4 address)")
 	maxOffset, minFree := safetyFlags(fs, "sized from the store's memtables, 320MiB")
+	tz := fs.String("time-zone", app.DefaultTimeZone, "business time zone: the one pages, exports, reports and the days of numbers show times in, whatever this computer's zone")
 	sipRate := fs.Float64("sip-max-call-rate", 0, "new calls admitted per second; more are refused with 503 (0: no bound, the switch's backlog decides)")
 	sipSetup := fs.Int("sip-max-setup", 0, "calls in setup (up, neither answered nor waiting in a line) past which new calls are refused with 503 (0: 300; negative: no bound)")
 	level, format := logFlags(fs)
@@ -34,11 +37,15 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.Usage()
 		return usagef("node: --id and --data are required")
 	}
+	loc, err := time.LoadLocation(*tz)
+	if err != nil || *tz == "" || *tz == "Local" {
+		return usagef("node: --time-zone %q is not a time zone name such as Asia/Shanghai", *tz)
+	}
 	log, err := newLogger(stderr, *level, *format)
 	if err != nil {
 		return err
 	}
-	n, err := node.Start(node.Config{
+	n, err := node.Start(node.Config{Location: loc,
 		ID: *id, DataDir: *data, HTTPAddr: *httpAddr, HubURLs: splitList(*hubs), Token: *token,
 		AdminPassword: *adminPw, MetricsToken: *metricsToken, Log: log,
 		Telephony:      node.TelephonyConfig{SIPAddr: *sipAddr, SIPHost: *sipHost, MaxCallRate: *sipRate, MaxSetup: *sipSetup},

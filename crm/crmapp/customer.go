@@ -24,6 +24,9 @@ type Customers struct {
 	Node string
 	// Now is the clock; nil means time.Now.
 	Now app.Clock
+	// Location is the business time zone exports show times in (nil:
+	// app.DefaultTimeZone), the one the pages show them in.
+	Location *time.Location
 }
 
 // Customer is a customer as one reader may see it.

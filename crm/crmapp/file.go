@@ -227,7 +227,7 @@ func (s *Customers) Export(ctx context.Context, c app.Caller, req Export) (*Expo
 			if m {
 				t.masked++
 			}
-			t.records = append(t.records, crm.ExportRecord(cu, defs, m))
+			t.records = append(t.records, crm.ExportRecord(cu, defs, m, app.Zone(s.Location)))
 		}
 		return t, nil
 	})
@@ -249,7 +249,7 @@ func (s *Customers) Export(ctx context.Context, c app.Caller, req Export) (*Expo
 	}); err != nil {
 		return nil, fmt.Errorf("export not recorded in the audit log: %w: %w", fault.ErrUnavailable, err)
 	}
-	out := &Exported{Content: buf.Bytes(), Filename: crm.ExportFilename(req.Format, s.Now.Time()), Rows: len(t.records),
+	out := &Exported{Content: buf.Bytes(), Filename: crm.ExportFilename(req.Format, s.Now.Time().In(app.Zone(s.Location))), Rows: len(t.records),
 		ContentType: "text/csv; charset=utf-8"}
 	if req.Format == crm.XLSX {
 		out.ContentType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -1,12 +1,14 @@
 package pickup
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"branchline/crm"
 	"branchline/fault"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
 	"branchline/replication"
@@ -204,16 +206,20 @@ type Entry struct {
 // MonthlyStatement is a customer's month (月结对账单): Closing = Opening +
 // Charges − Payments + Refunds; Deposit is the deposit now.
 type MonthlyStatement struct {
-	Customer string
-	Month    string // yyyy-MM
-	Opening  int64
-	Charges  int64
-	Payments int64
-	Refunds  int64
-	Closing  int64
-	Deposit  int64
-	Lines    []Line
-	Entries  []Entry
+	Customer string // id
+	// Name and Code (客户编号) are the customer's, as the record holds
+	// them when the statement is made: the statement is sent to the
+	// customer and names them by what they know, never by the internal id.
+	Name, Code string
+	Month      string // yyyy-MM
+	Opening    int64
+	Charges    int64
+	Payments   int64
+	Refunds    int64
+	Closing    int64
+	Deposit    int64
+	Lines      []Line
+	Entries    []Entry
 }
 
 // Statement returns customer's statement of month ("yyyy-MM"): its
@@ -229,6 +235,12 @@ func Statement(views replication.Tx, customer, month string) (*MonthlyStatement,
 	}
 	m := t.Format("200601")
 	s := &MonthlyStatement{Customer: customer, Month: month}
+	switch c, err := crm.GetCustomer(views, customer); {
+	case err == nil:
+		s.Name, s.Code = c.Get("display_name"), c.Get("code")
+	case !errors.Is(err, fault.ErrNotFound):
+		return nil, err
+	}
 	p := monthsPrefix(customer)
 	err = views.Scan(p, nil, func(k, v []byte) (bool, error) {
 		mon, what, ok := strings.Cut(string(k[len(p):]), "\x00")

@@ -76,6 +76,11 @@ func TestStatement(t *testing.T) {
 		len(oct.Lines) != 1 || oct.Lines[0].Pickup != x || len(oct.Entries) != 2 || oct.Entries[0].Kind != pickup.EntryDeposit {
 		t.Fatalf("October %+v", oct)
 	}
+	// The statement names the customer as the record does (the fixture's
+	// customer has a name and no code).
+	if oct.Name != "张三贸易" || oct.Code != "" {
+		t.Fatalf("October's customer: %q %q", oct.Name, oct.Code)
+	}
 	nov, err := pickup.Statement(c.views(0), cust, "2026-11")
 	if err != nil {
 		t.Fatal(err)

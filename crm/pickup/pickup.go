@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"branchline/crm"
 	"branchline/fault"
 	eventv1 "branchline/gen/branchline/event/v1"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
@@ -74,7 +75,7 @@ type Party struct {
 
 // Input is what the agent enters to book a pickup (叫件).
 type Input struct {
-	Sender      Party // required: name, phone, address
+	Sender      Party // required: name, phone (blank: the customer's, see CustomerPhone), address
 	Receiver    Party // optional
 	Destination string
 	Route       string
@@ -316,6 +317,21 @@ type DepositWarning struct {
 	Price     int64
 }
 
+// DepositCheck is the warning a monthly booking of price for customer
+// would carry (nil: none): its unsettled amount with the price passes its
+// deposit. Create and the live quote ask the same question, so the form
+// warns before saving what the booking will warn of after.
+func DepositCheck(views replication.Tx, customer string, price int64) (*DepositWarning, error) {
+	acct, err := GetAccount(views, customer)
+	if err != nil {
+		return nil, err
+	}
+	if acct.Unsettled+price > acct.Deposit {
+		return &DepositWarning{Customer: customer, Deposit: acct.Deposit, Unsettled: acct.Unsettled, Price: price}, nil
+	}
+	return nil, nil
+}
+
 // Booking is what Create decided besides its events.
 type Booking struct {
 	Number  string
@@ -351,6 +367,25 @@ func Create(views replication.Tx, in Input, id, node string, now time.Time) ([]r
 		return nil, nil, err
 	} else if ok {
 		return nil, nil, fmt.Errorf("pickup %s exists: %w", id, fault.ErrConflict)
+	}
+	if in.Customer != "" && strings.TrimSpace(in.Sender.Phone) == "" && replication.ValidULID(in.Customer) {
+		// An agent who may not see the customer's numbers books without
+		// one: the number comes from the record, here, never through
+		// their page.
+		ph, err := CustomerPhone(views, in.Customer)
+		if err != nil {
+			return nil, nil, err
+		}
+		in.Sender.Phone = ph
+	}
+	for _, ph := range []struct {
+		field string
+		v     *string
+	}{{"sender.phone", &in.Sender.Phone}, {"receiver.phone", &in.Receiver.Phone}} {
+		var err error
+		if *ph.v, err = normalPhone(ph.field, *ph.v); err != nil {
+			return nil, nil, err
+		}
 	}
 	in, err := in.clean()
 	if err != nil {
@@ -390,12 +425,8 @@ func Create(views replication.Tx, in Input, id, node string, now time.Time) ([]r
 	}
 	bk := &Booking{Number: number, Waybill: waybill, Zone: zone, Courier: courier, Quote: q}
 	if in.Payment == PaymentMonthly {
-		acct, err := GetAccount(views, in.Customer)
-		if err != nil {
+		if bk.Warning, err = DepositCheck(views, in.Customer, q.Final); err != nil {
 			return nil, nil, err
-		}
-		if acct.Unsettled+q.Final > acct.Deposit {
-			bk.Warning = &DepositWarning{Customer: in.Customer, Deposit: acct.Deposit, Unsettled: acct.Unsettled, Price: q.Final}
 		}
 	}
 	body := &pickupv1.PickupCreated{Number: number, Waybill: waybill, Day: day, N: n + 1,
@@ -408,6 +439,50 @@ func Create(views replication.Tx, in Input, id, node string, now time.Time) ([]r
 			Body: &pickupv1.PickupAssigned{Courier: courier, Auto: true}})
 	}
 	return drafts, bk, nil
+}
+
+// normalPhone is a phone number as typed ("139 1234-5678", "(010) 8888
+// 6666") in E.164, by the normaliser crm uses for customers' numbers, so
+// that a pickup's numbers compare, dial and search like theirs; blank
+// stays blank. Only commands normalise: the checks of events accept the
+// looser form earlier releases stored.
+func normalPhone(field, v string) (string, error) {
+	if strings.TrimSpace(v) == "" {
+		return "", nil
+	}
+	e, err := crm.NormalizePhone(v, crm.DefaultRegion)
+	if err != nil {
+		return "", fault.Invalidf(field, "bad_phone", "%q is not a phone number", v)
+	}
+	return e, nil
+}
+
+// CustomerPhone is the number a pickup for customer id is collected at
+// when the booking gives none: its first contact's mobile, else its
+// mobile, else its main phone — the number the booking form offers. It is
+// "" when the customer has none, and an invalid "customer" input when
+// there is no such customer.
+func CustomerPhone(views replication.Tx, id string) (string, error) {
+	id, err := customerRef(views, "customer", id)
+	if err != nil {
+		return "", err
+	}
+	c, err := crm.GetCustomer(views, id)
+	if err != nil {
+		return "", err
+	}
+	phone := c.Get("mobile")
+	if phone == "" {
+		phone = c.Get("phone")
+	}
+	cts, err := crm.Contacts(views, c.ID)
+	if err != nil {
+		return "", err
+	}
+	if len(cts) > 0 && cts[0].Fields["mobile"] != "" {
+		phone = cts[0].Fields["mobile"]
+	}
+	return phone, nil
 }
 
 // lastNumber is the highest n node has numbered on day (yyMMdd).

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"branchline/crm"
 	"branchline/crm/pickup"
 	"branchline/fault"
 	"branchline/replication"
@@ -509,6 +510,116 @@ func TestDispatchText(t *testing.T) {
 		got := pickup.DispatchText(long)
 		if len(got) > pickup.MaxDispatchText || !utf8.ValidString(got) || !strings.Contains(got, p.Number) {
 			t.Fatalf("long DispatchText: %d bytes, %q", len(got), got)
+		}
+	}
+}
+
+// TestCreateSenderPhoneFromCustomer: a booking for an existing customer
+// without a sender phone (the agent sees the customer's numbers masked)
+// takes the customer's number from the record.
+func TestCreateSenderPhoneFromCustomer(t *testing.T) {
+	c := newCluster(t, "sh-pudong")
+	bare := c.fixture(0)
+	cust := newID()
+	c.must(0, "agent", func(v replication.Tx) ([]replication.Draft, error) {
+		return one(crm.CreateCustomer(v, cust, map[string]string{"display_name": "李四物流", "mobile": "13800138000", "phone": "021 5555 6666"}))
+	})
+	in := input()
+	in.Customer, in.Sender.Phone = cust, ""
+	id, _ := c.book(0, in)
+	if got := c.get(0, id).Sender.Phone; got != "+8613800138000" {
+		t.Fatalf("sender phone %q, want the customer's mobile", got)
+	}
+	// A number the agent types stands.
+	in.Sender.Phone = "13900000002"
+	if id, _ := c.book(0, in); c.get(0, id).Sender.Phone == "+8613800138000" {
+		t.Fatal("the typed sender phone was replaced by the customer's")
+	}
+	// A customer without a number: the phone is still required.
+	in.Customer, in.Sender.Phone = bare, ""
+	before := c.reps[0].mem.Dump()
+	_, err := c.exec(0, "agent", func(v replication.Tx) ([]replication.Draft, error) {
+		ds, _, err := pickup.Create(v, in, newID(), "sh-pudong", c.now)
+		return ds, err
+	})
+	wantErr(t, err, "required", nil)
+	if !maps.Equal(before, c.reps[0].mem.Dump()) {
+		t.Fatal("a refused booking changed the store")
+	}
+}
+
+// TestPhonesNormalised: the sender's and the receiver's phone numbers
+// are stored in E.164, through the normaliser crm uses for customers, at
+// booking and at an edit; a number that is not one is a field error on
+// that party's phone and changes nothing.
+func TestPhonesNormalised(t *testing.T) {
+	c := newCluster(t, "sh-pudong")
+	c.fixture(0)
+	for _, tc := range []struct {
+		name         string
+		sender, recv string
+		wantS, wantR string
+		field, code  string
+	}{
+		{"mobiles as typed", "138 0000 0001", "139-0000-0009", "+8613800000001", "+8613900000009", "", ""},
+		{"landline with area code", "021 6234 5678", "(010) 8888 6666", "+862162345678", "+861088886666", "", ""},
+		{"already E.164", "+8613800000001", "+85291234567", "+8613800000001", "+85291234567", "", ""},
+		{"no receiver phone", "13800000001", "", "+8613800000001", "", "", ""},
+		{"receiver too short", "13800000001", "12345", "", "", "receiver.phone", "bad_phone"},
+		{"receiver not a number of the region", "13800000001", "000 0000", "", "", "receiver.phone", "bad_phone"},
+		{"sender not a number", "138 0013 800", "13900000009", "", "", "sender.phone", "bad_phone"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input()
+			in.Sender.Phone, in.Receiver.Phone = tc.sender, tc.recv
+			if tc.code == "" {
+				id, _ := c.book(0, in)
+				p := c.get(0, id)
+				if p.Sender.Phone != tc.wantS || p.Receiver.Phone != tc.wantR {
+					t.Fatalf("stored %q / %q, want %q / %q", p.Sender.Phone, p.Receiver.Phone, tc.wantS, tc.wantR)
+				}
+				return
+			}
+			before := c.reps[0].mem.Dump()
+			_, err := c.exec(0, "agent", func(v replication.Tx) ([]replication.Draft, error) {
+				ds, _, err := pickup.Create(v, in, newID(), "sh-pudong", c.now)
+				return ds, err
+			})
+			inv, ok := fault.AsInvalid(err)
+			if !ok || inv.Field != tc.field || inv.Code != tc.code {
+				t.Fatalf("error %v, want %s on %s", err, tc.code, tc.field)
+			}
+			if !maps.Equal(before, c.reps[0].mem.Dump()) {
+				t.Fatal("a refused booking changed the store")
+			}
+		})
+	}
+	// An edit normalises too, and refuses what is not a number.
+	id, _ := c.book(0, input())
+	for _, tc := range []struct {
+		field, value, want, code string
+	}{
+		{"receiver_phone", "010 8888 6666", "+861088886666", ""},
+		{"sender_phone", "138-0000-0002", "+8613800000002", ""},
+		{"receiver_phone", "12345", "", "bad_phone"},
+	} {
+		before := c.reps[0].mem.Dump()
+		_, err := c.exec(0, "agent", func(v replication.Tx) ([]replication.Draft, error) {
+			return one(pickup.Edit(v, id, "sh-pudong", map[string]string{tc.field: tc.value}))
+		})
+		if tc.code != "" {
+			wantErr(t, err, tc.code, nil)
+			if !maps.Equal(before, c.reps[0].mem.Dump()) {
+				t.Fatal("a refused edit changed the store")
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("edit %s=%q: %v", tc.field, tc.value, err)
+		}
+		p := c.get(0, id)
+		if got := map[string]string{"receiver_phone": p.Receiver.Phone, "sender_phone": p.Sender.Phone}[tc.field]; got != tc.want {
+			t.Fatalf("edit %s=%q stored %q, want %q", tc.field, tc.value, got, tc.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package pickup
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -568,6 +569,15 @@ func notTakenAtBranch(views replication.Tx, id, node, action string) (*Pickup, e
 // node: sender_* and receiver_* (name, phone, address, company,
 // postcode), route, goods, note, pieces.
 func Edit(views replication.Tx, id, node string, fields map[string]string) (replication.Draft, error) {
+	fields = maps.Clone(fields)
+	for _, who := range []string{"sender", "receiver"} {
+		if v, ok := fields[who+"_phone"]; ok {
+			var err error
+			if fields[who+"_phone"], err = normalPhone(who+".phone", v); err != nil {
+				return replication.Draft{}, err
+			}
+		}
+	}
 	vals, err := canonicalEdit(fields)
 	if err != nil {
 		return replication.Draft{}, err

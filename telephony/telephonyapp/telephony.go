@@ -38,7 +38,8 @@ type Telephony struct {
 	Store app.Store
 	// Switch is the node's SIP switch; nil: the node runs without SIP.
 	Switch Switch
-	// Location is the node's time zone for days; nil means time.Local.
+	// Location is the node's business time zone for days; nil means
+	// app.DefaultTimeZone.
 	Location *time.Location
 	// Now is the clock; nil means time.Now.
 	Now app.Clock
@@ -47,12 +48,7 @@ type Telephony struct {
 // ErrNoSwitch is returned for live commands on a node without SIP.
 var ErrNoSwitch = fmt.Errorf("%w: this node runs without SIP (--sip)", fault.ErrUnavailable)
 
-func (s *Telephony) loc() *time.Location {
-	if s.Location == nil {
-		return time.Local
-	}
-	return s.Location
-}
+func (s *Telephony) loc() *time.Location { return app.Zone(s.Location) }
 
 // sw is the switch, or ErrNoSwitch.
 func (s *Telephony) sw() (Switch, error) {

@@ -57,6 +57,7 @@ func (s *Pages) routes() {
 	params := []access.Perm{access.FieldAdmin, access.BlacklistManage}
 
 	s.Page("/admin/{$}", s.adminHome)
+	s.Home(web.HomeAdmin, "/admin/", access.UserAdmin, access.FieldAdmin, access.AuditRead)
 
 	s.Page("/admin/users", s.userList, users...)
 	s.Page("/admin/users/new", s.userNew, users...)

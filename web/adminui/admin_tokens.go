@@ -113,7 +113,7 @@ func (s *Pages) tokenCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v := p.Value("expire"); v != "" {
-		day, err := time.ParseInLocation(time.DateOnly, v, time.Local)
+		day, err := time.ParseInLocation(time.DateOnly, v, s.Location())
 		if err != nil {
 			s.showTokens(w, r, p, nil, "", s.formFailed(p, fault.Invalidf("expire", "bad_date", "not a date"), "expire"))
 			return

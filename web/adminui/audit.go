@@ -62,9 +62,9 @@ func actionLabel(p *web.Page, action string) string {
 }
 
 // auditDayStart reads a date input (YYYY-MM-DD) as the start of that day in
-// the server's zone, which is the zone the page shows times in.
-func auditDayStart(field, v string) (time.Time, error) {
-	t, err := time.ParseInLocation(time.DateOnly, v, time.Local)
+// the business zone, which is the zone the page shows times in.
+func auditDayStart(field, v string, loc *time.Location) (time.Time, error) {
+	t, err := time.ParseInLocation(time.DateOnly, v, loc)
 	if err != nil {
 		return time.Time{}, fault.Invalidf(field, "bad_date", "%q is not a date (YYYY-MM-DD)", v)
 	}
@@ -85,7 +85,7 @@ func (s *Pages) auditList(w http.ResponseWriter, r *http.Request) {
 	req := access.AuditQuery{Limit: auditPageSize, After: q.Get("after"), Action: p.Value("action"), Actor: p.Value("actor")}
 	data.Filtered = req.Action != "" || req.Actor != "" || p.Value("from") != "" || p.Value("to") != ""
 	if v := p.Value("from"); v != "" {
-		t, err := auditDayStart("from", v)
+		t, err := auditDayStart("from", v, s.Location())
 		if err != nil {
 			s.Render(w, r, "audit", s.formFailed(p, err, "from"), p)
 			return
@@ -93,7 +93,7 @@ func (s *Pages) auditList(w http.ResponseWriter, r *http.Request) {
 		req.From = t
 	}
 	if v := p.Value("to"); v != "" {
-		t, err := auditDayStart("to", v)
+		t, err := auditDayStart("to", v, s.Location())
 		if err != nil {
 			s.Render(w, r, "audit", s.formFailed(p, err, "to"), p)
 			return

@@ -48,6 +48,7 @@ func (s *Pages) Mount(k *web.Server) error {
 		return err
 	}
 	s.customerRoutes()
+	k.Home(web.HomeCustomers, "/customers", access.CustomerRead)
 	if s.cfg.Blacklist != nil {
 		s.blacklistRoutes()
 	}

@@ -49,6 +49,8 @@ func (s *Pages) Mount(k *web.Server) error {
 	s.Action("/desk/dial", s.deskDial, access.CallAgent)
 	s.Action("/desk/callbacks/{id}/done", s.deskCallbackDone, access.CallAgent)
 	s.Page("/supervisor", s.supervisor, access.Supervise)
+	k.Home(web.HomeDesk, "/desk", access.CallAgent)
+	k.Home(web.HomeBoard, "/supervisor", access.Supervise)
 	return nil
 }
 

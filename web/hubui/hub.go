@@ -106,7 +106,7 @@ func (s *Pages) branches(w http.ResponseWriter, r *http.Request) {
 		}
 		b.Version = n.GetVersion()
 		if n.GetStuckSeq() != 0 {
-			b.Stuck = p.T("hub.stuck_clock", n.GetStuckSeq(), n.GetStuckStamp().AsTime().Local().Format("2006-01-02 15:04:05"))
+			b.Stuck = p.T("hub.stuck_clock", n.GetStuckSeq(), n.GetStuckStamp().AsTime().In(s.Location()).Format("2006-01-02 15:04:05"))
 		} else if n.GetStuck() != "" {
 			b.Stuck = p.T("hub.stuck", n.GetStuck())
 		}

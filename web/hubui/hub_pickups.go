@@ -56,15 +56,15 @@ type hubPickupsData struct {
 	Stale    time.Time
 }
 
-// hubWindow is the dashboard's range: days days ending today, in local
-// days.
-func hubWindow(r *http.Request) (days int, from, to time.Time) {
+// hubWindow is the dashboard's range: days days ending today, in days of
+// the business zone loc.
+func hubWindow(r *http.Request, loc *time.Location) (days int, from, to time.Time) {
 	days, _ = strconv.Atoi(r.URL.Query().Get("days"))
 	if !slices.Contains(hubRanges, days) {
 		days = 1
 	}
-	now := time.Now()
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.Local)
+	now := time.Now().In(loc)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
 	return days, today.AddDate(0, 0, 1-days), today.AddDate(0, 0, 1)
 }
 
@@ -75,13 +75,13 @@ func (s *Pages) hubPickupFigures(w http.ResponseWriter, r *http.Request, p *web.
 		s.Render(w, r, "error", s.Failed(p, fault.ErrDenied), p)
 		return nil, false
 	}
-	days, from, to := hubWindow(r)
+	days, from, to := hubWindow(r, s.Location())
 	// One pass over the pickups booked then, the branch × status table
 	// included.
 	var fig *pickup.Totals
 	err := s.cluster.View(func(views replication.Tx) error {
 		var err error
-		fig, err = pickup.Summary(views, from, to, time.Local)
+		fig, err = pickup.Summary(views, from, to, s.Location())
 		return err
 	})
 	if err != nil {

@@ -42,7 +42,7 @@ func (s *Pages) renderAccount(w http.ResponseWriter, r *http.Request, p *web.Pag
 		s.Render(w, r, "error", s.Failed(p, err), p)
 		return
 	}
-	now := time.Now()
+	now := time.Now().In(s.Location())
 	d := &accountData{pickupPageData: pickupPageData{Nav: pickupNav(p, "")}, Customer: id, Name: s.customerLabel(r, id),
 		Account: a, Month: now.Format("2006-01"), PrevMonth: now.AddDate(0, 0, -now.Day()).Format("2006-01")}
 	d.Over = a.Unsettled > a.Deposit
@@ -80,8 +80,9 @@ func (s *Pages) accountPayment(w http.ResponseWriter, r *http.Request) {
 
 // statementData is what statement.html shows.
 type statementData struct {
-	Customer string
+	Customer string // id, for links only
 	Name     string
+	Code     string // 客户编号
 	Site     string
 	S        *pickup.MonthlyStatement
 	Lines    []statementLine
@@ -115,8 +116,11 @@ func (s *Pages) statementPage(w http.ResponseWriter, r *http.Request) {
 		s.Render(w, r, "error", s.pickupFailed(p, err), p)
 		return
 	}
-	d := &statementData{Customer: id, Name: s.customerLabel(r, id), Site: s.Site(), S: st,
-		Printed: time.Now().Format("2006-01-02 15:04")}
+	d := &statementData{Customer: id, Name: st.Name, Code: st.Code, Site: s.Site(), S: st,
+		Printed: p.TimeText(time.Now())}
+	if d.Name == "" { // no such customer record (yet, at this node)
+		d.Name = id
+	}
 	for _, l := range st.Lines {
 		d.Lines = append(d.Lines, statementLine{L: l, Status: p.T("pickup.status." + l.Status)})
 	}

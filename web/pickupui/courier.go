@@ -59,7 +59,7 @@ func (s *Pages) courierData(r *http.Request, p *web.Page) *courierData {
 		d.Pickups = append(d.Pickups, courierPickup{P: pk, Status: p.T("pickup.status." + pk.Status),
 			CanAccept: pk.Status != "accepted", WeightKg: web.KgText(pk.WeightGrams), PriceYuan: web.YuanText(pk.Price)})
 	}
-	now := time.Now()
+	now := time.Now().In(s.Location())
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
 	done, err := s.cfg.Pickups.List(ctx, c, pickupapp.Query{Courier: p.User, Status: "picked_up", From: today.AddDate(0, 0, -7), Size: 500})
 	if err == nil {

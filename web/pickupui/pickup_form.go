@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"branchline/crm"
 	"branchline/crm/crmapp"
 	"branchline/crm/pickup"
+	"branchline/crm/pickup/pickupapp"
 	"branchline/fault"
 	"branchline/web"
 )
@@ -21,9 +23,11 @@ import (
 // inputView is one input of the pickup form.
 type inputView struct {
 	Name, Label, Type, Mode, Hint string
-	Required                      bool
-	Wide                          bool
-	Max                           int
+	// Note, with its element's id NoteID, is shown under the input.
+	Note, NoteID string
+	Required     bool
+	Wide         bool
+	Max          int
 }
 
 // partyInputs are a sender's or receiver's inputs, named prefix_field.
@@ -44,6 +48,17 @@ var pickupFormFields = []string{
 	"destination", "route", "goods", "weight_kg", "pieces", "payment", "zone", "note", "customer",
 }
 
+// pickupFieldLabel is the label of an input of the pickup form: a
+// sender's or receiver's with the party's name ("寄件人 电话").
+func pickupFieldLabel(p *web.Page, field string) string {
+	for _, who := range []string{"sender", "receiver"} {
+		if f, ok := strings.CutPrefix(field, who+"_"); ok {
+			return p.T("pickup."+who) + " " + p.T("pickup.f."+f)
+		}
+	}
+	return p.T("pickup.f." + field)
+}
+
 // pickupFormData is what pickup_form.html shows.
 type pickupFormData struct {
 	pickupPageData
@@ -61,6 +76,8 @@ type quoteView struct {
 	Final string   `json:"final"`
 	Lines []string `json:"lines"`
 	Error string   `json:"error,omitempty"`
+	// Warning is the deposit warning booking would carry.
+	Warning string `json:"warning,omitempty"`
 }
 
 // viewQuote explains a quote: the tariff row, the customer's plan and the
@@ -106,9 +123,34 @@ func (s *Pages) pickupFormData(r *http.Request, p *web.Page) *pickupFormData {
 	}
 	d.Customer = p.Value("customer")
 	if d.Customer != "" {
-		d.CustomerName = s.customerLabel(r, d.Customer)
+		d.CustomerName = d.Customer
+		if c, err := s.customer(r, d.Customer); err == nil {
+			d.CustomerName = c.Name()
+			if phone := customerPhone(c); c.PhonesMasked && phone != "" {
+				// The agent may not see the number: the server takes it
+				// from the customer when the input is left blank.
+				ph := &d.Sender[1]
+				ph.Required = false
+				ph.NoteID = "sender-phone-masked"
+				ph.Note = p.T("pickup.sender_phone_masked", phone)
+			}
+		}
 	}
 	return d
+}
+
+// customerPhone is the number of c a pickup booked for it is collected
+// at, as the reader may see it (masked or not): the rule of
+// pickup.CustomerPhone, which the server applies to the real numbers.
+func customerPhone(c *crmapp.Customer) string {
+	phone := c.Get("mobile")
+	if phone == "" {
+		phone = c.Get("phone")
+	}
+	if cs := c.Contacts; len(cs) > 0 && cs[0].Fields["mobile"] != "" {
+		phone = cs[0].Fields["mobile"]
+	}
+	return phone
 }
 
 func hasOption(opts []web.Option, v string) bool {
@@ -173,25 +215,19 @@ func (s *Pages) pickupNew(w http.ResponseWriter, r *http.Request) {
 }
 
 // prefillSender fills the sender from a customer: the company's name,
-// its first contact as the person (else the company), the mobile or main
-// phone, the address and postcode. An account customer pays monthly.
+// its first contact as the person (else the company), the number
+// customerPhone picks (left blank when the agent sees it masked: the server
+// fills it in), the address and postcode. An account customer pays monthly.
 func prefillSender(p *web.Page, c *crmapp.Customer) {
 	f := p.Form
 	f.Set("customer", c.ID)
 	f.Set("sender_company", c.Name())
 	f.Set("sender_name", c.Name())
-	phone := c.Get("mobile")
-	if phone == "" {
-		phone = c.Get("phone")
-	}
 	if cs := c.Contacts; len(cs) > 0 {
 		f.Set("sender_name", cs[0].Name())
-		if m := cs[0].Fields["mobile"]; m != "" && !cs[0].PhonesMasked {
-			phone = m
-		}
 	}
 	if !c.PhonesMasked && f.Get("sender_phone") == "" {
-		f.Set("sender_phone", web.DisplayPhone(phone))
+		f.Set("sender_phone", web.DisplayPhone(customerPhone(c)))
 	}
 	f.Set("sender_address", c.Get("address"))
 	f.Set("sender_postcode", c.Get("postcode"))
@@ -223,6 +259,7 @@ func (s *Pages) pickupCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	fail := func(err error) {
 		status := s.pickupFailed(p, err, pickupFormFields...)
+		p.NameFirstError(func(f string) string { return pickupFieldLabel(p, f) }, pickupFormFields...)
 		if p.Errors[""] == "" {
 			p.Errors[""] = p.T("form.fix_errors")
 		}
@@ -259,13 +296,18 @@ func (s *Pages) pickupCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	warn := ""
 	if wn := bk.Warning; wn != nil {
-		warn = p.T("pickup.deposit_warning", crm.Yuan(wn.Unsettled+wn.Price), crm.Yuan(wn.Deposit))
+		warn = depositWarning(p, wn)
 	}
 	msg := p.T("pickup.booked", pk.Number, crm.Yuan(pk.Price))
 	if pk.Courier != "" {
 		msg = p.T("pickup.booked_assigned", pk.Number, crm.Yuan(pk.Price), pk.Courier)
 	}
 	web.RedirectWarn(w, r, "/pickups/"+pk.ID, msg, warn)
+}
+
+// depositWarning words a deposit warning.
+func depositWarning(p *web.Page, wn *pickup.DepositWarning) string {
+	return p.T("pickup.deposit_warning", crm.Yuan(wn.Unsettled+wn.Price), crm.Yuan(wn.Deposit))
 }
 
 // quote prices the form's pickup, or says why it cannot yet.
@@ -276,10 +318,15 @@ func (s *Pages) quote(r *http.Request, p *web.Page) (*quoteView, string) {
 	}
 	grams, err := web.KgToGrams("weight_kg", p.Value("weight_kg"))
 	if err == nil {
-		var q pickup.Breakdown
-		q, err = s.cfg.Pickups.Quote(r.Context(), web.CallerOf(r), p.Value("customer"), dest, grams)
+		var q pickupapp.Quoted
+		q, err = s.cfg.Pickups.QuoteBooking(r.Context(), web.CallerOf(r), pickupapp.QuoteRequest{
+			Customer: p.Value("customer"), Destination: dest, WeightGrams: grams, Payment: p.Value("payment")})
 		if err == nil {
-			return viewQuote(p, q), ""
+			v := viewQuote(p, q.Breakdown)
+			if wn := q.Warning; wn != nil {
+				v.Warning = depositWarning(p, wn)
+			}
+			return v, ""
 		}
 	}
 	return nil, s.pickupErrText(p, err)
@@ -288,7 +335,7 @@ func (s *Pages) quote(r *http.Request, p *web.Page) (*quoteView, string) {
 // pickupQuote answers the form's script with the quote as JSON.
 func (s *Pages) pickupQuote(w http.ResponseWriter, r *http.Request) {
 	p := s.NewPage(r, "pickup_new", "pickup.new.title")
-	for _, k := range []string{"customer", "destination", "weight_kg"} {
+	for _, k := range []string{"customer", "destination", "weight_kg", "payment"} {
 		p.Form.Set(k, r.URL.Query().Get(k))
 	}
 	v, why := s.quote(r, p)

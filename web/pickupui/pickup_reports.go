@@ -38,7 +38,7 @@ const maxNamedCustomers = 100
 func (s *Pages) pickupReports(w http.ResponseWriter, r *http.Request) {
 	p := s.NewPage(r, "pickups", "report.title")
 	q := r.URL.Query()
-	now := time.Now()
+	now := time.Now().In(s.Location())
 	d := &reportsData{pickupPageData: pickupPageData{Nav: pickupNav(p, "/pickups/reports")},
 		Day: q.Get("day"), From: q.Get("from"), To: q.Get("to")}
 	p.Data = d
@@ -51,13 +51,13 @@ func (s *Pages) pickupReports(w http.ResponseWriter, r *http.Request) {
 	if d.To == "" {
 		d.To = now.Format("2006-01-02")
 	}
-	if _, _, ok := web.DayBounds(d.Day); !ok {
+	if _, _, ok := s.DayBounds(d.Day); !ok {
 		p.Errors["day"] = p.T("pickup.invalid.bad_day")
 		s.Render(w, r, "pickup_reports", http.StatusUnprocessableEntity, p)
 		return
 	}
-	from, _, ok1 := web.DayBounds(d.From)
-	_, to, ok2 := web.DayBounds(d.To)
+	from, _, ok1 := s.DayBounds(d.From)
+	_, to, ok2 := s.DayBounds(d.To)
 	if !ok1 || !ok2 || !from.Before(to) {
 		p.Errors["range"] = p.T("pickup.invalid.bad_range")
 		s.Render(w, r, "pickup_reports", http.StatusUnprocessableEntity, p)

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"branchline/access"
 	"branchline/crm/pickup"
@@ -118,7 +117,7 @@ func (s *Pages) pickupList(w http.ResponseWriter, r *http.Request) {
 	}
 	req := pickupapp.Query{Status: d.Status, Courier: d.Courier, Size: 50, After: q.Get("after")}
 	if d.Day != "" {
-		from, to, ok := web.DayBounds(d.Day)
+		from, to, ok := s.DayBounds(d.Day)
 		if !ok {
 			p.Errors["day"] = p.T("pickup.invalid.bad_day")
 			d.Day = ""
@@ -267,26 +266,17 @@ func viewSteps(p *web.Page, steps []pickup.Step) []stepView {
 	out := make([]stepView, 0, len(steps))
 	for _, st := range steps {
 		out = append(out, stepView{Status: st.Status, Label: p.T("pickup.status." + st.Status), Badge: statusBadge(st.Status),
-			Actor: st.Actor, Origin: st.Origin, Detail: st.Detail, At: timeText(st.At)})
+			Actor: st.Actor, Origin: st.Origin, Detail: st.Detail, At: p.TimeText(st.At)})
 	}
 	return out
-}
-
-// timeText shows a time to the minute in the server's zone; zero shows
-// nothing.
-func timeText(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.Local().Format("2006-01-02 15:04")
 }
 
 func viewConflicts(p *web.Page, cs []pickup.Conflict) []pickupConflictView {
 	out := make([]pickupConflictView, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, pickupConflictView{PickupID: c.Pickup, Number: c.Number,
-			Lost: p.T("pickup.status." + c.Lost), LostBy: c.LostBy, LostAt: timeText(c.LostAt),
-			Won: p.T("pickup.status." + c.Won), WonBy: c.WonBy, WonAt: timeText(c.WonAt), Detail: c.Detail})
+			Lost: p.T("pickup.status." + c.Lost), LostBy: c.LostBy, LostAt: p.TimeText(c.LostAt),
+			Won: p.T("pickup.status." + c.Won), WonBy: c.WonBy, WonAt: p.TimeText(c.WonAt), Detail: c.Detail})
 	}
 	return out
 }

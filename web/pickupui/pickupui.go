@@ -84,6 +84,8 @@ func (s *Pages) routes() {
 	dispatch := []access.Perm{access.PickupDispatch}
 	finance := []access.Perm{access.FinanceManage}
 
+	s.Home(web.HomePickups, "/pickups", pickupReaders...)
+	s.Home(web.HomeCourier, "/courier", access.PickupCourier)
 	s.Page("/pickups", s.pickupList, pickupViewers...)
 	s.Page("/pickups/new", s.pickupNew, write...)
 	s.Page("/pickups/quote", s.pickupQuote, write...)

@@ -6,6 +6,18 @@
     i.value = location.pathname + location.search;
   });
 
+  // A refused form: bring its first marked input into view and focus it
+  // (unless the page focused a marked input itself), so that an error
+  // below the fold is not missed.
+  var bad = document.querySelector(".invalid input:not([type=hidden]), .invalid select, .invalid textarea");
+  if (bad) {
+    var act = document.activeElement;
+    var mine = act && act !== document.body && act.closest && act.closest(".invalid");
+    var target = mine ? act : bad;
+    if (target.scrollIntoView) target.scrollIntoView({ block: "center" });
+    if (!mine) target.focus({ preventScroll: true });
+  }
+
   // Type-ahead: the list under the search box follows what is typed;
   // arrow keys move through it, Enter opens the chosen customer.
   var q = document.querySelector("input[data-suggest]");

@@ -8,6 +8,7 @@
     var final = document.getElementById("quote-final");
     var lines = document.getElementById("quote-lines");
     var note = document.getElementById("quote-note");
+    var warning = document.getElementById("quote-warning");
     var timer = null, seq = 0;
     var show = function (q) {
       final.textContent = q.final || "—";
@@ -19,6 +20,10 @@
       });
       note.textContent = q.error || "";
       note.hidden = !q.error;
+      if (warning) {
+        warning.textContent = q.warning || "";
+        warning.hidden = !q.warning;
+      }
       box.dataset.state = q.final ? "ok" : "none";
     };
     var ask = function () {
@@ -26,7 +31,8 @@
       var q = new URLSearchParams({
         customer: f.elements.customer.value,
         destination: f.elements.destination.value.trim(),
-        weight_kg: f.elements.weight_kg.value.trim()
+        weight_kg: f.elements.weight_kg.value.trim(),
+        payment: (f.querySelector("input[name=payment]:checked") || {}).value || ""
       });
       box.dataset.state = "loading";
       fetch("/pickups/quote?" + q.toString(), { credentials: "same-origin", cache: "no-store" })
@@ -38,6 +44,9 @@
     ["destination", "weight_kg"].forEach(function (n) {
       f.elements[n].addEventListener("input", later);
       f.elements[n].addEventListener("change", later);
+    });
+    f.querySelectorAll("input[name=payment]").forEach(function (el) {
+      el.addEventListener("change", later);
     });
     if (f.elements.destination.value && f.elements.weight_kg.value) ask();
   }

@@ -285,7 +285,7 @@ func ViewAlert(p *web.Page, wh string, a warehouse.Alert, names map[string]strin
 	case "below_min", "above_max", "below_safety":
 		v.Detail = p.T("stock.alert.limit_detail", a.Qty, a.Limit)
 	case "expiring", "expired":
-		v.Detail = p.T("stock.alert.expiry_detail", a.Batch, web.DateText(a.Expires), a.Qty)
+		v.Detail = p.T("stock.alert.expiry_detail", a.Batch, p.DateText(a.Expires), a.Qty)
 	case "escrow_deficit":
 		v.Detail = p.T("stock.alert.deficit_detail", a.Qty)
 	}

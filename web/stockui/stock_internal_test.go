@@ -95,10 +95,14 @@ func TestStockQtyAndDay(t *testing.T) {
 	if _, err := parseQty("quantity", "1.5"); err == nil {
 		t.Error("1.5 is a quantity")
 	}
-	if ts, err := web.ParseDay("expires", "2026-02-30"); err == nil {
+	k, err := web.New(web.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts, err := k.ParseDay("expires", "2026-02-30"); err == nil {
 		t.Errorf("2026-02-30 is %v", ts)
 	}
-	if ts, err := web.ParseDay("expires", "2026-03-01"); err != nil || web.DateText(ts) != "2026-03-01" {
+	if ts, err := k.ParseDay("expires", "2026-03-01"); err != nil || k.DateText(ts) != "2026-03-01" {
 		t.Errorf("2026-03-01: %v %v", ts, err)
 	}
 	if !validMoveKind("issue.requisition") || validMoveKind("issue.purchase") || validMoveKind("bin_move.other") {

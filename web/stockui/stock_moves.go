@@ -135,15 +135,25 @@ func validMoveKind(v string) bool {
 	return false
 }
 
-// moveNew shows the form: fresh, or after a save (?done=<move id>) with
-// the warehouse, type and bins kept and what was recorded.
+// moveKept are the inputs of the move form a redirect after a post keeps
+// (moveNew reads them back): all but the quantity, which is asked anew.
+var moveKept = []string{"warehouse", "type", "bin", "to_bin", "purchase_order", "product", "barcode", "scanned",
+	"batch", "produced", "expires", "ref", "note"}
+
+// moveNew shows the form: fresh; after a scan or a product typed
+// (?product=…) with the product and the focus on the quantity; or after a
+// save (?done=<move id>) with the warehouse, type and bins kept and what
+// was recorded.
 func (s *Pages) moveNew(w http.ResponseWriter, r *http.Request) {
 	p, nav := s.stockPage(r, "/stock/moves/new", "stock.move.title")
 	q := r.URL.Query()
-	for _, k := range []string{"warehouse", "type", "bin", "to_bin", "purchase_order"} {
+	for _, k := range moveKept {
 		p.Form.Set(k, q.Get(k))
 	}
 	d := s.moveForm(r, p, nav)
+	if d.Product != nil {
+		d.Focus = "quantity"
+	}
 	if id := q.Get("done"); id != "" {
 		if m, err := s.stock.Move(r.Context(), web.CallerOf(r), id); err == nil {
 			d.Done = s.viewDone(r, p, m)
@@ -210,7 +220,7 @@ func (s *Pages) viewMoveLines(r *http.Request, m *warehouse.Move) []moveLineView
 	for _, l := range m.Lines {
 		v := moveLineView{Product: l.Product, Name: names[l.Product], Bin: l.Bin, Batch: l.Batch, Bundle: l.Bundle, Qty: l.Qty}
 		if b, ok := lines[l.Product+"\x00\x00"+l.Batch]; ok && l.Batch != "" {
-			v.Received, v.Expires = web.DateText(b.Received), web.DateText(b.Expires)
+			v.Received, v.Expires = s.DateText(b.Received), s.DateText(b.Expires)
 		}
 		if b, ok := lines[l.Product+"\x00"+l.Bin+"\x00"+l.Batch]; ok {
 			v.Left, v.HasLeft = b.Qty, true
@@ -255,7 +265,7 @@ func (s *Pages) moveCreate(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Form.Set("scanned", code)
 		p.Form.Set("product", pr.ID)
-		show(http.StatusOK, "quantity")
+		s.askQuantity(w, r, p)
 		return
 	}
 	// No quantity yet: show the product typed and ask for it.
@@ -274,7 +284,7 @@ func (s *Pages) moveCreate(w http.ResponseWriter, r *http.Request) {
 			show(s.stockFailed(p, err, nil), "product")
 			return
 		}
-		show(http.StatusOK, "quantity")
+		s.askQuantity(w, r, p)
 		return
 	}
 	m, err := s.recordMove(r, p)
@@ -298,6 +308,18 @@ func (s *Pages) moveCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	web.Redirect(w, r, web.LinkWith("/stock/moves/new", "warehouse", p.Value("warehouse"), "type", p.Value("type"), "bin", p.Value("bin"),
 		"to_bin", p.Value("to_bin"), "purchase_order", p.Value("purchase_order"), "done", m.ID), "")
+}
+
+// askQuantity answers a scan or a product typed with a redirect to the
+// form showing the product and asking for the quantity: a reload of that
+// page reads it again rather than posting the form once more
+// (POST-redirect-GET).
+func (s *Pages) askQuantity(w http.ResponseWriter, r *http.Request, p *web.Page) {
+	kv := make([]string, 0, 2*len(moveKept))
+	for _, k := range moveKept {
+		kv = append(kv, k, p.Value(k))
+	}
+	web.Redirect(w, r, web.LinkWith("/stock/moves/new", kv...), "")
 }
 
 // shortText says how much the bin (and batch) holds when an issue asks
@@ -332,10 +354,10 @@ func (s *Pages) recordMove(r *http.Request, p *web.Page) (*warehouse.Move, error
 	switch dir {
 	case "receipt":
 		line := warehouse.ReceiptLine{Product: product, Bin: bin, Batch: batch, Qty: qty}
-		if line.Produced, err = web.ParseDay("produced", p.Value("produced")); err != nil {
+		if line.Produced, err = s.ParseDay("produced", p.Value("produced")); err != nil {
 			return nil, err
 		}
-		if line.Expires, err = web.ParseDay("expires", p.Value("expires")); err != nil {
+		if line.Expires, err = s.ParseDay("expires", p.Value("expires")); err != nil {
 			return nil, err
 		}
 		return s.stock.Receive(ctx, c, warehouse.Receipt{Warehouse: wh, Type: typ, Lines: []warehouse.ReceiptLine{line},
@@ -396,7 +418,7 @@ func (s *Pages) moveList(w http.ResponseWriter, r *http.Request) {
 	dir, typ, _ := strings.Cut(kind, ".")
 	f := warehouse.MoveFilter{Warehouse: wh, Product: d.Product, Direction: dir, Type: typ}
 	if d.From != "" {
-		from, _, ok := web.DayBounds(d.From)
+		from, _, ok := s.DayBounds(d.From)
 		if !ok {
 			p.Errors["from"] = p.T("stock.invalid.bad_date")
 		} else {
@@ -404,7 +426,7 @@ func (s *Pages) moveList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if d.To != "" {
-		_, to, ok := web.DayBounds(d.To)
+		_, to, ok := s.DayBounds(d.To)
 		if !ok {
 			p.Errors["to"] = p.T("stock.invalid.bad_date")
 		} else {

@@ -49,6 +49,7 @@ func (s *Pages) routes() {
 	admin := access.StockAdmin
 	reserve := access.StockReserve
 
+	s.Home(web.HomeStock, "/stock", read)
 	s.Page("/stock", s.stockOverview, read)
 
 	s.Page("/stock/products", s.productList, read)

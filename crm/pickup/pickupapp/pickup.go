@@ -21,8 +21,8 @@ type Pickups struct {
 	// Node is this node's id: the branch of the pickups booked here, and
 	// the only branch whose pickups agents here may change.
 	Node string
-	// Location is the branch's time zone, for pickup numbers' days,
-	// months and report days; nil means time.Local.
+	// Location is the branch's business time zone, for pickup numbers'
+	// days, months and report days; nil means app.DefaultTimeZone.
 	Location *time.Location
 	// Now is the clock; nil means time.Now.
 	Now app.Clock
@@ -38,12 +38,7 @@ var Readers = []access.Perm{access.PickupWrite, access.PickupDispatch, access.Fi
 // Viewers may open the pickup list: readers, and couriers (their own).
 var Viewers = append(slices.Clip(Readers), access.PickupCourier)
 
-func (s *Pickups) loc() *time.Location {
-	if s.Location == nil {
-		return time.Local
-	}
-	return s.Location
-}
+func (s *Pickups) loc() *time.Location { return app.Zone(s.Location) }
 
 func (s *Pickups) now() time.Time { return s.Now.Time().In(s.loc()) }
 
@@ -197,13 +192,45 @@ func (s *Pickups) Edit(ctx context.Context, c app.Caller, ref string, fields map
 
 // Quote prices a pickup for a customer ("": standard), destination and
 // declared weight, as a booking now would.
-func (s *Pickups) Quote(_ context.Context, c app.Caller, customer, destination string, weightGrams int64) (pickup.Breakdown, error) {
+func (s *Pickups) Quote(ctx context.Context, c app.Caller, customer, destination string, weightGrams int64) (pickup.Breakdown, error) {
+	q, err := s.QuoteBooking(ctx, c, QuoteRequest{Customer: customer, Destination: destination, WeightGrams: weightGrams})
+	return q.Breakdown, err
+}
+
+// QuoteRequest is a booking being entered, as far as its price goes.
+type QuoteRequest struct {
+	Customer    string // "": standard prices
+	Destination string
+	WeightGrams int64
+	Payment     string // "": not chosen yet
+}
+
+// Quoted is a quote with the warning booking it now would carry.
+type Quoted struct {
+	pickup.Breakdown
+	// Warning is set when the payment is monthly and the customer's
+	// unsettled amount with this price passes their deposit.
+	Warning *pickup.DepositWarning
+}
+
+// QuoteBooking prices a booking being entered, as Create would, and says
+// what Create would warn of: the live quote shows the deposit warning
+// before the agent saves.
+func (s *Pickups) QuoteBooking(_ context.Context, c app.Caller, req QuoteRequest) (Quoted, error) {
 	if err := c.Require(Readers...); err != nil {
-		return pickup.Breakdown{}, err
+		return Quoted{}, err
+	}
+	if req.Payment != "" && !slices.Contains(pickup.Payments, req.Payment) {
+		return Quoted{}, fault.Invalidf("payment", "bad_payment", "%q is not monthly, cash or collect", req.Payment)
 	}
 	now := s.now()
-	return app.Read(s.Store, func(views replication.Tx) (pickup.Breakdown, error) {
-		return pickup.Quote(views, customer, destination, weightGrams, now)
+	return app.Read(s.Store, func(views replication.Tx) (Quoted, error) {
+		q, err := pickup.Quote(views, req.Customer, req.Destination, req.WeightGrams, now)
+		if err != nil || req.Payment != pickup.PaymentMonthly || req.Customer == "" {
+			return Quoted{Breakdown: q}, err
+		}
+		w, err := pickup.DepositCheck(views, req.Customer, q.Final)
+		return Quoted{Breakdown: q, Warning: w}, err
 	})
 }
 
