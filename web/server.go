@@ -75,6 +75,7 @@ type Server struct {
 	cat      catalog
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
+	root     http.Handler // mux, its answers compressed
 	features map[string]bool
 	topics   []func(g *access.Grant) []string
 	homes    []home
@@ -103,6 +104,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Location = app.Zone(cfg.Location)
 	s := &Server{cfg: cfg, cat: cat, pages: map[string]*template.Template{}, mux: http.NewServeMux(), features: map[string]bool{}}
+	s.root = compress(s.mux)
 	if cfg.Hub {
 		s.features["hub"] = true
 	}
@@ -132,6 +134,8 @@ func (s *Server) funcs() template.FuncMap {
 		"yuan":  crm.Yuan,
 		"kg":    KgText,
 		"date":  s.DateText,
+		// asset is a static file's URL, named by its content.
+		"asset": assetURL,
 	}
 }
 
@@ -200,7 +204,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
-	s.mux.ServeHTTP(w, r)
+	s.root.ServeHTTP(w, r)
 }
 
 // Broker returns the server's SSE broker.
@@ -209,8 +213,7 @@ func (s *Server) Broker() *Broker { return s.cfg.Broker }
 // routes registers the kernel's own routes: assets, sign-in and out, the
 // language switch, live events, the home page and the password page.
 func (s *Server) routes() {
-	static, _ := fs.Sub(staticFS, "static")
-	s.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheForever(http.FileServerFS(static))))
+	s.mux.HandleFunc("GET /static/{name}", serveAsset)
 	s.mux.HandleFunc("GET /login", s.loginPage)
 	s.mux.HandleFunc("POST /login", s.login)
 	s.mux.HandleFunc("POST /lang", s.setLang)
@@ -265,13 +268,6 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
-}
-
-func cacheForever(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(w, r)
-	})
 }
 
 // Page registers a page (GET path) that needs a signed-in user holding
