@@ -589,7 +589,9 @@ func TestBrowserHubPickups(t *testing.T) {
 	}
 	var csvText string
 	run(t, ctx, "CSV", into(&csvText, chromedp.Evaluate[string](`fetch('/pickups.csv?days=7').then(r => r.text())`, chromedp.EvalAwaitPromise)))
-	if !strings.Contains(csvText, "branch,new,assigned,notified,accepted,picked_up,checked,cancelled,failed,total,picked_up,revenue_yuan") ||
+	// Column names in the reader's language, each once (issue 15: the
+	// status and the count were both "picked_up").
+	if !strings.Contains(csvText, "网点,新建,已派单,已通知,已接单,已取件,已核对,已取消,取件失败,合计,已取件（含已核对）,收入（元）") ||
 		!strings.Contains(csvText, "br-web,0,1,0,0,2,0,0,0,3,2,") {
 		t.Fatalf("CSV export:\n%s", csvText)
 	}

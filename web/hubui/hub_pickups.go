@@ -225,23 +225,36 @@ func (s *Pages) hubPickupsCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	by := r.URL.Query().Get("by")
+	// Headers in the reader's language, each named once: the status
+	// "picked up" and the count of pickups picked up (checked ones too)
+	// were both "picked_up".
+	col := func(key string) string { return p.T("hub.pickups.csv." + key) }
 	var rows [][]string
 	switch by {
 	case "courier", "status", "day":
 		src := map[string][]countRow{"courier": d.Couriers, "status": d.ByStatus, "day": d.ByDay}[by]
-		rows = append(rows, []string{by, "pickups", "picked_up", "revenue_yuan"})
+		rows = append(rows, []string{col(by), col("pickups"), col("picked_up_all"), col("revenue")})
 		for _, c := range src {
-			rows = append(rows, []string{c.Key, strconv.FormatInt(c.Pickups, 10), strconv.FormatInt(c.PickedUp, 10), web.YuanText(c.Revenue)})
+			key := c.Key
+			switch {
+			case by == "status":
+				key = p.T("pickup.status." + key)
+			case by == "courier" && key == "":
+				key = p.T("hub.pickups.unassigned")
+			}
+			rows = append(rows, []string{key, strconv.FormatInt(c.Pickups, 10), strconv.FormatInt(c.PickedUp, 10), web.YuanText(c.Revenue)})
 		}
 	default:
 		by = "branch"
-		head := []string{"branch"}
-		head = append(head, pickupui.Statuses...)
-		rows = append(rows, append(head, "total", "picked_up", "revenue_yuan"))
+		head := []string{col("branch")}
+		for _, st := range pickupui.Statuses {
+			head = append(head, p.T("pickup.status."+st))
+		}
+		rows = append(rows, append(head, col("total"), col("picked_up_all"), col("revenue")))
 		for _, b := range append(d.Branches, d.Totals) {
 			name := b.Branch
 			if name == "" {
-				name = "total"
+				name = col("total")
 			}
 			row := []string{name}
 			for _, n := range b.Counts {
