@@ -27,6 +27,12 @@ func visibleText(html string) string {
 // pageClient signs admin in at base through the login form.
 func pageClient(t *testing.T, base string) func(path, lang string) (int, string) {
 	t.Helper()
+	return pageClientAs(t, base, "admin")
+}
+
+// pageClientAs signs user in at base through the login form.
+func pageClientAs(t *testing.T, base, user string) func(path, lang string) (int, string) {
+	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -55,13 +61,13 @@ func pageClient(t *testing.T, base string) func(path, lang string) (int, string)
 	if m == nil {
 		t.Fatalf("no CSRF token on %s/login", base)
 	}
-	res, err := c.PostForm(base+"/login", url.Values{"_csrf": {m[1]}, "username": {"admin"}, "password": {webPassword}})
+	res, err := c.PostForm(base+"/login", url.Values{"_csrf": {m[1]}, "username": {user}, "password": {webPassword}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
 	if res.Request.URL.Path == "/login" {
-		t.Fatalf("admin could not sign in at %s", base)
+		t.Fatalf("%s could not sign in at %s", user, base)
 	}
 	return get
 }
@@ -99,6 +105,28 @@ func TestNoDeveloperTermsOnUserPages(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestPickupShowsNames: the pickup page names its zone and its courier,
+// not their ids.
+func TestPickupShowsNames(t *testing.T) {
+	s := startPickupSite(t)
+	s.setUp(t)
+	pk := s.book(t, "文件") // in Pudong: zone "pudong" (浦东), auto-assigned to 李师傅
+	if pk.GetZone() != "pudong" || pk.GetCourier() != courierUser {
+		t.Fatalf("booked in zone %q for %q, want pudong, %s", pk.GetZone(), pk.GetCourier(), courierUser)
+	}
+	get := pageClientAs(t, s.base, agentUser)
+	code, page := get("/pickups/"+pk.GetId(), "zh-CN")
+	if code != http.StatusOK {
+		t.Fatalf("pickup page: %d", code)
+	}
+	for id, want := range map[string]string{"pickup-zone": "浦东", "pickup-courier": "李师傅 (" + courierUser + ")"} {
+		m := regexp.MustCompile(`id="` + id + `">([^<]*)`).FindStringSubmatch(page)
+		if m == nil || strings.TrimSpace(m[1]) != want {
+			t.Errorf("#%s = %q, want %q", id, m, want)
 		}
 	}
 }

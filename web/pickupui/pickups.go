@@ -246,6 +246,8 @@ type pickupView struct {
 	Account   bool // link the customer's account
 	Quote     *quoteView
 	Customer  string // the customer's name
+	Zone      string // the zone's name
+	Courier   string // the courier's name (and user)
 }
 
 type stepView struct {
@@ -296,8 +298,21 @@ func (s *Pages) pickupPage(w http.ResponseWriter, r *http.Request) {
 	d.CanCancel = d.Open && p.Grant.Can(access.PickupWrite)
 	d.CanCheck = st == "picked_up" && p.Grant.Can(access.PickupWrite)
 	d.CanAssign = d.Open && p.Grant.Can(access.PickupDispatch)
+	// Zone and courier by their names, not their ids.
+	d.Zone, d.Courier = pk.Zone, pk.Courier
+	for _, z := range s.zones(r) {
+		if z.ID == pk.Zone && z.Name != "" {
+			d.Zone = z.Name
+		}
+	}
+	couriers := s.couriers(r)
+	for _, c := range couriers {
+		if c.User == pk.Courier {
+			d.Courier = courierLabel(c)
+		}
+	}
 	if d.CanAssign {
-		for _, c := range s.couriers(r) {
+		for _, c := range couriers {
 			label := courierLabel(c)
 			if !c.OnDuty {
 				label += " · " + p.T("pickup.courier.off_duty")
