@@ -1,7 +1,9 @@
 package pickupui
 
 import (
+	"html/template"
 	"net/http"
+	"net/url"
 	"sort"
 	"time"
 
@@ -31,6 +33,24 @@ type courierPickup struct {
 	CanAccept bool
 	WeightKg  string
 	PriceYuan string
+	// Map opens the sender's address in the phone's map app (a geo: URI,
+	// RFC 5870, with the address as its query).
+	Map template.URL
+}
+
+// mapURI is the geo: URI that asks the phone's map app for address.
+func mapURI(address string) template.URL {
+	return template.URL("geo:0,0?q=" + url.QueryEscape(address)) // built here, not from markup
+}
+
+// courierRank orders a courier's list by state: what was dispatched and
+// not yet accepted first (the courier must answer it), then what they
+// accepted.
+func courierRank(status string) int {
+	if status == "accepted" {
+		return 1
+	}
+	return 0
 }
 
 // courierData is what courier.html shows.
@@ -53,11 +73,17 @@ func (s *Pages) courierData(r *http.Request, p *web.Page) *courierData {
 		}
 		all = append(all, page.Items...)
 	}
-	// Oldest first: the courier works down the list.
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Entered.Before(all[j].Entered) })
+	// By state, then oldest first: the courier works down the list.
+	sort.SliceStable(all, func(i, j int) bool {
+		if ri, rj := courierRank(all[i].Status), courierRank(all[j].Status); ri != rj {
+			return ri < rj
+		}
+		return all[i].Entered.Before(all[j].Entered)
+	})
 	for _, pk := range all {
 		d.Pickups = append(d.Pickups, courierPickup{P: pk, Status: p.T("pickup.status." + pk.Status),
-			CanAccept: pk.Status != "accepted", WeightKg: web.KgText(pk.WeightGrams), PriceYuan: web.YuanText(pk.Price)})
+			CanAccept: pk.Status != "accepted", WeightKg: web.KgText(pk.WeightGrams), PriceYuan: web.YuanText(pk.Price),
+			Map: mapURI(pk.Sender.Address)})
 	}
 	now := time.Now().In(s.Location())
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
