@@ -51,6 +51,8 @@ type StocktakeSpec struct {
 	Bin       string
 	Products  []string
 	Note      string
+	// Blind hides the book quantities on the sheet until it is posted.
+	Blind bool
 }
 
 // Count is a counted quantity of one line of a sheet.
@@ -86,7 +88,9 @@ type Stocktake struct {
 	Status    string
 	Opened    time.Time
 	Posted    time.Time
-	Lines     []StocktakeLine
+	// Blind: the sheet hides the book quantities until it is posted.
+	Blind bool
+	Lines []StocktakeLine
 	// Conflicts counts posts that lost to the first one; their deltas
 	// were not applied.
 	Conflicts int
@@ -178,7 +182,7 @@ func OpenStocktake(views replication.Tx, node, id string, s StocktakeSpec, now t
 			return replication.Draft{}, fmt.Errorf("stocktake %s is open on the same stock: %w", o, fault.ErrConflict)
 		}
 	}
-	b := &whv1.StocktakeOpened{Warehouse: w.ID, Type: s.Type, Bin: s.Bin, Products: products, Note: s.Note, AtMs: ms(now)}
+	b := &whv1.StocktakeOpened{Warehouse: w.ID, Type: s.Type, Bin: s.Bin, Products: products, Note: s.Note, AtMs: ms(now), Blind: s.Blind}
 	scan := func(p []byte, product string) error {
 		return views.Scan(p, nil, func(k, v []byte) (bool, error) {
 			ps := parts(k, p)
@@ -528,7 +532,7 @@ func GetStocktake(views replication.Tx, id string) (*Stocktake, error) {
 		return nil, fmt.Errorf("stocktake %s: %w", id, fault.ErrNotFound)
 	}
 	st := &Stocktake{ID: id, Warehouse: o.GetWarehouse(), Type: o.GetType(), Bin: o.GetBin(), Products: o.GetProducts(),
-		Note: o.GetNote(), Status: StocktakeOpen, Opened: fromMs(o.GetAtMs())}
+		Note: o.GetNote(), Status: StocktakeOpen, Opened: fromMs(o.GetAtMs()), Blind: o.GetBlind()}
 	lines := map[string]*StocktakeLine{}
 	for _, l := range o.GetBook() {
 		lines[lineID(l.GetProduct(), l.GetBin(), l.GetBatch())] = &StocktakeLine{Product: l.GetProduct(), Bin: l.GetBin(), Batch: l.GetBatch(), Book: l.GetQty()}

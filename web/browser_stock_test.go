@@ -228,6 +228,9 @@ func TestBrowserStockPages(t *testing.T) {
 		chromedp.SendKeys(css(`#count-sheet tr[data-batch="`+oldBatch+`"] input[name=lc]`), "38"),
 		shot(t, "stock-stocktake-open"),
 		clickJS(`#post-stocktake`),
+		// Posting asks once more (issue 15: confirm before posting).
+		chromedp.WaitVisible(css(`#confirm-post`)),
+		clickJS(`#confirm-post-stocktake`),
 		chromedp.WaitVisible(css(`#stocktake[data-status=posted]`)),
 		into(&status, chromedp.Text(css(`#stocktake-status`))),
 		into(&delta, chromedp.Text(css(`#count-sheet tr[data-batch="`+oldBatch+`"] td.delta`))),

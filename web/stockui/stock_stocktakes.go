@@ -77,7 +77,7 @@ func (s *Pages) stocktakeOpen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, err := s.stock.OpenStocktake(r.Context(), web.CallerOf(r), warehouse.StocktakeSpec{Warehouse: p.Value("warehouse"), Type: p.Value("type"),
-		Bin: p.Value("bin"), Products: codes(p.Value("products")), Note: p.Value("note")})
+		Bin: p.Value("bin"), Products: codes(p.Value("products")), Note: p.Value("note"), Blind: p.Value("blind") == "1"})
 	if err != nil {
 		status := s.stockFailed(p, err, nil, "warehouse", "type", "bin", "products", "note")
 		s.renderStocktakes(w, r, p, nav, status)
@@ -104,6 +104,11 @@ type stocktakeData struct {
 	Bins     []web.Option
 	Counted  int
 	Deltas   int
+	// Blind: the book quantities (and so the deltas) are hidden while the
+	// sheet is open.
+	Blind bool
+	// Confirm asks whether to post, with what posting will do.
+	Confirm bool
 }
 
 // stocktakePage shows a count sheet: the book quantity at the opening of
@@ -120,7 +125,7 @@ func (s *Pages) renderSheet(w http.ResponseWriter, r *http.Request, p *web.Page,
 		return
 	}
 	ws := s.warehouses(r)
-	d := &stocktakeData{stockPageData: nav, S: st, Warehouse: st.Warehouse}
+	d := &stocktakeData{stockPageData: nav, S: st, Warehouse: st.Warehouse, Blind: st.Blind && st.Status == "open"}
 	p.Data = d
 	wh := findWarehouse(ws, st.Warehouse)
 	if wh != nil {
@@ -152,6 +157,7 @@ func (s *Pages) renderSheet(w http.ResponseWriter, r *http.Request, p *web.Page,
 		}
 		d.Lines = append(d.Lines, v)
 	}
+	d.Confirm = d.Editable && r.URL.Query().Get("confirm") == "1"
 	s.Render(w, r, "stock_stocktake", status, p)
 }
 
@@ -199,6 +205,12 @@ func (s *Pages) stocktakeCount(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.Get("op") != "post" {
 		web.Redirect(w, r, "/stock/stocktakes/"+id, p.N("stock.stocktake.saved", len(lines)))
+		return
+	}
+	// Posting changes the stock for good: the counts are saved, and the
+	// sheet asks once more, saying what posting will do.
+	if f.Get("confirm") != "1" {
+		web.Redirect(w, r, "/stock/stocktakes/"+id+"?confirm=1", p.N("stock.stocktake.saved", len(lines)))
 		return
 	}
 	st, err := s.stock.PostStocktake(r.Context(), web.CallerOf(r), id)

@@ -668,9 +668,12 @@ type StocktakeOpened struct {
 	Bin      string   `protobuf:"bytes,3,opt,name=bin,proto3" json:"bin,omitempty"`
 	Products []string `protobuf:"bytes,4,rep,name=products,proto3" json:"products,omitempty"`
 	// Book lines: the quantity on the book when the sheet was opened.
-	Book          []*Line `protobuf:"bytes,5,rep,name=book,proto3" json:"book,omitempty"`
-	Note          string  `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
-	AtMs          int64   `protobuf:"varint,7,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	Book []*Line `protobuf:"bytes,5,rep,name=book,proto3" json:"book,omitempty"`
+	Note string  `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
+	AtMs int64   `protobuf:"varint,7,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	// Blind hides the book quantities from the count sheet until it is
+	// posted: the counter counts what is there, not what should be.
+	Blind         bool `protobuf:"varint,8,opt,name=blind,proto3" json:"blind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -752,6 +755,13 @@ func (x *StocktakeOpened) GetAtMs() int64 {
 		return x.AtMs
 	}
 	return 0
+}
+
+func (x *StocktakeOpened) GetBlind() bool {
+	if x != nil {
+		return x.Blind
+	}
+	return false
 }
 
 // StocktakeCounted is the body of "warehouse.stocktake.counted": counted
@@ -2070,7 +2080,7 @@ const file_branchline_warehouse_v1_events_proto_rawDesc = "" +
 	"\x0epurchase_order\x18\x06 \x01(\tR\rpurchaseOrder\x12\x10\n" +
 	"\x03ref\x18\a \x01(\tR\x03ref\x12\x12\n" +
 	"\x04note\x18\b \x01(\tR\x04note\x12\x13\n" +
-	"\x05at_ms\x18\t \x01(\x03R\x04atMs\"\xcd\x01\n" +
+	"\x05at_ms\x18\t \x01(\x03R\x04atMs\"\xe3\x01\n" +
 	"\x0fStocktakeOpened\x12\x1c\n" +
 	"\twarehouse\x18\x01 \x01(\tR\twarehouse\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x10\n" +
@@ -2078,7 +2088,8 @@ const file_branchline_warehouse_v1_events_proto_rawDesc = "" +
 	"\bproducts\x18\x04 \x03(\tR\bproducts\x121\n" +
 	"\x04book\x18\x05 \x03(\v2\x1d.branchline.warehouse.v1.LineR\x04book\x12\x12\n" +
 	"\x04note\x18\x06 \x01(\tR\x04note\x12\x13\n" +
-	"\x05at_ms\x18\a \x01(\x03R\x04atMs\"I\n" +
+	"\x05at_ms\x18\a \x01(\x03R\x04atMs\x12\x14\n" +
+	"\x05blind\x18\b \x01(\bR\x05blind\"I\n" +
 	"\x10StocktakeCounted\x125\n" +
 	"\x06counts\x18\x01 \x03(\v2\x1d.branchline.warehouse.v1.LineR\x06counts\"{\n" +
 	"\x0fStocktakePosted\x12\x1c\n" +
