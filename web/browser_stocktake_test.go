@@ -63,3 +63,45 @@ func TestBrowserBlindStocktake(t *testing.T) {
 		t.Fatalf("posted: status %q, book %q, delta %q, stock %v", status, book, delta, b)
 	}
 }
+
+// TestBrowserStocktakeScan: on a count sheet each scan of a product's
+// barcode adds one to its line; a code the sheet lacks goes to the found
+// line; nothing is saved until the clerk saves.
+func TestBrowserStocktakeScan(t *testing.T) {
+	s := startStockSite(t)
+	s.setUp(t)
+	ctx := browser(t, 1366, 900)
+	loginAs(t, ctx, s.base, "admin", "/stock/stocktakes", `#stocktakes`)
+	var count, found, note string
+	run(t, ctx, "scan on a count sheet",
+		chromedp.SetValue(css(`#stocktake-form select[name=bin]`), "A01"),
+		clickJS(`#open-stocktake`),
+		chromedp.WaitVisible(css(`#count-scan`)),
+		js(`window.samePage = true`),
+		chromedp.SendKeys(css(`#count-scan`), milkBarcode+"\r"),
+		chromedp.SendKeys(css(`#count-scan`), milkBarcode+"\r"),
+		chromedp.SendKeys(css(`#count-scan`), milk+"\r"),
+		chromedp.SendKeys(css(`#count-scan`), "NOPE-1\r"),
+		into(&count, chromedp.Value(css(`#count-sheet tr[data-product="`+milk+`"] input[name=lc]`))),
+		into(&found, chromedp.Value(css(`#count-sheet tr.found input[name=fp]`))),
+		into(&note, chromedp.Text(css(`#count-scan-note`))),
+		shot(t, "stock-stocktake-scan"),
+	)
+	var same bool
+	run(t, ctx, "same page", into(&same, chromedp.Evaluate[bool](`window.samePage === true`)))
+	if !same {
+		t.Fatal("a scan submitted the sheet")
+	}
+	if count != "3" || found != "NOPE-1" || !strings.Contains(note, "NOPE-1") {
+		t.Fatalf("after three scans of milk and one unknown: milk %q, found line %q, note %q", count, found, note)
+	}
+	var saved string
+	run(t, ctx, "save",
+		clickJS(`#save-counts`), // the found line has no quantity: only milk's count is saved
+		chromedp.WaitVisible(css(`p.flash`)),
+		into(&saved, chromedp.Value(css(`#count-sheet tr[data-product="`+milk+`"] input[name=lc]`))),
+	)
+	if saved != "3" {
+		t.Fatalf("saved count %q, want 3", saved)
+	}
+}

@@ -178,16 +178,26 @@ func binLabel(p *web.Page, b warehouse.Bin) string {
 // that cannot be read is left out, and pages show its code.
 func (s *Pages) productNames(r *http.Request, ids ...string) map[string]string {
 	out := map[string]string{}
+	for id, pr := range s.products(r, ids...) {
+		out[id] = pr.Name
+	}
+	return out
+}
+
+// products reads the products of ids, once each; one that cannot be read
+// is the zero product.
+func (s *Pages) products(r *http.Request, ids ...string) map[string]warehouse.Product {
+	out := map[string]warehouse.Product{}
 	for _, id := range ids {
 		if _, done := out[id]; done || id == "" {
 			continue
 		}
 		pr, err := s.stock.Product(r.Context(), web.CallerOf(r), id)
 		if err != nil {
-			out[id] = ""
+			out[id] = warehouse.Product{}
 			continue
 		}
-		out[id] = pr.Name
+		out[id] = *pr
 	}
 	return out
 }

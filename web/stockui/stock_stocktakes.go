@@ -88,9 +88,10 @@ func (s *Pages) stocktakeOpen(w http.ResponseWriter, r *http.Request) {
 
 // sheetLine is one line of a count sheet with what the input shows.
 type sheetLine struct {
-	L     warehouse.StocktakeLine
-	Name  string
-	Input string
+	L       warehouse.StocktakeLine
+	Name    string
+	Barcode string // the product's, for the scan field
+	Input   string
 }
 
 type stocktakeData struct {
@@ -141,10 +142,10 @@ func (s *Pages) renderSheet(w http.ResponseWriter, r *http.Request, p *web.Page,
 	for _, l := range st.Lines {
 		ids = append(ids, l.Product)
 	}
-	names := s.productNames(r, ids...)
+	products := s.products(r, ids...)
 	posted := p.Form["lc"]
 	for i, l := range st.Lines {
-		v := sheetLine{L: l, Name: names[l.Product]}
+		v := sheetLine{L: l, Name: products[l.Product].Name, Barcode: products[l.Product].Barcode}
 		if l.Counted {
 			v.Input = strconv.FormatInt(l.Count, 10)
 			d.Counted++
