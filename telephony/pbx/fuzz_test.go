@@ -17,6 +17,7 @@ import (
 
 	"branchline/replication"
 	"branchline/telephony"
+	"branchline/telephony/sipwire"
 )
 
 // fakeTx is a server transaction that keeps the responses it is given.
@@ -250,7 +251,7 @@ func FuzzWire(f *testing.F) {
 				t.Fatalf("passed on what sipgo does not parse (%v):\n%q\nfrom\n%q", err, pass, data)
 			}
 			if _, ok := msg.(*sip.Request); ok && len(pass) > 0 {
-				if m, err := splitMessage(pass, stream); err != nil || m.checkRequest() != nil {
+				if m, err := sipwire.Split(pass, stream); err != nil || m.Check() != nil {
 					t.Fatalf("what was passed on does not pass again: %q", pass)
 				}
 			}

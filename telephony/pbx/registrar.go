@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"branchline/telephony/sipwire"
 )
 
 // Binding is one registered phone of an extension.
@@ -333,7 +335,7 @@ func (r *registrar) dropOldest(bs []*Binding) []*Binding {
 // splitContacts splits a Contact header value at the commas between
 // contacts (not those inside quotes or angle brackets).
 func splitContacts(v string) []string {
-	out := splitOutside(v, ',')
+	out := sipwire.SplitOutside(v, ',')
 	if out[len(out)-1] == "" {
 		out = out[:len(out)-1]
 	}
