@@ -54,7 +54,7 @@ if [[ " $* " != *" -short "* ]]; then
 	go test -run=NONE -fuzz='^FuzzWire$' -fuzztime=10s ./telephony/pbx/
 	go test -run=NONE -fuzz='^FuzzSplit$' -fuzztime=5s ./telephony/sipwire/
 	go test -run=NONE -fuzz='^FuzzRequest$' -fuzztime=15s ./telephony/pbx/
-	go test -run=NONE -fuzz='^FuzzCredentials$' -fuzztime=8s ./telephony/pbx/
+	go test -run=NONE -fuzz='^FuzzCredentials$' -fuzztime=8s ./telephony/sipauth/
 	go test -run=NONE -fuzz='^FuzzContacts$' -fuzztime=7s ./telephony/pbx/
 fi
 go test -race -count=1 "$@" ./replication/... ./node/... ./hub/... ./api/... ./telephony/...

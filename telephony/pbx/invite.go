@@ -12,6 +12,7 @@ import (
 
 	"branchline/replication"
 	"branchline/telephony"
+	"branchline/telephony/sipauth"
 )
 
 // Timeouts of calls that are not ACD offers.
@@ -98,7 +99,7 @@ func (s *Server) identify(req *sip.Request, tx sip.ServerTransaction, snap *snap
 	if t, ok := snap.trunkBySource(req.Source()); ok {
 		return t, nil, true
 	}
-	creds, ok := credentials(req)
+	creds, ok := sipauth.Credentials(req)
 	if !ok {
 		// What looks like a phone of the building authenticates, whether
 		// or not the extension exists: the answer tells nothing.

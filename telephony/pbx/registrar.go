@@ -10,6 +10,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"branchline/telephony/sipauth"
 	"branchline/telephony/sipwire"
 )
 
@@ -124,7 +125,7 @@ func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction
 		s.respond(tx, req, sip.StatusInternalServerError, "Server Error")
 		return
 	}
-	creds, _ := credentials(req)
+	creds, _ := sipauth.Credentials(req)
 	// Unknown extensions are challenged and refused like known ones, so
 	// that a scan cannot tell which numbers exist.
 	if !s.authenticate(req, tx, creds, ext, snap.exts[ext].HA1) {
