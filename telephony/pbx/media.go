@@ -54,17 +54,22 @@ func (l *leg) localSDP(role LegRole, peer []byte) []byte {
 		l.s.log.Warn("sip: media", "call", l.call.id, "err", err)
 		body = peer
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.origin.Rewrite(body)
+	return l.stamp(body)
 }
 
+// holdSDP is the SDP that holds (on) or retrieves l, given what the other
+// leg sent.
 func (l *leg) holdSDP(role LegRole, peer []byte, on bool) []byte {
 	body, err := l.s.media.Hold(l.call.id, role, peer, on)
 	if err != nil {
 		l.s.log.Warn("sip: media hold", "call", l.call.id, "err", err)
 		body = peer
 	}
+	return l.stamp(body)
+}
+
+// stamp gives body the leg's own origin (see sdp.Origin).
+func (l *leg) stamp(body []byte) []byte {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.origin.Rewrite(body)
