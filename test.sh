@@ -47,12 +47,14 @@ if [[ -n $unaccepted ]]; then
 	echo "$unaccepted" >&2
 	exit 1
 fi
-# Fuzz the SIP request handlers and the wire check a little on every run
-# (a short budget each, about 45 s in all): whatever a caller can send.
+# Fuzz the SIP request handlers, the wire check through the switch and on
+# its own, a little on every run (a short budget each, about 45 s in
+# all): whatever a caller can send.
 if [[ " $* " != *" -short "* ]]; then
-	go test -run=NONE -fuzz='^FuzzWire$' -fuzztime=15s ./telephony/pbx/
+	go test -run=NONE -fuzz='^FuzzWire$' -fuzztime=10s ./telephony/pbx/
+	go test -run=NONE -fuzz='^FuzzSplit$' -fuzztime=5s ./telephony/sipwire/
 	go test -run=NONE -fuzz='^FuzzRequest$' -fuzztime=15s ./telephony/pbx/
-	go test -run=NONE -fuzz='^FuzzCredentials$' -fuzztime=8s ./telephony/pbx/
+	go test -run=NONE -fuzz='^FuzzCredentials$' -fuzztime=8s ./telephony/sipauth/
 	go test -run=NONE -fuzz='^FuzzContacts$' -fuzztime=7s ./telephony/pbx/
 fi
 go test -race -count=1 "$@" ./replication/... ./node/... ./hub/... ./api/... ./telephony/...

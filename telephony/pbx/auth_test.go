@@ -3,7 +3,6 @@ package pbx
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"branchline/telephony"
+	"branchline/telephony/sipauth"
 )
 
 // replay returns a captured request with a new Call-ID, Via (the
@@ -117,50 +116,6 @@ func TestDigestReplay(t *testing.T) {
 	}
 }
 
-// TestNonceExpiry: a right digest with a nonce older than its lifetime,
-// or one this node did not issue (made before a restart), is stale, not
-// wrong; a wrong digest is wrong whatever its nonce.
-func TestNonceExpiry(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	a := newDigestAuth(func() time.Time { return now })
-	ha1 := telephony.HA1("8001", "secret1")
-	check := func(ch, password string, nc int) authResult {
-		req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: "127.0.0.1"})
-		req.AppendHeader(sip.NewHeader("Authorization", digestAnswer(t, ch, "REGISTER", "sip:127.0.0.1", "8001", password, "auth", nc, "c")))
-		c, ok := credentials(req)
-		if !ok {
-			t.Fatal("credentials do not parse")
-		}
-		return a.check(req, c, "8001", ha1)
-	}
-	ch := a.challenge(false)
-	if r := check(ch, "secret1", 1); r != authOK {
-		t.Fatalf("fresh nonce: %v", r)
-	}
-	now = now.Add(nonceTTL + time.Second)
-	if r := check(ch, "secret1", 2); r != authStale {
-		t.Fatalf("expired nonce: %v, want stale", r)
-	}
-	if r := check(ch, "wrong", 3); r != authBad {
-		t.Fatalf("expired nonce, wrong password: %v, want bad", r)
-	}
-	restarted := newDigestAuth(func() time.Time { return now })
-	ch = restarted.challenge(false)
-	if r := check(ch, "secret1", 1); r != authStale {
-		t.Fatalf("another node's nonce: %v, want stale", r)
-	}
-	// Expired nonces are forgotten, so the memory of used ones stays bounded.
-	ch = a.challenge(false)
-	if r := check(ch, "secret1", 1); r != authOK {
-		t.Fatalf("new nonce: %v", r)
-	}
-	now = now.Add(nonceTTL + time.Second)
-	a.sweep()
-	if n := len(a.used); n != 0 {
-		t.Fatalf("%d used nonces remembered after they expired", n)
-	}
-}
-
 // auditEntry is what the switch asked the audit log to record.
 type auditEntry struct{ actor, action, target, detail, remote string }
 
@@ -212,7 +167,7 @@ func TestBruteForceThrottled(t *testing.T) {
 	var mu sync.Mutex
 	var audit []auditEntry
 	h := newHarness(t, auditTo(&mu, &audit), func(c *Config) {
-		c.AuthThrottle = AuthThrottle{Free: 3, Lockout: 500 * time.Millisecond}
+		c.AuthThrottle = sipauth.ThrottleConfig{Free: 3, Lockout: 500 * time.Millisecond}
 	})
 	h.extension("8001")
 	h.extension("8002")
@@ -276,36 +231,5 @@ func TestBruteForceThrottled(t *testing.T) {
 		return e.actor == "8001" && strings.Contains(e.detail, "failure 4, locked out for 500ms")
 	}) {
 		t.Fatalf("no entry says the 4th failure of 8001 locks it out: %+v", audit)
-	}
-}
-
-// TestAuthThrottleGrows: after the free failures each one doubles the
-// lockout, up to the maximum; a success or a quiet hour forgets them.
-func TestAuthThrottleGrows(t *testing.T) {
-	th := newAuthThrottle(AuthThrottle{Free: 2, Lockout: time.Second, MaxLockout: 5 * time.Second})
-	ip := netip.MustParseAddr("192.0.2.1")
-	now := time.Unix(1_800_000_000, 0)
-	var got []time.Duration
-	for range 7 {
-		_, d := th.fail("8001", ip, now)
-		got = append(got, d)
-	}
-	want := []time.Duration{0, 0, time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}
-	if !slices.Equal(got, want) {
-		t.Fatalf("lockouts %v, want %v", got, want)
-	}
-	if !th.locked("8001", ip, now) || th.locked("8002", ip, now) || th.locked("8001", netip.MustParseAddr("192.0.2.2"), now) {
-		t.Fatal("the lockout is not exactly the (user, address) pair")
-	}
-	if th.locked("8001", ip, now.Add(5*time.Second)) {
-		t.Fatal("still locked after the lockout")
-	}
-	th.succeed("8001", ip)
-	if _, d := th.fail("8001", ip, now); d != 0 {
-		t.Fatal("a success did not forget the failures")
-	}
-	th.sweep(now.Add(throttleForget))
-	if len(th.entries) != 0 {
-		t.Fatal("a quiet hour did not forget the failures")
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+
+	"branchline/telephony/sipauth"
 )
 
 // AuditAuthFailed is the audit-log action of a refused SIP authentication.
@@ -28,7 +30,7 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, creds 
 	}
 	ip, _ := parseIP(req.Source())
 	now := s.now()
-	if s.throttle.locked(user, ip, now) {
+	if s.throttle.Locked(user, ip, now) {
 		s.metrics.authFailures.WithLabelValues("locked").Inc()
 		s.respond(tx, req, sip.StatusForbidden, "Forbidden")
 		return false
@@ -37,15 +39,15 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, creds 
 	if secret == "" {
 		secret = s.decoyHA1
 	}
-	switch res := s.auth.check(req, creds, user, secret); {
-	case res == authOK && ha1 != "":
-		s.throttle.succeed(user, ip)
+	switch res := s.auth.Check(req, creds, user, secret); {
+	case res == sipauth.OK && ha1 != "":
+		s.throttle.Succeed(user, ip)
 		return true
-	case res == authStale:
+	case res == sipauth.Stale:
 		s.challenge(tx, req, true)
 		return false
 	}
-	failures, lock := s.throttle.fail(user, ip, now)
+	failures, lock := s.throttle.Fail(user, ip, now)
 	s.metrics.authFailures.WithLabelValues("wrong").Inc()
 	s.log.Info("sip: authentication refused", "user", clip(user), "method", req.Method, "source", req.Source(),
 		"failures", failures, "locked", lock)
@@ -56,7 +58,7 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, creds 
 
 func (s *Server) challenge(tx sip.ServerTransaction, req *sip.Request, stale bool) {
 	res := sip.NewResponseFromRequest(req, sip.StatusUnauthorized, "Unauthorized", nil)
-	res.AppendHeader(sip.NewHeader("WWW-Authenticate", s.auth.challenge(stale)))
+	res.AppendHeader(sip.NewHeader("WWW-Authenticate", s.auth.Challenge(stale)))
 	s.send(tx, res)
 }
 

@@ -13,6 +13,7 @@ import (
 	"branchline/fault"
 	"branchline/replication"
 	"branchline/telephony"
+	"branchline/telephony/sdp"
 )
 
 // CallInfo describes a live call: what screen pop and the board show.
@@ -207,7 +208,7 @@ func (c *Call) stray(l *leg) {
 		defer cancel()
 		var err error
 		if l.uac.InviteRequest.Body() == nil {
-			err = l.ackWith(ctx, blackhole(l.sdp()))
+			err = l.ackWith(ctx, sdp.Blackhole(l.sdp()))
 		} else {
 			err = l.uac.Ack(ctx)
 		}
@@ -503,7 +504,7 @@ func (c *Call) onAnswered(l *leg) {
 		answer, code, err := c.a.reinviteWith(ctx, c.a.localSDP(CustomerLeg, l.sdp()))
 		if err != nil || code/100 != 2 {
 			c.s.log.Info("sip: re-INVITE for transfer", "call", c.id, "code", code, "err", err)
-			_ = l.ackWith(ctx, blackhole(l.sdp()))
+			_ = l.ackWith(ctx, sdp.Blackhole(l.sdp()))
 			c.s.goSafe(l.bye)
 			c.hangup(BySystem, "transfer_failed")
 			return
@@ -748,7 +749,7 @@ func (c *Call) attemptFailed(att *attempt, code int) {
 func (c *Call) failClick(ctx context.Context, cause string) {
 	b := c.b
 	if b != nil {
-		if err := b.ackWith(ctx, blackhole(b.sdp())); err != nil {
+		if err := b.ackWith(ctx, sdp.Blackhole(b.sdp())); err != nil {
 			c.s.log.Debug("sip: ack agent", "call", c.id, "err", err)
 		}
 		c.s.goSafe(b.bye)
@@ -861,7 +862,7 @@ func (c *Call) hangup(by, cause string) {
 		if c.att == nil && c.b == l && c.a != nil && c.a.uac != nil && !c.aAnswered {
 			// click-to-dial agent leg not yet ACKed
 			ctx, cancel := context.WithTimeout(c.s.ctx, 5*time.Second)
-			_ = l.ackWith(ctx, blackhole(l.sdp()))
+			_ = l.ackWith(ctx, sdp.Blackhole(l.sdp()))
 			cancel()
 		}
 		c.s.goSafe(l.bye)

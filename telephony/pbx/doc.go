@@ -20,16 +20,16 @@
 // on hold, recording, listen/barge) will hand each leg an SDP of a local
 // RTP endpoint and bridge the endpoints, without changing the call model.
 //
-// The door. Every message passes the wire check (wire.go, inbound.go)
-// before sipgo parses it: malformed requests get the 400/505/416 that RFC
+// The door. Every message passes the wire check (package sipwire, run
+// from inbound.go) before sipgo parses it: malformed requests get the 400/505/416 that RFC
 // 3261 and RFC 4475 ask for instead of silence, folded headers are
 // unfolded, TCP streams are framed by the switch, and UDP answers go back
 // where requests came from. New calls are admitted or refused there too
 // (shed.go): past the switch's limits a new INVITE gets 503 with
 // Retry-After before any work, and refusals are recorded per minute, not
-// per call. Digest authentication (auth.go, authenticate.go, throttle.go)
-// refuses replayed credentials and slows down password guessing per user
-// and address.
+// per call. Digest authentication (package sipauth, answered from
+// authenticate.go) refuses replayed credentials and slows down password
+// guessing per user and address. SDP is rewritten by package sdp.
 //
 // Strict carriers. A trunk whose INVITE requires 100rel gets its
 // provisional responses reliably (RFC 3262, reliable.go): numbered,

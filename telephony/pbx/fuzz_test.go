@@ -17,6 +17,7 @@ import (
 
 	"branchline/replication"
 	"branchline/telephony"
+	"branchline/telephony/sipwire"
 )
 
 // fakeTx is a server transaction that keeps the responses it is given.
@@ -162,50 +163,6 @@ func FuzzRequest(f *testing.F) {
 	})
 }
 
-// FuzzSDP: rewriting, hold and blackhole never panic, and rewriting an
-// unchanged body does not bump the version.
-func FuzzSDP(f *testing.F) {
-	f.Add([]byte("v=0\r\no=a 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n"))
-	f.Add([]byte("v=0\no=\nm=audio\nm=video 0 RTP/AVP 31\na=inactive\n"))
-	f.Add([]byte("o=a b c d e f g\r\n\r\n\r\n"))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, body []byte) {
-		o := newSDPOrigin()
-		a := o.rewrite(body)
-		v := o.version
-		b := o.rewrite(body)
-		if !bytes.Equal(a, b) || o.version != v {
-			t.Fatalf("rewriting the same body twice changed it: %q then %q", a, b)
-		}
-		_ = setDirection(body, "sendonly")
-		_ = blackhole(body)
-		if h := setDirection(setDirection(body, "sendonly"), "sendrecv"); len(body) > 0 && bytes.Contains(h, []byte("a=sendonly")) {
-			t.Fatalf("retrieve left sendonly in %q", h)
-		}
-	})
-}
-
-// FuzzCredentials: digest credentials of any shape are refused or
-// accepted, never a panic; only the right response is accepted.
-func FuzzCredentials(f *testing.F) {
-	f.Add(`Digest username="8001", realm="branchline", nonce="1.2", uri="sip:x", response="0", qop=auth, nc=00000001, cnonce="c"`)
-	f.Add(`Digest username=8001`)
-	f.Add(`Basic abc`)
-	f.Add(`Digest realm="branchline", nonce="` + strings.Repeat("a", 2000) + `"`)
-	a := newDigestAuth(time.Now)
-	f.Fuzz(func(t *testing.T, v string) {
-		req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: "127.0.0.1"})
-		req.AppendHeader(sip.NewHeader("Authorization", v))
-		c, ok := credentials(req)
-		if !ok {
-			return
-		}
-		if a.check(req, c, "8001", telephony.HA1("8001", "secret1")) == authOK {
-			t.Fatalf("accepted forged credentials %q", v)
-		}
-	})
-}
-
 // FuzzContacts: splitting and parsing Contact values never panics.
 func FuzzContacts(f *testing.F) {
 	f.Add(`<sip:8001@1.2.3.4:5060>;expires=60, "a,b" <sip:8001@5.6.7.8;transport=tcp>`)
@@ -250,7 +207,7 @@ func FuzzWire(f *testing.F) {
 				t.Fatalf("passed on what sipgo does not parse (%v):\n%q\nfrom\n%q", err, pass, data)
 			}
 			if _, ok := msg.(*sip.Request); ok && len(pass) > 0 {
-				if m, err := splitMessage(pass, stream); err != nil || m.checkRequest() != nil {
+				if m, err := sipwire.Split(pass, stream); err != nil || m.Check() != nil {
 					t.Fatalf("what was passed on does not pass again: %q", pass)
 				}
 			}

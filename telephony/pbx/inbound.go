@@ -9,29 +9,31 @@ import (
 	"sync"
 
 	"github.com/emiago/sipgo/sip"
+
+	"branchline/telephony/sipwire"
 )
 
-// inspect decides what becomes of one message off the wire (see wire.go):
+// inspect decides what becomes of one message off the wire (see sipwire):
 // pass is what sipgo gets to parse (nil: nothing), reply a response the
 // switch sends back at once (nil: none). from is the sender's address;
 // stream says whether the message came framed from a stream.
 func (s *Server) inspect(data []byte, from net.Addr, stream bool) (pass, reply []byte) {
-	m, err := splitMessage(data, stream)
-	var werr *wireError
+	m, err := sipwire.Split(data, stream)
+	var werr *sipwire.Error
 	switch {
-	case errors.Is(err, errNotSIP):
+	case errors.Is(err, sipwire.ErrNotSIP):
 		return nil, nil // nobody to answer: garbage or a lone keep-alive
 	case errors.As(err, &werr):
-		if m.isResponse() || m.method() == "ACK" {
+		if m.IsResponse() || m.Method() == "ACK" {
 			return nil, nil // responses and ACKs are never answered
 		}
 		return nil, s.refuseRaw(m, werr)
 	}
-	if m.isResponse() {
-		return m.render(data), nil
+	if m.IsResponse() {
+		return m.Render(data), nil
 	}
-	if werr := m.checkRequest(); werr != nil {
-		if m.method() == "ACK" {
+	if werr := m.Check(); werr != nil {
+		if m.Method() == "ACK" {
 			return nil, nil
 		}
 		return nil, s.refuseRaw(m, werr)
@@ -40,15 +42,15 @@ func (s *Server) inspect(data []byte, from net.Addr, stream bool) (pass, reply [
 		return nil, reply
 	}
 	if !stream {
-		m.symmetric(from)
+		m.Symmetric(from)
 	}
-	out := m.render(data)
+	out := m.Render(data)
 	// What the check passes, sipgo must parse: a request it drops would
 	// leave the sender retransmitting into silence. Its parser accepts
 	// and refuses things this check does not model (URI details, header
 	// forms), so it is asked, once more per request (about 6 µs).
 	if _, err := wireParser.ParseSIP(out); err != nil {
-		return nil, s.refuseRaw(m, badRequest("unparsable: "+printable(err.Error())))
+		return nil, s.refuseRaw(m, sipwire.BadRequest("unparsable: "+printable(err.Error())))
 	}
 	return out, nil
 }
@@ -71,59 +73,9 @@ func printable(s string) string {
 }
 
 // refuseRaw answers a request the wire check refused, and counts it.
-func (s *Server) refuseRaw(m *rawMessage, e *wireError) []byte {
-	s.metrics.badRequests.WithLabelValues(strconv.Itoa(e.code)).Inc()
-	return m.reply(e.code, e.reason)
-}
-
-// render returns the bytes sipgo should parse: data as it came, unless
-// the wire check changed the message or it had bytes after it.
-func (m *rawMessage) render(data []byte) []byte {
-	if m.changed || m.rest > 0 {
-		return m.bytes()
-	}
-	return bytes.TrimLeft(data, "\r\n")
-}
-
-// symmetric makes the answers to a UDP request go back to the address it
-// came from, as if the sender had asked for it with rport (RFC 3581):
-// the address in Via is often one a phone behind NAT cannot be reached
-// at, or one of the sender's it did not send from. Requests whose Via is
-// their source already are left alone.
-func (m *rawMessage) symmetric(from net.Addr) {
-	if from == nil {
-		return
-	}
-	for i := range m.headers {
-		h := &m.headers[i]
-		if h.canon != "via" {
-			continue
-		}
-		vias := splitOutside(h.value, ',')
-		top := vias[0]
-		proto, rest, _ := strings.Cut(top, " ")
-		sentBy, params, _ := strings.Cut(rest, ";")
-		if sentBy == from.String() || hasParam(params, "rport") {
-			return
-		}
-		vias[0] = proto + " " + sentBy + ";rport"
-		if params != "" {
-			vias[0] += ";" + params
-		}
-		h.value = strings.Join(vias, ",")
-		m.changed = true
-		return
-	}
-}
-
-func hasParam(params, name string) bool {
-	for _, p := range splitOutside(params, ';') {
-		n, _, _ := strings.Cut(p, "=")
-		if strings.EqualFold(strings.TrimSpace(n), name) {
-			return true
-		}
-	}
-	return false
+func (s *Server) refuseRaw(m *sipwire.Message, e *sipwire.Error) []byte {
+	s.metrics.badRequests.WithLabelValues(strconv.Itoa(e.Code)).Inc()
+	return m.Reply(e.Code, e.Reason)
 }
 
 // readFilter is sipgo's hook for the bytes of each UDP datagram before it
@@ -224,13 +176,13 @@ func (c *wireConn) frame() bool {
 	end := bytes.Index(c.in, []byte("\r\n\r\n"))
 	if end < 0 {
 		if len(c.in) > maxStreamMessage {
-			c.fail(nil, badRequest("header too long"))
+			c.fail(nil, sipwire.BadRequest("header too long"))
 		}
 		return c.closed
 	}
-	n, werr := streamLength(c.in[:end])
+	n, werr := sipwire.StreamLength(c.in[:end])
 	if werr == nil && end+4+n > maxStreamMessage {
-		werr = &wireError{code: 513, reason: "Message Too Large"}
+		werr = &sipwire.Error{Code: 513, Reason: "Message Too Large"}
 	}
 	if werr != nil {
 		c.fail(c.in[:end+4], werr)
@@ -253,9 +205,9 @@ func (c *wireConn) frame() bool {
 
 // fail answers the message whose head is head (when there is one to
 // answer) and closes the connection: the stream cannot be framed any more.
-func (c *wireConn) fail(head []byte, e *wireError) {
+func (c *wireConn) fail(head []byte, e *sipwire.Error) {
 	if head != nil {
-		if m, _ := splitMessage(head, false); m != nil && !m.isResponse() && m.method() != "ACK" {
+		if m, _ := sipwire.Split(head, false); m != nil && !m.IsResponse() && m.Method() != "ACK" {
 			if reply := c.s.refuseRaw(m, e); reply != nil {
 				_, _ = c.Conn.Write(reply) // closing anyway
 			}
@@ -265,29 +217,4 @@ func (c *wireConn) fail(head []byte, e *wireError) {
 	if err := c.Close(); err != nil {
 		c.s.log.Debug("sip: close after a framing error", "err", err)
 	}
-}
-
-// streamLength returns the Content-Length of a message head on a stream,
-// where it is required (RFC 3261 18.3).
-func streamLength(head []byte) (int, *wireError) {
-	n, found := 0, false
-	for _, line := range strings.Split(string(head), "\r\n")[1:] {
-		name, value, ok := strings.Cut(line, ":")
-		if !ok || canonicalName(strings.TrimSpace(name)) != "content-length" {
-			continue
-		}
-		if found {
-			return 0, badRequest("more than one Content-Length")
-		}
-		v := strings.TrimSpace(value)
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 0 || !isDigits(v) {
-			return 0, badRequest("bad Content-Length")
-		}
-		found = true
-	}
-	if !found {
-		return 0, badRequest("no Content-Length on a stream")
-	}
-	return n, nil
 }

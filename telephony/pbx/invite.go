@@ -12,6 +12,7 @@ import (
 
 	"branchline/replication"
 	"branchline/telephony"
+	"branchline/telephony/sipauth"
 )
 
 // Timeouts of calls that are not ACD offers.
@@ -24,7 +25,12 @@ const (
 	clickRingTimeout = 25 * time.Second
 )
 
-// onInvite serves INVITE: a new call, or a re-INVITE within a call.
+// onInvite serves INVITE: a new call, or a re-INVITE within a call. A new
+// call goes through its steps in order, and each step that stops it has
+// answered the INVITE already: the offer is checked, the call made for
+// its caller and destination, admitted, its customer leg opened; then it
+// is sent on its way, and the handler goroutine becomes the call's actor
+// (the INVITE server transaction stays with it until the call ends).
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if hasToTag(req) {
 		s.onReinvite(req, tx)
@@ -32,42 +38,74 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	branch, _ := req.Via().Params.Get("branch")
 	s.shed.started(inviteKey(req.CallID().Value(), branch))
-	if len(req.Body()) > 0 && !isSDP(req) {
-		s.unsupportedMedia(tx, req)
+	if !s.checkOffer(req, tx) {
 		return
 	}
-	if !acceptsSDP(req) {
-		s.respond(tx, req, sip.StatusNotAcceptable, "Not Acceptable")
-		return
-	}
-	snap, err := s.dir.get()
-	if err != nil {
-		s.log.Error("sip: configuration", "err", err)
-		s.respond(tx, req, sip.StatusInternalServerError, "Server Error")
-		return
-	}
-	trunk, fromExt, ok := s.identify(req, tx, snap)
+	c, dest, fromExt, ok := s.callFor(req, tx)
 	if !ok {
-		return
-	}
-	c := s.newIncomingCall(req, trunk, fromExt)
-	if !s.screen(c, req, tx, trunk) {
-		return
-	}
-	r, ok := route(c, snap, fromExt)
-	if !ok {
-		s.junk(tx, req, trunk, "no_route")
 		return
 	}
 	if !s.addCall(c) {
 		s.respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable")
 		return
 	}
+	if !s.openCustomerLeg(c, req, tx) {
+		return
+	}
+	c.dispatch(dest, fromExt)
+	c.run()
+}
+
+// checkOffer refuses an INVITE whose body is not SDP (415) or that does
+// not accept SDP in answers (406), and reports whether it goes on.
+func (s *Server) checkOffer(req *sip.Request, tx sip.ServerTransaction) bool {
+	if len(req.Body()) > 0 && !isSDP(req) {
+		s.unsupportedMedia(tx, req)
+		return false
+	}
+	if !acceptsSDP(req) {
+		s.respond(tx, req, sip.StatusNotAcceptable, "Not Acceptable")
+		return false
+	}
+	return true
+}
+
+// callFor makes the call a new INVITE asks for: it identifies the caller
+// (a trunk, or the extension fromExt), screens it and finds where the
+// call goes. It answers the INVITE itself when ok is false.
+func (s *Server) callFor(req *sip.Request, tx sip.ServerTransaction) (c *Call, dest destination, fromExt *telephony.Extension, ok bool) {
+	snap, err := s.dir.get()
+	if err != nil {
+		s.log.Error("sip: configuration", "err", err)
+		s.respond(tx, req, sip.StatusInternalServerError, "Server Error")
+		return nil, destination{}, nil, false
+	}
+	trunk, fromExt, ok := s.identify(req, tx, snap)
+	if !ok {
+		return nil, destination{}, nil, false
+	}
+	c = s.newIncomingCall(req, trunk, fromExt)
+	if !s.screen(c, req, tx, trunk) {
+		return nil, destination{}, nil, false
+	}
+	dest, ok = route(c, snap, fromExt)
+	if !ok {
+		s.junk(tx, req, trunk, "no_route")
+		return nil, destination{}, nil, false
+	}
+	return c, dest, fromExt, true
+}
+
+// openCustomerLeg makes the INVITE's dialog the call's customer leg (with
+// reliable provisional responses when the caller requires them). When
+// the dialog cannot be read it takes the call out again, answers 400 and
+// reports false.
+func (s *Server) openCustomerLeg(c *Call, req *sip.Request, tx sip.ServerTransaction) bool {
 	dlg, err := s.uaFor(strings.ToLower(req.Transport())).ReadInvite(req, tx)
 	if err != nil {
 		s.removeCall(c)
 		s.respond(tx, req, sip.StatusBadRequest, "Bad Request")
-		return
+		return false
 	}
 	a := s.newLeg(c)
 	a.uas, a.uasTx, a.role = dlg, tx, CustomerLeg
@@ -77,18 +115,20 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	a.setSDP(req.Body())
 	a.register(dlg.ID)
 	c.a = a
+	return true
+}
 
+// dispatch sends a new call to its destination: into a queue, to an
+// extension's phones, or out through a trunk for the extension fromExt.
+func (c *Call) dispatch(dest destination, fromExt *telephony.Extension) {
 	switch {
-	case r.queue != nil:
-		c.enterQueue(*r.queue)
-	case r.ext != nil:
-		c.callExtension(*r.ext)
+	case dest.queue != nil:
+		c.enterQueue(*dest.queue)
+	case dest.ext != nil:
+		c.callExtension(*dest.ext)
 	default:
-		c.callOut(r.trunk, fromExt)
+		c.callOut(dest.trunk, fromExt)
 	}
-	// The handler goroutine becomes the call's actor: the INVITE server
-	// transaction stays with it until the call ends.
-	c.run()
 }
 
 // identify finds who is calling: a trunk by its source address, else a
@@ -98,7 +138,7 @@ func (s *Server) identify(req *sip.Request, tx sip.ServerTransaction, snap *snap
 	if t, ok := snap.trunkBySource(req.Source()); ok {
 		return t, nil, true
 	}
-	creds, ok := credentials(req)
+	creds, ok := sipauth.Credentials(req)
 	if !ok {
 		// What looks like a phone of the building authenticates, whether
 		// or not the extension exists: the answer tells nothing.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"branchline/telephony/sdp"
 )
 
 // leg is one SIP dialog of a call: the node is the UAS of a leg it was
@@ -42,7 +44,7 @@ type leg struct {
 	mu        sync.Mutex
 	key       string // dialog key in Server.dialogs, once known
 	remoteSDP []byte // the last SDP the endpoint sent
-	origin    sdpOrigin
+	origin    sdp.Origin
 	answered  bool
 	ended     bool // BYE sent or received
 	closed    bool
@@ -64,7 +66,7 @@ type pending2xx struct {
 }
 
 func (s *Server) newLeg(c *Call) *leg {
-	l := &leg{s: s, call: c, origin: newSDPOrigin()}
+	l := &leg{s: s, call: c, origin: sdp.NewOrigin()}
 	s.legs.Add(1)
 	return l
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/icholy/digest"
 
 	"branchline/telephony"
+	"branchline/telephony/sipauth"
 )
 
 // rawUA is a SIP endpoint made of a raw UDP socket on an OS-chosen port:
@@ -305,14 +306,11 @@ func digestAnswer(t *testing.T, challenge, method, uri, user, password, qop stri
 	if err != nil {
 		t.Fatalf("challenge %q: %v", challenge, err)
 	}
-	ha1 := telephony.HA1(user, password)
-	ha2 := md5hex(method + ":" + uri)
+	resp := sipauth.Response(telephony.HA1(user, password), c.Nonce, method, uri, qop, nc, cnonce)
 	if qop == "" {
-		resp := md5hex(ha1 + ":" + c.Nonce + ":" + ha2)
 		return fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", algorithm=MD5`,
 			user, c.Realm, c.Nonce, uri, resp)
 	}
-	resp := md5hex(fmt.Sprintf("%s:%s:%08x:%s:auth:%s", ha1, c.Nonce, nc, cnonce, ha2))
 	return fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", algorithm=MD5, qop=auth, nc=%08x, cnonce="%s"`,
 		user, c.Realm, c.Nonce, uri, resp, nc, cnonce)
 }

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"branchline/telephony/sipauth"
+	"branchline/telephony/sipwire"
 )
 
 // Binding is one registered phone of an extension.
@@ -109,23 +112,11 @@ func (r *registrar) sweep() {
 }
 
 // handle serves a REGISTER for the extension named in To, after digest
-// authentication as that extension.
+// authentication as that extension: it updates the extension's bindings
+// and answers with those that stand.
 func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction) {
-	if scheme := strings.ToLower(req.To().Address.Scheme); scheme != "sip" && scheme != "sips" {
-		// An address of record is a SIP URI (RFC 3261 10.2; RFC 4475 3.3.4).
-		s.respond(tx, req, sip.StatusBadRequest, "Bad Request (To is not a SIP URI)")
-		return
-	}
-	ext := req.To().Address.User
-	snap, err := s.dir.get()
-	if err != nil {
-		s.respond(tx, req, sip.StatusInternalServerError, "Server Error")
-		return
-	}
-	creds, _ := credentials(req)
-	// Unknown extensions are challenged and refused like known ones, so
-	// that a scan cannot tell which numbers exist.
-	if !s.authenticate(req, tx, creds, ext, snap.exts[ext].HA1) {
+	ext, ok := s.authorizeRegister(req, tx)
+	if !ok {
 		return
 	}
 	u, bad := r.parse(req, ext)
@@ -134,16 +125,46 @@ func (r *registrar) handle(s *Server, req *sip.Request, tx sip.ServerTransaction
 		return
 	}
 	current, added := r.apply(u)
-	resp := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
-	for _, b := range current {
-		h := &sip.ContactHeader{Address: b.URI, Params: sip.NewParams()}
-		h.Params.Add("expires", strconv.Itoa(max(0, int(b.Expires.Sub(u.now)/time.Second))))
-		resp.AppendHeader(h)
-	}
-	s.send(tx, resp)
+	s.send(tx, registered(req, current, u.now))
 	if added && r.onRegister != nil {
 		go r.onRegister(ext)
 	}
+}
+
+// authorizeRegister returns the extension a REGISTER is for (the user
+// of its To) when the sender authenticated as it; otherwise it has
+// answered the request, and ok is false.
+func (s *Server) authorizeRegister(req *sip.Request, tx sip.ServerTransaction) (ext string, ok bool) {
+	if scheme := strings.ToLower(req.To().Address.Scheme); scheme != "sip" && scheme != "sips" {
+		// An address of record is a SIP URI (RFC 3261 10.2; RFC 4475 3.3.4).
+		s.respond(tx, req, sip.StatusBadRequest, "Bad Request (To is not a SIP URI)")
+		return "", false
+	}
+	ext = req.To().Address.User
+	snap, err := s.dir.get()
+	if err != nil {
+		s.respond(tx, req, sip.StatusInternalServerError, "Server Error")
+		return "", false
+	}
+	creds, _ := sipauth.Credentials(req)
+	// Unknown extensions are challenged and refused like known ones, so
+	// that a scan cannot tell which numbers exist.
+	if !s.authenticate(req, tx, creds, ext, snap.exts[ext].HA1) {
+		return "", false
+	}
+	return ext, true
+}
+
+// registered is the 200 to a REGISTER: the bindings that stand after it,
+// each with the seconds it has left at now.
+func registered(req *sip.Request, current []Binding, now time.Time) *sip.Response {
+	resp := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	for _, b := range current {
+		h := &sip.ContactHeader{Address: b.URI, Params: sip.NewParams()}
+		h.Params.Add("expires", strconv.Itoa(max(0, int(b.Expires.Sub(now)/time.Second))))
+		resp.AppendHeader(h)
+	}
+	return resp
 }
 
 // natted reports whether a phone registering contact over transport is
@@ -333,7 +354,7 @@ func (r *registrar) dropOldest(bs []*Binding) []*Binding {
 // splitContacts splits a Contact header value at the commas between
 // contacts (not those inside quotes or angle brackets).
 func splitContacts(v string) []string {
-	out := splitOutside(v, ',')
+	out := sipwire.SplitOutside(v, ',')
 	if out[len(out)-1] == "" {
 		out = out[:len(out)-1]
 	}

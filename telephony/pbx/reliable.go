@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"branchline/telephony/sipwire"
 )
 
 // Reliable provisional responses (RFC 3262) on the customer's leg, where
@@ -300,7 +302,7 @@ func parseRAck(req *sip.Request) (rAck, bool) {
 		return rAck{}, false
 	}
 	f := strings.Fields(h.Value())
-	if len(f) != 3 || !isDigits(f[0]) || !isDigits(f[1]) || !isToken(f[2]) {
+	if len(f) != 3 || !sipwire.IsDigits(f[0]) || !sipwire.IsDigits(f[1]) || !sipwire.IsToken(f[2]) {
 		return rAck{}, false
 	}
 	rseq, err1 := strconv.ParseUint(f[0], 10, 32)

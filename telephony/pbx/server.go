@@ -17,6 +17,7 @@ import (
 
 	"branchline/replication"
 	"branchline/telephony"
+	"branchline/telephony/sipauth"
 )
 
 // Config is what the switch needs. Listen addresses may use port 0; the
@@ -57,7 +58,7 @@ type Config struct {
 	// metrics.
 	Metrics prometheus.Registerer
 	// AuthThrottle tunes the slowing down of password guessing.
-	AuthThrottle AuthThrottle
+	AuthThrottle sipauth.ThrottleConfig
 
 	// MinExpires and MaxExpires bound registrations (default 60 s, 1 h).
 	MinExpires, MaxExpires time.Duration
@@ -98,8 +99,8 @@ type Server struct {
 	udpConn   net.PacketConn
 	tcpLn     net.Listener
 
-	auth       *digestAuth
-	throttle   *authThrottle
+	auth       *sipauth.Digest
+	throttle   *sipauth.Throttle
 	decoyHA1   string   // checked for users that do not exist
 	auditLimit *limiter // of audit entries of refused authentications
 	metrics    *metrics
@@ -160,8 +161,8 @@ func Start(cfg Config) (*Server, error) {
 		ids: replication.NewIDs(), calls: map[string]*Call{}, dialogs: map[string]*leg{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.auth = newDigestAuth(s.now)
-	s.throttle = newAuthThrottle(cfg.AuthThrottle)
+	s.auth = sipauth.NewDigest(telephony.Realm, s.now)
+	s.throttle = sipauth.NewThrottle(cfg.AuthThrottle)
 	s.decoyHA1 = newDecoyHA1()
 	s.auditLimit = newLimiter(1, 30)
 	s.metrics = newMetrics()
@@ -389,8 +390,8 @@ func (s *Server) sweepLoop() {
 			return
 		case <-t.C:
 			s.reg.sweep()
-			s.auth.sweep()
-			s.throttle.sweep(s.now())
+			s.auth.Sweep()
+			s.throttle.Sweep(s.now())
 			s.recordRefused(false)
 			// Membership windows open and replicated configuration changes
 			// without an event here: look at the line again.

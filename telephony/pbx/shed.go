@@ -8,6 +8,7 @@ import (
 
 	"branchline/replication"
 	"branchline/telephony"
+	"branchline/telephony/sipwire"
 )
 
 // Overload tunes load shedding: once one of its limits is crossed, new
@@ -159,16 +160,16 @@ func inviteKey(callID, branch string) string { return callID + "\x00" + branch }
 
 // shedNew runs the shedder on a new INVITE off the wire; it returns the
 // 503 to send when the call is refused.
-func (s *Server) shedNew(m *rawMessage) []byte {
-	if m.method() != "INVITE" || hasTag(m.first("to")) {
+func (s *Server) shedNew(m *sipwire.Message) []byte {
+	if m.Method() != "INVITE" || sipwire.HasTag(m.First("to")) {
 		return nil
 	}
 	active := s.ActiveCalls()
-	if s.shed.admit(inviteKey(m.first("call-id"), viaBranch(m.first("via"))), active, s.cfg.MaxCalls, s.inSetup(active), s.now()) {
+	if s.shed.admit(inviteKey(m.First("call-id"), sipwire.ViaBranch(m.First("via"))), active, s.cfg.MaxCalls, s.inSetup(active), s.now()) {
 		return nil
 	}
 	s.metrics.refusedCalls.WithLabelValues(telephony.RefusedOverload).Inc()
-	return m.reply(sip.StatusServiceUnavailable, "Service Unavailable",
+	return m.Reply(sip.StatusServiceUnavailable, "Service Unavailable",
 		"Retry-After: "+itoa(int(s.shed.cfg.RetryAfter/time.Second)))
 }
 

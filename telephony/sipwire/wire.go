@@ -1,4 +1,4 @@
-package pbx
+package sipwire
 
 import (
 	"bytes"
@@ -11,55 +11,42 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// The wire check looks at every message as it comes off the network,
-// before sipgo parses it, for three reasons:
-//
-//   - sipgo drops, silently, messages it cannot parse, and parses some
-//     that RFC 3261 calls malformed (two Content-Lengths, a CSeq method
-//     that is not the request's, a display name with a comma): the sender
-//     retransmits for 32 s and never learns why. Here they get the 400 (or
-//     505 for another SIP version, 416 for a Request-URI scheme the switch
-//     does not serve) that RFC 4475 expects, built from the raw headers.
-//   - sipgo does not parse some valid messages: headers folded over lines
-//     and LWS around separators (RFC 4475 3.1.1.1, wsinv). Here such a
-//     message is rewritten into the same message without folding and
-//     with the separators tight, which RFC 3261 7.3.1 says is equivalent.
-//   - it is the cheapest place to refuse a new call under overload
-//     (see shed.go), before parsing, transactions and goroutines.
-//
-// It does not check what sipgo and the handlers check anyway (URIs in
-// detail, what a method needs): it checks the framing and the header
-// fields every request relies on.
-
-// rawHeader is one header field of a message as received, unfolded.
-type rawHeader struct {
+// header is one header field of a message as received, unfolded.
+type header struct {
 	name  string // as sent: "Via", "v", "MaX-fOrWaRdS"
 	canon string // lower-case full name: "via", "max-forwards"
 	value string // unfolded, trimmed
 }
 
-// rawMessage is a message split into its parts, without interpreting them.
-type rawMessage struct {
+// Message is a SIP message as it came off the network, split into its
+// start line, header fields and body without interpreting them. Check
+// tidies the fields it checks, and Bytes renders the result.
+type Message struct {
 	start   string
-	headers []rawHeader
+	headers []header
 	body    []byte
 	rest    int  // bytes after the message in the datagram (ignored)
 	changed bool // unfolding or tidying changed the head: rebuild it
 }
 
-// wireError is a request the switch refuses on sight.
-type wireError struct {
-	code   int
-	reason string
+// Error is why a request is refused on sight: the status code and reason
+// phrase of the answer (Reply renders it).
+type Error struct {
+	Code   int
+	Reason string
 }
 
-func (e *wireError) Error() string { return fmt.Sprintf("%d %s", e.code, e.reason) }
+func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Code, e.Reason) }
 
-func badRequest(why string) *wireError {
-	return &wireError{code: 400, reason: "Bad Request (" + why + ")"}
+// BadRequest returns the 400 refusal that says why.
+func BadRequest(why string) *Error {
+	return &Error{Code: 400, Reason: "Bad Request (" + why + ")"}
 }
 
-var errNotSIP = errors.New("not a SIP message")
+// ErrNotSIP is Split's answer to bytes that are no SIP message at all
+// (garbage, a lone keep-alive, a stream's incomplete head): nobody to
+// answer.
+var ErrNotSIP = errors.New("not a SIP message")
 
 // compact maps the compact forms of header names (RFC 3261 7.3.3 and
 // extensions) to their full names.
@@ -83,7 +70,9 @@ var known = func() map[string]string {
 	return m
 }()
 
-func canonicalName(name string) string {
+// CanonicalName returns the lower-case full name of a header field name
+// as sent: "Via", "v" and "VIA" are all "via".
+func CanonicalName(name string) string {
 	var buf [32]byte
 	if len(name) <= len(buf) {
 		for i := 0; i < len(name); i++ {
@@ -104,39 +93,39 @@ func canonicalName(name string) string {
 	return n
 }
 
-// splitMessage parses data into a rawMessage. stream says whether data is
+// Split parses data into a Message. stream says whether data is
 // one framed message of a stream (TCP), where Content-Length framed it,
 // or a datagram, where the body is what follows the head up to
 // Content-Length and what is beyond it is ignored (RFC 3261 18.3).
-func splitMessage(data []byte, stream bool) (*rawMessage, error) {
+func Split(data []byte, stream bool) (*Message, error) {
 	// Leading CRLFs (keep-alives) are not part of a message (7.5).
 	data = bytes.TrimLeft(data, "\r\n")
-	m := &rawMessage{}
+	m := &Message{}
 	lines, end, blank := headLines(data)
 	if !blank {
 		// A datagram that ends without the empty line: its end ends the
 		// head too (sent on with the empty line). A stream waits for it.
 		if stream {
-			return nil, errNotSIP
+			return nil, ErrNotSIP
 		}
 		m.changed = true
 	}
 	if len(lines) == 0 {
-		return nil, errNotSIP
+		return nil, ErrNotSIP
 	}
 	m.start = lines[0]
 	if !isStartLine(m.start) {
-		return nil, errNotSIP
+		return nil, ErrNotSIP
 	}
-	m.headers = make([]rawHeader, 0, len(lines)-1) // one per line, but for folding
+	m.headers = make([]header, 0, len(lines)-1) // one per line, but for folding
 	for _, line := range lines[1:] {
 		if strings.IndexByte(line, '\r') >= 0 {
-			return m, badRequest("CR inside a line")
+			return m, BadRequest("CR inside a line")
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			// A continuation of the previous field's value (folding).
 			if len(m.headers) == 0 {
-				return m, badRequest("folded line before any header")
+				return m, BadRequest("folded line before any header")
 			}
 			h := &m.headers[len(m.headers)-1]
 			h.value = strings.TrimSpace(h.value + " " + strings.TrimSpace(line))
@@ -145,20 +134,20 @@ func splitMessage(data []byte, stream bool) (*rawMessage, error) {
 		}
 		colon := strings.IndexByte(line, ':')
 		if colon <= 0 {
-			return m, badRequest("header line without a name")
+			return m, BadRequest("header line without a name")
 		}
 		name := strings.TrimRight(line[:colon], " \t")
 		if name != line[:colon] {
 			m.changed = true
 		}
-		if !isToken(name) {
-			return m, badRequest("bad header name")
+		if !IsToken(name) {
+			return m, BadRequest("bad header name")
 		}
 		value := strings.TrimSpace(line[colon+1:])
 		if value != strings.TrimLeft(line[colon+1:], " \t") || (len(line) > colon+1 && line[colon+1] != ' ') {
 			m.changed = true
 		}
-		m.headers = append(m.headers, rawHeader{name: name, canon: canonicalName(name), value: value})
+		m.headers = append(m.headers, header{name: name, canon: CanonicalName(name), value: value})
 	}
 	if blank && bytes.Count(data[:end], []byte("\r\n")) != len(lines)+1 {
 		m.changed = true // bare LFs: sent on with CRLFs
@@ -167,22 +156,22 @@ func splitMessage(data []byte, stream bool) (*rawMessage, error) {
 	cls := m.all("content-length") // nil, or one: no allocation in the usual case
 	switch {
 	case len(cls) > 1:
-		return m, badRequest("more than one Content-Length")
+		return m, BadRequest("more than one Content-Length")
 	case len(cls) == 1:
 		n, err := strconv.Atoi(cls[0])
 		if err != nil || n < 0 || cls[0][0] == '+' {
-			return m, badRequest("bad Content-Length")
+			return m, BadRequest("bad Content-Length")
 		}
 		if n > len(body) {
 			if stream {
-				return m, badRequest("body shorter than Content-Length")
+				return m, BadRequest("body shorter than Content-Length")
 			}
-			return m, badRequest("Content-Length larger than the datagram")
+			return m, BadRequest("Content-Length larger than the datagram")
 		}
 		m.rest = len(body) - n
 		body = body[:n]
 	case stream:
-		return m, badRequest("no Content-Length on a stream")
+		return m, BadRequest("no Content-Length on a stream")
 	}
 	m.body = body
 	return m, nil
@@ -222,13 +211,15 @@ func isStartLine(line string) bool {
 		return true
 	}
 	sp := strings.IndexByte(line, ' ')
-	return sp > 0 && isToken(line[:sp]) && strings.Contains(line[sp:], " SIP/")
+	return sp > 0 && IsToken(line[:sp]) && strings.Contains(line[sp:], " SIP/")
 }
 
-func (m *rawMessage) isResponse() bool { return strings.HasPrefix(m.start, "SIP/") }
+// IsResponse reports whether m is a response (its start line is a status
+// line).
+func (m *Message) IsResponse() bool { return strings.HasPrefix(m.start, "SIP/") }
 
 // count returns how many fields are named canon.
-func (m *rawMessage) count(canon string) int {
+func (m *Message) count(canon string) int {
 	n := 0
 	for _, h := range m.headers {
 		if h.canon == canon {
@@ -239,7 +230,7 @@ func (m *rawMessage) count(canon string) int {
 }
 
 // all returns the values of the fields named canon.
-func (m *rawMessage) all(canon string) []string {
+func (m *Message) all(canon string) []string {
 	var out []string
 	for _, h := range m.headers {
 		if h.canon == canon {
@@ -249,7 +240,8 @@ func (m *rawMessage) all(canon string) []string {
 	return out
 }
 
-func (m *rawMessage) first(canon string) string {
+// First returns the value of the first field named canon ("" if none).
+func (m *Message) First(canon string) string {
 	for _, h := range m.headers {
 		if h.canon == canon {
 			return h.value
@@ -258,40 +250,40 @@ func (m *rawMessage) first(canon string) string {
 	return ""
 }
 
-// method returns the request's method ("" for a response).
-func (m *rawMessage) method() string {
-	if m.isResponse() {
+// Method returns the request's method ("" for a response).
+func (m *Message) Method() string {
+	if m.IsResponse() {
 		return ""
 	}
 	method, _, _ := strings.Cut(m.start, " ")
 	return method
 }
 
-// checkRequest checks a request's start line and the fields every
+// Check checks a request's start line and the fields every
 // request relies on; it tidies the fields it checks as a side effect.
-func (m *rawMessage) checkRequest() *wireError {
+func (m *Message) Check() *Error {
 	if err := checkRequestLine(m.start); err != nil {
 		return err
 	}
 	for _, name := range []string{"from", "to", "call-id", "cseq"} {
 		switch n := m.count(name); {
 		case n == 0:
-			return badRequest("missing " + name)
+			return BadRequest("missing " + name)
 		case n > 1:
-			return badRequest("more than one " + name)
+			return BadRequest("more than one " + name)
 		}
 	}
 	if m.count("via") == 0 {
-		return badRequest("missing via")
+		return BadRequest("missing via")
 	}
 	for _, name := range []string{"max-forwards", "content-type", "date", "expires"} {
 		if m.count(name) > 1 {
-			return badRequest("more than one " + name)
+			return BadRequest("more than one " + name)
 		}
 	}
 	for i := range m.headers {
 		h := &m.headers[i]
-		var err *wireError
+		var err *Error
 		switch h.canon {
 		case "via":
 			h.value = m.tidy(h.value)
@@ -304,18 +296,18 @@ func (m *rawMessage) checkRequest() *wireError {
 			err = checkAddresses(h.canon, h.value)
 		case "cseq":
 			h.value = m.tidy(h.value)
-			err = checkCSeq(h.value, m.method())
+			err = checkCSeq(h.value, m.Method())
 		case "max-forwards":
 			if n, e := strconv.Atoi(h.value); e != nil || n < 0 || n > 255 || h.value[0] == '+' {
-				err = badRequest("bad max-forwards")
+				err = BadRequest("bad max-forwards")
 			}
 		case "date":
 			if t, e := time.Parse(time.RFC1123, h.value); e != nil || !strings.HasSuffix(h.value, " GMT") || t.IsZero() {
-				err = badRequest("bad date")
+				err = BadRequest("bad date")
 			}
 		case "call-id":
 			if h.value == "" {
-				err = badRequest("empty call-id")
+				err = BadRequest("empty call-id")
 			}
 		}
 		if err != nil {
@@ -330,69 +322,69 @@ func (m *rawMessage) checkRequest() *wireError {
 // otherwise, 3.1.2.16), and a Request-URI of a scheme it serves (416
 // otherwise, 3.3.2-3), not in angle brackets (3.1.2.7) and without
 // headers (3.1.2.11).
-func checkRequestLine(line string) *wireError {
+func checkRequestLine(line string) *Error {
 	parts := strings.Split(line, " ")
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return badRequest("request line is not method, URI and version separated by single spaces")
+		return BadRequest("request line is not method, URI and version separated by single spaces")
 	}
-	if !isToken(parts[0]) {
-		return badRequest("bad method")
+	if !IsToken(parts[0]) {
+		return BadRequest("bad method")
 	}
 	version := parts[2]
 	major, minor, ok := strings.Cut(strings.TrimPrefix(strings.ToUpper(version), "SIP/"), ".")
-	if !strings.HasPrefix(strings.ToUpper(version), "SIP/") || !ok || !isDigits(major) || !isDigits(minor) {
-		return badRequest("bad SIP version")
+	if !strings.HasPrefix(strings.ToUpper(version), "SIP/") || !ok || !IsDigits(major) || !IsDigits(minor) {
+		return BadRequest("bad SIP version")
 	}
 	if strings.ToUpper(version) != "SIP/2.0" {
-		return &wireError{code: 505, reason: "Version Not Supported"}
+		return &Error{Code: 505, Reason: "Version Not Supported"}
 	}
 	uri := parts[1]
 	scheme, rest, ok := strings.Cut(uri, ":")
 	if !ok || !isScheme(scheme) {
-		return badRequest("bad Request-URI")
+		return BadRequest("bad Request-URI")
 	}
 	switch strings.ToLower(scheme) {
 	case "sip", "sips":
 	case "tel":
 		return nil
 	default:
-		return &wireError{code: 416, reason: "Unsupported URI Scheme"}
+		return &Error{Code: 416, Reason: "Unsupported URI Scheme"}
 	}
 	host := rest[strings.LastIndexByte(rest, '@')+1:]
 	if host == "" || strings.ContainsAny(host, "?<>\"") {
-		return badRequest("Request-URI with headers or no host")
+		return BadRequest("Request-URI with headers or no host")
 	}
 	return nil
 }
 
 // checkCSeq checks "number method": a number below 2**31 (RFC 3261 8.1.1.5)
 // and the request's own method (RFC 4475 3.1.2.17-18).
-func checkCSeq(v, method string) *wireError {
+func checkCSeq(v, method string) *Error {
 	num, m, ok := strings.Cut(v, " ")
-	if !ok || !isDigits(num) || len(num) > 10 {
-		return badRequest("bad cseq")
+	if !ok || !IsDigits(num) || len(num) > 10 {
+		return BadRequest("bad cseq")
 	}
 	if n, err := strconv.ParseUint(num, 10, 64); err != nil || n >= 1<<31 {
-		return badRequest("cseq number too large")
+		return BadRequest("cseq number too large")
 	}
 	if strings.TrimSpace(m) != method {
-		return badRequest("cseq method is not the request's")
+		return BadRequest("cseq method is not the request's")
 	}
 	return nil
 }
 
 // checkVia checks each via-parm: "SIP/2.0/transport sent-by *(;param)"
 // with named parameters (RFC 4475 3.1.2.1).
-func checkVia(v string) *wireError {
-	for _, part := range splitOutside(v, ',') {
+func checkVia(v string) *Error {
+	for _, part := range SplitOutside(v, ',') {
 		proto, rest, ok := strings.Cut(part, " ")
 		fields := strings.Split(proto, "/")
-		if !ok || len(fields) != 3 || !strings.EqualFold(fields[0], "SIP") || fields[1] == "" || !isToken(fields[2]) {
-			return badRequest("bad via")
+		if !ok || len(fields) != 3 || !strings.EqualFold(fields[0], "SIP") || fields[1] == "" || !IsToken(fields[2]) {
+			return BadRequest("bad via")
 		}
 		sentBy, params, _ := strings.Cut(rest, ";")
 		if sentBy == "" || strings.ContainsAny(sentBy, " \t") {
-			return badRequest("bad via sent-by")
+			return BadRequest("bad via sent-by")
 		}
 		if err := checkParams(params); err != nil {
 			return err
@@ -403,11 +395,11 @@ func checkVia(v string) *wireError {
 
 // checkAddresses checks a field that may hold several addresses
 // (Contact, Route): "*" or name-addrs separated by commas.
-func checkAddresses(name, v string) *wireError {
+func checkAddresses(name, v string) *Error {
 	if name == "contact" && v == "*" {
 		return nil
 	}
-	for _, part := range splitOutside(v, ',') {
+	for _, part := range SplitOutside(v, ',') {
 		if err := checkAddress(name, part); err != nil {
 			return err
 		}
@@ -419,9 +411,9 @@ func checkAddresses(name, v string) *wireError {
 // balanced quotes (RFC 4475 3.1.2.6), a display name of tokens unless
 // quoted (3.1.2.15), no whitespace inside the angle brackets (3.1.2.14),
 // and an addr-spec that needs no brackets (no '?' or ',', 3.1.2.13).
-func checkAddress(name, v string) *wireError {
+func checkAddress(name, v string) *Error {
 	if !wellFormedAddress(v) {
-		return badRequest("bad " + name)
+		return BadRequest("bad " + name)
 	}
 	return nil
 }
@@ -445,7 +437,7 @@ func wellFormedAddress(v string) bool {
 			lt := strings.IndexByte(v, '<')
 			display, rest = strings.TrimSpace(v[:lt]), v[lt:]
 			for _, word := range strings.Fields(display) {
-				if !isToken(word) {
+				if !IsToken(word) {
 					return false
 				}
 			}
@@ -496,14 +488,14 @@ func validURI(uri string) bool {
 
 // checkParams checks ";"-separated parameters (without the first ";"):
 // each has a name.
-func checkParams(params string) *wireError {
+func checkParams(params string) *Error {
 	if params == "" {
 		return nil
 	}
-	for _, p := range splitOutside(params, ';') {
+	for _, p := range SplitOutside(params, ';') {
 		name, _, _ := strings.Cut(p, "=")
-		if !isToken(strings.TrimSpace(name)) {
-			return badRequest("parameter without a name")
+		if !IsToken(strings.TrimSpace(name)) {
+			return BadRequest("parameter without a name")
 		}
 	}
 	return nil
@@ -551,9 +543,9 @@ func walk(v string, fn func(i int, outside bool)) {
 	}
 }
 
-// splitOutside splits v at sep where it is outside quoted strings and
+// SplitOutside splits v at sep where it is outside quoted strings and
 // angle brackets.
-func splitOutside(v string, sep byte) []string {
+func SplitOutside(v string, sep byte) []string {
 	var out []string
 	start := 0
 	walk(v, func(i int, outside bool) {
@@ -569,7 +561,7 @@ func splitOutside(v string, sep byte) []string {
 // structured field (";", "=", "/", ",") and shortens other runs of it to
 // one space, outside quoted strings and angle brackets: the same field to
 // RFC 3261 (7.3.1, 25.1), in the form sipgo parses.
-func (m *rawMessage) tidy(v string) string {
+func (m *Message) tidy(v string) string {
 	if !untidy(v) {
 		return v
 	}
@@ -616,9 +608,9 @@ func untidy(v string) bool {
 	return false
 }
 
-// bytes renders the message again: unfolded, tidied, without what
+// Bytes renders the message again: unfolded, tidied, without what
 // followed it in the datagram.
-func (m *rawMessage) bytes() []byte {
+func (m *Message) Bytes() []byte {
 	// Sized at once: the read loop renders every UDP request (symmetric
 	// adds to its Via), and growing the buffer step by step made a good
 	// part of the garbage per message.
@@ -641,16 +633,16 @@ func (m *rawMessage) bytes() []byte {
 	return b.Bytes()
 }
 
-// reply renders a response to the request m, statelessly (RFC 3261
+// Reply renders a response to the request m, statelessly (RFC 3261
 // 8.2.6): its Vias, From, To (with a tag), Call-ID and CSeq, as far as
 // they are there. It returns nil when m has no Via: nobody could match an
 // answer to a request.
-func (m *rawMessage) reply(code int, reason string, extra ...string) []byte {
+func (m *Message) Reply(code int, reason string, extra ...string) []byte {
 	vias := m.all("via")
 	if len(vias) == 0 {
 		return nil
 	}
-	proto, sentBy, _ := strings.Cut(splitOutside(vias[0], ',')[0], " ")
+	proto, sentBy, _ := strings.Cut(SplitOutside(vias[0], ',')[0], " ")
 	if !strings.HasPrefix(strings.ToUpper(proto), "SIP/") || strings.TrimSpace(sentBy) == "" {
 		return nil // no address to answer at that the sender would recognise
 	}
@@ -681,16 +673,16 @@ func (m *rawMessage) reply(code int, reason string, extra ...string) []byte {
 	return []byte(b.String())
 }
 
-// hasTag reports whether a To or From value has a tag parameter.
-func hasTag(v string) bool {
+// HasTag reports whether a To or From value has a tag parameter.
+func HasTag(v string) bool {
 	_, params, _ := strings.Cut(v[max(0, strings.LastIndexByte(v, '>')):], ";")
-	return hasParam(params, "tag")
+	return HasParam(params, "tag")
 }
 
-// viaBranch returns the branch of the first via-parm of a Via value.
-func viaBranch(v string) string {
-	_, params, _ := strings.Cut(splitOutside(v, ',')[0], ";")
-	for _, p := range splitOutside(params, ';') {
+// ViaBranch returns the branch of the first via-parm of a Via value.
+func ViaBranch(v string) string {
+	_, params, _ := strings.Cut(SplitOutside(v, ',')[0], ";")
+	for _, p := range SplitOutside(params, ';') {
 		if name, value, ok := strings.Cut(p, "="); ok && strings.EqualFold(strings.TrimSpace(name), "branch") {
 			return strings.TrimSpace(value)
 		}
@@ -698,8 +690,8 @@ func viaBranch(v string) string {
 	return ""
 }
 
-// isToken reports whether s is a token of RFC 3261 25.1.
-func isToken(s string) bool {
+// IsToken reports whether s is a token of RFC 3261 25.1.
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -730,7 +722,8 @@ func isScheme(s string) bool {
 	return true
 }
 
-func isDigits(s string) bool {
+// IsDigits reports whether s is one or more ASCII digits.
+func IsDigits(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -1,4 +1,4 @@
-package pbx
+package sipauth
 
 import (
 	"crypto/hmac"
@@ -15,11 +15,9 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
-
-	"branchline/telephony"
 )
 
-// digestAuth issues and checks RFC 2617 digest challenges (MD5, qop=auth).
+// Digest issues and checks RFC 2617 digest challenges (MD5, qop=auth).
 //
 // A nonce is its issue time, a salt and an HMAC of both, so issuing a challenge
 // keeps no state: a flood of unauthenticated REGISTERs cannot grow
@@ -36,9 +34,10 @@ import (
 // (issued before a restart) or already used is answered with a fresh
 // challenge with stale=true (RFC 2617 3.2.1): a phone retries with the new
 // nonce without asking its user, qop or not, and a replay gets nowhere.
-type digestAuth struct {
-	key []byte
-	now func() time.Time
+type Digest struct {
+	realm string
+	key   []byte
+	now   func() time.Time
 
 	mu   sync.Mutex
 	used map[string]*nonceUse
@@ -51,6 +50,10 @@ type nonceUse struct {
 }
 
 const (
+	// maxCredentials bounds an Authorization value the parser is given
+	// (the switch's bound on any header value it reads).
+	maxCredentials = 1024
+
 	nonceTTL = 5 * time.Minute
 	// nonceSkew is how far in the future a nonce's time may be: nodes'
 	// clocks are not the issue (a node checks only its own nonces), but a
@@ -62,15 +65,18 @@ const (
 	maxUsedNonces = 100000
 )
 
-func newDigestAuth(now func() time.Time) *digestAuth {
+// NewDigest returns a Digest that challenges for realm, with a key of its
+// own: the nonces of another Digest (another node, or this one before a
+// restart) are stale to it.
+func NewDigest(realm string, now func() time.Time) *Digest {
 	k := make([]byte, 32)
 	if _, err := rand.Read(k); err != nil {
 		panic("crypto/rand: " + err.Error()) // cannot happen on supported platforms
 	}
-	return &digestAuth{key: k, now: now, used: map[string]*nonceUse{}}
+	return &Digest{realm: realm, key: k, now: now, used: map[string]*nonceUse{}}
 }
 
-func (a *digestAuth) mac(ts, salt string) string {
+func (a *Digest) mac(ts, salt string) string {
 	m := hmac.New(sha256.New, a.key)
 	m.Write([]byte(ts + "." + salt))
 	return hex.EncodeToString(m.Sum(nil)[:12])
@@ -79,7 +85,7 @@ func (a *digestAuth) mac(ts, salt string) string {
 // nonce returns a new nonce: its issue time, a random salt (two
 // challenges in one second must differ, or the second phone's first
 // request would look like a replay of the first's) and their HMAC.
-func (a *digestAuth) nonce() string {
+func (a *Digest) nonce() string {
 	ts := strconv.FormatInt(a.now().Unix(), 16)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b) // crypto/rand.Read does not fail on supported platforms
@@ -89,7 +95,7 @@ func (a *digestAuth) nonce() string {
 
 // nonceIssued returns when this node issued nonce n; ok is false when n is
 // not one of its nonces.
-func (a *digestAuth) nonceIssued(n string) (time.Time, bool) {
+func (a *Digest) nonceIssued(n string) (time.Time, bool) {
 	ts, rest, ok := strings.Cut(n, ".")
 	if !ok || len(ts) > 16 {
 		return time.Time{}, false
@@ -105,35 +111,36 @@ func (a *digestAuth) nonceIssued(n string) (time.Time, bool) {
 	return time.Unix(sec, 0), true
 }
 
-// challenge returns the value of a WWW-Authenticate (or
+// Challenge returns the value of a WWW-Authenticate (or
 // Proxy-Authenticate) header.
-func (a *digestAuth) challenge(stale bool) string {
-	s := fmt.Sprintf(`Digest realm="%s", nonce="%s", algorithm=MD5, qop="auth"`, telephony.Realm, a.nonce())
+func (a *Digest) Challenge(stale bool) string {
+	s := fmt.Sprintf(`Digest realm="%s", nonce="%s", algorithm=MD5, qop="auth"`, a.realm, a.nonce())
 	if stale {
 		s += ", stale=true"
 	}
 	return s
 }
 
-// authResult is the outcome of checking a request's credentials.
-type authResult int
+// Result is the outcome of checking a request's credentials.
+type Result int
 
+// The outcomes of Check.
 const (
-	authNone  authResult = iota // no credentials: challenge
-	authStale                   // right digest, but an expired, unknown or used nonce: challenge with stale=true
-	authBad                     // wrong user, realm or response: refuse
-	authOK
+	NoCredentials Result = iota // no credentials: challenge
+	Stale                       // right digest, but an expired, unknown or used nonce: challenge with stale=true
+	Bad                         // wrong user, realm or response: refuse
+	OK                          // right digest, fresh nonce: accept
 )
 
-// credentials returns the digest credentials of req, if any.
-func credentials(req *sip.Request) (*digest.Credentials, bool) {
+// Credentials returns the digest credentials of req, if any.
+func Credentials(req *sip.Request) (*digest.Credentials, bool) {
 	for _, name := range []string{"Authorization", "Proxy-Authorization"} {
 		h := req.GetHeader(name)
 		if h == nil {
 			continue
 		}
 		v := h.Value()
-		if len(v) > maxHeaderVal {
+		if len(v) > maxCredentials {
 			return nil, false
 		}
 		c, err := digest.ParseCredentials(v)
@@ -145,53 +152,44 @@ func credentials(req *sip.Request) (*digest.Credentials, bool) {
 	return nil, false
 }
 
-// check verifies credentials c for req against ha1, the secret of user,
+// Check verifies credentials c for req against ha1, the secret of user,
 // and records the use of the nonce when the digest is right.
-func (a *digestAuth) check(req *sip.Request, c *digest.Credentials, user, ha1 string) authResult {
+func (a *Digest) Check(req *sip.Request, c *digest.Credentials, user, ha1 string) Result {
 	if c == nil {
-		return authNone
+		return NoCredentials
 	}
-	if c.Username != user || c.Realm != telephony.Realm || ha1 == "" {
-		return authBad
+	if c.Username != user || c.Realm != a.realm || ha1 == "" {
+		return Bad
 	}
 	if alg := strings.ToUpper(c.Algorithm); alg != "" && alg != "MD5" {
-		return authBad
+		return Bad
 	}
-	ha2 := md5hex(string(req.Method) + ":" + c.URI)
-	var want string
-	switch c.QOP {
-	case "":
-		want = md5hex(ha1 + ":" + c.Nonce + ":" + ha2)
-	case "auth":
-		if c.Nc <= 0 {
-			return authBad
-		}
-		want = md5hex(fmt.Sprintf("%s:%s:%08x:%s:auth:%s", ha1, c.Nonce, c.Nc, c.Cnonce, ha2))
-	default:
-		return authBad
+	if c.QOP != "" && (c.QOP != "auth" || c.Nc <= 0) {
+		return Bad
 	}
+	want := Response(ha1, c.Nonce, string(req.Method), c.URI, c.QOP, c.Nc, c.Cnonce)
 	if subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(c.Response))) != 1 {
-		return authBad
+		return Bad
 	}
 	// The caller knows the secret, or replays a request of someone who
 	// does: from here on the answer is a fresh challenge, never a refusal.
 	issued, ours := a.nonceIssued(c.Nonce)
 	if !ours {
-		return authStale
+		return Stale
 	}
 	now := a.now()
 	if age := now.Sub(issued); age < -nonceSkew || age > nonceTTL {
-		return authStale
+		return Stale
 	}
 	if !a.use(c.Nonce, c.QOP, c.Nc, issued.Add(nonceTTL), now) {
-		return authStale
+		return Stale
 	}
-	return authOK
+	return OK
 }
 
 // use records a use of nonce with count nc and reports whether it is new:
 // a nonce without qop is good once, one with qop for each higher nc.
-func (a *digestAuth) use(nonce, qop string, nc int, expires, now time.Time) bool {
+func (a *Digest) use(nonce, qop string, nc int, expires, now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if u, ok := a.used[nonce]; ok {
@@ -214,20 +212,32 @@ func (a *digestAuth) use(nonce, qop string, nc int, expires, now time.Time) bool
 	return true
 }
 
-// sweep forgets the nonces that expired: a request carrying one is stale
+// Sweep forgets the nonces that expired: a request carrying one is stale
 // by its time alone.
-func (a *digestAuth) sweep() {
+func (a *Digest) Sweep() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.sweepLocked(a.now())
 }
 
-func (a *digestAuth) sweepLocked(now time.Time) {
+func (a *Digest) sweepLocked(now time.Time) {
 	for n, u := range a.used {
 		if now.After(u.expires) {
 			delete(a.used, n)
 		}
 	}
+}
+
+// Response is the digest response (RFC 2617 3.2.2.1) of a request with
+// method and uri, for the user whose secret is ha1, to nonce: with qop
+// "auth", the nonce count nc and client nonce cnonce count; with qop ""
+// they are not used.
+func Response(ha1, nonce, method, uri, qop string, nc int, cnonce string) string {
+	ha2 := md5hex(method + ":" + uri)
+	if qop == "" {
+		return md5hex(ha1 + ":" + nonce + ":" + ha2)
+	}
+	return md5hex(fmt.Sprintf("%s:%s:%08x:%s:%s:%s", ha1, nonce, nc, cnonce, qop, ha2))
 }
 
 func md5hex(s string) string {

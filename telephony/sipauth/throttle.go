@@ -1,4 +1,4 @@
-package pbx
+package sipauth
 
 import (
 	"net/netip"
@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// AuthThrottle tunes how the switch slows down password guessing; zero
+// ThrottleConfig tunes how a Throttle slows down password guessing; zero
 // fields take the defaults.
-type AuthThrottle struct {
+type ThrottleConfig struct {
 	// Free is how many wrong passwords for one user from one address pass
 	// before lockouts start (default 3: a phone with a mistyped password
 	// retries a few times).
@@ -18,7 +18,7 @@ type AuthThrottle struct {
 	Lockout, MaxLockout time.Duration
 }
 
-// authThrottle slows down guessing of SIP passwords per (user, source
+// Throttle slows down guessing of SIP passwords per (user, source
 // address): after a.Free wrong digests, each further one locks the pair
 // out for a time that doubles. While locked out, a request with
 // credentials is refused without looking at them, so the right password
@@ -31,8 +31,8 @@ type AuthThrottle struct {
 // known ones, so the lockouts of a scan tell nothing about which
 // extensions exist. Like registrations, the counts are node-local and
 // forgotten after a quiet hour. Safe for concurrent use.
-type authThrottle struct {
-	cfg AuthThrottle
+type Throttle struct {
+	cfg ThrottleConfig
 
 	mu      sync.Mutex
 	entries map[throttleKey]*throttleEntry
@@ -55,7 +55,8 @@ const (
 	maxThrottleUser    = 64 // users are typed by anyone: a key's size is bounded
 )
 
-func newAuthThrottle(cfg AuthThrottle) *authThrottle {
+// NewThrottle returns a Throttle tuned by cfg.
+func NewThrottle(cfg ThrottleConfig) *Throttle {
 	if cfg.Free <= 0 {
 		cfg.Free = 3
 	}
@@ -65,24 +66,24 @@ func newAuthThrottle(cfg AuthThrottle) *authThrottle {
 	if cfg.MaxLockout < cfg.Lockout {
 		cfg.MaxLockout = max(5*time.Minute, cfg.Lockout)
 	}
-	return &authThrottle{cfg: cfg, entries: map[throttleKey]*throttleEntry{}}
+	return &Throttle{cfg: cfg, entries: map[throttleKey]*throttleEntry{}}
 }
 
 func keyOf(user string, ip netip.Addr) throttleKey {
 	return throttleKey{user: user[:min(len(user), maxThrottleUser)], ip: ip}
 }
 
-// locked reports whether user may not try a password from ip now.
-func (t *authThrottle) locked(user string, ip netip.Addr, now time.Time) bool {
+// Locked reports whether user may not try a password from ip now.
+func (t *Throttle) Locked(user string, ip netip.Addr, now time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, ok := t.entries[keyOf(user, ip)]
 	return ok && now.Before(e.until)
 }
 
-// fail records a wrong password; it returns the pair's failures and the
+// Fail records a wrong password; it returns the pair's failures and the
 // lockout that starts now (0: none yet).
-func (t *authThrottle) fail(user string, ip netip.Addr, now time.Time) (int, time.Duration) {
+func (t *Throttle) Fail(user string, ip netip.Addr, now time.Time) (int, time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	k := keyOf(user, ip)
@@ -108,15 +109,15 @@ func (t *authThrottle) fail(user string, ip netip.Addr, now time.Time) (int, tim
 	return e.failures, d
 }
 
-// succeed forgets the pair's failures: the phone has the password.
-func (t *authThrottle) succeed(user string, ip netip.Addr) {
+// Succeed forgets the pair's failures: the phone has the password.
+func (t *Throttle) Succeed(user string, ip netip.Addr) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.entries, keyOf(user, ip))
 }
 
-// sweep forgets pairs that have been quiet for throttleForget.
-func (t *authThrottle) sweep(now time.Time) {
+// Sweep forgets pairs that have been quiet for throttleForget.
+func (t *Throttle) Sweep(now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for k, e := range t.entries {
@@ -129,7 +130,7 @@ func (t *authThrottle) sweep(now time.Time) {
 // makeRoom drops an entry when the table is full: the least recent one
 // that is not locked out (a locked one only when all are), so that
 // flooding the table with new pairs does not lift a lockout.
-func (t *authThrottle) makeRoom(now time.Time) {
+func (t *Throttle) makeRoom(now time.Time) {
 	if len(t.entries) < maxThrottleEntries {
 		return
 	}

@@ -1,0 +1,88 @@
+package sipwire
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+const invite = "INVITE sip:4000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK1\r\nFrom: \"C\" <sip:13800000000@127.0.0.1>;tag=a\r\nTo: <sip:4000@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContact: <sip:1@127.0.0.1:5999>\r\nContent-Length: 0\r\n\r\n"
+
+// checkCases are requests and the answer the check gives each.
+var checkCases = []struct {
+	name string
+	msg  string
+	code int // 0: passes
+}{
+	{"valid", invite, 0},
+	{"folded", strings.Replace(invite, "Call-ID: c1", "Call-ID:\r\n c1", 1), 0},
+	{"two content-lengths", strings.Replace(invite, "Content-Length: 0", "Content-Length: 0\r\nl: 0", 1), 400},
+	{"cseq method", strings.Replace(invite, "CSeq: 1 INVITE", "CSeq: 1 ACK", 1), 400},
+	{"version", strings.Replace(invite, "SIP/2.0\r\n", "SIP/7.0\r\n", 1), 505},
+	{"scheme", strings.Replace(invite, "sip:4000@127.0.0.1 SIP", "mailto:x@y SIP", 1), 416},
+	{"no call-id", strings.Replace(invite, "Call-ID: c1\r\n", "", 1), 400},
+}
+
+// TestCheck: the answers a refused request gets, by what is wrong with it.
+func TestCheck(t *testing.T) {
+	for _, tc := range checkCases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := Split([]byte(tc.msg), false)
+			var e *Error
+			if err == nil {
+				if ce := m.Check(); ce != nil {
+					e = ce
+				}
+			} else if !errors.As(err, &e) {
+				t.Fatalf("Split: %v", err)
+			}
+			switch {
+			case tc.code == 0 && e != nil:
+				t.Fatalf("refused a valid request: %v", e)
+			case tc.code != 0 && (e == nil || e.Code != tc.code):
+				t.Fatalf("got %v, want %d", e, tc.code)
+			case e != nil:
+				if r := m.Reply(e.Code, e.Reason); !bytes.HasPrefix(r, []byte("SIP/2.0 "+e.Error()+"\r\n")) {
+					t.Fatalf("reply %q", r)
+				}
+			}
+		})
+	}
+}
+
+// FuzzSplit: Split, Check, Reply and Render never panic; what passes,
+// rendered, passes again unchanged; a refusal's reply is a response.
+func FuzzSplit(f *testing.F) {
+	for _, tc := range checkCases {
+		f.Add([]byte(tc.msg), false)
+		f.Add([]byte(tc.msg), true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, stream bool) {
+		m, err := Split(data, stream)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) && m != nil && !m.IsResponse() {
+				if r := m.Reply(e.Code, e.Reason); r != nil && !bytes.HasPrefix(r, []byte("SIP/2.0 ")) {
+					t.Fatalf("reply is no response: %q", r)
+				}
+			}
+			return
+		}
+		if m.IsResponse() {
+			_ = m.Render(data)
+			return
+		}
+		if m.Check() != nil {
+			return
+		}
+		out := m.Render(data)
+		again, err := Split(out, stream)
+		if err != nil || again.Check() != nil {
+			t.Fatalf("what passed does not pass again: %q\nfrom %q", out, data)
+		}
+		if !bytes.Equal(again.Render(out), out) {
+			t.Fatalf("rendering what passed changed it again: %q", out)
+		}
+	})
+}
