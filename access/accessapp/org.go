@@ -379,7 +379,13 @@ func (s *Admin) SeedRoles(ctx context.Context, actor string, defs []access.Defau
 		func(views replication.Tx) ([]replication.Draft, string, error) {
 			drafts, err := access.SeedRoles(views, defs)
 			n = len(drafts)
-			return drafts, "default roles created: " + access.DefaultRoleKeys(defs), err
+			var made []access.DefaultRole
+			for _, d := range defs {
+				if slices.ContainsFunc(drafts, func(dr replication.Draft) bool { return dr.Entity == access.RoleEntity(d.ID) }) {
+					made = append(made, d)
+				}
+			}
+			return drafts, "default roles created: " + access.DefaultRoleKeys(made), err
 		})
 	if err != nil {
 		return 0, fmt.Errorf("default roles: %w", err)
