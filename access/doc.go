@@ -30,6 +30,10 @@
 //     resolved by replaying every move in (hlc, origin) order and skipping
 //     any that would put a department below itself: the later move loses
 //     everywhere (see applyMove).
+//   - Default roles (DefaultRoles): every fresh node seeds them at fixed
+//     ids, with registers stamped below any real write, so that nodes
+//     seeding offline make one set and a seed never undoes an edit (see
+//     SeedRoles).
 //   - Tokens: created once, revoked once; a revocation is final.
 //   - Audit entries: facts, kept by (hlc, origin), newest first.
 //

@@ -18,6 +18,7 @@ func Register(r *replication.Registry) {
 	replication.Handle(r, KindRoleCreated, applyRoleCreated, checkRoleCreated)
 	replication.Handle(r, KindRoleFieldSet, applyRoleFieldSet, checkRoleFieldSet)
 	replication.Handle(r, KindRolePermissionSet, applyRolePermissionSet, checkRolePermissionSet)
+	replication.Handle(r, KindRoleSeeded, applyRoleSeeded, checkRoleSeeded)
 
 	replication.Handle(r, KindTokenCreated, applyTokenCreated, checkTokenCreated)
 	replication.Handle(r, KindTokenRevoked, applyTokenRevoked, checkTokenRevoked)

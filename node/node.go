@@ -62,6 +62,12 @@ type Config struct {
 	// Registry applies the events; nil: every kind of this release
 	// (views.Registry). A test of upgrades passes an older one.
 	Registry *replication.Registry
+	// DefaultRoles are created on a fresh store — one that has never
+	// recorded an event — as replicated events, before the node serves:
+	// a new branch has working roles before it ever reaches the hub
+	// (access.SeedRoles explains why two such branches make one set).
+	// nil: none (cmd/branchline passes access.DefaultRoles()).
+	DefaultRoles []access.DefaultRole
 	// MaxClockOffset bounds how far ahead of this node's wall clock a
 	// pulled event's stamp may move its clock (0: the default, see
 	// replication.DefaultMaxOffset).
@@ -154,6 +160,10 @@ func Start(cfg Config) (*Node, error) {
 	}
 	signer, err := initAuth(store.DB(), cfg.AdminPassword)
 	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := seedRoles(store, cfg, log); err != nil {
 		store.Close()
 		return nil, err
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/dgraph-io/badger/v4"
 
 	"branchline/access"
+	"branchline/access/accessapp"
 	"branchline/auth"
 )
 
@@ -109,4 +111,20 @@ func principalOf(user string) *auth.Principal {
 		return &auth.Principal{User: user, Roles: []string{auth.RoleAdmin}}
 	}
 	return &auth.Principal{User: user}
+}
+
+// seedRoles creates cfg.DefaultRoles on a fresh store, in the name of the
+// first administrator. A store that recorded anything is not fresh: an
+// upgraded installation keeps exactly the roles its operators made.
+func seedRoles(store *Store, cfg Config, log *slog.Logger) error {
+	if len(cfg.DefaultRoles) == 0 || store.Progress().LastSeq > 0 {
+		return nil
+	}
+	admin := &accessapp.Admin{Store: store, Node: cfg.ID}
+	n, err := admin.SeedRoles(context.Background(), AdminUser, cfg.DefaultRoles)
+	if err != nil {
+		return err
+	}
+	log.Info("default roles created", "roles", n)
+	return nil
 }

@@ -367,3 +367,28 @@ func (s *Admin) Permissions(_ context.Context, c app.Caller) ([]access.PermInfo,
 	}
 	return access.Catalogue(), nil
 }
+
+// SeedRoles creates the default roles defs that this replica does not
+// hold yet, with an audit entry naming them, as actor (the node's first
+// administrator, at a fresh installation): it returns how many it made.
+// Like every role they are replicated events, editable afterwards; see
+// access.SeedRoles for why nodes that seed offline make one set of them.
+func (s *Admin) SeedRoles(ctx context.Context, actor string, defs []access.DefaultRole) (int, error) {
+	var n int
+	err := s.change(ctx, app.Caller{Grant: access.Superuser(actor)}, access.ActionPermissionChanged, roleRes,
+		func(views replication.Tx) ([]replication.Draft, string, error) {
+			drafts, err := access.SeedRoles(views, defs)
+			n = len(drafts)
+			var made []access.DefaultRole
+			for _, d := range defs {
+				if slices.ContainsFunc(drafts, func(dr replication.Draft) bool { return dr.Entity == access.RoleEntity(d.ID) }) {
+					made = append(made, d)
+				}
+			}
+			return drafts, "default roles created: " + access.DefaultRoleKeys(made), err
+		})
+	if err != nil {
+		return 0, fmt.Errorf("default roles: %w", err)
+	}
+	return n, nil
+}

@@ -17,6 +17,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"branchline/access"
 	"branchline/api"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
@@ -97,7 +98,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "  %-12s %s\n", n.Store().ID(), n.URL())
 	}
 	fmt.Fprintf(stdout, "\nUser admin, password %s, on every node and on the hub.\n", *pw)
-	fmt.Fprintf(stdout, "Couriers courier.sh and courier.bj (same password) see their pickups on a phone at <node>/courier.\n")
+	fmt.Fprintf(stdout, "Couriers courier.sh and courier.bj (same password) see their pickups on a phone at <node>/courier;\n")
+	fmt.Fprintf(stdout, "agents agent.sh and agent.bj (same password) have the default agent role: phone numbers masked, booking allowed.\n")
 	fmt.Fprintf(stdout, "Pages: /pickups/new (book a pickup), /track, /stock (warehouse WH-SH at sh-pudong); hub: /pickups, /stock.\n\n")
 	fmt.Fprintf(stdout, "Try it:\n")
 	fmt.Fprintf(stdout, "  TOKEN=$(curl -s %s/branchline.auth.v1.AuthService/Login -H 'Content-Type: application/json' \\\n", d.nodes[1].URL())
@@ -162,7 +164,8 @@ func (d *demo) startNode(ctx context.Context, dir, id, addr string, customers []
 	for _, h := range d.hubs {
 		urls = append(urls, h.URL())
 	}
-	n, err := node.Start(node.Config{ID: id, DataDir: nodeDir, HTTPAddr: addr, HubURLs: urls, Token: string(tok), AdminPassword: d.pw, Log: d.log})
+	n, err := node.Start(node.Config{ID: id, DataDir: nodeDir, HTTPAddr: addr, HubURLs: urls, Token: string(tok), AdminPassword: d.pw, Log: d.log,
+		DefaultRoles: access.DefaultRoles()})
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"connectrpc.com/connect"
 
+	"branchline/access"
 	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
@@ -17,12 +19,14 @@ import (
 )
 
 // demoSeed is what a demo branch starts with besides customers: a zone
-// with a courier (a user who can sign in to the courier page), a tariff,
+// with a courier (a user who can sign in to the courier page), an agent
+// (with the default agent role: numbers masked), a tariff,
 // a few pickups, and — at the first branch — a warehouse whose stock both
 // branches may sell.
 type demoSeed struct {
 	zone     *pickupv1.Zone
 	courier  string // user name; password: the admin's
+	agent    string // user name; password: the admin's
 	pickups  []*pickupv1.CreatePickupRequest
 	stock    bool
 	sellers  []string
@@ -33,6 +37,7 @@ var demoSeeds = map[string]demoSeed{
 	"sh-pudong": {
 		zone:    &pickupv1.Zone{Id: "pudong", Name: "浦东片区", Districts: []string{"浦东新区"}, Postcodes: []string{"2012", "2001"}, Keywords: []string{"张江", "陆家嘴"}},
 		courier: "courier.sh",
+		agent:   "agent.sh",
 		pickups: []*pickupv1.CreatePickupRequest{
 			{Sender: &pickupv1.Party{Name: "上海浦东速递有限公司", Phone: "13812345678", Address: "上海市浦东新区张江路 88 号", Postcode: "201203"},
 				Receiver:    &pickupv1.Party{Name: "王芳", Phone: "13700001234", Address: "北京市朝阳区建国路 99 号", Postcode: "100022"},
@@ -51,6 +56,7 @@ var demoSeeds = map[string]demoSeed{
 	"bj-chaoyang": {
 		zone:    &pickupv1.Zone{Id: "chaoyang", Name: "朝阳片区", Districts: []string{"朝阳区"}, Postcodes: []string{"1000", "1001"}, Keywords: []string{"建国路", "三里屯"}},
 		courier: "courier.bj",
+		agent:   "agent.bj",
 	},
 }
 
@@ -63,18 +69,14 @@ func seedDemo(ctx context.Context, hc *http.Client, base, id, pw string, auth co
 	}
 	acc := accessv1connect.NewAccessServiceClient(hc, base, auth)
 	pk := pickupv1connect.NewPickupServiceClient(hc, base, auth)
-	role, err := acc.CreateRole(ctx, connect.NewRequest(&accessv1.CreateRoleRequest{Role: &accessv1.Role{
-		DisplayName: "快递员 " + id, Permissions: []*accessv1.Permission{{Permission: "pickup.courier", Scope: accessv1.Scope_SCOPE_OWN}},
-	}}))
-	if err != nil {
-		return fmt.Errorf("courier role: %w", err)
-	}
-	u, err := acc.CreateUser(ctx, connect.NewRequest(&accessv1.CreateUserRequest{User: &accessv1.User{Username: s.courier, DisplayName: "快递员 " + s.zone.GetName()}, Password: pw}))
-	if err != nil {
-		return fmt.Errorf("courier user: %w", err)
-	}
-	if _, err := acc.AssignRole(ctx, connect.NewRequest(&accessv1.AssignRoleRequest{User: u.Msg.GetName(), Role: role.Msg.GetName()})); err != nil {
-		return fmt.Errorf("courier role: %w", err)
+	// The node made the default roles on its first start (node.Config.DefaultRoles).
+	for _, u := range []struct{ name, display, role string }{
+		{s.courier, "快递员 " + s.zone.GetName(), "courier"},
+		{s.agent, "客服 " + s.zone.GetName(), "agent"},
+	} {
+		if err := demoUser(ctx, acc, u.name, u.display, pw, u.role); err != nil {
+			return err
+		}
 	}
 	if _, err := pk.SetZone(ctx, connect.NewRequest(&pickupv1.SetZoneRequest{Zone: s.zone})); err != nil {
 		return fmt.Errorf("zone: %w", err)
@@ -121,6 +123,22 @@ func seedDemo(ctx context.Context, hc *http.Client, base, id, pw string, auth co
 		if _, err := wh.Receive(ctx, connect.NewRequest(&whv1.ReceiveRequest{Warehouse: w, Type: "purchase", Lines: []*whv1.MoveLine{line}, Ref: "PO-DEMO-1"})); err != nil {
 			return fmt.Errorf("receipt of %s: %w", p.GetId(), err)
 		}
+	}
+	return nil
+}
+
+// demoUser creates a user with the password pw and the default role key.
+func demoUser(ctx context.Context, acc accessv1connect.AccessServiceClient, name, display, pw, key string) error {
+	i := slices.IndexFunc(access.DefaultRoles(), func(r access.DefaultRole) bool { return r.Key == key })
+	if i < 0 {
+		return fmt.Errorf("user %s: no default role %q", name, key)
+	}
+	u, err := acc.CreateUser(ctx, connect.NewRequest(&accessv1.CreateUserRequest{User: &accessv1.User{Username: name, DisplayName: display}, Password: pw}))
+	if err != nil {
+		return fmt.Errorf("user %s: %w", name, err)
+	}
+	if _, err := acc.AssignRole(ctx, connect.NewRequest(&accessv1.AssignRoleRequest{User: u.Msg.GetName(), Role: "roles/" + access.DefaultRoles()[i].ID})); err != nil {
+		return fmt.Errorf("user %s, role %s: %w", name, key, err)
 	}
 	return nil
 }

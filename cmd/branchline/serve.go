@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"branchline/access"
 	"branchline/app"
 	"branchline/hub"
 	"branchline/node"
@@ -50,6 +51,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		AdminPassword: *adminPw, MetricsToken: *metricsToken, Log: log,
 		Telephony:      node.TelephonyConfig{SIPAddr: *sipAddr, SIPHost: *sipHost, MaxCallRate: *sipRate, MaxSetup: *sipSetup},
 		MaxClockOffset: *maxOffset, MinFreeBytes: minFree.n,
+		DefaultRoles: access.DefaultRoles(),
 	})
 	if err != nil {
 		return err

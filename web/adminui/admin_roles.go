@@ -35,6 +35,30 @@ func permLabel(p *web.Page, perm string) string {
 	return perm
 }
 
+// roleLabel is a role's name as p's reader sees it: a default role that
+// still has its default name shows the catalog's name for it in the
+// reader's language ("admin.role.<key>"); any other role, or a default
+// one an operator renamed, its own name. p nil: the stored name.
+func roleLabel(p *web.Page, r *access.Role) string {
+	if d, ok := access.DefaultRoleOf(r.ID); ok && p != nil && r.Name == d.Name {
+		if t := p.T("admin.role." + d.Key); t != "admin.role."+d.Key {
+			return t
+		}
+	}
+	return r.Name
+}
+
+// roleAbout is roleLabel for the role's description
+// ("admin.role.<key>.about").
+func roleAbout(p *web.Page, r *access.Role) string {
+	if d, ok := access.DefaultRoleOf(r.ID); ok && p != nil && r.Description == d.Description {
+		if k := "admin.role." + d.Key + ".about"; p.T(k) != k {
+			return p.T(k)
+		}
+	}
+	return r.Description
+}
+
 // roleView is a role in the list.
 type roleView struct {
 	ID          string
@@ -50,10 +74,19 @@ type rolesData struct {
 	Roles []roleView
 }
 
+// permArea is one area's permissions in the role editor, with a sentence
+// saying what the area covers.
+type permArea struct {
+	Area  string
+	Label string
+	About string
+	Perms []permRow
+}
+
 type roleFormData struct {
 	adminPage
 	ID      string // "" for a new role
-	Perms   []permRow
+	Areas   []permArea
 	Windows []web.WindowRow
 	Zones   []string
 	Scopes  []string
@@ -64,7 +97,7 @@ var roleTimeZones = []string{"Asia/Shanghai", "Asia/Hong_Kong", "Asia/Macau", "A
 
 func (s *Pages) roleList(w http.ResponseWriter, r *http.Request) {
 	p := s.NewPage(r, "admin", "admin.roles.title")
-	roles, _, err := s.roles(r.Context(), web.CallerOf(r))
+	roles, _, err := s.roles(r.Context(), web.CallerOf(r), nil)
 	if err != nil {
 		s.Render(w, r, "error", s.Failed(p, err), p)
 		return
@@ -72,7 +105,7 @@ func (s *Pages) roleList(w http.ResponseWriter, r *http.Request) {
 	data := rolesData{adminPage: adminNav(p, "roles")}
 	for _, role := range roles {
 		in := roleInput(role)
-		v := roleView{ID: role.ID, Label: role.Name, Description: role.Description, TimeZone: role.TimeZone}
+		v := roleView{ID: role.ID, Label: roleLabel(p, role), Description: roleAbout(p, role), TimeZone: role.TimeZone}
 		for _, pm := range in.Permissions {
 			v.Perms = append(v.Perms, permLabel(p, pm.Perm)+" · "+p.T("admin.scope."+permScopes.Name(pm.Scope)))
 		}
@@ -150,6 +183,7 @@ func (s *Pages) showRoleForm(w http.ResponseWriter, r *http.Request, p *web.Page
 		return
 	}
 	data := roleFormData{adminPage: adminNav(p, "roles"), ID: id, Zones: roleTimeZones, Scopes: permScopes.Names()}
+	rows := map[access.Area][]permRow{}
 	for _, info := range infos {
 		row := permRow{Perm: string(info.Perm), Label: permLabel(p, string(info.Perm)), Scoped: info.Scoped, Scope: "all"}
 		if t := p.T("admin.permdesc." + row.Perm); t != "admin.permdesc."+row.Perm {
@@ -162,7 +196,14 @@ func (s *Pages) showRoleForm(w http.ResponseWriter, r *http.Request, p *web.Page
 				row.Checked, row.Scope = true, permScopes.Name(pm.Scope)
 			}
 		}
-		data.Perms = append(data.Perms, row)
+		rows[info.Area] = append(rows[info.Area], row)
+	}
+	for _, a := range access.Areas {
+		if len(rows[a]) == 0 {
+			continue
+		}
+		data.Areas = append(data.Areas, permArea{Area: string(a), Label: p.T("admin.area." + string(a)),
+			About: p.T("admin.area." + string(a) + ".about"), Perms: rows[a]})
 	}
 	data.Windows = web.WithBlankRows(slices.Clone(f.windows))
 	web.WindowErrors(data.Windows, p.Errors)
@@ -194,7 +235,7 @@ func (s *Pages) roleCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Pages) role(r *http.Request, id string) (*access.Role, error) {
-	roles, _, err := s.roles(r.Context(), web.CallerOf(r))
+	roles, _, err := s.roles(r.Context(), web.CallerOf(r), nil)
 	if err != nil {
 		return nil, err
 	}

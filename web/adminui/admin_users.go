@@ -68,16 +68,16 @@ type usersData struct {
 	Conflicts    []conflictView
 }
 
-// roles reads every role, for labels (by resource name) and the role
-// choices.
-func (s *Pages) roles(ctx context.Context, c app.Caller) ([]*access.Role, map[string]string, error) {
+// roles reads every role, for labels (by resource name, in p's language:
+// roleLabel) and the role choices.
+func (s *Pages) roles(ctx context.Context, c app.Caller, p *web.Page) ([]*access.Role, map[string]string, error) {
 	rs, err := s.cfg.Access.Roles(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
 	labels := map[string]string{}
 	for _, r := range rs {
-		labels[roleRes+r.ID] = r.Name
+		labels[roleRes+r.ID] = roleLabel(p, r)
 	}
 	return rs, labels, nil
 }
@@ -94,7 +94,7 @@ func (s *Pages) userList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data.Depts = tree
-	_, roles, err := s.roles(ctx, c)
+	_, roles, err := s.roles(ctx, c, p)
 	if err != nil {
 		s.Render(w, r, "error", s.Failed(p, err), p)
 		return
@@ -187,7 +187,7 @@ func (s *Pages) showUserForm(w http.ResponseWriter, r *http.Request, p *web.Page
 		s.Render(w, r, "error", s.Failed(p, err), p)
 		return
 	}
-	roles, labels, err := s.roles(ctx, c)
+	roles, labels, err := s.roles(ctx, c, p)
 	if err != nil {
 		s.Render(w, r, "error", s.Failed(p, err), p)
 		return
@@ -225,7 +225,7 @@ func (s *Pages) showUserForm(w http.ResponseWriter, r *http.Request, p *web.Page
 	}
 	for _, role := range roles {
 		name := roleRes + role.ID
-		data.Roles = append(data.Roles, roleChoice{Name: name, Label: role.Name, Checked: slices.Contains(p.Form["role"], name)})
+		data.Roles = append(data.Roles, roleChoice{Name: name, Label: roleLabel(p, role), Checked: slices.Contains(p.Form["role"], name)})
 	}
 	p.Data = data
 	s.Render(w, r, "admin_user", status, p)

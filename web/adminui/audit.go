@@ -109,7 +109,7 @@ func (s *Pages) auditList(w http.ResponseWriter, r *http.Request) {
 		s.Render(w, r, "audit", s.formFailed(p, err, "to", "from"), p)
 		return
 	}
-	names := s.targetNames(r.Context(), web.CallerOf(r))
+	names := s.targetNames(r.Context(), web.CallerOf(r), p)
 	for _, e := range page.Items {
 		v := auditView{
 			Time: app.When(e.At), Actor: e.Actor, Action: actionLabel(p, e.Action),
@@ -173,7 +173,7 @@ func humanize(detail string, names map[string]string) string {
 
 // targetNames names the users, roles, departments and tokens entries
 // refer to by id. An auditor who may not administer users sees the ids.
-func (s *Pages) targetNames(ctx context.Context, c app.Caller) map[string]string {
+func (s *Pages) targetNames(ctx context.Context, c app.Caller, p *web.Page) map[string]string {
 	out := map[string]string{}
 	if ts, err := s.cfg.Access.Tokens(ctx, c, "", true); err == nil {
 		for _, t := range ts {
@@ -185,7 +185,7 @@ func (s *Pages) targetNames(ctx context.Context, c app.Caller) map[string]string
 			out[k] = v
 		}
 	}
-	if _, roles, err := s.roles(ctx, c); err == nil {
+	if _, roles, err := s.roles(ctx, c, p); err == nil {
 		for k, v := range roles {
 			out[k] = v
 		}
