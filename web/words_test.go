@@ -2,10 +2,13 @@ package web_test
 
 import (
 	"io"
+	"math"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -165,6 +168,80 @@ func TestEnglishPagesHaveNoChinese(t *testing.T) {
 			if m := han.FindAllString(body, 5); m != nil {
 				t.Errorf("en %s shows Chinese: %q", p, m)
 			}
+		}
+	}
+}
+
+// TestPagesAccessibleStructure (issue 15, part 8): on every page a
+// scrollable table wrapper can be reached by keyboard, no table has an
+// empty header cell, and the page has one h1; the courier's phone page too.
+func TestPagesAccessibleStructure(t *testing.T) {
+	n := startNode(t)
+	get := pageClient(t, n.URL())
+	emptyTH := regexp.MustCompile(`<th[^>]*>\s*</th>`)
+	scroll := regexp.MustCompile(`<div class="scroll"[^>]*>`)
+	h1 := regexp.MustCompile(`<h1[\s>]`)
+	for _, p := range append(nodePages, "/courier") {
+		for _, lang := range []string{"zh-CN", "en"} {
+			code, page := get(p, lang)
+			if code != http.StatusOK {
+				t.Errorf("%s %s: %d", lang, p, code)
+				continue
+			}
+			if m := emptyTH.FindString(page); m != "" {
+				t.Errorf("%s %s: empty header cell %s", lang, p, m)
+			}
+			for _, m := range scroll.FindAllString(page, -1) {
+				if !strings.Contains(m, `tabindex="0"`) {
+					t.Errorf("%s %s: %s cannot be reached by keyboard", lang, p, m)
+				}
+			}
+			if c := len(h1.FindAllString(page, -1)); c != 1 {
+				t.Errorf("%s %s: %d h1 elements, want 1", lang, p, c)
+			}
+		}
+	}
+}
+
+// TestColourContrast: the colour tokens of the stylesheet meet WCAG AA
+// (4.5:1) as text on the backgrounds they are used on.
+func TestColourContrast(t *testing.T) {
+	css, err := os.ReadFile("static/app.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(name string) string {
+		m := regexp.MustCompile(`--` + name + `:\s*(#[0-9a-fA-F]{6})`).FindSubmatch(css)
+		if m == nil {
+			t.Fatalf("no token --%s in app.css", name)
+		}
+		return string(m[1])
+	}
+	lum := func(hex string) float64 {
+		var rgb [3]float64
+		for i := range rgb {
+			v, _ := strconv.ParseUint(hex[1+2*i:3+2*i], 16, 8)
+			c := float64(v) / 255
+			if c <= 0.03928 {
+				rgb[i] = c / 12.92
+			} else {
+				rgb[i] = math.Pow((c+0.055)/1.055, 2.4)
+			}
+		}
+		return 0.2126*rgb[0] + 0.7152*rgb[1] + 0.0722*rgb[2]
+	}
+	ratio := func(a, b string) float64 {
+		la, lb := lum(a), lum(b)
+		return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+	}
+	for _, c := range []struct{ fg, bg string }{
+		{token("fg"), token("bg")}, {token("muted"), "#ffffff"}, {token("muted"), token("bg")},
+		{token("accent"), "#ffffff"}, {token("accent"), token("bg")},
+		{token("warn"), "#ffffff"}, {token("warn"), "#fff3cd"}, {token("warn"), "#fff8e1"},
+		{token("ok"), "#ffffff"}, {token("ok"), "#e6f4ea"}, {token("danger"), "#fdecea"},
+	} {
+		if r := ratio(c.fg, c.bg); r < 4.5 {
+			t.Errorf("%s on %s: %.2f:1, want ≥ 4.5:1", c.fg, c.bg, r)
 		}
 	}
 }
