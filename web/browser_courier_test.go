@@ -73,3 +73,27 @@ func TestBrowserCourierAnnouncements(t *testing.T) {
 	}
 	noSideScroll(t, ctx, "the courier page with a banner")
 }
+
+// TestBrowserBoardUpdatesInPlace (issue 15, part 8): the supervisor's
+// board brings itself up to date without reloading the page, which moved
+// focus and scroll every 5 seconds.
+func TestBrowserBoardUpdatesInPlace(t *testing.T) {
+	n := startNode(t)
+	ctx := browser(t, 1366, 900)
+	login(t, ctx, n.URL(), "admin", webPassword)
+	var first string
+	run(t, ctx, "supervisor page",
+		chromedp.Navigate(n.URL()+"/supervisor"),
+		chromedp.WaitVisible(css(`#board-time`)),
+		js(`window.samePage = true; window.scrollTo(0, 40)`),
+		into(&first, chromedp.Evaluate[string](`document.getElementById('board-time').dataset.at`)),
+	)
+	var same bool
+	run(t, ctx, "a refresh later",
+		pollTrue(`document.getElementById('board-time').dataset.at !== '`+first+`'`),
+		into(&same, chromedp.Evaluate[bool](`window.samePage === true`)),
+	)
+	if !same {
+		t.Fatal("the board reloaded the page instead of updating in place")
+	}
+}

@@ -83,12 +83,33 @@
   }
 })();
 
-// Dashboards with [data-refresh=N] reload every N seconds while visible.
+// Dashboards: the element [data-refresh=N] (with an id) is brought up to
+// date every N seconds while the page is visible, in place — the page is
+// fetched again and only that element's content replaced, so focus and
+// scroll stay where the user has them (a reload moved both). Not while
+// the user is typing or choosing inside it.
 (function () {
   var el = document.querySelector("[data-refresh]");
-  if (!el) return;
+  if (!el || !el.id || !window.fetch || !window.DOMParser) return;
   var secs = parseInt(el.dataset.refresh, 10) || 10;
-  setInterval(function () { if (!document.hidden) location.reload(); }, secs * 1000);
+  var busy = false;
+  setInterval(function () {
+    var a = document.activeElement;
+    if (document.hidden || busy || (a && el.contains(a) && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName))) return;
+    busy = true;
+    fetch(location.href, { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(el.id);
+        if (!fresh) return;
+        var focused = document.activeElement, focusId = focused && el.contains(focused) ? focused.id : "";
+        el.innerHTML = fresh.innerHTML;
+        if (focusId) { var f = document.getElementById(focusId); if (f) f.focus(); }
+      })
+      .catch(function () {})
+      .then(function () { busy = false; });
+  }, secs * 1000);
 })();
 
 // [data-print] links print the page (they are hidden without script).
