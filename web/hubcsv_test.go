@@ -2,10 +2,7 @@ package web_test
 
 import (
 	"encoding/csv"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -19,38 +16,15 @@ func TestHubPickupCSVHeaders(t *testing.T) {
 	s.setUp(t)
 	s.book(t, "文件")
 	hub := startHubDashboard(t, s.n.Store(), "br-web")
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &http.Client{Jar: jar}
+	getPage := pageClient(t, hub)
 	get := func(path, lang string) string {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, hub+path, nil)
-		if err != nil {
-			t.Fatal(err)
+		code, body := getPage(path, lang)
+		if code != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, code)
 		}
-		req.Header.Set("Accept-Language", lang)
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		if err != nil || res.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d, %v", path, res.StatusCode, err)
-		}
-		return string(b)
+		return body
 	}
-	m := csrfInput.FindStringSubmatch(get("/login", "en"))
-	if m == nil {
-		t.Fatal("no CSRF token on the hub's login page")
-	}
-	res, err := c.PostForm(hub+"/login", url.Values{"_csrf": {m[1]}, "username": {"admin"}, "password": {webPassword}, "next": {"/pickups"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
 	for _, tc := range []struct {
 		lang, path, head string
 	}{
