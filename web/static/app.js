@@ -83,6 +83,45 @@
   }
 })();
 
+// Keyboard shortcuts for an agent's frequent actions, listed in the
+// overlay that "?" opens: "/" goes to the search box (the customer list's
+// when the page has none), Alt+N a new pickup, Alt+C a new customer,
+// Ctrl+S (Cmd+S) saves the page's form with its primary button, Esc
+// closes the overlay. Letters act only outside text fields.
+(function () {
+  var help = document.getElementById("shortcuts");
+  if (!help) return;
+  var opener = null;
+  var open = function () { opener = document.activeElement; help.hidden = false; document.getElementById("shortcuts-close").focus(); };
+  var close = function () { help.hidden = true; if (opener && opener.focus) opener.focus(); };
+  document.getElementById("shortcuts-close").addEventListener("click", close);
+  var typing = function (el) {
+    return el && (/^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName) || el.isContentEditable);
+  };
+  var go = function (href) { if (document.querySelector('nav a[href="' + href + '"]')) location.href = href; };
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && !help.hidden) { e.preventDefault(); close(); return; }
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key === "s" || e.key === "S")) {
+      var btn = document.querySelector("main form button.primary[type=submit], main form button.primary:not([type])");
+      if (btn) { e.preventDefault(); btn.click(); }
+      return;
+    }
+    if (e.altKey && !e.ctrlKey && !e.metaKey) {
+      var k = (e.code || "").replace("Key", "");
+      if (k === "N") { e.preventDefault(); go("/pickups/new"); }
+      else if (k === "C") { e.preventDefault(); go("/customers/new"); }
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || typing(e.target)) return;
+    if (e.key === "?") { e.preventDefault(); if (help.hidden) open(); else close(); }
+    else if (e.key === "/") {
+      var box = document.querySelector("main input[type=search]");
+      e.preventDefault();
+      if (box) box.focus(); else go("/customers");
+    }
+  });
+})();
+
 // Dashboards: the element [data-refresh=N] (with an id) is brought up to
 // date every N seconds while the page is visible, in place — the page is
 // fetched again and only that element's content replaced, so focus and
