@@ -52,10 +52,15 @@ func stockPB(st *warehouse.Stock) *whv1.Stock {
 
 func stocktakePB(st *warehouse.Stocktake) *whv1.Stocktake {
 	out := &whv1.Stocktake{Id: st.ID, Warehouse: st.Warehouse, Type: st.Type, Bin: st.Bin, Products: st.Products, Note: st.Note,
-		Status: st.Status, OpenTime: ts(st.Opened), PostTime: ts(st.Posted), Conflicts: int32(st.Conflicts)}
+		Status: st.Status, OpenTime: ts(st.Opened), PostTime: ts(st.Posted), Conflicts: int32(st.Conflicts), Blind: st.Blind}
+	hide := st.Blind && st.Status == warehouse.StocktakeOpen // what the counter must not be led by
 	for _, l := range st.Lines {
-		out.Lines = append(out.Lines, &whv1.StocktakeLine{Product: l.Product, Bin: l.Bin, Batch: l.Batch, Book: l.Book,
-			Counted: l.Counted, Count: l.Count, Delta: l.Delta})
+		line := &whv1.StocktakeLine{Product: l.Product, Bin: l.Bin, Batch: l.Batch, Book: l.Book,
+			Counted: l.Counted, Count: l.Count, Delta: l.Delta}
+		if hide {
+			line.Book, line.Delta = 0, 0
+		}
+		out.Lines = append(out.Lines, line)
 	}
 	return out
 }
@@ -137,7 +142,7 @@ func (s *WarehouseService) ListStock(ctx context.Context, req *connect.Request[w
 func (s *WarehouseService) OpenStocktake(ctx context.Context, req *connect.Request[whv1.OpenStocktakeRequest]) (*connect.Response[whv1.Stocktake], error) {
 	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *whv1.OpenStocktakeRequest) (*whv1.Stocktake, error) {
 		return pb(stocktakePB)(s.App.OpenStocktake(ctx, c, warehouse.StocktakeSpec{Warehouse: m.GetWarehouse(), Type: m.GetType(),
-			Bin: m.GetBin(), Products: m.GetProducts(), Note: m.GetNote()}))
+			Bin: m.GetBin(), Products: m.GetProducts(), Note: m.GetNote(), Blind: m.GetBlind()}))
 	})
 }
 

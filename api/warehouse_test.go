@@ -438,3 +438,29 @@ func TestWarehouseStocktakesAndTransfers(t *testing.T) {
 		t.Fatalf("pos = %v, %v", pos, err)
 	}
 }
+
+// TestBlindStocktake: a sheet opened blind over the API says so and shows
+// no book quantity or delta until it is posted; then it shows both.
+func TestBlindStocktake(t *testing.T) {
+	s, _ := newWarehouseService(t)
+	ctx := as("clerk")
+	if _, err := s.Receive(ctx, receiveReq("A", &whv1.MoveLine{Product: "P2", Bin: "G1", Qty: 5})); err != nil {
+		t.Fatal(err)
+	}
+	open, err := s.OpenStocktake(ctx, connect.NewRequest(&whv1.OpenStocktakeRequest{Warehouse: "A", Type: warehouse.StocktakePeriodic, Blind: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !open.Msg.GetBlind() || len(open.Msg.GetLines()) != 1 || open.Msg.GetLines()[0].GetBook() != 0 {
+		t.Fatalf("blind sheet at the open: %v", open.Msg)
+	}
+	sid := open.Msg.GetId()
+	counted, err := s.RecordCount(ctx, connect.NewRequest(&whv1.RecordCountRequest{Id: sid, Lines: []*whv1.MoveLine{{Product: "P2", Bin: "G1", Qty: 4}}}))
+	if err != nil || counted.Msg.GetLines()[0].GetBook() != 0 || counted.Msg.GetLines()[0].GetDelta() != 0 || counted.Msg.GetLines()[0].GetCount() != 4 {
+		t.Fatalf("blind sheet counted: %v, %v", counted, err)
+	}
+	posted, err := s.PostStocktake(ctx, connect.NewRequest(&whv1.PostStocktakeRequest{Id: sid}))
+	if err != nil || !posted.Msg.GetBlind() || posted.Msg.GetLines()[0].GetBook() != 5 || posted.Msg.GetLines()[0].GetDelta() != -1 {
+		t.Fatalf("blind sheet posted: %v, %v", posted, err)
+	}
+}

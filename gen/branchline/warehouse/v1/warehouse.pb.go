@@ -2529,7 +2529,10 @@ type Stocktake struct {
 	PostTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=post_time,json=postTime,proto3" json:"post_time,omitempty"`
 	Lines    []*StocktakeLine       `protobuf:"bytes,10,rep,name=lines,proto3" json:"lines,omitempty"`
 	// Conflicts counts posts that lost to the first one.
-	Conflicts     int32 `protobuf:"varint,11,opt,name=conflicts,proto3" json:"conflicts,omitempty"`
+	Conflicts int32 `protobuf:"varint,11,opt,name=conflicts,proto3" json:"conflicts,omitempty"`
+	// Blind: the sheet hides the book quantities until it is posted; while
+	// it is open, its lines' book and delta are 0.
+	Blind         bool `protobuf:"varint,12,opt,name=blind,proto3" json:"blind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2641,13 +2644,22 @@ func (x *Stocktake) GetConflicts() int32 {
 	return 0
 }
 
+func (x *Stocktake) GetBlind() bool {
+	if x != nil {
+		return x.Blind
+	}
+	return false
+}
+
 type OpenStocktakeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Warehouse     string                 `protobuf:"bytes,1,opt,name=warehouse,proto3" json:"warehouse,omitempty"`
-	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	Bin           string                 `protobuf:"bytes,3,opt,name=bin,proto3" json:"bin,omitempty"`
-	Products      []string               `protobuf:"bytes,4,rep,name=products,proto3" json:"products,omitempty"`
-	Note          string                 `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Warehouse string                 `protobuf:"bytes,1,opt,name=warehouse,proto3" json:"warehouse,omitempty"`
+	Type      string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Bin       string                 `protobuf:"bytes,3,opt,name=bin,proto3" json:"bin,omitempty"`
+	Products  []string               `protobuf:"bytes,4,rep,name=products,proto3" json:"products,omitempty"`
+	Note      string                 `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
+	// Blind opens a sheet whose book quantities stay hidden until posted.
+	Blind         bool `protobuf:"varint,6,opt,name=blind,proto3" json:"blind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2715,6 +2727,13 @@ func (x *OpenStocktakeRequest) GetNote() string {
 		return x.Note
 	}
 	return ""
+}
+
+func (x *OpenStocktakeRequest) GetBlind() bool {
+	if x != nil {
+		return x.Blind
+	}
+	return false
 }
 
 type RecordCountRequest struct {
@@ -5410,7 +5429,7 @@ const file_branchline_warehouse_v1_warehouse_proto_rawDesc = "" +
 	"\x04book\x18\x04 \x01(\x03R\x04book\x12\x18\n" +
 	"\acounted\x18\x05 \x01(\bR\acounted\x12\x14\n" +
 	"\x05count\x18\x06 \x01(\x03R\x05count\x12\x14\n" +
-	"\x05delta\x18\a \x01(\x03R\x05delta\"\xf5\x02\n" +
+	"\x05delta\x18\a \x01(\x03R\x05delta\"\x8b\x03\n" +
 	"\tStocktake\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\twarehouse\x18\x02 \x01(\tR\twarehouse\x12\x12\n" +
@@ -5423,13 +5442,15 @@ const file_branchline_warehouse_v1_warehouse_proto_rawDesc = "" +
 	"\tpost_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bpostTime\x12<\n" +
 	"\x05lines\x18\n" +
 	" \x03(\v2&.branchline.warehouse.v1.StocktakeLineR\x05lines\x12\x1c\n" +
-	"\tconflicts\x18\v \x01(\x05R\tconflicts\"\x8a\x01\n" +
+	"\tconflicts\x18\v \x01(\x05R\tconflicts\x12\x14\n" +
+	"\x05blind\x18\f \x01(\bR\x05blind\"\xa0\x01\n" +
 	"\x14OpenStocktakeRequest\x12\x1c\n" +
 	"\twarehouse\x18\x01 \x01(\tR\twarehouse\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x10\n" +
 	"\x03bin\x18\x03 \x01(\tR\x03bin\x12\x1a\n" +
 	"\bproducts\x18\x04 \x03(\tR\bproducts\x12\x12\n" +
-	"\x04note\x18\x05 \x01(\tR\x04note\"]\n" +
+	"\x04note\x18\x05 \x01(\tR\x04note\x12\x14\n" +
+	"\x05blind\x18\x06 \x01(\bR\x05blind\"]\n" +
 	"\x12RecordCountRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x127\n" +
 	"\x05lines\x18\x02 \x03(\v2!.branchline.warehouse.v1.MoveLineR\x05lines\"&\n" +
