@@ -246,11 +246,20 @@ func (f *fsm) ActiveCapabilities() ([]string, error) {
 // versionLoop, on the leader, keeps the member records' releases and
 // capabilities current and commits a new cluster version when every
 // voter can do more than the current one.
+//
+// It looks every 200 ms and syncs at most every 2 s, so that the first
+// cluster version of a new cluster is committed as soon as the cluster is
+// initialised: until then the hub's views park every kind newer than the
+// baseline, and had the first leader died before its first sync (the loop
+// used to wait 2 s), they stayed parked until it came back, since a new
+// version needs every voter's report.
 func (h *Hub) versionLoop(ctx context.Context) {
-	h.whileLeading(ctx, 2*time.Second, func() {
-		if !h.initialised() {
+	var last time.Time
+	h.whileLeading(ctx, 200*time.Millisecond, func() {
+		if !h.initialised() || time.Since(last) < 2*time.Second {
 			return
 		}
+		last = time.Now()
 		if err := h.syncVersions(ctx); err != nil {
 			h.log.Warn("cluster version", "err", err)
 		}
