@@ -34,6 +34,7 @@ const (
 	eventHLC       = 3
 	eventKind      = 4
 	eventUnchecked = 8
+	eventScopes    = 9
 
 	committedPosition = 1
 	committedTime     = 2
@@ -294,6 +295,15 @@ func decodeEventInto(b []byte, ev *replication.Event) error {
 			default:
 				ev.Unchecked = v != 0
 			}
+			b = b[n:]
+			continue
+		}
+		if typ == protowire.BytesType && num == eventScopes {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return errMalformed
+			}
+			ev.Scopes = append(ev.Scopes, string(v))
 			b = b[n:]
 			continue
 		}

@@ -523,6 +523,9 @@ func (s *Store) tryCommit(group []*request) error {
 					Origin: s.id, Seq: seq + 1, HLC: s.clock.Now(), Kind: d.Kind,
 					Entity: d.Entity, Actor: r.actor, Body: body,
 				}
+				if ev.Scopes, err = s.reg.Scopes(b.Views(), ev); err != nil {
+					return err
+				}
 				// An event the hub would refuse would stop this node's
 				// outbox for good: refuse the command instead.
 				if err := s.reg.Check(ev); err != nil {

@@ -21,6 +21,9 @@ type Event struct {
 	Entity string // what it is about: "customer/01J…"
 	Actor  string // the user who caused it
 	Body   []byte // the kind's protobuf payload
+	// Scopes are the nodes that need the event (see scope.go); none for a
+	// company-wide fact. Decided where it was made, part of its content.
+	Scopes []string
 	// Unchecked says the hub committed the event without checking it (its
 	// kind was not active in the cluster then): a replica checks it when
 	// it applies it. Not part of the event's identity or digest.
@@ -75,6 +78,13 @@ func (e *Event) ValidateShape() error {
 		return fmt.Errorf("event actor longer than %d bytes", MaxIDLen*2)
 	case len(e.Body) > MaxBody:
 		return fmt.Errorf("event body of %d bytes exceeds %d", len(e.Body), MaxBody)
+	case len(e.Scopes) > MaxScopes:
+		return fmt.Errorf("event has %d scopes, at most %d", len(e.Scopes), MaxScopes)
+	}
+	for _, s := range e.Scopes {
+		if err := validScope(s); err != nil {
+			return fmt.Errorf("event %w", err)
+		}
 	}
 	return nil
 }
@@ -98,7 +108,7 @@ func ValidNodeID(id string) bool {
 func (e *Event) ToProto() *replicationv1.Event {
 	return &replicationv1.Event{
 		Origin: e.Origin, Seq: e.Seq, Hlc: uint64(e.HLC), Kind: e.Kind,
-		Entity: e.Entity, Actor: e.Actor, Body: e.Body, Unchecked: e.Unchecked,
+		Entity: e.Entity, Actor: e.Actor, Body: e.Body, Unchecked: e.Unchecked, Scopes: e.Scopes,
 	}
 }
 
@@ -106,7 +116,7 @@ func (e *Event) ToProto() *replicationv1.Event {
 func FromProto(p *replicationv1.Event) *Event {
 	return &Event{
 		Origin: p.GetOrigin(), Seq: p.GetSeq(), HLC: HLC(p.GetHlc()), Kind: p.GetKind(),
-		Entity: p.GetEntity(), Actor: p.GetActor(), Body: p.GetBody(), Unchecked: p.GetUnchecked(),
+		Entity: p.GetEntity(), Actor: p.GetActor(), Body: p.GetBody(), Unchecked: p.GetUnchecked(), Scopes: p.GetScopes(),
 	}
 }
 

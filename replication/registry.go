@@ -22,6 +22,7 @@ type handler struct {
 	decode func(body []byte) (proto.Message, error)
 	apply  func(tx Tx, ev *Event, body proto.Message) error
 	check  func(ev *Event, body proto.Message) error
+	scope  ScopeFunc
 }
 
 // Registry maps event kinds to their appliers. Build it once at start-up;

@@ -183,8 +183,8 @@ func (v *Views) SetIndexing(m Indexing) {
 func (v *Views) Indexing() Indexing { return v.indexing }
 
 // SetScope sorts applied events into scopes, each with its own event
-// digest (nil: one scope, ""). Replicas that hold different parts of the
-// company compare the digests of the scopes they share.
+// digest (nil: by home scope, see HomeScope). Replicas that hold different
+// parts of the company compare the digests of the scopes they share.
 func (v *Views) SetScope(scope func(ev *Event) string) { v.scope = scope }
 
 // EventDigest returns the digest of the events applied (or refused as
@@ -365,6 +365,23 @@ func (b *Batch) Apply(ev *Event) (Outcome, error) {
 	return b.apply(ev)
 }
 
+// ApplyHistory applies ev although the replica may have received later
+// events of its origin: ev belongs to a scope the replica is gaining (or
+// an entity it starts to follow), and the hub sends each such event once
+// (see PullResponse.gaining). It raises the origin's seq if ev is later.
+func (b *Batch) ApplyHistory(ev *Event) (Outcome, error) {
+	if ev.Seq > b.Seq(ev.Origin) {
+		if b.seqs == nil {
+			b.seqs = map[string]uint64{}
+		}
+		b.seqs[ev.Origin] = ev.Seq
+	}
+	if b.isBlocked(ev.Origin) || !b.v.active(ev.Kind) {
+		return Parked, b.park(ev)
+	}
+	return b.apply(ev)
+}
+
 // apply runs an event of an active kind.
 func (b *Batch) apply(ev *Event) (Outcome, error) {
 	b.last.ok = false
@@ -384,7 +401,7 @@ func (b *Batch) apply(ev *Event) (Outcome, error) {
 
 // addEvent adds an applied (or invalid) event to its scope's digest.
 func (b *Batch) addEvent(ev *Event) {
-	scope := ""
+	scope := HomeScope(ev)
 	if b.v.scope != nil {
 		scope = b.v.scope(ev)
 	}

@@ -49,7 +49,13 @@ type Event struct {
 	// it, and one that fails is a no-op everywhere. Other events were checked
 	// where they were made and by the hub, and are applied without. Not part
 	// of the event's identity or digest; ignored on Push.
-	Unchecked     bool `protobuf:"varint,8,opt,name=unchecked,proto3" json:"unchecked,omitempty"`
+	Unchecked bool `protobuf:"varint,8,opt,name=unchecked,proto3" json:"unchecked,omitempty"`
+	// Scopes say which nodes need the event, decided where it was made from
+	// the kind and the entity: none for company-wide facts (every node),
+	// "b:{node}" for a branch's records, "w:{warehouse}" for a warehouse's,
+	// "c:{courier}" for what is assigned to a courier. The first is the
+	// event's home scope: the one whose digest counts it.
+	Scopes        []string `protobuf:"bytes,9,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -138,6 +144,13 @@ func (x *Event) GetUnchecked() bool {
 		return x.Unchecked
 	}
 	return false
+}
+
+func (x *Event) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
 }
 
 // Committed is an event as the hub's global log holds it.
@@ -364,7 +377,16 @@ type PullRequest struct {
 	LastSeq uint64 `protobuf:"varint,4,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	// Protocol is the version of this protocol the caller speaks (see
 	// PushRequest.protocol).
-	Protocol      uint32 `protobuf:"varint,5,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	Protocol uint32 `protobuf:"varint,5,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// Held are the scopes the caller holds whole: it applied every event of
+	// them up to the cursor. Empty with cursor 0: a new node. Protocol 1
+	// callers send none and get every event.
+	Held []string `protobuf:"bytes,6,rep,name=held,proto3" json:"held,omitempty"`
+	// Gaining are scopes the hub told the caller to take (see
+	// PullResponse.gaining) whose history it was receiving, and
+	// GainedTo the position that history reached: the hub resumes it there.
+	Gaining       []string `protobuf:"bytes,7,rep,name=gaining,proto3" json:"gaining,omitempty"`
+	GainedTo      uint64   `protobuf:"varint,8,opt,name=gained_to,json=gainedTo,proto3" json:"gained_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -434,6 +456,27 @@ func (x *PullRequest) GetProtocol() uint32 {
 	return 0
 }
 
+func (x *PullRequest) GetHeld() []string {
+	if x != nil {
+		return x.Held
+	}
+	return nil
+}
+
+func (x *PullRequest) GetGaining() []string {
+	if x != nil {
+		return x.Gaining
+	}
+	return nil
+}
+
+func (x *PullRequest) GetGainedTo() uint64 {
+	if x != nil {
+		return x.GainedTo
+	}
+	return 0
+}
+
 type PullResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Events are the matching committed events of this batch, in order.
@@ -448,7 +491,23 @@ type PullResponse struct {
 	// Protocol is the version the hub speaks.
 	Protocol uint32 `protobuf:"varint,5,opt,name=protocol,proto3" json:"protocol,omitempty"`
 	// HubTimeMs is the hub member's wall clock when it sent this message.
-	HubTimeMs     int64 `protobuf:"varint,6,opt,name=hub_time_ms,json=hubTimeMs,proto3" json:"hub_time_ms,omitempty"`
+	HubTimeMs int64 `protobuf:"varint,6,opt,name=hub_time_ms,json=hubTimeMs,proto3" json:"hub_time_ms,omitempty"`
+	// Scopes are the scopes the hub serves the caller: its branch, the
+	// warehouses it owns, the couriers it serves, and company-wide ("").
+	// Set on every message of a scoped stream.
+	Scopes []string `protobuf:"bytes,7,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// Gaining, when set, says this message carries history: events of
+	// these scopes, new to the caller, up to GainedTo, which the caller
+	// applies although it may have applied later events of their origins.
+	// Position does not move until the history is complete; the message
+	// with Gained set ends it, after which the caller holds Scopes.
+	Gaining  []string `protobuf:"bytes,8,rep,name=gaining,proto3" json:"gaining,omitempty"`
+	GainedTo uint64   `protobuf:"varint,9,opt,name=gained_to,json=gainedTo,proto3" json:"gained_to,omitempty"`
+	Gained   bool     `protobuf:"varint,10,opt,name=gained,proto3" json:"gained,omitempty"`
+	// Followed marks events sent as the history of an entity the caller
+	// follows from now on (a pickup newly assigned to a courier it
+	// serves): like history, applied whatever the origin's seq.
+	Followed      []uint64 `protobuf:"varint,11,rep,packed,name=followed,proto3" json:"followed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -525,11 +584,46 @@ func (x *PullResponse) GetHubTimeMs() int64 {
 	return 0
 }
 
+func (x *PullResponse) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *PullResponse) GetGaining() []string {
+	if x != nil {
+		return x.Gaining
+	}
+	return nil
+}
+
+func (x *PullResponse) GetGainedTo() uint64 {
+	if x != nil {
+		return x.GainedTo
+	}
+	return 0
+}
+
+func (x *PullResponse) GetGained() bool {
+	if x != nil {
+		return x.Gained
+	}
+	return false
+}
+
+func (x *PullResponse) GetFollowed() []uint64 {
+	if x != nil {
+		return x.Followed
+	}
+	return nil
+}
+
 var File_branchline_replication_v1_replication_proto protoreflect.FileDescriptor
 
 const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\n" +
-	"+branchline/replication/v1/replication.proto\x12\x19branchline.replication.v1\"\xb7\x01\n" +
+	"+branchline/replication/v1/replication.proto\x12\x19branchline.replication.v1\"\xcf\x01\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x10\n" +
@@ -538,7 +632,8 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\x06entity\x18\x05 \x01(\tR\x06entity\x12\x14\n" +
 	"\x05actor\x18\x06 \x01(\tR\x05actor\x12\x12\n" +
 	"\x04body\x18\a \x01(\fR\x04body\x12\x1c\n" +
-	"\tunchecked\x18\b \x01(\bR\tunchecked\"\x85\x01\n" +
+	"\tunchecked\x18\b \x01(\bR\tunchecked\x12\x16\n" +
+	"\x06scopes\x18\t \x03(\tR\x06scopes\"\x85\x01\n" +
 	"\tCommitted\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12$\n" +
 	"\x0ecommit_time_ms\x18\x02 \x01(\x03R\fcommitTimeMs\x126\n" +
@@ -553,14 +648,17 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\vdurable_seq\x18\x01 \x01(\x04R\n" +
 	"durableSeq\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\rR\bprotocol\x12\x1e\n" +
-	"\vhub_time_ms\x18\x03 \x01(\x03R\thubTimeMs\"\x93\x01\n" +
+	"\vhub_time_ms\x18\x03 \x01(\x03R\thubTimeMs\"\xde\x01\n" +
 	"\vPullRequest\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\x04R\x06cursor\x12\x14\n" +
 	"\x05kinds\x18\x02 \x03(\tR\x05kinds\x12\x1f\n" +
 	"\vexclude_own\x18\x03 \x01(\bR\n" +
 	"excludeOwn\x12\x19\n" +
 	"\blast_seq\x18\x04 \x01(\x04R\alastSeq\x12\x1a\n" +
-	"\bprotocol\x18\x05 \x01(\rR\bprotocol\"\xda\x01\n" +
+	"\bprotocol\x18\x05 \x01(\rR\bprotocol\x12\x12\n" +
+	"\x04held\x18\x06 \x03(\tR\x04held\x12\x18\n" +
+	"\againing\x18\a \x03(\tR\againing\x12\x1b\n" +
+	"\tgained_to\x18\b \x01(\x04R\bgainedTo\"\xdd\x02\n" +
 	"\fPullResponse\x12<\n" +
 	"\x06events\x18\x01 \x03(\v2$.branchline.replication.v1.CommittedR\x06events\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\x04R\bposition\x12\x12\n" +
@@ -568,7 +666,13 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\fhead_time_ms\x18\x04 \x01(\x03R\n" +
 	"headTimeMs\x12\x1a\n" +
 	"\bprotocol\x18\x05 \x01(\rR\bprotocol\x12\x1e\n" +
-	"\vhub_time_ms\x18\x06 \x01(\x03R\thubTimeMs2\xc8\x01\n" +
+	"\vhub_time_ms\x18\x06 \x01(\x03R\thubTimeMs\x12\x16\n" +
+	"\x06scopes\x18\a \x03(\tR\x06scopes\x12\x18\n" +
+	"\againing\x18\b \x03(\tR\againing\x12\x1b\n" +
+	"\tgained_to\x18\t \x01(\x04R\bgainedTo\x12\x16\n" +
+	"\x06gained\x18\n" +
+	" \x01(\bR\x06gained\x12\x1a\n" +
+	"\bfollowed\x18\v \x03(\x04R\bfollowed2\xc8\x01\n" +
 	"\x12ReplicationService\x12W\n" +
 	"\x04Push\x12&.branchline.replication.v1.PushRequest\x1a'.branchline.replication.v1.PushResponse\x12Y\n" +
 	"\x04Pull\x12&.branchline.replication.v1.PullRequest\x1a'.branchline.replication.v1.PullResponse0\x01B\xef\x01\n" +
