@@ -161,7 +161,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 		return r, fmt.Errorf("the fresh node reached %d of %d: %w", b.Store().Progress().Cursor, head, err)
 	}
 	r.CatchUp, r.CatchCPU, r.CatchEvent = time.Since(start), m.use(), head
-	r.DigestSame = b.Store().Views().EventDigest("") == l.EventDigest()
+	r.DigestSame = b.Store().ScopeDigest() == l.ScopeDigest(b.Store().Scopes().Held)
 	return r, nil
 }
 

@@ -768,11 +768,17 @@ func (f *fsm) Digest() replication.Digest {
 	return d
 }
 
-// EventDigest returns the digest of the events the projection applied.
+// EventDigest returns the digest of the events the projection applied,
+// of every scope.
 func (f *fsm) EventDigest() replication.Digest {
+	return replication.TotalDigest(f.EventDigests())
+}
+
+// EventDigests returns the projection's event digest of each home scope.
+func (f *fsm) EventDigests() map[string]replication.Digest {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.proj.views.EventDigest("")
+	return f.proj.views.EventDigests()
 }
 
 // ParkedCount returns the number of events parked in the projection.

@@ -64,6 +64,10 @@ type Config struct {
 	// machine keeps their views on the commit path); nil: the product's
 	// (views.HubDecides).
 	Decides func(kind string) bool
+	// NodeScopes adds to a node's branch the scopes the hub serves it
+	// (warehouses it owns, couriers it serves), read from the projection's
+	// views; nil: the product's (views.NodeScopes).
+	NodeScopes func(views replication.Tx, node string) ([]string, error)
 	// Registry applies the events; nil: every kind of this release. A
 	// test of rolling upgrades passes an older one.
 	Registry *replication.Registry
@@ -138,6 +142,9 @@ func Start(cfg Config) (*Hub, error) {
 	}
 	if h.cfg.Tasks == nil {
 		h.cfg.Tasks = views.HubTasks()
+	}
+	if h.cfg.NodeScopes == nil {
+		h.cfg.NodeScopes = views.NodeScopes
 	}
 	if h.cfg.MaxClockOffset <= 0 {
 		h.cfg.MaxClockOffset = replication.DefaultMaxOffset
@@ -391,6 +398,12 @@ func (h *Hub) Projected() uint64 { return h.fsm.Projected() }
 
 // EventDigest is the digest of the events the member's views applied.
 func (h *Hub) EventDigest() replication.Digest { return h.fsm.EventDigest() }
+
+// ScopeDigest is the digest of the events of scopes and the company's:
+// what a node holding those scopes whole shows as its digest.
+func (h *Hub) ScopeDigest(scopes []string) replication.Digest {
+	return replication.ScopeDigest(h.fsm.EventDigests(), scopes)
+}
 
 // DurableSeq is the highest seq of origin the hub committed, as this
 // member has applied it.

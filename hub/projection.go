@@ -153,6 +153,12 @@ func (f *fsm) project(max int) (int, error) {
 		if _, err := vb.Apply(ev); err != nil {
 			return false, fmt.Errorf("project %d: %w", at, err)
 		}
+		if len(ev.Scopes) > 0 {
+			// For the pulls of nodes that start to follow the entity.
+			if err := tx.Set(entityIndexKey(ev.Entity, at), nil); err != nil {
+				return false, err
+			}
+		}
 		pos, posMs = at, atMs
 		passed++
 		return passed < max && pos < head, nil

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -136,6 +136,8 @@ func (s replicationService) Push(ctx context.Context, req *connect.Request[repli
 // Pull streams committed events after the cursor, then live-tails new
 // commits, with a heartbeat while idle. Any member serves it from its own
 // state, which may trail the leader's by the commits it has yet to apply.
+// A caller of the scoped protocol gets the events of its scopes only (see
+// scope.go), and first the history of any scope it gains.
 func (s replicationService) Pull(ctx context.Context, req *connect.Request[replicationv1.PullRequest], stream *connect.ServerStream[replicationv1.PullResponse]) error {
 	node, err := callingNode(ctx)
 	if err != nil {
@@ -144,46 +146,78 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 	if err := replication.ProtocolError("hub", "node "+node, req.Msg.GetProtocol()); err != nil {
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	}
-	kinds := map[string]bool{}
-	for _, k := range req.Msg.GetKinds() {
-		kinds[k] = true
-	}
-	exclude := ""
+	sc := &scoping{node: node, kinds: req.Msg.GetKinds(), unscoped: req.Msg.GetProtocol() < ScopedProtocol}
 	if req.Msg.GetExcludeOwn() {
-		exclude = node
-	}
-	match := func(e *replicationv1.Event) bool {
-		if e.GetOrigin() == exclude {
-			return false
-		}
-		if len(kinds) == 0 {
-			return true
-		}
-		for k := range kinds {
-			if strings.HasPrefix(e.GetKind(), k) {
-				return true
-			}
-		}
-		return false
+		sc.exclude = node
 	}
 	cursor := req.Msg.GetCursor()
 	s.h.touch(node, func(c *contact) { c.lastSeq = max(c.lastSeq, req.Msg.GetLastSeq()) })
+	if !sc.unscoped {
+		scopes, err := s.h.NodeScopes(node)
+		if err != nil {
+			return api.Error(s.h.log, err)
+		}
+		held := slices.Sorted(slices.Values(req.Msg.GetHeld()))
+		if len(held) == 0 {
+			// A new node, or one of an older release that took everything.
+			held = scopes
+		}
+		held = slices.DeleteFunc(held, func(h string) bool { return !slices.Contains(scopes, h) })
+		if gaining := gainingOf(held, scopes); len(gaining) > 0 {
+			var from uint64
+			if slices.Equal(slices.Sorted(slices.Values(req.Msg.GetGaining())), gaining) {
+				from = req.Msg.GetGainedTo()
+			}
+			if err := s.history(ctx, stream, sc, held, gaining, scopes, from, cursor); err != nil {
+				return err
+			}
+		}
+		sc.scopes = scopes
+	}
+	send := func(m *replicationv1.PullResponse) error {
+		st := s.h.fsm.state()
+		m.Head, m.HeadTimeMs, m.Protocol, m.HubTimeMs, m.Scopes = st.Head, st.HeadMs, replication.Protocol, time.Now().UnixMilli(), sc.scopes
+		return stream.Send(m)
+	}
 	beat := time.NewTimer(0) // the first message says where the hub is
 	defer beat.Stop()
+	rescope := time.Now().Add(pullHeartbeat)
 	for {
 		s.h.touch(node, func(c *contact) { c.cursor = cursor })
-		changed := s.h.fsm.Changed()
-		st := s.h.fsm.state()
-		if st.Head > cursor {
-			evs, pos, err := s.h.fsm.ReadLog(cursor, match, replication.MaxBatchEvents, replication.MaxBatchBytes)
+		if !sc.unscoped && time.Now().After(rescope) {
+			// The views may have given the node a scope (a warehouse) or
+			// taken one away.
+			rescope = time.Now().Add(pullHeartbeat)
+			now, err := s.h.NodeScopes(node)
 			if err != nil {
 				return api.Error(s.h.log, err)
 			}
-			if err := stream.Send(&replicationv1.PullResponse{Events: evs, Position: pos, Head: st.Head, HeadTimeMs: st.HeadMs,
-				Protocol: replication.Protocol, HubTimeMs: time.Now().UnixMilli()}); err != nil {
+			if !slices.Equal(now, sc.scopes) {
+				held := slices.DeleteFunc(slices.Clone(sc.scopes), func(h string) bool { return !slices.Contains(now, h) })
+				if gaining := gainingOf(held, now); len(gaining) > 0 {
+					if err := s.history(ctx, stream, sc, held, gaining, now, 0, cursor); err != nil {
+						return err
+					}
+				}
+				sc.scopes = now
+			}
+		}
+		changed := s.h.fsm.Changed()
+		if s.h.fsm.state().Head > cursor {
+			b, err := s.h.fsm.readScoped(sc, cursor, 0, replication.MaxBatchEvents, replication.MaxBatchBytes)
+			if err != nil {
+				return api.Error(s.h.log, err)
+			}
+			if len(b.events) == 0 && b.waitFor > 0 && b.pos == cursor {
+				if err := s.h.fsm.WaitProjected(ctx, b.waitFor); err != nil {
+					return nil
+				}
+				continue
+			}
+			if err := send(&replicationv1.PullResponse{Events: b.events, Position: b.pos, Followed: b.followed}); err != nil {
 				return err
 			}
-			cursor = pos
+			cursor = b.pos
 			beat.Reset(pullHeartbeat)
 			continue
 		}
@@ -192,14 +226,54 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 			return nil
 		case <-changed:
 		case <-beat.C:
-			if err := stream.Send(&replicationv1.PullResponse{Position: cursor, Head: st.Head, HeadTimeMs: st.HeadMs,
-				Protocol: replication.Protocol, HubTimeMs: time.Now().UnixMilli()}); err != nil {
+			if err := send(&replicationv1.PullResponse{Position: cursor}); err != nil {
 				return err
 			}
 			beat.Reset(pullHeartbeat)
 		}
 	}
 }
+
+// history streams the history of the scopes gaining, from position from
+// up to the caller's cursor: the events of those scopes that the scopes
+// held did not cover. Each message says how far it got (GainedTo); the
+// last says the scopes are gained.
+func (s replicationService) history(ctx context.Context, stream *connect.ServerStream[replicationv1.PullResponse], sc *scoping,
+	held, gaining, scopes []string, from, cursor uint64) error {
+	hs := *sc
+	hs.history, hs.held, hs.gaining, hs.scopes = true, held, gaining, scopes
+	s.h.log.Info("node gains scopes: sending their history", "node", sc.node, "scopes", gaining, "from", from, "to", cursor)
+	send := func(m *replicationv1.PullResponse) error {
+		st := s.h.fsm.state()
+		m.Position, m.Head, m.HeadTimeMs, m.Protocol, m.HubTimeMs, m.Scopes = cursor, st.Head, st.HeadMs, replication.Protocol, time.Now().UnixMilli(), scopes
+		m.Gaining = gaining
+		return stream.Send(m)
+	}
+	for pos := from; pos < cursor; {
+		b, err := s.h.fsm.readScoped(&hs, pos, cursor, historyBatch, replication.MaxBatchBytes)
+		if err != nil {
+			return api.Error(s.h.log, err)
+		}
+		if len(b.events) == 0 && b.waitFor > 0 && b.pos == pos {
+			if err := s.h.fsm.WaitProjected(ctx, b.waitFor); err != nil {
+				return err
+			}
+			continue
+		}
+		if b.pos == pos {
+			break // nothing more up to the cursor
+		}
+		if err := send(&replicationv1.PullResponse{Events: b.events, GainedTo: b.pos, Followed: b.followed}); err != nil {
+			return err
+		}
+		pos = b.pos
+	}
+	return send(&replicationv1.PullResponse{GainedTo: cursor, Gained: true})
+}
+
+// historyBatch bounds a history message: the node applies one in a
+// single transaction.
+const historyBatch = 200
 
 // contact is what this member last heard from a node. It is kept in
 // memory: after a restart the member knows again at the node's next call.

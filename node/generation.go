@@ -157,7 +157,11 @@ func (s *Store) BeginRebuild() (*Rebuild, error) {
 func (r *Rebuild) Applied() uint64 { return r.applied.Load() }
 
 // Apply applies events to the new generation in one transaction.
-func (r *Rebuild) Apply(evs []*replication.Event) error {
+func (r *Rebuild) Apply(evs []*replication.Event) error { return r.apply(evs, nil) }
+
+// apply applies evs, those at followed as an entity's history
+// (Batch.ApplyHistory).
+func (r *Rebuild) apply(evs []*replication.Event, followed map[int]bool) error {
 	if err := r.s.disk.Check(); err != nil {
 		return err
 	}
@@ -165,8 +169,12 @@ func (r *Rebuild) Apply(evs []*replication.Event) error {
 	defer o.discard()
 	b := r.gen.views.Begin(r.gen.tx(o))
 	n := 0
-	for _, ev := range evs {
-		out, err := b.Apply(ev)
+	for i, ev := range evs {
+		apply := b.Apply
+		if followed[i] {
+			apply = b.ApplyHistory
+		}
+		out, err := apply(ev)
 		if err != nil {
 			return err
 		}
@@ -229,9 +237,9 @@ func (r *Rebuild) Abort() error {
 // the hub's log it reflects — all in one transaction of the writer, so
 // that no local write falls between the two generations. The old
 // generation is deleted afterwards.
-func (r *Rebuild) Swap(ctx context.Context, cursor uint64, cursorMs int64) error {
+func (r *Rebuild) Swap(ctx context.Context, cursor uint64, cursorMs int64, scopes *Scopes) error {
 	old := r.s.cur.Load()
-	req := &request{done: make(chan struct{}), swap: &swap{gen: r.gen, cursor: cursor, cursorMs: cursorMs}}
+	req := &request{done: make(chan struct{}), swap: &swap{gen: r.gen, cursor: cursor, cursorMs: cursorMs, scopes: scopes}}
 	if err := r.s.submit(ctx, req); err != nil {
 		return err
 	}
@@ -256,6 +264,7 @@ type swap struct {
 	gen      *generation
 	cursor   uint64
 	cursorMs int64
+	scopes   *Scopes            // what the new generation holds (nil: as before)
 	batch    *replication.Batch // set by apply
 }
 

@@ -87,6 +87,8 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 	watchdog := time.AfterFunc(s.heartbeat, cancel)
 	defer watchdog.Stop()
 	member := rand.N(len(s.clients))
+	// A pull from the start without held scopes: the hub serves the
+	// node's scopes from their beginning.
 	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{Protocol: replication.Protocol}))
 	if err != nil {
 		return err
@@ -94,6 +96,7 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 	defer stream.Close()
 	var cursor uint64
 	var cursorMs int64
+	var scopes *Scopes
 	for stream.Receive() {
 		watchdog.Reset(s.heartbeat)
 		msg := stream.Msg()
@@ -105,8 +108,11 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 			evs[i] = replication.FromProto(c.GetEvent())
 			cursorMs = c.GetCommitTimeMs()
 		}
-		for i := 0; i < len(evs); i += applyChunk {
-			if err := rb.Apply(evs[i:min(len(evs), i+applyChunk)]); err != nil {
+		if len(msg.GetScopes()) > 0 {
+			scopes = &Scopes{Held: msg.GetScopes()}
+		}
+		for i, j := range chunks(msg) {
+			if err := rb.apply(evs[i:j], followedIn(msg, i, j)); err != nil {
 				return fmt.Errorf("apply: %w", err)
 			}
 		}
@@ -133,7 +139,7 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 	if err := rb.IndexAll(); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
-	if err := rb.Swap(ctx, cursor, cursorMs); err != nil {
+	if err := rb.Swap(ctx, cursor, cursorMs, scopes); err != nil {
 		return fmt.Errorf("swap: %w", err)
 	}
 	done = true

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,8 @@ import (
 //	node \0 pushed  highest own seq the hub acknowledged as durable
 //	node \0 rebuild why the views must be rebuilt from the hub, if they must
 //	node \0 gen     generation of the replicated state served
+//	node \0 scopes  the scopes the node holds whole (see replication/scope.go)
+//	node \0 gaining scopes whose history is being received, and how far it got
 //	r<n> \0 …       replicated state of generation n ≥ 1; generation 0's is at
 //	                the top (v \0, a \0, m \0, …; see replication.Views)
 var (
@@ -41,6 +44,8 @@ var (
 	// genKey is the generation of the replicated state served (see
 	// generation).
 	genKey    = replication.Key("node", "gen")
+	scopesKey = replication.Key("node", "scopes")
+	gainKey   = replication.Key("node", "gaining")
 	outPrefix = []byte("o\x00")
 )
 
@@ -82,6 +87,13 @@ type request struct {
 	markerSeq uint64
 	pos       uint64 // hub position after remote
 	posMs     int64  // commit time of pos
+	// history says remote is the history of scopes being gained, or
+	// followed the positions in remote of an entity's history: applied
+	// whatever the origins' seqs (Batch.ApplyHistory).
+	history  bool
+	followed map[int]bool
+	// scopes, when set, is the node's scope state after remote.
+	scopes *Scopes
 
 	events []*replication.Event // out: events the command made
 	err    error
@@ -122,7 +134,31 @@ type Store struct {
 	cursor   uint64
 	cursorMs int64
 	pushed   uint64
+	scopes   Scopes
 	notify   chan struct{} // closed and replaced when own events commit
+}
+
+// Scopes is what a node holds of the company (see replication/scope.go):
+// the scopes it holds whole, and those whose history it is receiving.
+type Scopes struct {
+	Held     []string
+	Gaining  []string
+	GainedTo uint64 // how far the history of Gaining got
+}
+
+func (sc Scopes) encode() (held, gaining []byte) {
+	held = []byte(strings.Join(sc.Held, "\x00"))
+	if len(sc.Gaining) > 0 {
+		gaining = append(putU64(sc.GainedTo), strings.Join(sc.Gaining, "\x00")...)
+	}
+	return held, gaining
+}
+
+func splitScopes(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(string(b), "\x00")
 }
 
 // Observer receives the store's measurements (metrics); nil fields are skipped.
@@ -217,6 +253,12 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 			{hlcKey, func(b []byte) { floor = replication.HLC(u64(b)) }},
 			{cursorKey, func(b []byte) { s.cursor = u64(b); s.cursorMs = int64(u64(b[min(8, len(b)):])) }},
 			{pushedKey, func(b []byte) { s.pushed = u64(b) }},
+			{scopesKey, func(b []byte) { s.scopes.Held = splitScopes(b) }},
+			{gainKey, func(b []byte) {
+				if len(b) >= 8 {
+					s.scopes.GainedTo, s.scopes.Gaining = u64(b), splitScopes(b[8:])
+				}
+			}},
 		} {
 			b, err := tx.Get(m.key)
 			if errors.Is(err, replication.ErrNotFound) {
@@ -354,10 +396,25 @@ func (s *Store) ApplyRemote(ctx context.Context, events []*replication.Event, po
 // fails with errGenerationChanged if the store swapped generations since,
 // because pos is a position of the old generation's stream.
 func (s *Store) applyRemote(ctx context.Context, gen uint64, events []*replication.Event, pos uint64, posMs int64) error {
-	if events == nil {
-		events = []*replication.Event{}
+	return s.applyPulled(ctx, gen, pulledBatch{events: events, pos: pos, posMs: posMs})
+}
+
+// pulledBatch is what one transaction of pulled events applies.
+type pulledBatch struct {
+	events   []*replication.Event
+	pos      uint64 // the cursor after them (0: it stays)
+	posMs    int64
+	history  bool         // the history of scopes being gained
+	followed map[int]bool // events of an entity's history
+	scopes   *Scopes      // the scope state after them, when it changes
+}
+
+func (s *Store) applyPulled(ctx context.Context, gen uint64, p pulledBatch) error {
+	if p.events == nil {
+		p.events = []*replication.Event{}
 	}
-	r := &request{remote: events, gen: gen, pos: pos, posMs: posMs, done: make(chan struct{})}
+	r := &request{remote: p.events, gen: gen, pos: p.pos, posMs: p.posMs, history: p.history, followed: p.followed,
+		scopes: p.scopes, done: make(chan struct{})}
 	if err := s.submit(ctx, r); err != nil {
 		return err
 	}
@@ -477,7 +534,9 @@ func (s *Store) tryCommit(group []*request) error {
 
 	s.mu.Lock()
 	seq, cursor, cursorMs := s.lastSeq, s.cursor, s.cursorMs
+	scopes := s.scopes
 	s.mu.Unlock()
+	scopesChanged := false
 	firstSeq := seq
 	events, parked := 0, 0
 	for _, r := range group {
@@ -492,6 +551,9 @@ func (s *Store) tryCommit(group []*request) error {
 			g, b, swapped = r.swap.gen, r.swap.batch, r.swap.gen
 			batches = append(batches, b)
 			cursor, cursorMs = r.swap.cursor, r.swap.cursorMs
+			if r.swap.scopes != nil {
+				scopes, scopesChanged = *r.swap.scopes, true
+			}
 			continue
 		}
 		if r.remote != nil && r.gen != g.n {
@@ -549,11 +611,15 @@ func (s *Store) tryCommit(group []*request) error {
 			}
 			continue
 		}
-		for _, ev := range r.remote {
+		for i, ev := range r.remote {
 			if !s.clock.Observe(ev.HLC) && s.obs.ClockIgnored != nil {
 				s.obs.ClockIgnored(ev)
 			}
-			out, err := b.Apply(ev)
+			apply := b.Apply
+			if r.history || r.followed[i] {
+				apply = b.ApplyHistory
+			}
+			out, err := apply(ev)
 			if err != nil {
 				return err
 			}
@@ -570,6 +636,9 @@ func (s *Store) tryCommit(group []*request) error {
 		if r.pos > cursor {
 			cursor, cursorMs = r.pos, r.posMs
 		}
+		if r.scopes != nil {
+			scopes, scopesChanged = *r.scopes, true
+		}
 	}
 	if seq != firstSeq {
 		if err := tx.Set(seqKey, putU64(seq)); err != nil {
@@ -581,6 +650,21 @@ func (s *Store) tryCommit(group []*request) error {
 	}
 	if err := tx.Set(cursorKey, append(putU64(cursor), putU64(uint64(cursorMs))...)); err != nil {
 		return err
+	}
+	if scopesChanged {
+		held, gaining := scopes.encode()
+		if err := tx.Set(scopesKey, held); err != nil {
+			return err
+		}
+		var err error
+		if gaining == nil {
+			err = tx.Delete(gainKey)
+		} else {
+			err = tx.Set(gainKey, gaining)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	for _, b := range batches {
 		if err := b.Finish(); err != nil {
@@ -615,6 +699,9 @@ func (s *Store) tryCommit(group []*request) error {
 	}
 	s.mu.Lock()
 	s.lastSeq, s.cursor, s.cursorMs = seq, cursor, cursorMs
+	if scopesChanged {
+		s.scopes = scopes
+	}
 	if seq != firstSeq {
 		close(s.notify)
 		s.notify = make(chan struct{})
@@ -722,6 +809,26 @@ func (s *Store) Progress() Progress {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Progress{LastSeq: s.lastSeq, Pushed: s.pushed, Cursor: s.cursor, CursorMs: s.cursorMs}
+}
+
+// Scopes returns what the node holds of the company.
+func (s *Store) Scopes() Scopes {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.scopes
+}
+
+// ScopeDigest is the digest of the events the node holds whole: those of
+// the company and of its held scopes. A hub's digest of the same scopes
+// equals it when the node holds exactly what the hub holds of them.
+// A node that holds no scope (its hub serves every event: an older
+// release) holds everything it applied.
+func (s *Store) ScopeDigest() replication.Digest {
+	ds, held := s.Views().EventDigests(), s.Scopes().Held
+	if len(held) == 0 {
+		return replication.TotalDigest(ds)
+	}
+	return replication.ScopeDigest(ds, held)
 }
 
 // Committed returns a channel closed when own events commit after the call.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -292,8 +293,10 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 
 	gen := s.store.Generation()
 	cursor := s.store.Progress().Cursor
+	sc := s.store.Scopes()
 	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{
 		Cursor: cursor, ExcludeOwn: true, LastSeq: s.store.Progress().LastSeq, Protocol: replication.Protocol,
+		Held: sc.Held, Gaining: sc.Gaining, GainedTo: sc.GainedTo,
 	}))
 	if err != nil {
 		return false, err
@@ -319,8 +322,25 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 			evs[i] = replication.FromProto(c.GetEvent())
 			posMs = c.GetCommitTimeMs()
 		}
-		if msg.GetPosition() > cursor {
-			if err := s.apply(ctx, gen, msg, evs, posMs); err != nil {
+		switch {
+		case len(msg.GetGaining()) > 0 || msg.GetGained():
+			// History of scopes the node gains: the cursor stays.
+			next := Scopes{Held: sc.Held, Gaining: msg.GetGaining(), GainedTo: msg.GetGainedTo()}
+			if msg.GetGained() {
+				next = Scopes{Held: msg.GetScopes()}
+				s.log.Info("scopes gained", "scopes", next.Held)
+			}
+			if err := s.store.applyPulled(ctx, gen, pulledBatch{events: evs, history: true, scopes: &next}); err != nil {
+				return got, fmt.Errorf("apply pulled history: %w", err)
+			}
+			sc = next
+		case msg.GetPosition() > cursor:
+			var next *Scopes
+			if len(msg.GetScopes()) > 0 && !slices.Equal(msg.GetScopes(), sc.Held) {
+				next = &Scopes{Held: msg.GetScopes()}
+				sc = *next
+			}
+			if err := s.apply(ctx, gen, msg, evs, posMs, next); err != nil {
 				return got, err
 			}
 			cursor = msg.GetPosition()
@@ -353,24 +373,60 @@ const applyChunk = 200
 // apply stores a Pull message's events in slices of applyChunk, each with
 // the position of its last event as the cursor, so that every slice is
 // durable on its own and a restart resumes after the last one applied.
-func (s *syncer) apply(ctx context.Context, gen uint64, msg *replicationv1.PullResponse, evs []*replication.Event, posMs int64) error {
-	for i := 0; ; i += applyChunk {
-		j := min(len(evs), i+applyChunk)
+// A message with an entity's history (Followed) is applied whole: its
+// events and the one they lead to must be durable together. scopes, when
+// set, is the node's new scope state, recorded with the first slice.
+func (s *syncer) apply(ctx context.Context, gen uint64, msg *replicationv1.PullResponse, evs []*replication.Event, posMs int64, scopes *Scopes) error {
+	for i, j := range chunks(msg) {
 		pos, ms := msg.GetPosition(), posMs
 		if j < len(evs) {
 			last := msg.GetEvents()[j-1]
 			pos, ms = last.GetPosition(), last.GetCommitTimeMs()
 		}
-		if err := s.store.applyRemote(ctx, gen, evs[i:j], pos, ms); err != nil {
+		if err := s.store.applyPulled(ctx, gen, pulledBatch{events: evs[i:j], pos: pos, posMs: ms, followed: followedIn(msg, i, j), scopes: scopes}); err != nil {
 			return fmt.Errorf("apply pulled events: %w", err)
 		}
+		scopes = nil
 		if s.pulled != nil && j > i {
 			s.pulled(ctx, evs[i:j])
 		}
-		if j >= len(evs) {
-			return nil
+	}
+	return nil
+}
+
+// chunks yields the slices [i, j) of a Pull message's events applied in
+// one transaction each: applyChunk events, or the whole message when it
+// carries an entity's history. A message without events yields one empty
+// slice, which still moves the cursor.
+func chunks(msg *replicationv1.PullResponse) func(yield func(int, int) bool) {
+	return func(yield func(int, int) bool) {
+		n := len(msg.GetEvents())
+		step := applyChunk
+		if len(msg.GetFollowed()) > 0 {
+			step = max(n, 1)
+		}
+		for i := 0; ; i += step {
+			j := min(n, i+step)
+			if !yield(i, j) || j >= n {
+				return
+			}
 		}
 	}
+}
+
+// followedIn returns which of the message's events in [i, j), by index
+// from i, are an entity's history.
+func followedIn(msg *replicationv1.PullResponse, i, j int) map[int]bool {
+	if len(msg.GetFollowed()) == 0 {
+		return nil
+	}
+	out := map[int]bool{}
+	for k, c := range msg.GetEvents()[i:j] {
+		if slices.Contains(msg.GetFollowed(), c.GetPosition()) {
+			out[k] = true
+		}
+	}
+	return out
 }
 
 // syncStatus is the syncer's view of the link, for Status and metrics.

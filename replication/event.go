@@ -162,10 +162,11 @@ const GapHeader = "Branchline-Durable-Seq"
 
 // Protocol is the version of the node ⇄ hub protocol this release speaks.
 // Version 1 is the release before versions were sent (a request without
-// one); version 2 adds clock offsets and parked kinds. MinProtocol is the
+// one); version 2 adds clock offsets and parked kinds; version 3 adds
+// scopes (a node pulls only its own). MinProtocol is the
 // oldest this release still serves.
 const (
-	Protocol    = 2
+	Protocol    = 3
 	MinProtocol = 1
 )
 

@@ -131,3 +131,25 @@ func (r *Registry) Scopes(views Tx, ev *Event) ([]string, error) {
 	}
 	return s, nil
 }
+
+// ScopeDigest is the digest of what a replica holding scopes holds whole:
+// the sum of the event digests of those scopes and the company scope.
+// Digests add, so it equals the digest of the union of their events.
+func ScopeDigest(digests map[string]Digest, scopes []string) Digest {
+	d := digests[CompanyScope]
+	for _, s := range slices.Compact(slices.Sorted(slices.Values(scopes))) {
+		if s != CompanyScope {
+			d.add(digests[s])
+		}
+	}
+	return d
+}
+
+// TotalDigest is the digest of every event applied, whatever its scope.
+func TotalDigest(digests map[string]Digest) Digest {
+	var d Digest
+	for _, x := range digests {
+		d.add(x)
+	}
+	return d
+}

@@ -88,3 +88,9 @@ func NodeTasks() map[string]NodeTask {
 		}},
 	}
 }
+
+// NodeScopes are the scopes, besides its branch, the hub serves a node:
+// the warehouses it owns and the couriers it serves.
+func NodeScopes(views replication.Tx, node string) ([]string, error) {
+	return nil, nil
+}

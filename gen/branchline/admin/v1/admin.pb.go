@@ -210,7 +210,18 @@ type StatusResponse struct {
 	// its cursor, its own events included).
 	ViewsDigest string `protobuf:"bytes,31,opt,name=views_digest,json=viewsDigest,proto3" json:"views_digest,omitempty"`
 	// Invalid lists up to 20 of the events refused as invalid.
-	Invalid       []*InvalidEvent `protobuf:"bytes,32,rep,name=invalid,proto3" json:"invalid,omitempty"`
+	Invalid []*InvalidEvent `protobuf:"bytes,32,rep,name=invalid,proto3" json:"invalid,omitempty"`
+	// Scopes (nodes) are the scopes the node holds whole besides the
+	// company's: its branch, warehouses it owns, couriers it serves. Digest
+	// is then the digest of those scopes' events and the company's; a hub's
+	// digest of the same scopes (ScopeDigests summed) equals it when the
+	// node holds exactly what the hub holds of them. Gaining are scopes
+	// whose history the node is receiving.
+	Scopes  []string `protobuf:"bytes,33,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	Gaining []string `protobuf:"bytes,34,rep,name=gaining,proto3" json:"gaining,omitempty"`
+	// ScopeDigests are the event digests per home scope ("" the company's):
+	// on a hub member, of every event; Digest is their sum.
+	ScopeDigests  map[string]string `protobuf:"bytes,35,rep,name=scope_digests,json=scopeDigests,proto3" json:"scope_digests,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -465,6 +476,27 @@ func (x *StatusResponse) GetViewsDigest() string {
 func (x *StatusResponse) GetInvalid() []*InvalidEvent {
 	if x != nil {
 		return x.Invalid
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetGaining() []string {
+	if x != nil {
+		return x.Gaining
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetScopeDigests() map[string]string {
+	if x != nil {
+		return x.ScopeDigests
 	}
 	return nil
 }
@@ -1292,7 +1324,7 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\fInvalidEvent\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xfc\t\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xcb\v\n" +
 	"\x0eStatusResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1d\n" +
@@ -1331,7 +1363,13 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\x16projection_lag_seconds\x18\x1d \x01(\x01R\x14projectionLagSeconds\x12#\n" +
 	"\rindex_backlog\x18\x1e \x01(\x04R\findexBacklog\x12!\n" +
 	"\fviews_digest\x18\x1f \x01(\tR\vviewsDigest\x12;\n" +
-	"\ainvalid\x18  \x03(\v2!.branchline.admin.v1.InvalidEventR\ainvalid\" \n" +
+	"\ainvalid\x18  \x03(\v2!.branchline.admin.v1.InvalidEventR\ainvalid\x12\x16\n" +
+	"\x06scopes\x18! \x03(\tR\x06scopes\x12\x18\n" +
+	"\againing\x18\" \x03(\tR\againing\x12Z\n" +
+	"\rscope_digests\x18# \x03(\v25.branchline.admin.v1.StatusResponse.ScopeDigestsEntryR\fscopeDigests\x1a?\n" +
+	"\x11ScopeDigestsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\" \n" +
 	"\x0eAddNodeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"7\n" +
 	"\x0fAddNodeResponse\x12\x0e\n" +
@@ -1411,7 +1449,7 @@ func file_branchline_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_branchline_admin_v1_admin_proto_rawDescData
 }
 
-var file_branchline_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_branchline_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_branchline_admin_v1_admin_proto_goTypes = []any{
 	(*StatusRequest)(nil),         // 0: branchline.admin.v1.StatusRequest
 	(*InvalidEvent)(nil),          // 1: branchline.admin.v1.InvalidEvent
@@ -1430,37 +1468,39 @@ var file_branchline_admin_v1_admin_proto_goTypes = []any{
 	(*ClusterStatusRequest)(nil),  // 14: branchline.admin.v1.ClusterStatusRequest
 	(*ClusterStatusResponse)(nil), // 15: branchline.admin.v1.ClusterStatusResponse
 	(*Member)(nil),                // 16: branchline.admin.v1.Member
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	nil,                           // 17: branchline.admin.v1.StatusResponse.ScopeDigestsEntry
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_branchline_admin_v1_admin_proto_depIdxs = []int32{
-	17, // 0: branchline.admin.v1.StatusResponse.last_push:type_name -> google.protobuf.Timestamp
-	17, // 1: branchline.admin.v1.StatusResponse.last_pull:type_name -> google.protobuf.Timestamp
+	18, // 0: branchline.admin.v1.StatusResponse.last_push:type_name -> google.protobuf.Timestamp
+	18, // 1: branchline.admin.v1.StatusResponse.last_pull:type_name -> google.protobuf.Timestamp
 	1,  // 2: branchline.admin.v1.StatusResponse.invalid:type_name -> branchline.admin.v1.InvalidEvent
-	9,  // 3: branchline.admin.v1.ListNodesResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
-	17, // 4: branchline.admin.v1.NodeInfo.last_contact:type_name -> google.protobuf.Timestamp
-	17, // 5: branchline.admin.v1.NodeInfo.added:type_name -> google.protobuf.Timestamp
-	17, // 6: branchline.admin.v1.NodeInfo.stuck_stamp:type_name -> google.protobuf.Timestamp
-	16, // 7: branchline.admin.v1.ClusterStatusResponse.members:type_name -> branchline.admin.v1.Member
-	9,  // 8: branchline.admin.v1.ClusterStatusResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
-	0,  // 9: branchline.admin.v1.AdminService.Status:input_type -> branchline.admin.v1.StatusRequest
-	3,  // 10: branchline.admin.v1.ClusterService.AddNode:input_type -> branchline.admin.v1.AddNodeRequest
-	5,  // 11: branchline.admin.v1.ClusterService.RemoveNode:input_type -> branchline.admin.v1.RemoveNodeRequest
-	7,  // 12: branchline.admin.v1.ClusterService.ListNodes:input_type -> branchline.admin.v1.ListNodesRequest
-	10, // 13: branchline.admin.v1.ClusterService.Join:input_type -> branchline.admin.v1.JoinRequest
-	12, // 14: branchline.admin.v1.ClusterService.Leave:input_type -> branchline.admin.v1.LeaveRequest
-	14, // 15: branchline.admin.v1.ClusterService.ClusterStatus:input_type -> branchline.admin.v1.ClusterStatusRequest
-	2,  // 16: branchline.admin.v1.AdminService.Status:output_type -> branchline.admin.v1.StatusResponse
-	4,  // 17: branchline.admin.v1.ClusterService.AddNode:output_type -> branchline.admin.v1.AddNodeResponse
-	6,  // 18: branchline.admin.v1.ClusterService.RemoveNode:output_type -> branchline.admin.v1.RemoveNodeResponse
-	8,  // 19: branchline.admin.v1.ClusterService.ListNodes:output_type -> branchline.admin.v1.ListNodesResponse
-	11, // 20: branchline.admin.v1.ClusterService.Join:output_type -> branchline.admin.v1.JoinResponse
-	13, // 21: branchline.admin.v1.ClusterService.Leave:output_type -> branchline.admin.v1.LeaveResponse
-	15, // 22: branchline.admin.v1.ClusterService.ClusterStatus:output_type -> branchline.admin.v1.ClusterStatusResponse
-	16, // [16:23] is the sub-list for method output_type
-	9,  // [9:16] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	17, // 3: branchline.admin.v1.StatusResponse.scope_digests:type_name -> branchline.admin.v1.StatusResponse.ScopeDigestsEntry
+	9,  // 4: branchline.admin.v1.ListNodesResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
+	18, // 5: branchline.admin.v1.NodeInfo.last_contact:type_name -> google.protobuf.Timestamp
+	18, // 6: branchline.admin.v1.NodeInfo.added:type_name -> google.protobuf.Timestamp
+	18, // 7: branchline.admin.v1.NodeInfo.stuck_stamp:type_name -> google.protobuf.Timestamp
+	16, // 8: branchline.admin.v1.ClusterStatusResponse.members:type_name -> branchline.admin.v1.Member
+	9,  // 9: branchline.admin.v1.ClusterStatusResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
+	0,  // 10: branchline.admin.v1.AdminService.Status:input_type -> branchline.admin.v1.StatusRequest
+	3,  // 11: branchline.admin.v1.ClusterService.AddNode:input_type -> branchline.admin.v1.AddNodeRequest
+	5,  // 12: branchline.admin.v1.ClusterService.RemoveNode:input_type -> branchline.admin.v1.RemoveNodeRequest
+	7,  // 13: branchline.admin.v1.ClusterService.ListNodes:input_type -> branchline.admin.v1.ListNodesRequest
+	10, // 14: branchline.admin.v1.ClusterService.Join:input_type -> branchline.admin.v1.JoinRequest
+	12, // 15: branchline.admin.v1.ClusterService.Leave:input_type -> branchline.admin.v1.LeaveRequest
+	14, // 16: branchline.admin.v1.ClusterService.ClusterStatus:input_type -> branchline.admin.v1.ClusterStatusRequest
+	2,  // 17: branchline.admin.v1.AdminService.Status:output_type -> branchline.admin.v1.StatusResponse
+	4,  // 18: branchline.admin.v1.ClusterService.AddNode:output_type -> branchline.admin.v1.AddNodeResponse
+	6,  // 19: branchline.admin.v1.ClusterService.RemoveNode:output_type -> branchline.admin.v1.RemoveNodeResponse
+	8,  // 20: branchline.admin.v1.ClusterService.ListNodes:output_type -> branchline.admin.v1.ListNodesResponse
+	11, // 21: branchline.admin.v1.ClusterService.Join:output_type -> branchline.admin.v1.JoinResponse
+	13, // 22: branchline.admin.v1.ClusterService.Leave:output_type -> branchline.admin.v1.LeaveResponse
+	15, // 23: branchline.admin.v1.ClusterService.ClusterStatus:output_type -> branchline.admin.v1.ClusterStatusResponse
+	17, // [17:24] is the sub-list for method output_type
+	10, // [10:17] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_branchline_admin_v1_admin_proto_init() }
@@ -1474,7 +1514,7 @@ func file_branchline_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_admin_v1_admin_proto_rawDesc), len(file_branchline_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

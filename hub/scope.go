@@ -1,0 +1,225 @@
+package hub
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	replicationv1 "branchline/gen/branchline/replication/v1"
+	"branchline/replication"
+)
+
+// Scoped pulls. A node of protocol 3 takes only the events of its scopes
+// (replication/scope.go): company-wide events, its branch's, the
+// warehouses it owns and the couriers it serves. The hub decides those
+// scopes, from its projection (Config.NodeScopes), so a node cannot ask
+// for another branch's records.
+//
+// A node gains a scope when the views say so (a warehouse's owner becomes
+// the node): before anything newer, the hub streams it the history of the
+// scope — the events of the gained scopes, up to the node's cursor, that
+// none of the scopes it held already covered — and the node applies them
+// although it received later events of their origins. The node records
+// how far the history got with the events, so a cut stream resumes.
+//
+// Data follows people: an event that reaches a node only through a
+// courier scope (a pickup of another branch assigned to a courier the
+// node serves), about an entity the node has seen nothing of, comes with
+// the entity's earlier events in a message of its own (Followed), found
+// through the projection's entity index:
+//
+//	ei \0 len(entity) entity pos(8)   a scoped event's position, per entity
+
+// ScopedProtocol is the first protocol whose nodes pull their scopes only.
+const ScopedProtocol = 3
+
+var entityIndexPrefix = []byte("ei\x00")
+
+func entityIndexKey(entity string, pos uint64) []byte {
+	k := binary.AppendUvarint(bytes.Clone(entityIndexPrefix), uint64(len(entity)))
+	k = append(k, entity...)
+	return binary.BigEndian.AppendUint64(k, pos)
+}
+
+func entityIndexPrefixOf(entity string) []byte {
+	k := binary.AppendUvarint(bytes.Clone(entityIndexPrefix), uint64(len(entity)))
+	return append(k, entity...)
+}
+
+// NodeScopes returns the scopes the hub serves node, as its projection
+// has them: the node's branch and what Config.NodeScopes adds.
+func (h *Hub) NodeScopes(node string) ([]string, error) {
+	out := []string{replication.BranchScope(node)}
+	if h.cfg.NodeScopes != nil {
+		err := h.fsm.read(func(tx replication.Tx) error {
+			more, err := h.cfg.NodeScopes(replication.ReadViews(tx), node)
+			out = append(out, more...)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("scopes of node %s: %w", node, err)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// scoping is what one Pull stream sends.
+type scoping struct {
+	node     string
+	unscoped bool     // a caller of an older protocol: every event
+	scopes   []string // the caller's scopes (held and gaining)
+	exclude  string   // the caller's own events are left out
+	kinds    []string // kind prefixes, when the caller asked for some
+	// history, when set, narrows the stream to the history of scopes
+	// being gained: events of gaining that held did not cover.
+	history       bool
+	held, gaining []string
+}
+
+func (sc *scoping) match(e *replicationv1.Event) bool {
+	if e.GetOrigin() == sc.exclude {
+		return false
+	}
+	if len(sc.kinds) > 0 && !slices.ContainsFunc(sc.kinds, func(k string) bool { return strings.HasPrefix(e.GetKind(), k) }) {
+		return false
+	}
+	if sc.unscoped {
+		return true
+	}
+	if sc.history {
+		return len(e.GetScopes()) > 0 && replication.InScopes(e.GetScopes(), sc.gaining) && !replication.InScopes(e.GetScopes(), sc.held)
+	}
+	return replication.InScopes(e.GetScopes(), sc.scopes)
+}
+
+// followOnly reports whether e reaches the caller only through courier
+// scopes.
+func (sc *scoping) followOnly(e *replicationv1.Event) bool {
+	if sc.unscoped || len(e.GetScopes()) == 0 {
+		return false
+	}
+	for _, s := range e.GetScopes() {
+		if k, _ := replication.ScopeKind(s); k != "c" && slices.Contains(sc.scopes, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// batch is one Pull message's events.
+type batch struct {
+	events   []*replicationv1.Committed
+	followed []uint64 // positions of events sent as an entity's history
+	pos      uint64   // every event up to pos was sent or filtered out
+	// waitFor, when set, is a position the projection must reach before
+	// the next event can be judged (its entity index).
+	waitFor uint64
+}
+
+// readScoped reads the next message after position after, up to until
+// (0: the head), bounded in count and bytes.
+func (f *fsm) readScoped(sc *scoping, after, until uint64, maxEvents, maxBytes int) (batch, error) {
+	out := batch{pos: after}
+	size, scanned := 0, 0
+	projected := f.Projected()
+	err := f.read(func(tx replication.Tx) error {
+		return tx.Scan(logPrefix, posKey(after+1), func(_, v []byte) (bool, error) {
+			var c replicationv1.Committed
+			if err := proto.Unmarshal(v, &c); err != nil {
+				return false, err
+			}
+			at := c.GetPosition()
+			if until > 0 && at > until {
+				return false, nil
+			}
+			scanned++
+			e := c.GetEvent()
+			if !sc.match(e) {
+				out.pos = at
+				return scanned < 8*maxEvents, nil
+			}
+			if sc.followOnly(e) {
+				if at > projected {
+					// The entity index is not there yet: send what is
+					// read, then wait for the projection.
+					out.waitFor = at
+					return false, nil
+				}
+				earlier, err := f.unseen(tx, sc, e.GetEntity(), at)
+				if err != nil {
+					return false, err
+				}
+				if len(earlier) > 0 {
+					if len(out.events) > 0 {
+						return false, nil // in a message of its own
+					}
+					for _, p := range earlier {
+						out.followed = append(out.followed, p.GetPosition())
+					}
+					out.events = append(earlier, &c)
+					out.pos = at
+					return false, nil
+				}
+			}
+			out.events = append(out.events, &c)
+			out.pos = at
+			size += len(v)
+			return len(out.events) < maxEvents && size < maxBytes && scanned < 8*maxEvents, nil
+		})
+	})
+	return out, err
+}
+
+// unseen returns the events of entity before position at, unless the
+// caller was sent one of them already (it follows the entity).
+func (f *fsm) unseen(tx replication.Tx, sc *scoping, entity string, at uint64) ([]*replicationv1.Committed, error) {
+	var out []*replicationv1.Committed
+	seen := false
+	prefix := entityIndexPrefixOf(entity)
+	err := tx.Scan(prefix, nil, func(k, _ []byte) (bool, error) {
+		if len(k) != len(prefix)+8 {
+			return true, nil
+		}
+		p := binary.BigEndian.Uint64(k[len(prefix):])
+		if p >= at {
+			return false, nil
+		}
+		b, err := tx.Get(posKey(p))
+		if err != nil {
+			return false, err
+		}
+		var c replicationv1.Committed
+		if err := proto.Unmarshal(b, &c); err != nil {
+			return false, err
+		}
+		e := c.GetEvent()
+		if replication.InScopes(e.GetScopes(), sc.scopes) {
+			seen = true
+			return false, nil
+		}
+		if e.GetOrigin() != sc.exclude {
+			out = append(out, &c)
+		}
+		return true, nil
+	})
+	if err != nil || seen {
+		return nil, err
+	}
+	return out, nil
+}
+
+// gaining returns the scopes of now that held lacks.
+func gainingOf(held, now []string) []string {
+	var out []string
+	for _, s := range now {
+		if !slices.Contains(held, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
