@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	"branchline/gen/branchline/crm/v1/crmv1connect"
 	"branchline/internal/poll"
+	"branchline/replication"
 )
 
 // binary is the branchline executable built once for all tests.
@@ -383,40 +385,21 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error
 	poll.Until(t, timeout, what, cond)
 }
 
-// converged waits until every node has pushed everything and every replica
-// (nodes and live members) shows the same digest and the same number of
-// applied events, and returns that number. It also checks exactly-once
-// delivery: the replicas hold want events, or, when want is 0, exactly the
-// sum of the nodes' own events and those the hub made (every other event
-// in these tests comes from one of the nodes given).
+// converged waits until every node has pushed everything, every live
+// member shows the same digest and number of applied events, and each
+// node's digest of what it holds (the company's events and its scopes')
+// equals the hub's digest of the same scopes; it returns the members'
+// number of applied events. It also checks exactly-once delivery at the
+// hub: every node's outbox is durable there, and the members hold want
+// events, or, when want is 0, exactly the sum of the nodes' own events and
+// those the hub made (every other event in these tests comes from one of
+// the nodes given).
 func converged(t *testing.T, timeout time.Duration, want uint64, hubs []*hubMember, nodes ...*branch) uint64 {
 	t.Helper()
 	var applied uint64
 	waitFor(t, timeout, "replicas to converge", func() error {
-		var digest string
+		var hub *adminv1.StatusResponse
 		var sum, made uint64
-		applied = 0
-		check := func(name string, st *adminv1.StatusResponse) error {
-			if st.GetOutboxPending() != 0 {
-				return fmt.Errorf("%s has %d events to push", name, st.GetOutboxPending())
-			}
-			if digest == "" {
-				digest, applied = st.GetDigest(), st.GetEventsApplied()
-			} else if st.GetDigest() != digest || st.GetEventsApplied() != applied {
-				return fmt.Errorf("%s: digest %.12s, %d events; others %.12s, %d", name, st.GetDigest(), st.GetEventsApplied(), digest, applied)
-			}
-			return nil
-		}
-		for _, n := range nodes {
-			st, err := statusOf(n.url)
-			if err != nil {
-				return err
-			}
-			if err := check(n.id, st); err != nil {
-				return err
-			}
-			sum += st.GetLastSeq()
-		}
 		for _, h := range hubs {
 			if h.cmd == nil {
 				continue
@@ -425,20 +408,59 @@ func converged(t *testing.T, timeout time.Duration, want uint64, hubs []*hubMemb
 			if err != nil {
 				return err
 			}
-			if err := check(h.id, st); err != nil {
-				return err
+			if hub == nil {
+				hub = st
+			} else if st.GetDigest() != hub.GetDigest() || st.GetEventsApplied() != hub.GetEventsApplied() {
+				return fmt.Errorf("%s: digest %.12s, %d events; %s %.12s, %d", h.id, st.GetDigest(), st.GetEventsApplied(), hub.GetId(), hub.GetDigest(), hub.GetEventsApplied())
 			}
 			made = max(made, st.GetHubEvents())
+		}
+		if hub == nil {
+			return errors.New("no live hub member")
+		}
+		applied = hub.GetEventsApplied()
+		for _, n := range nodes {
+			st, err := statusOf(n.url)
+			if err != nil {
+				return err
+			}
+			if st.GetOutboxPending() != 0 {
+				return fmt.Errorf("%s has %d events to push", n.id, st.GetOutboxPending())
+			}
+			want, err := scopeDigest(hub.GetScopeDigests(), st.GetScopes())
+			if err != nil {
+				return err
+			}
+			if st.GetDigest() != want {
+				return fmt.Errorf("%s: digest %.12s of %v, hub's %.12s", n.id, st.GetDigest(), st.GetScopes(), want)
+			}
+			sum += st.GetLastSeq()
 		}
 		if want == 0 {
 			want = sum + made
 		}
 		if applied != want {
-			return fmt.Errorf("replicas applied %d events, want %d", applied, want)
+			return fmt.Errorf("the hub applied %d events, want %d", applied, want)
 		}
 		return nil
 	})
 	return applied
+}
+
+// scopeDigest is a hub's digest of the company's events and those of
+// scopes, from its digests per scope (Status.ScopeDigests).
+func scopeDigest(digests map[string]string, scopes []string) (string, error) {
+	ds := map[string]replication.Digest{}
+	for s, h := range digests {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			return "", err
+		}
+		if ds[s], err = replication.DigestFromBytes(b); err != nil {
+			return "", err
+		}
+	}
+	return replication.ScopeDigest(ds, scopes).String(), nil
 }
 
 // proxy is a TCP relay the test can cut, to simulate a WAN outage between

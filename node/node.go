@@ -163,13 +163,20 @@ func Start(cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
-	if err := seedRoles(store, cfg, log); err != nil {
-		store.Close()
-		return nil, err
-	}
 	n := &Node{cfg: cfg, store: store, metrics: reg, log: log, broker: web.NewBroker()}
 	if len(cfg.HubURLs) > 0 {
 		n.syncer = newSyncer(store, cfg.HubURLs, cfg.Token, api.NewHTTPClient(), log)
+		if err := n.restoreLost(); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	if !store.Restoring() {
+		// A restored store takes its roles back from the hub.
+		if err := seedRoles(store, cfg, log); err != nil {
+			store.Close()
+			return nil, err
+		}
 	}
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -318,6 +325,35 @@ func (n *Node) SIPAddr() string {
 
 // Store is the node's event store.
 func (n *Node) Store() *Store { return n.store }
+
+// firstContact bounds how long a node with a new store waits for the hub
+// at start, to learn whether it replaces a lost store.
+const firstContact = 10 * time.Second
+
+// restoreLost asks the hub, when the store is new, whether it holds
+// events of this node: then the store replaced a lost one (a branch PC's
+// disk died), and it continues the lost store's seqs and takes its data
+// back from the hub before taking changes, so that no seq and no pickup
+// number is used twice. A hub out of reach leaves the store new: if it did
+// replace a lost one, the hub refuses its events (they reuse seqs) and
+// says so, and the operator registers the node again.
+func (n *Node) restoreLost() error {
+	if !n.store.Fresh() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), firstContact)
+	defer cancel()
+	durable, err := n.syncer.durableSeq(ctx)
+	if err != nil {
+		n.log.Warn("head office out of reach at the first start of this store: starting as a new node", "err", err)
+		return nil
+	}
+	if durable == 0 {
+		return nil
+	}
+	n.log.Warn("the hub holds events of this node, whose store is new: taking its data back from head office", "durable_seq", durable)
+	return n.store.Restore(durable)
+}
 
 func (n *Node) lag(now time.Time) time.Duration {
 	if n.syncer == nil {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	adminv1 "branchline/gen/branchline/admin/v1"
+	"branchline/fault"
 	"branchline/replication"
 	"branchline/volume"
 )
@@ -128,6 +129,9 @@ type Store struct {
 	closeMu sync.Once
 
 	rebuilding atomic.Bool
+	// restoring is set while a store that replaced a lost one takes its
+	// data back from the hub (Restore): commands are refused meanwhile.
+	restoring atomic.Bool
 
 	mu       sync.Mutex
 	lastSeq  uint64
@@ -275,6 +279,7 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("load node state: %w", err)
 	}
+	s.restoring.Store(strings.HasPrefix(s.RebuildReason(), restorePrefix))
 	s.clock = replication.NewClock(cfg.Wall, floor, cfg.MaxClockOffset)
 	if ig := s.clock.Ignored(); ig != 0 {
 		log.Warn("the store's clock had followed a stamp beyond the max clock offset; starting from the wall clock",
@@ -428,6 +433,50 @@ func (s *Store) Generation() uint64 { return s.cur.Load().n }
 // swapped to a rebuilt generation.
 var errGenerationChanged = errors.New("the views were rebuilt: pull again from the new cursor")
 
+// ErrRestoring refuses commands while the store takes back, from the hub,
+// the data of the store it replaced (Restore).
+var ErrRestoring = fmt.Errorf("this node is taking its data back from head office after its store was lost; "+
+	"it takes changes again once done (see its status): %w", fault.ErrUnavailable)
+
+// restorePrefix starts the rebuild reason of a restore.
+const restorePrefix = "restore: "
+
+// Fresh reports whether the store is new: it made no event and applied
+// nothing from the hub.
+func (s *Store) Fresh() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastSeq == 0 && s.cursor == 0 && s.RebuildReason() == ""
+}
+
+// Restore makes a fresh store the continuation of a lost one whose events
+// the hub holds up to seq durable: the node's next event is durable+1, so
+// no seq is used twice, and the views are rebuilt from the hub — the lost
+// store's own events included, which brings back its counters (pickup
+// numbers). Commands are refused until then.
+func (s *Store) Restore(durable uint64) error {
+	err := s.db.Update(func(txn *badger.Txn) error {
+		tx := badgerTx{txn}
+		for _, k := range [][]byte{seqKey, pushedKey} {
+			if err := tx.Set(k, putU64(durable)); err != nil {
+				return err
+			}
+		}
+		return tx.Set(rebuildKey, []byte(fmt.Sprintf("%sthe store was lost; the hub holds this node's events up to seq %d", restorePrefix, durable)))
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.lastSeq, s.pushed = durable, durable
+	s.mu.Unlock()
+	s.restoring.Store(true)
+	return nil
+}
+
+// Restoring reports whether the store is taking back a lost store's data.
+func (s *Store) Restoring() bool { return s.restoring.Load() }
+
 // ErrClosed is returned for work submitted to a closed store.
 var ErrClosed = errors.New("store closed")
 
@@ -498,6 +547,7 @@ func (s *Store) run() {
 			}
 			continue
 		}
+
 		s.commit(group)
 	}
 }
@@ -571,6 +621,10 @@ func (s *Store) tryCommit(group []*request) error {
 			continue
 		}
 		if r.cmd != nil {
+			if swapped == nil && s.restoring.Load() {
+				r.err = ErrRestoring
+				continue
+			}
 			drafts, err := r.cmd(b.Views())
 			if err != nil {
 				r.err = err
@@ -685,6 +739,7 @@ func (s *Store) tryCommit(group []*request) error {
 	}
 	if swapped != nil {
 		s.cur.Store(swapped)
+		s.restoring.Store(false)
 	}
 	if m := b.MarkerSeq(); m > markersBefore {
 		marked = true

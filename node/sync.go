@@ -64,6 +64,24 @@ func newSyncer(store *Store, urls []string, token string, hc *http.Client, log *
 	return s
 }
 
+// durableSeq asks the hub, by an empty Push, the highest seq of this node
+// it holds, trying each member until one answers or ctx ends.
+func (s *syncer) durableSeq(ctx context.Context) (uint64, error) {
+	var bo backoff
+	for i := 0; ; i++ {
+		resp, err := s.clients[i%len(s.clients)].Push(ctx, connect.NewRequest(&replicationv1.PushRequest{
+			Protocol: replication.Protocol, SentMs: s.store.Clock().Wall().UnixMilli(), Version: version.String(),
+		}))
+		if err == nil {
+			return resp.Msg.GetDurableSeq(), nil
+		}
+		if connect.CodeOf(err) == connect.CodePermissionDenied || connect.CodeOf(err) == connect.CodeUnauthenticated || ctx.Err() != nil {
+			return 0, err
+		}
+		bo.wait(ctx)
+	}
+}
+
 func (s *syncer) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(3)
