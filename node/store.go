@@ -15,8 +15,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"google.golang.org/protobuf/proto"
 
-	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/fault"
+	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/replication"
 	"branchline/volume"
 )
