@@ -13,7 +13,11 @@ import (
 //
 //	(none)           company-wide: every node
 //	b:{node}         a branch's records (its pickups, calls, callbacks)
-//	w:{warehouse}    a warehouse's records (stock moves, stocktakes)
+//	w:{warehouse}    a warehouse's records (stock moves, stocktakes), for
+//	                 the node that owns it
+//	e:{warehouse}    a warehouse's escrow (pool, shares, targets and what
+//	                 moves them), for the nodes that sell from it: each
+//	                 decides what it returns from every seller's balance
 //	c:{courier}      what is assigned to a courier, for the nodes that
 //	                 serve the courier (data follows people)
 //
@@ -28,6 +32,7 @@ const (
 	CompanyScope = ""
 	branchTag    = "b:"
 	warehouseTag = "w:"
+	escrowTag    = "e:"
 	courierTag   = "c:"
 	// MaxScopes bounds the scopes of one event.
 	MaxScopes = 4
@@ -39,11 +44,16 @@ func BranchScope(node string) string { return branchTag + node }
 // WarehouseScope is the scope of a warehouse's records.
 func WarehouseScope(id string) string { return warehouseTag + id }
 
+// EscrowScope is the scope of a warehouse's escrow: the events that move
+// its pool and its sellers' shares, for the nodes that sell from it.
+func EscrowScope(id string) string { return escrowTag + id }
+
 // CourierScope is the scope of what is assigned to a courier (a user id).
 func CourierScope(user string) string { return courierTag + user }
 
-// ScopeKind tells a courier scope ("c") from a branch ("b") or warehouse
-// ("w") one, with the id after the tag; "" for the company scope.
+// ScopeKind tells a courier scope ("c") from a branch ("b"), warehouse
+// ("w") or escrow ("e") one, with the id after the tag; "" for the company
+// scope.
 func ScopeKind(scope string) (kind, id string) {
 	if k, id, ok := strings.Cut(scope, ":"); ok {
 		return k, id
@@ -55,8 +65,8 @@ func ScopeKind(scope string) (kind, id string) {
 func validScope(s string) error {
 	k, id := ScopeKind(s)
 	switch {
-	case k != "b" && k != "w" && k != "c":
-		return fmt.Errorf("scope %q: not b:, w: or c:", s)
+	case k != "b" && k != "w" && k != "e" && k != "c":
+		return fmt.Errorf("scope %q: not b:, w:, e: or c:", s)
 	case id == "" || len(id) > MaxIDLen*2 || strings.ContainsAny(id, "\x00:"):
 		return fmt.Errorf("scope %q: bad id", s)
 	}

@@ -2,7 +2,8 @@ package telephony
 
 import "branchline/replication"
 
-// Register adds the appliers of every telephony event kind to r.
+// Register adds the appliers of every telephony event kind to r, with
+// their scope rules (scope.go).
 func Register(r *replication.Registry) {
 	for _, k := range []*configKind{extensionKind, trunkKind, queueKind} {
 		k.register(r)
@@ -17,4 +18,5 @@ func Register(r *replication.Registry) {
 	replication.Handle(r, KindCallbackDone, applyCallbackDone, checkCallbackDone)
 	replication.Handle(r, KindMessageQueued, applyMessageQueued, checkMessageQueued)
 	replication.Handle(r, KindMessageStatus, applyMessageStatus, checkMessageStatus)
+	registerScopes(r)
 }

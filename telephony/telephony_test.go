@@ -16,15 +16,16 @@ import (
 )
 
 // replica is one store's views in memory with one origin, running
-// commands as node.Store does: decide, stamp, check as the hub would,
-// apply.
+// commands as node.Store does: decide, stamp, scope on the batch's views,
+// check as the hub would, apply.
 type replica struct {
-	reg   *replication.Registry
-	m     *reptest.Mem
-	views *replication.Views
-	seq   uint64
-	hlc   replication.HLC
-	ids   *replication.IDs
+	reg    *replication.Registry
+	m      *reptest.Mem
+	views  *replication.Views
+	origin string
+	seq    uint64
+	hlc    replication.HLC
+	ids    *replication.IDs
 }
 
 func newReplica(t *testing.T) *replica {
@@ -36,7 +37,7 @@ func newReplica(t *testing.T) *replica {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &replica{reg: reg, m: m, views: v, hlc: replication.MakeHLC(reptest.BaseMillis, 0), ids: replication.NewIDs()}
+	return &replica{reg: reg, m: m, views: v, origin: "sh-pudong", hlc: replication.MakeHLC(reptest.BaseMillis, 0), ids: replication.NewIDs()}
 }
 
 func (r *replica) read() replication.Tx { return replication.ReadViews(r.m) }
@@ -52,11 +53,14 @@ func (r *replica) record(t *testing.T, d replication.Draft, err error) *replicat
 	}
 	r.seq++
 	r.hlc++
-	ev := &replication.Event{Origin: "sh-pudong", Seq: r.seq, HLC: r.hlc, Kind: d.Kind, Entity: d.Entity, Actor: "alice", Body: body}
+	ev := &replication.Event{Origin: r.origin, Seq: r.seq, HLC: r.hlc, Kind: d.Kind, Entity: d.Entity, Actor: "alice", Body: body}
+	b := r.views.Begin(r.m)
+	if ev.Scopes, err = r.reg.Scopes(b.Views(), ev); err != nil {
+		t.Fatalf("scopes of %s: %v", ev, err)
+	}
 	if err := r.reg.Check(ev); err != nil {
 		t.Fatalf("the hub would refuse the event the command made: %v", err)
 	}
-	b := r.views.Begin(r.m)
 	if out, err := b.Apply(ev); err != nil || out != replication.Applied {
 		t.Fatalf("apply %s: outcome %d, %v", ev, out, err)
 	}

@@ -62,4 +62,64 @@
 // never taken back, so no holder ever spends more than it was given,
 // whatever the partitions: the reservations active or shipped never exceed
 // what the owner released, which never exceeded its free stock.
+//
+// # Scopes (who needs which event)
+//
+// Every event names the scopes that need it (replication/scope.go), decided
+// once where it is made by its kind's rule (scope.go). Two requirements
+// decide the table: no branch holds the stock moves of a warehouse it does
+// not own, and no decision at any node changes because it holds less —
+// every command below reads, at the node that runs it, only events of
+// scopes that node holds whole (TestScopedDecisions checks it).
+//
+//	kind                      scopes (home first)   why
+//	product.set               company               every seller reserves, expands bundles, prices
+//	warehouse.set             company               its owner field decides who holds w:X; every
+//	                                                node reads owner and sellers to reserve
+//	bin.set                   company               configuration; SetBin reads a bin's kind to
+//	                                                keep it, wherever an administrator edits it
+//	seller.added/removed      company               Reserve at every node reads whether X has
+//	                                                sellers; the hub serves e:X by them
+//	limit.set                 company               SetLimit checks min ≤ max against the limits
+//	                                                it reads, wherever it runs; few and small
+//	stock.moved               w:X                   physical moves: the owner's alone
+//	stocktake.*               w:X                   only the owner counts; counted and cancelled
+//	                                                read X from the sheet
+//	transfer.shipped          w:From, w:To          the receiver receives what was shipped
+//	transfer.received         w:To, w:From          the shipper sees the transfer arrive
+//	reservation.made          w:X, b:maker [, e:X]  the owner ships it and counts it reserved;
+//	                                                its maker holds it; with escrow it debits
+//	                                                the maker's share, which every seller's
+//	                                                Surplus splits (e:X)
+//	reservation.released      as its made           by its holder (maker, or the owner after a
+//	                                                notice): the maker's share is credited back
+//	reservation.shipped       w:X                   an issue of X's stock; its maker does not
+//	                                                need it (it no longer holds the reservation,
+//	                                                and shipping does not move its share)
+//	notice.created            w:X, b:maker          hands its reservations to the owner
+//	notice.confirmed          w:X, b:maker          tells the maker its notice shipped
+//	po.created                w:X, b:maker          the owner receives against it; head office
+//	po.closed                 w:X, b:maker          made it and follows it
+//	escrow.released           e:X, w:X              the owner's free stock backs it; sellers
+//	escrow.target             e:X, w:X              split the pool and shares (Surplus' fair
+//	                                                share), so they hold the whole escrow
+//	escrow.granted            e:X, w:X, b:node      as above, and the node whose share grows
+//	escrow.returned           e:X, w:X, b:node      … and the node whose share shrinks
+//	escrow.reclaimed          e:X, w:X [, b:node]   … and a node whose release the hub refused
+//
+// "maker" is the origin of the record's first event, read from the views
+// by the later events' rules; the hub is no branch and adds no b: scope.
+// OwnedScopes and SellerScopes list the w: and e: scopes a node holds.
+//
+// What a node no longer holds: the stock, moves, stocktakes and alerts of
+// the warehouses it does not own (a transfer leaves the other end's half
+// of it at each owner), the other branches' reservations and notices, and
+// the received quantities of purchase orders it made for another
+// warehouse. A seller holds the escrow of what it sells exactly (pool,
+// every share, targets); its Backing counts no shipments and its Free is
+// not the owner's. Its own reservations shipped through a notice stay
+// active in its views, their notice confirmed. Batch dates become, in
+// effect, per warehouse: each owner keeps the first dates it received a
+// batch with (a transfer carries them). Head office sees everything at
+// the hub.
 package warehouse

@@ -33,8 +33,8 @@ func (s *sim) advance(d time.Duration) time.Time {
 
 // replica is one node (or the hub) in a test: its own store, log and
 // clock. exec runs a command the way node.Store does — decide on the
-// views, stamp, check as the hub would, apply — and writes nothing when
-// the command refuses.
+// views, stamp, scope on the batch's views, check as the hub would,
+// apply — and writes nothing when the command refuses.
 type replica struct {
 	name  string
 	reg   *replication.Registry
@@ -81,6 +81,9 @@ func (r *replica) exec(t tb, cmd replication.Command) ([]*replication.Event, err
 		}
 		r.seq++
 		ev := &replication.Event{Origin: r.name, Seq: r.seq, HLC: r.clock.Now(), Kind: d.Kind, Entity: d.Entity, Actor: "clerk", Body: body}
+		if ev.Scopes, err = r.reg.Scopes(b.Views(), ev); err != nil {
+			t.Fatalf("scopes of %s: %v", ev, err)
+		}
 		if err := r.reg.Check(ev); err != nil {
 			t.Fatalf("the hub would refuse %s: %v", ev, err)
 		}

@@ -2,7 +2,8 @@ package warehouse
 
 import "branchline/replication"
 
-// Register adds the appliers of every warehouse event kind to r.
+// Register adds the appliers of every warehouse event kind to r, with
+// their scope rules (scope.go).
 func Register(r *replication.Registry) {
 	r.AddFeed(OfferFeed)
 	replication.Handle(r, KindProductSet, applyProductSet, checkProductSet)
@@ -30,4 +31,5 @@ func Register(r *replication.Registry) {
 	replication.Handle(r, KindPOClosed, applyPOClosed, checkPOClosed)
 	replication.Handle(r, KindNoticeCreated, applyNoticeCreated, checkNoticeCreated)
 	replication.Handle(r, KindNoticeConfirmed, applyNoticeConfirmed, checkNoticeConfirmed)
+	registerScopes(r)
 }

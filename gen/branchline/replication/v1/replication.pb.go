@@ -53,6 +53,7 @@ type Event struct {
 	// Scopes say which nodes need the event, decided where it was made from
 	// the kind and the entity: none for company-wide facts (every node),
 	// "b:{node}" for a branch's records, "w:{warehouse}" for a warehouse's,
+	// "e:{warehouse}" for its escrow (for the nodes that sell from it),
 	// "c:{courier}" for what is assigned to a courier. The first is the
 	// event's home scope: the one whose digest counts it.
 	Scopes        []string `protobuf:"bytes,9,rep,name=scopes,proto3" json:"scopes,omitempty"`
