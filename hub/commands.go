@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -47,22 +48,40 @@ func (s commandStore) Exec(ctx context.Context, actor string, cmd replication.Co
 	if err := h.fsm.WaitProjected(ctx, h.fsm.state().Head); err != nil {
 		return nil, err
 	}
-	var drafts []replication.Draft
-	err := h.fsm.read(func(tx replication.Tx) error {
-		var err error
-		drafts, err = cmd(replication.ReadViews(tx))
-		return err
-	})
-	if err != nil || len(drafts) == 0 {
+	ce := &hubv1.CommitEvents{Actor: actor}
+	// Members of a release before scopes drop the drafts' scopes: set them
+	// only once every member runs the scope rules.
+	active, err := h.fsm.ActiveCapabilities()
+	if err != nil {
 		return nil, err
 	}
-	ce := &hubv1.CommitEvents{Actor: actor}
-	for _, d := range drafts {
-		body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
+	scoped := slices.Contains(active, ScopeRules)
+	err = h.fsm.read(func(tx replication.Tx) error {
+		views := replication.ReadViews(tx)
+		drafts, err := cmd(views)
 		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", d.Kind, err)
+			return err
 		}
-		ce.Drafts = append(ce.Drafts, &hubv1.Draft{Kind: d.Kind, Entity: d.Entity, Body: body})
+		for _, d := range drafts {
+			body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
+			if err != nil {
+				return fmt.Errorf("encode %s: %w", d.Kind, err)
+			}
+			// Who needs the event is decided here, from the views the
+			// command read, and travels in the entry.
+			var scopes []string
+			if scoped {
+				scopes, err = h.reg.Scopes(views, &replication.Event{Origin: replication.HubOrigin, Kind: d.Kind, Entity: d.Entity, Body: body})
+				if err != nil {
+					return err
+				}
+			}
+			ce.Drafts = append(ce.Drafts, &hubv1.Draft{Kind: d.Kind, Entity: d.Entity, Body: body, Scopes: scopes})
+		}
+		return nil
+	})
+	if err != nil || len(ce.Drafts) == 0 {
+		return nil, err
 	}
 	res, err := h.apply(&hubv1.Command{Op: &hubv1.Command_CommitEvents{CommitEvents: ce}})
 	if err != nil {

@@ -64,7 +64,7 @@ func (f *fsm) applyTask(s *step, name string) (any, error) {
 func (f *fsm) applyHubEvents(s *step, c *hubv1.CommitEvents) (any, error) {
 	drafts := make([]encodedDraft, len(c.GetDrafts()))
 	for i, d := range c.GetDrafts() {
-		drafts[i] = encodedDraft{d.GetKind(), d.GetEntity(), d.GetBody()}
+		drafts[i] = encodedDraft{kind: d.GetKind(), entity: d.GetEntity(), body: d.GetBody(), scopes: d.GetScopes(), leader: true}
 	}
 	committed, bad, err := f.commitHubEvents(s, drafts, c.GetActor())
 	if err != nil {
@@ -115,6 +115,11 @@ func (f *fsm) react(s *step, ev *replication.Event) error {
 type encodedDraft struct {
 	kind, entity string
 	body         []byte
+	// scopes decided by the leader (commands); nil: the state machine
+	// decides them from the decision views, once the cluster runs the
+	// scope rules (tasks and reactions).
+	scopes []string
+	leader bool
 }
 
 // commitHubDrafts commits drafts as events of the hub (commitHubEvents).
@@ -125,7 +130,7 @@ func (f *fsm) commitHubDrafts(s *step, drafts []replication.Draft, actor string)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", d.Kind, err), nil
 		}
-		enc[i] = encodedDraft{d.Kind, d.Entity, body}
+		enc[i] = encodedDraft{kind: d.Kind, entity: d.Entity, body: body}
 	}
 	return f.commitHubEvents(s, enc, actor)
 }
@@ -153,9 +158,18 @@ func (f *fsm) commitHubEvents(s *step, drafts []encodedDraft, actor string) (com
 		}
 		last = hlc
 		seq++
-		ev := &replication.Event{Origin: replication.HubOrigin, Seq: seq, HLC: hlc, Kind: d.kind, Entity: d.entity, Actor: actor, Body: d.body}
+		ev := &replication.Event{Origin: replication.HubOrigin, Seq: seq, HLC: hlc, Kind: d.kind, Entity: d.entity, Actor: actor, Body: d.body, Scopes: d.scopes}
 		if !f.isActive(d.kind) {
 			return nil, fmt.Errorf("%s: kind %s is not active in this cluster", ev, d.kind), nil
+		}
+		if !d.leader && f.isActive(ScopeRules) {
+			// Decided here, alike on every member: the rules of the hub's
+			// own kinds read the event and the decision views only.
+			scopes, err := f.reg.Scopes(s.dec.Views(), ev)
+			if err != nil {
+				return nil, err, nil
+			}
+			ev.Scopes = scopes
 		}
 		if err := f.reg.Check(ev); err != nil {
 			return nil, fmt.Errorf("%s: %w", ev, err), nil

@@ -45,9 +45,16 @@ func Capabilities(reg *replication.Registry, tasks map[string]Task, reactions ma
 	for n := range reactions {
 		out = append(out, "reaction:"+n)
 	}
+	out = append(out, ScopeRules)
 	slices.Sort(out)
 	return out
 }
+
+// ScopeRules is the capability of running this release's scope rules on
+// the events the hub's tasks and reactions make: the state machine decides
+// their scopes only once every member can, so that members of two releases
+// commit the same events.
+const ScopeRules = "scopes:1"
 
 func loadActive(tx replication.Tx) (map[string]bool, error) {
 	b, err := tx.Get(activeKey)

@@ -92,5 +92,13 @@ func NodeTasks() map[string]NodeTask {
 // NodeScopes are the scopes, besides its branch, the hub serves a node:
 // the warehouses it owns and the couriers it serves.
 func NodeScopes(views replication.Tx, node string) ([]string, error) {
-	return nil, nil
+	var out []string
+	for _, f := range []func(replication.Tx, string) ([]string, error){warehouse.OwnedScopes, warehouse.SellerScopes} {
+		s, err := f(views, node)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s...)
+	}
+	return out, nil
 }

@@ -742,10 +742,14 @@ func (x *CommitEvents) GetDrafts() []*Draft {
 
 // Draft is an event before the hub gives it its origin, seq and clock.
 type Draft struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Entity        string                 `protobuf:"bytes,2,opt,name=entity,proto3" json:"entity,omitempty"`
-	Body          []byte                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Kind   string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Entity string                 `protobuf:"bytes,2,opt,name=entity,proto3" json:"entity,omitempty"`
+	Body   []byte                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	// Scopes are the event's scopes, decided by the leader from its views
+	// when it proposed the command (entries of older releases have none:
+	// company-wide, as they were committed).
+	Scopes        []string `protobuf:"bytes,4,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -797,6 +801,13 @@ func (x *Draft) GetEntity() string {
 func (x *Draft) GetBody() []byte {
 	if x != nil {
 		return x.Body
+	}
+	return nil
+}
+
+func (x *Draft) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
 	}
 	return nil
 }
@@ -1025,11 +1036,12 @@ const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"V\n" +
 	"\fCommitEvents\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x120\n" +
-	"\x06drafts\x18\x02 \x03(\v2\x18.branchline.hub.v1.DraftR\x06drafts\"G\n" +
+	"\x06drafts\x18\x02 \x03(\v2\x18.branchline.hub.v1.DraftR\x06drafts\"_\n" +
 	"\x05Draft\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06entity\x18\x02 \x01(\tR\x06entity\x12\x12\n" +
-	"\x04body\x18\x03 \x01(\fR\x04body\"R\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\x12\x16\n" +
+	"\x06scopes\x18\x04 \x03(\tR\x06scopes\"R\n" +
 	"\x12CommitEventsResult\x12<\n" +
 	"\x06events\x18\x01 \x03(\v2$.branchline.replication.v1.CommittedR\x06events\"C\n" +
 	"\rRevokeSession\x12\x17\n" +
