@@ -24,4 +24,9 @@ func Register(r *replication.Registry) {
 	replication.Handle(r, KindTokenRevoked, applyTokenRevoked, checkTokenRevoked)
 
 	replication.Handle(r, KindAuditRecorded, applyAuditRecorded, checkAuditRecorded)
+	// The audit trail of a branch is read at the branch and at head office:
+	// other branches do not take it (it grows with every sign-in).
+	replication.ScopeBy(r, KindAuditRecorded, func(_ replication.Tx, ev *replication.Event) ([]string, error) {
+		return []string{replication.BranchScope(ev.Origin)}, nil
+	})
 }

@@ -169,8 +169,8 @@ func TestNodeClockAhead(t *testing.T) {
 		if ni.GetDurableSeq() != 3 || ni.GetStuck() != "" {
 			return fmt.Errorf("durable %d, stuck %q", ni.GetDurableSeq(), ni.GetStuck())
 		}
-		if hs := h.status(t); hs.GetDigest() != n.Store().Views().EventDigest("").String() || hs.GetEventsApplied() != 3 {
-			return fmt.Errorf("hub %d events %.12s, node %.12s", hs.GetEventsApplied(), hs.GetDigest(), n.Store().Views().EventDigest(""))
+		if hs := h.status(t); h.ScopeDigest(n.Store().Scopes().Held) != n.Store().ScopeDigest() || hs.GetEventsApplied() != 3 {
+			return fmt.Errorf("hub %d events %.12s, node %.12s", hs.GetEventsApplied(), h.ScopeDigest(n.Store().Scopes().Held), n.Store().ScopeDigest())
 		}
 		return nil
 	})
