@@ -20,6 +20,13 @@
 //   - head office's own commands (commands.go) commit through Raft as
 //     events of origin "hub" with the user as actor.
 //
+// Scopes (scope.go): a node pulls only the events of its scopes — its
+// branch, the warehouses it owns and sells from, the couriers it serves,
+// and company-wide events — which the hub works out from its projection
+// (Config.NodeScopes); a scope gained later streams its history first, and
+// an entity a node starts to follow (through a courier) its earlier events,
+// found through the projection's entity index.
+//
 // Layout of a member's data directory:
 //
 //	raft/raft.db      Raft log and stable store (raft-boltdb, fsynced)
