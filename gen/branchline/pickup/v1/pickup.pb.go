@@ -2071,7 +2071,8 @@ func (x *Courier) GetBranches() []string {
 
 type SetCourierRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Courier.zones is the complete list of zones the courier covers.
+	// Courier.zones is the complete list of zones the courier covers, and
+	// Courier.branches the complete list of branches that serve them.
 	Courier       *Courier `protobuf:"bytes,1,opt,name=courier,proto3" json:"courier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
