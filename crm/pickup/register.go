@@ -24,5 +24,6 @@ func Register(r *replication.Registry) {
 	for _, k := range []string{KindDepositPaid, KindDepositRefunded, KindPaymentReceived, KindRefundPaid} {
 		replication.Handle(r, k, applyEntry, checkEntry)
 	}
+	replication.Handle(r, KindPickupRecorded, applyPickupRecorded, checkPickupRecorded)
 	registerScopes(r)
 }
