@@ -369,3 +369,63 @@ func TestAccountFactsProp(t *testing.T) {
 		}
 	})
 }
+
+// TestBookingsOfBefore: a monthly pickup booked by the release before
+// account facts (no fact, unmarked) keeps counting through its own
+// events, which stay company-wide to its end, so that a branch without
+// its scope sees its pick-up too; bookings made since count through their
+// facts, each once.
+func TestBookingsOfBefore(t *testing.T) {
+	src := newCluster(t, "sh-pudong")
+	cust := src.fixture(0)
+	in := input()
+	in.Payment, in.Customer = pickup.PaymentMonthly, cust
+	old, _ := src.book(0, in)
+	history := asBefore(t, [][]*replication.Event{src.reps[0].log})[0]
+	for i, ev := range history { // without the facts, numbered as that release did
+		ev.Seq = uint64(i + 1)
+	}
+
+	// sh-pudong upgraded: its history is the earlier release's.
+	c := newCluster(t, "sh-pudong", "sh-minhang")
+	r := c.reps[0]
+	b := r.views.Begin(r.mem)
+	for _, ev := range history {
+		if out, err := b.Apply(ev); err != nil || out != replication.Applied {
+			t.Fatalf("apply %s: %v, %d", ev, err, out)
+		}
+		r.clock = max(r.clock, ev.HLC)
+	}
+	if err := b.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	b.Commit()
+	r.log, r.next[0] = history, len(history)
+
+	courier := c.get(0, old).Courier
+	picked := c.must(0, courier, func(v replication.Tx) ([]replication.Draft, error) {
+		return pickup.PickUp(v, old, courier, 2000, 3000)
+	})
+	if len(picked) != 1 || len(picked[0].Scopes) != 0 {
+		t.Fatalf("the pick-up of a booking of before: %v, scopes %v; want one company-wide event", picked, picked[0].Scopes)
+	}
+	_, bk := c.book(0, in)
+	c.deliverScoped(1, 0, len(r.log), replication.BranchScope("sh-minhang"))
+
+	month := c.now.Format("2006-01")
+	for o := range c.reps {
+		a, err := pickup.GetAccount(c.views(o), cust)
+		if err != nil || a.Unsettled != 3000+bk.Quote.Final {
+			t.Fatalf("at %s: %+v, %v; want unsettled %d", c.reps[o].name, a, err, 3000+bk.Quote.Final)
+		}
+		q, err := pickup.Quote(c.views(o), cust, in.Destination, in.WeightGrams, c.now)
+		if err != nil || q.Volume != 3 {
+			t.Fatalf("at %s the month's volume is %d (%v), want 2 booked", c.reps[o].name, q.Volume-1, err)
+		}
+	}
+	here, err1 := pickup.Statement(c.views(0), cust, month)
+	there, err2 := pickup.Statement(c.views(1), cust, month)
+	if err1 != nil || err2 != nil || !reflect.DeepEqual(here, there) || len(here.Lines) != 2 || here.Charges != 3000+bk.Quote.Final {
+		t.Fatalf("statements:\n%+v (%v)\n%+v (%v)", here, err1, there, err2)
+	}
+}

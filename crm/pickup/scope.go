@@ -12,7 +12,11 @@ import (
 // event — and follow its couriers, c:{courier}, to the nodes that serve
 // them (see ServedScopes): the courier it is assigned to, the one it is
 // being given to or taken from by a reassignment, and the one who picked
-// it up. Zones, couriers, rate plans and accounts are company-wide.
+// it up. Zones, couriers, rate plans and accounts are company-wide, and
+// so are the account facts of pickups (KindPickupRecorded), which is how
+// every branch sees a customer's volume, balance and statement; so are
+// the events of a monthly pickup booked before account facts, which
+// count in the customer's figures themselves.
 
 // registerScopes sets the scope rules of the pickup kinds.
 func registerScopes(r *replication.Registry) {
@@ -41,6 +45,13 @@ func pickupScopes(views replication.Tx, ev *replication.Event) ([]string, error)
 		st, _, err := readState(views, id)
 		if err != nil {
 			return nil, err
+		}
+		if st.GetPayment() == PaymentMonthly && st.GetCustomer() != "" && !st.GetAccountFact() {
+			// Booked by a release before account facts: its booking
+			// went everywhere and its own events count it in the
+			// customer's figures on every replica, so they still go
+			// everywhere.
+			return nil, nil
 		}
 		if st.GetBranch() != "" {
 			branch = st.GetBranch()
