@@ -55,8 +55,9 @@ const KindPickupRecorded = "crm.account.pickup_recorded"
 //
 // Upgrades. A node of an earlier release parks the fact, a kind it does
 // not know, and with it every later event of the fact's origin: it never
-// counts a marked booking the old way, and applies both once it knows the
-// kind.
+// counts a marked booking the old way, nor makes a transition of it
+// without a fact (it does not hold the booking), and applies both once
+// it knows the kind.
 //
 // Views:
 //
