@@ -229,7 +229,8 @@ func TestFactStampsOrderTransitions(t *testing.T) {
 }
 
 // TestAccountFactsProp: bookings (of two customers, every payment, and of
-// nobody), assignments, acceptances, pick-ups, failures, cancels and checks
+// nobody), assignments, notices, acceptances, pick-ups, failures, cancels
+// and checks
 // made at three nodes on what each has seen, and payments, replayed in
 // random orders to a replica that gets every event, to one that gets only
 // the company-wide events and to one that gets the same history as the
@@ -249,24 +250,28 @@ func TestAccountFactsProp(t *testing.T) {
 		customers := []string{cust, other}
 		couriers := []string{"li", "wang", "zhao"}
 		var ids []string
-		for range rapid.IntRange(1, 50).Draw(t, "steps") {
+		branch := map[string]int{} // pickup → the replica that booked it
+		for range rapid.IntRange(1, 60).Draw(t, "steps") {
 			c.now = t0.Add(time.Duration(rapid.IntRange(0, 45*24).Draw(t, "hour")) * time.Hour)
 			o := rapid.IntRange(0, len(origins)-1).Draw(t, "origin")
-			node := origins[o]
 			var cmd func(v replication.Tx) ([]replication.Draft, error)
 			actor := "agent"
 			id := ""
 			if len(ids) > 0 {
 				id = rapid.SampledFrom(ids).Draw(t, "pickup")
+				if rapid.IntRange(0, 2).Draw(t, "at-branch") > 0 {
+					o = branch[id] // most steps where the pickup is
+				}
 			}
+			node := origins[o]
 			courierOf := func(v replication.Tx) string {
 				if p, err := pickup.Get(v, id); err == nil {
 					return p.Courier
 				}
 				return "nobody"
 			}
-			switch a := rapid.IntRange(0, 11).Draw(t, "action"); {
-			case a <= 2 || id == "":
+			switch a := rapid.IntRange(0, 12).Draw(t, "action"); {
+			case a <= 1 || id == "":
 				in := input()
 				in.Payment = rapid.SampledFrom(pickup.Payments).Draw(t, "payment")
 				if in.Payment == pickup.PaymentMonthly || rapid.Bool().Draw(t, "customer") {
@@ -278,8 +283,8 @@ func TestAccountFactsProp(t *testing.T) {
 					ds, _, err := pickup.Create(v, in, newid, node, c.now)
 					return ds, err
 				}
-				ids = append(ids, newid)
-			case a == 3:
+				ids, branch[newid] = append(ids, newid), o
+			case a <= 3:
 				price := int64(rapid.IntRange(0, 4000).Draw(t, "fen"))
 				grams := int64(rapid.IntRange(1, 5000).Draw(t, "weighed"))
 				cmd = func(v replication.Tx) ([]replication.Draft, error) {
@@ -297,6 +302,9 @@ func TestAccountFactsProp(t *testing.T) {
 			case a == 8:
 				cmd = func(v replication.Tx) ([]replication.Draft, error) { return pickup.Check(v, id, node, "") }
 			case a == 9:
+				msg := newID()
+				cmd, actor = func(v replication.Tx) ([]replication.Draft, error) { return pickup.Notify(v, id, msg) }, "system"
+			case a == 10:
 				who := rapid.SampledFrom(customers).Draw(t, "payer")
 				kind := rapid.SampledFrom(pickup.EntryKinds).Draw(t, "entry")
 				amount := int64(rapid.IntRange(1, 5000).Draw(t, "amount"))
