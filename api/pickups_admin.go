@@ -44,7 +44,8 @@ func (s *PickupService) RemoveZone(ctx context.Context, req *connect.Request[pic
 }
 
 func courierPB(c pickup.Courier) *pickupv1.Courier {
-	return &pickupv1.Courier{User: c.User, Name: c.Name, Extension: c.Extension, OnDuty: c.OnDuty, Zones: c.Zones, Open: int32(c.Open)}
+	return &pickupv1.Courier{User: c.User, Name: c.Name, Extension: c.Extension, OnDuty: c.OnDuty, Zones: c.Zones,
+		Branches: c.Branches, Open: int32(c.Open)}
 }
 
 // SetCourier implements PickupService.SetCourier.
@@ -52,7 +53,7 @@ func (s *PickupService) SetCourier(ctx context.Context, req *connect.Request[pic
 	return call(ctx, s.Grants, s.Log, req, func(c app.Caller, m *pickupv1.SetCourierRequest) (*pickupv1.Courier, error) {
 		in := m.GetCourier()
 		return pb(courierPB)(s.App.SetCourier(ctx, c, pickup.Courier{User: in.GetUser(), Name: in.GetName(), Extension: in.GetExtension(),
-			OnDuty: in.GetOnDuty(), Zones: in.GetZones()}))
+			OnDuty: in.GetOnDuty(), Zones: in.GetZones(), Branches: in.GetBranches()}))
 	})
 }
 

@@ -198,3 +198,52 @@ func TestPickupPagesHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestCourierBranchesForm: the courier form edits the branches that serve
+// a courier, typed with commas of either width; a bad node id is refused
+// next to its input.
+func TestCourierBranchesForm(t *testing.T) {
+	s := startPickupSite(t)
+	s.setUp(t)
+	agent := newAdminClient(t, s.base, agentUser, webPassword)
+	form := func(branches string) url.Values {
+		return url.Values{"editing": {courierUser}, "user": {courierUser}, "name": {"李师傅"}, "extension": {"8101"},
+			"on_duty": {"1"}, "zones": {"pudong"}, "branches": {branches}}
+	}
+	code, loc := agent.post("/pickups/couriers", form("sh-minhang，bj-haidian, sh-minhang"))
+	if code != http.StatusSeeOther || loc != "/pickups/couriers" {
+		t.Fatalf("save: %d %s", code, loc)
+	}
+	branchesOf := func() []string {
+		t.Helper()
+		resp, err := s.pickups.ListCouriers(s.admin, connect.NewRequest(&pickupv1.ListCouriersRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range resp.Msg.GetCouriers() {
+			if c.GetUser() == courierUser {
+				return c.GetBranches()
+			}
+		}
+		t.Fatalf("no courier %s", courierUser)
+		return nil
+	}
+	if got := branchesOf(); strings.Join(got, " ") != "bj-haidian sh-minhang" {
+		t.Fatalf("branches %v", got)
+	}
+	code, body := agent.get("/pickups/couriers?edit=" + courierUser)
+	agent.expect("edit form", code, http.StatusOK, body, `value="bj-haidian, sh-minhang"`, "服务网点")
+
+	code, body = agent.post("/pickups/couriers", form("sh-minhang, SH_PUDONG"))
+	agent.expect("bad branch", code, http.StatusUnprocessableEntity, body, "不是有效的网点编号")
+	if got := branchesOf(); strings.Join(got, " ") != "bj-haidian sh-minhang" {
+		t.Fatalf("a refused form changed the branches: %v", got)
+	}
+	// Emptied: served by no node besides its pickups' own branches.
+	if code, _ := agent.post("/pickups/couriers", form("")); code != http.StatusSeeOther {
+		t.Fatalf("emptying: %d", code)
+	}
+	if got := branchesOf(); len(got) != 0 {
+		t.Fatalf("branches after emptying %v", got)
+	}
+}

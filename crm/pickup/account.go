@@ -70,7 +70,8 @@ func entryKey(ev *replication.Event, c, m string) []byte {
 // Account is a monthly-settlement customer's balance. Unsettled is the
 // charges of their monthly pickups that are not cancelled or failed (the
 // actual price once picked up, else the booked price), less payments,
-// plus refunds.
+// plus refunds. Every replica holds it whole: the charges of pickups of
+// other branches come with their account facts (fact.go).
 type Account struct {
 	Customer  string
 	Deposit   int64
@@ -309,7 +310,13 @@ func Statement(views replication.Tx, customer, month string) (*MonthlyStatement,
 		return nil, err
 	}
 	for _, id := range ids {
-		pk, err := load(views, id)
+		// A booking the account facts count is read from them, as a
+		// replica without the pickup's own events has it; one of an
+		// earlier release from the pickup.
+		pk, err := accountPickup(views, id)
+		if err == nil && !pk.known {
+			pk, err = load(views, id)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -47,13 +47,13 @@ func TestStatement(t *testing.T) {
 		t.Fatalf("warning within the deposit: %+v", bk.Warning)
 	}
 	z, _ := c.book(0, monthly)
-	if err := step(c, 0, "agent", func(v replication.Tx) (replication.Draft, error) {
+	if err := step(c, 0, "agent", func(v replication.Tx) ([]replication.Draft, error) {
 		return pickup.Cancel(v, z, "sh-pudong", "不寄了")
 	}); err != nil {
 		t.Fatal(err)
 	}
 	courier := c.get(0, y).Courier
-	if err := step(c, 0, courier, func(v replication.Tx) (replication.Draft, error) { return pickup.PickUp(v, y, courier, 3000, 3000) }); err != nil {
+	if err := step(c, 0, courier, func(v replication.Tx) ([]replication.Draft, error) { return pickup.PickUp(v, y, courier, 3000, 3000) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := record(c, 0, cust, pickup.EntryRefund, 200, "多收退回"); err != nil {

@@ -28,7 +28,11 @@ type Courier struct {
 	Extension string // telephony extension for SIP MESSAGE; may be empty
 	OnDuty    bool
 	Zones     []string
-	Open      int // pickups assigned and not picked up, cancelled or failed
+	// Branches are the node ids of the branches that serve the courier:
+	// besides the branch of each pickup, they receive the pickups assigned
+	// to the courier (see ServedScopes). None: only the pickups' branches.
+	Branches []string
+	Open     int // pickups assigned and not picked up, cancelled or failed
 }
 
 // Courier fields, each a last-writer-wins register.
@@ -36,7 +40,11 @@ const (
 	courierName      = "name"
 	courierExtension = "extension"
 	courierOnDuty    = "on_duty"
+	courierBranches  = "branches"
 )
+
+// maxCourierBranches bounds the branches serving one courier.
+const maxCourierBranches = 32
 
 // CourierEntity is the entity of courier user.
 func CourierEntity(user string) string { return "courier/" + user }
@@ -66,8 +74,40 @@ func canonicalCourier(field, v string) (string, error) {
 			return "", fault.Invalidf("on_duty", "bad_bool", "%q is not true or false", v)
 		}
 		return v, nil
+	case courierBranches:
+		bs, err := cleanBranches(strings.Split(v, ","))
+		return strings.Join(bs, ","), err
 	}
 	return "", fault.Invalidf(field, "unknown_field", "no such courier field")
+}
+
+// cleanBranches trims, sorts and deduplicates node ids, dropping blanks,
+// and checks each.
+func cleanBranches(in []string) ([]string, error) {
+	var out []string
+	for _, b := range in {
+		if b = strings.TrimSpace(b); b == "" {
+			continue
+		}
+		if !replication.ValidNodeID(b) {
+			return nil, fault.Invalidf("branches", "bad_node", "%q is not a node id", b)
+		}
+		out = append(out, b)
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > maxCourierBranches {
+		return nil, fault.Invalidf("branches", "too_many", "%d branches, at most %d", len(out), maxCourierBranches)
+	}
+	return out, nil
+}
+
+// splitBranches reads the branches field.
+func splitBranches(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
 }
 
 // SetCourier decides the events making the views' courier c.User equal
@@ -77,18 +117,25 @@ func SetCourier(views replication.Tx, c Courier) ([]replication.Draft, error) {
 	if !ValidUser(c.User) {
 		return nil, fault.Invalidf("user", "bad_user", "%q is not a user name", c.User)
 	}
-	want := map[string]string{courierName: c.Name, courierExtension: c.Extension, courierOnDuty: fmt.Sprint(c.OnDuty)}
+	want := map[string]string{courierName: c.Name, courierExtension: c.Extension, courierOnDuty: fmt.Sprint(c.OnDuty),
+		courierBranches: strings.Join(c.Branches, ",")}
 	cur, err := courierFields(views, c.User)
 	if err != nil {
 		return nil, err
 	}
 	body := &pickupv1.CourierSet{}
-	for _, f := range []string{courierExtension, courierName, courierOnDuty} {
+	for _, f := range []string{courierBranches, courierExtension, courierName, courierOnDuty} {
 		v, err := canonicalCourier(f, want[f])
 		if err != nil {
 			return nil, err
 		}
-		if old, ok := cur[f]; !ok || old != v {
+		old, ok := cur[f]
+		// Couriers set before branches existed have none: no event to
+		// say so again.
+		if !ok && f == courierBranches && v == "" {
+			continue
+		}
+		if !ok || old != v {
 			body.Fields = append(body.Fields, &eventv1.FieldValue{Field: f, Value: v})
 		}
 	}
@@ -139,7 +186,8 @@ func courierFields(views replication.Tx, user string) (map[string]string, error)
 }
 
 func courierFrom(views replication.Tx, user string, f map[string]string) (Courier, error) {
-	c := Courier{User: user, Name: f[courierName], Extension: f[courierExtension], OnDuty: f[courierOnDuty] == "true"}
+	c := Courier{User: user, Name: f[courierName], Extension: f[courierExtension], OnDuty: f[courierOnDuty] == "true",
+		Branches: splitBranches(f[courierBranches])}
 	var err error
 	if c.Zones, err = replication.SetElems(views, courierZones(user)); err != nil {
 		return Courier{}, err
@@ -190,6 +238,32 @@ func ListCouriers(views replication.Tx) ([]Courier, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// ServedScopes returns the courier scopes node serves: CourierScope of
+// each courier whose branches include node, in order. The hub sends node
+// the events of those scopes (the pickups assigned to those couriers,
+// wherever booked) besides its own branch's.
+func ServedScopes(views replication.Tx, node string) ([]string, error) {
+	var out []string
+	if !replication.ValidNodeID(node) {
+		return nil, nil
+	}
+	err := views.Scan(couriersPrefix, nil, func(k, v []byte) (bool, error) {
+		user, field, ok := strings.Cut(string(k[len(couriersPrefix):]), "\x00")
+		if !ok || field != courierBranches {
+			return true, nil
+		}
+		r, err := replication.DecodeRegister(v)
+		if err != nil {
+			return false, fmt.Errorf("courier %s: %w", user, err)
+		}
+		if slices.Contains(splitBranches(string(r.Value)), node) {
+			out = append(out, replication.CourierScope(user))
+		}
+		return true, nil
+	})
+	return out, err
 }
 
 // CouriersOf returns the couriers covering zone, by user name.
@@ -252,7 +326,7 @@ func applyCourierSet(tx replication.Tx, ev *replication.Event, b *pickupv1.Couri
 	}
 	for _, f := range b.GetFields() {
 		switch f.GetField() {
-		case courierName, courierExtension, courierOnDuty:
+		case courierName, courierExtension, courierOnDuty, courierBranches:
 			if _, _, err := replication.SetRegister(tx, courierKey(user, f.GetField()), []byte(f.GetValue()), replication.StampOf(ev)); err != nil {
 				return err
 			}

@@ -68,7 +68,8 @@ type Messenger func(views replication.Tx, extension, text string) (msg replicati
 // branch: when the pickup needs one and its courier has an extension that
 // takes messages, the message (DispatchText, queued by send as message
 // messageID) and the pickup's notified state, in that order, to be
-// recorded in one transaction, so that a courier is told exactly once.
+// recorded in one transaction, so that a courier is told exactly once
+// (the notified state's account fact, if any, just before it).
 // No drafts: no notice is due.
 func NotifyCourier(views replication.Tx, branch, id, messageID string, send Messenger) ([]replication.Draft, error) {
 	p, err := Get(views, id)
@@ -87,5 +88,5 @@ func NotifyCourier(views replication.Tx, branch, id, messageID string, send Mess
 	if err != nil {
 		return nil, err
 	}
-	return []replication.Draft{msg, n}, nil
+	return append([]replication.Draft{msg}, n...), nil
 }

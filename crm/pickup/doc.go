@@ -64,11 +64,26 @@
 //     with what was written before, so they never depend on arrival order.
 //     Account balances are counters that receive the difference of each
 //     pickup's charge, which telescopes to the sum of the final charges.
+//   - Account facts (crm.account.pickup_recorded, fact.go): a customer's
+//     booking, and each transition of a monthly pickup, comes with a
+//     company-wide copy of what the customer's figures need, made just
+//     before it. The figures of such a booking are derived from its facts
+//     alone by the same decide, diffed as above; a transition's register
+//     takes its fact's stamp so that both order transitions alike.
+//     Bookings of earlier releases have no facts and count as above.
 //   - Zones and couriers: a last-writer-wins register per field; the zones
 //     a courier covers are an add-wins set. Rate plans and the discount
 //     tiers are one register each (a tariff table is edited as a whole).
 //   - Accounts: deposits, payments and refunds are signed deltas (rule 2);
-//     the monthly volume of a customer is a counter advanced by each
-//     created event and never decremented (a cancelled pickup still
-//     counted towards the month's volume when it was booked).
+//     the monthly volume of a customer is a counter advanced once per
+//     booking (by its account fact, or by the created event of an earlier
+//     release) and never decremented (a cancelled pickup still counted
+//     towards the month's volume when it was booked).
+//
+// # Scopes
+//
+// A pickup's events go to its branch and its couriers' nodes (scope.go);
+// zones, couriers, rate plans and accounts, account facts included, go
+// everywhere. A node serves the couriers whose branches name it
+// (ServedScopes).
 package pickup

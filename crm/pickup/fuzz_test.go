@@ -16,7 +16,7 @@ func FuzzApply(f *testing.F) {
 	in := input()
 	in.Payment, in.Customer = pickup.PaymentMonthly, cust
 	id, _ := c.book(0, in)
-	c.must(0, "li", func(v replication.Tx) ([]replication.Draft, error) { return one(pickup.PickUp(v, id, "li", 900, 0)) })
+	c.must(0, "li", func(v replication.Tx) ([]replication.Draft, error) { return pickup.PickUp(v, id, "li", 900, 0) })
 	c.must(0, "fin", func(v replication.Tx) ([]replication.Draft, error) {
 		return one(pickup.Record(v, cust, pickup.EntryPayment, 100, "x", c.now))
 	})

@@ -68,9 +68,9 @@ func newCluster(t tb, names ...string) *cluster {
 
 func (c *cluster) views(o int) replication.Tx { return replication.ReadViews(c.reps[o].mem) }
 
-// exec runs cmd at replica o as actor, stamps and applies its drafts, and
-// checks that every event passes the registry's check (the hub would
-// refuse it otherwise). A refused command writes nothing.
+// exec runs cmd at replica o as actor, stamps and scopes and applies its
+// drafts, and checks that every event passes the registry's check (the
+// hub would refuse it otherwise). A refused command writes nothing.
 func (c *cluster) exec(o int, actor string, cmd replication.Command) ([]*replication.Event, error) {
 	c.t.Helper()
 	r := c.reps[o]
@@ -92,6 +92,11 @@ func (c *cluster) exec(o int, actor string, cmd replication.Command) ([]*replica
 		r.clock = max(r.clock+1, replication.MakeHLC(c.now.UnixMilli(), 0))
 		ev := &replication.Event{Origin: r.name, Seq: uint64(len(r.log) + 1), HLC: r.clock, Kind: d.Kind,
 			Entity: d.Entity, Actor: actor, Body: body}
+		// As the node's store does: the kind's scope rule, on the views
+		// with the command's earlier events applied.
+		if ev.Scopes, err = c.reg.Scopes(b.Views(), ev); err != nil {
+			c.t.Fatalf("scopes of %s: %v", ev, err)
+		}
 		if err := c.reg.Check(ev); err != nil {
 			c.t.Fatalf("the hub would refuse %s: %v", ev, err)
 		}

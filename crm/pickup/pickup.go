@@ -164,8 +164,9 @@ type Pickup struct {
 	History   []Step
 	Conflicts []Conflict
 
-	known bool // the created event has been applied
-	facts facts
+	known       bool // the created event has been applied
+	accountFact bool // its account facts count it (see fact.go)
+	facts       facts
 }
 
 // Entity is the entity of pickup id.
@@ -432,11 +433,18 @@ func Create(views replication.Tx, in Input, id, node string, now time.Time) ([]r
 	body := &pickupv1.PickupCreated{Number: number, Waybill: waybill, Day: day, N: n + 1,
 		Sender: partyToProto(in.Sender), Receiver: partyToProto(in.Receiver), Destination: in.Destination,
 		Route: in.Route, Goods: in.Goods, WeightGrams: in.WeightGrams, Pieces: in.Pieces, Payment: in.Payment,
-		Customer: in.Customer, Zone: zone, Note: in.Note, PriceFen: q.Final, Quote: breakdownToProto(q)}
-	drafts := []replication.Draft{{Kind: KindCreated, Entity: Entity(id), Body: body}}
+		Customer: in.Customer, Zone: zone, Note: in.Note, PriceFen: q.Final, Quote: breakdownToProto(q),
+		CountedByAccountFact: in.Customer != ""}
+	// A customer's booking counts in their figures through its account
+	// fact, made just before it (see fact.go).
+	var drafts []replication.Draft
+	if body.CountedByAccountFact {
+		drafts = append(drafts, accountFact(in.Customer, bookingFact(id, body)))
+	}
+	drafts = append(drafts, replication.Draft{Kind: KindCreated, Entity: Entity(id), Body: body})
 	if courier != "" {
-		drafts = append(drafts, replication.Draft{Kind: KindAssigned, Entity: Entity(id),
-			Body: &pickupv1.PickupAssigned{Courier: courier, Auto: true}})
+		p := &Pickup{ID: id, known: true, accountFact: body.CountedByAccountFact, Payment: in.Payment, Customer: in.Customer}
+		drafts = append(drafts, transition(p, KindAssigned, &pickupv1.PickupAssigned{Courier: courier, Auto: true})...)
 	}
 	return drafts, bk, nil
 }
@@ -519,6 +527,9 @@ func checkCreatedBody(origin string, b *pickupv1.PickupCreated) error {
 	if b.GetPriceFen() < 0 || b.GetPriceFen() > maxPrice {
 		return fault.Invalidf("price_fen", "bad_amount", "must be 0 to %d fen", int64(maxPrice))
 	}
+	if b.GetCountedByAccountFact() && b.GetCustomer() == "" {
+		return fault.Invalidf("customer", "required", "only a customer's booking has account facts")
+	}
 	return nil
 }
 
@@ -559,7 +570,9 @@ func applyCreated(tx replication.Tx, ev *replication.Event, b *pickupv1.PickupCr
 			return err
 		}
 	}
-	if b.GetCustomer() != "" {
+	// A booking of an earlier release counts in the volume here; a marked
+	// one through its account fact.
+	if b.GetCustomer() != "" && !b.GetCountedByAccountFact() {
 		if _, err := replication.AddCounter(tx, volumeKey(b.GetCustomer(), b.GetDay()[:6]), 1); err != nil {
 			return err
 		}

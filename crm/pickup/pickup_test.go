@@ -142,10 +142,10 @@ func TestCreateBadInput(t *testing.T) {
 }
 
 // step runs a single-draft command at replica o and returns its error.
-func step(c *cluster, o int, actor string, cmd func(v replication.Tx) (replication.Draft, error)) error {
+func step(c *cluster, o int, actor string, cmd func(v replication.Tx) ([]replication.Draft, error)) error {
 	c.t.Helper()
 	before := c.reps[o].mem.Dump()
-	_, err := c.exec(o, actor, func(v replication.Tx) ([]replication.Draft, error) { return one(cmd(v)) })
+	_, err := c.exec(o, actor, func(v replication.Tx) ([]replication.Draft, error) { return cmd(v) })
 	if err != nil && !maps.Equal(before, c.reps[o].mem.Dump()) {
 		c.t.Fatalf("a refused command changed the store")
 	}
@@ -171,12 +171,12 @@ func TestWorkflow(t *testing.T) {
 	}
 
 	// Another courier may not act on li's pickup.
-	err := step(c, 0, "wang", func(v replication.Tx) (replication.Draft, error) { return pickup.Accept(v, id, "wang") })
+	err := step(c, 0, "wang", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Accept(v, id, "wang") })
 	wantErr(t, err, "", fault.ErrDenied)
-	err = step(c, 0, "wang", func(v replication.Tx) (replication.Draft, error) { return pickup.PickUp(v, id, "wang", 1000, 0) })
+	err = step(c, 0, "wang", func(v replication.Tx) ([]replication.Draft, error) { return pickup.PickUp(v, id, "wang", 1000, 0) })
 	wantErr(t, err, "", fault.ErrDenied)
 	// An agent of another branch may not cancel it.
-	err = step(c, 0, "agent2", func(v replication.Tx) (replication.Draft, error) {
+	err = step(c, 0, "agent2", func(v replication.Tx) ([]replication.Draft, error) {
 		return pickup.Cancel(v, id, "bj-haidian", "customer asked")
 	})
 	wantErr(t, err, "", fault.ErrDenied)
@@ -187,63 +187,65 @@ func TestWorkflow(t *testing.T) {
 	_, err = pickup.Notify(v(), id, "nope")
 	wantErr(t, err, "bad_id", nil)
 	msg := newID()
-	must(step(c, 0, "system", func(v replication.Tx) (replication.Draft, error) { return pickup.Notify(v, id, msg) }))
+	must(step(c, 0, "system", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Notify(v, id, msg) }))
 	status(pickup.StatusNotified)
 	if p := c.get(0, id); p.MessageID != msg || p.NotifiedAt.IsZero() {
 		t.Fatalf("notified %+v", p)
 	}
-	must(step(c, 0, "li", func(v replication.Tx) (replication.Draft, error) { return pickup.Accept(v, id, "li") }))
+	must(step(c, 0, "li", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Accept(v, id, "li") }))
 	status(pickup.StatusAccepted)
-	err = step(c, 0, "li", func(v replication.Tx) (replication.Draft, error) { return pickup.Accept(v, id, "li") })
+	err = step(c, 0, "li", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Accept(v, id, "li") })
 	wantErr(t, err, "", fault.ErrConflict)
 
 	// Edits at the branch.
-	must(step(c, 0, "agent", func(v replication.Tx) (replication.Draft, error) {
-		return pickup.Edit(v, id, "sh-pudong", map[string]string{"receiver_name": "王六", "pieces": "2"})
+	must(step(c, 0, "agent", func(v replication.Tx) ([]replication.Draft, error) {
+		return one(pickup.Edit(v, id, "sh-pudong", map[string]string{"receiver_name": "王六", "pieces": "2"}))
 	}))
 	if p := c.get(0, id); p.Receiver.Name != "王六" || p.Pieces != 2 {
 		t.Fatalf("edited %+v", p)
 	}
-	err = step(c, 0, "agent", func(v replication.Tx) (replication.Draft, error) {
-		return pickup.Edit(v, id, "sh-pudong", map[string]string{"weight_grams": "1"})
+	err = step(c, 0, "agent", func(v replication.Tx) ([]replication.Draft, error) {
+		return one(pickup.Edit(v, id, "sh-pudong", map[string]string{"weight_grams": "1"}))
 	})
 	wantErr(t, err, "unknown_field", nil)
-	err = step(c, 0, "agent", func(v replication.Tx) (replication.Draft, error) {
-		return pickup.Edit(v, id, "bj-haidian", map[string]string{"note": "x"})
+	err = step(c, 0, "agent", func(v replication.Tx) ([]replication.Draft, error) {
+		return one(pickup.Edit(v, id, "bj-haidian", map[string]string{"note": "x"}))
 	})
 	wantErr(t, err, "", fault.ErrDenied)
 
-	err = step(c, 0, "li", func(v replication.Tx) (replication.Draft, error) { return pickup.PickUp(v, id, "li", 0, 0) })
+	err = step(c, 0, "li", func(v replication.Tx) ([]replication.Draft, error) { return pickup.PickUp(v, id, "li", 0, 0) })
 	wantErr(t, err, "bad_weight", nil)
-	err = step(c, 0, "li", func(v replication.Tx) (replication.Draft, error) { return pickup.PickUp(v, id, "li", -5, 0) })
+	err = step(c, 0, "li", func(v replication.Tx) ([]replication.Draft, error) { return pickup.PickUp(v, id, "li", -5, 0) })
 	wantErr(t, err, "bad_weight", nil)
-	err = step(c, 0, "li", func(v replication.Tx) (replication.Draft, error) { return pickup.PickUp(v, id, "li", 1000, -1) })
+	err = step(c, 0, "li", func(v replication.Tx) ([]replication.Draft, error) { return pickup.PickUp(v, id, "li", 1000, -1) })
 	wantErr(t, err, "bad_amount", nil)
-	must(step(c, 0, "li", func(v replication.Tx) (replication.Draft, error) { return pickup.PickUp(v, id, "li", 2500, 0) }))
+	must(step(c, 0, "li", func(v replication.Tx) ([]replication.Draft, error) { return pickup.PickUp(v, id, "li", 2500, 0) }))
 	status(pickup.StatusPickedUp)
 	// Priced by the actual weight: first kg ¥12 + 2 × ¥5.
 	if p := c.get(0, id); p.ActualWeight != 2500 || p.ActualPrice != 2200 || p.PickedUpBy != "li" {
 		t.Fatalf("picked up %+v", p)
 	}
-	for name, cmd := range map[string]func(v replication.Tx) (replication.Draft, error){
-		"cancel": func(v replication.Tx) (replication.Draft, error) {
+	for name, cmd := range map[string]func(v replication.Tx) ([]replication.Draft, error){
+		"cancel": func(v replication.Tx) ([]replication.Draft, error) {
 			return pickup.Cancel(v, id, "sh-pudong", "too late")
 		},
-		"reassign": func(v replication.Tx) (replication.Draft, error) { return pickup.Reassign(v, id, "sh-pudong", "wang") },
-		"fail":     func(v replication.Tx) (replication.Draft, error) { return pickup.Fail(v, id, "li", "no one home") },
-		"pick up":  func(v replication.Tx) (replication.Draft, error) { return pickup.PickUp(v, id, "li", 1000, 0) },
-		"edit": func(v replication.Tx) (replication.Draft, error) {
-			return pickup.Edit(v, id, "sh-pudong", map[string]string{"note": "x"})
+		"reassign": func(v replication.Tx) ([]replication.Draft, error) {
+			return pickup.Reassign(v, id, "sh-pudong", "wang")
+		},
+		"fail":    func(v replication.Tx) ([]replication.Draft, error) { return pickup.Fail(v, id, "li", "no one home") },
+		"pick up": func(v replication.Tx) ([]replication.Draft, error) { return pickup.PickUp(v, id, "li", 1000, 0) },
+		"edit": func(v replication.Tx) ([]replication.Draft, error) {
+			return one(pickup.Edit(v, id, "sh-pudong", map[string]string{"note": "x"}))
 		},
 	} {
 		wantErr(t, step(c, 0, "agent", cmd), "", fault.ErrConflict)
 		_ = name
 	}
-	err = step(c, 0, "agent", func(v replication.Tx) (replication.Draft, error) { return pickup.Check(v, id, "bj-haidian", "") })
+	err = step(c, 0, "agent", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Check(v, id, "bj-haidian", "") })
 	wantErr(t, err, "", fault.ErrDenied)
-	must(step(c, 0, "agent", func(v replication.Tx) (replication.Draft, error) { return pickup.Check(v, id, "sh-pudong", "ok") }))
+	must(step(c, 0, "agent", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Check(v, id, "sh-pudong", "ok") }))
 	status(pickup.StatusChecked)
-	err = step(c, 0, "agent", func(v replication.Tx) (replication.Draft, error) { return pickup.Check(v, id, "sh-pudong", "") })
+	err = step(c, 0, "agent", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Check(v, id, "sh-pudong", "") })
 	wantErr(t, err, "", fault.ErrConflict)
 	var steps []string
 	for _, s := range c.get(0, id).History {
@@ -264,55 +266,61 @@ func TestReassignFailCancel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err := step(c, 0, "disp", func(v replication.Tx) (replication.Draft, error) {
+	err := step(c, 0, "disp", func(v replication.Tx) ([]replication.Draft, error) {
 		return pickup.Reassign(v, id, "sh-pudong", "nobody")
 	})
 	wantErr(t, err, "unknown_courier", nil)
-	err = step(c, 0, "disp", func(v replication.Tx) (replication.Draft, error) { return pickup.Reassign(v, id, "sh-pudong", "li") })
+	err = step(c, 0, "disp", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Reassign(v, id, "sh-pudong", "li") })
 	wantErr(t, err, "", fault.ErrConflict)
-	err = step(c, 0, "disp", func(v replication.Tx) (replication.Draft, error) { return pickup.Reassign(v, id, "bj-haidian", "wang") })
+	err = step(c, 0, "disp", func(v replication.Tx) ([]replication.Draft, error) {
+		return pickup.Reassign(v, id, "bj-haidian", "wang")
+	})
 	wantErr(t, err, "", fault.ErrDenied)
-	must(step(c, 0, "li", func(v replication.Tx) (replication.Draft, error) { return pickup.Accept(v, id, "li") }))
-	must(step(c, 0, "disp", func(v replication.Tx) (replication.Draft, error) { return pickup.Reassign(v, id, "sh-pudong", "wang") }))
+	must(step(c, 0, "li", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Accept(v, id, "li") }))
+	must(step(c, 0, "disp", func(v replication.Tx) ([]replication.Draft, error) {
+		return pickup.Reassign(v, id, "sh-pudong", "wang")
+	}))
 	// The reassignment starts afresh: wang's pickup is assigned, not
 	// accepted, and li may no longer act on it.
 	if p := c.get(0, id); p.Status != pickup.StatusAssigned || p.Courier != "wang" || !p.AcceptedAt.IsZero() || p.AutoAssigned {
 		t.Fatalf("after reassign %+v", p)
 	}
-	wantErr(t, step(c, 0, "li", func(v replication.Tx) (replication.Draft, error) { return pickup.Accept(v, id, "li") }), "", fault.ErrDenied)
-	wantErr(t, step(c, 0, "wang", func(v replication.Tx) (replication.Draft, error) { return pickup.Fail(v, id, "wang", " ") }), "required", nil)
-	must(step(c, 0, "wang", func(v replication.Tx) (replication.Draft, error) { return pickup.Fail(v, id, "wang", "no one home") }))
+	wantErr(t, step(c, 0, "li", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Accept(v, id, "li") }), "", fault.ErrDenied)
+	wantErr(t, step(c, 0, "wang", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Fail(v, id, "wang", " ") }), "required", nil)
+	must(step(c, 0, "wang", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Fail(v, id, "wang", "no one home") }))
 	if p := c.get(0, id); p.Status != pickup.StatusFailed || p.FailedBy != "wang" || p.FailReason != "no one home" {
 		t.Fatalf("failed %+v", p)
 	}
-	wantErr(t, step(c, 0, "wang", func(v replication.Tx) (replication.Draft, error) { return pickup.PickUp(v, id, "wang", 100, 0) }), "", fault.ErrConflict)
+	wantErr(t, step(c, 0, "wang", func(v replication.Tx) ([]replication.Draft, error) { return pickup.PickUp(v, id, "wang", 100, 0) }), "", fault.ErrConflict)
 	// A failed pickup is retried by reassigning it, to the same courier too.
-	must(step(c, 0, "disp", func(v replication.Tx) (replication.Draft, error) { return pickup.Reassign(v, id, "sh-pudong", "wang") }))
+	must(step(c, 0, "disp", func(v replication.Tx) ([]replication.Draft, error) {
+		return pickup.Reassign(v, id, "sh-pudong", "wang")
+	}))
 	if p := c.get(0, id); p.Status != pickup.StatusAssigned || p.FailedBy != "" {
 		t.Fatalf("retried %+v", p)
 	}
-	wantErr(t, step(c, 0, "agent", func(v replication.Tx) (replication.Draft, error) { return pickup.Cancel(v, id, "sh-pudong", "") }), "required", nil)
-	must(step(c, 0, "agent", func(v replication.Tx) (replication.Draft, error) {
+	wantErr(t, step(c, 0, "agent", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Cancel(v, id, "sh-pudong", "") }), "required", nil)
+	must(step(c, 0, "agent", func(v replication.Tx) ([]replication.Draft, error) {
 		return pickup.Cancel(v, id, "sh-pudong", "customer cancelled")
 	}))
 	p := c.get(0, id)
 	if p.Status != pickup.StatusCancelled || p.CancelledBy != "agent" || p.CancelReason != "customer cancelled" || len(p.Conflicts) != 0 {
 		t.Fatalf("cancelled %+v", p)
 	}
-	for _, cmd := range []func(v replication.Tx) (replication.Draft, error){
-		func(v replication.Tx) (replication.Draft, error) { return pickup.PickUp(v, id, "wang", 100, 0) },
-		func(v replication.Tx) (replication.Draft, error) { return pickup.Accept(v, id, "wang") },
-		func(v replication.Tx) (replication.Draft, error) { return pickup.Cancel(v, id, "sh-pudong", "again") },
-		func(v replication.Tx) (replication.Draft, error) { return pickup.Reassign(v, id, "sh-pudong", "li") },
-		func(v replication.Tx) (replication.Draft, error) { return pickup.Check(v, id, "sh-pudong", "") },
-		func(v replication.Tx) (replication.Draft, error) { return pickup.Notify(v, id, newID()) },
+	for _, cmd := range []func(v replication.Tx) ([]replication.Draft, error){
+		func(v replication.Tx) ([]replication.Draft, error) { return pickup.PickUp(v, id, "wang", 100, 0) },
+		func(v replication.Tx) ([]replication.Draft, error) { return pickup.Accept(v, id, "wang") },
+		func(v replication.Tx) ([]replication.Draft, error) { return pickup.Cancel(v, id, "sh-pudong", "again") },
+		func(v replication.Tx) ([]replication.Draft, error) { return pickup.Reassign(v, id, "sh-pudong", "li") },
+		func(v replication.Tx) ([]replication.Draft, error) { return pickup.Check(v, id, "sh-pudong", "") },
+		func(v replication.Tx) ([]replication.Draft, error) { return pickup.Notify(v, id, newID()) },
 	} {
 		wantErr(t, step(c, 0, "x", cmd), "", fault.ErrConflict)
 	}
 	if _, err := pickup.Get(c.views(0), newID()); !errors.Is(err, fault.ErrNotFound) {
 		t.Fatalf("get unknown: %v", err)
 	}
-	wantErr(t, step(c, 0, "li", func(v replication.Tx) (replication.Draft, error) { return pickup.Accept(v, newID(), "li") }), "", fault.ErrNotFound)
+	wantErr(t, step(c, 0, "li", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Accept(v, newID(), "li") }), "", fault.ErrNotFound)
 }
 
 // TestPickUpBeatsCancel is the rule the issue insists on: during an
@@ -328,12 +336,12 @@ func TestPickUpBeatsCancel(t *testing.T) {
 		c.sync()
 		c.now = c.now.Add(10 * 60e9)
 		pick := func() {
-			if err := step(c, 1, "li", func(v replication.Tx) (replication.Draft, error) { return pickup.PickUp(v, id, "li", 1300, 1800) }); err != nil {
+			if err := step(c, 1, "li", func(v replication.Tx) ([]replication.Draft, error) { return pickup.PickUp(v, id, "li", 1300, 1800) }); err != nil {
 				t.Fatal(err)
 			}
 		}
 		cancel := func() {
-			if err := step(c, 0, "agent", func(v replication.Tx) (replication.Draft, error) {
+			if err := step(c, 0, "agent", func(v replication.Tx) ([]replication.Draft, error) {
 				return pickup.Cancel(v, id, "sh-pudong", "customer cancelled")
 			}); err != nil {
 				t.Fatal(err)

@@ -196,35 +196,35 @@ func TestWorkflowConvergeProp(t *testing.T) {
 			node := origins[o]
 			id := rapid.SampledFrom(ids).Draw(t, "pickup")
 			cr := rapid.SampledFrom(couriers).Draw(t, "courier")
-			var cmd func(v replication.Tx) (replication.Draft, error)
+			var cmd func(v replication.Tx) ([]replication.Draft, error)
 			actor := "agent"
 			switch rapid.IntRange(0, 10).Draw(t, "action") {
 			case 0:
-				cmd, actor = func(v replication.Tx) (replication.Draft, error) { return pickup.Accept(v, id, cr) }, cr
+				cmd, actor = func(v replication.Tx) ([]replication.Draft, error) { return pickup.Accept(v, id, cr) }, cr
 			case 1:
 				w, p := int64(rapid.IntRange(1, 5000).Draw(t, "grams")), int64(rapid.IntRange(0, 3000).Draw(t, "fen"))
-				cmd, actor = func(v replication.Tx) (replication.Draft, error) { return pickup.PickUp(v, id, cr, w, p) }, cr
+				cmd, actor = func(v replication.Tx) ([]replication.Draft, error) { return pickup.PickUp(v, id, cr, w, p) }, cr
 			case 2:
-				cmd, actor = func(v replication.Tx) (replication.Draft, error) { return pickup.Fail(v, id, cr, "无人") }, cr
+				cmd, actor = func(v replication.Tx) ([]replication.Draft, error) { return pickup.Fail(v, id, cr, "无人") }, cr
 			case 3:
-				cmd = func(v replication.Tx) (replication.Draft, error) { return pickup.Cancel(v, id, node, "取消") }
+				cmd = func(v replication.Tx) ([]replication.Draft, error) { return pickup.Cancel(v, id, node, "取消") }
 			case 4:
-				cmd = func(v replication.Tx) (replication.Draft, error) { return pickup.Reassign(v, id, node, cr) }
+				cmd = func(v replication.Tx) ([]replication.Draft, error) { return pickup.Reassign(v, id, node, cr) }
 			case 5:
-				cmd = func(v replication.Tx) (replication.Draft, error) { return pickup.Check(v, id, node, "") }
+				cmd = func(v replication.Tx) ([]replication.Draft, error) { return pickup.Check(v, id, node, "") }
 			case 6:
 				msg := newID()
-				cmd, actor = func(v replication.Tx) (replication.Draft, error) { return pickup.Notify(v, id, msg) }, "system"
+				cmd, actor = func(v replication.Tx) ([]replication.Draft, error) { return pickup.Notify(v, id, msg) }, "system"
 			case 7:
 				note := rapid.SampledFrom([]string{"a", "b", "c"}).Draw(t, "note")
-				cmd = func(v replication.Tx) (replication.Draft, error) {
-					return pickup.Edit(v, id, node, map[string]string{"note": note})
+				cmd = func(v replication.Tx) ([]replication.Draft, error) {
+					return one(pickup.Edit(v, id, node, map[string]string{"note": note}))
 				}
 			default:
 				c.deliver(o, rapid.IntRange(0, len(origins)-1).Draw(t, "from"), rapid.IntRange(1, 6).Draw(t, "n"))
 				continue
 			}
-			if _, err := c.exec(o, actor, func(v replication.Tx) ([]replication.Draft, error) { return one(cmd(v)) }); err != nil {
+			if _, err := c.exec(o, actor, func(v replication.Tx) ([]replication.Draft, error) { return cmd(v) }); err != nil {
 				refused(t, err)
 			}
 		}
@@ -297,9 +297,9 @@ func TestAccountConvergeProp(t *testing.T) {
 						return nil, err
 					}
 					if rapid.Bool().Draw(t, "cancel") {
-						return one(pickup.Cancel(v, id, origins[o], "取消"))
+						return pickup.Cancel(v, id, origins[o], "取消")
 					}
-					return one(pickup.PickUp(v, id, p.Courier, 1000, price))
+					return pickup.PickUp(v, id, p.Courier, 1000, price)
 				})
 				if err != nil {
 					refused(t, err)

@@ -3,7 +3,7 @@ package pickup
 import "branchline/replication"
 
 // Register adds the appliers of every pickup, zone, courier, rate plan
-// and account event kind to r.
+// and account event kind to r, and the scope rules of the pickup kinds.
 func Register(r *replication.Registry) {
 	replication.Handle(r, KindCreated, applyCreated, checkCreated)
 	replication.Handle(r, KindFieldSet, applyFieldSet, checkFieldSet)
@@ -24,4 +24,6 @@ func Register(r *replication.Registry) {
 	for _, k := range []string{KindDepositPaid, KindDepositRefunded, KindPaymentReceived, KindRefundPaid} {
 		replication.Handle(r, k, applyEntry, checkEntry)
 	}
+	replication.Handle(r, KindPickupRecorded, applyPickupRecorded, checkPickupRecorded)
+	registerScopes(r)
 }

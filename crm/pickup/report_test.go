@@ -17,15 +17,15 @@ func TestReports(t *testing.T) {
 	p1, _ := c.book(0, withCustomer) // li
 	p2, _ := c.book(0, input())      // wang
 	p3, _ := c.book(0, input())      // li
-	mustStep := func(o int, actor string, cmd func(v replication.Tx) (replication.Draft, error)) {
+	mustStep := func(o int, actor string, cmd func(v replication.Tx) ([]replication.Draft, error)) {
 		t.Helper()
 		if err := step(c, o, actor, cmd); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mustStep(0, "li", func(v replication.Tx) (replication.Draft, error) { return pickup.PickUp(v, p1, "li", 2000, 2000) })
-	mustStep(0, "wang", func(v replication.Tx) (replication.Draft, error) { return pickup.Fail(v, p2, "wang", "无人") })
-	mustStep(0, "agent", func(v replication.Tx) (replication.Draft, error) {
+	mustStep(0, "li", func(v replication.Tx) ([]replication.Draft, error) { return pickup.PickUp(v, p1, "li", 2000, 2000) })
+	mustStep(0, "wang", func(v replication.Tx) ([]replication.Draft, error) { return pickup.Fail(v, p2, "wang", "无人") })
+	mustStep(0, "agent", func(v replication.Tx) ([]replication.Draft, error) {
 		return pickup.Cancel(v, p3, "sh-pudong", "不寄了")
 	})
 	c.sync()

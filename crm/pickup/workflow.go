@@ -112,7 +112,7 @@ func load(views replication.Tx, id string) (*Pickup, error) {
 		if err := proto.Unmarshal(enc, &b); err != nil {
 			return nil, fmt.Errorf("pickup %s: %w", id, err)
 		}
-		p.known = true
+		p.known, p.accountFact = true, b.GetCountedByAccountFact()
 		p.Number, p.Waybill, p.Day = b.GetNumber(), b.GetWaybill(), b.GetDay()
 		p.Sender, p.Receiver = partyFrom(b.GetSender()), partyFrom(b.GetReceiver())
 		p.Destination, p.Route, p.Goods, p.Note = b.GetDestination(), b.GetRoute(), b.GetGoods(), b.GetNote()
@@ -121,29 +121,46 @@ func load(views replication.Tx, id string) (*Pickup, error) {
 		p.Customer, p.Zone = b.GetCustomer(), b.GetZone()
 		p.Branch, p.EnteredBy, p.Entered = reg.Stamp.Origin, ss[0], reg.Stamp.HLC.Time()
 	}
-	f := &p.facts
+	err = p.facts.fill(func(status, courier string) (fact, error) {
+		if perCourier(status) {
+			return readFact(views, factKey(id, status, courier), status)
+		}
+		return readFact(views, factKey(id, status), status)
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.decide()
+	return p, nil
+}
+
+// fill reads a pickup's facts through get, which returns the register of
+// a status (for a courier, for the statuses kept per courier): notified,
+// accepted and failed are read for the courier assigned only.
+func (f *facts) fill(get func(status, courier string) (fact, error)) error {
+	var err error
 	for _, s := range []struct {
 		status string
 		f      *fact
 	}{
 		{StatusAssigned, &f.assigned}, {StatusPickedUp, &f.picked}, {StatusChecked, &f.checked}, {StatusCancelled, &f.cancelled},
 	} {
-		if *s.f, err = readFact(views, factKey(id, s.status), s.status); err != nil {
-			return nil, err
+		if *s.f, err = get(s.status, ""); err != nil {
+			return err
 		}
 	}
-	if c := f.assigned.courier; f.assigned.ok {
-		for _, s := range []struct {
-			status string
-			f      *fact
-		}{{StatusNotified, &f.notified}, {StatusAccepted, &f.accepted}, {StatusFailed, &f.failed}} {
-			if *s.f, err = readFact(views, factKey(id, s.status, c), s.status); err != nil {
-				return nil, err
-			}
+	if !f.assigned.ok {
+		return nil
+	}
+	for _, s := range []struct {
+		status string
+		f      *fact
+	}{{StatusNotified, &f.notified}, {StatusAccepted, &f.accepted}, {StatusFailed, &f.failed}} {
+		if *s.f, err = get(s.status, f.assigned.courier); err != nil {
+			return err
 		}
 	}
-	p.decide()
-	return p, nil
+	return nil
 }
 
 // decide computes the status, the fields that follow from the facts, the
@@ -249,13 +266,23 @@ func (p *Pickup) state() *pickupv1.PickupState {
 		st.Branch, st.Customer, st.Payment, st.Day = p.Branch, p.Customer, p.Payment, p.Day
 		st.UtcDay, st.CreatedMs = utcDay(p.Entered.UnixMilli()), p.Entered.UnixMilli()
 		st.PriceFen, st.ActualFen, st.ChargeFen = p.Price, p.ActualPrice, p.Charge
+		st.AccountFact = p.accountFact
 	}
 	return st
 }
 
 // readState reads the derived record of pickup id.
 func readState(views replication.Tx, id string) (*pickupv1.PickupState, bool, error) {
-	b, err := views.Get(stateKey(id))
+	st, ok, err := readRecord(views, stateKey(id))
+	if err != nil {
+		return nil, false, fmt.Errorf("pickup %s state: %w", id, err)
+	}
+	return st, ok, nil
+}
+
+// readRecord reads a PickupState at key; empty when there is none.
+func readRecord(views replication.Tx, key []byte) (*pickupv1.PickupState, bool, error) {
+	b, err := views.Get(key)
 	if errors.Is(err, replication.ErrNotFound) {
 		return &pickupv1.PickupState{}, false, nil
 	}
@@ -264,7 +291,7 @@ func readState(views replication.Tx, id string) (*pickupv1.PickupState, bool, er
 	}
 	var st pickupv1.PickupState
 	if err := proto.Unmarshal(b, &st); err != nil {
-		return nil, false, fmt.Errorf("pickup %s state: %w", id, err)
+		return nil, false, err
 	}
 	return &st, true, nil
 }
@@ -277,10 +304,11 @@ func toggle(tx replication.Tx, key []byte, on bool) error {
 }
 
 // recompute derives pickup id's state from its facts after one of its
-// events and brings the indexes and account counters in line, by
-// difference with the state derived before. The state depends only on
-// the facts, so the views do not depend on arrival order; counters get
-// the difference of each charge, which sums to the final charges.
+// events and brings the indexes and (for a booking the account facts do
+// not count) the account counters in line, by difference with the state
+// derived before. The state depends only on the facts, so the views do
+// not depend on arrival order; counters get the difference of each
+// charge, which sums to the final charges.
 func recompute(tx replication.Tx, id string) error {
 	p, err := load(tx, id)
 	if err != nil {
@@ -307,9 +335,6 @@ func recompute(tx replication.Tx, id string) error {
 		if st.GetConflicts() > 0 && st.GetBranch() != "" {
 			ks = append(ks, conflictKey(st.GetBranch(), id))
 		}
-		if st.GetPayment() == PaymentMonthly && st.GetCustomer() != "" && st.GetDay() != "" {
-			ks = append(ks, customerPickupKey(st.GetCustomer(), st.GetDay()[:6], id))
-		}
 		return ks
 	}
 	oldKeys, newKeys := keysOf(old), keysOf(ns)
@@ -327,10 +352,7 @@ func recompute(tx replication.Tx, id string) error {
 			}
 		}
 	}
-	if err := charge(tx, old, -1); err != nil {
-		return err
-	}
-	if err := charge(tx, ns, 1); err != nil {
+	if err := moveLine(tx, id, countedHere(old), countedHere(ns)); err != nil {
 		return err
 	}
 	enc, err := proto.MarshalOptions{Deterministic: true}.Marshal(ns)
@@ -338,6 +360,16 @@ func recompute(tx replication.Tx, id string) error {
 		return err
 	}
 	return tx.Set(stateKey(id), enc)
+}
+
+// countedHere is what the pickup's own appliers count of state st: all of
+// it for a booking of an earlier release, nothing for one the account
+// facts count (see fact.go).
+func countedHere(st *pickupv1.PickupState) *pickupv1.PickupState {
+	if st.GetAccountFact() {
+		return &pickupv1.PickupState{}
+	}
+	return st
 }
 
 // charge adds sign × the state's monthly charge to its customer's
@@ -356,7 +388,9 @@ func charge(tx replication.Tx, st *pickupv1.PickupState, sign int64) error {
 
 // Commands of the workflow. Each refuses what the local views make
 // impossible: ErrDenied for the wrong courier or branch, ErrConflict for
-// a transition the status does not allow.
+// a transition the status does not allow. Each returns the transition's
+// event, preceded, for a monthly pickup the account follows, by its
+// account fact (see fact.go): record them in one transaction, in order.
 
 func atBranch(p *Pickup, node string) error {
 	if p.Branch != node {
@@ -376,53 +410,49 @@ func refuse(p *Pickup, verb string) error {
 	return fmt.Errorf("cannot %s pickup %s: it is %s: %w", verb, p.Number, p.Status, fault.ErrConflict)
 }
 
-func transition(p *Pickup, kind string, body proto.Message) replication.Draft {
-	return replication.Draft{Kind: kind, Entity: Entity(p.ID), Body: body}
-}
-
 // AssignWaiting decides the automatic assignment of pickup id, booked at
 // node when no courier of its zone was on duty: the zone's courier on
-// duty with the fewest open pickups now. It makes no event (ok false) when
-// the pickup is no longer waiting or its zone still has nobody on duty.
-func AssignWaiting(views replication.Tx, id, node string) (d replication.Draft, ok bool, err error) {
+// duty with the fewest open pickups now. It makes no event when the
+// pickup is no longer waiting or its zone still has nobody on duty.
+func AssignWaiting(views replication.Tx, id, node string) ([]replication.Draft, error) {
 	p, err := Get(views, id)
 	if err != nil {
-		return replication.Draft{}, false, err
+		return nil, err
 	}
 	if p.Branch != node || p.Status != StatusNew || p.Courier != "" || p.Zone == "" {
-		return replication.Draft{}, false, nil
+		return nil, nil
 	}
 	courier, err := AutoCourier(views, p.Zone)
 	if err != nil || courier == "" {
-		return replication.Draft{}, false, err
+		return nil, err
 	}
-	return transition(p, KindAssigned, &pickupv1.PickupAssigned{Courier: courier, Auto: true}), true, nil
+	return transition(p, KindAssigned, &pickupv1.PickupAssigned{Courier: courier, Auto: true}), nil
 }
 
 // Reassign decides the event giving pickup id to courier, by hand, at
 // node (the pickup's branch). A failed pickup may be reassigned (to the
 // same courier too): that retries it.
-func Reassign(views replication.Tx, id, node, courier string) (replication.Draft, error) {
+func Reassign(views replication.Tx, id, node, courier string) ([]replication.Draft, error) {
 	p, err := Get(views, id)
 	if err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	if err := atBranch(p, node); err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	switch {
 	case p.Status == StatusPickedUp || p.Status == StatusChecked || p.Status == StatusCancelled:
-		return replication.Draft{}, refuse(p, "reassign")
+		return nil, refuse(p, "reassign")
 	case p.Courier == courier && p.Status != StatusFailed:
-		return replication.Draft{}, fmt.Errorf("pickup %s is assigned to %s already: %w", p.Number, courier, fault.ErrConflict)
+		return nil, fmt.Errorf("pickup %s is assigned to %s already: %w", p.Number, courier, fault.ErrConflict)
 	}
 	if !ValidUser(courier) {
-		return replication.Draft{}, fault.Invalidf("courier", "bad_user", "%q is not a user name", courier)
+		return nil, fault.Invalidf("courier", "bad_user", "%q is not a user name", courier)
 	}
 	if _, ok, err := GetCourier(views, courier); err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	} else if !ok {
-		return replication.Draft{}, fault.Invalidf("courier", "unknown_courier", "no courier %q", courier)
+		return nil, fault.Invalidf("courier", "unknown_courier", "no courier %q", courier)
 	}
 	return transition(p, KindAssigned, &pickupv1.PickupAssigned{Courier: courier}), nil
 }
@@ -430,31 +460,31 @@ func Reassign(views replication.Tx, id, node, courier string) (replication.Draft
 // Notify decides the event recording that the dispatch message
 // messageID (a telephony message id) was queued to the pickup's courier.
 // The node calls it after queuing the SIP MESSAGE.
-func Notify(views replication.Tx, id, messageID string) (replication.Draft, error) {
+func Notify(views replication.Tx, id, messageID string) ([]replication.Draft, error) {
 	if !replication.ValidULID(messageID) {
-		return replication.Draft{}, fault.Invalidf("message_id", "bad_id", "%q is not a message id", messageID)
+		return nil, fault.Invalidf("message_id", "bad_id", "%q is not a message id", messageID)
 	}
 	p, err := Get(views, id)
 	if err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	if !isOpen(p.Status) {
-		return replication.Draft{}, refuse(p, "notify")
+		return nil, refuse(p, "notify")
 	}
 	return transition(p, KindNotified, &pickupv1.PickupNotified{Courier: p.Courier, MessageId: messageID}), nil
 }
 
 // Accept decides the event of courier accepting pickup id.
-func Accept(views replication.Tx, id, courier string) (replication.Draft, error) {
+func Accept(views replication.Tx, id, courier string) ([]replication.Draft, error) {
 	p, err := Get(views, id)
 	if err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	if err := assignedTo(p, courier); err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	if p.Status != StatusAssigned && p.Status != StatusNotified {
-		return replication.Draft{}, refuse(p, "accept")
+		return nil, refuse(p, "accept")
 	}
 	return transition(p, KindAccepted, &pickupv1.PickupAccepted{Courier: courier}), nil
 }
@@ -462,74 +492,74 @@ func Accept(views replication.Tx, id, courier string) (replication.Draft, error)
 // PickUp decides the event of courier picking up pickup id, weighed at
 // weightGrams and charged priceFen; priceFen 0 prices the actual weight
 // by the customer's plan with the booking's volume discount.
-func PickUp(views replication.Tx, id, courier string, weightGrams, priceFen int64) (replication.Draft, error) {
+func PickUp(views replication.Tx, id, courier string, weightGrams, priceFen int64) ([]replication.Draft, error) {
 	p, err := Get(views, id)
 	if err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	if err := assignedTo(p, courier); err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	if !isOpen(p.Status) {
-		return replication.Draft{}, refuse(p, "pick up")
+		return nil, refuse(p, "pick up")
 	}
 	if weightGrams <= 0 || weightGrams > MaxWeightGrams {
-		return replication.Draft{}, fault.Invalidf("weight_grams", "bad_weight", "the weight must be 1 to %d grams, not %d", MaxWeightGrams, weightGrams)
+		return nil, fault.Invalidf("weight_grams", "bad_weight", "the weight must be 1 to %d grams, not %d", MaxWeightGrams, weightGrams)
 	}
 	if priceFen < 0 || priceFen > maxPrice {
-		return replication.Draft{}, fault.Invalidf("price_fen", "bad_amount", "must be 0 to %d fen", int64(maxPrice))
+		return nil, fault.Invalidf("price_fen", "bad_amount", "must be 0 to %d fen", int64(maxPrice))
 	}
 	if priceFen == 0 {
 		b, err := planPrice(views, p.Customer, p.Destination, weightGrams)
 		if err != nil {
-			return replication.Draft{}, err
+			return nil, err
 		}
 		pct := p.Quote.DiscountPercent
 		if pct == 0 {
 			pct = 100
 		}
 		if priceFen = percentOf(b.Planned, pct); priceFen > maxPrice {
-			return replication.Draft{}, fault.Invalidf("weight_grams", "bad_price", "the price %d fen is beyond any tariff", priceFen)
+			return nil, fault.Invalidf("weight_grams", "bad_price", "the price %d fen is beyond any tariff", priceFen)
 		}
 	}
 	return transition(p, KindPickedUp, &pickupv1.PickupPickedUp{Courier: courier, WeightGrams: weightGrams, PriceFen: priceFen}), nil
 }
 
 // Fail decides the event of courier failing to pick up pickup id.
-func Fail(views replication.Tx, id, courier, reason string) (replication.Draft, error) {
+func Fail(views replication.Tx, id, courier, reason string) ([]replication.Draft, error) {
 	reason, err := line("reason", reason, maxReason, true)
 	if err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	p, err := Get(views, id)
 	if err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	if err := assignedTo(p, courier); err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	if !isOpen(p.Status) {
-		return replication.Draft{}, refuse(p, "fail")
+		return nil, refuse(p, "fail")
 	}
 	return transition(p, KindFailed, &pickupv1.PickupFailed{Courier: courier, Reason: reason}), nil
 }
 
 // Check decides the event of the branch checking (核对) picked-up pickup
 // id, at node.
-func Check(views replication.Tx, id, node, note string) (replication.Draft, error) {
+func Check(views replication.Tx, id, node, note string) ([]replication.Draft, error) {
 	note, err := line("note", note, maxNote, false)
 	if err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	p, err := Get(views, id)
 	if err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	if err := atBranch(p, node); err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	if p.Status != StatusPickedUp {
-		return replication.Draft{}, refuse(p, "check")
+		return nil, refuse(p, "check")
 	}
 	return transition(p, KindChecked, &pickupv1.PickupChecked{Note: note}), nil
 }
@@ -537,14 +567,14 @@ func Check(views replication.Tx, id, node, note string) (replication.Draft, erro
 // Cancel decides the event cancelling pickup id at node, for reason. A
 // picked-up pickup cannot be cancelled; if it was picked up meanwhile
 // elsewhere, the pick-up stands and the cancel becomes a conflict.
-func Cancel(views replication.Tx, id, node, reason string) (replication.Draft, error) {
+func Cancel(views replication.Tx, id, node, reason string) ([]replication.Draft, error) {
 	reason, err := line("reason", reason, maxReason, true)
 	if err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	p, err := notTakenAtBranch(views, id, node, "cancel")
 	if err != nil {
-		return replication.Draft{}, err
+		return nil, err
 	}
 	return transition(p, KindCancelled, &pickupv1.PickupCancelled{Reason: reason}), nil
 }
@@ -586,7 +616,8 @@ func Edit(views replication.Tx, id, node string, fields map[string]string) (repl
 	if err != nil {
 		return replication.Draft{}, err
 	}
-	return transition(p, KindFieldSet, &pickupv1.PickupFieldSet{Fields: vals}), nil
+	// No account fact: what an edit changes is on no statement.
+	return replication.Draft{Kind: KindFieldSet, Entity: Entity(p.ID), Body: &pickupv1.PickupFieldSet{Fields: vals}}, nil
 }
 
 func checkPickupEntity(ev *replication.Event) error {
@@ -648,7 +679,8 @@ func checkFailed(ev *replication.Event, b *pickupv1.PickupFailed) error {
 }
 
 // applyFact records a transition: its register (per courier for the
-// kinds kept so), its history step, and the derived state.
+// kinds kept so; stamped as transitionStamp says), its history step, and
+// the derived state.
 func applyFact(tx replication.Tx, ev *replication.Event, status, courier string, body proto.Message, detail string) error {
 	id, ok := pickupID(ev)
 	if !ok || (perCourier(status) && !ValidUser(courier)) {
@@ -662,7 +694,11 @@ func applyFact(tx replication.Tx, ev *replication.Event, status, courier string,
 	if perCourier(status) {
 		key = factKey(id, status, courier)
 	}
-	if _, _, err := replication.SetRegister(tx, key, pack(enc, ev.Actor), replication.StampOf(ev)); err != nil {
+	stamp, err := transitionStamp(tx, ev, id, body)
+	if err != nil {
+		return err
+	}
+	if _, _, err := replication.SetRegister(tx, key, pack(enc, ev.Actor), stamp); err != nil {
 		return err
 	}
 	if err := addHistory(tx, ev, id, status, detail); err != nil {

@@ -108,7 +108,7 @@ type couriersData struct {
 }
 
 // courierFields are the courier form's inputs.
-var courierFields = []string{"user", "name", "extension", "zones"}
+var courierFields = []string{"user", "name", "extension", "branches", "zones"}
 
 func (s *Pages) courierList(w http.ResponseWriter, r *http.Request) {
 	p := s.NewPage(r, "pickups", "pickup.couriers.title")
@@ -129,6 +129,7 @@ func (s *Pages) renderCouriers(w http.ResponseWriter, r *http.Request, p *web.Pa
 				p.Form.Set("user", c.User)
 				p.Form.Set("name", c.Name)
 				p.Form.Set("extension", c.Extension)
+				p.Form.Set("branches", strings.Join(c.Branches, ", "))
 				if c.OnDuty {
 					p.Form.Set("on_duty", "1")
 				}
@@ -154,7 +155,7 @@ func (s *Pages) courierSet(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Editing = p.Value("editing")
 	c := pickup.Courier{User: p.Value("user"), Name: p.Value("name"), Extension: p.Value("extension"),
-		OnDuty: p.Value("on_duty") == "1", Zones: p.Form["zones"]}
+		OnDuty: p.Value("on_duty") == "1", Zones: p.Form["zones"], Branches: splitItems(p.Value("branches"))}
 	if _, err := s.cfg.Pickups.SetCourier(r.Context(), web.CallerOf(r), c); err != nil {
 		s.renderCouriers(w, r, p, d, s.pickupFailed(p, err, courierFields...))
 		return

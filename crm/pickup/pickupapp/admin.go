@@ -103,7 +103,7 @@ func (s *Pickups) assignWaiting(ctx context.Context, c app.Caller, zones []strin
 			break
 		}
 		err = s.exec(ctx, c, func(views replication.Tx) ([]replication.Draft, error) {
-			return app.OneIf(pickup.AssignWaiting(views, id, s.Node))
+			return pickup.AssignWaiting(views, id, s.Node)
 		})
 	}
 	return err

@@ -73,7 +73,7 @@ func (s *Pickups) get(ref string) (*pickup.Pickup, error) {
 
 // act runs a workflow command, for a caller holding perm, on the pickup
 // ref names (id, number or waybill) and returns the pickup after it.
-func (s *Pickups) act(ctx context.Context, c app.Caller, perm access.Perm, ref string, cmd func(views replication.Tx, id string) (replication.Draft, error)) (*pickup.Pickup, error) {
+func (s *Pickups) act(ctx context.Context, c app.Caller, perm access.Perm, ref string, cmd func(views replication.Tx, id string) ([]replication.Draft, error)) (*pickup.Pickup, error) {
 	if err := c.Require(perm); err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func (s *Pickups) act(ctx context.Context, c app.Caller, perm access.Perm, ref s
 			return nil, err
 		}
 		id = p.ID
-		return app.One(cmd(views, id))
+		return cmd(views, id)
 	}); err != nil {
 		return nil, err
 	}
@@ -185,8 +185,8 @@ func (s *Pickups) List(_ context.Context, c app.Caller, q Query) (app.Page[*pick
 
 // Edit writes descriptive fields of a pickup of this branch.
 func (s *Pickups) Edit(ctx context.Context, c app.Caller, ref string, fields map[string]string) (*pickup.Pickup, error) {
-	return s.act(ctx, c, access.PickupWrite, ref, func(views replication.Tx, id string) (replication.Draft, error) {
-		return pickup.Edit(views, id, s.Node, fields)
+	return s.act(ctx, c, access.PickupWrite, ref, func(views replication.Tx, id string) ([]replication.Draft, error) {
+		return app.One(pickup.Edit(views, id, s.Node, fields))
 	})
 }
 
@@ -236,21 +236,21 @@ func (s *Pickups) QuoteBooking(_ context.Context, c app.Caller, req QuoteRequest
 
 // Cancel cancels a pickup of this branch.
 func (s *Pickups) Cancel(ctx context.Context, c app.Caller, ref, reason string) (*pickup.Pickup, error) {
-	return s.act(ctx, c, access.PickupWrite, ref, func(views replication.Tx, id string) (replication.Draft, error) {
+	return s.act(ctx, c, access.PickupWrite, ref, func(views replication.Tx, id string) ([]replication.Draft, error) {
 		return pickup.Cancel(views, id, s.Node, reason)
 	})
 }
 
 // Reassign gives a pickup of this branch to another courier.
 func (s *Pickups) Reassign(ctx context.Context, c app.Caller, ref, courier string) (*pickup.Pickup, error) {
-	return s.act(ctx, c, access.PickupDispatch, ref, func(views replication.Tx, id string) (replication.Draft, error) {
+	return s.act(ctx, c, access.PickupDispatch, ref, func(views replication.Tx, id string) ([]replication.Draft, error) {
 		return pickup.Reassign(views, id, s.Node, courier)
 	})
 }
 
 // Accept is the courier accepting a pickup assigned to them.
 func (s *Pickups) Accept(ctx context.Context, c app.Caller, ref string) (*pickup.Pickup, error) {
-	return s.act(ctx, c, access.PickupCourier, ref, func(views replication.Tx, id string) (replication.Draft, error) {
+	return s.act(ctx, c, access.PickupCourier, ref, func(views replication.Tx, id string) ([]replication.Draft, error) {
 		return pickup.Accept(views, id, c.User)
 	})
 }
@@ -258,21 +258,21 @@ func (s *Pickups) Accept(ctx context.Context, c app.Caller, ref string) (*pickup
 // PickUp is the courier picking a pickup up, with the actual weight and
 // price (0: as booked).
 func (s *Pickups) PickUp(ctx context.Context, c app.Caller, ref string, weightGrams, priceFen int64) (*pickup.Pickup, error) {
-	return s.act(ctx, c, access.PickupCourier, ref, func(views replication.Tx, id string) (replication.Draft, error) {
+	return s.act(ctx, c, access.PickupCourier, ref, func(views replication.Tx, id string) ([]replication.Draft, error) {
 		return pickup.PickUp(views, id, c.User, weightGrams, priceFen)
 	})
 }
 
 // Fail is the courier reporting a pickup failed, with the reason.
 func (s *Pickups) Fail(ctx context.Context, c app.Caller, ref, reason string) (*pickup.Pickup, error) {
-	return s.act(ctx, c, access.PickupCourier, ref, func(views replication.Tx, id string) (replication.Draft, error) {
+	return s.act(ctx, c, access.PickupCourier, ref, func(views replication.Tx, id string) ([]replication.Draft, error) {
 		return pickup.Fail(views, id, c.User, reason)
 	})
 }
 
 // Check is the branch checking a picked-up pickup in.
 func (s *Pickups) Check(ctx context.Context, c app.Caller, ref, note string) (*pickup.Pickup, error) {
-	return s.act(ctx, c, access.PickupWrite, ref, func(views replication.Tx, id string) (replication.Draft, error) {
+	return s.act(ctx, c, access.PickupWrite, ref, func(views replication.Tx, id string) ([]replication.Draft, error) {
 		return pickup.Check(views, id, s.Node, note)
 	})
 }

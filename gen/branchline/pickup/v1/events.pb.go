@@ -231,14 +231,21 @@ type PickupCreated struct {
 	WeightGrams int64  `protobuf:"varint,10,opt,name=weight_grams,json=weightGrams,proto3" json:"weight_grams,omitempty"`
 	Pieces      int64  `protobuf:"varint,11,opt,name=pieces,proto3" json:"pieces,omitempty"`
 	// Payment is "monthly" (月结), "cash" (现付) or "collect" (到付).
-	Payment       string      `protobuf:"bytes,12,opt,name=payment,proto3" json:"payment,omitempty"`
-	Customer      string      `protobuf:"bytes,13,opt,name=customer,proto3" json:"customer,omitempty"`
-	Zone          string      `protobuf:"bytes,14,opt,name=zone,proto3" json:"zone,omitempty"`
-	Note          string      `protobuf:"bytes,15,opt,name=note,proto3" json:"note,omitempty"`
-	PriceFen      int64       `protobuf:"varint,16,opt,name=price_fen,json=priceFen,proto3" json:"price_fen,omitempty"`
-	Quote         *PriceQuote `protobuf:"bytes,17,opt,name=quote,proto3" json:"quote,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Payment  string      `protobuf:"bytes,12,opt,name=payment,proto3" json:"payment,omitempty"`
+	Customer string      `protobuf:"bytes,13,opt,name=customer,proto3" json:"customer,omitempty"`
+	Zone     string      `protobuf:"bytes,14,opt,name=zone,proto3" json:"zone,omitempty"`
+	Note     string      `protobuf:"bytes,15,opt,name=note,proto3" json:"note,omitempty"`
+	PriceFen int64       `protobuf:"varint,16,opt,name=price_fen,json=priceFen,proto3" json:"price_fen,omitempty"`
+	Quote    *PriceQuote `protobuf:"bytes,17,opt,name=quote,proto3" json:"quote,omitempty"`
+	// Counted_by_account_fact says that the company-wide account fact made
+	// just before this event ("crm.account.pickup_recorded", status "new")
+	// counts the pickup in its customer's monthly volume, and, for a monthly
+	// pickup, its charge, unsettled balance and statement line: the pickup's
+	// own appliers leave those figures to the account facts. Bookings of
+	// earlier releases lack it and count as they always did.
+	CountedByAccountFact bool `protobuf:"varint,18,opt,name=counted_by_account_fact,json=countedByAccountFact,proto3" json:"counted_by_account_fact,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *PickupCreated) Reset() {
@@ -388,6 +395,13 @@ func (x *PickupCreated) GetQuote() *PriceQuote {
 		return x.Quote
 	}
 	return nil
+}
+
+func (x *PickupCreated) GetCountedByAccountFact() bool {
+	if x != nil {
+		return x.CountedByAccountFact
+	}
+	return false
 }
 
 // PickupFieldSet is the body of "crm.pickup.field_set": an edit of the
@@ -885,8 +899,9 @@ func (*ZoneRemoved) Descriptor() ([]byte, []int) {
 }
 
 // CourierSet is the body of "crm.courier.set", entity "courier/{user}":
-// fields name, extension and on_duty ("true"/"false"), each a
-// last-writer-wins register.
+// fields name, extension, on_duty ("true"/"false") and branches (the node
+// ids of the branches that serve the courier: trimmed, unique, sorted,
+// joined by ","), each a last-writer-wins register.
 type CourierSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Fields        []*v1.FieldValue       `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
@@ -1384,6 +1399,140 @@ func (x *AccountEntry) GetNote() string {
 	return ""
 }
 
+// AccountPickup is the body of "crm.account.pickup_recorded", entity
+// "account/{customer}": a company-wide copy of what a pickup's booking or
+// transition tells its customer's account, made with it (just before it,
+// by the same command), so that every branch sees the customer's monthly
+// volume, unsettled balance and statement although the pickup's own events
+// stay at its branch and couriers. A booking of a customer's pickup has
+// one (any payment: the volume counts them all); each transition of a
+// monthly pickup has one.
+type AccountPickup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pickup is the pickup's id.
+	Pickup string `protobuf:"bytes,1,opt,name=pickup,proto3" json:"pickup,omitempty"`
+	// Status is "new" for the booking, else the status the transition
+	// records: assigned, notified, accepted, picked_up, checked, cancelled or
+	// failed.
+	Status string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	// Number, waybill, day ("yyyyMMdd", the branch's day), destination and
+	// payment are the booking's.
+	Number      string `protobuf:"bytes,3,opt,name=number,proto3" json:"number,omitempty"`
+	Waybill     string `protobuf:"bytes,4,opt,name=waybill,proto3" json:"waybill,omitempty"`
+	Day         string `protobuf:"bytes,5,opt,name=day,proto3" json:"day,omitempty"`
+	Destination string `protobuf:"bytes,6,opt,name=destination,proto3" json:"destination,omitempty"`
+	Payment     string `protobuf:"bytes,7,opt,name=payment,proto3" json:"payment,omitempty"`
+	// Weight_grams and price_fen are the declared weight and booked price of
+	// a booking, and the weighed weight and charged price of a pick-up.
+	WeightGrams int64 `protobuf:"varint,8,opt,name=weight_grams,json=weightGrams,proto3" json:"weight_grams,omitempty"`
+	PriceFen    int64 `protobuf:"varint,9,opt,name=price_fen,json=priceFen,proto3" json:"price_fen,omitempty"`
+	// Courier is the courier of an assigned, notified, accepted, picked_up
+	// or failed transition.
+	Courier       string `protobuf:"bytes,10,opt,name=courier,proto3" json:"courier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccountPickup) Reset() {
+	*x = AccountPickup{}
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccountPickup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccountPickup) ProtoMessage() {}
+
+func (x *AccountPickup) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccountPickup.ProtoReflect.Descriptor instead.
+func (*AccountPickup) Descriptor() ([]byte, []int) {
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AccountPickup) GetPickup() string {
+	if x != nil {
+		return x.Pickup
+	}
+	return ""
+}
+
+func (x *AccountPickup) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *AccountPickup) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *AccountPickup) GetWaybill() string {
+	if x != nil {
+		return x.Waybill
+	}
+	return ""
+}
+
+func (x *AccountPickup) GetDay() string {
+	if x != nil {
+		return x.Day
+	}
+	return ""
+}
+
+func (x *AccountPickup) GetDestination() string {
+	if x != nil {
+		return x.Destination
+	}
+	return ""
+}
+
+func (x *AccountPickup) GetPayment() string {
+	if x != nil {
+		return x.Payment
+	}
+	return ""
+}
+
+func (x *AccountPickup) GetWeightGrams() int64 {
+	if x != nil {
+		return x.WeightGrams
+	}
+	return 0
+}
+
+func (x *AccountPickup) GetPriceFen() int64 {
+	if x != nil {
+		return x.PriceFen
+	}
+	return 0
+}
+
+func (x *AccountPickup) GetCourier() string {
+	if x != nil {
+		return x.Courier
+	}
+	return ""
+}
+
 // PickupState is not an event body: it is the view record derived from a
 // pickup's facts after each of its events, kept so that the indexes it
 // implies can be diffed and reports need not recompute it.
@@ -1403,16 +1552,19 @@ type PickupState struct {
 	PriceFen  int64  `protobuf:"varint,10,opt,name=price_fen,json=priceFen,proto3" json:"price_fen,omitempty"`
 	ActualFen int64  `protobuf:"varint,11,opt,name=actual_fen,json=actualFen,proto3" json:"actual_fen,omitempty"`
 	// Charge is what the customer's monthly account owes for the pickup.
-	ChargeFen     int64  `protobuf:"varint,12,opt,name=charge_fen,json=chargeFen,proto3" json:"charge_fen,omitempty"`
-	Conflicts     int32  `protobuf:"varint,13,opt,name=conflicts,proto3" json:"conflicts,omitempty"`
-	FailedBy      string `protobuf:"bytes,14,opt,name=failed_by,json=failedBy,proto3" json:"failed_by,omitempty"`
+	ChargeFen int64  `protobuf:"varint,12,opt,name=charge_fen,json=chargeFen,proto3" json:"charge_fen,omitempty"`
+	Conflicts int32  `protobuf:"varint,13,opt,name=conflicts,proto3" json:"conflicts,omitempty"`
+	FailedBy  string `protobuf:"bytes,14,opt,name=failed_by,json=failedBy,proto3" json:"failed_by,omitempty"`
+	// Account_fact says the booking is counted by account facts: the
+	// pickup's appliers leave its charge and statement line to them.
+	AccountFact   bool `protobuf:"varint,15,opt,name=account_fact,json=accountFact,proto3" json:"account_fact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PickupState) Reset() {
 	*x = PickupState{}
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[22]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +1576,7 @@ func (x *PickupState) String() string {
 func (*PickupState) ProtoMessage() {}
 
 func (x *PickupState) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_pickup_v1_events_proto_msgTypes[22]
+	mi := &file_branchline_pickup_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1589,7 @@ func (x *PickupState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PickupState.ProtoReflect.Descriptor instead.
 func (*PickupState) Descriptor() ([]byte, []int) {
-	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_branchline_pickup_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PickupState) GetStatus() string {
@@ -1538,6 +1690,13 @@ func (x *PickupState) GetFailedBy() string {
 	return ""
 }
 
+func (x *PickupState) GetAccountFact() bool {
+	if x != nil {
+		return x.AccountFact
+	}
+	return false
+}
+
 var File_branchline_pickup_v1_events_proto protoreflect.FileDescriptor
 
 const file_branchline_pickup_v1_events_proto_rawDesc = "" +
@@ -1559,7 +1718,7 @@ const file_branchline_pickup_v1_events_proto_rawDesc = "" +
 	"plannedFen\x12\x16\n" +
 	"\x06volume\x18\x06 \x01(\x03R\x06volume\x12)\n" +
 	"\x10discount_percent\x18\a \x01(\x05R\x0fdiscountPercent\x12\x1b\n" +
-	"\tfinal_fen\x18\b \x01(\x03R\bfinalFen\"\x8b\x04\n" +
+	"\tfinal_fen\x18\b \x01(\x03R\bfinalFen\"\xc2\x04\n" +
 	"\rPickupCreated\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x18\n" +
 	"\awaybill\x18\x02 \x01(\tR\awaybill\x12\x10\n" +
@@ -1578,7 +1737,8 @@ const file_branchline_pickup_v1_events_proto_rawDesc = "" +
 	"\x04zone\x18\x0e \x01(\tR\x04zone\x12\x12\n" +
 	"\x04note\x18\x0f \x01(\tR\x04note\x12\x1b\n" +
 	"\tprice_fen\x18\x10 \x01(\x03R\bpriceFen\x126\n" +
-	"\x05quote\x18\x11 \x01(\v2 .branchline.pickup.v1.PriceQuoteR\x05quote\"I\n" +
+	"\x05quote\x18\x11 \x01(\v2 .branchline.pickup.v1.PriceQuoteR\x05quote\x125\n" +
+	"\x17counted_by_account_fact\x18\x12 \x01(\bR\x14countedByAccountFact\"I\n" +
 	"\x0ePickupFieldSet\x127\n" +
 	"\x06fields\x18\x01 \x03(\v2\x1f.branchline.event.v1.FieldValueR\x06fields\">\n" +
 	"\x0ePickupAssigned\x12\x18\n" +
@@ -1635,7 +1795,19 @@ const file_branchline_pickup_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"amount_fen\x18\x01 \x01(\x03R\tamountFen\x12\x10\n" +
 	"\x03day\x18\x02 \x01(\tR\x03day\x12\x12\n" +
-	"\x04note\x18\x03 \x01(\tR\x04note\"\x85\x03\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"\x99\x02\n" +
+	"\rAccountPickup\x12\x16\n" +
+	"\x06pickup\x18\x01 \x01(\tR\x06pickup\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12\x16\n" +
+	"\x06number\x18\x03 \x01(\tR\x06number\x12\x18\n" +
+	"\awaybill\x18\x04 \x01(\tR\awaybill\x12\x10\n" +
+	"\x03day\x18\x05 \x01(\tR\x03day\x12 \n" +
+	"\vdestination\x18\x06 \x01(\tR\vdestination\x12\x18\n" +
+	"\apayment\x18\a \x01(\tR\apayment\x12!\n" +
+	"\fweight_grams\x18\b \x01(\x03R\vweightGrams\x12\x1b\n" +
+	"\tprice_fen\x18\t \x01(\x03R\bpriceFen\x12\x18\n" +
+	"\acourier\x18\n" +
+	" \x01(\tR\acourier\"\xa8\x03\n" +
 	"\vPickupState\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x16\n" +
 	"\x06branch\x18\x02 \x01(\tR\x06branch\x12\x18\n" +
@@ -1654,7 +1826,8 @@ const file_branchline_pickup_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"charge_fen\x18\f \x01(\x03R\tchargeFen\x12\x1c\n" +
 	"\tconflicts\x18\r \x01(\x05R\tconflicts\x12\x1b\n" +
-	"\tfailed_by\x18\x0e \x01(\tR\bfailedByB\xc7\x01\n" +
+	"\tfailed_by\x18\x0e \x01(\tR\bfailedBy\x12!\n" +
+	"\faccount_fact\x18\x0f \x01(\bR\vaccountFactB\xc7\x01\n" +
 	"\x18com.branchline.pickup.v1B\vEventsProtoP\x01Z,branchline/gen/branchline/pickup/v1;pickupv1\xa2\x02\x03BPX\xaa\x02\x14Branchline.Pickup.V1\xca\x02\x14Branchline\\Pickup\\V1\xe2\x02 Branchline\\Pickup\\V1\\GPBMetadata\xea\x02\x16Branchline::Pickup::V1b\x06proto3"
 
 var (
@@ -1669,7 +1842,7 @@ func file_branchline_pickup_v1_events_proto_rawDescGZIP() []byte {
 	return file_branchline_pickup_v1_events_proto_rawDescData
 }
 
-var file_branchline_pickup_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_branchline_pickup_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_branchline_pickup_v1_events_proto_goTypes = []any{
 	(*Party)(nil),              // 0: branchline.pickup.v1.Party
 	(*PriceQuote)(nil),         // 1: branchline.pickup.v1.PriceQuote
@@ -1693,16 +1866,17 @@ var file_branchline_pickup_v1_events_proto_goTypes = []any{
 	(*DiscountTier)(nil),       // 19: branchline.pickup.v1.DiscountTier
 	(*DiscountTiersSet)(nil),   // 20: branchline.pickup.v1.DiscountTiersSet
 	(*AccountEntry)(nil),       // 21: branchline.pickup.v1.AccountEntry
-	(*PickupState)(nil),        // 22: branchline.pickup.v1.PickupState
-	(*v1.FieldValue)(nil),      // 23: branchline.event.v1.FieldValue
+	(*AccountPickup)(nil),      // 22: branchline.pickup.v1.AccountPickup
+	(*PickupState)(nil),        // 23: branchline.pickup.v1.PickupState
+	(*v1.FieldValue)(nil),      // 24: branchline.event.v1.FieldValue
 }
 var file_branchline_pickup_v1_events_proto_depIdxs = []int32{
 	0,  // 0: branchline.pickup.v1.PickupCreated.sender:type_name -> branchline.pickup.v1.Party
 	0,  // 1: branchline.pickup.v1.PickupCreated.receiver:type_name -> branchline.pickup.v1.Party
 	1,  // 2: branchline.pickup.v1.PickupCreated.quote:type_name -> branchline.pickup.v1.PriceQuote
-	23, // 3: branchline.pickup.v1.PickupFieldSet.fields:type_name -> branchline.event.v1.FieldValue
-	23, // 4: branchline.pickup.v1.ZoneSet.fields:type_name -> branchline.event.v1.FieldValue
-	23, // 5: branchline.pickup.v1.CourierSet.fields:type_name -> branchline.event.v1.FieldValue
+	24, // 3: branchline.pickup.v1.PickupFieldSet.fields:type_name -> branchline.event.v1.FieldValue
+	24, // 4: branchline.pickup.v1.ZoneSet.fields:type_name -> branchline.event.v1.FieldValue
+	24, // 5: branchline.pickup.v1.CourierSet.fields:type_name -> branchline.event.v1.FieldValue
 	14, // 6: branchline.pickup.v1.CourierZoneRemoved.observed:type_name -> branchline.pickup.v1.Tag
 	17, // 7: branchline.pickup.v1.RatePlanSet.rows:type_name -> branchline.pickup.v1.RateRow
 	19, // 8: branchline.pickup.v1.DiscountTiersSet.tiers:type_name -> branchline.pickup.v1.DiscountTier
@@ -1724,7 +1898,7 @@ func file_branchline_pickup_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_pickup_v1_events_proto_rawDesc), len(file_branchline_pickup_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

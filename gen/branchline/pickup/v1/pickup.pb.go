@@ -1982,7 +1982,10 @@ type Courier struct {
 	OnDuty    bool     `protobuf:"varint,4,opt,name=on_duty,json=onDuty,proto3" json:"on_duty,omitempty"`
 	Zones     []string `protobuf:"bytes,5,rep,name=zones,proto3" json:"zones,omitempty"`
 	// Open counts pickups assigned and not yet picked up, cancelled or failed.
-	Open          int32 `protobuf:"varint,6,opt,name=open,proto3" json:"open,omitempty"`
+	Open int32 `protobuf:"varint,6,opt,name=open,proto3" json:"open,omitempty"`
+	// Branches are the node ids of the branches that serve the courier:
+	// they receive the pickups assigned to the courier wherever booked.
+	Branches      []string `protobuf:"bytes,7,rep,name=branches,proto3" json:"branches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2059,9 +2062,17 @@ func (x *Courier) GetOpen() int32 {
 	return 0
 }
 
+func (x *Courier) GetBranches() []string {
+	if x != nil {
+		return x.Branches
+	}
+	return nil
+}
+
 type SetCourierRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Courier.zones is the complete list of zones the courier covers.
+	// Courier.zones is the complete list of zones the courier covers, and
+	// Courier.branches the complete list of branches that serve them.
 	Courier       *Courier `protobuf:"bytes,1,opt,name=courier,proto3" json:"courier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3764,14 +3775,15 @@ const file_branchline_pickup_v1_pickup_proto_rawDesc = "" +
 	"\x05zones\x18\x01 \x03(\v2\x1a.branchline.pickup.v1.ZoneR\x05zones\"#\n" +
 	"\x11RemoveZoneRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x14\n" +
-	"\x12RemoveZoneResponse\"\x92\x01\n" +
+	"\x12RemoveZoneResponse\"\xae\x01\n" +
 	"\aCourier\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
 	"\textension\x18\x03 \x01(\tR\textension\x12\x17\n" +
 	"\aon_duty\x18\x04 \x01(\bR\x06onDuty\x12\x14\n" +
 	"\x05zones\x18\x05 \x03(\tR\x05zones\x12\x12\n" +
-	"\x04open\x18\x06 \x01(\x05R\x04open\"L\n" +
+	"\x04open\x18\x06 \x01(\x05R\x04open\x12\x1a\n" +
+	"\bbranches\x18\a \x03(\tR\bbranches\"L\n" +
 	"\x11SetCourierRequest\x127\n" +
 	"\acourier\x18\x01 \x01(\v2\x1d.branchline.pickup.v1.CourierR\acourier\")\n" +
 	"\x13ListCouriersRequest\x12\x12\n" +
