@@ -93,7 +93,7 @@ func NodeTasks() map[string]NodeTask {
 // the warehouses it owns and the couriers it serves.
 func NodeScopes(views replication.Tx, node string) ([]string, error) {
 	var out []string
-	for _, f := range []func(replication.Tx, string) ([]string, error){warehouse.OwnedScopes, warehouse.SellerScopes} {
+	for _, f := range []func(replication.Tx, string) ([]string, error){warehouse.OwnedScopes, warehouse.SellerScopes, pickup.ServedScopes} {
 		s, err := f(views, node)
 		if err != nil {
 			return nil, err

@@ -15,6 +15,13 @@ import (
 // Event kinds of couriers.
 const (
 	KindCourierSet         = "crm.courier.set"
+	// KindCourierBranchesSet sets the branches serving a courier (body
+	// CourierSet with the one field "branches"). A kind of its own, not a
+	// field of crm.courier.set: a release that does not know it parks it
+	// (a hub member commits it and applies it once the cluster runs it)
+	// where its check of crm.courier.set would refuse the field, and with
+	// it the pushing node's outbox.
+	KindCourierBranchesSet = "crm.courier.branches_set"
 	KindCourierZoneAdded   = "crm.courier.zone_added"
 	KindCourierZoneRemoved = "crm.courier.zone_removed"
 )
@@ -123,7 +130,7 @@ func SetCourier(views replication.Tx, c Courier) ([]replication.Draft, error) {
 	if err != nil {
 		return nil, err
 	}
-	body := &pickupv1.CourierSet{}
+	body, branches := &pickupv1.CourierSet{}, &pickupv1.CourierSet{}
 	for _, f := range []string{courierBranches, courierExtension, courierName, courierOnDuty} {
 		v, err := canonicalCourier(f, want[f])
 		if err != nil {
@@ -135,13 +142,20 @@ func SetCourier(views replication.Tx, c Courier) ([]replication.Draft, error) {
 		if !ok && f == courierBranches && v == "" {
 			continue
 		}
-		if !ok || old != v {
+		switch {
+		case ok && old == v:
+		case f == courierBranches:
+			branches.Fields = append(branches.Fields, &eventv1.FieldValue{Field: f, Value: v})
+		default:
 			body.Fields = append(body.Fields, &eventv1.FieldValue{Field: f, Value: v})
 		}
 	}
 	var drafts []replication.Draft
 	if len(body.Fields) > 0 {
 		drafts = append(drafts, replication.Draft{Kind: KindCourierSet, Entity: CourierEntity(c.User), Body: body})
+	}
+	if len(branches.Fields) > 0 {
+		drafts = append(drafts, replication.Draft{Kind: KindCourierBranchesSet, Entity: CourierEntity(c.User), Body: branches})
 	}
 	have, err := replication.SetElems(views, courierZones(c.User))
 	if err != nil {
@@ -304,6 +318,9 @@ func checkCourierSet(ev *replication.Event, b *pickupv1.CourierSet) error {
 	}
 	seen := map[string]bool{}
 	for _, f := range b.GetFields() {
+		if (f.GetField() == courierBranches) != (ev.Kind == KindCourierBranchesSet) {
+			return fault.Invalidf(f.GetField(), "unknown_field", "not a field of %s", ev.Kind)
+		}
 		if seen[f.GetField()] {
 			return fault.Invalidf(f.GetField(), "duplicate", "field written twice")
 		}

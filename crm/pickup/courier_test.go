@@ -35,7 +35,7 @@ func TestCourierBranches(t *testing.T) {
 	li.Branches = []string{" sh-minhang", "bj-haidian", "sh-minhang ", ""}
 	evs := set(li)
 	var body pickupv1.CourierSet
-	if len(evs) != 1 || proto.Unmarshal(evs[0].Body, &body) != nil || len(body.GetFields()) != 1 ||
+	if len(evs) != 1 || evs[0].Kind != pickup.KindCourierBranchesSet || proto.Unmarshal(evs[0].Body, &body) != nil || len(body.GetFields()) != 1 ||
 		body.GetFields()[0].GetField() != "branches" || body.GetFields()[0].GetValue() != "bj-haidian,sh-minhang" {
 		t.Fatalf("events %v, body %v", evs, &body)
 	}
@@ -78,11 +78,18 @@ func TestCourierBranches(t *testing.T) {
 	if !maps.Equal(before, c.reps[0].mem.Dump()) {
 		t.Fatal("refused couriers changed the store")
 	}
+	// Branches travel in their own kind: crm.courier.set refuses the field
+	// (as the release before it did).
+	old, _ := proto.Marshal(&pickupv1.CourierSet{Fields: []*eventv1.FieldValue{{Field: "branches", Value: "bj-haidian"}}})
+	if err := c.reg.Check(&replication.Event{Origin: "sh-pudong", Seq: 99, HLC: replication.MakeHLC(c.now.UnixMilli(), 0),
+		Kind: pickup.KindCourierSet, Entity: pickup.CourierEntity("li"), Actor: "disp", Body: old}); err == nil {
+		t.Error("crm.courier.set accepts branches")
+	}
 	// The check refuses what the command would not make.
 	for _, v := range []string{"sh-minhang,bj-haidian", "bj-haidian,bj-haidian", " bj-haidian", "BJ", "bj-haidian,"} {
 		body, _ := proto.Marshal(&pickupv1.CourierSet{Fields: []*eventv1.FieldValue{{Field: "branches", Value: v}}})
 		ev := &replication.Event{Origin: "sh-pudong", Seq: 99, HLC: replication.MakeHLC(c.now.UnixMilli(), 0),
-			Kind: pickup.KindCourierSet, Entity: pickup.CourierEntity("li"), Actor: "disp", Body: body}
+			Kind: pickup.KindCourierBranchesSet, Entity: pickup.CourierEntity("li"), Actor: "disp", Body: body}
 		if err := c.reg.Check(ev); err == nil {
 			t.Errorf("the check accepts branches %q", v)
 		}

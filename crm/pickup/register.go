@@ -17,6 +17,7 @@ func Register(r *replication.Registry) {
 	replication.Handle(r, KindZoneSet, applyZoneSet, checkZoneSet)
 	replication.Handle(r, KindZoneRemoved, applyZoneRemoved, checkZoneRemoved)
 	replication.Handle(r, KindCourierSet, applyCourierSet, checkCourierSet)
+	replication.Handle(r, KindCourierBranchesSet, applyCourierSet, checkCourierSet)
 	replication.Handle(r, KindCourierZoneAdded, applyCourierZoneAdded, checkCourierZoneAdded)
 	replication.Handle(r, KindCourierZoneRemoved, applyCourierZoneRemoved, checkCourierZoneRemoved)
 	replication.Handle(r, KindRatePlanSet, applyRatePlanSet, checkRatePlanSet)
