@@ -18,7 +18,7 @@ func reservationPB(r *warehouse.Reservation) *whv1.Reservation {
 
 func escrowPB(e *warehouse.Escrow) *whv1.Escrow {
 	out := &whv1.Escrow{Warehouse: e.Warehouse, Product: e.Product, Released: e.Released, Reclaimed: e.Reclaimed, Pool: e.Pool,
-		Backing: e.Backing, Free: e.Free}
+		Backing: e.Backing, Free: e.Free, Held: e.Held}
 	for _, sh := range e.Shares {
 		out.Shares = append(out.Shares, &whv1.Share{Node: sh.Node, Balance: sh.Balance, HasTarget: sh.HasTarget, Target: sh.Target})
 	}

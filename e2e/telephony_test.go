@@ -173,8 +173,8 @@ func telephonyClient(t *testing.T, url string) telephonyv1connect.TelephonyServi
 
 // TestTelephonyPartition: a node cut from the hub keeps answering calls
 // and writes their records and a callback; after healing the hub holds
-// every call record exactly once, and a node that joins later sees the
-// same records.
+// every call record exactly once; a node of another branch holds none of
+// them, and the branch's PC replaced after a disk loss lists the same.
 func TestTelephonyPartition(t *testing.T) {
 	if _, err := exec.LookPath("sipp"); err != nil {
 		t.Skip("sipp not installed (apt-get install sip-tester)")
@@ -320,30 +320,41 @@ func TestTelephonyPartition(t *testing.T) {
 
 	t.Logf("healed: hub and node converged at %d events", total)
 
-	// A node that starts now pulls the hub's log: the same records, each
-	// once, and the same callback.
+	// A node of another branch that starts now holds none of the branch's
+	// calls (scopes)...
 	tok2 := addNode(t, "br-late", hubs...)
 	late := startNode(t, "br-late", hubURLs(hubs), tok2)
 	converged(t, 30*time.Second, 0, hubs, n, late)
-	tel2 := telephonyClient(t, late.url)
+	if other, k := callRecords(t, telephonyClient(t, late.url)); k != 0 || len(other) != 0 {
+		t.Fatalf("another branch's node lists %d of br-tel's call records", k)
+	}
+	// ...while the branch's own PC, replaced after its disk died, pulls
+	// the hub's log: the same records, each once, and the same callback.
+	n.proc.kill()
+	if err := os.RemoveAll(n.data); err != nil {
+		t.Fatal(err)
+	}
+	n.proc.start()
+	converged(t, 60*time.Second, 0, hubs, n, late)
+	tel2 := telephonyClient(t, n.url)
 	recs2, n2 := callRecords(t, tel2)
 	if n2 != len(recs) || len(recs2) != len(recs) {
-		t.Fatalf("the late node lists %d records (%d ids), the branch %d", n2, len(recs2), len(recs))
+		t.Fatalf("the replaced PC lists %d records (%d ids), before %d", n2, len(recs2), len(recs))
 	}
 	for id, r := range recs {
 		r2, ok := recs2[id]
 		if !ok {
-			t.Fatalf("record %s missing at the late node", id)
+			t.Fatalf("record %s missing at the replaced PC", id)
 		}
 		if r2.GetSipCallId() != r.GetSipCallId() || r2.GetDisposition() != r.GetDisposition() || r2.GetTalkSecs() != r.GetTalkSecs() {
-			t.Fatalf("record %s: branch %v, late node %v", id, r, r2)
+			t.Fatalf("record %s: before %v, replaced PC %v", id, r, r2)
 		}
 	}
 	resp, err := tel2.ListCallbacks(ctx, connect.NewRequest(&telv1.ListCallbacksRequest{}))
 	if err != nil {
-		t.Fatalf("list callbacks at the late node: %v", err)
+		t.Fatalf("list callbacks at the replaced PC: %v", err)
 	}
 	if got := resp.Msg.GetCallbacks(); len(got) != 1 || got[0].GetId() != cbs[0].GetId() {
-		t.Fatalf("late node's callbacks = %v, want %v", got, cbs)
+		t.Fatalf("the replaced PC's callbacks = %v, want %v", got, cbs)
 	}
 }

@@ -669,6 +669,15 @@ type Escrow struct {
 	Backing int64
 	// Free is the owner's stock nobody was promised.
 	Free int64
+	// Held says the replica holds the warehouse's stock moves; a replica
+	// that does not (a seller: see Escrow.Unheld) shows no Backing or Free.
+	Held bool
+}
+
+// Unheld drops what only the warehouse's stock moves tell, for a replica
+// that holds the escrow but not the moves.
+func (e *Escrow) Unheld() {
+	e.Backing, e.Free, e.Held = 0, 0, false
 }
 
 // GetEscrow reads the escrow of product in warehouse wh: pool, the share

@@ -138,15 +138,46 @@ func (s *Stock) Reservations(_ context.Context, c app.Caller, wh, ref string, si
 }
 
 // Escrow reads a product's escrow in a warehouse.
+// Backing and Free are shown only at the warehouse's owner: a seller
+// holds the escrow but not the owner's stock moves (scopes).
 func (s *Stock) Escrow(_ context.Context, c app.Caller, wh, product string) (*warehouse.Escrow, error) {
-	return read(s, c, func(views replication.Tx) (*warehouse.Escrow, error) { return warehouse.GetEscrow(views, wh, product) })
+	return read(s, c, func(views replication.Tx) (*warehouse.Escrow, error) {
+		e, err := warehouse.GetEscrow(views, wh, product)
+		if err != nil {
+			return nil, err
+		}
+		return e, s.held(views, e)
+	})
 }
 
 // Escrows lists a warehouse's escrow, a page of products at a time.
 func (s *Stock) Escrows(_ context.Context, c app.Caller, wh string, size int, after string) (app.Page[*warehouse.Escrow], error) {
 	return read(s, c, func(views replication.Tx) (app.Page[*warehouse.Escrow], error) {
-		return paged(size, 100, func(n int) ([]*warehouse.Escrow, string, error) { return warehouse.ListEscrow(views, wh, after, n) })
+		return paged(size, 100, func(n int) ([]*warehouse.Escrow, string, error) {
+			es, next, err := warehouse.ListEscrow(views, wh, after, n)
+			for _, e := range es {
+				if err == nil {
+					err = s.held(views, e)
+				}
+			}
+			return es, next, err
+		})
 	})
+}
+
+// held marks e held when this node owns its warehouse, and drops what
+// only the owner knows otherwise.
+func (s *Stock) held(views replication.Tx, e *warehouse.Escrow) error {
+	w, err := warehouse.GetWarehouse(views, e.Warehouse)
+	if err != nil {
+		return err
+	}
+	if w.Owner == s.Node {
+		e.Held = true
+	} else {
+		e.Unheld()
+	}
+	return nil
 }
 
 // purchaseOrder runs a stock.admin command on purchase order id and

@@ -4149,7 +4149,11 @@ type Escrow struct {
 	// shipped from escrow reservations.
 	Backing int64 `protobuf:"varint,7,opt,name=backing,proto3" json:"backing,omitempty"`
 	// Free is the owner's stock not promised to anyone.
-	Free          int64 `protobuf:"varint,8,opt,name=free,proto3" json:"free,omitempty"`
+	Free int64 `protobuf:"varint,8,opt,name=free,proto3" json:"free,omitempty"`
+	// Held says this node holds the warehouse's stock (it owns it): Backing
+	// and Free are set only then. A seller holds the escrow (pool, shares,
+	// targets) but not the owner's moves.
+	Held          bool `protobuf:"varint,9,opt,name=held,proto3" json:"held,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4238,6 +4242,13 @@ func (x *Escrow) GetFree() int64 {
 		return x.Free
 	}
 	return 0
+}
+
+func (x *Escrow) GetHeld() bool {
+	if x != nil {
+		return x.Held
+	}
+	return false
 }
 
 type GetEscrowRequest struct {
@@ -5559,7 +5570,7 @@ const file_branchline_warehouse_v1_warehouse_proto_rawDesc = "" +
 	"\abalance\x18\x02 \x01(\x03R\abalance\x12\x1d\n" +
 	"\n" +
 	"has_target\x18\x03 \x01(\bR\thasTarget\x12\x16\n" +
-	"\x06target\x18\x04 \x01(\x03R\x06target\"\xf4\x01\n" +
+	"\x06target\x18\x04 \x01(\x03R\x06target\"\x88\x02\n" +
 	"\x06Escrow\x12\x1c\n" +
 	"\twarehouse\x18\x01 \x01(\tR\twarehouse\x12\x18\n" +
 	"\aproduct\x18\x02 \x01(\tR\aproduct\x12\x1a\n" +
@@ -5568,7 +5579,8 @@ const file_branchline_warehouse_v1_warehouse_proto_rawDesc = "" +
 	"\x04pool\x18\x05 \x01(\x03R\x04pool\x126\n" +
 	"\x06shares\x18\x06 \x03(\v2\x1e.branchline.warehouse.v1.ShareR\x06shares\x12\x18\n" +
 	"\abacking\x18\a \x01(\x03R\abacking\x12\x12\n" +
-	"\x04free\x18\b \x01(\x03R\x04free\"J\n" +
+	"\x04free\x18\b \x01(\x03R\x04free\x12\x12\n" +
+	"\x04held\x18\t \x01(\bR\x04held\"J\n" +
 	"\x10GetEscrowRequest\x12\x1c\n" +
 	"\twarehouse\x18\x01 \x01(\tR\twarehouse\x12\x18\n" +
 	"\aproduct\x18\x02 \x01(\tR\aproduct\"m\n" +
