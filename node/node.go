@@ -380,6 +380,7 @@ func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
 		Digest:                n.store.ScopeDigest().String(),
 		Scopes:                n.store.Scopes().Held,
 		Gaining:               n.store.Scopes().Gaining,
+		ScopeDigests:          digestStrings(v.EventDigests()),
 		LastSeq:               p.LastSeq,
 		EventsApplied:         v.AppliedCount(),
 		EventsParked:          v.ParkedCount(),
@@ -475,4 +476,13 @@ func (n *Node) Close() error {
 		n.log.Info("node stopped")
 	})
 	return err
+}
+
+// digestStrings renders digests per scope for Status.
+func digestStrings(ds map[string]replication.Digest) map[string]string {
+	out := make(map[string]string, len(ds))
+	for s, d := range ds {
+		out[s] = d.String()
+	}
+	return out
 }
