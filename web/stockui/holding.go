@@ -10,9 +10,9 @@ import (
 // holds whole, and so whose stock the pages can show. Since replication
 // became partial (replication/scope.go, the scope table in
 // warehouse/doc.go), a node holds the stock moves, stocktakes and
-// reservations of the warehouses it owns and no others'. Of another
-// warehouse it still holds a few events — its half of a transfer, its own
-// reservations, the escrow of a warehouse it sells from — and the stock,
+// reservations of the warehouses it owns, and of no other warehouse.
+// Of another it still holds a few events — its half of a transfer, its
+// own reservations, the escrow of a warehouse it sells from — and the stock,
 // alerts and history computed from those would be wrong: a transfer's one
 // half makes stock in transit that never arrives or negative stock, the
 // company-wide limits raise below-minimum alerts on stock it cannot see,
