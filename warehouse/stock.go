@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -459,9 +460,14 @@ func GetMove(views replication.Tx, id string) (*Move, error) {
 // MoveFilter selects entries of the move history; zero fields select all.
 type MoveFilter struct {
 	Warehouse string
-	Product   string
-	Direction string
-	Type      string
+	// Warehouses, unless nil, are the only warehouses whose moves are
+	// selected (an empty set selects none): a node's pages list the
+	// moves of the warehouses it holds whole, not the transfer halves it
+	// holds of others.
+	Warehouses []string
+	Product    string
+	Direction  string
+	Type       string
 	// From and To bound the move's time, both included.
 	From, To time.Time
 }
@@ -503,7 +509,8 @@ func ListMoves(views replication.Tx, f MoveFilter, token string, limit int) ([]*
 		if ms(m.At) < from {
 			return false, errStop
 		}
-		if (f.Warehouse != "" && m.Warehouse != f.Warehouse) || (f.Direction != "" && m.Direction != f.Direction) || (f.Type != "" && m.Type != f.Type) {
+		if (f.Warehouse != "" && m.Warehouse != f.Warehouse) || (f.Warehouses != nil && !slices.Contains(f.Warehouses, m.Warehouse)) ||
+			(f.Direction != "" && m.Direction != f.Direction) || (f.Type != "" && m.Type != f.Type) {
 			return false, nil
 		}
 		out = append(out, m)

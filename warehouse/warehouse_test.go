@@ -1,6 +1,7 @@
 package warehouse
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -397,6 +398,25 @@ func TestListMoves(t *testing.T) {
 	}
 	if _, _, err := ListMoves(v, MoveFilter{}, "zz", 10); err == nil {
 		t.Fatal("bad token accepted")
+	}
+	// A set of warehouses: nil is every one, empty none. P2 moved six
+	// times in A, once in B.
+	inB := w.receive(t, w.wb, "B", ReceiptLine{Product: "P2", Bin: "G1", Qty: 3})
+	w.wa.pull(t, w.wb, -1)
+	v = w.wa.view()
+	for _, c := range []struct {
+		name string
+		in   []string
+		want int
+		hasB bool
+	}{{"every warehouse", nil, 7, true}, {"A only", []string{"A"}, 6, false}, {"B only", []string{"B"}, 1, true}, {"none", []string{}, 0, false}} {
+		got, _, err := ListMoves(v, MoveFilter{Product: "P2", Warehouses: c.in}, "", 100)
+		if err != nil || len(got) != c.want {
+			t.Errorf("%s: %d moves of P2, want %d (%v)", c.name, len(got), c.want, err)
+		}
+		if slices.ContainsFunc(got, func(m *Move) bool { return m.ID == inB }) != c.hasB {
+			t.Errorf("%s: B's receipt listed: %v, want %v", c.name, !c.hasB, c.hasB)
+		}
 	}
 }
 

@@ -326,6 +326,8 @@ type stockOverviewData struct {
 	Filter     string
 	Sections   []stockSection
 	Alerts     []AlertView
+	// Elsewhere says some warehouses are not this replica's to show.
+	Elsewhere bool
 }
 
 // overviewRows is how many products a warehouse shows per page: all
@@ -335,24 +337,26 @@ const (
 	overviewRowsAll = 20
 )
 
-// stockOverview shows each warehouse's stock by product with the alerts
-// on top: on hand, reserved (sold, not shipped), safety stock and the
-// available stock (虚拟库存). ?warehouse= shows one warehouse with paging.
+// stockOverview shows the stock by product of each warehouse this replica
+// holds (Holding), with their alerts on top: on hand, reserved (sold, not
+// shipped), safety stock and the available stock (虚拟库存). ?warehouse=
+// shows one warehouse with paging.
 func (s *Pages) stockOverview(w http.ResponseWriter, r *http.Request) {
 	p, nav := s.stockPage(r, "/stock", "stock.overview.title")
 	q := r.URL.Query()
 	ws := s.warehouses(r)
-	d := &stockOverviewData{stockPageData: nav, Filter: q.Get("warehouse")}
-	if d.Filter != "" && findWarehouse(ws, d.Filter) == nil {
+	held := s.held(ws)
+	d := &stockOverviewData{stockPageData: nav, Filter: q.Get("warehouse"), Elsewhere: !s.holdsAll(ws)}
+	if d.Filter != "" && findWarehouse(held, d.Filter) == nil {
 		d.Filter = ""
 	}
-	d.Warehouses = warehouseOptions(ws, d.Filter, p.T("stock.all_warehouses"))
+	d.Warehouses = warehouseOptions(held, d.Filter, p.T("stock.all_warehouses"))
 	p.Data = d
 	// This node's warehouses first: they are the ones it records.
-	shown, size, token := append(s.own(ws), slices.DeleteFunc(slices.Clone(ws), func(w *warehouse.Warehouse) bool { return w.Owner == s.Site() })...),
+	shown, size, token := append(s.own(held), slices.DeleteFunc(slices.Clone(held), func(w *warehouse.Warehouse) bool { return w.Owner == s.Site() })...),
 		overviewRowsAll, ""
 	if d.Filter != "" {
-		shown, size, token = []*warehouse.Warehouse{findWarehouse(ws, d.Filter)}, overviewRows, q.Get("after")
+		shown, size, token = []*warehouse.Warehouse{findWarehouse(held, d.Filter)}, overviewRows, q.Get("after")
 	}
 	for _, wh := range shown {
 		sec, err := s.stockSection(r, p, wh, size, token)

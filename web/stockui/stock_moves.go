@@ -387,10 +387,13 @@ type moveListData struct {
 	From, To   string
 	Rows       []moveRow
 	Next       string
+	// Elsewhere says some warehouses' moves are not this replica's to
+	// show.
+	Elsewhere bool
 }
 
-// moveList shows the move history, newest first, filtered by warehouse,
-// product, type and days.
+// moveList shows the move history of the warehouses this replica holds
+// (Holding), newest first, filtered by warehouse, product, type and days.
 func (s *Pages) moveList(w http.ResponseWriter, r *http.Request) {
 	p, nav := s.stockPage(r, "/stock/moves", "stock.moves.title")
 	q := r.URL.Query()
@@ -398,8 +401,12 @@ func (s *Pages) moveList(w http.ResponseWriter, r *http.Request) {
 	d := &moveListData{stockPageData: nav, Product: strings.TrimSpace(q.Get("product")), From: q.Get("from"), To: q.Get("to")}
 	p.Data = d
 	ws := s.warehouses(r)
+	d.Elsewhere = !s.holdsAll(ws)
 	wh := q.Get("warehouse")
-	d.Warehouses = warehouseOptions(ws, wh, p.T("stock.all_warehouses"))
+	if wh != "" && !s.holds(findWarehouse(ws, wh)) {
+		wh = ""
+	}
+	d.Warehouses = warehouseOptions(s.held(ws), wh, p.T("stock.all_warehouses"))
 	d.Kinds = []optGroup{{Options: []web.Option{{Value: "", Label: p.T("stock.all_types"), On: kind == ""}}}}
 	for _, dir := range []string{"receipt", "issue", "bin_move", "stocktake", "transfer_out", "transfer_in"} {
 		g := optGroup{Label: p.T("stock.dir." + dir)}
@@ -416,7 +423,7 @@ func (s *Pages) moveList(w http.ResponseWriter, r *http.Request) {
 		d.Kinds = append(d.Kinds, g)
 	}
 	dir, typ, _ := strings.Cut(kind, ".")
-	f := warehouse.MoveFilter{Warehouse: wh, Product: d.Product, Direction: dir, Type: typ}
+	f := warehouse.MoveFilter{Warehouse: wh, Warehouses: s.heldIDs(ws), Product: d.Product, Direction: dir, Type: typ}
 	if d.From != "" {
 		from, _, ok := s.DayBounds(d.From)
 		if !ok {

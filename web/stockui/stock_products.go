@@ -247,11 +247,15 @@ type productPageData struct {
 	Limits     []limitView
 	Moves      []moveRow
 	MovesLink  string
+	// Elsewhere says some warehouses' stock is not this replica's to show.
+	Elsewhere bool
 }
 
 // productPage shows a product: its fields, its stock by warehouse, bin
 // and batch (with the batches' dates, oldest receipt first as issues
-// take them), the limit forms per warehouse and its latest moves.
+// take them) and its latest moves, in the warehouses this replica holds
+// (Holding); and the limit forms of every warehouse, whose limits are
+// company-wide.
 func (s *Pages) productPage(w http.ResponseWriter, r *http.Request) {
 	p, nav := s.stockPage(r, "/stock/products", "stock.product.title")
 	id := r.PathValue("id")
@@ -277,10 +281,15 @@ func (s *Pages) productPage(w http.ResponseWriter, r *http.Request) {
 		s.Render(w, r, "stock_product", s.stockFailed(p, err, nil), p)
 		return
 	}
+	d.Elsewhere = !s.holdsAll(ws)
 	safety := map[string]int64{}
 	for _, x := range stocks {
+		wh := findWarehouse(ws, x.Warehouse)
+		if !s.holds(wh) {
+			continue
+		}
 		label := x.Warehouse
-		if wh := findWarehouse(ws, x.Warehouse); wh != nil {
+		if wh != nil {
 			label = warehouseLabel(wh)
 		}
 		slices.SortStableFunc(x.Lines, func(a, b warehouse.StockLine) int {
@@ -305,7 +314,7 @@ func (s *Pages) productPage(w http.ResponseWriter, r *http.Request) {
 			d.Limits = append(d.Limits, lv)
 		}
 	}
-	moves, err := s.stock.Moves(r.Context(), web.CallerOf(r), warehouse.MoveFilter{Product: id}, 10, "")
+	moves, err := s.stock.Moves(r.Context(), web.CallerOf(r), warehouse.MoveFilter{Product: id, Warehouses: s.heldIDs(ws)}, 10, "")
 	if err == nil {
 		for _, m := range moves.Items {
 			row := moveRow{M: m, Type: moveTypeText(p, m.Direction, m.Type), Link: recordLink(m.ID)}

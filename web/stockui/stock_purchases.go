@@ -28,6 +28,9 @@ type purchaseListData struct {
 	Products   []web.Option
 	Orders     []*warehouse.PurchaseOrder
 	Next       string
+	// Partial says the warehouse is not this replica's: its receipts, and
+	// so what the orders received, are recorded and shown at its owner.
+	Partial bool
 }
 
 func (s *Pages) purchaseList(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +43,7 @@ func (s *Pages) renderPurchases(w http.ResponseWriter, r *http.Request, p *web.P
 	ws := s.warehouses(r)
 	wh := s.listedWarehouse(r, p, ws)
 	d := &purchaseListData{stockPageData: nav, Warehouse: wh, Warehouses: warehouseOptions(ws, wh, ""), All: warehouseOptions(ws, wh, ""),
-		Products: s.productOptions(r)}
+		Products: s.productOptions(r), Partial: wh != "" && !s.holds(findWarehouse(ws, wh))}
 	p.Data = d
 	for i := range purchaseRows {
 		d.Lines = append(d.Lines, purchaseLineInput{Product: web.Nth(p.Form["pp"], i), Qty: web.Nth(p.Form["pq"], i), Price: web.Nth(p.Form["pc"], i)})
@@ -109,6 +112,8 @@ type purchaseData struct {
 	// warehouse's node.
 	Receive string
 	Total   int64
+	// Partial: as purchaseListData's.
+	Partial bool
 }
 
 func (s *Pages) purchasePage(w http.ResponseWriter, r *http.Request) {
@@ -122,9 +127,10 @@ func (s *Pages) renderPurchase(w http.ResponseWriter, r *http.Request, p *web.Pa
 		s.Render(w, r, "error", s.stockFailed(p, err, nil), p)
 		return
 	}
-	d := &purchaseData{stockPageData: nav, PO: po, Warehouse: po.Warehouse}
+	wh := findWarehouse(s.warehouses(r), po.Warehouse)
+	d := &purchaseData{stockPageData: nav, PO: po, Warehouse: po.Warehouse, Partial: !s.holds(wh)}
 	p.Data = d
-	if wh := findWarehouse(s.warehouses(r), po.Warehouse); wh != nil {
+	if wh != nil {
 		d.Warehouse = warehouseLabel(wh)
 		if wh.Owner == s.Site() && po.Status == "open" && p.Can("stock.move") {
 			d.Receive = web.LinkWith("/stock/moves/new", "warehouse", wh.ID, "type", "receipt.purchase", "purchase_order", po.ID)

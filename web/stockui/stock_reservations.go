@@ -2,6 +2,7 @@ package stockui
 
 import (
 	"net/http"
+	"slices"
 
 	"branchline/warehouse"
 	"branchline/web"
@@ -11,7 +12,10 @@ import (
 // a node that sells a warehouse's stock offline reserves against its
 // escrow share, which the page shows with the hub's pool and each node's
 // target. Shipping notices hand reservations to the warehouse's owner,
-// which confirms them to ship.
+// which confirms them to ship. The page lists the warehouses this
+// replica holds and those this node sells from; of the latter a node
+// holds the escrow exactly but not what it still promises or the
+// owner's free stock, which the page leaves out (Partial).
 
 // reservationRow is a reservation with what this node may do with it.
 type reservationRow struct {
@@ -42,6 +46,10 @@ type reservationListData struct {
 	Notices    []noticeRow
 	// Noticeable says some reservation may go on a notice.
 	Noticeable bool
+	// Partial says the warehouse is one this node sells from but does
+	// not hold: the escrow's backing and the owner's free stock are not
+	// shown.
+	Partial bool
 }
 
 // reservationList shows a warehouse's reservations (or an order's, with
@@ -53,10 +61,13 @@ func (s *Pages) reservationList(w http.ResponseWriter, r *http.Request) {
 
 func (s *Pages) renderReservations(w http.ResponseWriter, r *http.Request, p *web.Page, nav stockPageData, status int) {
 	q := r.URL.Query()
-	ws := s.warehouses(r)
+	all := s.warehouses(r)
+	// The warehouses a replica holds, and those this node sells from:
+	// the ones it reserves from.
+	ws := slices.DeleteFunc(slices.Clone(all), func(w *warehouse.Warehouse) bool { return !s.holds(w) && !s.sells(w) })
 	wh := s.listedWarehouse(r, p, ws)
 	d := &reservationListData{stockPageData: nav, Warehouse: wh, Ref: q.Get("ref"), Warehouses: warehouseOptions(ws, wh, ""),
-		Products: s.productOptions(r)}
+		Products: s.productOptions(r), Partial: s.sells(findWarehouse(ws, wh))}
 	p.Data = d
 	target := p.Value("warehouse")
 	if target == "" {
@@ -99,7 +110,7 @@ func (s *Pages) renderReservations(w http.ResponseWriter, r *http.Request, p *we
 	d.Names = s.productNames(r, ids...)
 	for _, x := range resp.Items {
 		owner := ""
-		if wx := findWarehouse(ws, x.Warehouse); wx != nil {
+		if wx := findWarehouse(all, x.Warehouse); wx != nil {
 			owner = wx.Owner
 		}
 		holder := x.Node

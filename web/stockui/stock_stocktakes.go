@@ -27,10 +27,13 @@ type stocktakeListData struct {
 	Bins   []binGroup
 	Sheets []*warehouse.Stocktake
 	Next   string
+	// Elsewhere says some warehouses' sheets are not this replica's to
+	// show.
+	Elsewhere bool
 }
 
-// stocktakeList lists a warehouse's count sheets, newest first, with the
-// form opening a new one.
+// stocktakeList lists the count sheets of a warehouse this replica holds
+// (Holding), newest first, with the form opening a new one.
 func (s *Pages) stocktakeList(w http.ResponseWriter, r *http.Request) {
 	p, nav := s.stockPage(r, "/stock/stocktakes", "stock.stocktakes.title")
 	s.renderStocktakes(w, r, p, nav, http.StatusOK)
@@ -39,9 +42,9 @@ func (s *Pages) stocktakeList(w http.ResponseWriter, r *http.Request) {
 func (s *Pages) renderStocktakes(w http.ResponseWriter, r *http.Request, p *web.Page, nav stockPageData, status int) {
 	q := r.URL.Query()
 	ws := s.warehouses(r)
-	own := s.own(ws)
-	wh := s.listedWarehouse(r, p, ws)
-	d := &stocktakeListData{stockPageData: nav, Warehouse: wh, Warehouses: warehouseOptions(ws, wh, "")}
+	own, held := s.own(ws), s.held(ws)
+	wh := s.listedWarehouse(r, p, held)
+	d := &stocktakeListData{stockPageData: nav, Warehouse: wh, Warehouses: warehouseOptions(held, wh, ""), Elsewhere: !s.holdsAll(ws)}
 	p.Data = d
 	target := s.pickWarehouse(own, p.Value("warehouse"))
 	d.Own = warehouseOptions(own, target, "")

@@ -44,9 +44,11 @@ func (s *Pages) transferList(w http.ResponseWriter, r *http.Request) {
 func (s *Pages) renderTransfers(w http.ResponseWriter, r *http.Request, p *web.Page, nav stockPageData, status int) {
 	q := r.URL.Query()
 	ws := s.warehouses(r)
-	own := s.own(ws)
-	wh := s.listedWarehouse(r, p, ws)
-	d := &transferListData{stockPageData: nav, Warehouse: wh, Warehouses: warehouseOptions(ws, wh, ""), Products: s.productOptions(r),
+	// The transfers listed are those of a warehouse this replica holds:
+	// it holds both halves of each (the other end's owner holds them too).
+	own, held := s.own(ws), s.held(ws)
+	wh := s.listedWarehouse(r, p, held)
+	d := &transferListData{stockPageData: nav, Warehouse: wh, Warehouses: warehouseOptions(held, wh, ""), Products: s.productOptions(r),
 		Labels: map[string]string{}}
 	p.Data = d
 	for _, x := range ws {

@@ -8,7 +8,10 @@
 // without it gets a 403 page rather than a form whose every action
 // fails. Physical moves are recorded only at the node that owns a
 // warehouse, so the move forms offer this node's warehouses (the
-// server's Site is its id).
+// server's Site is its id); and a node holds only its own warehouses'
+// records, so stock, alerts, moves and stocktakes are shown for the
+// warehouses the replica holds (Holding): a node's own, every one at
+// head office.
 package stockui
 
 import (
@@ -25,11 +28,21 @@ var templateFS embed.FS
 // Pages are the warehouse pages.
 type Pages struct {
 	*web.Server
-	stock *warehouseapp.Stock
+	stock   *warehouseapp.Stock
+	holding Holding
 }
 
-// New returns the warehouse pages over stock, to mount on a web.Server.
-func New(stock *warehouseapp.Stock) *Pages { return &Pages{stock: stock} }
+// New returns a node's warehouse pages over stock, to mount on a
+// web.Server: they show the stock of the warehouses the node owns
+// (HoldsOwned).
+func New(stock *warehouseapp.Stock) *Pages { return NewHolding(stock, HoldsOwned) }
+
+// NewHolding returns the warehouse pages over stock of a replica that
+// holds what holding says: HoldsAll at the hub, which holds every
+// warehouse's records; HoldsOwned at a node.
+func NewHolding(stock *warehouseapp.Stock, holding Holding) *Pages {
+	return &Pages{stock: stock, holding: holding}
+}
 
 // Mount implements web.Pages.
 func (s *Pages) Mount(k *web.Server) error {
