@@ -119,7 +119,7 @@ func TestBranchScopes(t *testing.T) {
 	}
 	b1 := book(pkB, cust, "monthly", k).GetPickup() // B's, K's: followed by A
 	b2 := book(pkB, "", "cash", l).GetPickup()      // B's, L's: not for A
-	b3 := book(pkB, "", "cash", k).GetPickup()     // B's, K's, still open
+	b3 := book(pkB, "", "cash", k).GetPickup()      // B's, K's, still open
 	a1 := book(pkA, "", "cash", k).GetPickup()
 
 	// K picks b1 up at branch B: the charge goes to the customer's account.
