@@ -14,7 +14,7 @@ import (
 
 // Event kinds of couriers.
 const (
-	KindCourierSet         = "crm.courier.set"
+	KindCourierSet = "crm.courier.set"
 	// KindCourierBranchesSet sets the branches serving a courier (body
 	// CourierSet with the one field "branches"). A kind of its own, not a
 	// field of crm.courier.set: a release that does not know it parks it
