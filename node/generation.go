@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
@@ -124,44 +125,76 @@ type Rebuild struct {
 	gen *generation
 	// applied counts what Apply and Swap applied, for progress reports.
 	applied atomic.Uint64
+	// Cursor is the hub position the new generation holds the log up to
+	// (with its commit time and the scopes it was pulled for): a rebuild
+	// cut before its swap goes on from there (BeginRebuild).
+	Cursor   uint64
+	CursorMs int64
+	Scopes   []string
+}
+
+// rebuildingKey records a rebuild's progress with its events: the
+// generation, the position it reached, its commit time, and the scopes.
+var rebuildingKey = replication.Key("node", "rebuilding")
+
+func encodeRebuilding(gen, cursor uint64, ms int64, scopes []string) []byte {
+	b := append(putU64(gen), putU64(cursor)...)
+	b = append(b, putU64(uint64(ms))...)
+	return append(b, strings.Join(scopes, "\x00")...)
 }
 
 // ErrRebuilding is returned by BeginRebuild while another rebuild runs.
 var ErrRebuilding = errors.New("a rebuild is running")
 
-// BeginRebuild starts an empty next generation.
+// BeginRebuild starts the next generation: empty, or, when a rebuild of it
+// was cut (a WAN outage, a restart), as far as that one got (Cursor).
 func (s *Store) BeginRebuild() (*Rebuild, error) {
 	if !s.rebuilding.CompareAndSwap(false, true) {
 		return nil, ErrRebuilding
 	}
 	n := s.cur.Load().n + 1
-	// Whatever an interrupted rebuild left there.
-	if err := s.drop(n); err != nil {
-		s.rebuilding.Store(false)
-		return nil, err
-	}
-	var g *generation
+	rb := &Rebuild{s: s}
 	err := s.db.View(func(txn *badger.Txn) error {
-		var err error
-		g, err = openGeneration(s.reg, n, txn)
-		return err
+		b, err := badgerTx{txn}.Get(rebuildingKey)
+		if err == nil && len(b) >= 24 && u64(b) == n {
+			rb.Cursor, rb.CursorMs, rb.Scopes = u64(b[8:]), int64(u64(b[16:])), splitScopes(b[24:])
+		} else if err != nil && !errors.Is(err, replication.ErrNotFound) {
+			return err
+		}
+		return nil
 	})
+	if err == nil && rb.Cursor == 0 {
+		// Whatever an interrupted rebuild left there without progress.
+		err = s.drop(n)
+	}
+	if err == nil {
+		err = s.db.View(func(txn *badger.Txn) error {
+			var err error
+			rb.gen, err = openGeneration(s.reg, n, txn)
+			return err
+		})
+	}
 	if err != nil {
 		s.rebuilding.Store(false)
 		return nil, err
 	}
-	return &Rebuild{s: s, gen: g}, nil
+	if rb.Cursor > 0 {
+		s.log.Info("resuming the rebuild of the views", "generation", n, "from", rb.Cursor)
+		rb.applied.Store(rb.gen.views.AppliedCount())
+	}
+	return rb, nil
 }
 
 // Applied is how many events the rebuild applied so far.
 func (r *Rebuild) Applied() uint64 { return r.applied.Load() }
 
 // Apply applies events to the new generation in one transaction.
-func (r *Rebuild) Apply(evs []*replication.Event) error { return r.apply(evs, nil) }
+func (r *Rebuild) Apply(evs []*replication.Event) error { return r.apply(evs, nil, 0, 0) }
 
 // apply applies evs, those at followed as an entity's history
-// (Batch.ApplyHistory).
-func (r *Rebuild) apply(evs []*replication.Event, followed map[int]bool) error {
+// (Batch.ApplyHistory); cursor, when not 0, is the position they bring
+// the generation to, recorded with them.
+func (r *Rebuild) apply(evs []*replication.Event, followed map[int]bool, cursor uint64, cursorMs int64) error {
 	if err := r.s.disk.Check(); err != nil {
 		return err
 	}
@@ -185,6 +218,11 @@ func (r *Rebuild) apply(evs []*replication.Event, followed map[int]bool) error {
 	if err := b.Finish(); err != nil {
 		return err
 	}
+	if cursor > 0 {
+		if err := o.Set(rebuildingKey, encodeRebuilding(r.gen.n, cursor, cursorMs, r.Scopes)); err != nil {
+			return err
+		}
+	}
 	txn := r.s.db.NewTransaction(true)
 	defer txn.Discard()
 	if err := o.writeTo(txn); err != nil {
@@ -194,6 +232,9 @@ func (r *Rebuild) apply(evs []*replication.Event, followed map[int]bool) error {
 		return err
 	}
 	b.Commit()
+	if cursor > 0 {
+		r.Cursor, r.CursorMs = cursor, cursorMs
+	}
 	r.applied.Add(uint64(n))
 	r.s.indexer.poke()
 	return nil
@@ -229,8 +270,29 @@ func (r *Rebuild) IndexAll() error {
 // Abort gives the rebuild up and deletes what it built.
 func (r *Rebuild) Abort() error {
 	defer r.s.rebuilding.Store(false)
+	if err := r.s.db.Update(func(txn *badger.Txn) error { return txn.Delete(rebuildingKey) }); err != nil {
+		return err
+	}
 	return r.s.drop(r.gen.n)
 }
+
+// RebuildCursor is the position a rebuild of the views reached, as
+// recorded with its events (0: none under way).
+func (s *Store) RebuildCursor() uint64 {
+	var cursor uint64
+	_ = s.db.View(func(txn *badger.Txn) error {
+		b, err := badgerTx{txn}.Get(rebuildingKey)
+		if err == nil && len(b) >= 16 {
+			cursor = u64(b[8:])
+		}
+		return err
+	})
+	return cursor
+}
+
+// Pause leaves the rebuild where it got, for the next BeginRebuild to go
+// on from.
+func (r *Rebuild) Pause() { r.s.rebuilding.Store(false) }
 
 // Swap applies the own events the new generation lacks and makes it the
 // generation served, with cursor (and its commit time) as the position of
@@ -298,6 +360,9 @@ func (w *swap) apply(s *Store, tx replication.Tx) (int, error) {
 		return 0, err
 	}
 	if err := tx.Delete(rebuildKey); err != nil {
+		return 0, err
+	}
+	if err := tx.Delete(rebuildingKey); err != nil {
 		return 0, err
 	}
 	w.batch = b

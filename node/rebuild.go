@@ -62,24 +62,31 @@ func (s *syncer) rebuildLoop(ctx context.Context) {
 	}
 }
 
-// rebuild pulls the hub's whole log, the node's own events included, into
-// a new generation of the views, adds the own events the hub does not
-// hold yet and swaps to it.
+// rebuild pulls the hub's whole log (of the node's scopes), the node's own
+// events included, into a new generation of the views, adds the own events
+// the hub does not hold yet and swaps to it. The generation records how
+// far it got with its events: a rebuild cut by a WAN outage or a restart
+// goes on from there.
 func (s *syncer) rebuild(ctx context.Context, reason string) error {
 	rb, err := s.store.BeginRebuild()
 	if err != nil {
 		return err
 	}
-	done := false
+	done, abort := false, false
 	defer func() {
-		if !done {
+		switch {
+		case done:
+		case abort:
 			if err := rb.Abort(); err != nil {
 				s.log.Warn("abort rebuild", "err", err)
 			}
+		default:
+			rb.Pause()
 		}
 	}()
+	cursor, cursorMs := rb.Cursor, rb.CursorMs
 	s.mu.Lock()
-	s.rebuilt = rebuildProgress{running: true, reason: reason}
+	s.rebuilt = rebuildProgress{running: true, reason: reason, position: cursor}
 	s.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -87,38 +94,55 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 	watchdog := time.AfterFunc(s.heartbeat, cancel)
 	defer watchdog.Stop()
 	member := rand.N(len(s.clients))
-	// A pull from the start without held scopes: the hub serves the
-	// node's scopes from their beginning.
-	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{Protocol: replication.Protocol}))
+	// From the start without held scopes, the hub serves the node's scopes
+	// from their beginning; a resumed rebuild holds those it was pulling.
+	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{
+		Protocol: replication.Protocol, Cursor: cursor, Held: rb.Scopes}))
 	if err != nil {
 		return err
 	}
 	defer stream.Close()
-	var cursor uint64
-	var cursorMs int64
 	var scopes *Scopes
+	if len(rb.Scopes) > 0 {
+		scopes = &Scopes{Held: rb.Scopes}
+	}
 	for stream.Receive() {
 		watchdog.Reset(s.heartbeat)
 		msg := stream.Msg()
 		if err := replication.ProtocolError("node", "hub "+s.urls[member], msg.GetProtocol()); err != nil {
 			return err
 		}
+		if len(msg.GetGaining()) > 0 || msg.GetGained() {
+			// The node's scopes changed while the rebuild was cut: what it
+			// pulled is of the old ones. Start again.
+			abort = true
+			return errors.New("the node's scopes changed during the rebuild: starting it again")
+		}
+		if len(msg.GetScopes()) > 0 {
+			rb.Scopes = msg.GetScopes()
+			scopes = &Scopes{Held: msg.GetScopes()}
+		}
 		evs := make([]*replication.Event, len(msg.GetEvents()))
 		for i, c := range msg.GetEvents() {
 			evs[i] = replication.FromProto(c.GetEvent())
-			cursorMs = c.GetCommitTimeMs()
-		}
-		if len(msg.GetScopes()) > 0 {
-			scopes = &Scopes{Held: msg.GetScopes()}
 		}
 		for i, j := range chunks(msg) {
-			if err := rb.apply(evs[i:j], followedIn(msg, i, j)); err != nil {
+			pos, ms := msg.GetPosition(), msg.GetHeadTimeMs()
+			if j > 0 {
+				ms = msg.GetEvents()[j-1].GetCommitTimeMs()
+			}
+			if j < len(evs) {
+				pos = msg.GetEvents()[j-1].GetPosition()
+			}
+			if pos <= cursor {
+				pos, ms = 0, 0 // a heartbeat: nothing to record
+			}
+			if err := rb.apply(evs[i:j], followedIn(msg, i, j), pos, ms); err != nil {
 				return fmt.Errorf("apply: %w", err)
 			}
-		}
-		cursor = msg.GetPosition()
-		if len(evs) == 0 {
-			cursorMs = msg.GetHeadTimeMs()
+			if pos > 0 {
+				cursor, cursorMs = pos, ms
+			}
 		}
 		s.mu.Lock()
 		s.rebuilt.position, s.rebuilt.head = cursor, msg.GetHead()

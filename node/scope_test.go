@@ -236,3 +236,82 @@ func TestScopedPull(t *testing.T) {
 	})
 	holdsScope(t, th, c, "w:w1")
 }
+
+// TestRestoreResumes: a branch PC whose disk died takes its data back
+// from the hub; the rebuild is cut halfway (the node stops) and goes on
+// from where it got when the node starts again, applying each event once:
+// the node's digest of its scopes equals the hub's, and its next event
+// follows the seqs the hub holds.
+func TestRestoreResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a hub and a node three times")
+	}
+	reg := scopeRegistry()
+	th := startTestHub(t, hub.Config{Registry: reg, NodeScopes: grantedScopes})
+	tok := th.addNode(t, "br-a")
+	start := func(dir string) *node.Node {
+		n, err := node.Start(node.Config{ID: "br-a", DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: []string{th.URL()}, Token: tok,
+			AdminPassword: pw, Registry: reg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	a := start(t.TempDir())
+	const events = 20000
+	for i := 0; i < events; i += 500 {
+		_, err := a.Store().Exec(context.Background(), "test", func(replication.Tx) ([]replication.Draft, error) {
+			var out []replication.Draft
+			for j := i; j < i+500; j++ {
+				out = append(out, replication.Draft{Kind: kindScopedSet, Entity: fmt.Sprintf("pickup/%d", j), Body: wrapperspb.String(fmt.Sprintf("b:br-a|%d", j))})
+			}
+			return out, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	holdsScope(t, th, a)
+	lastSeq := a.Store().Progress().LastSeq
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir() // the disk died: a new one
+	a = start(dir)
+	if !a.Store().Restoring() || a.Store().Progress().LastSeq != lastSeq {
+		t.Fatalf("restoring %v, last seq %d; want a restore continuing after %d", a.Store().Restoring(), a.Store().Progress().LastSeq, lastSeq)
+	}
+	var cut uint64
+	for deadline := time.Now().Add(60 * time.Second); cut == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) || !a.Store().Restoring() {
+			t.Fatalf("the restore did not stop halfway (restoring %v)", a.Store().Restoring())
+		}
+		cut = a.Store().RebuildCursor()
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a = start(dir)
+	// What the cut rebuild got is still recorded: the rebuild goes on
+	// from there (BeginRebuild), it does not start over.
+	if c := a.Store().RebuildCursor(); c < cut && a.Store().Restoring() {
+		t.Fatalf("after the restart the rebuild is at %d, it had reached %d", c, cut)
+	}
+	waitFor(t, 60*time.Second, "the restore to finish", func() error {
+		if a.Store().Restoring() {
+			return fmt.Errorf("restoring (at %d)", a.Store().RebuildCursor())
+		}
+		return nil
+	})
+	holdsScope(t, th, a)
+	if n := seen(t, a, "pickup/0") + seen(t, a, fmt.Sprintf("pickup/%d", events-1)); n != 2 {
+		t.Fatalf("the restored node applied %d of the first and last events, want each once", n)
+	}
+	put(t, a, kindScopedSet, "pickup/new", "b:br-a|after")
+	if s := a.Store().Progress().LastSeq; s != lastSeq+1 {
+		t.Fatalf("the next event has seq %d, want %d", s, lastSeq+1)
+	}
+	t.Logf("restore cut at position %d of %d", cut, events)
+}
