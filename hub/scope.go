@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	replicationv1 "branchline/gen/branchline/replication/v1"
@@ -81,34 +82,133 @@ type scoping struct {
 	held, gaining []string
 }
 
-func (sc *scoping) match(e *replicationv1.Event) bool {
-	if e.GetOrigin() == sc.exclude {
+// entry is what a Pull judges of a log entry, read from its wire bytes
+// without decoding the event (peekCommitted): most entries of a scoped
+// pull are someone else's, and a full decode of each cost 1.2 µs.
+type entry struct {
+	pos           uint64
+	origin, kind  []byte
+	scopes        [][]byte
+	scratchScopes [4][]byte
+}
+
+func (sc *scoping) match(e *entry) bool {
+	if string(e.origin) == sc.exclude {
 		return false
 	}
-	if len(sc.kinds) > 0 && !slices.ContainsFunc(sc.kinds, func(k string) bool { return strings.HasPrefix(e.GetKind(), k) }) {
+	if len(sc.kinds) > 0 && !slices.ContainsFunc(sc.kinds, func(k string) bool { return strings.HasPrefix(string(e.kind), k) }) {
 		return false
 	}
 	if sc.unscoped {
 		return true
 	}
 	if sc.history {
-		return len(e.GetScopes()) > 0 && replication.InScopes(e.GetScopes(), sc.gaining) && !replication.InScopes(e.GetScopes(), sc.held)
+		return len(e.scopes) > 0 && inScopes(e.scopes, sc.gaining) && !inScopes(e.scopes, sc.held)
 	}
-	return replication.InScopes(e.GetScopes(), sc.scopes)
+	return inScopes(e.scopes, sc.scopes)
+}
+
+// inScopes is replication.InScopes of wire bytes.
+func inScopes(es [][]byte, scopes []string) bool {
+	if len(es) == 0 {
+		return true
+	}
+	for _, e := range es {
+		for _, s := range scopes {
+			if string(e) == s {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // followOnly reports whether e reaches the caller only through courier
 // scopes.
-func (sc *scoping) followOnly(e *replicationv1.Event) bool {
-	if sc.unscoped || len(e.GetScopes()) == 0 {
+func (sc *scoping) followOnly(e *entry) bool {
+	if sc.unscoped || len(e.scopes) == 0 {
 		return false
 	}
-	for _, s := range e.GetScopes() {
-		if k, _ := replication.ScopeKind(s); k != "c" && slices.Contains(sc.scopes, s) {
-			return false
+	for _, b := range e.scopes {
+		if len(b) > 1 && string(b[:2]) == "c:" {
+			continue
+		}
+		for _, s := range sc.scopes {
+			if string(b) == s {
+				return false
+			}
 		}
 	}
 	return true
+}
+
+// peekCommitted reads a log entry's position and its event's origin, kind
+// and scopes into e, the slices pointing into b.
+func peekCommitted(b []byte, e *entry) error {
+	e.pos, e.origin, e.kind, e.scopes = 0, nil, nil, e.scratchScopes[:0]
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return errMalformed
+		}
+		b = b[n:]
+		switch {
+		case num == committedPosition && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return errMalformed
+			}
+			e.pos, b = v, b[n:]
+		case num == committedEvent && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return errMalformed
+			}
+			if err := peekEvent(v, e); err != nil {
+				return err
+			}
+			b = b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return errMalformed
+			}
+			b = b[n:]
+		}
+	}
+	return nil
+}
+
+func peekEvent(b []byte, e *entry) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return errMalformed
+		}
+		b = b[n:]
+		if typ == protowire.BytesType && (num == eventOrigin || num == eventKind || num == eventScopes) {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return errMalformed
+			}
+			switch num {
+			case eventOrigin:
+				e.origin = v
+			case eventKind:
+				e.kind = v
+			default:
+				e.scopes = append(e.scopes, v)
+			}
+			b = b[n:]
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return errMalformed
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
 // batch is one Pull message's events.
@@ -127,30 +227,33 @@ func (f *fsm) readScoped(sc *scoping, after, until uint64, maxEvents, maxBytes i
 	out := batch{pos: after}
 	size, scanned := 0, 0
 	projected := f.Projected()
+	var e entry
 	err := f.read(func(tx replication.Tx) error {
 		return tx.Scan(logPrefix, posKey(after+1), func(_, v []byte) (bool, error) {
-			var c replicationv1.Committed
-			if err := proto.Unmarshal(v, &c); err != nil {
+			if err := peekCommitted(v, &e); err != nil {
 				return false, err
 			}
-			at := c.GetPosition()
+			at := e.pos
 			if until > 0 && at > until {
 				return false, nil
 			}
 			scanned++
-			e := c.GetEvent()
-			if !sc.match(e) {
+			if !sc.match(&e) {
 				out.pos = at
 				return scanned < 8*maxEvents, nil
 			}
-			if sc.followOnly(e) {
+			var c replicationv1.Committed
+			if err := proto.Unmarshal(v, &c); err != nil {
+				return false, err
+			}
+			if sc.followOnly(&e) {
 				if at > projected {
 					// The entity index is not there yet: send what is
 					// read, then wait for the projection.
 					out.waitFor = at
 					return false, nil
 				}
-				earlier, err := f.unseen(tx, sc, e.GetEntity(), at)
+				earlier, err := f.unseen(tx, sc, c.GetEvent().GetEntity(), at)
 				if err != nil {
 					return false, err
 				}
