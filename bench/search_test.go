@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -112,7 +113,8 @@ func lookupNode(b *testing.B, n int) (*node.Store, []map[string]string) {
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
-	b.Logf("reopened in %v (searched texts loaded into memory): heap %d MiB more", took.Round(time.Millisecond), (int64(after.HeapAlloc)-int64(before.HeapAlloc))>>20)
+	b.Logf("reopened in %v (searched texts loaded into memory): heap %d MiB more; process RSS %s, peak %s (the peak includes building the store)",
+		took.Round(time.Millisecond), (int64(after.HeapAlloc)-int64(before.HeapAlloc))>>20, procStatus("VmRSS"), procStatus("VmHWM"))
 	b.Cleanup(func() { s.Close() })
 	return s, sample
 }
@@ -184,4 +186,19 @@ func suggest(views replication.Tx, q string) (int, error) {
 		err = fmt.Errorf("no customer matches %q", q)
 	}
 	return len(hits), err
+}
+
+// procStatus is a field of /proc/self/status ("VmRSS": resident memory),
+// or "?" where there is none.
+func procStatus(field string) string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
 }

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -163,14 +164,24 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 			held = scopes
 		}
 		held = slices.DeleteFunc(held, func(h string) bool { return !slices.Contains(scopes, h) })
-		if gaining := gainingOf(held, scopes); len(gaining) > 0 {
-			var from uint64
-			if slices.Equal(slices.Sorted(slices.Values(req.Msg.GetGaining())), gaining) {
-				from = req.Msg.GetGainedTo()
+		// Scopes gained are sent their history, those held before from
+		// where the caller stopped holding them, in groups by that
+		// position (each group's history is one scan of the log).
+		dormant := map[string]uint64{}
+		for _, m := range req.Msg.GetDormant() {
+			dormant[m.GetScope()] = m.GetPosition()
+		}
+		for _, g := range gainGroups(gainingOf(held, scopes), dormant) {
+			from := g.from
+			if slices.Equal(slices.Sorted(slices.Values(req.Msg.GetGaining())), g.scopes) {
+				from = max(from, req.Msg.GetGainedTo())
 			}
-			if err := s.history(ctx, stream, sc, held, gaining, scopes, from, cursor); err != nil {
+			after := append(slices.Clone(held), g.scopes...)
+			slices.Sort(after)
+			if err := s.history(ctx, stream, sc, held, g.scopes, after, from, cursor); err != nil {
 				return err
 			}
+			held = after
 		}
 		sc.scopes = scopes
 	}
@@ -194,12 +205,17 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 			}
 			if !slices.Equal(now, sc.scopes) {
 				held := slices.DeleteFunc(slices.Clone(sc.scopes), func(h string) bool { return !slices.Contains(now, h) })
-				if gaining := gainingOf(held, now); len(gaining) > 0 {
-					if err := s.history(ctx, stream, sc, held, gaining, now, 0, cursor); err != nil {
+				sc.scopes = held
+				if len(gainingOf(held, now)) > 0 {
+					// The caller gains a scope: tell it what it still holds
+					// (a scope lost turns dormant there), then end the stream;
+					// it pulls again, with its dormant scopes, and is sent
+					// the history of what it gains.
+					if err := send(&replicationv1.PullResponse{Position: cursor}); err != nil {
 						return err
 					}
+					return nil
 				}
-				sc.scopes = now
 			}
 		}
 		changed := s.h.fsm.Changed()
@@ -237,7 +253,8 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 // history streams the history of the scopes gaining, from position from
 // up to the caller's cursor: the events of those scopes that the scopes
 // held did not cover. Each message says how far it got (GainedTo); the
-// last says the scopes are gained.
+// last says the scopes are gained, and that the caller then holds
+// scopes (held and gaining).
 func (s replicationService) history(ctx context.Context, stream *connect.ServerStream[replicationv1.PullResponse], sc *scoping,
 	held, gaining, scopes []string, from, cursor uint64) error {
 	hs := *sc
@@ -269,6 +286,29 @@ func (s replicationService) history(ctx context.Context, stream *connect.ServerS
 		pos = b.pos
 	}
 	return send(&replicationv1.PullResponse{GainedTo: cursor, Gained: true})
+}
+
+// gainGroup is scopes gained whose history starts at from.
+type gainGroup struct {
+	from   uint64
+	scopes []string
+}
+
+// gainGroups groups gaining by where each one's history starts: after its
+// dormant position, or from the start; in order of that position.
+func gainGroups(gaining []string, dormant map[string]uint64) []gainGroup {
+	var out []gainGroup
+	for _, s := range gaining {
+		from := dormant[s]
+		i := slices.IndexFunc(out, func(g gainGroup) bool { return g.from == from })
+		if i < 0 {
+			out = append(out, gainGroup{from: from})
+			i = len(out) - 1
+		}
+		out[i].scopes = append(out[i].scopes, s)
+	}
+	slices.SortFunc(out, func(a, b gainGroup) int { return cmp.Compare(a.from, b.from) })
+	return out
 }
 
 // historyBatch bounds a history message: the node applies one in a

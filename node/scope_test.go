@@ -50,6 +50,9 @@ func scopeRegistry() *replication.Registry {
 	})
 	replication.Handle(r, kindGrant, func(tx replication.Tx, _ *replication.Event, b *wrapperspb.StringValue) error {
 		n, s, _ := strings.Cut(b.GetValue(), "|")
+		if s, ok := strings.CutSuffix(s, "|-"); ok { // taken away
+			return tx.Delete(replication.Key("grant", n, s))
+		}
 		return tx.Set(replication.Key("grant", n, s), nil)
 	}, nil)
 	return r
@@ -235,6 +238,27 @@ func TestScopedPull(t *testing.T) {
 		return nil
 	})
 	holdsScope(t, th, c, "w:w1")
+
+	// w1 moves away from c, gets more events, and comes back: c is sent
+	// only what it missed — each event once, as the digest of its scopes
+	// (equal to the hub's) proves.
+	put(t, a, kindGrant, "grant/2", "br-c|w:w1|-")
+	waitFor(t, 30*time.Second, "c to stop holding w1", func() error {
+		if sc := c.Store().Scopes(); sc.Dormant["w:w1"] == 0 {
+			return fmt.Errorf("scopes %+v", sc)
+		}
+		return nil
+	})
+	put(t, a, kindScopedSet, "stock/away", "w:w1|while away")
+	put(t, a, kindScopedSet, "stock/new", "w:w1|edited while away")
+	if has(t, c, "stock/away") {
+		t.Fatal("c got an event of a scope it no longer holds")
+	}
+	put(t, a, kindGrant, "grant/2", "br-c|w:w1")
+	holdsScope(t, th, c, "w:w1")
+	if !has(t, c, "stock/away") || seen(t, c, "stock/new") != 2 || seen(t, c, "stock/0") != 1 {
+		t.Fatalf("c after w1 came back: away %v, stock/new applied %d times, stock/0 %d", has(t, c, "stock/away"), seen(t, c, "stock/new"), seen(t, c, "stock/0"))
+	}
 }
 
 // TestRestoreResumes: a branch PC whose disk died takes its data back

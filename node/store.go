@@ -1,12 +1,15 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,8 +49,10 @@ var (
 	// generation).
 	genKey    = replication.Key("node", "gen")
 	scopesKey = replication.Key("node", "scopes")
-	gainKey   = replication.Key("node", "gaining")
-	outPrefix = []byte("o\x00")
+	// dormantKey: scopes held whole up to a position, no longer served.
+	dormantKey = replication.Key("node", "dormant")
+	gainKey    = replication.Key("node", "gaining")
+	outPrefix  = []byte("o\x00")
 )
 
 func outKey(seq uint64) []byte {
@@ -148,14 +153,54 @@ type Scopes struct {
 	Held     []string
 	Gaining  []string
 	GainedTo uint64 // how far the history of Gaining got
+	// Dormant are scopes the node held whole up to a position, and is no
+	// longer served: gained again, their history starts there.
+	Dormant map[string]uint64
 }
 
-func (sc Scopes) encode() (held, gaining []byte) {
+func (sc Scopes) encode() (held, gaining, dormant []byte) {
 	held = []byte(strings.Join(sc.Held, "\x00"))
 	if len(sc.Gaining) > 0 {
 		gaining = append(putU64(sc.GainedTo), strings.Join(sc.Gaining, "\x00")...)
 	}
-	return held, gaining
+	for _, s := range slices.Sorted(maps.Keys(sc.Dormant)) {
+		dormant = append(dormant, putU64(sc.Dormant[s])...)
+		dormant = append(dormant, s...)
+		dormant = append(dormant, 0)
+	}
+	return held, gaining, dormant
+}
+
+func decodeDormant(b []byte) map[string]uint64 {
+	out := map[string]uint64{}
+	for len(b) > 8 {
+		end := bytes.IndexByte(b[8:], 0)
+		if end < 0 {
+			break
+		}
+		out[string(b[8:8+end])] = u64(b)
+		b = b[8+end+1:]
+	}
+	return out
+}
+
+// served is the scope state after the hub said it serves scopes, the
+// node's cursor being at: a held scope no longer served turns dormant at
+// cursor.
+func (sc Scopes) served(scopes []string, cursor uint64) Scopes {
+	next := Scopes{Held: scopes, Dormant: maps.Clone(sc.Dormant)}
+	if next.Dormant == nil {
+		next.Dormant = map[string]uint64{}
+	}
+	for _, h := range sc.Held {
+		if !slices.Contains(scopes, h) {
+			next.Dormant[h] = cursor
+		}
+	}
+	for _, s := range scopes {
+		delete(next.Dormant, s)
+	}
+	return next
 }
 
 func splitScopes(b []byte) []string {
@@ -258,6 +303,7 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 			{cursorKey, func(b []byte) { s.cursor = u64(b); s.cursorMs = int64(u64(b[min(8, len(b)):])) }},
 			{pushedKey, func(b []byte) { s.pushed = u64(b) }},
 			{scopesKey, func(b []byte) { s.scopes.Held = splitScopes(b) }},
+			{dormantKey, func(b []byte) { s.scopes.Dormant = decodeDormant(b) }},
 			{gainKey, func(b []byte) {
 				if len(b) >= 8 {
 					s.scopes.GainedTo, s.scopes.Gaining = u64(b), splitScopes(b[8:])
@@ -706,8 +752,11 @@ func (s *Store) tryCommit(group []*request) error {
 		return err
 	}
 	if scopesChanged {
-		held, gaining := scopes.encode()
+		held, gaining, dormant := scopes.encode()
 		if err := tx.Set(scopesKey, held); err != nil {
+			return err
+		}
+		if err := tx.Set(dormantKey, dormant); err != nil {
 			return err
 		}
 		var err error

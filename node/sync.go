@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -314,7 +315,7 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 	sc := s.store.Scopes()
 	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{
 		Cursor: cursor, ExcludeOwn: true, LastSeq: s.store.Progress().LastSeq, Protocol: replication.Protocol,
-		Held: sc.Held, Gaining: sc.Gaining, GainedTo: sc.GainedTo,
+		Held: sc.Held, Gaining: sc.Gaining, GainedTo: sc.GainedTo, Dormant: dormantMarks(sc.Dormant),
 	}))
 	if err != nil {
 		return false, err
@@ -343,9 +344,9 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 		switch {
 		case len(msg.GetGaining()) > 0 || msg.GetGained():
 			// History of scopes the node gains: the cursor stays.
-			next := Scopes{Held: sc.Held, Gaining: msg.GetGaining(), GainedTo: msg.GetGainedTo()}
+			next := Scopes{Held: sc.Held, Gaining: msg.GetGaining(), GainedTo: msg.GetGainedTo(), Dormant: sc.Dormant}
 			if msg.GetGained() {
-				next = Scopes{Held: msg.GetScopes()}
+				next = sc.served(msg.GetScopes(), cursor)
 				s.log.Info("scopes gained", "scopes", next.Held)
 			}
 			if err := s.store.applyPulled(ctx, gen, pulledBatch{events: evs, history: true, scopes: &next}); err != nil {
@@ -355,13 +356,20 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 		case msg.GetPosition() > cursor:
 			var next *Scopes
 			if len(msg.GetScopes()) > 0 && !slices.Equal(msg.GetScopes(), sc.Held) {
-				next = &Scopes{Held: msg.GetScopes()}
-				sc = *next
+				n := sc.served(msg.GetScopes(), cursor)
+				next, sc = &n, n
 			}
 			if err := s.apply(ctx, gen, msg, evs, posMs, next); err != nil {
 				return got, err
 			}
 			cursor = msg.GetPosition()
+		case len(msg.GetScopes()) > 0 && !slices.Equal(msg.GetScopes(), sc.Held):
+			// The hub serves other scopes from here (a heartbeat says so).
+			next := sc.served(msg.GetScopes(), cursor)
+			if err := s.store.applyPulled(ctx, gen, pulledBatch{scopes: &next}); err != nil {
+				return got, fmt.Errorf("record scopes: %w", err)
+			}
+			sc = next
 		}
 		now := time.Now()
 		s.mu.Lock()
@@ -410,6 +418,15 @@ func (s *syncer) apply(ctx context.Context, gen uint64, msg *replicationv1.PullR
 		}
 	}
 	return nil
+}
+
+// dormantMarks are the dormant scopes as a Pull request carries them.
+func dormantMarks(d map[string]uint64) []*replicationv1.ScopeMark {
+	var out []*replicationv1.ScopeMark
+	for _, s := range slices.Sorted(maps.Keys(d)) {
+		out = append(out, &replicationv1.ScopeMark{Scope: s, Position: d[s]})
+	}
+	return out
 }
 
 // chunks yields the slices [i, j) of a Pull message's events applied in

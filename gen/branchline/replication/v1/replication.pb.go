@@ -386,8 +386,12 @@ type PullRequest struct {
 	// Gaining are scopes the hub told the caller to take (see
 	// PullResponse.gaining) whose history it was receiving, and
 	// GainedTo the position that history reached: the hub resumes it there.
-	Gaining       []string `protobuf:"bytes,7,rep,name=gaining,proto3" json:"gaining,omitempty"`
-	GainedTo      uint64   `protobuf:"varint,8,opt,name=gained_to,json=gainedTo,proto3" json:"gained_to,omitempty"`
+	Gaining  []string `protobuf:"bytes,7,rep,name=gaining,proto3" json:"gaining,omitempty"`
+	GainedTo uint64   `protobuf:"varint,8,opt,name=gained_to,json=gainedTo,proto3" json:"gained_to,omitempty"`
+	// Dormant are scopes the caller held whole up to a position and was
+	// then no longer served (a warehouse moved away): if it gains one again,
+	// its history starts after that position, so nothing is applied twice.
+	Dormant       []*ScopeMark `protobuf:"bytes,9,rep,name=dormant,proto3" json:"dormant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -478,6 +482,66 @@ func (x *PullRequest) GetGainedTo() uint64 {
 	return 0
 }
 
+func (x *PullRequest) GetDormant() []*ScopeMark {
+	if x != nil {
+		return x.Dormant
+	}
+	return nil
+}
+
+// ScopeMark is a scope and a global position.
+type ScopeMark struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Scope         string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	Position      uint64                 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScopeMark) Reset() {
+	*x = ScopeMark{}
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScopeMark) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScopeMark) ProtoMessage() {}
+
+func (x *ScopeMark) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScopeMark.ProtoReflect.Descriptor instead.
+func (*ScopeMark) Descriptor() ([]byte, []int) {
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ScopeMark) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *ScopeMark) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
 type PullResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Events are the matching committed events of this batch, in order.
@@ -515,7 +579,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[5]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +591,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[5]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +604,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{5}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PullResponse) GetEvents() []*Committed {
@@ -649,7 +713,7 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\vdurable_seq\x18\x01 \x01(\x04R\n" +
 	"durableSeq\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\rR\bprotocol\x12\x1e\n" +
-	"\vhub_time_ms\x18\x03 \x01(\x03R\thubTimeMs\"\xde\x01\n" +
+	"\vhub_time_ms\x18\x03 \x01(\x03R\thubTimeMs\"\x9e\x02\n" +
 	"\vPullRequest\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\x04R\x06cursor\x12\x14\n" +
 	"\x05kinds\x18\x02 \x03(\tR\x05kinds\x12\x1f\n" +
@@ -659,7 +723,11 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\bprotocol\x18\x05 \x01(\rR\bprotocol\x12\x12\n" +
 	"\x04held\x18\x06 \x03(\tR\x04held\x12\x18\n" +
 	"\againing\x18\a \x03(\tR\againing\x12\x1b\n" +
-	"\tgained_to\x18\b \x01(\x04R\bgainedTo\"\xdd\x02\n" +
+	"\tgained_to\x18\b \x01(\x04R\bgainedTo\x12>\n" +
+	"\adormant\x18\t \x03(\v2$.branchline.replication.v1.ScopeMarkR\adormant\"=\n" +
+	"\tScopeMark\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\x04R\bposition\"\xdd\x02\n" +
 	"\fPullResponse\x12<\n" +
 	"\x06events\x18\x01 \x03(\v2$.branchline.replication.v1.CommittedR\x06events\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\x04R\bposition\x12\x12\n" +
@@ -691,28 +759,30 @@ func file_branchline_replication_v1_replication_proto_rawDescGZIP() []byte {
 	return file_branchline_replication_v1_replication_proto_rawDescData
 }
 
-var file_branchline_replication_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_branchline_replication_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_branchline_replication_v1_replication_proto_goTypes = []any{
 	(*Event)(nil),        // 0: branchline.replication.v1.Event
 	(*Committed)(nil),    // 1: branchline.replication.v1.Committed
 	(*PushRequest)(nil),  // 2: branchline.replication.v1.PushRequest
 	(*PushResponse)(nil), // 3: branchline.replication.v1.PushResponse
 	(*PullRequest)(nil),  // 4: branchline.replication.v1.PullRequest
-	(*PullResponse)(nil), // 5: branchline.replication.v1.PullResponse
+	(*ScopeMark)(nil),    // 5: branchline.replication.v1.ScopeMark
+	(*PullResponse)(nil), // 6: branchline.replication.v1.PullResponse
 }
 var file_branchline_replication_v1_replication_proto_depIdxs = []int32{
 	0, // 0: branchline.replication.v1.Committed.event:type_name -> branchline.replication.v1.Event
 	0, // 1: branchline.replication.v1.PushRequest.events:type_name -> branchline.replication.v1.Event
-	1, // 2: branchline.replication.v1.PullResponse.events:type_name -> branchline.replication.v1.Committed
-	2, // 3: branchline.replication.v1.ReplicationService.Push:input_type -> branchline.replication.v1.PushRequest
-	4, // 4: branchline.replication.v1.ReplicationService.Pull:input_type -> branchline.replication.v1.PullRequest
-	3, // 5: branchline.replication.v1.ReplicationService.Push:output_type -> branchline.replication.v1.PushResponse
-	5, // 6: branchline.replication.v1.ReplicationService.Pull:output_type -> branchline.replication.v1.PullResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	5, // 2: branchline.replication.v1.PullRequest.dormant:type_name -> branchline.replication.v1.ScopeMark
+	1, // 3: branchline.replication.v1.PullResponse.events:type_name -> branchline.replication.v1.Committed
+	2, // 4: branchline.replication.v1.ReplicationService.Push:input_type -> branchline.replication.v1.PushRequest
+	4, // 5: branchline.replication.v1.ReplicationService.Pull:input_type -> branchline.replication.v1.PullRequest
+	3, // 6: branchline.replication.v1.ReplicationService.Push:output_type -> branchline.replication.v1.PushResponse
+	6, // 7: branchline.replication.v1.ReplicationService.Pull:output_type -> branchline.replication.v1.PullResponse
+	6, // [6:8] is the sub-list for method output_type
+	4, // [4:6] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_branchline_replication_v1_replication_proto_init() }
@@ -726,7 +796,7 @@ func file_branchline_replication_v1_replication_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_replication_v1_replication_proto_rawDesc), len(file_branchline_replication_v1_replication_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
