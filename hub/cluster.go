@@ -364,6 +364,9 @@ func (h *Hub) nodeInfos() ([]*adminv1.NodeInfo, error) {
 			return nil, err
 		}
 		ni := &adminv1.NodeInfo{Id: r.ID, DurableSeq: seq, Added: timestamppb.New(time.UnixMilli(r.AddedMs))}
+		if ni.Scopes, err = h.NodeScopes(r.ID); err != nil {
+			return nil, err
+		}
 		if c := h.lastContact(r.ID); !c.at.IsZero() {
 			ni.LastContact = timestamppb.New(c.at)
 			ni.LastSeq, ni.Cursor = max(c.lastSeq, seq), c.cursor

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -117,10 +118,10 @@ func ago(ts *timestamppb.Timestamp) string {
 
 func printNodes(w io.Writer, nodes []*adminv1.NodeInfo) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tDURABLE SEQ\tBACKLOG\tAPPLIED POSITION\tLAST CONTACT\tADDED")
+	fmt.Fprintln(tw, "NODE\tDURABLE SEQ\tBACKLOG\tAPPLIED POSITION\tLAST CONTACT\tADDED\tSCOPES")
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", n.GetId(), n.GetDurableSeq(), n.GetLastSeq()-min(n.GetLastSeq(), n.GetDurableSeq()),
-			n.GetCursor(), ago(n.GetLastContact()), n.GetAdded().AsTime().Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\n", n.GetId(), n.GetDurableSeq(), n.GetLastSeq()-min(n.GetLastSeq(), n.GetDurableSeq()),
+			n.GetCursor(), ago(n.GetLastContact()), n.GetAdded().AsTime().Local().Format(time.DateTime), strings.Join(n.GetScopes(), " "))
 	}
 	tw.Flush()
 }

@@ -788,8 +788,11 @@ type NodeInfo struct {
 	// Version and ProtocolVersion are what the node last reported.
 	Version         string `protobuf:"bytes,10,opt,name=version,proto3" json:"version,omitempty"`
 	ProtocolVersion uint32 `protobuf:"varint,11,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Scopes are what the hub serves the node besides company-wide events:
+	// its branch, warehouses it owns and sells from, couriers it serves.
+	Scopes        []string `protobuf:"bytes,14,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeInfo) Reset() {
@@ -911,6 +914,13 @@ func (x *NodeInfo) GetProtocolVersion() uint32 {
 		return x.ProtocolVersion
 	}
 	return 0
+}
+
+func (x *NodeInfo) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
 }
 
 type JoinRequest struct {
@@ -1380,7 +1390,7 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\x12RemoveNodeResponse\"\x12\n" +
 	"\x10ListNodesRequest\"H\n" +
 	"\x11ListNodesResponse\x123\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x05nodes\"\xe7\x03\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x05nodes\"\xff\x03\n" +
 	"\bNodeInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vdurable_seq\x18\x02 \x01(\x04R\n" +
@@ -1398,7 +1408,8 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"stuckStamp\x12\x18\n" +
 	"\aversion\x18\n" +
 	" \x01(\tR\aversion\x12)\n" +
-	"\x10protocol_version\x18\v \x01(\rR\x0fprotocolVersion\"W\n" +
+	"\x10protocol_version\x18\v \x01(\rR\x0fprotocolVersion\x12\x16\n" +
+	"\x06scopes\x18\x0e \x03(\tR\x06scopes\"W\n" +
 	"\vJoinRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
