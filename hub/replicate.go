@@ -211,10 +211,7 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 					// (a scope lost turns dormant there), then end the stream;
 					// it pulls again, with its dormant scopes, and is sent
 					// the history of what it gains.
-					if err := send(&replicationv1.PullResponse{Position: cursor}); err != nil {
-						return err
-					}
-					return nil
+					return send(&replicationv1.PullResponse{Position: cursor, Again: true})
 				}
 			}
 		}

@@ -293,6 +293,9 @@ func (s *syncer) pullLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, errPullAgain) {
+			continue
+		}
 		s.fail("pull from "+s.urls[member], err)
 		s.mu.Lock()
 		s.caughtUp = false
@@ -301,6 +304,10 @@ func (s *syncer) pullLoop(ctx context.Context) {
 		bo.wait(ctx)
 	}
 }
+
+// errPullAgain ends a Pull stream the hub asked to start again (the node
+// gains a scope).
+var errPullAgain = errors.New("the hub asks to pull again")
 
 // pullOnce runs one Pull stream until it fails or stays silent longer than
 // the heartbeat. got says whether anything arrived.
@@ -379,6 +386,9 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 			s.caughtUpAt = now
 		}
 		s.mu.Unlock()
+		if msg.GetAgain() {
+			return got, errPullAgain
+		}
 	}
 	if err := stream.Err(); err != nil {
 		return got, err

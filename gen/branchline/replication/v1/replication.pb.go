@@ -572,7 +572,10 @@ type PullResponse struct {
 	// Followed marks events sent as the history of an entity the caller
 	// follows from now on (a pickup newly assigned to a courier it
 	// serves): like history, applied whatever the origin's seq.
-	Followed      []uint64 `protobuf:"varint,11,rep,packed,name=followed,proto3" json:"followed,omitempty"`
+	Followed []uint64 `protobuf:"varint,11,rep,packed,name=followed,proto3" json:"followed,omitempty"`
+	// Again says the hub ends the stream for the caller to pull again at
+	// once: it gains a scope, whose history the next Pull sends.
+	Again         bool `protobuf:"varint,12,opt,name=again,proto3" json:"again,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -684,6 +687,13 @@ func (x *PullResponse) GetFollowed() []uint64 {
 	return nil
 }
 
+func (x *PullResponse) GetAgain() bool {
+	if x != nil {
+		return x.Again
+	}
+	return false
+}
+
 var File_branchline_replication_v1_replication_proto protoreflect.FileDescriptor
 
 const file_branchline_replication_v1_replication_proto_rawDesc = "" +
@@ -727,7 +737,7 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\adormant\x18\t \x03(\v2$.branchline.replication.v1.ScopeMarkR\adormant\"=\n" +
 	"\tScopeMark\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x1a\n" +
-	"\bposition\x18\x02 \x01(\x04R\bposition\"\xdd\x02\n" +
+	"\bposition\x18\x02 \x01(\x04R\bposition\"\xf3\x02\n" +
 	"\fPullResponse\x12<\n" +
 	"\x06events\x18\x01 \x03(\v2$.branchline.replication.v1.CommittedR\x06events\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\x04R\bposition\x12\x12\n" +
@@ -741,7 +751,8 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\tgained_to\x18\t \x01(\x04R\bgainedTo\x12\x16\n" +
 	"\x06gained\x18\n" +
 	" \x01(\bR\x06gained\x12\x1a\n" +
-	"\bfollowed\x18\v \x03(\x04R\bfollowed2\xc8\x01\n" +
+	"\bfollowed\x18\v \x03(\x04R\bfollowed\x12\x14\n" +
+	"\x05again\x18\f \x01(\bR\x05again2\xc8\x01\n" +
 	"\x12ReplicationService\x12W\n" +
 	"\x04Push\x12&.branchline.replication.v1.PushRequest\x1a'.branchline.replication.v1.PushResponse\x12Y\n" +
 	"\x04Pull\x12&.branchline.replication.v1.PullRequest\x1a'.branchline.replication.v1.PullResponse0\x01B\xef\x01\n" +
