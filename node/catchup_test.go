@@ -113,7 +113,7 @@ func TestCatchUpLargePull(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
 	poll.Until(t, timeout, what, cond)
 }

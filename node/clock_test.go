@@ -29,7 +29,7 @@ type testHub struct {
 	admin   adminv1connect.AdminServiceClient
 }
 
-func startTestHub(t *testing.T, cfg hub.Config) *testHub {
+func startTestHub(t testing.TB, cfg hub.Config) *testHub {
 	t.Helper()
 	if cfg.ID == "" {
 		cfg.ID = "hub1"
@@ -71,7 +71,7 @@ func (th *testHub) restart(t *testing.T, change func(*hub.Config)) *testHub {
 	return startTestHub(t, cfg)
 }
 
-func (th *testHub) addNode(t *testing.T, id string) string {
+func (th *testHub) addNode(t testing.TB, id string) string {
 	t.Helper()
 	resp, err := th.cluster.AddNode(context.Background(), connect.NewRequest(&adminv1.AddNodeRequest{Id: id}))
 	if err != nil {
