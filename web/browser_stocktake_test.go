@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	bt "branchline/internal/browsertest"
 )
 
 // TestBrowserBlindStocktake (issue 15, part 5): a blind count sheet hides
@@ -21,11 +23,11 @@ func TestBrowserBlindStocktake(t *testing.T) {
 	run(t, ctx, "open a blind count of bin A01",
 		chromedp.SetValue(css(`#stocktake-form select[name=bin]`), "A01"),
 		clickJS(`#st-blind`),
-		clickJS(`#open-stocktake`),
+		bt.ClickNav(`#open-stocktake`),
 		chromedp.WaitVisible(css(`#count-sheet`)),
 		chromedp.WaitVisible(css(`#blind-hint`)),
 		chromedp.SendKeys(css(row+` input[name=lc]`), "38"),
-		clickJS(`#save-counts`),
+		bt.ClickNav(`#save-counts`),
 		chromedp.WaitVisible(css(`p.flash`)),
 		into(&book, chromedp.Text(css(row+` td.book`))),
 		into(&delta, chromedp.Text(css(row+` td.delta`))),
@@ -40,7 +42,7 @@ func TestBrowserBlindStocktake(t *testing.T) {
 
 	var confirm string
 	run(t, ctx, "post asks first",
-		clickJS(`#post-stocktake`),
+		bt.ClickNav(`#post-stocktake`),
 		chromedp.WaitVisible(css(`#confirm-post`)),
 		into(&confirm, chromedp.Text(css(`#confirm-post`))),
 		shot(t, "stock-stocktake-confirm"),
@@ -53,7 +55,7 @@ func TestBrowserBlindStocktake(t *testing.T) {
 	}
 	var status string
 	run(t, ctx, "confirm",
-		clickJS(`#confirm-post-stocktake`),
+		bt.ClickNav(`#confirm-post-stocktake`),
 		chromedp.WaitVisible(css(`#stocktake[data-status=posted]`)),
 		into(&status, chromedp.Text(css(`#stocktake-status`))),
 		into(&book, chromedp.Text(css(row+` td.book`))),

@@ -130,6 +130,30 @@ func ClickJS(sel string) Step {
 	})
 }
 
+// ClickNav clicks, from script, an element that loads another page (a
+// form's submit button) and waits until that page has loaded. Queries
+// made while the old page goes away fail ("Cannot find context with
+// specified id", "No node with given id found"): the next step must not
+// start before the new page is there.
+func ClickNav(sel string) Step {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := chromedp.Evaluate[any](`window.__leaving = true; document.querySelector(`+strconv.Quote(sel)+`).click()`)(ctx, tg); err != nil {
+			return err
+		}
+		for {
+			// Errors are the old page going away: ask again.
+			if loaded, err := chromedp.Evaluate[bool](`!window.__leaving && document.readyState === "complete"`)(ctx, tg); err == nil && loaded {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+}
+
 // Login signs user in through the login form of the site at base, starting
 // from path (which needs a session), and waits until ready is visible.
 func Login(t testing.TB, ctx context.Context, base, path, user, pw, ready string) {
