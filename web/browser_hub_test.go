@@ -16,6 +16,8 @@ import (
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	"branchline/hub"
 	"branchline/node"
+	"branchline/replication"
+	"branchline/warehouse"
 )
 
 // TestBrowserHubDashboard: head office sees which branch is online and
@@ -56,6 +58,14 @@ func TestBrowserHubDashboard(t *testing.T) {
 	}
 	t.Cleanup(func() { n.Close() })
 	add("bj-chaoyang") // registered, never started
+	// sh-pudong owns a warehouse: head office says the branch holds it.
+	_, err = n.Store().Exec(context.Background(), "admin", func(views replication.Tx) ([]replication.Draft, error) {
+		d, err := warehouse.SetWarehouse(views, warehouse.Warehouse{ID: "WH-SH", Name: "上海仓", Owner: "sh-pudong"}, nil)
+		return []replication.Draft{d}, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	login := func() {
 		run(t, ctx, "log in at the hub",
@@ -76,11 +86,11 @@ func TestBrowserHubDashboard(t *testing.T) {
 			into(&pudong, chromedp.Text(css(`tr[data-node=sh-pudong]`))),
 			into(&chaoyang, chromedp.Text(css(`tr[data-node=bj-chaoyang]`))),
 		)
-		if strings.Contains(pudong, "在线") {
+		if strings.Contains(pudong, "在线") && strings.Contains(pudong, "仓库 WH-SH") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sh-pudong never shown online: %q", pudong)
+			t.Fatalf("sh-pudong never shown online holding its warehouse: %q", pudong)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -46,6 +46,9 @@ type branchView struct {
 	// the max offset, where its writes are about to be refused.
 	Clock     string
 	ClockWarn bool
+	// Holds names what the branch is served besides its own records and
+	// the company's: warehouses it owns or sells from, couriers it serves.
+	Holds []string
 	// Stuck says why the hub refuses the branch's events, if it does.
 	Stuck   string
 	Version string
@@ -105,6 +108,11 @@ func (s *Pages) branches(w http.ResponseWriter, r *http.Request) {
 			b.ClockWarn = off.Abs().Seconds() > st.GetMaxClockOffsetSeconds()/2
 		}
 		b.Version = n.GetVersion()
+		for _, sc := range n.GetScopes() {
+			if k, id := replication.ScopeKind(sc); k == "w" || k == "e" || k == "c" {
+				b.Holds = append(b.Holds, p.T("hub.holds_"+k, id))
+			}
+		}
 		if n.GetStuckSeq() != 0 {
 			b.Stuck = p.T("hub.stuck_clock", n.GetStuckSeq(), n.GetStuckStamp().AsTime().In(s.Location()).Format("2006-01-02 15:04:05"))
 		} else if n.GetStuck() != "" {
