@@ -109,8 +109,13 @@ func (s *Pages) branches(w http.ResponseWriter, r *http.Request) {
 		}
 		b.Version = n.GetVersion()
 		for _, sc := range n.GetScopes() {
-			if k, id := replication.ScopeKind(sc); k == "w" || k == "e" || k == "c" {
-				b.Holds = append(b.Holds, p.T("hub.holds_"+k, id))
+			switch k, id := replication.ScopeKind(sc); k {
+			case "w":
+				b.Holds = append(b.Holds, p.T("hub.holds_w", id))
+			case "e":
+				b.Holds = append(b.Holds, p.T("hub.holds_e", id))
+			case "c":
+				b.Holds = append(b.Holds, p.T("hub.holds_c", id))
 			}
 		}
 		if n.GetStuckSeq() != 0 {
