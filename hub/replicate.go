@@ -217,15 +217,12 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 		}
 		changed := s.h.fsm.Changed()
 		if s.h.fsm.state().Head > cursor {
-			b, err := s.h.fsm.readScoped(sc, cursor, 0, replication.MaxBatchEvents, replication.MaxBatchBytes)
+			b, err := s.next(ctx, sc, cursor, 0, replication.MaxBatchEvents)
 			if err != nil {
-				return api.Error(s.h.log, err)
-			}
-			if len(b.events) == 0 && b.waitFor > 0 && b.pos == cursor {
-				if err := s.h.fsm.WaitProjected(ctx, b.waitFor); err != nil {
+				if ctx.Err() != nil {
 					return nil
 				}
-				continue
+				return err
 			}
 			if err := send(&replicationv1.PullResponse{Events: b.events, Position: b.pos, Followed: b.followed}); err != nil {
 				return err
@@ -264,15 +261,9 @@ func (s replicationService) history(ctx context.Context, stream *connect.ServerS
 		return stream.Send(m)
 	}
 	for pos := from; pos < cursor; {
-		b, err := s.h.fsm.readScoped(&hs, pos, cursor, historyBatch, replication.MaxBatchBytes)
+		b, err := s.next(ctx, &hs, pos, cursor, historyBatch)
 		if err != nil {
-			return api.Error(s.h.log, err)
-		}
-		if len(b.events) == 0 && b.waitFor > 0 && b.pos == pos {
-			if err := s.h.fsm.WaitProjected(ctx, b.waitFor); err != nil {
-				return err
-			}
-			continue
+			return err
 		}
 		if b.pos == pos {
 			break // nothing more up to the cursor
@@ -283,6 +274,24 @@ func (s replicationService) history(ctx context.Context, stream *connect.ServerS
 		pos = b.pos
 	}
 	return send(&replicationv1.PullResponse{GainedTo: cursor, Gained: true})
+}
+
+// next reads the message after position from (up to until, 0: the
+// head), waiting for the projection when the next event's entity index
+// must be read first.
+func (s replicationService) next(ctx context.Context, sc *scoping, from, until uint64, maxEvents int) (batch, error) {
+	for {
+		b, err := s.h.fsm.readScoped(sc, from, until, maxEvents, replication.MaxBatchBytes)
+		if err != nil {
+			return b, api.Error(s.h.log, err)
+		}
+		if len(b.events) > 0 || b.waitFor == 0 || b.pos != from {
+			return b, nil
+		}
+		if err := s.h.fsm.WaitProjected(ctx, b.waitFor); err != nil {
+			return b, err
+		}
+	}
 }
 
 // gainGroup is scopes gained whose history starts at from.
