@@ -185,8 +185,23 @@ func TestPickupServiceWorkflow(t *testing.T) {
 	}
 	got, err = s.UpdatePickup(asUser("agent"), connect.NewRequest(&pickupv1.UpdatePickupRequest{Id: other.GetId(),
 		Fields: map[string]string{"note": "下午三点后", "sender_phone": "13800000002"}}))
-	if err != nil || got.Msg.GetNote() != "下午三点后" || got.Msg.GetSender().GetPhone() != "+8613800000002" {
+	if err != nil || got.Msg.GetNote() != "下午三点后" {
 		t.Fatalf("updated %v, %v", got, err)
+	}
+	// The agent (no phone.view) sees the numbers masked; whoever may see
+	// them, and the courier the pickup is assigned to, see them whole.
+	if ph := got.Msg.GetSender().GetPhone(); !strings.Contains(ph, "*") || strings.Contains(ph, "13800000002") {
+		t.Fatalf("the agent sees the sender's phone %q, want it masked", ph)
+	}
+	for _, who := range []string{"admin", "li"} {
+		g, err := s.GetPickup(asUser(who), connect.NewRequest(&pickupv1.GetPickupRequest{Id: other.GetId()}))
+		if err != nil || g.Msg.GetSender().GetPhone() != "+8613800000002" || g.Msg.GetReceiver().GetPhone() != "+8613900000009" {
+			t.Fatalf("%s gets phones %q, %q, %v; want them whole", who, g.Msg.GetSender().GetPhone(), g.Msg.GetReceiver().GetPhone(), err)
+		}
+	}
+	if l, err := s.ListPickups(asUser("agent"), connect.NewRequest(&pickupv1.ListPickupsRequest{})); err != nil || len(l.Msg.GetPickups()) == 0 ||
+		!strings.Contains(l.Msg.GetPickups()[0].GetReceiver().GetPhone(), "*") {
+		t.Fatalf("the agent's list: %v, %v; want masked phones", l, err)
 	}
 	got, err = s.CancelPickup(asUser("agent"), connect.NewRequest(&pickupv1.CancelPickupRequest{Id: other.GetWaybill(), Reason: "客户取消"}))
 	if err != nil || got.Msg.GetStatus() != "cancelled" || got.Msg.GetCancelledBy() != "agent" {

@@ -105,6 +105,18 @@ func TestPickupPagesHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := theirs.Msg.GetPickup()
+	// An agent without customer.phone (as the default agent role) sees the
+	// pickup's phone numbers masked, with no dial link; one with it sees
+	// them whole.
+	s.user(t, "sun.masked", "孙客服", "pickup.write")
+	masked := newAdminClient(t, s.base, "sun.masked", webPassword)
+	if code, body := masked.get("/pickups/" + other.GetId()); code != http.StatusOK || strings.Contains(body, "0000 1111") ||
+		strings.Contains(body, "tel:+86") || !strings.Contains(body, "****") {
+		t.Fatalf("a masked agent's page of a pickup: %d, full number or dial link shown, or no masked number", code)
+	}
+	if code, body := agent.get("/pickups/" + other.GetId()); code != http.StatusOK || !strings.Contains(body, "0000 1111") || !strings.Contains(body, "tel:") {
+		t.Fatalf("the agent with customer.phone: %d, number or dial link missing", code)
+	}
 
 	// Pages refuse users without their permission.
 	for _, c := range []struct {

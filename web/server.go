@@ -130,6 +130,8 @@ func (s *Server) funcs() template.FuncMap {
 		"tel":  telHref,
 		// phone shows a stored (E.164) number as people write it.
 		"phone": DisplayPhone,
+		// masked says a phone number is shown masked (no dial link).
+		"masked": func(phone string) bool { return strings.Contains(phone, "*") },
 		"day":   DayText,
 		"yuan":  crm.Yuan,
 		"kg":    KgText,

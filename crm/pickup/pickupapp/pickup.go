@@ -8,6 +8,7 @@ import (
 
 	"branchline/access"
 	"branchline/app"
+	"branchline/crm"
 	"branchline/crm/pickup"
 	"branchline/fault"
 	"branchline/replication"
@@ -66,9 +67,24 @@ func (s *Pickups) exec(ctx context.Context, c app.Caller, cmd replication.Comman
 	return nil
 }
 
-// get reads the pickup by id, number or waybill.
-func (s *Pickups) get(ref string) (*pickup.Pickup, error) {
-	return app.Read(s.Store, func(views replication.Tx) (*pickup.Pickup, error) { return pickup.Find(views, ref) })
+// get reads the pickup by id, number or waybill, as c may see it.
+func (s *Pickups) get(c app.Caller, ref string) (*pickup.Pickup, error) {
+	return app.Read(s.Store, func(views replication.Tx) (*pickup.Pickup, error) {
+		p, err := pickup.Find(views, ref)
+		return shown(c, p), err
+	})
+}
+
+// shown is p as c may see it: the sender's and the receiver's phone
+// numbers masked, unless c may see numbers (phone.view) or is the courier
+// p is assigned to, who calls the sender.
+func shown(c app.Caller, p *pickup.Pickup) *pickup.Pickup {
+	if p == nil || c.Can(access.PhoneView) || (c.Can(access.PickupCourier) && mine(p, c.User)) {
+		return p
+	}
+	q := *p
+	q.Sender.Phone, q.Receiver.Phone = crm.MaskPhone(p.Sender.Phone), crm.MaskPhone(p.Receiver.Phone)
+	return &q
 }
 
 // act runs a workflow command, for a caller holding perm, on the pickup
@@ -88,7 +104,7 @@ func (s *Pickups) act(ctx context.Context, c app.Caller, perm access.Perm, ref s
 	}); err != nil {
 		return nil, err
 	}
-	return s.get(id)
+	return s.get(c, id)
 }
 
 // mine reports whether courier may see p: it is assigned to them or they
@@ -115,7 +131,7 @@ func (s *Pickups) Create(ctx context.Context, c app.Caller, in pickup.Input) (*p
 	}); err != nil {
 		return nil, nil, err
 	}
-	p, err := s.get(id)
+	p, err := s.get(c, id)
 	return p, bk, err
 }
 
@@ -134,7 +150,7 @@ func (s *Pickups) Get(_ context.Context, c app.Caller, ref string) (*pickup.Pick
 		if own != "" && !mine(p, own) {
 			return nil, fmt.Errorf("pickup %s is not assigned to %s: %w", p.Number, own, fault.ErrDenied)
 		}
-		return p, nil
+		return shown(c, p), nil
 	})
 }
 
@@ -179,6 +195,9 @@ func (s *Pickups) List(_ context.Context, c app.Caller, q Query) (app.Page[*pick
 	}
 	return app.Read(s.Store, func(views replication.Tx) (app.Page[*pickup.Pickup], error) {
 		ps, next, err := pickup.List(views, f)
+		for i, p := range ps {
+			ps[i] = shown(c, p)
+		}
 		return app.Page[*pickup.Pickup]{Items: ps, Next: next}, err
 	})
 }
