@@ -132,10 +132,10 @@ func (s *Server) funcs() template.FuncMap {
 		"phone": DisplayPhone,
 		// masked says a phone number is shown masked (no dial link).
 		"masked": func(phone string) bool { return strings.Contains(phone, "*") },
-		"day":   DayText,
-		"yuan":  crm.Yuan,
-		"kg":    KgText,
-		"date":  s.DateText,
+		"day":    DayText,
+		"yuan":   crm.Yuan,
+		"kg":     KgText,
+		"date":   s.DateText,
 		// asset is a static file's URL, named by its content.
 		"asset": assetURL,
 	}
