@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -450,15 +449,9 @@ func converged(t *testing.T, timeout time.Duration, want uint64, hubs []*hubMemb
 // scopeDigest is a hub's digest of the company's events and those of
 // scopes, from its digests per scope (Status.ScopeDigests).
 func scopeDigest(digests map[string]string, scopes []string) (string, error) {
-	ds := map[string]replication.Digest{}
-	for s, h := range digests {
-		b, err := hex.DecodeString(h)
-		if err != nil {
-			return "", err
-		}
-		if ds[s], err = replication.DigestFromBytes(b); err != nil {
-			return "", err
-		}
+	ds, err := replication.ParseDigests(digests)
+	if err != nil {
+		return "", err
 	}
 	return replication.ScopeDigest(ds, scopes).String(), nil
 }

@@ -287,7 +287,7 @@ func (h *Hub) status(context.Context) (*adminv1.StatusResponse, error) {
 		AppliedPosition:       st.Head,
 		HubLeader:             leader,
 		Digest:                h.fsm.EventDigest().String(),
-		ScopeDigests:          digestStrings(h.fsm.EventDigests()),
+		ScopeDigests:          replication.DigestStrings(h.fsm.EventDigests()),
 		EventsApplied:         h.fsm.AppliedCount(),
 		EventsParked:          h.fsm.ParkedCount(),
 		EventsInvalid:         h.fsm.InvalidCount(),
@@ -564,13 +564,4 @@ func (h *Hub) join(ctx context.Context) error {
 	_, err = adminv1connect.NewClusterServiceClient(h.hc, h.cfg.JoinURL, api.WithBearer(login.Msg.GetToken())).Join(ctx,
 		connect.NewRequest(&adminv1.JoinRequest{Id: h.cfg.ID, RaftAddr: h.RaftAddr(), HttpAddr: h.url}))
 	return err
-}
-
-// digestStrings renders digests per scope for Status.
-func digestStrings(ds map[string]replication.Digest) map[string]string {
-	out := make(map[string]string, len(ds))
-	for s, d := range ds {
-		out[s] = d.String()
-	}
-	return out
 }

@@ -370,7 +370,7 @@ func ts(t time.Time) *timestamppb.Timestamp {
 }
 
 func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
-	p := n.store.Progress()
+	p, sc := n.store.Progress(), n.store.Scopes()
 	v := n.store.Views()
 	st := &adminv1.StatusResponse{
 		Id:                    n.cfg.ID,
@@ -378,9 +378,9 @@ func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
 		AppliedPosition:       p.Cursor,
 		OutboxPending:         p.LastSeq - p.Pushed,
 		Digest:                n.store.ScopeDigest().String(),
-		Scopes:                n.store.Scopes().Held,
-		Gaining:               n.store.Scopes().Gaining,
-		ScopeDigests:          digestStrings(v.EventDigests()),
+		Scopes:                sc.Held,
+		Gaining:               sc.Gaining,
+		ScopeDigests:          replication.DigestStrings(v.EventDigests()),
 		LastSeq:               p.LastSeq,
 		EventsApplied:         v.AppliedCount(),
 		EventsParked:          v.ParkedCount(),
@@ -476,13 +476,4 @@ func (n *Node) Close() error {
 		n.log.Info("node stopped")
 	})
 	return err
-}
-
-// digestStrings renders digests per scope for Status.
-func digestStrings(ds map[string]replication.Digest) map[string]string {
-	out := make(map[string]string, len(ds))
-	for s, d := range ds {
-		out[s] = d.String()
-	}
-	return out
 }

@@ -127,13 +127,7 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 			evs[i] = replication.FromProto(c.GetEvent())
 		}
 		for i, j := range chunks(msg) {
-			pos, ms := msg.GetPosition(), msg.GetHeadTimeMs()
-			if j > 0 {
-				ms = msg.GetEvents()[j-1].GetCommitTimeMs()
-			}
-			if j < len(evs) {
-				pos = msg.GetEvents()[j-1].GetPosition()
-			}
+			pos, ms := chunkEnd(msg, j)
 			if pos <= cursor {
 				pos, ms = 0, 0 // a heartbeat: nothing to record
 			}

@@ -490,9 +490,8 @@ const restorePrefix = "restore: "
 // Fresh reports whether the store is new: it made no event and applied
 // nothing from the hub.
 func (s *Store) Fresh() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastSeq == 0 && s.cursor == 0 && s.RebuildReason() == ""
+	p := s.Progress()
+	return p.LastSeq == 0 && p.Cursor == 0 && s.RebuildReason() == ""
 }
 
 // Restore makes a fresh store the continuation of a lost one whose events

@@ -343,10 +343,8 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 			s.mu.Unlock()
 		}
 		evs := make([]*replication.Event, len(msg.GetEvents()))
-		posMs := msg.GetHeadTimeMs()
 		for i, c := range msg.GetEvents() {
 			evs[i] = replication.FromProto(c.GetEvent())
-			posMs = c.GetCommitTimeMs()
 		}
 		switch {
 		case len(msg.GetGaining()) > 0 || msg.GetGained():
@@ -366,7 +364,7 @@ func (s *syncer) pullOnce(ctx context.Context, member int) (got bool, err error)
 				n := sc.served(msg.GetScopes(), cursor)
 				next, sc = &n, n
 			}
-			if err := s.apply(ctx, gen, msg, evs, posMs, next); err != nil {
+			if err := s.apply(ctx, gen, msg, evs, next); err != nil {
 				return got, err
 			}
 			cursor = msg.GetPosition()
@@ -412,13 +410,9 @@ const applyChunk = 200
 // A message with an entity's history (Followed) is applied whole: its
 // events and the one they lead to must be durable together. scopes, when
 // set, is the node's new scope state, recorded with the first slice.
-func (s *syncer) apply(ctx context.Context, gen uint64, msg *replicationv1.PullResponse, evs []*replication.Event, posMs int64, scopes *Scopes) error {
+func (s *syncer) apply(ctx context.Context, gen uint64, msg *replicationv1.PullResponse, evs []*replication.Event, scopes *Scopes) error {
 	for i, j := range chunks(msg) {
-		pos, ms := msg.GetPosition(), posMs
-		if j < len(evs) {
-			last := msg.GetEvents()[j-1]
-			pos, ms = last.GetPosition(), last.GetCommitTimeMs()
-		}
+		pos, ms := chunkEnd(msg, j)
 		if err := s.store.applyPulled(ctx, gen, pulledBatch{events: evs[i:j], pos: pos, posMs: ms, followed: followedIn(msg, i, j), scopes: scopes}); err != nil {
 			return fmt.Errorf("apply pulled events: %w", err)
 		}
@@ -457,6 +451,21 @@ func chunks(msg *replicationv1.PullResponse) func(yield func(int, int) bool) {
 			}
 		}
 	}
+}
+
+// chunkEnd is the cursor after the message's events up to j, and its
+// commit time: the last event's, or the message's own position after the
+// last slice (the head's time when it carries no event).
+func chunkEnd(msg *replicationv1.PullResponse, j int) (uint64, int64) {
+	pos, ms := msg.GetPosition(), msg.GetHeadTimeMs()
+	if j > 0 {
+		last := msg.GetEvents()[j-1]
+		ms = last.GetCommitTimeMs()
+		if j < len(msg.GetEvents()) {
+			pos = last.GetPosition()
+		}
+	}
+	return pos, ms
 }
 
 // followedIn returns which of the message's events in [i, j), by index

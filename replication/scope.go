@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -162,4 +163,28 @@ func TotalDigest(digests map[string]Digest) Digest {
 		d.add(x)
 	}
 	return d
+}
+
+// DigestStrings renders digests per scope in hex (Status.scope_digests).
+func DigestStrings(ds map[string]Digest) map[string]string {
+	out := make(map[string]string, len(ds))
+	for s, d := range ds {
+		out[s] = d.String()
+	}
+	return out
+}
+
+// ParseDigests reads what DigestStrings rendered.
+func ParseDigests(ss map[string]string) (map[string]Digest, error) {
+	out := make(map[string]Digest, len(ss))
+	for s, h := range ss {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			return nil, fmt.Errorf("digest of scope %q: %w", s, err)
+		}
+		if out[s], err = DigestFromBytes(b); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -146,38 +146,43 @@ func (s *Stock) Escrow(_ context.Context, c app.Caller, wh, product string) (*wa
 		if err != nil {
 			return nil, err
 		}
-		return e, s.held(views, e)
+		held, err := s.holds(views, wh)
+		if err == nil && !held {
+			e.Unheld()
+		}
+		e.Held = held
+		return e, err
 	})
 }
 
 // Escrows lists a warehouse's escrow, a page of products at a time.
 func (s *Stock) Escrows(_ context.Context, c app.Caller, wh string, size int, after string) (app.Page[*warehouse.Escrow], error) {
 	return read(s, c, func(views replication.Tx) (app.Page[*warehouse.Escrow], error) {
+		held, err := s.holds(views, wh)
+		if err != nil {
+			return app.Page[*warehouse.Escrow]{}, err
+		}
 		return paged(size, 100, func(n int) ([]*warehouse.Escrow, string, error) {
 			es, next, err := warehouse.ListEscrow(views, wh, after, n)
 			for _, e := range es {
-				if err == nil {
-					err = s.held(views, e)
+				if !held {
+					e.Unheld()
 				}
+				e.Held = held
 			}
 			return es, next, err
 		})
 	})
 }
 
-// held marks e held when this node owns its warehouse, and drops what
-// only the owner knows otherwise.
-func (s *Stock) held(views replication.Tx, e *warehouse.Escrow) error {
-	w, err := warehouse.GetWarehouse(views, e.Warehouse)
+// holds reports whether this node holds warehouse wh's stock moves: it
+// owns it.
+func (s *Stock) holds(views replication.Tx, wh string) (bool, error) {
+	w, err := warehouse.GetWarehouse(views, wh)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if w.Owner == s.Node {
-		e.Held = true
-	} else {
-		e.Unheld()
-	}
-	return nil
+	return w.Owner == s.Node, nil
 }
 
 // purchaseOrder runs a stock.admin command on purchase order id and
