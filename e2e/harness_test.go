@@ -249,14 +249,14 @@ type branch struct {
 	id, url, data string
 }
 
-func startNode(t *testing.T, id, hubs, token string) *branch {
+func startNode(t *testing.T, id, hubs, token string, env ...string) *branch {
 	t.Helper()
 	b := &branch{id: id, data: filepath.Join(t.TempDir(), id)}
-	b.proc = startProc(t, id, []string{
+	b.proc = startProc(t, id, append([]string{
 		"BRANCHLINE_ADMIN_PASSWORD=" + adminPassword,
 		"BRANCHLINE_TOKEN=" + token,
 		"BRANCHLINE_HUB=" + hubs,
-	}, "node", "--id", id, "--data", b.data, "--http", "127.0.0.1:0")
+	}, env...), "node", "--id", id, "--data", b.data, "--http", "127.0.0.1:0")
 	b.url = strings.TrimPrefix(b.proc.waitLine("node "+id+" serving on ", 30*time.Second), "node "+id+" serving on ")
 	b.proc.setArg("--http", strings.TrimPrefix(b.url, "http://"))
 	waitFor(t, 30*time.Second, id+" to serve", func() error { _, err := login(b.url); return err })

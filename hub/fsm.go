@@ -130,6 +130,8 @@ type fsm struct {
 	db   *pebble.DB
 	dec  *replication.Views // decision views
 	proj *projection
+	// snaps are the company snapshots served to bootstrapping nodes.
+	snaps snapshots
 
 	stateMu sync.Mutex
 	st      headState
@@ -256,6 +258,7 @@ func (f *fsm) load(db *pebble.DB) error {
 func (f *fsm) close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.closeSnapshots()
 	return f.db.Close()
 }
 

@@ -68,6 +68,9 @@ type Config struct {
 	// (warehouses it owns, couriers it serves), read from the projection's
 	// views; nil: the product's (views.NodeScopes).
 	NodeScopes func(views replication.Tx, node string) ([]string, error)
+	// SnapshotChunkBytes bounds a chunk of a company snapshot (0: 2 MiB);
+	// tests make it small to cut a bootstrap halfway.
+	SnapshotChunkBytes int
 	// Registry applies the events; nil: every kind of this release. A
 	// test of rolling upgrades passes an older one.
 	Registry *replication.Registry
@@ -243,6 +246,10 @@ func (h *Hub) open() error {
 		return err
 	}
 	h.fsm.reactions = h.cfg.Reactions
+	h.fsm.snaps.chunkBytes = h.cfg.SnapshotChunkBytes
+	if h.fsm.snaps.chunkBytes <= 0 {
+		h.fsm.snaps.chunkBytes = snapshotChunkBytes
+	}
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{h.log}, DisableTime: true})
 	h.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
 	if err != nil {

@@ -26,9 +26,18 @@ import (
 // one in force at each position (activations are recorded with their
 // position), so members that projected up to the same position hold the
 // same views.
+//
+// Beside them it keeps the company views (companyPrefix): the same
+// appliers run on the company-wide events only (those with no scope),
+// with their index entries inline — what every node holds alike, and
+// what a new node's snapshot is made of (bootstrap.go). They move with
+// the projection, in its batches; a state of a release before them
+// catches them up from the log behind it (catchUpCompany), and until then
+// the hub serves no snapshot.
 type projection struct {
-	views *replication.Views
-	log   *slog.Logger
+	views   *replication.Views
+	company *replication.Views
+	log     *slog.Logger
 
 	mu      sync.Mutex // one projector at a time
 	active  map[string]bool
@@ -39,6 +48,25 @@ type projection struct {
 	pos     uint64
 	posMs   int64
 	changed chan struct{} // closed and replaced when pos moves
+	// cpos is the position the company views reflect: pos, once caught up.
+	cpos   uint64
+	cposMs int64
+}
+
+// companyPrefix holds the company views; companyKey the position they
+// reflect and its commit time.
+var (
+	companyPrefix = []byte("cv\x00")
+	companyKey    = replication.Key("h", "company")
+)
+
+// companyBatch starts applying to the company views in tx.
+func (p *projection) companyBatch(tx replication.Tx) *replication.Batch {
+	return p.company.Begin(replication.WithPrefix(tx, companyPrefix))
+}
+
+func encodePos(pos uint64, ms int64) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, pos), uint64(ms))
 }
 
 // activation is a cluster version change at a log position.
@@ -53,14 +81,26 @@ func openProjection(reg *replication.Registry, db *pebble.DB, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	p := &projection{views: v, log: log, changed: make(chan struct{})}
+	cv, err := replication.OpenViewsIndexed(reg, replication.WithPrefix(tx, companyPrefix), replication.IndexInline)
+	if err != nil {
+		return nil, err
+	}
+	p := &projection{views: v, company: cv, log: log, changed: make(chan struct{})}
 	v.TrackViewDigest(false)
 	v.SetIndexing(replication.IndexOff)
 	v.SetActive(func(kind string) bool { return p.isActive(kind) })
-	if b, err := tx.Get(projKey); err == nil && len(b) >= 16 {
-		p.pos, p.posMs = binary.BigEndian.Uint64(b), int64(binary.BigEndian.Uint64(b[8:]))
-	} else if err != nil && !errors.Is(err, replication.ErrNotFound) {
-		return nil, err
+	cv.TrackViewDigest(false)
+	cv.SetActive(func(kind string) bool { return p.isActive(kind) })
+	for _, at := range []struct {
+		key   []byte
+		pos   *uint64
+		posMs *int64
+	}{{projKey, &p.pos, &p.posMs}, {companyKey, &p.cpos, &p.cposMs}} {
+		if b, err := tx.Get(at.key); err == nil && len(b) >= 16 {
+			*at.pos, *at.posMs = binary.BigEndian.Uint64(b), int64(binary.BigEndian.Uint64(b[8:]))
+		} else if err != nil && !errors.Is(err, replication.ErrNotFound) {
+			return nil, err
+		}
 	}
 	err = tx.Scan(activatedAt, nil, func(k, val []byte) (bool, error) {
 		rest := k[len(activatedAt):]
@@ -132,6 +172,10 @@ func (f *fsm) project(max int) (int, error) {
 	defer b.Close()
 	tx := pebbleTx{r: b, b: b}
 	vb := p.views.Begin(tx)
+	var cb *replication.Batch // nil until the company views caught up
+	if p.companyPos() == from {
+		cb = p.companyBatch(tx)
+	}
 	pos, posMs := from, fromMs
 	passed := 0
 	var activated []string
@@ -145,13 +189,18 @@ func (f *fsm) project(max int) (int, error) {
 			// it may not have been loaded. The next run takes it.
 			return false, nil
 		}
-		n, err := p.activateUpTo(vb, at-1)
+		n, err := p.activateUpTo(at-1, vb, cb)
 		if err != nil {
 			return false, err
 		}
 		activated = append(activated, n...)
 		if _, err := vb.Apply(ev); err != nil {
 			return false, fmt.Errorf("project %d: %w", at, err)
+		}
+		if cb != nil && len(ev.Scopes) == 0 {
+			if _, err := cb.Apply(ev); err != nil {
+				return false, fmt.Errorf("project %d to the company views: %w", at, err)
+			}
 		}
 		if len(ev.Scopes) > 0 {
 			// For the pulls of nodes that start to follow the entity.
@@ -166,7 +215,7 @@ func (f *fsm) project(max int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := p.activateUpTo(vb, pos)
+	n, err := p.activateUpTo(pos, vb, cb)
 	if err != nil {
 		return 0, err
 	}
@@ -174,13 +223,27 @@ func (f *fsm) project(max int) (int, error) {
 	if err := vb.Finish(); err != nil {
 		return 0, err
 	}
-	if err := tx.Set(projKey, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, pos), uint64(posMs))); err != nil {
+	if err := tx.Set(projKey, encodePos(pos, posMs)); err != nil {
 		return 0, err
+	}
+	if cb != nil {
+		if err := cb.Finish(); err != nil {
+			return 0, err
+		}
+		if err := tx.Set(companyKey, encodePos(pos, posMs)); err != nil {
+			return 0, err
+		}
 	}
 	commitRetrying(b, f.log)
 	vb.Commit()
+	if cb != nil {
+		cb.Commit()
+	}
 	p.posMu.Lock()
 	p.pos, p.posMs = pos, posMs
+	if cb != nil {
+		p.cpos, p.cposMs = pos, posMs
+	}
 	close(p.changed)
 	p.changed = make(chan struct{})
 	p.posMu.Unlock()
@@ -213,19 +276,95 @@ func (p *projection) loadActivations(db *pebble.DB) error {
 }
 
 // activateUpTo applies the pending activations made after positions up to
-// pos, unparking what they allow.
-func (p *projection) activateUpTo(vb *replication.Batch, pos uint64) ([]string, error) {
+// pos, unparking what they allow in each batch (nil ones skipped).
+func (p *projection) activateUpTo(pos uint64, bs ...*replication.Batch) ([]string, error) {
 	var done []string
 	for len(p.pending) > 0 && p.pending[0].after <= pos {
 		a := p.pending[0]
 		p.pending = p.pending[1:]
 		p.activate(a.kinds)
-		if _, err := vb.Unpark(); err != nil {
-			return nil, err
+		for _, b := range bs {
+			if b == nil {
+				continue
+			}
+			if _, err := b.Unpark(); err != nil {
+				return nil, err
+			}
 		}
 		done = append(done, a.kinds...)
 	}
 	return done, nil
+}
+
+// companyPos is the position the company views reflect.
+func (p *projection) companyPos() uint64 {
+	p.posMu.Lock()
+	defer p.posMu.Unlock()
+	return p.cpos
+}
+
+// catchUpCompany applies up to max company-wide events of the log after
+// the company views' position, up to the projection's: the company views
+// of a state made by a release before them. It runs with the cluster
+// version the projection is at, which leaves the same views as applying
+// each event at its own position would: an event parked there is applied
+// in its origin's order once its kind is active. It returns how many log
+// positions it passed.
+func (f *fsm) catchUpCompany(max int) (int, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	p := f.proj
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.posMu.Lock()
+	from, to := p.cpos, p.pos
+	p.posMu.Unlock()
+	if from >= to {
+		return 0, nil
+	}
+	b := f.db.NewIndexedBatch()
+	defer b.Close()
+	tx := pebbleTx{r: b, b: b}
+	cb := p.companyBatch(tx)
+	pos, posMs, passed := from, int64(0), 0
+	err := pebbleTx{r: f.db}.Scan(logPrefix, posKey(from+1), func(_, v []byte) (bool, error) {
+		at, atMs, ev, err := decodeCommitted(v)
+		if err != nil {
+			return false, fmt.Errorf("log entry after %d: %w", pos, err)
+		}
+		if at > to {
+			return false, nil
+		}
+		if len(ev.Scopes) == 0 {
+			if _, err := cb.Apply(ev); err != nil {
+				return false, fmt.Errorf("company views, %d: %w", at, err)
+			}
+		}
+		pos, posMs = at, atMs
+		passed++
+		return passed < max && pos < to, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if passed == 0 {
+		return 0, nil
+	}
+	if err := cb.Finish(); err != nil {
+		return 0, err
+	}
+	if err := tx.Set(companyKey, encodePos(pos, posMs)); err != nil {
+		return 0, err
+	}
+	commitRetrying(b, f.log)
+	cb.Commit()
+	p.posMu.Lock()
+	p.cpos, p.cposMs = pos, posMs
+	p.posMu.Unlock()
+	if pos == to {
+		f.log.Info("company views caught up with the projection: snapshots are served", "position", pos)
+	}
+	return passed, nil
 }
 
 // projectLoop keeps the projection up with the log until ctx ends.
@@ -253,6 +392,12 @@ func (f *fsm) projectLoop(ctx context.Context) {
 			continue
 		}
 		if n == 0 {
+			// Idle: the company views of an older state catch up.
+			if c, err := f.catchUpCompany(2000); err != nil {
+				f.log.Error("company views", "err", err)
+			} else if c > 0 {
+				continue
+			}
 			select {
 			case <-ctx.Done():
 			case <-changed:

@@ -100,7 +100,7 @@ func (s replicationService) Push(ctx context.Context, req *connect.Request[repli
 		if err != nil {
 			return nil, api.Error(s.h.log, err)
 		}
-		return connect.NewResponse(&replicationv1.PushResponse{DurableSeq: seq, Protocol: replication.Protocol, HubTimeMs: time.Now().UnixMilli()}), nil
+		return connect.NewResponse(&replicationv1.PushResponse{DurableSeq: seq, Protocol: replication.Protocol, HubTimeMs: time.Now().UnixMilli(), Head: s.h.fsm.state().Head}), nil
 	}
 	start := time.Now()
 	res, err := s.h.apply(&hubv1.Command{TimeMs: start.UnixMilli(), Op: &hubv1.Command_Push{Push: &hubv1.Push{
@@ -131,7 +131,7 @@ func (s replicationService) Push(ctx context.Context, req *connect.Request[repli
 		ce.Meta().Set(replication.GapHeader, strconv.FormatUint(pr.GetDurableSeq(), 10))
 		return nil, ce
 	}
-	return connect.NewResponse(&replicationv1.PushResponse{DurableSeq: pr.GetDurableSeq(), Protocol: replication.Protocol, HubTimeMs: time.Now().UnixMilli()}), nil
+	return connect.NewResponse(&replicationv1.PushResponse{DurableSeq: pr.GetDurableSeq(), Protocol: replication.Protocol, HubTimeMs: time.Now().UnixMilli(), Head: s.h.fsm.state().Head}), nil
 }
 
 // Pull streams committed events after the cursor, then live-tails new

@@ -114,6 +114,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.closeSnapshots()
 	if err := f.db.Close(); err != nil {
 		return err
 	}

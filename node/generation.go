@@ -131,6 +131,15 @@ type Rebuild struct {
 	Cursor   uint64
 	CursorMs int64
 	Scopes   []string
+
+	// snap is how far the installation of a snapshot got (bootstrap.go);
+	// companyOnly says the generation holds a snapshot's company views at
+	// Cursor and receives the history of its scopes (Gaining, as far as
+	// GainedTo) before it holds any.
+	snap        *snapshotProgress
+	companyOnly bool
+	Gaining     []string
+	GainedTo    uint64
 }
 
 // rebuildingKey records a rebuild's progress with its events: the
@@ -155,15 +164,29 @@ func (s *Store) BeginRebuild() (*Rebuild, error) {
 	n := s.cur.Load().n + 1
 	rb := &Rebuild{s: s}
 	err := s.db.View(func(txn *badger.Txn) error {
-		b, err := badgerTx{txn}.Get(rebuildingKey)
+		tx := badgerTx{txn}
+		b, err := tx.Get(rebuildingKey)
 		if err == nil && len(b) >= 24 && u64(b) == n {
 			rb.Cursor, rb.CursorMs, rb.Scopes = u64(b[8:]), int64(u64(b[16:])), splitScopes(b[24:])
+			if h, err := tx.Get(historyKey); err == nil && len(h) >= 8 {
+				rb.companyOnly, rb.GainedTo, rb.Gaining = true, u64(h), splitScopes(h[8:])
+			} else if err != nil && !errors.Is(err, replication.ErrNotFound) {
+				return err
+			}
 		} else if err != nil && !errors.Is(err, replication.ErrNotFound) {
+			return err
+		}
+		b, err = tx.Get(snapshotKey)
+		if err == nil {
+			if p, err := decodeSnapshotProgress(b); err == nil && p.gen == n {
+				rb.snap = p
+			}
+		} else if !errors.Is(err, replication.ErrNotFound) {
 			return err
 		}
 		return nil
 	})
-	if err == nil && rb.Cursor == 0 {
+	if err == nil && rb.Cursor == 0 && rb.snap == nil {
 		// Whatever an interrupted rebuild left there without progress.
 		err = s.drop(n)
 	}
@@ -178,11 +201,18 @@ func (s *Store) BeginRebuild() (*Rebuild, error) {
 		s.rebuilding.Store(false)
 		return nil, err
 	}
-	if rb.Cursor > 0 {
-		s.log.Info("resuming the rebuild of the views", "generation", n, "from", rb.Cursor)
+	if rb.Cursor > 0 || rb.snap != nil {
+		s.log.Info("resuming the rebuild of the views", "generation", n, "from", rb.Cursor, "snapshot_pairs", rb.snapPairs())
 		rb.applied.Store(rb.gen.views.AppliedCount())
 	}
 	return rb, nil
+}
+
+func (r *Rebuild) snapPairs() uint64 {
+	if r.snap == nil {
+		return 0
+	}
+	return r.snap.pairs
 }
 
 // Applied is how many events the rebuild applied so far.
@@ -195,6 +225,24 @@ func (r *Rebuild) Apply(evs []*replication.Event) error { return r.apply(evs, ni
 // (Batch.ApplyHistory); cursor, when not 0, is the position they bring
 // the generation to, recorded with them.
 func (r *Rebuild) apply(evs []*replication.Event, followed map[int]bool, cursor uint64, cursorMs int64) error {
+	var record func(*overlayTx) error
+	if cursor > 0 {
+		record = func(o *overlayTx) error {
+			return o.Set(rebuildingKey, encodeRebuilding(r.gen.n, cursor, cursorMs, r.Scopes))
+		}
+	}
+	if err := r.applyRecording(evs, followed, record); err != nil {
+		return err
+	}
+	if cursor > 0 {
+		r.Cursor, r.CursorMs = cursor, cursorMs
+	}
+	return nil
+}
+
+// applyRecording applies evs, those at followed as history, and writes
+// what record writes (the progress they bring) in the same transaction.
+func (r *Rebuild) applyRecording(evs []*replication.Event, followed map[int]bool, record func(*overlayTx) error) error {
 	if err := r.s.disk.Check(); err != nil {
 		return err
 	}
@@ -218,8 +266,8 @@ func (r *Rebuild) apply(evs []*replication.Event, followed map[int]bool, cursor 
 	if err := b.Finish(); err != nil {
 		return err
 	}
-	if cursor > 0 {
-		if err := o.Set(rebuildingKey, encodeRebuilding(r.gen.n, cursor, cursorMs, r.Scopes)); err != nil {
+	if record != nil {
+		if err := record(o); err != nil {
 			return err
 		}
 	}
@@ -232,9 +280,6 @@ func (r *Rebuild) apply(evs []*replication.Event, followed map[int]bool, cursor 
 		return err
 	}
 	b.Commit()
-	if cursor > 0 {
-		r.Cursor, r.CursorMs = cursor, cursorMs
-	}
 	r.applied.Add(uint64(n))
 	r.s.indexer.poke()
 	return nil
@@ -270,7 +315,15 @@ func (r *Rebuild) IndexAll() error {
 // Abort gives the rebuild up and deletes what it built.
 func (r *Rebuild) Abort() error {
 	defer r.s.rebuilding.Store(false)
-	if err := r.s.db.Update(func(txn *badger.Txn) error { return txn.Delete(rebuildingKey) }); err != nil {
+	err := r.s.db.Update(func(txn *badger.Txn) error {
+		for _, k := range [][]byte{rebuildingKey, historyKey, snapshotKey} {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	return r.s.drop(r.gen.n)
@@ -362,8 +415,10 @@ func (w *swap) apply(s *Store, tx replication.Tx) (int, error) {
 	if err := tx.Delete(rebuildKey); err != nil {
 		return 0, err
 	}
-	if err := tx.Delete(rebuildingKey); err != nil {
-		return 0, err
+	for _, k := range [][]byte{rebuildingKey, historyKey, snapshotKey} {
+		if err := tx.Delete(k); err != nil {
+			return 0, err
+		}
 	}
 	w.batch = b
 	return n, nil

@@ -62,6 +62,10 @@ type Config struct {
 	// Registry applies the events; nil: every kind of this release
 	// (views.Registry). A test of upgrades passes an older one.
 	Registry *replication.Registry
+	// SnapshotAbove is the length of the hub's log from which a new (or
+	// lost) store starts from a snapshot of the company views rather than
+	// by replaying the log; 0: 5,000 events.
+	SnapshotAbove uint64
 	// DefaultRoles are created on a fresh store — one that has never
 	// recorded an event — as replicated events, before the node serves:
 	// a new branch has working roles before it ever reaches the hub
@@ -166,6 +170,9 @@ func Start(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, store: store, metrics: reg, log: log, broker: web.NewBroker()}
 	if len(cfg.HubURLs) > 0 {
 		n.syncer = newSyncer(store, cfg.HubURLs, cfg.Token, api.NewHTTPClient(), log)
+		if cfg.SnapshotAbove > 0 {
+			n.syncer.snapshotAbove = cfg.SnapshotAbove
+		}
 		if err := n.restoreLost(); err != nil {
 			store.Close()
 			return nil, err
@@ -336,23 +343,28 @@ const firstContact = 10 * time.Second
 // back from the hub before taking changes, so that no seq and no pickup
 // number is used twice. A hub out of reach leaves the store new: if it did
 // replace a lost one, the hub refuses its events (they reuse seqs) and
-// says so, and the operator registers the node again.
+// says so, and the operator registers the node again. A new node of a
+// company whose log is long bootstraps from a snapshot (Store.Bootstrap).
 func (n *Node) restoreLost() error {
 	if !n.store.Fresh() {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), firstContact)
 	defer cancel()
-	durable, err := n.syncer.durableSeq(ctx)
+	resp, err := n.syncer.emptyPush(ctx)
 	if err != nil {
 		n.log.Warn("head office out of reach at the first start of this store: starting as a new node", "err", err)
 		return nil
 	}
-	if durable == 0 {
-		return nil
+	if durable := resp.GetDurableSeq(); durable > 0 {
+		n.log.Warn("the hub holds events of this node, whose store is new: taking its data back from head office", "durable_seq", durable)
+		return n.store.Restore(durable)
 	}
-	n.log.Warn("the hub holds events of this node, whose store is new: taking its data back from head office", "durable_seq", durable)
-	return n.store.Restore(durable)
+	if head := resp.GetHead(); head >= n.syncer.snapshotAbove {
+		n.log.Info("a new node: taking the company's data from a snapshot of the hub", "hub_log", head)
+		return n.store.Bootstrap(head)
+	}
+	return nil
 }
 
 func (n *Node) lag(now time.Time) time.Duration {
@@ -399,6 +411,7 @@ func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
 		rb := n.syncer.rebuilt
 		n.syncer.mu.Unlock()
 		st.Rebuilding, st.RebuildPosition, st.RebuildHead, st.RebuildReason = rb.running, rb.position, rb.head, rb.reason
+		st.RebuildPhase, st.SnapshotKeys, st.SnapshotTotalKeys, st.SnapshotPosition = rb.phase, rb.snapshotPairs, rb.snapshotTotal, rb.snapshotPos
 		ss := n.syncer.status(time.Now())
 		st.LastPush, st.LastPull = ts(ss.LastPush), ts(ss.LastPull)
 		st.HubLeader = ss.PushURL

@@ -31,6 +31,9 @@ type rebuildProgress struct {
 	running        bool
 	reason         string
 	position, head uint64
+	// phase is the step: "snapshot", "history", "log", "swap".
+	phase                                     string
+	snapshotPos, snapshotPairs, snapshotTotal uint64
 }
 
 // rebuildLoop rebuilds the node's views from the hub whenever the store
@@ -62,6 +65,19 @@ func (s *syncer) rebuildLoop(ctx context.Context) {
 	}
 }
 
+// snapshotWorth says whether a rebuild from nothing starts from a snapshot:
+// when one is under way, or the hub's log is long enough for it to be
+// quicker than a replay.
+func (s *syncer) snapshotWorth(ctx context.Context, rb *Rebuild) bool {
+	if rb.snap != nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.heartbeat)
+	defer cancel()
+	resp, err := s.emptyPush(ctx)
+	return err == nil && resp.GetHead() >= s.snapshotAbove
+}
+
 // rebuild pulls the hub's whole log (of the node's scopes), the node's own
 // events included, into a new generation of the views, adds the own events
 // the hub does not hold yet and swaps to it. The generation records how
@@ -84,20 +100,41 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 			rb.Pause()
 		}
 	}()
-	cursor, cursorMs := rb.Cursor, rb.CursorMs
 	s.mu.Lock()
-	s.rebuilt = rebuildProgress{running: true, reason: reason, position: cursor}
+	s.rebuilt = rebuildProgress{running: true, reason: reason, position: rb.Cursor}
 	s.mu.Unlock()
+	member := rand.N(len(s.clients))
+	if rb.Cursor == 0 && !rb.companyOnly && s.snapshotWorth(ctx, rb) {
+		// From nothing: the company views from a snapshot, rather than
+		// every event since the company began.
+		err := s.installSnapshot(ctx, rb, member)
+		switch {
+		case errors.Is(err, errNoSnapshot):
+			s.log.Warn("no snapshot from the hub: replaying its log instead", "err", err)
+		case err != nil:
+			return fmt.Errorf("snapshot: %w", err)
+		}
+	}
+	cursor, cursorMs := rb.Cursor, rb.CursorMs
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	watchdog := time.AfterFunc(s.heartbeat, cancel)
 	defer watchdog.Stop()
-	member := rand.N(len(s.clients))
 	// From the start without held scopes, the hub serves the node's scopes
-	// from their beginning; a resumed rebuild holds those it was pulling.
-	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{
-		Protocol: replication.Protocol, Cursor: cursor, Held: rb.Scopes}))
+	// from their beginning; a resumed rebuild holds those it was pulling;
+	// after a snapshot, the company scope alone is held ([""]), and the hub
+	// sends the history of the node's scopes up to the snapshot first.
+	req := &replicationv1.PullRequest{Protocol: replication.Protocol, Cursor: cursor, Held: rb.Scopes}
+	phase := "log"
+	if rb.companyOnly {
+		req.Held, req.Gaining, req.GainedTo = []string{""}, rb.Gaining, rb.GainedTo
+		phase = "history"
+	}
+	s.mu.Lock()
+	s.rebuilt.phase, s.rebuilt.position = phase, cursor
+	s.mu.Unlock()
+	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(req))
 	if err != nil {
 		return err
 	}
@@ -113,10 +150,37 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 			return err
 		}
 		if len(msg.GetGaining()) > 0 || msg.GetGained() {
-			// The node's scopes changed while the rebuild was cut: what it
-			// pulled is of the old ones. Start again.
-			abort = true
-			return errors.New("the node's scopes changed during the rebuild: starting it again")
+			if !rb.companyOnly {
+				// The node's scopes changed while the rebuild was cut: what
+				// it pulled is of the old ones. Start again.
+				abort = true
+				return errors.New("the node's scopes changed during the rebuild: starting it again")
+			}
+			// The history of the node's scopes up to the snapshot.
+			var gained []string
+			if msg.GetGained() {
+				gained = msg.GetScopes()
+				if gained == nil {
+					gained = []string{}
+				}
+			}
+			evs := make([]*replication.Event, len(msg.GetEvents()))
+			for i, c := range msg.GetEvents() {
+				evs[i] = replication.FromProto(c.GetEvent())
+			}
+			if err := rb.applyHistory(evs, msg.GetGaining(), msg.GetGainedTo(), gained); err != nil {
+				return fmt.Errorf("apply history: %w", err)
+			}
+			if gained != nil {
+				scopes = &Scopes{Held: gained}
+				s.mu.Lock()
+				s.rebuilt.phase = "log"
+				s.mu.Unlock()
+			}
+			continue
+		}
+		if rb.companyOnly && msg.GetPosition() > cursor {
+			return errors.New("the hub sent events past the snapshot before the history of the node's scopes")
 		}
 		if len(msg.GetScopes()) > 0 {
 			rb.Scopes = msg.GetScopes()
@@ -151,6 +215,9 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 	if ctx.Err() != nil {
 		return errors.New("pull stream silent for longer than the heartbeat")
 	}
+	s.mu.Lock()
+	s.rebuilt.phase = "swap"
+	s.mu.Unlock()
 	if err := rb.CatchUpOwn(); err != nil {
 		return fmt.Errorf("apply own events: %w", err)
 	}

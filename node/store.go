@@ -519,6 +519,19 @@ func (s *Store) Restore(durable uint64) error {
 	return nil
 }
 
+// Bootstrap makes a fresh store take its views from the hub by a rebuild —
+// from a snapshot of the company views when the hub's log is long — rather
+// than by pulling the whole log into the views served. Commands are taken
+// meanwhile: they are applied again on top of the rebuilt views.
+func (s *Store) Bootstrap(head uint64) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(rebuildKey, []byte(fmt.Sprintf("%sa new node; the hub's log holds %d events", bootstrapPrefix, head)))
+	})
+}
+
+// bootstrapPrefix starts the rebuild reason of a new node's bootstrap.
+const bootstrapPrefix = "bootstrap: "
+
 // Restoring reports whether the store is taking back a lost store's data.
 func (s *Store) Restoring() bool { return s.restoring.Load() }
 

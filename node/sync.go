@@ -53,10 +53,13 @@ type syncer struct {
 
 	// rebuildNow wakes the rebuild loop when the store asks for a rebuild.
 	rebuildNow chan struct{}
+	// snapshotAbove is the log length from which a rebuild from nothing
+	// starts from a snapshot (bootstrap.go).
+	snapshotAbove uint64
 }
 
 func newSyncer(store *Store, urls []string, token string, hc *http.Client, log *slog.Logger) *syncer {
-	s := &syncer{store: store, urls: urls, log: log, heartbeat: 10 * time.Second, rebuildNow: make(chan struct{}, 1)}
+	s := &syncer{store: store, urls: urls, log: log, heartbeat: 10 * time.Second, rebuildNow: make(chan struct{}, 1), snapshotAbove: snapshotAbove}
 	for _, u := range urls {
 		s.clients = append(s.clients, replicationv1connect.NewReplicationServiceClient(hc, u,
 			api.WithBearer(token), connect.WithSendMaxBytes(replication.MaxBatchBytes+(1<<20)),
@@ -68,16 +71,23 @@ func newSyncer(store *Store, urls []string, token string, hc *http.Client, log *
 // durableSeq asks the hub, by an empty Push, the highest seq of this node
 // it holds, trying each member until one answers or ctx ends.
 func (s *syncer) durableSeq(ctx context.Context) (uint64, error) {
+	resp, err := s.emptyPush(ctx)
+	return resp.GetDurableSeq(), err
+}
+
+// emptyPush sends an empty Push, trying each member until one answers or
+// ctx ends: it tells the node's durable seq and the hub's head.
+func (s *syncer) emptyPush(ctx context.Context) (*replicationv1.PushResponse, error) {
 	var bo backoff
 	for i := 0; ; i++ {
 		resp, err := s.clients[i%len(s.clients)].Push(ctx, connect.NewRequest(&replicationv1.PushRequest{
 			Protocol: replication.Protocol, SentMs: s.store.Clock().Wall().UnixMilli(), Version: version.String(),
 		}))
 		if err == nil {
-			return resp.Msg.GetDurableSeq(), nil
+			return resp.Msg, nil
 		}
 		if connect.CodeOf(err) == connect.CodePermissionDenied || connect.CodeOf(err) == connect.CodeUnauthenticated || ctx.Err() != nil {
-			return 0, err
+			return nil, err
 		}
 		bo.wait(ctx)
 	}
@@ -286,6 +296,18 @@ func (s *syncer) pullLoop(ctx context.Context) {
 	var bo backoff
 	member := rand.N(len(s.clients))
 	for ctx.Err() == nil {
+		if s.store.Progress().Cursor == 0 && s.store.RebuildReason() != "" {
+			// The views served are empty and being rebuilt beside (a new
+			// node's bootstrap, a lost store's restore): pulling the log
+			// into them too would only slow the rebuild down.
+			t := time.NewTimer(500 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			continue
+		}
 		got, err := s.pullOnce(ctx, member)
 		if got {
 			bo.reset()

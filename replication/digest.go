@@ -32,6 +32,10 @@ func pairHash(key, value []byte) Digest {
 	return d
 }
 
+// AddPair adds a key/value pair to the digest: what a replica receiving
+// a set of pairs in pieces (a snapshot) keeps to check the whole.
+func (d *Digest) AddPair(key, value []byte) { d.add(pairHash(key, value)) }
+
 func (d *Digest) add(o Digest) {
 	for i := range d {
 		d[i] += o[i]

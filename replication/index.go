@@ -81,6 +81,27 @@ var (
 	markerSeqKey    = Key("m", "xseq")
 )
 
+// DeferredKey is where a replica that builds its indexes behind the
+// commit (IndexDeferred) keeps the pair a replica that builds them inline
+// keeps at k, both in the key space of a replica's store (views.go): an
+// index entry moves from the views to the index area; anything else stays.
+// A node installing the hub's company views (built inline) places their
+// pairs with it.
+func (r *Registry) DeferredKey(k []byte) []byte {
+	if !bytes.HasPrefix(k, ViewPrefix) {
+		return k
+	}
+	rest := k[len(ViewPrefix):]
+	for _, ix := range r.indexes {
+		for _, p := range ix.Prefixes {
+			if bytes.HasPrefix(rest, p) {
+				return append(bytes.Clone(indexAreaPrefix), rest...)
+			}
+		}
+	}
+	return k
+}
+
 func markerKey(seq uint64, index, entity string) []byte {
 	k := binary.BigEndian.AppendUint64(bytes.Clone(markerPrefix), seq)
 	k = append(k, 0)

@@ -100,6 +100,18 @@ func OpenViews(reg *Registry, tx Tx) (*Views, error) {
 	return v, nil
 }
 
+// OpenViewsIndexed loads the bookkeeping of views whose indexes are kept
+// as mode says, keeping no memories: views that replace no searches of
+// their own (the hub's company-wide views, which a new node's snapshot
+// starts from, keep their index entries inline for the node to use).
+func OpenViewsIndexed(reg *Registry, tx Tx, mode Indexing) (*Views, error) {
+	v := &Views{reg: reg, active: reg.Known, trackViews: true, indexing: mode}
+	if err := v.load(tx); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 func (v *Views) load(tx Tx) error {
 	var digest Digest
 	b, err := tx.Get(digestKey)

@@ -221,9 +221,17 @@ type StatusResponse struct {
 	Gaining []string `protobuf:"bytes,34,rep,name=gaining,proto3" json:"gaining,omitempty"`
 	// ScopeDigests are the event digests per home scope ("" the company's):
 	// on a hub member, of every event; Digest is their sum.
-	ScopeDigests  map[string]string `protobuf:"bytes,35,rep,name=scope_digests,json=scopeDigests,proto3" json:"scope_digests,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ScopeDigests map[string]string `protobuf:"bytes,35,rep,name=scope_digests,json=scopeDigests,proto3" json:"scope_digests,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// RebuildPhase (nodes) is the step a rebuild is at: "snapshot" (taking
+	// the company-wide views from the hub: SnapshotKeys of
+	// SnapshotTotalKeys, at SnapshotPosition), "history" (its scopes'
+	// events up to there), "log" (tailing to the head), "swap".
+	RebuildPhase      string `protobuf:"bytes,36,opt,name=rebuild_phase,json=rebuildPhase,proto3" json:"rebuild_phase,omitempty"`
+	SnapshotKeys      uint64 `protobuf:"varint,37,opt,name=snapshot_keys,json=snapshotKeys,proto3" json:"snapshot_keys,omitempty"`
+	SnapshotTotalKeys uint64 `protobuf:"varint,38,opt,name=snapshot_total_keys,json=snapshotTotalKeys,proto3" json:"snapshot_total_keys,omitempty"`
+	SnapshotPosition  uint64 `protobuf:"varint,39,opt,name=snapshot_position,json=snapshotPosition,proto3" json:"snapshot_position,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -499,6 +507,34 @@ func (x *StatusResponse) GetScopeDigests() map[string]string {
 		return x.ScopeDigests
 	}
 	return nil
+}
+
+func (x *StatusResponse) GetRebuildPhase() string {
+	if x != nil {
+		return x.RebuildPhase
+	}
+	return ""
+}
+
+func (x *StatusResponse) GetSnapshotKeys() uint64 {
+	if x != nil {
+		return x.SnapshotKeys
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetSnapshotTotalKeys() uint64 {
+	if x != nil {
+		return x.SnapshotTotalKeys
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetSnapshotPosition() uint64 {
+	if x != nil {
+		return x.SnapshotPosition
+	}
+	return 0
 }
 
 type AddNodeRequest struct {
@@ -1334,7 +1370,7 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\fInvalidEvent\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xcb\v\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xf2\f\n" +
 	"\x0eStatusResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1d\n" +
@@ -1376,7 +1412,11 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\ainvalid\x18  \x03(\v2!.branchline.admin.v1.InvalidEventR\ainvalid\x12\x16\n" +
 	"\x06scopes\x18! \x03(\tR\x06scopes\x12\x18\n" +
 	"\againing\x18\" \x03(\tR\againing\x12Z\n" +
-	"\rscope_digests\x18# \x03(\v25.branchline.admin.v1.StatusResponse.ScopeDigestsEntryR\fscopeDigests\x1a?\n" +
+	"\rscope_digests\x18# \x03(\v25.branchline.admin.v1.StatusResponse.ScopeDigestsEntryR\fscopeDigests\x12#\n" +
+	"\rrebuild_phase\x18$ \x01(\tR\frebuildPhase\x12#\n" +
+	"\rsnapshot_keys\x18% \x01(\x04R\fsnapshotKeys\x12.\n" +
+	"\x13snapshot_total_keys\x18& \x01(\x04R\x11snapshotTotalKeys\x12+\n" +
+	"\x11snapshot_position\x18' \x01(\x04R\x10snapshotPosition\x1a?\n" +
 	"\x11ScopeDigestsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\" \n" +

@@ -217,6 +217,199 @@ func (x *Committed) GetEvent() *Event {
 	return nil
 }
 
+type SnapshotRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Protocol is the version of this protocol the caller speaks.
+	Protocol uint32 `protobuf:"varint,1,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// Position is the snapshot to resume (0: the hub's newest, or a new one).
+	// A member that no longer has it refuses with FailedPrecondition: the
+	// caller starts again.
+	Position uint64 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	// After is the last key received: the stream goes on after it.
+	After         []byte `protobuf:"bytes,3,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotRequest) Reset() {
+	*x = SnapshotRequest{}
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotRequest) ProtoMessage() {}
+
+func (x *SnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotRequest.ProtoReflect.Descriptor instead.
+func (*SnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SnapshotRequest) GetProtocol() uint32 {
+	if x != nil {
+		return x.Protocol
+	}
+	return 0
+}
+
+func (x *SnapshotRequest) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *SnapshotRequest) GetAfter() []byte {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+type SnapshotChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position is the global log position the snapshot reflects, and
+	// PositionTimeMs that event's commit time.
+	Position       uint64 `protobuf:"varint,1,opt,name=position,proto3" json:"position,omitempty"`
+	PositionTimeMs int64  `protobuf:"varint,2,opt,name=position_time_ms,json=positionTimeMs,proto3" json:"position_time_ms,omitempty"`
+	// Keys and Values are the next pairs of the company-wide views, in key
+	// order, in the key space of a replica's views (replication.Views).
+	Keys   [][]byte `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
+	Values [][]byte `protobuf:"bytes,4,rep,name=values,proto3" json:"values,omitempty"`
+	// Crc32C is the Castagnoli CRC of this chunk's keys and values, each
+	// length-prefixed (uvarint), in order.
+	Crc32C uint32 `protobuf:"varint,5,opt,name=crc32c,proto3" json:"crc32c,omitempty"`
+	// TotalKeys and TotalBytes are the size of the whole snapshot (0 while
+	// the hub is still counting), for progress.
+	TotalKeys  uint64 `protobuf:"varint,6,opt,name=total_keys,json=totalKeys,proto3" json:"total_keys,omitempty"`
+	TotalBytes uint64 `protobuf:"varint,7,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	// Done marks the last chunk; Digest is then the replication.Digest (an
+	// order-independent hash) of every pair of the snapshot, which the
+	// caller checks against what it received before using it.
+	Done   bool   `protobuf:"varint,8,opt,name=done,proto3" json:"done,omitempty"`
+	Digest []byte `protobuf:"bytes,9,opt,name=digest,proto3" json:"digest,omitempty"`
+	// Protocol is the version the hub speaks.
+	Protocol      uint32 `protobuf:"varint,10,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotChunk) Reset() {
+	*x = SnapshotChunk{}
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotChunk) ProtoMessage() {}
+
+func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
+func (*SnapshotChunk) Descriptor() ([]byte, []int) {
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SnapshotChunk) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetPositionTimeMs() int64 {
+	if x != nil {
+		return x.PositionTimeMs
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetKeys() [][]byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *SnapshotChunk) GetValues() [][]byte {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *SnapshotChunk) GetCrc32C() uint32 {
+	if x != nil {
+		return x.Crc32C
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetTotalKeys() uint64 {
+	if x != nil {
+		return x.TotalKeys
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetTotalBytes() uint64 {
+	if x != nil {
+		return x.TotalBytes
+	}
+	return 0
+}
+
+func (x *SnapshotChunk) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *SnapshotChunk) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *SnapshotChunk) GetProtocol() uint32 {
+	if x != nil {
+		return x.Protocol
+	}
+	return 0
+}
+
 type PushRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Events are the caller's events in seq order, contiguous.
@@ -239,7 +432,7 @@ type PushRequest struct {
 
 func (x *PushRequest) Reset() {
 	*x = PushRequest{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[2]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -251,7 +444,7 @@ func (x *PushRequest) String() string {
 func (*PushRequest) ProtoMessage() {}
 
 func (x *PushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[2]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -264,7 +457,7 @@ func (x *PushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushRequest.ProtoReflect.Descriptor instead.
 func (*PushRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{2}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PushRequest) GetEvents() []*Event {
@@ -309,14 +502,17 @@ type PushResponse struct {
 	// Protocol is the version the hub speaks.
 	Protocol uint32 `protobuf:"varint,2,opt,name=protocol,proto3" json:"protocol,omitempty"`
 	// HubTimeMs is the hub member's wall clock when it answered.
-	HubTimeMs     int64 `protobuf:"varint,3,opt,name=hub_time_ms,json=hubTimeMs,proto3" json:"hub_time_ms,omitempty"`
+	HubTimeMs int64 `protobuf:"varint,3,opt,name=hub_time_ms,json=hubTimeMs,proto3" json:"hub_time_ms,omitempty"`
+	// Head is the highest committed position on the answering member: a new
+	// node decides from it whether to start from a snapshot.
+	Head          uint64 `protobuf:"varint,4,opt,name=head,proto3" json:"head,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PushResponse) Reset() {
 	*x = PushResponse{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[3]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +524,7 @@ func (x *PushResponse) String() string {
 func (*PushResponse) ProtoMessage() {}
 
 func (x *PushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[3]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +537,7 @@ func (x *PushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushResponse.ProtoReflect.Descriptor instead.
 func (*PushResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{3}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PushResponse) GetDurableSeq() uint64 {
@@ -365,6 +561,13 @@ func (x *PushResponse) GetHubTimeMs() int64 {
 	return 0
 }
 
+func (x *PushResponse) GetHead() uint64 {
+	if x != nil {
+		return x.Head
+	}
+	return 0
+}
+
 type PullRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Cursor is the last global position the caller has applied (0 for none).
@@ -381,7 +584,9 @@ type PullRequest struct {
 	Protocol uint32 `protobuf:"varint,5,opt,name=protocol,proto3" json:"protocol,omitempty"`
 	// Held are the scopes the caller holds whole: it applied every event of
 	// them up to the cursor. Empty with cursor 0: a new node. Protocol 1
-	// callers send none and get every event.
+	// callers send none and get every event. [""] alone: the company-wide
+	// events only (a node that installed a Snapshot at the cursor), so every
+	// scope of the caller is gained: its history is sent first.
 	Held []string `protobuf:"bytes,6,rep,name=held,proto3" json:"held,omitempty"`
 	// Gaining are scopes the hub told the caller to take (see
 	// PullResponse.gaining) whose history it was receiving, and
@@ -398,7 +603,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[4]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -410,7 +615,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[4]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -423,7 +628,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{4}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PullRequest) GetCursor() uint64 {
@@ -500,7 +705,7 @@ type ScopeMark struct {
 
 func (x *ScopeMark) Reset() {
 	*x = ScopeMark{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[5]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +717,7 @@ func (x *ScopeMark) String() string {
 func (*ScopeMark) ProtoMessage() {}
 
 func (x *ScopeMark) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[5]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +730,7 @@ func (x *ScopeMark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScopeMark.ProtoReflect.Descriptor instead.
 func (*ScopeMark) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{5}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ScopeMark) GetScope() string {
@@ -582,7 +787,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[6]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -594,7 +799,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[6]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -607,7 +812,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{6}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PullResponse) GetEvents() []*Committed {
@@ -712,18 +917,37 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\tCommitted\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12$\n" +
 	"\x0ecommit_time_ms\x18\x02 \x01(\x03R\fcommitTimeMs\x126\n" +
-	"\x05event\x18\x03 \x01(\v2 .branchline.replication.v1.EventR\x05event\"\xb1\x01\n" +
+	"\x05event\x18\x03 \x01(\v2 .branchline.replication.v1.EventR\x05event\"_\n" +
+	"\x0fSnapshotRequest\x12\x1a\n" +
+	"\bprotocol\x18\x01 \x01(\rR\bprotocol\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\x04R\bposition\x12\x14\n" +
+	"\x05after\x18\x03 \x01(\fR\x05after\"\xa1\x02\n" +
+	"\rSnapshotChunk\x12\x1a\n" +
+	"\bposition\x18\x01 \x01(\x04R\bposition\x12(\n" +
+	"\x10position_time_ms\x18\x02 \x01(\x03R\x0epositionTimeMs\x12\x12\n" +
+	"\x04keys\x18\x03 \x03(\fR\x04keys\x12\x16\n" +
+	"\x06values\x18\x04 \x03(\fR\x06values\x12\x16\n" +
+	"\x06crc32c\x18\x05 \x01(\rR\x06crc32c\x12\x1d\n" +
+	"\n" +
+	"total_keys\x18\x06 \x01(\x04R\ttotalKeys\x12\x1f\n" +
+	"\vtotal_bytes\x18\a \x01(\x04R\n" +
+	"totalBytes\x12\x12\n" +
+	"\x04done\x18\b \x01(\bR\x04done\x12\x16\n" +
+	"\x06digest\x18\t \x01(\fR\x06digest\x12\x1a\n" +
+	"\bprotocol\x18\n" +
+	" \x01(\rR\bprotocol\"\xb1\x01\n" +
 	"\vPushRequest\x128\n" +
 	"\x06events\x18\x01 \x03(\v2 .branchline.replication.v1.EventR\x06events\x12\x19\n" +
 	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x12\x1a\n" +
 	"\bprotocol\x18\x03 \x01(\rR\bprotocol\x12\x17\n" +
 	"\asent_ms\x18\x04 \x01(\x03R\x06sentMs\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\tR\aversion\"k\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\"\x7f\n" +
 	"\fPushResponse\x12\x1f\n" +
 	"\vdurable_seq\x18\x01 \x01(\x04R\n" +
 	"durableSeq\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\rR\bprotocol\x12\x1e\n" +
-	"\vhub_time_ms\x18\x03 \x01(\x03R\thubTimeMs\"\x9e\x02\n" +
+	"\vhub_time_ms\x18\x03 \x01(\x03R\thubTimeMs\x12\x12\n" +
+	"\x04head\x18\x04 \x01(\x04R\x04head\"\x9e\x02\n" +
 	"\vPullRequest\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\x04R\x06cursor\x12\x14\n" +
 	"\x05kinds\x18\x02 \x03(\tR\x05kinds\x12\x1f\n" +
@@ -752,10 +976,11 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\x06gained\x18\n" +
 	" \x01(\bR\x06gained\x12\x1a\n" +
 	"\bfollowed\x18\v \x03(\x04R\bfollowed\x12\x14\n" +
-	"\x05again\x18\f \x01(\bR\x05again2\xc8\x01\n" +
+	"\x05again\x18\f \x01(\bR\x05again2\xac\x02\n" +
 	"\x12ReplicationService\x12W\n" +
 	"\x04Push\x12&.branchline.replication.v1.PushRequest\x1a'.branchline.replication.v1.PushResponse\x12Y\n" +
-	"\x04Pull\x12&.branchline.replication.v1.PullRequest\x1a'.branchline.replication.v1.PullResponse0\x01B\xef\x01\n" +
+	"\x04Pull\x12&.branchline.replication.v1.PullRequest\x1a'.branchline.replication.v1.PullResponse0\x01\x12b\n" +
+	"\bSnapshot\x12*.branchline.replication.v1.SnapshotRequest\x1a(.branchline.replication.v1.SnapshotChunk0\x01B\xef\x01\n" +
 	"\x1dcom.branchline.replication.v1B\x10ReplicationProtoP\x01Z6branchline/gen/branchline/replication/v1;replicationv1\xa2\x02\x03BRX\xaa\x02\x19Branchline.Replication.V1\xca\x02\x19Branchline\\Replication\\V1\xe2\x02%Branchline\\Replication\\V1\\GPBMetadata\xea\x02\x1bBranchline::Replication::V1b\x06proto3"
 
 var (
@@ -770,27 +995,31 @@ func file_branchline_replication_v1_replication_proto_rawDescGZIP() []byte {
 	return file_branchline_replication_v1_replication_proto_rawDescData
 }
 
-var file_branchline_replication_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_branchline_replication_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_branchline_replication_v1_replication_proto_goTypes = []any{
-	(*Event)(nil),        // 0: branchline.replication.v1.Event
-	(*Committed)(nil),    // 1: branchline.replication.v1.Committed
-	(*PushRequest)(nil),  // 2: branchline.replication.v1.PushRequest
-	(*PushResponse)(nil), // 3: branchline.replication.v1.PushResponse
-	(*PullRequest)(nil),  // 4: branchline.replication.v1.PullRequest
-	(*ScopeMark)(nil),    // 5: branchline.replication.v1.ScopeMark
-	(*PullResponse)(nil), // 6: branchline.replication.v1.PullResponse
+	(*Event)(nil),           // 0: branchline.replication.v1.Event
+	(*Committed)(nil),       // 1: branchline.replication.v1.Committed
+	(*SnapshotRequest)(nil), // 2: branchline.replication.v1.SnapshotRequest
+	(*SnapshotChunk)(nil),   // 3: branchline.replication.v1.SnapshotChunk
+	(*PushRequest)(nil),     // 4: branchline.replication.v1.PushRequest
+	(*PushResponse)(nil),    // 5: branchline.replication.v1.PushResponse
+	(*PullRequest)(nil),     // 6: branchline.replication.v1.PullRequest
+	(*ScopeMark)(nil),       // 7: branchline.replication.v1.ScopeMark
+	(*PullResponse)(nil),    // 8: branchline.replication.v1.PullResponse
 }
 var file_branchline_replication_v1_replication_proto_depIdxs = []int32{
 	0, // 0: branchline.replication.v1.Committed.event:type_name -> branchline.replication.v1.Event
 	0, // 1: branchline.replication.v1.PushRequest.events:type_name -> branchline.replication.v1.Event
-	5, // 2: branchline.replication.v1.PullRequest.dormant:type_name -> branchline.replication.v1.ScopeMark
+	7, // 2: branchline.replication.v1.PullRequest.dormant:type_name -> branchline.replication.v1.ScopeMark
 	1, // 3: branchline.replication.v1.PullResponse.events:type_name -> branchline.replication.v1.Committed
-	2, // 4: branchline.replication.v1.ReplicationService.Push:input_type -> branchline.replication.v1.PushRequest
-	4, // 5: branchline.replication.v1.ReplicationService.Pull:input_type -> branchline.replication.v1.PullRequest
-	3, // 6: branchline.replication.v1.ReplicationService.Push:output_type -> branchline.replication.v1.PushResponse
-	6, // 7: branchline.replication.v1.ReplicationService.Pull:output_type -> branchline.replication.v1.PullResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
+	4, // 4: branchline.replication.v1.ReplicationService.Push:input_type -> branchline.replication.v1.PushRequest
+	6, // 5: branchline.replication.v1.ReplicationService.Pull:input_type -> branchline.replication.v1.PullRequest
+	2, // 6: branchline.replication.v1.ReplicationService.Snapshot:input_type -> branchline.replication.v1.SnapshotRequest
+	5, // 7: branchline.replication.v1.ReplicationService.Push:output_type -> branchline.replication.v1.PushResponse
+	8, // 8: branchline.replication.v1.ReplicationService.Pull:output_type -> branchline.replication.v1.PullResponse
+	3, // 9: branchline.replication.v1.ReplicationService.Snapshot:output_type -> branchline.replication.v1.SnapshotChunk
+	7, // [7:10] is the sub-list for method output_type
+	4, // [4:7] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
 	4, // [4:4] is the sub-list for extension extendee
 	0, // [0:4] is the sub-list for field type_name
@@ -807,7 +1036,7 @@ func file_branchline_replication_v1_replication_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_replication_v1_replication_proto_rawDesc), len(file_branchline_replication_v1_replication_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

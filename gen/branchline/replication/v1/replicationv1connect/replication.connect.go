@@ -39,6 +39,9 @@ const (
 	ReplicationServicePushProcedure = "/branchline.replication.v1.ReplicationService/Push"
 	// ReplicationServicePullProcedure is the fully-qualified name of the ReplicationService's Pull RPC.
 	ReplicationServicePullProcedure = "/branchline.replication.v1.ReplicationService/Pull"
+	// ReplicationServiceSnapshotProcedure is the fully-qualified name of the ReplicationService's
+	// Snapshot RPC.
+	ReplicationServiceSnapshotProcedure = "/branchline.replication.v1.ReplicationService/Snapshot"
 )
 
 // ReplicationServiceClient is a client for the branchline.replication.v1.ReplicationService
@@ -50,6 +53,12 @@ type ReplicationServiceClient interface {
 	Push(context.Context, *connect.Request[v1.PushRequest]) (*connect.Response[v1.PushResponse], error)
 	// Pull streams committed events after the cursor, then tails new commits.
 	Pull(context.Context, *connect.Request[v1.PullRequest]) (*connect.ServerStreamForClient[v1.PullResponse], error)
+	// Snapshot streams the company-wide views at one global position — what
+	// every node holds alike — for a new node, or one rebuilding its views,
+	// to start from instead of replaying the log: it then pulls its own
+	// scopes' history up to that position (PullRequest.held = [""]) and
+	// tails from there. A cut stream resumes after the last key received.
+	Snapshot(context.Context, *connect.Request[v1.SnapshotRequest]) (*connect.ServerStreamForClient[v1.SnapshotChunk], error)
 }
 
 // NewReplicationServiceClient constructs a client for the
@@ -76,13 +85,20 @@ func NewReplicationServiceClient(httpClient connect.HTTPClient, baseURL string, 
 			connect.WithSchema(replicationServiceMethods.ByName("Pull")),
 			connect.WithClientOptions(opts...),
 		),
+		snapshot: connect.NewClient[v1.SnapshotRequest, v1.SnapshotChunk](
+			httpClient,
+			baseURL+ReplicationServiceSnapshotProcedure,
+			connect.WithSchema(replicationServiceMethods.ByName("Snapshot")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // replicationServiceClient implements ReplicationServiceClient.
 type replicationServiceClient struct {
-	push *connect.Client[v1.PushRequest, v1.PushResponse]
-	pull *connect.Client[v1.PullRequest, v1.PullResponse]
+	push     *connect.Client[v1.PushRequest, v1.PushResponse]
+	pull     *connect.Client[v1.PullRequest, v1.PullResponse]
+	snapshot *connect.Client[v1.SnapshotRequest, v1.SnapshotChunk]
 }
 
 // Push calls branchline.replication.v1.ReplicationService.Push.
@@ -95,6 +111,11 @@ func (c *replicationServiceClient) Pull(ctx context.Context, req *connect.Reques
 	return c.pull.CallServerStream(ctx, req)
 }
 
+// Snapshot calls branchline.replication.v1.ReplicationService.Snapshot.
+func (c *replicationServiceClient) Snapshot(ctx context.Context, req *connect.Request[v1.SnapshotRequest]) (*connect.ServerStreamForClient[v1.SnapshotChunk], error) {
+	return c.snapshot.CallServerStream(ctx, req)
+}
+
 // ReplicationServiceHandler is an implementation of the
 // branchline.replication.v1.ReplicationService service.
 type ReplicationServiceHandler interface {
@@ -104,6 +125,12 @@ type ReplicationServiceHandler interface {
 	Push(context.Context, *connect.Request[v1.PushRequest]) (*connect.Response[v1.PushResponse], error)
 	// Pull streams committed events after the cursor, then tails new commits.
 	Pull(context.Context, *connect.Request[v1.PullRequest], *connect.ServerStream[v1.PullResponse]) error
+	// Snapshot streams the company-wide views at one global position — what
+	// every node holds alike — for a new node, or one rebuilding its views,
+	// to start from instead of replaying the log: it then pulls its own
+	// scopes' history up to that position (PullRequest.held = [""]) and
+	// tails from there. A cut stream resumes after the last key received.
+	Snapshot(context.Context, *connect.Request[v1.SnapshotRequest], *connect.ServerStream[v1.SnapshotChunk]) error
 }
 
 // NewReplicationServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -125,12 +152,20 @@ func NewReplicationServiceHandler(svc ReplicationServiceHandler, opts ...connect
 		connect.WithSchema(replicationServiceMethods.ByName("Pull")),
 		connect.WithHandlerOptions(opts...),
 	)
+	replicationServiceSnapshotHandler := connect.NewServerStreamHandler(
+		ReplicationServiceSnapshotProcedure,
+		svc.Snapshot,
+		connect.WithSchema(replicationServiceMethods.ByName("Snapshot")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/branchline.replication.v1.ReplicationService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ReplicationServicePushProcedure:
 			replicationServicePushHandler.ServeHTTP(w, r)
 		case ReplicationServicePullProcedure:
 			replicationServicePullHandler.ServeHTTP(w, r)
+		case ReplicationServiceSnapshotProcedure:
+			replicationServiceSnapshotHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -146,4 +181,8 @@ func (UnimplementedReplicationServiceHandler) Push(context.Context, *connect.Req
 
 func (UnimplementedReplicationServiceHandler) Pull(context.Context, *connect.Request[v1.PullRequest], *connect.ServerStream[v1.PullResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("branchline.replication.v1.ReplicationService.Pull is not implemented"))
+}
+
+func (UnimplementedReplicationServiceHandler) Snapshot(context.Context, *connect.Request[v1.SnapshotRequest], *connect.ServerStream[v1.SnapshotChunk]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("branchline.replication.v1.ReplicationService.Snapshot is not implemented"))
 }

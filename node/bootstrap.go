@@ -1,0 +1,285 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/dgraph-io/badger/v4"
+
+	replicationv1 "branchline/gen/branchline/replication/v1"
+	"branchline/replication"
+)
+
+// Bootstrap from a snapshot. A rebuild that starts from nothing — a new
+// node joining a company with a long history, a node that lost its disk,
+// one whose views must be rebuilt — does not replay the hub's whole log:
+// it installs the hub's company views (every company-wide event applied,
+// the same for every node) at one position P into the new generation, then
+// pulls with only the company scope held, so that the hub sends the
+// history of every scope of the node up to P, and tails from P. Each step
+// records its progress with what it wrote, so a WAN cut or a restart goes
+// on where it stopped:
+//
+//	node \0 snapshot          gen(8) P(8) commit ms(8) pairs(8) digest(32) last key
+//	node \0 rebuild-history   gained-to(8) gaining scopes (\0-separated)
+//
+// The first is present while the snapshot is being installed; the second
+// once it is installed, until the scopes' history is complete (the rebuild
+// then holds the scopes, rebuildingKey).
+var (
+	snapshotKey = replication.Key("node", "snapshot")
+	historyKey  = replication.Key("node", "rebuild-history")
+)
+
+// snapshotProgress is how far the installation of a snapshot got.
+type snapshotProgress struct {
+	gen, pos uint64
+	posMs    int64
+	pairs    uint64
+	digest   replication.Digest
+	after    []byte // the last key installed
+}
+
+func (p *snapshotProgress) encode() []byte {
+	b := append(putU64(p.gen), putU64(p.pos)...)
+	b = append(b, putU64(uint64(p.posMs))...)
+	b = append(b, putU64(p.pairs)...)
+	b = append(b, p.digest.Bytes()...)
+	return append(b, p.after...)
+}
+
+func decodeSnapshotProgress(b []byte) (*snapshotProgress, error) {
+	if len(b) < 64 {
+		return nil, fmt.Errorf("snapshot progress of %d bytes", len(b))
+	}
+	d, err := replication.DigestFromBytes(b[32:64])
+	if err != nil {
+		return nil, err
+	}
+	return &snapshotProgress{gen: u64(b), pos: u64(b[8:]), posMs: int64(u64(b[16:])), pairs: u64(b[24:]), digest: d, after: bytes.Clone(b[64:])}, nil
+}
+
+func encodeHistory(gainedTo uint64, gaining []string) []byte {
+	return append(putU64(gainedTo), joinScopes(gaining)...)
+}
+
+func joinScopes(s []string) []byte {
+	var b []byte
+	for i, x := range s {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, x...)
+	}
+	return b
+}
+
+// errNoSnapshot says the hub serves no snapshot (an older release, or
+// company views still being built): the rebuild replays the log instead.
+var errNoSnapshot = errors.New("the hub serves no snapshot")
+
+// snapshotAbove is the hub log length from which a new node starts from a
+// snapshot rather than by replaying the log: below it a replay is as quick.
+const snapshotAbove = 5000
+
+// installSnapshot installs the hub's company views into the rebuild's
+// generation (resuming an installation cut before) and leaves the rebuild
+// at the snapshot's position holding the company scope only.
+func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) error {
+	p := rb.snap
+	req := &replicationv1.SnapshotRequest{Protocol: replication.Protocol}
+	if p != nil {
+		req.Position, req.After = p.pos, p.after
+		s.log.Info("resuming the snapshot of the company views", "position", p.pos, "pairs", p.pairs)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watchdog := time.AfterFunc(s.heartbeat, cancel)
+	defer watchdog.Stop()
+	stream, err := s.clients[member].Snapshot(ctx, connect.NewRequest(req))
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	for stream.Receive() {
+		watchdog.Reset(s.heartbeat)
+		msg := stream.Msg()
+		if err := replication.ProtocolError("node", "hub "+s.urls[member], msg.GetProtocol()); err != nil {
+			return err
+		}
+		if p == nil {
+			p = &snapshotProgress{gen: rb.gen.n, pos: msg.GetPosition(), posMs: msg.GetPositionTimeMs()}
+		}
+		if msg.GetPosition() != p.pos {
+			return fmt.Errorf("snapshot at %d sent for the one at %d", msg.GetPosition(), p.pos)
+		}
+		if err := rb.installChunk(p, msg); err != nil {
+			return err
+		}
+		rb.snap = p
+		s.mu.Lock()
+		s.rebuilt.phase, s.rebuilt.snapshotPos, s.rebuilt.snapshotPairs = "snapshot", p.pos, p.pairs
+		if msg.GetTotalKeys() > 0 {
+			s.rebuilt.snapshotTotal = msg.GetTotalKeys()
+		}
+		s.mu.Unlock()
+		if msg.GetDone() {
+			want, err := replication.DigestFromBytes(msg.GetDigest())
+			if err != nil {
+				return fmt.Errorf("snapshot digest: %w", err)
+			}
+			if want != p.digest {
+				rb.snap = nil
+				return errors.Join(fmt.Errorf("the snapshot at %d installed does not match its digest: starting again", p.pos), rb.dropSnapshot())
+			}
+			s.log.Info("snapshot of the company views installed", "position", p.pos, "pairs", p.pairs)
+			return rb.snapshotInstalled(p)
+		}
+	}
+	err = stream.Err()
+	switch {
+	case ctx.Err() != nil:
+		return errors.New("snapshot stream silent for longer than the heartbeat")
+	case err == nil:
+		return errors.New("snapshot stream ended before its last chunk")
+	case connect.CodeOf(err) == connect.CodeUnimplemented:
+		return fmt.Errorf("%w: %v", errNoSnapshot, err)
+	case connect.CodeOf(err) == connect.CodeFailedPrecondition && p == nil:
+		return fmt.Errorf("%w: %v", errNoSnapshot, err)
+	case connect.CodeOf(err) == connect.CodeFailedPrecondition:
+		// The member no longer has the snapshot being resumed.
+		rb.snap = nil
+		return errors.Join(err, rb.dropSnapshot())
+	}
+	return err
+}
+
+// installChunk writes a chunk's pairs into the generation, with the
+// progress they bring, checking the chunk's CRC first.
+func (r *Rebuild) installChunk(p *snapshotProgress, msg *replicationv1.SnapshotChunk) error {
+	keys, values := msg.GetKeys(), msg.GetValues()
+	if len(keys) != len(values) {
+		return fmt.Errorf("snapshot chunk of %d keys and %d values", len(keys), len(values))
+	}
+	if crc := replication.SnapshotCRC(keys, values); crc != msg.GetCrc32C() {
+		return fmt.Errorf("snapshot chunk CRC %08x, want %08x", crc, msg.GetCrc32C())
+	}
+	if err := r.s.disk.Check(); err != nil {
+		return err
+	}
+	next := *p
+	wb := r.s.db.NewWriteBatch()
+	defer wb.Cancel()
+	reg := r.s.reg
+	for i, k := range keys {
+		if len(next.after) > 0 && bytes.Compare(k, next.after) <= 0 {
+			return fmt.Errorf("snapshot keys out of order at %q", k)
+		}
+		if err := wb.Set(append(bytes.Clone(r.gen.root), reg.DeferredKey(k)...), values[i]); err != nil {
+			return err
+		}
+		next.digest.AddPair(k, values[i])
+		next.pairs++
+		next.after = k
+	}
+	if len(keys) > 0 {
+		next.after = bytes.Clone(next.after)
+	}
+	if err := wb.Set(snapshotKey, next.encode()); err != nil {
+		return err
+	}
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	*p = next
+	return nil
+}
+
+// snapshotInstalled ends the installation: the generation's bookkeeping is
+// read from what was installed, and the rebuild holds the company scope
+// at the snapshot's position, its scopes' history to come.
+func (r *Rebuild) snapshotInstalled(p *snapshotProgress) error {
+	err := r.s.db.Update(func(txn *badger.Txn) error {
+		tx := badgerTx{txn}
+		if err := tx.Delete(snapshotKey); err != nil {
+			return err
+		}
+		if err := tx.Set(historyKey, encodeHistory(0, nil)); err != nil {
+			return err
+		}
+		return tx.Set(rebuildingKey, encodeRebuilding(r.gen.n, p.pos, p.posMs, nil))
+	})
+	if err != nil {
+		return err
+	}
+	err = r.s.db.View(func(txn *badger.Txn) error {
+		g, err := openGeneration(r.s.reg, r.gen.n, txn)
+		r.gen = g
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	r.snap, r.companyOnly = nil, true
+	r.Cursor, r.CursorMs, r.Scopes, r.Gaining, r.GainedTo = p.pos, p.posMs, nil, nil, 0
+	r.applied.Store(r.gen.views.AppliedCount())
+	return nil
+}
+
+// SnapshotPairs is how many pairs of a snapshot the store installed so
+// far, as recorded with them (0: none being installed).
+func (s *Store) SnapshotPairs() uint64 {
+	var n uint64
+	_ = s.db.View(func(txn *badger.Txn) error {
+		b, err := badgerTx{txn}.Get(snapshotKey)
+		if err != nil {
+			return err
+		}
+		p, err := decodeSnapshotProgress(b)
+		if err == nil {
+			n = p.pairs
+		}
+		return err
+	})
+	return n
+}
+
+// dropSnapshot deletes what an installation wrote.
+func (r *Rebuild) dropSnapshot() error {
+	if err := r.s.db.Update(func(txn *badger.Txn) error { return txn.Delete(snapshotKey) }); err != nil {
+		return err
+	}
+	return r.s.drop(r.gen.n)
+}
+
+// applyHistory applies history of the scopes the rebuild gains (the hub
+// sends it after a snapshot), recording how far it got; gained, when not
+// nil, ends it: the rebuild then holds those scopes.
+func (r *Rebuild) applyHistory(evs []*replication.Event, gaining []string, gainedTo uint64, gained []string) error {
+	followed := make(map[int]bool, len(evs))
+	for i := range evs {
+		followed[i] = true
+	}
+	record := func(o *overlayTx) error {
+		if gained != nil {
+			if err := o.Delete(historyKey); err != nil {
+				return err
+			}
+			return o.Set(rebuildingKey, encodeRebuilding(r.gen.n, r.Cursor, r.CursorMs, gained))
+		}
+		return o.Set(historyKey, encodeHistory(gainedTo, gaining))
+	}
+	if err := r.applyRecording(evs, followed, record); err != nil {
+		return err
+	}
+	if gained != nil {
+		r.companyOnly, r.Scopes, r.Gaining, r.GainedTo = false, gained, nil, 0
+	} else {
+		r.Gaining, r.GainedTo = gaining, gainedTo
+	}
+	return nil
+}

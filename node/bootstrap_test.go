@@ -1,0 +1,276 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"branchline/crm"
+	"branchline/crm/pickup"
+	"branchline/hub"
+	"branchline/node"
+	"branchline/replication"
+)
+
+// logBuffer collects a node's log, for a test to see what it did.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// writeMany makes n events of kindScopedSet at node nd, entities
+// prefix/0…, with body scopes|value, in commands of 500.
+func writeMany(t *testing.T, nd *node.Node, prefix, scopes string, n int) {
+	t.Helper()
+	for i := 0; i < n; i += 500 {
+		_, err := nd.Store().Exec(context.Background(), "test", func(replication.Tx) ([]replication.Draft, error) {
+			var out []replication.Draft
+			for j := i; j < min(i+500, n); j++ {
+				out = append(out, replication.Draft{Kind: kindScopedSet, Entity: fmt.Sprintf("%s/%d", prefix, j),
+					Body: wrapperspb.String(fmt.Sprintf("%s|%s value %d", scopes, prefix, j))})
+			}
+			return out, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSnapshotBootstrap: a node that lost its disk takes the company views
+// from a snapshot of the hub, then the history of its own scopes (its
+// branch, and a warehouse another node wrote to before it was granted),
+// then tails; an installation cut halfway goes on after a restart where it
+// stopped; the result is the very views the node had built by pulling
+// every event (compared by a scan of their content), its per-scope digest
+// equals the hub's, it holds no record of the other branch, and its next
+// event continues its seqs.
+func TestSnapshotBootstrap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a hub and three nodes")
+	}
+	reg := scopeRegistry()
+	th := startTestHub(t, hub.Config{Registry: reg, NodeScopes: grantedScopes, SnapshotChunkBytes: 2 << 10})
+	toks := map[string]string{"br-a": th.addNode(t, "br-a"), "br-b": th.addNode(t, "br-b")}
+	logs := &logBuffer{}
+	start := func(id, dir string, snapshotAbove uint64) *node.Node {
+		log := slog.New(slog.NewTextHandler(logs, nil)).With("node", id)
+		n, err := node.Start(node.Config{ID: id, DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: []string{th.URL()}, Token: toks[id],
+			AdminPassword: pw, Registry: reg, SnapshotAbove: snapshotAbove, Log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	a := start("br-a", t.TempDir(), 1<<40)
+	b := start("br-b", t.TempDir(), 1<<40)
+	writeMany(t, a, "customer-a", "", 3000)
+	writeMany(t, b, "customer-b", "", 3000)
+	writeMany(t, a, "pickup-a", "b:br-a", 1500)
+	writeMany(t, b, "pickup-b", "b:br-b", 1500)
+	writeMany(t, b, "stock-x", "w:x", 500)
+	put(t, b, kindGrant, "grant/br-a", "br-a|w:x")
+	holdsScope(t, th, a, "w:x")
+	holdsScope(t, th, b)
+	want, err := a.Store().ViewsDigest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastSeq, cursor := a.Store().Progress().LastSeq, a.Store().Progress().Cursor
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir() // the disk died
+	a = start("br-a", dir, 1)
+	// Each chunk is written (and synced) on its own: catch one halfway.
+	for deadline := time.Now().Add(60 * time.Second); a.Store().SnapshotPairs() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) || !a.Store().Restoring() {
+			t.Fatalf("the snapshot's installation did not stop halfway (restoring %v)", a.Store().Restoring())
+		}
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a = start("br-a", dir, 1)
+	waitFor(t, 60*time.Second, "the restore to finish", func() error {
+		if a.Store().Restoring() {
+			return fmt.Errorf("restoring (snapshot pairs %d, cursor %d)", a.Store().SnapshotPairs(), a.Store().RebuildCursor())
+		}
+		return nil
+	})
+	out := logs.String()
+	for _, line := range []string{"resuming the snapshot of the company views", "snapshot of the company views installed"} {
+		if !strings.Contains(out, line) {
+			t.Errorf("the node's log lacks %q", line)
+		}
+	}
+	holdsScope(t, th, a, "w:x")
+	if c := a.Store().Progress().Cursor; c != cursor {
+		t.Fatalf("restored at cursor %d, the node had %d (no event since)", c, cursor)
+	}
+	got, err := a.Store().ViewsDigest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("views restored from a snapshot %.16s, those built by pulling %.16s", got, want)
+	}
+	for entity, n := range map[string]int{"customer-b/2999": 1, "pickup-a/0": 1, "stock-x/499": 1, "pickup-b/0": 0} {
+		if s := seen(t, a, entity); s != n {
+			t.Errorf("%s applied %d times, want %d", entity, s, n)
+		}
+	}
+	put(t, a, kindScopedSet, "pickup-a/new", "b:br-a|after")
+	if s := a.Store().Progress().LastSeq; s != lastSeq+1 {
+		t.Fatalf("the next event has seq %d, want %d", s, lastSeq+1)
+	}
+	holdsScope(t, th, a, "w:x")
+
+	// A new node of the company starts from a snapshot too.
+	toks["br-c"] = th.addNode(t, "br-c")
+	c := start("br-c", t.TempDir(), 1)
+	holdsScope(t, th, c)
+	waitFor(t, 30*time.Second, "br-c's bootstrap to end", func() error {
+		if r := c.Store().RebuildReason(); r != "" {
+			return fmt.Errorf("rebuilding: %s", r)
+		}
+		return nil
+	})
+	if !strings.Contains(grepLines(logs.String(), "node=br-c"), "snapshot of the company views installed") {
+		t.Errorf("br-c did not start from a snapshot:\n%s", grepLines(logs.String(), "br-c"))
+	}
+	if seen(t, c, "customer-a/0") != 1 || seen(t, c, "pickup-a/0") != 0 {
+		t.Errorf("br-c holds customer-a/0 %d times, pickup-a/0 %d times; want 1 and 0", seen(t, c, "customer-a/0"), seen(t, c, "pickup-a/0"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestSnapshotProductViews: with the product's kinds — customers, zones,
+// pickups with their company-wide account facts, made at two branches —
+// a node that lost its disk and came back from a snapshot and its
+// branch's history holds the very views it had built by pulling every
+// event in the hub's order (compared by a scan of their content): the
+// appliers give the same views whichever order the company-wide events
+// and a branch's reach them in.
+func TestSnapshotProductViews(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a hub and three nodes")
+	}
+	th := startTestHub(t, hub.Config{SnapshotChunkBytes: 64 << 10})
+	toks := map[string]string{"br-a": th.addNode(t, "br-a"), "br-b": th.addNode(t, "br-b")}
+	start := func(id, dir string, snapshotAbove uint64) *node.Node {
+		n, err := node.Start(node.Config{ID: id, DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: []string{th.URL()}, Token: toks[id],
+			AdminPassword: pw, SnapshotAbove: snapshotAbove})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	a := start("br-a", t.TempDir(), 1<<40)
+	b := start("br-b", t.TempDir(), 1<<40)
+	exec := func(n *node.Node, fn func(views replication.Tx) ([]replication.Draft, error)) {
+		t.Helper()
+		if _, err := n.Store().Exec(context.Background(), "test", fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(a, func(views replication.Tx) ([]replication.Draft, error) {
+		d, err := pickup.SetZone(views, pickup.Zone{ID: "pudong", Name: "浦东", Districts: []string{"浦东新区"}, Postcodes: []string{"2001"}})
+		return []replication.Draft{d}, err
+	})
+	ids := replication.NewIDs()
+	now := time.Now()
+	var customers []string
+	for i := range 60 {
+		at := a
+		if i%2 == 1 {
+			at = b
+		}
+		id := ids.New(now)
+		customers = append(customers, id)
+		exec(at, func(views replication.Tx) ([]replication.Draft, error) {
+			d, err := crm.CreateCustomer(views, id, map[string]string{
+				"display_name": fmt.Sprintf("浦东客户%d", i), "mobile": fmt.Sprintf("1380013%04d", i),
+				"city": "上海", "address": fmt.Sprintf("上海市浦东新区张江路 %d 号", i)})
+			return []replication.Draft{d}, err
+		})
+	}
+	holdsScope(t, th, a)
+	holdsScope(t, th, b)
+	// Pickups of both branches for the same customers: the customers'
+	// volumes and timelines take both.
+	for i := range 120 {
+		at, node := a, "br-a"
+		if i%3 == 0 {
+			at, node = b, "br-b"
+		}
+		exec(at, func(views replication.Tx) ([]replication.Draft, error) {
+			ds, _, err := pickup.Create(views, pickup.Input{
+				Sender:      pickup.Party{Name: fmt.Sprintf("浦东客户%d", i%60), Phone: fmt.Sprintf("1380013%04d", i%60), Address: fmt.Sprintf("上海市浦东新区张江路 %d 号", i%60)},
+				Receiver:    pickup.Party{Name: "王五", Phone: "13900000009", Address: "北京市朝阳区建国路 88 号"},
+				Destination: "北京", Goods: "文件", WeightGrams: 1200, Pieces: 1, Payment: "cash", Customer: customers[i%60],
+			}, ids.New(now), node, now)
+			return ds, err
+		})
+	}
+	holdsScope(t, th, a)
+	holdsScope(t, th, b)
+	want, err := a.Store().ViewsDigest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cursor := a.Store().Progress().Cursor
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir() // the disk died
+	a = start("br-a", dir, 1)
+	waitFor(t, 60*time.Second, "the restore to finish", func() error {
+		if a.Store().Restoring() {
+			return fmt.Errorf("restoring (snapshot pairs %d, cursor %d)", a.Store().SnapshotPairs(), a.Store().RebuildCursor())
+		}
+		return nil
+	})
+	holdsScope(t, th, a)
+	if c := a.Store().Progress().Cursor; c != cursor {
+		t.Fatalf("restored at cursor %d, the node had %d (no event since)", c, cursor)
+	}
+	got, err := a.Store().ViewsDigest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("views restored from a snapshot %.16s, those built by pulling %.16s", got, want)
+	}
+}
