@@ -44,6 +44,7 @@ func (h *Hub) routes() (http.Handler, error) {
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(api.RequireAuth(verifier{h}, api.PublicProcedures...)),
 		connect.WithReadMaxBytes(replication.MaxBatchBytes + (1 << 20)),
+		api.ZstdHandler(),
 	}
 	mux.Handle(replicationv1connect.NewReplicationServiceHandler(replicationService{h}, opts...))
 	// The cluster admin's password opens everything: guessing it over the

@@ -105,6 +105,8 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 		return err
 	}
 	defer stream.Close()
+	began := time.Now()
+	var writing time.Duration // of the time since began
 	for stream.Receive() {
 		watchdog.Reset(s.heartbeat)
 		msg := stream.Msg()
@@ -117,9 +119,11 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 		if msg.GetPosition() != p.pos {
 			return fmt.Errorf("snapshot at %d sent for the one at %d", msg.GetPosition(), p.pos)
 		}
+		w := time.Now()
 		if err := rb.installChunk(p, msg); err != nil {
 			return err
 		}
+		writing += time.Since(w)
 		rb.snap = p
 		s.mu.Lock()
 		s.rebuilt.phase, s.rebuilt.snapshotPos, s.rebuilt.snapshotPairs = "snapshot", p.pos, p.pairs
@@ -136,7 +140,8 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 				rb.snap = nil
 				return errors.Join(fmt.Errorf("the snapshot at %d installed does not match its digest: starting again", p.pos), rb.dropSnapshot())
 			}
-			s.log.Info("snapshot of the company views installed", "position", p.pos, "pairs", p.pairs)
+			s.log.Info("snapshot of the company views installed", "position", p.pos, "pairs", p.pairs,
+				"took", time.Since(began).Round(time.Millisecond), "writing", writing.Round(time.Millisecond))
 			return rb.snapshotInstalled(p)
 		}
 	}

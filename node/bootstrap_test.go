@@ -10,10 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"branchline/api"
 	"branchline/crm"
 	"branchline/crm/pickup"
+	replicationv1 "branchline/gen/branchline/replication/v1"
+	"branchline/gen/branchline/replication/v1/replicationv1connect"
 	"branchline/hub"
 	"branchline/node"
 	"branchline/replication"
@@ -272,5 +276,50 @@ func TestSnapshotProductViews(t *testing.T) {
 	}
 	if got != want {
 		t.Fatalf("views restored from a snapshot %.16s, those built by pulling %.16s", got, want)
+	}
+}
+
+// TestSnapshotRefusals: the Snapshot RPC answers a caller without a
+// node's token with nothing, and a resume it cannot serve with a clear
+// error.
+func TestSnapshotRefusals(t *testing.T) {
+	th := startTestHub(t, hub.Config{})
+	tok := th.addNode(t, "br-a")
+	hc := api.NewHTTPClient()
+	call := func(token string, req *replicationv1.SnapshotRequest) (int, error) {
+		var opts []connect.ClientOption
+		if token != "" {
+			opts = append(opts, api.WithBearer(token))
+		}
+		req.Protocol = replication.Protocol
+		stream, err := replicationv1connect.NewReplicationServiceClient(hc, th.URL(), opts...).Snapshot(context.Background(), connect.NewRequest(req))
+		if err != nil {
+			return 0, err
+		}
+		defer stream.Close()
+		pairs := 0
+		for stream.Receive() {
+			pairs += len(stream.Msg().GetKeys())
+		}
+		return pairs, stream.Err()
+	}
+	for _, c := range []struct {
+		name  string
+		token string
+		req   *replicationv1.SnapshotRequest
+		code  connect.Code
+	}{
+		{"no token", "", &replicationv1.SnapshotRequest{}, connect.CodeUnauthenticated},
+		{"a wrong token", "not-a-token", &replicationv1.SnapshotRequest{}, connect.CodeUnauthenticated},
+		{"a resume without its position", tok, &replicationv1.SnapshotRequest{After: []byte("v\x00x")}, connect.CodeInvalidArgument},
+		{"a snapshot the member does not have", tok, &replicationv1.SnapshotRequest{Position: 123456, After: []byte("v\x00x")}, connect.CodeFailedPrecondition},
+	} {
+		n, err := call(c.token, c.req)
+		if connect.CodeOf(err) != c.code || n != 0 {
+			t.Errorf("%s: %d pairs, %v; want none and %v", c.name, n, err, c.code)
+		}
+	}
+	if n, err := call(tok, &replicationv1.SnapshotRequest{}); err != nil || n == 0 {
+		t.Errorf("a node's first request: %d pairs, %v; want the company views", n, err)
 	}
 }

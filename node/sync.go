@@ -62,7 +62,7 @@ func newSyncer(store *Store, urls []string, token string, hc *http.Client, log *
 	s := &syncer{store: store, urls: urls, log: log, heartbeat: 10 * time.Second, rebuildNow: make(chan struct{}, 1), snapshotAbove: snapshotAbove}
 	for _, u := range urls {
 		s.clients = append(s.clients, replicationv1connect.NewReplicationServiceClient(hc, u,
-			api.WithBearer(token), connect.WithSendMaxBytes(replication.MaxBatchBytes+(1<<20)),
+			api.WithBearer(token), api.ZstdClient(), connect.WithSendMaxBytes(replication.MaxBatchBytes+(1<<20)),
 			connect.WithReadMaxBytes(replication.MaxBatchBytes+(1<<20))))
 	}
 	return s

@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"context"
+	"flag"
+	"strings"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+
+	"branchline/api"
+	"branchline/crm"
+	replicationv1 "branchline/gen/branchline/replication/v1"
+	"branchline/gen/branchline/replication/v1/replicationv1connect"
+	"branchline/node"
+	"branchline/replication"
+)
+
+// BenchmarkSnapshotBootstrap measures what issue 13 asks of a new branch
+// PC: a hub (one member, in this process) whose log holds -customers
+// customers made at another branch; a fresh node registers, takes a
+// snapshot of the company views and its branch's history, and serves —
+// the time until its views are swapped in and type-ahead finds a
+// customer. It also reports the snapshot's size, the time to stream it
+// alone, how long the hub's projection (company views included) took
+// behind the pushes, and the node's memory.
+//
+//	go test -run XXX -bench SnapshotBootstrap -benchtime 1x ./bench -customers 1000000
+var snapshotPrefixes = flag.Bool("snapshot-prefixes", false, "BenchmarkSnapshotBootstrap: tally the snapshot's pairs by key prefix")
+
+func BenchmarkSnapshotBootstrap(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a hub log of -customers customers")
+	}
+	n := *searchCustomers
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	c, err := startCluster(ctx, b.TempDir(), 1, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.close()
+	if err := poll(ctx, 30*time.Second, func() bool { return c.ready() > 0 }); err != nil {
+		b.Fatal("no leader")
+	}
+	toks, err := c.addNodes(ctx, []string{"sh-import", "br-new"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hc := api.NewHTTPClient()
+	client := replicationv1connect.NewReplicationServiceClient(hc, c.urls()[0], api.WithBearer(toks["sh-import"]),
+		connect.WithSendMaxBytes(replication.MaxBatchBytes+(1<<20)))
+	r := rand.New(rand.NewPCG(7, 11))
+	ids := replication.NewIDs()
+	clock := replication.NewClock(nil, 0, 0)
+	var sample []map[string]string
+	start := time.Now()
+	for seq := 0; seq < n; {
+		evs := make([]*replicationv1.Event, 0, replication.MaxBatchEvents)
+		for ; len(evs) < replication.MaxBatchEvents && seq < n; seq++ {
+			fields := sampleCustomer(r, seq)
+			if seq%max(1, n/200) == 0 {
+				sample = append(sample, fields)
+			}
+			d, err := crm.CreateCustomer(noViews{}, ids.New(time.Now()), fields)
+			if err != nil {
+				b.Fatal(err)
+			}
+			body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
+			if err != nil {
+				b.Fatal(err)
+			}
+			evs = append(evs, &replicationv1.Event{Origin: "sh-import", Seq: uint64(seq + 1), Hlc: uint64(clock.Now()),
+				Kind: d.Kind, Entity: d.Entity, Actor: "bench", Body: body})
+		}
+		if _, err := client.Push(ctx, connect.NewRequest(&replicationv1.PushRequest{Events: evs, LastSeq: uint64(seq), Protocol: replication.Protocol})); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pushed := time.Since(start)
+	h := c.hubs[0]
+	head := h.Head()
+	if err := poll(ctx, time.Hour, func() bool { return h.Projected() >= head }); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d customers pushed in %v; projected (company views included) %v after the first push", n, pushed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+
+	// The snapshot alone, streamed and thrown away.
+	start = time.Now()
+	stream, err := replicationv1connect.NewReplicationServiceClient(hc, c.urls()[0], api.WithBearer(toks["sh-import"]),
+		api.ZstdClient(), connect.WithReadMaxBytes(64<<20)).Snapshot(ctx, connect.NewRequest(&replicationv1.SnapshotRequest{Protocol: replication.Protocol}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pairs, size int
+	byPrefix := map[string][2]int{}
+	for stream.Receive() {
+		m := stream.Msg()
+		pairs += len(m.GetKeys())
+		size += proto.Size(m)
+		if *snapshotPrefixes {
+			for i, k := range m.GetKeys() {
+				// The area and the view's name: "v\x00crm\x00name".
+				parts := strings.SplitN(string(k), "\x00", 4)
+				p := strings.Join(parts[:min(3, len(parts))], "/")
+				x := byPrefix[p]
+				x[0]++
+				x[1] += len(k) + len(m.GetValues()[i])
+				byPrefix[p] = x
+			}
+		}
+	}
+	for p, x := range byPrefix {
+		b.Logf("  %q: %d pairs, %d bytes", p, x[0], x[1])
+	}
+	if err := stream.Err(); err != nil {
+		b.Fatal(err)
+	}
+	stream.Close()
+	streamed := time.Since(start)
+	b.Logf("snapshot: %d pairs, %.0f MiB on the wire (%.0f MiB per million customers), streamed in %v",
+		pairs, float64(size)/(1<<20), float64(size)/(1<<20)/float64(n)*1e6, streamed.Round(time.Millisecond))
+	b.ReportMetric(float64(size)/(1<<20)/float64(n)*1e6, "snapshot-MiB/1M-customers")
+
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	rssBefore := procStatus("VmRSS")
+	b.ResetTimer()
+	for range b.N {
+		start = time.Now()
+		nd, err := node.Start(node.Config{ID: "br-new", DataDir: b.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: c.urls(),
+			Token: toks["br-new"], AdminPassword: "bench-password", Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		q := []rune(sample[len(sample)/2]["display_name"])
+		err = poll(ctx, time.Hour, func() bool {
+			if nd.Store().RebuildReason() != "" {
+				return false
+			}
+			found := 0
+			_ = nd.Store().View(func(views replication.Tx) error {
+				hits, err := crm.Suggest(views, string(q[2:4]), 10, nil)
+				found = len(hits)
+				return err
+			})
+			return found > 0
+		})
+		took := time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		applied := nd.Store().Views().AppliedCount()
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.Logf("fresh node serving with type-ahead after %v (views hold %d events); heap %d MiB more, process RSS %s → %s, peak %s (hub in the same process)",
+			took.Round(time.Millisecond), applied, (int64(after.HeapAlloc)-int64(before.HeapAlloc))>>20, rssBefore, procStatus("VmRSS"), procStatus("VmHWM"))
+		b.ReportMetric(took.Seconds(), "s-to-serve")
+		if applied < uint64(n) {
+			b.Fatalf("the node's views hold %d events, want the %d customers", applied, n)
+		}
+		nd.Close()
+	}
+}
