@@ -14,8 +14,13 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/oned"
 
+	"branchline/access/accessapp"
+	"branchline/api"
+	"branchline/app"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
+	"branchline/node"
 	"branchline/replication"
+	"branchline/web/label"
 )
 
 // The printouts over plain HTTP (issue 15 part 6): pickup slips, shipping
@@ -69,19 +74,19 @@ func pageBarcodes(t *testing.T, page string) (read, said []string) {
 
 // noChange is the node's state for telling that requests changed nothing:
 // its last own event and the digest of its views.
-func noChange(t *testing.T, s *pickupSite) func() {
+func noChange(t *testing.T, st *node.Store) func() {
 	t.Helper()
 	digest := func() replication.Digest {
-		d, err := s.n.Store().ViewsDigest()
+		d, err := st.ViewsDigest()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return d
 	}
-	seq, d := s.n.Store().Progress().LastSeq, digest()
+	seq, d := st.Progress().LastSeq, digest()
 	return func() {
 		t.Helper()
-		if s.n.Store().Progress().LastSeq != seq || digest() != d {
+		if st.Progress().LastSeq != seq || digest() != d {
 			t.Fatal("printing wrote to the store")
 		}
 	}
@@ -104,7 +109,7 @@ func TestPickupPrintouts(t *testing.T) {
 	masked := newAdminClient(t, s.base, "sun.masked", webPassword)
 	courier := newAdminClient(t, s.base, courierUser, webPassword)
 	plain := newAdminClient(t, s.base, "plain.user", webPassword)
-	unchanged := noChange(t, s)
+	unchanged := noChange(t, s.n.Store())
 
 	// The slip and the label: the number as a barcode that reads back as
 	// it, the sender's and receiver's details, nothing to click.
@@ -261,4 +266,95 @@ func TestPrintoutsInEnglish(t *testing.T) {
 			t.Errorf("en %s has no print button", path)
 		}
 	}
+}
+
+// TestProductLabels: a product's barcode labels, as many copies as asked,
+// 21 to an A4 sheet; its barcode (else its code) reads back from each.
+func TestProductLabels(t *testing.T) {
+	s := startStockSite(t)
+	s.setUp(t)
+	users := &pickupSite{n: s.n, admin: s.admin, access: &api.AccessService{App: &accessapp.Admin{Store: s.n.Store(),
+		IDs: replication.NewIDs(), Node: "br-web"}, Grants: app.AccessGrants(s.n.Store(), nil)}}
+	users.user(t, "zhou.clerk", "周文员", "stock.read")
+	users.user(t, "plain.user", "只读客服", "customer.read")
+	admin := signIn(t, s.base, "admin")
+	clerk := signIn(t, s.base, "zhou.clerk")
+	plain := newAdminClient(t, s.base, "plain.user", webPassword)
+	get := pageClientAs(t, s.base, "admin")
+	unchanged := noChange(t, s.n.Store()) // signing in is audited: sign everyone in first
+
+	status, page := clerk.get(t, "/stock/products/"+milk)
+	if status != http.StatusOK || !strings.Contains(page, `action="/stock/products/`+milk+`/labels"`) {
+		t.Fatalf("the product page (%d) offers no labels to print", status)
+	}
+	sheets := regexp.MustCompile(`<section class="sheet">`)
+	for _, c := range []struct {
+		name, path, code string
+		labels, sheets   int
+	}{
+		{"one by default", "/stock/products/" + milk + "/labels", milkBarcode, 1, 1},
+		{"three", "/stock/products/" + milk + "/labels?copies=3", milkBarcode, 3, 1},
+		{"a sheet", "/stock/products/" + cup + "/labels?copies=21", cupBarcode, 21, 1},
+		{"a sheet and one", "/stock/products/" + cup + "/labels?copies=22", cupBarcode, 22, 2},
+		{"no barcode: the product code", "/stock/products/GIFT-BOX/labels?copies=2", "GIFT-BOX", 2, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, page := clerk.get(t, c.path)
+			if status != http.StatusOK {
+				t.Fatalf("status %d", status)
+			}
+			if n := strings.Count(page, `class="product-label"`); n != c.labels {
+				t.Fatalf("%d labels, want %d", n, c.labels)
+			}
+			if n := len(sheets.FindAllString(page, -1)); n != c.sheets {
+				t.Fatalf("%d sheets, want %d", n, c.sheets)
+			}
+			read, _ := pageBarcodes(t, page)
+			if len(read) != c.labels {
+				t.Fatalf("%d barcodes read, want %d", len(read), c.labels)
+			}
+			for _, r := range read {
+				if r != c.code {
+					t.Fatalf("a label's barcode reads %q, want %q", r, c.code)
+				}
+			}
+			if !strings.Contains(page, "paper-sheet") {
+				t.Fatal("not laid out on label sheets")
+			}
+		})
+	}
+	if status, page := clerk.get(t, "/stock/products/"+milk+"/labels"); status != http.StatusOK || !strings.Contains(page, "光明鲜牛奶 1L") ||
+		!strings.Contains(page, "商品编码 "+milk) {
+		t.Fatalf("the milk's label (%d) does not name it and its code", status)
+	}
+
+	// Bad links: a clear 404 or 400, in the user's words.
+	for _, c := range []struct {
+		path, msg string
+		want      int
+	}{
+		{"/stock/products/NOPE/labels", "未找到", http.StatusNotFound},
+		{"/stock/products/%3Cb%3E/labels", "未找到", http.StatusNotFound},
+		{"/stock/products/" + milk + "/labels?copies=0", "打印份数须为 1 至 " + strconv.Itoa(label.MaxCopies), http.StatusBadRequest},
+		{"/stock/products/" + milk + "/labels?copies=" + strconv.Itoa(label.MaxCopies+1), "打印份数", http.StatusBadRequest},
+		{"/stock/products/" + milk + "/labels?copies=-3", "打印份数", http.StatusBadRequest},
+		{"/stock/products/" + milk + "/labels?copies=many", "打印份数", http.StatusBadRequest},
+	} {
+		status, page := admin.get(t, c.path)
+		if status != c.want || !strings.Contains(pageMessages(page), c.msg) {
+			t.Errorf("%s: %d %q, want %d %q", c.path, status, pageMessages(page), c.want, c.msg)
+		}
+		if strings.Contains(page, "<svg") {
+			t.Errorf("%s: refused, yet prints labels", c.path)
+		}
+	}
+	if status, page := get("/stock/products/"+milk+"/labels?copies=0", "en"); status != http.StatusBadRequest ||
+		!strings.Contains(page, "Print 1 to "+strconv.Itoa(label.MaxCopies)+" copies") {
+		t.Errorf("English: %d %q", status, pageMessages(page))
+	}
+	// A user who may not read the stock may not print its labels.
+	if status, page := plain.get("/stock/products/" + milk + "/labels"); status != http.StatusForbidden || strings.Contains(page, milkBarcode) {
+		t.Errorf("a user without stock.read: %d", status)
+	}
+	unchanged()
 }
