@@ -17,6 +17,13 @@
 // (Server.Page, Action, Upload, each with the permissions that open it)
 // and embeds *Server for rendering.
 //
+// Printouts — pickup slips, shipping labels, product barcode labels,
+// printed lists — are pages of templates named print_*.html, laid out on
+// paper by the print layout (templates/print.html, static/print.css; see
+// Printout), with barcodes drawn by package label as inline SVG, so that
+// printing needs no network and no plug-in. Any other page printed with
+// the browser's Print drops its menu, filters and buttons (app.css).
+//
 // Handlers are thin: they read the form, call the use cases of the
 // domain's application layer (crm/crmapp, crm/pickup/pickupapp,
 // access/accessapp, telephony/telephonyapp, warehouse/warehouseapp) as the

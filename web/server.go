@@ -18,6 +18,7 @@ import (
 	"branchline/app"
 	"branchline/auth"
 	"branchline/crm"
+	"branchline/web/label"
 )
 
 //go:embed templates/*.html
@@ -138,6 +139,8 @@ func (s *Server) funcs() template.FuncMap {
 		"date":   s.DateText,
 		// asset is a static file's URL, named by its content.
 		"asset": assetURL,
+		// barcode draws a text as a Code 128 barcode, for printouts.
+		"barcode": label.SVG,
 	}
 }
 
@@ -156,8 +159,9 @@ func (s *Server) TimeText(t time.Time) string {
 // Templates parses the page templates of fsys (the *.html files of its
 // templates directory, as a page package embeds them, each named by its
 // base name), each inside the layout but the standalone ones (whole
-// documents of their own, such as the courier's phone page). A page
-// package calls it from Mount.
+// documents of their own, such as the courier's phone page) and the
+// printouts: a template named print_*.html is laid out on paper, inside
+// the print layout (see Printout). A page package calls it from Mount.
 func (s *Server) Templates(fsys fs.FS, standalone ...string) error {
 	names, err := fs.Glob(fsys, "templates/*.html")
 	if err != nil {
@@ -165,7 +169,7 @@ func (s *Server) Templates(fsys fs.FS, standalone ...string) error {
 	}
 	for _, n := range names {
 		base := strings.TrimSuffix(path.Base(n), ".html")
-		if base == "layout" {
+		if base == "layout" || base == "print" {
 			continue
 		}
 		if _, dup := s.pages[base]; dup {
@@ -173,8 +177,12 @@ func (s *Server) Templates(fsys fs.FS, standalone ...string) error {
 		}
 		t := template.New(path.Base(n)).Funcs(s.funcs())
 		if !slices.Contains(standalone, base) {
-			if t, err = template.New("layout.html").Funcs(s.funcs()).ParseFS(templateFS, "templates/layout.html"); err != nil {
-				return fmt.Errorf("layout: %w", err)
+			layout := "layout.html"
+			if strings.HasPrefix(base, "print_") {
+				layout = "print.html"
+			}
+			if t, err = template.New(layout).Funcs(s.funcs()).ParseFS(templateFS, "templates/"+layout); err != nil {
+				return fmt.Errorf("%s: %w", layout, err)
 			}
 		}
 		if t, err = t.ParseFS(fsys, n); err != nil {

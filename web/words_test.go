@@ -25,7 +25,7 @@ var developerTerms = map[string][]string{
 // no record's id.
 var nodePages = []string{"/customers", "/customers/new", "/customers/deleted", "/customers/import", "/blacklist",
 	"/pickups", "/pickups/new", "/pickups/couriers", "/pickups/zones", "/pickups/rates", "/pickups/reports",
-	"/pickups/conflicts", "/track", "/stock", "/stock/moves", "/stock/moves/new", "/stock/products",
+	"/pickups/conflicts", "/pickups/print", "/pickups/labels", "/track", "/stock", "/stock/moves", "/stock/moves/new", "/stock/products",
 	"/stock/products/new", "/stock/reservations", "/stock/stocktakes", "/stock/transfers", "/stock/purchases",
 	"/stock/warehouses", "/desk", "/supervisor", "/admin/users", "/admin/users/new", "/admin/roles",
 	"/admin/roles/new", "/admin/departments", "/admin/audit", "/admin/params", "/admin/fields", "/admin/tokens",

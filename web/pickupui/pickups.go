@@ -2,6 +2,7 @@ package pickupui
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -98,6 +99,9 @@ type pickupListData struct {
 	Own  bool
 	Next string
 	Err  string
+	// PrintList and PrintLabels print the list as filtered, and the
+	// shipping labels of its pickups.
+	PrintList, PrintLabels string
 }
 
 // courierOnly reports whether the user holds the courier permission and
@@ -106,25 +110,52 @@ func courierOnly(p *web.Page) bool {
 	return p.Grant.Can(access.PickupCourier) && !slices.ContainsFunc(pickupReaders, p.Grant.Can)
 }
 
-func (s *Pages) pickupList(w http.ResponseWriter, r *http.Request) {
-	p := s.NewPage(r, "pickups", "pickup.list.title")
-	q := r.URL.Query()
-	d := &pickupListData{pickupPageData: pickupPageData{Nav: pickupNav(p, "/pickups")},
-		Status: q.Get("status"), Courier: q.Get("courier"), Day: q.Get("day")}
-	p.Data = d
+// listFilter is the pickup list's filter as a link's query gives it: the
+// list page, the printed list and its labels read the same pickups.
+type listFilter struct {
+	Status, Courier, Day string
+	// Own says the list is the courier's own pickups.
+	Own bool
+}
+
+// readFilter reads the list's filter from q and the query of the use case
+// it makes; an unreadable day is left out and marked in p.Errors["day"].
+func (s *Pages) readFilter(p *web.Page, q url.Values) (listFilter, pickupapp.Query) {
+	f := listFilter{Status: q.Get("status"), Courier: q.Get("courier"), Day: q.Get("day")}
 	if courierOnly(p) {
-		d.Own, d.Courier = true, p.User
+		f.Own, f.Courier = true, p.User
 	}
-	req := pickupapp.Query{Status: d.Status, Courier: d.Courier, Size: 50, After: q.Get("after")}
-	if d.Day != "" {
-		from, to, ok := s.DayBounds(d.Day)
+	req := pickupapp.Query{Status: f.Status, Courier: f.Courier, Size: 50, After: q.Get("after")}
+	if f.Day != "" {
+		from, to, ok := s.DayBounds(f.Day)
 		if !ok {
 			p.Errors["day"] = p.T("pickup.invalid.bad_day")
-			d.Day = ""
+			f.Day = ""
 		} else {
 			req.From, req.To = from, to
 		}
 	}
+	return f, req
+}
+
+// link is the filter's link to path: the list, the printed list, its
+// labels.
+func (f listFilter) link(path string) string {
+	courier := f.Courier
+	if f.Own {
+		courier = ""
+	}
+	return web.LinkWith(path, "status", f.Status, "courier", courier, "day", f.Day)
+}
+
+func (s *Pages) pickupList(w http.ResponseWriter, r *http.Request) {
+	p := s.NewPage(r, "pickups", "pickup.list.title")
+	q := r.URL.Query()
+	f, req := s.readFilter(p, q)
+	d := &pickupListData{pickupPageData: pickupPageData{Nav: pickupNav(p, "/pickups")},
+		Status: f.Status, Courier: f.Courier, Day: f.Day, Own: f.Own,
+		PrintList: f.link("/pickups/print"), PrintLabels: f.link("/pickups/labels")}
+	p.Data = d
 	d.Statuses = append(d.Statuses, web.Option{Value: "", Label: p.T("pickup.all")})
 	for _, st := range Statuses {
 		d.Statuses = append(d.Statuses, web.Option{Value: st, Label: p.T("pickup.status." + st), On: st == d.Status})
@@ -290,27 +321,13 @@ func (s *Pages) pickupPage(w http.ResponseWriter, r *http.Request) {
 		s.Render(w, r, "error", s.Failed(p, err), p)
 		return
 	}
-	st := pk.Status
 	p.Title = p.T("pickup.title") + " " + pk.Number
-	d := &pickupView{pickupPageData: pickupPageData{Nav: pickupNav(p, "")}, P: pk,
-		Status: p.T("pickup.status." + st), Badge: statusBadge(st), Pay: p.T("pickup.payment." + pk.Payment),
-		Open: openStatus(st), Steps: viewSteps(p, pk.History), Conflicts: viewConflicts(p, pk.Conflicts)}
-	d.CanCancel = d.Open && p.Grant.Can(access.PickupWrite)
-	d.CanCheck = st == "picked_up" && p.Grant.Can(access.PickupWrite)
-	d.CanAssign = d.Open && p.Grant.Can(access.PickupDispatch)
-	// Zone and courier by their names, not their ids.
-	d.Zone, d.Courier = pk.Zone, pk.Courier
-	for _, z := range s.zones(r) {
-		if z.ID == pk.Zone && z.Name != "" {
-			d.Zone = z.Name
-		}
-	}
 	couriers := s.couriers(r)
-	for _, c := range couriers {
-		if c.User == pk.Courier {
-			d.Courier = courierLabel(c)
-		}
-	}
+	d := s.viewPickup(r, p, pk, couriers)
+	d.Nav = pickupNav(p, "")
+	d.CanCancel = d.Open && p.Grant.Can(access.PickupWrite)
+	d.CanCheck = pk.Status == "picked_up" && p.Grant.Can(access.PickupWrite)
+	d.CanAssign = d.Open && p.Grant.Can(access.PickupDispatch)
 	if d.CanAssign {
 		for _, c := range couriers {
 			label := courierLabel(c)
@@ -320,15 +337,59 @@ func (s *Pages) pickupPage(w http.ResponseWriter, r *http.Request) {
 			d.Couriers = append(d.Couriers, web.Option{Value: c.User, Label: label, On: c.User == pk.Courier})
 		}
 	}
+	d.Account = d.Customer != "" && pk.Payment == "monthly" && p.CanAny(string(access.FinanceManage), string(access.Supervise))
+	p.Data = d
+	s.Render(w, r, "pickup", http.StatusOK, p)
+}
+
+// viewPickup is what the pickup's page and its slip show of pk, as the
+// user reads it: its status, history and quote in words, its zone,
+// courier (of couriers) and customer by their names.
+func (s *Pages) viewPickup(r *http.Request, p *web.Page, pk *pickup.Pickup, couriers []pickup.Courier) *pickupView {
+	st := pk.Status
+	d := &pickupView{P: pk, Status: p.T("pickup.status." + st), Badge: statusBadge(st), Pay: p.T("pickup.payment." + pk.Payment),
+		Open: openStatus(st), Steps: viewSteps(p, pk.History), Conflicts: viewConflicts(p, pk.Conflicts)}
+	d.Zone = s.zoneNames(r)(pk.Zone)
+	d.Courier = courierNames(couriers)(pk.Courier)
 	if pk.Quote != (pickup.Breakdown{}) {
 		d.Quote = viewQuote(p, pk.Quote)
 	}
 	if c := pk.Customer; c != "" {
 		d.Customer = s.customerLabel(r, c)
-		d.Account = pk.Payment == "monthly" && p.CanAny(string(access.FinanceManage), string(access.Supervise))
 	}
-	p.Data = d
-	s.Render(w, r, "pickup", http.StatusOK, p)
+	return d
+}
+
+// zoneNames names zones by their ids, for showing: a zone without a name,
+// or unknown, by its id.
+func (s *Pages) zoneNames(r *http.Request) func(id string) string {
+	names := map[string]string{}
+	for _, z := range s.zones(r) {
+		if z.Name != "" {
+			names[z.ID] = z.Name
+		}
+	}
+	return func(id string) string {
+		if n, ok := names[id]; ok {
+			return n
+		}
+		return id
+	}
+}
+
+// courierNames names the couriers of cs by their users (courierLabel); an
+// unknown user is shown as it is.
+func courierNames(cs []pickup.Courier) func(user string) string {
+	names := map[string]string{}
+	for _, c := range cs {
+		names[c.User] = courierLabel(c)
+	}
+	return func(user string) string {
+		if n, ok := names[user]; ok {
+			return n
+		}
+		return user
+	}
 }
 
 // pickupAction reads a pickup action's small form and runs call with it;

@@ -10,6 +10,7 @@ import (
 	"branchline/fault"
 	"branchline/warehouse"
 	"branchline/web"
+	"branchline/web/label"
 )
 
 // productClasses are the product classes, sale items first.
@@ -249,6 +250,9 @@ type productPageData struct {
 	MovesLink  string
 	// Elsewhere says some warehouses' stock is not this replica's to show.
 	Elsewhere bool
+	// MaxCopies and PerSheet bound and suggest the copies of its labels
+	// to print: at most label.MaxCopies, a sheet's worth by default.
+	MaxCopies, PerSheet int
 }
 
 // productPage shows a product: its fields, its stock by warehouse, bin
@@ -265,7 +269,8 @@ func (s *Pages) productPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Title = pr.Name
-	d := &productPageData{stockPageData: nav, P: pr, MovesLink: web.LinkWith("/stock/moves", "product", id)}
+	d := &productPageData{stockPageData: nav, P: pr, MovesLink: web.LinkWith("/stock/moves", "product", id),
+		MaxCopies: label.MaxCopies, PerSheet: label.PerSheet}
 	p.Data = d
 	var cids []string
 	for _, c := range pr.Components {

@@ -70,6 +70,7 @@ func (s *Pages) routes() {
 	s.Action("/stock/products", s.productCreate, admin)
 	s.Page("/stock/products/{id}", s.productPage, read)
 	s.Page("/stock/products/{id}/edit", s.productEdit, admin)
+	s.Page("/stock/products/{id}/labels", s.productLabels, read)
 	s.Action("/stock/products/{id}", s.productUpdate, admin)
 	s.Action("/stock/products/{id}/limits", s.productLimit, admin)
 
