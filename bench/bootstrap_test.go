@@ -3,11 +3,11 @@ package bench
 import (
 	"context"
 	"flag"
-	"strings"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
