@@ -443,7 +443,38 @@ func (n *Node) alerts() []web.Alert {
 	if off := n.clockOffset(); off.Abs() > n.store.Clock().MaxOffset()/2 {
 		out = append(out, web.Alert{Key: "alert.clock_off", Args: []any{off.Round(time.Second).String()}})
 	}
+	if a, ok := n.rebuildAlert(); ok {
+		out = append(out, a)
+	}
 	return out
+}
+
+// rebuildAlert tells the people at a node whose views are empty and being
+// taken from head office (a new node's bootstrap, a lost store's restore)
+// how far it got: a search that finds nothing then is not a missing
+// customer.
+func (n *Node) rebuildAlert() (web.Alert, bool) {
+	if n.syncer == nil || n.store.Progress().Cursor > 0 {
+		return web.Alert{}, false
+	}
+	n.syncer.mu.Lock()
+	rb := n.syncer.rebuilt
+	n.syncer.mu.Unlock()
+	if !rb.running {
+		return web.Alert{}, false
+	}
+	step := web.Alert{Key: "alert.taking_data." + rb.phase}
+	switch {
+	case rb.phase == "snapshot" && rb.snapshotTotal > 0:
+		step.Args = []any{rb.snapshotPairs, rb.snapshotTotal}
+	case rb.phase == "snapshot" || rb.phase == "":
+		step.Key = "alert.taking_data.snapshot_start"
+	}
+	key := "alert.taking_data"
+	if n.store.Restoring() {
+		key = "alert.restoring"
+	}
+	return web.Alert{Key: key, Args: []any{step}}, true
 }
 
 func b2f(b bool) float64 {

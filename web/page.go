@@ -77,7 +77,20 @@ func (p *Page) DateText(t time.Time) string {
 // catalog key and its arguments.
 type Alert struct {
 	Key  string
-	Args []any
+	Args []any // an Alert among them is translated too
+}
+
+// alertText translates an alert, and the alerts among its arguments (the
+// part of a sentence that varies, in words).
+func (p *Page) alertText(a Alert) string {
+	args := make([]any, len(a.Args))
+	for i, x := range a.Args {
+		if sub, ok := x.(Alert); ok {
+			x = p.alertText(sub)
+		}
+		args[i] = x
+	}
+	return p.T(a.Key, args...)
 }
 
 // T translates key into the page's language.
@@ -118,7 +131,7 @@ func (s *Server) NewPage(r *http.Request, active, titleKey string) *Page {
 	p.Title = p.T(titleKey)
 	if s.cfg.Alerts != nil {
 		for _, a := range s.cfg.Alerts() {
-			p.Alerts = append(p.Alerts, p.T(a.Key, a.Args...))
+			p.Alerts = append(p.Alerts, p.alertText(a))
 		}
 	}
 	if sess := sessionFrom(r.Context()); sess != nil {

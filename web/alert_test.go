@@ -1,0 +1,21 @@
+package web
+
+import "testing"
+
+// TestAlertTextNested: an alert whose argument is an alert (the step of a
+// bootstrap) reads as one sentence in each language, with no key left.
+func TestAlertTextNested(t *testing.T) {
+	a := Alert{Key: "alert.taking_data", Args: []any{Alert{Key: "alert.taking_data.snapshot", Args: []any{uint64(700), uint64(1500)}}}}
+	for lang, want := range map[string]string{
+		"en":    "This branch is taking the company's data from head office (company records: 700 of 1500).",
+		"zh-CN": "本网点正在从总部获取公司数据（公司资料：700 / 1500）。",
+	} {
+		p, err := LangPage(lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.alertText(a); len(got) < len(want) || got[:len(want)] != want {
+			t.Errorf("%s: %q, want it to start %q", lang, got, want)
+		}
+	}
+}
