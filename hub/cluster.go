@@ -358,13 +358,17 @@ func (h *Hub) nodeInfos() ([]*adminv1.NodeInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	holds, err := h.fsm.holds()
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*adminv1.NodeInfo, 0, len(recs))
 	for _, r := range recs {
 		seq, err := h.fsm.DurableSeq(r.ID)
 		if err != nil {
 			return nil, err
 		}
-		ni := &adminv1.NodeInfo{Id: r.ID, DurableSeq: seq, Added: timestamppb.New(time.UnixMilli(r.AddedMs))}
+		ni := &adminv1.NodeInfo{Id: r.ID, DurableSeq: seq, Added: timestamppb.New(time.UnixMilli(r.AddedMs)), Holds: holds[r.ID]}
 		if ni.Scopes, err = h.NodeScopes(r.ID); err != nil {
 			return nil, err
 		}
@@ -453,8 +457,12 @@ func (s clusterService) ClusterStatus(ctx context.Context, req *connect.Request[
 		byID[n.GetId()] = n
 	}
 	tok, _ := api.BearerToken(req.Header())
+	retained, err := h.fsm.Retained()
+	if err != nil {
+		return nil, api.Error(h.log, err)
+	}
 	out := &adminv1.ClusterStatusResponse{LeaderId: leaderID, CommitIndex: h.raft.CommitIndex(), HeadPosition: h.fsm.state().Head,
-		MaxClockOffsetSeconds: h.cfg.MaxClockOffset.Seconds()}
+		MaxClockOffsetSeconds: h.cfg.MaxClockOffset.Seconds(), RetainedPosition: retained, RetainEvents: h.cfg.RetainEvents}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, srv := range h.raft.GetConfiguration().Configuration().Servers {

@@ -27,6 +27,19 @@
 // an entity a node starts to follow (through a courier) its earlier events,
 // found through the projection's entity index.
 //
+// Snapshots (bootstrap.go): beside the projection, every member keeps the
+// company views — the company-wide events alone, applied as a node applies
+// them, index entries included — at the same position. A new node, one
+// that lost its disk, or one the log's retention overtook, streams them
+// (resumable, checksummed) instead of replaying the log, then takes its
+// own scopes' history up to their position and tails.
+//
+// Retention (retain.go): company-wide events older than the rule
+// (Config.RetainEvents) are dropped from the log once every registered
+// node has applied them, or the operator released it (ctl retention); a
+// node behind the point is refused its Pull and takes a snapshot. Scoped
+// events stay: they are the history a node gaining a scope is sent.
+//
 // Layout of a member's data directory:
 //
 //	raft/raft.db      Raft log and stable store (raft-boltdb, fsynced)

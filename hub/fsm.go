@@ -415,6 +415,11 @@ func (f *fsm) applyCommand(s *step, cmd *hubv1.Command) (any, error) {
 		if err := tx.Set(replication.Key("n", id), rec); err != nil {
 			return nil, err
 		}
+		// A new node needs nothing of the log before now: it starts from
+		// a snapshot, or replays a log that retention has not touched.
+		if err := tx.Set(holdsKey(id), putU64(s.st.Head)); err != nil {
+			return nil, err
+		}
 		return nil, tx.Set(tokenKey(op.AddNode.GetTokenHash()), []byte(id))
 	case *hubv1.Command_RemoveNode:
 		rec, err := getJSON[NodeRecord](tx, replication.Key("n", op.RemoveNode.GetId()))
@@ -425,6 +430,9 @@ func (f *fsm) applyCommand(s *step, cmd *hubv1.Command) (any, error) {
 			return nil, err
 		}
 		if err := tx.Delete(tokenKey(rec.TokenHash)); err != nil {
+			return nil, err
+		}
+		if err := tx.Delete(holdsKey(rec.ID)); err != nil { // it holds the log back no more
 			return nil, err
 		}
 		return nil, tx.Delete(replication.Key("n", rec.ID))
@@ -443,6 +451,8 @@ func (f *fsm) applyCommand(s *step, cmd *hubv1.Command) (any, error) {
 		return nil, f.activate(s, op.ActivateKinds.GetKinds())
 	case *hubv1.Command_RevokeSession:
 		return nil, applyRevokeSession(tx, op.RevokeSession, cmd.GetTimeMs())
+	case *hubv1.Command_Retain:
+		return f.applyRetain(s, op.Retain)
 	case *hubv1.Command_InitCluster:
 		if _, err := tx.Get(secretKey); err == nil {
 			return nil, nil // first writer wins; later inits are no-ops
@@ -621,10 +631,16 @@ func (f *fsm) commitRaw(s *step, e rawEvent, decoded *replicationv1.Event) (*rep
 
 func (f *fsm) sameAsCommitted(tx replication.Tx, e *replicationv1.Event) (bool, error) {
 	pb, err := tx.Get(dedupKey(e.GetOrigin(), e.GetSeq()))
+	if errors.Is(err, replication.ErrNotFound) {
+		return true, nil // dropped by retention (retain.go)
+	}
 	if err != nil {
 		return false, err
 	}
 	cb, err := tx.Get(posKey(binary.BigEndian.Uint64(pb)))
+	if errors.Is(err, replication.ErrNotFound) {
+		return true, nil // dropped by retention: nothing to compare with
+	}
 	if err != nil {
 		return false, err
 	}

@@ -68,6 +68,11 @@ type Config struct {
 	// (warehouses it owns, couriers it serves), read from the projection's
 	// views; nil: the product's (views.NodeScopes).
 	NodeScopes func(views replication.Tx, node string) ([]string, error)
+	// RetainEvents is the retention rule of the global log: its
+	// company-wide events older than the last RetainEvents positions are
+	// dropped once every registered node has applied them (retain.go);
+	// 0 keeps everything.
+	RetainEvents uint64
 	// SnapshotChunkBytes bounds a chunk of a company snapshot (0: 2 MiB);
 	// tests make it small to cut a bootstrap halfway.
 	SnapshotChunkBytes int
@@ -172,8 +177,9 @@ func Start(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.srv = api.NewServer(routes)
-	h.wg.Add(5)
+	h.wg.Add(6)
 	go func() { defer h.wg.Done(); h.taskLoop(ctx) }()
+	go func() { defer h.wg.Done(); h.retainLoop(ctx) }()
 	go func() { defer h.wg.Done(); h.fsm.projectLoop(ctx) }()
 	go func() { defer h.wg.Done(); h.versionLoop(ctx) }()
 	go func() {

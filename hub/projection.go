@@ -392,9 +392,15 @@ func (f *fsm) projectLoop(ctx context.Context) {
 			continue
 		}
 		if n == 0 {
-			// Idle: the company views of an older state catch up.
+			// Idle: the company views of an older state catch up, and
+			// retention drops what the views have passed.
 			if c, err := f.catchUpCompany(2000); err != nil {
 				f.log.Error("company views", "err", err)
+			} else if c > 0 {
+				continue
+			}
+			if c, err := f.compact(5000); err != nil {
+				f.log.Error("retention", "err", err)
 			} else if c > 0 {
 				continue
 			}

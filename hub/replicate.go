@@ -153,6 +153,13 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 	}
 	cursor := req.Msg.GetCursor()
 	s.h.touch(node, func(c *contact) { c.lastSeq = max(c.lastSeq, req.Msg.GetLastSeq()) })
+	if retained, err := s.h.fsm.Retained(); err != nil {
+		return api.Error(s.h.log, err)
+	} else if cursor < retained {
+		// The company-wide events after the cursor are gone: the node
+		// takes a snapshot (its own scopes' events are all still here).
+		return errBehindRetention(cursor, retained)
+	}
 	if !sc.unscoped {
 		scopes, err := s.h.NodeScopes(node)
 		if err != nil {

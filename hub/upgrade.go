@@ -45,7 +45,7 @@ func Capabilities(reg *replication.Registry, tasks map[string]Task, reactions ma
 	for n := range reactions {
 		out = append(out, "reaction:"+n)
 	}
-	out = append(out, ScopeRules)
+	out = append(out, ScopeRules, Retention)
 	slices.Sort(out)
 	return out
 }

@@ -16,6 +16,7 @@ import (
 	"branchline/api"
 	"branchline/crm"
 	"branchline/crm/pickup"
+	adminv1 "branchline/gen/branchline/admin/v1"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/gen/branchline/replication/v1/replicationv1connect"
 	"branchline/hub"
@@ -286,7 +287,7 @@ func TestSnapshotRefusals(t *testing.T) {
 	th := startTestHub(t, hub.Config{})
 	tok := th.addNode(t, "br-a")
 	hc := api.NewHTTPClient()
-	call := func(token string, req *replicationv1.SnapshotRequest) (int, error) {
+	call := func(token string, req *replicationv1.SnapshotRequest) (int, bool, error) {
 		var opts []connect.ClientOption
 		if token != "" {
 			opts = append(opts, api.WithBearer(token))
@@ -294,14 +295,15 @@ func TestSnapshotRefusals(t *testing.T) {
 		req.Protocol = replication.Protocol
 		stream, err := replicationv1connect.NewReplicationServiceClient(hc, th.URL(), opts...).Snapshot(context.Background(), connect.NewRequest(req))
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		defer stream.Close()
-		pairs := 0
+		pairs, done := 0, false
 		for stream.Receive() {
 			pairs += len(stream.Msg().GetKeys())
+			done = done || (stream.Msg().GetDone() && len(stream.Msg().GetDigest()) == 32)
 		}
-		return pairs, stream.Err()
+		return pairs, done, stream.Err()
 	}
 	for _, c := range []struct {
 		name  string
@@ -314,12 +316,124 @@ func TestSnapshotRefusals(t *testing.T) {
 		{"a resume without its position", tok, &replicationv1.SnapshotRequest{After: []byte("v\x00x")}, connect.CodeInvalidArgument},
 		{"a snapshot the member does not have", tok, &replicationv1.SnapshotRequest{Position: 123456, After: []byte("v\x00x")}, connect.CodeFailedPrecondition},
 	} {
-		n, err := call(c.token, c.req)
+		n, _, err := call(c.token, c.req)
 		if connect.CodeOf(err) != c.code || n != 0 {
 			t.Errorf("%s: %d pairs, %v; want none and %v", c.name, n, err, c.code)
 		}
 	}
-	if n, err := call(tok, &replicationv1.SnapshotRequest{}); err != nil || n == 0 {
-		t.Errorf("a node's first request: %d pairs, %v; want the company views", n, err)
+	if n, done, err := call(tok, &replicationv1.SnapshotRequest{}); err != nil || !done {
+		t.Errorf("a node's first request: %d pairs, done %v, %v; want the company views, to the end and its digest", n, done, err)
+	}
+}
+
+// TestRetention: the hub drops company-wide events from its log by its
+// rule, but not past a registered node's position until the operator
+// releases the node; the released node, back with events it made offline,
+// is refused its Pull, takes a snapshot while serving its old views, and
+// its own events reach the hub exactly once; its per-scope digest equals
+// the hub's.
+func TestRetention(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a hub and nodes")
+	}
+	reg := scopeRegistry()
+	th := startTestHub(t, hub.Config{Registry: reg, NodeScopes: grantedScopes, RetainEvents: 10})
+	toks := map[string]string{"br-a": th.addNode(t, "br-a"), "br-b": th.addNode(t, "br-b")}
+	logs := &logBuffer{}
+	start := func(id, dir string, hubs ...string) *node.Node {
+		log := slog.New(slog.NewTextHandler(logs, nil)).With("node", id)
+		n, err := node.Start(node.Config{ID: id, DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: hubs, Token: toks[id],
+			AdminPassword: pw, Registry: reg, SnapshotAbove: 1 << 40, Log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	dirA := t.TempDir()
+	a := start("br-a", dirA, th.URL())
+	b := start("br-b", t.TempDir(), th.URL())
+	writeMany(t, a, "customer-a", "", 1000)
+	writeMany(t, a, "pickup-a", "b:br-a", 200)
+	holdsScope(t, th, a)
+	holdsScope(t, th, b)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// br-a works offline: its events wait in its outbox.
+	a = start("br-a", dirA, "http://127.0.0.1:1")
+	writeMany(t, a, "offline-a", "b:br-a", 50)
+	writeMany(t, a, "offline-cust-a", "", 50)
+	lastSeq, cursor := a.Store().Progress().LastSeq, a.Store().Progress().Cursor
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeMany(t, b, "customer-b", "", 2000)
+	writeMany(t, b, "pickup-b", "b:br-b", 100)
+	holdsScope(t, th, b)
+
+	retain := func(req *adminv1.RetainRequest) *adminv1.RetainResponse {
+		t.Helper()
+		resp, err := th.cluster.Retain(context.Background(), connect.NewRequest(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Msg
+	}
+	// br-a, away, holds the log back at its cursor.
+	r := retain(&adminv1.RetainRequest{})
+	if r.GetRetained() > cursor || len(r.GetHeldBy()) != 1 || r.GetHeldBy()[0].GetId() != "br-a" {
+		t.Fatalf("retained %d (br-a at %d), held by %v; want the point at or below br-a's cursor, held by br-a", r.GetRetained(), cursor, r.GetHeldBy())
+	}
+	// Released, it holds nothing back: the point moves to head - 10.
+	r = retain(&adminv1.RetainRequest{Release: []string{"br-a"}})
+	if r.GetRetained() != r.GetHead()-10 || r.GetRetained() <= cursor {
+		t.Fatalf("retained %d of %d after releasing br-a (at %d); want head - 10", r.GetRetained(), r.GetHead(), cursor)
+	}
+	waitFor(t, 30*time.Second, "the hub to drop what it retains no more", func() error {
+		if c := th.Compacted(); c < r.GetRetained() {
+			return fmt.Errorf("compacted up to %d of %d", c, r.GetRetained())
+		}
+		return nil
+	})
+	// br-b, up to date, pulls on as before.
+	writeMany(t, b, "customer-b2", "", 10)
+	holdsScope(t, th, b)
+
+	a = start("br-a", dirA, th.URL())
+	if !has(t, a, "customer-a/0") {
+		t.Fatal("br-a does not serve its old views while it rebuilds")
+	}
+	waitFor(t, 60*time.Second, "br-a to rebuild from a snapshot", func() error {
+		if r := a.Store().RebuildReason(); r != "" || a.Store().Progress().Cursor < cursor+1 {
+			return fmt.Errorf("rebuilding (%q), cursor %d", r, a.Store().Progress().Cursor)
+		}
+		return nil
+	})
+	holdsScope(t, th, a)
+	out := grepLines(logs.String(), "node=br-a")
+	for _, line := range []string{"the hub's log no longer reaches back", "snapshot of the company views installed", "views rebuilt from the hub"} {
+		if !strings.Contains(out, line) {
+			t.Errorf("br-a's log lacks %q", line)
+		}
+	}
+	if p := a.Store().Progress(); p.Pushed != lastSeq || p.LastSeq != lastSeq {
+		t.Errorf("br-a pushed %d of %d (last seq %d)", p.Pushed, lastSeq, p.LastSeq)
+	}
+	for entity, n := range map[string]int{"offline-a/49": 1, "offline-cust-a/0": 1, "customer-b/1999": 1, "customer-b2/9": 1, "pickup-a/0": 1, "pickup-b/0": 0} {
+		if s := seen(t, a, entity); s != n {
+			t.Errorf("br-a applied %s %d times, want %d", entity, s, n)
+		}
+		if entity == "offline-cust-a/0" && seen(t, b, entity) != 1 {
+			t.Errorf("br-b applied br-a's offline event %d times, want once", seen(t, b, entity))
+		}
+	}
+	// Removing a node releases what it held.
+	if _, err := th.cluster.RemoveNode(context.Background(), connect.NewRequest(&adminv1.RemoveNodeRequest{Id: "br-a"})); err != nil {
+		t.Fatal(err)
+	}
+	holdsScope(t, th, b)
+	if r := retain(&adminv1.RetainRequest{}); len(r.GetHeldBy()) != 0 {
+		t.Errorf("held by %v after br-a was removed and br-b is up to date", r.GetHeldBy())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -104,7 +105,7 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 	s.rebuilt = rebuildProgress{running: true, reason: reason, position: rb.Cursor}
 	s.mu.Unlock()
 	member := rand.N(len(s.clients))
-	if rb.Cursor == 0 && !rb.companyOnly && s.snapshotWorth(ctx, rb) {
+	if rb.Cursor == 0 && !rb.companyOnly && (s.snapshotWorth(ctx, rb) || strings.HasPrefix(reason, retentionPrefix) || s.mustSnapshot.Load()) {
 		// From nothing: the company views from a snapshot, rather than
 		// every event since the company began.
 		err := s.installSnapshot(ctx, rb, member)
@@ -138,6 +139,14 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if behindRetention(stream.Err()) != "" && !rb.companyOnly {
+			// A replay from the start, or of a rebuild cut before the
+			// hub moved its retention point: only a snapshot will do.
+			s.mustSnapshot.Store(true)
+			abort = true
+		}
+	}()
 	defer stream.Close()
 	var scopes *Scopes
 	if len(rb.Scopes) > 0 {
@@ -228,5 +237,6 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 		return fmt.Errorf("swap: %w", err)
 	}
 	done = true
+	s.mustSnapshot.Store(false)
 	return nil
 }

@@ -532,6 +532,24 @@ func (s *Store) Bootstrap(head uint64) error {
 // bootstrapPrefix starts the rebuild reason of a new node's bootstrap.
 const bootstrapPrefix = "bootstrap: "
 
+// retentionPrefix starts the rebuild reason of a node the hub's log
+// retention overtook.
+const retentionPrefix = "retention: "
+
+// BehindRetention records that the hub no longer holds the company-wide
+// events after the node's cursor (its log is retained from position
+// retained): the views are rebuilt from a snapshot, served meanwhile as
+// they are; the node's own events are pushed as ever and applied again on
+// top of the new views.
+func (s *Store) BehindRetention(retained string) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		if _, err := txn.Get(rebuildKey); err == nil {
+			return nil // a rebuild is due already: it takes a snapshot too
+		}
+		return txn.Set(rebuildKey, []byte(fmt.Sprintf("%sthe hub's log is retained from position %s, after this node's cursor", retentionPrefix, retained)))
+	})
+}
+
 // Restoring reports whether the store is taking back a lost store's data.
 func (s *Store) Restoring() bool { return s.restoring.Load() }
 

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -54,8 +56,10 @@ type syncer struct {
 	// rebuildNow wakes the rebuild loop when the store asks for a rebuild.
 	rebuildNow chan struct{}
 	// snapshotAbove is the log length from which a rebuild from nothing
-	// starts from a snapshot (bootstrap.go).
+	// starts from a snapshot (bootstrap.go); mustSnapshot is set once the
+	// hub refused a replay for its retention.
 	snapshotAbove uint64
+	mustSnapshot  atomic.Bool
 }
 
 func newSyncer(store *Store, urls []string, token string, hc *http.Client, log *slog.Logger) *syncer {
@@ -296,10 +300,12 @@ func (s *syncer) pullLoop(ctx context.Context) {
 	var bo backoff
 	member := rand.N(len(s.clients))
 	for ctx.Err() == nil {
-		if s.store.Progress().Cursor == 0 && s.store.RebuildReason() != "" {
+		if reason := s.store.RebuildReason(); reason != "" && (s.store.Progress().Cursor == 0 || strings.HasPrefix(reason, retentionPrefix)) {
 			// The views served are empty and being rebuilt beside (a new
 			// node's bootstrap, a lost store's restore): pulling the log
-			// into them too would only slow the rebuild down.
+			// into them too would only slow the rebuild down. Or the hub
+			// cannot serve them from their cursor (retention): they are
+			// served as they are until the rebuilt ones replace them.
 			t := time.NewTimer(500 * time.Millisecond)
 			select {
 			case <-ctx.Done():
@@ -318,6 +324,16 @@ func (s *syncer) pullLoop(ctx context.Context) {
 		if errors.Is(err, errPullAgain) {
 			continue
 		}
+		if retained := behindRetention(err); retained != "" {
+			s.log.Warn("the hub's log no longer reaches back to this node's cursor: taking a snapshot of the company's data while serving the views as they are", "retained", retained)
+			if err := s.store.BehindRetention(retained); err != nil {
+				s.fail("record the rebuild", err)
+			}
+			select {
+			case s.rebuildNow <- struct{}{}:
+			default:
+			}
+		}
 		s.fail("pull from "+s.urls[member], err)
 		s.mu.Lock()
 		s.caughtUp = false
@@ -325,6 +341,16 @@ func (s *syncer) pullLoop(ctx context.Context) {
 		member = (member + 1) % len(s.clients)
 		bo.wait(ctx)
 	}
+}
+
+// behindRetention returns the hub's retention point when err refuses a
+// Pull from before it ("" otherwise).
+func behindRetention(err error) string {
+	var ce *connect.Error
+	if errors.As(err, &ce) && ce.Code() == connect.CodeFailedPrecondition {
+		return ce.Meta().Get(replication.BehindRetentionHeader)
+	}
+	return ""
 }
 
 // errPullAgain ends a Pull stream the hub asked to start again (the node

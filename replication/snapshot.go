@@ -22,3 +22,9 @@ func SnapshotCRC(keys, values [][]byte) uint32 {
 	}
 	return crc
 }
+
+// BehindRetentionHeader is set on the error of a Pull the hub refuses
+// because the caller's cursor is before the retention point of its log
+// (the company-wide events after it are gone): the caller takes a
+// snapshot of the company views instead. Its value is the point.
+const BehindRetentionHeader = "Branchline-Behind-Retention"

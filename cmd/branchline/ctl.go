@@ -27,7 +27,12 @@ BRANCHLINE_ADMIN_PASSWORD). Commands:
   nodes list         registered nodes, their durable seq and last contact
   nodes remove ID    unregister a node; its token stops working at once
   members remove ID  take a member out of the Raft cluster
-  status             members, leader, commit index, each node's durable seq and last contact
+  status             members, leader, commit index, retention, each node's durable seq, last contact
+                     and the log position kept for it
+  retention [--release ID,ID… | --release-all]
+                     move the retention point of the hub's log now, by the rule (hub --retain-events),
+                     never past a node's position unless released: a released node behind it takes a
+                     snapshot again; prints the point and the nodes that hold it back
   verify             every member's views hashed by a full scan, compared between members
                      at the same position (also: Status with scan_views on a node)`
 
@@ -78,6 +83,21 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		fmt.Fprintf(stdout, "member %s removed\n", rest[2])
+	case len(rest) >= 1 && rest[0] == "retention":
+		rfs := newFlagSet("ctl retention [--release ID,ID… | --release-all]", "Moves the retention point of the hub's log now.", stderr)
+		release := rfs.String("release", "", "comma-separated node ids whose position does not hold the log back")
+		all := rfs.Bool("release-all", false, "release every node")
+		if err := parse(rfs, rest[1:]); err != nil {
+			return err
+		}
+		resp, err := cluster.Retain(ctx, connect.NewRequest(&adminv1.RetainRequest{Release: splitList(*release), ReleaseAll: *all}))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "retention point: %d of %d (company-wide events up to it are dropped from the log)\n", resp.Msg.GetRetained(), resp.Msg.GetHead())
+		for _, n := range resp.Msg.GetHeldBy() {
+			fmt.Fprintf(stdout, "held back by node %s at %d (last contact %s)\n", n.GetId(), n.GetHolds(), ago(n.GetLastContact()))
+		}
 	case len(rest) == 1 && rest[0] == "verify":
 		return ctlVerify(ctx, hc, cluster, tok, stdout)
 	case len(rest) == 1 && rest[0] == "status":
@@ -118,16 +138,21 @@ func ago(ts *timestamppb.Timestamp) string {
 
 func printNodes(w io.Writer, nodes []*adminv1.NodeInfo) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tDURABLE SEQ\tBACKLOG\tAPPLIED POSITION\tLAST CONTACT\tADDED\tSCOPES")
+	fmt.Fprintln(tw, "NODE\tDURABLE SEQ\tBACKLOG\tAPPLIED POSITION\tLOG KEPT FROM\tLAST CONTACT\tADDED\tSCOPES")
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\n", n.GetId(), n.GetDurableSeq(), n.GetLastSeq()-min(n.GetLastSeq(), n.GetDurableSeq()),
-			n.GetCursor(), ago(n.GetLastContact()), n.GetAdded().AsTime().Local().Format(time.DateTime), strings.Join(n.GetScopes(), " "))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", n.GetId(), n.GetDurableSeq(), n.GetLastSeq()-min(n.GetLastSeq(), n.GetDurableSeq()),
+			n.GetCursor(), max(n.GetHolds(), n.GetCursor()), ago(n.GetLastContact()), n.GetAdded().AsTime().Local().Format(time.DateTime), strings.Join(n.GetScopes(), " "))
 	}
 	tw.Flush()
 }
 
 func printStatus(w io.Writer, st *adminv1.ClusterStatusResponse) {
-	fmt.Fprintf(w, "leader: %s   commit index: %d   log position: %d\n\n", st.GetLeaderId(), st.GetCommitIndex(), st.GetHeadPosition())
+	fmt.Fprintf(w, "leader: %s   commit index: %d   log position: %d\n", st.GetLeaderId(), st.GetCommitIndex(), st.GetHeadPosition())
+	rule := "keep everything"
+	if n := st.GetRetainEvents(); n > 0 {
+		rule = fmt.Sprintf("keep the last %d positions", n)
+	}
+	fmt.Fprintf(w, "retention: company-wide events dropped up to %d (rule: %s)\n\n", st.GetRetainedPosition(), rule)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEMBER\tSTATE\tSUFFRAGE\tAPPLIED POSITION\tHTTP\tRAFT\tDIGEST")
 	for _, m := range st.GetMembers() {

@@ -24,6 +24,125 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RetainRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Release are nodes whose position does not hold the log back.
+	Release []string `protobuf:"bytes,1,rep,name=release,proto3" json:"release,omitempty"`
+	// ReleaseAll releases every node.
+	ReleaseAll    bool `protobuf:"varint,2,opt,name=release_all,json=releaseAll,proto3" json:"release_all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetainRequest) Reset() {
+	*x = RetainRequest{}
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetainRequest) ProtoMessage() {}
+
+func (x *RetainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetainRequest.ProtoReflect.Descriptor instead.
+func (*RetainRequest) Descriptor() ([]byte, []int) {
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RetainRequest) GetRelease() []string {
+	if x != nil {
+		return x.Release
+	}
+	return nil
+}
+
+func (x *RetainRequest) GetReleaseAll() bool {
+	if x != nil {
+		return x.ReleaseAll
+	}
+	return false
+}
+
+type RetainResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Retained is the retention point: the company-wide events up to it are
+	// dropped from the global log (the company views, which snapshots are
+	// made of, keep their effect).
+	Retained uint64 `protobuf:"varint,1,opt,name=retained,proto3" json:"retained,omitempty"`
+	Head     uint64 `protobuf:"varint,2,opt,name=head,proto3" json:"head,omitempty"`
+	// HeldBy names the nodes whose position kept the point from moving
+	// further, with it.
+	HeldBy        []*NodeInfo `protobuf:"bytes,3,rep,name=held_by,json=heldBy,proto3" json:"held_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetainResponse) Reset() {
+	*x = RetainResponse{}
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetainResponse) ProtoMessage() {}
+
+func (x *RetainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetainResponse.ProtoReflect.Descriptor instead.
+func (*RetainResponse) Descriptor() ([]byte, []int) {
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RetainResponse) GetRetained() uint64 {
+	if x != nil {
+		return x.Retained
+	}
+	return 0
+}
+
+func (x *RetainResponse) GetHead() uint64 {
+	if x != nil {
+		return x.Head
+	}
+	return 0
+}
+
+func (x *RetainResponse) GetHeldBy() []*NodeInfo {
+	if x != nil {
+		return x.HeldBy
+	}
+	return nil
+}
+
 type StatusRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ScanViews asks for views_digest: the digest of the views' content,
@@ -36,7 +155,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[0]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +167,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[0]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,7 +180,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *StatusRequest) GetScanViews() bool {
@@ -85,7 +204,7 @@ type InvalidEvent struct {
 
 func (x *InvalidEvent) Reset() {
 	*x = InvalidEvent{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -97,7 +216,7 @@ func (x *InvalidEvent) String() string {
 func (*InvalidEvent) ProtoMessage() {}
 
 func (x *InvalidEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[1]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -110,7 +229,7 @@ func (x *InvalidEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvalidEvent.ProtoReflect.Descriptor instead.
 func (*InvalidEvent) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *InvalidEvent) GetOrigin() string {
@@ -236,7 +355,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -248,7 +367,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[2]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -261,7 +380,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *StatusResponse) GetId() string {
@@ -546,7 +665,7 @@ type AddNodeRequest struct {
 
 func (x *AddNodeRequest) Reset() {
 	*x = AddNodeRequest{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +677,7 @@ func (x *AddNodeRequest) String() string {
 func (*AddNodeRequest) ProtoMessage() {}
 
 func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[3]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +690,7 @@ func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNodeRequest.ProtoReflect.Descriptor instead.
 func (*AddNodeRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AddNodeRequest) GetId() string {
@@ -591,7 +710,7 @@ type AddNodeResponse struct {
 
 func (x *AddNodeResponse) Reset() {
 	*x = AddNodeResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -603,7 +722,7 @@ func (x *AddNodeResponse) String() string {
 func (*AddNodeResponse) ProtoMessage() {}
 
 func (x *AddNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[4]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -616,7 +735,7 @@ func (x *AddNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNodeResponse.ProtoReflect.Descriptor instead.
 func (*AddNodeResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AddNodeResponse) GetId() string {
@@ -642,7 +761,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +773,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[5]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +786,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RemoveNodeRequest) GetId() string {
@@ -685,7 +804,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +816,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +829,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 type ListNodesRequest struct {
@@ -721,7 +840,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +852,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +865,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 type ListNodesResponse struct {
@@ -758,7 +877,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +889,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +902,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListNodesResponse) GetNodes() []*NodeInfo {
@@ -826,14 +945,19 @@ type NodeInfo struct {
 	ProtocolVersion uint32 `protobuf:"varint,11,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
 	// Scopes are what the hub serves the node besides company-wide events:
 	// its branch, warehouses it owns and sells from, couriers it serves.
-	Scopes        []string `protobuf:"bytes,14,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	Scopes []string `protobuf:"bytes,14,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// Holds is the position of the global log the hub keeps for the node:
+	// the highest it is known to have applied (or, never heard from, the
+	// head when it was registered). The retention point stays at or below
+	// every node's.
+	Holds         uint64 `protobuf:"varint,15,opt,name=holds,proto3" json:"holds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +969,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +982,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *NodeInfo) GetId() string {
@@ -959,6 +1083,13 @@ func (x *NodeInfo) GetScopes() []string {
 	return nil
 }
 
+func (x *NodeInfo) GetHolds() uint64 {
+	if x != nil {
+		return x.Holds
+	}
+	return 0
+}
+
 type JoinRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -970,7 +1101,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1113,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1126,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *JoinRequest) GetId() string {
@@ -1027,7 +1158,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1170,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1183,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 type LeaveRequest struct {
@@ -1064,7 +1195,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1207,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1220,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LeaveRequest) GetId() string {
@@ -1107,7 +1238,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1250,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1263,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 type ClusterStatusRequest struct {
@@ -1143,7 +1274,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1155,7 +1286,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1168,7 +1299,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 type ClusterStatusResponse struct {
@@ -1181,13 +1312,18 @@ type ClusterStatusResponse struct {
 	// MaxClockOffsetSeconds is how far ahead of the hub's clock an event
 	// may be stamped; branch health warns past half of it.
 	MaxClockOffsetSeconds float64 `protobuf:"fixed64,6,opt,name=max_clock_offset_seconds,json=maxClockOffsetSeconds,proto3" json:"max_clock_offset_seconds,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// RetainedPosition is the retention point of the global log (see
+	// ClusterService.Retain); RetainEvents the rule: keep the last this
+	// many positions (0: keep everything).
+	RetainedPosition uint64 `protobuf:"varint,7,opt,name=retained_position,json=retainedPosition,proto3" json:"retained_position,omitempty"`
+	RetainEvents     uint64 `protobuf:"varint,8,opt,name=retain_events,json=retainEvents,proto3" json:"retain_events,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ClusterStatusResponse) Reset() {
 	*x = ClusterStatusResponse{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1199,7 +1335,7 @@ func (x *ClusterStatusResponse) String() string {
 func (*ClusterStatusResponse) ProtoMessage() {}
 
 func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1212,7 +1348,7 @@ func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ClusterStatusResponse) GetLeaderId() string {
@@ -1257,6 +1393,20 @@ func (x *ClusterStatusResponse) GetMaxClockOffsetSeconds() float64 {
 	return 0
 }
 
+func (x *ClusterStatusResponse) GetRetainedPosition() uint64 {
+	if x != nil {
+		return x.RetainedPosition
+	}
+	return 0
+}
+
+func (x *ClusterStatusResponse) GetRetainEvents() uint64 {
+	if x != nil {
+		return x.RetainEvents
+	}
+	return 0
+}
+
 type Member struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1275,7 +1425,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1437,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_branchline_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1450,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_branchline_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Member) GetId() string {
@@ -1363,7 +1513,15 @@ var File_branchline_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x1fbranchline/admin/v1/admin.proto\x12\x13branchline.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\".\n" +
+	"\x1fbranchline/admin/v1/admin.proto\x12\x13branchline.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"J\n" +
+	"\rRetainRequest\x12\x18\n" +
+	"\arelease\x18\x01 \x03(\tR\arelease\x12\x1f\n" +
+	"\vrelease_all\x18\x02 \x01(\bR\n" +
+	"releaseAll\"x\n" +
+	"\x0eRetainResponse\x12\x1a\n" +
+	"\bretained\x18\x01 \x01(\x04R\bretained\x12\x12\n" +
+	"\x04head\x18\x02 \x01(\x04R\x04head\x126\n" +
+	"\aheld_by\x18\x03 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x06heldBy\".\n" +
 	"\rStatusRequest\x12\x1d\n" +
 	"\n" +
 	"scan_views\x18\x01 \x01(\bR\tscanViews\"P\n" +
@@ -1430,7 +1588,7 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\x12RemoveNodeResponse\"\x12\n" +
 	"\x10ListNodesRequest\"H\n" +
 	"\x11ListNodesResponse\x123\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x05nodes\"\xff\x03\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x05nodes\"\x95\x04\n" +
 	"\bNodeInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vdurable_seq\x18\x02 \x01(\x04R\n" +
@@ -1449,7 +1607,8 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\aversion\x18\n" +
 	" \x01(\tR\aversion\x12)\n" +
 	"\x10protocol_version\x18\v \x01(\rR\x0fprotocolVersion\x12\x16\n" +
-	"\x06scopes\x18\x0e \x03(\tR\x06scopes\"W\n" +
+	"\x06scopes\x18\x0e \x03(\tR\x06scopes\x12\x14\n" +
+	"\x05holds\x18\x0f \x01(\x04R\x05holds\"W\n" +
 	"\vJoinRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
@@ -1458,14 +1617,16 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\fLeaveRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x0f\n" +
 	"\rLeaveResponse\"\x16\n" +
-	"\x14ClusterStatusRequest\"\xa1\x02\n" +
+	"\x14ClusterStatusRequest\"\xf3\x02\n" +
 	"\x15ClusterStatusResponse\x12\x1b\n" +
 	"\tleader_id\x18\x01 \x01(\tR\bleaderId\x12!\n" +
 	"\fcommit_index\x18\x02 \x01(\x04R\vcommitIndex\x12#\n" +
 	"\rhead_position\x18\x03 \x01(\x04R\fheadPosition\x125\n" +
 	"\amembers\x18\x04 \x03(\v2\x1b.branchline.admin.v1.MemberR\amembers\x123\n" +
 	"\x05nodes\x18\x05 \x03(\v2\x1d.branchline.admin.v1.NodeInfoR\x05nodes\x127\n" +
-	"\x18max_clock_offset_seconds\x18\x06 \x01(\x01R\x15maxClockOffsetSeconds\"\xec\x01\n" +
+	"\x18max_clock_offset_seconds\x18\x06 \x01(\x01R\x15maxClockOffsetSeconds\x12+\n" +
+	"\x11retained_position\x18\a \x01(\x04R\x10retainedPosition\x12#\n" +
+	"\rretain_events\x18\b \x01(\x04R\fretainEvents\"\xec\x01\n" +
 	"\x06Member\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
@@ -1476,7 +1637,7 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\x10applied_position\x18\a \x01(\x04R\x0fappliedPosition\x12\x16\n" +
 	"\x06digest\x18\b \x01(\tR\x06digest2a\n" +
 	"\fAdminService\x12Q\n" +
-	"\x06Status\x12\".branchline.admin.v1.StatusRequest\x1a#.branchline.admin.v1.StatusResponse2\xa6\x04\n" +
+	"\x06Status\x12\".branchline.admin.v1.StatusRequest\x1a#.branchline.admin.v1.StatusResponse2\xf9\x04\n" +
 	"\x0eClusterService\x12T\n" +
 	"\aAddNode\x12#.branchline.admin.v1.AddNodeRequest\x1a$.branchline.admin.v1.AddNodeResponse\x12]\n" +
 	"\n" +
@@ -1484,7 +1645,8 @@ const file_branchline_admin_v1_admin_proto_rawDesc = "" +
 	"\tListNodes\x12%.branchline.admin.v1.ListNodesRequest\x1a&.branchline.admin.v1.ListNodesResponse\x12K\n" +
 	"\x04Join\x12 .branchline.admin.v1.JoinRequest\x1a!.branchline.admin.v1.JoinResponse\x12N\n" +
 	"\x05Leave\x12!.branchline.admin.v1.LeaveRequest\x1a\".branchline.admin.v1.LeaveResponse\x12f\n" +
-	"\rClusterStatus\x12).branchline.admin.v1.ClusterStatusRequest\x1a*.branchline.admin.v1.ClusterStatusResponseB\xbf\x01\n" +
+	"\rClusterStatus\x12).branchline.admin.v1.ClusterStatusRequest\x1a*.branchline.admin.v1.ClusterStatusResponse\x12Q\n" +
+	"\x06Retain\x12\".branchline.admin.v1.RetainRequest\x1a#.branchline.admin.v1.RetainResponseB\xbf\x01\n" +
 	"\x17com.branchline.admin.v1B\n" +
 	"AdminProtoP\x01Z*branchline/gen/branchline/admin/v1;adminv1\xa2\x02\x03BAX\xaa\x02\x13Branchline.Admin.V1\xca\x02\x13Branchline\\Admin\\V1\xe2\x02\x1fBranchline\\Admin\\V1\\GPBMetadata\xea\x02\x15Branchline::Admin::V1b\x06proto3"
 
@@ -1500,58 +1662,63 @@ func file_branchline_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_branchline_admin_v1_admin_proto_rawDescData
 }
 
-var file_branchline_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_branchline_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_branchline_admin_v1_admin_proto_goTypes = []any{
-	(*StatusRequest)(nil),         // 0: branchline.admin.v1.StatusRequest
-	(*InvalidEvent)(nil),          // 1: branchline.admin.v1.InvalidEvent
-	(*StatusResponse)(nil),        // 2: branchline.admin.v1.StatusResponse
-	(*AddNodeRequest)(nil),        // 3: branchline.admin.v1.AddNodeRequest
-	(*AddNodeResponse)(nil),       // 4: branchline.admin.v1.AddNodeResponse
-	(*RemoveNodeRequest)(nil),     // 5: branchline.admin.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),    // 6: branchline.admin.v1.RemoveNodeResponse
-	(*ListNodesRequest)(nil),      // 7: branchline.admin.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),     // 8: branchline.admin.v1.ListNodesResponse
-	(*NodeInfo)(nil),              // 9: branchline.admin.v1.NodeInfo
-	(*JoinRequest)(nil),           // 10: branchline.admin.v1.JoinRequest
-	(*JoinResponse)(nil),          // 11: branchline.admin.v1.JoinResponse
-	(*LeaveRequest)(nil),          // 12: branchline.admin.v1.LeaveRequest
-	(*LeaveResponse)(nil),         // 13: branchline.admin.v1.LeaveResponse
-	(*ClusterStatusRequest)(nil),  // 14: branchline.admin.v1.ClusterStatusRequest
-	(*ClusterStatusResponse)(nil), // 15: branchline.admin.v1.ClusterStatusResponse
-	(*Member)(nil),                // 16: branchline.admin.v1.Member
-	nil,                           // 17: branchline.admin.v1.StatusResponse.ScopeDigestsEntry
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*RetainRequest)(nil),         // 0: branchline.admin.v1.RetainRequest
+	(*RetainResponse)(nil),        // 1: branchline.admin.v1.RetainResponse
+	(*StatusRequest)(nil),         // 2: branchline.admin.v1.StatusRequest
+	(*InvalidEvent)(nil),          // 3: branchline.admin.v1.InvalidEvent
+	(*StatusResponse)(nil),        // 4: branchline.admin.v1.StatusResponse
+	(*AddNodeRequest)(nil),        // 5: branchline.admin.v1.AddNodeRequest
+	(*AddNodeResponse)(nil),       // 6: branchline.admin.v1.AddNodeResponse
+	(*RemoveNodeRequest)(nil),     // 7: branchline.admin.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),    // 8: branchline.admin.v1.RemoveNodeResponse
+	(*ListNodesRequest)(nil),      // 9: branchline.admin.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),     // 10: branchline.admin.v1.ListNodesResponse
+	(*NodeInfo)(nil),              // 11: branchline.admin.v1.NodeInfo
+	(*JoinRequest)(nil),           // 12: branchline.admin.v1.JoinRequest
+	(*JoinResponse)(nil),          // 13: branchline.admin.v1.JoinResponse
+	(*LeaveRequest)(nil),          // 14: branchline.admin.v1.LeaveRequest
+	(*LeaveResponse)(nil),         // 15: branchline.admin.v1.LeaveResponse
+	(*ClusterStatusRequest)(nil),  // 16: branchline.admin.v1.ClusterStatusRequest
+	(*ClusterStatusResponse)(nil), // 17: branchline.admin.v1.ClusterStatusResponse
+	(*Member)(nil),                // 18: branchline.admin.v1.Member
+	nil,                           // 19: branchline.admin.v1.StatusResponse.ScopeDigestsEntry
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
 }
 var file_branchline_admin_v1_admin_proto_depIdxs = []int32{
-	18, // 0: branchline.admin.v1.StatusResponse.last_push:type_name -> google.protobuf.Timestamp
-	18, // 1: branchline.admin.v1.StatusResponse.last_pull:type_name -> google.protobuf.Timestamp
-	1,  // 2: branchline.admin.v1.StatusResponse.invalid:type_name -> branchline.admin.v1.InvalidEvent
-	17, // 3: branchline.admin.v1.StatusResponse.scope_digests:type_name -> branchline.admin.v1.StatusResponse.ScopeDigestsEntry
-	9,  // 4: branchline.admin.v1.ListNodesResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
-	18, // 5: branchline.admin.v1.NodeInfo.last_contact:type_name -> google.protobuf.Timestamp
-	18, // 6: branchline.admin.v1.NodeInfo.added:type_name -> google.protobuf.Timestamp
-	18, // 7: branchline.admin.v1.NodeInfo.stuck_stamp:type_name -> google.protobuf.Timestamp
-	16, // 8: branchline.admin.v1.ClusterStatusResponse.members:type_name -> branchline.admin.v1.Member
-	9,  // 9: branchline.admin.v1.ClusterStatusResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
-	0,  // 10: branchline.admin.v1.AdminService.Status:input_type -> branchline.admin.v1.StatusRequest
-	3,  // 11: branchline.admin.v1.ClusterService.AddNode:input_type -> branchline.admin.v1.AddNodeRequest
-	5,  // 12: branchline.admin.v1.ClusterService.RemoveNode:input_type -> branchline.admin.v1.RemoveNodeRequest
-	7,  // 13: branchline.admin.v1.ClusterService.ListNodes:input_type -> branchline.admin.v1.ListNodesRequest
-	10, // 14: branchline.admin.v1.ClusterService.Join:input_type -> branchline.admin.v1.JoinRequest
-	12, // 15: branchline.admin.v1.ClusterService.Leave:input_type -> branchline.admin.v1.LeaveRequest
-	14, // 16: branchline.admin.v1.ClusterService.ClusterStatus:input_type -> branchline.admin.v1.ClusterStatusRequest
-	2,  // 17: branchline.admin.v1.AdminService.Status:output_type -> branchline.admin.v1.StatusResponse
-	4,  // 18: branchline.admin.v1.ClusterService.AddNode:output_type -> branchline.admin.v1.AddNodeResponse
-	6,  // 19: branchline.admin.v1.ClusterService.RemoveNode:output_type -> branchline.admin.v1.RemoveNodeResponse
-	8,  // 20: branchline.admin.v1.ClusterService.ListNodes:output_type -> branchline.admin.v1.ListNodesResponse
-	11, // 21: branchline.admin.v1.ClusterService.Join:output_type -> branchline.admin.v1.JoinResponse
-	13, // 22: branchline.admin.v1.ClusterService.Leave:output_type -> branchline.admin.v1.LeaveResponse
-	15, // 23: branchline.admin.v1.ClusterService.ClusterStatus:output_type -> branchline.admin.v1.ClusterStatusResponse
-	17, // [17:24] is the sub-list for method output_type
-	10, // [10:17] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	11, // 0: branchline.admin.v1.RetainResponse.held_by:type_name -> branchline.admin.v1.NodeInfo
+	20, // 1: branchline.admin.v1.StatusResponse.last_push:type_name -> google.protobuf.Timestamp
+	20, // 2: branchline.admin.v1.StatusResponse.last_pull:type_name -> google.protobuf.Timestamp
+	3,  // 3: branchline.admin.v1.StatusResponse.invalid:type_name -> branchline.admin.v1.InvalidEvent
+	19, // 4: branchline.admin.v1.StatusResponse.scope_digests:type_name -> branchline.admin.v1.StatusResponse.ScopeDigestsEntry
+	11, // 5: branchline.admin.v1.ListNodesResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
+	20, // 6: branchline.admin.v1.NodeInfo.last_contact:type_name -> google.protobuf.Timestamp
+	20, // 7: branchline.admin.v1.NodeInfo.added:type_name -> google.protobuf.Timestamp
+	20, // 8: branchline.admin.v1.NodeInfo.stuck_stamp:type_name -> google.protobuf.Timestamp
+	18, // 9: branchline.admin.v1.ClusterStatusResponse.members:type_name -> branchline.admin.v1.Member
+	11, // 10: branchline.admin.v1.ClusterStatusResponse.nodes:type_name -> branchline.admin.v1.NodeInfo
+	2,  // 11: branchline.admin.v1.AdminService.Status:input_type -> branchline.admin.v1.StatusRequest
+	5,  // 12: branchline.admin.v1.ClusterService.AddNode:input_type -> branchline.admin.v1.AddNodeRequest
+	7,  // 13: branchline.admin.v1.ClusterService.RemoveNode:input_type -> branchline.admin.v1.RemoveNodeRequest
+	9,  // 14: branchline.admin.v1.ClusterService.ListNodes:input_type -> branchline.admin.v1.ListNodesRequest
+	12, // 15: branchline.admin.v1.ClusterService.Join:input_type -> branchline.admin.v1.JoinRequest
+	14, // 16: branchline.admin.v1.ClusterService.Leave:input_type -> branchline.admin.v1.LeaveRequest
+	16, // 17: branchline.admin.v1.ClusterService.ClusterStatus:input_type -> branchline.admin.v1.ClusterStatusRequest
+	0,  // 18: branchline.admin.v1.ClusterService.Retain:input_type -> branchline.admin.v1.RetainRequest
+	4,  // 19: branchline.admin.v1.AdminService.Status:output_type -> branchline.admin.v1.StatusResponse
+	6,  // 20: branchline.admin.v1.ClusterService.AddNode:output_type -> branchline.admin.v1.AddNodeResponse
+	8,  // 21: branchline.admin.v1.ClusterService.RemoveNode:output_type -> branchline.admin.v1.RemoveNodeResponse
+	10, // 22: branchline.admin.v1.ClusterService.ListNodes:output_type -> branchline.admin.v1.ListNodesResponse
+	13, // 23: branchline.admin.v1.ClusterService.Join:output_type -> branchline.admin.v1.JoinResponse
+	15, // 24: branchline.admin.v1.ClusterService.Leave:output_type -> branchline.admin.v1.LeaveResponse
+	17, // 25: branchline.admin.v1.ClusterService.ClusterStatus:output_type -> branchline.admin.v1.ClusterStatusResponse
+	1,  // 26: branchline.admin.v1.ClusterService.Retain:output_type -> branchline.admin.v1.RetainResponse
+	19, // [19:27] is the sub-list for method output_type
+	11, // [11:19] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_branchline_admin_v1_admin_proto_init() }
@@ -1565,7 +1732,7 @@ func file_branchline_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_admin_v1_admin_proto_rawDesc), len(file_branchline_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

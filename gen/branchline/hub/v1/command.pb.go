@@ -43,6 +43,7 @@ type Command struct {
 	//	*Command_ActivateKinds
 	//	*Command_CommitEvents
 	//	*Command_RevokeSession
+	//	*Command_Retain
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -182,6 +183,15 @@ func (x *Command) GetRevokeSession() *RevokeSession {
 	return nil
 }
 
+func (x *Command) GetRetain() *Retain {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Retain); ok {
+			return x.Retain
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -226,6 +236,10 @@ type Command_RevokeSession struct {
 	RevokeSession *RevokeSession `protobuf:"bytes,11,opt,name=revoke_session,json=revokeSession,proto3,oneof"`
 }
 
+type Command_Retain struct {
+	Retain *Retain `protobuf:"bytes,12,opt,name=retain,proto3,oneof"`
+}
+
 func (*Command_Push) isCommand_Op() {}
 
 func (*Command_AddNode) isCommand_Op() {}
@@ -245,6 +259,8 @@ func (*Command_ActivateKinds) isCommand_Op() {}
 func (*Command_CommitEvents) isCommand_Op() {}
 
 func (*Command_RevokeSession) isCommand_Op() {}
+
+func (*Command_Retain) isCommand_Op() {}
 
 // Push commits events of one origin.
 type Push struct {
@@ -987,11 +1003,67 @@ func (x *PushResult) GetClockRefusedHlc() uint64 {
 	return 0
 }
 
+// Retain records the positions nodes are known to have applied and moves
+// the retention point of the global log to up_to (never back): the
+// company-wide events up to it are dropped, each member dropping them
+// once its projection has passed them.
+type Retain struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UpTo          uint64                 `protobuf:"varint,1,opt,name=up_to,json=upTo,proto3" json:"up_to,omitempty"`
+	Positions     map[string]uint64      `protobuf:"bytes,2,rep,name=positions,proto3" json:"positions,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Retain) Reset() {
+	*x = Retain{}
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Retain) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Retain) ProtoMessage() {}
+
+func (x *Retain) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_hub_v1_command_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Retain.ProtoReflect.Descriptor instead.
+func (*Retain) Descriptor() ([]byte, []int) {
+	return file_branchline_hub_v1_command_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Retain) GetUpTo() uint64 {
+	if x != nil {
+		return x.UpTo
+	}
+	return 0
+}
+
+func (x *Retain) GetPositions() map[string]uint64 {
+	if x != nil {
+		return x.Positions
+	}
+	return nil
+}
+
 var File_branchline_hub_v1_command_proto protoreflect.FileDescriptor
 
 const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"\x1fbranchline/hub/v1/command.proto\x12\x11branchline.hub.v1\x1a+branchline/replication/v1/replication.proto\"\xb5\x05\n" +
+	"\x1fbranchline/hub/v1/command.proto\x12\x11branchline.hub.v1\x1a+branchline/replication/v1/replication.proto\"\xea\x05\n" +
 	"\aCommand\x12\x17\n" +
 	"\atime_ms\x18\x01 \x01(\x03R\x06timeMs\x12-\n" +
 	"\x04push\x18\x02 \x01(\v2\x17.branchline.hub.v1.PushH\x00R\x04push\x127\n" +
@@ -1006,7 +1078,8 @@ const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"\x0eactivate_kinds\x18\t \x01(\v2 .branchline.hub.v1.ActivateKindsH\x00R\ractivateKinds\x12F\n" +
 	"\rcommit_events\x18\n" +
 	" \x01(\v2\x1f.branchline.hub.v1.CommitEventsH\x00R\fcommitEvents\x12I\n" +
-	"\x0erevoke_session\x18\v \x01(\v2 .branchline.hub.v1.RevokeSessionH\x00R\rrevokeSessionB\x04\n" +
+	"\x0erevoke_session\x18\v \x01(\v2 .branchline.hub.v1.RevokeSessionH\x00R\rrevokeSession\x123\n" +
+	"\x06retain\x18\f \x01(\v2\x19.branchline.hub.v1.RetainH\x00R\x06retainB\x04\n" +
 	"\x02op\"|\n" +
 	"\x04Push\x12\x16\n" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x128\n" +
@@ -1053,7 +1126,13 @@ const file_branchline_hub_v1_command_proto_rawDesc = "" +
 	"durableSeq\x12\x10\n" +
 	"\x03gap\x18\x02 \x01(\bR\x03gap\x12*\n" +
 	"\x11clock_refused_seq\x18\x03 \x01(\x04R\x0fclockRefusedSeq\x12*\n" +
-	"\x11clock_refused_hlc\x18\x04 \x01(\x04R\x0fclockRefusedHlcB\xb3\x01\n" +
+	"\x11clock_refused_hlc\x18\x04 \x01(\x04R\x0fclockRefusedHlc\"\xa3\x01\n" +
+	"\x06Retain\x12\x13\n" +
+	"\x05up_to\x18\x01 \x01(\x04R\x04upTo\x12F\n" +
+	"\tpositions\x18\x02 \x03(\v2(.branchline.hub.v1.Retain.PositionsEntryR\tpositions\x1a<\n" +
+	"\x0ePositionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01B\xb3\x01\n" +
 	"\x15com.branchline.hub.v1B\fCommandProtoP\x01Z&branchline/gen/branchline/hub/v1;hubv1\xa2\x02\x03BHX\xaa\x02\x11Branchline.Hub.V1\xca\x02\x11Branchline\\Hub\\V1\xe2\x02\x1dBranchline\\Hub\\V1\\GPBMetadata\xea\x02\x13Branchline::Hub::V1b\x06proto3"
 
 var (
@@ -1068,7 +1147,7 @@ func file_branchline_hub_v1_command_proto_rawDescGZIP() []byte {
 	return file_branchline_hub_v1_command_proto_rawDescData
 }
 
-var file_branchline_hub_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_branchline_hub_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_branchline_hub_v1_command_proto_goTypes = []any{
 	(*Command)(nil),            // 0: branchline.hub.v1.Command
 	(*Push)(nil),               // 1: branchline.hub.v1.Push
@@ -1084,8 +1163,10 @@ var file_branchline_hub_v1_command_proto_goTypes = []any{
 	(*CommitEventsResult)(nil), // 11: branchline.hub.v1.CommitEventsResult
 	(*RevokeSession)(nil),      // 12: branchline.hub.v1.RevokeSession
 	(*PushResult)(nil),         // 13: branchline.hub.v1.PushResult
-	(*v1.Event)(nil),           // 14: branchline.replication.v1.Event
-	(*v1.Committed)(nil),       // 15: branchline.replication.v1.Committed
+	(*Retain)(nil),             // 14: branchline.hub.v1.Retain
+	nil,                        // 15: branchline.hub.v1.Retain.PositionsEntry
+	(*v1.Event)(nil),           // 16: branchline.replication.v1.Event
+	(*v1.Committed)(nil),       // 17: branchline.replication.v1.Committed
 }
 var file_branchline_hub_v1_command_proto_depIdxs = []int32{
 	1,  // 0: branchline.hub.v1.Command.push:type_name -> branchline.hub.v1.Push
@@ -1098,14 +1179,16 @@ var file_branchline_hub_v1_command_proto_depIdxs = []int32{
 	5,  // 7: branchline.hub.v1.Command.activate_kinds:type_name -> branchline.hub.v1.ActivateKinds
 	9,  // 8: branchline.hub.v1.Command.commit_events:type_name -> branchline.hub.v1.CommitEvents
 	12, // 9: branchline.hub.v1.Command.revoke_session:type_name -> branchline.hub.v1.RevokeSession
-	14, // 10: branchline.hub.v1.Push.events:type_name -> branchline.replication.v1.Event
-	10, // 11: branchline.hub.v1.CommitEvents.drafts:type_name -> branchline.hub.v1.Draft
-	15, // 12: branchline.hub.v1.CommitEventsResult.events:type_name -> branchline.replication.v1.Committed
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	14, // 10: branchline.hub.v1.Command.retain:type_name -> branchline.hub.v1.Retain
+	16, // 11: branchline.hub.v1.Push.events:type_name -> branchline.replication.v1.Event
+	10, // 12: branchline.hub.v1.CommitEvents.drafts:type_name -> branchline.hub.v1.Draft
+	17, // 13: branchline.hub.v1.CommitEventsResult.events:type_name -> branchline.replication.v1.Committed
+	15, // 14: branchline.hub.v1.Retain.positions:type_name -> branchline.hub.v1.Retain.PositionsEntry
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_branchline_hub_v1_command_proto_init() }
@@ -1124,6 +1207,7 @@ func file_branchline_hub_v1_command_proto_init() {
 		(*Command_ActivateKinds)(nil),
 		(*Command_CommitEvents)(nil),
 		(*Command_RevokeSession)(nil),
+		(*Command_Retain)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1131,7 +1215,7 @@ func file_branchline_hub_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_hub_v1_command_proto_rawDesc), len(file_branchline_hub_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -53,6 +53,8 @@ const (
 	// ClusterServiceClusterStatusProcedure is the fully-qualified name of the ClusterService's
 	// ClusterStatus RPC.
 	ClusterServiceClusterStatusProcedure = "/branchline.admin.v1.ClusterService/ClusterStatus"
+	// ClusterServiceRetainProcedure is the fully-qualified name of the ClusterService's Retain RPC.
+	ClusterServiceRetainProcedure = "/branchline.admin.v1.ClusterService/Retain"
 )
 
 // AdminServiceClient is a client for the branchline.admin.v1.AdminService service.
@@ -141,6 +143,11 @@ type ClusterServiceClient interface {
 	Leave(context.Context, *connect.Request[v1.LeaveRequest]) (*connect.Response[v1.LeaveResponse], error)
 	// ClusterStatus reports the members, the leader and every node.
 	ClusterStatus(context.Context, *connect.Request[v1.ClusterStatusRequest]) (*connect.Response[v1.ClusterStatusResponse], error)
+	// Retain moves the retention point of the global log now, by the
+	// cluster's rule (--retain-events), never past a position a registered
+	// node still needs unless Release names it (or All): a released node
+	// behind the point takes a snapshot again, then pushes its own events.
+	Retain(context.Context, *connect.Request[v1.RetainRequest]) (*connect.Response[v1.RetainResponse], error)
 }
 
 // NewClusterServiceClient constructs a client for the branchline.admin.v1.ClusterService service.
@@ -190,6 +197,12 @@ func NewClusterServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(clusterServiceMethods.ByName("ClusterStatus")),
 			connect.WithClientOptions(opts...),
 		),
+		retain: connect.NewClient[v1.RetainRequest, v1.RetainResponse](
+			httpClient,
+			baseURL+ClusterServiceRetainProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("Retain")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -201,6 +214,7 @@ type clusterServiceClient struct {
 	join          *connect.Client[v1.JoinRequest, v1.JoinResponse]
 	leave         *connect.Client[v1.LeaveRequest, v1.LeaveResponse]
 	clusterStatus *connect.Client[v1.ClusterStatusRequest, v1.ClusterStatusResponse]
+	retain        *connect.Client[v1.RetainRequest, v1.RetainResponse]
 }
 
 // AddNode calls branchline.admin.v1.ClusterService.AddNode.
@@ -233,6 +247,11 @@ func (c *clusterServiceClient) ClusterStatus(ctx context.Context, req *connect.R
 	return c.clusterStatus.CallUnary(ctx, req)
 }
 
+// Retain calls branchline.admin.v1.ClusterService.Retain.
+func (c *clusterServiceClient) Retain(ctx context.Context, req *connect.Request[v1.RetainRequest]) (*connect.Response[v1.RetainResponse], error) {
+	return c.retain.CallUnary(ctx, req)
+}
+
 // ClusterServiceHandler is an implementation of the branchline.admin.v1.ClusterService service.
 type ClusterServiceHandler interface {
 	// AddNode registers a node and returns its token, which is shown once.
@@ -247,6 +266,11 @@ type ClusterServiceHandler interface {
 	Leave(context.Context, *connect.Request[v1.LeaveRequest]) (*connect.Response[v1.LeaveResponse], error)
 	// ClusterStatus reports the members, the leader and every node.
 	ClusterStatus(context.Context, *connect.Request[v1.ClusterStatusRequest]) (*connect.Response[v1.ClusterStatusResponse], error)
+	// Retain moves the retention point of the global log now, by the
+	// cluster's rule (--retain-events), never past a position a registered
+	// node still needs unless Release names it (or All): a released node
+	// behind the point takes a snapshot again, then pushes its own events.
+	Retain(context.Context, *connect.Request[v1.RetainRequest]) (*connect.Response[v1.RetainResponse], error)
 }
 
 // NewClusterServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -292,6 +316,12 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 		connect.WithSchema(clusterServiceMethods.ByName("ClusterStatus")),
 		connect.WithHandlerOptions(opts...),
 	)
+	clusterServiceRetainHandler := connect.NewUnaryHandler(
+		ClusterServiceRetainProcedure,
+		svc.Retain,
+		connect.WithSchema(clusterServiceMethods.ByName("Retain")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/branchline.admin.v1.ClusterService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ClusterServiceAddNodeProcedure:
@@ -306,6 +336,8 @@ func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.Handler
 			clusterServiceLeaveHandler.ServeHTTP(w, r)
 		case ClusterServiceClusterStatusProcedure:
 			clusterServiceClusterStatusHandler.ServeHTTP(w, r)
+		case ClusterServiceRetainProcedure:
+			clusterServiceRetainHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -337,4 +369,8 @@ func (UnimplementedClusterServiceHandler) Leave(context.Context, *connect.Reques
 
 func (UnimplementedClusterServiceHandler) ClusterStatus(context.Context, *connect.Request[v1.ClusterStatusRequest]) (*connect.Response[v1.ClusterStatusResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.admin.v1.ClusterService.ClusterStatus is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) Retain(context.Context, *connect.Request[v1.RetainRequest]) (*connect.Response[v1.RetainResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("branchline.admin.v1.ClusterService.Retain is not implemented"))
 }
