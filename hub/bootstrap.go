@@ -69,12 +69,13 @@ type snapshots struct {
 	list       []*companySnapshot
 }
 
-// acquire returns the snapshot at pos (0: the newest recent one, or a new
-// one), counted as read until release.
+// acquireSnapshot returns the snapshot at pos (0: the newest recent one,
+// or a new one), counted as read until releaseSnapshot. It takes f.mu
+// (to make a snapshot) only without snaps.mu, which a restore takes
+// under f.mu.
 func (f *fsm) acquireSnapshot(pos uint64, now time.Time) (*companySnapshot, error) {
 	ss := &f.snaps
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
 	ss.list = slices.DeleteFunc(ss.list, func(s *companySnapshot) bool {
 		if s.users == 0 && now.Sub(s.lastUse) > snapshotIdle {
 			s.close()
@@ -88,20 +89,26 @@ func (f *fsm) acquireSnapshot(pos uint64, now time.Time) (*companySnapshot, erro
 			found = s
 		}
 	}
-	if found == nil && pos != 0 {
+	if found != nil {
+		found.users++
+		found.lastUse = now
+	}
+	ss.mu.Unlock()
+	switch {
+	case found != nil:
+		return found, nil
+	case pos != 0:
 		return nil, errSnapshotGone
 	}
-	if found == nil {
-		s, err := f.newSnapshot(now)
-		if err != nil {
-			return nil, err
-		}
-		ss.list = append(ss.list, s)
-		found = s
+	s, err := f.newSnapshot(now)
+	if err != nil {
+		return nil, err
 	}
-	found.users++
-	found.lastUse = now
-	return found, nil
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s.users++ // the caller's; newSnapshot counted its own count
+	ss.list = append(ss.list, s)
+	return s, nil
 }
 
 func (f *fsm) releaseSnapshot(s *companySnapshot, now time.Time) {
@@ -157,8 +164,13 @@ func (f *fsm) newSnapshot(now time.Time) (*companySnapshot, error) {
 		snap.Close()
 		return nil, errCompanyBehind
 	}
-	s := &companySnapshot{pos: cpos, posMs: cposMs, snap: snap, made: now, lastUse: now, counted: make(chan struct{})}
-	go f.countSnapshot(s)
+	// The count reads it as a user, so that it is not closed for idleness
+	// meanwhile.
+	s := &companySnapshot{pos: cpos, posMs: cposMs, snap: snap, made: now, lastUse: now, counted: make(chan struct{}), users: 1}
+	go func() {
+		f.countSnapshot(s)
+		f.releaseSnapshot(s, time.Now())
+	}()
 	f.log.Info("snapshot of the company views made", "position", cpos)
 	return s, nil
 }
