@@ -131,16 +131,7 @@ func TestSnapshotBootstrap(t *testing.T) {
 		}
 	}
 	holdsScope(t, th, a, "w:x")
-	if c := a.Store().Progress().Cursor; c != cursor {
-		t.Fatalf("restored at cursor %d, the node had %d (no event since)", c, cursor)
-	}
-	got, err := a.Store().ViewsDigest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != want {
-		t.Fatalf("views restored from a snapshot %.16s, those built by pulling %.16s", got, want)
-	}
+	sameViews(t, a, cursor, want)
 	for entity, n := range map[string]int{"customer-b/2999": 1, "pickup-a/0": 1, "stock-x/499": 1, "pickup-b/0": 0} {
 		if s := seen(t, a, entity); s != n {
 			t.Errorf("%s applied %d times, want %d", entity, s, n)
@@ -167,6 +158,22 @@ func TestSnapshotBootstrap(t *testing.T) {
 	}
 	if seen(t, c, "customer-a/0") != 1 || seen(t, c, "pickup-a/0") != 0 {
 		t.Errorf("br-c holds customer-a/0 %d times, pickup-a/0 %d times; want 1 and 0", seen(t, c, "customer-a/0"), seen(t, c, "pickup-a/0"))
+	}
+}
+
+// sameViews checks that n, restored from a snapshot, is at cursor with the
+// views it had built by pulling (want, their digest by a scan).
+func sameViews(t *testing.T, n *node.Node, cursor uint64, want replication.Digest) {
+	t.Helper()
+	if c := n.Store().Progress().Cursor; c != cursor {
+		t.Fatalf("restored at cursor %d, the node had %d (no event since)", c, cursor)
+	}
+	got, err := n.Store().ViewsDigest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("views restored from a snapshot %.16s, those built by pulling %.16s", got, want)
 	}
 }
 
@@ -268,16 +275,7 @@ func TestSnapshotProductViews(t *testing.T) {
 		return nil
 	})
 	holdsScope(t, th, a)
-	if c := a.Store().Progress().Cursor; c != cursor {
-		t.Fatalf("restored at cursor %d, the node had %d (no event since)", c, cursor)
-	}
-	got, err := a.Store().ViewsDigest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != want {
-		t.Fatalf("views restored from a snapshot %.16s, those built by pulling %.16s", got, want)
-	}
+	sameViews(t, a, cursor, want)
 }
 
 // TestSnapshotRefusals: the Snapshot RPC answers a caller without a
