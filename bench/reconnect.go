@@ -146,11 +146,14 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 		return r, err
 	}
 	defer b.Close()
+	// Progress is the cursor of the views served or, while the node
+	// bootstraps from a snapshot beside them, the pairs it installed and
+	// the position its rebuild reached.
 	last, moved := uint64(0), time.Now()
 	err = poll(ctx, 15*time.Minute, func() bool {
 		cur := b.Store().Progress().Cursor
-		if cur != last {
-			last, moved = cur, time.Now()
+		if p := cur + b.Store().SnapshotPairs() + b.Store().RebuildCursor(); p != last {
+			last, moved = p, time.Now()
 		}
 		return cur >= head && b.Store().IndexCaughtUp() || time.Since(moved) > stallAfter
 	})

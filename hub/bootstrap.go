@@ -136,33 +136,21 @@ func (s *companySnapshot) close() {
 	}
 }
 
-// errCompanyBehind refuses a snapshot while the company views of an older
-// release's state catch up.
-var errCompanyBehind = errors.New("this hub member is still building the company views a snapshot is made of: replay the log instead")
-
 func (f *fsm) newSnapshot(now time.Time) (*companySnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	snap := f.db.NewSnapshot()
 	tx := pebbleTx{r: snap}
-	var cpos, ppos uint64
+	// The company views and their position, written in the same batches:
+	// the snapshot is of them at that position, which the node tails from.
+	var cpos uint64
 	var cposMs int64
-	for _, at := range []struct {
-		key []byte
-		pos *uint64
-		ms  *int64
-	}{{companyKey, &cpos, &cposMs}, {projKey, &ppos, new(int64)}} {
-		b, err := tx.Get(at.key)
-		if err == nil && len(b) >= 16 {
-			*at.pos, *at.ms = binary.BigEndian.Uint64(b), int64(binary.BigEndian.Uint64(b[8:]))
-		} else if err != nil && !errors.Is(err, replication.ErrNotFound) {
-			snap.Close()
-			return nil, err
-		}
-	}
-	if cpos != ppos {
+	b, err := tx.Get(companyKey)
+	if err == nil && len(b) >= 16 {
+		cpos, cposMs = binary.BigEndian.Uint64(b), int64(binary.BigEndian.Uint64(b[8:]))
+	} else if err != nil && !errors.Is(err, replication.ErrNotFound) {
 		snap.Close()
-		return nil, errCompanyBehind
+		return nil, err
 	}
 	// The count reads it as a user, so that it is not closed for idleness
 	// meanwhile.
@@ -258,7 +246,7 @@ func (s replicationService) Snapshot(ctx context.Context, req *connect.Request[r
 	}
 	snap, err := s.h.fsm.acquireSnapshot(req.Msg.GetPosition(), time.Now())
 	switch {
-	case errors.Is(err, errSnapshotGone), errors.Is(err, errCompanyBehind):
+	case errors.Is(err, errSnapshotGone):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case err != nil:
 		return api.Error(s.h.log, err)

@@ -177,8 +177,9 @@ func Start(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h.srv = api.NewServer(routes)
-	h.wg.Add(6)
+	h.wg.Add(7)
 	go func() { defer h.wg.Done(); h.taskLoop(ctx) }()
+	go func() { defer h.wg.Done(); h.fsm.companyLoop(ctx) }()
 	go func() { defer h.wg.Done(); h.retainLoop(ctx) }()
 	go func() { defer h.wg.Done(); h.fsm.projectLoop(ctx) }()
 	go func() { defer h.wg.Done(); h.versionLoop(ctx) }()

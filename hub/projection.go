@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -29,8 +30,10 @@ import (
 //
 // Beside them it keeps the company views (companyPrefix): the same
 // appliers run on the company-wide events only (those with no scope),
-// with their index entries inline — what every node holds alike, and
-// what a new node's snapshot is made of (bootstrap.go). They move with
+// with their indexes kept as a node keeps them — deferred: markers in the
+// projection's batches, the entries built behind it by indexCompany, in
+// bulk — what every node holds alike, and what a new node's snapshot is
+// made of (bootstrap.go). They move with
 // the projection, in its batches; a state of a release before them
 // catches them up from the log behind it (catchUpCompany), and until then
 // the hub serves no snapshot.
@@ -48,9 +51,13 @@ type projection struct {
 	pos     uint64
 	posMs   int64
 	changed chan struct{} // closed and replaced when pos moves
-	// cpos is the position the company views reflect: pos, once caught up.
+	// cpos is the position the company views reflect, behind pos.
 	cpos   uint64
 	cposMs int64
+	// cactive is the cluster version the company views apply with: the
+	// projection's, copied at each of their batches (only the company
+	// loop reads it).
+	cactive map[string]bool
 }
 
 // companyPrefix holds the company views; companyKey the position they
@@ -81,7 +88,7 @@ func openProjection(reg *replication.Registry, db *pebble.DB, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	cv, err := replication.OpenViewsIndexed(reg, replication.WithPrefix(tx, companyPrefix), replication.IndexInline)
+	cv, err := replication.OpenViewsIndexed(reg, replication.WithPrefix(tx, companyPrefix), replication.IndexDeferred)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +97,8 @@ func openProjection(reg *replication.Registry, db *pebble.DB, log *slog.Logger) 
 	v.SetIndexing(replication.IndexOff)
 	v.SetActive(func(kind string) bool { return p.isActive(kind) })
 	cv.TrackViewDigest(false)
-	cv.SetActive(func(kind string) bool { return p.isActive(kind) })
+	cv.SetFeeds(false)
+	cv.SetActive(func(kind string) bool { return p.isCompanyActive(kind) })
 	for _, at := range []struct {
 		key   []byte
 		pos   *uint64
@@ -128,6 +136,13 @@ func (p *projection) isActive(kind string) bool {
 		return baseline[kind]
 	}
 	return p.active[kind]
+}
+
+func (p *projection) isCompanyActive(kind string) bool {
+	if p.cactive == nil {
+		return baseline[kind]
+	}
+	return p.cactive[kind]
 }
 
 // activate adds kinds to the cluster version, as fsm.activate does: the
@@ -172,10 +187,6 @@ func (f *fsm) project(max int) (int, error) {
 	defer b.Close()
 	tx := pebbleTx{r: b, b: b}
 	vb := p.views.Begin(tx)
-	var cb *replication.Batch // nil until the company views caught up
-	if p.companyPos() == from {
-		cb = p.companyBatch(tx)
-	}
 	pos, posMs := from, fromMs
 	passed := 0
 	var activated []string
@@ -189,18 +200,13 @@ func (f *fsm) project(max int) (int, error) {
 			// it may not have been loaded. The next run takes it.
 			return false, nil
 		}
-		n, err := p.activateUpTo(at-1, vb, cb)
+		n, err := p.activateUpTo(at-1, vb)
 		if err != nil {
 			return false, err
 		}
 		activated = append(activated, n...)
 		if _, err := vb.Apply(ev); err != nil {
 			return false, fmt.Errorf("project %d: %w", at, err)
-		}
-		if cb != nil && len(ev.Scopes) == 0 {
-			if _, err := cb.Apply(ev); err != nil {
-				return false, fmt.Errorf("project %d to the company views: %w", at, err)
-			}
 		}
 		if len(ev.Scopes) > 0 {
 			// For the pulls of nodes that start to follow the entity.
@@ -215,7 +221,7 @@ func (f *fsm) project(max int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := p.activateUpTo(pos, vb, cb)
+	n, err := p.activateUpTo(pos, vb)
 	if err != nil {
 		return 0, err
 	}
@@ -226,24 +232,10 @@ func (f *fsm) project(max int) (int, error) {
 	if err := tx.Set(projKey, encodePos(pos, posMs)); err != nil {
 		return 0, err
 	}
-	if cb != nil {
-		if err := cb.Finish(); err != nil {
-			return 0, err
-		}
-		if err := tx.Set(companyKey, encodePos(pos, posMs)); err != nil {
-			return 0, err
-		}
-	}
 	commitRetrying(b, f.log)
 	vb.Commit()
-	if cb != nil {
-		cb.Commit()
-	}
 	p.posMu.Lock()
 	p.pos, p.posMs = pos, posMs
-	if cb != nil {
-		p.cpos, p.cposMs = pos, posMs
-	}
 	close(p.changed)
 	p.changed = make(chan struct{})
 	p.posMu.Unlock()
@@ -296,6 +288,43 @@ func (p *projection) activateUpTo(pos uint64, bs ...*replication.Batch) ([]strin
 	return done, nil
 }
 
+// indexCompany builds the company views' index entries of up to max
+// changed entities (their markers), reading the committed state and
+// writing a plain batch: what a node's indexer does behind its commit,
+// here behind the projection. Inline, in the projection's batch, each
+// customer's reindex scanned through an indexed Pebble batch, which cost
+// the projection 700 µs per event. It returns how many markers it took.
+func (f *fsm) indexCompany(max int) (int, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	p := f.proj
+	read := replication.WithPrefix(pebbleTx{r: f.db}, companyPrefix)
+	markers, err := replication.PendingMarkers(read, max)
+	if err != nil || len(markers) == 0 {
+		return 0, err
+	}
+	b := f.db.NewBatch()
+	defer b.Close()
+	tx := replication.WithPrefix(splitTx{read: pebbleTx{r: f.db}, write: pebbleTx{r: f.db, b: b}}, companyPrefix)
+	_, committed, err := p.company.ProcessMarkers(tx, markers)
+	if err != nil {
+		return 0, err
+	}
+	commitRetrying(b, f.log)
+	committed()
+	return len(markers), nil
+}
+
+// splitTx reads one Tx and writes another.
+type splitTx struct{ read, write replication.Tx }
+
+func (t splitTx) Get(k []byte) ([]byte, error) { return t.read.Get(k) }
+func (t splitTx) Set(k, v []byte) error        { return t.write.Set(k, v) }
+func (t splitTx) Delete(k []byte) error        { return t.write.Delete(k) }
+func (t splitTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
+	return t.read.Scan(prefix, start, fn)
+}
+
 // companyPos is the position the company views reflect.
 func (p *projection) companyPos() uint64 {
 	p.posMu.Lock()
@@ -304,18 +333,18 @@ func (p *projection) companyPos() uint64 {
 }
 
 // catchUpCompany applies up to max company-wide events of the log after
-// the company views' position, up to the projection's: the company views
-// of a state made by a release before them. It runs with the cluster
-// version the projection is at, which leaves the same views as applying
-// each event at its own position would: an event parked there is applied
-// in its origin's order once its kind is active. It returns how many log
-// positions it passed.
+// the company views' position, up to the projection's. It runs with the
+// cluster version the projection is at, which leaves the same views as
+// applying each event at its own position would: an event parked there is
+// applied in its origin's order once its kind is active. It returns how
+// many log positions it passed.
 func (f *fsm) catchUpCompany(max int) (int, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	p := f.proj
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.cactive = maps.Clone(p.active) // the cluster version as far as projected
+	p.mu.Unlock()
 	p.posMu.Lock()
 	from, to := p.cpos, p.pos
 	p.posMu.Unlock()
@@ -326,6 +355,12 @@ func (f *fsm) catchUpCompany(max int) (int, error) {
 	defer b.Close()
 	tx := pebbleTx{r: b, b: b}
 	cb := p.companyBatch(tx)
+	if p.company.ParkedCount() > 0 {
+		// Kinds activated since they were parked.
+		if _, err := cb.Unpark(); err != nil {
+			return 0, err
+		}
+	}
 	pos, posMs, passed := from, int64(0), 0
 	err := pebbleTx{r: f.db}.Scan(logPrefix, posKey(from+1), func(_, v []byte) (bool, error) {
 		at, atMs, ev, err := decodeCommitted(v)
@@ -361,9 +396,6 @@ func (f *fsm) catchUpCompany(max int) (int, error) {
 	p.posMu.Lock()
 	p.cpos, p.cposMs = pos, posMs
 	p.posMu.Unlock()
-	if pos == to {
-		f.log.Info("company views caught up with the projection: snapshots are served", "position", pos)
-	}
 	return passed, nil
 }
 
@@ -392,18 +424,6 @@ func (f *fsm) projectLoop(ctx context.Context) {
 			continue
 		}
 		if n == 0 {
-			// Idle: the company views of an older state catch up, and
-			// retention drops what the views have passed.
-			if c, err := f.catchUpCompany(2000); err != nil {
-				f.log.Error("company views", "err", err)
-			} else if c > 0 {
-				continue
-			}
-			if c, err := f.compact(5000); err != nil {
-				f.log.Error("retention", "err", err)
-			} else if c > 0 {
-				continue
-			}
 			select {
 			case <-ctx.Done():
 			case <-changed:
@@ -415,6 +435,53 @@ func (f *fsm) projectLoop(ctx context.Context) {
 			case <-ctx.Done():
 			case <-time.After(3 * time.Since(start)):
 			}
+		}
+	}
+}
+
+// companyLoop keeps the company views up with the projection, their
+// indexes built and the log's retention applied, giving way to the
+// projection: it works only while the projection is up with the head, and
+// after each step pauses as long as the step took, so that head office's
+// pages (which wait for the projection) and the commit path keep at least
+// half a CPU.
+func (f *fsm) companyLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		f.mu.RLock()
+		pos, _, moved := f.proj.position()
+		f.mu.RUnlock()
+		changed := f.Changed()
+		if pos < f.state().Head {
+			select {
+			case <-ctx.Done():
+			case <-moved:
+			case <-changed:
+			}
+			continue
+		}
+		start := time.Now()
+		n, err := f.catchUpCompany(500)
+		if err == nil && n == 0 {
+			n, err = f.indexCompany(500)
+		}
+		if err == nil && n == 0 {
+			n, err = f.compact(5000)
+		}
+		if err != nil {
+			f.log.Error("company views", "err", err)
+			n = 1 // and pause below
+		}
+		if n == 0 {
+			select {
+			case <-ctx.Done():
+			case <-moved:
+			case <-changed:
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Since(start)):
 		}
 	}
 }

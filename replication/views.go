@@ -74,7 +74,9 @@ type Views struct {
 	// convergence; nodes and hub compare event digests instead and compute
 	// the views' digest by scan when asked (ctl verify).
 	trackViews bool
-	mem        memories // see Memory
+	// noFeeds keeps no feed entries (views nobody runs a node task on).
+	noFeeds bool
+	mem     memories // see Memory
 
 	mu        sync.Mutex
 	digest    Digest            // of the views' content (trackViews)
@@ -191,6 +193,11 @@ func (v *Views) SetIndexing(m Indexing) {
 	v.mem.mu.Unlock()
 }
 
+// SetFeeds says whether the views record the entities their feeds watch
+// for node tasks (default: with IndexDeferred, yes); views no task reads
+// turn it off, or the entries would pile up.
+func (v *Views) SetFeeds(on bool) { v.noFeeds = !on }
+
 // Indexing is when the registry's indexes are built.
 func (v *Views) Indexing() Indexing { return v.indexing }
 
@@ -300,7 +307,7 @@ func (v *Views) Begin(tx Tx) *Batch {
 		views = digestTx{Tx: views, delta: &b.delta, last: &b.last}
 	}
 	var feeds []Feed
-	if v.indexing == IndexDeferred {
+	if v.indexing == IndexDeferred && !v.noFeeds {
 		feeds = v.reg.feeds
 	}
 	if (len(v.reg.indexes) > 0 && v.indexing != IndexOff) || len(feeds) > 0 {
