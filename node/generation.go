@@ -140,6 +140,10 @@ type Rebuild struct {
 	companyOnly bool
 	Gaining     []string
 	GainedTo    uint64
+	// reason is why the store asked for this rebuild when it began: the
+	// swap clears the request only if it is still that one (a restamp
+	// while it ran asks for another).
+	reason []byte
 }
 
 // rebuildingKey records a rebuild's progress with its events: the
@@ -186,6 +190,16 @@ func (s *Store) BeginRebuild() (*Rebuild, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = s.db.View(func(txn *badger.Txn) error {
+			b, err := badgerTx{txn}.Get(rebuildKey)
+			rb.reason = b
+			if errors.Is(err, replication.ErrNotFound) {
+				return nil
+			}
+			return err
+		})
+	}
 	if err == nil && rb.Cursor == 0 && rb.snap == nil {
 		// Whatever an interrupted rebuild left there without progress.
 		err = s.drop(n)
@@ -354,7 +368,7 @@ func (r *Rebuild) Pause() { r.s.rebuilding.Store(false) }
 // generation is deleted afterwards.
 func (r *Rebuild) Swap(ctx context.Context, cursor uint64, cursorMs int64, scopes *Scopes) error {
 	old := r.s.cur.Load()
-	req := &request{done: make(chan struct{}), swap: &swap{gen: r.gen, cursor: cursor, cursorMs: cursorMs, scopes: scopes}}
+	req := &request{done: make(chan struct{}), swap: &swap{gen: r.gen, cursor: cursor, cursorMs: cursorMs, scopes: scopes, reason: r.reason}}
 	if err := r.s.submit(ctx, req); err != nil {
 		return err
 	}
@@ -380,6 +394,7 @@ type swap struct {
 	cursor   uint64
 	cursorMs int64
 	scopes   *Scopes            // what the new generation holds (nil: as before)
+	reason   []byte             // the rebuild request it answers
 	batch    *replication.Batch // set by apply
 }
 
@@ -412,7 +427,13 @@ func (w *swap) apply(s *Store, tx replication.Tx) (int, error) {
 	if err := tx.Set(genKey, putU64(w.gen.n)); err != nil {
 		return 0, err
 	}
-	if err := tx.Delete(rebuildKey); err != nil {
+	// A request made while the rebuild ran (events restamped) stands: the
+	// next rebuild answers it.
+	if cur, err := tx.Get(rebuildKey); err == nil && bytes.Equal(cur, w.reason) {
+		if err := tx.Delete(rebuildKey); err != nil {
+			return 0, err
+		}
+	} else if err != nil && !errors.Is(err, replication.ErrNotFound) {
 		return 0, err
 	}
 	for _, k := range [][]byte{rebuildingKey, historyKey, snapshotKey} {

@@ -890,7 +890,10 @@ func (s *Store) Restamp(ctx context.Context, durable uint64) (int, error) {
 				return 0, err
 			}
 		}
-		return len(stale), tx.Set(rebuildKey, []byte("restamped"))
+		// Unique per restamp, so that a rebuild running meanwhile leaves
+		// this request standing (Rebuild.reason).
+		return len(stale), tx.Set(rebuildKey, []byte(fmt.Sprintf("restamped: %d own events from seq %d stamped afresh at %s",
+			len(stale), stale[0].Seq, stale[0].HLC)))
 	}}
 	if err := s.submit(ctx, r); err != nil {
 		return 0, err
