@@ -46,7 +46,7 @@ var branchPrefix = replication.Prefix("access", "branch")
 // the id its node runs with.
 func checkBranchID(id string) error {
 	if !replication.ValidNodeID(id) || id == replication.HubOrigin {
-		return fault.Invalidf("branch", "bad_id", "%q is not a branch's node id (lower-case letters, digits and '-')", id)
+		return fault.Invalidf("branch", "bad_node_id", "%q is not a branch's node id (lower-case letters, digits and '-')", id)
 	}
 	return nil
 }

@@ -16,9 +16,9 @@ func TestNameBranch(t *testing.T) {
 	for _, c := range []struct {
 		name, id, text, field, code string
 	}{
-		{"an id with capitals", "SH-Pudong", "浦东", "branch", "bad_id"},
-		{"an empty id", "", "浦东", "branch", "bad_id"},
-		{"the hub", replication.HubOrigin, "总部", "branch", "bad_id"},
+		{"an id with capitals", "SH-Pudong", "浦东", "branch", "bad_node_id"},
+		{"an empty id", "", "浦东", "branch", "bad_node_id"},
+		{"the hub", replication.HubOrigin, "总部", "branch", "bad_node_id"},
 		{"a long name", "sh-pudong", strings.Repeat("网", MaxBranchName+1), "display_name", "too_long"},
 		{"a control character", "sh-pudong", "浦东\x07", "display_name", "bad_text"},
 	} {

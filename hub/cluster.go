@@ -66,6 +66,13 @@ func (h *Hub) routes() (http.Handler, error) {
 			pickupui.New(pickupui.Config{HeadOffice: true,
 				Pickups: &pickupapp.Pickups{Store: commandStore{h}, IDs: replication.NewIDs(), Node: replication.HubOrigin}}),
 		},
+		Branches: func() (names map[string]string, err error) {
+			err = webCluster{h}.View(func(views replication.Tx) error {
+				names, err = access.BranchNames(views)
+				return err
+			})
+			return names, err
+		},
 		Alerts: func() []web.Alert {
 			if h.disk.Low() {
 				return []web.Alert{{Key: "alert.disk_full", Args: []any{h.disk.Free() >> 20}}}

@@ -7,10 +7,14 @@ import (
 	"time"
 
 	"branchline/access"
+	"branchline/crm/pickup"
 	"branchline/fault"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/replication"
+	"branchline/warehouse"
 	"branchline/web"
+	"branchline/web/pickupui"
+	"branchline/web/stockui"
 )
 
 // Cluster is what the hub's pages read: the cluster's members and each
@@ -84,6 +88,7 @@ func (s *Pages) branches(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	d := &branchesData{Head: st.GetHeadPosition(), Leader: st.GetLeaderId(), Stale: now}
+	names := s.holdNames()
 	for _, n := range st.GetNodes() {
 		b := branchView{ID: n.GetId(), DurableSeq: n.GetDurableSeq(), Cursor: n.GetCursor()}
 		if lc := n.GetLastContact(); lc != nil {
@@ -111,11 +116,11 @@ func (s *Pages) branches(w http.ResponseWriter, r *http.Request) {
 		for _, sc := range n.GetScopes() {
 			switch k, id := replication.ScopeKind(sc); k {
 			case "w":
-				b.Holds = append(b.Holds, p.T("hub.holds_w", id))
+				b.Holds = append(b.Holds, p.T("hub.holds_w", names.of("w", id)))
 			case "e":
-				b.Holds = append(b.Holds, p.T("hub.holds_e", id))
+				b.Holds = append(b.Holds, p.T("hub.holds_e", names.of("w", id)))
 			case "c":
-				b.Holds = append(b.Holds, p.T("hub.holds_c", id))
+				b.Holds = append(b.Holds, p.T("hub.holds_c", names.of("c", id)))
 			}
 		}
 		if n.GetStuckSeq() != 0 {
@@ -155,4 +160,41 @@ func (s *Pages) clusterPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Data = st
 	s.Render(w, r, "cluster", http.StatusOK, p)
+}
+
+// holdNames name the warehouses ("w") and couriers ("c") a branch's
+// scopes hold, by id: "上海仓 (WH-SH)", "李师傅 (courier.sh)" — this page
+// is an administrator's, who needs the ids too.
+type holdNames map[string]map[string]string
+
+// of names id of kind; one without a name shows as its id.
+func (n holdNames) of(kind, id string) string {
+	if v := n[kind][id]; v != "" {
+		return v
+	}
+	return id
+}
+
+// holdNames reads the names of warehouses and couriers; a failure shows
+// ids.
+func (s *Pages) holdNames() holdNames {
+	out := holdNames{"w": {}, "c": {}}
+	err := s.cluster.View(func(views replication.Tx) error {
+		ws, err := warehouse.ListWarehouses(views)
+		if err != nil {
+			return err
+		}
+		for _, w := range ws {
+			out["w"][w.ID] = stockui.CodeLabel(w.ID, w.Name)
+		}
+		cs, err := pickup.ListCouriers(views)
+		for _, c := range cs {
+			out["c"][c.User] = pickupui.CourierLabel(c)
+		}
+		return err
+	})
+	if err != nil {
+		s.Log().Warn("branches: names", "err", err)
+	}
+	return out
 }
