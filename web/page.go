@@ -3,6 +3,8 @@ package web
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -97,6 +99,29 @@ func (p *Page) alertText(a Alert) string {
 
 // T translates key into the page's language.
 func (p *Page) T(key string, args ...any) string { return p.cat.T(p.Lang, key, args...) }
+
+// HTML translates key into the page's language as markup: the text is
+// escaped, and so is every argument but those that are template.HTML
+// already (a link, a name in <strong>), which stay as they are.
+func (p *Page) HTML(key string, args ...any) template.HTML {
+	m, _, ok := p.cat.lookup(p.Lang, key)
+	if !ok {
+		return template.HTML(template.HTMLEscapeString(key))
+	}
+	text := m.text
+	if m.forms != nil {
+		text = m.forms["other"]
+	}
+	safe := make([]any, len(args))
+	for i, a := range args {
+		if h, ok := a.(template.HTML); ok {
+			safe[i] = string(h)
+		} else {
+			safe[i] = template.HTMLEscapeString(fmt.Sprint(a))
+		}
+	}
+	return template.HTML(format(template.HTMLEscapeString(text), safe))
+}
 
 // N translates key into the page's language in the plural form for the
 // count n (zh-CN has one form, English "one" and "other"); n is the first
