@@ -176,6 +176,10 @@ func (s *Customers) CommitImport(ctx context.Context, c app.Caller, req Import) 
 type Export struct {
 	Search
 	Format crm.FileFormat
+	// Labels name the columns (crm.ExportColumns) in the reader's
+	// language; a column they do not name has the Chinese label of the
+	// source documents (crm.ExportHeader).
+	Labels map[string]string
 }
 
 // Exported is an export's file.
@@ -213,7 +217,7 @@ func (s *Customers) Export(ctx context.Context, c app.Caller, req Export) (*Expo
 		if err != nil {
 			return t, err
 		}
-		t.header = crm.ExportHeader(defs)
+		t.header = crm.ExportHeader(defs, req.Labels)
 		q.Limit = crm.MaxExportRows + 1
 		cs, _, err := search(views, c, q, access.CustomerRead, access.CustomerExport)
 		if err != nil {
