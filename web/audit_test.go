@@ -95,7 +95,7 @@ func TestAuditSentences(t *testing.T) {
 	_, page := get("/admin/audit", "zh-CN")
 	rows := auditRows(page)
 	for _, want := range [][]string{
-		{"admin 设置了网点 br-web的名称：", "名称设为「上海浦东营业部」"},
+		{"admin 设置了网点 上海浦东营业部的名称：", "名称设为「上海浦东营业部」"},
 		{"admin 修改了部门 华东区：", "名称由「华东」改为「华东区」"},
 		{"admin 新建了部门 华东区：", "名称设为「华东」"},
 		{"admin 登录了系统（网页）"},

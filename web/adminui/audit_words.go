@@ -127,7 +127,7 @@ func (w *auditWords) target(e access.AuditEntry) template.HTML {
 			name = e.Detail // the customer's name, as it was deleted
 		}
 	case "branches":
-		name = id
+		name = w.p.Branch(id) // its id in the link's title
 	case "user", "sip":
 		name = id // a login's or a phone's user name
 	}
@@ -142,7 +142,7 @@ func (w *auditWords) target(e access.AuditEntry) template.HTML {
 	}
 	label := template.HTML(template.HTMLEscapeString(name))
 	if href := targetHref(e.Target); href != "" {
-		label = template.HTML(`<a href="`+template.HTMLEscapeString(href)+`">`) + label + "</a>"
+		label = template.HTML(`<a href="`+template.HTMLEscapeString(href)+`" title="`+template.HTMLEscapeString(id)+`">`) + label + "</a>"
 	}
 	return w.p.HTML(key, label)
 }
