@@ -77,4 +77,15 @@ func TestBranchNamesOnPages(t *testing.T) {
 	if _, csv := hubGet("/pickups.csv?days=7", "zh-CN"); !strings.Contains(csv, "\n上海浦东营业部,") {
 		t.Errorf("hub pickups CSV does not name the branch: %q", csv)
 	}
+
+	// Head office names a branch on the branch health page.
+	hq := signedIn(t, hub, "admin", webPassword, "/branches")
+	code, body = hq.post("/branches", url.Values{"branch": {"bj-chaoyang"}, "display_name": {strings.Repeat("朝", 101)}})
+	hq.expect("a name too long", code, http.StatusUnprocessableEntity, body, `class="invalid"`)
+	code, loc = hq.post("/branches", url.Values{"branch": {"bj-chaoyang"}, "display_name": {"北京朝阳营业部"}})
+	hq.expect("naming a branch at head office", code, http.StatusSeeOther, loc)
+	_, page = hubGet("/branches", "zh-CN")
+	if row := regexp.MustCompile(`(?s)<tr data-node="bj-chaoyang">.*?</tr>`).FindString(page); !strings.Contains(row, "北京朝阳营业部") {
+		t.Errorf("hub branch health row of bj-chaoyang = %q, want its new name", visibleText(row))
+	}
 }

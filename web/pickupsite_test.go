@@ -218,7 +218,7 @@ func startHubDashboard(t *testing.T, st *node.Store, nodes ...string) string {
 		return nil, auth.ErrBadCredentials
 	}
 	ui, err := web.New(web.Config{Site: "hub1", Hub: true, Home: "/branches", Login: login, Sessions: web.NewMemorySessions(), Grants: app.AdminGrants,
-		Pages:    []web.Pages{hubui.New(storeCluster{st: st, nodes: nodes})},
+		Pages:    []web.Pages{hubui.New(storeCluster{st: st, nodes: nodes}, &accessapp.Admin{Store: st, IDs: replication.NewIDs(), Node: "hub1"})},
 		Branches: func() (map[string]string, error) { return app.Read(st, access.BranchNames) }})
 	if err != nil {
 		t.Fatal(err)

@@ -65,6 +65,8 @@ type branchesData struct {
 	Online   int
 	Offline  int
 	Stale    time.Time
+	// Naming says head office may name the branches here.
+	Naming bool
 }
 
 func (s *Pages) clusterStatus(w http.ResponseWriter, r *http.Request, active, title string) (*web.Page, *adminv1.ClusterStatusResponse, bool) {
@@ -86,8 +88,44 @@ func (s *Pages) branches(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if id := r.URL.Query().Get("branch"); id != "" {
+		p.Form.Set("branch", id)
+		p.Form.Set("display_name", p.BranchNames()[id])
+	}
+	s.showBranches(w, r, p, st, http.StatusOK)
+}
+
+// branchName names a branch, as head office calls it (access.branch.named,
+// committed through Raft like every head office change).
+func (s *Pages) branchName(w http.ResponseWriter, r *http.Request) {
+	p, st, ok := s.clusterStatus(w, r, "branches", "hub.branches")
+	if !ok {
+		return
+	}
+	if s.admin == nil {
+		s.Render(w, r, "error", s.Failed(p, fault.ErrDenied), p)
+		return
+	}
+	if !web.ReadForm(w, r, p, 4<<10) {
+		s.showBranches(w, r, p, st, http.StatusRequestEntityTooLarge)
+		return
+	}
+	id := p.Value("branch")
+	changed, err := s.admin.NameBranch(r.Context(), web.CallerOf(r), id, p.Value("display_name"))
+	if err != nil {
+		s.showBranches(w, r, p, st, s.FailedOn(p, err, "admin", "branch", "display_name"))
+		return
+	}
+	msg := p.T("admin.unchanged")
+	if changed {
+		msg = p.T("admin.branches.named", id)
+	}
+	web.Redirect(w, r, "/branches", msg)
+}
+
+func (s *Pages) showBranches(w http.ResponseWriter, r *http.Request, p *web.Page, st *adminv1.ClusterStatusResponse, status int) {
 	now := time.Now()
-	d := &branchesData{Head: st.GetHeadPosition(), Leader: st.GetLeaderId(), Stale: now}
+	d := &branchesData{Head: st.GetHeadPosition(), Leader: st.GetLeaderId(), Stale: now, Naming: s.admin != nil}
 	names := s.holdNames()
 	for _, n := range st.GetNodes() {
 		b := branchView{ID: n.GetId(), DurableSeq: n.GetDurableSeq(), Cursor: n.GetCursor()}
@@ -150,7 +188,7 @@ func (s *Pages) branches(w http.ResponseWriter, r *http.Request) {
 	// Offline branches first: they are what head office looks for.
 	sort.SliceStable(d.Branches, func(i, j int) bool { return !d.Branches[i].Online && d.Branches[j].Online })
 	p.Data = d
-	s.Render(w, r, "branches", http.StatusOK, p)
+	s.Render(w, r, "branches", status, p)
 }
 
 func (s *Pages) clusterPage(w http.ResponseWriter, r *http.Request) {
