@@ -1,6 +1,7 @@
 package access
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -46,6 +47,11 @@ const (
 	maxAuditTarget = 256
 	maxAuditDetail = 2000
 	maxAuditSource = 128
+	maxAuditField  = 64
+	maxAuditValue  = 500
+	// maxAuditChanges bounds the changes one entry lists; an edit of
+	// more values says so in its detail.
+	maxAuditChanges = 64
 )
 
 var actionRe = regexp.MustCompile(`^[a-z0-9_.]{1,64}$`)
@@ -60,6 +66,37 @@ type AuditEntry struct {
 	Detail string
 	Node   string // node where it happened
 	Remote string // the client's network address
+	// Changes are the values an edit changed, with what they were (none
+	// for entries that are not edits, and for those of earlier releases).
+	Changes []AuditChange
+}
+
+// AuditChange is one value an audited edit changed: Before is "" when it
+// was not set, After "" when it was cleared. Phone marks phone numbers,
+// kept whole as the record keeps them; whoever shows them masks them for
+// readers without PhoneView.
+type AuditChange struct {
+	Field         string
+	Before, After string
+	Phone         bool
+}
+
+// AuditNote is what a command says of the change it audits: the values it
+// changed, with what they were (which it knows, having read the record to
+// decide the change), and a detail in words for what is not a value
+// (what an export held, what an import skipped).
+type AuditNote struct {
+	Detail  string
+	Changes []AuditChange
+}
+
+// Change is the AuditChange of field from before to after; nil when the
+// value does not change.
+func Change(field, before, after string) []AuditChange {
+	if before == after {
+		return nil
+	}
+	return []AuditChange{{Field: field, Before: before, After: after}}
 }
 
 // Time is when the entry was recorded.
@@ -78,6 +115,15 @@ func WithActor(user string) AuditOption {
 // client's address.
 func WithSource(node, remote string) AuditOption {
 	return func(b *accessv1.AuditRecorded) { b.Node, b.Remote = node, remote }
+}
+
+// WithChanges records the values an edit changed.
+func WithChanges(cs ...AuditChange) AuditOption {
+	return func(b *accessv1.AuditRecorded) {
+		for _, c := range cs {
+			b.Changes = append(b.Changes, &accessv1.AuditChange{Field: c.Field, Before: c.Before, After: c.After, Phone: c.Phone})
+		}
+	}
 }
 
 // auditText makes s fit an audit entry: valid UTF-8, no control
@@ -118,13 +164,27 @@ func AuditDraft(action, target, detail string, opts ...AuditOption) replication.
 	b.Detail = auditText(b.Detail, maxAuditDetail)
 	b.Node = auditText(b.Node, maxAuditSource)
 	b.Remote = auditText(b.Remote, maxAuditSource)
+	if n := len(b.Changes); n > maxAuditChanges {
+		b.Detail = auditText(fmt.Sprintf("%d values changed, the first %d listed; %s", n, maxAuditChanges, b.Detail), maxAuditDetail)
+		b.Changes = b.Changes[:maxAuditChanges]
+	}
+	kept := b.Changes[:0]
+	for _, c := range b.Changes {
+		c.Field = auditText(c.Field, maxAuditField)
+		c.Before = auditText(c.Before, maxAuditValue)
+		c.After = auditText(c.After, maxAuditValue)
+		if c.Field != "" {
+			kept = append(kept, c)
+		}
+	}
+	b.Changes = kept
 	return replication.Draft{Kind: KindAuditRecorded, Entity: "audit", Body: b}
 }
 
 // View keys (below replication.ViewPrefix), newest first by inverting the
 // HLC, since views are only scanned in ascending order:
 //
-//	access \0 audit \0 ^hlc \0 origin                 actor \0 action \0 target \0 detail \0 node \0 remote
+//	access \0 audit \0 ^hlc \0 origin                 actor \0 action \0 target \0 detail \0 node \0 remote [\0 changes]
 //	access \0 auditby \0 actor \0 ^hlc \0 origin      action
 //	access \0 auditact \0 action \0 ^hlc \0 origin    ""
 func invHex(h replication.HLC) string { return fmt.Sprintf("%016x", ^uint64(h)) }
@@ -150,6 +210,15 @@ func checkAuditRecorded(_ *replication.Event, b *accessv1.AuditRecorded) error {
 			return fault.Invalidf(p.name, "bad_text", "not clean text of at most %d characters", p.max)
 		}
 	}
+	if len(b.GetChanges()) > maxAuditChanges {
+		return fault.Invalidf("changes", "too_many", "more than %d changes", maxAuditChanges)
+	}
+	for _, c := range b.GetChanges() {
+		if c.GetField() == "" || auditText(c.GetField(), maxAuditField) != c.GetField() ||
+			auditText(c.GetBefore(), maxAuditValue) != c.GetBefore() || auditText(c.GetAfter(), maxAuditValue) != c.GetAfter() {
+			return fault.Invalidf("changes", "bad_text", "a change is not a field and clean values of at most %d characters", maxAuditValue)
+		}
+	}
 	return nil
 }
 
@@ -165,6 +234,19 @@ func applyAuditRecorded(tx replication.Tx, ev *replication.Event, b *accessv1.Au
 	}
 	parts := []string{actor, action, auditText(b.GetTarget(), maxAuditTarget), auditText(b.GetDetail(), maxAuditDetail),
 		auditText(b.GetNode(), maxAuditSource), auditText(b.GetRemote(), maxAuditSource)}
+	if cs := b.GetChanges(); len(cs) > 0 {
+		// The changes are one more part, as JSON (it holds no NUL); an
+		// entry without changes keeps the six parts of earlier releases.
+		rows := make([][4]string, len(cs))
+		for i, c := range cs {
+			rows[i] = [4]string{c.GetField(), c.GetBefore(), c.GetAfter(), flag(c.GetPhone())}
+		}
+		j, err := json.Marshal(rows)
+		if err != nil {
+			return fmt.Errorf("audit changes: %w", err)
+		}
+		parts = append(parts, string(j))
+	}
 	inv := invHex(ev.HLC)
 	if err := tx.Set(replication.Key("access", "audit", inv, ev.Origin), replication.Key(parts...)); err != nil {
 		return err
@@ -293,8 +375,18 @@ func getAudit(views replication.Tx, inv, origin string) (AuditEntry, bool, error
 		return AuditEntry{}, false, err
 	}
 	p := strings.Split(v, "\x00")
-	if len(p) != 6 {
+	if len(p) != 6 && len(p) != 7 {
 		return AuditEntry{}, false, fmt.Errorf("audit entry %s.%s: %d parts", inv, origin, len(p))
 	}
-	return AuditEntry{Origin: origin, Actor: p[0], Action: p[1], Target: p[2], Detail: p[3], Node: p[4], Remote: p[5]}, true, nil
+	e := AuditEntry{Origin: origin, Actor: p[0], Action: p[1], Target: p[2], Detail: p[3], Node: p[4], Remote: p[5]}
+	if len(p) == 7 {
+		var rows [][4]string
+		if err := json.Unmarshal([]byte(p[6]), &rows); err != nil {
+			return AuditEntry{}, false, fmt.Errorf("audit entry %s.%s: changes: %w", inv, origin, err)
+		}
+		for _, r := range rows {
+			e.Changes = append(e.Changes, AuditChange{Field: r[0], Before: r[1], After: r[2], Phone: r[3] != ""})
+		}
+	}
+	return e, true, nil
 }

@@ -24,6 +24,11 @@ func TestAuditDraftAlwaysPassesTheCheck(t *testing.T) {
 		{"long detail", ActionImport, "customers", strings.Repeat("行", 5000), nil, "import"},
 		{"control characters", ActionDelete, "customer/1\x00\n", "a\tb\x00c", nil, "delete"},
 		{"invalid UTF-8", ActionMerge, "\xff\xfe", "\xc3", []AuditOption{WithActor("\xffbob"), WithSource("sh-pudong", strings.Repeat("9", 300))}, "merge"},
+		{"changes", ActionUserChanged, "users/x", "", []AuditOption{WithChanges(
+			AuditChange{Field: "phone", Before: "+8613800138000", After: "+8613900139000", Phone: true},
+			AuditChange{Field: "note\x00", Before: strings.Repeat("长", 3000), After: "a\nb"},
+			AuditChange{Field: " ", After: "a field without a name is left out"})}, "user_changed"},
+		{"too many changes", ActionUserChanged, "users/x", "", []AuditOption{WithChanges(slices.Repeat([]AuditChange{{Field: "f", After: "v"}}, 100)...)}, "user_changed"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -157,4 +162,30 @@ func FuzzListAuditPageToken(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAuditChangesKept: the values an edit changed come back from the log
+// as recorded, and an entry without changes reads as before.
+func TestAuditChangesKept(t *testing.T) {
+	r := newReplica(t)
+	changes := []AuditChange{
+		{Field: "mobile", Before: "+8613800138000", After: "+8613900139000", Phone: true},
+		{Field: "city", Before: "", After: "上海 \"浦东\""},
+	}
+	r.record(t, AuditDraft("customer.update", "customers/x", "", WithChanges(changes...), WithSource("sh-pudong", "")))
+	r.record(t, AuditDraft(ActionExport, "customers", "3 rows"))
+	es, _, err := ListAudit(r.read(), AuditQuery{})
+	if err != nil || len(es) != 2 {
+		t.Fatalf("ListAudit: %d entries, %v", len(es), err)
+	}
+	if es[0].Changes != nil || es[0].Detail != "3 rows" {
+		t.Errorf("entry without changes: %+v", es[0])
+	}
+	if !slices.Equal(es[1].Changes, changes) {
+		t.Errorf("changes = %+v, want %+v", es[1].Changes, changes)
+	}
+	d := AuditDraft(ActionUserChanged, "users/x", "", WithChanges(slices.Repeat([]AuditChange{{Field: "f", After: "v"}}, 100)...))
+	if b := d.Body.(*accessv1.AuditRecorded); len(b.GetChanges()) != maxAuditChanges || !strings.Contains(b.GetDetail(), "100 values changed") {
+		t.Errorf("100 changes: %d kept, detail %q", len(b.GetChanges()), b.GetDetail())
+	}
 }

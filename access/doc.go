@@ -1,9 +1,9 @@
 // Package access is who may do what: users, departments (a tree), roles
-// with permissions, data scopes and time windows, personal API tokens, and
-// the audit log. All of it is replicated, so that anyone can log in at any
-// branch during a WAN outage. Like every domain package it turns commands
-// into events and events into views through replication.Tx, and knows
-// nothing of storage, HTTP or SIP.
+// with permissions, data scopes and time windows, personal API tokens, the
+// names of the branches, and the audit log. All of it is replicated, so
+// that anyone can log in at any branch during a WAN outage. Like every
+// domain package it turns commands into events and events into views
+// through replication.Tx, and knows nothing of storage, HTTP or SIP.
 //
 // Commands (CreateUser, MoveDepartment, …) read the views and return event
 // drafts; they never hash passwords or draw random secrets themselves —
@@ -34,6 +34,8 @@
 //     ids, with registers stamped below any real write, so that nodes
 //     seeding offline make one set and a seed never undoes an edit (see
 //     SeedRoles).
+//   - Branch names: one last-writer-wins register per branch (its node
+//     id), company-wide.
 //   - Tokens: created once, revoked once; a revocation is final.
 //   - Audit entries: facts, kept by (hlc, origin), newest first.
 //

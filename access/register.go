@@ -20,6 +20,8 @@ func Register(r *replication.Registry) {
 	replication.Handle(r, KindRolePermissionSet, applyRolePermissionSet, checkRolePermissionSet)
 	replication.Handle(r, KindRoleSeeded, applyRoleSeeded, checkRoleSeeded)
 
+	replication.Handle(r, KindBranchNamed, applyBranchNamed, checkBranchNamed)
+
 	replication.Handle(r, KindTokenCreated, applyTokenCreated, checkTokenCreated)
 	replication.Handle(r, KindTokenRevoked, applyTokenRevoked, checkTokenRevoked)
 

@@ -228,16 +228,21 @@ func checkUserRefs(views replication.Tx, id string, vals []*eventv1.FieldValue) 
 // EditableUserFields) of user id. Unchanged fields are left out; ok is
 // false when nothing changes.
 func UpdateUser(views replication.Tx, id string, fields map[string]string) (d replication.Draft, ok bool, err error) {
-	if len(fields) == 0 {
-		return d, false, fault.Invalidf("update_mask", "required", "names no field")
-	}
-	for name := range fields {
-		if !slices.Contains(EditableUserFields, name) {
-			return d, false, fault.Invalidf(name, "not_editable", "cannot be changed by an update")
-		}
+	if err := checkEditable(fields); err != nil {
+		return d, false, err
 	}
 	cur, err := GetUser(views, id)
 	if err != nil {
+		return d, false, err
+	}
+	return ChangeUser(views, cur, fields)
+}
+
+// ChangeUser is UpdateUser for a user the caller read in the same
+// transaction (GetUser), so that a command that needs the user as it was
+// (for its audit entry: AuditChanges) reads it once.
+func ChangeUser(views replication.Tx, cur *User, fields map[string]string) (d replication.Draft, ok bool, err error) {
+	if err := checkEditable(fields); err != nil {
 		return d, false, err
 	}
 	vals, err := normalizeAll(userFields, fields)
@@ -253,11 +258,23 @@ func UpdateUser(views replication.Tx, id string, fields map[string]string) (d re
 	if len(changed) == 0 {
 		return d, false, nil
 	}
-	if err := checkUserRefs(views, id, changed); err != nil {
+	if err := checkUserRefs(views, cur.ID, changed); err != nil {
 		return d, false, err
 	}
-	return replication.Draft{Kind: KindUserFieldSet, Entity: UserEntity(id),
+	return replication.Draft{Kind: KindUserFieldSet, Entity: UserEntity(cur.ID),
 		Body: &accessv1.UserFieldSet{Fields: changed}}, true, nil
+}
+
+func checkEditable(fields map[string]string) error {
+	if len(fields) == 0 {
+		return fault.Invalidf("update_mask", "required", "names no field")
+	}
+	for name := range fields {
+		if !slices.Contains(EditableUserFields, name) {
+			return fault.Invalidf(name, "not_editable", "cannot be changed by an update")
+		}
+	}
+	return nil
 }
 
 func (u *User) field(name string) string {

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"connectrpc.com/connect"
 
@@ -66,8 +68,18 @@ func (s *AccessService) ListAudit(ctx context.Context, req *connect.Request[acce
 		return pb(func(p app.Page[access.AuditEntry]) *accessv1.ListAuditResponse {
 			out := &accessv1.ListAuditResponse{NextPageToken: p.Next}
 			for _, e := range p.Items {
-				out.Entries = append(out.Entries, &accessv1.AuditEntry{Time: ts(app.When(e.At)), Actor: e.Actor, Action: e.Action,
-					Target: e.Target, Detail: e.Detail, Node: e.Node, Remote: e.Remote, Origin: e.Origin})
+				ae := &accessv1.AuditEntry{Time: ts(app.When(e.At)), Actor: e.Actor, Action: e.Action,
+					Target: e.Target, Detail: e.Detail, Node: e.Node, Remote: e.Remote, Origin: e.Origin}
+				words := make([]string, 0, len(e.Changes)+1)
+				if e.Detail != "" {
+					words = append(words, e.Detail)
+				}
+				for _, ch := range e.Changes {
+					ae.Changes = append(ae.Changes, &accessv1.AuditEntryChange{Field: ch.Field, Before: ch.Before, After: ch.After})
+					words = append(words, fmt.Sprintf("%s %q → %q", ch.Field, ch.Before, ch.After))
+				}
+				ae.Detail = strings.Join(words, "; ")
+				out.Entries = append(out.Entries, ae)
 			}
 			return out
 		})(s.App.Audit(ctx, c, q))

@@ -26,8 +26,10 @@ func PageSize(n, def int) (int, error) {
 }
 
 // Audited is a command that records what it changed: the drafts of the
-// change and the detail of its audit entry.
-type Audited func(views replication.Tx) ([]replication.Draft, string, error)
+// change and what its audit entry says of it — the values it changed,
+// with what they were, which the command knows from the views it read to
+// decide the change.
+type Audited func(views replication.Tx) ([]replication.Draft, access.AuditNote, error)
 
 // ExecAudited runs cmd as c and, if it changes anything, the audit entry
 // recording it (action on target, by c, at node) in the same Exec: a
@@ -35,11 +37,12 @@ type Audited func(views replication.Tx) ([]replication.Draft, string, error)
 // change.
 func ExecAudited(ctx context.Context, store Store, c Caller, node, action, target string, cmd Audited) ([]*replication.Event, error) {
 	return store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
-		drafts, detail, err := cmd(views)
+		drafts, note, err := cmd(views)
 		if err != nil || len(drafts) == 0 {
 			return nil, err
 		}
-		return append(drafts, access.AuditDraft(action, target, detail, access.WithSource(node, c.Remote))), nil
+		return append(drafts, access.AuditDraft(action, target, note.Detail,
+			access.WithSource(node, c.Remote), access.WithChanges(note.Changes...))), nil
 	})
 }
 

@@ -12,23 +12,86 @@ import (
 // MaxExportRows bounds one export.
 const MaxExportRows = 100000
 
-// ExportHeader returns the header row of an export: the id, the built-in
-// fields by their Chinese labels, the custom fields that are not retired
-// by theirs, and the registration time. ParseImport reads it back.
-func ExportHeader(defs []CustomField) []string {
-	h := []string{"客户ID"}
+// Columns of an export besides the fields: the customer's id and when it
+// was registered.
+const (
+	ExportID      = "id"
+	ExportCreated = "created"
+)
+
+// ExportColumns names the columns of an export: the id, the built-in
+// fields by name, the custom fields that are not retired
+// ("custom.<key>"), and the registration time.
+func ExportColumns(defs []CustomField) []string {
+	cols := []string{ExportID}
 	for _, f := range Fields {
-		h = append(h, FieldLabels[f.Name])
+		cols = append(cols, f.Name)
 	}
 	for _, d := range defs {
 		if !d.Retired {
-			h = append(h, d.Label)
+			cols = append(cols, CustomPrefix+d.Key)
 		}
 	}
-	return append(h, "注册时间")
+	return append(cols, ExportCreated)
 }
 
-// ExportRecord returns c's row under ExportHeader(defs), with times in
+// ExportHeader returns the header row of an export, a name per column of
+// ExportColumns: labels' name for it when it has one (the reader's
+// language), else the Chinese label of the source documents (a custom
+// field's own label). A name is given once, and names its own column to
+// ParseImport: a column whose name an earlier column has, or an import
+// would read as another field (a custom field labelled 城市), is named by
+// its column name ("custom.grade") instead.
+func ExportHeader(defs []CustomField, labels map[string]string) []string {
+	custom := map[string]string{}
+	for _, d := range defs {
+		custom[CustomPrefix+d.Key] = d.Label
+	}
+	var h []string
+	taken := map[string]bool{}
+	builtins := builtinHeaders()
+	for _, col := range ExportColumns(defs) {
+		name := labels[col]
+		if name == "" {
+			switch col {
+			case ExportID:
+				name = "客户ID"
+			case ExportCreated:
+				name = "注册时间"
+			default:
+				name = FieldLabels[col]
+				if name == "" {
+					name = custom[col]
+				}
+			}
+		}
+		if name == "" || taken[Fold(name)] || !readsAs(builtins, name, col) {
+			name = col
+		}
+		for i := 2; taken[Fold(name)]; i++ {
+			name = fmt.Sprintf("%s (%d)", col, i)
+		}
+		taken[Fold(name)] = true
+		h = append(h, name)
+	}
+	return h
+}
+
+// readsAs says whether an import reads header name as column col, or at
+// least as no other column (a custom field's label, which the field's
+// definition maps).
+func readsAs(builtins map[string]string, name, col string) bool {
+	to, known := builtins[Fold(name)]
+	switch {
+	case !known:
+		return true
+	case to == "":
+		return col == ExportID || col == ExportCreated
+	}
+	return to == col
+}
+
+// ExportRecord returns c's row under ExportHeader(defs, …), with times in
 // loc, the business time zone the pages show them in. Phone numbers are
 // written as dialled in the default region, or masked (138****5678) when
 // masked is true.

@@ -55,7 +55,11 @@ var headerAliases = map[string]string{
 	"手机号码": "mobile", "移动电话号码": "mobile", "邮编": "postcode", "邮箱": "email", "城市": "city",
 	"行业": "industry", "级别": "level", "类型": "type", "状态": "status", "备注": "note",
 	"主页": "website", "网址": "website",
-	"注册时间": "", "id": "", "客户id": "", "created": "",
+	// The pages' words for the fields, which their exports use as headers.
+	"电子邮件": "email", "所属部门": "department", "所属人": "owner", "上级客户": "parent",
+	"creditlevel": "credit_level", "creditlimit": "credit_limit", "e-mail": "email",
+	"financephone": "finance_phone", "parentcustomer": "parent",
+	"注册时间": "", "id": "", "客户id": "", "created": "", "customerid": "", "registered": "",
 }
 
 // ImportFile is a parsed customer file: the field each column maps to and
@@ -142,8 +146,10 @@ func blank(cells []string) bool {
 	return !slices.ContainsFunc(cells, func(c string) bool { return strings.TrimSpace(c) != "" })
 }
 
-// mapHeader maps the header cells to fields.
-func (f *ImportFile) mapHeader(cells []string, defs []CustomField) error {
+// builtinHeaders maps the folded header texts that name built-in fields
+// (their Chinese labels, aliases and names) to the fields; "" is a known
+// column that is not imported.
+func builtinHeaders() map[string]string {
 	byText := map[string]string{}
 	for name, label := range FieldLabels {
 		byText[Fold(label)] = name
@@ -154,6 +160,12 @@ func (f *ImportFile) mapHeader(cells []string, defs []CustomField) error {
 	for _, fl := range Fields {
 		byText[Fold(fl.Name)] = fl.Name
 	}
+	return byText
+}
+
+// mapHeader maps the header cells to fields.
+func (f *ImportFile) mapHeader(cells []string, defs []CustomField) error {
+	byText := builtinHeaders()
 	for _, d := range defs {
 		if d.Retired {
 			continue

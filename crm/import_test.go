@@ -163,7 +163,7 @@ func TestExportReadsBack(t *testing.T) {
 	for _, format := range []crm.FileFormat{crm.CSV, crm.XLSX} {
 		for _, masked := range []bool{false, true} {
 			var buf bytes.Buffer
-			if err := crm.WriteTable(&buf, format, crm.ExportHeader(defs), [][]string{crm.ExportRecord(c, defs, masked, time.FixedZone("CST", 8*3600))}); err != nil {
+			if err := crm.WriteTable(&buf, format, crm.ExportHeader(defs, nil), [][]string{crm.ExportRecord(c, defs, masked, time.FixedZone("CST", 8*3600))}); err != nil {
 				t.Fatal(err)
 			}
 			if format == crm.CSV && bytes.Contains(buf.Bytes(), []byte(",=cmd")) {
@@ -193,4 +193,54 @@ func mustDefs(t *testing.T, b *book) []crm.CustomField {
 		t.Fatal(err)
 	}
 	return defs
+}
+
+// TestExportHeaderUnique: every column of an export has its own name, and
+// an import reads each back as its column — whatever the reader's
+// language, and when custom fields are labelled like built-in ones or
+// like each other.
+func TestExportHeaderUnique(t *testing.T) {
+	defs := []crm.CustomField{
+		{Key: "channel", Label: "来源渠道", Kind: "text"},
+		{Key: "city2", Label: "所在城市", Kind: "text"}, // the built-in city's Chinese label
+		{Key: "town", Label: "城市", Kind: "text"},    // an import alias of city
+		{Key: "grade", Label: "来源渠道", Kind: "text"}, // another custom field's label
+		{Key: "gone", Label: "旧字段", Kind: "text", Retired: true},
+	}
+	english := map[string]string{crm.ExportID: "Customer ID", crm.ExportCreated: "Registered", "display_name": "Name",
+		"email": "E-mail", "credit_level": "Credit level", "parent": "Parent customer", "finance_phone": "Finance phone"}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+	}{{"documents' labels", nil}, {"English", english}} {
+		t.Run(c.name, func(t *testing.T) {
+			cols, head := crm.ExportColumns(defs), crm.ExportHeader(defs, c.labels)
+			if len(head) != len(cols) {
+				t.Fatalf("%d names for %d columns", len(head), len(cols))
+			}
+			seen := map[string]bool{}
+			for _, h := range head {
+				if seen[crm.Fold(h)] {
+					t.Errorf("%q names two columns: %q", h, head)
+				}
+				seen[crm.Fold(h)] = true
+			}
+			f, err := crm.ParseImport(strings.NewReader(strings.Join(head, ",")+"\n"), crm.CSV, defs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, col := range cols {
+				want := col
+				if col == crm.ExportID || col == crm.ExportCreated {
+					want = ""
+				}
+				if f.Columns[i] != want {
+					t.Errorf("column %q, headed %q, reads back as %q", col, head[i], f.Columns[i])
+				}
+			}
+			if len(f.Unknown) > 0 {
+				t.Errorf("headers an import does not know: %q", f.Unknown)
+			}
+		})
+	}
 }

@@ -69,10 +69,10 @@ func (c *pageClient) csrf(path string) string {
 	return m[1]
 }
 
-// TestHeadOfficeCommandReachesEveryNode: head office adds a zone on a hub
-// page — at a member that does not lead, so that the command is passed to
-// the leader — and the zone, an event of origin "hub" with the user as
-// actor, reaches every node exactly once.
+// TestHeadOfficeCommandReachesEveryNode: head office adds a zone and names
+// a branch on hub pages — at a member that does not lead, so that the
+// commands are passed to the leader — and the zone and the name, events of
+// origin "hub" with the user as actor, reach every node exactly once.
 func TestHeadOfficeCommandReachesEveryNode(t *testing.T) {
 	hubs := startCluster(t, 3)
 	urls := hubURLs(hubs)
@@ -113,6 +113,25 @@ func TestHeadOfficeCommandReachesEveryNode(t *testing.T) {
 			return fmt.Errorf("%d zones, not hq-pudong", len(resp.Msg.GetZones()))
 		})
 	}
+	// Head office names a branch on the branch health page; the name is
+	// company-wide: br-b's pages show br-a by it.
+	form = url.Values{"_csrf": {c.csrf("/branches")}, "branch": {"br-a"}, "display_name": {"上海浦东营业部"}}
+	if code, loc := c.do(http.MethodPost, "/branches", form); code != http.StatusSeeOther || loc != "/branches" {
+		t.Fatalf("name a branch at a follower's page: %d %s", code, loc)
+	}
+	if code, body := c.do(http.MethodGet, "/branches", nil); code != http.StatusOK || !strings.Contains(body, "上海浦东营业部") {
+		t.Fatalf("the branch health page after naming br-a: %d, without the name", code)
+	}
+	nb := newPageClient(t, b.url)
+	if code, loc := nb.do(http.MethodPost, "/login", url.Values{"_csrf": {nb.csrf("/login")}, "username": {"admin"}, "password": {adminPassword}}); code != http.StatusSeeOther {
+		t.Fatalf("log in at br-b: %d %s", code, loc)
+	}
+	waitFor(t, 30*time.Second, "br-a's name at br-b", func() error {
+		if _, body := nb.do(http.MethodGet, "/admin/branches", nil); !regexp.MustCompile(`(?s)data-branch="br-a".*?上海浦东营业部`).MatchString(body) {
+			return fmt.Errorf("br-b's branches page does not name br-a")
+		}
+		return nil
+	})
 	// Exactly once: every replica applied the nodes' events and the hub's.
 	converged(t, 60*time.Second, 0, hubs, a, b)
 	if made := status(t, hubs[0].url).GetHubEvents(); made == 0 {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"branchline/access"
+	"branchline/access/accessapp"
 	"branchline/api"
 	"branchline/app"
 	"branchline/auth"
@@ -61,10 +62,18 @@ func (h *Hub) routes() (http.Handler, error) {
 		Sessions: web.SignedSessions{Key: h.clusterKey, Revocations: sessionRevocations{h}},
 		Grants:   app.AdminGrants, Log: h.log,
 		Pages: []web.Pages{
-			hubui.New(webCluster{h}),
+			// Head office names the branches on the branch health page.
+			hubui.New(webCluster{h}, &accessapp.Admin{Store: commandStore{h}, IDs: replication.NewIDs(), Node: replication.HubOrigin}),
 			// Head office manages the company-wide zones and tariffs here.
 			pickupui.New(pickupui.Config{HeadOffice: true,
 				Pickups: &pickupapp.Pickups{Store: commandStore{h}, IDs: replication.NewIDs(), Node: replication.HubOrigin}}),
+		},
+		Branches: func() (names map[string]string, err error) {
+			err = webCluster{h}.View(func(views replication.Tx) error {
+				names, err = access.BranchNames(views)
+				return err
+			})
+			return names, err
 		},
 		Alerts: func() []web.Alert {
 			if h.disk.Low() {
@@ -129,12 +138,13 @@ var leaderOnly = map[string]bool{
 }
 
 // headOfficeCommand reports whether r is for a page of head office's
-// commands (zones, tariffs): forms posted there commit through Raft
-// (commandStore) and so run on the leader, and the pages themselves are
-// served by the leader too, so that a user sees the change they just made
-// whichever member they are on. Sessions are valid on every member.
+// commands (zones, tariffs, branch names): forms posted there commit
+// through Raft (commandStore) and so run on the leader, and the pages
+// themselves are served by the leader too, so that a user sees the change
+// they just made whichever member they are on. Sessions are valid on
+// every member.
 func headOfficeCommand(r *http.Request) bool {
-	return strings.HasPrefix(r.URL.Path, "/pickups/zones") || strings.HasPrefix(r.URL.Path, "/pickups/rates")
+	return strings.HasPrefix(r.URL.Path, "/pickups/zones") || strings.HasPrefix(r.URL.Path, "/pickups/rates") || r.URL.Path == "/branches"
 }
 
 // leaderWait is how long a member holds a leader-only call while there is

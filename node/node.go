@@ -302,6 +302,7 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 			stockui.New(stock),
 		},
 		Broker: n.broker, Log: n.log, Alerts: n.alerts,
+		Branches: func() (map[string]string, error) { return app.Read(n.store, access.BranchNames) },
 	})
 	if err != nil {
 		return nil, err

@@ -86,7 +86,7 @@ func TestBrowserHubDashboard(t *testing.T) {
 			into(&pudong, chromedp.Text(css(`tr[data-node=sh-pudong]`))),
 			into(&chaoyang, chromedp.Text(css(`tr[data-node=bj-chaoyang]`))),
 		)
-		if strings.Contains(pudong, "在线") && strings.Contains(pudong, "仓库 WH-SH") {
+		if strings.Contains(pudong, "在线") && strings.Contains(pudong, "仓库 上海仓 (WH-SH)") {
 			break
 		}
 		if time.Now().After(deadline) {

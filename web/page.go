@@ -3,10 +3,13 @@ package web
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"branchline/access"
@@ -36,6 +39,7 @@ type Page struct {
 	cat      catalog
 	features map[string]bool
 	loc      *time.Location
+	branches func() map[string]string // read once, when a branch is shown
 }
 
 // NameFirstError makes the form's banner name its first error: of fields,
@@ -96,6 +100,29 @@ func (p *Page) alertText(a Alert) string {
 // T translates key into the page's language.
 func (p *Page) T(key string, args ...any) string { return p.cat.T(p.Lang, key, args...) }
 
+// HTML translates key into the page's language as markup: the text is
+// escaped, and so is every argument but those that are template.HTML
+// already (a link, a name in <strong>), which stay as they are.
+func (p *Page) HTML(key string, args ...any) template.HTML {
+	m, _, ok := p.cat.lookup(p.Lang, key)
+	if !ok {
+		return template.HTML(template.HTMLEscapeString(key))
+	}
+	text := m.text
+	if m.forms != nil {
+		text = m.forms["other"]
+	}
+	safe := make([]any, len(args))
+	for i, a := range args {
+		if h, ok := a.(template.HTML); ok {
+			safe[i] = string(h)
+		} else {
+			safe[i] = template.HTMLEscapeString(fmt.Sprint(a))
+		}
+	}
+	return template.HTML(format(template.HTMLEscapeString(text), safe))
+}
+
 // N translates key into the page's language in the plural form for the
 // count n (zh-CN has one form, English "one" and "other"); n is the first
 // argument of the text. n may be of any integer type, as templates pass
@@ -117,6 +144,28 @@ func (p *Page) CanAny(perms ...string) bool {
 // "telephony"): for menus and links to other packages' pages.
 func (p *Page) Has(feature string) bool { return p.features[feature] }
 
+// Branch is what people call the branch whose node is id: its name, or
+// the id while it has none (and for what is not a branch, such as a hub
+// member).
+func (p *Page) Branch(id string) string {
+	if p.branches == nil || id == "" {
+		return id
+	}
+	if n := p.branches()[id]; n != "" {
+		return n
+	}
+	return id
+}
+
+// BranchNames maps node ids to the names of their branches, for pages
+// that name branches in text they build.
+func (p *Page) BranchNames() map[string]string {
+	if p.branches == nil {
+		return nil
+	}
+	return p.branches()
+}
+
 // Value returns the submitted value of a form field, for re-rendering.
 func (p *Page) Value(field string) string { return p.Form.Get(field) }
 
@@ -127,7 +176,8 @@ func (p *Page) Langs() []string { return Langs }
 // the title (a catalog key), the menu entry that is on, and the one-time
 // messages a redirect carried.
 func (s *Server) NewPage(r *http.Request, active, titleKey string) *Page {
-	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, cat: s.cat, features: s.features, loc: s.cfg.Location}
+	p := &Page{Lang: langOf(r), Site: s.cfg.Site, Active: active, Errors: map[string]string{}, Form: url.Values{}, cat: s.cat, features: s.features, loc: s.cfg.Location,
+		branches: s.branchNames()}
 	p.Title = p.T(titleKey)
 	if s.cfg.Alerts != nil {
 		for _, a := range s.cfg.Alerts() {
@@ -153,7 +203,22 @@ func (s *Server) NewPage(r *http.Request, active, titleKey string) *Page {
 // Scratch is a page for working out messages without showing them: the
 // language and catalog of p, no errors yet.
 func (p *Page) Scratch() *Page {
-	return &Page{Lang: p.Lang, cat: p.cat, features: p.features, loc: p.loc, Errors: map[string]string{}, Form: url.Values{}}
+	return &Page{Lang: p.Lang, cat: p.cat, features: p.features, loc: p.loc, branches: p.branches, Errors: map[string]string{}, Form: url.Values{}}
+}
+
+// branchNames is a page's reader of the branch names: once, on first use;
+// a failure shows ids.
+func (s *Server) branchNames() func() map[string]string {
+	if s.cfg.Branches == nil {
+		return nil
+	}
+	return sync.OnceValue(func() map[string]string {
+		m, err := s.cfg.Branches()
+		if err != nil {
+			s.cfg.Log.Warn("branch names", "err", err)
+		}
+		return m
+	})
 }
 
 // Render writes a page; template errors become a 500 without a half page.

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"branchline/access"
 	"branchline/access/accessapp"
 	"branchline/api"
 	"branchline/app"
@@ -62,7 +63,8 @@ func startPickupSite(t *testing.T) *pickupSite {
 	s.pages = pickupui.New(pickupui.Config{Pickups: s.pickups.App, Customers: s.cust.App})
 	ui, err := web.New(web.Config{Site: "br-web", Home: "/customers", Login: api.AccessDirectory{Store: st}.Login, Sessions: web.NewMemorySessions(),
 		Grants: grants, Passwords: s.access.App, Pages: []web.Pages{
-			crmui.New(crmui.Config{Customers: s.cust.App}), adminui.New(adminui.Config{Access: s.access.App, Customers: s.cust.App}), s.pages}})
+			crmui.New(crmui.Config{Customers: s.cust.App}), adminui.New(adminui.Config{Access: s.access.App, Customers: s.cust.App}), s.pages},
+		Branches: func() (map[string]string, error) { return app.Read(st, access.BranchNames) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +218,8 @@ func startHubDashboard(t *testing.T, st *node.Store, nodes ...string) string {
 		return nil, auth.ErrBadCredentials
 	}
 	ui, err := web.New(web.Config{Site: "hub1", Hub: true, Home: "/branches", Login: login, Sessions: web.NewMemorySessions(), Grants: app.AdminGrants,
-		Pages: []web.Pages{hubui.New(storeCluster{st: st, nodes: nodes})}})
+		Pages:    []web.Pages{hubui.New(storeCluster{st: st, nodes: nodes}, &accessapp.Admin{Store: st, IDs: replication.NewIDs(), Node: "hub1"})},
+		Branches: func() (map[string]string, error) { return app.Read(st, access.BranchNames) }})
 	if err != nil {
 		t.Fatal(err)
 	}

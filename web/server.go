@@ -57,8 +57,13 @@ type Config struct {
 	// Alerts, when set, says what is wrong with this node or member right
 	// now (its disk is full, its clock is off); every page shows it.
 	Alerts func() []Alert
-	Broker *Broker
-	Log    *slog.Logger
+	// Branches, when set, reads the names of the branches (node id →
+	// name, access.BranchNames): pages show a branch by its name, and its
+	// node id only where an administrator needs it. It is read once per
+	// page that shows a branch.
+	Branches func() (map[string]string, error)
+	Broker   *Broker
+	Log      *slog.Logger
 }
 
 // Pages is a set of pages a package adds to the UI: it registers its

@@ -8,9 +8,20 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"branchline/api"
+	"branchline/app"
+	crmv1 "branchline/gen/branchline/crm/v1"
+	"branchline/replication"
+	"branchline/warehouse/warehouseapp"
 )
 
 // Developer terms no user page may show (issue 15): what they mean is said
@@ -28,7 +39,7 @@ var nodePages = []string{"/customers", "/customers/new", "/customers/deleted", "
 	"/pickups/conflicts", "/pickups/print", "/pickups/labels", "/track", "/stock", "/stock/moves", "/stock/moves/new", "/stock/products",
 	"/stock/products/new", "/stock/reservations", "/stock/stocktakes", "/stock/transfers", "/stock/purchases",
 	"/stock/warehouses", "/desk", "/supervisor", "/admin/users", "/admin/users/new", "/admin/roles",
-	"/admin/roles/new", "/admin/departments", "/admin/audit", "/admin/params", "/admin/fields", "/admin/tokens",
+	"/admin/roles/new", "/admin/departments", "/admin/branches", "/admin/audit", "/admin/params", "/admin/fields", "/admin/tokens",
 	"/password"}
 
 // visibleText is what a page shows: its markup and scripts left out.
@@ -85,8 +96,76 @@ func pageClientAs(t *testing.T, base, user string) func(path, lang string) (int,
 	return get
 }
 
+// recordSite is a node holding records whose user data is Chinese — a
+// customer, a pickup with its zone and courier, stock of products in a
+// warehouse, a named branch, audit entries of edits — for the tests that
+// read the pages that show records.
+type recordSite struct {
+	base string
+	// paths are the record pages: a customer card, a pickup, the audit
+	// log, a stock product, and lists and tracking holding them.
+	paths []string
+	// userData is every text the records hold: a page may show it, in
+	// either language.
+	userData []string
+}
+
+func startRecordSite(t *testing.T) *recordSite {
+	t.Helper()
+	s := startPickupSite(t)
+	cust := s.setUp(t)
+	pk := s.book(t, "文件")
+	if _, err := s.cust.UpdateCustomer(s.admin, connect.NewRequest(&crmv1.UpdateCustomerRequest{
+		Customer:   &crmv1.Customer{Name: "customers/" + cust, Mobile: "139 0013 9000", City: "上海"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"mobile", "city"}},
+	})); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := app.CallerOf(s.admin, app.AccessGrants(s.n.Store(), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.access.App.NameBranch(s.admin, admin, "br-web", "上海浦东营业部"); err != nil {
+		t.Fatal(err)
+	}
+	stock := &stockSite{n: s.n, base: s.n.URL(), at: time.Now(), admin: s.admin}
+	stock.stock = &api.WarehouseService{App: &warehouseapp.Stock{Store: s.n.Store(), IDs: replication.NewIDs(), Node: "br-web",
+		Now: func() time.Time { return stock.at }}, Grants: app.AccessGrants(s.n.Store(), nil)}
+	stock.setUp(t)
+	return &recordSite{base: s.n.URL(),
+		paths: []string{"/customers/" + cust, "/customers", "/pickups/" + pk.GetId(), "/pickups", "/track?waybill=" + pk.GetWaybill(),
+			"/admin/audit", "/stock/products/" + milk, "/stock", "/stock/moves"},
+		userData: []string{
+			// the customer
+			"上海浦东叫件测试贸易有限公司", "上海市浦东新区世纪大道 100 号", "上海",
+			// users, their roles, zones and the pickup
+			"王客服", "李师傅", "赵师傅", "浦东新区", "徐汇区", "浦东", "徐汇", "陈先生", "上海市浦东新区张江路 88 号", "张江小店", "刘女士",
+			"北京市朝阳区建国路 1 号", "北京", "文件",
+			// the branch, warehouses, bins and products
+			"上海浦东营业部", "上海一号仓", "拣货区", "存储区", "次品区", "北京仓", "光明鲜牛奶 1L", "乳品", "不锈钢保温杯", "日用品", "早餐礼盒", "礼盒",
+			// numbers made of the branch's id, as everyone writes them
+			pk.GetNumber(), pk.GetWaybill(),
+		}}
+}
+
+// recordWords are what the pages of records must not show besides the
+// catalog's developer terms: the id of a branch that has a name
+// (br-web), field names (display_name) and key=value dumps of a record.
+var recordWords = regexp.MustCompile(`\bbr-web\b|\b[a-z]+(?:_[a-z]+)+\b|[a-z_.]+=`)
+
+// withoutUserData is text with the site's user data taken out, longest
+// first (so that a name inside a longer one goes with it).
+func (rs *recordSite) withoutUserData(text string) string {
+	data := slices.Clone(rs.userData)
+	slices.SortFunc(data, func(a, b string) int { return len(b) - len(a) })
+	for _, d := range data {
+		text = strings.ReplaceAll(text, d, " ")
+	}
+	return text
+}
+
 // TestNoDeveloperTermsOnUserPages walks the pages of a node and of the
-// hub's dashboard in both languages.
+// hub's dashboard in both languages, and the pages of records.
 func TestNoDeveloperTermsOnUserPages(t *testing.T) {
 	n := startNode(t)
 	hub := startHubDashboard(t, n.Store(), "br-web")
@@ -109,14 +188,37 @@ func TestNoDeveloperTermsOnUserPages(t *testing.T) {
 					t.Errorf("%s %s: %d", lang, p, code)
 					continue
 				}
-				body := visibleText(page)
-				for _, term := range terms {
-					if strings.Contains(body, term) {
-						i := strings.Index(body, term)
-						t.Errorf("%s %s shows %q: …%s…", lang, p, term, body[max(0, i-80):min(len(body), i+80)])
-					}
-				}
+				checkTerms(t, lang, p, visibleText(page), terms)
 			}
+		}
+	}
+	// The pages of records, the audit log too: its entries are read by
+	// managers as well as administrators; there records show by their
+	// names, not their ids or fields' names.
+	rs := startRecordSite(t)
+	get := pageClient(t, rs.base)
+	for _, p := range rs.paths {
+		for lang, terms := range developerTerms {
+			code, page := get(p, lang)
+			if code != http.StatusOK {
+				t.Errorf("%s %s: %d", lang, p, code)
+				continue
+			}
+			body := rs.withoutUserData(visibleText(page))
+			checkTerms(t, lang, p, body, terms)
+			for _, m := range recordWords.FindAllStringIndex(body, 5) {
+				t.Errorf("%s %s shows %q: …%s…", lang, p, body[m[0]:m[1]], body[max(0, m[0]-60):min(len(body), m[1]+60)])
+			}
+		}
+	}
+}
+
+// checkTerms fails t for each developer term body shows.
+func checkTerms(t *testing.T, lang, path, body string, terms []string) {
+	t.Helper()
+	for _, term := range terms {
+		if i := strings.Index(body, term); i >= 0 {
+			t.Errorf("%s %s shows %q: …%s…", lang, path, term, body[max(0, i-80):min(len(body), i+80)])
 		}
 	}
 }
@@ -145,7 +247,8 @@ func TestPickupShowsNames(t *testing.T) {
 
 // TestEnglishPagesHaveNoChinese: on a node holding no user data, no page
 // in English shows a Han character but the language switch's own name
-// for Chinese.
+// for Chinese; on the pages of records whose user data is Chinese, none
+// outside that data.
 func TestEnglishPagesHaveNoChinese(t *testing.T) {
 	n := startNode(t)
 	hub := startHubDashboard(t, n.Store(), "br-web")
@@ -168,6 +271,19 @@ func TestEnglishPagesHaveNoChinese(t *testing.T) {
 			if m := han.FindAllString(body, 5); m != nil {
 				t.Errorf("en %s shows Chinese: %q", p, m)
 			}
+		}
+	}
+	rs := startRecordSite(t)
+	get := pageClient(t, rs.base)
+	for _, p := range rs.paths {
+		code, page := get(p, "en")
+		if code != http.StatusOK {
+			t.Errorf("%s: %d", p, code)
+			continue
+		}
+		body := rs.withoutUserData(strings.ReplaceAll(visibleText(page), "中文", ""))
+		for _, m := range han.FindAllStringIndex(body, 5) {
+			t.Errorf("en %s shows Chinese outside user data: %q in …%s…", p, body[m[0]:m[1]], body[max(0, m[0]-60):min(len(body), m[1]+60)])
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"branchline/access"
 	"branchline/app"
@@ -56,15 +55,6 @@ func checkOptionalID(field, id string) error {
 		return nil
 	}
 	return checkID(field, id)
-}
-
-// describeFields lists field writes for an audit entry.
-func describeFields(fields map[string]string) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(fields)) {
-		parts = append(parts, fmt.Sprintf("%s=%q", k, fields[k]))
-	}
-	return strings.Join(parts, " ")
 }
 
 // Users.
@@ -195,10 +185,9 @@ func (s *Admin) CreateUser(ctx context.Context, c app.Caller, req UserCreate) (*
 		return nil, err
 	}
 	id := s.IDs.New(s.Now.Time())
-	detail := describeFields(fields)
-	if err := s.change(ctx, c, access.ActionUserCreated, userRes+id, func(views replication.Tx) ([]replication.Draft, string, error) {
+	if err := s.change(ctx, c, access.ActionUserCreated, userRes+id, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		d, err := access.CreateUser(views, id, fields, hash)
-		return []replication.Draft{d}, detail, err
+		return []replication.Draft{d}, access.AuditNote{Changes: (&access.User{}).AuditChanges(d)}, err
 	}); err != nil {
 		return nil, err
 	}
@@ -229,12 +218,16 @@ func (s *Admin) UpdateUser(ctx context.Context, c app.Caller, req UserUpdate) (*
 	if err := checkUserFields(req.Fields); err != nil {
 		return nil, err
 	}
-	if err := s.change(ctx, c, access.ActionUserChanged, userRes+req.ID, func(views replication.Tx) ([]replication.Draft, string, error) {
-		d, ok, err := access.UpdateUser(views, req.ID, req.Fields)
-		if err != nil || !ok {
-			return nil, "", err
+	if err := s.change(ctx, c, access.ActionUserChanged, userRes+req.ID, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
+		cur, err := access.GetUser(views, req.ID)
+		if err != nil {
+			return nil, access.AuditNote{}, err
 		}
-		return []replication.Draft{d}, describeFields(req.Fields), nil
+		d, ok, err := access.ChangeUser(views, cur, req.Fields)
+		if err != nil || !ok {
+			return nil, access.AuditNote{}, err
+		}
+		return []replication.Draft{d}, access.AuditNote{Changes: cur.AuditChanges(d)}, nil
 	}); err != nil {
 		return nil, err
 	}
@@ -254,9 +247,14 @@ func (s *Admin) SetPassword(ctx context.Context, c app.Caller, id, password stri
 	if err != nil {
 		return nil, err
 	}
-	if err := s.change(ctx, c, access.ActionPasswordChanged, userRes+id, func(views replication.Tx) ([]replication.Draft, string, error) {
+	if err := s.change(ctx, c, access.ActionPasswordChanged, userRes+id, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
+		cur, err := access.GetUser(views, id)
+		if err != nil {
+			return nil, access.AuditNote{}, err
+		}
 		d, err := access.SetPassword(views, id, hash, mustChange)
-		return []replication.Draft{d}, fmt.Sprintf("password set by an administrator, must_change_password=%v", mustChange), err
+		return []replication.Draft{d}, access.AuditNote{Detail: fmt.Sprintf("password set by an administrator, must_change_password=%v", mustChange),
+			Changes: cur.AuditChanges(d)}, err
 	}); err != nil {
 		return nil, err
 	}
@@ -276,12 +274,12 @@ func (s *Admin) SetDisabled(ctx context.Context, c app.Caller, id string, disabl
 	if disabled {
 		action = access.ActionUserDisabled
 	}
-	if err := s.change(ctx, c, action, userRes+id, func(views replication.Tx) ([]replication.Draft, string, error) {
+	if err := s.change(ctx, c, action, userRes+id, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		d, ok, err := access.SetDisabled(views, id, disabled)
 		if err != nil || !ok {
-			return nil, "", err
+			return nil, access.AuditNote{}, err
 		}
-		return []replication.Draft{d}, "", nil
+		return []replication.Draft{d}, access.AuditNote{}, nil // the action says it all
 	}); err != nil {
 		return nil, err
 	}
@@ -308,16 +306,17 @@ func (s *Admin) SetRole(ctx context.Context, c app.Caller, user, role string, ad
 	if err := checkID("role", role); err != nil {
 		return nil, err
 	}
-	if err := s.change(ctx, c, access.ActionRoleChanged, userRes+user, func(views replication.Tx) ([]replication.Draft, string, error) {
+	if err := s.change(ctx, c, access.ActionRoleChanged, userRes+user, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		cmd, verb := access.AssignRole, "assigned"
 		if !add {
 			cmd, verb = access.UnassignRole, "unassigned"
 		}
 		d, ok, err := cmd(views, user, role)
 		if err != nil || !ok {
-			return nil, "", err
+			return nil, access.AuditNote{}, err
 		}
-		return []replication.Draft{d}, verb + " " + roleRes + role, nil
+		var none access.User // a role change needs no value of the user's
+		return []replication.Draft{d}, access.AuditNote{Detail: verb + " " + roleRes + role, Changes: none.AuditChanges(d)}, nil
 	}); err != nil {
 		return nil, err
 	}

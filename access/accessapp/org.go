@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"branchline/access"
 	"branchline/app"
@@ -47,21 +46,13 @@ func (s *Admin) CreateDepartment(ctx context.Context, c app.Caller, req *Departm
 		return nil, err
 	}
 	id := s.IDs.New(s.Now.Time())
-	if err := s.change(ctx, c, access.ActionDepartmentChanged, deptRes+id, func(views replication.Tx) ([]replication.Draft, string, error) {
+	if err := s.change(ctx, c, access.ActionDepartmentChanged, deptRes+id, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		d, err := access.CreateDepartment(views, id, name, parent)
-		return []replication.Draft{d}, fmt.Sprintf("created %q below %q", name, ref(deptRes, parent)), err
+		return []replication.Draft{d}, access.AuditNote{Changes: (&access.Department{}).AuditChanges(d)}, err
 	}); err != nil {
 		return nil, err
 	}
 	return s.department(id)
-}
-
-// ref is the resource name of id, "" for none.
-func ref(prefix, id string) string {
-	if id == "" {
-		return ""
-	}
-	return prefix + id
 }
 
 // DepartmentUpdate renames a department or retires it (or takes it out of
@@ -92,30 +83,31 @@ func (s *Admin) UpdateDepartment(ctx context.Context, c app.Caller, req *Departm
 			return nil, fault.Invalidf(p, "not_editable", "no such field, or not changed by UpdateDepartment")
 		}
 	}
-	if err := s.change(ctx, c, access.ActionDepartmentChanged, deptRes+req.ID, func(views replication.Tx) ([]replication.Draft, string, error) {
+	if err := s.change(ctx, c, access.ActionDepartmentChanged, deptRes+req.ID, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
+		cur, err := access.GetDepartment(views, req.ID)
+		if err != nil {
+			return nil, access.AuditNote{}, err
+		}
 		var drafts []replication.Draft
-		var details []string
 		if slices.Contains(req.Paths, "display_name") {
 			d, ok, err := access.RenameDepartment(views, req.ID, req.Name)
 			if err != nil {
-				return nil, "", err
+				return nil, access.AuditNote{}, err
 			}
 			if ok {
 				drafts = append(drafts, d)
-				details = append(details, fmt.Sprintf("renamed to %q", req.Name))
 			}
 		}
 		if slices.Contains(req.Paths, "retired") {
 			d, ok, err := access.RetireDepartment(views, req.ID, req.Retired)
 			if err != nil {
-				return nil, "", err
+				return nil, access.AuditNote{}, err
 			}
 			if ok {
 				drafts = append(drafts, d)
-				details = append(details, fmt.Sprintf("retired=%v", req.Retired))
 			}
 		}
-		return drafts, strings.Join(details, "; "), nil
+		return drafts, access.AuditNote{Changes: cur.AuditChanges(drafts...)}, nil
 	}); err != nil {
 		return nil, err
 	}
@@ -133,12 +125,16 @@ func (s *Admin) MoveDepartment(ctx context.Context, c app.Caller, id, parent str
 	if err := checkOptionalID("parent", parent); err != nil {
 		return nil, err
 	}
-	if err := s.change(ctx, c, access.ActionDepartmentChanged, deptRes+id, func(views replication.Tx) ([]replication.Draft, string, error) {
+	if err := s.change(ctx, c, access.ActionDepartmentChanged, deptRes+id, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
+		cur, err := access.GetDepartment(views, id)
+		if err != nil {
+			return nil, access.AuditNote{}, err
+		}
 		d, ok, err := access.MoveDepartment(views, id, parent)
 		if err != nil || !ok {
-			return nil, "", err
+			return nil, access.AuditNote{}, err
 		}
-		return []replication.Draft{d}, fmt.Sprintf("moved below %q", ref(deptRes, parent)), nil
+		return []replication.Draft{d}, access.AuditNote{Changes: cur.AuditChanges(d)}, nil
 	}); err != nil {
 		return nil, err
 	}
@@ -246,16 +242,6 @@ func (r RoleInput) fields() (map[string]string, error) {
 	return out, nil
 }
 
-func describePerms(perms map[access.Perm]access.Scope) string {
-	var parts []string
-	for _, p := range access.AllPerms {
-		if sc, ok := perms[p]; ok {
-			parts = append(parts, string(p)+"="+sc.String())
-		}
-	}
-	return strings.Join(parts, " ")
-}
-
 func (s *Admin) role(id string) (*access.Role, error) {
 	return app.Read(s.Store, func(views replication.Tx) (*access.Role, error) { return access.GetRole(views, id) })
 }
@@ -295,9 +281,9 @@ func (s *Admin) CreateRole(ctx context.Context, c app.Caller, in *RoleInput) (*a
 		return nil, err
 	}
 	id := s.IDs.New(s.Now.Time())
-	if err := s.change(ctx, c, access.ActionPermissionChanged, roleRes+id, func(views replication.Tx) ([]replication.Draft, string, error) {
+	if err := s.change(ctx, c, access.ActionPermissionChanged, roleRes+id, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		d, err := access.CreateRole(views, id, fields, ps)
-		return []replication.Draft{d}, fmt.Sprintf("created %q: %s", in.Name, describePerms(ps)), err
+		return []replication.Draft{d}, access.AuditNote{Changes: (&access.Role{}).AuditChanges(d)}, err
 	}); err != nil {
 		return nil, err
 	}
@@ -330,30 +316,31 @@ func (s *Admin) UpdateRole(ctx context.Context, c app.Caller, in *RoleInput) (*a
 			return nil, err
 		}
 	}
-	if err := s.change(ctx, c, access.ActionPermissionChanged, roleRes+in.ID, func(views replication.Tx) ([]replication.Draft, string, error) {
+	if err := s.change(ctx, c, access.ActionPermissionChanged, roleRes+in.ID, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
+		cur, err := access.GetRole(views, in.ID)
+		if err != nil {
+			return nil, access.AuditNote{}, err
+		}
 		var drafts []replication.Draft
-		var details []string
 		if len(fields) > 0 {
 			d, ok, err := access.UpdateRole(views, in.ID, fields)
 			if err != nil {
-				return nil, "", err
+				return nil, access.AuditNote{}, err
 			}
 			if ok {
 				drafts = append(drafts, d)
-				details = append(details, describeFields(fields))
 			}
 		}
 		if setPerms {
 			d, ok, err := access.SetPermissions(views, in.ID, ps)
 			if err != nil {
-				return nil, "", err
+				return nil, access.AuditNote{}, err
 			}
 			if ok {
 				drafts = append(drafts, d)
-				details = append(details, "permissions: "+describePerms(ps))
 			}
 		}
-		return drafts, strings.Join(details, "; "), nil
+		return drafts, access.AuditNote{Changes: cur.AuditChanges(drafts...)}, nil
 	}); err != nil {
 		return nil, err
 	}
@@ -376,7 +363,7 @@ func (s *Admin) Permissions(_ context.Context, c app.Caller) ([]access.PermInfo,
 func (s *Admin) SeedRoles(ctx context.Context, actor string, defs []access.DefaultRole) (int, error) {
 	var n int
 	err := s.change(ctx, app.Caller{Grant: access.Superuser(actor)}, access.ActionPermissionChanged, roleRes,
-		func(views replication.Tx) ([]replication.Draft, string, error) {
+		func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 			drafts, err := access.SeedRoles(views, defs)
 			n = len(drafts)
 			var made []access.DefaultRole
@@ -385,7 +372,7 @@ func (s *Admin) SeedRoles(ctx context.Context, actor string, defs []access.Defau
 					made = append(made, d)
 				}
 			}
-			return drafts, "default roles created: " + access.DefaultRoleKeys(made), err
+			return drafts, access.AuditNote{Detail: "default roles created: " + access.DefaultRoleKeys(made)}, err
 		})
 	if err != nil {
 		return 0, fmt.Errorf("default roles: %w", err)

@@ -62,8 +62,8 @@ func (s *Admin) ChangeOwnPassword(ctx context.Context, c app.Caller, current, ne
 	if err != nil {
 		return err
 	}
-	return s.change(ctx, c, access.ActionPasswordChanged, userRes+u.ID, func(views replication.Tx) ([]replication.Draft, string, error) {
+	return s.change(ctx, c, access.ActionPasswordChanged, userRes+u.ID, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		d, err := access.SetPassword(views, u.ID, hash, false)
-		return []replication.Draft{d}, "password changed by the user", err
+		return []replication.Draft{d}, access.AuditNote{Detail: "password changed by the user"}, err
 	})
 }

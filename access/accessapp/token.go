@@ -8,6 +8,7 @@ import (
 
 	"branchline/access"
 	"branchline/app"
+	"branchline/crm/crmapp"
 	"branchline/fault"
 	"branchline/replication"
 )
@@ -41,9 +42,9 @@ func (s *Admin) CreateToken(ctx context.Context, c app.Caller, req TokenCreate) 
 	}
 	id := s.IDs.New(now)
 	secret := access.NewTokenSecret()
-	if err := s.change(ctx, c, access.ActionTokenCreated, tokenRes+id, func(views replication.Tx) ([]replication.Draft, string, error) {
+	if err := s.change(ctx, c, access.ActionTokenCreated, tokenRes+id, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		d, err := access.CreateToken(views, id, req.User, req.Name, secret, req.Expires)
-		return []replication.Draft{d}, fmt.Sprintf("for %s%s, %q", userRes, req.User, req.Name), err
+		return []replication.Draft{d}, access.AuditNote{Detail: fmt.Sprintf("for %s%s, %q", userRes, req.User, req.Name)}, err
 	}); err != nil {
 		return nil, "", err
 	}
@@ -72,12 +73,12 @@ func (s *Admin) RevokeToken(ctx context.Context, c app.Caller, id string) (*acce
 	if err := checkID("name", id); err != nil {
 		return nil, err
 	}
-	if err := s.change(ctx, c, access.ActionTokenRevoked, tokenRes+id, func(views replication.Tx) ([]replication.Draft, string, error) {
+	if err := s.change(ctx, c, access.ActionTokenRevoked, tokenRes+id, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		d, ok, err := access.RevokeToken(views, id)
 		if err != nil || !ok {
-			return nil, "", err
+			return nil, access.AuditNote{}, err
 		}
-		return []replication.Draft{d}, "", nil
+		return []replication.Draft{d}, access.AuditNote{}, nil
 	}); err != nil {
 		return nil, err
 	}
@@ -97,8 +98,21 @@ func (s *Admin) Audit(_ context.Context, c app.Caller, q access.AuditQuery) (app
 	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
 		return app.Page[access.AuditEntry]{}, fault.Invalidf("end_time", "before_start", "must be after start_time")
 	}
-	return app.Read(s.Store, func(views replication.Tx) (app.Page[access.AuditEntry], error) {
+	page, err := app.Read(s.Store, func(views replication.Tx) (app.Page[access.AuditEntry], error) {
 		es, next, err := access.ListAudit(views, q)
 		return app.Page[access.AuditEntry]{Items: es, Next: next}, err
 	})
+	// Phone numbers an edit changed show as every page shows numbers away
+	// from a customer record: masked for callers without the phone
+	// permission.
+	for i := range page.Items {
+		for j, ch := range page.Items[i].Changes {
+			if ch.Phone {
+				ch.Before, _ = crmapp.PhoneFor(c, ch.Before)
+				ch.After, _ = crmapp.PhoneFor(c, ch.After)
+				page.Items[i].Changes[j] = ch
+			}
+		}
+	}
+	return page, err
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 
 	"branchline/access"
@@ -30,9 +32,9 @@ func (s *commits) Exec(ctx context.Context, actor string, cmd replication.Comman
 	return evs, err
 }
 
-// TestAuditedInOneTransaction checks that a delete, a restore, a merge and
-// an import each commit their change and its audit entry in one
-// transaction: one Exec whose last event is the audit entry, so that no
+// TestAuditedInOneTransaction checks that a delete, a restore, a merge,
+// an edit and an import each commit their change and its audit entry in
+// one transaction: one Exec whose last event is the audit entry, so that no
 // change is ever recorded without it.
 func TestAuditedInOneTransaction(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -68,6 +70,10 @@ func TestAuditedInOneTransaction(t *testing.T) {
 			_, err := cs.Merge(ctx, admin, crmapp.Merge{Winner: a, Loser: b})
 			return err
 		}},
+		{"update", "customer.update", crm.KindCustomerFieldSet, func() error {
+			_, _, err := cs.Update(ctx, admin, crmapp.CustomerUpdate{ID: a, Fields: map[string]string{"mobile": "13900139000", "city": "上海"}})
+			return err
+		}},
 		{"import", "customer.import", crm.KindCustomerCreated, func() error {
 			_, err := cs.CommitImport(ctx, admin, crmapp.Import{File: crmapp.File{Format: crm.CSV,
 				Content: []byte("客户名称,移动电话\n北京顺丰,13900139000\n广州圆通,13700137000\n")}})
@@ -101,5 +107,47 @@ func TestAuditedInOneTransaction(t *testing.T) {
 				t.Fatalf("audit entries of %s: %+v, %v", step.action, entries, err)
 			}
 		})
+	}
+}
+
+// TestEditAuditedWithValues: a customer's edit is audited with each value
+// it changed and what it was, taken from the record the edit read; phone
+// numbers are kept whole and marked, for the log to mask them as pages do.
+func TestEditAuditedWithValues(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-a", Registry: views.Registry(), Log: log, Observer: node.Observer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{User: "admin", Roles: []string{auth.RoleAdmin}})
+	admin, err := app.CallerOf(ctx, app.AdminGrants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &crmapp.Customers{Store: st, IDs: replication.NewIDs(), Node: "br-a"}
+	cu, err := cs.Create(ctx, admin, crmapp.CustomerCreate{Fields: map[string]string{"display_name": "上海申通", "mobile": "13800138000", "city": "上海"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, changed, err := cs.Update(ctx, admin, crmapp.CustomerUpdate{ID: cu.ID, Fields: map[string]string{
+		"mobile": "139 0013 9000", "city": "上海", "address": "浦东新区 1 号"}}); err != nil || !changed {
+		t.Fatalf("update: changed %v, %v", changed, err)
+	}
+	var es []access.AuditEntry
+	err = st.View(func(v replication.Tx) error {
+		es, _, err = access.ListAudit(v, access.AuditQuery{Action: crmapp.ActionCustomerUpdate})
+		return err
+	})
+	want := []access.AuditChange{
+		{Field: "address", After: "浦东新区 1 号"},
+		{Field: "mobile", Before: "+8613800138000", After: "+8613900139000", Phone: true},
+	}
+	if err != nil || len(es) != 1 {
+		t.Fatalf("entries: %+v, %v", es, err)
+	}
+	got := slices.SortedFunc(slices.Values(es[0].Changes), func(a, b access.AuditChange) int { return strings.Compare(a.Field, b.Field) })
+	if !slices.Equal(got, want) || es[0].Target != "customers/"+cu.ID || es[0].Node != "br-a" {
+		t.Errorf("entry %+v, want target customers/%s, changes %+v", es[0], cu.ID, want)
 	}
 }

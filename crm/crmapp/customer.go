@@ -12,6 +12,7 @@ import (
 	"branchline/app"
 	"branchline/crm"
 	"branchline/fault"
+	crmv1 "branchline/gen/branchline/crm/v1"
 	"branchline/replication"
 )
 
@@ -309,14 +310,14 @@ func (s *Customers) Update(ctx context.Context, c app.Caller, req CustomerUpdate
 	}
 	var out *Customer
 	var changed []string
-	evs, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
+	evs, err := app.ExecAudited(ctx, s.Store, c, s.Node, ActionCustomerUpdate, customerRef(req.ID), func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		cu, err := scoped(views, c, access.CustomerWrite, req.ID)
 		if err != nil {
-			return nil, err
+			return nil, access.AuditNote{}, err
 		}
 		r, err := readerOf(views, c)
 		if err != nil {
-			return nil, err
+			return nil, access.AuditNote{}, err
 		}
 		shown := r.show(cu)
 		fields := map[string]string{}
@@ -333,19 +334,20 @@ func (s *Customers) Update(ctx context.Context, c app.Caller, req CustomerUpdate
 			dept = v
 		}
 		if !c.Reaches(access.CustomerWrite, owner, dept) {
-			return nil, fmt.Errorf("%w: owner %q and department %q are outside your data scope", fault.ErrDenied, owner, dept)
+			return nil, access.AuditNote{}, fmt.Errorf("%w: owner %q and department %q are outside your data scope", fault.ErrDenied, owner, dept)
 		}
 		out = shown
 		if len(fields) == 0 {
-			return nil, nil
+			return nil, access.AuditNote{}, nil
 		}
 		d, ok, err := crm.ChangeCustomer(views, cu, fields)
 		if err != nil || !ok {
-			return nil, err
+			return nil, access.AuditNote{}, err
 		}
+		note := access.AuditNote{Changes: auditChanges(cu, d)}
 		changed = cu.Changed(d)
 		out = r.show(cu)
-		return []replication.Draft{d}, nil
+		return []replication.Draft{d}, note, nil
 	})
 	if err != nil {
 		return nil, false, err
@@ -354,6 +356,26 @@ func (s *Customers) Update(ctx context.Context, c app.Caller, req CustomerUpdate
 		out.Updated = app.When(evs[0].HLC)
 	}
 	return out, len(changed) > 0, nil
+}
+
+// ActionCustomerUpdate is the audit action of a customer's edit.
+const ActionCustomerUpdate = "customer.update"
+
+// auditChanges lists what d, a field write ChangeCustomer decided for cu
+// as read before it, changes: each value with what it was, from the
+// record the edit read anyway. Phone numbers are marked, for the audit
+// log to mask as pages do.
+func auditChanges(cu *crm.Customer, d replication.Draft) []access.AuditChange {
+	b, ok := d.Body.(*crmv1.CustomerFieldSet)
+	if !ok {
+		return nil
+	}
+	out := make([]access.AuditChange, 0, len(b.GetFields()))
+	for _, fv := range b.GetFields() {
+		out = append(out, access.AuditChange{Field: fv.GetField(), Before: stored(cu, fv.GetField()), After: fv.GetValue(),
+			Phone: crm.IsPhoneField(fv.GetField())})
+	}
+	return out
 }
 
 // stored is the stored value of a built-in field or of "custom.<key>".
@@ -423,19 +445,23 @@ func (s *Customers) binChange(ctx context.Context, c app.Caller, id, action stri
 		return nil, err
 	}
 	var target string
-	if _, err := app.ExecAudited(ctx, s.Store, c, s.Node, action, customerRef(id), func(views replication.Tx) ([]replication.Draft, string, error) {
+	if _, err := app.ExecAudited(ctx, s.Store, c, s.Node, action, customerRef(id), func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		cu, err := scoped(views, c, access.CustomerDelete, id)
 		if err != nil {
-			return nil, "", err
+			return nil, access.AuditNote{}, err
 		}
 		target = cu.ID
 		d, err := cmd(views, cu.ID)
-		return []replication.Draft{d}, cu.Get("display_name"), err
+		return []replication.Draft{d}, access.AuditNote{Detail: cu.Get("display_name")}, err
 	}); err != nil {
 		return nil, err
 	}
 	return s.after(c, target, access.CustomerDelete)
 }
+
+// AuditMergedField is the field of a merge's audit entry: the name of
+// the customer merged into the target.
+const AuditMergedField = "merged"
 
 // customerRef names a customer in audit entries, as the API does.
 func customerRef(id string) string { return "customers/" + id }
@@ -704,7 +730,7 @@ func (s *Customers) Merge(ctx context.Context, c app.Caller, req Merge) (*Custom
 	if err := checkID("loser", req.Loser); err != nil {
 		return nil, err
 	}
-	if _, err := app.ExecAudited(ctx, s.Store, c, s.Node, "customer.merge", customerRef(req.Winner), func(views replication.Tx) ([]replication.Draft, string, error) {
+	if _, err := app.ExecAudited(ctx, s.Store, c, s.Node, "customer.merge", customerRef(req.Winner), func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		var names [2]string
 		for i, id := range []string{req.Winner, req.Loser} {
 			cu, err := crm.GetCustomer(views, id)
@@ -712,15 +738,16 @@ func (s *Customers) Merge(ctx context.Context, c app.Caller, req Merge) (*Custom
 				break // the domain says which side is missing
 			}
 			if err != nil {
-				return nil, "", err
+				return nil, access.AuditNote{}, err
 			}
 			if err := inScope(c, access.CustomerMerge, cu); err != nil {
-				return nil, "", err
+				return nil, access.AuditNote{}, err
 			}
 			names[i] = cu.Get("display_name")
 		}
 		d, err := crm.MergeCustomers(views, req.Winner, req.Loser, req.Fields)
-		return []replication.Draft{d}, fmt.Sprintf("merged %s (%s) into %s", customerRef(req.Loser), names[1], names[0]), err
+		return []replication.Draft{d}, access.AuditNote{Detail: fmt.Sprintf("merged %s (%s) into %s", customerRef(req.Loser), names[1], names[0]),
+			Changes: []access.AuditChange{{Field: AuditMergedField, After: names[1]}}}, err
 	}); err != nil {
 		return nil, err
 	}

@@ -154,16 +154,16 @@ func (s *Customers) CommitImport(ctx context.Context, c app.Caller, req Import) 
 		}
 		detail := fmt.Sprintf("imported %d of %d rows (rows %d–%d of those to import; %d bytes, %s)",
 			len(chunk), len(rows), len(out.Customers)+1, len(out.Customers)+len(chunk), len(req.Content), FormatName(req.Format))
-		if _, err := app.ExecAudited(ctx, s.Store, c, s.Node, "customer.import", "customers", func(views replication.Tx) ([]replication.Draft, string, error) {
+		if _, err := app.ExecAudited(ctx, s.Store, c, s.Node, "customer.import", "customers", func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 			ds := make([]replication.Draft, 0, len(chunk))
 			for i, values := range chunk {
 				d, err := crm.CreateCustomer(views, ids[i], values)
 				if err != nil {
-					return nil, "", err
+					return nil, access.AuditNote{}, err
 				}
 				ds = append(ds, d)
 			}
-			return ds, detail, nil
+			return ds, access.AuditNote{Detail: detail}, nil
 		}); err != nil {
 			return nil, fmt.Errorf("import stopped after %d rows: %w", len(out.Customers), err)
 		}
@@ -176,6 +176,10 @@ func (s *Customers) CommitImport(ctx context.Context, c app.Caller, req Import) 
 type Export struct {
 	Search
 	Format crm.FileFormat
+	// Labels name the columns (crm.ExportColumns) in the reader's
+	// language; a column they do not name has the Chinese label of the
+	// source documents (crm.ExportHeader).
+	Labels map[string]string
 }
 
 // Exported is an export's file.
@@ -213,7 +217,7 @@ func (s *Customers) Export(ctx context.Context, c app.Caller, req Export) (*Expo
 		if err != nil {
 			return t, err
 		}
-		t.header = crm.ExportHeader(defs)
+		t.header = crm.ExportHeader(defs, req.Labels)
 		q.Limit = crm.MaxExportRows + 1
 		cs, _, err := search(views, c, q, access.CustomerRead, access.CustomerExport)
 		if err != nil {

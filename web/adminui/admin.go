@@ -1,6 +1,6 @@
 // Package adminui is the administration pages of a node's web UI: users,
-// departments, roles, API tokens, custom fields, system parameters and
-// the audit log, each a thin translation between a form and a use case of
+// departments, roles, branch names, API tokens, custom fields, system
+// parameters and the audit log, each a thin translation between a form and a use case of
 // access/accessapp or crm/crmapp, as the signed-in user. Each page also
 // checks the permission its use cases need before it shows a form, so
 // that a user without it gets a 403 page rather than a form whose every
@@ -80,6 +80,9 @@ func (s *Pages) routes() {
 	s.Page("/admin/roles/{id}", s.roleEdit, users...)
 	s.Action("/admin/roles/{id}", s.roleUpdate, users...)
 
+	s.Page("/admin/branches", s.branchList, users...)
+	s.Action("/admin/branches", s.branchName, users...)
+
 	s.Page("/admin/tokens", s.tokenList, users...)
 	s.Action("/admin/tokens", s.tokenCreate, users...)
 	s.Action("/admin/tokens/{id}/revoke", s.tokenRevoke, users...)
@@ -133,6 +136,7 @@ var adminSections = []struct {
 	{"users", []access.Perm{access.UserAdmin}},
 	{"departments", []access.Perm{access.UserAdmin}},
 	{"roles", []access.Perm{access.UserAdmin}},
+	{"branches", []access.Perm{access.UserAdmin}},
 	{"tokens", []access.Perm{access.UserAdmin}},
 	{"fields", []access.Perm{access.FieldAdmin}},
 	{"params", []access.Perm{access.FieldAdmin, access.BlacklistManage}},

@@ -2,13 +2,16 @@ package adminui
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
 	"branchline/access"
+	"branchline/access/accessapp"
 	"branchline/app"
+	"branchline/crm/crmapp"
 	"branchline/fault"
 	"branchline/web"
 )
@@ -22,22 +25,25 @@ var auditActions = []string{
 	access.ActionLogin, access.ActionLogout, access.ActionLoginFailed,
 	access.ActionUserCreated, access.ActionUserChanged, access.ActionUserDisabled, access.ActionUserEnabled,
 	access.ActionPasswordChanged, access.ActionRoleChanged, access.ActionPermissionChanged,
-	access.ActionDepartmentChanged, access.ActionTokenCreated, access.ActionTokenRevoked,
-	access.ActionExport, access.ActionDelete, access.ActionUndelete, access.ActionMerge, access.ActionImport,
+	access.ActionDepartmentChanged, accessapp.ActionBranchNamed, access.ActionTokenCreated, access.ActionTokenRevoked,
+	crmapp.ActionCustomerUpdate, "customer.delete", "customer.undelete", "customer.merge", "customer.import", "customer.export",
+	"sip_auth_failed", // telephony/pbx.AuditAuthFailed: the switch is not a dependency of the pages
 }
 
 // auditPageSize is the number of entries a page shows.
 const auditPageSize = 50
 
+// auditView is one entry as the page shows it: a sentence in the reader's
+// language — who did what to what — and, for an edit, each value it
+// changed with what it was.
 type auditView struct {
-	Time       time.Time
-	Actor      string
-	Action     string // translated
-	Target     string
-	TargetHref string
-	Detail     string
-	Node       string
-	Remote     string
+	Time    time.Time
+	Action  string        // translated
+	Said    template.HTML // the sentence, the actor and what it was done to marked up
+	Changes []string      // "电话由「138****1234」改为「139****5678」"
+	Detail  string        // what the entry says in words of its own, when it lists no changes
+	Node    string
+	Remote  string
 }
 
 type auditChoice struct {
@@ -55,8 +61,8 @@ type auditData struct {
 // actionLabel translates an audit action; one the catalog lacks shows as
 // recorded.
 func actionLabel(p *web.Page, action string) string {
-	if t := p.T("admin.audit.action." + action); t != "admin.audit.action."+action {
-		return t
+	if p.HasText("admin.audit.action." + action) {
+		return p.T("admin.audit.action." + action)
 	}
 	return action
 }
@@ -109,20 +115,9 @@ func (s *Pages) auditList(w http.ResponseWriter, r *http.Request) {
 		s.Render(w, r, "audit", s.formFailed(p, err, "to", "from"), p)
 		return
 	}
-	names := s.targetNames(r.Context(), web.CallerOf(r), p)
+	words := s.auditWords(r, p, page.Items)
 	for _, e := range page.Items {
-		v := auditView{
-			Time: app.When(e.At), Actor: e.Actor, Action: actionLabel(p, e.Action),
-			Target: e.Target, Detail: e.Detail, Node: e.Node, Remote: e.Remote,
-		}
-		v.TargetHref = targetHref(v.Target)
-		if n := names[v.Target]; n != "" {
-			v.Target = n
-		} else if u, ok := strings.CutPrefix(v.Target, "user/"); ok {
-			v.Target = u // logins name the user by username
-		}
-		v.Detail = humanize(v.Detail, names)
-		data.Entries = append(data.Entries, v)
+		data.Entries = append(data.Entries, words.view(e))
 	}
 	filters := []string{"action", p.Value("action"), "actor", p.Value("actor"), "from", p.Value("from"), "to", p.Value("to")}
 	if page.Next != "" {
@@ -147,6 +142,8 @@ func targetHref(target string) string {
 		return "/admin/tokens?revoked=1"
 	case "customers":
 		return "/customers/" + id
+	case "branches":
+		return "/admin/branches?branch=" + id
 	}
 	return ""
 }

@@ -280,8 +280,13 @@ func (s *Pages) customerExport(w http.ResponseWriter, r *http.Request) {
 		format = crm.XLSX
 	}
 	_, conds := parseFilters(qs)
+	// The header in the reader's language; custom fields by their labels.
+	labels := map[string]string{crm.ExportID: p.T("export.col.id"), crm.ExportCreated: p.T("export.col.created")}
+	for _, f := range crm.Fields {
+		labels[f.Name] = fieldLabel(p, nil, f.Name)
+	}
 	f, err := s.cfg.Customers.Export(r.Context(), web.CallerOf(r), crmapp.Export{
-		Search: crmapp.Search{Text: strings.TrimSpace(qs.Get("q")), Conditions: conds}, Format: format,
+		Search: crmapp.Search{Text: strings.TrimSpace(qs.Get("q")), Conditions: conds}, Format: format, Labels: labels,
 	})
 	if err != nil {
 		s.Render(w, r, "error", s.failedOn(p, err, nil), p)

@@ -10,9 +10,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"sync"
 	"testing"
 
+	"branchline/access"
 	"branchline/app"
 	"branchline/auth"
 	"branchline/crm/crmapp"
@@ -81,10 +83,11 @@ func (t countingTx) Scan(prefix, start []byte, fn func(key, value []byte) (bool,
 var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
 // TestCustomerEditReadsOnceWritesOnce saves a customer's edit form and
-// checks that the whole request reads the customer once and writes one
-// event: the use case decides the change on the record it read for the
-// permission and scope checks, and reports the customer as the write
-// leaves it without reading it back.
+// checks that the whole request reads the customer once and runs one
+// command, writing one change and its audit entry: the use case decides
+// the change on the record it read for the permission and scope checks,
+// takes the values it replaces for the audit entry from that record, and
+// reports the customer as the write leaves it without reading it back.
 func TestCustomerEditReadsOnceWritesOnce(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-web", Registry: views.Registry(), Log: log, Observer: node.Observer{}})
@@ -162,8 +165,16 @@ func TestCustomerEditReadsOnceWritesOnce(t *testing.T) {
 	if counted.gets != 1 || counted.scans != 1 {
 		t.Errorf("the edit read the customer %d times (register) and scanned its fields %d times, want once each", counted.gets, counted.scans)
 	}
-	if counted.execs != 1 || counted.events != 1 {
-		t.Errorf("the edit ran %d commands writing %d events, want one event", counted.execs, counted.events)
+	if counted.execs != 1 || counted.events != 2 {
+		t.Errorf("the edit ran %d commands writing %d events, want one command: the change and its audit entry", counted.execs, counted.events)
+	}
+	es, err := app.Read(st, func(views replication.Tx) ([]access.AuditEntry, error) {
+		es, _, err := access.ListAudit(views, access.AuditQuery{Action: crmapp.ActionCustomerUpdate})
+		return es, err
+	})
+	if want := []access.AuditChange{{Field: "display_name", Before: "上海申通", After: "上海申通快递"}}; err != nil || len(es) != 1 ||
+		es[0].Target != "customers/"+cu.ID || !slices.Equal(es[0].Changes, want) {
+		t.Errorf("audit of the edit: %+v, %v; want one entry of customers/%s with %+v", es, err, cu.ID, want)
 	}
 
 	// The one event changed the name and nothing else: the mobile typed

@@ -7,10 +7,14 @@ import (
 	"time"
 
 	"branchline/access"
+	"branchline/crm/pickup"
 	"branchline/fault"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/replication"
+	"branchline/warehouse"
 	"branchline/web"
+	"branchline/web/pickupui"
+	"branchline/web/stockui"
 )
 
 // Cluster is what the hub's pages read: the cluster's members and each
@@ -61,6 +65,8 @@ type branchesData struct {
 	Online   int
 	Offline  int
 	Stale    time.Time
+	// Naming says head office may name the branches here.
+	Naming bool
 }
 
 func (s *Pages) clusterStatus(w http.ResponseWriter, r *http.Request, active, title string) (*web.Page, *adminv1.ClusterStatusResponse, bool) {
@@ -82,8 +88,45 @@ func (s *Pages) branches(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if id := r.URL.Query().Get("branch"); id != "" {
+		p.Form.Set("branch", id)
+		p.Form.Set("display_name", p.BranchNames()[id])
+	}
+	s.showBranches(w, r, p, st, http.StatusOK)
+}
+
+// branchName names a branch, as head office calls it (access.branch.named,
+// committed through Raft like every head office change).
+func (s *Pages) branchName(w http.ResponseWriter, r *http.Request) {
+	p, st, ok := s.clusterStatus(w, r, "branches", "hub.branches")
+	if !ok {
+		return
+	}
+	if s.admin == nil {
+		s.Render(w, r, "error", s.Failed(p, fault.ErrDenied), p)
+		return
+	}
+	if !web.ReadForm(w, r, p, 4<<10) {
+		s.showBranches(w, r, p, st, http.StatusRequestEntityTooLarge)
+		return
+	}
+	id := p.Value("branch")
+	changed, err := s.admin.NameBranch(r.Context(), web.CallerOf(r), id, p.Value("display_name"))
+	if err != nil {
+		s.showBranches(w, r, p, st, s.FailedOn(p, err, "admin", "branch", "display_name"))
+		return
+	}
+	msg := p.T("admin.unchanged")
+	if changed {
+		msg = p.T("admin.branches.named", id)
+	}
+	web.Redirect(w, r, "/branches", msg)
+}
+
+func (s *Pages) showBranches(w http.ResponseWriter, r *http.Request, p *web.Page, st *adminv1.ClusterStatusResponse, status int) {
 	now := time.Now()
-	d := &branchesData{Head: st.GetHeadPosition(), Leader: st.GetLeaderId(), Stale: now}
+	d := &branchesData{Head: st.GetHeadPosition(), Leader: st.GetLeaderId(), Stale: now, Naming: s.admin != nil}
+	names := s.holdNames()
 	for _, n := range st.GetNodes() {
 		b := branchView{ID: n.GetId(), DurableSeq: n.GetDurableSeq(), Cursor: n.GetCursor()}
 		if lc := n.GetLastContact(); lc != nil {
@@ -111,11 +154,11 @@ func (s *Pages) branches(w http.ResponseWriter, r *http.Request) {
 		for _, sc := range n.GetScopes() {
 			switch k, id := replication.ScopeKind(sc); k {
 			case "w":
-				b.Holds = append(b.Holds, p.T("hub.holds_w", id))
+				b.Holds = append(b.Holds, p.T("hub.holds_w", names.of("w", id)))
 			case "e":
-				b.Holds = append(b.Holds, p.T("hub.holds_e", id))
+				b.Holds = append(b.Holds, p.T("hub.holds_e", names.of("w", id)))
 			case "c":
-				b.Holds = append(b.Holds, p.T("hub.holds_c", id))
+				b.Holds = append(b.Holds, p.T("hub.holds_c", names.of("c", id)))
 			}
 		}
 		if n.GetStuckSeq() != 0 {
@@ -145,7 +188,7 @@ func (s *Pages) branches(w http.ResponseWriter, r *http.Request) {
 	// Offline branches first: they are what head office looks for.
 	sort.SliceStable(d.Branches, func(i, j int) bool { return !d.Branches[i].Online && d.Branches[j].Online })
 	p.Data = d
-	s.Render(w, r, "branches", http.StatusOK, p)
+	s.Render(w, r, "branches", status, p)
 }
 
 func (s *Pages) clusterPage(w http.ResponseWriter, r *http.Request) {
@@ -155,4 +198,41 @@ func (s *Pages) clusterPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Data = st
 	s.Render(w, r, "cluster", http.StatusOK, p)
+}
+
+// holdNames name the warehouses ("w") and couriers ("c") a branch's
+// scopes hold, by id: "上海仓 (WH-SH)", "李师傅 (courier.sh)" — this page
+// is an administrator's, who needs the ids too.
+type holdNames map[string]map[string]string
+
+// of names id of kind; one without a name shows as its id.
+func (n holdNames) of(kind, id string) string {
+	if v := n[kind][id]; v != "" {
+		return v
+	}
+	return id
+}
+
+// holdNames reads the names of warehouses and couriers; a failure shows
+// ids.
+func (s *Pages) holdNames() holdNames {
+	out := holdNames{"w": {}, "c": {}}
+	err := s.cluster.View(func(views replication.Tx) error {
+		ws, err := warehouse.ListWarehouses(views)
+		if err != nil {
+			return err
+		}
+		for _, w := range ws {
+			out["w"][w.ID] = stockui.CodeLabel(w.ID, w.Name)
+		}
+		cs, err := pickup.ListCouriers(views)
+		for _, c := range cs {
+			out["c"][c.User] = pickupui.CourierLabel(c)
+		}
+		return err
+	})
+	if err != nil {
+		s.Log().Warn("branches: names", "err", err)
+	}
+	return out
 }

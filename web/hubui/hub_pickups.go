@@ -79,9 +79,13 @@ func (s *Pages) hubPickupFigures(w http.ResponseWriter, r *http.Request, p *web.
 	// One pass over the pickups booked then, the branch × status table
 	// included.
 	var fig *pickup.Totals
+	var couriers []pickup.Courier
 	err := s.cluster.View(func(views replication.Tx) error {
 		var err error
-		fig, err = pickup.Summary(views, from, to, s.Location())
+		if fig, err = pickup.Summary(views, from, to, s.Location()); err != nil {
+			return err
+		}
+		couriers, err = pickup.ListCouriers(views)
 		return err
 	})
 	if err != nil {
@@ -129,8 +133,16 @@ func (s *Pages) hubPickupFigures(w http.ResponseWriter, r *http.Request, p *web.
 		d.Totals.Revenue += row.Revenue
 		d.Branches = append(d.Branches, row)
 	}
+	// Couriers by their names.
+	names := map[string]string{}
+	for _, c := range couriers {
+		names[c.User] = pickupui.CourierLabel(c)
+	}
 	for _, c := range fig.ByCourier {
 		label := c.Key
+		if n := names[c.Key]; n != "" {
+			label = n
+		}
 		if label == "" {
 			label = p.T("hub.pickups.unassigned")
 		}
@@ -168,7 +180,7 @@ func hubCharts(p *web.Page, d *hubPickupsData) []template.HTML {
 	booked, picked := p.T("hub.pickups.booked"), p.T("report.picked_up")
 	br := web.Chart{Title: p.T("hub.pickups.chart_branch"), Series: []web.Series{{Name: booked}, {Name: picked}}}
 	for _, b := range d.Branches {
-		br.Categories = append(br.Categories, b.Branch)
+		br.Categories = append(br.Categories, p.Branch(b.Branch))
 		br.Series[0].Values = append(br.Series[0].Values, b.Total)
 		br.Series[1].Values = append(br.Series[1].Values, b.PickedUp)
 	}
@@ -236,11 +248,11 @@ func (s *Pages) hubPickupsCSV(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, []string{col(by), col("pickups"), col("picked_up_all"), col("revenue")})
 		for _, c := range src {
 			key := c.Key
-			switch {
-			case by == "status":
+			switch by {
+			case "status":
 				key = p.T("pickup.status." + key)
-			case by == "courier" && key == "":
-				key = p.T("hub.pickups.unassigned")
+			case "courier":
+				key = c.Label // the courier's name, or "unassigned"
 			}
 			rows = append(rows, []string{key, strconv.FormatInt(c.Pickups, 10), strconv.FormatInt(c.PickedUp, 10), web.YuanText(c.Revenue)})
 		}
@@ -252,7 +264,7 @@ func (s *Pages) hubPickupsCSV(w http.ResponseWriter, r *http.Request) {
 		}
 		rows = append(rows, append(head, col("total"), col("picked_up_all"), col("revenue")))
 		for _, b := range append(d.Branches, d.Totals) {
-			name := b.Branch
+			name := p.Branch(b.Branch)
 			if name == "" {
 				name = col("total")
 			}

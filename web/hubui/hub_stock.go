@@ -62,6 +62,16 @@ type hubStockData struct {
 	Stale      time.Time
 }
 
+// WarehouseName is what people call warehouse id: its name, or its code.
+func (d *hubStockData) WarehouseName(id string) string {
+	for _, w := range d.Warehouses {
+		if w.W.ID == id && w.W.Name != "" {
+			return w.W.Name
+		}
+	}
+	return id
+}
+
 func (s *Pages) hubStock(w http.ResponseWriter, r *http.Request) {
 	p := s.NewPage(r, "hub_stock", "hub.stock.title")
 	if !p.CanAny(string(access.StockRead), string(access.UserAdmin)) {

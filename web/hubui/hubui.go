@@ -12,6 +12,8 @@ package hubui
 import (
 	"embed"
 
+	"branchline/access"
+	"branchline/access/accessapp"
 	"branchline/web"
 )
 
@@ -22,11 +24,15 @@ var templateFS embed.FS
 type Pages struct {
 	*web.Server
 	cluster Cluster
+	admin   *accessapp.Admin
 }
 
 // New returns the head office pages over cluster, to mount on a hub
-// member's web.Server (whose Home is "/branches").
-func New(cluster Cluster) *Pages { return &Pages{cluster: cluster} }
+// member's web.Server (whose Home is "/branches"); admin, when set, is
+// where head office names the branches (nil: the page only shows them).
+func New(cluster Cluster, admin *accessapp.Admin) *Pages {
+	return &Pages{cluster: cluster, admin: admin}
+}
 
 // Mount implements web.Pages.
 func (s *Pages) Mount(k *web.Server) error {
@@ -37,6 +43,7 @@ func (s *Pages) Mount(k *web.Server) error {
 	// Each page checks its permission itself, with the page's own title
 	// on the refusal.
 	s.Page("/branches", s.branches)
+	s.Action("/branches", s.branchName, access.UserAdmin)
 	s.Page("/cluster", s.clusterPage)
 	s.Page("/pickups", s.hubPickups)
 	s.Page("/pickups.csv", s.hubPickupsCSV)

@@ -102,9 +102,19 @@ func (s *Pages) zoneRemove(w http.ResponseWriter, r *http.Request) {
 // couriersData is what pickup_couriers.html shows.
 type couriersData struct {
 	pickupPageData
-	Couriers []pickup.Courier
-	Zones    []web.Option
-	Editing  string
+	Couriers  []pickup.Courier
+	Zones     []web.Option
+	ZoneNames map[string]string
+	Editing   string
+}
+
+// ZoneName is what people call zone id: its name, or its id when it has
+// none.
+func (d *couriersData) ZoneName(id string) string {
+	if n := d.ZoneNames[id]; n != "" {
+		return n
+	}
+	return id
 }
 
 // courierFields are the courier form's inputs.
@@ -139,8 +149,10 @@ func (s *Pages) renderCouriers(w http.ResponseWriter, r *http.Request, p *web.Pa
 	} else if len(p.Form) == 0 {
 		p.Form.Set("on_duty", "1")
 	}
+	d.ZoneNames = map[string]string{}
 	for _, z := range s.zones(r) {
 		d.Zones = append(d.Zones, web.Option{Value: z.ID, Label: zoneLabel(z), On: slices.Contains(p.Form["zones"], z.ID)})
+		d.ZoneNames[z.ID] = z.Name
 	}
 	p.Data = d
 	s.Render(w, r, "pickup_couriers", status, p)
@@ -191,5 +203,5 @@ func (s *Pages) courierDuty(w http.ResponseWriter, r *http.Request) {
 	if c.OnDuty {
 		key = "pickup.couriers.on_duty_now"
 	}
-	web.Redirect(w, r, "/pickups/couriers", p.T(key, courierLabel(*c)))
+	web.Redirect(w, r, "/pickups/couriers", p.T(key, CourierLabel(*c)))
 }

@@ -161,8 +161,11 @@ func (s *Pages) printList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := &listPrintData{Printout: web.Printout{Paper: label.Plain, Back: f.link("/pickups")}, More: more, Printed: printed(p)}
+	courier := courierNames(s.couriers(r))
 	for _, pk := range pks {
-		d.Rows = append(d.Rows, viewPickupRow(p, pk))
+		row := viewPickupRow(p, pk)
+		row.Courier = courier(pk.Courier)
+		d.Rows = append(d.Rows, row)
 	}
 	d.Filter = s.filterText(r, p, f)
 	p.Data = d

@@ -79,6 +79,8 @@ type pickupRow struct {
 	Status string // label
 	Badge  string
 	Pay    string // label
+	// Courier names the courier the pickup is assigned to.
+	Courier string
 }
 
 func viewPickupRow(p *web.Page, pk *pickup.Pickup) pickupRow {
@@ -160,10 +162,11 @@ func (s *Pages) pickupList(w http.ResponseWriter, r *http.Request) {
 	for _, st := range Statuses {
 		d.Statuses = append(d.Statuses, web.Option{Value: st, Label: p.T("pickup.status." + st), On: st == d.Status})
 	}
+	couriers := s.couriers(r)
 	if !d.Own {
 		d.Couriers = append(d.Couriers, web.Option{Value: "", Label: p.T("pickup.all")})
-		for _, c := range s.couriers(r) {
-			d.Couriers = append(d.Couriers, web.Option{Value: c.User, Label: courierLabel(c), On: c.User == d.Courier})
+		for _, c := range couriers {
+			d.Couriers = append(d.Couriers, web.Option{Value: c.User, Label: CourierLabel(c), On: c.User == d.Courier})
 		}
 	}
 	page, err := s.cfg.Pickups.List(r.Context(), web.CallerOf(r), req)
@@ -172,8 +175,11 @@ func (s *Pages) pickupList(w http.ResponseWriter, r *http.Request) {
 		s.Render(w, r, "pickups", status, p)
 		return
 	}
+	courier := courierNames(couriers)
 	for _, pk := range page.Items {
-		d.Rows = append(d.Rows, viewPickupRow(p, pk))
+		row := viewPickupRow(p, pk)
+		row.Courier = courier(pk.Courier)
+		d.Rows = append(d.Rows, row)
 	}
 	if t := page.Next; t != "" {
 		d.Next = web.LinkWith("/pickups", "status", d.Status, "courier", q.Get("courier"), "day", d.Day, "after", t)
@@ -191,8 +197,9 @@ func (s *Pages) couriers(r *http.Request) []pickup.Courier {
 	return cs
 }
 
-// courierLabel names a courier in a select.
-func courierLabel(c pickup.Courier) string {
+// CourierLabel names a courier: "李师傅 (courier.sh)", their name and
+// the user name they sign in with.
+func CourierLabel(c pickup.Courier) string {
 	if c.Name == "" || c.Name == c.User {
 		return c.User
 	}
@@ -330,7 +337,7 @@ func (s *Pages) pickupPage(w http.ResponseWriter, r *http.Request) {
 	d.CanAssign = d.Open && p.Grant.Can(access.PickupDispatch)
 	if d.CanAssign {
 		for _, c := range couriers {
-			label := courierLabel(c)
+			label := CourierLabel(c)
 			if !c.OnDuty {
 				label += " · " + p.T("pickup.courier.off_duty")
 			}
@@ -377,12 +384,12 @@ func (s *Pages) zoneNames(r *http.Request) func(id string) string {
 	}
 }
 
-// courierNames names the couriers of cs by their users (courierLabel); an
+// courierNames names the couriers of cs by their users (CourierLabel); an
 // unknown user is shown as it is.
 func courierNames(cs []pickup.Courier) func(user string) string {
 	names := map[string]string{}
 	for _, c := range cs {
-		names[c.User] = courierLabel(c)
+		names[c.User] = CourierLabel(c)
 	}
 	return func(user string) string {
 		if n, ok := names[user]; ok {

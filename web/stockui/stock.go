@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"branchline/access"
 	"branchline/app"
@@ -33,6 +34,19 @@ var stockSections = []struct {
 // stockPageData is embedded in the data of every warehouse page.
 type stockPageData struct {
 	Nav []web.NavLink
+	// names reads the warehouses' names, once, when a page shows one.
+	names func() map[string]string
+}
+
+// WarehouseName is what people call warehouse id: its name, or its code
+// when it has none (or cannot be read).
+func (d stockPageData) WarehouseName(id string) string {
+	if d.names != nil {
+		if n := d.names()[id]; n != "" {
+			return n
+		}
+	}
+	return id
 }
 
 // stockNav returns the sub-navigation for the user of p, with on marked.
@@ -50,7 +64,15 @@ func stockNav(p *web.Page, on string) stockPageData {
 // sub-navigation's section on.
 func (s *Pages) stockPage(r *http.Request, section, titleKey string) (*web.Page, stockPageData) {
 	p := s.NewPage(r, "stock", titleKey)
-	return p, stockNav(p, section)
+	d := stockNav(p, section)
+	d.names = sync.OnceValue(func() map[string]string {
+		out := map[string]string{}
+		for _, w := range s.warehouses(r) {
+			out[w.ID] = w.Name
+		}
+		return out
+	})
+	return p, d
 }
 
 // warehouses lists the warehouses; a failure lists none (the page then

@@ -2075,7 +2075,12 @@ type AuditEntry struct {
 	Node   string                 `protobuf:"bytes,6,opt,name=node,proto3" json:"node,omitempty"`
 	Remote string                 `protobuf:"bytes,7,opt,name=remote,proto3" json:"remote,omitempty"`
 	// Origin is the replica whose event recorded it.
-	Origin        string `protobuf:"bytes,8,opt,name=origin,proto3" json:"origin,omitempty"`
+	Origin string `protobuf:"bytes,8,opt,name=origin,proto3" json:"origin,omitempty"`
+	// Changes are the values an edit changed, each with what it was before
+	// (entries that are not edits, and those of earlier releases, have
+	// none). Phone numbers are masked for callers without customer.phone.
+	// Detail also words them, for clients that read only the detail.
+	Changes       []*AuditEntryChange `protobuf:"bytes,9,rep,name=changes,proto3" json:"changes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2166,6 +2171,75 @@ func (x *AuditEntry) GetOrigin() string {
 	return ""
 }
 
+func (x *AuditEntry) GetChanges() []*AuditEntryChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+// AuditEntryChange is one value an audited edit changed: field from
+// before ("" when it was not set) to after ("" when it was cleared).
+type AuditEntryChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	Before        string                 `protobuf:"bytes,2,opt,name=before,proto3" json:"before,omitempty"`
+	After         string                 `protobuf:"bytes,3,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEntryChange) Reset() {
+	*x = AuditEntryChange{}
+	mi := &file_branchline_access_v1_access_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEntryChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEntryChange) ProtoMessage() {}
+
+func (x *AuditEntryChange) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_access_v1_access_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEntryChange.ProtoReflect.Descriptor instead.
+func (*AuditEntryChange) Descriptor() ([]byte, []int) {
+	return file_branchline_access_v1_access_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *AuditEntryChange) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *AuditEntryChange) GetBefore() string {
+	if x != nil {
+		return x.Before
+	}
+	return ""
+}
+
+func (x *AuditEntryChange) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
 type ListAuditRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -2182,7 +2256,7 @@ type ListAuditRequest struct {
 
 func (x *ListAuditRequest) Reset() {
 	*x = ListAuditRequest{}
-	mi := &file_branchline_access_v1_access_proto_msgTypes[37]
+	mi := &file_branchline_access_v1_access_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2194,7 +2268,7 @@ func (x *ListAuditRequest) String() string {
 func (*ListAuditRequest) ProtoMessage() {}
 
 func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_access_proto_msgTypes[37]
+	mi := &file_branchline_access_v1_access_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2207,7 +2281,7 @@ func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_access_proto_rawDescGZIP(), []int{37}
+	return file_branchline_access_v1_access_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListAuditRequest) GetPageSize() int32 {
@@ -2262,7 +2336,7 @@ type ListAuditResponse struct {
 
 func (x *ListAuditResponse) Reset() {
 	*x = ListAuditResponse{}
-	mi := &file_branchline_access_v1_access_proto_msgTypes[38]
+	mi := &file_branchline_access_v1_access_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +2348,7 @@ func (x *ListAuditResponse) String() string {
 func (*ListAuditResponse) ProtoMessage() {}
 
 func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_access_v1_access_proto_msgTypes[38]
+	mi := &file_branchline_access_v1_access_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,7 +2361,7 @@ func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_access_v1_access_proto_rawDescGZIP(), []int{38}
+	return file_branchline_access_v1_access_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListAuditResponse) GetEntries() []*AuditEntry {
@@ -2460,7 +2534,7 @@ const file_branchline_access_v1_access_proto_rawDesc = "" +
 	"\x15ListAPITokensResponse\x126\n" +
 	"\x06tokens\x18\x01 \x03(\v2\x1e.branchline.access.v1.APITokenR\x06tokens\"+\n" +
 	"\x15RevokeAPITokenRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xde\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xa0\x02\n" +
 	"\n" +
 	"AuditEntry\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -2470,7 +2544,12 @@ const file_branchline_access_v1_access_proto_rawDesc = "" +
 	"\x06detail\x18\x05 \x01(\tR\x06detail\x12\x12\n" +
 	"\x04node\x18\x06 \x01(\tR\x04node\x12\x16\n" +
 	"\x06remote\x18\a \x01(\tR\x06remote\x12\x16\n" +
-	"\x06origin\x18\b \x01(\tR\x06origin\"\xee\x01\n" +
+	"\x06origin\x18\b \x01(\tR\x06origin\x12@\n" +
+	"\achanges\x18\t \x03(\v2&.branchline.access.v1.AuditEntryChangeR\achanges\"V\n" +
+	"\x10AuditEntryChange\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x16\n" +
+	"\x06before\x18\x02 \x01(\tR\x06before\x12\x14\n" +
+	"\x05after\x18\x03 \x01(\tR\x05after\"\xee\x01\n" +
 	"\x10ListAuditRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -2526,7 +2605,7 @@ func file_branchline_access_v1_access_proto_rawDescGZIP() []byte {
 	return file_branchline_access_v1_access_proto_rawDescData
 }
 
-var file_branchline_access_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_branchline_access_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_branchline_access_v1_access_proto_goTypes = []any{
 	(*User)(nil),                          // 0: branchline.access.v1.User
 	(*ListUsersRequest)(nil),              // 1: branchline.access.v1.ListUsersRequest
@@ -2565,94 +2644,96 @@ var file_branchline_access_v1_access_proto_goTypes = []any{
 	(*ListAPITokensResponse)(nil),         // 34: branchline.access.v1.ListAPITokensResponse
 	(*RevokeAPITokenRequest)(nil),         // 35: branchline.access.v1.RevokeAPITokenRequest
 	(*AuditEntry)(nil),                    // 36: branchline.access.v1.AuditEntry
-	(*ListAuditRequest)(nil),              // 37: branchline.access.v1.ListAuditRequest
-	(*ListAuditResponse)(nil),             // 38: branchline.access.v1.ListAuditResponse
-	(*timestamppb.Timestamp)(nil),         // 39: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),         // 40: google.protobuf.FieldMask
-	(Scope)(0),                            // 41: branchline.access.v1.Scope
+	(*AuditEntryChange)(nil),              // 37: branchline.access.v1.AuditEntryChange
+	(*ListAuditRequest)(nil),              // 38: branchline.access.v1.ListAuditRequest
+	(*ListAuditResponse)(nil),             // 39: branchline.access.v1.ListAuditResponse
+	(*timestamppb.Timestamp)(nil),         // 40: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 41: google.protobuf.FieldMask
+	(Scope)(0),                            // 42: branchline.access.v1.Scope
 }
 var file_branchline_access_v1_access_proto_depIdxs = []int32{
-	39, // 0: branchline.access.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	39, // 1: branchline.access.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	40, // 0: branchline.access.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	40, // 1: branchline.access.v1.User.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: branchline.access.v1.ListUsersResponse.users:type_name -> branchline.access.v1.User
 	0,  // 3: branchline.access.v1.CreateUserRequest.user:type_name -> branchline.access.v1.User
 	0,  // 4: branchline.access.v1.UpdateUserRequest.user:type_name -> branchline.access.v1.User
-	40, // 5: branchline.access.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	41, // 5: branchline.access.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
 	10, // 6: branchline.access.v1.ListUsernameConflictsResponse.conflicts:type_name -> branchline.access.v1.UsernameConflict
-	39, // 7: branchline.access.v1.Department.create_time:type_name -> google.protobuf.Timestamp
-	39, // 8: branchline.access.v1.Department.update_time:type_name -> google.protobuf.Timestamp
+	40, // 7: branchline.access.v1.Department.create_time:type_name -> google.protobuf.Timestamp
+	40, // 8: branchline.access.v1.Department.update_time:type_name -> google.protobuf.Timestamp
 	12, // 9: branchline.access.v1.ListDepartmentsResponse.departments:type_name -> branchline.access.v1.Department
 	12, // 10: branchline.access.v1.CreateDepartmentRequest.department:type_name -> branchline.access.v1.Department
 	12, // 11: branchline.access.v1.UpdateDepartmentRequest.department:type_name -> branchline.access.v1.Department
-	40, // 12: branchline.access.v1.UpdateDepartmentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	41, // 13: branchline.access.v1.Permission.scope:type_name -> branchline.access.v1.Scope
+	41, // 12: branchline.access.v1.UpdateDepartmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	42, // 13: branchline.access.v1.Permission.scope:type_name -> branchline.access.v1.Scope
 	18, // 14: branchline.access.v1.Role.windows:type_name -> branchline.access.v1.TimeWindow
 	19, // 15: branchline.access.v1.Role.permissions:type_name -> branchline.access.v1.Permission
-	39, // 16: branchline.access.v1.Role.create_time:type_name -> google.protobuf.Timestamp
-	39, // 17: branchline.access.v1.Role.update_time:type_name -> google.protobuf.Timestamp
+	40, // 16: branchline.access.v1.Role.create_time:type_name -> google.protobuf.Timestamp
+	40, // 17: branchline.access.v1.Role.update_time:type_name -> google.protobuf.Timestamp
 	20, // 18: branchline.access.v1.ListRolesResponse.roles:type_name -> branchline.access.v1.Role
 	20, // 19: branchline.access.v1.CreateRoleRequest.role:type_name -> branchline.access.v1.Role
 	20, // 20: branchline.access.v1.UpdateRoleRequest.role:type_name -> branchline.access.v1.Role
-	40, // 21: branchline.access.v1.UpdateRoleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	41, // 21: branchline.access.v1.UpdateRoleRequest.update_mask:type_name -> google.protobuf.FieldMask
 	28, // 22: branchline.access.v1.ListPermissionsResponse.permissions:type_name -> branchline.access.v1.PermissionInfo
-	39, // 23: branchline.access.v1.APIToken.expire_time:type_name -> google.protobuf.Timestamp
-	39, // 24: branchline.access.v1.APIToken.create_time:type_name -> google.protobuf.Timestamp
+	40, // 23: branchline.access.v1.APIToken.expire_time:type_name -> google.protobuf.Timestamp
+	40, // 24: branchline.access.v1.APIToken.create_time:type_name -> google.protobuf.Timestamp
 	30, // 25: branchline.access.v1.CreateAPITokenRequest.token:type_name -> branchline.access.v1.APIToken
 	30, // 26: branchline.access.v1.CreateAPITokenResponse.token:type_name -> branchline.access.v1.APIToken
 	30, // 27: branchline.access.v1.ListAPITokensResponse.tokens:type_name -> branchline.access.v1.APIToken
-	39, // 28: branchline.access.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
-	39, // 29: branchline.access.v1.ListAuditRequest.start_time:type_name -> google.protobuf.Timestamp
-	39, // 30: branchline.access.v1.ListAuditRequest.end_time:type_name -> google.protobuf.Timestamp
-	36, // 31: branchline.access.v1.ListAuditResponse.entries:type_name -> branchline.access.v1.AuditEntry
-	1,  // 32: branchline.access.v1.AccessService.ListUsers:input_type -> branchline.access.v1.ListUsersRequest
-	3,  // 33: branchline.access.v1.AccessService.GetUser:input_type -> branchline.access.v1.GetUserRequest
-	4,  // 34: branchline.access.v1.AccessService.CreateUser:input_type -> branchline.access.v1.CreateUserRequest
-	5,  // 35: branchline.access.v1.AccessService.UpdateUser:input_type -> branchline.access.v1.UpdateUserRequest
-	6,  // 36: branchline.access.v1.AccessService.SetPassword:input_type -> branchline.access.v1.SetPasswordRequest
-	7,  // 37: branchline.access.v1.AccessService.DisableUser:input_type -> branchline.access.v1.DisableUserRequest
-	8,  // 38: branchline.access.v1.AccessService.EnableUser:input_type -> branchline.access.v1.EnableUserRequest
-	9,  // 39: branchline.access.v1.AccessService.ListUsernameConflicts:input_type -> branchline.access.v1.ListUsernameConflictsRequest
-	13, // 40: branchline.access.v1.AccessService.ListDepartments:input_type -> branchline.access.v1.ListDepartmentsRequest
-	15, // 41: branchline.access.v1.AccessService.CreateDepartment:input_type -> branchline.access.v1.CreateDepartmentRequest
-	16, // 42: branchline.access.v1.AccessService.UpdateDepartment:input_type -> branchline.access.v1.UpdateDepartmentRequest
-	17, // 43: branchline.access.v1.AccessService.MoveDepartment:input_type -> branchline.access.v1.MoveDepartmentRequest
-	21, // 44: branchline.access.v1.AccessService.ListRoles:input_type -> branchline.access.v1.ListRolesRequest
-	23, // 45: branchline.access.v1.AccessService.CreateRole:input_type -> branchline.access.v1.CreateRoleRequest
-	24, // 46: branchline.access.v1.AccessService.UpdateRole:input_type -> branchline.access.v1.UpdateRoleRequest
-	25, // 47: branchline.access.v1.AccessService.AssignRole:input_type -> branchline.access.v1.AssignRoleRequest
-	26, // 48: branchline.access.v1.AccessService.UnassignRole:input_type -> branchline.access.v1.UnassignRoleRequest
-	27, // 49: branchline.access.v1.AccessService.ListPermissions:input_type -> branchline.access.v1.ListPermissionsRequest
-	31, // 50: branchline.access.v1.AccessService.CreateAPIToken:input_type -> branchline.access.v1.CreateAPITokenRequest
-	33, // 51: branchline.access.v1.AccessService.ListAPITokens:input_type -> branchline.access.v1.ListAPITokensRequest
-	35, // 52: branchline.access.v1.AccessService.RevokeAPIToken:input_type -> branchline.access.v1.RevokeAPITokenRequest
-	37, // 53: branchline.access.v1.AccessService.ListAudit:input_type -> branchline.access.v1.ListAuditRequest
-	2,  // 54: branchline.access.v1.AccessService.ListUsers:output_type -> branchline.access.v1.ListUsersResponse
-	0,  // 55: branchline.access.v1.AccessService.GetUser:output_type -> branchline.access.v1.User
-	0,  // 56: branchline.access.v1.AccessService.CreateUser:output_type -> branchline.access.v1.User
-	0,  // 57: branchline.access.v1.AccessService.UpdateUser:output_type -> branchline.access.v1.User
-	0,  // 58: branchline.access.v1.AccessService.SetPassword:output_type -> branchline.access.v1.User
-	0,  // 59: branchline.access.v1.AccessService.DisableUser:output_type -> branchline.access.v1.User
-	0,  // 60: branchline.access.v1.AccessService.EnableUser:output_type -> branchline.access.v1.User
-	11, // 61: branchline.access.v1.AccessService.ListUsernameConflicts:output_type -> branchline.access.v1.ListUsernameConflictsResponse
-	14, // 62: branchline.access.v1.AccessService.ListDepartments:output_type -> branchline.access.v1.ListDepartmentsResponse
-	12, // 63: branchline.access.v1.AccessService.CreateDepartment:output_type -> branchline.access.v1.Department
-	12, // 64: branchline.access.v1.AccessService.UpdateDepartment:output_type -> branchline.access.v1.Department
-	12, // 65: branchline.access.v1.AccessService.MoveDepartment:output_type -> branchline.access.v1.Department
-	22, // 66: branchline.access.v1.AccessService.ListRoles:output_type -> branchline.access.v1.ListRolesResponse
-	20, // 67: branchline.access.v1.AccessService.CreateRole:output_type -> branchline.access.v1.Role
-	20, // 68: branchline.access.v1.AccessService.UpdateRole:output_type -> branchline.access.v1.Role
-	0,  // 69: branchline.access.v1.AccessService.AssignRole:output_type -> branchline.access.v1.User
-	0,  // 70: branchline.access.v1.AccessService.UnassignRole:output_type -> branchline.access.v1.User
-	29, // 71: branchline.access.v1.AccessService.ListPermissions:output_type -> branchline.access.v1.ListPermissionsResponse
-	32, // 72: branchline.access.v1.AccessService.CreateAPIToken:output_type -> branchline.access.v1.CreateAPITokenResponse
-	34, // 73: branchline.access.v1.AccessService.ListAPITokens:output_type -> branchline.access.v1.ListAPITokensResponse
-	30, // 74: branchline.access.v1.AccessService.RevokeAPIToken:output_type -> branchline.access.v1.APIToken
-	38, // 75: branchline.access.v1.AccessService.ListAudit:output_type -> branchline.access.v1.ListAuditResponse
-	54, // [54:76] is the sub-list for method output_type
-	32, // [32:54] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	40, // 28: branchline.access.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	37, // 29: branchline.access.v1.AuditEntry.changes:type_name -> branchline.access.v1.AuditEntryChange
+	40, // 30: branchline.access.v1.ListAuditRequest.start_time:type_name -> google.protobuf.Timestamp
+	40, // 31: branchline.access.v1.ListAuditRequest.end_time:type_name -> google.protobuf.Timestamp
+	36, // 32: branchline.access.v1.ListAuditResponse.entries:type_name -> branchline.access.v1.AuditEntry
+	1,  // 33: branchline.access.v1.AccessService.ListUsers:input_type -> branchline.access.v1.ListUsersRequest
+	3,  // 34: branchline.access.v1.AccessService.GetUser:input_type -> branchline.access.v1.GetUserRequest
+	4,  // 35: branchline.access.v1.AccessService.CreateUser:input_type -> branchline.access.v1.CreateUserRequest
+	5,  // 36: branchline.access.v1.AccessService.UpdateUser:input_type -> branchline.access.v1.UpdateUserRequest
+	6,  // 37: branchline.access.v1.AccessService.SetPassword:input_type -> branchline.access.v1.SetPasswordRequest
+	7,  // 38: branchline.access.v1.AccessService.DisableUser:input_type -> branchline.access.v1.DisableUserRequest
+	8,  // 39: branchline.access.v1.AccessService.EnableUser:input_type -> branchline.access.v1.EnableUserRequest
+	9,  // 40: branchline.access.v1.AccessService.ListUsernameConflicts:input_type -> branchline.access.v1.ListUsernameConflictsRequest
+	13, // 41: branchline.access.v1.AccessService.ListDepartments:input_type -> branchline.access.v1.ListDepartmentsRequest
+	15, // 42: branchline.access.v1.AccessService.CreateDepartment:input_type -> branchline.access.v1.CreateDepartmentRequest
+	16, // 43: branchline.access.v1.AccessService.UpdateDepartment:input_type -> branchline.access.v1.UpdateDepartmentRequest
+	17, // 44: branchline.access.v1.AccessService.MoveDepartment:input_type -> branchline.access.v1.MoveDepartmentRequest
+	21, // 45: branchline.access.v1.AccessService.ListRoles:input_type -> branchline.access.v1.ListRolesRequest
+	23, // 46: branchline.access.v1.AccessService.CreateRole:input_type -> branchline.access.v1.CreateRoleRequest
+	24, // 47: branchline.access.v1.AccessService.UpdateRole:input_type -> branchline.access.v1.UpdateRoleRequest
+	25, // 48: branchline.access.v1.AccessService.AssignRole:input_type -> branchline.access.v1.AssignRoleRequest
+	26, // 49: branchline.access.v1.AccessService.UnassignRole:input_type -> branchline.access.v1.UnassignRoleRequest
+	27, // 50: branchline.access.v1.AccessService.ListPermissions:input_type -> branchline.access.v1.ListPermissionsRequest
+	31, // 51: branchline.access.v1.AccessService.CreateAPIToken:input_type -> branchline.access.v1.CreateAPITokenRequest
+	33, // 52: branchline.access.v1.AccessService.ListAPITokens:input_type -> branchline.access.v1.ListAPITokensRequest
+	35, // 53: branchline.access.v1.AccessService.RevokeAPIToken:input_type -> branchline.access.v1.RevokeAPITokenRequest
+	38, // 54: branchline.access.v1.AccessService.ListAudit:input_type -> branchline.access.v1.ListAuditRequest
+	2,  // 55: branchline.access.v1.AccessService.ListUsers:output_type -> branchline.access.v1.ListUsersResponse
+	0,  // 56: branchline.access.v1.AccessService.GetUser:output_type -> branchline.access.v1.User
+	0,  // 57: branchline.access.v1.AccessService.CreateUser:output_type -> branchline.access.v1.User
+	0,  // 58: branchline.access.v1.AccessService.UpdateUser:output_type -> branchline.access.v1.User
+	0,  // 59: branchline.access.v1.AccessService.SetPassword:output_type -> branchline.access.v1.User
+	0,  // 60: branchline.access.v1.AccessService.DisableUser:output_type -> branchline.access.v1.User
+	0,  // 61: branchline.access.v1.AccessService.EnableUser:output_type -> branchline.access.v1.User
+	11, // 62: branchline.access.v1.AccessService.ListUsernameConflicts:output_type -> branchline.access.v1.ListUsernameConflictsResponse
+	14, // 63: branchline.access.v1.AccessService.ListDepartments:output_type -> branchline.access.v1.ListDepartmentsResponse
+	12, // 64: branchline.access.v1.AccessService.CreateDepartment:output_type -> branchline.access.v1.Department
+	12, // 65: branchline.access.v1.AccessService.UpdateDepartment:output_type -> branchline.access.v1.Department
+	12, // 66: branchline.access.v1.AccessService.MoveDepartment:output_type -> branchline.access.v1.Department
+	22, // 67: branchline.access.v1.AccessService.ListRoles:output_type -> branchline.access.v1.ListRolesResponse
+	20, // 68: branchline.access.v1.AccessService.CreateRole:output_type -> branchline.access.v1.Role
+	20, // 69: branchline.access.v1.AccessService.UpdateRole:output_type -> branchline.access.v1.Role
+	0,  // 70: branchline.access.v1.AccessService.AssignRole:output_type -> branchline.access.v1.User
+	0,  // 71: branchline.access.v1.AccessService.UnassignRole:output_type -> branchline.access.v1.User
+	29, // 72: branchline.access.v1.AccessService.ListPermissions:output_type -> branchline.access.v1.ListPermissionsResponse
+	32, // 73: branchline.access.v1.AccessService.CreateAPIToken:output_type -> branchline.access.v1.CreateAPITokenResponse
+	34, // 74: branchline.access.v1.AccessService.ListAPITokens:output_type -> branchline.access.v1.ListAPITokensResponse
+	30, // 75: branchline.access.v1.AccessService.RevokeAPIToken:output_type -> branchline.access.v1.APIToken
+	39, // 76: branchline.access.v1.AccessService.ListAudit:output_type -> branchline.access.v1.ListAuditResponse
+	55, // [55:77] is the sub-list for method output_type
+	33, // [33:55] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_branchline_access_v1_access_proto_init() }
@@ -2667,7 +2748,7 @@ func file_branchline_access_v1_access_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_access_v1_access_proto_rawDesc), len(file_branchline_access_v1_access_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   39,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -892,8 +892,12 @@ type AuditRecorded struct {
 	Target string                 `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
 	Detail string                 `protobuf:"bytes,4,opt,name=detail,proto3" json:"detail,omitempty"`
 	// Node is the replica where it happened; remote the client's address.
-	Node          string `protobuf:"bytes,5,opt,name=node,proto3" json:"node,omitempty"`
-	Remote        string `protobuf:"bytes,6,opt,name=remote,proto3" json:"remote,omitempty"`
+	Node   string `protobuf:"bytes,5,opt,name=node,proto3" json:"node,omitempty"`
+	Remote string `protobuf:"bytes,6,opt,name=remote,proto3" json:"remote,omitempty"`
+	// Changes are the values an edit changed, each with what it was before,
+	// decided by the command that made the edit from the views it read (an
+	// entry of an earlier release has none; its detail says what changed).
+	Changes       []*AuditChange `protobuf:"bytes,7,rep,name=changes,proto3" json:"changes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -970,6 +974,134 @@ func (x *AuditRecorded) GetRemote() string {
 	return ""
 }
 
+func (x *AuditRecorded) GetChanges() []*AuditChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+// AuditChange is one value an audited edit changed. Field names it as the
+// edited record's fields are named ("mobile", "display_name",
+// "custom.vip_note"); before is "" when it was not set, after "" when it
+// was cleared. Phone numbers are kept whole (phone set), as the record
+// keeps them: readers without access.PhoneView see them masked.
+type AuditChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	Before        string                 `protobuf:"bytes,2,opt,name=before,proto3" json:"before,omitempty"`
+	After         string                 `protobuf:"bytes,3,opt,name=after,proto3" json:"after,omitempty"`
+	Phone         bool                   `protobuf:"varint,4,opt,name=phone,proto3" json:"phone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditChange) Reset() {
+	*x = AuditChange{}
+	mi := &file_branchline_access_v1_events_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditChange) ProtoMessage() {}
+
+func (x *AuditChange) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_access_v1_events_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditChange.ProtoReflect.Descriptor instead.
+func (*AuditChange) Descriptor() ([]byte, []int) {
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *AuditChange) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *AuditChange) GetBefore() string {
+	if x != nil {
+		return x.Before
+	}
+	return ""
+}
+
+func (x *AuditChange) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *AuditChange) GetPhone() bool {
+	if x != nil {
+		return x.Phone
+	}
+	return false
+}
+
+// BranchNamed is the body of "access.branch.named", entity
+// "branch/{node id}": the name people call a branch (a node) by. It is one
+// last-writer-wins register per branch; "" takes the name away (pages
+// show the node id again).
+type BranchNamed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BranchNamed) Reset() {
+	*x = BranchNamed{}
+	mi := &file_branchline_access_v1_events_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BranchNamed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BranchNamed) ProtoMessage() {}
+
+func (x *BranchNamed) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_access_v1_events_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BranchNamed.ProtoReflect.Descriptor instead.
+func (*BranchNamed) Descriptor() ([]byte, []int) {
+	return file_branchline_access_v1_events_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *BranchNamed) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_branchline_access_v1_events_proto protoreflect.FileDescriptor
 
 const file_branchline_access_v1_events_proto_rawDesc = "" +
@@ -1018,14 +1150,22 @@ const file_branchline_access_v1_events_proto_rawDesc = "" +
 	"\vsecret_hash\x18\x03 \x01(\fR\n" +
 	"secretHash\x12$\n" +
 	"\x0eexpire_unix_ms\x18\x04 \x01(\x03R\fexpireUnixMs\"\x0e\n" +
-	"\fTokenRevoked\"\x99\x01\n" +
+	"\fTokenRevoked\"\xd6\x01\n" +
 	"\rAuditRecorded\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06action\x18\x02 \x01(\tR\x06action\x12\x16\n" +
 	"\x06target\x18\x03 \x01(\tR\x06target\x12\x16\n" +
 	"\x06detail\x18\x04 \x01(\tR\x06detail\x12\x12\n" +
 	"\x04node\x18\x05 \x01(\tR\x04node\x12\x16\n" +
-	"\x06remote\x18\x06 \x01(\tR\x06remote*R\n" +
+	"\x06remote\x18\x06 \x01(\tR\x06remote\x12;\n" +
+	"\achanges\x18\a \x03(\v2!.branchline.access.v1.AuditChangeR\achanges\"g\n" +
+	"\vAuditChange\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x16\n" +
+	"\x06before\x18\x02 \x01(\tR\x06before\x12\x14\n" +
+	"\x05after\x18\x03 \x01(\tR\x05after\x12\x14\n" +
+	"\x05phone\x18\x04 \x01(\bR\x05phone\"!\n" +
+	"\vBranchNamed\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name*R\n" +
 	"\x05Scope\x12\x15\n" +
 	"\x11SCOPE_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tSCOPE_OWN\x10\x01\x12\x14\n" +
@@ -1046,7 +1186,7 @@ func file_branchline_access_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_branchline_access_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_branchline_access_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_branchline_access_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_branchline_access_v1_events_proto_goTypes = []any{
 	(Scope)(0),                // 0: branchline.access.v1.Scope
 	(*DepartmentCreated)(nil), // 1: branchline.access.v1.DepartmentCreated
@@ -1066,22 +1206,25 @@ var file_branchline_access_v1_events_proto_goTypes = []any{
 	(*TokenCreated)(nil),      // 15: branchline.access.v1.TokenCreated
 	(*TokenRevoked)(nil),      // 16: branchline.access.v1.TokenRevoked
 	(*AuditRecorded)(nil),     // 17: branchline.access.v1.AuditRecorded
-	(*v1.FieldValue)(nil),     // 18: branchline.event.v1.FieldValue
+	(*AuditChange)(nil),       // 18: branchline.access.v1.AuditChange
+	(*BranchNamed)(nil),       // 19: branchline.access.v1.BranchNamed
+	(*v1.FieldValue)(nil),     // 20: branchline.event.v1.FieldValue
 }
 var file_branchline_access_v1_events_proto_depIdxs = []int32{
-	18, // 0: branchline.access.v1.UserCreated.fields:type_name -> branchline.event.v1.FieldValue
-	18, // 1: branchline.access.v1.UserFieldSet.fields:type_name -> branchline.event.v1.FieldValue
+	20, // 0: branchline.access.v1.UserCreated.fields:type_name -> branchline.event.v1.FieldValue
+	20, // 1: branchline.access.v1.UserFieldSet.fields:type_name -> branchline.event.v1.FieldValue
 	9,  // 2: branchline.access.v1.UserRoleRemoved.observed:type_name -> branchline.access.v1.SetTag
 	0,  // 3: branchline.access.v1.PermissionScope.scope:type_name -> branchline.access.v1.Scope
-	18, // 4: branchline.access.v1.RoleCreated.fields:type_name -> branchline.event.v1.FieldValue
+	20, // 4: branchline.access.v1.RoleCreated.fields:type_name -> branchline.event.v1.FieldValue
 	11, // 5: branchline.access.v1.RoleCreated.permissions:type_name -> branchline.access.v1.PermissionScope
-	18, // 6: branchline.access.v1.RoleFieldSet.fields:type_name -> branchline.event.v1.FieldValue
+	20, // 6: branchline.access.v1.RoleFieldSet.fields:type_name -> branchline.event.v1.FieldValue
 	11, // 7: branchline.access.v1.RolePermissionSet.permissions:type_name -> branchline.access.v1.PermissionScope
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	18, // 8: branchline.access.v1.AuditRecorded.changes:type_name -> branchline.access.v1.AuditChange
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_branchline_access_v1_events_proto_init() }
@@ -1095,7 +1238,7 @@ func file_branchline_access_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_access_v1_events_proto_rawDesc), len(file_branchline_access_v1_events_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
