@@ -107,7 +107,7 @@ func (r *Report) rows() []row {
 			row{"  hub has projected all (leader's views)", secs(rc.Projected), "≤ " + secs(projT) + note, verdict(rc.Projected <= projT)},
 			cpuRow(rc.HubCPU),
 			row{"  bench CPU per event, hub (3 members) + node", perEvent(rc.HubCPU, rc.Projected, rc.Events), "", ""},
-			row{fmt.Sprintf("fresh node takes the hub's %s events (a snapshot, then the log), search index included", num(float64(rc.CatchEvent))),
+			row{fmt.Sprintf("fresh node catches up on %s events, search index included", num(float64(rc.CatchEvent))),
 				secs(rc.CatchUp), "≤ " + secs(catchT), verdict(rc.CatchUp <= catchT)},
 			row{"  catch-up rate", perSec(rate(int(rc.CatchEvent), rc.CatchUp), "events"), "", ""},
 			cpuRow(rc.CatchCPU),

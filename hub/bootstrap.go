@@ -292,3 +292,13 @@ func (s replicationService) Snapshot(ctx context.Context, req *connect.Request[r
 		after = keys[len(keys)-1]
 	}
 }
+
+// CompanyPosition is the position of the global log this member's company
+// views reflect: a snapshot made now is of that position.
+func (h *Hub) CompanyPosition() uint64 { return h.fsm.companyPosition() }
+
+func (f *fsm) companyPosition() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.proj.companyPos()
+}

@@ -83,8 +83,12 @@ func joinScopes(s []string) []byte {
 var errNoSnapshot = errors.New("the hub serves no snapshot")
 
 // snapshotAbove is the hub log length from which a new node starts from a
-// snapshot rather than by replaying the log: below it a replay is as quick.
-const snapshotAbove = 5000
+// snapshot rather than by replaying the log, by default: never by length
+// (0), only when the log no longer reaches back (retention). Measured on a
+// 2-core machine (BENCHMARKS.md, "Snapshot bootstrap"), a snapshot is no
+// quicker than a replay — both are bound by the node's Badger writes — and
+// slower while the hub's company views or their indexes lag behind.
+const snapshotAbove = 0
 
 // installSnapshot installs the hub's company views into the rebuild's
 // generation (resuming an installation cut before) and leaves the rebuild

@@ -64,7 +64,8 @@ type Config struct {
 	Registry *replication.Registry
 	// SnapshotAbove is the length of the hub's log from which a new (or
 	// lost) store starts from a snapshot of the company views rather than
-	// by replaying the log; 0: 5,000 events.
+	// by replaying the log; 0: only when the log no longer reaches back
+	// (the hub's retention), whatever its length.
 	SnapshotAbove uint64
 	// DefaultRoles are created on a fresh store — one that has never
 	// recorded an event — as replicated events, before the node serves:
@@ -361,7 +362,7 @@ func (n *Node) restoreLost() error {
 		n.log.Warn("the hub holds events of this node, whose store is new: taking its data back from head office", "durable_seq", durable)
 		return n.store.Restore(durable)
 	}
-	if head := resp.GetHead(); head >= n.syncer.snapshotAbove {
+	if head := resp.GetHead(); n.syncer.snapshotAbove > 0 && head >= n.syncer.snapshotAbove {
 		n.log.Info("a new node: taking the company's data from a snapshot of the hub", "hub_log", head)
 		return n.store.Bootstrap(head)
 	}
