@@ -305,7 +305,7 @@ func (f *fsm) indexCompany(max int) (int, error) {
 	}
 	b := f.db.NewBatch()
 	defer b.Close()
-	tx := replication.WithPrefix(splitTx{read: pebbleTx{r: f.db}, write: pebbleTx{r: f.db, b: b}}, companyPrefix)
+	tx := replication.WithPrefix(replication.SplitTx{Read: pebbleTx{r: f.db}, Write: pebbleTx{r: f.db, b: b}}, companyPrefix)
 	_, committed, err := p.company.ProcessMarkers(tx, markers)
 	if err != nil {
 		return 0, err
@@ -313,16 +313,6 @@ func (f *fsm) indexCompany(max int) (int, error) {
 	commitRetrying(b, f.log)
 	committed()
 	return len(markers), nil
-}
-
-// splitTx reads one Tx and writes another.
-type splitTx struct{ read, write replication.Tx }
-
-func (t splitTx) Get(k []byte) ([]byte, error) { return t.read.Get(k) }
-func (t splitTx) Set(k, v []byte) error        { return t.write.Set(k, v) }
-func (t splitTx) Delete(k []byte) error        { return t.write.Delete(k) }
-func (t splitTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
-	return t.read.Scan(prefix, start, fn)
 }
 
 // companyPos is the position the company views reflect.

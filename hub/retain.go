@@ -234,6 +234,14 @@ func (h *Hub) retain(ctx context.Context, release []string, releaseAll bool) (*a
 	for _, n := range out.HeldBy {
 		target = min(target, n.GetHolds())
 	}
+	retained, err := h.fsm.Retained()
+	if err != nil {
+		return nil, err
+	}
+	if target <= retained && len(positions) == 0 {
+		out.Retained = retained // nothing to record: no Raft entry
+		return out, nil
+	}
 	if _, err := h.apply(&hubv1.Command{Op: &hubv1.Command_Retain{Retain: &hubv1.Retain{UpTo: target, Positions: positions}}}); err != nil {
 		return nil, err
 	}

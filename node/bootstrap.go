@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -64,18 +65,7 @@ func decodeSnapshotProgress(b []byte) (*snapshotProgress, error) {
 }
 
 func encodeHistory(gainedTo uint64, gaining []string) []byte {
-	return append(putU64(gainedTo), joinScopes(gaining)...)
-}
-
-func joinScopes(s []string) []byte {
-	var b []byte
-	for i, x := range s {
-		if i > 0 {
-			b = append(b, 0)
-		}
-		b = append(b, x...)
-	}
-	return b
+	return append(putU64(gainedTo), strings.Join(gaining, "\x00")...)
 }
 
 // errNoSnapshot says the hub serves no snapshot (an older release, or

@@ -164,7 +164,7 @@ func (s *Store) indexStep(g *generation, max int) (int, error) {
 	// committed), so the writes need no overlay.
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	tx := g.tx(splitTx{read: badgerTx{snap}, write: badgerTx{txn}})
+	tx := g.tx(replication.SplitTx{Read: badgerTx{snap}, Write: badgerTx{txn}})
 	last, committed, err := g.views.ProcessMarkers(tx, markers)
 	if err != nil {
 		return 0, err
@@ -199,17 +199,4 @@ func (s *Store) IndexCaughtUp() bool {
 	s.indexer.mu.Lock()
 	defer s.indexer.mu.Unlock()
 	return s.indexer.gen == g.n && s.indexer.done >= g.views.MarkerSeq()
-}
-
-// splitTx reads one transaction and writes another.
-type splitTx struct {
-	read  replication.Tx
-	write replication.Tx
-}
-
-func (t splitTx) Get(k []byte) ([]byte, error) { return t.read.Get(k) }
-func (t splitTx) Set(k, v []byte) error        { return t.write.Set(k, v) }
-func (t splitTx) Delete(k []byte) error        { return t.write.Delete(k) }
-func (t splitTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
-	return t.read.Scan(prefix, start, fn)
 }

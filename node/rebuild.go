@@ -73,10 +73,13 @@ func (s *syncer) snapshotWorth(ctx context.Context, rb *Rebuild) bool {
 	if rb.snap != nil {
 		return true
 	}
+	if s.snapshotAbove == 0 {
+		return false // only when the log no longer reaches back
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.heartbeat)
 	defer cancel()
 	resp, err := s.emptyPush(ctx)
-	return err == nil && s.snapshotAbove > 0 && resp.GetHead() >= s.snapshotAbove
+	return err == nil && resp.GetHead() >= s.snapshotAbove
 }
 
 // rebuild pulls the hub's whole log (of the node's scopes), the node's own

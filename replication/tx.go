@@ -99,3 +99,15 @@ func ReadOnly(tx Tx) Tx { return readOnlyTx{tx} }
 
 func (readOnlyTx) Set(_, _ []byte) error { return ErrReadOnly }
 func (readOnlyTx) Delete(_ []byte) error { return ErrReadOnly }
+
+// SplitTx reads one Tx and writes another: an indexer's step reads the
+// committed views and writes its entries into a batch of its own (nothing
+// it writes is read back in the step).
+type SplitTx struct{ Read, Write Tx }
+
+func (t SplitTx) Get(k []byte) ([]byte, error) { return t.Read.Get(k) }
+func (t SplitTx) Set(k, v []byte) error        { return t.Write.Set(k, v) }
+func (t SplitTx) Delete(k []byte) error        { return t.Write.Delete(k) }
+func (t SplitTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
+	return t.Read.Scan(prefix, start, fn)
+}
