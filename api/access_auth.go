@@ -9,6 +9,7 @@ import (
 	"branchline/app"
 	"branchline/auth"
 	"branchline/replication"
+	"branchline/rpc"
 )
 
 // Adapters that let a node sign in replicated users.
@@ -47,10 +48,10 @@ func (d AccessDirectory) Login(ctx context.Context, username, password string) (
 // RequireAuth interceptor accepts both.
 type TokenVerifier struct {
 	Store  Store
-	Signed Verifier
+	Signed rpc.Verifier
 }
 
-var _ Verifier = TokenVerifier{}
+var _ rpc.Verifier = TokenVerifier{}
 
 // Verify implements Verifier.
 func (v TokenVerifier) Verify(token string, now time.Time) (*auth.Principal, error) {

@@ -25,6 +25,7 @@ import (
 	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	"branchline/replication"
+	"branchline/rpc"
 )
 
 // testGrants: "root" may do everything, "auditor" only read the audit
@@ -438,10 +439,10 @@ func TestAPITokenLifecycle(t *testing.T) {
 	wire := &AccessService{App: &accessapp.Admin{Store: st, IDs: replication.NewIDs(), Node: "sh-pudong"}, Grants: app.AccessGrants(st, nil), Log: s.Log}
 	mux := http.NewServeMux()
 	mux.Handle(accessv1connect.NewAccessServiceHandler(wire,
-		connect.WithInterceptors(RequireAuth(TokenVerifier{Store: st, Signed: signer}, PublicProcedures...))))
+		connect.WithInterceptors(rpc.RequireAuth(TokenVerifier{Store: st, Signed: signer}, rpc.PublicProcedures...))))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	client := accessv1connect.NewAccessServiceClient(srv.Client(), srv.URL, WithBearer(secret))
+	client := accessv1connect.NewAccessServiceClient(srv.Client(), srv.URL, rpc.WithBearer(secret))
 	perms, err := client.ListPermissions(context.Background(), connect.NewRequest(&accessv1.ListPermissionsRequest{}))
 	if err != nil || len(perms.Msg.GetPermissions()) != len(access.AllPerms) {
 		t.Fatalf("ListPermissions with a personal token: %v, %v", perms, err)
@@ -460,7 +461,7 @@ func TestAPITokenLifecycle(t *testing.T) {
 	}
 	// A signed token still works through the same verifier.
 	tok, _ := signer.Issue(auth.Principal{User: "agent.wu"}, time.Now(), time.Minute)
-	signed := accessv1connect.NewAccessServiceClient(srv.Client(), srv.URL, WithBearer(tok))
+	signed := accessv1connect.NewAccessServiceClient(srv.Client(), srv.URL, rpc.WithBearer(tok))
 	if _, err := signed.ListRoles(context.Background(), connect.NewRequest(&accessv1.ListRolesRequest{})); err != nil {
 		t.Fatalf("signed token: %v", err)
 	}
@@ -531,7 +532,7 @@ func TestAccessDirectoryAndGrants(t *testing.T) {
 	if err == nil {
 		err = c.Require(access.CustomerRead)
 	}
-	wantCode(t, Error(s.Log, err), connect.CodePermissionDenied)
+	wantCode(t, rpc.Error(s.Log, err), connect.CodePermissionDenied)
 	if _, err := dir.Login(ctx, "agent.wu", "correct horse"); !errors.Is(err, auth.ErrBadCredentials) {
 		t.Errorf("disabled user logs in: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"branchline/auth"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
+	"branchline/rpc"
 )
 
 // Directory checks users' passwords.
@@ -53,9 +54,6 @@ func (s *AuthService) audit(ctx context.Context, user, action, detail string) {
 
 var _ authv1connect.AuthServiceHandler = (*AuthService)(nil)
 
-// PublicProcedures are the procedures callable without a token.
-var PublicProcedures = []string{authv1connect.AuthServiceLoginProcedure}
-
 // Login implements AuthService.Login.
 func (s *AuthService) Login(ctx context.Context, req *connect.Request[authv1.LoginRequest]) (*connect.Response[authv1.LoginResponse], error) {
 	u, pw := req.Msg.GetUsername(), req.Msg.GetPassword()
@@ -80,11 +78,11 @@ func (s *AuthService) Login(ctx context.Context, req *connect.Request[authv1.Log
 		return nil, connect.NewError(connect.CodeUnauthenticated, auth.ErrBadCredentials)
 	}
 	if err != nil {
-		return nil, Error(s.Log, err)
+		return nil, rpc.Error(s.Log, err)
 	}
 	signer, err := s.Signer()
 	if err != nil {
-		return nil, Error(s.Log, err)
+		return nil, rpc.Error(s.Log, err)
 	}
 	tok, exp := signer.Issue(*p, time.Now(), TokenTTL)
 	s.Log.Info("login", "user", u, "peer", req.Peer().Addr)
@@ -96,7 +94,7 @@ func (s *AuthService) Login(ctx context.Context, req *connect.Request[authv1.Log
 func (s *AuthService) WhoAmI(ctx context.Context, _ *connect.Request[authv1.WhoAmIRequest]) (*connect.Response[authv1.WhoAmIResponse], error) {
 	p, ok := auth.PrincipalFrom(ctx)
 	if !ok {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errNoToken)
+		return nil, connect.NewError(connect.CodeUnauthenticated, rpc.ErrNoToken)
 	}
 	return connect.NewResponse(&authv1.WhoAmIResponse{Username: p.User, Roles: p.Roles}), nil
 }
@@ -104,7 +102,7 @@ func (s *AuthService) WhoAmI(ctx context.Context, _ *connect.Request[authv1.WhoA
 // ChangePassword implements AuthService.ChangePassword.
 func (s *AuthService) ChangePassword(ctx context.Context, req *connect.Request[authv1.ChangePasswordRequest]) (*connect.Response[authv1.ChangePasswordResponse], error) {
 	if _, ok := auth.PrincipalFrom(ctx); !ok {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errNoToken)
+		return nil, connect.NewError(connect.CodeUnauthenticated, rpc.ErrNoToken)
 	}
 	if s.Passwords == nil {
 		return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("the accounts of this server do not change their password over the API"))

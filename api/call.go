@@ -11,6 +11,7 @@ import (
 
 	"branchline/app"
 	"branchline/fault"
+	"branchline/rpc"
 )
 
 // call is the one shape of a handler: resolve the caller of req (verified
@@ -22,14 +23,14 @@ import (
 func call[Req, Res any](ctx context.Context, grants app.Grants, log *slog.Logger, req *connect.Request[Req], fn func(c app.Caller, m *Req) (*Res, error)) (*connect.Response[Res], error) {
 	c, err := app.CallerOf(ctx, grants)
 	if err != nil {
-		return nil, Error(log, err)
+		return nil, rpc.Error(log, err)
 	}
 	if c.Remote == "" {
 		c.Remote = req.Peer().Addr
 	}
 	out, err := fn(c, req.Msg)
 	if err != nil {
-		return nil, Error(log, err)
+		return nil, rpc.Error(log, err)
 	}
 	return connect.NewResponse(out), nil
 }

@@ -14,12 +14,12 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
-	"branchline/api"
 	"branchline/crm"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/gen/branchline/replication/v1/replicationv1connect"
 	"branchline/node"
 	"branchline/replication"
+	"branchline/rpc"
 )
 
 // BenchmarkSnapshotBootstrap measures what issue 13 asks of a new branch
@@ -55,8 +55,8 @@ func BenchmarkSnapshotBootstrap(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	hc := api.NewHTTPClient()
-	client := replicationv1connect.NewReplicationServiceClient(hc, c.urls()[0], api.WithBearer(toks["sh-import"]),
+	hc := rpc.NewHTTPClient()
+	client := replicationv1connect.NewReplicationServiceClient(hc, c.urls()[0], rpc.WithBearer(toks["sh-import"]),
 		connect.WithSendMaxBytes(replication.MaxBatchBytes+(1<<20)))
 	r := rand.New(rand.NewPCG(7, 11))
 	ids := replication.NewIDs()
@@ -96,8 +96,8 @@ func BenchmarkSnapshotBootstrap(b *testing.B) {
 
 	// The snapshot alone, streamed and thrown away.
 	start = time.Now()
-	stream, err := replicationv1connect.NewReplicationServiceClient(hc, c.urls()[0], api.WithBearer(toks["sh-import"]),
-		api.ZstdClient(), connect.WithReadMaxBytes(64<<20)).Snapshot(ctx, connect.NewRequest(&replicationv1.SnapshotRequest{Protocol: replication.Protocol}))
+	stream, err := replicationv1connect.NewReplicationServiceClient(hc, c.urls()[0], rpc.WithBearer(toks["sh-import"]),
+		rpc.ZstdClient(), connect.WithReadMaxBytes(64<<20)).Snapshot(ctx, connect.NewRequest(&replicationv1.SnapshotRequest{Protocol: replication.Protocol}))
 	if err != nil {
 		b.Fatal(err)
 	}

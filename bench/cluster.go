@@ -12,12 +12,12 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	"branchline/hub"
+	"branchline/rpc"
 )
 
 // cluster is a hub of one, three or five members running in this process, each member with
@@ -34,7 +34,7 @@ type cluster struct {
 func startCluster(ctx context.Context, dir string, members int, log *slog.Logger) (*cluster, error) {
 	b := make([]byte, 12)
 	rand.Read(b)
-	c := &cluster{pw: base64.RawURLEncoding.EncodeToString(b), hc: api.NewHTTPClient()}
+	c := &cluster{pw: base64.RawURLEncoding.EncodeToString(b), hc: rpc.NewHTTPClient()}
 	var err error
 	c.hubs, err = hub.StartLocal(ctx, hub.LocalConfig{Dir: dir, Members: members, AdminPassword: c.pw, Log: log})
 	if err != nil {
@@ -105,7 +105,7 @@ func (c *cluster) addNodes(ctx context.Context, ids []string) (map[string]string
 	if err != nil {
 		return nil, err
 	}
-	cs := adminv1connect.NewClusterServiceClient(c.hc, c.hubs[0].URL(), api.WithBearer(tok))
+	cs := adminv1connect.NewClusterServiceClient(c.hc, c.hubs[0].URL(), rpc.WithBearer(tok))
 	out := map[string]string{}
 	for _, id := range ids {
 		resp, err := cs.AddNode(ctx, connect.NewRequest(&adminv1.AddNodeRequest{Id: id}))

@@ -22,7 +22,6 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"branchline/api"
 	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
@@ -32,6 +31,7 @@ import (
 	telv1 "branchline/gen/branchline/telephony/v1"
 	"branchline/gen/branchline/telephony/v1/telephonyv1connect"
 	"branchline/node"
+	"branchline/rpc"
 )
 
 // DispatchConfig is the dispatch latency benchmark's load.
@@ -125,12 +125,12 @@ func RunDispatch(ctx context.Context, c DispatchConfig) (*DispatchReport, error)
 		return nil, err
 	}
 	defer n.Close()
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	login, err := authv1connect.NewAuthServiceClient(hc, n.URL()).Login(ctx, connect.NewRequest(&authv1.LoginRequest{Username: "admin", Password: benchAdminPw}))
 	if err != nil {
 		return nil, fmt.Errorf("log in: %w", err)
 	}
-	auth := api.WithBearer(login.Msg.GetToken())
+	auth := rpc.WithBearer(login.Msg.GetToken())
 	pk := pickupv1connect.NewPickupServiceClient(hc, n.URL(), auth)
 	if err := setUpDispatch(ctx, hc, n.URL(), auth, pk); err != nil {
 		return nil, err

@@ -10,10 +10,10 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/gen/branchline/replication/v1/replicationv1connect"
 	"branchline/replication"
+	"branchline/rpc"
 )
 
 // pusher is one simulated node sending its own events to the hub, as the
@@ -32,11 +32,11 @@ type pusher struct {
 // newPusher connects node id to the hub member at url, over its own HTTP/2
 // connection as a separate node would.
 func newPusher(id, token, url string, bodies [][]byte) *pusher {
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	return &pusher{
 		src: newEventSource(id, bodies),
 		hc:  hc,
-		client: replicationv1connect.NewReplicationServiceClient(hc, url, api.WithBearer(token),
+		client: replicationv1connect.NewReplicationServiceClient(hc, url, rpc.WithBearer(token),
 			connect.WithSendMaxBytes(replication.MaxBatchBytes+(1<<20)),
 			connect.WithReadMaxBytes(replication.MaxBatchBytes+(1<<20))),
 	}

@@ -11,7 +11,6 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
-	"branchline/api"
 	"branchline/crm"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
@@ -22,6 +21,7 @@ import (
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/gen/branchline/replication/v1/replicationv1connect"
 	"branchline/replication"
+	"branchline/rpc"
 )
 
 var ids = replication.NewIDs()
@@ -43,7 +43,7 @@ func push(url, token string, evs ...*replicationv1.Event) (uint64, error) {
 func pushProto(url, token string, protocol uint32, evs ...*replicationv1.Event) (uint64, error) {
 	var opts []connect.ClientOption
 	if token != "" {
-		opts = append(opts, api.WithBearer(token))
+		opts = append(opts, rpc.WithBearer(token))
 	}
 	opts = append(opts, connect.WithSendMaxBytes(64<<20))
 	resp, err := replicationv1connect.NewReplicationServiceClient(hc, url, opts...).
@@ -142,7 +142,7 @@ func TestBadInput(t *testing.T) {
 	}
 
 	t.Run("pull needs a node token", func(t *testing.T) {
-		stream, err := replicationv1connect.NewReplicationServiceClient(hc, hub.url, api.WithBearer("bln_nope")).
+		stream, err := replicationv1connect.NewReplicationServiceClient(hc, hub.url, rpc.WithBearer("bln_nope")).
 			Pull(context.Background(), connect.NewRequest(&replicationv1.PullRequest{}))
 		if err == nil {
 			stream.Receive()
@@ -162,24 +162,24 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 	t.Run("cluster admin only", func(t *testing.T) {
-		_, err := adminv1connect.NewClusterServiceClient(hc, hub.url, api.WithBearer(tokA)).
+		_, err := adminv1connect.NewClusterServiceClient(hc, hub.url, rpc.WithBearer(tokA)).
 			AddNode(context.Background(), connect.NewRequest(&adminv1.AddNodeRequest{Id: "br-evil"}))
 		if connect.CodeOf(err) != connect.CodePermissionDenied {
 			t.Fatalf("a node registering nodes: %v", err)
 		}
-		_, err = adminv1connect.NewClusterServiceClient(hc, hub.url, api.WithBearer(adminTok)).
+		_, err = adminv1connect.NewClusterServiceClient(hc, hub.url, rpc.WithBearer(adminTok)).
 			AddNode(context.Background(), connect.NewRequest(&adminv1.AddNodeRequest{Id: "Bad Id!"}))
 		if connect.CodeOf(err) != connect.CodeInvalidArgument {
 			t.Fatalf("bad node id: %v", err)
 		}
-		_, err = adminv1connect.NewClusterServiceClient(hc, hub.url, api.WithBearer(adminTok)).
+		_, err = adminv1connect.NewClusterServiceClient(hc, hub.url, rpc.WithBearer(adminTok)).
 			AddNode(context.Background(), connect.NewRequest(&adminv1.AddNodeRequest{Id: "br-a"}))
 		if connect.CodeOf(err) != connect.CodeAlreadyExists {
 			t.Fatalf("registering br-a twice: %v", err)
 		}
 	})
 	t.Run("removed node is refused", func(t *testing.T) {
-		_, err := adminv1connect.NewClusterServiceClient(hc, hub.url, api.WithBearer(adminTok)).
+		_, err := adminv1connect.NewClusterServiceClient(hc, hub.url, rpc.WithBearer(adminTok)).
 			RemoveNode(context.Background(), connect.NewRequest(&adminv1.RemoveNodeRequest{Id: "br-a"}))
 		if err != nil {
 			t.Fatal(err)

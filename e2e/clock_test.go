@@ -14,12 +14,12 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	"branchline/rpc"
 )
 
 // untar extracts a .tar.gz of testdata into dir.
@@ -81,7 +81,7 @@ func loginAs(url, password string) (string, error) {
 }
 
 func statusWith(url, tok string) (*adminv1.StatusResponse, error) {
-	resp, err := adminv1connect.NewAdminServiceClient(hc, url, api.WithBearer(tok)).
+	resp, err := adminv1connect.NewAdminServiceClient(hc, url, rpc.WithBearer(tok)).
 		Status(context.Background(), connect.NewRequest(&adminv1.StatusRequest{}))
 	if err != nil {
 		return nil, err

@@ -20,7 +20,6 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
@@ -28,6 +27,7 @@ import (
 	"branchline/gen/branchline/crm/v1/crmv1connect"
 	"branchline/internal/poll"
 	"branchline/replication"
+	"branchline/rpc"
 )
 
 // binary is the branchline executable built once for all tests.
@@ -263,7 +263,7 @@ func startNode(t *testing.T, id, hubs, token string, env ...string) *branch {
 	return b
 }
 
-var hc = api.NewHTTPClient()
+var hc = rpc.NewHTTPClient()
 
 func login(url string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -306,7 +306,7 @@ func anyLogin(t *testing.T, hubs ...*hubMember) (string, string) {
 func addNode(t *testing.T, id string, hubs ...*hubMember) string {
 	t.Helper()
 	url, tok := anyLogin(t, hubs...)
-	resp, err := adminv1connect.NewClusterServiceClient(hc, url, api.WithBearer(tok)).
+	resp, err := adminv1connect.NewClusterServiceClient(hc, url, rpc.WithBearer(tok)).
 		AddNode(context.Background(), connect.NewRequest(&adminv1.AddNodeRequest{Id: id}))
 	if err != nil {
 		t.Fatalf("add node %s: %v", id, err)
@@ -317,7 +317,7 @@ func addNode(t *testing.T, id string, hubs ...*hubMember) string {
 func clusterStatus(t *testing.T, hubs ...*hubMember) *adminv1.ClusterStatusResponse {
 	t.Helper()
 	url, tok := anyLogin(t, hubs...)
-	resp, err := adminv1connect.NewClusterServiceClient(hc, url, api.WithBearer(tok)).
+	resp, err := adminv1connect.NewClusterServiceClient(hc, url, rpc.WithBearer(tok)).
 		ClusterStatus(context.Background(), connect.NewRequest(&adminv1.ClusterStatusRequest{}))
 	if err != nil {
 		t.Fatalf("cluster status: %v", err)
@@ -359,7 +359,7 @@ func statusOf(url string) (*adminv1.StatusResponse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log in at %s: %w", url, err)
 	}
-	resp, err := adminv1connect.NewAdminServiceClient(hc, url, api.WithBearer(tok)).
+	resp, err := adminv1connect.NewAdminServiceClient(hc, url, rpc.WithBearer(tok)).
 		Status(context.Background(), connect.NewRequest(&adminv1.StatusRequest{}))
 	if connect.CodeOf(err) == connect.CodeUnauthenticated {
 		// A hub member that restarted with a new cluster key, or similar.
@@ -374,7 +374,7 @@ func statusOf(url string) (*adminv1.StatusResponse, error) {
 }
 
 func customers(url, tok string) crmv1connect.CustomerServiceClient {
-	return crmv1connect.NewCustomerServiceClient(hc, url, api.WithBearer(tok))
+	return crmv1connect.NewCustomerServiceClient(hc, url, rpc.WithBearer(tok))
 }
 
 // waitFor polls cond every 100 ms until it returns nil, failing the test

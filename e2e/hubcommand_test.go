@@ -15,9 +15,9 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
 	"branchline/gen/branchline/pickup/v1/pickupv1connect"
+	"branchline/rpc"
 )
 
 var csrfRe = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
@@ -99,7 +99,7 @@ func TestHeadOfficeCommandReachesEveryNode(t *testing.T) {
 		t.Fatalf("the zones page after the command: %d, without the zone: %.500s", code, body)
 	}
 	for _, n := range []*branch{a, b} {
-		pk := pickupv1connect.NewPickupServiceClient(hc, n.url, api.WithBearer(mustLogin(t, n.url)))
+		pk := pickupv1connect.NewPickupServiceClient(hc, n.url, rpc.WithBearer(mustLogin(t, n.url)))
 		waitFor(t, 30*time.Second, "the zone at "+n.id, func() error {
 			resp, err := pk.ListZones(context.Background(), connect.NewRequest(&pickupv1.ListZonesRequest{}))
 			if err != nil {

@@ -12,9 +12,9 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	pickupv1 "branchline/gen/branchline/pickup/v1"
 	"branchline/gen/branchline/pickup/v1/pickupv1connect"
+	"branchline/rpc"
 )
 
 // TestLostStore: a branch PC's disk dies (the node is killed and its data
@@ -37,7 +37,7 @@ func TestLostStore(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			pk := pickupv1connect.NewPickupServiceClient(hc, n.url, api.WithBearer(tok))
+			pk := pickupv1connect.NewPickupServiceClient(hc, n.url, rpc.WithBearer(tok))
 			res, err = pk.CreatePickup(ctx, connect.NewRequest(&pickupv1.CreatePickupRequest{
 				Sender:      &pickupv1.Party{Name: "张三", Phone: "13800000001", Address: "上海市浦东新区张杨路 500 号", Postcode: "200120"},
 				Receiver:    &pickupv1.Party{Name: "王五", Phone: "13900000009", Address: "北京市朝阳区建国路 88 号", Postcode: "100022"},
@@ -47,7 +47,7 @@ func TestLostStore(t *testing.T) {
 		})
 		return res.Msg.GetPickup()
 	}
-	pk := pickupv1connect.NewPickupServiceClient(hc, n.url, api.WithBearer(mustLogin(t, n.url)))
+	pk := pickupv1connect.NewPickupServiceClient(hc, n.url, rpc.WithBearer(mustLogin(t, n.url)))
 	_, err := pk.SetZone(ctx, connect.NewRequest(&pickupv1.SetZoneRequest{Zone: &pickupv1.Zone{
 		Id: "pudong", Name: "浦东", Districts: []string{"浦东新区"}, Postcodes: []string{"2001"},
 	}}))

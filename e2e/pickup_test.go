@@ -12,7 +12,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/chromedp/chromedp"
 
-	"branchline/api"
 	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	crmv1 "branchline/gen/branchline/crm/v1"
@@ -20,6 +19,7 @@ import (
 	"branchline/gen/branchline/pickup/v1/pickupv1connect"
 	telv1 "branchline/gen/branchline/telephony/v1"
 	bt "branchline/internal/browsertest"
+	"branchline/rpc"
 )
 
 // TestPickupOffline is a courier branch's core day with the WAN down: a
@@ -45,8 +45,8 @@ func TestPickupOffline(t *testing.T) {
 	n, sip := startSIPNode(t, "br-pk", wan.urls(), tok)
 	admin := mustLogin(t, n.url)
 	tel := telephonyClient(t, n.url)
-	acc := accessv1connect.NewAccessServiceClient(hc, n.url, api.WithBearer(admin))
-	pk := pickupv1connect.NewPickupServiceClient(hc, n.url, api.WithBearer(admin))
+	acc := accessv1connect.NewAccessServiceClient(hc, n.url, rpc.WithBearer(admin))
+	pk := pickupv1connect.NewPickupServiceClient(hc, n.url, rpc.WithBearer(admin))
 	cust := customers(n.url, admin)
 
 	// Set-up while online: the courier's account, both phones, the queue,

@@ -12,7 +12,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/chromedp/chromedp"
 
-	"branchline/api"
 	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
@@ -24,6 +23,7 @@ import (
 	bt "branchline/internal/browsertest"
 	"branchline/node"
 	"branchline/replication"
+	"branchline/rpc"
 	"branchline/views"
 	"branchline/warehouse"
 )
@@ -44,9 +44,9 @@ func TestBranchScopes(t *testing.T) {
 	a := startNode(t, "br-a", hubURLs(hubs), addNode(t, "br-a", hubs...))
 	b := startNode(t, "br-b", hubURLs(hubs), addNode(t, "br-b", hubs...))
 	admA := mustLogin(t, a.url)
-	pkA := pickupv1connect.NewPickupServiceClient(hc, a.url, api.WithBearer(admA))
-	pkB := pickupv1connect.NewPickupServiceClient(hc, b.url, api.WithBearer(mustLogin(t, b.url)))
-	acc := accessv1connect.NewAccessServiceClient(hc, a.url, api.WithBearer(admA))
+	pkA := pickupv1connect.NewPickupServiceClient(hc, a.url, rpc.WithBearer(admA))
+	pkB := pickupv1connect.NewPickupServiceClient(hc, b.url, rpc.WithBearer(mustLogin(t, b.url)))
+	acc := accessv1connect.NewAccessServiceClient(hc, a.url, rpc.WithBearer(admA))
 
 	// Company-wide set-up at A: two couriers (K serves both branches, L
 	// branch B only), the zone, a volume tier, a customer with a deposit.
@@ -123,7 +123,7 @@ func TestBranchScopes(t *testing.T) {
 	a1 := book(pkA, "", "cash", k).GetPickup()
 
 	// K picks b1 up at branch B: the charge goes to the customer's account.
-	kB := pickupv1connect.NewPickupServiceClient(hc, b.url, api.WithBearer(mustLoginAs(t, b.url, k, courierPw)))
+	kB := pickupv1connect.NewPickupServiceClient(hc, b.url, rpc.WithBearer(mustLoginAs(t, b.url, k, courierPw)))
 	_, err = kB.AcceptPickup(ctx, connect.NewRequest(&pickupv1.AcceptPickupRequest{Id: b1.GetId()}))
 	must(t, "accept b1", err)
 	_, err = kB.PickUp(ctx, connect.NewRequest(&pickupv1.PickUpRequest{Id: b1.GetId(), WeightGrams: 2000}))

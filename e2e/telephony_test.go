@@ -17,9 +17,9 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"branchline/api"
 	telv1 "branchline/gen/branchline/telephony/v1"
 	"branchline/gen/branchline/telephony/v1/telephonyv1connect"
+	"branchline/rpc"
 )
 
 // startSIPNode is startNode with a SIP switch on a free 127.0.0.1 port;
@@ -168,7 +168,7 @@ func callRecords(t *testing.T, c telephonyv1connect.TelephonyServiceClient) (map
 
 func telephonyClient(t *testing.T, url string) telephonyv1connect.TelephonyServiceClient {
 	t.Helper()
-	return telephonyv1connect.NewTelephonyServiceClient(hc, url, api.WithBearer(mustLogin(t, url)))
+	return telephonyv1connect.NewTelephonyServiceClient(hc, url, rpc.WithBearer(mustLogin(t, url)))
 }
 
 // TestTelephonyPartition: a node cut from the hub keeps answering calls

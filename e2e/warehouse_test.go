@@ -11,14 +11,14 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
-	"branchline/api"
 	whv1 "branchline/gen/branchline/warehouse/v1"
 	"branchline/gen/branchline/warehouse/v1/warehousev1connect"
+	"branchline/rpc"
 )
 
 func stockClient(t *testing.T, url string) warehousev1connect.WarehouseServiceClient {
 	t.Helper()
-	return warehousev1connect.NewWarehouseServiceClient(hc, url, api.WithBearer(mustLogin(t, url)))
+	return warehousev1connect.NewWarehouseServiceClient(hc, url, rpc.WithBearer(mustLogin(t, url)))
 }
 
 // onHand is product's stock on hand in warehouse wh, as node c sees it.

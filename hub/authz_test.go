@@ -7,10 +7,10 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	"branchline/auth"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	"branchline/internal/rpctest"
+	"branchline/rpc"
 )
 
 // TestNoRoleCallerIsDeniedEveryCall walks every procedure a hub member
@@ -26,7 +26,7 @@ func TestNoRoleCallerIsDeniedEveryCall(t *testing.T) {
 	}
 	tok, _ := signer.Issue(auth.Principal{User: "no.role"}, time.Now(), time.Hour)
 	ctx := context.Background()
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	served := map[string]int{}
 	for _, p := range rpctest.Procedures() {
 		ok, err := rpctest.Served(ctx, hc, h.URL(), p)

@@ -12,9 +12,9 @@ import (
 	"connectrpc.com/connect"
 	"github.com/cockroachdb/pebble/v2"
 
-	"branchline/api"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/replication"
+	"branchline/rpc"
 )
 
 // Snapshots of the company views. A new node — or one that lost its disk,
@@ -249,7 +249,7 @@ func (s replicationService) Snapshot(ctx context.Context, req *connect.Request[r
 	case errors.Is(err, errSnapshotGone):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case err != nil:
-		return api.Error(s.h.log, err)
+		return rpc.Error(s.h.log, err)
 	}
 	defer func() { s.h.fsm.releaseSnapshot(snap, time.Now()) }()
 	s.h.log.Info("node takes a snapshot of the company views", "node", node, "position", snap.pos, "resume_after", len(req.Msg.GetAfter()) > 0)
@@ -263,7 +263,7 @@ func (s replicationService) Snapshot(ctx context.Context, req *connect.Request[r
 			return connect.NewError(connect.CodeFailedPrecondition, err)
 		}
 		if err != nil {
-			return api.Error(s.h.log, err)
+			return rpc.Error(s.h.log, err)
 		}
 		msg := &replicationv1.SnapshotChunk{Position: snap.pos, PositionTimeMs: snap.posMs, Keys: keys, Values: values,
 			Crc32C: replication.SnapshotCRC(keys, values), Protocol: replication.Protocol}
@@ -274,7 +274,7 @@ func (s replicationService) Snapshot(ctx context.Context, req *connect.Request[r
 				return nil
 			}
 			if snap.err != nil {
-				return api.Error(s.h.log, snap.err)
+				return rpc.Error(s.h.log, snap.err)
 			}
 			msg.Done, msg.Digest = true, snap.digest.Bytes()
 		}

@@ -31,6 +31,7 @@ import (
 	hubv1 "branchline/gen/branchline/hub/v1"
 	"branchline/gen/branchline/replication/v1/replicationv1connect"
 	"branchline/replication"
+	"branchline/rpc"
 	"branchline/version"
 	"branchline/web"
 	"branchline/web/hubui"
@@ -43,20 +44,20 @@ const AdminUser = "admin"
 func (h *Hub) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(api.RequireAuth(verifier{h}, api.PublicProcedures...)),
+		connect.WithInterceptors(rpc.RequireAuth(verifier{h}, rpc.PublicProcedures...)),
 		connect.WithReadMaxBytes(replication.MaxBatchBytes + (1 << 20)),
-		api.ZstdHandler(),
+		rpc.ZstdHandler(),
 	}
 	mux.Handle(replicationv1connect.NewReplicationServiceHandler(replicationService{h}, opts...))
 	// The cluster admin's password opens everything: guessing it over the
 	// API or the web pages is slowed down as a node slows its users'.
 	throttle := access.NewThrottle(access.ThrottleConfig{})
 	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: directory{h}, Signer: h.signer, Throttle: throttle, Log: h.log}, opts...))
-	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: h.status, ViewsDigest: func() (string, error) {
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&rpc.AdminService{StatusFunc: h.status, ViewsDigest: func() (string, error) {
 		return h.fsm.Digest().String(), nil
 	}}, opts...))
 	mux.Handle(adminv1connect.NewClusterServiceHandler(clusterService{h}, opts...))
-	api.MountOps(mux, h.metrics, h.ready, h.cfg.MetricsToken)
+	rpc.MountOps(mux, h.metrics, h.ready, h.cfg.MetricsToken)
 	ui, err := web.New(web.Config{
 		Site: h.cfg.ID, Hub: true, Home: "/branches", Login: directory{h}.Login, Throttle: throttle,
 		Sessions: web.SignedSessions{Key: h.clusterKey, Revocations: sessionRevocations{h}},
@@ -237,7 +238,7 @@ func (h *Hub) signer() (*auth.Signer, error) {
 func (h *Hub) clusterKey() ([]byte, error) {
 	key, _, ok := h.fsm.Secret()
 	if !ok {
-		return nil, fmt.Errorf("%w: the cluster is not initialised yet", api.ErrUnavailable)
+		return nil, fmt.Errorf("%w: the cluster is not initialised yet", rpc.ErrUnavailable)
 	}
 	return key, nil
 }
@@ -263,7 +264,7 @@ type directory struct{ h *Hub }
 func (d directory) Login(_ context.Context, user, password string) (*auth.Principal, error) {
 	_, hash, ok := d.h.fsm.Secret()
 	if !ok {
-		return nil, fmt.Errorf("%w: the cluster is not initialised yet", api.ErrUnavailable)
+		return nil, fmt.Errorf("%w: the cluster is not initialised yet", rpc.ErrUnavailable)
 	}
 	if user != AdminUser {
 		auth.CheckUnknown(password)
@@ -326,7 +327,7 @@ func invalid(format string, args ...any) error {
 }
 
 func (s clusterService) AddNode(ctx context.Context, req *connect.Request[adminv1.AddNodeRequest]) (*connect.Response[adminv1.AddNodeResponse], error) {
-	if err := api.RequireAdmin(ctx); err != nil {
+	if err := rpc.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	id := req.Msg.GetId()
@@ -342,7 +343,7 @@ func (s clusterService) AddNode(ctx context.Context, req *connect.Request[adminv
 }
 
 func (s clusterService) RemoveNode(ctx context.Context, req *connect.Request[adminv1.RemoveNodeRequest]) (*connect.Response[adminv1.RemoveNodeResponse], error) {
-	if err := api.RequireAdmin(ctx); err != nil {
+	if err := rpc.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	if _, err := s.h.apply(&hubv1.Command{Op: &hubv1.Command_RemoveNode{RemoveNode: &hubv1.RemoveNode{Id: req.Msg.GetId()}}}); err != nil {
@@ -353,12 +354,12 @@ func (s clusterService) RemoveNode(ctx context.Context, req *connect.Request[adm
 }
 
 func (s clusterService) ListNodes(ctx context.Context, _ *connect.Request[adminv1.ListNodesRequest]) (*connect.Response[adminv1.ListNodesResponse], error) {
-	if err := api.RequireAdmin(ctx); err != nil {
+	if err := rpc.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	nodes, err := s.h.nodeInfos()
 	if err != nil {
-		return nil, api.Error(s.h.log, err)
+		return nil, rpc.Error(s.h.log, err)
 	}
 	return connect.NewResponse(&adminv1.ListNodesResponse{Nodes: nodes}), nil
 }
@@ -397,7 +398,7 @@ func (h *Hub) nodeInfos() ([]*adminv1.NodeInfo, error) {
 }
 
 func (s clusterService) Join(ctx context.Context, req *connect.Request[adminv1.JoinRequest]) (*connect.Response[adminv1.JoinResponse], error) {
-	if err := api.RequireAdmin(ctx); err != nil {
+	if err := rpc.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	m := req.Msg
@@ -412,7 +413,7 @@ func (s clusterService) Join(ctx context.Context, req *connect.Request[adminv1.J
 	}
 	f := s.h.raft.AddVoter(raft.ServerID(m.GetId()), raft.ServerAddress(m.GetRaftAddr()), 0, 30*time.Second)
 	if err := f.Error(); err != nil {
-		return nil, s.h.commandError(fmt.Errorf("%w: add voter: %v", api.ErrUnavailable, err))
+		return nil, s.h.commandError(fmt.Errorf("%w: add voter: %v", rpc.ErrUnavailable, err))
 	}
 	if _, err := s.h.apply(&hubv1.Command{Op: &hubv1.Command_SetMember{SetMember: &hubv1.SetMember{
 		Id: m.GetId(), RaftAddr: m.GetRaftAddr(), HttpAddr: m.GetHttpAddr(),
@@ -424,7 +425,7 @@ func (s clusterService) Join(ctx context.Context, req *connect.Request[adminv1.J
 }
 
 func (s clusterService) Leave(ctx context.Context, req *connect.Request[adminv1.LeaveRequest]) (*connect.Response[adminv1.LeaveResponse], error) {
-	if err := api.RequireAdmin(ctx); err != nil {
+	if err := rpc.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	id := req.Msg.GetId()
@@ -436,7 +437,7 @@ func (s clusterService) Leave(ctx context.Context, req *connect.Request[adminv1.
 		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("%q is not a member", id))
 	}
 	if err := s.h.raft.RemoveServer(raft.ServerID(id), 0, 30*time.Second).Error(); err != nil {
-		return nil, s.h.commandError(fmt.Errorf("%w: remove member: %v", api.ErrUnavailable, err))
+		return nil, s.h.commandError(fmt.Errorf("%w: remove member: %v", rpc.ErrUnavailable, err))
 	}
 	if _, err := s.h.apply(&hubv1.Command{Op: &hubv1.Command_RemoveMember{RemoveMember: &hubv1.RemoveMember{Id: id}}}); err != nil {
 		return nil, s.h.commandError(err)
@@ -449,27 +450,27 @@ func (s clusterService) Leave(ctx context.Context, req *connect.Request[adminv1.
 // each member's Status, and each node's last contact as the latest any
 // member saw. Unreachable members are listed with state "unreachable".
 func (s clusterService) ClusterStatus(ctx context.Context, req *connect.Request[adminv1.ClusterStatusRequest]) (*connect.Response[adminv1.ClusterStatusResponse], error) {
-	if err := api.RequireAdmin(ctx); err != nil {
+	if err := rpc.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	h := s.h
 	_, leaderID := h.leaderURL()
 	recs, err := h.fsm.Members()
 	if err != nil {
-		return nil, api.Error(h.log, err)
+		return nil, rpc.Error(h.log, err)
 	}
 	nodes, err := h.nodeInfos()
 	if err != nil {
-		return nil, api.Error(h.log, err)
+		return nil, rpc.Error(h.log, err)
 	}
 	byID := map[string]*adminv1.NodeInfo{}
 	for _, n := range nodes {
 		byID[n.GetId()] = n
 	}
-	tok, _ := api.BearerToken(req.Header())
+	tok, _ := rpc.BearerToken(req.Header())
 	retained, err := h.fsm.Retained()
 	if err != nil {
-		return nil, api.Error(h.log, err)
+		return nil, rpc.Error(h.log, err)
 	}
 	out := &adminv1.ClusterStatusResponse{LeaderId: leaderID, CommitIndex: h.raft.CommitIndex(), HeadPosition: h.fsm.state().Head,
 		MaxClockOffsetSeconds: h.cfg.MaxClockOffset.Seconds(), RetainedPosition: retained, RetainEvents: h.cfg.RetainEvents}
@@ -539,11 +540,11 @@ func (h *Hub) memberView(ctx context.Context, m *adminv1.Member, tok string) (*a
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	st, err := adminv1connect.NewAdminServiceClient(h.hc, m.GetHttpAddr(), api.WithBearer(tok)).Status(ctx, connect.NewRequest(&adminv1.StatusRequest{}))
+	st, err := adminv1connect.NewAdminServiceClient(h.hc, m.GetHttpAddr(), rpc.WithBearer(tok)).Status(ctx, connect.NewRequest(&adminv1.StatusRequest{}))
 	if err != nil {
 		return nil, nil
 	}
-	nodes, err := adminv1connect.NewClusterServiceClient(h.hc, m.GetHttpAddr(), api.WithBearer(tok)).ListNodes(ctx, connect.NewRequest(&adminv1.ListNodesRequest{}))
+	nodes, err := adminv1connect.NewClusterServiceClient(h.hc, m.GetHttpAddr(), rpc.WithBearer(tok)).ListNodes(ctx, connect.NewRequest(&adminv1.ListNodesRequest{}))
 	if err != nil {
 		return st.Msg, nil
 	}
@@ -580,7 +581,7 @@ func (h *Hub) join(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("log in: %w", err)
 	}
-	_, err = adminv1connect.NewClusterServiceClient(h.hc, h.cfg.JoinURL, api.WithBearer(login.Msg.GetToken())).Join(ctx,
+	_, err = adminv1connect.NewClusterServiceClient(h.hc, h.cfg.JoinURL, rpc.WithBearer(login.Msg.GetToken())).Join(ctx,
 		connect.NewRequest(&adminv1.JoinRequest{Id: h.cfg.ID, RaftAddr: h.RaftAddr(), HttpAddr: h.url}))
 	return err
 }

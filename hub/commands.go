@@ -8,10 +8,10 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"branchline/api"
 	"branchline/app"
 	hubv1 "branchline/gen/branchline/hub/v1"
 	"branchline/replication"
+	"branchline/rpc"
 )
 
 // commandStore is the hub's app.Store: what head office does on a hub page
@@ -40,10 +40,10 @@ func (s commandStore) View(fn func(views replication.Tx) error) error {
 func (s commandStore) Exec(ctx context.Context, actor string, cmd replication.Command) ([]*replication.Event, error) {
 	h := s.h
 	if !h.IsLeader() {
-		return nil, fmt.Errorf("%w: this hub member does not lead; retry at the leader", api.ErrUnavailable)
+		return nil, fmt.Errorf("%w: this hub member does not lead; retry at the leader", rpc.ErrUnavailable)
 	}
 	if err := h.raft.Barrier(10 * time.Second).Error(); err != nil {
-		return nil, fmt.Errorf("%w: %v", api.ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", rpc.ErrUnavailable, err)
 	}
 	if err := h.fsm.WaitProjected(ctx, h.fsm.state().Head); err != nil {
 		return nil, err

@@ -18,10 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
-	"branchline/api"
 	"branchline/auth"
 	hubv1 "branchline/gen/branchline/hub/v1"
 	"branchline/replication"
+	"branchline/rpc"
 	"branchline/views"
 	"branchline/volume"
 )
@@ -137,8 +137,8 @@ func Start(cfg Config) (*Hub, error) {
 	h := &Hub{
 		cfg:     cfg,
 		log:     cfg.Log.With("hub", cfg.ID),
-		metrics: api.NewRegistry(),
-		hc:      api.NewHTTPClient(),
+		metrics: rpc.NewRegistry(),
+		hc:      rpc.NewHTTPClient(),
 		reg:     cfg.Registry,
 		contact: map[string]contact{},
 	}
@@ -176,7 +176,7 @@ func Start(cfg Config) (*Hub, error) {
 		h.closeStores()
 		return nil, err
 	}
-	h.srv = api.NewServer(routes)
+	h.srv = rpc.NewServer(routes)
 	h.wg.Add(7)
 	go func() { defer h.wg.Done(); h.taskLoop(ctx) }()
 	go func() { defer h.wg.Done(); h.fsm.companyLoop(ctx) }()
@@ -459,7 +459,7 @@ func (h *Hub) apply(cmd *hubv1.Command) (any, error) {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
 			errors.Is(err, raft.ErrEnqueueTimeout) || errors.Is(err, raft.ErrRaftShutdown) ||
 			errors.Is(err, raft.ErrLeadershipTransferInProgress) {
-			return nil, fmt.Errorf("%w: %v", api.ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: %v", rpc.ErrUnavailable, err)
 		}
 		return nil, err
 	}

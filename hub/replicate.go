@@ -11,12 +11,12 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	"branchline/auth"
 	hubv1 "branchline/gen/branchline/hub/v1"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/gen/branchline/replication/v1/replicationv1connect"
 	"branchline/replication"
+	"branchline/rpc"
 )
 
 // replicationService implements branchline.replication.v1 for nodes.
@@ -98,7 +98,7 @@ func (s replicationService) Push(ctx context.Context, req *connect.Request[repli
 	if len(evs) == 0 {
 		seq, err := s.h.fsm.DurableSeq(node)
 		if err != nil {
-			return nil, api.Error(s.h.log, err)
+			return nil, rpc.Error(s.h.log, err)
 		}
 		return connect.NewResponse(&replicationv1.PushResponse{DurableSeq: seq, Protocol: replication.Protocol, HubTimeMs: time.Now().UnixMilli(), Head: s.h.fsm.state().Head}), nil
 	}
@@ -154,7 +154,7 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 	cursor := req.Msg.GetCursor()
 	s.h.touch(node, func(c *contact) { c.lastSeq = max(c.lastSeq, req.Msg.GetLastSeq()) })
 	if retained, err := s.h.fsm.Retained(); err != nil {
-		return api.Error(s.h.log, err)
+		return rpc.Error(s.h.log, err)
 	} else if cursor < retained {
 		// The company-wide events after the cursor are gone: the node
 		// takes a snapshot (its own scopes' events are all still here).
@@ -163,7 +163,7 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 	if !sc.unscoped {
 		scopes, err := s.h.NodeScopes(node)
 		if err != nil {
-			return api.Error(s.h.log, err)
+			return rpc.Error(s.h.log, err)
 		}
 		held := slices.Sorted(slices.Values(req.Msg.GetHeld()))
 		if len(held) == 0 {
@@ -208,7 +208,7 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 			rescope = time.Now().Add(pullHeartbeat)
 			now, err := s.h.NodeScopes(node)
 			if err != nil {
-				return api.Error(s.h.log, err)
+				return rpc.Error(s.h.log, err)
 			}
 			if !slices.Equal(now, sc.scopes) {
 				held := slices.DeleteFunc(slices.Clone(sc.scopes), func(h string) bool { return !slices.Contains(now, h) })
@@ -290,7 +290,7 @@ func (s replicationService) next(ctx context.Context, sc *scoping, from, until u
 	for {
 		b, err := s.h.fsm.readScoped(sc, from, until, maxEvents, replication.MaxBatchBytes)
 		if err != nil {
-			return b, api.Error(s.h.log, err)
+			return b, rpc.Error(s.h.log, err)
 		}
 		if len(b.events) > 0 || b.waitFor == 0 || b.pos != from {
 			return b, nil
@@ -371,5 +371,5 @@ func (h *Hub) commandError(err error) error {
 		}
 		return connect.NewError(code, errors.New(rej.msg))
 	}
-	return api.Error(h.log, err)
+	return rpc.Error(h.log, err)
 }

@@ -12,12 +12,12 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
-	"branchline/api"
 	"branchline/auth"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	hubv1 "branchline/gen/branchline/hub/v1"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/replication"
+	"branchline/rpc"
 )
 
 // Retention. The global log would grow forever; the company views
@@ -271,7 +271,7 @@ func (h *Hub) clusterView(ctx context.Context) (*adminv1.ClusterStatusResponse, 
 
 // Retain moves the retention point now (see ClusterService.Retain).
 func (s clusterService) Retain(ctx context.Context, req *connect.Request[adminv1.RetainRequest]) (*connect.Response[adminv1.RetainResponse], error) {
-	if err := api.RequireAdmin(ctx); err != nil {
+	if err := rpc.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	if !s.h.fsm.isActive(Retention) {

@@ -10,10 +10,10 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	"branchline/internal/poll"
+	"branchline/rpc"
 )
 
 const testAdminPW = "hub-security-test-pw"
@@ -44,7 +44,7 @@ func startTestMember(t *testing.T) *Hub {
 // leave it working, failures of its own name lock it out for a while.
 func TestAdminLoginIsThrottled(t *testing.T) {
 	h := startTestMember(t)
-	authc := authv1connect.NewAuthServiceClient(api.NewHTTPClient(), h.URL())
+	authc := authv1connect.NewAuthServiceClient(rpc.NewHTTPClient(), h.URL())
 	login := func(user, pw string) error {
 		_, err := authc.Login(context.Background(), connect.NewRequest(&authv1.LoginRequest{Username: user, Password: pw}))
 		return err

@@ -13,12 +13,12 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
-	"branchline/api"
 	"branchline/auth"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
 	hubv1 "branchline/gen/branchline/hub/v1"
 	"branchline/replication"
+	"branchline/rpc"
 	"branchline/version"
 )
 
@@ -356,7 +356,7 @@ func (h *Hub) memberCapabilities(ctx context.Context, rec MemberRecord) (string,
 	tok, _ := s.Issue(auth.Principal{User: AdminUser, Roles: []string{auth.RoleAdmin}}, time.Now(), time.Minute)
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	st, err := adminv1connect.NewAdminServiceClient(h.hc, rec.HTTPAddr, api.WithBearer(tok)).
+	st, err := adminv1connect.NewAdminServiceClient(h.hc, rec.HTTPAddr, rpc.WithBearer(tok)).
 		Status(ctx, connect.NewRequest(&adminv1.StatusRequest{}))
 	if err != nil {
 		return "", nil, err

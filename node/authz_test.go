@@ -6,13 +6,13 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	"branchline/internal/rpctest"
 	"branchline/node"
+	"branchline/rpc"
 )
 
 // selfService are the procedures any signed-in user may call for
@@ -27,8 +27,8 @@ var selfService = map[string]connect.Code{
 func roleless(t *testing.T, n *node.Node, username string) string {
 	t.Helper()
 	ctx := context.Background()
-	hc := api.NewHTTPClient()
-	admin := accessv1connect.NewAccessServiceClient(hc, n.URL(), api.WithBearer(adminToken(t, n)))
+	hc := rpc.NewHTTPClient()
+	admin := accessv1connect.NewAccessServiceClient(hc, n.URL(), rpc.WithBearer(adminToken(t, n)))
 	if _, err := admin.CreateUser(ctx, connect.NewRequest(&accessv1.CreateUserRequest{
 		User: &accessv1.User{Username: username, DisplayName: "无角色用户"}, Password: "roleless-password"})); err != nil {
 		t.Fatal(err)
@@ -50,9 +50,9 @@ func TestNoRoleUserIsDeniedEveryCall(t *testing.T) {
 	n := startTestNode(t)
 	tok := roleless(t, n, "no.role")
 	ctx := context.Background()
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	public := map[string]bool{}
-	for _, p := range api.PublicProcedures {
+	for _, p := range rpc.PublicProcedures {
 		public[p] = true
 	}
 	served := map[string]int{}

@@ -13,7 +13,6 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"branchline/api"
 	"branchline/crm"
 	"branchline/crm/pickup"
 	adminv1 "branchline/gen/branchline/admin/v1"
@@ -22,6 +21,7 @@ import (
 	"branchline/hub"
 	"branchline/node"
 	"branchline/replication"
+	"branchline/rpc"
 )
 
 // logBuffer collects a node's log, for a test to see what it did.
@@ -284,11 +284,11 @@ func TestSnapshotProductViews(t *testing.T) {
 func TestSnapshotRefusals(t *testing.T) {
 	th := startTestHub(t, hub.Config{})
 	tok := th.addNode(t, "br-a")
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	call := func(token string, req *replicationv1.SnapshotRequest) (int, bool, error) {
 		var opts []connect.ClientOption
 		if token != "" {
-			opts = append(opts, api.WithBearer(token))
+			opts = append(opts, rpc.WithBearer(token))
 		}
 		req.Protocol = replication.Protocol
 		stream, err := replicationv1connect.NewReplicationServiceClient(hc, th.URL(), opts...).Snapshot(context.Background(), connect.NewRequest(req))

@@ -9,7 +9,6 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	"branchline/crm"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
@@ -19,6 +18,7 @@ import (
 	"branchline/internal/poll"
 	"branchline/node"
 	"branchline/replication"
+	"branchline/rpc"
 )
 
 const pw = "catchup-test-pw"
@@ -36,7 +36,7 @@ func TestCatchUpLargePull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	var tok string
 	waitFor(t, 20*time.Second, "the hub", func() error {
 		resp, err := authv1connect.NewAuthServiceClient(hc, h.URL()).Login(context.Background(),
@@ -46,7 +46,7 @@ func TestCatchUpLargePull(t *testing.T) {
 		}
 		return err
 	})
-	cluster := adminv1connect.NewClusterServiceClient(hc, h.URL(), api.WithBearer(tok))
+	cluster := adminv1connect.NewClusterServiceClient(hc, h.URL(), rpc.WithBearer(tok))
 	start := func(id string) *node.Node {
 		resp, err := cluster.AddNode(context.Background(), connect.NewRequest(&adminv1.AddNodeRequest{Id: id}))
 		if err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	"branchline/crm"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
@@ -19,6 +18,7 @@ import (
 	"branchline/hub"
 	"branchline/node"
 	"branchline/replication"
+	"branchline/rpc"
 )
 
 // testHub is an in-process single-member hub with its admin's clients.
@@ -44,7 +44,7 @@ func startTestHub(t testing.TB, cfg hub.Config) *testHub {
 	}
 	th := &testHub{Hub: h, cfg: cfg}
 	t.Cleanup(func() { th.Close() })
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	var tok string
 	waitFor(t, 20*time.Second, "the hub", func() error {
 		resp, err := authv1connect.NewAuthServiceClient(hc, h.URL()).Login(context.Background(),
@@ -54,8 +54,8 @@ func startTestHub(t testing.TB, cfg hub.Config) *testHub {
 		}
 		return err
 	})
-	th.cluster = adminv1connect.NewClusterServiceClient(hc, h.URL(), api.WithBearer(tok))
-	th.admin = adminv1connect.NewAdminServiceClient(hc, h.URL(), api.WithBearer(tok))
+	th.cluster = adminv1connect.NewClusterServiceClient(hc, h.URL(), rpc.WithBearer(tok))
+	th.admin = adminv1connect.NewAdminServiceClient(hc, h.URL(), rpc.WithBearer(tok))
 	return th
 }
 

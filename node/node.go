@@ -32,6 +32,7 @@ import (
 	"branchline/gen/branchline/pickup/v1/pickupv1connect"
 	"branchline/gen/branchline/warehouse/v1/warehousev1connect"
 	"branchline/replication"
+	"branchline/rpc"
 	"branchline/version"
 	"branchline/views"
 	"branchline/warehouse/warehouseapp"
@@ -127,7 +128,7 @@ func Start(cfg Config) (*Node, error) {
 	if len(cfg.HubURLs) > 0 && cfg.Token == "" {
 		return nil, errors.New("node: a hub URL is set but no token (branchline ctl nodes add " + cfg.ID + ")")
 	}
-	reg := api.NewRegistry()
+	reg := rpc.NewRegistry()
 	applied := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "branchline_events_applied_total", Help: "Events applied to the node's views (own and pulled).",
 	})
@@ -170,7 +171,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, store: store, metrics: reg, log: log, broker: web.NewBroker()}
 	if len(cfg.HubURLs) > 0 {
-		n.syncer = newSyncer(store, cfg.HubURLs, cfg.Token, api.NewHTTPClient(), log)
+		n.syncer = newSyncer(store, cfg.HubURLs, cfg.Token, rpc.NewHTTPClient(), log)
 		if cfg.SnapshotAbove > 0 {
 			n.syncer.snapshotAbove = cfg.SnapshotAbove
 		}
@@ -220,7 +221,7 @@ func Start(cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
-	n.srv = api.NewServer(h)
+	n.srv = rpc.NewServer(h)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.wg.Add(4)
@@ -256,7 +257,7 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	}
 	throttle := access.NewThrottle(access.ThrottleConfig{})
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(api.RequireAuth(api.TokenVerifier{Store: n.store, Signed: signer}, api.PublicProcedures...),
+		connect.WithInterceptors(rpc.RequireAuth(api.TokenVerifier{Store: n.store, Signed: signer}, rpc.PublicProcedures...),
 			api.RequirePasswordChanged(grants)),
 		connect.WithReadMaxBytes(1 << 20),
 	}
@@ -286,11 +287,11 @@ func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
 	mux.Handle(pickupv1connect.NewPickupServiceHandler(&api.PickupService{App: pickups, Grants: grants, Log: n.log}, opts...))
 	mux.Handle(warehousev1connect.NewWarehouseServiceHandler(&api.WarehouseService{App: stock, Grants: grants, Log: n.log}, opts...))
 	mux.Handle(accessv1connect.NewAccessServiceHandler(&api.AccessService{App: admin, Grants: grants, Log: n.log}, opts...))
-	mux.Handle(adminv1connect.NewAdminServiceHandler(&api.AdminService{StatusFunc: n.status, ViewsDigest: func() (string, error) {
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&rpc.AdminService{StatusFunc: n.status, ViewsDigest: func() (string, error) {
 		d, err := n.store.ViewsDigest()
 		return d.String(), err
 	}}, opts...))
-	api.MountOps(mux, n.metrics, n.ready, n.cfg.MetricsToken)
+	rpc.MountOps(mux, n.metrics, n.ready, n.cfg.MetricsToken)
 	pickupPages := pickupui.New(pickupui.Config{Pickups: pickups, Customers: customers})
 	ui, err := web.New(web.Config{
 		Site: n.cfg.ID, Home: "/customers", Location: n.cfg.Location, Login: dir.Login, Throttle: throttle, Audit: audit,

@@ -14,7 +14,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/xuri/excelize/v2"
 
-	"branchline/api"
 	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
@@ -23,6 +22,7 @@ import (
 	"branchline/gen/branchline/crm/v1/crmv1connect"
 	"branchline/internal/rpctest"
 	"branchline/node"
+	"branchline/rpc"
 )
 
 // The node's API as an outsider meets it: a real node on a real listener.
@@ -43,7 +43,7 @@ func startTestNode(t *testing.T) *node.Node {
 // adminToken logs the node's local administrator in over the API.
 func adminToken(t *testing.T, n *node.Node) string {
 	t.Helper()
-	lr, err := authv1connect.NewAuthServiceClient(api.NewHTTPClient(), n.URL()).Login(context.Background(),
+	lr, err := authv1connect.NewAuthServiceClient(rpc.NewHTTPClient(), n.URL()).Login(context.Background(),
 		connect.NewRequest(&authv1.LoginRequest{Username: "admin", Password: adminPW}))
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func adminToken(t *testing.T, n *node.Node) string {
 func TestAPIAnswersAreNotSniffed(t *testing.T) {
 	n := startTestNode(t)
 	tok := adminToken(t, n)
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	for _, c := range []struct {
 		name, method, path, token, body string
 		status                          int
@@ -104,7 +104,7 @@ func TestAPIAnswersAreNotSniffed(t *testing.T) {
 func TestLoginLockoutSparesTheSharedAddress(t *testing.T) {
 	n := startTestNode(t)
 	ctx := context.Background()
-	authc := authv1connect.NewAuthServiceClient(api.NewHTTPClient(), n.URL())
+	authc := authv1connect.NewAuthServiceClient(rpc.NewHTTPClient(), n.URL())
 	login := func(user, pw string) (string, error) {
 		lr, err := authc.Login(ctx, connect.NewRequest(&authv1.LoginRequest{Username: user, Password: pw}))
 		if err != nil {
@@ -135,7 +135,7 @@ func TestLoginLockoutSparesTheSharedAddress(t *testing.T) {
 	}
 
 	// Every failure is in the audit log.
-	audit := accessv1connect.NewAccessServiceClient(api.NewHTTPClient(), n.URL(), api.WithBearer(tok))
+	audit := accessv1connect.NewAccessServiceClient(rpc.NewHTTPClient(), n.URL(), rpc.WithBearer(tok))
 	resp, err := audit.ListAudit(ctx, connect.NewRequest(&accessv1.ListAuditRequest{Action: "login_failed", PageSize: 100}))
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestLoginLockoutSparesTheSharedAddress(t *testing.T) {
 func TestExportsCarryNoFormulas(t *testing.T) {
 	n := startTestNode(t)
 	ctx := context.Background()
-	crmc := crmv1connect.NewCustomerServiceClient(api.NewHTTPClient(), n.URL(), api.WithBearer(adminToken(t, n)))
+	crmc := crmv1connect.NewCustomerServiceClient(rpc.NewHTTPClient(), n.URL(), rpc.WithBearer(adminToken(t, n)))
 	if _, err := crmc.CreateCustomer(ctx, connect.NewRequest(&crmv1.CreateCustomerRequest{AllowDuplicate: true, Customer: &crmv1.Customer{
 		DisplayName: "-2+3", Note: "+1+2", Address: "@SUM(1+1)", Industry: "=HYPERLINK(\"http://evil.example\")",
 		City: "\t=1+1", Website: "\r=1+1", Mobile: "+44 7911 123456",
@@ -233,7 +233,7 @@ func TestExportsCarryNoFormulas(t *testing.T) {
 func userWithRole(t *testing.T, n *node.Node, username, password string, mustChange bool, perms ...string) string {
 	t.Helper()
 	ctx := context.Background()
-	acc := accessv1connect.NewAccessServiceClient(api.NewHTTPClient(), n.URL(), api.WithBearer(adminToken(t, n)))
+	acc := accessv1connect.NewAccessServiceClient(rpc.NewHTTPClient(), n.URL(), rpc.WithBearer(adminToken(t, n)))
 	var ps []*accessv1.Permission
 	for _, p := range perms {
 		ps = append(ps, &accessv1.Permission{Permission: p, Scope: accessv1.Scope_SCOPE_ALL})
@@ -261,7 +261,7 @@ func userWithRole(t *testing.T, n *node.Node, username, password string, mustCha
 func TestMustChangePasswordComesFirst(t *testing.T) {
 	n := startTestNode(t)
 	ctx := context.Background()
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	const oldPW, newPW = "first-password", "second-password"
 	userWithRole(t, n, "li.lei", oldPW, true, "customer.read")
 	authc := authv1connect.NewAuthServiceClient(hc, n.URL())
@@ -282,7 +282,7 @@ func TestMustChangePasswordComesFirst(t *testing.T) {
 		}
 	}
 
-	mine := authv1connect.NewAuthServiceClient(hc, n.URL(), api.WithBearer(tok))
+	mine := authv1connect.NewAuthServiceClient(hc, n.URL(), rpc.WithBearer(tok))
 	change := func(current, next string) error {
 		_, err := mine.ChangePassword(ctx, connect.NewRequest(&authv1.ChangePasswordRequest{CurrentPassword: current, NewPassword: next}))
 		return err
@@ -298,7 +298,7 @@ func TestMustChangePasswordComesFirst(t *testing.T) {
 			t.Fatalf("%s: %v, want invalid_argument on %s", c.name, err, c.field)
 		}
 	}
-	crmc := crmv1connect.NewCustomerServiceClient(hc, n.URL(), api.WithBearer(tok))
+	crmc := crmv1connect.NewCustomerServiceClient(hc, n.URL(), rpc.WithBearer(tok))
 	if _, err := crmc.ListCustomers(ctx, connect.NewRequest(&crmv1.ListCustomersRequest{})); connect.CodeOf(err) != connect.CodeFailedPrecondition {
 		t.Fatalf("after refused changes: %v, want still failed_precondition", err)
 	}
@@ -314,7 +314,7 @@ func TestMustChangePasswordComesFirst(t *testing.T) {
 	if _, err := authc.Login(ctx, connect.NewRequest(&authv1.LoginRequest{Username: "li.lei", Password: newPW})); err != nil {
 		t.Fatalf("the new password: %v", err)
 	}
-	audit := accessv1connect.NewAccessServiceClient(hc, n.URL(), api.WithBearer(adminToken(t, n)))
+	audit := accessv1connect.NewAccessServiceClient(hc, n.URL(), rpc.WithBearer(adminToken(t, n)))
 	resp, err := audit.ListAudit(ctx, connect.NewRequest(&accessv1.ListAuditRequest{Action: "password_changed", Actor: "li.lei"}))
 	if err != nil || len(resp.Msg.GetEntries()) != 1 || !strings.Contains(resp.Msg.GetEntries()[0].GetDetail(), "by the user") {
 		t.Fatalf("audit of the change: %v, %v", resp, err)
@@ -327,7 +327,7 @@ func TestMustChangePasswordComesFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mine = authv1connect.NewAuthServiceClient(hc, n.URL(), api.WithBearer(lr.Msg.GetToken()))
+	mine = authv1connect.NewAuthServiceClient(hc, n.URL(), rpc.WithBearer(lr.Msg.GetToken()))
 	for range 5 {
 		if err := change("a-wrong-guess", newPW); connect.CodeOf(err) != connect.CodeInvalidArgument {
 			t.Fatal(err)

@@ -17,10 +17,10 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/gen/branchline/replication/v1/replicationv1connect"
 	"branchline/replication"
+	"branchline/rpc"
 	"branchline/version"
 )
 
@@ -66,7 +66,7 @@ func newSyncer(store *Store, urls []string, token string, hc *http.Client, log *
 	s := &syncer{store: store, urls: urls, log: log, heartbeat: 10 * time.Second, rebuildNow: make(chan struct{}, 1), snapshotAbove: snapshotAbove}
 	for _, u := range urls {
 		s.clients = append(s.clients, replicationv1connect.NewReplicationServiceClient(hc, u,
-			api.WithBearer(token), api.ZstdClient(), connect.WithSendMaxBytes(replication.MaxBatchBytes+(1<<20)),
+			rpc.WithBearer(token), rpc.ZstdClient(), connect.WithSendMaxBytes(replication.MaxBatchBytes+(1<<20)),
 			connect.WithReadMaxBytes(replication.MaxBatchBytes+(1<<20))))
 	}
 	return s

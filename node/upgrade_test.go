@@ -11,7 +11,6 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	"branchline/crm"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
@@ -20,19 +19,20 @@ import (
 	"branchline/hub"
 	"branchline/node"
 	"branchline/replication"
+	"branchline/rpc"
 	"branchline/views"
 )
 
 // memberStatus asks a hub member for its Status as the cluster admin.
 func memberStatus(t *testing.T, h *hub.Hub) *adminv1.StatusResponse {
 	t.Helper()
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	login, err := authv1connect.NewAuthServiceClient(hc, h.URL()).Login(context.Background(),
 		connect.NewRequest(&authv1.LoginRequest{Username: "admin", Password: pw}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := adminv1connect.NewAdminServiceClient(hc, h.URL(), api.WithBearer(login.Msg.GetToken())).
+	st, err := adminv1connect.NewAdminServiceClient(hc, h.URL(), rpc.WithBearer(login.Msg.GetToken())).
 		Status(context.Background(), connect.NewRequest(&adminv1.StatusRequest{}))
 	if err != nil {
 		t.Fatal(err)
@@ -89,13 +89,13 @@ func TestRollingUpgrade(t *testing.T) {
 	})
 	th := &testHub{Hub: hub1}
 	{
-		hc := api.NewHTTPClient()
+		hc := rpc.NewHTTPClient()
 		login, err := authv1connect.NewAuthServiceClient(hc, hub1.URL()).Login(context.Background(),
 			connect.NewRequest(&authv1.LoginRequest{Username: "admin", Password: pw}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		th.cluster = adminv1connect.NewClusterServiceClient(hc, hub1.URL(), api.WithBearer(login.Msg.GetToken()))
+		th.cluster = adminv1connect.NewClusterServiceClient(hc, hub1.URL(), rpc.WithBearer(login.Msg.GetToken()))
 	}
 	urls := func() []string {
 		var u []string

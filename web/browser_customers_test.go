@@ -14,13 +14,13 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/xuri/excelize/v2"
 
-	"branchline/api"
 	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	crmv1 "branchline/gen/branchline/crm/v1"
 	"branchline/gen/branchline/crm/v1/crmv1connect"
+	"branchline/rpc"
 )
 
 // customerNode is a node with Connect clients acting as its administrator,
@@ -36,13 +36,13 @@ type customerNode struct {
 func startCustomerNode(t *testing.T) *customerNode {
 	t.Helper()
 	n := startNode(t)
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	resp, err := authv1connect.NewAuthServiceClient(hc, n.URL()).Login(context.Background(),
 		connect.NewRequest(&authv1.LoginRequest{Username: "admin", Password: webPassword}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bearer := api.WithBearer(resp.Msg.GetToken())
+	bearer := rpc.WithBearer(resp.Msg.GetToken())
 	return &customerNode{
 		base:      n.URL(),
 		cust:      crmv1connect.NewCustomerServiceClient(hc, n.URL(), bearer),

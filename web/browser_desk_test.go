@@ -15,7 +15,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/chromedp/chromedp"
 
-	"branchline/api"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	crmv1 "branchline/gen/branchline/crm/v1"
@@ -23,6 +22,7 @@ import (
 	telv1 "branchline/gen/branchline/telephony/v1"
 	"branchline/gen/branchline/telephony/v1/telephonyv1connect"
 	"branchline/node"
+	"branchline/rpc"
 )
 
 // freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
@@ -136,12 +136,12 @@ func startSIPNode(t *testing.T, id string) (*node.Node, string) {
 // adminBearer logs the node's administrator in over the API.
 func adminBearer(t *testing.T, base string) connect.ClientOption {
 	t.Helper()
-	lr, err := authv1connect.NewAuthServiceClient(api.NewHTTPClient(), base).Login(context.Background(),
+	lr, err := authv1connect.NewAuthServiceClient(rpc.NewHTTPClient(), base).Login(context.Background(),
 		connect.NewRequest(&authv1.LoginRequest{Username: "admin", Password: webPassword}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return api.WithBearer(lr.Msg.GetToken())
+	return rpc.WithBearer(lr.Msg.GetToken())
 }
 
 // setUpQueue configures, as the administrator, extension ext (password
@@ -192,7 +192,7 @@ func TestBrowserDeskScreenPop(t *testing.T) {
 	}
 	n, sipAddr := startSIPNode(t, "br-desk")
 	ctx := context.Background()
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	bearer := adminBearer(t, n.URL())
 	const ext, extPW, did, caller = "8001", "pw-8001-secret", "4000", "13800138000"
 	const customer = "上海来电测试贸易有限公司"

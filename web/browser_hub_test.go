@@ -9,7 +9,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/chromedp/chromedp"
 
-	"branchline/api"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
@@ -17,6 +16,7 @@ import (
 	"branchline/hub"
 	"branchline/node"
 	"branchline/replication"
+	"branchline/rpc"
 	"branchline/warehouse"
 )
 
@@ -29,7 +29,7 @@ func TestBrowserHubDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	var tok string
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -44,7 +44,7 @@ func TestBrowserHubDashboard(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	cluster := adminv1connect.NewClusterServiceClient(hc, h.URL(), api.WithBearer(tok))
+	cluster := adminv1connect.NewClusterServiceClient(hc, h.URL(), rpc.WithBearer(tok))
 	add := func(id string) string {
 		resp, err := cluster.AddNode(context.Background(), connect.NewRequest(&adminv1.AddNodeRequest{Id: id}))
 		if err != nil {

@@ -14,7 +14,6 @@ import (
 
 	"connectrpc.com/connect"
 
-	"branchline/api"
 	accessv1 "branchline/gen/branchline/access/v1"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
@@ -25,6 +24,7 @@ import (
 	"branchline/gen/branchline/telephony/v1/telephonyv1connect"
 	"branchline/internal/poll"
 	"branchline/replication"
+	"branchline/rpc"
 	"branchline/telephony"
 )
 
@@ -86,7 +86,7 @@ func TestAgentWithoutPhonePermissionSeesNoNumber(t *testing.T) {
 	n, sipAddr := startSIPNode(t, "br-mask")
 	base := n.URL()
 	ctx := context.Background()
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	authc := authv1connect.NewAuthServiceClient(hc, base)
 	admin := adminBearer(t, base)
 
@@ -173,7 +173,7 @@ func TestAgentWithoutPhonePermissionSeesNoNumber(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mine := telephonyv1connect.NewTelephonyServiceClient(hc, base, api.WithBearer(alr.Msg.GetToken()))
+	mine := telephonyv1connect.NewTelephonyServiceClient(hc, base, rpc.WithBearer(alr.Msg.GetToken()))
 	var recs *telv1.ListCallRecordsResponse
 	poll.Until(t, 10*time.Second, "the call record", func() error {
 		r, err := mine.ListCallRecords(ctx, connect.NewRequest(&telv1.ListCallRecordsRequest{}))

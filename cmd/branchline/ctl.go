@@ -13,11 +13,11 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"branchline/api"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
+	"branchline/rpc"
 )
 
 const ctlSummary = `Administers a hub cluster as its admin user (password from --admin-password or
@@ -52,14 +52,14 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *pw == "" {
 		return usagef("ctl: set BRANCHLINE_ADMIN_PASSWORD or --admin-password")
 	}
-	hc := api.NewHTTPClient()
+	hc := rpc.NewHTTPClient()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	url, tok, err := ctlLogin(ctx, hc, splitList(*hubs), *user, *pw)
 	if err != nil {
 		return err
 	}
-	cluster := adminv1connect.NewClusterServiceClient(hc, url, api.WithBearer(tok))
+	cluster := adminv1connect.NewClusterServiceClient(hc, url, rpc.WithBearer(tok))
 	switch {
 	case len(rest) == 3 && rest[0] == "nodes" && rest[1] == "add":
 		resp, err := cluster.AddNode(ctx, connect.NewRequest(&adminv1.AddNodeRequest{Id: rest[2]}))
@@ -180,7 +180,7 @@ func ctlVerify(ctx context.Context, hc *http.Client, cluster adminv1connect.Clus
 	fmt.Fprintln(tw, "MEMBER\tPROJECTED POSITION\tEVENT DIGEST\tVIEWS DIGEST (scan)")
 	byPos := map[uint64]map[string]bool{}
 	for _, m := range cs.Msg.GetMembers() {
-		st, err := adminv1connect.NewAdminServiceClient(hc, m.GetHttpAddr(), api.WithBearer(tok)).
+		st, err := adminv1connect.NewAdminServiceClient(hc, m.GetHttpAddr(), rpc.WithBearer(tok)).
 			Status(ctx, connect.NewRequest(&adminv1.StatusRequest{ScanViews: true}))
 		if err != nil {
 			fmt.Fprintf(tw, "%s\tunreachable: %v\t\t\n", m.GetId(), err)

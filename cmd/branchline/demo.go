@@ -18,13 +18,13 @@ import (
 	"connectrpc.com/connect"
 
 	"branchline/access"
-	"branchline/api"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
 	crmv1 "branchline/gen/branchline/crm/v1"
 	"branchline/gen/branchline/crm/v1/crmv1connect"
 	"branchline/hub"
 	"branchline/node"
+	"branchline/rpc"
 )
 
 // demoNodes are the demo's branches and the customers each starts with.
@@ -78,7 +78,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return net.JoinHostPort("127.0.0.1", strconv.Itoa(*base+offset))
 	}
 
-	d := &demo{log: log, pw: *pw, hc: api.NewHTTPClient()}
+	d := &demo{log: log, pw: *pw, hc: rpc.NewHTTPClient()}
 	defer d.close()
 	if err := d.startHub(ctx, dir, addr); err != nil {
 		return err
@@ -146,7 +146,7 @@ func (d *demo) startNode(ctx context.Context, dir, id, addr string, customers []
 		if err != nil {
 			return err
 		}
-		resp, err := adminv1connect.NewClusterServiceClient(d.hc, d.hubs[0].URL(), api.WithBearer(htok)).
+		resp, err := adminv1connect.NewClusterServiceClient(d.hc, d.hubs[0].URL(), rpc.WithBearer(htok)).
 			AddNode(ctx, connect.NewRequest(&adminv1.AddNodeRequest{Id: id}))
 		if err != nil {
 			return fmt.Errorf("register node %s: %w", id, err)
@@ -177,13 +177,13 @@ func (d *demo) startNode(ctx context.Context, dir, id, addr string, customers []
 	if err != nil {
 		return err
 	}
-	c := crmv1connect.NewCustomerServiceClient(d.hc, n.URL(), api.WithBearer(ntok))
+	c := crmv1connect.NewCustomerServiceClient(d.hc, n.URL(), rpc.WithBearer(ntok))
 	for _, cust := range customers {
 		if _, err := c.CreateCustomer(ctx, connect.NewRequest(&crmv1.CreateCustomerRequest{Customer: cust})); err != nil {
 			return fmt.Errorf("sample customer %s: %w", cust.GetDisplayName(), err)
 		}
 	}
-	return seedDemo(ctx, d.hc, n.URL(), id, d.pw, api.WithBearer(ntok))
+	return seedDemo(ctx, d.hc, n.URL(), id, d.pw, rpc.WithBearer(ntok))
 }
 
 // waitLogin logs in as admin at url, retrying until the server is ready.

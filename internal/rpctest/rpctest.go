@@ -15,12 +15,12 @@ import (
 	"slices"
 	"strings"
 
+	"branchline/rpc"
+
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/emptypb"
-
-	"branchline/api"
 )
 
 // Procedure is one RPC of a service.
@@ -101,7 +101,7 @@ func Served(ctx context.Context, hc *http.Client, base string, p Procedure) (boo
 // returns the call's error (nil when it succeeded). The answer's content
 // is not read: an empty message of any type reads every message.
 func Call(ctx context.Context, hc *http.Client, base, token string, p Procedure) error {
-	c := connect.NewClient[emptypb.Empty, emptypb.Empty](hc, base+p.Path(), api.WithBearer(token))
+	c := connect.NewClient[emptypb.Empty, emptypb.Empty](hc, base+p.Path(), rpc.WithBearer(token))
 	if !p.Streaming {
 		_, err := c.CallUnary(ctx, connect.NewRequest(&emptypb.Empty{}))
 		return err

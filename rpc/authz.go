@@ -1,4 +1,4 @@
-package api
+package rpc
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 func RequireAdmin(ctx context.Context) error {
 	p, ok := auth.PrincipalFrom(ctx)
 	if !ok {
-		return connect.NewError(connect.CodeUnauthenticated, errNoToken)
+		return connect.NewError(connect.CodeUnauthenticated, ErrNoToken)
 	}
 	if !p.HasRole(auth.RoleAdmin) {
 		return connect.NewError(connect.CodePermissionDenied, fault.ErrDenied)
