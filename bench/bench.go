@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"branchline/views"
+	"branchline/kinds"
 )
 
 // Phases are the measurements Run can make, in the order it makes them.
@@ -151,7 +151,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, evSize, err := sampleEvent(bodies, views.Registry())
+	_, evSize, err := sampleEvent(bodies, kinds.Registry())
 	if err != nil {
 		return nil, err
 	}

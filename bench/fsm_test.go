@@ -13,8 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	replicationv1 "branchline/gen/branchline/replication/v1"
+	"branchline/kinds"
 	"branchline/replication"
-	"branchline/views"
 )
 
 // This file prototypes, outside the hub, what its state machine's apply
@@ -97,7 +97,7 @@ func openModel(b *testing.B, opts *pebble.Options, memo bool) *fsmModel {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	v, err := replication.OpenViews(views.Registry(), protoTx{r: db})
+	v, err := replication.OpenViews(kinds.Registry(), protoTx{r: db})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,9 +16,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"branchline/crm"
+	"branchline/kinds"
 	"branchline/node"
 	"branchline/replication"
-	"branchline/views"
 )
 
 // searchCustomers is how many customers BenchmarkCustomerLookup's node
@@ -62,7 +62,7 @@ func sampleCustomer(r *rand.Rand, i int) map[string]string {
 func lookupNode(b *testing.B, n int) (*node.Store, []map[string]string) {
 	dir := b.TempDir()
 	open := func() *node.Store {
-		s, err := node.OpenStore(node.StoreConfig{Dir: dir, ID: "bench-lookup", Registry: views.Registry(), Log: slog.New(slog.DiscardHandler)})
+		s, err := node.OpenStore(node.StoreConfig{Dir: dir, ID: "bench-lookup", Registry: kinds.Registry(), Log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -14,11 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	"branchline/kinds"
 	"branchline/node"
 	"branchline/replication"
 	"branchline/telephony"
 	"branchline/telephony/pbx"
-	"branchline/views"
 )
 
 // SIPConfig is the SIP overload benchmark: sipp calls a queue of Agents
@@ -105,7 +105,7 @@ func sipBranchline(ctx context.Context, c SIPConfig, rate int) (SIPRun, error) {
 		return SIPRun{}, err
 	}
 	defer os.RemoveAll(dir)
-	store, err := node.OpenStore(node.StoreConfig{Dir: filepath.Join(dir, "store"), ID: "bench-sip", Registry: views.Registry(), Log: c.Log})
+	store, err := node.OpenStore(node.StoreConfig{Dir: filepath.Join(dir, "store"), ID: "bench-sip", Registry: kinds.Registry(), Log: c.Log})
 	if err != nil {
 		return SIPRun{}, err
 	}

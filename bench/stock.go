@@ -24,9 +24,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"branchline/kinds"
 	"branchline/node"
 	"branchline/replication"
-	"branchline/views"
 	"branchline/warehouse"
 )
 
@@ -333,7 +333,7 @@ func RunStock(ctx context.Context, c StockConfig) (*StockReport, error) {
 	b := &stockBench{c: c, dir: dir, now: time.Now()}
 	b.say = func(format string, args ...any) { fmt.Fprintf(c.Progress, "bench stock: "+format+"\n", args...) }
 	b.gen = &stockGen{origin: stockOwner, baseMs: b.now.Add(-time.Hour).UnixMilli(), ids: replication.NewIDs()}
-	b.store, err = node.OpenStore(node.StoreConfig{Dir: dir, ID: stockNode, Registry: views.Registry(), Log: c.Log, Observer: node.Observer{
+	b.store, err = node.OpenStore(node.StoreConfig{Dir: dir, ID: stockNode, Registry: kinds.Registry(), Log: c.Log, Observer: node.Observer{
 		Committed: func(_ time.Duration, events int) { b.txns.Add(1); b.evs.Add(int64(events)) },
 	}})
 	if err != nil {

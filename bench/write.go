@@ -8,9 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"branchline/kinds"
 	"branchline/node"
 	"branchline/replication"
-	"branchline/views"
 )
 
 // writer creates customers on a stand-alone node store, as the node's API
@@ -26,7 +26,7 @@ type writer struct {
 // openWriter opens a node store in dir.
 func openWriter(dir string, log *slog.Logger) (*writer, error) {
 	w := &writer{ids: replication.NewIDs()}
-	s, err := node.OpenStore(node.StoreConfig{Dir: dir, ID: "bench-writer", Registry: views.Registry(), Log: log, Observer: node.Observer{
+	s, err := node.OpenStore(node.StoreConfig{Dir: dir, ID: "bench-writer", Registry: kinds.Registry(), Log: log, Observer: node.Observer{
 		Committed: func(_ time.Duration, events int) { w.txns.Add(1); w.evs.Add(int64(events)) },
 	}})
 	if err != nil {

@@ -21,10 +21,10 @@ import (
 	"branchline/gen/branchline/pickup/v1/pickupv1connect"
 	whv1 "branchline/gen/branchline/warehouse/v1"
 	bt "branchline/internal/browsertest"
+	"branchline/kinds"
 	"branchline/node"
 	"branchline/replication"
 	"branchline/rpc"
-	"branchline/views"
 	"branchline/warehouse"
 )
 
@@ -245,7 +245,7 @@ func TestBranchScopes(t *testing.T) {
 // and the warehouses of the stock moves it holds.
 func scanStore(t *testing.T, n *branch) (pickups, moveWarehouses []string) {
 	t.Helper()
-	s, err := node.OpenStore(node.StoreConfig{Dir: n.data, ID: n.id, Registry: views.Registry(), Log: slog.New(slog.DiscardHandler), MinFreeBytes: -1})
+	s, err := node.OpenStore(node.StoreConfig{Dir: n.data, ID: n.id, Registry: kinds.Registry(), Log: slog.New(slog.DiscardHandler), MinFreeBytes: -1})
 	if err != nil {
 		t.Fatalf("open %s's store: %v", n.id, err)
 	}

@@ -15,7 +15,7 @@
 //     for it (WaitProjected);
 //   - the hub's own decisions (tasks such as escrow grants, reactions to
 //     pushed events) are made inside the state machine at a log position,
-//     from decision views of the few kinds they read (views.HubDecides),
+//     from decision views of the few kinds they read (kinds.HubDecides),
 //     kept on the commit path so that every member decides alike;
 //   - head office's own commands (commands.go) commit through Raft as
 //     events of origin "hub" with the user as actor.

@@ -26,16 +26,16 @@ import (
 	eventv1 "branchline/gen/branchline/event/v1"
 	hubv1 "branchline/gen/branchline/hub/v1"
 	replicationv1 "branchline/gen/branchline/replication/v1"
+	"branchline/kinds"
 	"branchline/replication"
 	"branchline/replication/reptest"
-	"branchline/views"
 )
 
 const baseMs = 1_790_000_000_000
 
 func openTestFSM(t testing.TB, dir string) *fsm {
 	t.Helper()
-	f, err := openFSM(dir, views.Registry(), nil, nil, slog.New(slog.DiscardHandler), nil)
+	f, err := openFSM(dir, kinds.Registry(), nil, nil, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

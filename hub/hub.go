@@ -20,9 +20,9 @@ import (
 
 	"branchline/auth"
 	hubv1 "branchline/gen/branchline/hub/v1"
+	"branchline/kinds"
 	"branchline/replication"
 	"branchline/rpc"
-	"branchline/views"
 	"branchline/volume"
 )
 
@@ -53,20 +53,20 @@ type Config struct {
 	TrailingLogs      uint64
 
 	// Tasks are the decisions the hub makes itself (Task); nil: the
-	// product's (views.HubTasks). Every member must run the same set.
+	// product's (kinds.HubTasks). Every member must run the same set.
 	Tasks map[string]Task
 	// TaskEvery is how often the leader runs the tasks; default 2 s.
 	TaskEvery time.Duration
 	// Reactions run on every pushed event as it is committed (Reaction),
-	// by name; nil: the product's (views.HubReactions).
+	// by name; nil: the product's (kinds.HubReactions).
 	Reactions map[string]Reaction
 	// Decides says which event kinds tasks and reactions read (the state
 	// machine keeps their views on the commit path); nil: the product's
-	// (views.HubDecides).
+	// (kinds.HubDecides).
 	Decides func(kind string) bool
 	// NodeScopes adds to a node's branch the scopes the hub serves it
 	// (warehouses it owns, couriers it serves), read from the projection's
-	// views; nil: the product's (views.NodeScopes).
+	// views; nil: the product's (kinds.NodeScopes).
 	NodeScopes func(views replication.Tx, node string) ([]string, error)
 	// RetainEvents is the retention rule of the global log: its
 	// company-wide events older than the last RetainEvents positions are
@@ -143,16 +143,16 @@ func Start(cfg Config) (*Hub, error) {
 		contact: map[string]contact{},
 	}
 	if h.reg == nil {
-		h.reg = views.Registry()
+		h.reg = kinds.Registry()
 	}
 	if h.cfg.Reactions == nil {
-		h.cfg.Reactions = views.HubReactions()
+		h.cfg.Reactions = kinds.HubReactions()
 	}
 	if h.cfg.Tasks == nil {
-		h.cfg.Tasks = views.HubTasks()
+		h.cfg.Tasks = kinds.HubTasks()
 	}
 	if h.cfg.NodeScopes == nil {
-		h.cfg.NodeScopes = views.NodeScopes
+		h.cfg.NodeScopes = kinds.NodeScopes
 	}
 	if h.cfg.MaxClockOffset <= 0 {
 		h.cfg.MaxClockOffset = replication.DefaultMaxOffset
@@ -246,7 +246,7 @@ func (h *Hub) open() error {
 	var err error
 	decides := h.cfg.Decides
 	if decides == nil {
-		decides = views.HubDecides
+		decides = kinds.HubDecides
 	}
 	h.fsm, err = openFSM(cfg.DataDir, h.reg, h.cfg.Tasks, decides, h.log, func(n int) { applied.Add(float64(n)) })
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	hubv1 "branchline/gen/branchline/hub/v1"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/replication"
-	"branchline/views"
 )
 
 // Task is a decision the hub itself makes, such as granting branches their
@@ -25,7 +24,7 @@ import (
 // actor "hub" and reach every node like any other event. A task must be
 // deterministic — the same views and now give the same drafts — because
 // every member runs it inside the state machine at the same log entry.
-type Task = views.HubTask
+type Task = replication.HubTask
 
 // HubActor is the actor of the events hub tasks make.
 const HubActor = "hub"
@@ -80,7 +79,7 @@ func (f *fsm) applyHubEvents(s *step, c *hubv1.CommitEvents) (any, error) {
 // the point of the global log where it is committed (such as taking back
 // stock released by a node that does not own the warehouse). Like a Task
 // it must be deterministic; it returns no events for most events.
-type Reaction = views.HubReaction
+type Reaction = replication.HubReaction
 
 // react runs the reactions on a pushed event just committed, in name
 // order. A reaction cannot refuse the push (the node's outbox would be

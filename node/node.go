@@ -31,10 +31,10 @@ import (
 	"branchline/gen/branchline/crm/v1/crmv1connect"
 	"branchline/gen/branchline/pickup/v1/pickupv1connect"
 	"branchline/gen/branchline/warehouse/v1/warehousev1connect"
+	"branchline/kinds"
 	"branchline/replication"
 	"branchline/rpc"
 	"branchline/version"
-	"branchline/views"
 	"branchline/warehouse/warehouseapp"
 	"branchline/web"
 	"branchline/web/adminui"
@@ -61,7 +61,7 @@ type Config struct {
 	// app.DefaultTimeZone (Asia/Shanghai).
 	Location *time.Location
 	// Registry applies the events; nil: every kind of this release
-	// (views.Registry). A test of upgrades passes an older one.
+	// (kinds.Registry). A test of upgrades passes an older one.
 	Registry *replication.Registry
 	// SnapshotAbove is the length of the hub's log from which a new (or
 	// lost) store starts from a snapshot of the company views rather than
@@ -145,7 +145,7 @@ func Start(cfg Config) (*Node, error) {
 	})
 	reg.MustRegister(parked, ignored)
 	if cfg.Registry == nil {
-		cfg.Registry = views.Registry()
+		cfg.Registry = kinds.Registry()
 	}
 	store, err := OpenStore(StoreConfig{
 		Dir: cfg.DataDir, ID: cfg.ID, Registry: cfg.Registry, Log: log,

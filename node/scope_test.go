@@ -11,9 +11,9 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"branchline/hub"
+	"branchline/kinds"
 	"branchline/node"
 	"branchline/replication"
-	"branchline/views"
 )
 
 // Kinds of the scope tests, on top of the product's registry:
@@ -28,7 +28,7 @@ const (
 func scopedKey(entity string) []byte { return replication.Key("scoped", entity) }
 
 func scopeRegistry() *replication.Registry {
-	r := views.Registry()
+	r := kinds.Registry()
 	replication.Handle(r, kindScopedSet, func(tx replication.Tx, ev *replication.Event, b *wrapperspb.StringValue) error {
 		_, v, _ := strings.Cut(b.GetValue(), "|")
 		if _, _, err := replication.SetRegister(tx, scopedKey(ev.Entity), []byte(v), replication.StampOf(ev)); err != nil {

@@ -12,10 +12,10 @@ import (
 
 	"branchline/access"
 	"branchline/app"
+	"branchline/kinds"
 	"branchline/replication"
 	"branchline/telephony"
 	"branchline/telephony/pbx"
-	"branchline/views"
 	"branchline/web"
 )
 
@@ -24,7 +24,7 @@ import (
 // address) and is counted in the node's metrics.
 func TestSIPAuthFailureAudited(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := OpenStore(StoreConfig{Dir: t.TempDir(), ID: "sh-pudong", Registry: views.Registry(), Log: log})
+	store, err := OpenStore(StoreConfig{Dir: t.TempDir(), ID: "sh-pudong", Registry: kinds.Registry(), Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

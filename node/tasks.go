@@ -6,11 +6,11 @@ import (
 	"slices"
 	"time"
 
+	"branchline/kinds"
 	"branchline/replication"
-	"branchline/views"
 )
 
-// taskEvery is how often a node runs its tasks (views.NodeTasks), such as
+// taskEvery is how often a node runs its tasks (kinds.NodeTasks), such as
 // giving back a stock share it holds beyond its target.
 const taskEvery = 5 * time.Second
 
@@ -22,7 +22,7 @@ const TaskActor = "system"
 // nothing; the command runs again inside the write, on the views as they
 // are then, so a decision never rests on a stale read.
 func (n *Node) taskLoop(ctx context.Context) {
-	tasks := views.NodeTasks()
+	tasks := kinds.NodeTasks()
 	if len(tasks) == 0 {
 		return
 	}
@@ -64,7 +64,7 @@ func taskPause(took, every time.Duration) time.Duration {
 // runTask runs a task once. A task with a feed is given what changed since
 // its last complete run (all, the first time); the feed's entries it was
 // given are deleted once it has dealt with them all.
-func (n *Node) runTask(ctx context.Context, task views.NodeTask, first bool) error {
+func (n *Node) runTask(ctx context.Context, task replication.NodeTask, first bool) error {
 	var entries []replication.FeedEntry
 	var changed []string
 	if task.Feed != "" {

@@ -18,10 +18,10 @@ import (
 	"branchline/auth"
 	"branchline/crm"
 	accessv1 "branchline/gen/branchline/access/v1"
+	"branchline/kinds"
 	"branchline/replication"
 	"branchline/telephony/pbx"
 	"branchline/telephony/telephonyapp"
-	"branchline/views"
 	"branchline/web"
 )
 
@@ -32,7 +32,7 @@ import (
 // CRM's policy.
 func TestTelephonyHooks(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := OpenStore(StoreConfig{Dir: t.TempDir(), ID: "sh-pudong", Registry: views.Registry(), Log: log, Observer: Observer{}})
+	store, err := OpenStore(StoreConfig{Dir: t.TempDir(), ID: "sh-pudong", Registry: kinds.Registry(), Log: log, Observer: Observer{}})
 	if err != nil {
 		t.Fatal(err)
 	}

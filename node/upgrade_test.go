@@ -17,10 +17,10 @@ import (
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	"branchline/hub"
+	"branchline/kinds"
 	"branchline/node"
 	"branchline/replication"
 	"branchline/rpc"
-	"branchline/views"
 )
 
 // memberStatus asks a hub member for its Status as the cluster admin.
@@ -55,7 +55,7 @@ func TestRollingUpgrade(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-member hub and two nodes")
 	}
-	full := views.Registry()
+	full := kinds.Registry()
 	old := full.Without(crm.KindNoteAdded)
 	dir := t.TempDir()
 	addrs := map[string][2]string{} // a restarted member keeps its addresses

@@ -13,9 +13,9 @@ import (
 	"branchline/auth"
 	"branchline/crm"
 	"branchline/crm/crmapp"
+	"branchline/kinds"
 	"branchline/node"
 	"branchline/replication"
-	"branchline/views"
 )
 
 // commits is a node's real store that keeps what each Exec wrote.
@@ -38,7 +38,7 @@ func (s *commits) Exec(ctx context.Context, actor string, cmd replication.Comman
 // change is ever recorded without it.
 func TestAuditedInOneTransaction(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-a", Registry: views.Registry(), Log: log, Observer: node.Observer{}})
+	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-a", Registry: kinds.Registry(), Log: log, Observer: node.Observer{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestAuditedInOneTransaction(t *testing.T) {
 // numbers are kept whole and marked, for the log to mask them as pages do.
 func TestEditAuditedWithValues(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-a", Registry: views.Registry(), Log: log, Observer: node.Observer{}})
+	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-a", Registry: kinds.Registry(), Log: log, Observer: node.Observer{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,9 +18,9 @@ import (
 	"branchline/app"
 	"branchline/auth"
 	"branchline/crm/crmapp"
+	"branchline/kinds"
 	"branchline/node"
 	"branchline/replication"
-	"branchline/views"
 	"branchline/web"
 	"branchline/web/crmui"
 )
@@ -90,7 +90,7 @@ var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 // reports the customer as the write leaves it without reading it back.
 func TestCustomerEditReadsOnceWritesOnce(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-web", Registry: views.Registry(), Log: log, Observer: node.Observer{}})
+	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-web", Registry: kinds.Registry(), Log: log, Observer: node.Observer{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,13 @@
-// Package views lists every kind of event Branchline's replicas apply to
-// their views. Node and hub build their registry here, so that both apply
+// Package kinds is this release's list of what replicas run: every kind
+// of event they apply to their views (Registry), and the decisions the hub
+// and the nodes make by themselves (tasks, reactions) with the scopes the
+// hub serves a node. The node and the hub know no domain: cmd/branchline
+// (through package wiring) hands them these, so that every replica applies
 // exactly the same kinds the same way.
-package views
+package kinds
 
 import (
 	"strings"
-	"time"
 
 	"branchline/access"
 	"branchline/crm"
@@ -29,30 +31,22 @@ func Registry() *replication.Registry {
 	return r
 }
 
-// HubTask is a decision the hub makes itself (hub.Task): deterministic,
-// from the views and the time of the Raft entry that runs it.
-type HubTask = func(views replication.Tx, now time.Time) ([]replication.Draft, error)
-
 // HubTasks returns the hub's tasks by name. Every hub member runs the
 // same set; a name once used must keep its meaning, since the Raft log
 // names the task it runs.
-func HubTasks() map[string]HubTask {
-	return map[string]HubTask{
+func HubTasks() map[string]replication.HubTask {
+	return map[string]replication.HubTask{
 		// Grants branches their shares of each warehouse's offered stock.
 		"warehouse.rebalance": warehouse.Rebalance,
 	}
 }
 
-// HubReaction is a decision the hub makes about a pushed event as it is
-// committed (hub.Reaction).
-type HubReaction = func(views replication.Tx, ev *replication.Event) ([]replication.Draft, error)
-
 // HubReactions returns the hub's reactions by name, run in name order on
 // every pushed event. Like a task's, a reaction's name once used must keep
 // its meaning: a release that changes what a reaction decides gives it a
 // new name, so that members of both releases never decide differently.
-func HubReactions() map[string]HubReaction {
-	return map[string]HubReaction{
+func HubReactions() map[string]replication.HubReaction {
+	return map[string]replication.HubReaction{
 		// Stock released into a pool by a node that does not own the
 		// warehouse is taken back before anyone is granted it.
 		"warehouse.refuse_foreign_release": warehouse.RefuseForeignRelease,
@@ -66,18 +60,9 @@ func HubReactions() map[string]HubReaction {
 // read the warehouse's own kinds only.
 func HubDecides(kind string) bool { return strings.HasPrefix(kind, "warehouse.") }
 
-// NodeTask is a decision a node makes by itself, periodically, from its
-// own views (node is the node's id). A task with a Feed is given the
-// entities the feed says changed since its last complete run (nil on the
-// first run: all of them); it says whether it dealt with them all.
-type NodeTask struct {
-	Feed string
-	Run  func(views replication.Tx, node string, changed []string) (drafts []replication.Draft, complete bool, err error)
-}
-
 // NodeTasks returns the tasks every node runs periodically.
-func NodeTasks() map[string]NodeTask {
-	return map[string]NodeTask{
+func NodeTasks() map[string]replication.NodeTask {
+	return map[string]replication.NodeTask{
 		// A warehouse's owner offers its free stock to the hub's pool.
 		"warehouse.offer": {Feed: warehouse.OfferFeed.Name, Run: warehouse.OfferChanged},
 		// A branch gives back unreserved share above its target (it reads
