@@ -20,6 +20,7 @@ import (
 	"branchline/node"
 	"branchline/replication"
 	"branchline/rpc"
+	"branchline/wiring"
 )
 
 // BenchmarkSnapshotBootstrap measures what issue 13 asks of a new branch
@@ -139,8 +140,7 @@ func BenchmarkSnapshotBootstrap(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		rssBefore := procStatus("VmRSS")
 		start := time.Now()
-		nd, err := node.Start(node.Config{ID: id, DataDir: b.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: c.urls(),
-			Token: toks[id], AdminPassword: "bench-password", SnapshotAbove: snapshotAbove, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+		nd, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: id, DataDir: b.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: c.urls(), Token: toks[id], AdminPassword: "bench-password", SnapshotAbove: snapshotAbove, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -32,6 +32,7 @@ import (
 	"branchline/gen/branchline/telephony/v1/telephonyv1connect"
 	"branchline/node"
 	"branchline/rpc"
+	"branchline/wiring"
 )
 
 // DispatchConfig is the dispatch latency benchmark's load.
@@ -119,8 +120,7 @@ func RunDispatch(ctx context.Context, c DispatchConfig) (*DispatchReport, error)
 	if err != nil {
 		return nil, err
 	}
-	n, err := node.Start(node.Config{ID: "bench-br", DataDir: dir, HTTPAddr: "127.0.0.1:0", AdminPassword: benchAdminPw,
-		Telephony: node.TelephonyConfig{SIPAddr: sipAddr, SIPHost: "127.0.0.1"}, Log: c.Log})
+	n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "bench-br", DataDir: dir, HTTPAddr: "127.0.0.1:0", AdminPassword: benchAdminPw, Log: c.Log}, Telephony: wiring.TelephonyConfig{SIPAddr: sipAddr, SIPHost: "127.0.0.1"}})
 	if err != nil {
 		return nil, err
 	}

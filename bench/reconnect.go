@@ -11,6 +11,7 @@ import (
 	"branchline/crm"
 	"branchline/node"
 	"branchline/replication"
+	"branchline/wiring"
 )
 
 // reconnectResult is the reconnect of a branch after a long outage: the
@@ -46,7 +47,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	m := markCPU()
 	start := time.Now()
 	cfgA := node.Config{ID: offline, DataDir: filepath.Join(dir, offline), HTTPAddr: "127.0.0.1:0", AdminPassword: c.pw, Log: log}
-	a, err := node.Start(cfgA)
+	a, err := wiring.StartNode(wiring.NodeConfig{Config: cfgA})
 	if err != nil {
 		return r, err
 	}
@@ -115,7 +116,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	say("reconnect: the node with %d events in its outbox reaches the hub", queued)
 	m, start = markCPU(), time.Now()
 	cfgA.HubURLs, cfgA.Token = c.urls(), tokens[offline]
-	a, err = node.Start(cfgA)
+	a, err = wiring.StartNode(wiring.NodeConfig{Config: cfgA})
 	if err != nil {
 		return r, err
 	}
@@ -140,8 +141,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 		return r, err
 	}
 	m, start = markCPU(), time.Now()
-	b, err := node.Start(node.Config{ID: fresh, DataDir: filepath.Join(dir, fresh), HTTPAddr: "127.0.0.1:0", HubURLs: c.urls(),
-		Token: tokens[fresh], AdminPassword: c.pw, Log: log})
+	b, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: fresh, DataDir: filepath.Join(dir, fresh), HTTPAddr: "127.0.0.1:0", HubURLs: c.urls(), Token: tokens[fresh], AdminPassword: c.pw, Log: log}})
 	if err != nil {
 		return r, err
 	}

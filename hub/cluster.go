@@ -17,12 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"branchline/access"
-	"branchline/access/accessapp"
-	"branchline/api"
-	"branchline/app"
 	"branchline/auth"
-	"branchline/crm/pickup/pickupapp"
 	"branchline/fault"
 	adminv1 "branchline/gen/branchline/admin/v1"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
@@ -33,14 +28,14 @@ import (
 	"branchline/replication"
 	"branchline/rpc"
 	"branchline/version"
-	"branchline/web"
-	"branchline/web/hubui"
-	"branchline/web/pickupui"
 )
 
 // AdminUser is the cluster administrator's user name.
 const AdminUser = "admin"
 
+// routes serves the hub's own services (replication, cluster
+// administration) and operations endpoints, and what cfg.Mount adds; a
+// follower passes leader-only calls on to the leader (forward).
 func (h *Hub) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	opts := []connect.HandlerOption{
@@ -49,63 +44,40 @@ func (h *Hub) routes() (http.Handler, error) {
 		rpc.ZstdHandler(),
 	}
 	mux.Handle(replicationv1connect.NewReplicationServiceHandler(replicationService{h}, opts...))
-	// The cluster admin's password opens everything: guessing it over the
-	// API or the web pages is slowed down as a node slows its users'.
-	throttle := access.NewThrottle(access.ThrottleConfig{})
-	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{Dir: directory{h}, Signer: h.signer, Throttle: throttle, Log: h.log}, opts...))
-	mux.Handle(adminv1connect.NewAdminServiceHandler(&rpc.AdminService{StatusFunc: h.status, ViewsDigest: func() (string, error) {
+	mux.Handle(adminv1connect.NewClusterServiceHandler(clusterService{h}, opts...))
+	mux.Handle(adminv1connect.NewAdminServiceHandler(&rpc.AdminService{StatusFunc: h.Status, ViewsDigest: func() (string, error) {
 		return h.fsm.Digest().String(), nil
 	}}, opts...))
-	mux.Handle(adminv1connect.NewClusterServiceHandler(clusterService{h}, opts...))
 	rpc.MountOps(mux, h.metrics, h.ready, h.cfg.MetricsToken)
-	ui, err := web.New(web.Config{
-		Site: h.cfg.ID, Hub: true, Home: "/branches", Login: directory{h}.Login, Throttle: throttle,
-		Sessions: web.SignedSessions{Key: h.clusterKey, Revocations: sessionRevocations{h}},
-		Grants:   app.AdminGrants, Log: h.log,
-		Pages: []web.Pages{
-			// Head office names the branches on the branch health page.
-			hubui.New(webCluster{h}, &accessapp.Admin{Store: commandStore{h}, IDs: replication.NewIDs(), Node: replication.HubOrigin}),
-			// Head office manages the company-wide zones and tariffs here.
-			pickupui.New(pickupui.Config{HeadOffice: true,
-				Pickups: &pickupapp.Pickups{Store: commandStore{h}, IDs: replication.NewIDs(), Node: replication.HubOrigin}}),
-		},
-		Branches: func() (names map[string]string, err error) {
-			err = webCluster{h}.View(func(views replication.Tx) error {
-				names, err = access.BranchNames(views)
-				return err
-			})
-			return names, err
-		},
-		Alerts: func() []web.Alert {
-			if h.disk.Low() {
-				return []web.Alert{{Key: "alert.disk_full", Args: []any{h.disk.Free() >> 20}}}
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		return nil, err
+	if h.cfg.Mount != nil {
+		if err := h.cfg.Mount(h, mux, opts); err != nil {
+			return nil, err
+		}
 	}
-	mux.Handle("/", ui)
 	return h.forward(mux), nil
 }
 
-// webCluster gives the dashboard the cluster status as the web user sees
-// it: the call fans out to the other members with a short-lived token of
-// that user.
-type webCluster struct{ h *Hub }
+// Cluster gives head office's pages this member's views and the cluster's
+// status as the web user sees it.
+func (h *Hub) Cluster() Cluster { return Cluster{h} }
 
-// View implements hubui.Cluster on this member's state machine.
-func (c webCluster) View(fn func(views replication.Tx) error) error {
+// Cluster is the hub's pages' view of the cluster (hubui.Cluster).
+type Cluster struct{ h *Hub }
+
+// View reads this member's views (the projection, as far as it got).
+func (c Cluster) View(fn func(views replication.Tx) error) error {
 	return c.h.fsm.read(func(tx replication.Tx) error { return fn(replication.ReadViews(tx)) })
 }
 
-func (c webCluster) ClusterStatus(ctx context.Context) (*adminv1.ClusterStatusResponse, error) {
+// ClusterStatus is ClusterService.ClusterStatus for the caller of ctx:
+// the call fans out to the other members with a short-lived token of that
+// user.
+func (c Cluster) ClusterStatus(ctx context.Context) (*adminv1.ClusterStatusResponse, error) {
 	p, ok := auth.PrincipalFrom(ctx)
 	if !ok {
 		return nil, fault.ErrUnauthenticated
 	}
-	signer, err := c.h.signer()
+	signer, err := c.h.Signer()
 	if err != nil {
 		return nil, err
 	}
@@ -140,12 +112,17 @@ var leaderOnly = map[string]bool{
 
 // headOfficeCommand reports whether r is for a page of head office's
 // commands (zones, tariffs, branch names): forms posted there commit
-// through Raft (commandStore) and so run on the leader, and the pages
+// through Raft (Commands) and so run on the leader, and the pages
 // themselves are served by the leader too, so that a user sees the change
 // they just made whichever member they are on. Sessions are valid on
 // every member.
-func headOfficeCommand(r *http.Request) bool {
-	return strings.HasPrefix(r.URL.Path, "/pickups/zones") || strings.HasPrefix(r.URL.Path, "/pickups/rates") || r.URL.Path == "/branches"
+func (h *Hub) headOfficeCommand(r *http.Request) bool {
+	for _, p := range h.cfg.LeaderPages {
+		if r.URL.Path == p || strings.HasPrefix(r.URL.Path, strings.TrimSuffix(p, "/")+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // leaderWait is how long a member holds a leader-only call while there is
@@ -162,7 +139,7 @@ const forwardedHeader = "Branchline-Forwarded-By"
 // need not know which member leads.
 func (h *Hub) forward(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !leaderOnly[r.URL.Path] && !headOfficeCommand(r) || h.IsLeader() {
+		if !leaderOnly[r.URL.Path] && !h.headOfficeCommand(r) || h.IsLeader() {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -217,25 +194,27 @@ func (v verifier) Verify(tok string, now time.Time) (*auth.Principal, error) {
 		}
 		return &auth.Principal{User: id, Roles: []string{auth.RoleNode}}, nil
 	}
-	s, err := v.h.signer()
+	s, err := v.h.Signer()
 	if err != nil {
 		return nil, auth.ErrBadToken
 	}
 	return s.Verify(tok, now)
 }
 
-func (h *Hub) signer() (*auth.Signer, error) {
-	key, err := h.clusterKey()
+// Signer signs and verifies users' API tokens with the cluster's key, once
+// this member holds it.
+func (h *Hub) Signer() (*auth.Signer, error) {
+	key, err := h.SessionKey()
 	if err != nil {
 		return nil, err
 	}
 	return auth.NewSigner(key)
 }
 
-// clusterKey is the key every member holds once it has caught up: it signs
+// SessionKey is the key every member holds once it has caught up: it signs
 // users' API tokens and, under a key of its own derived from it, the
 // hub pages' sessions.
-func (h *Hub) clusterKey() ([]byte, error) {
+func (h *Hub) SessionKey() ([]byte, error) {
 	key, _, ok := h.fsm.Secret()
 	if !ok {
 		return nil, fmt.Errorf("%w: the cluster is not initialised yet", rpc.ErrUnavailable)
@@ -243,26 +222,29 @@ func (h *Hub) clusterKey() ([]byte, error) {
 	return key, nil
 }
 
-// sessionRevocations keeps the hub pages' logged-out sessions in the state
+// Revocations keeps the hub pages' logged-out sessions in the state
 // machine (web.SignedSessions): a logout is committed through Raft, so
 // that every member, and every member to come, refuses the session.
-type sessionRevocations struct{ h *Hub }
+func (h *Hub) Revocations() Revocations { return Revocations{h} }
 
-func (r sessionRevocations) Revoke(_ context.Context, idHash []byte, until time.Time) error {
+// Revocations are the hub's revoked sessions (Hub.Revocations).
+type Revocations struct{ h *Hub }
+
+// Revoke refuses the session of idHash until it would have expired.
+func (r Revocations) Revoke(_ context.Context, idHash []byte, until time.Time) error {
 	_, err := r.h.apply(&hubv1.Command{Op: &hubv1.Command_RevokeSession{RevokeSession: &hubv1.RevokeSession{
 		IdHash: idHash, UntilMs: until.UnixMilli()}}})
 	return err
 }
 
-func (r sessionRevocations) Revoked(_ context.Context, idHash []byte) (bool, error) {
+// Revoked says whether the session of idHash was revoked.
+func (r Revocations) Revoked(_ context.Context, idHash []byte) (bool, error) {
 	return r.h.fsm.SessionRevoked(idHash, time.Now())
 }
 
-// directory checks the cluster admin's password.
-type directory struct{ h *Hub }
-
-func (d directory) Login(_ context.Context, user, password string) (*auth.Principal, error) {
-	_, hash, ok := d.h.fsm.Secret()
+// Login checks the cluster admin's password.
+func (h *Hub) Login(_ context.Context, user, password string) (*auth.Principal, error) {
+	_, hash, ok := h.fsm.Secret()
 	if !ok {
 		return nil, fmt.Errorf("%w: the cluster is not initialised yet", rpc.ErrUnavailable)
 	}
@@ -280,7 +262,8 @@ func (d directory) Login(_ context.Context, user, password string) (*auth.Princi
 	return &auth.Principal{User: user, Roles: []string{auth.RoleAdmin}}, nil
 }
 
-func (h *Hub) status(context.Context) (*adminv1.StatusResponse, error) {
+// Status is the member's status (AdminService.Status).
+func (h *Hub) Status(context.Context) (*adminv1.StatusResponse, error) {
 	leader, _ := h.leaderURL()
 	st := h.fsm.state()
 	made, err := h.fsm.DurableSeq(replication.HubOrigin)
@@ -532,7 +515,7 @@ func (s clusterService) ClusterStatus(ctx context.Context, req *connect.Request[
 // memberView asks one member for its status and its nodes' last contact.
 func (h *Hub) memberView(ctx context.Context, m *adminv1.Member, tok string) (*adminv1.StatusResponse, []*adminv1.NodeInfo) {
 	if m.GetId() == h.cfg.ID {
-		st, _ := h.status(ctx)
+		st, _ := h.Status(ctx)
 		return st, nil
 	}
 	if m.GetHttpAddr() == "" {

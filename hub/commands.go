@@ -8,25 +8,25 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"branchline/app"
 	hubv1 "branchline/gen/branchline/hub/v1"
 	"branchline/replication"
 	"branchline/rpc"
 )
 
-// commandStore is the hub's app.Store: what head office does on a hub page
+// Commands is the hub's app.Store: what head office does on a hub page
 // or RPC — adds a zone, sets a tariff — becomes events of origin "hub"
 // with the user as actor, committed through Raft and replicated to every
 // node like any branch's events. It is what api services run on at the
 // hub, as a node's Store is at a branch.
-type commandStore struct{ h *Hub }
+type Commands struct{ h *Hub }
 
-var _ app.Store = commandStore{}
+// Commands is where head office's use cases run on this member.
+func (h *Hub) Commands() Commands { return Commands{h} }
 
 // View reads the projection once it reflects everything this member
 // knows to be committed (waiting a moment at most): so that a page the
 // user is sent to after a command, at whichever member, shows it.
-func (s commandStore) View(fn func(views replication.Tx) error) error {
+func (s Commands) View(fn func(views replication.Tx) error) error {
 	s.h.readBarrier(2 * time.Second)
 	return s.h.fsm.read(func(tx replication.Tx) error { return fn(replication.ReadViews(tx)) })
 }
@@ -37,7 +37,7 @@ func (s commandStore) View(fn func(views replication.Tx) error) error {
 // change. Another command committed between the decision and the commit
 // is ordered before it, as on a node: merge rules, not locks, settle
 // concurrent edits.
-func (s commandStore) Exec(ctx context.Context, actor string, cmd replication.Command) ([]*replication.Event, error) {
+func (s Commands) Exec(ctx context.Context, actor string, cmd replication.Command) ([]*replication.Event, error) {
 	h := s.h
 	if !h.IsLeader() {
 		return nil, fmt.Errorf("%w: this hub member does not lead; retry at the leader", rpc.ErrUnavailable)

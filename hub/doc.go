@@ -50,6 +50,11 @@
 // record, and on restart Raft replays what Pebble may have lost. Before a
 // snapshot lets Raft drop log entries, the state machine syncs Pebble.
 //
+// The hub knows no domain: it is given the event kinds, tasks, reactions
+// and node scopes it runs (Config.Registry and the rest), and the product's
+// services and pages it serves beside its own (Config.Mount) — package
+// wiring hands it this release's.
+//
 // Rolling upgrades (upgrade.go): members report what their build can run;
 // the leader commits the intersection as the cluster version, and events
 // of kinds outside it are committed and parked until it includes them.

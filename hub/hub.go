@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -20,7 +21,6 @@ import (
 
 	"branchline/auth"
 	hubv1 "branchline/gen/branchline/hub/v1"
-	"branchline/kinds"
 	"branchline/replication"
 	"branchline/rpc"
 	"branchline/volume"
@@ -52,21 +52,25 @@ type Config struct {
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
 
-	// Tasks are the decisions the hub makes itself (Task); nil: the
-	// product's (kinds.HubTasks). Every member must run the same set.
+	// Registry applies the events (required): this release's kinds
+	// (kinds.Registry, handed over by package wiring); a test of rolling
+	// upgrades passes an older one.
+	Registry *replication.Registry
+	// Tasks are the decisions the hub makes itself (Task): the product's
+	// (kinds.HubTasks); nil: none. Every member must run the same set.
 	Tasks map[string]Task
 	// TaskEvery is how often the leader runs the tasks; default 2 s.
 	TaskEvery time.Duration
 	// Reactions run on every pushed event as it is committed (Reaction),
-	// by name; nil: the product's (kinds.HubReactions).
+	// by name: the product's (kinds.HubReactions); nil: none.
 	Reactions map[string]Reaction
 	// Decides says which event kinds tasks and reactions read (the state
-	// machine keeps their views on the commit path); nil: the product's
-	// (kinds.HubDecides).
+	// machine keeps their views on the commit path): the product's
+	// (kinds.HubDecides); nil: none.
 	Decides func(kind string) bool
 	// NodeScopes adds to a node's branch the scopes the hub serves it
 	// (warehouses it owns, couriers it serves), read from the projection's
-	// views; nil: the product's (kinds.NodeScopes).
+	// views: the product's (kinds.NodeScopes); nil: a node's branch only.
 	NodeScopes func(views replication.Tx, node string) ([]string, error)
 	// RetainEvents is the retention rule of the global log: its
 	// company-wide events older than the last RetainEvents positions are
@@ -76,9 +80,15 @@ type Config struct {
 	// SnapshotChunkBytes bounds a chunk of a company snapshot (0: 2 MiB);
 	// tests make it small to cut a bootstrap halfway.
 	SnapshotChunkBytes int
-	// Registry applies the events; nil: every kind of this release. A
-	// test of rolling upgrades passes an older one.
-	Registry *replication.Registry
+	// Mount adds the product's services and pages to what the member
+	// serves (package wiring: sign-in, head office's pages), with the
+	// Connect options of the hub's own services (authentication by
+	// bearer token). nil: the hub's own services only.
+	Mount func(h *Hub, mux *http.ServeMux, opts []connect.HandlerOption) error
+	// LeaderPages are the paths (and the paths under them) of pages whose
+	// forms commit through Raft (Commands): the leader serves them, so that
+	// a user sees the change they just made whichever member they are on.
+	LeaderPages []string
 
 	// MaxClockOffset is how far ahead of the leader's clock a pushed event
 	// may be stamped (0: replication.DefaultMaxOffset).
@@ -143,16 +153,10 @@ func Start(cfg Config) (*Hub, error) {
 		contact: map[string]contact{},
 	}
 	if h.reg == nil {
-		h.reg = kinds.Registry()
-	}
-	if h.cfg.Reactions == nil {
-		h.cfg.Reactions = kinds.HubReactions()
-	}
-	if h.cfg.Tasks == nil {
-		h.cfg.Tasks = kinds.HubTasks()
+		return nil, errors.New("hub: a registry of event kinds is required")
 	}
 	if h.cfg.NodeScopes == nil {
-		h.cfg.NodeScopes = kinds.NodeScopes
+		h.cfg.NodeScopes = func(replication.Tx, string) ([]string, error) { return nil, nil }
 	}
 	if h.cfg.MaxClockOffset <= 0 {
 		h.cfg.MaxClockOffset = replication.DefaultMaxOffset
@@ -246,7 +250,7 @@ func (h *Hub) open() error {
 	var err error
 	decides := h.cfg.Decides
 	if decides == nil {
-		decides = kinds.HubDecides
+		decides = func(string) bool { return false }
 	}
 	h.fsm, err = openFSM(cfg.DataDir, h.reg, h.cfg.Tasks, decides, h.log, func(n int) { applied.Add(float64(n)) })
 	if err != nil {
@@ -395,8 +399,23 @@ func (h *Hub) URL() string { return h.url }
 // ID is the member's id.
 func (h *Hub) ID() string { return h.cfg.ID }
 
+// Log is the member's logger.
+func (h *Hub) Log() *slog.Logger { return h.log }
+
+// Disk is the guard of the member's data volume.
+func (h *Hub) Disk() *volume.Guard { return h.disk }
+
 // RaftAddr is the address the member's Raft transport listens on.
 func (h *Hub) RaftAddr() string { return string(h.trans.LocalAddr()) }
+
+// Members is how many members the Raft configuration holds.
+func (h *Hub) Members() int {
+	f := h.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	return len(f.Configuration().Servers)
+}
 
 // IsLeader reports whether this member leads the cluster.
 func (h *Hub) IsLeader() bool { return h.raft.State() == raft.Leader }

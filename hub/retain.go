@@ -254,7 +254,7 @@ func (h *Hub) retain(ctx context.Context, release []string, releaseAll bool) (*a
 // clusterView is ClusterStatus as the cluster's admin sees it: every
 // member's view of the nodes.
 func (h *Hub) clusterView(ctx context.Context) (*adminv1.ClusterStatusResponse, error) {
-	s, err := h.signer()
+	s, err := h.Signer()
 	if err != nil {
 		return nil, err
 	}

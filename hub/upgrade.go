@@ -349,7 +349,7 @@ func (h *Hub) memberCapabilities(ctx context.Context, rec MemberRecord) (string,
 	if rec.HTTPAddr == "" {
 		return "", nil, errors.New("no address")
 	}
-	s, err := h.signer()
+	s, err := h.Signer()
 	if err != nil {
 		return "", nil, err
 	}

@@ -120,9 +120,9 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 		writing += time.Since(w)
 		rb.snap = p
 		s.mu.Lock()
-		s.rebuilt.phase, s.rebuilt.snapshotPos, s.rebuilt.snapshotPairs = "snapshot", p.pos, p.pairs
+		s.rebuilt.Phase, s.rebuilt.SnapshotPos, s.rebuilt.SnapshotPairs = "snapshot", p.pos, p.pairs
 		if msg.GetTotalKeys() > 0 {
-			s.rebuilt.snapshotTotal = msg.GetTotalKeys()
+			s.rebuilt.SnapshotTotal = msg.GetTotalKeys()
 		}
 		s.mu.Unlock()
 		if msg.GetDone() {

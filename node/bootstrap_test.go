@@ -22,6 +22,7 @@ import (
 	"branchline/node"
 	"branchline/replication"
 	"branchline/rpc"
+	"branchline/wiring"
 )
 
 // logBuffer collects a node's log, for a test to see what it did.
@@ -79,13 +80,12 @@ func TestSnapshotBootstrap(t *testing.T) {
 	logs := &logBuffer{}
 	start := func(id, dir string, snapshotAbove uint64) *node.Node {
 		log := slog.New(slog.NewTextHandler(logs, nil)).With("node", id)
-		n, err := node.Start(node.Config{ID: id, DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: []string{th.URL()}, Token: toks[id],
-			AdminPassword: pw, Registry: reg, SnapshotAbove: snapshotAbove, Log: log})
+		n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: id, DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: []string{th.URL()}, Token: toks[id], AdminPassword: pw, Registry: reg, SnapshotAbove: snapshotAbove, Log: log}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { n.Close() })
-		return n
+		return n.Node
 	}
 	a := start("br-a", t.TempDir(), 1<<40)
 	b := start("br-b", t.TempDir(), 1<<40)
@@ -201,13 +201,12 @@ func TestSnapshotProductViews(t *testing.T) {
 	th := startTestHub(t, hub.Config{SnapshotChunkBytes: 64 << 10})
 	toks := map[string]string{"br-a": th.addNode(t, "br-a"), "br-b": th.addNode(t, "br-b")}
 	start := func(id, dir string, snapshotAbove uint64) *node.Node {
-		n, err := node.Start(node.Config{ID: id, DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: []string{th.URL()}, Token: toks[id],
-			AdminPassword: pw, SnapshotAbove: snapshotAbove})
+		n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: id, DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: []string{th.URL()}, Token: toks[id], AdminPassword: pw, SnapshotAbove: snapshotAbove}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { n.Close() })
-		return n
+		return n.Node
 	}
 	a := start("br-a", t.TempDir(), 1<<40)
 	b := start("br-b", t.TempDir(), 1<<40)
@@ -340,13 +339,12 @@ func TestRetention(t *testing.T) {
 	logs := &logBuffer{}
 	start := func(id, dir string, hubs ...string) *node.Node {
 		log := slog.New(slog.NewTextHandler(logs, nil)).With("node", id)
-		n, err := node.Start(node.Config{ID: id, DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: hubs, Token: toks[id],
-			AdminPassword: pw, Registry: reg, SnapshotAbove: 1 << 40, Log: log})
+		n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: id, DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: hubs, Token: toks[id], AdminPassword: pw, Registry: reg, SnapshotAbove: 1 << 40, Log: log}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { n.Close() })
-		return n
+		return n.Node
 	}
 	dirA := t.TempDir()
 	a := start("br-a", dirA, th.URL())

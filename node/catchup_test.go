@@ -19,6 +19,7 @@ import (
 	"branchline/node"
 	"branchline/replication"
 	"branchline/rpc"
+	"branchline/wiring"
 )
 
 const pw = "catchup-test-pw"
@@ -31,7 +32,7 @@ func TestCatchUpLargePull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a hub and two nodes")
 	}
-	h, err := hub.Start(hub.Config{ID: "hub1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", Bootstrap: true, AdminPassword: pw})
+	h, err := wiring.StartHub(hub.Config{ID: "hub1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", Bootstrap: true, AdminPassword: pw})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,11 +53,11 @@ func TestCatchUpLargePull(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := node.Start(node.Config{ID: id, DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{h.URL()}, Token: resp.Msg.GetToken(), AdminPassword: pw})
+		n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: id, DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{h.URL()}, Token: resp.Msg.GetToken(), AdminPassword: pw}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return n
+		return n.Node
 	}
 
 	const customers = 2500

@@ -19,6 +19,7 @@ import (
 	"branchline/node"
 	"branchline/replication"
 	"branchline/rpc"
+	"branchline/wiring"
 )
 
 // testHub is an in-process single-member hub with its admin's clients.
@@ -38,7 +39,7 @@ func startTestHub(t testing.TB, cfg hub.Config) *testHub {
 		cfg.DataDir = t.TempDir()
 	}
 	cfg.HTTPAddr, cfg.RaftAddr, cfg.Bootstrap, cfg.AdminPassword = "127.0.0.1:0", "127.0.0.1:0", true, pw
-	h, err := hub.Start(cfg)
+	h, err := wiring.StartHub(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,13 +139,12 @@ func TestNodeClockAhead(t *testing.T) {
 	h := startTestHub(t, hub.Config{MaxClockOffset: bound})
 	wall := &skewedWall{}
 	wall.set(2 * bound)
-	n, err := node.Start(node.Config{ID: "br-fast", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{h.URL()},
-		Token: h.addNode(t, "br-fast"), AdminPassword: pw, MaxClockOffset: bound, Wall: wall.now})
+	n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "br-fast", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{h.URL()}, Token: h.addNode(t, "br-fast"), AdminPassword: pw, MaxClockOffset: bound, Wall: wall.now}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	createCustomers(t, n, "快钟客户一", "快钟客户二", "快钟客户三")
+	createCustomers(t, n.Node, "快钟客户一", "快钟客户二", "快钟客户三")
 
 	waitFor(t, 10*time.Second, "branch health to say why br-fast is stuck", func() error {
 		ni := h.node(t, "br-fast")
@@ -189,12 +189,11 @@ func TestFarFutureStampDoesNotMoveTheClock(t *testing.T) {
 	future := time.Now().AddDate(100, 0, 0)
 	lax := startTestHub(t, hub.Config{MaxClockOffset: centuries})
 	evilTok, brTok := lax.addNode(t, "evil"), lax.addNode(t, "br-b")
-	evil, err := node.Start(node.Config{ID: "evil", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{lax.URL()},
-		Token: evilTok, AdminPassword: pw, Wall: func() time.Time { return future }, MaxClockOffset: centuries})
+	evil, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "evil", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{lax.URL()}, Token: evilTok, AdminPassword: pw, Wall: func() time.Time { return future }, MaxClockOffset: centuries}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	createCustomers(t, evil, "百年后的客户")
+	createCustomers(t, evil.Node, "百年后的客户")
 	waitFor(t, 10*time.Second, "the far-future event to be committed", func() error {
 		if d := lax.node(t, "evil").GetDurableSeq(); d != 1 {
 			return fmt.Errorf("durable %d", d)
@@ -204,8 +203,7 @@ func TestFarFutureStampDoesNotMoveTheClock(t *testing.T) {
 	evil.Close()
 
 	h := lax.restart(t, func(c *hub.Config) { c.MaxClockOffset = 0 }) // the default bound again
-	br, err := node.Start(node.Config{ID: "br-b", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{h.URL()},
-		Token: brTok, AdminPassword: pw})
+	br, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "br-b", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{h.URL()}, Token: brTok, AdminPassword: pw}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +220,7 @@ func TestFarFutureStampDoesNotMoveTheClock(t *testing.T) {
 	if ig := br.Store().Clock().Ignored(); ig.Time().Before(future.Add(-time.Minute)) {
 		t.Fatalf("br-b's clock ignored %v, want the far-future stamp", ig)
 	}
-	createCustomers(t, br, "今天的客户")
+	createCustomers(t, br.Node, "今天的客户")
 	waitFor(t, 10*time.Second, "br-b's write to be accepted", func() error {
 		ni := h.node(t, "br-b")
 		if ni.GetDurableSeq() != br.Store().Progress().LastSeq || ni.GetStuck() != "" {

@@ -23,6 +23,7 @@ import (
 	"branchline/hub"
 	"branchline/node"
 	"branchline/replication"
+	"branchline/wiring"
 )
 
 // mountTmpfs mounts a small tmpfs at a new directory: a real filesystem
@@ -96,8 +97,7 @@ func TestDiskFull(t *testing.T) {
 	}
 	vol := mountTmpfs(t, "160m")
 	h := startTestHub(t, hub.Config{})
-	src, err := node.Start(node.Config{ID: "br-src", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{h.URL()},
-		Token: h.addNode(t, "br-src"), AdminPassword: pw})
+	src, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "br-src", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{h.URL()}, Token: h.addNode(t, "br-src"), AdminPassword: pw}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,13 +106,13 @@ func TestDiskFull(t *testing.T) {
 	for i := range 1500 {
 		names = append(names, fmt.Sprintf("另一网点的客户%04d", i))
 	}
-	createCustomers(t, src, names...)
+	createCustomers(t, src.Node, names...)
 
 	dataDir := filepath.Join(vol, "br-full")
 	tok := h.addNode(t, "br-full")
 	cfg := node.Config{ID: "br-full", DataDir: dataDir, HTTPAddr: "127.0.0.1:0", HubURLs: []string{h.URL()}, Token: tok,
 		AdminPassword: pw, MemTableSize: 4 << 20}
-	n, err := node.Start(cfg)
+	n, err := wiring.StartNode(wiring.NodeConfig{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestDiskFull(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	n, err = node.Start(cfg)
+	n, err = wiring.StartNode(wiring.NodeConfig{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}

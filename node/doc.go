@@ -1,8 +1,11 @@
-// Package node assembles a branch or warehouse node: the Badger event store
-// and views, the sync client that pushes the node's events to the hub and
-// pulls everyone else's, the local administrator, the API, metrics and
-// health endpoints. Domain packages (crm, warehouse, telephony) plug in
-// their appliers and services here.
+// Package node is a branch or warehouse node's runtime, knowing no domain:
+// the Badger event store and views, the sync client that pushes the
+// node's events to the hub and pulls everyone else's (and rebuilds or
+// bootstraps the views from it), the node's periodic tasks, its local
+// administrator and web sessions, metrics and health endpoints. It is
+// given the event kinds and tasks (Config.Registry, Config.Tasks) and the
+// HTTP handler it serves (Serve); package wiring builds those from the
+// domains, the API and the pages.
 //
 // The store (store.go) has one writer that groups concurrent requests into
 // one transaction and one fsync; its transaction reads through a B-tree

@@ -12,68 +12,38 @@ import (
 	"sync"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"branchline/access"
-	"branchline/access/accessapp"
-	"branchline/api"
-	"branchline/app"
 	"branchline/auth"
-	"branchline/crm"
-	"branchline/crm/crmapp"
-	"branchline/crm/pickup/pickupapp"
-	"branchline/gen/branchline/access/v1/accessv1connect"
 	adminv1 "branchline/gen/branchline/admin/v1"
-	"branchline/gen/branchline/admin/v1/adminv1connect"
-	"branchline/gen/branchline/auth/v1/authv1connect"
-	"branchline/gen/branchline/crm/v1/crmv1connect"
-	"branchline/gen/branchline/pickup/v1/pickupv1connect"
-	"branchline/gen/branchline/warehouse/v1/warehousev1connect"
-	"branchline/kinds"
 	"branchline/replication"
 	"branchline/rpc"
 	"branchline/version"
-	"branchline/warehouse/warehouseapp"
-	"branchline/web"
-	"branchline/web/adminui"
-	"branchline/web/crmui"
-	"branchline/web/deskui"
-	"branchline/web/pickupui"
-	"branchline/web/stockui"
 )
 
 // Config is what a node needs to start. Every field has a flag and a
 // BRANCHLINE_* environment variable in cmd/branchline.
 type Config struct {
-	ID            string          // node id, the origin of its events
-	DataDir       string          // Badger directory
-	HTTPAddr      string          // API, web UI, metrics
-	HubURLs       []string        // every hub member's URL; empty: stand-alone
-	Token         string          // the node's hub token (branchline ctl nodes add)
-	AdminPassword string          // the local admin's password, needed on first start
-	MetricsToken  string          // bearer token for /metrics; empty: loopback only
-	Telephony     TelephonyConfig // SIP switch; zero value: no SIP
-	// Location is the business time zone (flag --time-zone): pages,
-	// exports, reports, the days of pickup numbers and the telephony's
-	// days read times in it, whatever zone the computer is set to. nil:
-	// app.DefaultTimeZone (Asia/Shanghai).
-	Location *time.Location
-	// Registry applies the events; nil: every kind of this release
-	// (kinds.Registry). A test of upgrades passes an older one.
+	ID            string   // node id, the origin of its events
+	DataDir       string   // Badger directory
+	HTTPAddr      string   // API, web UI, metrics
+	HubURLs       []string // every hub member's URL; empty: stand-alone
+	Token         string   // the node's hub token (branchline ctl nodes add)
+	AdminPassword string   // the local admin's password, needed on first start
+	MetricsToken  string   // bearer token for /metrics; empty: loopback only
+	// Registry applies the events (required): every kind of this release
+	// (kinds.Registry, handed over by package wiring); a test of upgrades
+	// passes an older one.
 	Registry *replication.Registry
+	// Tasks are the decisions the node makes by itself, periodically
+	// (kinds.NodeTasks); nil: none.
+	Tasks map[string]replication.NodeTask
 	// SnapshotAbove is the length of the hub's log from which a new (or
 	// lost) store starts from a snapshot of the company views rather than
 	// by replaying the log; 0: only when the log no longer reaches back
 	// (the hub's retention), whatever its length.
 	SnapshotAbove uint64
-	// DefaultRoles are created on a fresh store — one that has never
-	// recorded an event — as replicated events, before the node serves:
-	// a new branch has working roles before it ever reaches the hub
-	// (access.SeedRoles explains why two such branches make one set).
-	// nil: none (cmd/branchline passes access.DefaultRoles()).
-	DefaultRoles []access.DefaultRole
 	// MaxClockOffset bounds how far ahead of this node's wall clock a
 	// pulled event's stamp may move its clock (0: the default, see
 	// replication.DefaultMaxOffset).
@@ -92,35 +62,36 @@ type Config struct {
 
 // Node is a running node.
 type Node struct {
-	cfg     Config
-	store   *Store
-	syncer  *syncer
-	ln      net.Listener
-	srv     *http.Server
-	metrics *prometheus.Registry
-	log     *slog.Logger
-	broker  *web.Broker // live events for the web UI
-	tel     *telephonyParts
-	disp    *dispatcher
+	cfg      Config
+	store    *Store
+	syncer   *syncer
+	ln       net.Listener
+	srv      *http.Server
+	metrics  *prometheus.Registry
+	log      *slog.Logger
+	signer   *auth.Signer // signs the node's API tokens
+	sessions *Sessions
+	closers  []func() error // run by Close between the HTTP server and the store
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	closed sync.Once
 }
 
-// Start opens the store, listens on cfg.HTTPAddr and starts syncing. The
-// node serves at once, whether or not the hub is reachable.
-func Start(cfg Config) (*Node, error) {
+// Open opens the store and, with a hub, takes back a lost store's data
+// (restoreLost); nothing runs until Serve. The node knows no domain: what
+// it serves, and what it does before serving (a new branch's default
+// roles), is its caller's (package wiring).
+func Open(cfg Config) (*Node, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
 	log := cfg.Log.With("node", cfg.ID)
-	cfg.Location = app.Zone(cfg.Location)
-	if cfg.Telephony.Location == nil {
-		cfg.Telephony.Location = cfg.Location
-	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("node: data directory is required")
+	}
+	if cfg.Registry == nil {
+		return nil, errors.New("node: a registry of event kinds is required")
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, err
@@ -144,9 +115,6 @@ func Start(cfg Config) (*Node, error) {
 		Name: "branchline_clock_stamps_ignored_total", Help: "Pulled events stamped beyond the max clock offset, which the node's clock did not follow.",
 	})
 	reg.MustRegister(parked, ignored)
-	if cfg.Registry == nil {
-		cfg.Registry = kinds.Registry()
-	}
 	store, err := OpenStore(StoreConfig{
 		Dir: cfg.DataDir, ID: cfg.ID, Registry: cfg.Registry, Log: log,
 		MaxClockOffset: cfg.MaxClockOffset, MinFreeBytes: cfg.MinFreeBytes, MemTableSize: cfg.MemTableSize, Wall: cfg.Wall,
@@ -169,20 +137,13 @@ func Start(cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
-	n := &Node{cfg: cfg, store: store, metrics: reg, log: log, broker: web.NewBroker()}
+	n := &Node{cfg: cfg, store: store, metrics: reg, log: log, signer: signer, sessions: newSessions(store.DB(), store.Disk())}
 	if len(cfg.HubURLs) > 0 {
 		n.syncer = newSyncer(store, cfg.HubURLs, cfg.Token, rpc.NewHTTPClient(), log)
 		if cfg.SnapshotAbove > 0 {
 			n.syncer.snapshotAbove = cfg.SnapshotAbove
 		}
 		if err := n.restoreLost(); err != nil {
-			store.Close()
-			return nil, err
-		}
-	}
-	if !store.Restoring() {
-		// A restored store takes its roles back from the hub.
-		if err := seedRoles(store, cfg, log); err != nil {
 			store.Close()
 			return nil, err
 		}
@@ -205,28 +166,45 @@ func Start(cfg Config) (*Node, error) {
 		}, func() float64 { return b2f(store.Disk().Low()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "branchline_clock_offset_seconds", Help: "This node's wall clock minus the hub's, as the last Pull measured it.",
-		}, func() float64 { return n.clockOffset().Seconds() }),
+		}, func() float64 { return n.ClockOffset().Seconds() }),
 	)
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	return n, nil
+}
+
+// Start opens a node (Open) and serves h (Serve).
+func Start(cfg Config, h http.Handler) (*Node, error) {
+	n, err := Open(cfg)
 	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
-	}
-	n.ln = ln
-	h, err := n.routes(signer)
-	if err != nil {
-		n.tel.close()
-		ln.Close()
-		store.Close()
 		return nil, err
 	}
-	n.srv = rpc.NewServer(h)
+	if err := n.Serve(h); err != nil {
+		n.store.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// Serve listens on the configured address and serves h there, beside the
+// operations endpoints (/healthz, /readyz, /metrics), and starts the
+// node's loops: syncing with the hub, its tasks, value-log GC. The node
+// serves at once, whether or not the hub is reachable. On error nothing
+// runs, and the caller closes what it opened (the store: Node.Store).
+func (n *Node) Serve(h http.Handler) error {
+	cfg, log := n.cfg, n.log
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	n.ln = ln
+	mux := http.NewServeMux()
+	rpc.MountOps(mux, n.metrics, n.ready, cfg.MetricsToken)
+	mux.Handle("/", h)
+	n.srv = rpc.NewServer(mux)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.wg.Add(4)
+	n.wg.Add(3)
 	go func() { defer n.wg.Done(); n.taskLoop(ctx) }()
-	go func() { defer n.wg.Done(); n.disp.run(ctx) }()
 	go func() {
 		defer n.wg.Done()
 		if err := n.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -239,99 +217,47 @@ func Start(cfg Config) (*Node, error) {
 		go func() { defer n.wg.Done(); n.syncer.run(ctx) }()
 	}
 	log.Info("node started", "http", ln.Addr().String(), "hub", strings.Join(cfg.HubURLs, ","), "data", cfg.DataDir)
-	return n, nil
+	return nil
 }
 
-func (n *Node) routes(signer *auth.Signer) (http.Handler, error) {
-	mux := http.NewServeMux()
-	ids := replication.NewIDs()
-	// Replicated users log in at any node, offline too; the node's own
-	// admin stays local (see users.go).
-	dir := api.AccessDirectory{Store: n.store, Local: directory{n.store.DB()}}
-	grants := app.AccessGrants(n.store, nil)
-	auditor := api.StoreAuditor{Store: n.store, Node: n.cfg.ID}
-	audit := func(ctx context.Context, user, action, detail string) {
-		if err := auditor.RecordAs(ctx, user, action, "user/"+user, detail); err != nil {
-			n.log.Error("audit", "action", action, "user", user, "err", err)
-		}
-	}
-	throttle := access.NewThrottle(access.ThrottleConfig{})
-	opts := []connect.HandlerOption{
-		connect.WithInterceptors(rpc.RequireAuth(api.TokenVerifier{Store: n.store, Signed: signer}, rpc.PublicProcedures...),
-			api.RequirePasswordChanged(grants)),
-		connect.WithReadMaxBytes(1 << 20),
-	}
-	// The use cases, served alike by the API and the pages.
-	customers := &crmapp.Customers{Store: n.store, IDs: ids, Node: n.cfg.ID, Location: n.cfg.Location}
-	blacklist := &crmapp.Blacklist{Store: n.store}
-	members := &crmapp.Members{Store: n.store}
-	admin := &accessapp.Admin{Store: n.store, IDs: ids, Node: n.cfg.ID, Throttle: throttle}
-	stock := &warehouseapp.Stock{Store: n.store, IDs: ids, Node: n.cfg.ID}
-	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{
-		Dir: dir, Signer: func() (*auth.Signer, error) { return signer, nil }, Throttle: throttle, Audit: audit,
-		Passwords: admin, Grants: grants, Log: n.log,
-	}, opts...))
-	// Imports carry files of up to crm.MaxImportBytes.
-	mux.Handle(crmv1connect.NewCustomerServiceHandler(&api.CustomerService{App: customers, Grants: grants, Log: n.log},
-		append(opts[:len(opts):len(opts)], connect.WithReadMaxBytes(crm.MaxImportBytes+(1<<20)))...))
-	mux.Handle(crmv1connect.NewBlacklistServiceHandler(&api.BlacklistService{App: blacklist, Grants: grants, Log: n.log}, opts...))
-	mux.Handle(crmv1connect.NewMemberServiceHandler(&api.MemberService{App: members, Grants: grants, Log: n.log}, opts...))
-	tel, err := n.startTelephony(n.cfg.Telephony, grants)
-	if err != nil {
-		return nil, err
-	}
-	n.tel = tel
-	tel.mount(mux, opts...)
-	disp := &dispatcher{n: n, sip: tel.sip, ids: ids}
-	pickups := &pickupapp.Pickups{Store: n.store, IDs: ids, Node: n.cfg.ID, Location: n.cfg.Location, OnChange: disp.onChange}
-	mux.Handle(pickupv1connect.NewPickupServiceHandler(&api.PickupService{App: pickups, Grants: grants, Log: n.log}, opts...))
-	mux.Handle(warehousev1connect.NewWarehouseServiceHandler(&api.WarehouseService{App: stock, Grants: grants, Log: n.log}, opts...))
-	mux.Handle(accessv1connect.NewAccessServiceHandler(&api.AccessService{App: admin, Grants: grants, Log: n.log}, opts...))
-	mux.Handle(adminv1connect.NewAdminServiceHandler(&rpc.AdminService{StatusFunc: n.status, ViewsDigest: func() (string, error) {
-		d, err := n.store.ViewsDigest()
-		return d.String(), err
-	}}, opts...))
-	rpc.MountOps(mux, n.metrics, n.ready, n.cfg.MetricsToken)
-	pickupPages := pickupui.New(pickupui.Config{Pickups: pickups, Customers: customers})
-	ui, err := web.New(web.Config{
-		Site: n.cfg.ID, Home: "/customers", Location: n.cfg.Location, Login: dir.Login, Throttle: throttle, Audit: audit,
-		Sessions: web.StoredSessions(newSessions(n.store.DB(), n.store.Disk())), Grants: grants, Passwords: admin,
-		Pages: []web.Pages{
-			crmui.New(crmui.Config{Customers: customers, Blacklist: blacklist, Members: members}),
-			adminui.New(adminui.Config{Access: admin, Customers: customers, Blacklist: blacklist, Members: members}),
-			deskui.New(tel.app),
-			pickupPages,
-			stockui.New(stock),
-		},
-		Broker: n.broker, Log: n.log, Alerts: n.alerts,
-		Branches: func() (map[string]string, error) { return app.Read(n.store, access.BranchNames) },
-	})
-	if err != nil {
-		return nil, err
-	}
-	disp.changed = pickupPages.Changed
-	n.disp = disp
+// OnClose has Close run fn after the HTTP server stopped and before the
+// node's loops and store stop: a SIP switch ends its calls there, while
+// their records can still be written.
+func (n *Node) OnClose(fn func() error) { n.closers = append(n.closers, fn) }
+
+// OnPulled has the node tell fn of each slice of events it pulled and
+// applied (a page's live updates, a branch's dispatch notices). Set it
+// before Serve.
+func (n *Node) OnPulled(fn func(ctx context.Context, evs []*replication.Event)) {
 	if n.syncer != nil {
-		n.syncer.pulled = disp.onChange
+		n.syncer.pulled = fn
 	}
-	mux.Handle("/", ui)
-	return mux, nil
 }
+
+// Config is the node's configuration.
+func (n *Node) Config() Config { return n.cfg }
+
+// Signer signs and verifies the node's API tokens and its local
+// accounts' logins.
+func (n *Node) Signer() *auth.Signer { return n.signer }
+
+// Accounts are the node's local accounts (its first administrator).
+func (n *Node) Accounts() Accounts { return Accounts{n.store.DB()} }
+
+// Sessions keeps the web sessions this node issued.
+func (n *Node) Sessions() *Sessions { return n.sessions }
+
+// Metrics is the node's metrics registry, served at /metrics.
+func (n *Node) Metrics() *prometheus.Registry { return n.metrics }
+
+// Log is the node's logger.
+func (n *Node) Log() *slog.Logger { return n.log }
 
 // Addr is the address the node's HTTP server listens on.
 func (n *Node) Addr() string { return n.ln.Addr().String() }
 
 // URL is the node's base URL.
 func (n *Node) URL() string { return "http://" + n.Addr() }
-
-// SIPAddr is the address the node's SIP switch listens on, UDP and TCP
-// alike; "" when it runs without SIP.
-func (n *Node) SIPAddr() string {
-	if n.tel == nil || n.tel.sip == nil {
-		return ""
-	}
-	return n.tel.sip.UDPAddr()
-}
 
 // Store is the node's event store.
 func (n *Node) Store() *Store { return n.store }
@@ -384,7 +310,8 @@ func ts(t time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(t)
 }
 
-func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
+// Status is the node's status (AdminService.Status).
+func (n *Node) Status(context.Context) (*adminv1.StatusResponse, error) {
 	p, sc := n.store.Progress(), n.store.Scopes()
 	v := n.store.Views()
 	st := &adminv1.StatusResponse{
@@ -404,7 +331,7 @@ func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
 		ProtocolVersion:       replication.Protocol,
 		DiskFull:              n.store.Disk().Low(),
 		DiskFreeBytes:         n.store.Disk().Free(),
-		ClockOffsetSeconds:    n.clockOffset().Seconds(),
+		ClockOffsetSeconds:    n.ClockOffset().Seconds(),
 		MaxClockOffsetSeconds: n.store.Clock().MaxOffset().Seconds(),
 		IndexBacklog:          uint64(n.store.IndexBacklog()),
 		Invalid:               n.store.InvalidEvents(20),
@@ -413,8 +340,8 @@ func (n *Node) status(context.Context) (*adminv1.StatusResponse, error) {
 		n.syncer.mu.Lock()
 		rb := n.syncer.rebuilt
 		n.syncer.mu.Unlock()
-		st.Rebuilding, st.RebuildPosition, st.RebuildHead, st.RebuildReason = rb.running, rb.position, rb.head, rb.reason
-		st.RebuildPhase, st.SnapshotKeys, st.SnapshotTotalKeys, st.SnapshotPosition = rb.phase, rb.snapshotPairs, rb.snapshotTotal, rb.snapshotPos
+		st.Rebuilding, st.RebuildPosition, st.RebuildHead, st.RebuildReason = rb.Running, rb.Position, rb.Head, rb.Reason
+		st.RebuildPhase, st.SnapshotKeys, st.SnapshotTotalKeys, st.SnapshotPosition = rb.Phase, rb.SnapshotPairs, rb.SnapshotTotal, rb.SnapshotPos
 		ss := n.syncer.status(time.Now())
 		st.LastPush, st.LastPull = ts(ss.LastPush), ts(ss.LastPull)
 		st.HubLeader = ss.PushURL
@@ -429,55 +356,25 @@ func (n *Node) ready() error {
 	return n.store.Disk().Check()
 }
 
-// clockOffset is this node's wall clock minus the hub's, as last measured.
-func (n *Node) clockOffset() time.Duration {
+// ClockOffset is this node's wall clock minus the hub's, as last measured.
+func (n *Node) ClockOffset() time.Duration {
 	if n.syncer == nil {
 		return 0
 	}
 	return n.syncer.clockOffset()
 }
 
-// alerts are the conditions every page of the node's UI shows.
-func (n *Node) alerts() []web.Alert {
-	var out []web.Alert
-	if d := n.store.Disk(); d.Low() {
-		out = append(out, web.Alert{Key: "alert.disk_full", Args: []any{d.Free() >> 20}})
-	}
-	if off := n.clockOffset(); off.Abs() > n.store.Clock().MaxOffset()/2 {
-		out = append(out, web.Alert{Key: "alert.clock_off", Args: []any{off.Round(time.Second).String()}})
-	}
-	if a, ok := n.rebuildAlert(); ok {
-		out = append(out, a)
-	}
-	return out
-}
-
-// rebuildAlert tells the people at a node whose views are empty and being
-// taken from head office (a new node's bootstrap, a lost store's restore)
-// how far it got: a search that finds nothing then is not a missing
-// customer.
-func (n *Node) rebuildAlert() (web.Alert, bool) {
-	if n.syncer == nil || n.store.Progress().Cursor > 0 {
-		return web.Alert{}, false
+// Rebuild is the progress of a rebuild of the node's views from the hub
+// (a new node's bootstrap, a lost store's restore, a retention's), and
+// whether the views served are empty meanwhile.
+func (n *Node) Rebuild() (p RebuildProgress, empty bool) {
+	if n.syncer == nil {
+		return RebuildProgress{}, false
 	}
 	n.syncer.mu.Lock()
-	rb := n.syncer.rebuilt
+	p = n.syncer.rebuilt
 	n.syncer.mu.Unlock()
-	if !rb.running {
-		return web.Alert{}, false
-	}
-	step := web.Alert{Key: "alert.taking_data." + rb.phase}
-	switch {
-	case rb.phase == "snapshot" && rb.snapshotTotal > 0:
-		step.Args = []any{rb.snapshotPairs, rb.snapshotTotal}
-	case rb.phase == "snapshot" || rb.phase == "":
-		step.Key = "alert.taking_data.snapshot_start"
-	}
-	key := "alert.taking_data"
-	if n.store.Restoring() {
-		key = "alert.restoring"
-	}
-	return web.Alert{Key: key, Args: []any{step}}, true
+	return p, n.store.Progress().Cursor == 0
 }
 
 func b2f(b bool) float64 {
@@ -510,12 +407,18 @@ func (n *Node) Close() error {
 	n.closed.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		if n.srv == nil { // opened, never served
+			err = n.store.Close()
+			return
+		}
 		if e := n.srv.Shutdown(ctx); e != nil {
 			n.srv.Close()
 		}
 		// Calls end and their records are written while the store is open.
-		if e := n.tel.close(); e != nil {
-			n.log.Error("sip close", "err", e)
+		for _, c := range n.closers {
+			if e := c(); e != nil {
+				n.log.Error("close", "err", e)
+			}
 		}
 		n.cancel()
 		n.wg.Wait()

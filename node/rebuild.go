@@ -27,14 +27,16 @@ func (s *Store) RebuildReason() string {
 	return why
 }
 
-// rebuildProgress is what the syncer reports of a running rebuild.
-type rebuildProgress struct {
-	running        bool
-	reason         string
-	position, head uint64
-	// phase is the step: "snapshot", "history", "log", "swap".
-	phase                                     string
-	snapshotPos, snapshotPairs, snapshotTotal uint64
+// RebuildProgress is what the syncer reports of a running rebuild.
+type RebuildProgress struct {
+	Running        bool
+	Reason         string
+	Position, Head uint64
+	// Phase is the step: "snapshot", "history", "log", "swap".
+	Phase string
+	// SnapshotPos is the snapshot's global position; SnapshotPairs of
+	// SnapshotTotal keys are installed.
+	SnapshotPos, SnapshotPairs, SnapshotTotal uint64
 }
 
 // rebuildLoop rebuilds the node's views from the hub whenever the store
@@ -55,7 +57,7 @@ func (s *syncer) rebuildLoop(ctx context.Context) {
 		s.log.Warn("rebuilding the views from the hub", "reason", reason)
 		err := s.rebuild(ctx, reason)
 		s.mu.Lock()
-		s.rebuilt = rebuildProgress{}
+		s.rebuilt = RebuildProgress{}
 		s.mu.Unlock()
 		if err != nil {
 			s.fail("rebuild views", err)
@@ -105,7 +107,7 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 		}
 	}()
 	s.mu.Lock()
-	s.rebuilt = rebuildProgress{running: true, reason: reason, position: rb.Cursor}
+	s.rebuilt = RebuildProgress{Running: true, Reason: reason, Position: rb.Cursor}
 	s.mu.Unlock()
 	member := rand.N(len(s.clients))
 	if rb.Cursor == 0 && !rb.companyOnly && (s.snapshotWorth(ctx, rb) || strings.HasPrefix(reason, retentionPrefix) || s.mustSnapshot.Load()) {
@@ -136,7 +138,7 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 		phase = "history"
 	}
 	s.mu.Lock()
-	s.rebuilt.phase, s.rebuilt.position = phase, cursor
+	s.rebuilt.Phase, s.rebuilt.Position = phase, cursor
 	s.mu.Unlock()
 	stream, err := s.clients[member].Pull(ctx, connect.NewRequest(req))
 	if err != nil {
@@ -186,7 +188,7 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 			if gained != nil {
 				scopes = &Scopes{Held: gained}
 				s.mu.Lock()
-				s.rebuilt.phase = "log"
+				s.rebuilt.Phase = "log"
 				s.mu.Unlock()
 			}
 			continue
@@ -215,7 +217,7 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 			}
 		}
 		s.mu.Lock()
-		s.rebuilt.position, s.rebuilt.head = cursor, msg.GetHead()
+		s.rebuilt.Position, s.rebuilt.Head = cursor, msg.GetHead()
 		s.mu.Unlock()
 		if cursor >= msg.GetHead() {
 			break
@@ -228,7 +230,7 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 		return errors.New("pull stream silent for longer than the heartbeat")
 	}
 	s.mu.Lock()
-	s.rebuilt.phase = "swap"
+	s.rebuilt.Phase = "swap"
 	s.mu.Unlock()
 	if err := rb.CatchUpOwn(); err != nil {
 		return fmt.Errorf("apply own events: %w", err)

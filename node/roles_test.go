@@ -11,6 +11,7 @@ import (
 	"branchline/hub"
 	"branchline/node"
 	"branchline/replication"
+	"branchline/wiring"
 )
 
 // TestDefaultRolesOfflineNodesConverge: the first two branches of a new
@@ -25,16 +26,16 @@ func TestDefaultRolesOfflineNodesConverge(t *testing.T) {
 	dirs := map[string]string{"br-a": t.TempDir(), "br-b": t.TempDir()}
 	start := func(id string, hubURL, token string) *node.Node {
 		t.Helper()
-		cfg := node.Config{ID: id, DataDir: dirs[id], HTTPAddr: "127.0.0.1:0", AdminPassword: pw, DefaultRoles: access.DefaultRoles()}
+		cfg := wiring.NodeConfig{Config: node.Config{ID: id, DataDir: dirs[id], HTTPAddr: "127.0.0.1:0", AdminPassword: pw}, DefaultRoles: access.DefaultRoles()}
 		if hubURL != "" {
 			cfg.HubURLs, cfg.Token = []string{hubURL}, token
 		}
-		n, err := node.Start(cfg)
+		n, err := wiring.StartNode(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { n.Close() })
-		return n
+		return n.Node
 	}
 	roles := func(n *node.Node) []*access.Role {
 		t.Helper()

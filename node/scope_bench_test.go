@@ -11,6 +11,7 @@ import (
 	"branchline/hub"
 	"branchline/node"
 	"branchline/replication"
+	"branchline/wiring"
 )
 
 // BenchmarkScopedCatchUp measures a fresh branch node's catch-up on a hub
@@ -28,13 +29,12 @@ func BenchmarkScopedCatchUp(b *testing.B) {
 				reg := scopeRegistry()
 				th := startTestHub(b, hub.Config{Registry: reg, NodeScopes: grantedScopes})
 				start := func(id string) *node.Node {
-					n, err := node.Start(node.Config{ID: id, DataDir: b.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{th.URL()},
-						Token: th.addNode(b, id), AdminPassword: pw, Registry: reg})
+					n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: id, DataDir: b.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{th.URL()}, Token: th.addNode(b, id), AdminPassword: pw, Registry: reg}})
 					if err != nil {
 						b.Fatal(err)
 					}
 					b.Cleanup(func() { n.Close() })
-					return n
+					return n.Node
 				}
 				w := start("br-w")
 				for i := 0; i < events; i += 500 {

@@ -14,6 +14,7 @@ import (
 	"branchline/kinds"
 	"branchline/node"
 	"branchline/replication"
+	"branchline/wiring"
 )
 
 // Kinds of the scope tests, on top of the product's registry:
@@ -143,13 +144,12 @@ func TestScopedPull(t *testing.T) {
 	reg := scopeRegistry()
 	th := startTestHub(t, hub.Config{Registry: reg, NodeScopes: grantedScopes})
 	start := func(id, dir string, tok string) *node.Node {
-		n, err := node.Start(node.Config{ID: id, DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: []string{th.URL()}, Token: tok,
-			AdminPassword: pw, Registry: reg})
+		n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: id, DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: []string{th.URL()}, Token: tok, AdminPassword: pw, Registry: reg}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { n.Close() })
-		return n
+		return n.Node
 	}
 	dirC := t.TempDir()
 	tokC := th.addNode(t, "br-c")
@@ -274,13 +274,12 @@ func TestRestoreResumes(t *testing.T) {
 	th := startTestHub(t, hub.Config{Registry: reg, NodeScopes: grantedScopes})
 	tok := th.addNode(t, "br-a")
 	start := func(dir string) *node.Node {
-		n, err := node.Start(node.Config{ID: "br-a", DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: []string{th.URL()}, Token: tok,
-			AdminPassword: pw, Registry: reg})
+		n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "br-a", DataDir: dir, HTTPAddr: "127.0.0.1:0", HubURLs: []string{th.URL()}, Token: tok, AdminPassword: pw, Registry: reg}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { n.Close() })
-		return n
+		return n.Node
 	}
 	a := start(t.TempDir())
 	const events = 20000

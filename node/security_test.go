@@ -23,6 +23,7 @@ import (
 	"branchline/internal/rpctest"
 	"branchline/node"
 	"branchline/rpc"
+	"branchline/wiring"
 )
 
 // The node's API as an outsider meets it: a real node on a real listener.
@@ -31,13 +32,12 @@ const adminPW = "security-test-pw"
 
 func startTestNode(t *testing.T) *node.Node {
 	t.Helper()
-	n, err := node.Start(node.Config{ID: "sh-sec", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: adminPW,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "sh-sec", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: adminPW, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	return n
+	return n.Node
 }
 
 // adminToken logs the node's local administrator in over the API.

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -10,71 +9,80 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"branchline/volume"
-	"branchline/web"
 )
 
-// sessions keeps web sessions in the node's Badger store, outside the
-// replicated views: a session belongs to the node that issued it.
+// Sessions keeps the web sessions a node issued in its Badger store,
+// outside the replicated views: a session belongs to the node that issued
+// it. A session is opaque here (its caller encodes it), kept under the hash
+// of its id until it expires:
 //
-//	sess \0 sha256(id)   web.Session (JSON), with a Badger TTL
+//	sess \0 sha256(id)   session, with a Badger TTL
 //
 // While the data volume is full a new session is kept in memory instead,
 // so that people can still log in to look things up; it ends with the
 // process.
-type sessions struct {
+type Sessions struct {
 	db   *badger.DB
 	disk *volume.Guard
-	mem  *sync.Map // string(hash) → web.Session
+	mem  sync.Map // string(hash) → memSession
 }
 
-func newSessions(db *badger.DB, disk *volume.Guard) sessions {
-	return sessions{db: db, disk: disk, mem: &sync.Map{}}
+type memSession struct {
+	value   []byte
+	expires time.Time
+}
+
+// ErrNoSession is returned for a session that does not exist or expired.
+var ErrNoSession = errors.New("no such session")
+
+func newSessions(db *badger.DB, disk *volume.Guard) *Sessions {
+	return &Sessions{db: db, disk: disk}
 }
 
 func sessKey(hash []byte) []byte { return append([]byte("sess\x00"), hash...) }
 
-func (s sessions) Put(_ context.Context, hash []byte, sess web.Session) error {
+// Put keeps session under hash until expires.
+func (s *Sessions) Put(_ context.Context, hash, session []byte, expires time.Time) error {
 	if s.disk.Low() {
-		s.mem.Store(string(hash), sess)
+		s.mem.Store(string(hash), memSession{value: session, expires: expires})
 		return nil
 	}
-	b, err := json.Marshal(sess)
-	if err != nil {
-		return err
-	}
 	return s.db.Update(func(txn *badger.Txn) error {
-		return txn.SetEntry(badger.NewEntry(sessKey(hash), b).WithTTL(time.Until(sess.Expires)))
+		return txn.SetEntry(badger.NewEntry(sessKey(hash), session).WithTTL(time.Until(expires)))
 	})
 }
 
-func (s sessions) Get(_ context.Context, hash []byte) (web.Session, error) {
+// Get returns the session kept under hash, or ErrNoSession.
+func (s *Sessions) Get(_ context.Context, hash []byte) ([]byte, error) {
 	if v, ok := s.mem.Load(string(hash)); ok {
-		sess := v.(web.Session)
-		if time.Now().After(sess.Expires) {
-			return web.Session{}, web.ErrNoSession
+		m := v.(memSession)
+		if !time.Now().Before(m.expires) {
+			return nil, ErrNoSession
 		}
-		return sess, nil
+		return m.value, nil
 	}
-	var sess web.Session
+	var session []byte
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(sessKey(hash))
 		if err != nil {
 			return err
 		}
-		return item.Value(func(v []byte) error { return json.Unmarshal(v, &sess) })
+		session, err = item.ValueCopy(nil)
+		return err
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return sess, web.ErrNoSession
+		return nil, ErrNoSession
 	}
-	return sess, err
+	return session, err
 }
 
-func (s sessions) Delete(_ context.Context, hash []byte) error {
+// Delete ends the session kept under hash.
+func (s *Sessions) Delete(_ context.Context, hash []byte) error {
 	if s.disk.Low() {
 		// Deleting from the store would be a write: an expired session in
 		// memory hides the stored one until the process ends (and the
 		// stored one's TTL ends it for good).
-		s.mem.Store(string(hash), web.Session{})
+		s.mem.Store(string(hash), memSession{})
 		return nil
 	}
 	s.mem.Delete(string(hash))

@@ -51,7 +51,7 @@ type syncer struct {
 	lastErr    string
 	offset     time.Duration   // this node's wall clock minus the hub's
 	stuck      string          // why the hub refuses the outbox, if it does
-	rebuilt    rebuildProgress // progress of a rebuild of the views
+	rebuilt    RebuildProgress // progress of a rebuild of the views
 
 	// rebuildNow wakes the rebuild loop when the store asks for a rebuild.
 	rebuildNow chan struct{}

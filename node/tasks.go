@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"branchline/kinds"
 	"branchline/replication"
 )
 
@@ -22,7 +21,7 @@ const TaskActor = "system"
 // nothing; the command runs again inside the write, on the views as they
 // are then, so a decision never rests on a stale read.
 func (n *Node) taskLoop(ctx context.Context) {
-	tasks := kinds.NodeTasks()
+	tasks := n.cfg.Tasks
 	if len(tasks) == 0 {
 		return
 	}

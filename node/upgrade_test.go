@@ -21,6 +21,7 @@ import (
 	"branchline/node"
 	"branchline/replication"
 	"branchline/rpc"
+	"branchline/wiring"
 )
 
 // memberStatus asks a hub member for its Status as the cluster admin.
@@ -64,7 +65,7 @@ func TestRollingUpgrade(t *testing.T) {
 		if !ok {
 			a = [2]string{"127.0.0.1:0", "127.0.0.1:0"}
 		}
-		h, err := hub.Start(hub.Config{ID: id, DataDir: filepath.Join(dir, id), HTTPAddr: a[0], RaftAddr: a[1],
+		h, err := wiring.StartHub(hub.Config{ID: id, DataDir: filepath.Join(dir, id), HTTPAddr: a[0], RaftAddr: a[1],
 			Bootstrap: join == "", JoinURL: join, AdminPassword: pw, Registry: reg})
 		if err != nil {
 			t.Fatal(err)
@@ -106,12 +107,12 @@ func TestRollingUpgrade(t *testing.T) {
 	}
 	newTok, oldTok := th.addNode(t, "br-new"), th.addNode(t, "br-old")
 	oldDir := t.TempDir()
-	newer, err := node.Start(node.Config{ID: "br-new", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: urls(), Token: newTok, AdminPassword: pw})
+	newer, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "br-new", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: urls(), Token: newTok, AdminPassword: pw}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer newer.Close()
-	older, err := node.Start(node.Config{ID: "br-old", DataDir: oldDir, HTTPAddr: "127.0.0.1:0", HubURLs: urls(), Token: oldTok, AdminPassword: pw, Registry: old})
+	older, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "br-old", DataDir: oldDir, HTTPAddr: "127.0.0.1:0", HubURLs: urls(), Token: oldTok, AdminPassword: pw, Registry: old}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestRollingUpgrade(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	createCustomers(t, older, "旧版本网点的客户")
+	createCustomers(t, older.Node, "旧版本网点的客户")
 
 	// Every member commits all of it and parks the note and what follows
 	// it; the old node parks them alike; all views are equal.
@@ -157,7 +158,7 @@ func TestRollingUpgrade(t *testing.T) {
 					return fmt.Errorf("%s: digest %.12s, hub1 %.12s", st.GetId(), st.GetDigest(), digest)
 				}
 			}
-			for _, n := range []*node.Node{newer, older} {
+			for _, n := range []*wiring.Node{newer, older} {
 				if n == nil {
 					continue
 				}
@@ -206,7 +207,7 @@ func TestRollingUpgrade(t *testing.T) {
 	}
 
 	// Upgrade the old node: it applies its parked events on start.
-	older, err = node.Start(node.Config{ID: "br-old", DataDir: oldDir, HTTPAddr: "127.0.0.1:0", HubURLs: urls(), Token: oldTok, AdminPassword: pw})
+	older, err = wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "br-old", DataDir: oldDir, HTTPAddr: "127.0.0.1:0", HubURLs: urls(), Token: oldTok, AdminPassword: pw}})
 	if err != nil {
 		t.Fatal(err)
 	}

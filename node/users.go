@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/dgraph-io/badger/v4"
 
-	"branchline/access"
-	"branchline/access/accessapp"
 	"branchline/auth"
 )
 
@@ -72,10 +69,13 @@ func initAuth(db *badger.DB, adminPassword string) (*auth.Signer, error) {
 	return auth.NewSigner(key)
 }
 
-// directory checks passwords of the node's local accounts.
-type directory struct{ db *badger.DB }
+// Accounts checks passwords of the node's local accounts.
+type Accounts struct{ db *badger.DB }
 
-func (d directory) Login(_ context.Context, user, password string) (*auth.Principal, error) {
+// Login returns the principal of the local account user when password is
+// its password (an administrator); auth.ErrBadCredentials otherwise, taking
+// as long for a name that does not exist.
+func (d Accounts) Login(_ context.Context, user, password string) (*auth.Principal, error) {
 	var hash []byte
 	err := d.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(userKey(user))
@@ -100,31 +100,4 @@ func (d directory) Login(_ context.Context, user, password string) (*auth.Princi
 		return nil, auth.ErrBadCredentials
 	}
 	return &auth.Principal{User: user, Roles: []string{auth.RoleAdmin}}, nil
-}
-
-// principalOf is who user is when the node acts for them without a login
-// of theirs at hand (the switch's hooks): a reserved name is a local
-// account, which is an administrator (directory.Login), and any other
-// name a replicated user, whose grant comes from their roles.
-func principalOf(user string) *auth.Principal {
-	if access.Reserved(user) {
-		return &auth.Principal{User: user, Roles: []string{auth.RoleAdmin}}
-	}
-	return &auth.Principal{User: user}
-}
-
-// seedRoles creates cfg.DefaultRoles on a fresh store, in the name of the
-// first administrator. A store that recorded anything is not fresh: an
-// upgraded installation keeps exactly the roles its operators made.
-func seedRoles(store *Store, cfg Config, log *slog.Logger) error {
-	if len(cfg.DefaultRoles) == 0 || store.Progress().LastSeq > 0 {
-		return nil
-	}
-	admin := &accessapp.Admin{Store: store, Node: cfg.ID}
-	n, err := admin.SeedRoles(context.Background(), AdminUser, cfg.DefaultRoles)
-	if err != nil {
-		return err
-	}
-	log.Info("default roles created", "roles", n)
-	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"branchline/gen/branchline/telephony/v1/telephonyv1connect"
 	"branchline/node"
 	"branchline/rpc"
+	"branchline/wiring"
 )
 
 // freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
@@ -121,11 +122,10 @@ func tail(s string) string {
 
 // startSIPNode starts a node whose switch listens on a free loopback UDP
 // port, and returns it with the switch's address.
-func startSIPNode(t *testing.T, id string) (*node.Node, string) {
+func startSIPNode(t *testing.T, id string) (*wiring.Node, string) {
 	t.Helper()
 	sipAddr := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
-	n, err := node.Start(node.Config{ID: id, DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: webPassword,
-		Telephony: node.TelephonyConfig{SIPAddr: sipAddr}})
+	n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: id, DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: webPassword}, Telephony: wiring.TelephonyConfig{SIPAddr: sipAddr}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,13 +18,14 @@ import (
 	"branchline/replication"
 	"branchline/rpc"
 	"branchline/warehouse"
+	"branchline/wiring"
 )
 
 // TestBrowserHubDashboard: head office sees which branch is online and
 // which has never called.
 func TestBrowserHubDashboard(t *testing.T) {
 	ctx := browser(t, 1366, 768)
-	h, err := hub.Start(hub.Config{ID: "hub1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", Bootstrap: true, AdminPassword: webPassword})
+	h, err := wiring.StartHub(hub.Config{ID: "hub1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", Bootstrap: true, AdminPassword: webPassword})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestBrowserHubDashboard(t *testing.T) {
 		}
 		return resp.Msg.GetToken()
 	}
-	n, err := node.Start(node.Config{ID: "sh-pudong", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{h.URL()}, Token: add("sh-pudong"), AdminPassword: webPassword})
+	n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "sh-pudong", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: []string{h.URL()}, Token: add("sh-pudong"), AdminPassword: webPassword}})
 	if err != nil {
 		t.Fatal(err)
 	}

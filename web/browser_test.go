@@ -10,6 +10,7 @@ import (
 
 	bt "branchline/internal/browsertest"
 	"branchline/node"
+	"branchline/wiring"
 )
 
 // The browser tests drive a real Chromium (Debian's chromium, installed by
@@ -18,9 +19,9 @@ import (
 
 const webPassword = "browser-test-pw"
 
-func startNode(t *testing.T) *node.Node {
+func startNode(t *testing.T) *wiring.Node {
 	t.Helper()
-	n, err := node.Start(node.Config{ID: "br-web", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: webPassword})
+	n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "br-web", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: webPassword}})
 	if err != nil {
 		t.Fatal(err)
 	}

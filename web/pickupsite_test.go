@@ -30,6 +30,7 @@ import (
 	"branchline/web/crmui"
 	"branchline/web/hubui"
 	"branchline/web/pickupui"
+	"branchline/wiring"
 )
 
 // pickupSite is a node's store served by a web UI with the pickup pages,
@@ -38,7 +39,7 @@ import (
 // The services are the real ones over the node's real store; users are
 // replicated users with roles, as at a branch.
 type pickupSite struct {
-	n       *node.Node
+	n       *wiring.Node
 	ui      *web.Server
 	pages   *pickupui.Pages
 	base    string

@@ -11,6 +11,7 @@ import (
 
 	"branchline/access"
 	"branchline/node"
+	"branchline/wiring"
 )
 
 // adminCatalog reads the administration messages of lang.
@@ -35,8 +36,7 @@ func adminCatalog(t *testing.T, lang string) map[string]string {
 // their names in the reader's language, and saving one unchanged changes
 // nothing.
 func TestRoleFormGroupsPermissions(t *testing.T) {
-	n, err := node.Start(node.Config{ID: "br-web", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: webPassword,
-		DefaultRoles: access.DefaultRoles()})
+	n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "br-web", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: webPassword}, DefaultRoles: access.DefaultRoles()})
 	if err != nil {
 		t.Fatal(err)
 	}

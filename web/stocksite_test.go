@@ -13,9 +13,9 @@ import (
 	"branchline/app"
 	"branchline/auth"
 	whv1 "branchline/gen/branchline/warehouse/v1"
-	"branchline/node"
 	"branchline/replication"
 	"branchline/warehouse/warehouseapp"
+	"branchline/wiring"
 )
 
 // stockSite is a real node (whose web UI serves the warehouse pages) and
@@ -23,7 +23,7 @@ import (
 // the setup can receive batches on days in the past: the receipt date
 // decides which batch an issue takes first.
 type stockSite struct {
-	n     *node.Node
+	n     *wiring.Node
 	base  string
 	at    time.Time // the setup service's clock
 	stock *api.WarehouseService

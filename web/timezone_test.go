@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"branchline/node"
+	"branchline/wiring"
 )
 
 // TestBusinessTimeZone: the customer card and the customer export show a
@@ -37,7 +38,7 @@ func TestBusinessTimeZone(t *testing.T) {
 			if off := func(l *time.Location) int { _, o := time.Now().In(l).Zone(); return o }; off(time.Local) == off(tc.want) {
 				t.Skipf("the process's zone %s has the offset of %s: nothing to tell apart", time.Local, tc.want)
 			}
-			n, err := node.Start(node.Config{ID: "br-tz", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: webPassword, Location: tc.loc})
+			n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: "br-tz", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: webPassword}, Location: tc.loc})
 			if err != nil {
 				t.Fatal(err)
 			}

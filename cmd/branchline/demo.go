@@ -25,6 +25,7 @@ import (
 	"branchline/hub"
 	"branchline/node"
 	"branchline/rpc"
+	"branchline/wiring"
 )
 
 // demoNodes are the demo's branches and the customers each starts with.
@@ -118,7 +119,7 @@ type demo struct {
 	pw    string
 	hc    *http.Client
 	hubs  []*hub.Hub
-	nodes []*node.Node
+	nodes []*wiring.Node
 }
 
 func (d *demo) close() {
@@ -164,8 +165,7 @@ func (d *demo) startNode(ctx context.Context, dir, id, addr string, customers []
 	for _, h := range d.hubs {
 		urls = append(urls, h.URL())
 	}
-	n, err := node.Start(node.Config{ID: id, DataDir: nodeDir, HTTPAddr: addr, HubURLs: urls, Token: string(tok), AdminPassword: d.pw, Log: d.log,
-		DefaultRoles: access.DefaultRoles()})
+	n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: id, DataDir: nodeDir, HTTPAddr: addr, HubURLs: urls, Token: string(tok), AdminPassword: d.pw, Log: d.log}, DefaultRoles: access.DefaultRoles()})
 	if err != nil {
 		return err
 	}

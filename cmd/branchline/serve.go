@@ -10,6 +10,7 @@ import (
 	"branchline/app"
 	"branchline/hub"
 	"branchline/node"
+	"branchline/wiring"
 )
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -47,12 +48,15 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	n, err := node.Start(node.Config{Location: loc,
-		ID: *id, DataDir: *data, HTTPAddr: *httpAddr, HubURLs: splitList(*hubs), Token: *token,
-		AdminPassword: *adminPw, MetricsToken: *metricsToken, Log: log,
-		Telephony:      node.TelephonyConfig{SIPAddr: *sipAddr, SIPHost: *sipHost, MaxCallRate: *sipRate, MaxSetup: *sipSetup},
-		MaxClockOffset: *maxOffset, MinFreeBytes: minFree.n,
-		DefaultRoles: access.DefaultRoles(), SnapshotAbove: *snapAbove,
+	n, err := wiring.StartNode(wiring.NodeConfig{
+		Config: node.Config{
+			ID: *id, DataDir: *data, HTTPAddr: *httpAddr, HubURLs: splitList(*hubs), Token: *token,
+			AdminPassword: *adminPw, MetricsToken: *metricsToken, Log: log,
+			MaxClockOffset: *maxOffset, MinFreeBytes: minFree.n, SnapshotAbove: *snapAbove,
+		},
+		Location:     loc,
+		Telephony:    wiring.TelephonyConfig{SIPAddr: *sipAddr, SIPHost: *sipHost, MaxCallRate: *sipRate, MaxSetup: *sipSetup},
+		DefaultRoles: access.DefaultRoles(),
 	})
 	if err != nil {
 		return err
@@ -102,7 +106,7 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	h, err := hub.Start(hub.Config{
+	h, err := wiring.StartHub(hub.Config{
 		ID: *id, DataDir: *data, HTTPAddr: *httpAddr, RaftAddr: *raftAddr, AdvertiseHTTP: *advertise,
 		Bootstrap: *bootstrap, JoinURL: *join, AdminPassword: *adminPw, MetricsToken: *metricsToken,
 		SnapshotThreshold: *snapThreshold, TrailingLogs: *trailing, SnapshotInterval: *snapInterval, Log: log,

@@ -1,4 +1,4 @@
-package node
+package wiring
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"branchline/access/accessapp"
 	"branchline/api"
@@ -18,7 +17,6 @@ import (
 	"branchline/auth"
 	"branchline/crm"
 	accessv1 "branchline/gen/branchline/access/v1"
-	"branchline/kinds"
 	"branchline/replication"
 	"branchline/telephony/pbx"
 	"branchline/telephony/telephonyapp"
@@ -32,12 +30,9 @@ import (
 // CRM's policy.
 func TestTelephonyHooks(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := OpenStore(StoreConfig{Dir: t.TempDir(), ID: "sh-pudong", Registry: kinds.Registry(), Log: log, Observer: Observer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	n := &Node{store: store, log: log, broker: web.NewBroker(), metrics: prometheus.NewRegistry()}
+	nd := openNode(t, "sh-pudong", log)
+	store := nd.Store()
+	n := switchHooks{store: store, log: log, broker: web.NewBroker()}
 	ctx := context.Background()
 	id := replication.NewIDs().New(time.Now())
 	if _, err := store.Exec(ctx, "admin", func(v replication.Tx) ([]replication.Draft, error) {
@@ -121,7 +116,7 @@ func TestTelephonyHooks(t *testing.T) {
 
 	// With SIP: the switch listens, the service is wired to it, and it
 	// closes cleanly.
-	parts, err := n.startTelephony(TelephonyConfig{SIPAddr: "127.0.0.1:0", Location: time.UTC}, app.AdminGrants)
+	parts, err := startTelephony(nd, TelephonyConfig{SIPAddr: "127.0.0.1:0", Location: time.UTC}, app.AdminGrants, n.broker)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +127,7 @@ func TestTelephonyHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Without SIP the service still serves configuration and records.
-	parts, err = n.startTelephony(TelephonyConfig{}, app.AdminGrants)
+	parts, err = startTelephony(nd, TelephonyConfig{}, app.AdminGrants, n.broker)
 	if err != nil || parts.sip != nil || parts.close() != nil {
 		t.Fatalf("without SIP: %+v %v", parts, err)
 	}

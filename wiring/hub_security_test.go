@@ -1,4 +1,4 @@
-package hub
+package wiring
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	authv1 "branchline/gen/branchline/auth/v1"
 	"branchline/gen/branchline/auth/v1/authv1connect"
+	"branchline/hub"
 	"branchline/internal/poll"
 	"branchline/rpc"
 )
@@ -22,9 +23,9 @@ var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // startTestMember starts a one-member cluster on loopback listeners and
 // waits until it is ready.
-func startTestMember(t *testing.T) *Hub {
+func startTestMember(t *testing.T) *hub.Hub {
 	t.Helper()
-	h, err := Start(Config{ID: "hub1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
+	h, err := StartHub(hub.Config{ID: "hub1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
 		Bootstrap: true, AdminPassword: testAdminPW, Log: quietLog})
 	if err != nil {
 		t.Fatal(err)
@@ -54,15 +55,15 @@ func TestAdminLoginIsThrottled(t *testing.T) {
 			t.Fatalf("made-up user %d: %v", i, err)
 		}
 	}
-	if err := login(AdminUser, testAdminPW); err != nil {
+	if err := login(hub.AdminUser, testAdminPW); err != nil {
 		t.Fatalf("the admin after 20 failures of made-up names: %v", err)
 	}
 	for i := range 5 {
-		if err := login(AdminUser, "not-the-password"); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		if err := login(hub.AdminUser, "not-the-password"); connect.CodeOf(err) != connect.CodeUnauthenticated {
 			t.Fatalf("wrong password %d: %v", i, err)
 		}
 	}
-	if err := login(AdminUser, testAdminPW); connect.CodeOf(err) != connect.CodeResourceExhausted {
+	if err := login(hub.AdminUser, testAdminPW); connect.CodeOf(err) != connect.CodeResourceExhausted {
 		t.Fatalf("the right password after 5 failures: %v, want resource_exhausted", err)
 	}
 }

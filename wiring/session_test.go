@@ -1,4 +1,4 @@
-package hub
+package wiring
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	hubv1 "branchline/gen/branchline/hub/v1"
+	"branchline/hub"
 	"branchline/internal/poll"
 )
 
@@ -18,8 +18,8 @@ import (
 // addresses and data.
 type testMember struct {
 	t   *testing.T
-	cfg Config
-	h   *Hub
+	cfg hub.Config
+	h   *hub.Hub
 }
 
 // startCluster starts a cluster of n members on loopback listeners: the
@@ -28,7 +28,7 @@ func startCluster(t *testing.T, n int) []*testMember {
 	t.Helper()
 	var ms []*testMember
 	for i := range n {
-		cfg := Config{ID: fmt.Sprintf("hub%d", i+1), DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
+		cfg := hub.Config{ID: fmt.Sprintf("hub%d", i+1), DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0",
 			AdminPassword: testAdminPW, Log: quietLog}
 		if i == 0 {
 			cfg.Bootstrap = true
@@ -38,14 +38,14 @@ func startCluster(t *testing.T, n int) []*testMember {
 		m := &testMember{t: t, cfg: cfg}
 		m.start()
 		// Later starts use the addresses the listeners got.
-		m.cfg.HTTPAddr, m.cfg.RaftAddr = m.h.ln.Addr().String(), m.h.RaftAddr()
+		m.cfg.HTTPAddr, m.cfg.RaftAddr = strings.TrimPrefix(m.h.URL(), "http://"), m.h.RaftAddr()
 		ms = append(ms, m)
 		t.Cleanup(func() { m.h.Close() })
 	}
 	for _, m := range ms {
 		poll.Until(t, 30*time.Second, m.cfg.ID+" to be ready", func() error {
-			if !m.h.Ready() || len(m.h.raft.GetConfiguration().Configuration().Servers) != n {
-				return fmt.Errorf("ready %v, %d servers", m.h.Ready(), len(m.h.raft.GetConfiguration().Configuration().Servers))
+			if !m.h.Ready() || m.h.Members() != n {
+				return fmt.Errorf("ready %v, %d servers", m.h.Ready(), m.h.Members())
 			}
 			return nil
 		})
@@ -55,7 +55,7 @@ func startCluster(t *testing.T, n int) []*testMember {
 
 func (m *testMember) start() {
 	m.t.Helper()
-	h, err := Start(m.cfg)
+	h, err := StartHub(m.cfg)
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func webLogin(t *testing.T, base string) string {
 	if m == nil {
 		t.Fatal("no token on the login page")
 	}
-	form := url.Values{"username": {AdminUser}, "password": {testAdminPW}, "_csrf": {m[1]}}
+	form := url.Values{"username": {hub.AdminUser}, "password": {testAdminPW}, "_csrf": {m[1]}}
 	req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for _, c := range resp.Cookies() {
@@ -212,54 +212,5 @@ func TestWebSessionSurvivesRestartAndLeaderChange(t *testing.T) {
 			}
 			return nil
 		})
-	}
-}
-
-// TestRevokedSessions: the state machine keeps a revoked session until it
-// would have expired, and drops it when a later revocation is committed
-// after that — at every replica alike, by the commands' times.
-func TestRevokedSessions(t *testing.T) {
-	base := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	revoke := func(hash string, at, until time.Time) *hubv1.Command {
-		return &hubv1.Command{TimeMs: at.UnixMilli(), Op: &hubv1.Command_RevokeSession{RevokeSession: &hubv1.RevokeSession{
-			IdHash: []byte(hash), UntilMs: until.UnixMilli()}}}
-	}
-	a, b := newTestFSM(t), newTestFSM(t)
-	for _, f := range []*fsm{a, b} {
-		if res := apply(t, f, 1, revoke("one", base, base.Add(time.Hour))); res != nil {
-			t.Fatalf("revoke: %v", res)
-		}
-		apply(t, f, 2, revoke("two", base, base.Add(3*time.Hour)))
-	}
-	for _, c := range []struct {
-		hash string
-		at   time.Time
-		want bool
-	}{
-		{"one", base.Add(time.Minute), true},
-		{"two", base.Add(time.Minute), true},
-		{"three", base.Add(time.Minute), false},
-		{"one", base.Add(2 * time.Hour), false}, // expired with its session
-	} {
-		if got, err := a.SessionRevoked([]byte(c.hash), c.at); err != nil || got != c.want {
-			t.Fatalf("%s revoked at %v: %v, %v; want %v", c.hash, c.at, got, err, c.want)
-		}
-	}
-	// A later revocation drops the expired ones.
-	for _, f := range []*fsm{a, b} {
-		apply(t, f, 3, revoke("three", base.Add(2*time.Hour), base.Add(4*time.Hour)))
-	}
-	da, db := dump(t, a), dump(t, b)
-	if fmt.Sprint(da) != fmt.Sprint(db) {
-		t.Fatal("two replicas differ after the same revocations")
-	}
-	n := 0
-	for k := range da {
-		if strings.HasPrefix(k, string(revokedPrefix)) {
-			n++
-		}
-	}
-	if n != 2 {
-		t.Fatalf("%d revocations kept, want 2 (the expired one dropped)", n)
 	}
 }

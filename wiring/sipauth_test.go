@@ -1,4 +1,4 @@
-package node
+package wiring
 
 import (
 	"io"
@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"branchline/access"
 	"branchline/app"
 	"branchline/kinds"
+	"branchline/node"
 	"branchline/replication"
 	"branchline/telephony"
 	"branchline/telephony/pbx"
@@ -24,20 +23,15 @@ import (
 // address) and is counted in the node's metrics.
 func TestSIPAuthFailureAudited(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, err := OpenStore(StoreConfig{Dir: t.TempDir(), ID: "sh-pudong", Registry: kinds.Registry(), Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	reg := prometheus.NewRegistry()
-	n := &Node{cfg: Config{ID: "sh-pudong"}, store: store, log: log, broker: web.NewBroker(), metrics: reg}
+	nd := openNode(t, "sh-pudong", log)
+	store, reg := nd.Store(), nd.Metrics()
 	if _, err := store.Exec(t.Context(), "admin", func(v replication.Tx) ([]replication.Draft, error) {
 		d, err := telephony.SetExtension(v, telephony.Extension{Number: "8001", User: "zhang"}, "secret1")
 		return []replication.Draft{d}, err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	parts, err := n.startTelephony(TelephonyConfig{SIPAddr: "127.0.0.1:0"}, app.AccessGrants(store, nil))
+	parts, err := startTelephony(nd, TelephonyConfig{SIPAddr: "127.0.0.1:0"}, app.AccessGrants(store, nil), web.NewBroker())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,4 +96,16 @@ func TestSIPAuthFailureAudited(t *testing.T) {
 		}
 	}
 	t.Fatal("branchline_sip_auth_failures_total{result=\"wrong\"} is not 1 in the node's metrics")
+}
+
+// openNode opens a node that does not serve: its store, metrics and log,
+// for the switch's wiring.
+func openNode(t *testing.T, id string, log *slog.Logger) *node.Node {
+	t.Helper()
+	nd, err := node.Open(node.Config{ID: id, DataDir: t.TempDir(), AdminPassword: "node-admin-pw", Registry: kinds.Registry(), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nd.Close() })
+	return nd
 }

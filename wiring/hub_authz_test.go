@@ -1,4 +1,4 @@
-package hub
+package wiring
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 // and password change.
 func TestNoRoleCallerIsDeniedEveryCall(t *testing.T) {
 	h := startTestMember(t)
-	signer, err := h.signer()
+	signer, err := h.Signer()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,21 +1,26 @@
-package node
+package wiring
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"branchline/access"
 	"branchline/api"
 	"branchline/app"
 	"branchline/auth"
 	"branchline/crm"
+	"branchline/crm/pickup"
 	"branchline/gen/branchline/telephony/v1/telephonyv1connect"
+	"branchline/node"
 	"branchline/replication"
+	"branchline/telephony"
 	"branchline/telephony/pbx"
 	"branchline/telephony/telephonyapp"
 	"branchline/web"
@@ -42,7 +47,7 @@ type TelephonyConfig struct {
 	MaxSetup int
 }
 
-// telephonyParts is what node.go wires: the telephony use cases, served
+// telephonyParts is what StartNode wires: the telephony use cases, served
 // by the Connect service (mount) and the desk pages, and, with SIP, the
 // switch, closed on shutdown after the HTTP server and before the store.
 type telephonyParts struct {
@@ -56,21 +61,21 @@ var _ telephonyapp.Switch = (*pbx.Server)(nil)
 // startTelephony builds the telephony service on the node's store and,
 // when cfg.SIPAddr is set, starts the SIP switch: calls are handled and
 // recorded locally whether or not the hub is reachable.
-func (n *Node) startTelephony(cfg TelephonyConfig, grants app.Grants) (*telephonyParts, error) {
-	if cfg.Location == nil {
-		cfg.Location = n.cfg.Location
-	}
-	tel := &telephonyapp.Telephony{Store: n.store, Location: cfg.Location}
-	parts := &telephonyParts{app: tel, service: &api.TelephonyService{App: tel, Grants: grants, Log: n.log}}
+func startTelephony(n *node.Node, cfg TelephonyConfig, grants app.Grants, broker *web.Broker) (*telephonyParts, error) {
+	store, log := n.Store(), n.Log()
+	tel := &telephonyapp.Telephony{Store: store, Location: cfg.Location}
+	parts := &telephonyParts{app: tel, service: &api.TelephonyService{App: tel, Grants: grants, Log: log}}
 	if cfg.SIPAddr == "" {
 		return parts, nil
 	}
-	auditor := api.StoreAuditor{Store: n.store, Node: n.cfg.ID}
+	hooks := switchHooks{store: store, log: log, broker: broker}
+	auditor := api.StoreAuditor{Store: store, Node: n.Config().ID}
+	metrics := n.Metrics()
 	srv, err := pbx.Start(pbx.Config{
-		UDPAddr: cfg.SIPAddr, TCPAddr: cfg.SIPAddr, Host: cfg.SIPHost, Store: n.store, Log: n.log,
-		Location: cfg.Location, Blacklist: n.blacklisted, Priority: n.callerPriority,
-		OnRing:  func(agent string, c pbx.CallInfo) { n.screenPop(tel, grants, agent, c) },
-		OnAgent: n.agentChanged, Metrics: n.metrics, Overload: pbx.Overload{MaxRate: cfg.MaxCallRate, MaxSetup: cfg.MaxSetup},
+		UDPAddr: cfg.SIPAddr, TCPAddr: cfg.SIPAddr, Host: cfg.SIPHost, Store: store, Log: log,
+		Location: cfg.Location, Blacklist: hooks.blacklisted, Priority: hooks.callerPriority,
+		OnRing:  func(agent string, c pbx.CallInfo) { hooks.screenPop(tel, grants, agent, c) },
+		OnAgent: hooks.agentChanged, Metrics: metrics, Overload: pbx.Overload{MaxRate: cfg.MaxCallRate, MaxSetup: cfg.MaxSetup},
 		// Refused SIP authentications go to the audit log like failed
 		// logins: the actor is the user named, the remote the phone's address.
 		Audit: func(ctx context.Context, actor, action, target, detail, remote string) error {
@@ -82,8 +87,8 @@ func (n *Node) startTelephony(cfg TelephonyConfig, grants app.Grants) (*telephon
 	}
 	tel.Switch = srv
 	parts.sip = srv
-	if n.metrics != nil {
-		n.metrics.MustRegister(
+	if metrics != nil {
+		metrics.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "branchline_sip_active_calls", Help: "Calls in progress on the node's switch.",
 			}, func() float64 { return float64(srv.ActiveCalls()) }),
@@ -108,9 +113,16 @@ func (p *telephonyParts) close() error {
 	return p.sip.Close()
 }
 
+// switchHooks are the switch's hooks into the CRM and the pages.
+type switchHooks struct {
+	store  *node.Store
+	log    *slog.Logger
+	broker *web.Broker
+}
+
 // blacklisted is the switch's blacklist hook: the CRM's status of the
 // number now. A number that does not parse is not listed.
-func (n *Node) blacklisted(number string) (reject, warn bool) {
+func (n switchHooks) blacklisted(number string) (reject, warn bool) {
 	var st crm.Status
 	err := n.store.View(func(views replication.Tx) error {
 		var err error
@@ -125,7 +137,7 @@ func (n *Node) blacklisted(number string) (reject, warn bool) {
 
 // callerPriority is the switch's VIP hook: the caller's member level,
 // ranked by the level rules (the first rule is the highest level).
-func (n *Node) callerPriority(number string) int {
+func (n switchHooks) callerPriority(number string) int {
 	prio := 0
 	_ = n.store.View(func(views replication.Tx) error {
 		cs, err := crm.LookupByPhone(views, number)
@@ -156,7 +168,7 @@ func (n *Node) callerPriority(number string) int {
 // event "call.ring"), as the agent may see them (telephonyapp's
 // ScreenPop); unknown numbers come with no customers, for the
 // new-customer form.
-func (n *Node) screenPop(tel *telephonyapp.Telephony, grants app.Grants, agent string, c pbx.CallInfo) {
+func (n switchHooks) screenPop(tel *telephonyapp.Telephony, grants app.Grants, agent string, c pbx.CallInfo) {
 	ctx := auth.WithPrincipal(context.Background(), principalOf(agent))
 	caller, err := app.CallerOf(ctx, grants)
 	if err != nil {
@@ -178,7 +190,7 @@ func (n *Node) screenPop(tel *telephonyapp.Telephony, grants app.Grants, agent s
 
 // agentChanged tells the agent's browsers (desk) and supervisors (topic
 // "board") of an agent's new state.
-func (n *Node) agentChanged(a pbx.AgentInfo) {
+func (n switchHooks) agentChanged(a pbx.AgentInfo) {
 	b, err := json.Marshal(struct {
 		User      string    `json:"user"`
 		Extension string    `json:"extension"`
@@ -193,4 +205,28 @@ func (n *Node) agentChanged(a pbx.AgentInfo) {
 	ev := web.Event{Name: "agent.state", Data: string(b)}
 	n.broker.Publish("user:"+a.User, ev)
 	n.broker.Publish("board", ev)
+}
+
+// principalOf is who user is when the node acts for them without a login
+// of theirs at hand (the switch's hooks): a reserved name is a local
+// account, which is an administrator (node.Accounts), and any other
+// name a replicated user, whose grant comes from their roles.
+func principalOf(user string) *auth.Principal {
+	if access.Reserved(user) {
+		return &auth.Principal{User: user, Roles: []string{auth.RoleAdmin}}
+	}
+	return &auth.Principal{User: user}
+}
+
+// queueMessage is the phone system's pickup.Messenger: the message is
+// queued as msgID to an extension that is configured, for the switch to
+// deliver.
+func queueMessage(msgID string) pickup.Messenger {
+	return func(views replication.Tx, extension, text string) (replication.Draft, bool, error) {
+		if _, ok, err := telephony.GetExtension(views, extension); err != nil || !ok {
+			return replication.Draft{}, false, err
+		}
+		msg, err := telephony.QueueMessage(views, msgID, extension, text)
+		return msg, err == nil, err
+	}
 }
