@@ -276,3 +276,27 @@ func readFirst(views replication.Tx, k []byte, m proto.Message) (s replication.S
 	}
 	return r.Stamp, true, nil
 }
+
+// recordFirst writes event ev's body at k unless the register holds an
+// earlier event's (setFirst).
+func recordFirst(tx replication.Tx, k []byte, body proto.Message, ev *replication.Event) (won bool, prev replication.Register, had bool, err error) {
+	v, err := marshal.Marshal(body)
+	if err != nil {
+		return false, prev, false, err
+	}
+	return setFirst(tx, k, v, replication.StampOf(ev))
+}
+
+// readRecord reads into m the first write of record id (what names it,
+// "stocktake") at key(id): fault.ErrNotFound when there is none or id is
+// not a record's id.
+func readRecord(views replication.Tx, what, id string, key func(string) []byte, m proto.Message) (replication.Stamp, error) {
+	if !replication.ValidULID(id) {
+		return replication.Stamp{}, fmt.Errorf("%s %q: %w", what, id, fault.ErrNotFound)
+	}
+	s, ok, err := readFirst(views, key(id), m)
+	if err == nil && !ok {
+		err = fmt.Errorf("%s %s: %w", what, id, fault.ErrNotFound)
+	}
+	return s, err
+}

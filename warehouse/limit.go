@@ -89,9 +89,6 @@ func getLimit(views replication.Tx, wh, product string) (Limit, error) {
 }
 
 func checkLimitSet(ev *replication.Event, b *whv1.LimitSet) error {
-	if _, ok := productID(ev); !ok {
-		return fmt.Errorf("entity %q is not a product", ev.Entity)
-	}
 	if err := checkCode("warehouse", b.GetWarehouse(), "warehouse"); err != nil {
 		return err
 	}

@@ -385,9 +385,6 @@ func checkText(ref, note string) error {
 }
 
 func checkStockMoved(ev *replication.Event, b *whv1.StockMoved) error {
-	if _, ok := moveID(ev); !ok {
-		return fmt.Errorf("entity %q is not a move", ev.Entity)
-	}
 	if err := checkCode("warehouse", b.GetWarehouse(), "warehouse"); err != nil {
 		return err
 	}

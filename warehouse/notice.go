@@ -156,9 +156,6 @@ func noticeID(ev *replication.Event) (string, bool) {
 }
 
 func checkNoticeCreated(ev *replication.Event, b *whv1.NoticeCreated) error {
-	if _, ok := noticeID(ev); !ok {
-		return fmt.Errorf("entity %q is not a notice", ev.Entity)
-	}
 	if err := checkCode("warehouse", b.GetWarehouse(), "warehouse"); err != nil {
 		return err
 	}
@@ -216,9 +213,6 @@ func applyNoticeCreated(tx replication.Tx, ev *replication.Event, b *whv1.Notice
 }
 
 func checkNoticeConfirmed(ev *replication.Event, _ *whv1.NoticeConfirmed) error {
-	if _, ok := noticeID(ev); !ok {
-		return fmt.Errorf("entity %q is not a notice", ev.Entity)
-	}
 	return nil
 }
 
@@ -227,26 +221,16 @@ func applyNoticeConfirmed(tx replication.Tx, ev *replication.Event, b *whv1.Noti
 	if !ok {
 		return nil
 	}
-	v, err := marshal.Marshal(b)
-	if err != nil {
-		return err
-	}
-	_, _, _, err = setFirst(tx, noticeConfirmedKey(id), v, replication.StampOf(ev))
+	_, _, _, err := recordFirst(tx, noticeConfirmedKey(id), b, ev)
 	return err
 }
 
 // GetNotice reads notice id.
 func GetNotice(views replication.Tx, id string) (*Notice, error) {
-	if !replication.ValidULID(id) {
-		return nil, fmt.Errorf("notice %q: %w", id, fault.ErrNotFound)
-	}
 	var c whv1.NoticeCreated
-	st, ok, err := readFirst(views, noticeKey(id), &c)
+	st, err := readRecord(views, "notice", id, noticeKey, &c)
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("notice %s: %w", id, fault.ErrNotFound)
 	}
 	n := &Notice{ID: id, Warehouse: c.GetWarehouse(), Ref: c.GetRef(), Reservations: c.GetReservations(), Note: c.GetNote(),
 		Status: NoticePending, Node: st.Origin, Created: fromMs(c.GetAtMs())}

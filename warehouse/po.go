@@ -172,9 +172,6 @@ func poID(ev *replication.Event) (string, bool) {
 }
 
 func checkPOCreated(ev *replication.Event, b *whv1.PurchaseOrderCreated) error {
-	if _, ok := poID(ev); !ok {
-		return fmt.Errorf("entity %q is not a purchase order", ev.Entity)
-	}
 	if err := checkCode("warehouse", b.GetWarehouse(), "warehouse"); err != nil {
 		return err
 	}
@@ -200,11 +197,7 @@ func applyPOCreated(tx replication.Tx, ev *replication.Event, b *whv1.PurchaseOr
 	if !ok || !ValidCode(b.GetWarehouse()) {
 		return nil
 	}
-	v, err := marshal.Marshal(b)
-	if err != nil {
-		return err
-	}
-	won, prev, had, err := setFirst(tx, poKey(id), v, replication.StampOf(ev))
+	won, prev, had, err := recordFirst(tx, poKey(id), b, ev)
 	if err != nil || !won {
 		return err
 	}
@@ -220,9 +213,6 @@ func applyPOCreated(tx replication.Tx, ev *replication.Event, b *whv1.PurchaseOr
 }
 
 func checkPOClosed(ev *replication.Event, b *whv1.PurchaseOrderClosed) error {
-	if _, ok := poID(ev); !ok {
-		return fmt.Errorf("entity %q is not a purchase order", ev.Entity)
-	}
 	return checkNote("note", b.GetNote())
 }
 
@@ -231,24 +221,15 @@ func applyPOClosed(tx replication.Tx, ev *replication.Event, b *whv1.PurchaseOrd
 	if !ok {
 		return nil
 	}
-	v, err := marshal.Marshal(b)
-	if err != nil {
-		return err
-	}
-	_, _, _, err = setFirst(tx, poClosedKey(id), v, replication.StampOf(ev))
+	_, _, _, err := recordFirst(tx, poClosedKey(id), b, ev)
 	return err
 }
 
 // GetPurchaseOrder reads purchase order id with what was received.
 func GetPurchaseOrder(views replication.Tx, id string) (*PurchaseOrder, error) {
-	if !replication.ValidULID(id) {
-		return nil, fmt.Errorf("purchase order %q: %w", id, fault.ErrNotFound)
-	}
 	var c whv1.PurchaseOrderCreated
-	if _, ok, err := readFirst(views, poKey(id), &c); err != nil {
+	if _, err := readRecord(views, "purchase order", id, poKey, &c); err != nil {
 		return nil, err
-	} else if !ok {
-		return nil, fmt.Errorf("purchase order %s: %w", id, fault.ErrNotFound)
 	}
 	po := &PurchaseOrder{ID: id, Warehouse: c.GetWarehouse(), Supplier: c.GetSupplier(), Note: c.GetNote(), Created: fromMs(c.GetAtMs()), Status: POReceived}
 	for _, l := range c.GetLines() {

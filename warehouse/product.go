@@ -279,9 +279,6 @@ func productID(ev *replication.Event) (string, bool) {
 }
 
 func checkProductSet(ev *replication.Event, b *whv1.ProductSet) error {
-	if _, ok := productID(ev); !ok {
-		return fmt.Errorf("entity %q is not a product", ev.Entity)
-	}
 	return productSpec.check(b.GetFields(), "product")
 }
 

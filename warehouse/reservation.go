@@ -308,9 +308,6 @@ func changeFacts(tx replication.Tx, id string, write func() error) error {
 }
 
 func checkReservationMade(ev *replication.Event, b *whv1.ReservationMade) error {
-	if _, ok := reservationID(ev); !ok {
-		return fmt.Errorf("entity %q is not a reservation", ev.Entity)
-	}
 	if err := checkCode("warehouse", b.GetWarehouse(), "warehouse"); err != nil {
 		return err
 	}
@@ -337,12 +334,8 @@ func applyReservationMade(tx replication.Tx, ev *replication.Event, b *whv1.Rese
 	if !ok {
 		return nil
 	}
-	v, err := marshal.Marshal(b)
-	if err != nil {
-		return err
-	}
 	return changeFacts(tx, id, func() error {
-		won, prev, had, err := setFirst(tx, resKey(id), v, replication.StampOf(ev))
+		won, prev, had, err := recordFirst(tx, resKey(id), b, ev)
 		if err != nil || !won {
 			return err
 		}
@@ -366,9 +359,6 @@ func applyReservationMade(tx replication.Tx, ev *replication.Event, b *whv1.Rese
 }
 
 func checkReservationReleased(ev *replication.Event, b *whv1.ReservationReleased) error {
-	if _, ok := reservationID(ev); !ok {
-		return fmt.Errorf("entity %q is not a reservation", ev.Entity)
-	}
 	return checkNote("note", b.GetNote())
 }
 
@@ -384,9 +374,6 @@ func applyReservationReleased(tx replication.Tx, ev *replication.Event, b *whv1.
 }
 
 func checkReservationShipped(ev *replication.Event, b *whv1.ReservationShipped) error {
-	if _, ok := reservationID(ev); !ok {
-		return fmt.Errorf("entity %q is not a reservation", ev.Entity)
-	}
 	if err := checkCode("warehouse", b.GetWarehouse(), "warehouse"); err != nil {
 		return err
 	}
@@ -407,12 +394,8 @@ func applyReservationShipped(tx replication.Tx, ev *replication.Event, b *whv1.R
 	if !ok {
 		return nil
 	}
-	v, err := marshal.Marshal(b)
-	if err != nil {
-		return err
-	}
-	err = changeFacts(tx, id, func() error {
-		_, _, _, err := setFirst(tx, resShippedKey(id), v, replication.StampOf(ev))
+	err := changeFacts(tx, id, func() error {
+		_, _, _, err := recordFirst(tx, resShippedKey(id), b, ev)
 		return err
 	})
 	if err != nil {

@@ -347,9 +347,6 @@ func stocktakeID(ev *replication.Event) (string, bool) {
 }
 
 func checkStocktakeOpened(ev *replication.Event, b *whv1.StocktakeOpened) error {
-	if _, ok := stocktakeID(ev); !ok {
-		return fmt.Errorf("entity %q is not a stocktake", ev.Entity)
-	}
 	if err := checkCode("warehouse", b.GetWarehouse(), "warehouse"); err != nil {
 		return err
 	}
@@ -395,11 +392,7 @@ func applyStocktakeOpened(tx replication.Tx, ev *replication.Event, b *whv1.Stoc
 	if !ok || !ValidCode(b.GetWarehouse()) {
 		return nil
 	}
-	v, err := marshal.Marshal(b)
-	if err != nil {
-		return err
-	}
-	won, prev, had, err := setFirst(tx, stKey(id), v, replication.StampOf(ev))
+	won, prev, had, err := recordFirst(tx, stKey(id), b, ev)
 	if err != nil || !won {
 		return err
 	}
@@ -424,9 +417,6 @@ func applyStocktakeOpened(tx replication.Tx, ev *replication.Event, b *whv1.Stoc
 }
 
 func checkStocktakeCounted(ev *replication.Event, b *whv1.StocktakeCounted) error {
-	if _, ok := stocktakeID(ev); !ok {
-		return fmt.Errorf("entity %q is not a stocktake", ev.Entity)
-	}
 	if len(b.GetCounts()) == 0 || len(b.GetCounts()) > MaxLines {
 		return fault.Invalidf("counts", "bad_count", "1 to %d lines", MaxLines)
 	}
@@ -457,9 +447,6 @@ func applyStocktakeCounted(tx replication.Tx, ev *replication.Event, b *whv1.Sto
 }
 
 func checkStocktakePosted(ev *replication.Event, b *whv1.StocktakePosted) error {
-	if _, ok := stocktakeID(ev); !ok {
-		return fmt.Errorf("entity %q is not a stocktake", ev.Entity)
-	}
 	if err := checkCode("warehouse", b.GetWarehouse(), "warehouse"); err != nil {
 		return err
 	}
@@ -496,9 +483,6 @@ func applyStocktakePosted(tx replication.Tx, ev *replication.Event, b *whv1.Stoc
 }
 
 func checkStocktakeCancelled(ev *replication.Event, b *whv1.StocktakeCancelled) error {
-	if _, ok := stocktakeID(ev); !ok {
-		return fmt.Errorf("entity %q is not a stocktake", ev.Entity)
-	}
 	return checkNote("note", b.GetNote())
 }
 
@@ -520,16 +504,10 @@ func applyStocktakeCancelled(tx replication.Tx, ev *replication.Event, b *whv1.S
 // GetStocktake reads sheet id with its lines: the book at the open and
 // the counts, sorted by product, bin and batch.
 func GetStocktake(views replication.Tx, id string) (*Stocktake, error) {
-	if !replication.ValidULID(id) {
-		return nil, fmt.Errorf("stocktake %q: %w", id, fault.ErrNotFound)
-	}
 	var o whv1.StocktakeOpened
-	_, ok, err := readFirst(views, stKey(id), &o)
+	_, err := readRecord(views, "stocktake", id, stKey, &o)
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("stocktake %s: %w", id, fault.ErrNotFound)
 	}
 	st := &Stocktake{ID: id, Warehouse: o.GetWarehouse(), Type: o.GetType(), Bin: o.GetBin(), Products: o.GetProducts(),
 		Note: o.GetNote(), Status: StocktakeOpen, Opened: fromMs(o.GetAtMs()), Blind: o.GetBlind()}

@@ -308,11 +308,7 @@ func applyTransferShipped(tx replication.Tx, ev *replication.Event, b *whv1.Tran
 	if !ok || !ValidCode(b.GetFrom()) || !ValidCode(b.GetTo()) {
 		return nil
 	}
-	v, err := marshal.Marshal(b)
-	if err != nil {
-		return err
-	}
-	if _, _, _, err := setFirst(tx, trShippedKey(id), v, replication.StampOf(ev)); err != nil {
+	if _, _, _, err := recordFirst(tx, trShippedKey(id), b, ev); err != nil {
 		return err
 	}
 	if err := applyBatches(tx, ev, b.GetBatches()); err != nil {
@@ -332,7 +328,7 @@ func applyTransferShipped(tx replication.Tx, ev *replication.Event, b *whv1.Tran
 	for i, l := range b.GetLines() {
 		out[i] = &whv1.Line{Product: l.GetProduct(), Bin: l.GetBin(), Batch: l.GetBatch(), Qty: -l.GetQty(), Bundle: l.GetBundle()}
 	}
-	_, err = commitRecord(tx, ev, id+sufOut, &whv1.MoveRecord{Move: &whv1.StockMoved{
+	_, err := commitRecord(tx, ev, id+sufOut, &whv1.MoveRecord{Move: &whv1.StockMoved{
 		Warehouse: b.GetFrom(), Direction: DirTransferOut, Type: TransferType, Lines: out, Ref: b.GetTo(), Note: b.GetNote(), AtMs: b.GetAtMs()}})
 	return err
 }
@@ -342,11 +338,7 @@ func applyTransferReceived(tx replication.Tx, ev *replication.Event, b *whv1.Tra
 	if !ok || !ValidCode(b.GetFrom()) || !ValidCode(b.GetTo()) {
 		return nil
 	}
-	v, err := marshal.Marshal(b)
-	if err != nil {
-		return err
-	}
-	if _, _, _, err := setFirst(tx, trReceivedKey(id), v, replication.StampOf(ev)); err != nil {
+	if _, _, _, err := recordFirst(tx, trReceivedKey(id), b, ev); err != nil {
 		return err
 	}
 	if err := applyBatches(tx, ev, b.GetBatches()); err != nil {
@@ -363,7 +355,7 @@ func applyTransferReceived(tx replication.Tx, ev *replication.Event, b *whv1.Tra
 			return err
 		}
 	}
-	_, err = commitRecord(tx, ev, id+sufIn, &whv1.MoveRecord{Move: &whv1.StockMoved{
+	_, err := commitRecord(tx, ev, id+sufIn, &whv1.MoveRecord{Move: &whv1.StockMoved{
 		Warehouse: b.GetTo(), Direction: DirTransferIn, Type: TransferType, Lines: b.GetLines(), Ref: b.GetFrom(), Note: b.GetNote(), AtMs: b.GetAtMs()}})
 	return err
 }

@@ -213,9 +213,6 @@ func warehouseID(ev *replication.Event) (string, bool) {
 }
 
 func checkWarehouseSet(ev *replication.Event, b *whv1.WarehouseSet) error {
-	if _, ok := warehouseID(ev); !ok {
-		return fmt.Errorf("entity %q is not a warehouse", ev.Entity)
-	}
 	return warehouseSpec.check(b.GetFields(), "warehouse")
 }
 
@@ -228,9 +225,6 @@ func applyWarehouseSet(tx replication.Tx, ev *replication.Event, b *whv1.Warehou
 }
 
 func checkBinSet(ev *replication.Event, b *whv1.BinSet) error {
-	if _, ok := warehouseID(ev); !ok {
-		return fmt.Errorf("entity %q is not a warehouse", ev.Entity)
-	}
 	if err := checkCode("bin", b.GetBin(), "bin"); err != nil {
 		return err
 	}
@@ -246,9 +240,6 @@ func applyBinSet(tx replication.Tx, ev *replication.Event, b *whv1.BinSet) error
 }
 
 func checkSellerAdded(ev *replication.Event, b *whv1.SellerAdded) error {
-	if _, ok := warehouseID(ev); !ok {
-		return fmt.Errorf("entity %q is not a warehouse", ev.Entity)
-	}
 	return checkNode("node", b.GetNode())
 }
 
@@ -261,9 +252,6 @@ func applySellerAdded(tx replication.Tx, ev *replication.Event, b *whv1.SellerAd
 }
 
 func checkSellerRemoved(ev *replication.Event, b *whv1.SellerRemoved) error {
-	if _, ok := warehouseID(ev); !ok {
-		return fmt.Errorf("entity %q is not a warehouse", ev.Entity)
-	}
 	if len(b.GetObserved()) > 1000 {
 		return fault.Invalidf("observed", "too_many", "at most 1000 tags")
 	}
