@@ -172,19 +172,6 @@ func Open(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// Start opens a node (Open) and serves h (Serve).
-func Start(cfg Config, h http.Handler) (*Node, error) {
-	n, err := Open(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := n.Serve(h); err != nil {
-		n.store.Close()
-		return nil, err
-	}
-	return n, nil
-}
-
 // Serve listens on the configured address and serves h there, beside the
 // operations endpoints (/healthz, /readyz, /metrics), and starts the
 // node's loops: syncing with the hub, its tasks, value-log GC. The node

@@ -72,13 +72,6 @@ func newSyncer(store *Store, urls []string, token string, hc *http.Client, log *
 	return s
 }
 
-// durableSeq asks the hub, by an empty Push, the highest seq of this node
-// it holds, trying each member until one answers or ctx ends.
-func (s *syncer) durableSeq(ctx context.Context) (uint64, error) {
-	resp, err := s.emptyPush(ctx)
-	return resp.GetDurableSeq(), err
-}
-
 // emptyPush sends an empty Push, trying each member until one answers or
 // ctx ends: it tells the node's durable seq and the hub's head.
 func (s *syncer) emptyPush(ctx context.Context) (*replicationv1.PushResponse, error) {
