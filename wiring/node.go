@@ -206,8 +206,7 @@ func (n *Node) routes(cfg NodeConfig) (http.Handler, *pickupapp.Dispatcher, erro
 		Branches: func() (map[string]string, error) { return app.Read(store, access.BranchNames) },
 	})
 	if err != nil {
-		tel.close()
-		return nil, nil, err
+		return nil, nil, err // StartNode closes the switch
 	}
 	disp.Changed = pickupPages.Changed
 	mux.Handle("/", ui)
