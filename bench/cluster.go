@@ -18,6 +18,7 @@ import (
 	"branchline/gen/branchline/auth/v1/authv1connect"
 	"branchline/hub"
 	"branchline/rpc"
+	"branchline/wiring"
 )
 
 // cluster is a hub of one, three or five members running in this process, each member with
@@ -36,7 +37,7 @@ func startCluster(ctx context.Context, dir string, members int, log *slog.Logger
 	rand.Read(b)
 	c := &cluster{pw: base64.RawURLEncoding.EncodeToString(b), hc: rpc.NewHTTPClient()}
 	var err error
-	c.hubs, err = hub.StartLocal(ctx, hub.LocalConfig{Dir: dir, Members: members, AdminPassword: c.pw, Log: log})
+	c.hubs, err = hub.StartLocal(ctx, hub.LocalConfig{Dir: dir, Members: members, AdminPassword: c.pw, Log: log, Start: wiring.StartHub})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -18,12 +19,18 @@ type LocalConfig struct {
 	// Addrs returns member i's HTTP and Raft listen addresses (i from 0);
 	// nil: 127.0.0.1 with ports chosen by the OS.
 	Addrs func(i int) (httpAddr, raftAddr string)
+	// Start starts a member: wiring.StartHub, which hands it the
+	// product's kinds and pages.
+	Start func(Config) (*Hub, error)
 }
 
 // StartLocal starts members as an operator would — the first bootstraps,
 // the others join it — and returns once every member knows the leader and
 // holds the cluster's state.
 func StartLocal(ctx context.Context, cfg LocalConfig) ([]*Hub, error) {
+	if cfg.Start == nil {
+		return nil, errors.New("hub: LocalConfig.Start is required (wiring.StartHub)")
+	}
 	var hubs []*Hub
 	fail := func(err error) ([]*Hub, error) {
 		CloseAll(hubs)
@@ -42,7 +49,7 @@ func StartLocal(ctx context.Context, cfg LocalConfig) ([]*Hub, error) {
 		if i > 0 {
 			c.JoinURL = hubs[0].URL()
 		}
-		h, err := Start(c)
+		h, err := cfg.Start(c)
 		if err != nil {
 			return fail(fmt.Errorf("start hub member %s: %w", id, err))
 		}

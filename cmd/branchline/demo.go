@@ -134,6 +134,7 @@ func (d *demo) startHub(ctx context.Context, dir string, addr func(int) string) 
 	d.hubs, err = hub.StartLocal(ctx, hub.LocalConfig{
 		Dir: dir, Members: 3, AdminPassword: d.pw, Log: d.log,
 		Addrs: func(i int) (string, string) { return addr(1 + i), addr(11 + i) },
+		Start: wiring.StartHub,
 	})
 	return err
 }
