@@ -58,6 +58,9 @@ type projection struct {
 	// projection's, copied at each of their batches (only the company
 	// loop reads it).
 	cactive map[string]bool
+	// cindexed is the highest index marker seq of the company views the
+	// company loop processed (only it reads and writes it).
+	cindexed uint64
 }
 
 // companyPrefix holds the company views; companyKey the position they
@@ -299,19 +302,20 @@ func (f *fsm) indexCompany(max int) (int, error) {
 	defer f.mu.RUnlock()
 	p := f.proj
 	read := replication.WithPrefix(pebbleTx{r: f.db}, companyPrefix)
-	markers, err := replication.PendingMarkers(read, max)
+	markers, err := replication.PendingMarkers(read, p.cindexed, max)
 	if err != nil || len(markers) == 0 {
 		return 0, err
 	}
 	b := f.db.NewBatch()
 	defer b.Close()
 	tx := replication.WithPrefix(replication.SplitTx{Read: pebbleTx{r: f.db}, Write: pebbleTx{r: f.db, b: b}}, companyPrefix)
-	_, committed, err := p.company.ProcessMarkers(tx, markers)
+	last, committed, err := p.company.ProcessMarkers(tx, markers)
 	if err != nil {
 		return 0, err
 	}
 	commitRetrying(b, f.log)
 	committed()
+	p.cindexed = last
 	return len(markers), nil
 }
 

@@ -27,6 +27,9 @@ type generation struct {
 	n     uint64
 	root  []byte // nil for generation 0
 	views *replication.Views
+	// indexed is the highest index marker seq the indexer processed in
+	// this generation since the store opened; the markers after it wait.
+	indexed atomic.Uint64
 }
 
 func rootOf(n uint64) []byte {

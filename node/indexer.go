@@ -148,7 +148,7 @@ func (s *Store) indexStep(g *generation, max int) (int, error) {
 	before := g.views.MarkerSeq()
 	snap := s.db.NewTransaction(false)
 	defer snap.Discard()
-	markers, err := replication.PendingMarkers(g.read(snap), max)
+	markers, err := replication.PendingMarkers(g.read(snap), g.indexed.Load(), max)
 	if err != nil {
 		return 0, err
 	}
@@ -173,6 +173,7 @@ func (s *Store) indexStep(g *generation, max int) (int, error) {
 		return 0, err
 	}
 	committed()
+	g.indexed.Store(last)
 	if s.cur.Load() == g {
 		s.indexer.indexed(g.n, last)
 	}

@@ -226,10 +226,15 @@ type Marker struct {
 	Entity string
 }
 
-// PendingMarkers lists up to max markers in seq order.
-func PendingMarkers(tx Tx, max int) ([]Marker, error) {
+// PendingMarkers lists up to max markers after seq after, in seq order.
+// An indexer passes the highest seq it processed: a marker is deleted once
+// processed, and an LSM store keeps the deletions for a while, which a
+// scan from the start of the markers would pass over one by one each time
+// (during a catch-up, every step anew over all the earlier steps').
+func PendingMarkers(tx Tx, after uint64, max int) ([]Marker, error) {
 	var out []Marker
-	err := tx.Scan(markerPrefix, nil, func(k, _ []byte) (bool, error) {
+	start := binary.BigEndian.AppendUint64(bytes.Clone(markerPrefix), after+1)
+	err := tx.Scan(markerPrefix, start, func(k, _ []byte) (bool, error) {
 		rest := k[len(markerPrefix):]
 		if len(rest) < 10 {
 			return true, nil
