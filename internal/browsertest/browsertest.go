@@ -93,21 +93,30 @@ func ArtifactsDir(t testing.TB) string {
 	return dir
 }
 
-// Shot saves a full-page screenshot as name.png in ArtifactsDir.
+// Shot saves a full-page screenshot as name.png in ArtifactsDir, then
+// checks the page with axe-core (see Axe).
 func Shot(t testing.TB, name string) Step {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(ArtifactsDir(t), name+".png"), buf, 0o644)
+		if err := os.WriteFile(filepath.Join(ArtifactsDir(t), name+".png"), buf, 0o644); err != nil {
+			return err
+		}
+		return axeCheck(ctx, tg, t)
 	})
 }
 
-// Run runs steps, failing the test with what on error.
+// Run runs steps, failing the test with what on error, then checks the
+// page they leave the browser on with axe-core (see Axe): so every page a
+// test goes through is checked, whether or not it takes a screenshot.
 func Run(t testing.TB, ctx context.Context, what string, steps ...Step) {
 	t.Helper()
 	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if err := chromedp.Do(ctx, Axe(t)); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
 }
