@@ -127,6 +127,7 @@ func axeCheck(ctx context.Context, tg *chromedp.Target, t testing.TB) error {
 			t.Logf("axe: %s at %dx%d not checked, it went away: %v", st.Href, sz[0], sz[1], err)
 			break
 		}
+		t.Logf("axe: checked %s at %dx%d: %d rules violated", st.Href, sz[0], sz[1], len(vs))
 		if len(vs) > 0 {
 			t.Errorf("axe: %d rules violated on %s at %dx%d:\n%s", len(vs), st.Href, sz[0], sz[1], axeReport(vs))
 		}
