@@ -27,6 +27,9 @@ var auditActions = []string{
 	access.ActionPasswordChanged, access.ActionRoleChanged, access.ActionPermissionChanged,
 	access.ActionDepartmentChanged, accessapp.ActionBranchNamed, access.ActionTokenCreated, access.ActionTokenRevoked,
 	crmapp.ActionCustomerUpdate, "customer.delete", "customer.undelete", "customer.merge", "customer.import", "customer.export",
+	crmapp.ActionContactAdd, crmapp.ActionContactUpdate, crmapp.ActionContactRemove, crmapp.ActionNoteAdd,
+	"member.points_earn", "member.points_redeem", "member.balance_top_up", "member.balance_spend", // crmapp.MoveActions
+	crmapp.ActionBlacklistFlag, crmapp.ActionBlacklistList, crmapp.ActionBlacklistUnlist, crmapp.ActionBlacklistParams,
 	"sip_auth_failed", // telephony/pbx.AuditAuthFailed: the switch is not a dependency of the pages
 }
 
