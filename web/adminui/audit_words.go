@@ -65,6 +65,10 @@ func (w *auditWords) view(e access.AuditEntry) auditView {
 	p := w.p
 	v := auditView{Time: app.When(e.At), Action: actionLabel(p, e.Action), Node: e.Node, Remote: e.Remote}
 	actor := w.actor(e.Actor, e.ActorName)
+	if e.Action == access.ActionLoginFailed {
+		// Whoever tried is unknown: the entry says which username they typed.
+		actor = w.actor(e.Actor, "")
+	}
 	key := "admin.audit.said." + e.Action
 	switch e.Action {
 	case access.ActionPasswordChanged:
