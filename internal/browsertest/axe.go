@@ -77,8 +77,8 @@ const axeMarkJS = `(() => {
 })()`
 
 // Axe checks the page the browser shows with axe-core, at the viewport it
-// has and at the other one of the two (desktop 1366×768 or phone 390×844),
-// then puts the viewport back. Every violation of AxeTags fails the test
+// has and at those of the phone (390×844) and the desktop (1366×768) it
+// does not have, then puts the viewport back. Every violation of AxeTags fails the test
 // (without stopping it) with its rule, impact, and the selectors and markup
 // of the elements concerned. Pages emulating print media are checked as
 // they are, at one size. A page that is still loading is waited for; one
@@ -104,19 +104,28 @@ func axeCheck(ctx context.Context, tg *chromedp.Target, t testing.TB) error {
 	if st.Seen || !strings.HasPrefix(st.Href, "http") {
 		return nil
 	}
-	sizes := [][2]int64{{st.W, st.H}}
-	phone := st.W <= 500 // headless Chromium keeps windows ≥ 500 px: narrower is the phone emulation
+	// The page as the test has it, then at whichever of the phone and the
+	// desktop it is not (both, for a window between them: headless
+	// Chromium keeps windows at least 500 px wide, so a test asking for a
+	// phone's window without emulating one gets 500 px).
+	type size struct {
+		w, h   int64
+		mobile bool
+	}
+	phone := st.W == phoneWidth // emulated, as the phone tests do
+	sizes := []size{{st.W, st.H, phone}}
 	if !st.Print {
-		if phone {
-			sizes = append(sizes, [2]int64{deskWidth, deskHeight})
-		} else {
-			sizes = append(sizes, [2]int64{phoneWidth, phoneHeight})
+		if !phone {
+			sizes = append(sizes, size{phoneWidth, phoneHeight, true})
+		}
+		if st.W < 1024 {
+			sizes = append(sizes, size{deskWidth, deskHeight, false})
 		}
 	}
 	for i, sz := range sizes {
 		if i > 0 {
-			if err := axeViewport(ctx, tg, sz[0], sz[1], !phone); err != nil {
-				return fmt.Errorf("axe: viewport %dx%d: %w", sz[0], sz[1], err)
+			if err := axeViewport(ctx, tg, sz.w, sz.h, sz.mobile); err != nil {
+				return fmt.Errorf("axe: viewport %dx%d: %w", sz.w, sz.h, err)
 			}
 		}
 		vs, err := axeRun(ctx, tg)
@@ -124,12 +133,12 @@ func axeCheck(ctx context.Context, tg *chromedp.Target, t testing.TB) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			t.Logf("axe: %s at %dx%d not checked, it went away: %v", st.Href, sz[0], sz[1], err)
+			t.Logf("axe: %s at %dx%d not checked, it went away: %v", st.Href, sz.w, sz.h, err)
 			break
 		}
-		t.Logf("axe: checked %s at %dx%d: %d rules violated", st.Href, sz[0], sz[1], len(vs))
+		t.Logf("axe: checked %s at %dx%d: %d rules violated", st.Href, sz.w, sz.h, len(vs))
 		if len(vs) > 0 {
-			t.Errorf("axe: %d rules violated on %s at %dx%d:\n%s", len(vs), st.Href, sz[0], sz[1], axeReport(vs))
+			t.Errorf("axe: %d rules violated on %s at %dx%d:\n%s", len(vs), st.Href, sz.w, sz.h, axeReport(vs))
 		}
 	}
 	if len(sizes) > 1 {
