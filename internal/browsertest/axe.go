@@ -80,8 +80,10 @@ const axeMarkJS = `(() => {
 // has and at those of the phone (390×844) and the desktop (1366×768) it
 // does not have, then puts the viewport back. Every violation of AxeTags fails the test
 // (without stopping it) with its rule, impact, and the selectors and markup
-// of the elements concerned. Pages emulating print media are checked as
-// they are, at one size. A page that is still loading is waited for; one
+// of the elements concerned. Pages while print media is emulated are not
+// checked: paper is not what assistive technology reads, and the tests
+// show the same pages on the screen too. A page that is still loading is
+// waited for; one
 // that goes away while it is checked (a navigation the test started) is
 // skipped with a log line: the page it goes to is checked at the next step.
 //
@@ -101,7 +103,7 @@ func axeCheck(ctx context.Context, tg *chromedp.Target, t testing.TB) error {
 		t.Logf("axe: page not checked, it went away: %v", err)
 		return nil
 	}
-	if st.Seen || !strings.HasPrefix(st.Href, "http") {
+	if st.Seen || st.Print || !strings.HasPrefix(st.Href, "http") {
 		return nil
 	}
 	// The page as the test has it, then at whichever of the phone and the
@@ -114,13 +116,11 @@ func axeCheck(ctx context.Context, tg *chromedp.Target, t testing.TB) error {
 	}
 	phone := st.W == phoneWidth // emulated, as the phone tests do
 	sizes := []size{{st.W, st.H, phone}}
-	if !st.Print {
-		if !phone {
-			sizes = append(sizes, size{phoneWidth, phoneHeight, true})
-		}
-		if st.W < 1024 {
-			sizes = append(sizes, size{deskWidth, deskHeight, false})
-		}
+	if !phone {
+		sizes = append(sizes, size{phoneWidth, phoneHeight, true})
+	}
+	if st.W < 1024 {
+		sizes = append(sizes, size{deskWidth, deskHeight, false})
 	}
 	for i, sz := range sizes {
 		if i > 0 {

@@ -35,8 +35,9 @@ func ChromiumPath(t testing.TB) string {
 
 // New returns a chromedp context for a fresh headless Chromium with the
 // given window size and zh-CN as its language, closed when the test ends;
-// its actions run under a deadline of timeout. Tests using it are skipped
-// with -short.
+// its actions run under a deadline of timeout, doubled for the axe-core
+// checks Run and Shot add (on a loaded machine they take about as long as
+// the steps themselves). Tests using it are skipped with -short.
 func New(t testing.TB, width, height int, timeout time.Duration) context.Context {
 	t.Helper()
 	if testing.Short() {
@@ -59,7 +60,7 @@ func New(t testing.TB, width, height int, timeout time.Duration) context.Context
 		cancelA()
 		t.Fatalf("start chromium: %v", err)
 	}
-	tctx, cancelT := context.WithTimeout(ctx, timeout)
+	tctx, cancelT := context.WithTimeout(ctx, 2*timeout)
 	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
 	return tctx
 }

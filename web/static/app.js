@@ -124,14 +124,20 @@
 
 // Scrolling table wrappers (.scroll, .table-wrap) are reached by keyboard
 // (tabindex="0" in the templates) and named after their section's
-// heading, so that a screen reader says what the focus is on.
+// heading, so that a screen reader says what the focus is on — unless
+// that section is a named region already, or the name is taken: regions
+// must be told apart by their names.
 function labelRegions(root) {
+  var taken = {};
+  document.querySelectorAll("[role=region][aria-label]").forEach(function (r) { taken[r.getAttribute("aria-label")] = true; });
   root.querySelectorAll(".scroll[tabindex], .table-wrap[tabindex]").forEach(function (w) {
     if (w.hasAttribute("aria-label") || w.hasAttribute("aria-labelledby")) return;
     var box = w.closest("section, .card, main");
-    var h = box && box.querySelector("h1, h2, h3");
+    if (!box || box.hasAttribute("aria-label") || box.hasAttribute("aria-labelledby")) return;
+    var h = box.querySelector("h1, h2, h3");
     var name = h && h.textContent.replace(/\s+/g, " ").trim();
-    if (!name) return;
+    if (!name || taken[name]) return;
+    taken[name] = true;
     w.setAttribute("role", "region");
     w.setAttribute("aria-label", name);
   });
