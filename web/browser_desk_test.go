@@ -317,7 +317,7 @@ func TestBrowserBoardKeepsFocus(t *testing.T) {
 		t.Skip("browser test; skipped with -short")
 	}
 	n, _ := startSIPNode(t, "br-board")
-	tel := telephonyv1connect.NewTelephonyServiceClient(api.NewHTTPClient(), n.URL(), adminBearer(t, n.URL()))
+	tel := telephonyv1connect.NewTelephonyServiceClient(rpc.NewHTTPClient(), n.URL(), adminBearer(t, n.URL()))
 	setUpQueue(t, tel, "admin", "8002", "pw-8002-secret", "4002")
 	ctx := browser(t, 1366, 900)
 	login(t, ctx, n.URL(), "admin", webPassword)

@@ -160,7 +160,7 @@ func TestEditAuditedWithValues(t *testing.T) {
 // fields. Phone numbers are marked.
 func TestDetailsAuditedWithValues(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-a", Registry: views.Registry(), Log: log, Observer: node.Observer{}})
+	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-a", Registry: kinds.Registry(), Log: log, Observer: node.Observer{}})
 	if err != nil {
 		t.Fatal(err)
 	}
