@@ -187,9 +187,6 @@ func (w *auditWords) change(target string, ch access.AuditChange) string {
 	case ch.Field == crmapp.AuditMergedField:
 		return p.T("admin.audit.merged_in", ch.After)
 	}
-	if kind == crmapp.AuditBlacklistTarget {
-		kind = "blacklist"
-	}
 	label := w.label(kind, ch.Field)
 	if auditFlags[ch.Field] {
 		return p.T("admin.audit.change", label, w.yesNo(ch.Before), w.yesNo(ch.After))
@@ -232,7 +229,7 @@ var auditLabels = map[string]map[string]string{
 		access.AuditRetiredField: "admin.audit.field.retired",
 	},
 	"branches": {access.FieldDisplayName: "admin.branches.name"},
-	"blacklist": {
+	crmapp.AuditBlacklistTarget: {
 		crmapp.AuditNumberField: "blacklist.number", crmapp.AuditReasonField: "blacklist.reason",
 		crmapp.AuditPolicyField: "blacklist.policy", crmapp.AuditThresholdField: "admin.audit.field.threshold",
 	},
@@ -297,7 +294,7 @@ func (w *auditWords) value(kind string, ch access.AuditChange, v string) string 
 		if fen, err := strconv.ParseInt(v, 10, 64); err == nil {
 			return crm.Yuan(fen)
 		}
-	case kind == "blacklist" && ch.Field == crmapp.AuditPolicyField && w.p.HasText("blacklist.policy."+v):
+	case kind == crmapp.AuditBlacklistTarget && ch.Field == crmapp.AuditPolicyField && w.p.HasText("blacklist.policy."+v):
 		return w.p.T("blacklist.policy." + v)
 	}
 	return v
