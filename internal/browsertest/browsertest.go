@@ -1,6 +1,8 @@
 // Package browsertest starts a real headless Chromium for tests (web's
 // page tests and e2e's process tests) and holds the few chromedp steps
-// they share. It is imported by tests only.
+// they share. Run and Shot check every page they leave the browser on
+// with axe-core (axe.go), so that a page no test visits is the only page
+// not checked. It is imported by tests only.
 package browsertest
 
 import (
