@@ -61,11 +61,14 @@ type AuditEntry struct {
 	At     replication.HLC // when, by the recording event's clock
 	Origin string          // replica whose event recorded it
 	Actor  string          // who did it (a username)
-	Action string
-	Target string // what it was done to: "user/01J…", "customers", …
-	Detail string
-	Node   string // node where it happened
-	Remote string // the client's network address
+	// ActorName is the actor's display name, when they are a user who
+	// has one: not recorded, filled in by the reads that show entries.
+	ActorName string
+	Action    string
+	Target    string // what it was done to: "user/01J…", "customers", …
+	Detail    string
+	Node      string // node where it happened
+	Remote    string // the client's network address
 	// Changes are the values an edit changed, with what they were (none
 	// for entries that are not edits, and for those of earlier releases).
 	Changes []AuditChange

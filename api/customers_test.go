@@ -568,7 +568,8 @@ func TestCustomerServiceWorkflow(t *testing.T) {
 	if err != nil || cm.Msg.GetImported() != 2 || cm.Msg.GetSkipped() != 1 {
 		t.Fatalf("commit %v %v", cm, err)
 	}
-	want := []string{"admin customer.delete", "admin customer.merge", "admin customer.delete", "admin customer.undelete", "admin customer.import"}
+	// Contact edits are audited too (issue 15, part 4).
+	want := []string{"admin customer.contact_add", "admin customer.delete", "admin customer.merge", "admin customer.delete", "admin customer.undelete", "admin customer.import"}
 	if got := au.actions(); strings.Join(got, ";") != strings.Join(want, ";") {
 		t.Fatalf("audit %v, want %v", got, want)
 	}

@@ -57,8 +57,9 @@ func newMemStoreCustomers(t *testing.T) *memStore {
 	return newMemStore(t, crm.RegisterCustomers, access.Register)
 }
 
+// The membership and blacklist use cases audit their changes too.
 func newMemStoreMembers(t *testing.T) *memStore {
-	return newMemStore(t, crm.RegisterCustomers, crm.RegisterParams, crm.RegisterBlacklist, crm.RegisterMembers)
+	return newMemStore(t, crm.RegisterCustomers, crm.RegisterParams, crm.RegisterBlacklist, crm.RegisterMembers, access.Register)
 }
 
 func (s *memStore) Exec(_ context.Context, actor string, cmd replication.Command) ([]*replication.Event, error) {

@@ -213,14 +213,23 @@ func UpdateContact(views replication.Tx, id, contactID string, fields map[string
 
 // RemoveContact decides the event that removes a contact.
 func RemoveContact(views replication.Tx, id, contactID string) (replication.Draft, error) {
+	d, _, err := DecideContactRemoval(views, id, contactID)
+	return d, err
+}
+
+// DecideContactRemoval decides the event that removes a contact, and
+// returns the contact as it was: its audit entry records what was removed
+// from the record the decision read.
+func DecideContactRemoval(views replication.Tx, id, contactID string) (replication.Draft, *Contact, error) {
 	c, err := liveCustomer(views, id)
 	if err != nil {
-		return replication.Draft{}, err
+		return replication.Draft{}, nil, err
 	}
-	if _, err := GetContact(views, c.ID, contactID); err != nil {
-		return replication.Draft{}, err
+	ct, err := GetContact(views, c.ID, contactID)
+	if err != nil {
+		return replication.Draft{}, nil, err
 	}
-	return replication.Draft{Kind: KindContactRemoved, Entity: Entity(c.ID), Body: &crmv1.ContactRemoved{ContactId: contactID}}, nil
+	return replication.Draft{Kind: KindContactRemoved, Entity: Entity(c.ID), Body: &crmv1.ContactRemoved{ContactId: contactID}}, ct, nil
 }
 
 func checkContactFields(fields []*eventv1.FieldValue) error {

@@ -181,57 +181,88 @@ func checkAmount(field string, n int64, allowZero bool) error {
 // (optional) is the purchase they are for, counted as spend by the level
 // rules.
 func EarnPoints(views replication.Tx, id string, points, purchaseFen int64, note string) (replication.Draft, error) {
-	return memberMove(views, memberKinds[0], id, points, purchaseFen, note)
+	d, _, err := Move(views, MoveEarn, id, points, purchaseFen, note)
+	return d, err
 }
 
 // RedeemPoints decides the event that takes points from customer id,
 // refused when this replica's view has fewer.
 func RedeemPoints(views replication.Tx, id string, points int64, note string) (replication.Draft, error) {
-	return memberMove(views, memberKinds[1], id, points, 0, note)
+	d, _, err := Move(views, MoveRedeem, id, points, 0, note)
+	return d, err
 }
 
 // TopUp decides the event that adds amountFen to the prepaid balance of
 // customer id.
 func TopUp(views replication.Tx, id string, amountFen int64, note string) (replication.Draft, error) {
-	return memberMove(views, memberKinds[2], id, amountFen, 0, note)
+	d, _, err := Move(views, MoveTopUp, id, amountFen, 0, note)
+	return d, err
 }
 
 // Spend decides the event that pays amountFen from the prepaid balance of
 // customer id, refused when this replica's view of the balance is short.
 // The spend counts for the level rules.
 func Spend(views replication.Tx, id string, amountFen int64, note string) (replication.Draft, error) {
-	return memberMove(views, memberKinds[3], id, amountFen, 0, note)
+	d, _, err := Move(views, MoveSpend, id, amountFen, 0, note)
+	return d, err
 }
 
-func memberMove(views replication.Tx, k memberKind, id string, amount, purchase int64, note string) (replication.Draft, error) {
+// MoveKind is a kind of movement on a membership: points earned or
+// redeemed, balance topped up or spent.
+type MoveKind int
+
+// The kinds of movements, in the order of memberKinds.
+const (
+	MoveEarn MoveKind = iota
+	MoveRedeem
+	MoveTopUp
+	MoveSpend
+)
+
+// Points reports whether movements of kind k move points (not balance).
+func (k MoveKind) Points() bool { return memberKinds[k].counter == counterPoints }
+
+// Sign is +1 for movements that add, -1 for those that take.
+func (k MoveKind) Sign() int64 { return memberKinds[k].sign }
+
+// Move decides a movement of kind k on customer id's membership, and
+// returns besides the points or balance (fen) it moves as this replica's
+// view had them before: the audit entry of the movement says what they
+// were and what they become.
+func Move(views replication.Tx, k MoveKind, id string, amount, purchase int64, note string) (replication.Draft, int64, error) {
+	if k < MoveEarn || k > MoveSpend {
+		return replication.Draft{}, 0, fault.Invalidf("kind", "bad_kind", "no movement of kind %d", k)
+	}
+	return memberMove(views, memberKinds[k], id, amount, purchase, note)
+}
+
+func memberMove(views replication.Tx, k memberKind, id string, amount, purchase int64, note string) (replication.Draft, int64, error) {
 	field := "amount_fen"
 	if k.counter == counterPoints {
 		field = "points"
 	}
 	if err := checkAmount(field, amount, false); err != nil {
-		return replication.Draft{}, err
+		return replication.Draft{}, 0, err
 	}
 	if err := checkAmount("purchase_fen", purchase, true); err != nil {
-		return replication.Draft{}, err
+		return replication.Draft{}, 0, err
 	}
 	note, err := checkFreeText("note", note, MaxReason, false)
 	if err != nil {
-		return replication.Draft{}, err
+		return replication.Draft{}, 0, err
 	}
 	c, err := memberCustomer(views, id, true)
 	if err != nil {
-		return replication.Draft{}, err
+		return replication.Draft{}, 0, err
 	}
-	if k.sign < 0 {
-		have, err := replication.GetCounter(views, counterKey(c.ID, k.counter))
-		if err != nil {
-			return replication.Draft{}, err
-		}
-		if have < amount {
-			return replication.Draft{}, fault.Invalidf(field, "insufficient", "the customer has %d %s, %d asked", max(have, 0), unitOf(k.counter), amount)
-		}
+	have, err := replication.GetCounter(views, counterKey(c.ID, k.counter))
+	if err != nil {
+		return replication.Draft{}, 0, err
 	}
-	return replication.Draft{Kind: k.kind, Entity: Entity(c.ID), Body: &crmv1.MemberAmount{Amount: amount, PurchaseFen: purchase, Note: note}}, nil
+	if k.sign < 0 && have < amount {
+		return replication.Draft{}, 0, fault.Invalidf(field, "insufficient", "the customer has %d %s, %d asked", max(have, 0), unitOf(k.counter), amount)
+	}
+	return replication.Draft{Kind: k.kind, Entity: Entity(c.ID), Body: &crmv1.MemberAmount{Amount: amount, PurchaseFen: purchase, Note: note}}, have, nil
 }
 
 func unitOf(counter string) string {

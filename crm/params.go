@@ -90,18 +90,29 @@ func checkParam(key, value string) error {
 // SetParam decides the event that sets parameter key to value ("" resets
 // it to its default). ok is false when the value does not change.
 func SetParam(views replication.Tx, key, value string) (d replication.Draft, ok bool, err error) {
+	d, _, ok, err = ChangeParam(views, key, value)
+	return d, ok, err
+}
+
+// ChangeParam is SetParam that returns besides the value the parameter
+// had ("" when it was never set), read to decide the change: its audit
+// entry says what the value was.
+func ChangeParam(views replication.Tx, key, value string) (d replication.Draft, before string, ok bool, err error) {
 	value = strings.TrimSpace(value)
 	if err := checkParam(key, value); err != nil {
-		return d, false, err
+		return d, "", false, err
 	}
 	r, set, err := replication.GetRegister(views, paramKey(key))
 	if err != nil {
-		return d, false, err
+		return d, "", false, err
+	}
+	if set {
+		before = string(r.Value)
 	}
 	if set && string(r.Value) == value || !set && value == "" {
-		return d, false, nil
+		return d, before, false, nil
 	}
-	return replication.Draft{Kind: KindParamSet, Entity: paramEntity(key), Body: &crmv1.ParamSet{Key: key, Value: value}}, true, nil
+	return replication.Draft{Kind: KindParamSet, Entity: paramEntity(key), Body: &crmv1.ParamSet{Key: key, Value: value}}, before, true, nil
 }
 
 // GetParam returns the value of parameter key, or def when it was never set

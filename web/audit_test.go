@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -10,7 +11,12 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"branchline/app"
+	"branchline/auth"
+	"branchline/crm"
+	"branchline/crm/crmapp"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	"branchline/replication"
 	"branchline/web"
 )
 
@@ -117,5 +123,85 @@ func TestAuditSentences(t *testing.T) {
 		if strings.Contains(page, full) {
 			t.Errorf("the auditor without the phone permission sees %s", full)
 		}
+	}
+}
+
+// TestAuditSentencesOfDetails (issue 15, part 4): a customer's contacts,
+// notes and membership, and the blacklist, show in the audit log as
+// sentences with each value from what to what, in both languages; the
+// actor by their display name, with their username in its title for a
+// reader who administers users.
+func TestAuditSentencesOfDetails(t *testing.T) {
+	s := startPickupSite(t)
+	cust := s.setUp(t) // 上海浦东叫件测试贸易有限公司
+	st := s.n.Store()
+	agent, err := app.CallerOf(auth.WithPrincipal(context.Background(), &auth.Principal{User: agentUser}), app.AccessGrants(st, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := app.CallerOf(s.admin, app.AccessGrants(st, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cs := &crmapp.Customers{Store: st, IDs: replication.NewIDs(), Node: "br-web"}
+	ms := &crmapp.Members{Store: st, Node: "br-web"}
+	bl := &crmapp.Blacklist{Store: st, Node: "br-web"}
+	ct, err := cs.AddContact(ctx, agent, crmapp.ContactAdd{Customer: cust, Fields: map[string]string{"display_name": "李经理", "title": "经理"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, err := range map[string]error{
+		"contact": func() error {
+			_, _, err := cs.UpdateContact(ctx, agent, crmapp.ContactUpdate{Customer: cust, Contact: ct.ID, Fields: map[string]string{"title": "总监"}})
+			return err
+		}(),
+		"note": func() error { _, err := cs.AddNote(ctx, agent, cust, "客户来电询问运费"); return err }(),
+		"top-up": func() error {
+			_, err := ms.TopUp(ctx, agent, crmapp.Movement{Customer: cust, Amount: 10000, Note: "预存"})
+			return err
+		}(),
+		"blacklist": func() error {
+			_, err := bl.List(ctx, admin, crmapp.Listing{Number: "021-6234 5678", Reason: "诈骗电话", Policy: crm.PolicyReject})
+			return err
+		}(),
+	} {
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+
+	get := pageClient(t, s.n.URL())
+	for _, c := range []struct {
+		action, lang string
+		want         []string
+	}{
+		{crmapp.ActionContactAdd, "zh-CN", []string{"王客服 给客户 上海浦东叫件测试贸易有限公司添加了联系人 李经理：", "姓名设为「李经理」", "职务设为「经理」"}},
+		{crmapp.ActionContactUpdate, "zh-CN", []string{"王客服 修改了客户 上海浦东叫件测试贸易有限公司的联系人 李经理：", "职务由「经理」改为「总监」"}},
+		{crmapp.ActionContactUpdate, "en", []string{"王客服 changed the contact 李经理 of customer 上海浦东叫件测试贸易有限公司:", "Position from 经理 to 总监"}},
+		{crmapp.ActionNoteAdd, "zh-CN", []string{"王客服 给客户 上海浦东叫件测试贸易有限公司添加了备注：", "备注设为「客户来电询问运费」"}},
+		{"member.balance_top_up", "zh-CN", []string{"王客服 为客户 上海浦东叫件测试贸易有限公司充值了余额：", "余额由「¥0.00」改为「¥100.00」", "说明设为「预存」"}},
+		{"member.balance_top_up", "en", []string{"王客服 topped up the balance of customer 上海浦东叫件测试贸易有限公司:", "Balance from ¥0.00 to ¥100.00"}},
+		{crmapp.ActionBlacklistList, "zh-CN", []string{"admin 把一个号码加入了黑名单：", "号码设为「" + web.DisplayPhone("+862162345678") + "」", "原因设为「诈骗电话」", "处理方式设为「拒接来电」"}},
+		{crmapp.ActionBlacklistList, "en", []string{"admin put a number on the blacklist:", "Reason set to 诈骗电话"}},
+	} {
+		code, page := get("/admin/audit?action="+c.action, c.lang)
+		if code != http.StatusOK {
+			t.Fatalf("%s audit page of %s: %d", c.lang, c.action, code)
+		}
+		if row := rowWith(auditRows(page), c.want...); row == "" {
+			t.Errorf("%s: no entry of %s says %q; entries: %q", c.lang, c.action, c.want, auditRows(page))
+		}
+		if c.action == crmapp.ActionNoteAdd && !strings.Contains(page, `<strong class="actor" title="`+agentUser+`">王客服</strong>`) {
+			t.Errorf("the administrator does not see the actor's username in the title of their name")
+		}
+	}
+
+	// An auditor who may not administer users reads names too, without
+	// the usernames.
+	s.user(t, "zhao.audit", "赵审计", "admin.audit")
+	_, page := pageClientAs(t, s.n.URL(), "zhao.audit")("/admin/audit?action="+crmapp.ActionNoteAdd, "zh-CN")
+	if !strings.Contains(page, `<strong class="actor">王客服</strong>`) {
+		t.Errorf("the auditor's page names the actor otherwise: %q", auditRows(page))
 	}
 }

@@ -307,3 +307,41 @@ func TestBrowserSupervisor(t *testing.T) {
 		t.Fatalf("supervisor page: kpis %q, refresh %q, board %v", kpis, refresh.Value, ok)
 	}
 }
+
+// TestBrowserBoardKeepsFocus (issue 15, part 8): the supervisor's board
+// brings itself up to date in place — a queue added meanwhile shows — and
+// the element the supervisor has focused, a queue table's scrolling
+// wrapper reached by Tab, keeps the focus across the update.
+func TestBrowserBoardKeepsFocus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test; skipped with -short")
+	}
+	n, _ := startSIPNode(t, "br-board")
+	tel := telephonyv1connect.NewTelephonyServiceClient(rpc.NewHTTPClient(), n.URL(), adminBearer(t, n.URL()))
+	setUpQueue(t, tel, "admin", "8002", "pw-8002-secret", "4002")
+	ctx := browser(t, 1366, 900)
+	login(t, ctx, n.URL(), "admin", webPassword)
+	var label string
+	run(t, ctx, "supervisor page, a table focused",
+		chromedp.Navigate(n.URL()+"/supervisor"),
+		chromedp.WaitVisible(css(`#queues .table-wrap`)),
+		js(`window.samePage = true; window.focused = document.querySelector('#queues .table-wrap'); window.focused.focus()`),
+		into(&label, chromedp.Evaluate[string](`document.activeElement.getAttribute('aria-label') || ''`)),
+	)
+	if label != "技能组" {
+		t.Errorf("the focused table is named %q, want its section's heading 技能组", label)
+	}
+	if _, err := tel.SetQueue(context.Background(), connect.NewRequest(&telv1.SetQueueRequest{
+		Queue: &telv1.Queue{Name: "support", DisplayName: "售后", Strategy: "top_down", Dids: []string{"4003"}, RingTimeoutSecs: 20}})); err != nil {
+		t.Fatal(err)
+	}
+	var kept bool
+	run(t, ctx, "an update later",
+		pollTrue(`document.getElementById('queues').textContent.includes('support')`),
+		into(&kept, chromedp.Evaluate[bool](`window.samePage === true && document.activeElement === window.focused && document.contains(window.focused)`)),
+		shot(t, "supervisor-focus-kept"),
+	)
+	if !kept {
+		t.Fatal("the update moved the focus off the table the supervisor had focused")
+	}
+}

@@ -104,4 +104,12 @@ func TestBrowserHubDashboard(t *testing.T) {
 		chromedp.WaitVisible(css(`#members`)),
 		shot(t, "hub-cluster"),
 	)
+	// Head office's other pages, so that they are checked too (shot runs
+	// axe-core on each).
+	for _, pg := range []struct{ path, ready, name string }{
+		{"/pickups", "#hub-pickups", "hub-pickups"},
+		{"/stock", "#hub-stock", "hub-stock"},
+	} {
+		run(t, ctx, "head office "+pg.path, chromedp.Navigate(h.URL()+pg.path), chromedp.WaitVisible(css(pg.ready)), shot(t, pg.name))
+	}
 }

@@ -2,6 +2,7 @@ package accessapp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -100,7 +101,24 @@ func (s *Admin) Audit(_ context.Context, c app.Caller, q access.AuditQuery) (app
 	}
 	page, err := app.Read(s.Store, func(views replication.Tx) (app.Page[access.AuditEntry], error) {
 		es, next, err := access.ListAudit(views, q)
-		return app.Page[access.AuditEntry]{Items: es, Next: next}, err
+		if err != nil {
+			return app.Page[access.AuditEntry]{}, err
+		}
+		// People are shown by their names; the log records usernames.
+		names := map[string]string{}
+		for i, e := range es {
+			name, ok := names[e.Actor]
+			if !ok {
+				if u, err := access.UserByUsername(views, e.Actor); err == nil {
+					name = u.DisplayName
+				} else if !errors.Is(err, fault.ErrNotFound) {
+					return app.Page[access.AuditEntry]{}, err
+				}
+				names[e.Actor] = name
+			}
+			es[i].ActorName = name
+		}
+		return app.Page[access.AuditEntry]{Items: es, Next: next}, nil
 	})
 	// Phone numbers an edit changed show as every page shows numbers away
 	// from a customer record: masked for callers without the phone

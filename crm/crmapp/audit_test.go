@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -149,5 +150,130 @@ func TestEditAuditedWithValues(t *testing.T) {
 	got := slices.SortedFunc(slices.Values(es[0].Changes), func(a, b access.AuditChange) int { return strings.Compare(a.Field, b.Field) })
 	if !slices.Equal(got, want) || es[0].Target != "customers/"+cu.ID || es[0].Node != "br-a" {
 		t.Errorf("entry %+v, want target customers/%s, changes %+v", es[0], cu.ID, want)
+	}
+}
+
+// TestDetailsAuditedWithValues: a customer's contacts, notes and
+// membership, and the blacklist, are audited like a customer's edit: in
+// the transaction of the change, each value with what it was, taken from
+// what the command read to decide the change, in the order of the form's
+// fields. Phone numbers are marked.
+func TestDetailsAuditedWithValues(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-a", Registry: kinds.Registry(), Log: log, Observer: node.Observer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{User: "admin", Roles: []string{auth.RoleAdmin}})
+	admin, err := app.CallerOf(ctx, app.AdminGrants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &commits{Store: st}
+	cs := &crmapp.Customers{Store: store, IDs: replication.NewIDs(), Node: "br-a"}
+	ms := &crmapp.Members{Store: store, Node: "br-a"}
+	bl := &crmapp.Blacklist{Store: store, Node: "br-a"}
+	cu, err := cs.Create(ctx, admin, crmapp.CustomerCreate{Fields: map[string]string{"display_name": "上海申通", "mobile": "13800138000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var contact string
+	customer := "customers/" + cu.ID
+	for _, step := range []struct {
+		name, action, target string
+		run                  func() error
+		want                 []access.AuditChange
+		detail               string
+	}{
+		{"contact added", crmapp.ActionContactAdd, customer, func() error {
+			ct, err := cs.AddContact(ctx, admin, crmapp.ContactAdd{Customer: cu.ID, Fields: map[string]string{"display_name": "李经理", "mobile": "139 0013 9000", "title": "经理"}})
+			if ct != nil {
+				contact = ct.ID
+			}
+			return err
+		}, []access.AuditChange{
+			{Field: "contact.display_name", After: "李经理"},
+			{Field: "contact.title", After: "经理"},
+			{Field: "contact.mobile", After: "+8613900139000", Phone: true},
+		}, "李经理"},
+		{"contact changed", crmapp.ActionContactUpdate, customer, func() error {
+			_, _, err := cs.UpdateContact(ctx, admin, crmapp.ContactUpdate{Customer: cu.ID, Contact: contact, Fields: map[string]string{"title": "总监", "mobile": "13900139000"}})
+			return err
+		}, []access.AuditChange{{Field: "contact.title", Before: "经理", After: "总监"}}, "李经理"},
+		{"contact removed", crmapp.ActionContactRemove, customer, func() error {
+			return cs.RemoveContact(ctx, admin, cu.ID, contact)
+		}, []access.AuditChange{
+			{Field: "contact.display_name", Before: "李经理"},
+			{Field: "contact.title", Before: "总监"},
+			{Field: "contact.mobile", Before: "+8613900139000", Phone: true},
+		}, "李经理"},
+		{"note", crmapp.ActionNoteAdd, customer, func() error {
+			_, err := cs.AddNote(ctx, admin, cu.ID, "  客户来电询问运费 ")
+			return err
+		}, []access.AuditChange{{Field: crmapp.AuditNoteField, After: "客户来电询问运费"}}, ""},
+		{"points earned", "member.points_earn", customer, func() error {
+			_, err := ms.EarnPoints(ctx, admin, crmapp.Movement{Customer: cu.ID, Amount: 120, Purchase: 12000, Note: "六月订单"})
+			return err
+		}, []access.AuditChange{{Field: crmapp.AuditPointsField, Before: "0", After: "120"}, {Field: crmapp.AuditMoveNoteField, After: "六月订单"}}, ""},
+		{"points redeemed", "member.points_redeem", customer, func() error {
+			_, err := ms.RedeemPoints(ctx, admin, crmapp.Movement{Customer: cu.ID, Amount: 20})
+			return err
+		}, []access.AuditChange{{Field: crmapp.AuditPointsField, Before: "120", After: "100"}}, ""},
+		{"topped up", "member.balance_top_up", customer, func() error {
+			_, err := ms.TopUp(ctx, admin, crmapp.Movement{Customer: cu.ID, Amount: 10000})
+			return err
+		}, []access.AuditChange{{Field: crmapp.AuditBalanceField, Before: "0", After: "10000"}}, ""},
+		{"spent", "member.balance_spend", customer, func() error {
+			_, err := ms.Spend(ctx, admin, crmapp.Movement{Customer: cu.ID, Amount: 2550})
+			return err
+		}, []access.AuditChange{{Field: crmapp.AuditBalanceField, Before: "10000", After: "7450"}}, ""},
+		{"flagged", crmapp.ActionBlacklistFlag, crmapp.AuditBlacklistTarget, func() error {
+			_, err := bl.Flag(ctx, admin, "021-6234 5678", "推销")
+			return err
+		}, []access.AuditChange{{Field: crmapp.AuditNumberField, After: "+862162345678", Phone: true}, {Field: crmapp.AuditReasonField, After: "推销"}}, ""},
+		{"listed", crmapp.ActionBlacklistList, crmapp.AuditBlacklistTarget, func() error {
+			_, err := bl.List(ctx, admin, crmapp.Listing{Number: "021-6234 5678", Reason: "诈骗电话", Policy: crm.PolicyReject})
+			return err
+		}, []access.AuditChange{{Field: crmapp.AuditNumberField, After: "+862162345678", Phone: true}, {Field: crmapp.AuditReasonField, After: "诈骗电话"},
+			{Field: crmapp.AuditPolicyField, After: string(crm.PolicyReject)}}, ""},
+		{"unlisted", crmapp.ActionBlacklistUnlist, crmapp.AuditBlacklistTarget, func() error {
+			_, err := bl.Unlist(ctx, admin, crmapp.Target{Number: "02162345678"}, "误报")
+			return err
+		}, []access.AuditChange{{Field: crmapp.AuditNumberField, Before: "+862162345678", Phone: true}, {Field: crmapp.AuditReasonField, After: "误报"}}, ""},
+		{"parameters", crmapp.ActionBlacklistParams, crmapp.AuditBlacklistTarget, func() error {
+			_, err := bl.SetParams(ctx, admin, crmapp.ParamsChange{Threshold: 5, Policy: crm.PolicyReject})
+			return err
+		}, []access.AuditChange{
+			{Field: crmapp.AuditThresholdField, Before: strconv.Itoa(crm.DefaultBlacklistThreshold), After: "5"},
+			{Field: crmapp.AuditPolicyField, Before: string(crm.DefaultBlacklistPolicy), After: string(crm.PolicyReject)},
+		}, ""},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			store.execs = nil
+			if err := step.run(); err != nil {
+				t.Fatal(err)
+			}
+			if len(store.execs) != 1 {
+				t.Fatalf("%d transactions, want one", len(store.execs))
+			}
+			evs := store.execs[0]
+			if last := evs[len(evs)-1]; len(evs) < 2 || last.Kind != access.KindAuditRecorded {
+				t.Fatalf("the transaction wrote %d events ending with %s, want the change then its audit entry", len(evs), last.Kind)
+			}
+			var es []access.AuditEntry
+			err := st.View(func(v replication.Tx) error {
+				var err error
+				es, _, err = access.ListAudit(v, access.AuditQuery{Action: step.action, Limit: 10})
+				return err
+			})
+			if err != nil || len(es) != 1 {
+				t.Fatalf("audit entries of %s: %+v, %v", step.action, es, err)
+			}
+			e := es[0]
+			if !slices.Equal(e.Changes, step.want) || e.Target != step.target || e.Detail != step.detail || e.Actor != "admin" || e.Node != "br-a" {
+				t.Errorf("entry %+v\nwant target %s, detail %q, changes %+v", e, step.target, step.detail, step.want)
+			}
+		})
 	}
 }

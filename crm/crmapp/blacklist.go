@@ -21,8 +21,49 @@ import (
 // unless the caller may see them.
 type Blacklist struct {
 	Store app.Store
+	// Node is this node's id, recorded as the source of audit entries.
+	Node string
 	// Now is the clock time windows are judged by; nil means time.Now.
 	Now app.Clock
+}
+
+// The audit actions of the blacklist. Their entries target the blacklist
+// at large ("blacklist") and record the number (a phone change, masked
+// in the log as on pages) and what was set: the reason, the policy, the
+// parameters with what they were.
+const (
+	ActionBlacklistFlag   = "blacklist.flag"
+	ActionBlacklistList   = "blacklist.list"
+	ActionBlacklistUnlist = "blacklist.unlist"
+	ActionBlacklistParams = "blacklist.params"
+)
+
+// The fields of the blacklist's audit entries.
+const (
+	AuditNumberField    = "number"
+	AuditReasonField    = "reason"
+	AuditPolicyField    = "policy"
+	AuditThresholdField = "threshold"
+)
+
+// AuditBlacklistTarget names the blacklist in audit entries.
+const AuditBlacklistTarget = "blacklist"
+
+// numberChange records the number an entry is about: after, or before for
+// an unlisting.
+func numberChange(number string, gone bool) access.AuditChange {
+	if gone {
+		return access.AuditChange{Field: AuditNumberField, Before: number, Phone: true}
+	}
+	return access.AuditChange{Field: AuditNumberField, After: number, Phone: true}
+}
+
+// withReason adds the reason, when one was given, to changes.
+func withReason(changes []access.AuditChange, reason string) []access.AuditChange {
+	if reason = strings.TrimSpace(reason); reason != "" {
+		changes = append(changes, access.AuditChange{Field: AuditReasonField, After: reason})
+	}
+	return changes
 }
 
 // historyLen is how many history entries a number's status shows.
@@ -130,8 +171,12 @@ func (s *Blacklist) Flag(ctx context.Context, c app.Caller, number, reason strin
 	if err := c.Require(access.BlacklistFlag); err != nil {
 		return Entry{}, err
 	}
-	if _, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
-		return app.OneIf(crm.FlagNumber(views, c.User, number, reason))
+	if _, err := app.ExecAudited(ctx, s.Store, c, s.Node, ActionBlacklistFlag, AuditBlacklistTarget, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
+		d, ok, err := crm.FlagNumber(views, c.User, number, reason)
+		if err != nil || !ok {
+			return nil, access.AuditNote{}, err
+		}
+		return []replication.Draft{d}, access.AuditNote{Changes: withReason([]access.AuditChange{numberChange(blacklistNumber(d), false)}, reason)}, nil
 	}); err != nil {
 		return Entry{}, err
 	}
@@ -158,8 +203,16 @@ func (s *Blacklist) List(ctx context.Context, c app.Caller, req Listing) (Entry,
 			windows.Windows = append(windows.Windows, &crmv1.BlacklistWindow{Days: w.Days, Start: w.Start, End: w.End})
 		}
 	}
-	if _, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
-		return app.One(crm.BlacklistNumber(views, req.Number, req.Reason, req.Policy, windows))
+	if _, err := app.ExecAudited(ctx, s.Store, c, s.Node, ActionBlacklistList, AuditBlacklistTarget, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
+		d, err := crm.BlacklistNumber(views, req.Number, req.Reason, req.Policy, windows)
+		if err != nil {
+			return nil, access.AuditNote{}, err
+		}
+		changes := withReason([]access.AuditChange{numberChange(blacklistNumber(d), false)}, req.Reason)
+		if req.Policy != "" {
+			changes = append(changes, access.AuditChange{Field: AuditPolicyField, After: string(req.Policy)})
+		}
+		return []replication.Draft{d}, access.AuditNote{Changes: changes}, nil
 	}); err != nil {
 		return Entry{}, err
 	}
@@ -173,13 +226,17 @@ func (s *Blacklist) Unlist(ctx context.Context, c app.Caller, t Target, reason s
 		return Entry{}, err
 	}
 	var number string
-	if _, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
+	if _, err := app.ExecAudited(ctx, s.Store, c, s.Node, ActionBlacklistUnlist, AuditBlacklistTarget, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		n, err := t.number(views)
 		if err != nil {
-			return nil, err
+			return nil, access.AuditNote{}, err
 		}
 		number = n
-		return app.One(crm.UnblacklistNumber(views, n, reason))
+		d, err := crm.UnblacklistNumber(views, n, reason)
+		if err != nil {
+			return nil, access.AuditNote{}, err
+		}
+		return []replication.Draft{d}, access.AuditNote{Changes: withReason([]access.AuditChange{numberChange(blacklistNumber(d), true)}, reason)}, nil
 	}); err != nil {
 		return Entry{}, err
 	}
@@ -290,22 +347,31 @@ func (s *Blacklist) SetParams(ctx context.Context, c app.Caller, req ParamsChang
 	case req.Policy != "":
 		set[crm.ParamBlacklistPolicy] = string(req.Policy)
 	}
-	if _, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
+	// What a parameter is when it was never set, as params reads it.
+	defaults := map[string]string{crm.ParamBlacklistThreshold: strconv.Itoa(crm.DefaultBlacklistThreshold),
+		crm.ParamBlacklistPolicy: string(crm.DefaultBlacklistPolicy)}
+	fields := map[string]string{crm.ParamBlacklistThreshold: AuditThresholdField, crm.ParamBlacklistPolicy: AuditPolicyField}
+	if _, err := app.ExecAudited(ctx, s.Store, c, s.Node, ActionBlacklistParams, AuditBlacklistTarget, func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		var out []replication.Draft
+		var note access.AuditNote
 		for _, k := range []string{crm.ParamBlacklistThreshold, crm.ParamBlacklistPolicy} {
 			v, ok := set[k]
 			if !ok {
 				continue
 			}
-			d, changed, err := crm.SetParam(views, k, v)
+			d, before, changed, err := crm.ChangeParam(views, k, v)
 			if err != nil {
-				return nil, err
+				return nil, access.AuditNote{}, err
+			}
+			if before == "" {
+				before = defaults[k]
 			}
 			if changed {
 				out = append(out, d)
+				note.Changes = append(note.Changes, access.Change(fields[k], before, v)...)
 			}
 		}
-		return out, nil
+		return out, note, nil
 	}); err != nil {
 		return Params{}, err
 	}
@@ -366,4 +432,11 @@ func (s *Blacklist) CustomerStatus(_ context.Context, c app.Caller, customer str
 		}
 		return out, nil
 	})
+}
+
+// blacklistNumber is the number (E.164) a blacklist event decided is
+// about, as the domain normalised it.
+func blacklistNumber(d replication.Draft) string {
+	n, _ := strings.CutPrefix(d.Entity, "blacklist/")
+	return n
 }

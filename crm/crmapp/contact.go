@@ -9,8 +9,40 @@ import (
 	"branchline/app"
 	"branchline/crm"
 	"branchline/fault"
+	crmv1 "branchline/gen/branchline/crm/v1"
+	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 )
+
+// The audit actions of a customer's contacts and notes. Their entries
+// target the customer; a contact's values are recorded as changes of
+// AuditContactPrefix+field, with what they were, and the contact's name as
+// the detail.
+const (
+	ActionContactAdd    = "customer.contact_add"
+	ActionContactUpdate = "customer.contact_update"
+	ActionContactRemove = "customer.contact_remove"
+	ActionNoteAdd       = "customer.note_add"
+)
+
+// AuditContactPrefix marks a contact's fields among audit changes
+// ("contact.mobile"), which the audit log words as the contact form does.
+const AuditContactPrefix = "contact."
+
+// AuditNoteField is the field of a note's audit entry: its text.
+const AuditNoteField = "note"
+
+// contactChanges lists the values fvs write over those of before (nil for
+// a new contact), for the audit entry; phone numbers marked, for the log
+// to mask them as pages do.
+func contactChanges(before map[string]string, fvs []*eventv1.FieldValue) []access.AuditChange {
+	out := make([]access.AuditChange, 0, len(fvs))
+	for _, fv := range fvs {
+		out = append(out, access.AuditChange{Field: AuditContactPrefix + fv.GetField(), Before: before[fv.GetField()],
+			After: fv.GetValue(), Phone: crm.IsPhoneField(fv.GetField())})
+	}
+	return out
+}
 
 // checkContactFields refuses the names of fields contacts do not have.
 func checkContactFields(fields map[string]string) error {
@@ -72,13 +104,18 @@ func (s *Customers) AddContact(ctx context.Context, c app.Caller, req ContactAdd
 		fields[k] = v
 	}
 	id, ct := req.Customer, s.IDs.New(s.Now.Time())
-	if _, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
+	if _, err := app.ExecAudited(ctx, s.Store, c, s.Node, ActionContactAdd, customerRef(id), func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		cu, err := scoped(views, c, access.CustomerWrite, id)
 		if err != nil {
-			return nil, err
+			return nil, access.AuditNote{}, err
 		}
 		id = cu.ID
-		return app.One(crm.AddContact(views, cu.ID, ct, fields))
+		d, err := crm.AddContact(views, cu.ID, ct, fields)
+		if err != nil {
+			return nil, access.AuditNote{}, err
+		}
+		b, _ := d.Body.(*crmv1.ContactAdded)
+		return []replication.Draft{d}, access.AuditNote{Detail: fields["display_name"], Changes: contactChanges(nil, b.GetFields())}, nil
 	}); err != nil {
 		return nil, err
 	}
@@ -112,15 +149,15 @@ func (s *Customers) UpdateContact(ctx context.Context, c app.Caller, req Contact
 		return nil, false, err
 	}
 	id := req.Customer
-	evs, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
+	evs, err := app.ExecAudited(ctx, s.Store, c, s.Node, ActionContactUpdate, customerRef(id), func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		cu, err := scoped(views, c, access.CustomerWrite, id)
 		if err != nil {
-			return nil, err
+			return nil, access.AuditNote{}, err
 		}
 		id = cu.ID
 		cur, err := crm.GetContact(views, cu.ID, req.Contact)
 		if err != nil {
-			return nil, err
+			return nil, access.AuditNote{}, err
 		}
 		shown := showContact(cur, !reaches(c, access.PhoneView, cu))
 		fields := map[string]string{}
@@ -130,9 +167,14 @@ func (s *Customers) UpdateContact(ctx context.Context, c app.Caller, req Contact
 			}
 		}
 		if len(fields) == 0 {
-			return nil, nil
+			return nil, access.AuditNote{}, nil
 		}
-		return app.OneIf(crm.UpdateContact(views, cu.ID, req.Contact, fields))
+		d, ok, err := crm.UpdateContact(views, cu.ID, req.Contact, fields)
+		if err != nil || !ok {
+			return nil, access.AuditNote{}, err
+		}
+		b, _ := d.Body.(*crmv1.ContactUpdated)
+		return []replication.Draft{d}, access.AuditNote{Detail: cur.Fields["display_name"], Changes: contactChanges(cur.Fields, b.GetFields())}, nil
 	})
 	if err != nil {
 		return nil, false, err
@@ -149,12 +191,22 @@ func (s *Customers) RemoveContact(ctx context.Context, c app.Caller, customer, c
 	if err := checkContact(customer, contact); err != nil {
 		return err
 	}
-	_, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
+	_, err := app.ExecAudited(ctx, s.Store, c, s.Node, ActionContactRemove, customerRef(customer), func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		cu, err := scoped(views, c, access.CustomerWrite, customer)
 		if err != nil {
-			return nil, err
+			return nil, access.AuditNote{}, err
 		}
-		return app.One(crm.RemoveContact(views, cu.ID, contact))
+		d, ct, err := crm.DecideContactRemoval(views, cu.ID, contact)
+		if err != nil {
+			return nil, access.AuditNote{}, err
+		}
+		note := access.AuditNote{Detail: ct.Fields["display_name"]}
+		for _, f := range crm.ContactFields {
+			if v := ct.Fields[f.Name]; v != "" {
+				note.Changes = append(note.Changes, access.AuditChange{Field: AuditContactPrefix + f.Name, Before: v, Phone: crm.IsPhoneField(f.Name)})
+			}
+		}
+		return []replication.Draft{d}, note, nil
 	})
 	return err
 }
@@ -182,12 +234,17 @@ func (s *Customers) AddNote(ctx context.Context, c app.Caller, customer, text st
 	if err := checkID("parent", customer); err != nil {
 		return TimelineEntry{}, err
 	}
-	evs, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
+	evs, err := app.ExecAudited(ctx, s.Store, c, s.Node, ActionNoteAdd, customerRef(customer), func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
 		cu, err := scoped(views, c, access.CustomerWrite, customer)
 		if err != nil {
-			return nil, err
+			return nil, access.AuditNote{}, err
 		}
-		return app.One(crm.AddNote(views, cu.ID, text))
+		d, err := crm.AddNote(views, cu.ID, text)
+		if err != nil {
+			return nil, access.AuditNote{}, err
+		}
+		b, _ := d.Body.(*crmv1.CustomerNoteAdded)
+		return []replication.Draft{d}, access.AuditNote{Changes: []access.AuditChange{{Field: AuditNoteField, After: b.GetText()}}}, nil
 	})
 	if err != nil {
 		return TimelineEntry{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"branchline/access"
@@ -20,6 +21,8 @@ import (
 // parameters); each within the caller's data scope over the customer.
 type Members struct {
 	Store app.Store
+	// Node is this node's id, recorded as the source of audit entries.
+	Node string
 	// Now is the clock for tenure and coupon expiry; nil means time.Now.
 	Now app.Clock
 }
@@ -120,52 +123,81 @@ type Movement struct {
 	Note     string
 }
 
-// move runs a movement on a customer the caller may write and answers with
-// the membership.
-func (s *Members) move(ctx context.Context, c app.Caller, customer string, decide func(views replication.Tx) (replication.Draft, error)) (*Membership, error) {
+// The audit actions of movements on memberships, by crm.MoveKind. Their
+// entries target the customer and record the points (AuditPointsField)
+// or the balance in fen (AuditBalanceField) before and after, and the
+// movement's note (AuditMoveNoteField).
+var moveActions = [...]string{
+	crm.MoveEarn: "member.points_earn", crm.MoveRedeem: "member.points_redeem",
+	crm.MoveTopUp: "member.balance_top_up", crm.MoveSpend: "member.balance_spend",
+}
+
+// The fields of a movement's audit entry.
+const (
+	AuditPointsField   = "member.points"
+	AuditBalanceField  = "member.balance"
+	AuditMoveNoteField = "member.note"
+)
+
+// MoveActions are the audit actions of movements on memberships.
+func MoveActions() []string { return moveActions[:] }
+
+// move runs a movement of kind on a customer the caller may write, audited
+// with the points or balance it moves from and to, and answers with the
+// membership.
+func (s *Members) move(ctx context.Context, c app.Caller, kind crm.MoveKind, m Movement) (*Membership, error) {
 	if err := c.Require(access.CustomerWrite); err != nil {
 		return nil, err
 	}
-	if err := checkID("customer", customer); err != nil {
+	if err := checkID("customer", m.Customer); err != nil {
 		return nil, err
 	}
-	if _, err := s.Store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
-		if err := memberReach(views, c, access.CustomerWrite, customer); err != nil {
-			return nil, err
+	purchase := int64(0)
+	if kind == crm.MoveEarn {
+		purchase = m.Purchase
+	}
+	if _, err := app.ExecAudited(ctx, s.Store, c, s.Node, moveActions[kind], customerRef(m.Customer), func(views replication.Tx) ([]replication.Draft, access.AuditNote, error) {
+		if err := memberReach(views, c, access.CustomerWrite, m.Customer); err != nil {
+			return nil, access.AuditNote{}, err
 		}
-		return app.One(decide(views))
+		d, have, err := crm.Move(views, kind, m.Customer, m.Amount, purchase, m.Note)
+		if err != nil {
+			return nil, access.AuditNote{}, err
+		}
+		field := AuditBalanceField
+		if kind.Points() {
+			field = AuditPointsField
+		}
+		after := have + kind.Sign()*m.Amount
+		changes := []access.AuditChange{{Field: field, Before: strconv.FormatInt(have, 10), After: strconv.FormatInt(after, 10)}}
+		if b, _ := d.Body.(*crmv1.MemberAmount); b.GetNote() != "" {
+			changes = append(changes, access.AuditChange{Field: AuditMoveNoteField, After: b.GetNote()})
+		}
+		return []replication.Draft{d}, access.AuditNote{Changes: changes}, nil
 	}); err != nil {
 		return nil, err
 	}
-	return s.membership(customer)
+	return s.membership(m.Customer)
 }
 
 // EarnPoints adds points, for a purchase that counts as spend.
 func (s *Members) EarnPoints(ctx context.Context, c app.Caller, m Movement) (*Membership, error) {
-	return s.move(ctx, c, m.Customer, func(views replication.Tx) (replication.Draft, error) {
-		return crm.EarnPoints(views, m.Customer, m.Amount, m.Purchase, m.Note)
-	})
+	return s.move(ctx, c, crm.MoveEarn, m)
 }
 
 // RedeemPoints takes points.
 func (s *Members) RedeemPoints(ctx context.Context, c app.Caller, m Movement) (*Membership, error) {
-	return s.move(ctx, c, m.Customer, func(views replication.Tx) (replication.Draft, error) {
-		return crm.RedeemPoints(views, m.Customer, m.Amount, m.Note)
-	})
+	return s.move(ctx, c, crm.MoveRedeem, m)
 }
 
 // TopUp adds to the balance.
 func (s *Members) TopUp(ctx context.Context, c app.Caller, m Movement) (*Membership, error) {
-	return s.move(ctx, c, m.Customer, func(views replication.Tx) (replication.Draft, error) {
-		return crm.TopUp(views, m.Customer, m.Amount, m.Note)
-	})
+	return s.move(ctx, c, crm.MoveTopUp, m)
 }
 
 // Spend takes from the balance.
 func (s *Members) Spend(ctx context.Context, c app.Caller, m Movement) (*Membership, error) {
-	return s.move(ctx, c, m.Customer, func(views replication.Tx) (replication.Draft, error) {
-		return crm.Spend(views, m.Customer, m.Amount, m.Note)
-	})
+	return s.move(ctx, c, crm.MoveSpend, m)
 }
 
 // Redemption is one redemption of a coupon.

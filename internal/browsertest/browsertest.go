@@ -1,6 +1,8 @@
 // Package browsertest starts a real headless Chromium for tests (web's
 // page tests and e2e's process tests) and holds the few chromedp steps
-// they share. It is imported by tests only.
+// they share. Run and Shot check every page they leave the browser on
+// with axe-core (axe.go), so that a page no test visits is the only page
+// not checked. It is imported by tests only.
 package browsertest
 
 import (
@@ -35,8 +37,9 @@ func ChromiumPath(t testing.TB) string {
 
 // New returns a chromedp context for a fresh headless Chromium with the
 // given window size and zh-CN as its language, closed when the test ends;
-// its actions run under a deadline of timeout. Tests using it are skipped
-// with -short.
+// its actions run under a deadline of timeout, doubled for the axe-core
+// checks Run and Shot add (on a loaded machine they take about as long as
+// the steps themselves). Tests using it are skipped with -short.
 func New(t testing.TB, width, height int, timeout time.Duration) context.Context {
 	t.Helper()
 	if testing.Short() {
@@ -59,7 +62,7 @@ func New(t testing.TB, width, height int, timeout time.Duration) context.Context
 		cancelA()
 		t.Fatalf("start chromium: %v", err)
 	}
-	tctx, cancelT := context.WithTimeout(ctx, timeout)
+	tctx, cancelT := context.WithTimeout(ctx, 2*timeout)
 	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
 	return tctx
 }
@@ -93,21 +96,30 @@ func ArtifactsDir(t testing.TB) string {
 	return dir
 }
 
-// Shot saves a full-page screenshot as name.png in ArtifactsDir.
+// Shot saves a full-page screenshot as name.png in ArtifactsDir, then
+// checks the page with axe-core (see Axe).
 func Shot(t testing.TB, name string) Step {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(ArtifactsDir(t), name+".png"), buf, 0o644)
+		if err := os.WriteFile(filepath.Join(ArtifactsDir(t), name+".png"), buf, 0o644); err != nil {
+			return err
+		}
+		return axeCheck(ctx, tg, t)
 	})
 }
 
-// Run runs steps, failing the test with what on error.
+// Run runs steps, failing the test with what on error, then checks the
+// page they leave the browser on with axe-core (see Axe): so every page a
+// test goes through is checked, whether or not it takes a screenshot.
 func Run(t testing.TB, ctx context.Context, what string, steps ...Step) {
 	t.Helper()
 	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if err := chromedp.Do(ctx, Axe(t)); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
 }

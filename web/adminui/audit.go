@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,14 +22,17 @@ import (
 
 // auditActions are the actions the filter offers; entries with others
 // (recorded by newer versions or other packages) still show.
-var auditActions = []string{
+var auditActions = slices.Concat([]string{
 	access.ActionLogin, access.ActionLogout, access.ActionLoginFailed,
 	access.ActionUserCreated, access.ActionUserChanged, access.ActionUserDisabled, access.ActionUserEnabled,
 	access.ActionPasswordChanged, access.ActionRoleChanged, access.ActionPermissionChanged,
 	access.ActionDepartmentChanged, accessapp.ActionBranchNamed, access.ActionTokenCreated, access.ActionTokenRevoked,
 	crmapp.ActionCustomerUpdate, "customer.delete", "customer.undelete", "customer.merge", "customer.import", "customer.export",
+	crmapp.ActionContactAdd, crmapp.ActionContactUpdate, crmapp.ActionContactRemove, crmapp.ActionNoteAdd,
+}, crmapp.MoveActions(), []string{
+	crmapp.ActionBlacklistFlag, crmapp.ActionBlacklistList, crmapp.ActionBlacklistUnlist, crmapp.ActionBlacklistParams,
 	"sip_auth_failed", // telephony/pbx.AuditAuthFailed: the switch is not a dependency of the pages
-}
+})
 
 // auditPageSize is the number of entries a page shows.
 const auditPageSize = 50

@@ -3,6 +3,7 @@ package adminui
 import (
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"branchline/access"
@@ -56,13 +57,18 @@ var detailSaid = map[string]bool{
 	access.ActionPasswordChanged: true, access.ActionUserEnabled: true, access.ActionUserDisabled: true,
 	access.ActionTokenCreated: true, access.ActionTokenRevoked: true,
 	"customer.delete": true, "customer.undelete": true,
+	crmapp.ActionContactAdd: true, crmapp.ActionContactUpdate: true, crmapp.ActionContactRemove: true,
 }
 
 // view words entry e.
 func (w *auditWords) view(e access.AuditEntry) auditView {
 	p := w.p
 	v := auditView{Time: app.When(e.At), Action: actionLabel(p, e.Action), Node: e.Node, Remote: e.Remote}
-	actor := template.HTML(`<strong class="actor">` + template.HTMLEscapeString(e.Actor) + `</strong>`)
+	actor := w.actor(e.Actor, e.ActorName)
+	if e.Action == access.ActionLoginFailed {
+		// Whoever tried is unknown: the entry says which username they typed.
+		actor = w.actor(e.Actor, "")
+	}
 	key := "admin.audit.said." + e.Action
 	switch e.Action {
 	case access.ActionPasswordChanged:
@@ -91,6 +97,21 @@ func (w *auditWords) view(e access.AuditEntry) auditView {
 		v.Detail = humanize(e.Detail, w.names)
 	}
 	return v
+}
+
+// actor words who did something: their display name, with their
+// username in its title for a reader who administers users (who knows
+// people by both); the username when the actor is no user with a name
+// (the node's own administrator, a phone).
+func (w *auditWords) actor(username, name string) template.HTML {
+	if name == "" || name == username {
+		return template.HTML(`<strong class="actor">` + template.HTMLEscapeString(username) + `</strong>`)
+	}
+	title := ""
+	if w.p.Can(string(access.UserAdmin)) {
+		title = ` title="` + template.HTMLEscapeString(username) + `"`
+	}
+	return template.HTML(`<strong class="actor"` + title + `>` + template.HTMLEscapeString(name) + `</strong>`)
 }
 
 // created says whether e records a record's creation: its name set from
@@ -208,6 +229,17 @@ var auditLabels = map[string]map[string]string{
 		access.AuditRetiredField: "admin.audit.field.retired",
 	},
 	"branches": {access.FieldDisplayName: "admin.branches.name"},
+	crmapp.AuditBlacklistTarget: {
+		crmapp.AuditNumberField: "blacklist.number", crmapp.AuditReasonField: "blacklist.reason",
+		crmapp.AuditPolicyField: "blacklist.policy", crmapp.AuditThresholdField: "admin.audit.field.threshold",
+	},
+}
+
+// customerAuditLabels are the catalog keys of the fields of a customer's
+// entries that are not the customer's own: notes and memberships.
+var customerAuditLabels = map[string]string{
+	crmapp.AuditNoteField: "admin.audit.field.note", crmapp.AuditPointsField: "admin.audit.field.points",
+	crmapp.AuditBalanceField: "admin.audit.field.balance", crmapp.AuditMoveNoteField: "admin.audit.field.move_note",
 }
 
 // label names field of a record of kind as its form does.
@@ -221,6 +253,12 @@ func (w *auditWords) label(kind, field string) string {
 	}
 	if kind != "customers" {
 		return field
+	}
+	if k := customerAuditLabels[field]; k != "" {
+		return p.T(k)
+	}
+	if strings.HasPrefix(field, crmapp.AuditContactPrefix) && p.HasText(field) {
+		return p.T(field) // the contact form's label
 	}
 	if key, ok := strings.CutPrefix(field, crm.CustomPrefix); ok {
 		for _, d := range w.fields {
@@ -252,6 +290,12 @@ func (w *auditWords) value(kind string, ch access.AuditChange, v string) string 
 		return w.ref(deptRes, v)
 	case kind == "roles" && strings.HasPrefix(ch.Field, access.AuditPermissionPrefix):
 		return w.p.T("admin.scope." + v)
+	case kind == "customers" && ch.Field == crmapp.AuditBalanceField:
+		if fen, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return crm.Yuan(fen)
+		}
+	case kind == crmapp.AuditBlacklistTarget && ch.Field == crmapp.AuditPolicyField && w.p.HasText("blacklist.policy."+v):
+		return w.p.T("blacklist.policy." + v)
 	}
 	return v
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // supervisorData is what supervisor.html shows: the switch's live board
-// and today's KPIs. The page reloads itself every 5 s (data-refresh).
+// and today's KPIs. Its live part is brought up to date in place every
+// 5 s (data-refresh, app.js), keeping focus and scroll.
 type supervisorData struct {
 	Board   *telephonyapp.Board
 	KPIs    *telephonyapp.KPIs

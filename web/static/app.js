@@ -122,16 +122,81 @@
   });
 })();
 
+// Scrolling table wrappers (.scroll, .table-wrap) are reached by keyboard
+// (tabindex="0" in the templates) and named after their section's
+// heading, so that a screen reader says what the focus is on — unless
+// that section is a named region already, or the name is taken: regions
+// must be told apart by their names.
+function labelRegions(root) {
+  var taken = {};
+  document.querySelectorAll("[role=region][aria-label]").forEach(function (r) { taken[r.getAttribute("aria-label")] = true; });
+  root.querySelectorAll(".scroll[tabindex], .table-wrap[tabindex]").forEach(function (w) {
+    if (w.hasAttribute("aria-label") || w.hasAttribute("aria-labelledby")) return;
+    var box = w.closest("section, .card, main");
+    if (!box || box.hasAttribute("aria-label") || box.hasAttribute("aria-labelledby")) return;
+    var h = box.querySelector("h1, h2, h3");
+    var name = h && h.textContent.replace(/\s+/g, " ").trim();
+    if (!name || taken[name]) return;
+    taken[name] = true;
+    w.setAttribute("role", "region");
+    w.setAttribute("aria-label", name);
+  });
+}
+labelRegions(document);
+
 // Dashboards: the element [data-refresh=N] (with an id) is brought up to
 // date every N seconds while the page is visible, in place — the page is
-// fetched again and only that element's content replaced, so focus and
-// scroll stay where the user has them (a reload moved both). Not while
-// the user is typing or choosing inside it.
+// fetched again and the element patched to match: only the text and
+// attributes that changed are written, and nodes added or removed, so
+// the elements that stay are the same elements. Focus, selection and the
+// scroll of its table wrappers stay where the user has them (a reload, or
+// replacing the markup, moved them). Not while the user is typing or
+// choosing inside it.
 (function () {
+  "use strict";
   var el = document.querySelector("[data-refresh]");
   if (!el || !el.id || !window.fetch || !window.DOMParser) return;
   var secs = parseInt(el.dataset.refresh, 10) || 10;
   var busy = false;
+  // same says whether node a can be patched into b rather than replaced.
+  var same = function (a, b) {
+    return a.nodeType === b.nodeType && a.nodeName === b.nodeName && (a.nodeType !== 1 || a.id === b.id);
+  };
+  var attrs = function (a, b) {
+    for (var i = a.attributes.length - 1; i >= 0; i--) {
+      if (!b.hasAttribute(a.attributes[i].name)) a.removeAttribute(a.attributes[i].name);
+    }
+    for (var j = 0; j < b.attributes.length; j++) {
+      var x = b.attributes[j];
+      if (a.getAttribute(x.name) !== x.value) a.setAttribute(x.name, x.value);
+    }
+  };
+  // patch makes the children of to those of from, keeping what matches.
+  var patch = function (to, from) {
+    var a = to.firstChild, b = from.firstChild;
+    for (; b; b = b.nextSibling) {
+      if (!a) {
+        to.appendChild(document.importNode(b, true));
+      } else if (same(a, b)) {
+        if (a.nodeType === 1) {
+          attrs(a, b);
+          patch(a, b);
+        } else if (a.nodeValue !== b.nodeValue) {
+          a.nodeValue = b.nodeValue;
+        }
+        a = a.nextSibling;
+      } else {
+        var next = a.nextSibling;
+        to.replaceChild(document.importNode(b, true), a);
+        a = next;
+      }
+    }
+    while (a) {
+      var gone = a;
+      a = a.nextSibling;
+      to.removeChild(gone);
+    }
+  };
   setInterval(function () {
     var a = document.activeElement;
     if (document.hidden || busy || (a && el.contains(a) && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName))) return;
@@ -142,9 +207,16 @@
         if (!html) return;
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(el.id);
         if (!fresh) return;
-        var focused = document.activeElement, focusId = focused && el.contains(focused) ? focused.id : "";
-        el.innerHTML = fresh.innerHTML;
-        if (focusId) { var f = document.getElementById(focusId); if (f) f.focus(); }
+        var focused = document.activeElement, inside = focused && focused !== el && el.contains(focused);
+        patch(el, fresh);
+        attrs(el, fresh);
+        labelRegions(el); // again: the patch took its attributes off
+        // What had the focus went away (its row did): keep the focus in
+        // the part rather than losing it to the top of the page.
+        if (inside && !el.contains(focused)) {
+          el.tabIndex = -1;
+          el.focus({ preventScroll: true });
+        }
       })
       .catch(function () {})
       .then(function () { busy = false; });
