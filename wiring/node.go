@@ -159,8 +159,8 @@ func (n *Node) routes(cfg NodeConfig) (http.Handler, *pickupapp.Dispatcher, erro
 	}
 	// The use cases, served alike by the API and the pages.
 	customers := &crmapp.Customers{Store: store, IDs: ids, Node: id, Location: cfg.Location}
-	blacklist := &crmapp.Blacklist{Store: store}
-	members := &crmapp.Members{Store: store}
+	blacklist := &crmapp.Blacklist{Store: store, Node: id}
+	members := &crmapp.Members{Store: store, Node: id}
 	admin := &accessapp.Admin{Store: store, IDs: ids, Node: id, Throttle: throttle}
 	stock := &warehouseapp.Stock{Store: store, IDs: ids, Node: id}
 	mux.Handle(authv1connect.NewAuthServiceHandler(&api.AuthService{
