@@ -120,17 +120,18 @@ func tail(s string) string {
 	return s
 }
 
-// startSIPNode starts a node whose switch listens on a free loopback UDP
-// port, and returns it with the switch's address.
+// startSIPNode starts a node whose switch listens on a loopback port the
+// system chose (UDP and TCP alike), and returns it with the switch's
+// address.
 func startSIPNode(t *testing.T, id string) (*wiring.Node, string) {
 	t.Helper()
-	sipAddr := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
-	n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: id, DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: webPassword}, Telephony: wiring.TelephonyConfig{SIPAddr: sipAddr}})
+	n, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: id, DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", AdminPassword: webPassword},
+		Telephony: wiring.TelephonyConfig{SIPAddr: "127.0.0.1:0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	return n, sipAddr
+	return n, n.SIPAddr()
 }
 
 // adminBearer logs the node's administrator in over the API.
