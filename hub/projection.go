@@ -436,9 +436,9 @@ func (f *fsm) projectLoop(ctx context.Context) {
 // companyLoop keeps the company views up with the projection, their
 // indexes built and the log's retention applied, giving way to the
 // projection: it works only while the projection is up with the head, and
-// after each step pauses as long as the step took, so that head office's
-// pages (which wait for the projection) and the commit path keep at least
-// half a CPU.
+// after each step pauses for companyPause steps, so that head office's
+// pages (which wait for the projection), the commit path and nodes'
+// Pulls keep most of a CPU.
 func (f *fsm) companyLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		f.mu.RLock()
@@ -475,10 +475,18 @@ func (f *fsm) companyLoop(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Since(start)):
+		case <-time.After(companyPause * time.Since(start)):
 		}
 	}
 }
+
+// companyPause is how long the company loop pauses after a step, in steps:
+// 3 leaves it a quarter of a CPU while it has work, as the projection has
+// while pushes arrive. The company views serve snapshots only — a new node
+// when the log no longer reaches back — which may be at an older position
+// (the node replays the rest); the member's commit path, its projection
+// and the Pulls of catching-up nodes come first.
+const companyPause = 3
 
 // projectAll brings the projection up to the head (tests, and reads that
 // must see everything committed).
