@@ -188,6 +188,13 @@ func indexEntries(tx replication.Tx, id string) (map[string]string, error) {
 			out[string(attrKey(CustomPrefix+k, Fold(v), id))] = ""
 		}
 	}
+	out[string(countKey())] = ""
+	for _, f := range countedFields {
+		if v := Fold(c.Fields[f]); v != "" {
+			out[string(attrCountKey(f, v))] = ""
+		}
+	}
+	listEntries(c, out)
 	if n := NormalizeName(c.Fields["display_name"]); n != "" {
 		out[string(nameKey(n, id))] = Fold(c.Fields["city"])
 	}
@@ -218,12 +225,12 @@ var CustomerIndex = replication.Index{
 	Prefixes: [][]byte{
 		replication.Prefix("crm", "live"), replication.Prefix("crm", "bin"), replication.Prefix("crm", "phone"),
 		replication.Prefix("crm", "st"), replication.Prefix("crm", "nm"), replication.Prefix("crm", "at"),
-		replication.Prefix("crm", "ix"),
+		replication.Prefix("crm", "ix"), replication.Prefix("crm", "so"), replication.Prefix("crm", "cnt"),
 		replication.Prefix("crm", "sx"), // version 1's n-grams: dropped by reindexing
 	},
 	Watch:        watchCustomer,
 	Reindex:      reindexCustomer,
-	Version:      2,
+	Version:      3, // 3: list orders and counters
 	MemoryPrefix: replication.Prefix("crm", "st"),
 	Memory:       func() replication.Memory { return newTextMemory() },
 }
@@ -307,16 +314,27 @@ func reindexCustomer(tx replication.Tx, id string) error {
 	} else if !errors.Is(err, replication.ErrNotFound) {
 		return err
 	}
+	cnt := countPrefix()
 	for k := range had {
 		if _, keep := want[k]; !keep {
-			if err := tx.Delete([]byte(k)); err != nil {
+			if strings.HasPrefix(k, string(cnt)) {
+				err = replication.AddCount(tx, []byte(k), -1)
+			} else {
+				err = tx.Delete([]byte(k))
+			}
+			if err != nil {
 				return err
 			}
 		}
 	}
 	for k, v := range want {
 		if old, ok := had[k]; !ok || old != v {
-			if err := tx.Set([]byte(k), []byte(v)); err != nil {
+			if strings.HasPrefix(k, string(cnt)) {
+				err = replication.AddCount(tx, []byte(k), 1)
+			} else {
+				err = tx.Set([]byte(k), []byte(v))
+			}
+			if err != nil {
 				return err
 			}
 		}

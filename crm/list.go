@@ -1,0 +1,534 @@
+package crm
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
+
+	"branchline/fault"
+	"branchline/replication"
+)
+
+// Customer lists: a page of the customers a search finds, in the order of
+// one column, with the exact number found, for a million customers.
+//
+// Orders come from ordered index entries, two per sortable column and
+// customer (ascending and descending: a replica's Tx scans forward only),
+// kept by the deferred indexer with the other index entries:
+//
+//	crm \0 so \0 col \0 a \0 E(sort value) id   -> the customer's filtered fields
+//	crm \0 so \0 col \0 d \0 ^(E(sort value) id) -> the same
+//
+// E escapes NUL and ends the value, so that a shorter value sorts before
+// its extensions; ^ complements every byte, which reverses the order. The
+// entry's value holds the customer's folded values of countedFields, so a
+// list filtered on them (or limited to an owner's or a department's
+// customers) reads the entries alone. Totals come from counters kept in
+// the same index batch (index.go): all live customers, and per value of
+// each of countedFields.
+//
+// A list by the index reads the order's entries from the cursor on and
+// keeps those that pass the filter, so a page costs the page size divided
+// by the share of customers the filter keeps. When a filter keeps few
+// customers (at most smallList, which its counter says before reading
+// anything) the list reads their entries instead — found by the attribute
+// index — and orders those few in memory: either way a page reads at most
+// about smallList + size × N / smallList entries.
+//
+// Searches the indexes cannot answer this way (containment in a field, a
+// custom field, a phone filter) read every candidate customer, as
+// SearchCustomers does, and order them in memory: their cost grows with
+// the number of candidates.
+
+// Sortable columns of customer lists.
+const (
+	SortName    = "name"
+	SortCode    = "code"
+	SortCity    = "city"
+	SortLevel   = "level"
+	SortCreated = "created"
+	SortOwner   = "owner"
+)
+
+// SortColumns lists the columns a customer list can be sorted by.
+var SortColumns = []string{SortName, SortCode, SortCity, SortLevel, SortCreated, SortOwner}
+
+// sortField is the customer field each text column sorts by.
+var sortField = map[string]string{
+	SortName: "display_name", SortCode: "code", SortCity: "city", SortLevel: "level", SortOwner: "owner",
+}
+
+// countedFields are the fields with a counter per value and whose values
+// the list entries carry: the filters a list answers from the indexes,
+// and the data scope (owner, department).
+var countedFields = []string{"city", "level", "owner", "department", "status", "type", "industry"}
+
+// smallList is the most candidates a list orders in memory; see above.
+const smallList = 2000
+
+func countPrefix() []byte { return replication.Prefix("crm", "cnt") }
+func countKey() []byte    { return replication.Key("crm", "cnt", "live") }
+func attrCountKey(field, value string) []byte {
+	return replication.Key("crm", "cnt", "at", field, value)
+}
+
+func orderPrefix(col string, desc bool) []byte {
+	if desc {
+		return replication.Prefix("crm", "so", col, "d")
+	}
+	return replication.Prefix("crm", "so", col, "a")
+}
+
+// collators sort names in the order of the Chinese collation (pinyin),
+// ignoring case and width, digits as numbers ("C2" before "C10"). A
+// Collator is not safe for concurrent use.
+var collators = sync.Pool{New: func() any {
+	return collate.New(language.Chinese, collate.Loose, collate.Numeric)
+}}
+
+// sortValue is the byte string customers are ordered by in column col.
+func sortValue(c *Customer, col string) []byte {
+	if col == SortCreated {
+		return fmt.Appendf(nil, "%016x", uint64(c.Created))
+	}
+	v := c.Fields[sortField[col]]
+	if v == "" {
+		return nil
+	}
+	cl := collators.Get().(*collate.Collator)
+	defer collators.Put(cl)
+	var buf collate.Buffer
+	return bytes.Clone(cl.KeyFromString(&buf, v))
+}
+
+// orderSuffix is E(sort value) followed by the id: the ascending entry's
+// key after its prefix, and a list cursor.
+func orderSuffix(value []byte, id string) []byte {
+	out := make([]byte, 0, len(value)+len(id)+4)
+	for _, b := range value {
+		out = append(out, b)
+		if b == 0 {
+			out = append(out, 0xff)
+		}
+	}
+	out = append(out, 0, 1)
+	return append(out, id...)
+}
+
+// flip turns an ascending suffix into the descending one and back.
+func flip(s []byte) []byte {
+	out := make([]byte, len(s))
+	for i, b := range s {
+		out[i] = ^b
+	}
+	return out
+}
+
+// idOf is the id ending an ascending suffix.
+func idOf(asc []byte) string {
+	if len(asc) < ulidLen {
+		return ""
+	}
+	return string(asc[len(asc)-ulidLen:])
+}
+
+const ulidLen = 26
+
+// listAttrs is the value of c's list entries.
+func listAttrs(c *Customer) string {
+	vals := make([]string, len(countedFields))
+	for i, f := range countedFields {
+		vals[i] = Fold(c.Fields[f])
+	}
+	return strings.Join(vals, "\x00")
+}
+
+// listEntries adds the list order entries of live customer c to out.
+func listEntries(c *Customer, out map[string]string) {
+	attrs := listAttrs(c)
+	for _, col := range SortColumns {
+		s := orderSuffix(sortValue(c, col), c.ID)
+		out[string(append(orderPrefix(col, false), s...))] = attrs
+		out[string(append(orderPrefix(col, true), flip(s)...))] = attrs
+	}
+}
+
+// CountCustomers returns the number of live customers, and of those whose
+// field (one of countedFields) has value, from the counters.
+func CountCustomers(views replication.Tx, field, value string) (int, error) {
+	k := countKey()
+	if field != "" {
+		if !slices.Contains(countedFields, field) {
+			return 0, fault.Invalidf(field, "not_counted", "no counter for %s", field)
+		}
+		k = attrCountKey(field, compareForm(field, value))
+	}
+	n, err := replication.ReadCount(views, k)
+	return int(n), err
+}
+
+// ListScope limits a list to the customers a reader's data scope reaches:
+// those Owner owns, and those of Departments.
+type ListScope struct {
+	Owner       string
+	Departments []string
+}
+
+// reaches compares folded values, as the list entries hold them.
+func (s *ListScope) reaches(owner, dept string) bool {
+	if s == nil {
+		return true
+	}
+	if Fold(owner) == Fold(s.Owner) {
+		return true
+	}
+	dept = Fold(dept)
+	return dept != "" && slices.ContainsFunc(s.Departments, func(d string) bool { return Fold(d) == dept })
+}
+
+// List asks for one page of a customer list: the customers Search finds
+// (its After, Limit and Visible are not used), within Scope when set, in
+// the order of Sort (one of SortColumns; "" is the name), Desc reversing
+// it. Without Cursor it is the first page, or the last with Last; with
+// Cursor (a page's Prev or Next) the page after it, or before it with
+// Back.
+type List struct {
+	Search Search
+	Scope  *ListScope
+	Sort   string
+	Desc   bool
+	Cursor string
+	Back   bool
+	Last   bool
+	Limit  int
+}
+
+// ListPage is one page of a list. Prev and Next are the cursors of the
+// pages before and after it, empty at either end; Total is the number of
+// customers the whole list holds.
+type ListPage struct {
+	Customers  []*Customer
+	Total      int
+	Prev, Next string
+}
+
+// listed is one customer of a list being built: its ascending suffix in
+// the list's column and its list attributes.
+type listed struct {
+	asc   []byte
+	attrs string
+}
+
+// restriction is one condition of an indexed list: how many customers it
+// keeps and which.
+type restriction struct {
+	size int
+	ids  func() ([]string, error)
+}
+
+// SortedCustomers returns a page of a customer list.
+func SortedCustomers(views replication.Tx, l List) (ListPage, error) {
+	forms, err := l.Search.check(views)
+	if err != nil {
+		return ListPage{}, err
+	}
+	if l.Sort == "" {
+		l.Sort = SortName
+	}
+	if !slices.Contains(SortColumns, l.Sort) {
+		return ListPage{}, fault.Invalidf("sort", "unknown_column", "cannot sort by %q", l.Sort)
+	}
+	l.Limit = max(l.Limit, 1)
+	var cursor []byte
+	if l.Cursor != "" {
+		if cursor, err = base64.RawURLEncoding.DecodeString(l.Cursor); err != nil || !replication.ValidULID(idOf(cursor)) {
+			return ListPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
+		}
+	}
+	eq := map[string]string{} // counted field → folded value every customer listed has
+	indexed := true
+	for i, f := range l.Search.Filters {
+		if f.Op != OpEquals || !slices.Contains(countedFields, f.Field) || forms[i] == "" {
+			indexed = false
+			break
+		}
+		if v, ok := eq[f.Field]; ok && v != forms[i] {
+			return ListPage{}, nil // two values of one field: nothing
+		}
+		eq[f.Field] = forms[i]
+	}
+	if !indexed {
+		return slowList(views, l, cursor)
+	}
+	var rs []restriction
+	for _, f := range countedFields {
+		v, ok := eq[f]
+		if !ok {
+			continue
+		}
+		n, err := replication.ReadCount(views, attrCountKey(f, v))
+		if err != nil {
+			return ListPage{}, err
+		}
+		rs = append(rs, restriction{int(n), func() ([]string, error) { return scanIDs(views, attrPrefix(f, v), 0) }})
+	}
+	var text map[string]bool
+	if q := queryForm(l.Search.Text); q != "" {
+		ids, err := findText(views, q, 0)
+		if err != nil {
+			return ListPage{}, err
+		}
+		text = make(map[string]bool, len(ids))
+		for _, id := range ids {
+			text[id] = true
+		}
+		rs = append(rs, restriction{len(ids), func() ([]string, error) { return ids, nil }})
+	}
+	if sc := l.Scope; sc != nil {
+		if len(sc.Departments) == 0 {
+			n, err := replication.ReadCount(views, attrCountKey("owner", Fold(sc.Owner)))
+			if err != nil {
+				return ListPage{}, err
+			}
+			rs = append(rs, restriction{int(n), func() ([]string, error) { return scanIDs(views, attrPrefix("owner", Fold(sc.Owner)), 0) }})
+		} else {
+			// The union of the owner's and the departments' customers.
+			ids, err := scanIDs(views, attrPrefix("owner", Fold(sc.Owner)), 0)
+			if err != nil {
+				return ListPage{}, err
+			}
+			for _, d := range sc.Departments {
+				more, err := scanIDs(views, attrPrefix("department", Fold(d)), 0)
+				if err != nil {
+					return ListPage{}, err
+				}
+				ids = append(ids, more...)
+			}
+			slices.Sort(ids)
+			ids = slices.Compact(ids)
+			rs = append(rs, restriction{len(ids), func() ([]string, error) { return ids, nil }})
+		}
+	}
+	ownerAt, deptAt := slices.Index(countedFields, "owner"), slices.Index(countedFields, "department")
+	keep := func(id, attrs string) bool {
+		vals := strings.Split(attrs, "\x00")
+		if len(vals) != len(countedFields) {
+			return false
+		}
+		for i, f := range countedFields {
+			if v, ok := eq[f]; ok && vals[i] != v {
+				return false
+			}
+		}
+		if text != nil && !text[id] {
+			return false
+		}
+		return l.Scope.reaches(vals[ownerAt], vals[deptAt])
+	}
+	if len(rs) == 0 {
+		n, err := replication.ReadCount(views, countKey())
+		if err != nil {
+			return ListPage{}, err
+		}
+		return finishPage(views, l, cursor, int(n), indexSource(views, l.Sort, nil))
+	}
+	small := slices.MinFunc(rs, func(a, b restriction) int { return a.size - b.size })
+	if small.size <= smallList {
+		ids, err := small.ids()
+		if err != nil {
+			return ListPage{}, err
+		}
+		var all []listed
+		for _, id := range ids {
+			e, ok, err := orderEntry(views, id, l.Sort)
+			if err != nil {
+				return ListPage{}, err
+			}
+			if ok && keep(id, e.attrs) {
+				all = append(all, e)
+			}
+		}
+		return finishPage(views, l, cursor, len(all), sliceSource(all))
+	}
+	total := small.size
+	if len(rs) > 1 {
+		// Several broad conditions: count the customers of the narrowest
+		// that pass the others, one record each.
+		ids, err := small.ids()
+		if err != nil {
+			return ListPage{}, err
+		}
+		total = 0
+		for _, id := range ids {
+			e, ok, err := orderEntry(views, id, l.Sort)
+			if err != nil {
+				return ListPage{}, err
+			}
+			if ok && keep(id, e.attrs) {
+				total++
+			}
+		}
+	}
+	return finishPage(views, l, cursor, total, indexSource(views, l.Sort, keep))
+}
+
+// orderEntry reads customer id's ascending entry of column col from its
+// index record.
+func orderEntry(views replication.Tx, id, col string) (listed, bool, error) {
+	b, err := views.Get(indexRecordKey(id))
+	if errors.Is(err, replication.ErrNotFound) {
+		return listed{}, false, nil
+	} else if err != nil {
+		return listed{}, false, err
+	}
+	rec, err := decodeIndexRecord(b)
+	if err != nil {
+		return listed{}, false, fmt.Errorf("index record of %s: %w", id, err)
+	}
+	p := string(orderPrefix(col, false))
+	for k, v := range rec {
+		if rest, ok := strings.CutPrefix(k, p); ok {
+			return listed{asc: []byte(rest), attrs: v}, true, nil
+		}
+	}
+	return listed{}, false, nil
+}
+
+// source reads a list's customers in order (desc: in reverse), strictly
+// after the ascending suffix after (nil: from the start), until fn says
+// stop.
+type source func(desc bool, after []byte, fn func(e listed) bool) error
+
+// indexSource reads the order entries of col, keeping those keep passes
+// (nil: all).
+func indexSource(views replication.Tx, col string, keep func(id, attrs string) bool) source {
+	return func(desc bool, after []byte, fn func(e listed) bool) error {
+		p := orderPrefix(col, desc)
+		var start []byte
+		if after != nil {
+			if desc {
+				after = flip(after)
+			}
+			start = append(append(bytes.Clone(p), after...), 0)
+		}
+		return views.Scan(p, start, func(k, v []byte) (bool, error) {
+			s := k[len(p):]
+			if desc {
+				s = flip(s)
+			} else {
+				s = bytes.Clone(s)
+			}
+			if keep != nil && !keep(idOf(s), string(v)) {
+				return true, nil
+			}
+			return fn(listed{asc: s, attrs: string(v)}), nil
+		})
+	}
+}
+
+// sliceSource orders a few customers in memory.
+func sliceSource(all []listed) source {
+	slices.SortFunc(all, func(a, b listed) int { return bytes.Compare(a.asc, b.asc) })
+	return func(desc bool, after []byte, fn func(e listed) bool) error {
+		if !desc {
+			i := 0
+			if after != nil {
+				i, _ = slices.BinarySearchFunc(all, after, func(e listed, t []byte) int { return bytes.Compare(e.asc, t) })
+				for i < len(all) && bytes.Equal(all[i].asc, after) {
+					i++
+				}
+			}
+			for ; i < len(all); i++ {
+				if !fn(all[i]) {
+					break
+				}
+			}
+			return nil
+		}
+		i := len(all) - 1
+		if after != nil {
+			j, _ := slices.BinarySearchFunc(all, after, func(e listed, t []byte) int { return bytes.Compare(e.asc, t) })
+			i = j - 1
+		}
+		for ; i >= 0; i-- {
+			if !fn(all[i]) {
+				break
+			}
+		}
+		return nil
+	}
+}
+
+// finishPage reads the page l asks for from src and the customers on it.
+func finishPage(views replication.Tx, l List, cursor []byte, total int, src source) (ListPage, error) {
+	// Forward is the list's own order; the page before a cursor, and the
+	// last page, are read backwards and turned round.
+	back := l.Back && cursor != nil || l.Last && cursor == nil
+	var got []listed
+	err := src(l.Desc != back, cursor, func(e listed) bool {
+		got = append(got, e)
+		return len(got) <= l.Limit
+	})
+	if err != nil {
+		return ListPage{}, err
+	}
+	more := len(got) > l.Limit
+	got = got[:min(len(got), l.Limit)]
+	if back {
+		slices.Reverse(got)
+	}
+	page := ListPage{Total: total}
+	for _, e := range got {
+		c, err := readCustomer(views, idOf(e.asc))
+		if err != nil {
+			return ListPage{}, err
+		}
+		if c != nil && !c.Deleted {
+			page.Customers = append(page.Customers, c)
+		}
+	}
+	if len(got) == 0 {
+		return page, nil
+	}
+	first, last := got[0].asc, got[len(got)-1].asc
+	hasPrev, hasNext := more, cursor != nil
+	if !back {
+		hasPrev, hasNext = cursor != nil, more
+	}
+	if hasPrev {
+		page.Prev = base64.RawURLEncoding.EncodeToString(first)
+	}
+	if hasNext {
+		page.Next = base64.RawURLEncoding.EncodeToString(last)
+	}
+	return page, nil
+}
+
+// slowList lists a search the indexes cannot answer: every customer it
+// finds is read (as SearchCustomers reads them), counted and ordered in
+// memory.
+func slowList(views replication.Tx, l List, cursor []byte) (ListPage, error) {
+	s := l.Search
+	s.After, s.Limit = "", int(^uint(0)>>1)
+	sc := l.Scope
+	visible := s.Visible
+	s.Visible = func(c *Customer) bool {
+		return sc.reaches(c.Fields["owner"], c.Fields["department"]) && (visible == nil || visible(c))
+	}
+	found, _, err := SearchCustomers(views, s)
+	if err != nil {
+		return ListPage{}, err
+	}
+	all := make([]listed, len(found))
+	for i, c := range found {
+		all[i] = listed{asc: orderSuffix(sortValue(c, l.Sort), c.ID)}
+	}
+	return finishPage(views, l, cursor, len(all), sliceSource(all))
+}
