@@ -3,6 +3,7 @@ package crm
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -208,6 +209,9 @@ type List struct {
 	Back   bool
 	Last   bool
 	Limit  int
+	// Skip passes over that many customers before the first page (a page
+	// number); it costs a read of each.
+	Skip int
 }
 
 // ListPage is one page of a list. Prev and Next are the cursors of the
@@ -388,17 +392,33 @@ func orderEntry(views replication.Tx, id, col string) (listed, bool, error) {
 	} else if err != nil {
 		return listed{}, false, err
 	}
-	rec, err := decodeIndexRecord(b)
-	if err != nil {
-		return listed{}, false, fmt.Errorf("index record of %s: %w", id, err)
-	}
-	p := string(orderPrefix(col, false))
-	for k, v := range rec {
-		if rest, ok := strings.CutPrefix(k, p); ok {
-			return listed{asc: []byte(rest), attrs: v}, true, nil
+	// The record holds its entries in key order, each as length-prefixed
+	// key and value: find the one without decoding the rest.
+	p := orderPrefix(col, false)
+	for len(b) > 0 {
+		k, rest, ok := cutUvarintBytes(b)
+		if !ok {
+			return listed{}, false, fmt.Errorf("index record of %s: %w", id, errBadIndexRecord)
 		}
+		v, rest, ok := cutUvarintBytes(rest)
+		if !ok {
+			return listed{}, false, fmt.Errorf("index record of %s: %w", id, errBadIndexRecord)
+		}
+		if s, found := bytes.CutPrefix(k, p); found {
+			return listed{asc: bytes.Clone(s), attrs: string(v)}, true, nil
+		}
+		b = rest
 	}
 	return listed{}, false, nil
+}
+
+// cutUvarintBytes cuts a length-prefixed byte string off b.
+func cutUvarintBytes(b []byte) (s, rest []byte, ok bool) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || uint64(len(b)-w) < n {
+		return nil, nil, false
+	}
+	return b[w : w+int(n)], b[w+int(n):], true
 }
 
 // source reads a list's customers in order (desc: in reverse), strictly
@@ -472,7 +492,16 @@ func finishPage(views replication.Tx, l List, cursor []byte, total int, src sour
 	// last page, are read backwards and turned round.
 	back := l.Back && cursor != nil || l.Last && cursor == nil
 	var got []listed
+	skip := 0
+	if cursor == nil && !back {
+		skip = l.Skip
+	}
+	skipped := skip
 	err := src(l.Desc != back, cursor, func(e listed) bool {
+		if skip > 0 {
+			skip--
+			return true
+		}
 		got = append(got, e)
 		return len(got) <= l.Limit
 	})
@@ -500,7 +529,7 @@ func finishPage(views replication.Tx, l List, cursor []byte, total int, src sour
 	first, last := got[0].asc, got[len(got)-1].asc
 	hasPrev, hasNext := more, cursor != nil
 	if !back {
-		hasPrev, hasNext = cursor != nil, more
+		hasPrev, hasNext = cursor != nil || skipped > 0, more
 	}
 	if hasPrev {
 		page.Prev = base64.RawURLEncoding.EncodeToString(first)
