@@ -61,7 +61,7 @@ type customerView struct {
 	// Created is the day the customer was created, in the business zone.
 	Created string
 	Fields  []fieldView
-	C      *crmapp.Customer
+	C       *crmapp.Customer
 }
 
 type fieldView struct {
