@@ -2,7 +2,6 @@ package crm
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/text/language"
 
 	"branchline/fault"
+	"branchline/internal/keyset"
 	"branchline/replication"
 )
 
@@ -109,36 +109,8 @@ func sortValue(c *Customer, col string) []byte {
 	return bytes.Clone(cl.KeyFromString(&buf, v))
 }
 
-// orderSuffix is E(sort value) followed by the id: the ascending entry's
-// key after its prefix, and a list cursor.
-func orderSuffix(value []byte, id string) []byte {
-	out := make([]byte, 0, len(value)+len(id)+4)
-	for _, b := range value {
-		out = append(out, b)
-		if b == 0 {
-			out = append(out, 0xff)
-		}
-	}
-	out = append(out, 0, 1)
-	return append(out, id...)
-}
-
-// flip turns an ascending suffix into the descending one and back.
-func flip(s []byte) []byte {
-	out := make([]byte, len(s))
-	for i, b := range s {
-		out[i] = ^b
-	}
-	return out
-}
-
-// idOf is the id ending an ascending suffix.
-func idOf(asc []byte) string {
-	if len(asc) < ulidLen {
-		return ""
-	}
-	return string(asc[len(asc)-ulidLen:])
-}
+// idOf is the id ending an ascending key.
+func idOf(asc []byte) string { return keyset.ID(asc, ulidLen) }
 
 const ulidLen = 26
 
@@ -155,9 +127,9 @@ func listAttrs(c *Customer) string {
 func listEntries(c *Customer, out map[string]string) {
 	attrs := listAttrs(c)
 	for _, col := range SortColumns {
-		s := orderSuffix(sortValue(c, col), c.ID)
+		s := keyset.Key(sortValue(c, col), c.ID)
 		out[string(append(orderPrefix(col, false), s...))] = attrs
-		out[string(append(orderPrefix(col, true), flip(s)...))] = attrs
+		out[string(append(orderPrefix(col, true), keyset.Flip(s)...))] = attrs
 	}
 }
 
@@ -250,11 +222,9 @@ func SortedCustomers(views replication.Tx, l List) (ListPage, error) {
 		return ListPage{}, fault.Invalidf("sort", "unknown_column", "cannot sort by %q", l.Sort)
 	}
 	l.Limit = max(l.Limit, 1)
-	var cursor []byte
-	if l.Cursor != "" {
-		if cursor, err = base64.RawURLEncoding.DecodeString(l.Cursor); err != nil || !replication.ValidULID(idOf(cursor)) {
-			return ListPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
-		}
+	cursor, err := keyset.ParseCursor(l.Cursor)
+	if err != nil || cursor != nil && !replication.ValidULID(idOf(cursor)) {
+		return ListPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
 	}
 	eq := map[string]string{} // counted field → folded value every customer listed has
 	indexed := true
@@ -349,17 +319,17 @@ func SortedCustomers(views replication.Tx, l List) (ListPage, error) {
 		if err != nil {
 			return ListPage{}, err
 		}
-		var all []listed
+		var all [][]byte
 		for _, id := range ids {
 			e, ok, err := orderEntry(views, id, l.Sort)
 			if err != nil {
 				return ListPage{}, err
 			}
 			if ok && keep(id, e.attrs) {
-				all = append(all, e)
+				all = append(all, e.asc)
 			}
 		}
-		return finishPage(views, l, cursor, len(all), sliceSource(all))
+		return finishPage(views, l, cursor, len(all), keyset.Slice(all))
 	}
 	total := small.size
 	if len(rs) > 1 {
@@ -421,121 +391,48 @@ func cutUvarintBytes(b []byte) (s, rest []byte, ok bool) {
 	return b[w : w+int(n)], b[w+int(n):], true
 }
 
-// source reads a list's customers in order (desc: in reverse), strictly
-// after the ascending suffix after (nil: from the start), until fn says
-// stop.
-type source func(desc bool, after []byte, fn func(e listed) bool) error
-
 // indexSource reads the order entries of col, keeping those keep passes
 // (nil: all).
-func indexSource(views replication.Tx, col string, keep func(id, attrs string) bool) source {
-	return func(desc bool, after []byte, fn func(e listed) bool) error {
+func indexSource(views replication.Tx, col string, keep func(id, attrs string) bool) keyset.Source {
+	return func(desc bool, after []byte, fn func(key []byte) bool) error {
 		p := orderPrefix(col, desc)
 		var start []byte
 		if after != nil {
 			if desc {
-				after = flip(after)
+				after = keyset.Flip(after)
 			}
 			start = append(append(bytes.Clone(p), after...), 0)
 		}
 		return views.Scan(p, start, func(k, v []byte) (bool, error) {
 			s := k[len(p):]
 			if desc {
-				s = flip(s)
+				s = keyset.Flip(s)
 			} else {
 				s = bytes.Clone(s)
 			}
 			if keep != nil && !keep(idOf(s), string(v)) {
 				return true, nil
 			}
-			return fn(listed{asc: s, attrs: string(v)}), nil
+			return fn(s), nil
 		})
 	}
 }
 
-// sliceSource orders a few customers in memory.
-func sliceSource(all []listed) source {
-	slices.SortFunc(all, func(a, b listed) int { return bytes.Compare(a.asc, b.asc) })
-	return func(desc bool, after []byte, fn func(e listed) bool) error {
-		if !desc {
-			i := 0
-			if after != nil {
-				i, _ = slices.BinarySearchFunc(all, after, func(e listed, t []byte) int { return bytes.Compare(e.asc, t) })
-				for i < len(all) && bytes.Equal(all[i].asc, after) {
-					i++
-				}
-			}
-			for ; i < len(all); i++ {
-				if !fn(all[i]) {
-					break
-				}
-			}
-			return nil
-		}
-		i := len(all) - 1
-		if after != nil {
-			j, _ := slices.BinarySearchFunc(all, after, func(e listed, t []byte) int { return bytes.Compare(e.asc, t) })
-			i = j - 1
-		}
-		for ; i >= 0; i-- {
-			if !fn(all[i]) {
-				break
-			}
-		}
-		return nil
-	}
-}
-
 // finishPage reads the page l asks for from src and the customers on it.
-func finishPage(views replication.Tx, l List, cursor []byte, total int, src source) (ListPage, error) {
-	// Forward is the list's own order; the page before a cursor, and the
-	// last page, are read backwards and turned round.
-	back := l.Back && cursor != nil || l.Last && cursor == nil
-	var got []listed
-	skip := 0
-	if cursor == nil && !back {
-		skip = l.Skip
-	}
-	skipped := skip
-	err := src(l.Desc != back, cursor, func(e listed) bool {
-		if skip > 0 {
-			skip--
-			return true
-		}
-		got = append(got, e)
-		return len(got) <= l.Limit
-	})
+func finishPage(views replication.Tx, l List, cursor []byte, total int, src keyset.Source) (ListPage, error) {
+	kp, err := keyset.Read(src, keyset.Request{Desc: l.Desc, Cursor: cursor, Back: l.Back, Last: l.Last, Limit: l.Limit, Skip: l.Skip})
 	if err != nil {
 		return ListPage{}, err
 	}
-	more := len(got) > l.Limit
-	got = got[:min(len(got), l.Limit)]
-	if back {
-		slices.Reverse(got)
-	}
-	page := ListPage{Total: total}
-	for _, e := range got {
-		c, err := readCustomer(views, idOf(e.asc))
+	page := ListPage{Total: total, Prev: keyset.Cursor(kp.Prev), Next: keyset.Cursor(kp.Next)}
+	for _, k := range kp.Keys {
+		c, err := readCustomer(views, idOf(k))
 		if err != nil {
 			return ListPage{}, err
 		}
 		if c != nil && !c.Deleted {
 			page.Customers = append(page.Customers, c)
 		}
-	}
-	if len(got) == 0 {
-		return page, nil
-	}
-	first, last := got[0].asc, got[len(got)-1].asc
-	hasPrev, hasNext := more, cursor != nil
-	if !back {
-		hasPrev, hasNext = cursor != nil || skipped > 0, more
-	}
-	if hasPrev {
-		page.Prev = base64.RawURLEncoding.EncodeToString(first)
-	}
-	if hasNext {
-		page.Next = base64.RawURLEncoding.EncodeToString(last)
 	}
 	return page, nil
 }
@@ -555,9 +452,9 @@ func slowList(views replication.Tx, l List, cursor []byte) (ListPage, error) {
 	if err != nil {
 		return ListPage{}, err
 	}
-	all := make([]listed, len(found))
+	all := make([][]byte, len(found))
 	for i, c := range found {
-		all[i] = listed{asc: orderSuffix(sortValue(c, l.Sort), c.ID)}
+		all[i] = keyset.Key(sortValue(c, l.Sort), c.ID)
 	}
-	return finishPage(views, l, cursor, len(all), sliceSource(all))
+	return finishPage(views, l, cursor, len(all), keyset.Slice(all))
 }
