@@ -99,7 +99,13 @@ func sortValue(c *Customer, col string) []byte {
 	if col == SortCreated {
 		return fmt.Appendf(nil, "%016x", uint64(c.Created))
 	}
-	v := c.Fields[sortField[col]]
+	return SortKey(c.Fields[sortField[col]])
+}
+
+// SortKey is the byte string names and other text are ordered by in
+// lists: the Chinese collation's (pinyin) key, ignoring case and width,
+// digits as numbers; nil for "".
+func SortKey(v string) []byte {
 	if v == "" {
 		return nil
 	}

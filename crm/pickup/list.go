@@ -1,0 +1,160 @@
+package pickup
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"branchline/crm"
+	"branchline/fault"
+	"branchline/internal/keyset"
+	"branchline/replication"
+)
+
+// Sortable columns of the pickup list.
+const (
+	SortEntered     = "entered"
+	SortNumber      = "number"
+	SortSender      = "sender"
+	SortDestination = "destination"
+	SortWeight      = "weight"
+	SortPrice       = "price"
+	SortCourier     = "courier"
+	SortStatus      = "status"
+)
+
+// SortColumns lists the columns a pickup list can be sorted by, the
+// default (newest first) first.
+var SortColumns = []string{SortEntered, SortNumber, SortSender, SortDestination, SortWeight, SortPrice, SortCourier, SortStatus}
+
+// Sorted asks for a page of the pickup list: the pickups Filter selects
+// (its After and Limit are not used) whose waybill, number, sender's or
+// receiver's name, company or phone contain Text, in the order of Sort
+// (Desc: reversed), a page at a time (see keyset.Request).
+type Sorted struct {
+	Filter Filter
+	Text   string
+	Sort   string
+	Desc   bool
+	Cursor string
+	Back   bool
+	Last   bool
+	Limit  int
+}
+
+// SortedPage is a page of the pickup list, the number of pickups in the
+// whole list and the cursors of the pages around it.
+type SortedPage struct {
+	Pickups    []*Pickup
+	Total      int
+	Prev, Next string
+}
+
+// maxSortedText bounds the search text, in characters.
+const maxSortedText = 100
+
+// SortedList reads a page of the pickup list. Pickups are a branch's, a
+// courier's or a day's, so the list reads every pickup the filter's
+// index gives (the last 7 days of a branch without a day or courier, as
+// List does), keeps those that match, counts them and orders them in
+// memory: its cost grows with the pickups of the range, not with the
+// store.
+func SortedList(views replication.Tx, s Sorted) (SortedPage, error) {
+	if s.Sort == "" {
+		s.Sort = SortEntered
+	}
+	if !slices.Contains(SortColumns, s.Sort) {
+		return SortedPage{}, fault.Invalidf("sort", "unknown_column", "cannot sort by %q", s.Sort)
+	}
+	if n := len([]rune(s.Text)); n > maxSortedText || strings.ContainsRune(s.Text, 0) {
+		return SortedPage{}, fault.Invalidf("q", "too_long", "%d characters, at most %d", n, maxSortedText)
+	}
+	cursor, err := keyset.ParseCursor(s.Cursor)
+	if err != nil || cursor != nil && !replication.ValidULID(keyset.ID(cursor, 26)) {
+		return SortedPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
+	}
+	ids, err := candidates(views, s.Filter)
+	if err != nil {
+		return SortedPage{}, err
+	}
+	text := crm.Fold(s.Text)
+	digits := digitsOf(text)
+	byID := map[string]*Pickup{}
+	var keys [][]byte
+	for _, id := range ids {
+		ok, err := s.Filter.holds(views, id)
+		if err != nil {
+			return SortedPage{}, err
+		}
+		if !ok {
+			continue
+		}
+		p, err := Get(views, id)
+		if err != nil {
+			return SortedPage{}, err
+		}
+		if text != "" && !p.contains(text, digits) {
+			continue
+		}
+		byID[id] = p
+		keys = append(keys, keyset.Key(p.sortValue(s.Sort), id))
+	}
+	kp, err := keyset.Read(keyset.Slice(keys), keyset.Request{Desc: s.Desc, Cursor: cursor, Back: s.Back, Last: s.Last, Limit: s.Limit})
+	if err != nil {
+		return SortedPage{}, err
+	}
+	out := SortedPage{Total: len(keys), Prev: keyset.Cursor(kp.Prev), Next: keyset.Cursor(kp.Next)}
+	for _, k := range kp.Keys {
+		out.Pickups = append(out.Pickups, byID[keyset.ID(k, 26)])
+	}
+	return out, nil
+}
+
+// contains reports whether the pickup's waybill, number, parties' names
+// or companies contain text (folded), or its parties' phones the digits.
+func (p *Pickup) contains(text, digits string) bool {
+	for _, v := range []string{p.Waybill, p.Number, p.Sender.Name, p.Sender.Company, p.Receiver.Name, p.Receiver.Company} {
+		if strings.Contains(crm.Fold(v), text) {
+			return true
+		}
+	}
+	if digits == "" || strings.Trim(text, "0123456789+-()") != "" {
+		return false
+	}
+	for _, ph := range []string{p.Sender.Phone, p.Receiver.Phone} {
+		if ph != "" && strings.Contains(digitsOf(crm.FormatPhone(ph, crm.DefaultRegion)), digits) {
+			return true
+		}
+	}
+	return false
+}
+
+func digitsOf(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// sortValue is what the pickup is ordered by in column col.
+func (p *Pickup) sortValue(col string) []byte {
+	switch col {
+	case SortNumber:
+		return []byte(p.Number)
+	case SortSender:
+		return crm.SortKey(p.Sender.Name)
+	case SortDestination:
+		return crm.SortKey(p.Destination)
+	case SortWeight:
+		return fmt.Appendf(nil, "%016x", uint64(max(p.WeightGrams, 0)))
+	case SortPrice:
+		return fmt.Appendf(nil, "%016x", uint64(max(p.Price, 0)))
+	case SortCourier:
+		return crm.SortKey(p.Courier)
+	case SortStatus:
+		return fmt.Appendf(nil, "%02d", slices.Index(Statuses, p.Status)+1)
+	}
+	return fmt.Appendf(nil, "%016x", uint64(max(p.Entered.UnixMilli(), 0)))
+}
