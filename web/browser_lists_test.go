@@ -54,7 +54,7 @@ func reversed(s []string) []string {
 
 func TestBrowserPickupList(t *testing.T) {
 	s := startPickupSite(t)
-	s.setUp(t)
+	cust := s.setUp(t)
 	numbers := s.listPickups(t, 55) // more than a page of 50
 	byNumber := map[string]string{}
 	resp, err := s.pickups.ListPickups(s.admin, connect.NewRequest(&pickupv1.ListPickupsRequest{PageSize: 100}))
@@ -222,6 +222,26 @@ func TestBrowserPickupList(t *testing.T) {
 		t.Fatalf("nothing ticked: %q", warn)
 	}
 
+	// The customer's card links to the customer's pickups.
+	own, err := s.pickups.CreatePickup(s.admin, connect.NewRequest(&pickupv1.CreatePickupRequest{Customer: cust,
+		Sender:      &pickupv1.Party{Name: "陈先生", Phone: "139 1234 5678", Address: "上海市浦东新区张江路 88 号"},
+		Receiver:    &pickupv1.Party{Name: "刘女士", Phone: "010 8888 6666", Address: "北京市朝阳区建国路 1 号"},
+		Destination: "北京", Goods: "文件", WeightGrams: 500, Payment: "cash"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "the customer's pickups",
+		chromedp.Navigate(s.base+"/customers/"+cust),
+		chromedp.WaitVisible(css(`#customer-pickups`)),
+		clickJS(`#customer-pickups`),
+		chromedp.WaitVisible(css(`#customer-filter`)),
+		rowsOf(&rows),
+		into(&total, chromedp.Text(css(`#list-total`))),
+	)
+	if total != "共 1 条" || !slices.Equal(rows, []string{own.Msg.GetPickup().GetNumber()}) {
+		t.Fatalf("the customer's pickups: %q, %v", total, rows)
+	}
+
 	// In English: plural totals.
 	run(t, ctx, "English",
 		clickJS(`button[data-lang=en]`),
@@ -230,7 +250,7 @@ func TestBrowserPickupList(t *testing.T) {
 		chromedp.WaitVisible(css(`#list-total`)),
 		into(&total, chromedp.Text(css(`#list-total`))),
 	)
-	if total != "55 results" {
+	if total != "56 results" {
 		t.Fatalf("English total %q", total)
 	}
 	run(t, ctx, "English, one result",
@@ -256,7 +276,8 @@ func TestBrowserPickupList(t *testing.T) {
 		into(&overflow, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)),
 		shot(t, "phone-pickup-list"),
 	)
-	if total != "共 55 条" || !slices.Equal(rows, numbers[:50]) {
+	// The customer's pickup is the lightest.
+	if total != "共 56 条" || !slices.Equal(rows[1:], numbers[:49]) {
 		t.Fatalf("phone: total %q, rows %v", total, rows)
 	}
 	if overflow {
@@ -267,7 +288,7 @@ func TestBrowserPickupList(t *testing.T) {
 		chromedp.WaitVisible(css(`#page-prev`)),
 		rowsOf(&rows),
 	)
-	if !slices.Equal(rows, numbers[50:]) {
+	if !slices.Equal(rows, numbers[49:]) {
 		t.Fatalf("phone, second page: %v", rows)
 	}
 }

@@ -808,13 +808,15 @@ func openCount(views replication.Tx, courier string) (int, error) {
 
 // Filter selects pickups to list.
 type Filter struct {
-	Branch  string    // "" for every branch
-	Status  string    // "" for every status
-	Courier string    // "" for every courier; else those assigned to or picked up by them
-	From    time.Time // booked at or after; zero: no bound
-	To      time.Time // booked before; zero: no bound
-	After   string    // the last id of the previous page
-	Limit   int       // 0: no limit
+	Branch  string // "" for every branch
+	Status  string // "" for every status
+	Courier string // "" for every courier; else those assigned to or picked up by them
+	// Customer, when set, keeps the pickups booked for that customer.
+	Customer string
+	From     time.Time // booked at or after; zero: no bound
+	To       time.Time // booked before; zero: no bound
+	After    string    // the last id of the previous page
+	Limit    int       // 0: no limit
 }
 
 // List returns up to f.Limit pickups matching f, newest first, and the id
@@ -882,6 +884,7 @@ func (f Filter) holds(views replication.Tx, id string) (bool, error) {
 	}
 	return (f.Branch == "" || st.GetBranch() == f.Branch) &&
 		(f.Status == "" || st.GetStatus() == f.Status) &&
+		(f.Customer == "" || st.GetCustomer() == f.Customer) &&
 		(f.From.IsZero() || st.GetCreatedMs() >= f.From.UnixMilli()) &&
 		(f.To.IsZero() || st.GetCreatedMs() < f.To.UnixMilli()), nil
 }

@@ -97,6 +97,9 @@ type pickupListData struct {
 	Status   string
 	Courier  string
 	Day      string
+	// Customer and CustomerName: the list holds one customer's pickups
+	// (from the customer's card).
+	Customer, CustomerName string
 	// Own says the list is the courier's own pickups.
 	Own bool
 	Err string
@@ -116,7 +119,7 @@ type pickupListData struct {
 
 // pickupListSpec is what the pickup list sorts and filters by: newest
 // first by default.
-var pickupListSpec = web.ListSpec{Sorts: pickup.SortColumns, DefaultDesc: true, Filters: []string{"status", "courier", "day"}}
+var pickupListSpec = web.ListSpec{Sorts: pickup.SortColumns, DefaultDesc: true, Filters: []string{"status", "courier", "day", "customer"}}
 
 // courierOnly reports whether the user holds the courier permission and
 // none of the readers': they see their own pickups only.
@@ -127,7 +130,7 @@ func courierOnly(p *web.Page) bool {
 // listFilter is the pickup list's filter as a link's query gives it: the
 // list page, the printed list and its labels read the same pickups.
 type listFilter struct {
-	Status, Courier, Day string
+	Status, Courier, Day, Customer string
 	// Own says the list is the courier's own pickups.
 	Own bool
 }
@@ -135,11 +138,11 @@ type listFilter struct {
 // readFilter reads the list's filter from q and the query of the use case
 // it makes; an unreadable day is left out and marked in p.Errors["day"].
 func (s *Pages) readFilter(p *web.Page, q url.Values) (listFilter, pickupapp.Query) {
-	f := listFilter{Status: q.Get("status"), Courier: q.Get("courier"), Day: q.Get("day")}
+	f := listFilter{Status: q.Get("status"), Courier: q.Get("courier"), Day: q.Get("day"), Customer: q.Get("customer")}
 	if courierOnly(p) {
 		f.Own, f.Courier = true, p.User
 	}
-	req := pickupapp.Query{Status: f.Status, Courier: f.Courier, Size: 50, After: q.Get("after")}
+	req := pickupapp.Query{Status: f.Status, Courier: f.Courier, Customer: f.Customer, Size: 50, After: q.Get("after")}
 	if f.Day != "" {
 		from, to, ok := s.DayBounds(f.Day)
 		if !ok {
@@ -159,7 +162,7 @@ func (f listFilter) link(path string) string {
 	if f.Own {
 		courier = ""
 	}
-	return web.LinkWith(path, "status", f.Status, "courier", courier, "day", f.Day)
+	return web.LinkWith(path, "status", f.Status, "courier", courier, "day", f.Day, "customer", f.Customer)
 }
 
 func (s *Pages) pickupList(w http.ResponseWriter, r *http.Request) {
@@ -171,10 +174,13 @@ func (s *Pages) pickupList(w http.ResponseWriter, r *http.Request) {
 		l.Filters.Del("day") // unreadable: shown as an error, not kept
 	}
 	d := &pickupListData{pickupPageData: pickupPageData{Nav: pickupNav(p, "/pickups")},
-		Status: f.Status, Courier: f.Courier, Day: f.Day, Own: f.Own,
+		Status: f.Status, Courier: f.Courier, Day: f.Day, Own: f.Own, Customer: f.Customer,
 		PrintList: f.link("/pickups/print"), PrintLabels: f.link("/pickups/labels"), List: l}
 	p.Data = d
 	p.Form.Set("q", l.Text)
+	if d.Customer != "" {
+		d.CustomerName = s.customerLabel(r, d.Customer)
+	}
 	d.Statuses = append(d.Statuses, web.Option{Value: "", Label: p.T("pickup.all")})
 	for _, st := range Statuses {
 		d.Statuses = append(d.Statuses, web.Option{Value: st, Label: p.T("pickup.status." + st), On: st == d.Status})

@@ -161,9 +161,11 @@ const listWindow = 7 * 24 * time.Hour
 // booked in [From, To).
 type Query struct {
 	Branch, Status, Courier string
-	From, To                time.Time
-	Size                    int
-	After                   string
+	// Customer keeps the pickups booked for that customer.
+	Customer string
+	From, To time.Time
+	Size     int
+	After    string
 }
 
 // List lists pickups, a page at a time, newest first. Couriers list their own; without a
@@ -197,7 +199,7 @@ func (s *Pickups) filter(c app.Caller, q Query) (pickup.Filter, error) {
 	if err != nil {
 		return pickup.Filter{}, err
 	}
-	f := pickup.Filter{Branch: q.Branch, Status: q.Status, Courier: q.Courier, After: q.After, Limit: size, From: q.From, To: q.To}
+	f := pickup.Filter{Branch: q.Branch, Status: q.Status, Courier: q.Courier, Customer: q.Customer, After: q.After, Limit: size, From: q.From, To: q.To}
 	if own != "" {
 		if f.Courier != "" && f.Courier != own {
 			return pickup.Filter{}, fmt.Errorf("%s may list only their own pickups: %w", own, fault.ErrDenied)
