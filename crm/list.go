@@ -26,6 +26,7 @@ import (
 //
 //	crm \0 so \0 col \0 a \0 E(sort value) id   -> the customer's filtered fields
 //	crm \0 so \0 col \0 d \0 ^(E(sort value) id) -> the same
+//	crm \0 sf \0 field \0 value \0 col \0 a|d \0 …  -> the same, per value of orderedFields
 //
 // E escapes NUL and ends the value, so that a shorter value sorts before
 // its extensions; ^ complements every byte, which reverses the order. The
@@ -72,7 +73,7 @@ var sortField = map[string]string{
 var countedFields = []string{"city", "level", "owner", "department", "status", "type", "industry"}
 
 // smallList is the most candidates a list orders in memory; see above.
-const smallList = 2000
+var smallList = 2000
 
 func countPrefix() []byte { return replication.Prefix("crm", "cnt") }
 func countKey() []byte    { return replication.Key("crm", "cnt", "live") }
@@ -81,10 +82,28 @@ func attrCountKey(field, value string) []byte {
 }
 
 func orderPrefix(col string, desc bool) []byte {
+	return replication.Prefix("crm", "so", col, direction(desc))
+}
+
+func direction(desc bool) string {
 	if desc {
-		return replication.Prefix("crm", "so", col, "d")
+		return "d"
 	}
-	return replication.Prefix("crm", "so", col, "a")
+	return "a"
+}
+
+// orderedFields are the fields with list orders of their own per value:
+// a list filtered on one of them (a city; an owner, which is also what an
+// agent who sees only their own customers lists) reads only its
+// customers' entries, however the filter and the order correlate (company
+// names start with their city; an agent's customers were created while
+// they worked here).
+var orderedFields = []string{"city", "owner"}
+
+// fieldOrderPrefix holds the order of col among the customers whose field
+// has the (folded) value.
+func fieldOrderPrefix(field, value, col string, desc bool) []byte {
+	return replication.Prefix("crm", "sf", field, value, col, direction(desc))
 }
 
 // collators sort names in the order of the Chinese collation (pinyin),
@@ -136,6 +155,12 @@ func listEntries(c *Customer, out map[string]string) {
 		s := keyset.Key(sortValue(c, col), c.ID)
 		out[string(append(orderPrefix(col, false), s...))] = attrs
 		out[string(append(orderPrefix(col, true), keyset.Flip(s)...))] = attrs
+		for _, f := range orderedFields {
+			if v := Fold(c.Fields[f]); v != "" {
+				out[string(append(fieldOrderPrefix(f, v, col, false), s...))] = attrs
+				out[string(append(fieldOrderPrefix(f, v, col, true), keyset.Flip(s)...))] = attrs
+			}
+		}
 	}
 }
 
@@ -213,6 +238,19 @@ type listed struct {
 type restriction struct {
 	size int
 	ids  func() ([]string, error)
+	// order, when set, is the prefix of the list order of the customers
+	// it keeps (orderedFields).
+	order func(desc bool) []byte
+}
+
+// fieldRestriction keeps the customers whose field has the folded value.
+func fieldRestriction(views replication.Tx, field, value, col string) (restriction, error) {
+	n, err := replication.ReadCount(views, attrCountKey(field, value))
+	r := restriction{size: int(n), ids: func() ([]string, error) { return scanIDs(views, attrPrefix(field, value), 0) }}
+	if slices.Contains(orderedFields, field) {
+		r.order = func(desc bool) []byte { return fieldOrderPrefix(field, value, col, desc) }
+	}
+	return r, err
 }
 
 // SortedCustomers returns a page of a customer list.
@@ -253,11 +291,11 @@ func SortedCustomers(views replication.Tx, l List) (ListPage, error) {
 		if !ok {
 			continue
 		}
-		n, err := replication.ReadCount(views, attrCountKey(f, v))
+		r, err := fieldRestriction(views, f, v, l.Sort)
 		if err != nil {
 			return ListPage{}, err
 		}
-		rs = append(rs, restriction{int(n), func() ([]string, error) { return scanIDs(views, attrPrefix(f, v), 0) }})
+		rs = append(rs, r)
 	}
 	var text map[string]bool
 	if q := queryForm(l.Search.Text); q != "" {
@@ -269,15 +307,15 @@ func SortedCustomers(views replication.Tx, l List) (ListPage, error) {
 		for _, id := range ids {
 			text[id] = true
 		}
-		rs = append(rs, restriction{len(ids), func() ([]string, error) { return ids, nil }})
+		rs = append(rs, restriction{size: len(ids), ids: func() ([]string, error) { return ids, nil }})
 	}
 	if sc := l.Scope; sc != nil {
 		if len(sc.Departments) == 0 {
-			n, err := replication.ReadCount(views, attrCountKey("owner", Fold(sc.Owner)))
+			r, err := fieldRestriction(views, "owner", Fold(sc.Owner), l.Sort)
 			if err != nil {
 				return ListPage{}, err
 			}
-			rs = append(rs, restriction{int(n), func() ([]string, error) { return scanIDs(views, attrPrefix("owner", Fold(sc.Owner)), 0) }})
+			rs = append(rs, r)
 		} else {
 			// The union of the owner's and the departments' customers.
 			ids, err := scanIDs(views, attrPrefix("owner", Fold(sc.Owner)), 0)
@@ -293,7 +331,7 @@ func SortedCustomers(views replication.Tx, l List) (ListPage, error) {
 			}
 			slices.Sort(ids)
 			ids = slices.Compact(ids)
-			rs = append(rs, restriction{len(ids), func() ([]string, error) { return ids, nil }})
+			rs = append(rs, restriction{size: len(ids), ids: func() ([]string, error) { return ids, nil }})
 		}
 	}
 	ownerAt, deptAt := slices.Index(countedFields, "owner"), slices.Index(countedFields, "department")
@@ -317,7 +355,7 @@ func SortedCustomers(views replication.Tx, l List) (ListPage, error) {
 		if err != nil {
 			return ListPage{}, err
 		}
-		return finishPage(views, l, cursor, int(n), indexSource(views, l.Sort, nil))
+		return finishPage(views, l, cursor, int(n), indexSource(views, func(desc bool) []byte { return orderPrefix(l.Sort, desc) }, nil))
 	}
 	small := slices.MinFunc(rs, func(a, b restriction) int { return a.size - b.size })
 	if small.size <= smallList {
@@ -356,7 +394,19 @@ func SortedCustomers(views replication.Tx, l List) (ListPage, error) {
 			}
 		}
 	}
-	return finishPage(views, l, cursor, total, indexSource(views, l.Sort, keep))
+	// The narrowest condition with an order of its own gives the order;
+	// else the list's order, read through the filter.
+	order := func(desc bool) []byte { return orderPrefix(l.Sort, desc) }
+	best := -1
+	for i, r := range rs {
+		if r.order != nil && (best < 0 || r.size < rs[best].size) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		order = rs[best].order
+	}
+	return finishPage(views, l, cursor, total, indexSource(views, order, keep))
 }
 
 // orderEntry reads customer id's ascending entry of column col from its
@@ -397,11 +447,11 @@ func cutUvarintBytes(b []byte) (s, rest []byte, ok bool) {
 	return b[w : w+int(n)], b[w+int(n):], true
 }
 
-// indexSource reads the order entries of col, keeping those keep passes
-// (nil: all).
-func indexSource(views replication.Tx, col string, keep func(id, attrs string) bool) keyset.Source {
+// indexSource reads the order entries below order(desc), keeping those
+// keep passes (nil: all).
+func indexSource(views replication.Tx, order func(desc bool) []byte, keep func(id, attrs string) bool) keyset.Source {
 	return func(desc bool, after []byte, fn func(key []byte) bool) error {
-		p := orderPrefix(col, desc)
+		p := order(desc)
 		var start []byte
 		if after != nil {
 			if desc {

@@ -289,6 +289,9 @@ func TestListsMatchRecords(t *testing.T) {
 	reg := replication.NewRegistry()
 	crm.RegisterCustomers(reg)
 	rapid.Check(t, func(t *rapid.T) {
+		// Few customers: order them in memory, or read the index orders
+		// as for a million.
+		defer crm.SetSmallList(rapid.SampledFrom([]int{0, 2000}).Draw(t, "small list"))()
 		evs := reptest.Interleave(t, genListStreams(t, reg), "order")
 		m, _ := reptest.ApplyAll(t, reg, evs)
 		checkLists(t, replication.ReadViews(m))
