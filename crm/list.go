@@ -7,10 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
-
-	"golang.org/x/text/collate"
-	"golang.org/x/text/language"
 
 	"branchline/fault"
 	"branchline/internal/keyset"
@@ -106,32 +102,12 @@ func fieldOrderPrefix(field, value, col string, desc bool) []byte {
 	return replication.Prefix("crm", "sf", field, value, col, direction(desc))
 }
 
-// collators sort names in the order of the Chinese collation (pinyin),
-// ignoring case and width, digits as numbers ("C2" before "C10"). A
-// Collator is not safe for concurrent use.
-var collators = sync.Pool{New: func() any {
-	return collate.New(language.Chinese, collate.Loose, collate.Numeric)
-}}
-
 // sortValue is the byte string customers are ordered by in column col.
 func sortValue(c *Customer, col string) []byte {
 	if col == SortCreated {
 		return fmt.Appendf(nil, "%016x", uint64(c.Created))
 	}
-	return SortKey(c.Fields[sortField[col]])
-}
-
-// SortKey is the byte string names and other text are ordered by in
-// lists: the Chinese collation's (pinyin) key, ignoring case and width,
-// digits as numbers; nil for "".
-func SortKey(v string) []byte {
-	if v == "" {
-		return nil
-	}
-	cl := collators.Get().(*collate.Collator)
-	defer collators.Put(cl)
-	var buf collate.Buffer
-	return bytes.Clone(cl.KeyFromString(&buf, v))
+	return keyset.Text(c.Fields[sortField[col]])
 }
 
 // idOf is the id ending an ascending key.

@@ -144,15 +144,15 @@ func (p *Pickup) sortValue(col string) []byte {
 	case SortNumber:
 		return []byte(p.Number)
 	case SortSender:
-		return crm.SortKey(p.Sender.Name)
+		return keyset.Text(p.Sender.Name)
 	case SortDestination:
-		return crm.SortKey(p.Destination)
+		return keyset.Text(p.Destination)
 	case SortWeight:
 		return fmt.Appendf(nil, "%016x", uint64(max(p.WeightGrams, 0)))
 	case SortPrice:
 		return fmt.Appendf(nil, "%016x", uint64(max(p.Price, 0)))
 	case SortCourier:
-		return crm.SortKey(p.Courier)
+		return keyset.Text(p.Courier)
 	case SortStatus:
 		return fmt.Appendf(nil, "%02d", slices.Index(Statuses, p.Status)+1)
 	}

@@ -3,8 +3,8 @@
 // entry (or before its first), so reaching a page never counts or skips
 // the entries before it, and an entry added or removed elsewhere never
 // shifts a page. The domain packages keep the orders (index entries,
-// a few records sorted in memory); this package only reads them. It
-// depends on nothing of Branchline.
+// a few records sorted in memory); this package only reads them, and
+// makes the keys. It depends on nothing of Branchline.
 package keyset
 
 import (
@@ -12,22 +12,90 @@ import (
 	"encoding/base64"
 	"errors"
 	"slices"
+	"sync"
+
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
 )
+
+// collators order text in the Chinese collation (pinyin), ignoring case
+// and width, digits as numbers ("C2" before "C10"). A Collator is not
+// safe for concurrent use.
+var collators = sync.Pool{New: func() any {
+	return collate.New(language.Chinese, collate.Loose, collate.Numeric)
+}}
+
+// Text is the value text (names, cities, codes) is ordered by in lists:
+// its collation key; nil for "". A release of x/text that changes the
+// collation changes the keys: indexes that store them must be rebuilt
+// (their Version bumped).
+func Text(v string) []byte {
+	if v == "" {
+		return nil
+	}
+	cl := collators.Get().(*collate.Collator)
+	defer collators.Put(cl)
+	var buf collate.Buffer
+	return bytes.Clone(cl.KeyFromString(&buf, v))
+}
 
 // Key is the ascending key of an entry ordered by value, ties broken by
 // id: the value escaped and terminated (so that a shorter value sorts
 // before its extensions, and no value runs into the id), then the id. The
 // id must be of a fixed length for ID to find it.
 func Key(value []byte, id string) []byte {
-	out := make([]byte, 0, len(value)+len(id)+4)
-	for _, b := range value {
+	return append(escape(make([]byte, 0, len(value)+len(id)+4), value), id...)
+}
+
+// escape appends v to out escaped and terminated: NUL as NUL 0xff, then
+// NUL 1, which sorts before any escaped byte.
+func escape(out, v []byte) []byte {
+	for _, b := range v {
 		out = append(out, b)
 		if b == 0 {
 			out = append(out, 0xff)
 		}
 	}
-	out = append(out, 0, 1)
-	return append(out, id...)
+	return append(out, 0, 1)
+}
+
+// VarKey is Key for ids of any length: the id escaped and terminated too,
+// so that VarID finds it.
+func VarKey(value []byte, id string) []byte {
+	return escape(escape(nil, value), []byte(id))
+}
+
+// VarID is the id of a VarKey ("" when key is not one).
+func VarID(key []byte) string {
+	_, rest, ok := unescape(key)
+	if !ok {
+		return ""
+	}
+	id, _, ok := unescape(rest)
+	if !ok {
+		return ""
+	}
+	return string(id)
+}
+
+// unescape reads one escaped, terminated value off b.
+func unescape(b []byte) (v, rest []byte, ok bool) {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] != 0 {
+			v = append(v, b[i])
+			continue
+		}
+		switch b[i+1] {
+		case 0xff:
+			v = append(v, 0)
+			i++
+		case 1:
+			return v, b[i+2:], true
+		default:
+			return nil, nil, false
+		}
+	}
+	return nil, nil, false
 }
 
 // ID is the id of length n ending key ("" when key is shorter).
