@@ -1,0 +1,102 @@
+package access
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"branchline/fault"
+	"branchline/internal/keyset"
+	"branchline/replication"
+)
+
+// Sortable columns of the user list.
+const (
+	UserSortUsername = "username"
+	UserSortName     = "name"
+	UserSortCreated  = "created"
+)
+
+// UserColumns lists the columns the user list sorts by, the default (the
+// user name) first.
+var UserColumns = []string{UserSortUsername, UserSortName, UserSortCreated}
+
+// UserList asks for a page of the user list: the users whose user name,
+// display name, phone or extension contain Text, of Departments when set,
+// the disabled ones only with Disabled, in the order of Sort (Desc:
+// reversed), a page at a time (see keyset.Request).
+type UserList struct {
+	Text        string
+	Departments []string
+	Disabled    bool
+	Sort        string
+	Desc        bool
+	Cursor      string
+	Back, Last  bool
+	Limit       int
+}
+
+// UserPage is a page of the user list with the number of users it holds.
+type UserPage struct {
+	Users      []*User
+	Total      int
+	Prev, Next string
+}
+
+// SortedUsers reads a page of the user list. A company has hundreds or
+// thousands of users: the list reads them all, keeps those that match,
+// counts and orders them in memory.
+func SortedUsers(views replication.Tx, q UserList) (UserPage, error) {
+	if q.Sort == "" {
+		q.Sort = UserSortUsername
+	}
+	if !slices.Contains(UserColumns, q.Sort) {
+		return UserPage{}, fault.Invalidf("sort", "unknown_column", "cannot sort by %q", q.Sort)
+	}
+	if n := utf8.RuneCountInString(q.Text); n > 100 || !utf8.ValidString(q.Text) {
+		return UserPage{}, fault.Invalidf("q", "too_long", "%d characters, at most 100", n)
+	}
+	cursor, err := keyset.ParseCursor(q.Cursor)
+	if err != nil || cursor != nil && keyset.VarID(cursor) == "" {
+		return UserPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
+	}
+	all, err := ListUsers(views, "", math.MaxInt)
+	if err != nil {
+		return UserPage{}, err
+	}
+	text := strings.ToLower(strings.TrimSpace(q.Text))
+	byID := map[string]*User{}
+	var keys [][]byte
+	for _, u := range all {
+		if u.Disabled && !q.Disabled || q.Departments != nil && !slices.Contains(q.Departments, u.Department) {
+			continue
+		}
+		if text != "" && !slices.ContainsFunc([]string{u.Username, u.DisplayName, u.Phone, u.Extension}, func(v string) bool {
+			return strings.Contains(strings.ToLower(v), text)
+		}) {
+			continue
+		}
+		var v []byte
+		switch q.Sort {
+		case UserSortName:
+			v = keyset.Text(u.DisplayName)
+		case UserSortCreated:
+			v = fmt.Appendf(nil, "%016x", uint64(u.Created))
+		default:
+			v = keyset.Text(u.Username)
+		}
+		byID[u.ID] = u
+		keys = append(keys, keyset.VarKey(v, u.ID))
+	}
+	kp, err := keyset.Read(keyset.Slice(keys), keyset.Request{Desc: q.Desc, Cursor: cursor, Back: q.Back, Last: q.Last, Limit: q.Limit})
+	if err != nil {
+		return UserPage{}, err
+	}
+	out := UserPage{Total: len(keys), Prev: keyset.Cursor(kp.Prev), Next: keyset.Cursor(kp.Next)}
+	for _, k := range kp.Keys {
+		out.Users = append(out.Users, byID[keyset.VarID(k)])
+	}
+	return out, nil
+}
