@@ -242,6 +242,24 @@ func TestBrowserPickupList(t *testing.T) {
 		t.Fatalf("the customer's pickups: %q, %v", total, rows)
 	}
 
+	// Tracking by a phone number finds the pickup, then its history.
+	var found []string
+	var tracked string
+	run(t, ctx, "track by phone",
+		chromedp.Navigate(s.base+"/track"),
+		chromedp.WaitVisible(css(`#track-form`)),
+		chromedp.SendKeys(css(`#track-form input[name=waybill]`), "139 1234 5633"),
+		chromedp.Submit(css(`#track-form`)),
+		chromedp.WaitVisible(css(`#track-found`)),
+		into(&found, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#track-found tbody tr')).map(r => r.dataset.waybill)`)),
+		clickJS(`#track-found tbody a`),
+		chromedp.WaitVisible(css(`#tracking`)),
+		into(&tracked, chromedp.Evaluate[string](`document.getElementById("tracking").dataset.waybill`)),
+	)
+	if want := s.get(t, byNumber[numbers[33]]).GetWaybill(); !slices.Equal(found, []string{want}) || tracked != want {
+		t.Fatalf("tracking 139 1234 5633 found %v, tracked %q; want %s", found, tracked, want)
+	}
+
 	// In English: plural totals.
 	run(t, ctx, "English",
 		clickJS(`button[data-lang=en]`),
