@@ -230,9 +230,11 @@ func TestBrowserPickupList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var tel string
 	run(t, ctx, "the customer's pickups",
 		chromedp.Navigate(s.base+"/customers/"+cust),
 		chromedp.WaitVisible(css(`#customer-pickups`)),
+		into(&tel, chromedp.Evaluate[string](`document.querySelector('dd.f-mobile a.tel').getAttribute('href')`)),
 		clickJS(`#customer-pickups`),
 		chromedp.WaitVisible(css(`#customer-filter`)),
 		rowsOf(&rows),
@@ -240,6 +242,9 @@ func TestBrowserPickupList(t *testing.T) {
 	)
 	if total != "共 1 条" || !slices.Equal(rows, []string{own.Msg.GetPickup().GetNumber()}) {
 		t.Fatalf("the customer's pickups: %q, %v", total, rows)
+	}
+	if !strings.HasPrefix(tel, "tel:") || !strings.HasSuffix(tel, "13800138000") {
+		t.Fatalf("the card's mobile dials %q", tel)
 	}
 
 	// Tracking by a phone number finds the pickup, then its history.

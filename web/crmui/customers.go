@@ -68,6 +68,9 @@ type fieldView struct {
 	Name, Label, Value string
 	// Link, when set, makes the value a link (the parent customer).
 	Link string
+	// Tel is the number to dial for a phone field shown in full (a tel:
+	// link, which a phone dials); empty when masked.
+	Tel string
 }
 
 // viewCustomer prepares a customer for display: phones in national
@@ -89,6 +92,9 @@ func viewCustomer(p *web.Page, defs []crm.CustomField, c *crmapp.Customer) custo
 		switch {
 		case crm.IsPhoneField(f.Name):
 			fv.Value = web.DisplayPhone(val)
+			if !strings.Contains(val, "*") {
+				fv.Tel = val
+			}
 		case f.Name == "parent":
 			fv.Link = "/customers/" + val
 		}
