@@ -58,45 +58,31 @@ func SortedUsers(views replication.Tx, q UserList) (UserPage, error) {
 	if n := utf8.RuneCountInString(q.Text); n > 100 || !utf8.ValidString(q.Text) {
 		return UserPage{}, fault.Invalidf("q", "too_long", "%d characters, at most 100", n)
 	}
-	cursor, err := keyset.ParseCursor(q.Cursor)
-	if err != nil || cursor != nil && keyset.VarID(cursor) == "" {
-		return UserPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
-	}
 	all, err := ListUsers(views, "", math.MaxInt)
 	if err != nil {
 		return UserPage{}, err
 	}
 	text := strings.ToLower(strings.TrimSpace(q.Text))
-	byID := map[string]*User{}
-	var keys [][]byte
-	for _, u := range all {
-		if u.Disabled && !q.Disabled || q.Departments != nil && !slices.Contains(q.Departments, u.Department) {
-			continue
-		}
-		if text != "" && !slices.ContainsFunc([]string{u.Username, u.DisplayName, u.Phone, u.Extension}, func(v string) bool {
-			return strings.Contains(strings.ToLower(v), text)
-		}) {
-			continue
-		}
-		var v []byte
-		switch q.Sort {
-		case UserSortName:
-			v = keyset.Text(u.DisplayName)
-		case UserSortCreated:
-			v = fmt.Appendf(nil, "%016x", uint64(u.Created))
-		default:
-			v = keyset.Text(u.Username)
-		}
-		byID[u.ID] = u
-		keys = append(keys, keyset.VarKey(v, u.ID))
-	}
-	kp, err := keyset.Read(keyset.Slice(keys), keyset.Request{Desc: q.Desc, Cursor: cursor, Back: q.Back, Last: q.Last, Limit: q.Limit})
+	all = slices.DeleteFunc(all, func(u *User) bool {
+		return u.Disabled && !q.Disabled || q.Departments != nil && !slices.Contains(q.Departments, u.Department) ||
+			text != "" && !slices.ContainsFunc([]string{u.Username, u.DisplayName, u.Phone, u.Extension}, func(v string) bool {
+				return strings.Contains(strings.ToLower(v), text)
+			})
+	})
+	f, err := keyset.InMemory(all, func(u *User) []byte { return keyset.VarKey(u.sortValue(q.Sort), u.ID) }, q.Cursor,
+		keyset.Request{Desc: q.Desc, Back: q.Back, Last: q.Last, Limit: q.Limit})
 	if err != nil {
-		return UserPage{}, err
+		return UserPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
 	}
-	out := UserPage{Total: len(keys), Prev: keyset.Cursor(kp.Prev), Next: keyset.Cursor(kp.Next)}
-	for _, k := range kp.Keys {
-		out.Users = append(out.Users, byID[keyset.VarID(k)])
+	return UserPage{Users: f.Items, Total: f.Total, Prev: f.Prev, Next: f.Next}, nil
+}
+
+func (u *User) sortValue(col string) []byte {
+	switch col {
+	case UserSortName:
+		return keyset.Text(u.DisplayName)
+	case UserSortCreated:
+		return fmt.Appendf(nil, "%016x", uint64(u.Created))
 	}
-	return out, nil
+	return keyset.Text(u.Username)
 }

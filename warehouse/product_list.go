@@ -60,36 +60,21 @@ func SortedProducts(views replication.Tx, q ProductList) (ProductPage, error) {
 	if n := utf8.RuneCountInString(q.Text); n > 100 || !utf8.ValidString(q.Text) {
 		return ProductPage{}, fault.Invalidf("q", "too_long", "%d characters, at most 100", n)
 	}
-	cursor, err := keyset.ParseCursor(q.Cursor)
-	if err != nil || cursor != nil && keyset.VarID(cursor) == "" {
-		return ProductPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
-	}
 	all, _, err := ListProducts(views, "", math.MaxInt)
 	if err != nil {
 		return ProductPage{}, err
 	}
 	text := fold(q.Text)
-	byID := map[string]*Product{}
-	var keys [][]byte
-	for _, p := range all {
-		if q.Category != "" && fold(p.Category) != fold(q.Category) || q.Class != "" && p.Class != q.Class {
-			continue
-		}
-		if text != "" && !strings.Contains(fold(p.ID), text) && !strings.Contains(fold(p.Name), text) && !strings.Contains(fold(p.Barcode), text) {
-			continue
-		}
-		byID[p.ID] = p
-		keys = append(keys, keyset.VarKey(p.sortValue(q.Sort), p.ID))
-	}
-	kp, err := keyset.Read(keyset.Slice(keys), keyset.Request{Desc: q.Desc, Cursor: cursor, Back: q.Back, Last: q.Last, Limit: q.Limit})
+	all = slices.DeleteFunc(all, func(p *Product) bool {
+		return q.Category != "" && fold(p.Category) != fold(q.Category) || q.Class != "" && p.Class != q.Class ||
+			text != "" && !strings.Contains(fold(p.ID), text) && !strings.Contains(fold(p.Name), text) && !strings.Contains(fold(p.Barcode), text)
+	})
+	f, err := keyset.InMemory(all, func(p *Product) []byte { return keyset.VarKey(p.sortValue(q.Sort), p.ID) }, q.Cursor,
+		keyset.Request{Desc: q.Desc, Back: q.Back, Last: q.Last, Limit: q.Limit})
 	if err != nil {
-		return ProductPage{}, err
+		return ProductPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
 	}
-	out := ProductPage{Total: len(keys), Prev: keyset.Cursor(kp.Prev), Next: keyset.Cursor(kp.Next)}
-	for _, k := range kp.Keys {
-		out.Products = append(out.Products, byID[keyset.VarID(k)])
-	}
-	return out, nil
+	return ProductPage{Products: f.Items, Total: f.Total, Prev: f.Prev, Next: f.Next}, nil
 }
 
 // fold is how the product list compares text: lower case, without the

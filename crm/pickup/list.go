@@ -69,18 +69,13 @@ func SortedList(views replication.Tx, s Sorted) (SortedPage, error) {
 	if n := len([]rune(s.Text)); n > maxSortedText || strings.ContainsRune(s.Text, 0) {
 		return SortedPage{}, fault.Invalidf("q", "too_long", "%d characters, at most %d", n, maxSortedText)
 	}
-	cursor, err := keyset.ParseCursor(s.Cursor)
-	if err != nil || cursor != nil && !replication.ValidULID(keyset.ID(cursor, 26)) {
-		return SortedPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
-	}
 	ids, err := candidates(views, s.Filter)
 	if err != nil {
 		return SortedPage{}, err
 	}
 	text := crm.Fold(s.Text)
 	digits := digitsOf(text)
-	byID := map[string]*Pickup{}
-	var keys [][]byte
+	var found []*Pickup
 	for _, id := range ids {
 		ok, err := s.Filter.holds(views, id)
 		if err != nil {
@@ -93,21 +88,16 @@ func SortedList(views replication.Tx, s Sorted) (SortedPage, error) {
 		if err != nil {
 			return SortedPage{}, err
 		}
-		if text != "" && !p.contains(text, digits) {
-			continue
+		if text == "" || p.contains(text, digits) {
+			found = append(found, p)
 		}
-		byID[id] = p
-		keys = append(keys, keyset.Key(p.sortValue(s.Sort), id))
 	}
-	kp, err := keyset.Read(keyset.Slice(keys), keyset.Request{Desc: s.Desc, Cursor: cursor, Back: s.Back, Last: s.Last, Limit: s.Limit})
+	f, err := keyset.InMemory(found, func(p *Pickup) []byte { return keyset.VarKey(p.sortValue(s.Sort), p.ID) }, s.Cursor,
+		keyset.Request{Desc: s.Desc, Back: s.Back, Last: s.Last, Limit: s.Limit})
 	if err != nil {
-		return SortedPage{}, err
+		return SortedPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
 	}
-	out := SortedPage{Total: len(keys), Prev: keyset.Cursor(kp.Prev), Next: keyset.Cursor(kp.Next)}
-	for _, k := range kp.Keys {
-		out.Pickups = append(out.Pickups, byID[keyset.ID(k, 26)])
-	}
-	return out, nil
+	return SortedPage{Pickups: f.Items, Total: f.Total, Prev: f.Prev, Next: f.Next}, nil
 }
 
 // contains reports whether the pickup's waybill, number, parties' names

@@ -236,3 +236,38 @@ func ParseCursor(s string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Found is a page of items ordered in memory (InMemory): the items, how
+// many there are in all, and the cursors of the pages around it.
+type Found[T any] struct {
+	Items      []T
+	Total      int
+	Prev, Next string
+}
+
+// InMemory reads the page r asks for (its Cursor from the token cursor)
+// of items, ordered by key — a VarKey of each item's sort value and id —
+// in memory: for lists of at most a few thousand items, read in full.
+func InMemory[T any](items []T, key func(T) []byte, cursor string, r Request) (Found[T], error) {
+	c, err := ParseCursor(cursor)
+	if err != nil || c != nil && VarID(c) == "" {
+		return Found[T]{}, ErrBadCursor
+	}
+	r.Cursor = c
+	byKey := make(map[string]T, len(items))
+	keys := make([][]byte, 0, len(items))
+	for _, it := range items {
+		k := key(it)
+		byKey[string(k)] = it
+		keys = append(keys, k)
+	}
+	p, err := Read(Slice(keys), r)
+	if err != nil {
+		return Found[T]{}, err
+	}
+	out := Found[T]{Total: len(items), Prev: Cursor(p.Prev), Next: Cursor(p.Next)}
+	for _, k := range p.Keys {
+		out.Items = append(out.Items, byKey[string(k)])
+	}
+	return out, nil
+}
