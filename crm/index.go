@@ -118,6 +118,9 @@ func phoneDigits(e164 string) string {
 	return digitsOf(FormatPhone(e164, DefaultRegion))
 }
 
+// Digits keeps the digits of s: "139 1234-5678" → "13912345678".
+func Digits(s string) string { return digitsOf(s) }
+
 func digitsOf(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' {

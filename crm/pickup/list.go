@@ -74,7 +74,7 @@ func SortedList(views replication.Tx, s Sorted) (SortedPage, error) {
 		return SortedPage{}, err
 	}
 	text := crm.Fold(s.Text)
-	digits := digitsOf(text)
+	digits := crm.Digits(text)
 	var found []*Pickup
 	for _, id := range ids {
 		ok, err := s.Filter.holds(views, id)
@@ -112,21 +112,13 @@ func (p *Pickup) contains(text, digits string) bool {
 		return false
 	}
 	for _, ph := range []string{p.Sender.Phone, p.Receiver.Phone} {
-		if ph != "" && strings.Contains(digitsOf(crm.FormatPhone(ph, crm.DefaultRegion)), digits) {
+		if ph != "" && strings.Contains(crm.Digits(crm.FormatPhone(ph, crm.DefaultRegion)), digits) {
 			return true
 		}
 	}
 	return false
 }
 
-func digitsOf(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, s)
-}
 
 // sortValue is what the pickup is ordered by in column col.
 func (p *Pickup) sortValue(col string) []byte {
