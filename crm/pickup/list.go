@@ -119,7 +119,6 @@ func (p *Pickup) contains(text, digits string) bool {
 	return false
 }
 
-
 // sortValue is what the pickup is ordered by in column col.
 func (p *Pickup) sortValue(col string) []byte {
 	switch col {
