@@ -32,13 +32,16 @@ import (
 // the same index batch (index.go): all live customers, and per value of
 // each of countedFields.
 //
-// A list by the index reads the order's entries from the cursor on and
-// keeps those that pass the filter, so a page costs the page size divided
-// by the share of customers the filter keeps. When a filter keeps few
+// A list filtered on a city or an owner reads that value's own order. A
+// list filtered otherwise reads the column's order from the cursor on and
+// keeps the entries that pass the filter, so a page costs the page size
+// divided by the share of customers the filter keeps — more where filter
+// and order correlate, which is why cities and owners (company names
+// start with their city; an agent's customers were created while they
+// worked here) have orders of their own. When a filter keeps few
 // customers (at most smallList, which its counter says before reading
-// anything) the list reads their entries instead — found by the attribute
-// index — and orders those few in memory: either way a page reads at most
-// about smallList + size × N / smallList entries.
+// anything) the list reads their entries instead, found by the attribute
+// index, and orders those few in memory.
 //
 // Searches the indexes cannot answer this way (containment in a field, a
 // custom field, a phone filter) read every candidate customer, as
@@ -174,7 +177,7 @@ func (s *ListScope) reaches(owner, dept string) bool {
 }
 
 // List asks for one page of a customer list: the customers Search finds
-// (its After, Limit and Visible are not used), within Scope when set, in
+// (its After and Limit are not used), within Scope when set, in
 // the order of Sort (one of SortColumns; "" is the name), Desc reversing
 // it. Without Cursor it is the first page, or the last with Last; with
 // Cursor (a page's Prev or Next) the page after it, or before it with
