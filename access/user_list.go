@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"branchline/fault"
 	"branchline/internal/keyset"
@@ -31,11 +30,8 @@ type UserList struct {
 	Text        string
 	Departments []string
 	Disabled    bool
-	Sort        string
-	Desc        bool
-	Cursor      string
-	Back, Last  bool
-	Limit       int
+	keyset.Order
+	Limit int
 }
 
 // UserPage is a page of the user list with the number of users it holds.
@@ -45,19 +41,11 @@ type UserPage struct {
 	Prev, Next string
 }
 
-// SortedUsers reads a page of the user list. A company has hundreds or
-// thousands of users: the list reads them all, keeps those that match,
-// counts and orders them in memory.
+// SortedUsers reads a page of the user list (an unknown column sorts by
+// the user name). A company has hundreds or thousands of users: the list
+// reads them all, keeps those that match, counts and orders them in
+// memory.
 func SortedUsers(views replication.Tx, q UserList) (UserPage, error) {
-	if q.Sort == "" {
-		q.Sort = UserSortUsername
-	}
-	if !slices.Contains(UserColumns, q.Sort) {
-		return UserPage{}, fault.Invalidf("sort", "unknown_column", "cannot sort by %q", q.Sort)
-	}
-	if n := utf8.RuneCountInString(q.Text); n > 100 || !utf8.ValidString(q.Text) {
-		return UserPage{}, fault.Invalidf("q", "too_long", "%d characters, at most 100", n)
-	}
 	all, err := ListUsers(views, "", math.MaxInt)
 	if err != nil {
 		return UserPage{}, err
@@ -69,8 +57,7 @@ func SortedUsers(views replication.Tx, q UserList) (UserPage, error) {
 				return strings.Contains(strings.ToLower(v), text)
 			})
 	})
-	f, err := keyset.InMemory(all, func(u *User) []byte { return keyset.VarKey(u.sortValue(q.Sort), u.ID) }, q.Cursor,
-		keyset.Request{Desc: q.Desc, Back: q.Back, Last: q.Last, Limit: q.Limit})
+	f, err := keyset.InMemory(all, func(u *User) []byte { return keyset.VarKey(u.sortValue(q.Sort), u.ID) }, q.Order, q.Limit)
 	if err != nil {
 		return UserPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
 	}

@@ -3,6 +3,8 @@ package access
 import (
 	"slices"
 	"testing"
+
+	"branchline/internal/keyset"
 )
 
 func TestSortedUsers(t *testing.T) {
@@ -18,12 +20,12 @@ func TestSortedUsers(t *testing.T) {
 		want []string
 	}{
 		{"by user name", UserList{}, []string{"li", "wang", "zhao"}},
-		{"by user name, descending", UserList{Desc: true}, []string{"zhao", "wang", "li"}},
-		{"by name in pinyin", UserList{Sort: UserSortName}, []string{"li", "wang", "zhao"}},
+		{"by user name, descending", UserList{Order: keyset.Order{Desc: true}}, []string{"zhao", "wang", "li"}},
+		{"by name in pinyin", UserList{Order: keyset.Order{Sort: UserSortName}}, []string{"li", "wang", "zhao"}},
 		{"search phone", UserList{Text: "1234"}, []string{"li"}},
 		{"search name", UserList{Text: "王"}, []string{"wang"}},
 		{"department", UserList{Departments: []string{dept}}, []string{"wang", "zhao"}},
-		{"a page of two, last", UserList{Limit: 2, Last: true}, []string{"wang", "zhao"}},
+		{"a page of two, last", UserList{Limit: 2, Order: keyset.Order{Last: true}}, []string{"wang", "zhao"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,7 +48,7 @@ func TestSortedUsers(t *testing.T) {
 			}
 		})
 	}
-	if _, err := SortedUsers(views, UserList{Cursor: "not-a-cursor!"}); err == nil {
+	if _, err := SortedUsers(views, UserList{Order: keyset.Order{Cursor: "not-a-cursor!"}}); err == nil {
 		t.Error("a made-up cursor is accepted")
 	}
 }

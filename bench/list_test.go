@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"branchline/crm"
+	"branchline/internal/keyset"
 	"branchline/replication"
 )
 
@@ -39,7 +40,7 @@ func BenchmarkCustomerList(b *testing.B) {
 	for _, col := range crm.SortColumns {
 		for _, desc := range []bool{false, true} {
 			for _, f := range filters {
-				base := crm.List{Search: crm.Search{Filters: f.f}, Sort: col, Desc: desc, Limit: 50}
+				base := crm.List{Search: crm.Search{Filters: f.f}, Limit: 50, Order: keyset.Order{Sort: col, Desc: desc}}
 				var middle string
 				var total int
 				err := s.View(func(views replication.Tx) error {

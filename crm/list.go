@@ -185,12 +185,8 @@ func (s *ListScope) reaches(owner, dept string) bool {
 type List struct {
 	Search Search
 	Scope  *ListScope
-	Sort   string
-	Desc   bool
-	Cursor string
-	Back   bool
-	Last   bool
-	Limit  int
+	keyset.Order
+	Limit int
 	// Skip passes over that many customers before the first page (a page
 	// number); it costs a read of each.
 	Skip int

@@ -17,6 +17,7 @@ import (
 	"branchline/crm"
 	crmv1 "branchline/gen/branchline/crm/v1"
 	eventv1 "branchline/gen/branchline/event/v1"
+	"branchline/internal/keyset"
 	"branchline/replication"
 	"branchline/replication/reptest"
 )
@@ -234,7 +235,7 @@ func checkLists(t *rapid.T, views replication.Tx) {
 			for _, desc := range []bool{false, true} {
 				want := bruteList(t, views, col, desc, f.keep)
 				name := fmt.Sprintf("filter %d by %s desc=%v", fi, col, desc)
-				l := crm.List{Search: f.search, Scope: f.scope, Sort: col, Desc: desc, Limit: size}
+				l := crm.List{Search: f.search, Scope: f.scope, Limit: size, Order: keyset.Order{Sort: col, Desc: desc}}
 				var got []string
 				for pages := 0; ; pages++ {
 					p, err := crm.SortedCustomers(views, l)
@@ -257,7 +258,7 @@ func checkLists(t *rapid.T, views replication.Tx) {
 					t.Fatalf("%s: forward %v, brute force %v", name, got, want)
 				}
 				// Backwards from the last page.
-				l = crm.List{Search: f.search, Scope: f.scope, Sort: col, Desc: desc, Limit: size, Last: true}
+				l = crm.List{Search: f.search, Scope: f.scope, Limit: size, Order: keyset.Order{Sort: col, Desc: desc, Last: true}}
 				var back []string
 				for pages := 0; ; pages++ {
 					p, err := crm.SortedCustomers(views, l)
@@ -271,7 +272,7 @@ func checkLists(t *rapid.T, views replication.Tx) {
 					if p.Prev == "" || pages > len(want) {
 						break
 					}
-					l = crm.List{Search: f.search, Scope: f.scope, Sort: col, Desc: desc, Limit: size, Cursor: p.Prev, Back: true}
+					l = crm.List{Search: f.search, Scope: f.scope, Limit: size, Order: keyset.Order{Sort: col, Desc: desc, Cursor: p.Prev, Back: true}}
 				}
 				if !slices.Equal(back, want) {
 					t.Fatalf("%s: backward %v, brute force %v", name, back, want)

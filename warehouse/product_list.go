@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"branchline/fault"
 	"branchline/internal/keyset"
@@ -32,11 +31,8 @@ var ProductColumns = []string{ProductByCode, ProductByName, ProductByCategory, P
 // time (see keyset.Request).
 type ProductList struct {
 	Text, Category, Class string
-	Sort                  string
-	Desc                  bool
-	Cursor                string
-	Back, Last            bool
-	Limit                 int
+	keyset.Order
+	Limit int
 }
 
 // ProductPage is a page of the product list, with the number of products
@@ -47,19 +43,11 @@ type ProductPage struct {
 	Prev, Next string
 }
 
-// SortedProducts reads a page of the product list. The catalogue is a
-// company's (thousands of products, not millions): the list reads every
-// product, keeps those that match, counts them and orders them in memory.
+// SortedProducts reads a page of the product list (an unknown column
+// sorts by the code). The catalogue is a company's (thousands of
+// products, not millions): the list reads every product, keeps those
+// that match, counts them and orders them in memory.
 func SortedProducts(views replication.Tx, q ProductList) (ProductPage, error) {
-	if q.Sort == "" {
-		q.Sort = ProductByCode
-	}
-	if !slices.Contains(ProductColumns, q.Sort) {
-		return ProductPage{}, fault.Invalidf("sort", "unknown_column", "cannot sort by %q", q.Sort)
-	}
-	if n := utf8.RuneCountInString(q.Text); n > 100 || !utf8.ValidString(q.Text) {
-		return ProductPage{}, fault.Invalidf("q", "too_long", "%d characters, at most 100", n)
-	}
 	all, _, err := ListProducts(views, "", math.MaxInt)
 	if err != nil {
 		return ProductPage{}, err
@@ -69,8 +57,7 @@ func SortedProducts(views replication.Tx, q ProductList) (ProductPage, error) {
 		return q.Category != "" && fold(p.Category) != fold(q.Category) || q.Class != "" && p.Class != q.Class ||
 			text != "" && !strings.Contains(fold(p.ID), text) && !strings.Contains(fold(p.Name), text) && !strings.Contains(fold(p.Barcode), text)
 	})
-	f, err := keyset.InMemory(all, func(p *Product) []byte { return keyset.VarKey(p.sortValue(q.Sort), p.ID) }, q.Cursor,
-		keyset.Request{Desc: q.Desc, Back: q.Back, Last: q.Last, Limit: q.Limit})
+	f, err := keyset.InMemory(all, func(p *Product) []byte { return keyset.VarKey(p.sortValue(q.Sort), p.ID) }, q.Order, q.Limit)
 	if err != nil {
 		return ProductPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
 	}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"branchline/internal/keyset"
 )
 
 // List is the state of a list page as its URL holds it, so that every
@@ -16,13 +18,11 @@ import (
 // headers ("sort-th") and the pager with the total ("pager") of
 // templates/list.html from it.
 type List struct {
-	Path    string
-	Text    string
-	Sort    string
-	Desc    bool
-	Cursor  string
-	Back    bool // the page before Cursor
-	Last    bool // the last page (without a cursor)
+	Path string
+	Text string
+	// Order is the column, direction and page position, as the domain's
+	// list requests take them.
+	keyset.Order
 	Filters url.Values
 
 	spec ListSpec

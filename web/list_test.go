@@ -6,6 +6,15 @@ import (
 	"testing"
 )
 
+// wantList is what a List should hold, flat.
+type wantList struct {
+	Text, Sort string
+	Desc       bool
+	Cursor     string
+	Back, Last bool
+	Filters    url.Values
+}
+
 func TestParseList(t *testing.T) {
 	spec := ListSpec{Sorts: []string{"name", "code", "created"}, Filters: []string{"status", "courier"}}
 	newest := ListSpec{Sorts: []string{"created", "name"}, DefaultDesc: true}
@@ -13,37 +22,37 @@ func TestParseList(t *testing.T) {
 		name  string
 		spec  ListSpec
 		query string
-		want  List
+		want  wantList
 		here  string // List.Here, the page's own address
 	}{
 		{name: "empty", spec: spec, query: "",
-			want: List{Sort: "name"}, here: "/l"},
+			want: wantList{Sort: "name"}, here: "/l"},
 		{name: "text and sort", spec: spec, query: "q=+浦东+&sort=code&dir=desc",
-			want: List{Text: "浦东", Sort: "code", Desc: true}, here: "/l?dir=desc&q=%E6%B5%A6%E4%B8%9C&sort=code"},
+			want: wantList{Text: "浦东", Sort: "code", Desc: true}, here: "/l?dir=desc&q=%E6%B5%A6%E4%B8%9C&sort=code"},
 		{name: "unknown column ignored", spec: spec, query: "sort=secret&dir=desc",
-			want: List{Sort: "name", Desc: true}, here: "/l?dir=desc"},
+			want: wantList{Sort: "name", Desc: true}, here: "/l?dir=desc"},
 		{name: "unknown direction ignored", spec: spec, query: "sort=code&dir=sideways",
-			want: List{Sort: "code"}, here: "/l?sort=code"},
+			want: wantList{Sort: "code"}, here: "/l?sort=code"},
 		{name: "after", spec: spec, query: "after=abc",
-			want: List{Sort: "name", Cursor: "abc"}, here: "/l?after=abc"},
+			want: wantList{Sort: "name", Cursor: "abc"}, here: "/l?after=abc"},
 		{name: "before", spec: spec, query: "before=abc",
-			want: List{Sort: "name", Cursor: "abc", Back: true}, here: "/l?before=abc"},
+			want: wantList{Sort: "name", Cursor: "abc", Back: true}, here: "/l?before=abc"},
 		{name: "both cursors ignored", spec: spec, query: "before=abc&after=def",
-			want: List{Sort: "name"}, here: "/l"},
+			want: wantList{Sort: "name"}, here: "/l"},
 		{name: "last page", spec: spec, query: "page=last",
-			want: List{Sort: "name", Last: true}, here: "/l?page=last"},
+			want: wantList{Sort: "name", Last: true}, here: "/l?page=last"},
 		{name: "a cursor wins over last", spec: spec, query: "page=last&after=x",
-			want: List{Sort: "name", Cursor: "x"}, here: "/l?after=x"},
+			want: wantList{Sort: "name", Cursor: "x"}, here: "/l?after=x"},
 		{name: "filters kept, others dropped", spec: spec, query: "status=new&courier=+li+&evil=1&courier=",
-			want: List{Sort: "name", Filters: url.Values{"status": {"new"}, "courier": {"li"}}}, here: "/l?courier=li&status=new"},
+			want: wantList{Sort: "name", Filters: url.Values{"status": {"new"}, "courier": {"li"}}}, here: "/l?courier=li&status=new"},
 		{name: "overlong text dropped", spec: spec, query: "q=" + strings.Repeat("x", maxListParam+1),
-			want: List{Sort: "name"}, here: "/l"},
+			want: wantList{Sort: "name"}, here: "/l"},
 		{name: "descending by default", spec: newest, query: "",
-			want: List{Sort: "created", Desc: true}, here: "/l"},
+			want: wantList{Sort: "created", Desc: true}, here: "/l"},
 		{name: "default column ascending", spec: newest, query: "dir=asc",
-			want: List{Sort: "created"}, here: "/l?dir=asc"},
+			want: wantList{Sort: "created"}, here: "/l?dir=asc"},
 		{name: "other column ascending by default", spec: newest, query: "sort=name",
-			want: List{Sort: "name"}, here: "/l?sort=name"},
+			want: wantList{Sort: "name"}, here: "/l?sort=name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"branchline/access"
 	"branchline/app"
 	"branchline/fault"
+	"branchline/internal/keyset"
 	"branchline/replication"
 )
 
@@ -151,11 +152,8 @@ func (s *Admin) Users(_ context.Context, c app.Caller, q UserQuery) (app.Page[*a
 // access.UserColumns) at Cursor (see access.UserList).
 type UserListQuery struct {
 	UserQuery
-	Text       string
-	Sort       string
-	Desc       bool
-	Cursor     string
-	Back, Last bool
+	Text string
+	keyset.Order
 }
 
 // SortedUsers reads a page of the user list in any column's order, with
@@ -171,9 +169,11 @@ func (s *Admin) SortedUsers(_ context.Context, c app.Caller, q UserListQuery) (a
 	if err := checkOptionalID("department", q.Department); err != nil {
 		return access.UserPage{}, err
 	}
+	if err := app.CheckList(q.Sort, access.UserColumns, q.Text); err != nil {
+		return access.UserPage{}, err
+	}
 	return app.Read(s.Store, func(views replication.Tx) (access.UserPage, error) {
-		l := access.UserList{Text: q.Text, Disabled: q.ShowDisabled, Sort: q.Sort, Desc: q.Desc,
-			Cursor: q.Cursor, Back: q.Back, Last: q.Last, Limit: size}
+		l := access.UserList{Text: q.Text, Disabled: q.ShowDisabled, Order: q.Order, Limit: size}
 		if q.Department != "" {
 			depts, err := access.Descendants(views, q.Department)
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 	"branchline/crm"
 	"branchline/fault"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	"branchline/internal/keyset"
 	"branchline/replication"
 )
 
@@ -759,12 +760,8 @@ func (s *Customers) Merge(ctx context.Context, c app.Caller, req Merge) (*Custom
 // crm.List).
 type ListRequest struct {
 	Search Search
-	Sort   string
-	Desc   bool
-	Cursor string
-	Back   bool
-	Last   bool
-	Size   int
+	keyset.Order
+	Size int
 }
 
 // ListResult is one page of the customer list with the exact number of
@@ -788,7 +785,7 @@ func (s *Customers) List(_ context.Context, c app.Caller, q ListRequest) (ListRe
 	if err != nil {
 		return ListResult{}, err
 	}
-	l := crm.List{Search: dq, Sort: q.Sort, Desc: q.Desc, Cursor: q.Cursor, Back: q.Back, Last: q.Last}
+	l := crm.List{Search: dq, Order: q.Order}
 	if l.Limit, err = app.PageSize(q.Size, 50); err != nil {
 		return ListResult{}, err
 	}

@@ -34,12 +34,8 @@ var SortColumns = []string{SortEntered, SortNumber, SortSender, SortDestination,
 type Sorted struct {
 	Filter Filter
 	Text   string
-	Sort   string
-	Desc   bool
-	Cursor string
-	Back   bool
-	Last   bool
-	Limit  int
+	keyset.Order
+	Limit int
 }
 
 // SortedPage is a page of the pickup list, the number of pickups in the
@@ -50,25 +46,13 @@ type SortedPage struct {
 	Prev, Next string
 }
 
-// maxSortedText bounds the search text, in characters.
-const maxSortedText = 100
-
-// SortedList reads a page of the pickup list. Pickups are a branch's, a
-// courier's or a day's, so the list reads every pickup the filter's
-// index gives (the last 7 days of a branch without a day or courier, as
-// List does), keeps those that match, counts them and orders them in
-// memory: its cost grows with the pickups of the range, not with the
-// store.
+// SortedList reads a page of the pickup list (an unknown column sorts by
+// the time of booking). Pickups are a branch's, a courier's or a day's,
+// so the list reads every pickup the filter's index gives (the last 7
+// days of a branch without a day or courier, as List does), keeps those
+// that match, counts them and orders them in memory: its cost grows with
+// the pickups of the range, not with the store.
 func SortedList(views replication.Tx, s Sorted) (SortedPage, error) {
-	if s.Sort == "" {
-		s.Sort = SortEntered
-	}
-	if !slices.Contains(SortColumns, s.Sort) {
-		return SortedPage{}, fault.Invalidf("sort", "unknown_column", "cannot sort by %q", s.Sort)
-	}
-	if n := len([]rune(s.Text)); n > maxSortedText || strings.ContainsRune(s.Text, 0) {
-		return SortedPage{}, fault.Invalidf("q", "too_long", "%d characters, at most %d", n, maxSortedText)
-	}
 	ids, err := candidates(views, s.Filter)
 	if err != nil {
 		return SortedPage{}, err
@@ -92,8 +76,7 @@ func SortedList(views replication.Tx, s Sorted) (SortedPage, error) {
 			found = append(found, p)
 		}
 	}
-	f, err := keyset.InMemory(found, func(p *Pickup) []byte { return keyset.VarKey(p.sortValue(s.Sort), p.ID) }, s.Cursor,
-		keyset.Request{Desc: s.Desc, Back: s.Back, Last: s.Last, Limit: s.Limit})
+	f, err := keyset.InMemory(found, func(p *Pickup) []byte { return keyset.VarKey(p.sortValue(s.Sort), p.ID) }, s.Order, s.Limit)
 	if err != nil {
 		return SortedPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
 	}

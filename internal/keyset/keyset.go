@@ -149,6 +149,19 @@ func Slice(keys [][]byte) Source {
 	}
 }
 
+// Order is how a list request names its page: the column it is sorted
+// by, the direction, and where the page lies — after Cursor (a token of
+// Cursor), before it with Back, or the last page with Last; the first
+// page without any. Domain list requests embed it, and the web list
+// kernel reads it from a URL.
+type Order struct {
+	Sort   string
+	Desc   bool
+	Cursor string
+	Back   bool
+	Last   bool
+}
+
 // Request asks for one page: Limit entries in the list's order (Desc:
 // descending). Without Cursor it is the first page (after Skip entries),
 // or the last with Last; with Cursor, the page after it, or before it
@@ -245,15 +258,15 @@ type Found[T any] struct {
 	Prev, Next string
 }
 
-// InMemory reads the page r asks for (its Cursor from the token cursor)
-// of items, ordered by key — a VarKey of each item's sort value and id —
+// InMemory reads the page o names, of limit items, of items ordered by
+// key — a VarKey of each item's sort value (in column o.Sort) and id —
 // in memory: for lists of at most a few thousand items, read in full.
-func InMemory[T any](items []T, key func(T) []byte, cursor string, r Request) (Found[T], error) {
-	c, err := ParseCursor(cursor)
+func InMemory[T any](items []T, key func(T) []byte, o Order, limit int) (Found[T], error) {
+	c, err := ParseCursor(o.Cursor)
 	if err != nil || c != nil && VarID(c) == "" {
 		return Found[T]{}, ErrBadCursor
 	}
-	r.Cursor = c
+	r := Request{Desc: o.Desc, Cursor: c, Back: o.Back, Last: o.Last, Limit: limit}
 	byKey := make(map[string]T, len(items))
 	keys := make([][]byte, 0, len(items))
 	for _, it := range items {

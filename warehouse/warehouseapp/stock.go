@@ -91,6 +91,9 @@ func (s *Stock) SortedProducts(_ context.Context, c app.Caller, q warehouse.Prod
 	if err != nil {
 		return warehouse.ProductPage{}, err
 	}
+	if err := app.CheckList(q.Sort, warehouse.ProductColumns, q.Text); err != nil {
+		return warehouse.ProductPage{}, err
+	}
 	q.Limit = n
 	return read(s, c, func(views replication.Tx) (warehouse.ProductPage, error) { return warehouse.SortedProducts(views, q) })
 }

@@ -107,7 +107,7 @@ func (s *Pages) userList(w http.ResponseWriter, r *http.Request) {
 	}
 	page, err := s.cfg.Access.SortedUsers(ctx, c, accessapp.UserListQuery{
 		UserQuery: accessapp.UserQuery{Department: idOf(deptRes, data.Dept), ShowDisabled: data.ShowDisabled, Size: 100},
-		Text:      l.Text, Sort: l.Sort, Desc: l.Desc, Cursor: l.Cursor, Back: l.Back, Last: l.Last})
+		Text:      l.Text, Order: l.Order})
 	if err != nil {
 		s.Render(w, r, "error", s.Failed(p, err), p)
 		return

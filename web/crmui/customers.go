@@ -206,8 +206,7 @@ func (s *Pages) customerList(w http.ResponseWriter, r *http.Request) {
 		data.Filters = append(data.Filters, filterRow{Op: "contains"})
 	}
 	page, err := s.cfg.Customers.List(r.Context(), web.CallerOf(r), crmapp.ListRequest{
-		Search: crmapp.Search{Text: q, Conditions: conds}, Sort: l.Sort, Desc: l.Desc,
-		Cursor: l.Cursor, Back: l.Back, Last: l.Last, Size: 50,
+		Search: crmapp.Search{Text: q, Conditions: conds}, Order: l.Order, Size: 50,
 	})
 	status := http.StatusOK
 	if err != nil {

@@ -205,7 +205,7 @@ func (s *Pages) pickupList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	page, err := s.cfg.Pickups.Sorted(r.Context(), web.CallerOf(r), pickupapp.SortedQuery{Query: req,
-		Text: l.Text, Sort: l.Sort, Desc: l.Desc, Cursor: l.Cursor, Back: l.Back, Last: l.Last})
+		Text: l.Text, Order: l.Order})
 	if err != nil {
 		status := s.pickupFailed(p, err, "status", "courier", "day", "q")
 		s.Render(w, r, "pickups", status, p)

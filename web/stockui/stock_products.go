@@ -48,8 +48,7 @@ func (s *Pages) productList(w http.ResponseWriter, r *http.Request) {
 		d.Classes = append(d.Classes, web.Option{Value: c, Label: p.T("stock.class." + c), On: c == l.Filter("class")})
 	}
 	list, err := s.stock.SortedProducts(r.Context(), web.CallerOf(r), warehouse.ProductList{
-		Text: l.Text, Category: l.Filter("category"), Class: l.Filter("class"),
-		Sort: l.Sort, Desc: l.Desc, Cursor: l.Cursor, Back: l.Back, Last: l.Last})
+		Text: l.Text, Category: l.Filter("category"), Class: l.Filter("class"), Order: l.Order})
 	if err != nil {
 		s.Render(w, r, "stock_products", s.stockFailed(p, err, nil), p)
 		return

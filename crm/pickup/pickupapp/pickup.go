@@ -11,6 +11,7 @@ import (
 	"branchline/crm"
 	"branchline/crm/pickup"
 	"branchline/fault"
+	"branchline/internal/keyset"
 	"branchline/replication"
 )
 
@@ -221,12 +222,8 @@ func (s *Pickups) filter(c app.Caller, q Query) (pickup.Filter, error) {
 // "": newest first), at Cursor (see pickup.Sorted).
 type SortedQuery struct {
 	Query
-	Text   string
-	Sort   string
-	Desc   bool
-	Cursor string
-	Back   bool
-	Last   bool
+	Text string
+	keyset.Order
 }
 
 // SortedResult is a page of the sorted pickup list with the exact number
@@ -244,7 +241,10 @@ func (s *Pickups) Sorted(_ context.Context, c app.Caller, q SortedQuery) (Sorted
 	if err != nil {
 		return SortedResult{}, err
 	}
-	sq := pickup.Sorted{Filter: f, Text: q.Text, Sort: q.Sort, Desc: q.Desc, Cursor: q.Cursor, Back: q.Back, Last: q.Last, Limit: f.Limit}
+	if err := app.CheckList(q.Sort, pickup.SortColumns, q.Text); err != nil {
+		return SortedResult{}, err
+	}
+	sq := pickup.Sorted{Filter: f, Text: q.Text, Order: q.Order, Limit: f.Limit}
 	return app.Read(s.Store, func(views replication.Tx) (SortedResult, error) {
 		page, err := pickup.SortedList(views, sq)
 		if err != nil {
