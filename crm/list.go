@@ -333,7 +333,9 @@ func SortedCustomers(views replication.Tx, l List) (ListPage, error) {
 		return finishPage(views, l, cursor, int(n), indexSource(views, func(desc bool) []byte { return orderPrefix(l.Sort, desc) }, nil))
 	}
 	small := slices.MinFunc(rs, func(a, b restriction) int { return a.size - b.size })
-	if small.size <= smallList {
+	// A few customers without an order of their own are read and ordered
+	// in memory; a city's or an owner's have one, which is cheaper.
+	if small.size <= smallList && small.order == nil {
 		ids, err := small.ids()
 		if err != nil {
 			return ListPage{}, err
