@@ -58,8 +58,9 @@ func sampleCustomer(r *rand.Rand, i int) map[string]string {
 // lookupNode builds (once per run) a node store holding n customers,
 // applied as pulled events in batches, indexed, then closed and opened
 // again: it reports how long the reopened node took to load its memory
-// of the searched texts, and its heap.
-func lookupNode(b *testing.B, n int) (*node.Store, []map[string]string) {
+// of the searched texts, and its heap. decorate, when set, adds fields to
+// each sample customer.
+func lookupNode(b *testing.B, n int, decorate func(i int, fields map[string]string)) (*node.Store, []map[string]string) {
 	dir := b.TempDir()
 	open := func() *node.Store {
 		s, err := node.OpenStore(node.StoreConfig{Dir: dir, ID: "bench-lookup", Registry: kinds.Registry(), Log: slog.New(slog.DiscardHandler)})
@@ -79,6 +80,9 @@ func lookupNode(b *testing.B, n int) (*node.Store, []map[string]string) {
 		evs := make([]*replication.Event, 0, batch)
 		for ; len(evs) < batch && done < n; done++ {
 			fields := sampleCustomer(r, done)
+			if decorate != nil {
+				decorate(done, fields)
+			}
 			if done%(max(1, n/2000)) == 0 {
 				sample = append(sample, fields)
 			}
@@ -128,7 +132,7 @@ func BenchmarkCustomerLookup(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds a store of -customers customers")
 	}
-	s, sample := lookupNode(b, *searchCustomers)
+	s, sample := lookupNode(b, *searchCustomers, nil)
 	r := rand.New(rand.NewPCG(3, 5))
 	pick := func() map[string]string { return sample[r.IntN(len(sample))] }
 	runeAt := func(s string, i int) string { rs := []rune(s); return string(rs[i%len(rs):][:1]) }

@@ -118,6 +118,9 @@ func phoneDigits(e164 string) string {
 	return digitsOf(FormatPhone(e164, DefaultRegion))
 }
 
+// Digits keeps the digits of s: "139 1234-5678" → "13912345678".
+func Digits(s string) string { return digitsOf(s) }
+
 func digitsOf(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' {
@@ -188,6 +191,13 @@ func indexEntries(tx replication.Tx, id string) (map[string]string, error) {
 			out[string(attrKey(CustomPrefix+k, Fold(v), id))] = ""
 		}
 	}
+	out[string(countKey())] = ""
+	for _, f := range countedFields {
+		if v := Fold(c.Fields[f]); v != "" {
+			out[string(attrCountKey(f, v))] = ""
+		}
+	}
+	listEntries(c, out)
 	if n := NormalizeName(c.Fields["display_name"]); n != "" {
 		out[string(nameKey(n, id))] = Fold(c.Fields["city"])
 	}
@@ -218,12 +228,12 @@ var CustomerIndex = replication.Index{
 	Prefixes: [][]byte{
 		replication.Prefix("crm", "live"), replication.Prefix("crm", "bin"), replication.Prefix("crm", "phone"),
 		replication.Prefix("crm", "st"), replication.Prefix("crm", "nm"), replication.Prefix("crm", "at"),
-		replication.Prefix("crm", "ix"),
+		replication.Prefix("crm", "ix"), replication.Prefix("crm", "so"), replication.Prefix("crm", "sf"), replication.Prefix("crm", "cnt"),
 		replication.Prefix("crm", "sx"), // version 1's n-grams: dropped by reindexing
 	},
 	Watch:        watchCustomer,
 	Reindex:      reindexCustomer,
-	Version:      2,
+	Version:      3, // 3: list orders and counters
 	MemoryPrefix: replication.Prefix("crm", "st"),
 	Memory:       func() replication.Memory { return newTextMemory() },
 }
@@ -307,22 +317,39 @@ func reindexCustomer(tx replication.Tx, id string) error {
 	} else if !errors.Is(err, replication.ErrNotFound) {
 		return err
 	}
+	cnt := countPrefix()
+	changed := false
 	for k := range had {
 		if _, keep := want[k]; !keep {
-			if err := tx.Delete([]byte(k)); err != nil {
+			changed = true
+			if strings.HasPrefix(k, string(cnt)) {
+				err = replication.AddCount(tx, []byte(k), -1)
+			} else {
+				err = tx.Delete([]byte(k))
+			}
+			if err != nil {
 				return err
 			}
 		}
 	}
 	for k, v := range want {
 		if old, ok := had[k]; !ok || old != v {
-			if err := tx.Set([]byte(k), []byte(v)); err != nil {
+			changed = true
+			if strings.HasPrefix(k, string(cnt)) {
+				err = replication.AddCount(tx, []byte(k), 1)
+			} else {
+				err = tx.Set([]byte(k), []byte(v))
+			}
+			if err != nil {
 				return err
 			}
 		}
 	}
 	if len(want) == 0 {
 		return tx.Delete(rec)
+	}
+	if !changed && len(had) > 0 {
+		return nil // a change the indexes do not see (a note): the record stands
 	}
 	return tx.Set(rec, encodeIndexRecord(want))
 }

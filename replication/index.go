@@ -266,6 +266,7 @@ func (v *Views) ProcessMarkers(tx Tx, markers []Marker) (last uint64, committed 
 	}
 	done := map[string]bool{}
 	var ops []memoryOp
+	counts := countTx{deltas: map[string]int64{}}
 	for _, m := range markers {
 		last = max(last, m.Seq)
 		if err := tx.Delete(markerKey(m.Seq, m.Index, m.Entity)); err != nil {
@@ -276,9 +277,13 @@ func (v *Views) ProcessMarkers(tx Tx, markers []Marker) (last uint64, committed 
 			continue // an index this release no longer has, or done in this step
 		}
 		done[m.Index+"\x00"+m.Entity] = true
-		if err := ix.Reindex(v.reindexTx(views, ix, &ops), m.Entity); err != nil {
+		counts.Tx = v.reindexTx(views, ix, &ops)
+		if err := ix.Reindex(counts, m.Entity); err != nil {
 			return 0, nil, fmt.Errorf("reindex %s %s: %w", m.Index, m.Entity, err)
 		}
+	}
+	if err := counts.flush(views); err != nil {
+		return 0, nil, fmt.Errorf("index counters: %w", err)
 	}
 	return last, func() { applyMemoryOps(ops) }, nil
 }

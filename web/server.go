@@ -174,7 +174,7 @@ func (s *Server) Templates(fsys fs.FS, standalone ...string) error {
 	}
 	for _, n := range names {
 		base := strings.TrimSuffix(path.Base(n), ".html")
-		if base == "layout" || base == "print" {
+		if base == "layout" || base == "print" || base == "list" {
 			continue
 		}
 		if _, dup := s.pages[base]; dup {
@@ -186,7 +186,7 @@ func (s *Server) Templates(fsys fs.FS, standalone ...string) error {
 			if strings.HasPrefix(base, "print_") {
 				layout = "print.html"
 			}
-			if t, err = template.New(layout).Funcs(s.funcs()).ParseFS(templateFS, "templates/"+layout); err != nil {
+			if t, err = template.New(layout).Funcs(s.funcs()).ParseFS(templateFS, "templates/"+layout, "templates/list.html"); err != nil {
 				return fmt.Errorf("%s: %w", layout, err)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"branchline/access"
 	"branchline/app"
 	"branchline/fault"
+	"branchline/internal/keyset"
 	"branchline/replication"
 )
 
@@ -143,6 +144,45 @@ func (s *Admin) Users(_ context.Context, c app.Caller, q UserQuery) (app.Page[*a
 	}
 	out.Items = users
 	return out, nil
+}
+
+// UserListQuery asks for a page of the sorted user list: the users
+// UserQuery selects (its After is not used) whose user name, display
+// name, phone or extension contain Text, in the order of Sort (one of
+// access.UserColumns) at Cursor (see access.UserList).
+type UserListQuery struct {
+	UserQuery
+	Text string
+	keyset.Order
+}
+
+// SortedUsers reads a page of the user list in any column's order, with
+// its total.
+func (s *Admin) SortedUsers(_ context.Context, c app.Caller, q UserListQuery) (access.UserPage, error) {
+	if err := c.Require(access.UserAdmin); err != nil {
+		return access.UserPage{}, err
+	}
+	size, err := app.PageSize(q.Size, 50)
+	if err != nil {
+		return access.UserPage{}, err
+	}
+	if err := checkOptionalID("department", q.Department); err != nil {
+		return access.UserPage{}, err
+	}
+	if err := app.CheckList(q.Sort, access.UserColumns, q.Text); err != nil {
+		return access.UserPage{}, err
+	}
+	return app.Read(s.Store, func(views replication.Tx) (access.UserPage, error) {
+		l := access.UserList{Text: q.Text, Disabled: q.ShowDisabled, Order: q.Order, Limit: size}
+		if q.Department != "" {
+			depts, err := access.Descendants(views, q.Department)
+			if err != nil {
+				return access.UserPage{}, err
+			}
+			l.Departments = append([]string{}, depts...)
+		}
+		return access.SortedUsers(views, l)
+	})
 }
 
 // User reads a user.

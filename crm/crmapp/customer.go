@@ -13,6 +13,7 @@ import (
 	"branchline/crm"
 	"branchline/fault"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	"branchline/internal/keyset"
 	"branchline/replication"
 )
 
@@ -752,4 +753,62 @@ func (s *Customers) Merge(ctx context.Context, c app.Caller, req Merge) (*Custom
 		return nil, err
 	}
 	return s.after(c, req.Winner, access.CustomerMerge)
+}
+
+// ListRequest asks for one page of the customer list: a search, an order
+// (one of crm.SortColumns; "" is the name) and a page position (see
+// crm.List).
+type ListRequest struct {
+	Search Search
+	keyset.Order
+	Size int
+}
+
+// ListResult is one page of the customer list with the exact number of
+// customers the caller may read under the search, and the cursors of the
+// pages around it.
+type ListResult struct {
+	Items      []*Customer
+	Total      int
+	Prev, Next string
+}
+
+// List reads a page of the customers the caller may read, sorted, with
+// the total. Its cost does not grow with the number of customers when the
+// search is empty or filters on counted fields (city, level, owner,
+// department, status, type, industry) and name text; see crm.SortedCustomers.
+func (s *Customers) List(_ context.Context, c app.Caller, q ListRequest) (ListResult, error) {
+	if err := c.Require(access.CustomerRead); err != nil {
+		return ListResult{}, err
+	}
+	dq, err := q.Search.domain()
+	if err != nil {
+		return ListResult{}, err
+	}
+	l := crm.List{Search: dq, Order: q.Order}
+	if l.Limit, err = app.PageSize(q.Size, 50); err != nil {
+		return ListResult{}, err
+	}
+	switch c.Scope(access.CustomerRead) {
+	case access.ScopeAll:
+	case access.ScopeDepartment:
+		l.Scope = &crm.ListScope{Owner: c.User, Departments: c.Departments}
+	default:
+		l.Scope = &crm.ListScope{Owner: c.User}
+	}
+	return app.Read(s.Store, func(views replication.Tx) (ListResult, error) {
+		page, err := crm.SortedCustomers(views, l)
+		if err != nil {
+			return ListResult{}, err
+		}
+		r, err := readerOf(views, c)
+		if err != nil {
+			return ListResult{}, err
+		}
+		out := ListResult{Total: page.Total, Prev: page.Prev, Next: page.Next}
+		for _, cu := range page.Customers {
+			out.Items = append(out.Items, r.show(cu))
+		}
+		return out, nil
+	})
 }

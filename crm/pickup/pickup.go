@@ -808,13 +808,15 @@ func openCount(views replication.Tx, courier string) (int, error) {
 
 // Filter selects pickups to list.
 type Filter struct {
-	Branch  string    // "" for every branch
-	Status  string    // "" for every status
-	Courier string    // "" for every courier; else those assigned to or picked up by them
-	From    time.Time // booked at or after; zero: no bound
-	To      time.Time // booked before; zero: no bound
-	After   string    // the last id of the previous page
-	Limit   int       // 0: no limit
+	Branch  string // "" for every branch
+	Status  string // "" for every status
+	Courier string // "" for every courier; else those assigned to or picked up by them
+	// Customer, when set, keeps the pickups booked for that customer.
+	Customer string
+	From     time.Time // booked at or after; zero: no bound
+	To       time.Time // booked before; zero: no bound
+	After    string    // the last id of the previous page
+	Limit    int       // 0: no limit
 }
 
 // List returns up to f.Limit pickups matching f, newest first, and the id
@@ -822,37 +824,20 @@ type Filter struct {
 // f.Courier is set and the day index for the days of [From, To)
 // otherwise.
 func List(views replication.Tx, f Filter) ([]*Pickup, string, error) {
-	var ids []string
-	var err error
-	if f.Courier != "" {
-		p := replication.Prefix("pk", "mine", f.Courier)
-		err = views.Scan(p, nil, func(k, _ []byte) (bool, error) {
-			ids = append(ids, string(k[len(p):]))
-			return true, nil
-		})
-	} else {
-		ids, err = bookedIDs(views, f.From, f.To)
-	}
+	ids, err := candidates(views, f)
 	if err != nil {
 		return nil, "", err
 	}
-	slices.Sort(ids)
-	slices.Reverse(ids)
-	ids = slices.Compact(ids)
 	var out []*Pickup
 	for _, id := range ids {
 		if f.After != "" && id >= f.After {
 			continue
 		}
-		st, ok, err := readState(views, id)
+		ok, err := f.holds(views, id)
 		if err != nil {
 			return nil, "", err
 		}
-		if !ok || st.GetCreatedMs() == 0 ||
-			(f.Branch != "" && st.GetBranch() != f.Branch) ||
-			(f.Status != "" && st.GetStatus() != f.Status) ||
-			(!f.From.IsZero() && st.GetCreatedMs() < f.From.UnixMilli()) ||
-			(!f.To.IsZero() && st.GetCreatedMs() >= f.To.UnixMilli()) {
+		if !ok {
 			continue
 		}
 		if f.Limit > 0 && len(out) == f.Limit {
@@ -865,6 +850,43 @@ func List(views replication.Tx, f Filter) ([]*Pickup, string, error) {
 		out = append(out, p)
 	}
 	return out, "", nil
+}
+
+// candidates are the ids of the pickups f may select, newest first: from
+// the courier's index when f.Courier is set, else from the day index for
+// the days of [From, To).
+func candidates(views replication.Tx, f Filter) ([]string, error) {
+	var ids []string
+	var err error
+	if f.Courier != "" {
+		p := replication.Prefix("pk", "mine", f.Courier)
+		err = views.Scan(p, nil, func(k, _ []byte) (bool, error) {
+			ids = append(ids, string(k[len(p):]))
+			return true, nil
+		})
+	} else {
+		ids, err = bookedIDs(views, f.From, f.To)
+	}
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(ids)
+	slices.Reverse(ids)
+	return slices.Compact(ids), nil
+}
+
+// holds reports whether pickup id passes f's branch, status and time
+// bounds, from its state alone.
+func (f Filter) holds(views replication.Tx, id string) (bool, error) {
+	st, ok, err := readState(views, id)
+	if err != nil || !ok || st.GetCreatedMs() == 0 {
+		return false, err
+	}
+	return (f.Branch == "" || st.GetBranch() == f.Branch) &&
+		(f.Status == "" || st.GetStatus() == f.Status) &&
+		(f.Customer == "" || st.GetCustomer() == f.Customer) &&
+		(f.From.IsZero() || st.GetCreatedMs() >= f.From.UnixMilli()) &&
+		(f.To.IsZero() || st.GetCreatedMs() < f.To.UnixMilli()), nil
 }
 
 func utcDay(ms int64) string { return time.UnixMilli(ms).UTC().Format("20060102") }

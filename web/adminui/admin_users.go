@@ -64,9 +64,14 @@ type usersData struct {
 	Depts        []deptView
 	Dept         string
 	ShowDisabled bool
-	Next         string
 	Conflicts    []conflictView
+	// List is the list's state from the URL; Pager its total and pages.
+	List  web.List
+	Pager web.Pager
 }
+
+// userListSpec is what the user list sorts and filters by.
+var userListSpec = web.ListSpec{Sorts: access.UserColumns, Filters: []string{"department", "disabled"}}
 
 // roles reads every role, for labels (by resource name, in p's language:
 // roleLabel) and the role choices.
@@ -86,7 +91,8 @@ func (s *Pages) userList(w http.ResponseWriter, r *http.Request) {
 	p := s.NewPage(r, "admin", "admin.users.title")
 	ctx, c := r.Context(), web.CallerOf(r)
 	q := r.URL.Query()
-	data := usersData{adminPage: adminNav(p, "users"), Dept: q.Get("department"), ShowDisabled: q.Get("disabled") == "1"}
+	l := web.ParseList("/admin/users", q, userListSpec)
+	data := usersData{adminPage: adminNav(p, "users"), Dept: q.Get("department"), ShowDisabled: q.Get("disabled") == "1", List: l}
 	p.Form.Set("department", data.Dept)
 	tree, err := s.departments(ctx, c, true)
 	if err != nil {
@@ -99,17 +105,18 @@ func (s *Pages) userList(w http.ResponseWriter, r *http.Request) {
 		s.Render(w, r, "error", s.Failed(p, err), p)
 		return
 	}
-	page, err := s.cfg.Access.Users(ctx, c, accessapp.UserQuery{Department: idOf(deptRes, data.Dept), ShowDisabled: data.ShowDisabled,
-		Size: 100, After: q.Get("after")})
+	page, err := s.cfg.Access.SortedUsers(ctx, c, accessapp.UserListQuery{
+		UserQuery: accessapp.UserQuery{Department: idOf(deptRes, data.Dept), ShowDisabled: data.ShowDisabled, Size: 100},
+		Text:      l.Text, Order: l.Order})
 	if err != nil {
 		s.Render(w, r, "error", s.Failed(p, err), p)
 		return
 	}
 	depts := deptLabels(tree)
-	for _, u := range page.Items {
+	for _, u := range page.Users {
 		data.Users = append(data.Users, viewUser(u, depts, roles))
 	}
-	data.Next = page.Next
+	data.Pager = l.Pager(page.Total, page.Prev, page.Next)
 	if data.Conflicts, err = s.usernameConflicts(ctx, c); err != nil {
 		s.Render(w, r, "error", s.Failed(p, err), p)
 		return

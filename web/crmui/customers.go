@@ -58,14 +58,19 @@ type customerView struct {
 	Level  string
 	Owner  string
 	Origin string
-	Fields []fieldView
-	C      *crmapp.Customer
+	// Created is the day the customer was created, in the business zone.
+	Created string
+	Fields  []fieldView
+	C       *crmapp.Customer
 }
 
 type fieldView struct {
 	Name, Label, Value string
 	// Link, when set, makes the value a link (the parent customer).
 	Link string
+	// Tel is the number to dial for a phone field shown in full (a tel:
+	// link, which a phone dials); empty when masked.
+	Tel string
 }
 
 // viewCustomer prepares a customer for display: phones in national
@@ -87,6 +92,9 @@ func viewCustomer(p *web.Page, defs []crm.CustomField, c *crmapp.Customer) custo
 		switch {
 		case crm.IsPhoneField(f.Name):
 			fv.Value = web.DisplayPhone(val)
+			if !strings.Contains(val, "*") {
+				fv.Tel = val
+			}
 		case f.Name == "parent":
 			fv.Link = "/customers/" + val
 		}
@@ -115,8 +123,10 @@ type listData struct {
 	Filters   []filterRow
 	Fields    []searchFieldChoice
 	Customers []customerView
-	// Next is the address of the next page, empty on the last.
-	Next string
+	// List is the list's state from the URL: order, page, filters; Pager
+	// its total and page links.
+	List  web.List
+	Pager web.Pager
 	// ExportCSV and ExportXLSX download this search.
 	ExportCSV, ExportXLSX string
 	Searched              bool
@@ -167,6 +177,10 @@ func searchQuery(q string, rows []filterRow) url.Values {
 	return v
 }
 
+// customerListSpec is what the customer list sorts by: the columns the
+// indexes keep in order (crm.SortColumns), the name first.
+var customerListSpec = web.ListSpec{Sorts: crm.SortColumns}
+
 func (s *Pages) customerList(w http.ResponseWriter, r *http.Request) {
 	p := s.NewPage(r, "customers", "customers.title")
 	if !p.Can(string(access.CustomerRead)) {
@@ -174,11 +188,13 @@ func (s *Pages) customerList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	qs := r.URL.Query()
-	q := strings.TrimSpace(qs.Get("q"))
+	l := web.ParseList("/customers", qs, customerListSpec)
+	q := l.Text
 	rows, conds := parseFilters(qs)
+	l.Filters = searchQuery("", rows)
 	p.Form.Set("q", q)
 	defs := s.customFields(r)
-	data := &listData{Query: q, Filters: rows, Searched: q != "" || len(rows) > 0, Advanced: len(rows) > 0, Conditions: len(rows)}
+	data := &listData{Query: q, Filters: rows, Searched: q != "" || len(rows) > 0, Advanced: len(rows) > 0, Conditions: len(rows), List: l}
 	for _, f := range crm.Fields {
 		data.Fields = append(data.Fields, searchFieldChoice{f.Name, fieldLabel(p, defs, f.Name)})
 	}
@@ -189,20 +205,20 @@ func (s *Pages) customerList(w http.ResponseWriter, r *http.Request) {
 	for len(data.Filters) < maxFilterRows && (len(data.Filters) < 2 || data.Filters[len(data.Filters)-1].Value != "") {
 		data.Filters = append(data.Filters, filterRow{Op: "contains"})
 	}
-	page, err := s.cfg.Customers.Search(r.Context(), web.CallerOf(r), crmapp.Search{Text: q, Conditions: conds}, 50, qs.Get("after"))
+	page, err := s.cfg.Customers.List(r.Context(), web.CallerOf(r), crmapp.ListRequest{
+		Search: crmapp.Search{Text: q, Conditions: conds}, Order: l.Order, Size: 50,
+	})
 	status := http.StatusOK
 	if err != nil {
 		status = s.failedOn(p, err, defs)
 	} else {
 		for _, c := range page.Items {
-			data.Customers = append(data.Customers, viewCustomer(p, defs, c))
+			v := viewCustomer(p, defs, c)
+			v.Created = p.DateText(c.Created)
+			data.Customers = append(data.Customers, v)
 		}
 		data.Pick = p.Can(string(access.CustomerMerge)) && len(data.Customers) > 1
-		if page.Next != "" {
-			v := searchQuery(q, rows)
-			v.Set("after", page.Next)
-			data.Next = "/customers?" + v.Encode()
-		}
+		data.Pager = l.Pager(page.Total, page.Prev, page.Next)
 	}
 	for _, f := range []string{"csv", "xlsx"} {
 		v := searchQuery(q, rows)

@@ -112,7 +112,23 @@ func (s *Pages) printLabel(w http.ResponseWriter, r *http.Request) {
 // printedList reads the pickups of the list's filter in r's query, as
 // many as one printout takes; more says there were more. A filter the
 // list would refuse (an unreadable day or status) is an invalid input.
+//
+// With ids (id=…, the pickups ticked in the list) it reads those, each
+// through Pickups.Get: a pickup the user may not open fails the printout.
 func (s *Pages) printedList(r *http.Request, p *web.Page) (f listFilter, pks []*pickup.Pickup, more bool, err error) {
+	if ids := r.URL.Query()["id"]; len(ids) > 0 {
+		if len(ids) > maxPrinted {
+			return f, nil, false, fault.Invalidf("id", "too_many", "%d pickups, at most %d", len(ids), maxPrinted)
+		}
+		for _, id := range ids {
+			pk, err := s.cfg.Pickups.Get(r.Context(), web.CallerOf(r), id)
+			if err != nil {
+				return f, nil, false, err
+			}
+			pks = append(pks, pk)
+		}
+		return f, pks, false, nil
+	}
 	f, req := s.readFilter(p, r.URL.Query())
 	if msg := p.Errors["day"]; msg != "" {
 		delete(p.Errors, "day")
@@ -168,6 +184,9 @@ func (s *Pages) printList(w http.ResponseWriter, r *http.Request) {
 		d.Rows = append(d.Rows, row)
 	}
 	d.Filter = s.filterText(r, p, f)
+	if len(r.URL.Query()["id"]) > 0 {
+		d.Filter = p.N("pickup.print.selected", len(pks))
+	}
 	p.Data = d
 	s.Render(w, r, "print_pickups", http.StatusOK, p)
 }

@@ -97,14 +97,29 @@ type pickupListData struct {
 	Status   string
 	Courier  string
 	Day      string
+	// Customer and CustomerName: the list holds one customer's pickups
+	// (from the customer's card).
+	Customer, CustomerName string
 	// Own says the list is the courier's own pickups.
-	Own  bool
-	Next string
-	Err  string
+	Own bool
+	Err string
 	// PrintList and PrintLabels print the list as filtered, and the
 	// shipping labels of its pickups.
 	PrintList, PrintLabels string
+	// List is the list's state from the URL (search, order, page,
+	// filters); Pager its total and page links.
+	List  web.List
+	Pager web.Pager
+	// Bulk offers to tick pickups and act on them: reassign them
+	// (CanReassign, to one of Assign), cancel them (CanCancel), print them.
+	Bulk                   bool
+	CanReassign, CanCancel bool
+	Assign                 []web.Option
 }
+
+// pickupListSpec is what the pickup list sorts and filters by: newest
+// first by default.
+var pickupListSpec = web.ListSpec{Sorts: pickup.SortColumns, DefaultDesc: true, Filters: []string{"status", "courier", "day", "customer"}}
 
 // courierOnly reports whether the user holds the courier permission and
 // none of the readers': they see their own pickups only.
@@ -115,7 +130,7 @@ func courierOnly(p *web.Page) bool {
 // listFilter is the pickup list's filter as a link's query gives it: the
 // list page, the printed list and its labels read the same pickups.
 type listFilter struct {
-	Status, Courier, Day string
+	Status, Courier, Day, Customer string
 	// Own says the list is the courier's own pickups.
 	Own bool
 }
@@ -123,11 +138,11 @@ type listFilter struct {
 // readFilter reads the list's filter from q and the query of the use case
 // it makes; an unreadable day is left out and marked in p.Errors["day"].
 func (s *Pages) readFilter(p *web.Page, q url.Values) (listFilter, pickupapp.Query) {
-	f := listFilter{Status: q.Get("status"), Courier: q.Get("courier"), Day: q.Get("day")}
+	f := listFilter{Status: q.Get("status"), Courier: q.Get("courier"), Day: q.Get("day"), Customer: q.Get("customer")}
 	if courierOnly(p) {
 		f.Own, f.Courier = true, p.User
 	}
-	req := pickupapp.Query{Status: f.Status, Courier: f.Courier, Size: 50, After: q.Get("after")}
+	req := pickupapp.Query{Status: f.Status, Courier: f.Courier, Customer: f.Customer, Size: 50, After: q.Get("after")}
 	if f.Day != "" {
 		from, to, ok := s.DayBounds(f.Day)
 		if !ok {
@@ -147,17 +162,25 @@ func (f listFilter) link(path string) string {
 	if f.Own {
 		courier = ""
 	}
-	return web.LinkWith(path, "status", f.Status, "courier", courier, "day", f.Day)
+	return web.LinkWith(path, "status", f.Status, "courier", courier, "day", f.Day, "customer", f.Customer)
 }
 
 func (s *Pages) pickupList(w http.ResponseWriter, r *http.Request) {
 	p := s.NewPage(r, "pickups", "pickup.list.title")
 	q := r.URL.Query()
 	f, req := s.readFilter(p, q)
+	l := web.ParseList("/pickups", q, pickupListSpec)
+	if f.Day == "" {
+		l.Filters.Del("day") // unreadable: shown as an error, not kept
+	}
 	d := &pickupListData{pickupPageData: pickupPageData{Nav: pickupNav(p, "/pickups")},
-		Status: f.Status, Courier: f.Courier, Day: f.Day, Own: f.Own,
-		PrintList: f.link("/pickups/print"), PrintLabels: f.link("/pickups/labels")}
+		Status: f.Status, Courier: f.Courier, Day: f.Day, Own: f.Own, Customer: f.Customer,
+		PrintList: f.link("/pickups/print"), PrintLabels: f.link("/pickups/labels"), List: l}
 	p.Data = d
+	p.Form.Set("q", l.Text)
+	if d.Customer != "" {
+		d.CustomerName = s.customerLabel(r, d.Customer)
+	}
 	d.Statuses = append(d.Statuses, web.Option{Value: "", Label: p.T("pickup.all")})
 	for _, st := range Statuses {
 		d.Statuses = append(d.Statuses, web.Option{Value: st, Label: p.T("pickup.status." + st), On: st == d.Status})
@@ -169,9 +192,22 @@ func (s *Pages) pickupList(w http.ResponseWriter, r *http.Request) {
 			d.Couriers = append(d.Couriers, web.Option{Value: c.User, Label: CourierLabel(c), On: c.User == d.Courier})
 		}
 	}
-	page, err := s.cfg.Pickups.List(r.Context(), web.CallerOf(r), req)
+	d.CanReassign = !d.Own && p.Grant.Can(access.PickupDispatch)
+	d.CanCancel = !d.Own && p.Grant.Can(access.PickupWrite)
+	d.Bulk = !d.Own
+	if d.CanReassign {
+		for _, c := range couriers {
+			label := CourierLabel(c)
+			if !c.OnDuty {
+				label += " · " + p.T("pickup.courier.off_duty")
+			}
+			d.Assign = append(d.Assign, web.Option{Value: c.User, Label: label})
+		}
+	}
+	page, err := s.cfg.Pickups.Sorted(r.Context(), web.CallerOf(r), pickupapp.SortedQuery{Query: req,
+		Text: l.Text, Order: l.Order})
 	if err != nil {
-		status := s.pickupFailed(p, err, "status", "courier", "day")
+		status := s.pickupFailed(p, err, "status", "courier", "day", "q")
 		s.Render(w, r, "pickups", status, p)
 		return
 	}
@@ -181,10 +217,78 @@ func (s *Pages) pickupList(w http.ResponseWriter, r *http.Request) {
 		row.Courier = courier(pk.Courier)
 		d.Rows = append(d.Rows, row)
 	}
-	if t := page.Next; t != "" {
-		d.Next = web.LinkWith("/pickups", "status", d.Status, "courier", q.Get("courier"), "day", d.Day, "after", t)
-	}
+	d.Pager = l.Pager(page.Total, page.Prev, page.Next)
 	s.Render(w, r, "pickups", http.StatusOK, p)
+}
+
+// pickupBulk acts on the pickups ticked in the list: reassigns them to a
+// courier, cancels them, or prints their slips as a list or their labels.
+// Each pickup goes through its own use case (Reassign, Cancel, Get), with
+// its own permission and scope check; the user goes back to the list as
+// it was with what was done and what was refused, and why.
+func (s *Pages) pickupBulk(w http.ResponseWriter, r *http.Request) {
+	p := s.NewPage(r, "pickups", "pickup.list.title")
+	back := "/pickups"
+	if !web.ReadForm(w, r, p, 64<<10) {
+		web.Redirect(w, r, back, p.T("form.too_large"))
+		return
+	}
+	if b := p.Value("back"); b == "/pickups" || strings.HasPrefix(b, "/pickups?") {
+		back = b
+	}
+	ids := p.Form["id"]
+	if len(ids) == 0 {
+		web.RedirectWarn(w, r, back, "", p.T("pickup.bulk.none"))
+		return
+	}
+	var outcomes []pickupapp.Outcome
+	var err error
+	var doneKey string
+	switch p.Value("action") {
+	case "labels", "print":
+		to := "/pickups/labels"
+		if p.Value("action") == "print" {
+			to = "/pickups/print"
+		}
+		web.Redirect(w, r, to+"?"+url.Values{"id": ids}.Encode(), "")
+		return
+	case "reassign":
+		if p.Value("bulk_courier") == "" {
+			web.RedirectWarn(w, r, back, "", p.T("pickup.bulk.no_courier"))
+			return
+		}
+		outcomes, err = s.cfg.Pickups.ReassignAll(r.Context(), web.CallerOf(r), ids, p.Value("bulk_courier"))
+		doneKey = "pickup.bulk.reassigned"
+	case "cancel":
+		outcomes, err = s.cfg.Pickups.CancelAll(r.Context(), web.CallerOf(r), ids, p.Value("bulk_reason"))
+		doneKey = "pickup.bulk.cancelled"
+	default:
+		web.Redirect(w, r, back, "")
+		return
+	}
+	if err != nil {
+		web.RedirectWarn(w, r, back, "", p.T("pickup.action_failed", s.pickupErrText(p, err)))
+		return
+	}
+	done := 0
+	var refused []string
+	for _, o := range outcomes {
+		if o.Err == nil {
+			done++
+			continue
+		}
+		name := o.Ref
+		if pk, err := s.cfg.Pickups.Get(r.Context(), web.CallerOf(r), o.Ref); err == nil {
+			name = pk.Number
+		}
+		refused = append(refused, name+p.T("list.colon")+s.pickupErrText(p, o.Err))
+	}
+	msg := p.N(doneKey, done)
+	if len(refused) == 0 {
+		web.Redirect(w, r, back, msg)
+		return
+	}
+	web.RedirectWarn(w, r, back, msg, p.N("pickup.bulk.refused", len(refused), strings.Join(refused, p.T("list.sep"))))
 }
 
 // couriers lists the branch's couriers for selects; a failure (a user who

@@ -93,6 +93,7 @@ func (s *Pages) routes() {
 	s.Page("/pickups/conflicts", s.pickupConflicts, pickupReaders...)
 	s.Page("/pickups/reports", s.pickupReports, pickupReaders...)
 	s.Page("/pickups/{id}", s.pickupPage, pickupViewers...)
+	s.Action("/pickups/bulk", s.pickupBulk, pickupViewers...)
 	s.printRoutes()
 	s.Action("/pickups/{id}/cancel", s.pickupCancel, write...)
 	s.Action("/pickups/{id}/check", s.pickupCheck, write...)

@@ -66,7 +66,13 @@
           var doc = new DOMParser().parseFromString(html, "text/html");
           var fresh = doc.getElementById("pickup-rows");
           var cur = document.getElementById("pickup-rows");
-          if (fresh && cur) cur.replaceWith(document.importNode(fresh, true));
+          if (!fresh || !cur) return;
+          // Keep the pickups ticked for a bulk action ticked.
+          cur.querySelectorAll("input[name=id]:checked").forEach(function (box) {
+            var same = fresh.querySelector("input[name=id][value='" + box.value + "']");
+            if (same) same.checked = true;
+          });
+          cur.replaceWith(document.importNode(fresh, true));
         })
         .catch(function () {})
         .then(function () { busy = false; });

@@ -27,23 +27,34 @@ var (
 type productListData struct {
 	stockPageData
 	Products []*warehouse.Product
-	Next     string
+	// List is the list's state from the URL; Pager its total and pages.
+	List    web.List
+	Pager   web.Pager
+	Classes []web.Option
 }
 
-// productList lists the products in code order, a page at a time.
+// productListSpec is what the product list sorts and filters by.
+var productListSpec = web.ListSpec{Sorts: warehouse.ProductColumns, Filters: []string{"category", "class"}}
+
+// productList lists the products, searched by code, name or barcode,
+// filtered by category and class, sorted by any column.
 func (s *Pages) productList(w http.ResponseWriter, r *http.Request) {
 	p, nav := s.stockPage(r, "/stock/products", "stock.products.title")
-	d := &productListData{stockPageData: nav}
+	l := web.ParseList("/stock/products", r.URL.Query(), productListSpec)
+	d := &productListData{stockPageData: nav, List: l}
 	p.Data = d
-	list, err := s.stock.Products(r.Context(), web.CallerOf(r), 50, r.URL.Query().Get("after"))
+	d.Classes = append(d.Classes, web.Option{Value: "", Label: p.T("stock.products.all_classes")})
+	for _, c := range productClasses {
+		d.Classes = append(d.Classes, web.Option{Value: c, Label: p.T("stock.class." + c), On: c == l.Filter("class")})
+	}
+	list, err := s.stock.SortedProducts(r.Context(), web.CallerOf(r), warehouse.ProductList{
+		Text: l.Text, Category: l.Filter("category"), Class: l.Filter("class"), Order: l.Order})
 	if err != nil {
 		s.Render(w, r, "stock_products", s.stockFailed(p, err, nil), p)
 		return
 	}
-	d.Products = list.Items
-	if t := list.Next; t != "" {
-		d.Next = web.LinkWith("/stock/products", "after", t)
-	}
+	d.Products = list.Products
+	d.Pager = l.Pager(list.Total, list.Prev, list.Next)
 	s.Render(w, r, "stock_products", http.StatusOK, p)
 }
 

@@ -11,6 +11,7 @@ import (
 	"branchline/crm"
 	"branchline/crm/pickup"
 	"branchline/fault"
+	"branchline/internal/keyset"
 	"branchline/replication"
 )
 
@@ -161,37 +162,22 @@ const listWindow = 7 * 24 * time.Hour
 // booked in [From, To).
 type Query struct {
 	Branch, Status, Courier string
-	From, To                time.Time
-	Size                    int
-	After                   string
+	// Customer keeps the pickups booked for that customer.
+	Customer string
+	From, To time.Time
+	Size     int
+	After    string
 }
 
 // List lists pickups, a page at a time, newest first. Couriers list their own; without a
 // range (or a courier), the last 7 days.
 func (s *Pickups) List(_ context.Context, c app.Caller, q Query) (app.Page[*pickup.Pickup], error) {
-	own, err := reader(c)
+	f, err := s.filter(c, q)
 	if err != nil {
 		return app.Page[*pickup.Pickup]{}, err
-	}
-	size, err := app.PageSize(q.Size, 50)
-	if err != nil {
-		return app.Page[*pickup.Pickup]{}, err
-	}
-	f := pickup.Filter{Branch: q.Branch, Status: q.Status, Courier: q.Courier, After: q.After, Limit: size, From: q.From, To: q.To}
-	if own != "" {
-		if f.Courier != "" && f.Courier != own {
-			return app.Page[*pickup.Pickup]{}, fmt.Errorf("%s may list only their own pickups: %w", own, fault.ErrDenied)
-		}
-		f.Courier = own
-	}
-	if f.Status != "" && !slices.Contains(pickup.Statuses, f.Status) {
-		return app.Page[*pickup.Pickup]{}, fault.Invalidf("status", "bad_status", "%q is not a status", f.Status)
 	}
 	if f.After != "" && !replication.ValidULID(f.After) {
 		return app.Page[*pickup.Pickup]{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
-	}
-	if f.From.IsZero() && f.To.IsZero() && f.Courier == "" {
-		f.From = s.now().Add(-listWindow)
 	}
 	return app.Read(s.Store, func(views replication.Tx) (app.Page[*pickup.Pickup], error) {
 		ps, next, err := pickup.List(views, f)
@@ -200,6 +186,111 @@ func (s *Pickups) List(_ context.Context, c app.Caller, q Query) (app.Page[*pick
 		}
 		return app.Page[*pickup.Pickup]{Items: ps, Next: next}, err
 	})
+}
+
+// filter checks q as c may ask it and makes the domain's filter of it:
+// couriers list their own; without a range (or a courier), the last 7
+// days.
+func (s *Pickups) filter(c app.Caller, q Query) (pickup.Filter, error) {
+	own, err := reader(c)
+	if err != nil {
+		return pickup.Filter{}, err
+	}
+	size, err := app.PageSize(q.Size, 50)
+	if err != nil {
+		return pickup.Filter{}, err
+	}
+	f := pickup.Filter{Branch: q.Branch, Status: q.Status, Courier: q.Courier, Customer: q.Customer, After: q.After, Limit: size, From: q.From, To: q.To}
+	if own != "" {
+		if f.Courier != "" && f.Courier != own {
+			return pickup.Filter{}, fmt.Errorf("%s may list only their own pickups: %w", own, fault.ErrDenied)
+		}
+		f.Courier = own
+	}
+	if f.Status != "" && !slices.Contains(pickup.Statuses, f.Status) {
+		return pickup.Filter{}, fault.Invalidf("status", "bad_status", "%q is not a status", f.Status)
+	}
+	if f.From.IsZero() && f.To.IsZero() && f.Courier == "" {
+		f.From = s.now().Add(-listWindow)
+	}
+	return f, nil
+}
+
+// SortedQuery asks for a page of the sorted pickup list: the pickups
+// Query selects (its After is not used) whose waybill, number, names or
+// phones contain Text, in the order of Sort (one of pickup.SortColumns;
+// "": newest first), at Cursor (see pickup.Sorted).
+type SortedQuery struct {
+	Query
+	Text string
+	keyset.Order
+}
+
+// SortedResult is a page of the sorted pickup list with the exact number
+// of pickups in the list.
+type SortedResult struct {
+	Items      []*pickup.Pickup
+	Total      int
+	Prev, Next string
+}
+
+// Sorted reads a page of the pickup list in any column's order, with the
+// total.
+func (s *Pickups) Sorted(_ context.Context, c app.Caller, q SortedQuery) (SortedResult, error) {
+	f, err := s.filter(c, q.Query)
+	if err != nil {
+		return SortedResult{}, err
+	}
+	if err := app.CheckList(q.Sort, pickup.SortColumns, q.Text); err != nil {
+		return SortedResult{}, err
+	}
+	sq := pickup.Sorted{Filter: f, Text: q.Text, Order: q.Order, Limit: f.Limit}
+	return app.Read(s.Store, func(views replication.Tx) (SortedResult, error) {
+		page, err := pickup.SortedList(views, sq)
+		if err != nil {
+			return SortedResult{}, err
+		}
+		out := SortedResult{Total: page.Total, Prev: page.Prev, Next: page.Next}
+		for _, p := range page.Pickups {
+			out.Items = append(out.Items, shown(c, p))
+		}
+		return out, nil
+	})
+}
+
+// Outcome is what a bulk action did to one pickup: Err says why it was
+// refused.
+type Outcome struct {
+	Ref    string
+	Pickup *pickup.Pickup
+	Err    error
+}
+
+// maxBulk bounds the pickups of one bulk action: a list page.
+const maxBulk = app.MaxPageSize
+
+// each runs one use case per pickup of refs, each with its own
+// permission and scope checks, and says what became of each.
+func each(refs []string, call func(ref string) (*pickup.Pickup, error)) ([]Outcome, error) {
+	if len(refs) > maxBulk {
+		return nil, fault.Invalidf("id", "too_many", "%d pickups, at most %d at once", len(refs), maxBulk)
+	}
+	out := make([]Outcome, 0, len(refs))
+	for _, ref := range slices.Compact(slices.Sorted(slices.Values(refs))) {
+		p, err := call(ref)
+		out = append(out, Outcome{Ref: ref, Pickup: p, Err: err})
+	}
+	return out, nil
+}
+
+// ReassignAll reassigns each pickup of refs to courier, as Reassign does.
+func (s *Pickups) ReassignAll(ctx context.Context, c app.Caller, refs []string, courier string) ([]Outcome, error) {
+	return each(refs, func(ref string) (*pickup.Pickup, error) { return s.Reassign(ctx, c, ref, courier) })
+}
+
+// CancelAll cancels each pickup of refs with reason, as Cancel does.
+func (s *Pickups) CancelAll(ctx context.Context, c app.Caller, refs []string, reason string) ([]Outcome, error) {
+	return each(refs, func(ref string) (*pickup.Pickup, error) { return s.Cancel(ctx, c, ref, reason) })
 }
 
 // Edit writes descriptive fields of a pickup of this branch.

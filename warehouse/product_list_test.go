@@ -1,0 +1,61 @@
+package warehouse
+
+import (
+	"slices"
+	"testing"
+
+	"branchline/internal/keyset"
+)
+
+func TestSortedProducts(t *testing.T) {
+	w := newWorld(t) // P1 Tea 250g (tea, ¥39), P2 Cup (gift, ¥15), P3 Milk, K Tea set
+	views := w.wa.view()
+	tests := []struct {
+		name  string
+		q     ProductList
+		want  []string
+		total int
+	}{
+		{"by code", ProductList{}, []string{"K", "P1", "P2", "P3"}, 4},
+		{"by code, descending", ProductList{Order: keyset.Order{Desc: true}}, []string{"P3", "P2", "P1", "K"}, 4},
+		{"by retail price", ProductList{Order: keyset.Order{Sort: ProductByRetail}}, []string{"K", "P3", "P2", "P1"}, 4},
+		{"by name", ProductList{Order: keyset.Order{Sort: ProductByName}}, []string{"P2", "P3", "P1", "K"}, 4},
+		{"search name", ProductList{Text: "TEA"}, []string{"K", "P1"}, 2},
+		{"search barcode", ProductList{Text: "00011"}, []string{"P1"}, 1},
+		{"class", ProductList{Class: ClassGift}, []string{"P2"}, 1},
+		{"category", ProductList{Category: "Tea"}, []string{"P1"}, 1},
+		{"two a page, last", ProductList{Limit: 2, Order: keyset.Order{Last: true}}, []string{"P2", "P3"}, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.q.Limit == 0 {
+				tc.q.Limit = 50
+			}
+			page, err := SortedProducts(views, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range page.Products {
+				got = append(got, p.ID)
+			}
+			if !slices.Equal(got, tc.want) || page.Total != tc.total {
+				t.Errorf("got %v of %d, want %v of %d", got, page.Total, tc.want, tc.total)
+			}
+		})
+	}
+	// Pages meet: the page after the first of two is the rest.
+	first, err := SortedProducts(views, ProductList{Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := SortedProducts(views, ProductList{Limit: 2, Order: keyset.Order{Cursor: first.Next}})
+	if err != nil || len(second.Products) != 2 || second.Products[0].ID != "P2" || second.Next != "" || second.Prev == "" {
+		t.Fatalf("second page %+v, %v", second, err)
+	}
+	// The use case refuses an unknown column (app.CheckList); here it
+	// sorts by the code.
+	if p, err := SortedProducts(views, ProductList{Order: keyset.Order{Sort: "secret"}, Limit: 1}); err != nil || p.Products[0].ID != "K" {
+		t.Errorf("an unknown column: %+v, %v", p, err)
+	}
+}
