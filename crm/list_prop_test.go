@@ -97,6 +97,7 @@ func applyDeferred(t *rapid.T, reg *replication.Registry, evs []*replication.Eve
 	if err != nil {
 		t.Fatal(err)
 	}
+	var indexed uint64 // the last marker processed, as the node's indexer keeps it
 	index := func() {
 		for {
 			snap := reptest.NewMem()
@@ -105,18 +106,19 @@ func applyDeferred(t *rapid.T, reg *replication.Registry, evs []*replication.Eve
 					t.Fatal(err)
 				}
 			}
-			markers, err := replication.PendingMarkers(snap, rapid.IntRange(1, 6).Draw(t, "step"))
+			markers, err := replication.PendingMarkers(snap, indexed, rapid.IntRange(1, 6).Draw(t, "step"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(markers) == 0 {
 				return
 			}
-			_, committed, err := views.ProcessMarkers(replication.SplitTx{Read: snap, Write: m}, markers)
+			last, committed, err := views.ProcessMarkers(replication.SplitTx{Read: snap, Write: m}, markers)
 			if err != nil {
 				t.Fatal(err)
 			}
 			committed()
+			indexed = last
 		}
 	}
 	for len(evs) > 0 {
