@@ -86,16 +86,16 @@ func (s *Stock) Products(_ context.Context, c app.Caller, size int, after string
 
 // SortedProducts reads a page of the product list, searched, filtered
 // and sorted, with its total.
-func (s *Stock) SortedProducts(_ context.Context, c app.Caller, q warehouse.ProductList) (warehouse.ProductPage, error) {
+func (s *Stock) SortedProducts(_ context.Context, c app.Caller, q ProductList) (ProductPage, error) {
 	n, err := app.PageSize(q.Limit, 50)
 	if err != nil {
-		return warehouse.ProductPage{}, err
+		return ProductPage{}, err
 	}
-	if err := app.CheckList(q.Sort, warehouse.ProductColumns, q.Text); err != nil {
-		return warehouse.ProductPage{}, err
+	if err := app.CheckList(q.Sort, ProductColumns, q.Text); err != nil {
+		return ProductPage{}, err
 	}
 	q.Limit = n
-	return read(s, c, func(views replication.Tx) (warehouse.ProductPage, error) { return warehouse.SortedProducts(views, q) })
+	return read(s, c, func(views replication.Tx) (ProductPage, error) { return sortedProducts(views, q) })
 }
 
 // LookupBarcode finds the product of a barcode.

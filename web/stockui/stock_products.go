@@ -9,6 +9,7 @@ import (
 
 	"branchline/fault"
 	"branchline/warehouse"
+	"branchline/warehouse/warehouseapp"
 	"branchline/web"
 	"branchline/web/label"
 )
@@ -34,7 +35,7 @@ type productListData struct {
 }
 
 // productListSpec is what the product list sorts and filters by.
-var productListSpec = web.ListSpec{Sorts: warehouse.ProductColumns, Filters: []string{"category", "class"}}
+var productListSpec = web.ListSpec{Sorts: warehouseapp.ProductColumns, Filters: []string{"category", "class"}}
 
 // productList lists the products, searched by code, name or barcode,
 // filtered by category and class, sorted by any column.
@@ -47,7 +48,7 @@ func (s *Pages) productList(w http.ResponseWriter, r *http.Request) {
 	for _, c := range productClasses {
 		d.Classes = append(d.Classes, web.Option{Value: c, Label: p.T("stock.class." + c), On: c == l.Filter("class")})
 	}
-	list, err := s.stock.SortedProducts(r.Context(), web.CallerOf(r), warehouse.ProductList{
+	list, err := s.stock.SortedProducts(r.Context(), web.CallerOf(r), warehouseapp.ProductList{
 		Text: l.Text, Category: l.Filter("category"), Class: l.Filter("class"), Order: l.Order})
 	if err != nil {
 		s.Render(w, r, "stock_products", s.stockFailed(p, err, nil), p)

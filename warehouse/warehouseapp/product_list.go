@@ -1,4 +1,4 @@
-package warehouse
+package warehouseapp
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"branchline/fault"
 	"branchline/internal/keyset"
 	"branchline/replication"
+	"branchline/warehouse"
 )
 
 // Sortable columns of the product list.
@@ -38,26 +39,27 @@ type ProductList struct {
 // ProductPage is a page of the product list, with the number of products
 // the whole list holds.
 type ProductPage struct {
-	Products   []*Product
+	Products   []*warehouse.Product
 	Total      int
 	Prev, Next string
 }
 
-// SortedProducts reads a page of the product list (an unknown column
+// sortedProducts reads a page of the product list (an unknown column
 // sorts by the code). The catalogue is a company's (thousands of
 // products, not millions): the list reads every product, keeps those
-// that match, counts them and orders them in memory.
-func SortedProducts(views replication.Tx, q ProductList) (ProductPage, error) {
-	all, _, err := ListProducts(views, "", math.MaxInt)
+// that match, counts them and orders them in memory — a use case's read,
+// over the domain's ListProducts.
+func sortedProducts(views replication.Tx, q ProductList) (ProductPage, error) {
+	all, _, err := warehouse.ListProducts(views, "", math.MaxInt)
 	if err != nil {
 		return ProductPage{}, err
 	}
 	text := fold(q.Text)
-	all = slices.DeleteFunc(all, func(p *Product) bool {
+	all = slices.DeleteFunc(all, func(p *warehouse.Product) bool {
 		return q.Category != "" && fold(p.Category) != fold(q.Category) || q.Class != "" && p.Class != q.Class ||
 			text != "" && !strings.Contains(fold(p.ID), text) && !strings.Contains(fold(p.Name), text) && !strings.Contains(fold(p.Barcode), text)
 	})
-	f, err := keyset.InMemory(all, func(p *Product) []byte { return keyset.VarKey(p.sortValue(q.Sort), p.ID) }, q.Order, q.Limit)
+	f, err := keyset.InMemory(all, func(p *warehouse.Product) []byte { return keyset.VarKey(sortValue(p, q.Sort), p.ID) }, q.Order, q.Limit)
 	if err != nil {
 		return ProductPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
 	}
@@ -68,7 +70,7 @@ func SortedProducts(views replication.Tx, q ProductList) (ProductPage, error) {
 // spaces around it.
 func fold(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
-func (p *Product) sortValue(col string) []byte {
+func sortValue(p *warehouse.Product, col string) []byte {
 	switch col {
 	case ProductByName:
 		return keyset.Text(p.Name)
