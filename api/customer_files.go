@@ -6,17 +6,17 @@ import (
 	"connectrpc.com/connect"
 
 	"branchline/app"
-	"branchline/crm"
 	"branchline/crm/crmapp"
+	"branchline/crm/crmfile"
 	crmv1 "branchline/gen/branchline/crm/v1"
 )
 
-func fileFormat(f crmv1.FileFormat) crm.FileFormat {
+func fileFormat(f crmv1.FileFormat) crmfile.FileFormat {
 	switch f {
 	case crmv1.FileFormat_FILE_FORMAT_CSV:
-		return crm.CSV
+		return crmfile.CSV
 	case crmv1.FileFormat_FILE_FORMAT_XLSX:
-		return crm.XLSX
+		return crmfile.XLSX
 	}
 	return 0
 }

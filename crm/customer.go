@@ -664,3 +664,19 @@ func LookupByPhone(views replication.Tx, raw string) ([]*Customer, error) {
 	}
 	return listIndexed(views, phonePrefix(e164), "", 100)
 }
+
+// NormalizeField validates one value of field name (a built-in field, or
+// "custom.<key>") as a file or a form gives it, and returns it normalized.
+func NormalizeField(views replication.Tx, name, raw string) (string, error) {
+	if strings.HasPrefix(name, CustomPrefix) {
+		return normalizeCustom(views, name, raw)
+	}
+	f, ok := FieldByName(name)
+	if !ok {
+		return "", fault.Invalidf(name, "unknown_field", "no such customer field")
+	}
+	if f.Required && strings.TrimSpace(raw) == "" {
+		return "", fault.Invalidf(name, "required", "is required")
+	}
+	return normalizeInput(f, raw)
+}

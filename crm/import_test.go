@@ -10,7 +10,11 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"branchline/crm"
+	"branchline/crm/crmfile"
 )
+
+// The tests of customer files (package crmfile) live here, beside the
+// customer book they import into.
 
 // importBook has one stored customer the file's rows may duplicate and a
 // choice custom field.
@@ -30,12 +34,12 @@ var importRows = [][]string{
 	{"杭州西湖茶庄有限公司", "杭州", "13700137000", "", "电话", "", ""}, // same name and city as line 2
 }
 
-func checkPreview(t *testing.T, b *book, stored string, f *crm.ImportFile) {
+func checkPreview(t *testing.T, b *book, stored string, f *crmfile.ImportFile) {
 	t.Helper()
 	if strings.Join(f.Columns, ",") != "display_name,city,mobile,email,custom.channel,note," || strings.Join(f.Unknown, ",") != "传真号" {
 		t.Fatalf("columns %q, unknown %q", f.Columns, f.Unknown)
 	}
-	rows, err := crm.PreviewImport(b.tx(), f)
+	rows, err := crmfile.PreviewImport(b.tx(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +71,7 @@ func TestImportCSV(t *testing.T) {
 	for _, r := range importRows {
 		buf.WriteString(strings.Join(r, ",") + "\n")
 	}
-	f, err := crm.ParseImport(bytes.NewReader(buf.Bytes()), crm.CSV, mustDefs(t, b))
+	f, err := crmfile.ParseImport(bytes.NewReader(buf.Bytes()), crmfile.CSV, mustDefs(t, b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +82,14 @@ func TestImportCSV(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := crm.ParseImport(bytes.NewReader(gbk), crm.CSV, mustDefs(t, b))
+		f, err := crmfile.ParseImport(bytes.NewReader(gbk), crmfile.CSV, mustDefs(t, b))
 		if err != nil {
 			t.Fatal(err)
 		}
 		checkPreview(t, b, stored, f)
 	})
 	t.Run("English names", func(t *testing.T) {
-		f, err := crm.ParseImport(strings.NewReader("display_name,mobile,custom.channel\nA,13900139000,电话\n"), crm.CSV, mustDefs(t, b))
+		f, err := crmfile.ParseImport(strings.NewReader("display_name,mobile,custom.channel\nA,13900139000,电话\n"), crmfile.CSV, mustDefs(t, b))
 		if err != nil || strings.Join(f.Columns, ",") != "display_name,mobile,custom.channel" {
 			t.Fatalf("%v %v", f, err)
 		}
@@ -109,7 +113,7 @@ func TestImportXLSX(t *testing.T) {
 	if _, err := x.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	f, err := crm.ParseImport(&buf, crm.XLSX, mustDefs(t, b))
+	f, err := crmfile.ParseImport(&buf, crmfile.XLSX, mustDefs(t, b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,28 +127,28 @@ func TestImportRefusesBadFiles(t *testing.T) {
 	x.SetSheetRow("Sheet1", "A1", &[]any{"客户名称"})
 	x.WriteTo(&xl)
 	corrupt := append([]byte(nil), xl.Bytes()[:xl.Len()/2]...)
-	big := strings.Repeat("a", crm.MaxImportBytes+1)
-	many := "客户名称\n" + strings.Repeat("某客户\n", crm.MaxImportRows+1)
+	big := strings.Repeat("a", crmfile.MaxImportBytes+1)
+	many := "客户名称\n" + strings.Repeat("某客户\n", crmfile.MaxImportRows+1)
 	cases := []struct {
 		name   string
 		data   string
-		format crm.FileFormat
+		format crmfile.FileFormat
 		code   string
 	}{
-		{"not a zip", "客户名称\n甲\n", crm.XLSX, "bad_xlsx"},
-		{"truncated xlsx", string(corrupt), crm.XLSX, "bad_xlsx"},
-		{"too large", big, crm.CSV, "too_large"},
-		{"too many rows", many, crm.CSV, "too_many_rows"},
-		{"empty", "", crm.CSV, "required"},
-		{"no name column", "城市,电话\n上海,13800138000\n", crm.CSV, "required"},
-		{"name column twice", "客户名称,display_name\n甲,乙\n", crm.CSV, "repeated"},
-		{"bad quoting", "客户名称\n\"甲\"x\"\n", crm.CSV, ""},
-		{"neither utf-8 nor gb18030", "客户名称\n\xff\xff\xff\n", crm.CSV, "bad_encoding"},
-		{"unknown format", "客户名称\n甲\n", crm.FileFormat(9), "bad_format"},
+		{"not a zip", "客户名称\n甲\n", crmfile.XLSX, "bad_xlsx"},
+		{"truncated xlsx", string(corrupt), crmfile.XLSX, "bad_xlsx"},
+		{"too large", big, crmfile.CSV, "too_large"},
+		{"too many rows", many, crmfile.CSV, "too_many_rows"},
+		{"empty", "", crmfile.CSV, "required"},
+		{"no name column", "城市,电话\n上海,13800138000\n", crmfile.CSV, "required"},
+		{"name column twice", "客户名称,display_name\n甲,乙\n", crmfile.CSV, "repeated"},
+		{"bad quoting", "客户名称\n\"甲\"x\"\n", crmfile.CSV, ""},
+		{"neither utf-8 nor gb18030", "客户名称\n\xff\xff\xff\n", crmfile.CSV, "bad_encoding"},
+		{"unknown format", "客户名称\n甲\n", crmfile.FileFormat(9), "bad_format"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := crm.ParseImport(strings.NewReader(c.data), c.format, mustDefs(t, b))
+			_, err := crmfile.ParseImport(strings.NewReader(c.data), c.format, mustDefs(t, b))
 			if c.code == "" {
 				return // lazy quotes accept it; it must just not fail otherwise
 			}
@@ -160,16 +164,16 @@ func TestExportReadsBack(t *testing.T) {
 	b.update(stored, map[string]string{"custom.channel": "电话", "note": "=cmd|' /C calc'!A0"})
 	defs := mustDefs(t, b)
 	c := b.get(stored)
-	for _, format := range []crm.FileFormat{crm.CSV, crm.XLSX} {
+	for _, format := range []crmfile.FileFormat{crmfile.CSV, crmfile.XLSX} {
 		for _, masked := range []bool{false, true} {
 			var buf bytes.Buffer
-			if err := crm.WriteTable(&buf, format, crm.ExportHeader(defs, nil), [][]string{crm.ExportRecord(c, defs, masked, time.FixedZone("CST", 8*3600))}); err != nil {
+			if err := crmfile.WriteTable(&buf, format, crmfile.ExportHeader(defs, nil), [][]string{crmfile.ExportRecord(c, defs, masked, time.FixedZone("CST", 8*3600))}); err != nil {
 				t.Fatal(err)
 			}
-			if format == crm.CSV && bytes.Contains(buf.Bytes(), []byte(",=cmd")) {
+			if format == crmfile.CSV && bytes.Contains(buf.Bytes(), []byte(",=cmd")) {
 				t.Error("a formula went into the CSV unescaped")
 			}
-			f, err := crm.ParseImport(&buf, format, defs)
+			f, err := crmfile.ParseImport(&buf, format, defs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -207,14 +211,14 @@ func TestExportHeaderUnique(t *testing.T) {
 		{Key: "grade", Label: "来源渠道", Kind: "text"}, // another custom field's label
 		{Key: "gone", Label: "旧字段", Kind: "text", Retired: true},
 	}
-	english := map[string]string{crm.ExportID: "Customer ID", crm.ExportCreated: "Registered", "display_name": "Name",
+	english := map[string]string{crmfile.ExportID: "Customer ID", crmfile.ExportCreated: "Registered", "display_name": "Name",
 		"email": "E-mail", "credit_level": "Credit level", "parent": "Parent customer", "finance_phone": "Finance phone"}
 	for _, c := range []struct {
 		name   string
 		labels map[string]string
 	}{{"documents' labels", nil}, {"English", english}} {
 		t.Run(c.name, func(t *testing.T) {
-			cols, head := crm.ExportColumns(defs), crm.ExportHeader(defs, c.labels)
+			cols, head := crmfile.ExportColumns(defs), crmfile.ExportHeader(defs, c.labels)
 			if len(head) != len(cols) {
 				t.Fatalf("%d names for %d columns", len(head), len(cols))
 			}
@@ -225,13 +229,13 @@ func TestExportHeaderUnique(t *testing.T) {
 				}
 				seen[crm.Fold(h)] = true
 			}
-			f, err := crm.ParseImport(strings.NewReader(strings.Join(head, ",")+"\n"), crm.CSV, defs)
+			f, err := crmfile.ParseImport(strings.NewReader(strings.Join(head, ",")+"\n"), crmfile.CSV, defs)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i, col := range cols {
 				want := col
-				if col == crm.ExportID || col == crm.ExportCreated {
+				if col == crmfile.ExportID || col == crmfile.ExportCreated {
 					want = ""
 				}
 				if f.Columns[i] != want {

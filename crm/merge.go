@@ -115,7 +115,7 @@ func MergeCustomers(views replication.Tx, winner, loser string, chosen map[strin
 		names = append(names, n)
 	}
 	var writes []*eventv1.FieldValue
-	for _, n := range sortFieldNames(names) {
+	for _, n := range SortFieldNames(names) {
 		want, ok := choice[n]
 		if !ok {
 			want = string(wr[n].Value)
@@ -153,9 +153,9 @@ func mergeParty(views replication.Tx, role, id string) (*Customer, error) {
 	return c, nil
 }
 
-// sortFieldNames orders distinct field names: built-in fields in Fields
+// SortFieldNames orders distinct field names: built-in fields in Fields
 // order, then custom fields by key.
-func sortFieldNames(names []string) []string {
+func SortFieldNames(names []string) []string {
 	rank := func(n string) int {
 		if i := slices.IndexFunc(Fields, func(f Field) bool { return f.Name == n }); i >= 0 {
 			return i

@@ -14,8 +14,8 @@ import (
 	"branchline/api"
 	"branchline/app"
 	"branchline/auth"
-	"branchline/crm"
 	"branchline/crm/crmapp"
+	"branchline/crm/crmfile"
 	"branchline/crm/pickup/pickupapp"
 	"branchline/gen/branchline/access/v1/accessv1connect"
 	"branchline/gen/branchline/admin/v1/adminv1connect"
@@ -167,9 +167,9 @@ func (n *Node) routes(cfg NodeConfig) (http.Handler, *pickupapp.Dispatcher, erro
 		Dir: dir, Signer: func() (*auth.Signer, error) { return signer, nil }, Throttle: throttle, Audit: audit,
 		Passwords: admin, Grants: grants, Log: log,
 	}, opts...))
-	// Imports carry files of up to crm.MaxImportBytes.
+	// Imports carry files of up to crmfile.MaxImportBytes.
 	mux.Handle(crmv1connect.NewCustomerServiceHandler(&api.CustomerService{App: customers, Grants: grants, Log: log},
-		append(opts[:len(opts):len(opts)], connect.WithReadMaxBytes(crm.MaxImportBytes+(1<<20)))...))
+		append(opts[:len(opts):len(opts)], connect.WithReadMaxBytes(crmfile.MaxImportBytes+(1<<20)))...))
 	mux.Handle(crmv1connect.NewBlacklistServiceHandler(&api.BlacklistService{App: blacklist, Grants: grants, Log: log}, opts...))
 	mux.Handle(crmv1connect.NewMemberServiceHandler(&api.MemberService{App: members, Grants: grants, Log: log}, opts...))
 	broker := web.NewBroker()

@@ -14,6 +14,7 @@ import (
 	"branchline/auth"
 	"branchline/crm"
 	"branchline/crm/crmapp"
+	"branchline/crm/crmfile"
 	"branchline/kinds"
 	"branchline/node"
 	"branchline/replication"
@@ -76,7 +77,7 @@ func TestAuditedInOneTransaction(t *testing.T) {
 			return err
 		}},
 		{"import", "customer.import", crm.KindCustomerCreated, func() error {
-			_, err := cs.CommitImport(ctx, admin, crmapp.Import{File: crmapp.File{Format: crm.CSV,
+			_, err := cs.CommitImport(ctx, admin, crmapp.Import{File: crmapp.File{Format: crmfile.CSV,
 				Content: []byte("客户名称,移动电话\n北京顺丰,13900139000\n广州圆通,13700137000\n")}})
 			return err
 		}},

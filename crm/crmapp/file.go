@@ -10,6 +10,7 @@ import (
 	"branchline/access"
 	"branchline/app"
 	"branchline/crm"
+	"branchline/crm/crmfile"
 	"branchline/fault"
 	"branchline/replication"
 )
@@ -23,27 +24,27 @@ const importChunk = 200
 // File is an uploaded file of customers.
 type File struct {
 	Content []byte
-	// Format is crm.CSV or crm.XLSX; 0 is none.
-	Format crm.FileFormat
+	// Format is crmfile.CSV or crmfile.XLSX; 0 is none.
+	Format crmfile.FileFormat
 }
 
 func (f File) check() error {
-	if f.Format != crm.CSV && f.Format != crm.XLSX {
+	if f.Format != crmfile.CSV && f.Format != crmfile.XLSX {
 		return fault.Invalidf("format", "required", "the format must be CSV or XLSX")
 	}
 	return nil
 }
 
 // FormatName names a file format in audit entries and the API.
-func FormatName(f crm.FileFormat) string {
-	if f == crm.XLSX {
+func FormatName(f crmfile.FileFormat) string {
+	if f == crmfile.XLSX {
 		return "FILE_FORMAT_XLSX"
 	}
 	return "FILE_FORMAT_CSV"
 }
 
 // preview parses and previews a file against the views.
-func preview(views replication.Tx, f File) (*crm.ImportFile, []crm.ImportRow, error) {
+func preview(views replication.Tx, f File) (*crmfile.ImportFile, []crmfile.ImportRow, error) {
 	if err := f.check(); err != nil {
 		return nil, nil, err
 	}
@@ -51,11 +52,11 @@ func preview(views replication.Tx, f File) (*crm.ImportFile, []crm.ImportRow, er
 	if err != nil {
 		return nil, nil, err
 	}
-	parsed, err := crm.ParseImport(bytes.NewReader(f.Content), f.Format, defs)
+	parsed, err := crmfile.ParseImport(bytes.NewReader(f.Content), f.Format, defs)
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err := crm.PreviewImport(views, parsed)
+	rows, err := crmfile.PreviewImport(views, parsed)
 	return parsed, rows, err
 }
 
@@ -77,7 +78,7 @@ func importOwner(c app.Caller, values map[string]string) bool {
 type Preview struct {
 	Columns []string // field name per column; "" for a column not imported
 	Unknown []string // header cells that name no field
-	Rows    []crm.ImportRow
+	Rows    []crmfile.ImportRow
 	// Valid, Errors and Duplicates count the rows of each kind.
 	Valid, Errors, Duplicates int
 }
@@ -132,7 +133,7 @@ func (s *Customers) CommitImport(ctx context.Context, c app.Caller, req Import) 
 	if err := c.Require(access.CustomerImport); err != nil {
 		return nil, err
 	}
-	rows, err := app.Read(s.Store, func(views replication.Tx) ([]crm.ImportRow, error) {
+	rows, err := app.Read(s.Store, func(views replication.Tx) ([]crmfile.ImportRow, error) {
 		_, rows, err := preview(views, req.File)
 		return rows, err
 	})
@@ -175,10 +176,10 @@ func (s *Customers) CommitImport(ctx context.Context, c app.Caller, req Import) 
 // Export is a search to hand out as a file.
 type Export struct {
 	Search
-	Format crm.FileFormat
-	// Labels name the columns (crm.ExportColumns) in the reader's
+	Format crmfile.FileFormat
+	// Labels name the columns (crmfile.ExportColumns) in the reader's
 	// language; a column they do not name has the Chinese label of the
-	// source documents (crm.ExportHeader).
+	// source documents (crmfile.ExportHeader).
 	Labels map[string]string
 }
 
@@ -217,21 +218,21 @@ func (s *Customers) Export(ctx context.Context, c app.Caller, req Export) (*Expo
 		if err != nil {
 			return t, err
 		}
-		t.header = crm.ExportHeader(defs, req.Labels)
-		q.Limit = crm.MaxExportRows + 1
+		t.header = crmfile.ExportHeader(defs, req.Labels)
+		q.Limit = crmfile.MaxExportRows + 1
 		cs, _, err := search(views, c, q, access.CustomerRead, access.CustomerExport)
 		if err != nil {
 			return t, err
 		}
-		if len(cs) > crm.MaxExportRows {
-			return t, fault.Invalidf("filters", "too_many_rows", "more than %d customers match; narrow the search", crm.MaxExportRows)
+		if len(cs) > crmfile.MaxExportRows {
+			return t, fault.Invalidf("filters", "too_many_rows", "more than %d customers match; narrow the search", crmfile.MaxExportRows)
 		}
 		for _, cu := range cs {
 			m := !reaches(c, access.PhoneView, cu)
 			if m {
 				t.masked++
 			}
-			t.records = append(t.records, crm.ExportRecord(cu, defs, m, app.Zone(s.Location)))
+			t.records = append(t.records, crmfile.ExportRecord(cu, defs, m, app.Zone(s.Location)))
 		}
 		return t, nil
 	})
@@ -239,7 +240,7 @@ func (s *Customers) Export(ctx context.Context, c app.Caller, req Export) (*Expo
 		return nil, err
 	}
 	var buf bytes.Buffer
-	if err := crm.WriteTable(&buf, req.Format, t.header, t.records); err != nil {
+	if err := crmfile.WriteTable(&buf, req.Format, t.header, t.records); err != nil {
 		return nil, err
 	}
 	var conds []string
@@ -253,9 +254,9 @@ func (s *Customers) Export(ctx context.Context, c app.Caller, req Export) (*Expo
 	}); err != nil {
 		return nil, fmt.Errorf("export not recorded in the audit log: %w: %w", fault.ErrUnavailable, err)
 	}
-	out := &Exported{Content: buf.Bytes(), Filename: crm.ExportFilename(req.Format, s.Now.Time().In(app.Zone(s.Location))), Rows: len(t.records),
+	out := &Exported{Content: buf.Bytes(), Filename: crmfile.ExportFilename(req.Format, s.Now.Time().In(app.Zone(s.Location))), Rows: len(t.records),
 		ContentType: "text/csv; charset=utf-8"}
-	if req.Format == crm.XLSX {
+	if req.Format == crmfile.XLSX {
 		out.ContentType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 	}
 	return out, nil

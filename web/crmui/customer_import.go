@@ -14,6 +14,7 @@ import (
 	"branchline/access"
 	"branchline/crm"
 	"branchline/crm/crmapp"
+	"branchline/crm/crmfile"
 	"branchline/fault"
 	"branchline/web"
 )
@@ -46,7 +47,7 @@ type storedPreview struct {
 	user     string
 	filename string
 	content  []byte
-	format   crm.FileFormat
+	format   crmfile.FileFormat
 	created  time.Time
 }
 
@@ -161,17 +162,17 @@ func (s *Pages) importForm(w http.ResponseWriter, r *http.Request) {
 
 // importFormat tells CSV from XLSX by the file name, else by content (an
 // XLSX is a zip archive).
-func importFormat(name string, content []byte) crm.FileFormat {
+func importFormat(name string, content []byte) crmfile.FileFormat {
 	switch strings.ToLower(path.Ext(name)) {
 	case ".xlsx":
-		return crm.XLSX
+		return crmfile.XLSX
 	case ".csv", ".txt":
-		return crm.CSV
+		return crmfile.CSV
 	}
 	if bytes.HasPrefix(content, []byte("PK\x03\x04")) {
-		return crm.XLSX
+		return crmfile.XLSX
 	}
-	return crm.CSV
+	return crmfile.CSV
 }
 
 // importPreview reads the uploaded file, previews it and keeps it for the
@@ -180,7 +181,7 @@ func (s *Pages) importPreview(w http.ResponseWriter, r *http.Request) {
 	p := s.NewPage(r, "import", "import.title")
 	p.Data = &importData{}
 	if err := r.ParseMultipartForm(web.MaxUpload); err != nil {
-		p.Errors[""] = p.T("import.too_large", crm.MaxImportBytes>>20)
+		p.Errors[""] = p.T("import.too_large", crmfile.MaxImportBytes>>20)
 		s.Render(w, r, "import", http.StatusRequestEntityTooLarge, p)
 		return
 	}
@@ -192,9 +193,9 @@ func (s *Pages) importPreview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	content, err := io.ReadAll(io.LimitReader(f, crm.MaxImportBytes+1))
-	if err != nil || len(content) > crm.MaxImportBytes {
-		p.Errors[""] = p.T("import.too_large", crm.MaxImportBytes>>20)
+	content, err := io.ReadAll(io.LimitReader(f, crmfile.MaxImportBytes+1))
+	if err != nil || len(content) > crmfile.MaxImportBytes {
+		p.Errors[""] = p.T("import.too_large", crmfile.MaxImportBytes>>20)
 		s.Render(w, r, "import", http.StatusRequestEntityTooLarge, p)
 		return
 	}
@@ -228,7 +229,7 @@ func viewImport(p *web.Page, defs []crm.CustomField, sp *storedPreview, pv *crma
 	if len(rows) > previewShown {
 		// Problems first, in file order, then as many clean rows as fit.
 		rows = slices.Clone(rows)
-		slices.SortStableFunc(rows, func(a, b crm.ImportRow) int {
+		slices.SortStableFunc(rows, func(a, b crmfile.ImportRow) int {
 			return clean(a) - clean(b)
 		})
 		rows = rows[:previewShown]
@@ -273,7 +274,7 @@ func viewImport(p *web.Page, defs []crm.CustomField, sp *storedPreview, pv *crma
 }
 
 // clean is 1 for a row without problems, 0 otherwise, to sort by.
-func clean(r crm.ImportRow) int {
+func clean(r crmfile.ImportRow) int {
 	if len(r.Errors) == 0 && len(r.Duplicates) == 0 {
 		return 1
 	}

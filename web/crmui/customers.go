@@ -13,6 +13,7 @@ import (
 	"branchline/access"
 	"branchline/crm"
 	"branchline/crm/crmapp"
+	"branchline/crm/crmfile"
 	"branchline/fault"
 	"branchline/web"
 )
@@ -291,13 +292,13 @@ func (s *Pages) customerSuggest(w http.ResponseWriter, r *http.Request) {
 func (s *Pages) customerExport(w http.ResponseWriter, r *http.Request) {
 	p := s.NewPage(r, "customers", "customers.title")
 	qs := r.URL.Query()
-	format := crm.CSV
+	format := crmfile.CSV
 	if qs.Get("format") == "xlsx" {
-		format = crm.XLSX
+		format = crmfile.XLSX
 	}
 	_, conds := parseFilters(qs)
 	// The header in the reader's language; custom fields by their labels.
-	labels := map[string]string{crm.ExportID: p.T("export.col.id"), crm.ExportCreated: p.T("export.col.created")}
+	labels := map[string]string{crmfile.ExportID: p.T("export.col.id"), crmfile.ExportCreated: p.T("export.col.created")}
 	for _, f := range crm.Fields {
 		labels[f.Name] = fieldLabel(p, nil, f.Name)
 	}

@@ -1,4 +1,4 @@
-package crm
+package crmfile
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"branchline/crm"
 	"branchline/fault"
 	"branchline/replication"
 	"branchline/sheet"
@@ -82,7 +83,7 @@ type ImportRecord struct {
 // key or label. Blank rows are skipped. Files over MaxImportBytes or
 // MaxImportRows, unreadable files and headers without a name column are
 // refused with *fault.Invalid.
-func ParseImport(r io.Reader, format FileFormat, defs []CustomField) (*ImportFile, error) {
+func ParseImport(r io.Reader, format FileFormat, defs []crm.CustomField) (*ImportFile, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxImportBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read import: %w", err)
@@ -152,34 +153,34 @@ func blank(cells []string) bool {
 func builtinHeaders() map[string]string {
 	byText := map[string]string{}
 	for name, label := range FieldLabels {
-		byText[Fold(label)] = name
+		byText[crm.Fold(label)] = name
 	}
 	for alias, name := range headerAliases {
 		byText[alias] = name
 	}
-	for _, fl := range Fields {
-		byText[Fold(fl.Name)] = fl.Name
+	for _, fl := range crm.Fields {
+		byText[crm.Fold(fl.Name)] = fl.Name
 	}
 	return byText
 }
 
 // mapHeader maps the header cells to fields.
-func (f *ImportFile) mapHeader(cells []string, defs []CustomField) error {
+func (f *ImportFile) mapHeader(cells []string, defs []crm.CustomField) error {
 	byText := builtinHeaders()
 	for _, d := range defs {
 		if d.Retired {
 			continue
 		}
-		byText[Fold(CustomPrefix+d.Key)] = CustomPrefix + d.Key
+		byText[crm.Fold(crm.CustomPrefix+d.Key)] = crm.CustomPrefix + d.Key
 		for _, t := range []string{d.Label, d.Key} {
-			if _, taken := byText[Fold(t)]; !taken {
-				byText[Fold(t)] = CustomPrefix + d.Key
+			if _, taken := byText[crm.Fold(t)]; !taken {
+				byText[crm.Fold(t)] = crm.CustomPrefix + d.Key
 			}
 		}
 	}
 	f.Columns = make([]string, len(cells))
 	for i, c := range cells {
-		text := Fold(strings.Trim(strings.TrimSpace(c), "*＊"))
+		text := crm.Fold(strings.Trim(strings.TrimSpace(c), "*＊"))
 		name, known := byText[text]
 		if !known {
 			if text != "" {
@@ -303,8 +304,8 @@ func PreviewImport(views replication.Tx, f *ImportFile) ([]ImportRow, error) {
 	names := map[string][]named{}
 	for _, rec := range f.Records {
 		row := ImportRow{Line: rec.Line, Values: map[string]string{}}
-		for _, name := range sortFieldNames(slices.Collect(maps.Keys(rec.Values))) {
-			v, err := normalizeImported(views, name, rec.Values[name])
+		for _, name := range crm.SortFieldNames(slices.Collect(maps.Keys(rec.Values))) {
+			v, err := crm.NormalizeField(views, name, rec.Values[name])
 			if err != nil {
 				inv, ok := fault.AsInvalid(err)
 				if !ok {
@@ -321,7 +322,7 @@ func PreviewImport(views replication.Tx, f *ImportFile) ([]ImportRow, error) {
 		if row.Values["display_name"] == "" && !slices.ContainsFunc(row.Errors, func(e *fault.Invalid) bool { return e.Field == "display_name" }) {
 			row.Errors = append(row.Errors, &fault.Invalid{Field: "display_name", Code: "required", Detail: "is required"})
 		}
-		dups, err := FindDuplicates(views, row.Values)
+		dups, err := crm.FindDuplicates(views, row.Values)
 		if err != nil {
 			return nil, err
 		}
@@ -329,8 +330,8 @@ func PreviewImport(views replication.Tx, f *ImportFile) ([]ImportRow, error) {
 			row.Duplicates = append(row.Duplicates, ImportDuplicate{CustomerID: d.Customer.ID, DisplayName: d.Customer.Fields["display_name"], Reasons: d.Reasons})
 		}
 		within := map[int][]string{}
-		for _, fl := range Fields {
-			if v := row.Values[fl.Name]; fl.typ == phoneField && v != "" {
+		for _, fl := range crm.Fields {
+			if v := row.Values[fl.Name]; crm.IsPhoneField(fl.Name) && v != "" {
 				if first, ok := phones[v]; ok {
 					within[first] = append(within[first], fl.Name)
 				} else {
@@ -338,8 +339,8 @@ func PreviewImport(views replication.Tx, f *ImportFile) ([]ImportRow, error) {
 				}
 			}
 		}
-		if n := NormalizeName(row.Values["display_name"]); n != "" {
-			city := Fold(row.Values["city"])
+		if n := crm.NormalizeName(row.Values["display_name"]); n != "" {
+			city := crm.Fold(row.Values["city"])
 			for _, e := range names[n] {
 				if city == "" || e.city == "" || e.city == city {
 					within[e.line] = append(within[e.line], "name")
@@ -354,19 +355,4 @@ func PreviewImport(views replication.Tx, f *ImportFile) ([]ImportRow, error) {
 		out = append(out, row)
 	}
 	return out, nil
-}
-
-// normalizeImported validates one imported value.
-func normalizeImported(views replication.Tx, name, raw string) (string, error) {
-	if strings.HasPrefix(name, CustomPrefix) {
-		return normalizeCustom(views, name, raw)
-	}
-	f, ok := FieldByName(name)
-	if !ok {
-		return "", fault.Invalidf(name, "unknown_field", "no such customer field")
-	}
-	if f.Required && strings.TrimSpace(raw) == "" {
-		return "", fault.Invalidf(name, "required", "is required")
-	}
-	return normalizeInput(f, raw)
 }

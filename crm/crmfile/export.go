@@ -1,4 +1,4 @@
-package crm
+package crmfile
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"branchline/crm"
 	"branchline/sheet"
 )
 
@@ -22,14 +23,14 @@ const (
 // ExportColumns names the columns of an export: the id, the built-in
 // fields by name, the custom fields that are not retired
 // ("custom.<key>"), and the registration time.
-func ExportColumns(defs []CustomField) []string {
+func ExportColumns(defs []crm.CustomField) []string {
 	cols := []string{ExportID}
-	for _, f := range Fields {
+	for _, f := range crm.Fields {
 		cols = append(cols, f.Name)
 	}
 	for _, d := range defs {
 		if !d.Retired {
-			cols = append(cols, CustomPrefix+d.Key)
+			cols = append(cols, crm.CustomPrefix+d.Key)
 		}
 	}
 	return append(cols, ExportCreated)
@@ -42,10 +43,10 @@ func ExportColumns(defs []CustomField) []string {
 // ParseImport: a column whose name an earlier column has, or an import
 // would read as another field (a custom field labelled 城市), is named by
 // its column name ("custom.grade") instead.
-func ExportHeader(defs []CustomField, labels map[string]string) []string {
+func ExportHeader(defs []crm.CustomField, labels map[string]string) []string {
 	custom := map[string]string{}
 	for _, d := range defs {
-		custom[CustomPrefix+d.Key] = d.Label
+		custom[crm.CustomPrefix+d.Key] = d.Label
 	}
 	var h []string
 	taken := map[string]bool{}
@@ -65,13 +66,13 @@ func ExportHeader(defs []CustomField, labels map[string]string) []string {
 				}
 			}
 		}
-		if name == "" || taken[Fold(name)] || !readsAs(builtins, name, col) {
+		if name == "" || taken[crm.Fold(name)] || !readsAs(builtins, name, col) {
 			name = col
 		}
-		for i := 2; taken[Fold(name)]; i++ {
+		for i := 2; taken[crm.Fold(name)]; i++ {
 			name = fmt.Sprintf("%s (%d)", col, i)
 		}
-		taken[Fold(name)] = true
+		taken[crm.Fold(name)] = true
 		h = append(h, name)
 	}
 	return h
@@ -81,7 +82,7 @@ func ExportHeader(defs []CustomField, labels map[string]string) []string {
 // least as no other column (a custom field's label, which the field's
 // definition maps).
 func readsAs(builtins map[string]string, name, col string) bool {
-	to, known := builtins[Fold(name)]
+	to, known := builtins[crm.Fold(name)]
 	switch {
 	case !known:
 		return true
@@ -95,15 +96,15 @@ func readsAs(builtins map[string]string, name, col string) bool {
 // loc, the business time zone the pages show them in. Phone numbers are
 // written as dialled in the default region, or masked (138****5678) when
 // masked is true.
-func ExportRecord(c *Customer, defs []CustomField, masked bool, loc *time.Location) []string {
+func ExportRecord(c *crm.Customer, defs []crm.CustomField, masked bool, loc *time.Location) []string {
 	row := []string{c.ID}
-	for _, f := range Fields {
+	for _, f := range crm.Fields {
 		v := c.Fields[f.Name]
-		if f.typ == phoneField && v != "" {
+		if crm.IsPhoneField(f.Name) && v != "" {
 			if masked {
-				v = MaskPhone(v)
+				v = crm.MaskPhone(v)
 			} else {
-				v = FormatPhone(v, DefaultRegion)
+				v = crm.FormatPhone(v, crm.DefaultRegion)
 			}
 		}
 		row = append(row, v)
