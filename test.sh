@@ -4,7 +4,7 @@
 # integration tests. Installs the system tools the tests drive (sipp,
 # chromium) when they are missing.
 #
-#   ./test.sh            # everything (about 10 minutes on 2 cores)
+#   ./test.sh            # everything (about 12 minutes on 2 cores, 15 on a busy machine)
 #   ./test.sh -short     # skips the slow integration and soak tests
 set -euo pipefail
 cd "$(dirname "$0")"
