@@ -58,8 +58,11 @@ func IsPhoneField(name string) bool {
 	if !ok {
 		f, ok = ContactFieldByName(name)
 	}
-	return ok && f.typ == phoneField
+	return ok && f.IsPhone()
 }
+
+// IsPhone reports whether the field holds a phone number.
+func (f Field) IsPhone() bool { return f.typ == phoneField }
 
 // Contact is a contact person of a customer.
 type Contact struct {

@@ -100,7 +100,7 @@ func ExportRecord(c *crm.Customer, defs []crm.CustomField, masked bool, loc *tim
 	row := []string{c.ID}
 	for _, f := range crm.Fields {
 		v := c.Fields[f.Name]
-		if crm.IsPhoneField(f.Name) && v != "" {
+		if f.IsPhone() && v != "" {
 			if masked {
 				v = crm.MaskPhone(v)
 			} else {

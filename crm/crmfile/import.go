@@ -331,7 +331,7 @@ func PreviewImport(views replication.Tx, f *ImportFile) ([]ImportRow, error) {
 		}
 		within := map[int][]string{}
 		for _, fl := range crm.Fields {
-			if v := row.Values[fl.Name]; crm.IsPhoneField(fl.Name) && v != "" {
+			if v := row.Values[fl.Name]; fl.IsPhone() && v != "" {
 				if first, ok := phones[v]; ok {
 					within[first] = append(within[first], fl.Name)
 				} else {
