@@ -117,8 +117,9 @@ var leaderOnly = map[string]bool{
 // they just made whichever member they are on. Sessions are valid on
 // every member.
 func (h *Hub) headOfficeCommand(r *http.Request) bool {
+	path := r.URL.Path
 	for _, p := range h.cfg.LeaderPages {
-		if r.URL.Path == p || strings.HasPrefix(r.URL.Path, strings.TrimSuffix(p, "/")+"/") {
+		if rest, ok := strings.CutPrefix(path, p); ok && (rest == "" || rest[0] == '/') {
 			return true
 		}
 	}
