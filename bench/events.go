@@ -51,6 +51,9 @@ func (noViews) Delete([]byte) error        { return replication.ErrReadOnly }
 func (noViews) Scan(_, _ []byte, _ func(k, v []byte) (bool, error)) error {
 	return nil
 }
+func (noViews) ScanReverse(_, _ []byte, _ func(k, v []byte) (bool, error)) error {
+	return nil
+}
 
 // customerBodies encodes n customer-created bodies through the domain's own
 // command, so that they are canonical and pass the hub's checks.

@@ -82,6 +82,10 @@ func (t protoTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) 
 	return errors.New("not used by the model")
 }
 
+func (t protoTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
+	return errors.New("not used by the model")
+}
+
 // fsmModel applies pushes as hub's fsm.ApplyBatch does.
 type fsmModel struct {
 	db    *pebble.DB

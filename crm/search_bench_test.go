@@ -74,6 +74,20 @@ func (m *treeTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) 
 	return err
 }
 
+func (m *treeTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
+	upper := btreemap.Max[string]()
+	if from := replication.ReverseStart(prefix, before); from != nil {
+		upper = btreemap.LT(string(from))
+	}
+	var err error
+	m.t.DescendFunc(upper, btreemap.GE(string(prefix)), func(k string, v []byte) bool {
+		var more bool
+		more, err = fn([]byte(k), v)
+		return err == nil && more
+	})
+	return err
+}
+
 var (
 	benchOnce  sync.Once
 	benchViews replication.Tx

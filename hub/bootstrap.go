@@ -212,7 +212,7 @@ func (f *fsm) scanSnapshot(s *companySnapshot, after []byte, max int, fn func(k,
 	if after != nil {
 		lower = append(append(bytes.Clone(companyPrefix), after...), 0)
 	}
-	it, err := s.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(companyPrefix)})
+	it, err := s.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: replication.PrefixEnd(companyPrefix)})
 	if err != nil {
 		return nil, false, err
 	}

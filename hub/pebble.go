@@ -43,7 +43,7 @@ func (t pebbleTx) Delete(k []byte) error {
 }
 
 func (t pebbleTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
-	it, err := t.r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	it, err := t.r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: replication.PrefixEnd(prefix)})
 	if err != nil {
 		return err
 	}
@@ -66,17 +66,31 @@ func (t pebbleTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error))
 	return it.Close()
 }
 
-// prefixEnd returns the smallest key greater than every key with prefix
-// (nil when there is none).
-func prefixEnd(prefix []byte) []byte {
-	end := bytes.Clone(prefix)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] != 0xff {
-			end[i]++
-			return end[:i+1]
+func (t pebbleTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
+	it, err := t.r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: replication.PrefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	var ok bool
+	switch from := replication.ReverseStart(prefix, before); {
+	case from == nil:
+		ok = it.Last()
+	case bytes.Compare(from, prefix) > 0:
+		ok = it.SeekLT(from)
+	}
+	for ; ok; ok = it.Prev() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return err
+		}
+		more, err := fn(it.Key(), v)
+		if err != nil || !more {
+			it.Close()
+			return err
 		}
 	}
-	return nil
+	return it.Close()
 }
 
 // quietLogger keeps Pebble's info chatter out of the log.

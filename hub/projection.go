@@ -561,7 +561,7 @@ func migrateState(db *pebble.DB, st headState, log *slog.Logger) error {
 		}
 	}
 	for _, p := range [][]byte{replication.ViewPrefix, replication.Prefix("a"), replication.Prefix("p"), replication.Prefix("bad"), replication.Prefix("m")} {
-		if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+		if err := b.DeleteRange(p, replication.PrefixEnd(p), nil); err != nil {
 			return err
 		}
 	}

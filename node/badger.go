@@ -53,6 +53,54 @@ func (t badgerTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error))
 	return nil
 }
 
+func (t badgerTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
+	it := newReverse(t.txn, prefix, before)
+	defer it.Close()
+	for ; it.valid(); it.Next() {
+		item := it.Item()
+		more := false
+		if err := item.Value(func(v []byte) error {
+			var err error
+			more, err = fn(item.Key(), v)
+			return err
+		}); err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+	}
+	return nil
+}
+
+// reverseIter walks the keys of a prefix backwards from below a bound.
+type reverseIter struct {
+	*badger.Iterator
+	prefix []byte
+}
+
+// newReverse returns an iterator at the last key of prefix below before
+// (see replication.Tx.ScanReverse).
+func newReverse(txn *badger.Txn, prefix, before []byte) reverseIter {
+	// Without IteratorOptions.Prefix: with it, the key the seek lands on
+	// when it is the exclusive bound (outside the prefix) reads as invalid,
+	// and Rewind would start at the prefix itself.
+	it := reverseIter{txn.NewIterator(badger.IteratorOptions{Reverse: true}), prefix}
+	from := replication.ReverseStart(prefix, before)
+	if from == nil {
+		it.Rewind() // no key follows the prefix's: from the store's last
+		return it
+	}
+	// In reverse, Seek finds the last key <= from; the bound is exclusive.
+	it.Seek(from)
+	if it.Valid() && bytes.Equal(it.Item().Key(), from) {
+		it.Next()
+	}
+	return it
+}
+
+func (it reverseIter) valid() bool { return it.ValidForPrefix(it.prefix) }
+
 // badgerLogger sends Badger's log to slog; Badger's info chatter goes to
 // debug.
 type badgerLogger struct{ log *slog.Logger }

@@ -123,6 +123,64 @@ func (o *overlayTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error
 	}
 }
 
+// ScanReverse is Scan in descending key order.
+func (o *overlayTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
+	from := replication.ReverseStart(prefix, before)
+	upper := btreemap.Max[string]()
+	if from != nil {
+		upper = btreemap.LT(string(from))
+	}
+	next, stop := iter.Pull2(o.pend.Descend(upper, btreemap.GE(string(prefix))))
+	defer stop()
+	var cur pendingKV
+	curOK := false
+	advance := func() {
+		k, p, ok := next()
+		curOK = ok
+		cur = pendingKV{k, p}
+	}
+	advance()
+
+	it := newReverse(o.snap, prefix, before)
+	defer it.Close()
+	for {
+		var bk []byte
+		if it.valid() {
+			bk = it.Item().Key()
+		}
+		switch {
+		case bk == nil && !curOK:
+			return nil
+		case curOK && (bk == nil || cur.k >= string(bk)):
+			if bk != nil && cur.k == string(bk) {
+				it.Next() // the pending write replaces the stored value
+			}
+			p := cur
+			advance()
+			if p.p.deleted {
+				continue
+			}
+			if more, err := fn([]byte(p.k), p.p.value); err != nil || !more {
+				return err
+			}
+		default:
+			item := it.Item()
+			more := false
+			if err := item.Value(func(v []byte) error {
+				var err error
+				more, err = fn(item.Key(), v)
+				return err
+			}); err != nil {
+				return err
+			}
+			if !more {
+				return nil
+			}
+			it.Next()
+		}
+	}
+}
+
 // pendingKV is one pending write in key order.
 type pendingKV struct {
 	k string

@@ -149,20 +149,35 @@ func (t *indexedTx) Delete(k []byte) error        { return t.route(k).Delete(k) 
 // outside all of them; a prefix that covers both (say "crm\0") merges the
 // two in key order.
 func (t *indexedTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
+	return t.scan(prefix, fn, false, func(tx Tx, fn func(k, v []byte) (bool, error)) error {
+		return tx.Scan(prefix, start, fn)
+	})
+}
+
+// ScanReverse is Scan in descending key order.
+func (t *indexedTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
+	return t.scan(prefix, fn, true, func(tx Tx, fn func(k, v []byte) (bool, error)) error {
+		return tx.ScanReverse(prefix, before, fn)
+	})
+}
+
+// scan routes a scan of prefix (run by each) to the area that holds it,
+// or merges both areas' keys, descending when desc.
+func (t *indexedTx) scan(prefix []byte, fn func(k, v []byte) (bool, error), desc bool, each func(Tx, func(k, v []byte) (bool, error)) error) error {
 	mixed := false
 	for _, p := range t.prefixes {
 		if bytes.HasPrefix(prefix, p) {
-			return t.index.Scan(prefix, start, fn)
+			return each(t.index, fn)
 		}
 		mixed = mixed || bytes.HasPrefix(p, prefix)
 	}
 	if !mixed {
-		return t.views.Scan(prefix, start, fn)
+		return each(t.views, fn)
 	}
 	type kv struct{ k, v []byte }
 	var a, b []kv
 	collect := func(tx Tx, out *[]kv) error {
-		return tx.Scan(prefix, start, func(k, v []byte) (bool, error) {
+		return each(tx, func(k, v []byte) (bool, error) {
 			*out = append(*out, kv{bytes.Clone(k), bytes.Clone(v)})
 			return true, nil
 		})
@@ -175,7 +190,7 @@ func (t *indexedTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error
 	}
 	for len(a) > 0 || len(b) > 0 {
 		var next kv
-		if len(b) == 0 || (len(a) > 0 && bytes.Compare(a[0].k, b[0].k) < 0) {
+		if len(b) == 0 || (len(a) > 0 && (bytes.Compare(a[0].k, b[0].k) < 0) != desc) {
 			next, a = a[0], a[1:]
 		} else {
 			next, b = b[0], b[1:]

@@ -27,6 +27,37 @@ type Tx interface {
 	// key order, beginning at the first key >= start (nil: the prefix).
 	// fn returns false to stop early.
 	Scan(prefix, start []byte, fn func(key, value []byte) (more bool, err error)) error
+	// ScanReverse calls fn for each key that starts with prefix, in
+	// descending key order, beginning at the last key < before (nil or
+	// empty: the last key of the prefix). A list read newest first, or in a column's
+	// descending order, reads its entries backwards instead of keeping a
+	// second, inverted copy of them.
+	ScanReverse(prefix, before []byte, fn func(key, value []byte) (more bool, err error)) error
+}
+
+// ReverseStart is where a reverse scan of prefix bounded by before
+// begins, exclusively: before when it lies within the prefix's keys, else
+// the first key after them (nil when no key follows them: the scan begins
+// at the store's last key). Stores use it to seek.
+func ReverseStart(prefix, before []byte) []byte {
+	end := PrefixEnd(prefix)
+	if len(before) > 0 && (end == nil || bytes.Compare(before, end) < 0) {
+		return before
+	}
+	return end
+}
+
+// PrefixEnd returns the smallest key greater than every key with prefix
+// (nil when there is none).
+func PrefixEnd(prefix []byte) []byte {
+	end := bytes.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
 }
 
 // Key builds a key from parts separated by 0x00, so that the key of a
@@ -91,6 +122,17 @@ func (p *prefixedTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, erro
 	})
 }
 
+func (p *prefixedTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
+	var b []byte
+	if len(before) > 0 {
+		b = p.key(before)
+	}
+	n := len(p.prefix)
+	return p.tx.ScanReverse(p.key(prefix), b, func(k, v []byte) (bool, error) {
+		return fn(k[n:], v)
+	})
+}
+
 type readOnlyTx struct{ Tx }
 
 // ReadOnly returns a Tx whose writes fail with ErrReadOnly. Domain commands
@@ -110,4 +152,7 @@ func (t SplitTx) Set(k, v []byte) error        { return t.Write.Set(k, v) }
 func (t SplitTx) Delete(k []byte) error        { return t.Write.Delete(k) }
 func (t SplitTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
 	return t.Read.Scan(prefix, start, fn)
+}
+func (t SplitTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
+	return t.Read.ScanReverse(prefix, before, fn)
 }

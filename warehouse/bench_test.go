@@ -29,6 +29,9 @@ func (m mapTx) Delete(k []byte) error { delete(m, string(k)); return nil }
 func (m mapTx) Scan(_, _ []byte, _ func(k, v []byte) (bool, error)) error {
 	return errors.New("mapTx does not scan")
 }
+func (m mapTx) ScanReverse(_, _ []byte, _ func(k, v []byte) (bool, error)) error {
+	return errors.New("mapTx does not scan")
+}
 
 // BenchmarkApplyMoves measures applying stock moves (one receipt line of
 // one of 1,000 products into one of 10 bins, batch-tracked) through

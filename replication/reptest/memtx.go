@@ -79,6 +79,30 @@ func (m *Mem) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) err
 	return nil
 }
 
+// ScanReverse implements replication.Tx.
+func (m *Mem) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
+	keys := append([]string(nil), m.keys...) // fn may write
+	i := len(keys)
+	if from := replication.ReverseStart(prefix, before); from != nil {
+		i = sort.SearchStrings(keys, string(from))
+	}
+	for i--; i >= 0; i-- {
+		k := keys[i]
+		if !bytes.HasPrefix([]byte(k), prefix) {
+			break
+		}
+		v, ok := m.vals[k]
+		if !ok {
+			continue
+		}
+		more, err := fn([]byte(k), v)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
 // Dump returns a copy of every pair, for comparing whole stores.
 func (m *Mem) Dump() map[string]string {
 	out := make(map[string]string, len(m.vals))

@@ -1,0 +1,73 @@
+package reptest
+
+import (
+	"bytes"
+	"slices"
+
+	"pgregory.net/rapid"
+
+	"branchline/replication"
+)
+
+// TxKey draws a short key over an alphabet that makes prefixes, the
+// separator and 0xff bytes common: the edges of prefix bounds.
+func TxKey(t *rapid.T, label string) []byte {
+	return rapid.SliceOfN(rapid.SampledFrom([]byte{0, 'a', 'b', 0xff}), 0, 4).Draw(t, label)
+}
+
+// CheckScans compares a few scans of tx, both ways, with model (the pairs
+// tx should hold), for prefixes and bounds drawn by TxKey.
+func CheckScans(t *rapid.T, tx replication.Tx, model map[string][]byte) {
+	keys := make([]string, 0, len(model))
+	for k := range model {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for range rapid.IntRange(1, 5).Draw(t, "scans") {
+		prefix := TxKey(t, "prefix")
+		var bound []byte
+		if rapid.Bool().Draw(t, "bounded") {
+			bound = TxKey(t, "bound")
+		}
+		limit := rapid.IntRange(1, len(keys)+1).Draw(t, "limit")
+		var want []string
+		for _, k := range keys {
+			if bytes.HasPrefix([]byte(k), prefix) && (bound == nil || k >= string(bound)) {
+				want = append(want, k)
+			}
+		}
+		got := collect(t, limit, func(fn func(k, v []byte) (bool, error)) error { return tx.Scan(prefix, bound, fn) }, model)
+		compare(t, "Scan", prefix, bound, got, want[:min(limit, len(want))])
+
+		want = want[:0]
+		for _, k := range slices.Backward(keys) {
+			if bytes.HasPrefix([]byte(k), prefix) && (len(bound) == 0 || k < string(bound)) {
+				want = append(want, k)
+			}
+		}
+		got = collect(t, limit, func(fn func(k, v []byte) (bool, error)) error { return tx.ScanReverse(prefix, bound, fn) }, model)
+		compare(t, "ScanReverse", prefix, bound, got, want[:min(limit, len(want))])
+	}
+}
+
+// collect runs a scan, stopping after limit keys, and checks each value.
+func collect(t *rapid.T, limit int, scan func(fn func(k, v []byte) (bool, error)) error, model map[string][]byte) []string {
+	var got []string
+	err := scan(func(k, v []byte) (bool, error) {
+		if want := model[string(k)]; !bytes.Equal(v, want) {
+			t.Fatalf("value of %q: got %q, want %q", k, v, want)
+		}
+		got = append(got, string(k))
+		return len(got) < limit, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func compare(t *rapid.T, what string, prefix, bound []byte, got, want []string) {
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s(%q, %q) = %q, want %q", what, prefix, bound, got, want)
+	}
+}

@@ -1,0 +1,36 @@
+package replication_test
+
+import (
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"branchline/replication"
+	"branchline/replication/reptest"
+)
+
+// TestIndexedScans checks both scan directions of the views as readers
+// see them with a deferred index: keys below the index's prefix live in
+// the index area, the others among the views, and a scan over both merges
+// them.
+func TestIndexedScans(t *testing.T) {
+	reg := replication.NewRegistry()
+	reg.AddIndex(replication.Index{Name: "t", Prefixes: [][]byte{{'a', 0}, {'b', 'b'}},
+		Watch: func([]byte) (string, bool) { return "", false }, Reindex: func(replication.Tx, string) error { return nil }})
+	rapid.Check(t, func(t *rapid.T) {
+		tx := replication.IndexedViews(reptest.NewMem(), reg, replication.IndexDeferred)
+		model := map[string][]byte{}
+		for range rapid.IntRange(0, 20).Draw(t, "writes") {
+			k := reptest.TxKey(t, "key")
+			if rapid.Bool().Draw(t, "delete") {
+				tx.Delete(k)
+				delete(model, string(k))
+				continue
+			}
+			v := []byte{byte(len(model))}
+			tx.Set(k, v)
+			model[string(k)] = v
+		}
+		reptest.CheckScans(t, tx, model)
+	})
+}
