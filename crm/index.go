@@ -233,7 +233,7 @@ var CustomerIndex = replication.Index{
 	},
 	Watch:        watchCustomer,
 	Reindex:      reindexCustomer,
-	Version:      3, // 3: list orders and counters
+	Version:      4, // 3: list orders and counters; 4: one entry per order, read both ways
 	MemoryPrefix: replication.Prefix("crm", "st"),
 	Memory:       func() replication.Memory { return newTextMemory() },
 }

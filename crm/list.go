@@ -16,17 +16,15 @@ import (
 // Customer lists: a page of the customers a search finds, in the order of
 // one column, with the exact number found, for a million customers.
 //
-// Orders come from ordered index entries, two per sortable column and
-// customer (ascending and descending: a replica's Tx scans forward only),
-// kept by the deferred indexer with the other index entries:
+// Orders come from ordered index entries, one per sortable column and
+// customer, read forwards or backwards (Tx.ScanReverse) for either
+// direction, kept by the deferred indexer with the other index entries:
 //
-//	crm \0 so \0 col \0 a \0 E(sort value) id   -> the customer's filtered fields
-//	crm \0 so \0 col \0 d \0 ^(E(sort value) id) -> the same
-//	crm \0 sf \0 field \0 value \0 col \0 a|d \0 …  -> the same, per value of orderedFields
+//	crm \0 so \0 col \0 E(sort value) id                 -> the customer's filtered fields
+//	crm \0 sf \0 field \0 value \0 col \0 E(sort value) id -> the same, per value of orderedFields
 //
 // E escapes NUL and ends the value, so that a shorter value sorts before
-// its extensions; ^ complements every byte, which reverses the order. The
-// entry's value holds the customer's folded values of countedFields, so a
+// its extensions. The entry's value holds the customer's folded values of countedFields, so a
 // list filtered on them (or limited to an owner's or a department's
 // customers) reads the entries alone. Totals come from counters kept in
 // the same index batch (index.go): all live customers, and per value of
@@ -80,15 +78,8 @@ func attrCountKey(field, value string) []byte {
 	return replication.Key("crm", "cnt", "at", field, value)
 }
 
-func orderPrefix(col string, desc bool) []byte {
-	return replication.Prefix("crm", "so", col, direction(desc))
-}
-
-func direction(desc bool) string {
-	if desc {
-		return "d"
-	}
-	return "a"
+func orderPrefix(col string) []byte {
+	return replication.Prefix("crm", "so", col)
 }
 
 // orderedFields are the fields with list orders of their own per value:
@@ -101,8 +92,8 @@ var orderedFields = []string{"city", "owner"}
 
 // fieldOrderPrefix holds the order of col among the customers whose field
 // has the (folded) value.
-func fieldOrderPrefix(field, value, col string, desc bool) []byte {
-	return replication.Prefix("crm", "sf", field, value, col, direction(desc))
+func fieldOrderPrefix(field, value, col string) []byte {
+	return replication.Prefix("crm", "sf", field, value, col)
 }
 
 // sortValue is the byte string customers are ordered by in column col.
@@ -132,12 +123,10 @@ func listEntries(c *Customer, out map[string]string) {
 	attrs := listAttrs(c)
 	for _, col := range SortColumns {
 		s := keyset.Key(sortValue(c, col), c.ID)
-		out[string(append(orderPrefix(col, false), s...))] = attrs
-		out[string(append(orderPrefix(col, true), keyset.Flip(s)...))] = attrs
+		out[string(append(orderPrefix(col), s...))] = attrs
 		for _, f := range orderedFields {
 			if v := Fold(c.Fields[f]); v != "" {
-				out[string(append(fieldOrderPrefix(f, v, col, false), s...))] = attrs
-				out[string(append(fieldOrderPrefix(f, v, col, true), keyset.Flip(s)...))] = attrs
+				out[string(append(fieldOrderPrefix(f, v, col), s...))] = attrs
 			}
 		}
 	}
@@ -215,7 +204,7 @@ type restriction struct {
 	ids  func() ([]string, error)
 	// order, when set, is the prefix of the list order of the customers
 	// it keeps (orderedFields).
-	order func(desc bool) []byte
+	order []byte
 }
 
 // fieldRestriction keeps the customers whose field has the folded value.
@@ -223,7 +212,7 @@ func fieldRestriction(views replication.Tx, field, value, col string) (restricti
 	n, err := replication.ReadCount(views, attrCountKey(field, value))
 	r := restriction{size: int(n), ids: func() ([]string, error) { return scanIDs(views, attrPrefix(field, value), 0) }}
 	if slices.Contains(orderedFields, field) {
-		r.order = func(desc bool) []byte { return fieldOrderPrefix(field, value, col, desc) }
+		r.order = fieldOrderPrefix(field, value, col)
 	}
 	return r, err
 }
@@ -330,7 +319,7 @@ func SortedCustomers(views replication.Tx, l List) (ListPage, error) {
 		if err != nil {
 			return ListPage{}, err
 		}
-		return finishPage(views, l, cursor, int(n), indexSource(views, func(desc bool) []byte { return orderPrefix(l.Sort, desc) }, nil))
+		return finishPage(views, l, cursor, int(n), indexSource(views, orderPrefix(l.Sort), nil))
 	}
 	small := slices.MinFunc(rs, func(a, b restriction) int { return a.size - b.size })
 	// A few customers without an order of their own are read and ordered
@@ -373,7 +362,7 @@ func SortedCustomers(views replication.Tx, l List) (ListPage, error) {
 	}
 	// The narrowest condition with an order of its own gives the order;
 	// else the list's order, read through the filter.
-	order := func(desc bool) []byte { return orderPrefix(l.Sort, desc) }
+	order := orderPrefix(l.Sort)
 	best := -1
 	for i, r := range rs {
 		if r.order != nil && (best < 0 || r.size < rs[best].size) {
@@ -397,7 +386,7 @@ func orderEntry(views replication.Tx, id, col string) (listed, bool, error) {
 	}
 	// The record holds its entries in key order, each as length-prefixed
 	// key and value: find the one without decoding the rest.
-	p := orderPrefix(col, false)
+	p := orderPrefix(col)
 	for len(b) > 0 {
 		k, rest, ok := cutUvarintBytes(b)
 		if !ok {
@@ -424,30 +413,28 @@ func cutUvarintBytes(b []byte) (s, rest []byte, ok bool) {
 	return b[w : w+int(n)], b[w+int(n):], true
 }
 
-// indexSource reads the order entries below order(desc), keeping those
-// keep passes (nil: all).
-func indexSource(views replication.Tx, order func(desc bool) []byte, keep func(id, attrs string) bool) keyset.Source {
+// indexSource reads the order entries below prefix p, forwards or
+// backwards, keeping those keep passes (nil: all).
+func indexSource(views replication.Tx, p []byte, keep func(id, attrs string) bool) keyset.Source {
 	return func(desc bool, after []byte, fn func(key []byte) bool) error {
-		p := order(desc)
-		var start []byte
-		if after != nil {
-			if desc {
-				after = keyset.Flip(after)
-			}
-			start = append(append(bytes.Clone(p), after...), 0)
-		}
-		return views.Scan(p, start, func(k, v []byte) (bool, error) {
+		each := func(k, v []byte) (bool, error) {
 			s := k[len(p):]
-			if desc {
-				s = keyset.Flip(s)
-			} else {
-				s = bytes.Clone(s)
-			}
 			if keep != nil && !keep(idOf(s), string(v)) {
 				return true, nil
 			}
-			return fn(s), nil
-		})
+			return fn(bytes.Clone(s)), nil
+		}
+		var bound []byte
+		if after != nil {
+			bound = append(bytes.Clone(p), after...)
+		}
+		if desc {
+			return views.ScanReverse(p, bound, each)
+		}
+		if bound != nil {
+			bound = append(bound, 0) // strictly after
+		}
+		return views.Scan(p, bound, each)
 	}
 }
 

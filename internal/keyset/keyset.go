@@ -106,17 +106,6 @@ func ID(key []byte, n int) string {
 	return string(key[len(key)-n:])
 }
 
-// Flip complements every byte of a key: the flipped keys of a set sort in
-// the reverse order of the keys, which gives a store that scans forward
-// only its descending order.
-func Flip(key []byte) []byte {
-	out := make([]byte, len(key))
-	for i, b := range key {
-		out[i] = ^b
-	}
-	return out
-}
-
 // Source reads an ordered list's keys (ascending keys, whatever the
 // direction) in order, or in reverse with desc, strictly after key after
 // in that direction (nil: from the start), until fn returns false.
