@@ -22,6 +22,7 @@ import (
 	"branchline/crm/crmapp"
 	accessv1 "branchline/gen/branchline/access/v1"
 	crmv1 "branchline/gen/branchline/crm/v1"
+	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/replication"
 )
 
@@ -67,11 +68,19 @@ func (a *recordingAuditor) actions() []string {
 	defer a.st.mu.Unlock()
 	var out []string
 	for _, ev := range a.st.events {
-		if ev.Kind != access.KindAuditRecorded {
+		body := ev.Body
+		if _, att, ok := replication.SplitCompound(ev.Kind); ok && att == access.KindAuditRecorded {
+			// The entry recorded with its change (compound event).
+			var c replicationv1.Compound
+			if err := proto.Unmarshal(ev.Body, &c); err != nil {
+				panic(err)
+			}
+			body = c.GetAttached()
+		} else if ev.Kind != access.KindAuditRecorded {
 			continue
 		}
 		b := &accessv1.AuditRecorded{}
-		if err := proto.Unmarshal(ev.Body, b); err != nil {
+		if err := proto.Unmarshal(body, b); err != nil {
 			panic(err)
 		}
 		out = append(out, ev.Actor+" "+b.GetAction())

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"branchline/access"
 	"branchline/crm"
 	"branchline/replication"
@@ -79,12 +77,12 @@ func (s *memStore) Exec(_ context.Context, actor string, cmd replication.Command
 	var out []*replication.Event
 	seq := s.seq
 	for _, d := range drafts {
-		body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
+		kind, body, err := replication.EncodeDraft(d)
 		if err != nil {
 			return nil, err
 		}
 		seq++
-		ev := &replication.Event{Origin: "sh-pudong", Seq: seq, HLC: s.clock.Now(), Kind: d.Kind, Entity: d.Entity, Actor: actor, Body: body}
+		ev := &replication.Event{Origin: "sh-pudong", Seq: seq, HLC: s.clock.Now(), Kind: kind, Entity: d.Entity, Actor: actor, Body: body}
 		if err := s.views.Registry().Check(ev); err != nil {
 			return nil, fmt.Errorf("the hub would refuse %s: %w", ev, err)
 		}

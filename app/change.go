@@ -31,18 +31,24 @@ func PageSize(n, def int) (int, error) {
 // decide the change.
 type Audited func(views replication.Tx) ([]replication.Draft, access.AuditNote, error)
 
-// ExecAudited runs cmd as c and, if it changes anything, the audit entry
-// recording it (action on target, by c, at node) in the same Exec: a
+// ExecAudited runs cmd as c and, if it changes anything, records the
+// audit entry of the change (action on target, by c, at node) in the
+// change's first event, as a compound event (replication/compound.go): a
 // change is never without its audit entry, nor an entry without its
-// change.
+// change, and an edit of one record is one event. The entry goes where
+// the change goes: to every replica that holds the record it is about.
 func ExecAudited(ctx context.Context, store Store, c Caller, node, action, target string, cmd Audited) ([]*replication.Event, error) {
 	return store.Exec(ctx, c.User, func(views replication.Tx) ([]replication.Draft, error) {
 		drafts, note, err := cmd(views)
 		if err != nil || len(drafts) == 0 {
 			return nil, err
 		}
-		return append(drafts, access.AuditDraft(action, target, note.Detail,
-			access.WithSource(node, c.Remote), access.WithChanges(note.Changes...))), nil
+		entry := access.AuditDraft(action, target, note.Detail, access.WithSource(node, c.Remote), access.WithChanges(note.Changes...))
+		if drafts[0].Attached != nil {
+			return append(drafts, entry), nil
+		}
+		drafts[0].Attached = &entry
+		return drafts, nil
 	})
 }
 

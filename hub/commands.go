@@ -6,8 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	hubv1 "branchline/gen/branchline/hub/v1"
 	"branchline/replication"
 	"branchline/rpc"
@@ -62,8 +60,8 @@ func (s Commands) Exec(ctx context.Context, actor string, cmd replication.Comman
 		if err != nil {
 			return err
 		}
-		for _, d := range drafts {
-			body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
+		for _, d := range splitAttached(drafts, slices.Contains(active, replication.CompoundCapability)) {
+			kind, body, err := replication.EncodeDraft(d)
 			if err != nil {
 				return fmt.Errorf("encode %s: %w", d.Kind, err)
 			}
@@ -71,12 +69,12 @@ func (s Commands) Exec(ctx context.Context, actor string, cmd replication.Comman
 			// command read, and travels in the entry.
 			var scopes []string
 			if scoped {
-				scopes, err = h.reg.Scopes(views, &replication.Event{Origin: replication.HubOrigin, Kind: d.Kind, Entity: d.Entity, Body: body})
+				scopes, err = h.reg.Scopes(views, &replication.Event{Origin: replication.HubOrigin, Kind: kind, Entity: d.Entity, Body: body})
 				if err != nil {
 					return err
 				}
 			}
-			ce.Drafts = append(ce.Drafts, &hubv1.Draft{Kind: d.Kind, Entity: d.Entity, Body: body, Scopes: scopes})
+			ce.Drafts = append(ce.Drafts, &hubv1.Draft{Kind: kind, Entity: d.Entity, Body: body, Scopes: scopes})
 		}
 		return nil
 	})
@@ -115,4 +113,23 @@ func (h *Hub) readBarrier(timeout time.Duration) {
 		}
 	}
 	_ = h.fsm.WaitProjected(ctx, h.fsm.state().Head) // stale is better than nothing after the timeout
+}
+
+// splitAttached returns drafts as events of a cluster that cannot apply
+// compound events yet (some member runs an earlier release): each
+// attached fact becomes an event of its own after its change's.
+func splitAttached(drafts []replication.Draft, compound bool) []replication.Draft {
+	if compound {
+		return drafts
+	}
+	var out []replication.Draft
+	for _, d := range drafts {
+		a := d.Attached
+		d.Attached = nil
+		out = append(out, d)
+		if a != nil {
+			out = append(out, replication.Draft{Kind: a.Kind, Entity: a.Entity, Body: a.Body})
+		}
+	}
+	return out
 }

@@ -134,19 +134,9 @@ func openProjection(reg *replication.Registry, db *pebble.DB, log *slog.Logger) 
 	return p, err
 }
 
-func (p *projection) isActive(kind string) bool {
-	if p.active == nil {
-		return baseline[kind]
-	}
-	return p.active[kind]
-}
+func (p *projection) isActive(kind string) bool { return activeIn(p.active, kind) }
 
-func (p *projection) isCompanyActive(kind string) bool {
-	if p.cactive == nil {
-		return baseline[kind]
-	}
-	return p.cactive[kind]
-}
+func (p *projection) isCompanyActive(kind string) bool { return activeIn(p.cactive, kind) }
 
 // activate adds kinds to the cluster version, as fsm.activate does: the
 // first cluster version replaces the baseline.

@@ -11,7 +11,6 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/hashicorp/raft"
-	"google.golang.org/protobuf/proto"
 
 	hubv1 "branchline/gen/branchline/hub/v1"
 	replicationv1 "branchline/gen/branchline/replication/v1"
@@ -125,11 +124,11 @@ type encodedDraft struct {
 func (f *fsm) commitHubDrafts(s *step, drafts []replication.Draft, actor string) (committed []*replicationv1.Committed, bad, err error) {
 	enc := make([]encodedDraft, len(drafts))
 	for i, d := range drafts {
-		body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
+		kind, body, err := replication.EncodeDraft(d)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", d.Kind, err), nil
 		}
-		enc[i] = encodedDraft{kind: d.Kind, entity: d.Entity, body: body}
+		enc[i] = encodedDraft{kind: kind, entity: d.Entity, body: body}
 	}
 	return f.commitHubEvents(s, enc, actor)
 }

@@ -45,7 +45,7 @@ func Capabilities(reg *replication.Registry, tasks map[string]Task, reactions ma
 	for n := range reactions {
 		out = append(out, "reaction:"+n)
 	}
-	out = append(out, ScopeRules, Retention)
+	out = append(out, ScopeRules, Retention, replication.CompoundCapability)
 	slices.Sort(out)
 	return out
 }
@@ -79,11 +79,19 @@ func loadActive(tx replication.Tx) (map[string]bool, error) {
 // "task:"/"reaction:" name). Before the first cluster version is
 // committed, the baseline is: what the release before cluster versions
 // applied, which is what its members (in a rolling upgrade from it) apply.
-func (f *fsm) isActive(c string) bool {
-	if f.active == nil {
-		return baseline[c]
+func (f *fsm) isActive(c string) bool { return activeIn(f.active, c) }
+
+// activeIn reports whether c is in the cluster version active (nil: the
+// baseline). A compound kind (replication/compound.go) is when both its
+// kinds and compound events are.
+func activeIn(active map[string]bool, c string) bool {
+	if active == nil {
+		active = baseline
 	}
-	return f.active[c]
+	if main, attached, ok := replication.SplitCompound(c); ok {
+		return active[replication.CompoundCapability] && active[main] && active[attached]
+	}
+	return active[c]
 }
 
 // baseline is what every member of the release before cluster versions

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"google.golang.org/protobuf/proto"
 
 	"branchline/fault"
 	adminv1 "branchline/gen/branchline/admin/v1"
@@ -707,12 +706,12 @@ func (s *Store) tryCommit(group []*request) error {
 				continue
 			}
 			for _, d := range drafts {
-				body, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
+				kind, body, err := replication.EncodeDraft(d)
 				if err != nil {
 					return fmt.Errorf("encode %s: %w", d.Kind, err)
 				}
 				ev := &replication.Event{
-					Origin: s.id, Seq: seq + 1, HLC: s.clock.Now(), Kind: d.Kind,
+					Origin: s.id, Seq: seq + 1, HLC: s.clock.Now(), Kind: kind,
 					Entity: d.Entity, Actor: r.actor, Body: body,
 				}
 				if ev.Scopes, err = s.reg.Scopes(b.Views(), ev); err != nil {

@@ -140,6 +140,10 @@ type Draft struct {
 	Kind   string
 	Entity string
 	Body   proto.Message
+	// Attached, when set, is a fact recorded with this one in the same
+	// event (its Entity is not used): the audit entry of an audited edit.
+	// See compound.go.
+	Attached *Draft
 }
 
 // Command decides, by reading the views, which events a user action makes.

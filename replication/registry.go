@@ -19,9 +19,9 @@ var ErrUnknownKind = errors.New("unknown event kind")
 type ApplyFunc func(tx Tx, ev *Event) error
 
 type handler struct {
-	decode func(body []byte) (proto.Message, error)
-	apply  func(tx Tx, ev *Event, body proto.Message) error
-	check  func(ev *Event, body proto.Message) error
+	decode func(body []byte) (any, error)
+	apply  func(tx Tx, ev *Event, body any) error
+	check  func(ev *Event, body any) error
 	scope  ScopeFunc
 }
 
@@ -48,17 +48,17 @@ func Handle[M proto.Message](r *Registry, kind string, apply func(tx Tx, ev *Eve
 	}
 	var zero M
 	h := handler{
-		decode: func(b []byte) (proto.Message, error) {
+		decode: func(b []byte) (any, error) {
 			m := zero.ProtoReflect().New().Interface()
 			if err := proto.Unmarshal(b, m); err != nil {
 				return nil, err
 			}
 			return m, nil
 		},
-		apply: func(tx Tx, ev *Event, body proto.Message) error { return apply(tx, ev, body.(M)) },
+		apply: func(tx Tx, ev *Event, body any) error { return apply(tx, ev, body.(M)) },
 	}
 	if check != nil {
-		h.check = func(ev *Event, body proto.Message) error { return check(ev, body.(M)) }
+		h.check = func(ev *Event, body any) error { return check(ev, body.(M)) }
 	}
 	r.kinds[kind] = h
 }
@@ -79,7 +79,7 @@ func (r *Registry) Check(ev *Event) error {
 	if err := ev.Validate(); err != nil {
 		return err
 	}
-	h, ok := r.kinds[ev.Kind]
+	h, ok := r.handler(ev.Kind)
 	if !ok {
 		return fmt.Errorf("%s: %w", ev, ErrUnknownKind)
 	}
@@ -95,10 +95,29 @@ func (r *Registry) Check(ev *Event) error {
 	return nil
 }
 
-// Known reports whether kind has an applier in this registry.
+// Known reports whether kind has an applier in this registry: a
+// registered kind, or a compound of two (compound.go).
 func (r *Registry) Known(kind string) bool {
-	_, ok := r.kinds[kind]
+	_, ok := r.handler(kind)
 	return ok
+}
+
+// handler returns kind's handler: the registered one, or for a compound
+// kind one made of its two kinds' handlers.
+func (r *Registry) handler(kind string) (handler, bool) {
+	if h, ok := r.kinds[kind]; ok {
+		return h, true
+	}
+	main, attached, ok := SplitCompound(kind)
+	if !ok {
+		return handler{}, false
+	}
+	h, ok1 := r.kinds[main]
+	a, ok2 := r.kinds[attached]
+	if !ok1 || !ok2 {
+		return handler{}, false
+	}
+	return compoundHandler(main, attached, h, a), true
 }
 
 // errInvalid marks an event of a known kind whose body does not decode
@@ -111,7 +130,7 @@ var errInvalid = errors.New("invalid event")
 // changes nothing. Checked events skip the check: every replica treats an
 // event alike, since whether it is checked travels with it.
 func (r *Registry) apply(views Tx, ev *Event) error {
-	h := r.kinds[ev.Kind]
+	h, _ := r.handler(ev.Kind)
 	body, err := h.decode(ev.Body)
 	if err != nil {
 		return fmt.Errorf("%w: %s: body: %w", errInvalid, ev, err)

@@ -132,7 +132,7 @@ func ScopeBy(r *Registry, kind string, fn ScopeFunc) {
 
 // Scopes runs kind's scope rule for ev (nil for a company-wide kind).
 func (r *Registry) Scopes(views Tx, ev *Event) ([]string, error) {
-	h, ok := r.kinds[ev.Kind]
+	h, ok := r.handler(ev.Kind)
 	if !ok || h.scope == nil {
 		return nil, nil
 	}

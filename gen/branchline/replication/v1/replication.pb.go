@@ -154,6 +154,64 @@ func (x *Event) GetScopes() []string {
 	return nil
 }
 
+// Compound is the body of a compound event (kind "A+B", see
+// replication/compound.go): a change of kind A and a second fact of kind
+// B recorded with it — the audit entry of an audited edit — applied
+// together, as one event. Stored: its encoding must stay compatible.
+type Compound struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Body is the body of the change (kind A).
+	Body []byte `protobuf:"bytes,1,opt,name=body,proto3" json:"body,omitempty"`
+	// Attached is the body of the fact recorded with it (kind B).
+	Attached      []byte `protobuf:"bytes,2,opt,name=attached,proto3" json:"attached,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Compound) Reset() {
+	*x = Compound{}
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Compound) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Compound) ProtoMessage() {}
+
+func (x *Compound) ProtoReflect() protoreflect.Message {
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Compound.ProtoReflect.Descriptor instead.
+func (*Compound) Descriptor() ([]byte, []int) {
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Compound) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *Compound) GetAttached() []byte {
+	if x != nil {
+		return x.Attached
+	}
+	return nil
+}
+
 // Committed is an event as the hub's global log holds it.
 type Committed struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -168,7 +226,7 @@ type Committed struct {
 
 func (x *Committed) Reset() {
 	*x = Committed{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[1]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -180,7 +238,7 @@ func (x *Committed) String() string {
 func (*Committed) ProtoMessage() {}
 
 func (x *Committed) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[1]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -193,7 +251,7 @@ func (x *Committed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Committed.ProtoReflect.Descriptor instead.
 func (*Committed) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{1}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Committed) GetPosition() uint64 {
@@ -233,7 +291,7 @@ type SnapshotRequest struct {
 
 func (x *SnapshotRequest) Reset() {
 	*x = SnapshotRequest{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[2]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +303,7 @@ func (x *SnapshotRequest) String() string {
 func (*SnapshotRequest) ProtoMessage() {}
 
 func (x *SnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[2]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +316,7 @@ func (x *SnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{2}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SnapshotRequest) GetProtocol() uint32 {
@@ -312,7 +370,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[3]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -324,7 +382,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[3]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -337,7 +395,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{3}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SnapshotChunk) GetPosition() uint64 {
@@ -432,7 +490,7 @@ type PushRequest struct {
 
 func (x *PushRequest) Reset() {
 	*x = PushRequest{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[4]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +502,7 @@ func (x *PushRequest) String() string {
 func (*PushRequest) ProtoMessage() {}
 
 func (x *PushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[4]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +515,7 @@ func (x *PushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushRequest.ProtoReflect.Descriptor instead.
 func (*PushRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{4}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PushRequest) GetEvents() []*Event {
@@ -512,7 +570,7 @@ type PushResponse struct {
 
 func (x *PushResponse) Reset() {
 	*x = PushResponse{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[5]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +582,7 @@ func (x *PushResponse) String() string {
 func (*PushResponse) ProtoMessage() {}
 
 func (x *PushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[5]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +595,7 @@ func (x *PushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushResponse.ProtoReflect.Descriptor instead.
 func (*PushResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{5}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PushResponse) GetDurableSeq() uint64 {
@@ -603,7 +661,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[6]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +673,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[6]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +686,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{6}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PullRequest) GetCursor() uint64 {
@@ -705,7 +763,7 @@ type ScopeMark struct {
 
 func (x *ScopeMark) Reset() {
 	*x = ScopeMark{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[7]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +775,7 @@ func (x *ScopeMark) String() string {
 func (*ScopeMark) ProtoMessage() {}
 
 func (x *ScopeMark) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[7]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +788,7 @@ func (x *ScopeMark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScopeMark.ProtoReflect.Descriptor instead.
 func (*ScopeMark) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{7}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ScopeMark) GetScope() string {
@@ -787,7 +845,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[8]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +857,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_branchline_replication_v1_replication_proto_msgTypes[8]
+	mi := &file_branchline_replication_v1_replication_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +870,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{8}
+	return file_branchline_replication_v1_replication_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PullResponse) GetEvents() []*Committed {
@@ -913,7 +971,10 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\x05actor\x18\x06 \x01(\tR\x05actor\x12\x12\n" +
 	"\x04body\x18\a \x01(\fR\x04body\x12\x1c\n" +
 	"\tunchecked\x18\b \x01(\bR\tunchecked\x12\x16\n" +
-	"\x06scopes\x18\t \x03(\tR\x06scopes\"\x85\x01\n" +
+	"\x06scopes\x18\t \x03(\tR\x06scopes\":\n" +
+	"\bCompound\x12\x12\n" +
+	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1a\n" +
+	"\battached\x18\x02 \x01(\fR\battached\"\x85\x01\n" +
 	"\tCommitted\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12$\n" +
 	"\x0ecommit_time_ms\x18\x02 \x01(\x03R\fcommitTimeMs\x126\n" +
@@ -995,29 +1056,30 @@ func file_branchline_replication_v1_replication_proto_rawDescGZIP() []byte {
 	return file_branchline_replication_v1_replication_proto_rawDescData
 }
 
-var file_branchline_replication_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_branchline_replication_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_branchline_replication_v1_replication_proto_goTypes = []any{
 	(*Event)(nil),           // 0: branchline.replication.v1.Event
-	(*Committed)(nil),       // 1: branchline.replication.v1.Committed
-	(*SnapshotRequest)(nil), // 2: branchline.replication.v1.SnapshotRequest
-	(*SnapshotChunk)(nil),   // 3: branchline.replication.v1.SnapshotChunk
-	(*PushRequest)(nil),     // 4: branchline.replication.v1.PushRequest
-	(*PushResponse)(nil),    // 5: branchline.replication.v1.PushResponse
-	(*PullRequest)(nil),     // 6: branchline.replication.v1.PullRequest
-	(*ScopeMark)(nil),       // 7: branchline.replication.v1.ScopeMark
-	(*PullResponse)(nil),    // 8: branchline.replication.v1.PullResponse
+	(*Compound)(nil),        // 1: branchline.replication.v1.Compound
+	(*Committed)(nil),       // 2: branchline.replication.v1.Committed
+	(*SnapshotRequest)(nil), // 3: branchline.replication.v1.SnapshotRequest
+	(*SnapshotChunk)(nil),   // 4: branchline.replication.v1.SnapshotChunk
+	(*PushRequest)(nil),     // 5: branchline.replication.v1.PushRequest
+	(*PushResponse)(nil),    // 6: branchline.replication.v1.PushResponse
+	(*PullRequest)(nil),     // 7: branchline.replication.v1.PullRequest
+	(*ScopeMark)(nil),       // 8: branchline.replication.v1.ScopeMark
+	(*PullResponse)(nil),    // 9: branchline.replication.v1.PullResponse
 }
 var file_branchline_replication_v1_replication_proto_depIdxs = []int32{
 	0, // 0: branchline.replication.v1.Committed.event:type_name -> branchline.replication.v1.Event
 	0, // 1: branchline.replication.v1.PushRequest.events:type_name -> branchline.replication.v1.Event
-	7, // 2: branchline.replication.v1.PullRequest.dormant:type_name -> branchline.replication.v1.ScopeMark
-	1, // 3: branchline.replication.v1.PullResponse.events:type_name -> branchline.replication.v1.Committed
-	4, // 4: branchline.replication.v1.ReplicationService.Push:input_type -> branchline.replication.v1.PushRequest
-	6, // 5: branchline.replication.v1.ReplicationService.Pull:input_type -> branchline.replication.v1.PullRequest
-	2, // 6: branchline.replication.v1.ReplicationService.Snapshot:input_type -> branchline.replication.v1.SnapshotRequest
-	5, // 7: branchline.replication.v1.ReplicationService.Push:output_type -> branchline.replication.v1.PushResponse
-	8, // 8: branchline.replication.v1.ReplicationService.Pull:output_type -> branchline.replication.v1.PullResponse
-	3, // 9: branchline.replication.v1.ReplicationService.Snapshot:output_type -> branchline.replication.v1.SnapshotChunk
+	8, // 2: branchline.replication.v1.PullRequest.dormant:type_name -> branchline.replication.v1.ScopeMark
+	2, // 3: branchline.replication.v1.PullResponse.events:type_name -> branchline.replication.v1.Committed
+	5, // 4: branchline.replication.v1.ReplicationService.Push:input_type -> branchline.replication.v1.PushRequest
+	7, // 5: branchline.replication.v1.ReplicationService.Pull:input_type -> branchline.replication.v1.PullRequest
+	3, // 6: branchline.replication.v1.ReplicationService.Snapshot:input_type -> branchline.replication.v1.SnapshotRequest
+	6, // 7: branchline.replication.v1.ReplicationService.Push:output_type -> branchline.replication.v1.PushResponse
+	9, // 8: branchline.replication.v1.ReplicationService.Pull:output_type -> branchline.replication.v1.PullResponse
+	4, // 9: branchline.replication.v1.ReplicationService.Snapshot:output_type -> branchline.replication.v1.SnapshotChunk
 	7, // [7:10] is the sub-list for method output_type
 	4, // [4:7] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
@@ -1036,7 +1098,7 @@ func file_branchline_replication_v1_replication_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_branchline_replication_v1_replication_proto_rawDesc), len(file_branchline_replication_v1_replication_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
