@@ -121,11 +121,15 @@ func listAttrs(c *Customer) string {
 // listEntries adds the list order entries of live customer c to out.
 func listEntries(c *Customer, out map[string]string) {
 	attrs := listAttrs(c)
+	folded := make([]string, len(orderedFields))
+	for i, f := range orderedFields {
+		folded[i] = Fold(c.Fields[f])
+	}
 	for _, col := range SortColumns {
 		s := keyset.Key(sortValue(c, col), c.ID)
 		out[string(append(orderPrefix(col), s...))] = attrs
-		for _, f := range orderedFields {
-			if v := Fold(c.Fields[f]); v != "" {
+		for i, f := range orderedFields {
+			if v := folded[i]; v != "" {
 				out[string(append(fieldOrderPrefix(f, v, col), s...))] = attrs
 			}
 		}
