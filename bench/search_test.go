@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
@@ -63,13 +64,35 @@ func sampleCustomer(r *rand.Rand, i int) map[string]string {
 func lookupNode(b *testing.B, n int, decorate func(i int, fields map[string]string)) (*node.Store, []map[string]string) {
 	dir := b.TempDir()
 	open := func() *node.Store {
-		s, err := node.OpenStore(node.StoreConfig{Dir: dir, ID: "bench-lookup", Registry: kinds.Registry(), Log: slog.New(slog.DiscardHandler)})
+		s, err := openLookupStore(dir)
 		if err != nil {
 			b.Fatal(err)
 		}
 		return s
 	}
+	sample := buildLookupStore(b, open(), n, decorate)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
 	s := open()
+	took := time.Since(start)
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	b.Logf("reopened in %v (searched texts loaded into memory): heap %d MiB more; process RSS %s, peak %s (the peak includes building the store)",
+		took.Round(time.Millisecond), (int64(after.HeapAlloc)-int64(before.HeapAlloc))>>20, procStatus("VmRSS"), procStatus("VmHWM"))
+	b.Cleanup(func() { s.Close() })
+	return s, sample
+}
+
+func openLookupStore(dir string) (*node.Store, error) {
+	return node.OpenStore(node.StoreConfig{Dir: dir, ID: "bench-lookup", Registry: kinds.Registry(), Log: slog.New(slog.DiscardHandler)})
+}
+
+// buildLookupStore applies n sample customers to s, waits for them to be
+// indexed and closes s; it returns a sample of their fields.
+func buildLookupStore(b *testing.B, s *node.Store, n int, decorate func(i int, fields map[string]string)) []map[string]string {
 	r := rand.New(rand.NewPCG(7, 11))
 	ids := replication.NewIDs()
 	clock := replication.NewClock(nil, 0, 0)
@@ -108,19 +131,82 @@ func lookupNode(b *testing.B, n int, decorate func(i int, fields map[string]stri
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
+	return sample
+}
+
+// reopenDirEnv names the store TestReopenedStoreMemory opens.
+const reopenDirEnv = "BRANCHLINE_BENCH_REOPEN_DIR"
+
+// BenchmarkNodeMemory measures what a branch PC needs for a node store of
+// -customers customers (issue 13): it builds the store, then opens it in
+// a process of its own (this test binary, running
+// TestReopenedStoreMemory), which answers type-ahead and a screen pop
+// and reports its resident memory — the store, Badger's caches and the
+// type-ahead memory, without the building.
+//
+//	go test -run XXX -bench NodeMemory -benchtime 1x -timeout 2h ./bench -customers 1000000
+func BenchmarkNodeMemory(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a store of -customers customers")
+	}
+	dir := b.TempDir()
+	s, err := openLookupStore(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sample := buildLookupStore(b, s, *searchCustomers, nil)
+	for range b.N {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestReopenedStoreMemory$", "-test.v")
+		one := sample[len(sample)/2]
+		cmd.Env = append(os.Environ(), reopenDirEnv+"="+dir, "BRANCHLINE_BENCH_REOPEN_NAME="+one["display_name"],
+			"BRANCHLINE_BENCH_REOPEN_PHONE="+strings.TrimPrefix(one["mobile"], "+86"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("reopening in a process of its own: %v\n%s", err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if i := strings.Index(line, "node store of"); i >= 0 {
+				b.Log(line[i:])
+			}
+		}
+	}
+}
+
+// TestReopenedStoreMemory is BenchmarkNodeMemory's child process; it does
+// nothing unless that benchmark starts it.
+func TestReopenedStoreMemory(t *testing.T) {
+	dir := os.Getenv(reopenDirEnv)
+	if dir == "" {
+		t.Skip("run by BenchmarkNodeMemory")
+	}
+	start := time.Now()
+	s, err := openLookupStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	opened := time.Since(start)
+	// What an agent does first: type a name, take a call.
+	name := []rune(os.Getenv("BRANCHLINE_BENCH_REOPEN_NAME"))
+	q := string(name[:min(4, len(name))])
+	err = s.View(func(views replication.Tx) error {
+		if _, err := suggest(views, q); err != nil {
+			return err
+		}
+		cs, err := crm.LookupByPhone(views, os.Getenv("BRANCHLINE_BENCH_REOPEN_PHONE"))
+		if err == nil && len(cs) == 0 {
+			err = fmt.Errorf("no customer has the sample's mobile")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	start = time.Now()
-	s = open()
-	took := time.Since(start)
-	runtime.GC()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	b.Logf("reopened in %v (searched texts loaded into memory): heap %d MiB more; process RSS %s, peak %s (the peak includes building the store)",
-		took.Round(time.Millisecond), (int64(after.HeapAlloc)-int64(before.HeapAlloc))>>20, procStatus("VmRSS"), procStatus("VmHWM"))
-	b.Cleanup(func() { s.Close() })
-	return s, sample
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	t.Logf("node store of %d customers reopened alone in %v: process RSS %s (peak %s), Go heap %d MiB",
+		s.Views().AppliedCount(), opened.Round(time.Millisecond), procStatus("VmRSS"), procStatus("VmHWM"), m.HeapAlloc>>20)
 }
 
 // BenchmarkCustomerLookup measures, on a Badger node store holding
