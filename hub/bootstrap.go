@@ -293,6 +293,16 @@ func (s replicationService) Snapshot(ctx context.Context, req *connect.Request[r
 	}
 }
 
+// CompanyIndexed reports whether this member's company views hold every
+// index entry of what they reflect: a snapshot made before carries index
+// markers in their place, which the node that installs it indexes itself.
+func (h *Hub) CompanyIndexed() (bool, error) {
+	h.fsm.mu.RLock()
+	defer h.fsm.mu.RUnlock()
+	markers, err := replication.PendingMarkers(replication.WithPrefix(pebbleTx{r: h.fsm.db}, companyPrefix), 0, 1)
+	return len(markers) == 0, err
+}
+
 // CompanyPosition is the position of the global log this member's company
 // views reflect: a snapshot made now is of that position.
 func (h *Hub) CompanyPosition() uint64 { return h.fsm.companyPosition() }
