@@ -51,19 +51,7 @@ func (t pebbleTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error))
 	if start != nil && bytes.Compare(start, prefix) > 0 {
 		seek = start
 	}
-	for ok := it.SeekGE(seek); ok; ok = it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			it.Close()
-			return err
-		}
-		more, err := fn(it.Key(), v)
-		if err != nil || !more {
-			it.Close()
-			return err
-		}
-	}
-	return it.Close()
+	return walk(it, it.SeekGE(seek), it.Next, fn)
 }
 
 func (t pebbleTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
@@ -78,7 +66,13 @@ func (t pebbleTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool,
 	case bytes.Compare(from, prefix) > 0:
 		ok = it.SeekLT(from)
 	}
-	for ; ok; ok = it.Prev() {
+	return walk(it, ok, it.Prev, fn)
+}
+
+// walk calls fn for each pair from where it is (ok: it is at one),
+// stepping with step, while fn asks for more; it closes it.
+func walk(it *pebble.Iterator, ok bool, step func() bool, fn func(k, v []byte) (bool, error)) error {
+	for ; ok; ok = step() {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			it.Close()

@@ -25,25 +25,8 @@ func TestScans(t *testing.T) {
 		run++
 		ns := fmt.Appendf(nil, "%08d", run)
 		model := map[string][]byte{}
-		write := func(tx replication.Tx, label string) {
-			for range rapid.IntRange(0, 15).Draw(rt, label) {
-				k := reptest.TxKey(rt, "key")
-				if rapid.Bool().Draw(rt, "delete") {
-					if err := tx.Delete(k); err != nil {
-						rt.Fatal(err)
-					}
-					delete(model, string(k))
-					continue
-				}
-				v := []byte{byte(len(model)), byte(len(label))}
-				if err := tx.Set(k, v); err != nil {
-					rt.Fatal(err)
-				}
-				model[string(k)] = v
-			}
-		}
 		b := db.NewIndexedBatch()
-		write(replication.WithPrefix(pebbleTx{r: b, b: b}, ns), "committed")
+		reptest.RandomWrites(rt, replication.WithPrefix(pebbleTx{r: b, b: b}, ns), model, "committed")
 		if err := b.Commit(pebble.NoSync); err != nil {
 			rt.Fatal(err)
 		}
@@ -51,7 +34,7 @@ func TestScans(t *testing.T) {
 		b = db.NewIndexedBatch()
 		defer b.Close()
 		tx := replication.WithPrefix(pebbleTx{r: b, b: b}, ns)
-		write(tx, "batch")
+		reptest.RandomWrites(rt, tx, model, "batch")
 		reptest.CheckScans(rt, tx, model)
 	})
 }

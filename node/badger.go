@@ -30,62 +30,42 @@ func (t badgerTx) Set(k, v []byte) error { return t.txn.Set(k, v) }
 func (t badgerTx) Delete(k []byte) error { return t.txn.Delete(k) }
 
 func (t badgerTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
-	it := t.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+	it := newForward(t.txn, prefix, start)
 	defer it.Close()
-	seek := prefix
-	if start != nil && bytes.Compare(start, prefix) > 0 {
-		seek = start
-	}
-	for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
-		item := it.Item()
-		more := false
-		if err := item.Value(func(v []byte) error {
-			var err error
-			more, err = fn(item.Key(), v)
-			return err
-		}); err != nil {
-			return err
-		}
-		if !more {
-			return nil
-		}
-	}
-	return nil
+	return it.walk(fn)
 }
 
 func (t badgerTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
 	it := newReverse(t.txn, prefix, before)
 	defer it.Close()
-	for ; it.valid(); it.Next() {
-		item := it.Item()
-		more := false
-		if err := item.Value(func(v []byte) error {
-			var err error
-			more, err = fn(item.Key(), v)
-			return err
-		}); err != nil {
-			return err
-		}
-		if !more {
-			return nil
-		}
-	}
-	return nil
+	return it.walk(fn)
 }
 
-// reverseIter walks the keys of a prefix backwards from below a bound.
-type reverseIter struct {
+// prefixIter walks the keys of a prefix, forwards or backwards.
+type prefixIter struct {
 	*badger.Iterator
 	prefix []byte
 }
 
+// newForward returns an iterator at the first key of prefix >= start
+// (see replication.Tx.Scan).
+func newForward(txn *badger.Txn, prefix, start []byte) prefixIter {
+	it := prefixIter{txn.NewIterator(badger.IteratorOptions{Prefix: prefix}), prefix}
+	seek := prefix
+	if start != nil && bytes.Compare(start, prefix) > 0 {
+		seek = start
+	}
+	it.Seek(seek)
+	return it
+}
+
 // newReverse returns an iterator at the last key of prefix below before
 // (see replication.Tx.ScanReverse).
-func newReverse(txn *badger.Txn, prefix, before []byte) reverseIter {
+func newReverse(txn *badger.Txn, prefix, before []byte) prefixIter {
 	// Without IteratorOptions.Prefix: with it, the key the seek lands on
 	// when it is the exclusive bound (outside the prefix) reads as invalid,
 	// and Rewind would start at the prefix itself.
-	it := reverseIter{txn.NewIterator(badger.IteratorOptions{Reverse: true}), prefix}
+	it := prefixIter{txn.NewIterator(badger.IteratorOptions{Reverse: true}), prefix}
 	from := replication.ReverseStart(prefix, before)
 	if from == nil {
 		it.Rewind() // no key follows the prefix's: from the store's last
@@ -99,7 +79,28 @@ func newReverse(txn *badger.Txn, prefix, before []byte) reverseIter {
 	return it
 }
 
-func (it reverseIter) valid() bool { return it.ValidForPrefix(it.prefix) }
+func (it prefixIter) valid() bool { return it.ValidForPrefix(it.prefix) }
+
+// walk calls fn for each key from where the iterator is, while fn asks
+// for more.
+func (it prefixIter) walk(fn func(k, v []byte) (bool, error)) error {
+	for ; it.valid(); it.Next() {
+		if more, err := it.emit(fn); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// emit calls fn with the iterator's key and value.
+func (it prefixIter) emit(fn func(k, v []byte) (bool, error)) (more bool, err error) {
+	item := it.Item()
+	err = item.Value(func(v []byte) error {
+		more, err = fn(item.Key(), v)
+		return err
+	})
+	return more, err
+}
 
 // badgerLogger sends Badger's log to slog; Badger's info chatter goes to
 // debug.

@@ -72,6 +72,29 @@ func (o *overlayTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error
 	}
 	next, stop := iter.Pull2(o.pend.Ascend(btreemap.GE(string(seek)), btreemap.Max[string]()))
 	defer stop()
+	it := newForward(o.snap, prefix, start)
+	defer it.Close()
+	return merge(next, prefix, it, false, fn)
+}
+
+// ScanReverse is Scan in descending key order.
+func (o *overlayTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
+	upper := btreemap.Max[string]()
+	if from := replication.ReverseStart(prefix, before); from != nil {
+		upper = btreemap.LT(string(from))
+	}
+	next, stop := iter.Pull2(o.pend.Descend(upper, btreemap.GE(string(prefix))))
+	defer stop()
+	it := newReverse(o.snap, prefix, before)
+	defer it.Close()
+	return merge(next, prefix, it, true, fn)
+}
+
+// merge walks the pending writes next gives and the stored keys of it
+// together, in ascending order or descending with desc, both within
+// prefix: a pending write hides the stored value of its key, a pending
+// deletion the key.
+func merge(next func() (string, pending, bool), prefix []byte, it prefixIter, desc bool, fn func(k, v []byte) (bool, error)) error {
 	var cur pendingKV
 	curOK := false
 	advance := func() {
@@ -80,69 +103,6 @@ func (o *overlayTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error
 		cur = pendingKV{k, p}
 	}
 	advance()
-
-	it := o.snap.NewIterator(badger.IteratorOptions{Prefix: prefix})
-	defer it.Close()
-	it.Seek(seek)
-	emit := func(k []byte, v []byte) (bool, error) { return fn(k, v) }
-	for {
-		var bk []byte
-		if it.ValidForPrefix(prefix) {
-			bk = it.Item().Key()
-		}
-		switch {
-		case bk == nil && !curOK:
-			return nil
-		case curOK && (bk == nil || cur.k <= string(bk)):
-			if bk != nil && cur.k == string(bk) {
-				it.Next() // the pending write replaces the stored value
-			}
-			p := cur
-			advance()
-			if p.p.deleted {
-				continue
-			}
-			if more, err := emit([]byte(p.k), p.p.value); err != nil || !more {
-				return err
-			}
-		default:
-			item := it.Item()
-			more := false
-			if err := item.Value(func(v []byte) error {
-				var err error
-				more, err = emit(item.Key(), v)
-				return err
-			}); err != nil {
-				return err
-			}
-			if !more {
-				return nil
-			}
-			it.Next()
-		}
-	}
-}
-
-// ScanReverse is Scan in descending key order.
-func (o *overlayTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
-	from := replication.ReverseStart(prefix, before)
-	upper := btreemap.Max[string]()
-	if from != nil {
-		upper = btreemap.LT(string(from))
-	}
-	next, stop := iter.Pull2(o.pend.Descend(upper, btreemap.GE(string(prefix))))
-	defer stop()
-	var cur pendingKV
-	curOK := false
-	advance := func() {
-		k, p, ok := next()
-		curOK = ok
-		cur = pendingKV{k, p}
-	}
-	advance()
-
-	it := newReverse(o.snap, prefix, before)
-	defer it.Close()
 	for {
 		var bk []byte
 		if it.valid() {
@@ -151,7 +111,7 @@ func (o *overlayTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (boo
 		switch {
 		case bk == nil && !curOK:
 			return nil
-		case curOK && (bk == nil || cur.k >= string(bk)):
+		case curOK && (bk == nil || cur.k == string(bk) || (cur.k < string(bk)) != desc):
 			if bk != nil && cur.k == string(bk) {
 				it.Next() // the pending write replaces the stored value
 			}
@@ -164,17 +124,8 @@ func (o *overlayTx) ScanReverse(prefix, before []byte, fn func(k, v []byte) (boo
 				return err
 			}
 		default:
-			item := it.Item()
-			more := false
-			if err := item.Value(func(v []byte) error {
-				var err error
-				more, err = fn(item.Key(), v)
+			if more, err := it.emit(fn); err != nil || !more {
 				return err
-			}); err != nil {
-				return err
-			}
-			if !more {
-				return nil
 			}
 			it.Next()
 		}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"maps"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
@@ -28,49 +29,27 @@ func TestScans(t *testing.T) {
 		run++
 		ns := fmt.Appendf(nil, "%08d", run)
 		model := map[string][]byte{}
-		write := func(set func(k, v []byte) error, del func(k []byte) error, label string) {
-			for range rapid.IntRange(0, 15).Draw(rt, label) {
-				k := reptest.TxKey(rt, "key")
-				if rapid.Bool().Draw(rt, "delete") {
-					if err := del(k); err != nil {
-						rt.Fatal(err)
-					}
-					delete(model, string(k))
-					continue
-				}
-				v := []byte{byte(len(model)), byte(len(label))}
-				if err := set(k, v); err != nil {
-					rt.Fatal(err)
-				}
-				model[string(k)] = v
-			}
-		}
 		err := db.Update(func(txn *badger.Txn) error {
-			tx := replication.WithPrefix(badgerTx{txn}, ns)
-			write(tx.Set, tx.Delete, "committed")
+			reptest.RandomWrites(rt, replication.WithPrefix(badgerTx{txn}, ns), model, "committed")
 			return nil
 		})
 		if err != nil {
 			rt.Fatal(err)
 		}
-		committed := map[string][]byte{}
-		for k, v := range model {
-			committed[k] = v
-		}
+		committed := maps.Clone(model)
 
 		// A Badger transaction with writes of its own.
 		txn := db.NewTransaction(true)
 		defer txn.Discard()
 		tx := replication.WithPrefix(badgerTx{txn}, ns)
-		write(tx.Set, tx.Delete, "pending")
+		reptest.RandomWrites(rt, tx, model, "pending")
 		reptest.CheckScans(rt, tx, model)
 
 		// The overlay over the committed keys.
-		model = committed
 		o := newOverlay(db)
 		defer o.discard()
 		tx = replication.WithPrefix(o, ns)
-		write(tx.Set, tx.Delete, "overlay")
-		reptest.CheckScans(rt, tx, model)
+		reptest.RandomWrites(rt, tx, committed, "overlay")
+		reptest.CheckScans(rt, tx, committed)
 	})
 }

@@ -20,17 +20,7 @@ func TestIndexedScans(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		tx := replication.IndexedViews(reptest.NewMem(), reg, replication.IndexDeferred)
 		model := map[string][]byte{}
-		for range rapid.IntRange(0, 20).Draw(t, "writes") {
-			k := reptest.TxKey(t, "key")
-			if rapid.Bool().Draw(t, "delete") {
-				tx.Delete(k)
-				delete(model, string(k))
-				continue
-			}
-			v := []byte{byte(len(model))}
-			tx.Set(k, v)
-			model[string(k)] = v
-		}
+		reptest.RandomWrites(t, tx, model, "writes")
 		reptest.CheckScans(t, tx, model)
 	})
 }

@@ -62,21 +62,7 @@ func (m *Mem) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) err
 		from = start
 	}
 	keys := append([]string(nil), m.keys...) // fn may write
-	for i := sort.SearchStrings(keys, string(from)); i < len(keys); i++ {
-		k := keys[i]
-		if !bytes.HasPrefix([]byte(k), prefix) {
-			break
-		}
-		v, ok := m.vals[k]
-		if !ok {
-			continue
-		}
-		more, err := fn([]byte(k), v)
-		if err != nil || !more {
-			return err
-		}
-	}
-	return nil
+	return m.walk(keys, prefix, sort.SearchStrings(keys, string(from)), 1, fn)
 }
 
 // ScanReverse implements replication.Tx.
@@ -86,17 +72,18 @@ func (m *Mem) ScanReverse(prefix, before []byte, fn func(k, v []byte) (bool, err
 	if from := replication.ReverseStart(prefix, before); from != nil {
 		i = sort.SearchStrings(keys, string(from))
 	}
-	for i--; i >= 0; i-- {
-		k := keys[i]
-		if !bytes.HasPrefix([]byte(k), prefix) {
-			break
-		}
-		v, ok := m.vals[k]
+	return m.walk(keys, prefix, i-1, -1, fn)
+}
+
+// walk calls fn for keys[i], keys[i+step], … while they have prefix and
+// fn asks for more.
+func (m *Mem) walk(keys []string, prefix []byte, i, step int, fn func(k, v []byte) (bool, error)) error {
+	for ; i >= 0 && i < len(keys) && bytes.HasPrefix([]byte(keys[i]), prefix); i += step {
+		v, ok := m.vals[keys[i]]
 		if !ok {
 			continue
 		}
-		more, err := fn([]byte(k), v)
-		if err != nil || !more {
+		if more, err := fn([]byte(keys[i]), v); err != nil || !more {
 			return err
 		}
 	}

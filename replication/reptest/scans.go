@@ -71,3 +71,24 @@ func compare(t *rapid.T, what string, prefix, bound []byte, got, want []string) 
 		t.Fatalf("%s(%q, %q) = %q, want %q", what, prefix, bound, got, want)
 	}
 }
+
+// RandomWrites makes a few sets and deletions of keys drawn by TxKey in
+// tx, and the same in model. label names the draw (and marks the values,
+// so that a value written in one phase differs from another's).
+func RandomWrites(t *rapid.T, tx replication.Tx, model map[string][]byte, label string) {
+	for range rapid.IntRange(0, 15).Draw(t, label) {
+		k := TxKey(t, "key")
+		if rapid.Bool().Draw(t, "delete") {
+			if err := tx.Delete(k); err != nil {
+				t.Fatal(err)
+			}
+			delete(model, string(k))
+			continue
+		}
+		v := []byte{byte(len(model)), byte(len(label))}
+		if err := tx.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+		model[string(k)] = v
+	}
+}

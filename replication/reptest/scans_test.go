@@ -9,17 +9,7 @@ import (
 func TestMemScans(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		m, model := NewMem(), map[string][]byte{}
-		for range rapid.IntRange(0, 20).Draw(t, "writes") {
-			k := TxKey(t, "key")
-			if rapid.Bool().Draw(t, "delete") {
-				m.Delete(k)
-				delete(model, string(k))
-				continue
-			}
-			v := []byte{byte(len(model))}
-			m.Set(k, v)
-			model[string(k)] = v
-		}
+		RandomWrites(t, m, model, "writes")
 		CheckScans(t, m, model)
 	})
 }
