@@ -83,6 +83,8 @@ type CallPage struct {
 	From, To time.Time
 	// Mine says the list holds the caller's own calls only (an agent's).
 	Mine bool
+	// Customer is the name of the customer whose calls are listed.
+	Customer string
 }
 
 // Calls reads a page of the call list: every call for supervisors, their
@@ -125,7 +127,7 @@ func (s *Telephony) Calls(_ context.Context, c app.Caller, q CallList) (CallPage
 	}
 	err = s.Store.View(func(views replication.Tx) error {
 		page, err := listCalls(views, c, q, maxListedCalls)
-		out.Records, out.Total, out.Prev, out.Next = page.Records, page.Total, page.Prev, page.Next
+		out.Records, out.Total, out.Prev, out.Next, out.Customer = page.Records, page.Total, page.Prev, page.Next, page.Customer
 		return err
 	})
 	return out, err
@@ -171,6 +173,7 @@ func listCalls(views replication.Tx, c app.Caller, q CallList, maxCalls int) (Ca
 		masked   bool   // the customer's numbers are masked for c
 		err      error
 		numbered bool
+		name     string // the customer's
 	)
 	switch {
 	case q.Customer != "":
@@ -184,6 +187,9 @@ func listCalls(views replication.Tx, c app.Caller, q CallList, maxCalls int) (Ca
 		}
 		refs, err = telephony.NumberCalls(views, keys, q.From, q.To)
 		numbered = true
+		if cu, cerr := crm.GetCustomer(views, q.Customer); cerr == nil {
+			name = cu.Get("display_name")
+		}
 		if err == nil && q.Number != "" {
 			partial = telephony.NumberKey(q.Number)
 		}
@@ -225,7 +231,7 @@ func listCalls(views replication.Tx, c app.Caller, q CallList, maxCalls int) (Ca
 		if err != nil {
 			return CallPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
 		}
-		page := CallPage{Total: f.Total, Prev: f.Prev, Next: f.Next}
+		page := CallPage{Total: f.Total, Prev: f.Prev, Next: f.Next, Customer: name}
 		for _, ref := range f.Items {
 			r, err := telephony.GetRecord(views, ref.ID)
 			if err != nil {
@@ -252,7 +258,7 @@ func listCalls(views replication.Tx, c app.Caller, q CallList, maxCalls int) (Ca
 	if err != nil {
 		return CallPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
 	}
-	page := CallPage{Total: f.Total, Prev: f.Prev, Next: f.Next}
+	page := CallPage{Total: f.Total, Prev: f.Prev, Next: f.Next, Customer: name}
 	for _, r := range f.Items {
 		page.Records = append(page.Records, show(r))
 	}
