@@ -147,7 +147,9 @@ func (s *callSite) setUpCalls(t *testing.T, n int) {
 	s.exec(t, func(replication.Tx) (replication.Draft, error) {
 		return telephony.CreateCallback(done, callerNumber, "", "sales", telephony.ReasonNoAgent, time.Now().Add(-time.Hour))
 	})
-	s.exec(t, func(views replication.Tx) (replication.Draft, error) { return telephony.CompleteCallback(views, done, "已回电") })
+	s.exec(t, func(views replication.Tx) (replication.Draft, error) {
+		return telephony.CompleteCallback(views, done, "已回电")
+	})
 }
 
 // window is the query of the two days around now, so that a test run
