@@ -48,8 +48,8 @@ const (
 var maxListedMoves = 20000
 
 // MoveList asks for a page of the move list: the moves of Filter (its
-// From and To are the window: zero ends are DefaultMoveDays before To,
-// and now), whose id, reference, purchase order or a line's product code
+// From and To are the window: a zero start is DefaultMoveDays before the
+// end; a zero end is now, or MaxMoveWindow after the start), whose id, reference, purchase order or a line's product code
 // holds Text, in Order.
 type MoveList struct {
 	warehouse.MoveFilter
@@ -76,8 +76,16 @@ func (s *Stock) SortedMoves(_ context.Context, c app.Caller, q MoveList) (MovePa
 	if err := app.CheckList(q.Sort, MoveColumns, q.Text); err != nil {
 		return MovePage{}, err
 	}
-	if q.To.IsZero() {
-		q.To = s.Now.Time()
+	// Without an end, the window runs to now, or for MaxMoveWindow from
+	// its start; without a start, it is the DefaultMoveDays to its end.
+	switch now := s.Now.Time(); {
+	case q.To.IsZero() && q.From.IsZero():
+		q.To = now
+	case q.To.IsZero():
+		q.To = q.From.Add(MaxMoveWindow)
+		if now.Before(q.To) {
+			q.To = now
+		}
 	}
 	if q.From.IsZero() {
 		q.From = q.To.AddDate(0, 0, -DefaultMoveDays)
@@ -100,7 +108,7 @@ func sortedMoves(views replication.Tx, q MoveList, max int) (MovePage, error) {
 		return MovePage{}, err
 	}
 	if len(all) > max {
-		return MovePage{}, fault.Invalidf("from", "too_many", "more than %d moves in this window: narrow it", max)
+		return MovePage{}, fault.Invalidf("from", "too_many_moves", "more than %d moves in this window: narrow it", max)
 	}
 	text := fold(q.Text)
 	all = slices.DeleteFunc(all, func(m *warehouse.Move) bool { return text != "" && !moveHolds(m, text) })

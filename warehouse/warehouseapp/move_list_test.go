@@ -157,7 +157,7 @@ func TestSortedMoves(t *testing.T) {
 	}
 	if _, err := sortedMoves(w.read(), MoveList{MoveFilter: day, Limit: 5}, 3); err == nil {
 		t.Error("a window of 4 moves read with a bound of 3")
-	} else if inv, ok := fault.AsInvalid(err); !ok || inv.Code != "too_many" {
+	} else if inv, ok := fault.AsInvalid(err); !ok || inv.Code != "too_many_moves" {
 		t.Errorf("too many moves: %v", err)
 	}
 	if _, err := sortedMoves(w.read(), MoveList{MoveFilter: day, Limit: 5, Order: keyset.Order{Cursor: "%%"}}, 100); err == nil {
