@@ -85,24 +85,31 @@ func (s *Admin) AuditList(_ context.Context, c app.Caller, q AuditList) (AuditPa
 	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
 		return AuditPage{}, fault.Invalidf("end_time", "before_start", "must be after start_time")
 	}
-	switch now := s.Now.Time(); {
-	case q.To.IsZero() && q.From.IsZero():
-		q.To = now
-	case q.To.IsZero():
-		q.To = q.From.Add(MaxAuditWindow)
-		if now.Before(q.To) {
-			q.To = now
+	// A window without an end runs to now — open, so that it takes the
+	// entries stamped a moment ahead of this replica's wall clock (an
+	// HLC may run ahead of it by the allowed offset).
+	now := s.Now.Time()
+	end := q.To
+	switch {
+	case end.IsZero() && q.From.IsZero():
+		end = now
+	case end.IsZero():
+		end = q.From.Add(MaxAuditWindow)
+		if end.Before(now) {
+			q.To = end
+		} else {
+			end = now
 		}
 	}
 	if q.From.IsZero() {
-		q.From = q.To.AddDate(0, 0, -DefaultAuditDays)
+		q.From = end.AddDate(0, 0, -DefaultAuditDays)
 	}
-	if q.To.Sub(q.From) > MaxAuditWindow {
+	if end.Sub(q.From) > MaxAuditWindow {
 		return AuditPage{}, fault.Invalidf("end_time", "window_too_long", "at most %d days", MaxAuditWindow/(24*time.Hour))
 	}
 	page, err := app.Read(s.Store, func(views replication.Tx) (AuditPage, error) { return auditList(views, q, maxListedAudit) })
 	maskChanges(c, page.Items)
-	page.From, page.To = q.From, q.To
+	page.From, page.To = q.From, end
 	return page, err
 }
 
@@ -113,7 +120,7 @@ func auditList(views replication.Tx, q AuditList, max int) (AuditPage, error) {
 		return AuditPage{}, err
 	}
 	if more != "" {
-		return AuditPage{}, fault.Invalidf("start_time", "too_many", "more than %d entries in this window: narrow it", max)
+		return AuditPage{}, fault.Invalidf("start_time", "too_many_entries", "more than %d entries in this window: narrow it", max)
 	}
 	if err := nameActors(views, es); err != nil {
 		return AuditPage{}, err

@@ -148,7 +148,7 @@ func TestAuditList(t *testing.T) {
 	maxListedAudit = 3
 	if _, err := s.AuditList(context.Background(), auditor, day); err == nil {
 		t.Error("a window of 4 entries read with a bound of 3")
-	} else if inv, ok := fault.AsInvalid(err); !ok || inv.Code != "too_many" {
+	} else if inv, ok := fault.AsInvalid(err); !ok || inv.Code != "too_many_entries" {
 		t.Errorf("too many entries: %v", err)
 	}
 }

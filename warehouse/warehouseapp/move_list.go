@@ -76,28 +76,34 @@ func (s *Stock) SortedMoves(_ context.Context, c app.Caller, q MoveList) (MovePa
 	if err := app.CheckList(q.Sort, MoveColumns, q.Text); err != nil {
 		return MovePage{}, err
 	}
-	// Without an end, the window runs to now, or for MaxMoveWindow from
-	// its start; without a start, it is the DefaultMoveDays to its end.
-	switch now := s.Now.Time(); {
-	case q.To.IsZero() && q.From.IsZero():
-		q.To = now
-	case q.To.IsZero():
-		q.To = q.From.Add(MaxMoveWindow)
-		if now.Before(q.To) {
-			q.To = now
+	// Without an end, the window runs to now — open, so that it takes
+	// moves stamped a moment ahead of this replica's clock — or for
+	// MaxMoveWindow from its start; without a start, it is the
+	// DefaultMoveDays to its end.
+	now := s.Now.Time()
+	end := q.To
+	switch {
+	case end.IsZero() && q.From.IsZero():
+		end = now
+	case end.IsZero():
+		end = q.From.Add(MaxMoveWindow)
+		if end.Before(now) {
+			q.To = end
+		} else {
+			end = now
 		}
 	}
 	if q.From.IsZero() {
-		q.From = q.To.AddDate(0, 0, -DefaultMoveDays)
+		q.From = end.AddDate(0, 0, -DefaultMoveDays)
 	}
-	if q.To.Before(q.From) {
+	if end.Before(q.From) {
 		return MovePage{}, fault.Invalidf("to", "before_start", "the window ends before it starts")
 	}
-	if q.To.Sub(q.From) > MaxMoveWindow {
+	if end.Sub(q.From) > MaxMoveWindow {
 		return MovePage{}, fault.Invalidf("to", "window_too_long", "at most %d days", MaxMoveWindow/(24*time.Hour))
 	}
 	page, err := read(s, c, func(views replication.Tx) (MovePage, error) { return sortedMoves(views, q, maxListedMoves) })
-	page.From, page.To = q.From, q.To
+	page.From, page.To = q.From, end
 	return page, err
 }
 
