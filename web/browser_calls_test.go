@@ -7,10 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/chromedp/chromedp"
-
-	whv1 "branchline/gen/branchline/warehouse/v1"
 )
 
 // The lists issue 15 moved onto the list kernel last, in a real
@@ -190,14 +187,7 @@ func moveRows(dst *[]string) step {
 func TestBrowserMoveList(t *testing.T) {
 	s := startStockSite(t)
 	s.setUp(t) // two receipts, 20 and 5 days ago
-	for i := range 53 {
-		s.at = time.Now().Add(-time.Duration(i+1) * time.Hour)
-		if _, err := s.stock.Receive(s.admin, connect.NewRequest(&whv1.ReceiveRequest{Warehouse: stockWH, Type: "purchase",
-			Lines: []*whv1.MoveLine{{Product: cup, Bin: "A02", Qty: 1}}, Ref: fmt.Sprintf("LIST-%03d", i)})); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.at = time.Now()
+	s.receiveMany(t, 53)
 	for _, size := range viewports {
 		t.Run(size.name, func(t *testing.T) {
 			ctx := browser(t, 1366, 768)

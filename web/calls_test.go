@@ -168,46 +168,23 @@ func TestCallPagesHTTP(t *testing.T) {
 	s := startCallSite(t)
 	s.setUpCalls(t, 9) // 6 of the customer's (3 answered by the agent), 3 of another number
 	sup := signInAt(t, s.base, callSupervisor, "/calls")
-	cases := []struct {
-		name   string
-		path   string
-		status int
-		total  string // the total shown; "" for no list
-		has    []string
-		hasNot []string
-	}{
-		{"the window", "/calls?" + window(), 200, "共 9 条", []string{`href="tel:` + callerNumber + `"`, "已接听", "来电方挂断"}, nil},
-		{"a queue", "/calls?queue=service&" + window(), 200, "共 3 条", nil, nil},
-		{"an outcome", "/calls?outcome=answered&" + window(), 200, "共 3 条", nil, nil},
-		{"an agent", "/calls?agent=" + callAgent + "&" + window(), 200, "共 3 条", nil, nil},
-		{"a whole number, either notation", "/calls?q=138+0013+8000&" + window(), 200, "共 6 条", nil, nil},
-		{"digits of a number", "/calls?q=0139&" + window(), 200, "共 3 条", nil, nil},
-		{"the customer's", "/calls?customer=" + s.customer + "&" + window(), 200, "共 6 条", []string{`id="customer-filter"`, "上海通话测试贸易有限公司"}, nil},
-		{"sorted by wait", "/calls?sort=wait&" + window(), 200, "共 9 条", []string{`aria-sort="ascending" class="sortable num"><a href="/calls?dir=desc&amp;from=`}, nil},
-		{"a bad cursor: the first page", "/calls?after=not-a-cursor&" + window(), 200, "共 9 条", []string{"该页已不存在"}, nil},
-		{"a cursor of another list: the first page", "/calls?after=AAAA&" + window(), 200, "共 9 条", []string{"该页已不存在"}, nil},
-		{"an unknown column: the default order", "/calls?sort=secret&" + window(), 200, "共 9 条", nil, nil},
-		{"an unknown direction", "/calls?direction=sideways&" + window(), 422, "", []string{"不是有效的呼叫方向。"}, nil},
-		{"a bad date: marked, left out", "/calls?from=2026-13-45", 422, "-", []string{"不是有效日期。"}, nil},
-		{"too many days", "/calls?from=2026-01-01&to=2026-03-01", 422, "", []string{"一次最多查询 31 天。"}, nil},
-		{"an end before the start", "/calls?from=2026-03-01&to=2026-02-01", 422, "", []string{"截止日期早于起始日期。"}, nil},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			status, page := sup.get(t, tc.path)
-			if status != tc.status {
-				t.Fatalf("status %d, want %d", status, tc.status)
-			}
-			if got := listTotal(page); got != tc.total && tc.total != "-" {
-				t.Errorf("total %q, want %q", got, tc.total)
-			}
-			for _, s := range tc.has {
-				if !strings.Contains(page, s) {
-					t.Errorf("the page lacks %q", s)
-				}
-			}
-		})
-	}
+	checkListPages(t, sup, []listCase{
+		{"the window", "/calls?" + window(), 200, "共 9 条", []string{`href="tel:` + callerNumber + `"`, "已接听", "来电方挂断"}},
+		{"a queue", "/calls?queue=service&" + window(), 200, "共 3 条", nil},
+		{"an outcome", "/calls?outcome=answered&" + window(), 200, "共 3 条", nil},
+		{"an agent", "/calls?agent=" + callAgent + "&" + window(), 200, "共 3 条", nil},
+		{"a whole number, either notation", "/calls?q=138+0013+8000&" + window(), 200, "共 6 条", nil},
+		{"digits of a number", "/calls?q=0139&" + window(), 200, "共 3 条", nil},
+		{"the customer's", "/calls?customer=" + s.customer + "&" + window(), 200, "共 6 条", []string{`id="customer-filter"`, "上海通话测试贸易有限公司"}},
+		{"sorted by wait", "/calls?sort=wait&" + window(), 200, "共 9 条", []string{`aria-sort="ascending" class="sortable num"><a href="/calls?dir=desc&amp;from=`}},
+		{"a bad cursor: the first page", "/calls?after=not-a-cursor&" + window(), 200, "共 9 条", []string{"该页已不存在"}},
+		{"a cursor of another list: the first page", "/calls?after=AAAA&" + window(), 200, "共 9 条", []string{"该页已不存在"}},
+		{"an unknown column: the default order", "/calls?sort=secret&" + window(), 200, "共 9 条", nil},
+		{"an unknown direction", "/calls?direction=sideways&" + window(), 422, "", []string{"不是有效的呼叫方向。"}},
+		{"a bad date: marked, left out", "/calls?from=2026-13-45", 422, "-", []string{"不是有效日期。"}},
+		{"too many days", "/calls?from=2026-01-01&to=2026-03-01", 422, "", []string{"一次最多查询 31 天。"}},
+		{"an end before the start", "/calls?from=2026-03-01&to=2026-02-01", 422, "", []string{"截止日期早于起始日期。"}},
+	})
 
 	// An agent lists their own calls; one who may not see numbers sees
 	// them masked, cannot search by them and gets no tel: links.
@@ -282,4 +259,38 @@ func listTotal(page string) string {
 	_, rest, _ = strings.Cut(rest, ">")
 	v, _, _ := strings.Cut(rest, "<")
 	return html.UnescapeString(v)
+}
+
+// listCase is a list page a test opens and what it must show.
+type listCase struct {
+	name   string
+	path   string
+	status int
+	total  string // the total shown; "" for no list, "-" not checked
+	has    []string
+}
+
+// checkListPages opens each case's page as w and checks its status,
+// total and texts.
+func checkListPages(t *testing.T, w *webClient, cases []listCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, page := w.get(t, tc.path)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d", status, tc.status)
+			}
+			if got := listTotal(page); tc.total != "-" && got != tc.total {
+				t.Errorf("total %q, want %q", got, tc.total)
+			}
+			for _, want := range tc.has {
+				if !strings.Contains(page, want) {
+					t.Errorf("the page lacks %q", want)
+				}
+			}
+			if n := strings.Count(page, "<tr data-"); n > 50 {
+				t.Errorf("%d rows on a page", n)
+			}
+		})
+	}
 }

@@ -85,27 +85,9 @@ func (s *Admin) AuditList(_ context.Context, c app.Caller, q AuditList) (AuditPa
 	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
 		return AuditPage{}, fault.Invalidf("end_time", "before_start", "must be after start_time")
 	}
-	// A window without an end runs to now — open, so that it takes the
-	// entries stamped a moment ahead of this replica's wall clock (an
-	// HLC may run ahead of it by the allowed offset).
-	now := s.Now.Time()
-	end := q.To
-	switch {
-	case end.IsZero() && q.From.IsZero():
-		end = now
-	case end.IsZero():
-		end = q.From.Add(MaxAuditWindow)
-		if end.Before(now) {
-			q.To = end
-		} else {
-			end = now
-		}
-	}
-	if q.From.IsZero() {
-		q.From = end.AddDate(0, 0, -DefaultAuditDays)
-	}
-	if end.Sub(q.From) > MaxAuditWindow {
-		return AuditPage{}, fault.Invalidf("end_time", "window_too_long", "at most %d days", MaxAuditWindow/(24*time.Hour))
+	var end time.Time
+	if q.From, q.To, end, err = app.Window(q.From, q.To, s.Now.Time(), DefaultAuditDays, MaxAuditWindow, "end_time"); err != nil {
+		return AuditPage{}, err
 	}
 	page, err := app.Read(s.Store, func(views replication.Tx) (AuditPage, error) { return auditList(views, q, maxListedAudit) })
 	maskChanges(c, page.Items)

@@ -76,31 +76,9 @@ func (s *Stock) SortedMoves(_ context.Context, c app.Caller, q MoveList) (MovePa
 	if err := app.CheckList(q.Sort, MoveColumns, q.Text); err != nil {
 		return MovePage{}, err
 	}
-	// Without an end, the window runs to now — open, so that it takes
-	// moves stamped a moment ahead of this replica's clock — or for
-	// MaxMoveWindow from its start; without a start, it is the
-	// DefaultMoveDays to its end.
-	now := s.Now.Time()
-	end := q.To
-	switch {
-	case end.IsZero() && q.From.IsZero():
-		end = now
-	case end.IsZero():
-		end = q.From.Add(MaxMoveWindow)
-		if end.Before(now) {
-			q.To = end
-		} else {
-			end = now
-		}
-	}
-	if q.From.IsZero() {
-		q.From = end.AddDate(0, 0, -DefaultMoveDays)
-	}
-	if end.Before(q.From) {
-		return MovePage{}, fault.Invalidf("to", "before_start", "the window ends before it starts")
-	}
-	if end.Sub(q.From) > MaxMoveWindow {
-		return MovePage{}, fault.Invalidf("to", "window_too_long", "at most %d days", MaxMoveWindow/(24*time.Hour))
+	var end time.Time
+	if q.From, q.To, end, err = app.Window(q.From, q.To, s.Now.Time(), DefaultMoveDays, MaxMoveWindow, "to"); err != nil {
+		return MovePage{}, err
 	}
 	page, err := read(s, c, func(views replication.Tx) (MovePage, error) { return sortedMoves(views, q, maxListedMoves) })
 	page.From, page.To = q.From, end
