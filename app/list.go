@@ -3,6 +3,7 @@ package app
 import (
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"branchline/fault"
@@ -25,4 +26,37 @@ func CheckList(sort string, cols []string, text string) error {
 		return fault.Invalidf("q", "too_long", "%d characters, at most %d", n, MaxListText)
 	}
 	return nil
+}
+
+// Window is the window of time a list of records (moves, audit entries)
+// reads, so that what a page costs is bounded by the window and not by
+// the records kept: [from, to], at most max long. A zero from is days
+// before the end; a zero to is now, or max after from. A window that
+// runs to now is open (readTo is zero): it takes the records stamped a
+// moment ahead of this replica's clock (an HLC may run ahead of the wall
+// clock by the allowed offset). end is the window's end as shown. field
+// names the end in an error.
+func Window(from, to, now time.Time, days int, max time.Duration, field string) (start, readTo, end time.Time, err error) {
+	end, readTo = to, to
+	switch {
+	case to.IsZero() && from.IsZero():
+		end = now
+	case to.IsZero():
+		end = from.Add(max)
+		if end.Before(now) {
+			readTo = end
+		} else {
+			end = now
+		}
+	}
+	if start = from; start.IsZero() {
+		start = end.AddDate(0, 0, -days)
+	}
+	if end.Before(start) {
+		return start, readTo, end, fault.Invalidf(field, "before_start", "the window ends before it starts")
+	}
+	if end.Sub(start) > max {
+		return start, readTo, end, fault.Invalidf(field, "window_too_long", "at most %d days", max/(24*time.Hour))
+	}
+	return start, readTo, end, nil
 }

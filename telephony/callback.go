@@ -71,6 +71,7 @@ func CallbackEntity(id string) string { return "callback/" + id }
 //	tel \0 cbd \0 id          -> register: note \0 actor
 //	tel \0 cbopen \0 id       -> "" while not done
 //	tel \0 cbmine \0 agent \0 id -> "" for the winning assignment
+//	tel \0 cbnum \0 digits \0 id -> "" (number index: record_number.go)
 func cbKey(id string) []byte       { return replication.Key("tel", "cb", id) }
 func cbAssignKey(id string) []byte { return replication.Key("tel", "cba", id) }
 func cbDoneKey(id string) []byte   { return replication.Key("tel", "cbd", id) }
@@ -164,8 +165,24 @@ func applyCallbackCreated(tx replication.Tx, ev *replication.Event, b *telv1.Cal
 	if err != nil {
 		return err
 	}
-	if _, _, err := replication.SetRegister(tx, cbKey(id), enc, replication.StampOf(ev)); err != nil {
+	won, prev, err := replication.SetRegister(tx, cbKey(id), enc, replication.StampOf(ev))
+	if err != nil {
 		return err
+	}
+	if won {
+		var old telv1.CallbackCreated
+		if len(prev.Value) > 0 && proto.Unmarshal(prev.Value, &old) == nil {
+			if d := NumberKey(old.GetNumber()); d != "" {
+				if err := tx.Delete(cbNumKey(d, id)); err != nil {
+					return err
+				}
+			}
+		}
+		if d := NumberKey(b.GetNumber()); d != "" {
+			if err := tx.Set(cbNumKey(d, id), nil); err != nil {
+				return err
+			}
+		}
 	}
 	if _, done, err := replication.GetRegister(tx, cbDoneKey(id)); err != nil || done {
 		return err

@@ -214,6 +214,7 @@ func callID(ev *replication.Event) (string, bool) {
 //
 //	tel \0 rec \0 id                 -> register: CallEnded proto (one per call)
 //	tel \0 rtime \0 arrive(16 hex) \0 id -> ""   (time index)
+//	tel \0 rnum \0 digits \0 arrive(16 hex) \0 id -> ""   (number index: record_number.go)
 //	tel \0 wrap \0 id                -> register: wrap-up seconds
 //	tel \0 last \0 caller            -> register(stamped by answer time): agent
 func recKey(id string) []byte  { return replication.Key("tel", "rec", id) }
@@ -258,9 +259,17 @@ func applyCallEnded(tx replication.Tx, ev *replication.Event, b *telv1.CallEnded
 				if err := tx.Delete(recTimeKey(old.GetArriveMs(), id)); err != nil {
 					return err
 				}
+				if err := deleteNumberEntry(tx, &old, id); err != nil {
+					return err
+				}
 			}
 		}
 		if err := tx.Set(recTimeKey(b.GetArriveMs(), id), nil); err != nil {
+			return err
+		}
+		// The number index: one more key per record, written blind (the
+		// register's previous value, read anyway, says what to remove).
+		if err := setNumberEntry(tx, b, id); err != nil {
 			return err
 		}
 	}

@@ -283,12 +283,12 @@ func TestAdminActions(t *testing.T) {
 		c.expect("create a department", code, http.StatusSeeOther, body)
 	}
 	_, body = c.get("/admin/audit?action=department_changed")
-	next := regexp.MustCompile(`href="(/admin/audit\?[^"]*after=[^"]+)" id="audit-next"`).FindStringSubmatch(body)
+	next := regexp.MustCompile(`href="(/admin/audit\?[^"]*after=[^"]+)" id="page-next"`).FindStringSubmatch(body)
 	if next == nil || strings.Count(body, "<tr>") != 51 {
 		t.Fatalf("first audit page: %d rows, next %v", strings.Count(body, "<tr>")-1, next)
 	}
 	_, body = c.get(html.UnescapeString(next[1]))
-	if rows := strings.Count(body, "<tr>") - 1; rows != 5 || !strings.Contains(body, "← 最新") || strings.Contains(body, `id="audit-next"`) {
+	if rows := strings.Count(body, "<tr>") - 1; rows != 5 || !strings.Contains(body, `id="page-first"`) || strings.Contains(body, `id="page-next"`) {
 		t.Errorf("second audit page has %d rows: %s", rows, pageMessages(body))
 	}
 

@@ -38,7 +38,7 @@ var nodePages = []string{"/customers", "/customers/new", "/customers/deleted", "
 	"/pickups", "/pickups/new", "/pickups/couriers", "/pickups/zones", "/pickups/rates", "/pickups/reports",
 	"/pickups/conflicts", "/pickups/print", "/pickups/labels", "/track", "/stock", "/stock/moves", "/stock/moves/new", "/stock/products",
 	"/stock/products/new", "/stock/reservations", "/stock/stocktakes", "/stock/transfers", "/stock/purchases",
-	"/stock/warehouses", "/desk", "/supervisor", "/admin/users", "/admin/users/new", "/admin/roles",
+	"/stock/warehouses", "/desk", "/supervisor", "/calls", "/admin/users", "/admin/users/new", "/admin/roles",
 	"/admin/roles/new", "/admin/departments", "/admin/branches", "/admin/audit", "/admin/params", "/admin/fields", "/admin/tokens",
 	"/password"}
 

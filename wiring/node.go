@@ -196,7 +196,7 @@ func (n *Node) routes(cfg NodeConfig) (http.Handler, *pickupapp.Dispatcher, erro
 		Site: id, Home: "/customers", Location: cfg.Location, Login: dir.Login, Throttle: throttle, Audit: audit,
 		Sessions: web.StoredSessions(sessionStore{nd.Sessions()}), Grants: grants, Passwords: admin,
 		Pages: []web.Pages{
-			crmui.New(crmui.Config{Customers: customers, Blacklist: blacklist, Members: members}),
+			crmui.New(crmui.Config{Customers: customers, Blacklist: blacklist, Members: members, Calls: tel.app}),
 			adminui.New(adminui.Config{Access: admin, Customers: customers, Blacklist: blacklist, Members: members}),
 			deskui.New(tel.app),
 			pickupPages,

@@ -104,33 +104,42 @@ func (s *Admin) Audit(_ context.Context, c app.Caller, q access.AuditQuery) (app
 		if err != nil {
 			return app.Page[access.AuditEntry]{}, err
 		}
-		// People are shown by their names; the log records usernames.
-		names := map[string]string{}
-		for i, e := range es {
-			name, ok := names[e.Actor]
-			if !ok {
-				if u, err := access.UserByUsername(views, e.Actor); err == nil {
-					name = u.DisplayName
-				} else if !errors.Is(err, fault.ErrNotFound) {
-					return app.Page[access.AuditEntry]{}, err
-				}
-				names[e.Actor] = name
-			}
-			es[i].ActorName = name
-		}
-		return app.Page[access.AuditEntry]{Items: es, Next: next}, nil
+		return app.Page[access.AuditEntry]{Items: es, Next: next}, nameActors(views, es)
 	})
-	// Phone numbers an edit changed show as every page shows numbers away
-	// from a customer record: masked for callers without the phone
-	// permission.
-	for i := range page.Items {
-		for j, ch := range page.Items[i].Changes {
+	maskChanges(c, page.Items)
+	return page, err
+}
+
+// nameActors fills in the names of the entries' actors: people are shown
+// by their names; the log records usernames.
+func nameActors(views replication.Tx, es []access.AuditEntry) error {
+	names := map[string]string{}
+	for i, e := range es {
+		name, ok := names[e.Actor]
+		if !ok {
+			if u, err := access.UserByUsername(views, e.Actor); err == nil {
+				name = u.DisplayName
+			} else if !errors.Is(err, fault.ErrNotFound) {
+				return err
+			}
+			names[e.Actor] = name
+		}
+		es[i].ActorName = name
+	}
+	return nil
+}
+
+// maskChanges masks the phone numbers the entries' edits changed as every
+// page shows numbers away from a customer record: for callers without the
+// phone permission.
+func maskChanges(c app.Caller, es []access.AuditEntry) {
+	for i := range es {
+		for j, ch := range es[i].Changes {
 			if ch.Phone {
 				ch.Before, _ = crmapp.PhoneFor(c, ch.Before)
 				ch.After, _ = crmapp.PhoneFor(c, ch.After)
-				page.Items[i].Changes[j] = ch
+				es[i].Changes[j] = ch
 			}
 		}
 	}
-	return page, err
 }

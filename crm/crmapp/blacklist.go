@@ -2,7 +2,6 @@ package crmapp
 
 import (
 	"context"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -390,32 +389,9 @@ func (s *Blacklist) CustomerStatus(_ context.Context, c app.Caller, customer str
 	}
 	now := s.Now.Time()
 	return app.Read(s.Store, func(views replication.Tx) ([]Entry, error) {
-		cu, err := crm.GetCustomer(views, customer)
+		numbers, _, err := CustomerPhones(views, c, customer)
 		if err != nil {
 			return nil, err
-		}
-		if !reaches(c, access.CustomerRead, cu) {
-			return nil, fault.ErrDenied
-		}
-		var numbers []string
-		add := func(fields map[string]string, names ...string) {
-			for _, n := range names {
-				if v := fields[n]; v != "" && !slices.Contains(numbers, v) {
-					numbers = append(numbers, v)
-				}
-			}
-		}
-		add(cu.Fields, "mobile", "phone", "finance_phone")
-		contacts, err := crm.Contacts(views, cu.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, ct := range contacts {
-			for name := range ct.Fields {
-				if crm.IsPhoneField(name) {
-					add(ct.Fields, name)
-				}
-			}
 		}
 		var out []Entry
 		for _, n := range numbers {

@@ -17,8 +17,10 @@ import (
 	"branchline/web"
 )
 
-// The audit log page (审计日志): newest first, filtered by action, actor
-// and a range of days, a page at a time.
+// The audit log page (审计日志): the entries of a range of days (the last
+// 30 unless from and to say otherwise), filtered by action and actor,
+// searched, newest first or sorted by actor or action, a page at a time
+// with the total (accessapp.AuditList).
 
 // auditActions are the actions the filter offers; entries with others
 // (recorded by newer versions or other packages) still show.
@@ -36,6 +38,9 @@ var auditActions = slices.Concat([]string{
 
 // auditPageSize is the number of entries a page shows.
 const auditPageSize = 50
+
+// auditListSpec is what the audit list sorts and filters by.
+var auditListSpec = web.ListSpec{Sorts: accessapp.AuditColumns, DefaultDesc: true, Filters: []string{"action", "actor", "from", "to"}}
 
 // auditView is one entry as the page shows it: a sentence in the reader's
 // language — who did what to what — and, for an edit, each value it
@@ -57,9 +62,12 @@ type auditChoice struct {
 type auditData struct {
 	Entries  []auditView
 	Actions  []auditChoice
-	Next     string // link to the next page
-	First    string // link to the first page, when not on it
 	Filtered bool
+	// List is the list's state from the URL; Pager its total and pages;
+	// Window the days listed.
+	List   web.List
+	Pager  web.Pager
+	Window string
 }
 
 // actionLabel translates an audit action; one the catalog lacks shows as
@@ -83,17 +91,18 @@ func auditDayStart(field, v string, loc *time.Location) (time.Time, error) {
 
 func (s *Pages) auditList(w http.ResponseWriter, r *http.Request) {
 	p := s.NewPage(r, "audit", "admin.audit.title")
-	q := r.URL.Query()
+	l := web.ParseList("/admin/audit", r.URL.Query(), auditListSpec)
 	for _, k := range []string{"action", "actor", "from", "to"} {
-		p.Form.Set(k, strings.TrimSpace(q.Get(k)))
+		p.Form.Set(k, l.Filter(k))
 	}
-	data := &auditData{}
+	p.Form.Set("q", l.Text)
+	data := &auditData{List: l}
 	p.Data = data
 	for _, a := range auditActions {
 		data.Actions = append(data.Actions, auditChoice{a, actionLabel(p, a)})
 	}
-	req := access.AuditQuery{Limit: auditPageSize, After: q.Get("after"), Action: p.Value("action"), Actor: p.Value("actor")}
-	data.Filtered = req.Action != "" || req.Actor != "" || p.Value("from") != "" || p.Value("to") != ""
+	req := accessapp.AuditList{Action: p.Value("action"), Actor: p.Value("actor"), Text: l.Text, Order: l.Order, Limit: auditPageSize}
+	data.Filtered = req.Action != "" || req.Actor != "" || p.Value("from") != "" || p.Value("to") != "" || req.Text != ""
 	if v := p.Value("from"); v != "" {
 		t, err := auditDayStart("from", v, s.Location())
 		if err != nil {
@@ -111,25 +120,31 @@ func (s *Pages) auditList(w http.ResponseWriter, r *http.Request) {
 		// The range includes the last day chosen.
 		req.To = t.AddDate(0, 0, 1)
 	}
-	page, err := s.cfg.Access.Audit(r.Context(), web.CallerOf(r), req)
+	page, err := s.cfg.Access.AuditList(r.Context(), web.CallerOf(r), req)
+	if inv, ok := fault.AsInvalid(err); ok && inv.Field == "page_token" {
+		// A page that is no longer there: the first page, saying so.
+		req.Cursor, req.Back, req.Last = "", false, false
+		p.Errors[""] = p.T("admin.invalid.bad_token")
+		page, err = s.cfg.Access.AuditList(r.Context(), web.CallerOf(r), req)
+	}
 	if err != nil {
-		if inv, ok := fault.AsInvalid(err); ok && inv.Field == "end_time" {
-			inv.Field = "to"
+		if inv, ok := fault.AsInvalid(err); ok {
+			switch inv.Field {
+			case "end_time":
+				inv.Field = "to"
+			case "start_time":
+				inv.Field = "from"
+			}
 		}
-		s.Render(w, r, "audit", s.formFailed(p, err, "to", "from"), p)
+		s.Render(w, r, "audit", s.formFailed(p, err, "to", "from", "q"), p)
 		return
 	}
+	data.Window = p.DateText(page.From) + " – " + p.DateText(page.To.Add(-time.Millisecond))
 	words := s.auditWords(r, p, page.Items)
 	for _, e := range page.Items {
 		data.Entries = append(data.Entries, words.view(e))
 	}
-	filters := []string{"action", p.Value("action"), "actor", p.Value("actor"), "from", p.Value("from"), "to", p.Value("to")}
-	if page.Next != "" {
-		data.Next = web.LinkWith("/admin/audit", append(filters, "after", page.Next)...)
-	}
-	if q.Get("after") != "" {
-		data.First = web.LinkWith("/admin/audit", filters...)
-	}
+	data.Pager = l.Pager(page.Total, page.Prev, page.Next)
 	s.Render(w, r, "audit", http.StatusOK, p)
 }
 

@@ -13,6 +13,7 @@ import (
 	"branchline/access"
 	"branchline/crm/crmapp"
 	"branchline/fault"
+	"branchline/telephony/telephonyapp"
 	"branchline/web"
 )
 
@@ -27,6 +28,9 @@ type Config struct {
 	Blacklist *crmapp.Blacklist
 	// Members gives the card its membership; nil: none.
 	Members *crmapp.Members
+	// Calls gives the card the customer's calls and callbacks; nil:
+	// none.
+	Calls *telephonyapp.Telephony
 }
 
 // Pages are the customer pages.

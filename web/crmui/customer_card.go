@@ -29,6 +29,9 @@ type cardData struct {
 	TimelineNext string
 	// TimelineOlder says the timeline shown is not the latest page.
 	TimelineOlder bool
+	// Calls are the customer's calls and callbacks; nil when the reader
+	// takes no calls.
+	Calls *cardCalls
 }
 
 // warningView is one warning at the top of the card; Level is the badge
@@ -133,6 +136,7 @@ func (s *Pages) renderCard(w http.ResponseWriter, r *http.Request, p *web.Page, 
 	} else {
 		s.Log().Warn("card: timeline", "customer", c.ID, "err", err)
 	}
+	d.Calls = s.cardCallsOf(r, p, c.ID)
 	p.Data = d
 	s.Render(w, r, "customer", status, p)
 }

@@ -1,6 +1,7 @@
 // Package deskui is the call centre's pages of a node's web UI: the
-// agent's desk (call.agent, for themselves) and the supervisor's live
-// board (call.supervise), thin translations onto the use cases of
+// agent's desk (call.agent, for themselves), the supervisor's live
+// board (call.supervise) and the call records (every call for
+// supervisors, their own for agents), thin translations onto the use cases of
 // telephony/telephonyapp as the signed-in user. The screen pop reaches
 // the desk over the kernel's live events.
 package deskui
@@ -49,6 +50,7 @@ func (s *Pages) Mount(k *web.Server) error {
 	s.Action("/desk/dial", s.deskDial, access.CallAgent)
 	s.Action("/desk/callbacks/{id}/done", s.deskCallbackDone, access.CallAgent)
 	s.Page("/supervisor", s.supervisor, access.Supervise)
+	s.Page("/calls", s.callList, access.CallAgent, access.Supervise)
 	k.Home(web.HomeDesk, "/desk", access.CallAgent)
 	k.Home(web.HomeBoard, "/supervisor", access.Supervise)
 	return nil

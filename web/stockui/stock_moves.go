@@ -8,6 +8,7 @@ import (
 
 	"branchline/fault"
 	"branchline/warehouse"
+	"branchline/warehouse/warehouseapp"
 	"branchline/web"
 )
 
@@ -386,23 +387,35 @@ type moveListData struct {
 	Product    string
 	From, To   string
 	Rows       []moveRow
-	Next       string
+	// List is the list's state from the URL; Pager its total and pages.
+	List  web.List
+	Pager web.Pager
+	// Window is the window of days listed.
+	Window string
 	// Elsewhere says some warehouses' moves are not this replica's to
 	// show.
 	Elsewhere bool
 }
 
+// moveListSpec is what the move list sorts and filters by.
+var moveListSpec = web.ListSpec{Sorts: warehouseapp.MoveColumns, DefaultDesc: true,
+	Filters: []string{"warehouse", "product", "type", "from", "to"}}
+
 // moveList shows the move history of the warehouses this replica holds
-// (Holding), newest first, filtered by warehouse, product, type and days.
+// (Holding) in a window of days (the last 30 unless from and to say
+// otherwise), newest first or sorted by type or warehouse, filtered by
+// warehouse, product and type, searched by move, reference or product,
+// with the total, a page at a time.
 func (s *Pages) moveList(w http.ResponseWriter, r *http.Request) {
 	p, nav := s.stockPage(r, "/stock/moves", "stock.moves.title")
-	q := r.URL.Query()
-	kind := q.Get("type")
-	d := &moveListData{stockPageData: nav, Product: strings.TrimSpace(q.Get("product")), From: q.Get("from"), To: q.Get("to")}
+	l := web.ParseList("/stock/moves", r.URL.Query(), moveListSpec)
+	kind := l.Filter("type")
+	d := &moveListData{stockPageData: nav, Product: l.Filter("product"), From: l.Filter("from"), To: l.Filter("to"), List: l}
 	p.Data = d
+	p.Form.Set("q", l.Text)
 	ws := s.warehouses(r)
 	d.Elsewhere = !s.holdsAll(ws)
-	wh := q.Get("warehouse")
+	wh := l.Filter("warehouse")
 	if wh != "" && !s.holds(findWarehouse(ws, wh)) {
 		wh = ""
 	}
@@ -423,13 +436,14 @@ func (s *Pages) moveList(w http.ResponseWriter, r *http.Request) {
 		d.Kinds = append(d.Kinds, g)
 	}
 	dir, typ, _ := strings.Cut(kind, ".")
-	f := warehouse.MoveFilter{Warehouse: wh, Warehouses: s.heldIDs(ws), Product: d.Product, Direction: dir, Type: typ}
+	q := warehouseapp.MoveList{MoveFilter: warehouse.MoveFilter{Warehouse: wh, Warehouses: s.heldIDs(ws), Product: d.Product,
+		Direction: dir, Type: typ}, Text: l.Text, Order: l.Order}
 	if d.From != "" {
 		from, _, ok := s.DayBounds(d.From)
 		if !ok {
 			p.Errors["from"] = p.T("stock.invalid.bad_date")
 		} else {
-			f.From = from
+			q.From = from
 		}
 	}
 	if d.To != "" {
@@ -438,26 +452,33 @@ func (s *Pages) moveList(w http.ResponseWriter, r *http.Request) {
 			p.Errors["to"] = p.T("stock.invalid.bad_date")
 		} else {
 			// The bound is inclusive: up to the day's last millisecond.
-			f.To = to.Add(-time.Millisecond)
+			q.To = to.Add(-time.Millisecond)
 		}
 	}
 	if len(p.Errors) > 0 {
 		s.Render(w, r, "stock_moves", http.StatusUnprocessableEntity, p)
 		return
 	}
-	resp, err := s.stock.Moves(r.Context(), web.CallerOf(r), f, 50, q.Get("after"))
+	page, err := s.stock.SortedMoves(r.Context(), web.CallerOf(r), q)
+	if inv, ok := fault.AsInvalid(err); ok && inv.Field == "page_token" {
+		// A page that is no longer there: the first page, saying so.
+		q.Cursor, q.Back, q.Last = "", false, false
+		p.Errors[""] = p.T("stock.invalid.bad_token")
+		page, err = s.stock.SortedMoves(r.Context(), web.CallerOf(r), q)
+	}
 	if err != nil {
-		s.Render(w, r, "stock_moves", s.stockFailed(p, err, nil, "product", "warehouse"), p)
+		s.Render(w, r, "stock_moves", s.stockFailed(p, err, nil, "product", "warehouse", "from", "to", "q"), p)
 		return
 	}
+	d.Window = p.DateText(page.From) + " – " + p.DateText(page.To)
 	var ids []string
-	for _, m := range resp.Items {
+	for _, m := range page.Moves {
 		for _, l := range m.Lines {
 			ids = append(ids, l.Product)
 		}
 	}
 	names := s.productNames(r, ids...)
-	for _, m := range resp.Items {
+	for _, m := range page.Moves {
 		row := moveRow{M: m, Type: moveTypeText(p, m.Direction, m.Type), Link: recordLink(m.ID)}
 		for _, l := range m.Lines {
 			row.Lines = append(row.Lines, moveLineView{Product: l.Product, Name: names[l.Product], Bin: l.Bin,
@@ -465,8 +486,6 @@ func (s *Pages) moveList(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Rows = append(d.Rows, row)
 	}
-	if t := resp.Next; t != "" {
-		d.Next = web.LinkWith("/stock/moves", "warehouse", wh, "product", d.Product, "type", kind, "from", d.From, "to", d.To, "after", t)
-	}
+	d.Pager = l.Pager(page.Total, page.Prev, page.Next)
 	s.Render(w, r, "stock_moves", http.StatusOK, p)
 }
