@@ -212,7 +212,7 @@ func (s *Server) listen() error {
 			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {}),
 		),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog),
-			sip.WithTransportLayerReadFilter(s.readFilter)),
+			sip.WithTransportLayerReadParser(s.readParser)),
 	)
 	if err != nil {
 		return err

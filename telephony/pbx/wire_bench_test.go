@@ -36,7 +36,7 @@ a=rtpmap:0 PCMU/8000
 	data := []byte(invite)
 	b.ReportAllocs()
 	for b.Loop() {
-		if pass, reply := s.inspect(data, from, false); pass == nil || reply != nil {
+		if msg, _, reply := s.inspect(data, from, false); msg == nil || reply != nil {
 			b.Fatalf("the INVITE was not passed on: %q", reply)
 		}
 	}

@@ -47,6 +47,14 @@ type TransportReadProps struct {
 // TransportReadFilter can inspect or replace raw bytes before SIP parsing.
 type TransportReadFilter func(info TransportReadProps, data []byte) ([]byte, error)
 
+// TransportReadParser takes the place of both the read filter and the
+// parser for messages read from UDP: it returns the message data holds,
+// parsed by the caller (who may have checked or answered it already, and
+// would otherwise have the transport parse it a second time), or nil to
+// drop data. The message must not refer to data: the transport reuses it.
+// (Branchline patch.)
+type TransportReadParser func(info TransportReadProps, data []byte) Message
+
 // DefaultPort returns transport default port by network.
 func DefaultPort(transport string) int {
 	switch ASCIIToLower(transport) {

@@ -41,6 +41,7 @@ type TransportLayer struct {
 	// connectionReuse will force connection reuse when passing request
 	connectionReuse bool
 	readFilter      TransportReadFilter
+	readParser      TransportReadParser // Branchline patch
 
 	// dnsPreferSRV does always SRV lookup first
 	dnsPreferSRV bool
@@ -72,6 +73,15 @@ func WithTransportLayerDNSLookupSRV(preferSRV bool) TransportLayerOption {
 func WithTransportLayerReadFilter(f TransportReadFilter) TransportLayerOption {
 	return func(l *TransportLayer) {
 		l.readFilter = f
+	}
+}
+
+// WithTransportLayerReadParser has f parse what UDP reads, in place of
+// the read filter and the layer's parser (see TransportReadParser).
+// (Branchline patch.)
+func WithTransportLayerReadParser(f TransportReadParser) TransportLayerOption {
+	return func(l *TransportLayer) {
+		l.readParser = f
 	}
 }
 
@@ -138,6 +148,7 @@ func NewTransportLayer(
 			log:             l.log.With("caller", "Transport<UDP>"),
 			connectionReuse: l.connectionReuse,
 			readFilter:      l.readFilter,
+			readParser:      l.readParser,
 		},
 		TCP: &TransportTCP{
 			log:             l.log.With("caller", "Transport<TCP>"),
@@ -182,6 +193,7 @@ func (l *TransportLayer) withTransports(conf TransportsConfig) {
 		l.udp = conf.UDP
 		l.udp.connectionReuse = l.connectionReuse
 		l.udp.readFilter = l.readFilter
+		l.udp.readParser = l.readParser
 	}
 	if conf.TCP != nil && l.tcp == nil {
 		l.tcp = conf.TCP

@@ -24,6 +24,7 @@ type TransportUDP struct {
 	log             *slog.Logger
 	connectionReuse bool
 	readFilter      TransportReadFilter
+	readParser      TransportReadParser // Branchline patch
 }
 
 func (t *TransportUDP) init(par *Parser) {
@@ -162,6 +163,26 @@ func (t *TransportUDP) readListenerConnection(conn *UDPConnection, laddr string,
 			continue
 		}
 		rastr := raddr.String()
+		if t.readParser != nil {
+			// Branchline patch: the caller parses (once).
+			msg := t.readParser(TransportReadProps{
+				Transport:  t.Network(),
+				LocalAddr:  conn.LocalAddr(),
+				RemoteAddr: raddr,
+			}, data)
+			if msg == nil {
+				continue
+			}
+			if lastRaddr != rastr {
+				t.pool.Add(rastr, conn)
+				acceptedAddr[rastr] = struct{}{}
+			}
+			msg.SetTransport(t.Network())
+			msg.SetSource(rastr)
+			handler(msg)
+			lastRaddr = rastr
+			continue
+		}
 		if t.readFilter != nil {
 			filtered, err := t.readFilter(TransportReadProps{
 				Transport:  t.Network(),
