@@ -38,14 +38,21 @@ func (s *Server) inspect(data []byte, from net.Addr, stream bool) (msg sip.Messa
 		}
 		return msg, out, nil
 	}
+	if m.AcksReply() {
+		return nil, nil, nil // the ACK of a stateless answer (a 503 under overload): nothing to do
+	}
+	reply, admitted := s.shedNew(m)
+	if reply != nil {
+		return nil, nil, reply
+	}
 	if werr := m.Check(); werr != nil {
+		if admitted != "" {
+			s.shed.forget(admitted)
+		}
 		if m.Method() == "ACK" {
 			return nil, nil, nil
 		}
 		return nil, nil, s.refuseRaw(m, werr)
-	}
-	if reply := s.shedNew(m); reply != nil {
-		return nil, nil, reply
 	}
 	if !stream {
 		m.Symmetric(from)
@@ -57,6 +64,9 @@ func (s *Server) inspect(data []byte, from net.Addr, stream bool) (msg sip.Messa
 	// forms), so it is asked here, and what it parsed is what sipgo
 	// handles.
 	if msg, err = wireParser.ParseSIP(out); err != nil {
+		if admitted != "" {
+			s.shed.forget(admitted)
+		}
 		return nil, nil, s.refuseRaw(m, sipwire.BadRequest("unparsable: "+printable(err.Error())))
 	}
 	return msg, out, nil

@@ -83,10 +83,17 @@ func (o Overload) burst() float64 { return max(1, o.MaxRate/10) }
 // setup (Server.inSetup). A retransmission of an admitted INVITE is
 // admitted again.
 func (s *shedder) admit(key string, calls, maxCalls, setup int, now time.Time) bool {
+	ok, _ := s.admitNew(key, calls, maxCalls, setup, now)
+	return ok
+}
+
+// admitNew is admit, also saying whether the INVITE is newly admitted
+// (not a retransmission): only such an admission may be forgotten.
+func (s *shedder) admitNew(key string, calls, maxCalls, setup int, now time.Time) (ok, fresh bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.admitted[key]; ok {
-		return true
+		return true, false
 	}
 	if s.cfg.MaxRate > 0 {
 		if d := now.Sub(s.last); !s.last.IsZero() && d > 0 {
@@ -100,12 +107,12 @@ func (s *shedder) admit(key string, calls, maxCalls, setup int, now time.Time) b
 		s.cfg.MaxRate > 0 && s.tokens < 1 {
 		s.refused[now.Truncate(time.Minute)]++
 		s.lastShed = now
-		return false
+		return false, false
 	}
 	s.tokens--
 	s.pending++
 	s.admitted[key] = &admission{at: now}
-	return true
+	return true, true
 }
 
 // started records that the handler took up the admitted INVITE key.
@@ -115,6 +122,19 @@ func (s *shedder) started(key string) {
 	if a, ok := s.admitted[key]; ok && !a.started {
 		a.started = true
 		s.pending--
+	}
+}
+
+// forget drops the admission of key: the INVITE was refused after all
+// (the wire check found it malformed), so it is no backlog.
+func (s *shedder) forget(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.admitted[key]; ok {
+		if !a.started {
+			s.pending--
+		}
+		delete(s.admitted, key)
 	}
 }
 
@@ -158,19 +178,26 @@ func (s *shedder) sweep(now time.Time, final bool) map[time.Time]int {
 // inviteKey is how the shedder knows an INVITE and its retransmissions.
 func inviteKey(callID, branch string) string { return callID + "\x00" + branch }
 
-// shedNew runs the shedder on a new INVITE off the wire; it returns the
-// 503 to send when the call is refused.
-func (s *Server) shedNew(m *sipwire.Message) []byte {
+// shedNew runs the shedder on a new INVITE off the wire, before the rest
+// of the wire check: a refused call costs the read loop only Split and
+// the 503, so the answers come soon even when every INVITE is refused.
+// It returns the 503 to send when the call is refused, or the key of a new
+// admission, which the caller forgets if it refuses the INVITE after all.
+func (s *Server) shedNew(m *sipwire.Message) (reply []byte, admitted string) {
 	if m.Method() != "INVITE" || sipwire.HasTag(m.First("to")) {
-		return nil
+		return nil, ""
 	}
 	active := s.ActiveCalls()
-	if s.shed.admit(inviteKey(m.First("call-id"), sipwire.ViaBranch(m.First("via"))), active, s.cfg.MaxCalls, s.inSetup(active), s.now()) {
-		return nil
+	key := inviteKey(m.First("call-id"), sipwire.ViaBranch(m.First("via")))
+	if ok, fresh := s.shed.admitNew(key, active, s.cfg.MaxCalls, s.inSetup(active), s.now()); ok {
+		if !fresh {
+			key = ""
+		}
+		return nil, key
 	}
 	s.metrics.refusedCalls.WithLabelValues(telephony.RefusedOverload).Inc()
 	return m.Reply(sip.StatusServiceUnavailable, "Service Unavailable",
-		"Retry-After: "+itoa(int(s.shed.cfg.RetryAfter/time.Second)))
+		"Retry-After: "+itoa(int(s.shed.cfg.RetryAfter/time.Second))), ""
 }
 
 // recordRefused writes the refusals of past minutes as one event per

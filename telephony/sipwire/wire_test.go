@@ -86,3 +86,60 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+// TestViaBranch: the branch of the first via-parm, however the value is
+// spaced or quoted, and no allocation (the shedder asks it of every new
+// INVITE).
+func TestViaBranch(t *testing.T) {
+	for _, tc := range []struct{ via, branch string }{
+		{"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1", "z9hG4bK-1"},
+		{"SIP/2.0/UDP h ; rport ; BRANCH = z9hG4bKa , SIP/2.0/UDP g;branch=z9hG4bKb", "z9hG4bKa"},
+		{"SIP/2.0/UDP h;x=\"a;branch=no,\";branch=yes", "yes"},
+		{"SIP/2.0/UDP h;rport, SIP/2.0/UDP g;branch=second", ""},
+		{"SIP/2.0/UDP h;branch=one;branch=two", "one"},
+		{"", ""},
+	} {
+		if got := ViaBranch(tc.via); got != tc.branch {
+			t.Errorf("ViaBranch(%q) = %q, want %q", tc.via, got, tc.branch)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { ViaBranch("SIP/2.0/UDP h;rport;branch=z9hG4bKa") }); n != 0 {
+		t.Errorf("ViaBranch allocates %v times", n)
+	}
+}
+
+// TestAcksReply: the ACK of a made-up answer is known by its To tag, and
+// nothing else is taken for one.
+func TestAcksReply(t *testing.T) {
+	m, err := Split([]byte(invite), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := string(m.Reply(503, "Service Unavailable", "Retry-After: 5"))
+	to := ""
+	for _, line := range strings.Split(reply, "\r\n") {
+		if strings.HasPrefix(line, "To: ") {
+			to = line
+		}
+	}
+	if !strings.Contains(to, ";tag="+statelessTag) {
+		t.Fatalf("the answer's To has no made-up tag: %q", reply)
+	}
+	ack := strings.NewReplacer("INVITE sip", "ACK sip", "1 INVITE", "1 ACK", "To: <sip:4000@127.0.0.1>", to).Replace(invite)
+	for _, tc := range []struct {
+		name, msg string
+		want      bool
+	}{
+		{"ack of the answer", ack, true},
+		{"ack in a dialog", strings.Replace(ack, statelessTag, "", 1), false},
+		{"bye", strings.NewReplacer("ACK sip", "BYE sip", "1 ACK", "1 BYE").Replace(ack), false},
+	} {
+		m, err := Split([]byte(tc.msg), false)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := m.AcksReply(); got != tc.want {
+			t.Errorf("%s: AcksReply = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
