@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -62,6 +63,10 @@ type SIPRun struct {
 	// machine, since it does not depend on how much CPU the target got.
 	CPUPerCall time.Duration
 	cpuTarget  float64 // seconds, over the run
+	// AllocsPerCall is the switch's heap allocations over the run per
+	// completed call (Branchline only): what its GC has to keep up with,
+	// and a figure the machine's load does not move.
+	AllocsPerCall float64
 	// SippCompleted is what sipp counted completed; Lost counts the
 	// switch's records of calls not answered, by disposition and cause
 	// (Branchline only): where Completed is short, they say why.
@@ -142,10 +147,13 @@ func sipBranchline(ctx context.Context, c SIPConfig, rate int) (SIPRun, error) {
 			return SIPRun{}, err
 		}
 	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	r, err := runCaller(ctx, dir, srv.UDPAddr(), rate, calls, uas, os.Getpid())
 	if err != nil {
 		return r, err
 	}
+	runtime.ReadMemStats(&after)
 	r.Target = "branchline"
 	// What the switch says: answered calls; sipp's counts are cross-checked.
 	deadline := time.Now().Add(2 * time.Minute)
@@ -178,6 +186,9 @@ func sipBranchline(ctx context.Context, c SIPConfig, rate int) (SIPRun, error) {
 	r.Completed = min(r.Completed, answered)
 	r.AdmittedOK = share(r.Completed, r.Calls-r.Refused)
 	r.CPUPerCall = r.perCall()
+	if r.Completed > 0 {
+		r.AllocsPerCall = float64(after.Mallocs-before.Mallocs) / float64(r.Completed)
+	}
 	return r, nil
 }
 
