@@ -376,21 +376,24 @@ func checkCSeq(v, method string) *Error {
 // checkVia checks each via-parm: "SIP/2.0/transport sent-by *(;param)"
 // with named parameters (RFC 4475 3.1.2.1).
 func checkVia(v string) *Error {
-	for _, part := range SplitOutside(v, ',') {
+	var err *Error
+	eachOutside(v, ',', func(part string) bool {
 		proto, rest, ok := strings.Cut(part, " ")
-		fields := strings.Split(proto, "/")
-		if !ok || len(fields) != 3 || !strings.EqualFold(fields[0], "SIP") || fields[1] == "" || !IsToken(fields[2]) {
-			return BadRequest("bad via")
+		name, version, _ := strings.Cut(proto, "/")
+		version, transport, ok2 := strings.Cut(version, "/")
+		if !ok || !ok2 || strings.IndexByte(transport, '/') >= 0 || !strings.EqualFold(name, "SIP") || version == "" || !IsToken(transport) {
+			err = BadRequest("bad via")
+			return false
 		}
 		sentBy, params, _ := strings.Cut(rest, ";")
 		if sentBy == "" || strings.ContainsAny(sentBy, " \t") {
-			return BadRequest("bad via sent-by")
+			err = BadRequest("bad via sent-by")
+			return false
 		}
-		if err := checkParams(params); err != nil {
-			return err
-		}
-	}
-	return nil
+		err = checkParams(params)
+		return err == nil
+	})
+	return err
 }
 
 // checkAddresses checks a field that may hold several addresses
@@ -399,12 +402,12 @@ func checkAddresses(name, v string) *Error {
 	if name == "contact" && v == "*" {
 		return nil
 	}
-	for _, part := range SplitOutside(v, ',') {
-		if err := checkAddress(name, part); err != nil {
-			return err
-		}
-	}
-	return nil
+	var err *Error
+	eachOutside(v, ',', func(part string) bool {
+		err = checkAddress(name, part)
+		return err == nil
+	})
+	return err
 }
 
 // checkAddress checks one name-addr or addr-spec with parameters:
@@ -492,11 +495,14 @@ func checkParams(params string) *Error {
 	if params == "" {
 		return nil
 	}
-	for _, p := range SplitOutside(params, ';') {
+	ok := true
+	eachOutside(params, ';', func(p string) bool {
 		name, _, _ := strings.Cut(p, "=")
-		if !IsToken(strings.TrimSpace(name)) {
-			return BadRequest("parameter without a name")
-		}
+		ok = IsToken(strings.TrimSpace(name))
+		return ok
+	})
+	if !ok {
+		return BadRequest("parameter without a name")
 	}
 	return nil
 }
@@ -555,6 +561,22 @@ func SplitOutside(v string, sep byte) []string {
 		}
 	})
 	return append(out, strings.TrimSpace(v[start:]))
+}
+
+// eachOutside calls fn with each part of v that SplitOutside would
+// return, in order, until fn returns false. The wire check runs on every
+// message: this does not allocate.
+func eachOutside(v string, sep byte, fn func(part string) bool) {
+	start, stop := 0, false
+	walk(v, func(i int, outside bool) {
+		if !stop && outside && v[i] == sep {
+			stop = !fn(strings.TrimSpace(v[start:i]))
+			start = i + 1
+		}
+	})
+	if !stop {
+		fn(strings.TrimSpace(v[start:]))
+	}
 }
 
 // tidy removes the linear white space around the separators of a

@@ -3,6 +3,7 @@ package sipwire
 import (
 	"bytes"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 )
@@ -141,5 +142,37 @@ func TestAcksReply(t *testing.T) {
 		if got := m.AcksReply(); got != tc.want {
 			t.Errorf("%s: AcksReply = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestEachOutside: the parts are SplitOutside's, without allocating.
+func TestEachOutside(t *testing.T) {
+	for _, v := range []string{"", "a", "a;b", " a ; b ;", `"x;y" <s;t> ;c`, `a\;b;"q\";r";<`, ";;"} {
+		var got []string
+		eachOutside(v, ';', func(p string) bool { got = append(got, p); return true })
+		if want := SplitOutside(v, ';'); strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
+			t.Errorf("eachOutside(%q) = %q, SplitOutside %q", v, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = HasParam("rport;branch=z9hG4bK1;received=1.2.3.4", "received") }); n != 0 {
+		t.Errorf("HasParam allocates %v times", n)
+	}
+}
+
+// TestIsAddr: a UDP source compares as its String would.
+func TestIsAddr(t *testing.T) {
+	for _, a := range []*net.UDPAddr{
+		{IP: net.IPv4(127, 0, 0, 1), Port: 5061},
+		{IP: net.IP{192, 0, 2, 9}, Port: 5060},
+		{IP: net.ParseIP("2001:db8::1"), Port: 5060},
+		{IP: net.ParseIP("fe80::1"), Port: 5060, Zone: "eth0"},
+	} {
+		if !isAddr(a.String(), a) || isAddr(a.String()+"0", a) {
+			t.Errorf("isAddr(%q) disagrees with String", a.String())
+		}
+	}
+	from := net.Addr(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5061})
+	if n := testing.AllocsPerRun(100, func() { _ = isAddr("127.0.0.1:5061", from) }); n != 0 {
+		t.Errorf("isAddr allocates %v times", n)
 	}
 }
