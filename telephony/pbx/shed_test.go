@@ -113,6 +113,35 @@ func TestShedderBacklog(t *testing.T) {
 	}
 }
 
+// TestShedderRetransmission: the retransmissions of a refused INVITE are
+// refused again while they keep coming (the caller may have heard the 503
+// already), and counted once; after a quiet refuseMemory the INVITE is a
+// new call again.
+func TestShedderRetransmission(t *testing.T) {
+	s := newShedder(Overload{MaxPending: 1})
+	now := time.Unix(1_800_000_000, 0)
+	if !s.admit("a", 0, 10, 0, now) {
+		t.Fatal("refused below the bounds")
+	}
+	if ok, fresh := s.admitNew("b", 0, 10, 0, now); ok || !fresh {
+		t.Fatalf("past the backlog bound: admitted %v, fresh %v", ok, fresh)
+	}
+	s.started("a") // room again
+	for i := 1; i <= 3; i++ {
+		at := now.Add(time.Duration(i) * refuseMemory / 2)
+		if ok, fresh := s.admitNew("b", 0, 10, 0, at); ok || fresh {
+			t.Fatalf("retransmission %d of a refused INVITE: admitted %v, fresh %v", i, ok, fresh)
+		}
+	}
+	later := now.Add(3*refuseMemory/2 + refuseMemory)
+	if refused := s.sweep(later, true); refused[now.Truncate(time.Minute)] != 1 {
+		t.Fatalf("refusals %v, want the INVITE counted once", refused)
+	}
+	if ok, fresh := s.admitNew("b", 0, 10, 0, later); !ok || !fresh {
+		t.Fatalf("after a quiet refuseMemory: admitted %v, fresh %v", ok, fresh)
+	}
+}
+
 // TestShedderSetup: new calls are refused once the calls in setup and the
 // backlog reach MaxSetup, whatever the rate, and admitted again when
 // calls leave setup; with MaxSetup negative there is no such bound.
