@@ -133,14 +133,22 @@ func (s *shedder) admitNew(key string, calls, maxCalls, setup int, now time.Time
 	return true, true
 }
 
-// started records that the handler took up the admitted INVITE key.
-func (s *shedder) started(key string) {
+// started records that the handler took up the admitted INVITE key, and
+// reports whether it is the first to: a copy of an INVITE whose call has
+// started already is no new call (see onInvite).
+func (s *shedder) started(key string) (first bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a, ok := s.admitted[key]; ok && !a.started {
-		a.started = true
-		s.pending--
+	a, ok := s.admitted[key]
+	if !ok {
+		return true
 	}
+	if a.started {
+		return false
+	}
+	a.started = true
+	s.pending--
+	return true
 }
 
 // forget drops the admission of key: the INVITE was refused after all

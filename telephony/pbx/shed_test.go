@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"branchline/replication"
 	"branchline/telephony"
 )
@@ -173,5 +175,32 @@ func TestShedderSetup(t *testing.T) {
 				t.Fatalf("admit with %d in setup and %d pending = %v, want %v", tt.setup, tt.pending, got, tt.admit)
 			}
 		})
+	}
+}
+
+// TestInviteCopyAfterCall: a copy of an INVITE that reaches the switch
+// after its call is over (the caller sent it before it heard the answer,
+// and it was held up on the way) is no new call: nothing answers it, no
+// agent's phone rings, and the call leaves one record. Under overload
+// such copies came late enough to ring agents for calls that were over,
+// whose answers nobody acknowledged (no_ack records).
+func TestInviteCopyAfterCall(t *testing.T) {
+	h := newHarness(t)
+	h.extension("8001")
+	ph := h.phone("8001", "agent.xml", 2)
+	tc := newTrunkCall(t, h, "8001", []string{"Content-Type: application/sdp"}, testOffer)
+	tc.ack(tc.expect(sip.StatusOK))
+	tc.bye()
+	h.idle()
+	tc.ua.send(tc.ua.build(tc.invite))
+	if res := tc.read(4 * sip.T1); res != nil {
+		t.Fatalf("the copy of the INVITE was answered: %d %s", res.StatusCode, res.Reason)
+	}
+	if n := h.srv.ActiveCalls(); n != 0 {
+		t.Fatalf("%d calls up after the copy, want none", n)
+	}
+	ph.uas.stop()
+	if rs := h.records(); len(rs) != 1 || rs[0].Disposition != telephony.Answered {
+		t.Fatalf("records after the copy: %d, first %+v", len(rs), rs[0])
 	}
 }
