@@ -88,3 +88,5 @@ require (
 )
 
 replace github.com/dgraph-io/ristretto/v2 => ./third_party/ristretto
+
+replace github.com/emiago/sipgo => ./third_party/sipgo

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -57,6 +58,15 @@ type SIPRun struct {
 	To503Fast float64
 	// CPU seconds per second of wall time, by process.
 	CPUTarget, CPUUAC, CPUUAS float64
+	// CPUPerCall is the target's CPU time over the run per completed call
+	// (refused calls' cost included): steadier than rates on a shared
+	// machine, since it does not depend on how much CPU the target got.
+	CPUPerCall time.Duration
+	cpuTarget  float64 // seconds, over the run
+	// AllocsPerCall is the switch's heap allocations over the run per
+	// completed call (Branchline only): what its GC has to keep up with,
+	// and a figure the machine's load does not move.
+	AllocsPerCall float64
 	// SippCompleted is what sipp counted completed; Lost counts the
 	// switch's records of calls not answered, by disposition and cause
 	// (Branchline only): where Completed is short, they say why.
@@ -137,10 +147,13 @@ func sipBranchline(ctx context.Context, c SIPConfig, rate int) (SIPRun, error) {
 			return SIPRun{}, err
 		}
 	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	r, err := runCaller(ctx, dir, srv.UDPAddr(), rate, calls, uas, os.Getpid())
 	if err != nil {
 		return r, err
 	}
+	runtime.ReadMemStats(&after)
 	r.Target = "branchline"
 	// What the switch says: answered calls; sipp's counts are cross-checked.
 	deadline := time.Now().Add(2 * time.Minute)
@@ -172,7 +185,18 @@ func sipBranchline(ctx context.Context, c SIPConfig, rate int) (SIPRun, error) {
 	r.SippCompleted, r.Lost = r.Completed, lost
 	r.Completed = min(r.Completed, answered)
 	r.AdmittedOK = share(r.Completed, r.Calls-r.Refused)
+	r.CPUPerCall = r.perCall()
+	if r.Completed > 0 {
+		r.AllocsPerCall = float64(after.Mallocs-before.Mallocs) / float64(r.Completed)
+	}
 	return r, nil
+}
+
+func (r SIPRun) perCall() time.Duration {
+	if r.Completed <= 0 {
+		return 0
+	}
+	return time.Duration(r.cpuTarget / float64(r.Completed) * float64(time.Second))
 }
 
 func sipConfigure(ctx context.Context, store *node.Store, exts []string) error {
@@ -250,6 +274,7 @@ func sipKamailio(ctx context.Context, c SIPConfig, rate int) (SIPRun, error) {
 	r, err := runCaller(ctx, dir, addr, rate, calls, uas, -kam.Process.Pid)
 	r.Target = "kamailio"
 	r.AdmittedOK = share(r.Completed, r.Calls-r.Refused)
+	r.CPUPerCall = r.perCall()
 	return r, err
 }
 

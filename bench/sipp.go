@@ -164,7 +164,8 @@ func runCaller(ctx context.Context, dir, addr string, rate, calls int, uas *sipp
 	}
 	uac := procCPUDone(p)
 	wall := time.Since(start).Seconds()
-	r.CPUTarget = (targetCPU(target) - beforeT) / wall
+	r.cpuTarget = targetCPU(target) - beforeT
+	r.CPUTarget = r.cpuTarget / wall
 	r.CPUUAS = (uas.cpu() - beforeUAS) / wall
 	r.CPUUAC = uac / wall
 	return r, readCallerStats(stat, &r)

@@ -251,7 +251,8 @@ proxy (tm, record-route) to the same UAS with the same scenarios.
 For each rate: calls offered, refused with 503 (shed), completed, failed;
 the share of admitted calls that completed; sipp's average time from
 INVITE to 503; and the CPU (seconds per second) of the target,
-the sipp UAC and the sipp UAS.`
+the sipp UAC and the sipp UAS, and the target's CPU and (Branchline's)
+heap allocations per completed call.`
 
 func runBenchSIP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench sip [flags]", sipSummary, stderr)
@@ -286,16 +287,20 @@ func runBenchSIP(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer stop()
 	runs, err := bench.SIPRunAll(ctx, c)
-	fmt.Fprintln(stdout, "| target | offered/s | calls | refused (503) | completed | failed | admitted OK | INVITE→503 avg | 503 < 5 ms | CPU target | CPU sipp UAC | CPU sipp UAS |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(stdout, "| target | offered/s | calls | refused (503) | completed | failed | admitted OK | INVITE→503 avg | 503 < 5 ms | CPU target | CPU ms/call | allocs/call | CPU sipp UAC | CPU sipp UAS |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range runs {
 		fast := "–"
 		if r.Refused > 0 {
 			fast = fmt.Sprintf("%.1f %%", 100*r.To503Fast)
 		}
-		fmt.Fprintf(stdout, "| %s | %d | %d | %d | %d | %d | %.2f %% | %v | %s | %.2f | %.2f | %.2f |\n", r.Target, r.Rate, r.Calls,
+		allocs := "–"
+		if r.AllocsPerCall > 0 {
+			allocs = fmt.Sprintf("%.0f", r.AllocsPerCall)
+		}
+		fmt.Fprintf(stdout, "| %s | %d | %d | %d | %d | %d | %.2f %% | %v | %s | %.2f | %.3f | %s | %.2f | %.2f |\n", r.Target, r.Rate, r.Calls,
 			r.Refused, r.Completed, r.Failed, 100*r.AdmittedOK, r.To503.Round(10*time.Microsecond), fast,
-			r.CPUTarget, r.CPUUAC, r.CPUUAS)
+			r.CPUTarget, r.CPUPerCall.Seconds()*1000, allocs, r.CPUUAC, r.CPUUAS)
 	}
 	if err != nil {
 		return fmt.Errorf("bench sip: %w", err)

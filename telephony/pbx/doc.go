@@ -21,13 +21,16 @@
 // RTP endpoint and bridge the endpoints, without changing the call model.
 //
 // The door. Every message passes the wire check (package sipwire, run
-// from inbound.go) before sipgo parses it: malformed requests get the 400/505/416 that RFC
+// from inbound.go) before sipgo sees it: malformed requests get the 400/505/416 that RFC
 // 3261 and RFC 4475 ask for instead of silence, folded headers are
 // unfolded, TCP streams are framed by the switch, and UDP answers go back
-// where requests came from. New calls are admitted or refused there too
-// (shed.go): past the switch's limits a new INVITE gets 503 with
-// Retry-After before any work, and refusals are recorded per minute, not
-// per call. Digest authentication (package sipauth, answered from
+// where requests came from. Off UDP, the message sipgo handles is the one
+// the check parsed (a read hook patched into sipgo: each datagram is
+// parsed once). New calls are admitted or refused there too (shed.go),
+// first thing after the message is split: past the switch's limits a new
+// INVITE gets 503 with Retry-After before any other work, its copies get
+// the same, the ACK of the 503 is dropped on sight, and refusals are
+// recorded per minute, not per call. Digest authentication (package sipauth, answered from
 // authenticate.go) refuses replayed credentials and slows down password
 // guessing per user and address. SDP is rewritten by package sdp.
 //

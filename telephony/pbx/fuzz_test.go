@@ -197,9 +197,12 @@ func FuzzWire(f *testing.F) {
 	s.acd = newACD(s)
 	from := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 9), Port: 5999}
 	f.Fuzz(func(t *testing.T, data []byte, stream bool) {
-		pass, reply := s.inspect(data, from, stream)
+		msg, pass, reply := s.inspect(data, from, stream)
 		if pass != nil && reply != nil {
 			t.Fatalf("both passed on and answered: %q", data)
+		}
+		if !stream && (msg == nil) != (pass == nil) {
+			t.Fatalf("a datagram passed on without its parse, or parsed and not passed on: %q", data)
 		}
 		if pass != nil && !bytes.HasPrefix(pass, []byte("SIP/")) { // responses sipgo cannot parse are dropped, rightly
 			msg, err := sip.NewParser().ParseSIP(pass)

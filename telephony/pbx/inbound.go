@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/emiago/sipgo/sip"
@@ -14,32 +13,46 @@ import (
 )
 
 // inspect decides what becomes of one message off the wire (see sipwire):
-// pass is what sipgo gets to parse (nil: nothing), reply a response the
-// switch sends back at once (nil: none). from is the sender's address;
-// stream says whether the message came framed from a stream.
-func (s *Server) inspect(data []byte, from net.Addr, stream bool) (pass, reply []byte) {
+// msg is the message sipgo is to handle and pass its bytes (nil: nothing),
+// reply a response the switch sends back at once (nil: none). from is the
+// sender's address; stream says whether the message came framed from a
+// stream. Off a stream, sipgo's stream parser parses pass again (msg is nil
+// for responses there); off UDP, msg is what sipgo handles, so that every
+// datagram is parsed once (readParser).
+func (s *Server) inspect(data []byte, from net.Addr, stream bool) (msg sip.Message, pass, reply []byte) {
 	m, err := sipwire.Split(data, stream)
-	var werr *sipwire.Error
-	switch {
-	case errors.Is(err, sipwire.ErrNotSIP):
-		return nil, nil // nobody to answer: garbage or a lone keep-alive
-	case errors.As(err, &werr):
-		if m.IsResponse() || m.Method() == "ACK" {
-			return nil, nil // responses and ACKs are never answered
+	if err != nil {
+		werr, ok := err.(*sipwire.Error)
+		if !ok || m.IsResponse() || m.Method() == "ACK" {
+			return nil, nil, nil // garbage, a lone keep-alive; responses and ACKs are never answered
 		}
-		return nil, s.refuseRaw(m, werr)
+		return nil, nil, s.refuseRaw(m, werr)
 	}
 	if m.IsResponse() {
-		return m.Render(data), nil
+		out := m.Render(data)
+		if stream {
+			return nil, out, nil
+		}
+		if msg, err = wireParser.ParseSIP(out); err != nil {
+			return nil, nil, nil // dropped, as sipgo drops what it cannot parse
+		}
+		return msg, out, nil
+	}
+	if m.AcksReply() {
+		return nil, nil, nil // the ACK of a stateless answer (a 503 under overload): nothing to do
+	}
+	reply, admitted := s.shedNew(m)
+	if reply != nil {
+		return nil, nil, reply
 	}
 	if werr := m.Check(); werr != nil {
-		if m.Method() == "ACK" {
-			return nil, nil
+		if admitted != "" {
+			s.shed.forget(admitted)
 		}
-		return nil, s.refuseRaw(m, werr)
-	}
-	if reply := s.shedNew(m); reply != nil {
-		return nil, reply
+		if m.Method() == "ACK" {
+			return nil, nil, nil
+		}
+		return nil, nil, s.refuseRaw(m, werr)
 	}
 	if !stream {
 		m.Symmetric(from)
@@ -48,11 +61,15 @@ func (s *Server) inspect(data []byte, from net.Addr, stream bool) (pass, reply [
 	// What the check passes, sipgo must parse: a request it drops would
 	// leave the sender retransmitting into silence. Its parser accepts
 	// and refuses things this check does not model (URI details, header
-	// forms), so it is asked, once more per request (about 6 µs).
-	if _, err := wireParser.ParseSIP(out); err != nil {
-		return nil, s.refuseRaw(m, sipwire.BadRequest("unparsable: "+printable(err.Error())))
+	// forms), so it is asked here, and what it parsed is what sipgo
+	// handles.
+	if msg, err = wireParser.ParseSIP(out); err != nil {
+		if admitted != "" {
+			s.shed.forget(admitted)
+		}
+		return nil, nil, s.refuseRaw(m, sipwire.BadRequest("unparsable: "+printable(err.Error())))
 	}
-	return out, nil
+	return msg, out, nil
 }
 
 // wireParser parses what the wire check passes; sipgo's parser keeps no
@@ -78,19 +95,18 @@ func (s *Server) refuseRaw(m *sipwire.Message, e *sipwire.Error) []byte {
 	return m.Reply(e.Code, e.Reason)
 }
 
-// readFilter is sipgo's hook for the bytes of each UDP datagram before it
-// parses them. Messages on streams were checked when framed (wireConn).
-func (s *Server) readFilter(props sip.TransportReadProps, data []byte) ([]byte, error) {
-	if !strings.EqualFold(props.Transport, "udp") {
-		return data, nil
-	}
-	pass, reply := s.inspect(data, props.RemoteAddr, false)
+// readParser is sipgo's hook for each UDP datagram (a patch of ours, see
+// third_party/sipgo/PATCHED.md): it returns the message sipgo handles,
+// parsed once, by the wire check. Messages on streams were checked when
+// framed (wireConn).
+func (s *Server) readParser(props sip.TransportReadProps, data []byte) sip.Message {
+	msg, _, reply := s.inspect(data, props.RemoteAddr, false)
 	if reply != nil && s.udpConn != nil && props.RemoteAddr != nil {
 		if _, err := s.udpConn.WriteTo(reply, props.RemoteAddr); err != nil {
 			s.log.Debug("sip: stateless reply", "to", props.RemoteAddr, "err", err)
 		}
 	}
-	return pass, nil // an error would stop sipgo reading the socket
+	return msg
 }
 
 // wireListener hands sipgo connections whose messages are framed and
@@ -192,7 +208,7 @@ func (c *wireConn) frame() bool {
 		return false
 	}
 	msg := c.in[:end+4+n]
-	pass, reply := c.s.inspect(msg, c.RemoteAddr(), true)
+	_, pass, reply := c.s.inspect(msg, c.RemoteAddr(), true)
 	if reply != nil {
 		if _, err := c.Conn.Write(reply); err != nil {
 			c.s.log.Debug("sip: stateless reply", "to", c.RemoteAddr(), "err", err)

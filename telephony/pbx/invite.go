@@ -37,7 +37,17 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	branch, _ := req.Via().Params.Get("branch")
-	s.shed.started(inviteKey(req.CallID().Value(), branch))
+	if !s.shed.started(inviteKey(req.CallID().Value(), branch)) {
+		// A copy of an INVITE whose call is up or over, come after its
+		// server transaction: sipgo ends that at the 2xx (RFC 3261 17.2.1)
+		// rather than absorbing copies for 64*T1 (RFC 6026), so it reaches
+		// the handler as a new request. As a call it would ring an agent
+		// and answer what the caller has already had answered (or hung
+		// up), and be recorded no_ack. The caller retransmitted it before
+		// it heard the first answer: nothing is owed to it.
+		tx.Terminate()
+		return
+	}
 	if !s.checkOffer(req, tx) {
 		return
 	}

@@ -121,7 +121,10 @@ type Server struct {
 	calls   map[string]*Call
 	dialogs map[string]*leg
 	legs    atomic.Int64
-	closed  bool
+	// ncalls is len(calls), kept beside it: the wire check reads it for
+	// every new INVITE and must not queue for mu behind the calls.
+	ncalls atomic.Int64
+	closed bool
 	// settled counts the calls up whose customer is answered (Call.settle):
 	// what remains of them is cheap. See inSetup.
 	settled atomic.Int64
@@ -212,7 +215,7 @@ func (s *Server) listen() error {
 			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {}),
 		),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog),
-			sip.WithTransportLayerReadFilter(s.readFilter)),
+			sip.WithTransportLayerReadParser(s.readParser)),
 	)
 	if err != nil {
 		return err
@@ -323,11 +326,7 @@ func (s *Server) TCPAddr() string {
 func (s *Server) ActiveDialogs() int { return int(s.legs.Load()) }
 
 // ActiveCalls is the number of calls in progress.
-func (s *Server) ActiveCalls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.calls)
-}
+func (s *Server) ActiveCalls() int { return int(s.ncalls.Load()) }
 
 // inSetup is the calls the switch is setting up: up, but neither
 // answered nor waiting in a queue's line for an agent. They are where the
@@ -558,13 +557,19 @@ func (s *Server) addCall(c *Call) bool {
 	if s.closed || len(s.calls) >= s.cfg.MaxCalls {
 		return false
 	}
+	if _, dup := s.calls[c.id]; !dup {
+		s.ncalls.Add(1)
+	}
 	s.calls[c.id] = c
 	return true
 }
 
 func (s *Server) removeCall(c *Call) {
 	s.mu.Lock()
-	delete(s.calls, c.id)
+	if _, ok := s.calls[c.id]; ok {
+		delete(s.calls, c.id)
+		s.ncalls.Add(-1)
+	}
 	s.mu.Unlock()
 }
 

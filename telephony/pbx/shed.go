@@ -47,8 +47,11 @@ type shedder struct {
 	last     time.Time
 	pending  int
 	admitted map[string]*admission
-	refused  map[time.Time]int // by minute, not yet recorded
-	lastShed time.Time
+	// turnedAway holds the new INVITEs refused lately, by key, with the
+	// time of their last refusal (see refuseMemory).
+	turnedAway map[string]time.Time
+	refused    map[time.Time]int // by minute, not yet recorded
+	lastShed   time.Time
 }
 
 type admission struct {
@@ -58,6 +61,13 @@ type admission struct {
 
 // admitWindow is how long an admitted INVITE's retransmissions may come.
 const admitWindow = 64 * 500 * time.Millisecond // 64*T1
+
+// refuseMemory is how long a refused INVITE's retransmissions are
+// refused again, counted from the last of them. A caller retransmits until
+// it hears an answer; the retransmissions it sent before the 503 reached
+// it must not become a call it has already given up (a call answered that
+// nobody ACKs: no_ack), which they did once the load eased in between.
+const refuseMemory = 8 * 500 * time.Millisecond // 8*T1
 
 // overloadMemory is how long after its last refusal the switch counts as
 // overloaded (see overloaded).
@@ -73,7 +83,8 @@ func newShedder(cfg Overload) *shedder {
 	if cfg.RetryAfter < time.Second {
 		cfg.RetryAfter = 5 * time.Second
 	}
-	return &shedder{cfg: cfg, tokens: cfg.burst(), admitted: map[string]*admission{}, refused: map[time.Time]int{}}
+	return &shedder{cfg: cfg, tokens: cfg.burst(), admitted: map[string]*admission{}, turnedAway: map[string]time.Time{},
+		refused: map[time.Time]int{}}
 }
 
 func (o Overload) burst() float64 { return max(1, o.MaxRate/10) }
@@ -83,10 +94,23 @@ func (o Overload) burst() float64 { return max(1, o.MaxRate/10) }
 // setup (Server.inSetup). A retransmission of an admitted INVITE is
 // admitted again.
 func (s *shedder) admit(key string, calls, maxCalls, setup int, now time.Time) bool {
+	ok, _ := s.admitNew(key, calls, maxCalls, setup, now)
+	return ok
+}
+
+// admitNew is admit, also saying whether the decision is fresh, not the
+// one taken on an earlier copy of the INVITE: only a fresh admission may be
+// forgotten, and only a fresh refusal is counted. A retransmission of an
+// INVITE refused within refuseMemory is refused again.
+func (s *shedder) admitNew(key string, calls, maxCalls, setup int, now time.Time) (ok, fresh bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.admitted[key]; ok {
-		return true
+		return true, false
+	}
+	if at, ok := s.turnedAway[key]; ok && now.Sub(at) < refuseMemory {
+		s.turnedAway[key] = now
+		return false, false
 	}
 	if s.cfg.MaxRate > 0 {
 		if d := now.Sub(s.last); !s.last.IsZero() && d > 0 {
@@ -100,21 +124,43 @@ func (s *shedder) admit(key string, calls, maxCalls, setup int, now time.Time) b
 		s.cfg.MaxRate > 0 && s.tokens < 1 {
 		s.refused[now.Truncate(time.Minute)]++
 		s.lastShed = now
-		return false
+		s.turnedAway[key] = now
+		return false, true
 	}
 	s.tokens--
 	s.pending++
 	s.admitted[key] = &admission{at: now}
+	return true, true
+}
+
+// started records that the handler took up the admitted INVITE key, and
+// reports whether it is the first to: a copy of an INVITE whose call has
+// started already is no new call (see onInvite).
+func (s *shedder) started(key string) (first bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.admitted[key]
+	if !ok {
+		return true
+	}
+	if a.started {
+		return false
+	}
+	a.started = true
+	s.pending--
 	return true
 }
 
-// started records that the handler took up the admitted INVITE key.
-func (s *shedder) started(key string) {
+// forget drops the admission of key: the INVITE was refused after all
+// (the wire check found it malformed), so it is no backlog.
+func (s *shedder) forget(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a, ok := s.admitted[key]; ok && !a.started {
-		a.started = true
-		s.pending--
+	if a, ok := s.admitted[key]; ok {
+		if !a.started {
+			s.pending--
+		}
+		delete(s.admitted, key)
 	}
 }
 
@@ -141,6 +187,11 @@ func (s *shedder) sweep(now time.Time, final bool) map[time.Time]int {
 			delete(s.admitted, k)
 		}
 	}
+	for k, at := range s.turnedAway {
+		if now.Sub(at) >= refuseMemory {
+			delete(s.turnedAway, k)
+		}
+	}
 	minute := now.Truncate(time.Minute)
 	var done map[time.Time]int
 	for m, n := range s.refused {
@@ -158,19 +209,29 @@ func (s *shedder) sweep(now time.Time, final bool) map[time.Time]int {
 // inviteKey is how the shedder knows an INVITE and its retransmissions.
 func inviteKey(callID, branch string) string { return callID + "\x00" + branch }
 
-// shedNew runs the shedder on a new INVITE off the wire; it returns the
-// 503 to send when the call is refused.
-func (s *Server) shedNew(m *sipwire.Message) []byte {
+// shedNew runs the shedder on a new INVITE off the wire, before the rest
+// of the wire check: a refused call costs the read loop only Split and
+// the 503, so the answers come soon even when every INVITE is refused.
+// It returns the 503 to send when the call is refused, or the key of a new
+// admission, which the caller forgets if it refuses the INVITE after all.
+func (s *Server) shedNew(m *sipwire.Message) (reply []byte, admitted string) {
 	if m.Method() != "INVITE" || sipwire.HasTag(m.First("to")) {
-		return nil
+		return nil, ""
 	}
 	active := s.ActiveCalls()
-	if s.shed.admit(inviteKey(m.First("call-id"), sipwire.ViaBranch(m.First("via"))), active, s.cfg.MaxCalls, s.inSetup(active), s.now()) {
-		return nil
+	key := inviteKey(m.First("call-id"), sipwire.ViaBranch(m.First("via")))
+	ok, fresh := s.shed.admitNew(key, active, s.cfg.MaxCalls, s.inSetup(active), s.now())
+	if ok {
+		if !fresh {
+			key = ""
+		}
+		return nil, key
 	}
-	s.metrics.refusedCalls.WithLabelValues(telephony.RefusedOverload).Inc()
+	if fresh {
+		s.metrics.refusedCalls.WithLabelValues(telephony.RefusedOverload).Inc()
+	}
 	return m.Reply(sip.StatusServiceUnavailable, "Service Unavailable",
-		"Retry-After: "+itoa(int(s.shed.cfg.RetryAfter/time.Second)))
+		"Retry-After: "+itoa(int(s.shed.cfg.RetryAfter/time.Second))), ""
 }
 
 // recordRefused writes the refusals of past minutes as one event per

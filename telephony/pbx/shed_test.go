@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"branchline/replication"
 	"branchline/telephony"
 )
@@ -113,6 +115,35 @@ func TestShedderBacklog(t *testing.T) {
 	}
 }
 
+// TestShedderRetransmission: the retransmissions of a refused INVITE are
+// refused again while they keep coming (the caller may have heard the 503
+// already), and counted once; after a quiet refuseMemory the INVITE is a
+// new call again.
+func TestShedderRetransmission(t *testing.T) {
+	s := newShedder(Overload{MaxPending: 1})
+	now := time.Unix(1_800_000_000, 0)
+	if !s.admit("a", 0, 10, 0, now) {
+		t.Fatal("refused below the bounds")
+	}
+	if ok, fresh := s.admitNew("b", 0, 10, 0, now); ok || !fresh {
+		t.Fatalf("past the backlog bound: admitted %v, fresh %v", ok, fresh)
+	}
+	s.started("a") // room again
+	for i := 1; i <= 3; i++ {
+		at := now.Add(time.Duration(i) * refuseMemory / 2)
+		if ok, fresh := s.admitNew("b", 0, 10, 0, at); ok || fresh {
+			t.Fatalf("retransmission %d of a refused INVITE: admitted %v, fresh %v", i, ok, fresh)
+		}
+	}
+	later := now.Add(3*refuseMemory/2 + refuseMemory)
+	if refused := s.sweep(later, true); refused[now.Truncate(time.Minute)] != 1 {
+		t.Fatalf("refusals %v, want the INVITE counted once", refused)
+	}
+	if ok, fresh := s.admitNew("b", 0, 10, 0, later); !ok || !fresh {
+		t.Fatalf("after a quiet refuseMemory: admitted %v, fresh %v", ok, fresh)
+	}
+}
+
 // TestShedderSetup: new calls are refused once the calls in setup and the
 // backlog reach MaxSetup, whatever the rate, and admitted again when
 // calls leave setup; with MaxSetup negative there is no such bound.
@@ -144,5 +175,32 @@ func TestShedderSetup(t *testing.T) {
 				t.Fatalf("admit with %d in setup and %d pending = %v, want %v", tt.setup, tt.pending, got, tt.admit)
 			}
 		})
+	}
+}
+
+// TestInviteCopyAfterCall: a copy of an INVITE that reaches the switch
+// after its call is over (the caller sent it before it heard the answer,
+// and it was held up on the way) is no new call: nothing answers it, no
+// agent's phone rings, and the call leaves one record. Under overload
+// such copies came late enough to ring agents for calls that were over,
+// whose answers nobody acknowledged (no_ack records).
+func TestInviteCopyAfterCall(t *testing.T) {
+	h := newHarness(t)
+	h.extension("8001")
+	ph := h.phone("8001", "agent.xml", 2)
+	tc := newTrunkCall(t, h, "8001", []string{"Content-Type: application/sdp"}, testOffer)
+	tc.ack(tc.expect(sip.StatusOK))
+	tc.bye()
+	h.idle()
+	tc.ua.send(tc.ua.build(tc.invite))
+	if res := tc.read(4 * sip.T1); res != nil {
+		t.Fatalf("the copy of the INVITE was answered: %d %s", res.StatusCode, res.Reason)
+	}
+	if n := h.srv.ActiveCalls(); n != 0 {
+		t.Fatalf("%d calls up after the copy, want none", n)
+	}
+	ph.uas.stop()
+	if rs := h.records(); len(rs) != 1 || rs[0].Disposition != telephony.Answered {
+		t.Fatalf("records after the copy: %d, first %+v", len(rs), rs[0])
 	}
 }

@@ -3,6 +3,7 @@ package sipwire
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"strings"
 )
 
@@ -29,13 +30,14 @@ func (m *Message) Symmetric(from net.Addr) {
 		if h.canon != "via" {
 			continue
 		}
-		vias := SplitOutside(h.value, ',')
-		top := vias[0]
+		top := ""
+		eachOutside(h.value, ',', func(part string) bool { top = part; return false })
 		proto, rest, _ := strings.Cut(top, " ")
 		sentBy, params, _ := strings.Cut(rest, ";")
-		if sentBy == from.String() || HasParam(params, "rport") {
+		if isAddr(sentBy, from) || HasParam(params, "rport") {
 			return
 		}
+		vias := SplitOutside(h.value, ',')
 		vias[0] = proto + " " + sentBy + ";rport"
 		if params != "" {
 			vias[0] += ";" + params
@@ -46,14 +48,28 @@ func (m *Message) Symmetric(from net.Addr) {
 	}
 }
 
+// isAddr reports whether hostport is from's address as from.String()
+// spells it, without allocating for a UDP address (every UDP request
+// asks).
+func isAddr(hostport string, from net.Addr) bool {
+	u, ok := from.(*net.UDPAddr)
+	if !ok {
+		return hostport == from.String()
+	}
+	ap := u.AddrPort()
+	var buf [64]byte
+	b := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).AppendTo(buf[:0])
+	return hostport == string(b)
+}
+
 // HasParam reports whether the ";"-separated parameters (without the
 // first ";") have one named name.
 func HasParam(params, name string) bool {
-	for _, p := range SplitOutside(params, ';') {
+	found := false
+	eachOutside(params, ';', func(p string) bool {
 		n, _, _ := strings.Cut(p, "=")
-		if strings.EqualFold(strings.TrimSpace(n), name) {
-			return true
-		}
-	}
-	return false
+		found = strings.EqualFold(strings.TrimSpace(n), name)
+		return !found
+	})
+	return found
 }

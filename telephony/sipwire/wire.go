@@ -376,21 +376,24 @@ func checkCSeq(v, method string) *Error {
 // checkVia checks each via-parm: "SIP/2.0/transport sent-by *(;param)"
 // with named parameters (RFC 4475 3.1.2.1).
 func checkVia(v string) *Error {
-	for _, part := range SplitOutside(v, ',') {
+	var err *Error
+	eachOutside(v, ',', func(part string) bool {
 		proto, rest, ok := strings.Cut(part, " ")
-		fields := strings.Split(proto, "/")
-		if !ok || len(fields) != 3 || !strings.EqualFold(fields[0], "SIP") || fields[1] == "" || !IsToken(fields[2]) {
-			return BadRequest("bad via")
+		name, version, _ := strings.Cut(proto, "/")
+		version, transport, ok2 := strings.Cut(version, "/")
+		if !ok || !ok2 || strings.IndexByte(transport, '/') >= 0 || !strings.EqualFold(name, "SIP") || version == "" || !IsToken(transport) {
+			err = BadRequest("bad via")
+			return false
 		}
 		sentBy, params, _ := strings.Cut(rest, ";")
 		if sentBy == "" || strings.ContainsAny(sentBy, " \t") {
-			return BadRequest("bad via sent-by")
+			err = BadRequest("bad via sent-by")
+			return false
 		}
-		if err := checkParams(params); err != nil {
-			return err
-		}
-	}
-	return nil
+		err = checkParams(params)
+		return err == nil
+	})
+	return err
 }
 
 // checkAddresses checks a field that may hold several addresses
@@ -399,12 +402,12 @@ func checkAddresses(name, v string) *Error {
 	if name == "contact" && v == "*" {
 		return nil
 	}
-	for _, part := range SplitOutside(v, ',') {
-		if err := checkAddress(name, part); err != nil {
-			return err
-		}
-	}
-	return nil
+	var err *Error
+	eachOutside(v, ',', func(part string) bool {
+		err = checkAddress(name, part)
+		return err == nil
+	})
+	return err
 }
 
 // checkAddress checks one name-addr or addr-spec with parameters:
@@ -492,11 +495,14 @@ func checkParams(params string) *Error {
 	if params == "" {
 		return nil
 	}
-	for _, p := range SplitOutside(params, ';') {
+	ok := true
+	eachOutside(params, ';', func(p string) bool {
 		name, _, _ := strings.Cut(p, "=")
-		if !IsToken(strings.TrimSpace(name)) {
-			return BadRequest("parameter without a name")
-		}
+		ok = IsToken(strings.TrimSpace(name))
+		return ok
+	})
+	if !ok {
+		return BadRequest("parameter without a name")
 	}
 	return nil
 }
@@ -555,6 +561,22 @@ func SplitOutside(v string, sep byte) []string {
 		}
 	})
 	return append(out, strings.TrimSpace(v[start:]))
+}
+
+// eachOutside calls fn with each part of v that SplitOutside would
+// return, in order, until fn returns false. The wire check runs on every
+// message: this does not allocate.
+func eachOutside(v string, sep byte, fn func(part string) bool) {
+	start, stop := 0, false
+	walk(v, func(i int, outside bool) {
+		if !stop && outside && v[i] == sep {
+			stop = !fn(strings.TrimSpace(v[start:i]))
+			start = i + 1
+		}
+	})
+	if !stop {
+		fn(strings.TrimSpace(v[start:]))
+	}
 }
 
 // tidy removes the linear white space around the separators of a
@@ -633,44 +655,103 @@ func (m *Message) Bytes() []byte {
 	return b.Bytes()
 }
 
+// statelessTag starts the To tag of every answer Reply makes up. No other
+// tag the switch gives has a '.' (sipgo's are letters and digits, or a
+// UUID), so an ACK whose To tag starts with it acknowledges one of these
+// answers, for which nothing is left to do (AcksReply).
+const statelessTag = "sl."
+
 // Reply renders a response to the request m, statelessly (RFC 3261
 // 8.2.6): its Vias, From, To (with a tag), Call-ID and CSeq, as far as
 // they are there. It returns nil when m has no Via: nobody could match an
 // answer to a request.
+//
+// It is the whole cost of a call refused under overload besides Split and
+// Check, so it builds the answer in one buffer sized at once.
 func (m *Message) Reply(code int, reason string, extra ...string) []byte {
-	vias := m.all("via")
-	if len(vias) == 0 {
+	via := m.First("via")
+	if via == "" && m.count("via") == 0 {
 		return nil
 	}
-	proto, sentBy, _ := strings.Cut(SplitOutside(vias[0], ',')[0], " ")
-	if !strings.HasPrefix(strings.ToUpper(proto), "SIP/") || strings.TrimSpace(sentBy) == "" {
+	first := via
+	if i := strings.IndexByte(via, ','); i >= 0 {
+		first = SplitOutside(via, ',')[0]
+	}
+	proto, sentBy, _ := strings.Cut(strings.TrimSpace(first), " ")
+	if len(proto) < 4 || !strings.EqualFold(proto[:4], "SIP/") || strings.TrimSpace(sentBy) == "" {
 		return nil // no address to answer at that the sender would recognise
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "SIP/2.0 %d %s\r\n", code, reason)
-	seen := map[string]bool{}
+	n := len("SIP/2.0 000 \r\n") + len(reason) + len("Content-Length: 0\r\n\r\n") + len(";tag=") + len(statelessTag) + 13
 	for _, h := range m.headers {
-		if h.canon != "via" && seen[h.canon] {
-			continue // a field that must be single is copied once
-		}
-		seen[h.canon] = true
-		switch h.canon {
-		case "via", "from", "call-id", "cseq":
-			fmt.Fprintf(&b, "%s: %s\r\n", h.name, h.value)
-		case "to":
-			fmt.Fprintf(&b, "%s: %s", h.name, h.value)
-			if !strings.Contains(strings.ToLower(h.value), ";tag=") {
-				b.WriteString(";tag=" + sip.GenerateTagN(16))
-			}
-			b.WriteString("\r\n")
-		}
+		n += len(h.name) + len(h.value) + 4
 	}
 	for _, e := range extra {
-		b.WriteString(e)
-		b.WriteString("\r\n")
+		n += len(e) + 2
 	}
-	b.WriteString("Content-Length: 0\r\n\r\n")
-	return []byte(b.String())
+	b := make([]byte, 0, n)
+	b = append(b, "SIP/2.0 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	b = append(b, reason...)
+	b = append(b, "\r\n"...)
+	var seen [4]bool // from, to, call-id, cseq: fields that must be single are copied once
+	for _, h := range m.headers {
+		i := -1
+		switch h.canon {
+		case "via":
+		case "from":
+			i = 0
+		case "to":
+			i = 1
+		case "call-id":
+			i = 2
+		case "cseq":
+			i = 3
+		default:
+			continue
+		}
+		if i >= 0 {
+			if seen[i] {
+				continue
+			}
+			seen[i] = true
+		}
+		b = append(b, h.name...)
+		b = append(b, ": "...)
+		b = append(b, h.value...)
+		if h.canon == "to" && !containsFold(h.value, ";tag=") {
+			b = append(b, ";tag="+statelessTag...)
+			b = append(b, sip.GenerateTagN(13)...)
+		}
+		b = append(b, "\r\n"...)
+	}
+	for _, e := range extra {
+		b = append(b, e...)
+		b = append(b, "\r\n"...)
+	}
+	return append(b, "Content-Length: 0\r\n\r\n"...)
+}
+
+// AcksReply reports whether m is the ACK of an answer Reply made up (RFC
+// 3261 17.1.1.3: its To is the answer's): there is no transaction or call
+// to give it to, so the switch drops it on sight.
+func (m *Message) AcksReply() bool {
+	if m.Method() != "ACK" {
+		return false
+	}
+	to := m.First("to")
+	return strings.Contains(to[max(0, strings.LastIndexByte(to, '>')):], ";tag="+statelessTag)
+}
+
+// containsFold reports whether s contains sub, ASCII case-insensitively,
+// without allocating.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // HasTag reports whether a To or From value has a tag parameter.
@@ -679,15 +760,34 @@ func HasTag(v string) bool {
 	return HasParam(params, "tag")
 }
 
-// ViaBranch returns the branch of the first via-parm of a Via value.
+// ViaBranch returns the branch of the first via-parm of a Via value. The
+// shedder asks it of every new INVITE, so it does not allocate.
 func ViaBranch(v string) string {
-	_, params, _ := strings.Cut(SplitOutside(v, ',')[0], ";")
-	for _, p := range SplitOutside(params, ';') {
-		if name, value, ok := strings.Cut(p, "="); ok && strings.EqualFold(strings.TrimSpace(name), "branch") {
-			return strings.TrimSpace(value)
+	end := -1
+	walk(v, func(i int, outside bool) {
+		if end < 0 && outside && v[i] == ',' {
+			end = i
+		}
+	})
+	if end >= 0 {
+		v = v[:end]
+	}
+	_, params, _ := strings.Cut(v, ";")
+	branch := ""
+	start, found := 0, false
+	param := func(p string) {
+		if name, value, ok := strings.Cut(p, "="); ok && !found && strings.EqualFold(strings.TrimSpace(name), "branch") {
+			branch, found = strings.TrimSpace(value), true
 		}
 	}
-	return ""
+	walk(params, func(i int, outside bool) {
+		if outside && params[i] == ';' {
+			param(params[start:i])
+			start = i + 1
+		}
+	})
+	param(params[start:])
+	return branch
 }
 
 // IsToken reports whether s is a token of RFC 3261 25.1.

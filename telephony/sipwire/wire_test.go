@@ -3,6 +3,7 @@ package sipwire
 import (
 	"bytes"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 )
@@ -85,4 +86,93 @@ func FuzzSplit(f *testing.F) {
 			t.Fatalf("rendering what passed changed it again: %q", out)
 		}
 	})
+}
+
+// TestViaBranch: the branch of the first via-parm, however the value is
+// spaced or quoted, and no allocation (the shedder asks it of every new
+// INVITE).
+func TestViaBranch(t *testing.T) {
+	for _, tc := range []struct{ via, branch string }{
+		{"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1", "z9hG4bK-1"},
+		{"SIP/2.0/UDP h ; rport ; BRANCH = z9hG4bKa , SIP/2.0/UDP g;branch=z9hG4bKb", "z9hG4bKa"},
+		{"SIP/2.0/UDP h;x=\"a;branch=no,\";branch=yes", "yes"},
+		{"SIP/2.0/UDP h;rport, SIP/2.0/UDP g;branch=second", ""},
+		{"SIP/2.0/UDP h;branch=one;branch=two", "one"},
+		{"", ""},
+	} {
+		if got := ViaBranch(tc.via); got != tc.branch {
+			t.Errorf("ViaBranch(%q) = %q, want %q", tc.via, got, tc.branch)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { ViaBranch("SIP/2.0/UDP h;rport;branch=z9hG4bKa") }); n != 0 {
+		t.Errorf("ViaBranch allocates %v times", n)
+	}
+}
+
+// TestAcksReply: the ACK of a made-up answer is known by its To tag, and
+// nothing else is taken for one.
+func TestAcksReply(t *testing.T) {
+	m, err := Split([]byte(invite), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := string(m.Reply(503, "Service Unavailable", "Retry-After: 5"))
+	to := ""
+	for _, line := range strings.Split(reply, "\r\n") {
+		if strings.HasPrefix(line, "To: ") {
+			to = line
+		}
+	}
+	if !strings.Contains(to, ";tag="+statelessTag) {
+		t.Fatalf("the answer's To has no made-up tag: %q", reply)
+	}
+	ack := strings.NewReplacer("INVITE sip", "ACK sip", "1 INVITE", "1 ACK", "To: <sip:4000@127.0.0.1>", to).Replace(invite)
+	for _, tc := range []struct {
+		name, msg string
+		want      bool
+	}{
+		{"ack of the answer", ack, true},
+		{"ack in a dialog", strings.Replace(ack, statelessTag, "", 1), false},
+		{"bye", strings.NewReplacer("ACK sip", "BYE sip", "1 ACK", "1 BYE").Replace(ack), false},
+	} {
+		m, err := Split([]byte(tc.msg), false)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := m.AcksReply(); got != tc.want {
+			t.Errorf("%s: AcksReply = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestEachOutside: the parts are SplitOutside's, without allocating.
+func TestEachOutside(t *testing.T) {
+	for _, v := range []string{"", "a", "a;b", " a ; b ;", `"x;y" <s;t> ;c`, `a\;b;"q\";r";<`, ";;"} {
+		var got []string
+		eachOutside(v, ';', func(p string) bool { got = append(got, p); return true })
+		if want := SplitOutside(v, ';'); strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
+			t.Errorf("eachOutside(%q) = %q, SplitOutside %q", v, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = HasParam("rport;branch=z9hG4bK1;received=1.2.3.4", "received") }); n != 0 {
+		t.Errorf("HasParam allocates %v times", n)
+	}
+}
+
+// TestIsAddr: a UDP source compares as its String would.
+func TestIsAddr(t *testing.T) {
+	for _, a := range []*net.UDPAddr{
+		{IP: net.IPv4(127, 0, 0, 1), Port: 5061},
+		{IP: net.IP{192, 0, 2, 9}, Port: 5060},
+		{IP: net.ParseIP("2001:db8::1"), Port: 5060},
+		{IP: net.ParseIP("fe80::1"), Port: 5060, Zone: "eth0"},
+	} {
+		if !isAddr(a.String(), a) || isAddr(a.String()+"0", a) {
+			t.Errorf("isAddr(%q) disagrees with String", a.String())
+		}
+	}
+	from := net.Addr(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5061})
+	if n := testing.AllocsPerRun(100, func() { _ = isAddr("127.0.0.1:5061", from) }); n != 0 {
+		t.Errorf("isAddr allocates %v times", n)
+	}
 }
