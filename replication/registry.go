@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 )
@@ -31,6 +32,9 @@ type Registry struct {
 	kinds   map[string]handler
 	indexes []Index
 	feeds   []Feed
+	// compounds caches the handlers of the compound kinds met so far
+	// (kind → handler), made of the registered kinds' on first use.
+	compounds sync.Map
 }
 
 // NewRegistry returns an empty registry.
@@ -108,6 +112,9 @@ func (r *Registry) handler(kind string) (handler, bool) {
 	if h, ok := r.kinds[kind]; ok {
 		return h, true
 	}
+	if h, ok := r.compounds.Load(kind); ok {
+		return h.(handler), true
+	}
 	main, attached, ok := SplitCompound(kind)
 	if !ok {
 		return handler{}, false
@@ -117,7 +124,9 @@ func (r *Registry) handler(kind string) (handler, bool) {
 	if !ok1 || !ok2 {
 		return handler{}, false
 	}
-	return compoundHandler(main, attached, h, a), true
+	c := compoundHandler(main, attached, h, a)
+	r.compounds.Store(kind, c)
+	return c, true
 }
 
 // errInvalid marks an event of a known kind whose body does not decode
