@@ -1,7 +1,6 @@
 package access
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -69,7 +68,7 @@ func (u *User) sortValue(col string) []byte {
 	case UserSortName:
 		return keyset.Text(u.DisplayName)
 	case UserSortCreated:
-		return fmt.Appendf(nil, "%016x", uint64(u.Created))
+		return keyset.Uint(uint64(u.Created))
 	}
 	return keyset.Text(u.Username)
 }

@@ -99,7 +99,7 @@ func fieldOrderPrefix(field, value, col string) []byte {
 // sortValue is the byte string customers are ordered by in column col.
 func sortValue(c *Customer, col string) []byte {
 	if col == SortCreated {
-		return fmt.Appendf(nil, "%016x", uint64(c.Created))
+		return keyset.Uint(uint64(c.Created))
 	}
 	return keyset.Text(c.Fields[sortField[col]])
 }

@@ -139,5 +139,5 @@ func auditSortValue(e access.AuditEntry, col string) []byte {
 	case AuditByAction:
 		return []byte(e.Action)
 	}
-	return fmt.Appendf(nil, "%016x", uint64(e.At))
+	return keyset.Uint(uint64(e.At))
 }

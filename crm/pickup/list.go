@@ -112,13 +112,13 @@ func (p *Pickup) sortValue(col string) []byte {
 	case SortDestination:
 		return keyset.Text(p.Destination)
 	case SortWeight:
-		return fmt.Appendf(nil, "%016x", uint64(max(p.WeightGrams, 0)))
+		return keyset.Int(int64(p.WeightGrams))
 	case SortPrice:
-		return fmt.Appendf(nil, "%016x", uint64(max(p.Price, 0)))
+		return keyset.Int(int64(p.Price))
 	case SortCourier:
 		return keyset.Text(p.Courier)
 	case SortStatus:
 		return fmt.Appendf(nil, "%02d", slices.Index(Statuses, p.Status)+1)
 	}
-	return fmt.Appendf(nil, "%016x", uint64(max(p.Entered.UnixMilli(), 0)))
+	return keyset.Int(p.Entered.UnixMilli())
 }

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -105,6 +106,14 @@ func ID(key []byte, n int) string {
 	}
 	return string(key[len(key)-n:])
 }
+
+// Uint is the sort value of a number: fixed-width hex, so that byte order
+// is numeric order.
+func Uint(n uint64) []byte { return fmt.Appendf(nil, "%016x", n) }
+
+// Int is the sort value of a count, an amount or a time in milliseconds;
+// negative values (never meant) sort as 0.
+func Int(n int64) []byte { return Uint(uint64(max(n, 0))) }
 
 // Source reads an ordered list's keys (ascending keys, whatever the
 // direction) in order, or in reverse with desc, strictly after key after

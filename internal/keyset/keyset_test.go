@@ -72,3 +72,15 @@ func TestReadPages(t *testing.T) {
 		}
 	}
 }
+
+// Numbers sort as numbers; negative ones as 0.
+func TestNumbers(t *testing.T) {
+	for _, c := range []struct{ a, b int64 }{{0, 1}, {9, 10}, {255, 256}, {1 << 40, 1<<40 + 1}} {
+		if bytes.Compare(Int(c.a), Int(c.b)) >= 0 {
+			t.Errorf("Int(%d) does not sort before Int(%d)", c.a, c.b)
+		}
+	}
+	if !bytes.Equal(Int(-5), Int(0)) || !bytes.Equal(Uint(7), Int(7)) {
+		t.Error("Int(-5) is not Int(0), or Uint and Int differ")
+	}
+}

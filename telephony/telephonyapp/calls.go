@@ -2,7 +2,6 @@ package telephonyapp
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -226,7 +225,7 @@ func listCalls(views replication.Tx, c app.Caller, q CallList, maxCalls int) (Ca
 		// In time order without a filter on the records: the refs are
 		// the list; read the page's records only.
 		f, err := keyset.InMemory(refs, func(r telephony.CallRef) []byte {
-			return keyset.VarKey(fmt.Appendf(nil, "%016x", uint64(r.Arrive)), r.ID)
+			return keyset.VarKey(keyset.Uint(uint64(r.Arrive)), r.ID)
 		}, q.Order, q.Limit)
 		if err != nil {
 			return CallPage{}, fault.Invalidf("page_token", "bad_token", "not a page token of this list")
@@ -267,7 +266,7 @@ func listCalls(views replication.Tx, c app.Caller, q CallList, maxCalls int) (Ca
 
 // callSortValue is what column col orders record r by.
 func callSortValue(r *telephony.Record, col string) []byte {
-	dur := func(d time.Duration) []byte { return fmt.Appendf(nil, "%016x", uint64(max(d, 0))) }
+	dur := func(d time.Duration) []byte { return keyset.Int(int64(d)) }
 	switch col {
 	case CallByQueue:
 		return keyset.Text(r.Queue)
@@ -282,7 +281,7 @@ func callSortValue(r *telephony.Record, col string) []byte {
 	case CallByTalk:
 		return dur(r.Talk())
 	}
-	return fmt.Appendf(nil, "%016x", uint64(r.Arrive.UnixMilli()))
+	return keyset.Int(r.Arrive.UnixMilli())
 }
 
 // CustomerCalls is what a customer card shows of the customer's calls and

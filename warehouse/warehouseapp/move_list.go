@@ -2,7 +2,6 @@ package warehouseapp
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -120,5 +119,5 @@ func moveSortValue(m *warehouse.Move, col string) []byte {
 	case MoveByWarehouse:
 		return keyset.Text(m.Warehouse)
 	}
-	return fmt.Appendf(nil, "%016x", uint64(max(m.At.UnixMilli(), 0)))
+	return keyset.Int(m.At.UnixMilli())
 }

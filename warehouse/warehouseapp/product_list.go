@@ -1,7 +1,6 @@
 package warehouseapp
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -79,9 +78,9 @@ func sortValue(p *warehouse.Product, col string) []byte {
 	case ProductByClass:
 		return []byte(p.Class)
 	case ProductByRetail:
-		return fmt.Appendf(nil, "%016x", uint64(max(p.RetailPrice, 0)))
+		return keyset.Int(int64(p.RetailPrice))
 	case ProductByCost:
-		return fmt.Appendf(nil, "%016x", uint64(max(p.CostPrice, 0)))
+		return keyset.Int(int64(p.CostPrice))
 	}
 	return keyset.Text(p.ID)
 }
