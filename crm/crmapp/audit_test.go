@@ -34,11 +34,10 @@ func (s *commits) Exec(ctx context.Context, actor string, cmd replication.Comman
 	return evs, err
 }
 
-// TestAuditedInOneTransaction checks that a delete, a restore, a merge,
-// an edit and an import each commit their change and its audit entry in
-// one transaction: one Exec whose last event is the audit entry, so that no
-// change is ever recorded without it.
-func TestAuditedInOneTransaction(t *testing.T) {
+// auditFixture is a node store at br-a, the store counting its Execs, and
+// an administrator.
+func auditFixture(t *testing.T) (*node.Store, *commits, context.Context, app.Caller) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-a", Registry: kinds.Registry(), Log: log, Observer: node.Observer{}})
 	if err != nil {
@@ -50,7 +49,15 @@ func TestAuditedInOneTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &commits{Store: st}
+	return st, &commits{Store: st}, ctx, admin
+}
+
+// TestAuditedInOneTransaction checks that a delete, a restore, a merge,
+// an edit and an import each commit their change and its audit entry in
+// one transaction: one Exec whose first event records both (a compound
+// event), so that no change is ever recorded without it.
+func TestAuditedInOneTransaction(t *testing.T) {
+	st, store, ctx, admin := auditFixture(t)
 	cs := &crmapp.Customers{Store: store, IDs: replication.NewIDs(), Node: "br-a"}
 	create := func(name, mobile string) string {
 		t.Helper()
@@ -117,17 +124,7 @@ func TestAuditedInOneTransaction(t *testing.T) {
 // it changed and what it was, taken from the record the edit read; phone
 // numbers are kept whole and marked, for the log to mask them as pages do.
 func TestEditAuditedWithValues(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-a", Registry: kinds.Registry(), Log: log, Observer: node.Observer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{User: "admin", Roles: []string{auth.RoleAdmin}})
-	admin, err := app.CallerOf(ctx, app.AdminGrants)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _, ctx, admin := auditFixture(t)
 	cs := &crmapp.Customers{Store: st, IDs: replication.NewIDs(), Node: "br-a"}
 	cu, err := cs.Create(ctx, admin, crmapp.CustomerCreate{Fields: map[string]string{"display_name": "上海申通", "mobile": "13800138000", "city": "上海"}})
 	if err != nil {
@@ -161,18 +158,7 @@ func TestEditAuditedWithValues(t *testing.T) {
 // what the command read to decide the change, in the order of the form's
 // fields. Phone numbers are marked.
 func TestDetailsAuditedWithValues(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := node.OpenStore(node.StoreConfig{Dir: t.TempDir(), ID: "br-a", Registry: kinds.Registry(), Log: log, Observer: node.Observer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{User: "admin", Roles: []string{auth.RoleAdmin}})
-	admin, err := app.CallerOf(ctx, app.AdminGrants)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := &commits{Store: st}
+	st, store, ctx, admin := auditFixture(t)
 	cs := &crmapp.Customers{Store: store, IDs: replication.NewIDs(), Node: "br-a"}
 	ms := &crmapp.Members{Store: store, Node: "br-a"}
 	bl := &crmapp.Blacklist{Store: store, Node: "br-a"}
