@@ -6,9 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/oklog/ulid/v2"
 	"golang.org/x/text/collate"
 	"golang.org/x/text/language"
 	"google.golang.org/protobuf/proto"
@@ -25,13 +23,7 @@ import (
 // A small world for list properties: few customers and few values, so
 // that creates, edits, deletes, restores and merges collide.
 var (
-	listIDs = func() (ids []string) {
-		for i := range 7 {
-			e := [10]byte{9: byte(200 + i)}
-			ids = append(ids, ulid.MustNew(ulid.Timestamp(time.UnixMilli(reptest.BaseMillis)), &fixedBytes{e}).String())
-		}
-		return ids
-	}()
+	listIDs    = fixedIDs(7, 200)
 	listValues = map[string][]string{
 		"display_name": {"张三物流", "Apple", "apple", "阿里", "C10", "C2"},
 		"code":         {"", "C2", "C10", "c1"},

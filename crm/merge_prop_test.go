@@ -25,19 +25,23 @@ import (
 // values, so that merges, cycles, edits of losers, deletes and contact
 // removals collide.
 var (
-	mergeWorld = func() (ids []string) {
-		for i := range 6 {
-			e := [10]byte{9: byte(100 + i)}
-			ids = append(ids, ulid.MustNew(ulid.Timestamp(time.UnixMilli(reptest.BaseMillis)), &fixedBytes{e}).String())
-		}
-		return ids
-	}()
+	mergeWorld     = fixedIDs(6, 100)
 	mergeCustomers = mergeWorld[:4]
 	mergeContacts  = mergeWorld[4:]
 	mergeNames     = []string{"上海浦东速递", "浦东五金", "北京餐厅"}
 	mergeNumbers   = []string{"+8613800138000", "+8613900139000"}
 	mergeFields    = []string{"display_name", "city", "mobile", "note"}
 )
+
+// fixedIDs returns n customer ids of the property tests' worlds, the same
+// on every run, told apart by their last byte (from last on).
+func fixedIDs(n int, last byte) (ids []string) {
+	for i := range n {
+		e := [10]byte{9: last + byte(i)}
+		ids = append(ids, ulid.MustNew(ulid.Timestamp(time.UnixMilli(reptest.BaseMillis)), &fixedBytes{e}).String())
+	}
+	return ids
+}
 
 type fixedBytes struct{ b [10]byte }
 
