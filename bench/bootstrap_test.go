@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,8 @@ import (
 var bootstrapReplay = flag.Bool("replay", false, "BenchmarkSnapshotBootstrap: also time a fresh node that replays the log, for the ratio")
 
 var snapshotPrefixes = flag.Bool("snapshot-prefixes", false, "BenchmarkSnapshotBootstrap: tally the snapshot's pairs by key prefix")
+
+var serveProfile = flag.String("serve-profile", "", "BenchmarkSnapshotBootstrap: write a CPU profile of the fresh node's bootstrap alone (not the hub's build before it) to this file")
 
 func BenchmarkSnapshotBootstrap(b *testing.B) {
 	if testing.Short() {
@@ -147,6 +150,16 @@ func BenchmarkSnapshotBootstrap(b *testing.B) {
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
 		rssBefore := procStatus("VmRSS")
+		if *serveProfile != "" && id == "br-new" {
+			f, err := os.Create(*serveProfile)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				b.Fatal(err)
+			}
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 		start := time.Now()
 		nd, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: id, DataDir: b.TempDir(), HTTPAddr: "127.0.0.1:0", HubURLs: c.urls(), Token: toks[id], AdminPassword: "bench-password", SnapshotAbove: snapshotAbove, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}})
 		if err != nil {
