@@ -388,24 +388,21 @@ func orderEntry(views replication.Tx, id, col string) (listed, bool, error) {
 	} else if err != nil {
 		return listed{}, false, err
 	}
-	// The record holds its entries in key order, each as length-prefixed
-	// key and value: find the one without decoding the rest.
+	// Find the one entry without building the whole record.
 	p := orderPrefix(col)
-	for len(b) > 0 {
-		k, rest, ok := cutUvarintBytes(b)
-		if !ok {
-			return listed{}, false, fmt.Errorf("index record of %s: %w", id, errBadIndexRecord)
+	var found listed
+	var ok bool
+	err = eachIndexEntry(id, b, func(k, v []byte) bool {
+		var s []byte
+		if s, ok = bytes.CutPrefix(k, p); ok {
+			found = listed{asc: bytes.Clone(s), attrs: string(v)}
 		}
-		v, rest, ok := cutUvarintBytes(rest)
-		if !ok {
-			return listed{}, false, fmt.Errorf("index record of %s: %w", id, errBadIndexRecord)
-		}
-		if s, found := bytes.CutPrefix(k, p); found {
-			return listed{asc: bytes.Clone(s), attrs: string(v)}, true, nil
-		}
-		b = rest
+		return !ok
+	})
+	if err != nil {
+		return listed{}, false, fmt.Errorf("index record of %s: %w", id, err)
 	}
-	return listed{}, false, nil
+	return found, ok, nil
 }
 
 // cutUvarintBytes cuts a length-prefixed byte string off b.
