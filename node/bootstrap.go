@@ -82,9 +82,14 @@ const snapshotAbove = 0
 
 // installSnapshot installs the hub's company views into the rebuild's
 // generation (resuming an installation cut before) and leaves the rebuild
-// at the snapshot's position holding the company scope only.
+// at the snapshot's position holding the company scope only. A chunk is
+// checked as it arrives (its CRC, its keys' order, the digest) and written
+// by a goroutine of its own while the next one is received and checked:
+// on a node's two cores the stream's decoding overlaps Badger's writes.
+// One chunk is written at a time, in order, each with the progress it
+// brings, so a cut leaves the progress of the last chunk written.
 func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) error {
-	p := rb.snap
+	p := rb.snap // of the chunks checked; rb.snap is of those written
 	req := &replicationv1.SnapshotRequest{Protocol: replication.Protocol}
 	if p != nil {
 		req.Position, req.After = p.pos, p.after
@@ -100,7 +105,31 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 	}
 	defer stream.Close()
 	began := time.Now()
-	var writing time.Duration // of the time since began
+	var writing time.Duration // the writer's, of the time since began
+
+	// The chunk being written, if any: wait blocks until it is, and
+	// records its progress.
+	var inFlight *checkedChunk
+	written := make(chan error, 1)
+	wait := func() error {
+		if inFlight == nil {
+			return nil
+		}
+		c := inFlight
+		inFlight = nil
+		if err := <-written; err != nil {
+			return err
+		}
+		rb.snap = c.progress
+		s.mu.Lock()
+		s.rebuilt.Phase, s.rebuilt.SnapshotPos, s.rebuilt.SnapshotPairs = "snapshot", c.progress.pos, c.progress.pairs
+		if c.total > 0 {
+			s.rebuilt.SnapshotTotal = c.total
+		}
+		s.mu.Unlock()
+		return nil
+	}
+	defer func() { _ = wait() }() // never leave a write behind
 	for stream.Receive() {
 		watchdog.Reset(s.heartbeat)
 		msg := stream.Msg()
@@ -113,19 +142,24 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 		if msg.GetPosition() != p.pos {
 			return fmt.Errorf("snapshot at %d sent for the one at %d", msg.GetPosition(), p.pos)
 		}
-		w := time.Now()
-		if err := rb.installChunk(p, msg); err != nil {
+		c, err := rb.checkChunk(p, msg)
+		if err != nil {
 			return err
 		}
-		writing += time.Since(w)
-		rb.snap = p
-		s.mu.Lock()
-		s.rebuilt.Phase, s.rebuilt.SnapshotPos, s.rebuilt.SnapshotPairs = "snapshot", p.pos, p.pairs
-		if msg.GetTotalKeys() > 0 {
-			s.rebuilt.SnapshotTotal = msg.GetTotalKeys()
+		if err := wait(); err != nil {
+			return err
 		}
-		s.mu.Unlock()
+		p, inFlight = c.progress, c
+		go func() {
+			w := time.Now()
+			err := rb.writeChunk(c)
+			writing += time.Since(w)
+			written <- err
+		}()
 		if msg.GetDone() {
+			if err := wait(); err != nil {
+				return err
+			}
 			want, err := replication.DigestFromBytes(msg.GetDigest())
 			if err != nil {
 				return fmt.Errorf("snapshot digest: %w", err)
@@ -140,6 +174,9 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 		}
 	}
 	err = stream.Err()
+	if werr := wait(); werr != nil {
+		return errors.Join(err, werr)
+	}
 	switch {
 	case ctx.Err() != nil:
 		return errors.New("snapshot stream silent for longer than the heartbeat")
@@ -157,30 +194,31 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 	return err
 }
 
-// installChunk writes a chunk's pairs into the generation, with the
-// progress they bring, checking the chunk's CRC first.
-func (r *Rebuild) installChunk(p *snapshotProgress, msg *replicationv1.SnapshotChunk) error {
+// checkedChunk is a chunk checked and ready to be written: its pairs at
+// the keys they take in the generation, and the progress they bring.
+type checkedChunk struct {
+	keys, values [][]byte
+	progress     *snapshotProgress
+	total        uint64 // the snapshot's pairs, when the hub knew them
+}
+
+// checkChunk checks a chunk's CRC and its keys' order after p, and returns
+// it with the progress it brings (p is not changed).
+func (r *Rebuild) checkChunk(p *snapshotProgress, msg *replicationv1.SnapshotChunk) (*checkedChunk, error) {
 	keys, values := msg.GetKeys(), msg.GetValues()
 	if len(keys) != len(values) {
-		return fmt.Errorf("snapshot chunk of %d keys and %d values", len(keys), len(values))
+		return nil, fmt.Errorf("snapshot chunk of %d keys and %d values", len(keys), len(values))
 	}
 	if crc := replication.SnapshotCRC(keys, values); crc != msg.GetCrc32C() {
-		return fmt.Errorf("snapshot chunk CRC %08x, want %08x", crc, msg.GetCrc32C())
-	}
-	if err := r.s.disk.Check(); err != nil {
-		return err
+		return nil, fmt.Errorf("snapshot chunk CRC %08x, want %08x", crc, msg.GetCrc32C())
 	}
 	next := *p
-	wb := r.s.db.NewWriteBatch()
-	defer wb.Cancel()
-	reg := r.s.reg
+	c := &checkedChunk{keys: make([][]byte, len(keys)), values: values, progress: &next, total: msg.GetTotalKeys()}
 	for i, k := range keys {
 		if len(next.after) > 0 && bytes.Compare(k, next.after) <= 0 {
-			return fmt.Errorf("snapshot keys out of order at %q", k)
+			return nil, fmt.Errorf("snapshot keys out of order at %q", k)
 		}
-		if err := wb.Set(append(bytes.Clone(r.gen.root), reg.DeferredKey(k)...), values[i]); err != nil {
-			return err
-		}
+		c.keys[i] = append(bytes.Clone(r.gen.root), r.s.reg.DeferredKey(k)...)
 		next.digest.AddPair(k, values[i])
 		next.pairs++
 		next.after = k
@@ -188,14 +226,26 @@ func (r *Rebuild) installChunk(p *snapshotProgress, msg *replicationv1.SnapshotC
 	if len(keys) > 0 {
 		next.after = bytes.Clone(next.after)
 	}
-	if err := wb.Set(snapshotKey, next.encode()); err != nil {
+	return c, nil
+}
+
+// writeChunk writes a checked chunk's pairs into the generation with the
+// progress they bring, in one batch.
+func (r *Rebuild) writeChunk(c *checkedChunk) error {
+	if err := r.s.disk.Check(); err != nil {
 		return err
 	}
-	if err := wb.Flush(); err != nil {
+	wb := r.s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for i, k := range c.keys {
+		if err := wb.Set(k, c.values[i]); err != nil {
+			return err
+		}
+	}
+	if err := wb.Set(snapshotKey, c.progress.encode()); err != nil {
 		return err
 	}
-	*p = next
-	return nil
+	return wb.Flush()
 }
 
 // snapshotInstalled ends the installation: the generation's bookkeeping is
