@@ -109,7 +109,7 @@ func BenchmarkSnapshotBootstrap(b *testing.B) {
 	// The snapshot alone, streamed and thrown away.
 	start = time.Now()
 	stream, err := replicationv1connect.NewReplicationServiceClient(hc, c.urls()[0], rpc.WithBearer(toks["sh-import"]),
-		rpc.ZstdClient(), connect.WithReadMaxBytes(64<<20)).Snapshot(ctx, connect.NewRequest(&replicationv1.SnapshotRequest{Protocol: replication.Protocol}))
+		rpc.ZstdClient(), connect.WithReadMaxBytes(64<<20)).Snapshot(ctx, connect.NewRequest(&replicationv1.SnapshotRequest{Protocol: replication.Protocol, Reads: replication.SnapshotReads}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -244,6 +244,9 @@ func (s replicationService) Snapshot(ctx context.Context, req *connect.Request[r
 	if len(req.Msg.GetAfter()) > 0 && req.Msg.GetPosition() == 0 {
 		return connect.NewError(connect.CodeInvalidArgument, errors.New("a resumed snapshot names its position"))
 	}
+	if err := replication.SnapshotReadsError("node "+node, req.Msg.GetReads()); err != nil {
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	}
 	snap, err := s.h.fsm.acquireSnapshot(req.Msg.GetPosition(), time.Now())
 	switch {
 	case errors.Is(err, errSnapshotGone):

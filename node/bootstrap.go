@@ -90,7 +90,7 @@ const snapshotAbove = 0
 // brings, so a cut leaves the progress of the last chunk written.
 func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) error {
 	p := rb.snap // of the chunks checked; rb.snap is of those written
-	req := &replicationv1.SnapshotRequest{Protocol: replication.Protocol}
+	req := &replicationv1.SnapshotRequest{Protocol: replication.Protocol, Reads: replication.SnapshotReads}
 	if p != nil {
 		req.Position, req.After = p.pos, p.after
 		s.log.Info("resuming the snapshot of the company views", "position", p.pos, "pairs", p.pairs)

@@ -311,14 +311,18 @@ func TestSnapshotRefusals(t *testing.T) {
 		{"no token", "", &replicationv1.SnapshotRequest{}, connect.CodeUnauthenticated},
 		{"a wrong token", "not-a-token", &replicationv1.SnapshotRequest{}, connect.CodeUnauthenticated},
 		{"a resume without its position", tok, &replicationv1.SnapshotRequest{After: []byte("v\x00x")}, connect.CodeInvalidArgument},
-		{"a snapshot the member does not have", tok, &replicationv1.SnapshotRequest{Position: 123456, After: []byte("v\x00x")}, connect.CodeFailedPrecondition},
+		{"a snapshot the member does not have", tok, &replicationv1.SnapshotRequest{Position: 123456, After: []byte("v\x00x"), Reads: replication.SnapshotReads}, connect.CodeFailedPrecondition},
+		// A node of an older release would misread the index records:
+		// refused, it replays the log instead.
+		{"a node that does not read the snapshot's formats", tok, &replicationv1.SnapshotRequest{}, connect.CodeFailedPrecondition},
+		{"a node that reads some of them", tok, &replicationv1.SnapshotRequest{Reads: []string{"index-record:1"}}, connect.CodeFailedPrecondition},
 	} {
 		n, _, err := call(c.token, c.req)
 		if connect.CodeOf(err) != c.code || n != 0 {
 			t.Errorf("%s: %d pairs, %v; want none and %v", c.name, n, err, c.code)
 		}
 	}
-	if n, done, err := call(tok, &replicationv1.SnapshotRequest{}); err != nil || !done {
+	if n, done, err := call(tok, &replicationv1.SnapshotRequest{Reads: replication.SnapshotReads}); err != nil || !done {
 		t.Errorf("a node's first request: %d pairs, done %v, %v; want the company views, to the end and its digest", n, done, err)
 	}
 }

@@ -2,8 +2,30 @@ package replication
 
 import (
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
+	"slices"
 )
+
+// SnapshotReads names the formats of stored values a snapshot of this
+// release's views may hold beyond what protocol 3 promised; a node of this
+// release names them in its SnapshotRequest, and a hub serves a snapshot
+// only to a caller that names every one it holds (the SnapshotRequest's
+// reads). "index-record:2": customer index records front-coded. A node of
+// an older release is refused and replays the log instead: its index
+// would misread the records.
+var SnapshotReads = []string{"index-record:2"}
+
+// SnapshotReadsError explains why a caller reading reads cannot be sent
+// this release's snapshots (nil when it can).
+func SnapshotReadsError(peer string, reads []string) error {
+	for _, r := range SnapshotReads {
+		if !slices.Contains(reads, r) {
+			return fmt.Errorf("%s does not read %q, which this hub's snapshots hold: it replays the log instead (upgrade it to bootstrap from a snapshot)", peer, r)
+		}
+	}
+	return nil
+}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

@@ -284,7 +284,12 @@ type SnapshotRequest struct {
 	// caller starts again.
 	Position uint64 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
 	// After is the last key received: the stream goes on after it.
-	After         []byte `protobuf:"bytes,3,opt,name=after,proto3" json:"after,omitempty"`
+	After []byte `protobuf:"bytes,3,opt,name=after,proto3" json:"after,omitempty"`
+	// Reads names what the caller reads that a hub may hold: "index-record:2",
+	// customer index records front-coded (crm/index.go). A hub whose views
+	// hold them refuses a caller that does not name it (FailedPrecondition:
+	// such a node replays the log instead).
+	Reads         []string `protobuf:"bytes,4,rep,name=reads,proto3" json:"reads,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -336,6 +341,13 @@ func (x *SnapshotRequest) GetPosition() uint64 {
 func (x *SnapshotRequest) GetAfter() []byte {
 	if x != nil {
 		return x.After
+	}
+	return nil
+}
+
+func (x *SnapshotRequest) GetReads() []string {
+	if x != nil {
+		return x.Reads
 	}
 	return nil
 }
@@ -978,11 +990,12 @@ const file_branchline_replication_v1_replication_proto_rawDesc = "" +
 	"\tCommitted\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12$\n" +
 	"\x0ecommit_time_ms\x18\x02 \x01(\x03R\fcommitTimeMs\x126\n" +
-	"\x05event\x18\x03 \x01(\v2 .branchline.replication.v1.EventR\x05event\"_\n" +
+	"\x05event\x18\x03 \x01(\v2 .branchline.replication.v1.EventR\x05event\"u\n" +
 	"\x0fSnapshotRequest\x12\x1a\n" +
 	"\bprotocol\x18\x01 \x01(\rR\bprotocol\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\x04R\bposition\x12\x14\n" +
-	"\x05after\x18\x03 \x01(\fR\x05after\"\xa1\x02\n" +
+	"\x05after\x18\x03 \x01(\fR\x05after\x12\x14\n" +
+	"\x05reads\x18\x04 \x03(\tR\x05reads\"\xa1\x02\n" +
 	"\rSnapshotChunk\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12(\n" +
 	"\x10position_time_ms\x18\x02 \x01(\x03R\x0epositionTimeMs\x12\x12\n" +
