@@ -3,11 +3,14 @@ package bench
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,8 +134,14 @@ func BenchmarkSnapshotBootstrap(b *testing.B) {
 			}
 		}
 	}
-	for p, x := range byPrefix {
-		b.Logf("  %q: %d pairs, %d bytes", p, x[0], x[1])
+	if len(byPrefix) > 0 {
+		// One line per prefix, largest first, in one Logf (a benchmark's
+		// log keeps only its first lines).
+		var tally strings.Builder
+		for _, p := range slices.SortedFunc(maps.Keys(byPrefix), func(a, c string) int { return byPrefix[c][1] - byPrefix[a][1] }) {
+			fmt.Fprintf(&tally, "\n  %q: %d pairs, %d bytes, %d bytes per customer", p, byPrefix[p][0], byPrefix[p][1], byPrefix[p][1]/n)
+		}
+		b.Logf("snapshot by key prefix:%s", tally.String())
 	}
 	if err := stream.Err(); err != nil {
 		b.Fatal(err)
