@@ -106,6 +106,14 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 	defer stream.Close()
 	began := time.Now()
 	var writing time.Duration // the writer's, of the time since began
+	// The type-ahead's memory is built from the pairs as they come, beside
+	// the writes, rather than by a scan of the generation after them — but
+	// only by an installation that sees every pair (not a resumed one).
+	var feed *replication.MemoryFeed
+	if p == nil {
+		feed = s.store.reg.FeedMemories()
+		defer feed.Stop()
+	}
 
 	// The chunk being written, if any: wait blocks until it is, and
 	// records its progress.
@@ -146,6 +154,9 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 		if err != nil {
 			return err
 		}
+		if feed != nil {
+			feed.Feed(c.stored, c.values)
+		}
 		if err := wait(); err != nil {
 			return err
 		}
@@ -168,9 +179,15 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 				rb.snap = nil
 				return errors.Join(fmt.Errorf("the snapshot at %d installed does not match its digest: starting again", p.pos), rb.dropSnapshot())
 			}
+			var mems map[string]replication.Memory
+			if feed != nil {
+				if mems, err = feed.Memories(); err != nil {
+					return err
+				}
+			}
 			s.log.Info("snapshot of the company views installed", "position", p.pos, "pairs", p.pairs,
 				"took", time.Since(began).Round(time.Millisecond), "writing", writing.Round(time.Millisecond))
-			return rb.snapshotInstalled(p)
+			return rb.snapshotInstalled(p, mems)
 		}
 	}
 	err = stream.Err()
@@ -198,6 +215,7 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 // the keys they take in the generation, and the progress they bring.
 type checkedChunk struct {
 	keys, values [][]byte
+	stored       [][]byte // the keys in the views' key space (without the generation's root)
 	progress     *snapshotProgress
 	total        uint64 // the snapshot's pairs, when the hub knew them
 }
@@ -213,12 +231,13 @@ func (r *Rebuild) checkChunk(p *snapshotProgress, msg *replicationv1.SnapshotChu
 		return nil, fmt.Errorf("snapshot chunk CRC %08x, want %08x", crc, msg.GetCrc32C())
 	}
 	next := *p
-	c := &checkedChunk{keys: make([][]byte, len(keys)), values: values, progress: &next, total: msg.GetTotalKeys()}
+	c := &checkedChunk{keys: make([][]byte, len(keys)), stored: make([][]byte, len(keys)), values: values, progress: &next, total: msg.GetTotalKeys()}
 	for i, k := range keys {
 		if len(next.after) > 0 && bytes.Compare(k, next.after) <= 0 {
 			return nil, fmt.Errorf("snapshot keys out of order at %q", k)
 		}
-		c.keys[i] = append(bytes.Clone(r.gen.root), r.s.reg.DeferredKey(k)...)
+		c.stored[i] = r.s.reg.DeferredKey(k)
+		c.keys[i] = append(bytes.Clone(r.gen.root), c.stored[i]...)
 		next.digest.AddPair(k, values[i])
 		next.pairs++
 		next.after = k
@@ -249,9 +268,10 @@ func (r *Rebuild) writeChunk(c *checkedChunk) error {
 }
 
 // snapshotInstalled ends the installation: the generation's bookkeeping is
-// read from what was installed, and the rebuild holds the company scope
-// at the snapshot's position, its scopes' history to come.
-func (r *Rebuild) snapshotInstalled(p *snapshotProgress) error {
+// read from what was installed (its memories are mems when built from the
+// pairs as they came), and the rebuild holds the company scope at the
+// snapshot's position, its scopes' history to come.
+func (r *Rebuild) snapshotInstalled(p *snapshotProgress, mems map[string]replication.Memory) error {
 	err := r.s.db.Update(func(txn *badger.Txn) error {
 		tx := badgerTx{txn}
 		if err := tx.Delete(snapshotKey); err != nil {
@@ -266,7 +286,7 @@ func (r *Rebuild) snapshotInstalled(p *snapshotProgress) error {
 		return err
 	}
 	err = r.s.db.View(func(txn *badger.Txn) error {
-		g, err := openGeneration(r.s.reg, r.gen.n, txn)
+		g, err := openGeneration(r.s.reg, r.gen.n, txn, mems)
 		r.gen = g
 		return err
 	})

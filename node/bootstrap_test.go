@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -275,6 +276,34 @@ func TestSnapshotProductViews(t *testing.T) {
 	})
 	holdsScope(t, th, a)
 	sameViews(t, a, cursor, want)
+	// Type-ahead answers from the memory built as the snapshot came in
+	// what it answers at br-b, which built its memory by its writes and
+	// pulls.
+	suggest := func(n *node.Node, q string) []string {
+		t.Helper()
+		var ids []string
+		err := n.Store().View(func(views replication.Tx) error {
+			if !crm.HasTextMemory(views) {
+				t.Fatalf("%s: type-ahead without its memory", n.Store().ID())
+			}
+			hits, err := crm.Suggest(views, q, 100, nil)
+			for _, h := range hits {
+				ids = append(ids, h.Customer.ID)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	for _, q := range []string{"浦东客户1", "客户", "13800130059", "0013", "浦"} {
+		got, want := suggest(a, q), suggest(b, q)
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("type-ahead %q after the restore: %d customers %v; br-b finds %d %v", q, len(got), got, len(want), want)
+		}
+	}
 }
 
 // TestSnapshotRefusals: the Snapshot RPC answers a caller without a

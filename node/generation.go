@@ -50,10 +50,12 @@ func (g *generation) tx(tx replication.Tx) replication.Tx {
 // read is tx for a Badger read transaction.
 func (g *generation) read(txn *badger.Txn) replication.Tx { return g.tx(badgerTx{txn}) }
 
-// openGeneration loads generation n's bookkeeping. A node keeps no digest
-// of its views' content (it compares event digests; ctl verify scans) and
-// builds its indexes behind the commit.
-func openGeneration(reg *replication.Registry, n uint64, txn *badger.Txn) (*generation, error) {
+// openGeneration loads generation n's bookkeeping, and its indexes'
+// memories from the store unless given (mems: built as the store's pairs
+// were written). A node keeps no digest of its views' content (it
+// compares event digests; ctl verify scans) and builds its indexes behind
+// the commit.
+func openGeneration(reg *replication.Registry, n uint64, txn *badger.Txn, mems map[string]replication.Memory) (*generation, error) {
 	g := &generation{n: n, root: rootOf(n)}
 	v, err := replication.OpenViews(reg, g.read(txn))
 	if err != nil {
@@ -61,7 +63,9 @@ func openGeneration(reg *replication.Registry, n uint64, txn *badger.Txn) (*gene
 	}
 	v.TrackViewDigest(false)
 	v.SetIndexing(replication.IndexDeferred)
-	if err := v.LoadMemories(g.read(txn)); err != nil {
+	if mems != nil {
+		v.UseMemories(mems)
+	} else if err := v.LoadMemories(g.read(txn)); err != nil {
 		return nil, fmt.Errorf("open generation %d: load the indexes' memories: %w", n, err)
 	}
 	g.views = v
@@ -210,7 +214,7 @@ func (s *Store) BeginRebuild() (*Rebuild, error) {
 	if err == nil {
 		err = s.db.View(func(txn *badger.Txn) error {
 			var err error
-			rb.gen, err = openGeneration(s.reg, n, txn)
+			rb.gen, err = openGeneration(s.reg, n, txn, nil)
 			return err
 		})
 	}

@@ -288,7 +288,7 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		} else if !errors.Is(err, replication.ErrNotFound) {
 			return err
 		}
-		g, err := openGeneration(reg, n, txn)
+		g, err := openGeneration(reg, n, txn, nil)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -125,6 +126,110 @@ func (v *Views) LoadMemories(tx Tx) error {
 	v.mem.byIdx = byIdx
 	v.mem.mu.Unlock()
 	return nil
+}
+
+// UseMemories makes the views use memories built from their stored
+// entries elsewhere (a MemoryFeed handed every pair of the store) rather
+// than load them (LoadMemories): at open, before any write.
+func (v *Views) UseMemories(byIdx map[string]Memory) {
+	if v.indexing == IndexOff {
+		byIdx = nil
+	}
+	v.mem.mu.Lock()
+	v.mem.byIdx = byIdx
+	v.mem.mu.Unlock()
+}
+
+// A MemoryFeed builds the memories of a registry's indexes from pairs
+// being written into a store — a snapshot being installed — rather than by
+// a scan of the store once they are (LoadMemories): each memory's Load
+// runs in a goroutine of its own and takes the pairs below its prefix as
+// they are fed, in key order, while the store writes them. The memories
+// are those of a replica that builds its indexes behind the commit
+// (IndexDeferred), whose keys the pairs are in.
+type MemoryFeed struct {
+	feeds  []*memoryFeed
+	closed bool
+}
+
+type memoryFeed struct {
+	name   string
+	prefix []byte // the memory's entries, in the index area
+	m      Memory
+	pairs  chan [][2][]byte
+	done   chan error
+}
+
+// FeedMemories starts a feed of the registry's memories (Memories or Stop
+// ends it).
+func (r *Registry) FeedMemories() *MemoryFeed {
+	f := &MemoryFeed{}
+	for _, ix := range r.indexes {
+		if ix.Memory == nil || ix.MemoryPrefix == nil {
+			continue
+		}
+		mf := &memoryFeed{name: ix.Name, prefix: append(bytes.Clone(indexAreaPrefix), ix.MemoryPrefix...), m: ix.Memory(),
+			pairs: make(chan [][2][]byte, 8), done: make(chan error, 1)}
+		go func() {
+			err := mf.m.Load(func(put func(k, v []byte)) error {
+				for batch := range mf.pairs {
+					for _, p := range batch {
+						put(p[0], p[1])
+					}
+				}
+				return nil
+			})
+			for range mf.pairs { // a Load that failed: the rest is not needed
+			}
+			mf.done <- err
+		}()
+		f.feeds = append(f.feeds, mf)
+	}
+	return f
+}
+
+// Feed hands the memories the pairs of keys and values below their
+// prefixes; keys are in the key space of a replica that defers its
+// indexes (DeferredKey), in key order across calls. The slices must not
+// change afterwards.
+func (f *MemoryFeed) Feed(keys, values [][]byte) {
+	for _, mf := range f.feeds {
+		var batch [][2][]byte
+		for i, k := range keys {
+			if bytes.HasPrefix(k, mf.prefix) {
+				batch = append(batch, [2][]byte{k[len(indexAreaPrefix):], values[i]})
+			}
+		}
+		if len(batch) > 0 {
+			mf.pairs <- batch
+		}
+	}
+}
+
+// Memories ends the feed and returns the memories, by index name, for
+// UseMemories: those of a store that holds exactly the pairs fed.
+func (f *MemoryFeed) Memories() (map[string]Memory, error) {
+	if f.closed {
+		return nil, errors.New("memory feed already ended")
+	}
+	f.closed = true
+	out := make(map[string]Memory, len(f.feeds))
+	var errs []error
+	for _, mf := range f.feeds {
+		close(mf.pairs)
+		if err := <-mf.done; err != nil {
+			errs = append(errs, fmt.Errorf("memory of %s: %w", mf.name, err))
+		}
+		out[mf.name] = mf.m
+	}
+	return out, errors.Join(errs...)
+}
+
+// Stop ends the feed, its memories dropped (the pairs did not all come).
+func (f *MemoryFeed) Stop() {
+	if !f.closed {
+		_, _ = f.Memories()
+	}
 }
 
 // memoryTx is the views as a reader gets them, with the replica's
