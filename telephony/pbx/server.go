@@ -97,6 +97,7 @@ type Server struct {
 	udpClient *sipgo.Client
 	tcpClient *sipgo.Client
 	udpConn   net.PacketConn
+	reader    *udpReader // of udpConn; nil without UDP
 	tcpLn     net.Listener
 
 	auth       *sipauth.Digest
@@ -285,10 +286,12 @@ func (s *Server) listen() error {
 	s.srv.OnNoRoute(s.guard(s.onUnknown))
 
 	if s.udpConn != nil {
+		conn, reader := newUDPReader(s.udpConn, s.checkDatagram)
+		s.reader = reader
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := s.srv.ServeUDP(s.udpConn); err != nil && !errors.Is(err, net.ErrClosed) {
+			if err := s.srv.ServeUDP(conn); err != nil && !errors.Is(err, net.ErrClosed) {
 				s.log.Error("sip: udp serve", "err", err)
 			}
 		}()
@@ -404,6 +407,7 @@ func (s *Server) sweepLoop() {
 // request can stop the node.
 func (s *Server) guard(h func(*sip.Request, sip.ServerTransaction)) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
+		s.reader.poll() // see udpReader
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("sip: handler panic", "panic", p, "method", req.Method, "stack", string(debug.Stack()))
@@ -432,6 +436,7 @@ func (s *Server) guard(h func(*sip.Request, sip.ServerTransaction)) sipgo.Reques
 // guardAck is guard for ACK, which is never answered.
 func (s *Server) guardAck(h func(*sip.Request, sip.ServerTransaction)) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
+		s.reader.poll() // see udpReader
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("sip: ack handler panic", "panic", p, "stack", string(debug.Stack()))
