@@ -50,6 +50,8 @@ type udpReader struct {
 
 	mu      sync.Mutex
 	scratch []byte // pollers read into it, under mu
+	rx      rxCall // under mu
+	recvFn  func(fd uintptr) bool
 	queue   chan datagram
 	// last is when a datagram was last read, checked when the socket was
 	// last looked at (Unix nanoseconds).
@@ -95,6 +97,7 @@ func newUDPReader(c net.PacketConn, check func(data []byte, from net.Addr) sip.M
 		return c, nil
 	}
 	r := &udpReader{UDPConn: u, raw: raw, check: check, queue: make(chan datagram, readQueue)}
+	r.recvFn = r.recvOnce
 	return r, r
 }
 
@@ -162,25 +165,33 @@ func (r *udpReader) claim() (msg sip.Message, ok bool) {
 // recv reads one datagram into p under mu; when wait, it waits for one in
 // the netpoller (EAGAIN otherwise, when the socket is empty).
 func (r *udpReader) recv(p []byte, wait bool) (int, net.Addr, error) {
-	var (
-		n    int
-		from syscall.Sockaddr
-		rerr error
-	)
-	err := r.raw.Read(func(fd uintptr) bool {
-		n, from, rerr = syscall.Recvfrom(int(fd), p, syscall.MSG_DONTWAIT)
-		return !wait || !errors.Is(rerr, syscall.EAGAIN)
-	})
+	r.rx = rxCall{buf: p, wait: wait}
+	err := r.raw.Read(r.recvFn)
 	now := time.Now().UnixNano()
 	r.checked.Store(now)
 	if err != nil {
 		return 0, nil, err
 	}
-	if rerr != nil {
-		return 0, nil, rerr
+	if r.rx.err != nil {
+		return 0, nil, r.rx.err
 	}
 	r.last.Store(now)
-	return n, sockaddrUDP(from), nil
+	return r.rx.n, sockaddrUDP(r.rx.from), nil
+}
+
+// rxCall is one recv's arguments and results, kept in the reader (under
+// mu) so that the callback raw.Read takes is made once, not per datagram.
+type rxCall struct {
+	buf  []byte
+	wait bool
+	n    int
+	from syscall.Sockaddr
+	err  error
+}
+
+func (r *udpReader) recvOnce(fd uintptr) bool {
+	r.rx.n, r.rx.from, r.rx.err = syscall.Recvfrom(int(fd), r.rx.buf, syscall.MSG_DONTWAIT)
+	return !r.rx.wait || !errors.Is(r.rx.err, syscall.EAGAIN)
 }
 
 // poll reads and checks what waits in the socket, if it has gone unread
