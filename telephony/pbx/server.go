@@ -407,7 +407,6 @@ func (s *Server) sweepLoop() {
 // request can stop the node.
 func (s *Server) guard(h func(*sip.Request, sip.ServerTransaction)) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
-		s.reader.poll() // see udpReader
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("sip: handler panic", "panic", p, "method", req.Method, "stack", string(debug.Stack()))
@@ -417,6 +416,7 @@ func (s *Server) guard(h func(*sip.Request, sip.ServerTransaction)) sipgo.Reques
 				}
 			}
 		}()
+		s.reader.poll() // see udpReader
 		if err := validate(req); err != nil {
 			s.respond(tx, req, sip.StatusBadRequest, "Bad Request: "+err.Error())
 			return
@@ -436,7 +436,6 @@ func (s *Server) guard(h func(*sip.Request, sip.ServerTransaction)) sipgo.Reques
 // guardAck is guard for ACK, which is never answered.
 func (s *Server) guardAck(h func(*sip.Request, sip.ServerTransaction)) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
-		s.reader.poll() // see udpReader
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("sip: ack handler panic", "panic", p, "stack", string(debug.Stack()))
@@ -445,6 +444,7 @@ func (s *Server) guardAck(h func(*sip.Request, sip.ServerTransaction)) sipgo.Req
 				}
 			}
 		}()
+		s.reader.poll() // see udpReader
 		if validate(req) != nil {
 			return
 		}
