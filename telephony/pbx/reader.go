@@ -34,8 +34,9 @@ import (
 // itself (under mu, so nothing is queued meanwhile). sipgo therefore gets
 // the messages in the order the socket had them, as before: the goroutine
 // it starts per message is where their order may change, as it could
-// before. When queue is full, pollers leave the datagrams in the socket:
-// nothing is dropped, the read loop takes them in turn.
+// before. When queue is full (readQueue datagrams or readQueueBytes),
+// pollers leave the datagrams in the socket: nothing is dropped, the read
+// loop takes them in turn.
 //
 // An idle switch costs nothing: after busyWindow without a datagram the
 // read loop waits in the netpoller, holding mu so that no poller takes a
@@ -53,6 +54,9 @@ type udpReader struct {
 	rx      rxCall // under mu
 	recvFn  func(fd uintptr) bool
 	queue   chan datagram
+	queued  atomic.Int64 // bytes in queue
+	// maxQueued bounds queued (readQueueBytes; tests lower it).
+	maxQueued int64
 	// last is when a datagram was last read, checked when the socket was
 	// last looked at (Unix nanoseconds).
 	last, checked atomic.Int64
@@ -80,9 +84,11 @@ const (
 	// pollBatch bounds the datagrams one poll reads: it runs on a
 	// handler's goroutine.
 	pollBatch = 64
-	// readQueue bounds the datagrams passed by pollers and not yet taken
-	// by the read loop.
-	readQueue = 1024
+	// readQueue and readQueueBytes bound the datagrams passed by pollers
+	// and not yet taken by the read loop, so that pollers hold at most
+	// about half as much as the kernel's buffer (udpReadBuffer) would.
+	readQueue      = 1024
+	readQueueBytes = 4 << 20
 )
 
 // newUDPReader wraps c, whose datagrams check inspects; a socket it cannot
@@ -96,7 +102,7 @@ func newUDPReader(c net.PacketConn, check func(data []byte, from net.Addr) sip.M
 	if err != nil {
 		return c, nil
 	}
-	r := &udpReader{UDPConn: u, raw: raw, check: check, queue: make(chan datagram, readQueue)}
+	r := &udpReader{UDPConn: u, raw: raw, check: check, queue: make(chan datagram, readQueue), maxQueued: readQueueBytes}
 	r.recvFn = r.recvOnce
 	return r, r
 }
@@ -141,6 +147,7 @@ func (r *udpReader) ReadFrom(p []byte) (int, net.Addr, error) {
 // hand gives the read loop a datagram a poller passed.
 func (r *udpReader) hand(p []byte, d datagram) int {
 	r.next = d.msg
+	r.queued.Add(-int64(len(d.data)))
 	return copy(p, d.data)
 }
 
@@ -206,7 +213,7 @@ func (r *udpReader) poll() {
 		r.scratch = make([]byte, sip.TransportBufferReadSize)
 	}
 	for range pollBatch {
-		if len(r.queue) == cap(r.queue) {
+		if len(r.queue) == cap(r.queue) || r.queued.Load() >= r.maxQueued {
 			return // the read loop is behind: the socket holds the rest
 		}
 		n, from, err := r.recv(r.scratch, false)
@@ -215,6 +222,7 @@ func (r *udpReader) poll() {
 		}
 		data := r.scratch[:n]
 		if msg := r.check(data, from); msg != nil {
+			r.queued.Add(int64(n))
 			r.queue <- datagram{data: append([]byte(nil), data...), from: from, msg: msg}
 		}
 	}

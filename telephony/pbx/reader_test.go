@@ -84,32 +84,50 @@ func TestPollRefusesWhileTheReadLoopWaits(t *testing.T) {
 }
 
 // TestPollLeavesTheRestWhenTheQueueIsFull: with the read loop's queue
-// full, pollers leave datagrams in the socket, and the read loop gets
-// every one in the order sent: a backlog is never dropped.
+// full (by count or by bytes), pollers leave datagrams in the socket, and
+// the read loop gets every one in the order sent: a backlog is never
+// dropped.
 func TestPollLeavesTheRestWhenTheQueueIsFull(t *testing.T) {
-	_, r, ua := readerSwitch(t, 2)
-	const n = 5
-	var ids []string
-	for range n {
-		id := newCallID()
-		ids = append(ids, id)
-		ua.send(ua.build(byeSpec(id)))
+	tests := []struct {
+		name   string
+		queue  int
+		bytes  int64
+		queued int // when the pollers stop
+	}{
+		{"by count", 2, readQueueBytes, 2},
+		{"by bytes", readQueue, 1, 1},
 	}
-	pollUntil(t, r, "full queue", func() bool { return len(r.queue) == cap(r.queue) })
-	r.checked.Store(0)
-	r.poll() // full: reads nothing
-	if len(r.queue) != cap(r.queue) {
-		t.Fatalf("%d queued, want %d", len(r.queue), cap(r.queue))
-	}
-	buf := make([]byte, sip.TransportBufferReadSize)
-	for i, id := range ids {
-		if _, _, err := r.ReadFrom(buf); err != nil {
-			t.Fatal(err)
-		}
-		msg, _ := r.claim()
-		if req, ok := msg.(*sip.Request); !ok || req.CallID().Value() != id {
-			t.Fatalf("datagram %d: %v, want the BYE of %s", i, msg, id)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, r, ua := readerSwitch(t, tt.queue)
+			r.maxQueued = tt.bytes
+			const n = 5
+			var ids []string
+			for range n {
+				id := newCallID()
+				ids = append(ids, id)
+				ua.send(ua.build(byeSpec(id)))
+			}
+			pollUntil(t, r, "full queue", func() bool { return len(r.queue) == tt.queued })
+			r.checked.Store(0)
+			r.poll() // full: reads nothing
+			if len(r.queue) != tt.queued {
+				t.Fatalf("%d queued, want %d", len(r.queue), tt.queued)
+			}
+			buf := make([]byte, sip.TransportBufferReadSize)
+			for i, id := range ids {
+				if _, _, err := r.ReadFrom(buf); err != nil {
+					t.Fatal(err)
+				}
+				msg, _ := r.claim()
+				if req, ok := msg.(*sip.Request); !ok || req.CallID().Value() != id {
+					t.Fatalf("datagram %d: %v, want the BYE of %s", i, msg, id)
+				}
+			}
+			if q := r.queued.Load(); q != 0 {
+				t.Fatalf("%d bytes counted queued after the read loop took all", q)
+			}
+		})
 	}
 }
 
