@@ -266,9 +266,11 @@ func runBenchSIP(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&c.Dir, "dir", "", "parent of the temporary stores (default the OS temp dir)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to FILE")
 	level := fs.String("log-level", "error", "log level of the switch")
+	budget := memoryFlag(fs) // the switch runs in this process, as in a node's
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	applyMemoryBudget(budget.n, os.Getenv, nil)
 	for _, r := range splitList(*rates) {
 		n, err := strconv.Atoi(r)
 		if err != nil || n <= 0 {

@@ -53,6 +53,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	base := fs.Int("port-base", 7700, "hub members listen on base+1..3 (Raft on base+11..13), nodes on base+21..; 0: ports chosen by the OS")
 	pw := fs.String("admin-password", "", "password of the admin users (default: generated and printed)")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	budget := memoryFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -60,6 +61,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	applyMemoryBudget(budget.n, os.Getenv, log)
 	dir := *data
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "branchline-demo-"); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"branchline/access"
@@ -32,6 +33,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sipRate := fs.Float64("sip-max-call-rate", 0, "new calls admitted per second; more are refused with 503 (0: no bound, the switch's backlog decides)")
 	snapAbove := fs.Uint64("snapshot-above", 0, "length of the hub's log from which a new or lost store starts from a snapshot of the company's data rather than replaying the log (0: only when the hub's log no longer reaches back, see hub --retain-events)")
 	sipSetup := fs.Int("sip-max-setup", 0, "calls in setup (up, neither answered nor waiting in a line) past which new calls are refused with 503 (0: 300; negative: no bound)")
+	budget := memoryFlag(fs)
 	level, format := logFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -48,6 +50,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	applyMemoryBudget(budget.n, os.Getenv, log)
 	n, err := wiring.StartNode(wiring.NodeConfig{
 		Config: node.Config{
 			ID: *id, DataDir: *data, HTTPAddr: *httpAddr, HubURLs: splitList(*hubs), Token: *token,

@@ -272,6 +272,7 @@ func (c *Call) run() {
 }
 
 func (c *Call) handle(ev any) {
+	c.s.reader.poll() // see udpReader
 	switch e := ev.(type) {
 	case evOffer:
 		c.onOffer(e)

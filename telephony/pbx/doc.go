@@ -30,7 +30,10 @@
 // first thing after the message is split: past the switch's limits a new
 // INVITE gets 503 with Retry-After before any other work, its copies get
 // the same, the ACK of the 503 is dropped on sight, and refusals are
-// recorded per minute, not per call. Digest authentication (package sipauth, answered from
+// recorded per minute, not per call. Off UDP the socket is read, and
+// the check run, by sipgo's read loop and, while the socket is busy, by
+// the switch's handler goroutines too (udpReader): under overload the read
+// loop waits for a CPU, and the 503s must not wait with it. Digest authentication (package sipauth, answered from
 // authenticate.go) refuses replayed credentials and slows down password
 // guessing per user and address. SDP is rewritten by package sdp.
 //

@@ -97,13 +97,26 @@ func (s *Server) refuseRaw(m *sipwire.Message, e *sipwire.Error) []byte {
 
 // readParser is sipgo's hook for each UDP datagram (a patch of ours, see
 // third_party/sipgo/PATCHED.md): it returns the message sipgo handles,
-// parsed once, by the wire check. Messages on streams were checked when
-// framed (wireConn).
+// parsed once, by the wire check. The switch's socket reader (udpReader)
+// checked the datagram already; its message is claimed here. Messages on
+// streams were checked when framed (wireConn).
 func (s *Server) readParser(props sip.TransportReadProps, data []byte) sip.Message {
-	msg, _, reply := s.inspect(data, props.RemoteAddr, false)
-	if reply != nil && s.udpConn != nil && props.RemoteAddr != nil {
-		if _, err := s.udpConn.WriteTo(reply, props.RemoteAddr); err != nil {
-			s.log.Debug("sip: stateless reply", "to", props.RemoteAddr, "err", err)
+	if s.reader != nil {
+		if msg, ok := s.reader.claim(); ok {
+			return msg
+		}
+	}
+	return s.checkDatagram(data, props.RemoteAddr)
+}
+
+// checkDatagram runs the wire check on a UDP datagram from from and sends
+// its answer, if any; it returns the message sipgo is to handle (nil:
+// none).
+func (s *Server) checkDatagram(data []byte, from net.Addr) sip.Message {
+	msg, _, reply := s.inspect(data, from, false)
+	if reply != nil && s.udpConn != nil && from != nil {
+		if _, err := s.udpConn.WriteTo(reply, from); err != nil {
+			s.log.Debug("sip: stateless reply", "to", from, "err", err)
 		}
 	}
 	return msg

@@ -97,6 +97,7 @@ type Server struct {
 	udpClient *sipgo.Client
 	tcpClient *sipgo.Client
 	udpConn   net.PacketConn
+	reader    *udpReader // of udpConn; nil without UDP
 	tcpLn     net.Listener
 
 	auth       *sipauth.Digest
@@ -285,10 +286,12 @@ func (s *Server) listen() error {
 	s.srv.OnNoRoute(s.guard(s.onUnknown))
 
 	if s.udpConn != nil {
+		conn, reader := newUDPReader(s.udpConn, s.checkDatagram)
+		s.reader = reader
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := s.srv.ServeUDP(s.udpConn); err != nil && !errors.Is(err, net.ErrClosed) {
+			if err := s.srv.ServeUDP(conn); err != nil && !errors.Is(err, net.ErrClosed) {
 				s.log.Error("sip: udp serve", "err", err)
 			}
 		}()
@@ -413,6 +416,7 @@ func (s *Server) guard(h func(*sip.Request, sip.ServerTransaction)) sipgo.Reques
 				}
 			}
 		}()
+		s.reader.poll() // see udpReader
 		if err := validate(req); err != nil {
 			s.respond(tx, req, sip.StatusBadRequest, "Bad Request: "+err.Error())
 			return
@@ -440,6 +444,7 @@ func (s *Server) guardAck(h func(*sip.Request, sip.ServerTransaction)) sipgo.Req
 				}
 			}
 		}()
+		s.reader.poll() // see udpReader
 		if validate(req) != nil {
 			return
 		}
