@@ -10,6 +10,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/pb"
 
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/replication"
@@ -248,23 +249,31 @@ func (r *Rebuild) checkChunk(p *snapshotProgress, msg *replicationv1.SnapshotChu
 	return c, nil
 }
 
-// writeChunk writes a checked chunk's pairs into the generation with the
-// progress they bring, in one batch.
+// writeChunk writes a checked chunk's pairs into the generation, then the
+// progress they bring. The pairs go through Badger's loader (the path of a
+// backup's restore), not a transaction: no pending-writes map, no
+// per-transaction sort, ≈ 1.6× the pairs per second of a WriteBatch
+// (BenchmarkIngest). They are written at the store's current version, so
+// every read from now on sees them and every later write of their keys
+// is newer; nothing else writes a generation being installed. Synced
+// like any commit, they are durable before the progress record that
+// counts them is committed; after a crash between the two the chunk is
+// sent and written again (the same keys, values and version).
 func (r *Rebuild) writeChunk(c *checkedChunk) error {
 	if err := r.s.disk.Check(); err != nil {
 		return err
 	}
-	wb := r.s.db.NewWriteBatch()
-	defer wb.Cancel()
+	l := r.s.db.NewKVLoader(2)
+	version := max(1, r.s.db.MaxVersion())
 	for i, k := range c.keys {
-		if err := wb.Set(k, c.values[i]); err != nil {
+		if err := l.Set(&pb.KV{Key: k, Value: c.values[i], Version: version}); err != nil {
 			return err
 		}
 	}
-	if err := wb.Set(snapshotKey, c.progress.encode()); err != nil {
+	if err := l.Finish(); err != nil {
 		return err
 	}
-	return wb.Flush()
+	return r.s.db.Update(func(txn *badger.Txn) error { return badgerTx{txn}.Set(snapshotKey, c.progress.encode()) })
 }
 
 // snapshotInstalled ends the installation: the generation's bookkeeping is
