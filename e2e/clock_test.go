@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -172,6 +173,13 @@ func TestPoisonedStoreRecovers(t *testing.T) {
 			return err
 		}
 		return exactlyOnce()
+	})
+	// The swap's commit comes before the line that logs it.
+	waitFor(t, 10*time.Second, "br-a to log the swap", func() error {
+		if !br.logContains("views rebuilt from the hub") {
+			return errors.New("not yet")
+		}
+		return nil
 	})
 	if !br.logContains("stamped afresh") || !br.logContains("views rebuilt from the hub") {
 		t.Error("br-a's log does not say it restamped its events and rebuilt its views")

@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -440,6 +441,14 @@ func TestRetention(t *testing.T) {
 		return nil
 	})
 	holdsScope(t, th, a)
+	// The swap clears the rebuild's reason in its commit; the line saying
+	// so is logged just after.
+	waitFor(t, 10*time.Second, "br-a to log the swap", func() error {
+		if !strings.Contains(grepLines(logs.String(), "node=br-a"), "views rebuilt from the hub") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
 	out := grepLines(logs.String(), "node=br-a")
 	for _, line := range []string{"the hub's log no longer reaches back", "snapshot of the company views installed", "views rebuilt from the hub"} {
 		if !strings.Contains(out, line) {
