@@ -139,6 +139,9 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 		return nil
 	}
 	defer func() { _ = wait() }() // never leave a write behind
+	// The version the pairs are written at (writeChunk): read once, not
+	// per chunk under Badger's memtable lock.
+	version := max(1, s.store.db.MaxVersion())
 	for stream.Receive() {
 		watchdog.Reset(s.heartbeat)
 		msg := stream.Msg()
@@ -164,7 +167,7 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 		p, inFlight = c.progress, c
 		go func() {
 			w := time.Now()
-			err := rb.writeChunk(c)
+			err := rb.writeChunk(c, version)
 			writing += time.Since(w)
 			written <- err
 		}()
@@ -253,18 +256,17 @@ func (r *Rebuild) checkChunk(p *snapshotProgress, msg *replicationv1.SnapshotChu
 // progress they bring. The pairs go through Badger's loader (the path of a
 // backup's restore), not a transaction: no pending-writes map, no
 // per-transaction sort, ≈ 1.6× the pairs per second of a WriteBatch
-// (BenchmarkIngest). They are written at the store's current version, so
-// every read from now on sees them and every later write of their keys
-// is newer; nothing else writes a generation being installed. Synced
+// (BenchmarkIngest). They are written at version, the store's version
+// when the installation began, so every read from then on sees them and
+// every later write of their keys is newer; nothing else writes a generation being installed. Synced
 // like any commit, they are durable before the progress record that
 // counts them is committed; after a crash between the two the chunk is
 // sent and written again (the same keys, values and version).
-func (r *Rebuild) writeChunk(c *checkedChunk) error {
+func (r *Rebuild) writeChunk(c *checkedChunk, version uint64) error {
 	if err := r.s.disk.Check(); err != nil {
 		return err
 	}
 	l := r.s.db.NewKVLoader(2)
-	version := max(1, r.s.db.MaxVersion())
 	for i, k := range c.keys {
 		if err := l.Set(&pb.KV{Key: k, Value: c.values[i], Version: version}); err != nil {
 			return err
