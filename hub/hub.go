@@ -123,6 +123,7 @@ type Hub struct {
 	contact   map[string]contact // node id → what this member last heard from it
 
 	commitSec prometheus.Histogram
+	pushes    pushOrder
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -460,20 +461,32 @@ func (h *Hub) leaderURL() (string, string) {
 }
 
 // apply proposes a command through Raft and waits for it to be applied.
-// While this member's volume is under its reserve it proposes nothing new
-// (fault.ErrExhausted): every entry it proposes, it must also store.
 func (h *Hub) apply(cmd *hubv1.Command) (any, error) {
+	b, err := h.encode(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return h.applied(h.raft.Apply(b, applyTimeout))
+}
+
+// applyTimeout bounds how long a proposal waits to be enqueued.
+const applyTimeout = 15 * time.Second
+
+// encode is a command as it is proposed. While this member's volume is
+// under its reserve it proposes nothing new (fault.ErrExhausted): every
+// entry it proposes, it must also store.
+func (h *Hub) encode(cmd *hubv1.Command) ([]byte, error) {
 	if err := h.disk.Check(); err != nil {
 		return nil, err
 	}
 	if cmd.TimeMs == 0 {
 		cmd.TimeMs = time.Now().UnixMilli()
 	}
-	b, err := proto.Marshal(cmd)
-	if err != nil {
-		return nil, err
-	}
-	f := h.raft.Apply(b, 15*time.Second)
+	return proto.Marshal(cmd)
+}
+
+// applied waits for a proposal to be applied and returns its result.
+func (h *Hub) applied(f raft.ApplyFuture) (any, error) {
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
 			errors.Is(err, raft.ErrEnqueueTimeout) || errors.Is(err, raft.ErrRaftShutdown) ||

@@ -103,9 +103,18 @@ func (s replicationService) Push(ctx context.Context, req *connect.Request[repli
 		return connect.NewResponse(&replicationv1.PushResponse{DurableSeq: seq, Protocol: replication.Protocol, HubTimeMs: time.Now().UnixMilli(), Head: s.h.fsm.state().Head}), nil
 	}
 	start := time.Now()
-	res, err := s.h.apply(&hubv1.Command{TimeMs: start.UnixMilli(), Op: &hubv1.Command_Push{Push: &hubv1.Push{
+	b, err := s.h.encode(&hubv1.Command{TimeMs: start.UnixMilli(), Op: &hubv1.Command_Push{Push: &hubv1.Push{
 		Origin: node, Events: evs, MaxOffsetMs: s.h.cfg.MaxClockOffset.Milliseconds(),
 	}}})
+	if err != nil {
+		return nil, s.h.commandError(err)
+	}
+	// A node's batches are proposed in seq order (pushOrder), several in
+	// flight at once.
+	turnDone := s.h.pushes.lineUp(node, evs[0].GetSeq(), evs[len(evs)-1].GetSeq())
+	f := s.h.raft.Apply(b, applyTimeout)
+	turnDone()
+	res, err := s.h.applied(f)
 	if err != nil {
 		return nil, s.h.commandError(err)
 	}

@@ -134,59 +134,135 @@ func (s *syncer) pushLoop(ctx context.Context) {
 			}
 			continue
 		}
-		limit := replication.MaxBatchEvents
-		if upTo > p.Pushed {
-			limit = int(min(upTo-p.Pushed, uint64(limit)))
+		failed, err := s.pushRound(ctx, member, &upTo)
+		switch {
+		case err != nil:
+			s.fail("push", err)
+			bo.wait(ctx)
+			continue
+		case failed == nil:
+			bo.reset()
+			continue
 		}
-		evs, err := s.store.Outbox(p.Pushed, limit, replication.MaxBatchBytes)
-		if err != nil {
-			s.fail("read outbox", err)
+		if r, ok := clockRefused(failed.err); ok {
+			upTo = s.clockRefused(ctx, r, failed.evs)
 			bo.wait(ctx)
 			continue
 		}
-		req := &replicationv1.PushRequest{
-			Events: make([]*replicationv1.Event, len(evs)), LastSeq: p.LastSeq,
-			Protocol: replication.Protocol, SentMs: s.store.Clock().Wall().UnixMilli(), Version: version.String(),
+		if durable, ok := gapDurable(failed.err); ok {
+			// The hub holds less than this node thought: resend from there.
+			s.log.Warn("hub asks to resend", "from", durable+1)
+			s.store.resetPushed(durable)
+			continue
 		}
-		for i, ev := range evs {
-			req.Events[i] = ev.ToProto()
+		if ctx.Err() != nil {
+			return
 		}
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		resp, err := s.clients[member].Push(cctx, connect.NewRequest(req))
+		s.fail("push to "+s.urls[member], failed.err)
+		member = (member + 1) % len(s.clients)
+		bo.wait(ctx)
+	}
+}
+
+// pushWindow is how many batches of its outbox a node keeps in flight to
+// the hub: a branch reconnecting with a long outbox is held by what the
+// hub can commit, not by one Raft round trip per batch. The hub proposes
+// a node's batches in seq order (hub/pushorder.go) and commits a batch
+// only if it follows what it holds of the node, so a batch after one that
+// failed commits nothing and is sent again.
+const pushWindow = 4
+
+// flight is a batch pushed and its answer, once done is closed.
+type flight struct {
+	evs  []*replication.Event
+	resp *replicationv1.PushResponse
+	err  error
+	done chan struct{}
+}
+
+// pushRound pushes the outbox from what the hub acknowledged, up to
+// pushWindow batches in flight (one while upTo holds a clock refusal
+// back), and records the acknowledgements in order. It returns once the
+// hub acknowledged everything made, or the first batch that failed (the
+// ones after it cancelled), or an error of this node's own (reading its
+// outbox, recording a push).
+func (s *syncer) pushRound(ctx context.Context, member int, upTo *uint64) (*flight, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var line []*flight
+	defer func() {
 		cancel()
-		if err == nil {
-			err = replication.ProtocolError("node", "hub "+s.urls[member], resp.Msg.GetProtocol())
+		for _, f := range line {
+			<-f.done // no push outlives the round
 		}
-		if err != nil {
-			if r, ok := clockRefused(err); ok {
-				upTo = s.clockRefused(ctx, r, evs)
-				bo.wait(ctx)
-				continue
+	}()
+	sent := s.store.Progress().Pushed
+	for {
+		p := s.store.Progress()
+		for sent < p.LastSeq && (len(line) == 0 || (len(line) < pushWindow && *upTo == 0)) {
+			limit := replication.MaxBatchEvents
+			if *upTo > sent {
+				limit = int(min(*upTo-sent, uint64(limit)))
 			}
-			if durable, ok := gapDurable(err); ok {
-				// The hub holds less than this node thought: resend from there.
-				s.log.Warn("hub asks to resend", "from", durable+1)
-				s.store.resetPushed(durable)
-				continue
+			evs, err := s.store.Outbox(sent, limit, replication.MaxBatchBytes)
+			if err != nil {
+				return nil, fmt.Errorf("read outbox: %w", err)
 			}
-			s.fail("push to "+s.urls[member], err)
-			member = (member + 1) % len(s.clients)
-			bo.wait(ctx)
-			continue
+			if len(evs) == 0 {
+				break
+			}
+			line = append(line, s.push(ctx, member, evs, p.LastSeq))
+			sent = evs[len(evs)-1].Seq
 		}
-		if err := s.store.SetPushed(resp.Msg.GetDurableSeq()); err != nil {
-			s.fail("record push", err)
-			bo.wait(ctx)
-			continue
+		if len(line) == 0 {
+			return nil, nil
 		}
-		bo.reset()
+		f := line[0]
+		<-f.done
+		line = line[1:]
+		if f.err != nil {
+			return f, nil
+		}
+		durable := f.resp.GetDurableSeq()
+		if err := s.store.SetPushed(durable); err != nil {
+			return nil, fmt.Errorf("record push: %w", err)
+		}
 		s.mu.Lock()
 		s.lastPush, s.pushURL, s.stuck = time.Now(), s.urls[member], ""
 		s.mu.Unlock()
-		if upTo != 0 && resp.Msg.GetDurableSeq() >= upTo {
-			upTo = 0
+		if *upTo != 0 && durable >= *upTo {
+			*upTo = 0
+		}
+		if durable < f.evs[len(f.evs)-1].Seq {
+			// The hub holds less than was sent (never expected): the
+			// batches in flight would not follow; start again from there.
+			return nil, nil
 		}
 	}
+}
+
+// push sends a batch of the outbox in a goroutine of its own.
+func (s *syncer) push(ctx context.Context, member int, evs []*replication.Event, lastSeq uint64) *flight {
+	f := &flight{evs: evs, done: make(chan struct{})}
+	req := &replicationv1.PushRequest{
+		Events: make([]*replicationv1.Event, len(evs)), LastSeq: lastSeq,
+		Protocol: replication.Protocol, SentMs: s.store.Clock().Wall().UnixMilli(), Version: version.String(),
+	}
+	for i, ev := range evs {
+		req.Events[i] = ev.ToProto()
+	}
+	go func() {
+		defer close(f.done)
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		resp, err := s.clients[member].Push(ctx, connect.NewRequest(req))
+		if err == nil {
+			f.resp = resp.Msg
+			err = replication.ProtocolError("node", "hub "+s.urls[member], resp.Msg.GetProtocol())
+		}
+		f.err = err
+	}()
+	return f
 }
 
 // refusal is the hub's answer to a push it refused for a clock stamp.
