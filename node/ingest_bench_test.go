@@ -1,6 +1,7 @@
 package node
 
 import (
+	"flag"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/ristretto/v2/z"
 )
@@ -20,11 +22,14 @@ import (
 // StreamWriter would (sorted pairs written as tables, no memtable, no
 // compaction — but it blocks every other write of the store while it
 // runs, and needs empty memtables). Pairs of 125 bytes in key order, as a
-// snapshot's: 2.77M of them (100,000 customers), 100,000 with -short.
+// snapshot's: 2.77M of them (100,000 customers), 100,000 with -short,
+// -ingest-pairs N otherwise (27.7M: a million customers).
 //
-//	go test -run XXX -bench Ingest -benchtime 1x ./node
+//	go test -run XXX -bench Ingest -benchtime 1x ./node [-ingest-pairs 27700000]
+var ingestPairs = flag.Int("ingest-pairs", 2_770_000, "BenchmarkIngest: how many pairs")
+
 func BenchmarkIngest(b *testing.B) {
-	n := 2_770_000
+	n := *ingestPairs
 	if testing.Short() {
 		n = 100_000
 	}
@@ -41,8 +46,8 @@ func BenchmarkIngest(b *testing.B) {
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	open := func(b *testing.B) *badger.DB {
-		db, err := badger.Open(badgerOptions(b.TempDir(), slog.New(slog.DiscardHandler), 0))
+	open := func(b *testing.B, tune func(badger.Options) badger.Options) *badger.DB {
+		db, err := badger.Open(tune(badgerOptions(b.TempDir(), slog.New(slog.DiscardHandler), 0)))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -60,10 +65,11 @@ func BenchmarkIngest(b *testing.B) {
 		chunk func() (set func(k, v []byte) error, flush func() error)
 		done  func() error
 	}
-	ingest := func(name string, prepare func(db *badger.DB) (way, error)) {
+	asIs := func(o badger.Options) badger.Options { return o }
+	ingest := func(name string, tune func(badger.Options) badger.Options, prepare func(db *badger.DB) (way, error)) {
 		b.Run(name, func(b *testing.B) {
 			for range b.N {
-				db := open(b)
+				db := open(b, tune)
 				r := rand.New(rand.NewPCG(1, 2))
 				start, cpu0 := time.Now(), cpu()
 				w, err := prepare(db)
@@ -91,20 +97,25 @@ func BenchmarkIngest(b *testing.B) {
 		})
 	}
 	nothing := func() error { return nil }
-	ingest("WriteBatch", func(db *badger.DB) (way, error) {
+	ingest("WriteBatch", asIs, func(db *badger.DB) (way, error) {
 		return way{chunk: func() (func(k, v []byte) error, func() error) {
 			wb := db.NewWriteBatch()
 			return wb.Set, wb.Flush
 		}, done: nothing}, nil
 	})
-	ingest("KVLoader", func(db *badger.DB) (way, error) {
+	loader := func(db *badger.DB) (way, error) {
 		version := max(1, db.MaxVersion())
 		return way{chunk: func() (func(k, v []byte) error, func() error) {
 			l := db.NewKVLoader(2)
 			return func(k, v []byte) error { return l.Set(&pb.KV{Key: k, Value: v, Version: version}) }, l.Finish
 		}, done: nothing}, nil
-	})
-	ingest("StreamWriter", func(db *badger.DB) (way, error) {
+	}
+	ingest("KVLoader", asIs, loader)
+	// The loader into tables left uncompressed, and into a base level of
+	// 64 MiB (one level fewer for the pairs to be compacted through).
+	ingest("KVLoader/uncompressed", func(o badger.Options) badger.Options { return o.WithCompression(options.None) }, loader)
+	ingest("KVLoader/base64MiB", func(o badger.Options) badger.Options { return o.WithBaseLevelSize(64 << 20) }, loader)
+	ingest("StreamWriter", asIs, func(db *badger.DB) (way, error) {
 		sw := db.NewStreamWriter()
 		return way{chunk: func() (func(k, v []byte) error, func() error) {
 			buf := z.NewBuffer(4<<20, "ingest")
