@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/ristretto/v2/z"
 )
@@ -46,8 +45,8 @@ func BenchmarkIngest(b *testing.B) {
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	open := func(b *testing.B, tune func(badger.Options) badger.Options) *badger.DB {
-		db, err := badger.Open(tune(badgerOptions(b.TempDir(), slog.New(slog.DiscardHandler), 0)))
+	open := func(b *testing.B) *badger.DB {
+		db, err := badger.Open(badgerOptions(b.TempDir(), slog.New(slog.DiscardHandler), 0))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -65,11 +64,10 @@ func BenchmarkIngest(b *testing.B) {
 		chunk func() (set func(k, v []byte) error, flush func() error)
 		done  func() error
 	}
-	asIs := func(o badger.Options) badger.Options { return o }
-	ingest := func(name string, tune func(badger.Options) badger.Options, prepare func(db *badger.DB) (way, error)) {
+	ingest := func(name string, prepare func(db *badger.DB) (way, error)) {
 		b.Run(name, func(b *testing.B) {
 			for range b.N {
-				db := open(b, tune)
+				db := open(b)
 				r := rand.New(rand.NewPCG(1, 2))
 				start, cpu0 := time.Now(), cpu()
 				w, err := prepare(db)
@@ -97,7 +95,7 @@ func BenchmarkIngest(b *testing.B) {
 		})
 	}
 	nothing := func() error { return nil }
-	ingest("WriteBatch", asIs, func(db *badger.DB) (way, error) {
+	ingest("WriteBatch", func(db *badger.DB) (way, error) {
 		return way{chunk: func() (func(k, v []byte) error, func() error) {
 			wb := db.NewWriteBatch()
 			return wb.Set, wb.Flush
@@ -110,12 +108,8 @@ func BenchmarkIngest(b *testing.B) {
 			return func(k, v []byte) error { return l.Set(&pb.KV{Key: k, Value: v, Version: version}) }, l.Finish
 		}, done: nothing}, nil
 	}
-	ingest("KVLoader", asIs, loader)
-	// The loader into tables left uncompressed, and into a base level of
-	// 64 MiB (one level fewer for the pairs to be compacted through).
-	ingest("KVLoader/uncompressed", func(o badger.Options) badger.Options { return o.WithCompression(options.None) }, loader)
-	ingest("KVLoader/base64MiB", func(o badger.Options) badger.Options { return o.WithBaseLevelSize(64 << 20) }, loader)
-	ingest("StreamWriter", asIs, func(db *badger.DB) (way, error) {
+	ingest("KVLoader", loader)
+	ingest("StreamWriter", func(db *badger.DB) (way, error) {
 		sw := db.NewStreamWriter()
 		return way{chunk: func() (func(k, v []byte) error, func() error) {
 			buf := z.NewBuffer(4<<20, "ingest")
