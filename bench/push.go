@@ -16,9 +16,11 @@ import (
 	"branchline/rpc"
 )
 
-// pusher is one simulated node sending its own events to the hub, as the
-// node's sync loop does: one batch at a time, the next after the hub has
-// acknowledged the last as durable.
+// pusher is one simulated node sending its own events to the hub as a
+// branch in steady work does: one batch at a time, the next after the hub
+// has acknowledged the last as durable. (A node with a long outbox keeps
+// up to four batches in flight — node.pushWindow — which the reconnect
+// phase measures with a real node.)
 type pusher struct {
 	src    *eventSource
 	hc     *http.Client
