@@ -130,6 +130,19 @@ func (c *cluster) waitApplied(ctx context.Context, head uint64, timeout time.Dur
 	})
 }
 
+// waitCompany waits until every member's company views (what snapshots
+// are made of) reflect head, their indexes built.
+func (c *cluster) waitCompany(ctx context.Context, head uint64, timeout time.Duration) error {
+	return poll(ctx, timeout, func() bool {
+		for _, h := range c.hubs {
+			if ok, err := h.CompanyIndexed(); h.CompanyPosition() < head || err != nil || !ok {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // poll calls cond every 10 ms until it holds, timeout passes or ctx ends.
 func poll(ctx context.Context, timeout time.Duration, cond func() bool) error {
 	deadline := time.Now().Add(timeout)

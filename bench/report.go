@@ -105,6 +105,7 @@ func (r *Report) rows() []row {
 			row{"  bench CPU per event queued (node)", perEvent(rc.QueueCPU, rc.Queued, rc.Events), "", ""},
 			row{"  hub has acknowledged all", secs(rc.Acked), "≤ " + secs(ackT) + note, verdict(rc.Acked <= ackT)},
 			row{"  hub has projected all (leader's views)", secs(rc.Projected), "≤ " + secs(projT) + note, verdict(rc.Projected <= projT)},
+			row{"  every member's company views hold and index all", secs(rc.Company), "", ""},
 			cpuRow(rc.HubCPU),
 			row{"  bench CPU per event, hub (3 members) + node", perEvent(rc.HubCPU, rc.Projected, rc.Events), "", ""},
 			row{fmt.Sprintf("fresh node catches up on %s events, search index included", num(float64(rc.CatchEvent))),

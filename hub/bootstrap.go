@@ -286,6 +286,7 @@ func (s replicationService) Snapshot(ctx context.Context, req *connect.Request[r
 			msg.TotalKeys, msg.TotalBytes = snap.keys, snap.bytes
 		default:
 		}
+		s.h.fsm.served.Add(1)
 		if err := stream.Send(msg); err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -136,6 +137,10 @@ type fsm struct {
 	stateMu sync.Mutex
 	st      headState
 	changed chan struct{} // closed and replaced after every apply
+
+	// served counts what this member read for nodes (Pull batches,
+	// snapshot chunks): foreground work the company loop gives way to.
+	served atomic.Uint64
 }
 
 // headState is the state machine's position.

@@ -426,11 +426,12 @@ func (f *fsm) projectLoop(ctx context.Context) {
 // companyLoop keeps the company views up with the projection, their
 // indexes built and the log's retention applied, giving way to the
 // projection: it works only while the projection is up with the head, and
-// after a step during which commits arrived it pauses for companyPause
-// steps, so that head office's pages (which wait for the projection), the
-// commit path and nodes' Pulls keep most of a CPU. On a quiet hub it runs
-// on (a million customers imported at once took ≈ 40 minutes to be indexed
-// for snapshots at a quarter of a CPU).
+// after a step during which commits arrived or nodes were served (Pulls,
+// snapshots) it pauses for companyPause steps, so that head office's pages
+// (which wait for the projection), the commit path and nodes' catch-up
+// keep most of a CPU. On a quiet hub it runs on (a million customers
+// imported at once took ≈ 40 minutes to be indexed for snapshots at a
+// quarter of a CPU).
 func (f *fsm) companyLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		f.mu.RLock()
@@ -445,7 +446,7 @@ func (f *fsm) companyLoop(ctx context.Context) {
 			}
 			continue
 		}
-		head, start := f.state().Head, time.Now()
+		head, served, start := f.state().Head, f.served.Load(), time.Now()
 		n, err := f.catchUpCompany(500)
 		if err == nil && n == 0 {
 			n, err = f.indexCompany(500)
@@ -465,7 +466,7 @@ func (f *fsm) companyLoop(ctx context.Context) {
 			}
 			continue
 		}
-		if f.state().Head != head {
+		if f.state().Head != head || f.served.Load() != served {
 			select {
 			case <-ctx.Done():
 			case <-time.After(companyPause * time.Since(start)):
@@ -475,7 +476,7 @@ func (f *fsm) companyLoop(ctx context.Context) {
 }
 
 // companyPause is how long the company loop pauses after a step while
-// commits arrive, in steps: 3 leaves it a quarter of a CPU, as the
+// commits arrive or nodes are served, in steps: 3 leaves it a quarter of a CPU, as the
 // projection has while pushes arrive. The company views serve snapshots only — a new node
 // when the log no longer reaches back — which may be at an older position
 // (the node replays the rest); the member's commit path, its projection

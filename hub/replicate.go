@@ -302,6 +302,9 @@ func (s replicationService) next(ctx context.Context, sc *scoping, from, until u
 			return b, rpc.Error(s.h.log, err)
 		}
 		if len(b.events) > 0 || b.waitFor == 0 || b.pos != from {
+			if len(b.events) > 0 {
+				s.h.fsm.served.Add(1)
+			}
 			return b, nil
 		}
 		if err := s.h.fsm.WaitProjected(ctx, b.waitFor); err != nil {
