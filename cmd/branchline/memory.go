@@ -7,8 +7,9 @@ import (
 )
 
 // defaultMemoryBudget is what a branch PC gives a node: 2.5 GiB resident
-// (issue 17). A node with a million customers holds about 883 MiB of live
-// heap.
+// (issue 17). A node with a million customers measured 322–482 MiB of Go
+// heap and 1.2 GB resident (BENCHMARKS.md, 2026-12-07; 883 MiB of heap
+// in an earlier release).
 const defaultMemoryBudget = 2560 << 20
 
 // nonHeapReserve is the part of the budget left for memory the Go limit
@@ -36,8 +37,9 @@ func memoryFlag(fs *flag.FlagSet) *sizeFlag {
 // set in the environment (GOGC, GOMEMLIMIT) is left alone, each on its
 // own. It returns what it set (0: left alone).
 //
-// The bound: a node with a million customers (883 MiB live) gets a heap
-// goal of min(4×883 MiB, 2 GiB) = 2 GiB instead of GOGC=100's 1.77 GiB;
+// The bound: a node with a million customers (up to 883 MiB live, as
+// measured in an earlier release) gets a heap goal of min(4×883 MiB,
+// 2 GiB) = 2 GiB instead of GOGC=100's 1.77 GiB;
 // should its live heap grow towards the limit, the GC runs more often
 // (at most half the CPU, the runtime's cap) rather than the process
 // growing past the budget.
