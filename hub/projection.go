@@ -429,9 +429,9 @@ func (f *fsm) projectLoop(ctx context.Context) {
 // after a step during which commits arrived or nodes were served (Pulls,
 // snapshots) it pauses for companyPause steps, so that head office's pages
 // (which wait for the projection), the commit path and nodes' catch-up
-// keep most of a CPU. On a quiet hub it runs on (a million customers
-// imported at once took ≈ 40 minutes to be indexed for snapshots at a
-// quarter of a CPU).
+// keep most of a CPU. On a quiet hub it runs on: a million customers
+// imported at once were indexed for snapshots 7.6 minutes after the first
+// push, against 25 at a quarter of a CPU (BENCHMARKS.md, 2026-12-07).
 func (f *fsm) companyLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		f.mu.RLock()
@@ -476,11 +476,12 @@ func (f *fsm) companyLoop(ctx context.Context) {
 }
 
 // companyPause is how long the company loop pauses after a step while
-// commits arrive or nodes are served, in steps: 3 leaves it a quarter of a CPU, as the
-// projection has while pushes arrive. The company views serve snapshots only — a new node
-// when the log no longer reaches back — which may be at an older position
-// (the node replays the rest); the member's commit path, its projection
-// and the Pulls of catching-up nodes come first.
+// commits arrive or nodes are served, in steps: 3 leaves it a quarter of
+// a CPU, as the projection has while pushes arrive. The company views
+// serve snapshots only — a new node when the log no longer reaches back —
+// which may be at an older position (the node replays the rest); the
+// member's commit path, its projection and the Pulls of catching-up nodes
+// come first.
 const companyPause = 3
 
 // projectAll brings the projection up to the head (tests, and reads that
