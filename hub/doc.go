@@ -2,7 +2,8 @@
 // 1, 3 or 5 voters) whose state machine keeps, in Pebble, the global log
 // of every node's events, the (origin, seq) dedup index, the node
 // registry and the cluster version. Nodes push their events to the leader
-// and pull the global log from any member.
+// (several batches in flight, proposed in seq order: pushorder.go) and
+// pull the global log from any member.
 //
 // Log first. A Push is answered once its events are in the Raft log and
 // the state machine has appended them to the global log: a few writes per
