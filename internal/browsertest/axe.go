@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -173,29 +174,48 @@ func axeSettled(ctx context.Context, tg *chromedp.Target) (axeState, error) {
 }
 
 // axeRun injects axe-core when the page does not have it yet, runs it,
-// and marks the page's current state as checked.
+// and marks the page's current state as checked. A document that is
+// loading when the run starts — a navigation the test started (a form
+// posted) committed since the page settled — is waited for again: axe
+// run on a document still empty reported a login page with no heading
+// and no main landmark (TestPickupOffline, once).
 func axeRun(ctx context.Context, tg *chromedp.Target) ([]axeViolation, error) {
-	has, err := chromedp.Evaluate[bool](`typeof window.axe === "object" && typeof window.axe.run === "function"`)(ctx, tg)
-	if err != nil {
-		return nil, err
-	}
-	if !has {
-		if _, err := chromedp.Evaluate[chromedp.Void](axeSource)(ctx, tg); err != nil {
-			return nil, fmt.Errorf("inject axe-core: %w", err)
+	for tries := 0; ; tries++ {
+		has, err := chromedp.Evaluate[bool](`typeof window.axe === "object" && typeof window.axe.run === "function"`)(ctx, tg)
+		if err != nil {
+			return nil, err
 		}
+		if !has {
+			if _, err := chromedp.Evaluate[chromedp.Void](axeSource)(ctx, tg); err != nil {
+				return nil, fmt.Errorf("inject axe-core: %w", err)
+			}
+		}
+		tags, _ := json.Marshal(AxeTags) // a []string always encodes
+		script := `document.readyState !== "complete" ? {loading: true} :
+  axe.run(document, {runOnly: {type: "tag", values: ` + string(tags) + `}, resultTypes: ["violations"]})
+  .then(r => ({violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => ({target: n.target, html: n.html.slice(0, 240), summary: n.failureSummary || ""}))}))}))`
+		res, err := chromedp.Evaluate[struct {
+			Loading    bool           `json:"loading"`
+			Violations []axeViolation `json:"violations"`
+		}](script, chromedp.EvalAwaitPromise)(ctx, tg)
+		if err != nil {
+			return nil, err
+		}
+		if res.Loading {
+			if tries == 5 {
+				return nil, errors.New("the document kept loading")
+			}
+			if _, err := axeSettled(ctx, tg); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if _, err := chromedp.Evaluate[bool](axeMarkJS)(ctx, tg); err != nil {
+			return nil, err
+		}
+		return res.Violations, nil
 	}
-	tags, _ := json.Marshal(AxeTags) // a []string always encodes
-	script := `axe.run(document, {runOnly: {type: "tag", values: ` + string(tags) + `}, resultTypes: ["violations"]})
-  .then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.map(n => ({target: n.target, html: n.html.slice(0, 240), summary: n.failureSummary || ""}))})))`
-	vs, err := chromedp.Evaluate[[]axeViolation](script, chromedp.EvalAwaitPromise)(ctx, tg)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := chromedp.Evaluate[bool](axeMarkJS)(ctx, tg); err != nil {
-		return nil, err
-	}
-	return vs, nil
 }
 
 // axeViewport sets the viewport and waits for the page to lay out at it.
