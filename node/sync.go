@@ -188,7 +188,6 @@ type flight struct {
 // outbox, recording a push).
 func (s *syncer) pushRound(ctx context.Context, member int, upTo *uint64) (*flight, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var line []*flight
 	defer func() {
 		cancel()
