@@ -180,6 +180,11 @@ func axeSettled(ctx context.Context, tg *chromedp.Target) (axeState, error) {
 // run on a document still empty reported a login page with no heading
 // and no main landmark (TestPickupOffline, once).
 func axeRun(ctx context.Context, tg *chromedp.Target) ([]axeViolation, error) {
+	tags, _ := json.Marshal(AxeTags) // a []string always encodes
+	script := `document.readyState !== "complete" ? {loading: true} :
+  axe.run(document, {runOnly: {type: "tag", values: ` + string(tags) + `}, resultTypes: ["violations"]})
+  .then(r => ({violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => ({target: n.target, html: n.html.slice(0, 240), summary: n.failureSummary || ""}))}))}))`
 	for tries := 0; ; tries++ {
 		has, err := chromedp.Evaluate[bool](`typeof window.axe === "object" && typeof window.axe.run === "function"`)(ctx, tg)
 		if err != nil {
@@ -190,11 +195,6 @@ func axeRun(ctx context.Context, tg *chromedp.Target) ([]axeViolation, error) {
 				return nil, fmt.Errorf("inject axe-core: %w", err)
 			}
 		}
-		tags, _ := json.Marshal(AxeTags) // a []string always encodes
-		script := `document.readyState !== "complete" ? {loading: true} :
-  axe.run(document, {runOnly: {type: "tag", values: ` + string(tags) + `}, resultTypes: ["violations"]})
-  .then(r => ({violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.map(n => ({target: n.target, html: n.html.slice(0, 240), summary: n.failureSummary || ""}))}))}))`
 		res, err := chromedp.Evaluate[struct {
 			Loading    bool           `json:"loading"`
 			Violations []axeViolation `json:"violations"`
