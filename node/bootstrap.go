@@ -258,10 +258,11 @@ func (r *Rebuild) checkChunk(p *snapshotProgress, msg *replicationv1.SnapshotChu
 // per-transaction sort, ≈ 1.6× the pairs per second of a WriteBatch
 // (BenchmarkIngest). They are written at version, the store's version
 // when the installation began, so every read from then on sees them and
-// every later write of their keys is newer; nothing else writes a generation being installed. Synced
-// like any commit, they are durable before the progress record that
-// counts them is committed; after a crash between the two the chunk is
-// sent and written again (the same keys, values and version).
+// every later write of their keys is newer; nothing else writes a
+// generation being installed. Synced like any commit, they are durable
+// before the progress record that counts them is committed; after a crash
+// between the two the chunk is sent and written again (the same keys,
+// values and version).
 func (r *Rebuild) writeChunk(c *checkedChunk, version uint64) error {
 	if err := r.s.disk.Check(); err != nil {
 		return err
