@@ -33,6 +33,14 @@ type Index struct {
 	// (StaleIndexes, MarkAll); Reindex removes the entries it no longer
 	// writes, so it must know them from its own record.
 	Version int
+	// Shipped are the prefixes (within Prefixes) of the entries a
+	// snapshot carries: what a replica must answer from as soon as it
+	// serves — a phone lookup, type-ahead's texts. A snapshot leaves the
+	// index's other entries out (its record of entries among them), and
+	// the replica that installs it marks every entity of the index as it
+	// comes (SnapshotMarks) and builds them behind the commit. With none,
+	// a snapshot carries every entry and marks nothing.
+	Shipped [][]byte
 	// MemoryPrefix, when set with Memory, is where the entries lie that
 	// the replica keeps in memory too (see Memory); it lies within one of
 	// Prefixes.
@@ -74,11 +82,14 @@ const (
 //
 //	x \0 …                       the entries of deferred indexes
 //	xd \0 seq(8) \0 name \0 entity   a changed entity to reindex; seq orders them
+//	xb \0 seq(8) \0 name \0         -> entities, \0-separated: a snapshot's to index, after
+//	                                  those above; seq counts them up to the last
 //	m \0 xseq                    the last marker seq
 var (
-	indexAreaPrefix = []byte("x\x00")
-	markerPrefix    = []byte("xd\x00")
-	markerSeqKey    = Key("m", "xseq")
+	indexAreaPrefix  = []byte("x\x00")
+	markerPrefix     = []byte("xd\x00")
+	bulkMarkerPrefix = []byte("xb\x00")
+	markerSeqKey     = Key("m", "xseq")
 )
 
 // DeferredKey is where a replica that builds its indexes behind the
@@ -103,7 +114,11 @@ func (r *Registry) DeferredKey(k []byte) []byte {
 }
 
 func markerKey(seq uint64, index, entity string) []byte {
-	k := binary.BigEndian.AppendUint64(bytes.Clone(markerPrefix), seq)
+	return markerKeyIn(markerPrefix, seq, index, entity)
+}
+
+func markerKeyIn(prefix []byte, seq uint64, index, entity string) []byte {
+	k := binary.BigEndian.AppendUint64(bytes.Clone(prefix), seq)
 	k = append(k, 0)
 	k = append(k, index...)
 	k = append(k, 0)
@@ -239,6 +254,17 @@ type Marker struct {
 	Seq    uint64
 	Index  string
 	Entity string
+	// Bulk says the marker is of a snapshot's entities (SnapshotMarks),
+	// whose queue an indexer serves after the other; the entities of one
+	// bulk marker share its Seq.
+	Bulk bool
+}
+
+func (m Marker) key() []byte {
+	if m.Bulk {
+		return markerKeyIn(bulkMarkerPrefix, m.Seq, m.Index, "")
+	}
+	return markerKey(m.Seq, m.Index, m.Entity)
 }
 
 // PendingMarkers lists up to max markers after seq after, in seq order.
@@ -247,10 +273,35 @@ type Marker struct {
 // scan from the start of the markers would pass over one by one each time
 // (during a catch-up, every step anew over all the earlier steps').
 func PendingMarkers(tx Tx, after uint64, max int) ([]Marker, error) {
+	return pendingIn(tx, markerPrefix, after, max)
+}
+
+// PendingBulkMarkers is PendingMarkers of the bulk queue: the entities of
+// a snapshot whose index entries it left out (SnapshotMarks), whole bulk
+// markers of them up to about max entities. An indexer takes them when no
+// other marker waits, so that what changes meanwhile — a customer an agent
+// just created — is indexed first.
+func PendingBulkMarkers(tx Tx, after uint64, max int) ([]Marker, error) {
+	return pendingIn(tx, bulkMarkerPrefix, after, max)
+}
+
+// BulkMarkersLeft counts the entities of the bulk markers after seq
+// after that wait (two seeks and a marker read, not a count).
+func BulkMarkersLeft(tx Tx, after uint64) (int, error) {
+	first, err := pendingIn(tx, bulkMarkerPrefix, after, 1)
+	if err != nil || len(first) == 0 {
+		return 0, err
+	}
+	last, err := lastIn(tx, bulkMarkerPrefix)
+	return int(last - first[0].Seq + uint64(len(first))), err
+}
+
+func pendingIn(tx Tx, prefix []byte, after uint64, max int) ([]Marker, error) {
 	var out []Marker
-	start := binary.BigEndian.AppendUint64(bytes.Clone(markerPrefix), after+1)
-	err := tx.Scan(markerPrefix, start, func(k, _ []byte) (bool, error) {
-		rest := k[len(markerPrefix):]
+	bulk := bytes.Equal(prefix, bulkMarkerPrefix)
+	start := binary.BigEndian.AppendUint64(bytes.Clone(prefix), after+1)
+	err := tx.Scan(prefix, start, func(k, v []byte) (bool, error) {
+		rest := k[len(prefix):]
 		if len(rest) < 10 {
 			return true, nil
 		}
@@ -259,10 +310,30 @@ func PendingMarkers(tx Tx, after uint64, max int) ([]Marker, error) {
 		if !ok {
 			return true, nil
 		}
-		out = append(out, Marker{Seq: seq, Index: string(name), Entity: string(entity)})
+		if !bulk {
+			out = append(out, Marker{Seq: seq, Index: string(name), Entity: string(entity)})
+			return len(out) < max, nil
+		}
+		for e := range bytes.SplitSeq(v, []byte{0}) {
+			if len(e) > 0 {
+				out = append(out, Marker{Seq: seq, Index: string(name), Entity: string(e), Bulk: true})
+			}
+		}
 		return len(out) < max, nil
 	})
 	return out, err
+}
+
+// lastIn is the highest seq of the markers below prefix (0: none).
+func lastIn(tx Tx, prefix []byte) (uint64, error) {
+	var seq uint64
+	err := tx.ScanReverse(prefix, nil, func(k, _ []byte) (bool, error) {
+		if rest := k[len(prefix):]; len(rest) >= 8 {
+			seq = binary.BigEndian.Uint64(rest)
+		}
+		return false, nil
+	})
+	return seq, err
 }
 
 // ProcessMarkers reindexes the entities of markers and deletes them, in
@@ -284,7 +355,7 @@ func (v *Views) ProcessMarkers(tx Tx, markers []Marker) (last uint64, committed 
 	counts := countTx{deltas: map[string]int64{}}
 	for _, m := range markers {
 		last = max(last, m.Seq)
-		if err := tx.Delete(markerKey(m.Seq, m.Index, m.Entity)); err != nil {
+		if err := tx.Delete(m.key()); err != nil {
 			return 0, nil, err
 		}
 		ix, ok := byName[m.Index]
@@ -420,4 +491,110 @@ func FeedEntries(tx Tx, name string, max int) ([]FeedEntry, error) {
 		return len(out) < max, nil
 	})
 	return out, err
+}
+
+// SnapshotLeavesOut reports whether a snapshot of views leaves out the
+// pair at k, a key in a replica's key space: the entries of an index
+// outside its Shipped prefixes (see Index.Shipped) are left out, every
+// other pair is carried. When it does, next is the first key after the
+// run of entries left out that k begins, where a scan goes on.
+func (r *Registry) SnapshotLeavesOut(k []byte) (next []byte, out bool) {
+	rest, ok := bytes.CutPrefix(k, indexAreaPrefix)
+	if !ok {
+		return nil, false
+	}
+	for _, ix := range r.indexes {
+		if len(ix.Shipped) == 0 {
+			continue
+		}
+		for _, p := range ix.Prefixes {
+			if bytes.HasPrefix(rest, p) && !hasAnyPrefix(rest, ix.Shipped) {
+				return append(bytes.Clone(indexAreaPrefix), PrefixEnd(p)...), true
+			}
+		}
+	}
+	return nil, false
+}
+
+func hasAnyPrefix(k []byte, prefixes [][]byte) bool {
+	for _, p := range prefixes {
+		if bytes.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// SnapshotMarks marks, for a replica installing a snapshot, every entity
+// of the indexes whose entries snapshots leave out (Index.Shipped), as
+// their view pairs arrive, in bulk markers (PendingBulkMarkers) of up to
+// bulkMarkerEntities entities each — a pair per few hundred entities, not
+// one per entity — so that an indexer builds what was left out once the
+// replica serves, after whatever changes meanwhile. An entity whose pairs
+// are not adjacent (a customer's contacts, then its record) may be marked
+// twice, which costs a reindex that changes nothing. A bulk marker's seq
+// counts the entities marked up to its last, so the queue's length is two
+// seeks away (BulkMarkersLeft).
+type SnapshotMarks struct {
+	indexes []Index
+	seq     uint64
+	last    map[string]string   // index → the entity marked last
+	pending map[string][][]byte // index → entities not yet in a marker
+}
+
+// bulkMarkerEntities bounds the entities of one bulk marker: an indexer's
+// step takes whole markers, and must fit a Badger transaction.
+const bulkMarkerEntities = 256
+
+// NewSnapshotMarks starts marking after the bulk markers tx holds (a
+// resumed installation's), in a replica's key space.
+func (r *Registry) NewSnapshotMarks(tx Tx) (*SnapshotMarks, error) {
+	seq, err := lastIn(tx, bulkMarkerPrefix)
+	if err != nil {
+		return nil, err
+	}
+	m := &SnapshotMarks{seq: seq, last: map[string]string{}, pending: map[string][][]byte{}}
+	for _, ix := range r.indexes {
+		if len(ix.Shipped) > 0 {
+			m.indexes = append(m.indexes, ix)
+		}
+	}
+	return m, nil
+}
+
+// Pair takes the key of a pair of the snapshot, in a replica's key space,
+// and hands mark each bulk marker (key and value) that fills up.
+func (m *SnapshotMarks) Pair(k []byte, mark func(k, v []byte)) {
+	rest, ok := bytes.CutPrefix(k, ViewPrefix)
+	if !ok {
+		return
+	}
+	for _, ix := range m.indexes {
+		e, ok := ix.Watch(rest)
+		if !ok || m.last[ix.Name] == e {
+			continue
+		}
+		m.last[ix.Name] = e
+		m.pending[ix.Name] = append(m.pending[ix.Name], []byte(e))
+		if len(m.pending[ix.Name]) == bulkMarkerEntities {
+			m.emit(ix.Name, mark)
+		}
+	}
+}
+
+// Flush hands mark the bulk markers of the entities marked since the
+// last: a replica writes them with the pairs that called for them.
+func (m *SnapshotMarks) Flush(mark func(k, v []byte)) {
+	for _, ix := range m.indexes {
+		if len(m.pending[ix.Name]) > 0 {
+			m.emit(ix.Name, mark)
+		}
+	}
+}
+
+func (m *SnapshotMarks) emit(index string, mark func(k, v []byte)) {
+	es := m.pending[index]
+	m.seq += uint64(len(es))
+	mark(markerKeyIn(bulkMarkerPrefix, m.seq, index, ""), bytes.Join(es, []byte{0}))
+	m.pending[index] = es[:0]
 }
