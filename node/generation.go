@@ -29,7 +29,8 @@ type generation struct {
 	views *replication.Views
 	// indexed is the highest index marker seq the indexer processed in
 	// this generation since the store opened; the markers after it wait.
-	indexed atomic.Uint64
+	// bulkIndexed is the same of the bulk markers (a snapshot's).
+	indexed, bulkIndexed atomic.Uint64
 }
 
 func rootOf(n uint64) []byte {
@@ -323,10 +324,12 @@ func (r *Rebuild) CatchUpOwn() error {
 }
 
 // IndexAll builds the new generation's indexes, so that searches work the
-// moment it is swapped in.
-func (r *Rebuild) IndexAll() error {
+// moment it is swapped in — and, with bulk, lists too: the entries a
+// snapshot left out (replication.SnapshotMarks), which a node that has
+// nothing to serve meanwhile builds once it serves.
+func (r *Rebuild) IndexAll(bulk bool) error {
 	for {
-		n, err := r.s.indexSome(r.gen)
+		n, err := r.s.indexSome(r.gen, bulk)
 		if err != nil || n == 0 {
 			return err
 		}

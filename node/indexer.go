@@ -24,7 +24,10 @@ import (
 // the person who created a customer finds it by typing at once; an entity
 // pulled from the hub is findable once the indexer reaches its marker —
 // within a second when the node keeps up, after the whole batch during a
-// long catch-up (Status: index_backlog).
+// long catch-up (Status: index_backlog). The entities of a snapshot whose
+// entries it left out (bootstrap.go) wait in a queue of their own, taken
+// only when no other marker waits: a customer created or pulled while a
+// new node builds its lists is indexed first.
 type indexer struct {
 	s    *Store
 	wake chan struct{}
@@ -63,7 +66,7 @@ func (ix *indexer) run() {
 				return
 			default:
 			}
-			n, err := ix.s.indexSome(ix.s.cur.Load())
+			n, err := ix.s.indexSome(ix.s.cur.Load(), true)
 			if err != nil {
 				ix.s.log.Warn("index", "err", err)
 				break
@@ -117,14 +120,15 @@ func (ix *indexer) wait(ctx context.Context, gen, seq uint64) {
 // indexSome runs an indexStep of as many markers as fit in one Badger
 // transaction: it starts at 2,000 and halves on ErrTxnTooBig (a customer
 // writes dozens of index entries, and a small memtable takes small
-// transactions).
-func (s *Store) indexSome(g *generation) (int, error) {
+// transactions). It takes bulk markers (a snapshot's entities, see
+// replication.SnapshotMarks) only when bulk is set and no other waits.
+func (s *Store) indexSome(g *generation, bulk bool) (int, error) {
 	max := int(s.indexBatch.Load())
 	if max == 0 {
 		max = 2000
 	}
 	for {
-		n, err := s.indexStep(g, max)
+		n, err := s.indexStep(g, max, bulk)
 		if !errors.Is(err, badger.ErrTxnTooBig) || max == 1 {
 			if err == nil && max < 2000 {
 				s.indexBatch.Store(int64(min(2000, max*2)))
@@ -137,9 +141,9 @@ func (s *Store) indexSome(g *generation) (int, error) {
 }
 
 // indexStep reindexes the entities of up to max markers of generation g
-// and returns how many markers it processed. With none left it reports
-// everything committed as indexed.
-func (s *Store) indexStep(g *generation, max int) (int, error) {
+// and returns how many markers it processed. With none left but bulk ones
+// it reports everything committed as indexed, and takes bulk ones if bulk.
+func (s *Store) indexStep(g *generation, max int, bulk bool) (int, error) {
 	if err := s.disk.Check(); err != nil {
 		return 0, nil // markers wait; searches read the index as it is
 	}
@@ -156,7 +160,12 @@ func (s *Store) indexStep(g *generation, max int) (int, error) {
 		if s.cur.Load() == g {
 			s.indexer.indexed(g.n, before)
 		}
-		return 0, nil
+		if !bulk {
+			return 0, nil
+		}
+		if markers, err = replication.PendingBulkMarkers(g.read(snap), g.bulkIndexed.Load(), max); err != nil || len(markers) == 0 {
+			return 0, err
+		}
 	}
 	// Reads from the snapshot, writes straight into the transaction:
 	// nothing the step writes is read back (each entity is reindexed once
@@ -173,6 +182,10 @@ func (s *Store) indexStep(g *generation, max int) (int, error) {
 		return 0, err
 	}
 	committed()
+	if markers[0].Bulk {
+		g.bulkIndexed.Store(last)
+		return len(markers), nil
+	}
 	g.indexed.Store(last)
 	if s.cur.Load() == g {
 		s.indexer.indexed(g.n, last)
@@ -180,7 +193,8 @@ func (s *Store) indexStep(g *generation, max int) (int, error) {
 	return len(markers), nil
 }
 
-// IndexBacklog counts the entities waiting to be indexed.
+// IndexBacklog counts the entities waiting to be indexed: changed ones,
+// and a snapshot's (BulkBacklog).
 func (s *Store) IndexBacklog() int {
 	g := s.cur.Load()
 	n := 0
@@ -190,14 +204,29 @@ func (s *Store) IndexBacklog() int {
 			return n < 1_000_000, nil
 		})
 	})
+	return n + s.BulkBacklog()
+}
+
+// BulkBacklog estimates how many entities of the snapshot the node was
+// installed from still wait for the index entries the snapshot left out
+// (a customer's list orders): cheap enough for every page.
+func (s *Store) BulkBacklog() int {
+	g := s.cur.Load()
+	n := 0
+	_ = s.db.View(func(txn *badger.Txn) error {
+		var err error
+		n, err = replication.BulkMarkersLeft(g.read(txn), g.bulkIndexed.Load())
+		return err
+	})
 	return n
 }
 
 // IndexCaughtUp reports whether the indexes reflect every change committed
-// (no marker waits).
+// and every entity of the snapshot installed (no marker waits).
 func (s *Store) IndexCaughtUp() bool {
 	g := s.cur.Load()
 	s.indexer.mu.Lock()
-	defer s.indexer.mu.Unlock()
-	return s.indexer.gen == g.n && s.indexer.done >= g.views.MarkerSeq()
+	done := s.indexer.gen == g.n && s.indexer.done >= g.views.MarkerSeq()
+	s.indexer.mu.Unlock()
+	return done && s.BulkBacklog() == 0
 }

@@ -3,12 +3,15 @@ package node
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 
 	"branchline/replication"
 )
@@ -37,8 +40,13 @@ var upperPrefix = replication.Prefix("up", "st")
 // too.
 func upperRegistry(version int) *replication.Registry {
 	r := testRegistry()
+	r.AddIndex(upperIndex(version))
+	return r
+}
+
+func upperIndex(version int) replication.Index {
 	setPrefix := replication.Prefix("set")
-	r.AddIndex(replication.Index{
+	return replication.Index{
 		Name:     "test.upper",
 		Prefixes: [][]byte{replication.Prefix("up")},
 		Watch: func(k []byte) (string, bool) {
@@ -63,8 +71,7 @@ func upperRegistry(version int) *replication.Registry {
 		Version:      version,
 		MemoryPrefix: upperPrefix,
 		Memory:       func() replication.Memory { return &mapMemory{m: map[string]string{}} },
-	})
-	return r
+	}
 }
 
 func memoryOf(t *testing.T, s *Store) map[string]string {
@@ -154,5 +161,63 @@ func TestIndexMemory(t *testing.T) {
 	s = open(2)
 	if got := memoryOf(t, s); !maps.Equal(got, want) {
 		t.Fatalf("memory reopened at version 2 = %v, want %v", got, want)
+	}
+}
+
+// TestBulkMarkersWait: the entities a snapshot marked in bulk are indexed
+// after what changes meanwhile — a local write is findable while a
+// backlog of them remains — and every one of them is indexed in the end.
+func TestBulkMarkersWait(t *testing.T) {
+	ix := upperIndex(1)
+	ix.Shipped = [][]byte{replication.Prefix("up", "none")} // the rest is left out
+	reg := testRegistry()
+	reg.AddIndex(ix)
+	s, err := OpenStore(StoreConfig{Dir: t.TempDir(), ID: "sh-pudong", Registry: reg, Log: slog.New(slog.DiscardHandler), Observer: Observer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	const bulk = 200_000
+	g := s.cur.Load()
+	wb := s.db.NewWriteBatch()
+	err = s.db.View(func(txn *badger.Txn) error {
+		marks, err := reg.NewSnapshotMarks(g.read(txn))
+		if err != nil {
+			return err
+		}
+		mark := func(k, v []byte) {
+			if err == nil {
+				err = wb.Set(append(bytes.Clone(g.root), k...), v)
+			}
+		}
+		for i := range bulk {
+			marks.Pair(append(bytes.Clone(replication.ViewPrefix), replication.Key("set", fmt.Sprintf("bulk%06d", i))...), mark)
+		}
+		marks.Flush(mark)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.BulkBacklog(); n != bulk {
+		t.Fatalf("bulk backlog %d, want %d", n, bulk)
+	}
+	s.indexer.poke()
+	if _, err := s.Exec(context.Background(), "alice", set("a=x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := memoryOf(t, s)[string(replication.Key("up", "st", "v1", "a"))]; got != "X" {
+		t.Errorf("a local write waits behind the bulk markers: its entry is %q", got)
+	}
+	if n := s.BulkBacklog(); n == 0 {
+		t.Errorf("the bulk markers were all indexed before the local write: nothing shows it went first")
+	}
+	for deadline := time.Now().Add(60 * time.Second); !s.IndexCaughtUp() || s.IndexBacklog() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the bulk markers are not indexed: %d left", s.BulkBacklog())
+		}
 	}
 }

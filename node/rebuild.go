@@ -235,7 +235,10 @@ func (s *syncer) rebuild(ctx context.Context, reason string) error {
 	if err := rb.CatchUpOwn(); err != nil {
 		return fmt.Errorf("apply own events: %w", err)
 	}
-	if err := rb.IndexAll(); err != nil {
+	// A node that serves older views keeps them until the new ones index
+	// everything; one with none serves as soon as searches and screen
+	// pops work, and builds its lists behind.
+	if err := rb.IndexAll(s.store.Progress().Cursor != 0); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
 	if err := rb.Swap(ctx, cursor, cursorMs, scopes); err != nil {
