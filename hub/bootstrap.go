@@ -26,7 +26,9 @@ import (
 // by the WAN resumes after the last key received; a member that no longer
 // has it (restarted, or restored from Raft) says so and the node starts
 // again. Each chunk carries a CRC; the last carries the digest of every
-// pair, which the node checks before it uses what it installed.
+// pair, which the node checks before it uses what it installed. Index
+// entries outside their index's Shipped prefixes (a customer's list
+// orders) are left out: the node builds them (replication.SnapshotMarks).
 
 const (
 	// snapshotReuse is how old the newest snapshot may be for a new
@@ -196,8 +198,9 @@ func (f *fsm) snapshotChunk(s *companySnapshot, after []byte) (keys, values [][]
 }
 
 // scanSnapshot hands fn the pairs after key after (nil: from the start),
-// keys without the company prefix, up to about max bytes; it returns the
-// last key and whether the snapshot ended. It holds f.mu, so that a
+// keys without the company prefix, up to about max bytes, leaving out the
+// index entries a node builds itself (replication.Registry.SnapshotKeeps);
+// it returns the last key read and whether the snapshot ended. It holds f.mu, so that a
 // restore does not close the snapshot under it.
 func (f *fsm) scanSnapshot(s *companySnapshot, after []byte, max int, fn func(k, v []byte)) (last []byte, done bool, err error) {
 	f.mu.RLock()
@@ -218,16 +221,24 @@ func (f *fsm) scanSnapshot(s *companySnapshot, after []byte, max int, fn func(k,
 	}
 	n := 0
 	ok := it.First()
-	for ; ok && n < max; ok = it.Next() {
+	for ok && n < max {
+		k := it.Key()[len(companyPrefix):]
+		if next, out := f.reg.SnapshotLeavesOut(k); out {
+			// Index entries the node builds itself (Index.Shipped): the
+			// whole run of them is passed over.
+			last = append(last[:0], k...)
+			ok = it.SeekGE(append(bytes.Clone(companyPrefix), next...))
+			continue
+		}
 		v, err := it.ValueAndErr()
 		if err != nil {
 			it.Close()
 			return nil, false, err
 		}
-		k := it.Key()[len(companyPrefix):]
 		fn(k, v)
 		n += len(k) + len(v)
 		last = append(last[:0], k...)
+		ok = it.Next()
 	}
 	return last, !ok, it.Close()
 }

@@ -32,6 +32,14 @@ import (
 // The first is present while the snapshot is being installed; the second
 // once it is installed, until the scopes' history is complete (the rebuild
 // then holds the scopes, rebuildingKey).
+//
+// A snapshot carries only the index entries a node answers from at once
+// (replication.Index.Shipped: phone numbers, type-ahead's texts); each
+// entity whose other entries it left out (a customer's list orders, seven
+// eighths of its index's bytes) is marked as its pairs arrive, in a queue
+// the indexer serves after every other marker. A node with no views to
+// serve meanwhile swaps as soon as the rest is installed and builds them
+// behind (its pages say so); one serving older views builds them first.
 var (
 	snapshotKey = replication.Key("node", "snapshot")
 	historyKey  = replication.Key("node", "rebuild-history")
@@ -142,6 +150,13 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 	// The version the pairs are written at (writeChunk): read once, not
 	// per chunk under Badger's memtable lock.
 	version := max(1, s.store.db.MaxVersion())
+	// Entities whose index entries the snapshot leaves out are marked as
+	// they come, numbered after what the generation recorded (a resumed
+	// installation) or the snapshot's own markers.
+	marks, err := rb.snapshotMarks()
+	if err != nil {
+		return err
+	}
 	for stream.Receive() {
 		watchdog.Reset(s.heartbeat)
 		msg := stream.Msg()
@@ -154,7 +169,7 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 		if msg.GetPosition() != p.pos {
 			return fmt.Errorf("snapshot at %d sent for the one at %d", msg.GetPosition(), p.pos)
 		}
-		c, err := rb.checkChunk(p, msg)
+		c, err := rb.checkChunk(p, msg, marks)
 		if err != nil {
 			return err
 		}
@@ -220,13 +235,36 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 type checkedChunk struct {
 	keys, values [][]byte
 	stored       [][]byte // the keys in the views' key space (without the generation's root)
-	progress     *snapshotProgress
-	total        uint64 // the snapshot's pairs, when the hub knew them
+	// marks are the index markers the chunk's pairs call for, at the
+	// keys they take in the generation (see mark).
+	marks    [][2][]byte
+	progress *snapshotProgress
+	total    uint64 // the snapshot's pairs, when the hub knew them
+	root     []byte // the generation's
+}
+
+// mark adds a marker (key in the views' key space) to the chunk's pairs.
+func (c *checkedChunk) mark(k, v []byte) {
+	c.marks = append(c.marks, [2][]byte{append(bytes.Clone(c.root), k...), v})
+}
+
+// snapshotMarks starts marking the entities of a snapshot being installed
+// (replication.SnapshotMarks) after the markers the generation holds: a
+// resumed installation's.
+func (r *Rebuild) snapshotMarks() (*replication.SnapshotMarks, error) {
+	var m *replication.SnapshotMarks
+	err := r.s.db.View(func(txn *badger.Txn) error {
+		var err error
+		m, err = r.s.reg.NewSnapshotMarks(r.gen.read(txn))
+		return err
+	})
+	return m, err
 }
 
 // checkChunk checks a chunk's CRC and its keys' order after p, and returns
-// it with the progress it brings (p is not changed).
-func (r *Rebuild) checkChunk(p *snapshotProgress, msg *replicationv1.SnapshotChunk) (*checkedChunk, error) {
+// it with the progress it brings (p is not changed) and the index markers
+// its pairs call for (marks).
+func (r *Rebuild) checkChunk(p *snapshotProgress, msg *replicationv1.SnapshotChunk, marks *replication.SnapshotMarks) (*checkedChunk, error) {
 	keys, values := msg.GetKeys(), msg.GetValues()
 	if len(keys) != len(values) {
 		return nil, fmt.Errorf("snapshot chunk of %d keys and %d values", len(keys), len(values))
@@ -235,7 +273,7 @@ func (r *Rebuild) checkChunk(p *snapshotProgress, msg *replicationv1.SnapshotChu
 		return nil, fmt.Errorf("snapshot chunk CRC %08x, want %08x", crc, msg.GetCrc32C())
 	}
 	next := *p
-	c := &checkedChunk{keys: make([][]byte, len(keys)), stored: make([][]byte, len(keys)), values: values, progress: &next, total: msg.GetTotalKeys()}
+	c := &checkedChunk{keys: make([][]byte, len(keys)), stored: make([][]byte, len(keys)), values: values, progress: &next, total: msg.GetTotalKeys(), root: r.gen.root}
 	for i, k := range keys {
 		if len(next.after) > 0 && bytes.Compare(k, next.after) <= 0 {
 			return nil, fmt.Errorf("snapshot keys out of order at %q", k)
@@ -245,7 +283,9 @@ func (r *Rebuild) checkChunk(p *snapshotProgress, msg *replicationv1.SnapshotChu
 		next.digest.AddPair(k, values[i])
 		next.pairs++
 		next.after = k
+		marks.Pair(c.stored[i], c.mark)
 	}
+	marks.Flush(c.mark)
 	if len(keys) > 0 {
 		next.after = bytes.Clone(next.after)
 	}
@@ -270,6 +310,11 @@ func (r *Rebuild) writeChunk(c *checkedChunk, version uint64) error {
 	l := r.s.db.NewKVLoader(2)
 	for i, k := range c.keys {
 		if err := l.Set(&pb.KV{Key: k, Value: c.values[i], Version: version}); err != nil {
+			return err
+		}
+	}
+	for _, m := range c.marks {
+		if err := l.Set(&pb.KV{Key: m[0], Value: m[1], Version: version}); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -305,6 +306,82 @@ func TestSnapshotProductViews(t *testing.T) {
 			t.Errorf("type-ahead %q after the restore: %d customers %v; br-b finds %d %v", q, len(got), got, len(want), want)
 		}
 	}
+	// The snapshot leaves the lists' entries (orders, attributes,
+	// counters, the live set) and the index records out
+	// (crm.CustomerIndex.Shipped) and carries the rest;
+	// br-a builds them behind and ends with every entry br-b has.
+	stream, err := replicationv1connect.NewReplicationServiceClient(rpc.NewHTTPClient(), th.URL(), rpc.WithBearer(toks["br-b"])).Snapshot(context.Background(),
+		connect.NewRequest(&replicationv1.SnapshotRequest{Protocol: replication.Protocol, Reads: replication.SnapshotReads}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	carried := map[string]int{}
+	for stream.Receive() {
+		for _, k := range stream.Msg().GetKeys() {
+			if rest, ok := bytes.CutPrefix(k, []byte("x\x00crm\x00")); ok {
+				col, _, _ := bytes.Cut(rest, []byte{0})
+				carried[string(col)]++
+			}
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	stream.Close()
+	for col, want := range map[string]bool{"phone": true, "st": true, "nm": true, "live": false, "so": false, "sf": false, "at": false, "cnt": false, "ix": false} {
+		if carried[col] > 0 != want {
+			t.Errorf("the snapshot carries %d %q index entries; want some: %v", carried[col], col, want)
+		}
+	}
+	waitFor(t, 30*time.Second, "br-a's indexer to catch up", func() error {
+		if !a.Store().IndexCaughtUp() {
+			return fmt.Errorf("%d entities to index", a.Store().IndexBacklog())
+		}
+		return nil
+	})
+	entries := func(n *node.Node) map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		err := n.Store().View(func(views replication.Tx) error {
+			for _, p := range crm.CustomerIndex.Prefixes {
+				err := views.Scan(p, nil, func(k, v []byte) (bool, error) {
+					out[string(k)] = string(v)
+					return true, nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	got, wantIx := entries(a), entries(b)
+	for _, col := range []string{"so", "sf", "at", "cnt", "ix"} {
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(wantIx)), func(k string) bool { return strings.HasPrefix(k, "crm\x00"+col+"\x00") }) {
+			t.Errorf("br-b holds no %q entries to compare with", col)
+		}
+	}
+	for k, v := range wantIx {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("after the restore br-a's index entry %q = %q (held %v), br-b's %q", k, g, ok, v)
+		}
+	}
+	for k := range got {
+		if _, ok := wantIx[k]; !ok {
+			t.Errorf("after the restore br-a holds index entry %q, br-b does not", k)
+		}
+	}
+	var listed []*crm.Customer
+	if err := a.Store().View(func(views replication.Tx) (err error) {
+		listed, err = crm.ListCustomers(views, "", 100)
+		return err
+	}); err != nil || len(listed) != len(customers) {
+		t.Errorf("br-a lists %d customers after the restore (%v), want %d", len(listed), err, len(customers))
+	}
 }
 
 // TestSnapshotRefusals: the Snapshot RPC answers a caller without a
@@ -346,6 +423,9 @@ func TestSnapshotRefusals(t *testing.T) {
 		// refused, it replays the log instead.
 		{"a node that does not read the snapshot's formats", tok, &replicationv1.SnapshotRequest{}, connect.CodeFailedPrecondition},
 		{"a node that reads some of them", tok, &replicationv1.SnapshotRequest{Reads: []string{"index-record:1"}}, connect.CodeFailedPrecondition},
+		// The release before would not build the index entries snapshots
+		// leave out (lists would lack their customers).
+		{"a node that does not build what is left out", tok, &replicationv1.SnapshotRequest{Reads: []string{"index-record:2"}}, connect.CodeFailedPrecondition},
 	} {
 		n, _, err := call(c.token, c.req)
 		if connect.CodeOf(err) != c.code || n != 0 {

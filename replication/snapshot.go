@@ -11,10 +11,12 @@ import (
 // release's views may hold beyond what protocol 3 promised; a node of this
 // release names them in its SnapshotRequest, and a hub serves a snapshot
 // only to a caller that names every one it holds (the SnapshotRequest's
-// reads). "index-record:2": customer index records front-coded. A node of
-// an older release is refused and replays the log instead: its index
-// would misread the records.
-var SnapshotReads = []string{"index-record:2"}
+// reads). "index-record:2": customer index records front-coded;
+// "index-shipped:1": the entries of an index outside its Shipped prefixes
+// left out, for the node to build (SnapshotMarks). A node of an older
+// release is refused and replays the log instead: its index would misread
+// the records, or lack the entries left out.
+var SnapshotReads = []string{"index-record:2", "index-shipped:1"}
 
 // SnapshotReadsError explains why a caller reading reads cannot be sent
 // this release's snapshots (nil when it can).

@@ -286,8 +286,10 @@ type SnapshotRequest struct {
 	// After is the last key received: the stream goes on after it.
 	After []byte `protobuf:"bytes,3,opt,name=after,proto3" json:"after,omitempty"`
 	// Reads names what the caller reads that a hub may hold: "index-record:2",
-	// customer index records front-coded (crm/index.go). A hub whose views
-	// hold them refuses a caller that does not name it (FailedPrecondition:
+	// customer index records front-coded (crm/index.go); "index-shipped:1",
+	// the index entries outside an index's shipped prefixes left out, for
+	// the caller to build (replication.Index.Shipped). A hub whose snapshots
+	// hold them refuses a caller that does not name them (FailedPrecondition:
 	// such a node replays the log instead).
 	Reads         []string `protobuf:"bytes,4,rep,name=reads,proto3" json:"reads,omitempty"`
 	unknownFields protoimpl.UnknownFields
