@@ -226,6 +226,11 @@ func nodeAlerts(n *node.Node) []web.Alert {
 	if a, ok := rebuildAlert(n); ok {
 		out = append(out, a)
 	}
+	if left := store.BulkBacklog(); left > 0 {
+		// A node bootstrapped from a snapshot serves before its list
+		// orders are built (replication.Index.Shipped).
+		out = append(out, web.Alert{Key: "alert.indexing", Args: []any{left}})
+	}
 	return out
 }
 
