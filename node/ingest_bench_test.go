@@ -25,7 +25,11 @@ import (
 // -ingest-pairs N otherwise (27.7M: a million customers).
 //
 //	go test -run XXX -bench Ingest -benchtime 1x ./node [-ingest-pairs 27700000]
-var ingestPairs = flag.Int("ingest-pairs", 2_770_000, "BenchmarkIngest: how many pairs")
+var (
+	ingestPairs    = flag.Int("ingest-pairs", 2_770_000, "BenchmarkIngest: how many pairs")
+	ingestMemTable = flag.Int64("ingest-memtable", 0, "BenchmarkIngest: Badger memtable size (0: the node's)")
+	ingestL0       = flag.Int("ingest-l0", 0, "BenchmarkIngest: Badger level-0 tables before compaction (0: the node's)")
+)
 
 func BenchmarkIngest(b *testing.B) {
 	n := *ingestPairs
@@ -46,7 +50,11 @@ func BenchmarkIngest(b *testing.B) {
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	open := func(b *testing.B) *badger.DB {
-		db, err := badger.Open(badgerOptions(b.TempDir(), slog.New(slog.DiscardHandler), 0))
+		o := badgerOptions(b.TempDir(), slog.New(slog.DiscardHandler), *ingestMemTable)
+		if *ingestL0 > 0 {
+			o = o.WithNumLevelZeroTables(*ingestL0).WithNumLevelZeroTablesStall(*ingestL0 + 5)
+		}
+		db, err := badger.Open(o)
 		if err != nil {
 			b.Fatal(err)
 		}
