@@ -199,9 +199,9 @@ func (f *fsm) snapshotChunk(s *companySnapshot, after []byte) (keys, values [][]
 
 // scanSnapshot hands fn the pairs after key after (nil: from the start),
 // keys without the company prefix, up to about max bytes, leaving out the
-// index entries a node builds itself (replication.Registry.SnapshotKeeps);
-// it returns the last key read and whether the snapshot ended. It holds f.mu, so that a
-// restore does not close the snapshot under it.
+// index entries a node builds itself (Registry.SnapshotLeavesOut); it
+// returns the last key read and whether the snapshot ended. It holds f.mu,
+// so that a restore does not close the snapshot under it.
 func (f *fsm) scanSnapshot(s *companySnapshot, after []byte, max int, fn func(k, v []byte)) (last []byte, done bool, err error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()

@@ -151,8 +151,7 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 	// per chunk under Badger's memtable lock.
 	version := max(1, s.store.db.MaxVersion())
 	// Entities whose index entries the snapshot leaves out are marked as
-	// they come, numbered after what the generation recorded (a resumed
-	// installation) or the snapshot's own markers.
+	// they come, in bulk markers after those a resumed installation wrote.
 	marks, err := rb.snapshotMarks()
 	if err != nil {
 		return err
