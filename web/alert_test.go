@@ -19,3 +19,21 @@ func TestAlertTextNested(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertIndexing: the lists-being-built alert names the customers left
+// in each language.
+func TestAlertIndexing(t *testing.T) {
+	a := Alert{Key: "alert.indexing", Args: []any{123456}}
+	for lang, want := range map[string]string{
+		"en":    "Customer lists are still being built from the company's data (123456 customers to go)",
+		"zh-CN": "客户列表仍在根据公司数据建立（还剩 123456 位客户）",
+	} {
+		p, err := LangPage(lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.alertText(a); len(got) < len(want) || got[:len(want)] != want {
+			t.Errorf("%s: %q, want it to start %q", lang, got, want)
+		}
+	}
+}
