@@ -104,10 +104,8 @@ func (r *Registry) DeferredKey(k []byte) []byte {
 	}
 	rest := k[len(ViewPrefix):]
 	for _, ix := range r.indexes {
-		for _, p := range ix.Prefixes {
-			if bytes.HasPrefix(rest, p) {
-				return append(bytes.Clone(indexAreaPrefix), rest...)
-			}
+		if hasAnyPrefix(rest, ix.Prefixes) {
+			return append(bytes.Clone(indexAreaPrefix), rest...)
 		}
 	}
 	return k
@@ -148,10 +146,8 @@ func IndexedViews(tx Tx, reg *Registry, mode Indexing) Tx {
 }
 
 func (t *indexedTx) route(k []byte) Tx {
-	for _, p := range t.prefixes {
-		if bytes.HasPrefix(k, p) {
-			return t.index
-		}
+	if hasAnyPrefix(k, t.prefixes) {
+		return t.index
 	}
 	return t.views
 }
