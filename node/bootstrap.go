@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -81,13 +82,20 @@ func encodeHistory(gainedTo uint64, gaining []string) []byte {
 // company views still being built): the rebuild replays the log instead.
 var errNoSnapshot = errors.New("the hub serves no snapshot")
 
-// snapshotAbove is the hub log length from which a new node starts from a
-// snapshot rather than by replaying the log, by default: never by length
-// (0), only when the log no longer reaches back (retention). Measured on a
-// 2-core machine (BENCHMARKS.md, "Snapshot bootstrap"), a snapshot is no
-// quicker than a replay — both are bound by the node's Badger writes — and
-// slower while the hub's company views or their indexes lag behind.
-const snapshotAbove = 0
+// DefaultSnapshotAbove is the hub log length from which a new (or lost)
+// store starts from a snapshot rather than by replaying the log, unless
+// configured otherwise (Config.SnapshotAbove). On a 2-core machine
+// (BENCHMARKS.md, issue 13) a new node of 100,000 customers serves in
+// 3.9–5.3 s from a snapshot against 9.4 s by replay (one of a million in
+// about a minute from a snapshot); below some tens of thousands of events
+// either takes a few seconds, and a replay has the lists complete at once
+// where a snapshot builds them behind.
+const DefaultSnapshotAbove = 50_000
+
+// NoSnapshotByLength, as Config.SnapshotAbove, starts from a snapshot only
+// when it must: when the hub's log no longer reaches back (retention),
+// whatever its length.
+const NoSnapshotByLength = math.MaxUint64
 
 // installSnapshot installs the hub's company views into the rebuild's
 // generation (resuming an installation cut before) and leaves the rebuild

@@ -41,8 +41,8 @@ type Config struct {
 	Tasks map[string]replication.NodeTask
 	// SnapshotAbove is the length of the hub's log from which a new (or
 	// lost) store starts from a snapshot of the company views rather than
-	// by replaying the log; 0: only when the log no longer reaches back
-	// (the hub's retention), whatever its length.
+	// by replaying the log; 0: DefaultSnapshotAbove; NoSnapshotByLength:
+	// only when the log no longer reaches back (the hub's retention).
 	SnapshotAbove uint64
 	// MaxClockOffset bounds how far ahead of this node's wall clock a
 	// pulled event's stamp may move its clock (0: the default, see
@@ -276,7 +276,7 @@ func (n *Node) restoreLost() error {
 		n.log.Warn("the hub holds events of this node, whose store is new: taking its data back from head office", "durable_seq", durable)
 		return n.store.Restore(durable)
 	}
-	if head := resp.GetHead(); n.syncer.snapshotAbove > 0 && head >= n.syncer.snapshotAbove {
+	if head := resp.GetHead(); n.syncer.snapshotAbove != NoSnapshotByLength && head >= n.syncer.snapshotAbove {
 		n.log.Info("a new node: taking the company's data from a snapshot of the hub", "hub_log", head)
 		return n.store.Bootstrap(head)
 	}

@@ -75,7 +75,7 @@ func (s *syncer) snapshotWorth(ctx context.Context, rb *Rebuild) bool {
 	if rb.snap != nil {
 		return true
 	}
-	if s.snapshotAbove == 0 {
+	if s.snapshotAbove == NoSnapshotByLength {
 		return false // only when the log no longer reaches back
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.heartbeat)

@@ -63,7 +63,7 @@ type syncer struct {
 }
 
 func newSyncer(store *Store, urls []string, token string, hc *http.Client, log *slog.Logger) *syncer {
-	s := &syncer{store: store, urls: urls, log: log, heartbeat: 10 * time.Second, rebuildNow: make(chan struct{}, 1), snapshotAbove: snapshotAbove}
+	s := &syncer{store: store, urls: urls, log: log, heartbeat: 10 * time.Second, rebuildNow: make(chan struct{}, 1), snapshotAbove: DefaultSnapshotAbove}
 	for _, u := range urls {
 		s.clients = append(s.clients, replicationv1connect.NewReplicationServiceClient(hc, u,
 			rpc.WithBearer(token), rpc.ZstdClient(), connect.WithSendMaxBytes(replication.MaxBatchBytes+(1<<20)),

@@ -31,7 +31,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	maxOffset, minFree := safetyFlags(fs, "sized from the store's memtables, 320MiB")
 	tz := fs.String("time-zone", app.DefaultTimeZone, "business time zone: the one pages, exports, reports and the days of numbers show times in, whatever this computer's zone")
 	sipRate := fs.Float64("sip-max-call-rate", 0, "new calls admitted per second; more are refused with 503 (0: no bound, the switch's backlog decides)")
-	snapAbove := fs.Uint64("snapshot-above", 0, "length of the hub's log from which a new or lost store starts from a snapshot of the company's data rather than replaying the log (0: only when the hub's log no longer reaches back, see hub --retain-events)")
+	snapAbove := fs.Uint64("snapshot-above", node.DefaultSnapshotAbove, "length of the hub's log from which a new or lost store starts from a snapshot of the company's data rather than replaying the log (0: only when the hub's log no longer reaches back, see hub --retain-events)")
 	sipSetup := fs.Int("sip-max-setup", 0, "calls in setup (up, neither answered nor waiting in a line) past which new calls are refused with 503 (0: 300; negative: no bound)")
 	budget := memoryFlag(fs)
 	level, format := logFlags(fs)
@@ -41,6 +41,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *id == "" || *data == "" {
 		fs.Usage()
 		return usagef("node: --id and --data are required")
+	}
+	if *snapAbove == 0 {
+		*snapAbove = node.NoSnapshotByLength
 	}
 	loc, err := time.LoadLocation(*tz)
 	if err != nil || *tz == "" || *tz == "Local" {
