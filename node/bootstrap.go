@@ -164,7 +164,14 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 	if err != nil {
 		return err
 	}
+	// Where the receiving side's time goes, for the log: in the stream
+	// (waiting for the hub, decoding), checking chunks, waiting for the
+	// writer.
+	var receiving, checking, waiting time.Duration
+	mark := time.Now()
 	for stream.Receive() {
+		received := time.Now()
+		receiving += received.Sub(mark)
 		watchdog.Reset(s.heartbeat)
 		msg := stream.Msg()
 		if err := replication.ProtocolError("node", "hub "+s.urls[member], msg.GetProtocol()); err != nil {
@@ -183,9 +190,12 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 		if feed != nil {
 			feed.Feed(c.stored, c.values)
 		}
+		checked := time.Now()
+		checking += checked.Sub(received)
 		if err := wait(); err != nil {
 			return err
 		}
+		waiting += time.Since(checked)
 		p, inFlight = c.progress, c
 		go func() {
 			w := time.Now()
@@ -193,6 +203,7 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 			writing += time.Since(w)
 			written <- err
 		}()
+		mark = time.Now()
 		if msg.GetDone() {
 			if err := wait(); err != nil {
 				return err
@@ -206,13 +217,16 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 				return errors.Join(fmt.Errorf("the snapshot at %d installed does not match its digest: starting again", p.pos), rb.dropSnapshot())
 			}
 			var mems map[string]replication.Memory
+			memStart := time.Now()
 			if feed != nil {
 				if mems, err = feed.Memories(); err != nil {
 					return err
 				}
 			}
+			memories := time.Since(memStart)
 			s.log.Info("snapshot of the company views installed", "position", p.pos, "pairs", p.pairs,
-				"took", time.Since(began).Round(time.Millisecond), "writing", writing.Round(time.Millisecond))
+				"took", time.Since(began).Round(time.Millisecond), "writing", writing.Round(time.Millisecond),
+				"receiving", receiving.Round(time.Millisecond), "checking", checking.Round(time.Millisecond), "waiting_for_writer", waiting.Round(time.Millisecond), "memories", memories.Round(time.Millisecond))
 			return rb.snapshotInstalled(p, mems)
 		}
 	}
