@@ -65,6 +65,11 @@ func New() *Index {
 // times at most.
 func (x *Index) foldAt() int { return max(x.minFold, x.base.docs/8) }
 
+// loadFoldAt is foldAt for a bulk load (Load): as many documents as the
+// base. A fold rewrites the base, so a load folds about twice its
+// documents in all rather than nine times; nobody queries meanwhile.
+func (x *Index) loadFoldAt() int { return max(x.minFold, x.base.docs) }
+
 // Put sets the text of id, replacing the one it had.
 func (x *Index) Put(id, text string) {
 	x.mu.Lock()
@@ -127,16 +132,13 @@ func (x *Index) Text(id string) (string, bool) {
 
 // Load puts many documents, as a store's scan hands them over, and builds
 // the base in place: the way to fill an index when a replica opens. It
-// folds the fresh segment once it holds as many documents as the base
-// (not an eighth, as Put does to keep queries quick): a fold rewrites the
-// base, so a load folds about twice its documents in all rather than
-// nine times.
+// folds at loadFoldAt, not at foldAt as Put does to keep queries quick.
 func (x *Index) Load(each func(put func(id, text string)) error) error {
 	err := each(func(id, text string) {
 		x.mu.Lock()
 		defer x.mu.Unlock()
 		x.putLocked(id, text)
-		if x.fresh.docs >= max(x.minFold, x.base.docs) {
+		if x.fresh.docs >= x.loadFoldAt() {
 			x.waitFold()
 			x.startFold(false)
 		}
