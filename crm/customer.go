@@ -114,8 +114,9 @@ func Entity(id string) string { return "customer/" + id }
 // move to the winner when the customer is merged (see merge.go).
 //
 //	crm \0 cust \0 id                 -> created register (value: origin)
-//	crm \0 cust \0 id \0 f \0 name     -> field register
-//	crm \0 cust \0 id \0 c \0 key      -> custom field value register
+//	crm \0 cust \0 id \0 f \0 name     -> field register (an edit)
+//	crm \0 cust \0 id \0 c \0 key      -> custom field value register (an edit)
+//	crm \0 cust \0 id \0 p \0 hlc \0 origin -> the fields a creation set, one register (record.go)
 //	crm \0 cust \0 id \0 d            -> recycle-bin register ("D"+actor deleted, "A"+actor alive)
 //
 // Derived indexes (index.go), the contacts (contact.go) and the timeline
@@ -459,10 +460,11 @@ func applyCreated(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerCre
 	}
 	// A customer's creation is almost always the first event of its
 	// record (whoever writes the record learnt of the id from this event,
-	// through the hub's log): then its registers are written without
-	// reading them first — one seek instead of one read per field, the
-	// difference on the hub's and a catching-up node's hot path. When the
-	// record holds something already, each write competes as usual.
+	// through the hub's log): then its created register is written
+	// without reading it first, on the hub's and a catching-up node's hot
+	// path (the fields it sets are one register of their own, written
+	// without a read in any case: record.go). When the record holds
+	// something already, the created register competes as usual.
 	fresh := rep == id
 	if fresh {
 		// custKey(id) prefixes the whole record (ids have one length).
@@ -485,7 +487,7 @@ func applyCreated(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerCre
 	} else if _, _, err := replication.SetRegister(tx, custKey(id), []byte(ev.Origin), stamp); err != nil {
 		return err
 	}
-	if err := writeFields(tx, rep, ev, b.GetFields(), fresh); err != nil {
+	if err := writeCreatedFields(tx, rep, ev, b.GetFields()); err != nil {
 		return err
 	}
 	return addTimeline(tx, rep, EntryFor(ev, TimelineCreated, fieldNames(b.GetFields()), id))
@@ -524,30 +526,17 @@ func fieldNames(fields []*eventv1.FieldValue) string {
 // current values only, which makes them independent of the order writes
 // arrived in.
 func setFields(tx replication.Tx, id string, ev *replication.Event, fields []*eventv1.FieldValue) error {
-	return writeFields(tx, id, ev, fields, false)
-}
-
-// writeFields is setFields; fresh says the record was found empty, so its
-// registers are written without reading them.
-func writeFields(tx replication.Tx, id string, ev *replication.Event, fields []*eventv1.FieldValue, fresh bool) error {
 	stamp := replication.StampOf(ev)
 	for _, fv := range fields {
-		var key []byte
-		if k, ok := strings.CutPrefix(fv.GetField(), CustomPrefix); ok {
-			if !validCustomKey(k) {
-				continue
-			}
-			key = customKey(id, k)
-		} else if f, known := FieldByName(fv.GetField()); known {
-			key = fieldKey(id, f.Name)
-		} else {
+		name, ok := recordFieldName(fv.GetField())
+		if !ok {
 			continue // written by a newer version; nothing here reads it
 		}
-		if fresh {
-			if err := replication.PutRegister(tx, key, []byte(fv.GetValue()), stamp); err != nil {
-				return err
-			}
-		} else if _, _, err := replication.SetRegister(tx, key, []byte(fv.GetValue()), stamp); err != nil {
+		key := fieldKey(id, name)
+		if k, custom := strings.CutPrefix(name, CustomPrefix); custom {
+			key = customKey(id, k)
+		}
+		if _, _, err := replication.SetRegister(tx, key, []byte(fv.GetValue()), stamp); err != nil {
 			return err
 		}
 	}
@@ -585,32 +574,25 @@ func readCustomer(views replication.Tx, id string) (*Customer, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
+	rec, err := readRecord(views, id)
+	if err != nil {
+		return nil, err
+	}
 	c := &Customer{ID: id, Fields: map[string]string{}, Custom: map[string]string{}, Origin: string(created.Value), Created: created.Stamp.HLC, Updated: created.Stamp.HLC}
-	p := customerRecordPrefix(id)
-	err = views.Scan(p, nil, func(k, v []byte) (bool, error) {
-		r, err := replication.DecodeRegister(v)
-		if err != nil {
-			return false, fmt.Errorf("customer %s record %q: %w", id, k[len(p):], err)
-		}
-		kind, name, _ := strings.Cut(string(k[len(p):]), "\x00")
-		switch kind {
-		case "f", "c":
-			if len(r.Value) > 0 {
-				if kind == "f" {
-					c.Fields[name] = string(r.Value)
-				} else {
-					c.Custom[name] = string(r.Value)
-				}
-			}
-			c.Updated = max(c.Updated, r.Stamp.HLC)
-		case "d":
-			if len(r.Value) > 0 && r.Value[0] == 'D' {
-				c.Deleted, c.DeletedBy, c.DeletedAt = true, string(r.Value[1:]), r.Stamp.HLC
+	for name, r := range rec.fields {
+		if len(r.Value) > 0 {
+			if k, custom := strings.CutPrefix(name, CustomPrefix); custom {
+				c.Custom[k] = string(r.Value)
+			} else {
+				c.Fields[name] = string(r.Value)
 			}
 		}
-		return true, nil
-	})
-	return c, err
+		c.Updated = max(c.Updated, r.Stamp.HLC)
+	}
+	if rec.hasBin && len(rec.bin.Value) > 0 && rec.bin.Value[0] == 'D' {
+		c.Deleted, c.DeletedBy, c.DeletedAt = true, string(rec.bin.Value[1:]), rec.bin.Stamp.HLC
+	}
+	return c, nil
 }
 
 // ListCustomers returns up to limit customers with ids after the given one,

@@ -2,6 +2,7 @@ package crm_test
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -488,5 +489,37 @@ func TestEmailAddresses(t *testing.T) {
 				t.Errorf("a refused command made a draft: %+v", d)
 			}
 		})
+	}
+}
+
+// A creation keeps all the fields it sets in one pair of the record; an
+// edit adds a register of its own for each field it names, and the later
+// by stamp is what reads show.
+func TestCreationIsOnePair(t *testing.T) {
+	r := newReplica(t)
+	id := newID()
+	r.create(t, id, map[string]string{"display_name": "上海浦东速递", "city": "上海", "address": "浦东新区世纪大道1号", "note": "月结"})
+	count := func(kind string) (n int) {
+		for k := range r.m.Dump() {
+			if strings.Contains(k, "crm\x00cust\x00"+id+"\x00"+kind+"\x00") {
+				n++
+			}
+		}
+		return n
+	}
+	if p, f := count("p"), count("f"); p != 1 || f != 0 {
+		t.Fatalf("after the creation: %d creation registers, %d field registers; want 1 and 0", p, f)
+	}
+	r.update(t, id, map[string]string{"city": "北京", "note": ""})
+	if p, f := count("p"), count("f"); p != 1 || f != 2 {
+		t.Fatalf("after an edit of two fields: %d creation registers, %d field registers; want 1 and 2", p, f)
+	}
+	c, err := crm.GetCustomer(r.read(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"display_name": "上海浦东速递", "city": "北京", "address": "浦东新区世纪大道1号"}
+	if !maps.Equal(c.Fields, want) {
+		t.Fatalf("fields %q, want %q", c.Fields, want)
 	}
 }

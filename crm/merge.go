@@ -174,23 +174,11 @@ func SortFieldNames(names []string) []string {
 // recordRegisters reads the field and custom field registers of the
 // record kept under id, by field name.
 func recordRegisters(views replication.Tx, id string) (map[string]replication.Register, error) {
-	out := map[string]replication.Register{}
-	p := customerRecordPrefix(id)
-	err := views.Scan(p, nil, func(k, v []byte) (bool, error) {
-		kind, name, _ := strings.Cut(string(k[len(p):]), "\x00")
-		r, err := replication.DecodeRegister(v)
-		if err != nil {
-			return false, fmt.Errorf("customer %s record: %w", id, err)
-		}
-		switch kind {
-		case "f":
-			out[name] = r
-		case "c":
-			out[CustomPrefix+name] = r
-		}
-		return true, nil
-	})
-	return out, err
+	rec, err := readRecord(views, id)
+	if err != nil {
+		return nil, err
+	}
+	return rec.fields, nil
 }
 
 func checkMerged(ev *replication.Event, b *crmv1.CustomerMerged) error {

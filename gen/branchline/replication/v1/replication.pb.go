@@ -288,7 +288,9 @@ type SnapshotRequest struct {
 	// Reads names what the caller reads that a hub may hold: "index-record:2",
 	// customer index records front-coded (crm/index.go); "index-shipped:1",
 	// the index entries outside an index's shipped prefixes left out, for
-	// the caller to build (replication.Index.Shipped). A hub whose snapshots
+	// the caller to build (replication.Index.Shipped); "customer-created:1",
+	// the fields of a customer's creation kept as one register (crm/record.go).
+	// A hub whose snapshots
 	// hold them refuses a caller that does not name them (FailedPrecondition:
 	// such a node replays the log instead).
 	Reads         []string `protobuf:"bytes,4,rep,name=reads,proto3" json:"reads,omitempty"`
