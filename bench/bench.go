@@ -32,6 +32,12 @@ type Config struct {
 	Batch    int
 	Warmup   time.Duration
 	Duration time.Duration
+	// LivePull makes every pusher also keep a live Pull of its scopes
+	// open, as a branch in steady work does; BranchShare (0 to 1) of the
+	// events pushed are then call records of the pusher's own branch,
+	// which the hub sends no other node, the rest company-wide customers.
+	LivePull    bool
+	BranchShare float64
 
 	// Reconnect and catch-up: a node queues CatchupEvents customer events
 	// offline and reconnects; then a fresh node takes the hub's whole log.
@@ -124,6 +130,7 @@ const (
 	TargetAckPer1M      = 30 * time.Second      // the hub acknowledging 1M events of a reconnecting node
 	TargetWriteP99      = 5 * time.Millisecond  // one writer
 	TargetWriteP99Many  = 20 * time.Millisecond // sixteen writers
+	TargetArrivalP99    = time.Second           // commit to arrival at a live-pulling node
 	targetCatchUpEvents = 1_000_000
 )
 
@@ -138,6 +145,9 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	if c.HubMembers != 1 && c.HubMembers != 3 && c.HubMembers != 5 {
 		return nil, fmt.Errorf("a hub has 1, 3 or 5 members, not %d", c.HubMembers)
+	}
+	if c.BranchShare < 0 || c.BranchShare > 1 {
+		return nil, fmt.Errorf("branch share %v: want 0 to 1", c.BranchShare)
 	}
 	if c.Batch > 2000 {
 		return nil, fmt.Errorf("batch of %d events: the hub takes at most 2000", c.Batch)
@@ -212,14 +222,26 @@ func runHub(ctx context.Context, c Config, dir string, bodies [][]byte, r *Repor
 	wctx, stopWatch := context.WithCancel(ctx)
 	changes := cl.watchLeader(wctx)
 	defer func() { stopWatch(); r.LeaderChanges = <-changes }()
+	var calls [][]byte
+	if c.BranchShare > 0 {
+		if calls, err = callBodies(bodyPool); err != nil {
+			return err
+		}
+	}
 	ps := make([]*pusher, len(ids))
 	for i, id := range ids {
 		ps[i] = newPusher(id, tokens[id], leader.URL(), bodies)
+		ps[i].src.withCalls(calls, c.BranchShare)
 		defer ps[i].close()
 	}
 	if c.runs("push") {
 		say("hub commit: %d nodes pushing %d-event batches to the leader (%s), %s warm-up + %s", c.Pushers, c.Batch, leader.ID(), c.Warmup, c.Duration)
-		t, err := measurePush(ctx, ps, c.Batch, c.Warmup, c.Duration)
+		var head func() uint64
+		if c.LivePull {
+			say("  each node also pulls live; %.0f %% of the events are its branch's call records", 100*c.BranchShare)
+			head = leader.Head
+		}
+		t, err := measurePush(ctx, ps, c.Batch, c.Warmup, c.Duration, head)
 		if err != nil {
 			return fmt.Errorf("hub commit: %w", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"branchline/crm"
 	replicationv1 "branchline/gen/branchline/replication/v1"
 	"branchline/replication"
+	"branchline/telephony"
 )
 
 // bodyPool is how many distinct customer bodies events cycle through: the
@@ -73,18 +74,58 @@ func customerBodies(n int) ([][]byte, error) {
 	return out, nil
 }
 
+// callBodies encodes n call records of a branch's switch through the
+// domain's own decision, so that they pass the hub's checks.
+func callBodies(n int) ([][]byte, error) {
+	ids := replication.NewIDs()
+	arrive := time.UnixMilli(1_796_000_000_000)
+	out := make([][]byte, n)
+	for i := range out {
+		d, err := telephony.EndCall(&telephony.Record{
+			ID: ids.New(arrive), SIPCallID: fmt.Sprintf("bench-%d@127.0.0.1", i), Direction: telephony.Inbound,
+			Caller: fmt.Sprintf("+86138%08d", i), DID: "+862150001000", Trunk: "carrier", Queue: "pickup",
+			Agent: fmt.Sprintf("agent%02d", i%40), Extension: fmt.Sprintf("8%03d", i%40),
+			Arrive: arrive, Ring: arrive.Add(2 * time.Second), Answer: arrive.Add(6 * time.Second), End: arrive.Add(96 * time.Second),
+			Disposition: telephony.Answered, HangupBy: "caller", Cause: "normal",
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sample call %d: %w", i, err)
+		}
+		out[i], err = proto.MarshalOptions{Deterministic: true}.Marshal(d.Body)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // eventSource makes one origin's events as its node would push them:
-// gapless seqs from 1, increasing HLCs, each a new customer.
+// gapless seqs from 1, increasing HLCs, each a new customer — or, for a
+// share of them, a call record of the node's own branch (scope b:origin),
+// which the hub sends no other branch.
 type eventSource struct {
 	origin string
 	seq    uint64 // last seq made
 	clock  *replication.Clock
 	ids    *replication.IDs
 	bodies [][]byte
+	// calls are call record bodies, a branchShare of the events; owed
+	// carries the part of a call (in millionths) over between events.
+	calls       [][]byte
+	branchShare float64
+	owed        int
+	scopes      []string
 }
 
 func newEventSource(origin string, bodies [][]byte) *eventSource {
-	return &eventSource{origin: origin, clock: replication.NewClock(nil, 0, 0), ids: replication.NewIDs(), bodies: bodies}
+	return &eventSource{origin: origin, clock: replication.NewClock(nil, 0, 0), ids: replication.NewIDs(), bodies: bodies,
+		scopes: []string{replication.BranchScope(origin)}}
+}
+
+// withCalls makes a share of the events (0 to 1) call records.
+func (s *eventSource) withCalls(calls [][]byte, share float64) *eventSource {
+	s.calls, s.branchShare = calls, share
+	return s
 }
 
 // next returns the origin's next n events.
@@ -93,7 +134,7 @@ func (s *eventSource) next(n int) []*replicationv1.Event {
 	now := time.Now()
 	for i := range evs {
 		s.seq++
-		evs[i] = &replicationv1.Event{
+		ev := &replicationv1.Event{
 			Origin: s.origin,
 			Seq:    s.seq,
 			Hlc:    uint64(s.clock.Now()),
@@ -102,6 +143,12 @@ func (s *eventSource) next(n int) []*replicationv1.Event {
 			Actor:  "bench",
 			Body:   s.bodies[int(s.seq)%len(s.bodies)],
 		}
+		if s.owed += int(s.branchShare*1e6 + 0.5); s.owed >= 1e6 && len(s.calls) > 0 {
+			s.owed -= 1e6
+			ev.Kind, ev.Entity, ev.Scopes = telephony.KindCallEnded, telephony.CallEntity(s.ids.New(now)), s.scopes
+			ev.Body = s.calls[int(s.seq)%len(s.calls)]
+		}
+		evs[i] = ev
 	}
 	return evs
 }

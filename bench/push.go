@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -38,7 +39,7 @@ func newPusher(id, token, url string, bodies [][]byte) *pusher {
 	return &pusher{
 		src: newEventSource(id, bodies),
 		hc:  hc,
-		client: replicationv1connect.NewReplicationServiceClient(hc, url, rpc.WithBearer(token),
+		client: replicationv1connect.NewReplicationServiceClient(hc, url, rpc.WithBearer(token), rpc.ZstdClient(),
 			connect.WithSendMaxBytes(replication.MaxBatchBytes+(1<<20)),
 			connect.WithReadMaxBytes(replication.MaxBatchBytes+(1<<20))),
 	}
@@ -137,13 +138,31 @@ type throughput struct {
 	Total    int // events pushed including the warm-up
 	Duration time.Duration
 	CPU      cpuUse // during the measured window
+	// Pull, when every pusher also pulled live: what arrived.
+	Pull *livePulls `json:",omitempty"`
+}
+
+// livePulls is what the pushers' live Pulls received of the events
+// proposed during the measured window.
+type livePulls struct {
+	BranchShare float64 // of the events pushed, the share that were branch records
+	Delivered   int     // events received, over every stream
+	Rate        float64 // Delivered per second of the window
+	Latency     summary // proposal to arrival
+	Drained     time.Duration
 }
 
 // measurePush pushes from every pusher for warmup+window and counts the
-// events acknowledged during window.
-func measurePush(ctx context.Context, ps []*pusher, batch int, warmup, window time.Duration) (throughput, error) {
+// events acknowledged during window. With head (the leader's log
+// position), every pusher also keeps a live Pull open, and the result says
+// how soon the events proposed in the window arrived at the others.
+func measurePush(ctx context.Context, ps []*pusher, batch int, warmup, window time.Duration, head func() uint64) (throughput, error) {
 	start := time.Now()
 	t0, t1 := start.Add(warmup), start.Add(warmup+window)
+	var pulls *pulling
+	if head != nil {
+		pulls = startPulls(ctx, ps, head(), t0, t1)
+	}
 	cpu := make(chan cpuUse, 1) // over the window
 	go func() {
 		time.Sleep(time.Until(t0))
@@ -153,9 +172,21 @@ func measurePush(ctx context.Context, ps []*pusher, batch int, warmup, window ti
 	}()
 	recs, err := runPushers(ctx, ps, batch, func(*pusher) bool { return time.Now().Before(t1) })
 	if err != nil {
+		if pulls != nil {
+			_, _ = pulls.stop(0)
+		}
 		return throughput{}, err
 	}
 	res := throughput{Window: window, Pushers: len(ps), Batch: batch, Duration: time.Since(start), CPU: <-cpu}
+	if pulls != nil {
+		if res.Pull, err = pulls.stop(head()); err != nil {
+			return res, err
+		}
+		res.Pull.Rate = rate(res.Pull.Delivered, window)
+		if len(ps) > 0 {
+			res.Pull.BranchShare = ps[0].src.branchShare
+		}
+	}
 	var lat latencies
 	for _, rs := range recs {
 		for _, r := range rs {
@@ -225,4 +256,103 @@ func load(ctx context.Context, ps []*pusher, batch, total int, progress func(pus
 		}
 	}
 	return n, time.Since(start), cpu, err
+}
+
+// livePull keeps p's node's Pull open from position cursor, as a node in
+// steady work does, until ctx ends: the hub sends it the events of its
+// scopes (company-wide ones and its branch's) that other nodes push. For
+// each event proposed between t0 and t1 it records the time from the
+// leader's proposal (the event's commit time, on the same clock here) to
+// its arrival, and counts the events that arrived.
+// pos is set to each position the hub says the stream reached.
+func (p *pusher) livePull(ctx context.Context, cursor uint64, t0, t1 time.Time, pos *atomic.Uint64) (latencies, int, error) {
+	stream, err := p.client.Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{
+		Cursor: cursor, ExcludeOwn: true, Protocol: replication.Protocol,
+	}))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer stream.Close()
+	var lat latencies
+	n := 0
+	lo, hi := t0.UnixMilli(), t1.UnixMilli()
+	for stream.Receive() {
+		now := time.Now()
+		if at := stream.Msg().GetPosition(); at > 0 {
+			pos.Store(at)
+		}
+		for _, c := range stream.Msg().GetEvents() {
+			if ms := c.GetCommitTimeMs(); ms >= lo && ms <= hi {
+				n++
+				lat.add(now.Sub(time.UnixMilli(ms)))
+			}
+		}
+	}
+	if err := stream.Err(); err != nil && ctx.Err() == nil {
+		return lat, n, fmt.Errorf("%s: pull: %w", p.src.origin, err)
+	}
+	return lat, n, nil
+}
+
+// pulling is the pushers' live Pulls under way.
+type pulling struct {
+	cancel context.CancelFunc
+	pos    []atomic.Uint64
+	done   chan pullResult
+	n      int
+}
+
+type pullResult struct {
+	lat latencies
+	n   int
+	err error
+}
+
+func startPulls(ctx context.Context, ps []*pusher, cursor uint64, t0, t1 time.Time) *pulling {
+	ctx, cancel := context.WithCancel(ctx)
+	pl := &pulling{cancel: cancel, pos: make([]atomic.Uint64, len(ps)), done: make(chan pullResult, len(ps)), n: len(ps)}
+	for i, p := range ps {
+		go func() {
+			lat, n, err := p.livePull(ctx, cursor, t0, t1, &pl.pos[i])
+			pl.done <- pullResult{lat, n, err}
+		}()
+	}
+	return pl
+}
+
+// pullDrain bounds the wait for the streams to reach the head once the
+// pushers stop.
+const pullDrain = time.Minute
+
+// stop waits until every stream has reached head (at most pullDrain; 0:
+// not at all), ends them and sums what they received.
+func (pl *pulling) stop(head uint64) (*livePulls, error) {
+	start := time.Now()
+	for head > 0 && time.Since(start) < pullDrain {
+		behind := false
+		for i := range pl.pos {
+			if pl.pos[i].Load() < head {
+				behind = true
+				break
+			}
+		}
+		if !behind {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	res := &livePulls{Drained: time.Since(start)}
+	pl.cancel()
+	var lats []latencies
+	var errs []error
+	for range pl.n {
+		r := <-pl.done
+		res.Delivered += r.n
+		lats = append(lats, r.lat)
+		if r.err != nil {
+			errs = append(errs, r.err)
+		}
+	}
+	res.Latency = merge(lats...).summarize()
+	return res, errors.Join(errs...)
 }

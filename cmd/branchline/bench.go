@@ -55,6 +55,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.Batch, "batch", 0, "events per Push, and puts per etcd txn (default 500)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "pushing before the measured window (default 3s; quick 1s)")
 	fs.DurationVar(&c.Duration, "duration", 0, "measured push window (default 20s; quick 5s)")
+	fs.BoolVar(&c.LivePull, "pull", false, "every pushing node also pulls live, and the report gives proposal-to-arrival latency")
+	fs.Float64Var(&c.BranchShare, "branch-share", 0, "share (0 to 1) of pushed events that are the pushing branch's own call records, which no other node pulls (default 0: all customers)")
 	fs.IntVar(&c.CatchupEvents, "catchup-events", 0, "customer events the reconnecting node queued offline (default 1000000; quick 50000)")
 	fs.IntVar(&c.Writes, "writes", 0, "sequential node writes (default 2000; quick 500)")
 	fs.IntVar(&c.Writers, "writers", 0, "concurrent node writers (default 16)")
