@@ -141,6 +141,9 @@ type fsm struct {
 	// served counts what this member read for nodes (Pull batches,
 	// snapshot chunks): foreground work the company loop gives way to.
 	served atomic.Uint64
+	// tail holds the latest log entries for the Pulls that follow the
+	// head (tail.go).
+	tail tail
 }
 
 // headState is the state machine's position.
@@ -300,6 +303,10 @@ type step struct {
 	seqs   map[string]uint64 // committed seqs changed by this batch
 	events int
 	timeMs int64 // of the entry being applied
+	// tail is the log entries this batch appends, for the ring (tail.go);
+	// tailLost says one could not be kept, and the ring starts afresh.
+	tail     []*tailEntry
+	tailLost bool
 }
 
 // seq is origin's highest committed seq, this batch included.
@@ -369,6 +376,11 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	}
 	commitRetrying(b, f.log)
 	s.dec.Commit()
+	if s.tailLost {
+		f.tail.reset()
+	} else if len(s.tail) > 0 {
+		f.tail.add(s.tail[0].e.pos, s.tail)
+	}
 	maps.Copy(f.seqs, s.seqs)
 	f.stateMu.Lock()
 	f.st = s.st
@@ -612,6 +624,11 @@ func (f *fsm) commitRaw(s *step, e rawEvent, decoded *replicationv1.Event) (*rep
 	}
 	if err := s.tx.Set(posKey(s.st.Head), c); err != nil {
 		return nil, err
+	}
+	if t, err := newTailEntry(c); err == nil && !s.tailLost {
+		s.tail = append(s.tail, t)
+	} else {
+		s.tailLost = true
 	}
 	if err := s.tx.Set(dedupKey(e.origin, e.seq), binary.BigEndian.AppendUint64(nil, s.st.Head)); err != nil {
 		return nil, err

@@ -222,31 +222,30 @@ type batch struct {
 }
 
 // readScoped reads the next message after position after, up to until
-// (0: the head), bounded in count and bytes.
+// (0: the head), bounded in count and bytes: from the tail in memory when
+// it holds the next position (tail.go), else from the log in Pebble.
 func (f *fsm) readScoped(sc *scoping, after, until uint64, maxEvents, maxBytes int) (batch, error) {
 	out := batch{pos: after}
 	size, scanned := 0, 0
 	projected := f.Projected()
-	var e entry
 	err := f.read(func(tx replication.Tx) error {
-		return tx.Scan(logPrefix, posKey(after+1), func(_, v []byte) (bool, error) {
-			if err := peekCommitted(v, &e); err != nil {
-				return false, err
-			}
+		// visit takes the entry e (of bytes v; decode gives it decoded)
+		// and says whether to read on.
+		visit := func(e *entry, v []byte, decode func() (*replicationv1.Committed, error)) (bool, error) {
 			at := e.pos
 			if until > 0 && at > until {
 				return false, nil
 			}
 			scanned++
-			if !sc.match(&e) {
+			if !sc.match(e) {
 				out.pos = at
 				return scanned < 8*maxEvents, nil
 			}
-			var c replicationv1.Committed
-			if err := proto.Unmarshal(v, &c); err != nil {
+			c, err := decode()
+			if err != nil {
 				return false, err
 			}
-			if sc.followOnly(&e) {
+			if sc.followOnly(e) {
 				if at > projected {
 					// The entity index is not there yet: send what is
 					// read, then wait for the projection.
@@ -264,15 +263,33 @@ func (f *fsm) readScoped(sc *scoping, after, until uint64, maxEvents, maxBytes i
 					for _, p := range earlier {
 						out.followed = append(out.followed, p.GetPosition())
 					}
-					out.events = append(earlier, &c)
+					out.events = append(earlier, c)
 					out.pos = at
 					return false, nil
 				}
 			}
-			out.events = append(out.events, &c)
+			out.events = append(out.events, c)
 			out.pos = at
 			size += len(v)
 			return len(out.events) < maxEvents && size < maxBytes && scanned < 8*maxEvents, nil
+		}
+		if ents, ok := f.tail.from(after+1, 8*maxEvents); ok {
+			for _, t := range ents {
+				if more, err := visit(&t.e, t.raw, t.committed); err != nil || !more {
+					return err
+				}
+			}
+			return nil
+		}
+		var e entry
+		return tx.Scan(logPrefix, posKey(after+1), func(_, v []byte) (bool, error) {
+			if err := peekCommitted(v, &e); err != nil {
+				return false, err
+			}
+			return visit(&e, v, func() (*replicationv1.Committed, error) {
+				c := new(replicationv1.Committed)
+				return c, proto.Unmarshal(v, c)
+			})
 		})
 	})
 	return out, err

@@ -134,6 +134,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := f.open(); err != nil {
 		return err
 	}
+	f.tail.reset()
 	f.stateMu.Lock()
 	close(f.changed)
 	f.changed = make(chan struct{})
