@@ -239,7 +239,7 @@ func runHub(ctx context.Context, c Config, dir string, bodies [][]byte, r *Repor
 		var head func() uint64
 		if c.LivePull {
 			say("  each node also pulls live; %.0f %% of the events are its branch's call records", 100*c.BranchShare)
-			head = leader.Head
+			head = cl.head
 		}
 		t, err := measurePush(ctx, ps, c.Batch, c.Warmup, c.Duration, head)
 		if err != nil {

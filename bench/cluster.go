@@ -48,6 +48,16 @@ func startCluster(ctx context.Context, dir string, members int, log *slog.Logger
 // hand leadership around on the way out.
 func (c *cluster) close() { hub.CloseAll(c.hubs) }
 
+// head is the furthest log position a member has applied: what is
+// committed.
+func (c *cluster) head() uint64 {
+	var h uint64
+	for _, m := range c.hubs {
+		h = max(h, m.Head())
+	}
+	return h
+}
+
 // leader returns the member that leads, or nil.
 func (c *cluster) leader() *hub.Hub {
 	for _, h := range c.hubs {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,20 +149,21 @@ type livePulls struct {
 	BranchShare float64 // of the events pushed, the share that were branch records
 	Delivered   int     // events received, over every stream
 	Rate        float64 // Delivered per second of the window
-	Latency     summary // proposal to arrival
+	Latency     summary // commit (the head passing the event) to arrival
 	Drained     time.Duration
 }
 
 // measurePush pushes from every pusher for warmup+window and counts the
-// events acknowledged during window. With head (the leader's log
-// position), every pusher also keeps a live Pull open, and the result says
-// how soon the events proposed in the window arrived at the others.
+// events acknowledged during window. With head (the furthest log position
+// a member applied), every pusher also keeps a live Pull open, and the
+// result says how soon the events committed in the window arrived at the
+// others.
 func measurePush(ctx context.Context, ps []*pusher, batch int, warmup, window time.Duration, head func() uint64) (throughput, error) {
 	start := time.Now()
 	t0, t1 := start.Add(warmup), start.Add(warmup+window)
 	var pulls *pulling
 	if head != nil {
-		pulls = startPulls(ctx, ps, head(), t0, t1)
+		pulls = startPulls(ctx, ps, head(), head, t0, t1)
 	}
 	cpu := make(chan cpuUse, 1) // over the window
 	go func() {
@@ -260,61 +262,105 @@ func load(ctx context.Context, ps []*pusher, batch, total int, progress func(pus
 
 // livePull keeps p's node's Pull open from position cursor, as a node in
 // steady work does, until ctx ends: the hub sends it the events of its
-// scopes (company-wide ones and its branch's) that other nodes push. For
-// each event proposed between t0 and t1 it records the time from the
-// leader's proposal (the event's commit time, on the same clock here) to
-// its arrival, and counts the events that arrived.
+// scopes (company-wide ones and its branch's) that other nodes push. It
+// returns when each event arrived, by position.
 // pos is set to each position the hub says the stream reached.
-func (p *pusher) livePull(ctx context.Context, cursor uint64, t0, t1 time.Time, pos *atomic.Uint64) (latencies, int, error) {
+func (p *pusher) livePull(ctx context.Context, cursor uint64, pos *atomic.Uint64) ([]arrival, error) {
 	stream, err := p.client.Pull(ctx, connect.NewRequest(&replicationv1.PullRequest{
 		Cursor: cursor, ExcludeOwn: true, Protocol: replication.Protocol,
 	}))
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer stream.Close()
-	var lat latencies
-	n := 0
-	lo, hi := t0.UnixMilli(), t1.UnixMilli()
+	var got []arrival
 	for stream.Receive() {
 		now := time.Now()
+		for _, c := range stream.Msg().GetEvents() {
+			got = append(got, arrival{pos: c.GetPosition(), at: now})
+		}
 		if at := stream.Msg().GetPosition(); at > 0 {
 			pos.Store(at)
 		}
-		for _, c := range stream.Msg().GetEvents() {
-			if ms := c.GetCommitTimeMs(); ms >= lo && ms <= hi {
-				n++
-				lat.add(now.Sub(time.UnixMilli(ms)))
-			}
-		}
 	}
 	if err := stream.Err(); err != nil && ctx.Err() == nil {
-		return lat, n, fmt.Errorf("%s: pull: %w", p.src.origin, err)
+		return got, fmt.Errorf("%s: pull: %w", p.src.origin, err)
 	}
-	return lat, n, nil
+	return got, nil
+}
+
+// arrival is when the event at a log position arrived at a node.
+type arrival struct {
+	pos uint64
+	at  time.Time
+}
+
+// commits records when the hub's head passed each position: the time from
+// an event's commit to its arrival at a node is taken from it.
+type commits struct {
+	mu    sync.Mutex
+	heads []uint64
+	times []time.Time
+}
+
+// watch samples head every half millisecond until ctx ends.
+func (c *commits) watch(ctx context.Context, head func() uint64) {
+	tick := time.NewTicker(500 * time.Microsecond)
+	defer tick.Stop()
+	for {
+		if h := head(); len(c.heads) == 0 || h > c.heads[len(c.heads)-1] {
+			c.mu.Lock()
+			c.heads, c.times = append(c.heads, h), append(c.times, time.Now())
+			c.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// at is when the head first reached pos (zero if it was not seen to).
+func (c *commits) at(pos uint64) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i, _ := slices.BinarySearch(c.heads, pos)
+	if i == len(c.heads) {
+		return time.Time{}
+	}
+	return c.times[i]
 }
 
 // pulling is the pushers' live Pulls under way.
 type pulling struct {
-	cancel context.CancelFunc
-	pos    []atomic.Uint64
-	done   chan pullResult
-	n      int
+	cancel  context.CancelFunc
+	pos     []atomic.Uint64
+	done    chan pullResult
+	n       int
+	commits *commits
+	t0, t1  time.Time
 }
 
 type pullResult struct {
-	lat latencies
-	n   int
+	got []arrival
 	err error
 }
 
-func startPulls(ctx context.Context, ps []*pusher, cursor uint64, t0, t1 time.Time) *pulling {
+// startPulls opens every pusher's live Pull from position cursor; what is
+// committed between t0 and t1 is measured.
+func startPulls(ctx context.Context, ps []*pusher, cursor uint64, head func() uint64, t0, t1 time.Time) *pulling {
 	ctx, cancel := context.WithCancel(ctx)
-	pl := &pulling{cancel: cancel, pos: make([]atomic.Uint64, len(ps)), done: make(chan pullResult, len(ps)), n: len(ps)}
+	pl := &pulling{cancel: cancel, pos: make([]atomic.Uint64, len(ps)), done: make(chan pullResult, len(ps)+1), n: len(ps),
+		commits: &commits{}, t0: t0, t1: t1}
+	go func() {
+		pl.commits.watch(ctx, head)
+		pl.done <- pullResult{}
+	}()
 	for i, p := range ps {
 		go func() {
-			lat, n, err := p.livePull(ctx, cursor, t0, t1, &pl.pos[i])
-			pl.done <- pullResult{lat, n, err}
+			got, err := p.livePull(ctx, cursor, &pl.pos[i])
+			pl.done <- pullResult{got, err}
 		}()
 	}
 	return pl
@@ -343,16 +389,24 @@ func (pl *pulling) stop(head uint64) (*livePulls, error) {
 	}
 	res := &livePulls{Drained: time.Since(start)}
 	pl.cancel()
-	var lats []latencies
+	var got [][]arrival
 	var errs []error
-	for range pl.n {
+	for range pl.n + 1 {
 		r := <-pl.done
-		res.Delivered += r.n
-		lats = append(lats, r.lat)
+		got = append(got, r.got)
 		if r.err != nil {
 			errs = append(errs, r.err)
 		}
 	}
-	res.Latency = merge(lats...).summarize()
+	var lat latencies
+	for _, g := range got {
+		for _, a := range g {
+			if c := pl.commits.at(a.pos); !c.Before(pl.t0) && !c.After(pl.t1) {
+				res.Delivered++
+				lat.add(max(0, a.at.Sub(c)))
+			}
+		}
+	}
+	res.Latency = lat.summarize()
 	return res, errors.Join(errs...)
 }

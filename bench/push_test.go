@@ -88,7 +88,7 @@ func TestLivePulls(t *testing.T) {
 		ps[i].src.withCalls(calls, 0.5)
 		defer ps[i].close()
 	}
-	res, err := measurePush(ctx, ps, 100, 0, 2*time.Second, leader.Head)
+	res, err := measurePush(ctx, ps, 100, 0, 2*time.Second, cl.head)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestLivePulls(t *testing.T) {
 	}
 	// Each node receives half the others' events (their customers): a
 	// whole-log delivery would be twice that, its own events a third more.
-	// Events proposed in the window but acknowledged after it are counted
+	// Events committed in the window but acknowledged after it are counted
 	// by the pulls only, so the bound is loose above.
 	want := res.Events / 2 * (len(ids) - 1)
 	if d := res.Pull.Delivered; d < want*9/10 || d > want*3/2 {

@@ -90,7 +90,7 @@ func (r *Report) rows() []row {
 			rows = append(rows,
 				row{fmt.Sprintf("live pulls (%d nodes; %.0f %% of events their branch's own): events delivered", p.Pushers, 100*l.BranchShare),
 					perSec(l.Rate, "events"), "", ""},
-				row{"  proposal to arrival at a pulling node p50 / p99 / max", ms(l.Latency.P50, l.Latency.P99, l.Latency.Max),
+				row{"  commit to arrival at a pulling node p50 / p99 / max", ms(l.Latency.P50, l.Latency.P99, l.Latency.Max),
 					"p99 ≤ " + ms(TargetArrivalP99), verdict(l.Latency.N > 0 && l.Latency.P99 <= TargetArrivalP99)},
 				row{"  streams at the head after the pushers stopped", secs(l.Drained), "", ""},
 			)
