@@ -3,7 +3,9 @@
 // of every node's events, the (origin, seq) dedup index, the node
 // registry and the cluster version. Nodes push their events to the leader
 // (several batches in flight, proposed in seq order: pushorder.go) and
-// pull the global log from any member.
+// pull the global log from any member, filtered to their scopes
+// (scope.go); the streams that follow the head read its latest entries
+// from memory (tail.go).
 //
 // Log first. A Push is answered once its events are in the Raft log and
 // the state machine has appended them to the global log: a few writes per
