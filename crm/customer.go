@@ -109,13 +109,11 @@ func (c *Customer) Get(field string) string { return c.Fields[field] }
 func Entity(id string) string { return "customer/" + id }
 
 // View keys (below replication.ViewPrefix) of a customer's own data. The
-// created mark is a fact about the id and never moves; the other keys
-// below the id ("record" keys) belong to whichever id the customer
-// resolves to and move to the winner when the customer is merged (see
-// merge.go).
+// created register is a fact about the id and never moves; the keys below
+// it ("record" keys) belong to whichever id the customer resolves to and
+// move to the winner when the customer is merged (see merge.go).
 //
-//	crm \0 cust \0 id \0 o \0 hlc \0 origin -> created mark, one per creation (value: origin; record.go)
-//	crm \0 cust \0 id                 -> created register of earlier releases (value: origin)
+//	crm \0 cust \0 id                 -> created register (value: origin)
 //	crm \0 cust \0 id \0 f \0 name     -> field register (an edit)
 //	crm \0 cust \0 id \0 c \0 key      -> custom field value register (an edit)
 //	crm \0 cust \0 id \0 p \0 hlc \0 origin -> the fields a creation set, one register (record.go)
@@ -280,10 +278,10 @@ func CreateCustomer(views replication.Tx, id string, fields map[string]string) (
 	if err != nil {
 		return replication.Draft{}, err
 	}
-	if rec, err := readRecord(views, id); err != nil {
-		return replication.Draft{}, err
-	} else if rec.hasCreated {
+	if _, err := views.Get(custKey(id)); err == nil {
 		return replication.Draft{}, fmt.Errorf("customer %s: %w", id, fault.ErrConflict)
+	} else if !errors.Is(err, replication.ErrNotFound) {
+		return replication.Draft{}, err
 	}
 	return replication.Draft{Kind: KindCustomerCreated, Entity: Entity(id), Body: &crmv1.CustomerCreated{Fields: vals}}, nil
 }
@@ -460,14 +458,33 @@ func applyCreated(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerCre
 	if err != nil {
 		return err
 	}
-	// Both registers a creation writes are keyed by its stamp, so they
-	// are written without a read (record.go): the created mark under the
-	// id itself — even when the id was merged away before its creation
-	// arrived: should the id become the winner of its merge group
-	// (merge.go), it is known to exist — and the fields it sets, in the
-	// record of the id it resolves to.
+	// A customer's creation is almost always the first event of its
+	// record (whoever writes the record learnt of the id from this event,
+	// through the hub's log): then its created register is written
+	// without reading it first, on the hub's and a catching-up node's hot
+	// path (the fields it sets are one register of their own, written
+	// without a read in any case: record.go). When the record holds
+	// something already, the created register competes as usual.
+	fresh := rep == id
+	if fresh {
+		// custKey(id) prefixes the whole record (ids have one length).
+		err := tx.Scan(custKey(id), nil, func(_, _ []byte) (bool, error) {
+			fresh = false
+			return false, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	stamp := replication.StampOf(ev)
-	if err := replication.PutRegister(tx, createdKey(id, stamp), []byte(ev.Origin), stamp); err != nil {
+	// The created register is about the id itself, even when the id was
+	// merged away before its creation arrived: should the id become the
+	// winner of its merge group (merge.go), it is known to exist.
+	if fresh {
+		if err := replication.PutRegister(tx, custKey(id), []byte(ev.Origin), stamp); err != nil {
+			return err
+		}
+	} else if _, _, err := replication.SetRegister(tx, custKey(id), []byte(ev.Origin), stamp); err != nil {
 		return err
 	}
 	if err := writeCreatedFields(tx, rep, ev, b.GetFields()); err != nil {
@@ -553,11 +570,14 @@ func GetCustomer(views replication.Tx, id string) (*Customer, error) {
 // readCustomer reads the record kept under id, nil if id was never
 // created here.
 func readCustomer(views replication.Tx, id string) (*Customer, error) {
-	rec, err := readRecord(views, id)
-	if err != nil || !rec.hasCreated {
+	created, ok, err := replication.GetRegister(views, custKey(id))
+	if err != nil || !ok {
 		return nil, err
 	}
-	created := rec.created
+	rec, err := readRecord(views, id)
+	if err != nil {
+		return nil, err
+	}
 	c := &Customer{ID: id, Fields: map[string]string{}, Custom: map[string]string{}, Origin: string(created.Value), Created: created.Stamp.HLC, Updated: created.Stamp.HLC}
 	for name, r := range rec.fields {
 		if len(r.Value) > 0 {

@@ -15,11 +15,8 @@
 //   - Fields, custom field values, contact fields and the attributes of
 //     custom field definitions: each is its own last-writer-wins register,
 //     ordered by (hlc, origin). Concurrent edits of different fields all
-//     survive. A creation keeps all the fields it sets in one register
-//     keyed by its stamp; a field reads as the later by stamp of its own
-//     register and of the creation registers that name it (record.go).
-//   - Created: a mark per creation, keyed by its stamp, about the id
-//     itself; it never moves.
+//     survive.
+//   - Created: a register about the id itself; it never moves.
 //   - Recycle bin: one register per customer, "deleted by actor" or
 //     "alive". Deleting touches no field, so an edit concurrent with a
 //     delete is kept and shows after a restore. Who deleted and when are

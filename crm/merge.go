@@ -1,7 +1,6 @@
 package crm
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -334,9 +333,6 @@ func moveRecord(tx replication.Tx, from, to string) error {
 			return err
 		}
 		for i, k := range keys {
-			if kind, _, _ := bytes.Cut(k[len(p[0]):], []byte{0}); string(kind) == createdMark && bytes.Equal(p[0], customerRecordPrefix(from)) {
-				continue // about the id itself: it stays
-			}
 			r, err := replication.DecodeRegister(vals[i])
 			if err != nil {
 				return fmt.Errorf("move %q: %w", k, err)

@@ -11,8 +11,7 @@ import (
 	"branchline/replication"
 )
 
-// A customer's record: its created marks and field registers, each
-// written without a read.
+// A customer's record: its field registers, in two forms.
 //
 // An edit writes one last-writer-wins register per field it names
 // (fieldKey, customKey). A creation writes all the fields it sets as one
@@ -27,18 +26,6 @@ import (
 // the merge rules are unchanged. Where a creation register lands depends
 // only on the set of events (merge.go moves it whole, like any register),
 // which keeps the views of replicas that applied the same events equal.
-
-// createdKey is the created mark a creation of customer id stamped s
-// writes: the id exists, made by origin (the value). It stays under the id
-// when the id is merged away (moveRecord leaves it). Stores of earlier
-// releases hold one created register at custKey(id) instead; readRecord
-// reads both, the later stamp winning.
-func createdKey(id string, s replication.Stamp) []byte {
-	return replication.Key("crm", "cust", id, createdMark, fmt.Sprintf("%016x", uint64(s.HLC)), s.Origin)
-}
-
-// createdMark is the kind of the created marks' keys in a record.
-const createdMark = "o"
 
 // createdFieldsKey is the register of the fields that a creation stamped
 // s set, kept in the record of rep: the created customer, or the one it
@@ -122,10 +109,6 @@ type record struct {
 	// bin is the recycle-bin register, if ever written.
 	bin    replication.Register
 	hasBin bool
-	// created is the latest created mark of the id itself (which a merge
-	// never moves), if it was ever created.
-	created    replication.Register
-	hasCreated bool
 }
 
 // readRecord reads the record kept under id.
@@ -136,27 +119,14 @@ func readRecord(views replication.Tx, id string) (*record, error) {
 			rec.fields[name] = r
 		}
 	}
-	created := func(r replication.Register) {
-		if !rec.hasCreated || r.Stamp.After(rec.created.Stamp) {
-			rec.created, rec.hasCreated = r, true
-		}
-	}
-	// custKey(id), an earlier release's created register, prefixes the
-	// whole record (ids have one length): one scan reads both.
-	c, p := custKey(id), customerRecordPrefix(id)
-	err := views.Scan(c, nil, func(k, v []byte) (bool, error) {
+	p := customerRecordPrefix(id)
+	err := views.Scan(p, nil, func(k, v []byte) (bool, error) {
 		r, err := replication.DecodeRegister(v)
 		if err != nil {
-			return false, fmt.Errorf("customer %s record %q: %w", id, k[len(c):], err)
-		}
-		if len(k) == len(c) {
-			created(r)
-			return true, nil
+			return false, fmt.Errorf("customer %s record %q: %w", id, k[len(p):], err)
 		}
 		kind, name, _ := strings.Cut(string(k[len(p):]), "\x00")
 		switch kind {
-		case createdMark:
-			created(r)
 		case "f":
 			put(name, r)
 		case "c":

@@ -14,8 +14,8 @@ import (
 // reads). "index-record:2": customer index records front-coded;
 // "index-shipped:1": the entries of an index outside its Shipped prefixes
 // left out, for the node to build (SnapshotMarks); "customer-created:1":
-// a customer's creation kept as its created mark and one register of the
-// fields it set, both keyed by its stamp (crm's record.go). A node of an older release is refused and replays the log
+// the fields a customer's creation set kept as one register (crm's
+// record.go). A node of an older release is refused and replays the log
 // instead: its index would misread the records, lack the entries left
 // out, or read customers without the fields they were created with.
 var SnapshotReads = []string{"index-record:2", "index-shipped:1", "customer-created:1"}

@@ -289,8 +289,7 @@ type SnapshotRequest struct {
 	// customer index records front-coded (crm/index.go); "index-shipped:1",
 	// the index entries outside an index's shipped prefixes left out, for
 	// the caller to build (replication.Index.Shipped); "customer-created:1",
-	// a customer's creation kept as a created mark and one register of its
-	// fields, keyed by its stamp (crm/record.go).
+	// the fields of a customer's creation kept as one register (crm/record.go).
 	// A hub whose snapshots
 	// hold them refuses a caller that does not name them (FailedPrecondition:
 	// such a node replays the log instead).
