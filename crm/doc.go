@@ -15,7 +15,9 @@
 //   - Fields, custom field values, contact fields and the attributes of
 //     custom field definitions: each is its own last-writer-wins register,
 //     ordered by (hlc, origin). Concurrent edits of different fields all
-//     survive.
+//     survive. A creation keeps all the fields it sets in one register
+//     keyed by its stamp; a field reads as the later by stamp of its own
+//     register and of the creation registers that name it (record.go).
 //   - Created: a register about the id itself; it never moves.
 //   - Recycle bin: one register per customer, "deleted by actor" or
 //     "alive". Deleting touches no field, so an edit concurrent with a
