@@ -144,7 +144,7 @@ type throughput struct {
 }
 
 // livePulls is what the pushers' live Pulls received of the events
-// proposed during the measured window.
+// committed during the measured window.
 type livePulls struct {
 	BranchShare float64 // of the events pushed, the share that were branch records
 	Delivered   int     // events received, over every stream
@@ -163,7 +163,7 @@ func measurePush(ctx context.Context, ps []*pusher, batch int, warmup, window ti
 	t0, t1 := start.Add(warmup), start.Add(warmup+window)
 	var pulls *pulling
 	if head != nil {
-		pulls = startPulls(ctx, ps, head(), head, t0, t1)
+		pulls = startPulls(ctx, ps, head, t0, t1)
 	}
 	cpu := make(chan cpuUse, 1) // over the window
 	go func() {
@@ -337,7 +337,6 @@ type pulling struct {
 	cancel  context.CancelFunc
 	pos     []atomic.Uint64
 	done    chan pullResult
-	n       int
 	commits *commits
 	t0, t1  time.Time
 }
@@ -347,11 +346,12 @@ type pullResult struct {
 	err error
 }
 
-// startPulls opens every pusher's live Pull from position cursor; what is
+// startPulls opens every pusher's live Pull from the head; what is
 // committed between t0 and t1 is measured.
-func startPulls(ctx context.Context, ps []*pusher, cursor uint64, head func() uint64, t0, t1 time.Time) *pulling {
+func startPulls(ctx context.Context, ps []*pusher, head func() uint64, t0, t1 time.Time) *pulling {
 	ctx, cancel := context.WithCancel(ctx)
-	pl := &pulling{cancel: cancel, pos: make([]atomic.Uint64, len(ps)), done: make(chan pullResult, len(ps)+1), n: len(ps),
+	cursor := head()
+	pl := &pulling{cancel: cancel, pos: make([]atomic.Uint64, len(ps)), done: make(chan pullResult, len(ps)+1),
 		commits: &commits{}, t0: t0, t1: t1}
 	go func() {
 		pl.commits.watch(ctx, head)
@@ -391,7 +391,7 @@ func (pl *pulling) stop(head uint64) (*livePulls, error) {
 	pl.cancel()
 	var got [][]arrival
 	var errs []error
-	for range pl.n + 1 {
+	for range len(pl.pos) + 1 { // the pulls and the head's watcher
 		r := <-pl.done
 		got = append(got, r.got)
 		if r.err != nil {

@@ -532,9 +532,11 @@ func setFields(tx replication.Tx, id string, ev *replication.Event, fields []*ev
 		if !ok {
 			continue // written by a newer version; nothing here reads it
 		}
-		key := fieldKey(id, name)
+		var key []byte
 		if k, custom := strings.CutPrefix(name, CustomPrefix); custom {
 			key = customKey(id, k)
+		} else {
+			key = fieldKey(id, name)
 		}
 		if _, _, err := replication.SetRegister(tx, key, []byte(fv.GetValue()), stamp); err != nil {
 			return err

@@ -96,14 +96,15 @@ func MergeCustomers(views replication.Tx, winner, loser string, chosen map[strin
 	for _, fv := range vals {
 		choice[fv.GetField()] = fv.GetValue()
 	}
-	wr, err := recordRegisters(views, winner)
+	wrec, err := readRecord(views, winner)
 	if err != nil {
 		return none, err
 	}
-	lr, err := recordRegisters(views, loser)
+	lrec, err := readRecord(views, loser)
 	if err != nil {
 		return none, err
 	}
+	wr, lr := wrec.fields, lrec.fields
 	var names []string
 	for n := range wr {
 		names = append(names, n)
@@ -169,16 +170,6 @@ func SortFieldNames(names []string) []string {
 		return strings.Compare(a, b)
 	})
 	return slices.Compact(names)
-}
-
-// recordRegisters reads the field and custom field registers of the
-// record kept under id, by field name.
-func recordRegisters(views replication.Tx, id string) (map[string]replication.Register, error) {
-	rec, err := readRecord(views, id)
-	if err != nil {
-		return nil, err
-	}
-	return rec.fields, nil
 }
 
 func checkMerged(ev *replication.Event, b *crmv1.CustomerMerged) error {

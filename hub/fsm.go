@@ -378,8 +378,8 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	s.dec.Commit()
 	if s.tailLost {
 		f.tail.reset()
-	} else if len(s.tail) > 0 {
-		f.tail.add(s.tail[0].e.pos, s.tail)
+	} else {
+		f.tail.add(s.tail)
 	}
 	maps.Copy(f.seqs, s.seqs)
 	f.stateMu.Lock()

@@ -65,12 +65,13 @@ type tail struct {
 	start int          // index in ring of the oldest
 }
 
-// add appends the entries at positions from, from+1, …, which follow the
-// last held (or the ring starts afresh at from).
-func (t *tail) add(from uint64, ents []*tailEntry) {
+// add appends entries at consecutive positions, which follow the last
+// held (or the ring starts afresh at the first of them).
+func (t *tail) add(ents []*tailEntry) {
 	if len(ents) == 0 {
 		return
 	}
+	from := ents[0].e.pos
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.size == 0 {

@@ -53,7 +53,7 @@ func TestTailRing(t *testing.T) {
 				if hi < lo || hi+1 != next {
 					lo = next
 				}
-				r.add(next, ents)
+				r.add(ents)
 				next += uint64(n)
 				hi = next - 1
 				if hi-lo+1 > uint64(r.size) {

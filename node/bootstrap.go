@@ -87,7 +87,7 @@ var errNoSnapshot = errors.New("the hub serves no snapshot")
 // configured otherwise (Config.SnapshotAbove). On a 2-core machine
 // (BENCHMARKS.md, issue 13) a new node of 100,000 customers serves in
 // 3.9–5.3 s from a snapshot against 9.4 s by replay (one of a million in
-// about a minute from a snapshot); below some tens of thousands of events
+// about 40 s from a snapshot); below some tens of thousands of events
 // either takes a few seconds, and a replay has the lists complete at once
 // where a snapshot builds them behind.
 const DefaultSnapshotAbove = 50_000
