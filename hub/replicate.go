@@ -240,7 +240,9 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 				}
 				return err
 			}
-			if err := send(&replicationv1.PullResponse{Events: b.events, Position: b.pos, Followed: b.followed}); err != nil {
+			m := eventsResponse(b)
+			m.Position = b.pos
+			if err := send(m); err != nil {
 				return err
 			}
 			cursor = b.pos
@@ -284,7 +286,9 @@ func (s replicationService) history(ctx context.Context, stream *connect.ServerS
 		if b.pos == pos {
 			break // nothing more up to the cursor
 		}
-		if err := send(&replicationv1.PullResponse{Events: b.events, GainedTo: b.pos, Followed: b.followed}); err != nil {
+		m := eventsResponse(b)
+		m.GainedTo = b.pos
+		if err := send(m); err != nil {
 			return err
 		}
 		pos = b.pos
@@ -301,8 +305,8 @@ func (s replicationService) next(ctx context.Context, sc *scoping, from, until u
 		if err != nil {
 			return b, rpc.Error(s.h.log, err)
 		}
-		if len(b.events) > 0 || b.waitFor == 0 || b.pos != from {
-			if len(b.events) > 0 {
+		if b.n > 0 || b.waitFor == 0 || b.pos != from {
+			if b.n > 0 {
 				s.h.fsm.served.Add(1)
 			}
 			return b, nil

@@ -211,14 +211,39 @@ func peekEvent(b []byte, e *entry) error {
 	return nil
 }
 
-// batch is one Pull message's events.
+// batch is one Pull message's events, as the message carries them: each
+// event's Committed as the log stores it, framed as the message's events
+// field (eventsResponse). A stream sends what it read without decoding
+// and encoding it again — with 200 nodes following the head, each
+// committed event would otherwise be marshalled once per stream.
 type batch struct {
-	events   []*replicationv1.Committed
+	wire     []byte
+	n        int      // events in wire
 	followed []uint64 // positions of events sent as an entity's history
 	pos      uint64   // every event up to pos was sent or filtered out
 	// waitFor, when set, is a position the projection must reach before
 	// the next event can be judged (its entity index).
 	waitFor uint64
+}
+
+// pullEventsField is the number of PullResponse's events field.
+var pullEventsField = (&replicationv1.PullResponse{}).ProtoReflect().Descriptor().Fields().ByName("events").Number()
+
+// add frames one event (a Committed as encoded) into the batch.
+func (b *batch) add(committed []byte) {
+	b.wire = protowire.AppendBytes(protowire.AppendTag(b.wire, pullEventsField, protowire.BytesType), committed)
+	b.n++
+}
+
+// eventsResponse returns a message that carries b's events. They ride as
+// the message's unknown fields: protobuf writes those as they are after
+// the known ones, and a reader decodes them as the events field they are
+// framed as (a repeated field's elements may come in any number of runs).
+// Nothing on the hub reads the message's Events.
+func eventsResponse(b batch) *replicationv1.PullResponse {
+	m := &replicationv1.PullResponse{Followed: b.followed}
+	m.ProtoReflect().SetUnknown(b.wire)
+	return m
 }
 
 // readScoped reads the next message after position after, up to until
@@ -229,9 +254,9 @@ func (f *fsm) readScoped(sc *scoping, after, until uint64, maxEvents, maxBytes i
 	size, scanned := 0, 0
 	projected := f.Projected()
 	err := f.read(func(tx replication.Tx) error {
-		// visit takes the entry e (of bytes v; decode gives it decoded)
-		// and says whether to read on.
-		visit := func(e *entry, v []byte, decode func() (*replicationv1.Committed, error)) (bool, error) {
+		// visit takes the entry e, stored as v, and says whether to read
+		// on.
+		visit := func(e *entry, v []byte) (bool, error) {
 			at := e.pos
 			if until > 0 && at > until {
 				return false, nil
@@ -241,10 +266,6 @@ func (f *fsm) readScoped(sc *scoping, after, until uint64, maxEvents, maxBytes i
 				out.pos = at
 				return scanned < 8*maxEvents, nil
 			}
-			c, err := decode()
-			if err != nil {
-				return false, err
-			}
 			if sc.followOnly(e) {
 				if at > projected {
 					// The entity index is not there yet: send what is
@@ -252,30 +273,35 @@ func (f *fsm) readScoped(sc *scoping, after, until uint64, maxEvents, maxBytes i
 					out.waitFor = at
 					return false, nil
 				}
+				var c replicationv1.Committed
+				if err := proto.Unmarshal(v, &c); err != nil {
+					return false, err
+				}
 				earlier, err := f.unseen(tx, sc, c.GetEvent().GetEntity(), at)
 				if err != nil {
 					return false, err
 				}
 				if len(earlier) > 0 {
-					if len(out.events) > 0 {
+					if out.n > 0 {
 						return false, nil // in a message of its own
 					}
 					for _, p := range earlier {
-						out.followed = append(out.followed, p.GetPosition())
+						out.followed = append(out.followed, p.pos)
+						out.add(p.raw)
 					}
-					out.events = append(earlier, c)
+					out.add(v)
 					out.pos = at
 					return false, nil
 				}
 			}
-			out.events = append(out.events, c)
+			out.add(v)
 			out.pos = at
 			size += len(v)
-			return len(out.events) < maxEvents && size < maxBytes && scanned < 8*maxEvents, nil
+			return out.n < maxEvents && size < maxBytes && scanned < 8*maxEvents, nil
 		}
 		if ents, ok := f.tail.from(after+1, 8*maxEvents); ok {
 			for _, t := range ents {
-				if more, err := visit(&t.e, t.raw, t.committed); err != nil || !more {
+				if more, err := visit(&t.e, t.raw); err != nil || !more {
 					return err
 				}
 			}
@@ -286,19 +312,16 @@ func (f *fsm) readScoped(sc *scoping, after, until uint64, maxEvents, maxBytes i
 			if err := peekCommitted(v, &e); err != nil {
 				return false, err
 			}
-			return visit(&e, v, func() (*replicationv1.Committed, error) {
-				c := new(replicationv1.Committed)
-				return c, proto.Unmarshal(v, c)
-			})
+			return visit(&e, v)
 		})
 	})
 	return out, err
 }
 
-// unseen returns the events of entity before position at, unless the
-// caller was sent one of them already (it follows the entity).
-func (f *fsm) unseen(tx replication.Tx, sc *scoping, entity string, at uint64) ([]*replicationv1.Committed, error) {
-	var out []*replicationv1.Committed
+// unseen returns the events of entity before position at, as stored,
+// unless the caller was sent one of them already (it follows the entity).
+func (f *fsm) unseen(tx replication.Tx, sc *scoping, entity string, at uint64) ([]storedEvent, error) {
+	var out []storedEvent
 	seen := false
 	prefix := entityIndexPrefixOf(entity)
 	err := tx.Scan(prefix, nil, func(k, _ []byte) (bool, error) {
@@ -323,7 +346,7 @@ func (f *fsm) unseen(tx replication.Tx, sc *scoping, entity string, at uint64) (
 			return false, nil
 		}
 		if e.GetOrigin() != sc.exclude {
-			out = append(out, &c)
+			out = append(out, storedEvent{pos: c.GetPosition(), raw: b})
 		}
 		return true, nil
 	})
@@ -331,6 +354,12 @@ func (f *fsm) unseen(tx replication.Tx, sc *scoping, entity string, at uint64) (
 		return nil, err
 	}
 	return out, nil
+}
+
+// storedEvent is a log entry as stored, at its position.
+type storedEvent struct {
+	pos uint64
+	raw []byte
 }
 
 // gaining returns the scopes of now that held lacks.

@@ -51,7 +51,7 @@ func BenchmarkScopedPull(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					sent += len(batch.events)
+					sent += batch.n
 					pos = batch.pos
 				}
 			}

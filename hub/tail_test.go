@@ -3,6 +3,7 @@ package hub
 import (
 	"testing"
 
+	"google.golang.org/protobuf/proto"
 	"pgregory.net/rapid"
 
 	replicationv1 "branchline/gen/branchline/replication/v1"
@@ -73,8 +74,8 @@ func TestTailRing(t *testing.T) {
 				t.Fatalf("from(%d): %d entries, want %d", pos, len(got), w)
 			}
 			for i, e := range got {
-				c, err := e.committed()
-				if err != nil {
+				var c replicationv1.Committed
+				if err := proto.Unmarshal(e.raw, &c); err != nil {
 					t.Fatal(err)
 				}
 				if e.e.pos != pos+uint64(i) || c.GetPosition() != pos+uint64(i) || string(e.e.origin) != "br-a" {
