@@ -82,10 +82,16 @@ func genListStreams(t *rapid.T, reg *replication.Registry) [][]*replication.Even
 // applyDeferred applies evs as a node does: markers in the writer's
 // transactions, then indexer steps of random size that read a snapshot
 // of what was committed and write a batch of their own, so that a step
-// never reads what it wrote (replication.SplitTx).
-func applyDeferred(t *rapid.T, reg *replication.Registry, evs []*replication.Event) (*reptest.Mem, *replication.Views) {
+// never reads what it wrote (replication.SplitTx). open opens the views
+// (nil: OpenViewsIndexed, deferred).
+func applyDeferred(t *rapid.T, reg *replication.Registry, evs []*replication.Event, open func(*replication.Registry, replication.Tx) (*replication.Views, error)) (*reptest.Mem, *replication.Views) {
+	if open == nil {
+		open = func(reg *replication.Registry, tx replication.Tx) (*replication.Views, error) {
+			return replication.OpenViewsIndexed(reg, tx, replication.IndexDeferred)
+		}
+	}
 	m := reptest.NewMem()
-	views, err := replication.OpenViewsIndexed(reg, m, replication.IndexDeferred)
+	views, err := open(reg, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +296,7 @@ func TestListsMatchRecords(t *testing.T) {
 		evs := reptest.Interleave(t, genListStreams(t, reg), "order")
 		m, _ := reptest.ApplyAll(t, reg, evs)
 		checkLists(t, replication.ReadViews(m))
-		dm, dv := applyDeferred(t, reg, evs)
+		dm, dv := applyDeferred(t, reg, evs, nil)
 		checkLists(t, dv.Read(dm))
 	})
 }

@@ -91,7 +91,7 @@ func openProjection(reg *replication.Registry, db *pebble.DB, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	cv, err := replication.OpenViewsIndexed(reg, replication.WithPrefix(tx, companyPrefix), replication.IndexDeferred)
+	cv, err := replication.OpenShippedViews(reg, replication.WithPrefix(tx, companyPrefix))
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,12 @@ type Index struct {
 	// comes (SnapshotMarks) and builds them behind the commit. With none,
 	// a snapshot carries every entry and marks nothing.
 	Shipped [][]byte
+	// ReindexShipped, when set, recomputes only the entries under
+	// Shipped (and what Reindex needs to remove them later): all that
+	// views kept to be shipped hold (OpenShippedViews), whose other
+	// entries a snapshot leaves out and nobody reads. Without it they are
+	// built whole, as Reindex writes them.
+	ReindexShipped func(tx Tx, entity string) error
 	// MemoryPrefix, when set with Memory, is where the entries lie that
 	// the replica keeps in memory too (see Memory); it lies within one of
 	// Prefixes.
@@ -360,7 +366,11 @@ func (v *Views) ProcessMarkers(tx Tx, markers []Marker) (last uint64, committed 
 		}
 		done[m.Index+"\x00"+m.Entity] = true
 		counts.Tx = v.reindexTx(views, ix, &ops)
-		if err := ix.Reindex(counts, m.Entity); err != nil {
+		reindex := ix.Reindex
+		if v.shippedOnly && ix.ReindexShipped != nil {
+			reindex = ix.ReindexShipped
+		}
+		if err := reindex(counts, m.Entity); err != nil {
 			return 0, nil, fmt.Errorf("reindex %s %s: %w", m.Index, m.Entity, err)
 		}
 	}

@@ -69,6 +69,9 @@ type Views struct {
 	active   func(kind string) bool
 	scope    func(ev *Event) string
 	indexing Indexing
+	// shippedOnly: of an index with Shipped prefixes, only those entries
+	// are built (OpenShippedViews).
+	shippedOnly bool
 	// trackViews keeps the digest of the views' content current, which
 	// reads the old value of every key written: tests' stores do, to prove
 	// convergence; nodes and hub compare event digests instead and compute
@@ -111,6 +114,19 @@ func OpenViewsIndexed(reg *Registry, tx Tx, mode Indexing) (*Views, error) {
 	if err := v.load(tx); err != nil {
 		return nil, err
 	}
+	return v, nil
+}
+
+// OpenShippedViews loads the bookkeeping of views kept to be shipped in
+// snapshots (the hub's company-wide views): indexed behind the commit,
+// keeping no memories, and of an index with Shipped prefixes only the
+// entries a snapshot carries (Index.ReindexShipped).
+func OpenShippedViews(reg *Registry, tx Tx) (*Views, error) {
+	v, err := OpenViewsIndexed(reg, tx, IndexDeferred)
+	if err != nil {
+		return nil, err
+	}
+	v.shippedOnly = true
 	return v, nil
 }
 
