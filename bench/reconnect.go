@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"branchline/crm"
@@ -48,7 +49,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	m := markCPU()
 	start := time.Now()
 	cfgA := node.Config{ID: offline, DataDir: filepath.Join(dir, offline), HTTPAddr: "127.0.0.1:0", AdminPassword: c.pw, Log: log}
-	a, err := wiring.StartNode(wiring.NodeConfig{Config: cfgA})
+	a, err := startLabelled(ctx, offline, wiring.NodeConfig{Config: cfgA})
 	if err != nil {
 		return r, err
 	}
@@ -117,7 +118,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	say("reconnect: the node with %d events in its outbox reaches the hub", queued)
 	m, start = markCPU(), time.Now()
 	cfgA.HubURLs, cfgA.Token = c.urls(), tokens[offline]
-	a, err = wiring.StartNode(wiring.NodeConfig{Config: cfgA})
+	a, err = startLabelled(ctx, offline, wiring.NodeConfig{Config: cfgA})
 	if err != nil {
 		return r, err
 	}
@@ -151,7 +152,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	r.Company = time.Since(start)
 	say("catch-up: the members' company views hold and index all %s after the reconnect", r.Company.Round(time.Millisecond))
 	m, start = markCPU(), time.Now()
-	b, err := wiring.StartNode(wiring.NodeConfig{Config: node.Config{ID: fresh, DataDir: filepath.Join(dir, fresh), HTTPAddr: "127.0.0.1:0", HubURLs: c.urls(), Token: tokens[fresh], AdminPassword: c.pw, Log: log}})
+	b, err := startLabelled(ctx, fresh, wiring.NodeConfig{Config: node.Config{ID: fresh, DataDir: filepath.Join(dir, fresh), HTTPAddr: "127.0.0.1:0", HubURLs: c.urls(), Token: tokens[fresh], AdminPassword: c.pw, Log: log}})
 	if err != nil {
 		return r, err
 	}
@@ -179,3 +180,13 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 }
 
 func must[T any](v T, _ error) T { return v }
+
+// startLabelled starts a node whose goroutines carry the profiler label
+// node=id (they inherit it), so that a --cpuprofile tells the nodes' work
+// from the hub's: go tool pprof -tagfocus node=bench-catchup.
+func startLabelled(ctx context.Context, id string, cfg wiring.NodeConfig) (n *wiring.Node, err error) {
+	pprof.Do(ctx, pprof.Labels("node", id), func(context.Context) {
+		n, err = wiring.StartNode(cfg)
+	})
+	return n, err
+}

@@ -572,14 +572,11 @@ func GetCustomer(views replication.Tx, id string) (*Customer, error) {
 // readCustomer reads the record kept under id, nil if id was never
 // created here.
 func readCustomer(views replication.Tx, id string) (*Customer, error) {
-	created, ok, err := replication.GetRegister(views, custKey(id))
-	if err != nil || !ok {
-		return nil, err
-	}
 	rec, err := readRecord(views, id)
-	if err != nil {
+	if err != nil || !rec.hasCreated {
 		return nil, err
 	}
+	created := rec.created
 	c := &Customer{ID: id, Fields: map[string]string{}, Custom: map[string]string{}, Origin: string(created.Value), Created: created.Stamp.HLC, Updated: created.Stamp.HLC}
 	for name, r := range rec.fields {
 		if len(r.Value) > 0 {

@@ -109,9 +109,14 @@ type record struct {
 	// bin is the recycle-bin register, if ever written.
 	bin    replication.Register
 	hasBin bool
+	// created is the created register (custKey), if the id was created.
+	created    replication.Register
+	hasCreated bool
 }
 
-// readRecord reads the record kept under id.
+// readRecord reads the record kept under id, and its created register,
+// in one scan: custKey(id) prefixes the record's keys (ids have one
+// length).
 func readRecord(views replication.Tx, id string) (*record, error) {
 	rec := &record{fields: map[string]replication.Register{}}
 	put := func(name string, r replication.Register) {
@@ -119,13 +124,21 @@ func readRecord(views replication.Tx, id string) (*record, error) {
 			rec.fields[name] = r
 		}
 	}
-	p := customerRecordPrefix(id)
-	err := views.Scan(p, nil, func(k, v []byte) (bool, error) {
+	ck := custKey(id)
+	p := len(ck) + 1 // the record's keys: ck, 0, the rest
+	err := views.Scan(ck, nil, func(k, v []byte) (bool, error) {
+		if len(k) > len(ck) && k[len(ck)] != 0 {
+			return false, nil // another id's, were ids of other lengths
+		}
 		r, err := replication.DecodeRegister(v)
 		if err != nil {
-			return false, fmt.Errorf("customer %s record %q: %w", id, k[len(p):], err)
+			return false, fmt.Errorf("customer %s record %q: %w", id, k[len(ck):], err)
 		}
-		kind, name, _ := strings.Cut(string(k[len(p):]), "\x00")
+		if len(k) == len(ck) {
+			rec.created, rec.hasCreated = r, true
+			return true, nil
+		}
+		kind, name, _ := strings.Cut(string(k[p:]), "\x00")
 		switch kind {
 		case "f":
 			put(name, r)
@@ -136,7 +149,7 @@ func readRecord(views replication.Tx, id string) (*record, error) {
 				put(name, replication.Register{Value: []byte(value), Stamp: r.Stamp})
 			})
 			if err != nil {
-				return false, fmt.Errorf("customer %s record %q: %w", id, k[len(p):], err)
+				return false, fmt.Errorf("customer %s record %q: %w", id, k[p:], err)
 			}
 		case "d":
 			rec.bin, rec.hasBin = r, true

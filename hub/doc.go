@@ -4,8 +4,9 @@
 // registry and the cluster version. Nodes push their events to the leader
 // (several batches in flight, proposed in seq order: pushorder.go) and
 // pull the global log from any member, filtered to their scopes
-// (scope.go); the streams that follow the head read its latest entries
-// from memory (tail.go).
+// (scope.go); a stream sends each event's bytes as the log stores them,
+// and the streams that follow the head read its latest entries from
+// memory (tail.go).
 //
 // Log first. A Push is answered once its events are in the Raft log and
 // the state machine has appended them to the global log: a few writes per
@@ -32,7 +33,8 @@
 //
 // Snapshots (bootstrap.go): beside the projection, every member keeps the
 // company views — the company-wide events alone, applied as a node applies
-// them, index entries included — at the same position. A new node, one
+// them, with the index entries a snapshot ships (replication.
+// OpenShippedViews) — at the same position. A new node, one
 // that lost its disk, or one the log's retention overtook, streams them
 // (resumable, checksummed) instead of replaying the log, then takes its
 // own scopes' history up to their position and tails.
