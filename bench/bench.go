@@ -25,6 +25,9 @@ type Config struct {
 	// HubMembers is the number of hub members (3 by default; 1 shows what
 	// one member can do without replicating).
 	HubMembers int
+	// HubCache is each member's Pebble block cache in bytes (0: the hub's
+	// default, hub.DefaultCacheBytes).
+	HubCache int64
 
 	// Hub commit throughput: Pushers nodes push Batch events per Push,
 	// for Warmup (not counted) and then Duration.
@@ -202,7 +205,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 // node's catch-up.
 func runHub(ctx context.Context, c Config, dir string, bodies [][]byte, r *Report, say func(string, ...any)) error {
 	say("starting a %d-member hub in %s", c.HubMembers, dir)
-	cl, err := startCluster(ctx, filepath.Join(dir, "hub"), c.HubMembers, c.Log)
+	cl, err := startCluster(ctx, filepath.Join(dir, "hub"), c.HubMembers, c.HubCache, c.Log)
 	if err != nil {
 		return err
 	}

@@ -32,12 +32,18 @@ type cluster struct {
 // startCluster starts members as an operator would: the first
 // bootstraps, the others join it, and all wait until they hold the
 // cluster's initial state.
-func startCluster(ctx context.Context, dir string, members int, log *slog.Logger) (*cluster, error) {
+// startCluster starts members hub members in dir, each with a block cache
+// of cache bytes (0: the hub's default).
+func startCluster(ctx context.Context, dir string, members int, cache int64, log *slog.Logger) (*cluster, error) {
 	b := make([]byte, 12)
 	rand.Read(b)
 	c := &cluster{pw: base64.RawURLEncoding.EncodeToString(b), hc: rpc.NewHTTPClient()}
 	var err error
-	c.hubs, err = hub.StartLocal(ctx, hub.LocalConfig{Dir: dir, Members: members, AdminPassword: c.pw, Log: log, Start: wiring.StartHub})
+	start := func(hc hub.Config) (*hub.Hub, error) {
+		hc.CacheBytes = cache
+		return wiring.StartHub(hc)
+	}
+	c.hubs, err = hub.StartLocal(ctx, hub.LocalConfig{Dir: dir, Members: members, AdminPassword: c.pw, Log: log, Start: start})
 	if err != nil {
 		return nil, err
 	}

@@ -109,6 +109,7 @@ type MemberRecord struct {
 // write Pebble concurrently, under mu.
 type fsm struct {
 	dir       string // holds state/ (and state.new/ during a restore)
+	cache     int64  // Pebble's block cache in bytes (0: DefaultCacheBytes)
 	log       *slog.Logger
 	reg       *replication.Registry
 	tasks     map[string]Task
@@ -166,15 +167,28 @@ func decodeHead(b []byte) headState {
 	return headState{Head: binary.BigEndian.Uint64(b), HeadMs: int64(binary.BigEndian.Uint64(b[8:])), Index: binary.BigEndian.Uint64(b[16:])}
 }
 
+// DefaultCacheBytes is a member's Pebble block cache unless configured
+// (Config.CacheBytes). At a million customers a member's state is a few
+// GiB, and with 128 MiB of cache 40 % of the hub's CPU went to reading
+// and decoding blocks the cache had dropped — index blocks above all —
+// and projecting, indexing company views and serving each read slowed
+// with the store (BENCHMARKS.md, 2026-12-07). The cache fills as blocks
+// are read: a small hub holds little.
+const DefaultCacheBytes = 1 << 30
+
 // pebbleOptions: applying an event reads many keys that do not exist yet:
 // bloom filters answer those without searching every table, and the cache
-// keeps the blocks that are read hot. Without them the cost per event grew
-// with the store (BENCHMARKS.md).
-func pebbleOptions() *pebble.Options {
+// (of cache bytes; 0: DefaultCacheBytes) keeps the blocks that are read
+// hot. Without them the cost per event grew with the store
+// (BENCHMARKS.md).
+func pebbleOptions(cache int64) *pebble.Options {
+	if cache <= 0 {
+		cache = DefaultCacheBytes
+	}
 	o := &pebble.Options{
 		Logger:       quietLogger{},
 		MemTableSize: 64 << 20,
-		CacheSize:    128 << 20,
+		CacheSize:    cache,
 	}
 	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10) // later levels inherit it
 	return o
@@ -182,11 +196,11 @@ func pebbleOptions() *pebble.Options {
 
 // openFSM opens the state machine in dir. decisive says which event kinds
 // the decision views apply (nil: every kind).
-func openFSM(dir string, reg *replication.Registry, tasks map[string]Task, decisive func(string) bool, log *slog.Logger, obs func(int)) (*fsm, error) {
+func openFSM(dir string, reg *replication.Registry, tasks map[string]Task, decisive func(string) bool, log *slog.Logger, obs func(int), cache int64) (*fsm, error) {
 	if decisive == nil {
 		decisive = func(string) bool { return true }
 	}
-	f := &fsm{dir: dir, reg: reg, tasks: tasks, decisive: decisive, log: log, obs: obs, changed: make(chan struct{})}
+	f := &fsm{dir: dir, reg: reg, tasks: tasks, decisive: decisive, log: log, obs: obs, cache: cache, changed: make(chan struct{})}
 	// A restore that crashed before its swap leaves state.new behind: the
 	// old state is intact, and Raft will send the snapshot again.
 	if err := os.RemoveAll(filepath.Join(dir, "state.new")); err != nil {
@@ -202,7 +216,7 @@ func openFSM(dir string, reg *replication.Registry, tasks map[string]Task, decis
 }
 
 func (f *fsm) open() error {
-	db, err := pebble.Open(filepath.Join(f.dir, "state"), pebbleOptions())
+	db, err := pebble.Open(filepath.Join(f.dir, "state"), pebbleOptions(f.cache))
 	if err != nil {
 		return fmt.Errorf("open state: %w", err)
 	}

@@ -35,7 +35,7 @@ const baseMs = 1_790_000_000_000
 
 func openTestFSM(t testing.TB, dir string) *fsm {
 	t.Helper()
-	f, err := openFSM(dir, kinds.Registry(), nil, nil, slog.New(slog.DiscardHandler), nil)
+	f, err := openFSM(dir, kinds.Registry(), nil, nil, slog.New(slog.DiscardHandler), nil, 64<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

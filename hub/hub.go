@@ -77,6 +77,9 @@ type Config struct {
 	// dropped once every registered node has applied them (retain.go);
 	// 0 keeps everything.
 	RetainEvents uint64
+	// CacheBytes is the state machine's Pebble block cache (0:
+	// DefaultCacheBytes).
+	CacheBytes int64
 	// SnapshotChunkBytes bounds a chunk of a company snapshot (0: 2 MiB);
 	// tests make it small to cut a bootstrap halfway.
 	SnapshotChunkBytes int
@@ -253,7 +256,7 @@ func (h *Hub) open() error {
 	if decides == nil {
 		decides = func(string) bool { return false }
 	}
-	h.fsm, err = openFSM(cfg.DataDir, h.reg, h.cfg.Tasks, decides, h.log, func(n int) { applied.Add(float64(n)) })
+	h.fsm, err = openFSM(cfg.DataDir, h.reg, h.cfg.Tasks, decides, h.log, func(n int) { applied.Add(float64(n)) }, cfg.CacheBytes)
 	if err != nil {
 		return err
 	}

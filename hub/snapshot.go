@@ -149,7 +149,8 @@ func restoreInto(dir string, r io.Reader) error {
 	if _, err := io.ReadFull(hr, magic); err != nil || string(magic) != snapshotMagic {
 		return errors.New("not a hub snapshot")
 	}
-	db, err := pebble.Open(dir, pebbleOptions())
+	// Written only, then closed: little cache.
+	db, err := pebble.Open(dir, pebbleOptions(64<<20))
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func badTask(replication.Tx, time.Time) ([]replication.Draft, error) {
 
 func openTaskFSM(t *testing.T) *fsm {
 	t.Helper()
-	f, err := openFSM(t.TempDir(), kinds.Registry(), map[string]Task{"once": onceTask, "bad": badTask}, nil, slog.New(slog.DiscardHandler), nil)
+	f, err := openFSM(t.TempDir(), kinds.Registry(), map[string]Task{"once": onceTask, "bad": badTask}, nil, slog.New(slog.DiscardHandler), nil, 64<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestReactionFollowsThePushedEvent(t *testing.T) {
 		return nil, nil
 	}
 	open := func() *fsm {
-		f, err := openFSM(t.TempDir(), kinds.Registry(), nil, nil, slog.New(slog.DiscardHandler), nil)
+		f, err := openFSM(t.TempDir(), kinds.Registry(), nil, nil, slog.New(slog.DiscardHandler), nil, 64<<20)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -51,6 +51,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var c bench.Config
 	fs.BoolVar(&c.Quick, "quick", false, "short run, about a minute (smaller defaults below)")
 	fs.IntVar(&c.HubMembers, "hub-members", 0, "hub members: 1, 3 or 5 (default 3)")
+	hubCache := &sizeFlag{}
+	fs.Var(hubCache, "hub-cache", "each hub member's block cache, e.g. 128MiB (default: the hub's, 1GiB)")
 	fs.IntVar(&c.Pushers, "pushers", 0, "nodes pushing at once, also etcd's client count (default 8)")
 	fs.IntVar(&c.Batch, "batch", 0, "events per Push, and puts per etcd txn (default 500)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "pushing before the measured window (default 3s; quick 1s)")
@@ -77,6 +79,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	c.HubCache = hubCache.n
 	if rest := fs.Args(); sub == "" && len(rest) == 1 {
 		sub = rest[0]
 	} else if len(rest) > 0 {
