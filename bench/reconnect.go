@@ -28,8 +28,12 @@ type reconnectResult struct {
 	HubCPU    cpuUse        // while acknowledging and projecting
 	Company   time.Duration // from the reconnect to every member's company views holding and indexing all
 
-	CatchUp    time.Duration // a fresh node: from start to all applied and indexed
-	CatchEvent uint64        // events in the hub's log it had to take
+	CatchUp time.Duration // a fresh node: from start to all applied and indexed
+	// Serving is when the fresh node served views holding every event,
+	// with what it answers from at once (type-ahead, screen pop): before
+	// CatchUp when it started from a snapshot and built its lists behind.
+	Serving    time.Duration
+	CatchEvent uint64 // events in the hub's log it had to take
 	CatchCPU   cpuUse
 	DigestSame bool // the fresh node's event digest equals the hub's
 }
@@ -163,6 +167,9 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	last, moved := uint64(0), time.Now()
 	err = poll(ctx, 15*time.Minute, func() bool {
 		cur := b.Store().Progress().Cursor
+		if cur >= head && r.Serving == 0 {
+			r.Serving = time.Since(start)
+		}
 		if p := cur + b.Store().SnapshotPairs() + b.Store().RebuildCursor(); p != last {
 			last, moved = p, time.Now()
 		}

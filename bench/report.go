@@ -119,6 +119,7 @@ func (r *Report) rows() []row {
 			row{"  bench CPU per event, hub (3 members) + node", perEvent(rc.HubCPU, rc.Projected, rc.Events), "", ""},
 			row{fmt.Sprintf("fresh node catches up on %s events, search index included", num(float64(rc.CatchEvent))),
 				secs(rc.CatchUp), "≤ " + secs(catchT), verdict(rc.CatchUp <= catchT)},
+			row{"  of it, serving every event (type-ahead, screen pop; lists may follow)", secs(rc.Serving), "", ""},
 			row{"  catch-up rate", perSec(rate(int(rc.CatchEvent), rc.CatchUp), "events"), "", ""},
 			cpuRow(rc.CatchCPU),
 			row{"  bench CPU per event caught up (hub serving + node)", perEvent(rc.CatchCPU, rc.CatchUp, int(rc.CatchEvent)), "", ""},
