@@ -80,6 +80,10 @@ type scoping struct {
 	// being gained: events of gaining that held did not cover.
 	history       bool
 	held, gaining []string
+	// wire is the stream's buffer for its messages' events (batch.wire),
+	// reused once a message is sent: framing events into a fresh buffer
+	// per message cost more than encoding decoded ones did.
+	wire []byte
 }
 
 // entry is what a Pull judges of a log entry, read from its wire bytes
@@ -250,7 +254,7 @@ func eventsResponse(b batch) *replicationv1.PullResponse {
 // (0: the head), bounded in count and bytes: from the tail in memory when
 // it holds the next position (tail.go), else from the log in Pebble.
 func (f *fsm) readScoped(sc *scoping, after, until uint64, maxEvents, maxBytes int) (batch, error) {
-	out := batch{pos: after}
+	out := batch{pos: after, wire: sc.wire[:0]}
 	size, scanned := 0, 0
 	projected := f.Projected()
 	err := f.read(func(tx replication.Tx) error {
