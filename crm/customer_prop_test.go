@@ -87,14 +87,7 @@ func genCustomerStreams(t *rapid.T, reg *replication.Registry) [][]*replication.
 		} else {
 			kind, msg = crm.KindCustomerFieldSet, &crmv1.CustomerFieldSet{Fields: drawFields(t, false)}
 		}
-		body, err := proto.Marshal(msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev := g.Append(t, o, kind, crm.Entity(id), body)
-		if err := reg.Check(ev); err != nil {
-			t.Fatalf("generated an event the hub refuses: %v", err)
-		}
+		appendChecked(t, g, reg, o, kind, id, msg)
 	}
 	return g.Streams
 }

@@ -6,11 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
 	"pgregory.net/rapid"
 
 	"branchline/crm"
-	crmv1 "branchline/gen/branchline/crm/v1"
 	eventv1 "branchline/gen/branchline/event/v1"
 	"branchline/replication"
 	"branchline/replication/reptest"
@@ -21,7 +19,6 @@ var shippedPhones = []string{"", "+8613800000001", "+8613800000002", "+862150001
 // genShippedStreams: creates, edits, contacts, deletes, restores and
 // merges of few customers that share names and phone numbers.
 func genShippedStreams(t *rapid.T, reg *replication.Registry) [][]*replication.Event {
-	g := reptest.NewOrigins("sh-pudong", "bj-chaoyang")
 	fields := func(create bool) []*eventv1.FieldValue {
 		out := drawListFields(t, create)
 		for _, f := range []string{"phone", "mobile"} {
@@ -31,37 +28,7 @@ func genShippedStreams(t *rapid.T, reg *replication.Registry) [][]*replication.E
 		}
 		return out
 	}
-	for i, n := 0, rapid.IntRange(1, 40).Draw(t, "events"); i < n; i++ {
-		o := rapid.IntRange(0, 1).Draw(t, "origin")
-		id := rapid.SampledFrom(listIDs[:4]).Draw(t, "customer")
-		var kind string
-		var msg proto.Message
-		switch rapid.IntRange(0, 8).Draw(t, "kind") {
-		case 0, 1:
-			kind, msg = crm.KindCustomerCreated, &crmv1.CustomerCreated{Fields: fields(true)}
-		case 2, 3:
-			kind, msg = crm.KindCustomerFieldSet, &crmv1.CustomerFieldSet{Fields: fields(false)}
-		case 4:
-			kind, msg = crm.KindContactAdded, &crmv1.ContactAdded{ContactId: rapid.SampledFrom(listIDs[4:6]).Draw(t, "contact"), Fields: []*eventv1.FieldValue{
-				{Field: "display_name", Value: "李四"}, {Field: "mobile", Value: rapid.SampledFrom(shippedPhones[1:]).Draw(t, "contact mobile")}}}
-		case 5:
-			loser := rapid.SampledFrom(slices.DeleteFunc(slices.Clone(listIDs[:4]), func(s string) bool { return s == id })).Draw(t, "loser")
-			kind, msg = crm.KindCustomerMerged, &crmv1.CustomerMerged{Loser: loser}
-		case 6:
-			kind, msg = crm.KindCustomerDeleted, &crmv1.CustomerDeleted{}
-		default:
-			kind, msg = crm.KindCustomerRestored, &crmv1.CustomerRestored{}
-		}
-		body, err := proto.Marshal(msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev := g.Append(t, o, kind, crm.Entity(id), body)
-		if err := reg.Check(ev); err != nil {
-			t.Fatalf("generated an event the hub refuses: %v", err)
-		}
-	}
-	return g.Streams
+	return genLifecycleStreams(t, reg, listIDs[:4], fields, listIDs[4:6])
 }
 
 // TestShippedViewsHoldWhatSnapshotsShip: views kept to be shipped (the

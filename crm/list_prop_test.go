@@ -48,33 +48,40 @@ func drawListFields(t *rapid.T, create bool) []*eventv1.FieldValue {
 }
 
 func genListStreams(t *rapid.T, reg *replication.Registry) [][]*replication.Event {
+	return genLifecycleStreams(t, reg, listIDs, func(create bool) []*eventv1.FieldValue { return drawListFields(t, create) }, nil)
+}
+
+// genLifecycleStreams makes two origins' streams of creates, edits (fields
+// drawn by fields), merges, deletes and restores of the customers ids —
+// and, when contactIDs are given, contacts added with those ids.
+func genLifecycleStreams(t *rapid.T, reg *replication.Registry, ids []string, fields func(create bool) []*eventv1.FieldValue, contactIDs []string) [][]*replication.Event {
 	g := reptest.NewOrigins("sh-pudong", "bj-chaoyang")
+	kinds := 7
+	if len(contactIDs) > 0 {
+		kinds = 8
+	}
 	for i, n := 0, rapid.IntRange(1, 40).Draw(t, "events"); i < n; i++ {
 		o := rapid.IntRange(0, 1).Draw(t, "origin")
-		id := rapid.SampledFrom(listIDs).Draw(t, "customer")
+		id := rapid.SampledFrom(ids).Draw(t, "customer")
 		var kind string
 		var msg proto.Message
-		switch rapid.IntRange(0, 7).Draw(t, "kind") {
-		case 0, 1, 2:
-			kind, msg = crm.KindCustomerCreated, &crmv1.CustomerCreated{Fields: drawListFields(t, true)}
-		case 3, 4:
-			kind, msg = crm.KindCustomerFieldSet, &crmv1.CustomerFieldSet{Fields: drawListFields(t, false)}
-		case 5:
-			loser := rapid.SampledFrom(slices.DeleteFunc(slices.Clone(listIDs), func(s string) bool { return s == id })).Draw(t, "loser")
+		switch k := rapid.IntRange(0, kinds).Draw(t, "kind"); {
+		case k <= 2:
+			kind, msg = crm.KindCustomerCreated, &crmv1.CustomerCreated{Fields: fields(true)}
+		case k <= 4:
+			kind, msg = crm.KindCustomerFieldSet, &crmv1.CustomerFieldSet{Fields: fields(false)}
+		case k == 5:
+			loser := rapid.SampledFrom(slices.DeleteFunc(slices.Clone(ids), func(s string) bool { return s == id })).Draw(t, "loser")
 			kind, msg = crm.KindCustomerMerged, &crmv1.CustomerMerged{Loser: loser}
-		case 6:
+		case k == 6:
 			kind, msg = crm.KindCustomerDeleted, &crmv1.CustomerDeleted{}
-		default:
+		case k == 7:
 			kind, msg = crm.KindCustomerRestored, &crmv1.CustomerRestored{}
+		default:
+			kind, msg = crm.KindContactAdded, &crmv1.ContactAdded{ContactId: rapid.SampledFrom(contactIDs).Draw(t, "contact"), Fields: []*eventv1.FieldValue{
+				{Field: "display_name", Value: "李四"}, {Field: "mobile", Value: rapid.SampledFrom(shippedPhones[1:]).Draw(t, "contact mobile")}}}
 		}
-		body, err := proto.Marshal(msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev := g.Append(t, o, kind, crm.Entity(id), body)
-		if err := reg.Check(ev); err != nil {
-			t.Fatalf("generated an event the hub refuses: %v", err)
-		}
+		appendChecked(t, g, reg, o, kind, id, msg)
 	}
 	return g.Streams
 }

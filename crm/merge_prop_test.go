@@ -43,6 +43,19 @@ func fixedIDs(n int, last byte) (ids []string) {
 	return ids
 }
 
+// appendChecked appends to origin o's stream an event of kind on customer
+// id with body msg, which the hub must accept.
+func appendChecked(t *rapid.T, g *reptest.Origins, reg *replication.Registry, o int, kind, id string, msg proto.Message) {
+	body, err := proto.Marshal(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := g.Append(t, o, kind, crm.Entity(id), body)
+	if err := reg.Check(ev); err != nil {
+		t.Fatalf("generated an event the hub refuses: %v", err)
+	}
+}
+
 type fixedBytes struct{ b [10]byte }
 
 func (f *fixedBytes) Read(p []byte) (int, error) { return copy(p, f.b[:]), nil }
@@ -119,14 +132,7 @@ func genMergeStreams(t *rapid.T, reg *replication.Registry) [][]*replication.Eve
 					{Field: "mobile", Value: rapid.SampledFrom(mergeNumbers).Draw(t, "ct-mobile")}}}
 			}
 		}
-		body, err := proto.Marshal(msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev := g.Append(t, o, kind, crm.Entity(id), body)
-		if err := reg.Check(ev); err != nil {
-			t.Fatalf("generated an event the hub refuses: %v", err)
-		}
+		appendChecked(t, g, reg, o, kind, id, msg)
 	}
 	return g.Streams
 }
