@@ -245,7 +245,7 @@ func (s replicationService) Pull(ctx context.Context, req *connect.Request[repli
 			if err := send(m); err != nil {
 				return err
 			}
-			sc.wire = b.wire // sent: the next message reuses it
+			sc.keep(b.wire)
 			cursor = b.pos
 			beat.Reset(pullHeartbeat)
 			continue
@@ -292,7 +292,7 @@ func (s replicationService) history(ctx context.Context, stream *connect.ServerS
 		if err := send(m); err != nil {
 			return err
 		}
-		hs.wire = b.wire
+		hs.keep(b.wire)
 		pos = b.pos
 	}
 	return send(&replicationv1.PullResponse{GainedTo: cursor, Gained: true})

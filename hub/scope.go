@@ -81,9 +81,24 @@ type scoping struct {
 	history       bool
 	held, gaining []string
 	// wire is the stream's buffer for its messages' events (batch.wire),
-	// reused once a message is sent: framing events into a fresh buffer
-	// per message cost more than encoding decoded ones did.
+	// reused once a message is sent (keep): framing events into a fresh
+	// buffer per message cost more than encoding decoded ones did.
 	wire []byte
+}
+
+// keepWire bounds the buffer a stream keeps between messages: a stream
+// that follows the head sends a few KiB at a time; one catching up sends
+// messages of up to MaxBatchBytes, whose buffer it would otherwise hold
+// for as long as it lives.
+const keepWire = 256 << 10
+
+// keep takes back a sent message's buffer for the next message.
+func (sc *scoping) keep(wire []byte) {
+	if cap(wire) <= keepWire {
+		sc.wire = wire
+	} else {
+		sc.wire = nil
+	}
 }
 
 // entry is what a Pull judges of a log entry, read from its wire bytes
