@@ -29,11 +29,10 @@ type cluster struct {
 	hubs []*hub.Hub
 }
 
-// startCluster starts members as an operator would: the first
-// bootstraps, the others join it, and all wait until they hold the
-// cluster's initial state.
-// startCluster starts members hub members in dir, each with a block cache
-// of cache bytes (0: the hub's default).
+// startCluster starts members hub members in dir as an operator would —
+// the first bootstraps, the others join it, and all wait until they hold
+// the cluster's initial state — each with a block cache of cache bytes
+// (0: the hub's default).
 func startCluster(ctx context.Context, dir string, members int, cache int64, log *slog.Logger) (*cluster, error) {
 	b := make([]byte, 12)
 	rand.Read(b)
