@@ -458,33 +458,15 @@ func applyCreated(tx replication.Tx, ev *replication.Event, b *crmv1.CustomerCre
 	if err != nil {
 		return err
 	}
-	// A customer's creation is almost always the first event of its
-	// record (whoever writes the record learnt of the id from this event,
-	// through the hub's log): then its created register is written
-	// without reading it first, on the hub's and a catching-up node's hot
-	// path (the fields it sets are one register of their own, written
-	// without a read in any case: record.go). When the record holds
-	// something already, the created register competes as usual.
-	fresh := rep == id
-	if fresh {
-		// custKey(id) prefixes the whole record (ids have one length).
-		err := tx.Scan(custKey(id), nil, func(_, _ []byte) (bool, error) {
-			fresh = false
-			return false, nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	stamp := replication.StampOf(ev)
 	// The created register is about the id itself, even when the id was
 	// merged away before its creation arrived: should the id become the
-	// winner of its merge group (merge.go), it is known to exist.
-	if fresh {
-		if err := replication.PutRegister(tx, custKey(id), []byte(ev.Origin), stamp); err != nil {
-			return err
-		}
-	} else if _, _, err := replication.SetRegister(tx, custKey(id), []byte(ev.Origin), stamp); err != nil {
+	// winner of its merge group (merge.go), it is known to exist. It is
+	// almost always absent (whoever writes the record learnt of the id
+	// from this event, through the hub's log), and a point read of an
+	// absent key is answered by the stores' filters; the fields the
+	// creation sets are one register of their own, written without a read
+	// (record.go).
+	if _, _, err := replication.SetRegister(tx, custKey(id), []byte(ev.Origin), replication.StampOf(ev)); err != nil {
 		return err
 	}
 	if err := writeCreatedFields(tx, rep, ev, b.GetFields()); err != nil {
