@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -145,12 +146,42 @@ func (c *cluster) waitApplied(ctx context.Context, head uint64, timeout time.Dur
 	})
 }
 
+// progress says, every period until ctx ends, how far each member has
+// applied, projected and brought its company views, so that a long run
+// shows where its time goes.
+func (c *cluster) progress(ctx context.Context, period time.Duration, say func(string, ...any)) {
+	start := time.Now()
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var b strings.Builder
+		for i, h := range c.hubs {
+			fmt.Fprintf(&b, "  m%d %d/%d/%d", i, h.Head(), h.Projected(), h.CompanyPosition())
+		}
+		say("  %3.0fs applied/projected/company:%s", time.Since(start).Seconds(), b.String())
+	}
+}
+
 // waitCompany waits until every member's company views (what snapshots
-// are made of) reflect head, their indexes built.
+// are made of) reflect head, their indexes built. Whether a member's
+// indexes are built is a seek in its store, asked only once its views
+// reflect head, and every 100 ms: polled every 10 ms, it took 2 % of a
+// 200,000-event run's CPU from the members it measured (the seek passes
+// the markers indexed and deleted).
 func (c *cluster) waitCompany(ctx context.Context, head uint64, timeout time.Duration) error {
-	return poll(ctx, timeout, func() bool {
+	return pollEvery(ctx, timeout, 100*time.Millisecond, func() bool {
 		for _, h := range c.hubs {
-			if ok, err := h.CompanyIndexed(); h.CompanyPosition() < head || err != nil || !ok {
+			if h.CompanyPosition() < head {
+				return false
+			}
+		}
+		for _, h := range c.hubs {
+			if ok, err := h.CompanyIndexed(); err != nil || !ok {
 				return false
 			}
 		}
@@ -160,6 +191,11 @@ func (c *cluster) waitCompany(ctx context.Context, head uint64, timeout time.Dur
 
 // poll calls cond every 10 ms until it holds, timeout passes or ctx ends.
 func poll(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	return pollEvery(ctx, timeout, 10*time.Millisecond, cond)
+}
+
+// pollEvery is poll asking cond every period.
+func pollEvery(ctx context.Context, timeout, period time.Duration, cond func() bool) error {
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
@@ -168,7 +204,7 @@ func poll(ctx context.Context, timeout time.Duration, cond func() bool) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(period):
 		}
 	}
 	return nil

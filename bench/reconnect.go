@@ -53,7 +53,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	m := markCPU()
 	start := time.Now()
 	cfgA := node.Config{ID: offline, DataDir: filepath.Join(dir, offline), HTTPAddr: "127.0.0.1:0", AdminPassword: c.pw, Log: log}
-	a, err := startLabelled(ctx, offline, wiring.NodeConfig{Config: cfgA})
+	a, err := startLabelled(ctx, offline, "queue", wiring.NodeConfig{Config: cfgA})
 	if err != nil {
 		return r, err
 	}
@@ -122,11 +122,14 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	say("reconnect: the node with %d events in its outbox reaches the hub", queued)
 	m, start = markCPU(), time.Now()
 	cfgA.HubURLs, cfgA.Token = c.urls(), tokens[offline]
-	a, err = startLabelled(ctx, offline, wiring.NodeConfig{Config: cfgA})
+	a, err = startLabelled(ctx, offline, "reconnect", wiring.NodeConfig{Config: cfgA})
 	if err != nil {
 		return r, err
 	}
 	defer a.Close()
+	pctx, stopProgress := context.WithCancel(ctx)
+	go c.progress(pctx, 10*time.Second, say)
+	defer stopProgress()
 	err = poll(ctx, 15*time.Minute, func() bool {
 		seq, _ := l.DurableSeq(offline)
 		return seq >= queued
@@ -154,9 +157,10 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 		return r, fmt.Errorf("company views: %w", err)
 	}
 	r.Company = time.Since(start)
+	stopProgress()
 	say("catch-up: the members' company views hold and index all %s after the reconnect", r.Company.Round(time.Millisecond))
 	m, start = markCPU(), time.Now()
-	b, err := startLabelled(ctx, fresh, wiring.NodeConfig{Config: node.Config{ID: fresh, DataDir: filepath.Join(dir, fresh), HTTPAddr: "127.0.0.1:0", HubURLs: c.urls(), Token: tokens[fresh], AdminPassword: c.pw, Log: log}})
+	b, err := startLabelled(ctx, fresh, "catchup", wiring.NodeConfig{Config: node.Config{ID: fresh, DataDir: filepath.Join(dir, fresh), HTTPAddr: "127.0.0.1:0", HubURLs: c.urls(), Token: tokens[fresh], AdminPassword: c.pw, Log: log}})
 	if err != nil {
 		return r, err
 	}
@@ -188,11 +192,12 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 
 func must[T any](v T, _ error) T { return v }
 
-// startLabelled starts a node whose goroutines carry the profiler label
-// node=id (they inherit it), so that a --cpuprofile tells the nodes' work
-// from the hub's: go tool pprof -tagfocus node=bench-catchup.
-func startLabelled(ctx context.Context, id string, cfg wiring.NodeConfig) (n *wiring.Node, err error) {
-	pprof.Do(ctx, pprof.Labels("node", id), func(context.Context) {
+// startLabelled starts a node whose goroutines carry the profiler labels
+// node=id and phase=phase (they inherit them), so that a --cpuprofile tells
+// the nodes' work from the hub's, and the offline node queueing from the
+// same node reconnecting: go tool pprof -tagfocus phase=reconnect.
+func startLabelled(ctx context.Context, id, phase string, cfg wiring.NodeConfig) (n *wiring.Node, err error) {
+	pprof.Do(ctx, pprof.Labels("node", id, "phase", phase), func(context.Context) {
 		n, err = wiring.StartNode(cfg)
 	})
 	return n, err
