@@ -178,7 +178,8 @@ func (f *fsm) project(max int) (int, error) {
 	}
 	b := f.db.NewIndexedBatch()
 	defer b.Close()
-	tx := pebbleTx{r: b, b: b}
+	tx, closeIters := stepTx(b, b)
+	defer closeIters()
 	vb := p.views.Begin(tx)
 	pos, posMs := from, fromMs
 	passed := 0
@@ -223,6 +224,9 @@ func (f *fsm) project(max int) (int, error) {
 		return 0, err
 	}
 	if err := tx.Set(projKey, encodePos(pos, posMs)); err != nil {
+		return 0, err
+	}
+	if err := closeIters(); err != nil {
 		return 0, err
 	}
 	commitRetrying(b, f.log)
@@ -298,9 +302,17 @@ func (f *fsm) indexCompany(max int) (int, error) {
 	}
 	b := f.db.NewBatch()
 	defer b.Close()
-	tx := replication.WithPrefix(replication.SplitTx{Read: pebbleTx{r: f.db}, Write: pebbleTx{r: f.db, b: b}}, companyPrefix)
+	// The reads see the company views as the step began: only this loop
+	// writes them, and this step's writes go to b (as a node's indexer
+	// reads committed state).
+	read, closeIters := stepTx(f.db, nil)
+	defer closeIters()
+	tx := replication.WithPrefix(replication.SplitTx{Read: read, Write: pebbleTx{r: f.db, b: b}}, companyPrefix)
 	last, committed, err := p.company.ProcessMarkers(tx, markers)
 	if err != nil {
+		return 0, err
+	}
+	if err := closeIters(); err != nil {
 		return 0, err
 	}
 	commitRetrying(b, f.log)
@@ -337,7 +349,8 @@ func (f *fsm) catchUpCompany(max int) (int, error) {
 	}
 	b := f.db.NewIndexedBatch()
 	defer b.Close()
-	tx := pebbleTx{r: b, b: b}
+	tx, closeIters := stepTx(b, b)
+	defer closeIters()
 	cb := p.companyBatch(tx)
 	if p.company.ParkedCount() > 0 {
 		// Kinds activated since they were parked.
@@ -373,6 +386,9 @@ func (f *fsm) catchUpCompany(max int) (int, error) {
 		return 0, err
 	}
 	if err := tx.Set(companyKey, encodePos(pos, posMs)); err != nil {
+		return 0, err
+	}
+	if err := closeIters(); err != nil {
 		return 0, err
 	}
 	commitRetrying(b, f.log)
