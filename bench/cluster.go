@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -39,9 +40,14 @@ func startCluster(ctx context.Context, dir string, members int, cache int64, log
 	rand.Read(b)
 	c := &cluster{pw: base64.RawURLEncoding.EncodeToString(b), hc: rpc.NewHTTPClient()}
 	var err error
-	start := func(hc hub.Config) (*hub.Hub, error) {
+	// Each member's goroutines carry the profiler label member=its id:
+	// go tool pprof -tagfocus member=hub-1.
+	start := func(hc hub.Config) (h *hub.Hub, err error) {
 		hc.CacheBytes = cache
-		return wiring.StartHub(hc)
+		pprof.Do(ctx, pprof.Labels("member", hc.ID), func(context.Context) {
+			h, err = wiring.StartHub(hc)
+		})
+		return h, err
 	}
 	c.hubs, err = hub.StartLocal(ctx, hub.LocalConfig{Dir: dir, Members: members, AdminPassword: c.pw, Log: log, Start: start})
 	if err != nil {
