@@ -166,8 +166,8 @@ func (c *cluster) progress(ctx context.Context, period time.Duration, say func(s
 		case <-t.C:
 		}
 		var b strings.Builder
-		for i, h := range c.hubs {
-			fmt.Fprintf(&b, "  m%d %d/%d/%d", i, h.Head(), h.Projected(), h.CompanyPosition())
+		for _, h := range c.hubs {
+			fmt.Fprintf(&b, "  %s %d/%d/%d", h.ID(), h.Head(), h.Projected(), h.CompanyPosition())
 		}
 		say("  %3.0fs applied/projected/company:%s", time.Since(start).Seconds(), b.String())
 	}
