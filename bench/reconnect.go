@@ -29,8 +29,8 @@ type reconnectResult struct {
 	// restarts it to give it the address, and times the reconnect from
 	// there.
 	Restart   time.Duration
-	Acked     time.Duration // from the reconnect to the hub acknowledging all
-	Projected time.Duration // from the reconnect to the leader's views showing all
+	Acked     time.Duration // from the node up (the reconnect) to the hub acknowledging all
+	Projected time.Duration // from the node up to the leader's views showing all
 	HubCPU    cpuUse        // while acknowledging and projecting
 	Company   time.Duration // from the reconnect to every member's company views holding and indexing all
 
