@@ -1,6 +1,8 @@
 package hub
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -37,4 +39,75 @@ func TestScans(t *testing.T) {
 		reptest.RandomWrites(rt, tx, model, "batch")
 		reptest.CheckScans(rt, tx, model)
 	})
+}
+
+// TestStepTxReads checks the reads of a step reusing its iterators
+// (stepTx) against a model: over committed keys, and over an indexed batch
+// written between the reads (each iterator taken again must see the
+// writes made since), with point reads of present and absent keys, scans
+// both ways, and a read inside a scan's callback (which takes a second
+// iterator while the first is in use).
+func TestStepTxReads(t *testing.T) {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), Logger: quietLogger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	run := 0
+	rapid.Check(t, func(rt *rapid.T) {
+		run++
+		ns := fmt.Appendf(nil, "%08d", run)
+		model := map[string][]byte{}
+		b := db.NewIndexedBatch()
+		reptest.RandomWrites(rt, replication.WithPrefix(pebbleTx{r: b, b: b}, ns), model, "committed")
+		if err := b.Commit(pebble.NoSync); err != nil {
+			rt.Fatal(err)
+		}
+		read, closeRead := stepTx(db, nil)
+		checkReads(rt, replication.WithPrefix(read, ns), model)
+		if err := closeRead(); err != nil {
+			rt.Fatal(err)
+		}
+		b = db.NewIndexedBatch()
+		defer b.Close()
+		step, closeStep := stepTx(b, b)
+		defer closeStep()
+		tx := replication.WithPrefix(step, ns)
+		for round := range rapid.IntRange(1, 3).Draw(rt, "rounds") {
+			reptest.RandomWrites(rt, tx, model, fmt.Sprintf("batch %d", round))
+			checkReads(rt, tx, model)
+		}
+		if err := closeStep(); err != nil {
+			rt.Fatal(err)
+		}
+	})
+}
+
+// checkReads compares tx's point reads and scans with model, and reads a
+// key inside a scan's callback.
+func checkReads(t *rapid.T, tx replication.Tx, model map[string][]byte) {
+	for range rapid.IntRange(1, 8).Draw(t, "gets") {
+		k := reptest.TxKey(t, "get")
+		want, present := model[string(k)]
+		got, err := tx.Get(k)
+		switch {
+		case present && (err != nil || !bytes.Equal(got, want)):
+			t.Fatalf("Get(%q) = %q, %v; want %q", k, got, err, want)
+		case !present && !errors.Is(err, replication.ErrNotFound):
+			t.Fatalf("Get(%q) = %q, %v; want not found", k, got, err)
+		}
+	}
+	reptest.CheckScans(t, tx, model)
+	inner := reptest.TxKey(t, "inner get")
+	want, present := model[string(inner)]
+	err := tx.Scan(nil, nil, func(_, _ []byte) (bool, error) {
+		got, err := tx.Get(inner)
+		if present != (err == nil) || present && !bytes.Equal(got, want) {
+			t.Fatalf("Get(%q) inside a scan = %q, %v; want %q (present %t)", inner, got, err, want, present)
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
