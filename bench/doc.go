@@ -1,6 +1,6 @@
 // Package bench measures Branchline's replication path with its real
 // parts on one machine: a three-member hub (hashicorp/raft over TCP with
-// fsynced raft-boltdb logs, Pebble state machines) in this process, nodes
+// fsynced raft-wal logs, Pebble state machines) in this process, nodes
 // pushing and pulling over Connect RPC on h2c, and Badger node stores in a
 // temporary directory. It also runs, when it is installed, a three-member
 // etcd cluster as a yardstick for the same durable-replicated-write work.

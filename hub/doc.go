@@ -47,7 +47,8 @@
 //
 // Layout of a member's data directory:
 //
-//	raft/raft.db      Raft log and stable store (raft-boltdb, fsynced)
+//	raft/wal/         Raft log and stable store (raft-wal segments, fsynced;
+//	                  raftlog.go copies an earlier release's raft/raft.db)
 //	raft/snapshots/   Raft snapshots (streamed Pebble iterations)
 //	state/            the state machine (Pebble; keys in fsm.go)
 //

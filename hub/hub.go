@@ -15,7 +15,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
@@ -110,7 +109,7 @@ type Hub struct {
 	log     *slog.Logger
 	fsm     *fsm
 	raft    *raft.Raft
-	logs    *raftboltdb.BoltStore
+	logs    *raftLog
 	trans   *raft.NetworkTransport
 	ln      net.Listener
 	srv     *http.Server
@@ -266,7 +265,7 @@ func (h *Hub) open() error {
 		h.fsm.snaps.chunkBytes = snapshotChunkBytes
 	}
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{h.log}, DisableTime: true})
-	h.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
+	h.logs, err = openRaftLog(raftDir, hlog, h.log)
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}

@@ -2,7 +2,9 @@ package node_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +12,10 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/migrate"
 
 	"branchline/crm"
 	adminv1 "branchline/gen/branchline/admin/v1"
@@ -41,6 +47,31 @@ func memberStatus(t *testing.T, h *hub.Hub) *adminv1.StatusResponse {
 	return st.Msg
 }
 
+// raftLogAsEarlierRelease moves a stopped member's Raft log and votes
+// from raft-wal's raft/wal into raft-boltdb's raft/raft.db, where releases
+// before 2026-12-07 kept them.
+func raftLogAsEarlierRelease(t *testing.T, raftDir string) {
+	t.Helper()
+	meta := &metadb.BoltMetaDB{}
+	w, err := raftwal.Open(filepath.Join(raftDir, "wal"), raftwal.WithMetaStore(meta))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate.CopyLogs(context.Background(), b, w, 1<<20, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate.CopyStable(context.Background(), b, w, nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(w.Close(), meta.Close(), b.Close(), os.RemoveAll(filepath.Join(raftDir, "wal"))); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRollingUpgrade: a release adds an event kind (here: customer notes,
 // taken out of the older registry). Events of it never get lost on the way:
 //   - a newer node pushes notes to a hub whose first member runs the older
@@ -49,8 +80,9 @@ func memberStatus(t *testing.T, h *hub.Hub) *adminv1.StatusResponse {
 //     any decision made from them) stay equal;
 //   - an older node pulls them and parks them too, with the newer node's
 //     later events, which wait behind them;
-//   - once the old member is upgraded, the leader commits the kind and
-//     every member applies what it parked; once the old node is upgraded
+//   - once the old member is upgraded (its Raft log copied from where the
+//     older release kept it), the leader commits the kind and every
+//     member applies what it parked; once the old node is upgraded
 //     it does the same on start, and every replica holds the same state.
 func TestRollingUpgrade(t *testing.T) {
 	if testing.Short() {
@@ -183,10 +215,11 @@ func TestRollingUpgrade(t *testing.T) {
 	}
 
 	// Upgrade hub1: the cluster activates the kind and every member applies
-	// what it parked.
+	// what it parked. Its Raft log is where the older release kept it.
 	if err := hub1.Close(); err != nil {
 		t.Fatal(err)
 	}
+	raftLogAsEarlierRelease(t, filepath.Join(dir, "hub1", "raft"))
 	hubs[0] = startMember("hub1", full, "")
 	waitFor(t, 60*time.Second, "the cluster version to include the new kind", func() error {
 		for _, h := range hubs {
