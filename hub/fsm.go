@@ -339,7 +339,13 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	b := f.db.NewIndexedBatch()
+	// Sized for the entries' bytes, most of which it writes (a batch
+	// doubling its buffer copied it each time).
+	size := 0
+	for _, l := range logs {
+		size += len(l.Data)
+	}
+	b := f.db.NewIndexedBatchWithSize(size + size/4 + 4096)
 	defer b.Close()
 	tx := pebbleTx{r: b, b: b}
 	s := &step{tx: tx, dec: f.dec.Begin(replication.WithPrefix(tx, decPrefix)), st: f.state(), seqs: map[string]uint64{}}

@@ -46,6 +46,9 @@ type projection struct {
 	active  map[string]bool
 	pending []activation // recorded activations after pos, in order
 	loaded  []byte       // key of the last activation record read
+	// batch is the size of the last projection batch, the next one's
+	// first allocation (a batch doubling its buffer copied it each time).
+	batch int
 
 	posMu   sync.Mutex
 	pos     uint64
@@ -176,7 +179,7 @@ func (f *fsm) project(max int) (int, error) {
 	if from >= head && (len(p.pending) == 0 || p.pending[0].after > from) {
 		return 0, nil
 	}
-	b := f.db.NewIndexedBatch()
+	b := f.db.NewIndexedBatchWithSize(p.batch)
 	defer b.Close()
 	tx, closeIters := stepTx(b, b)
 	defer closeIters()
@@ -229,6 +232,7 @@ func (f *fsm) project(max int) (int, error) {
 	if err := closeIters(); err != nil {
 		return 0, err
 	}
+	p.batch = b.Len()
 	commitRetrying(b, f.log)
 	vb.Commit()
 	p.posMu.Lock()
