@@ -36,6 +36,23 @@ func openWAL(dir string, log hclog.Logger) (*raftLog, error) {
 	return &raftLog{WAL: w, meta: meta}, nil
 }
 
+// GetLog reads the entry at index. raft-wal drops the head of its log a
+// segment file at a time, and still returns the entries before the
+// first index from the segment being written: Raft would then replay
+// them to a member that joins after a snapshot, instead of sending the
+// snapshot — and the entries that it would find gone depend on where the
+// segment files begin. Entries before the first index are not found.
+func (l *raftLog) GetLog(index uint64, log *raft.Log) error {
+	first, err := l.FirstIndex()
+	if err != nil {
+		return err
+	}
+	if index < first {
+		return raft.ErrLogNotFound
+	}
+	return l.WAL.GetLog(index, log)
+}
+
 func (l *raftLog) Close() error {
 	return errors.Join(l.WAL.Close(), l.meta.Close())
 }

@@ -202,3 +202,35 @@ func TestRaftLogCopiedBeforeACrash(t *testing.T) {
 		t.Fatalf("raft.db left behind: %v", err)
 	}
 }
+
+// After Raft drops the head of its log (a snapshot taken), the entries
+// before the first index are gone, though raft-wal keeps them in the
+// segment file being written.
+func TestRaftLogHeadDropped(t *testing.T) {
+	w, err := openRaftLog(t.TempDir(), hclog.NewNullLogger(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i := uint64(1); i <= 60; i++ {
+		if err := w.StoreLog(&raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: []byte("entry")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.DeleteRange(1, 40); err != nil {
+		t.Fatal(err)
+	}
+	if first, _ := w.FirstIndex(); first != 41 {
+		t.Fatalf("first index %d, want 41", first)
+	}
+	for _, i := range []uint64{1, 40} {
+		var l raft.Log
+		if err := w.GetLog(i, &l); !errors.Is(err, raft.ErrLogNotFound) {
+			t.Fatalf("entry %d after the head was dropped: %v, want ErrLogNotFound", i, err)
+		}
+	}
+	var l raft.Log
+	if err := w.GetLog(41, &l); err != nil || l.Index != 41 {
+		t.Fatalf("entry 41: %v, %+v", err, l)
+	}
+}
