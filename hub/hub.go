@@ -50,6 +50,11 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+	// RaftTimeout is how long a follower goes without hearing from the
+	// leader before it stands for election, and a leader without hearing
+	// from a quorum before it steps down (after half of it): 0 takes
+	// DefaultRaftTimeout.
+	RaftTimeout time.Duration
 
 	// Registry applies the events (required): this release's kinds
 	// (kinds.Registry, handed over by package wiring); a test of rolling
@@ -102,6 +107,14 @@ type Config struct {
 
 	Log *slog.Logger
 }
+
+// DefaultRaftTimeout is three times Raft's default of a second. Nodes
+// work offline and queue their pushes, so a leader lost takes a few
+// seconds more to replace unnoticed by anyone at a branch; a leader
+// deposed because a busy member's goroutines waited a second for a CPU
+// (200 branches pushing and pulling at once, BENCHMARKS.md) stalls every
+// push and pull for an election. Consul's default is five times.
+const DefaultRaftTimeout = 3 * time.Second
 
 // Hub is a running hub member.
 type Hub struct {
@@ -297,6 +310,11 @@ func (h *Hub) open() error {
 	rc.Logger = hlog
 	rc.BatchApplyCh = true
 	rc.MaxAppendEntries = 256
+	rt := cfg.RaftTimeout
+	if rt <= 0 {
+		rt = DefaultRaftTimeout
+	}
+	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = rt, rt, rt/2
 	// The state machine keeps its own applied index in Pebble and skips
 	// what it has; restoring the last snapshot at every start would only
 	// rewrite the same state.

@@ -95,6 +95,7 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	snapThreshold := fs.Uint64("snapshot-threshold", 0, "Raft log entries between snapshots (0: Raft's default, 8192)")
 	trailing := fs.Uint64("trailing-logs", 0, "Raft log entries kept after a snapshot (0: Raft's default, 10240)")
 	snapInterval := fs.Duration("snapshot-interval", 0, "how often to check whether to snapshot (0: Raft's default, 2m)")
+	raftTimeout := fs.Duration("raft-timeout", hub.DefaultRaftTimeout, "how long a follower goes without hearing from the leader before it stands for election; a leader steps down after half of it without a quorum")
 	cache := &sizeFlag{n: hub.DefaultCacheBytes}
 	fs.Var(cache, "cache", "the state machine's block cache, e.g. 1GiB: filled as blocks are read; a hub of a million customers reads several GiB of state")
 	retain := fs.Uint64("retain-events", 0, "retention of the global log: drop company-wide events older than the last this many positions, once every registered node has applied them (0: keep everything; see ctl retention)")
@@ -117,7 +118,7 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	h, err := wiring.StartHub(hub.Config{
 		ID: *id, DataDir: *data, HTTPAddr: *httpAddr, RaftAddr: *raftAddr, AdvertiseHTTP: *advertise,
 		Bootstrap: *bootstrap, JoinURL: *join, AdminPassword: *adminPw, MetricsToken: *metricsToken,
-		SnapshotThreshold: *snapThreshold, TrailingLogs: *trailing, SnapshotInterval: *snapInterval, Log: log,
+		SnapshotThreshold: *snapThreshold, TrailingLogs: *trailing, SnapshotInterval: *snapInterval, RaftTimeout: *raftTimeout, Log: log,
 		MaxClockOffset: *maxOffset, MinFreeBytes: minFree.n, RetainEvents: *retain, CacheBytes: cache.n,
 	})
 	if err != nil {
