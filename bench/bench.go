@@ -28,6 +28,9 @@ type Config struct {
 	// HubCache is each member's Pebble block cache in bytes (0: the hub's
 	// default, hub.DefaultCacheBytes).
 	HubCache int64
+	// RaftTimeout is the members' Raft timeout (0: the hub's default,
+	// hub.DefaultRaftTimeout).
+	RaftTimeout time.Duration
 
 	// Hub commit throughput: Pushers nodes push Batch events per Push,
 	// for Warmup (not counted) and then Duration.
@@ -205,7 +208,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 // node's catch-up.
 func runHub(ctx context.Context, c Config, dir string, bodies [][]byte, r *Report, say func(string, ...any)) error {
 	say("starting a %d-member hub in %s", c.HubMembers, dir)
-	cl, err := startCluster(ctx, filepath.Join(dir, "hub"), c.HubMembers, c.HubCache, c.Log)
+	cl, err := startCluster(ctx, filepath.Join(dir, "hub"), c.HubMembers, c.HubCache, c.RaftTimeout, c.Log)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func BenchmarkSnapshotBootstrap(b *testing.B) {
 	n := *searchCustomers
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	c, err := startCluster(ctx, b.TempDir(), 1, 0, log)
+	c, err := startCluster(ctx, b.TempDir(), 1, 0, 0, log)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,8 +34,8 @@ type cluster struct {
 // startCluster starts members hub members in dir as an operator would —
 // the first bootstraps, the others join it, and all wait until they hold
 // the cluster's initial state — each with a block cache of cache bytes
-// (0: the hub's default).
-func startCluster(ctx context.Context, dir string, members int, cache int64, log *slog.Logger) (*cluster, error) {
+// (0: the hub's default) and Raft's timeout raftTimeout (0: the hub's).
+func startCluster(ctx context.Context, dir string, members int, cache int64, raftTimeout time.Duration, log *slog.Logger) (*cluster, error) {
 	b := make([]byte, 12)
 	rand.Read(b)
 	c := &cluster{pw: base64.RawURLEncoding.EncodeToString(b), hc: rpc.NewHTTPClient()}
@@ -43,7 +43,7 @@ func startCluster(ctx context.Context, dir string, members int, cache int64, log
 	// Each member's goroutines carry the profiler label member=its id:
 	// go tool pprof -tagfocus member=hub-1.
 	start := func(hc hub.Config) (h *hub.Hub, err error) {
-		hc.CacheBytes = cache
+		hc.CacheBytes, hc.RaftTimeout = cache, raftTimeout
 		pprof.Do(ctx, pprof.Labels("member", hc.ID), func(context.Context) {
 			h, err = wiring.StartHub(hc)
 		})

@@ -63,7 +63,7 @@ func TestLivePulls(t *testing.T) {
 		t.Skip("starts a hub")
 	}
 	ctx := context.Background()
-	cl, err := startCluster(ctx, t.TempDir(), 1, 0, nil)
+	cl, err := startCluster(ctx, t.TempDir(), 1, 0, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.HubMembers, "hub-members", 0, "hub members: 1, 3 or 5 (default 3)")
 	hubCache := &sizeFlag{}
 	fs.Var(hubCache, "hub-cache", "each hub member's block cache, e.g. 128MiB (default: the hub's, 1GiB)")
+	fs.DurationVar(&c.RaftTimeout, "raft-timeout", 0, "each hub member's Raft timeout (default: the hub's, 3s)")
 	fs.IntVar(&c.Pushers, "pushers", 0, "nodes pushing at once, also etcd's client count (default 8)")
 	fs.IntVar(&c.Batch, "batch", 0, "events per Push, and puts per etcd txn (default 500)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "pushing before the measured window (default 3s; quick 1s)")
