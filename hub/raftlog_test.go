@@ -147,24 +147,11 @@ func TestRaftLogOfAnEarlierRelease(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameRaftLog(t, w, logs, tc.neverVoted)
-			if _, err := os.Stat(filepath.Join(raftDir, "raft.db")); !errors.Is(err, fs.ErrNotExist) {
-				t.Fatalf("raft.db left behind after its copy: %v", err)
-			}
-			if _, err := os.Stat(filepath.Join(raftDir, "wal.new")); !errors.Is(err, fs.ErrNotExist) {
-				t.Fatalf("wal.new left behind: %v", err)
-			}
+			gone(t, filepath.Join(raftDir, "raft.db"))
+			gone(t, filepath.Join(raftDir, "wal.new"))
 			// The log goes on from where it was, and holds after a reopen.
 			next := &raft.Log{Index: tc.first + tc.n, Term: 10, Type: raft.LogCommand, Data: []byte("after the copy")}
-			if err := w.StoreLog(next); err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			w, err = openRaftLog(raftDir, hl, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
+			w = appendThenReopen(t, w, next, raftDir)
 			defer w.Close()
 			sameRaftLog(t, w, append(logs, next), tc.neverVoted)
 		})
@@ -186,20 +173,33 @@ func TestRaftLogCopiedBeforeACrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := &raft.Log{Index: 101, Term: 10, Type: raft.LogCommand, Data: []byte("appended after the rename")}
+	w = appendThenReopen(t, w, next, raftDir)
+	defer w.Close()
+	sameRaftLog(t, w, append(logs, next), false)
+	gone(t, filepath.Join(raftDir, "raft.db"))
+}
+
+// appendThenReopen appends next to w, closes it and opens raftDir's log
+// as a member's start does.
+func appendThenReopen(t *testing.T, w *raftLog, next *raft.Log, raftDir string) *raftLog {
+	t.Helper()
 	if err := w.StoreLog(next); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	w, err = openRaftLog(raftDir, hl, slog.New(slog.DiscardHandler))
+	w, err := openRaftLog(raftDir, hclog.NewNullLogger(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
-	sameRaftLog(t, w, append(logs, next), false)
-	if _, err := os.Stat(filepath.Join(raftDir, "raft.db")); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("raft.db left behind: %v", err)
+	return w
+}
+
+func gone(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("%s left behind: %v", filepath.Base(path), err)
 	}
 }
 
