@@ -59,9 +59,9 @@ func (l *raftLog) Close() error {
 
 // openRaftLog opens a member's Raft log and stable store: raft-wal's
 // append-only segment files in raftDir/wal, one write and one fsync per
-// append. (raft-boltdb's copy-on-write B-tree, which earlier releases
-// kept in raftDir/raft.db, cost a fifth of the hub's CPU per committed
-// event: BENCHMARKS.md.) A member of an earlier release has its entries
+// append. (The appends to raft-boltdb's copy-on-write B-tree, which
+// earlier releases kept in raftDir/raft.db, were 15 % of the hub's CPU in
+// a push run: BENCHMARKS.md.) A member of an earlier release has its entries
 // and votes copied over once, into raftDir/wal.new, which is renamed into
 // place when complete; only then is raft.db removed. A crash before the
 // rename leaves raft.db intact and the copy is made again.
