@@ -176,6 +176,15 @@ func decodeHead(b []byte) headState {
 // are read: a small hub holds little.
 const DefaultCacheBytes = 1 << 30
 
+// blockSize is the state machine's sstable data block: 32 KiB, not
+// Pebble's 4 KiB. Flushes and compactions write every event's bytes
+// several times (log, views, company views), and at 4 KiB each block was
+// a compression call, an index entry and a write(2) of its own (Pebble
+// buffers table writes 4 KiB at a time): 32 KiB took a push run from 42
+// to 34 µs of CPU per committed event (BENCHMARKS.md, 2026-12-07). Reads
+// are from the block cache, which holds the blocks hot at either size.
+const blockSize = 32 << 10
+
 // pebbleOptions: applying an event reads many keys that do not exist yet:
 // bloom filters answer those without searching every table, and the cache
 // (of cache bytes; 0: DefaultCacheBytes) keeps the blocks that are read
@@ -190,7 +199,8 @@ func pebbleOptions(cache int64) *pebble.Options {
 		MemTableSize: 64 << 20,
 		CacheSize:    cache,
 	}
-	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10) // later levels inherit it
+	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10) // later levels inherit it and the block size
+	o.Levels[0].BlockSize = blockSize
 	return o
 }
 
