@@ -180,9 +180,11 @@ const DefaultCacheBytes = 1 << 30
 // Pebble's 4 KiB. Flushes and compactions write every event's bytes
 // several times (log, views, company views), and at 4 KiB each block was
 // a compression call, an index entry and a write(2) of its own (Pebble
-// buffers table writes 4 KiB at a time): 32 KiB took a push run from 42
-// to 34 µs of CPU per committed event (BENCHMARKS.md, 2026-12-07). Reads
-// are from the block cache, which holds the blocks hot at either size.
+// buffers table writes 4 KiB at a time): 32 KiB took push runs from 37–49
+// to 34–37 µs of CPU per committed event, and a member's tables from 400
+// to 295 bytes per event (BENCHMARKS.md, 2026-12-07). A read of a block
+// the cache dropped decodes 32 KiB instead of 4; a million-event reconnect,
+// which reads views from tables, still came out faster.
 const blockSize = 32 << 10
 
 // pebbleOptions: applying an event reads many keys that do not exist yet:
