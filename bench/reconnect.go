@@ -179,9 +179,13 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	defer b.Close()
 	// Progress is the cursor of the views served or, while the node
 	// bootstraps from a snapshot beside them, the pairs it installed and
-	// the position its rebuild reached.
-	last, moved := uint64(0), time.Now()
-	err = poll(ctx, 15*time.Minute, func() bool {
+	// the position its rebuild reached, and then the snapshot's entities
+	// whose list entries are still to build (until 2026-12-07 this left
+	// them out, and a million customers' lists were reported complete
+	// when they had stopped being waited for, a minute after serving).
+	last, backlog, moved := uint64(0), -1, time.Now()
+	caughtUp := false
+	err = poll(ctx, 30*time.Minute, func() bool {
 		cur := b.Store().Progress().Cursor
 		if cur >= head && r.Serving == 0 {
 			r.Serving = time.Since(start)
@@ -189,10 +193,14 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 		if p := cur + b.Store().SnapshotPairs() + b.Store().RebuildCursor(); p != last {
 			last, moved = p, time.Now()
 		}
-		return cur >= head && b.Store().IndexCaughtUp() || time.Since(moved) > stallAfter
+		if n := b.Store().BulkBacklog(); n != backlog {
+			backlog, moved = n, time.Now()
+		}
+		caughtUp = cur >= head && b.Store().IndexCaughtUp()
+		return caughtUp || time.Since(moved) > stallAfter
 	})
-	if err == nil && b.Store().Progress().Cursor < head {
-		err = fmt.Errorf("no progress for %s", stallAfter)
+	if err == nil && !caughtUp {
+		err = fmt.Errorf("no progress for %s (%d entities' lists to build)", stallAfter, backlog)
 	}
 	if err != nil {
 		return r, fmt.Errorf("the fresh node reached %d of %d: %w", b.Store().Progress().Cursor, head, err)
