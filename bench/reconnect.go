@@ -193,14 +193,22 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 		if p := cur + b.Store().SnapshotPairs() + b.Store().RebuildCursor(); p != last {
 			last, moved = p, time.Now()
 		}
+		if cur < head {
+			return time.Since(moved) > stallAfter
+		}
+		// Serving: what is left is the lists (IndexCaughtUp reads the
+		// backlog again, so it is asked only once that is empty).
 		if n := b.Store().BulkBacklog(); n != backlog {
 			backlog, moved = n, time.Now()
 		}
-		caughtUp = cur >= head && b.Store().IndexCaughtUp()
+		caughtUp = backlog == 0 && b.Store().IndexCaughtUp()
 		return caughtUp || time.Since(moved) > stallAfter
 	})
 	if err == nil && !caughtUp {
-		err = fmt.Errorf("no progress for %s (%d entities' lists to build)", stallAfter, backlog)
+		err = fmt.Errorf("no progress for %s", stallAfter)
+		if backlog >= 0 {
+			err = fmt.Errorf("%w (%d entities' lists to build)", err, backlog)
+		}
 	}
 	if err != nil {
 		return r, fmt.Errorf("the fresh node reached %d of %d: %w", b.Store().Progress().Cursor, head, err)
