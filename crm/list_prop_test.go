@@ -89,7 +89,8 @@ func genLifecycleStreams(t *rapid.T, reg *replication.Registry, ids []string, fi
 // applyDeferred applies evs as a node does: markers in the writer's
 // transactions, then indexer steps of random size that read a snapshot
 // of what was committed and write a batch of their own, so that a step
-// never reads what it wrote (replication.SplitTx). open opens the views
+// never reads what it wrote, with its entities shared out among one to
+// three goroutines (replication.ProcessMarkersShared). open opens the views
 // (nil: OpenViewsIndexed, deferred).
 func applyDeferred(t *rapid.T, reg *replication.Registry, evs []*replication.Event, open func(*replication.Registry, replication.Tx) (*replication.Views, error)) (*reptest.Mem, *replication.Views) {
 	if open == nil {
@@ -118,7 +119,13 @@ func applyDeferred(t *rapid.T, reg *replication.Registry, evs []*replication.Eve
 			if len(markers) == 0 {
 				return
 			}
-			last, committed, err := views.ProcessMarkers(replication.SplitTx{Read: snap, Write: m}, markers)
+			// As many goroutines as the step's entities allow, up to three,
+			// each reading the snapshot (a node gives each its own).
+			reads := make([]replication.Tx, rapid.IntRange(1, 3).Draw(t, "goroutines"))
+			for i := range reads {
+				reads[i] = snap
+			}
+			last, committed, err := views.ProcessMarkersShared(m, reads, markers)
 			if err != nil {
 				t.Fatal(err)
 			}

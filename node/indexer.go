@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"time"
 
@@ -117,6 +118,14 @@ func (ix *indexer) wait(ctx context.Context, gen, seq uint64) {
 	}
 }
 
+// An indexer step reindexes in up to maxIndexWorkers goroutines, each
+// taking minWorkerMarkers markers at least: the few entities a local
+// write changes are not worth a second snapshot and goroutine.
+const (
+	maxIndexWorkers  = 4
+	minWorkerMarkers = 64
+)
+
 // indexSome runs an indexStep of as many markers as fit in one Badger
 // transaction: it starts at 2,000 and halves on ErrTxnTooBig (a customer
 // writes dozens of index entries, and a small memtable takes small
@@ -170,11 +179,19 @@ func (s *Store) indexStep(g *generation, max int, bulk bool) (int, error) {
 	// Reads from the snapshot, writes straight into the transaction:
 	// nothing the step writes is read back (each entity is reindexed once
 	// per step, from the views and its own record of entries, both as
-	// committed), so the writes need no overlay.
+	// committed), so the writes need no overlay. The entities are shared
+	// out among the CPUs, each reading a snapshot of its own: only steps
+	// write index entries, so every snapshot taken now shows them as the
+	// last step left them.
+	reads := []replication.Tx{g.read(snap)}
+	for range min(runtime.GOMAXPROCS(0), maxIndexWorkers, len(markers)/minWorkerMarkers) - 1 {
+		t := s.db.NewTransaction(false)
+		defer t.Discard()
+		reads = append(reads, g.read(t))
+	}
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	tx := g.tx(replication.SplitTx{Read: badgerTx{snap}, Write: badgerTx{txn}})
-	last, committed, err := g.views.ProcessMarkers(tx, markers)
+	last, committed, err := g.views.ProcessMarkersShared(g.tx(badgerTx{txn}), reads, markers)
 	if err != nil {
 		return 0, err
 	}

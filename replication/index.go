@@ -3,8 +3,10 @@ package replication
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // An Index is a replica's own derived view of some entities — a search
@@ -347,38 +349,173 @@ func lastIn(tx Tx, prefix []byte) (uint64, error) {
 // tells readers that the markers are indexed): it brings the memories up
 // to date.
 func (v *Views) ProcessMarkers(tx Tx, markers []Marker) (last uint64, committed func(), err error) {
-	views := IndexedViews(tx, v.reg, IndexDeferred)
+	return v.ProcessMarkersShared(tx, []Tx{tx}, markers)
+}
+
+// ProcessMarkersShared is ProcessMarkers with the step's entities shared
+// out among up to len(reads) goroutines, in runs of adjacent ones (a
+// snapshot's entities come in key order): the CPUs of a node building a
+// million customers' lists. Goroutine i reads through reads[i]. Each must
+// show the index's entries and counters as they were when the step began
+// — only indexer steps write them, one after another, so snapshots taken
+// after the last step committed do — and the views as of the markers or
+// later. The goroutines' writes go to write an entity's at a time, under a
+// lock (a Badger transaction takes one writer at a time); the counters'
+// deltas are summed over all of them and written once, read through
+// reads[0]. An entity is reindexed by one goroutine only, so no two
+// change the same entries.
+func (v *Views) ProcessMarkersShared(write Tx, reads []Tx, markers []Marker) (last uint64, committed func(), err error) {
 	byName := map[string]Index{}
 	for _, ix := range v.reg.indexes {
 		byName[ix.Name] = ix
 	}
 	done := map[string]bool{}
-	var ops []memoryOp
-	counts := countTx{deltas: map[string]int64{}}
-	for _, m := range markers {
+	var jobs []reindexJob
+	for i, m := range markers {
 		last = max(last, m.Seq)
-		if err := tx.Delete(m.key()); err != nil {
-			return 0, nil, err
+		// The entities of a bulk marker are adjacent and share its key.
+		if p := i - 1; p < 0 || !m.Bulk || !markers[p].Bulk || markers[p].Seq != m.Seq || markers[p].Index != m.Index {
+			if err := write.Delete(m.key()); err != nil {
+				return 0, nil, err
+			}
 		}
 		ix, ok := byName[m.Index]
 		if !ok || done[m.Index+"\x00"+m.Entity] {
 			continue // an index this release no longer has, or done in this step
 		}
 		done[m.Index+"\x00"+m.Entity] = true
-		counts.Tx = v.reindexTx(views, ix, &ops)
-		reindex := ix.Reindex
-		if v.shippedOnly && ix.ReindexShipped != nil {
-			reindex = ix.ReindexShipped
-		}
-		if err := reindex(counts, m.Entity); err != nil {
-			return 0, nil, fmt.Errorf("reindex %s %s: %w", m.Index, m.Entity, err)
-		}
+		jobs = append(jobs, reindexJob{ix, m.Entity})
 	}
-	if err := counts.flush(views); err != nil {
+	n := max(1, min(len(reads), len(jobs)))
+	parts := make([]reindexed, n)
+	if n == 1 {
+		parts[0] = v.reindexAll(SplitTx{Read: reads[0], Write: write}, jobs, nil)
+	} else {
+		shared := &sharedWrite{tx: write}
+		var wg sync.WaitGroup
+		for i := range n {
+			run := jobs[i*len(jobs)/n : (i+1)*len(jobs)/n]
+			wg.Go(func() { parts[i] = v.reindexAll(reads[i], run, shared) })
+		}
+		wg.Wait()
+	}
+	counts := countTx{deltas: map[string]int64{}}
+	var ops []memoryOp
+	for _, p := range parts {
+		if p.err != nil {
+			return 0, nil, p.err
+		}
+		for k, d := range p.deltas {
+			counts.deltas[k] += d
+		}
+		ops = append(ops, p.ops...)
+	}
+	if err := counts.flush(IndexedViews(SplitTx{Read: reads[0], Write: write}, v.reg, IndexDeferred)); err != nil {
 		return 0, nil, fmt.Errorf("index counters: %w", err)
 	}
 	return last, func() { applyMemoryOps(ops) }, nil
 }
+
+// reindexJob is an entity of an index to reindex.
+type reindexJob struct {
+	ix     Index
+	entity string
+}
+
+// reindexed is what a run of reindexJobs did besides writing entries:
+// the counters' deltas and the memories' writes.
+type reindexed struct {
+	deltas map[string]int64
+	ops    []memoryOp
+	err    error
+}
+
+// reindexAll reindexes the entities of jobs through tx; with shared, tx
+// only reads, and each entity's writes are made in shared once it is done.
+func (v *Views) reindexAll(tx Tx, jobs []reindexJob, shared *sharedWrite) reindexed {
+	var buf *writeBuffer
+	if shared != nil {
+		buf = &writeBuffer{}
+		tx = SplitTx{Read: tx, Write: buf}
+	}
+	views := IndexedViews(tx, v.reg, IndexDeferred)
+	counts := countTx{deltas: map[string]int64{}}
+	out := reindexed{deltas: counts.deltas}
+	for _, j := range jobs {
+		counts.Tx = v.reindexTx(views, j.ix, &out.ops)
+		reindex := j.ix.Reindex
+		if v.shippedOnly && j.ix.ReindexShipped != nil {
+			reindex = j.ix.ReindexShipped
+		}
+		if err := reindex(counts, j.entity); err != nil {
+			out.err = fmt.Errorf("reindex %s %s: %w", j.ix.Name, j.entity, err)
+			return out
+		}
+		if buf != nil {
+			if err := shared.take(buf); err != nil {
+				out.err = err
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// sharedWrite is a Tx several goroutines write to, a buffer at a time.
+type sharedWrite struct {
+	mu sync.Mutex
+	tx Tx
+}
+
+// take makes the writes buf holds, in order, and empties it.
+func (s *sharedWrite) take(buf *writeBuffer) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer buf.reset()
+	for _, w := range buf.writes {
+		var err error
+		if w.del {
+			err = s.tx.Delete(w.k)
+		} else {
+			err = s.tx.Set(w.k, w.v)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeBuffer is the write side of a SplitTx that keeps the writes for
+// later; it cannot be read. Like a store's transaction it keeps the
+// slices it is given.
+type writeBuffer struct {
+	writes []bufferedWrite
+}
+
+type bufferedWrite struct {
+	k, v []byte
+	del  bool
+}
+
+var errWriteOnly = errors.New("replication: a write buffer is not read")
+
+func (b *writeBuffer) Get([]byte) ([]byte, error) { return nil, errWriteOnly }
+func (b *writeBuffer) Set(k, v []byte) error {
+	b.writes = append(b.writes, bufferedWrite{k: k, v: v})
+	return nil
+}
+func (b *writeBuffer) Delete(k []byte) error {
+	b.writes = append(b.writes, bufferedWrite{k: k, del: true})
+	return nil
+}
+func (b *writeBuffer) Scan([]byte, []byte, func(k, v []byte) (bool, error)) error {
+	return errWriteOnly
+}
+func (b *writeBuffer) ScanReverse([]byte, []byte, func(k, v []byte) (bool, error)) error {
+	return errWriteOnly
+}
+func (b *writeBuffer) reset() { clear(b.writes); b.writes = b.writes[:0] }
 
 // MarkAll finds every entity of the registry's indexes (of those named,
 // when names are given) that the views in tx hold — scanning them with
