@@ -151,3 +151,106 @@ func badgerOptions(dir string, log *slog.Logger, memTable int64) badger.Options 
 func defaultMinFree(o badger.Options) uint64 {
 	return uint64(2*o.MemTableSize + int64(o.NumMemtables)*o.MemTableSize + 2*o.ValueLogFileSize + 4*o.MemTableSize)
 }
+
+// cursorTx reads a Badger snapshot through a few iterators it keeps open,
+// for a reader that reads in ascending key order in several places at
+// once — an indexer step reading a customer's record, its contacts, its
+// redirect and its index record, then the next customer's, a run of
+// neighbours at a time. A read at or a little after where an iterator
+// stands moves it on instead of positioning a new one in every table
+// (what each read of badgerTx does); other reads seek the iterator whose
+// place lies nearest below. ScanReverse reads as badgerTx does. Close it
+// before discarding txn.
+type cursorTx struct {
+	badgerTx
+	cursors []*cursor
+}
+
+// A cursor is an iterator standing at the first key >= from (or at the
+// end: not Valid); busy while a Scan walks it, when reads made from the
+// scan's callback must not move it.
+type cursor struct {
+	it   *badger.Iterator
+	from []byte
+	busy bool
+}
+
+const (
+	maxCursors = 8
+	// maxCursorSteps bounds the keys a read steps over to reach its key
+	// before it seeks instead.
+	maxCursorSteps = 16
+)
+
+func newCursorTx(txn *badger.Txn) *cursorTx { return &cursorTx{badgerTx: badgerTx{txn}} }
+
+// Close closes the iterators.
+func (t *cursorTx) Close() {
+	for _, c := range t.cursors {
+		c.it.Close()
+	}
+	t.cursors = nil
+}
+
+// at returns a cursor standing at the first key >= k.
+func (t *cursorTx) at(k []byte) *cursor {
+	var c, last *cursor
+	free := 0
+	for _, o := range t.cursors {
+		if o.busy {
+			continue
+		}
+		free++
+		if bytes.Compare(o.from, k) <= 0 && (c == nil || bytes.Compare(o.from, c.from) > 0) {
+			c = o
+		}
+		if last == nil || bytes.Compare(o.from, last.from) > 0 {
+			last = o
+		}
+	}
+	switch {
+	case c != nil:
+		for i := 0; c.it.Valid() && bytes.Compare(c.it.Item().Key(), k) < 0; i++ {
+			if i == maxCursorSteps {
+				c.it.Seek(k)
+				break
+			}
+			c.it.Next()
+		}
+	case len(t.cursors) < maxCursors || free == 0:
+		c = &cursor{it: t.txn.NewIterator(badger.IteratorOptions{})}
+		t.cursors = append(t.cursors, c)
+		c.it.Seek(k)
+	default: // the cursor whose place lies highest: the least likely read next
+		c = last
+		c.it.Seek(k)
+	}
+	c.from = append(c.from[:0], k...)
+	return c
+}
+
+func (t *cursorTx) Get(k []byte) ([]byte, error) {
+	it := t.at(k).it
+	if !it.Valid() || !bytes.Equal(it.Item().Key(), k) {
+		return nil, replication.ErrNotFound
+	}
+	return it.Item().ValueCopy(nil)
+}
+
+func (t *cursorTx) Scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
+	from := prefix
+	if start != nil && bytes.Compare(start, prefix) > 0 {
+		from = start
+	}
+	c := t.at(from)
+	c.busy = true
+	defer func() { c.busy = false }()
+	for it := (prefixIter{c.it, prefix}); it.valid(); it.Next() {
+		c.from = append(c.from[:0], it.Item().Key()...)
+		if more, err := it.emit(fn); err != nil || !more {
+			return err
+		}
+		c.from = append(c.from, 0) // the least key after this one
+	}
+	return nil
+}

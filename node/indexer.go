@@ -183,11 +183,24 @@ func (s *Store) indexStep(g *generation, max int, bulk bool) (int, error) {
 	// out among the CPUs, each reading a snapshot of its own: only steps
 	// write index entries, so every snapshot taken now shows them as the
 	// last step left them.
-	reads := []replication.Tx{g.read(snap)}
-	for range min(runtime.GOMAXPROCS(0), maxIndexWorkers, len(markers)/minWorkerMarkers) - 1 {
-		t := s.db.NewTransaction(false)
-		defer t.Discard()
-		reads = append(reads, g.read(t))
+	// A snapshot's entities come in key order, and the reads of a bulk
+	// step ascend: they go through kept iterators (cursorTx), which cut
+	// the CPU of a list build by a quarter; changed entities lie anywhere,
+	// where Badger's Get, which asks the tables' Bloom filters, is better.
+	var reads []replication.Tx
+	for i := range min(runtime.GOMAXPROCS(0), maxIndexWorkers, len(markers)/minWorkerMarkers+1) {
+		t := snap
+		if i > 0 {
+			t = s.db.NewTransaction(false)
+			defer t.Discard()
+		}
+		if !markers[0].Bulk {
+			reads = append(reads, g.read(t))
+			continue
+		}
+		c := newCursorTx(t)
+		defer c.Close() // before t.Discard: deferred after it
+		reads = append(reads, g.tx(c))
 	}
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
