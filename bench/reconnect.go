@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"path/filepath"
 	"runtime/pprof"
 	"time"
@@ -42,10 +43,14 @@ type reconnectResult struct {
 	// Serving is when the fresh node served views holding every event,
 	// with what it answers from at once (type-ahead, screen pop): before
 	// CatchUp when it started from a snapshot and built its lists behind.
-	Serving    time.Duration
-	CatchEvent uint64 // events in the hub's log it had to take
-	CatchCPU   cpuUse
-	DigestSame bool // the fresh node's event digest equals the hub's
+	Serving time.Duration
+	// PopBuilding is the fresh node's screen pop (a LookupByPhone of a
+	// customer it took) from Serving until its lists are built, one every
+	// poll: its reads wait for the index steps' commits in flight.
+	PopBuilding summary
+	CatchEvent  uint64 // events in the hub's log it had to take
+	CatchCPU    cpuUse
+	DigestSame  bool // the fresh node's event digest equals the hub's
 }
 
 // queueChunk is how many customer events one local command makes while
@@ -69,6 +74,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	}
 	ids := replication.NewIDs()
 	var made []string
+	var createdAt []int // the customerFields index of each chunk of creates
 	for done := 0; done < events; {
 		n := min(queueChunk, events-done)
 		var cmd replication.Command
@@ -107,6 +113,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 				return out, nil
 			}
 			made = append(made, chunk...)
+			createdAt = append(createdAt, base)
 			r.Creates += n
 		}
 		if _, err := a.Store().Exec(ctx, "bench", cmd); err != nil {
@@ -185,6 +192,8 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	// when they had stopped being waited for, a minute after serving).
 	last, backlog, moved := uint64(0), -1, time.Now()
 	caughtUp := false
+	var pops latencies
+	var popErr error
 	err = poll(ctx, 30*time.Minute, func() bool {
 		cur := b.Store().Progress().Cursor
 		if cur >= head && r.Serving == 0 {
@@ -198,6 +207,22 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 		}
 		// Serving: what is left is the lists (IndexCaughtUp reads the
 		// backlog again, so it is asked only once that is empty).
+		if len(createdAt) > 0 {
+			phone := customerFields(createdAt[rand.IntN(len(createdAt))] + rand.IntN(queueChunk))["mobile"]
+			t := time.Now()
+			err := b.Store().View(func(views replication.Tx) error {
+				found, err := crm.LookupByPhone(views, phone)
+				if err == nil && len(found) == 0 {
+					err = fmt.Errorf("no customer has the phone number %s", phone)
+				}
+				return err
+			})
+			if err != nil {
+				popErr = err
+				return true
+			}
+			pops.add(time.Since(t))
+		}
 		if n := b.Store().BulkBacklog(); n != backlog {
 			backlog, moved = n, time.Now()
 		}
@@ -210,10 +235,14 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 			err = fmt.Errorf("%w (%d entities' lists to build)", err, backlog)
 		}
 	}
+	if err == nil && popErr != nil {
+		err = fmt.Errorf("screen pop: %w", popErr)
+	}
 	if err != nil {
 		return r, fmt.Errorf("the fresh node reached %d of %d: %w", b.Store().Progress().Cursor, head, err)
 	}
 	r.CatchUp, r.CatchCPU, r.CatchEvent = time.Since(start), m.use(), head
+	r.PopBuilding = pops.summarize()
 	r.DigestSame = b.Store().ScopeDigest() == l.ScopeDigest(b.Store().Scopes().Held)
 	return r, nil
 }
