@@ -1,8 +1,6 @@
 package hub
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"testing"
 
@@ -39,7 +37,7 @@ func TestScans(t *testing.T) {
 		}
 		reptest.CheckScans(rt, replication.WithPrefix(pebbleTx{r: db}, ns), model)
 		read, closeRead := stepTx(db, nil)
-		checkReads(rt, replication.WithPrefix(read, ns), model)
+		reptest.CheckReads(rt, replication.WithPrefix(read, ns), model)
 		if err := closeRead(); err != nil {
 			rt.Fatal(err)
 		}
@@ -54,39 +52,10 @@ func TestScans(t *testing.T) {
 		stx := replication.WithPrefix(step, ns)
 		for round := range rapid.IntRange(1, 3).Draw(rt, "rounds") {
 			reptest.RandomWrites(rt, stx, model, fmt.Sprintf("step %d", round))
-			checkReads(rt, stx, model)
+			reptest.CheckReads(rt, stx, model)
 		}
 		if err := closeStep(); err != nil {
 			rt.Fatal(err)
 		}
 	})
-}
-
-// checkReads compares tx's point reads and scans with model, and reads a
-// key inside a scan's callback.
-func checkReads(t *rapid.T, tx replication.Tx, model map[string][]byte) {
-	for range rapid.IntRange(1, 8).Draw(t, "gets") {
-		k := reptest.TxKey(t, "get")
-		want, present := model[string(k)]
-		got, err := tx.Get(k)
-		switch {
-		case present && (err != nil || !bytes.Equal(got, want)):
-			t.Fatalf("Get(%q) = %q, %v; want %q", k, got, err, want)
-		case !present && !errors.Is(err, replication.ErrNotFound):
-			t.Fatalf("Get(%q) = %q, %v; want not found", k, got, err)
-		}
-	}
-	reptest.CheckScans(t, tx, model)
-	inner := reptest.TxKey(t, "inner get")
-	want, present := model[string(inner)]
-	err := tx.Scan(nil, nil, func(_, _ []byte) (bool, error) {
-		got, err := tx.Get(inner)
-		if present != (err == nil) || present && !bytes.Equal(got, want) {
-			t.Fatalf("Get(%q) inside a scan = %q, %v; want %q (present %t)", inner, got, err, want, present)
-		}
-		return false, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

@@ -27,7 +27,9 @@ type Index struct {
 	// entities to reindex are collected from the appliers' writes.
 	Watch func(key []byte) (entity string, ok bool)
 	// Reindex recomputes the entries of entity. tx reads the views and
-	// the index's entries and writes the index's entries.
+	// the index's entries and writes the index's entries. An indexer may
+	// call it from several goroutines at once, for different entities
+	// (ProcessMarkersShared).
 	Reindex func(tx Tx, entity string) error
 	// Version is the version of the entries Reindex writes: a release
 	// that changes what they are bumps it, and a replica whose entries a

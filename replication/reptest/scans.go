@@ -2,6 +2,7 @@ package reptest
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 
 	"pgregory.net/rapid"
@@ -90,5 +91,49 @@ func RandomWrites(t *rapid.T, tx replication.Tx, model map[string][]byte, label 
 			t.Fatal(err)
 		}
 		model[string(k)] = v
+	}
+}
+
+// CheckReads compares tx's point reads and scans with model in an order
+// drawn — a Tx that keeps iterators from one read to the next must answer
+// whatever came before — and reads keys inside a scan's callback, which
+// must not disturb the scan.
+func CheckReads(t *rapid.T, tx replication.Tx, model map[string][]byte) {
+	for range rapid.IntRange(1, 12).Draw(t, "reads") {
+		switch rapid.IntRange(0, 2).Draw(t, "read") {
+		case 0:
+			checkGet(t, tx, model, TxKey(t, "get"))
+		case 1:
+			CheckScans(t, tx, model)
+		default:
+			prefix := TxKey(t, "prefix")
+			var got, want []string
+			err := tx.Scan(prefix, nil, func(k, _ []byte) (bool, error) {
+				got = append(got, string(k))
+				checkGet(t, tx, model, TxKey(t, "get inside a scan"))
+				return true, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range model {
+				if bytes.HasPrefix([]byte(k), prefix) {
+					want = append(want, k)
+				}
+			}
+			slices.Sort(want)
+			compare(t, "Scan with reads in its callback", prefix, nil, got, want)
+		}
+	}
+}
+
+func checkGet(t *rapid.T, tx replication.Tx, model map[string][]byte, k []byte) {
+	want, present := model[string(k)]
+	got, err := tx.Get(k)
+	switch {
+	case present && (err != nil || !bytes.Equal(got, want)):
+		t.Fatalf("Get(%q) = %q, %v; want %q", k, got, err, want)
+	case !present && !errors.Is(err, replication.ErrNotFound):
+		t.Fatalf("Get(%q) = %q, %v; want not found", k, got, err)
 	}
 }
