@@ -122,7 +122,7 @@ func (r *Report) rows() []row {
 			row{fmt.Sprintf("fresh node catches up on %s events, search index included", num(float64(rc.CatchEvent))),
 				secs(rc.CatchUp), "≤ " + secs(catchT), verdict(rc.CatchUp <= catchT)},
 			row{"  of it, serving every event (type-ahead, screen pop; lists may follow)", secs(rc.Serving), "", ""},
-			row{fmt.Sprintf("  screen pop while the lists build, p50 / p99 / max (%d)", rc.PopBuilding.N),
+			row{fmt.Sprintf("  screen pop while the lists build, p50 / p99 / max (%d, %d found nobody yet)", rc.PopBuilding.N, rc.PopMissed),
 				ms(rc.PopBuilding.P50, rc.PopBuilding.P99, rc.PopBuilding.Max), "", ""},
 			row{"  catch-up rate", perSec(rate(int(rc.CatchEvent), rc.CatchUp), "events"), "", ""},
 			cpuRow(rc.CatchCPU),
