@@ -15,7 +15,8 @@ import (
 // indexer builds the node's indexes (search, phone lookup, lists) behind
 // the commit. A commit that changes an entity an index watches also writes
 // a marker (replication.IndexDeferred); the indexer reindexes marked
-// entities in bulk, in its own transactions, and deletes their markers —
+// entities in bulk, in its own transactions (a step's entities shared out
+// among the CPUs), and deletes their markers —
 // so a write pays for its index only once per batch of changes, never in
 // the writer's transaction, and a long catch-up builds the index once at
 // the end. Markers are durable with the change: after a crash the indexer
