@@ -184,6 +184,7 @@ func (s *Store) indexStep(g *generation, max int, bulk bool) (int, error) {
 	// out among the CPUs, each reading a snapshot of its own: only steps
 	// write index entries, so every snapshot taken now shows them as the
 	// last step left them.
+	//
 	// A snapshot's entities come in key order, and the reads of a bulk
 	// step ascend: they go through kept iterators (cursorTx), which cut
 	// the CPU of a list build by a quarter; changed entities lie anywhere,
