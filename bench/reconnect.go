@@ -78,7 +78,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	}
 	ids := replication.NewIDs()
 	var made []string
-	var createdAt []int // the customerFields index of each chunk of creates
+	var created [][2]int // each chunk of creates: its first customerFields index, its size
 	for done := 0; done < events; {
 		n := min(queueChunk, events-done)
 		var cmd replication.Command
@@ -117,7 +117,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 				return out, nil
 			}
 			made = append(made, chunk...)
-			createdAt = append(createdAt, base)
+			created = append(created, [2]int{base, n})
 			r.Creates += n
 		}
 		if _, err := a.Store().Exec(ctx, "bench", cmd); err != nil {
@@ -209,10 +209,9 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 		if cur < head {
 			return time.Since(moved) > stallAfter
 		}
-		// Serving: what is left is the lists (IndexCaughtUp reads the
-		// backlog again, so it is asked only once that is empty).
-		if len(createdAt) > 0 {
-			phone := customerFields(createdAt[rand.IntN(len(createdAt))] + rand.IntN(queueChunk))["mobile"]
+		if len(created) > 0 {
+			chunk := created[rand.IntN(len(created))]
+			phone := customerFields(chunk[0] + rand.IntN(chunk[1]))["mobile"]
 			t := time.Now()
 			err := b.Store().View(func(views replication.Tx) error {
 				found, err := crm.LookupByPhone(views, phone)
@@ -227,6 +226,8 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 			}
 			pops.add(time.Since(t))
 		}
+		// Serving: what is left is the lists (IndexCaughtUp reads the
+		// backlog again, so it is asked only once that is empty).
 		if n := b.Store().BulkBacklog(); n != backlog {
 			backlog, moved = n, time.Now()
 		}
