@@ -187,7 +187,7 @@ func (s *Store) indexStep(g *generation, max int, bulk bool) (int, error) {
 	//
 	// A snapshot's entities come in key order, and the reads of a bulk
 	// step ascend: they go through kept iterators (cursorTx), which cut
-	// the CPU of a list build by a quarter; changed entities lie anywhere,
+	// the CPU of a list build by a fifth; changed entities lie anywhere,
 	// where Badger's Get, which asks the tables' Bloom filters, is better.
 	var reads []replication.Tx
 	for i := range min(runtime.GOMAXPROCS(0), maxIndexWorkers, len(markers)/minWorkerMarkers+1) {
