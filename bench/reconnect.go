@@ -47,9 +47,7 @@ type reconnectResult struct {
 	// PopBuilding is the fresh node's screen pop (a LookupByPhone of a
 	// customer it took) from Serving until its lists are built, one every
 	// poll: its reads wait for the index steps' commits in flight.
-	// PopMissed counts those that found nobody: a node that pulled the
-	// events rather than install a snapshot finds a customer once its
-	// indexer reaches it.
+	// PopMissed counts those that found nobody (screenPop).
 	PopBuilding summary
 	PopMissed   int
 	CatchEvent  uint64 // events in the hub's log it had to take
@@ -209,22 +207,8 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 		if cur < head {
 			return time.Since(moved) > stallAfter
 		}
-		if len(created) > 0 {
-			chunk := created[rand.IntN(len(created))]
-			phone := customerFields(chunk[0] + rand.IntN(chunk[1]))["mobile"]
-			t := time.Now()
-			err := b.Store().View(func(views replication.Tx) error {
-				found, err := crm.LookupByPhone(views, phone)
-				if len(found) == 0 {
-					r.PopMissed++ // a node that pulled the events indexes them behind
-				}
-				return err
-			})
-			if err != nil {
-				popErr = err
-				return true
-			}
-			pops.add(time.Since(t))
+		if popErr = screenPop(b.Store(), created, &pops, &r.PopMissed); popErr != nil {
+			return true
 		}
 		// Serving: what is left is the lists (IndexCaughtUp reads the
 		// backlog again, so it is asked only once that is empty).
@@ -250,6 +234,30 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	r.PopBuilding = pops.summarize()
 	r.DigestSame = b.Store().ScopeDigest() == l.ScopeDigest(b.Store().Scopes().Held)
 	return r, nil
+}
+
+// screenPop times a LookupByPhone of a customer drawn from the chunks of
+// creates (first customerFields index, size) into pops, and counts in
+// missed one that finds nobody: a node that pulled the events rather than
+// install a snapshot finds a customer once its indexer reaches it.
+func screenPop(s *node.Store, created [][2]int, pops *latencies, missed *int) error {
+	if len(created) == 0 {
+		return nil
+	}
+	chunk := created[rand.IntN(len(created))]
+	phone := customerFields(chunk[0] + rand.IntN(chunk[1]))["mobile"]
+	t := time.Now()
+	err := s.View(func(views replication.Tx) error {
+		found, err := crm.LookupByPhone(views, phone)
+		if len(found) == 0 {
+			*missed++
+		}
+		return err
+	})
+	if err == nil {
+		pops.add(time.Since(t))
+	}
+	return err
 }
 
 func must[T any](v T, _ error) T { return v }

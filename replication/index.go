@@ -401,12 +401,13 @@ func (v *Views) ProcessMarkersShared(write Tx, reads []Tx, markers []Marker) (la
 		}
 		wg.Wait()
 	}
-	counts := countTx{deltas: map[string]int64{}}
-	var ops []memoryOp
 	for _, p := range parts {
 		if p.err != nil {
 			return 0, nil, p.err
 		}
+	}
+	counts, ops := countTx{deltas: parts[0].deltas}, parts[0].ops
+	for _, p := range parts[1:] {
 		for k, d := range p.deltas {
 			counts.deltas[k] += d
 		}
