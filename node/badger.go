@@ -12,6 +12,20 @@ import (
 )
 
 // badgerTx implements replication.Tx over a Badger transaction.
+// committedVersion is the version of the newest commit: pairs written at
+// it (Badger's loader) are seen by every read from then on, and every
+// later commit of their keys is newer. It is a read transaction's
+// timestamp, for which Badger waits until every commit at or below it is
+// applied; db.MaxVersion would say the same, but it reads the memtable's
+// newest version while Badger's writer goroutine sets it without a lock
+// (memtable.go:195, v4.9.6: a data race the race detector caught in
+// TestRetention).
+func committedVersion(db *badger.DB) uint64 {
+	txn := db.NewTransaction(false)
+	defer txn.Discard()
+	return max(1, txn.ReadTs())
+}
+
 type badgerTx struct{ txn *badger.Txn }
 
 func (t badgerTx) Get(k []byte) ([]byte, error) {

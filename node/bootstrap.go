@@ -156,8 +156,8 @@ func (s *syncer) installSnapshot(ctx context.Context, rb *Rebuild, member int) e
 	}
 	defer func() { _ = wait() }() // never leave a write behind
 	// The version the pairs are written at (writeChunk): read once, not
-	// per chunk under Badger's memtable lock.
-	version := max(1, s.store.db.MaxVersion())
+	// per chunk.
+	version := committedVersion(s.store.db)
 	// Entities whose index entries the snapshot leaves out are marked as
 	// they come, in bulk markers after those a resumed installation wrote.
 	marks, err := rb.snapshotMarks()

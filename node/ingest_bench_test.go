@@ -110,7 +110,7 @@ func BenchmarkIngest(b *testing.B) {
 		}, done: nothing}, nil
 	})
 	loader := func(db *badger.DB) (way, error) {
-		version := max(1, db.MaxVersion())
+		version := committedVersion(db)
 		return way{chunk: func() (func(k, v []byte) error, func() error) {
 			l := db.NewKVLoader(2)
 			return func(k, v []byte) error { return l.Set(&pb.KV{Key: k, Value: v, Version: version}) }, l.Finish
