@@ -314,7 +314,7 @@ func (s replicationService) Snapshot(ctx context.Context, req *connect.Request[r
 func (h *Hub) CompanyIndexed() (bool, error) {
 	h.fsm.mu.RLock()
 	defer h.fsm.mu.RUnlock()
-	markers, err := replication.PendingMarkers(replication.WithPrefix(pebbleTx{r: h.fsm.db}, companyPrefix), 0, 1)
+	markers, err := replication.PendingMarkers(replication.WithPrefix(pebbleTx{r: h.fsm.db}, companyPrefix), h.fsm.proj.cindexed.Load(), 1)
 	return len(markers) == 0, err
 }
 

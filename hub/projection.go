@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -62,8 +63,9 @@ type projection struct {
 	// loop reads it).
 	cactive map[string]bool
 	// cindexed is the highest index marker seq of the company views the
-	// company loop processed (only it reads and writes it).
-	cindexed uint64
+	// company loop processed (only it writes it): every marker up to it
+	// is deleted.
+	cindexed atomic.Uint64
 }
 
 // companyPrefix holds the company views; companyKey the position they
@@ -300,7 +302,7 @@ func (f *fsm) indexCompany(max int) (int, error) {
 	defer f.mu.RUnlock()
 	p := f.proj
 	read := replication.WithPrefix(pebbleTx{r: f.db}, companyPrefix)
-	markers, err := replication.PendingMarkers(read, p.cindexed, max)
+	markers, err := replication.PendingMarkers(read, p.cindexed.Load(), max)
 	if err != nil || len(markers) == 0 {
 		return 0, err
 	}
@@ -321,7 +323,7 @@ func (f *fsm) indexCompany(max int) (int, error) {
 	}
 	commitRetrying(b, f.log)
 	committed()
-	p.cindexed = last
+	p.cindexed.Store(last)
 	return len(markers), nil
 }
 
