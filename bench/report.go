@@ -117,7 +117,7 @@ func (r *Report) rows() []row {
 			row{"  hub has projected all (leader's views)", secs(rc.Projected), "≤ " + secs(projT) + note, verdict(rc.Projected <= projT)},
 			row{"  every member's company views hold and index all", secs(rc.Company), "", ""},
 			cpuRow(rc.HubCPU),
-			row{"  bench CPU per event, hub (3 members) + node", perEvent(rc.HubCPU, rc.Projected, rc.Events), "", ""},
+			row{fmt.Sprintf("  bench CPU per event, hub (%d members) + node", c.HubMembers), perEvent(rc.HubCPU, rc.Projected, rc.Events), "", ""},
 			row{"  the same to the company views' end (all the work the events caused)", perEvent(rc.AllCPU, rc.Company, rc.Events), "", ""},
 			row{fmt.Sprintf("fresh node catches up on %s events, search index included", num(float64(rc.CatchEvent))),
 				secs(rc.CatchUp), "≤ " + secs(catchT), verdict(rc.CatchUp <= catchT)},

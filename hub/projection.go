@@ -310,16 +310,24 @@ func (f *fsm) indexCompany(max int) (int, error) {
 	defer b.Close()
 	// The reads see the company views as the step began: only this loop
 	// writes them, and this step's writes go to b (as a node's indexer
-	// reads committed state).
-	read, closeIters := stepTx(f.db, nil)
-	defer closeIters()
-	tx := replication.WithPrefix(replication.SplitTx{Read: read, Write: pebbleTx{r: f.db, b: b}}, companyPrefix)
-	last, committed, err := p.company.ProcessMarkers(tx, markers)
+	// reads committed state). The entities are shared out among the
+	// CPUs, each goroutine reading through iterators of its own.
+	reads := make([]replication.Tx, replication.StepWorkers(len(markers)))
+	closers := make([]func() error, len(reads))
+	for i := range reads {
+		read, closeIters := stepTx(f.db, nil)
+		defer closeIters()
+		reads[i], closers[i] = replication.WithPrefix(read, companyPrefix), closeIters
+	}
+	write := replication.WithPrefix(pebbleTx{r: f.db, b: b}, companyPrefix)
+	last, committed, err := p.company.ProcessMarkersShared(write, reads, markers)
 	if err != nil {
 		return 0, err
 	}
-	if err := closeIters(); err != nil {
-		return 0, err
+	for _, c := range closers {
+		if err := c(); err != nil {
+			return 0, err
+		}
 	}
 	commitRetrying(b, f.log)
 	committed()

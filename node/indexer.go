@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"runtime"
 	"sync"
 	"time"
 
@@ -119,14 +118,6 @@ func (ix *indexer) wait(ctx context.Context, gen, seq uint64) {
 	}
 }
 
-// An indexer step reindexes in up to maxIndexWorkers goroutines, each
-// taking minWorkerMarkers markers at least: the few entities a local
-// write changes are not worth a second snapshot and goroutine.
-const (
-	maxIndexWorkers  = 4
-	minWorkerMarkers = 64
-)
-
 // indexSome runs an indexStep of as many markers as fit in one Badger
 // transaction: it starts at 2,000 and halves on ErrTxnTooBig (a customer
 // writes dozens of index entries, and a small memtable takes small
@@ -190,7 +181,7 @@ func (s *Store) indexStep(g *generation, max int, bulk bool) (int, error) {
 	// the CPU of a list build by a fifth; changed entities lie anywhere,
 	// where Badger's Get, which asks the tables' Bloom filters, is better.
 	var reads []replication.Tx
-	for i := range min(runtime.GOMAXPROCS(0), maxIndexWorkers, len(markers)/minWorkerMarkers+1) {
+	for i := range replication.StepWorkers(len(markers)) {
 		t := snap
 		if i > 0 {
 			t = s.db.NewTransaction(false)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 )
@@ -352,6 +353,15 @@ func lastIn(tx Tx, prefix []byte) (uint64, error) {
 // to date.
 func (v *Views) ProcessMarkers(tx Tx, markers []Marker) (last uint64, committed func(), err error) {
 	return v.ProcessMarkersShared(tx, []Tx{tx}, markers)
+}
+
+// StepWorkers is how many goroutines a step of n markers shares its
+// entities among (ProcessMarkersShared): one per CPU, at most four, each
+// taking 64 markers at least — the few entities a local write changes
+// are not worth a second snapshot and goroutine.
+func StepWorkers(n int) int {
+	const maxWorkers, minMarkers = 4, 64
+	return min(runtime.GOMAXPROCS(0), maxWorkers, n/minMarkers+1)
 }
 
 // ProcessMarkersShared is ProcessMarkers with the step's entities shared
