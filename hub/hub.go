@@ -447,6 +447,14 @@ func (h *Hub) Digest() replication.Digest { return h.fsm.Digest() }
 // Head is the global log position the member has applied.
 func (h *Hub) Head() uint64 { return h.fsm.state().Head }
 
+// KnowsNodeToken reports whether this member has applied the registration
+// that issued the node token tok: a member that has not yet answers the
+// node's calls Unauthenticated.
+func (h *Hub) KnowsNodeToken(tok string) bool {
+	_, ok := h.fsm.NodeForToken(auth.HashToken(tok))
+	return ok
+}
+
 // Projected is the global log position the member's views reflect.
 func (h *Hub) Projected() uint64 { return h.fsm.Projected() }
 

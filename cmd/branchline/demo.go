@@ -156,6 +156,20 @@ func (d *demo) startNode(ctx context.Context, dir, id, addr string, customers []
 			return fmt.Errorf("register node %s: %w", id, err)
 		}
 		tok = []byte(resp.Msg.GetToken())
+		// The node starts at once and may call any member: wait until
+		// each has applied its registration, which the leader answered
+		// on, or a follower behind it refuses the node's first calls.
+		err = poll(ctx, 30*time.Second, func() bool {
+			for _, h := range d.hubs {
+				if !h.KnowsNodeToken(string(tok)) {
+					return false
+				}
+			}
+			return true
+		})
+		if err != nil {
+			return fmt.Errorf("node %s's registration did not reach every hub member: %w", id, err)
+		}
 		if err := os.WriteFile(tokenFile, tok, 0o600); err != nil {
 			return err
 		}
