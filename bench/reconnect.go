@@ -76,7 +76,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	}
 	ids := replication.NewIDs()
 	var made []string
-	var created [][2]int // each chunk of creates: its first customerFields index, its size
+	var created []createChunk
 	for done := 0; done < events; {
 		n := min(queueChunk, events-done)
 		var cmd replication.Command
@@ -115,7 +115,7 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 				return out, nil
 			}
 			made = append(made, chunk...)
-			created = append(created, [2]int{base, n})
+			created = append(created, createChunk{first: base, n: n})
 			r.Creates += n
 		}
 		if _, err := a.Store().Exec(ctx, "bench", cmd); err != nil {
@@ -236,16 +236,20 @@ func measureReconnect(ctx context.Context, c *cluster, events int, dir string, t
 	return r, nil
 }
 
+// createChunk is one local command's creates: the customerFields index of
+// its first customer, and how many it made.
+type createChunk struct{ first, n int }
+
 // screenPop times a LookupByPhone of a customer drawn from the chunks of
-// creates (first customerFields index, size) into pops, and counts in
+// creates into pops, and counts in
 // missed one that finds nobody: a node that pulled the events rather than
 // install a snapshot finds a customer once its indexer reaches it.
-func screenPop(s *node.Store, created [][2]int, pops *latencies, missed *int) error {
+func screenPop(s *node.Store, created []createChunk, pops *latencies, missed *int) error {
 	if len(created) == 0 {
 		return nil
 	}
 	chunk := created[rand.IntN(len(created))]
-	phone := customerFields(chunk[0] + rand.IntN(chunk[1]))["mobile"]
+	phone := customerFields(chunk.first + rand.IntN(chunk.n))["mobile"]
 	t := time.Now()
 	err := s.View(func(views replication.Tx) error {
 		found, err := crm.LookupByPhone(views, phone)

@@ -59,7 +59,6 @@ func TestScans(t *testing.T) {
 		tx = replication.WithPrefix(o, ns)
 		reptest.RandomWrites(rt, tx, committed, "overlay")
 		reptest.CheckScans(rt, tx, committed)
-
 	})
 }
 
